@@ -1,0 +1,1 @@
+"""perpsim simulator package."""

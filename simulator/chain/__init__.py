@@ -1,0 +1,29 @@
+"""The chain layer: node lifecycle, JSON-RPC, batched sender and reads, snapshots, wrappers.
+
+Public entry points:
+
+* :func:`open_chain` -- embedded anvil, an existing RPC, or a local fork;
+* :class:`Chain` -- the interface the engine uses (``execute``, ``read``, ``isolate``...);
+* :func:`deploy_venue` / :func:`deploy_contract` -- deploy and get typed wrappers.
+"""
+
+from simulator.chain.base import Chain
+from simulator.chain.connect import open_chain, probe_node
+from simulator.chain.deploy import DEFAULT_DEPLOYER, deploy_contract, deploy_venue
+from simulator.chain.node import AnvilConfig, AnvilNode
+from simulator.chain.types import Call, TxResult, View, ViewError
+
+__all__ = [
+    "AnvilConfig",
+    "AnvilNode",
+    "Call",
+    "Chain",
+    "DEFAULT_DEPLOYER",
+    "TxResult",
+    "View",
+    "ViewError",
+    "deploy_contract",
+    "deploy_venue",
+    "open_chain",
+    "probe_node",
+]

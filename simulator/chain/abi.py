@@ -1,0 +1,183 @@
+"""ABI encoding and decoding for the hot loop: function calls, events and custom errors.
+
+Contract ABIs come from ape's build (``.build/__local__.json``). Everything here is
+precomputed once per ABI (selectors, topic hashes, eth-abi type strings) so that encoding a
+call or decoding a log in the engine loop is one ``eth_abi`` call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+from eth_utils import keccak, to_checksum_address
+
+
+def _type_str(item: dict) -> str:
+    """Canonical eth-abi type string of one ABI input/output (tuples expanded)."""
+    t = item["type"]
+    if t.startswith("tuple"):
+        inner = ",".join(_type_str(c) for c in item["components"])
+        return f"({inner}){t[len('tuple'):]}"
+    return t
+
+
+def _signature(item: dict) -> str:
+    return f"{item['name']}({','.join(_type_str(i) for i in item.get('inputs', []))})"
+
+
+def _normalise(value: Any, type_str: str) -> Any:
+    """Checksum addresses so decoded values compare equal to wrapper inputs."""
+    if type_str == "address" and isinstance(value, str):
+        return to_checksum_address(value)
+    if type_str == "address[]":
+        return [to_checksum_address(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Function:
+    """One ABI function: ``encode(*args)`` gives calldata, ``decode(output)`` the result."""
+
+    name: str
+    selector: bytes
+    input_types: tuple[str, ...]
+    output_types: tuple[str, ...]
+    mutability: str
+
+    @classmethod
+    def from_abi(cls, item: dict) -> Function:
+        return cls(
+            name=item["name"],
+            selector=keccak(text=_signature(item))[:4],
+            input_types=tuple(_type_str(i) for i in item.get("inputs", [])),
+            output_types=tuple(_type_str(o) for o in item.get("outputs", [])),
+            mutability=item.get("stateMutability", "nonpayable"),
+        )
+
+    def encode(self, *args: Any) -> bytes:
+        if len(args) != len(self.input_types):
+            raise TypeError(
+                f"{self.name} takes {len(self.input_types)} arguments, got {len(args)}"
+            )
+        return self.selector + abi_encode(self.input_types, args)
+
+    def decode(self, output: bytes) -> Any:
+        """Decoded return value: one value for a single output, a tuple for several."""
+        values = abi_decode(self.output_types, output)
+        values = tuple(_normalise(v, t) for v, t in zip(values, self.output_types, strict=True))
+        return values[0] if len(values) == 1 else values
+
+
+@dataclass(frozen=True)
+class DecodedEvent:
+    """A log decoded against a known event ABI."""
+
+    name: str
+    address: str
+    args: dict[str, Any]
+    log_index: int = 0
+
+
+@dataclass(frozen=True)
+class DecodedError:
+    """Revert data decoded against a known custom error, ``Error(string)`` or ``Panic``."""
+
+    name: str
+    args: dict[str, Any] = field(default_factory=dict)
+    raw: bytes = b""
+
+    def __str__(self) -> str:
+        inner = ", ".join(f"{k}={v}" for k, v in self.args.items())
+        return f"{self.name}({inner})"
+
+
+@dataclass(frozen=True)
+class _EventSpec:
+    name: str
+    indexed: tuple[tuple[str, str], ...]  # (name, type)
+    data_names: tuple[str, ...]
+    data_types: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _ErrorSpec:
+    name: str
+    names: tuple[str, ...]
+    types: tuple[str, ...]
+
+
+_BUILTIN_ERRORS = {
+    bytes.fromhex("08c379a0"): _ErrorSpec("Error", ("message",), ("string",)),
+    bytes.fromhex("4e487b71"): _ErrorSpec("Panic", ("code",), ("uint256",)),
+}
+
+
+class AbiRegistry:
+    """Event and error decoders over every ABI the project knows (topic0 / selector keyed)."""
+
+    def __init__(self) -> None:
+        self._events: dict[bytes, _EventSpec] = {}
+        self._errors: dict[bytes, _ErrorSpec] = dict(_BUILTIN_ERRORS)
+
+    def add_abi(self, abi: list[dict]) -> None:
+        for item in abi:
+            if item.get("type") == "event" and not item.get("anonymous"):
+                inputs = item.get("inputs", [])
+                topic = keccak(text=_signature(item))
+                self._events[topic] = _EventSpec(
+                    name=item["name"],
+                    indexed=tuple((i["name"], _type_str(i)) for i in inputs if i.get("indexed")),
+                    data_names=tuple(i["name"] for i in inputs if not i.get("indexed")),
+                    data_types=tuple(_type_str(i) for i in inputs if not i.get("indexed")),
+                )
+            elif item.get("type") == "error":
+                inputs = item.get("inputs", [])
+                self._errors[keccak(text=_signature(item))[:4]] = _ErrorSpec(
+                    name=item["name"],
+                    names=tuple(i["name"] for i in inputs),
+                    types=tuple(_type_str(i) for i in inputs),
+                )
+
+    def decode_log(self, log: dict) -> DecodedEvent | None:
+        """Decode one JSON-RPC log object; ``None`` for logs of unknown events."""
+        topics = log.get("topics") or []
+        if not topics:
+            return None
+        spec = self._events.get(bytes.fromhex(topics[0][2:]))
+        if spec is None or len(topics) - 1 != len(spec.indexed):
+            return None
+        args: dict[str, Any] = {}
+        for (name, type_str), topic in zip(spec.indexed, topics[1:], strict=True):
+            raw = bytes.fromhex(topic[2:])
+            dynamic = type_str in ("string", "bytes") or type_str.endswith("]") or "(" in type_str
+            args[name] = raw if dynamic else _normalise(abi_decode([type_str], raw)[0], type_str)
+        if spec.data_types:
+            values = abi_decode(spec.data_types, bytes.fromhex(log["data"][2:]))
+            for name, type_str, value in zip(spec.data_names, spec.data_types, values, strict=True):
+                args[name] = _normalise(value, type_str)
+        return DecodedEvent(
+            name=spec.name,
+            address=to_checksum_address(log["address"]),
+            args=args,
+            log_index=int(log.get("logIndex", "0x0"), 16),
+        )
+
+    def decode_error(self, data: bytes) -> DecodedError:
+        """Decode revert data; unknown selectors and empty data still give a named result."""
+        if len(data) < 4:
+            return DecodedError("EmptyRevert" if not data else "UnknownError", raw=data)
+        spec = self._errors.get(data[:4])
+        if spec is None:
+            return DecodedError(f"UnknownError(0x{data[:4].hex()})", raw=data)
+        try:
+            values = abi_decode(spec.types, data[4:])
+        except Exception:  # malformed payload: keep the name, drop the arguments
+            return DecodedError(spec.name, raw=data)
+        args = {
+            (n or f"arg{i}"): _normalise(v, t)
+            for i, (n, t, v) in enumerate(zip(spec.names, spec.types, values, strict=True))
+        }
+        return DecodedError(spec.name, args, raw=data)

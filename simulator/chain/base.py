@@ -1,0 +1,82 @@
+"""The chain interface the engine talks to.
+
+The engine never calls anvil directly: it asks a :class:`Chain` to execute a batch of calls as
+one block, to read many views at once, and to snapshot and revert the world. ``RpcChain``
+implements it over JSON-RPC (embedded anvil, any anvil-compatible RPC, or a local fork); an
+in-process EVM can implement the same methods later without touching the engine.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from simulator.chain.abi import AbiRegistry
+from simulator.chain.types import Call, TxResult, View, ViewError
+
+
+class Chain(ABC):
+    """A place where contracts execute. Addresses are checksummed hex strings."""
+
+    registry: AbiRegistry
+
+    @property
+    @abstractmethod
+    def chain_id(self) -> int: ...
+
+    @abstractmethod
+    def block_number(self) -> int: ...
+
+    @abstractmethod
+    def execute(self, calls: Sequence[Call]) -> list[TxResult]:
+        """Execute ``calls`` in order, as few blocks as the block gas limit allows.
+
+        Every call gets a result; a revert is reported with its decoded error and does not
+        stop the others.
+        """
+
+    @abstractmethod
+    def read(self, views: Sequence[View], *, strict: bool = True) -> list[Any]:
+        """Evaluate many views against the latest block in one round trip.
+
+        With ``strict`` a reverting view raises; otherwise it yields a :class:`ViewError`.
+        """
+
+    @abstractmethod
+    def snapshot(self) -> str:
+        """Take a snapshot of the whole state; return its id."""
+
+    @abstractmethod
+    def revert(self, snapshot_id: str) -> None:
+        """Restore the state of ``snapshot_id`` (which is then used up)."""
+
+    @abstractmethod
+    def set_balance(self, accounts: Sequence[str], wei: int) -> None:
+        """Set the native balance of many accounts (dev chains only)."""
+
+    @abstractmethod
+    def get_code(self, address: str) -> bytes: ...
+
+    @abstractmethod
+    def advance_time(self, seconds: int) -> None:
+        """Move the timestamp of the next block forward by ``seconds``."""
+
+    @contextmanager
+    def isolate(self) -> Iterator[None]:
+        """Run the body, then restore the state from before it (snapshot / revert)."""
+        snap = self.snapshot()
+        try:
+            yield
+        finally:
+            self.revert(snap)
+
+    def read_one(self, view: View) -> Any:
+        return self.read([view])[0]
+
+    def execute_one(self, call: Call) -> TxResult:
+        return self.execute([call])[0]
+
+
+__all__ = ["Chain", "Call", "View", "TxResult", "ViewError"]

@@ -1,0 +1,115 @@
+"""A small JSON-RPC 2.0 client over HTTP with batching.
+
+Batching is what makes the simulator fast: thousands of ``eth_sendTransaction`` or
+``eth_call`` requests travel in one HTTP round trip. The client keeps one keep-alive session.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import requests
+
+from simulator.errors import RpcError, RpcUnreachable
+
+#: One request in a batch: (method, params).
+Request = tuple[str, Sequence[Any]]
+
+
+class RpcClient:
+    """JSON-RPC client bound to one URL.
+
+    Parameters
+    ----------
+    url:
+        HTTP(S) endpoint of the node, e.g. ``http://127.0.0.1:8545``.
+    timeout_s:
+        Seconds to wait for one HTTP round trip (a whole batch counts as one).
+    """
+
+    def __init__(self, url: str, timeout_s: float = 120.0):
+        self.url = url
+        self.timeout_s = timeout_s
+        self._session = requests.Session()
+        self._ids = itertools.count(1)
+
+    def close(self) -> None:
+        self._session.close()
+
+    # -- transport ---------------------------------------------------------------------------
+
+    def _post(self, payload: Any) -> Any:
+        try:
+            response = self._session.post(self.url, json=payload, timeout=self.timeout_s)
+        except requests.exceptions.InvalidURL as exc:
+            raise RpcUnreachable(f"invalid RPC URL {self.url!r}: {exc}") from None
+        except requests.exceptions.MissingSchema:
+            raise RpcUnreachable(
+                f"invalid RPC URL {self.url!r}: expected http://host:port"
+            ) from None
+        except requests.exceptions.Timeout:
+            raise RpcUnreachable(
+                f"RPC at {self.url} did not answer within {self.timeout_s:g} s"
+            ) from None
+        except requests.exceptions.RequestException as exc:
+            reason = type(exc).__name__
+            if isinstance(exc, requests.exceptions.ConnectionError):
+                reason = "connection refused or host unreachable"
+            raise RpcUnreachable(f"cannot reach RPC at {self.url}: {reason}") from None
+        try:
+            return response.json()
+        except ValueError:
+            raise RpcUnreachable(
+                f"{self.url} is not a JSON-RPC node (HTTP {response.status_code}, "
+                f"{response.headers.get('content-type', 'no content type')})"
+            ) from None
+
+    @staticmethod
+    def _unwrap(method: str, reply: Any) -> Any:
+        if not isinstance(reply, dict) or ("result" not in reply and "error" not in reply):
+            raise RpcUnreachable(f"unexpected JSON-RPC reply to {method}: {str(reply)[:120]}")
+        if "error" in reply and reply["error"] is not None:
+            err = reply["error"]
+            raise RpcError(method, err.get("code"), err.get("message", ""), err.get("data"))
+        return reply["result"]
+
+    # -- API ---------------------------------------------------------------------------------
+
+    def request(self, method: str, params: Sequence[Any] = ()) -> Any:
+        """Send one request; return its ``result`` or raise :class:`RpcError`."""
+        reply = self._post(
+            {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}
+        )
+        return self._unwrap(method, reply)
+
+    def batch_raw(self, requests_: Sequence[Request]) -> list[dict]:
+        """Send many requests in one round trip; return the reply objects in request order.
+
+        Replies that carry an ``error`` are returned as they are, so one failing request does
+        not hide the others.
+        """
+        if not requests_:
+            return []
+        first = next(self._ids)
+        payload = [
+            {"jsonrpc": "2.0", "id": first + i, "method": m, "params": list(p)}
+            for i, (m, p) in enumerate(requests_)
+        ]
+        # Keep the id counter ahead of the ids used in this batch.
+        self._ids = itertools.count(first + len(payload))
+        replies = self._post(payload)
+        if not isinstance(replies, list):
+            # A node answers a whole batch with one error object when it rejects the batch.
+            self._unwrap(requests_[0][0], replies)
+            raise RpcUnreachable(f"{self.url} did not answer a JSON-RPC batch with a list")
+        by_id = {r.get("id"): r for r in replies}
+        return [by_id.get(first + i, {"error": {"code": None, "message": "no reply"}}) for i in range(len(payload))]
+
+    def batch(self, requests_: Sequence[Request]) -> list[Any]:
+        """Like :meth:`batch_raw` but return results and raise on the first error."""
+        return [
+            self._unwrap(m, reply)
+            for (m, _), reply in zip(requests_, self.batch_raw(requests_), strict=True)
+        ]
