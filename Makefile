@@ -1,0 +1,66 @@
+# perpsim: the commands the README names. Every target depends on `setup`, which is idempotent:
+# a warm run does nothing but check timestamps.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMPS := .setup-stamps
+SOLC_VERSION := $(shell sed -n 's/.*"solc": *"\([0-9.]*\)".*/\1/p' package.json)
+SOL_SOURCES := $(shell find contracts -name '*.sol' 2>/dev/null)
+
+export SOLCX_BINARY_PATH := $(CURDIR)/.solcx
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: help setup run test app bench lint clean
+
+help:
+	@echo "make run    set up, then run the main job on an embedded local chain"
+	@echo "make test   set up, then run every test"
+	@echo "make bench  set up, then run the benchmarks (perpsim bench ...)"
+	@echo "make app    set up, then serve the Streamlit app"
+	@echo "make lint   set up, then ruff (Python)"
+	@echo "make setup  install everything into .venv, node_modules, .solcx; compile contracts"
+
+setup: $(STAMPS)/python $(STAMPS)/node $(SOLCX_BINARY_PATH)/solc-v$(SOLC_VERSION) $(STAMPS)/compiled
+
+$(STAMPS)/python: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/node: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@mkdir -p $(STAMPS) && touch $@
+
+$(SOLCX_BINARY_PATH)/solc-v$(SOLC_VERSION): toolchain/solc-adapter.js $(STAMPS)/node
+	@mkdir -p $(SOLCX_BINARY_PATH)
+	ln -sf ../toolchain/solc-adapter.js $@
+	@$@ --version | grep -q "Version: $(SOLC_VERSION)"
+
+$(STAMPS)/compiled: $(SOL_SOURCES) ape-config.yaml $(STAMPS)/python $(SOLCX_BINARY_PATH)/solc-v$(SOLC_VERSION)
+	$(BIN)/ape compile
+	@touch .build/__local__.json
+	@touch $@
+
+run: setup
+	$(BIN)/perpsim deploy
+
+test: setup
+	$(BIN)/pytest
+
+bench: setup
+	$(BIN)/perpsim bench chain
+
+app: setup
+	@if [ -f app/streamlit_app.py ]; then $(BIN)/streamlit run app/streamlit_app.py; \
+	else echo "the Streamlit app is not in this version yet (app/streamlit_app.py)"; exit 2; fi
+
+lint: setup
+	$(BIN)/ruff check simulator benchmarks tests scripts
+	$(BIN)/ruff format --check simulator benchmarks tests scripts
+
+clean:
+	rm -rf $(VENV) node_modules .build .solcx $(STAMPS) *.egg-info

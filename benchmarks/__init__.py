@@ -1,0 +1,1 @@
+"""perpsim's performance suite; ``perpsim bench <name>`` runs one benchmark by name."""
