@@ -10,6 +10,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -96,13 +97,19 @@ def deploy(rpc_url, fork_url, fork_block, port, as_json) -> None:
 
 
 @main.command(name="compile")
+@click.option("--project", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="ape project folder (default: this repository).")  # fmt: skip
 @handles_errors
-def compile_cmd() -> None:
+def compile_cmd(project: Path | None) -> None:
     """Compile the contracts (ape + solcjs); report the first error as file:line:col."""
     from simulator.chain.artifacts import compile_project
+    from simulator.paths import PROJECT_ROOT
 
-    compile_project()
-    click.echo("contracts compiled")
+    root = project or PROJECT_ROOT
+    if not (root / "ape-config.yaml").is_file():
+        raise PerpsimError(f"{root} is not an ape project (no ape-config.yaml)")
+    compile_project(root)
+    click.echo(f"contracts in {root / 'contracts'} compiled")
 
 
 @main.group()

@@ -72,7 +72,9 @@ class AnvilConfig:
         if self.code_size_limit is not None:
             cmd += ["--code-size-limit", str(self.code_size_limit)]
         if self.fork_url:
-            cmd += ["--fork-url", self.fork_url]
+            # No on-disk RPC cache: it is keyed by chain id and block number only, so two local
+            # chains with the same id (every dev chain is 31337) would read each other's state.
+            cmd += ["--fork-url", self.fork_url, "--no-storage-caching"]
             if self.fork_block is not None:
                 cmd += ["--fork-block-number", str(self.fork_block)]
         cmd += list(self.extra_args)

@@ -1,0 +1,119 @@
+"""``perpsim deploy`` / ``perpsim bench chain`` and their bad-input paths (exit 2, one line)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from simulator.chain import AnvilNode
+from simulator.chain.node import free_port
+
+
+def run(cmd: list[str], **env) -> subprocess.CompletedProcess:
+    import os
+
+    return subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **env}, timeout=300)
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: ")
+    for needle in needles:
+        assert needle in lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_deploy_json_prints_addresses_of_an_embedded_chain(perpsim_cmd):
+    proc = run([perpsim_cmd, "deploy", "--json"])
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout)
+    assert info["embedded"] is True and info["chain_id"] == 31337
+    assert info["contracts"]["collateral"].startswith("0x")
+
+
+def test_deploy_to_an_existing_node_leaves_the_contract_there(perpsim_cmd):
+    with AnvilNode() as node:
+        proc = run([perpsim_cmd, "deploy", "--json", "--rpc", node.url])
+        assert proc.returncode == 0, proc.stderr
+        address = json.loads(proc.stdout)["contracts"]["collateral"]
+        assert node.rpc.request("eth_getCode", [address, "latest"]) != "0x"
+
+
+@pytest.fixture()
+def closed_port() -> int:
+    return free_port()
+
+
+@pytest.fixture()
+def html_server():
+    """An HTTP server that is not a JSON-RPC node."""
+
+    class Page(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            body = b"<html>hello</html>"
+            self.send_response(200)
+            self.send_header("content-type", "text/html")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def test_unreachable_rpc(perpsim_cmd, closed_port):
+    url = f"http://127.0.0.1:{closed_port}"
+    assert_one_line_error(run([perpsim_cmd, "deploy", "--rpc", url]), url, "cannot reach")
+
+
+def test_fork_url_that_is_not_a_node(perpsim_cmd, html_server):
+    proc = run([perpsim_cmd, "deploy", "--fork-url", html_server])
+    assert_one_line_error(proc, html_server, "not a JSON-RPC node")
+
+
+def test_fork_url_that_does_not_answer(perpsim_cmd, closed_port):
+    proc = run([perpsim_cmd, "deploy", "--fork-url", f"http://127.0.0.1:{closed_port}"])
+    assert_one_line_error(proc, "fork URL", "cannot reach")
+
+
+def test_port_in_use(perpsim_cmd):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        assert_one_line_error(run([perpsim_cmd, "deploy", "--port", str(port)]), f"port {port}", "in use")
+
+
+def test_missing_anvil(perpsim_cmd):
+    proc = run([perpsim_cmd, "deploy"], PERPSIM_ANVIL="/nonexistent/anvil")
+    assert_one_line_error(proc, "anvil not found", "make setup")
+
+
+def test_rpc_and_fork_together_are_refused(perpsim_cmd):
+    proc = run([perpsim_cmd, "deploy", "--rpc", "http://a", "--fork-url", "http://b"])
+    assert_one_line_error(proc, "either --rpc or --fork-url")
+
+
+def test_bench_chain_json_reports_both_paths(perpsim_cmd):
+    proc = run(
+        [perpsim_cmd, "bench", "chain", "--json", "--transactions", "300", "--agents", "50",
+         "--block-size", "100", "--ape-sample", "5"]
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    figures = json.loads(proc.stdout)
+    assert figures["batched"]["transactions"] == 300 and figures["batched"]["blocks"] == 3
+    assert figures["ape_per_transaction"]["transactions"] == 5
+    assert figures["speedup"] > 1
