@@ -32,7 +32,9 @@ $(STAMPS)/python: pyproject.toml
 	@mkdir -p $(STAMPS) && touch $@
 
 $(STAMPS)/node: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	# `npm ci` rejects this lock (npm records only the optional anvil platform package it
+	# installed); `npm install` still installs exactly the locked versions.
+	npm install --no-audit --no-fund --loglevel=error
 	@mkdir -p $(STAMPS) && touch $@
 
 $(SOLCX_BINARY_PATH)/solc-v$(SOLC_VERSION): toolchain/solc-adapter.js $(STAMPS)/node
