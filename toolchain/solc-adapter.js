@@ -24,8 +24,19 @@ const realStdoutWrite = process.stdout.write.bind(process.stdout);
 process.stdout.write = (chunk, ...rest) => process.stderr.write(chunk, ...rest);
 console.log = (...args) => process.stderr.write(args.join(' ') + '\n');
 
+// Write all of `text` to fd 1. A pipe takes at most 64 KiB per write and may be non-blocking,
+// so loop over partial writes and retry on EAGAIN (compiler output is often megabytes).
 function out(text) {
-  fs.writeSync(1, text);
+  const buf = Buffer.from(text, 'utf8');
+  let offset = 0;
+  while (offset < buf.length) {
+    try {
+      offset += fs.writeSync(1, buf, offset, buf.length - offset);
+    } catch (e) {
+      if (e.code !== 'EAGAIN') throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5); // back off 5 ms
+    }
+  }
 }
 
 function fail(message) {
