@@ -37,7 +37,7 @@ $(STAMPS)/node: package.json package-lock.json
 	npm install --no-audit --no-fund --loglevel=error
 	@mkdir -p $(STAMPS) && touch $@
 
-$(SOLCX_BINARY_PATH)/solc-v$(SOLC_VERSION): toolchain/solc-adapter.js $(STAMPS)/node
+$(SOLCX_BINARY_PATH)/solc-v$(SOLC_VERSION): toolchain/solc-adapter.js | $(STAMPS)/node
 	@mkdir -p $(SOLCX_BINARY_PATH)
 	ln -sf ../toolchain/solc-adapter.js $@
 	@$@ --version | grep -q "Version: $(SOLC_VERSION)"
