@@ -36,7 +36,9 @@ def agent_addresses(count: int, namespace: str = "perpsim-agent") -> list[str]:
     return [to_checksum_address(keccak(text=f"{namespace}-{i}")[-20:]) for i in range(count)]
 
 
-def transfer_workload(agents: list[str], transactions: int, seed: int) -> list[tuple[str, str, int]]:
+def transfer_workload(
+    agents: list[str], transactions: int, seed: int
+) -> list[tuple[str, str, int]]:
     """``(sender, recipient, amount_base_units)`` rows: senders cycle through all agents."""
     rng = np.random.default_rng(seed)
     recipients = rng.integers(0, len(agents), size=transactions)
@@ -60,7 +62,9 @@ def _batched(chain: Chain, token: CollateralToken, workload, block_size: int) ->
         results = chain.execute(calls)
         failed = [r for r in results if not r.ok]
         if failed:
-            raise PerpsimError(f"batched path: {len(failed)} transfers failed, first: {failed[0].error}")
+            raise PerpsimError(
+                f"batched path: {len(failed)} transfers failed, first: {failed[0].error}"
+            )
         done += len(results)
     return done
 

@@ -86,7 +86,9 @@ def deploy(rpc_url, fork_url, fork_block, port, as_json) -> None:
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
-    table = Table(title=f"Deployed on chain {info['chain_id']} ({info['rpc']}, block {info['block']})")
+    table = Table(
+        title=f"Deployed on chain {info['chain_id']} ({info['rpc']}, block {info['block']})"
+    )
     table.add_column("contract")
     table.add_column("address")
     for name, address in info["contracts"].items():
@@ -148,7 +150,10 @@ def bench_chain(transactions, agents, block_size, ape_sample, seed, rpc_url, as_
     table = Table(title="perpsim bench chain: collateral transfers from distinct agents")
     for col in ("path", "transactions", "seconds", "tx/s"):
         table.add_column(col, justify="right" if col != "path" else "left")
-    for name, key in (("batched sender", "batched"), ("ape per-transaction", "ape_per_transaction")):
+    for name, key in (
+        ("batched sender", "batched"),
+        ("ape per-transaction", "ape_per_transaction"),
+    ):
         f = figures[key]
         table.add_row(name, str(f["transactions"]), f"{f['seconds']:.2f}", f"{f['tx_per_s']:,.0f}")
     Console().print(table)

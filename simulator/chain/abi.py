@@ -20,7 +20,7 @@ def _type_str(item: dict) -> str:
     t = item["type"]
     if t.startswith("tuple"):
         inner = ",".join(_type_str(c) for c in item["components"])
-        return f"({inner}){t[len('tuple'):]}"
+        return f"({inner}){t[len('tuple') :]}"
     return t
 
 
@@ -59,9 +59,7 @@ class Function:
 
     def encode(self, *args: Any) -> bytes:
         if len(args) != len(self.input_types):
-            raise TypeError(
-                f"{self.name} takes {len(self.input_types)} arguments, got {len(args)}"
-            )
+            raise TypeError(f"{self.name} takes {len(self.input_types)} arguments, got {len(args)}")
         return self.selector + abi_encode(self.input_types, args)
 
     def decode(self, output: bytes) -> Any:

@@ -96,9 +96,7 @@ def compile_project(root: Path = PROJECT_ROOT) -> None:
     """
     env = dict(os.environ, SOLCX_BINARY_PATH=str(SOLCX_DIR))
     ape = Path(sys.executable).with_name("ape")
-    proc = subprocess.run(
-        [str(ape), "compile"], cwd=root, env=env, capture_output=True, text=True
-    )
+    proc = subprocess.run([str(ape), "compile"], cwd=root, env=env, capture_output=True, text=True)
     output = proc.stdout + proc.stderr
     if proc.returncode == 0 and "ERROR" not in output:
         return

@@ -44,7 +44,9 @@ class ContractWrapper:
         except KeyError:
             raise AttributeError(f"{self.contract_type.name} has no function {name!r}") from None
 
-    def call(self, sender: str, name: str, *args: Any, gas: int | None = None, value_wei: int = 0) -> Call:
+    def call(
+        self, sender: str, name: str, *args: Any, gas: int | None = None, value_wei: int = 0
+    ) -> Call:
         """A transaction calling ``name(*args)`` from ``sender``."""
         return Call(
             sender=sender,

@@ -50,5 +50,7 @@ class Venue:
 
 def deploy_venue(chain: Chain, *, deployer: str = DEFAULT_DEPLOYER) -> Venue:
     """Deploy every contract of a venue and return the wrappers."""
-    collateral = deploy_contract(chain, CollateralToken, "Perp USD", "pUSD", deployer, sender=deployer)
+    collateral = deploy_contract(
+        chain, CollateralToken, "Perp USD", "pUSD", deployer, sender=deployer
+    )
     return Venue(collateral=collateral, deployer=deployer)  # type: ignore[arg-type]

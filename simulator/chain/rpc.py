@@ -105,7 +105,10 @@ class RpcClient:
             self._unwrap(requests_[0][0], replies)
             raise RpcUnreachable(f"{self.url} did not answer a JSON-RPC batch with a list")
         by_id = {r.get("id"): r for r in replies}
-        return [by_id.get(first + i, {"error": {"code": None, "message": "no reply"}}) for i in range(len(payload))]
+        return [
+            by_id.get(first + i, {"error": {"code": None, "message": "no reply"}})
+            for i in range(len(payload))
+        ]
 
     def batch(self, requests_: Sequence[Request]) -> list[Any]:
         """Like :meth:`batch_raw` but return results and raise on the first error."""

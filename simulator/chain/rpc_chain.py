@@ -85,9 +85,7 @@ class RpcChain(Chain):
 
     def _enter_batch_mode(self) -> None:
         if not self._batch_mode:
-            self.rpc.batch(
-                [("evm_setAutomine", [False]), ("anvil_autoImpersonateAccount", [True])]
-            )
+            self.rpc.batch([("evm_setAutomine", [False]), ("anvil_autoImpersonateAccount", [True])])
             self._batch_mode = True
 
     def set_automine(self, enabled: bool) -> None:
@@ -139,7 +137,9 @@ class RpcChain(Chain):
         counts, balances = head[1 : 1 + len(unknown)], head[1 + len(unknown) :]
         for address, count in zip(unknown, counts, strict=True):
             self._nonces[address] = int(count, 16)
-        broke = [a for a, b in zip(unknown, balances, strict=True) if int(b, 16) < AGENT_GAS_FLOAT_WEI]
+        broke = [
+            a for a, b in zip(unknown, balances, strict=True) if int(b, 16) < AGENT_GAS_FLOAT_WEI
+        ]
         if broke:
             self.set_balance(broke, AGENT_GAS_FLOAT_WEI)
 
@@ -205,11 +205,15 @@ class RpcChain(Chain):
                 label=call.label,
                 ok=ok,
                 tx_hash=tx_hash,
-                block_number=int(frame["blockNumber"]) if isinstance(frame["blockNumber"], int) else int(frame["blockNumber"], 16),
+                block_number=int(frame["blockNumber"])
+                if isinstance(frame["blockNumber"], int)
+                else int(frame["blockNumber"], 16),
                 position=frame["transactionPosition"],
                 gas_used=intrinsic_gas(call) + int(result.get("gasUsed", "0x0"), 16),
                 events=events,
-                error=None if ok else decode_error(bytes.fromhex((result.get("output") or "0x")[2:])),
+                error=None
+                if ok
+                else decode_error(bytes.fromhex((result.get("output") or "0x")[2:])),
                 contract_address=to_checksum_address(created) if created and ok else None,
             )
         if pending:

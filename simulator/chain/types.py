@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-
 from simulator.chain.abi import DecodedError, DecodedEvent, Function
 
 #: Gas limit given to a call when its wrapper does not say otherwise (gas units).
@@ -75,5 +74,3 @@ def require_ok(results: list[TxResult]) -> list[TxResult]:
         if not r.ok:
             raise TransactionReverted(r.label or f"#{r.index}", r.error)
     return results
-
-

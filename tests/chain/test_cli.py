@@ -17,7 +17,9 @@ from simulator.chain.node import free_port
 def run(cmd: list[str], **env) -> subprocess.CompletedProcess:
     import os
 
-    return subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **env}, timeout=300)
+    return subprocess.run(
+        cmd, capture_output=True, text=True, env={**os.environ, **env}, timeout=300
+    )
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
@@ -94,7 +96,9 @@ def test_port_in_use(perpsim_cmd):
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        assert_one_line_error(run([perpsim_cmd, "deploy", "--port", str(port)]), f"port {port}", "in use")
+        assert_one_line_error(
+            run([perpsim_cmd, "deploy", "--port", str(port)]), f"port {port}", "in use"
+        )
 
 
 def test_missing_anvil(perpsim_cmd):

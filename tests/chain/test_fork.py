@@ -22,7 +22,10 @@ def test_fork_sees_source_contracts_and_leaves_the_source_unchanged():
             assert b.read_one(token_b.balance_of(ALICE)) == 1_000
 
             results = b.execute(
-                [token_b.mint(DEFAULT_DEPLOYER, ALICE, 5_000), token_b.transfer(ALICE, DEFAULT_DEPLOYER, 10)]
+                [
+                    token_b.mint(DEFAULT_DEPLOYER, ALICE, 5_000),
+                    token_b.transfer(ALICE, DEFAULT_DEPLOYER, 10),
+                ]
             )
             assert all(r.ok for r in results)
             assert b.read_one(token_b.balance_of(ALICE)) == 5_990

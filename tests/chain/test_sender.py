@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simulator.chain import AnvilConfig, Call, DEFAULT_DEPLOYER, deploy_contract, open_chain
+from simulator.chain import DEFAULT_DEPLOYER, AnvilConfig, Call, deploy_contract, open_chain
 from simulator.chain.abi import DecodedError
 from simulator.chain.contracts import CollateralToken
 
@@ -59,7 +59,9 @@ def test_a_refused_transaction_is_reported_and_the_rest_still_run(world, token, 
     poor = agents[9]
     results = world.execute(
         [
-            Call(sender=poor, to=agents[0], data=b"", gas=21_000, value_wei=10**30, label="too rich"),
+            Call(
+                sender=poor, to=agents[0], data=b"", gas=21_000, value_wei=10**30, label="too rich"
+            ),
             token.mint(deployer, agents[1], 5),
         ]
     )
@@ -69,5 +71,7 @@ def test_a_refused_transaction_is_reported_and_the_rest_still_run(world, token, 
 
 
 def test_a_call_above_the_block_gas_limit_is_reported(world, token, deployer, agents):
-    results = world.execute([token.call(deployer, "mint", agents[0], 1, gas=world.block_gas_limit + 1)])
+    results = world.execute(
+        [token.call(deployer, "mint", agents[0], 1, gas=world.block_gas_limit + 1)]
+    )
     assert not results[0].ok and "exceeds the block gas limit" in results[0].error

@@ -80,16 +80,27 @@ def test_compile_cli_exits_2_with_one_line(broken_project, perpsim_cmd):
 
 def test_large_output_reaches_a_pipe_whole(tmp_path):
     """Outputs far above a pipe's 64 KiB buffer arrive complete (partial writes are retried)."""
-    funcs = "\n".join(f"    function f{i}(uint256 a) external pure returns (uint256) {{ return a + {i}; }}" for i in range(300))
+    funcs = "\n".join(
+        f"    function f{i}(uint256 a) external pure returns (uint256) {{ return a + {i}; }}"
+        for i in range(300)
+    )
     source = tmp_path / "Big.sol"
     source.write_text(f"pragma solidity 0.8.28;\ncontract Big {{\n{funcs}\n}}\n")
     request = {
         "language": "Solidity",
         "sources": {"Big.sol": {"urls": [str(source)]}},
-        "settings": {"outputSelection": {"*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}}},
+        "settings": {
+            "outputSelection": {
+                "*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}
+            }
+        },
     }
     proc = subprocess.run(
-        [ADAPTER, "--standard-json"], input=json.dumps(request), stdout=subprocess.PIPE, text=True, check=True
+        [ADAPTER, "--standard-json"],
+        input=json.dumps(request),
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
     )
     assert len(proc.stdout) > 100_000
     assert len(json.loads(proc.stdout)["contracts"]["Big.sol"]["Big"]["abi"]) == 300
