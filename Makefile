@@ -20,7 +20,7 @@ help:
 	@echo "make test   set up, then run every test"
 	@echo "make bench  set up, then run the benchmarks (perpsim bench ...)"
 	@echo "make app    set up, then serve the Streamlit app"
-	@echo "make lint   set up, then ruff (Python)"
+	@echo "make lint   set up, then ruff (Python) and slither (contracts, triaged)"
 	@echo "make setup  install everything into .venv, node_modules, .solcx; compile contracts"
 
 setup: $(STAMPS)/python $(STAMPS)/node $(SOLCX_BINARY_PATH)/solc-v$(SOLC_VERSION) $(STAMPS)/compiled
@@ -61,8 +61,9 @@ app: setup
 	else echo "the Streamlit app is not in this version yet (app/streamlit_app.py)"; exit 2; fi
 
 lint: setup
-	$(BIN)/ruff check simulator benchmarks tests scripts
-	$(BIN)/ruff format --check simulator benchmarks tests scripts
+	$(BIN)/ruff check simulator benchmarks tests scripts toolchain
+	$(BIN)/ruff format --check simulator benchmarks tests scripts toolchain
+	$(BIN)/python toolchain/slither_check.py
 
 clean:
 	rm -rf $(VENV) node_modules .build .solcx $(STAMPS) *.egg-info
