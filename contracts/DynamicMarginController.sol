@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {IDynamicMarginController} from "./interfaces/IDynamicMarginController.sol";
+import {IPerpMarket} from "./interfaces/IPerpMarket.sol";
+import {IOracle} from "./interfaces/IOracle.sol";
+import {FixedPointMath} from "./libraries/FixedPointMath.sol";
+
+/// @title DynamicMarginController
+/// @notice See IDynamicMarginController. Holds the market's CONTROLLER_ROLE; its own
+///         parameters change only through its admin (the timelock).
+contract DynamicMarginController is IDynamicMarginController, AccessControl {
+    using FixedPointMath for uint256;
+
+    uint256 internal constant WAD = 1e18;
+    uint256 internal constant YEAR = 365 days;
+
+    IPerpMarket private immutable _market;
+    IOracle private immutable _oracle;
+    ControllerParams private _params;
+    uint256 private _lastPrice;
+    uint256 private _lastTime;
+    /// @dev EWMA of r²/dt, WAD per second.
+    uint256 private _varianceRate;
+
+    constructor(address market_, address oracle_, address admin, ControllerParams memory params_) {
+        _market = IPerpMarket(market_);
+        _oracle = IOracle(oracle_);
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _setParameters(params_);
+        (_lastPrice, _lastTime) = IOracle(oracle_).latestPrice();
+    }
+
+    /// @inheritdoc IDynamicMarginController
+    function poke() external returns (uint256 scale) {
+        uint256 price = _oracle.price();
+        uint256 dt = block.timestamp - _lastTime;
+        if (dt >= _params.minInterval && dt != 0) {
+            uint256 move = price > _lastPrice ? price - _lastPrice : _lastPrice - price;
+            uint256 r = move.divWadUp(_lastPrice);
+            uint256 observation = r.mulWadUp(r) / dt;
+            uint256 w = _params.ewmaWeight;
+            _varianceRate = (_varianceRate * (WAD - w) + observation * w) / WAD;
+            _lastPrice = price;
+            _lastTime = block.timestamp;
+        }
+        uint256 skewFraction;
+        (scale, skewFraction) = _target();
+        if (scale != _market.marginScale()) _market.setMarginScale(scale);
+        emit Poked(price, volatility(), skewFraction, scale);
+    }
+
+    /// @inheritdoc IDynamicMarginController
+    function setParameters(ControllerParams calldata params_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setParameters(params_);
+    }
+
+    function _setParameters(ControllerParams memory p) private {
+        if (p.minScale < 0.1e18) revert InvalidControllerParameter("minScale", p.minScale);
+        if (p.maxScale < p.minScale || p.maxScale > 10e18) revert InvalidControllerParameter("maxScale", p.maxScale);
+        if (p.targetVolatility == 0) revert InvalidControllerParameter("targetVolatility", 0);
+        if (p.ewmaWeight == 0 || p.ewmaWeight > WAD) revert InvalidControllerParameter("ewmaWeight", p.ewmaWeight);
+        _params = p;
+        emit ControllerParametersUpdated(p);
+    }
+
+    function _target() private view returns (uint256 scale, uint256 skewFraction) {
+        ControllerParams memory p = _params;
+        scale = WAD;
+        uint256 vol = volatility();
+        if (vol > p.targetVolatility) {
+            scale += p.volatilitySensitivity.mulWadUp((vol - p.targetVolatility).divWadUp(p.targetVolatility));
+        }
+        (uint256 longs, uint256 shorts) = _market.openInterest();
+        if (longs + shorts != 0) {
+            skewFraction = (longs > shorts ? longs - shorts : shorts - longs).divWadUp(longs + shorts);
+            scale += p.skewSensitivity.mulWadUp(skewFraction);
+        }
+        scale = Math.min(Math.max(scale, p.minScale), p.maxScale);
+    }
+
+    /// @inheritdoc IDynamicMarginController
+    function volatility() public view returns (uint256) {
+        return Math.sqrt(_varianceRate * YEAR * WAD);
+    }
+
+    /// @inheritdoc IDynamicMarginController
+    function targetScale() external view returns (uint256 scale) {
+        (scale,) = _target();
+    }
+
+    /// @inheritdoc IDynamicMarginController
+    function parameters() external view returns (ControllerParams memory) {
+        return _params;
+    }
+}
