@@ -1,0 +1,59 @@
+"""Fixtures of the contract tests: one anvil for the whole session (perpsim's chain layer),
+one venue deployed per parameter set, and every test run inside ``chain.isolate()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from simulator.chain import open_chain
+from simulator.protocol import VenueParams, deploy_venue
+from simulator.protocol.deploy import Venue
+from perp_helpers import GOVERNOR, GUARDIAN, MANAGER, PUSHER, TEST_PARAMS
+
+
+@pytest.fixture(scope="session")
+def chain():
+    with open_chain() as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def deployed(chain):
+    """Deploy (once per session) the venue of a parameter set, outside any isolation."""
+    cache: dict[str, Venue] = {}
+
+    def get(params: VenueParams) -> Venue:
+        key = params.model_dump_json()
+        if key not in cache:
+            cache[key] = deploy(chain, params)
+        return cache[key]
+
+    return get
+
+
+def deploy(chain, params: VenueParams) -> Venue:
+    return deploy_venue(chain, params, governor=GOVERNOR, guardian=GUARDIAN, pusher=PUSHER, manager=MANAGER)
+
+
+@pytest.fixture
+def venue(chain, deployed) -> Iterator[Venue]:
+    """The default test venue, with every change reverted after the test."""
+    v = deployed(TEST_PARAMS)
+    with chain.isolate():
+        yield v
+
+
+@pytest.fixture
+def make_venue(chain, venue):
+    """Deploy a variant of the test venue inside the current test's isolation."""
+
+    def make(params: VenueParams | None = None, **market_changes) -> Venue:
+        params = params or TEST_PARAMS
+        if market_changes:
+            params = params.with_market(**market_changes)
+        return deploy(chain, params)
+
+    return make
