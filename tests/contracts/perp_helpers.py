@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from eth_utils import to_checksum_address
+
 from simulator.chain.types import TxResult, require_ok
 from simulator.protocol.deploy import Venue
 from simulator.protocol.params import (
@@ -18,12 +20,12 @@ from simulator.protocol.params import (
 WAD = 10**18
 UNIT = 10**12  # WAD per collateral base unit
 
-GOVERNOR = "0x00000000000000000000000000000000000060f0"
-GUARDIAN = "0x0000000000000000000000000000000000006a4d"
-PUSHER = "0x0000000000000000000000000000000000000b0b"
-MANAGER = "0x000000000000000000000000000000000000a6e7"
-KEEPER = "0x000000000000000000000000000000000000cee9"
-TRADERS = [f"0x{0x1000 + i:040x}" for i in range(40)]
+GOVERNOR = to_checksum_address("0x00000000000000000000000000000000000060f0")
+GUARDIAN = to_checksum_address("0x0000000000000000000000000000000000006a4d")
+PUSHER = to_checksum_address("0x0000000000000000000000000000000000000b0b")
+MANAGER = to_checksum_address("0x000000000000000000000000000000000000a6e7")
+KEEPER = to_checksum_address("0x000000000000000000000000000000000000cee9")
+TRADERS = [to_checksum_address(f"0x{0x1000 + i:040x}") for i in range(40)]
 
 #: A small venue with round numbers: price 1000, 20x, MM 2.5%, no impact, no fee, 1% penalty.
 TEST_PARAMS = VenueParams(
