@@ -278,29 +278,36 @@ contract LiquidationModule is PerpMarketBase {
     }
 
     /// @dev Hyperliquid queue: whole positions closed at the index in ranked order, each
-    ///      winner's whole profit taken, until the deficit is covered.
+    ///      winner's whole profit taken, until the deficit is covered. The order and
+    ///      eligibility of the whole list are checked, also past the accounts it needs.
     function _adlQueue(address[] calldata winners, AdlRun memory run)
         private
         returns (uint256 haircuts, uint256 processed)
     {
         uint256 previousScore = type(uint256).max;
-        for (uint256 i = 0; i < winners.length && haircuts < run.deficit; ++i) {
+        for (uint256 i = 0; i < winners.length; ++i) {
             address w = winners[i];
             Acc memory a = _load(w);
-            uint256 profit = _winner(w, a, run);
-            uint256 score = _adlScore(a.size, a.entry, run.price, uint256(a.margin) + profit);
+            int256 owed = PerpMath.fundingOwed(a.size, a.fundingSnapshot, run.longIndex, run.shortIndex);
+            int256 pnl = PerpMath.unrealizedPnl(a.size, a.entry, run.price);
+            if (a.size == 0 || (a.size > 0) != run.winnersLong || pnl <= 0 || a.margin < owed) {
+                revert AdlIneligible(w, a.size, pnl);
+            }
+            uint256 score = _adlScore(a.size, a.entry, run.price, uint256(a.margin - owed + pnl));
             if (score > previousScore) revert AdlRankingOutOfOrder(i, previousScore, score);
             previousScore = score;
+            if (haircuts >= run.deficit) continue;
+            _settleFunding(a, run.longIndex, run.shortIndex);
             int256 size = a.size;
             _applyFill(a, -size, run.price, run.longIndex, run.shortIndex);
-            // The close credited `profit` from the pool; the haircut takes it back.
-            a.margin -= int256(profit);
-            _ledger.pool += int256(profit);
+            // The close credited the profit from the pool; the haircut takes it back.
+            a.margin -= pnl;
+            _ledger.pool += pnl;
             a.partialAt = 0;
             _store(w, a);
-            haircuts += profit;
+            haircuts += uint256(pnl);
             ++processed;
-            emit AdlHaircut(w, size, run.price, profit, profit);
+            emit AdlHaircut(w, size, run.price, uint256(pnl), uint256(pnl));
         }
     }
 
