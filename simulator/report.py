@@ -1,0 +1,260 @@
+"""Markdown report with PNG charts for one run or a comparison of control sets.
+
+The functions take the ``steps`` tables (:mod:`simulator.results`) of the runs to plot, keyed by
+a label (a control set name). Charts are drawn with matplotlib's object API (``Figure``, Agg
+renderer), so no pyplot state or GUI backend is involved and reports can be written from any
+thread. Every file is written atomically.
+
+Charts written by :func:`write_report`:
+
+- ``price.png``: exogenous price, the oracle price of each run, and the oracle price of the
+  runs without feedback when given (the feedback loop's effect);
+- ``liquidations.png``: liquidated notional per step (long + short);
+- ``insurance_fund.png``: insurance fund balance;
+- ``bad_debt.png``: cumulative bad debt;
+- ``adl.png``: cumulative ADL haircuts (solid) and overshoot (dashed).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from simulator.errors import PerpsimError
+from simulator.results import ResultsError, atomic_write_bytes, atomic_write_text
+from simulator.stats import format_compare_table, markdown_table
+
+__all__ = [
+    "ReportError",
+    "CHARTS",
+    "plot_price",
+    "plot_liquidations",
+    "plot_insurance_fund",
+    "plot_bad_debt",
+    "plot_adl",
+    "save_figure",
+    "write_report",
+]
+
+
+class ReportError(PerpsimError):
+    """A report cannot be written (no runs, missing columns, unwritable folder)."""
+
+
+_FIGSIZE = (9.0, 4.0)
+_DPI = 110
+
+
+def _figure(title: str, ylabel: str) -> tuple[Figure, Any]:
+    fig = Figure(figsize=_FIGSIZE, dpi=_DPI, layout="constrained")
+    ax = fig.add_subplot()
+    ax.set_title(title)
+    ax.set_xlabel("step (one block)")
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    return fig, ax
+
+
+def _need(frame: pd.DataFrame, label: str, *columns: str) -> None:
+    missing = [c for c in columns if c not in frame]
+    if missing:
+        raise ReportError(f"steps of run {label!r} lack the columns {', '.join(missing)}")
+
+
+def _as_runs(runs: Mapping[str, pd.DataFrame] | pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+    if runs is None:
+        return {}
+    if isinstance(runs, pd.DataFrame):
+        return {"run": runs}
+    return dict(runs)
+
+
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values("step") if "step" in frame else frame
+
+
+def plot_price(
+    runs: Mapping[str, pd.DataFrame],
+    no_feedback: Mapping[str, pd.DataFrame] | pd.DataFrame | None = None,
+) -> Figure:
+    """Exogenous price, oracle price per run, and oracle price without feedback (dotted).
+
+    Parameters
+    ----------
+    runs : mapping of str to DataFrame
+        Steps tables of the runs with feedback on.
+    no_feedback : mapping or DataFrame, optional
+        Steps tables of the same runs with ``controls.feedback: false``.
+    """
+    fig, ax = _figure("Price with and without feedback", "price (USD)")
+    first = True
+    for label, frame in runs.items():
+        frame = _sorted(frame)
+        _need(frame, label, "step", "price_exogenous_usd", "price_oracle_usd")
+        if first:
+            ax.plot(frame["step"], frame["price_exogenous_usd"], "k--", lw=1.2, label="exogenous")
+            first = False
+        ax.plot(frame["step"], frame["price_oracle_usd"], lw=1.2, label=f"{label}: oracle")
+    for label, frame in _as_runs(no_feedback).items():
+        frame = _sorted(frame)
+        _need(frame, label, "step", "price_oracle_usd")
+        ax.plot(frame["step"], frame["price_oracle_usd"], ":", lw=1.5,
+                label=f"{label}: oracle, no feedback")  # fmt: skip
+    ax.legend(fontsize="small")
+    return fig
+
+
+def _plot_per_run(runs, title, ylabel, value) -> Figure:
+    fig, ax = _figure(title, ylabel)
+    for label, frame in runs.items():
+        frame = _sorted(frame)
+        ax.plot(frame["step"], value(label, frame), lw=1.2, label=label)
+    if runs:
+        ax.legend(fontsize="small")
+    return fig
+
+
+def plot_liquidations(runs: Mapping[str, pd.DataFrame]) -> Figure:
+    """Liquidated notional per step (long + short), one line per run."""
+
+    def value(label, frame):
+        _need(frame, label, "step", "liquidated_notional_long_usd", "liquidated_notional_short_usd")
+        return frame["liquidated_notional_long_usd"] + frame["liquidated_notional_short_usd"]
+
+    return _plot_per_run(runs, "Liquidations per step", "liquidated notional (USD)", value)
+
+
+def plot_insurance_fund(runs: Mapping[str, pd.DataFrame]) -> Figure:
+    """Insurance fund balance per step, one line per run."""
+
+    def value(label, frame):
+        _need(frame, label, "step", "insurance_fund_usd")
+        return frame["insurance_fund_usd"]
+
+    return _plot_per_run(runs, "Insurance fund", "balance (USD)", value)
+
+
+def plot_bad_debt(runs: Mapping[str, pd.DataFrame]) -> Figure:
+    """Cumulative bad debt, one line per run."""
+
+    def value(label, frame):
+        _need(frame, label, "step", "bad_debt_usd")
+        return frame["bad_debt_usd"].cumsum()
+
+    return _plot_per_run(runs, "Bad debt (cumulative)", "bad debt (USD)", value)
+
+
+def plot_adl(runs: Mapping[str, pd.DataFrame]) -> Figure:
+    """Cumulative ADL haircuts (solid) and overshoot (dashed), per run."""
+    fig, ax = _figure("ADL haircuts (cumulative)", "USD")
+    for label, frame in runs.items():
+        frame = _sorted(frame)
+        _need(frame, label, "step", "adl_haircut_usd", "adl_overshoot_usd")
+        (line,) = ax.plot(frame["step"], frame["adl_haircut_usd"].cumsum(), lw=1.2,
+                          label=f"{label}: haircut")  # fmt: skip
+        ax.plot(frame["step"], frame["adl_overshoot_usd"].cumsum(), "--", lw=1.0,
+                color=line.get_color(), label=f"{label}: overshoot")  # fmt: skip
+    if runs:
+        ax.legend(fontsize="small")
+    return fig
+
+
+#: Charts of the report: (file name, heading, plotting function of the runs).
+CHARTS = (
+    ("liquidations.png", "Liquidations per step", plot_liquidations),
+    ("insurance_fund.png", "Insurance fund", plot_insurance_fund),
+    ("bad_debt.png", "Bad debt", plot_bad_debt),
+    ("adl.png", "ADL haircuts and overshoot", plot_adl),
+)
+
+
+def save_figure(fig: Figure, path: str | Path) -> None:
+    """Render ``fig`` as PNG and write it atomically (no timestamp or software metadata)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", metadata={"Software": None})
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def write_report(
+    out_dir: str | Path,
+    runs: Mapping[str, pd.DataFrame] | pd.DataFrame,
+    *,
+    title: str = "perpsim report",
+    no_feedback: Mapping[str, pd.DataFrame] | pd.DataFrame | None = None,
+    table: pd.DataFrame | None = None,
+    summaries: Mapping[str, Mapping[str, Any]] | None = None,
+    description: str = "",
+) -> Path:
+    """Write ``report.md`` and its PNG charts into ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        Output folder (created if missing); existing report files are replaced.
+    runs : mapping of str to DataFrame, or one DataFrame
+        Steps tables to plot, keyed by label (for a comparison, one path per control set).
+    title : str
+        Heading of the report.
+    no_feedback : mapping or DataFrame, optional
+        Steps tables of the same runs with the feedback loop off (drawn on the price chart).
+    table : DataFrame, optional
+        Output of :func:`simulator.stats.compare_table`, shown as the comparison table.
+    summaries : mapping of str to summary dict, optional
+        Summaries of the plotted runs, shown as a table of headline figures.
+    description : str
+        Paragraph under the heading (scenario, paths, seed, ...).
+
+    Returns
+    -------
+    Path
+        The path of ``report.md``.
+
+    Raises
+    ------
+    ReportError
+        No runs, a steps table without the needed columns, or an unwritable folder.
+    """
+    runs = _as_runs(runs)
+    if not runs:
+        raise ReportError("no runs to report on")
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReportError(f"cannot create report folder {out}: {exc.strerror}") from None
+
+    lines = [f"# {title}", ""]
+    if description:
+        lines += [description.strip(), ""]
+    if table is not None:
+        lines += [
+            "## Comparison",
+            "",
+            "Mean over paths with the 95% confidence interval of the mean in brackets. "
+            "`var95_bad_debt_usd` and `evar99_bad_debt_usd` are the 95th and 99th percentiles "
+            "of bad debt over paths, `lar95_liquidated_notional_usd` the 95th percentile of "
+            "liquidated notional. Money in USD.",
+            "",
+            markdown_table(format_compare_table(table)),
+        ]
+    if summaries:
+        frame = pd.DataFrame({label: pd.Series(s) for label, s in summaries.items()})
+        lines += ["## Summaries", "", markdown_table(frame, index_label="figure")]
+    lines += ["## Charts", ""]
+
+    charts = [("price.png", "Price with and without feedback", plot_price(runs, no_feedback))]
+    charts += [(name, heading, plot(runs)) for name, heading, plot in CHARTS]
+    try:
+        for name, heading, fig in charts:
+            save_figure(fig, out / name)
+            lines += [f"### {heading}", "", f"![{heading}]({name})", ""]
+        path = out / "report.md"
+        atomic_write_text(path, "\n".join(lines).rstrip() + "\n")
+    except ResultsError as exc:
+        raise ReportError(str(exc)) from None
+    return path

@@ -1,0 +1,1254 @@
+"""Scenarios: what one simulation run is made of, validated.
+
+A scenario names the venue preset and its overrides, the risk controls that are on, the trader
+population, the exogenous price path with oracle faults on top, the other agents (keepers,
+arbitrageurs, LPs), the spot AMM depth, the number of steps and the seed. Scenarios are YAML
+files (presets ship in ``simulator/scenarios/``) validated by the frozen pydantic models below:
+unknown keys and out-of-range values are errors that name the key.
+
+Conventions
+-----------
+- One step is one block; ``step_seconds`` of simulated time pass per step. Price paths have
+  ``steps + 1`` points: index 0 is the start, index ``k`` the price at the end of step ``k``.
+- ``side`` is ``"long"`` or ``"short"`` in files and +1 / -1 in arrays.
+- Money is in USD (the collateral stable coin), sizes in base units of the traded asset.
+- Fractions are plain numbers in [0, 1] (0.2 is 20%), never percent.
+
+Loading
+-------
+``load_scenario("oct-2025")`` loads a preset, ``load_scenario("my.yaml")`` a file; both take
+``--set``-style overrides (``"controls.adl_policy=pro_rata"``, ``"traders.count=200"``) whose
+values are parsed as YAML scalars. Every problem becomes a one-line :class:`ScenarioError`.
+
+Randomness
+----------
+One integer ``seed`` drives a run. :func:`random_streams` splits it (``numpy.random.SeedSequence``)
+into independent generators for the price path, the population and the agents, so that changing
+the trader count does not change the price path. :func:`path_seeds` derives the integer seeds of
+the N price paths of ``perpsim compare``; path ``i`` of a comparison is reproduced exactly by a
+run with ``seed = path_seeds(seed, N)[i]``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from simulator.errors import PerpsimError
+
+__all__ = [
+    "SCENARIOS_DIR",
+    "ScenarioError",
+    "Scenario",
+    "MarketSpec",
+    "Controls",
+    "GovernanceChange",
+    "RandomPopulation",
+    "ExplicitBook",
+    "ExplicitPosition",
+    "CollateralSpec",
+    "LeverageSpec",
+    "WhaleSpec",
+    "BehaviourWeights",
+    "BehaviourParams",
+    "BehaviourMix",
+    "GbmPath",
+    "CsvPath",
+    "ListPath",
+    "Shock",
+    "LagFault",
+    "StaleFault",
+    "BadPrintFault",
+    "KeeperSpec",
+    "ArbitrageurSpec",
+    "AmmSpec",
+    "LpSpec",
+    "BEHAVIOURS",
+    "available_presets",
+    "load_scenario",
+    "parse_scenario",
+    "apply_overrides",
+    "read_price_csv",
+    "read_positions_csv",
+    "RandomStreams",
+    "random_streams",
+    "path_seeds",
+]
+
+#: Folder holding the preset scenario files (``<name>.yaml``).
+SCENARIOS_DIR = Path(__file__).resolve().parent / "scenarios"
+
+#: Trader behaviours, in the order of their integer codes (see ``population.Behaviour``).
+BEHAVIOURS: tuple[str, ...] = ("hold", "take_profit", "stop_loss", "top_up", "panic")
+
+BehaviourName = Literal["hold", "take_profit", "stop_loss", "top_up", "panic"]
+Side = Literal["long", "short"]
+
+
+class ScenarioError(PerpsimError):
+    """A scenario file, preset name, override or data file referenced by a scenario is bad."""
+
+
+class _Model(BaseModel):
+    """Base of every scenario model: frozen, unknown keys rejected, field docstrings kept."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+def _resolve_path(value: Path, info: ValidationInfo) -> Path:
+    """Resolve a relative data-file path against the scenario file's folder (if known)."""
+    value = Path(value).expanduser()
+    base = (info.context or {}).get("base_dir")
+    if not value.is_absolute() and base is not None:
+        value = Path(base) / value
+    return value.resolve() if value.is_absolute() else value
+
+
+# ----------------------------------------------------------------------------------------------
+# Market and controls
+# ----------------------------------------------------------------------------------------------
+
+
+class MarketSpec(_Model):
+    """The perp venue: a parameter preset plus overrides of single parameters."""
+
+    preset: str = "hyperliquid-like"
+    """Name of the venue parameter preset the engine deploys (for example ``hyperliquid-like``)."""
+    overrides: dict[str, float | int | bool | str] = Field(default_factory=dict)
+    """Venue parameters to replace in the preset, by name (units as the preset's parameter
+    model documents them). Checked against the venue parameter model by the engine."""
+
+
+class GovernanceChange(_Model):
+    """A parameter change submitted mid-run, taking effect through a governance path."""
+
+    step: int = Field(ge=0)
+    """Step at which the change is submitted (steps)."""
+    parameter: str = Field(min_length=1)
+    """Venue parameter to change, by name (as in ``market.overrides``)."""
+    value: float | int | bool | str
+    """New value of the parameter (unit of that parameter)."""
+    path: Literal["timelock", "guardian"] = "timelock"
+    """``timelock``: queued in the TimelockController and executed after its delay;
+    ``guardian``: executed at once by a guardian / automatic controller."""
+
+
+class Controls(_Model):
+    """Risk controls that are switched on for this run."""
+
+    adl_policy: Literal["queue", "pro_rata", "socialized", "none"] = "queue"
+    """Auto-deleveraging policy: ``queue`` (greedy ranked queue, Hyperliquid), ``pro_rata`` (over
+    winners' profits), ``socialized`` (loss charged to all through funding), ``none``."""
+    leverage_cap: float | None = Field(default=None, gt=0)
+    """Maximum leverage allowed at open (times); ``None`` keeps the market preset's maximum."""
+    oi_cap_usd: float | None = Field(default=None, gt=0)
+    """Cap on open interest per side (USD notional); ``None`` for no cap."""
+    insurance_fund_usd: float = Field(default=1_000_000.0, ge=0)
+    """Insurance fund balance at the start (USD)."""
+    backstop_vault_usd: float = Field(default=0.0, ge=0)
+    """LP capital in the backstop vault at the start (USD); 0 means no backstop vault."""
+    circuit_breaker_max_move_bps: int | None = Field(default=None, gt=0, le=10_000)
+    """Largest oracle price move accepted per block (basis points); ``None`` for no breaker."""
+    dynamic_margin: bool = False
+    """Margins follow realized volatility and open-interest skew (on-chain controller)."""
+    governance_change: GovernanceChange | None = None
+    """A parameter change submitted during the run, or ``None``."""
+    feedback: bool = True
+    """Forced selling and hedging move the spot AMM that the oracle reads. ``False`` feeds the
+    oracle the exogenous price, to measure the feedback loop's effect."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Traders
+# ----------------------------------------------------------------------------------------------
+
+
+class CollateralSpec(_Model):
+    """Lognormal distribution of a trader's collateral."""
+
+    median_usd: float = Field(default=2_000.0, gt=0)
+    """Median collateral per trader (USD)."""
+    sigma: float = Field(default=1.0, ge=0, le=5)
+    """Standard deviation of the log of collateral (dimensionless)."""
+
+
+class LeverageSpec(_Model):
+    """Leverage at open: a Pareto tail ``min·U^(-1/alpha)`` clipped at ``max``.
+
+    Most traders use low leverage; ``P(leverage > x) = (min/x)^alpha`` so a smaller ``alpha``
+    means a heavier tail, and the clip puts the tail's mass at the maximum.
+    """
+
+    min: float = Field(default=1.0, gt=0)
+    """Lowest leverage drawn (times)."""
+    max: float = Field(default=20.0, gt=0)
+    """Highest leverage drawn (times); the market's (or the leverage cap's) maximum also caps it."""
+    tail_alpha_long: float = Field(default=1.2, gt=0)
+    """Pareto tail exponent of longs' leverage (dimensionless; smaller = more high leverage)."""
+    tail_alpha_short: float | None = Field(default=None, gt=0)
+    """Pareto tail exponent of shorts' leverage; ``None`` uses ``tail_alpha_long``."""
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> LeverageSpec:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) must not exceed max ({self.max})")
+        return self
+
+
+class WhaleSpec(_Model):
+    """A share of traders whose collateral (hence size) follows a Pareto tail."""
+
+    share: float = Field(default=0.0, ge=0, le=1)
+    """Fraction of traders who are whales."""
+    alpha: float = Field(default=1.5, gt=0)
+    """Pareto exponent of whale collateral (dimensionless; smaller = bigger whales)."""
+    min_collateral_usd: float = Field(default=100_000.0, gt=0)
+    """Smallest whale collateral (USD), the Pareto scale."""
+    max_collateral_usd: float = Field(default=50_000_000.0, gt=0)
+    """Largest whale collateral (USD); draws above it are clipped."""
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> WhaleSpec:
+        if self.min_collateral_usd > self.max_collateral_usd:
+            raise ValueError(
+                f"min_collateral_usd ({self.min_collateral_usd}) must not exceed "
+                f"max_collateral_usd ({self.max_collateral_usd})"
+            )
+        return self
+
+
+class BehaviourWeights(_Model):
+    """Relative weights of the behaviours in a random population (normalized to sum 1)."""
+
+    hold: float = Field(default=0.4, ge=0)
+    """Keep the position until liquidated or the run ends."""
+    take_profit: float = Field(default=0.15, ge=0)
+    """Close when the profit reaches ``take_profit_fraction`` of collateral."""
+    stop_loss: float = Field(default=0.15, ge=0)
+    """Close when the loss reaches ``stop_loss_fraction`` of collateral."""
+    top_up: float = Field(default=0.2, ge=0)
+    """Add margin when near liquidation, with probability ``top_up_probability`` per step."""
+    panic: float = Field(default=0.1, ge=0)
+    """Close when the price has moved ``panic_drawdown`` against the position since entry."""
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> BehaviourWeights:
+        if sum(self.as_array()) <= 0:
+            raise ValueError("at least one behaviour weight must be positive")
+        return self
+
+    def as_array(self) -> np.ndarray:
+        """Weights normalized to sum 1, in the order of :data:`BEHAVIOURS`."""
+        raw = np.array([getattr(self, name) for name in BEHAVIOURS], dtype=float)
+        total = raw.sum()
+        return raw / total if total > 0 else raw
+
+
+class BehaviourParams(_Model):
+    """Parameters of the behaviours (each applies only to traders with that behaviour)."""
+
+    take_profit_fraction: float = Field(default=0.5, gt=0)
+    """Profit, as a fraction of collateral, at which take-profit traders close."""
+    stop_loss_fraction: float = Field(default=0.5, gt=0, le=1)
+    """Loss, as a fraction of collateral, at which stop-loss traders close."""
+    top_up_probability: float = Field(default=0.3, ge=0, le=1)
+    """Probability per step that a top-up trader near liquidation adds margin."""
+    top_up_fraction: float = Field(default=0.5, gt=0)
+    """Margin added by one top-up, as a fraction of the trader's initial collateral."""
+    top_up_margin_ratio: float = Field(default=1.5, gt=1)
+    """A top-up trader is "near liquidation" when equity < this × maintenance margin."""
+    panic_drawdown: float = Field(default=0.1, gt=0, lt=1)
+    """Adverse price move since entry, as a fraction of the entry price, at which panic
+    traders close (a fall for longs, a rise for shorts)."""
+
+
+class BehaviourMix(BehaviourParams):
+    """Behaviour weights plus their parameters, with per-trader jitter."""
+
+    weights: BehaviourWeights = Field(default_factory=BehaviourWeights)
+    """Relative weights of the behaviours."""
+    jitter: float = Field(default=0.25, ge=0, lt=1)
+    """Each trader's fractions and probability are the configured value times a uniform factor
+    in ``[1 - jitter, 1 + jitter]`` (dimensionless), so thresholds are not all hit at once."""
+
+
+class RandomPopulation(_Model):
+    """Traders drawn at random: collateral, leverage, side, whales and behaviours."""
+
+    kind: Literal["random"]
+    """Selects a random population."""
+    count: int = Field(ge=1, le=1_000_000)
+    """Number of traders (one position each)."""
+    long_share: float = Field(default=0.5, ge=0, le=1)
+    """Probability that a trader is long."""
+    collateral_usd: CollateralSpec = Field(default_factory=CollateralSpec)
+    """Lognormal collateral of non-whales (USD)."""
+    leverage: LeverageSpec = Field(default_factory=LeverageSpec)
+    """Leverage at open (times)."""
+    whales: WhaleSpec = Field(default_factory=WhaleSpec)
+    """Pareto tail of big accounts."""
+    behaviour: BehaviourMix = Field(default_factory=BehaviourMix)
+    """Behaviour mix and parameters."""
+
+
+class ExplicitPosition(_Model):
+    """One position of an explicit book."""
+
+    side: Side
+    """``long`` or ``short``."""
+    collateral_usd: float = Field(gt=0)
+    """Collateral posted (USD)."""
+    size_base: float = Field(gt=0)
+    """Position size (base units of the traded asset)."""
+    behaviour: BehaviourName | None = None
+    """Behaviour of the trader; ``None`` means ``hold``."""
+
+    @field_validator("collateral_usd", "size_base")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
+
+class ExplicitBook(_Model):
+    """A given list of positions, inline or from a CSV file (exactly one of the two)."""
+
+    kind: Literal["explicit"]
+    """Selects an explicit book."""
+    positions: list[ExplicitPosition] | None = None
+    """The positions, one trader each."""
+    csv: Path | None = None
+    """CSV file with header ``side,collateral_usd,size_base[,behaviour]``; a relative path is
+    relative to the scenario file's folder."""
+    behaviour_params: BehaviourParams = Field(default_factory=BehaviourParams)
+    """Parameters of the behaviours named in the book (no jitter)."""
+
+    @field_validator("csv")
+    @classmethod
+    def _resolve_csv(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return None if value is None else _resolve_path(value, info)
+
+    @model_validator(mode="after")
+    def _exactly_one_source(self) -> ExplicitBook:
+        if (self.positions is None) == (self.csv is None):
+            raise ValueError("give exactly one of positions or csv")
+        if self.positions is not None and not self.positions:
+            raise ValueError("positions must not be empty")
+        return self
+
+    def load_positions(self) -> list[ExplicitPosition]:
+        """The positions, read from the CSV file if the book names one.
+
+        Raises
+        ------
+        ScenarioError
+            The CSV file is missing or a row is malformed (the message names the line).
+        """
+        if self.positions is not None:
+            return list(self.positions)
+        assert self.csv is not None
+        return read_positions_csv(self.csv)
+
+
+Traders = Annotated[RandomPopulation | ExplicitBook, Field(discriminator="kind")]
+
+
+# ----------------------------------------------------------------------------------------------
+# Price paths and oracle faults
+# ----------------------------------------------------------------------------------------------
+
+
+class Shock(_Model):
+    """A scheduled fall (or rise) and partial recovery, multiplied onto the path (log-linear)."""
+
+    step: int = Field(ge=0)
+    """Step at which the fall starts (steps)."""
+    fall_fraction: float = Field(gt=-10, lt=1)
+    """Depth of the fall as a fraction of the price (0.2 = -20%); negative for a rise
+    (-0.4 = +40%, a squeeze)."""
+    over_steps: int = Field(default=1, ge=1)
+    """Number of steps the fall takes."""
+    recovery_fraction: float = Field(default=0.0, ge=0, le=1)
+    """Share of the fall recovered afterwards (0.5 recovers half of the lost price)."""
+    recovery_steps: int = Field(default=0, ge=0)
+    """Number of steps the recovery takes (>= 1 when ``recovery_fraction`` > 0)."""
+
+    @model_validator(mode="after")
+    def _recovery_has_steps(self) -> Shock:
+        if self.fall_fraction == 0:
+            raise ValueError("fall_fraction must not be 0")
+        if self.recovery_fraction > 0 and self.recovery_steps < 1:
+            raise ValueError("recovery_steps must be >= 1 when recovery_fraction > 0")
+        return self
+
+
+class GbmPath(_Model):
+    """Geometric Brownian motion with Poisson log-normal jumps (Merton), plus scheduled shocks.
+
+    Per step of ``dt`` years: ``log S`` moves by ``(drift - vol²/2)·dt + vol·√dt·Z`` plus the sum
+    of ``N ~ Poisson(jump_intensity_per_day · dt_days)`` jumps, each ``Normal(jump_mean,
+    jump_std)`` in log terms. Jumps are not drift-compensated: they add to the drift.
+    """
+
+    kind: Literal["gbm"]
+    """Selects a GBM path."""
+    start_price_usd: float = Field(gt=0)
+    """Price at step 0 (USD)."""
+    drift_per_year: float = Field(default=0.0, ge=-100, le=100)
+    """Annualized drift of the diffusion (per year, continuously compounded)."""
+    vol_per_year: float = Field(default=0.6, ge=0, le=100)
+    """Annualized volatility (per √year)."""
+    jump_intensity_per_day: float = Field(default=0.0, ge=0)
+    """Expected number of jumps per day."""
+    jump_mean: float = Field(default=0.0, ge=-5, le=5)
+    """Mean of the log jump size (-0.05 is about a 5% fall)."""
+    jump_std: float = Field(default=0.0, ge=0, le=5)
+    """Standard deviation of the log jump size."""
+    shocks: list[Shock] = Field(default_factory=list)
+    """Scheduled shocks applied on top of the random path."""
+
+
+class CsvPath(_Model):
+    """Replay of a price series from a CSV file (header ``timestamp,price``).
+
+    Timestamps are UNIX seconds or ISO 8601; prices are forward-filled onto the step grid that
+    starts at the first timestamp; past the last row the last price holds.
+    """
+
+    kind: Literal["csv"]
+    """Selects a CSV replay."""
+    path: Path
+    """CSV file; a relative path is relative to the scenario file's folder."""
+
+    @field_validator("path")
+    @classmethod
+    def _resolve(cls, value: Path, info: ValidationInfo) -> Path:
+        return _resolve_path(value, info)
+
+
+class ListPath(_Model):
+    """An explicit list of prices, one per step boundary (at least ``steps + 1``)."""
+
+    kind: Literal["list"]
+    """Selects an explicit list."""
+    prices_usd: list[Annotated[float, Field(gt=0, allow_inf_nan=False)]] = Field(min_length=2)
+    """Prices at steps 0, 1, ... (USD); extra prices beyond ``steps + 1`` are ignored."""
+
+
+PricePath = Annotated[GbmPath | CsvPath | ListPath, Field(discriminator="kind")]
+
+
+class LagFault(_Model):
+    """The oracle posts the price of ``steps`` steps ago (during a window)."""
+
+    kind: Literal["lag"]
+    """Selects a lag."""
+    steps: int = Field(ge=1)
+    """Lag (steps)."""
+    start_step: int = Field(default=0, ge=0)
+    """First step affected."""
+    end_step: int | None = Field(default=None, ge=0)
+    """First step no longer affected; ``None`` lags to the end of the run."""
+
+    @model_validator(mode="after")
+    def _window(self) -> LagFault:
+        if self.end_step is not None and self.end_step <= self.start_step:
+            raise ValueError("end_step must be greater than start_step")
+        return self
+
+
+class StaleFault(_Model):
+    """The oracle stops updating: no price is posted in steps ``start_step <= t < end_step``."""
+
+    kind: Literal["stale"]
+    """Selects a stale window."""
+    start_step: int = Field(ge=0)
+    """First step without an update."""
+    end_step: int = Field(ge=1)
+    """First step that updates again."""
+
+    @model_validator(mode="after")
+    def _window(self) -> StaleFault:
+        if self.end_step <= self.start_step:
+            raise ValueError("end_step must be greater than start_step")
+        return self
+
+
+class BadPrintFault(_Model):
+    """The oracle posts one wrong price at one step."""
+
+    kind: Literal["bad_print"]
+    """Selects a bad print."""
+    step: int = Field(ge=0)
+    """Step of the bad print."""
+    price_usd: float = Field(gt=0, allow_inf_nan=False)
+    """Price posted instead of the true one (USD)."""
+
+
+OracleFault = Annotated[LagFault | StaleFault | BadPrintFault, Field(discriminator="kind")]
+
+
+# ----------------------------------------------------------------------------------------------
+# Other agents and the AMM
+# ----------------------------------------------------------------------------------------------
+
+
+class KeeperSpec(_Model):
+    """Liquidation keepers: their number, capacity, reaction delay and profit threshold."""
+
+    count: int = Field(default=3, ge=0, le=10_000)
+    """Number of keepers (0: nobody liquidates)."""
+    max_liquidations_per_block: int = Field(default=20, ge=1)
+    """Liquidations one keeper sends per block."""
+    reaction_delay_steps: int = Field(default=1, ge=0)
+    """Steps between an account becoming liquidatable and keepers acting on it."""
+    min_profit_usd: float = Field(default=1.0, ge=0)
+    """Smallest keeper reward after gas worth acting on (USD)."""
+    gas_cost_usd: float = Field(default=0.5, ge=0)
+    """Gas cost of one liquidation transaction (USD)."""
+
+
+class ArbitrageurSpec(_Model):
+    """Arbitrageurs pulling the AMM price toward the exogenous price with limited capital."""
+
+    count: int = Field(default=2, ge=0, le=10_000)
+    """Number of arbitrageurs."""
+    capital_usd: float = Field(default=1_000_000.0, ge=0)
+    """Capital of each arbitrageur (USD)."""
+    max_trade_fraction: float = Field(default=0.25, gt=0, le=1)
+    """Largest trade per step, as a fraction of the arbitrageur's capital."""
+
+
+class AmmSpec(_Model):
+    """The constant-product spot AMM that hedgers trade on and the oracle reads (feedback)."""
+
+    liquidity_usd: float = Field(default=100_000_000.0, gt=0)
+    """Value of the pool at the start price, both reserves together (USD; half on each side)."""
+
+
+class LpSpec(_Model):
+    """Liquidity providers who withdraw under stress (AMM LPs and backstop-vault LPs)."""
+
+    withdraw_on_drawdown: float | None = Field(default=None, gt=0, lt=1)
+    """Fall of the oracle price from its running peak, as a fraction, at which LPs withdraw;
+    ``None``: they never withdraw."""
+    withdraw_fraction: float = Field(default=0.5, gt=0, le=1)
+    """Share of their liquidity LPs withdraw when triggered (once per run)."""
+    applies_to: Literal["amm", "backstop", "both"] = "both"
+    """Which LPs withdraw: the spot AMM's, the backstop vault's, or both."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Scenario
+# ----------------------------------------------------------------------------------------------
+
+
+class Scenario(_Model):
+    """One simulation run: venue, controls, traders, price path, agents, steps and seed.
+
+    Build one with :func:`load_scenario` (preset or YAML file) or :func:`parse_scenario` (a
+    mapping). Variants: :meth:`with_overrides`; ``model_copy(update=...)`` does not validate.
+    """
+
+    name: str = Field(min_length=1)
+    """Short name, used in run folder names and reports."""
+    description: str = ""
+    """What the scenario represents and where its numbers come from."""
+    seed: int = Field(default=0, ge=0)
+    """Seed of every random draw in the run (see :func:`random_streams`)."""
+    steps: int = Field(ge=1, le=10_000_000)
+    """Number of steps; one step is one block."""
+    step_seconds: int = Field(default=60, ge=1, le=86_400)
+    """Simulated seconds per step (seconds)."""
+    market: MarketSpec = Field(default_factory=MarketSpec)
+    """Venue parameter preset and overrides."""
+    controls: Controls = Field(default_factory=Controls)
+    """Risk controls."""
+    traders: Traders
+    """Trader population: ``kind: random`` or ``kind: explicit``."""
+    price_path: PricePath
+    """Exogenous price path: ``kind: gbm``, ``csv`` or ``list``."""
+    oracle_faults: list[OracleFault] = Field(default_factory=list)
+    """Faults of the oracle on top of the price it is fed."""
+    keepers: KeeperSpec = Field(default_factory=KeeperSpec)
+    """Liquidation keepers."""
+    arbitrageurs: ArbitrageurSpec = Field(default_factory=ArbitrageurSpec)
+    """AMM arbitrageurs."""
+    amm: AmmSpec = Field(default_factory=AmmSpec)
+    """Spot AMM depth."""
+    lps: LpSpec = Field(default_factory=LpSpec)
+    """Liquidity providers' withdrawals under stress."""
+
+    _fingerprint: str | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _fits_in_run(self) -> Scenario:
+        steps = self.steps
+        path = self.price_path
+        if isinstance(path, ListPath) and len(path.prices_usd) < steps + 1:
+            raise ValueError(
+                f"price_path.prices_usd has {len(path.prices_usd)} prices but steps={steps} "
+                f"needs at least {steps + 1}"
+            )
+        if isinstance(path, GbmPath):
+            for i, shock in enumerate(path.shocks):
+                if shock.step >= steps:
+                    raise ValueError(
+                        f"price_path.shocks[{i}].step ({shock.step}) must be below steps ({steps})"
+                    )
+        for i, fault in enumerate(self.oracle_faults):
+            first = fault.step if isinstance(fault, BadPrintFault) else fault.start_step
+            if first > steps:
+                raise ValueError(
+                    f"oracle_faults[{i}] starts at step {first}, after the last step ({steps})"
+                )
+        change = self.controls.governance_change
+        if change is not None and change.step >= steps:
+            raise ValueError(
+                f"controls.governance_change.step ({change.step}) must be below steps ({steps})"
+            )
+        return self
+
+    # -- identity ---------------------------------------------------------------------------
+
+    def fingerprint(self) -> str:
+        """Stable SHA-256 (hex) of what the scenario simulates.
+
+        The canonical JSON of the model (sorted keys, no whitespace) without ``name`` and
+        ``description``, with each referenced CSV file replaced by the SHA-256 of its bytes, so
+        the fingerprint does not depend on where the file lies. Same fingerprint, same results.
+        """
+        if self._fingerprint is None:
+            payload = self.model_dump(mode="json", exclude={"name", "description"})
+            if isinstance(self.traders, ExplicitBook) and self.traders.csv is not None:
+                payload["traders"]["csv"] = {"sha256": _file_sha256(self.traders.csv)}
+            if isinstance(self.price_path, CsvPath):
+                payload["price_path"]["path"] = {"sha256": _file_sha256(self.price_path.path)}
+            text = json.dumps(
+                {"perpsim_scenario": 1, **payload},
+                sort_keys=True,
+                separators=(",", ":"),
+                ensure_ascii=True,
+                allow_nan=False,
+            )
+            self._fingerprint = hashlib.sha256(text.encode()).hexdigest()
+        return self._fingerprint
+
+    def __hash__(self) -> int:
+        return hash(self.fingerprint())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict of every field (paths as strings), e.g. for a run manifest."""
+        return self.model_dump(mode="json")
+
+    def to_yaml(self) -> str:
+        """The scenario as a YAML document that :func:`load_scenario` reads back."""
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+
+    # -- variants ---------------------------------------------------------------------------
+
+    def with_overrides(
+        self, overrides: Iterable[str] | Mapping[str, Any] = (), **updates: Any
+    ) -> Scenario:
+        """A validated copy with dotted-key overrides applied.
+
+        Parameters
+        ----------
+        overrides : iterable of str or mapping
+            ``"key=value"`` strings (values parsed as YAML scalars) or a mapping
+            ``{"controls.adl_policy": "pro_rata"}`` of dotted keys to values.
+        **updates
+            Top-level fields to replace, e.g. ``seed=7``.
+
+        Raises
+        ------
+        ScenarioError
+            An override is malformed or the result does not validate.
+
+        Examples
+        --------
+        >>> s = load_scenario("calm").with_overrides(["controls.adl_policy=pro_rata"], seed=3)
+        >>> (s.controls.adl_policy, s.seed)
+        ('pro_rata', 3)
+        """
+        data = self.to_dict()
+        data.update(updates)
+        data = apply_overrides(data, overrides)
+        return parse_scenario(data, label=f"scenario {self.name}")
+
+    def random_streams(self) -> RandomStreams:
+        """The independent generators of this scenario's seed (see :func:`random_streams`)."""
+        return random_streams(self.seed)
+
+    def check_data_files(self) -> None:
+        """Read every CSV the scenario references, so a bad file fails before a run starts.
+
+        Raises
+        ------
+        ScenarioError
+            A file is missing or malformed (the message names the file and line).
+        """
+        if isinstance(self.traders, ExplicitBook) and self.traders.csv is not None:
+            read_positions_csv(self.traders.csv)
+        if isinstance(self.price_path, CsvPath):
+            read_price_csv(self.price_path.path)
+
+
+def _file_sha256(path: Path) -> str:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError as exc:
+        raise ScenarioError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+# ----------------------------------------------------------------------------------------------
+# Randomness
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RandomStreams:
+    """Independent generators derived from one seed, one per consumer."""
+
+    price: np.random.Generator
+    """Draws of the exogenous price path."""
+    population: np.random.Generator
+    """Draws of the trader population."""
+    agents: np.random.Generator
+    """Draws of agents' decisions during the run (top-up coin flips, orderings, ...)."""
+
+
+def random_streams(seed: int) -> RandomStreams:
+    """Split ``seed`` into independent generators (``SeedSequence(seed).spawn(3)``).
+
+    Examples
+    --------
+    >>> a, b = random_streams(7), random_streams(7)
+    >>> bool(a.price.random() == b.price.random())
+    True
+    """
+    price, population, agents = np.random.SeedSequence(int(seed)).spawn(3)
+    return RandomStreams(
+        price=np.random.default_rng(price),
+        population=np.random.default_rng(population),
+        agents=np.random.default_rng(agents),
+    )
+
+
+def path_seeds(seed: int, n_paths: int) -> list[int]:
+    """Integer seeds of ``n_paths`` independent runs derived from ``seed``.
+
+    Path ``i`` uses the ``i``-th child of ``SeedSequence(seed)``; its 53-bit integer seed can be
+    given to ``perpsim run --seed`` to reproduce that path alone.
+
+    Examples
+    --------
+    >>> path_seeds(1, 3) == path_seeds(1, 3) and len(set(path_seeds(1, 3))) == 3
+    True
+    """
+    if n_paths < 1:
+        raise ScenarioError(f"number of paths must be >= 1 (got {n_paths})")
+    children = np.random.SeedSequence(int(seed)).spawn(int(n_paths))
+    return [int(c.generate_state(1, dtype=np.uint64)[0] >> np.uint64(11)) for c in children]
+
+
+# ----------------------------------------------------------------------------------------------
+# CSV files
+# ----------------------------------------------------------------------------------------------
+
+
+def _open_csv(path: Path, required: tuple[str, ...], optional: tuple[str, ...] = ()):
+    """Open a CSV file and check its header; yield ``(line_number, row_dict)``."""
+    path = Path(path)
+    try:
+        handle = path.open(newline="", encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ScenarioError(f"CSV file not found: {path}") from None
+    except OSError as exc:
+        raise ScenarioError(f"cannot read CSV file {path}: {exc.strerror or exc}") from None
+    with handle:
+        reader = csv.reader(handle)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise ScenarioError(f"{path}: empty CSV file (expected a header row)") from None
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise ScenarioError(f"{path}:1: malformed CSV: {exc}") from None
+        header = [h.strip().lower() for h in header]
+        missing = [c for c in required if c not in header]
+        unknown = [c for c in header if c not in required + optional]
+        if missing or unknown:
+            expected = ",".join(required) + "".join(f"[,{c}]" for c in optional)
+            raise ScenarioError(
+                f"{path}:1: header must be {expected} (got {','.join(header) or 'nothing'})"
+            )
+        try:
+            for row in reader:
+                line = reader.line_num
+                if not row or all(not cell.strip() for cell in row):
+                    continue
+                if len(row) != len(header):
+                    raise ScenarioError(
+                        f"{path}:{line}: expected {len(header)} fields, got {len(row)}"
+                    )
+                yield line, {h: cell.strip() for h, cell in zip(header, row, strict=True)}
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise ScenarioError(f"{path}:{reader.line_num}: malformed CSV: {exc}") from None
+
+
+def _positive_float(path: Path, line: int, column: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ScenarioError(f"{path}:{line}: {column} must be a number (got {text!r})") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ScenarioError(f"{path}:{line}: {column} must be a positive number (got {text!r})")
+    return value
+
+
+def _timestamp_seconds(path: Path, line: int, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        try:
+            stamp = datetime.fromisoformat(text)
+        except ValueError:
+            raise ScenarioError(
+                f"{path}:{line}: timestamp must be UNIX seconds or ISO 8601 (got {text!r})"
+            ) from None
+        return stamp.timestamp()
+    if not math.isfinite(value):
+        raise ScenarioError(f"{path}:{line}: timestamp must be finite (got {text!r})")
+    return value
+
+
+def read_price_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read a ``timestamp,price`` CSV file.
+
+    Parameters
+    ----------
+    path : str or Path
+        CSV file with header ``timestamp,price``; timestamps are UNIX seconds or ISO 8601 (naive
+        times are local time: prefer an explicit offset or ``Z``), strictly increasing.
+
+    Returns
+    -------
+    timestamps_s : numpy.ndarray
+        Timestamps (seconds since the UNIX epoch), float64.
+    prices_usd : numpy.ndarray
+        Prices (USD), float64, all positive.
+
+    Raises
+    ------
+    ScenarioError
+        The file is missing, empty, has a wrong header, or a row is malformed (names the line).
+    """
+    path = Path(path)
+    times: list[float] = []
+    prices: list[float] = []
+    for line, row in _open_csv(path, ("timestamp", "price")):
+        t = _timestamp_seconds(path, line, row["timestamp"])
+        if times and t <= times[-1]:
+            raise ScenarioError(f"{path}:{line}: timestamps must be strictly increasing")
+        times.append(t)
+        prices.append(_positive_float(path, line, "price", row["price"]))
+    if not times:
+        raise ScenarioError(f"{path}: no price rows after the header")
+    return np.asarray(times, dtype=float), np.asarray(prices, dtype=float)
+
+
+def read_positions_csv(path: str | Path) -> list[ExplicitPosition]:
+    """Read an explicit book from a ``side,collateral_usd,size_base[,behaviour]`` CSV file.
+
+    Raises
+    ------
+    ScenarioError
+        The file is missing, empty, has a wrong header, or a row is malformed (names the line).
+    """
+    path = Path(path)
+    positions: list[ExplicitPosition] = []
+    for line, row in _open_csv(path, ("side", "collateral_usd", "size_base"), ("behaviour",)):
+        side = row["side"].lower()
+        if side not in ("long", "short"):
+            raise ScenarioError(f"{path}:{line}: side must be long or short (got {row['side']!r})")
+        behaviour = (row.get("behaviour") or "").lower() or None
+        if behaviour is not None and behaviour not in BEHAVIOURS:
+            raise ScenarioError(
+                f"{path}:{line}: behaviour must be one of {', '.join(BEHAVIOURS)} "
+                f"(got {row['behaviour']!r})"
+            )
+        positions.append(
+            ExplicitPosition(
+                side=side,
+                collateral_usd=_positive_float(path, line, "collateral_usd", row["collateral_usd"]),
+                size_base=_positive_float(path, line, "size_base", row["size_base"]),
+                behaviour=behaviour,
+            )
+        )
+    if not positions:
+        raise ScenarioError(f"{path}: no positions after the header")
+    return positions
+
+
+# ----------------------------------------------------------------------------------------------
+# Loading: YAML, overrides, validation errors as one line
+# ----------------------------------------------------------------------------------------------
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """Safe YAML loader that rejects duplicate mapping keys (PyYAML keeps the last silently)."""
+
+
+def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep=False):
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if isinstance(key, typing.Hashable) and key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping
+)
+
+
+def _yaml_error_text(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "?"
+    return f"malformed YAML at {where}: {problem}"
+
+
+def available_presets() -> list[str]:
+    """Names of the preset scenarios shipped in ``simulator/scenarios/``, sorted."""
+    return sorted(p.stem for p in SCENARIOS_DIR.glob("*.yaml"))
+
+
+def _looks_like_path(text: str) -> bool:
+    return text.endswith((".yaml", ".yml")) or "/" in text or "\\" in text
+
+
+def apply_overrides(
+    data: Mapping[str, Any], overrides: Iterable[str] | Mapping[str, Any]
+) -> dict[str, Any]:
+    """Apply dotted-key overrides to a nested scenario mapping (a deep copy is returned).
+
+    Parameters
+    ----------
+    data : mapping
+        Scenario as plain data (as read from YAML).
+    overrides : iterable of str or mapping
+        ``"a.b.c=value"`` strings, whose value is parsed as a YAML scalar (``200`` is an int,
+        ``true`` a bool, ``null`` None, ``pro_rata`` a string), or a mapping of dotted keys to
+        values. Integer parts index lists (``price_path.shocks.0.step=500``). Missing
+        intermediate mappings are created; validation later rejects unknown keys.
+
+    Raises
+    ------
+    ScenarioError
+        An override has no ``=``, an empty key, an unparsable value, or walks into a value
+        that is neither a mapping nor a list.
+    """
+    result = json.loads(json.dumps(data, default=str))  # deep copy of plain data
+    if isinstance(overrides, Mapping):
+        items = list(overrides.items())
+    else:
+        items = []
+        for text in overrides:
+            key, sep, raw = str(text).partition("=")
+            key = key.strip()
+            if not sep or not key:
+                raise ScenarioError(f"override {text!r} must look like key=value")
+            try:
+                value = yaml.load(raw.strip(), Loader=_UniqueKeyLoader) if raw.strip() else ""
+            except yaml.YAMLError as exc:
+                raise ScenarioError(f"override {key}: cannot parse value {raw!r}: {exc}") from None
+            items.append((key, value))
+    for key, value in items:
+        parts = key.split(".")
+        if any(not p for p in parts):
+            raise ScenarioError(f"override key {key!r} has an empty part")
+        node: Any = result
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            where = ".".join(parts[: i + 1])
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise ScenarioError(
+                        f"override {key}: {'.'.join(parts[:i]) or '<top>'} is a list of "
+                        f"{len(node)}; {part!r} is not an index in it"
+                    )
+                if last:
+                    node[int(part)] = value
+                else:
+                    node = node[int(part)]
+            elif isinstance(node, dict):
+                if last:
+                    node[part] = value
+                else:
+                    if node.get(part) is None:
+                        node[part] = {}
+                    node = node[part]
+            else:
+                raise ScenarioError(
+                    f"override {key}: {where.rsplit('.', 1)[0]} is a value, not a mapping"
+                )
+    return result
+
+
+def load_scenario(
+    name_or_path: str | Path, overrides: Iterable[str] | Mapping[str, Any] = ()
+) -> Scenario:
+    """Load a preset or a YAML file, apply overrides and validate.
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+        A preset name (a file ``simulator/scenarios/<name>.yaml``, see
+        :func:`available_presets`) or the path of a YAML file.
+    overrides : iterable of str or mapping
+        ``--set`` style ``"dotted.key=value"`` overrides (see :func:`apply_overrides`).
+
+    Returns
+    -------
+    Scenario
+        The validated scenario; every CSV it references has been read and checked.
+
+    Raises
+    ------
+    ScenarioError
+        Unknown preset (the message lists the available ones), missing file, malformed YAML
+        (names the file and line), unknown key or out-of-range value (names the key), missing
+        or malformed CSV (names the file and line).
+
+    Examples
+    --------
+    >>> load_scenario("oct-2025", ["traders.count=200"]).traders.count
+    200
+    """
+    text = str(name_or_path)
+    preset_file = SCENARIOS_DIR / f"{text}.yaml"
+    if isinstance(name_or_path, Path) or _looks_like_path(text):
+        path = Path(text).expanduser()
+        if not path.is_file():
+            raise ScenarioError(f"scenario file not found: {path}")
+        label = f"scenario {path}"
+    elif preset_file.is_file():
+        path, label = preset_file, f"scenario {text}"
+    elif Path(text).is_file():
+        path, label = Path(text), f"scenario {text}"
+    else:
+        raise ScenarioError(
+            f"unknown scenario preset {text!r}; available: {', '.join(available_presets())} "
+            "(or give the path of a YAML file)"
+        )
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"cannot read scenario file {path}: {exc}") from None
+    try:
+        data = yaml.load(raw, Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"scenario file {path}: {_yaml_error_text(exc)}") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            f"scenario file {path}: the top level must be a mapping of keys (got "
+            f"{type(data).__name__})"
+        )
+    data = apply_overrides(data, overrides)
+    scenario = parse_scenario(data, base_dir=path.resolve().parent, label=label)
+    scenario.check_data_files()
+    return scenario
+
+
+def parse_scenario(
+    data: Mapping[str, Any], *, base_dir: str | Path | None = None, label: str = "scenario"
+) -> Scenario:
+    """Validate plain data as a :class:`Scenario`, turning errors into one :class:`ScenarioError`.
+
+    Parameters
+    ----------
+    data : mapping
+        The scenario as plain data.
+    base_dir : str or Path, optional
+        Folder that relative CSV paths are relative to (default: the working directory).
+    label : str
+        How the message names the scenario (``"scenario oct-2025"``).
+
+    Raises
+    ------
+    ScenarioError
+        One line: ``<label>: <key>: <problem>`` (up to three problems, then a count).
+    """
+    context = {"base_dir": str(base_dir) if base_dir is not None else None}
+    try:
+        return Scenario.model_validate(dict(data), context=context)
+    except ValidationError as exc:
+        raise ScenarioError(f"{label}: {format_validation_error(exc)}") from None
+
+
+# -- readable validation errors --------------------------------------------------------------
+
+_UNION_FIELDS = {("traders",), ("price_path",), ("oracle_faults", int)}
+
+
+def _strip_union_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop the discriminator tags pydantic puts in error locations (``traders.random.count``)."""
+    out: list[Any] = []
+    for part in loc:
+        shape = tuple(int if isinstance(p, int) else p for p in out)
+        if isinstance(part, str) and shape in _UNION_FIELDS:
+            out.append(None)  # placeholder, removed below, keeps shapes of deeper parts apart
+            continue
+        out.append(part)
+    return tuple(p for p in out if p is not None)
+
+
+def _key_text(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Model class, ``{tag: model}`` for a discriminated union, or None, for an annotation."""
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (list, tuple):
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        models = [m for m in (_unwrap(a) for a in members) if isinstance(m, type)]
+        if len(members) == 1:
+            return _unwrap(members[0])
+        tagged = {}
+        for m in models:
+            kind = m.model_fields.get("kind")
+            if kind is not None and typing.get_origin(kind.annotation) is Literal:
+                tagged[typing.get_args(kind.annotation)[0]] = m
+        return tagged or None
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+def _walk(loc: tuple[Any, ...]) -> tuple[Any, Any]:
+    """Follow a raw error location from :class:`Scenario`: (model or union, field info)."""
+    node: Any = Scenario
+    info = None
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if isinstance(node, dict):
+            node = node.get(part)
+            info = None
+            continue
+        if not (isinstance(node, type) and issubclass(node, BaseModel)):
+            return None, None
+        info = node.model_fields.get(part)
+        if info is None:
+            return None, None
+        node = _unwrap(info.annotation)
+    return node, info
+
+
+def _bounds(info: Any) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for meta in getattr(info, "metadata", ()) or ():
+        for name in ("gt", "ge", "lt", "le"):
+            value = getattr(meta, name, None)
+            if value is not None:
+                found[name] = value
+    return found
+
+
+def _number(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    raw_loc = tuple(error.get("loc", ()))
+    loc = _strip_union_tags(raw_loc)
+    key = _key_text(loc)
+    kind = error.get("type", "")
+    got = error.get("input")
+    got_text = f" (got {got!r})" if not isinstance(got, dict | list) else ""
+    if kind == "extra_forbidden":
+        parent, _ = _walk(raw_loc[:-1])
+        allowed = ""
+        if isinstance(parent, type) and issubclass(parent, BaseModel):
+            allowed = f" (allowed: {', '.join(parent.model_fields)})"
+        return f"{key}: unknown key{allowed}"
+    if kind == "missing":
+        return f"{key}: required key is missing"
+    if kind in ("union_tag_not_found", "union_tag_invalid"):
+        node, _ = _walk(raw_loc)
+        kinds = ", ".join(node) if isinstance(node, dict) else "?"
+        if kind == "union_tag_not_found":
+            return f"{key}.kind is required (one of: {kinds})"
+        tag = (error.get("ctx") or {}).get("tag")
+        return f"{key}.kind must be one of: {kinds} (got {tag!r})"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        _, info = _walk(raw_loc)
+        bounds = _bounds(info) if info is not None else dict(error.get("ctx") or {})
+        if not bounds:
+            bounds = dict(error.get("ctx") or {})
+        low = ("ge", bounds["ge"]) if "ge" in bounds else ("gt", bounds.get("gt"))
+        high = ("le", bounds["le"]) if "le" in bounds else ("lt", bounds.get("lt"))
+        if low[1] is not None and high[1] is not None:
+            if low[0] == "ge" and high[0] == "le":
+                rule = f"must be between {_number(low[1])} and {_number(high[1])}"
+            else:
+                lo = ">=" if low[0] == "ge" else ">"
+                hi = "<=" if high[0] == "le" else "<"
+                rule = f"must be {lo} {_number(low[1])} and {hi} {_number(high[1])}"
+        elif low[1] is not None:
+            rule = f"must be {'>=' if low[0] == 'ge' else '>'} {_number(low[1])}"
+        else:
+            rule = f"must be {'<=' if high[0] == 'le' else '<'} {_number(high[1])}"
+        return f"{key} {rule}{got_text}"
+    message = str(error.get("msg", "invalid"))
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if message.startswith(prefix):
+            message = message[len(prefix) :]
+            if not key:
+                return message
+            return f"{key}: {message}"
+    return f"{key or '<top>'}: {message}{got_text}"
+
+
+def format_validation_error(exc: ValidationError, limit: int = 3) -> str:
+    """One line naming each failing key and its problem (at most ``limit``, then a count)."""
+    errors = exc.errors(include_url=False)
+    parts = [_describe(e) for e in errors[:limit]]
+    more = len(errors) - limit
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")

@@ -1,0 +1,321 @@
+"""Statistics over price paths for ``perpsim compare``.
+
+Each control set is run on the same N price paths; each run yields a summary dict
+(:func:`simulator.results.summarize`). For every metric and control set this module reports
+the mean over paths with a 95% confidence interval of the mean (Student's t:
+``mean ± t(0.975, n−1)·s/√n``, ``s`` the sample standard deviation), and the tail figures risk
+stewards publish, as issue 4 defines them:
+
+- ``var95_bad_debt_usd``: VaR95, the 95th percentile of bad debt over paths;
+- ``evar99_bad_debt_usd``: "EVaR99", the 99th percentile of bad debt over paths (the issue's
+  definition: a plain percentile, not the entropic value at risk of the literature);
+- ``lar95_liquidated_notional_usd``: LaR95, the 95th percentile of liquidated notional;
+- ``n_paths``: the number of paths.
+
+Percentiles interpolate linearly between order statistics (numpy's default, "type 7"), so with
+few paths the 99th percentile is close to the maximum. Missing values (a summary without the
+key, or ``None`` such as ``price_amplification`` without an exogenous fall) are left out of
+that metric, and ``n`` says how many remained.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from rich.table import Table
+from scipy import stats as scipy_stats
+
+from simulator.errors import PerpsimError
+
+__all__ = [
+    "StatsError",
+    "DEFAULT_METRICS",
+    "TAIL_ROWS",
+    "MetricStats",
+    "metric_stats",
+    "tail_figures",
+    "compare_stats",
+    "compare_table",
+    "format_compare_table",
+    "render_compare_table",
+    "markdown_table",
+]
+
+
+class StatsError(PerpsimError):
+    """The inputs of a comparison are unusable (no control sets, no paths)."""
+
+
+#: Summary metrics compared by default, in table order.
+DEFAULT_METRICS: tuple[str, ...] = (
+    "liquidated_notional_usd",
+    "liquidated_notional_long_usd",
+    "liquidated_notional_short_usd",
+    "liquidated_accounts",
+    "bad_debt_usd",
+    "insurance_fund_drawdown_usd",
+    "backstop_pnl_usd",
+    "adl_haircut_usd",
+    "adl_overshoot_usd",
+    "min_price",
+    "price_amplification",
+    "fees_usd",
+)
+
+#: Tail rows appended to the comparison table: (row name, summary metric, percentile).
+TAIL_ROWS: tuple[tuple[str, str, float], ...] = (
+    ("var95_bad_debt_usd", "bad_debt_usd", 95.0),
+    ("evar99_bad_debt_usd", "bad_debt_usd", 99.0),
+    ("lar95_liquidated_notional_usd", "liquidated_notional_usd", 95.0),
+)
+
+
+@dataclass(frozen=True)
+class MetricStats:
+    """Statistics of one metric over paths (in the metric's unit; NaN when undefined)."""
+
+    n: int
+    """Number of paths with a value."""
+    mean: float
+    """Mean over paths."""
+    ci_low: float
+    """Lower end of the confidence interval of the mean (NaN for n < 2)."""
+    ci_high: float
+    """Upper end of the confidence interval of the mean (NaN for n < 2)."""
+    std: float
+    """Sample standard deviation (ddof=1; NaN for n < 2)."""
+    p95: float
+    """95th percentile over paths."""
+    p99: float
+    """99th percentile over paths."""
+
+
+def _values(values: Iterable[Any]) -> np.ndarray:
+    out = []
+    for value in values:
+        if value is None:
+            continue
+        value = float(value)
+        if math.isfinite(value):
+            out.append(value)
+    return np.asarray(out, dtype=float)
+
+
+def metric_stats(values: Iterable[float | None], confidence: float = 0.95) -> MetricStats:
+    """Mean, t confidence interval of the mean, and percentiles of one metric over paths.
+
+    Parameters
+    ----------
+    values : iterable of float or None
+        One value per path; ``None`` and non-finite values are left out.
+    confidence : float
+        Confidence level of the interval, in (0, 1).
+
+    Returns
+    -------
+    MetricStats
+
+    Examples
+    --------
+    >>> s = metric_stats([1.0, 2.0, 3.0])
+    >>> s.mean, round(s.ci_low, 4), round(s.ci_high, 4)
+    (2.0, -0.4841, 4.4841)
+    """
+    if not 0 < confidence < 1:
+        raise StatsError(f"confidence must be between 0 and 1 (got {confidence})")
+    x = _values(values)
+    n = len(x)
+    nan = float("nan")
+    if n == 0:
+        return MetricStats(0, nan, nan, nan, nan, nan, nan)
+    mean = float(x.mean())
+    p95, p99 = (float(v) for v in np.percentile(x, [95.0, 99.0]))
+    if n < 2:
+        return MetricStats(1, mean, nan, nan, nan, p95, p99)
+    std = float(x.std(ddof=1))
+    half = float(scipy_stats.t.ppf(0.5 + confidence / 2, n - 1)) * std / math.sqrt(n)
+    return MetricStats(n, mean, mean - half, mean + half, std, p95, p99)
+
+
+def tail_figures(summaries: Sequence[Mapping[str, Any]]) -> dict[str, float | int]:
+    """VaR95 and EVaR99 of bad debt, LaR95 of liquidated notional, and the number of paths.
+
+    Examples
+    --------
+    >>> runs = [{"bad_debt_usd": float(i), "liquidated_notional_usd": 10.0 * i}
+    ...         for i in range(101)]
+    >>> tail_figures(runs)
+    {'var95_bad_debt_usd': 95.0, 'evar99_bad_debt_usd': 99.0, \
+'lar95_liquidated_notional_usd': 950.0, 'n_paths': 101}
+    """
+    out: dict[str, float | int] = {}
+    for row, metric, q in TAIL_ROWS:
+        x = _values(s.get(metric) for s in summaries)
+        out[row] = float(np.percentile(x, q)) if len(x) else float("nan")
+    out["n_paths"] = len(summaries)
+    return out
+
+
+def _check_results(results: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
+    if not results:
+        raise StatsError("no control sets to compare")
+    empty = [name for name, runs in results.items() if not runs]
+    if empty:
+        raise StatsError(f"control set {empty[0]} has no runs")
+
+
+def compare_stats(
+    results: Mapping[str, Sequence[Mapping[str, Any]]],
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Long table of statistics: one row per (control set, metric), numbers only.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``control``, ``metric`` and the fields of :class:`MetricStats`.
+    """
+    _check_results(results)
+    rows = []
+    for control, runs in results.items():
+        for metric in metrics:
+            stats = metric_stats((r.get(metric) for r in runs), confidence)
+            rows.append({"control": control, "metric": metric, **asdict(stats)})
+    return pd.DataFrame(rows)
+
+
+def compare_table(
+    results: Mapping[str, Sequence[Mapping[str, Any]]],
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """The comparison table: rows are metrics, columns are control sets.
+
+    Parameters
+    ----------
+    results : mapping of str to list of summary dicts
+        ``{control set name: [summary of path 0, summary of path 1, ...]}``; use the same
+        paths, in the same order, for every control set.
+    metrics : sequence of str
+        Summary keys to compare (default :data:`DEFAULT_METRICS`).
+    confidence : float
+        Confidence level of the intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``metric`` (the metrics, then the rows of :data:`TAIL_ROWS`, then ``n_paths``);
+        columns a MultiIndex ``(control, field)`` with fields ``mean``, ``ci_low``,
+        ``ci_high``. Tail rows and ``n_paths`` hold their value in ``mean`` and NaN bounds.
+
+    Raises
+    ------
+    StatsError
+        No control sets, or one without runs.
+
+    Examples
+    --------
+    >>> t = compare_table({"baseline": [{"bad_debt_usd": 1.0}, {"bad_debt_usd": 3.0}]},
+    ...                   metrics=["bad_debt_usd"])
+    >>> float(t.loc["bad_debt_usd", ("baseline", "mean")])
+    2.0
+    """
+    _check_results(results)
+    row_names = [*metrics, *(name for name, _, _ in TAIL_ROWS), "n_paths"]
+    columns = pd.MultiIndex.from_product(
+        [list(results), ["mean", "ci_low", "ci_high"]], names=["control", "field"]
+    )
+    table = pd.DataFrame(np.nan, index=pd.Index(row_names, name="metric"), columns=columns)
+    for control, runs in results.items():
+        for metric in metrics:
+            stats = metric_stats((r.get(metric) for r in runs), confidence)
+            table.loc[metric, (control, "mean")] = stats.mean
+            table.loc[metric, (control, "ci_low")] = stats.ci_low
+            table.loc[metric, (control, "ci_high")] = stats.ci_high
+        for name, value in tail_figures(runs).items():
+            table.loc[name, (control, "mean")] = value
+    return table
+
+
+def _fmt(value: float) -> str:
+    """Compact number: 1.23M, 45.6k, 0.0123, 12, or ``-`` for NaN."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    magnitude = abs(value)
+    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if magnitude >= scale:
+            return f"{value / scale:.3g}{suffix}"
+    if magnitude == 0:
+        return "0"
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.3g}"
+
+
+def format_compare_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Cells ``"mean [ci_low, ci_high]"`` (or the value alone), one string column per control.
+
+    Examples
+    --------
+    >>> t = compare_table({"a": [{"fees_usd": 1000.0}, {"fees_usd": 3000.0}]},
+    ...                   metrics=["fees_usd"])
+    >>> format_compare_table(t).loc["fees_usd", "a"]
+    '2k [-10.7k, 14.7k]'
+    """
+    controls = list(dict.fromkeys(table.columns.get_level_values("control")))
+    out = pd.DataFrame(index=table.index, columns=controls, dtype=object)
+    for control in controls:
+        for metric in table.index:
+            mean = table.loc[metric, (control, "mean")]
+            low = table.loc[metric, (control, "ci_low")]
+            high = table.loc[metric, (control, "ci_high")]
+            cell = _fmt(mean)
+            if not (math.isnan(low) or math.isnan(high)):
+                cell += f" [{_fmt(low)}, {_fmt(high)}]"
+            out.loc[metric, control] = cell
+    return out
+
+
+def render_compare_table(table: pd.DataFrame, title: str | None = None) -> Table:
+    """A rich table of :func:`compare_table` output (print it with a rich Console)."""
+    cells = format_compare_table(table)
+    n_paths = table.loc["n_paths"] if "n_paths" in table.index else None
+    caption = None
+    if n_paths is not None:
+        counts = sorted({int(v) for v in n_paths.xs("mean", level="field") if not math.isnan(v)})
+        caption = (
+            f"mean [95% CI of the mean] over {', '.join(map(str, counts))} paths; "
+            "VaR95/EVaR99: 95th/99th percentile of bad debt; LaR95: 95th percentile of "
+            "liquidated notional"
+        )
+    rich_table = Table(title=title, caption=caption, show_lines=False)
+    rich_table.add_column("metric", style="bold", no_wrap=True)
+    for control in cells.columns:
+        rich_table.add_column(str(control), justify="right")
+    for metric, row in cells.iterrows():
+        rich_table.add_row(str(metric), *(str(v) for v in row))
+    return rich_table
+
+
+def markdown_table(frame: pd.DataFrame, index_label: str | None = None) -> str:
+    """A GitHub-flavoured Markdown table of a DataFrame (cells as ``str``; ``|`` escaped)."""
+    label = index_label if index_label is not None else (frame.index.name or "")
+
+    def cell(value: Any) -> str:
+        text = value if isinstance(value, str) else _fmt(value)
+        return str(text).replace("|", "\\|").replace("\n", " ")
+
+    header = [label, *map(str, frame.columns)]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---"] + ["---:"] * len(frame.columns)) + "|",
+    ]
+    for index, row in frame.iterrows():
+        lines.append("| " + " | ".join([cell(str(index)), *(cell(v) for v in row)]) + " |")
+    return "\n".join(lines) + "\n"
