@@ -102,7 +102,7 @@ class PerpMarket(ContractWrapper):
     def adl(self, keeper: str, winners: Sequence[str], gas: int | None = None) -> Call:
         """ADL over ``winners`` (QUEUE: ranked by ``adl_ranking`` score, descending;
         PRO_RATA: sorted by address, ascending)."""
-        return self.call(keeper, "adl", list(winners), gas=gas or 120_000 + 60_000 * len(winners))
+        return self.call(keeper, "adl", list(winners), gas=gas or 250_000 + 80_000 * len(winners))
 
     # -- governance ------------------------------------------------------------------------
 
