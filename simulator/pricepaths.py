@@ -158,11 +158,12 @@ def _gbm_from_draws(
         + jump_counts * spec.jump_mean
         + np.sqrt(jump_counts) * spec.jump_std * jump_z
     )
-    log_path = np.empty(len(increments) + 1)
-    log_path[0] = 0.0
-    np.cumsum(increments, out=log_path[1:])
-    log_path += math.log(spec.start_price_usd) + shock_log_multipliers(spec.shocks, len(increments))
-    return np.exp(log_path)
+    log_return = np.empty(len(increments) + 1)
+    log_return[0] = 0.0
+    np.cumsum(increments, out=log_return[1:])
+    log_return += shock_log_multipliers(spec.shocks, len(increments))
+    with np.errstate(over="ignore"):
+        return spec.start_price_usd * np.exp(log_return)
 
 
 def _gbm_from_draws_python(spec, step_seconds, diffusion_z, jump_counts, jump_z) -> list[float]:
@@ -170,12 +171,12 @@ def _gbm_from_draws_python(spec, step_seconds, diffusion_z, jump_counts, jump_z)
     dt = step_seconds / SECONDS_PER_YEAR
     sig = spec.vol_per_year
     shocks = _shock_log_multipliers_python(spec.shocks, len(diffusion_z))
-    log_s = math.log(spec.start_price_usd)
-    prices = [math.exp(log_s + shocks[0])]
+    log_s = 0.0
+    prices = [spec.start_price_usd * math.exp(shocks[0])]
     for k, (z, n, j) in enumerate(zip(diffusion_z, jump_counts, jump_z, strict=True), start=1):
         log_s += (spec.drift_per_year - sig**2 / 2) * dt + sig * math.sqrt(dt) * float(z)
         log_s += int(n) * spec.jump_mean + math.sqrt(int(n)) * spec.jump_std * float(j)
-        prices.append(math.exp(log_s + shocks[k]))
+        prices.append(spec.start_price_usd * math.exp(log_s + shocks[k]))
     return prices
 
 

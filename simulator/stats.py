@@ -311,7 +311,7 @@ def markdown_table(frame: pd.DataFrame, index_label: str | None = None) -> str:
         text = value if isinstance(value, str) else _fmt(value)
         return str(text).replace("|", "\\|").replace("\n", " ")
 
-    header = [label, *map(str, frame.columns)]
+    header = [cell(str(label)), *(cell(str(c)) for c in frame.columns)]
     lines = [
         "| " + " | ".join(header) + " |",
         "|" + "|".join(["---"] + ["---:"] * len(frame.columns)) + "|",

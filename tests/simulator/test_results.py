@@ -1,0 +1,461 @@
+"""Run folders: atomic writes, manifest status, refusal to overwrite, checkpoints and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import toy_engine
+
+import simulator.results as results
+from simulator.errors import PerpsimError
+from simulator.results import (
+    EVENT_COLUMNS,
+    POSITION_COLUMNS,
+    STEP_COLUMNS,
+    SUMMARY_KEYS,
+    CheckpointError,
+    ResultsError,
+    RunExistsError,
+    RunIncompleteError,
+    RunNotFoundError,
+    RunReader,
+    RunWriter,
+    atomic_write_bytes,
+    atomic_write_json,
+    code_hash,
+    deterministic_summary,
+    summarize,
+)
+
+DATA_FILES = ("steps.parquet", "events.parquet", "positions.parquet")
+
+
+def step_row(step: int, **overrides) -> dict:
+    row = {c.name: 0.0 for c in STEP_COLUMNS}
+    row.update(step=step, timestamp_s=60 * step, accounts_liquidated=0, transactions=1)
+    row.update(overrides)
+    return row
+
+
+def files_bytes(folder: Path) -> dict[str, bytes]:
+    return {name: (folder / name).read_bytes() for name in DATA_FILES}
+
+
+# -- a complete run --------------------------------------------------------------------------
+
+
+def test_toy_run_writes_a_complete_readable_folder(tmp_path):
+    summary = toy_engine.run(tmp_path / "run")
+    reader = RunReader(tmp_path / "run")
+    assert reader.complete and reader.status == "complete"
+    assert list(reader.summary) == list(SUMMARY_KEYS)
+    assert reader.summary == summary
+    assert list(reader.steps.columns) == [c.name for c in STEP_COLUMNS]
+    assert list(reader.events.columns) == [c.name for c in EVENT_COLUMNS]
+    assert list(reader.positions.columns) == [c.name for c in POSITION_COLUMNS]
+    assert reader.steps["step"].tolist() == list(range(30))
+    assert reader.steps["step"].dtype == np.int64
+    assert set(reader.events["side"]) <= {"long", "short"}
+    assert not (tmp_path / "run" / "checkpoint.npz").exists()
+    manifest = reader.manifest
+    assert manifest["seed"] == 5 and manifest["chain_id"] == 31337
+    assert manifest["bytecode_hashes"] == {"PerpMarket": "0xabc"}
+    assert manifest["scenario"] == toy_engine.SCENARIO
+    assert len(manifest["scenario_fingerprint"]) == 64
+    assert manifest["code_hash"].startswith(("git:", "sha256:"))
+    assert manifest["package_version"]
+
+
+def test_manifest_stores_a_scenario_model_with_its_fingerprint(tmp_path):
+    from simulator.scenario import load_scenario
+
+    scenario = load_scenario("calm")
+    writer = RunWriter(tmp_path / "r", scenario=scenario)
+    manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert manifest["status"] == "running"
+    assert manifest["scenario_fingerprint"] == scenario.fingerprint()
+    assert manifest["scenario_name"] == "calm" and manifest["seed"] == scenario.seed
+    assert manifest["scenario"] == scenario.to_dict()
+    assert writer.manifest["status"] == "running"
+
+
+def test_same_inputs_give_identical_files(tmp_path):
+    a = toy_engine.run(tmp_path / "a")
+    b = toy_engine.run(tmp_path / "b")
+    assert files_bytes(tmp_path / "a") == files_bytes(tmp_path / "b")
+    assert deterministic_summary(a) == deterministic_summary(b)
+    assert "wall_seconds" not in deterministic_summary(a)
+
+
+def test_columns_are_documented_with_units_in_the_module_docstring():
+    doc = results.__doc__
+    for column in (*STEP_COLUMNS, *EVENT_COLUMNS, *POSITION_COLUMNS):
+        line = next((ln for ln in doc.splitlines() if ln.startswith(column.name + " ")), None)
+        assert line is not None, f"{column.name} is not documented"
+        assert column.unit in line.split(), f"{column.name}: unit {column.unit} not in {line!r}"
+
+
+# -- refusing to overwrite -------------------------------------------------------------------
+
+
+def test_complete_run_is_not_overwritten_unless_asked(tmp_path):
+    toy_engine.run(tmp_path / "run")
+    before = files_bytes(tmp_path / "run")
+    with pytest.raises(RunExistsError, match="already holds a complete run"):
+        RunWriter(tmp_path / "run", scenario={"name": "x"})
+    assert files_bytes(tmp_path / "run") == before
+    RunWriter(tmp_path / "run", scenario={"name": "x"}, overwrite=True)
+    assert RunReader(tmp_path / "run", require_complete=False).status == "running"
+    assert not (tmp_path / "run" / "summary.json").exists()
+
+
+def test_unfinished_run_points_to_resume(tmp_path):
+    with pytest.raises(toy_engine.Crash):
+        toy_engine.run(tmp_path / "run", die_at=10)
+    with pytest.raises(RunExistsError, match=r"unfinished run \(last checkpoint at step 6\); "
+                       r"resume it with --resume"):  # fmt: skip
+        RunWriter(tmp_path / "run", scenario={"name": "x"})
+
+
+def test_foreign_folder_is_not_written_into(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(RunExistsError, match="not empty and is not a run folder"):
+        RunWriter(tmp_path, scenario={"name": "x"})
+    (tmp_path / "file").write_text("")
+    with pytest.raises(RunExistsError, match="not a folder"):
+        RunWriter(tmp_path / "file", scenario={"name": "x"})
+
+
+# -- incomplete runs ---------------------------------------------------------------------------
+
+
+def test_crash_marks_the_run_incomplete_with_a_one_line_reason(tmp_path):
+    with pytest.raises(toy_engine.Crash):
+        toy_engine.run(tmp_path / "run", die_at=10)
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["status"] == "incomplete"
+    assert manifest["incomplete_reason"] == "node died at step 10"
+    assert manifest["checkpoint_step"] == 6
+    for name in DATA_FILES:
+        assert not (tmp_path / "run" / name).exists()
+
+
+def test_reader_refuses_an_incomplete_run_unless_asked(tmp_path):
+    with pytest.raises(toy_engine.Crash):
+        toy_engine.run(tmp_path / "run", die_at=3)
+    with pytest.raises(RunIncompleteError) as excinfo:
+        RunReader(tmp_path / "run")
+    assert "\n" not in str(excinfo.value) and "--resume" in str(excinfo.value)
+    assert RunReader(tmp_path / "run", require_complete=False).status == "incomplete"
+
+
+def test_reader_errors_are_one_line(tmp_path):
+    with pytest.raises(RunNotFoundError, match="run folder not found"):
+        RunReader(tmp_path / "nothing")
+    with pytest.raises(RunNotFoundError, match="not a run folder"):
+        RunReader(tmp_path)
+    (tmp_path / "manifest.json").write_text("{not json")
+    with pytest.raises(ResultsError, match="unreadable manifest"):
+        RunReader(tmp_path)
+
+
+def test_corrupt_parquet_is_a_one_line_error(tmp_path):
+    toy_engine.run(tmp_path / "run")
+    (tmp_path / "run" / "steps.parquet").write_bytes(b"garbage")
+    with pytest.raises(ResultsError, match="unreadable Parquet"):
+        _ = RunReader(tmp_path / "run").steps
+
+
+# -- checkpoints and resume --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("die_at", [3, 6, 7, 20, 29])
+def test_resumed_run_ends_with_identical_files(tmp_path, die_at):
+    reference = toy_engine.run(tmp_path / "ref")
+    with pytest.raises(toy_engine.Crash):
+        toy_engine.run(tmp_path / "run", die_at=die_at)
+    resumed = toy_engine.run(tmp_path / "run", resume=True)
+    assert files_bytes(tmp_path / "run") == files_bytes(tmp_path / "ref")
+    assert deterministic_summary(resumed) == deterministic_summary(reference)
+    manifest = RunReader(tmp_path / "run").manifest
+    # checkpoints at the ends of steps 6, 13, 20, 27; the crash comes before its own step's
+    expected_from = max((c for c in (6, 13, 20, 27) if c < die_at), default=None)
+    assert manifest["resumed_from_steps"] == [expected_from]
+
+
+def test_run_killed_by_sigkill_resumes_to_identical_files(tmp_path):
+    toy_engine.run(tmp_path / "ref")
+    proc = subprocess.run(
+        [sys.executable, toy_engine.__file__, str(tmp_path / "run"), "17"],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )  # fmt: skip
+    assert proc.returncode == -9, proc.stderr
+    killed = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert killed["status"] == "running" and killed["checkpoint_step"] == 13
+    with pytest.raises(RunIncompleteError):
+        RunReader(tmp_path / "run")
+    toy_engine.run(tmp_path / "run", resume=True)
+    assert files_bytes(tmp_path / "run") == files_bytes(tmp_path / "ref")
+    assert RunReader(tmp_path / "run").complete
+
+
+def test_checkpoint_round_trip_restores_state_meta_and_rows(tmp_path):
+    writer = RunWriter(tmp_path / "r", scenario={"name": "x"})
+    for step in range(4):
+        writer.add_step(step_row(step, price_oracle_usd=float(step)))
+    writer.add_events([{"step": 2, "kind": "liquidation", "account": "0x1", "side": -1}])
+    state = {"a": np.arange(5.0), "b": np.array([True, False]), "c": np.eye(2, dtype=np.int8)}
+    writer.write_checkpoint(3, state, {"snapshot": "0x5", "n": 3, "big": 2**70})
+    writer.add_step(step_row(4))  # after the checkpoint: dropped on resume
+
+    resumed = RunWriter.resume(tmp_path / "r")
+    ck = resumed.checkpoint
+    assert ck.step == 3 and ck.meta == {"snapshot": "0x5", "n": 3, "big": 2**70}
+    assert set(ck.state) == {"a", "b", "c"}
+    for key, value in state.items():
+        np.testing.assert_array_equal(ck.state[key], value)
+        assert ck.state[key].dtype == value.dtype
+    assert resumed.steps_written == 4
+    assert resumed.steps_table().column("price_oracle_usd").to_pylist() == [0.0, 1.0, 2.0, 3.0]
+    assert resumed.events_table().column("side").to_pylist() == ["short"]
+
+
+def test_checkpoint_refuses_object_arrays_and_rows_past_its_step(tmp_path):
+    writer = RunWriter(tmp_path / "r", scenario={"name": "x"})
+    with pytest.raises(ValueError, match="object array"):
+        writer.write_checkpoint(0, {"x": np.array([{}, None], dtype=object)})
+    writer.add_step(step_row(5))
+    with pytest.raises(ValueError, match="later step"):
+        writer.write_checkpoint(4, {})
+
+
+def test_resume_refuses_complete_missing_and_changed_bytecode(tmp_path):
+    toy_engine.run(tmp_path / "done")
+    with pytest.raises(RunExistsError, match="already complete"):
+        RunWriter.resume(tmp_path / "done")
+    with pytest.raises(RunNotFoundError, match="not a run folder"):
+        RunWriter.resume(tmp_path / "nothing")
+    with pytest.raises(toy_engine.Crash):
+        toy_engine.run(tmp_path / "run", die_at=9)
+    with pytest.raises(CheckpointError, match=r"bytecode changed .*\(PerpMarket\)"):
+        RunWriter.resume(tmp_path / "run", bytecode_hashes={"PerpMarket": "0xdef"})
+    RunWriter.resume(tmp_path / "run", bytecode_hashes={"PerpMarket": "0xabc"})
+
+
+def test_unreadable_checkpoint_is_a_one_line_error(tmp_path):
+    with pytest.raises(toy_engine.Crash):
+        toy_engine.run(tmp_path / "run", die_at=9)
+    (tmp_path / "run" / "checkpoint.npz").write_bytes(b"not a zip")
+    with pytest.raises(CheckpointError, match="unreadable checkpoint"):
+        RunWriter.resume(tmp_path / "run")
+
+
+# -- atomic writes -----------------------------------------------------------------------------
+
+
+def leftovers(folder: Path) -> list[str]:
+    return [p.name for p in folder.iterdir() if ".tmp-" in p.name]
+
+
+def test_crash_before_the_rename_leaves_the_old_file_and_no_temp(tmp_path, monkeypatch):
+    target = tmp_path / "summary.json"
+    atomic_write_json(target, {"v": 1})
+
+    def crash(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write_json(target, {"v": 2})
+    assert json.loads(target.read_text()) == {"v": 1}
+    assert leftovers(tmp_path) == []
+
+
+def test_crash_mid_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    target = tmp_path / "steps.parquet"
+    real_open = open
+
+    class HalfWriter:
+        def __init__(self, handle):
+            self.handle = handle
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.handle.close()
+
+        def write(self, data):
+            self.handle.write(data[: len(data) // 2])
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("builtins.open", lambda p, m="r", *a, **k: HalfWriter(real_open(p, m)))
+    with pytest.raises(ResultsError, match="No space left on device"):
+        atomic_write_bytes(target, b"x" * 1000)
+    assert not target.exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_failing_fsync_keeps_the_previous_version(tmp_path, monkeypatch):
+    target = tmp_path / "f.bin"
+    atomic_write_bytes(target, b"old")
+    monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(5, "I/O error")))
+    with pytest.raises(ResultsError, match="I/O error"):
+        atomic_write_bytes(target, b"new")
+    assert target.read_bytes() == b"old"
+    assert leftovers(tmp_path) == []
+
+
+def test_temp_files_of_a_killed_writer_are_cleaned_on_resume(tmp_path):
+    with pytest.raises(toy_engine.Crash):
+        toy_engine.run(tmp_path / "run", die_at=9)
+    stale = tmp_path / "run" / ".steps.parquet.tmp-123-abcd"
+    stale.write_bytes(b"partial")
+    toy_engine.run(tmp_path / "run", resume=True)
+    assert not stale.exists()
+
+
+def test_finish_marks_complete_only_after_every_file(tmp_path, monkeypatch):
+    writer = RunWriter(tmp_path / "r", scenario={"name": "x"})
+    writer.add_step(step_row(0))
+    original = results.atomic_write_json
+
+    def fail_on_summary(path, data):
+        if Path(path).name == "summary.json":
+            raise ResultsError("disk full")
+        original(path, data)
+
+    monkeypatch.setattr(results, "atomic_write_json", fail_on_summary)
+    with pytest.raises(ResultsError), writer:
+        writer.finish([], meta={"traders": 0, "steps": 1, "wall_seconds": 0})
+    monkeypatch.undo()
+    manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert manifest["status"] == "incomplete" and manifest["incomplete_reason"] == "disk full"
+
+
+# -- row validation ----------------------------------------------------------------------------
+
+
+def test_rows_missing_documented_columns_are_refused(tmp_path):
+    writer = RunWriter(tmp_path / "r", scenario={"name": "x"})
+    with pytest.raises(ValueError, match="lack the columns .*bad_debt_usd"):
+        writer.add_step({k: v for k, v in step_row(0).items() if k != "bad_debt_usd"})
+    with pytest.raises(ValueError, match="missing values"):
+        writer.add_step(step_row(0, price_oracle_usd=None))
+    with pytest.raises(ValueError, match="side must be"):
+        writer.add_events({"step": 0, "kind": "liquidation", "side": 2})
+
+
+def test_extra_numeric_step_columns_are_kept_after_the_documented_ones(tmp_path):
+    writer = RunWriter(tmp_path / "r", scenario={"name": "x"})
+    writer.add_steps(pd.DataFrame([step_row(0, zeta=1, alpha=2.5), step_row(1, zeta=2, alpha=0)]))
+    writer.finish([], meta={"traders": 0, "steps": 2, "wall_seconds": 0})
+    steps = RunReader(tmp_path / "r").steps
+    assert list(steps.columns)[-2:] == ["alpha", "zeta"]
+    with pytest.raises(ValueError, match="extra column name must be numeric"):
+        RunWriter(tmp_path / "s", scenario={"name": "x"}).add_step(step_row(0, name="x"))
+
+
+def test_columnar_rows_and_unknown_outcomes(tmp_path):
+    writer = RunWriter(tmp_path / "r", scenario={"name": "x"})
+    writer.add_events({"step": np.array([1, 2]), "kind": ["adl_fill", "bad_debt"],
+                       "amount_usd": np.array([5.0, 7.0])})  # fmt: skip
+    assert writer.events_table().column("amount_usd").to_pylist() == [5.0, 7.0]
+    assert writer.events_table().column("account").to_pylist() == [None, None]
+    position = {c.name: 1 for c in POSITION_COLUMNS}
+    position.update(account="0x1", side="long", outcome="exploded")
+    with pytest.raises(ValueError, match="unknown outcome 'exploded'"):
+        writer.finish([position], meta={"traders": 1, "steps": 0, "wall_seconds": 0})
+
+
+def test_adding_after_finish_is_refused(tmp_path):
+    writer = RunWriter(tmp_path / "r", scenario={"name": "x"})
+    writer.finish([], meta={"traders": 0, "steps": 0, "wall_seconds": 0})
+    with pytest.raises(ResultsError, match="already finished"):
+        writer.add_step(step_row(0))
+
+
+# -- summary -----------------------------------------------------------------------------------
+
+
+def test_summary_on_known_tables():
+    steps = pd.DataFrame(
+        [
+            step_row(0, price_exogenous_usd=100, price_oracle_usd=100, insurance_fund_usd=50,
+                     backstop_equity_usd=1000, backstop_share_price=1.0, transactions=3),
+            step_row(1, price_exogenous_usd=90, price_oracle_usd=80, insurance_fund_usd=70,
+                     liquidated_notional_long_usd=400, accounts_liquidated=2, bad_debt_usd=5,
+                     adl_haircut_usd=12, adl_overshoot_usd=2, fees_usd=1.5, transactions=4,
+                     backstop_equity_usd=900, backstop_share_price=0.95),
+            step_row(2, price_exogenous_usd=95, price_oracle_usd=97, insurance_fund_usd=30,
+                     liquidated_notional_short_usd=100, accounts_liquidated=1, bad_debt_usd=1,
+                     fees_usd=0.5, transactions=5, backstop_equity_usd=1100,
+                     backstop_share_price=1.1),
+        ]
+    )  # fmt: skip
+    events = pd.DataFrame({"step": [1, 1, 2, 2], "account": ["a", "b", "a", "c"],
+                           "kind": ["liquidation", "partial_liquidation", "backstop_takeover",
+                                    "adl_fill"]})  # fmt: skip
+    s = summarize(steps, events, pd.DataFrame(), {"traders": 10, "steps": 2, "wall_seconds": 1.5})
+    assert list(s) == list(SUMMARY_KEYS)
+    assert s["transactions"] == 12
+    assert s["liquidated_notional_usd"] == 500
+    assert (s["liquidated_notional_long_usd"], s["liquidated_notional_short_usd"]) == (400, 100)
+    assert s["liquidated_accounts"] == 2  # a and b; c was only ADL'd
+    assert s["bad_debt_usd"] == 6
+    assert s["insurance_fund_drawdown_usd"] == 40  # peak 70 -> 30
+    assert s["backstop_pnl_usd"] == pytest.approx(100.0)  # 10% on 1,000
+    assert (s["adl_haircut_usd"], s["adl_overshoot_usd"]) == (12, 2)
+    assert (s["start_price"], s["exogenous_min_price"], s["min_price"]) == (100, 90, 80)
+    assert s["price_amplification"] == pytest.approx(2.0)
+    assert s["fees_usd"] == 2.0
+
+
+def test_summary_guards_zero_division_and_empty_tables():
+    flat = pd.DataFrame([step_row(k, price_exogenous_usd=100 + k, price_oracle_usd=100)
+                         for k in range(3)])  # fmt: skip
+    meta = {"traders": 1, "steps": 3, "wall_seconds": 0}
+    assert summarize(flat, pd.DataFrame(), pd.DataFrame(), meta)["price_amplification"] is None
+    empty = summarize(pd.DataFrame(columns=[c.name for c in STEP_COLUMNS]), pd.DataFrame(),
+                      pd.DataFrame(), meta)  # fmt: skip
+    assert empty["min_price"] is None and empty["liquidated_notional_usd"] == 0
+    assert empty["backstop_pnl_usd"] == 0 and empty["insurance_fund_drawdown_usd"] == 0
+
+
+def test_summary_counts_accounts_from_steps_without_liquidation_events():
+    steps = pd.DataFrame([step_row(0, accounts_liquidated=2), step_row(1, accounts_liquidated=3)])
+    meta = {"traders": 1, "steps": 2, "wall_seconds": 0}
+    assert summarize(steps, pd.DataFrame(), pd.DataFrame(), meta)["liquidated_accounts"] == 5
+
+
+def test_summary_meta_overrides_and_requirements():
+    steps = pd.DataFrame([step_row(0)])
+    meta = {"traders": 1, "steps": 1, "wall_seconds": 0, "backstop_pnl_usd": np.float64(-3)}
+    s = summarize(steps, pd.DataFrame(), pd.DataFrame(), meta)
+    assert s["backstop_pnl_usd"] == -3 and type(s["backstop_pnl_usd"]) is float
+    with pytest.raises(ValueError, match="lacks 'traders'"):
+        summarize(steps, pd.DataFrame(), pd.DataFrame(), {"steps": 1, "wall_seconds": 0})
+
+
+def test_summary_json_has_no_nan(tmp_path):
+    atomic_write_json(tmp_path / "s.json", {"a": float("nan"), "b": np.float32(1.5),
+                                            "c": [np.int64(2), float("inf")]})  # fmt: skip
+    assert json.loads((tmp_path / "s.json").read_text()) == {"a": None, "b": 1.5, "c": [2, None]}
+
+
+def test_errors_are_perpsim_errors():
+    for cls in (ResultsError, RunExistsError, RunIncompleteError, RunNotFoundError,
+                CheckpointError):  # fmt: skip
+        assert issubclass(cls, PerpsimError)
+
+
+def test_code_hash_names_its_source():
+    assert code_hash().split(":")[0] in ("git", "sha256")
