@@ -158,9 +158,10 @@ def test_bad_price_or_leverage_is_an_error(price, max_leverage):
 def test_oct_2025_population_is_long_heavy_with_leverage_up_to_50x():
     scenario = load_scenario("oct-2025")
     streams = scenario.random_streams()
-    book = draw_population(scenario.traders, 4000.0, 50.0, streams.population)
+    price = scenario.price_path.start_price_usd
+    book = draw_population(scenario.traders, price, 50.0, streams.population)
     assert len(book) == 1000
-    notional = book.notional_usd(4000.0)
+    notional = book.notional_usd(price)
     assert notional[book.side > 0].sum() > 2 * notional[book.side < 0].sum()
     assert book.leverage.max() == 50.0
 
@@ -233,3 +234,22 @@ def test_liquidation_price_agrees_with_the_bisection_reference():
         for args in zip(side, collateral, size, entry, mmf, strict=True)
     ]
     np.testing.assert_allclose(fast, slow, rtol=1e-9)
+
+
+def test_oct_2025_static_liquidations_on_the_exogenous_path_are_mostly_long():
+    """Calibration check without the engine: positions whose liquidation price (MM 1%, the
+    preset override) the exogenous path crosses, ignoring behaviours, fees and feedback."""
+    from simulator.pricepaths import exogenous_prices
+
+    scenario = load_scenario("oct-2025")
+    streams = scenario.random_streams()
+    prices = exogenous_prices(scenario.price_path, scenario.steps, scenario.step_seconds,
+                              streams.price)  # fmt: skip
+    book = draw_population(scenario.traders, prices[0], 50.0, streams.population)
+    mmf = scenario.market.overrides["maintenance_margin_fraction"]
+    liq = liquidation_price_usd(book.side, book.collateral_usd, book.size_base, prices[0], mmf)
+    hit = np.where(book.side > 0, liq >= prices.min(), liq <= prices.max())
+    notional = book.notional_usd(prices[0])
+    long_share = notional[hit & (book.side > 0)].sum() / notional[hit].sum()
+    assert long_share >= 0.85
+    assert 100 <= hit.sum() <= 600  # a cascade, not everyone

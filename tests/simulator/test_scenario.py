@@ -478,3 +478,32 @@ def test_gbm_defaults_are_valid():
         ),
         Scenario,
     )  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["oct-2025", "calm", "short-squeeze"])
+def test_preset_market_overrides_are_valid_venue_parameters(name):
+    from simulator.protocol.params import load_preset
+
+    scenario = load_scenario(name)
+    venue = load_preset(scenario.market.preset).with_market(**scenario.market.overrides)
+    if isinstance(scenario.traders, RandomPopulation):
+        assert scenario.traders.leverage.max <= venue.market.max_leverage
+
+
+def test_every_control_set_gives_a_valid_variant():
+    from simulator.scenario import CONTROL_SETS, DEFAULT_CONTROL_SETS, control_set
+
+    base = load_scenario("oct-2025")
+    assert set(DEFAULT_CONTROL_SETS) <= set(CONTROL_SETS)
+    variants = {name: control_set(base, name) for name in CONTROL_SETS}
+    assert variants["baseline"] == base
+    assert variants["leverage_cap"].controls.leverage_cap == 10
+    assert (
+        variants["insurance_x10"].controls.insurance_fund_usd
+        == 10 * base.controls.insurance_fund_usd
+    )
+    change = variants["governance_timelock"].controls.governance_change
+    assert (change.step, change.path) == (base.price_path.shocks[0].step, "timelock")
+    assert len({v.fingerprint() for v in variants.values()}) == len(CONTROL_SETS) - 1  # adl_queue
+    with pytest.raises(ScenarioError, match="unknown control set 'x'; known: baseline"):
+        control_set(base, "x")
