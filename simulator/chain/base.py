@@ -29,17 +29,36 @@ class Chain(ABC):
     @abstractmethod
     def block_number(self) -> int: ...
 
-    @abstractmethod
     def execute(self, calls: Sequence[Call]) -> list[TxResult]:
         """Execute ``calls`` in order, as few blocks as the block gas limit allows.
 
         Every call gets a result; a revert is reported with its decoded error and does not
-        stop the others.
+        stop the others. Calls submitted earlier and not mined yet go first.
+        """
+        self.submit(calls)
+        return self.mine()
+
+    @abstractmethod
+    def submit(self, calls: Sequence[Call]) -> None:
+        """Add ``calls`` to the block being assembled, after those already submitted.
+
+        Nothing is final until :meth:`mine`; :meth:`read` with ``pending=True`` sees the
+        state with every submitted call applied (keepers use this to react within the block).
         """
 
     @abstractmethod
-    def read(self, views: Sequence[View], *, strict: bool = True) -> list[Any]:
-        """Evaluate many views against the latest block in one round trip.
+    def mine(self) -> list[TxResult]:
+        """Mine the submitted calls; return one result per call since the last mine, in order.
+
+        If the calls did not fit under the block gas limit, they span several blocks; with
+        nothing submitted, one empty block is mined.
+        """
+
+    @abstractmethod
+    def read(
+        self, views: Sequence[View], *, strict: bool = True, pending: bool = False
+    ) -> list[Any]:
+        """Evaluate many views in one round trip, on the latest block (or the pending one).
 
         With ``strict`` a reverting view raises; otherwise it yields a :class:`ViewError`.
         """
@@ -62,6 +81,14 @@ class Chain(ABC):
     @abstractmethod
     def advance_time(self, seconds: int) -> None:
         """Move the timestamp of the next block forward by ``seconds``."""
+
+    @abstractmethod
+    def set_next_block_timestamp(self, timestamp_s: int) -> None:
+        """Fix the timestamp (Unix seconds) of the next mined block."""
+
+    @abstractmethod
+    def latest_timestamp(self) -> int:
+        """Timestamp (Unix seconds) of the latest block."""
 
     @contextmanager
     def isolate(self) -> Iterator[None]:

@@ -41,6 +41,8 @@ class SenderStats:
 
 #: Native balance (wei) given to a sender that has less, so it can pay its (tiny) gas.
 AGENT_GAS_FLOAT_WEI = 10**18
+#: Priority fee (wei per gas) of a block's first transaction; each next one pays 1 wei less.
+PRIORITY_FEE_START_WEI = 10_000_000
 
 
 def _hex(n: int) -> str:
@@ -68,6 +70,14 @@ class RpcChain(Chain):
         self.block_gas_limit = int(latest["gasLimit"], 16)
         self._nonces: dict[str, int] = {}
         self._batch_mode = False
+        # The block being assembled: calls submitted since the last mine, their results, and
+        # the hashes of those sent to the pool but not yet mined.
+        self._block_calls: list[Call] = []
+        self._block_results: list[TxResult | None] = []
+        self._pending: dict[str, int] = {}
+        self._pending_gas = 0
+        self._base_fee = 0
+        self._priority = PRIORITY_FEE_START_WEI
         self.stats = SenderStats()
 
     @property
@@ -95,46 +105,58 @@ class RpcChain(Chain):
 
     # -- the batched sender ---------------------------------------------------------------------
 
-    def execute(self, calls: Sequence[Call]) -> list[TxResult]:
+    def submit(self, calls: Sequence[Call]) -> None:
         start = time.perf_counter()
         self._enter_batch_mode()
-        results: list[TxResult | None] = [None] * len(calls)
-        for chunk in self._split_by_gas(calls, results):
-            self._execute_block(calls, chunk, results)
-        self.stats.transactions += len(calls)
-        self.stats.seconds += time.perf_counter() - start
-        return results  # type: ignore[return-value]
-
-    def _split_by_gas(self, calls: Sequence[Call], results: list) -> list[list[int]]:
-        chunks: list[list[int]] = []
-        current: list[int] = []
-        used = 0
-        for i, call in enumerate(calls):
+        accepted: list[int] = []
+        for call in calls:
+            i = len(self._block_calls)
+            self._block_calls.append(call)
+            self._block_results.append(None)
             if call.gas > self.block_gas_limit:
-                results[i] = TxResult(
+                self._block_results[i] = TxResult(
                     i, call.label, False,
                     error=f"gas limit {call.gas} exceeds the block gas limit {self.block_gas_limit}",
                 )  # fmt: skip
                 continue
-            if used + call.gas > self.block_gas_limit:
-                chunks.append(current)
-                current, used = [], 0
-            current.append(i)
-            used += call.gas
-        if current:
-            chunks.append(current)
-        return chunks
+            if self._pending_gas + call.gas > self.block_gas_limit:
+                self._send(accepted)
+                accepted = []
+                self._mine_block()  # the block is full: the rest goes into the next one
+            accepted.append(i)
+            self._pending_gas += call.gas
+        self._send(accepted)
+        self.stats.seconds += time.perf_counter() - start
 
-    def _execute_block(self, calls: Sequence[Call], chunk: list[int], results: list) -> None:
-        rpc = self.rpc
-        unknown = sorted({calls[i].sender for i in chunk} - self._nonces.keys())
+    def mine(self) -> list[TxResult]:
+        start = time.perf_counter()
+        if self._pending:
+            self._mine_block()
+        elif not self._block_results:
+            self.rpc.request("evm_mine")  # nothing submitted: an empty block, time moves on
+            self.stats.blocks += 1
+        results, self._block_calls, self._block_results = self._block_results, [], []
+        self.stats.transactions += len(results)
+        self.stats.seconds += time.perf_counter() - start
+        return results  # type: ignore[return-value]
+
+    def _send(self, indices: list[int]) -> None:
+        """Send calls (by index in this block's list) to the pool, in order, without mining."""
+        if not indices:
+            return
+        rpc, calls = self.rpc, self._block_calls
+        unknown = sorted({calls[i].sender for i in indices} - self._nonces.keys())
+        first_in_block = not self._pending
         head = rpc.batch(
-            [("eth_getBlockByNumber", ["latest", False])]
+            ([("eth_getBlockByNumber", ["latest", False])] if first_in_block else [])
             + [("eth_getTransactionCount", [a, "pending"]) for a in unknown]
             + [("eth_getBalance", [a, "latest"]) for a in unknown]
         )
-        base_fee = int(head[0].get("baseFeePerGas") or "0x0", 16)
-        counts, balances = head[1 : 1 + len(unknown)], head[1 + len(unknown) :]
+        if first_in_block:
+            self._base_fee = int(head[0].get("baseFeePerGas") or "0x0", 16)
+            self._priority = PRIORITY_FEE_START_WEI
+            head = head[1:]
+        counts, balances = head[: len(unknown)], head[len(unknown) :]
         for address, count in zip(unknown, counts, strict=True):
             self._nonces[address] = int(count, 16)
         broke = [
@@ -144,35 +166,46 @@ class RpcChain(Chain):
             self.set_balance(broke, AGENT_GAS_FLOAT_WEI)
 
         # The node handles a JSON-RPC batch concurrently, so arrival order is not call order.
-        # A strictly decreasing priority fee makes the block's order the call order.
+        # A strictly decreasing priority fee over the block makes the block's order the
+        # submission order, also across several submits before one mine.
         requests = []
-        for position, i in enumerate(chunk):
+        for i in indices:
             call = calls[i]
             nonce = self._nonces[call.sender]
             self._nonces[call.sender] = nonce + 1
+            self._priority -= 1
             tx = {
                 "from": call.sender,
                 "data": "0x" + call.data.hex(),
                 "gas": _hex(call.gas),
-                "gasPrice": _hex(2 * base_fee + len(chunk) - position),
+                "gasPrice": _hex(2 * self._base_fee + self._priority),
                 "nonce": _hex(nonce),
                 "value": _hex(call.value_wei),
             }
             if call.to is not None:
                 tx["to"] = call.to
             requests.append(("eth_sendTransaction", [tx]))
-
-        pending: dict[str, int] = {}
-        for i, reply in zip(chunk, rpc.batch_raw(requests), strict=True):
+        for i, reply in zip(indices, rpc.batch_raw(requests), strict=True):
             if reply.get("error"):
                 # Refused before execution (e.g. insufficient funds): nonce not consumed.
                 self._nonces.pop(calls[i].sender, None)
-                results[i] = TxResult(i, calls[i].label, False, error=reply["error"].get("message"))
+                self._pending_gas -= calls[i].gas
+                self._block_results[i] = TxResult(
+                    i, calls[i].label, False, error=reply["error"].get("message")
+                )
             else:
-                pending[reply["result"]] = i
+                self._pending[reply["result"]] = i
+
+    def _mine_block(self) -> None:
+        rpc, calls, results, pending = (
+            self.rpc,
+            self._block_calls,
+            self._block_results,
+            self._pending,
+        )
+        self._pending, self._pending_gas = {}, 0
         if not pending:
             return
-
         rpc.request("evm_mine")
         self.stats.blocks += 1
         # Receipts cost O(block size) each on anvil (O(n^2) per block); a block trace and one
@@ -200,14 +233,13 @@ class RpcChain(Chain):
             ok = "error" not in frame
             events = [e for e in map(decode_log, logs_by_tx.get(tx_hash, ())) if e is not None]
             created = result.get("address") if call.to is None else None
+            block = frame["blockNumber"]
             results[i] = TxResult(
                 index=i,
                 label=call.label,
                 ok=ok,
                 tx_hash=tx_hash,
-                block_number=int(frame["blockNumber"])
-                if isinstance(frame["blockNumber"], int)
-                else int(frame["blockNumber"], 16),
+                block_number=block if isinstance(block, int) else int(block, 16),
                 position=frame["transactionPosition"],
                 gas_used=intrinsic_gas(call) + int(result.get("gasUsed", "0x0"), 16),
                 events=events,
@@ -216,21 +248,23 @@ class RpcChain(Chain):
                 else decode_error(bytes.fromhex((result.get("output") or "0x")[2:])),
                 contract_address=to_checksum_address(created) if created and ok else None,
             )
-        if pending:
+        for tx_hash, i in pending.items():
             # Not mined: a nonce gap left by a refused transaction of the same sender.
-            for tx_hash, i in pending.items():
-                rpc.request("anvil_dropTransaction", [tx_hash])
-                self._nonces.pop(calls[i].sender, None)
-                results[i] = TxResult(
-                    i, calls[i].label, False, tx_hash=tx_hash,
-                    error="not mined: an earlier transaction of the same sender was refused",
-                )  # fmt: skip
+            rpc.request("anvil_dropTransaction", [tx_hash])
+            self._nonces.pop(calls[i].sender, None)
+            results[i] = TxResult(
+                i, calls[i].label, False, tx_hash=tx_hash,
+                error="not mined: an earlier transaction of the same sender was refused",
+            )  # fmt: skip
 
     # -- reads ---------------------------------------------------------------------------------
 
-    def read(self, views: Sequence[View], *, strict: bool = True) -> list[Any]:
+    def read(
+        self, views: Sequence[View], *, strict: bool = True, pending: bool = False
+    ) -> list[Any]:
+        tag = "pending" if pending else "latest"
         replies = self.rpc.batch_raw(
-            [("eth_call", [{"to": v.to, "data": "0x" + v.data.hex()}, "latest"]) for v in views]
+            [("eth_call", [{"to": v.to, "data": "0x" + v.data.hex()}, tag]) for v in views]
         )
         out: list[Any] = []
         for view, reply in zip(views, replies, strict=True):
@@ -253,6 +287,9 @@ class RpcChain(Chain):
         return self.rpc.request("evm_snapshot")
 
     def revert(self, snapshot_id: str) -> None:
+        if self._pending:
+            self.rpc.request("anvil_dropAllTransactions")
+        self._block_calls, self._block_results, self._pending, self._pending_gas = [], [], {}, 0
         if not self.rpc.request("evm_revert", [snapshot_id]):
             raise RpcError("evm_revert", None, f"unknown snapshot {snapshot_id}")
         self._nonces.clear()
@@ -266,7 +303,14 @@ class RpcChain(Chain):
     def advance_time(self, seconds: int) -> None:
         self.rpc.request("evm_increaseTime", [_hex(seconds)])
 
-    def mine(self, blocks: int = 1) -> None:
+    def set_next_block_timestamp(self, timestamp_s: int) -> None:
+        self.rpc.request("evm_setNextBlockTimestamp", [_hex(timestamp_s)])
+
+    def latest_timestamp(self) -> int:
+        return int(self.rpc.request("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+
+    def mine_empty(self, blocks: int = 1) -> None:
+        """Mine ``blocks`` empty blocks (time passes, nothing executes)."""
         self.rpc.request("anvil_mine", [_hex(blocks)])
 
     def close(self) -> None:

@@ -75,3 +75,18 @@ def test_a_call_above_the_block_gas_limit_is_reported(world, token, deployer, ag
         [token.call(deployer, "mint", agents[0], 1, gas=world.block_gas_limit + 1)]
     )
     assert not results[0].ok and "exceeds the block gas limit" in results[0].error
+
+
+def test_pending_reads_see_submitted_calls_and_later_submits_follow(world, token, deployer, agents):
+    """Keepers' pattern: submit, read the pending state, submit more, mine once."""
+    a, b = agents[:2]
+    world.submit([token.mint(deployer, a, 100)])
+    assert world.read([token.balance_of(a)]) == [0]
+    assert world.read([token.balance_of(a)], pending=True) == [100]
+    world.submit([token.transfer(a, b, 30), token.transfer(a, b, 500)])
+    results = world.mine()
+    assert [r.ok for r in results] == [True, True, False]
+    assert [r.index for r in results] == [0, 1, 2]
+    assert len({r.block_number for r in results}) == 1
+    assert [r.position for r in results] == [0, 1, 2]
+    assert world.read([token.balance_of(a), token.balance_of(b)]) == [70, 30]
