@@ -15,7 +15,9 @@ fsync of the folder), so a crash leaves either the old file or the new one, neve
 after an error (with ``"incomplete_reason"``), ``"complete"`` only after every other file has
 been written by :meth:`RunWriter.finish`. A killed run keeps status ``running``; both resume
 from the last checkpoint (:meth:`RunWriter.resume`) and end with files identical to an
-uninterrupted run's (``summary.json`` differs only in ``wall_seconds``).
+uninterrupted run's (``summary.json`` differs only in ``wall_seconds``). The manifest records
+the writing process; a folder that a live process on this host is still writing is neither
+resumed nor overwritten.
 
 steps.parquet
 -------------
@@ -126,6 +128,7 @@ import json
 import math
 import os
 import secrets
+import socket
 import subprocess
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -659,6 +662,33 @@ def _read_manifest(folder: Path) -> dict[str, Any] | None:
     return data
 
 
+def _writer_identity() -> dict[str, Any]:
+    return {"pid": os.getpid(), "host": socket.gethostname()}
+
+
+def _live_writer(manifest: Mapping[str, Any]) -> int | None:
+    """PID of another live process on this host that is writing the run, if any."""
+    writer = manifest.get("writer") or {}
+    pid = writer.get("pid")
+    if manifest.get("status") != "running" or not isinstance(pid, int) or pid == os.getpid():
+        return None
+    if writer.get("host") != socket.gethostname():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    return pid
+
+
+def _refuse_live_writer(folder: Path, manifest: Mapping[str, Any] | None) -> None:
+    pid = _live_writer(manifest) if manifest is not None else None
+    if pid is not None:
+        raise RunExistsError(f"run folder {folder} is still being written by process {pid}")
+
+
 def _remove_stale_temp_files(folder: Path) -> None:
     for tmp in folder.glob(".*.tmp-*"):
         with contextlib.suppress(OSError):
@@ -732,6 +762,7 @@ class RunWriter:
             "checkpoint_step": None,
             "resumed_from_steps": [],
             "incomplete_reason": None,
+            "writer": _writer_identity(),
             "extra": dict(extra or {}),
             "scenario": scenario_dict,
         }
@@ -751,8 +782,9 @@ class RunWriter:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ResultsError(f"cannot create run folder {folder}: {exc.strerror}") from None
-        _remove_stale_temp_files(folder)
         manifest = _read_manifest(folder)
+        _refuse_live_writer(folder, manifest)
+        _remove_stale_temp_files(folder)
         if not overwrite:
             if manifest is not None and manifest["status"] == "complete":
                 raise RunExistsError(
@@ -801,6 +833,7 @@ class RunWriter:
             raise RunNotFoundError(f"cannot resume {folder}: not a run folder (no {MANIFEST})")
         if manifest["status"] == "complete":
             raise RunExistsError(f"cannot resume {folder}: the run is already complete")
+        _refuse_live_writer(folder, manifest)
         recorded = manifest.get("bytecode_hashes") or {}
         if bytecode_hashes is not None and recorded and dict(bytecode_hashes) != recorded:
             changed = sorted(
@@ -831,6 +864,7 @@ class RunWriter:
             manifest["bytecode_hashes"] = dict(bytecode_hashes)
         manifest["status"] = "running"
         manifest["incomplete_reason"] = None
+        manifest["writer"] = _writer_identity()
         manifest["resumed_code_hash"] = code_hash()
         self._write_manifest()
         return self

@@ -459,3 +459,23 @@ def test_errors_are_perpsim_errors():
 
 def test_code_hash_names_its_source():
     assert code_hash().split(":")[0] in ("git", "sha256")
+
+
+def test_a_run_still_being_written_by_a_live_process_is_not_resumed(tmp_path):
+    import socket
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        RunWriter(tmp_path / "r", scenario={"name": "x"})
+        manifest_path = tmp_path / "r" / "manifest.json"
+        manifest = json.loads(manifest_path.read_text())
+        manifest["writer"] = {"pid": child.pid, "host": socket.gethostname()}
+        manifest_path.write_text(json.dumps(manifest))
+        with pytest.raises(RunExistsError, match=f"still being written by process {child.pid}"):
+            RunWriter.resume(tmp_path / "r")
+        with pytest.raises(RunExistsError, match="still being written"):
+            RunWriter(tmp_path / "r", scenario={"name": "x"}, overwrite=True)
+    finally:
+        child.kill()
+        child.wait()
+    RunWriter.resume(tmp_path / "r")  # the writer is gone: resumable
