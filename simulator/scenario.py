@@ -37,7 +37,7 @@ import json
 import math
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -1085,14 +1085,59 @@ def load_scenario(
             f"scenario file {path}: the top level must be a mapping of keys (got "
             f"{type(data).__name__})"
         )
+    overridden = _override_keys(overrides)
     data = apply_overrides(data, overrides)
-    scenario = parse_scenario(data, base_dir=path.resolve().parent, label=label)
+    lines = _YamlLines(raw, skip=overridden)
+    scenario = parse_scenario(data, base_dir=path.resolve().parent, label=label, lines=lines)
     scenario.check_data_files()
     return scenario
 
 
+def _override_keys(overrides: Iterable[str] | Mapping[str, Any]) -> list[tuple[str, ...]]:
+    keys = overrides.keys() if isinstance(overrides, Mapping) else overrides
+    return [tuple(str(k).partition("=")[0].strip().split(".")) for k in keys]
+
+
+class _YamlLines:
+    """Line numbers of keys in a YAML document, for error messages (1-based)."""
+
+    def __init__(self, text: str, skip: Iterable[tuple[str, ...]] = ()):
+        try:
+            self._root = yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.YAMLError:
+            self._root = None
+        self._skip = [tuple(k) for k in skip]
+
+    def __call__(self, loc: tuple[Any, ...]) -> int | None:
+        """Line of the deepest node along ``loc`` (keys and list indices), or None."""
+        path = tuple(str(p) for p in loc)
+        if any(path[: len(k)] == k or k[: len(path)] == path for k in self._skip):
+            return None  # the value came from an override, not from the file
+        node, line = self._root, None
+        for part in loc:
+            if isinstance(node, yaml.MappingNode):
+                for key, value in node.value:
+                    if isinstance(key, yaml.ScalarNode) and key.value == str(part):
+                        node, line = value, key.start_mark.line + 1
+                        break
+                else:
+                    return line
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+                if part >= len(node.value):
+                    return line
+                node = node.value[part]
+                line = node.start_mark.line + 1
+            else:
+                return line
+        return line
+
+
 def parse_scenario(
-    data: Mapping[str, Any], *, base_dir: str | Path | None = None, label: str = "scenario"
+    data: Mapping[str, Any],
+    *,
+    base_dir: str | Path | None = None,
+    label: str = "scenario",
+    lines: Callable[[tuple[Any, ...]], int | None] | None = None,
 ) -> Scenario:
     """Validate plain data as a :class:`Scenario`, turning errors into one :class:`ScenarioError`.
 
@@ -1104,17 +1149,19 @@ def parse_scenario(
         Folder that relative CSV paths are relative to (default: the working directory).
     label : str
         How the message names the scenario (``"scenario oct-2025"``).
+    lines : callable, optional
+        Maps an error location (keys and indices) to the line of the YAML file it came from.
 
     Raises
     ------
     ScenarioError
-        One line: ``<label>: <key>: <problem>`` (up to three problems, then a count).
+        One line: ``<label>: [line N: ]<key>: <problem>`` (up to three problems, then a count).
     """
     context = {"base_dir": str(base_dir) if base_dir is not None else None}
     try:
         return Scenario.model_validate(dict(data), context=context)
     except ValidationError as exc:
-        raise ScenarioError(f"{label}: {format_validation_error(exc)}") from None
+        raise ScenarioError(f"{label}: {format_validation_error(exc, lines=lines)}") from None
 
 
 # -- readable validation errors --------------------------------------------------------------
@@ -1249,10 +1296,19 @@ def _describe(error: Mapping[str, Any]) -> str:
     return f"{key or '<top>'}: {message}{got_text}"
 
 
-def format_validation_error(exc: ValidationError, limit: int = 3) -> str:
-    """One line naming each failing key and its problem (at most ``limit``, then a count)."""
+def format_validation_error(
+    exc: ValidationError,
+    limit: int = 3,
+    lines: Callable[[tuple[Any, ...]], int | None] | None = None,
+) -> str:
+    """One line naming each failing key and its problem (at most ``limit``, then a count);
+    with ``lines``, each problem is prefixed with the YAML line of its key."""
     errors = exc.errors(include_url=False)
-    parts = [_describe(e) for e in errors[:limit]]
+    parts = []
+    for error in errors[:limit]:
+        text = _describe(error)
+        line = lines(_strip_union_tags(tuple(error.get("loc", ())))) if lines else None
+        parts.append(f"line {line}: {text}" if line else text)
     more = len(errors) - limit
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 

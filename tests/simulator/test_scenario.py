@@ -344,7 +344,7 @@ def test_unknown_key_in_a_file_is_named(write, minimal):
     path = write("s.yaml", yaml.safe_dump(minimal))
     with pytest.raises(ScenarioError) as excinfo:
         load_scenario(path)
-    assert f"scenario {path}: keepers.speed: unknown key" in one_line_error(excinfo)
+    assert f"scenario {path}: line 3: keepers.speed: unknown key" in one_line_error(excinfo)
 
 
 def test_csv_paths_are_relative_to_the_scenario_file(write, minimal):
@@ -507,3 +507,23 @@ def test_every_control_set_gives_a_valid_variant():
     assert len({v.fingerprint() for v in variants.values()}) == len(CONTROL_SETS) - 1  # adl_queue
     with pytest.raises(ScenarioError, match="unknown control set 'x'; known: baseline"):
         control_set(base, "x")
+
+
+def test_validation_errors_from_a_file_name_the_line_of_the_key(write):
+    path = write(
+        "s.yaml",
+        "name: x\nsteps: 10\ntraders:\n  kind: random\n  count: 5\n  long_share: 2\n"
+        "price_path:\n  kind: gbm\n  start_price_usd: 1\n  shocks:\n    - step: 1\n"
+        "      fall_fraction: 3\n",
+    )
+    with pytest.raises(ScenarioError) as excinfo:
+        load_scenario(path)
+    message = one_line_error(excinfo)
+    assert "line 6: traders.long_share must be between 0 and 1" in message
+    assert "line 12: price_path.shocks[0].fall_fraction must be" in message
+
+
+def test_errors_in_overridden_keys_do_not_point_at_the_file():
+    with pytest.raises(ScenarioError) as excinfo:
+        load_scenario("oct-2025", ["traders.long_share=3"])
+    assert "scenario oct-2025: traders.long_share must be" in one_line_error(excinfo)
