@@ -115,9 +115,12 @@ class ScenarioError(PerpsimError):
 
 
 class _Model(BaseModel):
-    """Base of every scenario model: frozen, unknown keys rejected, field docstrings kept."""
+    """Base of every scenario model: frozen, unknown keys and non-finite numbers rejected,
+    field docstrings kept as descriptions."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, use_attribute_docstrings=True, allow_inf_nan=False
+    )
 
 
 def _resolve_path(value: Path, info: ValidationInfo) -> Path:

@@ -214,6 +214,11 @@ def test_malformed_overrides_are_one_line_errors(override, needle):
         ("price_path.shocks.0.step=5000", "price_path.shocks[0].step (5000) must be below"),
         ("traders.behaviour.weights.yolo=1", "traders.behaviour.weights.yolo: unknown key"),
         ("amm.liquidity_usd=abc", "amm.liquidity_usd: Input should be a valid number"),
+        (
+            "controls.insurance_fund_usd=.inf",
+            "controls.insurance_fund_usd: Input should be a finite",
+        ),
+        ("price_path.vol_per_year=.nan", "price_path.vol_per_year: Input should be a finite"),
         ("keepers.count=-2", "keepers.count must be between 0 and"),
         ("lps.withdraw_on_drawdown=1", "lps.withdraw_on_drawdown must be > 0 and < 1"),
         (
