@@ -327,6 +327,19 @@ def _py(value: Any) -> Any:
     return value
 
 
+def _clean(value: Any, col: Column) -> Any:
+    """A Python value for ``col``: NaN / NA mean "missing" except in non-nullable floats, and
+    integral floats (ints that went through a pandas float column) become ints."""
+    value = _py(value)
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return value if col.dtype == pa.float64() and not col.nullable else None
+    if col.dtype == pa.int64() and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def _to_table(rows: Any, columns: tuple[Column, ...], table: str) -> pa.Table:
     """Validate rows against a schema and build an Arrow table with exactly its types."""
     data = _as_columns(rows, table)
@@ -337,7 +350,7 @@ def _to_table(rows: Any, columns: tuple[Column, ...], table: str) -> pa.Table:
         raise ValueError(f"{table}: rows lack the columns {', '.join(missing)}")
     arrays, fields_ = [], []
     for col in columns:
-        values = [_py(v) for v in data.get(col.name, [None] * n)]
+        values = [_clean(v, col) for v in data.get(col.name, [None] * n)]
         if col.name == "side":
             values = [_side_text(v) for v in values]
         if col.dtype == pa.string():

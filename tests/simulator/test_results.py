@@ -479,3 +479,22 @@ def test_a_run_still_being_written_by_a_live_process_is_not_resumed(tmp_path):
         child.kill()
         child.wait()
     RunWriter.resume(tmp_path / "r")  # the writer is gone: resumable
+
+
+def test_dataframe_rows_with_nan_mean_missing_values(tmp_path):
+    writer = RunWriter(tmp_path / "r", scenario={"name": "x"})
+    writer.add_events(pd.DataFrame({"step": [1, 2], "kind": ["a", "b"], "account": ["x", np.nan],
+                                    "side": [1.0, np.nan]}))  # fmt: skip
+    assert writer.events_table().column("account").to_pylist() == ["x", None]
+    assert writer.events_table().column("side").to_pylist() == ["long", None]
+    positions = pd.DataFrame({
+        "account": ["a", "b"], "side": ["long", "short"], "collateral_usd": [1.0, 2.0],
+        "size_base": [1.0, 1.0], "entry_price_usd": [1.0, 1.0], "leverage": [1.0, 1.0],
+        "liquidation_price_at_open_usd": [0.5, 1.5], "opened_step": [0, 1],
+        "outcome": ["open", "liquidated"], "outcome_step": [None, 5],
+        "realized_pnl_usd": [None, -3.0],
+    })  # fmt: skip
+    writer.finish(positions, meta={"traders": 2, "steps": 5, "wall_seconds": 0})
+    table = RunReader(tmp_path / "r").positions
+    assert table["outcome_step"].isna().tolist() == [True, False]
+    assert table["outcome_step"].iloc[1] == 5 and table["realized_pnl_usd"].iloc[1] == -3.0
