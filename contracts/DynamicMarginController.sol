@@ -40,9 +40,9 @@ contract DynamicMarginController is IDynamicMarginController, AccessControl {
         if (dt >= _params.minInterval && dt != 0) {
             uint256 move = price > _lastPrice ? price - _lastPrice : _lastPrice - price;
             uint256 r = move.divWadUp(_lastPrice);
-            uint256 observation = r.mulWadUp(r) / dt;
             uint256 w = _params.ewmaWeight;
-            _varianceRate = (_varianceRate * (WAD - w) + observation * w) / WAD;
+            // var = (1 − w)·var + w·r²/dt, one division at the end
+            _varianceRate = Math.mulDiv(_varianceRate * (WAD - w) * dt + r.mulWadUp(r) * w, 1, WAD * dt);
             _lastPrice = price;
             _lastTime = block.timestamp;
         }

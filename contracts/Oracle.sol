@@ -95,6 +95,11 @@ contract Oracle is IOracle, AccessControl {
     }
 
     /// @inheritdoc IOracle
+    function lastPrice() external view returns (uint256) {
+        return _price;
+    }
+
+    /// @inheritdoc IOracle
     function latestPrice() external view returns (uint256, uint256) {
         return (_price, _updatedAt);
     }

@@ -90,9 +90,9 @@ contract PerpMarket is IPerpMarket, PerpMarketBase {
         if (amount == 0) revert ZeroAmount();
         uint256 wad = amount.unitsToWad();
         Acc memory a = _load(msg.sender);
-        uint256 price;
-        int256 longIndex;
-        int256 shortIndex;
+        uint256 price = 0;
+        int256 longIndex = 0;
+        int256 shortIndex = 0;
         if (a.size != 0) {
             price = _freshPrice();
             (longIndex, shortIndex) = _accrueFunding(price);
@@ -142,9 +142,9 @@ contract PerpMarket is IPerpMarket, PerpMarketBase {
             a.idle -= wad;
             a.margin += int256(wad);
         } else {
-            uint256 price;
-            int256 longIndex;
-            int256 shortIndex;
+            uint256 price = 0;
+            int256 longIndex = 0;
+            int256 shortIndex = 0;
             if (a.size != 0) {
                 price = _freshPrice();
                 (longIndex, shortIndex) = _accrueFunding(price);
@@ -203,8 +203,7 @@ contract PerpMarket is IPerpMarket, PerpMarketBase {
 
     function _trade(address who, int256 delta, uint256 acceptablePrice) private returns (uint256) {
         if (delta == 0) revert ZeroAmount();
-        TradeVars memory t;
-        t.price = _freshPrice();
+        TradeVars memory t = TradeVars(_freshPrice(), 0, 0, 0, 0, 0, 0, false);
         Acc memory a = _load(who);
         int256 newSize = a.size + delta;
         t.addsRisk = newSize.abs() > a.size.abs() || (newSize != 0 && (newSize > 0) != (a.size > 0));

@@ -131,8 +131,8 @@ abstract contract PerpMarketBase is IPerpMarketErrors, IPerpMarketEvents, Access
     }
 
     /// @dev The oracle price without the staleness check: views use it.
-    function _latestPrice() internal view returns (uint256 p) {
-        (p,) = _oracle.latestPrice();
+    function _latestPrice() internal view returns (uint256) {
+        return _oracle.lastPrice();
     }
 
     function _skew() internal view returns (int256) {

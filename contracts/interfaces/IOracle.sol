@@ -25,6 +25,9 @@ interface IOracle {
     /// @notice The latest price, reverting `StalePrice` when older than maxAge.
     function price() external view returns (uint256);
 
+    /// @notice The latest price without the staleness check (views use it).
+    function lastPrice() external view returns (uint256);
+
     /// @notice The latest price and its timestamp, without checks.
     function latestPrice() external view returns (uint256 price, uint256 updatedAt);
 

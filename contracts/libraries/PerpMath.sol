@@ -95,8 +95,8 @@ library PerpMath {
         int256 proportionalSkew =
             c.skewScale == 0 ? int256(0) : FixedPointMath.clamp(skew * one / int256(c.skewScale), -one, one);
         if (c.model == 0) {
-            int256 velocity = proportionalSkew * int256(c.maxFundingVelocity) / one;
-            newRate = rate + velocity * int256(dt) / int256(DAY);
+            // rate += proportionalSkew · maxVelocity · dt / 1 day, one division
+            newRate = rate + proportionalSkew * int256(c.maxFundingVelocity) * int256(dt) / (one * int256(DAY));
         } else {
             int256 interest = int256(c.premiumInterestRate8h);
             int256 band = int256(c.premiumClamp8h);

@@ -321,7 +321,7 @@ contract LiquidationModule is PerpMarketBase {
         uint256 n = winners.length;
         Acc[] memory accs = new Acc[](n);
         uint256[] memory profits = new uint256[](n);
-        uint256 total;
+        uint256 total = 0;
         for (uint256 i = 0; i < n; ++i) {
             if (i != 0 && uint160(winners[i]) <= uint160(winners[i - 1])) revert AdlAccountsNotSorted(i);
             accs[i] = _load(winners[i]);
@@ -330,7 +330,7 @@ contract LiquidationModule is PerpMarketBase {
         }
         covered = FixedPointMath.min(run.deficit, total);
         uint256[] memory cuts = new uint256[](n);
-        uint256 sum;
+        uint256 sum = 0;
         for (uint256 i = 0; i < n; ++i) {
             cuts[i] = covered.mulDivDown(profits[i], total);
             sum += cuts[i];
