@@ -87,6 +87,19 @@ class Chain(ABC):
         """Fix the timestamp (Unix seconds) of the next mined block."""
 
     @abstractmethod
+    def dump_state(self) -> bytes:
+        """The whole chain state (accounts, code, storage, block number), for checkpoints."""
+
+    @abstractmethod
+    def load_state(self, state: bytes) -> None:
+        """Restore a :meth:`dump_state` (on a fresh node: a resumed run continues from it)."""
+
+    @abstractmethod
+    def use_fixed_clock(self, start_timestamp_s: int) -> None:
+        """Stamp every later block explicitly (``start``, then +1 s unless set), so that runs
+        do not depend on the wall clock."""
+
+    @abstractmethod
     def latest_timestamp(self) -> int:
         """Timestamp (Unix seconds) of the latest block."""
 

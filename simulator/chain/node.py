@@ -52,6 +52,8 @@ class AnvilConfig:
     """Fork the state of this RPC endpoint (a real local fork, offline if the source is local)."""
     fork_block: int | None = None
     """Block number to fork at; ``None`` forks at the source's latest block."""
+    genesis_timestamp_s: int | None = None
+    """Timestamp of the genesis block (Unix seconds); ``None`` = the wall clock."""
     extra_args: tuple[str, ...] = field(default_factory=tuple)
     """Further command-line arguments passed to anvil unchanged."""
     start_timeout_s: float = 30.0
@@ -69,6 +71,8 @@ class AnvilConfig:
             "--base-fee", str(self.base_fee_wei),
             "--order", "fees",
         ]  # fmt: skip
+        if self.genesis_timestamp_s is not None:
+            cmd += ["--timestamp", str(self.genesis_timestamp_s)]
         if self.code_size_limit is not None:
             cmd += ["--code-size-limit", str(self.code_size_limit)]
         if self.fork_url:

@@ -78,6 +78,10 @@ class RpcChain(Chain):
         self._pending_gas = 0
         self._base_fee = 0
         self._priority = PRIORITY_FEE_START_WEI
+        # Deterministic clock (see use_fixed_clock): timestamp of the last block, and of the
+        # next one when set explicitly.
+        self._clock_s: int | None = None
+        self._next_timestamp_s: int | None = None
         self.stats = SenderStats()
 
     @property
@@ -133,6 +137,7 @@ class RpcChain(Chain):
         if self._pending:
             self._mine_block()
         elif not self._block_results:
+            self._stamp_next_block()
             self.rpc.request("evm_mine")  # nothing submitted: an empty block, time moves on
             self.stats.blocks += 1
         results, self._block_calls, self._block_results = self._block_results, [], []
@@ -206,6 +211,7 @@ class RpcChain(Chain):
         self._pending, self._pending_gas = {}, 0
         if not pending:
             return
+        self._stamp_next_block()
         rpc.request("evm_mine")
         self.stats.blocks += 1
         # Receipts cost O(block size) each on anvil (O(n^2) per block); a block trace and one
@@ -293,6 +299,8 @@ class RpcChain(Chain):
         if not self.rpc.request("evm_revert", [snapshot_id]):
             raise RpcError("evm_revert", None, f"unknown snapshot {snapshot_id}")
         self._nonces.clear()
+        if self._clock_s is not None:
+            self._clock_s, self._next_timestamp_s = self.latest_timestamp(), None
 
     def set_balance(self, accounts: Sequence[str], wei: int) -> None:
         self.rpc.batch([("anvil_setBalance", [a, _hex(wei)]) for a in accounts])
@@ -304,7 +312,35 @@ class RpcChain(Chain):
         self.rpc.request("evm_increaseTime", [_hex(seconds)])
 
     def set_next_block_timestamp(self, timestamp_s: int) -> None:
-        self.rpc.request("evm_setNextBlockTimestamp", [_hex(timestamp_s)])
+        self._next_timestamp_s = int(timestamp_s)
+        if self._clock_s is None:
+            self.rpc.request("evm_setNextBlockTimestamp", [_hex(timestamp_s)])
+
+    def dump_state(self) -> bytes:
+        return bytes.fromhex(self.rpc.request("anvil_dumpState")[2:])
+
+    def load_state(self, state: bytes) -> None:
+        if not self.rpc.request("anvil_loadState", ["0x" + state.hex()]):
+            raise RpcError("anvil_loadState", None, "the node refused the saved state")
+        self._nonces.clear()
+        if self._clock_s is not None:
+            self._clock_s, self._next_timestamp_s = self.latest_timestamp(), None
+
+    def use_fixed_clock(self, start_timestamp_s: int) -> None:
+        """Give every block from now on an explicit timestamp: ``start``, then the previous
+        block's plus one second unless :meth:`set_next_block_timestamp` says otherwise.
+
+        anvil otherwise stamps blocks with the wall clock, which makes runs irreproducible.
+        A start before the latest block's timestamp starts right after it instead.
+        """
+        self._clock_s = max(int(start_timestamp_s) - 1, self.latest_timestamp())
+
+    def _stamp_next_block(self) -> None:
+        if self._clock_s is None:
+            return
+        ts = self._next_timestamp_s if self._next_timestamp_s is not None else self._clock_s + 1
+        self.rpc.request("evm_setNextBlockTimestamp", [_hex(ts)])
+        self._clock_s, self._next_timestamp_s = ts, None
 
     def latest_timestamp(self) -> int:
         return int(self.rpc.request("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)

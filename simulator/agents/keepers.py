@@ -1,0 +1,106 @@
+"""Keepers: who gets liquidated, taken over by the backstop, or deleveraged, this block.
+
+Keepers see the pending block (the oracle update and the traders' actions already applied)
+through one batched ``healthOf`` view. They are limited, as real keepers are:
+
+* capacity: ``count × max_liquidations_per_block`` calls per block;
+* reaction delay: an account must have been liquidatable for ``reaction_delay_steps`` steps
+  (0 = the same block the price crossed);
+* profit threshold: a keeper skips an account whose keeper reward (penalty × keeper share ×
+  notional) minus gas is under ``min_profit_usd``. When the venue pays keepers nothing (the
+  Hyperliquid preset: the protocol liquidates), keepers act as the protocol's liquidator and the
+  threshold does not apply.
+
+Largest notional first: the most profitable liquidation, and the largest risk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class KeeperPlan:
+    backstop: np.ndarray
+    """Indices of accounts the backstop vault takes over."""
+    liquidate: np.ndarray
+    """Indices of accounts liquidated (partly or fully) by keepers."""
+
+
+def plan_liquidations(
+    equity_usd: np.ndarray,
+    maintenance_usd: np.ndarray,
+    notional_usd: np.ndarray,
+    liquidatable_since: np.ndarray,
+    step: int,
+    *,
+    capacity: int,
+    reaction_delay_steps: int,
+    backstop_fraction: float | None,
+    keeper_reward_fraction: float,
+    gas_cost_usd: float,
+    min_profit_usd: float,
+) -> KeeperPlan:
+    """Choose this block's keeper calls (vectorized).
+
+    Parameters
+    ----------
+    equity_usd, maintenance_usd, notional_usd : numpy.ndarray
+        Per account, from the pending block's ``healthOf`` (USD).
+    liquidatable_since : numpy.ndarray
+        Step at which each account was first seen liquidatable (-1: healthy), int64.
+    backstop_fraction : float or None
+        Takeover threshold as a fraction of maintenance margin; ``None`` = no backstop vault.
+    keeper_reward_fraction : float
+        Keeper reward per unit of liquidated notional (penalty × keeper share).
+    """
+    has_position = notional_usd > 0
+    under = has_position & (equity_usd < maintenance_usd)
+    seen_long_enough = (liquidatable_since >= 0) & (step - liquidatable_since >= reaction_delay_steps)
+    eligible = under & seen_long_enough
+    if keeper_reward_fraction > 0:
+        eligible &= notional_usd * keeper_reward_fraction - gas_cost_usd >= min_profit_usd
+    candidates = np.flatnonzero(eligible)
+    # Largest notional first; ties by index, so the order is deterministic.
+    order = np.lexsort((candidates, -notional_usd[candidates]))
+    chosen = candidates[order][:capacity]
+    if backstop_fraction is None:
+        return KeeperPlan(backstop=np.array([], dtype=np.int64), liquidate=chosen)
+    deep = equity_usd[chosen] < backstop_fraction * maintenance_usd[chosen]
+    return KeeperPlan(backstop=chosen[deep], liquidate=chosen[~deep])
+
+
+def update_liquidatable_since(
+    liquidatable_since: np.ndarray, equity_usd: np.ndarray, maintenance_usd: np.ndarray, notional_usd: np.ndarray, step: int
+) -> np.ndarray:
+    """First step each account has been continuously under maintenance margin (-1: not)."""
+    under = (notional_usd > 0) & (equity_usd < maintenance_usd)
+    return np.where(under, np.where(liquidatable_since >= 0, liquidatable_since, step), -1)
+
+
+def plan_adl(
+    scores: np.ndarray,
+    pnl_usd: np.ndarray,
+    sizes: np.ndarray,
+    winners_long: bool,
+    addresses: list[str],
+    policy: str,
+    max_accounts: int,
+) -> list[str]:
+    """Winners to pass to ``adl`` in the order the contract verifies.
+
+    QUEUE: by non-increasing rank score (the contract checks the order), at most
+    ``max_accounts``. PRO_RATA: the ``max_accounts`` largest profits, passed in strictly
+    increasing address order (the contract checks it).
+    """
+    side_ok = sizes > 0 if winners_long else sizes < 0
+    winners = np.flatnonzero(side_ok & (pnl_usd > 0) & (scores > 0))
+    if len(winners) == 0:
+        return []
+    if policy == "queue":
+        order = np.lexsort((winners, -scores[winners]))
+        return [addresses[i] for i in winners[order][:max_accounts]]
+    biggest = winners[np.lexsort((winners, -pnl_usd[winners]))][:max_accounts]
+    return sorted((addresses[i] for i in biggest), key=lambda a: int(a, 16))

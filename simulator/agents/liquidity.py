@@ -1,0 +1,86 @@
+"""The spot market around the perp: arbitrageurs, the pool's hedger, and LPs.
+
+The oracle reads the constant-product spot AMM (when feedback is on). Three agents trade it:
+
+* **arbitrageurs** pull its price toward the exogenous (outside) price with limited capital:
+  each may trade at most ``max_trade_fraction × capital_usd`` per block and only what it holds;
+  they do not trade inside the fee band, where there is no profit;
+* the **hedger** keeps the perp pool delta-neutral: the pool is the counterparty of the traders'
+  net position, so when longs are closed or liquidated, the pool's short shrinks and the hedger
+  sells the matching base on the AMM. This is how forced selling moves the price the oracle
+  reads next block (the cascade's feedback loop);
+* **LPs** withdraw a share of the AMM's liquidity and of the backstop vault once the price has
+  fallen far enough from its peak.
+
+Sizes here are floats in USD and base units; the engine converts to the chain's integers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Swap:
+    """One AMM swap: ``amount_in`` of base (``base_in``) or of collateral (USD)."""
+
+    base_in: bool
+    amount_in: float
+
+
+def swap_to_target(reserve_usd: float, reserve_base: float, fee: float, target_price_usd: float) -> Swap | None:
+    """The swap that moves a constant-product pool's price to ``target`` (``None`` inside the
+    fee band). Price is ``reserve_usd / reserve_base``; the fee is taken from the input."""
+    if reserve_usd <= 0 or reserve_base <= 0 or target_price_usd <= 0:
+        return None
+    price = reserve_usd / reserve_base
+    if abs(price / target_price_usd - 1.0) <= fee:
+        return None
+    k = reserve_usd * reserve_base
+    if price > target_price_usd:  # too expensive: sell base into the pool
+        new_base = math.sqrt(k / target_price_usd)
+        return Swap(base_in=True, amount_in=(new_base - reserve_base) / (1.0 - fee))
+    new_usd = math.sqrt(k * target_price_usd)
+    return Swap(base_in=False, amount_in=(new_usd - reserve_usd) / (1.0 - fee))
+
+
+def arbitrage(
+    reserve_usd: float,
+    reserve_base: float,
+    fee: float,
+    target_price_usd: float,
+    inventories: list[tuple[float, float]],
+    max_trade_usd: float,
+) -> list[Swap | None]:
+    """Split the swap toward ``target`` over arbitrageurs, each within its limit.
+
+    ``inventories`` holds each arbitrageur's (collateral USD, base units). Returns one entry per
+    arbitrageur (``None``: no trade).
+    """
+    wanted = swap_to_target(reserve_usd, reserve_base, fee, target_price_usd)
+    if wanted is None or not inventories:
+        return [None] * len(inventories)
+    price = reserve_usd / reserve_base
+    share = wanted.amount_in / len(inventories)
+    swaps: list[Swap | None] = []
+    for usd, base in inventories:
+        if wanted.base_in:
+            amount = min(share, base, max_trade_usd / price)
+        else:
+            amount = min(share, usd, max_trade_usd)
+        swaps.append(Swap(wanted.base_in, amount) if amount > 0 else None)
+    return swaps
+
+
+def hedge(net_open_interest_base: float, hedged_base: float, price_usd: float, inventory_usd: float, inventory_base: float) -> Swap | None:
+    """The hedger's swap to hold ``net_open_interest_base`` of base (the traders' net long,
+    which the pool is short), within its inventory. ``hedged_base`` is what it holds for it."""
+    delta = net_open_interest_base - hedged_base
+    if delta < 0:  # the net long shrank: sell base
+        amount = min(-delta, inventory_base)
+        return Swap(True, amount) if amount > 0 else None
+    if delta > 0:  # buy base with collateral
+        amount = min(delta * price_usd, inventory_usd)
+        return Swap(False, amount) if amount > 0 else None
+    return None

@@ -1,0 +1,127 @@
+"""Traders' decisions for one step, vectorized over all traders.
+
+Inputs are the traders' positions as read from the chain at the end of the previous step and
+the index price the oracle posts this step; outputs are who closes and who tops up by how much.
+Behaviour codes are :class:`simulator.population.Behaviour`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulator.population import Behaviour
+
+
+@dataclass
+class TraderState:
+    """Mutable per-trader arrays (USD and base units), one row per trader."""
+
+    side: np.ndarray
+    """+1 long, -1 short, of the opening position (int8)."""
+    size_base: np.ndarray
+    """Current absolute size from the chain (base units); 0 = flat."""
+    equity_usd: np.ndarray
+    """Equity at the index at the end of the previous step (USD)."""
+    maintenance_usd: np.ndarray
+    """Maintenance margin at the end of the previous step (USD)."""
+    collateral_in_usd: np.ndarray
+    """Collateral put in so far (opening deposit plus top-ups, USD)."""
+    entry_price_usd: np.ndarray
+    """Entry price of the position (USD)."""
+    wallet_usd: np.ndarray
+    """Collateral left in the wallet for top-ups (USD)."""
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {k: np.asarray(v) for k, v in vars(self).items()}
+
+
+@dataclass(frozen=True)
+class TraderDecisions:
+    close: np.ndarray
+    """Indices of traders who close their whole position this step."""
+    top_up: np.ndarray
+    """Indices of traders who deposit more collateral this step."""
+    top_up_usd: np.ndarray
+    """Amount each of them deposits (USD), aligned with ``top_up``."""
+
+
+def decide(
+    state: TraderState,
+    book,
+    price_usd: float,
+    previous_price_usd: float,
+    rng: np.random.Generator,
+) -> TraderDecisions:
+    """Decide this step's actions from the new index price (vectorized).
+
+    Equity is carried to the new price (``equity + side·size·Δprice``) and maintenance margin
+    scales with price. Take-profit and stop-loss compare profit to collateral put in; panic
+    compares the adverse move since entry to ``panic_drawdown``; top-up traders below
+    ``top_up_margin_ratio × maintenance`` deposit ``top_up_fraction × opening collateral``
+    with probability ``top_up_probability`` (one uniform draw per trader per step, always drawn
+    so that the random stream does not depend on the state).
+    """
+    open_ = state.size_base > 0
+    with np.errstate(invalid="ignore"):  # inf thresholds × 0 collateral of flat traders
+        return _decide(state, book, price_usd, previous_price_usd, rng, open_)
+
+
+def _decide(state, book, price_usd, previous_price_usd, rng, open_) -> TraderDecisions:
+    side = state.side.astype(np.float64)
+    equity = state.equity_usd + side * state.size_base * (price_usd - previous_price_usd)
+    maintenance = state.maintenance_usd * (price_usd / previous_price_usd)
+    profit = equity - state.collateral_in_usd
+    behaviour = book.behaviour
+    adverse_move = side * (state.entry_price_usd - price_usd) / np.maximum(state.entry_price_usd, 1e-300)
+
+    take_profit = (behaviour == Behaviour.TAKE_PROFIT) & (profit >= book.take_profit_fraction * state.collateral_in_usd)
+    stop_loss = (behaviour == Behaviour.STOP_LOSS) & (-profit >= book.stop_loss_fraction * state.collateral_in_usd)
+    panic = (behaviour == Behaviour.PANIC) & (adverse_move >= book.panic_drawdown)
+    # A trader already under maintenance margin is left to the keepers (its close would revert).
+    close = open_ & (take_profit | stop_loss | panic) & (equity > maintenance)
+
+    draws = rng.random(len(side))
+    amount = np.minimum(book.top_up_fraction * book.collateral_usd, state.wallet_usd)
+    wants = (
+        open_
+        & ~close
+        & (behaviour == Behaviour.TOP_UP)
+        & (equity < book.top_up_margin_ratio * maintenance)
+        & (draws < book.top_up_probability)
+        & (amount >= 1.0)
+    )
+    top_up = np.flatnonzero(wants)
+    return TraderDecisions(close=np.flatnonzero(close), top_up=top_up, top_up_usd=amount[top_up])
+
+
+def decide_reference(state, book, price_usd, previous_price_usd, draws) -> tuple[list[int], list[tuple[int, float]]]:
+    """Row-by-row version of :func:`decide` for tests (``draws`` = the uniform draws)."""
+    closes, top_ups = [], []
+    for i in range(len(state.side)):
+        if state.size_base[i] <= 0:
+            continue
+        s = float(state.side[i])
+        equity = state.equity_usd[i] + s * state.size_base[i] * (price_usd - previous_price_usd)
+        maintenance = state.maintenance_usd[i] * price_usd / previous_price_usd
+        profit = equity - state.collateral_in_usd[i]
+        b = int(book.behaviour[i])
+        adverse = s * (state.entry_price_usd[i] - price_usd) / state.entry_price_usd[i]
+        wants_close = (
+            (b == Behaviour.TAKE_PROFIT and profit >= book.take_profit_fraction[i] * state.collateral_in_usd[i])
+            or (b == Behaviour.STOP_LOSS and -profit >= book.stop_loss_fraction[i] * state.collateral_in_usd[i])
+            or (b == Behaviour.PANIC and adverse >= book.panic_drawdown[i])
+        )
+        if wants_close and equity > maintenance:
+            closes.append(i)
+            continue
+        amount = min(book.top_up_fraction[i] * book.collateral_usd[i], state.wallet_usd[i])
+        if (
+            b == Behaviour.TOP_UP
+            and equity < book.top_up_margin_ratio[i] * maintenance
+            and draws[i] < book.top_up_probability[i]
+            and amount >= 1.0
+        ):
+            top_ups.append((i, amount))
+    return closes, top_ups

@@ -1,0 +1,655 @@
+"""The step loop: one step is one block, built in three phases and mined once.
+
+For step ``t`` (block timestamp ``start + t·step_seconds``):
+
+1. **market phase** -- the oracle posts its price (the AMM's spot price at the end of the
+   previous block with feedback on, the exogenous price with it off; oracle faults on top);
+   the dynamic margin controller is poked; a scheduled governance change is submitted or
+   executed; traders act (vectorized decisions: close, top up); LPs may withdraw.
+2. **keeper phase** -- keepers read the *pending* block (one batched ``healthOf``), and send
+   backstop takeovers and liquidations within their capacity, delay and profit threshold.
+3. **spot phase** -- one more pending read (open interest, AMM reserves, bad debt, ADL ranks):
+   an ADL keeper covers outstanding bad debt under the QUEUE / PRO_RATA policy, the backstop
+   vault unwinds part of what it took over, the pool's hedger sells or buys on the AMM what the
+   traders' net position changed (forced selling moves the spot price here), and arbitrageurs
+   pull the AMM toward the next exogenous price with their limited capital.
+
+The block is mined, events decoded, state read back in one batched read, a metrics row
+appended, and the protocol's accounting invariants checked (a broken invariant stops the run
+with a report). Nothing here is specific to anvil: the engine talks to a :class:`Chain`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from simulator.agents import keepers as keeper_agents
+from simulator.agents import liquidity
+from simulator.agents import traders as trader_agents
+from simulator.chain.base import Chain
+from simulator.chain.types import Call, TxResult
+from simulator.errors import PerpsimError
+from simulator.pricepaths import OracleFaultSchedule, exogenous_prices
+from simulator.protocol.params import WAD, to_units, to_wad
+from simulator.world import World
+
+USD_UNITS = 10**6
+#: Share of the backstop vault's position it closes per block while unwinding (fraction).
+VAULT_UNWIND_SHARE_PER_STEP = 0.1
+#: The hedger keeps the pool this fraction delta-neutral (1 = fully hedged).
+HEDGE_RATIO = 1.0
+#: Accounting invariant tolerance: 1 collateral base unit per 1,000 accounts of rounding (USD).
+INVARIANT_TOLERANCE_USD = 1e-6
+
+
+class InvariantViolation(PerpsimError):
+    """The protocol's accounting broke during a run; the message says which and where."""
+
+
+@dataclass
+class StepOutcome:
+    row: dict[str, Any]
+    events: list[dict[str, Any]]
+
+
+@dataclass
+class EngineState:
+    """Everything the loop carries from step to step (checkpointed for resume)."""
+
+    step: int = 0
+    trader: trader_agents.TraderState | None = None
+    liquidatable_since: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    outcome: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
+    outcome_step: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    realized_pnl_usd: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    feed_prices_usd: list[float] = field(default_factory=list)
+    oracle_price_usd: float = 0.0
+    amm_price_usd: float = 0.0
+    """Spot AMM price at the end of the last block (USD)."""
+    hedged_base: float = 0.0
+    arb_inventory: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+    hedger_inventory: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    peak_price_usd: float = 0.0
+    lps_withdrew: bool = False
+    governance: dict[str, Any] = field(default_factory=dict)
+    last_bad_debt_usd: float = 0.0
+    last_fees_usd: float = 0.0
+    last_fund_usd: float = 0.0
+    transactions: int = 0
+
+
+# Outcome codes of positions.parquet.
+OPEN, CLOSED, LIQUIDATED, BACKSTOPPED, ADL = range(5)
+OUTCOME_NAMES = ("open", "closed", "liquidated", "backstopped", "adl")
+
+
+def _usd(wad: int) -> float:
+    return wad / WAD
+
+
+class Engine:
+    """Runs a :class:`World` through its scenario's steps on a :class:`Chain`."""
+
+    def __init__(self, chain: Chain, world: World, *, feedback: bool | None = None, exogenous_usd: np.ndarray | None = None):
+        self.chain = chain
+        self.world = world
+        self.scenario = scenario = world.scenario
+        self.venue = world.venue
+        self.feedback = scenario.controls.feedback if feedback is None else feedback
+        streams = scenario.random_streams()
+        self.rng = streams.agents
+        self.exogenous_usd = (
+            exogenous_usd
+            if exogenous_usd is not None
+            else exogenous_prices(scenario.price_path, scenario.steps, scenario.step_seconds, streams.price)
+        )
+        self.faults = OracleFaultSchedule.from_faults(scenario.oracle_faults, scenario.steps)
+        p = world.params.market
+        self.keeper_reward_fraction = p.liquidation_penalty_bps * p.keeper_share_bps / 1e8
+        self.backstop_fraction = p.backstop_fraction if world.params.buffers.backstop_enabled else None
+        self.adl_policy = p.adl_policy.value
+        self.max_adl_accounts = p.max_adl_accounts_per_call
+        self.amm_fee = world.params.amm.fee_bps / 1e4
+        self.all_accounts = list(world.traders)
+        self.vault_address = self.venue.backstop_vault.address
+        self.state = self._initial_state()
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def _initial_state(self) -> EngineState:
+        w = self.world
+        n = len(w.traders)
+        opened = w.opened
+        size = np.where(opened, w.book.size_base, 0.0)
+        price0 = float(self.exogenous_usd[0])
+        trader = trader_agents.TraderState(
+            side=np.asarray(w.book.side, dtype=np.int8).copy(),
+            size_base=size.astype(np.float64),
+            equity_usd=np.zeros(n),
+            maintenance_usd=np.zeros(n),
+            collateral_in_usd=np.where(opened, w.collateral_in_usd, 0.0),
+            entry_price_usd=w.entry_price_usd.copy(),
+            wallet_usd=w.wallet_usd.copy(),
+        )
+        state = EngineState(
+            trader=trader,
+            liquidatable_since=np.full(n, -1, dtype=np.int64),
+            outcome=np.where(opened, OPEN, CLOSED).astype(np.int8),
+            outcome_step=np.where(opened, -1, 0).astype(np.int64),
+            realized_pnl_usd=np.zeros(n),
+            feed_prices_usd=[price0],
+            oracle_price_usd=price0,
+            hedged_base=float(np.sum(w.book.side * size)) * HEDGE_RATIO,
+            arb_inventory=np.array(
+                [[w.arbitrageur_capital_usd, w.arbitrageur_capital_usd / price0] for _ in w.arbitrageurs]
+            ).reshape(-1, 2),
+            hedger_inventory=np.array([w.hedger_base * price0, w.hedger_base]),
+            peak_price_usd=price0,
+        )
+        self._refresh_traders(state)
+        reads = self._read_levels()
+        state.last_bad_debt_usd = reads["bad_debt_usd"]
+        state.amm_price_usd = reads["amm_price_usd"]
+        state.last_fees_usd = reads["fees_cum_usd"]
+        state.last_fund_usd = reads["insurance_fund_usd"]
+        return state
+
+    def _health_view(self, indices: np.ndarray):
+        return self.venue.market.health_of([self.all_accounts[i] for i in indices])
+
+    def _store_health(self, state: EngineState, indices: np.ndarray, health) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Write a ``healthOf`` result for ``indices`` into the trader arrays; return (equity,
+        maintenance, size) in USD / base units."""
+        equities, maintenance, sizes, _ = health
+        t = state.trader
+        eq = np.array(equities, dtype=np.float64) / WAD
+        mm = np.array(maintenance, dtype=np.float64) / WAD
+        size = np.abs(np.array(sizes, dtype=np.float64)) / WAD
+        t.equity_usd[indices], t.maintenance_usd[indices], t.size_base[indices] = eq, mm, size
+        return eq, mm, size
+
+    def _refresh_traders(self, state: EngineState) -> None:
+        """Read every trader's equity, maintenance margin and size (one batched view)."""
+        everyone = np.arange(len(self.all_accounts))
+        self._store_health(state, everyone, self.chain.read([self._health_view(everyone)])[0])
+
+    def _read_levels(self, pending: bool = False, extra: list | None = None) -> dict[str, Any]:
+        """Market, AMM, fund and vault levels in one batched read (plus ``extra`` views,
+        whose results come back under ``"extra"``)."""
+        v = self.venue
+        views = [
+            v.market.accounting(),
+            v.market.open_interest(),
+            v.market.index_price(),
+            v.market.fill_price(0),
+            v.amm.reserves(),
+            v.insurance_fund.balance(),
+            v.market.funding_rate_per_day(),
+            v.backstop_vault.total_assets(),
+            v.backstop_vault.total_supply(),
+            v.collateral.balance_of(v.market.address),
+        ]
+        results = self.chain.read(views + list(extra or []), pending=pending)
+        acc, oi, index, mark, reserves, fund, funding, vault_assets, vault_supply, market_units = results[: len(views)]
+        acc = self.venue.market._as_dict("accounting", acc) if not isinstance(acc, dict) else acc
+        reserve_usd = reserves[0] / USD_UNITS
+        reserve_base = reserves[1] / WAD
+        return {
+            "accounting": acc,
+            "oi_long_base": oi[0] / WAD,
+            "oi_short_base": oi[1] / WAD,
+            "index_usd": _usd(index),
+            "mark_usd": _usd(mark),
+            "amm_reserve_usd": reserve_usd,
+            "amm_reserve_base": reserve_base,
+            "amm_price_usd": reserve_usd / reserve_base if reserve_base else math.nan,
+            "insurance_fund_usd": fund / USD_UNITS,
+            "funding_rate_per_hour": _usd(funding) / 24.0,
+            "vault_assets_usd": vault_assets / USD_UNITS,
+            "vault_supply": vault_supply,
+            "market_token_units": market_units,
+            "bad_debt_usd": (acc["badDebtLongs"] + acc["badDebtShorts"]) / WAD,
+            "fees_cum_usd": (acc["protocolFees"] + acc["paidToInsurance"] + acc["keeperRewards"]) / WAD,
+            "extra": results[len(views) :],
+        }
+
+    # -- one step --------------------------------------------------------------------------------
+
+    def step(self) -> StepOutcome:
+        s = self.state
+        s.step += 1
+        t = s.step
+        sc = self.scenario
+        v = self.venue
+        chain = self.chain
+        chain.set_next_block_timestamp(self.world.start_timestamp_s + t * sc.step_seconds)
+        exo = float(self.exogenous_usd[t])
+        events: list[dict[str, Any]] = []
+        calls: list[Call] = []
+        kinds: list[tuple[str, int]] = []  # (kind, trader index or -1) per call
+
+        # ---- phase 1: oracle, controller, governance, traders, LPs ---------------------------
+        # The source the oracle reads this step: the AMM's price at the end of the last block
+        # (feedback on) or the exogenous price (off). Faults act on the source's history.
+        s.feed_prices_usd.append(s.amm_price_usd if self.feedback else exo)
+        feed = self.faults.feed(t, s.feed_prices_usd)
+        previous_oracle = s.oracle_price_usd
+        if feed is not None:
+            calls.append(v.push_price(to_wad(round(feed, 8))))
+            kinds.append(("oracle", -1))
+            s.oracle_price_usd = feed
+        if self.world.params.controller.enabled:
+            calls.append(v.controller.poke(self.world.keepers[0] if self.world.keepers else v.deployer))
+            kinds.append(("controller", -1))
+        calls += self._governance_calls(t, events, kinds)
+
+        decisions = trader_agents.decide(s.trader, self.world.book, s.oracle_price_usd, previous_oracle, self.rng)
+        for i in decisions.close:
+            calls.append(v.market.close_position(self.all_accounts[i]))
+            kinds.append(("close", int(i)))
+        for i, amount in zip(decisions.top_up, decisions.top_up_usd, strict=True):
+            calls.append(v.market.deposit(self.all_accounts[i], to_units(round(float(amount), 6))))
+            kinds.append(("top_up", int(i)))
+        s.peak_price_usd = max(s.peak_price_usd, s.oracle_price_usd)
+        calls += self._lp_calls(s, events, kinds, t)
+        chain.submit(calls)
+
+        # ---- phase 2: keepers on the pending block --------------------------------------------
+        # Keepers read the health of every account with a position, in the pending block. The
+        # same read is the traders' view of their accounts for the next step's decisions.
+        active = np.flatnonzero(s.trader.size_base > 0)
+        health = chain.read([self._health_view(active)], pending=True)[0] if len(active) else ((), (), (), ())
+        eq_a, mm_a, size_a = self._store_health(s, active, health)
+        n = len(self.all_accounts)
+        eq, mm, notional = np.zeros(n), np.zeros(n), np.zeros(n)
+        eq[active], mm[active], notional[active] = eq_a, mm_a, size_a * s.oracle_price_usd
+        s.liquidatable_since = keeper_agents.update_liquidatable_since(s.liquidatable_since, eq, mm, notional, t)
+        ks = sc.keepers
+        plan = keeper_agents.plan_liquidations(
+            eq, mm, notional, s.liquidatable_since, t,
+            capacity=ks.count * ks.max_liquidations_per_block,
+            reaction_delay_steps=ks.reaction_delay_steps,
+            backstop_fraction=self.backstop_fraction,
+            keeper_reward_fraction=self.keeper_reward_fraction,
+            gas_cost_usd=ks.gas_cost_usd,
+            min_profit_usd=ks.min_profit_usd,
+        )  # fmt: skip
+        keeper_calls: list[Call] = []
+        keepers = self.world.keepers or [v.deployer]
+        for n, i in enumerate(np.concatenate([plan.backstop, plan.liquidate])):
+            keeper = keepers[n % len(keepers)]
+            if n < len(plan.backstop):
+                keeper_calls.append(v.market.backstop_takeover(keeper, self.all_accounts[i]))
+                kinds.append(("backstop", int(i)))
+            else:
+                keeper_calls.append(v.market.liquidate(keeper, self.all_accounts[i]))
+                kinds.append(("liquidate", int(i)))
+        chain.submit(keeper_calls)
+        calls += keeper_calls
+
+        # ---- phase 3: ADL, vault unwind, hedger, arbitrageurs ----------------------------------
+        spot_calls = self._spot_phase(s, t, kinds, bool(len(keeper_calls)))
+        chain.submit(spot_calls)
+        calls += spot_calls
+
+        results = chain.mine()
+        s.transactions += len(results)
+        events += self._events_from(results, kinds, t)
+        # Accounts whose position the keepers, ADL or their own close changed: read them again.
+        touched = np.array(
+            sorted({i for e in events if e["account"] is not None and (i := self._index(e["account"])) is not None}),
+            dtype=np.int64,
+        )
+        levels = self._read_levels(extra=[self._health_view(touched)] if len(touched) else [])
+        if len(touched):
+            self._store_health(s, touched, levels["extra"][0])
+        self._update_inventories(results, kinds)
+        s.amm_price_usd = levels["amm_price_usd"]
+        row = self._metrics_row(t, exo, levels, events, len(results))
+        self._check_invariants(t, levels)
+        return StepOutcome(row=row, events=events)
+
+    # -- phase helpers ---------------------------------------------------------------------------
+
+    def _governance_calls(self, t: int, events: list, kinds: list) -> list[Call]:
+        change = self.scenario.controls.governance_change
+        if change is None:
+            return []
+        v, g = self.venue, self.state.governance
+        calls: list[Call] = []
+        if t == change.step and not g.get("submitted"):
+            g["submitted"] = True
+            if change.path == "guardian":
+                calls.append(self._guardian_call(change.parameter, change.value))
+                kinds.append(("governance_executed", -1))
+                g["executed"] = True
+            else:
+                target_call = self._timelock_target_call(change.parameter, change.value)
+                delay = self.world.params.governance.timelock_delay_s
+                calls.append(v.timelock.schedule(v.governor, v.market.address, target_call.data, delay))
+                kinds.append(("governance_submitted", -1))
+                g["ready_step"] = t + math.ceil(delay / self.scenario.step_seconds) + (delay % self.scenario.step_seconds == 0)
+            events.append(self._event(t, "governance_submitted", detail=json.dumps({"parameter": change.parameter, "value": change.value, "path": change.path})))
+        elif g.get("submitted") and not g.get("executed") and t >= g.get("ready_step", 1 << 62):
+            g["executed"] = True
+            target_call = self._timelock_target_call(change.parameter, change.value)
+            calls.append(v.timelock.execute(v.governor, v.market.address, target_call.data))
+            kinds.append(("governance_executed", -1))
+        return calls
+
+    def _timelock_target_call(self, parameter: str, value: Any) -> Call:
+        market = self.world.params.market
+        if parameter not in market.model_fields:
+            raise PerpsimError(f"controls.governance_change.parameter: unknown market parameter {parameter!r}")
+        updated = market.model_validate({**market.model_dump(), parameter: value})
+        return self.venue.market.set_parameters(self.venue.timelock.address, updated.to_chain())
+
+    def _guardian_call(self, parameter: str, value: Any) -> Call:
+        v = self.venue
+        if parameter == "max_leverage":
+            return v.market.guardian_set_max_leverage(v.guardian, to_wad(value))
+        if parameter == "maintenance_margin_fraction":
+            return v.market.guardian_set_maintenance_margin_fraction(v.guardian, to_wad(value))
+        if parameter == "risk_paused":
+            return v.market.guardian_pause_risk(v.guardian)
+        raise PerpsimError(
+            f"controls.governance_change.parameter: the guardian can change max_leverage, "
+            f"maintenance_margin_fraction or risk_paused, not {parameter!r}"
+        )
+
+    def _lp_calls(self, s: EngineState, events: list, kinds: list, t: int) -> list[Call]:
+        lps = self.scenario.lps
+        if s.lps_withdrew or lps.withdraw_on_drawdown is None:
+            return []
+        if s.oracle_price_usd > s.peak_price_usd * (1 - lps.withdraw_on_drawdown):
+            return []
+        s.lps_withdrew = True
+        v, calls = self.venue, []
+        levels = self._read_levels()
+        if lps.applies_to in ("amm", "both"):
+            usd = levels["amm_reserve_usd"] * lps.withdraw_fraction
+            base = levels["amm_reserve_base"] * lps.withdraw_fraction
+            calls.append(v.amm.remove_liquidity(v.deployer, to_units(round(usd, 6)), to_wad(round(base, 12)), v.deployer))
+            kinds.append(("lp_withdrawal", -1))
+            events.append(self._event(t, "lp_withdrawal", amount=usd * 2, detail="amm"))
+        if lps.applies_to in ("backstop", "both") and self.backstop_fraction is not None:
+            idle = self.chain.read([v.backstop_vault.max_withdraw(v.deployer)])[0]
+            amount = int(idle * lps.withdraw_fraction)
+            if amount > 0:
+                calls.append(v.backstop_vault.withdraw(v.deployer, amount))
+                kinds.append(("lp_withdrawal", -1))
+                events.append(self._event(t, "lp_withdrawal", amount=amount / USD_UNITS, detail="backstop_vault"))
+        return calls
+
+    def _spot_phase(self, s: EngineState, t: int, kinds: list, liquidations_sent: bool) -> list[Call]:
+        v = self.venue
+        levels = self._read_levels(pending=True)
+        calls: list[Call] = []
+        acc = levels["accounting"]
+        deficit_longs, deficit_shorts = acc["badDebtLongs"], acc["badDebtShorts"]
+        if self.adl_policy in ("queue", "pro_rata") and (deficit_longs or deficit_shorts):
+            winners_long = deficit_shorts > deficit_longs
+            accounts = self.all_accounts + [self.vault_address]
+            scores, pnls = self.chain.read([v.market.adl_ranking(accounts)], pending=True)[0]
+            _, _, sizes, _ = self.chain.read([v.market.health_of(accounts)], pending=True)[0]
+            winners = keeper_agents.plan_adl(
+                np.array(scores, dtype=np.float64),
+                np.array(pnls, dtype=np.float64) / WAD,
+                np.array(sizes, dtype=np.float64),
+                winners_long,
+                accounts,
+                self.adl_policy,
+                self.max_adl_accounts,
+            )
+            if winners:
+                keeper = (self.world.keepers or [v.deployer])[0]
+                calls.append(v.market.adl(keeper, winners))
+                kinds.append(("adl", -1))
+        if self.backstop_fraction is not None:
+            vault_size = self.chain.read([v.market.account_of(self.vault_address)], pending=True)[0][0]
+            if vault_size:
+                unwind = -int(vault_size * VAULT_UNWIND_SHARE_PER_STEP) or -vault_size
+                calls.append(v.backstop_vault.trade_position(v.manager, unwind))
+                kinds.append(("vault_unwind", -1))
+        # Arbitrageurs first (toward the next exogenous price, within their capital), then the
+        # hedger's forced flow: what the hedger sells after them is what the oracle reads next.
+        reserve_usd, reserve_base = levels["amm_reserve_usd"], levels["amm_reserve_base"]
+        if t < len(self.exogenous_usd) - 1:
+            target = float(self.exogenous_usd[t + 1])
+            arb = self.scenario.arbitrageurs
+            swaps = liquidity.arbitrage(
+                reserve_usd, reserve_base, self.amm_fee, target,
+                [tuple(row) for row in s.arb_inventory], arb.capital_usd * arb.max_trade_fraction,
+            )  # fmt: skip
+            for n, sw in enumerate(swaps):
+                if sw is not None:
+                    calls.append(self._swap_call(self.world.arbitrageurs[n], sw))
+                    kinds.append(("arb", n))
+                    reserve_usd, reserve_base = _after_swap(reserve_usd, reserve_base, sw, self.amm_fee)
+        net_oi = levels["oi_long_base"] - levels["oi_short_base"]
+        price = reserve_usd / reserve_base
+        swap = liquidity.hedge(net_oi * HEDGE_RATIO, s.hedged_base, price, *s.hedger_inventory)
+        if swap is not None:
+            calls.append(self._swap_call(self.world.hedger, swap))
+            kinds.append(("hedge", -1))
+        return calls
+
+    def _swap_call(self, agent: str, swap: liquidity.Swap) -> Call:
+        amm = self.venue.amm
+        amount = to_wad(round(swap.amount_in, 12)) if swap.base_in else to_units(round(swap.amount_in, 6))
+        return amm.swap(agent, swap.base_in, max(amount, 1), 0, agent)
+
+    # -- after mining ------------------------------------------------------------------------------
+
+    def _event(self, t: int, kind: str, *, account=None, side=None, size=None, price=None, amount=None, detail="") -> dict:
+        return {
+            "step": t,
+            "kind": kind,
+            "account": account,
+            "side": side,
+            "size_base": size,
+            "price_usd": price,
+            "notional_usd": None if size is None or price is None else size * price,
+            "amount_usd": amount,
+            "detail": detail,
+        }
+
+    def _events_from(self, results: list[TxResult], kinds: list, t: int) -> list[dict]:
+        s = self.state
+        out: list[dict] = []
+        for result, (kind, who) in zip(results, kinds, strict=True):
+            if not result.ok:
+                if kind in ("liquidate", "backstop", "adl", "close"):
+                    out.append(self._event(t, f"{kind}_reverted", account=self.all_accounts[who] if who >= 0 else None, detail=str(result.error)))
+                continue
+            if kind == "top_up" and who >= 0:
+                amount = next((e.args["amount"] / WAD for e in result.events if e.name == "Deposited"), 0.0)
+                s.trader.collateral_in_usd[who] += amount
+                s.trader.wallet_usd[who] -= amount
+                out.append(self._event(t, "top_up", account=self.all_accounts[who], amount=amount))
+            if kind == "governance_executed":
+                out.append(self._event(t, "governance_executed", detail=json.dumps({"parameter": self.scenario.controls.governance_change.parameter})))
+            for e in result.events:
+                out += self._decode(e, kind, who, t)
+        return out
+
+    def _decode(self, e, kind: str, who: int, t: int) -> list[dict]:
+        s, a = self.state, e.args
+        if e.name == "PositionModified" and kind == "close" and who >= 0:
+            pnl = (a["realizedPnl"] - a["fee"] - a["fundingPaid"]) / WAD
+            s.realized_pnl_usd[who] += pnl
+            s.outcome[who], s.outcome_step[who] = CLOSED, t
+            size = abs(a["sizeDelta"]) / WAD
+            side = "long" if a["sizeDelta"] < 0 else "short"
+            return [self._event(t, "close", account=a["account"], side=side, size=size, price=a["fillPrice"] / WAD, amount=pnl, detail=_close_reason(self.world.book.behaviour[who]))]
+        if e.name == "Liquidated":
+            size = abs(a["sizeClosed"]) / WAD
+            i = self._index(a["account"])
+            if i is not None and a["full"]:
+                s.outcome[i], s.outcome_step[i] = LIQUIDATED, t
+            rows = [self._event(t, "liquidation" if a["full"] else "partial_liquidation", account=a["account"],
+                                side="long" if a["sizeClosed"] > 0 else "short", size=size,
+                                price=a["fillPrice"] / WAD, amount=a["penalty"] / WAD)]  # fmt: skip
+            if a["fundPayout"]:
+                rows.append(self._event(t, "insurance_payout", account=a["account"], amount=a["fundPayout"] / WAD))
+            return rows
+        if e.name == "BackstopTakeover":
+            i = self._index(a["account"])
+            if i is not None:
+                s.outcome[i], s.outcome_step[i] = BACKSTOPPED, t
+            rows = [self._event(t, "backstop_takeover", account=a["account"], side="long" if a["size"] > 0 else "short",
+                                size=abs(a["size"]) / WAD, price=a["price"] / WAD, amount=a["marginTransferred"] / WAD)]  # fmt: skip
+            if a["fundPayout"]:
+                rows.append(self._event(t, "insurance_payout", account=a["account"], amount=a["fundPayout"] / WAD))
+            return rows
+        if e.name == "BadDebtRecorded":
+            return [self._event(t, "bad_debt", side="long" if a["longsBankrupt"] else "short", amount=a["amount"] / WAD)]
+        if e.name == "AdlHaircut":
+            i = self._index(a["account"])
+            if i is not None and a["sizeClosed"] != 0:
+                s.outcome[i], s.outcome_step[i] = ADL, t
+            return [self._event(t, "adl_fill", account=a["account"], side="long" if a["sizeClosed"] > 0 else ("short" if a["sizeClosed"] < 0 else None),
+                                size=abs(a["sizeClosed"]) / WAD, price=a["price"] / WAD, amount=a["haircut"] / WAD)]  # fmt: skip
+        if e.name == "AdlExecuted":
+            kind_name = "socialized_loss" if a["accounts"] == 0 else "adl"
+            return [self._event(t, kind_name, amount=a["haircuts"] / WAD,
+                                detail=json.dumps({"deficit_usd": a["deficit"] / WAD, "covered_usd": a["covered"] / WAD, "overshoot_usd": a["overshoot"] / WAD}))]  # fmt: skip
+        return []
+
+    def _index(self, account: str) -> int | None:
+        if not hasattr(self, "_index_of"):
+            self._index_of = {a: i for i, a in enumerate(self.all_accounts)}
+        return self._index_of.get(account)
+
+    def _update_inventories(self, results: list[TxResult], kinds: list) -> None:
+        s = self.state
+        for result, (kind, who) in zip(results, kinds, strict=True):
+            if not result.ok or kind not in ("hedge", "arb"):
+                continue
+            swap = next((e for e in result.events if e.name == "Swap"), None)
+            if swap is None:
+                continue
+            base_in, amount_in, amount_out = swap.args["baseIn"], swap.args["amountIn"], swap.args["amountOut"]
+            d_usd = (amount_out / USD_UNITS) if base_in else -(amount_in / USD_UNITS)
+            d_base = -(amount_in / WAD) if base_in else amount_out / WAD
+            inventory = s.hedger_inventory if kind == "hedge" else s.arb_inventory[who]
+            inventory += (d_usd, d_base)
+            if kind == "hedge":
+                s.hedged_base += d_base
+
+    def _metrics_row(self, t: int, exo: float, levels: dict, events: list[dict], transactions: int) -> dict:
+        s = self.state
+        long_n = sum(e["notional_usd"] or 0 for e in events if e["kind"] in ("liquidation", "partial_liquidation", "backstop_takeover") and e["side"] == "long")
+        short_n = sum(e["notional_usd"] or 0 for e in events if e["kind"] in ("liquidation", "partial_liquidation", "backstop_takeover") and e["side"] == "short")
+        accounts = len({e["account"] for e in events if e["kind"] in ("liquidation", "partial_liquidation", "backstop_takeover")})
+        haircut = sum(e["amount_usd"] or 0 for e in events if e["kind"] in ("adl", "socialized_loss"))
+        overshoot = sum(json.loads(e["detail"])["overshoot_usd"] for e in events if e["kind"] in ("adl", "socialized_loss"))
+        bad_debt_flow = levels["bad_debt_usd"] - s.last_bad_debt_usd
+        fees_flow = levels["fees_cum_usd"] - s.last_fees_usd
+        s.last_bad_debt_usd, s.last_fees_usd = levels["bad_debt_usd"], levels["fees_cum_usd"]
+        vault_assets = levels["vault_assets_usd"]
+        supply = levels["vault_supply"]
+        return {
+            "step": t,
+            "timestamp_s": t * self.scenario.step_seconds,
+            "price_exogenous_usd": exo,
+            "price_oracle_usd": levels["index_usd"],
+            "price_mark_usd": levels["mark_usd"],
+            "price_amm_usd": levels["amm_price_usd"],
+            "oi_long_usd": levels["oi_long_base"] * levels["index_usd"],
+            "oi_short_usd": levels["oi_short_base"] * levels["index_usd"],
+            "liquidated_notional_long_usd": long_n,
+            "liquidated_notional_short_usd": short_n,
+            "accounts_liquidated": accounts,
+            "insurance_fund_usd": levels["insurance_fund_usd"],
+            "backstop_equity_usd": vault_assets,
+            # ERC-4626 shares carry the asset's 6 decimals (no offset): USD per share.
+            "backstop_share_price": vault_assets / (supply / USD_UNITS) if supply else math.nan,
+            "adl_haircut_usd": haircut,
+            "adl_overshoot_usd": overshoot,
+            "bad_debt_usd": bad_debt_flow,
+            "funding_rate": levels["funding_rate_per_hour"],
+            "fees_usd": fees_flow,
+            "transactions": transactions,
+        }
+
+    def _check_invariants(self, t: int, levels: dict) -> None:
+        """Value conservation of the market's ledger, and recorded bad debt for every account
+        left below zero (checked on the chain state at the end of the step)."""
+        acc = levels["accounting"]
+        ledgers = acc["totalCollateral"] + acc["pool"] + acc["protocolFees"]
+        flows = (
+            acc["totalDeposits"] - acc["totalWithdrawals"] + acc["poolSeeded"] + acc["paidByInsurance"]
+            - acc["paidToInsurance"] - acc["keeperRewards"] - acc["feesWithdrawn"]
+        )  # fmt: skip
+        held = levels["market_token_units"] * (WAD // USD_UNITS)
+        if not ledgers == flows == held:
+            raise InvariantViolation(
+                f"step {t}: value not conserved (WAD USD): accounts + pool + fees = {ledgers}, "
+                f"net flows = {flows}, collateral the market holds = {held}"
+            )
+        negative = np.flatnonzero((self.state.trader.equity_usd < -INVARIANT_TOLERANCE_USD) & (self.state.trader.size_base == 0))
+        if len(negative):
+            i = int(negative[0])
+            raise InvariantViolation(
+                f"step {t}: account {self.all_accounts[i]} is flat with negative equity "
+                f"{self.state.trader.equity_usd[i]:.6f} USD that no bad debt records"
+            )
+
+    # -- the loop ----------------------------------------------------------------------------------
+
+    def run(self, *, until_step: int | None = None, on_step: Callable[[StepOutcome], None] | None = None) -> None:
+        last = self.scenario.steps if until_step is None else min(until_step, self.scenario.steps)
+        while self.state.step < last:
+            outcome = self.step()
+            if on_step is not None:
+                on_step(outcome)
+
+    def positions(self) -> list[dict]:
+        """One row per trader's opening position with its outcome (positions.parquet)."""
+        w, s = self.world, self.state
+        rows = []
+        for i, account in enumerate(self.all_accounts):
+            outcome = OUTCOME_NAMES[int(s.outcome[i])] if w.opened[i] else "closed"
+            rows.append(
+                {
+                    "account": account,
+                    "side": "long" if w.book.side[i] > 0 else "short",
+                    "collateral_usd": float(w.book.collateral_usd[i]),
+                    "size_base": float(w.book.size_base[i]) if w.opened[i] else 0.0,
+                    "entry_price_usd": float(w.entry_price_usd[i]),
+                    "leverage": float(w.book.leverage[i]),
+                    "liquidation_price_at_open_usd": float(w.liquidation_price_usd[i]),
+                    "opened_step": 0,
+                    "outcome": outcome,
+                    "outcome_step": None if s.outcome_step[i] < 0 else int(s.outcome_step[i]),
+                    "realized_pnl_usd": None if outcome == "open" else float(s.realized_pnl_usd[i]),
+                }
+            )
+        return rows
+
+
+def _after_swap(reserve_usd: float, reserve_base: float, swap: liquidity.Swap, fee: float) -> tuple[float, float]:
+    k = reserve_usd * reserve_base
+    if swap.base_in:
+        new_base = reserve_base + swap.amount_in * (1 - fee)
+        return k / new_base, reserve_base + swap.amount_in
+    new_usd = reserve_usd + swap.amount_in * (1 - fee)
+    return reserve_usd + swap.amount_in, k / new_usd
+
+
+def _close_reason(behaviour: int) -> str:
+    from simulator.population import Behaviour
+
+    return {Behaviour.TAKE_PROFIT: "take_profit", Behaviour.STOP_LOSS: "stop_loss", Behaviour.PANIC: "panic"}.get(int(behaviour), "close")
+
+
+def wall_clock() -> float:
+    return time.perf_counter()

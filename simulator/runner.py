@@ -1,0 +1,251 @@
+"""Run a scenario end to end into a run folder, and resume a run that stopped.
+
+``run_scenario`` is what ``perpsim run`` and ``simulator.run`` call: reach a chain, build the
+world, step the engine, write every row and event, checkpoint every ``checkpoint_every`` steps
+(engine state plus the chain's state dump, atomically), and finish the folder. A run that dies
+(killed, a node that stopped answering) keeps its last checkpoint; ``resume_run`` rebuilds the
+world on a fresh node (deployment is deterministic), loads the saved chain state over it,
+restores the engine and carries on, ending with the same files as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from simulator.chain.artifacts import load_artifacts
+from simulator.chain.base import Chain
+from simulator.chain.connect import open_chain
+from simulator.chain.node import AnvilConfig
+from simulator.engine import Engine, EngineState, StepOutcome
+from simulator.errors import ChainError, PerpsimError
+from simulator.results import RunReader, RunWriter
+from simulator.scenario import Scenario, parse_scenario
+from simulator.world import World, build_world
+
+#: Timestamp of the first block a run mines (2025-10-10 00:00 UTC); every later block is
+#: stamped from it, so runs do not depend on the wall clock.
+GENESIS_TIMESTAMP_S = 1_760_054_400
+#: Steps between checkpoints of a run folder.
+DEFAULT_CHECKPOINT_EVERY = 100
+
+_TRADER_ARRAYS = ("side", "size_base", "equity_usd", "maintenance_usd", "collateral_in_usd", "entry_price_usd", "wallet_usd")
+
+
+@dataclass
+class RunResult:
+    """A finished run: its folder and headline figures."""
+
+    run_dir: Path | None
+    summary: dict[str, Any]
+    steps: Any = None
+    """steps table as a pandas DataFrame."""
+    events: Any = None
+    positions: Any = None
+
+
+def run_node_config() -> AnvilConfig:
+    """The embedded node of a run: genesis a day before the run's first block."""
+    return AnvilConfig(genesis_timestamp_s=GENESIS_TIMESTAMP_S - 86_400)
+
+
+def bytecode_hashes() -> dict[str, str]:
+    """SHA-256 of every compiled contract's runtime bytecode (for the manifest)."""
+    artifacts = load_artifacts()
+    return {
+        name: hashlib.sha256(ct.runtime_bytecode).hexdigest()
+        for name, ct in sorted(artifacts.contract_types.items())
+        if ct.runtime_bytecode
+    }
+
+
+def _engine_checkpoint(engine: Engine, chain: Chain) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    s = engine.state
+    arrays = {f"trader_{k}": np.asarray(getattr(s.trader, k)) for k in _TRADER_ARRAYS}
+    arrays.update(
+        liquidatable_since=s.liquidatable_since,
+        outcome=s.outcome,
+        outcome_step=s.outcome_step,
+        realized_pnl_usd=s.realized_pnl_usd,
+        feed_prices_usd=np.asarray(s.feed_prices_usd, dtype=np.float64),
+        arb_inventory=s.arb_inventory,
+        hedger_inventory=s.hedger_inventory,
+        chain_state=np.frombuffer(chain.dump_state(), dtype=np.uint8),
+    )
+    meta = {
+        "step": s.step,
+        "oracle_price_usd": s.oracle_price_usd,
+        "amm_price_usd": s.amm_price_usd,
+        "hedged_base": s.hedged_base,
+        "peak_price_usd": s.peak_price_usd,
+        "lps_withdrew": s.lps_withdrew,
+        "governance": s.governance,
+        "last_bad_debt_usd": s.last_bad_debt_usd,
+        "last_fees_usd": s.last_fees_usd,
+        "last_fund_usd": s.last_fund_usd,
+        "transactions": s.transactions,
+        "rng": engine.rng.bit_generator.state,
+        "clock_s": chain.latest_timestamp(),
+    }
+    return arrays, meta
+
+
+def _restore_engine(engine: Engine, chain: Chain, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    chain.load_state(arrays["chain_state"].tobytes())
+    s: EngineState = engine.state
+    for k in _TRADER_ARRAYS:
+        setattr(s.trader, k, np.array(arrays[f"trader_{k}"]))
+    s.liquidatable_since = np.array(arrays["liquidatable_since"])
+    s.outcome = np.array(arrays["outcome"])
+    s.outcome_step = np.array(arrays["outcome_step"])
+    s.realized_pnl_usd = np.array(arrays["realized_pnl_usd"])
+    s.feed_prices_usd = [float(x) for x in arrays["feed_prices_usd"]]
+    s.arb_inventory = np.array(arrays["arb_inventory"])
+    s.hedger_inventory = np.array(arrays["hedger_inventory"])
+    for key in ("step", "oracle_price_usd", "amm_price_usd", "hedged_base", "peak_price_usd", "lps_withdrew", "governance",
+                "last_bad_debt_usd", "last_fees_usd", "last_fund_usd", "transactions"):  # fmt: skip
+        setattr(s, key, meta[key])
+    engine.rng.bit_generator.state = meta["rng"]
+
+
+def simulate(
+    chain: Chain,
+    scenario: Scenario,
+    *,
+    writer: RunWriter | None = None,
+    feedback: bool | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+    stop_after: int | None = None,
+    world: World | None = None,
+) -> tuple[Engine, list[dict], list[dict]]:
+    """Build the world (unless given) and run the engine on ``chain``.
+
+    Rows and events go to ``writer`` if given (with checkpoints), else are returned.
+    """
+    chain.use_fixed_clock(GENESIS_TIMESTAMP_S)
+    world = world or build_world(chain, scenario)
+    engine = Engine(chain, world, feedback=feedback)
+    rows: list[dict] = []
+    events: list[dict] = []
+    if writer is not None and writer.checkpoint is not None:
+        cp = writer.checkpoint
+        _restore_engine(engine, chain, cp.state, cp.meta)
+
+    def on_step(outcome: StepOutcome) -> None:
+        if writer is not None:
+            writer.add_step(outcome.row)
+            writer.add_events(outcome.events)
+            step = engine.state.step
+            if checkpoint_every and step % checkpoint_every == 0 and step < scenario.steps:
+                arrays, meta = _engine_checkpoint(engine, chain)
+                writer.write_checkpoint(step, arrays, meta)
+        else:
+            rows.append(outcome.row)
+            events.extend(outcome.events)
+        if progress is not None:
+            progress(engine.state.step, scenario.steps)
+
+    engine.run(until_step=stop_after, on_step=on_step)
+    return engine, rows, events
+
+
+def _summary_meta(engine: Engine, wall_seconds: float) -> dict[str, Any]:
+    return {
+        "traders": len(engine.world.traders),
+        "steps": engine.scenario.steps,
+        "wall_seconds": round(wall_seconds, 3),
+    }
+
+
+def run_scenario(
+    scenario: Scenario,
+    out_dir: str | Path,
+    *,
+    rpc_url: str | None = None,
+    fork_url: str | None = None,
+    fork_block: int | None = None,
+    overwrite: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+    stop_after: int | None = None,
+) -> RunResult:
+    """Run ``scenario`` on a chain into ``out_dir``; return the summary.
+
+    ``stop_after`` ends the run early (after that step's checkpoint) and leaves the folder
+    resumable; tests use it to interrupt a run deterministically.
+    """
+    scenario.check_data_files()
+    start = time.perf_counter()
+    with open_chain(rpc_url, fork_url, fork_block, anvil=run_node_config()) as chain:
+        writer = RunWriter(
+            out_dir,
+            scenario=scenario,
+            seed=scenario.seed,
+            chain_id=chain.chain_id,
+            bytecode_hashes=bytecode_hashes(),
+            overwrite=overwrite,
+        )
+        with writer:
+            engine = _run_into(writer, chain, scenario, progress, checkpoint_every, stop_after)
+            if engine.state.step < scenario.steps:
+                arrays, meta = _engine_checkpoint(engine, chain)
+                writer.write_checkpoint(engine.state.step, arrays, meta)
+                writer.mark_incomplete(f"stopped after step {engine.state.step} of {scenario.steps}")
+                return RunResult(Path(out_dir), {"status": "incomplete", "step": engine.state.step})
+            summary = writer.finish(engine.positions(), meta=_summary_meta(engine, time.perf_counter() - start))
+    return _result(Path(out_dir), summary)
+
+
+def _run_into(writer, chain, scenario, progress, checkpoint_every, stop_after) -> Engine:
+    try:
+        engine, _, _ = simulate(
+            chain, scenario, writer=writer, progress=progress,
+            checkpoint_every=checkpoint_every, stop_after=stop_after,
+        )  # fmt: skip
+    except ChainError as exc:
+        raise ChainError(f"{exc} (the run folder {writer.run_dir} is resumable with --resume)") from None
+    return engine
+
+
+def resume_run(
+    run_dir: str | Path,
+    *,
+    rpc_url: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+) -> RunResult:
+    """Continue a stopped run from its last checkpoint (or from the start if it has none)."""
+    start = time.perf_counter()
+    run_dir = Path(run_dir)
+    with open_chain(rpc_url, anvil=run_node_config()) as chain:
+        writer = RunWriter.resume(run_dir, chain_id=chain.chain_id, bytecode_hashes=bytecode_hashes())
+        scenario = parse_scenario(writer.manifest["scenario"], label=f"{run_dir}/manifest.json")
+        elapsed = float((writer.checkpoint.meta if writer.checkpoint else {}).get("wall_seconds", 0.0))
+        with writer:
+            engine = _run_into(writer, chain, scenario, progress, checkpoint_every, None)
+            wall = elapsed + time.perf_counter() - start
+            summary = writer.finish(engine.positions(), meta=_summary_meta(engine, wall))
+    return _result(run_dir, summary)
+
+
+def _result(run_dir: Path, summary: dict) -> RunResult:
+    reader = RunReader(run_dir)
+    return RunResult(run_dir, summary, reader.steps, reader.events, reader.positions)
+
+
+def run_in_memory(chain: Chain, scenario: Scenario, *, feedback: bool | None = None) -> tuple[Engine, Any, Any]:
+    """Run without a folder (for comparisons and tests): the engine, steps and events frames."""
+    import pandas as pd
+
+    engine, rows, events = simulate(chain, scenario, feedback=feedback, checkpoint_every=0)
+    return engine, pd.DataFrame(rows), pd.DataFrame(events)
+
+
+__all__ = ["RunResult", "run_scenario", "resume_run", "simulate", "run_in_memory", "PerpsimError"]
