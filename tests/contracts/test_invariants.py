@@ -90,14 +90,26 @@ class VenueMachine(RuleBasedStateMachine):
 
     # -- setup -------------------------------------------------------------------------------
 
-    @initialize(policy=st.sampled_from(POLICIES))
-    def pick_venue(self, policy):
+    @initialize(
+        policy=st.sampled_from(POLICIES),
+        deposits=st.lists(st.integers(min_value=500, max_value=20_000), min_size=len(ACTORS), max_size=len(ACTORS)),
+        leverages=st.lists(st.integers(min_value=-15, max_value=15), min_size=len(ACTORS), max_size=len(ACTORS)),
+    )
+    def open_book(self, policy, deposits, leverages):
+        """Every example starts with funded actors holding random positions (up to 15x)."""
         self.venue = self.venues[policy]
         self.policy = policy
         v = self.venue
         self.initial_system = self.system_tokens()
         self.net_deposits = 0
-        ok(self.chain.execute(v.fund_calls(ACTORS, usd(1_000_000))))
+        calls = v.fund_calls(ACTORS, usd(1_000_000))
+        for who, amount, leverage in zip(ACTORS, deposits, leverages, strict=True):
+            calls.append(v.market.deposit(who, usd(amount)))
+            self.net_deposits += usd(amount)
+            if leverage:
+                calls.append(v.market.trade(who, leverage * amount * WAD // 1_000, 0))
+        results = self.chain.execute(calls)
+        assert all(r.ok or r.error.name in {"OpenInterestCapExceeded", "InsufficientMargin"} for r in results)
 
     def system_tokens(self) -> int:
         v = self.venue
@@ -130,10 +142,13 @@ class VenueMachine(RuleBasedStateMachine):
         else:
             assert r.error.name in {"InsufficientBalance", "WithdrawalBelowInitialMargin", "InsufficientMargin"}, r.error
 
-    @rule(who=st.sampled_from(ACTORS), milli_size=st.integers(min_value=-40_000, max_value=40_000).filter(bool))
-    def trade(self, who, milli_size):
+    @rule(who=st.sampled_from(ACTORS), leverage=st.integers(min_value=-25, max_value=25).filter(bool))
+    def trade(self, who, leverage):
+        """Trade `leverage` times the account's margin (beyond max leverage it must revert)."""
         m = self.venue.market
-        r = self.chain.execute_one(m.trade(who, milli_size * WAD // 1_000, 0))
+        acct, price = self.chain.read([m.account_of(who), m.index_price()])
+        size = leverage * max(acct[2], 100 * WAD) * WAD // price
+        r = self.chain.execute_one(m.trade(who, size, 0))
         if not r.ok:
             assert r.error.name in {"InsufficientMargin", "OpenInterestCapExceeded", "InvalidFillPrice"}, r.error
 
@@ -143,13 +158,47 @@ class VenueMachine(RuleBasedStateMachine):
         if not r.ok:
             assert r.error.name in {"NoPosition", "InsufficientMargin"}, r.error
 
-    @rule(move_bps=st.integers(min_value=-2_500, max_value=2_500), seconds=st.integers(min_value=1, max_value=90))
+    @rule(move_bps=st.integers(min_value=-2_000, max_value=2_000), seconds=st.integers(min_value=1, max_value=90))
     def move_price(self, move_bps, seconds):
+        self._push(move_bps, seconds)
+
+    @rule(move_bps=st.sampled_from([-4_000, -2_500, -1_200, 1_200, 2_500, 4_000]))
+    def shock(self, move_bps):
+        self._push(move_bps, 1)
+
+    def _push(self, move_bps, seconds):
         v = self.venue
         price = self.chain.read_one(v.market.index_price())
         new = max(price * (10_000 + move_bps) // 10_000, 10 * WAD)
         self.chain.advance_time(seconds)
         ok([self.chain.execute_one(v.push_price(new))])
+
+    @rule()
+    def keeper_sweep(self):
+        """A keeper liquidates every account the batched health view flags; accounts that are
+        clearly healthy are tried too, and must be refused."""
+        m = self.venue.market
+        accounts = self.accounts
+        eqs, mms, sizes, flags = self.chain.read_one(m.health_of(accounts))
+        price = self.chain.read_one(m.index_price())
+        before = self.balances()
+        results = self.chain.execute([m.liquidate(KEEPER, a) for a in accounts])
+        for a, eq, mm, size, flag, r in zip(accounts, eqs, mms, sizes, flags, results, strict=True):
+            slack = FUNDING_SLACK * abs(size) * price // WAD
+            if r.ok:
+                assert eq - mm <= slack, f"healthy account {a} liquidated: equity {eq} >= MM {mm}"
+            else:
+                assert r.error.name in {
+                    "NotLiquidatable", "NoPosition", "LiquidationCooldownActive", "AlreadyLiquidatedThisBlock"
+                }, r.error  # fmt: skip
+                if r.error.name == "NotLiquidatable":
+                    assert eq - mm >= -slack, f"flagged account {a} refused"
+            for e in events(r, "AdlExecuted"):
+                assert e["overshoot"] == e["haircuts"] - e["covered"]
+        liquidated = {a for a, r in zip(accounts, results, strict=True) if r.ok}
+        self.assert_flat_accounts_untouched(before, exclude=liquidated)
+        if liquidated and self.policy in ("queue", "pro_rata"):
+            self.adl()  # the keeper deleverages right after, as the simulator's keeper does
 
     @rule(who=st.sampled_from(ACTORS + ["vault"]))
     def liquidate(self, who):
