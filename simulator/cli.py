@@ -68,19 +68,24 @@ def main() -> None:
 
 @main.command()
 @chain_options
+@click.option("--preset", default="hyperliquid-like", show_default=True,
+              help="Venue parameter preset (simulator/presets/NAME.yaml).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print addresses as JSON.")
 @handles_errors
-def deploy(rpc_url, fork_url, fork_block, port, as_json) -> None:
-    """Deploy the protocol contracts and print their addresses."""
-    from simulator.chain import deploy_venue
+def deploy(rpc_url, fork_url, fork_block, port, preset, as_json) -> None:
+    """Deploy a whole venue (token, oracle, AMM, market, fund, vault, controller, timelock)."""
+    from simulator.protocol.deploy import deploy_venue
+    from simulator.protocol.params import load_preset
 
+    params = load_preset(preset)
     with _open(rpc_url, fork_url, fork_block, port) as chain:
-        venue = deploy_venue(chain)
+        venue = deploy_venue(chain, params)
         info = {
             "rpc": chain.url,
             "chain_id": chain.chain_id,
             "block": chain.block_number(),
             "embedded": chain.node is not None,
+            "preset": preset,
             "contracts": venue.addresses(),
         }
     if as_json:
@@ -158,6 +163,191 @@ def bench_chain(transactions, agents, block_size, ape_sample, seed, rpc_url, as_
         table.add_row(name, str(f["transactions"]), f"{f['seconds']:.2f}", f"{f['tx_per_s']:,.0f}")
     Console().print(table)
     click.echo(f"speedup: {figures['speedup']}x")
+
+
+def _progress_printer(mode: str, label: str):
+    """A progress callback: a rich bar (``bar``), JSON lines on stderr (``jsonl``) or nothing."""
+    if mode == "none":
+        return None, None
+    if mode == "jsonl":
+
+        def emit(done, total, *_):
+            click.echo(json.dumps({"label": label, "done": done, "total": total}), err=True)
+
+        return emit, None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+    )
+    task = bar.add_task(label, total=None)
+
+    def update(done, total, *_):
+        bar.update(task, completed=done, total=total)
+
+    return update, bar
+
+
+def _summary_table(summary: dict, title: str) -> Table:
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in summary.items():
+        text = f"{value:,.2f}" if isinstance(value, float) else str(value)
+        table.add_row(key, text)
+    return table
+
+
+@main.command()
+@click.argument("scenario")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Run folder (default: runs/<scenario>-seed<seed>).")  # fmt: skip
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=None, help="Override the scenario's seed."
+)
+@click.option(
+    "--steps", type=click.IntRange(min=1), default=None, help="Override the number of steps."
+)
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override any scenario key, e.g. --set controls.adl_policy=pro_rata.")  # fmt: skip
+@click.option("--rpc", "rpc_url", default=None, metavar="URL", help="Use an existing node.")
+@click.option("--fork-url", default=None, metavar="URL", help="Run on a local fork of URL.")
+@click.option("--resume", "resume_dir", type=click.Path(path_type=Path), default=None,
+              help="Continue a stopped run from its last checkpoint (SCENARIO is ignored).")  # fmt: skip
+@click.option("--overwrite", is_flag=True, help="Replace a complete run folder.")
+@click.option("--checkpoint-every", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Steps between checkpoints (a killed run resumes from the last one).")  # fmt: skip
+@click.option("--progress", "progress_mode", type=click.Choice(["bar", "jsonl", "none"]), default="bar",
+              show_default=True, help="Progress display on stderr.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@handles_errors
+def run(
+    scenario,
+    out_dir,
+    seed,
+    steps,
+    overrides,
+    rpc_url,
+    fork_url,
+    resume_dir,
+    overwrite,
+    checkpoint_every,
+    progress_mode,
+    as_json,
+) -> None:
+    """Run SCENARIO (a preset name such as oct-2025, or a YAML file) on chain."""
+    from simulator.runner import resume_run, run_scenario
+    from simulator.scenario import load_scenario
+
+    if resume_dir is not None:
+        callback, bar = _progress_printer(progress_mode, f"resume {resume_dir}")
+        with bar or _null():
+            result = resume_run(
+                resume_dir, rpc_url=rpc_url, progress=callback, checkpoint_every=checkpoint_every
+            )
+    else:
+        updates = {}
+        if seed is not None:
+            updates["seed"] = seed
+        if steps is not None:
+            updates["steps"] = steps
+        sc = load_scenario(scenario, list(overrides))
+        if updates:
+            sc = sc.with_overrides(updates)
+        out_dir = out_dir or Path("runs") / f"{sc.name}-seed{sc.seed}"
+        callback, bar = _progress_printer(progress_mode, sc.name)
+        with bar or _null():
+            result = run_scenario(
+                sc, out_dir, rpc_url=rpc_url, fork_url=fork_url, overwrite=overwrite,
+                progress=callback, checkpoint_every=checkpoint_every,
+            )  # fmt: skip
+    if as_json:
+        click.echo(json.dumps(result.summary, indent=2))
+        return
+    Console().print(_summary_table(result.summary, f"perpsim run: {result.run_dir}"))
+
+
+@main.command()
+@click.argument("scenario")
+@click.option("--controls", default=None, metavar="NAME,NAME,...",
+              help="Control sets to compare (default: the standard list; see --list-controls).")  # fmt: skip
+@click.option("--paths", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Price paths per control set (the same paths for every set).")  # fmt: skip
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output folder (default: runs/compare-<scenario>).")  # fmt: skip
+@click.option(
+    "--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override scenario keys."
+)
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Runs in parallel (each with its own anvil).")  # fmt: skip
+@click.option(
+    "--progress",
+    "progress_mode",
+    type=click.Choice(["bar", "jsonl", "none"]),
+    default="bar",
+    show_default=True,
+)
+@click.option("--list-controls", is_flag=True, help="List the control sets and exit.")
+@handles_errors
+def compare(
+    scenario, controls, paths, out_dir, overrides, workers, progress_mode, list_controls
+) -> None:
+    """Run SCENARIO's price paths under each control set; print and write the comparison."""
+    from simulator.compare import run_compare
+    from simulator.scenario import CONTROL_SETS, DEFAULT_CONTROL_SETS, load_scenario
+    from simulator.stats import render_compare_table
+
+    if list_controls:
+        for name, what in CONTROL_SETS.items():
+            click.echo(f"{name:22s} {what}")
+        return
+    names = (
+        [c.strip() for c in controls.split(",") if c.strip()]
+        if controls
+        else list(DEFAULT_CONTROL_SETS)
+    )
+    sc = load_scenario(scenario, list(overrides))
+    out_dir = out_dir or Path("runs") / f"compare-{sc.name}"
+    callback, bar = _progress_printer(progress_mode, f"compare {sc.name}")
+    with bar or _null():
+        outcome = run_compare(sc, names, paths, out_dir, workers=workers, progress=callback)
+    Console(width=max(120, 24 + 22 * len(names))).print(
+        render_compare_table(outcome["table"], title=f"perpsim compare: {sc.name}")
+    )
+    click.echo(
+        f"table: {out_dir / 'compare.csv'}  report: {out_dir / 'report.md'}  runs: {out_dir / 'runs'}"
+    )
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+@bench.command(name="run")
+@click.argument("scenario", default="oct-2025")
+@click.option(
+    "--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override scenario keys."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@handles_errors
+def bench_run(scenario, overrides, as_json) -> None:
+    """A scenario end to end on chain, against the raw batched ceiling of the same blocks."""
+    from benchmarks.run import run as bench
+
+    progress = (lambda m: None) if as_json else (lambda m: err_console.print(f"[dim]{m}[/dim]"))
+    figures = bench(scenario, list(overrides), progress=progress)
+    if as_json:
+        click.echo(json.dumps(figures, indent=2))
+        return
+    Console().print(_summary_table(figures, f"perpsim bench run: {scenario}"))
 
 
 if __name__ == "__main__":  # pragma: no cover

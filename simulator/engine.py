@@ -45,6 +45,11 @@ USD_UNITS = 10**6
 VAULT_UNWIND_SHARE_PER_STEP = 0.1
 #: The hedger keeps the pool this fraction delta-neutral (1 = fully hedged).
 HEDGE_RATIO = 1.0
+#: Keepers confirm on chain every account whose estimated equity is under this multiple of its
+#: estimated maintenance margin (the estimate misses only funding and fees since the last read).
+WATCH_MARGIN_RATIO = 2.0
+#: Every this many steps keepers (and traders) read every open position on chain.
+FULL_REFRESH_STEPS = 30
 #: Accounting invariant tolerance: 1 collateral base unit per 1,000 accounts of rounding (USD).
 INVARIANT_TOLERANCE_USD = 1e-6
 
@@ -97,8 +102,22 @@ def _usd(wad: int) -> float:
 class Engine:
     """Runs a :class:`World` through its scenario's steps on a :class:`Chain`."""
 
-    def __init__(self, chain: Chain, world: World, *, feedback: bool | None = None, exogenous_usd: np.ndarray | None = None):
+    def __init__(
+        self,
+        chain: Chain,
+        world: World,
+        *,
+        feedback: bool | None = None,
+        exogenous_usd: np.ndarray | None = None,
+        record_calls: bool = False,
+        full_health_every_step: bool = False,
+    ):
         self.chain = chain
+        self.full_health_every_step = full_health_every_step
+        """Confirm every open position on chain each step (no off-chain watch list)."""
+        self.recorded_calls: list[list[Call]] | None = [] if record_calls else None
+        """With ``record_calls``: every step's calls in block order (for the benchmark's
+        replay of the same blocks without the engine)."""
         self.world = world
         self.scenario = scenario = world.scenario
         self.venue = world.venue
@@ -108,12 +127,16 @@ class Engine:
         self.exogenous_usd = (
             exogenous_usd
             if exogenous_usd is not None
-            else exogenous_prices(scenario.price_path, scenario.steps, scenario.step_seconds, streams.price)
+            else exogenous_prices(
+                scenario.price_path, scenario.steps, scenario.step_seconds, streams.price
+            )
         )
         self.faults = OracleFaultSchedule.from_faults(scenario.oracle_faults, scenario.steps)
         p = world.params.market
         self.keeper_reward_fraction = p.liquidation_penalty_bps * p.keeper_share_bps / 1e8
-        self.backstop_fraction = p.backstop_fraction if world.params.buffers.backstop_enabled else None
+        self.backstop_fraction = (
+            p.backstop_fraction if world.params.buffers.backstop_enabled else None
+        )
         self.adl_policy = p.adl_policy.value
         self.max_adl_accounts = p.max_adl_accounts_per_call
         self.amm_fee = world.params.amm.fee_bps / 1e4
@@ -137,6 +160,7 @@ class Engine:
             collateral_in_usd=np.where(opened, w.collateral_in_usd, 0.0),
             entry_price_usd=w.entry_price_usd.copy(),
             wallet_usd=w.wallet_usd.copy(),
+            read_price_usd=np.full(n, price0),
         )
         state = EngineState(
             trader=trader,
@@ -148,7 +172,10 @@ class Engine:
             oracle_price_usd=price0,
             hedged_base=float(np.sum(w.book.side * size)) * HEDGE_RATIO,
             arb_inventory=np.array(
-                [[w.arbitrageur_capital_usd, w.arbitrageur_capital_usd / price0] for _ in w.arbitrageurs]
+                [
+                    [w.arbitrageur_capital_usd, w.arbitrageur_capital_usd / price0]
+                    for _ in w.arbitrageurs
+                ]
             ).reshape(-1, 2),
             hedger_inventory=np.array([w.hedger_base * price0, w.hedger_base]),
             peak_price_usd=price0,
@@ -164,7 +191,9 @@ class Engine:
     def _health_view(self, indices: np.ndarray):
         return self.venue.market.health_of([self.all_accounts[i] for i in indices])
 
-    def _store_health(self, state: EngineState, indices: np.ndarray, health) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _store_health(
+        self, state: EngineState, indices: np.ndarray, health
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Write a ``healthOf`` result for ``indices`` into the trader arrays; return (equity,
         maintenance, size) in USD / base units."""
         equities, maintenance, sizes, _ = health
@@ -173,6 +202,7 @@ class Engine:
         mm = np.array(maintenance, dtype=np.float64) / WAD
         size = np.abs(np.array(sizes, dtype=np.float64)) / WAD
         t.equity_usd[indices], t.maintenance_usd[indices], t.size_base[indices] = eq, mm, size
+        t.read_price_usd[indices] = state.oracle_price_usd
         return eq, mm, size
 
     def _refresh_traders(self, state: EngineState) -> None:
@@ -197,7 +227,9 @@ class Engine:
             v.collateral.balance_of(v.market.address),
         ]
         results = self.chain.read(views + list(extra or []), pending=pending)
-        acc, oi, index, mark, reserves, fund, funding, vault_assets, vault_supply, market_units = results[: len(views)]
+        acc, oi, index, mark, reserves, fund, funding, vault_assets, vault_supply, market_units = (
+            results[: len(views)]
+        )
         acc = self.venue.market._as_dict("accounting", acc) if not isinstance(acc, dict) else acc
         reserve_usd = reserves[0] / USD_UNITS
         reserve_base = reserves[1] / WAD
@@ -216,7 +248,8 @@ class Engine:
             "vault_supply": vault_supply,
             "market_token_units": market_units,
             "bad_debt_usd": (acc["badDebtLongs"] + acc["badDebtShorts"]) / WAD,
-            "fees_cum_usd": (acc["protocolFees"] + acc["paidToInsurance"] + acc["keeperRewards"]) / WAD,
+            "fees_cum_usd": (acc["protocolFees"] + acc["paidToInsurance"] + acc["keeperRewards"])
+            / WAD,
             "extra": results[len(views) :],
         }
 
@@ -240,17 +273,18 @@ class Engine:
         # (feedback on) or the exogenous price (off). Faults act on the source's history.
         s.feed_prices_usd.append(s.amm_price_usd if self.feedback else exo)
         feed = self.faults.feed(t, s.feed_prices_usd)
-        previous_oracle = s.oracle_price_usd
         if feed is not None:
             calls.append(v.push_price(to_wad(round(feed, 8))))
             kinds.append(("oracle", -1))
             s.oracle_price_usd = feed
         if self.world.params.controller.enabled:
-            calls.append(v.controller.poke(self.world.keepers[0] if self.world.keepers else v.deployer))
+            calls.append(
+                v.controller.poke(self.world.keepers[0] if self.world.keepers else v.deployer)
+            )
             kinds.append(("controller", -1))
         calls += self._governance_calls(t, events, kinds)
 
-        decisions = trader_agents.decide(s.trader, self.world.book, s.oracle_price_usd, previous_oracle, self.rng)
+        decisions = trader_agents.decide(s.trader, self.world.book, s.oracle_price_usd, self.rng)
         for i in decisions.close:
             calls.append(v.market.close_position(self.all_accounts[i]))
             kinds.append(("close", int(i)))
@@ -262,15 +296,30 @@ class Engine:
         chain.submit(calls)
 
         # ---- phase 2: keepers on the pending block --------------------------------------------
-        # Keepers read the health of every account with a position, in the pending block. The
-        # same read is the traders' view of their accounts for the next step's decisions.
-        active = np.flatnonzero(s.trader.size_base > 0)
-        health = chain.read([self._health_view(active)], pending=True)[0] if len(active) else ((), (), (), ())
-        eq_a, mm_a, size_a = self._store_health(s, active, health)
-        n = len(self.all_accounts)
-        eq, mm, notional = np.zeros(n), np.zeros(n), np.zeros(n)
-        eq[active], mm[active], notional[active] = eq_a, mm_a, size_a * s.oracle_price_usd
-        s.liquidatable_since = keeper_agents.update_liquidatable_since(s.liquidatable_since, eq, mm, notional, t)
+        # Keepers watch every position off chain (equity carried to the new price) and confirm
+        # the ones near liquidation, plus everyone every FULL_REFRESH_STEPS, with one batched
+        # ``healthOf`` on the pending block. That read is also the traders' view of their
+        # accounts for the next step's decisions.
+        est_eq, est_mm = trader_agents.estimate(s.trader, s.oracle_price_usd)
+        active = s.trader.size_base > 0
+        if t % FULL_REFRESH_STEPS == 0 or self.full_health_every_step:
+            watch = np.flatnonzero(active)
+        else:
+            watch = np.flatnonzero(
+                active & ((est_eq < WATCH_MARGIN_RATIO * est_mm) | (s.liquidatable_since >= 0))
+            )
+        health = (
+            chain.read([self._health_view(watch)], pending=True)[0]
+            if len(watch)
+            else ((), (), (), ())
+        )
+        eq_w, mm_w, size_w = self._store_health(s, watch, health)
+        eq, mm = est_eq.copy(), est_mm.copy()
+        notional = s.trader.size_base * s.oracle_price_usd
+        eq[watch], mm[watch], notional[watch] = eq_w, mm_w, size_w * s.oracle_price_usd
+        s.liquidatable_since = keeper_agents.update_liquidatable_since(
+            s.liquidatable_since, eq, mm, notional, t
+        )
         ks = sc.keepers
         plan = keeper_agents.plan_liquidations(
             eq, mm, notional, s.liquidatable_since, t,
@@ -301,10 +350,18 @@ class Engine:
 
         results = chain.mine()
         s.transactions += len(results)
+        if self.recorded_calls is not None:
+            self.recorded_calls.append(list(calls))
         events += self._events_from(results, kinds, t)
         # Accounts whose position the keepers, ADL or their own close changed: read them again.
         touched = np.array(
-            sorted({i for e in events if e["account"] is not None and (i := self._index(e["account"])) is not None}),
+            sorted(
+                {
+                    i
+                    for e in events
+                    if e["account"] is not None and (i := self._index(e["account"])) is not None
+                }
+            ),
             dtype=np.int64,
         )
         levels = self._read_levels(extra=[self._health_view(touched)] if len(touched) else [])
@@ -333,10 +390,24 @@ class Engine:
             else:
                 target_call = self._timelock_target_call(change.parameter, change.value)
                 delay = self.world.params.governance.timelock_delay_s
-                calls.append(v.timelock.schedule(v.governor, v.market.address, target_call.data, delay))
+                calls.append(
+                    v.timelock.schedule(v.governor, v.market.address, target_call.data, delay)
+                )
                 kinds.append(("governance_submitted", -1))
-                g["ready_step"] = t + math.ceil(delay / self.scenario.step_seconds) + (delay % self.scenario.step_seconds == 0)
-            events.append(self._event(t, "governance_submitted", detail=json.dumps({"parameter": change.parameter, "value": change.value, "path": change.path})))
+                g["ready_step"] = (
+                    t
+                    + math.ceil(delay / self.scenario.step_seconds)
+                    + (delay % self.scenario.step_seconds == 0)
+                )
+            events.append(
+                self._event(
+                    t,
+                    "governance_submitted",
+                    detail=json.dumps(
+                        {"parameter": change.parameter, "value": change.value, "path": change.path}
+                    ),
+                )
+            )
         elif g.get("submitted") and not g.get("executed") and t >= g.get("ready_step", 1 << 62):
             g["executed"] = True
             target_call = self._timelock_target_call(change.parameter, change.value)
@@ -346,8 +417,10 @@ class Engine:
 
     def _timelock_target_call(self, parameter: str, value: Any) -> Call:
         market = self.world.params.market
-        if parameter not in market.model_fields:
-            raise PerpsimError(f"controls.governance_change.parameter: unknown market parameter {parameter!r}")
+        if parameter not in type(market).model_fields:
+            raise PerpsimError(
+                f"controls.governance_change.parameter: unknown market parameter {parameter!r}"
+            )
         updated = market.model_validate({**market.model_dump(), parameter: value})
         return self.venue.market.set_parameters(self.venue.timelock.address, updated.to_chain())
 
@@ -376,7 +449,11 @@ class Engine:
         if lps.applies_to in ("amm", "both"):
             usd = levels["amm_reserve_usd"] * lps.withdraw_fraction
             base = levels["amm_reserve_base"] * lps.withdraw_fraction
-            calls.append(v.amm.remove_liquidity(v.deployer, to_units(round(usd, 6)), to_wad(round(base, 12)), v.deployer))
+            calls.append(
+                v.amm.remove_liquidity(
+                    v.deployer, to_units(round(usd, 6)), to_wad(round(base, 12)), v.deployer
+                )
+            )
             kinds.append(("lp_withdrawal", -1))
             events.append(self._event(t, "lp_withdrawal", amount=usd * 2, detail="amm"))
         if lps.applies_to in ("backstop", "both") and self.backstop_fraction is not None:
@@ -385,14 +462,30 @@ class Engine:
             if amount > 0:
                 calls.append(v.backstop_vault.withdraw(v.deployer, amount))
                 kinds.append(("lp_withdrawal", -1))
-                events.append(self._event(t, "lp_withdrawal", amount=amount / USD_UNITS, detail="backstop_vault"))
+                events.append(
+                    self._event(
+                        t, "lp_withdrawal", amount=amount / USD_UNITS, detail="backstop_vault"
+                    )
+                )
         return calls
 
-    def _spot_phase(self, s: EngineState, t: int, kinds: list, liquidations_sent: bool) -> list[Call]:
+    def _spot_phase(
+        self, s: EngineState, t: int, kinds: list, liquidations_sent: bool
+    ) -> list[Call]:
         v = self.venue
-        levels = self._read_levels(pending=True)
+        views = [v.market.accounting(), v.market.open_interest(), v.amm.reserves()]
+        if self.backstop_fraction is not None:
+            views.append(v.market.account_of(self.vault_address))
+        got = self.chain.read(views, pending=True)
+        acc = v.market._as_dict("accounting", got[0])
+        levels = {
+            "oi_long_base": got[1][0] / WAD,
+            "oi_short_base": got[1][1] / WAD,
+            "amm_reserve_usd": got[2][0] / USD_UNITS,
+            "amm_reserve_base": got[2][1] / WAD,
+        }
+        vault_size = got[3][0] if self.backstop_fraction is not None else 0
         calls: list[Call] = []
-        acc = levels["accounting"]
         deficit_longs, deficit_shorts = acc["badDebtLongs"], acc["badDebtShorts"]
         if self.adl_policy in ("queue", "pro_rata") and (deficit_longs or deficit_shorts):
             winners_long = deficit_shorts > deficit_longs
@@ -413,7 +506,6 @@ class Engine:
                 calls.append(v.market.adl(keeper, winners))
                 kinds.append(("adl", -1))
         if self.backstop_fraction is not None:
-            vault_size = self.chain.read([v.market.account_of(self.vault_address)], pending=True)[0][0]
             if vault_size:
                 unwind = -int(vault_size * VAULT_UNWIND_SHARE_PER_STEP) or -vault_size
                 calls.append(v.backstop_vault.trade_position(v.manager, unwind))
@@ -432,7 +524,9 @@ class Engine:
                 if sw is not None:
                     calls.append(self._swap_call(self.world.arbitrageurs[n], sw))
                     kinds.append(("arb", n))
-                    reserve_usd, reserve_base = _after_swap(reserve_usd, reserve_base, sw, self.amm_fee)
+                    reserve_usd, reserve_base = _after_swap(
+                        reserve_usd, reserve_base, sw, self.amm_fee
+                    )
         net_oi = levels["oi_long_base"] - levels["oi_short_base"]
         price = reserve_usd / reserve_base
         swap = liquidity.hedge(net_oi * HEDGE_RATIO, s.hedged_base, price, *s.hedger_inventory)
@@ -443,12 +537,27 @@ class Engine:
 
     def _swap_call(self, agent: str, swap: liquidity.Swap) -> Call:
         amm = self.venue.amm
-        amount = to_wad(round(swap.amount_in, 12)) if swap.base_in else to_units(round(swap.amount_in, 6))
+        amount = (
+            to_wad(round(swap.amount_in, 12))
+            if swap.base_in
+            else to_units(round(swap.amount_in, 6))
+        )
         return amm.swap(agent, swap.base_in, max(amount, 1), 0, agent)
 
     # -- after mining ------------------------------------------------------------------------------
 
-    def _event(self, t: int, kind: str, *, account=None, side=None, size=None, price=None, amount=None, detail="") -> dict:
+    def _event(
+        self,
+        t: int,
+        kind: str,
+        *,
+        account=None,
+        side=None,
+        size=None,
+        price=None,
+        amount=None,
+        detail="",
+    ) -> dict:
         return {
             "step": t,
             "kind": kind,
@@ -467,15 +576,32 @@ class Engine:
         for result, (kind, who) in zip(results, kinds, strict=True):
             if not result.ok:
                 if kind in ("liquidate", "backstop", "adl", "close"):
-                    out.append(self._event(t, f"{kind}_reverted", account=self.all_accounts[who] if who >= 0 else None, detail=str(result.error)))
+                    out.append(
+                        self._event(
+                            t,
+                            f"{kind}_reverted",
+                            account=self.all_accounts[who] if who >= 0 else None,
+                            detail=str(result.error),
+                        )
+                    )
                 continue
             if kind == "top_up" and who >= 0:
-                amount = next((e.args["amount"] / WAD for e in result.events if e.name == "Deposited"), 0.0)
+                amount = next(
+                    (e.args["amount"] / WAD for e in result.events if e.name == "Deposited"), 0.0
+                )
                 s.trader.collateral_in_usd[who] += amount
                 s.trader.wallet_usd[who] -= amount
                 out.append(self._event(t, "top_up", account=self.all_accounts[who], amount=amount))
             if kind == "governance_executed":
-                out.append(self._event(t, "governance_executed", detail=json.dumps({"parameter": self.scenario.controls.governance_change.parameter})))
+                out.append(
+                    self._event(
+                        t,
+                        "governance_executed",
+                        detail=json.dumps(
+                            {"parameter": self.scenario.controls.governance_change.parameter}
+                        ),
+                    )
+                )
             for e in result.events:
                 out += self._decode(e, kind, who, t)
         return out
@@ -488,7 +614,18 @@ class Engine:
             s.outcome[who], s.outcome_step[who] = CLOSED, t
             size = abs(a["sizeDelta"]) / WAD
             side = "long" if a["sizeDelta"] < 0 else "short"
-            return [self._event(t, "close", account=a["account"], side=side, size=size, price=a["fillPrice"] / WAD, amount=pnl, detail=_close_reason(self.world.book.behaviour[who]))]
+            return [
+                self._event(
+                    t,
+                    "close",
+                    account=a["account"],
+                    side=side,
+                    size=size,
+                    price=a["fillPrice"] / WAD,
+                    amount=pnl,
+                    detail=_close_reason(self.world.book.behaviour[who]),
+                )
+            ]
         if e.name == "Liquidated":
             size = abs(a["sizeClosed"]) / WAD
             i = self._index(a["account"])
@@ -498,7 +635,11 @@ class Engine:
                                 side="long" if a["sizeClosed"] > 0 else "short", size=size,
                                 price=a["fillPrice"] / WAD, amount=a["penalty"] / WAD)]  # fmt: skip
             if a["fundPayout"]:
-                rows.append(self._event(t, "insurance_payout", account=a["account"], amount=a["fundPayout"] / WAD))
+                rows.append(
+                    self._event(
+                        t, "insurance_payout", account=a["account"], amount=a["fundPayout"] / WAD
+                    )
+                )
             return rows
         if e.name == "BackstopTakeover":
             i = self._index(a["account"])
@@ -507,10 +648,21 @@ class Engine:
             rows = [self._event(t, "backstop_takeover", account=a["account"], side="long" if a["size"] > 0 else "short",
                                 size=abs(a["size"]) / WAD, price=a["price"] / WAD, amount=a["marginTransferred"] / WAD)]  # fmt: skip
             if a["fundPayout"]:
-                rows.append(self._event(t, "insurance_payout", account=a["account"], amount=a["fundPayout"] / WAD))
+                rows.append(
+                    self._event(
+                        t, "insurance_payout", account=a["account"], amount=a["fundPayout"] / WAD
+                    )
+                )
             return rows
         if e.name == "BadDebtRecorded":
-            return [self._event(t, "bad_debt", side="long" if a["longsBankrupt"] else "short", amount=a["amount"] / WAD)]
+            return [
+                self._event(
+                    t,
+                    "bad_debt",
+                    side="long" if a["longsBankrupt"] else "short",
+                    amount=a["amount"] / WAD,
+                )
+            ]
         if e.name == "AdlHaircut":
             i = self._index(a["account"])
             if i is not None and a["sizeClosed"] != 0:
@@ -536,7 +688,11 @@ class Engine:
             swap = next((e for e in result.events if e.name == "Swap"), None)
             if swap is None:
                 continue
-            base_in, amount_in, amount_out = swap.args["baseIn"], swap.args["amountIn"], swap.args["amountOut"]
+            base_in, amount_in, amount_out = (
+                swap.args["baseIn"],
+                swap.args["amountIn"],
+                swap.args["amountOut"],
+            )
             d_usd = (amount_out / USD_UNITS) if base_in else -(amount_in / USD_UNITS)
             d_base = -(amount_in / WAD) if base_in else amount_out / WAD
             inventory = s.hedger_inventory if kind == "hedge" else s.arb_inventory[who]
@@ -544,13 +700,37 @@ class Engine:
             if kind == "hedge":
                 s.hedged_base += d_base
 
-    def _metrics_row(self, t: int, exo: float, levels: dict, events: list[dict], transactions: int) -> dict:
+    def _metrics_row(
+        self, t: int, exo: float, levels: dict, events: list[dict], transactions: int
+    ) -> dict:
         s = self.state
-        long_n = sum(e["notional_usd"] or 0 for e in events if e["kind"] in ("liquidation", "partial_liquidation", "backstop_takeover") and e["side"] == "long")
-        short_n = sum(e["notional_usd"] or 0 for e in events if e["kind"] in ("liquidation", "partial_liquidation", "backstop_takeover") and e["side"] == "short")
-        accounts = len({e["account"] for e in events if e["kind"] in ("liquidation", "partial_liquidation", "backstop_takeover")})
-        haircut = sum(e["amount_usd"] or 0 for e in events if e["kind"] in ("adl", "socialized_loss"))
-        overshoot = sum(json.loads(e["detail"])["overshoot_usd"] for e in events if e["kind"] in ("adl", "socialized_loss"))
+        long_n = sum(
+            e["notional_usd"] or 0
+            for e in events
+            if e["kind"] in ("liquidation", "partial_liquidation", "backstop_takeover")
+            and e["side"] == "long"
+        )
+        short_n = sum(
+            e["notional_usd"] or 0
+            for e in events
+            if e["kind"] in ("liquidation", "partial_liquidation", "backstop_takeover")
+            and e["side"] == "short"
+        )
+        accounts = len(
+            {
+                e["account"]
+                for e in events
+                if e["kind"] in ("liquidation", "partial_liquidation", "backstop_takeover")
+            }
+        )
+        haircut = sum(
+            e["amount_usd"] or 0 for e in events if e["kind"] in ("adl", "socialized_loss")
+        )
+        overshoot = sum(
+            json.loads(e["detail"])["overshoot_usd"]
+            for e in events
+            if e["kind"] in ("adl", "socialized_loss")
+        )
         bad_debt_flow = levels["bad_debt_usd"] - s.last_bad_debt_usd
         fees_flow = levels["fees_cum_usd"] - s.last_fees_usd
         s.last_bad_debt_usd, s.last_fees_usd = levels["bad_debt_usd"], levels["fees_cum_usd"]
@@ -595,7 +775,10 @@ class Engine:
                 f"step {t}: value not conserved (WAD USD): accounts + pool + fees = {ledgers}, "
                 f"net flows = {flows}, collateral the market holds = {held}"
             )
-        negative = np.flatnonzero((self.state.trader.equity_usd < -INVARIANT_TOLERANCE_USD) & (self.state.trader.size_base == 0))
+        negative = np.flatnonzero(
+            (self.state.trader.equity_usd < -INVARIANT_TOLERANCE_USD)
+            & (self.state.trader.size_base == 0)
+        )
         if len(negative):
             i = int(negative[0])
             raise InvariantViolation(
@@ -605,7 +788,9 @@ class Engine:
 
     # -- the loop ----------------------------------------------------------------------------------
 
-    def run(self, *, until_step: int | None = None, on_step: Callable[[StepOutcome], None] | None = None) -> None:
+    def run(
+        self, *, until_step: int | None = None, on_step: Callable[[StepOutcome], None] | None = None
+    ) -> None:
         last = self.scenario.steps if until_step is None else min(until_step, self.scenario.steps)
         while self.state.step < last:
             outcome = self.step()
@@ -636,7 +821,9 @@ class Engine:
         return rows
 
 
-def _after_swap(reserve_usd: float, reserve_base: float, swap: liquidity.Swap, fee: float) -> tuple[float, float]:
+def _after_swap(
+    reserve_usd: float, reserve_base: float, swap: liquidity.Swap, fee: float
+) -> tuple[float, float]:
     k = reserve_usd * reserve_base
     if swap.base_in:
         new_base = reserve_base + swap.amount_in * (1 - fee)
@@ -648,7 +835,11 @@ def _after_swap(reserve_usd: float, reserve_base: float, swap: liquidity.Swap, f
 def _close_reason(behaviour: int) -> str:
     from simulator.population import Behaviour
 
-    return {Behaviour.TAKE_PROFIT: "take_profit", Behaviour.STOP_LOSS: "stop_loss", Behaviour.PANIC: "panic"}.get(int(behaviour), "close")
+    return {
+        Behaviour.TAKE_PROFIT: "take_profit",
+        Behaviour.STOP_LOSS: "stop_loss",
+        Behaviour.PANIC: "panic",
+    }.get(int(behaviour), "close")
 
 
 def wall_clock() -> float:

@@ -10,6 +10,7 @@ restores the engine and carries on, ending with the same files as an uninterrupt
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from simulator.chain.artifacts import load_artifacts
 from simulator.chain.base import Chain
 from simulator.chain.connect import open_chain
 from simulator.chain.node import AnvilConfig
+from simulator.agents.traders import TraderState
 from simulator.engine import Engine, EngineState, StepOutcome
 from simulator.errors import ChainError, PerpsimError
 from simulator.results import RunReader, RunWriter
@@ -35,7 +37,7 @@ GENESIS_TIMESTAMP_S = 1_760_054_400
 #: Steps between checkpoints of a run folder.
 DEFAULT_CHECKPOINT_EVERY = 100
 
-_TRADER_ARRAYS = ("side", "size_base", "equity_usd", "maintenance_usd", "collateral_in_usd", "entry_price_usd", "wallet_usd")
+_TRADER_ARRAYS = tuple(f.name for f in dataclasses.fields(TraderState))
 
 
 @dataclass
@@ -65,7 +67,9 @@ def bytecode_hashes() -> dict[str, str]:
     }
 
 
-def _engine_checkpoint(engine: Engine, chain: Chain) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+def _engine_checkpoint(
+    engine: Engine, chain: Chain, wall_seconds: float = 0.0
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     s = engine.state
     arrays = {f"trader_{k}": np.asarray(getattr(s.trader, k)) for k in _TRADER_ARRAYS}
     arrays.update(
@@ -92,11 +96,14 @@ def _engine_checkpoint(engine: Engine, chain: Chain) -> tuple[dict[str, np.ndarr
         "transactions": s.transactions,
         "rng": engine.rng.bit_generator.state,
         "clock_s": chain.latest_timestamp(),
+        "wall_seconds": wall_seconds,
     }
     return arrays, meta
 
 
-def _restore_engine(engine: Engine, chain: Chain, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+def _restore_engine(
+    engine: Engine, chain: Chain, arrays: dict[str, np.ndarray], meta: dict[str, Any]
+) -> None:
     chain.load_state(arrays["chain_state"].tobytes())
     s: EngineState = engine.state
     for k in _TRADER_ARRAYS:
@@ -124,11 +131,13 @@ def simulate(
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
     stop_after: int | None = None,
     world: World | None = None,
+    wall_offset_s: float = 0.0,
 ) -> tuple[Engine, list[dict], list[dict]]:
     """Build the world (unless given) and run the engine on ``chain``.
 
     Rows and events go to ``writer`` if given (with checkpoints), else are returned.
     """
+    started = time.perf_counter()
     chain.use_fixed_clock(GENESIS_TIMESTAMP_S)
     world = world or build_world(chain, scenario)
     engine = Engine(chain, world, feedback=feedback)
@@ -144,7 +153,9 @@ def simulate(
             writer.add_events(outcome.events)
             step = engine.state.step
             if checkpoint_every and step % checkpoint_every == 0 and step < scenario.steps:
-                arrays, meta = _engine_checkpoint(engine, chain)
+                arrays, meta = _engine_checkpoint(
+                    engine, chain, wall_offset_s + time.perf_counter() - started
+                )
                 writer.write_checkpoint(step, arrays, meta)
         else:
             rows.append(outcome.row)
@@ -197,20 +208,28 @@ def run_scenario(
             if engine.state.step < scenario.steps:
                 arrays, meta = _engine_checkpoint(engine, chain)
                 writer.write_checkpoint(engine.state.step, arrays, meta)
-                writer.mark_incomplete(f"stopped after step {engine.state.step} of {scenario.steps}")
+                writer.mark_incomplete(
+                    f"stopped after step {engine.state.step} of {scenario.steps}"
+                )
                 return RunResult(Path(out_dir), {"status": "incomplete", "step": engine.state.step})
-            summary = writer.finish(engine.positions(), meta=_summary_meta(engine, time.perf_counter() - start))
+            summary = writer.finish(
+                engine.positions(), meta=_summary_meta(engine, time.perf_counter() - start)
+            )
     return _result(Path(out_dir), summary)
 
 
-def _run_into(writer, chain, scenario, progress, checkpoint_every, stop_after) -> Engine:
+def _run_into(
+    writer, chain, scenario, progress, checkpoint_every, stop_after, wall_offset_s=0.0
+) -> Engine:
     try:
         engine, _, _ = simulate(
             chain, scenario, writer=writer, progress=progress,
-            checkpoint_every=checkpoint_every, stop_after=stop_after,
+            checkpoint_every=checkpoint_every, stop_after=stop_after, wall_offset_s=wall_offset_s,
         )  # fmt: skip
     except ChainError as exc:
-        raise ChainError(f"{exc} (the run folder {writer.run_dir} is resumable with --resume)") from None
+        raise ChainError(
+            f"{exc} (the run folder {writer.run_dir} is resumable with --resume)"
+        ) from None
     return engine
 
 
@@ -225,11 +244,15 @@ def resume_run(
     start = time.perf_counter()
     run_dir = Path(run_dir)
     with open_chain(rpc_url, anvil=run_node_config()) as chain:
-        writer = RunWriter.resume(run_dir, chain_id=chain.chain_id, bytecode_hashes=bytecode_hashes())
+        writer = RunWriter.resume(
+            run_dir, chain_id=chain.chain_id, bytecode_hashes=bytecode_hashes()
+        )
         scenario = parse_scenario(writer.manifest["scenario"], label=f"{run_dir}/manifest.json")
-        elapsed = float((writer.checkpoint.meta if writer.checkpoint else {}).get("wall_seconds", 0.0))
+        elapsed = float(
+            (writer.checkpoint.meta if writer.checkpoint else {}).get("wall_seconds", 0.0)
+        )
         with writer:
-            engine = _run_into(writer, chain, scenario, progress, checkpoint_every, None)
+            engine = _run_into(writer, chain, scenario, progress, checkpoint_every, None, elapsed)
             wall = elapsed + time.perf_counter() - start
             summary = writer.finish(engine.positions(), meta=_summary_meta(engine, wall))
     return _result(run_dir, summary)
@@ -240,7 +263,9 @@ def _result(run_dir: Path, summary: dict) -> RunResult:
     return RunResult(run_dir, summary, reader.steps, reader.events, reader.positions)
 
 
-def run_in_memory(chain: Chain, scenario: Scenario, *, feedback: bool | None = None) -> tuple[Engine, Any, Any]:
+def run_in_memory(
+    chain: Chain, scenario: Scenario, *, feedback: bool | None = None
+) -> tuple[Engine, Any, Any]:
     """Run without a folder (for comparisons and tests): the engine, steps and events frames."""
     import pandas as pd
 

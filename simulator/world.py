@@ -62,7 +62,7 @@ def venue_params_for(scenario: Scenario) -> VenueParams:
     Raises :class:`WorldError` naming the override that does not fit the preset.
     """
     params = load_preset(scenario.market.preset)
-    market_fields = set(params.market.model_fields)
+    market_fields = set(type(params.market).model_fields)
     unknown = sorted(set(scenario.market.overrides) - market_fields)
     if unknown:
         raise WorldError(
@@ -74,11 +74,15 @@ def venue_params_for(scenario: Scenario) -> VenueParams:
     changes: dict = dict(scenario.market.overrides)
     changes["adl_policy"] = AdlPolicy(controls.adl_policy)
     if controls.leverage_cap is not None:
-        max_leverage = min(float(changes.get("max_leverage", params.market.max_leverage)), controls.leverage_cap)
+        max_leverage = min(
+            float(changes.get("max_leverage", params.market.max_leverage)), controls.leverage_cap
+        )
         changes["max_leverage"] = max_leverage
         # Maintenance margin stays, unless the cap's initial margin would fall to it: then it
         # becomes half the initial margin (the Hyperliquid rule the presets follow).
-        mmf = float(changes.get("maintenance_margin_fraction", params.market.maintenance_margin_fraction))
+        mmf = float(
+            changes.get("maintenance_margin_fraction", params.market.maintenance_margin_fraction)
+        )
         if mmf >= 1 / max_leverage:
             changes["maintenance_margin_fraction"] = 0.5 / max_leverage
     if controls.oi_cap_usd is not None:
@@ -102,7 +106,10 @@ def venue_params_for(scenario: Scenario) -> VenueParams:
                 "oracle": {**params.oracle.model_dump(), "initial_price_usd": start_price},
                 "amm": {**params.amm.model_dump(), "liquidity_usd": scenario.amm.liquidity_usd},
                 "buffers": buffers.model_dump(),
-                "controller": {**params.controller.model_dump(), "enabled": controls.dynamic_margin},
+                "controller": {
+                    **params.controller.model_dump(),
+                    "enabled": controls.dynamic_margin,
+                },
             }
         )
     except (ParamsError, ValueError) as exc:
@@ -118,7 +125,9 @@ def exogenous_start_price(scenario: Scenario) -> float:
     if hasattr(path, "prices_usd"):
         return float(path.prices_usd[0])
     # CSV: the first resampled price; reading it draws nothing.
-    return float(exogenous_prices(path, scenario.steps, scenario.step_seconds, np.random.default_rng(0))[0])
+    return float(
+        exogenous_prices(path, scenario.steps, scenario.step_seconds, np.random.default_rng(0))[0]
+    )
 
 
 @dataclass
@@ -155,7 +164,9 @@ class World:
 def _require(results: list[TxResult], what: str) -> None:
     failed = [r for r in results if not r.ok]
     if failed:
-        raise WorldError(f"{what}: {len(failed)} transactions failed, first {failed[0].label}: {failed[0].error}")
+        raise WorldError(
+            f"{what}: {len(failed)} transactions failed, first {failed[0].label}: {failed[0].error}"
+        )
 
 
 def build_world(chain: Chain, scenario: Scenario) -> World:
@@ -167,10 +178,14 @@ def build_world(chain: Chain, scenario: Scenario) -> World:
     if isinstance(scenario.traders, ExplicitBook):
         book = book_from_explicit(scenario.traders, price)
     else:
-        book = draw_population(scenario.traders, price, params.market.max_leverage, streams.population)
+        book = draw_population(
+            scenario.traders, price, params.market.max_leverage, streams.population
+        )
     # Cap the opening leverage below the market maximum (fee + impact headroom).
     leverage = np.minimum(book.leverage, max_open_leverage)
-    size_base = np.where(book.leverage > max_open_leverage, book.collateral_usd * leverage / price, book.size_base)
+    size_base = np.where(
+        book.leverage > max_open_leverage, book.collateral_usd * leverage / price, book.size_base
+    )
 
     venue = deploy_venue(chain, params)
     salt = scenario.seed

@@ -58,7 +58,9 @@ def plan_liquidations(
     """
     has_position = notional_usd > 0
     under = has_position & (equity_usd < maintenance_usd)
-    seen_long_enough = (liquidatable_since >= 0) & (step - liquidatable_since >= reaction_delay_steps)
+    seen_long_enough = (liquidatable_since >= 0) & (
+        step - liquidatable_since >= reaction_delay_steps
+    )
     eligible = under & seen_long_enough
     if keeper_reward_fraction > 0:
         eligible &= notional_usd * keeper_reward_fraction - gas_cost_usd >= min_profit_usd
@@ -73,7 +75,11 @@ def plan_liquidations(
 
 
 def update_liquidatable_since(
-    liquidatable_since: np.ndarray, equity_usd: np.ndarray, maintenance_usd: np.ndarray, notional_usd: np.ndarray, step: int
+    liquidatable_since: np.ndarray,
+    equity_usd: np.ndarray,
+    maintenance_usd: np.ndarray,
+    notional_usd: np.ndarray,
+    step: int,
 ) -> np.ndarray:
     """First step each account has been continuously under maintenance margin (-1: not)."""
     under = (notional_usd > 0) & (equity_usd < maintenance_usd)

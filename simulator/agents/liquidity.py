@@ -29,7 +29,9 @@ class Swap:
     amount_in: float
 
 
-def swap_to_target(reserve_usd: float, reserve_base: float, fee: float, target_price_usd: float) -> Swap | None:
+def swap_to_target(
+    reserve_usd: float, reserve_base: float, fee: float, target_price_usd: float
+) -> Swap | None:
     """The swap that moves a constant-product pool's price to ``target`` (``None`` inside the
     fee band). Price is ``reserve_usd / reserve_base``; the fee is taken from the input."""
     if reserve_usd <= 0 or reserve_base <= 0 or target_price_usd <= 0:
@@ -73,7 +75,13 @@ def arbitrage(
     return swaps
 
 
-def hedge(net_open_interest_base: float, hedged_base: float, price_usd: float, inventory_usd: float, inventory_base: float) -> Swap | None:
+def hedge(
+    net_open_interest_base: float,
+    hedged_base: float,
+    price_usd: float,
+    inventory_usd: float,
+    inventory_base: float,
+) -> Swap | None:
     """The hedger's swap to hold ``net_open_interest_base`` of base (the traders' net long,
     which the pool is short), within its inventory. ``hedged_base`` is what it holds for it."""
     delta = net_open_interest_base - hedged_base

@@ -32,6 +32,8 @@ class TraderState:
     """Entry price of the position (USD)."""
     wallet_usd: np.ndarray
     """Collateral left in the wallet for top-ups (USD)."""
+    read_price_usd: np.ndarray
+    """Index price at which ``equity_usd`` and ``maintenance_usd`` were last read (USD)."""
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {k: np.asarray(v) for k, v in vars(self).items()}
@@ -47,17 +49,25 @@ class TraderDecisions:
     """Amount each of them deposits (USD), aligned with ``top_up``."""
 
 
+def estimate(state: TraderState, price_usd: float) -> tuple[np.ndarray, np.ndarray]:
+    """Equity and maintenance margin carried from their last read to ``price_usd`` (USD):
+    ``equity + side·size·(price − read price)`` and ``maintenance · price / read price``.
+    Exact but for funding and fees accrued since the read."""
+    side = state.side.astype(np.float64)
+    equity = state.equity_usd + side * state.size_base * (price_usd - state.read_price_usd)
+    maintenance = state.maintenance_usd * (price_usd / state.read_price_usd)
+    return equity, maintenance
+
+
 def decide(
     state: TraderState,
     book,
     price_usd: float,
-    previous_price_usd: float,
     rng: np.random.Generator,
 ) -> TraderDecisions:
     """Decide this step's actions from the new index price (vectorized).
 
-    Equity is carried to the new price (``equity + side·size·Δprice``) and maintenance margin
-    scales with price. Take-profit and stop-loss compare profit to collateral put in; panic
+    Equity and maintenance margin are carried to the new price with :func:`estimate`. Take-profit and stop-loss compare profit to collateral put in; panic
     compares the adverse move since entry to ``panic_drawdown``; top-up traders below
     ``top_up_margin_ratio × maintenance`` deposit ``top_up_fraction × opening collateral``
     with probability ``top_up_probability`` (one uniform draw per trader per step, always drawn
@@ -65,19 +75,24 @@ def decide(
     """
     open_ = state.size_base > 0
     with np.errstate(invalid="ignore"):  # inf thresholds × 0 collateral of flat traders
-        return _decide(state, book, price_usd, previous_price_usd, rng, open_)
+        return _decide(state, book, price_usd, rng, open_)
 
 
-def _decide(state, book, price_usd, previous_price_usd, rng, open_) -> TraderDecisions:
+def _decide(state, book, price_usd, rng, open_) -> TraderDecisions:
     side = state.side.astype(np.float64)
-    equity = state.equity_usd + side * state.size_base * (price_usd - previous_price_usd)
-    maintenance = state.maintenance_usd * (price_usd / previous_price_usd)
+    equity, maintenance = estimate(state, price_usd)
     profit = equity - state.collateral_in_usd
     behaviour = book.behaviour
-    adverse_move = side * (state.entry_price_usd - price_usd) / np.maximum(state.entry_price_usd, 1e-300)
+    adverse_move = (
+        side * (state.entry_price_usd - price_usd) / np.maximum(state.entry_price_usd, 1e-300)
+    )
 
-    take_profit = (behaviour == Behaviour.TAKE_PROFIT) & (profit >= book.take_profit_fraction * state.collateral_in_usd)
-    stop_loss = (behaviour == Behaviour.STOP_LOSS) & (-profit >= book.stop_loss_fraction * state.collateral_in_usd)
+    take_profit = (behaviour == Behaviour.TAKE_PROFIT) & (
+        profit >= book.take_profit_fraction * state.collateral_in_usd
+    )
+    stop_loss = (behaviour == Behaviour.STOP_LOSS) & (
+        -profit >= book.stop_loss_fraction * state.collateral_in_usd
+    )
     panic = (behaviour == Behaviour.PANIC) & (adverse_move >= book.panic_drawdown)
     # A trader already under maintenance margin is left to the keepers (its close would revert).
     close = open_ & (take_profit | stop_loss | panic) & (equity > maintenance)
@@ -96,21 +111,28 @@ def _decide(state, book, price_usd, previous_price_usd, rng, open_) -> TraderDec
     return TraderDecisions(close=np.flatnonzero(close), top_up=top_up, top_up_usd=amount[top_up])
 
 
-def decide_reference(state, book, price_usd, previous_price_usd, draws) -> tuple[list[int], list[tuple[int, float]]]:
+def decide_reference(state, book, price_usd, draws) -> tuple[list[int], list[tuple[int, float]]]:
     """Row-by-row version of :func:`decide` for tests (``draws`` = the uniform draws)."""
     closes, top_ups = [], []
     for i in range(len(state.side)):
         if state.size_base[i] <= 0:
             continue
         s = float(state.side[i])
-        equity = state.equity_usd[i] + s * state.size_base[i] * (price_usd - previous_price_usd)
-        maintenance = state.maintenance_usd[i] * price_usd / previous_price_usd
+        read = state.read_price_usd[i]
+        equity = state.equity_usd[i] + s * state.size_base[i] * (price_usd - read)
+        maintenance = state.maintenance_usd[i] * price_usd / read
         profit = equity - state.collateral_in_usd[i]
         b = int(book.behaviour[i])
         adverse = s * (state.entry_price_usd[i] - price_usd) / state.entry_price_usd[i]
         wants_close = (
-            (b == Behaviour.TAKE_PROFIT and profit >= book.take_profit_fraction[i] * state.collateral_in_usd[i])
-            or (b == Behaviour.STOP_LOSS and -profit >= book.stop_loss_fraction[i] * state.collateral_in_usd[i])
+            (
+                b == Behaviour.TAKE_PROFIT
+                and profit >= book.take_profit_fraction[i] * state.collateral_in_usd[i]
+            )
+            or (
+                b == Behaviour.STOP_LOSS
+                and -profit >= book.stop_loss_fraction[i] * state.collateral_in_usd[i]
+            )
             or (b == Behaviour.PANIC and adverse >= book.panic_drawdown[i])
         )
         if wants_close and equity > maintenance:

@@ -312,9 +312,9 @@ class RpcChain(Chain):
         self.rpc.request("evm_increaseTime", [_hex(seconds)])
 
     def set_next_block_timestamp(self, timestamp_s: int) -> None:
+        # Sent at once, so that reads of the pending block already see this timestamp.
+        self.rpc.request("evm_setNextBlockTimestamp", [_hex(timestamp_s)])
         self._next_timestamp_s = int(timestamp_s)
-        if self._clock_s is None:
-            self.rpc.request("evm_setNextBlockTimestamp", [_hex(timestamp_s)])
 
     def dump_state(self) -> bytes:
         return bytes.fromhex(self.rpc.request("anvil_dumpState")[2:])
@@ -336,11 +336,14 @@ class RpcChain(Chain):
         self._clock_s = max(int(start_timestamp_s) - 1, self.latest_timestamp())
 
     def _stamp_next_block(self) -> None:
+        """In fixed-clock mode, make sure the block about to be mined has its timestamp."""
         if self._clock_s is None:
+            self._next_timestamp_s = None
             return
-        ts = self._next_timestamp_s if self._next_timestamp_s is not None else self._clock_s + 1
-        self.rpc.request("evm_setNextBlockTimestamp", [_hex(ts)])
-        self._clock_s, self._next_timestamp_s = ts, None
+        if self._next_timestamp_s is None:
+            self.rpc.request("evm_setNextBlockTimestamp", [_hex(self._clock_s + 1)])
+            self._next_timestamp_s = self._clock_s + 1
+        self._clock_s, self._next_timestamp_s = self._next_timestamp_s, None
 
     def latest_timestamp(self) -> int:
         return int(self.rpc.request("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)

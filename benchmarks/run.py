@@ -1,0 +1,90 @@
+"""``perpsim bench run``: a scenario end to end on chain, against the raw ceiling of its blocks.
+
+1. **engine**: the scenario runs as ``perpsim run`` does (fresh anvil, deploy, fund, open,
+   every step with its reads, keepers, agents, metrics and invariant checks), timed from the
+   first step to the last; the deployment and opening book are timed separately.
+2. **raw ceiling**: on a fresh anvil, the same world is built again (deployment is
+   deterministic) and the *same transactions* the engine sent are replayed block by block
+   through the batched sender with nothing else: no reads, no decisions, no metrics. That is the
+   fastest the chain can execute this run's blocks; ``engine tx/s ÷ ceiling tx/s`` is the share
+   of the chain's capacity the engine keeps. The replay must reproduce every status.
+
+Both use the same node configuration, in the same process, one after the other.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from simulator.chain.connect import open_chain
+from simulator.engine import Engine
+from simulator.errors import PerpsimError
+from simulator.runner import GENESIS_TIMESTAMP_S, run_node_config
+from simulator.scenario import load_scenario
+from simulator.world import build_world
+
+
+def run(
+    scenario_name: str = "oct-2025",
+    overrides: list[str] | None = None,
+    *,
+    progress: Callable[[str], None] = lambda m: None,
+) -> dict:
+    scenario = load_scenario(scenario_name, overrides or [])
+    progress(
+        f"engine: {scenario.name}, {scenario.traders.count if hasattr(scenario.traders, 'count') else 'book'} traders, {scenario.steps} steps"
+    )
+    with open_chain(anvil=run_node_config()) as chain:
+        chain.use_fixed_clock(GENESIS_TIMESTAMP_S)
+        t0 = time.perf_counter()
+        world = build_world(chain, scenario)
+        setup_s = time.perf_counter() - t0
+        engine = Engine(chain, world, record_calls=True)
+        t1 = time.perf_counter()
+        statuses: list[list[bool]] = []
+        engine_blocks_before = chain.stats.blocks
+
+        def on_step(outcome):
+            statuses.append(outcome.row["transactions"])
+
+        engine.run(on_step=on_step)
+        engine_s = time.perf_counter() - t1
+        blocks = chain.stats.blocks - engine_blocks_before
+        transactions = engine.state.transactions
+        recorded = engine.recorded_calls or []
+
+    progress(f"raw ceiling: replaying {transactions} transactions in {len(recorded)} blocks")
+    with open_chain(anvil=run_node_config()) as chain:
+        chain.use_fixed_clock(GENESIS_TIMESTAMP_S)
+        world2 = build_world(chain, scenario)
+        if world2.traders != world.traders or world2.venue.addresses() != world.venue.addresses():
+            raise PerpsimError(
+                "replay world differs from the engine's world (deployment not deterministic)"
+            )
+        t2 = time.perf_counter()
+        replayed = 0
+        for step, calls in enumerate(recorded, start=1):
+            chain.set_next_block_timestamp(world2.start_timestamp_s + step * scenario.step_seconds)
+            replayed += len(chain.execute(calls))
+        raw_s = time.perf_counter() - t2
+
+    engine_rate = transactions / engine_s if engine_s else 0.0
+    raw_rate = replayed / raw_s if raw_s else 0.0
+    return {
+        "benchmark": "run",
+        "scenario": scenario.name,
+        "traders": len(world.traders),
+        "steps": scenario.steps,
+        "blocks": blocks,
+        "transactions": transactions,
+        "setup_seconds": round(setup_s, 2),
+        "engine_seconds": round(engine_s, 2),
+        "wall_seconds": round(setup_s + engine_s, 2),
+        "engine_tx_per_s": round(engine_rate, 1),
+        "raw_ceiling_seconds": round(raw_s, 2),
+        "raw_ceiling_tx_per_s": round(raw_rate, 1),
+        "ratio_to_ceiling": round(engine_rate / raw_rate, 3) if raw_rate else None,
+        "engine_ms_per_step": round(1000 * engine_s / max(scenario.steps, 1), 2),
+        "raw_ms_per_block": round(1000 * raw_s / max(len(recorded), 1), 2),
+    }
