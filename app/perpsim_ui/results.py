@@ -1,0 +1,320 @@
+"""Reading run folders and comparison folders, cached on what identifies their content.
+
+A complete run is read with :class:`simulator.results.RunReader`. An incomplete run (a chain
+that failed mid-run, a stopped run) has no tables yet: the rows up to its last checkpoint are
+in ``checkpoint.npz`` (written by :class:`simulator.results.RunWriter`), and are read from there
+so the app can show what finished. A comparison is read from ``compare.json``; one that did not
+finish is assembled from the run folders that did.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import streamlit as st
+
+from simulator.results import CHECKPOINT, MANIFEST, SUMMARY, RunReader
+from simulator.stats import compare_table
+
+COMPARE_JSON = "compare.json"
+
+
+@dataclass
+class RunData:
+    """What the app shows of one run folder."""
+
+    run_dir: str
+    manifest: dict[str, Any]
+    summary: dict[str, Any] | None
+    """``summary.json``; ``None`` while the run is not complete."""
+    steps: pd.DataFrame
+    events: pd.DataFrame
+    positions: pd.DataFrame | None
+    """``None`` while the run is not complete."""
+
+    @property
+    def status(self) -> str:
+        return str(self.manifest.get("status", "unknown"))
+
+    @property
+    def complete(self) -> bool:
+        return self.status == "complete"
+
+    @property
+    def last_step(self) -> int | None:
+        return int(self.steps["step"].max()) if len(self.steps) else None
+
+
+def read_manifest(run_dir: str | Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((Path(run_dir) / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _checkpoint_tables(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Step and event rows saved with the last checkpoint (empty frames if there is none)."""
+    path = run_dir / CHECKPOINT
+    if not path.is_file():
+        return pd.DataFrame(), pd.DataFrame()
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            tables = [
+                pa.ipc.open_stream(pa.py_buffer(archive[name].tobytes())).read_all().to_pandas()
+                for name in ("_steps", "_events")
+            ]
+    except (OSError, ValueError, KeyError, pa.ArrowException):
+        return pd.DataFrame(), pd.DataFrame()
+    return tables[0], tables[1]
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _load_run(run_dir: str, fingerprint: str | None, version: str) -> RunData:
+    """Cached read of a run folder; ``fingerprint`` and ``version`` (status and last write)
+    are the cache key, so a run that finishes or is rerun is read again."""
+    folder = Path(run_dir)
+    manifest = read_manifest(folder) or {}
+    if manifest.get("status") == "complete":
+        reader = RunReader(folder)
+        return RunData(
+            run_dir, manifest, reader.summary, reader.steps, reader.events, reader.positions
+        )
+    steps, events = _checkpoint_tables(folder)
+    return RunData(run_dir, manifest, None, steps, events, None)
+
+
+def load_run(run_dir: str | Path) -> RunData | None:
+    """The run in ``run_dir`` (complete or not), or ``None`` if it is not a run folder."""
+    manifest = read_manifest(run_dir)
+    if manifest is None:
+        return None
+    version = f"{manifest.get('status')}|{manifest.get('updated_utc')}"
+    return _load_run(str(run_dir), manifest.get("scenario_fingerprint"), version)
+
+
+# ----------------------------------------------------------------------------------------------
+# Comparisons
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CompareData:
+    """What the app shows of one comparison folder."""
+
+    out_dir: str
+    scenario: dict[str, Any]
+    controls: dict[str, str]
+    """Control set name -> what it changes (in column order)."""
+    paths: int
+    results: dict[str, list[dict[str, Any]]]
+    """Control set -> the summary of each finished path."""
+    table: pd.DataFrame | None
+    """:func:`simulator.stats.compare_table` of ``results`` (``None`` when nothing finished)."""
+    steps: dict[str, pd.DataFrame] = field(default_factory=dict)
+    """Control set -> step rows of its path 0 (charts)."""
+    no_feedback: dict[str, pd.DataFrame] = field(default_factory=dict)
+    """The first control set's path 0 without feedback, when it finished."""
+    complete: bool = True
+    missing: list[str] = field(default_factory=list)
+    """Runs that did not finish (``control/path-i``)."""
+
+
+def _steps_if_complete(run_dir: Path) -> pd.DataFrame | None:
+    manifest = read_manifest(run_dir)
+    if manifest is None or manifest.get("status") != "complete":
+        return None
+    return RunReader(run_dir).steps
+
+
+def _compare_version(out_dir: Path) -> str:
+    parts = []
+    for path in [out_dir / COMPARE_JSON, *sorted(out_dir.glob("runs/*/*/" + MANIFEST))]:
+        try:
+            parts.append(f"{path}:{path.stat().st_mtime_ns}")
+        except OSError:
+            continue
+    return "|".join(parts)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _load_compare(out_dir: str, controls: tuple[str, ...], paths: int, version: str) -> CompareData:
+    folder = Path(out_dir)
+    runs = folder / "runs"
+    try:
+        data = json.loads((folder / COMPARE_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = None
+    missing: list[str] = []
+    if data is not None:
+        described = dict(data.get("controls", {}))
+        results = {c: list(v) for c, v in data.get("runs", {}).items()}
+        scenario = data.get("scenario", {})
+        paths = int(data.get("paths", paths))
+    else:
+        from simulator.scenario import CONTROL_SETS
+
+        described = {c: CONTROL_SETS.get(c, "") for c in controls}
+        results = {}
+        for control in controls:
+            done = []
+            for i in range(paths):
+                run_dir = runs / control / f"path-{i}"
+                manifest = read_manifest(run_dir)
+                if manifest is not None and manifest.get("status") == "complete":
+                    done.append(json.loads((run_dir / SUMMARY).read_text(encoding="utf-8")))
+                else:
+                    missing.append(f"{control}/path-{i}")
+            if done:
+                results[control] = done
+        scenario = {}
+        spec = folder / "scenario.yaml"
+        if spec.is_file():
+            import yaml
+
+            scenario = yaml.safe_load(spec.read_text(encoding="utf-8")) or {}
+    table = compare_table(results) if results else None
+    steps = {}
+    for control in described:
+        frame = _steps_if_complete(runs / control / "path-0")
+        if frame is not None:
+            steps[control] = frame
+    no_feedback = {}
+    if described:
+        first = next(iter(described))
+        frame = _steps_if_complete(runs / first / "path-0-no-feedback")
+        if frame is not None:
+            no_feedback[first] = frame
+    return CompareData(
+        out_dir, scenario, described, paths, results, table, steps, no_feedback,
+        complete=data is not None, missing=missing,
+    )  # fmt: skip
+
+
+def load_compare(
+    out_dir: str | Path, controls: tuple[str, ...] = (), paths: int = 1
+) -> CompareData | None:
+    """The comparison in ``out_dir``: from ``compare.json`` when it finished, else from the
+    run folders of ``controls`` × ``paths`` that did (``None`` when there is nothing)."""
+    folder = Path(out_dir)
+    if not (folder / COMPARE_JSON).is_file() and not (folder / "runs").is_dir():
+        return None
+    if not (folder / COMPARE_JSON).is_file() and not controls:
+        controls = tuple(sorted(p.name for p in (folder / "runs").iterdir() if p.is_dir()))
+        paths = max(
+            (len(list((folder / "runs" / c).glob("path-*[0-9]"))) for c in controls), default=1
+        )
+    return _load_compare(str(folder), tuple(controls), int(paths), _compare_version(folder))
+
+
+# ----------------------------------------------------------------------------------------------
+# Browsing
+# ----------------------------------------------------------------------------------------------
+
+
+def list_folders(root: str | Path) -> pd.DataFrame:
+    """Every run folder and comparison folder under ``root`` (hidden folders skipped).
+
+    Columns: ``path`` (relative to ``root``), ``kind`` (``run`` / ``compare``), ``scenario``,
+    ``status``, ``steps``, ``traders``, ``seed``, ``created`` (UTC), ``fingerprint``.
+    """
+    root = Path(root)
+    rows: list[dict[str, Any]] = []
+    if not root.is_dir():
+        return pd.DataFrame(columns=_LIST_COLUMNS)
+    for current, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        folder = Path(current)
+        rel = str(folder.relative_to(root)) if folder != root else "."
+        if MANIFEST in files:
+            manifest = read_manifest(folder) or {}
+            scenario = manifest.get("scenario") or {}
+            traders = scenario.get("traders") or {}
+            rows.append(
+                {
+                    "path": rel,
+                    "kind": "run",
+                    "scenario": manifest.get("scenario_name") or scenario.get("name"),
+                    "status": manifest.get("status"),
+                    "steps": scenario.get("steps"),
+                    "traders": traders.get("count") if isinstance(traders, dict) else None,
+                    "seed": manifest.get("seed"),
+                    "created": manifest.get("created_utc"),
+                    "fingerprint": (manifest.get("scenario_fingerprint") or "")[:12],
+                }
+            )
+            dirs[:] = []  # a run folder holds no other runs
+        elif COMPARE_JSON in files or ("runs" in dirs and (folder / "scenario.yaml").is_file()):
+            try:
+                data = json.loads((folder / COMPARE_JSON).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                data = {}
+            scenario = data.get("scenario") or {}
+            traders = scenario.get("traders") or {}
+            created = None
+            with_time = folder / (COMPARE_JSON if data else "scenario.yaml")
+            try:
+                created = pd.Timestamp(with_time.stat().st_mtime, unit="s").strftime(
+                    "%Y-%m-%dT%H:%M:%SZ"
+                )
+            except OSError:
+                pass
+            rows.append(
+                {
+                    "path": rel,
+                    "kind": "compare",
+                    "scenario": scenario.get("name"),
+                    "status": "complete" if data else "incomplete",
+                    "steps": scenario.get("steps"),
+                    "traders": traders.get("count") if isinstance(traders, dict) else None,
+                    "seed": scenario.get("seed"),
+                    "created": created,
+                    "fingerprint": "",
+                }
+            )
+    frame = pd.DataFrame(rows, columns=_LIST_COLUMNS)
+    return frame.sort_values("created", ascending=False, na_position="last", kind="stable")
+
+
+_LIST_COLUMNS = [
+    "path", "kind", "scenario", "status", "steps", "traders", "seed", "created", "fingerprint",
+]  # fmt: skip
+
+
+def folder_files(folder: str | Path) -> list[Path]:
+    """The files directly in a folder that a user may download (hidden files left out)."""
+    folder = Path(folder)
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def zip_folder(folder: str, version: str) -> bytes:
+    """The folder (recursively, hidden files left out) as a zip archive; ``version`` is the
+    cache key that changes when the folder does."""
+    root = Path(folder)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(root.rglob("*")):
+            rel = path.relative_to(root)
+            if path.is_file() and not any(part.startswith(".") for part in rel.parts):
+                archive.write(path, str(Path(root.name) / rel))
+    return buffer.getvalue()
+
+
+def folder_version(folder: str | Path) -> str:
+    """A cheap key that changes when files in the folder change (sizes and times)."""
+    parts = []
+    for path in sorted(Path(folder).rglob("*")):
+        if path.is_file():
+            stat = path.stat()
+            parts.append(f"{path}:{stat.st_size}:{stat.st_mtime_ns}")
+    return str(hash("|".join(parts)))

@@ -1,0 +1,28 @@
+"""The sidebar every page shares: where run folders live, and what is running."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from . import jobs, state
+
+
+def render() -> None:
+    state.init({state.RUNS_DIR_KEY: str(state.default_runs_dir())})
+    with st.sidebar:
+        st.text_input(
+            "Run folders",
+            key=state.RUNS_DIR_KEY,
+            help="Folder holding run folders: the CLI writes runs/ by default; the app writes "
+            f"its own runs under <this folder>/app. Default: ${state.RUNS_DIR_ENV} or runs/ "
+            "in the repository.",
+        )
+        running = jobs.active()
+        if running:
+            st.caption("Running")
+            for job in running:
+                st.progress(job.fraction, text=job.progress_text())
+        st.caption(
+            "perpsim runs real perpetual-futures contracts on a local anvil chain. "
+            "Runs started here are `perpsim` subprocesses; their folders are the CLI's."
+        )

@@ -1,0 +1,31 @@
+"""perpsim app: the router. Pages live in ``pages/``; adding a page is one file there and one
+``st.Page`` line below. Start it with ``make app`` (or ``streamlit run app/streamlit_app.py``).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# The pages import the app's helpers (``perpsim_ui``) from this folder; `streamlit run` puts it
+# on sys.path, AppTest and other runners may not.
+APP_DIR = Path(__file__).resolve().parent
+if str(APP_DIR) not in sys.path:
+    sys.path.insert(0, str(APP_DIR))
+
+import streamlit as st  # noqa: E402
+
+from perpsim_ui import sidebar, state  # noqa: E402
+
+st.set_page_config(page_title="perpsim", page_icon="📉", layout="wide")
+
+PAGES = [
+    st.Page(APP_DIR / "pages" / "scenario.py", title="Scenario", icon=":material/tune:", default=True),
+    st.Page(APP_DIR / "pages" / "compare.py", title="Compare controls", icon=":material/compare_arrows:"),
+    st.Page(APP_DIR / "pages" / "runs.py", title="Runs", icon=":material/folder_open:"),
+]  # fmt: skip
+
+state.keep_widget_values()
+page = st.navigation(PAGES)
+sidebar.render()
+page.run()
