@@ -59,5 +59,11 @@ def open_chain(
     if fork_url:
         probe_node(fork_url, "fork")
         config = replace(config, fork_url=fork_url, fork_block=fork_block)
+    elif config.split_state:
+        # An empty source node and a fork of it (see AnvilConfig.split_state).
+        with AnvilNode(replace(config, split_state=False)) as source:
+            with AnvilNode(replace(config, split_state=False, fork_url=source.url, genesis_timestamp_s=None)) as node:
+                yield RpcChain(node.rpc, registry, node=node)
+        return
     with AnvilNode(config) as node:
         yield RpcChain(node.rpc, registry, node=node)

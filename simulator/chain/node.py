@@ -52,6 +52,10 @@ class AnvilConfig:
     """Fork the state of this RPC endpoint (a real local fork, offline if the source is local)."""
     fork_block: int | None = None
     """Block number to fork at; ``None`` forks at the source's latest block."""
+    split_state: bool = False
+    """Run as a local fork of a second, empty anvil. anvil computes no state root for a forked
+    database, which makes mining a block with a large state about twice as fast (measured: the
+    oct-2025 run in 24 s instead of 38 s, identical results). Two processes instead of one."""
     genesis_timestamp_s: int | None = None
     """Timestamp of the genesis block (Unix seconds); ``None`` = the wall clock."""
     extra_args: tuple[str, ...] = field(default_factory=tuple)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
+from engine_helpers import small_oct
+
 from simulator.chain import open_chain
 from simulator.results import RunReader, deterministic_summary
 from simulator.runner import run_in_memory, run_node_config, run_scenario
-
-from engine_helpers import small_oct
 
 
 def test_feedback_on_deepens_the_fall_and_the_liquidations_on_the_same_path():

@@ -7,10 +7,10 @@ import os
 import signal
 import subprocess
 
+from engine_helpers import small_oct
+
 from simulator.results import RunReader, deterministic_summary
 from simulator.runner import resume_run, run_scenario
-
-from engine_helpers import small_oct
 
 SET = [
     "--set", "traders.count=150", "--set", "steps=60", "--set", "amm.liquidity_usd=60000000",
