@@ -20,7 +20,9 @@ from simulator.chain.types import Call, View
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
 
-def _struct_names(abi: Sequence[dict], function: str, output: bool = True, index: int = 0) -> list[str]:
+def _struct_names(
+    abi: Sequence[dict], function: str, output: bool = True, index: int = 0
+) -> list[str]:
     for item in abi:
         if item.get("type") == "function" and item["name"] == function:
             part = item["outputs" if output else "inputs"][index]
@@ -127,7 +129,9 @@ class PerpMarket(ContractWrapper):
     def guardian_set_maintenance_margin_fraction(self, sender: str, fraction_wad: int) -> Call:
         return self.call(sender, "guardianSetMaintenanceMarginFraction", fraction_wad)
 
-    def guardian_set_open_interest_caps(self, sender: str, max_long_wad: int, max_short_wad: int) -> Call:
+    def guardian_set_open_interest_caps(
+        self, sender: str, max_long_wad: int, max_short_wad: int
+    ) -> Call:
         return self.call(sender, "guardianSetOpenInterestCaps", max_long_wad, max_short_wad)
 
     def guardian_pause_risk(self, sender: str) -> Call:
@@ -264,13 +268,22 @@ class SpotAMM(ContractWrapper):
     CONTRACT_NAME = "SpotAMM"
     GAS = {"swap": 150_000, "addLiquidity": 150_000, "removeLiquidity": 150_000, "setFee": 60_000}
 
-    def swap(self, sender: str, base_in: bool, amount_in: int, min_amount_out: int = 0, to: str | None = None) -> Call:
+    def swap(
+        self,
+        sender: str,
+        base_in: bool,
+        amount_in: int,
+        min_amount_out: int = 0,
+        to: str | None = None,
+    ) -> Call:
         return self.call(sender, "swap", base_in, amount_in, min_amount_out, to or sender)
 
     def add_liquidity(self, sender: str, collateral_units: int, base_amount: int) -> Call:
         return self.call(sender, "addLiquidity", collateral_units, base_amount)
 
-    def remove_liquidity(self, sender: str, collateral_units: int, base_amount: int, to: str) -> Call:
+    def remove_liquidity(
+        self, sender: str, collateral_units: int, base_amount: int, to: str
+    ) -> Call:
         return self.call(sender, "removeLiquidity", collateral_units, base_amount, to)
 
     def spot_price(self) -> View:
@@ -317,10 +330,14 @@ class BackstopVault(ContractWrapper):
     def deposit(self, sender: str, assets_units: int, receiver: str | None = None) -> Call:
         return self.call(sender, "deposit", assets_units, receiver or sender)
 
-    def redeem(self, sender: str, shares: int, receiver: str | None = None, owner: str | None = None) -> Call:
+    def redeem(
+        self, sender: str, shares: int, receiver: str | None = None, owner: str | None = None
+    ) -> Call:
         return self.call(sender, "redeem", shares, receiver or sender, owner or sender)
 
-    def withdraw(self, sender: str, assets_units: int, receiver: str | None = None, owner: str | None = None) -> Call:
+    def withdraw(
+        self, sender: str, assets_units: int, receiver: str | None = None, owner: str | None = None
+    ) -> Call:
         return self.call(sender, "withdraw", assets_units, receiver or sender, owner or sender)
 
     def deposit_margin(self, sender: str, amount_units: int) -> Call:
@@ -329,10 +346,14 @@ class BackstopVault(ContractWrapper):
     def withdraw_margin(self, sender: str, amount_units: int) -> Call:
         return self.call(sender, "withdrawMargin", amount_units)
 
-    def trade_position(self, sender: str, size_delta_wad: int, acceptable_price_wad: int = 0) -> Call:
+    def trade_position(
+        self, sender: str, size_delta_wad: int, acceptable_price_wad: int = 0
+    ) -> Call:
         return self.call(sender, "tradePosition", size_delta_wad, acceptable_price_wad)
 
-    def hedge_on_amm(self, sender: str, base_in: bool, amount_in: int, min_amount_out: int = 0) -> Call:
+    def hedge_on_amm(
+        self, sender: str, base_in: bool, amount_in: int, min_amount_out: int = 0
+    ) -> Call:
         return self.call(sender, "hedgeOnAmm", base_in, amount_in, min_amount_out)
 
     def total_assets(self) -> View:
@@ -380,7 +401,9 @@ class PerpTimelock(ContractWrapper):
     GAS = {"schedule": 200_000, "execute": 1_000_000, "cancel": 100_000}
     ZERO_SALT = b"\x00" * 32
 
-    def schedule(self, sender: str, target: str, data: bytes, delay_s: int, salt: bytes = ZERO_SALT) -> Call:
+    def schedule(
+        self, sender: str, target: str, data: bytes, delay_s: int, salt: bytes = ZERO_SALT
+    ) -> Call:
         return self.call(sender, "schedule", target, 0, data, b"\x00" * 32, salt, delay_s)
 
     def execute(self, sender: str, target: str, data: bytes, salt: bytes = ZERO_SALT) -> Call:

@@ -77,7 +77,9 @@ class Venue:
 
     # -- helpers for the engine and tests ---------------------------------------------------
 
-    def fund_calls(self, accounts: list[str], amount_units: int, *, approve_market: bool = True) -> list[Call]:
+    def fund_calls(
+        self, accounts: list[str], amount_units: int, *, approve_market: bool = True
+    ) -> list[Call]:
         """Mint collateral to each account and (optionally) approve the market for it."""
         calls = [self.collateral.mint(self.deployer, a, amount_units) for a in accounts]
         if approve_market:
@@ -88,14 +90,24 @@ class Venue:
         """Push an index price (WAD) as the venue's pusher."""
         return self.oracle.push_price(self.pusher, price_wad)
 
-    def govern(self, chain: Chain, target: ContractWrapper, call: Call, *, salt: bytes | None = None) -> TxResult:
+    def govern(
+        self, chain: Chain, target: ContractWrapper, call: Call, *, salt: bytes | None = None
+    ) -> TxResult:
         """Schedule ``call`` (built with the timelock as sender) on the timelock, wait the delay,
         execute it; returns the execution's result."""
         salt = salt or PerpTimelock.ZERO_SALT
         delay = self.timelock.read("getMinDelay")
-        require_ok([chain.execute_one(self.timelock.schedule(self.governor, target.address, call.data, delay, salt))])
+        require_ok(
+            [
+                chain.execute_one(
+                    self.timelock.schedule(self.governor, target.address, call.data, delay, salt)
+                )
+            ]
+        )
         chain.advance_time(delay + 1)
-        return chain.execute_one(self.timelock.execute(self.governor, target.address, call.data, salt))
+        return chain.execute_one(
+            self.timelock.execute(self.governor, target.address, call.data, salt)
+        )
 
 
 def deploy_venue(
@@ -116,14 +128,23 @@ def deploy_venue(
     artifacts = load_artifacts()
 
     def deploy(wrapper, *args, name: str | None = None):
-        return deploy_contract(chain, wrapper, *args, sender=deployer, artifacts=artifacts, contract_name=name)
+        return deploy_contract(
+            chain, wrapper, *args, sender=deployer, artifacts=artifacts, contract_name=name
+        )
 
     collateral = deploy(CollateralToken, "Perp USD", "pUSD", deployer)
     base = deploy(BaseToken, "Perp Base", "pBASE", deployer)
-    timelock = deploy(PerpTimelock, params.governance.timelock_delay_s, [governor], [governor], ZERO_ADDRESS)
+    timelock = deploy(
+        PerpTimelock, params.governance.timelock_delay_s, [governor], [governor], ZERO_ADDRESS
+    )
     price_wad = to_wad(params.oracle.initial_price_usd)
     oracle = deploy(
-        Oracle, timelock.address, pusher, price_wad, params.oracle.max_age_s, params.oracle.max_deviation_bps
+        Oracle,
+        timelock.address,
+        pusher,
+        price_wad,
+        params.oracle.max_age_s,
+        params.oracle.max_deviation_bps,
     )
     amm = deploy(SpotAMM, collateral.address, base.address, params.amm.fee_bps, deployer)
     liquidation_module = deploy(ContractWrapper, name="LiquidationModule")
@@ -143,9 +164,15 @@ def deploy_venue(
         governance_module.address,
     )
     fund = deploy(InsuranceFund, collateral.address)
-    vault = deploy(BackstopVault, collateral.address, market.address, amm.address, timelock.address, manager)
+    vault = deploy(
+        BackstopVault, collateral.address, market.address, amm.address, timelock.address, manager
+    )
     controller = deploy(
-        DynamicMarginController, market.address, oracle.address, timelock.address, params.controller.to_chain()
+        DynamicMarginController,
+        market.address,
+        oracle.address,
+        timelock.address,
+        params.controller.to_chain(),
     )
 
     b = params.buffers
@@ -154,7 +181,9 @@ def deploy_venue(
     vault_units = to_units(b.backstop_vault_usd)
     margin_units = int(Decimal(vault_units) * Decimal(str(b.backstop_margin_share)))
     amm_units = to_units(params.amm.liquidity_usd)
-    amm_base = int(Decimal(str(params.amm.liquidity_usd)) / Decimal(str(params.oracle.initial_price_usd)) * WAD)
+    amm_base = int(
+        Decimal(str(params.amm.liquidity_usd)) / Decimal(str(params.oracle.initial_price_usd)) * WAD
+    )
 
     calls: list[Call] = [
         fund.set_market(deployer, market.address),
@@ -169,9 +198,15 @@ def deploy_venue(
     if fund_units:
         calls.append(collateral.transfer(deployer, fund.address, fund_units))
     if pool_units:
-        calls += [collateral.approve(deployer, market.address, pool_units), market.seed_pool(deployer, pool_units)]
+        calls += [
+            collateral.approve(deployer, market.address, pool_units),
+            market.seed_pool(deployer, pool_units),
+        ]
     if vault_units:
-        calls += [collateral.approve(deployer, vault.address, vault_units), vault.deposit(deployer, vault_units)]
+        calls += [
+            collateral.approve(deployer, vault.address, vault_units),
+            vault.deposit(deployer, vault_units),
+        ]
         if margin_units:
             calls.append(vault.deposit_margin(manager, margin_units))
     if amm_units and amm_base:

@@ -13,7 +13,7 @@ Validation errors name the field, e.g. ``market.maintenance_margin_fraction: mus
 from __future__ import annotations
 
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -48,14 +48,14 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
 
-class FundingModel(str, Enum):
+class FundingModel(StrEnum):
     """How funding accrues (see ``IPerpMarketTypes.FundingModel``)."""
 
     VELOCITY = "velocity"
     PREMIUM = "premium"
 
 
-class AdlPolicy(str, Enum):
+class AdlPolicy(StrEnum):
     """What covers a deficit the insurance fund could not (``IPerpMarketTypes.AdlPolicy``)."""
 
     NONE = "none"
@@ -65,7 +65,12 @@ class AdlPolicy(str, Enum):
 
 
 _FUNDING_MODEL_INDEX = {FundingModel.VELOCITY: 0, FundingModel.PREMIUM: 1}
-_ADL_POLICY_INDEX = {AdlPolicy.NONE: 0, AdlPolicy.QUEUE: 1, AdlPolicy.PRO_RATA: 2, AdlPolicy.SOCIALIZED: 3}
+_ADL_POLICY_INDEX = {
+    AdlPolicy.NONE: 0,
+    AdlPolicy.QUEUE: 1,
+    AdlPolicy.PRO_RATA: 2,
+    AdlPolicy.SOCIALIZED: 3,
+}
 
 
 class OracleParams(_Frozen):
@@ -187,18 +192,30 @@ class MarketParams(_Frozen):
         if self.oi_imf_upper_cap_usd and self.oi_imf_upper_cap_usd <= self.oi_imf_lower_cap_usd:
             raise ValueError("oi_imf_upper_cap_usd must be above oi_imf_lower_cap_usd (or 0 = off)")
         if self.circuit_breaker_band_bps and self.circuit_breaker_window_s == 0:
-            raise ValueError("circuit_breaker_window_s must be > 0 when circuit_breaker_band_bps is set")
+            raise ValueError(
+                "circuit_breaker_window_s must be > 0 when circuit_breaker_band_bps is set"
+            )
         if len(self.margin_tiers) > 8:
             raise ValueError(f"margin_tiers: at most 8 tiers (got {len(self.margin_tiers)})")
         floor, imf, mmf = 0.0, base_imf, self.maintenance_margin_fraction
         for i, tier in enumerate(self.margin_tiers):
             if tier.notional_floor_usd <= floor:
-                raise ValueError(f"margin_tiers[{i}].notional_floor_usd must increase (got {tier.notional_floor_usd:g})")
+                raise ValueError(
+                    f"margin_tiers[{i}].notional_floor_usd must increase (got {tier.notional_floor_usd:g})"
+                )
             if tier.initial_margin_fraction < imf:
-                raise ValueError(f"margin_tiers[{i}].initial_margin_fraction must not decrease (got {tier.initial_margin_fraction:g} < {imf:g})")
+                raise ValueError(
+                    f"margin_tiers[{i}].initial_margin_fraction must not decrease (got {tier.initial_margin_fraction:g} < {imf:g})"
+                )
             if tier.maintenance_margin_fraction < mmf:
-                raise ValueError(f"margin_tiers[{i}].maintenance_margin_fraction must not decrease (got {tier.maintenance_margin_fraction:g} < {mmf:g})")
-            floor, imf, mmf = tier.notional_floor_usd, tier.initial_margin_fraction, tier.maintenance_margin_fraction
+                raise ValueError(
+                    f"margin_tiers[{i}].maintenance_margin_fraction must not decrease (got {tier.maintenance_margin_fraction:g} < {mmf:g})"
+                )
+            floor, imf, mmf = (
+                tier.notional_floor_usd,
+                tier.initial_margin_fraction,
+                tier.maintenance_margin_fraction,
+            )
         return self
 
     @property
@@ -241,7 +258,11 @@ class MarketParams(_Frozen):
     def tiers_to_chain(self) -> list[tuple[int, int, int]]:
         """The margin tiers as ``MarginTier`` tuples (WAD)."""
         return [
-            (to_wad(t.notional_floor_usd), to_wad(t.initial_margin_fraction), to_wad(t.maintenance_margin_fraction))
+            (
+                to_wad(t.notional_floor_usd),
+                to_wad(t.initial_margin_fraction),
+                to_wad(t.maintenance_margin_fraction),
+            )
             for t in self.margin_tiers
         ]
 
@@ -284,7 +305,9 @@ class ControllerParams(_Frozen):
     @model_validator(mode="after")
     def _bounds(self) -> ControllerParams:
         if self.max_scale < self.min_scale:
-            raise ValueError(f"max_scale must be >= min_scale ({self.max_scale:g} < {self.min_scale:g})")
+            raise ValueError(
+                f"max_scale must be >= min_scale ({self.max_scale:g} < {self.min_scale:g})"
+            )
         return self
 
     def to_chain(self) -> tuple[int, ...]:

@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from perp_helpers import TEST_PARAMS, deploy
 
 from simulator.chain import open_chain
-from simulator.protocol import VenueParams, deploy_venue
+from simulator.protocol import VenueParams
 from simulator.protocol.deploy import Venue
-from perp_helpers import GOVERNOR, GUARDIAN, MANAGER, PUSHER, TEST_PARAMS
 
 
 @pytest.fixture(scope="session")
@@ -32,10 +32,6 @@ def deployed(chain):
         return cache[key]
 
     return get
-
-
-def deploy(chain, params: VenueParams) -> Venue:
-    return deploy_venue(chain, params, governor=GOVERNOR, guardian=GUARDIAN, pusher=PUSHER, manager=MANAGER)
 
 
 @pytest.fixture

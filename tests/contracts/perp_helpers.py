@@ -7,7 +7,7 @@ from fractions import Fraction
 from eth_utils import to_checksum_address
 
 from simulator.chain.types import TxResult, require_ok
-from simulator.protocol.deploy import Venue
+from simulator.protocol.deploy import Venue, deploy_venue
 from simulator.protocol.params import (
     AmmParams,
     BufferParams,
@@ -51,7 +51,10 @@ TEST_PARAMS = VenueParams(
         max_adl_accounts_per_call=50,
     ),
     buffers=BufferParams(
-        insurance_fund_usd=100_000, pool_seed_usd=1_000_000, backstop_vault_usd=100_000, backstop_margin_share=0.5
+        insurance_fund_usd=100_000,
+        pool_seed_usd=1_000_000,
+        backstop_vault_usd=100_000,
+        backstop_margin_share=0.5,
     ),
     governance=GovernanceParams(timelock_delay_s=3600),
 )
@@ -90,7 +93,9 @@ def fund(chain, venue: Venue, accounts: list[str], amount_usd: float = 1_000_000
     ok(chain.execute(venue.fund_calls(accounts, usd(amount_usd))))
 
 
-def open_position(chain, venue: Venue, trader: str, collateral_usd: float, size: float | int | str) -> TxResult:
+def open_position(
+    chain, venue: Venue, trader: str, collateral_usd: float, size: float | int | str
+) -> TxResult:
     """Fund, deposit and trade `size` (base units, signed) in one block; returns the trade."""
     m = venue.market
     results = ok(
@@ -118,3 +123,10 @@ def market_cash_identity(venue: Venue) -> tuple[int, int, int]:
         - a["feesWithdrawn"]
     )
     return ledgers, flows, balance * UNIT
+
+
+def deploy(chain, params: VenueParams) -> Venue:
+    """Deploy a venue with the test roles (governor, guardian, pusher, manager)."""
+    return deploy_venue(
+        chain, params, governor=GOVERNOR, guardian=GUARDIAN, pusher=PUSHER, manager=MANAGER
+    )

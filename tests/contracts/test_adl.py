@@ -10,7 +10,18 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
-from perp_helpers import KEEPER, TEST_PARAMS, TRADERS, WAD, event, events, market_cash_identity, ok, open_position, set_price
+from perp_helpers import (
+    KEEPER,
+    TEST_PARAMS,
+    TRADERS,
+    WAD,
+    event,
+    events,
+    market_cash_identity,
+    ok,
+    open_position,
+    set_price,
+)
 
 from simulator.protocol.params import BufferParams
 
@@ -21,7 +32,11 @@ PROFITS = {S1: 3_000 * WAD, S2: 750 * WAD, S3: 1_500 * WAD}
 
 def bankrupt_world(chain, make_venue, policy: str):
     params = TEST_PARAMS.model_copy(
-        update={"buffers": BufferParams(insurance_fund_usd=0, pool_seed_usd=100_000, backstop_enabled=False)}
+        update={
+            "buffers": BufferParams(
+                insurance_fund_usd=0, pool_seed_usd=100_000, backstop_enabled=False
+            )
+        }
     ).with_market(adl_policy=policy)
     v = make_venue(params)
     m = v.market
@@ -52,7 +67,11 @@ def test_queue_ranking_view_orders_winners_by_profit_ratio_times_leverage(chain,
     scores, pnls = chain.read_one(v.market.adl_ranking([S1, S2, S3, L, IDLE]))
     assert list(pnls[:3]) == [PROFITS[S1], PROFITS[S2], PROFITS[S3]]
     assert scores[3] == scores[4] == 0  # L has no position any more, IDLE never had one
-    expected = [score(1_000, PRICE, 20, 8_000), score(1_000, PRICE, 5, 2_750), score(1_000, PRICE, 10, 4_500)]
+    expected = [
+        score(1_000, PRICE, 20, 8_000),
+        score(1_000, PRICE, 5, 2_750),
+        score(1_000, PRICE, 10, 4_500),
+    ]
     for got, want in zip(scores[:3], expected, strict=True):
         assert abs(Fraction(got, WAD) - want) < Fraction(1, 10**15)
     assert scores[0] > scores[2] > scores[1]
@@ -73,7 +92,13 @@ def test_queue_closes_whole_positions_in_rank_order_and_reports_the_overshoot(ch
         "accounts": 1,
     }
     assert events(r, "AdlHaircut") == [
-        {"account": S1, "sizeClosed": -20 * WAD, "price": PRICE * WAD, "profit": 3_000 * WAD, "haircut": 3_000 * WAD}
+        {
+            "account": S1,
+            "sizeClosed": -20 * WAD,
+            "price": PRICE * WAD,
+            "profit": 3_000 * WAD,
+            "haircut": 3_000 * WAD,
+        }
     ]
     assert m.account_now(S1)["size"] == 0 and m.account_now(S1)["margin"] == 5_000 * WAD
     assert m.account_now(S3)["size"] == -10 * WAD  # not needed: untouched
@@ -83,7 +108,9 @@ def test_queue_closes_whole_positions_in_rank_order_and_reports_the_overshoot(ch
     assert len(set(market_cash_identity(v))) == 1
 
 
-def test_queue_reverts_when_the_ranking_is_out_of_order_even_past_the_accounts_it_needs(chain, make_venue):
+def test_queue_reverts_when_the_ranking_is_out_of_order_even_past_the_accounts_it_needs(
+    chain, make_venue
+):
     v, _ = bankrupt_world(chain, make_venue, "queue")
     scores, _ = chain.read_one(v.market.adl_ranking([S2, S1]))
     r = chain.execute_one(v.market.adl(KEEPER, [S2, S1]))

@@ -6,7 +6,18 @@ layer reports it; receipts charge at most this.
 
 from __future__ import annotations
 
-from perp_helpers import KEEPER, TEST_PARAMS, TRADERS, event, fund, ok, open_position, set_price, usd, wad
+from perp_helpers import (
+    KEEPER,
+    TEST_PARAMS,
+    TRADERS,
+    event,
+    fund,
+    ok,
+    open_position,
+    set_price,
+    usd,
+    wad,
+)
 
 from simulator.protocol.params import BufferParams
 

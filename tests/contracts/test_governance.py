@@ -3,7 +3,20 @@ controller only moves the margin scale, modules only run through the market."""
 
 from __future__ import annotations
 
-from perp_helpers import GOVERNOR, GUARDIAN, KEEPER, TRADERS, WAD, event, fund, ok, open_position, set_price, usd, wad
+from perp_helpers import (
+    GOVERNOR,
+    GUARDIAN,
+    KEEPER,
+    TRADERS,
+    WAD,
+    event,
+    fund,
+    ok,
+    open_position,
+    set_price,
+    usd,
+    wad,
+)
 
 from simulator.chain.types import Call
 from simulator.protocol.params import ControllerParams
@@ -63,7 +76,11 @@ def test_the_guardian_lowers_leverage_at_once_and_cannot_raise_it(chain, venue):
     assert m.parameters_now()["maxLeverage"] == 10 * WAD
     r = chain.execute_one(m.guardian_set_max_leverage(GUARDIAN, 11 * WAD))
     assert r.error.name == "GuardianCannotLoosen"
-    assert r.error.args == {"name": name32("maxLeverage"), "current": 10 * WAD, "proposed": 11 * WAD}
+    assert r.error.args == {
+        "name": name32("maxLeverage"),
+        "current": 10 * WAD,
+        "proposed": 11 * WAD,
+    }
 
 
 def test_the_guardian_raises_maintenance_margin_and_cannot_lower_it(chain, venue):
@@ -71,7 +88,11 @@ def test_the_guardian_raises_maintenance_margin_and_cannot_lower_it(chain, venue
     ok([chain.execute_one(m.guardian_set_maintenance_margin_fraction(GUARDIAN, wad("0.03")))])
     r = chain.execute_one(m.guardian_set_maintenance_margin_fraction(GUARDIAN, wad("0.02")))
     assert r.error.name == "GuardianCannotLoosen"
-    assert r.error.args == {"name": name32("maintenanceMarginFraction"), "current": wad("0.03"), "proposed": wad("0.02")}
+    assert r.error.args == {
+        "name": name32("maintenanceMarginFraction"),
+        "current": wad("0.03"),
+        "proposed": wad("0.02"),
+    }
     # tightening still has to leave MM below IM
     r = chain.execute_one(m.guardian_set_maintenance_margin_fraction(GUARDIAN, wad("0.05")))
     assert r.error.name == "InvalidParameter"
@@ -82,7 +103,11 @@ def test_the_guardian_lowers_open_interest_caps_and_cannot_raise_them(chain, ven
     ok([chain.execute_one(m.guardian_set_open_interest_caps(GUARDIAN, 5 * WAD, 6 * WAD))])
     r = chain.execute_one(m.guardian_set_open_interest_caps(GUARDIAN, 5 * WAD, 7 * WAD))
     assert r.error.name == "GuardianCannotLoosen"
-    assert r.error.args == {"name": name32("maxShortOpenInterest"), "current": 6 * WAD, "proposed": 7 * WAD}
+    assert r.error.args == {
+        "name": name32("maxShortOpenInterest"),
+        "current": 6 * WAD,
+        "proposed": 7 * WAD,
+    }
 
 
 def test_the_guardian_pauses_new_risk_but_only_the_timelock_resumes_it(chain, venue):
@@ -117,14 +142,20 @@ def test_margin_tiers_and_fee_withdrawals_go_through_the_timelock(chain, make_ve
     v = make_venue(taker_fee_bps=10)
     m, tl = v.market, v.timelock
     tiers = [(100_000 * WAD, wad("0.1"), wad("0.05"))]
-    assert chain.execute_one(m.set_margin_tiers(GOVERNOR, tiers)).error.name == "AccessControlUnauthorizedAccount"
+    assert (
+        chain.execute_one(m.set_margin_tiers(GOVERNOR, tiers)).error.name
+        == "AccessControlUnauthorizedAccount"
+    )
     r = v.govern(chain, m, m.set_margin_tiers(tl.address, tiers))
     assert list(event(r, "MarginTiersUpdated")["tiers"]) == tiers
     assert m.margin_tiers_now() == tiers
     set_price(chain, v, 1_000)
     open_position(chain, v, A, 10_000, 10)  # fee 10 bps of 10k = 10
     assert m.accounting_now()["protocolFees"] == 10 * WAD
-    assert chain.execute_one(m.withdraw_fees(GOVERNOR, STRANGER, usd(10))).error.name == "AccessControlUnauthorizedAccount"
+    assert (
+        chain.execute_one(m.withdraw_fees(GOVERNOR, STRANGER, usd(10))).error.name
+        == "AccessControlUnauthorizedAccount"
+    )
     r = v.govern(chain, m, m.withdraw_fees(tl.address, STRANGER, usd(10)), salt=b"\x01" * 32)
     assert event(r, "FeesWithdrawn") == {"to": STRANGER, "amount": 10 * WAD}
     assert chain.read_one(v.collateral.balance_of(STRANGER)) == usd(10)
@@ -141,9 +172,18 @@ def test_the_dynamic_controller_raises_margins_with_volatility_within_its_bounds
     from perp_helpers import TEST_PARAMS
 
     params = TEST_PARAMS.model_copy(
-        update={"controller": ControllerParams(enabled=True, min_scale=1, max_scale=2, target_volatility=0.5,
-                                               volatility_sensitivity=1, skew_sensitivity=0.5, ewma_weight=0.5,
-                                               min_interval_s=60)}  # fmt: skip
+        update={
+            "controller": ControllerParams(
+                enabled=True,
+                min_scale=1,
+                max_scale=2,
+                target_volatility=0.5,
+                volatility_sensitivity=1,
+                skew_sensitivity=0.5,
+                ewma_weight=0.5,
+                min_interval_s=60,
+            )
+        }  # fmt: skip
     )
     v = make_venue(params)
     m, c = v.market, v.controller
@@ -151,7 +191,13 @@ def test_the_dynamic_controller_raises_margins_with_volatility_within_its_bounds
     r = ok([chain.execute_one(c.poke(STRANGER))])[0]
     assert event(r, "MarginScaleUpdated") == {"previousScale": WAD, "newScale": wad("1.5")}
     mm_before = chain.read_one(m.maintenance_margin(A))
-    for price in (1_000, 1_050, 980, 1_060, 990):  # ~5-7% moves a minute apart: very high volatility
+    for price in (
+        1_000,
+        1_050,
+        980,
+        1_060,
+        990,
+    ):  # ~5-7% moves a minute apart: very high volatility
         chain.advance_time(60)
         set_price(chain, v, price)
         ok([chain.execute_one(c.poke(STRANGER))])
@@ -159,7 +205,10 @@ def test_the_dynamic_controller_raises_margins_with_volatility_within_its_bounds
     assert chain.read_one(m.margin_scale()) == 2 * WAD  # capped at max_scale
     assert chain.read_one(m.maintenance_margin(A)) > mm_before
     new = ControllerParams(enabled=True, max_scale=1.2).to_chain()
-    assert chain.execute_one(c.set_parameters(GOVERNOR, new)).error.name == "AccessControlUnauthorizedAccount"
+    assert (
+        chain.execute_one(c.set_parameters(GOVERNOR, new)).error.name
+        == "AccessControlUnauthorizedAccount"
+    )
 
 
 def test_modules_cannot_be_called_directly(chain, venue):
@@ -168,7 +217,9 @@ def test_modules_cannot_be_called_directly(chain, venue):
         (venue.liquidation_module, "liquidate", (A,)),
         (venue.governance_module, "setRiskPaused", (True,)),
     ):
-        r = chain.execute_one(Call(sender=KEEPER, to=module, data=m.function(fn).encode(*args), gas=200_000))
+        r = chain.execute_one(
+            Call(sender=KEEPER, to=module, data=m.function(fn).encode(*args), gas=200_000)
+        )
         assert r.error.name == "OnlyDelegateCall"
 
 
@@ -202,5 +253,9 @@ def test_vault_admin_is_the_timelock_and_only_the_manager_moves_margin(chain, ve
     r = chain.execute_one(vault.deposit_margin(STRANGER, usd(1)))
     assert r.error.name == "AccessControlUnauthorizedAccount"
     fund(chain, venue, [A], 1_000)
-    ok(chain.execute([venue.collateral.approve(A, vault.address, usd(1_000)), vault.deposit(A, usd(1_000))]))
+    ok(
+        chain.execute(
+            [venue.collateral.approve(A, vault.address, usd(1_000)), vault.deposit(A, usd(1_000))]
+        )
+    )
     assert chain.read_one(vault.balance_of(A)) > 0

@@ -23,9 +23,14 @@ from fractions import Fraction
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
-from perp_helpers import KEEPER, TEST_PARAMS, TRADERS, UNIT, WAD, events, ok, usd
-from conftest import deploy
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
+from perp_helpers import KEEPER, TEST_PARAMS, TRADERS, UNIT, WAD, deploy, events, ok, usd
 
 from simulator.protocol.params import BufferParams
 
@@ -48,7 +53,10 @@ INVARIANT_PARAMS = TEST_PARAMS.with_market(
 ).model_copy(
     update={
         "buffers": BufferParams(
-            insurance_fund_usd=2_000, pool_seed_usd=100_000, backstop_vault_usd=50_000, backstop_margin_share=0.5
+            insurance_fund_usd=2_000,
+            pool_seed_usd=100_000,
+            backstop_vault_usd=50_000,
+            backstop_margin_share=0.5,
         )
     }
 )
@@ -75,7 +83,10 @@ class VenueMachine(RuleBasedStateMachine):
     def balances(self) -> dict[str, tuple[int, int]]:
         m = self.venue.market
         views = [m.account_of(a) for a in self.accounts]
-        return {a: (v[0], v[2] + v[3]) for a, v in zip(self.accounts, self.chain.read(views), strict=True)}
+        return {
+            a: (v[0], v[2] + v[3])
+            for a, v in zip(self.accounts, self.chain.read(views), strict=True)
+        }
 
     def health(self, account: str):
         eq, mm, size, liq = self.chain.read_one(self.venue.market.health_of([account]))
@@ -92,8 +103,12 @@ class VenueMachine(RuleBasedStateMachine):
 
     @initialize(
         policy=st.sampled_from(POLICIES),
-        deposits=st.lists(st.integers(min_value=500, max_value=20_000), min_size=len(ACTORS), max_size=len(ACTORS)),
-        leverages=st.lists(st.integers(min_value=-15, max_value=15), min_size=len(ACTORS), max_size=len(ACTORS)),
+        deposits=st.lists(
+            st.integers(min_value=500, max_value=20_000), min_size=len(ACTORS), max_size=len(ACTORS)
+        ),
+        leverages=st.lists(
+            st.integers(min_value=-15, max_value=15), min_size=len(ACTORS), max_size=len(ACTORS)
+        ),
     )
     def open_book(self, policy, deposits, leverages):
         """Every example starts with funded actors holding random positions (up to 15x)."""
@@ -109,7 +124,10 @@ class VenueMachine(RuleBasedStateMachine):
             if leverage:
                 calls.append(v.market.trade(who, leverage * amount * WAD // 1_000, 0))
         results = self.chain.execute(calls)
-        assert all(r.ok or r.error.name in {"OpenInterestCapExceeded", "InsufficientMargin"} for r in results)
+        assert all(
+            r.ok or r.error.name in {"OpenInterestCapExceeded", "InsufficientMargin"}
+            for r in results
+        )
 
     def system_tokens(self) -> int:
         v = self.venue
@@ -136,13 +154,21 @@ class VenueMachine(RuleBasedStateMachine):
         r = self.chain.execute_one(m.withdraw(who, usd(amount)))
         if r.ok:
             self.net_deposits -= usd(amount)
-            eq, im, size = self.chain.read([m.equity(who), m.initial_margin(who), m.account_of(who)])
+            eq, im, size = self.chain.read(
+                [m.equity(who), m.initial_margin(who), m.account_of(who)]
+            )
             if size[0] != 0:
                 assert eq >= im, f"withdrawal left equity {eq} under initial margin {im}"
         else:
-            assert r.error.name in {"InsufficientBalance", "WithdrawalBelowInitialMargin", "InsufficientMargin"}, r.error
+            assert r.error.name in {
+                "InsufficientBalance",
+                "WithdrawalBelowInitialMargin",
+                "InsufficientMargin",
+            }, r.error
 
-    @rule(who=st.sampled_from(ACTORS), leverage=st.integers(min_value=-25, max_value=25).filter(bool))
+    @rule(
+        who=st.sampled_from(ACTORS), leverage=st.integers(min_value=-25, max_value=25).filter(bool)
+    )
     def trade(self, who, leverage):
         """Trade `leverage` times the account's margin (beyond max leverage it must revert)."""
         m = self.venue.market
@@ -150,7 +176,11 @@ class VenueMachine(RuleBasedStateMachine):
         size = leverage * max(acct[2], 100 * WAD) * WAD // price
         r = self.chain.execute_one(m.trade(who, size, 0))
         if not r.ok:
-            assert r.error.name in {"InsufficientMargin", "OpenInterestCapExceeded", "InvalidFillPrice"}, r.error
+            assert r.error.name in {
+                "InsufficientMargin",
+                "OpenInterestCapExceeded",
+                "InvalidFillPrice",
+            }, r.error
 
     @rule(who=st.sampled_from(ACTORS))
     def close(self, who):
@@ -158,7 +188,10 @@ class VenueMachine(RuleBasedStateMachine):
         if not r.ok:
             assert r.error.name in {"NoPosition", "InsufficientMargin"}, r.error
 
-    @rule(move_bps=st.integers(min_value=-2_000, max_value=2_000), seconds=st.integers(min_value=1, max_value=90))
+    @rule(
+        move_bps=st.integers(min_value=-2_000, max_value=2_000),
+        seconds=st.integers(min_value=1, max_value=90),
+    )
     def move_price(self, move_bps, seconds):
         self._push(move_bps, seconds)
 
@@ -179,11 +212,11 @@ class VenueMachine(RuleBasedStateMachine):
         clearly healthy are tried too, and must be refused."""
         m = self.venue.market
         accounts = self.accounts
-        eqs, mms, sizes, flags = self.chain.read_one(m.health_of(accounts))
+        eqs, mms, sizes, _ = self.chain.read_one(m.health_of(accounts))
         price = self.chain.read_one(m.index_price())
         before = self.balances()
         results = self.chain.execute([m.liquidate(KEEPER, a) for a in accounts])
-        for a, eq, mm, size, flag, r in zip(accounts, eqs, mms, sizes, flags, results, strict=True):
+        for a, eq, mm, size, r in zip(accounts, eqs, mms, sizes, results, strict=True):
             slack = FUNDING_SLACK * abs(size) * price // WAD
             if r.ok:
                 assert eq - mm <= slack, f"healthy account {a} liquidated: equity {eq} >= MM {mm}"
@@ -229,7 +262,9 @@ class VenueMachine(RuleBasedStateMachine):
             assert eq - threshold <= FUNDING_SLACK * notional
         else:
             assert r.error.name in {"NotBelowBackstopThreshold", "NoPosition"}, r.error
-        self.assert_flat_accounts_untouched(before, exclude={who, self.venue.backstop_vault.address})
+        self.assert_flat_accounts_untouched(
+            before, exclude={who, self.venue.backstop_vault.address}
+        )
 
     @rule()
     def adl(self):
@@ -294,7 +329,11 @@ class VenueMachine(RuleBasedStateMachine):
         a = m.accounting_now()
         chain = self.chain
         market_tokens, fund_tokens, vault_idle = chain.read(
-            [v.collateral.balance_of(m.address), v.insurance_fund.balance(), v.backstop_vault.idle_assets()]
+            [
+                v.collateral.balance_of(m.address),
+                v.insurance_fund.balance(),
+                v.backstop_vault.idle_assets(),
+            ]
         )
         ledgers = a["totalCollateral"] + a["pool"] + a["protocolFees"]
         flows = (

@@ -80,20 +80,40 @@ def test_a_fill_worse_than_the_bankruptcy_price_is_paid_by_the_insurance_fund(ch
 def test_a_deficit_beyond_the_insurance_fund_is_recorded_as_bad_debt(chain, make_venue):
     from perp_helpers import TEST_PARAMS
 
-    v = make_venue(TEST_PARAMS.model_copy(update={"buffers": BufferParams(insurance_fund_usd=100, pool_seed_usd=10_000)}))
+    v = make_venue(
+        TEST_PARAMS.model_copy(
+            update={"buffers": BufferParams(insurance_fund_usd=100, pool_seed_usd=10_000)}
+        )
+    )
     m = v.market
     open_position(chain, v, A, 1_000, 10)
     set_price(chain, v, 850)
     r = ok([chain.execute_one(m.liquidate(KEEPER, A))])[0]
-    assert event(r, "BadDebtRecorded") == {"longsBankrupt": True, "amount": 400 * WAD, "outstanding": 400 * WAD}
+    assert event(r, "BadDebtRecorded") == {
+        "longsBankrupt": True,
+        "amount": 400 * WAD,
+        "outstanding": 400 * WAD,
+    }
     args = event(r, "Liquidated")
-    assert (args["fundPayout"], args["deficit"], args["outstandingBadDebt"]) == (100 * WAD, 400 * WAD, 400 * WAD)
+    assert (args["fundPayout"], args["deficit"], args["outstandingBadDebt"]) == (
+        100 * WAD,
+        400 * WAD,
+        400 * WAD,
+    )
     acc = m.accounting_now()
-    assert (acc["badDebtLongs"], acc["badDebtShorts"], acc["totalBadDebt"]) == (400 * WAD, 0, 400 * WAD)
+    assert (acc["badDebtLongs"], acc["badDebtShorts"], acc["totalBadDebt"]) == (
+        400 * WAD,
+        0,
+        400 * WAD,
+    )
 
 
 def test_large_positions_are_liquidated_partially_then_wholly_after_the_cooldown(chain, make_venue):
-    v = make_venue(partial_liquidation_threshold_usd=5_000, partial_liquidation_share_bps=2_000, liquidation_cooldown_s=30)
+    v = make_venue(
+        partial_liquidation_threshold_usd=5_000,
+        partial_liquidation_share_bps=2_000,
+        liquidation_cooldown_s=30,
+    )
     m = v.market
     open_position(chain, v, A, 1_000, 10)
     set_price(chain, v, 920)
@@ -137,11 +157,16 @@ def test_the_per_block_rate_limit_shrinks_then_refuses_liquidations(chain, make_
     args = event(first, "Liquidated")
     assert args["sizeClosed"] == 5_000 * WAD * WAD // (920 * WAD) and args["full"] is False
     assert second.error.name == "LiquidationRateLimited"
-    assert second.error.args["cap"] == 5_000 * WAD and second.error.args["liquidatedNotional"] >= 5_000 * WAD - WAD
+    assert (
+        second.error.args["cap"] == 5_000 * WAD
+        and second.error.args["liquidatedNotional"] >= 5_000 * WAD - WAD
+    )
     assert chain.execute_one(m.liquidate(KEEPER, B)).ok  # next block
 
 
-def test_circuit_breaker_refuses_new_risk_but_lets_liquidations_and_reductions_run(chain, make_venue):
+def test_circuit_breaker_refuses_new_risk_but_lets_liquidations_and_reductions_run(
+    chain, make_venue
+):
     v = make_venue(circuit_breaker_band_bps=500, circuit_breaker_window_s=300)
     m = v.market
     open_position(chain, v, A, 1_000, 10)
@@ -160,7 +185,11 @@ def test_circuit_breaker_refuses_new_risk_but_lets_liquidations_and_reductions_r
 
 
 def test_circuit_breaker_can_halt_liquidations_too(chain, make_venue):
-    v = make_venue(circuit_breaker_band_bps=500, circuit_breaker_window_s=300, liquidations_halt_on_breaker=True)
+    v = make_venue(
+        circuit_breaker_band_bps=500,
+        circuit_breaker_window_s=300,
+        liquidations_halt_on_breaker=True,
+    )
     m = v.market
     open_position(chain, v, A, 1_000, 10)
     chain.advance_time(600)

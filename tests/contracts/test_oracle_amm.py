@@ -30,7 +30,11 @@ def test_a_push_beyond_the_deviation_band_reverts_with_both_prices(chain, venue)
     ok([venue.govern(chain, o, o.set_parameters(venue.timelock.address, 3_600, 500))])
     r = chain.execute_one(o.push_price(PUSHER, wad(1_051)))
     assert r.error.name == "PriceDeviationTooLarge"
-    assert r.error.args == {"previousPrice": wad(1_000), "proposedPrice": wad(1_051), "maxDeviationBps": 500}
+    assert r.error.args == {
+        "previousPrice": wad(1_000),
+        "proposedPrice": wad(1_051),
+        "maxDeviationBps": 500,
+    }
     r = ok([chain.execute_one(o.push_price(PUSHER, wad(1_050)))])[0]
     assert event(r, "PricePushed")["price"] == wad(1_050)
 
@@ -66,7 +70,11 @@ def test_amm_swap_pays_the_constant_product_output_and_moves_the_price(chain, ve
     spot = chain.read_one(amm.spot_price())
     assert spot == rc * 10**12 * WAD // rb == wad(1_000)
     amount_in = usd(10_000)
-    ok(chain.execute([token.mint(venue.deployer, A, amount_in), token.approve(A, amm.address, amount_in)]))
+    ok(
+        chain.execute(
+            [token.mint(venue.deployer, A, amount_in), token.approve(A, amm.address, amount_in)]
+        )
+    )
     r = ok([chain.execute_one(amm.swap(A, False, amount_in, 0))])[0]
     fee_in = amount_in * (10_000 - 30)
     expected_out = fee_in * rb // (rc * 10_000 + fee_in)
@@ -77,7 +85,11 @@ def test_amm_swap_pays_the_constant_product_output_and_moves_the_price(chain, ve
 
 def test_amm_swap_below_the_minimum_output_reverts(chain, venue):
     amm, token = venue.amm, venue.collateral
-    ok(chain.execute([token.mint(venue.deployer, A, usd(100)), token.approve(A, amm.address, usd(100))]))
+    ok(
+        chain.execute(
+            [token.mint(venue.deployer, A, usd(100)), token.approve(A, amm.address, usd(100))]
+        )
+    )
     quote = chain.read_one(amm.get_amount_out(False, usd(100)))
     r = chain.execute_one(amm.swap(A, False, usd(100), quote + 1))
     assert r.error.name == "InsufficientOutput"
@@ -86,7 +98,11 @@ def test_amm_swap_below_the_minimum_output_reverts(chain, venue):
 
 def test_the_oracle_can_be_fed_from_amm_spot(chain, venue):
     amm, base = venue.amm, venue.base
-    ok(chain.execute([base.mint(venue.deployer, A, 50 * WAD), base.approve(A, amm.address, 50 * WAD)]))
+    ok(
+        chain.execute(
+            [base.mint(venue.deployer, A, 50 * WAD), base.approve(A, amm.address, 50 * WAD)]
+        )
+    )
     ok([chain.execute_one(amm.swap(A, True, 50 * WAD, 0))])  # forced selling
     spot = chain.read_one(amm.spot_price())
     assert spot < wad(1_000)

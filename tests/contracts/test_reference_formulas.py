@@ -16,11 +16,18 @@ from perp_helpers import GUARDIAN, KEEPER, TRADERS, WAD, fund, ok, set_price, us
 LONG, SHORT = TRADERS[0], TRADERS[1]
 
 # (maintenance margin fraction, max leverage) pairs; MM must stay below 1/max leverage.
-MARGIN_CASES = [(Fraction("0.004"), 100), (Fraction("0.0125"), 40), (Fraction("0.03"), 20), (Fraction("0.05"), 15)]
+MARGIN_CASES = [
+    (Fraction("0.004"), 100),
+    (Fraction("0.0125"), 40),
+    (Fraction("0.03"), 20),
+    (Fraction("0.05"), 15),
+]
 LEVERAGES = [Fraction(1), Fraction(3, 2), Fraction(5), Fraction(12), Fraction(99, 10)]
 
 
-def reference_liquidation_price(entry: Fraction, collateral: Fraction, size: Fraction, mmf: Fraction) -> Fraction:
+def reference_liquidation_price(
+    entry: Fraction, collateral: Fraction, size: Fraction, mmf: Fraction
+) -> Fraction:
     side = 1 if size > 0 else -1
     return (entry - side * collateral / abs(size)) / (1 - side * mmf)
 
@@ -43,11 +50,17 @@ def open_isolated(chain, venue, trader, collateral_usd, size):
 @pytest.fixture
 def formula_venue(make_venue):
     # No skew impact and no fee, so the entry is the index; 100x so every MM case fits.
-    return make_venue(max_leverage=100, maintenance_margin_fraction=0.001, skew_scale=0, taker_fee_bps=0)
+    return make_venue(
+        max_leverage=100, maintenance_margin_fraction=0.001, skew_scale=0, taker_fee_bps=0
+    )
 
 
-@pytest.mark.parametrize("mmf,max_leverage", MARGIN_CASES, ids=[f"mmf={m}" for m, _ in MARGIN_CASES])
-def test_liquidation_price_of_isolated_positions_equals_the_reference_formula(chain, formula_venue, mmf, max_leverage):
+@pytest.mark.parametrize(
+    "mmf,max_leverage", MARGIN_CASES, ids=[f"mmf={m}" for m, _ in MARGIN_CASES]
+)
+def test_liquidation_price_of_isolated_positions_equals_the_reference_formula(
+    chain, formula_venue, mmf, max_leverage
+):
     v = formula_venue
     m = v.market
     ok(
@@ -73,7 +86,12 @@ def test_liquidation_price_of_isolated_positions_equals_the_reference_formula(ch
                 if expected <= 0:
                     assert got == 0, (leverage, trader)
                     continue
-                assert abs(got - expected) / expected < Fraction(1, 10**12), (leverage, sign, got, expected)
+                assert abs(got - expected) / expected < Fraction(1, 10**12), (
+                    leverage,
+                    sign,
+                    got,
+                    expected,
+                )
 
 
 @pytest.mark.parametrize("mmf,max_leverage", MARGIN_CASES[1:3], ids=["mmf=0.0125", "mmf=0.03"])
@@ -134,14 +152,22 @@ def tiered_venue(chain, make_venue):
 
     tiers = tuple(
         MarginTierParams(
-            notional_floor_usd=float(f), initial_margin_fraction=float(i), maintenance_margin_fraction=float(mm)
+            notional_floor_usd=float(f),
+            initial_margin_fraction=float(i),
+            maintenance_margin_fraction=float(mm),
         )
         for f, i, mm in TIERS
     )
-    return make_venue(TEST_PARAMS.with_market(max_leverage=50, maintenance_margin_fraction=0.01, margin_tiers=tiers))
+    return make_venue(
+        TEST_PARAMS.with_market(
+            max_leverage=50, maintenance_margin_fraction=0.01, margin_tiers=tiers
+        )
+    )
 
 
-def test_tiered_maintenance_margin_matches_the_deduction_form_and_is_continuous_at_tier_bounds(chain, tiered_venue):
+def test_tiered_maintenance_margin_matches_the_deduction_form_and_is_continuous_at_tier_bounds(
+    chain, tiered_venue
+):
     v = tiered_venue
     m = v.market
     size = 100  # base units
@@ -162,7 +188,9 @@ def test_tiered_maintenance_margin_matches_the_deduction_form_and_is_continuous_
         assert abs(values[1] - values[-1]) <= Fraction("0.05") * 2 * delta + Fraction(4 * size, WAD)
 
 
-def test_liquidation_price_in_a_higher_tier_solves_equity_equals_tiered_maintenance_margin(chain, tiered_venue):
+def test_liquidation_price_in_a_higher_tier_solves_equity_equals_tiered_maintenance_margin(
+    chain, tiered_venue
+):
     v = tiered_venue
     m = v.market
     fund(chain, v, [LONG, SHORT], 200_000)

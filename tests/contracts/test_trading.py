@@ -107,7 +107,10 @@ def test_fill_price_follows_the_synthetix_skew_formula(chain, make_venue):
     m = v.market
     open_position(chain, v, A, 100_000, 100)  # skew 0 -> 100
     skew, size, price, scale = 100, 30, 1_000, 1_000
-    expected = (Fraction(price) * (1 + Fraction(skew, scale)) + Fraction(price) * (1 + Fraction(skew + size, scale))) / 2
+    expected = (
+        Fraction(price) * (1 + Fraction(skew, scale))
+        + Fraction(price) * (1 + Fraction(skew + size, scale))
+    ) / 2
     assert chain.read_one(m.fill_price(wad(size))) == wad(expected)
     fund(chain, v, [B], 100_000)
     r = ok(chain.execute([m.deposit(B, usd(100_000)), m.trade(B, wad(size), 0)]))[1]
@@ -116,7 +119,9 @@ def test_fill_price_follows_the_synthetix_skew_formula(chain, make_venue):
     # fee: 10 bps of the filled notional; a quarter of it goes to the insurance fund
     fee = wad(Fraction(size) * expected * Fraction(10, 10_000))
     assert args["fee"] == fee
-    transfers = [e for e in r.events if e.name == "Transfer" and e.args["to"] == v.insurance_fund.address]
+    transfers = [
+        e for e in r.events if e.name == "Transfer" and e.args["to"] == v.insurance_fund.address
+    ]
     assert transfers[0].args["value"] == fee // 4 // UNIT
 
 
@@ -146,7 +151,12 @@ def test_isolated_mode_keeps_idle_balance_out_of_the_position(chain, venue):
     fund(chain, venue, [A], 2_000)
     r = ok(
         chain.execute(
-            [m.set_margin_mode(A, True), m.deposit(A, usd(2_000)), m.allocate_margin(A, usd(200)), m.trade(A, wad(3), 0)]
+            [
+                m.set_margin_mode(A, True),
+                m.deposit(A, usd(2_000)),
+                m.allocate_margin(A, usd(200)),
+                m.trade(A, wad(3), 0),
+            ]
         )
     )
     assert event(r[1], "Deposited")["toIdle"] is True
@@ -166,7 +176,9 @@ def test_margin_mode_cannot_change_with_an_open_position(chain, venue):
     assert r.error.name == "PositionOpen" and r.error.args == {"size": WAD}
 
 
-def test_velocity_funding_accrues_the_synthetix_formula_and_settles_against_the_pool(chain, make_venue):
+def test_velocity_funding_accrues_the_synthetix_formula_and_settles_against_the_pool(
+    chain, make_venue
+):
     v = make_venue(max_funding_velocity=0.5, skew_scale=1_000)
     m = v.market
     open_position(chain, v, A, 100_000, 100)  # skew +100 -> proportional skew 0.1
@@ -210,12 +222,18 @@ def test_premium_funding_uses_the_hyperliquid_clamp_and_cap(chain, make_venue):
 
 
 def test_ledgers_sum_to_the_market_token_balance_after_trading(chain, make_venue):
-    v = make_venue(skew_scale=500, taker_fee_bps=7, insurance_fee_share_bps=3_000, max_funding_velocity=1)
+    v = make_venue(
+        skew_scale=500, taker_fee_bps=7, insurance_fee_share_bps=3_000, max_funding_velocity=1
+    )
     m = v.market
     open_position(chain, v, A, 5_000, 30)
     open_position(chain, v, B, 5_000, -12)
     chain.advance_time(7_200)
     set_price(chain, v, "1023.456789")
-    ok(chain.execute([m.trade(A, -wad("7.77"), 0), m.trade(B, wad(20), 0), m.withdraw(A, usd(123))]))
+    ok(
+        chain.execute(
+            [m.trade(A, -wad("7.77"), 0), m.trade(B, wad(20), 0), m.withdraw(A, usd(123))]
+        )
+    )
     ledgers, flows, balance = market_cash_identity(v)
     assert ledgers == flows == balance
