@@ -47,14 +47,17 @@ $(STAMPS)/compiled: $(SOL_SOURCES) ape-config.yaml $(STAMPS)/python $(SOLCX_BINA
 	@touch .build/__local__.json
 	@touch $@
 
+# The main job: oct-2025 under the default control sets, the same price paths for each.
+PATHS ?= 2
 run: setup
-	$(BIN)/perpsim deploy
+	$(BIN)/perpsim compare oct-2025 --paths $(PATHS) --out runs/compare-oct-2025
 
 test: setup
 	$(BIN)/pytest
 
 bench: setup
 	$(BIN)/perpsim bench chain
+	$(BIN)/perpsim bench run oct-2025
 
 app: setup
 	@if [ -f app/streamlit_app.py ]; then $(BIN)/streamlit run app/streamlit_app.py; \

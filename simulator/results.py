@@ -44,7 +44,9 @@ backstop_equity_usd             float64  USD    backstop vault equity at the mar
 backstop_share_price            float64  USD    backstop vault equity per LP share (level)
 adl_haircut_usd                 float64  USD    profit taken from winners by ADL (flow)
 adl_overshoot_usd               float64  USD    ADL haircuts minus the deficit they covered (flow)
-bad_debt_usd                    float64  USD    new bad debt: losses no buffer covered (flow)
+bad_debt_usd                    float64  USD    change of uncovered bad debt: deficits the insurance
+                                                fund could not pay, minus what ADL covered (flow;
+                                                the sum is what is left uncovered)
 funding_rate                    float64  1/h    funding rate in effect, fraction of notional per
                                                 hour; positive: longs pay shorts (level)
 fees_usd                        float64  USD    trading and liquidation fees collected (flow)

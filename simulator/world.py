@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from eth_utils import keccak, to_checksum_address
+from pydantic import ValidationError
 
 from simulator.chain.base import Chain
 from simulator.chain.types import Call, TxResult
@@ -84,7 +85,17 @@ def venue_params_for(scenario: Scenario) -> VenueParams:
             changes.get("maintenance_margin_fraction", params.market.maintenance_margin_fraction)
         )
         if mmf >= 1 / max_leverage:
-            changes["maintenance_margin_fraction"] = 0.5 / max_leverage
+            changes["maintenance_margin_fraction"] = mmf = 0.5 / max_leverage
+        # The cap applies to every tier: a tier's initial margin is at least 1/cap.
+        tiers = changes.get("margin_tiers", [t.model_dump() for t in params.market.margin_tiers])
+        changes["margin_tiers"] = [
+            {
+                **tier,
+                "initial_margin_fraction": max(tier["initial_margin_fraction"], 1 / max_leverage),
+                "maintenance_margin_fraction": max(tier["maintenance_margin_fraction"], mmf),
+            }
+            for tier in tiers
+        ]
     if controls.oi_cap_usd is not None:
         cap_base = controls.oi_cap_usd / start_price
         changes["max_long_open_interest"] = cap_base
@@ -112,6 +123,11 @@ def venue_params_for(scenario: Scenario) -> VenueParams:
                 },
             }
         )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "market"
+        message = first["msg"].removeprefix("Value error, ")
+        raise WorldError(f"scenario {scenario.name}: market parameters: {where}: {message}") from None
     except (ParamsError, ValueError) as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise WorldError(f"scenario {scenario.name}: market parameters: {message}") from None
