@@ -1,5 +1,8 @@
-"""perpsim app: the router. Pages live in ``pages/``; adding a page is one file there and one
+"""perpsim app: the router. Pages live in ``app_pages/``; adding a page is one file there and one
 ``st.Page`` line below. Start it with ``make app`` (or ``streamlit run app/streamlit_app.py``).
+
+The folder is not called ``pages/``: beside the main script that name switches on Streamlit's
+older file-based multipage mode, under which AppTest reruns a page without this router.
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ from perpsim_ui import sidebar, state  # noqa: E402
 st.set_page_config(page_title="perpsim", page_icon="📉", layout="wide")
 
 PAGES = [
-    st.Page(APP_DIR / "pages" / "scenario.py", title="Scenario", icon=":material/tune:", default=True),
-    st.Page(APP_DIR / "pages" / "compare.py", title="Compare controls", icon=":material/compare_arrows:"),
-    st.Page(APP_DIR / "pages" / "runs.py", title="Runs", icon=":material/folder_open:"),
+    st.Page(APP_DIR / "app_pages" / "scenario.py", title="Scenario", icon=":material/tune:", default=True),
+    st.Page(APP_DIR / "app_pages" / "compare.py", title="Compare controls", icon=":material/compare_arrows:"),
+    st.Page(APP_DIR / "app_pages" / "runs.py", title="Runs", icon=":material/folder_open:"),
 ]  # fmt: skip
 
 state.keep_widget_values()

@@ -190,8 +190,8 @@ def metric_bars(table: pd.DataFrame, metric: str, label: str | None = None) -> g
             marker_color=[_colour(i) for i in range(len(controls))],
         )  # fmt: skip
     )
-    caption = "mean and 95% interval over paths" if has_ci else "one path: no interval"
-    fig = _layout(fig, f"{label or metric}: {caption}", metric, money=metric.endswith("_usd"))
+    caption = "mean and 95% interval over paths" if has_ci else "one path, no interval"
+    fig = _layout(fig, f"{label or metric} ({caption})", metric, money=metric.endswith("_usd"))
     fig.update_layout(xaxis_title="control set", hovermode="closest")
     return fig
 

@@ -305,7 +305,8 @@ def start_run(scenario: Scenario, root: Path) -> tuple[Path, Job | None]:
     cli = state.perpsim_command()
     common = ["--progress", "jsonl"]
     if manifest is not None and manifest.get("scenario_fingerprint") == scenario.fingerprint():
-        command = [*cli, "run", "--resume", str(out), *common]
+        # SCENARIO is required by the command line but ignored with --resume.
+        command = [*cli, "run", scenario.name, "--resume", str(out), *common]
         label = f"{scenario.name} (resumed)"
     else:
         spec = root / ".scenarios" / f"{scenario.fingerprint()}.yaml"

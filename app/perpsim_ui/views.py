@@ -138,10 +138,13 @@ def best_controls(table: pd.DataFrame, metric: str) -> list[str]:
     controls = list(dict.fromkeys(table.columns.get_level_values("control")))
     means = {c: float(table.loc[metric, (c, "mean")]) for c in controls}
     means = {c: v for c, v in means.items() if not math.isnan(v)}
-    if len(set(means.values())) < 2:
+    if not means:
         return []
     best = pick(means.values())
-    return [c for c, v in means.items() if v == best]
+    # Values equal but for floating-point noise (sums in another order) are ties.
+    tolerance = 1e-9 * max(abs(v) for v in means.values()) + 1e-9
+    winners = [c for c, v in means.items() if abs(v - best) <= tolerance]
+    return [] if len(winners) == len(means) else winners
 
 
 def marked_table(table: pd.DataFrame) -> pd.DataFrame:
