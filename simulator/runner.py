@@ -98,6 +98,7 @@ def _engine_checkpoint(
         "rng": engine.rng.bit_generator.state,
         "clock_s": chain.latest_timestamp(),
         "wall_seconds": wall_seconds,
+        "start_timestamp_s": engine.world.start_timestamp_s,
     }
     return arrays, meta
 
@@ -106,6 +107,8 @@ def _restore_engine(
     engine: Engine, chain: Chain, arrays: dict[str, np.ndarray], meta: dict[str, Any]
 ) -> None:
     chain.load_state(arrays["chain_state"].tobytes())
+    # Later blocks continue the saved chain's clock, whatever node the run resumes on.
+    engine.world.start_timestamp_s = int(meta["start_timestamp_s"])
     s: EngineState = engine.state
     for k in _TRADER_ARRAYS:
         setattr(s.trader, k, np.array(arrays[f"trader_{k}"]))
