@@ -7,12 +7,11 @@ import subprocess
 from dataclasses import replace
 
 import pytest
+from engine_helpers import small_oct
 
 from simulator.chain import AnvilNode
 from simulator.results import deterministic_summary
 from simulator.runner import run_node_config, run_scenario
-
-from engine_helpers import small_oct
 
 SMALL = [
     "--set",
