@@ -127,7 +127,9 @@ def venue_params_for(scenario: Scenario) -> VenueParams:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "market"
         message = first["msg"].removeprefix("Value error, ")
-        raise WorldError(f"scenario {scenario.name}: market parameters: {where}: {message}") from None
+        raise WorldError(
+            f"scenario {scenario.name}: market parameters: {where}: {message}"
+        ) from None
     except (ParamsError, ValueError) as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise WorldError(f"scenario {scenario.name}: market parameters: {message}") from None
