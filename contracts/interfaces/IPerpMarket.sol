@@ -199,9 +199,10 @@ interface IPerpMarket is IPerpMarketErrors, IPerpMarketEvents {
 
     /// @notice Cover outstanding bad debt from winners (QUEUE or PRO_RATA policy).
     /// @dev All `winners` must hold profitable positions on one side; the deficit covered is
-    ///      the one left by the other side. QUEUE: ranked by non-increasing
-    ///      `adlRanking` score; whole positions are closed at the index price and their profit
-    ///      is taken until the deficit is covered; the overshoot goes to the insurance fund.
+    ///      the one left by the other side. QUEUE: the whole list must be eligible and ranked by
+    ///      non-increasing `adlRanking` score; whole positions are closed at the index price
+    ///      and their whole profit is taken, in order, until the deficit is covered (accounts
+    ///      after that are checked, not touched); the overshoot goes to the insurance fund.
     ///      PRO_RATA: strictly increasing addresses; each winner's profit is haircut by
     ///      `covered·profit_i/Σ profit`, the haircuts summing exactly to `covered =
     ///      min(deficit, Σ profit)`; positions stay open at the index price. Trust model: the

@@ -65,9 +65,11 @@ INVARIANT_PARAMS = TEST_PARAMS.with_market(
 class VenueMachine(RuleBasedStateMachine):
     chain = None
     venues: dict = {}
+    examples = 0
 
     def __init__(self):
         super().__init__()
+        VenueMachine.examples += 1
         self.snapshot = self.chain.snapshot()
         self.venue = None
 
@@ -216,10 +218,13 @@ class VenueMachine(RuleBasedStateMachine):
         price = self.chain.read_one(m.index_price())
         before = self.balances()
         results = self.chain.execute([m.liquidate(KEEPER, a) for a in accounts])
+        socialized = False  # a socialized loss earlier in the block lowers everyone's equity
         for a, eq, mm, size, r in zip(accounts, eqs, mms, sizes, results, strict=True):
             slack = FUNDING_SLACK * abs(size) * price // WAD
             if r.ok:
-                assert eq - mm <= slack, f"healthy account {a} liquidated: equity {eq} >= MM {mm}"
+                assert socialized or eq - mm <= slack, (
+                    f"healthy account {a} liquidated: equity {eq} >= MM {mm}"
+                )
             else:
                 assert r.error.name in {
                     "NotLiquidatable", "NoPosition", "LiquidationCooldownActive", "AlreadyLiquidatedThisBlock"
@@ -228,6 +233,7 @@ class VenueMachine(RuleBasedStateMachine):
                     assert eq - mm >= -slack, f"flagged account {a} refused"
             for e in events(r, "AdlExecuted"):
                 assert e["overshoot"] == e["haircuts"] - e["covered"]
+                socialized = True
         liquidated = {a for a, r in zip(accounts, results, strict=True) if r.ok}
         self.assert_flat_accounts_untouched(before, exclude=liquidated)
         if liquidated and self.policy in ("queue", "pro_rata"):
@@ -368,6 +374,7 @@ def policy_venues(chain):
 def test_venue_invariants_hold_under_random_actions(chain, policy_venues):
     VenueMachine.chain = chain
     VenueMachine.venues = policy_venues
+    VenueMachine.examples = 0
     run_state_machine_as_test(
         VenueMachine,
         settings=settings(
@@ -378,3 +385,5 @@ def test_venue_invariants_hold_under_random_actions(chain, policy_venues):
             derandomize=False,
         ),
     )
+    print(f"\ninvariants: {VenueMachine.examples} hypothesis examples")
+    assert VenueMachine.examples >= 200
