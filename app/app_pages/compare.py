@@ -22,6 +22,8 @@ P = "compare"  # widget key prefix of this page
 FROM_SCENARIO_PAGE = "scenario-page"
 #: Control sets preselected when the address names none: three cheap, contrasting ones.
 DEFAULT_SELECTION = ("baseline", "insurance_x10", "adl_pro_rata")
+#: Most price paths the form accepts.
+MAX_PATHS = 50
 
 
 @st.cache_data(show_spinner=False)
@@ -35,7 +37,7 @@ def _query_defaults() -> dict:
     query = st.query_params
     controls = [c for c in query.get("controls", "").split(",") if c in CONTROL_SETS]
     try:
-        paths = max(1, int(query.get("paths", 2)))
+        paths = min(MAX_PATHS, max(1, int(query.get("paths", 2))))
     except ValueError:
         paths = 2
     wanted = query.get("scenario", "")
@@ -94,7 +96,7 @@ with left:
     )  # fmt: skip
     controls_slot = st.empty()
 with right:
-    paths = st.number_input("Price paths per control set", min_value=1, max_value=50, step=1,
+    paths = st.number_input("Price paths per control set", min_value=1, max_value=MAX_PATHS, step=1,
                             key=f"{P}.paths")  # fmt: skip
     workers = st.number_input("Parallel runs", min_value=1, max_value=4, step=1,
                               key=f"{P}.workers", help="Each run has its own anvil.")  # fmt: skip

@@ -1,0 +1,116 @@
+"""Compare controls page (AppTest): run control sets on the same paths, read the table."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app_helpers import charts, errors, new_app, read_json
+from perpsim_ui import views
+from simulator.stats import _fmt, compare_table
+
+CONTROLS = ["baseline", "insurance_x10"]
+
+
+def _open_compare(at: AppTest) -> AppTest:
+    at.switch_page("app_pages/compare.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _shown_table(at: AppTest) -> pd.DataFrame:
+    [table] = at.table
+    return table.value
+
+
+def test_a_small_comparison_shows_one_column_per_control_set_with_the_runs_figures(
+    runs_root, spawned
+):
+    at = new_app()
+    at.query_params["controls"] = ",".join(CONTROLS)
+    at.query_params["paths"] = "1"
+    at.run()
+    _open_compare(at)
+    assert at.multiselect(key="compare.controls").value == CONTROLS
+    assert at.number_input(key="compare.paths").value == 1
+
+    at.button(key="compare.run").click().run()
+    assert not at.exception, at.exception
+    assert errors(at) == []
+    [command] = spawned.commands
+    assert (
+        command[1] == "compare"
+        and command[command.index("--controls") + 1] == "baseline,insurance_x10"
+    )
+
+    [out] = list((runs_root / "app").glob("compare-*"))
+    table = _shown_table(at)
+    assert list(table.columns) == CONTROLS
+    for control in CONTROLS:
+        summary = read_json(out / "runs" / control / "path-0" / "summary.json")
+        for metric in ("liquidated_notional_usd", "liquidated_accounts", "bad_debt_usd", "fees_usd",
+                       "insurance_fund_drawdown_usd", "min_price"):  # fmt: skip
+            cell = table.loc[metric, control].removeprefix(views.BEST).strip()
+            assert cell == _fmt(float(summary[metric])), (control, metric)
+        assert table.loc["n_paths", control] == "1"
+    keys = {c.key for c in charts(at)}
+    assert {"compare.chart.metric", "compare.chart.prices", "compare.chart.bad_debt"} <= keys
+
+    # The same comparison again is read from its folder: no new process, same table.
+    at.button(key="compare.run").click().run()
+    assert len(spawned.commands) == 1
+    assert any("already ran" in s.value for s in at.success)
+    assert _shown_table(at).equals(table)
+
+    # The runs page lists the comparison and opens it with the same table.
+    at.switch_page("app_pages/runs.py").run()
+    at.selectbox(key="runs.selected").set_value(str(out.relative_to(runs_root))).run()
+    assert not at.exception, at.exception
+    assert _shown_table(at).equals(table)
+
+
+def test_choosing_no_control_set_names_the_field(app, spawned):
+    _open_compare(app)
+    app.multiselect(key="compare.controls").set_value([]).run()
+    assert errors(app) == ["controls: choose at least one control set"]
+    assert app.button(key="compare.run").disabled
+    assert spawned.commands == []
+
+
+def test_the_scenario_page_input_is_compared_only_while_it_is_valid(app):
+    app.number_input(key="scenario.traders").set_value(12).run()
+    _open_compare(app)
+    assert app.selectbox(key="compare.source").value == "scenario-page"
+    assert app.session_state["scenario.current"].traders.count == 12
+
+    app.switch_page("app_pages/scenario.py").run()
+    app.number_input(key="scenario.max_leverage").set_value(0.0).run()
+    _open_compare(app)
+    assert "scenario-page" not in app.selectbox(key="compare.source").options
+
+
+def test_best_values_are_marked_per_row_with_their_direction():
+    results = {
+        "a": [{"bad_debt_usd": 5.0, "fees_usd": 1.0, "min_price": 90.0}],
+        "b": [{"bad_debt_usd": 2.0, "fees_usd": 3.0, "min_price": 90.0 + 1e-12}],
+    }
+    table = compare_table(results, metrics=["bad_debt_usd", "fees_usd", "min_price"])
+    cells = views.marked_table(table)
+    assert cells.loc["bad_debt_usd", "b"].startswith(views.BEST)  # lower is better
+    assert not cells.loc["bad_debt_usd", "a"].startswith(views.BEST)
+    assert cells.loc["fees_usd", "b"].startswith(views.BEST)  # higher is better
+    assert not any(cells.loc["min_price"].str.startswith(views.BEST))  # equal but for noise
+    assert not any(cells.loc["n_paths"].str.startswith(views.BEST))  # no direction
+    assert math.isnan(table.loc["bad_debt_usd", ("a", "ci_low")])
+
+
+@pytest.mark.parametrize("paths", ["0", "x", "500"])
+def test_an_address_with_a_bad_number_of_paths_falls_back_to_a_valid_one(runs_root, paths):
+    at = new_app()
+    at.query_params["paths"] = paths
+    at.run()
+    _open_compare(at)
+    assert 1 <= at.number_input(key="compare.paths").value <= 50
