@@ -14,8 +14,10 @@ Both use the same node configuration, in the same process, one after the other.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from simulator.chain.connect import open_chain
 from simulator.engine import Engine
@@ -23,6 +25,41 @@ from simulator.errors import PerpsimError
 from simulator.runner import GENESIS_TIMESTAMP_S, run_node_config
 from simulator.scenario import load_scenario
 from simulator.world import build_world
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """Peak resident memory of a process (VmHWM), MB; 0 if it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                pass
+    return out
+
+
+def peak_memory_mb() -> dict[str, float]:
+    """Peak resident memory of this process and of its child processes (the anvil nodes)."""
+    me = os.getpid()
+    nodes = sum(_peak_rss_mb(c) for c in _children(me))
+    python = _peak_rss_mb(me)
+    return {
+        "python_peak_mb": round(python, 1),
+        "nodes_peak_mb": round(nodes, 1),
+        "total_peak_mb": round(python + nodes, 1),
+    }
 
 
 def run(
@@ -42,14 +79,10 @@ def run(
         setup_s = time.perf_counter() - t0
         engine = Engine(chain, world, record_calls=True)
         t1 = time.perf_counter()
-        statuses: list[list[bool]] = []
         engine_blocks_before = chain.stats.blocks
-
-        def on_step(outcome):
-            statuses.append(outcome.row["transactions"])
-
-        engine.run(on_step=on_step)
+        engine.run()
         engine_s = time.perf_counter() - t1
+        memory = peak_memory_mb()  # before the nodes stop
         blocks = chain.stats.blocks - engine_blocks_before
         transactions = engine.state.transactions
         recorded = engine.recorded_calls or []
@@ -64,10 +97,15 @@ def run(
             )
         t2 = time.perf_counter()
         replayed = 0
+        statuses = []
         for step, calls in enumerate(recorded, start=1):
             chain.set_next_block_timestamp(world2.start_timestamp_s + step * scenario.step_seconds)
-            replayed += len(chain.execute(calls))
+            results = chain.execute(calls)
+            statuses.append([r.ok for r in results])
+            replayed += len(results)
         raw_s = time.perf_counter() - t2
+        if statuses != engine.recorded_statuses:
+            raise PerpsimError("the replay did not reproduce the engine's transaction statuses")
 
     engine_rate = transactions / engine_s if engine_s else 0.0
     raw_rate = replayed / raw_s if raw_s else 0.0
@@ -87,4 +125,5 @@ def run(
         "ratio_to_ceiling": round(engine_rate / raw_rate, 3) if raw_rate else None,
         "engine_ms_per_step": round(1000 * engine_s / max(scenario.steps, 1), 2),
         "raw_ms_per_block": round(1000 * raw_s / max(len(recorded), 1), 2),
+        **memory,
     }

@@ -116,6 +116,7 @@ class Engine:
         self.full_health_every_step = full_health_every_step
         """Confirm every open position on chain each step (no off-chain watch list)."""
         self.recorded_calls: list[list[Call]] | None = [] if record_calls else None
+        self.recorded_statuses: list[list[bool]] = []
         """With ``record_calls``: every step's calls in block order (for the benchmark's
         replay of the same blocks without the engine)."""
         self.world = world
@@ -352,6 +353,7 @@ class Engine:
         s.transactions += len(results)
         if self.recorded_calls is not None:
             self.recorded_calls.append(list(calls))
+            self.recorded_statuses.append([r.ok for r in results])
         events += self._events_from(results, kinds, t)
         # Accounts whose position the keepers, ADL or their own close changed: read them again.
         touched = np.array(
