@@ -203,7 +203,7 @@ def _summary_table(summary: dict, title: str) -> Table:
 
 
 @main.command()
-@click.argument("scenario")
+@click.argument("scenario", required=False)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run folder (default: runs/<scenario>-seed<seed>).")  # fmt: skip
 @click.option(
@@ -250,6 +250,8 @@ def run(
                 resume_dir, rpc_url=rpc_url, progress=callback, checkpoint_every=checkpoint_every
             )
     else:
+        if scenario is None:
+            raise PerpsimError("give a SCENARIO (a preset such as oct-2025, or a YAML file) or --resume DIR")
         updates = {}
         if seed is not None:
             updates["seed"] = seed

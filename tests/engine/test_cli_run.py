@@ -113,7 +113,7 @@ def test_a_node_that_dies_mid_run_leaves_an_incomplete_resumable_folder(perpsim_
     assert manifest["status"] == "incomplete" and manifest["checkpoint_step"] >= 10
     assert not (out / "summary.json").exists()
 
-    resumed = run([perpsim_cmd, "run", "--resume", str(out), "--progress", "none", "--json", "x"])
+    resumed = run([perpsim_cmd, "run", "--resume", str(out), "--progress", "none", "--json"])
     assert resumed.returncode == 0, resumed.stderr
     reference = run_scenario(scenario, tmp_path / "reference")
     assert deterministic_summary(json.loads(resumed.stdout)) == deterministic_summary(

@@ -57,7 +57,7 @@ def test_a_killed_cli_run_resumes_with_resume(tmp_path, perpsim_cmd):
     assert not (out / "summary.json").exists()
 
     resumed = subprocess.run(
-        [perpsim_cmd, "run", "--resume", str(out), "--progress", "none", "--json", "x"],
+        [perpsim_cmd, "run", "--resume", str(out), "--progress", "none", "--json"],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
