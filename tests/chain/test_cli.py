@@ -121,3 +121,20 @@ def test_bench_chain_json_reports_both_paths(perpsim_cmd):
     assert figures["batched"]["transactions"] == 300 and figures["batched"]["blocks"] == 3
     assert figures["ape_per_transaction"]["transactions"] == 5
     assert figures["speedup"] > 1
+
+
+@pytest.mark.parametrize("preset", ["hyperliquid-like", "dydx-like", "gmx-like"])
+def test_every_preset_deploys_a_whole_venue(perpsim_cmd, preset):
+    proc = run([perpsim_cmd, "deploy", "--preset", preset, "--json"])
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout)
+    assert info["preset"] == preset
+    expected = {"collateral", "base", "oracle", "amm", "market", "liquidation_module", "governance_module",
+                "insurance_fund", "backstop_vault", "controller", "timelock"}  # fmt: skip
+    assert set(info["contracts"]) == expected
+
+
+def test_unknown_preset_is_a_one_line_error(perpsim_cmd):
+    assert_one_line_error(
+        run([perpsim_cmd, "deploy", "--preset", "nope"]), "unknown preset", "hyperliquid-like"
+    )
