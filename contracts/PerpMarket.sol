@@ -38,7 +38,7 @@ contract PerpMarket is IPerpMarket, PerpMarketBase {
         address governanceModule
     ) {
         ParamsLib.validate(params_);
-        ParamsLib.validateTiers(tiers_, WAD.divWadUp(params_.maxLeverage), params_.maintenanceMarginFraction);
+        ParamsLib.validateTiers(tiers_);
         _collateralToken = IERC20(collateral_);
         _oracle = IOracle(oracle_);
         _params = params_;

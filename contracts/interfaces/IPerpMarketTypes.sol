@@ -103,7 +103,9 @@ interface IPerpMarketTypes {
     /// @dev Tier n applies to notional >= notionalFloor; requirement
     ///      `notional·rate_n − deduction_n` with `deduction_n = deduction_{n−1} +
     ///      notionalFloor_n·(rate_n − rate_{n−1})`, so margin is continuous in notional.
-    ///      The base tier (floor 0) is `1/maxLeverage` and `maintenanceMarginFraction`.
+    ///      The base tier (floor 0) is `1/maxLeverage` and `maintenanceMarginFraction`, and it
+    ///      floors every tier: a tier's effective fraction is max(tier fraction, base fraction),
+    ///      so lowering the maximum leverage caps the leverage of every tier.
     struct MarginTier {
         /// @dev Notional where the tier starts, WAD USD; strictly increasing across tiers.
         uint256 notionalFloor;

@@ -32,13 +32,17 @@ library MarginMath {
         bool initial,
         uint256 scale
     ) internal view returns (uint256) {
-        uint256 rate = _scaled(baseRate, scale);
+        uint256 base = _scaled(baseRate, scale);
+        uint256 rate = base;
         uint256 deduction = 0;
         uint256 n = tiers.length;
         for (uint256 i = 0; i < n; ++i) {
             PackedTier memory t = tiers[i];
             if (notional < t.notionalFloor) break;
-            uint256 next = _scaled(initial ? t.initialMarginFraction : t.maintenanceMarginFraction, scale);
+            // The base fraction floors every tier: a leverage cap applies to all of them.
+            uint256 next = FixedPointMath.max(
+                _scaled(initial ? t.initialMarginFraction : t.maintenanceMarginFraction, scale), base
+            );
             if (next > rate) deduction += uint256(t.notionalFloor).mulWadDown(next - rate);
             rate = next;
         }
@@ -78,7 +82,8 @@ library MarginMath {
     ) internal view returns (uint256) {
         if (size == 0) return 0;
         uint256 absSize = FixedPointMath.abs(size);
-        uint256 rate = _scaled(baseRate, scale);
+        uint256 base = _scaled(baseRate, scale);
+        uint256 rate = base;
         uint256 deduction = 0;
         uint256 n = tiers.length;
         // equity − MM is strictly monotonic in P and MM is the maximum of the tier lines, so
@@ -90,7 +95,7 @@ library MarginMath {
             if (i == n) return p;
             PackedTier memory t = tiers[i];
             if (absSize.mulWadUp(p) < t.notionalFloor) return p;
-            uint256 next = _scaled(t.maintenanceMarginFraction, scale);
+            uint256 next = FixedPointMath.max(_scaled(t.maintenanceMarginFraction, scale), base);
             if (next > rate) deduction += uint256(t.notionalFloor).mulWadDown(next - rate);
             rate = next;
         }

@@ -47,16 +47,13 @@ library ParamsLib {
     }
 
     /// @notice Tiers must have strictly increasing positive floors, non-decreasing fractions
-    ///         starting at or above the base ones, and MMF < IMF in every tier.
-    function validateTiers(
-        IPerpMarketTypes.MarginTier[] memory tiers,
-        uint256 baseImf,
-        uint256 baseMmf
-    ) internal pure {
+    ///         and MMF < IMF in every tier. Fractions below the base ones are allowed: the base
+    ///         (1/maxLeverage, maintenanceMarginFraction) floors every tier when margin is computed.
+    function validateTiers(IPerpMarketTypes.MarginTier[] memory tiers) internal pure {
         if (tiers.length > MAX_TIERS) _bad("tiers.length", tiers.length);
         uint256 floor = 0;
-        uint256 imf = baseImf;
-        uint256 mmf = baseMmf;
+        uint256 imf = 0;
+        uint256 mmf = 0;
         for (uint256 i = 0; i < tiers.length; ++i) {
             IPerpMarketTypes.MarginTier memory t = tiers[i];
             if (t.notionalFloor <= floor || t.notionalFloor > type(uint128).max) _bad("tiers.notionalFloor", t.notionalFloor);

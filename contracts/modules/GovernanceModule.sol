@@ -5,7 +5,6 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {PerpMarketBase} from "../PerpMarketBase.sol";
 import {FixedPointMath} from "../libraries/FixedPointMath.sol";
-import {MarginMath} from "../libraries/MarginMath.sol";
 import {ParamsLib} from "../libraries/ParamsLib.sol";
 
 /// @title GovernanceModule
@@ -42,7 +41,7 @@ contract GovernanceModule is PerpMarketBase {
 
     /// @dev See IPerpMarket.setMarginTiers.
     function setMarginTiers(MarginTier[] calldata tiers) external onlyDelegated onlyRole(GOVERNOR_ROLE) {
-        ParamsLib.validateTiers(tiers, WAD.divWadUp(_params.maxLeverage), _params.maintenanceMarginFraction);
+        ParamsLib.validateTiers(tiers);
         delete _tiers;
         for (uint256 i = 0; i < tiers.length; ++i) {
             _tiers.push(ParamsLib.pack(tiers[i]));
@@ -131,13 +130,6 @@ contract GovernanceModule is PerpMarketBase {
 
     function _setParameters(MarketParams memory p) private {
         ParamsLib.validate(p);
-        uint256 n = _tiers.length;
-        MarginTier[] memory tiers = new MarginTier[](n);
-        for (uint256 i = 0; i < n; ++i) {
-            MarginMath.PackedTier memory t = _tiers[i];
-            tiers[i] = MarginTier(t.notionalFloor, t.initialMarginFraction, t.maintenanceMarginFraction);
-        }
-        ParamsLib.validateTiers(tiers, WAD.divWadUp(p.maxLeverage), p.maintenanceMarginFraction);
         _params = p;
         emit ParametersUpdated(msg.sender, p);
     }

@@ -122,7 +122,9 @@ class MarketParams(_Frozen):
     maintenance_margin_fraction: float = Field(gt=0, lt=1)
     """Maintenance margin, fraction of notional; must be below 1/max_leverage."""
     margin_tiers: tuple[MarginTierParams, ...] = ()
-    """Tiers above the base tier, by increasing notional floor (empty = untiered)."""
+    """Tiers above the base tier, by increasing notional floor (empty = untiered). The base
+    fractions (1/max_leverage, maintenance_margin_fraction) floor every tier, so lowering
+    max_leverage caps all tiers."""
     oi_imf_lower_cap_usd: float = Field(default=0, ge=0)
     """dYdX OI-scaled IMF: open notional (USD) where the IMF starts rising; 0 with upper 0 = off."""
     oi_imf_upper_cap_usd: float = Field(default=0, ge=0)
@@ -197,7 +199,8 @@ class MarketParams(_Frozen):
             )
         if len(self.margin_tiers) > 8:
             raise ValueError(f"margin_tiers: at most 8 tiers (got {len(self.margin_tiers)})")
-        floor, imf, mmf = 0.0, base_imf, self.maintenance_margin_fraction
+        # Tiers may start below the base fractions: the base floors every tier on chain.
+        floor, imf, mmf = 0.0, 0.0, 0.0
         for i, tier in enumerate(self.margin_tiers):
             if tier.notional_floor_usd <= floor:
                 raise ValueError(

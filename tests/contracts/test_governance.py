@@ -83,6 +83,30 @@ def test_the_guardian_lowers_leverage_at_once_and_cannot_raise_it(chain, venue):
     }
 
 
+def test_a_lower_max_leverage_caps_every_margin_tier(chain, make_venue):
+    from perp_helpers import TEST_PARAMS
+
+    from simulator.protocol.params import MarginTierParams
+
+    tier = MarginTierParams(
+        notional_floor_usd=100_000, initial_margin_fraction=0.04, maintenance_margin_fraction=0.02
+    )
+    v = make_venue(
+        TEST_PARAMS.with_market(
+            max_leverage=50, maintenance_margin_fraction=0.01, margin_tiers=(tier,)
+        )
+    )
+    m = v.market
+    open_position(chain, v, A, 50_000, 200)  # 200k notional, in the tier
+    # 50x base: IM = 200k × 4% − 100k × (4% − 2%) = 6000
+    assert chain.read_one(m.initial_margin(A)) == 6_000 * WAD
+    ok([chain.execute_one(m.guardian_set_max_leverage(GUARDIAN, 10 * WAD))])
+    # 10x floors the tier too: IM = 10% of the notional, whatever the tier says
+    assert chain.read_one(m.initial_margin(A)) == 20_000 * WAD
+    ok([chain.execute_one(m.guardian_set_maintenance_margin_fraction(GUARDIAN, wad("0.05")))])
+    assert chain.read_one(m.maintenance_margin(A)) == 10_000 * WAD
+
+
 def test_the_guardian_raises_maintenance_margin_and_cannot_lower_it(chain, venue):
     m = venue.market
     ok([chain.execute_one(m.guardian_set_maintenance_margin_fraction(GUARDIAN, wad("0.03")))])
