@@ -23,7 +23,7 @@ from collections.abc import Callable
 import numpy as np
 from eth_utils import keccak, to_checksum_address
 
-from simulator.chain import DEFAULT_DEPLOYER, Chain, deploy_venue, open_chain
+from simulator.chain import DEFAULT_DEPLOYER, Chain, deploy_contract, open_chain
 from simulator.chain.contracts import CollateralToken
 from simulator.errors import PerpsimError
 
@@ -104,8 +104,7 @@ def run(
     workload = transfer_workload(addrs, transactions, seed)
     with open_chain(rpc_url=rpc_url) as chain:
         progress("deploying the collateral token and funding agents")
-        venue = deploy_venue(chain)
-        token = venue.collateral
+        token = deploy_contract(chain, CollateralToken, "Perp USD", "pUSD", DEFAULT_DEPLOYER)
         mints = [token.mint(DEFAULT_DEPLOYER, a, AGENT_FUNDING_BASE_UNITS) for a in addrs]
         if not all(r.ok for r in chain.execute(mints)):
             raise PerpsimError("funding the agents failed")

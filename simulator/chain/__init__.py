@@ -4,12 +4,13 @@ Public entry points:
 
 * :func:`open_chain` -- embedded anvil, an existing RPC, or a local fork;
 * :class:`Chain` -- the interface the engine uses (``execute``, ``read``, ``isolate``...);
-* :func:`deploy_venue` / :func:`deploy_contract` -- deploy and get typed wrappers.
+* :func:`deploy_contract` -- deploy one contract and get its typed wrapper (a whole venue:
+  :func:`simulator.protocol.deploy.deploy_venue`).
 """
 
 from simulator.chain.base import Chain
 from simulator.chain.connect import open_chain, probe_node
-from simulator.chain.deploy import DEFAULT_DEPLOYER, deploy_contract, deploy_venue
+from simulator.chain.deploy import DEFAULT_DEPLOYER, deploy_contract
 from simulator.chain.node import AnvilConfig, AnvilNode
 from simulator.chain.types import Call, TxResult, View, ViewError
 
@@ -23,7 +24,6 @@ __all__ = [
     "View",
     "ViewError",
     "deploy_contract",
-    "deploy_venue",
     "open_chain",
     "probe_node",
 ]

@@ -62,7 +62,9 @@ def open_chain(
     elif config.split_state:
         # An empty source node and a fork of it (see AnvilConfig.split_state).
         with AnvilNode(replace(config, split_state=False)) as source:
-            with AnvilNode(replace(config, split_state=False, fork_url=source.url, genesis_timestamp_s=None)) as node:
+            with AnvilNode(
+                replace(config, split_state=False, fork_url=source.url, genesis_timestamp_s=None)
+            ) as node:
                 yield RpcChain(node.rpc, registry, node=node)
         return
     with AnvilNode(config) as node:

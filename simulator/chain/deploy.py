@@ -1,13 +1,12 @@
-"""Deploying contracts through any :class:`Chain`, and the venue deployment entry point."""
+"""Deploying one contract through any :class:`Chain` (a whole venue: ``simulator.protocol.deploy``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from simulator.chain.artifacts import Artifacts, load_artifacts
 from simulator.chain.base import Chain
-from simulator.chain.contracts import CollateralToken, ContractWrapper
+from simulator.chain.contracts import ContractWrapper
 from simulator.chain.types import Call
 from simulator.errors import DeployError
 
@@ -35,22 +34,3 @@ def deploy_contract(
     if not result.ok or not result.contract_address:
         raise DeployError(f"deploying {ctype.name} failed: {result.error}")
     return wrapper_cls(chain, ctype, result.contract_address)
-
-
-@dataclass
-class Venue:
-    """Typed wrappers of one deployed perp venue."""
-
-    collateral: CollateralToken
-    deployer: str
-
-    def addresses(self) -> dict[str, str]:
-        return {"collateral": self.collateral.address}
-
-
-def deploy_venue(chain: Chain, *, deployer: str = DEFAULT_DEPLOYER) -> Venue:
-    """Deploy every contract of a venue and return the wrappers."""
-    collateral = deploy_contract(
-        chain, CollateralToken, "Perp USD", "pUSD", deployer, sender=deployer
-    )
-    return Venue(collateral=collateral, deployer=deployer)  # type: ignore[arg-type]
