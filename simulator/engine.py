@@ -396,11 +396,7 @@ class Engine:
                     v.timelock.schedule(v.governor, v.market.address, target_call.data, delay)
                 )
                 kinds.append(("governance_submitted", -1))
-                g["ready_step"] = (
-                    t
-                    + math.ceil(delay / self.scenario.step_seconds)
-                    + (delay % self.scenario.step_seconds == 0)
-                )
+                g["ready_step"] = t + max(1, math.ceil(delay / self.scenario.step_seconds))
             events.append(
                 self._event(
                     t,
@@ -577,7 +573,12 @@ class Engine:
         out: list[dict] = []
         for result, (kind, who) in zip(results, kinds, strict=True):
             if not result.ok:
-                if kind in ("liquidate", "backstop", "adl", "close"):
+                if (
+                    kind == "governance_executed"
+                    and self.scenario.controls.governance_change.path == "timelock"
+                ):
+                    self.state.governance["executed"] = False  # not ready yet: try again next step
+                if kind in ("liquidate", "backstop", "adl", "close", "governance_executed"):
                     out.append(
                         self._event(
                             t,

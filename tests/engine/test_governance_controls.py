@@ -1,0 +1,48 @@
+"""Controls mid-run: a guardian tightens at once; a timelocked change waits out its delay."""
+
+from __future__ import annotations
+
+from simulator.chain import open_chain
+from simulator.runner import run_in_memory, run_node_config
+from simulator.world import venue_params_for
+
+from engine_helpers import small_oct
+
+
+def change(path: str) -> dict:
+    return {
+        "controls.governance_change": {
+            "step": 5,
+            "parameter": "max_leverage",
+            "value": 10,
+            "path": path,
+        }
+    }
+
+
+def test_the_guardian_lowers_max_leverage_in_the_step_it_acts():
+    scenario = small_oct(steps=12, **change("guardian"))
+    with open_chain(anvil=run_node_config()) as chain:
+        engine, _, events = run_in_memory(chain, scenario)
+        params = engine.venue.market.parameters_now()
+    executed = events[events["kind"] == "governance_executed"]
+    assert list(executed["step"]) == [5]
+    assert params["maxLeverage"] == 10 * 10**18
+
+
+def test_a_timelocked_change_is_not_in_force_before_its_delay():
+    scenario = small_oct(steps=12, **change("timelock"))
+    delay_s = venue_params_for(scenario).governance.timelock_delay_s
+    assert delay_s > 12 * scenario.step_seconds  # the run ends before the change may execute
+    with open_chain(anvil=run_node_config()) as chain:
+        engine, _, events = run_in_memory(chain, scenario)
+        params = engine.venue.market.parameters_now()
+    assert list(events[events["kind"] == "governance_submitted"]["step"]) == [5]
+    assert (events["kind"] == "governance_executed").sum() == 0
+    assert params["maxLeverage"] == 50 * 10**18
+
+
+def test_a_leverage_cap_lowers_every_margin_tier_and_the_opening_leverage():
+    capped = venue_params_for(small_oct(**{"controls.leverage_cap": 10}))
+    assert capped.market.max_leverage == 10
+    assert all(t.initial_margin_fraction >= 0.1 for t in capped.market.margin_tiers)
