@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from engine_helpers import small_oct
+
 from simulator.chain import open_chain
 from simulator.runner import run_in_memory, run_node_config
 from simulator.world import venue_params_for
-
-from engine_helpers import small_oct
 
 
 def change(path: str) -> dict:
