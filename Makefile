@@ -23,7 +23,7 @@ help:
 	@echo "make lint   set up, then ruff (Python) and slither (contracts, triaged)"
 	@echo "make setup  install everything into .venv, node_modules, .solcx; compile contracts"
 
-setup: $(STAMPS)/python $(STAMPS)/node $(SOLCX_BINARY_PATH)/solc-v$(SOLC_VERSION) $(STAMPS)/compiled
+setup: $(STAMPS)/python $(STAMPS)/node $(SOLCX_BINARY_PATH)/solc-v$(SOLC_VERSION) $(STAMPS)/compiled $(STAMPS)/browser
 
 $(STAMPS)/python: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,14 @@ $(SOLCX_BINARY_PATH)/solc-v$(SOLC_VERSION): toolchain/solc-adapter.js | $(STAMPS
 	@mkdir -p $(SOLCX_BINARY_PATH)
 	ln -sf ../toolchain/solc-adapter.js $@
 	@$@ --version | grep -q "Version: $(SOLC_VERSION)"
+
+# Headless Chromium and its driver, for the app's browser test (Debian packages; needs root).
+$(STAMPS)/browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; else \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver \
+	  || { echo "could not install the Debian packages chromium and chromium-driver (apt-get as root)"; exit 1; }; \
+	fi
+	@mkdir -p $(STAMPS) && touch $@
 
 $(STAMPS)/compiled: $(SOL_SOURCES) ape-config.yaml $(STAMPS)/python $(SOLCX_BINARY_PATH)/solc-v$(SOLC_VERSION)
 	$(BIN)/ape compile

@@ -17,6 +17,8 @@ LONG, SHORT = "#d62728", "#2ca02c"
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22", "#17becf")  # fmt: skip
 HEIGHT = 360
+#: How the pages show a figure: full width, plotly's tool bar only while the mouse is over it.
+SHOW = {"width": "stretch", "config": {"displayModeBar": "hover", "displaylogo": False}}
 
 
 def _layout(fig: go.Figure, title: str, y_title: str, money: bool = True) -> go.Figure:

@@ -221,7 +221,7 @@ def run_charts(steps: pd.DataFrame, key: str) -> None:
         columns = st.columns(2)
         for column, (name, build) in zip(columns, charts.RUN_CHARTS[row : row + 2], strict=False):
             with column:
-                st.plotly_chart(build(steps), key=f"{key}.chart.{name}", width="stretch")
+                st.plotly_chart(build(steps), key=f"{key}.chart.{name}", **charts.SHOW)
 
 
 def run_events(data: RunData, key: str) -> None:
@@ -298,7 +298,7 @@ def compare_charts(data: CompareData, key: str) -> None:
         columns = st.columns(2)
         for column, (name, fig) in zip(columns, figures[row : row + 2], strict=False):
             with column:
-                st.plotly_chart(fig, key=f"{key}.chart.{name}", width="stretch")
+                st.plotly_chart(fig, key=f"{key}.chart.{name}", **charts.SHOW)
 
 
 def render_compare(data: CompareData, key: str) -> None:
