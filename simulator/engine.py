@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from simulator.agents import keepers as keeper_agents
 from simulator.agents import liquidity
@@ -143,6 +144,12 @@ class Engine:
         self.amm_fee = world.params.amm.fee_bps / 1e4
         self.all_accounts = list(world.traders)
         self.vault_address = self.venue.backstop_vault.address
+        change = scenario.controls.governance_change
+        if change is not None:  # refuse a bad change before the run starts, not mid-shock
+            if change.path == "timelock":
+                self._timelock_target_call(change.parameter, change.value)
+            else:
+                self._guardian_call(change.parameter, change.value)
         self.state = self._initial_state()
 
     # -- state ---------------------------------------------------------------------------------
@@ -414,12 +421,25 @@ class Engine:
         return calls
 
     def _timelock_target_call(self, parameter: str, value: Any) -> Call:
+        """``setParameters`` with one market parameter changed, as the timelock will call it.
+
+        Tiers are set separately on chain (``setMarginTiers``; the contract floors every tier
+        at the base fractions), so they are left out of this validation."""
         market = self.world.params.market
-        if parameter not in type(market).model_fields:
+        if parameter not in type(market).model_fields or parameter == "margin_tiers":
             raise PerpsimError(
                 f"controls.governance_change.parameter: unknown market parameter {parameter!r}"
             )
-        updated = market.model_validate({**market.model_dump(), parameter: value})
+        try:
+            updated = type(market).model_validate(
+                {**market.model_dump(), "margin_tiers": (), parameter: value}
+            )
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise PerpsimError(
+                f"controls.governance_change: {parameter}={value!r}: "
+                f"{first['msg'].removeprefix('Value error, ')}"
+            ) from None
         return self.venue.market.set_parameters(self.venue.timelock.address, updated.to_chain())
 
     def _guardian_call(self, parameter: str, value: Any) -> Call:

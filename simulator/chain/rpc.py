@@ -14,6 +14,10 @@ import requests
 
 from simulator.errors import RpcError, RpcUnreachable
 
+#: Requests per HTTP round trip: anvil refuses very large bodies ("Invalid request"), and a
+#: few thousand requests per trip already amortize the round trip.
+MAX_BATCH = 2_000
+
 #: One request in a batch: (method, params).
 Request = tuple[str, Sequence[Any]]
 
@@ -85,11 +89,18 @@ class RpcClient:
         return self._unwrap(method, reply)
 
     def batch_raw(self, requests_: Sequence[Request]) -> list[dict]:
-        """Send many requests in one round trip; return the reply objects in request order.
+        """Send many requests, ``MAX_BATCH`` per HTTP round trip; return the reply objects in
+        request order.
 
         Replies that carry an ``error`` are returned as they are, so one failing request does
         not hide the others.
         """
+        replies: list[dict] = []
+        for start in range(0, len(requests_), MAX_BATCH):
+            replies += self._batch_once(requests_[start : start + MAX_BATCH])
+        return replies
+
+    def _batch_once(self, requests_: Sequence[Request]) -> list[dict]:
         if not requests_:
             return []
         first = next(self._ids)

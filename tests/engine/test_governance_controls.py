@@ -46,3 +46,20 @@ def test_a_leverage_cap_lowers_every_margin_tier_and_the_opening_leverage():
     capped = venue_params_for(small_oct(**{"controls.leverage_cap": 10}))
     assert capped.market.max_leverage == 10
     assert all(t.initial_margin_fraction >= 0.1 for t in capped.market.margin_tiers)
+
+
+def test_a_bad_governance_change_is_refused_before_the_run(perpsim_cmd, tmp_path):
+    import subprocess
+
+    proc = subprocess.run(
+        [perpsim_cmd, "run", "oct-2025", "--set", "traders.count=20", "--set", "price_path.shocks=[]",
+         "--steps", "5", "--progress", "none", "--out", str(tmp_path / "r"),
+         "--set", "controls.governance_change={step: 2, parameter: max_leverage, value: -3}"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert (
+        proc.stderr.count("\n") == 1
+        and "governance_change" in proc.stderr
+        and "max_leverage" in proc.stderr
+    )
