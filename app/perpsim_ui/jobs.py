@@ -111,6 +111,7 @@ class Job:
     _process: subprocess.Popen | None = None
     _cancelled: bool = False
     _started: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
 
     @property
     def running(self) -> bool:
@@ -140,7 +141,8 @@ class Job:
     # -- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> Job:
-        threading.Thread(target=self._main, name=f"perpsim-{self.kind}", daemon=True).start()
+        self._thread = threading.Thread(target=self._main, name=f"perpsim-{self.kind}", daemon=True)
+        self._thread.start()
         self._started.wait(timeout=30)
         return self
 
@@ -199,6 +201,8 @@ class Job:
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(process.pid, signal.SIGKILL)
+        if self._thread is not None:  # the reader records the exit code and the reason
+            self._thread.join(timeout=CANCEL_GRACE_SECONDS)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the job ends (True) or ``timeout`` seconds pass (False)."""
@@ -354,7 +358,7 @@ def follow(job: Job, key: str) -> None:
     box = st.empty()
     with box.container():
         bar = st.progress(job.fraction, text=job.progress_text())
-        st.button("Stop", key=stop_key, help="Stop the simulation (what finished is kept)")
+        st.button("Stop simulation", key=stop_key, help="Stop it; what finished is kept")
     while job.running:
         time.sleep(POLL_SECONDS)
         bar.progress(job.fraction, text=job.progress_text())

@@ -19,9 +19,9 @@ def render() -> None:
         )
         running = jobs.active()
         if running:
-            st.caption("Running")
-            for job in running:
-                st.progress(job.fraction, text=job.progress_text())
+            # No live numbers here: the sidebar is drawn once per script run.
+            names = ", ".join(f"{job.label} ({job.kind})" for job in running)
+            st.caption(f":material/hourglass_top: Running: {names}")
         st.caption(
             "perpsim runs real perpetual-futures contracts on a local anvil chain. "
             "Runs started here are `perpsim` subprocesses; their folders are the CLI's."

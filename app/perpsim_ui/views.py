@@ -182,7 +182,9 @@ def run_status(data: RunData) -> None:
         bits.append(f"{data.summary.get('wall_seconds', 0):.1f} s")
     st.caption(" · ".join(bits))
     if not data.complete:
-        reason = manifest.get("incomplete_reason") or "the run did not finish"
+        reason = str(manifest.get("incomplete_reason") or "the run did not finish")
+        if reason.isdigit():  # a signal's exit status (the run was stopped)
+            reason = f"the process was stopped (exit status {reason})"
         if data.last_step is not None:
             kept = (
                 f"Showing the {len(data.steps)} steps saved up to its last checkpoint "

@@ -1,0 +1,71 @@
+"""The app's background jobs: the ``perpsim`` subprocesses that pages follow."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from app_helpers import read_json
+from perpsim_ui import jobs, scenarios
+from simulator.scenario import load_scenario
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in args:
+            found.append(args)
+    return found
+
+
+def test_stopping_a_run_ends_the_cli_and_its_node_and_keeps_the_folder(tmp_path):
+    scenario = scenarios.demo_scenario(load_scenario("oct-2025")).with_overrides(
+        {"steps": 5000, "traders.count": 10}
+    )
+    out, job = jobs.start_run(scenario, tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while job.done < 3 and job.running and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert job.running and job.total == 5000, (job.error, list(job.log))
+        pid = job._process.pid
+        job.cancel()
+        assert job.wait(timeout=30)
+    finally:
+        jobs.cancel_all()
+    assert job.error == "stopped before it finished"
+    assert not job.ok
+    assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+    assert _processes_mentioning(str(out)) == []
+    assert read_json(out / "manifest.json")["status"] == "incomplete"
+
+
+def test_a_finished_run_is_not_started_again(tmp_path, monkeypatch):
+    scenario = scenarios.demo_scenario(load_scenario("calm")).with_overrides(
+        {"steps": 5, "traders.count": 5}
+    )
+    out, job = jobs.start_run(scenario, tmp_path)
+    assert job is not None and job.wait(timeout=120) and job.ok, job.error
+    assert jobs.run_is_complete(out, scenario.fingerprint())
+
+    def refuse(command, cwd):
+        raise AssertionError(f"started {command}")
+
+    monkeypatch.setattr(jobs, "_spawn", refuse)
+    assert jobs.start_run(scenario, tmp_path) == (out, None)
+    other = scenario.with_overrides({"seed": scenario.seed + 1})
+    assert jobs.run_folder(other, tmp_path) != out
+
+
+def test_progress_and_error_lines_are_read_from_stderr():
+    job = jobs.Job(kind="run", out_dir=Path("x"), command=[], label="demo")
+    job._read_line('{"label": "demo", "done": 7, "total": 40}')
+    job._read_line("warning: something")
+    job._read_line("error: cannot reach RPC at http://127.0.0.1:1")
+    assert (job.done, job.total, job.fraction) == (7, 40, 7 / 40)
+    assert job.error == "cannot reach RPC at http://127.0.0.1:1"
+    assert "step 7 of 40" in job.progress_text()
