@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pandas as pd
@@ -70,6 +71,19 @@ def test_a_small_comparison_shows_one_column_per_control_set_with_the_runs_figur
     at.selectbox(key="runs.selected").set_value(str(out.relative_to(runs_root))).run()
     assert not at.exception, at.exception
     assert _shown_table(at).equals(table)
+
+    # A comparison that did not finish shows the runs that did, and says which did not.
+    (out / "compare.json").unlink()
+    manifest_path = out / "runs" / "insurance_x10" / "path-0" / "manifest.json"
+    manifest = read_json(manifest_path)
+    manifest["status"] = "incomplete"
+    manifest_path.write_text(json.dumps(manifest))
+    at.run()
+    assert not at.exception, at.exception
+    [warning] = [w.value for w in at.warning]
+    assert "Comparison incomplete: not finished: insurance_x10/path-0" in warning
+    assert list(_shown_table(at).columns) == ["baseline"]
+    assert _shown_table(at)["baseline"].equals(table["baseline"])
 
 
 def test_choosing_no_control_set_names_the_field(app, spawned):
