@@ -183,6 +183,7 @@ def _progress_printer(mode: str, label: str):
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=err_console,
+        disable=not err_console.is_terminal,
     )
     task = bar.add_task(label, total=None)
 
@@ -251,7 +252,9 @@ def run(
             )
     else:
         if scenario is None:
-            raise PerpsimError("give a SCENARIO (a preset such as oct-2025, or a YAML file) or --resume DIR")
+            raise PerpsimError(
+                "give a SCENARIO (a preset such as oct-2025, or a YAML file) or --resume DIR"
+            )
         updates = {}
         if seed is not None:
             updates["seed"] = seed
@@ -312,6 +315,11 @@ def compare(
         if controls
         else list(DEFAULT_CONTROL_SETS)
     )
+    unknown = [c for c in names if c not in CONTROL_SETS]
+    if unknown:
+        raise PerpsimError(
+            f"--controls: unknown control set {unknown[0]!r}; known: {', '.join(CONTROL_SETS)}"
+        )
     sc = load_scenario(scenario, list(overrides))
     out_dir = out_dir or Path("runs") / f"compare-{sc.name}"
     callback, bar = _progress_printer(progress_mode, f"compare {sc.name}")

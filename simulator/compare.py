@@ -46,8 +46,18 @@ def _run_dir(out: Path, control: str, path: int, feedback: bool) -> Path:
     return out / "runs" / control / name
 
 
-def _execute(spec: RunSpec) -> tuple[RunSpec, dict]:
-    """Worker: one complete run into its folder (resumed if it has a checkpoint)."""
+def _execute(spec: RunSpec) -> tuple[RunSpec, dict | str]:
+    """Worker: one complete run into its folder (resumed if it has a checkpoint).
+
+    A user-caused failure comes back as its one-line message (exceptions with extra
+    constructor arguments do not survive the trip between processes)."""
+    try:
+        return spec, _execute_run(spec)
+    except PerpsimError as exc:
+        return spec, f"{spec.control} path {spec.path}: {exc}"
+
+
+def _execute_run(spec: RunSpec) -> dict:
     from simulator.runner import resume_run, run_scenario
     from simulator.scenario import parse_scenario
 
@@ -56,10 +66,10 @@ def _execute(spec: RunSpec) -> tuple[RunSpec, dict]:
     if manifest.exists():
         status = json.loads(manifest.read_text()).get("status")
         if status == "complete":
-            return spec, RunReader(run_dir).summary
-        return spec, resume_run(run_dir).summary
+            return RunReader(run_dir).summary
+        return resume_run(run_dir).summary
     scenario = parse_scenario(spec.scenario, label=f"{spec.control} path {spec.path}")
-    return spec, run_scenario(scenario, run_dir).summary
+    return run_scenario(scenario, run_dir).summary
 
 
 def plan(scenario: Scenario, controls: Sequence[str], paths: int, out: Path) -> list[RunSpec]:
@@ -104,22 +114,36 @@ def run_compare(
     specs = plan(scenario, controls, paths, out)
     summaries: dict[tuple[str, int, bool], dict] = {}
     done = 0
+    failures: list[str] = []
+
+    def record(spec: RunSpec, outcome: dict | str) -> None:
+        nonlocal done
+        if isinstance(outcome, str):
+            failures.append(outcome)
+        else:
+            summaries[(spec.control, spec.path, spec.feedback)] = outcome
+        done += 1
+        if progress:
+            progress(done, len(specs), spec)
+
     if workers <= 1:
         for spec in specs:
-            spec, summary = _execute(spec)
-            summaries[(spec.control, spec.path, spec.feedback)] = summary
-            done += 1
-            if progress:
-                progress(done, len(specs), spec)
+            record(*_execute(spec))
+            if failures:
+                break
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             futures = [pool.submit(_execute, spec) for spec in specs]
             for future in as_completed(futures):
-                spec, summary = future.result()
-                summaries[(spec.control, spec.path, spec.feedback)] = summary
-                done += 1
-                if progress:
-                    progress(done, len(specs), spec)
+                record(*future.result())
+                if failures:
+                    for f in futures:
+                        f.cancel()
+                    break
+    if failures:
+        raise CompareError(
+            f"{failures[0]} (finished runs are kept; run the same command to resume)"
+        )
 
     results = {c: [summaries[(c, i, True)] for i in range(paths)] for c in controls}
     table = compare_table(results)
