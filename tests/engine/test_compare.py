@@ -6,11 +6,10 @@ import json
 import subprocess
 
 import pandas as pd
+from engine_helpers import small_oct
 
 from simulator.compare import run_compare
 from simulator.results import RunReader
-
-from engine_helpers import small_oct
 
 
 def test_compare_runs_the_same_paths_under_each_control_set(tmp_path):
