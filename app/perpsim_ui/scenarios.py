@@ -427,12 +427,11 @@ def overrides(base: Scenario, values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def describe_error(exc: Exception) -> str:
-    """One line for a scenario or venue error, naming the field.
+    """One line for a scenario or venue error, naming the field as a scenario key.
 
-    :class:`~simulator.world.WorldError` carries only the first line of the venue model's
-    validation error ("1 validation error for MarketParams"); the field and the reason are in
-    the error it was raised from, so they are put back here as ``market.overrides.<field>:
-    <reason>``.
+    A venue parameter the form sets lives at ``market.overrides.<field>`` in a scenario; the
+    venue model's validation error (the context of a :class:`~simulator.world.WorldError`)
+    names only ``<field>``, so the message is rebuilt as ``market.overrides.<field>: <reason>``.
     """
     message = str(exc)
     context = exc.__context__
