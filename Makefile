@@ -13,7 +13,7 @@ SOL_SOURCES := $(shell find contracts -name '*.sol' 2>/dev/null)
 export SOLCX_BINARY_PATH := $(CURDIR)/.solcx
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup run test app bench lint clean
+.PHONY: help setup run test app bench lint clean screenshot
 
 help:
 	@echo "make run    set up, then run the main job on an embedded local chain"
@@ -68,12 +68,15 @@ bench: setup
 	$(BIN)/perpsim bench run oct-2025
 
 app: setup
-	@if [ -f app/streamlit_app.py ]; then $(BIN)/streamlit run app/streamlit_app.py; \
-	else echo "the Streamlit app is not in this version yet (app/streamlit_app.py)"; exit 2; fi
+	$(BIN)/streamlit run app/streamlit_app.py --browser.gatherUsageStats false
+
+# Refresh docs/compare-page.png (the README's screenshot) from the browser test.
+screenshot: setup
+	PERPSIM_UPDATE_SCREENSHOT=1 $(BIN)/pytest -q tests/app/test_browser.py
 
 lint: setup
-	$(BIN)/ruff check simulator benchmarks tests scripts toolchain
-	$(BIN)/ruff format --check simulator benchmarks tests scripts toolchain
+	$(BIN)/ruff check simulator benchmarks tests scripts toolchain app
+	$(BIN)/ruff format --check simulator benchmarks tests scripts toolchain app
 	$(BIN)/python toolchain/slither_check.py
 
 clean:

@@ -889,7 +889,12 @@ class RunWriter:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc is not None and not self._finished:
-            reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
+            if isinstance(exc, KeyboardInterrupt):
+                reason = "interrupted"
+            elif isinstance(exc, SystemExit):
+                reason = f"the process was stopped (exit status {exc.code})"
+            else:
+                reason = str(exc)
             with contextlib.suppress(ResultsError):
                 self.mark_incomplete(reason or type(exc).__name__)
 
