@@ -755,7 +755,9 @@ class Engine:
             if e["kind"] in ("adl", "socialized_loss")
         )
         bad_debt_flow = levels["bad_debt_usd"] - s.last_bad_debt_usd
-        fees_flow = levels["fees_cum_usd"] - s.last_fees_usd
+        # The ledger's fee terms also receive the QUEUE policy's ADL overshoot (sent to the
+        # insurance fund); that is a haircut, not a fee.
+        fees_flow = levels["fees_cum_usd"] - s.last_fees_usd - overshoot
         s.last_bad_debt_usd, s.last_fees_usd = levels["bad_debt_usd"], levels["fees_cum_usd"]
         vault_assets = levels["vault_assets_usd"]
         supply = levels["vault_supply"]
