@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
+from simulator import metrics
 from simulator.agents import keepers as keeper_agents
 from simulator.agents import liquidity
 from simulator.agents import traders as trader_agents
@@ -74,7 +75,6 @@ class EngineState:
     liquidatable_since: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     outcome: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
     outcome_step: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    realized_pnl_usd: np.ndarray = field(default_factory=lambda: np.zeros(0))
     feed_prices_usd: list[float] = field(default_factory=list)
     oracle_price_usd: float = 0.0
     amm_price_usd: float = 0.0
@@ -175,7 +175,6 @@ class Engine:
             liquidatable_since=np.full(n, -1, dtype=np.int64),
             outcome=np.where(opened, OPEN, CLOSED).astype(np.int8),
             outcome_step=np.where(opened, -1, 0).astype(np.int64),
-            realized_pnl_usd=np.zeros(n),
             feed_prices_usd=[price0],
             oracle_price_usd=price0,
             hedged_base=float(np.sum(w.book.side * size)) * HEDGE_RATIO,
@@ -564,31 +563,11 @@ class Engine:
 
     # -- after mining ------------------------------------------------------------------------------
 
-    def _event(
-        self,
-        t: int,
-        kind: str,
-        *,
-        account=None,
-        side=None,
-        size=None,
-        price=None,
-        amount=None,
-        detail="",
-    ) -> dict:
-        return {
-            "step": t,
-            "kind": kind,
-            "account": account,
-            "side": side,
-            "size_base": size,
-            "price_usd": price,
-            "notional_usd": None if size is None or price is None else size * price,
-            "amount_usd": amount,
-            "detail": detail,
-        }
+    def _event(self, t: int, kind: str, **fields: Any) -> dict:
+        return metrics.event_row(t, kind, **fields)
 
     def _events_from(self, results: list[TxResult], kinds: list, t: int) -> list[dict]:
+        """Event rows of the mined block, and the position outcomes they imply."""
         s = self.state
         out: list[dict] = []
         for result, (kind, who) in zip(results, kinds, strict=True):
@@ -597,14 +576,12 @@ class Engine:
                     kind == "governance_executed"
                     and self.scenario.controls.governance_change.path == "timelock"
                 ):
-                    self.state.governance["executed"] = False  # not ready yet: try again next step
+                    s.governance["executed"] = False  # not ready yet: try again next step
                 if kind in ("liquidate", "backstop", "adl", "close", "governance_executed"):
+                    account = self.all_accounts[who] if who >= 0 else None
                     out.append(
                         self._event(
-                            t,
-                            f"{kind}_reverted",
-                            account=self.all_accounts[who] if who >= 0 else None,
-                            detail=str(result.error),
+                            t, f"{kind}_reverted", account=account, detail=str(result.error)
                         )
                     )
                 continue
@@ -616,87 +593,30 @@ class Engine:
                 s.trader.wallet_usd[who] -= amount
                 out.append(self._event(t, "top_up", account=self.all_accounts[who], amount=amount))
             if kind == "governance_executed":
-                out.append(
-                    self._event(
-                        t,
-                        "governance_executed",
-                        detail=json.dumps(
-                            {"parameter": self.scenario.controls.governance_change.parameter}
-                        ),
-                    )
+                detail = json.dumps(
+                    {"parameter": self.scenario.controls.governance_change.parameter}
                 )
+                out.append(self._event(t, "governance_executed", detail=detail))
             for e in result.events:
-                out += self._decode(e, kind, who, t)
-        return out
-
-    def _decode(self, e, kind: str, who: int, t: int) -> list[dict]:
-        s, a = self.state, e.args
-        if e.name == "PositionModified" and kind == "close" and who >= 0:
-            pnl = (a["realizedPnl"] - a["fee"] - a["fundingPaid"]) / WAD
-            s.realized_pnl_usd[who] += pnl
-            s.outcome[who], s.outcome_step[who] = CLOSED, t
-            size = abs(a["sizeDelta"]) / WAD
-            side = "long" if a["sizeDelta"] < 0 else "short"
-            return [
-                self._event(
-                    t,
-                    "close",
-                    account=a["account"],
-                    side=side,
-                    size=size,
-                    price=a["fillPrice"] / WAD,
-                    amount=pnl,
-                    detail=_close_reason(self.world.book.behaviour[who]),
-                )
-            ]
-        if e.name == "Liquidated":
-            size = abs(a["sizeClosed"]) / WAD
-            i = self._index(a["account"])
-            if i is not None and a["full"]:
+                if e.name == "PositionModified" and kind == "close" and who >= 0:
+                    out.append(
+                        metrics.close_row(e, t, _close_reason(self.world.book.behaviour[who]))
+                    )
+                else:
+                    out += metrics.rows_from_event(e, t)
+        for row in out:
+            i = self._index(row["account"]) if row["account"] else None
+            if i is None:
+                continue
+            if row["kind"] == "close":
+                s.outcome[i], s.outcome_step[i] = CLOSED, t
+            elif row["kind"] == "liquidation":
                 s.outcome[i], s.outcome_step[i] = LIQUIDATED, t
-            rows = [self._event(t, "liquidation" if a["full"] else "partial_liquidation", account=a["account"],
-                                side="long" if a["sizeClosed"] > 0 else "short", size=size,
-                                price=a["fillPrice"] / WAD, amount=a["penalty"] / WAD)]  # fmt: skip
-            if a["fundPayout"]:
-                rows.append(
-                    self._event(
-                        t, "insurance_payout", account=a["account"], amount=a["fundPayout"] / WAD
-                    )
-                )
-            return rows
-        if e.name == "BackstopTakeover":
-            i = self._index(a["account"])
-            if i is not None:
+            elif row["kind"] == "backstop_takeover":
                 s.outcome[i], s.outcome_step[i] = BACKSTOPPED, t
-            rows = [self._event(t, "backstop_takeover", account=a["account"], side="long" if a["size"] > 0 else "short",
-                                size=abs(a["size"]) / WAD, price=a["price"] / WAD, amount=a["marginTransferred"] / WAD)]  # fmt: skip
-            if a["fundPayout"]:
-                rows.append(
-                    self._event(
-                        t, "insurance_payout", account=a["account"], amount=a["fundPayout"] / WAD
-                    )
-                )
-            return rows
-        if e.name == "BadDebtRecorded":
-            return [
-                self._event(
-                    t,
-                    "bad_debt",
-                    side="long" if a["longsBankrupt"] else "short",
-                    amount=a["amount"] / WAD,
-                )
-            ]
-        if e.name == "AdlHaircut":
-            i = self._index(a["account"])
-            if i is not None and a["sizeClosed"] != 0:
+            elif row["kind"] == "adl_fill" and row["size_base"]:
                 s.outcome[i], s.outcome_step[i] = ADL, t
-            return [self._event(t, "adl_fill", account=a["account"], side="long" if a["sizeClosed"] > 0 else ("short" if a["sizeClosed"] < 0 else None),
-                                size=abs(a["sizeClosed"]) / WAD, price=a["price"] / WAD, amount=a["haircut"] / WAD)]  # fmt: skip
-        if e.name == "AdlExecuted":
-            kind_name = "socialized_loss" if a["accounts"] == 0 else "adl"
-            return [self._event(t, kind_name, amount=a["haircuts"] / WAD,
-                                detail=json.dumps({"deficit_usd": a["deficit"] / WAD, "covered_usd": a["covered"] / WAD, "overshoot_usd": a["overshoot"] / WAD}))]  # fmt: skip
-        return []
+        return out
 
     def _index(self, account: str) -> int | None:
         if not hasattr(self, "_index_of"):
@@ -727,63 +647,12 @@ class Engine:
         self, t: int, exo: float, levels: dict, events: list[dict], transactions: int
     ) -> dict:
         s = self.state
-        long_n = sum(
-            e["notional_usd"] or 0
-            for e in events
-            if e["kind"] in ("liquidation", "partial_liquidation", "backstop_takeover")
-            and e["side"] == "long"
-        )
-        short_n = sum(
-            e["notional_usd"] or 0
-            for e in events
-            if e["kind"] in ("liquidation", "partial_liquidation", "backstop_takeover")
-            and e["side"] == "short"
-        )
-        accounts = len(
-            {
-                e["account"]
-                for e in events
-                if e["kind"] in ("liquidation", "partial_liquidation", "backstop_takeover")
-            }
-        )
-        haircut = sum(
-            e["amount_usd"] or 0 for e in events if e["kind"] in ("adl", "socialized_loss")
-        )
-        overshoot = sum(
-            json.loads(e["detail"])["overshoot_usd"]
-            for e in events
-            if e["kind"] in ("adl", "socialized_loss")
-        )
-        bad_debt_flow = levels["bad_debt_usd"] - s.last_bad_debt_usd
-        # The ledger's fee terms also receive the QUEUE policy's ADL overshoot (sent to the
-        # insurance fund); that is a haircut, not a fee.
-        fees_flow = levels["fees_cum_usd"] - s.last_fees_usd - overshoot
+        row = metrics.step_row(
+            t, self.scenario.step_seconds, exo, levels, events, transactions,
+            previous_bad_debt_usd=s.last_bad_debt_usd, previous_fees_usd=s.last_fees_usd,
+        )  # fmt: skip
         s.last_bad_debt_usd, s.last_fees_usd = levels["bad_debt_usd"], levels["fees_cum_usd"]
-        vault_assets = levels["vault_assets_usd"]
-        supply = levels["vault_supply"]
-        return {
-            "step": t,
-            "timestamp_s": t * self.scenario.step_seconds,
-            "price_exogenous_usd": exo,
-            "price_oracle_usd": levels["index_usd"],
-            "price_mark_usd": levels["mark_usd"],
-            "price_amm_usd": levels["amm_price_usd"],
-            "oi_long_usd": levels["oi_long_base"] * levels["index_usd"],
-            "oi_short_usd": levels["oi_short_base"] * levels["index_usd"],
-            "liquidated_notional_long_usd": long_n,
-            "liquidated_notional_short_usd": short_n,
-            "accounts_liquidated": accounts,
-            "insurance_fund_usd": levels["insurance_fund_usd"],
-            "backstop_equity_usd": vault_assets,
-            # ERC-4626 shares carry the asset's 6 decimals (no offset): USD per share.
-            "backstop_share_price": vault_assets / (supply / USD_UNITS) if supply else math.nan,
-            "adl_haircut_usd": haircut,
-            "adl_overshoot_usd": overshoot,
-            "bad_debt_usd": bad_debt_flow,
-            "funding_rate": levels["funding_rate_per_hour"],
-            "fees_usd": fees_flow,
-            "transactions": transactions,
-        }
+        return row
 
     def _check_invariants(self, t: int, levels: dict) -> None:
         """Value conservation of the market's ledger, and recorded bad debt for every account
@@ -840,7 +709,11 @@ class Engine:
                     "opened_step": 0,
                     "outcome": outcome,
                     "outcome_step": None if s.outcome_step[i] < 0 else int(s.outcome_step[i]),
-                    "realized_pnl_usd": None if outcome == "open" else float(s.realized_pnl_usd[i]),
+                    # Account value change: what the trader holds in the market after the
+                    # outcome minus all it put in (fees, funding, penalties included).
+                    "realized_pnl_usd": None
+                    if outcome == "open"
+                    else float(s.trader.equity_usd[i] - s.trader.collateral_in_usd[i]),
                 }
             )
         return rows

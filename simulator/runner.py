@@ -77,7 +77,6 @@ def _engine_checkpoint(
         liquidatable_since=s.liquidatable_since,
         outcome=s.outcome,
         outcome_step=s.outcome_step,
-        realized_pnl_usd=s.realized_pnl_usd,
         feed_prices_usd=np.asarray(s.feed_prices_usd, dtype=np.float64),
         arb_inventory=s.arb_inventory,
         hedger_inventory=s.hedger_inventory,
@@ -115,7 +114,6 @@ def _restore_engine(
     s.liquidatable_since = np.array(arrays["liquidatable_since"])
     s.outcome = np.array(arrays["outcome"])
     s.outcome_step = np.array(arrays["outcome_step"])
-    s.realized_pnl_usd = np.array(arrays["realized_pnl_usd"])
     s.feed_prices_usd = [float(x) for x in arrays["feed_prices_usd"]]
     s.arb_inventory = np.array(arrays["arb_inventory"])
     s.hedger_inventory = np.array(arrays["hedger_inventory"])
