@@ -90,12 +90,21 @@ class AnvilConfig:
 
 
 def find_anvil() -> str:
-    """Path of the anvil binary: ``$PERPSIM_ANVIL``, the project's node_modules, then PATH."""
+    """Path of the anvil binary: ``$PERPSIM_ANVIL``, the project's npm package, then PATH.
+
+    The npm package's ``node_modules/.bin/anvil`` is a Node wrapper that runs the real binary
+    as its own child; the binary is started directly instead, so that stopping (or the death
+    signal of) the process we started stops anvil itself, with no wrapper in between whose
+    SIGKILL would orphan it.
+    """
     override = os.environ.get(ANVIL_ENV)
     if override is not None:
         if Path(override).is_file() and os.access(override, os.X_OK):
             return override
         raise NodeStartError(f"anvil not found at {ANVIL_ENV}={override}; run `make setup`")
+    for binary in sorted(NODE_BIN_DIR.parent.glob("@foundry-rs/anvil-*/bin/anvil")):
+        if os.access(binary, os.X_OK):
+            return str(binary)
     local = NODE_BIN_DIR / "anvil"
     if local.exists():
         return str(local)
@@ -103,7 +112,7 @@ def find_anvil() -> str:
     if found:
         return found
     raise NodeStartError(
-        "anvil not found (looked in node_modules/.bin and on PATH); run `make setup`"
+        "anvil not found (looked in node_modules/@foundry-rs and on PATH); run `make setup`"
     )
 
 

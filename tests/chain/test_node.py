@@ -94,6 +94,9 @@ def test_no_orphan_when_the_owner_is_interrupted_terminated_or_killed(sig):
     try:
         anvil_pid = int(owner.stdout.readline())
         assert alive(anvil_pid)
+        # The process started is anvil itself, not the npm package's Node wrapper, whose own
+        # SIGKILL would leave the real binary running.
+        assert os.readlink(f"/proc/{anvil_pid}/exe").endswith("anvil")
         os.kill(owner.pid, sig)
         owner.wait(timeout=20)
         # SIGINT/SIGTERM: the context manager stops anvil; SIGKILL: the kernel's death signal.
