@@ -54,8 +54,11 @@ class RunResult:
 
 def run_node_config() -> AnvilConfig:
     """The embedded node of a run: genesis a day before the run's first block, split state
-    (no state root per block: mining a large state twice as fast)."""
-    return AnvilConfig(genesis_timestamp_s=GENESIS_TIMESTAMP_S - 86_400, split_state=True)
+    (no state root per block: mining a large state twice as fast), and a bounded history
+    (memory stays flat however many blocks a run mines)."""
+    return AnvilConfig(
+        genesis_timestamp_s=GENESIS_TIMESTAMP_S - 86_400, split_state=True, history_states=8
+    )
 
 
 def bytecode_hashes() -> dict[str, str]:
