@@ -315,11 +315,12 @@ class Engine:
             watch = np.flatnonzero(
                 active & ((est_eq < WATCH_MARGIN_RATIO * est_mm) | (s.liquidatable_since >= 0))
             )
-        health = (
-            chain.read([self._health_view(watch)], pending=True)[0]
-            if len(watch)
-            else ((), (), (), ())
+        spot_views = self._spot_views()
+        got = chain.read(
+            ([self._health_view(watch)] if len(watch) else []) + spot_views, pending=True
         )
+        health = got[0] if len(watch) else ((), (), (), ())
+        spot_inputs = got[-len(spot_views) :]
         eq_w, mm_w, size_w = self._store_health(s, watch, health)
         eq, mm = est_eq.copy(), est_mm.copy()
         notional = s.trader.size_base * s.oracle_price_usd
@@ -351,7 +352,9 @@ class Engine:
         calls += keeper_calls
 
         # ---- phase 3: ADL, vault unwind, hedger, arbitrageurs ----------------------------------
-        spot_calls = self._spot_phase(s, t, kinds, bool(len(keeper_calls)))
+        if keeper_calls:  # the keepers changed the book: read the spot inputs again
+            spot_inputs = chain.read(spot_views, pending=True)
+        spot_calls = self._spot_phase(s, t, kinds, spot_inputs)
         chain.submit(spot_calls)
         calls += spot_calls
 
@@ -486,14 +489,19 @@ class Engine:
                 )
         return calls
 
-    def _spot_phase(
-        self, s: EngineState, t: int, kinds: list, liquidations_sent: bool
-    ) -> list[Call]:
+    def _spot_views(self) -> list:
+        """What the spot phase reads: ledger, open interest, AMM reserves (and the vault's
+        account when there is a backstop)."""
         v = self.venue
         views = [v.market.accounting(), v.market.open_interest(), v.amm.reserves()]
         if self.backstop_fraction is not None:
             views.append(v.market.account_of(self.vault_address))
-        got = self.chain.read(views, pending=True)
+        return views
+
+    def _spot_phase(self, s: EngineState, t: int, kinds: list, got: list) -> list[Call]:
+        """ADL, the vault's unwind, arbitrageurs and the hedger, from ``got``: the results of
+        :meth:`_spot_views` on the pending block after the keepers' calls."""
+        v = self.venue
         acc = v.market._as_dict("accounting", got[0])
         levels = {
             "oi_long_base": got[1][0] / WAD,
