@@ -144,6 +144,8 @@ class Engine:
         self.amm_fee = world.params.amm.fee_bps / 1e4
         self.all_accounts = list(world.traders)
         self.vault_address = self.venue.backstop_vault.address
+        self._level_views_cache = self._level_views()
+        self._adl_winners: set[int] = set()
         change = scenario.controls.governance_change
         if change is not None:  # refuse a bad change before the run starts, not mid-shock
             if change.path == "timelock":
@@ -188,7 +190,7 @@ class Engine:
             peak_price_usd=price0,
         )
         self._refresh_traders(state)
-        reads = self._read_levels()
+        reads = self._last_levels = self._read_levels()
         state.last_bad_debt_usd = reads["bad_debt_usd"]
         state.amm_price_usd = reads["amm_price_usd"]
         state.last_fees_usd = reads["fees_cum_usd"]
@@ -217,11 +219,10 @@ class Engine:
         everyone = np.arange(len(self.all_accounts))
         self._store_health(state, everyone, self.chain.read([self._health_view(everyone)])[0])
 
-    def _read_levels(self, pending: bool = False, extra: list | None = None) -> dict[str, Any]:
-        """Market, AMM, fund and vault levels in one batched read (plus ``extra`` views,
-        whose results come back under ``"extra"``)."""
+    def _level_views(self) -> list:
+        """Market, AMM, fund and vault levels read after every block."""
         v = self.venue
-        views = [
+        return [
             v.market.accounting(),
             v.market.open_interest(),
             v.market.index_price(),
@@ -232,12 +233,15 @@ class Engine:
             v.backstop_vault.total_assets(),
             v.backstop_vault.total_supply(),
             v.collateral.balance_of(v.market.address),
+            v.market.account_of(self.vault_address),
         ]
-        results = self.chain.read(views + list(extra or []), pending=pending)
-        acc, oi, index, mark, reserves, fund, funding, vault_assets, vault_supply, market_units = (
-            results[: len(views)]
-        )
-        acc = self.venue.market._as_dict("accounting", acc) if not isinstance(acc, dict) else acc
+
+    def _parse_levels(self, results: list) -> dict[str, Any]:
+        """The results of :meth:`_level_views` (then any extra views, under ``"extra"``)."""
+        n = len(self._level_views_cache)
+        (acc, oi, index, mark, reserves, fund, funding, vault_assets, vault_supply, market_units,
+         vault_account) = results[:n]  # fmt: skip
+        acc = self.venue.market._as_dict("accounting", acc)
         reserve_usd = reserves[0] / USD_UNITS
         reserve_base = reserves[1] / WAD
         return {
@@ -254,11 +258,22 @@ class Engine:
             "vault_assets_usd": vault_assets / USD_UNITS,
             "vault_supply": vault_supply,
             "market_token_units": market_units,
+            "vault_size_wad": vault_account[0],
             "bad_debt_usd": (acc["badDebtLongs"] + acc["badDebtShorts"]) / WAD,
             "fees_cum_usd": (acc["protocolFees"] + acc["paidToInsurance"] + acc["keeperRewards"])
             / WAD,
-            "extra": results[len(views) :],
+            "extra": results[n:],
         }
+
+    def refresh_levels(self) -> None:
+        """Read the levels again (after the chain's state was replaced, e.g. on resume)."""
+        self._last_levels = self._read_levels()
+
+    def _read_levels(self, pending: bool = False, extra: list | None = None) -> dict[str, Any]:
+        """:meth:`_level_views` (and ``extra``) in one batched read."""
+        return self._parse_levels(
+            self.chain.read(self._level_views_cache + list(extra or []), pending=pending)
+        )
 
     # -- one step --------------------------------------------------------------------------------
 
@@ -299,7 +314,8 @@ class Engine:
             calls.append(v.market.deposit(self.all_accounts[i], to_units(round(float(amount), 6))))
             kinds.append(("top_up", int(i)))
         s.peak_price_usd = max(s.peak_price_usd, s.oracle_price_usd)
-        calls += self._lp_calls(s, events, kinds, t)
+        lp_calls = self._lp_calls(s, events, kinds, t)
+        calls += lp_calls
         chain.submit(calls)
 
         # ---- phase 2: keepers on the pending block --------------------------------------------
@@ -316,11 +332,17 @@ class Engine:
                 active & ((est_eq < WATCH_MARGIN_RATIO * est_mm) | (s.liquidatable_since >= 0))
             )
         spot_views = self._spot_views()
-        got = chain.read(
-            ([self._health_view(watch)] if len(watch) else []) + spot_views, pending=True
-        )
-        health = got[0] if len(watch) else ((), (), (), ())
-        spot_inputs = got[-len(spot_views) :]
+        if len(watch) or lp_calls:
+            got = chain.read(
+                ([self._health_view(watch)] if len(watch) else []) + spot_views, pending=True
+            )
+            health = got[0] if len(watch) else ((), (), (), ())
+            spot_inputs = self._parse_spot(got[-len(spot_views) :])
+        else:
+            # A quiet block: nobody near liquidation. The spot phase's inputs are the last
+            # block's levels less the positions traders are closing in this one (no read).
+            health = ((), (), (), ())
+            spot_inputs = self._spot_inputs_after_closes(decisions.close)
         eq_w, mm_w, size_w = self._store_health(s, watch, health)
         eq, mm = est_eq.copy(), est_mm.copy()
         notional = s.trader.size_base * s.oracle_price_usd
@@ -353,31 +375,28 @@ class Engine:
 
         # ---- phase 3: ADL, vault unwind, hedger, arbitrageurs ----------------------------------
         if keeper_calls:  # the keepers changed the book: read the spot inputs again
-            spot_inputs = chain.read(spot_views, pending=True)
+            spot_inputs = self._parse_spot(chain.read(spot_views, pending=True))
         spot_calls = self._spot_phase(s, t, kinds, spot_inputs)
         chain.submit(spot_calls)
         calls += spot_calls
 
-        results = chain.mine()
+        # Every account a call of this block may have changed (closes, top-ups, keepers'
+        # targets, ADL winners) is read again with the levels, in the mining round trip.
+        candidates = np.array(
+            sorted({who for kind, who in kinds if who >= 0 and kind != "arb"} | self._adl_winners),
+            dtype=np.int64,
+        )
+        self._adl_winners = set()
+        extra = [self._health_view(candidates)] if len(candidates) else []
+        results, after = chain.mine_and_read(self._level_views_cache + extra)
         s.transactions += len(results)
         if self.recorded_calls is not None:
             self.recorded_calls.append(list(calls))
             self.recorded_statuses.append([r.ok for r in results])
         events += self._events_from(results, kinds, t)
-        # Accounts whose position the keepers, ADL or their own close changed: read them again.
-        touched = np.array(
-            sorted(
-                {
-                    i
-                    for e in events
-                    if e["account"] is not None and (i := self._index(e["account"])) is not None
-                }
-            ),
-            dtype=np.int64,
-        )
-        levels = self._read_levels(extra=[self._health_view(touched)] if len(touched) else [])
-        if len(touched):
-            self._store_health(s, touched, levels["extra"][0])
+        levels = self._last_levels = self._parse_levels(after)
+        if len(candidates):
+            self._store_health(s, candidates, levels["extra"][0])
         self._update_inventories(results, kinds)
         s.amm_price_usd = levels["amm_price_usd"]
         row = self._metrics_row(t, exo, levels, events, len(results))
@@ -498,18 +517,37 @@ class Engine:
             views.append(v.market.account_of(self.vault_address))
         return views
 
-    def _spot_phase(self, s: EngineState, t: int, kinds: list, got: list) -> list[Call]:
-        """ADL, the vault's unwind, arbitrageurs and the hedger, from ``got``: the results of
-        :meth:`_spot_views` on the pending block after the keepers' calls."""
-        v = self.venue
-        acc = v.market._as_dict("accounting", got[0])
-        levels = {
+    def _parse_spot(self, got: list) -> dict[str, Any]:
+        """The results of :meth:`_spot_views` as the spot phase's inputs."""
+        return {
+            "accounting": self.venue.market._as_dict("accounting", got[0]),
             "oi_long_base": got[1][0] / WAD,
             "oi_short_base": got[1][1] / WAD,
             "amm_reserve_usd": got[2][0] / USD_UNITS,
             "amm_reserve_base": got[2][1] / WAD,
+            "vault_size_wad": got[3][0] if self.backstop_fraction is not None else 0,
         }
-        vault_size = got[3][0] if self.backstop_fraction is not None else 0
+
+    def _spot_inputs_after_closes(self, closes: np.ndarray) -> dict[str, Any]:
+        """Spot inputs without a read: the last block's levels, minus the closed positions."""
+        last, t = self._last_levels, self.state.trader
+        closed_long = float(np.sum(t.size_base[closes] * (t.side[closes] > 0)))
+        closed_short = float(np.sum(t.size_base[closes] * (t.side[closes] < 0)))
+        return {
+            "accounting": last["accounting"],
+            "oi_long_base": last["oi_long_base"] - closed_long,
+            "oi_short_base": last["oi_short_base"] - closed_short,
+            "amm_reserve_usd": last["amm_reserve_usd"],
+            "amm_reserve_base": last["amm_reserve_base"],
+            "vault_size_wad": last["vault_size_wad"],
+        }
+
+    def _spot_phase(self, s: EngineState, t: int, kinds: list, levels: dict) -> list[Call]:
+        """ADL, the vault's unwind, arbitrageurs and the hedger, from the state of the pending
+        block after the keepers' calls (:meth:`_parse_spot`)."""
+        v = self.venue
+        acc = levels["accounting"]
+        vault_size = levels["vault_size_wad"]
         calls: list[Call] = []
         deficit_longs, deficit_shorts = acc["badDebtLongs"], acc["badDebtShorts"]
         if self.adl_policy in ("queue", "pro_rata") and (deficit_longs or deficit_shorts):
@@ -527,6 +565,7 @@ class Engine:
                 self.max_adl_accounts,
             )
             if winners:
+                self._adl_winners = {i for a in winners if (i := self._index(a)) is not None}
                 keeper = (self.world.keepers or [v.deployer])[0]
                 calls.append(v.market.adl(keeper, winners))
                 kinds.append(("adl", -1))

@@ -124,6 +124,7 @@ def _restore_engine(
                 "last_bad_debt_usd", "last_fees_usd", "last_fund_usd", "transactions"):  # fmt: skip
         setattr(s, key, meta[key])
     engine.rng.bit_generator.state = meta["rng"]
+    engine.refresh_levels()  # the levels of the saved chain, not of the rebuilt world
 
 
 def simulate(

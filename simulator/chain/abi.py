@@ -8,11 +8,20 @@ call or decoding a log in the engine loop is one ``eth_abi`` call.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
-from eth_utils import keccak, to_checksum_address
+from eth_utils import keccak
+from eth_utils import to_checksum_address as _to_checksum_address
+
+
+@lru_cache(maxsize=1 << 16)
+def to_checksum_address(address: str) -> str:
+    """EIP-55 checksummed address, cached: the same few thousand agent and contract addresses
+    appear in every block's events (a keccak each time otherwise)."""
+    return _to_checksum_address(address)
 
 
 def _type_str(item: dict) -> str:

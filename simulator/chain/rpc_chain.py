@@ -49,6 +49,10 @@ def _hex(n: int) -> str:
     return hex(n)
 
 
+def _eth_call(view: View, tag: str) -> tuple[str, list]:
+    return ("eth_call", [{"to": view.to, "data": "0x" + view.data.hex()}, tag])
+
+
 def intrinsic_gas(call: Call) -> int:
     """Gas charged before execution (EIP-2028 calldata, EIP-3860 init code), in gas units."""
     zeros = call.data.count(0)
@@ -82,6 +86,9 @@ class RpcChain(Chain):
         # next one when set explicitly.
         self._clock_s: int | None = None
         self._next_timestamp_s: int | None = None
+        # Requests that only need to reach the node before the block's next send, pending read
+        # or mining (independent of each other, so they can share a JSON-RPC batch).
+        self._deferred: list[tuple[str, list]] = []
         self.stats = SenderStats()
 
     @property
@@ -133,9 +140,15 @@ class RpcChain(Chain):
         self.stats.seconds += time.perf_counter() - start
 
     def mine(self) -> list[TxResult]:
+        return self.mine_and_read(())[0]
+
+    def mine_and_read(self, views: Sequence[View]) -> tuple[list[TxResult], list[Any]]:
+        """Mine, then read ``views`` on the new block in the same round trip as the block's
+        trace and logs."""
         start = time.perf_counter()
+        reads = None
         if self._pending:
-            self._mine_block()
+            reads = self._mine_block(views)
         elif not self._block_results:
             self._stamp_next_block()
             self.rpc.request("evm_mine")  # nothing submitted: an empty block, time moves on
@@ -143,7 +156,9 @@ class RpcChain(Chain):
         results, self._block_calls, self._block_results = self._block_results, [], []
         self.stats.transactions += len(results)
         self.stats.seconds += time.perf_counter() - start
-        return results  # type: ignore[return-value]
+        if reads is None:
+            reads = self.read(views) if views else []
+        return results, reads  # type: ignore[return-value]
 
     def _send(self, indices: list[int]) -> None:
         """Send calls (by index in this block's list) to the pool, in order, without mining."""
@@ -152,11 +167,13 @@ class RpcChain(Chain):
         rpc, calls = self.rpc, self._block_calls
         unknown = sorted({calls[i].sender for i in indices} - self._nonces.keys())
         first_in_block = not self._pending
+        deferred, self._deferred = self._deferred, []
         head = rpc.batch(
-            ([("eth_getBlockByNumber", ["latest", False])] if first_in_block else [])
+            deferred
+            + ([("eth_getBlockByNumber", ["latest", False])] if first_in_block else [])
             + [("eth_getTransactionCount", [a, "pending"]) for a in unknown]
             + [("eth_getBalance", [a, "latest"]) for a in unknown]
-        )
+        )[len(deferred) :]
         if first_in_block:
             self._base_fee = int(head[0].get("baseFeePerGas") or "0x0", 16)
             self._priority = PRIORITY_FEE_START_WEI
@@ -201,7 +218,9 @@ class RpcChain(Chain):
             else:
                 self._pending[reply["result"]] = i
 
-    def _mine_block(self) -> None:
+    def _mine_block(self, views: Sequence[View] = ()) -> list[Any] | None:
+        """Mine the pending calls into one block and fill in their results; read ``views`` on
+        it in the same round trip as its trace. Returns the reads (``None``: nothing pending)."""
         rpc, calls, results, pending = (
             self.rpc,
             self._block_calls,
@@ -210,18 +229,22 @@ class RpcChain(Chain):
         )
         self._pending, self._pending_gas = {}, 0
         if not pending:
-            return
+            return None
         self._stamp_next_block()
         rpc.request("evm_mine")
         self.stats.blocks += 1
         # Receipts cost O(block size) each on anvil (O(n^2) per block); a block trace and one
         # log query carry the same facts in O(n).
-        traces, logs = rpc.batch(
+        replies = rpc.batch_raw(
             [
                 ("trace_block", ["latest"]),
                 ("eth_getLogs", [{"fromBlock": "latest", "toBlock": "latest"}]),
             ]
+            + [_eth_call(v, "latest") for v in views]
         )
+        traces = rpc._unwrap("trace_block", replies[0])
+        logs = rpc._unwrap("eth_getLogs", replies[1])
+        reads = self._decode_reads(views, replies[2:], True)
         logs_by_tx: dict[str, list[dict]] = {}
         for log in logs:
             logs_by_tx.setdefault(log["transactionHash"], []).append(log)
@@ -262,16 +285,20 @@ class RpcChain(Chain):
                 i, calls[i].label, False, tx_hash=tx_hash,
                 error="not mined: an earlier transaction of the same sender was refused",
             )  # fmt: skip
+        return reads
 
     # -- reads ---------------------------------------------------------------------------------
 
     def read(
         self, views: Sequence[View], *, strict: bool = True, pending: bool = False
     ) -> list[Any]:
+        if pending:
+            self._flush_deferred()
         tag = "pending" if pending else "latest"
-        replies = self.rpc.batch_raw(
-            [("eth_call", [{"to": v.to, "data": "0x" + v.data.hex()}, tag]) for v in views]
-        )
+        replies = self.rpc.batch_raw([_eth_call(v, tag) for v in views])
+        return self._decode_reads(views, replies, strict)
+
+    def _decode_reads(self, views: Sequence[View], replies: list[dict], strict: bool) -> list[Any]:
         out: list[Any] = []
         for view, reply in zip(views, replies, strict=True):
             err = reply.get("error")
@@ -296,6 +323,7 @@ class RpcChain(Chain):
         if self._pending:
             self.rpc.request("anvil_dropAllTransactions")
         self._block_calls, self._block_results, self._pending, self._pending_gas = [], [], {}, 0
+        self._deferred = []
         if not self.rpc.request("evm_revert", [snapshot_id]):
             raise RpcError("evm_revert", None, f"unknown snapshot {snapshot_id}")
         self._nonces.clear()
@@ -312,9 +340,16 @@ class RpcChain(Chain):
         self.rpc.request("evm_increaseTime", [_hex(seconds)])
 
     def set_next_block_timestamp(self, timestamp_s: int) -> None:
-        # Sent at once, so that reads of the pending block already see this timestamp.
-        self.rpc.request("evm_setNextBlockTimestamp", [_hex(timestamp_s)])
+        # Sent with the block's first batch of sends (one round trip less per block), and in
+        # any case before a read of the pending block or the mining.
+        self._deferred = [r for r in self._deferred if r[0] != "evm_setNextBlockTimestamp"]
+        self._deferred.append(("evm_setNextBlockTimestamp", [_hex(timestamp_s)]))
         self._next_timestamp_s = int(timestamp_s)
+
+    def _flush_deferred(self) -> None:
+        if self._deferred:
+            requests, self._deferred = self._deferred, []
+            self.rpc.batch(requests)
 
     def dump_state(self) -> bytes:
         return bytes.fromhex(self.rpc.request("anvil_dumpState")[2:])
@@ -337,6 +372,7 @@ class RpcChain(Chain):
 
     def _stamp_next_block(self) -> None:
         """In fixed-clock mode, make sure the block about to be mined has its timestamp."""
+        self._flush_deferred()
         if self._clock_s is None:
             self._next_timestamp_s = None
             return
