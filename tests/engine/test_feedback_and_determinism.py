@@ -50,3 +50,25 @@ def test_another_seed_gives_another_run(tmp_path):
     a = run_scenario(small_oct(steps=30), tmp_path / "a")
     b = run_scenario(small_oct(steps=30, seed=99), tmp_path / "b")
     assert deterministic_summary(a.summary) != deterministic_summary(b.summary)
+
+
+def test_keepers_watch_list_gives_the_same_run_as_reading_every_position():
+    """Keepers confirm on chain only positions near liquidation; reading every open position
+    every block must give the same run."""
+    import pandas as pd
+
+    from simulator.engine import Engine
+    from simulator.runner import GENESIS_TIMESTAMP_S
+    from simulator.world import build_world
+
+    scenario = small_oct(steps=45)
+    tables = {}
+    for full in (False, True):
+        with open_chain(anvil=run_node_config()) as chain:
+            chain.use_fixed_clock(GENESIS_TIMESTAMP_S)
+            engine = Engine(chain, build_world(chain, scenario), full_health_every_step=full)
+            rows: list[dict] = []
+            engine.run(on_step=lambda outcome, rows=rows: rows.append(outcome.row))
+        tables[full] = pd.DataFrame(rows)
+    assert tables[False]["accounts_liquidated"].sum() > 0
+    pd.testing.assert_frame_equal(tables[False], tables[True])
