@@ -1,1 +1,58 @@
-"""perpsim simulator package."""
+"""perpsim: an on-chain risk simulator for DeFi perpetual futures.
+
+The Python API is the CLI's, underneath::
+
+    import simulator
+    result = simulator.run("oct-2025", overrides=["traders.count=200", "steps=300"])
+    result.summary["liquidated_notional_usd"], result.steps  # summary dict, steps DataFrame
+    outcome = simulator.compare_controls("oct-2025", ["baseline", "adl_pro_rata"], paths=2)
+    outcome["table"]                                         # metrics x control sets
+
+Heavy modules are imported on first use, so ``import simulator`` stays cheap.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def _scenario(scenario: Any, overrides: Any):
+    from simulator.scenario import Scenario, load_scenario
+
+    if isinstance(scenario, Scenario):
+        return scenario.with_overrides(overrides) if overrides else scenario
+    return load_scenario(scenario, overrides or ())
+
+
+def run(scenario: Any, out_dir: str | Path | None = None, *, overrides: Any = (), **kwargs: Any):
+    """Run a scenario (a :class:`~simulator.scenario.Scenario`, a preset key or a YAML path)
+    into a run folder (default ``runs/<name>-seed<seed>``); return the
+    :class:`~simulator.runner.RunResult`. ``kwargs`` go to
+    :func:`~simulator.runner.run_scenario` (``rpc_url``, ``fork_url``, ``overwrite``...)."""
+    from simulator.runner import run_scenario
+
+    sc = _scenario(scenario, overrides)
+    return run_scenario(sc, out_dir or Path("runs") / f"{sc.name}-seed{sc.seed}", **kwargs)
+
+
+def compare(
+    scenario: Any,
+    controls,
+    paths: int = 4,
+    out_dir: str | Path | None = None,
+    *,
+    overrides: Any = (),
+    **kwargs: Any,
+):
+    """The same ``paths`` price paths under each control set; see
+    :func:`simulator.compare.run_compare`."""
+    from simulator.compare import run_compare
+
+    sc = _scenario(scenario, overrides)
+    return run_compare(
+        sc, list(controls), paths, out_dir or Path("runs") / f"compare-{sc.name}", **kwargs
+    )
+
+
+__all__ = ["run", "compare_controls"]
