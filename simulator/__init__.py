@@ -36,7 +36,7 @@ def run(scenario: Any, out_dir: str | Path | None = None, *, overrides: Any = ()
     return run_scenario(sc, out_dir or Path("runs") / f"{sc.name}-seed{sc.seed}", **kwargs)
 
 
-def compare(
+def compare_controls(
     scenario: Any,
     controls,
     paths: int = 4,
