@@ -79,6 +79,8 @@ class EngineState:
     oracle_price_usd: float = 0.0
     amm_price_usd: float = 0.0
     """Spot AMM price at the end of the last block (USD)."""
+    permanent_log_impact: float = 0.0
+    """Cumulative permanent log price impact of the hedger's trades (see AmmSpec)."""
     hedged_base: float = 0.0
     arb_inventory: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
     hedger_inventory: np.ndarray = field(default_factory=lambda: np.zeros(2))
@@ -578,7 +580,7 @@ class Engine:
         # hedger's forced flow: what the hedger sells after them is what the oracle reads next.
         reserve_usd, reserve_base = levels["amm_reserve_usd"], levels["amm_reserve_base"]
         if t < len(self.exogenous_usd) - 1:
-            target = float(self.exogenous_usd[t + 1])
+            target = float(self.exogenous_usd[t + 1]) * math.exp(s.permanent_log_impact)
             arb = self.scenario.arbitrageurs
             swaps = liquidity.arbitrage(
                 reserve_usd, reserve_base, self.amm_fee, target,
@@ -597,6 +599,11 @@ class Engine:
         if swap is not None:
             calls.append(self._swap_call(self.world.hedger, swap))
             kinds.append(("hedge", -1))
+            # The permanent part of the hedger's price impact moves the arbitrageurs' target
+            # from the next block on (see AmmSpec.permanent_impact).
+            after_usd, after_base = _after_swap(reserve_usd, reserve_base, swap, self.amm_fee)
+            impact = math.log((after_usd / after_base) / price)
+            s.permanent_log_impact += self.scenario.amm.permanent_impact * impact
         return calls
 
     def _swap_call(self, agent: str, swap: liquidity.Swap) -> Call:

@@ -90,6 +90,7 @@ def _engine_checkpoint(
         "oracle_price_usd": s.oracle_price_usd,
         "amm_price_usd": s.amm_price_usd,
         "hedged_base": s.hedged_base,
+        "permanent_log_impact": s.permanent_log_impact,
         "peak_price_usd": s.peak_price_usd,
         "lps_withdrew": s.lps_withdrew,
         "governance": s.governance,
@@ -120,7 +121,7 @@ def _restore_engine(
     s.feed_prices_usd = [float(x) for x in arrays["feed_prices_usd"]]
     s.arb_inventory = np.array(arrays["arb_inventory"])
     s.hedger_inventory = np.array(arrays["hedger_inventory"])
-    for key in ("step", "oracle_price_usd", "amm_price_usd", "hedged_base", "peak_price_usd", "lps_withdrew", "governance",
+    for key in ("step", "oracle_price_usd", "amm_price_usd", "hedged_base", "permanent_log_impact", "peak_price_usd", "lps_withdrew", "governance",
                 "last_bad_debt_usd", "last_fees_usd", "last_fund_usd", "transactions"):  # fmt: skip
         setattr(s, key, meta[key])
     engine.rng.bit_generator.state = meta["rng"]

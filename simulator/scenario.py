@@ -552,7 +552,12 @@ class AmmSpec(_Model):
     """The constant-product spot AMM that hedgers trade on and the oracle reads (feedback)."""
 
     liquidity_usd: float = Field(default=100_000_000.0, gt=0)
-    """Value of the pool at the start price, both reserves together (USD; half on each side)."""
+    """Collateral side of the pool at the start (USD); the base side holds the same value."""
+    permanent_impact: float = Field(default=0.0, ge=0, le=1)
+    """Share of the hedger's forced-selling price impact that is permanent: arbitrageurs pull
+    the spot price toward the exogenous price moved by this share of the impact so far (0:
+    arbitrage undoes all of it; 1: none of it). Markets are integrated: forced selling on one
+    venue also moves the outside price the arbitrageurs trade against."""
 
 
 class LpSpec(_Model):

@@ -72,3 +72,12 @@ def test_keepers_watch_list_gives_the_same_run_as_reading_every_position():
         tables[full] = pd.DataFrame(rows)
     assert tables[False]["accounts_liquidated"].sum() > 0
     pd.testing.assert_frame_equal(tables[False], tables[True])
+
+
+def test_permanent_impact_of_forced_selling_deepens_the_fall_further():
+    lows = {}
+    for share in (0.0, 1.0):
+        with open_chain(anvil=run_node_config()) as chain:
+            _, steps, _ = run_in_memory(chain, small_oct(**{"amm.permanent_impact": share}))
+        lows[share] = steps["price_oracle_usd"].min()
+    assert lows[1.0] < lows[0.0]
