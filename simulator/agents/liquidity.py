@@ -37,14 +37,15 @@ def swap_to_target(
     if reserve_usd <= 0 or reserve_base <= 0 or target_price_usd <= 0:
         return None
     price = reserve_usd / reserve_base
-    if abs(price / target_price_usd - 1.0) <= fee:
+    # Inside the fee band (with a hair of float tolerance) there is nothing to gain.
+    if abs(price / target_price_usd - 1.0) <= fee + 1e-12:
         return None
     k = reserve_usd * reserve_base
     if price > target_price_usd:  # too expensive: sell base into the pool
-        new_base = math.sqrt(k / target_price_usd)
-        return Swap(base_in=True, amount_in=(new_base - reserve_base) / (1.0 - fee))
-    new_usd = math.sqrt(k * target_price_usd)
-    return Swap(base_in=False, amount_in=(new_usd - reserve_usd) / (1.0 - fee))
+        swap = Swap(True, (math.sqrt(k / target_price_usd) - reserve_base) / (1.0 - fee))
+    else:
+        swap = Swap(False, (math.sqrt(k * target_price_usd) - reserve_usd) / (1.0 - fee))
+    return swap if swap.amount_in > 0 else None
 
 
 def arbitrage(
