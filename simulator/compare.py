@@ -15,6 +15,8 @@ step, insurance fund, bad debt, ADL haircuts) for path 0 of each control set.
 from __future__ import annotations
 
 import json
+import os
+import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -44,6 +46,22 @@ class RunSpec:
 def _run_dir(out: Path, control: str, path: int, feedback: bool) -> Path:
     name = f"path-{path}" + ("" if feedback else "-no-feedback")
     return out / "runs" / control / name
+
+
+def _worker_init() -> None:
+    """A worker dies with the comparison that started it, and its anvil nodes with it.
+
+    The kernel sends the worker SIGTERM when the comparison dies; the worker then stops its
+    nodes and exits at once (a SystemExit would be caught by the pool's worker loop, which
+    would go on to the next run)."""
+    from simulator.chain.node import _die_with_parent, _stop_all_nodes
+
+    def stop(signum, frame):
+        _stop_all_nodes()
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    _die_with_parent()
 
 
 def _execute(spec: RunSpec) -> tuple[RunSpec, dict | str]:
@@ -132,7 +150,7 @@ def run_compare(
             if failures:
                 break
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) as pool:
             futures = [pool.submit(_execute, spec) for spec in specs]
             for future in as_completed(futures):
                 record(*future.result())

@@ -61,3 +61,54 @@ def test_unknown_control_set_is_a_one_line_error(perpsim_cmd, tmp_path):
         proc.stderr.strip().splitlines() == [proc.stderr.strip()]
         and "no_such_control" in proc.stderr
     )
+
+
+def test_killing_a_comparison_leaves_no_worker_or_node_behind(perpsim_cmd, tmp_path):
+    import os
+    import signal
+    import time
+
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [perpsim_cmd, "compare", "oct-2025", "--controls", "baseline,adl_pro_rata", "--paths", "2",
+         "--out", str(out), "--set", "traders.count=100", "--set", "steps=400",
+         "--set", "price_path.shocks=[]", "--progress", "jsonl"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+    def descendants() -> set[int]:
+        found, frontier = set(), {proc.pid}
+        while frontier:
+            children = set()
+            for entry in os.listdir("/proc"):
+                if entry.isdigit():
+                    try:
+                        with open(f"/proc/{entry}/stat") as f:
+                            ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                    except (OSError, ValueError):
+                        continue
+                    if ppid in frontier:
+                        children.add(int(entry))
+            found |= children
+            frontier = children
+        return found
+
+    deadline = time.monotonic() + 60
+    while len(descendants()) < 4 and time.monotonic() < deadline:  # 2 workers and their nodes
+        time.sleep(0.2)
+    started = descendants()
+    assert len(started) >= 4
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+
+    def alive(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    deadline = time.monotonic() + 20
+    while any(alive(p) for p in started) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [p for p in started if alive(p)]
