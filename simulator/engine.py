@@ -318,7 +318,6 @@ class Engine:
         s.peak_price_usd = max(s.peak_price_usd, s.oracle_price_usd)
         lp_calls = self._lp_calls(s, events, kinds, t)
         calls += lp_calls
-        chain.submit(calls)
 
         # ---- phase 2: keepers on the pending block --------------------------------------------
         # Keepers watch every position off chain (equity carried to the new price) and confirm
@@ -334,53 +333,62 @@ class Engine:
                 active & ((est_eq < WATCH_MARGIN_RATIO * est_mm) | (s.liquidatable_since >= 0))
             )
         spot_views = self._spot_views()
-        if len(watch) or lp_calls:
+        quiet = not len(watch) and not lp_calls and self._last_levels["bad_debt_usd"] == 0
+        if quiet:
+            # A quiet block: nobody near liquidation, no bad debt to deleverage. The spot
+            # phase's inputs are the last block's levels less the positions traders are closing
+            # in this one, so the whole block goes to the node in one submit, with no read.
+            spot_calls = self._spot_phase(
+                s, t, kinds, self._spot_inputs_after_closes(decisions.close)
+            )
+            chain.submit(calls + spot_calls)
+            calls += spot_calls
+            s.liquidatable_since = keeper_agents.update_liquidatable_since(
+                s.liquidatable_since, est_eq, est_mm, s.trader.size_base * s.oracle_price_usd, t
+            )
+        else:
+            chain.submit(calls)
             got = chain.read(
                 ([self._health_view(watch)] if len(watch) else []) + spot_views, pending=True
             )
             health = got[0] if len(watch) else ((), (), (), ())
             spot_inputs = self._parse_spot(got[-len(spot_views) :])
-        else:
-            # A quiet block: nobody near liquidation. The spot phase's inputs are the last
-            # block's levels less the positions traders are closing in this one (no read).
-            health = ((), (), (), ())
-            spot_inputs = self._spot_inputs_after_closes(decisions.close)
-        eq_w, mm_w, size_w = self._store_health(s, watch, health)
-        eq, mm = est_eq.copy(), est_mm.copy()
-        notional = s.trader.size_base * s.oracle_price_usd
-        eq[watch], mm[watch], notional[watch] = eq_w, mm_w, size_w * s.oracle_price_usd
-        s.liquidatable_since = keeper_agents.update_liquidatable_since(
-            s.liquidatable_since, eq, mm, notional, t
-        )
-        ks = sc.keepers
-        plan = keeper_agents.plan_liquidations(
-            eq, mm, notional, s.liquidatable_since, t,
-            capacity=ks.count * ks.max_liquidations_per_block,
-            reaction_delay_steps=ks.reaction_delay_steps,
-            backstop_fraction=self.backstop_fraction,
-            keeper_reward_fraction=self.keeper_reward_fraction,
-            gas_cost_usd=ks.gas_cost_usd,
-            min_profit_usd=ks.min_profit_usd,
-        )  # fmt: skip
-        keeper_calls: list[Call] = []
-        keepers = self.world.keepers or [v.deployer]
-        for n, i in enumerate(np.concatenate([plan.backstop, plan.liquidate])):
-            keeper = keepers[n % len(keepers)]
-            if n < len(plan.backstop):
-                keeper_calls.append(v.market.backstop_takeover(keeper, self.all_accounts[i]))
-                kinds.append(("backstop", int(i)))
-            else:
-                keeper_calls.append(v.market.liquidate(keeper, self.all_accounts[i]))
-                kinds.append(("liquidate", int(i)))
-        chain.submit(keeper_calls)
-        calls += keeper_calls
+            eq_w, mm_w, size_w = self._store_health(s, watch, health)
+            eq, mm = est_eq.copy(), est_mm.copy()
+            notional = s.trader.size_base * s.oracle_price_usd
+            eq[watch], mm[watch], notional[watch] = eq_w, mm_w, size_w * s.oracle_price_usd
+            s.liquidatable_since = keeper_agents.update_liquidatable_since(
+                s.liquidatable_since, eq, mm, notional, t
+            )
+            ks = sc.keepers
+            plan = keeper_agents.plan_liquidations(
+                eq, mm, notional, s.liquidatable_since, t,
+                capacity=ks.count * ks.max_liquidations_per_block,
+                reaction_delay_steps=ks.reaction_delay_steps,
+                backstop_fraction=self.backstop_fraction,
+                keeper_reward_fraction=self.keeper_reward_fraction,
+                gas_cost_usd=ks.gas_cost_usd,
+                min_profit_usd=ks.min_profit_usd,
+            )  # fmt: skip
+            keeper_calls: list[Call] = []
+            keepers = self.world.keepers or [v.deployer]
+            for n, i in enumerate(np.concatenate([plan.backstop, plan.liquidate])):
+                keeper = keepers[n % len(keepers)]
+                if n < len(plan.backstop):
+                    keeper_calls.append(v.market.backstop_takeover(keeper, self.all_accounts[i]))
+                    kinds.append(("backstop", int(i)))
+                else:
+                    keeper_calls.append(v.market.liquidate(keeper, self.all_accounts[i]))
+                    kinds.append(("liquidate", int(i)))
+            chain.submit(keeper_calls)
+            calls += keeper_calls
 
-        # ---- phase 3: ADL, vault unwind, hedger, arbitrageurs ----------------------------------
-        if keeper_calls:  # the keepers changed the book: read the spot inputs again
-            spot_inputs = self._parse_spot(chain.read(spot_views, pending=True))
-        spot_calls = self._spot_phase(s, t, kinds, spot_inputs)
-        chain.submit(spot_calls)
-        calls += spot_calls
+            # ---- phase 3: ADL, vault unwind, hedger, arbitrageurs ----------------------------------
+            if keeper_calls:  # the keepers changed the book: read the spot inputs again
+                spot_inputs = self._parse_spot(chain.read(spot_views, pending=True))
+            spot_calls = self._spot_phase(s, t, kinds, spot_inputs)
+            chain.submit(spot_calls)
+            calls += spot_calls
 
         # Every account a call of this block may have changed (closes, top-ups, keepers'
         # targets, ADL winners) is read again with the levels, in the mining round trip.
@@ -554,9 +562,15 @@ class Engine:
         deficit_longs, deficit_shorts = acc["badDebtLongs"], acc["badDebtShorts"]
         if self.adl_policy in ("queue", "pro_rata") and (deficit_longs or deficit_shorts):
             winners_long = deficit_shorts > deficit_longs
-            accounts = self.all_accounts + [self.vault_address]
-            scores, pnls = self.chain.read([v.market.adl_ranking(accounts)], pending=True)[0]
-            _, _, sizes, _ = self.chain.read([v.market.health_of(accounts)], pending=True)[0]
+            # Candidates: open positions on the winning side (and the backstop vault), ranked
+            # and sized in one round trip.
+            side = 1 if winners_long else -1
+            same_side = (s.trader.size_base > 0) & (s.trader.side == side)
+            accounts = [self.all_accounts[i] for i in np.flatnonzero(same_side)]
+            accounts.append(self.vault_address)
+            (scores, pnls), (_, _, sizes, _) = self.chain.read(
+                [v.market.adl_ranking(accounts), v.market.health_of(accounts)], pending=True
+            )
             winners = keeper_agents.plan_adl(
                 np.array(scores, dtype=np.float64),
                 np.array(pnls, dtype=np.float64) / WAD,
