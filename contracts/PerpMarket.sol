@@ -90,25 +90,14 @@ contract PerpMarket is IPerpMarket, PerpMarketBase {
         if (amount == 0) revert ZeroAmount();
         uint256 wad = amount.unitsToWad();
         Acc memory a = _load(msg.sender);
-        uint256 price = 0;
-        int256 longIndex = 0;
-        int256 shortIndex = 0;
-        if (a.size != 0) {
-            price = _freshPrice();
-            (longIndex, shortIndex) = _accrueFunding(price);
-            _settleFunding(a, longIndex, shortIndex);
-            if (a.margin < 0) revert InsufficientMargin(a.margin, 0);
-        }
+        (uint256 price, int256 longIndex, int256 shortIndex) = _settleIfOpen(a);
+        if (a.size != 0 && a.margin < 0) revert InsufficientMargin(a.margin, 0);
         uint256 available = a.idle + uint256(a.margin);
         if (wad > available) revert InsufficientBalance(available, wad);
         uint256 fromIdle = FixedPointMath.min(a.idle, wad);
         a.idle -= fromIdle;
         a.margin -= int256(wad - fromIdle);
-        if (a.size != 0 && wad > fromIdle) {
-            uint256 im = _initialMargin(_notional(a.size, price), price);
-            int256 eq = _equity(a, price, longIndex, shortIndex);
-            if (eq < int256(im)) revert WithdrawalBelowInitialMargin(eq, im);
-        }
+        if (a.size != 0 && wad > fromIdle) _requireInitialMargin(a, price, longIndex, shortIndex);
         _store(msg.sender, a);
         _ledger.totalWithdrawals += wad;
         _collateralToken.safeTransfer(msg.sender, amount);
@@ -142,25 +131,33 @@ contract PerpMarket is IPerpMarket, PerpMarketBase {
             a.idle -= wad;
             a.margin += int256(wad);
         } else {
-            uint256 price = 0;
-            int256 longIndex = 0;
-            int256 shortIndex = 0;
-            if (a.size != 0) {
-                price = _freshPrice();
-                (longIndex, shortIndex) = _accrueFunding(price);
-                _settleFunding(a, longIndex, shortIndex);
-            }
+            (uint256 price, int256 longIndex, int256 shortIndex) = _settleIfOpen(a);
             if (a.margin < int256(wad)) revert InsufficientBalance(a.margin < 0 ? 0 : uint256(a.margin), wad);
             a.margin -= int256(wad);
             a.idle += wad;
-            if (a.size != 0) {
-                uint256 im = _initialMargin(_notional(a.size, price), price);
-                int256 eq = _equity(a, price, longIndex, shortIndex);
-                if (eq < int256(im)) revert WithdrawalBelowInitialMargin(eq, im);
-            }
+            if (a.size != 0) _requireInitialMargin(a, price, longIndex, shortIndex);
         }
         _store(msg.sender, a);
         emit MarginAllocated(msg.sender, amount > 0 ? int256(wad) : -int256(wad));
+    }
+
+    /// @dev Settles `a`'s funding at a fresh index price when it holds a position; returns the
+    ///      price and funding indices a margin check needs (zeros for a flat account).
+    function _settleIfOpen(Acc memory a) private returns (uint256 price, int256 longIndex, int256 shortIndex) {
+        if (a.size == 0) return (0, 0, 0);
+        price = _freshPrice();
+        (longIndex, shortIndex) = _accrueFunding(price);
+        _settleFunding(a, longIndex, shortIndex);
+    }
+
+    /// @dev Margin taken out of an open position must leave it at or above initial margin.
+    function _requireInitialMargin(Acc memory a, uint256 price, int256 longIndex, int256 shortIndex)
+        private
+        view
+    {
+        uint256 im = _initialMargin(_notional(a.size, price), price);
+        int256 eq = _equity(a, price, longIndex, shortIndex);
+        if (eq < int256(im)) revert WithdrawalBelowInitialMargin(eq, im);
     }
 
     /// @inheritdoc IPerpMarket
