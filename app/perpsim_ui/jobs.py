@@ -277,6 +277,29 @@ def manifest_of(run_dir: Path) -> dict | None:
         return None
 
 
+def same_run_problem(manifest: dict, scenario: Scenario | None = None) -> str | None:
+    """Why the run folder of ``manifest`` is not a run of ``scenario`` with this code (``None``
+    when it is): the scenario fingerprint, the code hash and the contracts' bytecode hashes in
+    the manifest are compared with ``scenario`` and with what this checkout would run.
+
+    The one place the app checks this; :func:`simulator.results.check_same_run` can take its
+    place once it exists.
+    """
+    from simulator.results import code_hash
+    from simulator.runner import bytecode_hashes
+
+    if scenario is not None and manifest.get("scenario_fingerprint") != scenario.fingerprint():
+        return "it holds another scenario (its scenario fingerprint differs)"
+    if manifest.get("code_hash") != code_hash():
+        return f"it was written by other code ({manifest.get('code_hash')}, now {code_hash()})"
+    recorded = manifest.get("bytecode_hashes") or {}
+    current = bytecode_hashes()
+    if recorded != current:
+        names = sorted(k for k in set(recorded) | set(current) if recorded.get(k) != current.get(k))
+        return f"its contracts' bytecode differs from this build ({', '.join(names)})"
+    return None
+
+
 def run_is_complete(run_dir: Path, fingerprint: str | None = None) -> bool:
     """True when ``run_dir`` holds a complete run (of ``fingerprint``, if given)."""
     manifest = manifest_of(run_dir)
@@ -285,22 +308,50 @@ def run_is_complete(run_dir: Path, fingerprint: str | None = None) -> bool:
     return fingerprint is None or manifest.get("scenario_fingerprint") == fingerprint
 
 
+def reusable_run(run_dir: Path, scenario: Scenario) -> bool:
+    """True when ``run_dir`` holds a complete run of ``scenario`` made by this code and these
+    contracts (:func:`same_run_problem`), so its results stand for a new run."""
+    manifest = manifest_of(run_dir)
+    if manifest is None or manifest.get("status") != "complete":
+        return False
+    return same_run_problem(manifest, scenario) is None
+
+
 def compare_is_complete(out_dir: Path, controls: Sequence[str], paths: int) -> bool:
-    """True when ``out_dir`` holds a finished comparison of these control sets and paths."""
+    """True when ``out_dir`` holds a finished comparison of these control sets and paths, all
+    of whose runs were made by this code and these contracts (:func:`same_run_problem`)."""
     try:
         data = json.loads((out_dir / "compare.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return list(data.get("controls", {})) == list(controls) and data.get("paths") == paths
+    if list(data.get("controls", {})) != list(controls) or data.get("paths") != paths:
+        return False
+    manifests = [manifest_of(path.parent) for path in out_dir.glob("runs/*/*/manifest.json")]
+    return bool(manifests) and all(m is not None and same_run_problem(m) is None for m in manifests)
 
 
-def start_run(scenario: Scenario, root: Path) -> tuple[Path, Job | None]:
+def resume_command(run_dir: Path) -> list[str]:
+    """``perpsim run --resume DIR`` (the run's own manifest says what it runs)."""
+    return [*state.perpsim_command(), "run", "--resume", str(run_dir), "--progress", "jsonl"]
+
+
+def resume_run(run_dir: Path, label: str | None = None) -> Job:
+    """Resume the run in ``run_dir`` from its last checkpoint (or follow the job already
+    writing it)."""
+    return submit("run", run_dir, resume_command(run_dir), label or f"{run_dir.name} (resumed)")
+
+
+def start_run(scenario: Scenario, root: Path, preset: str | None = None) -> tuple[Path, Job | None]:
     """The run folder of ``scenario`` and the job filling it (``None``: already complete).
 
-    A folder left incomplete (a chain that failed mid-run) is resumed from its last checkpoint.
+    A complete folder is reused only when it is the same run (:func:`reusable_run`: same
+    scenario, code and bytecode); a folder left incomplete by the same run (a chain that failed
+    mid-run) is resumed from its last checkpoint; anything else is overwritten. ``preset``
+    names the preset ``scenario`` is, unchanged: the command is then ``perpsim run PRESET``, as
+    on the command line.
     """
     out = run_folder(scenario, root)
-    if run_is_complete(out, scenario.fingerprint()):
+    if reusable_run(out, scenario):
         return out, None
     current = find(out)
     if current is not None and current.running:
@@ -308,17 +359,21 @@ def start_run(scenario: Scenario, root: Path) -> tuple[Path, Job | None]:
     manifest = manifest_of(out)
     cli = state.perpsim_command()
     common = ["--progress", "jsonl"]
-    if manifest is not None and manifest.get("scenario_fingerprint") == scenario.fingerprint():
-        # SCENARIO is required by the command line but ignored with --resume.
-        command = [*cli, "run", scenario.name, "--resume", str(out), *common]
-        label = f"{scenario.name} (resumed)"
+    if (
+        manifest is not None
+        and manifest.get("status") != "complete"
+        and same_run_problem(manifest, scenario) is None
+    ):
+        return out, resume_run(out, f"{scenario.name} (resumed)")
+    if preset is not None:
+        source = preset
     else:
         spec = root / ".scenarios" / f"{scenario.fingerprint()}.yaml"
         spec.parent.mkdir(parents=True, exist_ok=True)
         spec.write_text(scenario.to_yaml(), encoding="utf-8")
-        command = [*cli, "run", str(spec), "--out", str(out), "--overwrite", *common]
-        label = scenario.name
-    return out, submit("run", out, command, label)
+        source = str(spec)
+    command = [*cli, "run", source, "--out", str(out), "--overwrite", *common]
+    return out, submit("run", out, command, scenario.name)
 
 
 def start_compare(

@@ -13,9 +13,11 @@ margin above the initial margin.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -36,10 +38,14 @@ from simulator.world import WorldError, venue_params_for
 
 #: Traders of a preset at demo size.
 DEMO_TRADERS = 50
-#: Steps of a preset at demo size.
-DEMO_STEPS = 40
+#: Steps of a preset at demo size: oct-2025's 1,440 become 240, so one demo step stands for six
+#: of the preset's and its 45-step fall still takes 8 steps (its 360-step recovery 60).
+DEMO_STEPS = 240
 
 ADL_POLICIES = ("queue", "pro_rata", "socialized", "none")
+
+#: Where the price path and an explicit book name their CSV file: (section, key, kind).
+CSV_KEYS = (("price_path", "path", "csv"), ("traders", "csv", "explicit"))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -47,22 +53,40 @@ ADL_POLICIES = ("queue", "pro_rata", "socialized", "none")
 # ----------------------------------------------------------------------------------------------
 
 
-def demo_scenario(scenario: Scenario) -> Scenario:
-    """The scenario scaled down for a run of a few seconds.
+def resized(scenario: Scenario, steps: int) -> Scenario:
+    """``scenario`` run for ``steps`` steps; a shorter run is a time-scaled miniature.
 
-    At most :data:`DEMO_TRADERS` traders (random populations) and :data:`DEMO_STEPS` steps;
-    scheduled shocks, oracle faults and a governance change keep their place in the run (their
-    steps are scaled by the same ratio), so the shock still happens, earlier.
+    With ``steps`` equal to the scenario's own, the scenario itself (same fingerprint). Fewer
+    steps scale its schedule by ``ratio = steps / scenario.steps``: every scheduled shock starts
+    at ``round(step * ratio)`` and falls and recovers over ``round(n * ratio)`` steps (at least
+    one), oracle faults and a governance change move the same way, so the shape of the preset
+    (a quiet stretch, a fall, a slower partial recovery) is kept in a shorter run. A step is
+    still one block of ``step_seconds``: the fall is steeper per block. More steps than the
+    scenario's keep its schedule where it is (the run is longer after it).
+
+    Raises
+    ------
+    ScenarioError
+        The result does not validate (e.g. ``steps`` below 1).
+
+    Examples
+    --------
+    >>> from simulator.scenario import load_scenario
+    >>> shock = resized(load_scenario("oct-2025"), 240).price_path.shocks[0]
+    >>> (shock.step, shock.over_steps, shock.recovery_steps)
+    (100, 8, 60)
     """
-    steps = min(scenario.steps, DEMO_STEPS)
+    if steps == scenario.steps:
+        return scenario
+    label = f"scenario {scenario.name} ({steps} steps)"
+    if steps < 1 or steps > scenario.steps:
+        return scenario.with_overrides({"steps": steps})
     ratio = steps / scenario.steps
     data = scenario.to_dict()
     data["steps"] = steps
-    if isinstance(scenario.traders, RandomPopulation):
-        data["traders"]["count"] = min(scenario.traders.count, DEMO_TRADERS)
 
     def at(step: int) -> int:
-        return min(steps - 1, int(step * ratio))
+        return min(steps - 1, round(step * ratio))
 
     def span(n: int) -> int:
         return max(1, round(n * ratio))
@@ -85,7 +109,28 @@ def demo_scenario(scenario: Scenario) -> Scenario:
     change = data["controls"].get("governance_change")
     if change is not None:
         change["step"] = at(change["step"])
-    return parse_scenario(data, label=f"scenario {scenario.name} (demo size)")
+    return parse_scenario(data, label=label)
+
+
+def demo_scenario(scenario: Scenario) -> Scenario:
+    """The scenario scaled down for a run of a few seconds: at most :data:`DEMO_TRADERS`
+    traders (random populations) and a miniature of :data:`DEMO_STEPS` steps
+    (:func:`resized`)."""
+    if isinstance(scenario.traders, RandomPopulation) and scenario.traders.count > DEMO_TRADERS:
+        scenario = scenario.with_overrides({"traders.count": DEMO_TRADERS})
+    return resized(scenario, min(scenario.steps, DEMO_STEPS))
+
+
+def scheduled_shock_step(base: Scenario, steps: int) -> int | None:
+    """Where :func:`resized` puts ``base``'s first shock in a run of ``steps`` steps (``None``
+    when it has none or ``steps`` is not a valid length)."""
+    if not (isinstance(base.price_path, GbmPath) and base.price_path.shocks):
+        return None
+    try:
+        sized = resized(base, int(steps))
+    except (ScenarioError, TypeError, ValueError):
+        return None
+    return sized.price_path.shocks[0].step
 
 
 def preset_scenario(name: str, demo: bool = True) -> Scenario:
@@ -94,14 +139,32 @@ def preset_scenario(name: str, demo: bool = True) -> Scenario:
     return demo_scenario(scenario) if demo else scenario
 
 
-def uploaded_scenario(name: str, data: bytes) -> Scenario:
-    """Validate an uploaded YAML file.
+def _split_upload(files: Sequence[tuple[str, bytes]]) -> tuple[tuple[str, bytes], dict[str, bytes]]:
+    yamls = [f for f in files if f[0].lower().endswith((".yaml", ".yml"))]
+    if len(yamls) != 1:
+        found = ", ".join(name for name, _ in yamls) or "none"
+        raise ScenarioError(f"upload exactly one scenario YAML file (got {found})")
+    return yamls[0], {name: data for name, data in files if name.lower().endswith(".csv")}
+
+
+def uploaded_scenario(
+    name: str,
+    data: bytes,
+    csv_files: Mapping[str, bytes] | None = None,
+    store: Path | None = None,
+) -> Scenario:
+    """Validate an uploaded YAML file and the CSV files uploaded with it.
+
+    A CSV the scenario names (``price_path.path`` of ``kind: csv``, an explicit book's
+    ``traders.csv``) is matched by its file name among ``csv_files``, whatever folder the YAML
+    names it in; the file is kept under ``store/<sha256[:16]>/<name>`` (content-addressed, so a
+    run subprocess can read it later) and the scenario points there.
 
     Raises
     ------
     ScenarioError
-        Not UTF-8, malformed YAML, not a mapping, or a scenario that does not validate (the
-        message names the key).
+        Not UTF-8, malformed YAML, not a mapping, a named CSV that was not uploaded, or a
+        scenario (or CSV) that does not validate (the message names the key or line).
     """
     label = f"uploaded file {name}"
     try:
@@ -120,14 +183,51 @@ def uploaded_scenario(name: str, data: bytes) -> Scenario:
             f"{label}: a scenario is a mapping of keys (name, steps, traders, price_path, ...); "
             f"got {type(mapping).__name__}"
         )
+    csv_files = dict(csv_files or {})
+    for section, key, kind in CSV_KEYS:
+        part = mapping.get(section)
+        if not isinstance(part, dict) or part.get("kind") != kind or part.get(key) is None:
+            continue
+        named = str(part[key])
+        file_name = Path(named).name
+        if file_name not in csv_files:
+            uploaded = ", ".join(sorted(csv_files)) or "none"
+            raise ScenarioError(
+                f"{label}: {section}.{key} names {named}: upload {file_name} together with the "
+                f"YAML file (CSV files uploaded: {uploaded})"
+            )
+        content = csv_files[file_name]
+        if store is None:
+            raise ScenarioError(f"{label}: {section}.{key}: no folder to keep uploaded files in")
+        kept = store / hashlib.sha256(content).hexdigest()[:16] / file_name
+        if not kept.is_file():
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            kept.write_bytes(content)
+        part[key] = str(kept)
     scenario = parse_scenario(mapping, label=label)
     scenario.check_data_files()
     return scenario
 
 
-def upload_id(name: str, data: bytes) -> str:
-    """Identity of an uploaded file's content."""
-    return f"upload:{name}:{hashlib.sha256(data).hexdigest()[:16]}"
+def uploaded_files_scenario(files: Sequence[tuple[str, bytes]], store: Path) -> Scenario:
+    """:func:`uploaded_scenario` of an upload of several files: one YAML and its CSV files.
+
+    Raises
+    ------
+    ScenarioError
+        Not exactly one YAML file, or :func:`uploaded_scenario`'s reasons.
+    """
+    (name, data), csv_files = _split_upload(files)
+    return uploaded_scenario(name, data, csv_files, store)
+
+
+def upload_id(files: Sequence[tuple[str, bytes]]) -> str:
+    """Identity of an upload: the names and content of its files."""
+    digest = hashlib.sha256()
+    for name, data in sorted(files):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    names = ",".join(sorted(name for name, _ in files))
+    return f"upload:{names}:{digest.hexdigest()[:16]}"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -157,6 +257,54 @@ class FormField:
     """Choices of a ``choice`` field."""
     group: str = ""
     """Section of the form."""
+    separators: bool = False
+    """A text input showing thousands separators (``1,000,000``), read by
+    :func:`parse_number`, instead of a number input (whose printf formats have none)."""
+
+
+_GROUPED = re.compile(r"[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?")
+_SCIENTIFIC = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)[eE][+-]?\d+")
+
+
+def parse_number(text: Any, *, integer: bool = False) -> float | int:
+    """A number typed with or without thousands separators.
+
+    Accepts ``1,000,000``, ``1000000``, ``1_000_000``, ``1 000 000``, ``2.5`` and ``1e6``;
+    commas must group digits by three.
+
+    Raises
+    ------
+    ValueError
+        Anything else, or a fraction where ``integer`` asks for a whole number (the message
+        shows what was typed).
+
+    Examples
+    --------
+    >>> parse_number("1,000,000", integer=True)
+    1000000
+    >>> parse_number("2.5e6")
+    2500000.0
+    """
+    raw = str(text).strip()
+    compact = raw.replace("_", "").replace(" ", "")
+    if not (_GROUPED.fullmatch(compact) or _SCIENTIFIC.fullmatch(compact)):
+        raise ValueError(f"not a number: {raw!r} (write it as 1,000,000 or 1000000)")
+    value = float(compact.replace(",", ""))
+    if not math.isfinite(value):
+        raise ValueError(f"not a finite number: {raw!r}")
+    if integer:
+        if not value.is_integer():
+            raise ValueError(f"must be a whole number (got {raw!r})")
+        return int(value)
+    return value
+
+
+def format_number(value: float | int) -> str:
+    """A number with thousands separators, as the separator fields show it (``1,000,000``;
+    ``1,234.5``)."""
+    if float(value).is_integer():
+        return f"{int(value):,d}"
+    return f"{value:,}"
 
 
 def _key(text: str) -> str:
@@ -174,6 +322,7 @@ FIELDS: tuple[FormField, ...] = (
         (_key("steps"),),
         step=1,
         group="Run",
+        separators=True,
     ),  # fmt: skip
     FormField(
         "seed",
@@ -192,6 +341,7 @@ FIELDS: tuple[FormField, ...] = (
         (r"traders\.count",),
         step=10,
         group="Traders",
+        separators=True,
     ),  # fmt: skip
     FormField(
         "long_share",
@@ -267,6 +417,7 @@ FIELDS: tuple[FormField, ...] = (
         step=100_000.0,
         fmt="%.0f",
         group="Buffers",
+        separators=True,
     ),  # fmt: skip
     FormField(
         "backstop_vault",
@@ -277,6 +428,7 @@ FIELDS: tuple[FormField, ...] = (
         step=1_000_000.0,
         fmt="%.0f",
         group="Buffers",
+        separators=True,
     ),  # fmt: skip
     FormField(
         "adl_policy",
@@ -306,6 +458,7 @@ FIELDS: tuple[FormField, ...] = (
         step=1_000_000.0,
         fmt="%.0f",
         group="Controls",
+        separators=True,
     ),  # fmt: skip
     FormField(
         "circuit_breaker",
@@ -353,6 +506,22 @@ OPTIONAL_CONTROLS = {
     "leverage_cap": "controls.leverage_cap",
     "oi_cap": "controls.oi_cap_usd",
     "circuit_breaker": "controls.circuit_breaker_max_move_bps",
+}
+#: The scenario key (dotted) each field sets.
+SCENARIO_KEYS: dict[str, str] = {
+    "steps": "steps",
+    "seed": "seed",
+    "traders": "traders.count",
+    "long_share": "traders.long_share",
+    "shock_step": "price_path.shocks.0.step",
+    "shock_size": "price_path.shocks.0.fall_fraction",
+    "insurance_fund": "controls.insurance_fund_usd",
+    "backstop_vault": "controls.backstop_vault_usd",
+    "adl_policy": "controls.adl_policy",
+    "dynamic_margin": "controls.dynamic_margin",
+    "feedback": "controls.feedback",
+    **{name: f"market.overrides.{param}" for name, param in MARKET_FIELDS.items()},
+    **OPTIONAL_CONTROLS,
 }
 #: Defaults a switched-on optional control starts from when the base has it off.
 OPTIONAL_DEFAULTS = {"leverage_cap": 10.0, "oi_cap": 50_000_000.0, "circuit_breaker": 100}
@@ -404,25 +573,10 @@ def field_values(base: Scenario) -> dict[str, Any]:
 def overrides(base: Scenario, values: Mapping[str, Any]) -> dict[str, Any]:
     """Dotted-key overrides turning ``base`` into the edited scenario: only changed fields."""
     before = field_values(base)
-    keys = {
-        "steps": "steps",
-        "seed": "seed",
-        "traders": "traders.count",
-        "long_share": "traders.long_share",
-        "shock_step": "price_path.shocks.0.step",
-        "shock_size": "price_path.shocks.0.fall_fraction",
-        "insurance_fund": "controls.insurance_fund_usd",
-        "backstop_vault": "controls.backstop_vault_usd",
-        "adl_policy": "controls.adl_policy",
-        "dynamic_margin": "controls.dynamic_margin",
-        "feedback": "controls.feedback",
-        **{name: f"market.overrides.{param}" for name, param in MARKET_FIELDS.items()},
-        **OPTIONAL_CONTROLS,
-    }
     out: dict[str, Any] = {}
     for name, value in values.items():
         if name in before and value != before[name]:
-            out[keys[name]] = value
+            out[SCENARIO_KEYS[name]] = value
     return out
 
 
@@ -467,10 +621,17 @@ class Checked:
 
 
 def check(base: Scenario, values: Mapping[str, Any]) -> Checked:
-    """Apply the edited values to ``base`` and validate the result, venue parameters included."""
-    changes = overrides(base, values)
+    """Apply the edited values to ``base`` and validate the result, venue parameters included.
+
+    ``base`` is run for the form's Steps first (:func:`resized`: fewer steps scale its shocks
+    into a miniature), then every other field that differs from that is an override; the form
+    at the base's own values is the base itself (same fingerprint).
+    """
+    changes: dict[str, Any] = {}
     try:
-        scenario = base.with_overrides(changes)
+        sized = resized(base, int(values.get("steps", base.steps)))
+        changes = overrides(sized, values)
+        scenario = sized.with_overrides(changes) if changes else sized
         venue_params_for(scenario)
     except (ScenarioError, WorldError) as exc:
         message = describe_error(exc)

@@ -95,7 +95,7 @@ def test_choosing_no_control_set_names_the_field(app, spawned):
 
 
 def test_the_scenario_page_input_is_compared_only_while_it_is_valid(app):
-    app.number_input(key="scenario.traders").set_value(12).run()
+    app.text_input(key="scenario.traders").set_value("12").run()
     _open_compare(app)
     assert app.selectbox(key="compare.source").value == "scenario-page"
     assert app.session_state["scenario.current"].traders.count == 12
