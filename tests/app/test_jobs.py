@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from app_helpers import read_json
-from perpsim_ui import jobs, scenarios
+from perpsim_ui import jobs, scenarios, state
 from simulator.scenario import load_scenario
 
 
@@ -69,3 +73,63 @@ def test_progress_and_error_lines_are_read_from_stderr():
     assert (job.done, job.total, job.fraction) == (7, 40, 7 / 40)
     assert job.error == "cannot reach RPC at http://127.0.0.1:1"
     assert "step 7 of 40" in job.progress_text()
+
+
+class _Recorder:
+    """Stands in for ``jobs._spawn``: records the command, starts a process that exits 0."""
+
+    def __init__(self):
+        self.commands: list[list[str]] = []
+
+    def __call__(self, command, cwd):
+        self.commands.append(list(command))
+        return subprocess.Popen(["true"], stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("code_hash", "git:0000000000000000000000000000000000000000"),
+     ("bytecode_hashes", {"PerpMarket": "00" * 32})],
+)  # fmt: skip
+def test_a_finished_run_of_other_code_or_bytecode_is_run_again(tmp_path, monkeypatch, key, value):
+    scenario = scenarios.demo_scenario(load_scenario("calm")).with_overrides(
+        {"steps": 5, "traders.count": 5}
+    )
+    out, job = jobs.start_run(scenario, tmp_path)
+    assert job is not None and job.wait(timeout=120) and job.ok, job.error
+    manifest = read_json(out / "manifest.json")
+    assert jobs.same_run_problem(manifest, scenario) is None
+    manifest[key] = value if key == "code_hash" else {**manifest[key], **value}
+    (out / "manifest.json").write_text(json.dumps(manifest))
+
+    problem = jobs.same_run_problem(manifest, scenario)
+    assert problem.startswith("it was written by other code" if key == "code_hash" else
+                              "its contracts' bytecode differs from this build (PerpMarket)")  # fmt: skip
+    recorder = _Recorder()
+    monkeypatch.setattr(jobs, "_spawn", recorder)
+    again, job = jobs.start_run(scenario, tmp_path)
+    assert again == out and job is not None and job.wait(timeout=30)
+    [command] = recorder.commands
+    assert command[1] == "run" and "--overwrite" in command and "--resume" not in command
+
+
+def test_an_incomplete_run_of_the_same_scenario_is_resumed_by_its_folder_alone(
+    tmp_path, monkeypatch
+):
+    scenario = scenarios.demo_scenario(load_scenario("calm")).with_overrides(
+        {"steps": 5, "traders.count": 5}
+    )
+    out, job = jobs.start_run(scenario, tmp_path)
+    assert job is not None and job.wait(timeout=120) and job.ok, job.error
+    manifest = read_json(out / "manifest.json")
+    manifest["status"] = "incomplete"
+    (out / "manifest.json").write_text(json.dumps(manifest))
+
+    recorder = _Recorder()
+    monkeypatch.setattr(jobs, "_spawn", recorder)
+    _, job = jobs.start_run(scenario, tmp_path)
+    assert job is not None and job.wait(timeout=30)
+    # `perpsim run --resume DIR` takes no SCENARIO: the manifest says what runs.
+    assert recorder.commands == [
+        [*state.perpsim_command(), "run", "--resume", str(out), "--progress", "jsonl"]
+    ]
