@@ -88,13 +88,16 @@ state.init(_query_defaults())
 scenario = _scenario()
 left, right = st.columns([3, 1])
 with left:
+    views.readable_chips()
     selected = st.multiselect(
         "Control sets", list(CONTROL_SETS), key=f"{P}.controls",
-        format_func=lambda c: f"{c}: {CONTROL_SETS[c]}",
-        help="Named control sets (`perpsim compare --list-controls`). Standard list: "
-        + ", ".join(DEFAULT_CONTROL_SETS),
+        help="Named control sets (`perpsim compare --list-controls`), what each changes:\n\n"
+        + "\n".join(f"- **{c}**: {what}" for c, what in CONTROL_SETS.items())
+        + "\n\nStandard list: " + ", ".join(DEFAULT_CONTROL_SETS),
     )  # fmt: skip
     controls_slot = st.empty()
+    if selected:
+        st.markdown("\n".join(f"- **{c}**: {CONTROL_SETS[c]}" for c in selected))
 with right:
     paths = st.number_input("Price paths per control set", min_value=1, max_value=MAX_PATHS, step=1,
                             key=f"{P}.paths")  # fmt: skip

@@ -163,6 +163,46 @@ def _highlight(cell: Any) -> str:
     return ""
 
 
+#: Colours of the chips of a multiselect (the chosen control sets): dark text on a light tint,
+#: instead of Streamlit's white on the primary red (WCAG contrast 7:1 and more; see
+#: :func:`contrast_ratio`).
+CHIP_BACKGROUND = "#dbe7f5"
+CHIP_TEXT = "#102a43"
+
+
+def _luminance(colour: str) -> float:
+    """WCAG 2 relative luminance of a ``#rrggbb`` colour."""
+    channels = [int(colour.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast_ratio(foreground: str, background: str) -> float:
+    """WCAG 2 contrast ratio of two ``#rrggbb`` colours (1 to 21; 4.5 is AA for text).
+
+    >>> round(contrast_ratio("#000000", "#ffffff"), 1)
+    21.0
+    """
+    high, low = sorted((_luminance(foreground), _luminance(background)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def readable_chips() -> None:
+    """Style the page's multiselect chips as :data:`CHIP_TEXT` on :data:`CHIP_BACKGROUND`,
+    never cut: a chip is as wide as its label (Streamlit marks a chip ``data-tag``)."""
+    chip = ".stMultiSelect [data-tag]"
+    st.html(
+        "<style>"
+        f"{chip} {{background-color: {CHIP_BACKGROUND} !important; color: {CHIP_TEXT} !important;"
+        " max-width: none !important;}"
+        f" {chip} span {{color: {CHIP_TEXT} !important; max-width: none !important;"
+        " overflow: visible !important; text-overflow: clip !important;}"
+        f" {chip} svg, {chip} [role='button'] {{color: {CHIP_TEXT} !important;"
+        f" fill: {CHIP_TEXT} !important;}}"
+        "</style>"
+    )
+
+
 # ----------------------------------------------------------------------------------------------
 # One run
 # ----------------------------------------------------------------------------------------------

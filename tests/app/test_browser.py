@@ -156,7 +156,12 @@ def test_compare_page_runs_a_comparison_in_a_real_browser(served_app, browser, t
                 return button
         return None
 
-    _wait(browser, run_button, START_TIMEOUT_S, "the Run comparison button").click()
+    button = _wait(browser, run_button, START_TIMEOUT_S, "the Run comparison button")
+    # The chosen control sets' chips: full names, dark text on a light tint.
+    chips = browser.find_elements(By.CSS_SELECTOR, ".stMultiSelect [data-tag]")
+    assert [chip.get_attribute("aria-label") for chip in chips] == list(CONTROLS)
+    assert chips[0].value_of_css_property("background-color") == "rgba(219, 231, 245, 1)"
+    button.click()
 
     def finished(driver):
         tables = driver.find_elements(By.CSS_SELECTOR, "[data-testid='stTable'] table")

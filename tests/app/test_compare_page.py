@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from app_helpers import charts, errors, new_app, read_json
 from perpsim_ui import views
+from simulator.scenario import CONTROL_SETS
 from simulator.stats import _fmt, compare_table
 
 CONTROLS = ["baseline", "insurance_x10"]
@@ -128,3 +129,17 @@ def test_an_address_with_a_bad_number_of_paths_falls_back_to_a_valid_one(runs_ro
     at.run()
     _open_compare(at)
     assert 1 <= at.number_input(key="compare.paths").value <= 50
+
+
+def test_control_set_chips_show_full_names_in_dark_text_and_the_sets_are_described(app):
+    _open_compare(app)
+    chooser = app.multiselect(key="compare.controls")
+    # Chips carry the control set's name alone, so none is cut; what each changes is listed.
+    assert chooser.options == list(CONTROL_SETS)
+    assert chooser.value == ["baseline", "insurance_x10", "adl_pro_rata"]
+    listed = [m.value for m in app.markdown if m.value.startswith("- **baseline**")]
+    assert listed == ["\n".join(f"- **{c}**: {CONTROL_SETS[c]}" for c in chooser.value)]
+    [style] = [h.proto.body for h in app.get("html") if "[data-tag]" in h.proto.body]
+    assert f"background-color: {views.CHIP_BACKGROUND}" in style
+    assert f"color: {views.CHIP_TEXT}" in style
+    assert views.contrast_ratio(views.CHIP_TEXT, views.CHIP_BACKGROUND) >= 7  # WCAG AAA
