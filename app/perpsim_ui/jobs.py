@@ -25,6 +25,7 @@ import ctypes
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -374,6 +375,48 @@ def start_run(scenario: Scenario, root: Path, preset: str | None = None) -> tupl
         source = str(spec)
     command = [*cli, "run", source, "--out", str(out), "--overwrite", *common]
     return out, submit("run", out, command, scenario.name)
+
+
+def busy(folder: Path) -> str | None:
+    """Why ``folder`` (a run or a comparison) must not be touched now: a job of this app or
+    another live process is writing it (``None`` when nothing is)."""
+    from simulator.results import _live_writer
+
+    for path, job in list(registry().items()):
+        if job.running and (Path(path) == folder or folder in Path(path).parents):
+            return f"this app is still writing it ({job.progress_text()})"
+        if job.running and Path(path) in folder.parents:
+            return f"the comparison it belongs to is still running ({job.progress_text()})"
+    for manifest_path in [folder / "manifest.json", *folder.glob("runs/*/*/manifest.json")]:
+        manifest = manifest_of(manifest_path.parent)
+        pid = _live_writer(manifest) if manifest is not None else None
+        if pid is not None:
+            return f"process {pid} is still writing {manifest_path.parent}"
+    return None
+
+
+def delete_folder(folder: Path, root: Path) -> None:
+    """Delete a run or comparison folder under ``root`` and everything in it.
+
+    Raises
+    ------
+    ValueError
+        ``folder`` is not strictly under ``root``, is not a run or comparison folder, or is
+        being written (:func:`busy`).
+    """
+    reason = busy(folder)
+    folder, root = folder.resolve(), root.resolve()
+    if root not in folder.parents:
+        raise ValueError(f"{folder} is not under {root}")
+    is_run = (folder / "manifest.json").is_file()
+    is_compare = (folder / "compare.json").is_file() or (folder / "scenario.yaml").is_file()
+    if not (is_run or is_compare):
+        raise ValueError(f"{folder} is not a run or comparison folder")
+    if reason is not None:
+        raise ValueError(f"cannot delete {folder}: {reason}")
+    shutil.rmtree(folder)
+    with _LOCK:
+        registry().pop(str(folder), None)
 
 
 def start_compare(

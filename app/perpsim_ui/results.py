@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import streamlit as st
 
-from simulator.results import CHECKPOINT, MANIFEST, SUMMARY, RunReader
+from simulator.results import CHECKPOINT, MANIFEST, SUMMARY, RunReader, _live_writer
 from simulator.stats import compare_table
 
 COMPARE_JSON = "compare.json"
@@ -43,7 +43,8 @@ class RunData:
 
     @property
     def status(self) -> str:
-        return str(self.manifest.get("status", "unknown"))
+        """:func:`folder_status` of the manifest (``stopped``: it says running, nobody is)."""
+        return folder_status(self.manifest)
 
     @property
     def complete(self) -> bool:
@@ -52,6 +53,44 @@ class RunData:
     @property
     def last_step(self) -> int | None:
         return int(self.steps["step"].max()) if len(self.steps) else None
+
+
+#: Status of a run folder whose manifest says ``running`` but whose writer process is gone (a
+#: killed run, a closed terminal): it can be resumed, nothing is writing it.
+STOPPED = "stopped"
+
+
+def folder_status(manifest: dict[str, Any]) -> str:
+    """The status of a run folder: the manifest's ``complete`` / ``incomplete`` / ``running``,
+    except that ``running`` with no live writer process on this host is :data:`STOPPED`."""
+    status = str(manifest.get("status", "unknown"))
+    if status == "running" and _live_writer(manifest) is None:
+        return STOPPED
+    return status
+
+
+def run_name(manifest: dict[str, Any], control: str | None = None, path: str | None = None) -> str:
+    """A readable name of a run: scenario, control set and path (inside a comparison), seed,
+    steps and traders (``oct-2025 · baseline · path 0 · seed 20251010``)."""
+    scenario = manifest.get("scenario") or {}
+    traders = scenario.get("traders") or {}
+    bits = [str(manifest.get("scenario_name") or scenario.get("name") or "?")]
+    if control is not None:
+        bits.append(control)
+    if path is not None:
+        index = path.removeprefix("path-")
+        bits.append(
+            f"path {index.removesuffix('-no-feedback')} without feedback"
+            if index.endswith("-no-feedback")
+            else f"path {index}"
+        )
+    bits.append(f"seed {manifest.get('seed')}")
+    if control is None:
+        if isinstance(scenario.get("steps"), int):
+            bits.append(f"{scenario['steps']:,d} steps")
+        if isinstance(traders, dict) and isinstance(traders.get("count"), int):
+            bits.append(f"{traders['count']:,d} traders")
+    return " · ".join(bits)
 
 
 def read_manifest(run_dir: str | Path) -> dict[str, Any] | None:
@@ -221,11 +260,35 @@ def load_compare(
 # ----------------------------------------------------------------------------------------------
 
 
-def list_folders(root: str | Path) -> pd.DataFrame:
-    """Every run folder and comparison folder under ``root`` (hidden folders skipped).
+def _run_row(folder: Path, root: Path, manifest: dict[str, Any], **name: str) -> dict[str, Any]:
+    scenario = manifest.get("scenario") or {}
+    traders = scenario.get("traders") or {}
+    return {
+        "path": str(folder.relative_to(root)),
+        "kind": "run",
+        "name": run_name(manifest, **name),
+        "scenario": manifest.get("scenario_name") or scenario.get("name"),
+        "status": folder_status(manifest),
+        "steps": scenario.get("steps"),
+        "traders": traders.get("count") if isinstance(traders, dict) else None,
+        "seed": manifest.get("seed"),
+        "created": manifest.get("created_utc"),
+        "fingerprint": (manifest.get("scenario_fingerprint") or "")[:12],
+    }
 
-    Columns: ``path`` (relative to ``root``), ``kind`` (``run`` / ``compare``), ``scenario``,
-    ``status``, ``steps``, ``traders``, ``seed``, ``created`` (UTC), ``fingerprint``.
+
+def _is_comparison(folder: Path, dirs: list[str], files: list[str]) -> bool:
+    return COMPARE_JSON in files or ("runs" in dirs and (folder / "scenario.yaml").is_file())
+
+
+def list_folders(root: str | Path) -> pd.DataFrame:
+    """Every run folder and comparison folder under ``root`` (hidden folders skipped); the runs
+    of a comparison are not listed here but under it (:func:`comparison_runs`).
+
+    Columns: ``path`` (relative to ``root``), ``kind`` (``run`` / ``compare``), ``name`` (what
+    it is, readable), ``scenario``, ``status`` (:func:`folder_status`; a comparison is
+    ``complete`` once its ``compare.json`` is written), ``steps``, ``traders``, ``seed``,
+    ``created`` (UTC), ``fingerprint``.
     """
     root = Path(root)
     rows: list[dict[str, Any]] = []
@@ -236,30 +299,27 @@ def list_folders(root: str | Path) -> pd.DataFrame:
         folder = Path(current)
         rel = str(folder.relative_to(root)) if folder != root else "."
         if MANIFEST in files:
-            manifest = read_manifest(folder) or {}
-            scenario = manifest.get("scenario") or {}
-            traders = scenario.get("traders") or {}
-            rows.append(
-                {
-                    "path": rel,
-                    "kind": "run",
-                    "scenario": manifest.get("scenario_name") or scenario.get("name"),
-                    "status": manifest.get("status"),
-                    "steps": scenario.get("steps"),
-                    "traders": traders.get("count") if isinstance(traders, dict) else None,
-                    "seed": manifest.get("seed"),
-                    "created": manifest.get("created_utc"),
-                    "fingerprint": (manifest.get("scenario_fingerprint") or "")[:12],
-                }
-            )
+            rows.append(_run_row(folder, root, read_manifest(folder) or {}))
             dirs[:] = []  # a run folder holds no other runs
-        elif COMPARE_JSON in files or ("runs" in dirs and (folder / "scenario.yaml").is_file()):
+        elif _is_comparison(folder, dirs, files):
             try:
                 data = json.loads((folder / COMPARE_JSON).read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 data = {}
             scenario = data.get("scenario") or {}
+            if not scenario and (folder / "scenario.yaml").is_file():
+                import yaml
+
+                try:
+                    scenario = yaml.safe_load((folder / "scenario.yaml").read_text("utf-8")) or {}
+                except (OSError, yaml.YAMLError):
+                    scenario = {}
             traders = scenario.get("traders") or {}
+            members = comparison_runs(folder, root)
+            controls = list(data.get("controls") or dict.fromkeys(members["control"]))
+            paths = data.get("paths") or (
+                int(members["path_index"].max()) + 1 if len(members) else 0
+            )
             created = None
             with_time = folder / (COMPARE_JSON if data else "scenario.yaml")
             try:
@@ -272,6 +332,8 @@ def list_folders(root: str | Path) -> pd.DataFrame:
                 {
                     "path": rel,
                     "kind": "compare",
+                    "name": f"{scenario.get('name', '?')} · comparison of {len(controls)} "
+                    f"control set(s) × {int(paths)} path(s) · {len(members)} run folder(s)",
                     "scenario": scenario.get("name"),
                     "status": "complete" if data else "incomplete",
                     "steps": scenario.get("steps"),
@@ -281,13 +343,41 @@ def list_folders(root: str | Path) -> pd.DataFrame:
                     "fingerprint": "",
                 }
             )
+            dirs[:] = []  # its runs are listed under it
     frame = pd.DataFrame(rows, columns=_LIST_COLUMNS)
     return frame.sort_values("created", ascending=False, na_position="last", kind="stable")
 
 
 _LIST_COLUMNS = [
-    "path", "kind", "scenario", "status", "steps", "traders", "seed", "created", "fingerprint",
+    "path", "kind", "name", "scenario", "status", "steps", "traders", "seed", "created",
+    "fingerprint",
 ]  # fmt: skip
+
+_MEMBER_COLUMNS = [*_LIST_COLUMNS, "control", "path_index"]
+
+
+def comparison_runs(folder: str | Path, root: str | Path | None = None) -> pd.DataFrame:
+    """The run folders of a comparison (``runs/<control>/path-<i>`` and the first control set's
+    ``path-0-no-feedback``), in control-set and path order.
+
+    Columns as :func:`list_folders` (``path`` relative to ``root``, default ``folder``), plus
+    ``control`` and ``path_index``.
+    """
+    folder = Path(folder)
+    root = Path(root) if root is not None else folder
+    rows = []
+    for manifest_path in sorted((folder / "runs").glob(f"*/path-*/{MANIFEST}")):
+        run_dir = manifest_path.parent
+        control, path = run_dir.parent.name, run_dir.name
+        index = path.removeprefix("path-").removesuffix("-no-feedback")
+        if not index.isdigit():
+            continue
+        row = _run_row(run_dir, root, read_manifest(run_dir) or {}, control=control, path=path)
+        rows.append({**row, "control": control, "path_index": int(index)})
+    frame = pd.DataFrame(rows, columns=_MEMBER_COLUMNS)
+    return frame.sort_values(["control", "path_index", "path"], kind="stable").reset_index(
+        drop=True
+    )
 
 
 def folder_files(folder: str | Path) -> list[Path]:

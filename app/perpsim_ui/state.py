@@ -28,7 +28,10 @@ RUNS_DIR_KEY = "sidebar.runs_dir"
 #: uploaders and download buttons cannot be assigned and are not listed here.
 PERSISTENT_PREFIXES = ("scenario.", "compare.", "runs.", "sidebar.")
 #: Widget keys that must not be re-assigned (buttons and uploaders refuse it).
-_UNASSIGNABLE_SUFFIXES = (".run", ".stop", ".upload", ".refresh", ".zip")
+_UNASSIGNABLE_SUFFIXES = (
+    ".run", ".stop", ".upload", ".refresh", ".zip", ".resume", ".delete", ".delete_confirm",
+    ".delete_cancel",
+)  # fmt: skip
 
 
 def default_runs_dir() -> Path:

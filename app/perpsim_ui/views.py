@@ -14,7 +14,7 @@ from simulator.results import SUMMARY_KEYS
 from simulator.stats import format_compare_table
 
 from . import charts
-from .results import CompareData, RunData, folder_files
+from .results import STOPPED, CompareData, RunData, folder_files
 
 #: Summary figures: key -> (label, unit). Units as in ``simulator.results``.
 SUMMARY_LABELS: dict[str, tuple[str, str]] = {
@@ -225,6 +225,14 @@ def run_status(data: RunData) -> None:
         reason = str(manifest.get("incomplete_reason") or "the run did not finish")
         if reason.isdigit():  # a signal's exit status (the run was stopped)
             reason = f"the process was stopped (exit status {reason})"
+        writer = (manifest.get("writer") or {}).get("pid")
+        if data.status == STOPPED:
+            reason = (
+                f"its manifest says running, but the process that wrote it ({writer}) is gone; "
+                "resume it to finish"
+            )
+        elif data.status == "running":
+            reason = f"process {writer} is writing it"
         if data.last_step is not None:
             kept = (
                 f"Showing the {len(data.steps)} steps saved up to its last checkpoint "

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
+import signal
+import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
+import yaml
 from streamlit.testing.v1 import AppTest
 
 from app_helpers import charts, dataframe_with, new_app, read_json
-from perpsim_ui import views
+from perpsim_ui import jobs, scenarios, views
 from simulator.results import EVENTS, MANIFEST, POSITIONS, STEPS, SUMMARY
+from simulator.scenario import load_scenario
 
 SHOCK = "price_path.shocks=[{step: 5, fall_fraction: 0.2, over_steps: 10}]"
 
@@ -98,3 +104,137 @@ def test_the_sidebar_chooses_the_folder_to_browse(cli_run, runs_root, tmp_path):
     at.text_input(key="sidebar.runs_dir").set_value(str(other)).run()
     assert not at.exception, at.exception
     assert dataframe_with(at, "path", "kind")["path"].tolist() == ["mine"]
+
+
+def _dead_pid() -> int:
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+def test_a_run_whose_writer_is_gone_is_listed_as_stopped_not_running(cli_run, runs_root):
+    folder = runs_root / "killed"
+    shutil.copytree(cli_run, folder)
+    manifest = read_json(folder / MANIFEST)
+    manifest.update(status="running", writer={"pid": _dead_pid(), "host": socket.gethostname()})
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+    live = runs_root / "live"
+    shutil.copytree(cli_run, live)
+    manifest.update(writer={"pid": os.getppid(), "host": socket.gethostname()})  # alive
+    (live / MANIFEST).write_text(json.dumps(manifest))
+
+    at = _open_runs(runs_root)
+    listing = dataframe_with(at, "path", "status").set_index("path")
+    assert listing.loc["killed", "status"] == "stopped"
+    assert listing.loc["live", "status"] == "running"
+    at.selectbox(key="runs.selected").set_value("killed").run()
+    [warning] = [w.value for w in at.warning]
+    assert warning.startswith("Run stopped: its manifest says running, but the process that")
+    assert not at.button(key="runs.resume").disabled
+
+
+def _comparison(cli_run: Path, folder: Path) -> None:
+    """A comparison folder as `perpsim compare` leaves it before compare.json (its runs are
+    copies of one CLI run)."""
+    for control in ("baseline", "insurance_x10"):
+        shutil.copytree(cli_run, folder / "runs" / control / "path-0")
+    shutil.copytree(cli_run, folder / "runs" / "baseline" / "path-0-no-feedback")
+    (folder / "scenario.yaml").write_text(
+        yaml.safe_dump(read_json(cli_run / MANIFEST)["scenario"]), encoding="utf-8"
+    )
+
+
+def test_a_comparisons_runs_are_listed_under_it_with_readable_names(cli_run, runs_root):
+    _comparison(cli_run, runs_root / "cmp")
+    shutil.copytree(cli_run, runs_root / "single")
+    seed = read_json(cli_run / MANIFEST)["seed"]
+
+    at = _open_runs(runs_root)
+    listing = dataframe_with(at, "path", "kind", "name").set_index("path")
+    assert sorted(listing.index) == ["cmp", "single"]  # not the comparison's three runs
+    assert listing.loc["single", "name"] == f"oct-2025 · seed {seed} · 30 steps · 20 traders"
+    assert listing.loc["cmp", "name"] == (
+        "oct-2025 · comparison of 2 control set(s) × 1 path(s) · 3 run folder(s)"
+    )
+
+    at.selectbox(key="runs.selected").set_value("cmp").run()
+    assert not at.exception, at.exception
+    members = dataframe_with(at, "name", "control")
+    assert members["name"].tolist() == [
+        f"oct-2025 · baseline · path 0 · seed {seed}",
+        f"oct-2025 · baseline · path 0 without feedback · seed {seed}",
+        f"oct-2025 · insurance_x10 · path 0 · seed {seed}",
+    ]
+    assert members["status"].tolist() == ["complete"] * 3
+    at.selectbox(key="runs.member").set_value("cmp/runs/insurance_x10/path-0").run()
+    summary = read_json(cli_run / SUMMARY)
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Bad debt"] == views.format_value("bad_debt_usd", summary["bad_debt_usd"])
+
+
+def test_deleting_a_run_asks_first(cli_run, runs_root):
+    shutil.copytree(cli_run, runs_root / "keep")
+    shutil.copytree(cli_run, runs_root / "drop")
+    at = _open_runs(runs_root)
+    at.selectbox(key="runs.selected").set_value("drop").run()
+    at.button(key="runs.delete").click().run()
+    assert (runs_root / "drop").is_dir()  # nothing deleted yet: it asks
+    assert any("Delete `" in w.value and "cannot be undone" in w.value for w in at.warning)
+
+    at.button(key="runs.delete_cancel").click().run()
+    assert (runs_root / "drop").is_dir()
+    assert not any("cannot be undone" in w.value for w in at.warning)
+
+    at.button(key="runs.delete").click().run()
+    at.button(key="runs.delete_confirm").click().run()
+    assert not at.exception, at.exception
+    assert not (runs_root / "drop").exists() and (runs_root / "keep").is_dir()
+    assert dataframe_with(at, "path", "status")["path"].tolist() == ["keep"]
+
+
+def _descendants(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in map(int, children):
+            found += [child, *_descendants(child)]
+    return found
+
+
+def test_a_killed_run_is_shown_stopped_and_resumed_from_the_page(runs_root):
+    scenario = scenarios.demo_scenario(load_scenario("oct-2025")).with_overrides(
+        {"steps": 160, "traders.count": 10}
+    )
+    out, job = jobs.start_run(scenario, runs_root / "app")
+    try:
+        deadline = time.monotonic() + 120
+        while job.running and time.monotonic() < deadline:
+            if (jobs.manifest_of(out) or {}).get("checkpoint_step"):
+                break
+            time.sleep(0.05)
+        assert job.running, (job.error, list(job.log))
+        for pid in [job._process.pid, *_descendants(job._process.pid)]:  # kill -9: no cleanup
+            os.kill(pid, signal.SIGKILL)
+        assert job.wait(timeout=30)
+    finally:
+        jobs.cancel_all()
+    manifest = read_json(out / MANIFEST)
+    assert manifest["status"] == "running"  # what a killed run leaves
+    kept = manifest["checkpoint_step"]
+
+    at = _open_runs(runs_root)
+    rel = str(out.relative_to(runs_root))
+    assert dataframe_with(at, "path", "status").set_index("path").loc[rel, "status"] == "stopped"
+    at.button(key="runs.resume").click().run()
+    assert not at.exception, at.exception
+    assert read_json(out / MANIFEST)["status"] == "complete"
+    assert read_json(out / MANIFEST)["resumed_from_steps"] == [kept]
+    summary = read_json(out / SUMMARY)
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Liquidated notional"] == views.format_value(
+        "liquidated_notional_usd", summary["liquidated_notional_usd"]
+    )
+    assert not at.warning
