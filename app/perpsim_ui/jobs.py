@@ -15,7 +15,9 @@ and it then stops its anvil nodes itself.
 
 Results are cached on the run folder: :func:`run_folder` is named after the scenario's
 fingerprint and :func:`compare_folder` after the fingerprint, the control sets and the number
-of paths, so asking again for a finished run or comparison starts no process at all.
+of paths, so asking again for a finished run or comparison starts no process at all. A folder
+counts only if its manifests also record this checkout's code hash and contract bytecode hashes
+(:func:`same_run_problem`); a run of other code is made again.
 """
 
 from __future__ import annotations
