@@ -118,16 +118,21 @@ class PerpsimGroup(click.Group):
             _fail("interrupted", 130)
         except PerpsimError as exc:
             _fail(str(exc), exc.exit_code)
+        sys.exit(result if isinstance(result, int) else 0)
+
+    def invoke(self, ctx: click.Context):
+        # Here rather than in main: click's main turns a broken pipe into exit code 1.
+        try:
+            return super().invoke(ctx)
         except OSError as exc:
             if exc.errno != errno.EPIPE:
                 raise
             if _pipe_closed(sys.stdout):
-                _drop_closed_stdout()
-                sys.exit(0)
+                _drop_closed_stdout()  # the work is done; only its printout has no reader
+                return None
             if _pipe_closed(sys.stderr):
-                sys.exit(0)
+                return None
             raise
-        sys.exit(result if isinstance(result, int) else 0)
 
 
 def chain_options(fn: Callable) -> Callable:
@@ -209,6 +214,57 @@ def deploy(rpc_url, fork_url, fork_block, port, preset, as_json, keep_node) -> N
         click.echo(f"({info['note']})")
 
 
+def resolved_venue_params(scenario):
+    """The venue parameters ``scenario`` deploys: its preset, market overrides and controls."""
+    resolve = getattr(scenario, "venue_params", None)
+    if resolve is not None:
+        return resolve()
+    from simulator.world import venue_params_for
+
+    return venue_params_for(scenario)
+
+
+@main.command()
+@click.argument("scenario")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override any scenario key, as for run (e.g. price_path.shocks[0].step=100).")  # fmt: skip
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Override the seed.")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Override the steps.")
+@click.option("--control-set", "control", default=None, metavar="NAME",
+              help="Apply a named control set, as compare does (see compare --list-controls).")  # fmt: skip
+@click.option("--scenario-only", is_flag=True,
+              help="Print only the scenario (a YAML file that `perpsim run FILE` runs).")  # fmt: skip
+@handles_errors
+def show(scenario, overrides, seed, steps, control, scenario_only) -> None:
+    """Print what SCENARIO runs, resolved, as YAML: the scenario (preset or file + --set +
+    --seed/--steps + control set) and the venue parameters it deploys (venue preset + market
+    overrides + controls). Nothing is run or written."""
+    import yaml
+
+    from simulator.scenario import CONTROL_SETS, control_set, load_scenario
+
+    sc = load_scenario(scenario, list(overrides))
+    updates = {k: v for k, v in (("seed", seed), ("steps", steps)) if v is not None}
+    if updates:
+        sc = sc.with_overrides(updates)
+    if control is not None:
+        if control not in CONTROL_SETS:
+            raise PerpsimError(
+                f"--control-set: unknown control set {control!r}; known: {', '.join(CONTROL_SETS)}"
+            )
+        sc = control_set(sc, control)
+    if scenario_only:
+        click.echo(sc.to_yaml(), nl=False)
+        return
+    document = {
+        "scenario": sc.to_dict(),
+        "scenario_fingerprint": sc.fingerprint(),
+        "venue_parameters": resolved_venue_params(sc).model_dump(mode="json"),
+    }
+    click.echo(f"# perpsim show {scenario}: the scenario as it runs and the venue it deploys")
+    click.echo(yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100), nl=False)
+
+
 @main.command(name="compile")
 @click.option("--project", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="ape project folder (default: this repository).")  # fmt: skip
@@ -272,13 +328,26 @@ def bench_chain(transactions, agents, block_size, ape_sample, seed, rpc_url, as_
 
 
 def _progress_printer(mode: str, label: str):
-    """A progress callback: a rich bar (``bar``), JSON lines on stderr (``jsonl``) or nothing."""
+    """A progress callback: a rich bar (``bar``), JSON lines on stderr (``jsonl``) or nothing.
+
+    The JSON lines stop quietly when stderr's reader goes away; the run goes on."""
     if mode == "none":
         return None, None
     if mode == "jsonl":
+        reader_gone = False
 
         def emit(done, total, *_):
-            click.echo(json.dumps({"label": label, "done": done, "total": total}), err=True)
+            # A reader that closed the pipe (`2>&1 | head`) does not stop the run: the progress
+            # lines are dropped from then on.
+            nonlocal reader_gone
+            if reader_gone:
+                return
+            try:
+                click.echo(json.dumps({"label": label, "done": done, "total": total}), err=True)
+            except OSError as exc:
+                if exc.errno != errno.EPIPE:
+                    raise
+                reader_gone = True
 
         return emit, None
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.errors import PerpsimError
-from simulator.report import write_report
+from simulator.report import provenance_markdown, scenario_differences, write_report
 from simulator.results import RunReader, atomic_write_json, atomic_write_text
 from simulator.scenario import CONTROL_SETS, Scenario, control_set, path_seeds
 from simulator.stats import compare_table, markdown_table
@@ -176,9 +176,16 @@ def run_compare(
             "runs": {c: results[c] for c in controls},
         },
     )
+    provenance = provenance_markdown(
+        scenario,
+        controls={c: scenario_differences(scenario, control_set(scenario, c)) for c in controls},
+        seeds=path_seeds(scenario.seed, paths),
+    )
     atomic_write_text(
         out / "compare.md",
-        f"# {scenario.name}: {paths} path(s) per control set\n\n{markdown_table(table)}\n",
+        f"# {scenario.name}: {paths} path(s) per control set\n\n"
+        + "\n".join(provenance)
+        + f"\n## Comparison\n\n{markdown_table(table)}\n",
     )
     runs = {c: RunReader(_run_dir(out, c, 0, True)).steps for c in controls}
     no_feedback = {controls[0]: RunReader(_run_dir(out, controls[0], 0, False)).steps}
@@ -193,6 +200,7 @@ def run_compare(
             f"{paths} price path(s) per control set, seed {scenario.seed}; charts show path 0. "
             f"Control sets: " + "; ".join(f"**{c}**: {CONTROL_SETS[c]}" for c in controls) + "."
         ),
+        provenance=provenance,
     )
     return {"table": table, "results": results, "out": out}
 

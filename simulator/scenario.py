@@ -96,6 +96,7 @@ __all__ = [
     "format_override_value",
     "describe_overrides",
     "OVERRIDES_NOTE",
+    "overrides_in_description",
     "read_price_csv",
     "read_positions_csv",
     "RandomStreams",
@@ -1209,17 +1210,36 @@ def describe_overrides(description: str, items: Iterable[tuple[str, Any]]) -> st
 
     The prose of a preset describes the preset (for oct-2025: "a 15% exogenous fall within 45
     minutes at step 600"); when an override changes what it describes, the description would
-    lie, so every override is appended as typed (values normalized). An earlier overrides
-    sentence is replaced, so loading a scenario that was saved with one does not repeat it.
+    lie, so every override is appended as typed (values normalized). A description that already
+    has the sentence (a scenario saved by ``perpsim show`` and overridden again) gets the new
+    items added to it.
 
     Examples
     --------
     >>> describe_overrides("A fall at step 600.", [("price_path.shocks[0].step", 100)])
     'A fall at step 600. Overrides (--set): price_path.shocks[0].step=100.'
     """
-    prose = description.split(OVERRIDES_NOTE)[0].strip()
-    note = OVERRIDES_NOTE + "; ".join(f"{k}={format_override_value(v)}" for k, v in items) + "."
-    return f"{prose} {note}" if prose else note
+    text = "; ".join(f"{k}={format_override_value(v)}" for k, v in items)
+    description = description.strip()
+    if OVERRIDES_NOTE in description:  # a file saved with overrides, overridden again
+        return f"{description.rstrip('.')}; {text}."
+    note = f"{OVERRIDES_NOTE}{text}."
+    return f"{description} {note}" if description else note
+
+
+def overrides_in_description(description: str) -> list[str]:
+    """The ``key=value`` items of the overrides sentence of a description (see
+    :func:`describe_overrides`), or ``[]``.
+
+    Examples
+    --------
+    >>> overrides_in_description("A fall. Overrides (--set): traders.count=30; steps=60.")
+    ['traders.count=30', 'steps=60']
+    """
+    _, found, tail = description.partition(OVERRIDES_NOTE)
+    if not found:
+        return []
+    return [item.strip() for item in tail.strip().removesuffix(".").split("; ") if item.strip()]
 
 
 class _YamlLines:
