@@ -27,7 +27,7 @@ from simulator.errors import PerpsimError
 from simulator.report import provenance_markdown, scenario_differences, write_report
 from simulator.results import RunReader, atomic_write_json, atomic_write_text
 from simulator.scenario import CONTROL_SETS, Scenario, control_set, path_seeds
-from simulator.stats import compare_table, markdown_table
+from simulator.stats import compare_table, format_compare_table, markdown_table
 
 
 class CompareError(PerpsimError):
@@ -185,7 +185,9 @@ def run_compare(
         out / "compare.md",
         f"# {scenario.name}: {paths} path(s) per control set\n\n"
         + "\n".join(provenance)
-        + f"\n## Comparison\n\n{markdown_table(table)}\n",
+        + "\n## Comparison\n\nMean over paths [95% interval of the mean]; tail rows are "
+        "percentiles over paths. Money in USD.\n\n"
+        + f"{markdown_table(format_compare_table(table))}\n",
     )
     runs = {c: RunReader(_run_dir(out, c, 0, True)).steps for c in controls}
     no_feedback = {controls[0]: RunReader(_run_dir(out, controls[0], 0, False)).steps}
