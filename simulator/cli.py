@@ -6,8 +6,11 @@ Exit codes: 0 success; 2 bad input or environment (one line on stderr: ``error: 
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
+import os
+import select
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +25,12 @@ err_console = Console(stderr=True)
 
 
 def _fail(message: str, code: int = 2) -> None:
-    click.echo(f"error: {message}", err=True)
+    """Print ``error: <message>`` as one line on stderr (if stderr is still open) and exit."""
+    try:
+        click.echo(f"error: {' '.join(str(message).split())}", err=True)
+    except OSError as exc:  # stderr is a closed pipe: nowhere to say it
+        if exc.errno != errno.EPIPE:
+            raise
     sys.exit(code)
 
 
@@ -41,6 +49,92 @@ def handles_errors(fn: Callable) -> Callable:
     return wrapper
 
 
+def _pipe_closed(stream) -> bool:
+    """Whether ``stream`` is a pipe whose reader has gone (Linux: poll reports POLLERR)."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _drop_closed_stdout() -> None:
+    """Point stdout at /dev/null so nothing more (not even the final flush) hits the closed
+    pipe (the pattern of Python's ``signal`` documentation, "Note on SIGPIPE")."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def usage_error_text(exc: click.ClickException) -> str:
+    """One line for one of click's own errors: ``--steps: 0 is not in the range x>=1 (see
+    'perpsim run --help')``; the option (or argument) first, then what is wrong."""
+    if (
+        isinstance(exc, click.BadParameter)
+        and not isinstance(exc, click.MissingParameter)
+        and exc.param is not None
+    ):
+        param = exc.param
+        if isinstance(param, click.Option):
+            name = "/".join(sorted(param.opts, key=len, reverse=True)[:1])
+        else:
+            name = param.human_readable_name
+        text = f"{name}: {exc.message}"
+    else:
+        text = exc.format_message()
+    text = " ".join(text.split()).rstrip(".").replace("? Did you mean", "?; did you mean")
+    text = text.replace(" Did you mean", "; did you mean")
+    if len(text) > 1 and text[0].isupper() and text[1].islower():
+        text = text[0].lower() + text[1:]
+    ctx = getattr(exc, "ctx", None)
+    if isinstance(exc, click.UsageError) and ctx is not None:
+        text += f" (see '{ctx.command_path} --help')"
+    return text
+
+
+class PerpsimGroup(click.Group):
+    """The ``perpsim`` group: every error of every subcommand is one line on stderr.
+
+    click's own errors (a value out of range, a missing argument, an unknown option or
+    command, a bad choice) would print a usage block; here they become ``error: ...`` with
+    exit code 2, like :class:`~simulator.errors.PerpsimError`. ``--help`` and ``--version``
+    exit 0. A stdout closed by its reader (``perpsim ... | head``) is dropped quietly once the
+    command's work is done; Ctrl-C exits 130.
+    """
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as exc:
+            _fail(usage_error_text(exc), 2)
+        except click.Abort:
+            _fail("interrupted", 130)
+        except PerpsimError as exc:
+            _fail(str(exc), exc.exit_code)
+        sys.exit(result if isinstance(result, int) else 0)
+
+    def invoke(self, ctx: click.Context):
+        # Here rather than in main: click's main turns a broken pipe into exit code 1.
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            if exc.errno != errno.EPIPE:
+                raise
+            if _pipe_closed(sys.stdout):
+                _drop_closed_stdout()  # the work is done; only its printout has no reader
+                return None
+            if _pipe_closed(sys.stderr):
+                return None
+            raise
+
+
 def chain_options(fn: Callable) -> Callable:
     """``--rpc`` / ``--fork-url`` / ``--fork-block`` / ``--port``: where the contracts run."""
     fn = click.option("--port", type=click.IntRange(1, 65535), default=None,
@@ -54,13 +148,7 @@ def chain_options(fn: Callable) -> Callable:
     return fn
 
 
-def _open(rpc_url, fork_url, fork_block, port):
-    from simulator.chain import AnvilConfig, open_chain
-
-    return open_chain(rpc_url, fork_url, fork_block, AnvilConfig(port=port))
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=PerpsimGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="perpsim")
 def main() -> None:
     """perpsim: run real perpetual-futures contracts on a local chain under shocks."""
@@ -71,36 +159,110 @@ def main() -> None:
 @click.option("--preset", default="hyperliquid-like", show_default=True,
               help="Venue parameter preset (simulator/presets/NAME.yaml).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print addresses as JSON.")
+@click.option("--keep-node", is_flag=True,
+              help="Leave the embedded anvil running (it is then yours: stop it with kill PID).")  # fmt: skip
 @handles_errors
-def deploy(rpc_url, fork_url, fork_block, port, preset, as_json) -> None:
-    """Deploy a whole venue (token, oracle, AMM, market, fund, vault, controller, timelock)."""
+def deploy(rpc_url, fork_url, fork_block, port, preset, as_json, keep_node) -> None:
+    """Deploy a whole venue (token, oracle, AMM, market, fund, vault, controller, timelock).
+
+    With the embedded anvil (no --rpc) the node stops when the command ends, so the addresses
+    are only worth keeping with --keep-node (the node then runs on, and is yours to stop) or
+    on a node of your own (--rpc URL).
+    """
+    from simulator.chain import AnvilConfig, open_chain
     from simulator.protocol.deploy import deploy_venue
     from simulator.protocol.params import load_preset
 
     params = load_preset(preset)
-    with _open(rpc_url, fork_url, fork_block, port) as chain:
+    config = AnvilConfig(port=port)
+    with open_chain(rpc_url, fork_url, fork_block, config, keep_node=keep_node) as chain:
         venue = deploy_venue(chain, params)
+        embedded = chain.node is not None
         info = {
             "rpc": chain.url,
             "chain_id": chain.chain_id,
             "block": chain.block_number(),
-            "embedded": chain.node is not None,
+            "embedded": embedded,
             "preset": preset,
             "contracts": venue.addresses(),
         }
+        if embedded and keep_node:
+            pid = chain.node.pid
+            info["pid"] = pid
+            info["note"] = (
+                f"anvil keeps running at {chain.url} (PID {pid}); it is yours now: "
+                f"stop it with `kill {pid}`"
+            )
+        elif embedded:
+            info["rpc"] = None
+            info["note"] = (
+                f"the embedded anvil ({chain.url}) was stopped when the command ended, and "
+                "these contracts with it; use --keep-node to keep it, or --rpc URL to deploy "
+                "to a node you run"
+            )
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
-    table = Table(
-        title=f"Deployed on chain {info['chain_id']} ({info['rpc']}, block {info['block']})"
-    )
+    where = info["rpc"] or "embedded anvil, stopped"
+    table = Table(title=f"Deployed on chain {info['chain_id']} ({where}, block {info['block']})")
     table.add_column("contract")
     table.add_column("address")
     for name, address in info["contracts"].items():
         table.add_row(name, address)
     Console().print(table)
-    if info["embedded"]:
-        click.echo("(embedded anvil: stopped on exit; use --rpc URL to deploy to a node you keep)")
+    if "note" in info:
+        click.echo(f"({info['note']})")
+
+
+def resolved_venue_params(scenario):
+    """The venue parameters ``scenario`` deploys: its preset, market overrides and controls."""
+    resolve = getattr(scenario, "venue_params", None)
+    if resolve is not None:
+        return resolve()
+    from simulator.world import venue_params_for
+
+    return venue_params_for(scenario)
+
+
+@main.command()
+@click.argument("scenario")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override any scenario key, as for run (e.g. price_path.shocks[0].step=100).")  # fmt: skip
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Override the seed.")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Override the steps.")
+@click.option("--control-set", "control", default=None, metavar="NAME",
+              help="Apply a named control set, as compare does (see compare --list-controls).")  # fmt: skip
+@click.option("--scenario-only", is_flag=True,
+              help="Print only the scenario (a YAML file that `perpsim run FILE` runs).")  # fmt: skip
+@handles_errors
+def show(scenario, overrides, seed, steps, control, scenario_only) -> None:
+    """Print what SCENARIO runs, resolved, as YAML: the scenario (preset or file + --set +
+    --seed/--steps + control set) and the venue parameters it deploys (venue preset + market
+    overrides + controls). Nothing is run or written."""
+    import yaml
+
+    from simulator.scenario import CONTROL_SETS, control_set, load_scenario
+
+    sc = load_scenario(scenario, list(overrides))
+    updates = {k: v for k, v in (("seed", seed), ("steps", steps)) if v is not None}
+    if updates:
+        sc = sc.with_overrides(updates)
+    if control is not None:
+        if control not in CONTROL_SETS:
+            raise PerpsimError(
+                f"--control-set: unknown control set {control!r}; known: {', '.join(CONTROL_SETS)}"
+            )
+        sc = control_set(sc, control)
+    if scenario_only:
+        click.echo(sc.to_yaml(), nl=False)
+        return
+    document = {
+        "scenario": sc.to_dict(),
+        "scenario_fingerprint": sc.fingerprint(),
+        "venue_parameters": resolved_venue_params(sc).model_dump(mode="json"),
+    }
+    click.echo(f"# perpsim show {scenario}: the scenario as it runs and the venue it deploys")
+    click.echo(yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100), nl=False)
 
 
 @main.command(name="compile")
@@ -166,13 +328,26 @@ def bench_chain(transactions, agents, block_size, ape_sample, seed, rpc_url, as_
 
 
 def _progress_printer(mode: str, label: str):
-    """A progress callback: a rich bar (``bar``), JSON lines on stderr (``jsonl``) or nothing."""
+    """A progress callback: a rich bar (``bar``), JSON lines on stderr (``jsonl``) or nothing.
+
+    The JSON lines stop quietly when stderr's reader goes away; the run goes on."""
     if mode == "none":
         return None, None
     if mode == "jsonl":
+        reader_gone = False
 
         def emit(done, total, *_):
-            click.echo(json.dumps({"label": label, "done": done, "total": total}), err=True)
+            # A reader that closed the pipe (`2>&1 | head`) does not stop the run: the progress
+            # lines are dropped from then on.
+            nonlocal reader_gone
+            if reader_gone:
+                return
+            try:
+                click.echo(json.dumps({"label": label, "done": done, "total": total}), err=True)
+            except OSError as exc:
+                if exc.errno != errno.EPIPE:
+                    raise
+                reader_gone = True
 
         return emit, None
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -191,6 +366,18 @@ def _progress_printer(mode: str, label: str):
         bar.update(task, completed=done, total=total)
 
     return update, bar
+
+
+def _control_names_given(ctx, param, value: str | None) -> str | None:
+    """``--controls``: given, it names at least one control set (``""`` and ``,`` name none)."""
+    if value is not None and not [c for c in value.split(",") if c.strip()]:
+        raise click.BadParameter(
+            f"{value!r} names no control set; give NAME,NAME,... (from --list-controls) or leave "
+            "the option out for the default list",
+            ctx=ctx,
+            param=param,
+        )
+    return value
 
 
 def _summary_table(summary: dict, title: str) -> Table:
@@ -278,7 +465,7 @@ def run(
 
 @main.command()
 @click.argument("scenario")
-@click.option("--controls", default=None, metavar="NAME,NAME,...",
+@click.option("--controls", default=None, metavar="NAME,NAME,...", callback=_control_names_given,
               help="Control sets to compare (default: the standard list; see --list-controls).")  # fmt: skip
 @click.option("--paths", type=click.IntRange(min=1), default=4, show_default=True,
               help="Price paths per control set (the same paths for every set).")  # fmt: skip

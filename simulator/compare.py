@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from simulator.errors import PerpsimError
-from simulator.report import write_report
+from simulator.report import provenance_markdown, scenario_differences, write_report
 from simulator.results import RunReader, atomic_write_json, atomic_write_text
 from simulator.scenario import CONTROL_SETS, Scenario, control_set, path_seeds
-from simulator.stats import compare_table, markdown_table
+from simulator.stats import compare_table, format_compare_table, markdown_table
 
 
 class CompareError(PerpsimError):
@@ -176,9 +176,18 @@ def run_compare(
             "runs": {c: results[c] for c in controls},
         },
     )
+    provenance = provenance_markdown(
+        scenario,
+        controls={c: scenario_differences(scenario, control_set(scenario, c)) for c in controls},
+        seeds=path_seeds(scenario.seed, paths),
+    )
     atomic_write_text(
         out / "compare.md",
-        f"# {scenario.name}: {paths} path(s) per control set\n\n{markdown_table(table)}\n",
+        f"# {scenario.name}: {paths} path(s) per control set\n\n"
+        + "\n".join(provenance)
+        + "\n## Comparison\n\nMean over paths [95% interval of the mean]; tail rows are "
+        "percentiles over paths. Money in USD.\n\n"
+        + f"{markdown_table(format_compare_table(table))}\n",
     )
     runs = {c: RunReader(_run_dir(out, c, 0, True)).steps for c in controls}
     no_feedback = {controls[0]: RunReader(_run_dir(out, controls[0], 0, False)).steps}
@@ -193,6 +202,7 @@ def run_compare(
             f"{paths} price path(s) per control set, seed {scenario.seed}; charts show path 0. "
             f"Control sets: " + "; ".join(f"**{c}**: {CONTROL_SETS[c]}" for c in controls) + "."
         ),
+        provenance=provenance,
     )
     return {"table": table, "results": results, "out": out}
 

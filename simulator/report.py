@@ -18,12 +18,13 @@ Charts written by :func:`write_report`:
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from simulator.errors import PerpsimError
 from simulator.results import ResultsError, atomic_write_bytes, atomic_write_text
@@ -39,6 +40,9 @@ __all__ = [
     "plot_adl",
     "save_figure",
     "write_report",
+    "usd_tick",
+    "scenario_differences",
+    "provenance_markdown",
 ]
 
 
@@ -50,14 +54,117 @@ _FIGSIZE = (9.0, 4.0)
 _DPI = 110
 
 
+def usd_tick(value: float, _pos: Any = None) -> str:
+    """Axis label of an amount in USD with a k / M / B suffix (no ``1e6`` offset).
+
+    Examples
+    --------
+    >>> [usd_tick(v) for v in (0, 950, 2_500, 100_000, 1_250_000, -3e9)]
+    ['0', '950', '2.5k', '100k', '1.25M', '-3B']
+    """
+    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= scale:
+            return f"{value / scale:.6g}{suffix}"
+    return f"{value:.6g}"
+
+
 def _figure(title: str, ylabel: str) -> tuple[Figure, Any]:
+    """A figure whose y axis is an amount in USD, labelled with k/M suffixes."""
     fig = Figure(figsize=_FIGSIZE, dpi=_DPI, layout="constrained")
     ax = fig.add_subplot()
     ax.set_title(title)
     ax.set_xlabel("step (one block)")
     ax.set_ylabel(ylabel)
+    ax.yaxis.set_major_formatter(FuncFormatter(usd_tick))
     ax.grid(True, alpha=0.3)
     return fig, ax
+
+
+def scenario_differences(base: Any, variant: Any, prefix: str = "") -> dict[str, Any]:
+    """Where ``variant`` differs from ``base``: ``{dotted key: variant's value}``.
+
+    Keys are written as ``--set`` takes them (``controls.leverage_cap``,
+    ``price_path.shocks[0].step``); a key the variant lacks maps to None. Scenarios are
+    compared through their plain data (``to_dict``); ``name`` and ``description`` are left out.
+
+    Examples
+    --------
+    >>> scenario_differences({"controls": {"leverage_cap": None, "adl_policy": "queue"}},
+    ...                      {"controls": {"leverage_cap": 10.0, "adl_policy": "queue"}})
+    {'controls.leverage_cap': 10.0}
+    """
+    if hasattr(base, "to_dict") and hasattr(variant, "to_dict"):
+        base, variant = base.to_dict(), variant.to_dict()
+        for data in (base, variant):
+            data.pop("name", None)
+            data.pop("description", None)
+    if isinstance(base, Mapping) and isinstance(variant, Mapping):
+        out: dict[str, Any] = {}
+        for key in list(base) + [k for k in variant if k not in base]:
+            where = f"{prefix}.{key}" if prefix else str(key)
+            out.update(scenario_differences(base.get(key), variant.get(key), where))
+        return out
+    if isinstance(base, list) and isinstance(variant, list) and len(base) == len(variant):
+        out = {}
+        for i, (a, b) in enumerate(zip(base, variant, strict=True)):
+            out.update(scenario_differences(a, b, f"{prefix}[{i}]"))
+        return out
+    return {} if base == variant else {prefix: variant}
+
+
+def _value_text(value: Any) -> str:
+    from simulator.scenario import format_override_value
+
+    return format_override_value(value)
+
+
+def provenance_markdown(
+    scenario: Any,
+    *,
+    controls: Mapping[str, Mapping[str, Any]] | None = None,
+    seeds: Sequence[int] | None = None,
+) -> list[str]:
+    """Markdown lines saying what produced the numbers: the scenario and its fingerprint, the
+    ``--set`` overrides it was loaded with, and for a comparison each control set's changes
+    (dotted keys with values) and the seeds of the paths.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The scenario as run (overrides applied; for a comparison, before any control set).
+    controls : mapping of str to {dotted key: value}, optional
+        Each control set's differences from ``scenario`` (:func:`scenario_differences`).
+    seeds : sequence of int, optional
+        Seeds of the price paths (path ``i`` is ``perpsim run ... --seed seeds[i]``).
+    """
+    from simulator.scenario import OVERRIDES_NOTE, overrides_in_description
+
+    prose = scenario.description.split(OVERRIDES_NOTE)[0].strip()
+    lines = ["## What ran", ""]
+    lines.append(
+        f"Scenario **{scenario.name}** (fingerprint `{scenario.fingerprint()[:16]}`), "
+        f"{scenario.steps} steps of {scenario.step_seconds} s, seed {scenario.seed}."
+        + (f" {prose}" if prose else "")
+    )
+    lines.append("")
+    overrides = overrides_in_description(scenario.description)
+    if overrides:
+        lines += ["Overrides of the scenario file (`--set`):", ""]
+        lines += [f"- `{item}`" for item in overrides]
+    else:
+        lines.append("Overrides of the scenario file (`--set`): none.")
+    lines.append("")
+    if controls is not None:
+        lines += ["Control sets, as changes of the scenario above:", ""]
+        for name, changes in controls.items():
+            text = ", ".join(f"`{k}={_value_text(v)}`" for k, v in changes.items())
+            lines.append(f"- **{name}**: {text or 'no change (the scenario as it is)'}")
+        lines.append("")
+    if seeds is not None:
+        listed = ", ".join(f"path {i}: {seed}" for i, seed in enumerate(seeds))
+        lines += [f"Seeds of the price paths ({listed}); `perpsim run` with `--seed` reproduces "
+                  "a path.", ""]  # fmt: skip
+    return lines
 
 
 def _need(frame: pd.DataFrame, label: str, *columns: str) -> None:
@@ -189,6 +296,7 @@ def write_report(
     table: pd.DataFrame | None = None,
     summaries: Mapping[str, Mapping[str, Any]] | None = None,
     description: str = "",
+    provenance: Sequence[str] = (),
 ) -> Path:
     """Write ``report.md`` and its PNG charts into ``out_dir``.
 
@@ -208,6 +316,9 @@ def write_report(
         Summaries of the plotted runs, shown as a table of headline figures.
     description : str
         Paragraph under the heading (scenario, paths, seed, ...).
+    provenance : sequence of str
+        Markdown lines saying what produced the numbers (:func:`provenance_markdown`), put
+        right under the description.
 
     Returns
     -------
@@ -231,6 +342,7 @@ def write_report(
     lines = [f"# {title}", ""]
     if description:
         lines += [description.strip(), ""]
+    lines += list(provenance)
     if table is not None:
         lines += [
             "## Comparison",

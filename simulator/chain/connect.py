@@ -1,7 +1,8 @@
 """Three ways to reach a chain, one context manager.
 
 * embedded (default): start anvil on a free port, stop it when done;
-* ``rpc_url``: use an existing node (it must speak anvil's dev methods for the hot loop);
+* ``rpc_url``: use an existing node (it must speak anvil's dev methods for the hot loop); the
+  modes the hot loop changes (automine, interval mining, auto-impersonation) are restored;
 * ``fork_url`` (+ ``fork_block``): start anvil as a local fork of any node.
 """
 
@@ -14,7 +15,7 @@ from dataclasses import replace
 from simulator.chain.artifacts import load_artifacts
 from simulator.chain.node import AnvilConfig, AnvilNode
 from simulator.chain.rpc import RpcClient
-from simulator.chain.rpc_chain import RpcChain
+from simulator.chain.rpc_chain import NodeModes, RpcChain
 from simulator.errors import ChainError, RpcError, RpcUnreachable
 
 
@@ -37,29 +38,47 @@ def open_chain(
     fork_url: str | None = None,
     fork_block: int | None = None,
     anvil: AnvilConfig | None = None,
+    keep_node: bool = False,
 ) -> Iterator[RpcChain]:
-    """Yield a connected :class:`RpcChain`; stop any node it started on exit."""
+    """Yield a connected :class:`RpcChain`; stop any node it started on exit.
+
+    A node given by ``rpc_url`` is not ours: its automine, interval mining and
+    auto-impersonation are read first and restored on exit (normal, error or Ctrl-C), and
+    transactions left unmined are dropped. Blocks mined and state written stay, and so does
+    the clock: block timestamps only move forward.
+
+    ``keep_node``: the embedded anvil is not stopped when the block ends without error; it
+    runs on, in its own session, as the caller's (``chain.node.pid``); a failure stops it.
+    """
     if rpc_url and fork_url:
         raise ChainError("give either --rpc or --fork-url, not both")
     if fork_block is not None and not fork_url:
         raise ChainError("--fork-block needs --fork-url")
     if fork_block is not None and fork_block < 0:
         raise ChainError(f"--fork-block must be >= 0, got {fork_block}")
+    if rpc_url and keep_node:
+        raise ChainError("--keep-node keeps the embedded anvil; a node given with --rpc is yours")
     registry = load_artifacts().registry
     if rpc_url:
         probe_node(rpc_url)
         client = RpcClient(rpc_url)
+        modes = NodeModes.read(client)
         chain = RpcChain(client, registry)
         try:
             yield chain
-        finally:
-            chain.close()
+        except BaseException:
+            _leave_as_found(chain, modes, quiet=True)
+            raise
+        else:
+            _leave_as_found(chain, modes, quiet=False)
         return
     config = anvil or AnvilConfig()
     if fork_url:
         probe_node(fork_url, "fork")
         config = replace(config, fork_url=fork_url, fork_block=fork_block)
     elif config.split_state:
+        if keep_node:
+            raise ChainError("keep_node needs a single node (split_state=False)")
         # An empty source node and a fork of it (see AnvilConfig.split_state).
         with AnvilNode(replace(config, split_state=False)) as source:
             with AnvilNode(
@@ -67,5 +86,25 @@ def open_chain(
             ) as node:
                 yield RpcChain(node.rpc, registry, node=node)
         return
-    with AnvilNode(config) as node:
+    with AnvilNode(config, die_with_parent=not keep_node) as node:
         yield RpcChain(node.rpc, registry, node=node)
+        if keep_node:
+            node.detach()  # only on success: a failed command stops its node
+
+
+def _leave_as_found(chain: RpcChain, modes: NodeModes, *, quiet: bool) -> None:
+    """Drop the run's unmined transactions and restore the node's modes, then disconnect.
+
+    ``quiet``: another error is on its way out (it may be that the node died), so a failure
+    here is not reported over it."""
+    try:
+        chain.drop_pending()
+        modes.restore(chain.rpc)
+    except ChainError as exc:
+        if not quiet:
+            raise ChainError(
+                f"could not restore the modes of the node at {chain.url} ({exc}); it may "
+                f"still have automine off and auto-impersonation on"
+            ) from None
+    finally:
+        chain.close()

@@ -208,6 +208,9 @@ class AnvilNode:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             preexec_fn=_die_with_parent if self.die_with_parent else None,
+            # A node that may outlive us does not share our session (a later Ctrl-C in the
+            # terminal is not its business).
+            start_new_session=not self.die_with_parent,
         )
         self.rpc = RpcClient(self.url, timeout_s=300.0)
 
@@ -266,6 +269,25 @@ class AnvilNode:
             self._log.close()
             self._log = None
         _live_nodes.discard(self)
+
+    def detach(self) -> int:
+        """Let the node run on after we are gone (it becomes the caller's); return its PID.
+
+        It is no longer stopped on exit, by :meth:`stop` or by the context manager. Start it
+        with ``die_with_parent=False``, or the kernel stops it when this process exits.
+        """
+        if self.process is None or self.process.poll() is not None:
+            raise NodeStartError("anvil is not running")
+        pid = self.process.pid
+        self.process = None
+        if self.rpc is not None:
+            self.rpc.close()
+            self.rpc = None
+        if self._log is not None:
+            self._log.close()  # the node keeps its own handle on the (unlinked) log file
+            self._log = None
+        _live_nodes.discard(self)
+        return pid
 
     def __enter__(self) -> AnvilNode:
         if self.process is None:

@@ -25,6 +25,8 @@ from simulator.chain.rpc import RpcClient
 from simulator.chain.types import Call, TxResult, View, ViewError
 from simulator.errors import RpcError, TransactionReverted
 
+__all__ = ["RpcChain", "NodeModes", "SenderStats", "intrinsic_gas"]
+
 
 @dataclass
 class SenderStats:
@@ -43,6 +45,64 @@ class SenderStats:
 AGENT_GAS_FLOAT_WEI = 10**18
 #: Priority fee (wei per gas) of a block's first transaction; each next one pays 1 wei less.
 PRIORITY_FEE_START_WEI = 10_000_000
+
+
+#: An address no key and no test fixture uses: the probe of auto-impersonation sends from it.
+_IMPERSONATION_PROBE = "0x00000000000000000000000000000000005e1f00"
+
+
+@dataclass(frozen=True)
+class NodeModes:
+    """The modes of a node that the batched sender changes, to put back on a node we do not own.
+
+    A run turns automine off (which also stops interval mining) and auto-impersonation on.
+    ``None`` marks a mode the node did not report; it is restored to anvil's default then.
+    """
+
+    automine: bool | None
+    """Whether the node mined one block per transaction (``anvil_getAutomine``)."""
+    interval_s: int | None
+    """Seconds between blocks of interval mining, or None when off (``anvil_getIntervalMining``)."""
+    auto_impersonate: bool | None
+    """Whether the node accepted transactions from any address without its key."""
+
+    @classmethod
+    def read(cls, rpc: RpcClient) -> NodeModes:
+        """Read the modes (a mode the node cannot report is ``None``)."""
+
+        def ask(method: str) -> Any:
+            try:
+                return rpc.request(method)
+            except RpcError:
+                return None
+
+        automine = ask("anvil_getAutomine")
+        interval = ask("anvil_getIntervalMining")
+        return cls(
+            automine=bool(automine) if automine is not None else None,
+            interval_s=int(interval) if interval else None,
+            auto_impersonate=_auto_impersonating(rpc),
+        )
+
+    def restore(self, rpc: RpcClient) -> None:
+        """Put the modes back (anvil's defaults for those the node did not report: automine
+        on, no interval mining, no auto-impersonation)."""
+        rpc.request("anvil_autoImpersonateAccount", [bool(self.auto_impersonate)])
+        rpc.request("evm_setAutomine", [True if self.automine is None else self.automine])
+        if self.interval_s:
+            rpc.request("evm_setIntervalMining", [self.interval_s])
+
+
+def _auto_impersonating(rpc: RpcClient) -> bool | None:
+    """Whether the node signs for any sender: a transaction from a key-less address with more
+    gas than any block holds is refused either way, for "no signer" only when it does not."""
+    tx = {"from": _IMPERSONATION_PROBE, "to": _IMPERSONATION_PROBE, "gas": hex(2**62)}
+    try:
+        tx_hash = rpc.request("eth_sendTransaction", [tx])
+    except RpcError as exc:
+        return "signer" not in exc.rpc_message.lower()
+    rpc.request("anvil_dropTransaction", [tx_hash])  # accepted after all: it never mines
+    return True
 
 
 def _hex(n: int) -> str:
@@ -387,6 +447,13 @@ class RpcChain(Chain):
     def mine_empty(self, blocks: int = 1) -> None:
         """Mine ``blocks`` empty blocks (time passes, nothing executes)."""
         self.rpc.request("anvil_mine", [_hex(blocks)])
+
+    def drop_pending(self) -> None:
+        """Drop the transactions this chain sent that are not mined (a run that stopped
+        mid-block leaves none behind in a node's pool)."""
+        pending, self._pending, self._pending_gas = self._pending, {}, 0
+        if pending:
+            self.rpc.batch([("anvil_dropTransaction", [tx_hash]) for tx_hash in pending])
 
     def close(self) -> None:
         self.rpc.close()

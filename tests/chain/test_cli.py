@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import subprocess
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
 from simulator.chain import AnvilNode
 from simulator.chain.node import free_port
+from simulator.chain.rpc import RpcClient
 
 
 def run(cmd: list[str], **env) -> subprocess.CompletedProcess:
@@ -38,6 +42,38 @@ def test_deploy_json_prints_addresses_of_an_embedded_chain(perpsim_cmd):
     info = json.loads(proc.stdout)
     assert info["embedded"] is True and info["chain_id"] == 31337
     assert info["contracts"]["collateral"].startswith("0x")
+    # the node is gone: no URL that would point at nothing (or at someone else's node later)
+    assert info["rpc"] is None
+    assert "stopped" in info["note"] and "--keep-node" in info["note"]
+
+
+def _wait_gone(pid: int, timeout_s: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_deploy_keep_node_leaves_the_embedded_anvil_running_with_the_contracts(perpsim_cmd):
+    proc = run([perpsim_cmd, "deploy", "--json", "--keep-node"])
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout)
+    pid = info["pid"]
+    try:
+        assert info["embedded"] is True and info["rpc"].startswith("http://127.0.0.1:")
+        assert f"kill {pid}" in info["note"]
+        # perpsim has exited; the node answers and holds the venue
+        client = RpcClient(info["rpc"], timeout_s=10)
+        code = client.request("eth_getCode", [info["contracts"]["market"], "latest"])
+        client.close()
+        assert len(code) > 2
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        assert _wait_gone(pid)
 
 
 def test_deploy_to_an_existing_node_leaves_the_contract_there(perpsim_cmd):

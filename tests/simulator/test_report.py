@@ -5,7 +5,17 @@ from __future__ import annotations
 import pytest
 import toy_engine
 
-from simulator.report import CHARTS, ReportError, write_report
+from simulator.report import (
+    CHARTS,
+    ReportError,
+    plot_insurance_fund,
+    plot_liquidations,
+    plot_price,
+    provenance_markdown,
+    scenario_differences,
+    usd_tick,
+    write_report,
+)
 from simulator.results import RunReader
 from simulator.stats import compare_table
 
@@ -64,3 +74,69 @@ def test_report_errors_are_one_line(tmp_path, runs):
     (tmp_path / "file").write_text("")
     with pytest.raises(ReportError, match="cannot create report folder"):
         write_report(tmp_path / "file" / "sub", steps)
+
+
+def test_usd_axes_carry_k_and_m_suffixes_and_no_offset(runs):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    steps, _ = runs
+    frame = steps["baseline"]
+    big = {
+        "x": frame.assign(
+            liquidated_notional_long_usd=25e6 * frame["step"],
+            insurance_fund_usd=3e6 + 1e5 * frame["step"],
+            price_exogenous_usd=1_000 * frame["price_exogenous_usd"],
+            price_oracle_usd=1_000 * frame["price_oracle_usd"],
+        )
+    }
+    for plot in (plot_liquidations, plot_insurance_fund, plot_price):
+        fig = plot(big)
+        FigureCanvasAgg(fig).draw()
+        ax = fig.axes[0]
+        labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+        assert labels and all("e" not in label for label in labels), labels
+        assert any(label.endswith(("k", "M")) for label in labels), labels
+        assert ax.yaxis.get_offset_text().get_text() == ""
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(0, "0"), (999, "999"), (1_500, "1.5k"), (100_050, "100.05k"), (2.5e6, "2.5M"),
+     (-4e6, "-4M"), (1.2e9, "1.2B")],
+)  # fmt: skip
+def test_usd_tick(value, text):
+    assert usd_tick(value) == text
+
+
+def test_scenario_differences_are_dotted_keys_with_the_variants_values():
+    from simulator.scenario import control_set, load_scenario
+
+    base = load_scenario("oct-2025")
+    assert scenario_differences(base, base) == {}
+    assert scenario_differences(base, control_set(base, "leverage_cap")) == {
+        "controls.leverage_cap": 10.0
+    }
+    moved = base.with_overrides(["price_path.shocks[0].step=100", "traders.count=30"])
+    assert scenario_differences(base, moved) == {
+        "traders.count": 30,
+        "price_path.shocks[0].step": 100,
+    }
+
+
+def test_report_names_the_overrides_and_the_control_sets(tmp_path, runs):
+    from simulator.scenario import control_set, load_scenario
+
+    steps, _ = runs
+    scenario = load_scenario("oct-2025", ["price_path.shocks[0].step=100", "traders.count=30"])
+    controls = {c: scenario_differences(scenario, control_set(scenario, c))
+                for c in ("baseline", "adl_pro_rata")}  # fmt: skip
+    lines = provenance_markdown(scenario, controls=controls, seeds=[11, 12])
+    text = write_report(tmp_path, steps, provenance=lines).read_text()
+    assert "- `price_path.shocks[0].step=100`" in text and "- `traders.count=30`" in text
+    assert "**adl_pro_rata**: `controls.adl_policy=pro_rata`" in text
+    assert "**baseline**: no change" in text
+    assert f"fingerprint `{scenario.fingerprint()[:16]}`" in text
+    assert "path 0: 11, path 1: 12" in text
+    # the preset's prose is kept, and the overrides sentence is not repeated in it
+    assert "exogenous fall within 45 minutes at step 600" in text
+    assert text.count("Overrides (--set)") == 0
