@@ -178,8 +178,9 @@ def test_oct_2025_path_falls_12_to_30_percent_within_45_minutes_then_recovers_pa
 
 def test_csv_path_is_forward_filled_onto_the_step_grid(write):
     path = write("p.csv", "timestamp,price\n1000,10\n1030,11\n1130,12\n1200,13\n")
-    prices = exogenous_prices(CsvPath(kind="csv", path=path), 5, 60, None)
-    # grid: 1000 1060 1120 1180 1240 1300 -> last observation at or before each
+    prices = exogenous_prices(CsvPath(kind="csv", path=path, hold_last=True), 5, 60, None)
+    # grid: 1000 1060 1120 1180 1240 1300 -> last observation at or before each (the file
+    # ends at 1200: hold_last holds 13 for the last two steps)
     assert prices.tolist() == [10.0, 11.0, 11.0, 12.0, 13.0, 13.0]
 
 

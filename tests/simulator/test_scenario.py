@@ -108,10 +108,17 @@ def test_every_field_has_a_docstring():
 
 
 def test_market_overrides_keep_their_types(minimal):
-    minimal["market"] = {"overrides": {"a": 1, "b": 0.5, "c": True, "d": "x"}}
+    given = {
+        "max_leverage": 30,
+        "maintenance_margin_fraction": 0.01,
+        "full_liquidation_after_cooldown": False,
+        "funding_model": "velocity",
+    }
+    minimal["market"] = {"overrides": dict(given)}
     overrides = parse_scenario(minimal).market.overrides
-    assert overrides == {"a": 1, "b": 0.5, "c": True, "d": "x"}
-    assert type(overrides["a"]) is int and type(overrides["c"]) is bool
+    assert overrides == given
+    assert type(overrides["max_leverage"]) is int
+    assert type(overrides["full_liquidation_after_cooldown"]) is bool
 
 
 def test_governance_change_validates(minimal):
@@ -139,7 +146,9 @@ def test_fingerprint_hashes_csv_contents_not_paths(minimal, write):
     p2 = write("b/prices.csv", "timestamp,price\n0,100\n60,101\n")
     p3 = write("c/prices.csv", "timestamp,price\n0,100\n60,102\n")
     fp = [
-        parse_scenario({**minimal, "price_path": {"kind": "csv", "path": str(p)}}).fingerprint()
+        parse_scenario(
+            {**minimal, "price_path": {"kind": "csv", "path": str(p), "hold_last": True}}
+        ).fingerprint()
         for p in (p1, p2, p3)
     ]
     assert fp[0] == fp[1] != fp[2]
@@ -354,7 +363,7 @@ def test_unknown_key_in_a_file_is_named(write, minimal):
 
 def test_csv_paths_are_relative_to_the_scenario_file(write, minimal):
     write("data/prices.csv", "timestamp,price\n0,100\n60,101\n")
-    minimal["price_path"] = {"kind": "csv", "path": "data/prices.csv"}
+    minimal["price_path"] = {"kind": "csv", "path": "data/prices.csv", "hold_last": True}
     path = write("s.yaml", yaml.safe_dump(minimal))
     scenario = load_scenario(path)
     assert isinstance(scenario.price_path, CsvPath)
