@@ -1254,28 +1254,29 @@ def _check_governance_change(change: GovernanceChange | None, venue: VenueParams
             )
         if change.parameter == "risk_paused":
             return
+        before = float(getattr(market, change.parameter))
+        try:
+            after = float(change.value)
+        except (TypeError, ValueError):
+            after = before  # not a number: the market model names it below
+        if after > before if change.parameter == "max_leverage" else after < before:
+            raise ValueError(
+                f"{key}.value: the guardian may only tighten; {change.parameter} "
+                f"{_plain(after, 6)} is looser than the venue's {_plain(before, 6)} (use "
+                "path: timelock)"
+            )
     elif change.parameter not in fields or change.parameter == "margin_tiers":
         raise ValueError(
             f"{key}.parameter: unknown market parameter {change.parameter!r} (known: "
             f"{', '.join(sorted(f for f in fields if f != 'margin_tiers'))})"
         )
     try:
-        updated = MarketParams.model_validate(
+        MarketParams.model_validate(
             {**market.model_dump(), "margin_tiers": (), change.parameter: change.value}
         )
     except ValidationError as exc:
         message = _market_error(exc, {change.parameter: f"{key}.value"}, "")
         raise ValueError(message.replace("market.preset : ", f"{key}.value: ")) from None
-    if change.path == "guardian":
-        before = getattr(market, change.parameter)
-        after = getattr(updated, change.parameter)
-        looser = after > before if change.parameter == "max_leverage" else after < before
-        if looser:
-            raise ValueError(
-                f"{key}.value: the guardian may only tighten; {change.parameter} "
-                f"{_plain(after, 6)} is looser than the venue's {_plain(before, 6)} (use "
-                "path: timelock)"
-            )
 
 
 def _mul_div_up(a: int, b: int, d: int) -> int:
