@@ -1131,8 +1131,6 @@ def _market_error(exc: ValidationError, sources: Mapping[str, str], preset: str)
     chosen = next((f for f in mentioned if f in sources), None)
     if chosen is None:
         return f"market.preset {preset}: {message}"
-    if message.startswith(chosen):
-        return f"{sources[chosen]}: {message[len(chosen) :].strip()}"
     return f"{sources[chosen]}: {message}"
 
 
@@ -1275,8 +1273,9 @@ def _check_governance_change(change: GovernanceChange | None, venue: VenueParams
             {**market.model_dump(), "margin_tiers": (), change.parameter: change.value}
         )
     except ValidationError as exc:
-        message = _market_error(exc, {change.parameter: f"{key}.value"}, "")
-        raise ValueError(message.replace("market.preset : ", f"{key}.value: ")) from None
+        where = f"{key}.value: {change.parameter}={change.value!r}"
+        message = _market_error(exc, {change.parameter: where}, "")
+        raise ValueError(message.replace("market.preset : ", f"{where}: ")) from None
 
 
 def _mul_div_up(a: int, b: int, d: int) -> int:
