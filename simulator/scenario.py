@@ -1122,7 +1122,7 @@ def _market_error(exc: ValidationError, sources: Mapping[str, str], preset: str)
         for name, word in _BOUND_WORDS.items():
             if kind == name:
                 bound = next(iter(ctx.values()), None)
-                message = f"must be {word} {_plain(float(bound), 6)}"
+                message = f"must be {word} {bound:g}"
         got = error.get("input")
         got_text = f" (got {got!r})" if not isinstance(got, dict | list | tuple) else ""
         return f"{key}: {message}{got_text}"
