@@ -18,7 +18,12 @@ Loading
 -------
 ``load_scenario("oct-2025")`` loads a preset, ``load_scenario("my.yaml")`` a file; both take
 ``--set``-style overrides (``"controls.adl_policy=pro_rata"``, ``"traders.count=200"``) whose
-values are parsed as YAML scalars. Every problem becomes a one-line :class:`ScenarioError`.
+values are parsed as YAML scalars. Every problem becomes a one-line :class:`ScenarioError`,
+including what needs the venue or the data files: the venue preset, its overrides and the
+controls must make a valid venue (:meth:`Scenario.venue_params`), an explicit book must be one
+the venue accepts (:func:`check_explicit_book`), and a CSV price path must cover the run
+(unless ``hold_last``). A :class:`Scenario` that exists is valid, so nothing is found out
+after a run folder exists.
 
 Randomness
 ----------
@@ -105,6 +110,9 @@ __all__ = [
     "apply_overrides",
     "read_price_csv",
     "read_positions_csv",
+    "check_explicit_book",
+    "csv_coverage_problem",
+    "GUARDIAN_PARAMETERS",
     "RandomStreams",
     "random_streams",
     "path_seeds",
@@ -337,7 +345,8 @@ class RandomPopulation(_Model):
 
 
 class ExplicitPosition(_Model):
-    """One position of an explicit book."""
+    """One position of an explicit book: a fresh account that deposits ``collateral_usd`` and
+    opens ``size_base`` at the start price."""
 
     side: Side
     """``long`` or ``short``."""
@@ -357,7 +366,13 @@ class ExplicitPosition(_Model):
 
 
 class ExplicitBook(_Model):
-    """A given list of positions, inline or from a CSV file (exactly one of the two)."""
+    """A given list of positions, inline or from a CSV file (exactly one of the two).
+
+    The positions open exactly as given, one trader each, in order, at the start price. The
+    scenario refuses at load a book the venue would refuse (over the maximum leverage at the
+    position's notional, fee and skew impact included; over an OI cap; an amount that rounds
+    to nothing on chain), naming the row and the limit: see :func:`check_explicit_book`.
+    """
 
     kind: Literal["explicit"]
     """Selects an explicit book."""
