@@ -93,9 +93,10 @@ class EngineState:
     transactions: int = 0
 
 
-# Outcome codes of positions.parquet.
-OPEN, CLOSED, LIQUIDATED, BACKSTOPPED, ADL = range(5)
-OUTCOME_NAMES = ("open", "closed", "liquidated", "backstopped", "adl")
+# Outcome codes of positions.parquet. REFUSED: the venue reverted the opening trade (a random
+# population's trader over an OI cap, say); the trader holds its deposit and no position.
+OPEN, CLOSED, LIQUIDATED, BACKSTOPPED, ADL, REFUSED = range(6)
+OUTCOME_NAMES = ("open", "closed", "liquidated", "backstopped", "adl", "refused")
 
 
 def _usd(wad: int) -> float:
@@ -162,22 +163,23 @@ class Engine:
         w = self.world
         n = len(w.traders)
         opened = w.opened
-        size = np.where(opened, w.book.size_base, 0.0)
+        # What the chain holds after the opens (a refused open: no position, the deposit kept).
+        size = np.where(opened, w.opened_size_base, 0.0)
         price0 = float(self.exogenous_usd[0])
         trader = trader_agents.TraderState(
             side=np.asarray(w.book.side, dtype=np.int8).copy(),
             size_base=size.astype(np.float64),
             equity_usd=np.zeros(n),
             maintenance_usd=np.zeros(n),
-            collateral_in_usd=np.where(opened, w.collateral_in_usd, 0.0),
-            entry_price_usd=w.entry_price_usd.copy(),
+            collateral_in_usd=np.asarray(w.collateral_in_usd, dtype=np.float64).copy(),
+            entry_price_usd=np.where(opened, w.entry_price_usd, 0.0),
             wallet_usd=w.wallet_usd.copy(),
             read_price_usd=np.full(n, price0),
         )
         state = EngineState(
             trader=trader,
             liquidatable_since=np.full(n, -1, dtype=np.int64),
-            outcome=np.where(opened, OPEN, CLOSED).astype(np.int8),
+            outcome=np.where(opened, OPEN, REFUSED).astype(np.int8),
             outcome_step=np.where(opened, -1, 0).astype(np.int64),
             feed_prices_usd=[price0],
             oracle_price_usd=price0,
@@ -760,20 +762,32 @@ class Engine:
                 on_step(outcome)
 
     def positions(self) -> list[dict]:
-        """One row per trader's opening position with its outcome (positions.parquet)."""
+        """One row per trader's opening position with its outcome (positions.parquet).
+
+        Size, entry and liquidation price are what the market held right after the opens
+        (read back from the chain), collateral is what it credited at the deposit, leverage is
+        their notional at entry over that collateral. A refused open is outcome ``refused`` at
+        step 0 with size 0, NaN entry / leverage / liquidation price, and its realized PnL
+        (equity less deposits: 0 unless something moved its idle collateral)."""
         w, s = self.world, self.state
         rows = []
         for i, account in enumerate(self.all_accounts):
-            outcome = OUTCOME_NAMES[int(s.outcome[i])] if w.opened[i] else "closed"
+            opened = bool(w.opened[i])
+            outcome = OUTCOME_NAMES[int(s.outcome[i])]
+            collateral = float(w.collateral_in_usd[i])
+            size = float(w.opened_size_base[i]) if opened else 0.0
+            entry = float(w.entry_price_usd[i]) if opened else math.nan
             rows.append(
                 {
                     "account": account,
                     "side": "long" if w.book.side[i] > 0 else "short",
-                    "collateral_usd": float(w.book.collateral_usd[i]),
-                    "size_base": float(w.book.size_base[i]) if w.opened[i] else 0.0,
-                    "entry_price_usd": float(w.entry_price_usd[i]),
-                    "leverage": float(w.book.leverage[i]),
-                    "liquidation_price_at_open_usd": float(w.liquidation_price_usd[i]),
+                    "collateral_usd": collateral,
+                    "size_base": size,
+                    "entry_price_usd": entry,
+                    "leverage": size * entry / collateral if opened and collateral else math.nan,
+                    "liquidation_price_at_open_usd": float(w.liquidation_price_usd[i])
+                    if opened
+                    else math.nan,
                     "opened_step": 0,
                     "outcome": outcome,
                     "outcome_step": None if s.outcome_step[i] < 0 else int(s.outcome_step[i]),

@@ -30,9 +30,11 @@ from simulator.scenario import (
     ListPath,
     Shock,
     StaleFault,
+    _plain,
+    _price_csv_cached,
+    csv_coverage_problem,
     path_seeds,
     random_streams,
-    read_price_csv,
 )
 
 __all__ = [
@@ -43,6 +45,8 @@ __all__ = [
     "sample_paths",
     "shock_log_multipliers",
     "resample_forward_fill",
+    "resample_csv",
+    "csv_path_notes",
     "OracleFaultSchedule",
     "apply_oracle_faults",
 ]
@@ -211,6 +215,149 @@ def _resample_forward_fill_python(timestamps_s, prices_usd, steps, step_seconds)
     return out
 
 
+#: How :func:`resample_csv` turns the rows within one step into the step's price.
+AGGREGATES = ("last", "min", "max", "mean")
+
+
+def resample_csv(
+    timestamps_s: np.ndarray,
+    prices_usd: np.ndarray,
+    steps: int,
+    step_seconds: float,
+    aggregate: str = "last",
+) -> np.ndarray:
+    """Prices on the step grid ``t0 + k·step_seconds`` from irregular rows.
+
+    Step 0's price is the first row's (at ``t0``). The price at the end of step ``k >= 1``
+    aggregates the rows in ``(t0 + (k-1)·step_seconds, t0 + k·step_seconds]``: ``last`` the
+    last of them, ``min`` / ``max`` the lowest / highest, ``mean`` their plain average. A step
+    without rows keeps the previous price (coarser data is forward-filled; past the last row
+    the last price holds). ``last`` equals :func:`resample_forward_fill`.
+
+    Parameters
+    ----------
+    timestamps_s : numpy.ndarray
+        Strictly increasing timestamps (seconds).
+    prices_usd : numpy.ndarray
+        Prices (USD), same length.
+    steps : int
+        Number of steps; the result has ``steps + 1`` entries.
+    step_seconds : float
+        Seconds per step.
+    aggregate : str
+        One of :data:`AGGREGATES`.
+
+    Examples
+    --------
+    >>> t = np.arange(7.0) * 10            # rows every 10 s, steps of 30 s
+    >>> p = np.array([10.0, 9, 5, 8, 12, 11, 7])
+    >>> resample_csv(t, p, 2, 30, "last").tolist(), resample_csv(t, p, 2, 30, "min").tolist()
+    ([10.0, 8.0, 7.0], [10.0, 5.0, 7.0])
+    """
+    if aggregate not in AGGREGATES:
+        raise PricePathError(
+            f"aggregate must be one of {', '.join(AGGREGATES)} (got {aggregate!r})"
+        )
+    times = np.asarray(timestamps_s, dtype=float)
+    prices = np.asarray(prices_usd, dtype=float)
+    steps = int(steps)
+    grid = times[0] + np.arange(steps + 1) * float(step_seconds)
+    bins = np.searchsorted(grid, times, side="left")  # row at grid[k] belongs to step k
+    inside = bins <= steps
+    bins, prices = bins[inside], prices[inside]
+    present, starts = np.unique(bins, return_index=True)
+    ends = np.append(starts[1:], len(bins))
+    if aggregate == "last":
+        values = prices[ends - 1]
+    elif aggregate == "min":
+        values = np.minimum.reduceat(prices, starts)
+    elif aggregate == "max":
+        values = np.maximum.reduceat(prices, starts)
+    else:
+        values = np.add.reduceat(prices, starts) / (ends - starts)
+    out = np.full(steps + 1, np.nan)
+    out[present] = values
+    filled = np.maximum.accumulate(np.where(np.isnan(out), 0, np.arange(steps + 1)))
+    return out[filled]
+
+
+def _resample_csv_python(timestamps_s, prices_usd, steps, step_seconds, aggregate) -> list[float]:
+    """Reference version of :func:`resample_csv`, one step at a time."""
+    t0 = timestamps_s[0]
+    out = [float(prices_usd[0])]
+    for k in range(1, steps + 1):
+        lo, hi = t0 + (k - 1) * step_seconds, t0 + k * step_seconds
+        rows = [float(p) for t, p in zip(timestamps_s, prices_usd, strict=True) if lo < t <= hi]
+        if not rows:
+            out.append(out[-1])
+        elif aggregate == "last":
+            out.append(rows[-1])
+        elif aggregate == "min":
+            out.append(min(rows))
+        elif aggregate == "max":
+            out.append(max(rows))
+        else:
+            out.append(sum(rows) / len(rows))
+    return out
+
+
+def csv_path_notes(
+    spec: CsvPath,
+    timestamps_s: np.ndarray,
+    prices_usd: np.ndarray,
+    steps: int,
+    step_seconds: float,
+) -> list[str]:
+    """How a CSV price file maps onto the run, one sentence each (for the run manifest).
+
+    Says when rows are finer than the step (how many rows per step, by which rule, and the
+    range of the rows the oracle does not see), coarser (forward-filled), held past the end
+    (``hold_last``), or left unused after the run's end. Empty when one row falls on each
+    step.
+    """
+    times = np.asarray(timestamps_s, dtype=float)
+    prices = np.asarray(prices_usd, dtype=float)
+    steps, dt = int(steps), float(step_seconds)
+    t0, end = times[0], times[0] + steps * dt
+    used = times <= end
+    n_used = int(used.sum())
+    path = resample_csv(times, prices, steps, dt, spec.aggregate)
+    notes: list[str] = []
+    spacing = float(np.median(np.diff(times[used]))) if n_used > 1 else math.inf
+    if spacing < dt:
+        raw = prices[used]
+        text = (
+            f"price_path: {n_used:,} rows at {_plain(spacing)} s aggregated to {steps:,} steps "
+            f"of {_plain(dt)} s by {spec.aggregate}"
+        )
+        raw_lo, raw_hi, lo, hi = raw.min(), raw.max(), path.min(), path.max()
+        if raw_lo < lo or raw_hi > hi:
+            text += (
+                f"; the rows range from {_plain(raw_lo)} to {_plain(raw_hi)} USD, the steps "
+                f"from {_plain(lo)} to {_plain(hi)} USD: prices within steps beyond that are "
+                "not seen by the oracle"
+            )
+        notes.append(text)
+    elif n_used > 1 and spacing > dt:
+        notes.append(
+            f"price_path: {n_used:,} rows at {_plain(spacing)} s forward-filled onto "
+            f"{steps:,} steps of {_plain(dt)} s (each price holds until the next row)"
+        )
+    if times[-1] < end:
+        last_step = int(np.floor((times[-1] - t0) / dt))
+        notes.append(
+            f"price_path: {spec.path} ends at {_plain(times[-1] - t0)} s (step {last_step:,}); "
+            f"its last price, {_plain(prices[-1])} USD, is held for the remaining "
+            f"{steps - last_step:,} steps (hold_last: true)"
+        )
+    elif n_used < len(times):
+        notes.append(
+            f"price_path: {len(times) - n_used:,} rows after the run's end "
+            f"({_plain(end - t0)} s after the first row) are not used"
+        )
+    return notes
+
+
 def exogenous_prices(
     path_spec: GbmPath | CsvPath | ListPath,
     steps: int,
@@ -239,7 +386,8 @@ def exogenous_prices(
     Raises
     ------
     PricePathError
-        Bad grid, a list shorter than ``steps + 1``, or a non-finite GBM result.
+        Bad grid, a list shorter than ``steps + 1``, a CSV file shorter than the run (without
+        ``hold_last``), or a non-finite GBM result.
     ScenarioError
         The CSV file of a ``CsvPath`` is missing or malformed.
 
@@ -262,8 +410,12 @@ def exogenous_prices(
             )
         return prices
     if isinstance(path_spec, CsvPath):
-        times, prices = read_price_csv(path_spec.path)
-        return resample_forward_fill(times, prices, steps, step_seconds)
+        times, prices = _price_csv_cached(path_spec.path)
+        if not path_spec.hold_last:
+            problem = csv_coverage_problem(path_spec.path, times, steps, step_seconds)
+            if problem:
+                raise PricePathError(f"price_path.path: {problem}")
+        return resample_csv(times, prices, steps, step_seconds, path_spec.aggregate)
     if isinstance(path_spec, ListPath):
         if len(path_spec.prices_usd) < steps + 1:
             raise PricePathError(

@@ -87,13 +87,15 @@ column                          type     unit   meaning
 ==============================  =======  =====  ===================================================
 account                         string   -      account address (or trader id)
 side                            string   -      ``long`` or ``short``
-collateral_usd                  float64  USD    collateral posted at open
-size_base                       float64  base   size at open (base units of the asset)
-entry_price_usd                 float64  USD    entry (fill) price
-leverage                        float64  x      notional at entry / collateral
-liquidation_price_at_open_usd   float64  USD    liquidation price computed at open
+collateral_usd                  float64  USD    collateral posted at open (as the market credited it)
+size_base                       float64  base   size at open, as the chain holds it (0 if refused)
+entry_price_usd                 float64  USD    entry (fill) price on chain (NaN if refused)
+leverage                        float64  x      notional at entry / collateral (NaN if refused)
+liquidation_price_at_open_usd   float64  USD    the market's liquidation price at open (NaN if
+                                                refused)
 opened_step                     int64    step   step the position was opened
-outcome                         string   -      open / closed / liquidated / backstopped / adl
+outcome                         string   -      open / closed / liquidated / backstopped / adl /
+                                                refused (the venue reverted the open)
 outcome_step                    int64    step   step of the outcome; null while open
 realized_pnl_usd                float64  USD    realized PnL incl. fees and funding; null while open
 ==============================  =======  =====  ===================================================
@@ -110,7 +112,8 @@ Summary
 ``bad_debt_usd`` (sum), ``insurance_fund_drawdown_usd`` (largest fall of the fund from its running
 peak), ``backstop_pnl_usd`` (``(share price end / share price start − 1) × equity start``: the
 PnL of the starting LP capital), ``adl_haircut_usd``, ``adl_overshoot_usd`` (sums), ``start_price``
-(first exogenous price), ``exogenous_min_price`` (min of ``price_exogenous_usd``), ``min_price``
+(the configured price at step 0: GBM ``start_price_usd``, a list's first price, a CSV's first
+row; passed by the engine in ``meta``), ``exogenous_min_price`` (min of ``price_exogenous_usd``), ``min_price``
 (min of ``price_oracle_usd``, what the protocol acted on), ``price_amplification``, ``fees_usd``
 (sum). All money in USD.
 
@@ -267,7 +270,7 @@ POSITION_COLUMNS: tuple[Column, ...] = _cols(
 #: Event kinds that count an account as liquidated in the summary.
 LIQUIDATION_EVENT_KINDS = ("liquidation", "partial_liquidation", "backstop_takeover")
 #: Allowed values of ``positions.outcome``.
-POSITION_OUTCOMES = ("open", "closed", "liquidated", "backstopped", "adl")
+POSITION_OUTCOMES = ("open", "closed", "liquidated", "backstopped", "adl", "refused")
 #: Keys of ``summary.json``, in order.
 SUMMARY_KEYS = (
     "traders",
@@ -561,6 +564,9 @@ def summarize(
         ``traders`` (int), ``steps`` (int) and ``wall_seconds`` (float) are required. A value
         for any other summary key replaces the computed one (for figures the engine knows
         better, e.g. ``backstop_pnl_usd`` when LPs deposited or withdrew during the run).
+        ``start_price`` (USD) is the configured price at step 0, which ``steps.parquet`` does
+        not hold (its first row is step 1's); it is also the start of
+        ``price_amplification``. Without it, the first row's exogenous price stands in.
 
     Returns
     -------
@@ -571,12 +577,12 @@ def summarize(
 
     Examples
     --------
-    >>> steps = pd.DataFrame({"step": [0, 1, 2], "price_exogenous_usd": [100.0, 90, 95],
-    ...                       "price_oracle_usd": [100.0, 85, 95]})
+    >>> steps = pd.DataFrame({"step": [1, 2], "price_exogenous_usd": [90.0, 95],
+    ...                       "price_oracle_usd": [85.0, 95]})
     >>> s = summarize(steps, pd.DataFrame(), pd.DataFrame(),
-    ...               {"traders": 1, "steps": 2, "wall_seconds": 0.1})
-    >>> s["price_amplification"]
-    1.5
+    ...               {"traders": 1, "steps": 2, "wall_seconds": 0.1, "start_price": 100.0})
+    >>> s["start_price"], s["price_amplification"]
+    (100.0, 1.5)
     """
     for key in ("traders", "steps", "wall_seconds"):
         if key not in meta:
@@ -608,8 +614,11 @@ def summarize(
             backstop_pnl = (share1 / share0 - 1.0) * equity0
 
     start = exo_min = seen_min = amplification = None
+    if meta.get("start_price") is not None:
+        start = float(meta["start_price"])
     if len(steps_df) and "price_exogenous_usd" in steps_df:
-        start = float(steps_df["price_exogenous_usd"].iloc[0])
+        if start is None:
+            start = float(steps_df["price_exogenous_usd"].iloc[0])
         exo_min = float(steps_df["price_exogenous_usd"].min())
         oracle = steps_df["price_oracle_usd"] if "price_oracle_usd" in steps_df else None
         seen_min = float(oracle.min()) if oracle is not None else exo_min

@@ -179,6 +179,7 @@ def _summary_meta(engine: Engine, wall_seconds: float) -> dict[str, Any]:
         "traders": len(engine.world.traders),
         "steps": engine.scenario.steps,
         "wall_seconds": round(wall_seconds, 3),
+        "start_price": float(engine.exogenous_usd[0]),  # the configured step-0 price (USD)
     }
 
 
@@ -208,6 +209,7 @@ def run_scenario(
             seed=scenario.seed,
             chain_id=chain.chain_id,
             bytecode_hashes=bytecode_hashes(),
+            extra={"input_notes": scenario.input_notes()},
             overwrite=overwrite,
         )
         with writer:

@@ -18,7 +18,12 @@ Loading
 -------
 ``load_scenario("oct-2025")`` loads a preset, ``load_scenario("my.yaml")`` a file; both take
 ``--set``-style overrides (``"controls.adl_policy=pro_rata"``, ``"traders.count=200"``) whose
-values are parsed as YAML scalars. Every problem becomes a one-line :class:`ScenarioError`.
+values are parsed as YAML scalars. Every problem becomes a one-line :class:`ScenarioError`,
+including what needs the venue or the data files: the venue preset, its overrides and the
+controls must make a valid venue (:meth:`Scenario.venue_params`), an explicit book must be one
+the venue accepts (:func:`check_explicit_book`), and a CSV price path must cover the run
+(unless ``hold_last``). A :class:`Scenario` that exists is valid, so nothing is found out
+after a run folder exists.
 
 Randomness
 ----------
@@ -40,7 +45,8 @@ import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -58,6 +64,17 @@ from pydantic import (
 )
 
 from simulator.errors import PerpsimError
+from simulator.protocol.params import (
+    WAD,
+    AdlPolicy,
+    MarketParams,
+    ParamsError,
+    VenueParams,
+    load_preset,
+    preset_names,
+    to_units,
+    to_wad,
+)
 
 __all__ = [
     "SCENARIOS_DIR",
@@ -99,6 +116,9 @@ __all__ = [
     "overrides_in_description",
     "read_price_csv",
     "read_positions_csv",
+    "check_explicit_book",
+    "csv_coverage_problem",
+    "GUARDIAN_PARAMETERS",
     "RandomStreams",
     "random_streams",
     "path_seeds",
@@ -148,10 +168,14 @@ class MarketSpec(_Model):
     """The perp venue: a parameter preset plus overrides of single parameters."""
 
     preset: str = "hyperliquid-like"
-    """Name of the venue parameter preset the engine deploys (for example ``hyperliquid-like``)."""
+    """Name of the venue parameter preset the engine deploys: a file
+    ``simulator/presets/<name>.yaml`` (``hyperliquid-like``, ``dydx-like``, ``gmx-like``)."""
     overrides: dict[str, float | int | bool | str] = Field(default_factory=dict)
-    """Venue parameters to replace in the preset, by name (units as the preset's parameter
-    model documents them). Checked against the venue parameter model by the engine."""
+    """Market parameters to replace in the preset, by name (the fields of
+    :class:`simulator.protocol.params.MarketParams`, in its units: fractions, bps, USD, base
+    units). Checked when the scenario is loaded, together with the controls that change
+    market parameters: an unknown name or an out-of-range value is an error naming
+    ``market.overrides.<name>``."""
 
 
 class GovernanceChange(_Model):
@@ -327,7 +351,8 @@ class RandomPopulation(_Model):
 
 
 class ExplicitPosition(_Model):
-    """One position of an explicit book."""
+    """One position of an explicit book: a fresh account that deposits ``collateral_usd`` and
+    opens ``size_base`` at the start price."""
 
     side: Side
     """``long`` or ``short``."""
@@ -347,7 +372,13 @@ class ExplicitPosition(_Model):
 
 
 class ExplicitBook(_Model):
-    """A given list of positions, inline or from a CSV file (exactly one of the two)."""
+    """A given list of positions, inline or from a CSV file (exactly one of the two).
+
+    The positions open exactly as given, one trader each, in order, at the start price. The
+    scenario refuses at load a book the venue would refuse (over the maximum leverage at the
+    position's notional, fee and skew impact included; over an OI cap; an amount that rounds
+    to nothing on chain), naming the row and the limit: see :func:`check_explicit_book`.
+    """
 
     kind: Literal["explicit"]
     """Selects an explicit book."""
@@ -447,14 +478,28 @@ class GbmPath(_Model):
 class CsvPath(_Model):
     """Replay of a price series from a CSV file (header ``timestamp,price``).
 
-    Timestamps are UNIX seconds or ISO 8601; prices are forward-filled onto the step grid that
-    starts at the first timestamp; past the last row the last price holds.
+    Timestamps are UNIX seconds or ISO 8601. The step grid starts at the first timestamp
+    ``t0``: step 0's price is the first row's, and the price at the end of step ``k`` is made
+    from the rows in ``(t0 + (k-1)·step_seconds, t0 + k·step_seconds]`` by ``aggregate``. A
+    step without a row keeps the previous price (data coarser than the step is
+    forward-filled). The file must cover the run (its last timestamp at or after
+    ``t0 + steps·step_seconds``) unless ``hold_last`` is true. How the rows were mapped onto
+    the steps is written to the run manifest (``extra.input_notes``).
     """
 
     kind: Literal["csv"]
     """Selects a CSV replay."""
     path: Path
     """CSV file; a relative path is relative to the scenario file's folder."""
+    aggregate: Literal["last", "min", "max", "mean"] = "last"
+    """How the rows within one step become the step's price (when the data is finer than the
+    step): ``last`` (default) the last row, what an oracle pushing once per block posts;
+    ``min`` the lowest row, so every dip within a step reaches the oracle and the keepers (the
+    conservative view for a long-heavy book); ``max`` the highest row (the same for shorts);
+    ``mean`` the plain average of the rows (like a TWAP oracle)."""
+    hold_last: bool = False
+    """Allow a file shorter than the run: past its last row the last price holds (the manifest
+    notes from which step). False (default): a file shorter than the run is an error."""
 
     @field_validator("path")
     @classmethod
@@ -649,6 +694,67 @@ class Scenario(_Model):
                 f"controls.governance_change.step ({change.step}) must be below steps ({steps})"
             )
         return self
+
+    @model_validator(mode="after")
+    def _inputs_mean_what_they_say(self) -> Scenario:
+        """The checks that need the venue or the data files: a CSV path covers the run, the
+        venue parameters (preset, overrides, controls, governance change) are valid, and the
+        venue accepts every position of an explicit book."""
+        path = self.price_path
+        if isinstance(path, CsvPath) and not path.hold_last:
+            times, _ = _price_csv_cached(path.path)
+            problem = csv_coverage_problem(path.path, times, self.steps, self.step_seconds)
+            if problem:
+                raise ValueError(f"price_path.path: {problem}")
+        venue = self.venue_params()
+        _check_governance_change(self.controls.governance_change, venue)
+        if isinstance(self.traders, ExplicitBook):
+            check_explicit_book(self.traders, venue, self.controls)
+        return self
+
+    # -- resolved inputs ------------------------------------------------------------------
+
+    def start_price_usd(self) -> float:
+        """The configured price at step 0 (USD): a GBM path's ``start_price_usd``, a list's
+        first price, a CSV file's first row. Nothing random is drawn."""
+        path = self.price_path
+        if isinstance(path, GbmPath):
+            return float(path.start_price_usd)
+        if isinstance(path, ListPath):
+            return float(path.prices_usd[0])
+        return float(_price_csv_cached(path.path)[1][0])
+
+    def venue_params(self) -> VenueParams:
+        """The venue the engine deploys: the ``market.preset``, then ``market.overrides``, then
+        the controls (ADL policy, leverage cap, OI cap, circuit breaker, insurance fund,
+        backstop vault, dynamic margin), with the oracle's initial price at
+        :meth:`start_price_usd` and the AMM's depth from ``amm``.
+
+        A leverage cap lowers ``max_leverage`` and floors every tier's initial margin at
+        1/cap; when 1/cap would fall to the maintenance margin, the maintenance margin becomes
+        half the initial margin (the Hyperliquid rule the presets follow). ``oi_cap_usd`` is
+        converted to base units at the start price.
+
+        Raises
+        ------
+        ValueError
+            A bad preset, override or control, naming the key (``market.overrides.<name>:
+            ...``); :func:`parse_scenario` turns it into a :class:`ScenarioError`. A scenario
+            that validated never raises here.
+        """
+        return _resolve_venue(self)
+
+    def input_notes(self) -> list[str]:
+        """How the scenario's inputs were mapped onto the run, one sentence each (for the run
+        manifest's ``extra.input_notes``): a CSV path's resolution against the step, its
+        aggregation rule and what it hides, rows held past the end (``hold_last``) or unused
+        after it. Empty when there is nothing to say."""
+        if not isinstance(self.price_path, CsvPath):
+            return []
+        from simulator.pricepaths import csv_path_notes  # pricepaths imports this module
+
+        times, prices = _price_csv_cached(self.price_path.path)
+        return csv_path_notes(self.price_path, times, prices, self.steps, self.step_seconds)
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -906,8 +1012,12 @@ def read_positions_csv(path: str | Path) -> list[ExplicitPosition]:
     ScenarioError
         The file is missing, empty, has a wrong header, or a row is malformed (names the line).
     """
-    path = Path(path)
-    positions: list[ExplicitPosition] = []
+    return [position for _, position in _read_positions_rows(Path(path))]
+
+
+def _read_positions_rows(path: Path) -> list[tuple[int, ExplicitPosition]]:
+    """The positions of a book CSV with the file line of each (1-based)."""
+    rows: list[tuple[int, ExplicitPosition]] = []
     for line, row in _open_csv(path, ("side", "collateral_usd", "size_base"), ("behaviour",)):
         side = row["side"].lower()
         if side not in ("long", "short"):
@@ -918,17 +1028,398 @@ def read_positions_csv(path: str | Path) -> list[ExplicitPosition]:
                 f"{path}:{line}: behaviour must be one of {', '.join(BEHAVIOURS)} "
                 f"(got {row['behaviour']!r})"
             )
-        positions.append(
-            ExplicitPosition(
-                side=side,
-                collateral_usd=_positive_float(path, line, "collateral_usd", row["collateral_usd"]),
-                size_base=_positive_float(path, line, "size_base", row["size_base"]),
-                behaviour=behaviour,
-            )
+        position = ExplicitPosition(
+            side=side,
+            collateral_usd=_positive_float(path, line, "collateral_usd", row["collateral_usd"]),
+            size_base=_positive_float(path, line, "size_base", row["size_base"]),
+            behaviour=behaviour,
         )
-    if not positions:
+        rows.append((line, position))
+    if not rows:
         raise ScenarioError(f"{path}: no positions after the header")
-    return positions
+    return rows
+
+
+def _file_key(path: Path) -> tuple[str, int, int] | None:
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return None
+    return str(path), stat.st_mtime_ns, stat.st_size
+
+
+@lru_cache(maxsize=32)
+def _price_csv_by_key(key: tuple[str, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    times, prices = read_price_csv(key[0])
+    times.setflags(write=False)
+    prices.setflags(write=False)
+    return times, prices
+
+
+def _price_csv_cached(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`read_price_csv`, read once per file version (path, mtime, size); read-only."""
+    key = _file_key(path)
+    return read_price_csv(path) if key is None else _price_csv_by_key(key)
+
+
+@lru_cache(maxsize=32)
+def _positions_csv_by_key(key: tuple[str, int, int]) -> tuple[tuple[int, ExplicitPosition], ...]:
+    return tuple(_read_positions_rows(Path(key[0])))
+
+
+def _positions_rows_cached(path: Path) -> tuple[tuple[int, ExplicitPosition], ...]:
+    key = _file_key(path)
+    return tuple(_read_positions_rows(path)) if key is None else _positions_csv_by_key(key)
+
+
+def _plain(x: float, digits: int = 2) -> str:
+    """A number with thousands separators and at most ``digits`` decimals (``10,000``,
+    ``47.5``); tiny numbers in ``g`` form."""
+    if x != 0 and abs(x) < 10 ** (-digits):
+        return f"{x:.3g}"
+    text = f"{x:,.{digits}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _utc(seconds: float) -> str:
+    try:
+        return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):
+        return f"{seconds:g} s"
+
+
+def csv_coverage_problem(
+    path: Path, timestamps_s: np.ndarray, steps: int, step_seconds: float
+) -> str | None:
+    """Why a CSV price file does not cover a run of ``steps`` × ``step_seconds``, or None.
+
+    The run needs prices up to ``t0 + steps·step_seconds`` (``t0`` = the first timestamp);
+    the file covers up to its last timestamp.
+    """
+    t0, t_last = float(timestamps_s[0]), float(timestamps_s[-1])
+    need = int(steps) * float(step_seconds)
+    have = t_last - t0
+    if have >= need:
+        return None
+    return (
+        f"{path} covers {_plain(have)} s ({len(timestamps_s):,} rows from {_utc(t0)} to "
+        f"{_utc(t_last)}) but the run needs {_plain(need)} s ({int(steps):,} steps × "
+        f"{_plain(step_seconds)} s); add rows, lower steps, or set price_path.hold_last: true "
+        "to hold the last price"
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Venue parameters, and the explicit book against the venue
+# ----------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=16)
+def _preset(name: str) -> VenueParams:
+    return load_preset(name)
+
+
+_BOUND_WORDS = {
+    "greater_than": ">",
+    "greater_than_equal": ">=",
+    "less_than": "<",
+    "less_than_equal": "<=",
+}
+_FIELD_WORD = re.compile(r"[a-z][a-z0-9_]+")
+
+
+def _market_error(exc: ValidationError, sources: Mapping[str, str], preset: str) -> str:
+    """One line for the first error of a :class:`MarketParams` validation, naming the
+    scenario key that set the offending field (an override, a control, or the preset)."""
+    error = exc.errors(include_url=False)[0]
+    loc = tuple(error.get("loc", ()))
+    kind = error.get("type", "")
+    ctx = error.get("ctx") or {}
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    fields = MarketParams.model_fields
+    if loc and loc[0] in fields:
+        field = str(loc[0])
+        key = sources.get(field, f"market.preset {preset}: {field}")
+        for name, word in _BOUND_WORDS.items():
+            if kind == name:
+                bound = next(iter(ctx.values()), None)
+                message = f"must be {word} {bound:g}"
+        got = error.get("input")
+        got_text = f" (got {got!r})" if not isinstance(got, dict | list | tuple) else ""
+        return f"{key}: {message}{got_text}"
+    # A rule over several fields: name the first field it mentions that the scenario set.
+    mentioned = [w for w in _FIELD_WORD.findall(message) if w in fields]
+    chosen = next((f for f in mentioned if f in sources), None)
+    if chosen is None:
+        return f"market.preset {preset}: {message}"
+    return f"{sources[chosen]}: {message}"
+
+
+def _resolve_venue(scenario: Scenario) -> VenueParams:
+    """See :meth:`Scenario.venue_params` (raises ValueError naming the key)."""
+    market = scenario.market
+    if market.preset not in preset_names():
+        raise ValueError(
+            f"market.preset: unknown venue preset {market.preset!r} (known: "
+            f"{', '.join(preset_names())})"
+        )
+    try:
+        params = _preset(market.preset)
+    except ParamsError as exc:
+        raise ValueError(f"market.preset: {exc}") from None
+    fields = MarketParams.model_fields
+    for key in market.overrides:
+        if key not in fields:
+            raise ValueError(
+                f"market.overrides.{key}: unknown venue parameter (known: "
+                f"{', '.join(sorted(fields))})"
+            )
+    controls = scenario.controls
+    changes: dict[str, Any] = dict(market.overrides)
+    sources = {key: f"market.overrides.{key}" for key in market.overrides}
+    changes["adl_policy"] = AdlPolicy(controls.adl_policy)
+    sources["adl_policy"] = "controls.adl_policy"
+    if controls.leverage_cap is not None:
+        try:
+            current = float(changes.get("max_leverage", params.market.max_leverage))
+            mmf = float(
+                changes.get(
+                    "maintenance_margin_fraction", params.market.maintenance_margin_fraction
+                )
+            )
+        except (TypeError, ValueError):
+            current = mmf = math.nan  # a non-numeric override: the model names it below
+        if math.isfinite(current) and math.isfinite(mmf):
+            max_leverage = min(current, controls.leverage_cap)
+            changes["max_leverage"] = max_leverage
+            if controls.leverage_cap < current:
+                sources["max_leverage"] = "controls.leverage_cap"
+            # Maintenance margin stays, unless the cap's initial margin would fall to it: then
+            # it becomes half the initial margin (the Hyperliquid rule the presets follow).
+            if mmf >= 1 / max_leverage:
+                changes["maintenance_margin_fraction"] = mmf = 0.5 / max_leverage
+                sources["maintenance_margin_fraction"] = "controls.leverage_cap"
+            # The cap applies to every tier: a tier's initial margin is at least 1/cap.
+            changes["margin_tiers"] = [
+                {
+                    **tier.model_dump(),
+                    "initial_margin_fraction": max(tier.initial_margin_fraction, 1 / max_leverage),
+                    "maintenance_margin_fraction": max(tier.maintenance_margin_fraction, mmf),
+                }
+                for tier in params.market.margin_tiers
+            ]
+            sources["margin_tiers"] = "controls.leverage_cap"
+    if controls.oi_cap_usd is not None:
+        cap_base = controls.oi_cap_usd / scenario.start_price_usd()
+        changes["max_long_open_interest"] = changes["max_short_open_interest"] = cap_base
+        sources["max_long_open_interest"] = sources["max_short_open_interest"] = (
+            "controls.oi_cap_usd"
+        )
+    if controls.circuit_breaker_max_move_bps is not None:
+        changes["circuit_breaker_band_bps"] = controls.circuit_breaker_max_move_bps
+        sources["circuit_breaker_band_bps"] = "controls.circuit_breaker_max_move_bps"
+    try:
+        market_params = MarketParams.model_validate({**params.market.model_dump(), **changes})
+    except ValidationError as exc:
+        raise ValueError(_market_error(exc, sources, market.preset)) from None
+    try:
+        return VenueParams.model_validate(
+            {
+                **params.model_dump(),
+                "market": market_params.model_dump(),
+                "oracle": {
+                    **params.oracle.model_dump(),
+                    "initial_price_usd": scenario.start_price_usd(),
+                },
+                "amm": {**params.amm.model_dump(), "liquidity_usd": scenario.amm.liquidity_usd},
+                "buffers": {
+                    **params.buffers.model_dump(),
+                    "insurance_fund_usd": controls.insurance_fund_usd,
+                    "backstop_vault_usd": controls.backstop_vault_usd,
+                    "backstop_enabled": controls.backstop_vault_usd > 0,
+                },
+                "controller": {
+                    **params.controller.model_dump(),
+                    "enabled": controls.dynamic_margin,
+                },
+            }
+        )
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in error.get("loc", ())) or "venue"
+        raise ValueError(
+            f"market.preset {market.preset}: {where}: "
+            f"{str(error.get('msg')).removeprefix('Value error, ')}"
+        ) from None
+
+
+#: Parameters the guardian may change at once (only tightening them), and ``risk_paused``.
+GUARDIAN_PARAMETERS = ("max_leverage", "maintenance_margin_fraction", "risk_paused")
+
+
+def _check_governance_change(change: GovernanceChange | None, venue: VenueParams) -> None:
+    """The change names a parameter its path can change and the result is a valid market
+    (tiers left out: the contract sets them separately and floors them at the base)."""
+    if change is None:
+        return
+    key = "controls.governance_change"
+    market = venue.market
+    fields = MarketParams.model_fields
+    if change.path == "guardian":
+        if change.parameter not in GUARDIAN_PARAMETERS:
+            raise ValueError(
+                f"{key}.parameter: the guardian can change {', '.join(GUARDIAN_PARAMETERS)}, "
+                f"not {change.parameter!r}"
+            )
+        if change.parameter == "risk_paused":
+            return
+        before = float(getattr(market, change.parameter))
+        try:
+            after = float(change.value)
+        except (TypeError, ValueError):
+            after = before  # not a number: the market model names it below
+        if after > before if change.parameter == "max_leverage" else after < before:
+            raise ValueError(
+                f"{key}.value: the guardian may only tighten; {change.parameter} "
+                f"{_plain(after, 6)} is looser than the venue's {_plain(before, 6)} (use "
+                "path: timelock)"
+            )
+    elif change.parameter not in fields or change.parameter == "margin_tiers":
+        raise ValueError(
+            f"{key}.parameter: unknown market parameter {change.parameter!r} (known: "
+            f"{', '.join(sorted(f for f in fields if f != 'margin_tiers'))})"
+        )
+    try:
+        MarketParams.model_validate(
+            {**market.model_dump(), "margin_tiers": (), change.parameter: change.value}
+        )
+    except ValidationError as exc:
+        where = f"{key}.value: {change.parameter}={change.value!r}"
+        message = _market_error(exc, {change.parameter: where}, "")
+        raise ValueError(message.replace("market.preset : ", f"{where}: ")) from None
+
+
+def _mul_div_up(a: int, b: int, d: int) -> int:
+    return -((-a * b) // d)
+
+
+def _requirement(notional: int, base_rate: int, tiers: list[tuple[int, int, int]]) -> int:
+    """``MarginMath.requirement`` (initial fractions, scale 1), WAD integers."""
+    rate, deduction = base_rate, 0
+    for floor, imf, _ in tiers:
+        if notional < floor:
+            break
+        nxt = min(max(imf, base_rate), WAD)
+        if nxt > rate:
+            deduction += floor * (nxt - rate) // WAD
+        rate = nxt
+    gross = _mul_div_up(notional, rate, WAD)
+    return gross - deduction if gross > deduction else 0
+
+
+def _fill_price(price: int, skew: int, delta: int, skew_scale: int) -> int:
+    """``PerpMath.fillPrice``: Synthetix skew impact, buyers rounded up, sellers down."""
+    if skew_scale == 0:
+        return price
+    x = 2 * skew + delta
+    impact = _mul_div_up(x, price, 2 * skew_scale) if delta > 0 else x * price // (2 * skew_scale)
+    fill = price + impact
+    return fill if fill > 0 else 0
+
+
+def check_explicit_book(book: ExplicitBook, venue: VenueParams, controls: Controls) -> None:
+    """Refuse an explicit book the venue would refuse, naming the row and the limit.
+
+    The positions are opened at deployment in book order, at the oracle's initial price,
+    each on a fresh account funded with its collateral: this replays what the contract does
+    for each open (``PerpMarket._trade``: skew-impacted fill, OI caps, taker fee, initial
+    margin with tiers and dYdX OI scaling; WAD integer arithmetic with the contract's
+    rounding) and raises at the first open the contract would revert.
+
+    Raises
+    ------
+    ValueError
+        ``traders.positions[i]: ...`` (or ``traders.csv FILE:LINE: ...``) with the position's
+        leverage and the venue's maximum, the open interest and the cap, or the amount that
+        rounds to nothing; :func:`parse_scenario` turns it into a :class:`ScenarioError`.
+    """
+    if book.csv is not None:
+        rows = [
+            (f"traders.csv {book.csv}:{line}", p) for line, p in _positions_rows_cached(book.csv)
+        ]
+    else:
+        rows = [(f"traders.positions[{i}]", p) for i, p in enumerate(book.positions or ())]
+    m = venue.market
+    price_usd = venue.oracle.initial_price_usd
+    price = to_wad(price_usd)
+    base_imf = _mul_div_up(WAD, WAD, to_wad(m.max_leverage))
+    tier_wads = [
+        (to_wad(t.notional_floor_usd), to_wad(t.initial_margin_fraction), 0) for t in m.margin_tiers
+    ]
+    skew_scale = to_wad(m.skew_scale)
+    caps = {True: to_wad(m.max_long_open_interest), False: to_wad(m.max_short_open_interest)}
+    lower, upper = to_wad(m.oi_imf_lower_cap_usd), to_wad(m.oi_imf_upper_cap_usd)
+    cap_source = (
+        f"controls.oi_cap_usd = {_plain(controls.oi_cap_usd)} USD at {_plain(price_usd)} USD"
+        if controls.oi_cap_usd is not None
+        else "market max_long_open_interest / max_short_open_interest"
+    )
+    oi = {True: 0, False: 0}
+    for where, pos in rows:
+        long = pos.side == "long"
+        size_wad = to_wad(round(pos.size_base, 12))
+        units = to_units(pos.collateral_usd)
+        what = (
+            f"{pos.side} {_plain(pos.size_base, 8)} (base units) at {_plain(price_usd)} USD on "
+            f"{_plain(pos.collateral_usd)} USD of collateral"
+        )
+        if size_wad == 0:
+            raise ValueError(f"{where}: {what}: size_base rounds to 0 at 18 decimals")
+        if units == 0:
+            raise ValueError(f"{where}: {what}: collateral_usd rounds to 0 at 6 decimals")
+        delta = size_wad if long else -size_wad
+        fill = _fill_price(price, oi[True] - oi[False], delta, skew_scale)
+        if fill == 0:
+            raise ValueError(
+                f"{where}: {what}: its skew impact would take the fill price to 0 "
+                f"(skew_scale {_plain(m.skew_scale)})"
+            )
+        oi[long] += size_wad
+        if oi[long] > caps[long]:
+            raise ValueError(
+                f"{where}: {what} brings {pos.side} open interest to "
+                f"{_plain(oi[long] / WAD, 6)} (base units), above the venue's cap of "
+                f"{_plain(caps[long] / WAD, 6)} ({cap_source})"
+            )
+        fee = _mul_div_up(_mul_div_up(size_wad, fill, WAD), m.taker_fee_bps, 10_000)
+        margin = units * (WAD // 10**6) - fee
+        notional = _mul_div_up(size_wad, price, WAD)
+        im = _requirement(notional, base_imf, tier_wads)
+        if upper and notional > im:
+            open_notional = _mul_div_up(max(oi.values()), price, WAD)
+            if open_notional >= upper:
+                im = notional
+            elif open_notional > lower:
+                t = _mul_div_up(open_notional - lower, WAD, upper - lower)
+                im = im + _mul_div_up(notional - im, t, WAD)
+        move = price - fill
+        pnl = (move if long else -move) * size_wad // WAD
+        equity = margin + pnl
+        if equity >= im and margin >= 0:
+            continue
+        leverage = pos.size_base * price_usd / pos.collateral_usd
+        max_leverage = notional / im if im else math.inf
+        text = (
+            f"{where}: {what} is {_plain(leverage)}x leverage; the venue's maximum at this "
+            f"notional is {_plain(max_leverage)}x (initial margin {_plain(im / WAD)} USD"
+        )
+        if leverage * (1 - 1e-9) <= max_leverage:
+            text += (
+                f"; with the taker fee {_plain(fee / WAD)} USD and the skew impact "
+                f"{_plain(-pnl / WAD)} USD its equity at open, {_plain(equity / WAD)} USD, is "
+                "below it"
+            )
+        raise ValueError(text + ")")
 
 
 # ----------------------------------------------------------------------------------------------

@@ -10,31 +10,22 @@ and prices are WAD (1e18) fixed point; conversions go through ``to_units`` / ``t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from eth_utils import keccak, to_checksum_address
-from pydantic import ValidationError
 
 from simulator.chain.base import Chain
 from simulator.chain.types import Call, TxResult
 from simulator.errors import PerpsimError
 from simulator.population import TraderBook, book_from_explicit, draw_population
-from simulator.pricepaths import exogenous_prices
 from simulator.protocol.deploy import Venue, deploy_venue
-from simulator.protocol.params import (
-    WAD,
-    AdlPolicy,
-    ParamsError,
-    VenueParams,
-    load_preset,
-    to_units,
-    to_wad,
-)
+from simulator.protocol.params import WAD, VenueParams, to_units, to_wad
 from simulator.scenario import ExplicitBook, Scenario
 
-#: Traders open at most this share of the market's maximum leverage, so that the fee and the
-#: skew impact paid at open do not leave them under initial margin (reverting the open).
+#: Traders of a random population open at most this share of the market's maximum leverage,
+#: so that the fee and the skew impact paid at open do not leave them under initial margin
+#: (reverting the open). An explicit book opens exactly as given.
 OPEN_LEVERAGE_HEADROOM = 0.95
 #: Collateral each trader keeps in its wallet for top-ups, as a multiple of its opening collateral.
 TOP_UP_WALLET_MULTIPLE = 2.0
@@ -57,95 +48,23 @@ def agent_addresses(role: str, count: int, salt: int) -> list[str]:
 
 
 def venue_params_for(scenario: Scenario) -> VenueParams:
-    """The venue parameters of a scenario: its preset, then its market overrides, then its
-    controls (leverage cap, OI cap, ADL policy, circuit breaker, buffers, dynamic margin).
+    """The venue parameters of a scenario: :meth:`Scenario.venue_params` (its preset, then its
+    market overrides, then its controls). A validated scenario's venue is valid: the checks
+    run when the scenario is loaded, before any run folder exists.
 
-    Raises :class:`WorldError` naming the override that does not fit the preset.
+    Raises :class:`WorldError` only for a scenario built without validation
+    (``model_copy(update=...)``) whose venue does not fit.
     """
-    params = load_preset(scenario.market.preset)
-    market_fields = set(type(params.market).model_fields)
-    unknown = sorted(set(scenario.market.overrides) - market_fields)
-    if unknown:
-        raise WorldError(
-            f"market.overrides: unknown market parameter {unknown[0]!r} "
-            f"(known: {', '.join(sorted(market_fields))})"
-        )
-    controls = scenario.controls
-    start_price = float(exogenous_start_price(scenario))
-    changes: dict = dict(scenario.market.overrides)
-    changes["adl_policy"] = AdlPolicy(controls.adl_policy)
-    if controls.leverage_cap is not None:
-        max_leverage = min(
-            float(changes.get("max_leverage", params.market.max_leverage)), controls.leverage_cap
-        )
-        changes["max_leverage"] = max_leverage
-        # Maintenance margin stays, unless the cap's initial margin would fall to it: then it
-        # becomes half the initial margin (the Hyperliquid rule the presets follow).
-        mmf = float(
-            changes.get("maintenance_margin_fraction", params.market.maintenance_margin_fraction)
-        )
-        if mmf >= 1 / max_leverage:
-            changes["maintenance_margin_fraction"] = mmf = 0.5 / max_leverage
-        # The cap applies to every tier: a tier's initial margin is at least 1/cap.
-        tiers = changes.get("margin_tiers", [t.model_dump() for t in params.market.margin_tiers])
-        changes["margin_tiers"] = [
-            {
-                **tier,
-                "initial_margin_fraction": max(tier["initial_margin_fraction"], 1 / max_leverage),
-                "maintenance_margin_fraction": max(tier["maintenance_margin_fraction"], mmf),
-            }
-            for tier in tiers
-        ]
-    if controls.oi_cap_usd is not None:
-        cap_base = controls.oi_cap_usd / start_price
-        changes["max_long_open_interest"] = cap_base
-        changes["max_short_open_interest"] = cap_base
-    if controls.circuit_breaker_max_move_bps is not None:
-        changes["circuit_breaker_band_bps"] = controls.circuit_breaker_max_move_bps
     try:
-        params = params.with_market(**changes)
-        buffers = params.buffers.model_copy(
-            update={
-                "insurance_fund_usd": controls.insurance_fund_usd,
-                "backstop_vault_usd": controls.backstop_vault_usd,
-                "backstop_enabled": controls.backstop_vault_usd > 0,
-            }
-        )
-        return VenueParams.model_validate(
-            {
-                **params.model_dump(),
-                "oracle": {**params.oracle.model_dump(), "initial_price_usd": start_price},
-                "amm": {**params.amm.model_dump(), "liquidity_usd": scenario.amm.liquidity_usd},
-                "buffers": buffers.model_dump(),
-                "controller": {
-                    **params.controller.model_dump(),
-                    "enabled": controls.dynamic_margin,
-                },
-            }
-        )
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "market"
-        message = first["msg"].removeprefix("Value error, ")
-        raise WorldError(
-            f"scenario {scenario.name}: market parameters: {where}: {message}"
-        ) from None
-    except (ParamsError, ValueError) as exc:
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise WorldError(f"scenario {scenario.name}: market parameters: {message}") from None
+        return scenario.venue_params()
+    except ValueError as exc:
+        raise WorldError(f"scenario {scenario.name}: {exc}") from None
 
 
 def exogenous_start_price(scenario: Scenario) -> float:
-    """The first price of the scenario's exogenous path (USD), without drawing randomness."""
-    path = scenario.price_path
-    if hasattr(path, "start_price_usd"):
-        return float(path.start_price_usd)
-    if hasattr(path, "prices_usd"):
-        return float(path.prices_usd[0])
-    # CSV: the first resampled price; reading it draws nothing.
-    return float(
-        exogenous_prices(path, scenario.steps, scenario.step_seconds, np.random.default_rng(0))[0]
-    )
+    """The first price of the scenario's exogenous path (USD), without drawing randomness:
+    :meth:`Scenario.start_price_usd`."""
+    return scenario.start_price_usd()
 
 
 @dataclass
@@ -157,20 +76,29 @@ class World:
     venue: Venue
     traders: list[str]
     book: TraderBook
-    """The traders as drawn (or given), with sizes capped to what they could open."""
+    """The traders as given (explicit book) or as drawn with the opening leverage capped at
+    ``OPEN_LEVERAGE_HEADROOM`` × the market's maximum (random population): the sizes sent to
+    the chain."""
     keepers: list[str]
     arbitrageurs: list[str]
     hedger: str
     start_timestamp_s: int
     """Timestamp of step 0 (Unix seconds); step t's block has ``start + t·step_seconds``."""
     opened: np.ndarray
-    """Whether each trader's opening trade succeeded (bool)."""
+    """Whether each trader's opening trade succeeded (bool); a random population's trader
+    whose open the venue refused (OI cap, initial margin) keeps its deposit and no position."""
     open_errors: list[str] = field(default_factory=list)
     """Decoded errors of the opening trades that failed (one per failed trader)."""
+    opened_size_base: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """Size of each trader's position on chain after the opens (base units, >= 0; 0 when
+    refused), read back from the market."""
     entry_price_usd: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """Entry price on chain after the opens (USD; NaN when refused)."""
     liquidation_price_usd: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """The market's ``liquidationPrice`` after the opens (USD; NaN when refused)."""
     collateral_in_usd: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    """Collateral each trader deposited at open (USD)."""
+    """Collateral each trader deposited at open, as the market credited it (USD, from its
+    ``Deposited`` events; opened or not)."""
     wallet_usd: np.ndarray = field(default_factory=lambda: np.zeros(0))
     """Collateral left in each trader's wallet for top-ups (USD)."""
     hedger_base: float = 0.0
@@ -187,23 +115,36 @@ def _require(results: list[TxResult], what: str) -> None:
         )
 
 
+def _cap_open_leverage(book: TraderBook, max_open_leverage: float, price: float) -> TraderBook:
+    """The book with every leverage above ``max_open_leverage`` lowered to it (size follows)."""
+    over = book.leverage > max_open_leverage
+    if not over.any():
+        return book
+    leverage = np.where(over, max_open_leverage, book.leverage)
+    size = np.where(over, book.collateral_usd * leverage / price, book.size_base)
+    return replace(book, leverage=leverage, size_base=size)
+
+
 def build_world(chain: Chain, scenario: Scenario) -> World:
-    """Deploy the scenario's venue, fund the agents and open the traders' positions."""
+    """Deploy the scenario's venue, fund the agents and open the traders' positions.
+
+    An explicit book opens exactly as given (the scenario checked at load that the venue
+    accepts every position; a refused open here is a :class:`WorldError`). A random
+    population opens at most ``OPEN_LEVERAGE_HEADROOM`` × the maximum leverage; an open the
+    venue refuses (an OI cap) leaves that trader without a position (``World.opened``).
+    """
     params = venue_params_for(scenario)
     streams = scenario.random_streams()
     price = params.oracle.initial_price_usd
-    max_open_leverage = params.market.max_leverage * OPEN_LEVERAGE_HEADROOM
-    if isinstance(scenario.traders, ExplicitBook):
+    explicit = isinstance(scenario.traders, ExplicitBook)
+    if explicit:
         book = book_from_explicit(scenario.traders, price)
     else:
-        book = draw_population(
+        drawn = draw_population(
             scenario.traders, price, params.market.max_leverage, streams.population
         )
-    # Cap the opening leverage below the market maximum (fee + impact headroom).
-    leverage = np.minimum(book.leverage, max_open_leverage)
-    size_base = np.where(
-        book.leverage > max_open_leverage, book.collateral_usd * leverage / price, book.size_base
-    )
+        book = _cap_open_leverage(drawn, params.market.max_leverage * OPEN_LEVERAGE_HEADROOM, price)
+    size_base = book.size_base
 
     venue = deploy_venue(chain, params)
     salt = scenario.seed
@@ -225,10 +166,25 @@ def build_world(chain: Chain, scenario: Scenario) -> World:
         calls.append(v.collateral.mint(deployer, addr, units + wallet))
         calls.append(v.collateral.approve(addr, v.market.address, 2**256 - 1))
         calls.append(v.market.deposit(addr, units))
-    _require(chain.execute(calls), "funding traders")
+    funding = chain.execute(calls)
+    _require(funding, "funding traders")
+    deposited_usd = np.array(
+        [
+            sum(e.args["amount"] for e in funding[3 * i + 2].events if e.name == "Deposited") / WAD
+            for i in range(book.count)
+        ],
+        dtype=np.float64,
+    )
     results = chain.execute([v.market.trade(a, s) for a, s in zip(traders, size_wad, strict=True)])
-    opened = np.array([r.ok for r in results])
+    opened = np.array([r.ok for r in results], dtype=bool)
     open_errors = [f"{traders[i]}: {r.error}" for i, r in enumerate(results) if not r.ok]
+    if explicit and not opened.all():
+        i = int(np.flatnonzero(~opened)[0])
+        raise WorldError(
+            f"traders: the venue refused the opening trade of explicit position {i} "
+            f"({'long' if side[i] > 0 else 'short'} {size_base[i]:g} base units on "
+            f"{book.collateral_usd[i]:g} USD): {results[i].error}"
+        )
     setup_tx = len(calls) + len(results)
 
     # Market makers: arbitrageurs hold capital in both tokens; the hedger holds the pool's hedge.
@@ -252,10 +208,12 @@ def build_world(chain: Chain, scenario: Scenario) -> World:
     _require(chain.execute(mm_calls), "funding market makers")
     setup_tx += len(mm_calls)
 
+    # What the chain holds after the opens, not what was asked for.
     accounts = chain.read([v.market.account_of(a) for a in traders])
     liq = chain.read([v.market.liquidation_price(a) for a in traders])
-    entry_usd = np.array([a[1] / WAD for a in accounts], dtype=np.float64)
-    liq_usd = np.array([p / WAD for p in liq], dtype=np.float64)
+    opened_size = np.array([abs(a[0]) / WAD for a in accounts], dtype=np.float64)
+    entry_usd = np.where(opened, np.array([a[1] / WAD for a in accounts], dtype=np.float64), np.nan)
+    liq_usd = np.where(opened, np.array([p / WAD for p in liq], dtype=np.float64), np.nan)
     start = chain.latest_timestamp() + scenario.step_seconds
     return World(
         scenario=scenario,
@@ -269,9 +227,10 @@ def build_world(chain: Chain, scenario: Scenario) -> World:
         start_timestamp_s=start,
         opened=opened,
         open_errors=open_errors,
+        opened_size_base=opened_size,
         entry_price_usd=entry_usd,
         liquidation_price_usd=liq_usd,
-        collateral_in_usd=np.asarray(book.collateral_usd, dtype=np.float64).copy(),
+        collateral_in_usd=deposited_usd,
         wallet_usd=np.asarray(wallet_usd, dtype=np.float64).copy(),
         hedger_base=hedger_base,
         arbitrageur_capital_usd=arb.capital_usd,

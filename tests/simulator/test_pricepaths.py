@@ -178,8 +178,9 @@ def test_oct_2025_path_falls_12_to_30_percent_within_45_minutes_then_recovers_pa
 
 def test_csv_path_is_forward_filled_onto_the_step_grid(write):
     path = write("p.csv", "timestamp,price\n1000,10\n1030,11\n1130,12\n1200,13\n")
-    prices = exogenous_prices(CsvPath(kind="csv", path=path), 5, 60, None)
-    # grid: 1000 1060 1120 1180 1240 1300 -> last observation at or before each
+    prices = exogenous_prices(CsvPath(kind="csv", path=path, hold_last=True), 5, 60, None)
+    # grid: 1000 1060 1120 1180 1240 1300 -> last observation at or before each (the file
+    # ends at 1200: hold_last holds 13 for the last two steps)
     assert prices.tolist() == [10.0, 11.0, 11.0, 12.0, 13.0, 13.0]
 
 
@@ -328,3 +329,66 @@ def test_schedule_feed_step_by_step_matches_the_whole_path():
 def test_oracle_faults_need_a_path():
     with pytest.raises(PricePathError):
         apply_oracle_faults(np.array([1.0]), [])
+
+
+# -- CSV aggregation and coverage ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("aggregate", ["last", "min", "max", "mean"])
+def test_csv_aggregation_agrees_with_the_python_reference(aggregate):
+    from simulator.pricepaths import _resample_csv_python, resample_csv
+
+    rng = np.random.default_rng(11)
+    times = np.cumsum(rng.uniform(0.5, 200, 400))
+    prices = rng.uniform(1, 100, 400)
+    for step_seconds in (7, 60, 450):
+        steps = int((times[-1] - times[0]) // step_seconds) + 3  # a little past the end
+        np.testing.assert_allclose(
+            resample_csv(times, prices, steps, step_seconds, aggregate),
+            _resample_csv_python(times, prices, steps, step_seconds, aggregate),
+            rtol=1e-12,
+        )
+
+
+def test_csv_last_is_the_forward_fill():
+    from simulator.pricepaths import resample_csv
+
+    rng = np.random.default_rng(12)
+    times = np.cumsum(rng.uniform(1, 200, 300))
+    prices = rng.uniform(1, 100, 300)
+    for step_seconds in (7, 60, 450):
+        np.testing.assert_array_equal(
+            resample_csv(times, prices, 120, step_seconds, "last"),
+            resample_forward_fill(times, prices, 120, step_seconds),
+        )
+
+
+def test_csv_rows_inside_a_step_follow_the_rule(write):
+    # Rows every 10 s, steps of 60 s: step 1 holds 10..60 s, with a dip to 70 at 30 s.
+    rows = [(10 * k, 100.0) for k in range(13)]
+    rows[3] = (30, 70.0)
+    rows[9] = (90, 130.0)
+    path = write("p.csv", "timestamp,price\n" + "".join(f"{t},{p}\n" for t, p in rows))
+
+    def prices(aggregate):
+        spec = CsvPath(kind="csv", path=path, aggregate=aggregate)
+        return exogenous_prices(spec, 2, 60, None).tolist()
+
+    assert prices("last") == [100.0, 100.0, 100.0]
+    assert prices("min") == [100.0, 70.0, 100.0]
+    assert prices("max") == [100.0, 100.0, 130.0]
+    assert prices("mean") == [100.0, 95.0, 105.0]
+
+
+def test_a_csv_shorter_than_the_run_is_a_price_path_error(write):
+    from simulator.pricepaths import PricePathError
+
+    path = write("p.csv", "timestamp,price\n0,10\n60,11\n120,12\n")
+    with pytest.raises(PricePathError) as excinfo:
+        exogenous_prices(CsvPath(kind="csv", path=path), 3, 60, None)
+    text = str(excinfo.value)
+    assert "covers 120 s (3 rows" in text and "needs 180 s (3 steps × 60 s)" in text
+    assert "hold_last" in text
+    held = exogenous_prices(CsvPath(kind="csv", path=path, hold_last=True), 3, 60, None)
+    assert held.tolist() == [10.0, 11.0, 12.0, 12.0]
+    assert exogenous_prices(CsvPath(kind="csv", path=path), 2, 60, None).tolist() == [10, 11, 12]

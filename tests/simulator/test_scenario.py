@@ -108,10 +108,17 @@ def test_every_field_has_a_docstring():
 
 
 def test_market_overrides_keep_their_types(minimal):
-    minimal["market"] = {"overrides": {"a": 1, "b": 0.5, "c": True, "d": "x"}}
+    given = {
+        "max_leverage": 30,
+        "maintenance_margin_fraction": 0.01,
+        "full_liquidation_after_cooldown": False,
+        "funding_model": "velocity",
+    }
+    minimal["market"] = {"overrides": dict(given)}
     overrides = parse_scenario(minimal).market.overrides
-    assert overrides == {"a": 1, "b": 0.5, "c": True, "d": "x"}
-    assert type(overrides["a"]) is int and type(overrides["c"]) is bool
+    assert overrides == given
+    assert type(overrides["max_leverage"]) is int
+    assert type(overrides["full_liquidation_after_cooldown"]) is bool
 
 
 def test_governance_change_validates(minimal):
@@ -139,7 +146,9 @@ def test_fingerprint_hashes_csv_contents_not_paths(minimal, write):
     p2 = write("b/prices.csv", "timestamp,price\n0,100\n60,101\n")
     p3 = write("c/prices.csv", "timestamp,price\n0,100\n60,102\n")
     fp = [
-        parse_scenario({**minimal, "price_path": {"kind": "csv", "path": str(p)}}).fingerprint()
+        parse_scenario(
+            {**minimal, "price_path": {"kind": "csv", "path": str(p), "hold_last": True}}
+        ).fingerprint()
         for p in (p1, p2, p3)
     ]
     assert fp[0] == fp[1] != fp[2]
@@ -354,7 +363,7 @@ def test_unknown_key_in_a_file_is_named(write, minimal):
 
 def test_csv_paths_are_relative_to_the_scenario_file(write, minimal):
     write("data/prices.csv", "timestamp,price\n0,100\n60,101\n")
-    minimal["price_path"] = {"kind": "csv", "path": "data/prices.csv"}
+    minimal["price_path"] = {"kind": "csv", "path": "data/prices.csv", "hold_last": True}
     path = write("s.yaml", yaml.safe_dump(minimal))
     scenario = load_scenario(path)
     assert isinstance(scenario.price_path, CsvPath)
@@ -532,3 +541,79 @@ def test_errors_in_overridden_keys_do_not_point_at_the_file():
     with pytest.raises(ScenarioError) as excinfo:
         load_scenario("oct-2025", ["traders.long_share=3"])
     assert "scenario oct-2025: traders.long_share must be" in one_line_error(excinfo)
+
+
+# -- venue parameters and explicit books, checked at load -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("market", "controls", "needle"),
+    [
+        ({"preset": "nope"}, {}, "market.preset: unknown venue preset 'nope'"),
+        ({"overrides": {"max_leverge": 10}}, {}, "market.overrides.max_leverge: unknown venue"),
+        ({"overrides": {"taker_fee_bps": 5000}}, {}, "market.overrides.taker_fee_bps: must be <= 1000"),
+        ({"overrides": {"maintenance_margin_fraction": 0.2}}, {},
+         "market.overrides.maintenance_margin_fraction: maintenance_margin_fraction must be below"),
+        ({}, {"leverage_cap": 0.5}, "controls.leverage_cap: must be >= 1"),
+        ({}, {"governance_change": {"step": 1, "parameter": "margin_tiers", "value": 1}},
+         "controls.governance_change.parameter: unknown market parameter 'margin_tiers'"),
+        ({}, {"governance_change": {"step": 1, "parameter": "skew_scale", "value": -1}},
+         "controls.governance_change.value: skew_scale=-1: must be >= 0"),
+        ({}, {"governance_change": {"step": 1, "parameter": "max_leverage", "value": 60,
+                                    "path": "guardian"}}, "may only tighten"),
+    ],
+)  # fmt: skip
+def test_venue_problems_are_scenario_errors_naming_the_key(minimal, market, controls, needle):
+    minimal["market"] = market
+    minimal["controls"] = controls
+    with pytest.raises(ScenarioError) as excinfo:
+        parse_scenario(minimal)
+    assert needle in one_line_error(excinfo)
+
+
+def test_venue_params_apply_the_controls(minimal):
+    minimal["controls"] = {"leverage_cap": 10, "oi_cap_usd": 5_000, "circuit_breaker_max_move_bps": 50,
+                           "adl_policy": "pro_rata", "insurance_fund_usd": 7, "dynamic_margin": True}  # fmt: skip
+    venue = parse_scenario(minimal).venue_params()
+    assert venue.market.max_leverage == 10
+    assert all(t.initial_margin_fraction >= 0.1 for t in venue.market.margin_tiers)
+    assert venue.market.max_long_open_interest == venue.market.max_short_open_interest == 50.0
+    assert venue.market.circuit_breaker_band_bps == 50
+    assert venue.market.adl_policy == "pro_rata"
+    assert venue.buffers.insurance_fund_usd == 7 and venue.controller.enabled
+    assert venue.oracle.initial_price_usd == 100.0
+
+
+def test_explicit_book_leverage_is_checked_with_fee_and_impact(minimal):
+    # hyperliquid-like at 100: 1 unit needs 2.5 (40x) + 0.05 fee + 0.0001 skew impact.
+    minimal["traders"] = {"kind": "explicit", "positions": [
+        {"side": "short", "collateral_usd": 10, "size_base": 1},
+        {"side": "long", "collateral_usd": 2.5, "size_base": 1}]}  # fmt: skip
+    with pytest.raises(ScenarioError) as excinfo:
+        parse_scenario(minimal)
+    text = one_line_error(excinfo)
+    assert text.startswith("scenario: traders.positions[1]: long 1 (base units) at 100 USD")
+    assert "is 40x leverage; the venue's maximum at this notional is 40x" in text
+    assert "taker fee 0.05 USD" in text
+    minimal["traders"]["positions"][1]["collateral_usd"] = 2.6
+    assert parse_scenario(minimal).traders.positions[1].collateral_usd == 2.6
+
+
+def test_explicit_book_amounts_that_round_to_nothing_are_refused(minimal):
+    minimal["traders"] = {"kind": "explicit", "positions": [
+        {"side": "long", "collateral_usd": 1e-7, "size_base": 1e-9}]}  # fmt: skip
+    with pytest.raises(ScenarioError, match="collateral_usd rounds to 0 at 6 decimals"):
+        parse_scenario(minimal)
+
+
+def test_csv_path_fields_are_validated(minimal, write):
+    path = write("p.csv", "timestamp,price\n" + "".join(f"{60 * k},100\n" for k in range(21)))
+    minimal["price_path"] = {"kind": "csv", "path": str(path), "aggregate": "median"}
+    with pytest.raises(ScenarioError, match="price_path.aggregate"):
+        parse_scenario(minimal)
+    minimal["price_path"]["aggregate"] = "max"
+    scenario = parse_scenario(minimal)
+    assert scenario.price_path.aggregate == "max" and scenario.start_price_usd() == 100.0
+    minimal["steps"] = 21
+    with pytest.raises(ScenarioError, match=r"price_path.path: .*covers 1,200 s.*needs 1,260 s"):
+        parse_scenario(minimal)
