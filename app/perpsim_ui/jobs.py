@@ -309,8 +309,7 @@ def start_run(scenario: Scenario, root: Path) -> tuple[Path, Job | None]:
     cli = state.perpsim_command()
     common = ["--progress", "jsonl"]
     if manifest is not None and manifest.get("scenario_fingerprint") == scenario.fingerprint():
-        # SCENARIO is required by the command line but ignored with --resume.
-        command = [*cli, "run", scenario.name, "--resume", str(out), *common]
+        command = [*cli, "run", "--resume", str(out), *common]
         label = f"{scenario.name} (resumed)"
     else:
         spec = root / ".scenarios" / f"{scenario.fingerprint()}.yaml"
@@ -340,7 +339,7 @@ def start_compare(
     command = [
         *state.perpsim_command(), "compare", str(spec), "--controls", ",".join(controls),
         "--paths", str(int(paths)), "--out", str(out), "--workers", str(int(workers)),
-        "--progress", "jsonl",
+        "--progress", "jsonl", "--resume",
     ]  # fmt: skip
     return out, submit("compare", out, command, f"compare {scenario.name}")
 

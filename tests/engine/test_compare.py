@@ -45,9 +45,9 @@ def test_compare_runs_the_same_paths_under_each_control_set(tmp_path):
     saved = json.loads((out / "compare.json").read_text())
     assert saved["runs"]["baseline"][0] == RunReader(out / "runs" / "baseline" / "path-0").summary
 
-    # Running it again reuses the complete run folders (nothing is recomputed).
+    # Running it again with resume reuses the complete run folders (nothing is recomputed).
     before = (out / "runs" / "baseline" / "path-0" / "steps.parquet").stat().st_mtime_ns
-    run_compare(scenario, ["baseline", "adl_pro_rata"], 2, out, workers=1)
+    run_compare(scenario, ["baseline", "adl_pro_rata"], 2, out, workers=1, resume=True)
     assert (out / "runs" / "baseline" / "path-0" / "steps.parquet").stat().st_mtime_ns == before
 
 

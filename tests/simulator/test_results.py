@@ -24,6 +24,7 @@ from simulator.results import (
     ResultsError,
     RunExistsError,
     RunIncompleteError,
+    RunMismatchError,
     RunNotFoundError,
     RunReader,
     RunWriter,
@@ -245,7 +246,7 @@ def test_resume_refuses_complete_missing_and_changed_bytecode(tmp_path):
         RunWriter.resume(tmp_path / "nothing")
     with pytest.raises(toy_engine.Crash):
         toy_engine.run(tmp_path / "run", die_at=9)
-    with pytest.raises(CheckpointError, match=r"bytecode changed .*\(PerpMarket\)"):
+    with pytest.raises(RunMismatchError, match=r"bytecode changed .*\(PerpMarket\)"):
         RunWriter.resume(tmp_path / "run", bytecode_hashes={"PerpMarket": "0xdef"})
     RunWriter.resume(tmp_path / "run", bytecode_hashes={"PerpMarket": "0xabc"})
 
