@@ -850,7 +850,10 @@ def recorded_scenario(manifest: Mapping[str, Any], *, where: str | Path = "run f
         scenario = parse_scenario(data, label="the scenario in its manifest")
         fingerprint = scenario.fingerprint()
     except PerpsimError as exc:
-        raise RunMismatchError(f"{where}: {exc}; {way_out}") from None
+        raise RunMismatchError(
+            f"{where}: the scenario in its manifest does not match the recorded fingerprint and "
+            f"does not validate ({exc}); {way_out}"
+        ) from None
     if fingerprint != recorded:
         raise RunMismatchError(
             f"{where}: the scenario in its manifest does not match the recorded fingerprint "
@@ -1182,7 +1185,10 @@ class RunWriter:
         self._resumed, self._wrote_rows = True, False
         self._created, self._was_empty = [], False
         self._scenario = recorded
-        self._checkpoint = self.load_checkpoint()
+        try:
+            self._checkpoint = self.load_checkpoint()
+        except CheckpointError as exc:
+            raise CheckpointError(f"{where}: {exc}; start it again with --overwrite") from None
         expected = manifest.get("checkpoint_step")
         if expected is not None and self._checkpoint is None:
             raise CheckpointError(
