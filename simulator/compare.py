@@ -3,12 +3,17 @@
 Path ``i`` of a comparison is the scenario with seed ``path_seeds(seed, N)[i]`` (its price path
 and its trader population); every control set runs on the same N paths, so differences between
 columns come from the controls alone. Each run is a complete run folder under
-``OUT/runs/<control>/path-<i>/``; a comparison that was interrupted resumes by skipping the runs
-whose folder is complete. Runs execute in parallel worker processes, each with its own anvil.
+``OUT/runs/<control>/path-<i>/``. Runs execute in parallel worker processes, each with its own
+anvil. ``OUT`` is reused only as asked: without a flag it must hold no comparison's runs;
+``resume=True`` (``--resume``) reuses the complete run folders and resumes the unfinished ones,
+each only if it holds the same run (:func:`simulator.results.check_same_run`: scenario
+fingerprint, code hash, bytecode hashes), and starts the missing ones; ``overwrite=True``
+(``--overwrite``) removes the runs and outputs it recognises first. Everything is checked before
+``OUT`` is touched.
 
 Outputs in ``OUT/``: ``compare.csv`` (the table: rows metrics, columns control × mean / 95%
 interval), ``compare.md`` (the same, with the tail figures), ``compare.json`` (every run's
-summary), and ``report.md`` with PNG charts (price with and without feedback, liquidations per
+summary, the plan: each run's folder and scenario fingerprint, the code and bytecode hashes), and ``report.md`` with PNG charts (price with and without feedback, liquidations per
 step, insurance fund, bad debt, ADL haircuts) for path 0 of each control set.
 """
 
