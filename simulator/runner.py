@@ -276,14 +276,14 @@ def resume_run(
     if scenario is not None:
         scenario.check_data_files()
     writer = RunWriter.resume(run_dir, bytecode_hashes=bytecode_hashes(), scenario=scenario)
-    recorded = writer.scenario
-    if not isinstance(recorded, Scenario):
-        writer.mark_incomplete("not a run of the engine (its manifest's scenario is a mapping)")
-        raise RunMismatchError(
-            f"cannot resume {run_dir}: its manifest's scenario is not an engine scenario"
-        )
-    elapsed = float((writer.checkpoint.meta if writer.checkpoint else {}).get("wall_seconds", 0.0))
-    with writer:
+    with writer:  # from here on a failure marks the run incomplete with its reason
+        recorded = writer.scenario
+        if not isinstance(recorded, Scenario):
+            raise RunMismatchError(
+                f"cannot resume {run_dir}: its manifest's scenario is not an engine scenario"
+            )
+        meta = writer.checkpoint.meta if writer.checkpoint else {}
+        elapsed = float(meta.get("wall_seconds", 0.0))
         recorded.check_data_files()
         with open_chain(rpc_url, anvil=run_node_config()) as chain:
             writer.record_chain(chain.chain_id)
