@@ -213,8 +213,8 @@ def _holdings(out: Path) -> _Holdings:
         raise CompareError(
             f"--out {out} is a run folder, not a comparison folder; choose another --out"
         )
-    known = {*COMPARE_OUTPUTS, *_COMPARE_INPUTS, "runs"}
-    foreign = sorted(p.name for p in out.iterdir() if p.name not in known)
+    known = {*COMPARE_OUTPUTS, *_COMPARE_INPUTS, "runs", "compare.csv.tmp"}
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in known and p.name[0] != ".")
     if foreign:
         raise CompareError(
             f"--out {out} is not empty and is not a comparison folder (it holds {foreign[0]}"
@@ -241,9 +241,20 @@ def _describe(out: Path, held: _Holdings) -> str:
 
 
 def _clear(out: Path, held: _Holdings) -> None:
-    """Remove the run folders and comparison outputs ``held`` names (and nothing else)."""
+    """Remove the run folders and comparison outputs ``held`` names (and nothing else).
+
+    Everything is checked first: a run another process is writing, or a run folder holding
+    other files than a run's, refuses the whole removal."""
     for run_dir in held.run_dirs:
         refuse_live_writer(run_dir, read_manifest(run_dir))
+        others = sorted(
+            p.name for p in run_dir.iterdir() if p.name not in _RUN_FILES and ".tmp-" not in p.name
+        )
+        if others:
+            raise CompareError(
+                f"--overwrite: {run_dir} holds other files than a run's ({others[0]}); remove "
+                "them or choose another --out"
+            )
     for run_dir in held.run_dirs:
         for name in _RUN_FILES:
             with contextlib.suppress(FileNotFoundError):

@@ -216,15 +216,22 @@ def test_compare_into_a_file_is_refused(tmp_path):
 
 def test_overwrite_removes_only_what_the_comparison_wrote(out, perpsim_cmd):
     (out / "scenario.yaml").write_text("kept: true\n")  # the app's scenario file beside it
-    (out / "runs" / "baseline" / "path-0" / "my-notes.txt").write_text("mine")
+    (out / ".compare.json.tmp-1-ab").write_text("")  # a killed write's temp file: ignored
+    notes = out / "runs" / "baseline" / "path-0" / "my-notes.txt"
+    notes.write_text("mine")
+    before = snapshot(out)
     proc = perpsim(perpsim_cmd, "compare", "calm", *TINY, "--set", "traders.count=20", "--out",
                    out, "--overwrite")  # fmt: skip
-    # The run folder with foreign files in it is kept and refused by name, not emptied.
-    one_line_error(proc, "path-0", "not empty and is not a run folder")
+    # A run folder with foreign files in it: refused by name before anything is removed.
+    one_line_error(proc, "--overwrite: ", "path-0 holds other files than a run's (my-notes.txt)")
+    assert snapshot(out) == before
+    notes.unlink()
+    proc = perpsim(perpsim_cmd, "compare", "calm", *TINY, "--set", "traders.count=20", "--out",
+                   out, "--overwrite")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
     assert (out / "scenario.yaml").read_text() == "kept: true\n"
-    assert (out / "runs" / "baseline" / "path-0" / "my-notes.txt").read_text() == "mine"
-    assert not (out / "compare.json").exists()
-    assert not (out / "runs" / "baseline" / "path-0" / "manifest.json").exists()
+    for run_dir in RUN_DIRS:  # replaced: written again by this command
+        assert (out / run_dir / "steps.parquet").stat().st_mtime_ns > before["compare.json"][0]
 
 
 # -- run --------------------------------------------------------------------------------------
