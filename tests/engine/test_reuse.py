@@ -348,3 +348,62 @@ def test_a_run_whose_deployment_fails_leaves_no_folder_in_the_way(tmp_path, monk
     monkeypatch.undo()
     # The corrected command is not blocked by a half-made folder.
     assert run_scenario(scenario, out).summary["steps"] == 5
+
+
+def _complete_run(folder: Path) -> None:
+    folder.mkdir()
+    (folder / "manifest.json").write_text(json.dumps({"status": "complete"}))
+
+
+def _notes(folder: Path) -> None:
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+
+
+@pytest.mark.parametrize(
+    ("prepare", "args", "needle"),
+    [
+        (_complete_run, ["calm", "--out", "target"], "already holds a complete run"),
+        (_notes, ["calm", "--out", "target"], "not empty and is not a run folder"),
+        (_notes, ["calm", "--out", "target", "--overwrite"], "--overwrite replaces only run"),
+        (None, ["--resume", "target"], "cannot resume target: not a run folder"),
+        (
+            _complete_run,
+            ["--resume", "target"],
+            "cannot resume target: the run is already complete",
+        ),
+        (_notes, ["--resume", "target"], "cannot resume target: not a run folder"),
+        (None, [], "give a SCENARIO"),
+    ],
+)
+def test_run_refusals_are_one_line_and_create_nothing(tmp_path, monkeypatch, prepare, args, needle):
+    """Refused before a node starts: one line, exit 2, nothing new on disk."""
+    monkeypatch.chdir(tmp_path)
+    if prepare is not None:
+        prepare(tmp_path / "target")
+    before = snapshot(tmp_path)
+    dirs = sorted(p for p in tmp_path.rglob("*") if p.is_dir())
+    result = CliRunner(mix_stderr=False).invoke(main, ["run", *args, "--progress", "none"])
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: ") and needle in line, line
+    assert snapshot(tmp_path) == before
+    assert sorted(p for p in tmp_path.rglob("*") if p.is_dir()) == dirs
+
+
+def test_the_python_api_resumes_and_refuses_like_the_cli(stopped):
+    import sys
+
+    (stopped / "checkpoint.npz").unlink()
+    code = (
+        "import simulator\n"
+        "from simulator.results import CheckpointError\n"
+        "try:\n"
+        f"    simulator.resume({str(stopped)!r})\n"
+        "except CheckpointError as exc:\n"
+        "    print(exc)\n"
+    )  # a fresh interpreter: under pytest `simulator` may resolve to tests/simulator/
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "checkpoint.npz is gone" in proc.stdout
+    assert json.loads((stopped / "manifest.json").read_text())["status"] == "incomplete"
