@@ -407,3 +407,18 @@ def test_the_python_api_resumes_and_refuses_like_the_cli(stopped):
     assert proc.returncode == 0, proc.stderr
     assert "checkpoint.npz is gone" in proc.stdout
     assert json.loads((stopped / "manifest.json").read_text())["status"] == "incomplete"
+
+
+def test_a_comparison_whose_first_deployment_fails_leaves_no_folder(tmp_path, monkeypatch):
+    import simulator.runner as runner
+    from simulator.compare import CompareError, run_compare
+
+    def reverted(chain, scenario):
+        raise DeployError("deployment of PerpMarket reverted: InvalidParameter")
+
+    monkeypatch.setattr(runner, "build_world", reverted)
+    out = tmp_path / "made" / "cmp"
+    with pytest.raises(CompareError, match="baseline path 0: deployment of PerpMarket reverted"):
+        run_compare(load_scenario("calm", ["steps=5", "traders.count=5"]), ["baseline"], 1, out,
+                    workers=1)  # fmt: skip
+    assert not (tmp_path / "made").exists()
