@@ -405,8 +405,11 @@ def _summary_table(summary: dict, title: str) -> Table:
 @click.option("--rpc", "rpc_url", default=None, metavar="URL", help="Use an existing node.")
 @click.option("--fork-url", default=None, metavar="URL", help="Run on a local fork of URL.")
 @click.option("--resume", "resume_dir", type=click.Path(path_type=Path), default=None,
-              help="Continue a stopped run from its last checkpoint (SCENARIO is ignored).")  # fmt: skip
-@click.option("--overwrite", is_flag=True, help="Replace a complete run folder.")
+              help="Continue a stopped run from its last checkpoint, exactly as recorded in its "
+              "manifest (no SCENARIO, --set, --seed, --steps, --out, --overwrite or --fork-url; "
+              "refused if the code or the contracts changed since it started).")  # fmt: skip
+@click.option("--overwrite", is_flag=True,
+              help="Replace the run in the --out folder (only a run folder is replaced).")  # fmt: skip
 @click.option("--checkpoint-every", type=click.IntRange(min=1), default=100, show_default=True,
               help="Steps between checkpoints (a killed run resumes from the last one).")  # fmt: skip
 @click.option("--progress", "progress_mode", type=click.Choice(["bar", "jsonl", "none"]), default="bar",
@@ -432,6 +435,16 @@ def run(
     from simulator.scenario import load_scenario
 
     if resume_dir is not None:
+        given = {
+            "a SCENARIO": scenario is not None, "--out": out_dir is not None,
+            "--seed": seed is not None, "--steps": steps is not None, "--set": bool(overrides),
+            "--overwrite": overwrite, "--fork-url": fork_url is not None,
+        }  # fmt: skip
+        for what, present in given.items():
+            if present:
+                raise PerpsimError(
+                    f"--resume continues the run as recorded; {what} cannot be given with it"
+                )
         callback, bar = _progress_printer(progress_mode, f"resume {resume_dir}")
         with bar or _null():
             result = resume_run(
@@ -483,12 +496,31 @@ def run(
     default="bar",
     show_default=True,
 )
+@click.option("--resume", is_flag=True,
+              help="Reuse the finished runs under OUT and continue the unfinished ones; each must "
+              "be the same run (scenario, code, contracts) or the comparison is refused. On an "
+              "empty or missing OUT it starts the comparison (a comparison is many runs: this "
+              "is how an interrupted one continues).")  # fmt: skip
+@click.option("--overwrite", is_flag=True,
+              help="Remove the runs and outputs of the comparison in OUT first, then start.")  # fmt: skip
 @click.option("--list-controls", is_flag=True, help="List the control sets and exit.")
 @handles_errors
 def compare(
-    scenario, controls, paths, out_dir, overrides, workers, progress_mode, list_controls
+    scenario,
+    controls,
+    paths,
+    out_dir,
+    overrides,
+    workers,
+    progress_mode,
+    resume,
+    overwrite,
+    list_controls,
 ) -> None:
-    """Run SCENARIO's price paths under each control set; print and write the comparison."""
+    """Run SCENARIO's price paths under each control set; print and write the comparison.
+
+    OUT must not hold another comparison's runs: use --resume to reuse and continue the one
+    there, or --overwrite to replace it."""
     from simulator.compare import run_compare
     from simulator.scenario import CONTROL_SETS, DEFAULT_CONTROL_SETS, load_scenario
     from simulator.stats import render_compare_table
@@ -511,7 +543,10 @@ def compare(
     out_dir = out_dir or Path("runs") / f"compare-{sc.name}"
     callback, bar = _progress_printer(progress_mode, f"compare {sc.name}")
     with bar or _null():
-        outcome = run_compare(sc, names, paths, out_dir, workers=workers, progress=callback)
+        outcome = run_compare(
+            sc, names, paths, out_dir, workers=workers, progress=callback,
+            resume=resume, overwrite=overwrite,
+        )  # fmt: skip
     Console(width=max(120, 24 + 22 * len(names))).print(
         render_compare_table(outcome["table"], title=f"perpsim compare: {sc.name}")
     )

@@ -3,44 +3,96 @@
 Path ``i`` of a comparison is the scenario with seed ``path_seeds(seed, N)[i]`` (its price path
 and its trader population); every control set runs on the same N paths, so differences between
 columns come from the controls alone. Each run is a complete run folder under
-``OUT/runs/<control>/path-<i>/``; a comparison that was interrupted resumes by skipping the runs
-whose folder is complete. Runs execute in parallel worker processes, each with its own anvil.
+``OUT/runs/<control>/path-<i>/``. Runs execute in parallel worker processes, each with its own
+anvil. ``OUT`` is reused only as asked: without a flag it must hold no comparison's runs;
+``resume=True`` (``--resume``) reuses the complete run folders and resumes the unfinished ones,
+each only if it holds the same run (:func:`simulator.results.check_same_run`: scenario
+fingerprint, code hash, bytecode hashes), and starts the missing ones; ``overwrite=True``
+(``--overwrite``) removes the runs and outputs it recognises first. Everything is checked before
+``OUT`` is touched.
 
 Outputs in ``OUT/``: ``compare.csv`` (the table: rows metrics, columns control × mean / 95%
 interval), ``compare.md`` (the same, with the tail figures), ``compare.json`` (every run's
-summary), and ``report.md`` with PNG charts (price with and without feedback, liquidations per
+summary, the plan: each run's folder and scenario fingerprint, the code and bytecode hashes), and ``report.md`` with PNG charts (price with and without feedback, liquidations per
 step, insurance fund, bad debt, ADL haircuts) for path 0 of each control set.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from simulator.errors import PerpsimError
-from simulator.report import provenance_markdown, scenario_differences, write_report
-from simulator.results import RunReader, atomic_write_json, atomic_write_text
-from simulator.scenario import CONTROL_SETS, Scenario, control_set, path_seeds
+from simulator.report import CHARTS, provenance_markdown, scenario_differences, write_report
+from simulator.results import (
+    CHECKPOINT,
+    MANIFEST,
+    ResultsError,
+    RunMismatchError,
+    RunReader,
+    atomic_write_json,
+    atomic_write_text,
+    check_same_run,
+    code_hash,
+    read_manifest,
+    refuse_live_writer,
+)
+from simulator.scenario import CONTROL_SETS, Scenario, control_set, parse_scenario, path_seeds
 from simulator.stats import compare_table, format_compare_table, markdown_table
 
 
 class CompareError(PerpsimError):
-    """A comparison cannot run (unknown control set, no paths)."""
+    """A comparison cannot run (unknown control set, no paths, an output folder in the way)."""
+
+
+#: What a run of a comparison does: start a new folder, reuse a complete one, resume one.
+NEW, REUSE, RESUME = "new", "reuse", "resume"
+#: Files a comparison writes at the top of its folder (besides ``runs/``). ``scenario.yaml`` is
+#: the scenario file the app writes beside the comparison it starts.
+COMPARE_OUTPUTS = (
+    "compare.json",
+    "compare.csv",
+    "compare.md",
+    "report.md",
+    "price.png",
+    *(name for name, _, _ in CHARTS),
+)
+_COMPARE_INPUTS = ("scenario.yaml",)
+_RUN_FILES = (MANIFEST, "summary.json", "steps.parquet", "events.parquet", "positions.parquet",
+              CHECKPOINT)  # fmt: skip
+_WAY_OUT = "--resume to reuse and continue it, --overwrite to replace it"
 
 
 @dataclass(frozen=True)
 class RunSpec:
+    """One run of a comparison."""
+
     control: str
+    """Control set name."""
     path: int
+    """Path index (its seed is ``path_seeds(seed, N)[path]``)."""
     feedback: bool
+    """Whether forced selling moves the price (False: the baseline's no-feedback twin)."""
     scenario: dict
+    """The run's scenario as plain data."""
     run_dir: str
+    """The run folder."""
+    fingerprint: str = ""
+    """The scenario's fingerprint."""
+    action: str = NEW
+    """:data:`NEW`, :data:`REUSE` or :data:`RESUME` (decided by :func:`run_compare`)."""
+
+    @property
+    def label(self) -> str:
+        """``baseline path 0`` (``(no feedback)`` for the twin)."""
+        return f"{self.control} path {self.path}" + ("" if self.feedback else " (no feedback)")
 
 
 def _run_dir(out: Path, control: str, path: int, feedback: bool) -> Path:
@@ -65,28 +117,25 @@ def _worker_init() -> None:
 
 
 def _execute(spec: RunSpec) -> tuple[RunSpec, dict | str]:
-    """Worker: one complete run into its folder (resumed if it has a checkpoint).
+    """Worker: one complete run into its folder (reused or resumed as planned).
 
     A user-caused failure comes back as its one-line message (exceptions with extra
     constructor arguments do not survive the trip between processes)."""
     try:
         return spec, _execute_run(spec)
     except PerpsimError as exc:
-        return spec, f"{spec.control} path {spec.path}: {exc}"
+        return spec, f"{spec.label}: {exc}"
 
 
 def _execute_run(spec: RunSpec) -> dict:
     from simulator.runner import resume_run, run_scenario
-    from simulator.scenario import parse_scenario
 
     run_dir = Path(spec.run_dir)
-    manifest = run_dir / "manifest.json"
-    if manifest.exists():
-        status = json.loads(manifest.read_text()).get("status")
-        if status == "complete":
-            return RunReader(run_dir).summary
-        return resume_run(run_dir).summary
-    scenario = parse_scenario(spec.scenario, label=f"{spec.control} path {spec.path}")
+    if spec.action == REUSE:
+        return RunReader(run_dir).summary  # checked by run_compare with check_same_run
+    scenario = parse_scenario(spec.scenario, label=spec.label)
+    if spec.action == RESUME:
+        return resume_run(run_dir, scenario=scenario).summary  # checks it again
     return run_scenario(scenario, run_dir).summary
 
 
@@ -97,8 +146,11 @@ def plan(scenario: Scenario, controls: Sequence[str], paths: int, out: Path) -> 
         raise CompareError(
             f"--controls: unknown control set {unknown[0]!r}; known: {', '.join(CONTROL_SETS)}"
         )
+    if not controls:
+        raise CompareError("--controls: give at least one control set")
     if paths < 1:
         raise CompareError(f"--paths must be >= 1, got {paths}")
+    out = Path(out)
     seeds = path_seeds(scenario.seed, paths)
     specs = []
     for control in controls:
@@ -106,15 +158,183 @@ def plan(scenario: Scenario, controls: Sequence[str], paths: int, out: Path) -> 
         for i, seed in enumerate(seeds):
             s = variant.with_overrides(seed=seed)
             specs.append(
-                RunSpec(control, i, True, s.to_dict(), str(_run_dir(out, control, i, True)))
+                RunSpec(
+                    control,
+                    i,
+                    True,
+                    s.to_dict(),
+                    str(_run_dir(out, control, i, True)),
+                    s.fingerprint(),
+                )  # fmt: skip
             )
     off = control_set(scenario, controls[0]).with_overrides(
         {"controls.feedback": False}, seed=seeds[0]
     )
     specs.append(
-        RunSpec(controls[0], 0, False, off.to_dict(), str(_run_dir(out, controls[0], 0, False)))
+        RunSpec(
+            controls[0],
+            0,
+            False,
+            off.to_dict(),
+            str(_run_dir(out, controls[0], 0, False)),
+            off.fingerprint(),
+        )  # fmt: skip
     )
     return specs
+
+
+# -- the output folder ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Holdings:
+    """What a comparison folder holds."""
+
+    run_dirs: tuple[Path, ...]
+    """Run folders (with a manifest) under ``runs/<control>/``."""
+    outputs: tuple[Path, ...]
+    """Comparison outputs (:data:`COMPARE_OUTPUTS`) at the top."""
+
+
+def _run_folders(out: Path) -> list[Path]:
+    runs = out / "runs"
+    if not runs.is_dir():
+        return []
+    return sorted(p.parent for p in runs.glob(f"*/*/{MANIFEST}"))
+
+
+def _holdings(out: Path) -> _Holdings:
+    """What ``out`` holds; refuse a file, a run folder, or a folder that is not a comparison's."""
+    if out.exists() and not out.is_dir():
+        raise CompareError(f"--out {out} exists and is not a folder")
+    if not out.is_dir():
+        return _Holdings((), ())
+    if (out / MANIFEST).is_file():
+        raise CompareError(
+            f"--out {out} is a run folder, not a comparison folder; choose another --out"
+        )
+    known = {*COMPARE_OUTPUTS, *_COMPARE_INPUTS, "runs", "compare.csv.tmp"}
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in known and p.name[0] != ".")
+    if foreign:
+        raise CompareError(
+            f"--out {out} is not empty and is not a comparison folder (it holds {foreign[0]}"
+            + (f" and {len(foreign) - 1} more" if len(foreign) > 1 else "")
+            + "); choose another --out"
+        )
+    outputs = tuple(out / n for n in COMPARE_OUTPUTS if (out / n).is_file())
+    return _Holdings(tuple(_run_folders(out)), outputs)
+
+
+def _describe(out: Path, held: _Holdings) -> str:
+    """``holds a comparison of oct-2025 (7 of 19 runs finished)``."""
+    name, finished, total = None, 0, len(held.run_dirs)
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        saved = json.loads((out / "compare.json").read_text(encoding="utf-8"))
+        name = (saved.get("scenario") or {}).get("name")
+        total = max(total, len(saved.get("plan") or []))
+    for run_dir in held.run_dirs:
+        with contextlib.suppress(ResultsError):
+            manifest = read_manifest(run_dir) or {}
+            name = name or manifest.get("scenario_name")
+            finished += manifest.get("status") == "complete"
+    return f"holds a comparison of {name or 'an unnamed scenario'} ({finished} of {total} runs finished)"
+
+
+def _clear(out: Path, held: _Holdings) -> None:
+    """Remove the run folders and comparison outputs ``held`` names (and nothing else).
+
+    Everything is checked first: a run another process is writing, or a run folder holding
+    other files than a run's, refuses the whole removal."""
+    for run_dir in held.run_dirs:
+        refuse_live_writer(run_dir, read_manifest(run_dir))
+        others = sorted(
+            p.name for p in run_dir.iterdir() if p.name not in _RUN_FILES and ".tmp-" not in p.name
+        )
+        if others:
+            raise CompareError(
+                f"--overwrite: {run_dir} holds other files than a run's ({others[0]}); remove "
+                "them or choose another --out"
+            )
+    for run_dir in held.run_dirs:
+        for name in _RUN_FILES:
+            with contextlib.suppress(FileNotFoundError):
+                (run_dir / name).unlink()
+        for tmp in run_dir.glob(".*.tmp-*"):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        for folder in (run_dir, run_dir.parent):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when empty: anything else in it stays
+    for path in held.outputs:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _decide(spec: RunSpec, code: str, bytecode: Mapping[str, str]) -> RunSpec:
+    """How ``--resume`` treats a planned run: reuse, resume or start it (refuse another run)."""
+    run_dir = Path(spec.run_dir)
+    manifest = read_manifest(run_dir) if run_dir.is_dir() else None
+    if manifest is None:
+        if run_dir.is_dir() and any(run_dir.iterdir()):
+            raise CompareError(
+                f"{spec.label}: {run_dir} is not empty and is not a run folder; remove it or "
+                "use --overwrite"
+            )
+        return replace(spec, action=NEW)
+    refuse_live_writer(run_dir, manifest)
+    scenario = parse_scenario(spec.scenario, label=spec.label)
+    check_same_run(
+        manifest, scenario, code, bytecode,
+        prefix=f"{spec.label}: {run_dir} holds a different run",
+        way_out="--overwrite to replace the comparison, or another --out",
+    )  # fmt: skip
+    return replace(spec, action=REUSE if manifest.get("status") == "complete" else RESUME)
+
+
+def _relative(spec: RunSpec) -> str:
+    """The run folder relative to the comparison folder: ``runs/<control>/path-<i>``."""
+    return Path(*Path(spec.run_dir).parts[-3:]).as_posix()
+
+
+def check_comparison(
+    saved: Mapping[str, Any], specs: Sequence[RunSpec], code: str, bytecode: Mapping[str, str]
+) -> None:
+    """Check a finished comparison as a whole against the one asked for.
+
+    ``saved`` is its ``compare.json``; ``specs`` the planned runs (:func:`plan`); ``code`` and
+    ``bytecode`` the current :func:`~simulator.results.code_hash` and contract hashes.
+
+    Raises
+    ------
+    RunMismatchError
+        The comparison was planned differently (other runs, another scenario fingerprint for a
+        run), or with other code or contracts; the message names the first difference.
+    """
+    recorded = {(r.get("run_dir"), r.get("scenario_fingerprint")) for r in saved.get("plan", [])}
+    way_out = "--resume or --overwrite to run it again"
+    for spec in specs:
+        rel = _relative(spec)
+        if (rel, spec.fingerprint) not in recorded:
+            raise RunMismatchError(f"the comparison does not plan {spec.label} as asked; {way_out}")
+    if len(recorded) != len(specs):
+        raise RunMismatchError(
+            f"the comparison planned {len(recorded)} runs, not {len(specs)}; {way_out}"
+        )
+    if saved.get("code_hash") != code:
+        raise RunMismatchError(
+            f"the comparison ran other code ({saved.get('code_hash')}); {way_out}"
+        )
+    if dict(saved.get("bytecode_hashes") or {}) != dict(bytecode):
+        raise RunMismatchError(f"the comparison ran other contract bytecode; {way_out}")
+
+
+def _remove_empty_tree(top: Path) -> None:
+    """Remove ``top`` and the folders under it, where empty (bottom up); keep anything else."""
+    if not top.is_dir():
+        return
+    for current, _dirs, _files in sorted(os.walk(top), key=lambda w: -len(Path(w[0]).parts)):
+        with contextlib.suppress(OSError):
+            Path(current).rmdir()
 
 
 def run_compare(
@@ -125,11 +345,53 @@ def run_compare(
     *,
     workers: int = 2,
     progress: Callable[[int, int, RunSpec], None] | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Run the comparison; write the table and report; return ``{"table": DataFrame, ...}``."""
+    """Run the comparison; write the table and report; return ``{"table": DataFrame, ...}``.
+
+    Everything is checked before ``out`` is touched: the control sets, the paths, every run's
+    scenario, and what ``out`` holds.
+
+    Parameters
+    ----------
+    resume : bool
+        Reuse the complete run folders under ``out`` and resume the unfinished ones; every
+        planned run folder there must hold the same run (:func:`check_same_run`: scenario
+        fingerprint, code hash, bytecode hashes). Run folders no planned run names are not
+        read. On an empty or missing ``out`` the comparison simply starts.
+    overwrite : bool
+        Remove the run folders and outputs of the comparison in ``out`` first (only what it
+        recognises), then start.
+
+    Without either, ``out`` must hold no comparison's runs. In every case a non-empty ``out``
+    that is not a comparison folder is refused.
+
+    Raises
+    ------
+    CompareError
+        Bad controls or paths, ``out`` in the way, both flags, or a run that failed (the
+        message names it; finished runs are kept for ``--resume``).
+    RunMismatchError
+        With ``resume``: a run folder holds another run (the message names it and what
+        differs).
+    """
+    from simulator.runner import bytecode_hashes
+
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    if resume and overwrite:
+        raise CompareError("--resume and --overwrite cannot be combined: choose one")
     specs = plan(scenario, controls, paths, out)
+    scenario.check_data_files()
+    held = _holdings(out)
+    code, bytecode = code_hash(), bytecode_hashes()
+    if held.run_dirs and not (resume or overwrite):
+        raise CompareError(f"--out {out} {_describe(out, held)}; {_WAY_OUT}")
+    if resume:
+        specs = [_decide(spec, code, bytecode) for spec in specs]
+    missing = [p for p in (out, *out.parents) if not p.exists()]  # what this call may create
+    if overwrite:
+        _clear(out, held)
     summaries: dict[tuple[str, int, bool], dict] = {}
     done = 0
     failures: list[str] = []
@@ -144,25 +406,40 @@ def run_compare(
         if progress:
             progress(done, len(specs), spec)
 
-    if workers <= 1:
-        for spec in specs:
-            record(*_execute(spec))
-            if failures:
-                break
-    else:
-        with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) as pool:
-            futures = [pool.submit(_execute, spec) for spec in specs]
-            for future in as_completed(futures):
-                record(*future.result())
+    try:
+        if workers <= 1:
+            for spec in specs:
+                record(*_execute(spec))
                 if failures:
-                    for f in futures:
-                        f.cancel()
                     break
+        else:
+            with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) as pool:
+                futures = [pool.submit(_execute, spec) for spec in specs]
+                for future in as_completed(futures):
+                    record(*future.result())
+                    if failures:
+                        for f in futures:
+                            f.cancel()
+                        break
+    finally:
+        if missing and (failures or len(summaries) < len(specs)):
+            _remove_empty_tree(missing[-1])  # the folders it made and left empty go
     if failures:
         raise CompareError(
-            f"{failures[0]} (finished runs are kept; run the same command to resume)"
+            f"{failures[0]} (finished runs are kept; run the same command with --resume to "
+            "continue)"
         )
 
+    plan_record = [
+        {
+            "control": s.control,
+            "path": s.path,
+            "feedback": s.feedback,
+            "run_dir": _relative(s),
+            "scenario_fingerprint": s.fingerprint,
+        }
+        for s in specs
+    ]
     results = {c: [summaries[(c, i, True)] for i in range(paths)] for c in controls}
     table = compare_table(results)
     table.to_csv(out / "compare.csv.tmp")
@@ -174,6 +451,9 @@ def run_compare(
             "controls": {c: CONTROL_SETS[c] for c in controls},
             "paths": paths,
             "runs": {c: results[c] for c in controls},
+            "code_hash": code,
+            "bytecode_hashes": bytecode,
+            "plan": plan_record,
         },
     )
     provenance = provenance_markdown(
@@ -207,4 +487,4 @@ def run_compare(
     return {"table": table, "results": results, "out": out}
 
 
-__all__ = ["run_compare", "plan", "CompareError"]
+__all__ = ["run_compare", "plan", "check_comparison", "RunSpec", "CompareError"]

@@ -19,6 +19,19 @@ uninterrupted run's (``summary.json`` differs only in ``wall_seconds``). The man
 the writing process; a folder that a live process on this host is still writing is neither
 resumed nor overwritten.
 
+Reuse
+-----
+A run folder is reused (read as finished, or resumed) only if it holds the same run: the same
+scenario fingerprint, the same :func:`code_hash` (the package's sources) and the same contract
+bytecode hashes. :func:`check_same_run` is that one check; a mismatch raises
+:class:`RunMismatchError` naming what differs (the first differing scenario key with both
+values, the code hash, the contracts) and the way out. :meth:`RunWriter.resume` also refuses,
+before it touches the folder, a manifest without its scenario or whose scenario no longer
+matches its recorded fingerprint (edited), a checkpoint that is unreadable or truncated, and a
+checkpoint that the manifest records but that is gone. A fresh run that fails before its first
+step removes the folder it created (nothing in it is worth resuming), so the corrected command
+is not blocked by it.
+
 steps.parquet
 -------------
 One row per step (one step = one block). *Level* columns are the state at the end of the step;
@@ -136,6 +149,8 @@ import secrets
 import socket
 import subprocess
 import time
+import zipfile
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,6 +170,7 @@ __all__ = [
     "RunNotFoundError",
     "RunIncompleteError",
     "CheckpointError",
+    "RunMismatchError",
     "Column",
     "STEP_COLUMNS",
     "EVENT_COLUMNS",
@@ -179,6 +195,11 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_parquet",
     "code_hash",
+    "git_commit",
+    "check_same_run",
+    "recorded_scenario",
+    "read_manifest",
+    "refuse_live_writer",
     "package_version",
 ]
 
@@ -210,6 +231,11 @@ class RunIncompleteError(ResultsError):
 
 class CheckpointError(ResultsError):
     """A checkpoint is missing, unreadable, or does not match the run."""
+
+
+class RunMismatchError(ResultsError):
+    """A run folder holds another run than the one asked for (scenario, code or contracts
+    differ), or its manifest no longer matches itself (scenario missing or edited)."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -508,10 +534,42 @@ def package_version() -> str:
         return "unknown"
 
 
+_PACKAGE_ROOT = Path(__file__).resolve().parent
+_SOURCE_SUFFIXES = (".py", ".yaml")
+
+
 @functools.lru_cache(maxsize=1)
 def code_hash() -> str:
-    """Identity of the code that runs: ``git:<HEAD>`` (``+dirty`` when ``simulator/`` or
-    ``contracts/`` have uncommitted changes), else ``sha256:<hash of simulator/ sources>``."""
+    """Identity of the code that runs: ``sha256:<hex>`` of the package's sources.
+
+    Every ``simulator/**/*.py`` and ``simulator/**/*.yaml`` file (code, venue presets, scenario
+    presets), sorted by path relative to the package, each hashed as its relative path, its
+    length in bytes and its bytes. Only an edit of those files changes it: a commit that touches
+    the README does not, an edited library file does. Contracts are identified separately by
+    their bytecode hashes; the git commit is recorded beside it as :func:`git_commit`.
+
+    Examples
+    --------
+    >>> code_hash().startswith("sha256:") and len(code_hash()) == 7 + 64
+    True
+    """
+    files = sorted(
+        (path.relative_to(_PACKAGE_ROOT).as_posix(), path)
+        for path in _PACKAGE_ROOT.rglob("*")
+        if path.suffix in _SOURCE_SUFFIXES and "__pycache__" not in path.parts and path.is_file()
+    )
+    digest = hashlib.sha256()
+    for relative, path in files:
+        data = path.read_bytes()
+        digest.update(f"{relative}\0{len(data)}\0".encode() + data)
+    return f"sha256:{digest.hexdigest()}"
+
+
+@functools.lru_cache(maxsize=1)
+def git_commit() -> str | None:
+    """The checkout's ``HEAD`` commit, with ``+dirty`` when ``simulator/`` or ``contracts/``
+    have uncommitted changes; ``None`` outside a git checkout. Informational only: reuse checks
+    use :func:`code_hash` and the bytecode hashes."""
     try:
         head = subprocess.run(
             ["git", "-C", str(PROJECT_ROOT), "rev-parse", "HEAD"],
@@ -522,16 +580,9 @@ def code_hash() -> str:
              "contracts"],
             capture_output=True, text=True, timeout=10, check=True,
         ).stdout.strip()  # fmt: skip
-        if head:
-            return f"git:{head}{'+dirty' if dirty else ''}"
     except (OSError, subprocess.SubprocessError):
-        pass
-    digest = hashlib.sha256()
-    root = PROJECT_ROOT / "simulator"
-    for path in sorted(root.rglob("*")):
-        if path.suffix in (".py", ".yaml") and "__pycache__" not in path.parts:
-            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
-    return f"sha256:{digest.hexdigest()}"
+        return None
+    return f"{head}{'+dirty' if dirty else ''}" if head else None
 
 
 def _utc_now() -> str:
@@ -657,6 +708,170 @@ def deterministic_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------------------------
+# Reuse checks
+# ----------------------------------------------------------------------------------------------
+
+#: How :func:`check_same_run` ends its message unless told otherwise.
+DEFAULT_WAY_OUT = "use --overwrite to replace it, or another --out"
+_ABSENT = object()
+
+
+def _value_text(value: Any) -> str:
+    if value is _ABSENT:
+        return "(absent)"
+    text = json.dumps(_jsonable(value), separators=(",", ":"), ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _first_difference(old: Any, new: Any, key: str = "") -> tuple[str, Any, Any] | None:
+    """The first dotted key (``a.b[2].c``) where two scenario dicts differ, with both values.
+
+    ``name`` and ``description`` are skipped at the top level: they are not part of what a
+    scenario simulates (nor of its fingerprint)."""
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        for k in [*old, *(k for k in new if k not in old)]:
+            if not key and k in ("name", "description"):
+                continue
+            sub = f"{key}.{k}" if key else str(k)
+            if k not in old or k not in new:
+                return sub, old.get(k, _ABSENT), new.get(k, _ABSENT)
+            found = _first_difference(old[k], new[k], sub)
+            if found is not None:
+                return found
+        return None
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        for i, (a, b) in enumerate(zip(old, new, strict=True)):
+            found = _first_difference(a, b, f"{key}[{i}]")
+            if found is not None:
+                return found
+        return None
+    same = old == new and type(old) is type(new)
+    return None if same else (key or "(the scenario)", old, new)
+
+
+def _short(digest: Any) -> str:
+    text = str(digest)
+    return text if len(text) <= 19 else text[:19] + "..."
+
+
+def check_same_run(
+    manifest: Mapping[str, Any],
+    scenario: Any,
+    code_hash: str | None,
+    bytecode_hashes: Mapping[str, str] | None,
+    *,
+    prefix: str = "the run folder holds a different run",
+    way_out: str = DEFAULT_WAY_OUT,
+) -> None:
+    """Refuse to reuse a run folder that holds another run than the one asked for.
+
+    The one reuse check of run folders: compare's finished runs, ``perpsim run --resume`` and
+    compare's resume, and the app's cache all call it. Stable signature.
+
+    Parameters
+    ----------
+    manifest : mapping
+        The folder's ``manifest.json``.
+    scenario : Scenario or mapping
+        The scenario asked for; its fingerprint must equal ``manifest["scenario_fingerprint"]``.
+    code_hash : str or None
+        :func:`code_hash` of the code that would run (``None``: not checked).
+    bytecode_hashes : mapping or None
+        ``{contract: hash}`` of the contracts that would run (``None``: not checked).
+    prefix : str
+        How the message starts, e.g. ``"runs/x holds a different run"``.
+    way_out : str
+        How the message ends: what the user can do instead.
+
+    Raises
+    ------
+    RunMismatchError
+        One line naming every kind of difference: the first differing scenario key with both
+        values (``traders.count: 20 -> 30``), the code hashes, the contracts whose bytecode
+        differs.
+
+    Examples
+    --------
+    >>> m = {"scenario": {"seed": 1, "steps": 20}, "code_hash": "sha256:1"}
+    >>> m["scenario_fingerprint"] = _scenario_facts(m["scenario"])[1]
+    >>> check_same_run(m, {"seed": 1, "steps": 20}, "sha256:1", None)  # same run: no error
+    >>> check_same_run(m, {"seed": 1, "steps": 30}, "sha256:1", None)
+    Traceback (most recent call last):
+    ...
+    simulator.results.RunMismatchError: the run folder holds a different run: scenario steps: ...
+    """
+    differences = []
+    data, fingerprint, _, _ = _scenario_facts(scenario)
+    if manifest.get("scenario_fingerprint") != fingerprint:
+        recorded = manifest.get("scenario")
+        found = _first_difference(recorded, data) if isinstance(recorded, Mapping) else None
+        if not isinstance(recorded, Mapping):
+            differences.append("its manifest records no scenario")
+        elif found is None:
+            differences.append(
+                "same scenario settings but another fingerprint (a data file it reads changed, "
+                "or the manifest was edited)"
+            )
+        else:
+            key, old, new = found
+            differences.append(f"scenario {key}: {_value_text(old)} -> {_value_text(new)}")
+    recorded_code = manifest.get("code_hash")
+    if code_hash is not None and recorded_code != code_hash:
+        differences.append(
+            f"the code changed (code hash {_short(recorded_code)} -> {_short(code_hash)})"
+        )
+    if bytecode_hashes is not None:
+        recorded_bytecode = manifest.get("bytecode_hashes") or {}
+        changed = sorted(
+            k for k in set(recorded_bytecode) | set(bytecode_hashes)
+            if recorded_bytecode.get(k) != bytecode_hashes.get(k)
+        )  # fmt: skip
+        if changed:
+            more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
+            differences.append(f"contract bytecode changed ({', '.join(changed[:5])}{more})")
+    if differences:
+        raise RunMismatchError(f"{prefix}: {'; '.join(differences)}; {way_out}")
+
+
+def recorded_scenario(manifest: Mapping[str, Any], *, where: str | Path = "run folder") -> Any:
+    """The scenario a manifest records, checked against the fingerprint it records beside it.
+
+    Returns a :class:`~simulator.scenario.Scenario` for a run of the engine, or the plain mapping
+    for a run written with a plain-mapping scenario (as the tests' toy engine does).
+
+    Raises
+    ------
+    RunMismatchError
+        The manifest has no scenario, its scenario does not validate, or it no longer matches
+        the recorded fingerprint (edited after the run started, or a data file it reads
+        changed or is gone).
+    """
+    data = manifest.get("scenario")
+    way_out = "start the run again with --overwrite"
+    if not isinstance(data, Mapping) or not data:
+        raise RunMismatchError(f"{where}: its manifest records no scenario; {way_out}")
+    recorded = manifest.get("scenario_fingerprint")
+    if _scenario_facts(data)[1] == recorded:
+        return dict(data)
+    from simulator.scenario import parse_scenario
+
+    try:
+        scenario = parse_scenario(data, label="the scenario in its manifest")
+        fingerprint = scenario.fingerprint()
+    except PerpsimError as exc:
+        raise RunMismatchError(
+            f"{where}: the scenario in its manifest does not match the recorded fingerprint and "
+            f"does not validate ({exc}); {way_out}"
+        ) from None
+    if fingerprint != recorded:
+        raise RunMismatchError(
+            f"{where}: the scenario in its manifest does not match the recorded fingerprint "
+            f"(the manifest was edited, or a data file the scenario reads changed); {way_out}"
+        )
+    return scenario
+
+
+# ----------------------------------------------------------------------------------------------
 # Writer
 # ----------------------------------------------------------------------------------------------
 
@@ -686,6 +901,22 @@ def _read_manifest(folder: Path) -> dict[str, Any] | None:
     return data
 
 
+def read_manifest(folder: str | Path) -> dict[str, Any] | None:
+    """The folder's ``manifest.json`` (``None`` if it has none).
+
+    Raises
+    ------
+    ResultsError
+        The manifest is unreadable or is not a perpsim run manifest.
+    """
+    return _read_manifest(Path(folder))
+
+
+def refuse_live_writer(folder: str | Path, manifest: Mapping[str, Any] | None) -> None:
+    """Raise :class:`RunExistsError` if a live process on this host is writing the run."""
+    _refuse_live_writer(Path(folder), manifest)
+
+
 def _writer_identity() -> dict[str, Any]:
     return {"pid": os.getpid(), "host": socket.gethostname()}
 
@@ -711,6 +942,10 @@ def _refuse_live_writer(folder: Path, manifest: Mapping[str, Any] | None) -> Non
     pid = _live_writer(manifest) if manifest is not None else None
     if pid is not None:
         raise RunExistsError(f"run folder {folder} is still being written by process {pid}")
+
+
+def _is_temp_file(path: Path) -> bool:
+    return path.name.startswith(".") and ".tmp-" in path.name
 
 
 def _remove_stale_temp_files(folder: Path) -> None:
@@ -768,7 +1003,7 @@ class RunWriter:
         overwrite: bool = False,
     ):
         self.run_dir = Path(run_dir)
-        self._prepare_folder(overwrite)
+        self._created, self._was_empty = self._prepare_folder(overwrite)
         scenario_dict, fingerprint, name, scenario_seed = _scenario_facts(scenario)
         now = _utc_now()
         self._manifest: dict[str, Any] = {
@@ -781,6 +1016,7 @@ class RunWriter:
             "seed": seed if seed is not None else scenario_seed,
             "package_version": package_version(),
             "code_hash": code_hash(),
+            "git_commit": git_commit(),
             "bytecode_hashes": dict(bytecode_hashes or {}),
             "chain_id": chain_id,
             "checkpoint_step": None,
@@ -793,40 +1029,105 @@ class RunWriter:
         self._steps: list[pa.Table] = []
         self._events: list[pa.Table] = []
         self._finished = False
+        self._resumed = False
+        self._wrote_rows = False
         self._checkpoint: Checkpoint | None = None
-        self._write_manifest()
+        self._scenario: Any = scenario
+        try:
+            self._write_manifest()
+        except BaseException:
+            self._discard()
+            raise
 
     # -- construction ---------------------------------------------------------------------
 
-    def _prepare_folder(self, overwrite: bool) -> None:
-        folder = self.run_dir
+    @staticmethod
+    def check_folder(run_dir: str | Path, *, overwrite: bool = False) -> None:
+        """Check, without creating or changing anything, that a new run may be written into
+        ``run_dir`` (call it before starting a node, so a refusal costs nothing).
+
+        Raises
+        ------
+        RunExistsError
+            ``run_dir`` is a file; holds a complete or unfinished run (without ``overwrite``),
+            a run another live process is writing, or other files (with or without
+            ``overwrite``: only run folders are replaced).
+        ResultsError
+            The manifest there is unreadable.
+        """
+        folder = Path(run_dir)
         if folder.exists() and not folder.is_dir():
             raise RunExistsError(f"{folder} exists and is not a folder")
+        if not folder.is_dir():
+            return
+        manifest = _read_manifest(folder)
+        _refuse_live_writer(folder, manifest)
+        if manifest is None:
+            others = [p for p in folder.iterdir() if not _is_temp_file(p)]
+            if others:
+                raise RunExistsError(
+                    f"{folder} is not empty and is not a run folder (no {MANIFEST}); "
+                    "--overwrite replaces only run folders: choose another --out"
+                )
+            return
+        if overwrite:
+            return
+        if manifest["status"] == "complete":
+            raise RunExistsError(
+                f"run folder {folder} already holds a complete run; choose another "
+                "output folder or overwrite it (--overwrite)"
+            )
+        step = manifest.get("checkpoint_step")
+        at = f" (last checkpoint at step {step})" if step is not None else ""
+        raise RunExistsError(
+            f"run folder {folder} holds an unfinished run{at}; resume it with "
+            f"--resume {folder} or overwrite it (--overwrite)"
+        )
+
+    def _prepare_folder(self, overwrite: bool) -> tuple[list[Path], bool]:
+        """Check the folder, create it; return (the folders created, deepest first; whether
+        the folder held nothing before)."""
+        folder = self.run_dir
+        self.check_folder(folder, overwrite=overwrite)
+        created = []
+        for parent in (folder, *folder.parents):
+            if parent.exists():
+                break
+            created.append(parent)
+        was_empty = not folder.is_dir() or not any(not _is_temp_file(p) for p in folder.iterdir())
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ResultsError(f"cannot create run folder {folder}: {exc.strerror}") from None
-        manifest = _read_manifest(folder)
-        _refuse_live_writer(folder, manifest)
         _remove_stale_temp_files(folder)
-        if not overwrite:
-            if manifest is not None and manifest["status"] == "complete":
-                raise RunExistsError(
-                    f"run folder {folder} already holds a complete run; choose another "
-                    "output folder or overwrite it"
-                )
-            if manifest is not None:
-                step = manifest.get("checkpoint_step")
-                at = f" (last checkpoint at step {step})" if step is not None else ""
-                raise RunExistsError(
-                    f"run folder {folder} holds an unfinished run{at}; resume it with "
-                    f"--resume {folder} or overwrite it"
-                )
-            if any(folder.iterdir()):
-                raise RunExistsError(f"{folder} is not empty and is not a run folder")
         for name in _RUN_FILES:
             with contextlib.suppress(FileNotFoundError):
                 (folder / name).unlink()
+        return created, was_empty
+
+    def _discard(self) -> bool:
+        """Remove what this writer created, if the folder held nothing before and no step was
+        written yet (a run that failed while its world was built): the corrected command then
+        finds no half-made folder in its way. Return whether it did; a resumed run, a run with
+        rows, or a folder that held a run before are never removed."""
+        if self._resumed or self._wrote_rows or self._finished or not self._was_empty:
+            return False
+        for name in _RUN_FILES:
+            with contextlib.suppress(OSError):
+                (self.run_dir / name).unlink()
+        _remove_stale_temp_files(self.run_dir)
+        for folder in self._created:
+            try:
+                folder.rmdir()
+            except OSError:
+                break  # not empty (another run's folder appeared in it): keep it and its parents
+        return True
+
+    @property
+    def kept_on_failure(self) -> bool:
+        """Whether a failure now would leave the folder (``incomplete``, resumable) rather than
+        remove it (:meth:`_discard`)."""
+        return self._resumed or self._wrote_rows or not self._was_empty
 
     @classmethod
     def resume(
@@ -835,21 +1136,41 @@ class RunWriter:
         *,
         chain_id: int | None = None,
         bytecode_hashes: Mapping[str, str] | None = None,
+        scenario: Any = None,
     ) -> RunWriter:
         """Reopen an unfinished run folder at its last checkpoint.
 
-        The rows saved with the checkpoint are restored; rows written after it are dropped (the
-        engine recomputes them). :attr:`checkpoint` is the checkpoint to restart from, or
-        ``None`` when the run died before its first one (restart from step 0).
+        Everything is checked before the folder is touched; a refusal leaves it as it was
+        (``incomplete`` stays ``incomplete``). The rows saved with the checkpoint are restored;
+        rows written after it are dropped (the engine recomputes them). :attr:`checkpoint` is
+        the checkpoint to restart from, or ``None`` when the run died before its first one
+        (restart from step 0). :attr:`scenario` is the scenario the manifest records.
+
+        Parameters
+        ----------
+        run_dir : str or Path
+            The run folder.
+        chain_id : int, optional
+            Chain id of the node the run continues on (recorded; also :meth:`record_chain`).
+        bytecode_hashes : mapping, optional
+            Hashes of the contracts that would run; must equal the manifest's.
+        scenario : Scenario or mapping, optional
+            The scenario the caller means to continue (e.g. a comparison's planned run); must
+            be the recorded one.
 
         Raises
         ------
         RunNotFoundError
             No run folder there.
         RunExistsError
-            The run is complete: nothing to resume.
+            The run is complete (nothing to resume), or a live process is still writing it.
+        RunMismatchError
+            The manifest has no scenario or its scenario was edited (fingerprint mismatch);
+            ``scenario`` is another one; the code (:func:`code_hash`) or the bytecode changed
+            since the run started.
         CheckpointError
-            The bytecode hashes differ from the manifest's, or the checkpoint is unreadable.
+            The checkpoint is unreadable or truncated, or the manifest records a checkpoint that
+            is gone.
         """
         folder = Path(run_dir)
         manifest = _read_manifest(folder) if folder.is_dir() else None
@@ -858,46 +1179,62 @@ class RunWriter:
         if manifest["status"] == "complete":
             raise RunExistsError(f"cannot resume {folder}: the run is already complete")
         _refuse_live_writer(folder, manifest)
-        recorded = manifest.get("bytecode_hashes") or {}
-        if bytecode_hashes is not None and recorded and dict(bytecode_hashes) != recorded:
-            changed = sorted(
-                k for k in set(recorded) | set(bytecode_hashes)
-                if recorded.get(k) != bytecode_hashes.get(k)
-            )  # fmt: skip
-            raise CheckpointError(
-                f"cannot resume {folder}: contract bytecode changed since the run started "
-                f"({', '.join(changed)})"
-            )
-        _remove_stale_temp_files(folder)
+        where = f"cannot resume {folder}"
+        recorded = recorded_scenario(manifest, where=where)
+        check_same_run(
+            manifest, recorded if scenario is None else scenario, code_hash(), bytecode_hashes,
+            prefix=f"{where}: it holds a different run" if scenario is not None else where,
+            way_out="start it again with --overwrite (or write to another --out)",
+        )  # fmt: skip
         self = cls.__new__(cls)
         self.run_dir = folder
         self._manifest = manifest
         self._steps, self._events = [], []
         self._finished = False
-        self._checkpoint = self.load_checkpoint()
-        if self._checkpoint is not None:
-            manifest["resumed_from_steps"] = [
-                *manifest.get("resumed_from_steps", []),
-                self._checkpoint.step,
-            ]
-        else:
-            manifest["resumed_from_steps"] = [*manifest.get("resumed_from_steps", []), None]
+        self._resumed, self._wrote_rows = True, False
+        self._created, self._was_empty = [], False
+        self._scenario = recorded
+        try:
+            self._checkpoint = self.load_checkpoint()
+        except CheckpointError as exc:
+            raise CheckpointError(f"{where}: {exc}; start it again with --overwrite") from None
+        expected = manifest.get("checkpoint_step")
+        if expected is not None and self._checkpoint is None:
+            raise CheckpointError(
+                f"{where}: its manifest records a checkpoint at step {expected} but "
+                f"{CHECKPOINT} is gone; start it again with --overwrite"
+            )
+        if expected is not None and self._checkpoint.step < int(expected):
+            raise CheckpointError(
+                f"{where}: {CHECKPOINT} is at step {self._checkpoint.step} but the manifest "
+                f"records a later one (step {expected}); start it again with --overwrite"
+            )
+        # Every check passed: only now is the folder changed.
+        _remove_stale_temp_files(folder)
+        manifest["resumed_from_steps"] = [
+            *manifest.get("resumed_from_steps", []),
+            self._checkpoint.step if self._checkpoint is not None else None,
+        ]
         if chain_id is not None:
             manifest["chain_id"] = chain_id
-        if bytecode_hashes is not None and not recorded:
-            manifest["bytecode_hashes"] = dict(bytecode_hashes)
         manifest["status"] = "running"
         manifest["incomplete_reason"] = None
         manifest["writer"] = _writer_identity()
-        manifest["resumed_code_hash"] = code_hash()
         self._write_manifest()
         return self
+
+    def record_chain(self, chain_id: int) -> None:
+        """Record the chain id of the node the run continues on."""
+        self._manifest["chain_id"] = int(chain_id)
+        self._write_manifest()
 
     def __enter__(self) -> RunWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc is not None and not self._finished:
+            if self._discard():
+                return
             if isinstance(exc, KeyboardInterrupt):
                 reason = "interrupted"
             elif isinstance(exc, SystemExit):
@@ -913,6 +1250,12 @@ class RunWriter:
     def manifest(self) -> dict[str, Any]:
         """A copy of the manifest as last written."""
         return json.loads(json.dumps(_jsonable(self._manifest)))
+
+    @property
+    def scenario(self) -> Any:
+        """The scenario of the run (for a resumed run: the one its manifest records, checked
+        against its fingerprint; a Scenario, or a mapping for plain-mapping runs)."""
+        return self._scenario
 
     @property
     def checkpoint(self) -> Checkpoint | None:
@@ -944,6 +1287,7 @@ class RunWriter:
         table = _to_table(rows, columns, name)
         if table.num_rows:
             buffer.append(table)
+            self._wrote_rows = True
 
     def steps_table(self) -> pa.Table:
         """Step rows so far, as one Arrow table."""
@@ -984,6 +1328,7 @@ class RunWriter:
         payload["_events"] = np.frombuffer(_ipc_bytes(events), dtype=np.uint8)
         buffer = io.BytesIO()
         np.savez(buffer, **payload)
+        self._wrote_rows = True
         atomic_write_bytes(self.run_dir / CHECKPOINT, buffer.getvalue())
         self._manifest["checkpoint_step"] = int(step)
         self._write_manifest()
@@ -1009,8 +1354,11 @@ class RunWriter:
                     for key in archive.files
                     if key.startswith("state/")
                 }
-        except (OSError, ValueError, KeyError, json.JSONDecodeError, pa.ArrowException) as exc:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error,
+                pa.ArrowException) as exc:  # fmt: skip
             raise CheckpointError(f"{path}: unreadable checkpoint: {exc}") from None
+        if not isinstance(header, dict) or header.get("format") != _FORMAT or "step" not in header:
+            raise CheckpointError(f"{path}: unreadable checkpoint: not a {_FORMAT} checkpoint")
         self._steps = [steps] if steps.num_rows else []
         self._events = [events] if events.num_rows else []
         return Checkpoint(step=int(header["step"]), state=state, meta=header.get("meta", {}))

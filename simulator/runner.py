@@ -27,8 +27,8 @@ from simulator.chain.connect import open_chain
 from simulator.chain.node import AnvilConfig
 from simulator.engine import Engine, EngineState, StepOutcome
 from simulator.errors import ChainError, PerpsimError
-from simulator.results import RunReader, RunWriter
-from simulator.scenario import Scenario, parse_scenario
+from simulator.results import RunMismatchError, RunReader, RunWriter
+from simulator.scenario import Scenario
 from simulator.world import World, build_world
 
 #: Timestamp of the first block a run mines (2025-10-10 00:00 UTC); every later block is
@@ -197,10 +197,16 @@ def run_scenario(
 ) -> RunResult:
     """Run ``scenario`` on a chain into ``out_dir``; return the summary.
 
-    ``stop_after`` ends the run early (after that step's checkpoint) and leaves the folder
-    resumable; tests use it to interrupt a run deterministically.
+    Everything that can be checked without a chain is checked before a node starts or a folder
+    is made: the scenario's data files, the output folder (see :meth:`RunWriter.check_folder`),
+    the compiled contracts. A run that fails before its first step (a deployment that reverts,
+    a node that does not start) leaves no folder it created. ``stop_after`` ends the run early
+    (after that step's checkpoint) and leaves the folder resumable; tests use it to interrupt a
+    run deterministically.
     """
     scenario.check_data_files()
+    RunWriter.check_folder(out_dir, overwrite=overwrite)
+    hashes = bytecode_hashes()
     start = time.perf_counter()
     with open_chain(rpc_url, fork_url, fork_block, anvil=run_node_config()) as chain:
         writer = RunWriter(
@@ -208,7 +214,7 @@ def run_scenario(
             scenario=scenario,
             seed=scenario.seed,
             chain_id=chain.chain_id,
-            bytecode_hashes=bytecode_hashes(),
+            bytecode_hashes=hashes,
             extra={"input_notes": scenario.input_notes()},
             overwrite=overwrite,
         )
@@ -236,6 +242,8 @@ def _run_into(
             checkpoint_every=checkpoint_every, stop_after=stop_after, wall_offset_s=wall_offset_s,
         )  # fmt: skip
     except ChainError as exc:
+        if not writer.kept_on_failure:
+            raise  # no step ran: the folder this run created is removed, nothing to resume
         raise ChainError(
             f"{exc} (the run folder {writer.run_dir} is resumable with --resume)"
         ) from None
@@ -248,20 +256,40 @@ def resume_run(
     rpc_url: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+    scenario: Scenario | None = None,
 ) -> RunResult:
-    """Continue a stopped run from its last checkpoint (or from the start if it has none)."""
+    """Continue a stopped run from its last checkpoint (or from the start if it has none).
+
+    The run continues exactly as recorded in its manifest. Before the folder is touched (it
+    stays ``incomplete`` on a refusal) :meth:`RunWriter.resume` checks that the manifest holds
+    its scenario and that the scenario matches its recorded fingerprint, that the code hash and
+    the contracts' bytecode are the ones the run started with, and that the checkpoint the
+    manifest records is there and readable. ``scenario``, when given (a comparison's planned
+    run), must be the recorded one. A failure after that marks the run ``incomplete`` with the
+    reason.
+
+    Raises
+    ------
+    RunNotFoundError, RunExistsError, RunMismatchError, CheckpointError
+        See :meth:`RunWriter.resume`.
+    """
     start = time.perf_counter()
     run_dir = Path(run_dir)
-    with open_chain(rpc_url, anvil=run_node_config()) as chain:
-        writer = RunWriter.resume(
-            run_dir, chain_id=chain.chain_id, bytecode_hashes=bytecode_hashes()
-        )
-        scenario = parse_scenario(writer.manifest["scenario"], label=f"{run_dir}/manifest.json")
-        elapsed = float(
-            (writer.checkpoint.meta if writer.checkpoint else {}).get("wall_seconds", 0.0)
-        )
-        with writer:
-            engine = _run_into(writer, chain, scenario, progress, checkpoint_every, None, elapsed)
+    if scenario is not None:
+        scenario.check_data_files()
+    writer = RunWriter.resume(run_dir, bytecode_hashes=bytecode_hashes(), scenario=scenario)
+    with writer:  # from here on a failure marks the run incomplete with its reason
+        recorded = writer.scenario
+        if not isinstance(recorded, Scenario):
+            raise RunMismatchError(
+                f"cannot resume {run_dir}: its manifest's scenario is not an engine scenario"
+            )
+        meta = writer.checkpoint.meta if writer.checkpoint else {}
+        elapsed = float(meta.get("wall_seconds", 0.0))
+        recorded.check_data_files()
+        with open_chain(rpc_url, anvil=run_node_config()) as chain:
+            writer.record_chain(chain.chain_id)
+            engine = _run_into(writer, chain, recorded, progress, checkpoint_every, None, elapsed)
             wall = elapsed + time.perf_counter() - start
             summary = writer.finish(engine.positions(), meta=_summary_meta(engine, wall))
     return _result(run_dir, summary)

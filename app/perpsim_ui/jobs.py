@@ -282,24 +282,21 @@ def manifest_of(run_dir: Path) -> dict | None:
 
 def same_run_problem(manifest: dict, scenario: Scenario | None = None) -> str | None:
     """Why the run folder of ``manifest`` is not a run of ``scenario`` with this code (``None``
-    when it is): the scenario fingerprint, the code hash and the contracts' bytecode hashes in
-    the manifest are compared with ``scenario`` and with what this checkout would run.
-
-    The one place the app checks this; :func:`simulator.results.check_same_run` can take its
-    place once it exists.
+    when it is), in the words of :func:`simulator.results.check_same_run`, the one reuse check
+    shared with the command line: the scenario fingerprint (the recorded scenario when
+    ``scenario`` is ``None``), the code hash and the contracts' bytecode hashes.
     """
-    from simulator.results import code_hash
+    from simulator.results import RunMismatchError, check_same_run, code_hash
     from simulator.runner import bytecode_hashes
 
-    if scenario is not None and manifest.get("scenario_fingerprint") != scenario.fingerprint():
-        return "it holds another scenario (its scenario fingerprint differs)"
-    if manifest.get("code_hash") != code_hash():
-        return f"it was written by other code ({manifest.get('code_hash')}, now {code_hash()})"
-    recorded = manifest.get("bytecode_hashes") or {}
-    current = bytecode_hashes()
-    if recorded != current:
-        names = sorted(k for k in set(recorded) | set(current) if recorded.get(k) != current.get(k))
-        return f"its contracts' bytecode differs from this build ({', '.join(names)})"
+    target = scenario if scenario is not None else (manifest.get("scenario") or {})
+    try:
+        check_same_run(
+            manifest, target, code_hash(), bytecode_hashes(),
+            prefix="it holds a different run", way_out="it is run again",
+        )  # fmt: skip
+    except RunMismatchError as exc:
+        return str(exc)
     return None
 
 
@@ -440,7 +437,7 @@ def start_compare(
     command = [
         *state.perpsim_command(), "compare", str(spec), "--controls", ",".join(controls),
         "--paths", str(int(paths)), "--out", str(out), "--workers", str(int(workers)),
-        "--progress", "jsonl",
+        "--progress", "jsonl", "--resume",
     ]  # fmt: skip
     return out, submit("compare", out, command, f"compare {scenario.name}")
 

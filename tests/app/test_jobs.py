@@ -103,8 +103,9 @@ def test_a_finished_run_of_other_code_or_bytecode_is_run_again(tmp_path, monkeyp
     (out / "manifest.json").write_text(json.dumps(manifest))
 
     problem = jobs.same_run_problem(manifest, scenario)
-    assert problem.startswith("it was written by other code" if key == "code_hash" else
-                              "its contracts' bytecode differs from this build (PerpMarket)")  # fmt: skip
+    assert problem.startswith("it holds a different run: ")
+    assert ("the code changed" if key == "code_hash" else
+            "contract bytecode changed (PerpMarket)") in problem  # fmt: skip
     recorder = _Recorder()
     monkeypatch.setattr(jobs, "_spawn", recorder)
     again, job = jobs.start_run(scenario, tmp_path)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import pandas as pd
+import pytest
 from engine_helpers import small_oct
 
 from simulator.compare import run_compare
@@ -45,9 +47,9 @@ def test_compare_runs_the_same_paths_under_each_control_set(tmp_path):
     saved = json.loads((out / "compare.json").read_text())
     assert saved["runs"]["baseline"][0] == RunReader(out / "runs" / "baseline" / "path-0").summary
 
-    # Running it again reuses the complete run folders (nothing is recomputed).
+    # Running it again with resume reuses the complete run folders (nothing is recomputed).
     before = (out / "runs" / "baseline" / "path-0" / "steps.parquet").stat().st_mtime_ns
-    run_compare(scenario, ["baseline", "adl_pro_rata"], 2, out, workers=1)
+    run_compare(scenario, ["baseline", "adl_pro_rata"], 2, out, workers=1, resume=True)
     assert (out / "runs" / "baseline" / "path-0" / "steps.parquet").stat().st_mtime_ns == before
 
 
@@ -112,3 +114,34 @@ def test_killing_a_comparison_leaves_no_worker_or_node_behind(perpsim_cmd, tmp_p
     while any(alive(p) for p in started) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not [p for p in started if alive(p)]
+
+
+def test_a_finished_comparison_is_checked_as_a_whole_against_its_plan(tmp_path):
+    from simulator.compare import check_comparison, plan
+    from simulator.results import RunMismatchError, code_hash
+
+    scenario = small_oct(steps=30)
+    specs = plan(scenario, ["baseline", "adl_pro_rata"], 2, tmp_path)
+    saved = {
+        "plan": [
+            {
+                "run_dir": str(Path(s.run_dir).relative_to(tmp_path)),
+                "scenario_fingerprint": s.fingerprint,
+            }
+            for s in specs
+        ],  # fmt: skip
+        "code_hash": code_hash(),
+        "bytecode_hashes": {"PerpMarket": "0x1"},
+    }
+    check_comparison(saved, specs, code_hash(), {"PerpMarket": "0x1"})
+    other = plan(scenario.with_overrides(["traders.count=20"]), ["baseline", "adl_pro_rata"], 2,
+                 tmp_path)  # fmt: skip
+    with pytest.raises(RunMismatchError, match="does not plan baseline path 0 as asked"):
+        check_comparison(saved, other, code_hash(), {"PerpMarket": "0x1"})
+    with pytest.raises(RunMismatchError, match="planned 5 runs, not 3"):
+        check_comparison(saved, plan(scenario, ["baseline", "adl_pro_rata"], 1, tmp_path),
+                         code_hash(), {"PerpMarket": "0x1"})  # fmt: skip
+    with pytest.raises(RunMismatchError, match="other code"):
+        check_comparison(saved, specs, "sha256:other", {"PerpMarket": "0x1"})
+    with pytest.raises(RunMismatchError, match="other contract bytecode"):
+        check_comparison(saved, specs, code_hash(), {"PerpMarket": "0x2"})

@@ -24,11 +24,13 @@ from simulator.results import (
     ResultsError,
     RunExistsError,
     RunIncompleteError,
+    RunMismatchError,
     RunNotFoundError,
     RunReader,
     RunWriter,
     atomic_write_bytes,
     atomic_write_json,
+    check_same_run,
     code_hash,
     deterministic_summary,
     summarize,
@@ -245,7 +247,7 @@ def test_resume_refuses_complete_missing_and_changed_bytecode(tmp_path):
         RunWriter.resume(tmp_path / "nothing")
     with pytest.raises(toy_engine.Crash):
         toy_engine.run(tmp_path / "run", die_at=9)
-    with pytest.raises(CheckpointError, match=r"bytecode changed .*\(PerpMarket\)"):
+    with pytest.raises(RunMismatchError, match=r"bytecode changed .*\(PerpMarket\)"):
         RunWriter.resume(tmp_path / "run", bytecode_hashes={"PerpMarket": "0xdef"})
     RunWriter.resume(tmp_path / "run", bytecode_hashes={"PerpMarket": "0xabc"})
 
@@ -498,3 +500,176 @@ def test_dataframe_rows_with_nan_mean_missing_values(tmp_path):
     table = RunReader(tmp_path / "r").positions
     assert table["outcome_step"].isna().tolist() == [True, False]
     assert table["outcome_step"].iloc[1] == 5 and table["realized_pnl_usd"].iloc[1] == -3.0
+
+
+# -- reuse: the same run, or a one-line refusal --------------------------------------------------
+
+
+def toy_manifest(folder: Path) -> dict:
+    return json.loads((folder / "manifest.json").read_text())
+
+
+def crashed_toy(folder: Path, die_at: int = 9) -> Path:
+    with pytest.raises(toy_engine.Crash):
+        toy_engine.run(folder, die_at=die_at)
+    return folder
+
+
+def test_check_same_run_names_the_first_differing_key_with_both_values():
+    from simulator.scenario import load_scenario
+
+    asked = load_scenario("calm", ["traders.count=30"])
+    ran = load_scenario("calm", ["traders.count=20"])
+    manifest = {"scenario": ran.to_dict(), "scenario_fingerprint": ran.fingerprint(),
+                "code_hash": code_hash(), "bytecode_hashes": {"PerpMarket": "0x1"}}  # fmt: skip
+    check_same_run(manifest, ran, code_hash(), {"PerpMarket": "0x1"})  # the same run
+    with pytest.raises(RunMismatchError) as excinfo:
+        check_same_run(manifest, asked, code_hash(), {"PerpMarket": "0x1"}, prefix="runs/x")
+    message = str(excinfo.value)
+    assert message.startswith("runs/x: scenario traders.count: 20 -> 30;")
+    assert "--overwrite" in message and "--out" in message and "\n" not in message
+
+
+def test_check_same_run_names_list_items_code_and_contracts():
+    from simulator.scenario import load_scenario
+
+    ran = load_scenario("oct-2025")
+    asked = load_scenario("oct-2025", {"price_path.shocks": [
+        {**ran.price_path.shocks[0].model_dump(), "step": 100}]})  # fmt: skip
+    manifest = {"scenario": ran.to_dict(), "scenario_fingerprint": ran.fingerprint(),
+                "code_hash": "sha256:old", "bytecode_hashes": {"PerpMarket": "0x1", "Oracle": "0x2"}}  # fmt: skip
+    with pytest.raises(RunMismatchError) as excinfo:
+        check_same_run(manifest, asked, "sha256:new", {"PerpMarket": "0x9", "Oracle": "0x2"})
+    message = str(excinfo.value)
+    assert "scenario price_path.shocks[0].step: 600 -> 100" in message
+    assert "the code changed (code hash sha256:old -> sha256:new)" in message
+    assert "contract bytecode changed (PerpMarket)" in message
+    # A name or description alone is not a difference: it is not part of what runs.
+    renamed = ran.with_overrides({"name": "other", "description": "other words"})
+    check_same_run({**manifest, "code_hash": "sha256:new"}, renamed, "sha256:new", None)
+
+
+def test_code_hash_is_a_content_hash_of_the_package_sources(tmp_path, monkeypatch):
+    package = tmp_path / "simulator"
+    (package / "presets").mkdir(parents=True)
+    (package / "engine.py").write_text("x = 1\n")
+    (package / "presets" / "venue.yaml").write_text("a: 1\n")
+    monkeypatch.setattr(results, "_PACKAGE_ROOT", package)
+    compute = code_hash.__wrapped__
+    first = compute()
+    assert first.startswith("sha256:") and compute() == first
+    (package / "NOTES.md").write_text("a README-only change")
+    (package / "__pycache__").mkdir()
+    (package / "__pycache__" / "engine.cpython-311.pyc").write_bytes(b"\0")
+    assert compute() == first
+    (package / "engine.py").write_text("x = 2\n")
+    edited = compute()
+    assert edited != first
+    (package / "presets" / "venue.yaml").write_text("a: 2\n")
+    assert compute() not in (first, edited)
+
+
+def test_manifest_records_the_git_commit_beside_the_code_hash(tmp_path):
+    toy_engine.run(tmp_path / "run")
+    manifest = toy_manifest(tmp_path / "run")
+    assert manifest["code_hash"] == code_hash() and manifest["code_hash"].startswith("sha256:")
+    assert manifest["git_commit"] == results.git_commit()
+
+
+def _drop_scenario(m):
+    m.pop("scenario")
+
+
+def _edit_scenario(m):
+    m["scenario"]["steps"] = 31
+
+
+def _change_code(m):
+    m["code_hash"] = "sha256:" + "0" * 64
+
+
+@pytest.mark.parametrize(
+    ("edit", "error", "needle"),
+    [
+        (_drop_scenario, RunMismatchError, "records no scenario"),
+        (_edit_scenario, RunMismatchError, "does not match the recorded fingerprint"),
+        (_change_code, RunMismatchError, "the code changed"),
+    ],
+)
+def test_resume_refuses_an_edited_manifest_and_leaves_it_as_it_was(tmp_path, edit, error, needle):
+    folder = crashed_toy(tmp_path / "run")
+    manifest = toy_manifest(folder)
+    edit(manifest)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    with pytest.raises(error, match=needle) as excinfo:
+        RunWriter.resume(folder)
+    assert "\n" not in str(excinfo.value) and "--overwrite" in str(excinfo.value)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert toy_manifest(folder).get("status") == "incomplete"
+
+
+def test_resume_refuses_a_deleted_checkpoint_instead_of_restarting_from_step_0(tmp_path):
+    folder = crashed_toy(tmp_path / "run")
+    assert toy_manifest(folder)["checkpoint_step"] == 6
+    (folder / "checkpoint.npz").unlink()
+    before = (folder / "manifest.json").read_bytes()
+    with pytest.raises(CheckpointError, match="records a checkpoint at step 6 but checkpoint.npz"):
+        RunWriter.resume(folder)
+    assert (folder / "manifest.json").read_bytes() == before
+
+
+def test_resume_refuses_a_truncated_checkpoint_and_leaves_the_run_incomplete(tmp_path):
+    folder = crashed_toy(tmp_path / "run")
+    data = (folder / "checkpoint.npz").read_bytes()
+    (folder / "checkpoint.npz").write_bytes(data[: len(data) // 2])
+    before = (folder / "manifest.json").read_bytes()
+    with pytest.raises(CheckpointError, match="unreadable checkpoint") as excinfo:
+        RunWriter.resume(folder)
+    assert "\n" not in str(excinfo.value)
+    assert (folder / "manifest.json").read_bytes() == before
+    assert toy_manifest(folder)["status"] == "incomplete"
+
+
+def test_overwrite_replaces_only_a_run_folder(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(RunExistsError, match="not a run folder.*--overwrite replaces only run"):
+        RunWriter(tmp_path, scenario={"name": "x"}, overwrite=True)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert not (tmp_path / "manifest.json").exists()
+    with pytest.raises(RunExistsError, match="not a run folder"):
+        RunWriter.check_folder(tmp_path, overwrite=True)
+
+
+def test_check_folder_refuses_without_creating_anything(tmp_path):
+    RunWriter.check_folder(tmp_path / "new" / "run")
+    assert not (tmp_path / "new").exists()
+    toy_engine.run(tmp_path / "done")
+    with pytest.raises(RunExistsError, match="already holds a complete run"):
+        RunWriter.check_folder(tmp_path / "done")
+    RunWriter.check_folder(tmp_path / "done", overwrite=True)
+
+
+def test_a_run_that_fails_before_its_first_step_leaves_no_folder(tmp_path):
+    target = tmp_path / "made" / "by" / "run"
+    with pytest.raises(RuntimeError), RunWriter(target, scenario={"name": "x"}):
+        raise RuntimeError("deployment reverted")
+    assert not (tmp_path / "made").exists()
+    # A folder that existed (empty) is left as it was: there, and empty.
+    (tmp_path / "mine").mkdir()
+    with pytest.raises(RuntimeError), RunWriter(tmp_path / "mine", scenario={"name": "x"}):
+        raise RuntimeError("deployment reverted")
+    assert (tmp_path / "mine").is_dir() and list((tmp_path / "mine").iterdir()) == []
+    # Once a step was written, the folder stays, incomplete and resumable.
+    with pytest.raises(RuntimeError), RunWriter(target, scenario={"name": "x"}) as writer:
+        writer.add_step(step_row(0))
+        raise RuntimeError("node died")
+    assert toy_manifest(target)["status"] == "incomplete"
+
+
+def test_a_failed_overwrite_keeps_the_folder_it_replaced_incomplete(tmp_path):
+    toy_engine.run(tmp_path / "run")
+    with pytest.raises(RuntimeError):
+        with RunWriter(tmp_path / "run", scenario={"name": "x"}, overwrite=True):
+            raise RuntimeError("deployment reverted")
+    assert toy_manifest(tmp_path / "run")["status"] == "incomplete"
