@@ -13,11 +13,12 @@ SOL_SOURCES := $(shell find contracts -name '*.sol' 2>/dev/null)
 export SOLCX_BINARY_PATH := $(CURDIR)/.solcx
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup run test app bench lint clean screenshot
+.PHONY: help setup run test soak app bench lint clean screenshot
 
 help:
 	@echo "make run    set up, then run the main job on an embedded local chain"
 	@echo "make test   set up, then run every test"
+	@echo "make soak   set up, then explore the contracts' invariants at random (10,000 sequences)"
 	@echo "make bench  set up, then run the benchmarks (perpsim bench ...)"
 	@echo "make app    set up, then serve the Streamlit app"
 	@echo "make lint   set up, then ruff (Python) and slither (contracts, triaged)"
@@ -60,8 +61,16 @@ PATHS ?= 2
 run: setup
 	$(BIN)/perpsim compare oct-2025 --paths $(PATHS) --out runs/compare-oct-2025
 
+# The contracts' stateful invariant test runs fixed (derandomized) sequences in `make test`;
+# `make soak` explores at random: SOAK_EXAMPLES sequences of 20 actions (a failure prints the
+# blob that replays it).
+SOAK_EXAMPLES ?= 10000
 test: setup
 	$(BIN)/pytest
+
+soak: setup
+	PERPSIM_SOAK=1 PERPSIM_SOAK_EXAMPLES=$(SOAK_EXAMPLES) $(BIN)/pytest -q -s \
+	  tests/contracts/test_invariants.py::test_venue_invariants_hold_under_random_actions
 
 bench: setup
 	$(BIN)/perpsim bench chain

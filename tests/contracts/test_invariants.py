@@ -18,10 +18,12 @@ Invariants, checked after every step, to the wei:
 
 from __future__ import annotations
 
+import os
+import time
 from fractions import Fraction
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -371,19 +373,60 @@ def policy_venues(chain):
     return {p: deploy(chain, INVARIANT_PARAMS.with_market(adl_policy=p)) for p in POLICIES}
 
 
+#: ``make soak`` sets PERPSIM_SOAK=1: random exploration (a new seed each run) of
+#: PERPSIM_SOAK_EXAMPLES sequences (default 10,000) instead of the fixed examples of ``make test``.
+SOAK = os.environ.get("PERPSIM_SOAK") == "1"
+#: Sequences of actions (hypothesis examples) per run: fixed ones in ``make test``.
+EXAMPLES = int(os.environ.get("PERPSIM_SOAK_EXAMPLES", "10000")) if SOAK else 200
+
+
+def invariant_settings() -> settings:
+    """Settings of the state-machine run.
+
+    ``make test``: derandomized (the same sequences every run, on every machine) and no example
+    database, so a failure is reproducible and CI does not depend on earlier runs. ``make soak``:
+    random exploration; a failure prints the ``@reproduce_failure`` blob to replay it.
+    """
+    return settings(
+        max_examples=EXAMPLES,
+        stateful_step_count=20,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=not SOAK,
+        database=None,
+        print_blob=SOAK,
+    )
+
+
+@pytest.mark.skipif(SOAK, reason="make soak explores at random on purpose")
+def test_make_test_draws_the_same_sequences_every_run():
+    """Two runs under the settings of ``make test`` draw the same examples (no seed from the
+    clock, no replay of an example database)."""
+    assert invariant_settings().database is None
+
+    def draws() -> list:
+        seen = []
+
+        @settings(invariant_settings(), max_examples=30)
+        @given(st.lists(st.integers(-(10**6), 10**6), max_size=5))
+        def record(xs):
+            seen.append(xs)
+
+        record()
+        return seen
+
+    first = draws()
+    assert len(first) >= 10 and first == draws()
+
+
 def test_venue_invariants_hold_under_random_actions(chain, policy_venues):
     VenueMachine.chain = chain
     VenueMachine.venues = policy_venues
     VenueMachine.examples = 0
-    run_state_machine_as_test(
-        VenueMachine,
-        settings=settings(
-            max_examples=200,
-            stateful_step_count=20,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            derandomize=False,
-        ),
+    start = time.perf_counter()
+    run_state_machine_as_test(VenueMachine, settings=invariant_settings())
+    print(
+        f"\ninvariants: {VenueMachine.examples} hypothesis examples in "
+        f"{time.perf_counter() - start:.0f} s ({'soak, random' if SOAK else 'derandomized'})"
     )
-    print(f"\ninvariants: {VenueMachine.examples} hypothesis examples")
-    assert VenueMachine.examples >= 200
+    assert VenueMachine.examples >= EXAMPLES
