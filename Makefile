@@ -51,8 +51,11 @@ $(STAMPS)/browser:
 	fi
 	@mkdir -p $(STAMPS) && touch $@
 
+# Every contract is rebuilt when any source changed (`perpsim compile` runs `ape compile
+# --force`): ape's incremental compile rebuilds only the changed files, so a contract that
+# imports an edited library kept its old bytecode.
 $(STAMPS)/compiled: $(SOL_SOURCES) ape-config.yaml $(STAMPS)/python $(SOLCX_BINARY_PATH)/solc-v$(SOLC_VERSION)
-	$(BIN)/ape compile
+	$(BIN)/perpsim compile
 	@touch .build/__local__.json
 	@touch $@
 
