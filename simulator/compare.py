@@ -14,6 +14,7 @@ step, insurance fund, bad debt, ADL haircuts) for path 0 of each control set.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -41,6 +42,7 @@ class RunSpec:
     feedback: bool
     scenario: dict
     run_dir: str
+    rpc_url: str | None = None
 
 
 def _run_dir(out: Path, control: str, path: int, feedback: bool) -> Path:
@@ -85,9 +87,9 @@ def _execute_run(spec: RunSpec) -> dict:
         status = json.loads(manifest.read_text()).get("status")
         if status == "complete":
             return RunReader(run_dir).summary
-        return resume_run(run_dir).summary
+        return resume_run(run_dir, rpc_url=spec.rpc_url).summary
     scenario = parse_scenario(spec.scenario, label=f"{spec.control} path {spec.path}")
-    return run_scenario(scenario, run_dir).summary
+    return run_scenario(scenario, run_dir, rpc_url=spec.rpc_url).summary
 
 
 def plan(scenario: Scenario, controls: Sequence[str], paths: int, out: Path) -> list[RunSpec]:
@@ -125,11 +127,18 @@ def run_compare(
     *,
     workers: int = 2,
     progress: Callable[[int, int, RunSpec], None] | None = None,
+    rpc_url: str | None = None,
 ) -> dict[str, Any]:
-    """Run the comparison; write the table and report; return ``{"table": DataFrame, ...}``."""
+    """Run the comparison; write the table and report; return ``{"table": DataFrame, ...}``.
+
+    ``rpc_url``: run every run on that node, one after another (``ape run compare``), instead of
+    each on its own embedded anvil."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     specs = plan(scenario, controls, paths, out)
+    if rpc_url:
+        specs = [dataclasses.replace(s, rpc_url=rpc_url) for s in specs]
+        workers = 1
     summaries: dict[tuple[str, int, bool], dict] = {}
     done = 0
     failures: list[str] = []
