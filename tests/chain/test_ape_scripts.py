@@ -98,6 +98,15 @@ def test_compare_on_ape_foundry_local_network(tmp_path):
     assert (out / "compare.csv").is_file() and (out / "report.md").is_file()
 
 
+def test_deploy_on_ape_foundry_local_network():
+    proc = ape_run("deploy", "--preset", "dydx-like", *LOCAL)
+    assert proc.returncode == 0, proc.stderr
+    lines = [line.split(": ", 1) for line in proc.stdout.splitlines() if ": 0x" in line]
+    addresses = dict(lines)
+    assert {"market", "oracle", "insurance_fund", "timelock"} <= set(addresses)
+    assert all(a.startswith("0x") and len(a) == 42 for a in addresses.values())
+
+
 @pytest.mark.parametrize(
     ("script", "args", "needle"),
     [
@@ -112,12 +121,15 @@ def test_compare_on_ape_foundry_local_network(tmp_path):
         ("compare", ["calm", "--paths", "0"], "--paths"),
         ("compare", ["calm", "--controls", "nonsense"], "nonsense"),
         ("compare", ["calm", "--controls", ","], "--controls"),
+        ("deploy", ["--preset", "nowhere-like"], "--preset"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, script, args, needle):
     out = tmp_path / "out"
     extra = [] if any(a.startswith("--network") for a in args) else LOCAL
-    proc = ape_run(script, *args, "--out", str(out), *extra)
+    if script != "deploy":
+        extra = ["--out", str(out), *extra]
+    proc = ape_run(script, *args, *extra)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
