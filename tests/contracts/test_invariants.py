@@ -36,6 +36,13 @@ from perp_helpers import KEEPER, TEST_PARAMS, TRADERS, UNIT, WAD, deploy, events
 
 from simulator.protocol.params import BufferParams
 
+#: ``make soak`` sets PERPSIM_SOAK=1: random exploration (a new seed each run) of
+#: PERPSIM_SOAK_EXAMPLES sequences (default 10,000) instead of the fixed examples of ``make test``.
+SOAK = os.environ.get("PERPSIM_SOAK") == "1"
+#: Sequences of actions (hypothesis examples) per run: fixed ones in ``make test``.
+EXAMPLES = int(os.environ.get("PERPSIM_SOAK_EXAMPLES", "10000")) if SOAK else 200
+
+
 ACTORS = TRADERS[:6]
 POLICIES = ["none", "queue", "pro_rata", "socialized"]
 #: Equity may move by funding between the block a keeper reads and the block it acts in;
@@ -68,10 +75,14 @@ class VenueMachine(RuleBasedStateMachine):
     chain = None
     venues: dict = {}
     examples = 0
+    started = 0.0
 
     def __init__(self):
         super().__init__()
         VenueMachine.examples += 1
+        if SOAK and VenueMachine.examples % 250 == 0:  # a soak runs for an hour: show progress
+            elapsed = time.perf_counter() - VenueMachine.started
+            print(f"soak: {VenueMachine.examples} sequences in {elapsed:.0f} s", flush=True)
         self.snapshot = self.chain.snapshot()
         self.venue = None
 
@@ -373,13 +384,6 @@ def policy_venues(chain):
     return {p: deploy(chain, INVARIANT_PARAMS.with_market(adl_policy=p)) for p in POLICIES}
 
 
-#: ``make soak`` sets PERPSIM_SOAK=1: random exploration (a new seed each run) of
-#: PERPSIM_SOAK_EXAMPLES sequences (default 10,000) instead of the fixed examples of ``make test``.
-SOAK = os.environ.get("PERPSIM_SOAK") == "1"
-#: Sequences of actions (hypothesis examples) per run: fixed ones in ``make test``.
-EXAMPLES = int(os.environ.get("PERPSIM_SOAK_EXAMPLES", "10000")) if SOAK else 200
-
-
 def invariant_settings() -> settings:
     """Settings of the state-machine run.
 
@@ -423,10 +427,11 @@ def test_venue_invariants_hold_under_random_actions(chain, policy_venues):
     VenueMachine.chain = chain
     VenueMachine.venues = policy_venues
     VenueMachine.examples = 0
-    start = time.perf_counter()
+    VenueMachine.started = time.perf_counter()
     run_state_machine_as_test(VenueMachine, settings=invariant_settings())
     print(
         f"\ninvariants: {VenueMachine.examples} hypothesis examples in "
-        f"{time.perf_counter() - start:.0f} s ({'soak, random' if SOAK else 'derandomized'})"
+        f"{time.perf_counter() - VenueMachine.started:.0f} s "
+        f"({'soak, random' if SOAK else 'derandomized'})"
     )
     assert VenueMachine.examples >= EXAMPLES
