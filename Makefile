@@ -13,23 +13,43 @@ SOL_SOURCES := $(shell find contracts -name '*.sol' 2>/dev/null)
 export SOLCX_BINARY_PATH := $(CURDIR)/.solcx
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup run test app bench lint clean screenshot
+.PHONY: help setup run test soak app bench lint clean screenshot lock lock-upgrade
 
 help:
 	@echo "make run    set up, then run the main job on an embedded local chain"
 	@echo "make test   set up, then run every test"
+	@echo "make soak   set up, then explore the contracts' invariants at random (10,000 sequences)"
 	@echo "make bench  set up, then run the benchmarks (perpsim bench ...)"
 	@echo "make app    set up, then serve the Streamlit app"
 	@echo "make lint   set up, then ruff (Python) and slither (contracts, triaged)"
 	@echo "make setup  install everything into .venv, node_modules, .solcx; compile contracts"
+	@echo "make lock   re-resolve requirements.lock after a change of pyproject.toml"
+	@echo "            (make lock-upgrade: every pin to the newest version pyproject.toml allows)"
 
 setup: $(STAMPS)/python $(STAMPS)/node $(SOLCX_BINARY_PATH)/solc-v$(SOLC_VERSION) $(STAMPS)/compiled $(STAMPS)/browser
 
-$(STAMPS)/python: pyproject.toml
+# Python packages: the exact versions (and hashes) of requirements.lock, then the project itself
+# without dependencies; `pip check` fails if the lock no longer satisfies pyproject.toml.
+$(STAMPS)/python: requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install -q --no-deps -e .
+	@$(BIN)/python -m pip check >/dev/null || { $(BIN)/python -m pip check; \
+	  echo "requirements.lock does not satisfy pyproject.toml: run make lock"; exit 1; }
 	@mkdir -p $(STAMPS) && touch $@
+
+# requirements.lock: every Python package of the project and its dev extra at one exact version,
+# with hashes, for this Python (3.11) on Linux x86-64. `make lock` keeps the pins pyproject.toml
+# still allows; `make lock-upgrade` moves every pin to the newest allowed version. The npm lock
+# (package-lock.json) stays the source of anvil, solc and OpenZeppelin.
+UV_COMPILE = $(BIN)/uv pip compile --quiet pyproject.toml --extra dev --generate-hashes \
+	--python-version 3.11 --python-platform x86_64-unknown-linux-gnu -o requirements.lock \
+	--custom-compile-command "make lock"
+lock: $(STAMPS)/python
+	$(UV_COMPILE)
+
+lock-upgrade: $(STAMPS)/python
+	$(UV_COMPILE) --upgrade
 
 $(STAMPS)/node: package.json package-lock.json
 	# `npm ci` rejects this lock (npm records only the optional anvil platform package it
@@ -50,8 +70,11 @@ $(STAMPS)/browser:
 	fi
 	@mkdir -p $(STAMPS) && touch $@
 
+# Every contract is rebuilt when any source changed (`perpsim compile` runs `ape compile
+# --force`): ape's incremental compile rebuilds only the changed files, so a contract that
+# imports an edited library kept its old bytecode.
 $(STAMPS)/compiled: $(SOL_SOURCES) ape-config.yaml $(STAMPS)/python $(SOLCX_BINARY_PATH)/solc-v$(SOLC_VERSION)
-	$(BIN)/ape compile
+	$(BIN)/perpsim compile
 	@touch .build/__local__.json
 	@touch $@
 
@@ -64,8 +87,16 @@ RUN_FLAGS ?= --resume
 run: setup
 	$(BIN)/perpsim compare oct-2025 --paths $(PATHS) --out runs/compare-oct-2025 $(RUN_FLAGS)
 
+# The contracts' stateful invariant test runs fixed (derandomized) sequences in `make test`;
+# `make soak` explores at random: SOAK_EXAMPLES sequences of 20 actions (a failure prints the
+# blob that replays it).
+SOAK_EXAMPLES ?= 10000
 test: setup
 	$(BIN)/pytest
+
+soak: setup
+	PERPSIM_SOAK=1 PERPSIM_SOAK_EXAMPLES=$(SOAK_EXAMPLES) $(BIN)/pytest -q -s \
+	  tests/contracts/test_invariants.py::test_venue_invariants_hold_under_random_actions
 
 bench: setup
 	$(BIN)/perpsim bench chain

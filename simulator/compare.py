@@ -20,6 +20,7 @@ step, insurance fund, bad debt, ADL haircuts) for path 0 of each control set.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -88,6 +89,8 @@ class RunSpec:
     """The scenario's fingerprint."""
     action: str = NEW
     """:data:`NEW`, :data:`REUSE` or :data:`RESUME` (decided by :func:`run_compare`)."""
+    rpc_url: str | None = None
+    """Node to run on (``ape run compare``); ``None``: the run's own embedded anvil."""
 
     @property
     def label(self) -> str:
@@ -135,8 +138,10 @@ def _execute_run(spec: RunSpec) -> dict:
         return RunReader(run_dir).summary  # checked by run_compare with check_same_run
     scenario = parse_scenario(spec.scenario, label=spec.label)
     if spec.action == RESUME:
-        return resume_run(run_dir, scenario=scenario).summary  # checks it again
-    return run_scenario(scenario, run_dir).summary
+        return resume_run(
+            run_dir, scenario=scenario, rpc_url=spec.rpc_url
+        ).summary  # checks it again
+    return run_scenario(scenario, run_dir, rpc_url=spec.rpc_url).summary
 
 
 def plan(scenario: Scenario, controls: Sequence[str], paths: int, out: Path) -> list[RunSpec]:
@@ -347,6 +352,7 @@ def run_compare(
     progress: Callable[[int, int, RunSpec], None] | None = None,
     resume: bool = False,
     overwrite: bool = False,
+    rpc_url: str | None = None,
 ) -> dict[str, Any]:
     """Run the comparison; write the table and report; return ``{"table": DataFrame, ...}``.
 
@@ -363,6 +369,9 @@ def run_compare(
     overwrite : bool
         Remove the run folders and outputs of the comparison in ``out`` first (only what it
         recognises), then start.
+    rpc_url : str, optional
+        Run every run on that node, one after another (``ape run compare``), instead of each
+        on its own embedded anvil.
 
     Without either, ``out`` must hold no comparison's runs. In every case a non-empty ``out``
     that is not a comparison folder is refused.
@@ -392,6 +401,9 @@ def run_compare(
     missing = [p for p in (out, *out.parents) if not p.exists()]  # what this call may create
     if overwrite:
         _clear(out, held)
+    if rpc_url:
+        specs = [dataclasses.replace(s, rpc_url=rpc_url) for s in specs]
+        workers = 1
     summaries: dict[tuple[str, int, bool], dict] = {}
     done = 0
     failures: list[str] = []

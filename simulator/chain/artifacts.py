@@ -89,14 +89,19 @@ _LOCATION = re.compile(r"-->\s*(\S+:\d+:\d+)")
 
 
 def compile_project(root: Path = PROJECT_ROOT) -> None:
-    """Run ``ape compile`` in ``root``; on failure raise a one-line :class:`CompileError`.
+    """Run ``ape compile --force`` in ``root``; on failure raise a one-line :class:`CompileError`.
+
+    Every contract is rebuilt (``--force``): ape's incremental compile rebuilds only the files
+    that changed, so a contract importing an edited library would keep its old bytecode.
 
     The message names the first error's file, line and column and the compiler's message,
     e.g. ``contracts/B.sol:3:34: ParserError: Expected primary expression.``
     """
     env = dict(os.environ, SOLCX_BINARY_PATH=str(SOLCX_DIR))
     ape = Path(sys.executable).with_name("ape")
-    proc = subprocess.run([str(ape), "compile"], cwd=root, env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(ape), "compile", "--force"], cwd=root, env=env, capture_output=True, text=True
+    )
     output = proc.stdout + proc.stderr
     if proc.returncode == 0 and "ERROR" not in output:
         return

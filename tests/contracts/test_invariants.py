@@ -18,10 +18,12 @@ Invariants, checked after every step, to the wei:
 
 from __future__ import annotations
 
+import os
+import time
 from fractions import Fraction
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -33,6 +35,13 @@ from hypothesis.stateful import (
 from perp_helpers import KEEPER, TEST_PARAMS, TRADERS, UNIT, WAD, deploy, events, ok, usd
 
 from simulator.protocol.params import BufferParams
+
+#: ``make soak`` sets PERPSIM_SOAK=1: random exploration (a new seed each run) of
+#: PERPSIM_SOAK_EXAMPLES sequences (default 10,000) instead of the fixed examples of ``make test``.
+SOAK = os.environ.get("PERPSIM_SOAK") == "1"
+#: Sequences of actions (hypothesis examples) per run: fixed ones in ``make test``.
+EXAMPLES = int(os.environ.get("PERPSIM_SOAK_EXAMPLES", "10000")) if SOAK else 200
+
 
 ACTORS = TRADERS[:6]
 POLICIES = ["none", "queue", "pro_rata", "socialized"]
@@ -66,10 +75,14 @@ class VenueMachine(RuleBasedStateMachine):
     chain = None
     venues: dict = {}
     examples = 0
+    started = 0.0
 
     def __init__(self):
         super().__init__()
         VenueMachine.examples += 1
+        if SOAK and VenueMachine.examples % 250 == 0:  # a soak runs for an hour: show progress
+            elapsed = time.perf_counter() - VenueMachine.started
+            print(f"soak: {VenueMachine.examples} sequences in {elapsed:.0f} s", flush=True)
         self.snapshot = self.chain.snapshot()
         self.venue = None
 
@@ -371,19 +384,54 @@ def policy_venues(chain):
     return {p: deploy(chain, INVARIANT_PARAMS.with_market(adl_policy=p)) for p in POLICIES}
 
 
+def invariant_settings() -> settings:
+    """Settings of the state-machine run.
+
+    ``make test``: derandomized (the same sequences every run, on every machine) and no example
+    database, so a failure is reproducible and CI does not depend on earlier runs. ``make soak``:
+    random exploration; a failure prints the ``@reproduce_failure`` blob to replay it.
+    """
+    return settings(
+        max_examples=EXAMPLES,
+        stateful_step_count=20,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=not SOAK,
+        database=None,
+        print_blob=SOAK,
+    )
+
+
+@pytest.mark.skipif(SOAK, reason="make soak explores at random on purpose")
+def test_make_test_draws_the_same_sequences_every_run():
+    """Two runs under the settings of ``make test`` draw the same examples (no seed from the
+    clock, no replay of an example database)."""
+    assert invariant_settings().database is None
+
+    def draws() -> list:
+        seen = []
+
+        @settings(invariant_settings(), max_examples=30)
+        @given(st.lists(st.integers(-(10**6), 10**6), max_size=5))
+        def record(xs):
+            seen.append(xs)
+
+        record()
+        return seen
+
+    first = draws()
+    assert len(first) >= 10 and first == draws()
+
+
 def test_venue_invariants_hold_under_random_actions(chain, policy_venues):
     VenueMachine.chain = chain
     VenueMachine.venues = policy_venues
     VenueMachine.examples = 0
-    run_state_machine_as_test(
-        VenueMachine,
-        settings=settings(
-            max_examples=200,
-            stateful_step_count=20,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            derandomize=False,
-        ),
+    VenueMachine.started = time.perf_counter()
+    run_state_machine_as_test(VenueMachine, settings=invariant_settings())
+    print(
+        f"\ninvariants: {VenueMachine.examples} hypothesis examples in "
+        f"{time.perf_counter() - VenueMachine.started:.0f} s "
+        f"({'soak, random' if SOAK else 'derandomized'})"
     )
-    print(f"\ninvariants: {VenueMachine.examples} hypothesis examples")
-    assert VenueMachine.examples >= 200
+    assert VenueMachine.examples >= EXAMPLES

@@ -1,4 +1,9 @@
-"""The ``>>>`` examples in the simulator modules' docstrings run and are right."""
+"""The ``>>>`` examples in the simulator modules' docstrings run and are right.
+
+Each listed module must hold at least one example: a module whose examples were removed would
+otherwise pass with nothing checked. ``simulator.report`` is not listed: it writes charts and
+Markdown files and has no examples (tests/simulator/test_report.py tests it).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,6 @@ MODULES = [
     "simulator.population",
     "simulator.results",
     "simulator.stats",
-    "simulator.report",
 ]
 
 
@@ -21,4 +25,5 @@ MODULES = [
 def test_docstring_examples_run(name):
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0, f"{name} has no docstring examples to run"
     assert result.failed == 0, f"{result.failed} docstring example(s) failed in {name}"

@@ -484,14 +484,26 @@ def test_path_seeds_are_deterministic_distinct_and_json_safe():
 
 
 def test_gbm_defaults_are_valid():
-    assert GbmPath(kind="gbm", start_price_usd=1.0).vol_per_year > 0
-    assert isinstance(
-        Scenario.model_validate(
-            {"name": "x", "steps": 1, "traders": {"kind": "random", "count": 1},
-             "price_path": {"kind": "list", "prices_usd": [1, 1]}}
-        ),
-        Scenario,
+    """A GBM path and a scenario given only their required keys get the documented defaults,
+    and the default GBM draws a usable path: positive prices from the start price."""
+    from simulator.pricepaths import exogenous_prices
+
+    gbm = GbmPath(kind="gbm", start_price_usd=100.0)
+    assert (gbm.drift_per_year, gbm.vol_per_year) == (0.0, 0.6)
+    assert (gbm.jump_intensity_per_day, gbm.jump_mean, gbm.jump_std, gbm.shocks) == (0, 0, 0, [])
+    sc = Scenario.model_validate(
+        {"name": "x", "steps": 1440, "traders": {"kind": "random", "count": 1},
+         "price_path": {"kind": "gbm", "start_price_usd": 100.0}}
     )  # fmt: skip
+    assert (sc.seed, sc.step_seconds) == (0, 60)
+    assert (sc.market.preset, sc.market.overrides) == ("hyperliquid-like", {})
+    assert sc.controls.adl_policy == "queue" and sc.controls.feedback is True
+    assert sc.controls.insurance_fund_usd == 1_000_000 and sc.controls.backstop_vault_usd == 0
+    prices = exogenous_prices(sc.price_path, sc.steps, sc.step_seconds, sc.random_streams().price)
+    assert prices.shape == (1441,) and prices[0] == 100.0 and (prices > 0).all()
+    # 60% a year over one day: the day's log return has a standard deviation of 0.6·√(1/365)
+    # ≈ 3.1%; a path that did not move, or moved by orders of magnitude more, has wrong defaults
+    assert 0 < abs(np.log(prices[-1] / prices[0])) < 10 * 0.6 * (1 / 365) ** 0.5
 
 
 @pytest.mark.parametrize("name", ["oct-2025", "calm", "short-squeeze"])

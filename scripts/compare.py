@@ -1,0 +1,71 @@
+"""``ape run compare``: perpsim's control-set comparison on the node of ape's ``--network``.
+
+The same library function as ``perpsim compare`` (``simulator.compare.run_compare``), with every
+run on the node ape's network options pick (reached through the provider's RPC URL), one after
+another, e.g. ``ape run compare oct-2025 --controls baseline,adl_pro_rata --paths 2 --network
+ethereum:local:foundry``. Outputs as ``perpsim compare``'s; bad input is one line ``error: ...``
+and exit code 2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from scripts._ape_cli import PerpsimApeCommand, progress_bar, rpc_url_of
+from simulator.cli import handles_errors
+
+
+@click.command(cls=PerpsimApeCommand)
+@click.argument("scenario")
+@click.option("--controls", default=None, metavar="NAME,NAME,...",
+              help="Control sets to compare (default: the standard list; `perpsim compare "
+                   "--list-controls` lists them).")  # fmt: skip
+@click.option("--paths", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Price paths per control set (the same paths for every set).")  # fmt: skip
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output folder (default: runs/compare-<scenario>).")  # fmt: skip
+@click.option(
+    "--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override scenario keys."
+)
+@click.option("--resume", is_flag=True,
+              help="Reuse the finished runs of the same comparison in --out and continue the "
+                   "others (each checked to be the same run).")  # fmt: skip
+@click.option("--overwrite", is_flag=True, help="Replace the comparison in --out.")
+@handles_errors
+def cli(provider, scenario, controls, paths, out_dir, overrides, resume, overwrite):
+    """Run SCENARIO's price paths under each control set on ape's network; print the table."""
+    from rich.console import Console
+
+    from simulator.compare import run_compare
+    from simulator.errors import PerpsimError
+    from simulator.scenario import CONTROL_SETS, DEFAULT_CONTROL_SETS, load_scenario
+    from simulator.stats import render_compare_table
+
+    rpc_url = rpc_url_of(provider)
+    if controls is None:
+        names = list(DEFAULT_CONTROL_SETS)
+    else:
+        names = [c.strip() for c in controls.split(",") if c.strip()]
+        if not names:
+            raise PerpsimError(f"--controls: no control set named in {controls!r}")
+    unknown = [c for c in names if c not in CONTROL_SETS]
+    if unknown:
+        raise PerpsimError(
+            f"--controls: unknown control set {unknown[0]!r}; known: {', '.join(CONTROL_SETS)}"
+        )
+    sc = load_scenario(scenario, list(overrides))
+    out_dir = out_dir or Path("runs") / f"compare-{sc.name}"
+    bar, update = progress_bar(f"compare {sc.name} on {provider.network_choice}")
+    with bar:
+        outcome = run_compare(
+            sc, names, paths, out_dir, progress=update, rpc_url=rpc_url,
+            resume=resume, overwrite=overwrite,
+        )  # fmt: skip
+    Console(width=max(120, 24 + 22 * len(names))).print(
+        render_compare_table(outcome["table"], title=f"ape run compare: {sc.name}")
+    )
+    click.echo(
+        f"table: {out_dir / 'compare.csv'}  report: {out_dir / 'report.md'}  runs: {out_dir / 'runs'}"
+    )
