@@ -286,11 +286,11 @@ def same_run_problem(manifest: dict, scenario: Scenario | None = None) -> str | 
     shared with the command line: the scenario fingerprint (the recorded scenario when
     ``scenario`` is ``None``), the code hash and the contracts' bytecode hashes.
     """
-    from simulator.results import RunMismatchError, check_same_run, code_hash
+    from simulator.results import RunMismatchError, check_same_run, code_hash, recorded_scenario
     from simulator.runner import bytecode_hashes
 
-    target = scenario if scenario is not None else (manifest.get("scenario") or {})
     try:
+        target = scenario if scenario is not None else recorded_scenario(manifest)
         check_same_run(
             manifest, target, code_hash(), bytecode_hashes(),
             prefix="it holds a different run", way_out="it is run again",
