@@ -7,6 +7,7 @@ call or decoding a log in the engine loop is one ``eth_abi`` call.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -189,7 +190,17 @@ class AbiRegistry:
 
     def decode_log(self, log: dict) -> DecodedEvent | None:
         """Decode one JSON-RPC log object; ``None`` for logs of unknown events."""
-        topics = log.get("topics") or []
+        return self.decode_log_parts(
+            log["address"],
+            log.get("topics") or [],
+            bytes.fromhex(log["data"][2:]),
+            int(log.get("logIndex", "0x0"), 16),
+        )
+
+    def decode_log_parts(
+        self, address: str, topics: Sequence[str], data: bytes, log_index: int = 0
+    ) -> DecodedEvent | None:
+        """Decode a log given as its parts (hex topics, raw data); ``None`` if unknown."""
         if not topics:
             return None
         spec = self._events.get(bytes.fromhex(topics[0][2:]))
@@ -201,14 +212,14 @@ class AbiRegistry:
             dynamic = type_str in ("string", "bytes") or type_str.endswith("]") or "(" in type_str
             args[name] = raw if dynamic else _normalise(abi_decode([type_str], raw)[0], type_str)
         if spec.data_types:
-            values = abi_decode(spec.data_types, bytes.fromhex(log["data"][2:]))
+            values = abi_decode(spec.data_types, data)
             for name, type_str, value in zip(spec.data_names, spec.data_types, values, strict=True):
                 args[name] = _normalise(value, type_str)
         return DecodedEvent(
             name=spec.name,
-            address=to_checksum_address(log["address"]),
+            address=to_checksum_address(address),
             args=args,
-            log_index=int(log.get("logIndex", "0x0"), 16),
+            log_index=log_index,
         )
 
     def decode_error(self, data: bytes) -> DecodedError:

@@ -3,6 +3,9 @@
 * embedded (default): start anvil on a free port, stop it when done;
 * ``rpc_url``: use an existing node (it must speak anvil's dev methods for the hot loop);
 * ``fork_url`` (+ ``fork_block``): start anvil as a local fork of any node.
+
+``backend="revm"`` runs the same contracts in process instead (:class:`RevmChain`): embedded
+or a fork of ``fork_url``; an ``rpc_url`` is refused (there is no node to connect to).
 """
 
 from __future__ import annotations
@@ -12,10 +15,21 @@ from contextlib import contextmanager
 from dataclasses import replace
 
 from simulator.chain.artifacts import load_artifacts
+from simulator.chain.base import Chain
 from simulator.chain.node import AnvilConfig, AnvilNode
 from simulator.chain.rpc import RpcClient
 from simulator.chain.rpc_chain import RpcChain
 from simulator.errors import ChainError, RpcError, RpcUnreachable
+
+#: Chain backends: anvil over JSON-RPC (the default and the reference), revm in process.
+BACKENDS = ("anvil", "revm")
+
+
+def check_backend(backend: str) -> str:
+    """``backend`` if it is one of :data:`BACKENDS`; otherwise a one-line :class:`ChainError`."""
+    if backend not in BACKENDS:
+        raise ChainError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    return backend
 
 
 def probe_node(url: str, what: str = "RPC") -> int:
@@ -37,8 +51,15 @@ def open_chain(
     fork_url: str | None = None,
     fork_block: int | None = None,
     anvil: AnvilConfig | None = None,
-) -> Iterator[RpcChain]:
-    """Yield a connected :class:`RpcChain`; stop any node it started on exit."""
+    backend: str = "anvil",
+) -> Iterator[Chain]:
+    """Yield a connected chain (:class:`RpcChain`, or :class:`RevmChain` with
+    ``backend="revm"``); stop any node it started on exit.
+
+    ``anvil`` configures the embedded node; with revm its chain id, block gas limit, genesis
+    timestamp and code size limit configure the in-process EVM the same way.
+    """
+    check_backend(backend)
     if rpc_url and fork_url:
         raise ChainError("give either --rpc or --fork-url, not both")
     if fork_block is not None and not fork_url:
@@ -46,6 +67,14 @@ def open_chain(
     if fork_block is not None and fork_block < 0:
         raise ChainError(f"--fork-block must be >= 0, got {fork_block}")
     registry = load_artifacts().registry
+    if backend == "revm":
+        if rpc_url:
+            raise ChainError(
+                "--rpc cannot be used with --backend revm (the EVM runs in this process); "
+                "use --fork-url to start from a node's state, or --backend anvil"
+            )
+        yield _open_revm(registry, anvil or AnvilConfig(), fork_url, fork_block)
+        return
     if rpc_url:
         probe_node(rpc_url)
         client = RpcClient(rpc_url)
@@ -69,3 +98,22 @@ def open_chain(
         return
     with AnvilNode(config) as node:
         yield RpcChain(node.rpc, registry, node=node)
+
+
+def _open_revm(registry, config: AnvilConfig, fork_url: str | None, fork_block: int | None):
+    from simulator.chain.revm_chain import RevmChain, RevmConfig
+
+    chain_id = config.chain_id
+    if fork_url:
+        chain_id = probe_node(fork_url, "fork")
+    return RevmChain(
+        RevmConfig(
+            chain_id=chain_id,
+            block_gas_limit=config.block_gas_limit,
+            genesis_timestamp_s=config.genesis_timestamp_s,
+            code_size_limit=config.code_size_limit,
+            fork_url=fork_url,
+            fork_block=fork_block,
+        ),
+        registry,
+    )
