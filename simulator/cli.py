@@ -54,10 +54,34 @@ def chain_options(fn: Callable) -> Callable:
     return fn
 
 
-def _open(rpc_url, fork_url, fork_block, port):
+def backend_option(fn: Callable) -> Callable:
+    """``--backend anvil|revm``: where the contracts execute (anvil, the reference, or revm in
+    this process). Checked in the command, so a bad name is a one-line error."""
+    return click.option("--backend", default="anvil", show_default=True, metavar="anvil|revm",
+                        help="Chain backend: anvil (JSON-RPC node) or revm (in process, "
+                             "needs pyrevm).")(fn)  # fmt: skip
+
+
+def backends_option(fn: Callable) -> Callable:
+    """``--backend anvil,revm``: one or more backends, measured side by side in one run."""
+    return click.option("--backend", "backends", default="anvil", show_default=True,
+                        metavar="NAME[,NAME]",
+                        help="Backends to measure, comma-separated (anvil, revm).")(fn)  # fmt: skip
+
+
+def _backend_list(text: str) -> list[str]:
+    from simulator.chain import check_backend
+
+    names = [check_backend(b.strip()) for b in text.split(",") if b.strip()]
+    if not names:
+        raise PerpsimError("--backend: give at least one of anvil, revm")
+    return list(dict.fromkeys(names))
+
+
+def _open(rpc_url, fork_url, fork_block, port, backend="anvil"):
     from simulator.chain import AnvilConfig, open_chain
 
-    return open_chain(rpc_url, fork_url, fork_block, AnvilConfig(port=port))
+    return open_chain(rpc_url, fork_url, fork_block, AnvilConfig(port=port), backend=backend)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -68,19 +92,21 @@ def main() -> None:
 
 @main.command()
 @chain_options
+@backend_option
 @click.option("--preset", default="hyperliquid-like", show_default=True,
               help="Venue parameter preset (simulator/presets/NAME.yaml).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print addresses as JSON.")
 @handles_errors
-def deploy(rpc_url, fork_url, fork_block, port, preset, as_json) -> None:
+def deploy(rpc_url, fork_url, fork_block, port, backend, preset, as_json) -> None:
     """Deploy a whole venue (token, oracle, AMM, market, fund, vault, controller, timelock)."""
     from simulator.protocol.deploy import deploy_venue
     from simulator.protocol.params import load_preset
 
     params = load_preset(preset)
-    with _open(rpc_url, fork_url, fork_block, port) as chain:
+    with _open(rpc_url, fork_url, fork_block, port, backend) as chain:
         venue = deploy_venue(chain, params)
         info = {
+            "backend": chain.backend,
             "rpc": chain.url,
             "chain_id": chain.chain_id,
             "block": chain.block_number(),
@@ -99,7 +125,11 @@ def deploy(rpc_url, fork_url, fork_block, port, preset, as_json) -> None:
     for name, address in info["contracts"].items():
         table.add_row(name, address)
     Console().print(table)
-    if info["embedded"]:
+    if info["backend"] == "revm":
+        click.echo(
+            "(revm in process: the state is gone on exit; use --rpc URL with anvil to keep it)"
+        )
+    elif info["embedded"]:
         click.echo("(embedded anvil: stopped on exit; use --rpc URL to deploy to a node you keep)")
 
 
@@ -133,24 +163,32 @@ def bench() -> None:
               help="Transfers sent through ape's per-transaction path.")  # fmt: skip
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--rpc", "rpc_url", default=None, metavar="URL", help="Bench an existing node.")
+@backends_option
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @handles_errors
-def bench_chain(transactions, agents, block_size, ape_sample, seed, rpc_url, as_json) -> None:
-    """Batched sender vs ape's per-transaction path on the same transfer workload."""
-    from benchmarks.chain import run
+def bench_chain(
+    transactions, agents, block_size, ape_sample, seed, rpc_url, backends, as_json
+) -> None:
+    """Batched sender vs ape's per-transaction path on the same transfer workload (on revm:
+    the batched path only; with several backends, side by side)."""
+    from benchmarks.chain import run, run_backends
 
+    names = _backend_list(backends)
     progress = (lambda m: None) if as_json else (lambda m: err_console.print(f"[dim]{m}[/dim]"))
-    figures = run(
-        agents=agents,
-        transactions=transactions,
-        block_size=block_size,
-        ape_sample=ape_sample,
-        seed=seed,
-        rpc_url=rpc_url,
-        progress=progress,
-    )
+    options = dict(agents=agents, transactions=transactions, block_size=block_size,
+                   ape_sample=ape_sample, seed=seed, rpc_url=rpc_url, progress=progress)  # fmt: skip
+    if len(names) > 1:
+        figures = run_backends(names, **options)
+        click.echo(json.dumps(figures, indent=2) if as_json else _backends_line(figures))
+        return
+    figures = run(backend=names[0], **options)
     if as_json:
         click.echo(json.dumps(figures, indent=2))
+        return
+    if figures["ape_per_transaction"] is None:
+        f = figures["batched"]
+        click.echo(f"{names[0]} batched: {f['transactions']} transfers in {f['seconds']:.2f} s, "
+                   f"{f['tx_per_s']:,.0f} tx/s")  # fmt: skip
         return
     table = Table(title="perpsim bench chain: collateral transfers from distinct agents")
     for col in ("path", "transactions", "seconds", "tx/s"):
@@ -163,6 +201,18 @@ def bench_chain(transactions, agents, block_size, ape_sample, seed, rpc_url, as_
         table.add_row(name, str(f["transactions"]), f"{f['seconds']:.2f}", f"{f['tx_per_s']:,.0f}")
     Console().print(table)
     click.echo(f"speedup: {figures['speedup']}x")
+
+
+def _backends_line(figures: dict) -> str:
+    """One line per backend of a side-by-side benchmark, then the speed-up."""
+    lines = []
+    for name, f in figures["backends"].items():
+        f = f.get("batched", f)
+        rate = f.get("tx_per_s", f.get("engine_tx_per_s"))
+        seconds = f.get("seconds", f.get("wall_seconds"))
+        lines.append(f"{name}: {seconds} s, {rate:,.0f} tx/s")
+    lines.append(f"revm speed-up over anvil: {figures.get('speedup_revm_over_anvil')}x")
+    return "\n".join(lines)
 
 
 def _progress_printer(mode: str, label: str):
@@ -217,6 +267,9 @@ def _summary_table(summary: dict, title: str) -> Table:
               help="Override any scenario key, e.g. --set controls.adl_policy=pro_rata.")  # fmt: skip
 @click.option("--rpc", "rpc_url", default=None, metavar="URL", help="Use an existing node.")
 @click.option("--fork-url", default=None, metavar="URL", help="Run on a local fork of URL.")
+@click.option("--backend", default=None, metavar="anvil|revm",
+              help="Chain backend: anvil (default) or revm (in process, needs pyrevm); "
+                   "--resume defaults to the run's own.")  # fmt: skip
 @click.option("--resume", "resume_dir", type=click.Path(path_type=Path), default=None,
               help="Continue a stopped run from its last checkpoint (SCENARIO is ignored).")  # fmt: skip
 @click.option("--overwrite", is_flag=True, help="Replace a complete run folder.")
@@ -234,6 +287,7 @@ def run(
     overrides,
     rpc_url,
     fork_url,
+    backend,
     resume_dir,
     overwrite,
     checkpoint_every,
@@ -241,15 +295,19 @@ def run(
     as_json,
 ) -> None:
     """Run SCENARIO (a preset name such as oct-2025, or a YAML file) on chain."""
+    from simulator.chain import check_backend
     from simulator.runner import resume_run, run_scenario
     from simulator.scenario import load_scenario
 
+    if backend is not None:
+        check_backend(backend)
     if resume_dir is not None:
         callback, bar = _progress_printer(progress_mode, f"resume {resume_dir}")
         with bar or _null():
             result = resume_run(
-                resume_dir, rpc_url=rpc_url, progress=callback, checkpoint_every=checkpoint_every
-            )
+                resume_dir, rpc_url=rpc_url, progress=callback, checkpoint_every=checkpoint_every,
+                backend=backend,
+            )  # fmt: skip
     else:
         if scenario is None:
             raise PerpsimError(
@@ -268,7 +326,7 @@ def run(
         with bar or _null():
             result = run_scenario(
                 sc, out_dir, rpc_url=rpc_url, fork_url=fork_url, overwrite=overwrite,
-                progress=callback, checkpoint_every=checkpoint_every,
+                progress=callback, checkpoint_every=checkpoint_every, backend=backend or "anvil",
             )  # fmt: skip
     if as_json:
         click.echo(json.dumps(result.summary, indent=2))
@@ -297,9 +355,10 @@ def run(
     show_default=True,
 )
 @click.option("--list-controls", is_flag=True, help="List the control sets and exit.")
+@backend_option
 @handles_errors
 def compare(
-    scenario, controls, paths, out_dir, overrides, workers, progress_mode, list_controls
+    scenario, controls, paths, out_dir, overrides, workers, progress_mode, list_controls, backend
 ) -> None:
     """Run SCENARIO's price paths under each control set; print and write the comparison."""
     from simulator.compare import run_compare
@@ -324,7 +383,9 @@ def compare(
     out_dir = out_dir or Path("runs") / f"compare-{sc.name}"
     callback, bar = _progress_printer(progress_mode, f"compare {sc.name}")
     with bar or _null():
-        outcome = run_compare(sc, names, paths, out_dir, workers=workers, progress=callback)
+        outcome = run_compare(
+            sc, names, paths, out_dir, workers=workers, progress=callback, backend=backend
+        )
     Console(width=max(120, 24 + 22 * len(names))).print(
         render_compare_table(outcome["table"], title=f"perpsim compare: {sc.name}")
     )
@@ -346,14 +407,22 @@ class _null:
 @click.option(
     "--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override scenario keys."
 )
+@backends_option
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @handles_errors
-def bench_run(scenario, overrides, as_json) -> None:
-    """A scenario end to end on chain, against the raw batched ceiling of the same blocks."""
+def bench_run(scenario, overrides, backends, as_json) -> None:
+    """A scenario end to end on chain, against the raw batched ceiling of the same blocks
+    (with several backends, each in turn in this process, and the speed-up)."""
     from benchmarks.run import run as bench
+    from benchmarks.run import run_backends
 
+    names = _backend_list(backends)
     progress = (lambda m: None) if as_json else (lambda m: err_console.print(f"[dim]{m}[/dim]"))
-    figures = bench(scenario, list(overrides), progress=progress)
+    if len(names) > 1:
+        figures = run_backends(scenario, list(overrides), names, progress=progress)
+        click.echo(json.dumps(figures, indent=2) if as_json else _backends_line(figures))
+        return
+    figures = bench(scenario, list(overrides), progress=progress, backend=names[0])
     if as_json:
         click.echo(json.dumps(figures, indent=2))
         return

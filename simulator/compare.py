@@ -41,6 +41,8 @@ class RunSpec:
     feedback: bool
     scenario: dict
     run_dir: str
+    backend: str = "anvil"
+    """Chain backend of the run (``anvil`` or ``revm``)."""
 
 
 def _run_dir(out: Path, control: str, path: int, feedback: bool) -> Path:
@@ -85,12 +87,14 @@ def _execute_run(spec: RunSpec) -> dict:
         status = json.loads(manifest.read_text()).get("status")
         if status == "complete":
             return RunReader(run_dir).summary
-        return resume_run(run_dir).summary
+        return resume_run(run_dir, backend=spec.backend).summary
     scenario = parse_scenario(spec.scenario, label=f"{spec.control} path {spec.path}")
-    return run_scenario(scenario, run_dir).summary
+    return run_scenario(scenario, run_dir, backend=spec.backend).summary
 
 
-def plan(scenario: Scenario, controls: Sequence[str], paths: int, out: Path) -> list[RunSpec]:
+def plan(
+    scenario: Scenario, controls: Sequence[str], paths: int, out: Path, backend: str = "anvil"
+) -> list[RunSpec]:
     """Every run of a comparison: controls × paths, plus path 0 of the baseline without feedback."""
     unknown = [c for c in controls if c not in CONTROL_SETS]
     if unknown:
@@ -106,14 +110,15 @@ def plan(scenario: Scenario, controls: Sequence[str], paths: int, out: Path) -> 
         for i, seed in enumerate(seeds):
             s = variant.with_overrides(seed=seed)
             specs.append(
-                RunSpec(control, i, True, s.to_dict(), str(_run_dir(out, control, i, True)))
+                RunSpec(
+                    control, i, True, s.to_dict(), str(_run_dir(out, control, i, True)), backend
+                )
             )
     off = control_set(scenario, controls[0]).with_overrides(
         {"controls.feedback": False}, seed=seeds[0]
     )
-    specs.append(
-        RunSpec(controls[0], 0, False, off.to_dict(), str(_run_dir(out, controls[0], 0, False)))
-    )
+    off_dir = str(_run_dir(out, controls[0], 0, False))
+    specs.append(RunSpec(controls[0], 0, False, off.to_dict(), off_dir, backend))
     return specs
 
 
@@ -125,11 +130,21 @@ def run_compare(
     *,
     workers: int = 2,
     progress: Callable[[int, int, RunSpec], None] | None = None,
+    backend: str = "anvil",
 ) -> dict[str, Any]:
-    """Run the comparison; write the table and report; return ``{"table": DataFrame, ...}``."""
+    """Run the comparison; write the table and report; return ``{"table": DataFrame, ...}``.
+
+    Every run uses the chain ``backend`` (``anvil``, or ``revm`` in process)."""
+    from simulator.chain.connect import check_backend
+
+    check_backend(backend)
+    if backend == "revm":
+        from simulator.chain.revm_chain import require_pyrevm
+
+        require_pyrevm()  # one clear error here rather than one per worker
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    specs = plan(scenario, controls, paths, out)
+    specs = plan(scenario, controls, paths, out, backend)
     summaries: dict[tuple[str, int, bool], dict] = {}
     done = 0
     failures: list[str] = []

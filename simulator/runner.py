@@ -193,21 +193,27 @@ def run_scenario(
     progress: Callable[[int, int], None] | None = None,
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
     stop_after: int | None = None,
+    backend: str = "anvil",
 ) -> RunResult:
     """Run ``scenario`` on a chain into ``out_dir``; return the summary.
 
-    ``stop_after`` ends the run early (after that step's checkpoint) and leaves the folder
-    resumable; tests use it to interrupt a run deterministically.
+    ``backend`` is ``"anvil"`` (the reference) or ``"revm"`` (in process, several times
+    faster; recorded in the manifest's ``extra.backend``). ``stop_after`` ends the run early
+    (after that step's checkpoint) and leaves the folder resumable; tests use it to interrupt
+    a run deterministically.
     """
     scenario.check_data_files()
     start = time.perf_counter()
-    with open_chain(rpc_url, fork_url, fork_block, anvil=run_node_config()) as chain:
+    with open_chain(
+        rpc_url, fork_url, fork_block, anvil=run_node_config(), backend=backend
+    ) as chain:
         writer = RunWriter(
             out_dir,
             scenario=scenario,
             seed=scenario.seed,
             chain_id=chain.chain_id,
             bytecode_hashes=bytecode_hashes(),
+            extra={"backend": chain.backend},
             overwrite=overwrite,
         )
         with writer:
@@ -246,11 +252,14 @@ def resume_run(
     rpc_url: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+    backend: str | None = None,
 ) -> RunResult:
-    """Continue a stopped run from its last checkpoint (or from the start if it has none)."""
+    """Continue a stopped run from its last checkpoint (or from the start if it has none),
+    on the backend it ran on (``backend=None``; another one refuses the saved chain state)."""
     start = time.perf_counter()
     run_dir = Path(run_dir)
-    with open_chain(rpc_url, anvil=run_node_config()) as chain:
+    backend = backend or _manifest_backend(run_dir)
+    with open_chain(rpc_url, anvil=run_node_config(), backend=backend) as chain:
         writer = RunWriter.resume(
             run_dir, chain_id=chain.chain_id, bytecode_hashes=bytecode_hashes()
         )
@@ -263,6 +272,18 @@ def resume_run(
             wall = elapsed + time.perf_counter() - start
             summary = writer.finish(engine.positions(), meta=_summary_meta(engine, wall))
     return _result(run_dir, summary)
+
+
+def _manifest_backend(run_dir: Path) -> str:
+    """The backend a run folder was written on (``anvil`` for folders that do not say)."""
+    import json
+
+    try:
+        manifest = json.loads((run_dir / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return "anvil"  # RunWriter.resume reports the missing or broken manifest
+    extra = manifest.get("extra") if isinstance(manifest, dict) else None
+    return (extra or {}).get("backend") or "anvil"
 
 
 def _result(run_dir: Path, summary: dict) -> RunResult:

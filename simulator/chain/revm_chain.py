@@ -71,8 +71,9 @@ VIEW_CALLER = "0x0000000000000000000000000000000000000000"
 _OUTPUT = re.compile(r"output: 0x([0-9a-fA-F]*)")
 
 
-def _pyrevm():
-    """Import pyrevm only when the revm backend is chosen (it is an optional dependency)."""
+def require_pyrevm():
+    """The ``pyrevm`` module, imported only when the revm backend is chosen (an optional
+    dependency); a one-line :class:`ChainError` if it is not installed."""
     try:
         import pyrevm
     except ImportError:
@@ -132,7 +133,7 @@ class RevmChain(BlockAssembly):
 
     def _start(self) -> None:
         """A fresh EVM at the configured genesis (or fork point); forgets everything else."""
-        pyrevm = _pyrevm()
+        pyrevm = require_pyrevm()
         cfg = self.config
         number, timestamp = 0, cfg.genesis_timestamp_s
         if cfg.fork_url:

@@ -12,6 +12,10 @@ A backend that drops a single log is caught (``test_a_backend_that_drops_one_log
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
 from contextlib import contextmanager
 from dataclasses import replace
 
@@ -443,3 +447,100 @@ def test_health_views_agree_on_every_account_after_a_run():
     """A stronger final read: every trader's equity, margin and size, exactly."""
     ref = anvil_run("oct-2025")["final"][-1]
     assert len(ref[0]) == 60 and np.count_nonzero(np.array(ref[2])) > 0
+
+
+# -- run folders and resume on revm ----------------------------------------------------------------
+
+
+def tables(run_dir):
+    return {
+        name: (run_dir / name).read_bytes()
+        for name in ("steps.parquet", "events.parquet", "positions.parquet")
+    }
+
+
+def test_a_stopped_revm_run_resumes_to_the_results_of_an_uninterrupted_anvil_run(tmp_path):
+    from simulator.results import deterministic_summary
+    from simulator.runner import resume_run, run_scenario
+
+    scenario = SCENARIOS["oct-2025"]()
+    full = run_scenario(scenario, tmp_path / "anvil", checkpoint_every=10)
+    cut = run_scenario(
+        scenario, tmp_path / "revm", checkpoint_every=10, stop_after=17, backend="revm"
+    )
+    assert cut.summary["status"] == "incomplete"
+    manifest = json.loads((tmp_path / "revm" / "manifest.json").read_text())
+    assert manifest["extra"]["backend"] == "revm"
+    resumed = resume_run(tmp_path / "revm", checkpoint_every=10)  # revm, from the manifest
+    assert deterministic_summary(resumed.summary) == deterministic_summary(full.summary)
+    assert tables(tmp_path / "revm") == tables(tmp_path / "anvil")
+
+
+def test_resuming_a_revm_run_on_anvil_is_a_one_line_refusal(tmp_path, perpsim_cmd):
+    out = tmp_path / "run"
+    args = [perpsim_cmd, "run", "oct-2025", "--set", "traders.count=20", "--steps", "400",
+            "--backend", "revm", "--out", str(out), "--checkpoint-every", "10",
+            "--progress", "jsonl"]  # fmt: skip
+    proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    try:
+        for line in proc.stderr:
+            if line.startswith("{") and json.loads(line)["done"] >= 25:
+                break
+        os.kill(proc.pid, signal.SIGKILL)  # only the checkpoint survives
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert json.loads((out / "manifest.json").read_text())["checkpoint_step"] >= 20
+    wrong = subprocess.run(
+        [perpsim_cmd, "run", "--resume", str(out), "--backend", "anvil", "--progress", "none"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert wrong.returncode == 2, wrong.stderr
+    assert wrong.stderr.strip().splitlines() == [
+        "error: the saved chain state was written by the revm backend and cannot be loaded on "
+        "anvil; use --backend revm"
+    ]
+    right = subprocess.run(
+        [perpsim_cmd, "run", "--resume", str(out), "--progress", "none", "--json"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert right.returncode == 0, right.stderr
+    assert json.loads((out / "manifest.json").read_text())["status"] == "complete"
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["run", "calm", "--backend", "evmone"], "unknown backend 'evmone'"),
+        (["run", "calm", "--backend", "revm", "--rpc", "http://127.0.0.1:9"], "--rpc cannot"),
+        (["compare", "calm", "--backend", "nope"], "unknown backend 'nope'"),
+        (["deploy", "--backend", "nope"], "unknown backend"),
+        (["bench", "run", "--backend", "anvil,nope"], "unknown backend 'nope'"),
+    ],
+)
+def test_bad_backend_input_is_one_line_and_leaves_no_folder(tmp_path, perpsim_cmd, args, needle):
+    proc = subprocess.run(
+        [perpsim_cmd, *args, *(["--out", str(tmp_path / "out")] if args[0] in ("run", "compare") else [])],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_revm_without_pyrevm_installed_is_a_one_line_error(tmp_path, perpsim_cmd):
+    """A ``pyrevm`` that cannot be imported (a stub package raising ImportError on PYTHONPATH)."""
+    stub = tmp_path / "stub" / "pyrevm"
+    stub.mkdir(parents=True)
+    (stub / "__init__.py").write_text("raise ImportError('pyrevm is not installed')\n")
+    proc = subprocess.run(
+        [perpsim_cmd, "run", "calm", "--backend", "revm", "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(tmp_path / "stub")},
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "needs the package pyrevm" in lines[0]
+    assert not (tmp_path / "out").exists()
