@@ -3,8 +3,8 @@
 Once the EVM runs in process, eth-abi is most of a call's cost (about 22 µs to encode a call
 and 50 µs to decode a log, against a few µs of EVM work). Most of the project's functions and
 events take and return only one-word static types (``uintN``, ``intN``, ``address``, ``bool``,
-``bytesN``); for those a tuple is just 32-byte words, which this module packs and slices
-directly. Everything else (strings, bytes, arrays, tuples) stays with eth-abi.
+``bytesN``) or structs of them; for those a tuple is just 32-byte words, which this module
+packs and slices directly (structs: decoding only). Everything else (strings, bytes, arrays, tuples) stays with eth-abi.
 
 The fast path gives exactly eth-abi's results: it takes only inputs whose types it knows for
 certain (``int`` but not ``bool`` for integers, ``bool`` for booleans, valid addresses,
@@ -157,6 +157,51 @@ def _normalise(value: Any, type_str: str) -> Any:
     return value
 
 
+def _split_tuple(type_str: str) -> list[str] | None:
+    """The component types of ``(a,b,...)``; ``None`` if ``type_str`` is not a bare tuple."""
+    if not (type_str.startswith("(") and type_str.endswith(")")):
+        return None
+    parts, depth, start = [], 0, 1
+    for k, ch in enumerate(type_str[1:-1], start=1):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(type_str[start:k])
+            start = k + 1
+    parts.append(type_str[start:-1])
+    return parts if parts != [""] else []
+
+
+def _static_decoder(type_str: str):
+    """``(words, decode(data, offset) -> (value, offset))`` for a one-word type or a tuple of
+    them (nested tuples too: a static tuple is its words in line); ``None`` otherwise."""
+    word = _word_decoder(type_str)
+    if word is not None:
+
+        def dec_word(data, offset):
+            return word(data[offset : offset + 32]), offset + 32
+
+        return 1, dec_word
+    parts = _split_tuple(type_str)
+    if parts is None:
+        return None
+    inner = [_static_decoder(p) for p in parts]
+    if not all(inner):
+        return None
+    decoders = [d for _, d in inner]
+
+    def dec_tuple(data, offset):
+        values = []
+        for dec in decoders:
+            value, offset = dec(data, offset)
+            values.append(value)
+        return tuple(values), offset
+
+    return sum(n for n, _ in inner), dec_tuple
+
+
 class TupleCodec:
     """Encode and decode one ABI tuple type, e.g. a function's inputs or an event's data.
 
@@ -167,14 +212,18 @@ class TupleCodec:
     def __init__(self, types: Sequence[str]):
         self.types = tuple(types)
         encoders = [_word_encoder(t) for t in self.types]
+        self._encoders = encoders if all(encoders) else None
         decoders = [_word_decoder(t) for t in self.types]
-        self.fast = all(encoders) and all(decoders)
-        self._encoders = encoders if self.fast else None
-        self._decoders = decoders if self.fast else None
+        self._decoders = decoders if all(decoders) else None
+        # Outputs that are static tuples (structs of words) decode on the fast path too.
+        static = [_static_decoder(t) for t in self.types]
+        self._static = [d for _, d in static] if all(static) else None
+        self._static_size = 32 * sum(n for n, _ in static) if all(static) else -1
+        self.fast = self._encoders is not None and self._decoders is not None
         self._size = 32 * len(self.types)
 
     def encode(self, values: Sequence[Any]) -> bytes:
-        if self.fast and len(values) == len(self.types):
+        if self._encoders is not None and len(values) == len(self.types):
             try:
                 return b"".join(enc(v) for enc, v in zip(self._encoders, values, strict=True))
             except _Fallback:
@@ -182,11 +231,20 @@ class TupleCodec:
         return abi_encode(self.types, values)
 
     def decode(self, data: bytes) -> tuple:
-        if self.fast and len(data) == self._size:
+        if self._decoders is not None and len(data) == self._size:
             try:
                 return tuple(
-                    dec(data[32 * i : 32 * i + 32]) for i, dec in enumerate(self._decoders)
+                    [dec(data[32 * i : 32 * i + 32]) for i, dec in enumerate(self._decoders)]
                 )
+            except _Fallback:
+                pass
+        elif self._static is not None and len(data) == self._static_size:
+            try:
+                values, offset = [], 0
+                for dec in self._static:
+                    value, offset = dec(data, offset)
+                    values.append(value)
+                return tuple(values)
             except _Fallback:
                 pass
         values = abi_decode(self.types, data)
