@@ -7,6 +7,7 @@ The Python API is the CLI's, underneath::
     result.summary["liquidated_notional_usd"], result.steps  # summary dict, steps DataFrame
     outcome = simulator.compare_controls("oct-2025", ["baseline", "adl_pro_rata"], paths=2)
     outcome["table"]                                         # metrics x control sets
+    simulator.run("oct-2025", backend="revm")                # the same contracts, in process
 
 Heavy modules are imported on first use, so ``import simulator`` stays cheap.
 """
@@ -29,7 +30,8 @@ def run(scenario: Any, out_dir: str | Path | None = None, *, overrides: Any = ()
     """Run a scenario (a :class:`~simulator.scenario.Scenario`, a preset key or a YAML path)
     into a run folder (default ``runs/<name>-seed<seed>``); return the
     :class:`~simulator.runner.RunResult`. ``kwargs`` go to
-    :func:`~simulator.runner.run_scenario` (``rpc_url``, ``fork_url``, ``overwrite``...)."""
+    :func:`~simulator.runner.run_scenario` (``rpc_url``, ``fork_url``, ``overwrite``,
+    ``backend="anvil"|"revm"``...)."""
     from simulator.runner import run_scenario
 
     sc = _scenario(scenario, overrides)
@@ -46,7 +48,7 @@ def compare_controls(
     **kwargs: Any,
 ):
     """The same ``paths`` price paths under each control set; see
-    :func:`simulator.compare.run_compare`."""
+    :func:`simulator.compare.run_compare` (``workers``, ``backend="anvil"|"revm"``...)."""
     from simulator.compare import run_compare
 
     sc = _scenario(scenario, overrides)

@@ -207,14 +207,19 @@ class AbiRegistry:
         self, address: str, topics: Sequence[str], data: bytes, log_index: int = 0
     ) -> DecodedEvent | None:
         """Decode a log given as its parts (hex topics, raw data); ``None`` if unknown."""
+        return self.decode_log_raw(address, [bytes.fromhex(t[2:]) for t in topics], data, log_index)
+
+    def decode_log_raw(
+        self, address: str, topics: Sequence[bytes], data: bytes, log_index: int = 0
+    ) -> DecodedEvent | None:
+        """Decode a log given as raw topics and data (the in-process EVM's form)."""
         if not topics:
             return None
-        spec = self._events.get(bytes.fromhex(topics[0][2:]))
+        spec = self._events.get(topics[0])
         if spec is None or len(topics) - 1 != len(spec.indexed):
             return None
         args: dict[str, Any] = {}
-        for (name, _, codec), topic in zip(spec.indexed, topics[1:], strict=True):
-            raw = bytes.fromhex(topic[2:])
+        for (name, _, codec), raw in zip(spec.indexed, topics[1:], strict=True):
             args[name] = raw if codec is None else codec.decode(raw)[0]
         if spec.data_names:
             args.update(zip(spec.data_names, spec.data.decode(data), strict=True))

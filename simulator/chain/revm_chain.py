@@ -298,10 +298,10 @@ class RevmChain(BlockAssembly):
         ok = error is None and result.is_success
         events = []
         if ok:
+            decode = self.registry.decode_log_raw
             for log in result.logs:
-                event = self.registry.decode_log_parts(
-                    log.address, log.topics, log.data[1], self._block_log_index
-                )
+                topics, data = log.data
+                event = decode(log.address, topics, data, self._block_log_index)
                 self._block_log_index += 1
                 if event is not None:
                     events.append(event)
