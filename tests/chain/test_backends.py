@@ -547,3 +547,26 @@ def test_revm_without_pyrevm_installed_is_a_one_line_error(tmp_path, perpsim_cmd
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "needs the package pyrevm" in lines[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_a_fork_of_a_node_gives_the_same_results_on_both_backends():
+    with open_chain() as source:
+        token = deploy_contract(source, CollateralToken, "T", "T", D, sender=D)
+        source.execute([token.mint(D, AGENTS[0], 77)])
+        seen = {}
+        for backend in BACKENDS:
+            with open_chain(fork_url=source.url, backend=backend) as fork:
+                view = CollateralToken(fork, token.contract_type, token.address)
+                before = fork.read_one(view.balance_of(AGENTS[0]))
+                results = fork.execute([view.mint(D, AGENTS[0], 3)])
+                again = deploy_contract(fork, CollateralToken, "T", "T", D, sender=D)
+                seen[backend] = (
+                    fork.block_number(),
+                    before,
+                    [r.ok for r in results],
+                    fork.read_one(view.balance_of(AGENTS[0])),
+                    again.address,
+                )
+        assert source.read_one(token.balance_of(AGENTS[0])) == 77  # forks write only locally
+    assert seen["anvil"] == seen["revm"]
+    assert seen["revm"][1:4] == (77, [True], 80)
