@@ -570,3 +570,21 @@ def test_a_fork_of_a_node_gives_the_same_results_on_both_backends():
         assert source.read_one(token.balance_of(AGENTS[0])) == 77  # forks write only locally
     assert seen["anvil"] == seen["revm"]
     assert seen["revm"][1:4] == (77, [True], 80)
+
+
+def test_a_comparison_on_revm_gives_anvils_table(tmp_path):
+    from simulator.compare import run_compare
+
+    scenario = tiny(**{"traders.count": 30, "steps": 20})
+    tables = {}
+    for backend in BACKENDS:
+        out = tmp_path / backend
+        outcome = run_compare(
+            scenario, ["baseline", "adl_pro_rata"], 1, out, workers=1, backend=backend
+        )
+        tables[backend] = outcome["table"]
+        for manifest in out.glob("runs/*/*/manifest.json"):
+            assert json.loads(manifest.read_text())["extra"]["backend"] == backend
+    assert len(tables["anvil"]) > 5
+    wall = [i for i in tables["anvil"].index if "wall" in str(i)]
+    pd.testing.assert_frame_equal(tables["anvil"].drop(wall), tables["revm"].drop(wall))
