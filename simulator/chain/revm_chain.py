@@ -244,7 +244,9 @@ class RevmChain(BlockAssembly):
         )
 
     def _rewind(self) -> None:
-        """Undo the executed calls of the open block (they run again when next needed)."""
+        """Undo the executed calls of the open block (they run again when next needed), and
+        let the next block's timestamp be decided again."""
+        self._block_timestamp = None
         if self._block_checkpoint is None:
             return
         self._evm.revert(self._block_checkpoint)
@@ -254,7 +256,6 @@ class RevmChain(BlockAssembly):
             self._block_results[i] = None
         self._executed = 0
         self._block_checkpoint = None
-        self._block_timestamp = None
         self._block_log_index = 0
 
     def _execute_pending(self) -> None:
@@ -478,6 +479,10 @@ class RevmChain(BlockAssembly):
     def get_code(self, address: str) -> bytes:
         self._rewind()
         return bytes(self._evm.get_code(address) or b"")
+
+    def use_fixed_clock(self, start_timestamp_s: int) -> None:
+        self._rewind()  # calls already applied saw the node's clock
+        super().use_fixed_clock(start_timestamp_s)
 
     def set_next_block_timestamp(self, timestamp_s: int) -> None:
         self._rewind()  # calls already applied saw the old timestamp

@@ -358,8 +358,9 @@ def test_advance_time_moves_the_next_block_under_a_fixed_clock(backend):
     """A fixed-clock timelock wait must not be skipped: +500 s asked is +500 s mined."""
     with open_chain(anvil=run_node_config(), backend=backend) as chain:
         chain.use_fixed_clock(GENESIS_TIMESTAMP_S)
-        chain.mine()
+        token = deploy_contract(chain, CollateralToken, "T", "T", D, sender=D)
         start = chain.latest_timestamp()
+        chain.read([token.balance_of(D)], pending=True)  # a look at the pending block first
         chain.advance_time(500)
         chain.mine()
         assert chain.latest_timestamp() == start + 1 + 500
