@@ -155,6 +155,8 @@ class RevmChain(BlockAssembly):
                 spec_id=REVM_SPEC,
             )
         except BaseException as exc:  # pyo3 panics derive from BaseException
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise
             raise ChainError(f"revm could not start: {exc}") from None
         self._pyrevm = pyrevm
         self._number, self._timestamp = number, timestamp
@@ -163,7 +165,8 @@ class RevmChain(BlockAssembly):
         self._log: list[list] = []  # the replay log (see dump_state)
         self._snapshots: list[_Snapshot] = []
         self._snapshot_ids = 0
-        self._time_offset_s = 0
+        # The node's own clock starts at the genesis (or fork) time, as anvil's does.
+        self._time_offset_s = timestamp - int(time.time())
         self._evm.set_balance(FAUCET_ADDRESS, FAUCET_WEI)
         self._close_block()
 
