@@ -12,6 +12,10 @@ that snapshot:
     block (encoding, sending, mining, reading results and decoding events all timed).
 
 Both paths must end with every transaction successful, or the benchmark fails.
+
+On ``backend="revm"`` (the EVM in this process) there is no node for ape to reach: only the
+batched path runs. :func:`run_backends` measures several backends one after the other in one
+process and reports the ratio of their batched rates.
 """
 
 from __future__ import annotations
@@ -96,13 +100,15 @@ def run(
     seed: int = 7,
     rpc_url: str | None = None,
     progress: Callable[[str], None] = lambda msg: None,
+    backend: str = "anvil",
 ) -> dict:
-    """Run both paths on one node; return the figures (rates in transactions per second)."""
+    """Run both paths on one node (the batched one only on revm); return the figures (rates
+    in transactions per second)."""
     if agents < 1 or transactions < 1 or block_size < 1 or ape_sample < 0:
         raise PerpsimError("agents, transactions and block size must be >= 1, ape sample >= 0")
     addrs = agent_addresses(agents)
     workload = transfer_workload(addrs, transactions, seed)
-    with open_chain(rpc_url=rpc_url) as chain:
+    with open_chain(rpc_url=rpc_url, backend=backend) as chain:
         progress("deploying the collateral token and funding agents")
         token = deploy_contract(chain, CollateralToken, "Perp USD", "pUSD", DEFAULT_DEPLOYER)
         mints = [token.mint(DEFAULT_DEPLOYER, a, AGENT_FUNDING_BASE_UNITS) for a in addrs]
@@ -111,10 +117,12 @@ def run(
         chain.set_balance(addrs, 10**20)
         world = chain.snapshot()
 
-        progress(f"ape per-transaction path: {min(ape_sample, transactions)} transfers")
-        chain.set_automine(True)
-        ape_sample = min(ape_sample, transactions)
-        ape_n, ape_s = _ape_path(chain.url, token.address, workload[:ape_sample])
+        ape_n = ape_s = 0
+        if backend == "anvil":
+            progress(f"ape per-transaction path: {min(ape_sample, transactions)} transfers")
+            chain.set_automine(True)
+            ape_sample = min(ape_sample, transactions)
+            ape_n, ape_s = _ape_path(chain.url, token.address, workload[:ape_sample])
         chain.revert(world)
 
         progress(f"batched path: {transactions} transfers in blocks of {block_size}")
@@ -130,6 +138,7 @@ def run(
     batch_rate = batch_n / batch_s
     return {
         "benchmark": "chain",
+        "backend": backend,
         "workload": "ERC-20 collateral transfers between agent addresses",
         "agents": agents,
         "seed": seed,
@@ -144,6 +153,22 @@ def run(
             "transactions": ape_n,
             "seconds": round(ape_s, 3),
             "tx_per_s": round(ape_rate, 1),
-        },
+        }
+        if ape_n
+        else None,
         "speedup": round(batch_rate / ape_rate, 1) if ape_rate else None,
+    }
+
+
+def run_backends(backends: list[str], **options) -> dict:
+    """:func:`run` on each backend in turn (same workload, same process); the figures of each
+    and the revm batched rate over anvil's."""
+    figures = {b: run(backend=b, **options) for b in backends}
+    rates = {b: f["batched"]["tx_per_s"] for b, f in figures.items()}
+    return {
+        "benchmark": "chain",
+        "backends": figures,
+        "speedup_revm_over_anvil": round(rates["revm"] / rates["anvil"], 2)
+        if {"anvil", "revm"} <= rates.keys() and rates["anvil"]
+        else None,
     }

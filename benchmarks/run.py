@@ -10,6 +10,10 @@
    of the chain's capacity the engine keeps. The replay must reproduce every status.
 
 Both use the same node configuration, in the same process, one after the other.
+
+``backend="revm"`` does both on the in-process EVM instead of anvil (its memory is then this
+process's). :func:`run_backends` runs the whole benchmark on several backends one after the
+other in one process and reports the speed-up of the engine.
 """
 
 from __future__ import annotations
@@ -67,12 +71,14 @@ def run(
     overrides: list[str] | None = None,
     *,
     progress: Callable[[str], None] = lambda m: None,
+    backend: str = "anvil",
 ) -> dict:
+    """The figures of one backend (times in seconds, rates in transactions per second)."""
     scenario = load_scenario(scenario_name, overrides or [])
     progress(
         f"engine: {scenario.name}, {scenario.traders.count if hasattr(scenario.traders, 'count') else 'book'} traders, {scenario.steps} steps"
     )
-    with open_chain(anvil=run_node_config()) as chain:
+    with open_chain(anvil=run_node_config(), backend=backend) as chain:
         chain.use_fixed_clock(GENESIS_TIMESTAMP_S)
         t0 = time.perf_counter()
         world = build_world(chain, scenario)
@@ -88,7 +94,7 @@ def run(
         recorded = engine.recorded_calls or []
 
     progress(f"raw ceiling: replaying {transactions} transactions in {len(recorded)} blocks")
-    with open_chain(anvil=run_node_config()) as chain:
+    with open_chain(anvil=run_node_config(), backend=backend) as chain:
         chain.use_fixed_clock(GENESIS_TIMESTAMP_S)
         world2 = build_world(chain, scenario)
         if world2.traders != world.traders or world2.venue.addresses() != world.venue.addresses():
@@ -111,6 +117,7 @@ def run(
     raw_rate = replayed / raw_s if raw_s else 0.0
     return {
         "benchmark": "run",
+        "backend": backend,
         "scenario": scenario.name,
         "traders": len(world.traders),
         "steps": scenario.steps,
@@ -126,4 +133,30 @@ def run(
         "engine_ms_per_step": round(1000 * engine_s / max(scenario.steps, 1), 2),
         "raw_ms_per_block": round(1000 * raw_s / max(len(recorded), 1), 2),
         **memory,
+    }
+
+
+def run_backends(
+    scenario_name: str = "oct-2025",
+    overrides: list[str] | None = None,
+    backends: list[str] = ("anvil", "revm"),
+    *,
+    progress: Callable[[str], None] = lambda m: None,
+) -> dict:
+    """:func:`run` on each backend in turn, in this process; the engine's speed-up of revm over
+    anvil (engine seconds, both measured in the same run on the same machine)."""
+    figures = {}
+    for backend in backends:
+        progress(f"backend {backend}")
+        figures[backend] = run(scenario_name, overrides, progress=progress, backend=backend)
+    speedup = None
+    if {"anvil", "revm"} <= figures.keys() and figures["revm"]["engine_seconds"]:
+        speedup = round(figures["anvil"]["engine_seconds"] / figures["revm"]["engine_seconds"], 2)
+    return {
+        "benchmark": "run",
+        "scenario": figures[backends[0]]["scenario"],
+        "backends": figures,
+        "speedup_revm_over_anvil": speedup,
+        "note": "peak memory is per process: python_peak_mb of a later backend includes the "
+        "earlier ones' peak (VmHWM never goes down)",
     }

@@ -8,6 +8,7 @@ The Python API is the CLI's, underneath::
     simulator.resume("runs/oct-2025-seed20251010")           # continue a stopped run
     outcome = simulator.compare_controls("oct-2025", ["baseline", "adl_pro_rata"], paths=2)
     outcome["table"]                                         # metrics x control sets
+    simulator.run("oct-2025", backend="revm")                # the same contracts, in process
 
 A run folder is reused only when it holds the same run (scenario fingerprint, code hash,
 contract bytecode): see :func:`simulator.results.check_same_run`.
@@ -33,7 +34,8 @@ def run(scenario: Any, out_dir: str | Path | None = None, *, overrides: Any = ()
     """Run a scenario (a :class:`~simulator.scenario.Scenario`, a preset key or a YAML path)
     into a run folder (default ``runs/<name>-seed<seed>``); return the
     :class:`~simulator.runner.RunResult`. ``kwargs`` go to
-    :func:`~simulator.runner.run_scenario` (``rpc_url``, ``fork_url``, ``overwrite``...)."""
+    :func:`~simulator.runner.run_scenario` (``rpc_url``, ``fork_url``, ``overwrite``,
+    ``backend="anvil"|"revm"``...)."""
     from simulator.runner import run_scenario
 
     sc = _scenario(scenario, overrides)
@@ -63,7 +65,7 @@ def compare_controls(
     """The same ``paths`` price paths under each control set into ``out_dir`` (default
     ``runs/compare-<name>``); see :func:`simulator.compare.run_compare`. ``kwargs`` go to it:
     ``workers``, ``progress``, ``resume=True`` (reuse and continue the same comparison's runs),
-    ``overwrite=True`` (replace the comparison there)."""
+    ``overwrite=True`` (replace the comparison there), ``backend="anvil"|"revm"``."""
     from simulator.compare import run_compare
 
     sc = _scenario(scenario, overrides)

@@ -148,6 +148,30 @@ def chain_options(fn: Callable) -> Callable:
     return fn
 
 
+def backend_option(fn: Callable) -> Callable:
+    """``--backend anvil|revm``: where the contracts execute (anvil, the reference, or revm in
+    this process). Checked in the command, so a bad name is a one-line error."""
+    return click.option("--backend", default="anvil", show_default=True, metavar="anvil|revm",
+                        help="Chain backend: anvil (JSON-RPC node) or revm (in process, "
+                             "needs pyrevm).")(fn)  # fmt: skip
+
+
+def backends_option(fn: Callable) -> Callable:
+    """``--backend anvil,revm``: one or more backends, measured side by side in one run."""
+    return click.option("--backend", "backends", default="anvil", show_default=True,
+                        metavar="NAME[,NAME]",
+                        help="Backends to measure, comma-separated (anvil, revm).")(fn)  # fmt: skip
+
+
+def _backend_list(text: str) -> list[str]:
+    from simulator.chain import check_backend
+
+    names = [check_backend(b.strip()) for b in text.split(",") if b.strip()]
+    if not names:
+        raise PerpsimError("--backend: give at least one of anvil, revm")
+    return list(dict.fromkeys(names))
+
+
 @click.group(cls=PerpsimGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="perpsim")
 def main() -> None:
@@ -156,18 +180,20 @@ def main() -> None:
 
 @main.command()
 @chain_options
+@backend_option
 @click.option("--preset", default="hyperliquid-like", show_default=True,
               help="Venue parameter preset (simulator/presets/NAME.yaml).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print addresses as JSON.")
 @click.option("--keep-node", is_flag=True,
               help="Leave the embedded anvil running (it is then yours: stop it with kill PID).")  # fmt: skip
 @handles_errors
-def deploy(rpc_url, fork_url, fork_block, port, preset, as_json, keep_node) -> None:
+def deploy(rpc_url, fork_url, fork_block, port, backend, preset, as_json, keep_node) -> None:
     """Deploy a whole venue (token, oracle, AMM, market, fund, vault, controller, timelock).
 
     With the embedded anvil (no --rpc) the node stops when the command ends, so the addresses
     are only worth keeping with --keep-node (the node then runs on, and is yours to stop) or
-    on a node of your own (--rpc URL).
+    on a node of your own (--rpc URL). With --backend revm the EVM lives in this process and
+    its state is gone when the command ends.
     """
     from simulator.chain import AnvilConfig, open_chain
     from simulator.protocol.deploy import deploy_venue
@@ -175,10 +201,13 @@ def deploy(rpc_url, fork_url, fork_block, port, preset, as_json, keep_node) -> N
 
     params = load_preset(preset)
     config = AnvilConfig(port=port)
-    with open_chain(rpc_url, fork_url, fork_block, config, keep_node=keep_node) as chain:
+    with open_chain(
+        rpc_url, fork_url, fork_block, config, keep_node=keep_node, backend=backend
+    ) as chain:
         venue = deploy_venue(chain, params)
         embedded = chain.node is not None
         info = {
+            "backend": chain.backend,
             "rpc": chain.url,
             "chain_id": chain.chain_id,
             "block": chain.block_number(),
@@ -186,7 +215,13 @@ def deploy(rpc_url, fork_url, fork_block, port, preset, as_json, keep_node) -> N
             "preset": preset,
             "contracts": venue.addresses(),
         }
-        if embedded and keep_node:
+        if chain.backend == "revm":
+            info["rpc"] = None
+            info["note"] = (
+                "revm ran in this process: its state was gone when the command ended; use "
+                "--backend anvil with --keep-node or --rpc URL to keep the contracts"
+            )
+        elif embedded and keep_node:
             pid = chain.node.pid
             info["pid"] = pid
             info["note"] = (
@@ -295,24 +330,32 @@ def bench() -> None:
               help="Transfers sent through ape's per-transaction path.")  # fmt: skip
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--rpc", "rpc_url", default=None, metavar="URL", help="Bench an existing node.")
+@backends_option
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @handles_errors
-def bench_chain(transactions, agents, block_size, ape_sample, seed, rpc_url, as_json) -> None:
-    """Batched sender vs ape's per-transaction path on the same transfer workload."""
-    from benchmarks.chain import run
+def bench_chain(
+    transactions, agents, block_size, ape_sample, seed, rpc_url, backends, as_json
+) -> None:
+    """Batched sender vs ape's per-transaction path on the same transfer workload (on revm:
+    the batched path only; with several backends, side by side)."""
+    from benchmarks.chain import run, run_backends
 
+    names = _backend_list(backends)
     progress = (lambda m: None) if as_json else (lambda m: err_console.print(f"[dim]{m}[/dim]"))
-    figures = run(
-        agents=agents,
-        transactions=transactions,
-        block_size=block_size,
-        ape_sample=ape_sample,
-        seed=seed,
-        rpc_url=rpc_url,
-        progress=progress,
-    )
+    options = dict(agents=agents, transactions=transactions, block_size=block_size,
+                   ape_sample=ape_sample, seed=seed, rpc_url=rpc_url, progress=progress)  # fmt: skip
+    if len(names) > 1:
+        figures = run_backends(names, **options)
+        click.echo(json.dumps(figures, indent=2) if as_json else _backends_line(figures))
+        return
+    figures = run(backend=names[0], **options)
     if as_json:
         click.echo(json.dumps(figures, indent=2))
+        return
+    if figures["ape_per_transaction"] is None:
+        f = figures["batched"]
+        click.echo(f"{names[0]} batched: {f['transactions']} transfers in {f['seconds']:.2f} s, "
+                   f"{f['tx_per_s']:,.0f} tx/s")  # fmt: skip
         return
     table = Table(title="perpsim bench chain: collateral transfers from distinct agents")
     for col in ("path", "transactions", "seconds", "tx/s"):
@@ -325,6 +368,18 @@ def bench_chain(transactions, agents, block_size, ape_sample, seed, rpc_url, as_
         table.add_row(name, str(f["transactions"]), f"{f['seconds']:.2f}", f"{f['tx_per_s']:,.0f}")
     Console().print(table)
     click.echo(f"speedup: {figures['speedup']}x")
+
+
+def _backends_line(figures: dict) -> str:
+    """One line per backend of a side-by-side benchmark, then the speed-up."""
+    lines = []
+    for name, f in figures["backends"].items():
+        f = f.get("batched", f)
+        rate = f.get("tx_per_s", f.get("engine_tx_per_s"))
+        seconds = f.get("seconds", f.get("wall_seconds"))
+        lines.append(f"{name}: {seconds} s, {rate:,.0f} tx/s")
+    lines.append(f"revm speed-up over anvil: {figures.get('speedup_revm_over_anvil')}x")
+    return "\n".join(lines)
 
 
 def _progress_printer(mode: str, label: str):
@@ -404,6 +459,9 @@ def _summary_table(summary: dict, title: str) -> Table:
               help="Override any scenario key, e.g. --set controls.adl_policy=pro_rata.")  # fmt: skip
 @click.option("--rpc", "rpc_url", default=None, metavar="URL", help="Use an existing node.")
 @click.option("--fork-url", default=None, metavar="URL", help="Run on a local fork of URL.")
+@click.option("--backend", default=None, metavar="anvil|revm",
+              help="Chain backend: anvil (default) or revm (in process, needs pyrevm); "
+                   "--resume defaults to the run's own.")  # fmt: skip
 @click.option("--resume", "resume_dir", type=click.Path(path_type=Path), default=None,
               help="Continue a stopped run from its last checkpoint, exactly as recorded in its "
               "manifest (no SCENARIO, --set, --seed, --steps, --out, --overwrite or --fork-url; "
@@ -424,6 +482,7 @@ def run(
     overrides,
     rpc_url,
     fork_url,
+    backend,
     resume_dir,
     overwrite,
     checkpoint_every,
@@ -431,9 +490,12 @@ def run(
     as_json,
 ) -> None:
     """Run SCENARIO (a preset name such as oct-2025, or a YAML file) on chain."""
+    from simulator.chain import check_backend
     from simulator.runner import resume_run, run_scenario
     from simulator.scenario import load_scenario
 
+    if backend is not None:
+        check_backend(backend)
     if resume_dir is not None:
         given = {
             "a SCENARIO": scenario is not None, "--out": out_dir is not None,
@@ -448,8 +510,9 @@ def run(
         callback, bar = _progress_printer(progress_mode, f"resume {resume_dir}")
         with bar or _null():
             result = resume_run(
-                resume_dir, rpc_url=rpc_url, progress=callback, checkpoint_every=checkpoint_every
-            )
+                resume_dir, rpc_url=rpc_url, progress=callback, checkpoint_every=checkpoint_every,
+                backend=backend,
+            )  # fmt: skip
     else:
         if scenario is None:
             raise PerpsimError(
@@ -468,7 +531,7 @@ def run(
         with bar or _null():
             result = run_scenario(
                 sc, out_dir, rpc_url=rpc_url, fork_url=fork_url, overwrite=overwrite,
-                progress=callback, checkpoint_every=checkpoint_every,
+                progress=callback, checkpoint_every=checkpoint_every, backend=backend or "anvil",
             )  # fmt: skip
     if as_json:
         click.echo(json.dumps(result.summary, indent=2))
@@ -504,6 +567,7 @@ def run(
 @click.option("--overwrite", is_flag=True,
               help="Remove the runs and outputs of the comparison in OUT first, then start.")  # fmt: skip
 @click.option("--list-controls", is_flag=True, help="List the control sets and exit.")
+@backend_option
 @handles_errors
 def compare(
     scenario,
@@ -516,6 +580,7 @@ def compare(
     resume,
     overwrite,
     list_controls,
+    backend,
 ) -> None:
     """Run SCENARIO's price paths under each control set; print and write the comparison.
 
@@ -545,7 +610,7 @@ def compare(
     with bar or _null():
         outcome = run_compare(
             sc, names, paths, out_dir, workers=workers, progress=callback,
-            resume=resume, overwrite=overwrite,
+            resume=resume, overwrite=overwrite, backend=backend,
         )  # fmt: skip
     Console(width=max(120, 24 + 22 * len(names))).print(
         render_compare_table(outcome["table"], title=f"perpsim compare: {sc.name}")
@@ -568,14 +633,22 @@ class _null:
 @click.option(
     "--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override scenario keys."
 )
+@backends_option
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @handles_errors
-def bench_run(scenario, overrides, as_json) -> None:
-    """A scenario end to end on chain, against the raw batched ceiling of the same blocks."""
+def bench_run(scenario, overrides, backends, as_json) -> None:
+    """A scenario end to end on chain, against the raw batched ceiling of the same blocks
+    (with several backends, each in turn in this process, and the speed-up)."""
     from benchmarks.run import run as bench
+    from benchmarks.run import run_backends
 
+    names = _backend_list(backends)
     progress = (lambda m: None) if as_json else (lambda m: err_console.print(f"[dim]{m}[/dim]"))
-    figures = bench(scenario, list(overrides), progress=progress)
+    if len(names) > 1:
+        figures = run_backends(scenario, list(overrides), names, progress=progress)
+        click.echo(json.dumps(figures, indent=2) if as_json else _backends_line(figures))
+        return
+    figures = bench(scenario, list(overrides), progress=progress, backend=names[0])
     if as_json:
         click.echo(json.dumps(figures, indent=2))
         return

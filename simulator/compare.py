@@ -91,6 +91,8 @@ class RunSpec:
     """:data:`NEW`, :data:`REUSE` or :data:`RESUME` (decided by :func:`run_compare`)."""
     rpc_url: str | None = None
     """Node to run on (``ape run compare``); ``None``: the run's own embedded anvil."""
+    backend: str = "anvil"
+    """Chain backend of a new run (``anvil`` or ``revm``); a resumed run continues on its own."""
 
     @property
     def label(self) -> str:
@@ -141,10 +143,12 @@ def _execute_run(spec: RunSpec) -> dict:
         return resume_run(
             run_dir, scenario=scenario, rpc_url=spec.rpc_url
         ).summary  # checks it again
-    return run_scenario(scenario, run_dir, rpc_url=spec.rpc_url).summary
+    return run_scenario(scenario, run_dir, rpc_url=spec.rpc_url, backend=spec.backend).summary
 
 
-def plan(scenario: Scenario, controls: Sequence[str], paths: int, out: Path) -> list[RunSpec]:
+def plan(
+    scenario: Scenario, controls: Sequence[str], paths: int, out: Path, backend: str = "anvil"
+) -> list[RunSpec]:
     """Every run of a comparison: controls × paths, plus path 0 of the baseline without feedback."""
     unknown = [c for c in controls if c not in CONTROL_SETS]
     if unknown:
@@ -170,6 +174,7 @@ def plan(scenario: Scenario, controls: Sequence[str], paths: int, out: Path) -> 
                     s.to_dict(),
                     str(_run_dir(out, control, i, True)),
                     s.fingerprint(),
+                    backend=backend,
                 )  # fmt: skip
             )
     off = control_set(scenario, controls[0]).with_overrides(
@@ -183,6 +188,7 @@ def plan(scenario: Scenario, controls: Sequence[str], paths: int, out: Path) -> 
             off.to_dict(),
             str(_run_dir(out, controls[0], 0, False)),
             off.fingerprint(),
+            backend=backend,
         )  # fmt: skip
     )
     return specs
@@ -353,6 +359,7 @@ def run_compare(
     resume: bool = False,
     overwrite: bool = False,
     rpc_url: str | None = None,
+    backend: str = "anvil",
 ) -> dict[str, Any]:
     """Run the comparison; write the table and report; return ``{"table": DataFrame, ...}``.
 
@@ -372,6 +379,9 @@ def run_compare(
     rpc_url : str, optional
         Run every run on that node, one after another (``ape run compare``), instead of each
         on its own embedded anvil.
+    backend : str
+        Chain backend of every new run (``anvil``, or ``revm`` in process); a resumed run
+        continues on the backend it ran on.
 
     Without either, ``out`` must hold no comparison's runs. In every case a non-empty ``out``
     that is not a comparison folder is refused.
@@ -385,12 +395,18 @@ def run_compare(
         With ``resume``: a run folder holds another run (the message names it and what
         differs).
     """
+    from simulator.chain.connect import check_backend
     from simulator.runner import bytecode_hashes
 
+    check_backend(backend)
+    if backend == "revm":
+        from simulator.chain.revm_chain import require_pyrevm
+
+        require_pyrevm()  # one clear error here rather than one per worker
     out = Path(out)
     if resume and overwrite:
         raise CompareError("--resume and --overwrite cannot be combined: choose one")
-    specs = plan(scenario, controls, paths, out)
+    specs = plan(scenario, controls, paths, out, backend)
     scenario.check_data_files()
     held = _holdings(out)
     code, bytecode = code_hash(), bytecode_hashes()

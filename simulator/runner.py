@@ -194,28 +194,32 @@ def run_scenario(
     progress: Callable[[int, int], None] | None = None,
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
     stop_after: int | None = None,
+    backend: str = "anvil",
 ) -> RunResult:
     """Run ``scenario`` on a chain into ``out_dir``; return the summary.
 
     Everything that can be checked without a chain is checked before a node starts or a folder
     is made: the scenario's data files, the output folder (see :meth:`RunWriter.check_folder`),
     the compiled contracts. A run that fails before its first step (a deployment that reverts,
-    a node that does not start) leaves no folder it created. ``stop_after`` ends the run early
-    (after that step's checkpoint) and leaves the folder resumable; tests use it to interrupt a
-    run deterministically.
+    a node that does not start) leaves no folder it created. ``backend`` is ``"anvil"`` (the
+    reference) or ``"revm"`` (in process, several times faster; recorded in the manifest's
+    ``extra.backend``). ``stop_after`` ends the run early (after that step's checkpoint) and
+    leaves the folder resumable; tests use it to interrupt a run deterministically.
     """
     scenario.check_data_files()
     RunWriter.check_folder(out_dir, overwrite=overwrite)
     hashes = bytecode_hashes()
     start = time.perf_counter()
-    with open_chain(rpc_url, fork_url, fork_block, anvil=run_node_config()) as chain:
+    with open_chain(
+        rpc_url, fork_url, fork_block, anvil=run_node_config(), backend=backend
+    ) as chain:
         writer = RunWriter(
             out_dir,
             scenario=scenario,
             seed=scenario.seed,
             chain_id=chain.chain_id,
             bytecode_hashes=hashes,
-            extra={"input_notes": scenario.input_notes()},
+            extra={"input_notes": scenario.input_notes(), "backend": chain.backend},
             overwrite=overwrite,
         )
         with writer:
@@ -257,6 +261,7 @@ def resume_run(
     progress: Callable[[int, int], None] | None = None,
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
     scenario: Scenario | None = None,
+    backend: str | None = None,
 ) -> RunResult:
     """Continue a stopped run from its last checkpoint (or from the start if it has none).
 
@@ -266,7 +271,8 @@ def resume_run(
     the contracts' bytecode are the ones the run started with, and that the checkpoint the
     manifest records is there and readable. ``scenario``, when given (a comparison's planned
     run), must be the recorded one. A failure after that marks the run ``incomplete`` with the
-    reason.
+    reason. The run continues on the backend it ran on (``backend=None``; another one refuses
+    the saved chain state).
 
     Raises
     ------
@@ -275,6 +281,7 @@ def resume_run(
     """
     start = time.perf_counter()
     run_dir = Path(run_dir)
+    backend = backend or _manifest_backend(run_dir)
     if scenario is not None:
         scenario.check_data_files()
     writer = RunWriter.resume(run_dir, bytecode_hashes=bytecode_hashes(), scenario=scenario)
@@ -287,12 +294,24 @@ def resume_run(
         meta = writer.checkpoint.meta if writer.checkpoint else {}
         elapsed = float(meta.get("wall_seconds", 0.0))
         recorded.check_data_files()
-        with open_chain(rpc_url, anvil=run_node_config()) as chain:
+        with open_chain(rpc_url, anvil=run_node_config(), backend=backend) as chain:
             writer.record_chain(chain.chain_id)
             engine = _run_into(writer, chain, recorded, progress, checkpoint_every, None, elapsed)
             wall = elapsed + time.perf_counter() - start
             summary = writer.finish(engine.positions(), meta=_summary_meta(engine, wall))
     return _result(run_dir, summary)
+
+
+def _manifest_backend(run_dir: Path) -> str:
+    """The backend a run folder was written on (``anvil`` for folders that do not say)."""
+    import json
+
+    try:
+        manifest = json.loads((run_dir / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return "anvil"  # RunWriter.resume reports the missing or broken manifest
+    extra = manifest.get("extra") if isinstance(manifest, dict) else None
+    return (extra or {}).get("backend") or "anvil"
 
 
 def _result(run_dir: Path, summary: dict) -> RunResult:

@@ -1,27 +1,22 @@
 """ABI encoding and decoding for the hot loop: function calls, events and custom errors.
 
 Contract ABIs come from ape's build (``.build/__local__.json``). Everything here is
-precomputed once per ABI (selectors, topic hashes, eth-abi type strings) so that encoding a
-call or decoding a log in the engine loop is one ``eth_abi`` call.
+precomputed once per ABI (selectors, topic hashes, codecs) so that encoding a call or decoding
+a log in the engine loop is one codec call: the fast word codec of
+:mod:`simulator.chain.codec` for static types, eth-abi otherwise.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from eth_abi import decode as abi_decode
-from eth_abi import encode as abi_encode
 from eth_utils import keccak
-from eth_utils import to_checksum_address as _to_checksum_address
 
-
-@lru_cache(maxsize=1 << 16)
-def to_checksum_address(address: str) -> str:
-    """EIP-55 checksummed address, cached: the same few thousand agent and contract addresses
-    appear in every block's events (a keccak each time otherwise)."""
-    return _to_checksum_address(address)
+from simulator.chain.codec import TupleCodec
+from simulator.chain.codec import checksum as to_checksum_address
 
 
 def _type_str(item: dict) -> str:
@@ -89,6 +84,12 @@ class Function:
     input_types: tuple[str, ...]
     output_types: tuple[str, ...]
     mutability: str
+    _inputs: TupleCodec = field(init=False, repr=False, compare=False)
+    _outputs: TupleCodec = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_inputs", TupleCodec(self.input_types))
+        object.__setattr__(self, "_outputs", TupleCodec(self.output_types))
 
     @classmethod
     def from_abi(cls, item: dict) -> Function:
@@ -105,15 +106,14 @@ class Function:
             raise TypeError(f"{self.name} takes {len(self.input_types)} arguments, got {len(args)}")
         if self.input_types == ("address[]",):
             return self.selector + encode_address_array(args[0])
-        return self.selector + abi_encode(self.input_types, args)
+        return self.selector + self._inputs.encode(args)
 
     def decode(self, output: bytes) -> Any:
         """Decoded return value: one value for a single output, a tuple for several."""
         if self.output_types and all(t in _WORD_ARRAYS for t in self.output_types):
             values = decode_word_arrays(self.output_types, output)
             return values[0] if len(values) == 1 else values
-        values = abi_decode(self.output_types, output)
-        values = tuple(_normalise(v, t) for v, t in zip(values, self.output_types, strict=True))
+        values = self._outputs.decode(output)
         return values[0] if len(values) == 1 else values
 
 
@@ -143,9 +143,9 @@ class DecodedError:
 @dataclass(frozen=True)
 class _EventSpec:
     name: str
-    indexed: tuple[tuple[str, str], ...]  # (name, type)
+    indexed: tuple[tuple[str, str, TupleCodec | None], ...]  # (name, type, codec if static)
     data_names: tuple[str, ...]
-    data_types: tuple[str, ...]
+    data: TupleCodec
 
 
 @dataclass(frozen=True)
@@ -173,11 +173,18 @@ class AbiRegistry:
             if item.get("type") == "event" and not item.get("anonymous"):
                 inputs = item.get("inputs", [])
                 topic = keccak(text=_signature(item))
+                indexed = []
+                for i in inputs:
+                    if i.get("indexed"):
+                        t = _type_str(i)
+                        # a dynamic indexed value is only its hash: kept as the raw topic
+                        dynamic = t in ("string", "bytes") or t.endswith("]") or "(" in t
+                        indexed.append((i["name"], t, None if dynamic else TupleCodec([t])))
                 self._events[topic] = _EventSpec(
                     name=item["name"],
-                    indexed=tuple((i["name"], _type_str(i)) for i in inputs if i.get("indexed")),
+                    indexed=tuple(indexed),
                     data_names=tuple(i["name"] for i in inputs if not i.get("indexed")),
-                    data_types=tuple(_type_str(i) for i in inputs if not i.get("indexed")),
+                    data=TupleCodec([_type_str(i) for i in inputs if not i.get("indexed")]),
                 )
             elif item.get("type") == "error":
                 inputs = item.get("inputs", [])
@@ -189,26 +196,38 @@ class AbiRegistry:
 
     def decode_log(self, log: dict) -> DecodedEvent | None:
         """Decode one JSON-RPC log object; ``None`` for logs of unknown events."""
-        topics = log.get("topics") or []
+        return self.decode_log_parts(
+            log["address"],
+            log.get("topics") or [],
+            bytes.fromhex(log["data"][2:]),
+            int(log.get("logIndex", "0x0"), 16),
+        )
+
+    def decode_log_parts(
+        self, address: str, topics: Sequence[str], data: bytes, log_index: int = 0
+    ) -> DecodedEvent | None:
+        """Decode a log given as its parts (hex topics, raw data); ``None`` if unknown."""
+        return self.decode_log_raw(address, [bytes.fromhex(t[2:]) for t in topics], data, log_index)
+
+    def decode_log_raw(
+        self, address: str, topics: Sequence[bytes], data: bytes, log_index: int = 0
+    ) -> DecodedEvent | None:
+        """Decode a log given as raw topics and data (the in-process EVM's form)."""
         if not topics:
             return None
-        spec = self._events.get(bytes.fromhex(topics[0][2:]))
+        spec = self._events.get(topics[0])
         if spec is None or len(topics) - 1 != len(spec.indexed):
             return None
         args: dict[str, Any] = {}
-        for (name, type_str), topic in zip(spec.indexed, topics[1:], strict=True):
-            raw = bytes.fromhex(topic[2:])
-            dynamic = type_str in ("string", "bytes") or type_str.endswith("]") or "(" in type_str
-            args[name] = raw if dynamic else _normalise(abi_decode([type_str], raw)[0], type_str)
-        if spec.data_types:
-            values = abi_decode(spec.data_types, bytes.fromhex(log["data"][2:]))
-            for name, type_str, value in zip(spec.data_names, spec.data_types, values, strict=True):
-                args[name] = _normalise(value, type_str)
+        for (name, _, codec), raw in zip(spec.indexed, topics[1:], strict=True):
+            args[name] = raw if codec is None else codec.decode(raw)[0]
+        if spec.data_names:
+            args.update(zip(spec.data_names, spec.data.decode(data), strict=True))
         return DecodedEvent(
             name=spec.name,
-            address=to_checksum_address(log["address"]),
+            address=to_checksum_address(address),
             args=args,
-            log_index=int(log.get("logIndex", "0x0"), 16),
+            log_index=log_index,
         )
 
     def decode_error(self, data: bytes) -> DecodedError:

@@ -2,8 +2,8 @@
 
 The engine never calls anvil directly: it asks a :class:`Chain` to execute a batch of calls as
 one block, to read many views at once, and to snapshot and revert the world. ``RpcChain``
-implements it over JSON-RPC (embedded anvil, any anvil-compatible RPC, or a local fork); an
-in-process EVM can implement the same methods later without touching the engine.
+implements it over JSON-RPC (embedded anvil, any anvil-compatible RPC, or a local fork);
+``RevmChain`` runs the same contracts in an in-process EVM (pyrevm), with the same blocks.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ class Chain(ABC):
     """A place where contracts execute. Addresses are checksummed hex strings."""
 
     registry: AbiRegistry
+    backend: str = ""
+    """Name of the backend (``"anvil"``, ``"revm"``), as ``--backend`` spells it."""
 
     @property
     @abstractmethod

@@ -4,6 +4,9 @@
 * ``rpc_url``: use an existing node (it must speak anvil's dev methods for the hot loop); the
   modes the hot loop changes (automine, interval mining, auto-impersonation) are restored;
 * ``fork_url`` (+ ``fork_block``): start anvil as a local fork of any node.
+
+``backend="revm"`` runs the same contracts in process instead (:class:`RevmChain`): embedded
+or a fork of ``fork_url``; an ``rpc_url`` is refused (there is no node to connect to).
 """
 
 from __future__ import annotations
@@ -13,10 +16,21 @@ from contextlib import contextmanager
 from dataclasses import replace
 
 from simulator.chain.artifacts import load_artifacts
+from simulator.chain.base import Chain
 from simulator.chain.node import AnvilConfig, AnvilNode
 from simulator.chain.rpc import RpcClient
 from simulator.chain.rpc_chain import NodeModes, RpcChain
 from simulator.errors import ChainError, RpcError, RpcUnreachable
+
+#: Chain backends: anvil over JSON-RPC (the default and the reference), revm in process.
+BACKENDS = ("anvil", "revm")
+
+
+def check_backend(backend: str) -> str:
+    """``backend`` if it is one of :data:`BACKENDS`; otherwise a one-line :class:`ChainError`."""
+    if backend not in BACKENDS:
+        raise ChainError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    return backend
 
 
 def probe_node(url: str, what: str = "RPC") -> int:
@@ -39,8 +53,10 @@ def open_chain(
     fork_block: int | None = None,
     anvil: AnvilConfig | None = None,
     keep_node: bool = False,
-) -> Iterator[RpcChain]:
-    """Yield a connected :class:`RpcChain`; stop any node it started on exit.
+    backend: str = "anvil",
+) -> Iterator[Chain]:
+    """Yield a connected chain (:class:`RpcChain`, or :class:`RevmChain` with
+    ``backend="revm"``); stop any node it started on exit.
 
     A node given by ``rpc_url`` is not ours: its automine, interval mining and
     auto-impersonation are read first and restored on exit (normal, error or Ctrl-C), and
@@ -49,7 +65,13 @@ def open_chain(
 
     ``keep_node``: the embedded anvil is not stopped when the block ends without error; it
     runs on, in its own session, as the caller's (``chain.node.pid``); a failure stops it.
+
+    ``anvil`` configures the embedded node; with revm its chain id, block gas limit, genesis
+    timestamp and code size limit configure the in-process EVM the same way.
     """
+    check_backend(backend)
+    if keep_node and backend != "anvil":
+        raise ChainError("--keep-node keeps an embedded anvil; with --backend revm there is none")
     if rpc_url and fork_url:
         raise ChainError("give either --rpc or --fork-url, not both")
     if fork_block is not None and not fork_url:
@@ -59,6 +81,14 @@ def open_chain(
     if rpc_url and keep_node:
         raise ChainError("--keep-node keeps the embedded anvil; a node given with --rpc is yours")
     registry = load_artifacts().registry
+    if backend == "revm":
+        if rpc_url:
+            raise ChainError(
+                "--rpc cannot be used with --backend revm (the EVM runs in this process); "
+                "use --fork-url to start from a node's state, or --backend anvil"
+            )
+        yield _open_revm(registry, anvil or AnvilConfig(), fork_url, fork_block)
+        return
     if rpc_url:
         probe_node(rpc_url)
         client = RpcClient(rpc_url)
@@ -108,3 +138,22 @@ def _leave_as_found(chain: RpcChain, modes: NodeModes, *, quiet: bool) -> None:
             ) from None
     finally:
         chain.close()
+
+
+def _open_revm(registry, config: AnvilConfig, fork_url: str | None, fork_block: int | None):
+    from simulator.chain.revm_chain import RevmChain, RevmConfig
+
+    chain_id = config.chain_id
+    if fork_url:
+        chain_id = probe_node(fork_url, "fork")
+    return RevmChain(
+        RevmConfig(
+            chain_id=chain_id,
+            block_gas_limit=config.block_gas_limit,
+            genesis_timestamp_s=config.genesis_timestamp_s,
+            code_size_limit=config.code_size_limit,
+            fork_url=fork_url,
+            fork_block=fork_block,
+        ),
+        registry,
+    )

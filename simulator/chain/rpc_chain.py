@@ -20,10 +20,11 @@ from typing import Any
 from eth_utils import to_checksum_address
 
 from simulator.chain.abi import AbiRegistry
-from simulator.chain.base import Chain
+from simulator.chain.assembly import BlockAssembly
+from simulator.chain.dumps import require_dump_of
 from simulator.chain.rpc import RpcClient
 from simulator.chain.types import Call, TxResult, View, ViewError
-from simulator.errors import RpcError, TransactionReverted
+from simulator.errors import ChainError, RpcError, TransactionReverted
 
 __all__ = ["RpcChain", "NodeModes", "SenderStats", "intrinsic_gas"]
 
@@ -122,8 +123,10 @@ def intrinsic_gas(call: Call) -> int:
     return gas
 
 
-class RpcChain(Chain):
+class RpcChain(BlockAssembly):
     """A chain reached over JSON-RPC; owns the anvil node it runs on, if any."""
+
+    backend = "anvil"
 
     def __init__(self, rpc: RpcClient, registry: AbiRegistry | None = None, *, node=None):
         self.rpc = rpc
@@ -134,18 +137,16 @@ class RpcChain(Chain):
         self.block_gas_limit = int(latest["gasLimit"], 16)
         self._nonces: dict[str, int] = {}
         self._batch_mode = False
-        # The block being assembled: calls submitted since the last mine, their results, and
-        # the hashes of those sent to the pool but not yet mined.
-        self._block_calls: list[Call] = []
-        self._block_results: list[TxResult | None] = []
+        # The block being assembled (see BlockAssembly), and the hashes of the calls sent to
+        # the pool but not yet mined.
+        self._reset_assembly()
         self._pending: dict[str, int] = {}
-        self._pending_gas = 0
         self._base_fee = 0
         self._priority = PRIORITY_FEE_START_WEI
-        # Deterministic clock (see use_fixed_clock): timestamp of the last block, and of the
-        # next one when set explicitly.
-        self._clock_s: int | None = None
-        self._next_timestamp_s: int | None = None
+        self._reset_clock()
+        # Snapshot ids not yet used, oldest first: anvil forgets a snapshot once reverted to
+        # (and every later one), and a revert to a forgotten id leaves the node unusable.
+        self._snapshots: list[str] = []
         # Requests that only need to reach the node before the block's next send, pending read
         # or mining (independent of each other, so they can share a JSON-RPC batch).
         self._deferred: list[tuple[str, list]] = []
@@ -179,24 +180,7 @@ class RpcChain(Chain):
     def submit(self, calls: Sequence[Call]) -> None:
         start = time.perf_counter()
         self._enter_batch_mode()
-        accepted: list[int] = []
-        for call in calls:
-            i = len(self._block_calls)
-            self._block_calls.append(call)
-            self._block_results.append(None)
-            if call.gas > self.block_gas_limit:
-                self._block_results[i] = TxResult(
-                    i, call.label, False,
-                    error=f"gas limit {call.gas} exceeds the block gas limit {self.block_gas_limit}",
-                )  # fmt: skip
-                continue
-            if self._pending_gas + call.gas > self.block_gas_limit:
-                self._send(accepted)
-                accepted = []
-                self._mine_block()  # the block is full: the rest goes into the next one
-            accepted.append(i)
-            self._pending_gas += call.gas
-        self._send(accepted)
+        self._assemble(calls)
         self.stats.seconds += time.perf_counter() - start
 
     def mine(self) -> list[TxResult]:
@@ -377,9 +361,17 @@ class RpcChain(Chain):
     # -- state control -------------------------------------------------------------------------
 
     def snapshot(self) -> str:
-        return self.rpc.request("evm_snapshot")
+        snapshot_id = self.rpc.request("evm_snapshot")
+        self._snapshots.append(snapshot_id)
+        return snapshot_id
 
     def revert(self, snapshot_id: str) -> None:
+        if snapshot_id not in self._snapshots:
+            raise ChainError(
+                f"cannot revert to snapshot {snapshot_id}: it was already used by a revert (to "
+                "it or to an earlier snapshot) or was not taken on this chain; take a new one"
+            )
+        del self._snapshots[self._snapshots.index(snapshot_id) :]
         if self._pending:
             self.rpc.request("anvil_dropAllTransactions")
         self._block_calls, self._block_results, self._pending, self._pending_gas = [], [], {}, 0
@@ -396,7 +388,7 @@ class RpcChain(Chain):
     def get_code(self, address: str) -> bytes:
         return bytes.fromhex(self.rpc.request("eth_getCode", [address, "latest"])[2:])
 
-    def advance_time(self, seconds: int) -> None:
+    def _advance_node_clock(self, seconds: int) -> None:
         self.rpc.request("evm_increaseTime", [_hex(seconds)])
 
     def set_next_block_timestamp(self, timestamp_s: int) -> None:
@@ -415,20 +407,12 @@ class RpcChain(Chain):
         return bytes.fromhex(self.rpc.request("anvil_dumpState")[2:])
 
     def load_state(self, state: bytes) -> None:
+        require_dump_of("anvil", state)
         if not self.rpc.request("anvil_loadState", ["0x" + state.hex()]):
             raise RpcError("anvil_loadState", None, "the node refused the saved state")
         self._nonces.clear()
         if self._clock_s is not None:
             self._clock_s, self._next_timestamp_s = self.latest_timestamp(), None
-
-    def use_fixed_clock(self, start_timestamp_s: int) -> None:
-        """Give every block from now on an explicit timestamp: ``start``, then the previous
-        block's plus one second unless :meth:`set_next_block_timestamp` says otherwise.
-
-        anvil otherwise stamps blocks with the wall clock, which makes runs irreproducible.
-        A start before the latest block's timestamp starts right after it instead.
-        """
-        self._clock_s = max(int(start_timestamp_s) - 1, self.latest_timestamp())
 
     def _stamp_next_block(self) -> None:
         """In fixed-clock mode, make sure the block about to be mined has its timestamp."""

@@ -3,14 +3,14 @@ from __future__ import annotations
 import pytest
 from eth_utils import keccak, to_checksum_address
 
-from simulator.chain import DEFAULT_DEPLOYER, deploy_contract, open_chain
+from simulator.chain import BACKENDS, DEFAULT_DEPLOYER, deploy_contract, open_chain
 from simulator.chain.contracts import CollateralToken
 
 
-@pytest.fixture(scope="module")
-def chain():
-    """One embedded anvil per test module."""
-    with open_chain() as c:
+@pytest.fixture(scope="module", params=BACKENDS)
+def chain(request):
+    """One chain per test module and backend: embedded anvil (the reference) and revm."""
+    with open_chain(backend=request.param) as c:
         yield c
 
 

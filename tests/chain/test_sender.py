@@ -32,8 +32,11 @@ def test_one_batch_is_one_block_in_call_order(world, token, deployer, agents):
     assert all(r.ok for r in results)
     assert len({r.block_number for r in results}) == 1
     assert [r.position for r in results] == list(range(200))
-    # Gas: intrinsic + execution, before refunds; a mint costs tens of thousands of gas.
-    assert all(30_000 < r.gas_used < 100_000 for r in results)
+    # Gas: intrinsic + execution, before refunds; a mint costs tens of thousands of gas. Only
+    # anvil's figures are per transaction (revm keeps slots warm across calls: README).
+    assert all(21_000 < r.gas_used < 100_000 for r in results)
+    if world.backend == "anvil":
+        assert all(30_000 < r.gas_used for r in results)
 
 
 def test_same_sender_many_calls_keep_their_order(world, token, deployer, agents):

@@ -1,5 +1,6 @@
-"""Fixtures of the contract tests: one anvil for the whole session (perpsim's chain layer),
-one venue deployed per parameter set, and every test run inside ``chain.isolate()``.
+"""Fixtures of the contract tests: one chain per backend for the whole session (perpsim's chain
+layer: anvil, the reference, and revm in process), one venue deployed per parameter set, and
+every test run inside ``chain.isolate()``. Every contract test runs on both backends.
 """
 
 from __future__ import annotations
@@ -9,14 +10,14 @@ from collections.abc import Iterator
 import pytest
 from perp_helpers import TEST_PARAMS, deploy
 
-from simulator.chain import open_chain
+from simulator.chain import BACKENDS, open_chain
 from simulator.protocol import VenueParams
 from simulator.protocol.deploy import Venue
 
 
-@pytest.fixture(scope="session")
-def chain():
-    with open_chain() as c:
+@pytest.fixture(scope="session", params=BACKENDS)
+def chain(request):
+    with open_chain(backend=request.param) as c:
         yield c
 
 

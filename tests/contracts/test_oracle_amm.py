@@ -50,7 +50,7 @@ def test_twap_is_the_time_weighted_average_of_pushed_prices(chain, venue):
         if hold:
             chain.advance_time(hold)
     chain.mine()
-    latest = int(chain.rpc.request("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+    latest = chain.latest_timestamp()
     window = latest - times[1]  # covers 1200, 900 and 1100 (still current)
     got = chain.read_one(o.twap(window))
     segments = [(times[1], times[2], 1_200), (times[2], times[3], 900), (times[3], latest, 1_100)]
