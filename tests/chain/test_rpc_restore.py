@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import time
 
 import pytest
 
@@ -32,10 +33,19 @@ def test_a_run_on_a_users_node_leaves_automine_on_and_impersonation_off(tmp_path
         result = run_scenario(load_scenario("oct-2025", TINY), tmp_path / "run", rpc_url=node.url)
         assert result.summary["steps"] == 6
         assert modes(node) == before
-        # the node is usable as before: automine mines a dev account's transfer at once
+        # the node is usable as before: automine mines a dev account's transfer on its own.
+        # anvil answers eth_sendTransaction when the transaction is in its pool and its miner
+        # task mines it just after, so the test waits for the receipt (with automine off, as
+        # the run left it before the fix, it never comes).
         account = node.rpc.request("eth_accounts")[0]
         height = int(node.rpc.request("eth_blockNumber"), 16)
-        node.rpc.request("eth_sendTransaction", [{"from": account, "to": AGENT, "value": "0x1"}])
+        tx = node.rpc.request(
+            "eth_sendTransaction", [{"from": account, "to": AGENT, "value": "0x1"}]
+        )
+        deadline = time.monotonic() + 10
+        while node.rpc.request("eth_getTransactionReceipt", [tx]) is None:
+            assert time.monotonic() < deadline, "automine did not mine the transfer"
+            time.sleep(0.05)
         assert int(node.rpc.request("eth_blockNumber"), 16) == height + 1
 
 
