@@ -14,12 +14,12 @@ from pathlib import Path
 import click
 
 from scripts._ape_cli import PerpsimApeCommand, progress_bar, rpc_url_of
-from simulator.cli import handles_errors
+from simulator.cli import control_names, handles_errors
 
 
 @click.command(cls=PerpsimApeCommand)
 @click.argument("scenario")
-@click.option("--controls", default=None, metavar="NAME,NAME,...",
+@click.option("--controls", default=None, metavar="NAME,NAME,...", callback=control_names,
               help="Control sets to compare (default: the standard list; `perpsim compare "
                    "--list-controls` lists them).")  # fmt: skip
 @click.option("--paths", type=click.IntRange(min=1), default=4, show_default=True,
@@ -39,22 +39,11 @@ def cli(provider, scenario, controls, paths, out_dir, overrides, resume, overwri
     from rich.console import Console
 
     from simulator.compare import run_compare
-    from simulator.errors import PerpsimError
-    from simulator.scenario import CONTROL_SETS, DEFAULT_CONTROL_SETS, load_scenario
+    from simulator.scenario import load_scenario
     from simulator.stats import render_compare_table
 
     rpc_url = rpc_url_of(provider)
-    if controls is None:
-        names = list(DEFAULT_CONTROL_SETS)
-    else:
-        names = [c.strip() for c in controls.split(",") if c.strip()]
-        if not names:
-            raise PerpsimError(f"--controls: no control set named in {controls!r}")
-    unknown = [c for c in names if c not in CONTROL_SETS]
-    if unknown:
-        raise PerpsimError(
-            f"--controls: unknown control set {unknown[0]!r}; known: {', '.join(CONTROL_SETS)}"
-        )
+    names = controls
     sc = load_scenario(scenario, list(overrides))
     out_dir = out_dir or Path("runs") / f"compare-{sc.name}"
     bar, update = progress_bar(f"compare {sc.name} on {provider.network_choice}")

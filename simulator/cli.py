@@ -423,16 +423,30 @@ def _progress_printer(mode: str, label: str):
     return update, bar
 
 
-def _control_names_given(ctx, param, value: str | None) -> str | None:
-    """``--controls``: given, it names at least one control set (``""`` and ``,`` name none)."""
-    if value is not None and not [c for c in value.split(",") if c.strip()]:
+def control_names(ctx, param, value: str | None) -> list[str]:
+    """``--controls NAME,NAME,...`` (a click callback): the control sets named, every one known
+    and at least one (``""`` and ``,`` name none); the default list when the option is left out.
+    ``perpsim compare`` and ``ape run compare`` share it."""
+    from simulator.scenario import CONTROL_SETS, DEFAULT_CONTROL_SETS
+
+    if value is None:
+        return list(DEFAULT_CONTROL_SETS)
+    names = [c.strip() for c in value.split(",") if c.strip()]
+    if not names:
         raise click.BadParameter(
             f"{value!r} names no control set; give NAME,NAME,... (from --list-controls) or leave "
             "the option out for the default list",
             ctx=ctx,
             param=param,
         )
-    return value
+    unknown = [c for c in names if c not in CONTROL_SETS]
+    if unknown:
+        raise click.BadParameter(
+            f"unknown control set {unknown[0]!r}; known: {', '.join(CONTROL_SETS)}",
+            ctx=ctx,
+            param=param,
+        )
+    return names
 
 
 def _summary_table(summary: dict, title: str) -> Table:
@@ -541,7 +555,7 @@ def run(
 
 @main.command()
 @click.argument("scenario")
-@click.option("--controls", default=None, metavar="NAME,NAME,...", callback=_control_names_given,
+@click.option("--controls", default=None, metavar="NAME,NAME,...", callback=control_names,
               help="Control sets to compare (default: the standard list; see --list-controls).")  # fmt: skip
 @click.option("--paths", type=click.IntRange(min=1), default=4, show_default=True,
               help="Price paths per control set (the same paths for every set).")  # fmt: skip
@@ -587,23 +601,14 @@ def compare(
     OUT must not hold another comparison's runs: use --resume to reuse and continue the one
     there, or --overwrite to replace it."""
     from simulator.compare import run_compare
-    from simulator.scenario import CONTROL_SETS, DEFAULT_CONTROL_SETS, load_scenario
+    from simulator.scenario import CONTROL_SETS, load_scenario
     from simulator.stats import render_compare_table
 
     if list_controls:
         for name, what in CONTROL_SETS.items():
             click.echo(f"{name:22s} {what}")
         return
-    names = (
-        [c.strip() for c in controls.split(",") if c.strip()]
-        if controls
-        else list(DEFAULT_CONTROL_SETS)
-    )
-    unknown = [c for c in names if c not in CONTROL_SETS]
-    if unknown:
-        raise PerpsimError(
-            f"--controls: unknown control set {unknown[0]!r}; known: {', '.join(CONTROL_SETS)}"
-        )
+    names = controls
     sc = load_scenario(scenario, list(overrides))
     out_dir = out_dir or Path("runs") / f"compare-{sc.name}"
     callback, bar = _progress_printer(progress_mode, f"compare {sc.name}")
