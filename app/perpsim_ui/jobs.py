@@ -423,7 +423,9 @@ def start_compare(
 ) -> tuple[Path, Job | None]:
     """The comparison folder and the job filling it (``None``: already complete).
 
-    The CLI skips the runs of an interrupted comparison whose folders are complete.
+    The CLI reuses the runs of an interrupted comparison whose folders are complete and
+    continues the others (``--resume``); a folder holding runs of other code or contracts is
+    replaced (``--overwrite``).
     """
     out = compare_folder(scenario, controls, paths, root)
     if compare_is_complete(out, controls, paths):
@@ -431,13 +433,20 @@ def start_compare(
     current = find(out)
     if current is not None and current.running:
         return out, current
+    # The folder is the app's own, named after the comparison: runs of this code are reused
+    # and continued (--resume); runs of other code or contracts are made again (--overwrite),
+    # as start_run does for a single run.
+    stale = any(
+        manifest is None or same_run_problem(manifest) is not None
+        for manifest in (manifest_of(p.parent) for p in out.glob("runs/*/*/manifest.json"))
+    )
     out.mkdir(parents=True, exist_ok=True)
     spec = out / "scenario.yaml"
     spec.write_text(scenario.to_yaml(), encoding="utf-8")
     command = [
         *state.perpsim_command(), "compare", str(spec), "--controls", ",".join(controls),
         "--paths", str(int(paths)), "--out", str(out), "--workers", str(int(workers)),
-        "--progress", "jsonl", "--resume",
+        "--progress", "jsonl", "--overwrite" if stale else "--resume",
     ]  # fmt: skip
     return out, submit("compare", out, command, f"compare {scenario.name}")
 

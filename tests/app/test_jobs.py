@@ -134,3 +134,29 @@ def test_an_incomplete_run_of_the_same_scenario_is_resumed_by_its_folder_alone(
     assert recorder.commands == [
         [*state.perpsim_command(), "run", "--resume", str(out), "--progress", "jsonl"]
     ]
+
+
+def test_a_comparison_of_other_code_is_made_again_and_one_of_this_code_is_continued(
+    tmp_path, monkeypatch
+):
+    scenario = scenarios.demo_scenario(load_scenario("calm")).with_overrides(
+        {"steps": 5, "traders.count": 5}
+    )
+    out, job = jobs.start_compare(scenario, ["baseline"], 1, tmp_path, workers=1)
+    assert job is not None and job.wait(timeout=180) and job.ok, job.error
+    assert jobs.compare_is_complete(out, ["baseline"], 1)
+    (out / "compare.json").unlink()  # an interrupted comparison: its runs are there
+
+    recorder = _Recorder()
+    monkeypatch.setattr(jobs, "_spawn", recorder)
+    _, job = jobs.start_compare(scenario, ["baseline"], 1, tmp_path, workers=1)
+    assert job is not None and job.wait(timeout=30)
+    path = out / "runs" / "baseline" / "path-0" / "manifest.json"
+    manifest = read_json(path)
+    manifest["code_hash"] = "sha256:" + "0" * 64
+    path.write_text(json.dumps(manifest))
+    _, job = jobs.start_compare(scenario, ["baseline"], 1, tmp_path, workers=1)
+    assert job is not None and job.wait(timeout=30)
+    first, second = recorder.commands
+    assert "--resume" in first and "--overwrite" not in first
+    assert "--overwrite" in second and "--resume" not in second
