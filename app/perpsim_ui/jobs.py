@@ -373,6 +373,7 @@ def start_run(scenario: Scenario, root: Path, preset: str | None = None) -> tupl
         spec.write_text(scenario.to_yaml(), encoding="utf-8")
         source = str(spec)
     command = [*cli, "run", source, "--out", str(out), "--overwrite", *common]
+    command += ["--backend", state.backend()]
     return out, submit("run", out, command, scenario.name)
 
 
@@ -447,6 +448,7 @@ def start_compare(
         *state.perpsim_command(), "compare", str(spec), "--controls", ",".join(controls),
         "--paths", str(int(paths)), "--out", str(out), "--workers", str(int(workers)),
         "--progress", "jsonl", "--overwrite" if stale else "--resume",
+        "--backend", state.backend(),
     ]  # fmt: skip
     return out, submit("compare", out, command, f"compare {scenario.name}")
 

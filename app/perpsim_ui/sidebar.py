@@ -17,6 +17,19 @@ def render() -> None:
             f"its own runs under <this folder>/app. Default: ${state.RUNS_DIR_ENV} or runs/ "
             "in the repository.",
         )
+        revm = state.revm_available()
+        st.radio(
+            "Chain backend",
+            state.BACKENDS if revm else state.BACKENDS[:1],
+            key=state.BACKEND_KEY,
+            horizontal=True,
+            help="Where new runs execute the contracts: anvil (a local node over JSON-RPC, the "
+            "reference) or revm (the same bytecode in process, several times faster, identical "
+            "results; gas figures differ). A finished run of the same scenario and code is "
+            "reused whichever backend made it; its manifest names the backend. A resumed run "
+            "continues on its own backend."
+            + ("" if revm else " revm needs the pyrevm package (make setup installs it)."),
+        )
         running = jobs.active()
         if running:
             # No live numbers here: the sidebar is drawn once per script run.

@@ -24,6 +24,10 @@ from simulator.paths import PROJECT_ROOT
 RUNS_DIR_ENV = "PERPSIM_RUNS_DIR"
 #: Session key of the sidebar's run-folder setting.
 RUNS_DIR_KEY = "sidebar.runs_dir"
+#: Session key of the sidebar's chain backend (``anvil`` or ``revm``).
+BACKEND_KEY = "sidebar.backend"
+#: Chain backends the app offers, as ``perpsim --backend`` spells them.
+BACKENDS = ("anvil", "revm")
 #: Prefixes of value widgets whose state must outlive a visit to another page. Buttons, file
 #: uploaders and download buttons cannot be assigned and are not listed here.
 PERSISTENT_PREFIXES = ("scenario.", "compare.", "runs.", "sidebar.")
@@ -68,6 +72,20 @@ def runs_dir() -> Path:
     init({RUNS_DIR_KEY: str(default_runs_dir())})
     text = str(st.session_state[RUNS_DIR_KEY]).strip()
     return Path(text).expanduser() if text else default_runs_dir()
+
+
+def backend() -> str:
+    """The chain backend chosen in the sidebar for new runs (``anvil`` unless changed)."""
+    init({BACKEND_KEY: BACKENDS[0]})
+    chosen = st.session_state[BACKEND_KEY]
+    return chosen if chosen in BACKENDS else BACKENDS[0]
+
+
+def revm_available() -> bool:
+    """Whether the in-process EVM (the ``pyrevm`` package) can be imported here."""
+    import importlib.util
+
+    return importlib.util.find_spec("pyrevm") is not None
 
 
 def app_dir() -> Path:

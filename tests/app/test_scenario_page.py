@@ -339,3 +339,19 @@ price_path: {kind: gbm, start_price_usd: 100000}
     ).run()
     assert errors(app) == []
     assert len(app.session_state["scenario.current"].traders.load_positions()) == 2
+
+
+def test_the_sidebars_chain_backend_is_the_backend_of_the_run_it_starts(runs_root, monkeypatch):
+    spawn = _QuickExit()
+    monkeypatch.setattr(jobs, "_spawn", spawn)
+    at = new_app().run()
+    assert at.radio(key="sidebar.backend").value == "anvil"
+    assert at.radio(key="sidebar.backend").options == ["anvil", "revm"]  # pyrevm is installed
+    at.button(key="scenario.run").click().run()
+    at.radio(key="sidebar.backend").set_value("revm").run()
+    at.text_input(key="scenario.traders").set_value("40").run()  # another run: not reused
+    at.button(key="scenario.run").click().run()
+    assert not at.exception, at.exception
+    first, second = spawn.commands
+    assert first[first.index("--backend") + 1] == "anvil"
+    assert second[second.index("--backend") + 1] == "revm"
