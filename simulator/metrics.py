@@ -72,6 +72,7 @@ def rows_from_event(e: DecodedEvent, step: int) -> list[dict[str, Any]]:
             "deficit_usd": a["deficit"] / WAD,
             "covered_usd": a["covered"] / WAD,
             "overshoot_usd": a["overshoot"] / WAD,
+            "to_fund_usd": a["toFund"] / WAD,
         }
         kind = "socialized_loss" if a["accounts"] == 0 else "adl"
         return [event_row(step, kind, amount=a["haircuts"] / WAD, detail=json.dumps(detail))]
@@ -108,12 +109,15 @@ def step_row(
 
     Flows: liquidated notional and accounts (liquidations, partial ones and backstop takeovers),
     ADL haircuts and overshoot, the change of uncovered bad debt, fees (the ledger's fee terms
-    minus the ADL overshoot that QUEUE sends to the insurance fund: a haircut, not a fee).
+    minus the part of the ADL overshoot that QUEUE sends to the insurance fund: a haircut, not a
+    fee; at most the pool's cash, so it can be less than the overshoot).
     """
     events = list(events)
     liquidations = [e for e in events if e["kind"] in LIQUIDATION_KINDS]
     adl = [e for e in events if e["kind"] in ADL_KINDS]
-    overshoot = sum(json.loads(e["detail"])["overshoot_usd"] for e in adl)
+    details = [json.loads(e["detail"]) for e in adl]
+    overshoot = sum(d["overshoot_usd"] for d in details)
+    to_fund = sum(d["to_fund_usd"] for d in details)
     vault_assets, supply = levels["vault_assets_usd"], levels["vault_supply"]
     return {
         "step": step,
@@ -139,6 +143,6 @@ def step_row(
         "adl_overshoot_usd": overshoot,
         "bad_debt_usd": levels["bad_debt_usd"] - previous_bad_debt_usd,
         "funding_rate": levels["funding_rate_per_hour"],
-        "fees_usd": levels["fees_cum_usd"] - previous_fees_usd - overshoot,
+        "fees_usd": levels["fees_cum_usd"] - previous_fees_usd - to_fund,
         "transactions": transactions,
     }

@@ -121,8 +121,10 @@ interface IPerpMarketEvents is IPerpMarketTypes {
     );
     /// @notice A deficit the insurance fund could not cover was recorded as bad debt.
     event BadDebtRecorded(bool longsBankrupt, uint256 amount, uint256 outstanding);
-    /// @notice One ADL event (WAD USD). `overshoot = haircuts − covered`; for SOCIALIZED,
-    ///         `haircuts` is the loss charged to open contracts and `accounts` is 0.
+    /// @notice One ADL event (WAD USD). `overshoot = haircuts − covered`; `toFund` is the part
+    ///         of it sent to the insurance fund (QUEUE: at most the pool's cash, in whole units;
+    ///         0 for the other policies); for SOCIALIZED, `haircuts` is the loss charged to open
+    ///         contracts and `accounts` is 0.
     event AdlExecuted(
         AdlPolicy policy,
         bool longsBankrupt,
@@ -130,6 +132,7 @@ interface IPerpMarketEvents is IPerpMarketTypes {
         uint256 haircuts,
         uint256 covered,
         uint256 overshoot,
+        uint256 toFund,
         uint256 accounts
     );
     /// @notice One winner's haircut. QUEUE closes the whole position (`sizeClosed` = size);

@@ -179,7 +179,9 @@ contract LiquidationModule is PerpMarketBase {
                 _state.shortFundingIndex += int128(int256(perUnit));
                 uint256 charged = openInterest.mulWadUp(perUnit);
                 _ledger.socializedLoss += remaining;
-                emit AdlExecuted(AdlPolicy.SOCIALIZED, longsBankrupt, remaining, charged, remaining, charged - remaining, 0);
+                emit AdlExecuted(
+                    AdlPolicy.SOCIALIZED, longsBankrupt, remaining, charged, remaining, charged - remaining, 0, 0
+                );
                 return (paid, remaining);
             }
         }
@@ -253,9 +255,19 @@ contract LiquidationModule is PerpMarketBase {
         _ledger.adlHaircuts += haircuts;
         _ledger.adlCovered += covered;
         uint256 overshoot = haircuts - covered;
-        // Profit seized beyond the deficit is the venue's: it goes to the insurance fund.
-        if (overshoot != 0) _ledger.pool -= int256(_sendToFund(overshoot));
-        emit AdlExecuted(policy, !winnersLong, deficit, haircuts, covered, overshoot, processed);
+        // Profit seized beyond the deficit is the venue's: it goes to the insurance fund, paid
+        // by the pool (which owed that profit to the winner). The seized profit is unrealized,
+        // so it may exceed the pool's cash (a pool of 100k against a winner up 180k): sending it
+        // all would move traders' collateral out of the market, or revert with the token's
+        // ERC20InsufficientBalance and leave the deficit uncovered. The fund receives at most
+        // the pool's cash (whole units, rounded down); the rest is a liability of the pool that
+        // the haircut extinguished, not cash, and stays out of the fund. `toFund` reports it.
+        uint256 toFund = 0;
+        if (overshoot != 0 && _ledger.pool > 0) {
+            toFund = _sendToFund(FixedPointMath.min(overshoot, uint256(_ledger.pool)));
+            _ledger.pool -= int256(toFund);
+        }
+        emit AdlExecuted(policy, !winnersLong, deficit, haircuts, covered, overshoot, toFund, processed);
     }
 
     struct AdlRun {

@@ -129,7 +129,7 @@ def test_step_row_counts_liquidations_and_keeps_adl_overshoot_out_of_fees():
         event_row(3, "liquidation", account="a", side="long", size=1.0, price=100.0, amount=1.0),
         event_row(3, "partial_liquidation", account="a", side="long", size=0.5, price=100.0, amount=0.5),
         event_row(3, "backstop_takeover", account="b", side="short", size=2.0, price=100.0, amount=3.0),
-        event_row(3, "adl", amount=40.0, detail=json.dumps({"deficit_usd": 30.0, "covered_usd": 30.0, "overshoot_usd": 10.0})),
+        event_row(3, "adl", amount=40.0, detail=json.dumps({"deficit_usd": 30.0, "covered_usd": 30.0, "overshoot_usd": 10.0, "to_fund_usd": 8.0})),
     ]  # fmt: skip
     levels = {
         "index_usd": 100.0, "mark_usd": 101.0, "amm_price_usd": 99.0, "oi_long_base": 3.0,
@@ -145,5 +145,6 @@ def test_step_row_counts_liquidations_and_keeps_adl_overshoot_out_of_fees():
     )
     assert row["accounts_liquidated"] == 2
     assert row["adl_haircut_usd"] == 40.0 and row["adl_overshoot_usd"] == 10.0
-    assert row["fees_usd"] == 15.0  # 25 into the fee terms, 10 of it ADL overshoot
+    # 25 into the fee terms, 8 of it the ADL overshoot sent to the fund (the pool had 8 of 10)
+    assert row["fees_usd"] == 17.0
     assert row["bad_debt_usd"] == 5.0

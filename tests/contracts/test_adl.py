@@ -17,10 +17,12 @@ from perp_helpers import (
     WAD,
     event,
     events,
+    fund,
     market_cash_identity,
     ok,
     open_position,
     set_price,
+    usd,
 )
 
 from simulator.protocol.params import BufferParams
@@ -89,6 +91,7 @@ def test_queue_closes_whole_positions_in_rank_order_and_reports_the_overshoot(ch
         "haircuts": 3_000 * WAD,
         "covered": 500 * WAD,
         "overshoot": 2_500 * WAD,
+        "toFund": 2_500 * WAD,
         "accounts": 1,
     }
     assert events(r, "AdlHaircut") == [
@@ -106,6 +109,66 @@ def test_queue_closes_whole_positions_in_rank_order_and_reports_the_overshoot(ch
     # the overshoot is the venue's revenue: it goes to the insurance fund
     assert chain.read_one(v.insurance_fund.balance()) == fund_before + 2_500 * 10**6
     assert len(set(market_cash_identity(v))) == 1
+
+
+@pytest.mark.parametrize("idle_usd", [0, 20_000])
+def test_queue_overshoot_beyond_the_pool_cash_sends_only_the_pool_cash_to_the_fund(
+    chain, make_venue, idle_usd
+):
+    """Regression (found by the invariant soak): the seized profit is unrealized, so the
+    overshoot can exceed the pool's cash. It used to be sent to the fund in full: with nothing
+    else in the market the transfer reverted with the token's ERC20InsufficientBalance (the
+    deficit could never be covered); with other traders' collateral in the market it took theirs.
+
+    Pool seed 1,000, empty fund. S: short 1 @ 1000 with 100; W: long 10 @ 1000 with 1,000. At
+    2000, S is liquidated with equity −900: the pool holds 1,000 + 1,000 (S's loss) − 900 = 1,100
+    and 900 of bad debt. ADL takes W's whole profit of 10,000: 900 covers the deficit, the
+    overshoot is 9,100, of which the pool has 1,100 to pay to the fund.
+    """
+    params = TEST_PARAMS.model_copy(
+        update={
+            "buffers": BufferParams(
+                insurance_fund_usd=0, pool_seed_usd=1_000, backstop_enabled=False
+            )
+        }
+    ).with_market(adl_policy="queue")
+    v = make_venue(params)
+    m = v.market
+    s, w = TRADERS[0], TRADERS[1]
+    open_position(chain, v, s, 100, -1)
+    open_position(chain, v, w, 1_000, 10)
+    if idle_usd:
+        fund(chain, v, [IDLE], idle_usd)
+        ok([chain.execute_one(m.deposit(IDLE, usd(idle_usd)))])
+    set_price(chain, v, 2_000)
+    ok([chain.execute_one(m.liquidate(KEEPER, s))])
+    before = m.accounting_now()
+    assert before["badDebtShorts"] == 900 * WAD and before["pool"] == 1_100 * WAD
+
+    r = chain.execute_one(m.adl(KEEPER, [w]))
+
+    assert r.ok, r.error
+    assert event(r, "AdlExecuted") == {
+        "policy": 1,
+        "longsBankrupt": False,
+        "deficit": 900 * WAD,
+        "haircuts": 10_000 * WAD,
+        "covered": 900 * WAD,
+        "overshoot": 9_100 * WAD,
+        "toFund": 1_100 * WAD,
+        "accounts": 1,
+    }
+    after = m.accounting_now()
+    assert after["badDebtShorts"] == 0 and after["pool"] == 0
+    assert chain.read_one(v.insurance_fund.balance()) == 1_100 * 10**6
+    assert m.account_now(w)["size"] == 0 and m.account_now(w)["margin"] == 1_000 * WAD
+    assert len(set(market_cash_identity(v))) == 1
+    # Every trader's collateral is still in the market: both withdraw all of it.
+    withdrawals = [m.withdraw(w, usd(1_000))] + (
+        [m.withdraw(IDLE, usd(idle_usd))] if idle_usd else []
+    )
+    ok(chain.execute(withdrawals))
+    assert chain.read_one(v.collateral.balance_of(m.address)) == 0
 
 
 def test_queue_reverts_when_the_ranking_is_out_of_order_even_past_the_accounts_it_needs(
@@ -163,6 +226,7 @@ def test_pro_rata_haircuts_sum_exactly_to_the_covered_deficit(chain, make_venue)
         "haircuts": 500 * WAD,
         "covered": 500 * WAD,
         "overshoot": 0,
+        "toFund": 0,
         "accounts": 3,
     }
     cuts = {e["account"]: e["haircut"] for e in events(r, "AdlHaircut")}
@@ -212,6 +276,7 @@ def test_socialized_loss_is_charged_per_contract_through_the_funding_indices(cha
         "haircuts": charged,
         "covered": 500 * WAD,
         "overshoot": charged - 500 * WAD,
+        "toFund": 0,
         "accounts": 0,
     }
     assert 0 <= charged - 500 * WAD < 35

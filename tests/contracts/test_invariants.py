@@ -312,6 +312,7 @@ class VenueMachine(RuleBasedStateMachine):
         else:
             ordered = sorted((a for a, _ in winners), key=lambda a: int(a, 16))
         before = self.balances()
+        fund_before = self.chain.read_one(v.insurance_fund.balance())
         r = self.chain.execute_one(m.adl(KEEPER, ordered))
         if not r.ok:
             # scores include funding, which moves between the read and the next block
@@ -336,6 +337,14 @@ class VenueMachine(RuleBasedStateMachine):
         after = m.accounting_now()
         key = "badDebtLongs" if longs_bankrupt else "badDebtShorts"
         assert after[key] == deficit - summary["covered"]
+        # The fund gets the overshoot in whole units, or all the pool's cash if that is less.
+        to_fund = summary["toFund"]
+        assert to_fund % UNIT == 0 and to_fund <= summary["overshoot"]
+        assert self.chain.read_one(v.insurance_fund.balance()) == fund_before + to_fund // UNIT
+        if summary["overshoot"] - to_fund >= UNIT:
+            assert after["pool"] < UNIT, "the pool kept cash the overshoot was owed"
+        if to_fund:
+            assert after["pool"] >= 0, "the fund was paid out of traders' collateral"
 
     # -- invariants --------------------------------------------------------------------------
 
@@ -377,6 +386,35 @@ class VenueMachine(RuleBasedStateMachine):
         assert longs == sum(s for s in sizes if s > 0)
         assert shorts == -sum(s for s in sizes if s < 0)
         assert longs <= 200 * WAD and shorts <= 200 * WAD
+
+
+def test_found_by_the_soak_queue_adl_overshoot_larger_than_the_market_balance(chain):
+    """Regression: the first failure of ``make soak``. A long up ~180k at ~2.3x the entry is
+    the only winner when a small short goes bankrupt (3k of bad debt); the queue takes its whole
+    profit, and the overshoot (~179k) was sent to the fund although the market held 139.5k (the
+    pool 102.5k): ``PerpMarket.adl`` reverted with the token's ERC20InsufficientBalance."""
+    with chain.isolate():
+        VenueMachine.chain = chain
+        VenueMachine.venues = {
+            "queue": deploy(chain, INVARIANT_PARAMS.with_market(adl_policy="queue"))
+        }
+        state = VenueMachine()
+        state.open_book(
+            policy="queue",
+            deposits=[500, 500, 500, 10000, 500, 500],
+            leverages=[-8, 0, 0, 7, 0, 0],
+        )
+        state.trade(leverage=7, who="0x0000000000000000000000000000000000001003")
+        state.shock(move_bps=4000)
+        state.move_price(move_bps=1806, seconds=1)
+        state.shock(move_bps=4000)
+        fund_before = chain.read_one(state.venue.insurance_fund.balance())
+        state.keeper_sweep()  # liquidates the short, then deleverages (ADL) the long
+        state.cash_is_conserved_to_the_wei()
+        state.open_interest_is_the_sum_of_positions_and_within_caps()
+        a = state.venue.market.accounting_now()
+        assert a["badDebtShorts"] == 0 and a["adlCovered"] > 0  # the ADL went through
+        assert chain.read_one(state.venue.insurance_fund.balance()) > fund_before
 
 
 @pytest.fixture(scope="module")
