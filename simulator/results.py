@@ -618,6 +618,10 @@ def summarize(
         ``start_price`` (USD) is the configured price at step 0, which ``steps.parquet`` does
         not hold (its first row is step 1's); it is also the start of
         ``price_amplification``. Without it, the first row's exogenous price stands in.
+        ``bad_debt_usd`` (USD), when given, is the bad debt left uncovered at the end as the
+        chain's ledger holds it (exact: 0 when ADL covered everything); without it, the sum
+        of the step column stands in (a sum of float differences, off by about 1e-11 USD
+        where it should be 0).
 
     Returns
     -------
@@ -686,7 +690,11 @@ def summarize(
         "liquidated_notional_long_usd": long_usd,
         "liquidated_notional_short_usd": short_usd,
         "liquidated_accounts": liquidated_accounts,
-        "bad_debt_usd": _col_sum(steps_df, "bad_debt_usd"),
+        "bad_debt_usd": (
+            float(meta["bad_debt_usd"])
+            if meta.get("bad_debt_usd") is not None
+            else _col_sum(steps_df, "bad_debt_usd")
+        ),
         "insurance_fund_drawdown_usd": drawdown,
         "backstop_pnl_usd": backstop_pnl,
         "adl_haircut_usd": _col_sum(steps_df, "adl_haircut_usd"),

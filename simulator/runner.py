@@ -180,6 +180,9 @@ def _summary_meta(engine: Engine, wall_seconds: float) -> dict[str, Any]:
         "steps": engine.scenario.steps,
         "wall_seconds": round(wall_seconds, 3),
         "start_price": float(engine.exogenous_usd[0]),  # the configured step-0 price (USD)
+        # uncovered bad debt at the end as the ledger holds it (WAD integers / 1e18): the sum
+        # of the step column's float differences leaves ~1e-11 USD where it should be 0
+        "bad_debt_usd": float(engine.state.last_bad_debt_usd),
     }
 
 

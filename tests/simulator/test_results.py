@@ -673,3 +673,16 @@ def test_a_failed_overwrite_keeps_the_folder_it_replaced_incomplete(tmp_path):
         with RunWriter(tmp_path / "run", scenario={"name": "x"}, overwrite=True):
             raise RuntimeError("deployment reverted")
     assert toy_manifest(tmp_path / "run")["status"] == "incomplete"
+
+
+def test_summary_bad_debt_is_the_ledgers_level_not_a_sum_of_float_differences():
+    # Bad debt recorded then covered by ADL: the level (USD) goes up and back to 0, and the
+    # step column holds its differences, whose float sum is -3.9e-14, not 0.
+    levels = [0.0, 228.762221, 945.270696, 901.427458, 30.589983, 0.0]
+    flows = [b - a for a, b in zip(levels[:-1], levels[1:], strict=True)]
+    assert sum(flows) != 0.0
+    steps = pd.DataFrame({"step": [1, 2, 3, 4, 5], "bad_debt_usd": flows})
+    meta = {"traders": 1, "steps": 5, "wall_seconds": 0.0}
+    assert summarize(steps, pd.DataFrame(), pd.DataFrame(), meta)["bad_debt_usd"] == sum(flows)
+    with_level = summarize(steps, pd.DataFrame(), pd.DataFrame(), {**meta, "bad_debt_usd": 0.0})
+    assert with_level["bad_debt_usd"] == 0.0
