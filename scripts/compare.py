@@ -14,21 +14,12 @@ from pathlib import Path
 import click
 
 from scripts._ape_cli import PerpsimApeCommand, progress_bar, rpc_url_of
-from simulator.cli import control_names, handles_errors
+from simulator.cli import compare_scenario_options, handles_errors
 
 
 @click.command(cls=PerpsimApeCommand)
 @click.argument("scenario")
-@click.option("--controls", default=None, metavar="NAME,NAME,...", callback=control_names,
-              help="Control sets to compare (default: the standard list; `perpsim compare "
-                   "--list-controls` lists them).")  # fmt: skip
-@click.option("--paths", type=click.IntRange(min=1), default=4, show_default=True,
-              help="Price paths per control set (the same paths for every set).")  # fmt: skip
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Output folder (default: runs/compare-<scenario>).")  # fmt: skip
-@click.option(
-    "--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override scenario keys."
-)
+@compare_scenario_options
 @click.option("--resume", is_flag=True,
               help="Reuse the finished runs of the same comparison in --out and continue the "
                    "others (each checked to be the same run).")  # fmt: skip

@@ -15,21 +15,12 @@ from pathlib import Path
 import click
 
 from scripts._ape_cli import PerpsimApeCommand, progress_bar, rpc_url_of
-from simulator.cli import handles_errors
+from simulator.cli import handles_errors, run_scenario_options
 
 
 @click.command(cls=PerpsimApeCommand)
 @click.argument("scenario")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Run folder (default: runs/<scenario>-seed<seed>).")  # fmt: skip
-@click.option(
-    "--seed", type=click.IntRange(min=0), default=None, help="Override the scenario's seed."
-)
-@click.option(
-    "--steps", type=click.IntRange(min=1), default=None, help="Override the number of steps."
-)
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override any scenario key, e.g. --set controls.adl_policy=pro_rata.")  # fmt: skip
+@run_scenario_options
 @click.option("--overwrite", is_flag=True, help="Replace a complete run folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @handles_errors

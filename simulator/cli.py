@@ -449,6 +449,35 @@ def control_names(ctx, param, value: str | None) -> list[str]:
     return names
 
 
+def run_scenario_options(fn: Callable) -> Callable:
+    """``--out``, ``--seed``, ``--steps``, ``--set``: what ``perpsim run`` and ``ape run
+    simulate`` run and where it goes."""
+    fn = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                      help="Override any scenario key, e.g. --set controls.adl_policy=pro_rata.")(fn)  # fmt: skip
+    fn = click.option("--steps", type=click.IntRange(min=1), default=None,
+                      help="Override the number of steps.")(fn)  # fmt: skip
+    fn = click.option("--seed", type=click.IntRange(min=0), default=None,
+                      help="Override the scenario's seed.")(fn)  # fmt: skip
+    fn = click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+                      default=None, help="Run folder (default: runs/<scenario>-seed<seed>).")(fn)  # fmt: skip
+    return fn
+
+
+def compare_scenario_options(fn: Callable) -> Callable:
+    """``--controls``, ``--paths``, ``--out``, ``--set``: what ``perpsim compare`` and ``ape run
+    compare`` compare and where it goes."""
+    fn = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                      help="Override scenario keys.")(fn)  # fmt: skip
+    fn = click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+                      default=None, help="Output folder (default: runs/compare-<scenario>).")(fn)  # fmt: skip
+    fn = click.option("--paths", type=click.IntRange(min=1), default=4, show_default=True,
+                      help="Price paths per control set (the same paths for every set).")(fn)  # fmt: skip
+    fn = click.option("--controls", default=None, metavar="NAME,NAME,...", callback=control_names,
+                      help="Control sets to compare (default: the standard list; see "
+                           "`perpsim compare --list-controls`).")(fn)  # fmt: skip
+    return fn
+
+
 def _summary_table(summary: dict, title: str) -> Table:
     table = Table(title=title)
     table.add_column("metric")
@@ -461,16 +490,7 @@ def _summary_table(summary: dict, title: str) -> Table:
 
 @main.command()
 @click.argument("scenario", required=False)
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Run folder (default: runs/<scenario>-seed<seed>).")  # fmt: skip
-@click.option(
-    "--seed", type=click.IntRange(min=0), default=None, help="Override the scenario's seed."
-)
-@click.option(
-    "--steps", type=click.IntRange(min=1), default=None, help="Override the number of steps."
-)
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override any scenario key, e.g. --set controls.adl_policy=pro_rata.")  # fmt: skip
+@run_scenario_options
 @click.option("--rpc", "rpc_url", default=None, metavar="URL", help="Use an existing node.")
 @click.option("--fork-url", default=None, metavar="URL", help="Run on a local fork of URL.")
 @click.option("--backend", default=None, metavar="anvil|revm",
@@ -555,15 +575,7 @@ def run(
 
 @main.command()
 @click.argument("scenario")
-@click.option("--controls", default=None, metavar="NAME,NAME,...", callback=control_names,
-              help="Control sets to compare (default: the standard list; see --list-controls).")  # fmt: skip
-@click.option("--paths", type=click.IntRange(min=1), default=4, show_default=True,
-              help="Price paths per control set (the same paths for every set).")  # fmt: skip
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Output folder (default: runs/compare-<scenario>).")  # fmt: skip
-@click.option(
-    "--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override scenario keys."
-)
+@compare_scenario_options
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
               help="Runs in parallel (each with its own anvil).")  # fmt: skip
 @click.option(
