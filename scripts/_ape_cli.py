@@ -62,22 +62,9 @@ def rpc_url_of(provider: Any) -> str:
 
 
 def progress_bar(label: str):
-    """A rich progress bar on stderr and its ``(done, total, ...)`` callback."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    """A rich progress bar on stderr and its ``(done, total, ...)`` callback: ``perpsim``'s own
+    (:func:`simulator.cli._progress_printer`), as ``(bar, update)``."""
+    from simulator.cli import _progress_printer
 
-    console = Console(stderr=True)
-    bar = Progress(
-        TextColumn(label),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        disable=not console.is_terminal,
-    )
-    task = bar.add_task(label, total=None)
-
-    def update(done: int, total: int, *_: Any) -> None:
-        bar.update(task, completed=done, total=total)
-
+    update, bar = _progress_printer("bar", label)
     return bar, update

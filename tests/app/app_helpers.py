@@ -57,3 +57,16 @@ def dataframe_with(at: AppTest, *columns: str):
         if all(c in frame.columns for c in columns):
             return frame
     raise AssertionError(f"no dataframe with columns {columns} is shown")
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (children, their children, ...), read from /proc."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in map(int, children):
+            found += [child, *descendants(child)]
+    return found

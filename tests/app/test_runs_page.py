@@ -16,7 +16,7 @@ import pytest
 import yaml
 from streamlit.testing.v1 import AppTest
 
-from app_helpers import charts, dataframe_with, new_app, read_json
+from app_helpers import charts, dataframe_with, descendants, new_app, read_json
 from perpsim_ui import jobs, scenarios, views
 from simulator.results import EVENTS, MANIFEST, POSITIONS, STEPS, SUMMARY
 from simulator.scenario import load_scenario
@@ -192,18 +192,6 @@ def test_deleting_a_run_asks_first(cli_run, runs_root):
     assert dataframe_with(at, "path", "status")["path"].tolist() == ["keep"]
 
 
-def _descendants(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            children = (task / "children").read_text().split()
-        except OSError:
-            continue
-        for child in map(int, children):
-            found += [child, *_descendants(child)]
-    return found
-
-
 def test_a_killed_run_is_shown_stopped_and_resumed_from_the_page(runs_root):
     scenario = scenarios.demo_scenario(load_scenario("oct-2025")).with_overrides(
         {"steps": 160, "traders.count": 10}
@@ -216,7 +204,7 @@ def test_a_killed_run_is_shown_stopped_and_resumed_from_the_page(runs_root):
                 break
             time.sleep(0.05)
         assert job.running, (job.error, list(job.log))
-        for pid in [job._process.pid, *_descendants(job._process.pid)]:  # kill -9: no cleanup
+        for pid in [job._process.pid, *descendants(job._process.pid)]:  # kill -9: no cleanup
             os.kill(pid, signal.SIGKILL)
         assert job.wait(timeout=30)
     finally:

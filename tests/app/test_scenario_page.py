@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from app_helpers import charts, dataframe_with, errors, new_app, read_json
+from app_helpers import charts, dataframe_with, descendants, errors, new_app, read_json
 from perpsim_ui import jobs, scenarios, views
 from simulator.scenario import load_scenario
 
@@ -114,25 +114,13 @@ def test_form_values_survive_a_visit_to_another_page(app):
     assert app.text_input(key="scenario.traders").value == "33"
 
 
-def _descendants(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            children = (task / "children").read_text().split()
-        except OSError:
-            continue
-        for child in map(int, children):
-            found += [child, *_descendants(child)]
-    return found
-
-
 def _kill_the_chain_after_a_checkpoint(stop: threading.Event) -> None:
     """Kill the anvil node of the app's running job once its run folder has a checkpoint."""
     while not stop.is_set():
         for job in jobs.active():
             manifest = jobs.manifest_of(job.out_dir) or {}
             if manifest.get("checkpoint_step") and job._process is not None:
-                for pid in _descendants(job._process.pid):
+                for pid in descendants(job._process.pid):
                     os.kill(pid, signal.SIGKILL)
                 return
         time.sleep(0.05)
