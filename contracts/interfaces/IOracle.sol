@@ -11,6 +11,8 @@ interface IOracle {
     error PriceDeviationTooLarge(uint256 previousPrice, uint256 proposedPrice, uint256 maxDeviationBps);
     /// @notice Prices must be positive.
     error InvalidPrice(uint256 price);
+    /// @notice `twap` was asked for a window longer than the ring is sized to cover (seconds).
+    error TwapWindowTooLong(uint256 window, uint256 maxTwapWindow);
     /// @notice A parameter failed validation (`name` is the field).
     error InvalidOracleParameter(bytes32 name, uint256 value);
 
@@ -31,9 +33,15 @@ interface IOracle {
     /// @notice The latest price and its timestamp, without checks.
     function latestPrice() external view returns (uint256 price, uint256 updatedAt);
 
-    /// @notice Time-weighted average price over the last `window` seconds (WAD); shortened to
-    ///         the oldest observation kept; `window == 0` gives the latest price.
+    /// @notice Time-weighted average price over the last `window` seconds (WAD); `window == 0`
+    ///         gives the latest price. Every window up to `maxTwapWindow` is averaged in full,
+    ///         whatever the push rate; only an oracle younger than `window` averages its whole
+    ///         life instead. Reverts `TwapWindowTooLong` when `window > maxTwapWindow`, never
+    ///         averaging a shorter window than asked.
     function twap(uint256 window) external view returns (uint256);
+
+    /// @notice Longest window `twap` serves, seconds (fixed at deployment; sizes the ring).
+    function maxTwapWindow() external view returns (uint256);
 
     /// @notice Set maxAge (seconds, > 0) and maxDeviationBps (0 = unchecked); admin (timelock) only.
     function setParameters(uint256 maxAge, uint256 maxDeviationBps) external;

@@ -241,6 +241,10 @@ class Oracle(ContractWrapper):
     def twap(self, window_s: int) -> View:
         return self.view("twap", window_s)
 
+    def max_twap_window(self) -> View:
+        """Longest window ``twap`` serves, seconds."""
+        return self.view("maxTwapWindow")
+
 
 class BaseToken(ContractWrapper):
     """``contracts/BaseToken.sol``: the 18-decimal spot asset."""

@@ -145,6 +145,7 @@ def deploy_venue(
         price_wad,
         params.oracle.max_age_s,
         params.oracle.max_deviation_bps,
+        params.oracle.max_twap_window_s,
     )
     amm = deploy(SpotAMM, collateral.address, base.address, params.amm.fee_bps, deployer)
     liquidation_module = deploy(ContractWrapper, name="LiquidationModule")

@@ -82,6 +82,9 @@ class OracleParams(_Frozen):
     """A price older than this many seconds is stale: state changes revert ``StalePrice``."""
     max_deviation_bps: int = Field(default=0, ge=0, le=10_000)
     """A push moving the price more than this (bps) from the previous one reverts; 0 = off."""
+    max_twap_window_s: int = Field(default=3600, gt=0)
+    """Longest TWAP window the oracle serves, seconds (its ring holds this many + 1
+    observations); the market's ``circuit_breaker_window_s`` must not exceed it."""
 
 
 class AmmParams(_Frozen):
@@ -346,9 +349,19 @@ class VenueParams(_Frozen):
     controller: ControllerParams = ControllerParams()
     governance: GovernanceParams = GovernanceParams()
 
+    @model_validator(mode="after")
+    def _breaker_window_fits_the_oracle(self) -> VenueParams:
+        problem = _breaker_window_problem(self.market, self.oracle)
+        if problem:
+            raise ValueError(problem)
+        return self
+
     def with_market(self, **changes: Any) -> VenueParams:
         """A copy with some market fields changed (validated)."""
         market = MarketParams.model_validate({**self.market.model_dump(), **changes})
+        problem = _breaker_window_problem(market, self.oracle)
+        if problem:
+            raise ParamsError(problem)
         return self.model_copy(update={"market": market})
 
     @classmethod
@@ -359,6 +372,17 @@ class VenueParams(_Frozen):
         except (OSError, yaml.YAMLError) as exc:
             raise ParamsError(f"{path}: cannot read parameters: {exc}") from None
         return parse_params(data, source=str(path))
+
+
+def _breaker_window_problem(market: MarketParams, oracle: OracleParams) -> str | None:
+    """Why the circuit breaker's TWAP window does not fit the oracle's ring, or None (``twap``
+    reverts beyond it, and the market would refuse every trade while the breaker is on)."""
+    if market.circuit_breaker_window_s > oracle.max_twap_window_s:
+        return (
+            f"market.circuit_breaker_window_s ({market.circuit_breaker_window_s}) exceeds "
+            f"oracle.max_twap_window_s ({oracle.max_twap_window_s})"
+        )
+    return None
 
 
 def parse_params(data: Any, source: str = "parameters") -> VenueParams:
