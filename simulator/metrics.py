@@ -13,6 +13,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from simulator.chain.abi import DecodedEvent
+from simulator.protocol.contracts import BackstopVault
+
+VAULT_SHARE_DECIMALS = BackstopVault.SHARE_DECIMALS
 
 WAD = 10**18
 #: Event kinds that count as a liquidation in the step metrics.
@@ -137,8 +140,10 @@ def step_row(
         "accounts_liquidated": len({e["account"] for e in liquidations}),
         "insurance_fund_usd": levels["insurance_fund_usd"],
         "backstop_equity_usd": vault_assets,
-        # ERC-4626 shares carry the asset's 6 decimals (no offset): USD per share.
-        "backstop_share_price": vault_assets / (supply / 10**6) if supply else math.nan,
+        # ERC-4626 shares carry the asset's 6 decimals plus the vault's offset: USD per share.
+        "backstop_share_price": (
+            vault_assets / (supply / 10**VAULT_SHARE_DECIMALS) if supply else math.nan
+        ),
         "adl_haircut_usd": sum(e["amount_usd"] or 0 for e in adl),
         "adl_overshoot_usd": overshoot,
         "bad_debt_usd": levels["bad_debt_usd"] - previous_bad_debt_usd,

@@ -320,10 +320,15 @@ class BackstopVault(ContractWrapper):
     """``contracts/BackstopVault.sol``: ERC-4626 over the collateral (base units)."""
 
     CONTRACT_NAME = "BackstopVault"
+    #: Share decimals: the collateral's 6 plus the vault's virtual-share offset of 6.
+    SHARE_DECIMALS = 12
     GAS = {
         "deposit": 200_000,
         "redeem": 200_000,
         "withdraw": 200_000,
+        "mint": 200_000,
+        "transfer": 120_000,
+        "setRedeemCooldown": 80_000,
         "depositMargin": 250_000,
         "withdrawMargin": 300_000,
         "tradePosition": 450_000,
@@ -375,8 +380,26 @@ class BackstopVault(ContractWrapper):
     def convert_to_assets(self, shares: int) -> View:
         return self.view("convertToAssets", shares)
 
+    def preview_deposit(self, assets_units: int) -> View:
+        """Shares a deposit of ``assets_units`` would mint now."""
+        return self.view("previewDeposit", assets_units)
+
     def max_withdraw(self, owner: str) -> View:
         return self.view("maxWithdraw", owner)
+
+    def transfer(self, sender: str, to: str, shares: int) -> Call:
+        """Transfer vault shares (the receiver takes on their remaining lock)."""
+        return self.call(sender, "transfer", to, shares)
+
+    def max_redeem(self, owner: str) -> View:
+        return self.view("maxRedeem", owner)
+
+    def unlock_time(self, owner: str) -> View:
+        """Unix time from which ``owner`` may withdraw or redeem."""
+        return self.view("unlockTime", owner)
+
+    def set_redeem_cooldown(self, sender: str, cooldown_s: int) -> Call:
+        return self.call(sender, "setRedeemCooldown", cooldown_s)
 
 
 class DynamicMarginController(ContractWrapper):

@@ -166,7 +166,13 @@ def deploy_venue(
     )
     fund = deploy(InsuranceFund, collateral.address)
     vault = deploy(
-        BackstopVault, collateral.address, market.address, amm.address, timelock.address, manager
+        BackstopVault,
+        collateral.address,
+        market.address,
+        amm.address,
+        timelock.address,
+        manager,
+        params.buffers.backstop_redeem_cooldown_s,
     )
     controller = deploy(
         DynamicMarginController,

@@ -286,6 +286,10 @@ class BufferParams(_Frozen):
     """Initial LP deposit into the backstop vault, USD."""
     backstop_margin_share: float = Field(default=1.0, ge=0, le=1)
     """Share of the vault's initial deposit moved into its market margin account."""
+    backstop_redeem_cooldown_s: int = Field(default=0, ge=0, le=30 * 86_400)
+    """Seconds new vault shares stay locked before withdraw/redeem (``IBackstopVault``'s
+    deposit lock against deposit-takeover-redeem sandwiches); 0 = no lock. The shipped presets
+    set GMX GLP's 15-minute cooldown after minting (900 s)."""
 
 
 class ControllerParams(_Frozen):

@@ -8,18 +8,20 @@ from __future__ import annotations
 from fractions import Fraction
 
 from perp_helpers import (
+    KEEPER,
     TEST_PARAMS,
     TRADERS,
     WAD,
     event,
     fund,
     ok,
+    open_position,
     set_price,
     usd,
     wad,
 )
 
-from simulator.protocol.params import OracleParams, VenueParams
+from simulator.protocol.params import BufferParams, OracleParams, VenueParams
 
 A, B, C, D = TRADERS[20:24]
 
@@ -134,3 +136,142 @@ def test_a_breaker_window_longer_than_the_oracle_ring_is_refused_by_the_paramete
 
     with pytest.raises(ParamsError, match="circuit_breaker_window_s .3601. exceeds"):
         TEST_PARAMS.with_market(circuit_breaker_band_bps=500, circuit_breaker_window_s=3_601)
+
+
+# ---------------------------------------------------------------------------------------------
+# F9: an unseeded vault never turns a deposit into zero shares
+# ---------------------------------------------------------------------------------------------
+
+
+def test_a_donation_to_an_unseeded_vault_cannot_zero_a_victims_deposit(chain, make_venue):
+    v = make_venue(_with(TEST_PARAMS, buffers=BufferParams(backstop_vault_usd=0)))
+    vault, token = v.backstop_vault, v.collateral
+    assert chain.read_one(vault.total_supply()) == 0
+    fund(chain, v, [A, B], 10_000)
+    ok(
+        chain.execute(
+            [token.approve(x, vault.address, 2**256 - 1) for x in (A, B)]
+            + [
+                vault.deposit(A, 1),  # the attacker mints first, with one base unit
+                token.transfer(A, vault.address, usd(1_000)),  # and donates 1,000 USD
+            ]
+        )
+    )
+    r = ok([chain.execute_one(vault.deposit(B, usd(500)))])[0]  # the victim's 500 USD
+    victim_shares = chain.read_one(vault.balance_of(B))
+    assert victim_shares > 0
+    victim_value = chain.read_one(vault.convert_to_assets(victim_shares))
+    assert victim_value >= usd("499.999"), victim_value / 1e6  # loses under 0.001 USD
+    attacker_value = chain.read_one(vault.convert_to_assets(chain.read_one(vault.balance_of(A))))
+    assert attacker_value < usd(501)  # the attacker paid 1,000 USD + 1 unit for it
+    assert event(r, "Deposit")["shares"] == victim_shares
+    # a deposit that would still mint nothing reverts instead of being kept
+    r = chain.execute_one(vault.deposit(B, 1))
+    assert r.error.name == "ZeroSharesMinted" and r.error.args == {"assets": 1}
+    assert chain.read_one(vault.balance_of(B)) == victim_shares
+
+
+def test_vault_shares_have_twelve_decimals_and_start_at_one_usd(chain, venue):
+    vault = venue.backstop_vault
+    assert chain.read_one(vault.view("decimals")) == 12
+    supply = chain.read_one(vault.total_supply())
+    assets = chain.read_one(vault.total_assets())
+    assert supply == assets * 10**6  # seeded once at 1 USD per share
+
+
+# ---------------------------------------------------------------------------------------------
+# F3: deposit, takeover, redeem in one block captures nothing
+# ---------------------------------------------------------------------------------------------
+
+COOLDOWN = 900
+
+
+def _locked_venue(make_venue):
+    buffers = TEST_PARAMS.buffers.model_copy(update={"backstop_redeem_cooldown_s": COOLDOWN})
+    return make_venue(_with(TEST_PARAMS, buffers=buffers))
+
+
+def test_a_deposit_takeover_redeem_sandwich_captures_nothing(chain, make_venue):
+    v = _locked_venue(make_venue)
+    m, vault, token = v.market, v.backstop_vault, v.collateral
+    open_position(chain, v, A, 20_000, 300)  # 300 long at 1000: notional 300,000 USD
+    set_price(chain, v, 949)  # equity 4,700 < 2/3 × MM 7,117.5: a 4,700 USD takeover gain
+    fund(chain, v, [B], 1_000_000)
+    before = chain.read_one(token.balance_of(B))
+    shares = chain.read_one(vault.preview_deposit(usd(1_000_000)))
+    results = chain.execute(
+        [
+            token.approve(B, vault.address, usd(1_000_000)),
+            vault.deposit(B, usd(1_000_000)),
+            m.backstop_takeover(B, A),
+            vault.redeem(B, shares),
+        ]
+    )
+    assert [r.ok for r in results[:3]] == [True, True, True]
+    assert event(results[2], "BackstopTakeover")["marginTransferred"] == 4_700 * WAD
+    captured = chain.read_one(token.balance_of(B)) - before
+    assert captured <= 0, f"the sandwich took {captured / 1e6} USD"
+    redeem = results[3]
+    unlock = chain.read_one(vault.unlock_time(B))
+    assert redeem.error.name == "RedeemLocked"
+    assert redeem.error.args == {"owner": B, "unlockTime": unlock}
+    assert unlock == chain.latest_timestamp() + COOLDOWN
+    assert chain.read_one(vault.max_redeem(B)) == 0
+    assert chain.read_one(vault.max_withdraw(B)) == 0
+    r = chain.execute_one(vault.withdraw(B, usd(1)))
+    assert r.error.name == "RedeemLocked"
+    # after the cooldown the depositor is an ordinary LP: it redeems what its shares are worth
+    chain.set_next_block_timestamp(unlock)
+    r = ok([chain.execute_one(vault.redeem(B, shares))])[0]
+    assert event(r, "Withdraw")["shares"] == shares
+
+
+def test_vault_shares_carry_their_lock_through_transfers_weighted_by_shares(chain, make_venue):
+    v = _locked_venue(make_venue)
+    vault, token = v.backstop_vault, v.collateral
+    fund(chain, v, [A, B, C, D], 100_000)
+    ok(chain.execute([token.approve(x, vault.address, 2**256 - 1) for x in (A, B, C, D)]))
+    t = chain.latest_timestamp() + 10
+    chain.set_next_block_timestamp(t)
+    ok([chain.execute_one(vault.deposit(A, usd(90_000)))])
+    assert chain.read_one(vault.unlock_time(A)) == t + COOLDOWN
+    # A's locked shares moved to a fresh address keep A's unlock time: no bypass by transfer
+    a_shares = chain.read_one(vault.balance_of(A))
+    chain.set_next_block_timestamp(t + 100)
+    ok([chain.execute_one(vault.transfer(A, B, a_shares // 2))])
+    assert chain.read_one(vault.unlock_time(B)) == t + COOLDOWN
+    assert chain.execute_one(vault.redeem(B, 1)).error.name == "RedeemLocked"
+    # C holds unlocked shares; D's dust deposit in C's name moves C's lock by a share-weighted
+    # mean (rounded up), not by the whole cooldown: griefing C costs D the dust.
+    chain.set_next_block_timestamp(t + 200)
+    ok([chain.execute_one(vault.deposit(C, usd(10_000)))])
+    chain.set_next_block_timestamp(t + 200 + COOLDOWN)
+    ok([chain.execute_one(vault.redeem(C, 1))])  # unlocked
+    held = chain.read_one(vault.balance_of(C))
+    dust = chain.read_one(vault.preview_deposit(usd(1)))
+    now = t + 200 + COOLDOWN + 1
+    chain.set_next_block_timestamp(now)
+    ok([chain.execute_one(vault.call(D, "deposit", usd(1), C))])
+    expected_wait = -(-COOLDOWN * dust // (held + dust))  # ceil
+    assert chain.read_one(vault.unlock_time(C)) == now + expected_wait
+    assert expected_wait == 1  # 1 USD against ~10,000 USD of held shares
+    # a lock is never shortened: unlocked shares sent to a locked holder leave it as it was
+    locked_until = chain.read_one(vault.unlock_time(B))
+    chain.set_next_block_timestamp(now + 10)
+    ok([chain.execute_one(vault.transfer(C, B, held // 2))])
+    assert chain.read_one(vault.unlock_time(B)) == locked_until
+
+
+def test_only_the_timelock_sets_the_redeem_cooldown_and_within_its_bound(chain, make_venue):
+    v = _locked_venue(make_venue)
+    vault, tl = v.backstop_vault, v.timelock
+    assert chain.read_one(vault.view("redeemCooldown")) == COOLDOWN
+    r = chain.execute_one(vault.set_redeem_cooldown(KEEPER, 0))
+    assert r.error.name == "AccessControlUnauthorizedAccount"
+    r = v.govern(chain, vault, vault.set_redeem_cooldown(tl.address, 3_600))
+    assert event(r, "RedeemCooldownUpdated") == {"cooldown": 3_600}
+    r = v.govern(
+        chain, vault, vault.set_redeem_cooldown(tl.address, 31 * 86_400), salt=b"\x01" * 32
+    )
+    assert not r.ok
+    assert chain.read_one(vault.view("redeemCooldown")) == 3_600
