@@ -420,6 +420,10 @@ class DynamicMarginController(ContractWrapper):
     def target_scale(self) -> View:
         return self.view("targetScale")
 
+    def skew_average(self) -> View:
+        """Time-averaged open-interest skew fraction as of the latest poke (WAD)."""
+        return self.view("skewAverage")
+
 
 class PerpTimelock(ContractWrapper):
     """``contracts/governance/PerpTimelock.sol`` (OpenZeppelin TimelockController)."""

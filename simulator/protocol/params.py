@@ -311,12 +311,23 @@ class ControllerParams(_Frozen):
     """EWMA weight of the newest volatility observation."""
     min_interval_s: int = Field(default=60, ge=0)
     """Minimum seconds between two volatility observations."""
+    skew_averaging_s: int = Field(default=3600, gt=0)
+    """Time constant of the skew average, seconds: a sustained skew reaches ~63% of its effect
+    after this long (``IDynamicMarginController``)."""
+    max_skew_sample_age_s: int = Field(default=60, gt=0)
+    """Most seconds one skew sample counts for, seconds: a one-block manipulation moves the
+    skew average by at most this / ``skew_averaging_s`` of the gap."""
 
     @model_validator(mode="after")
     def _bounds(self) -> ControllerParams:
         if self.max_scale < self.min_scale:
             raise ValueError(
                 f"max_scale must be >= min_scale ({self.max_scale:g} < {self.min_scale:g})"
+            )
+        if self.max_skew_sample_age_s > self.skew_averaging_s:
+            raise ValueError(
+                f"max_skew_sample_age_s must be <= skew_averaging_s "
+                f"({self.max_skew_sample_age_s} > {self.skew_averaging_s})"
             )
         return self
 
@@ -329,6 +340,8 @@ class ControllerParams(_Frozen):
             to_wad(self.skew_sensitivity),
             to_wad(self.ewma_weight),
             self.min_interval_s,
+            self.skew_averaging_s,
+            self.max_skew_sample_age_s,
         )
 
 

@@ -21,7 +21,7 @@ from perp_helpers import (
     wad,
 )
 
-from simulator.protocol.params import BufferParams, OracleParams, VenueParams
+from simulator.protocol.params import BufferParams, ControllerParams, OracleParams, VenueParams
 
 A, B, C, D = TRADERS[20:24]
 
@@ -275,3 +275,134 @@ def test_only_the_timelock_sets_the_redeem_cooldown_and_within_its_bound(chain, 
     )
     assert not r.ok
     assert chain.read_one(vault.view("redeemCooldown")) == 3_600
+
+
+# ---------------------------------------------------------------------------------------------
+# F2: the margin controller's skew input cannot be moved within one block
+# ---------------------------------------------------------------------------------------------
+
+SKEW_SENSITIVITY = Fraction(1, 2)
+AVERAGING_S, SAMPLE_AGE_S = 3_600, 60
+
+
+def _controller_venue(make_venue):
+    controller = ControllerParams(
+        enabled=True,
+        min_scale=1,
+        max_scale=2,
+        target_volatility=10,  # volatility plays no part here: only the skew moves the scale
+        volatility_sensitivity=0,
+        skew_sensitivity=float(SKEW_SENSITIVITY),
+        ewma_weight=0.5,
+        min_interval_s=60,
+        skew_averaging_s=AVERAGING_S,
+        max_skew_sample_age_s=SAMPLE_AGE_S,
+    )
+    return make_venue(_with(TEST_PARAMS, controller=controller))
+
+
+def _skew(longs: int, shorts: int) -> int:
+    """|long − short| / (long + short), WAD, rounded up (the contract's divWadUp)."""
+    return -(-abs(longs - shorts) * WAD // (longs + shorts))
+
+
+def _next_average(average: int, previous_sample: int, skew_now: int, dt: int) -> int:
+    """The contract's skew average after a poke dt seconds after the previous sample."""
+    if dt == 0:
+        return average
+    held, weight = min(previous_sample, skew_now), min(dt, SAMPLE_AGE_S)
+    if held > average:
+        return average + (held - average) * weight // AVERAGING_S
+    return average - (average - held) * weight // AVERAGING_S
+
+
+def _scale(average: int) -> int:
+    return min(2 * WAD, WAD + -(-wad(SKEW_SENSITIVITY) * average // WAD))  # mulWadUp, clamped
+
+
+def test_a_one_block_skew_manipulation_cannot_liquidate_a_healthy_account(chain, make_venue):
+    v = _controller_venue(make_venue)
+    m, c = v.market, v.controller
+    victim, balancer, attacker = A, B, C
+    open_position(chain, v, victim, 500, 10)  # 10 long at 1000 with 500 USD
+    open_position(chain, v, balancer, 1_000, -10)  # a balanced book: skew 0
+    fund(chain, v, [attacker], 100_000)
+    ok([chain.execute_one(m.deposit(attacker, usd(100_000)))])
+    t = chain.latest_timestamp() + 60
+    chain.set_next_block_timestamp(t)
+    ok([chain.execute_one(c.poke(KEEPER))])  # an honest sample of the balanced book
+    chain.set_next_block_timestamp(t + 60)
+    set_price(chain, v, 980)  # victim: equity 300 > maintenance 245
+    assert chain.read_one(m.maintenance_margin(victim)) == 245 * WAD
+    assert chain.read_one(m.equity(victim)) == 300 * WAD
+
+    # one block: open 900 long (skew 0.978), poke, liquidate the victim, close
+    chain.set_next_block_timestamp(t + 120)
+    opened, poked, liquidated, closed = chain.execute(
+        [
+            m.trade(attacker, wad(900), 0),
+            c.poke(attacker),
+            m.liquidate(attacker, victim),
+            m.trade(attacker, wad(-900), 0),
+        ]
+    )
+    assert opened.ok and poked.ok and closed.ok
+    assert liquidated.error is not None, "a healthy account was liquidated"
+    assert liquidated.error.name == "NotLiquidatable"
+    assert liquidated.error.args["maintenanceMargin"] == 245 * WAD
+    skew_now = _skew(910, 10)
+    assert event(poked, "Poked")["skewFraction"] == skew_now
+    assert event(poked, "Poked")["skewAverage"] == 0  # min(0 before, 0.978 now) = 0
+    assert chain.read_one(m.margin_scale()) == WAD
+
+    # Doing it again a block later (the manipulated sample at both ends) moves the average by
+    # at most maxSkewSampleAge / skewAveragingTime of the gap: the victim stays safe.
+    chain.set_next_block_timestamp(t + 180)
+    again = chain.execute(
+        [m.trade(attacker, wad(900), 0), c.poke(attacker), m.liquidate(attacker, victim)]
+    )
+    average = _next_average(0, skew_now, skew_now, 60)
+    assert average == skew_now * SAMPLE_AGE_S // AVERAGING_S
+    assert event(again[1], "Poked")["skewAverage"] == average
+    assert chain.read_one(m.margin_scale()) == _scale(average) < wad("1.01")
+    assert again[2].error.name == "NotLiquidatable"
+
+
+def test_a_sustained_skew_still_raises_margins_at_the_documented_rate(chain, make_venue):
+    v = _controller_venue(make_venue)
+    m, c = v.market, v.controller
+    victim, whale = A, C
+    open_position(chain, v, victim, 500, 10)
+    open_position(chain, v, B, 1_000, -10)
+    t = chain.latest_timestamp() + 60
+    chain.set_next_block_timestamp(t)
+    ok([chain.execute_one(c.poke(KEEPER))])
+    sample, average = 0, 0
+    chain.set_next_block_timestamp(t + 60)
+    set_price(chain, v, 980)
+    fund(chain, v, [whale], 100_000)
+    chain.set_next_block_timestamp(t + 120)
+    ok(chain.execute([m.deposit(whale, usd(100_000)), m.trade(whale, wad(900), 0)]))
+    skew_now = _skew(910, 10)
+    # the whale holds its long: a keeper pokes once a minute, as the engine does
+    poke_time = t + 120
+    for _ in range(45):
+        poke_time += 60
+        chain.set_next_block_timestamp(poke_time)
+        r = ok([chain.execute_one(c.poke(KEEPER))])[0]
+        average = _next_average(average, sample, skew_now, 60)
+        sample = skew_now
+        assert event(r, "Poked")["skewAverage"] == average
+        assert chain.read_one(m.margin_scale()) == _scale(average)
+    # after 45 minutes the average holds 1 − (59/60)^44 ≈ 52% of the skew: scale ≈ 1.26
+    assert wad("1.25") < chain.read_one(m.margin_scale()) < wad("1.27")
+    assert chain.read_one(m.maintenance_margin(victim)) > 300 * WAD
+    assert ok([chain.execute_one(m.liquidate(KEEPER, victim))])
+
+
+def test_controller_parameters_bound_the_skew_sample_age_by_the_averaging_time():
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="max_skew_sample_age_s must be <= skew_averaging_s"):
+        ControllerParams(skew_averaging_s=60, max_skew_sample_age_s=61)
