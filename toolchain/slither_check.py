@@ -6,8 +6,12 @@ Python through crytic-compile's ``SolcStandardJson`` platform with the adapter a
 filtered out.
 
 Every High or Medium finding must appear in ``toolchain/slither-triage.yaml`` with the reason it
-is kept; otherwise this exits 1. Keys are ``<check>:<Contract>.<function or variable>``, stable
-across unrelated edits. Usage: ``python toolchain/slither_check.py [--json]``.
+is kept; otherwise this exits 1. A key names one finding, not a place where findings may occur:
+``<check>:`` then every source element of the finding, without line numbers, sorted and joined
+by `` | `` (see :func:`finding_key`), e.g.
+``incorrect-equality:PerpMarket._trade:a.size == 0``. Another finding of the same check in the
+same function has another key and is reported, while edits elsewhere leave the key alone.
+Usage: ``python toolchain/slither_check.py [--json]``.
 """
 
 from __future__ import annotations
@@ -25,24 +29,89 @@ TRIAGE = ROOT / "toolchain" / "slither-triage.yaml"
 BLOCKING = ("High", "Medium")
 
 
+def _normalise(text: str) -> str:
+    """Source text with whitespace runs collapsed, so reformatting does not change a key."""
+    return " ".join(text.split())
+
+
+def _element_name(element: dict) -> str:
+    """``Contract.member`` (or ``Contract``) of one slither source element; for a node (a
+    statement or expression), ``Contract.function:<its source text>``."""
+    kind, name = element.get("type"), _normalise(element.get("name", ""))
+    parent = element.get("type_specific_fields", {}).get("parent", {})
+    if kind == "contract":
+        return name
+    if kind == "node":
+        contract = parent.get("type_specific_fields", {}).get("parent", {}).get("name", "?")
+        return f"{contract}.{parent.get('name', '?')}:{name}"
+    owner = parent.get("name")
+    return f"{owner}.{name}" if owner else f"{kind} {name}"
+
+
+def _base_key(result: dict) -> str:
+    elements = result.get("elements", [])
+    node_parents = {
+        (
+            e.get("type_specific_fields", {}).get("parent", {}).get("name"),
+            e.get("type_specific_fields", {})
+            .get("parent", {})
+            .get("type_specific_fields", {})
+            .get("parent", {})
+            .get("name"),
+        )
+        for e in elements
+        if e.get("type") == "node"
+    }
+    names = set()
+    for e in elements:
+        owner = e.get("type_specific_fields", {}).get("parent", {}).get("name")
+        if e.get("type") == "function" and (e.get("name"), owner) in node_parents:
+            continue  # a node already names its function
+        names.add(_element_name(e))
+    return f"{result['check']}:{' | '.join(sorted(names)) or '?'}"
+
+
+def _position(result: dict) -> tuple[str, int]:
+    """Where a finding's first node (else first element) starts: orders identical keys."""
+    elements = result.get("elements", [])
+    first = next((e for e in elements if e.get("type") == "node"), elements[0] if elements else {})
+    mapping = first.get("source_mapping", {})
+    return mapping.get("filename_relative", ""), mapping.get("start", 0)
+
+
+def finding_keys(results: list[dict]) -> list[str]:
+    """One key per result, in order: :func:`finding_key`'s, with ``#2``, ``#3``... appended to
+    the second and later findings whose keys would be equal (by source position), so that a
+    new copy of an already-triaged expression in the same function is reported too."""
+    base = [_base_key(r) for r in results]
+    keys = list(base)
+    for key in set(base):
+        same = sorted(
+            (i for i, b in enumerate(base) if b == key), key=lambda i: _position(results[i])
+        )
+        for n, i in enumerate(same[1:], start=2):
+            keys[i] = f"{key}#{n}"
+    return keys
+
+
 def finding_key(result: dict) -> str:
-    """``check:Contract.member`` from the first source element of a slither result."""
-    parts = []
-    for element in result.get("elements", []):
-        parent = element.get("type_specific_fields", {}).get("parent", {})
-        if element.get("type") in ("function", "variable", "event") and parent.get("name"):
-            parts = [parent["name"], element["name"]]
-            break
-        if element.get("type") == "contract":
-            parts = [element["name"]]
-            break
-        if element.get("type") == "node":
-            fn = element.get("type_specific_fields", {}).get("parent", {})
-            contract = fn.get("type_specific_fields", {}).get("parent", {}).get("name")
-            if contract and fn.get("name"):
-                parts = [contract, fn["name"]]
-                break
-    return f"{result['check']}:{'.'.join(parts) or '?'}"
+    """The key of one finding: ``<check>:`` and its source elements, sorted and joined by
+    `` | ``. An element is ``Contract.member`` (function, variable, event...), ``Contract``, or
+    for a node ``Contract.function:<source text, whitespace collapsed>`` (its function is then
+    not listed again). No line numbers or offsets: edits elsewhere do not change it."""
+    return _base_key(result)
+
+
+def classify(results: list[dict], kept: dict[str, str]) -> tuple[list, list, list[str]]:
+    """Split the blocking (High/Medium) findings into triaged and untriaged ``(key, result)``
+    pairs, and list the triage keys that match no finding (stale)."""
+    keys = finding_keys(results)
+    triaged, untriaged = [], []
+    for key, r in zip(keys, results, strict=True):
+        if r["impact"] in BLOCKING:
+            (triaged if key in kept else untriaged).append((key, r))
+    stale = sorted(k for k in kept if k not in set(keys))
+    return triaged, untriaged, stale
 
 
 def run_slither() -> list[dict]:
@@ -87,27 +156,21 @@ def main(argv: list[str]) -> int:
     kept = {entry["key"]: entry["reason"] for entry in (triage or {}).get("kept", [])}
     results = run_slither()
     by_impact = Counter(r["impact"] for r in results)
-    untriaged, triaged = [], []
-    for r in results:
-        if r["impact"] not in BLOCKING:
-            continue
-        (triaged if finding_key(r) in kept else untriaged).append(r)
-    seen = {finding_key(r) for r in results}
-    stale = sorted(k for k in kept if k not in seen)
+    triaged, untriaged, stale = classify(results, kept)
 
     if "--json" in argv:
-        print(json.dumps({"by_impact": by_impact, "untriaged": [finding_key(r) for r in untriaged],
-                          "triaged": sorted({finding_key(r) for r in triaged}), "stale": stale}, indent=2))  # fmt: skip
+        print(json.dumps({"by_impact": by_impact, "untriaged": [k for k, _ in untriaged],
+                          "triaged": sorted(k for k, _ in triaged), "stale": stale}, indent=2))  # fmt: skip
     else:
         print(
             "slither findings by impact: "
             + ", ".join(f"{k} {v}" for k, v in sorted(by_impact.items()))
         )
-        for r in triaged:
-            print(f"  kept   {r['impact']:<6} {finding_key(r)}: {kept[finding_key(r)]}")
-        for r in untriaged:
+        for key, r in triaged:
+            print(f"  kept   {r['impact']:<6} {key}: {kept[key]}")
+        for key, r in untriaged:
             first = r["description"].strip().splitlines()[0]
-            print(f"  OPEN   {r['impact']:<6} {finding_key(r)}: {first}")
+            print(f"  OPEN   {r['impact']:<6} {key}: {first}")
         for k in stale:
             print(f"  stale triage entry (no such finding any more): {k}")
     if untriaged:
