@@ -323,11 +323,11 @@ class BackstopVault(ContractWrapper):
     #: Share decimals: the collateral's 6 plus the vault's virtual-share offset of 6.
     SHARE_DECIMALS = 12
     GAS = {
-        "deposit": 200_000,
-        "redeem": 200_000,
-        "withdraw": 200_000,
-        "mint": 200_000,
-        "transfer": 120_000,
+        "deposit": 300_000,  # 180,376 measured: hyperliquid-like preset with its deposit lock
+        "redeem": 250_000,
+        "withdraw": 250_000,
+        "mint": 300_000,
+        "transfer": 150_000,
         "setRedeemCooldown": 80_000,
         "depositMargin": 250_000,
         "withdrawMargin": 300_000,
