@@ -18,6 +18,7 @@ MODULES = [
     "simulator.population",
     "simulator.results",
     "simulator.stats",
+    "simulator.units",
 ]
 
 
