@@ -13,7 +13,11 @@ import importlib
 import pytest
 
 MODULES = [
-    "simulator.scenario",
+    "simulator.scenario.models",
+    "simulator.scenario.loading",
+    "simulator.scenario.overrides",
+    "simulator.scenario.randomness",
+    "simulator.scenario.control_sets",
     "simulator.pricepaths",
     "simulator.population",
     "simulator.results",
