@@ -20,7 +20,10 @@ MODULES = [
     "simulator.scenario.control_sets",
     "simulator.pricepaths",
     "simulator.population",
-    "simulator.results",
+    "simulator.results.summary",
+    "simulator.results.reuse",
+    "simulator.results.writer",
+    "simulator.results.provenance",
     "simulator.stats",
     "simulator.units",
 ]
