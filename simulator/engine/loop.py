@@ -90,6 +90,8 @@ class Engine:
         self.amm_fee = world.params.amm.fee_bps / 1e4
         self.all_accounts = list(world.traders)
         self.vault_address = self.venue.backstop_vault.address
+        # The attributes above stay for their readers (the runner's checkpoint, the benchmark,
+        # tests); the phases read the same values from the context.
         self.ctx = Context(
             chain=chain,
             world=world,
