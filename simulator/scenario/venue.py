@@ -24,7 +24,7 @@ from simulator.protocol.params import (
 )
 from simulator.scenario.csv_inputs import _positions_rows_cached
 from simulator.scenario.messages import _market_error, _plain
-from simulator.units import WAD, to_units, to_wad, units_to_wad
+from simulator.units import WAD, from_wad, to_units, to_wad, units_to_wad
 
 if TYPE_CHECKING:
     from simulator.scenario.models import Controls, ExplicitBook, GovernanceChange, Scenario
@@ -268,8 +268,8 @@ def check_explicit_book(book: ExplicitBook, venue: VenueParams, controls: Contro
         if oi[long] > caps[long]:
             raise ValueError(
                 f"{where}: {what} brings {pos.side} open interest to "
-                f"{_plain(oi[long] / WAD, 6)} (base units), above the venue's cap of "
-                f"{_plain(caps[long] / WAD, 6)} ({cap_source})"
+                f"{_plain(from_wad(oi[long]), 6)} (base units), above the venue's cap of "
+                f"{_plain(from_wad(caps[long]), 6)} ({cap_source})"
             )
         fee = _mul_div_up(_mul_div_up(size_wad, fill, WAD), m.taker_fee_bps, 10_000)
         margin = units_to_wad(units) - fee
@@ -291,12 +291,12 @@ def check_explicit_book(book: ExplicitBook, venue: VenueParams, controls: Contro
         max_leverage = notional / im if im else math.inf
         text = (
             f"{where}: {what} is {_plain(leverage)}x leverage; the venue's maximum at this "
-            f"notional is {_plain(max_leverage)}x (initial margin {_plain(im / WAD)} USD"
+            f"notional is {_plain(max_leverage)}x (initial margin {_plain(from_wad(im))} USD"
         )
         if leverage * (1 - 1e-9) <= max_leverage:
             text += (
-                f"; with the taker fee {_plain(fee / WAD)} USD and the skew impact "
-                f"{_plain(-pnl / WAD)} USD its equity at open, {_plain(equity / WAD)} USD, is "
+                f"; with the taker fee {_plain(from_wad(fee))} USD and the skew impact "
+                f"{_plain(from_wad(-pnl))} USD its equity at open, {_plain(from_wad(equity))} USD, is "
                 "below it"
             )
         raise ValueError(text + ")")
