@@ -20,8 +20,9 @@ from simulator.chain.types import Call, TxResult
 from simulator.errors import PerpsimError
 from simulator.population import TraderBook, book_from_explicit, draw_population
 from simulator.protocol.deploy import Venue, deploy_venue
-from simulator.protocol.params import WAD, VenueParams, to_units, to_wad
+from simulator.protocol.params import VenueParams
 from simulator.scenario import ExplicitBook, Scenario
+from simulator.units import WAD, to_units, to_wad
 
 #: Traders of a random population open at most this share of the market's maximum leverage,
 #: so that the fee and the skew impact paid at open do not leave them under initial margin

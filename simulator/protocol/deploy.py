@@ -33,7 +33,8 @@ from simulator.protocol.contracts import (
     PerpTimelock,
     SpotAMM,
 )
-from simulator.protocol.params import WAD, VenueParams, to_units, to_wad
+from simulator.protocol.params import VenueParams
+from simulator.units import WAD, to_units, to_wad
 
 
 @dataclass

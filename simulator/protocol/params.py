@@ -12,7 +12,6 @@ Validation errors name the field, e.g. ``market.maintenance_margin_fraction: mus
 
 from __future__ import annotations
 
-from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -21,23 +20,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from simulator.errors import PerpsimError
+from simulator.units import USD_UNITS, WAD, to_units, to_wad  # noqa: F401  (public names)
 
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
-
-#: 1.0 in the contracts' 18-decimal fixed point.
-WAD = 10**18
-#: Collateral base units per USD (6 decimals, like USDC).
-USD_UNITS = 10**6
-
-
-def to_wad(x: float | int | Decimal) -> int:
-    """A decimal number as an 18-decimal fixed-point integer (exact for decimal literals)."""
-    return int(Decimal(str(x)) * WAD)
-
-
-def to_units(usd: float | int | Decimal) -> int:
-    """USD as collateral base units (6 decimals), rounded down."""
-    return int(Decimal(str(usd)) * USD_UNITS)
 
 
 class ParamsError(PerpsimError):

@@ -9,7 +9,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from simulator.agents import keepers, liquidity, traders
-from simulator.metrics import event_row, step_row
+from simulator.engine.events import event_row
+from simulator.engine.metrics import step_row
 from simulator.population import Behaviour
 
 

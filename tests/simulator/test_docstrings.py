@@ -13,11 +13,19 @@ import importlib
 import pytest
 
 MODULES = [
-    "simulator.scenario",
+    "simulator.scenario.models",
+    "simulator.scenario.loading",
+    "simulator.scenario.overrides",
+    "simulator.scenario.randomness",
+    "simulator.scenario.control_sets",
     "simulator.pricepaths",
     "simulator.population",
-    "simulator.results",
+    "simulator.results.summary",
+    "simulator.results.reuse",
+    "simulator.results.writer",
+    "simulator.results.provenance",
     "simulator.stats",
+    "simulator.units",
 ]
 
 

@@ -328,14 +328,14 @@ def test_temp_files_of_a_killed_writer_are_cleaned_on_resume(tmp_path):
 def test_finish_marks_complete_only_after_every_file(tmp_path, monkeypatch):
     writer = RunWriter(tmp_path / "r", scenario={"name": "x"})
     writer.add_step(step_row(0))
-    original = results.atomic_write_json
+    original = results.writer.atomic_write_json
 
     def fail_on_summary(path, data):
         if Path(path).name == "summary.json":
             raise ResultsError("disk full")
         original(path, data)
 
-    monkeypatch.setattr(results, "atomic_write_json", fail_on_summary)
+    monkeypatch.setattr(results.writer, "atomic_write_json", fail_on_summary)
     with pytest.raises(ResultsError), writer:
         writer.finish([], meta={"traders": 0, "steps": 1, "wall_seconds": 0})
     monkeypatch.undo()
@@ -554,7 +554,7 @@ def test_code_hash_is_a_content_hash_of_the_package_sources(tmp_path, monkeypatc
     (package / "presets").mkdir(parents=True)
     (package / "engine.py").write_text("x = 1\n")
     (package / "presets" / "venue.yaml").write_text("a: 1\n")
-    monkeypatch.setattr(results, "_PACKAGE_ROOT", package)
+    monkeypatch.setattr(results.provenance, "_PACKAGE_ROOT", package)
     compute = code_hash.__wrapped__
     first = compute()
     assert first.startswith("sha256:") and compute() == first

@@ -94,7 +94,7 @@ def test_scenario_is_frozen(minimal):
 def test_every_field_has_a_docstring():
     from pydantic import BaseModel
 
-    import simulator.scenario as module
+    import simulator.scenario.models as module
 
     models = [
         m

@@ -1,0 +1,45 @@
+"""The protocol's accounting invariants, checked on the chain state at the end of every step;
+a broken one stops the run with :class:`InvariantViolation` saying which and where."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulator.engine.context import Context
+from simulator.engine.state import EngineState
+from simulator.errors import PerpsimError
+from simulator.units import units_to_wad
+
+#: Accounting invariant tolerance: 1 collateral base unit per 1,000 accounts of rounding (USD).
+INVARIANT_TOLERANCE_USD = 1e-6
+
+
+class InvariantViolation(PerpsimError):
+    """The protocol's accounting broke during a run; the message says which and where."""
+
+
+def check_invariants(ctx: Context, s: EngineState, t: int, levels: dict) -> None:
+    """Value conservation of the market's ledger (to the wei: accounts + pool + fees = net
+    flows = the collateral the market holds), and recorded bad debt for every account left
+    below zero."""
+    acc = levels["accounting"]
+    ledgers = acc["totalCollateral"] + acc["pool"] + acc["protocolFees"]
+    flows = (
+        acc["totalDeposits"] - acc["totalWithdrawals"] + acc["poolSeeded"] + acc["paidByInsurance"]
+        - acc["paidToInsurance"] - acc["keeperRewards"] - acc["feesWithdrawn"]
+    )  # fmt: skip
+    held = units_to_wad(levels["market_token_units"])
+    if not ledgers == flows == held:
+        raise InvariantViolation(
+            f"step {t}: value not conserved (WAD USD): accounts + pool + fees = {ledgers}, "
+            f"net flows = {flows}, collateral the market holds = {held}"
+        )
+    negative = np.flatnonzero(
+        (s.trader.equity_usd < -INVARIANT_TOLERANCE_USD) & (s.trader.size_base == 0)
+    )
+    if len(negative):
+        i = int(negative[0])
+        raise InvariantViolation(
+            f"step {t}: account {ctx.accounts[i]} is flat with negative equity "
+            f"{s.trader.equity_usd[i]:.6f} USD that no bad debt records"
+        )

@@ -1,0 +1,74 @@
+"""From the levels read after a block and its event rows to the step's ``steps.parquet`` row.
+
+A pure function: no chain access, no engine state. Levels are floats of USD and base units
+(:mod:`simulator.engine.levels`); the columns are documented in :mod:`simulator.results`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from simulator.engine.events import ADL_KINDS, LIQUIDATION_KINDS
+from simulator.protocol.contracts import BackstopVault
+
+#: Decimals of a backstop vault share: the asset's 6 plus the vault's virtual-share offset.
+VAULT_SHARE_DECIMALS = BackstopVault.SHARE_DECIMALS
+
+
+def step_row(
+    step: int,
+    step_seconds: int,
+    exogenous_usd: float,
+    levels: dict[str, Any],
+    events: Iterable[dict[str, Any]],
+    transactions: int,
+    *,
+    previous_bad_debt_usd: float,
+    previous_fees_usd: float,
+) -> dict[str, Any]:
+    """One ``steps.parquet`` row from the levels read after the block and its event rows.
+
+    Flows: liquidated notional and accounts (liquidations, partial ones and backstop takeovers),
+    ADL haircuts and overshoot, the change of uncovered bad debt, fees (the ledger's fee terms
+    minus the part of the ADL overshoot that QUEUE sends to the insurance fund: a haircut, not a
+    fee; at most the pool's cash, so it can be less than the overshoot).
+    """
+    events = list(events)
+    liquidations = [e for e in events if e["kind"] in LIQUIDATION_KINDS]
+    adl = [e for e in events if e["kind"] in ADL_KINDS]
+    details = [json.loads(e["detail"]) for e in adl]
+    overshoot = sum(d["overshoot_usd"] for d in details)
+    to_fund = sum(d["to_fund_usd"] for d in details)
+    vault_assets, supply = levels["vault_assets_usd"], levels["vault_supply"]
+    return {
+        "step": step,
+        "timestamp_s": step * step_seconds,
+        "price_exogenous_usd": exogenous_usd,
+        "price_oracle_usd": levels["index_usd"],
+        "price_mark_usd": levels["mark_usd"],
+        "price_amm_usd": levels["amm_price_usd"],
+        "oi_long_usd": levels["oi_long_base"] * levels["index_usd"],
+        "oi_short_usd": levels["oi_short_base"] * levels["index_usd"],
+        "liquidated_notional_long_usd": sum(
+            e["notional_usd"] or 0 for e in liquidations if e["side"] == "long"
+        ),
+        "liquidated_notional_short_usd": sum(
+            e["notional_usd"] or 0 for e in liquidations if e["side"] == "short"
+        ),
+        "accounts_liquidated": len({e["account"] for e in liquidations}),
+        "insurance_fund_usd": levels["insurance_fund_usd"],
+        "backstop_equity_usd": vault_assets,
+        # ERC-4626 shares carry the asset's 6 decimals plus the vault's offset: USD per share.
+        "backstop_share_price": (
+            vault_assets / (supply / 10**VAULT_SHARE_DECIMALS) if supply else math.nan
+        ),
+        "adl_haircut_usd": sum(e["amount_usd"] or 0 for e in adl),
+        "adl_overshoot_usd": overshoot,
+        "bad_debt_usd": levels["bad_debt_usd"] - previous_bad_debt_usd,
+        "funding_rate": levels["funding_rate_per_hour"],
+        "fees_usd": levels["fees_cum_usd"] - previous_fees_usd - to_fund,
+        "transactions": transactions,
+    }

@@ -1,0 +1,206 @@
+"""The run folder's file names and the column definitions of its tables (``steps``,
+``events``, ``positions``: name, Arrow type, unit, nullability; documented in
+:mod:`simulator.results`), the summary's keys, and rows validated into Arrow tables of exactly
+those types."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+MANIFEST = "manifest.json"
+SUMMARY = "summary.json"
+STEPS = "steps.parquet"
+EVENTS = "events.parquet"
+POSITIONS = "positions.parquet"
+CHECKPOINT = "checkpoint.npz"
+_RUN_FILES = (MANIFEST, SUMMARY, STEPS, EVENTS, POSITIONS, CHECKPOINT)
+_FORMAT = "perpsim-run/1"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a run table."""
+
+    name: str
+    """Column name."""
+    dtype: pa.DataType
+    """Arrow type in the Parquet file."""
+    unit: str
+    """Unit (``USD``, ``base``, ``step``, ``s``, ``count``, ``1/h``, ``x``, ``-``)."""
+    nullable: bool = False
+    """Whether rows may leave it out (stored as null)."""
+
+
+def _cols(spec: str, dtypes: Mapping[str, pa.DataType], nullable: Iterable[str] = ()):
+    nullable = set(nullable)
+    out = []
+    for line in spec.split():
+        name, unit = line.split(":")
+        out.append(Column(name, dtypes.get(name, pa.float64()), unit, name in nullable))
+    return tuple(out)
+
+
+_I, _S = pa.int64(), pa.string()
+
+#: Columns of ``steps.parquet`` (documented in the module docstring).
+STEP_COLUMNS: tuple[Column, ...] = _cols(
+    """step:step timestamp_s:s price_exogenous_usd:USD price_oracle_usd:USD price_mark_usd:USD
+    price_amm_usd:USD oi_long_usd:USD oi_short_usd:USD liquidated_notional_long_usd:USD
+    liquidated_notional_short_usd:USD accounts_liquidated:count insurance_fund_usd:USD
+    backstop_equity_usd:USD backstop_share_price:USD adl_haircut_usd:USD adl_overshoot_usd:USD
+    bad_debt_usd:USD funding_rate:1/h fees_usd:USD transactions:count""",
+    {"step": _I, "timestamp_s": _I, "accounts_liquidated": _I, "transactions": _I},
+)
+#: Columns of ``events.parquet``.
+EVENT_COLUMNS: tuple[Column, ...] = _cols(
+    """step:step kind:- account:- side:- size_base:base price_usd:USD notional_usd:USD
+    amount_usd:USD detail:-""",
+    {"step": _I, "kind": _S, "account": _S, "side": _S, "detail": _S},
+    nullable=("account", "side", "size_base", "price_usd", "notional_usd", "amount_usd", "detail"),
+)
+#: Columns of ``positions.parquet``.
+POSITION_COLUMNS: tuple[Column, ...] = _cols(
+    """account:- side:- collateral_usd:USD size_base:base entry_price_usd:USD leverage:x
+    liquidation_price_at_open_usd:USD opened_step:step outcome:- outcome_step:step
+    realized_pnl_usd:USD""",
+    {"account": _S, "side": _S, "opened_step": _I, "outcome": _S, "outcome_step": _I},
+    nullable=("outcome_step", "realized_pnl_usd"),
+)
+
+#: Event kinds that count an account as liquidated in the summary.
+LIQUIDATION_EVENT_KINDS = ("liquidation", "partial_liquidation", "backstop_takeover")
+#: Allowed values of ``positions.outcome``.
+POSITION_OUTCOMES = ("open", "closed", "liquidated", "backstopped", "adl", "refused")
+#: Keys of ``summary.json``, in order.
+SUMMARY_KEYS = (
+    "traders",
+    "steps",
+    "transactions",
+    "wall_seconds",
+    "liquidated_notional_usd",
+    "liquidated_notional_long_usd",
+    "liquidated_notional_short_usd",
+    "liquidated_accounts",
+    "bad_debt_usd",
+    "insurance_fund_drawdown_usd",
+    "backstop_pnl_usd",
+    "adl_haircut_usd",
+    "adl_overshoot_usd",
+    "start_price",
+    "exogenous_min_price",
+    "min_price",
+    "price_amplification",
+    "fees_usd",
+)
+#: Summary keys that differ between two runs of the same scenario and seed.
+NONDETERMINISTIC_SUMMARY_KEYS = ("wall_seconds",)
+
+
+def _side_text(value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if value in (1, -1):
+        return "long" if value == 1 else "short"
+    raise ValueError(f"side must be 'long', 'short', +1 or -1 (got {value!r})")
+
+
+def _as_columns(rows: Any, table: str) -> dict[str, list]:
+    """Rows (a mapping, a list of mappings, a DataFrame or a mapping of columns) as columns."""
+    if isinstance(rows, pd.DataFrame):
+        return {str(c): rows[c].tolist() for c in rows.columns}
+    if isinstance(rows, Mapping):
+        values = list(rows.values())
+        if values and all(isinstance(v, Sequence | np.ndarray | pd.Series) and
+                          not isinstance(v, str) for v in values):  # fmt: skip
+            lengths = {len(v) for v in values}
+            if len(lengths) > 1:
+                raise ValueError(f"{table}: columns have different lengths {sorted(lengths)}")
+            return {str(k): list(np.asarray(v).tolist()) for k, v in rows.items()}
+        return {str(k): [v] for k, v in rows.items()}
+    rows = list(rows)
+    names: dict[str, None] = {}
+    for row in rows:
+        names.update(dict.fromkeys(map(str, row)))
+    return {name: [row.get(name) for row in rows] for name in names}
+
+
+def _py(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _clean(value: Any, col: Column) -> Any:
+    """A Python value for ``col``: NaN / NA mean "missing" except in non-nullable floats, and
+    integral floats (ints that went through a pandas float column) become ints."""
+    value = _py(value)
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return value if col.dtype == pa.float64() and not col.nullable else None
+    if col.dtype == pa.int64() and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _to_table(rows: Any, columns: tuple[Column, ...], table: str) -> pa.Table:
+    """Validate rows against a schema and build an Arrow table with exactly its types."""
+    data = _as_columns(rows, table)
+    known = {c.name for c in columns}
+    n = len(next(iter(data.values()))) if data else 0
+    missing = [c.name for c in columns if c.name not in data and not c.nullable]
+    if missing and n:
+        raise ValueError(f"{table}: rows lack the columns {', '.join(missing)}")
+    arrays, fields_ = [], []
+    for col in columns:
+        values = [_clean(v, col) for v in data.get(col.name, [None] * n)]
+        if col.name == "side":
+            values = [_side_text(v) for v in values]
+        if col.dtype == pa.string():
+            values = [None if v is None else str(v) for v in values]
+        if not col.nullable and any(v is None for v in values):
+            raise ValueError(f"{table}: column {col.name} has missing values")
+        try:
+            arrays.append(pa.array(values, type=col.dtype))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
+            raise ValueError(f"{table}: column {col.name}: {exc}") from None
+        fields_.append(pa.field(col.name, col.dtype, nullable=col.nullable))
+    for name in sorted(set(data) - known):
+        try:
+            arrays.append(pa.array([_py(v) for v in data[name]], type=pa.float64()))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
+            raise ValueError(f"{table}: extra column {name} must be numeric: {exc}") from None
+        fields_.append(pa.field(name, pa.float64()))
+    if table == "positions" and n:
+        bad = set(arrays[[c.name for c in columns].index("outcome")].to_pylist()) - set(
+            POSITION_OUTCOMES
+        )
+        if bad:
+            raise ValueError(f"positions: unknown outcome {sorted(bad)[0]!r}")
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields_))
+
+
+def _empty_table(columns: tuple[Column, ...]) -> pa.Table:
+    return pa.Table.from_arrays(
+        [pa.array([], type=c.dtype) for c in columns],
+        schema=pa.schema([pa.field(c.name, c.dtype, nullable=c.nullable) for c in columns]),
+    )
+
+
+def _concat(tables: list[pa.Table], columns: tuple[Column, ...]) -> pa.Table:
+    if not tables:
+        return _empty_table(columns)
+    try:
+        merged = pa.concat_tables(tables, promote_options="default")
+    except pa.ArrowInvalid as exc:
+        raise ValueError(f"rows do not share one schema: {exc}") from None
+    return merged.combine_chunks()

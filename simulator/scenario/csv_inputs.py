@@ -1,0 +1,210 @@
+"""CSV inputs of a scenario: a ``timestamp,price`` price file and a
+``side,collateral_usd,size_base[,behaviour]`` explicit book, read and checked row by row (errors
+name the file and line), cached per file version, and whether a price file covers a run."""
+
+from __future__ import annotations
+
+import csv
+import math
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from simulator.scenario.messages import ScenarioError, _plain, _utc
+
+if TYPE_CHECKING:
+    from simulator.scenario.models import ExplicitPosition
+
+
+def _open_csv(path: Path, required: tuple[str, ...], optional: tuple[str, ...] = ()):
+    """Open a CSV file and check its header; yield ``(line_number, row_dict)``."""
+    path = Path(path)
+    try:
+        handle = path.open(newline="", encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ScenarioError(f"CSV file not found: {path}") from None
+    except OSError as exc:
+        raise ScenarioError(f"cannot read CSV file {path}: {exc.strerror or exc}") from None
+    with handle:
+        reader = csv.reader(handle)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise ScenarioError(f"{path}: empty CSV file (expected a header row)") from None
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise ScenarioError(f"{path}:1: malformed CSV: {exc}") from None
+        header = [h.strip().lower() for h in header]
+        missing = [c for c in required if c not in header]
+        unknown = [c for c in header if c not in required + optional]
+        if missing or unknown:
+            expected = ",".join(required) + "".join(f"[,{c}]" for c in optional)
+            raise ScenarioError(
+                f"{path}:1: header must be {expected} (got {','.join(header) or 'nothing'})"
+            )
+        try:
+            for row in reader:
+                line = reader.line_num
+                if not row or all(not cell.strip() for cell in row):
+                    continue
+                if len(row) != len(header):
+                    raise ScenarioError(
+                        f"{path}:{line}: expected {len(header)} fields, got {len(row)}"
+                    )
+                yield line, {h: cell.strip() for h, cell in zip(header, row, strict=True)}
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise ScenarioError(f"{path}:{reader.line_num}: malformed CSV: {exc}") from None
+
+
+def _positive_float(path: Path, line: int, column: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ScenarioError(f"{path}:{line}: {column} must be a number (got {text!r})") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ScenarioError(f"{path}:{line}: {column} must be a positive number (got {text!r})")
+    return value
+
+
+def _timestamp_seconds(path: Path, line: int, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        try:
+            stamp = datetime.fromisoformat(text)
+        except ValueError:
+            raise ScenarioError(
+                f"{path}:{line}: timestamp must be UNIX seconds or ISO 8601 (got {text!r})"
+            ) from None
+        return stamp.timestamp()
+    if not math.isfinite(value):
+        raise ScenarioError(f"{path}:{line}: timestamp must be finite (got {text!r})")
+    return value
+
+
+def read_price_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read a ``timestamp,price`` CSV file.
+
+    Parameters
+    ----------
+    path : str or Path
+        CSV file with header ``timestamp,price``; timestamps are UNIX seconds or ISO 8601 (naive
+        times are local time: prefer an explicit offset or ``Z``), strictly increasing.
+
+    Returns
+    -------
+    timestamps_s : numpy.ndarray
+        Timestamps (seconds since the UNIX epoch), float64.
+    prices_usd : numpy.ndarray
+        Prices (USD), float64, all positive.
+
+    Raises
+    ------
+    ScenarioError
+        The file is missing, empty, has a wrong header, or a row is malformed (names the line).
+    """
+    path = Path(path)
+    times: list[float] = []
+    prices: list[float] = []
+    for line, row in _open_csv(path, ("timestamp", "price")):
+        t = _timestamp_seconds(path, line, row["timestamp"])
+        if times and t <= times[-1]:
+            raise ScenarioError(f"{path}:{line}: timestamps must be strictly increasing")
+        times.append(t)
+        prices.append(_positive_float(path, line, "price", row["price"]))
+    if not times:
+        raise ScenarioError(f"{path}: no price rows after the header")
+    return np.asarray(times, dtype=float), np.asarray(prices, dtype=float)
+
+
+def read_positions_csv(path: str | Path) -> list[ExplicitPosition]:
+    """Read an explicit book from a ``side,collateral_usd,size_base[,behaviour]`` CSV file.
+
+    Raises
+    ------
+    ScenarioError
+        The file is missing, empty, has a wrong header, or a row is malformed (names the line).
+    """
+    return [position for _, position in _read_positions_rows(Path(path))]
+
+
+def _read_positions_rows(path: Path) -> list[tuple[int, ExplicitPosition]]:
+    """The positions of a book CSV with the file line of each (1-based)."""
+    from simulator.scenario.models import BEHAVIOURS, ExplicitPosition  # models import this
+
+    rows: list[tuple[int, ExplicitPosition]] = []
+    for line, row in _open_csv(path, ("side", "collateral_usd", "size_base"), ("behaviour",)):
+        side = row["side"].lower()
+        if side not in ("long", "short"):
+            raise ScenarioError(f"{path}:{line}: side must be long or short (got {row['side']!r})")
+        behaviour = (row.get("behaviour") or "").lower() or None
+        if behaviour is not None and behaviour not in BEHAVIOURS:
+            raise ScenarioError(
+                f"{path}:{line}: behaviour must be one of {', '.join(BEHAVIOURS)} "
+                f"(got {row['behaviour']!r})"
+            )
+        position = ExplicitPosition(
+            side=side,
+            collateral_usd=_positive_float(path, line, "collateral_usd", row["collateral_usd"]),
+            size_base=_positive_float(path, line, "size_base", row["size_base"]),
+            behaviour=behaviour,
+        )
+        rows.append((line, position))
+    if not rows:
+        raise ScenarioError(f"{path}: no positions after the header")
+    return rows
+
+
+def _file_key(path: Path) -> tuple[str, int, int] | None:
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return None
+    return str(path), stat.st_mtime_ns, stat.st_size
+
+
+@lru_cache(maxsize=32)
+def _price_csv_by_key(key: tuple[str, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    times, prices = read_price_csv(key[0])
+    times.setflags(write=False)
+    prices.setflags(write=False)
+    return times, prices
+
+
+def _price_csv_cached(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`read_price_csv`, read once per file version (path, mtime, size); read-only."""
+    key = _file_key(path)
+    return read_price_csv(path) if key is None else _price_csv_by_key(key)
+
+
+@lru_cache(maxsize=32)
+def _positions_csv_by_key(key: tuple[str, int, int]) -> tuple[tuple[int, ExplicitPosition], ...]:
+    return tuple(_read_positions_rows(Path(key[0])))
+
+
+def _positions_rows_cached(path: Path) -> tuple[tuple[int, ExplicitPosition], ...]:
+    key = _file_key(path)
+    return tuple(_read_positions_rows(path)) if key is None else _positions_csv_by_key(key)
+
+
+def csv_coverage_problem(
+    path: Path, timestamps_s: np.ndarray, steps: int, step_seconds: float
+) -> str | None:
+    """Why a CSV price file does not cover a run of ``steps`` × ``step_seconds``, or None.
+
+    The run needs prices up to ``t0 + steps·step_seconds`` (``t0`` = the first timestamp);
+    the file covers up to its last timestamp.
+    """
+    t0, t_last = float(timestamps_s[0]), float(timestamps_s[-1])
+    need = int(steps) * float(step_seconds)
+    have = t_last - t0
+    if have >= need:
+        return None
+    return (
+        f"{path} covers {_plain(have)} s ({len(timestamps_s):,} rows from {_utc(t0)} to "
+        f"{_utc(t_last)}) but the run needs {_plain(need)} s ({int(steps):,} steps × "
+        f"{_plain(step_seconds)} s); add rows, lower steps, or set price_path.hold_last: true "
+        "to hold the last price"
+    )

@@ -1,0 +1,76 @@
+"""The one place that converts between the contracts' integers and floats.
+
+The contracts keep prices, sizes and USD amounts as WAD integers (18-decimal fixed point, 1.0 =
+``10**18``) and collateral token amounts in the token's base units (6 decimals, like USDC:
+1 USD = ``10**6`` units). Python code works in floats of USD and base units of the asset.
+Inputs go to the chain through :func:`to_wad` / :func:`to_units` (exact for decimal literals,
+via :class:`~decimal.Decimal`); results come back through :func:`from_wad` /
+:func:`from_units` (one correctly rounded division) or :func:`from_wad_array` for a batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+import numpy as np
+
+#: 1.0 in the contracts' 18-decimal fixed point.
+WAD = 10**18
+#: Collateral base units per USD (6 decimals, like USDC).
+USD_UNITS = 10**6
+
+
+def to_wad(x: float | int | Decimal) -> int:
+    """A decimal number as an 18-decimal fixed-point integer (exact for decimal literals).
+
+    >>> to_wad(1.5)
+    1500000000000000000
+    """
+    return int(Decimal(str(x)) * WAD)
+
+
+def to_units(usd: float | int | Decimal) -> int:
+    """USD as collateral base units (6 decimals), rounded down.
+
+    >>> to_units(2.5)
+    2500000
+    """
+    return int(Decimal(str(usd)) * USD_UNITS)
+
+
+def from_wad(wad: int) -> float:
+    """A WAD integer (USD, base units or a fraction) as a float: ``wad / 1e18``, correctly
+    rounded.
+
+    >>> from_wad(1_500_000_000_000_000_000)
+    1.5
+    """
+    return wad / WAD
+
+
+def from_units(units: int) -> float:
+    """Collateral base units (6 decimals) as USD.
+
+    >>> from_units(2_500_000)
+    2.5
+    """
+    return units / USD_UNITS
+
+
+def from_wad_array(values: Sequence[int] | np.ndarray) -> np.ndarray:
+    """A batch of WAD integers as float64 (each converted to float64, then divided by 1e18).
+
+    >>> from_wad_array([10**18, -(10**17)]).tolist()
+    [1.0, -0.1]
+    """
+    return np.array(values, dtype=np.float64) / WAD
+
+
+def units_to_wad(units: int) -> int:
+    """Collateral base units as WAD USD (exact: 1 unit = 10**12 WAD).
+
+    >>> units_to_wad(1)
+    1000000000000
+    """
+    return units * (WAD // USD_UNITS)
