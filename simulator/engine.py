@@ -584,8 +584,8 @@ class Engine:
             )
             if winners:
                 self._adl_winners = {i for a in winners if (i := self._index(a)) is not None}
-                keeper = (self.world.keepers or [v.deployer])[0]
-                calls.append(v.market.adl(keeper, winners))
+                # ADL_ROLE: the protocol's own ADL keeper (the market refuses anyone else).
+                calls.append(v.market.adl(v.adl_keeper, winners))
                 kinds.append(("adl", -1))
         if self.backstop_fraction is not None:
             if vault_size:
