@@ -158,15 +158,15 @@ abstract contract PerpMarketBase is IPerpMarketErrors, IPerpMarketEvents, Access
     function _pricingSkew() internal view returns (int256 skew) {
         skew = _skew();
         DeferredSkew memory d = _deferredSkew;
-        if (d.blockNumber == block.number) skew -= d.delta;
+        if (d.blockNumber != block.number) return skew;
+        skew -= d.delta;
     }
 
     /// @dev Record the skew change a forced close made (`skewBefore` → now) for this block.
     function _deferSkewChange(int256 skewBefore) internal {
         int256 change = _skew() - skewBefore;
-        if (change == 0) return;
         DeferredSkew memory d = _deferredSkew;
-        int256 delta = d.blockNumber == block.number ? int256(d.delta) + change : change;
+        int256 delta = d.blockNumber != block.number ? change : int256(d.delta) + change;
         _deferredSkew = DeferredSkew(uint64(block.number), delta.toInt192());
     }
 
@@ -295,10 +295,19 @@ abstract contract PerpMarketBase is IPerpMarketErrors, IPerpMarketEvents, Access
         internal
         view
     {
-        if (a.partialAt == 0) return;
-        if (a.size == 0 || _equity(a, price, longIndex, shortIndex) >= int256(_maintenanceMargin(_notional(a.size, price)))) {
-            a.partialAt = 0;
+        if (a.partialAt != 0 && !_belowMaintenance(a, price, longIndex, shortIndex)) a.partialAt = 0;
+    }
+
+    /// @dev Holds a position and its equity is below its maintenance margin at `price`.
+    function _belowMaintenance(Acc memory a, uint256 price, int256 longIndex, int256 shortIndex)
+        internal
+        view
+        returns (bool)
+    {
+        if (a.size != 0) {
+            return _equity(a, price, longIndex, shortIndex) < int256(_maintenanceMargin(_notional(a.size, price)));
         }
+        return false;
     }
 
     /// @dev Hyperliquid's ADL rank `(mark/entry)·(notional/account value)`; for shorts the

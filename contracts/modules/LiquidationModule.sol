@@ -200,10 +200,11 @@ contract LiquidationModule is PerpMarketBase {
         _ledger.totalBadDebt += remaining;
         uint256 uncharged = remaining;
         if (_params.adlPolicy == AdlPolicy.SOCIALIZED) uncharged = _socialize(remaining, longsBankrupt, price);
-        if (uncharged == 0) return (paid, remaining);
-        if (longsBankrupt) _ledger.badDebtLongs += uncharged;
-        else _ledger.badDebtShorts += uncharged;
-        emit BadDebtRecorded(longsBankrupt, uncharged, _ledger.badDebtLongs + _ledger.badDebtShorts);
+        if (uncharged != 0) {
+            if (longsBankrupt) _ledger.badDebtLongs += uncharged;
+            else _ledger.badDebtShorts += uncharged;
+            emit BadDebtRecorded(longsBankrupt, uncharged, _ledger.badDebtLongs + _ledger.badDebtShorts);
+        }
     }
 
     /// @dev Drift: charge `loss / (long base + short base)` per contract to both sides through
@@ -214,9 +215,18 @@ contract LiquidationModule is PerpMarketBase {
     ///      paid the holders, or reverted). Returns the uncharged part (WAD USD).
     function _socialize(uint256 loss, bool longsBankrupt, uint256 price) private returns (uint256 uncharged) {
         uint256 openInterest = uint256(_state.longOpenInterest) + _state.shortOpenInterest;
-        if (openInterest == 0) return loss;
+        if (openInterest != 0) uncharged = _charge(loss, openInterest, longsBankrupt, price);
+        else uncharged = loss;
+    }
+
+    /// @dev `_socialize` with open interest: move both indices by the capped per-contract
+    ///      charge (checked casts) and return the part of `loss` left uncharged.
+    function _charge(uint256 loss, uint256 openInterest, bool longsBankrupt, uint256 price)
+        private
+        returns (uint256 uncharged)
+    {
         uint256 perUnit = FixedPointMath.min(loss.mulDivUp(WAD, openInterest), price);
-        int256 increment = int256(perUnit);
+        int256 increment = FixedPointMath.toInt(perUnit);
         _state.longFundingIndex = (int256(_state.longFundingIndex) + increment).toInt128();
         _state.shortFundingIndex = (int256(_state.shortFundingIndex) + increment).toInt128();
         uint256 charged = openInterest.mulWadUp(perUnit);

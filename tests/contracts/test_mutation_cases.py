@@ -26,10 +26,6 @@ from perp_helpers import (
 A, B, C = TRADERS[:3]
 
 
-def floor_wad(x: Fraction) -> int:
-    return floor(x)
-
-
 # ---------------------------------------------------------------------------------------------
 # (a) the floored signed mulDiv rounds a negative product down, not toward zero
 # ---------------------------------------------------------------------------------------------
@@ -44,7 +40,7 @@ def test_a_losing_pnl_is_rounded_down_to_the_wei(chain, venue):
     assert m.account_now(A)["entryPrice"] == 1_000 * WAD
     price = 990 * WAD + 7
     set_price(chain, venue, price)
-    loss = floor_wad(Fraction((price - 1_000 * WAD) * size, WAD))
+    loss = floor(Fraction((price - 1_000 * WAD) * size, WAD))
     assert Fraction((price - 1_000 * WAD) * size, WAD).denominator != 1  # a real rounding
     assert chain.read_one(m.equity(A)) == 100 * WAD + loss
     r = ok([chain.execute_one(m.close_position(A))])[0]
