@@ -58,14 +58,17 @@ contract PerpMarket is IPerpMarket, PerpMarketBase {
     }
 
     /// @inheritdoc IPerpMarket
-    function initialize(address insuranceFund_, address backstopVault_, address controller_) external {
+    function initialize(address insuranceFund_, address backstopVault_, address controller_, address adlKeeper_)
+        external
+    {
         if (msg.sender != _initializer) revert AlreadyInitialized();
         _initializer = address(0);
         _fund = IInsuranceFund(insuranceFund_);
         _vault = backstopVault_;
         _controller = controller_;
         if (controller_ != address(0)) _grantRole(CONTROLLER_ROLE, controller_);
-        emit Initialized(insuranceFund_, backstopVault_, controller_);
+        if (adlKeeper_ != address(0)) _grantRole(ADL_ROLE, adlKeeper_);
+        emit Initialized(insuranceFund_, backstopVault_, controller_, adlKeeper_);
     }
 
     // ---------------------------------------------------------------------------------------
@@ -80,6 +83,7 @@ contract PerpMarket is IPerpMarket, PerpMarketBase {
         Acc memory a = _load(msg.sender);
         if (a.isolated) a.idle += wad;
         else a.margin += int256(wad);
+        _clearMarkAtLatestPrice(a);
         _store(msg.sender, a);
         _ledger.totalDeposits += wad;
         emit Deposited(msg.sender, wad, a.isolated);
@@ -98,6 +102,7 @@ contract PerpMarket is IPerpMarket, PerpMarketBase {
         a.idle -= fromIdle;
         a.margin -= int256(wad - fromIdle);
         if (a.size != 0 && wad > fromIdle) _requireInitialMargin(a, price, longIndex, shortIndex);
+        if (a.size != 0) _clearMarkIfRecovered(a, price, longIndex, shortIndex);
         _store(msg.sender, a);
         _ledger.totalWithdrawals += wad;
         _collateralToken.safeTransfer(msg.sender, amount);
@@ -137,8 +142,19 @@ contract PerpMarket is IPerpMarket, PerpMarketBase {
             a.idle += wad;
             if (a.size != 0) _requireInitialMargin(a, price, longIndex, shortIndex);
         }
+        _clearMarkAtLatestPrice(a);
         _store(msg.sender, a);
         emit MarginAllocated(msg.sender, amount > 0 ? int256(wad) : -int256(wad));
+    }
+
+    /// @dev A top-up or margin move can end the account's liquidation episode (F1). Checked
+    ///      at the latest price, without the staleness check, so that adding margin keeps
+    ///      working while the oracle is stale.
+    function _clearMarkAtLatestPrice(Acc memory a) private view {
+        if (a.partialAt == 0) return;
+        uint256 price = _latestPrice();
+        MarketState memory s = _fundingNow(price);
+        _clearMarkIfRecovered(a, price, s.longFundingIndex, s.shortFundingIndex);
     }
 
     /// @dev Settles `a`'s funding at a fresh index price when it holds a position; returns the
@@ -211,7 +227,7 @@ contract PerpMarket is IPerpMarket, PerpMarketBase {
         (t.longIndex, t.shortIndex) = _accrueFunding(t.price);
         t.funding = _settleFunding(a, t.longIndex, t.shortIndex);
 
-        t.fill = PerpMath.fillPrice(t.price, _skew(), delta, _params.skewScale);
+        t.fill = PerpMath.fillPrice(t.price, _pricingSkew(), delta, _params.skewScale);
         if (t.fill == 0) revert InvalidFillPrice(delta);
         if (acceptablePrice != 0 && (delta > 0 ? t.fill > acceptablePrice : t.fill < acceptablePrice)) {
             revert PriceLimitExceeded(t.fill, acceptablePrice);
@@ -229,7 +245,7 @@ contract PerpMarket is IPerpMarket, PerpMarketBase {
             if (eq < int256(im)) revert InsufficientMargin(eq, im);
         }
         if (a.margin < 0) revert InsufficientMargin(a.margin, 0);
-        if (a.size == 0) a.partialAt = 0;
+        _clearMarkIfRecovered(a, t.price, t.longIndex, t.shortIndex);
         _store(who, a);
         _collectFee(t.fee);
         emit PositionModified(who, delta, t.fill, a.size, a.entry, t.realized, t.fee, t.funding);
@@ -443,7 +459,7 @@ contract PerpMarket is IPerpMarket, PerpMarketBase {
 
     /// @inheritdoc IPerpMarket
     function fillPrice(int256 sizeDelta) external view returns (uint256) {
-        return PerpMath.fillPrice(_latestPrice(), _skew(), sizeDelta, _params.skewScale);
+        return PerpMath.fillPrice(_latestPrice(), _pricingSkew(), sizeDelta, _params.skewScale);
     }
 
     /// @inheritdoc IPerpMarket

@@ -28,6 +28,9 @@ abstract contract PerpMarketBase is IPerpMarketErrors, IPerpMarketEvents, Access
     bytes32 public constant GOVERNOR_ROLE = keccak256("GOVERNOR_ROLE");
     bytes32 public constant GUARDIAN_ROLE = keccak256("GUARDIAN_ROLE");
     bytes32 public constant CONTROLLER_ROLE = keccak256("CONTROLLER_ROLE");
+    /// @dev May call `adl`: the protocol's own ADL keeper (F4: an outside caller must not pick
+    ///      which winner pays). Granted at `initialize`; the admin (timelock) may grant more.
+    bytes32 public constant ADL_ROLE = keccak256("ADL_ROLE");
 
     uint256 internal constant WAD = 1e18;
 
@@ -54,6 +57,13 @@ abstract contract PerpMarketBase is IPerpMarketErrors, IPerpMarketEvents, Access
         uint256 lastLiquidationBlock;
         bool isolated;
         uint256 balanceBefore; // margin + idle when loaded, to keep totalCollateral exact
+    }
+
+    /// @dev The skew change forced closes (liquidations) made in block `blockNumber`: fills
+    ///      in that block are priced as if it had not happened (see `_pricingSkew`).
+    struct DeferredSkew {
+        uint64 blockNumber;
+        int192 delta;
     }
 
     struct MarketState {
@@ -84,6 +94,7 @@ abstract contract PerpMarketBase is IPerpMarketErrors, IPerpMarketEvents, Access
     mapping(address => StoredAccount) internal _accounts;
     uint256 internal _rateLimitBlock;
     uint256 internal _rateLimitUsed;
+    DeferredSkew internal _deferredSkew;
 
     // ---------------------------------------------------------------------------------------
     // Accounts
@@ -137,6 +148,26 @@ abstract contract PerpMarketBase is IPerpMarketErrors, IPerpMarketEvents, Access
 
     function _skew() internal view returns (int256) {
         return int256(uint256(_state.longOpenInterest)) - int256(uint256(_state.shortOpenInterest));
+    }
+
+    /// @dev The skew fills are priced at (WAD base units): the open-interest skew without the
+    ///      change that liquidations made in the current block. A liquidation's skew shift
+    ///      enters fill prices from the next block, so a caller cannot sell, liquidate and buy
+    ///      back in one block at the skew the liquidation just moved (F7). Funding, caps and
+    ///      margin use the real skew and open interest.
+    function _pricingSkew() internal view returns (int256 skew) {
+        skew = _skew();
+        DeferredSkew memory d = _deferredSkew;
+        if (d.blockNumber != block.number) return skew;
+        skew -= d.delta;
+    }
+
+    /// @dev Record the skew change a forced close made (`skewBefore` → now) for this block.
+    function _deferSkewChange(int256 skewBefore) internal {
+        int256 change = _skew() - skewBefore;
+        DeferredSkew memory d = _deferredSkew;
+        int256 delta = d.blockNumber != block.number ? change : int256(d.delta) + change;
+        _deferredSkew = DeferredSkew(uint64(block.number), delta.toInt192());
     }
 
     function _fundingConfig() internal view returns (PerpMath.FundingConfig memory c) {
@@ -255,6 +286,28 @@ abstract contract PerpMarketBase is IPerpMarketErrors, IPerpMarketEvents, Access
     function _equity(Acc memory a, uint256 price, int256 longIndex, int256 shortIndex) internal pure returns (int256) {
         return a.margin + PerpMath.unrealizedPnl(a.size, a.entry, price)
             - PerpMath.fundingOwed(a.size, a.fundingSnapshot, longIndex, shortIndex);
+    }
+
+    /// @dev F1: a partial-liquidation mark (whole position at the next liquidation after the
+    ///      cooldown) is cleared once the account is seen healthy again, i.e. when an action
+    ///      of its own leaves it flat or with equity >= maintenance margin at `price`.
+    function _clearMarkIfRecovered(Acc memory a, uint256 price, int256 longIndex, int256 shortIndex)
+        internal
+        view
+    {
+        if (a.partialAt != 0 && !_belowMaintenance(a, price, longIndex, shortIndex)) a.partialAt = 0;
+    }
+
+    /// @dev Holds a position and its equity is below its maintenance margin at `price`.
+    function _belowMaintenance(Acc memory a, uint256 price, int256 longIndex, int256 shortIndex)
+        internal
+        view
+        returns (bool)
+    {
+        if (a.size != 0) {
+            return _equity(a, price, longIndex, shortIndex) < int256(_maintenanceMargin(_notional(a.size, price)));
+        }
+        return false;
     }
 
     /// @dev Hyperliquid's ADL rank `(mark/entry)·(notional/account value)`; for shorts the

@@ -45,6 +45,9 @@ interface IPerpMarketErrors is IPerpMarketTypes {
     error BackstopCannotTakeOverItself();
     /// @notice Equity is not below backstopFraction·MM (WAD USD).
     error NotBelowBackstopThreshold(address account, int256 equity, uint256 threshold);
+    /// @notice The takeover would leave the backstop vault's own account with equity below its
+    ///         maintenance margin, i.e. liquidatable at once (WAD USD).
+    error BackstopWouldBeLiquidatable(address vault, int256 equityAfter, uint256 maintenanceMargin);
     /// @notice `adl` is not used by this policy (NONE keeps bad debt, SOCIALIZED is automatic).
     error AdlPolicyNotCallable(AdlPolicy policy);
     /// @notice The ADL batch is empty or longer than `maxAdlAccountsPerCall`.
@@ -146,7 +149,7 @@ interface IPerpMarketEvents is IPerpMarketTypes {
     event MarginScaleUpdated(uint256 previousScale, uint256 newScale);
     event RiskPausedSet(address indexed by, bool paused);
     event FeesWithdrawn(address indexed to, uint256 amount);
-    event Initialized(address insuranceFund, address backstopVault, address controller);
+    event Initialized(address insuranceFund, address backstopVault, address controller, address adlKeeper);
 }
 
 /// @title IPerpMarket
@@ -190,17 +193,27 @@ interface IPerpMarket is IPerpMarketErrors, IPerpMarketEvents {
     // Keepers: liquidation, backstop, auto-deleveraging
     // ---------------------------------------------------------------------------------------
 
-    /// @notice Liquidate `account` (equity < maintenance margin); permissionless.
+    /// @notice Liquidate `account` (equity < maintenance margin, strictly: equity == MM is
+    ///         healthy); permissionless.
     /// @dev Partial (partialLiquidationShareBps) above partialLiquidationThreshold, then the
-    ///      cooldown; fills at the index with skew impact; the penalty is split keeper / fund;
-    ///      a deficit is paid by the insurance fund, then goes to the ADL policy or bad debt.
+    ///      cooldown; after it the next liquidation takes the whole position if it comes within
+    ///      `PARTIAL_MARK_WINDOW` (10 minutes) of the cooldown's end and the account has not
+    ///      been left healthy by an action of its own since (trade, deposit, withdraw,
+    ///      allocateMargin); otherwise it is partial again. Fills at the index with skew impact
+    ///      at the pricing skew (the skew without this block's earlier liquidations, whose shift
+    ///      enters fill prices from the next block), bounded to `index·(1 ± mmf)` with `mmf`
+    ///      the base maintenanceMarginFraction. The penalty is split keeper / fund; a deficit
+    ///      is paid by the insurance fund, then goes to the ADL policy or bad debt.
     function liquidate(address account) external;
 
     /// @notice Move `account`'s position and margin to the backstop vault when equity <
     ///         backstopFraction·MM; permissionless. The position moves at the index price.
+    /// @dev Reverts `BackstopWouldBeLiquidatable` when the vault's own account would be left
+    ///      with equity below its maintenance margin.
     function backstopTakeover(address account) external;
 
-    /// @notice Cover outstanding bad debt from winners (QUEUE or PRO_RATA policy).
+    /// @notice Cover outstanding bad debt from winners (QUEUE or PRO_RATA policy); ADL_ROLE
+    ///         only (the protocol's own ADL keeper, as venues run ADL themselves).
     /// @dev All `winners` must hold profitable positions on one side; the deficit covered is
     ///      the one left by the other side. QUEUE: the whole list must be eligible and ranked by
     ///      non-increasing `adlRanking` score; whole positions are closed at the index price
@@ -210,18 +223,25 @@ interface IPerpMarket is IPerpMarketErrors, IPerpMarketEvents {
     ///      `covered·profit_i/Σ profit`, the haircuts summing exactly to `covered =
     ///      min(deficit, Σ profit)`; positions stay open at the index price. Trust model: the
     ///      contract checks eligibility, order, uniqueness and exact sums, but cannot check that
-    ///      the list starts at the global top (QUEUE) or holds every winner (PRO_RATA); a keeper
-    ///      that leaves winners out changes who pays, never how much in total.
+    ///      the list starts at the global top (QUEUE) or holds every winner (PRO_RATA), since it
+    ///      cannot enumerate accounts. Who pays is therefore the ADL keeper's choice, and only
+    ///      accounts holding ADL_ROLE (granted by `initialize`, more by the admin) may call:
+    ///      the protocol ranks every winner with `adlRanking` and passes the top of the list.
+    ///      An outside caller cannot choose the victim.
     function adl(address[] calldata winners) external;
 
     // ---------------------------------------------------------------------------------------
     // Governance (timelock), guardian (tighten only), controller
     // ---------------------------------------------------------------------------------------
 
-    /// @notice Wire the insurance fund, backstop vault and margin controller; once, by the deployer.
-    function initialize(address insuranceFund, address backstopVault, address controller) external;
+    /// @notice Wire the insurance fund, backstop vault and margin controller, and grant ADL_ROLE
+    ///         to `adlKeeper` (zero: nobody; the admin may grant it later); once, by the deployer.
+    function initialize(address insuranceFund, address backstopVault, address controller, address adlKeeper)
+        external;
 
     /// @notice Replace every parameter; GOVERNOR_ROLE (the timelock) only.
+    /// @dev Funding accrued so far is settled under the old parameters first (also for the
+    ///      guardian's setters, which go through the same path).
     function setParameters(MarketParams calldata params) external;
 
     /// @notice Replace the margin tiers above the base tier; GOVERNOR_ROLE only.

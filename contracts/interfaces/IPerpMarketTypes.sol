@@ -26,7 +26,9 @@ interface IPerpMarketTypes {
     ///      at the index price and their profit is seized until the deficit is covered.
     ///      PRO_RATA: Chitra's fair policy, winners' profits are haircut pro rata, summing exactly
     ///      to the covered deficit. SOCIALIZED: Drift, `loss/(long OI + short OI)` is charged to
-    ///      every open contract of both sides through the cumulative funding indices (O(1)).
+    ///      every open contract of both sides through the cumulative funding indices (O(1)),
+    ///      at most the index price per contract: what that cap leaves (dust open interest)
+    ///      stays recorded as bad debt.
     enum AdlPolicy {
         NONE,
         QUEUE,

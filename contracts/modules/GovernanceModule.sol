@@ -128,8 +128,13 @@ contract GovernanceModule is PerpMarketBase {
     // Internal
     // ---------------------------------------------------------------------------------------
 
+    /// @dev F10: funding accrued up to now is settled into the indices under the parameters
+    ///      it accrued under, before the new ones apply (at the latest index price, without the
+    ///      staleness check, so a stale oracle cannot block a parameter change). Before, the
+    ///      whole interval since the last accrual was re-priced with the new funding model.
     function _setParameters(MarketParams memory p) private {
         ParamsLib.validate(p);
+        _accrueFunding(_latestPrice());
         _params = p;
         emit ParametersUpdated(msg.sender, p);
     }

@@ -6,6 +6,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {PerpMarketBase} from "../PerpMarketBase.sol";
 import {FixedPointMath} from "../libraries/FixedPointMath.sol";
 import {PerpMath} from "../libraries/PerpMath.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 /// @title LiquidationModule
 /// @notice Liquidation, backstop takeover, auto-deleveraging and the loss waterfall of a
@@ -19,6 +20,12 @@ contract LiquidationModule is PerpMarketBase {
     using SafeERC20 for IERC20;
     using FixedPointMath for uint256;
     using FixedPointMath for int256;
+    using SafeCast for int256;
+
+    /// @dev Seconds after a partial liquidation's cooldown during which the next liquidation
+    ///      takes the whole position (Hyperliquid's "still below maintenance after the cooldown");
+    ///      later the mark has lapsed (F1).
+    uint256 public constant PARTIAL_MARK_WINDOW = 10 minutes;
 
     address private immutable _self;
 
@@ -86,9 +93,10 @@ contract LiquidationModule is PerpMarketBase {
         v.full = closeSize == a.size.abs();
         bool wasLong = a.size > 0;
         v.sizeClosed = wasLong ? int256(closeSize) : -int256(closeSize);
-        v.fill = PerpMath.fillPrice(v.price, _skew(), -v.sizeClosed, _params.skewScale);
-        if (v.fill == 0) v.fill = 1; // a liquidation must not get stuck on extreme skew
+        v.fill = _liquidationFill(v.price, -v.sizeClosed);
+        int256 skewBefore = _skew();
         _applyFill(a, -v.sizeClosed, v.fill, v.longIndex, v.shortIndex);
+        _deferSkewChange(skewBefore);
 
         v.notional = closeSize.mulWadDown(v.fill);
         v.penalty = v.notional.mulBpsUp(_params.liquidationPenaltyBps);
@@ -102,18 +110,35 @@ contract LiquidationModule is PerpMarketBase {
         _store(account, a);
 
         (v.keeperReward, v.insuranceShare) = _payPenalty(v.penalty);
-        (v.fundPayout, v.deficit) = _absorbDeficit(deficit, wasLong);
+        (v.fundPayout, v.deficit) = _absorbDeficit(deficit, wasLong, v.price);
+    }
+
+    /// @dev Fill of a liquidation closing `delta`: skew impact at the pricing skew (which leaves
+    ///      out this block's earlier liquidations), bounded to `index·(1 ± mmf)` with `mmf` the
+    ///      base maintenance margin fraction (F7: a caller who pushes the skew before liquidating
+    ///      cannot make the fill, and so the deficit the fund pays, arbitrarily bad; natural
+    ///      liquidation impact is far inside the bound). Never zero, as `mmf < 1`.
+    function _liquidationFill(uint256 price, int256 delta) private view returns (uint256 fill) {
+        fill = PerpMath.fillPrice(price, _pricingSkew(), delta, _params.skewScale);
+        uint256 bound = price.mulWadDown(_params.maintenanceMarginFraction);
+        if (fill < price - bound) fill = price - bound;
+        else if (fill > price + bound) fill = price + bound;
     }
 
     /// @dev Whole position, or a partial share above the threshold (Hyperliquid: then a
     ///      cooldown, then the whole position; dYdX: partial again, at most once per block).
+    ///      F1: the mark left by a partial liquidation makes the next one whole only during
+    ///      `PARTIAL_MARK_WINDOW` after the cooldown (a keeper watching the market liquidates a
+    ///      still-unhealthy account then); an older mark has lapsed, the account having
+    ///      recovered in between, and the liquidation is partial again. The account's own
+    ///      actions clear the mark as soon as they leave it healthy (`_clearMarkIfRecovered`).
     function _liquidationSize(address account, Acc memory a, uint256 price) private view returns (uint256) {
         uint256 size = a.size.abs();
         if (_notional(a.size, price) <= _params.partialLiquidationThreshold) return size;
         if (a.partialAt != 0) {
             uint256 until = a.partialAt + _params.liquidationCooldown;
             if (block.timestamp < until) revert LiquidationCooldownActive(account, until);
-            if (_params.fullLiquidationAfterCooldown) return size;
+            if (_params.fullLiquidationAfterCooldown && block.timestamp < until + PARTIAL_MARK_WINDOW) return size;
         }
         if (a.lastLiquidationBlock == block.number) revert AlreadyLiquidatedThisBlock(account, block.number);
         uint256 part = size.mulBpsUp(_params.partialLiquidationShareBps);
@@ -160,7 +185,10 @@ contract LiquidationModule is PerpMarketBase {
     /// @dev The account's margin was set to zero from −deficit: the pool, credited with the
     ///      whole loss, gives back what the fund does not pay. Returns the fund's payment and
     ///      the deficit left after it (socialized or recorded as bad debt).
-    function _absorbDeficit(uint256 deficit, bool longsBankrupt) private returns (uint256 paid, uint256 remaining) {
+    function _absorbDeficit(uint256 deficit, bool longsBankrupt, uint256 price)
+        private
+        returns (uint256 paid, uint256 remaining)
+    {
         if (deficit == 0) return (0, 0);
         if (address(_fund) != address(0)) {
             paid = _fund.cover(deficit.wadToUnitsUp()).unitsToWad();
@@ -170,24 +198,42 @@ contract LiquidationModule is PerpMarketBase {
         if (paid >= deficit) return (paid, 0);
         remaining = deficit - paid;
         _ledger.totalBadDebt += remaining;
-        if (_params.adlPolicy == AdlPolicy.SOCIALIZED) {
-            uint256 openInterest = uint256(_state.longOpenInterest) + _state.shortOpenInterest;
-            if (openInterest != 0) {
-                // Drift: delta = loss / (long base + short base), charged to both sides.
-                uint256 perUnit = remaining.mulDivUp(WAD, openInterest);
-                _state.longFundingIndex += int128(int256(perUnit));
-                _state.shortFundingIndex += int128(int256(perUnit));
-                uint256 charged = openInterest.mulWadUp(perUnit);
-                _ledger.socializedLoss += remaining;
-                emit AdlExecuted(
-                    AdlPolicy.SOCIALIZED, longsBankrupt, remaining, charged, remaining, charged - remaining, 0, 0
-                );
-                return (paid, remaining);
-            }
+        uint256 uncharged = remaining;
+        if (_params.adlPolicy == AdlPolicy.SOCIALIZED) uncharged = _socialize(remaining, longsBankrupt, price);
+        if (uncharged != 0) {
+            if (longsBankrupt) _ledger.badDebtLongs += uncharged;
+            else _ledger.badDebtShorts += uncharged;
+            emit BadDebtRecorded(longsBankrupt, uncharged, _ledger.badDebtLongs + _ledger.badDebtShorts);
         }
-        if (longsBankrupt) _ledger.badDebtLongs += remaining;
-        else _ledger.badDebtShorts += remaining;
-        emit BadDebtRecorded(longsBankrupt, remaining, _ledger.badDebtLongs + _ledger.badDebtShorts);
+    }
+
+    /// @dev Drift: charge `loss / (long base + short base)` per contract to both sides through
+    ///      the funding indices. The charge per contract is capped at the index `price` (one
+    ///      contract's notional): with dust open interest left, the part of the loss that the
+    ///      cap leaves uncharged is returned and stays recorded as bad debt of the bankrupt
+    ///      side (F5: before, the per-contract charge wrapped in an unchecked int128 cast and
+    ///      paid the holders, or reverted). Returns the uncharged part (WAD USD).
+    function _socialize(uint256 loss, bool longsBankrupt, uint256 price) private returns (uint256 uncharged) {
+        uint256 openInterest = uint256(_state.longOpenInterest) + _state.shortOpenInterest;
+        if (openInterest != 0) uncharged = _charge(loss, openInterest, longsBankrupt, price);
+        else uncharged = loss;
+    }
+
+    /// @dev `_socialize` with open interest: move both indices by the capped per-contract
+    ///      charge (checked casts) and return the part of `loss` left uncharged.
+    function _charge(uint256 loss, uint256 openInterest, bool longsBankrupt, uint256 price)
+        private
+        returns (uint256 uncharged)
+    {
+        uint256 perUnit = FixedPointMath.min(loss.mulDivUp(WAD, openInterest), price);
+        int256 increment = FixedPointMath.toInt(perUnit);
+        _state.longFundingIndex = (int256(_state.longFundingIndex) + increment).toInt128();
+        _state.shortFundingIndex = (int256(_state.shortFundingIndex) + increment).toInt128();
+        uint256 charged = openInterest.mulWadUp(perUnit);
+        uint256 covered = FixedPointMath.min(charged, loss);
+        _ledger.socializedLoss += covered;
+        emit AdlExecuted(AdlPolicy.SOCIALIZED, longsBankrupt, loss, charged, covered, charged - covered, 0, 0);
+        return loss - covered;
     }
 
     // ---------------------------------------------------------------------------------------
@@ -222,11 +268,18 @@ contract LiquidationModule is PerpMarketBase {
         _settleFunding(v, longIndex, shortIndex);
         _applyFill(v, size, price, longIndex, shortIndex);
         v.margin += transferred;
+        {
+            // F8: the vault must not be left liquidatable by the takeover (the same caller
+            // could liquidate it at once, in the same block, at the same price).
+            int256 eq = _equity(v, price, longIndex, shortIndex);
+            uint256 mm = _maintenanceMargin(_notional(v.size, price));
+            if (eq < int256(mm)) revert BackstopWouldBeLiquidatable(vault, eq, mm);
+        }
         uint256 deficit = v.margin < 0 ? uint256(-v.margin) : 0;
         if (deficit != 0) v.margin = 0;
         _store(vault, v);
         uint256 paid;
-        (paid, deficit) = _absorbDeficit(deficit, size > 0);
+        (paid, deficit) = _absorbDeficit(deficit, size > 0, price);
         emit BackstopTakeover(account, vault, msg.sender, size, price, transferred, paid, deficit);
     }
 
@@ -235,7 +288,7 @@ contract LiquidationModule is PerpMarketBase {
     // ---------------------------------------------------------------------------------------
 
     /// @dev See IPerpMarket.adl.
-    function adl(address[] calldata winners) external onlyDelegated nonReentrant {
+    function adl(address[] calldata winners) external onlyDelegated onlyRole(ADL_ROLE) nonReentrant {
         AdlPolicy policy = _params.adlPolicy;
         if (policy != AdlPolicy.QUEUE && policy != AdlPolicy.PRO_RATA) revert AdlPolicyNotCallable(policy);
         uint256 n = winners.length;

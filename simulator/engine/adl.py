@@ -48,4 +48,5 @@ def plan_adl(ctx: Context, s: EngineState, levels: dict[str, Any]) -> tuple[list
     if not winners:
         return [], set()
     indices = {i for a in winners if (i := ctx.index(a)) is not None}
-    return [Action(v.market.adl(ctx.keeper(0), winners), "adl")], indices
+    # ADL_ROLE: the protocol's own ADL keeper (the market refuses anyone else).
+    return [Action(v.market.adl(v.adl_keeper, winners), "adl")], indices

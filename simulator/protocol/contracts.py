@@ -108,8 +108,11 @@ class PerpMarket(ContractWrapper):
 
     # -- governance ------------------------------------------------------------------------
 
-    def initialize(self, sender: str, fund: str, vault: str, controller: str) -> Call:
-        return self.call(sender, "initialize", fund, vault, controller)
+    def initialize(
+        self, sender: str, fund: str, vault: str, controller: str, adl_keeper: str
+    ) -> Call:
+        """Wire the buffers and grant ``ADL_ROLE`` to ``adl_keeper`` (the only ``adl`` caller)."""
+        return self.call(sender, "initialize", fund, vault, controller, adl_keeper)
 
     def set_parameters(self, sender: str, params: dict[str, Any]) -> Call:
         return self.call(sender, "setParameters", self.params_tuple(params))

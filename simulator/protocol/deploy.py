@@ -8,7 +8,9 @@ funds the buffers (insurance fund, counterparty pool, vault, AMM liquidity).
 Roles after deployment: the timelock (delay from the parameters) holds the admin and governor
 roles of the market, the admin role of the oracle, vault and controller; ``governor`` proposes
 and executes timelock operations; ``guardian`` may only tighten the market; ``pusher`` pushes
-oracle prices; ``manager`` manages the vault. All default to the deployer. The deployer keeps
+oracle prices; ``manager`` manages the vault; ``adl_keeper`` holds the market's ``ADL_ROLE``
+(the only account that may call ``adl``: the protocol runs ADL itself). All default to the
+deployer. The deployer keeps
 ownership of the two tokens and the AMM (simulation infrastructure: it mints and seeds).
 """
 
@@ -58,6 +60,7 @@ class Venue:
     guardian: str
     pusher: str
     manager: str
+    adl_keeper: str
     deploy_results: list[TxResult] = field(default_factory=list, repr=False)
 
     def addresses(self) -> dict[str, str]:
@@ -120,12 +123,14 @@ def deploy_venue(
     guardian: str | None = None,
     pusher: str | None = None,
     manager: str | None = None,
+    adl_keeper: str | None = None,
 ) -> Venue:
     """Deploy every contract of a venue, wire them, fund the buffers; return typed wrappers."""
     governor = governor or deployer
     guardian = guardian or deployer
     pusher = pusher or deployer
     manager = manager or deployer
+    adl_keeper = adl_keeper or deployer
     artifacts = load_artifacts()
 
     def deploy(wrapper, *args, name: str | None = None):
@@ -200,6 +205,7 @@ def deploy_venue(
             fund.address,
             vault.address if b.backstop_enabled else ZERO_ADDRESS,
             controller.address if params.controller.enabled else ZERO_ADDRESS,
+            adl_keeper,
         ),
         collateral.mint(deployer, deployer, fund_units + pool_units + vault_units + amm_units),
     ]
@@ -243,5 +249,6 @@ def deploy_venue(
         guardian=guardian,
         pusher=pusher,
         manager=manager,
+        adl_keeper=adl_keeper,
         deploy_results=results,
     )

@@ -126,7 +126,13 @@ def market_cash_identity(venue: Venue) -> tuple[int, int, int]:
 
 
 def deploy(chain, params: VenueParams) -> Venue:
-    """Deploy a venue with the test roles (governor, guardian, pusher, manager)."""
+    """Deploy a venue with the test roles (governor, guardian, pusher, manager, ADL keeper)."""
     return deploy_venue(
-        chain, params, governor=GOVERNOR, guardian=GUARDIAN, pusher=PUSHER, manager=MANAGER
+        chain,
+        params,
+        governor=GOVERNOR,
+        guardian=GUARDIAN,
+        pusher=PUSHER,
+        manager=MANAGER,
+        adl_keeper=KEEPER,
     )

@@ -251,7 +251,7 @@ def test_modules_cannot_be_called_directly(chain, venue):
 
 def test_wiring_happens_once(chain, venue):
     m = venue.market
-    r = chain.execute_one(m.initialize(venue.deployer, KEEPER, KEEPER, KEEPER))
+    r = chain.execute_one(m.initialize(venue.deployer, KEEPER, KEEPER, KEEPER, KEEPER))
     assert r.error.name == "AlreadyInitialized"
     r = chain.execute_one(venue.insurance_fund.set_market(venue.deployer, KEEPER))
     assert r.error.name == "MarketAlreadySet"

@@ -279,6 +279,8 @@ class VenueMachine(RuleBasedStateMachine):
         threshold = mm * 2 // 3
         if r.ok:
             assert eq - threshold <= FUNDING_SLACK * notional
+        elif r.error.name == "BackstopWouldBeLiquidatable":  # F8: the vault must stay healthy
+            assert r.error.args["equityAfter"] < r.error.args["maintenanceMargin"]
         else:
             assert r.error.name in {"NotBelowBackstopThreshold", "NoPosition"}, r.error
         self.assert_flat_accounts_untouched(
