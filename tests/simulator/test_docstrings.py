@@ -15,6 +15,7 @@ import pytest
 MODULES = [
     "simulator.scenario",
     "simulator.pricepaths",
+    "simulator.prices.factor",
     "simulator.population",
     "simulator.results",
     "simulator.stats",
