@@ -148,7 +148,7 @@ class CommonShock(_Model):
     recovery_steps: int = Field(default=0, ge=0)
     """Number of steps the recovery takes (>= 1 when ``recovery_fraction`` > 0)."""
 
-    def for_asset(self, symbol: str, symbols: Sequence[str]) -> Shock | None:
+    def for_asset(self, symbol: str) -> Shock | None:
         """The :class:`Shock` this common shock applies to ``symbol`` (None: not named)."""
         if isinstance(self.fall_fraction, dict):
             if symbol not in self.fall_fraction:
@@ -245,7 +245,7 @@ class FactorModelPaths(_Model):
                     raise ValueError(f"shocks[{k}]: fall_fraction names no asset")
             for symbol in symbols:
                 try:
-                    shock.for_asset(symbol, symbols)
+                    shock.for_asset(symbol)
                 except ValidationError as exc:
                     raise ValueError(
                         f"shocks[{k}] for {symbol}: {format_validation_error(exc)}"
@@ -264,7 +264,7 @@ class FactorModelPaths(_Model):
     def shocks_of(self, symbol: str) -> list[Shock]:
         """Every shock acting on ``symbol``: its own, then the common ones naming it."""
         asset = self.assets[self.symbols.index(symbol)]
-        common = [shock.for_asset(symbol, self.symbols) for shock in self.shocks]
+        common = [shock.for_asset(symbol) for shock in self.shocks]
         return [*asset.shocks, *(s for s in common if s is not None)]
 
     def idiosyncratic_vol_per_year(self) -> np.ndarray:
