@@ -645,6 +645,51 @@ class _null:
         return False
 
 
+@bench.command(name="setup")
+@click.argument("scenario", default="oct-2025")
+@click.option("--traders", type=click.IntRange(min=1), default=10_000, show_default=True)
+@click.option(
+    "--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override scenario keys."
+)
+@click.option("--no-before", is_flag=True,
+              help="Skip the build in blocks bounded by gas alone (the setup before bounded "
+                   "blocks).")  # fmt: skip
+@backends_option
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@handles_errors
+def bench_setup(scenario, traders, overrides, no_before, backends, as_json) -> None:
+    """Time building SCENARIO's world (deploy, fund and open TRADERS traders) by phase, in
+    blocks of SETUP_BLOCK_CALLS calls and, for comparison, in blocks bounded by gas alone."""
+    from benchmarks.setup import run_backends
+
+    names = _backend_list(backends)
+    progress = (lambda m: None) if as_json else (lambda m: err_console.print(f"[dim]{m}[/dim]"))
+    figures = run_backends(scenario, traders, list(overrides), names,
+                           compare_unlimited=not no_before, progress=progress)  # fmt: skip
+    if as_json:
+        click.echo(json.dumps(figures, indent=2))
+        return
+    table = Table(title=f"perpsim bench setup: {scenario}, {traders:,} traders (seconds)")
+    rows = []
+    for backend, f in figures["backends"].items():
+        for build in (f["after"], f["before"]):
+            if build is not None:
+                limit = build["block_calls"]
+                label = f"≤ {limit:,} calls/block" if limit else "gas limit only"
+                rows.append((f"{backend}, {label}", build))
+    phases = list(rows[0][1]["phases_seconds"])
+    for col in ("build", "blocks", *phases, "total"):
+        table.add_column(col, justify="left" if col == "build" else "right")
+    for label, build in rows:
+        table.add_row(label, str(build["blocks"]),
+                      *(f"{build['phases_seconds'][p]:.2f}" for p in phases),
+                      f"{build['seconds']:.2f}")  # fmt: skip
+    Console(width=160).print(table)
+    for backend, f in figures["backends"].items():
+        if f["speedup"] is not None:
+            click.echo(f"{backend}: bounded blocks {f['speedup']}x faster")
+
+
 @bench.command(name="run")
 @click.argument("scenario", default="oct-2025")
 @click.option(

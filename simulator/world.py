@@ -10,6 +10,7 @@ and prices are WAD (1e18) fixed point; conversions go through ``to_units`` / ``t
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -35,6 +36,14 @@ TOP_UP_WALLET_MULTIPLE = 2.0
 HEDGER_INVENTORY_MULTIPLE = 3.0
 #: Native gas money given to every agent (wei).
 AGENT_GAS_WEI = 10**20
+#: The setup sends its calls (funding, opening trades, market makers) in blocks of at most this
+#: many calls (``Chain.execute``'s ``max_block_calls``): anvil's pending pool costs O(pool size)
+#: per transaction received, so 30,000 funding calls in three gas-full blocks took 25 s and in
+#: blocks of 1,000 take 4 s (``perpsim bench setup``). Continuation blocks keep the timestamp
+#: of the block they continue, so every call executes at the same time as in one block and the
+#: chain ends up holding the same balances, positions and events; only block numbers differ.
+#: ``None`` sends by the block gas limit alone.
+SETUP_BLOCK_CALLS: int | None = 1_000
 
 
 class WorldError(PerpsimError):
@@ -106,6 +115,24 @@ class World:
     """Base inventory of the pool's hedger at step 0 (base units)."""
     arbitrageur_capital_usd: float = 0.0
     setup_transactions: int = 0
+    setup_seconds: dict[str, float] = field(default_factory=dict)
+    """Wall seconds of each part of :func:`build_world`, in order: ``population`` (drawing
+    the book), ``deploy``, ``gas`` (native balances), ``funding`` (mint, approve, deposit per
+    trader), ``opens`` (the opening trades), ``market_makers`` and ``reads`` (the accounts
+    read back)."""
+
+
+class _PhaseClock:
+    """Wall seconds between successive :meth:`lap` calls, by phase name."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.laps[phase] = now - self._last
+        self._last = now
 
 
 def _require(results: list[TxResult], what: str) -> None:
@@ -134,6 +161,7 @@ def build_world(chain: Chain, scenario: Scenario) -> World:
     population opens at most ``OPEN_LEVERAGE_HEADROOM`` × the maximum leverage; an open the
     venue refuses (an OI cap) leaves that trader without a position (``World.opened``).
     """
+    clock = _PhaseClock()
     params = venue_params_for(scenario)
     streams = scenario.random_streams()
     price = params.oracle.initial_price_usd
@@ -146,14 +174,17 @@ def build_world(chain: Chain, scenario: Scenario) -> World:
         )
         book = _cap_open_leverage(drawn, params.market.max_leverage * OPEN_LEVERAGE_HEADROOM, price)
     size_base = book.size_base
+    clock.lap("population")
 
     venue = deploy_venue(chain, params)
+    clock.lap("deploy")
     salt = scenario.seed
     traders = agent_addresses("trader", book.count, salt)
     keepers = agent_addresses("keeper", scenario.keepers.count, salt)
     arbitrageurs = agent_addresses("arbitrageur", scenario.arbitrageurs.count, salt)
     hedger = agent_addresses("hedger", 1, salt)[0]
     chain.set_balance(traders + keepers + arbitrageurs + [hedger], AGENT_GAS_WEI)
+    clock.lap("gas")
 
     collateral_units = [to_units(c) for c in book.collateral_usd]
     wallet_usd = book.collateral_usd * TOP_UP_WALLET_MULTIPLE * (book.top_up_fraction > 0)
@@ -167,8 +198,9 @@ def build_world(chain: Chain, scenario: Scenario) -> World:
         calls.append(v.collateral.mint(deployer, addr, units + wallet))
         calls.append(v.collateral.approve(addr, v.market.address, 2**256 - 1))
         calls.append(v.market.deposit(addr, units))
-    funding = chain.execute(calls)
+    funding = chain.execute(calls, max_block_calls=SETUP_BLOCK_CALLS)
     _require(funding, "funding traders")
+    clock.lap("funding")
     deposited_usd = np.array(
         [
             sum(e.args["amount"] for e in funding[3 * i + 2].events if e.name == "Deposited") / WAD
@@ -176,7 +208,10 @@ def build_world(chain: Chain, scenario: Scenario) -> World:
         ],
         dtype=np.float64,
     )
-    results = chain.execute([v.market.trade(a, s) for a, s in zip(traders, size_wad, strict=True)])
+    results = chain.execute(
+        [v.market.trade(a, s) for a, s in zip(traders, size_wad, strict=True)],
+        max_block_calls=SETUP_BLOCK_CALLS,
+    )
     opened = np.array([r.ok for r in results], dtype=bool)
     open_errors = [f"{traders[i]}: {r.error}" for i, r in enumerate(results) if not r.ok]
     if explicit and not opened.all():
@@ -187,6 +222,7 @@ def build_world(chain: Chain, scenario: Scenario) -> World:
             f"{book.collateral_usd[i]:g} USD): {results[i].error}"
         )
     setup_tx = len(calls) + len(results)
+    clock.lap("opens")
 
     # Market makers: arbitrageurs hold capital in both tokens; the hedger holds the pool's hedge.
     net_base = float(np.sum(side * size_base * opened))
@@ -206,16 +242,20 @@ def build_world(chain: Chain, scenario: Scenario) -> World:
         v.collateral.approve(hedger, v.amm.address, 2**256 - 1),
         v.base.approve(hedger, v.amm.address, 2**256 - 1),
     ]
-    _require(chain.execute(mm_calls), "funding market makers")
+    _require(chain.execute(mm_calls, max_block_calls=SETUP_BLOCK_CALLS), "funding market makers")
     setup_tx += len(mm_calls)
+    clock.lap("market_makers")
 
     # What the chain holds after the opens, not what was asked for.
-    accounts = chain.read([v.market.account_of(a) for a in traders])
-    liq = chain.read([v.market.liquidation_price(a) for a in traders])
+    reads = chain.read(
+        [v.market.account_of(a) for a in traders] + [v.market.liquidation_price(a) for a in traders]
+    )
+    accounts, liq = reads[: len(traders)], reads[len(traders) :]
     opened_size = np.array([abs(a[0]) / WAD for a in accounts], dtype=np.float64)
     entry_usd = np.where(opened, np.array([a[1] / WAD for a in accounts], dtype=np.float64), np.nan)
     liq_usd = np.where(opened, np.array([p / WAD for p in liq], dtype=np.float64), np.nan)
     start = chain.latest_timestamp() + scenario.step_seconds
+    clock.lap("reads")
     return World(
         scenario=scenario,
         params=params,
@@ -236,4 +276,5 @@ def build_world(chain: Chain, scenario: Scenario) -> World:
         hedger_base=hedger_base,
         arbitrageur_capital_usd=arb.capital_usd,
         setup_transactions=setup_tx,
+        setup_seconds=clock.laps,
     )

@@ -60,9 +60,14 @@ class BlockAssembly(Chain):
 
     # -- assembly --------------------------------------------------------------------------------
 
-    def _assemble(self, calls: Sequence[Call]) -> None:
-        """Add ``calls`` to the block being built, mining full blocks on the way."""
+    def _assemble(self, calls: Sequence[Call], max_block_calls: int | None = None) -> None:
+        """Add ``calls`` to the block being built, mining full blocks on the way.
+
+        With ``max_block_calls``, a block also ends after that many of these calls; the block
+        that continues it gets the same timestamp under a fixed clock (see ``Chain.execute``).
+        """
         accepted: list[int] = []
+        in_block = 0
         for call in calls:
             i = len(self._block_calls)
             self._block_calls.append(call)
@@ -75,9 +80,20 @@ class BlockAssembly(Chain):
                 continue
             if self._pending_gas + call.gas > self.block_gas_limit:
                 self._send(accepted)
-                accepted = []
+                accepted, in_block = [], 0
                 self._mine_block()  # the block is full: the rest goes into the next one
+            elif max_block_calls is not None and in_block >= max_block_calls:
+                # Continue the block in another one with the same timestamp; the gas split
+                # still counts the whole block, so blocks end at the same calls as without it.
+                self._send(accepted)
+                gas = self._pending_gas  # after _send: a call the node refused holds none
+                accepted, in_block = [], 0
+                self._mine_block()
+                self._pending_gas = gas
+                if self._clock_s is not None:
+                    self.set_next_block_timestamp(self._clock_s)
             accepted.append(i)
+            in_block += 1
             self._pending_gas += call.gas
         self._send(accepted)
 

@@ -31,18 +31,29 @@ class Chain(ABC):
     @abstractmethod
     def block_number(self) -> int: ...
 
-    def execute(self, calls: Sequence[Call]) -> list[TxResult]:
+    def execute(
+        self, calls: Sequence[Call], *, max_block_calls: int | None = None
+    ) -> list[TxResult]:
         """Execute ``calls`` in order, as few blocks as the block gas limit allows.
 
         Every call gets a result; a revert is reported with its decoded error and does not
         stop the others. Calls submitted earlier and not mined yet go first.
+
+        ``max_block_calls`` also ends a block after that many of ``calls`` (counted from the
+        first of them); under a fixed clock the block that continues it has the same
+        timestamp, so every call executes at the time it would without the limit, in the same
+        order: only block numbers differ. anvil's pending pool costs O(pool size) per
+        transaction received, so a block of n calls costs O(n²) to send; the world's setup
+        (tens of thousands of calls that do not depend on block numbers) sends in blocks of a
+        few thousand. The engine keeps one block per step and never sets it.
         """
-        self.submit(calls)
+        self.submit(calls, max_block_calls=max_block_calls)
         return self.mine()
 
     @abstractmethod
-    def submit(self, calls: Sequence[Call]) -> None:
-        """Add ``calls`` to the block being assembled, after those already submitted.
+    def submit(self, calls: Sequence[Call], *, max_block_calls: int | None = None) -> None:
+        """Add ``calls`` to the block being assembled, after those already submitted
+        (``max_block_calls``: see :meth:`execute`).
 
         Nothing is final until :meth:`mine`; :meth:`read` with ``pending=True`` sees the
         state with every submitted call applied (keepers use this to react within the block).

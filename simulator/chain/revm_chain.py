@@ -345,9 +345,9 @@ class RevmChain(BlockAssembly):
 
     # -- BlockAssembly hooks --------------------------------------------------------------------
 
-    def submit(self, calls: Sequence[Call]) -> None:
+    def submit(self, calls: Sequence[Call], *, max_block_calls: int | None = None) -> None:
         start = time.perf_counter()
-        self._assemble(calls)
+        self._assemble(calls, max_block_calls)
         self.stats.seconds += time.perf_counter() - start
 
     def _send(self, indices: list[int]) -> None:

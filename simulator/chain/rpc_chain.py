@@ -177,10 +177,10 @@ class RpcChain(BlockAssembly):
 
     # -- the batched sender ---------------------------------------------------------------------
 
-    def submit(self, calls: Sequence[Call]) -> None:
+    def submit(self, calls: Sequence[Call], *, max_block_calls: int | None = None) -> None:
         start = time.perf_counter()
         self._enter_batch_mode()
-        self._assemble(calls)
+        self._assemble(calls, max_block_calls)
         self.stats.seconds += time.perf_counter() - start
 
     def mine(self) -> list[TxResult]:

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from simulator.chain import DEFAULT_DEPLOYER, AnvilConfig, Call, deploy_contract, open_chain
+import pytest
+
+from simulator.chain import (
+    BACKENDS,
+    DEFAULT_DEPLOYER,
+    AnvilConfig,
+    Call,
+    deploy_contract,
+    open_chain,
+)
 from simulator.chain.abi import DecodedError
 from simulator.chain.contracts import CollateralToken
 
@@ -93,3 +102,33 @@ def test_pending_reads_see_submitted_calls_and_later_submits_follow(world, token
     assert len({r.block_number for r in results}) == 1
     assert [r.position for r in results] == [0, 1, 2]
     assert world.read([token.balance_of(a), token.balance_of(b)]) == [70, 30]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_max_block_calls_continues_a_block_at_its_timestamp_and_keeps_the_gas_split(backend):
+    with open_chain(anvil=AnvilConfig(block_gas_limit=20_000_000), backend=backend) as chain:
+        token = deploy_contract(chain, CollateralToken, "T", "T", DEFAULT_DEPLOYER)
+        start_s = chain.latest_timestamp() + 100
+        # 80k gas reserved per mint: 250 per block by gas, so 700 mints are 250, 250, 200.
+        calls = [token.mint(DEFAULT_DEPLOYER, DEFAULT_DEPLOYER, i + 1) for i in range(700)]
+        snapshot = chain.snapshot()
+        start_block = chain.block_number()
+        chain.use_fixed_clock(start_s)
+        plain = chain.execute(calls)
+        plain_end_s, plain_blocks = chain.latest_timestamp(), chain.block_number() - start_block
+        chain.revert(snapshot)
+        chain.use_fixed_clock(start_s)
+
+        capped = chain.execute(calls, max_block_calls=100)
+
+        assert plain_blocks == 3
+        assert all(r.ok for r in capped)
+        per_block = [
+            sum(1 for r in capped if r.block_number == b)
+            for b in sorted({r.block_number for r in capped})
+        ]
+        assert per_block == [100, 100, 50, 100, 100, 50, 100, 100]
+        # The continuation blocks share their block's second: time ends where it did.
+        assert chain.latest_timestamp() == plain_end_s
+        assert [r.label for r in capped] == [r.label for r in plain]
+        assert chain.read_one(token.total_supply()) == sum(range(1, 701))

@@ -19,6 +19,7 @@ MODULES = [
     "simulator.scenario.randomness",
     "simulator.scenario.control_sets",
     "simulator.pricepaths",
+    "simulator.prices.factor",
     "simulator.population",
     "simulator.results.summary",
     "simulator.results.reuse",
