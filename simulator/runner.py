@@ -78,6 +78,7 @@ def _engine_checkpoint(
     arrays = {f"trader_{k}": np.asarray(getattr(s.trader, k)) for k in _TRADER_ARRAYS}
     arrays.update(
         liquidatable_since=s.liquidatable_since,
+        takeover_refused=s.takeover_refused,
         outcome=s.outcome,
         outcome_step=s.outcome_step,
         feed_prices_usd=np.asarray(s.feed_prices_usd, dtype=np.float64),
@@ -116,6 +117,7 @@ def _restore_engine(
     for k in _TRADER_ARRAYS:
         setattr(s.trader, k, np.array(arrays[f"trader_{k}"]))
     s.liquidatable_since = np.array(arrays["liquidatable_since"])
+    s.takeover_refused = np.array(arrays["takeover_refused"])
     s.outcome = np.array(arrays["outcome"])
     s.outcome_step = np.array(arrays["outcome_step"])
     s.feed_prices_usd = [float(x) for x in arrays["feed_prices_usd"]]

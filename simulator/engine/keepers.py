@@ -51,7 +51,8 @@ def plan_keepers(
 ) -> list[Action]:
     """Backstop takeovers, then liquidations, of the accounts whose equity ``eq`` is below
     maintenance ``mm`` (USD; confirmed on chain or estimated) and notional (USD); updates
-    ``s.liquidatable_since`` first."""
+    ``s.liquidatable_since`` first. An account whose takeover the venue refused before
+    (``s.takeover_refused``) is liquidated instead."""
     track_liquidatable(s, t, eq, mm, notional)
     ks = ctx.scenario.keepers
     plan = keeper_agents.plan_liquidations(
@@ -63,13 +64,32 @@ def plan_keepers(
         gas_cost_usd=ks.gas_cost_usd,
         min_profit_usd=ks.min_profit_usd,
     )  # fmt: skip
+    # The venue refused these accounts' takeover (the vault would end below its own
+    # maintenance margin): keepers fall back to liquidating them.
+    refused = s.takeover_refused[plan.backstop]
+    backstop = plan.backstop[~refused]
+    liquidate = np.concatenate([plan.backstop[refused], plan.liquidate])
     market = ctx.venue.market
     actions: list[Action] = []
-    for n, i in enumerate(np.concatenate([plan.backstop, plan.liquidate])):
+    for n, i in enumerate(np.concatenate([backstop, liquidate])):
         keeper = ctx.keeper(n)
-        if n < len(plan.backstop):
+        if n < len(backstop):
             call = market.backstop_takeover(keeper, ctx.accounts[i])
             actions.append(Action(call, "backstop", int(i)))
         else:
             actions.append(Action(market.liquidate(keeper, ctx.accounts[i]), "liquidate", int(i)))
     return actions
+
+
+#: The venue's custom error for a takeover that would leave the vault below maintenance.
+TAKEOVER_REFUSED_ERROR = "BackstopWouldBeLiquidatable"
+
+
+def record_refused_takeovers(s: EngineState, results: list, kinds: list[tuple[str, int]]) -> None:
+    """Mark the traders whose backstop takeover reverted ``BackstopWouldBeLiquidatable`` in
+    the mined block (``results`` and their ``kinds``), so keepers liquidate them from the next
+    step on instead of trying the takeover again every step."""
+    for result, (kind, who) in zip(results, kinds, strict=True):
+        if kind == "backstop" and who >= 0 and not result.ok:
+            if getattr(result.error, "name", None) == TAKEOVER_REFUSED_ERROR:
+                s.takeover_refused[who] = True

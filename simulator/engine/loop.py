@@ -137,6 +137,7 @@ class Engine:
         state = EngineState(
             trader=trader,
             liquidatable_since=np.full(n, -1, dtype=np.int64),
+            takeover_refused=np.zeros(n, dtype=bool),
             outcome=np.where(opened, OPEN, REFUSED).astype(np.int8),
             outcome_step=np.where(opened, -1, 0).astype(np.int64),
             feed_prices_usd=[price0],
@@ -243,6 +244,7 @@ class Engine:
             self.recorded_calls.append([a.call for a in block])
             self.recorded_statuses.append([r.ok for r in results])
         step_events += events.decode_block(ctx, s, results, kinds, t)
+        keepers.record_refused_takeovers(s, results, kinds)
         levels = self._last_levels = self.levels.parse(after)
         if len(candidates):
             traders.store_health(s, candidates, levels["extra"][0])

@@ -32,6 +32,9 @@ class EngineState:
     step: int = 0
     trader: trader_agents.TraderState | None = None
     liquidatable_since: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    takeover_refused: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    """Per trader: the venue refused its backstop takeover (``BackstopWouldBeLiquidatable``:
+    the vault would end below its own maintenance margin); keepers liquidate it instead."""
     outcome: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
     outcome_step: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     feed_prices_usd: list[float] = field(default_factory=list)

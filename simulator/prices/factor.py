@@ -63,13 +63,12 @@ from simulator.scenario import (
     CsvPath,
     GbmPath,
     Shock,
-    _positive_float,
-    _timestamp_seconds,
     csv_coverage_problem,
-    format_validation_error,
     path_seeds,
     random_streams,
 )
+from simulator.scenario.csv_inputs import positive_float_cell, timestamp_cell_seconds
+from simulator.scenario.messages import format_validation_error
 
 #: Largest |beta| accepted (a beta of 10 already moves an asset ten times the factor).
 MAX_ABS_BETA = 10.0
@@ -567,11 +566,13 @@ def read_multi_asset_csv(
                     raise PricePathError(
                         f"{path}:{line}: expected {len(header)} fields, got {len(row)}"
                     )
-                t = _timestamp_seconds(path, line, row[t_col].strip())
+                t = timestamp_cell_seconds(path, line, row[t_col].strip())
                 if times and t <= times[-1]:
                     raise PricePathError(f"{path}:{line}: timestamps must be strictly increasing")
                 times.append(t)
-                rows.append([_positive_float(path, line, header[c], row[c].strip()) for c in cols])
+                rows.append(
+                    [positive_float_cell(path, line, header[c], row[c].strip()) for c in cols]
+                )
         except (csv.Error, UnicodeDecodeError) as exc:
             raise PricePathError(f"{path}:{reader.line_num}: malformed CSV: {exc}") from None
     if not times:

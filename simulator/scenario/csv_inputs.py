@@ -58,7 +58,7 @@ def _open_csv(path: Path, required: tuple[str, ...], optional: tuple[str, ...] =
             raise ScenarioError(f"{path}:{reader.line_num}: malformed CSV: {exc}") from None
 
 
-def _positive_float(path: Path, line: int, column: str, text: str) -> float:
+def positive_float_cell(path: Path, line: int, column: str, text: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -68,7 +68,7 @@ def _positive_float(path: Path, line: int, column: str, text: str) -> float:
     return value
 
 
-def _timestamp_seconds(path: Path, line: int, text: str) -> float:
+def timestamp_cell_seconds(path: Path, line: int, text: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -109,11 +109,11 @@ def read_price_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     times: list[float] = []
     prices: list[float] = []
     for line, row in _open_csv(path, ("timestamp", "price")):
-        t = _timestamp_seconds(path, line, row["timestamp"])
+        t = timestamp_cell_seconds(path, line, row["timestamp"])
         if times and t <= times[-1]:
             raise ScenarioError(f"{path}:{line}: timestamps must be strictly increasing")
         times.append(t)
-        prices.append(_positive_float(path, line, "price", row["price"]))
+        prices.append(positive_float_cell(path, line, "price", row["price"]))
     if not times:
         raise ScenarioError(f"{path}: no price rows after the header")
     return np.asarray(times, dtype=float), np.asarray(prices, dtype=float)
@@ -147,8 +147,8 @@ def _read_positions_rows(path: Path) -> list[tuple[int, ExplicitPosition]]:
             )
         position = ExplicitPosition(
             side=side,
-            collateral_usd=_positive_float(path, line, "collateral_usd", row["collateral_usd"]),
-            size_base=_positive_float(path, line, "size_base", row["size_base"]),
+            collateral_usd=positive_float_cell(path, line, "collateral_usd", row["collateral_usd"]),
+            size_base=positive_float_cell(path, line, "size_base", row["size_base"]),
             behaviour=behaviour,
         )
         rows.append((line, position))
