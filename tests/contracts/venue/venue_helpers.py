@@ -101,7 +101,9 @@ class PerpVenue(ContractWrapper):
     def trade(self, who: str, market: int, size_wad: int, limit_wad: int = 0) -> Call:
         return self.call(who, "trade", market, size_wad, limit_wad)
 
-    def trade_isolated(self, who: str, market: int, size_wad: int, margin_wad: int, limit_wad: int = 0) -> Call:
+    def trade_isolated(
+        self, who: str, market: int, size_wad: int, margin_wad: int, limit_wad: int = 0
+    ) -> Call:
         return self.call(who, "tradeIsolated", market, size_wad, limit_wad, margin_wad)
 
     def close(self, who: str, market: int, limit_wad: int = 0) -> Call:
@@ -180,13 +182,25 @@ class MultiVenue:
     def govern(self, call: Call) -> TxResult:
         """Schedule ``call`` (built with the timelock as sender) on the timelock, wait, execute."""
         delay = self.timelock.read("getMinDelay")
-        ok([self.chain.execute_one(self.timelock.schedule(GOVERNOR, self.venue.address, call.data, delay))])
+        ok(
+            [
+                self.chain.execute_one(
+                    self.timelock.schedule(GOVERNOR, self.venue.address, call.data, delay)
+                )
+            ]
+        )
         self.chain.advance_time(delay + 1)
-        return self.chain.execute_one(self.timelock.execute(GOVERNOR, self.venue.address, call.data))
+        return self.chain.execute_one(
+            self.timelock.execute(GOVERNOR, self.venue.address, call.data)
+        )
 
-    def setup(self, who: str, deposit_usd: float, trades: list[tuple[int, float | str]]) -> list[TxResult]:
+    def setup(
+        self, who: str, deposit_usd: float, trades: list[tuple[int, float | str]]
+    ) -> list[TxResult]:
         """Fund and deposit, then open cross positions [(market, size)] in one block."""
-        calls = self.fund_calls([who], usd(deposit_usd)) + [self.venue.deposit(who, usd(deposit_usd))]
+        calls = self.fund_calls([who], usd(deposit_usd)) + [
+            self.venue.deposit(who, usd(deposit_usd))
+        ]
         calls += [self.venue.trade(who, m, wad(s)) for m, s in trades]
         return ok(self.chain.execute(calls))
 
@@ -226,7 +240,9 @@ def deploy_multi(
     d = DEFAULT_DEPLOYER
 
     def deploy(wrapper, *args, name=None):
-        return deploy_contract(chain, wrapper, *args, sender=d, artifacts=artifacts, contract_name=name)
+        return deploy_contract(
+            chain, wrapper, *args, sender=d, artifacts=artifacts, contract_name=name
+        )
 
     collateral = deploy(CollateralToken, "Perp USD", "pUSD", d)
     timelock = deploy(PerpTimelock, timelock_delay_s, [GOVERNOR], [GOVERNOR], ZERO_ADDRESS)
