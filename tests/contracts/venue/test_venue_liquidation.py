@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from perp_helpers import KEEPER, TRADERS, UNIT, WAD, event, events, ok, usd, wad
+from perp_helpers import KEEPER, TRADERS, WAD, event, events, ok, usd, wad
 from venue_helpers import VAULT, MarketSpec
 
 A, B, C, D, E = TRADERS[:5]
@@ -251,11 +251,16 @@ def test_f10_parameter_change_accrues_funding_under_the_old_parameters(make_mv):
     mv.push(1, 1_000)
     params = v.as_dict("marketParameters", v.read("marketParameters", 1))
     params["premiumInterestRate8h"] = wad("0.001")  # ten times the old rate
-    mv.timelock  # the change goes through the timelock (delay 1 s)
     ok([mv.govern(v.call(mv.timelock.address, "setMarketParameters", 1, v.params_tuple(params)))])
     t1 = mv.chain.latest_timestamp()
     rate_day = 3 * wad("0.0001")
     index = -((-rate_day * (t1 - t0) * 1_000 * WAD) // (86_400 * WAD))
     owed = -((-index * 10 * WAD) // WAD)
-    assert v.position_now(A, 1)["pendingFunding"] == owed
+    assert v.position_now(A, 1)["pendingFunding"] == owed  # before the fix: about 10x this
     assert r.ok
+    # After the change the new rate accrues, from t1 on only.
+    mv.chain.advance_time(3_600)
+    mv.push(1, 1_000)
+    t2 = mv.chain.latest_timestamp()
+    index2 = index - ((-wad("0.003") * (t2 - t1) * 1_000 * WAD) // (86_400 * WAD))
+    assert v.position_now(A, 1)["pendingFunding"] == -((-index2 * 10 * WAD) // WAD)
