@@ -381,7 +381,7 @@ contract PerpVenue is IPerpVenue, VenueStorage {
             marginScale: m.marginScale,
             riskPaused: m.riskPaused,
             circuitBreakerTripped: tripped,
-            ledger: m.ledger
+            ledger: m.ledgerView()
         });
     }
 

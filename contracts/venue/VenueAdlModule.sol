@@ -84,14 +84,14 @@ contract VenueAdlModule is IPerpVenueAdl, VenueStorage {
         else _queue(m, winners, run, policy == AdlPolicy.CONTRACTS_QUEUE);
 
         uint256 covered = FixedPointMath.min(run.haircuts, run.deficit);
-        if (longsBankrupt) m.ledger.badDebtLongs -= covered;
-        else m.ledger.badDebtShorts -= covered;
+        if (longsBankrupt) m.ledger.badDebtLongs = VenueMarket.minus(m.ledger.badDebtLongs, covered);
+        else m.ledger.badDebtShorts = VenueMarket.minus(m.ledger.badDebtShorts, covered);
         if (policy == AdlPolicy.CONTRACTS_QUEUE) {
-            if (longsBankrupt) m.ledger.adlContractsLongs -= run.contracts;
-            else m.ledger.adlContractsShorts -= run.contracts;
+            if (longsBankrupt) m.ledger.adlContractsLongs = VenueMarket.minus(m.ledger.adlContractsLongs, run.contracts);
+            else m.ledger.adlContractsShorts = VenueMarket.minus(m.ledger.adlContractsShorts, run.contracts);
         }
-        m.ledger.adlHaircuts += run.haircuts;
-        m.ledger.adlCovered += covered;
+        m.ledger.adlHaircuts = VenueMarket.plus(m.ledger.adlHaircuts, run.haircuts);
+        m.ledger.adlCovered = VenueMarket.plus(m.ledger.adlCovered, covered);
         uint256 overshoot = run.haircuts - covered;
         // Profit seized beyond the deficit is the venue's: it goes to the fund, paid by the pool
         // (which owed it to the winner), at most the pool's cash; the rest stays with the pool.

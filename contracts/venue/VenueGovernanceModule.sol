@@ -3,6 +3,7 @@ pragma solidity 0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IPerpVenueGovernance} from "../interfaces/IPerpVenue.sol";
 import {MarketId, MAX_MARKETS} from "../interfaces/IPerpVenueTypes.sol";
 import {IOracle} from "../interfaces/IOracle.sol";
@@ -60,10 +61,10 @@ contract VenueGovernanceModule is IPerpVenueGovernance, VenueStorage {
         m.params = params;
         m.marginScale = WAD;
         m.lastFundingTime = uint64(block.timestamp);
-        uint256 price = m.oracle.lastPrice();
+        uint128 price = SafeCast.toUint128(m.oracle.lastPrice());
         m.lastMark = price;
         m.previousMark = price;
-        m.lastMarkBlock = block.number;
+        m.lastMarkBlock = uint64(block.number);
         _marketBySymbol[symbol] = id;
         _setTiers(m, tiers);
         emit MarketListed(id, symbol, oracle);

@@ -76,6 +76,9 @@ contract VenueLiquidationModule is IPerpVenueLiquidation, VenueStorage {
             if (_liquidateSlot(account, s, r)) s.rank = ++r.liquidated;
         }
         if (r.liquidated == 0) revert NothingLiquidatableNow(account, r.eq, r.mm);
+        for (uint256 i = 0; i < r.count; ++i) {
+            if (slots[i].rank == 0) _store(account, slots[i].p); // funding settled, not liquidated
+        }
         if (_crossFlat(slots, r.count) && _collateral[account] < 0) {
             r.deficit = uint256(-_collateral[account]);
             _addCollateral(account, int256(r.deficit));
@@ -99,8 +102,7 @@ contract VenueLiquidationModule is IPerpVenueLiquidation, VenueStorage {
             s.price = m.freshPrice();
             if (m.params.liquidationsHaltOnBreaker) m.checkBreaker(p.id, s.price);
             s.f = m.accrue(s.price);
-            _settleFunding(account, p, s.f);
-            _store(account, p);
+            _settleFunding(account, p, s.f); // stored by the caller, with whatever it changes
             s.mm = m.maintenanceMargin(p.size, s.price);
             s.wasLong = p.size > 0;
             r.eq += PerpMath.unrealizedPnl(p.size, p.entry, s.price);
@@ -191,8 +193,8 @@ contract VenueLiquidationModule is IPerpVenueLiquidation, VenueStorage {
         p.partialAt = c.full ? 0 : block.timestamp;
         p.lastLiquidationBlock = block.number;
         (c.keeperReward, c.insuranceShare) = _payPenalty(m, c.penalty);
-        m.ledger.liquidationPenalties += c.penalty;
-        m.ledger.liquidatedNotional += c.notional;
+        if (c.penalty != 0) m.ledger.liquidationPenalties = VenueMarket.plus(m.ledger.liquidationPenalties, c.penalty);
+        m.ledger.liquidatedNotional = VenueMarket.plus(m.ledger.liquidatedNotional, c.notional);
         s.fill = c.fill;
         _emitLiquidated(account, p.id, c);
         return (c.realized, c.penalty);
@@ -284,7 +286,7 @@ contract VenueLiquidationModule is IPerpVenueLiquidation, VenueStorage {
         if (r.deficit != 0) {
             // The negative margin left the ledger with the deleted position: the pool absorbs it.
             _ledger.pool -= int256(r.deficit);
-            _absorbDeficit(account, market, s.wasLong, r.deficit, s.closed, s.fill);
+            _absorbDeficit(account, market, s.wasLong, r.deficit, _cover(r.deficit), s.closed, s.fill);
         }
         emit AccountLiquidated(account, msg.sender, true, 1, r.eq, r.mm, r.deficit);
     }
@@ -307,61 +309,72 @@ contract VenueLiquidationModule is IPerpVenueLiquidation, VenueStorage {
             if (slots[i].rank == 1) first = i;
         }
         uint256[] memory shares = new uint256[](r.count);
+        uint256[] memory paid = new uint256[](r.count);
+        uint256 paidTotal = _cover(r.deficit);
         uint256 assigned = 0;
+        uint256 paidAssigned = 0;
         if (totalLoss != 0) {
             for (uint256 i = 0; i < r.count; ++i) {
                 if (slots[i].rank == 0) continue;
                 shares[i] = r.deficit.mulDivDown(slots[i].loss, totalLoss);
+                paid[i] = paidTotal.mulDivDown(slots[i].loss, totalLoss);
                 assigned += shares[i];
+                paidAssigned += paid[i];
             }
         }
         shares[first] += r.deficit - assigned;
+        paid[first] += paidTotal - paidAssigned;
         for (uint256 i = 0; i < r.count; ++i) {
             if (shares[i] == 0) continue;
             Slot memory s = slots[i];
-            _absorbDeficit(account, s.p.id, s.wasLong, shares[i], s.closed, s.fill);
+            _absorbDeficit(account, s.p.id, s.wasLong, shares[i], paid[i], s.closed, s.fill);
         }
     }
 
-    /// @dev The loss waterfall of `deficit` (already taken from the pool) in one market and side.
+    /// @dev One draw on the insurance fund for a whole deficit (WAD USD, whole units rounded up);
+    ///      what it pays comes back into the pool.
+    function _cover(uint256 deficit) private returns (uint256 paid) {
+        if (address(_fund) == address(0)) return 0;
+        paid = _fund.cover(deficit.wadToUnitsUp()).unitsToWad();
+        _ledger.paidByInsurance += paid;
+        _ledger.pool += int256(paid);
+    }
+
+    /// @dev The loss waterfall of `deficit` (already taken from the pool) in one market and
+    ///      side, of which the fund paid `paid` (already back in the pool).
     function _absorbDeficit(
         address account,
         MarketId id,
         bool longsBankrupt,
         uint256 deficit,
+        uint256 paid,
         uint256 contracts,
         uint256 fill
     ) private {
         VenueMarket.State storage m = _markets[id];
-        m.ledger.totalDeficit += deficit;
-        uint256 paid = 0;
-        if (address(_fund) != address(0)) {
-            paid = _fund.cover(deficit.wadToUnitsUp()).unitsToWad();
-            _ledger.paidByInsurance += paid;
-            m.ledger.paidByInsurance += paid;
-            _ledger.pool += int256(paid);
-        }
+        m.ledger.totalDeficit = VenueMarket.plus(m.ledger.totalDeficit, deficit);
+        if (paid != 0) m.ledger.paidByInsurance = VenueMarket.plus(m.ledger.paidByInsurance, paid);
         uint256 remaining = paid >= deficit ? 0 : deficit - paid;
         uint256 adlPrice = _adlPrice(m, longsBankrupt, deficit, contracts, fill);
         emit DeficitAttributed(account, id, longsBankrupt, deficit, paid, remaining, contracts, adlPrice);
         if (remaining == 0) return;
-        m.ledger.totalBadDebt += remaining;
+        m.ledger.totalBadDebt = VenueMarket.plus(m.ledger.totalBadDebt, remaining);
         AdlPolicy policy = m.params.adlPolicy;
         if (policy == AdlPolicy.SOCIALIZED && _socialize(m, id, longsBankrupt, remaining)) return;
         if (policy == AdlPolicy.CONTRACTS_QUEUE && contracts != 0) {
             // Only the contracts behind the uncovered part wait for the queue.
             uint256 q = contracts.mulDivUp(remaining, deficit);
             if (longsBankrupt) {
-                m.ledger.adlPriceLongs = _average(m.ledger.adlContractsLongs, m.ledger.adlPriceLongs, q, adlPrice);
-                m.ledger.adlContractsLongs += q;
+                m.ledger.adlPriceLongs = SafeCast.toUint128(_average(m.ledger.adlContractsLongs, m.ledger.adlPriceLongs, q, adlPrice));
+                m.ledger.adlContractsLongs = VenueMarket.plus(m.ledger.adlContractsLongs, q);
             } else {
-                m.ledger.adlPriceShorts = _average(m.ledger.adlContractsShorts, m.ledger.adlPriceShorts, q, adlPrice);
-                m.ledger.adlContractsShorts += q;
+                m.ledger.adlPriceShorts = SafeCast.toUint128(_average(m.ledger.adlContractsShorts, m.ledger.adlPriceShorts, q, adlPrice));
+                m.ledger.adlContractsShorts = VenueMarket.plus(m.ledger.adlContractsShorts, q);
             }
         }
         uint256 outstanding;
-        if (longsBankrupt) outstanding = m.ledger.badDebtLongs += remaining;
-        else outstanding = m.ledger.badDebtShorts += remaining;
+        if (longsBankrupt) outstanding = m.ledger.badDebtLongs = VenueMarket.plus(m.ledger.badDebtLongs, remaining);
+        else outstanding = m.ledger.badDebtShorts = VenueMarket.plus(m.ledger.badDebtShorts, remaining);
         emit BadDebtRecorded(id, longsBankrupt, remaining, outstanding);
     }
 
@@ -401,7 +414,7 @@ contract VenueLiquidationModule is IPerpVenueLiquidation, VenueStorage {
         m.longFundingIndex = (int256(m.longFundingIndex) + charge).toInt128();
         m.shortFundingIndex = (int256(m.shortFundingIndex) + charge).toInt128();
         uint256 charged = openInterest.mulWadUp(perUnit);
-        m.ledger.socializedLoss += loss;
+        m.ledger.socializedLoss = VenueMarket.plus(m.ledger.socializedLoss, loss);
         emit LossSocialized(id, longsBankrupt, loss, perUnit, charged);
         emit AdlExecuted(id, AdlPolicy.SOCIALIZED, longsBankrupt, loss, loss, charged, loss, charged - loss, 0, 0, 0, 0);
         return true;

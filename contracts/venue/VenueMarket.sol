@@ -38,13 +38,34 @@ library VenueMarket {
         int128 shortFundingIndex;
         int128 fundingRatePerDay;
         uint64 lastFundingTime;
-        /// @dev Index at the last touch, its block, and the index of the touch before that block.
-        uint256 lastMark;
-        uint256 lastMarkBlock;
-        uint256 previousMark;
+        /// @dev Block of the last touch; `lastMark` the index then, `previousMark` the index at
+        ///      the last touch before that block (Hyperliquid's previous mark), WAD.
+        uint64 lastMarkBlock;
+        uint128 lastMark;
+        uint128 previousMark;
         uint256 rateLimitBlock;
         uint256 rateLimitUsed;
-        IPerpVenueTypes.MarketLedger ledger;
+        Ledger ledger;
+    }
+
+    /// @notice The market's ledger as stored: `IPerpVenueTypes.MarketLedger` in uint128 pairs,
+    ///         the fields written together in one slot (WAD USD / base units / prices < 2^128).
+    struct Ledger {
+        uint128 badDebtLongs;
+        uint128 badDebtShorts;
+        uint128 totalDeficit;
+        uint128 totalBadDebt;
+        uint128 liquidatedNotional;
+        uint128 liquidationPenalties;
+        uint128 adlContractsLongs;
+        uint128 adlContractsShorts;
+        uint128 adlPriceLongs;
+        uint128 adlPriceShorts;
+        uint128 paidByInsurance;
+        uint128 socializedLoss;
+        uint128 adlHaircuts;
+        uint128 adlCovered;
+        uint128 fees;
     }
 
     /// @notice Funding indices and rate at a moment (in memory).
@@ -52,6 +73,38 @@ library VenueMarket {
         int256 longIndex;
         int256 shortIndex;
         int256 ratePerDay;
+    }
+
+    /// @dev `a + b` stored back in 128 bits (SafeCast: reverts rather than wraps).
+    function plus(uint128 a, uint256 b) internal pure returns (uint128) {
+        return (uint256(a) + b).toUint128();
+    }
+
+    /// @dev `a − b` (b ≤ a, checked).
+    function minus(uint128 a, uint256 b) internal pure returns (uint128) {
+        return (uint256(a) - b).toUint128();
+    }
+
+    /// @dev The ledger in the interface's uint256 form.
+    function ledgerView(State storage m) internal view returns (IPerpVenueTypes.MarketLedger memory v) {
+        Ledger storage l = m.ledger;
+        v = IPerpVenueTypes.MarketLedger({
+            badDebtLongs: l.badDebtLongs,
+            badDebtShorts: l.badDebtShorts,
+            adlContractsLongs: l.adlContractsLongs,
+            adlContractsShorts: l.adlContractsShorts,
+            adlPriceLongs: l.adlPriceLongs,
+            adlPriceShorts: l.adlPriceShorts,
+            totalDeficit: l.totalDeficit,
+            paidByInsurance: l.paidByInsurance,
+            totalBadDebt: l.totalBadDebt,
+            socializedLoss: l.socializedLoss,
+            adlHaircuts: l.adlHaircuts,
+            adlCovered: l.adlCovered,
+            fees: l.fees,
+            liquidationPenalties: l.liquidationPenalties,
+            liquidatedNotional: l.liquidatedNotional
+        });
     }
 
     // ---------------------------------------------------------------------------------------
@@ -109,11 +162,13 @@ library VenueMarket {
         } else {
             f = Funding(m.longFundingIndex, m.shortFundingIndex, m.fundingRatePerDay);
         }
+        uint128 mark = price.toUint128();
         if (m.lastMarkBlock != block.number) {
-            m.previousMark = m.lastMark;
-            m.lastMarkBlock = block.number;
+            m.lastMarkBlock = uint64(block.number);
+            (m.previousMark, m.lastMark) = (m.lastMark, mark);
+        } else if (m.lastMark != mark) {
+            m.lastMark = mark;
         }
-        m.lastMark = price;
     }
 
     // ---------------------------------------------------------------------------------------

@@ -229,7 +229,7 @@ abstract contract VenueStorage is IPerpVenueErrors, IPerpVenueEvents, AccessCont
     ///      rest to the protocol fee ledger.
     function _collectFee(VenueMarket.State storage m, uint256 fee) internal {
         if (fee == 0) return;
-        m.ledger.fees += fee;
+        m.ledger.fees = VenueMarket.plus(m.ledger.fees, fee);
         uint256 sent = _sendToFund(fee.mulBpsDown(m.params.insuranceFeeShareBps));
         _ledger.protocolFees += fee - sent;
     }
