@@ -147,7 +147,7 @@ contract PerpVenue is IPerpVenue, VenueStorage {
     ) private returns (uint256) {
         if (delta == 0) revert ZeroAmount();
         VenueMarket.State storage m = _market(id);
-        TradeVars memory t;
+        TradeVars memory t = TradeVars(0, 0, 0, 0, 0, false);
         t.price = m.freshPrice();
         Pos memory p = _load(who, id);
         if (p.wasOpen && p.isolated != isolated) revert WrongMarginMode(id, p.isolated);
@@ -160,7 +160,7 @@ contract PerpVenue is IPerpVenue, VenueStorage {
             if (m.riskPaused) revert RiskPaused(id);
             m.checkBreaker(id, t.price);
         }
-        VenueMarket.Funding memory f = m.accrue(t.price);
+        VenueMarket.Funding memory f = m.accrued(t.price);
         t.funding = _settleFunding(who, p, f);
         if (marginDelta > 0) _moveIsolatedMargin(who, p, marginDelta);
 
@@ -237,22 +237,34 @@ contract PerpVenue is IPerpVenue, VenueStorage {
 
     /// @inheritdoc IPerpVenueLiquidation
     function liquidate(address account) external {
-        _delegate(_liquidationModule, abi.encodeCall(IPerpVenueLiquidation.liquidate, (account)));
+        (bool ok, bytes memory ret) = _liquidationModule.delegatecall(
+            abi.encodeCall(IPerpVenueLiquidation.liquidate, (account))
+        );
+        _bubble(ok, ret);
     }
 
     /// @inheritdoc IPerpVenueLiquidation
     function liquidateIsolated(address account, MarketId market) external {
-        _delegate(_liquidationModule, abi.encodeCall(IPerpVenueLiquidation.liquidateIsolated, (account, market)));
+        (bool ok, bytes memory ret) = _liquidationModule.delegatecall(
+            abi.encodeCall(IPerpVenueLiquidation.liquidateIsolated, (account, market))
+        );
+        _bubble(ok, ret);
     }
 
     /// @inheritdoc IPerpVenueLiquidation
     function backstopTakeover(address account) external {
-        _delegate(_liquidationModule, abi.encodeCall(IPerpVenueLiquidation.backstopTakeover, (account)));
+        (bool ok, bytes memory ret) = _liquidationModule.delegatecall(
+            abi.encodeCall(IPerpVenueLiquidation.backstopTakeover, (account))
+        );
+        _bubble(ok, ret);
     }
 
     /// @inheritdoc IPerpVenueAdl
     function adl(MarketId market, bool longsBankrupt, address[] calldata winners) external {
-        _delegate(_adlModule, abi.encodeCall(IPerpVenueAdl.adl, (market, longsBankrupt, winners)));
+        (bool ok, bytes memory ret) = _adlModule.delegatecall(
+            abi.encodeCall(IPerpVenueAdl.adl, (market, longsBankrupt, winners))
+        );
+        _bubble(ok, ret);
     }
 
     /// @inheritdoc IPerpVenueGovernance
@@ -260,72 +272,93 @@ contract PerpVenue is IPerpVenue, VenueStorage {
         external
         returns (MarketId)
     {
-        bytes memory ret = _delegate(
-            _governanceModule, abi.encodeCall(IPerpVenueGovernance.listMarket, (symbol, oracle_, params, tiers))
+        (bool ok, bytes memory ret) = _governanceModule.delegatecall(
+            abi.encodeCall(IPerpVenueGovernance.listMarket, (symbol, oracle_, params, tiers))
         );
-        return abi.decode(ret, (MarketId));
+        return abi.decode(_bubble(ok, ret), (MarketId));
     }
 
     /// @inheritdoc IPerpVenueGovernance
     function setMarketParameters(MarketId market, MarketParams calldata params) external {
-        _delegate(_governanceModule, abi.encodeCall(IPerpVenueGovernance.setMarketParameters, (market, params)));
+        (bool ok, bytes memory ret) = _governanceModule.delegatecall(
+            abi.encodeCall(IPerpVenueGovernance.setMarketParameters, (market, params))
+        );
+        _bubble(ok, ret);
     }
 
     /// @inheritdoc IPerpVenueGovernance
     function setMarginTiers(MarketId market, MarginTier[] calldata tiers) external {
-        _delegate(_governanceModule, abi.encodeCall(IPerpVenueGovernance.setMarginTiers, (market, tiers)));
+        (bool ok, bytes memory ret) = _governanceModule.delegatecall(
+            abi.encodeCall(IPerpVenueGovernance.setMarginTiers, (market, tiers))
+        );
+        _bubble(ok, ret);
     }
 
     /// @inheritdoc IPerpVenueGovernance
     function setRiskPaused(MarketId market, bool paused) external {
-        _delegate(_governanceModule, abi.encodeCall(IPerpVenueGovernance.setRiskPaused, (market, paused)));
+        (bool ok, bytes memory ret) = _governanceModule.delegatecall(
+            abi.encodeCall(IPerpVenueGovernance.setRiskPaused, (market, paused))
+        );
+        _bubble(ok, ret);
     }
 
     /// @inheritdoc IPerpVenueGovernance
     function withdrawFees(address to, uint256 amount) external {
-        _delegate(_governanceModule, abi.encodeCall(IPerpVenueGovernance.withdrawFees, (to, amount)));
+        (bool ok, bytes memory ret) = _governanceModule.delegatecall(
+            abi.encodeCall(IPerpVenueGovernance.withdrawFees, (to, amount))
+        );
+        _bubble(ok, ret);
     }
 
     /// @inheritdoc IPerpVenueGovernance
     function guardianSetMaxLeverage(MarketId market, uint256 maxLeverage) external {
-        _delegate(_governanceModule, abi.encodeCall(IPerpVenueGovernance.guardianSetMaxLeverage, (market, maxLeverage)));
+        (bool ok, bytes memory ret) = _governanceModule.delegatecall(
+            abi.encodeCall(IPerpVenueGovernance.guardianSetMaxLeverage, (market, maxLeverage))
+        );
+        _bubble(ok, ret);
     }
 
     /// @inheritdoc IPerpVenueGovernance
     function guardianSetMaintenanceMarginFraction(MarketId market, uint256 fraction) external {
-        _delegate(
-            _governanceModule,
+        (bool ok, bytes memory ret) = _governanceModule.delegatecall(
             abi.encodeCall(IPerpVenueGovernance.guardianSetMaintenanceMarginFraction, (market, fraction))
         );
+        _bubble(ok, ret);
     }
 
     /// @inheritdoc IPerpVenueGovernance
     function guardianSetOpenInterestCaps(MarketId market, uint256 maxLong, uint256 maxShort) external {
-        _delegate(
-            _governanceModule,
+        (bool ok, bytes memory ret) = _governanceModule.delegatecall(
             abi.encodeCall(IPerpVenueGovernance.guardianSetOpenInterestCaps, (market, maxLong, maxShort))
         );
+        _bubble(ok, ret);
     }
 
     /// @inheritdoc IPerpVenueGovernance
     function guardianPauseRisk(MarketId market) external {
-        _delegate(_governanceModule, abi.encodeCall(IPerpVenueGovernance.guardianPauseRisk, (market)));
+        (bool ok, bytes memory ret) = _governanceModule.delegatecall(
+            abi.encodeCall(IPerpVenueGovernance.guardianPauseRisk, (market))
+        );
+        _bubble(ok, ret);
     }
 
     /// @inheritdoc IPerpVenueGovernance
     function setMarginScale(MarketId market, uint256 scale) external {
-        _delegate(_governanceModule, abi.encodeCall(IPerpVenueGovernance.setMarginScale, (market, scale)));
+        (bool ok, bytes memory ret) = _governanceModule.delegatecall(
+            abi.encodeCall(IPerpVenueGovernance.setMarginScale, (market, scale))
+        );
+        _bubble(ok, ret);
     }
 
-    /// @dev Run `data` on `module` with this contract's storage; bubble a revert up unchanged.
-    function _delegate(address module, bytes memory data) private returns (bytes memory ret) {
-        bool ok;
-        (ok, ret) = module.delegatecall(data);
+    /// @dev The result of a module's `delegatecall` (on this contract's storage): its return
+    ///      data, or its revert bubbled up unchanged.
+    function _bubble(bool ok, bytes memory ret) private pure returns (bytes memory) {
         if (!ok) {
             assembly ("memory-safe") {
                 revert(add(ret, 32), mload(ret))
             }
         }
+        return ret;
     }
 
     // ---------------------------------------------------------------------------------------
@@ -367,7 +400,6 @@ contract PerpVenue is IPerpVenue, VenueStorage {
         VenueMarket.State storage m = _market(market);
         uint256 price = m.latestPrice();
         VenueMarket.Funding memory f = m.fundingNow(price);
-        (bool tripped,) = m.breaker(price);
         v = MarketView({
             symbol: m.symbol,
             oracle: address(m.oracle),
@@ -380,7 +412,7 @@ contract PerpVenue is IPerpVenue, VenueStorage {
             fundingRatePerDay: f.ratePerDay,
             marginScale: m.marginScale,
             riskPaused: m.riskPaused,
-            circuitBreakerTripped: tripped,
+            circuitBreakerTripped: m.breakerTripped(price),
             ledger: m.ledgerView()
         });
     }

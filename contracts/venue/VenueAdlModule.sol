@@ -67,9 +67,7 @@ contract VenueAdlModule is IPerpVenueAdl, VenueStorage {
         }
         uint256 n = winners.length;
         if (n == 0 || n > m.params.maxAdlAccountsPerCall) revert AdlBatchSize(n, m.params.maxAdlAccountsPerCall);
-        AdlRun memory run;
-        run.id = market;
-        run.winnersLong = !longsBankrupt;
+        AdlRun memory run = _newRun(market, !longsBankrupt);
         run.deficit = longsBankrupt ? m.ledger.badDebtLongs : m.ledger.badDebtShorts;
         if (policy == AdlPolicy.CONTRACTS_QUEUE) {
             run.contractsLeft = longsBankrupt ? m.ledger.adlContractsLongs : m.ledger.adlContractsShorts;
@@ -78,7 +76,7 @@ contract VenueAdlModule is IPerpVenueAdl, VenueStorage {
         }
         if (run.deficit == 0) revert NoDeficit(market, longsBankrupt);
         run.price = m.freshPrice();
-        run.f = m.accrue(run.price);
+        run.f = m.accrued(run.price);
 
         if (policy == AdlPolicy.PRO_RATA) _proRata(m, winners, run);
         else _queue(m, winners, run, policy == AdlPolicy.CONTRACTS_QUEUE);
@@ -114,6 +112,11 @@ contract VenueAdlModule is IPerpVenueAdl, VenueStorage {
             run.notional,
             run.accounts
         );
+    }
+
+    function _newRun(MarketId market, bool winnersLong) private pure returns (AdlRun memory run) {
+        run.id = market;
+        run.winnersLong = winnersLong;
     }
 
     /// @dev Load a winner, settle its funding, check it is eligible; returns its profit at the

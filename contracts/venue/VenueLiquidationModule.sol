@@ -101,7 +101,7 @@ contract VenueLiquidationModule is IPerpVenueLiquidation, VenueStorage {
             s.p = p;
             s.price = m.freshPrice();
             if (m.params.liquidationsHaltOnBreaker) m.checkBreaker(p.id, s.price);
-            s.f = m.accrue(s.price);
+            s.f = m.accrued(s.price);
             _settleFunding(account, p, s.f); // stored by the caller, with whatever it changes
             s.mm = m.maintenanceMargin(p.size, s.price);
             s.wasLong = p.size > 0;
@@ -175,8 +175,7 @@ contract VenueLiquidationModule is IPerpVenueLiquidation, VenueStorage {
         returns (int256, uint256)
     {
         Pos memory p = s.p;
-        Close memory c;
-        c.full = closeSize == p.size.abs();
+        Close memory c = Close(0, 0, 0, 0, 0, 0, 0, closeSize == p.size.abs());
         c.delta = p.size > 0 ? -int256(closeSize) : int256(closeSize);
         c.fill = m.liquidationFill(s.price, c.delta);
         (c.realized,,) = _applyFill(account, m, p, c.delta, c.fill, s.f);
@@ -257,16 +256,15 @@ contract VenueLiquidationModule is IPerpVenueLiquidation, VenueStorage {
     /// @inheritdoc IPerpVenueLiquidation
     function liquidateIsolated(address account, MarketId market) external onlyDelegated nonReentrant {
         VenueMarket.State storage m = _market(market);
-        Slot memory s;
-        s.p = _load(account, market);
+        Slot memory s = _slotOf(_load(account, market));
         if (s.p.size == 0) revert NoPosition(account, market);
         if (!s.p.isolated) revert WrongMarginMode(market, false);
         s.price = m.freshPrice();
         if (m.params.liquidationsHaltOnBreaker) m.checkBreaker(market, s.price);
-        s.f = m.accrue(s.price);
+        s.f = m.accrued(s.price);
         _settleFunding(account, s.p, s.f);
         s.wasLong = s.p.size > 0;
-        Run memory r;
+        Run memory r = Run(0, 0, 0, 0, 0);
         r.eq = s.p.margin + PerpMath.unrealizedPnl(s.p.size, s.p.entry, s.price);
         r.mm = m.maintenanceMargin(s.p.size, s.price);
         if (r.eq >= int256(r.mm)) revert NotLiquidatable(account, r.eq, r.mm);
@@ -289,6 +287,10 @@ contract VenueLiquidationModule is IPerpVenueLiquidation, VenueStorage {
             _absorbDeficit(account, market, s.wasLong, r.deficit, _cover(r.deficit), s.closed, s.fill);
         }
         emit AccountLiquidated(account, msg.sender, true, 1, r.eq, r.mm, r.deficit);
+    }
+
+    function _slotOf(Pos memory p) private pure returns (Slot memory s) {
+        s.p = p;
     }
 
     // ---------------------------------------------------------------------------------------

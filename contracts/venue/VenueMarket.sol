@@ -152,15 +152,13 @@ library VenueMarket {
     /// @dev Accrue funding into the indices (once per block) and track the previous mark.
     ///      Called before every change of open interest or of parameters (F10), so each interval
     ///      accrues at the skew and under the parameters that held during it.
-    function accrue(State storage m, uint256 price) internal returns (Funding memory f) {
+    function accrue(State storage m, uint256 price) internal {
         if (m.lastFundingTime != block.timestamp) {
-            f = fundingNow(m, price);
+            Funding memory f = fundingNow(m, price);
             m.longFundingIndex = f.longIndex.toInt128();
             m.shortFundingIndex = f.shortIndex.toInt128();
             m.fundingRatePerDay = f.ratePerDay.toInt128();
             m.lastFundingTime = uint64(block.timestamp);
-        } else {
-            f = Funding(m.longFundingIndex, m.shortFundingIndex, m.fundingRatePerDay);
         }
         uint128 mark = price.toUint128();
         if (m.lastMarkBlock != block.number) {
@@ -169,6 +167,17 @@ library VenueMarket {
         } else if (m.lastMark != mark) {
             m.lastMark = mark;
         }
+    }
+
+    /// @dev The stored funding indices and rate (accrued to this block by `accrue`).
+    function funding(State storage m) internal view returns (Funding memory) {
+        return Funding(m.longFundingIndex, m.shortFundingIndex, m.fundingRatePerDay);
+    }
+
+    /// @dev Accrue, then return the indices: what every state change settles positions against.
+    function accrued(State storage m, uint256 price) internal returns (Funding memory) {
+        accrue(m, price);
+        return funding(m);
     }
 
     // ---------------------------------------------------------------------------------------
@@ -266,6 +275,15 @@ library VenueMarket {
     // ---------------------------------------------------------------------------------------
     // Circuit breaker and liquidation cap
     // ---------------------------------------------------------------------------------------
+
+    /// @dev Whether the breaker is tripped at `price` (views).
+    function breakerTripped(State storage m, uint256 price) internal view returns (bool) {
+        uint256 band = m.params.circuitBreakerBandBps;
+        if (band == 0) return false;
+        uint256 referencePrice = m.oracle.twap(m.params.circuitBreakerWindow);
+        uint256 move = price > referencePrice ? price - referencePrice : referencePrice - price;
+        return move * FixedPointMath.BPS > band * referencePrice;
+    }
 
     function breaker(State storage m, uint256 price) internal view returns (bool tripped, uint256 referencePrice) {
         uint256 band = m.params.circuitBreakerBandBps;
