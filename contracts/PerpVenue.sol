@@ -237,34 +237,22 @@ contract PerpVenue is IPerpVenue, VenueStorage {
 
     /// @inheritdoc IPerpVenueLiquidation
     function liquidate(address account) external {
-        (bool ok, bytes memory ret) = _liquidationModule.delegatecall(
-            abi.encodeCall(IPerpVenueLiquidation.liquidate, (account))
-        );
-        _bubble(ok, ret);
+        _delegate(_liquidationModule, abi.encodeCall(IPerpVenueLiquidation.liquidate, (account)));
     }
 
     /// @inheritdoc IPerpVenueLiquidation
     function liquidateIsolated(address account, MarketId market) external {
-        (bool ok, bytes memory ret) = _liquidationModule.delegatecall(
-            abi.encodeCall(IPerpVenueLiquidation.liquidateIsolated, (account, market))
-        );
-        _bubble(ok, ret);
+        _delegate(_liquidationModule, abi.encodeCall(IPerpVenueLiquidation.liquidateIsolated, (account, market)));
     }
 
     /// @inheritdoc IPerpVenueLiquidation
     function backstopTakeover(address account) external {
-        (bool ok, bytes memory ret) = _liquidationModule.delegatecall(
-            abi.encodeCall(IPerpVenueLiquidation.backstopTakeover, (account))
-        );
-        _bubble(ok, ret);
+        _delegate(_liquidationModule, abi.encodeCall(IPerpVenueLiquidation.backstopTakeover, (account)));
     }
 
     /// @inheritdoc IPerpVenueAdl
     function adl(MarketId market, bool longsBankrupt, address[] calldata winners) external {
-        (bool ok, bytes memory ret) = _adlModule.delegatecall(
-            abi.encodeCall(IPerpVenueAdl.adl, (market, longsBankrupt, winners))
-        );
-        _bubble(ok, ret);
+        _delegate(_adlModule, abi.encodeCall(IPerpVenueAdl.adl, (market, longsBankrupt, winners)));
     }
 
     /// @inheritdoc IPerpVenueGovernance
@@ -272,93 +260,74 @@ contract PerpVenue is IPerpVenue, VenueStorage {
         external
         returns (MarketId)
     {
-        (bool ok, bytes memory ret) = _governanceModule.delegatecall(
-            abi.encodeCall(IPerpVenueGovernance.listMarket, (symbol, oracle_, params, tiers))
+        bytes memory ret = _delegate(
+            _governanceModule, abi.encodeCall(IPerpVenueGovernance.listMarket, (symbol, oracle_, params, tiers))
         );
-        return abi.decode(_bubble(ok, ret), (MarketId));
+        return abi.decode(ret, (MarketId));
     }
 
     /// @inheritdoc IPerpVenueGovernance
     function setMarketParameters(MarketId market, MarketParams calldata params) external {
-        (bool ok, bytes memory ret) = _governanceModule.delegatecall(
-            abi.encodeCall(IPerpVenueGovernance.setMarketParameters, (market, params))
-        );
-        _bubble(ok, ret);
+        _delegate(_governanceModule, abi.encodeCall(IPerpVenueGovernance.setMarketParameters, (market, params)));
     }
 
     /// @inheritdoc IPerpVenueGovernance
     function setMarginTiers(MarketId market, MarginTier[] calldata tiers) external {
-        (bool ok, bytes memory ret) = _governanceModule.delegatecall(
-            abi.encodeCall(IPerpVenueGovernance.setMarginTiers, (market, tiers))
-        );
-        _bubble(ok, ret);
+        _delegate(_governanceModule, abi.encodeCall(IPerpVenueGovernance.setMarginTiers, (market, tiers)));
     }
 
     /// @inheritdoc IPerpVenueGovernance
     function setRiskPaused(MarketId market, bool paused) external {
-        (bool ok, bytes memory ret) = _governanceModule.delegatecall(
-            abi.encodeCall(IPerpVenueGovernance.setRiskPaused, (market, paused))
-        );
-        _bubble(ok, ret);
+        _delegate(_governanceModule, abi.encodeCall(IPerpVenueGovernance.setRiskPaused, (market, paused)));
     }
 
     /// @inheritdoc IPerpVenueGovernance
     function withdrawFees(address to, uint256 amount) external {
-        (bool ok, bytes memory ret) = _governanceModule.delegatecall(
-            abi.encodeCall(IPerpVenueGovernance.withdrawFees, (to, amount))
-        );
-        _bubble(ok, ret);
+        _delegate(_governanceModule, abi.encodeCall(IPerpVenueGovernance.withdrawFees, (to, amount)));
     }
 
     /// @inheritdoc IPerpVenueGovernance
     function guardianSetMaxLeverage(MarketId market, uint256 maxLeverage) external {
-        (bool ok, bytes memory ret) = _governanceModule.delegatecall(
-            abi.encodeCall(IPerpVenueGovernance.guardianSetMaxLeverage, (market, maxLeverage))
+        _delegate(
+            _governanceModule, abi.encodeCall(IPerpVenueGovernance.guardianSetMaxLeverage, (market, maxLeverage))
         );
-        _bubble(ok, ret);
     }
 
     /// @inheritdoc IPerpVenueGovernance
     function guardianSetMaintenanceMarginFraction(MarketId market, uint256 fraction) external {
-        (bool ok, bytes memory ret) = _governanceModule.delegatecall(
-            abi.encodeCall(IPerpVenueGovernance.guardianSetMaintenanceMarginFraction, (market, fraction))
+        _delegate(
+            _governanceModule, abi.encodeCall(IPerpVenueGovernance.guardianSetMaintenanceMarginFraction, (market, fraction))
         );
-        _bubble(ok, ret);
     }
 
     /// @inheritdoc IPerpVenueGovernance
     function guardianSetOpenInterestCaps(MarketId market, uint256 maxLong, uint256 maxShort) external {
-        (bool ok, bytes memory ret) = _governanceModule.delegatecall(
-            abi.encodeCall(IPerpVenueGovernance.guardianSetOpenInterestCaps, (market, maxLong, maxShort))
+        _delegate(
+            _governanceModule, abi.encodeCall(IPerpVenueGovernance.guardianSetOpenInterestCaps, (market, maxLong, maxShort))
         );
-        _bubble(ok, ret);
     }
 
     /// @inheritdoc IPerpVenueGovernance
     function guardianPauseRisk(MarketId market) external {
-        (bool ok, bytes memory ret) = _governanceModule.delegatecall(
-            abi.encodeCall(IPerpVenueGovernance.guardianPauseRisk, (market))
-        );
-        _bubble(ok, ret);
+        _delegate(_governanceModule, abi.encodeCall(IPerpVenueGovernance.guardianPauseRisk, (market)));
     }
 
     /// @inheritdoc IPerpVenueGovernance
     function setMarginScale(MarketId market, uint256 scale) external {
-        (bool ok, bytes memory ret) = _governanceModule.delegatecall(
-            abi.encodeCall(IPerpVenueGovernance.setMarginScale, (market, scale))
-        );
-        _bubble(ok, ret);
+        _delegate(_governanceModule, abi.encodeCall(IPerpVenueGovernance.setMarginScale, (market, scale)));
     }
 
-    /// @dev The result of a module's `delegatecall` (on this contract's storage): its return
-    ///      data, or its revert bubbled up unchanged.
-    function _bubble(bool ok, bytes memory ret) private pure returns (bytes memory) {
+    /// @dev Run `data` (built by `abi.encodeCall` of a module interface) on one of the three
+    ///      immutable module addresses with this contract's storage; return its return data or
+    ///      bubble its revert up unchanged.
+    function _delegate(address module, bytes memory data) private returns (bytes memory ret) {
+        bool ok;
+        (ok, ret) = module.delegatecall(data);
         if (!ok) {
             assembly ("memory-safe") {
                 revert(add(ret, 32), mload(ret))
             }
         }
-        return ret;
     }
 
     // ---------------------------------------------------------------------------------------
