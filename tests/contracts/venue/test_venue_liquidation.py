@@ -264,3 +264,44 @@ def test_f10_parameter_change_accrues_funding_under_the_old_parameters(make_mv):
     t2 = mv.chain.latest_timestamp()
     index2 = index - ((-wad("0.003") * (t2 - t1) * 1_000 * WAD) // (86_400 * WAD))
     assert v.position_now(A, 1)["pendingFunding"] == -((-index2 * 10 * WAD) // WAD)
+
+
+def test_isolated_bankruptcy_is_its_market_and_sides_deficit(make_mv):
+    """An isolated short goes bankrupt: its margin alone absorbs the loss, the deficit is the
+    market's short side, and the account's cross collateral is untouched."""
+    mv = make_mv([MarketSpec("BTC", 1_000), MarketSpec("ETH", 100)], fund_usd=0)
+    v = mv.venue
+    ok(mv.chain.execute(mv.fund_calls([D], usd(5_000)) + [v.deposit(D, usd(5_000))]))
+    ok([_run(mv, v.trade_isolated(D, 2, -100 * WAD, 600 * WAD))])  # short 100 ETH, 600 margin
+    assert v.collateral_now(D) == 4_400 * WAD
+    mv.push(2, 107)  # loss 700 > margin 600
+    r = ok([_run(mv, v.liquidate_isolated(KEEPER, D, 2))])[0]
+    liq = event(r, "Liquidated")
+    assert (
+        liq["realizedPnl"] == -700 * WAD and liq["penalty"] == 0 and liq["sizeClosed"] == -100 * WAD
+    )
+    part = event(r, "DeficitAttributed")
+    assert (part["market"], part["longBankrupt"], part["deficit"]) == (2, False, 100 * WAD)
+    assert v.market_now(2)["ledger"]["badDebtShorts"] == 100 * WAD
+    assert v.collateral_now(D) == 4_400 * WAD  # the cross balance does not pay
+    assert len(v.read("positionsOf", D)) == 0
+    ledgers, flows, balance = mv.cash_identity()
+    assert ledgers == flows == balance
+
+
+def test_per_block_cap_skips_a_market_and_liquidates_the_next(make_mv):
+    """BTC's per-block cap (5,460 USD) is used up by the first account (6 BTC at 910); the second
+    account's BTC position is skipped in that block while its ETH position is liquidated."""
+    cap = {"maxLiquidationNotionalPerBlock": 5_460 * WAD}
+    mv = make_mv([MarketSpec("BTC", 1_000, cap), MarketSpec("ETH", 100)])
+    v = mv.venue
+    mv.setup(A, 600, [(1, 6)])
+    mv.setup(B, 560, [(1, 6), (2, 30)])
+    mv.push_all({1: 910, 2: 100})
+    results = mv.chain.execute([v.liquidate(KEEPER, A), v.liquidate(KEEPER, B)])
+    ok(results)
+    assert results[0].block_number == results[1].block_number
+    assert [e["market"] for e in events(results[0], "Liquidated")] == [1]
+    second = events(results[1], "Liquidated")
+    assert [e["market"] for e in second] == [2]  # BTC (larger MM) skipped: the cap is used up
+    assert v.position_now(B, 1)["size"] == 6 * WAD
