@@ -305,3 +305,25 @@ def test_per_block_cap_skips_a_market_and_liquidates_the_next(make_mv):
     second = events(results[1], "Liquidated")
     assert [e["market"] for e in second] == [2]  # BTC (larger MM) skipped: the cap is used up
     assert v.position_now(B, 1)["size"] == 6 * WAD
+
+
+def test_f1_healthy_trade_clears_the_partial_mark(make_mv):
+    """Inside the mark's window a trade that leaves the account healthy clears the mark: the
+    next liquidation is partial again (Hyperliquid would otherwise take the whole position)."""
+    mv = make_mv([MarketSpec("BTC", 1_000, PARTIAL)])
+    v = mv.venue
+    mv.setup(A, 600, [(1, 10)])
+    mv.push(1, 960)
+    ok([_run(mv, v.liquidate(KEEPER, A))])
+    assert v.position_now(A, 1)["partialLiquidatedAt"] != 0
+    mv.chain.advance_time(35)  # past the cooldown, inside the window
+    mv.push(1, 1_000)
+    ok(
+        mv.chain.execute(
+            mv.fund_calls([A], usd(500)) + [v.deposit(A, usd(500)), v.trade(A, 1, WAD // 10)]
+        )
+    )
+    assert v.position_now(A, 1)["partialLiquidatedAt"] == 0
+    mv.push(1, 890)  # equity 1000.8 − 891 < MM 180.2: liquidatable again, inside the window
+    r = ok([_run(mv, v.liquidate(KEEPER, A))])[0]
+    assert event(r, "Liquidated")["full"] is False
