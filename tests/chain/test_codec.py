@@ -12,6 +12,8 @@ import re
 import pytest
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
+from eth_abi.grammar import TupleType
+from eth_abi.grammar import parse as parse_abi_type
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -59,11 +61,21 @@ def _split(inner: str) -> list[str]:
 
 
 def _checksummed(value, t: str):
-    """eth-abi's decoded value with addresses checksummed, as the project compares them."""
-    if t == "address":
+    """eth-abi's decoded value with addresses checksummed, as the project compares them (in
+    arrays and tuples too, at any depth)."""
+    return _checksum_as(value, parse_abi_type(t))
+
+
+def _checksum_as(value, abi_type):
+    if abi_type.is_array:
+        items = [_checksum_as(v, abi_type.item_type) for v in value]
+        # The codec gives address arrays as lists (checksummed), eth-abi gives tuples.
+        is_address = getattr(abi_type.item_type, "base", None) == "address"
+        return items if is_address else type(value)(items)
+    if isinstance(abi_type, TupleType):
+        return tuple(_checksum_as(v, c) for v, c in zip(value, abi_type.components, strict=True))
+    if abi_type.base == "address":
         return checksum(value)
-    if t == "address[]":
-        return [checksum(v) for v in value]
     return value
 
 

@@ -132,7 +132,7 @@ def test_every_triage_entry_uses_the_finding_level_key():
     assert entries and all(e["reason"] for e in entries)
     for entry in entries:
         check, _, body = entry["key"].partition(":")
-        if check == "incorrect-equality":  # names the statement, not only its function
-            assert ":" in body, entry["key"]
-        else:
+        if check == "uninitialized-state":
             assert " | " in body, entry["key"]  # the variable and where it is used
+        else:  # a statement's finding names the statement, not only its function
+            assert ":" in body, entry["key"]

@@ -28,6 +28,9 @@ ADL_KEEPER = to_checksum_address("0x000000000000000000000000000000000000ad1e")
 VAULT = to_checksum_address("0x000000000000000000000000000000000000b5a7")
 CONTROLLER = to_checksum_address("0x000000000000000000000000000000000000c7e1")
 
+#: Each market oracle's TWAP ring covers this window (s): the breaker windows of the tests fit.
+ORACLE_MAX_TWAP_WINDOW_S = 3600
+
 #: ``IPerpVenueTypes.AdlPolicy`` indices.
 ADL = {"none": 0, "contracts_queue": 1, "profit_queue": 2, "pro_rata": 3, "socialized": 4}
 #: ``IPerpVenueTypes.AdlPriceMode`` indices.
@@ -269,7 +272,7 @@ def deploy_multi(
     ok(chain.execute(calls))
     mv = MultiVenue(chain, venue, collateral, fund, timelock, {}, {}, modules)
     for spec in markets:
-        oracle = deploy(Oracle, timelock.address, PUSHER, wad(spec.price), 3600, 0)
+        oracle = deploy(Oracle, timelock.address, PUSHER, wad(spec.price), 3600, 0, ORACLE_MAX_TWAP_WINDOW_S)
         symbol = spec.symbol.encode().ljust(32, b"\0")
         call = venue.call(
             timelock.address, "listMarket", symbol, oracle.address,
