@@ -337,6 +337,23 @@ class GovernanceParams(_Frozen):
     """Minimum delay between scheduling and executing a change, seconds."""
 
 
+class MarketTableEntry(BaseModel):
+    """One row of a preset's per-market table (``markets:``): a symbol, its oracle price and spot
+    depth, and overrides of the ``market:`` defaults (fields of
+    :class:`~simulator.protocol.venue_params.VenueMarketParams`, checked by
+    :class:`VenueParams`). The multi-market venue reads it
+    (:func:`~simulator.protocol.venue_params.load_venue_preset`); the single market ignores it."""
+
+    model_config = ConfigDict(frozen=True, extra="allow", use_attribute_docstrings=True)
+
+    symbol: str
+    """Market symbol (``BTC``)."""
+    initial_price_usd: float = Field(gt=0)
+    """Oracle price at deployment, USD per base unit."""
+    amm_liquidity_usd: float | None = Field(default=None, ge=0)
+    """Collateral side of the market's spot pool, USD (None = ``amm.liquidity_usd``)."""
+
+
 class VenueParams(_Frozen):
     """A whole venue: oracle, spot AMM, market, buffers, controller, governance."""
 
@@ -350,12 +367,29 @@ class VenueParams(_Frozen):
     buffers: BufferParams = BufferParams()
     controller: ControllerParams = ControllerParams()
     governance: GovernanceParams = GovernanceParams()
+    markets: tuple[MarketTableEntry, ...] = ()
+    """Per-market table of the multi-market venue (overrides of ``market:``); empty = none."""
 
     @model_validator(mode="after")
     def _breaker_window_fits_the_oracle(self) -> VenueParams:
         problem = _breaker_window_problem(self.market, self.oracle)
         if problem:
             raise ValueError(problem)
+        return self
+
+    @model_validator(mode="after")
+    def _market_table_valid(self) -> VenueParams:
+        # Each row must make a valid venue market (imported here: venue_params imports this).
+        from simulator.protocol.venue_params import venue_market_from_preset
+
+        symbols = [entry.symbol for entry in self.markets]
+        for symbol in symbols:
+            if symbols.count(symbol) > 1:
+                raise ValueError(f"markets: market {symbol!r} listed twice")
+            try:
+                venue_market_from_preset(self, symbol)
+            except ParamsError as exc:
+                raise ValueError(str(exc)) from None
         return self
 
     def with_market(self, **changes: Any) -> VenueParams:

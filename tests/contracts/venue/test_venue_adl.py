@@ -223,7 +223,7 @@ def test_f5_socialized_loss_with_dust_open_interest(make_mv):
     assert events(r, "LossSocialized") == []
     assert event(r, "BadDebtRecorded")["amount"] == 450 * WAD
     assert v.position_now(DUST, 1)["pendingFunding"] == 0
-    ok(mv.chain.execute([v.close(DUST, 1)]))
+    ok(mv.chain.execute([v.close_position(DUST, 1)]))
     # Its own profit only (short 1e-12 BTC from 1000 to 930): no wrapped credit.
     assert v.collateral_now(DUST) == usd(1) * 10**12 + 70 * 10**6
     r = mv.chain.execute_one(v.withdraw(DUST, usd(2)))

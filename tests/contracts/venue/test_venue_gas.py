@@ -45,7 +45,7 @@ def test_gas_of_multi_market_calls(chain, make_mv):
     chain.advance_time(60)
     mv.push_all({1: 1_000, 2: 100, 3: 10, 4: 2})
     gas["increase"] = ok([chain.execute_one(v.trade(A, 1, WAD))])[0].gas_used
-    gas["close"] = ok([chain.execute_one(v.close(A, 1))])[0].gas_used
+    gas["close"] = ok([chain.execute_one(v.close_position(A, 1))])[0].gas_used
     ok([chain.execute_one(v.trade(A, 1, 10 * WAD))])
     mv.push_all({1: 900, 2: 90, 3: 9, 4: 1.8})  # −10% everywhere: bankrupt
     r = ok([chain.execute_one(v.liquidate(KEEPER, A))])[0]

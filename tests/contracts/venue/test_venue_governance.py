@@ -86,5 +86,5 @@ def test_positions_per_account_are_bounded(chain, make_mv):
     ok(chain.execute(calls))
     r = chain.execute_one(v.trade(B, 9, WAD))
     assert not r.ok and r.error.name == "TooManyPositions"
-    ok([chain.execute_one(v.close(B, 1))])
+    ok([chain.execute_one(v.close_position(B, 1))])
     ok([chain.execute_one(v.trade(B, 9, wad(1)))])

@@ -189,7 +189,7 @@ class VenueMachine(RuleBasedStateMachine):
 
     @rule(who=st.sampled_from(ACTORS), market=st.sampled_from(MARKETS))
     def close(self, who, market):
-        r = self.chain.execute_one(self.mv.venue.close(who, market))
+        r = self.chain.execute_one(self.mv.venue.close_position(who, market))
         if not r.ok:
             assert r.error.name in {"NoPosition", "InsufficientMargin"}, r.error
 

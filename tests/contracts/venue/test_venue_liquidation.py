@@ -112,7 +112,7 @@ def test_losing_pnl_and_sell_fill_to_the_wei(make_mv):
     product = -(WAD - 1) * size
     assert pos["unrealizedPnl"] == product // WAD  # floor: ...333, not ...332
     assert pos["unrealizedPnl"] == -333_333_333_333_333_333
-    r = ok([_run(mv, v.close(A, 1))])[0]
+    r = ok([_run(mv, v.close_position(A, 1))])[0]
     assert event(r, "PositionModified")["realizedPnl"] == -333_333_333_333_333_333
     # Sell 3 with skew scale 7: impact = −3·1000/14 = −214.28571428571428571428...
     ok(mv.chain.execute(mv.fund_calls([B], usd(10_000)) + [v.deposit(B, usd(10_000))]))
