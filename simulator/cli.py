@@ -478,13 +478,35 @@ def compare_scenario_options(fn: Callable) -> Callable:
     return fn
 
 
+def _cell(value) -> str:
+    return f"{value:,.2f}" if isinstance(value, float) else str(value)
+
+
 def _summary_table(summary: dict, title: str) -> Table:
+    """The summary's figures, one row each; ``markets`` as the list of its symbols (a run's
+    per-market figures are in :func:`_markets_table`)."""
     table = Table(title=title)
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in summary.items():
-        text = f"{value:,.2f}" if isinstance(value, float) else str(value)
-        table.add_row(key, text)
+        if key == "markets" and isinstance(value, dict):
+            value = ", ".join(value)
+        table.add_row(key, _cell(value))
+    return table
+
+
+def _markets_table(summary: dict, title: str) -> Table | None:
+    """Each market's figures of a run of several markets, a column per market (``None`` for
+    one market: its figures are the venue's above)."""
+    markets = summary.get("markets") or {}
+    if len(markets) < 2:
+        return None
+    table = Table(title=title)
+    table.add_column("metric")
+    for symbol in markets:
+        table.add_column(symbol, justify="right")
+    for key in next(iter(markets.values())):
+        table.add_row(key, *(_cell(figures.get(key)) for figures in markets.values()))
     return table
 
 
@@ -570,7 +592,11 @@ def run(
     if as_json:
         click.echo(json.dumps(result.summary, indent=2))
         return
-    Console().print(_summary_table(result.summary, f"perpsim run: {result.run_dir}"))
+    console = Console()
+    console.print(_summary_table(result.summary, f"perpsim run: {result.run_dir}"))
+    per_market = _markets_table(result.summary, "per market")
+    if per_market is not None:
+        console.print(per_market)
 
 
 @main.command()

@@ -11,10 +11,12 @@ fingerprint, code hash, bytecode hashes), and starts the missing ones; ``overwri
 (``--overwrite``) removes the runs and outputs it recognises first. Everything is checked before
 ``OUT`` is touched.
 
-Outputs in ``OUT/``: ``compare.csv`` (the table: rows metrics, columns control × mean / 95%
+Outputs in ``OUT/``: ``compare.csv`` (the table: rows metrics, the venue's figures and, for
+runs of several markets, each market's as ``SYMBOL:figure``; columns control × mean / 95%
 interval), ``compare.md`` (the same, with the tail figures), ``compare.json`` (every run's
-summary, the plan: each run's folder and scenario fingerprint, the code and bytecode hashes), and ``report.md`` with PNG charts (price with and without feedback, liquidations per
-step, insurance fund, bad debt, ADL haircuts) for path 0 of each control set.
+summary, the plan: each run's folder and scenario fingerprint, the code and bytecode hashes), and ``report.md`` with PNG charts (the first market's price with and without
+feedback; the venue's liquidations per step, insurance fund, bad debt, ADL haircuts) for path 0
+of each control set.
 """
 
 from __future__ import annotations
@@ -46,7 +48,13 @@ from simulator.results import (
     refuse_live_writer,
 )
 from simulator.scenario import CONTROL_SETS, Scenario, control_set, parse_scenario, path_seeds
-from simulator.stats import compare_table, format_compare_table, markdown_table
+from simulator.stats import (
+    DEFAULT_METRICS,
+    compare_table,
+    format_compare_table,
+    markdown_table,
+    market_metrics,
+)
 
 
 class CompareError(PerpsimError):
@@ -469,7 +477,7 @@ def run_compare(
         for s in specs
     ]
     results = {c: [summaries[(c, i, True)] for i in range(paths)] for c in controls}
-    table = compare_table(results)
+    table = compare_table(results, [*DEFAULT_METRICS, *market_metrics(results)])
     table.to_csv(out / "compare.csv.tmp")
     (out / "compare.csv.tmp").replace(out / "compare.csv")
     atomic_write_json(

@@ -1,18 +1,21 @@
 """Markdown report with PNG charts for one run or a comparison of control sets.
 
-The functions take the ``steps`` tables (:mod:`simulator.results`) of the runs to plot, keyed by
-a label (a control set name). Charts are drawn with matplotlib's object API (``Figure``, Agg
+The functions take the ``steps`` tables (:mod:`simulator.results`, per-market long format) of
+the runs to plot, keyed by a label (a control set name); the price chart reads one market's
+rows (:func:`~simulator.results.market_steps`), the others the venue totals
+(:func:`~simulator.results.venue_steps`). Charts are drawn with matplotlib's object API (``Figure``, Agg
 renderer), so no pyplot state or GUI backend is involved and reports can be written from any
 thread. Every file is written atomically.
 
 Charts written by :func:`write_report`:
 
-- ``price.png``: exogenous price, the oracle price of each run, and the oracle price of the
-  runs without feedback when given (the feedback loop's effect);
-- ``liquidations.png``: liquidated notional per step (long + short);
+- ``price.png``: the first market's exogenous price, the oracle price of each run, and the
+  oracle price of the runs without feedback when given (the feedback loop's effect); the
+  heading names the market;
+- ``liquidations.png``: the venue's liquidated notional per step (long + short);
 - ``insurance_fund.png``: insurance fund balance;
-- ``bad_debt.png``: cumulative bad debt;
-- ``adl.png``: cumulative ADL haircuts (solid) and overshoot (dashed).
+- ``bad_debt.png``: the venue's cumulative bad debt;
+- ``adl.png``: the venue's cumulative ADL haircuts (solid) and overshoot (dashed).
 """
 
 from __future__ import annotations
@@ -27,13 +30,21 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from simulator.errors import PerpsimError
-from simulator.results import ResultsError, atomic_write_bytes, atomic_write_text
+from simulator.results import (
+    ResultsError,
+    atomic_write_bytes,
+    atomic_write_text,
+    market_steps,
+    step_markets,
+    venue_steps,
+)
 from simulator.stats import format_compare_table, markdown_table
 
 __all__ = [
     "ReportError",
     "CHARTS",
     "plot_price",
+    "price_market",
     "plot_liquidations",
     "plot_insurance_fund",
     "plot_bad_debt",
@@ -181,15 +192,41 @@ def _as_runs(runs: Mapping[str, pd.DataFrame] | pd.DataFrame | None) -> dict[str
     return dict(runs)
 
 
-def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.sort_values("step") if "step" in frame else frame
+def _venue(label: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """The venue totals of a run's steps (one row per step, sorted)."""
+    try:
+        return venue_steps(frame)
+    except ResultsError as exc:
+        raise ReportError(f"steps of run {label!r}: {exc}") from None
+
+
+def _market(label: str, frame: pd.DataFrame, market: str | None) -> pd.DataFrame:
+    """One market's rows of a run's steps (default its first market)."""
+    try:
+        return market_steps(frame, market)
+    except ResultsError as exc:
+        raise ReportError(f"steps of run {label!r}: {exc}") from None
+
+
+def price_market(runs: Mapping[str, pd.DataFrame], market: str | None = None) -> str | None:
+    """The market the price chart shows: ``market``, or the first run's first market."""
+    if market is not None or not runs:
+        return market
+    label, frame = next(iter(runs.items()))
+    try:
+        markets = step_markets(frame)
+    except ResultsError as exc:
+        raise ReportError(f"steps of run {label!r}: {exc}") from None
+    return markets[0] if markets else None
 
 
 def plot_price(
     runs: Mapping[str, pd.DataFrame],
     no_feedback: Mapping[str, pd.DataFrame] | pd.DataFrame | None = None,
+    market: str | None = None,
 ) -> Figure:
-    """Exogenous price, oracle price per run, and oracle price without feedback (dotted).
+    """One market's exogenous price, oracle price per run, and oracle price without feedback
+    (dotted).
 
     Parameters
     ----------
@@ -197,18 +234,21 @@ def plot_price(
         Steps tables of the runs with feedback on.
     no_feedback : mapping or DataFrame, optional
         Steps tables of the same runs with ``controls.feedback: false``.
+    market : str, optional
+        The market's symbol (default :func:`price_market`: the first run's first market).
     """
-    fig, ax = _figure("Price with and without feedback", "price (USD)")
+    market = price_market(runs, market)
+    fig, ax = _figure(f"{market}: price with and without feedback", "price (USD)")
     first = True
     for label, frame in runs.items():
-        frame = _sorted(frame)
+        frame = _market(label, frame, market)
         _need(frame, label, "step", "price_exogenous_usd", "price_oracle_usd")
         if first:
             ax.plot(frame["step"], frame["price_exogenous_usd"], "k--", lw=1.2, label="exogenous")
             first = False
         ax.plot(frame["step"], frame["price_oracle_usd"], lw=1.2, label=f"{label}: oracle")
     for label, frame in _as_runs(no_feedback).items():
-        frame = _sorted(frame)
+        frame = _market(label, frame, market)
         _need(frame, label, "step", "price_oracle_usd")
         ax.plot(frame["step"], frame["price_oracle_usd"], ":", lw=1.5,
                 label=f"{label}: oracle, no feedback")  # fmt: skip
@@ -219,7 +259,7 @@ def plot_price(
 def _plot_per_run(runs, title, ylabel, value) -> Figure:
     fig, ax = _figure(title, ylabel)
     for label, frame in runs.items():
-        frame = _sorted(frame)
+        frame = _venue(label, frame)
         ax.plot(frame["step"], value(label, frame), lw=1.2, label=label)
     if runs:
         ax.legend(fontsize="small")
@@ -227,7 +267,7 @@ def _plot_per_run(runs, title, ylabel, value) -> Figure:
 
 
 def plot_liquidations(runs: Mapping[str, pd.DataFrame]) -> Figure:
-    """Liquidated notional per step (long + short), one line per run."""
+    """The venue's liquidated notional per step (long + short), one line per run."""
 
     def value(label, frame):
         _need(frame, label, "step", "liquidated_notional_long_usd", "liquidated_notional_short_usd")
@@ -247,7 +287,7 @@ def plot_insurance_fund(runs: Mapping[str, pd.DataFrame]) -> Figure:
 
 
 def plot_bad_debt(runs: Mapping[str, pd.DataFrame]) -> Figure:
-    """Cumulative bad debt, one line per run."""
+    """The venue's cumulative bad debt, one line per run."""
 
     def value(label, frame):
         _need(frame, label, "step", "bad_debt_usd")
@@ -257,10 +297,10 @@ def plot_bad_debt(runs: Mapping[str, pd.DataFrame]) -> Figure:
 
 
 def plot_adl(runs: Mapping[str, pd.DataFrame]) -> Figure:
-    """Cumulative ADL haircuts (solid) and overshoot (dashed), per run."""
+    """The venue's cumulative ADL haircuts (solid) and overshoot (dashed), per run."""
     fig, ax = _figure("ADL haircuts (cumulative)", "USD")
     for label, frame in runs.items():
-        frame = _sorted(frame)
+        frame = _venue(label, frame)
         _need(frame, label, "step", "adl_haircut_usd", "adl_overshoot_usd")
         (line,) = ax.plot(frame["step"], frame["adl_haircut_usd"].cumsum(), lw=1.2,
                           label=f"{label}: haircut")  # fmt: skip
@@ -313,7 +353,8 @@ def write_report(
     table : DataFrame, optional
         Output of :func:`simulator.stats.compare_table`, shown as the comparison table.
     summaries : mapping of str to summary dict, optional
-        Summaries of the plotted runs, shown as a table of headline figures.
+        Summaries of the plotted runs, shown as a table of the venue's headline figures, and
+        (for runs of several markets) a table of each market's figures.
     description : str
         Paragraph under the heading (scenario, paths, seed, ...).
     provenance : sequence of str
@@ -355,11 +396,23 @@ def write_report(
             markdown_table(format_compare_table(table)),
         ]
     if summaries:
-        frame = pd.DataFrame({label: pd.Series(s) for label, s in summaries.items()})
+        venue = {label: {k: v for k, v in s.items() if k != "markets"}
+                 for label, s in summaries.items()}  # fmt: skip
+        frame = pd.DataFrame({label: pd.Series(s) for label, s in venue.items()})
         lines += ["## Summaries", "", markdown_table(frame, index_label="figure")]
+        per_market = {
+            label: {f"{m}: {k}": v for m, figures in s["markets"].items()
+                    for k, v in figures.items()}
+            for label, s in summaries.items() if len(s.get("markets") or {}) > 1
+        }  # fmt: skip
+        if per_market:
+            frame = pd.DataFrame({label: pd.Series(s) for label, s in per_market.items()})
+            lines += ["## Per market", "", markdown_table(frame, index_label="market: figure")]
     lines += ["## Charts", ""]
 
-    charts = [("price.png", "Price with and without feedback", plot_price(runs, no_feedback))]
+    market = price_market(runs)
+    charts = [("price.png", f"{market}: price with and without feedback",
+               plot_price(runs, no_feedback, market))]  # fmt: skip
     charts += [(name, heading, plot(runs)) for name, heading, plot in CHARTS]
     try:
         for name, heading, fig in charts:

@@ -158,7 +158,7 @@ def simulate(
 
     def on_step(outcome: StepOutcome) -> None:
         if writer is not None:
-            writer.add_step(outcome.row)
+            writer.add_step(outcome.rows)
             writer.add_events(outcome.events)
             step = engine.state.step
             if checkpoint_every and step % checkpoint_every == 0 and step < scenario.steps:
@@ -167,7 +167,7 @@ def simulate(
                 )
                 writer.write_checkpoint(step, arrays, meta)
         else:
-            rows.append(outcome.row)
+            rows.extend(outcome.rows)
             events.extend(outcome.events)
         if progress is not None:
             progress(engine.state.step, scenario.steps)

@@ -15,7 +15,10 @@ stewards publish, as issue 4 defines them:
 Percentiles interpolate linearly between order statistics (numpy's default, "type 7"), so with
 few paths the 99th percentile is close to the maximum. Missing values (a summary without the
 key, or ``None`` such as ``price_amplification`` without an exogenous fall) are left out of
-that metric, and ``n`` says how many remained.
+that metric, and ``n`` says how many remained. Metrics are the venue's figures (summary keys)
+or, as ``SYMBOL:figure``, a market's figure from the summary's ``markets``
+(:func:`summary_value`); for runs of several markets :func:`market_metrics` lists the
+per-market rows :mod:`simulator.compare` adds.
 """
 
 from __future__ import annotations
@@ -35,7 +38,10 @@ from simulator.errors import PerpsimError
 __all__ = [
     "StatsError",
     "DEFAULT_METRICS",
+    "MARKET_METRICS",
     "TAIL_ROWS",
+    "summary_value",
+    "market_metrics",
     "MetricStats",
     "metric_stats",
     "tail_figures",
@@ -66,6 +72,46 @@ DEFAULT_METRICS: tuple[str, ...] = (
     "price_amplification",
     "fees_usd",
 )
+
+#: Per-market summary figures compared for runs of several markets (rows ``SYMBOL:figure``).
+MARKET_METRICS: tuple[str, ...] = (
+    "liquidated_notional_usd",
+    "bad_debt_usd",
+    "adl_haircut_usd",
+    "min_price",
+    "price_amplification",
+)
+
+
+def summary_value(summary: Mapping[str, Any], metric: str) -> Any:
+    """A summary figure by metric name: a top-level key (the venue's figure), or
+    ``SYMBOL:figure`` for a market's figure in ``markets`` (``None`` when absent).
+
+    Examples
+    --------
+    >>> s = {"bad_debt_usd": 3.0, "markets": {"ETH": {"bad_debt_usd": 2.0}}}
+    >>> summary_value(s, "bad_debt_usd"), summary_value(s, "ETH:bad_debt_usd")
+    (3.0, 2.0)
+    >>> summary_value(s, "SOL:bad_debt_usd") is None
+    True
+    """
+    if ":" in metric:
+        symbol, key = metric.split(":", 1)
+        return ((summary.get("markets") or {}).get(symbol) or {}).get(key)
+    return summary.get(metric)
+
+
+def market_metrics(results: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[str]:
+    """``SYMBOL:figure`` rows (:data:`MARKET_METRICS`) for the markets of the compared runs when
+    they hold several markets (none for single-market runs: their figures are the venue's)."""
+    symbols: dict[str, None] = {}
+    for runs in results.values():
+        for summary in runs:
+            symbols.update(dict.fromkeys(summary.get("markets") or {}))
+    if len(symbols) < 2:
+        return []
+    return [f"{symbol}:{key}" for symbol in symbols for key in MARKET_METRICS]
+
 
 #: Tail rows appended to the comparison table: (row name, summary metric, percentile).
 TAIL_ROWS: tuple[tuple[str, str, float], ...] = (
@@ -185,7 +231,7 @@ def compare_stats(
     rows = []
     for control, runs in results.items():
         for metric in metrics:
-            stats = metric_stats((r.get(metric) for r in runs), confidence)
+            stats = metric_stats((summary_value(r, metric) for r in runs), confidence)
             rows.append({"control": control, "metric": metric, **asdict(stats)})
     return pd.DataFrame(rows)
 
@@ -203,7 +249,8 @@ def compare_table(
         ``{control set name: [summary of path 0, summary of path 1, ...]}``; use the same
         paths, in the same order, for every control set.
     metrics : sequence of str
-        Summary keys to compare (default :data:`DEFAULT_METRICS`).
+        Summary keys to compare (default :data:`DEFAULT_METRICS`); ``SYMBOL:figure`` names a
+        market's figure (:func:`summary_value`, :func:`market_metrics`).
     confidence : float
         Confidence level of the intervals.
 
@@ -234,7 +281,7 @@ def compare_table(
     table = pd.DataFrame(np.nan, index=pd.Index(row_names, name="metric"), columns=columns)
     for control, runs in results.items():
         for metric in metrics:
-            stats = metric_stats((r.get(metric) for r in runs), confidence)
+            stats = metric_stats((summary_value(r, metric) for r in runs), confidence)
             table.loc[metric, (control, "mean")] = stats.mean
             table.loc[metric, (control, "ci_low")] = stats.ci_low
             table.loc[metric, (control, "ci_high")] = stats.ci_high

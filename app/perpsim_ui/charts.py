@@ -1,7 +1,9 @@
 """Interactive charts (plotly) of one run and of a comparison.
 
-Every figure takes the step table of a run folder (``steps.parquet``; columns and units in
-:mod:`simulator.results`) and plots money in USD against the step (one step = one block).
+Every figure takes the step table of a run folder (``steps.parquet``, per-market long format;
+columns and units in :mod:`simulator.results`) and plots money in USD against the step (one
+step = one block): the price charts one market's rows (the first market unless named), the
+others the venue totals, both selected with :mod:`simulator.results.views`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from collections.abc import Mapping
 
 import pandas as pd
 import plotly.graph_objects as go
+
+from simulator.results import market_steps, step_markets, venue_steps
 
 #: Colours: longs red (they were liquidated in October 2025), shorts green, buffers blue.
 LONG, SHORT = "#d62728", "#2ca02c"
@@ -45,13 +49,27 @@ def _col(steps: pd.DataFrame, name: str | tuple[str, ...]) -> pd.Series:
     return pd.Series(0.0, index=steps.index)
 
 
+def _venue(steps: pd.DataFrame) -> pd.DataFrame:
+    """The venue totals of a step table (an empty table as it is)."""
+    return venue_steps(steps) if len(steps) else steps
+
+
+def _market(steps: pd.DataFrame, market: str | None = None) -> tuple[str, pd.DataFrame]:
+    """A market's symbol and rows (default the first market; an empty table as it is)."""
+    if not len(steps):
+        return market or "", steps
+    market = market or step_markets(steps)[0]
+    return market, market_steps(steps, market)
+
+
 # ----------------------------------------------------------------------------------------------
 # One run
 # ----------------------------------------------------------------------------------------------
 
 
-def prices(steps: pd.DataFrame) -> go.Figure:
-    """Exogenous, oracle, mark and spot AMM prices."""
+def prices(steps: pd.DataFrame, market: str | None = None) -> go.Figure:
+    """A market's exogenous, oracle, mark and spot AMM prices (default the first market)."""
+    market, steps = _market(steps, market)
     fig = go.Figure()
     for name, label, dash in (
         ("price_exogenous_usd", "exogenous", "dot"),
@@ -61,11 +79,12 @@ def prices(steps: pd.DataFrame) -> go.Figure:
     ):
         if name in steps:
             fig.add_scatter(x=steps["step"], y=steps[name], name=label, line={"dash": dash})
-    return _layout(fig, "Price: exogenous, oracle, mark", "USD")
+    return _layout(fig, f"{market} price: exogenous, oracle, mark", "USD")
 
 
 def liquidations(steps: pd.DataFrame) -> go.Figure:
-    """Liquidated notional per step, longs and shorts."""
+    """The venue's liquidated notional per step, longs and shorts."""
+    steps = _venue(steps)
     fig = go.Figure()
     fig.add_bar(x=steps["step"], y=_col(steps, "liquidated_notional_long_usd"), name="long",
                 marker_color=LONG)  # fmt: skip
@@ -77,6 +96,7 @@ def liquidations(steps: pd.DataFrame) -> go.Figure:
 
 def insurance_fund(steps: pd.DataFrame) -> go.Figure:
     """Insurance fund balance."""
+    steps = _venue(steps)
     fig = go.Figure()
     fig.add_scatter(x=steps["step"], y=_col(steps, "insurance_fund_usd"), name="insurance fund",
                     fill="tozeroy")  # fmt: skip
@@ -85,6 +105,7 @@ def insurance_fund(steps: pd.DataFrame) -> go.Figure:
 
 def backstop(steps: pd.DataFrame) -> go.Figure:
     """Backstop vault equity."""
+    steps = _venue(steps)
     fig = go.Figure()
     fig.add_scatter(x=steps["step"], y=_col(steps, "backstop_equity_usd"), name="backstop equity",
                     fill="tozeroy", line={"color": PALETTE[4]})  # fmt: skip
@@ -92,7 +113,8 @@ def backstop(steps: pd.DataFrame) -> go.Figure:
 
 
 def adl(steps: pd.DataFrame) -> go.Figure:
-    """ADL haircuts per step and the part of them beyond the deficit they covered."""
+    """The venue's ADL haircuts per step and the part of them beyond the deficit they covered."""
+    steps = _venue(steps)
     fig = go.Figure()
     fig.add_bar(x=steps["step"], y=_col(steps, "adl_haircut_usd"), name="haircut",
                 marker_color=PALETTE[1])  # fmt: skip
@@ -103,7 +125,8 @@ def adl(steps: pd.DataFrame) -> go.Figure:
 
 
 def bad_debt(steps: pd.DataFrame) -> go.Figure:
-    """New bad debt per step and its running total."""
+    """The venue's new bad debt per step and its running total."""
+    steps = _venue(steps)
     fig = go.Figure()
     per_step = _col(steps, "bad_debt_usd")
     fig.add_bar(x=steps["step"], y=per_step, name="per step", marker_color=PALETTE[3])
@@ -141,13 +164,16 @@ def compare_lines(
     money: bool = True,
     extra: Mapping[str, pd.DataFrame] | None = None,
 ) -> go.Figure:
-    """One line per control set (path 0): ``column`` or its running total against the step."""
+    """One line per control set (path 0): the venue total's ``column`` or its running total
+    against the step."""
     fig = go.Figure()
     for i, (control, frame) in enumerate(steps.items()):
+        frame = _venue(frame)
         y = _col(frame, column)
         fig.add_scatter(x=frame["step"], y=y.cumsum() if cumulative else y, name=control,
                         line={"color": _colour(i)})  # fmt: skip
     for control, frame in (extra or {}).items():
+        frame = _venue(frame)
         y = _col(frame, column)
         fig.add_scatter(x=frame["step"], y=y.cumsum() if cumulative else y,
                         name=f"{control} (no feedback)", line={"dash": "dot", "color": "#444"})  # fmt: skip
@@ -155,12 +181,26 @@ def compare_lines(
 
 
 def compare_prices(
-    steps: Mapping[str, pd.DataFrame], no_feedback: Mapping[str, pd.DataFrame]
+    steps: Mapping[str, pd.DataFrame],
+    no_feedback: Mapping[str, pd.DataFrame],
+    market: str | None = None,
 ) -> go.Figure:
-    """Oracle price per control set, with the exogenous path and the no-feedback run."""
-    fig = compare_lines(steps, "price_oracle_usd", "Oracle price (path 0)", extra=no_feedback)
+    """A market's oracle price per control set (default the first market), with the exogenous
+    path and the no-feedback run."""
+    first = next(iter(steps.values()), pd.DataFrame())
+    market = market or _market(first)[0]
+    fig = go.Figure()
+    for i, (control, frame) in enumerate(steps.items()):
+        frame = _market(frame, market)[1]
+        fig.add_scatter(x=frame["step"], y=_col(frame, "price_oracle_usd"), name=control,
+                        line={"color": _colour(i)})  # fmt: skip
+    for control, frame in (no_feedback or {}).items():
+        frame = _market(frame, market)[1]
+        fig.add_scatter(x=frame["step"], y=_col(frame, "price_oracle_usd"),
+                        name=f"{control} (no feedback)", line={"dash": "dot", "color": "#444"})  # fmt: skip
+    _layout(fig, f"{market} oracle price (path 0)", "USD")
     if steps:
-        first = next(iter(steps.values()))
+        first = _market(first, market)[1]
         if "price_exogenous_usd" in first:
             fig.add_scatter(x=first["step"], y=first["price_exogenous_usd"], name="exogenous",
                             line={"dash": "dash", "color": "#999"})  # fmt: skip

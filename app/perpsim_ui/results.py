@@ -22,8 +22,17 @@ import pandas as pd
 import pyarrow as pa
 import streamlit as st
 
-from simulator.results import CHECKPOINT, MANIFEST, SUMMARY, RunReader, _live_writer
-from simulator.stats import compare_table
+from simulator.results import (
+    CHECKPOINT,
+    MANIFEST,
+    SUMMARY,
+    RunReader,
+    _live_writer,
+    upgrade_legacy_tables,
+    venue_steps,
+)
+from simulator.results.reader import LEGACY_SYMBOL
+from simulator.stats import DEFAULT_METRICS, compare_table, market_metrics
 
 COMPARE_JSON = "compare.json"
 
@@ -49,6 +58,11 @@ class RunData:
     @property
     def complete(self) -> bool:
         return self.status == "complete"
+
+    @property
+    def venue_steps(self) -> pd.DataFrame:
+        """The venue totals, one row per step (:func:`simulator.results.venue_steps`)."""
+        return venue_steps(self.steps) if len(self.steps) else self.steps
 
     @property
     def last_step(self) -> int | None:
@@ -114,7 +128,14 @@ def _checkpoint_tables(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
             ]
     except (OSError, ValueError, KeyError, pa.ArrowException):
         return pd.DataFrame(), pd.DataFrame()
-    return tables[0], tables[1]
+    steps, events = tables
+    if len(steps) and "market" not in steps:  # a perpsim-run/1 checkpoint: one market
+        manifest = read_manifest(run_dir) or {}
+        symbol = ((manifest.get("scenario") or {}).get("market") or {}).get("symbol")
+        steps, events, _ = upgrade_legacy_tables(
+            steps, events, pd.DataFrame(), symbol or LEGACY_SYMBOL
+        )
+    return steps, events
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -221,7 +242,8 @@ def _load_compare(out_dir: str, controls: tuple[str, ...], paths: int, version: 
             import yaml
 
             scenario = yaml.safe_load(spec.read_text(encoding="utf-8")) or {}
-    table = compare_table(results) if results else None
+    metrics = [*DEFAULT_METRICS, *market_metrics(results)]
+    table = compare_table(results, metrics) if results else None
     steps = {}
     for control in described:
         frame = _steps_if_complete(runs / control / "path-0")

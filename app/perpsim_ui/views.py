@@ -115,14 +115,22 @@ def format_value(key: str, value: Any) -> str:
 
 
 def summary_frame(summary: dict[str, Any]) -> pd.DataFrame:
-    """``summary.json`` as a table: figure, value (exact, NaN for null), unit, key."""
+    """``summary.json`` as a table: figure, value (exact, NaN for null), unit, key. The venue's
+    figures first, then each market's (``markets``) with key ``SYMBOL:figure`` and the label
+    prefixed by the symbol."""
     keys = [k for k in SUMMARY_KEYS if k in summary] + [k for k in summary if k not in SUMMARY_KEYS]
-    rows = []
+    items = []
     for key in keys:
-        value = summary[key]
-        label, unit = SUMMARY_LABELS.get(key, (key, ""))
+        if key == "markets":
+            for symbol, figures in (summary[key] or {}).items():
+                items += [(f"{symbol}:{k}", f"{symbol}: ", k, v) for k, v in figures.items()]
+        else:
+            items.append((key, "", key, summary[key]))
+    rows = []
+    for key, prefix, name, value in items:
+        label, unit = SUMMARY_LABELS.get(name, (name, ""))
         number = float("nan") if _missing(value) or isinstance(value, str) else float(value)
-        rows.append({"figure": label, "value": number, "unit": unit, "key": key})
+        rows.append({"figure": prefix + label, "value": number, "unit": unit, "key": key})
     return pd.DataFrame(rows, columns=["figure", "value", "unit", "key"])
 
 
@@ -235,7 +243,7 @@ def run_status(data: RunData) -> None:
             reason = f"process {writer} is writing it"
         if data.last_step is not None:
             kept = (
-                f"Showing the {len(data.steps)} steps saved up to its last checkpoint "
+                f"Showing the {len(data.venue_steps)} steps saved up to its last checkpoint "
                 f"(step {data.last_step} of {scenario.get('steps')})."
             )
         else:

@@ -26,13 +26,21 @@ ADL_KINDS = ("adl", "socialized_loss")
 _REVERT_RECORDED = ("liquidate", "backstop", "adl", "close", "governance_executed")
 
 
+#: Event kinds that concern the venue, not one market (``market`` null): LP withdrawals from
+#: the backstop vault and the spot AMM.
+VENUE_EVENT_KINDS = ("lp_withdrawal",)
+
+
 def event_row(
-    step: int, kind: str, *, account=None, side=None, size=None, price=None, amount=None, detail=""
-) -> dict[str, Any]:
-    """One ``events.parquet`` row; ``notional_usd`` is size × price when both are known."""
+    step: int, kind: str, *, market=None, account=None, side=None, size=None, price=None,
+    amount=None, detail=""
+) -> dict[str, Any]:  # fmt: skip
+    """One ``events.parquet`` row; ``notional_usd`` is size × price when both are known.
+    ``market`` (the market's symbol) may be left for :func:`with_market` to fill."""
     return {
         "step": step,
         "kind": kind,
+        "market": market,
         "account": account,
         "side": side,
         "size_base": size,
@@ -83,6 +91,15 @@ def rows_from_event(e: DecodedEvent, step: int) -> list[dict[str, Any]]:
         kind = "socialized_loss" if a["accounts"] == 0 else "adl"
         return [event_row(step, kind, amount=from_wad(a["haircuts"]), detail=json.dumps(detail))]
     return []
+
+
+def with_market(rows: list[dict[str, Any]], symbol: str) -> list[dict[str, Any]]:
+    """The step's event rows with ``market`` filled: ``symbol`` (the venue's one market) for
+    every row that names none, except :data:`VENUE_EVENT_KINDS` (null)."""
+    for row in rows:
+        if row.get("market") is None and row["kind"] not in VENUE_EVENT_KINDS:
+            row["market"] = symbol
+    return rows
 
 
 def close_row(e: DecodedEvent, step: int, reason: str) -> dict[str, Any]:

@@ -68,6 +68,8 @@ class Engine:
         replay of the same blocks without the engine)."""
         self.world = world
         self.scenario = scenario = world.scenario
+        self.symbol = scenario.market.market_symbol
+        """The venue's market symbol (the ``market`` of its rows in the run folder)."""
         self.venue = world.venue
         self.feedback = scenario.controls.feedback if feedback is None else feedback
         streams = scenario.random_streams()
@@ -250,13 +252,14 @@ class Engine:
             traders.store_health(s, candidates, levels["extra"][0])
         events.update_inventories(s, results, kinds)
         s.amm_price_usd = levels["amm_price_usd"]
-        row = metrics.step_row(
-            t, self.scenario.step_seconds, exo, levels, step_events, len(results),
+        events.with_market(step_events, self.symbol)
+        rows = metrics.step_rows(
+            t, self.scenario.step_seconds, self.symbol, exo, levels, step_events, len(results),
             previous_bad_debt_usd=s.last_bad_debt_usd, previous_fees_usd=s.last_fees_usd,
         )  # fmt: skip
         s.last_bad_debt_usd, s.last_fees_usd = levels["bad_debt_usd"], levels["fees_cum_usd"]
         check_invariants(ctx, s, t, levels)
-        return StepOutcome(row=row, events=step_events)
+        return StepOutcome(rows=rows, events=step_events)
 
     def _spot_phase(self, levels: dict[str, Any], t: int) -> list[Action]:
         """Phase 3 from the spot inputs ``levels``: ADL, the vault's unwind, arbitrageurs and

@@ -9,7 +9,8 @@ from simulator.engine.state import OUTCOME_NAMES, EngineState
 
 
 def position_rows(ctx: Context, s: EngineState) -> list[dict]:
-    """One row per trader's opening position with its outcome (positions.parquet).
+    """One row per trader's opening position with its outcome (positions.parquet), in the
+    venue's one market (``market``: the scenario's market symbol).
 
     Size, entry and liquidation price are what the market held right after the opens
     (read back from the chain), collateral is what it credited at the deposit, leverage is
@@ -27,6 +28,7 @@ def position_rows(ctx: Context, s: EngineState) -> list[dict]:
         rows.append(
             {
                 "account": account,
+                "market": ctx.scenario.market.market_symbol,
                 "side": "long" if w.book.side[i] > 0 else "short",
                 "collateral_usd": collateral,
                 "size_base": size,

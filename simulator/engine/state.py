@@ -19,9 +19,10 @@ OUTCOME_NAMES = ("open", "closed", "liquidated", "backstopped", "adl", "refused"
 
 @dataclass
 class StepOutcome:
-    """One mined step: its ``steps.parquet`` row and its ``events.parquet`` rows."""
+    """One mined step: its ``steps.parquet`` rows (each market's, then the venue total's) and
+    its ``events.parquet`` rows."""
 
-    row: dict[str, Any]
+    rows: list[dict[str, Any]]
     events: list[dict[str, Any]]
 
 

@@ -4,7 +4,7 @@ A run folder holds::
 
     manifest.json      what ran: scenario, seed, versions, hashes, chain id, status
     summary.json       headline figures of the run (see "Summary" below)
-    steps.parquet      one row per step
+    steps.parquet      one row per step and market, plus the step's venue total (market "ALL")
     events.parquet     one row per event (liquidation, backstop takeover, ADL fill, ...)
     positions.parquet  one row per position, with its liquidation price at open and outcome
     checkpoint.npz     engine state and the rows so far, while the run is not complete
@@ -34,39 +34,77 @@ is not blocked by it.
 
 steps.parquet
 -------------
-One row per step (one step = one block). *Level* columns are the state at the end of the step;
-*flow* columns are what happened during the step (sum them over steps for totals).
+Per-market long format (folder format ``perpsim-run/2``): for every step (one step = one
+block) one row per market (``market`` = its symbol, in the scenario's market order) and then
+one venue-total row (``market = "ALL"``; :data:`VENUE`). *Level* columns are the state at the
+end of the step; *flow* columns are what happened during the step (sum them over steps for
+totals).
+
+The rule, once (:func:`venue_total_row` applies it, :func:`check_step_rule` refuses rows that
+break it): **per-market** columns (prices, funding rate; :data:`MARKET_ONLY_STEP_COLUMNS`) are
+filled on market rows and null on the ``ALL`` row; **venue-wide** columns (insurance fund,
+backstop vault, transactions; :data:`VENUE_ONLY_STEP_COLUMNS`) are filled on the ``ALL`` row
+and null on market rows; **summed** columns (open interest, liquidated notional, ADL, bad debt,
+fees; :data:`SUMMED_STEP_COLUMNS`) are filled on every row, the ``ALL`` row holding the sum
+over the step's markets; ``accounts_liquidated`` is filled on every row, the ``ALL`` row
+counting distinct accounts (a cross account liquidated in two markets counts once). Read the
+rows with :class:`RunReader` (:attr:`~RunReader.venue_steps`,
+:meth:`~RunReader.market_steps`, :attr:`~RunReader.markets`) or, for a table in hand,
+:func:`venue_steps` / :func:`market_steps` / :func:`step_markets`.
 
 ==============================  =======  =====  ===================================================
 column                          type     unit   meaning
 ==============================  =======  =====  ===================================================
 step                            int64    step   step index (0 = state after deployment, if written)
 timestamp_s                     int64    s      simulated time since the start: step × step_seconds
-price_exogenous_usd             float64  USD    exogenous price of the scenario's path (level)
-price_oracle_usd                float64  USD    price the oracle holds after the step (level)
-price_mark_usd                  float64  USD    mark price of the perp market (level)
-price_amm_usd                   float64  USD    spot AMM price (level)
-oi_long_usd                     float64  USD    long open interest at the oracle price (level)
-oi_short_usd                    float64  USD    short open interest at the oracle price (level)
-liquidated_notional_long_usd    float64  USD    notional of longs liquidated or taken over (flow)
-liquidated_notional_short_usd   float64  USD    notional of shorts liquidated or taken over (flow)
+market                          string   -      the market's symbol (scenario ``market.symbol``),
+                                                or ``ALL`` for the venue-total row
+price_exogenous_usd             float64  USD    exogenous price of the market's path (level; per
+                                                market)
+price_oracle_usd                float64  USD    price the oracle holds after the step (level; per
+                                                market)
+price_mark_usd                  float64  USD    mark price of the perp market (level; per market)
+price_amm_usd                   float64  USD    the market's spot AMM price (level; per market)
+oi_long_usd                     float64  USD    long open interest at the oracle price (level;
+                                                summed)
+oi_short_usd                    float64  USD    short open interest at the oracle price (level;
+                                                summed)
+liquidated_notional_long_usd    float64  USD    notional of longs liquidated or taken over (flow;
+                                                summed)
+liquidated_notional_short_usd   float64  USD    notional of shorts liquidated or taken over (flow;
+                                                summed)
 accounts_liquidated             int64    count  accounts liquidated (partly or fully) or taken
-                                                over by the backstop in the step (flow)
-insurance_fund_usd              float64  USD    insurance fund balance (level)
-backstop_equity_usd             float64  USD    backstop vault equity at the mark price (level)
-backstop_share_price            float64  USD    backstop vault equity per LP share (level)
-adl_haircut_usd                 float64  USD    profit taken from winners by ADL (flow)
-adl_overshoot_usd               float64  USD    ADL haircuts minus the deficit they covered (flow)
+                                                over by the backstop in the step (flow; ``ALL``:
+                                                distinct accounts)
+insurance_fund_usd              float64  USD    insurance fund balance (level; venue-wide)
+backstop_equity_usd             float64  USD    backstop vault equity at the mark price (level;
+                                                venue-wide)
+backstop_share_price            float64  USD    backstop vault equity per LP share (level;
+                                                venue-wide; null while the vault has no shares)
+adl_haircut_usd                 float64  USD    profit taken from winners by ADL (flow; summed)
+adl_overshoot_usd               float64  USD    ADL haircuts minus the deficit they covered (flow;
+                                                summed)
 bad_debt_usd                    float64  USD    change of uncovered bad debt: deficits the insurance
                                                 fund could not pay, minus what ADL covered (flow;
-                                                the sum is what is left uncovered)
+                                                summed; the sum is what is left uncovered)
 funding_rate                    float64  1/h    funding rate in effect, fraction of notional per
-                                                hour; positive: longs pay shorts (level)
-fees_usd                        float64  USD    trading and liquidation fees collected (flow)
-transactions                    int64    count  transactions sent in the step's block (flow)
+                                                hour; positive: longs pay shorts (level; per
+                                                market)
+fees_usd                        float64  USD    trading and liquidation fees collected (flow;
+                                                summed)
+transactions                    int64    count  transactions sent in the step's block (flow;
+                                                venue-wide)
 ==============================  =======  =====  ===================================================
 
 Extra numeric columns are allowed; they are stored as float64 after these, sorted by name.
+Pandas reads a nullable int64 column holding nulls (``transactions`` in the whole table) as
+float64; :func:`venue_steps` gives it back as int64.
+
+A folder of format ``perpsim-run/1`` (one market, no ``market`` column; written before this
+format) is read by :class:`RunReader` as one market named by its manifest scenario's
+``market.symbol`` (``BTC`` when it names none) with the ``ALL`` rows made from it; its
+``summary.json`` stays as written (no ``markets``). It is never reused or resumed: its code
+hash is not today's.
 
 events.parquet
 --------------
@@ -75,6 +113,8 @@ column           type     unit   meaning
 ===============  =======  =====  ===========================================================
 step             int64    step   step of the event
 kind             string   -      event kind, see below
+market           string   -      symbol of the market concerned; null for venue-wide events
+                                 (``lp_withdrawal``)
 account          string   -      account address (or trader id) concerned; null if none
 side             string   -      ``long`` / ``short`` of the position concerned; null if none
 size_base        float64  base   size closed, taken over or filled; null if none
@@ -95,10 +135,13 @@ names the parameter and value).
 
 positions.parquet
 -----------------
+One row per position (an account holding positions in several markets has several rows).
+
 ==============================  =======  =====  ===================================================
 column                          type     unit   meaning
 ==============================  =======  =====  ===================================================
 account                         string   -      account address (or trader id)
+market                          string   -      symbol of the position's market
 side                            string   -      ``long`` or ``short``
 collateral_usd                  float64  USD    collateral posted at open (as the market credited it)
 size_base                       float64  base   size at open, as the chain holds it (0 if refused)
@@ -128,16 +171,28 @@ PnL of the starting LP capital), ``adl_haircut_usd``, ``adl_overshoot_usd`` (sum
 (the configured price at step 0: GBM ``start_price_usd``, a list's first price, a CSV's first
 row; passed by the engine in ``meta``), ``exogenous_min_price`` (min of ``price_exogenous_usd``), ``min_price``
 (min of ``price_oracle_usd``, what the protocol acted on), ``price_amplification``, ``fees_usd``
-(sum). All money in USD.
+(sum), ``markets``. All money in USD. Every figure before ``markets`` is the venue's, from the
+``ALL`` rows; the four price keys are the market's when the venue has one market and ``null``
+when it has several (a venue has no one price: read them per market).
 
 ``price_amplification = (start_price − min_price) / (start_price − exogenous_min_price)``: the
 fall the protocol saw over the exogenous fall; 1 means forced selling added nothing, 1.5 means
 the fall was half again as deep. It is ``null`` when the exogenous path never fell below its
 start (no fall to amplify).
 
+``markets`` is ``{symbol: {...}}`` in the scenario's market order, each with
+(:data:`MARKET_SUMMARY_KEYS`) ``liquidated_notional_usd``, ``liquidated_notional_long_usd``,
+``liquidated_notional_short_usd``, ``liquidated_accounts`` (from that market's events),
+``bad_debt_usd``, ``adl_haircut_usd``, ``adl_overshoot_usd``, ``fees_usd`` (sums of its rows),
+``oi_long_start_usd``, ``oi_short_start_usd`` (its first row's open interest: after step 1),
+``oi_long_end_usd``, ``oi_short_end_usd`` (its last row's), and its ``start_price``,
+``exogenous_min_price``, ``min_price``, ``price_amplification`` as above.
+
 Modules, one concept each (every public name is re-exported here, so
 ``from simulator.results import X`` works for all of them): :mod:`~simulator.results.schema`
-(file names, column definitions, rows to Arrow tables), :mod:`~simulator.results.atomic`
+(file names, column definitions, the long-format rule, rows to Arrow tables),
+:mod:`~simulator.results.views` (venue totals and one market's rows of a step table),
+:mod:`~simulator.results.atomic`
 (atomic files), :mod:`~simulator.results.summary` (``summary.json``),
 :mod:`~simulator.results.writer` (:class:`RunWriter`, :class:`Checkpoint`),
 :mod:`~simulator.results.reader` (:class:`RunReader`), :mod:`~simulator.results.manifest`
@@ -187,6 +242,8 @@ from simulator.results.schema import (
     EVENTS,
     LIQUIDATION_EVENT_KINDS,
     MANIFEST,
+    MARKET_ONLY_STEP_COLUMNS,
+    MARKET_SUMMARY_KEYS,
     NONDETERMINISTIC_SUMMARY_KEYS,
     POSITION_COLUMNS,
     POSITION_OUTCOMES,
@@ -195,11 +252,22 @@ from simulator.results.schema import (
     STEPS,
     SUMMARY,
     SUMMARY_KEYS,
+    SUMMED_STEP_COLUMNS,
+    VENUE,
+    VENUE_ONLY_STEP_COLUMNS,
     Column,
+    check_step_rule,
+    venue_total_row,
 )
 from simulator.results.summary import (
     deterministic_summary,
     summarize,
+)
+from simulator.results.views import (
+    market_steps,
+    step_markets,
+    upgrade_legacy_tables,
+    venue_steps,
 )
 from simulator.results.writer import (
     Checkpoint,
@@ -219,6 +287,17 @@ __all__ = [
     "EVENT_COLUMNS",
     "POSITION_COLUMNS",
     "SUMMARY_KEYS",
+    "MARKET_SUMMARY_KEYS",
+    "VENUE",
+    "MARKET_ONLY_STEP_COLUMNS",
+    "VENUE_ONLY_STEP_COLUMNS",
+    "SUMMED_STEP_COLUMNS",
+    "venue_total_row",
+    "check_step_rule",
+    "venue_steps",
+    "market_steps",
+    "step_markets",
+    "upgrade_legacy_tables",
     "NONDETERMINISTIC_SUMMARY_KEYS",
     "LIQUIDATION_EVENT_KINDS",
     "POSITION_OUTCOMES",

@@ -21,7 +21,10 @@ EVENTS = "events.parquet"
 POSITIONS = "positions.parquet"
 CHECKPOINT = "checkpoint.npz"
 _RUN_FILES = (MANIFEST, SUMMARY, STEPS, EVENTS, POSITIONS, CHECKPOINT)
-_FORMAT = "perpsim-run/1"
+_FORMAT = "perpsim-run/2"
+"""Format of the run folder: ``perpsim-run/2`` holds its tables in per-market long format
+(``perpsim-run/1``, one market without a ``market`` column, is read by :class:`RunReader`)."""
+_LEGACY_FORMAT = "perpsim-run/1"
 
 
 @dataclass(frozen=True)
@@ -49,28 +52,80 @@ def _cols(spec: str, dtypes: Mapping[str, pa.DataType], nullable: Iterable[str] 
 
 _I, _S = pa.int64(), pa.string()
 
+#: ``market`` of the venue-total rows of ``steps.parquet`` (no market may take this symbol).
+VENUE = "ALL"
+
+#: Step columns that only a market row fills: per-market prices and the funding rate (a rate
+#: does not add up over markets). Null on the venue-total (``ALL``) row.
+MARKET_ONLY_STEP_COLUMNS = (
+    "price_exogenous_usd",
+    "price_oracle_usd",
+    "price_mark_usd",
+    "price_amm_usd",
+    "funding_rate",
+)
+#: Step columns that only the venue-total row fills: venue-wide levels and flows (the shared
+#: insurance fund, the backstop vault, the block's transactions). Null on market rows.
+VENUE_ONLY_STEP_COLUMNS = (
+    "insurance_fund_usd",
+    "backstop_equity_usd",
+    "backstop_share_price",
+    "transactions",
+)
+#: Step columns filled on every row; on the venue-total row they are the sum over the step's
+#: market rows (open interest and the flows of each market).
+SUMMED_STEP_COLUMNS = (
+    "oi_long_usd",
+    "oi_short_usd",
+    "liquidated_notional_long_usd",
+    "liquidated_notional_short_usd",
+    "adl_haircut_usd",
+    "adl_overshoot_usd",
+    "bad_debt_usd",
+    "fees_usd",
+)
+# ``accounts_liquidated`` is filled on every row too, but the venue-total row counts distinct
+# accounts (a cross account liquidated in two markets is one account): at most the sum.
+
 #: Columns of ``steps.parquet`` (documented in the module docstring).
 STEP_COLUMNS: tuple[Column, ...] = _cols(
-    """step:step timestamp_s:s price_exogenous_usd:USD price_oracle_usd:USD price_mark_usd:USD
-    price_amm_usd:USD oi_long_usd:USD oi_short_usd:USD liquidated_notional_long_usd:USD
-    liquidated_notional_short_usd:USD accounts_liquidated:count insurance_fund_usd:USD
-    backstop_equity_usd:USD backstop_share_price:USD adl_haircut_usd:USD adl_overshoot_usd:USD
-    bad_debt_usd:USD funding_rate:1/h fees_usd:USD transactions:count""",
-    {"step": _I, "timestamp_s": _I, "accounts_liquidated": _I, "transactions": _I},
+    """step:step timestamp_s:s market:- price_exogenous_usd:USD price_oracle_usd:USD
+    price_mark_usd:USD price_amm_usd:USD oi_long_usd:USD oi_short_usd:USD
+    liquidated_notional_long_usd:USD liquidated_notional_short_usd:USD accounts_liquidated:count
+    insurance_fund_usd:USD backstop_equity_usd:USD backstop_share_price:USD adl_haircut_usd:USD
+    adl_overshoot_usd:USD bad_debt_usd:USD funding_rate:1/h fees_usd:USD transactions:count""",
+    {"step": _I, "timestamp_s": _I, "market": _S, "accounts_liquidated": _I, "transactions": _I},
+    nullable=MARKET_ONLY_STEP_COLUMNS + VENUE_ONLY_STEP_COLUMNS,
 )
 #: Columns of ``events.parquet``.
 EVENT_COLUMNS: tuple[Column, ...] = _cols(
-    """step:step kind:- account:- side:- size_base:base price_usd:USD notional_usd:USD
+    """step:step kind:- market:- account:- side:- size_base:base price_usd:USD notional_usd:USD
     amount_usd:USD detail:-""",
-    {"step": _I, "kind": _S, "account": _S, "side": _S, "detail": _S},
-    nullable=("account", "side", "size_base", "price_usd", "notional_usd", "amount_usd", "detail"),
+    {"step": _I, "kind": _S, "market": _S, "account": _S, "side": _S, "detail": _S},
+    nullable=(
+        "market",
+        "account",
+        "side",
+        "size_base",
+        "price_usd",
+        "notional_usd",
+        "amount_usd",
+        "detail",
+    ),  # fmt: skip
 )
 #: Columns of ``positions.parquet``.
 POSITION_COLUMNS: tuple[Column, ...] = _cols(
-    """account:- side:- collateral_usd:USD size_base:base entry_price_usd:USD leverage:x
-    liquidation_price_at_open_usd:USD opened_step:step outcome:- outcome_step:step
+    """account:- market:- side:- collateral_usd:USD size_base:base entry_price_usd:USD
+    leverage:x liquidation_price_at_open_usd:USD opened_step:step outcome:- outcome_step:step
     realized_pnl_usd:USD""",
-    {"account": _S, "side": _S, "opened_step": _I, "outcome": _S, "outcome_step": _I},
+    {
+        "account": _S,
+        "market": _S,
+        "side": _S,
+        "opened_step": _I,
+        "outcome": _S,
+        "outcome_step": _I,
+    },  # fmt: skip
     nullable=("outcome_step", "realized_pnl_usd"),
 )
 
@@ -98,6 +153,26 @@ SUMMARY_KEYS = (
     "min_price",
     "price_amplification",
     "fees_usd",
+    "markets",
+)
+#: Keys of each market's entry in ``summary.json``'s ``markets``, in order.
+MARKET_SUMMARY_KEYS = (
+    "liquidated_notional_usd",
+    "liquidated_notional_long_usd",
+    "liquidated_notional_short_usd",
+    "liquidated_accounts",
+    "bad_debt_usd",
+    "adl_haircut_usd",
+    "adl_overshoot_usd",
+    "fees_usd",
+    "oi_long_start_usd",
+    "oi_short_start_usd",
+    "oi_long_end_usd",
+    "oi_short_end_usd",
+    "start_price",
+    "exogenous_min_price",
+    "min_price",
+    "price_amplification",
 )
 #: Summary keys that differ between two runs of the same scenario and seed.
 NONDETERMINISTIC_SUMMARY_KEYS = ("wall_seconds",)
@@ -180,6 +255,8 @@ def _to_table(rows: Any, columns: tuple[Column, ...], table: str) -> pa.Table:
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
             raise ValueError(f"{table}: extra column {name} must be numeric: {exc}") from None
         fields_.append(pa.field(name, pa.float64()))
+    if table == "steps" and n:
+        check_step_rule({c.name: a.to_pylist() for c, a in zip(columns, arrays, strict=False)})
     if table == "positions" and n:
         bad = set(arrays[[c.name for c in columns].index("outcome")].to_pylist()) - set(
             POSITION_OUTCOMES
@@ -204,3 +281,112 @@ def _concat(tables: list[pa.Table], columns: tuple[Column, ...]) -> pa.Table:
     except pa.ArrowInvalid as exc:
         raise ValueError(f"rows do not share one schema: {exc}") from None
     return merged.combine_chunks()
+
+
+def venue_total_row(
+    market_rows: Sequence[Mapping[str, Any]],
+    *,
+    accounts_liquidated: int,
+    venue: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The venue-total (``market = "ALL"``) row of one step from its market rows: the one place
+    the long-format rule is applied (the rule is in :mod:`simulator.results`, "steps.parquet").
+
+    Parameters
+    ----------
+    market_rows : sequence of mappings
+        The step's market rows (same ``step`` and ``timestamp_s``), in market order.
+    accounts_liquidated : int
+        Distinct accounts liquidated in the step over all markets (count).
+    venue : mapping
+        The :data:`VENUE_ONLY_STEP_COLUMNS` values (USD, count).
+
+    Returns
+    -------
+    dict
+        :data:`SUMMED_STEP_COLUMNS` summed over ``market_rows`` in their order,
+        :data:`MARKET_ONLY_STEP_COLUMNS` null, ``venue``'s columns as given.
+
+    Examples
+    --------
+    >>> rows = [{"step": 3, "timestamp_s": 180, "market": m, "oi_long_usd": oi}
+    ...         for m, oi in (("BTC", 5.0), ("ETH", 2.0))]
+    >>> row = venue_total_row(rows, accounts_liquidated=0, venue={"transactions": 4})
+    >>> row["market"], row["oi_long_usd"], row["price_oracle_usd"], row["transactions"]
+    ('ALL', 7.0, None, 4)
+    """
+    if not market_rows:
+        raise ValueError("a venue-total row needs at least one market row")
+    first = market_rows[0]
+    row: dict[str, Any] = {"step": first["step"], "timestamp_s": first["timestamp_s"]}
+    row["market"] = VENUE
+    for name in MARKET_ONLY_STEP_COLUMNS:
+        row[name] = None
+    for name in SUMMED_STEP_COLUMNS:
+        total = 0.0
+        for r in market_rows:
+            total += r.get(name) or 0.0
+        row[name] = total
+    row["accounts_liquidated"] = int(accounts_liquidated)
+    for name in VENUE_ONLY_STEP_COLUMNS:
+        row[name] = venue.get(name)
+    return row
+
+
+def _present(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def check_step_rule(columns: Mapping[str, Sequence[Any]]) -> None:
+    """Refuse step rows that break the long-format rule: every step has exactly one venue-total
+    row and at least one market row, no market twice; market-only columns are null on the
+    venue-total row and venue-only columns null on market rows; the venue-total row's summed
+    columns are the sums of its market rows (to 1e-9 relative) and its ``accounts_liquidated``
+    at most their sum.
+
+    Raises
+    ------
+    ValueError
+        Naming the step and what is wrong.
+    """
+    steps, markets = columns["step"], columns["market"]
+    by_step: dict[int, list[int]] = {}
+    for i, step in enumerate(steps):
+        by_step.setdefault(step, []).append(i)
+    for step, rows in by_step.items():
+        names = [markets[i] for i in rows]
+        totals = [i for i in rows if markets[i] == VENUE]
+        market_rows = [i for i in rows if markets[i] != VENUE]
+        if len(totals) != 1 or not market_rows:
+            raise ValueError(
+                f"steps: step {step} needs one {VENUE!r} row and at least one market row "
+                f"(got markets {names})"
+            )
+        if len(set(names)) != len(names):
+            raise ValueError(f"steps: step {step} lists a market twice ({names})")
+        (total,) = totals
+        for name in MARKET_ONLY_STEP_COLUMNS:
+            if _present(columns[name][total]):
+                raise ValueError(f"steps: step {step}: {name} is per market, null on {VENUE!r}")
+        for name in VENUE_ONLY_STEP_COLUMNS:
+            for i in market_rows:
+                if _present(columns[name][i]):
+                    raise ValueError(
+                        f"steps: step {step}: {name} is venue-wide, null on market {markets[i]!r}"
+                    )
+        for name in SUMMED_STEP_COLUMNS:
+            parts = sum(columns[name][i] for i in market_rows)
+            got = columns[name][total]
+            if math.isnan(got) and math.isnan(parts):
+                continue
+            if not math.isclose(got, parts, rel_tol=1e-9, abs_tol=1e-9):
+                raise ValueError(
+                    f"steps: step {step}: {VENUE!r} {name} is {got!r}, not the sum over its "
+                    f"markets {parts!r}"
+                )
+        accounts = columns["accounts_liquidated"]
+        if accounts[total] > sum(accounts[i] for i in market_rows):
+            raise ValueError(
+                f"steps: step {step}: {VENUE!r} accounts_liquidated {accounts[total]} exceeds "
+                "the sum over its markets"
+            )

@@ -11,10 +11,73 @@ import pandas as pd
 
 from simulator.results.atomic import _jsonable
 from simulator.results.schema import LIQUIDATION_EVENT_KINDS, NONDETERMINISTIC_SUMMARY_KEYS
+from simulator.results.views import market_steps, step_markets, venue_steps
 
 
 def _col_sum(frame: pd.DataFrame, name: str) -> float:
     return float(frame[name].sum()) if name in frame and len(frame) else 0.0
+
+
+def _liquidated_accounts(events_df: pd.DataFrame, steps_df: pd.DataFrame) -> int:
+    """Distinct accounts with a liquidation event; the sum of ``accounts_liquidated`` when
+    there is none."""
+    if len(events_df) and "kind" in events_df:
+        liq = events_df[events_df["kind"].isin(LIQUIDATION_EVENT_KINDS)]
+        if len(liq):
+            return int(liq["account"].dropna().nunique())
+    return int(_col_sum(steps_df, "accounts_liquidated"))
+
+
+def _prices(rows: pd.DataFrame, start: float | None) -> dict[str, float | None]:
+    """``start_price``, ``exogenous_min_price``, ``min_price``, ``price_amplification`` of one
+    market's rows (USD; see "Summary")."""
+    exo_min = seen_min = amplification = None
+    if len(rows) and "price_exogenous_usd" in rows:
+        if start is None:
+            start = float(rows["price_exogenous_usd"].iloc[0])
+        exo_min = float(rows["price_exogenous_usd"].min())
+        oracle = rows["price_oracle_usd"] if "price_oracle_usd" in rows else None
+        seen_min = float(oracle.min()) if oracle is not None else exo_min
+        exogenous_fall = start - exo_min
+        if exogenous_fall > 1e-12 * max(abs(start), 1.0):
+            amplification = (start - seen_min) / exogenous_fall
+    return {
+        "start_price": start,
+        "exogenous_min_price": exo_min,
+        "min_price": seen_min,
+        "price_amplification": amplification,
+    }
+
+
+def _market_summary(
+    rows: pd.DataFrame, events_df: pd.DataFrame, given: Mapping[str, Any]
+) -> dict[str, Any]:
+    """One market's entry of ``markets`` (keys :data:`MARKET_SUMMARY_KEYS`)."""
+    long_usd = _col_sum(rows, "liquidated_notional_long_usd")
+    short_usd = _col_sum(rows, "liquidated_notional_short_usd")
+
+    def level(name: str, at: int) -> float | None:
+        return float(rows[name].iloc[at]) if len(rows) and name in rows else None
+
+    start = given.get("start_price")
+    out: dict[str, Any] = {
+        "liquidated_notional_usd": long_usd + short_usd,
+        "liquidated_notional_long_usd": long_usd,
+        "liquidated_notional_short_usd": short_usd,
+        "liquidated_accounts": _liquidated_accounts(events_df, rows),
+        "bad_debt_usd": _col_sum(rows, "bad_debt_usd"),
+        "adl_haircut_usd": _col_sum(rows, "adl_haircut_usd"),
+        "adl_overshoot_usd": _col_sum(rows, "adl_overshoot_usd"),
+        "fees_usd": _col_sum(rows, "fees_usd"),
+        "oi_long_start_usd": level("oi_long_usd", 0),
+        "oi_short_start_usd": level("oi_short_usd", 0),
+        "oi_long_end_usd": level("oi_long_usd", -1),
+        "oi_short_end_usd": level("oi_short_usd", -1),
+        **_prices(rows, None if start is None else float(start)),
+    }
+    for key, value in given.items():
+        out[key] = _jsonable(value)
+    return out
 
 
 def summarize(
@@ -28,104 +91,114 @@ def summarize(
     Parameters
     ----------
     steps_df, events_df, positions_df : pandas.DataFrame
-        The run's tables (columns as documented; ``positions_df`` is not used yet but is part
-        of the signature so figures can come from it later).
+        The run's tables (long format, columns as documented; ``positions_df`` is not used yet
+        but is part of the signature so figures can come from it later).
     meta : mapping
         ``traders`` (int), ``steps`` (int) and ``wall_seconds`` (float) are required. A value
         for any other summary key replaces the computed one (for figures the engine knows
         better, e.g. ``backstop_pnl_usd`` when LPs deposited or withdrew during the run).
-        ``start_price`` (USD) is the configured price at step 0, which ``steps.parquet`` does
-        not hold (its first row is step 1's); it is also the start of
+        ``start_price`` (USD) is the configured price at step 0 of a single-market run, which
+        ``steps.parquet`` does not hold (its first row is step 1's); it is also the start of
         ``price_amplification``. Without it, the first row's exogenous price stands in.
         ``bad_debt_usd`` (USD), when given, is the bad debt left uncovered at the end as the
         chain's ledger holds it (exact: 0 when ADL covered everything); without it, the sum
         of the step column stands in (a sum of float differences, off by about 1e-11 USD
-        where it should be 0).
+        where it should be 0). ``markets`` (``{symbol: {key: value}}``), when given, replaces
+        per-market figures the same way (e.g. each market's ``start_price`` and ledger
+        ``bad_debt_usd``).
 
     Returns
     -------
     dict
         Keys :data:`SUMMARY_KEYS` in that order (plus any extra keys of ``meta`` after them,
         except ``traders``/``steps``/``wall_seconds`` which are in the list). Money in USD;
-        ``price_amplification`` and the prices are ``None`` for a run with no steps.
+        the prices and ``price_amplification`` are ``None`` for a run with no steps and for a
+        venue of several markets (read them in ``markets``).
 
     Examples
     --------
-    >>> steps = pd.DataFrame({"step": [1, 2], "price_exogenous_usd": [90.0, 95],
-    ...                       "price_oracle_usd": [85.0, 95]})
+    >>> steps = pd.DataFrame({"step": [1, 1, 2, 2], "market": ["BTC", "ALL"] * 2,
+    ...                       "price_exogenous_usd": [90.0, None, 95, None],
+    ...                       "price_oracle_usd": [85.0, None, 95, None]})
     >>> s = summarize(steps, pd.DataFrame(), pd.DataFrame(),
     ...               {"traders": 1, "steps": 2, "wall_seconds": 0.1, "start_price": 100.0})
-    >>> s["start_price"], s["price_amplification"]
-    (100.0, 1.5)
+    >>> s["start_price"], s["price_amplification"], s["markets"]["BTC"]["min_price"]
+    (100.0, 1.5, 85.0)
     """
     for key in ("traders", "steps", "wall_seconds"):
         if key not in meta:
             raise ValueError(f"summarize: meta lacks {key!r}")
-    steps_df = steps_df.sort_values("step") if "step" in steps_df else steps_df
-    long_usd = _col_sum(steps_df, "liquidated_notional_long_usd")
-    short_usd = _col_sum(steps_df, "liquidated_notional_short_usd")
+    symbols = step_markets(steps_df) if len(steps_df) else ()
+    venue = venue_steps(steps_df) if len(steps_df) else steps_df
+    given_markets = dict(meta.get("markets") or {})
+    if len(symbols) == 1:  # a single market's step-0 price and ledger bad debt are the venue's
+        given = dict(given_markets.get(symbols[0], {}))
+        for key in ("start_price", "bad_debt_usd"):
+            if meta.get(key) is not None:
+                given.setdefault(key, float(meta[key]))
+        given_markets[symbols[0]] = given
+    markets = {}
+    for symbol in symbols:
+        if "market" in events_df:
+            market_events = events_df[events_df["market"] == symbol]
+        else:
+            market_events = events_df
+        markets[symbol] = _market_summary(
+            market_steps(steps_df, symbol), market_events, given_markets.get(symbol, {})
+        )
+    unknown = sorted(set(given_markets) - set(markets))
+    if unknown:
+        raise ValueError(f"summarize: meta names markets the steps do not hold: {unknown}")
 
-    if len(events_df) and "kind" in events_df:
-        liq = events_df[events_df["kind"].isin(LIQUIDATION_EVENT_KINDS)]
-    else:
-        liq = pd.DataFrame()
-    if len(liq):
-        liquidated_accounts = int(liq["account"].dropna().nunique())
-    else:
-        liquidated_accounts = int(_col_sum(steps_df, "accounts_liquidated"))
+    long_usd = _col_sum(venue, "liquidated_notional_long_usd")
+    short_usd = _col_sum(venue, "liquidated_notional_short_usd")
 
     drawdown = 0.0
-    if "insurance_fund_usd" in steps_df and len(steps_df):
-        fund = steps_df["insurance_fund_usd"].to_numpy(dtype=float)
+    if "insurance_fund_usd" in venue and len(venue):
+        fund = venue["insurance_fund_usd"].to_numpy(dtype=float)
         drawdown = float(np.max(np.maximum.accumulate(fund) - fund))
 
     backstop_pnl = 0.0
-    if {"backstop_equity_usd", "backstop_share_price"} <= set(steps_df) and len(steps_df):
-        equity0 = float(steps_df["backstop_equity_usd"].iloc[0])
-        share0 = float(steps_df["backstop_share_price"].iloc[0])
-        share1 = float(steps_df["backstop_share_price"].iloc[-1])
+    if {"backstop_equity_usd", "backstop_share_price"} <= set(venue) and len(venue):
+        equity0 = float(venue["backstop_equity_usd"].iloc[0])
+        share0 = float(venue["backstop_share_price"].iloc[0])
+        share1 = float(venue["backstop_share_price"].iloc[-1])
         if equity0 > 0 and share0 > 0:
             backstop_pnl = (share1 / share0 - 1.0) * equity0
 
-    start = exo_min = seen_min = amplification = None
-    if meta.get("start_price") is not None:
-        start = float(meta["start_price"])
-    if len(steps_df) and "price_exogenous_usd" in steps_df:
-        if start is None:
-            start = float(steps_df["price_exogenous_usd"].iloc[0])
-        exo_min = float(steps_df["price_exogenous_usd"].min())
-        oracle = steps_df["price_oracle_usd"] if "price_oracle_usd" in steps_df else None
-        seen_min = float(oracle.min()) if oracle is not None else exo_min
-        exogenous_fall = start - exo_min
-        if exogenous_fall > 1e-12 * max(abs(start), 1.0):
-            amplification = (start - seen_min) / exogenous_fall
+    price_keys = ("start_price", "exogenous_min_price", "min_price", "price_amplification")
+    if len(symbols) == 1:
+        prices = {k: markets[symbols[0]][k] for k in price_keys}
+    else:  # several markets (or none): a venue has no one price
+        prices = dict.fromkeys(price_keys)
+        if not symbols and meta.get("start_price") is not None:
+            prices["start_price"] = float(meta["start_price"])
 
     summary: dict[str, Any] = {
         "traders": int(meta["traders"]),
         "steps": int(meta["steps"]),
-        "transactions": int(_col_sum(steps_df, "transactions")),
+        "transactions": int(_col_sum(venue, "transactions")),
         "wall_seconds": float(meta["wall_seconds"]),
         "liquidated_notional_usd": long_usd + short_usd,
         "liquidated_notional_long_usd": long_usd,
         "liquidated_notional_short_usd": short_usd,
-        "liquidated_accounts": liquidated_accounts,
+        "liquidated_accounts": _liquidated_accounts(events_df, venue),
         "bad_debt_usd": (
             float(meta["bad_debt_usd"])
             if meta.get("bad_debt_usd") is not None
-            else _col_sum(steps_df, "bad_debt_usd")
+            else _col_sum(venue, "bad_debt_usd")
         ),
         "insurance_fund_drawdown_usd": drawdown,
         "backstop_pnl_usd": backstop_pnl,
-        "adl_haircut_usd": _col_sum(steps_df, "adl_haircut_usd"),
-        "adl_overshoot_usd": _col_sum(steps_df, "adl_overshoot_usd"),
-        "start_price": start,
-        "exogenous_min_price": exo_min,
-        "min_price": seen_min,
-        "price_amplification": amplification,
-        "fees_usd": _col_sum(steps_df, "fees_usd"),
+        "adl_haircut_usd": _col_sum(venue, "adl_haircut_usd"),
+        "adl_overshoot_usd": _col_sum(venue, "adl_overshoot_usd"),
+        **prices,
+        "fees_usd": _col_sum(venue, "fees_usd"),
+        "markets": markets,
     }
     for key, value in meta.items():
-        summary[key] = _jsonable(value)
+        if key != "markets":
+            summary[key] = _jsonable(value)
     return summary
 
 

@@ -9,7 +9,7 @@ import io
 import json
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ from simulator.results.schema import (
     STEP_COLUMNS,
     STEPS,
     SUMMARY,
+    VENUE,
     _concat,
     _to_table,
 )
@@ -96,8 +97,10 @@ class RunWriter:
     >>> import tempfile
     >>> from simulator.results import RunReader
     >>> folder = Path(tempfile.mkdtemp()) / "run"
+    >>> from simulator.results import venue_total_row
+    >>> row = {c.name: 0 for c in STEP_COLUMNS if not c.nullable} | {"market": "BTC"}
     >>> with RunWriter(folder, scenario={"name": "demo"}, seed=1) as w:
-    ...     w.add_step({c.name: 0 for c in STEP_COLUMNS})
+    ...     w.add_step([row, venue_total_row([row], accounts_liquidated=0, venue={})])
     ...     _ = w.finish([], meta={"traders": 0, "steps": 1, "wall_seconds": 0.0})
     >>> RunReader(folder).status
     'complete'
@@ -376,17 +379,29 @@ class RunWriter:
 
     @property
     def steps_written(self) -> int:
-        """Number of step rows held so far."""
-        return sum(t.num_rows for t in self._steps)
+        """Number of steps held so far (their venue-total rows)."""
+        return sum(t.column("market").to_pylist().count(VENUE) for t in self._steps)
 
     # -- rows -----------------------------------------------------------------------------
 
-    def add_step(self, row: Mapping[str, Any]) -> None:
-        """Append one step row (all of :data:`STEP_COLUMNS`; extra numeric columns allowed)."""
-        self._add(self._steps, row, STEP_COLUMNS, "steps")
+    def add_step(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Append one step's rows: each market's and the venue total's (all of
+        :data:`STEP_COLUMNS`, nulls as the long-format rule says; extra numeric columns
+        allowed; see :func:`venue_total_row`).
+
+        Raises
+        ------
+        ValueError
+            The rows are of several steps, or break the rule (:func:`check_step_rule`).
+        """
+        rows = list(rows)
+        if len({row.get("step") for row in rows}) > 1:
+            raise ValueError("steps: add_step takes the rows of one step")
+        self._add(self._steps, rows, STEP_COLUMNS, "steps")
 
     def add_steps(self, rows: Any) -> None:
-        """Append several step rows (list of mappings, DataFrame, or mapping of columns)."""
+        """Append the rows of several whole steps (list of mappings, DataFrame, or mapping of
+        columns); each step's rows come in one call."""
         self._add(self._steps, rows, STEP_COLUMNS, "steps")
 
     def add_events(self, rows: Any) -> None:

@@ -73,6 +73,11 @@ def _resolve_path(value: Path, info: ValidationInfo) -> Path:
 # ----------------------------------------------------------------------------------------------
 
 
+#: Market symbol of a scenario whose ``market`` section names none: the venue presets are
+#: BTC-like markets.
+DEFAULT_SYMBOL = "BTC"
+
+
 class MarketSpec(_Model):
     """The perp venue: a parameter preset plus overrides of single parameters."""
 
@@ -85,6 +90,23 @@ class MarketSpec(_Model):
     units). Checked when the scenario is loaded, together with the controls that change
     market parameters: an unknown name or an out-of-range value is an error naming
     ``market.overrides.<name>``."""
+    symbol: Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9._-]{0,15}$")] | None = None
+    """The market's symbol in the run folder (the ``market`` column of its tables, the keys of
+    ``summary.json``'s ``markets``): 1-16 capitals, digits, ``.``, ``_`` or ``-``, not ``ALL``
+    (the venue-total rows). ``None``: :data:`DEFAULT_SYMBOL`, the asset of the three venue
+    presets (each one BTC-like market)."""
+
+    @field_validator("symbol")
+    @classmethod
+    def _not_all(cls, value: str | None) -> str | None:
+        if value == "ALL":
+            raise ValueError("'ALL' names the venue-total rows of steps.parquet, not a market")
+        return value
+
+    @property
+    def market_symbol(self) -> str:
+        """:attr:`symbol`, or :data:`DEFAULT_SYMBOL` when the scenario names none."""
+        return self.symbol or DEFAULT_SYMBOL
 
 
 class GovernanceChange(_Model):

@@ -9,8 +9,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from simulator.agents import keepers, liquidity, traders
-from simulator.engine.events import event_row
-from simulator.engine.metrics import step_row
+from simulator.engine.events import event_row, with_market
+from simulator.engine.metrics import step_rows
 from simulator.population import Behaviour
 
 
@@ -137,9 +137,14 @@ def test_step_row_counts_liquidations_and_keeps_adl_overshoot_out_of_fees():
         "oi_short_base": 1.0, "insurance_fund_usd": 5.0, "vault_assets_usd": 0.0, "vault_supply": 0,
         "bad_debt_usd": 7.0, "funding_rate_per_hour": 0.0, "fees_cum_usd": 125.0,
     }  # fmt: skip
-    row = step_row(
-        3, 60, 100.0, levels, events, 9, previous_bad_debt_usd=2.0, previous_fees_usd=100.0
+    events = with_market(events, "BTC")
+    row, total = step_rows(
+        3, 60, "BTC", 100.0, levels, events, 9, previous_bad_debt_usd=2.0, previous_fees_usd=100.0
     )
+    assert (row["market"], total["market"]) == ("BTC", "ALL")
+    assert total["transactions"] == 9 and "transactions" not in row
+    assert total["insurance_fund_usd"] == 5.0 and total["price_oracle_usd"] is None
+    assert total["accounts_liquidated"] == 2 and total["fees_usd"] == 17.0
     assert (
         row["liquidated_notional_long_usd"] == 150.0
         and row["liquidated_notional_short_usd"] == 200.0

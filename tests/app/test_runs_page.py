@@ -59,7 +59,11 @@ def test_a_run_of_the_cli_is_listed_and_shows_its_summary_json(cli_run, runs_roo
     for key in views.CARDS:
         assert shown[views.SUMMARY_LABELS[key][0]] == views.format_value(key, summary[key])
     table = dataframe_with(at, "figure", "value", "key").set_index("key")
-    for key, value in summary.items():
+    flat = {k: v for k, v in summary.items() if k != "markets"}
+    for symbol, figures in summary["markets"].items():  # each market's figures, SYMBOL:figure
+        flat.update({f"{symbol}:{k}": v for k, v in figures.items()})
+    assert "BTC:liquidated_notional_usd" in table.index
+    for key, value in flat.items():
         if value is None:
             assert math.isnan(table.loc[key, "value"])
         else:

@@ -38,8 +38,11 @@ def test_running_the_demo_scenario_shows_the_figures_of_its_summary_json(app, ru
     for key in views.CARDS:
         assert shown[views.SUMMARY_LABELS[key][0]] == views.format_value(key, summary[key])
     table = dataframe_with(app, "figure", "value", "key").set_index("key")
-    assert list(table.index) == list(summary)
-    for key, value in summary.items():
+    flat = {k: v for k, v in summary.items() if k != "markets"}
+    for symbol, figures in summary["markets"].items():  # each market's figures, SYMBOL:figure
+        flat.update({f"{symbol}:{k}": v for k, v in figures.items()})
+    assert list(table.index) == list(flat)
+    for key, value in flat.items():
         if value is None:
             assert math.isnan(table.loc[key, "value"])
         else:

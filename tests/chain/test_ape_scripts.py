@@ -35,7 +35,7 @@ def assert_complete_run(run_dir: Path, steps: int, traders: int) -> dict:
     assert manifest["status"] == "complete"
     reader = RunReader(run_dir)
     assert reader.summary["steps"] == steps and reader.summary["traders"] == traders
-    assert len(reader.steps) >= steps and reader.steps["step"].max() == steps
+    assert len(reader.venue_steps) >= steps and reader.steps["step"].max() == steps
     assert len(reader.positions) == traders
     return manifest
 

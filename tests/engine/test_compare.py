@@ -35,7 +35,7 @@ def test_compare_runs_the_same_paths_under_each_control_set(tmp_path):
         assert (out / name).is_file(), name
     # Same exogenous path for every control set; path 1 differs from path 0.
     exo = {
-        (c, i): RunReader(out / "runs" / c / f"path-{i}").steps["price_exogenous_usd"]
+        (c, i): RunReader(out / "runs" / c / f"path-{i}").market_steps()["price_exogenous_usd"]
         for c in ("baseline", "adl_pro_rata")
         for i in (0, 1)
     }

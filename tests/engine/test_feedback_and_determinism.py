@@ -7,7 +7,7 @@ import json
 from engine_helpers import small_oct
 
 from simulator.chain import open_chain
-from simulator.results import RunReader, deterministic_summary
+from simulator.results import RunReader, deterministic_summary, market_steps
 from simulator.runner import run_in_memory, run_node_config, run_scenario
 
 
@@ -17,6 +17,7 @@ def test_feedback_on_deepens_the_fall_and_the_liquidations_on_the_same_path():
     for feedback in (True, False):
         with open_chain(anvil=run_node_config()) as chain:
             _, steps, _ = run_in_memory(chain, scenario, feedback=feedback)
+            steps = market_steps(steps)
         liquidated = (
             steps["liquidated_notional_long_usd"].sum()
             + steps["liquidated_notional_short_usd"].sum()
@@ -68,7 +69,7 @@ def test_keepers_watch_list_gives_the_same_run_as_reading_every_position():
             chain.use_fixed_clock(GENESIS_TIMESTAMP_S)
             engine = Engine(chain, build_world(chain, scenario), full_health_every_step=full)
             rows: list[dict] = []
-            engine.run(on_step=lambda outcome, rows=rows: rows.append(outcome.row))
+            engine.run(on_step=lambda outcome, rows=rows: rows.extend(outcome.rows))
         tables[full] = pd.DataFrame(rows)
     assert tables[False]["accounts_liquidated"].sum() > 0
     pd.testing.assert_frame_equal(tables[False], tables[True])
@@ -79,5 +80,6 @@ def test_permanent_impact_of_forced_selling_deepens_the_fall_further():
     for share in (0.0, 1.0):
         with open_chain(anvil=run_node_config()) as chain:
             _, steps, _ = run_in_memory(chain, small_oct(**{"amm.permanent_impact": share}))
+            steps = market_steps(steps)
         lows[share] = steps["price_oracle_usd"].min()
     assert lows[1.0] < lows[0.0]

@@ -17,7 +17,7 @@ from simulator.chain.connect import open_chain
 from simulator.engine import Engine
 from simulator.protocol.deploy import deploy_venue
 from simulator.protocol.params import WAD, to_units, to_wad
-from simulator.results import RunReader
+from simulator.results import RunReader, market_steps
 from simulator.runner import GENESIS_TIMESTAMP_S, run_node_config, run_scenario
 from simulator.scenario import (
     Controls,
@@ -297,7 +297,7 @@ def test_a_random_trader_the_venue_refuses_is_recorded_as_refused(tmp_path):
     assert np.allclose(refused["realized_pnl_usd"], 0.0, atol=1e-9)
     assert (refused["collateral_usd"] > 0).all()
     # What stayed open is within the cap the chain enforced.
-    steps = result.steps
+    steps = market_steps(result.steps)
     for side in ("long", "short"):
         held = opened.loc[opened["side"] == side, "size_base"].sum() * START
         assert held <= 1_000_000 * (1 + 1e-9)
@@ -352,7 +352,7 @@ def test_hold_last_runs_and_the_manifest_says_so(tmp_path):
     run = RunReader(tmp_path / "run")
     notes = run.manifest["extra"]["input_notes"]
     assert any("hold_last" in n and "step 10" in n and "10 steps" in n for n in notes), notes
-    exo = run.steps.set_index("step")["price_exogenous_usd"]
+    exo = market_steps(run.steps).set_index("step")["price_exogenous_usd"]
     assert exo.loc[10] == START - 1_000 and (exo.loc[10:] == START - 1_000).all()
 
 
@@ -367,7 +367,7 @@ def test_one_second_data_is_aggregated_by_the_stated_rule(tmp_path, aggregate):
     scenario = load_scenario(csv_scenario(tmp_path, rows, steps=6, **spec))
     run_scenario(scenario, tmp_path / "run")
     run = RunReader(tmp_path / "run")
-    exo = run.steps.set_index("step")["price_exogenous_usd"]
+    exo = market_steps(run.steps).set_index("step")["price_exogenous_usd"]
     notes = run.manifest["extra"]["input_notes"]
     assert any(
         f"361 rows at 1 s aggregated to 6 steps of 60 s by {aggregate}" in n for n in notes
@@ -412,11 +412,11 @@ def test_start_price_is_the_configured_start(tmp_path, kind):
     result = run_scenario(scenario, tmp_path / "run")
     assert result.summary["start_price"] == START
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["start_price"] == START
-    first_step = float(result.steps["price_exogenous_usd"].iloc[0])
+    first_step = float(market_steps(result.steps)["price_exogenous_usd"].iloc[0])
     assert first_step != START  # the table's first row is step 1, not the start
     if kind != "gbm":
-        low = float(result.steps["price_exogenous_usd"].min())
-        seen = float(result.steps["price_oracle_usd"].min())
+        low = float(market_steps(result.steps)["price_exogenous_usd"].min())
+        seen = float(market_steps(result.steps)["price_oracle_usd"].min())
         assert result.summary["price_amplification"] == pytest.approx(
             (START - seen) / (START - low)
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulator.results import RunReader
+from simulator.results import RunReader, market_steps
 from simulator.runner import run_scenario
 from simulator.scenario import parse_scenario
 
@@ -50,7 +50,7 @@ def test_liquidation_happens_at_the_first_step_past_the_liquidation_price(tmp_pa
         < 0.002
     )
 
-    steps = run.steps.set_index("step")
+    steps = market_steps(run.steps).set_index("step")
     first_past = int(steps.index[steps["price_oracle_usd"] < liq_price][0])
     liquidations = run.events[run.events["kind"] == "liquidation"]
     assert list(liquidations["step"]) == [first_past]

@@ -140,3 +140,20 @@ def test_report_names_the_overrides_and_the_control_sets(tmp_path, runs):
     # the preset's prose is kept, and the overrides sentence is not repeated in it
     assert "exogenous fall within 45 minutes at step 600" in text
     assert text.count("Overrides (--set)") == 0
+
+
+def test_report_plots_venue_totals_and_names_the_price_charts_market(tmp_path):
+    from test_results_markets import two_market_frame
+
+    steps = two_market_frame()
+    line = plot_liquidations({"run": steps}).axes[0].lines[0]
+    assert line.get_xdata().tolist() == [1, 2]  # one point per step, not per row
+    assert line.get_ydata().tolist() == [6.0, 0.0]  # BTC 4 long + ETH 2 short
+    price = plot_price({"run": steps}, market="ETH").axes[0]
+    assert price.get_title() == "ETH: price with and without feedback"
+    assert price.lines[1].get_ydata().tolist() == [9.0, 5.0]
+    summary = {"bad_debt_usd": 3.0, "markets": {"BTC": {"bad_debt_usd": 0.0},
+                                                 "ETH": {"bad_debt_usd": 3.0}}}  # fmt: skip
+    text = write_report(tmp_path, {"run": steps}, summaries={"run": summary}).read_text()
+    assert "### BTC: price with and without feedback" in text
+    assert "## Per market" in text and "| ETH: bad_debt_usd | 3" in text

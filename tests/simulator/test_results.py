@@ -20,6 +20,7 @@ from simulator.results import (
     POSITION_COLUMNS,
     STEP_COLUMNS,
     SUMMARY_KEYS,
+    VENUE_ONLY_STEP_COLUMNS,
     CheckpointError,
     ResultsError,
     RunExistsError,
@@ -33,17 +34,33 @@ from simulator.results import (
     check_same_run,
     code_hash,
     deterministic_summary,
+    market_steps,
     summarize,
+    venue_total_row,
 )
 
 DATA_FILES = ("steps.parquet", "events.parquet", "positions.parquet")
 
 
-def step_row(step: int, **overrides) -> dict:
-    row = {c.name: 0.0 for c in STEP_COLUMNS}
-    row.update(step=step, timestamp_s=60 * step, accounts_liquidated=0, transactions=1)
-    row.update(overrides)
-    return row
+def step_rows(step: int, **overrides) -> list[dict]:
+    """One step of a one-market ("BTC") venue: its market row and its venue-total row; each
+    override goes to the row that holds its column (extra columns to both)."""
+    market = {c.name: 0.0 for c in STEP_COLUMNS if c.name not in VENUE_ONLY_STEP_COLUMNS}
+    market.update(step=step, timestamp_s=60 * step, market="BTC", accounts_liquidated=0)
+    venue = {"transactions": 1}
+    for name, value in overrides.items():
+        if name in VENUE_ONLY_STEP_COLUMNS:
+            venue[name] = value
+        else:
+            market[name] = value
+    total = venue_total_row([market], accounts_liquidated=market["accounts_liquidated"],
+                            venue=venue)  # fmt: skip
+    extra = {k: v for k, v in overrides.items() if k not in {c.name for c in STEP_COLUMNS}}
+    return [market, {**total, **extra}]
+
+
+def steps_frame(*steps: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame([row for rows in steps for row in rows])
 
 
 def files_bytes(folder: Path) -> dict[str, bytes]:
@@ -62,8 +79,14 @@ def test_toy_run_writes_a_complete_readable_folder(tmp_path):
     assert list(reader.steps.columns) == [c.name for c in STEP_COLUMNS]
     assert list(reader.events.columns) == [c.name for c in EVENT_COLUMNS]
     assert list(reader.positions.columns) == [c.name for c in POSITION_COLUMNS]
-    assert reader.steps["step"].tolist() == list(range(30))
-    assert reader.steps["step"].dtype == np.int64
+    assert reader.steps["step"].tolist() == [k for k in range(30) for _ in range(2)]
+    assert reader.steps["market"].tolist() == ["BTC", "ALL"] * 30
+    assert reader.markets == ("BTC",)
+    assert reader.venue_steps["step"].tolist() == list(range(30))
+    assert reader.market_steps("BTC")["step"].tolist() == list(range(30))
+    assert reader.venue_steps["step"].dtype == np.int64
+    assert reader.venue_steps["transactions"].dtype == np.int64
+    assert set(reader.events["market"]) == {"BTC"} and set(reader.positions["market"]) == {"BTC"}
     assert set(reader.events["side"]) <= {"long", "short"}
     assert not (tmp_path / "run" / "checkpoint.npz").exists()
     manifest = reader.manifest
@@ -212,11 +235,11 @@ def test_run_killed_by_sigkill_resumes_to_identical_files(tmp_path):
 def test_checkpoint_round_trip_restores_state_meta_and_rows(tmp_path):
     writer = RunWriter(tmp_path / "r", scenario={"name": "x"})
     for step in range(4):
-        writer.add_step(step_row(step, price_oracle_usd=float(step)))
+        writer.add_step(step_rows(step, price_oracle_usd=float(step)))
     writer.add_events([{"step": 2, "kind": "liquidation", "account": "0x1", "side": -1}])
     state = {"a": np.arange(5.0), "b": np.array([True, False]), "c": np.eye(2, dtype=np.int8)}
     writer.write_checkpoint(3, state, {"snapshot": "0x5", "n": 3, "big": 2**70})
-    writer.add_step(step_row(4))  # after the checkpoint: dropped on resume
+    writer.add_step(step_rows(4))  # after the checkpoint: dropped on resume
 
     resumed = RunWriter.resume(tmp_path / "r")
     ck = resumed.checkpoint
@@ -226,7 +249,8 @@ def test_checkpoint_round_trip_restores_state_meta_and_rows(tmp_path):
         np.testing.assert_array_equal(ck.state[key], value)
         assert ck.state[key].dtype == value.dtype
     assert resumed.steps_written == 4
-    assert resumed.steps_table().column("price_oracle_usd").to_pylist() == [0.0, 1.0, 2.0, 3.0]
+    prices = market_steps(resumed.steps_table().to_pandas())["price_oracle_usd"]
+    assert prices.tolist() == [0.0, 1.0, 2.0, 3.0]
     assert resumed.events_table().column("side").to_pylist() == ["short"]
 
 
@@ -234,7 +258,7 @@ def test_checkpoint_refuses_object_arrays_and_rows_past_its_step(tmp_path):
     writer = RunWriter(tmp_path / "r", scenario={"name": "x"})
     with pytest.raises(ValueError, match="object array"):
         writer.write_checkpoint(0, {"x": np.array([{}, None], dtype=object)})
-    writer.add_step(step_row(5))
+    writer.add_step(step_rows(5))
     with pytest.raises(ValueError, match="later step"):
         writer.write_checkpoint(4, {})
 
@@ -327,7 +351,7 @@ def test_temp_files_of_a_killed_writer_are_cleaned_on_resume(tmp_path):
 
 def test_finish_marks_complete_only_after_every_file(tmp_path, monkeypatch):
     writer = RunWriter(tmp_path / "r", scenario={"name": "x"})
-    writer.add_step(step_row(0))
+    writer.add_step(step_rows(0))
     original = results.writer.atomic_write_json
 
     def fail_on_summary(path, data):
@@ -349,21 +373,21 @@ def test_finish_marks_complete_only_after_every_file(tmp_path, monkeypatch):
 def test_rows_missing_documented_columns_are_refused(tmp_path):
     writer = RunWriter(tmp_path / "r", scenario={"name": "x"})
     with pytest.raises(ValueError, match="lack the columns .*bad_debt_usd"):
-        writer.add_step({k: v for k, v in step_row(0).items() if k != "bad_debt_usd"})
-    with pytest.raises(ValueError, match="missing values"):
-        writer.add_step(step_row(0, price_oracle_usd=None))
+        writer.add_step([{k: v for k, v in r.items() if k != "bad_debt_usd"} for r in step_rows(0)])
+    with pytest.raises(ValueError, match="oi_long_usd has missing values"):
+        writer.add_step(step_rows(0, oi_long_usd=None))
     with pytest.raises(ValueError, match="side must be"):
         writer.add_events({"step": 0, "kind": "liquidation", "side": 2})
 
 
 def test_extra_numeric_step_columns_are_kept_after_the_documented_ones(tmp_path):
     writer = RunWriter(tmp_path / "r", scenario={"name": "x"})
-    writer.add_steps(pd.DataFrame([step_row(0, zeta=1, alpha=2.5), step_row(1, zeta=2, alpha=0)]))
+    writer.add_steps(steps_frame(step_rows(0, zeta=1, alpha=2.5), step_rows(1, zeta=2, alpha=0)))
     writer.finish([], meta={"traders": 0, "steps": 2, "wall_seconds": 0})
     steps = RunReader(tmp_path / "r").steps
     assert list(steps.columns)[-2:] == ["alpha", "zeta"]
     with pytest.raises(ValueError, match="extra column name must be numeric"):
-        RunWriter(tmp_path / "s", scenario={"name": "x"}).add_step(step_row(0, name="x"))
+        RunWriter(tmp_path / "s", scenario={"name": "x"}).add_step(step_rows(0, name="x"))
 
 
 def test_columnar_rows_and_unknown_outcomes(tmp_path):
@@ -382,22 +406,22 @@ def test_adding_after_finish_is_refused(tmp_path):
     writer = RunWriter(tmp_path / "r", scenario={"name": "x"})
     writer.finish([], meta={"traders": 0, "steps": 0, "wall_seconds": 0})
     with pytest.raises(ResultsError, match="already finished"):
-        writer.add_step(step_row(0))
+        writer.add_step(step_rows(0))
 
 
 # -- summary -----------------------------------------------------------------------------------
 
 
 def test_summary_on_known_tables():
-    steps = pd.DataFrame(
-        [
-            step_row(0, price_exogenous_usd=100, price_oracle_usd=100, insurance_fund_usd=50,
+    steps = steps_frame(
+        *[
+            step_rows(0, price_exogenous_usd=100, price_oracle_usd=100, insurance_fund_usd=50,
                      backstop_equity_usd=1000, backstop_share_price=1.0, transactions=3),
-            step_row(1, price_exogenous_usd=90, price_oracle_usd=80, insurance_fund_usd=70,
+            step_rows(1, price_exogenous_usd=90, price_oracle_usd=80, insurance_fund_usd=70,
                      liquidated_notional_long_usd=400, accounts_liquidated=2, bad_debt_usd=5,
                      adl_haircut_usd=12, adl_overshoot_usd=2, fees_usd=1.5, transactions=4,
                      backstop_equity_usd=900, backstop_share_price=0.95),
-            step_row(2, price_exogenous_usd=95, price_oracle_usd=97, insurance_fund_usd=30,
+            step_rows(2, price_exogenous_usd=95, price_oracle_usd=97, insurance_fund_usd=30,
                      liquidated_notional_short_usd=100, accounts_liquidated=1, bad_debt_usd=1,
                      fees_usd=0.5, transactions=5, backstop_equity_usd=1100,
                      backstop_share_price=1.1),
@@ -422,7 +446,7 @@ def test_summary_on_known_tables():
 
 
 def test_summary_guards_zero_division_and_empty_tables():
-    flat = pd.DataFrame([step_row(k, price_exogenous_usd=100 + k, price_oracle_usd=100)
+    flat = steps_frame(*[step_rows(k, price_exogenous_usd=100 + k, price_oracle_usd=100)
                          for k in range(3)])  # fmt: skip
     meta = {"traders": 1, "steps": 3, "wall_seconds": 0}
     assert summarize(flat, pd.DataFrame(), pd.DataFrame(), meta)["price_amplification"] is None
@@ -433,13 +457,13 @@ def test_summary_guards_zero_division_and_empty_tables():
 
 
 def test_summary_counts_accounts_from_steps_without_liquidation_events():
-    steps = pd.DataFrame([step_row(0, accounts_liquidated=2), step_row(1, accounts_liquidated=3)])
+    steps = steps_frame(step_rows(0, accounts_liquidated=2), step_rows(1, accounts_liquidated=3))
     meta = {"traders": 1, "steps": 2, "wall_seconds": 0}
     assert summarize(steps, pd.DataFrame(), pd.DataFrame(), meta)["liquidated_accounts"] == 5
 
 
 def test_summary_meta_overrides_and_requirements():
-    steps = pd.DataFrame([step_row(0)])
+    steps = steps_frame(step_rows(0))
     meta = {"traders": 1, "steps": 1, "wall_seconds": 0, "backstop_pnl_usd": np.float64(-3)}
     s = summarize(steps, pd.DataFrame(), pd.DataFrame(), meta)
     assert s["backstop_pnl_usd"] == -3 and type(s["backstop_pnl_usd"]) is float
@@ -490,7 +514,8 @@ def test_dataframe_rows_with_nan_mean_missing_values(tmp_path):
     assert writer.events_table().column("account").to_pylist() == ["x", None]
     assert writer.events_table().column("side").to_pylist() == ["long", None]
     positions = pd.DataFrame({
-        "account": ["a", "b"], "side": ["long", "short"], "collateral_usd": [1.0, 2.0],
+        "account": ["a", "b"], "market": ["BTC", "BTC"], "side": ["long", "short"],
+        "collateral_usd": [1.0, 2.0],
         "size_base": [1.0, 1.0], "entry_price_usd": [1.0, 1.0], "leverage": [1.0, 1.0],
         "liquidation_price_at_open_usd": [0.5, 1.5], "opened_step": [0, 1],
         "outcome": ["open", "liquidated"], "outcome_step": [None, 5],
@@ -662,7 +687,7 @@ def test_a_run_that_fails_before_its_first_step_leaves_no_folder(tmp_path):
     assert (tmp_path / "mine").is_dir() and list((tmp_path / "mine").iterdir()) == []
     # Once a step was written, the folder stays, incomplete and resumable.
     with pytest.raises(RuntimeError), RunWriter(target, scenario={"name": "x"}) as writer:
-        writer.add_step(step_row(0))
+        writer.add_step(step_rows(0))
         raise RuntimeError("node died")
     assert toy_manifest(target)["status"] == "incomplete"
 
@@ -681,8 +706,9 @@ def test_summary_bad_debt_is_the_ledgers_level_not_a_sum_of_float_differences():
     levels = [0.0, 228.762221, 945.270696, 901.427458, 30.589983, 0.0]
     flows = [b - a for a, b in zip(levels[:-1], levels[1:], strict=True)]
     assert sum(flows) != 0.0
-    steps = pd.DataFrame({"step": [1, 2, 3, 4, 5], "bad_debt_usd": flows})
+    steps = steps_frame(*[step_rows(k, bad_debt_usd=f) for k, f in enumerate(flows, start=1)])
     meta = {"traders": 1, "steps": 5, "wall_seconds": 0.0}
     assert summarize(steps, pd.DataFrame(), pd.DataFrame(), meta)["bad_debt_usd"] == sum(flows)
     with_level = summarize(steps, pd.DataFrame(), pd.DataFrame(), {**meta, "bad_debt_usd": 0.0})
     assert with_level["bad_debt_usd"] == 0.0
+    assert with_level["markets"]["BTC"]["bad_debt_usd"] == 0.0  # a single market's is the venue's

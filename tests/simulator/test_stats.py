@@ -144,3 +144,22 @@ def test_markdown_table_escapes_pipes():
     text = markdown_table(pd.DataFrame({"a|b": ["x|y"]}, index=["row"]), index_label="m")
     assert text.splitlines()[0] == "| m | a\\|b |"
     assert text.splitlines()[2] == "| row | x\\|y |"
+
+
+def test_market_figures_are_compared_as_symbol_rows_for_several_markets():
+    from simulator.stats import MARKET_METRICS, market_metrics, summary_value
+
+    def summary(btc: float, eth: float) -> dict:
+        return {"bad_debt_usd": btc + eth,
+                "markets": {"BTC": {"bad_debt_usd": btc}, "ETH": {"bad_debt_usd": eth}}}  # fmt: skip
+
+    results = {"baseline": [summary(1.0, 2.0), summary(3.0, 4.0)]}
+    metrics = market_metrics(results)
+    assert metrics[: len(MARKET_METRICS)] == [f"BTC:{k}" for k in MARKET_METRICS]
+    assert "ETH:bad_debt_usd" in metrics
+    table = compare_table(results, ["bad_debt_usd", *metrics])
+    assert float(table.loc["bad_debt_usd", ("baseline", "mean")]) == 5.0
+    assert float(table.loc["ETH:bad_debt_usd", ("baseline", "mean")]) == 3.0
+    assert summary_value(results["baseline"][0], "BTC:bad_debt_usd") == 1.0
+    one = {"baseline": [{"markets": {"BTC": {"bad_debt_usd": 1.0}}}]}
+    assert market_metrics(one) == []  # a single market's figures are the venue's

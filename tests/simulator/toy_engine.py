@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simulator.results import RunWriter
+from simulator.results import RunWriter, venue_total_row
 
 TRADERS = 8
 SCENARIO = {"name": "toy", "seed": 5, "steps": 30}
@@ -68,21 +68,31 @@ def run(
             notional = state["size"] * price
             bad = float(np.maximum(-equity[newly], 0).sum())
             state["insurance"] = state["insurance"] - bad
-            writer.add_step({
-                "step": step, "timestamp_s": step * 60, "price_exogenous_usd": price,
+            market = {
+                "step": step, "timestamp_s": step * 60, "market": "BTC",
+                "price_exogenous_usd": price,
                 "price_oracle_usd": price * 0.99, "price_mark_usd": price,
                 "price_amm_usd": price, "oi_long_usd": float(notional[state["side"] > 0].sum()),
                 "oi_short_usd": float(notional[state["side"] < 0].sum()),
                 "liquidated_notional_long_usd": float(notional[newly & (state["side"] > 0)].sum()),
                 "liquidated_notional_short_usd": float(notional[newly & (state["side"] < 0)].sum()),
                 "accounts_liquidated": int(newly.sum()),
-                "insurance_fund_usd": float(state["insurance"][0]),
-                "backstop_equity_usd": 0.0, "backstop_share_price": 1.0,
                 "adl_haircut_usd": 0.0, "adl_overshoot_usd": 0.0, "bad_debt_usd": bad,
-                "funding_rate": 1e-5, "fees_usd": 0.1, "transactions": TRADERS + int(newly.sum()),
-            })  # fmt: skip
+                "funding_rate": 1e-5, "fees_usd": 0.1,
+            }  # fmt: skip
+            venue = {"insurance_fund_usd": float(state["insurance"][0]),
+                     "backstop_equity_usd": 0.0, "backstop_share_price": 1.0,
+                     "transactions": TRADERS + int(newly.sum())}  # fmt: skip
+            writer.add_step(
+                [
+                    market,
+                    venue_total_row(
+                        [market], accounts_liquidated=market["accounts_liquidated"], venue=venue
+                    ),
+                ]
+            )
             writer.add_events([
-                {"step": step, "kind": "liquidation", "account": f"0x{i:040x}",
+                {"step": step, "kind": "liquidation", "market": "BTC", "account": f"0x{i:040x}",
                  "side": int(state["side"][i]), "size_base": float(state["size"][i]),
                  "price_usd": price, "notional_usd": float(notional[i]),
                  "amount_usd": 0.01 * float(notional[i])}
@@ -96,6 +106,7 @@ def run(
                 writer.write_checkpoint(step, state, {"rng": rng.bit_generator.state})
         positions = {
             "account": [f"0x{i:040x}" for i in range(TRADERS)],
+            "market": ["BTC"] * TRADERS,
             "side": state["side"],
             "collateral_usd": state["collateral"],
             "size_base": state["size"],
