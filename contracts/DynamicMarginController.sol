@@ -2,64 +2,42 @@
 pragma solidity 0.8.28;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {IDynamicMarginController} from "./interfaces/IDynamicMarginController.sol";
 import {IPerpMarket} from "./interfaces/IPerpMarket.sol";
 import {IOracle} from "./interfaces/IOracle.sol";
-import {FixedPointMath} from "./libraries/FixedPointMath.sol";
+import {MarginControlMath} from "./libraries/MarginControlMath.sol";
 
 /// @title DynamicMarginController
 /// @notice See IDynamicMarginController. Holds the market's CONTROLLER_ROLE; its own
-///         parameters change only through its admin (the timelock).
+///         parameters change only through its admin (the timelock). The math is
+///         MarginControlMath's, shared with the venue's per-market `VenueMarginController`.
 contract DynamicMarginController is IDynamicMarginController, AccessControl {
-    using FixedPointMath for uint256;
-
-    uint256 internal constant WAD = 1e18;
-    uint256 internal constant YEAR = 365 days;
+    using MarginControlMath for MarginControlMath.State;
 
     IPerpMarket private immutable _market;
     IOracle private immutable _oracle;
     ControllerParams private _params;
-    uint256 private _lastPrice;
-    uint256 private _lastTime;
-    /// @dev EWMA of r²/dt, WAD per second.
-    uint256 private _varianceRate;
-    /// @dev Skew fraction seen by the latest poke, WAD, and its timestamp.
-    uint256 private _skewSample;
-    uint256 private _skewSampleTime;
-    /// @dev Time-averaged skew fraction up to `_skewSampleTime`, WAD.
-    uint256 private _skewAverage;
+    MarginControlMath.State private _state;
 
     constructor(address market_, address oracle_, address admin, ControllerParams memory params_) {
         _market = IPerpMarket(market_);
         _oracle = IOracle(oracle_);
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _setParameters(params_);
-        (_lastPrice, _lastTime) = IOracle(oracle_).latestPrice();
-        _skewSample = _skewNow();
-        _skewSampleTime = block.timestamp;
+        (uint256 price, uint256 priceTime) = IOracle(oracle_).latestPrice();
+        _state.start(price, priceTime, _skewNow());
     }
 
     /// @inheritdoc IDynamicMarginController
     function poke() external returns (uint256 scale) {
         uint256 skewNow = _skewNow();
-        _skewAverage = _skewAverageAt(skewNow);
-        _skewSample = skewNow;
-        _skewSampleTime = block.timestamp;
         uint256 price = _oracle.price();
-        uint256 dt = block.timestamp - _lastTime;
-        if (dt >= _params.minInterval && dt != 0) {
-            uint256 move = price > _lastPrice ? price - _lastPrice : _lastPrice - price;
-            uint256 r = move.divWadUp(_lastPrice);
-            uint256 w = _params.ewmaWeight;
-            // var = (1 − w)·var + w·r²/dt, one division at the end
-            _varianceRate = Math.mulDiv(_varianceRate * (WAD - w) * dt + r.mulWadUp(r) * w, 1, WAD * dt);
-            _lastPrice = price;
-            _lastTime = block.timestamp;
-        }
-        scale = _target(_skewAverage);
+        ControllerParams memory p = _params;
+        _state.observe(p, skewNow, price);
+        uint256 average = _state.skewAverage;
+        scale = MarginControlMath.target(p, _state.volatility(), average);
         if (scale != _market.marginScale()) _market.setMarginScale(scale);
-        emit Poked(price, volatility(), skewNow, _skewAverage, scale);
+        emit Poked(price, _state.volatility(), skewNow, average, scale);
     }
 
     /// @inheritdoc IDynamicMarginController
@@ -68,63 +46,31 @@ contract DynamicMarginController is IDynamicMarginController, AccessControl {
     }
 
     function _setParameters(ControllerParams memory p) private {
-        if (p.minScale < 0.1e18) revert InvalidControllerParameter("minScale", p.minScale);
-        if (p.maxScale < p.minScale || p.maxScale > 10e18) revert InvalidControllerParameter("maxScale", p.maxScale);
-        if (p.targetVolatility == 0) revert InvalidControllerParameter("targetVolatility", 0);
-        if (p.ewmaWeight == 0 || p.ewmaWeight > WAD) revert InvalidControllerParameter("ewmaWeight", p.ewmaWeight);
-        if (p.skewAveragingTime == 0) revert InvalidControllerParameter("skewAveragingTime", 0);
-        if (p.maxSkewSampleAge == 0 || p.maxSkewSampleAge > p.skewAveragingTime) {
-            revert InvalidControllerParameter("maxSkewSampleAge", p.maxSkewSampleAge);
-        }
+        MarginControlMath.validate(p);
         _params = p;
         emit ControllerParametersUpdated(p);
-    }
-
-    function _target(uint256 skewAverage_) private view returns (uint256 scale) {
-        ControllerParams memory p = _params;
-        scale = WAD;
-        uint256 vol = volatility();
-        if (vol > p.targetVolatility) {
-            scale += p.volatilitySensitivity.mulWadUp((vol - p.targetVolatility).divWadUp(p.targetVolatility));
-        }
-        scale += p.skewSensitivity.mulWadUp(skewAverage_);
-        scale = Math.min(Math.max(scale, p.minScale), p.maxScale);
     }
 
     /// @dev |long − short| / (long + short) of the market's open interest now, WAD (0 if empty).
     function _skewNow() private view returns (uint256) {
         (uint256 longs, uint256 shorts) = _market.openInterest();
-        if (longs + shorts == 0) return 0;
-        return (longs > shorts ? longs - shorts : shorts - longs).divWadUp(longs + shorts);
-    }
-
-    /// @dev The skew average a poke now would store (see IDynamicMarginController): it moves
-    ///      toward min(previous sample, skewNow) by min(dt, maxSkewSampleAge)/skewAveragingTime
-    ///      of the gap, rounded toward the old average; dt == 0 leaves it as it is.
-    function _skewAverageAt(uint256 skewNow) private view returns (uint256) {
-        uint256 average = _skewAverage;
-        uint256 dt = block.timestamp - _skewSampleTime;
-        if (dt == 0) return average;
-        ControllerParams memory p = _params;
-        uint256 held = Math.min(_skewSample, skewNow);
-        uint256 weight = Math.min(dt, p.maxSkewSampleAge);
-        if (held > average) return average + Math.mulDiv(held - average, weight, p.skewAveragingTime);
-        return average - Math.mulDiv(average - held, weight, p.skewAveragingTime);
+        return MarginControlMath.skewFraction(longs, shorts);
     }
 
     /// @inheritdoc IDynamicMarginController
-    function volatility() public view returns (uint256) {
-        return Math.sqrt(_varianceRate * YEAR * WAD);
+    function volatility() external view returns (uint256) {
+        return _state.volatility();
     }
 
     /// @inheritdoc IDynamicMarginController
     function targetScale() external view returns (uint256) {
-        return _target(_skewAverageAt(_skewNow()));
+        ControllerParams memory p = _params;
+        return MarginControlMath.target(p, _state.volatility(), _state.skewAverageAt(p, _skewNow()));
     }
 
     /// @inheritdoc IDynamicMarginController
     function skewAverage() external view returns (uint256) {
-        return _skewAverage;
+        return _state.skewAverage;
     }
 
     /// @inheritdoc IDynamicMarginController
