@@ -7,9 +7,8 @@ address) can exist. So the vault is deployed by a fresh deployer whose first con
 is known in advance (CREATE of nonce 0) and that address is handed to the venue's deploy. The
 controller gets the venue's CONTROLLER_ROLE through the timelock.
 
-``deploy_venue`` is ``venue_helpers.deploy_multi``'s sequence with the Oracle's sixth constructor
-argument (its TWAP ring, review F6), which ``deploy_multi`` does not pass yet (that helper is being
-moved into simulator/protocol/ by another change; this module does not edit it).
+``deploy_venue`` is ``venue_helpers.deploy_multi`` (perpsim's venue deploy,
+:func:`simulator.protocol.venue_deploy.deploy_multi_venue`) with the vault's address.
 
 Units: token amounts in collateral base units (``usd()``), prices and sizes WAD.
 """
@@ -20,14 +19,13 @@ from dataclasses import dataclass
 from itertools import count
 
 from eth_utils import keccak, to_checksum_address
-from perp_helpers import GOVERNOR, GUARDIAN, MANAGER, PUSHER, WAD, ok, usd, wad
-from venue_helpers import ADL_KEEPER, CONTROLLER, MarketSpec, MultiVenue, PerpVenue
+from perp_helpers import GOVERNOR, MANAGER, WAD, ok, usd
+from venue_helpers import MarketSpec, MultiVenue, deploy_multi
 
 from simulator.chain.artifacts import load_artifacts
-from simulator.chain.contracts import CollateralToken, ContractWrapper
-from simulator.chain.deploy import DEFAULT_DEPLOYER, deploy_contract
+from simulator.chain.contracts import ContractWrapper
+from simulator.chain.deploy import deploy_contract
 from simulator.chain.types import Call, TxResult
-from simulator.protocol.contracts import ZERO_ADDRESS, InsuranceFund, Oracle, PerpTimelock
 
 _DEPLOYERS = count()
 
@@ -64,57 +62,13 @@ def deploy_venue(
     fund_usd: float = 100_000,
     pool_usd: float = 1_000_000,
     timelock_delay_s: int = 1,
-    twap_window_s: int = 3_600,
 ) -> MultiVenue:
     """Deploy the venue with `vault` as its backstop account, list `markets` through the
-    timelock (one Oracle each, max age 3,600 s, TWAP ring `twap_window_s`), fund the insurance
-    fund and the pool."""
-    artifacts = load_artifacts()
-    d = DEFAULT_DEPLOYER
-
-    def deploy(wrapper, *args, name=None):
-        return deploy_contract(
-            chain, wrapper, *args, sender=d, artifacts=artifacts, contract_name=name
-        )
-
-    collateral = deploy(CollateralToken, "Perp USD", "pUSD", d)
-    timelock = deploy(PerpTimelock, timelock_delay_s, [GOVERNOR], [GOVERNOR], ZERO_ADDRESS)
-    modules = {
-        n: deploy(ContractWrapper, name=n).address
-        for n in ("VenueLiquidationModule", "VenueAdlModule", "VenueGovernanceModule")
-    }
-    venue = deploy(
-        PerpVenue, collateral.address, timelock.address, GUARDIAN, modules["VenueLiquidationModule"],
-        modules["VenueAdlModule"], modules["VenueGovernanceModule"],
+    timelock, fund the insurance fund and the pool (:func:`venue_helpers.deploy_multi`)."""
+    return deploy_multi(
+        chain, markets, fund_usd=fund_usd, pool_usd=pool_usd, vault=vault,
+        timelock_delay_s=timelock_delay_s,
     )  # fmt: skip
-    fund = deploy(InsuranceFund, collateral.address)
-    fund_units, pool_units = usd(fund_usd), usd(pool_usd)
-    ok(
-        chain.execute(
-            [
-                fund.set_market(d, venue.address),
-                venue.call(d, "initialize", fund.address, vault, ADL_KEEPER, CONTROLLER),
-                collateral.mint(d, d, fund_units + pool_units),
-                collateral.approve(d, venue.address, 2**256 - 1),
-                collateral.transfer(d, fund.address, fund_units),
-                venue.call(d, "seedPool", pool_units),
-            ]
-        )
-    )
-    mv = MultiVenue(chain, venue, collateral, fund, timelock, {}, {}, modules)
-    for spec in markets:
-        oracle = deploy(Oracle, timelock.address, PUSHER, wad(spec.price), 3600, 0, twap_window_s)
-        symbol = spec.symbol.encode().ljust(32, b"\0")
-        call = venue.call(
-            timelock.address, "listMarket", symbol, oracle.address,
-            venue.params_tuple(spec.params()), spec.tiers,
-        )  # fmt: skip
-        result = ok([mv.govern(call)])[0]
-        market_id = next(e.args["market"] for e in result.events if e.name == "MarketListed")
-        mv.oracles[market_id] = oracle
-        mv.ids[spec.symbol] = market_id
-    mv.push_all({m: mv.venue.market_now(m)["indexPrice"] for m in mv.oracles})
-    return mv
 
 
 @dataclass
