@@ -42,7 +42,6 @@ column goes onto the step grid by :func:`simulator.pricepaths.resample_csv` with
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -67,7 +66,7 @@ from simulator.scenario import (
     path_seeds,
     random_streams,
 )
-from simulator.scenario.csv_inputs import positive_float_cell, timestamp_cell_seconds
+from simulator.scenario.csv_inputs import csv_rows, positive_float_cell, timestamp_cell_seconds
 from simulator.scenario.messages import format_validation_error
 
 #: Largest |beta| accepted (a beta of 10 already moves an asset ten times the factor).
@@ -529,52 +528,30 @@ def read_multi_asset_csv(
         named twice, or a bad cell (naming its line and column).
     """
     path = Path(path)
-    try:
-        handle = path.open(newline="", encoding="utf-8-sig")
-    except OSError as exc:
-        raise PricePathError(f"price_paths.path: cannot read {path}: {exc.strerror}") from None
-    with handle:
-        reader = csv.reader(handle)
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            raise PricePathError(f"{path}: empty CSV file (expected a header row)") from None
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise PricePathError(f"{path}:1: malformed CSV: {exc}") from None
-        keys = [h.upper() for h in header]
-        twice = sorted({h for h in keys if keys.count(h) > 1})
-        if twice:
-            raise PricePathError(f"{path}:1: column {', '.join(twice)} appears twice")
-        if "TIMESTAMP" not in keys:
-            raise PricePathError(f"{path}:1: no timestamp column (header: {','.join(header)})")
-        missing = [s for s in symbols if s.upper() not in keys]
-        if missing:
-            raise PricePathError(
-                f"{path}:1: no column for asset {', '.join(missing)} (header: {','.join(header)})"
-            )
-        t_col = keys.index("TIMESTAMP")
-        cols = [keys.index(s.upper()) for s in symbols]
-        used = {t_col, *cols}
-        times: list[float] = []
-        rows: list[list[float]] = []
-        try:
-            for row in reader:
-                line = reader.line_num
-                if not row or all(not cell.strip() for cell in row):
-                    continue
-                if len(row) != len(header):
-                    raise PricePathError(
-                        f"{path}:{line}: expected {len(header)} fields, got {len(row)}"
-                    )
-                t = timestamp_cell_seconds(path, line, row[t_col].strip())
-                if times and t <= times[-1]:
-                    raise PricePathError(f"{path}:{line}: timestamps must be strictly increasing")
-                times.append(t)
-                rows.append(
-                    [positive_float_cell(path, line, header[c], row[c].strip()) for c in cols]
-                )
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise PricePathError(f"{path}:{reader.line_num}: malformed CSV: {exc}") from None
+    rows_in = csv_rows(path, PricePathError)
+    _, header = next(rows_in)
+    keys = [h.upper() for h in header]
+    twice = sorted({h for h in keys if keys.count(h) > 1})
+    if twice:
+        raise PricePathError(f"{path}:1: column {', '.join(twice)} appears twice")
+    if "TIMESTAMP" not in keys:
+        raise PricePathError(f"{path}:1: no timestamp column (header: {','.join(header)})")
+    missing = [s for s in symbols if s.upper() not in keys]
+    if missing:
+        raise PricePathError(
+            f"{path}:1: no column for asset {', '.join(missing)} (header: {','.join(header)})"
+        )
+    t_col = keys.index("TIMESTAMP")
+    cols = [keys.index(s.upper()) for s in symbols]
+    used = {t_col, *cols}
+    times: list[float] = []
+    rows: list[list[float]] = []
+    for line, row in rows_in:
+        t = timestamp_cell_seconds(path, line, row[t_col])
+        if times and t <= times[-1]:
+            raise PricePathError(f"{path}:{line}: timestamps must be strictly increasing")
+        times.append(t)
+        rows.append([positive_float_cell(path, line, header[c], row[c]) for c in cols])
     if not times:
         raise PricePathError(f"{path}: no price rows after the header")
     unused = [h for c, h in enumerate(header) if c not in used]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Iterator
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -13,49 +14,64 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from simulator.errors import PerpsimError
 from simulator.scenario.messages import ScenarioError, _plain, _utc
 
 if TYPE_CHECKING:
     from simulator.scenario.models import ExplicitPosition
 
 
-def _open_csv(path: Path, required: tuple[str, ...], optional: tuple[str, ...] = ()):
-    """Open a CSV file and check its header; yield ``(line_number, row_dict)``."""
+def csv_rows(
+    path: Path, error: type[PerpsimError] = ScenarioError
+) -> Iterator[tuple[int, list[str]]]:
+    """Read a CSV file as ``(line_number, cells)``: first the header row (line 1, cells
+    stripped), then every non-blank row with as many cells as the header (stripped).
+
+    A missing or unreadable file, an empty file, a row of the wrong length and malformed CSV
+    raise ``error`` with one line naming the file (and the line).
+    """
     path = Path(path)
     try:
         handle = path.open(newline="", encoding="utf-8-sig")
     except FileNotFoundError:
-        raise ScenarioError(f"CSV file not found: {path}") from None
+        raise error(f"CSV file not found: {path}") from None
     except OSError as exc:
-        raise ScenarioError(f"cannot read CSV file {path}: {exc.strerror or exc}") from None
+        raise error(f"cannot read CSV file {path}: {exc.strerror or exc}") from None
     with handle:
         reader = csv.reader(handle)
         try:
-            header = next(reader)
+            header = [h.strip() for h in next(reader)]
         except StopIteration:
-            raise ScenarioError(f"{path}: empty CSV file (expected a header row)") from None
+            raise error(f"{path}: empty CSV file (expected a header row)") from None
         except (csv.Error, UnicodeDecodeError) as exc:
-            raise ScenarioError(f"{path}:1: malformed CSV: {exc}") from None
-        header = [h.strip().lower() for h in header]
-        missing = [c for c in required if c not in header]
-        unknown = [c for c in header if c not in required + optional]
-        if missing or unknown:
-            expected = ",".join(required) + "".join(f"[,{c}]" for c in optional)
-            raise ScenarioError(
-                f"{path}:1: header must be {expected} (got {','.join(header) or 'nothing'})"
-            )
+            raise error(f"{path}:1: malformed CSV: {exc}") from None
+        yield 1, header
         try:
             for row in reader:
                 line = reader.line_num
                 if not row or all(not cell.strip() for cell in row):
                     continue
                 if len(row) != len(header):
-                    raise ScenarioError(
-                        f"{path}:{line}: expected {len(header)} fields, got {len(row)}"
-                    )
-                yield line, {h: cell.strip() for h, cell in zip(header, row, strict=True)}
+                    raise error(f"{path}:{line}: expected {len(header)} fields, got {len(row)}")
+                yield line, [cell.strip() for cell in row]
         except (csv.Error, UnicodeDecodeError) as exc:
-            raise ScenarioError(f"{path}:{reader.line_num}: malformed CSV: {exc}") from None
+            raise error(f"{path}:{reader.line_num}: malformed CSV: {exc}") from None
+
+
+def _open_csv(path: Path, required: tuple[str, ...], optional: tuple[str, ...] = ()):
+    """Open a CSV file and check its header; yield ``(line_number, row_dict)``."""
+    rows = csv_rows(path)
+    _, header = next(rows)
+    header = [h.lower() for h in header]
+    missing = [c for c in required if c not in header]
+    unknown = [c for c in header if c not in required + optional]
+    if missing or unknown:
+        expected = ",".join(required) + "".join(f"[,{c}]" for c in optional)
+        raise ScenarioError(
+            f"{path}:1: header must be {expected} (got {','.join(header) or 'nothing'})"
+        )
+    for line, cells in rows:
+        yield line, dict(zip(header, cells, strict=True))
 
 
 def positive_float_cell(path: Path, line: int, column: str, text: str) -> float:
