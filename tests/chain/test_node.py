@@ -109,3 +109,21 @@ def test_no_orphan_when_the_owner_is_interrupted_terminated_or_killed(sig):
 def test_free_port_is_bindable():
     port = free_port()
     assert 0 < port < 65536
+
+
+def test_the_states_anvil_keeps_on_disk_go_with_the_node():
+    # anvil writes the block states past its in-memory window under $HOME/.foundry/anvil/tmp
+    # and leaves them there when it stops; the node gives anvil a home of its own and removes it.
+    user_cache = os.path.expanduser("~/.foundry/anvil/tmp")
+    before = set(os.listdir(user_cache)) if os.path.isdir(user_cache) else set()
+    accounts = [f"0x{i:040x}" for i in range(1, 40)]
+    with AnvilNode() as node:
+        home = node.home
+        for k in range(700):  # enough blocks of changed state to spill past the memory window
+            node.rpc.request("anvil_setBalance", [accounts[k % len(accounts)], hex(10**18 + k)])
+            node.rpc.request("evm_mine", [])
+        spilled = os.path.join(home, ".foundry", "anvil", "tmp")
+        assert os.path.isdir(spilled) and os.listdir(spilled), "anvil did not use the node's home"
+    assert not os.path.exists(home)
+    after = set(os.listdir(user_cache)) if os.path.isdir(user_cache) else set()
+    assert after - before == set()
