@@ -37,7 +37,7 @@ contract PerpMarket is IPerpMarket, PerpMarketBase {
         address liquidationModule,
         address governanceModule
     ) {
-        ParamsLib.validate(params_);
+        ParamsLib.validate(params_, IOracle(oracle_).maxTwapWindow());
         ParamsLib.validateTiers(tiers_);
         _collateralToken = IERC20(collateral_);
         _oracle = IOracle(oracle_);

@@ -62,6 +62,9 @@ interface IPerpMarketErrors is IPerpMarketTypes {
     error AdlAccountsNotSorted(uint256 index);
     /// @notice A parameter failed validation; `name` is the field, `value` what was given.
     error InvalidParameter(bytes32 name, uint256 value);
+    /// @notice The circuit breaker's window (seconds) is longer than the oracle's TWAP ring
+    ///         covers (`IOracle.maxTwapWindow`, seconds): `twap` would revert on every trade.
+    error CircuitBreakerWindowTooLong(uint256 window, uint256 maxTwapWindow);
     /// @notice The guardian may only tighten; the proposal loosens `name`.
     error GuardianCannotLoosen(bytes32 name, uint256 current, uint256 proposed);
     /// @notice `initialize` was already called, or called by someone other than the deployer.
@@ -241,7 +244,9 @@ interface IPerpMarket is IPerpMarketErrors, IPerpMarketEvents {
 
     /// @notice Replace every parameter; GOVERNOR_ROLE (the timelock) only.
     /// @dev Funding accrued so far is settled under the old parameters first (also for the
-    ///      guardian's setters, which go through the same path).
+    ///      guardian's setters, which go through the same path). Reverts
+    ///      `CircuitBreakerWindowTooLong` when `circuitBreakerWindow` exceeds the oracle's
+    ///      `maxTwapWindow()` (as the constructor does).
     function setParameters(MarketParams calldata params) external;
 
     /// @notice Replace the margin tiers above the base tier; GOVERNOR_ROLE only.

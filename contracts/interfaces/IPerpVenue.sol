@@ -10,6 +10,9 @@ interface IPerpVenueErrors is IPerpVenueTypes {
     error ZeroAmount();
     /// @notice A parameter failed validation; `name` is the field, `value` what was given.
     error InvalidParameter(bytes32 name, uint256 value);
+    /// @notice A market's circuit-breaker window (seconds) is longer than its oracle's TWAP ring
+    ///         covers (`IOracle.maxTwapWindow`, seconds): `twap` would revert on every trade.
+    error CircuitBreakerWindowTooLong(uint256 window, uint256 maxTwapWindow);
     /// @notice No market has this id.
     error UnknownMarket(MarketId market);
     /// @notice A market with this symbol is already listed.
@@ -221,6 +224,8 @@ interface IPerpVenueAdl {
 /// @notice Listing and parameter changes (run by `VenueGovernanceModule` through `delegatecall`).
 interface IPerpVenueGovernance {
     /// @notice List a market (GOVERNOR_ROLE, the timelock). Returns its id (1, 2, ...).
+    ///         Reverts `CircuitBreakerWindowTooLong` when `circuitBreakerWindow` exceeds the
+    ///         oracle's `maxTwapWindow()`.
     function listMarket(
         bytes32 symbol,
         address oracle,
@@ -229,7 +234,8 @@ interface IPerpVenueGovernance {
     ) external returns (MarketId);
 
     /// @notice Replace a market's parameters (GOVERNOR_ROLE). Funding accrues up to now under the
-    ///         old parameters first (F10).
+    ///         old parameters first (F10). Reverts `CircuitBreakerWindowTooLong` when
+    ///         `circuitBreakerWindow` exceeds the market oracle's `maxTwapWindow()`.
     function setMarketParameters(MarketId market, IPerpVenueTypes.MarketParams calldata params) external;
 
     /// @notice Replace a market's margin tiers (GOVERNOR_ROLE).

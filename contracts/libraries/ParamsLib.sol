@@ -6,7 +6,8 @@ import {IPerpMarketErrors} from "../interfaces/IPerpMarket.sol";
 import {MarginMath} from "./MarginMath.sol";
 
 /// @title ParamsLib
-/// @notice Validation of market parameters and margin tiers; reverts `InvalidParameter(name, value)`.
+/// @notice Validation of market parameters and margin tiers; reverts `InvalidParameter(name, value)`,
+///         or `CircuitBreakerWindowTooLong` when the breaker window exceeds the oracle's TWAP ring.
 library ParamsLib {
     uint256 internal constant WAD = 1e18;
     uint256 internal constant BPS = 10_000;
@@ -17,7 +18,10 @@ library ParamsLib {
         revert IPerpMarketErrors.InvalidParameter(name, value);
     }
 
-    function validate(IPerpMarketTypes.MarketParams memory p) internal pure {
+    /// @param maxTwapWindow The market oracle's `maxTwapWindow()`, seconds: the breaker window
+    ///        must not exceed it (whether or not the band is on), or `twap` reverts
+    ///        `TwapWindowTooLong` on every trade once the band is set.
+    function validate(IPerpMarketTypes.MarketParams memory p, uint256 maxTwapWindow) internal pure {
         if (p.maxLeverage < WAD || p.maxLeverage > 1000 * WAD) _bad("maxLeverage", p.maxLeverage);
         // MM must stay below IM = 1/maxLeverage.
         if (p.maintenanceMarginFraction == 0 || p.maintenanceMarginFraction * p.maxLeverage >= WAD * WAD) {
@@ -44,6 +48,9 @@ library ParamsLib {
         }
         if (p.circuitBreakerBandBps > BPS) _bad("circuitBreakerBandBps", p.circuitBreakerBandBps);
         if (p.circuitBreakerBandBps != 0 && p.circuitBreakerWindow == 0) _bad("circuitBreakerWindow", 0);
+        if (p.circuitBreakerWindow > maxTwapWindow) {
+            revert IPerpMarketErrors.CircuitBreakerWindowTooLong(p.circuitBreakerWindow, maxTwapWindow);
+        }
     }
 
     /// @notice Tiers must have strictly increasing positive floors, non-decreasing fractions

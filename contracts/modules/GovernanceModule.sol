@@ -132,8 +132,10 @@ contract GovernanceModule is PerpMarketBase {
     ///      it accrued under, before the new ones apply (at the latest index price, without the
     ///      staleness check, so a stale oracle cannot block a parameter change). Before, the
     ///      whole interval since the last accrual was re-priced with the new funding model.
+    ///      The breaker window is checked against the oracle's TWAP ring here, on the governance
+    ///      path, so a parameter change cannot make `_breaker` revert on every trade.
     function _setParameters(MarketParams memory p) private {
-        ParamsLib.validate(p);
+        ParamsLib.validate(p, _oracle.maxTwapWindow());
         _accrueFunding(_latestPrice());
         _params = p;
         emit ParametersUpdated(msg.sender, p);

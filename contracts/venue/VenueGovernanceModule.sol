@@ -53,7 +53,7 @@ contract VenueGovernanceModule is IPerpVenueGovernance, VenueStorage {
         MarketId existing = _marketBySymbol[symbol];
         if (MarketId.unwrap(existing) != 0) revert MarketAlreadyListed(symbol, existing);
         if (_marketCount >= MAX_MARKETS) revert TooManyMarkets(MAX_MARKETS);
-        VenueParams.validate(params);
+        VenueParams.validate(params, IOracle(oracle).maxTwapWindow());
         id = MarketId.wrap(uint16(++_marketCount));
         VenueMarket.State storage m = _markets[id];
         m.symbol = symbol;
@@ -177,10 +177,11 @@ contract VenueGovernanceModule is IPerpVenueGovernance, VenueStorage {
     // ---------------------------------------------------------------------------------------
 
     /// @dev F10: funding accrues to now under the old parameters (at the last index, so a stale
-    ///      oracle cannot block governance) before the new ones apply.
+    ///      oracle cannot block governance) before the new ones apply. The breaker window is
+    ///      checked against the market's oracle's TWAP ring (here, not on the trading path).
     function _setParameters(MarketId market, MarketParams memory params) private {
         VenueMarket.State storage m = _market(market);
-        VenueParams.validate(params);
+        VenueParams.validate(params, m.oracle.maxTwapWindow());
         m.accrue(m.latestPrice());
         m.params = params;
         emit MarketParametersUpdated(market, msg.sender, params);

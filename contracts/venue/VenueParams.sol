@@ -7,7 +7,8 @@ import {MarginMath} from "../libraries/MarginMath.sol";
 
 /// @title VenueParams
 /// @notice Validation of one market's parameters and margin tiers; reverts
-///         `InvalidParameter(name, value)` naming the field.
+///         `InvalidParameter(name, value)` naming the field, or `CircuitBreakerWindowTooLong`
+///         when the breaker window exceeds the market oracle's TWAP ring.
 library VenueParams {
     uint256 internal constant WAD = 1e18;
     uint256 internal constant BPS = 10_000;
@@ -20,7 +21,10 @@ library VenueParams {
         revert IPerpVenueErrors.InvalidParameter(name, value);
     }
 
-    function validate(IPerpVenueTypes.MarketParams memory p) internal pure {
+    /// @param maxTwapWindow The market oracle's `maxTwapWindow()`, seconds: the breaker window
+    ///        must not exceed it (whether or not the band is on), or `twap` reverts
+    ///        `TwapWindowTooLong` on every trade once the band is set.
+    function validate(IPerpVenueTypes.MarketParams memory p, uint256 maxTwapWindow) internal pure {
         if (p.maxLeverage < WAD || p.maxLeverage > 1000 * WAD) _bad("maxLeverage", p.maxLeverage);
         if (p.maintenanceMarginFraction == 0 || p.maintenanceMarginFraction * p.maxLeverage >= WAD * WAD) {
             _bad("maintenanceMarginFraction", p.maintenanceMarginFraction);
@@ -52,6 +56,9 @@ library VenueParams {
         }
         if (p.circuitBreakerBandBps > BPS) _bad("circuitBreakerBandBps", p.circuitBreakerBandBps);
         if (p.circuitBreakerBandBps != 0 && p.circuitBreakerWindow == 0) _bad("circuitBreakerWindow", 0);
+        if (p.circuitBreakerWindow > maxTwapWindow) {
+            revert IPerpVenueErrors.CircuitBreakerWindowTooLong(p.circuitBreakerWindow, maxTwapWindow);
+        }
     }
 
     /// @notice Strictly increasing positive floors, non-decreasing fractions, MMF < IMF per tier.

@@ -357,6 +357,9 @@ class VenueMarket(_Frozen):
 
     @model_validator(mode="after")
     def _breaker_window_fits_the_oracle(self) -> VenueMarket:
+        # The chain's rule too: listMarket / setMarketParameters revert
+        # CircuitBreakerWindowTooLong(window, maxTwapWindow) when circuitBreakerWindow exceeds the
+        # market oracle's maxTwapWindow(), band on or off (VenueParams.validate).
         problem = _breaker_window_problem(self.params, self.oracle)
         if problem:
             raise ValueError(problem)
