@@ -79,8 +79,11 @@ def test_a_sustained_skew_raises_only_its_markets_scale_at_the_documented_rate(c
     poke_time = t + 60
     for _ in range(45):  # a keeper pokes both markets once a minute, in one call
         poke_time += 60
-        mv.chain.set_next_block_timestamp(poke_time)
+        # The push one second before the poke, and the poke exactly a minute after the last:
+        # a block left to anvil's clock would take wall time and make dt 59 or 61 s.
+        mv.chain.set_next_block_timestamp(poke_time - 1)
         mv.push_all({1: 980, 2: 100})  # fresh, unchanged prices: no volatility
+        mv.chain.set_next_block_timestamp(poke_time)
         r = _poke_many(mv, c, [1, 2])
         average = _next_average(average, sample, skew_now, 60)
         sample = skew_now
