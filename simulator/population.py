@@ -58,7 +58,15 @@ assert tuple(b.name.lower() for b in Behaviour) == BEHAVIOURS
 
 @dataclass(frozen=True, eq=False)
 class TraderBook:
-    """Traders as read-only arrays, one row per trader (all arrays have the same length)."""
+    """Positions as read-only arrays, one row per position (all arrays have the same length).
+
+    A row is one position of one trader account in one market: ``account`` numbers the
+    accounts 0..``n_accounts``-1 (an account holds several rows, one per market it trades),
+    ``market`` indexes the scenario's ``markets`` list. Collateral, leverage and behaviour are
+    per row: a cross account deposits the sum of its cross rows' ``collateral_usd`` into one
+    shared balance; an isolated row carries its own margin. Without ``account`` / ``market`` /
+    ``isolated`` the book is the one-market, one-position-per-account book (account = row,
+    market 0, cross)."""
 
     side: np.ndarray
     """+1 long, -1 short (int8)."""
@@ -82,13 +90,36 @@ class TraderBook:
     """Near liquidation means equity < this × maintenance margin (0: never)."""
     panic_drawdown: np.ndarray
     """Adverse move since entry, fraction of entry price, that makes the trader close (inf: never)."""
+    account: np.ndarray | None = None
+    """Trader account of each row (int64, 0..n_accounts-1, every number used); default: the
+    row number (one position per account)."""
+    market: np.ndarray | None = None
+    """Market of each row, an index into the scenario's ``markets`` (int64); default 0."""
+    isolated: np.ndarray | None = None
+    """Whether the row is an isolated position carrying its own margin (bool); default
+    False (cross: margined by the account's shared collateral)."""
 
-    _DTYPES = {"side": np.int8, "behaviour": np.int8}
+    _DTYPES = {
+        "side": np.int8,
+        "behaviour": np.int8,
+        "account": np.int64,
+        "market": np.int64,
+        "isolated": np.bool_,
+    }
 
     def __post_init__(self) -> None:
+        rows = len(np.asarray(self.side))
+        defaults = {
+            "account": np.arange(rows),
+            "market": np.zeros(rows),
+            "isolated": np.zeros(rows, dtype=bool),
+        }
         length = None
         for f in fields(self):
-            array = np.array(getattr(self, f.name), dtype=self._DTYPES.get(f.name, np.float64))
+            value = getattr(self, f.name)
+            if value is None:
+                value = defaults[f.name]
+            array = np.array(value, dtype=self._DTYPES.get(f.name, np.float64))
             if array.ndim != 1:
                 raise ValueError(f"TraderBook.{f.name} must be 1-d (got shape {array.shape})")
             if length is None:
@@ -101,22 +132,39 @@ class TraderBook:
             object.__setattr__(self, f.name, array)
         if not np.all(np.isin(self.side, (-1, 1))):
             raise ValueError("TraderBook.side must hold only +1 and -1")
+        if rows and (self.account.min() < 0 or self.market.min() < 0):
+            raise ValueError("TraderBook.account and TraderBook.market must be >= 0")
+        if rows and len(np.unique(self.account)) != int(self.account.max()) + 1:
+            raise ValueError("TraderBook.account must number the accounts 0..n_accounts-1")
+        pairs = self.account * (int(self.market.max()) + 1 if rows else 1) + self.market
+        if len(np.unique(pairs)) != rows:
+            raise ValueError("TraderBook holds two rows for the same (account, market)")
 
     def __len__(self) -> int:
         return len(self.side)
 
     @property
     def count(self) -> int:
-        """Number of traders."""
+        """Number of rows (positions)."""
         return len(self.side)
+
+    @property
+    def n_accounts(self) -> int:
+        """Number of trader accounts (distinct ``account`` values)."""
+        return int(self.account.max()) + 1 if len(self.account) else 0
 
     def notional_usd(self, price_usd: float | np.ndarray) -> np.ndarray:
         """Notional of each position at ``price_usd`` (USD)."""
         return self.size_base * price_usd
 
     def select(self, mask_or_index: np.ndarray) -> TraderBook:
-        """The traders selected by a boolean mask or an index array, as a new book."""
-        return TraderBook(**{f.name: getattr(self, f.name)[mask_or_index] for f in fields(self)})
+        """The rows selected by a boolean mask or an index array, as a new book (accounts
+        renumbered 0.. in order of their first appearance among the kept rows)."""
+        picked = {f.name: getattr(self, f.name)[mask_or_index] for f in fields(self)}
+        _, first, inverse = np.unique(picked["account"], return_index=True, return_inverse=True)
+        order = np.argsort(np.argsort(first))
+        picked["account"] = order[inverse]
+        return TraderBook(**picked)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per trader; ``behaviour`` as its name, ``side`` as ``long`` / ``short``."""
