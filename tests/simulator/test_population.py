@@ -135,11 +135,19 @@ def test_book_is_read_only():
 def test_book_rejects_ragged_arrays_and_bad_sides():
     columns = {name: np.ones(3) for name in TraderBook.__dataclass_fields__}
     columns["side"] = np.array([1, -1, 1])
+    columns.update(account=np.arange(3), market=np.zeros(3), isolated=np.zeros(3, dtype=bool))
     TraderBook(**columns)
     with pytest.raises(ValueError, match="rows"):
         TraderBook(**{**columns, "leverage": np.ones(2)})
     with pytest.raises(ValueError, match="side"):
         TraderBook(**{**columns, "side": np.array([1, 0, 1])})
+    with pytest.raises(ValueError, match="n_accounts"):
+        TraderBook(**{**columns, "account": np.array([0, 2, 3])})
+    with pytest.raises(ValueError, match="same \\(account, market\\)"):
+        TraderBook(**{**columns, "account": np.array([0, 0, 1])})
+    two_markets = TraderBook(**{**columns, "account": np.array([0, 0, 1]), "market": [0, 1, 0]})
+    assert two_markets.n_accounts == 2 and two_markets.count == 3
+    assert two_markets.select(np.array([False, True, True])).account.tolist() == [0, 1]
 
 
 def test_select_returns_a_sub_book():
