@@ -163,3 +163,25 @@ def test_a_comparison_of_several_markets_has_a_market_selector(runs_root):
     at.segmented_control(key="runs.market").set_value(views.ALL_MARKETS).run()
     prices = chart_traces(at, "runs.chart.prices")
     assert prices["title"] == "Oracle price per market (path 0)"
+
+
+def test_the_compare_page_has_the_market_selector_of_its_comparison(runs_root):
+    out = runs_root / "app" / "cmp"
+    toy_venue.write_comparison(out, controls=("baseline", "insurance_x10"), paths=1)
+    at = new_app().run()
+    at.session_state["compare.out_dir"] = (str(out), ("baseline", "insurance_x10"), 1)
+    at.switch_page("app_pages/compare.py").run()
+    assert not at.exception, at.exception
+    selector = at.segmented_control(key="compare.market")
+    assert selector.options == ["All markets", *MARKETS]
+    assert dataframe_with(at, "market", "metric", "baseline", "insurance_x10")["market"].unique(
+    ).tolist() == MARKETS  # fmt: skip
+    selector.set_value("ETH").run()
+    assert not at.exception, at.exception
+    [shown] = at.table
+    saved = read_json(out / "compare.json")
+    eth = [r for r in saved["table"] if r["market"] == "ETH" and r["control"] == "baseline"]
+    assert shown.value.index.tolist() == [r["metric"] for r in eth] == list(MARKET_METRICS)
+    assert chart_traces(at, "compare.chart.bad_debt")["title"] == (
+        "Bad debt, cumulative (ETH, path 0)"
+    )
