@@ -98,7 +98,7 @@ def price_index(steps: pd.DataFrame) -> go.Figure:
         fig.add_scatter(x=rows["step"], y=rows["price_oracle_usd"] / start, name=symbol,
                         legendgroup=symbol, line={"color": _colour(i)})  # fmt: skip
         fig.add_scatter(x=rows["step"], y=rows["price_exogenous_usd"] / start,
-                        name=f"{symbol} exogenous", legendgroup=symbol,
+                        name=f"{symbol} exogenous", legendgroup=symbol, showlegend=False,
                         line={"color": _colour(i), "dash": "dot"})  # fmt: skip
     _layout(fig, "Prices relative to the start: oracle (solid), exogenous (dotted)",
             "price / first exogenous price", money=False)  # fmt: skip
@@ -268,7 +268,7 @@ def compare_prices_by_market(
     columns = min(len(symbols), PANELS_PER_ROW) or 1
     rows = max(math.ceil(len(symbols) / columns), 1)
     fig = make_subplots(rows=rows, cols=columns, subplot_titles=list(symbols),
-                        horizontal_spacing=0.06, vertical_spacing=0.12)  # fmt: skip
+                        horizontal_spacing=0.08, vertical_spacing=0.2)  # fmt: skip
     for n, symbol in enumerate(symbols):
         at = {"row": n // columns + 1, "col": n % columns + 1}
         for i, (control, frame) in enumerate(steps.items()):
@@ -287,7 +287,7 @@ def compare_prices_by_market(
                             legendgroup="exogenous", showlegend=n == 0,
                             line={"dash": "dash", "color": "#999"}, **at)  # fmt: skip
     _layout(fig, "Oracle price per market (path 0)", "USD")
-    fig.update_layout(height=max(HEIGHT, 260 * rows), yaxis_title=None, xaxis_title=None)
+    fig.update_layout(height=max(HEIGHT, 300 * rows), yaxis_title=None, xaxis_title=None)
     return fig
 
 

@@ -224,9 +224,15 @@ def best_controls(table: pd.DataFrame, metric: str) -> list[str]:
     return [] if len(winners) == len(means) else winners
 
 
+#: What the app shows for a figure no path has (the venue's min price when it has several
+#: markets); ``format_compare_table``'s ``-`` would render as a Markdown bullet in ``st.table``.
+NO_VALUE = "n/a"
+
+
 def marked_table(table: pd.DataFrame) -> pd.DataFrame:
-    """:func:`simulator.stats.format_compare_table` cells, the best of each row prefixed ★."""
-    cells = format_compare_table(table)
+    """:func:`simulator.stats.format_compare_table` cells, the best of each row prefixed ★, a
+    figure no path has shown as :data:`NO_VALUE`."""
+    cells = format_compare_table(table).replace("-", NO_VALUE)
     for metric in cells.index:
         for control in best_controls(table, metric):
             cells.loc[metric, control] = f"{BEST} {cells.loc[metric, control]}"

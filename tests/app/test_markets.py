@@ -185,3 +185,11 @@ def test_the_compare_page_has_the_market_selector_of_its_comparison(runs_root):
     assert chart_traces(at, "compare.chart.bad_debt")["title"] == (
         "Bad debt, cumulative (ETH, path 0)"
     )
+
+
+def test_a_figure_no_path_has_reads_n_a_not_a_bullet():
+    from simulator.stats import compare_table
+
+    table = compare_table({"a": [{"min_price": None, "fees_usd": 1.0}]}, ["min_price", "fees_usd"])
+    cells = views.marked_table(table)
+    assert cells.loc["min_price", "a"] == views.NO_VALUE and cells.loc["fees_usd", "a"] == "1"
