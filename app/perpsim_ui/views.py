@@ -353,7 +353,8 @@ def summary_cards(summary: dict[str, Any], key: str, market: str | None = None) 
             markets_frame(summary), key=f"{key}.markets", hide_index=True,
             column_config={
                 name: st.column_config.NumberColumn(
-                    SUMMARY_LABELS[name][0], format="%.6g", help=SUMMARY_LABELS[name][1])
+                    SUMMARY_LABELS[name][0], format="%.6g",
+                    help=f"`{name}` ({SUMMARY_LABELS[name][1]})")
                 for name in MARKET_COLUMNS
             },
         )  # fmt: skip
