@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from scripts._ape_cli import PerpsimApeCommand, progress_bar, rpc_url_of
-from simulator.cli import compare_scenario_options, handles_errors
+from simulator.cli import compare_scenario_options, handles_errors, print_comparison
 
 
 @click.command(cls=PerpsimApeCommand)
@@ -27,11 +27,8 @@ from simulator.cli import compare_scenario_options, handles_errors
 @handles_errors
 def cli(provider, scenario, controls, paths, out_dir, overrides, resume, overwrite):
     """Run SCENARIO's price paths under each control set on ape's network; print the table."""
-    from rich.console import Console
-
     from simulator.compare import run_compare
     from simulator.scenario import load_scenario
-    from simulator.stats import render_compare_table
 
     rpc_url = rpc_url_of(provider)
     names = controls
@@ -43,9 +40,7 @@ def cli(provider, scenario, controls, paths, out_dir, overrides, resume, overwri
             sc, names, paths, out_dir, progress=update, rpc_url=rpc_url,
             resume=resume, overwrite=overwrite,
         )  # fmt: skip
-    Console(width=max(120, 24 + 22 * len(names))).print(
-        render_compare_table(outcome["table"], title=f"ape run compare: {sc.name}")
-    )
+    print_comparison(outcome, f"ape run compare: {sc.name}")
     click.echo(
         f"table: {out_dir / 'compare.csv'}  report: {out_dir / 'report.md'}  runs: {out_dir / 'runs'}"
     )

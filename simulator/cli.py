@@ -640,7 +640,6 @@ def compare(
     there, or --overwrite to replace it."""
     from simulator.compare import run_compare
     from simulator.scenario import CONTROL_SETS, load_scenario
-    from simulator.stats import render_compare_table
 
     if list_controls:
         for name, what in CONTROL_SETS.items():
@@ -655,12 +654,30 @@ def compare(
             sc, names, paths, out_dir, workers=workers, progress=callback,
             resume=resume, overwrite=overwrite, backend=backend,
         )  # fmt: skip
-    Console(width=max(120, 24 + 22 * len(names))).print(
-        render_compare_table(outcome["table"], title=f"perpsim compare: {sc.name}")
-    )
+    print_comparison(outcome, f"perpsim compare: {sc.name}")
     click.echo(
         f"table: {out_dir / 'compare.csv'}  report: {out_dir / 'report.md'}  runs: {out_dir / 'runs'}"
     )
+
+
+def print_comparison(outcome: dict, title: str) -> None:
+    """Print a comparison (:func:`simulator.compare.run_compare`'s outcome): the venue's table,
+    then, for runs of several markets, each market's figures with what a control set changes
+    of that market (``perpsim compare`` and ``ape run compare``)."""
+    from simulator.stats import render_compare_table, render_market_table
+
+    table, market_table = outcome["table"], outcome.get("market_table")
+    controls = len(dict.fromkeys(table.columns.get_level_values("control")))
+    console = Console(width=max(120, 32 + 22 * controls))
+    several = (
+        market_table is not None and market_table.index.get_level_values("market").nunique() > 1
+    )
+    venue_title = f"{title}, venue totals (all markets)" if several else title
+    console.print(render_compare_table(table, title=venue_title))
+    if several:
+        console.print(
+            render_market_table(market_table, f"{title}, per market", outcome.get("changes"))
+        )
 
 
 class _null:

@@ -11,12 +11,18 @@ fingerprint, code hash, bytecode hashes), and starts the missing ones; ``overwri
 (``--overwrite``) removes the runs and outputs it recognises first. Everything is checked before
 ``OUT`` is touched.
 
-Outputs in ``OUT/``: ``compare.csv`` (the table: rows metrics, the venue's figures and, for
-runs of several markets, each market's as ``SYMBOL:figure``; columns control × mean / 95%
-interval), ``compare.md`` (the same, with the tail figures), ``compare.json`` (every run's
-summary, the plan: each run's folder and scenario fingerprint, the code and bytecode hashes), and ``report.md`` with PNG charts (the first market's price with and without
-feedback; the venue's liquidations per step, insurance fund, bad debt, ADL haircuts) for path 0
-of each control set.
+Outputs in ``OUT/`` (:func:`write_outputs`): ``compare.csv`` (the table: rows ``(market,
+metric)``, first the venue's figures with ``market`` ``ALL``
+(:data:`~simulator.stats.DEFAULT_METRICS`, the tail rows, ``n_paths``), then each market's
+(:data:`~simulator.stats.MARKET_METRICS`);
+columns control × mean / 95% interval), ``compare.md`` (the venue's table with the tail figures
+and, for runs of several markets, the per-market table, where a control set that changes one
+market's parameters names the change in that market's rows), ``compare.json`` (every run's
+summary, the markets, the table as records ``{market, metric, control, mean, ci_low,
+ci_high}``, the plan: each run's folder and scenario fingerprint, the code and bytecode hashes),
+and ``report.md`` with PNG charts (each market's price with and without feedback; the venue's
+liquidations per step, insurance fund, bad debt, ADL haircuts; for several markets each
+market's liquidations and bad debt) for path 0 of each control set.
 """
 
 from __future__ import annotations
@@ -33,7 +39,14 @@ from pathlib import Path
 from typing import Any
 
 from simulator.errors import PerpsimError
-from simulator.report import CHARTS, provenance_markdown, scenario_differences, write_report
+from simulator.report import (
+    CHARTS,
+    MARKET_CHARTS,
+    market_changes,
+    provenance_markdown,
+    scenario_differences,
+    write_report,
+)
 from simulator.results import (
     CHECKPOINT,
     MANIFEST,
@@ -49,12 +62,19 @@ from simulator.results import (
 )
 from simulator.scenario import CONTROL_SETS, Scenario, control_set, parse_scenario, path_seeds
 from simulator.stats import (
+    CHANGES_ROW,
     DEFAULT_METRICS,
     compare_table,
+    comparison_rows,
     format_compare_table,
     markdown_table,
-    market_metrics,
+    market_compare_table,
+    market_markdown,
+    run_markets,
 )
+
+#: Fields of each cell of the comparison (``compare.json`` ``table``).
+FIELDS = ("mean", "ci_low", "ci_high")
 
 
 class CompareError(PerpsimError):
@@ -72,6 +92,7 @@ COMPARE_OUTPUTS = (
     "report.md",
     "price.png",
     *(name for name, _, _ in CHARTS),
+    *(name for name, _, _ in MARKET_CHARTS),
 )
 _COMPARE_INPUTS = ("scenario.yaml",)
 _RUN_FILES = (MANIFEST, "summary.json", "steps.parquet", "events.parquet", "positions.parquet",
@@ -477,33 +498,98 @@ def run_compare(
         for s in specs
     ]
     results = {c: [summaries[(c, i, True)] for i in range(paths)] for c in controls}
-    table = compare_table(results, [*DEFAULT_METRICS, *market_metrics(results)])
-    table.to_csv(out / "compare.csv.tmp")
+    return write_outputs(out, scenario, controls, results, plan_record, code, bytecode)
+
+
+def write_outputs(
+    out: str | Path,
+    scenario: Scenario,
+    controls: Sequence[str],
+    results: Mapping[str, Sequence[Mapping[str, Any]]],
+    plan_record: Sequence[Mapping[str, Any]],
+    code: str,
+    bytecode: Mapping[str, str],
+) -> dict[str, Any]:
+    """Write a finished comparison's outputs (``compare.csv``, ``compare.md``,
+    ``compare.json``, ``report.md`` and its charts) from its runs' summaries and run folders.
+
+    Parameters
+    ----------
+    out : str or Path
+        The comparison folder; path 0 of each control set, and the first set's path 0 without
+        feedback, must be complete run folders under ``runs/`` (the report's charts).
+    scenario : Scenario
+        The scenario compared (before any control set).
+    controls : sequence of str
+        The control sets, in column order.
+    results : mapping of str to list of summary dicts
+        Each control set's run summaries, path 0 first.
+    plan_record : sequence of dict
+        The plan as ``compare.json`` records it (each run's folder and fingerprint).
+    code, bytecode : str, mapping
+        The code hash and contract bytecode hashes the runs were made with.
+
+    Returns
+    -------
+    dict
+        ``table`` (:func:`~simulator.stats.compare_table`: the venue's figures),
+        ``market_table`` (:func:`~simulator.stats.market_compare_table`: each market's),
+        ``changes`` (what each control set changes of one market's parameters,
+        :func:`~simulator.report.market_changes`), ``results`` and ``out``.
+    """
+    out = Path(out)
+    paths = len(next(iter(results.values()), []))
+    table = compare_table(results, DEFAULT_METRICS)
+    market_table = market_compare_table(results)
+    rows = comparison_rows(table, market_table)
+    rows.to_csv(out / "compare.csv.tmp")
     (out / "compare.csv.tmp").replace(out / "compare.csv")
+    differences = {c: scenario_differences(scenario, control_set(scenario, c)) for c in controls}
+    changes = market_changes(differences)
     atomic_write_json(
         out / "compare.json",
         {
             "scenario": scenario.to_dict(),
             "controls": {c: CONTROL_SETS[c] for c in controls},
             "paths": paths,
-            "runs": {c: results[c] for c in controls},
+            "runs": {c: list(results[c]) for c in controls},
+            "markets": list(run_markets(results)),
+            "table": [
+                {
+                    "market": market,
+                    "metric": metric,
+                    "control": control,
+                    **{f: rows.loc[(market, metric), (control, f)] for f in FIELDS},
+                }
+                for (market, metric) in rows.index
+                for control in controls
+            ],  # fmt: skip
             "code_hash": code,
-            "bytecode_hashes": bytecode,
-            "plan": plan_record,
+            "bytecode_hashes": dict(bytecode),
+            "plan": list(plan_record),
         },
     )
     provenance = provenance_markdown(
-        scenario,
-        controls={c: scenario_differences(scenario, control_set(scenario, c)) for c in controls},
-        seeds=path_seeds(scenario.seed, paths),
+        scenario, controls=differences, seeds=path_seeds(scenario.seed, paths)
+    )
+    several = len(run_markets(results)) > 1
+    per_market = (
+        "\n## Comparison per market\n\nEach market's figures (`summary.json` `markets`), mean "
+        "over paths [95% interval of the mean]. Money in USD. A control set that changes a "
+        f"market's parameters names the change in that market's `{CHANGES_ROW}` row.\n\n"
+        + market_markdown(market_table, changes)
+        if several
+        else ""
     )
     atomic_write_text(
         out / "compare.md",
         f"# {scenario.name}: {paths} path(s) per control set\n\n"
         + "\n".join(provenance)
-        + "\n## Comparison\n\nMean over paths [95% interval of the mean]; tail rows are "
-        "percentiles over paths. Money in USD.\n\n"
-        + f"{markdown_table(format_compare_table(table))}\n",
+        + "\n## Comparison\n\nThe venue's figures (all markets): mean over paths [95% interval "
+        "of the mean]; tail rows are percentiles over paths. Money in USD.\n\n"
+        + f"{markdown_table(format_compare_table(table))}"
+        + per_market
+        + "\n",
     )
     runs = {c: RunReader(_run_dir(out, c, 0, True)).steps for c in controls}
     no_feedback = {controls[0]: RunReader(_run_dir(out, controls[0], 0, False)).steps}
@@ -513,6 +599,8 @@ def run_compare(
         title=f"perpsim compare: {scenario.name}",
         no_feedback=no_feedback,
         table=table,
+        market_table=market_table,
+        changes=changes,
         summaries={c: results[c][0] for c in controls},
         description=(
             f"{paths} price path(s) per control set, seed {scenario.seed}; charts show path 0. "
@@ -520,7 +608,13 @@ def run_compare(
         ),
         provenance=provenance,
     )
-    return {"table": table, "results": results, "out": out}
+    return {
+        "table": table,
+        "market_table": market_table,
+        "changes": changes,
+        "results": results,
+        "out": out,
+    }
 
 
-__all__ = ["run_compare", "plan", "check_comparison", "RunSpec", "CompareError"]
+__all__ = ["run_compare", "write_outputs", "plan", "check_comparison", "RunSpec", "CompareError"]

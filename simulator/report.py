@@ -1,26 +1,32 @@
 """Markdown report with PNG charts for one run or a comparison of control sets.
 
 The functions take the ``steps`` tables (:mod:`simulator.results`, per-market long format) of
-the runs to plot, keyed by a label (a control set name); the price chart reads one market's
-rows (:func:`~simulator.results.market_steps`), the others the venue totals
-(:func:`~simulator.results.venue_steps`). Charts are drawn with matplotlib's object API (``Figure``, Agg
-renderer), so no pyplot state or GUI backend is involved and reports can be written from any
-thread. Every file is written atomically.
+the runs to plot, keyed by a label (a control set name). A plot of a flow (liquidations, bad
+debt, ADL) takes ``market``: ``None`` (the default) plots the venue totals (the ``ALL`` rows,
+:func:`~simulator.results.venue_steps`), a symbol that market's rows
+(:func:`~simulator.results.market_steps`); the insurance fund is venue-wide. The price chart
+shows every market, one panel each (or the one market named). Charts are drawn with
+matplotlib's object API (``Figure``, Agg renderer), so no pyplot state or GUI backend is
+involved and reports can be written from any thread. Every file is written atomically.
 
 Charts written by :func:`write_report`:
 
-- ``price.png``: the first market's exogenous price, the oracle price of each run, and the
-  oracle price of the runs without feedback when given (the feedback loop's effect); the
-  heading names the market;
+- ``price.png``: per market, its exogenous price, the oracle price of each run, and the oracle
+  price of the runs without feedback when given (the feedback loop's effect); one panel per
+  market (at most three a row);
 - ``liquidations.png``: the venue's liquidated notional per step (long + short);
 - ``insurance_fund.png``: insurance fund balance;
 - ``bad_debt.png``: the venue's cumulative bad debt;
-- ``adl.png``: the venue's cumulative ADL haircuts (solid) and overshoot (dashed).
+- ``adl.png``: the venue's cumulative ADL haircuts (solid) and overshoot (dashed);
+- for runs of several markets (:data:`MARKET_CHARTS`), ``liquidations_by_market.png`` and
+  ``bad_debt_by_market.png``: each market's cumulative liquidated notional and bad debt, one
+  panel per market.
 """
 
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,12 +44,15 @@ from simulator.results import (
     step_markets,
     venue_steps,
 )
-from simulator.stats import format_compare_table, markdown_table
+from simulator.stats import CHANGES_ROW, format_compare_table, markdown_table, market_markdown
 
 __all__ = [
     "ReportError",
     "CHARTS",
+    "MARKET_CHARTS",
     "plot_price",
+    "plot_by_market",
+    "market_changes",
     "price_market",
     "plot_liquidations",
     "plot_insurance_fund",
@@ -79,16 +88,43 @@ def usd_tick(value: float, _pos: Any = None) -> str:
     return f"{value:.6g}"
 
 
-def _figure(title: str, ylabel: str) -> tuple[Figure, Any]:
-    """A figure whose y axis is an amount in USD, labelled with k/M suffixes."""
-    fig = Figure(figsize=_FIGSIZE, dpi=_DPI, layout="constrained")
-    ax = fig.add_subplot()
+def _style(ax: Any, title: str, ylabel: str) -> None:
+    """Title, labels, grid, and a USD y axis labelled with k/M suffixes."""
     ax.set_title(title)
     ax.set_xlabel("step (one block)")
     ax.set_ylabel(ylabel)
     ax.yaxis.set_major_formatter(FuncFormatter(usd_tick))
     ax.grid(True, alpha=0.3)
+
+
+def _figure(title: str, ylabel: str) -> tuple[Figure, Any]:
+    """A figure whose y axis is an amount in USD, labelled with k/M suffixes."""
+    fig = Figure(figsize=_FIGSIZE, dpi=_DPI, layout="constrained")
+    ax = fig.add_subplot()
+    _style(ax, title, ylabel)
     return fig, ax
+
+
+#: Panels per row of a chart with one panel per market.
+_PANELS_PER_ROW = 3
+
+
+def _panels(title: str, symbols: Sequence[str], ylabel: str) -> tuple[Figure, list[Any]]:
+    """A figure with one panel per market (at most :data:`_PANELS_PER_ROW` a row), each titled
+    with its symbol; unused cells of the grid are hidden."""
+    columns = min(len(symbols), _PANELS_PER_ROW) or 1
+    rows = max(math.ceil(len(symbols) / columns), 1)
+    size = _FIGSIZE if len(symbols) <= 1 else (4.2 * columns, 3.0 * rows + 0.5)
+    fig = Figure(figsize=size, dpi=_DPI, layout="constrained")
+    grid = fig.subplots(rows, columns, squeeze=False)
+    cells = [ax for row in grid for ax in row]
+    for ax, symbol in zip(cells, symbols, strict=False):
+        _style(ax, symbol if len(symbols) > 1 else title, ylabel)
+    for ax in cells[len(symbols) :]:
+        ax.set_visible(False)
+    if len(symbols) > 1:
+        fig.suptitle(title)
+    return fig, cells[: len(symbols)]
 
 
 def scenario_differences(base: Any, variant: Any, prefix: str = "") -> dict[str, Any]:
@@ -115,12 +151,56 @@ def scenario_differences(base: Any, variant: Any, prefix: str = "") -> dict[str,
             where = f"{prefix}.{key}" if prefix else str(key)
             out.update(scenario_differences(base.get(key), variant.get(key), where))
         return out
+    if _by_symbol(base) is not None and _by_symbol(variant) is not None:
+        # a list of markets: keyed by symbol (markets.SOL.overrides.max_leverage), not position
+        return scenario_differences(_by_symbol(base), _by_symbol(variant), prefix)
     if isinstance(base, list) and isinstance(variant, list) and len(base) == len(variant):
         out = {}
         for i, (a, b) in enumerate(zip(base, variant, strict=True)):
             out.update(scenario_differences(a, b, f"{prefix}[{i}]"))
         return out
     return {} if base == variant else {prefix: variant}
+
+
+def _by_symbol(items: Any) -> dict[str, Any] | None:
+    """``{symbol: item}`` of a list of mappings that each name a distinct ``symbol`` (a
+    scenario's ``markets``); ``None`` for any other value."""
+    if not isinstance(items, list) or not items:
+        return None
+    if not all(isinstance(i, Mapping) and isinstance(i.get("symbol"), str) for i in items):
+        return None
+    keyed = {i["symbol"]: i for i in items}
+    return keyed if len(keyed) == len(items) else None
+
+
+def market_changes(controls: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, str]]:
+    """What each control set changes of one market's parameters, by market.
+
+    Parameters
+    ----------
+    controls : mapping of str to {dotted key: value}
+        Each control set's :func:`scenario_differences` from the scenario.
+
+    Returns
+    -------
+    dict
+        ``{symbol: {control set: "key=value, ..."}}`` for the keys under ``markets.SYMBOL.``
+        (the key shown without that prefix); markets and control sets that change none are
+        left out.
+
+    Examples
+    --------
+    >>> market_changes({"baseline": {}, "sol_cap": {"markets.SOL.overrides.max_leverage": 5}})
+    {'SOL': {'sol_cap': 'overrides.max_leverage=5'}}
+    """
+    out: dict[str, dict[str, list[str]]] = {}
+    for control, changes in controls.items():
+        for key, value in changes.items():
+            parts = key.split(".", 2)
+            if len(parts) == 3 and parts[0] == "markets":
+                texts = out.setdefault(parts[1], {}).setdefault(control, [])
+                texts.append(f"{parts[2]}={_value_text(value)}")
+    return {m: {c: ", ".join(t) for c, t in by.items()} for m, by in out.items()}
 
 
 def _value_text(value: Any) -> str:
@@ -212,12 +292,33 @@ def price_market(runs: Mapping[str, pd.DataFrame], market: str | None = None) ->
     """The market the price chart shows: ``market``, or the first run's first market."""
     if market is not None or not runs:
         return market
+    markets = _symbols(runs)
+    return markets[0] if markets else None
+
+
+def _symbols(runs: Mapping[str, pd.DataFrame]) -> tuple[str, ...]:
+    """The first run's market symbols (the runs of a report are of one scenario)."""
+    if not runs:
+        return ()
     label, frame = next(iter(runs.items()))
     try:
-        markets = step_markets(frame)
+        return step_markets(frame)
     except ResultsError as exc:
         raise ReportError(f"steps of run {label!r}: {exc}") from None
-    return markets[0] if markets else None
+
+
+def _rows(label: str, frame: pd.DataFrame, market: str | None) -> pd.DataFrame:
+    """The venue totals (``market`` None) or one market's rows of a run's steps."""
+    return _venue(label, frame) if market is None else _market(label, frame, market)
+
+
+def run_markets_of(market_table: pd.DataFrame) -> tuple[str, ...]:
+    """The markets of a :func:`simulator.stats.market_compare_table`, in order."""
+    return tuple(dict.fromkeys(market_table.index.get_level_values("market")))
+
+
+def _where(market: str | None) -> str:
+    return "venue" if market is None else market
 
 
 def plot_price(
@@ -225,8 +326,8 @@ def plot_price(
     no_feedback: Mapping[str, pd.DataFrame] | pd.DataFrame | None = None,
     market: str | None = None,
 ) -> Figure:
-    """One market's exogenous price, oracle price per run, and oracle price without feedback
-    (dotted).
+    """Each market's exogenous price, oracle price per run, and oracle price without feedback
+    (dotted): one panel per market, or the one market named.
 
     Parameters
     ----------
@@ -235,49 +336,75 @@ def plot_price(
     no_feedback : mapping or DataFrame, optional
         Steps tables of the same runs with ``controls.feedback: false``.
     market : str, optional
-        The market's symbol (default :func:`price_market`: the first run's first market).
+        One market's symbol (its chart alone, titled ``SYMBOL: price with and without
+        feedback``); default every market of the first run, one panel each (a run of one
+        market: its chart alone).
     """
-    market = price_market(runs, market)
-    fig, ax = _figure(f"{market}: price with and without feedback", "price (USD)")
-    first = True
-    for label, frame in runs.items():
-        frame = _market(label, frame, market)
-        _need(frame, label, "step", "price_exogenous_usd", "price_oracle_usd")
-        if first:
-            ax.plot(frame["step"], frame["price_exogenous_usd"], "k--", lw=1.2, label="exogenous")
-            first = False
-        ax.plot(frame["step"], frame["price_oracle_usd"], lw=1.2, label=f"{label}: oracle")
-    for label, frame in _as_runs(no_feedback).items():
-        frame = _market(label, frame, market)
-        _need(frame, label, "step", "price_oracle_usd")
-        ax.plot(frame["step"], frame["price_oracle_usd"], ":", lw=1.5,
-                label=f"{label}: oracle, no feedback")  # fmt: skip
-    ax.legend(fontsize="small")
+    symbols = (market,) if market is not None else _symbols(runs)
+    title = (f"{symbols[0]}: price with and without feedback" if len(symbols) == 1
+             else "Price with and without feedback, per market")  # fmt: skip
+    fig, axes = _panels(title, symbols, "price (USD)")
+    for ax, symbol in zip(axes, symbols, strict=True):
+        first = True
+        for label, frame in runs.items():
+            frame = _market(label, frame, symbol)
+            _need(frame, label, "step", "price_exogenous_usd", "price_oracle_usd")
+            if first:
+                ax.plot(frame["step"], frame["price_exogenous_usd"], "k--", lw=1.2,
+                        label="exogenous")  # fmt: skip
+                first = False
+            ax.plot(frame["step"], frame["price_oracle_usd"], lw=1.2, label=f"{label}: oracle")
+        for label, frame in _as_runs(no_feedback).items():
+            frame = _market(label, frame, symbol)
+            _need(frame, label, "step", "price_oracle_usd")
+            ax.plot(frame["step"], frame["price_oracle_usd"], ":", lw=1.5,
+                    label=f"{label}: oracle, no feedback")  # fmt: skip
+    _legend(fig, axes)
     return fig
 
 
-def _plot_per_run(runs, title, ylabel, value) -> Figure:
-    fig, ax = _figure(title, ylabel)
+def _legend(fig: Figure, axes: Sequence[Any]) -> None:
+    """One legend: in the panel of a one-panel chart, below the panels of a chart of several."""
+    if not axes or not axes[0].lines:
+        return
+    if len(axes) == 1:
+        axes[0].legend(fontsize="small")
+    else:
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4),
+                   fontsize="small")  # fmt: skip
+
+
+def _plot_per_run(runs, title, ylabel, value, market: str | None = None) -> Figure:
+    fig, ax = _figure(f"{title} ({_where(market)})", ylabel)
     for label, frame in runs.items():
-        frame = _venue(label, frame)
+        frame = _rows(label, frame, market)
         ax.plot(frame["step"], value(label, frame), lw=1.2, label=label)
     if runs:
         ax.legend(fontsize="small")
     return fig
 
 
-def plot_liquidations(runs: Mapping[str, pd.DataFrame]) -> Figure:
-    """The venue's liquidated notional per step (long + short), one line per run."""
+def _liquidated(label: str, frame: pd.DataFrame) -> pd.Series:
+    _need(frame, label, "step", "liquidated_notional_long_usd", "liquidated_notional_short_usd")
+    return frame["liquidated_notional_long_usd"] + frame["liquidated_notional_short_usd"]
 
-    def value(label, frame):
-        _need(frame, label, "step", "liquidated_notional_long_usd", "liquidated_notional_short_usd")
-        return frame["liquidated_notional_long_usd"] + frame["liquidated_notional_short_usd"]
 
-    return _plot_per_run(runs, "Liquidations per step", "liquidated notional (USD)", value)
+def _bad_debt(label: str, frame: pd.DataFrame) -> pd.Series:
+    _need(frame, label, "step", "bad_debt_usd")
+    return frame["bad_debt_usd"].cumsum()
+
+
+def plot_liquidations(runs: Mapping[str, pd.DataFrame], market: str | None = None) -> Figure:
+    """Liquidated notional per step (long + short), one line per run: the venue's (default) or
+    one market's."""
+    return _plot_per_run(runs, "Liquidations per step", "liquidated notional (USD)", _liquidated,
+                         market)  # fmt: skip
 
 
 def plot_insurance_fund(runs: Mapping[str, pd.DataFrame]) -> Figure:
-    """Insurance fund balance per step, one line per run."""
+    """Insurance fund balance per step, one line per run (the fund is venue-wide: one for all
+    markets)."""
 
     def value(label, frame):
         _need(frame, label, "step", "insurance_fund_usd")
@@ -286,21 +413,17 @@ def plot_insurance_fund(runs: Mapping[str, pd.DataFrame]) -> Figure:
     return _plot_per_run(runs, "Insurance fund", "balance (USD)", value)
 
 
-def plot_bad_debt(runs: Mapping[str, pd.DataFrame]) -> Figure:
-    """The venue's cumulative bad debt, one line per run."""
-
-    def value(label, frame):
-        _need(frame, label, "step", "bad_debt_usd")
-        return frame["bad_debt_usd"].cumsum()
-
-    return _plot_per_run(runs, "Bad debt (cumulative)", "bad debt (USD)", value)
+def plot_bad_debt(runs: Mapping[str, pd.DataFrame], market: str | None = None) -> Figure:
+    """Cumulative bad debt, one line per run: the venue's (default) or one market's."""
+    return _plot_per_run(runs, "Bad debt (cumulative)", "bad debt (USD)", _bad_debt, market)
 
 
-def plot_adl(runs: Mapping[str, pd.DataFrame]) -> Figure:
-    """The venue's cumulative ADL haircuts (solid) and overshoot (dashed), per run."""
-    fig, ax = _figure("ADL haircuts (cumulative)", "USD")
+def plot_adl(runs: Mapping[str, pd.DataFrame], market: str | None = None) -> Figure:
+    """Cumulative ADL haircuts (solid) and overshoot (dashed) per run: the venue's (default) or
+    one market's."""
+    fig, ax = _figure(f"ADL haircuts (cumulative, {_where(market)})", "USD")
     for label, frame in runs.items():
-        frame = _venue(label, frame)
+        frame = _rows(label, frame, market)
         _need(frame, label, "step", "adl_haircut_usd", "adl_overshoot_usd")
         (line,) = ax.plot(frame["step"], frame["adl_haircut_usd"].cumsum(), lw=1.2,
                           label=f"{label}: haircut")  # fmt: skip
@@ -311,12 +434,41 @@ def plot_adl(runs: Mapping[str, pd.DataFrame]) -> Figure:
     return fig
 
 
+def plot_by_market(runs: Mapping[str, pd.DataFrame], what: str) -> Figure:
+    """One panel per market of the first run, one line per run: ``what`` is
+    ``"liquidations"`` (cumulative liquidated notional, long + short) or ``"bad_debt"``
+    (cumulative bad debt), in USD."""
+    titles = {"liquidations": ("Liquidated notional per market (cumulative)", "USD"),
+              "bad_debt": ("Bad debt per market (cumulative)", "USD")}  # fmt: skip
+    if what not in titles:
+        raise ReportError(f"plot_by_market: unknown chart {what!r}; known: {', '.join(titles)}")
+    symbols = _symbols(runs)
+    title, ylabel = titles[what]
+    fig, axes = _panels(title, symbols, ylabel)
+    for ax, symbol in zip(axes, symbols, strict=True):
+        for label, frame in runs.items():
+            frame = _market(label, frame, symbol)
+            if what == "liquidations":
+                y = _liquidated(label, frame).cumsum()
+            else:
+                y = _bad_debt(label, frame)
+            ax.plot(frame["step"], y, lw=1.2, label=label)
+    _legend(fig, axes)
+    return fig
+
+
 #: Charts of the report: (file name, heading, plotting function of the runs).
 CHARTS = (
     ("liquidations.png", "Liquidations per step", plot_liquidations),
     ("insurance_fund.png", "Insurance fund", plot_insurance_fund),
     ("bad_debt.png", "Bad debt", plot_bad_debt),
     ("adl.png", "ADL haircuts and overshoot", plot_adl),
+)
+#: Charts of the report for runs of several markets: (file name, heading, what
+#: :func:`plot_by_market` plots).
+MARKET_CHARTS = (
+    ("liquidations_by_market.png", "Liquidated notional per market", "liquidations"),
+    ("bad_debt_by_market.png", "Bad debt per market", "bad_debt"),
 )
 
 
@@ -334,6 +486,8 @@ def write_report(
     title: str = "perpsim report",
     no_feedback: Mapping[str, pd.DataFrame] | pd.DataFrame | None = None,
     table: pd.DataFrame | None = None,
+    market_table: pd.DataFrame | None = None,
+    changes: Mapping[str, Mapping[str, str]] | None = None,
     summaries: Mapping[str, Mapping[str, Any]] | None = None,
     description: str = "",
     provenance: Sequence[str] = (),
@@ -352,6 +506,12 @@ def write_report(
         Steps tables of the same runs with the feedback loop off (drawn on the price chart).
     table : DataFrame, optional
         Output of :func:`simulator.stats.compare_table`, shown as the comparison table.
+    market_table : DataFrame, optional
+        Output of :func:`simulator.stats.market_compare_table`, shown as the per-market
+        comparison when it holds several markets (one market's figures are the venue's).
+    changes : mapping, optional
+        What each control set changes of one market's parameters (:func:`market_changes`),
+        shown beside that market's rows of ``market_table``.
     summaries : mapping of str to summary dict, optional
         Summaries of the plotted runs, shown as a table of the venue's headline figures, and
         (for runs of several markets) a table of each market's figures.
@@ -395,6 +555,17 @@ def write_report(
             "",
             markdown_table(format_compare_table(table)),
         ]
+    if market_table is not None and len(run_markets_of(market_table)) > 1:
+        lines += [
+            "## Comparison per market",
+            "",
+            "Each market's figures (`summary.json` `markets`): mean over paths with the 95% "
+            "confidence interval of the mean in brackets. Money in USD. A control set that "
+            f"changes a market's parameters names the change in that market's "
+            f"`{CHANGES_ROW}` row.",
+            "",
+            market_markdown(market_table, changes),
+        ]
     if summaries:
         venue = {label: {k: v for k, v in s.items() if k != "markets"}
                  for label, s in summaries.items()}  # fmt: skip
@@ -410,10 +581,14 @@ def write_report(
             lines += ["## Per market", "", markdown_table(frame, index_label="market: figure")]
     lines += ["## Charts", ""]
 
-    market = price_market(runs)
-    charts = [("price.png", f"{market}: price with and without feedback",
-               plot_price(runs, no_feedback, market))]  # fmt: skip
+    symbols = _symbols(runs)
+    heading = (f"{symbols[0]}: price with and without feedback" if len(symbols) == 1
+               else "Price with and without feedback, per market")  # fmt: skip
+    charts = [("price.png", heading, plot_price(runs, no_feedback))]
     charts += [(name, heading, plot(runs)) for name, heading, plot in CHARTS]
+    if len(symbols) > 1:
+        charts += [(name, heading, plot_by_market(runs, what))
+                   for name, heading, what in MARKET_CHARTS]  # fmt: skip
     try:
         for name, heading, fig in charts:
             save_figure(fig, out / name)

@@ -15,10 +15,13 @@ stewards publish, as issue 4 defines them:
 Percentiles interpolate linearly between order statistics (numpy's default, "type 7"), so with
 few paths the 99th percentile is close to the maximum. Missing values (a summary without the
 key, or ``None`` such as ``price_amplification`` without an exogenous fall) are left out of
-that metric, and ``n`` says how many remained. Metrics are the venue's figures (summary keys)
-or, as ``SYMBOL:figure``, a market's figure from the summary's ``markets``
-(:func:`summary_value`); for runs of several markets :func:`market_metrics` lists the
-per-market rows :mod:`simulator.compare` adds.
+that metric, and ``n`` says how many remained.
+
+Venue totals and markets: :func:`compare_table` compares the venue's figures (the summary's
+top-level keys, from the ``ALL`` rows of the run folders); :func:`market_compare_table` compares
+each market's figures (the summary's ``markets``, :data:`MARKET_METRICS`) with the same mean and
+interval, one block of rows per market; :func:`comparison_rows` puts both in one table with a
+``market`` column (``ALL`` for the venue), as ``compare.csv`` and ``compare.json`` store it.
 """
 
 from __future__ import annotations
@@ -40,8 +43,15 @@ __all__ = [
     "DEFAULT_METRICS",
     "MARKET_METRICS",
     "TAIL_ROWS",
+    "VENUE",
     "summary_value",
-    "market_metrics",
+    "run_markets",
+    "market_compare_table",
+    "comparison_rows",
+    "CHANGES_ROW",
+    "format_market_table",
+    "render_market_table",
+    "market_markdown",
     "MetricStats",
     "metric_stats",
     "tail_figures",
@@ -73,14 +83,21 @@ DEFAULT_METRICS: tuple[str, ...] = (
     "fees_usd",
 )
 
-#: Per-market summary figures compared for runs of several markets (rows ``SYMBOL:figure``).
+#: Each market's summary figures compared per market (:func:`market_compare_table`), in order.
 MARKET_METRICS: tuple[str, ...] = (
     "liquidated_notional_usd",
+    "liquidated_accounts",
     "bad_debt_usd",
+    "insurance_payout_usd",
     "adl_haircut_usd",
+    "adl_overshoot_usd",
+    "adl_notional_usd",
     "min_price",
     "price_amplification",
+    "fees_usd",
 )
+#: ``market`` of the venue's rows in :func:`comparison_rows` (as in ``steps.parquet``).
+VENUE = "ALL"
 
 
 def summary_value(summary: Mapping[str, Any], metric: str) -> Any:
@@ -101,16 +118,19 @@ def summary_value(summary: Mapping[str, Any], metric: str) -> Any:
     return summary.get(metric)
 
 
-def market_metrics(results: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[str]:
-    """``SYMBOL:figure`` rows (:data:`MARKET_METRICS`) for the markets of the compared runs when
-    they hold several markets (none for single-market runs: their figures are the venue's)."""
+def run_markets(results: Mapping[str, Sequence[Mapping[str, Any]]]) -> tuple[str, ...]:
+    """The market symbols of the compared runs' summaries, in the order they first appear.
+
+    Examples
+    --------
+    >>> run_markets({"a": [{"markets": {"BTC": {}, "ETH": {}}}], "b": [{"markets": {"SOL": {}}}]})
+    ('BTC', 'ETH', 'SOL')
+    """
     symbols: dict[str, None] = {}
     for runs in results.values():
         for summary in runs:
             symbols.update(dict.fromkeys(summary.get("markets") or {}))
-    if len(symbols) < 2:
-        return []
-    return [f"{symbol}:{key}" for symbol in symbols for key in MARKET_METRICS]
+    return tuple(symbols)
 
 
 #: Tail rows appended to the comparison table: (row name, summary metric, percentile).
@@ -250,7 +270,8 @@ def compare_table(
         paths, in the same order, for every control set.
     metrics : sequence of str
         Summary keys to compare (default :data:`DEFAULT_METRICS`); ``SYMBOL:figure`` names a
-        market's figure (:func:`summary_value`, :func:`market_metrics`).
+        market's figure (:func:`summary_value`); :func:`market_compare_table` compares
+        every market's figures.
     confidence : float
         Confidence level of the intervals.
 
@@ -290,6 +311,83 @@ def compare_table(
     return table
 
 
+def market_compare_table(
+    results: Mapping[str, Sequence[Mapping[str, Any]]],
+    metrics: Sequence[str] = MARKET_METRICS,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Each market's figures compared across control sets: the mean over paths and its interval.
+
+    Parameters
+    ----------
+    results : mapping of str to list of summary dicts
+        As :func:`compare_table`; each summary's ``markets`` holds the market's figures.
+    metrics : sequence of str
+        Keys of a market's summary entry (default :data:`MARKET_METRICS`).
+    confidence : float
+        Confidence level of the intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``(market, metric)``: every market of :func:`run_markets`, each with ``metrics``
+        in order; columns as :func:`compare_table`'s (``(control, field)``, fields ``mean``,
+        ``ci_low``, ``ci_high``). A path whose summary lacks the market or figure is left out
+        of that cell (NaN when no path has it). Empty (no rows) when the runs name no market.
+
+    Examples
+    --------
+    >>> runs = [{"markets": {"BTC": {"bad_debt_usd": b}, "ETH": {"bad_debt_usd": e}}}
+    ...         for b, e in ((0.0, 4.0), (2.0, 6.0))]
+    >>> t = market_compare_table({"baseline": runs}, metrics=["bad_debt_usd"])
+    >>> t[("baseline", "mean")].to_dict()
+    {('BTC', 'bad_debt_usd'): 1.0, ('ETH', 'bad_debt_usd'): 5.0}
+    """
+    _check_results(results)
+    rows = [(symbol, metric) for symbol in run_markets(results) for metric in metrics]
+    index = pd.MultiIndex.from_tuples(rows, names=["market", "metric"])
+    columns = pd.MultiIndex.from_product(
+        [list(results), ["mean", "ci_low", "ci_high"]], names=["control", "field"]
+    )
+    table = pd.DataFrame(np.nan, index=index, columns=columns)
+    for control, runs in results.items():
+        for symbol, metric in rows:
+            stats = metric_stats((summary_value(r, f"{symbol}:{metric}") for r in runs), confidence)
+            for field in ("mean", "ci_low", "ci_high"):
+                table.loc[(symbol, metric), (control, field)] = getattr(stats, field)
+    return table
+
+
+def comparison_rows(table: pd.DataFrame, market_table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The venue's rows and each market's in one table with a ``market`` column.
+
+    Parameters
+    ----------
+    table : DataFrame
+        :func:`compare_table` (the venue's figures); its rows get ``market`` :data:`VENUE`.
+    market_table : DataFrame, optional
+        :func:`market_compare_table`, appended after them.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``(market, metric)``, the columns of ``table``.
+
+    Examples
+    --------
+    >>> runs = {"a": [{"bad_debt_usd": 3.0, "markets": {"BTC": {"bad_debt_usd": 3.0}}}]}
+    >>> rows = comparison_rows(compare_table(runs, ["bad_debt_usd"]),
+    ...                        market_compare_table(runs, ["bad_debt_usd"]))
+    >>> [m for m, _ in rows.index if _ == "bad_debt_usd"]
+    ['ALL', 'BTC']
+    """
+    venue = table.copy()
+    venue.index = pd.MultiIndex.from_product([[VENUE], table.index], names=["market", "metric"])
+    if market_table is None or not len(market_table):
+        return venue
+    return pd.concat([venue, market_table])
+
+
 def _fmt(value: float) -> str:
     """Compact number: 1.23M, 45.6k, 0.0123, 12, or ``-`` for NaN."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -327,6 +425,85 @@ def format_compare_table(table: pd.DataFrame) -> pd.DataFrame:
                 cell += f" [{_fmt(low)}, {_fmt(high)}]"
             out.loc[metric, control] = cell
     return out
+
+
+#: ``metric`` of the row that shows what a control set changes of one market's parameters.
+CHANGES_ROW = "changed parameters"
+
+
+def format_market_table(
+    market_table: pd.DataFrame, changes: Mapping[str, Mapping[str, str]] | None = None
+) -> pd.DataFrame:
+    """:func:`format_compare_table` cells of :func:`market_compare_table`, index
+    ``(market, metric)``; a market that a control set changes gets a first row
+    :data:`CHANGES_ROW` naming the change in that control set's column (``-`` in the others).
+
+    Parameters
+    ----------
+    changes : mapping of str to {control: text}, optional
+        ``{symbol: {control set: "overrides.max_leverage=10"}}``: what each control set changes
+        of that market's parameters (:func:`simulator.report.market_changes`).
+
+    Examples
+    --------
+    >>> runs = [{"markets": {"SOL": {"bad_debt_usd": 2.0}}}]
+    >>> t = market_compare_table({"a": runs, "b": runs}, metrics=["bad_debt_usd"])
+    >>> format_market_table(t, {"SOL": {"b": "overrides.max_leverage=5"}})["b"].tolist()
+    ['overrides.max_leverage=5', '2']
+    """
+    cells = format_compare_table(market_table)
+    if not changes:
+        return cells
+    blocks = []
+    for symbol in dict.fromkeys(market_table.index.get_level_values("market")):
+        block = cells.loc[[symbol]]
+        changed = changes.get(symbol) or {}
+        if changed:
+            row = pd.DataFrame(
+                [[changed.get(c, "-") for c in cells.columns]],
+                index=pd.MultiIndex.from_tuples([(symbol, CHANGES_ROW)], names=cells.index.names),
+                columns=cells.columns,
+            )
+            block = pd.concat([row, block])
+        blocks.append(block)
+    return pd.concat(blocks) if blocks else cells
+
+
+def render_market_table(
+    market_table: pd.DataFrame,
+    title: str | None = None,
+    changes: Mapping[str, Mapping[str, str]] | None = None,
+) -> Table:
+    """A rich table of :func:`market_compare_table` output: a section per market (print it
+    with a rich Console); ``changes`` as in :func:`format_market_table`."""
+    cells = format_market_table(market_table, changes)
+    rich_table = Table(
+        title=title,
+        caption="mean [95% CI of the mean] over paths of each market's figures (summary.json "
+        "markets); the venue's figures are in the table above",
+    )
+    rich_table.add_column("market", style="bold", no_wrap=True)
+    rich_table.add_column("metric", no_wrap=True)
+    for control in cells.columns:
+        rich_table.add_column(str(control), justify="right")
+    previous = None
+    for (symbol, metric), row in cells.iterrows():
+        if previous is not None and symbol != previous:
+            rich_table.add_section()
+        rich_table.add_row(
+            str(symbol) if symbol != previous else "", str(metric), *(str(v) for v in row)
+        )
+        previous = symbol
+    return rich_table
+
+
+def market_markdown(
+    market_table: pd.DataFrame, changes: Mapping[str, Mapping[str, str]] | None = None
+) -> str:
+    """A Markdown table of :func:`market_compare_table` output: columns market, metric and one
+    per control set (``changes`` as in :func:`format_market_table`)."""
+    cells = format_market_table(market_table, changes).reset_index(level="metric")
+    return markdown_table(cells, index_label="market")
 
 
 def render_compare_table(table: pd.DataFrame, title: str | None = None) -> Table:

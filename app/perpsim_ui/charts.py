@@ -2,8 +2,11 @@
 
 Every figure takes the step table of a run folder (``steps.parquet``, per-market long format;
 columns and units in :mod:`simulator.results`) and plots money in USD against the step (one
-step = one block): the price charts one market's rows (the first market unless named), the
-others the venue totals, both selected with :mod:`simulator.results.views`.
+step = one block). A chart of a flow (liquidations, ADL, bad debt) takes ``market``: ``None``
+plots the venue totals (the ``ALL`` rows), a symbol that market's rows (selected with
+:mod:`simulator.results.views`); the insurance fund and the backstop vault are venue-wide. The
+price charts show one market, or every market of the run (:func:`price_index`, and one panel
+per market in :func:`compare_prices`) when none is named and the run has several.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from simulator.results import market_steps, step_markets, venue_steps
 
@@ -54,6 +58,20 @@ def _venue(steps: pd.DataFrame) -> pd.DataFrame:
     return venue_steps(steps) if len(steps) else steps
 
 
+def _rows(steps: pd.DataFrame, market: str | None) -> pd.DataFrame:
+    """The venue totals (``market`` None) or one market's rows of a step table."""
+    return _venue(steps) if market is None else _market(steps, market)[1]
+
+
+def _where(market: str | None) -> str:
+    return "venue" if market is None else market
+
+
+def markets(steps: pd.DataFrame) -> tuple[str, ...]:
+    """The market symbols of a step table (none for an empty one)."""
+    return step_markets(steps) if len(steps) else ()
+
+
 def _market(steps: pd.DataFrame, market: str | None = None) -> tuple[str, pd.DataFrame]:
     """A market's symbol and rows (default the first market; an empty table as it is)."""
     if not len(steps):
@@ -67,8 +85,31 @@ def _market(steps: pd.DataFrame, market: str | None = None) -> tuple[str, pd.Dat
 # ----------------------------------------------------------------------------------------------
 
 
+def price_index(steps: pd.DataFrame) -> go.Figure:
+    """Every market's oracle price (solid) and exogenous price (dotted) relative to its first
+    exogenous price (1 = the start), one colour per market: falls of assets priced 100,000 and
+    0.25 USD on one axis."""
+    fig = go.Figure()
+    for i, symbol in enumerate(markets(steps)):
+        rows = _market(steps, symbol)[1]
+        start = float(rows["price_exogenous_usd"].iloc[0]) if len(rows) else float("nan")
+        if not start or math.isnan(start):
+            continue
+        fig.add_scatter(x=rows["step"], y=rows["price_oracle_usd"] / start, name=symbol,
+                        legendgroup=symbol, line={"color": _colour(i)})  # fmt: skip
+        fig.add_scatter(x=rows["step"], y=rows["price_exogenous_usd"] / start,
+                        name=f"{symbol} exogenous", legendgroup=symbol, showlegend=False,
+                        line={"color": _colour(i), "dash": "dot"})  # fmt: skip
+    _layout(fig, "Prices relative to the start: oracle (solid), exogenous (dotted)",
+            "price / first exogenous price", money=False)  # fmt: skip
+    return fig
+
+
 def prices(steps: pd.DataFrame, market: str | None = None) -> go.Figure:
-    """A market's exogenous, oracle, mark and spot AMM prices (default the first market)."""
+    """A market's exogenous, oracle, mark and spot AMM prices; with no market named, every
+    market's (:func:`price_index`) when the run has several, else its one market's."""
+    if market is None and len(markets(steps)) > 1:
+        return price_index(steps)
     market, steps = _market(steps, market)
     fig = go.Figure()
     for name, label, dash in (
@@ -82,57 +123,58 @@ def prices(steps: pd.DataFrame, market: str | None = None) -> go.Figure:
     return _layout(fig, f"{market} price: exogenous, oracle, mark", "USD")
 
 
-def liquidations(steps: pd.DataFrame) -> go.Figure:
-    """The venue's liquidated notional per step, longs and shorts."""
-    steps = _venue(steps)
+def liquidations(steps: pd.DataFrame, market: str | None = None) -> go.Figure:
+    """Liquidated notional per step, longs and shorts: the venue's, or one market's."""
+    where, steps = _where(market), _rows(steps, market)
     fig = go.Figure()
     fig.add_bar(x=steps["step"], y=_col(steps, "liquidated_notional_long_usd"), name="long",
                 marker_color=LONG)  # fmt: skip
     fig.add_bar(x=steps["step"], y=_col(steps, "liquidated_notional_short_usd"), name="short",
                 marker_color=SHORT)  # fmt: skip
     fig.update_layout(barmode="stack")
-    return _layout(fig, "Liquidated notional per step", "USD")
+    return _layout(fig, f"Liquidated notional per step ({where})", "USD")
 
 
-def insurance_fund(steps: pd.DataFrame) -> go.Figure:
-    """Insurance fund balance."""
+def insurance_fund(steps: pd.DataFrame, market: str | None = None) -> go.Figure:
+    """Insurance fund balance (venue-wide: one fund for every market, whatever ``market``)."""
     steps = _venue(steps)
     fig = go.Figure()
     fig.add_scatter(x=steps["step"], y=_col(steps, "insurance_fund_usd"), name="insurance fund",
                     fill="tozeroy")  # fmt: skip
-    return _layout(fig, "Insurance fund", "USD")
+    return _layout(fig, "Insurance fund (venue-wide)", "USD")
 
 
-def backstop(steps: pd.DataFrame) -> go.Figure:
-    """Backstop vault equity."""
+def backstop(steps: pd.DataFrame, market: str | None = None) -> go.Figure:
+    """Backstop vault equity (venue-wide, whatever ``market``)."""
     steps = _venue(steps)
     fig = go.Figure()
     fig.add_scatter(x=steps["step"], y=_col(steps, "backstop_equity_usd"), name="backstop equity",
                     fill="tozeroy", line={"color": PALETTE[4]})  # fmt: skip
-    return _layout(fig, "Backstop vault equity", "USD")
+    return _layout(fig, "Backstop vault equity (venue-wide)", "USD")
 
 
-def adl(steps: pd.DataFrame) -> go.Figure:
-    """The venue's ADL haircuts per step and the part of them beyond the deficit they covered."""
-    steps = _venue(steps)
+def adl(steps: pd.DataFrame, market: str | None = None) -> go.Figure:
+    """ADL haircuts per step and the part of them beyond the deficit they covered: the venue's,
+    or one market's."""
+    where, steps = _where(market), _rows(steps, market)
     fig = go.Figure()
     fig.add_bar(x=steps["step"], y=_col(steps, "adl_haircut_usd"), name="haircut",
                 marker_color=PALETTE[1])  # fmt: skip
     fig.add_bar(x=steps["step"], y=_col(steps, "adl_overshoot_usd"), name="overshoot",
                 marker_color=PALETTE[3])  # fmt: skip
     fig.update_layout(barmode="group")
-    return _layout(fig, "ADL haircuts per step", "USD")
+    return _layout(fig, f"ADL haircuts per step ({where})", "USD")
 
 
-def bad_debt(steps: pd.DataFrame) -> go.Figure:
-    """The venue's new bad debt per step and its running total."""
-    steps = _venue(steps)
+def bad_debt(steps: pd.DataFrame, market: str | None = None) -> go.Figure:
+    """New bad debt per step and its running total: the venue's, or one market's."""
+    where, steps = _where(market), _rows(steps, market)
     fig = go.Figure()
     per_step = _col(steps, "bad_debt_usd")
     fig.add_bar(x=steps["step"], y=per_step, name="per step", marker_color=PALETTE[3])
     fig.add_scatter(x=steps["step"], y=per_step.cumsum(), name="cumulative",
                     line={"color": PALETTE[7]})  # fmt: skip
-    return _layout(fig, "Bad debt", "USD")
+    return _layout(fig, f"Bad debt ({where})", "USD")
 
 
 #: The charts of one run, in display order: (key, figure builder).
@@ -163,17 +205,18 @@ def compare_lines(
     cumulative: bool = False,
     money: bool = True,
     extra: Mapping[str, pd.DataFrame] | None = None,
+    market: str | None = None,
 ) -> go.Figure:
-    """One line per control set (path 0): the venue total's ``column`` or its running total
-    against the step."""
+    """One line per control set (path 0): ``column`` or its running total against the step, of
+    the venue totals (``market`` None) or of one market's rows."""
     fig = go.Figure()
     for i, (control, frame) in enumerate(steps.items()):
-        frame = _venue(frame)
+        frame = _rows(frame, market)
         y = _col(frame, column)
         fig.add_scatter(x=frame["step"], y=y.cumsum() if cumulative else y, name=control,
                         line={"color": _colour(i)})  # fmt: skip
     for control, frame in (extra or {}).items():
-        frame = _venue(frame)
+        frame = _rows(frame, market)
         y = _col(frame, column)
         fig.add_scatter(x=frame["step"], y=y.cumsum() if cumulative else y,
                         name=f"{control} (no feedback)", line={"dash": "dot", "color": "#444"})  # fmt: skip
@@ -185,9 +228,12 @@ def compare_prices(
     no_feedback: Mapping[str, pd.DataFrame],
     market: str | None = None,
 ) -> go.Figure:
-    """A market's oracle price per control set (default the first market), with the exogenous
-    path and the no-feedback run."""
+    """A market's oracle price per control set, with the exogenous path and the no-feedback
+    run; with no market named, every market's, one panel each, when the runs have several
+    (:func:`compare_prices_by_market`), else the one market's."""
     first = next(iter(steps.values()), pd.DataFrame())
+    if market is None and len(markets(first)) > 1:
+        return compare_prices_by_market(steps, no_feedback)
     market = market or _market(first)[0]
     fig = go.Figure()
     for i, (control, frame) in enumerate(steps.items()):
@@ -204,6 +250,44 @@ def compare_prices(
         if "price_exogenous_usd" in first:
             fig.add_scatter(x=first["step"], y=first["price_exogenous_usd"], name="exogenous",
                             line={"dash": "dash", "color": "#999"})  # fmt: skip
+    return fig
+
+
+#: Panels per row of :func:`compare_prices_by_market`.
+PANELS_PER_ROW = 3
+
+
+def compare_prices_by_market(
+    steps: Mapping[str, pd.DataFrame], no_feedback: Mapping[str, pd.DataFrame]
+) -> go.Figure:
+    """One panel per market of the first run (at most :data:`PANELS_PER_ROW` a row): the oracle
+    price of each control set's path 0 (one colour per set), the exogenous path (dashed) and
+    the no-feedback run (dotted)."""
+    first = next(iter(steps.values()), pd.DataFrame())
+    symbols = markets(first)
+    columns = min(len(symbols), PANELS_PER_ROW) or 1
+    rows = max(math.ceil(len(symbols) / columns), 1)
+    fig = make_subplots(rows=rows, cols=columns, subplot_titles=list(symbols),
+                        horizontal_spacing=0.08, vertical_spacing=0.2)  # fmt: skip
+    for n, symbol in enumerate(symbols):
+        at = {"row": n // columns + 1, "col": n % columns + 1}
+        for i, (control, frame) in enumerate(steps.items()):
+            rows_of = _market(frame, symbol)[1]
+            fig.add_scatter(x=rows_of["step"], y=_col(rows_of, "price_oracle_usd"), name=control,
+                            legendgroup=control, showlegend=n == 0,
+                            line={"color": _colour(i)}, **at)  # fmt: skip
+        for control, frame in (no_feedback or {}).items():
+            rows_of = _market(frame, symbol)[1]
+            fig.add_scatter(x=rows_of["step"], y=_col(rows_of, "price_oracle_usd"),
+                            name=f"{control} (no feedback)", legendgroup="no feedback",
+                            showlegend=n == 0, line={"dash": "dot", "color": "#444"}, **at)  # fmt: skip
+        rows_of = _market(first, symbol)[1]
+        if "price_exogenous_usd" in rows_of:
+            fig.add_scatter(x=rows_of["step"], y=rows_of["price_exogenous_usd"], name="exogenous",
+                            legendgroup="exogenous", showlegend=n == 0,
+                            line={"dash": "dash", "color": "#999"}, **at)  # fmt: skip
+    _layout(fig, "Oracle price per market (path 0)", "USD")
+    fig.update_layout(height=max(HEIGHT, 300 * rows), yaxis_title=None, xaxis_title=None)
     return fig
 
 
@@ -238,12 +322,14 @@ def metric_bars(table: pd.DataFrame, metric: str, label: str | None = None) -> g
     return fig
 
 
-#: Time-series charts of a comparison: (key, column, title, cumulative).
+#: Time-series charts of a comparison: (key, column, title, cumulative, per market). A chart
+#: per market plots the chosen market's rows (the venue totals for all markets); the others
+#: are venue-wide.
 COMPARE_CHARTS = (
     ("liquidations", ("liquidated_notional_long_usd", "liquidated_notional_short_usd"),
-     "Liquidated notional, cumulative", True),
-    ("insurance_fund", "insurance_fund_usd", "Insurance fund", False),
-    ("bad_debt", "bad_debt_usd", "Bad debt, cumulative", True),
-    ("adl", "adl_haircut_usd", "ADL haircuts, cumulative", True),
-    ("backstop", "backstop_equity_usd", "Backstop vault equity", False),
+     "Liquidated notional, cumulative", True, True),
+    ("insurance_fund", "insurance_fund_usd", "Insurance fund", False, False),
+    ("bad_debt", "bad_debt_usd", "Bad debt, cumulative", True, True),
+    ("adl", "adl_haircut_usd", "ADL haircuts, cumulative", True, True),
+    ("backstop", "backstop_equity_usd", "Backstop vault equity", False, False),
 )  # fmt: skip

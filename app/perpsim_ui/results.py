@@ -28,11 +28,12 @@ from simulator.results import (
     SUMMARY,
     RunReader,
     _live_writer,
+    step_markets,
     upgrade_legacy_tables,
     venue_steps,
 )
 from simulator.results.reader import LEGACY_SYMBOL
-from simulator.stats import DEFAULT_METRICS, compare_table, market_metrics
+from simulator.stats import DEFAULT_METRICS, compare_table, market_compare_table, run_markets
 
 COMPARE_JSON = "compare.json"
 
@@ -63,6 +64,11 @@ class RunData:
     def venue_steps(self) -> pd.DataFrame:
         """The venue totals, one row per step (:func:`simulator.results.venue_steps`)."""
         return venue_steps(self.steps) if len(self.steps) else self.steps
+
+    @property
+    def markets(self) -> tuple[str, ...]:
+        """The run's market symbols, in the scenario's order (none before its first step)."""
+        return step_markets(self.steps) if len(self.steps) else ()
 
     @property
     def last_step(self) -> int | None:
@@ -179,7 +185,10 @@ class CompareData:
     results: dict[str, list[dict[str, Any]]]
     """Control set -> the summary of each finished path."""
     table: pd.DataFrame | None
-    """:func:`simulator.stats.compare_table` of ``results`` (``None`` when nothing finished)."""
+    """:func:`simulator.stats.compare_table` of ``results``: the venue's figures (``None`` when
+    nothing finished)."""
+    market_table: pd.DataFrame | None = None
+    """:func:`simulator.stats.market_compare_table` of ``results``: each market's figures."""
     steps: dict[str, pd.DataFrame] = field(default_factory=dict)
     """Control set -> step rows of its path 0 (charts)."""
     no_feedback: dict[str, pd.DataFrame] = field(default_factory=dict)
@@ -187,6 +196,11 @@ class CompareData:
     complete: bool = True
     missing: list[str] = field(default_factory=list)
     """Runs that did not finish (``control/path-i``)."""
+
+    @property
+    def markets(self) -> tuple[str, ...]:
+        """The markets of the compared runs (:func:`simulator.stats.run_markets`)."""
+        return run_markets(self.results)
 
 
 def _steps_if_complete(run_dir: Path) -> pd.DataFrame | None:
@@ -242,8 +256,8 @@ def _load_compare(out_dir: str, controls: tuple[str, ...], paths: int, version: 
             import yaml
 
             scenario = yaml.safe_load(spec.read_text(encoding="utf-8")) or {}
-    metrics = [*DEFAULT_METRICS, *market_metrics(results)]
-    table = compare_table(results, metrics) if results else None
+    table = compare_table(results, DEFAULT_METRICS) if results else None
+    market_table = market_compare_table(results) if results else None
     steps = {}
     for control in described:
         frame = _steps_if_complete(runs / control / "path-0")
@@ -256,7 +270,7 @@ def _load_compare(out_dir: str, controls: tuple[str, ...], paths: int, version: 
         if frame is not None:
             no_feedback[first] = frame
     return CompareData(
-        out_dir, scenario, described, paths, results, table, steps, no_feedback,
+        out_dir, scenario, described, paths, results, table, market_table, steps, no_feedback,
         complete=data is not None, missing=missing,
     )  # fmt: skip
 

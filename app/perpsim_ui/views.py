@@ -36,6 +36,12 @@ SUMMARY_LABELS: dict[str, tuple[str, str]] = {
     "min_price": ("Min oracle price", "USD"),
     "price_amplification": ("Price amplification", "x"),
     "fees_usd": ("Fees", "USD"),
+    "insurance_payout_usd": ("Insurance payouts", "USD"),
+    "adl_notional_usd": ("ADL notional closed", "USD"),
+    "oi_long_start_usd": ("Open interest long, start", "USD"),
+    "oi_short_start_usd": ("Open interest short, start", "USD"),
+    "oi_long_end_usd": ("Open interest long, end", "USD"),
+    "oi_short_end_usd": ("Open interest short, end", "USD"),
 }
 #: The headline figures shown as metric cards, in order.
 CARDS: tuple[str, ...] = (
@@ -50,6 +56,34 @@ CARDS: tuple[str, ...] = (
     "price_amplification",
     "fees_usd",
 )
+#: The headline figures of one market (its entry of ``summary.json``'s ``markets``), in order.
+MARKET_CARDS: tuple[str, ...] = (
+    "liquidated_notional_usd",
+    "liquidated_accounts",
+    "bad_debt_usd",
+    "insurance_payout_usd",
+    "adl_haircut_usd",
+    "adl_overshoot_usd",
+    "adl_notional_usd",
+    "min_price",
+    "price_amplification",
+    "fees_usd",
+)
+#: Columns of the per-market table of a run (:func:`markets_frame`).
+MARKET_COLUMNS: tuple[str, ...] = (
+    "liquidated_notional_usd",
+    "liquidated_accounts",
+    "bad_debt_usd",
+    "insurance_payout_usd",
+    "adl_haircut_usd",
+    "adl_notional_usd",
+    "start_price",
+    "min_price",
+    "price_amplification",
+    "fees_usd",
+)
+#: Value of a market selector that shows the venue: totals over every market.
+ALL_MARKETS = "ALL"
 CARD_HELP = {
     "liquidated_notional_usd": "Notional of positions liquidated or taken over by the backstop, "
     "longs + shorts (USD).",
@@ -63,6 +97,8 @@ CARD_HELP = {
     "price_amplification": "(start - min oracle) / (start - min exogenous): 1 means forced "
     "selling added nothing to the fall; empty when the exogenous path never fell.",
     "fees_usd": "Trading and liquidation fees collected (USD).",
+    "insurance_payout_usd": "What the insurance fund paid for this market's deficits (USD).",
+    "adl_notional_usd": "Notional of the winners' positions closed by ADL in this market (USD).",
 }
 
 #: Comparison rows where the smallest mean is best; the rest of :data:`HIGHER_IS_BETTER` the
@@ -81,6 +117,8 @@ LOWER_IS_BETTER = frozenset(
         "var95_bad_debt_usd",
         "evar99_bad_debt_usd",
         "lar95_liquidated_notional_usd",
+        "insurance_payout_usd",
+        "adl_notional_usd",
     }
 )
 HIGHER_IS_BETTER = frozenset({"backstop_pnl_usd", "min_price", "fees_usd"})
@@ -134,6 +172,37 @@ def summary_frame(summary: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["figure", "value", "unit", "key"])
 
 
+def markets_frame(summary: dict[str, Any]) -> pd.DataFrame:
+    """Each market's figures of ``summary.json`` side by side: one row per market (in the
+    scenario's order), columns :data:`MARKET_COLUMNS` (exact values, NaN for null)."""
+    rows = []
+    for symbol, figures in (summary.get("markets") or {}).items():
+        row = {"market": symbol}
+        for name in MARKET_COLUMNS:
+            value = (figures or {}).get(name)
+            row[name] = float("nan") if _missing(value) else float(value)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["market", *MARKET_COLUMNS])
+
+
+def market_selector(markets: Sequence[str], key: str) -> str | None:
+    """A market selector (widget key ``{key}.market``): "All markets" (the venue's totals) and
+    each market. Returns the chosen symbol, or ``None`` for all markets. A choice that the
+    shown run or comparison does not hold (another one was open before) goes back to all."""
+    options = [ALL_MARKETS, *markets]
+    widget = f"{key}.market"
+    if st.session_state.get(widget) not in options:
+        st.session_state[widget] = ALL_MARKETS
+    choice = st.segmented_control(
+        "Market", options, key=widget, required=True,
+        format_func=lambda m: "All markets" if m == ALL_MARKETS else m,
+        help="All markets: the venue's totals (and each market side by side); a market: its "
+        "own figures, charts, events and positions. The insurance fund and the backstop vault "
+        "are one for the whole venue.",
+    )  # fmt: skip
+    return None if choice in (None, ALL_MARKETS) else str(choice)
+
+
 def best_controls(table: pd.DataFrame, metric: str) -> list[str]:
     """The control sets with the best mean of ``metric`` (none when all are equal or it has no
     direction)."""
@@ -155,9 +224,15 @@ def best_controls(table: pd.DataFrame, metric: str) -> list[str]:
     return [] if len(winners) == len(means) else winners
 
 
+#: What the app shows for a figure no path has (the venue's min price when it has several
+#: markets); ``format_compare_table``'s ``-`` would render as a Markdown bullet in ``st.table``.
+NO_VALUE = "n/a"
+
+
 def marked_table(table: pd.DataFrame) -> pd.DataFrame:
-    """:func:`simulator.stats.format_compare_table` cells, the best of each row prefixed ★."""
-    cells = format_compare_table(table)
+    """:func:`simulator.stats.format_compare_table` cells, the best of each row prefixed ★, a
+    figure no path has shown as :data:`NO_VALUE`."""
+    cells = format_compare_table(table).replace("-", NO_VALUE)
     for metric in cells.index:
         for control in best_controls(table, metric):
             cells.loc[metric, control] = f"{BEST} {cells.loc[metric, control]}"
@@ -251,15 +326,38 @@ def run_status(data: RunData) -> None:
         st.warning(f"Run {data.status}: {reason}. {kept}", icon=":material/warning:")
 
 
-def summary_cards(summary: dict[str, Any], key: str) -> None:
-    """The headline figures as metric cards, and every figure in a table."""
-    for row in range(0, len(CARDS), 5):
+def summary_cards(summary: dict[str, Any], key: str, market: str | None = None) -> None:
+    """The headline figures as metric cards (the venue's, or one market's entry of
+    ``markets``), and every figure in a table; for all markets of a run of several, each
+    market's figures side by side."""
+    several = len(summary.get("markets") or {}) > 1
+    if market is None:
+        figures, cards = summary, CARDS
+        if several:
+            st.caption("Venue totals: every market together.")
+    elif market in (summary.get("markets") or {}):
+        figures, cards = summary["markets"][market] or {}, MARKET_CARDS
+        st.caption(f"{market}'s figures (`summary.json` → `markets` → `{market}`).")
+    else:  # a one-market run of the format perpsim-run/1: its figures are the venue's
+        figures, cards = summary, CARDS
+        st.caption(f"{market} is the run's only market: its figures are the venue's.")
+    for row in range(0, len(cards), 5):
         columns = st.columns(5)
-        for column, name in zip(columns, CARDS[row : row + 5], strict=False):
+        for column, name in zip(columns, cards[row : row + 5], strict=False):
             column.metric(
-                SUMMARY_LABELS[name][0], format_value(name, summary.get(name)),
+                SUMMARY_LABELS[name][0], format_value(name, figures.get(name)),
                 help=CARD_HELP.get(name),
             )  # fmt: skip
+    if market is None and several:
+        st.dataframe(
+            markets_frame(summary), key=f"{key}.markets", hide_index=True,
+            column_config={
+                name: st.column_config.NumberColumn(
+                    SUMMARY_LABELS[name][0], format="%.6g",
+                    help=f"`{name}` ({SUMMARY_LABELS[name][1]})")
+                for name in MARKET_COLUMNS
+            },
+        )  # fmt: skip
     with st.expander("All summary figures (summary.json)"):
         st.dataframe(
             summary_frame(summary),
@@ -269,23 +367,32 @@ def summary_cards(summary: dict[str, Any], key: str) -> None:
         )
 
 
-def run_charts(steps: pd.DataFrame, key: str) -> None:
-    """The six charts of a run, two per row."""
+def run_charts(steps: pd.DataFrame, key: str, market: str | None = None) -> None:
+    """The six charts of a run, two per row: the venue's (every market's prices) or one
+    market's."""
     if steps is None or not len(steps):
         st.info("No step rows to chart.")
         return
-    steps = steps.sort_values("step")
+    steps = steps.sort_values("step", kind="stable")
     for row in range(0, len(charts.RUN_CHARTS), 2):
         columns = st.columns(2)
         for column, (name, build) in zip(columns, charts.RUN_CHARTS[row : row + 2], strict=False):
             with column:
-                st.plotly_chart(build(steps), key=f"{key}.chart.{name}", **charts.SHOW)
+                st.plotly_chart(build(steps, market), key=f"{key}.chart.{name}", **charts.SHOW)
 
 
-def run_events(data: RunData, key: str) -> None:
-    """Event counts by kind and the event log (first rows)."""
-    events = data.events
-    with st.expander(f"Events ({len(events):,d})"):
+def _of_market(frame: pd.DataFrame, market: str | None) -> pd.DataFrame:
+    """The rows of ``frame`` about ``market`` (every row for all markets)."""
+    if market is None or "market" not in frame:
+        return frame
+    return frame[frame["market"] == market]
+
+
+def run_events(data: RunData, key: str, market: str | None = None) -> None:
+    """Event counts by kind and the event log (first rows), of every market or one."""
+    events = _of_market(data.events, market)
+    where = "" if market is None else f" of {market}"
+    with st.expander(f"Events{where} ({len(events):,d})"):
         if not len(events):
             st.write("No events.")
             return
@@ -294,14 +401,34 @@ def run_events(data: RunData, key: str) -> None:
         st.dataframe(events.head(2000), key=f"{key}.events", hide_index=True)
 
 
+def run_positions(data: RunData, key: str, market: str | None = None) -> None:
+    """The positions table (``positions.parquet``: one row per position, several per cross
+    account), of every market or one, with each market's count."""
+    positions = data.positions
+    if positions is None:
+        return
+    shown = _of_market(positions, market)
+    where = "" if market is None else f" in {market}"
+    with st.expander(f"Positions{where} ({len(shown):,d})"):
+        if market is None and "market" in positions and positions["market"].nunique() > 1:
+            counts = (
+                positions.groupby(["market", "outcome"], sort=False).size().unstack(fill_value=0)
+            )
+            st.dataframe(counts.reset_index(), key=f"{key}.position_counts", hide_index=True)
+        st.dataframe(shown.head(5000), key=f"{key}.positions", hide_index=True)
+
+
 def render_run(data: RunData, key: str) -> None:
-    """Everything about one run: status, figures, charts, events."""
+    """Everything about one run: status, a market selector (all markets or one), figures,
+    charts, events and positions."""
     run_status(data)
+    market = market_selector(data.markets, key) if data.markets else None
     if data.summary is not None:
-        summary_cards(data.summary, key)
-    run_charts(data.steps, key)
+        summary_cards(data.summary, key, market)
+    run_charts(data.steps, key, market)
     if len(data.events):
-        run_events(data, key)
+        run_events(data, key, market)
+    run_positions(data, key, market)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -309,28 +436,70 @@ def render_run(data: RunData, key: str) -> None:
 # ----------------------------------------------------------------------------------------------
 
 
-def compare_table_view(data: CompareData, key: str) -> None:
-    """The table: one column per control set, mean [95% interval] per metric, best marked."""
+def _market_table(data: CompareData, market: str) -> pd.DataFrame | None:
+    """One market's rows of the comparison (index metric), or ``None`` if it has none."""
+    table = data.market_table
+    if table is None or market not in table.index.get_level_values("market"):
+        return None
+    return table.loc[market]
+
+
+def market_cells(data: CompareData) -> pd.DataFrame:
+    """Every market's rows of the comparison as :func:`marked_table` cells (best marked per
+    market and row), with ``market`` and ``metric`` columns first."""
+    blocks = []
+    for symbol in data.markets:
+        table = _market_table(data, symbol)
+        if table is None:
+            continue
+        cells = marked_table(table)
+        cells.insert(0, "metric", cells.index)
+        cells.insert(0, "market", symbol)
+        blocks.append(cells.reset_index(drop=True))
+    return pd.concat(blocks, ignore_index=True) if blocks else pd.DataFrame()
+
+
+def compare_table_view(data: CompareData, key: str, market: str | None = None) -> None:
+    """The table: one column per control set, mean [95% interval] per metric, best marked; the
+    venue's figures (and, for several markets, every market's below them) or one market's."""
     if data.table is None:
         st.info("No run of this comparison finished.")
         return
-    cells = marked_table(data.table)
-    st.table(cells.style.map(_highlight))
     n = sorted({len(v) for v in data.results.values()})
+    paths = f"over {', '.join(map(str, n))} path(s) per control set"
+    if market is not None and _market_table(data, market) is not None:
+        st.markdown(f"**{market}**: the market's own figures (`summary.json` `markets`)")
+        st.table(marked_table(_market_table(data, market)).style.map(_highlight))
+        st.caption(
+            f"Mean [95% interval of the mean] {paths} (no interval with one path). {BEST} marks "
+            "the best mean of a row."
+        )
+        return
+    if len(data.markets) > 1:
+        st.markdown("**Venue totals** (every market together)")
+    st.table(marked_table(data.table).style.map(_highlight))
     st.caption(
-        f"Mean [95% interval of the mean] over {', '.join(map(str, n))} path(s) per control set "
-        "(no interval with one path). VaR95 / EVaR99: 95th / 99th percentile of bad debt over "
-        f"paths; LaR95: 95th percentile of liquidated notional. {BEST} marks the best mean of a "
-        "row: the lowest for losses, liquidations, haircuts and amplification; the highest for "
-        "backstop PnL, min price and fees."
+        f"Mean [95% interval of the mean] {paths} (no interval with one path). VaR95 / EVaR99: "
+        "95th / 99th percentile of bad debt over paths; LaR95: 95th percentile of liquidated "
+        f"notional. {BEST} marks the best mean of a row: the lowest for losses, liquidations, "
+        "haircuts and amplification; the highest for backstop PnL, min price and fees."
     )
+    if len(data.markets) > 1:
+        st.markdown("**Per market** (each market's figures; choose a market above for its charts)")
+        cells = market_cells(data)
+        st.dataframe(cells.style.map(_highlight), key=f"{key}.market_table", hide_index=True,
+                     height=min(600, 38 + 35 * len(cells)))  # fmt: skip
 
 
-def compare_charts(data: CompareData, key: str) -> None:
-    """A bar chart of one metric across control sets, and the path-0 time series."""
+def compare_charts(data: CompareData, key: str, market: str | None = None) -> None:
+    """A bar chart of one metric across control sets, and the path-0 time series: the venue's
+    (every market's prices) or one market's."""
     if data.table is None:
         return
-    metrics = [m for m in data.table.index if m != "n_paths"]
+    table = data.table if market is None else _market_table(data, market)
+    if table is None:
+        return
+    metrics = [m for m in table.index if m != "n_paths"]
     metric_key = f"{key}.metric"
     if st.session_state.get(metric_key) not in metrics:
         st.session_state[metric_key] = "bad_debt_usd" if "bad_debt_usd" in metrics else metrics[0]
@@ -338,20 +507,23 @@ def compare_charts(data: CompareData, key: str) -> None:
         "Metric", metrics, key=metric_key,
         format_func=lambda m: f"{SUMMARY_LABELS.get(m, (m,))[0]} ({m})",
     )  # fmt: skip
-    figures = [
-        ("metric", charts.metric_bars(data.table, metric, SUMMARY_LABELS.get(metric, (metric,))[0]))
-    ]
+    label = SUMMARY_LABELS.get(metric, (metric,))[0]
+    if market is not None:
+        label = f"{market}: {label}"
+    figures = [("metric", charts.metric_bars(table, metric, label))]
     if data.steps:
-        figures.append(("prices", charts.compare_prices(data.steps, data.no_feedback)))
-        for name, column, title, cumulative in charts.COMPARE_CHARTS:
+        figures.append(("prices", charts.compare_prices(data.steps, data.no_feedback, market)))
+        for name, column, title, cumulative, per_market in charts.COMPARE_CHARTS:
+            where = (market or "venue") if per_market else "venue-wide"
             figures.append(
                 (
                     name,
                     charts.compare_lines(
-                        data.steps, column, f"{title} (path 0)", cumulative=cumulative
+                        data.steps, column, f"{title} ({where}, path 0)", cumulative=cumulative,
+                        market=market if per_market else None,
                     ),
-                )  # fmt: skip
-            )
+                )
+            )  # fmt: skip
     for row in range(0, len(figures), 2):
         columns = st.columns(2)
         for column, (name, fig) in zip(columns, figures[row : row + 2], strict=False):
@@ -372,8 +544,9 @@ def render_compare(data: CompareData, key: str) -> None:
             f"Comparison incomplete: not finished: {missing}. Showing the runs that finished.",
             icon=":material/warning:",
         )
-    compare_table_view(data, key)
-    compare_charts(data, key)
+    market = market_selector(data.markets, key) if data.markets else None
+    compare_table_view(data, key, market)
+    compare_charts(data, key, market)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -183,7 +183,10 @@ start (no fall to amplify).
 ``markets`` is ``{symbol: {...}}`` in the scenario's market order, each with
 (:data:`MARKET_SUMMARY_KEYS`) ``liquidated_notional_usd``, ``liquidated_notional_long_usd``,
 ``liquidated_notional_short_usd``, ``liquidated_accounts`` (from that market's events),
-``bad_debt_usd``, ``adl_haircut_usd``, ``adl_overshoot_usd``, ``fees_usd`` (sums of its rows),
+``bad_debt_usd``, ``insurance_payout_usd`` (``amount_usd`` of its ``insurance_payout`` events:
+what the insurance fund paid for the market's deficits), ``adl_haircut_usd``,
+``adl_overshoot_usd``, ``adl_notional_usd`` (``notional_usd`` of its ``adl_fill`` events: the
+winners' notional ADL closed), ``fees_usd`` (sums of its rows),
 ``oi_long_start_usd``, ``oi_short_start_usd`` (its first row's open interest: after step 1),
 ``oi_long_end_usd``, ``oi_short_end_usd`` (its last row's), and its ``start_price``,
 ``exogenous_min_price``, ``min_price``, ``price_amplification`` as above.

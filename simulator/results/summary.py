@@ -28,6 +28,13 @@ def _liquidated_accounts(events_df: pd.DataFrame, steps_df: pd.DataFrame) -> int
     return int(_col_sum(steps_df, "accounts_liquidated"))
 
 
+def _event_sum(events_df: pd.DataFrame, kind: str, column: str) -> float:
+    """Sum of ``column`` over the events of ``kind`` (0 when there is none)."""
+    if not len(events_df) or "kind" not in events_df or column not in events_df:
+        return 0.0
+    return float(events_df.loc[events_df["kind"] == kind, column].fillna(0.0).sum())
+
+
 def _prices(rows: pd.DataFrame, start: float | None) -> dict[str, float | None]:
     """``start_price``, ``exogenous_min_price``, ``min_price``, ``price_amplification`` of one
     market's rows (USD; see "Summary")."""
@@ -66,8 +73,10 @@ def _market_summary(
         "liquidated_notional_short_usd": short_usd,
         "liquidated_accounts": _liquidated_accounts(events_df, rows),
         "bad_debt_usd": _col_sum(rows, "bad_debt_usd"),
+        "insurance_payout_usd": _event_sum(events_df, "insurance_payout", "amount_usd"),
         "adl_haircut_usd": _col_sum(rows, "adl_haircut_usd"),
         "adl_overshoot_usd": _col_sum(rows, "adl_overshoot_usd"),
+        "adl_notional_usd": _event_sum(events_df, "adl_fill", "notional_usd"),
         "fees_usd": _col_sum(rows, "fees_usd"),
         "oi_long_start_usd": level("oi_long_usd", 0),
         "oi_short_start_usd": level("oi_short_usd", 0),

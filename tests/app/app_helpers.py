@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 from pathlib import Path
 
+import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from simulator.paths import PROJECT_ROOT
@@ -14,6 +16,10 @@ APP_DIR = PROJECT_ROOT / "app"
 APP = APP_DIR / "streamlit_app.py"
 if str(APP_DIR) not in sys.path:  # the app's helpers, as the AppTest script imports them
     sys.path.insert(0, str(APP_DIR))
+#: Where ``toy_venue`` lives (multi-market run folders written without a chain).
+SIMULATOR_TESTS = PROJECT_ROOT / "tests" / "simulator"
+if str(SIMULATOR_TESTS) not in sys.path:
+    sys.path.append(str(SIMULATOR_TESTS))
 
 #: Seconds one AppTest run may take: a demo-size run or a small comparison, on a busy machine.
 RUN_TIMEOUT_S = 180
@@ -70,3 +76,21 @@ def descendants(pid: int) -> list[int]:
         for child in map(int, children):
             found += [child, *descendants(child)]
     return found
+
+
+def _values(data):
+    """A trace's x or y as a list: plotly sends arrays as ``{"dtype", "bdata"}`` (base64)."""
+    if isinstance(data, dict) and "bdata" in data:
+        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"]).tolist()
+    return list(data)
+
+
+def chart_traces(at: AppTest, key: str) -> dict[str, dict]:
+    """The traces of the plotly chart shown with widget key ``key``: ``{name: {"x": [...],
+    "y": [...]}}``, and the figure's title under ``"title"``."""
+    [chart] = [c for c in at.get("plotly_chart") if c.key == key]
+    spec = json.loads(chart.proto.spec)
+    traces = {t.get("name"): {"x": _values(t.get("x", [])), "y": _values(t.get("y", []))}
+              for t in spec["data"]}  # fmt: skip
+    traces["title"] = spec["layout"].get("title", {}).get("text")
+    return traces

@@ -194,3 +194,21 @@ def test_compare_page_runs_a_comparison_in_a_real_browser(served_app, browser, t
     if os.environ.get("PERPSIM_UPDATE_SCREENSHOT"):  # `make screenshot`: refresh the README's
         SCREENSHOT.parent.mkdir(exist_ok=True)
         shutil.copyfile(shot, SCREENSHOT)
+
+    # The market selector: the comparison's one market shows that market's own rows.
+    def market_button(driver):
+        for button in driver.find_elements(By.CSS_SELECTOR, "[data-testid='stButtonGroup'] button"):
+            if button.text.strip() == "BTC":
+                return button
+        return None
+
+    _wait(browser, market_button, 10, "the market selector's BTC button").click()
+
+    def market_rows(driver):
+        tables = driver.find_elements(By.CSS_SELECTOR, "[data-testid='stTable'] table")
+        rows = [tr.text for t in tables for tr in t.find_elements(By.CSS_SELECTOR, "tbody tr")]
+        return rows if any(r.startswith("insurance_payout_usd") for r in rows) else None
+
+    rows = _wait(browser, market_rows, 30, "BTC's rows of the comparison")
+    assert not any(row.startswith("var95_bad_debt_usd") for row in rows)  # the venue's tail rows
+    assert browser.find_elements(By.CSS_SELECTOR, "[data-testid='stException']") == []

@@ -70,6 +70,19 @@ def test_a_run_of_the_cli_is_listed_and_shows_its_summary_json(cli_run, runs_roo
             assert table.loc[key, "value"] == value
     assert len(charts(at)) == len(views.charts.RUN_CHARTS)
 
+    # Today's one-market run: a market selector with All and its market, which shows the
+    # market's own figures (the same as the venue's) and as many charts.
+    selector = at.segmented_control(key="runs.market")
+    assert selector.options == ["All markets", "BTC"] and selector.value == views.ALL_MARKETS
+    selector.set_value("BTC").run()
+    assert not at.exception, at.exception
+    shown = {m.label: m.value for m in at.metric}
+    for key in views.MARKET_CARDS:
+        figure = summary["markets"]["BTC"][key]
+        assert shown[views.SUMMARY_LABELS[key][0]] == views.format_value(key, figure)
+    assert shown["Bad debt"] == views.format_value("bad_debt_usd", summary["bad_debt_usd"])
+    assert len(charts(at)) == len(views.charts.RUN_CHARTS)
+
     labels = _download_labels(at)
     for name in (MANIFEST, SUMMARY, STEPS, EVENTS, POSITIONS):
         assert any(label.startswith(f"{name} (") for label in labels), (name, labels)

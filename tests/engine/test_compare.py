@@ -46,6 +46,15 @@ def test_compare_runs_the_same_paths_under_each_control_set(tmp_path):
     # Summaries in compare.json are the run folders' summaries.
     saved = json.loads((out / "compare.json").read_text())
     assert saved["runs"]["baseline"][0] == RunReader(out / "runs" / "baseline" / "path-0").summary
+    # compare.csv: the venue's rows (market ALL), then the one market's, each market's figures
+    # the venue's; compare.json holds the same rows as records.
+    rows = pd.read_csv(out / "compare.csv", header=[0, 1], index_col=[0, 1])
+    assert list(dict.fromkeys(rows.index.get_level_values("market"))) == ["ALL", "BTC"]
+    assert rows.loc[("BTC", "bad_debt_usd"), ("adl_pro_rata", "mean")] == pytest.approx(
+        table.loc["bad_debt_usd", ("adl_pro_rata", "mean")]
+    )
+    assert saved["markets"] == ["BTC"]
+    assert {(r["market"], r["metric"]) for r in saved["table"]} == set(rows.index)
 
     # Running it again with resume reuses the complete run folders (nothing is recomputed).
     before = (out / "runs" / "baseline" / "path-0" / "steps.parquet").stat().st_mtime_ns

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import pytest
 import toy_engine
+import toy_venue
 
 from simulator.report import (
     CHARTS,
+    MARKET_CHARTS,
     ReportError,
+    market_changes,
+    plot_adl,
+    plot_bad_debt,
+    plot_by_market,
     plot_insurance_fund,
     plot_liquidations,
     plot_price,
@@ -16,8 +22,8 @@ from simulator.report import (
     usd_tick,
     write_report,
 )
-from simulator.results import RunReader
-from simulator.stats import compare_table
+from simulator.results import RunReader, market_steps, venue_steps
+from simulator.stats import compare_table, market_compare_table
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -155,5 +161,112 @@ def test_report_plots_venue_totals_and_names_the_price_charts_market(tmp_path):
     summary = {"bad_debt_usd": 3.0, "markets": {"BTC": {"bad_debt_usd": 0.0},
                                                  "ETH": {"bad_debt_usd": 3.0}}}  # fmt: skip
     text = write_report(tmp_path, {"run": steps}, summaries={"run": summary}).read_text()
-    assert "### BTC: price with and without feedback" in text
+    assert "### Price with and without feedback, per market" in text
     assert "## Per market" in text and "| ETH: bad_debt_usd | 3" in text
+
+
+@pytest.fixture(scope="module")
+def venue_runs(tmp_path_factory):
+    """Two control sets' runs of the five-market toy venue, and the first without feedback."""
+    folder = tmp_path_factory.mktemp("venue")
+    summaries = {}
+    for label, severity in (("baseline", 1.0), ("sol_cap", 0.5)):
+        summaries[label] = toy_venue.write_run(folder / label, severity=severity)
+    toy_venue.write_run(folder / "off", feedback=False)
+    steps = {label: RunReader(folder / label).steps for label in summaries}
+    return steps, RunReader(folder / "off").steps, summaries
+
+
+def test_the_price_chart_has_one_panel_per_market_with_its_oracle_prices(venue_runs):
+    steps, off, _ = venue_runs
+    fig = plot_price(steps, {"baseline": off})
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in panels] == list(toy_venue.MARKETS)
+    assert fig.get_suptitle() == "Price with and without feedback, per market"
+    for ax in panels:
+        symbol = ax.get_title()
+        lines = {line.get_label(): line.get_ydata().tolist() for line in ax.lines}
+        rows = market_steps(steps["sol_cap"], symbol)
+        assert lines["sol_cap: oracle"] == rows["price_oracle_usd"].tolist()
+        assert (
+            lines["exogenous"]
+            == market_steps(steps["baseline"], symbol)["price_exogenous_usd"].tolist()
+        )
+        assert (
+            lines["baseline: oracle, no feedback"]
+            == market_steps(off, symbol)["price_oracle_usd"].tolist()
+        )
+    assert len(fig.axes) == 6 and not fig.axes[5].get_visible()  # a 3 x 2 grid, one cell unused
+
+
+def test_flow_charts_plot_the_venue_by_default_and_one_market_when_named(venue_runs):
+    steps, _, _ = venue_runs
+    venue = venue_steps(steps["baseline"])
+    sol = market_steps(steps["baseline"], "SOL")
+    ax = plot_liquidations(steps).axes[0]
+    assert ax.get_title() == "Liquidations per step (venue)"
+    assert (
+        ax.lines[0].get_ydata().tolist()
+        == (venue["liquidated_notional_long_usd"] + venue["liquidated_notional_short_usd"]).tolist()
+    )
+    ax = plot_liquidations(steps, market="SOL").axes[0]
+    assert ax.get_title() == "Liquidations per step (SOL)"
+    assert (
+        ax.lines[0].get_ydata().tolist()
+        == (sol["liquidated_notional_long_usd"] + sol["liquidated_notional_short_usd"]).tolist()
+    )
+    ax = plot_bad_debt(steps, market="SOL").axes[0]
+    assert ax.lines[0].get_ydata().tolist() == sol["bad_debt_usd"].cumsum().tolist()
+    ax = plot_adl(steps, market="BTC").axes[0]  # BTC had no ADL in the toy venue
+    assert set(ax.lines[0].get_ydata().tolist()) == {0.0}
+    assert plot_adl(steps).axes[0].lines[0].get_ydata()[-1] > 0
+    with pytest.raises(ReportError, match="no market 'XRP'"):
+        plot_bad_debt(steps, market="XRP")
+
+
+def test_a_report_of_several_markets_compares_each_market_and_charts_them(tmp_path, venue_runs):
+    steps, off, summaries = venue_runs
+    results = {label: [summary] for label, summary in summaries.items()}
+    changes = market_changes({"baseline": {},
+                              "sol_cap": {"markets.SOL.overrides.max_leverage": 5}})  # fmt: skip
+    text = write_report(
+        tmp_path, steps, no_feedback={"baseline": off}, table=compare_table(results),
+        market_table=market_compare_table(results), changes=changes, summaries=summaries,
+    ).read_text()  # fmt: skip
+    assert "## Comparison per market" in text
+    assert "| market | metric | baseline | sol_cap |" in text
+    assert "| SOL | changed parameters | - | overrides.max_leverage=5 |" in text
+    sol_bad_debt = summaries["sol_cap"]["markets"]["SOL"]["bad_debt_usd"]
+    assert (
+        f"| SOL | bad_debt_usd | {summaries['baseline']['markets']['SOL']['bad_debt_usd']:g}"
+        f" | {sol_bad_debt:g} |" in text
+    )
+    for name, heading, _ in MARKET_CHARTS:
+        assert f"### {heading}" in text and (tmp_path / name).read_bytes().startswith(PNG_MAGIC)
+    by_market = plot_by_market(steps, "bad_debt")
+    sol = next(ax for ax in by_market.axes if ax.get_title() == "SOL")
+    assert (
+        sol.lines[1].get_ydata().tolist()
+        == market_steps(steps["sol_cap"], "SOL")["bad_debt_usd"].cumsum().tolist()
+    )
+
+
+def test_a_report_of_one_market_has_no_per_market_charts_or_comparison(tmp_path, runs):
+    steps, summary = runs
+    results = {"baseline": [summary], "backstop": [summary]}
+    text = write_report(tmp_path, steps, table=compare_table(results),
+                        market_table=market_compare_table(results)).read_text()  # fmt: skip
+    assert "### BTC: price with and without feedback" in text
+    assert "per market" not in text.lower()
+    assert not any((tmp_path / name).exists() for name, _, _ in MARKET_CHARTS)
+
+
+def test_scenario_differences_key_the_markets_by_symbol():
+    base = {"markets": [{"symbol": "BTC", "overrides": {"max_leverage": 40}},
+                        {"symbol": "SOL", "overrides": {"max_leverage": 20}}]}  # fmt: skip
+    variant = {"markets": [{"symbol": "BTC", "overrides": {"max_leverage": 40}},
+                           {"symbol": "SOL", "overrides": {"max_leverage": 5}}]}  # fmt: skip
+    assert scenario_differences(base, variant) == {"markets.SOL.overrides.max_leverage": 5}
+    assert market_changes({"sol_cap": scenario_differences(base, variant)}) == {
+        "SOL": {"sol_cap": "overrides.max_leverage=5"}
+    }

@@ -136,6 +136,23 @@ def test_summary_has_venue_totals_and_a_per_market_breakdown():
                   {**meta, "markets": {"SOL": {"start_price": 1.0}}})  # fmt: skip
 
 
+def test_each_markets_insurance_payouts_and_adl_notional_come_from_its_events():
+    events = pd.DataFrame({
+        "step": [1, 1, 2, 2, 2], "market": ["BTC", "ETH", "ETH", "ETH", "BTC"],
+        "account": ["a", "b", "c", "d", "e"],
+        "kind": ["insurance_payout", "insurance_payout", "adl_fill", "adl_fill", "liquidation"],
+        "notional_usd": [None, None, 30.0, 12.5, 400.0],
+        "amount_usd": [20.0, 5.0, 4.0, 3.0, 8.0],
+    })  # fmt: skip
+    meta = {"traders": 2, "steps": 2, "wall_seconds": 0.0}
+    markets = summarize(two_market_frame(), events, pd.DataFrame(), meta)["markets"]
+    assert (markets["BTC"]["insurance_payout_usd"], markets["ETH"]["insurance_payout_usd"]) == (
+        20.0,
+        5.0,
+    )
+    assert (markets["BTC"]["adl_notional_usd"], markets["ETH"]["adl_notional_usd"]) == (0.0, 42.5)
+
+
 def test_single_market_summary_keeps_the_top_level_prices():
     rows = [market_row(1, "BTC", price_exogenous_usd=90.0, price_oracle_usd=85.0)]
     steps = pd.DataFrame([*rows, venue_total_row(rows, accounts_liquidated=0, venue={})])

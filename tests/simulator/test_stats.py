@@ -146,20 +146,76 @@ def test_markdown_table_escapes_pipes():
     assert text.splitlines()[2] == "| row | x\\|y |"
 
 
-def test_market_figures_are_compared_as_symbol_rows_for_several_markets():
-    from simulator.stats import MARKET_METRICS, market_metrics, summary_value
+def _venue_summary(btc: float, eth: float) -> dict:
+    return {"bad_debt_usd": btc + eth,
+            "markets": {"BTC": {"bad_debt_usd": btc, "min_price": 90.0},
+                        "ETH": {"bad_debt_usd": eth, "min_price": 3.0}}}  # fmt: skip
 
-    def summary(btc: float, eth: float) -> dict:
-        return {"bad_debt_usd": btc + eth,
-                "markets": {"BTC": {"bad_debt_usd": btc}, "ETH": {"bad_debt_usd": eth}}}  # fmt: skip
 
-    results = {"baseline": [summary(1.0, 2.0), summary(3.0, 4.0)]}
-    metrics = market_metrics(results)
-    assert metrics[: len(MARKET_METRICS)] == [f"BTC:{k}" for k in MARKET_METRICS]
-    assert "ETH:bad_debt_usd" in metrics
-    table = compare_table(results, ["bad_debt_usd", *metrics])
-    assert float(table.loc["bad_debt_usd", ("baseline", "mean")]) == 5.0
-    assert float(table.loc["ETH:bad_debt_usd", ("baseline", "mean")]) == 3.0
-    assert summary_value(results["baseline"][0], "BTC:bad_debt_usd") == 1.0
-    one = {"baseline": [{"markets": {"BTC": {"bad_debt_usd": 1.0}}}]}
-    assert market_metrics(one) == []  # a single market's figures are the venue's
+def test_each_market_is_compared_with_the_venues_statistics():
+    from simulator.stats import MARKET_METRICS, market_compare_table, run_markets
+
+    results = {"baseline": [_venue_summary(1.0, 2.0), _venue_summary(3.0, 6.0)],
+               "cap": [_venue_summary(0.0, 1.0), _venue_summary(0.0, 3.0)]}  # fmt: skip
+    assert run_markets(results) == ("BTC", "ETH")
+    table = market_compare_table(results)
+    assert table.index.names == ["market", "metric"]
+    assert table.index.tolist() == [(m, k) for m in ("BTC", "ETH") for k in MARKET_METRICS]
+    eth = metric_stats([2.0, 6.0])
+    assert table.loc[("ETH", "bad_debt_usd"), ("baseline", "mean")] == 4.0
+    assert table.loc[("ETH", "bad_debt_usd"), ("baseline", "ci_low")] == eth.ci_low
+    assert table.loc[("ETH", "bad_debt_usd"), ("baseline", "ci_high")] == eth.ci_high
+    assert table.loc[("BTC", "bad_debt_usd"), ("cap", "mean")] == 0.0
+    assert table.loc[("BTC", "min_price"), ("cap", "mean")] == 90.0
+    assert math.isnan(table.loc[("BTC", "fees_usd"), ("cap", "mean")])  # no path has it
+
+
+def test_a_market_missing_from_some_paths_is_averaged_over_the_paths_that_have_it():
+    from simulator.stats import market_compare_table
+
+    results = {"a": [_venue_summary(1.0, 2.0),
+                     {"markets": {"BTC": {"bad_debt_usd": 5.0}, "SOL": {"bad_debt_usd": 7.0}}}]}  # fmt: skip
+    table = market_compare_table(results, ["bad_debt_usd"])
+    assert table.index.get_level_values("market").tolist() == ["BTC", "ETH", "SOL"]
+    assert table[("a", "mean")].tolist() == [3.0, 2.0, 7.0]
+
+
+def test_comparison_rows_put_the_venue_first_under_market_all():
+    from simulator.stats import VENUE, comparison_rows, market_compare_table
+
+    results = {"baseline": [_venue_summary(1.0, 2.0), _venue_summary(3.0, 6.0)]}
+    rows = comparison_rows(compare_table(results), market_compare_table(results))
+    markets = list(dict.fromkeys(rows.index.get_level_values("market")))
+    assert markets == [VENUE, "BTC", "ETH"] and VENUE == "ALL"
+    assert rows.loc[(VENUE, "bad_debt_usd"), ("baseline", "mean")] == 6.0
+    assert rows.loc[(VENUE, "n_paths"), ("baseline", "mean")] == 2
+    assert rows.loc[("BTC", "bad_debt_usd"), ("baseline", "mean")] == 2.0
+    one = {"baseline": [{"bad_debt_usd": 1.0}]}  # no markets: the venue's rows alone
+    assert comparison_rows(compare_table(one), market_compare_table(one)).equals(
+        comparison_rows(compare_table(one))
+    )
+
+
+def test_the_market_table_names_a_control_sets_change_beside_that_markets_rows():
+    from simulator.stats import (
+        CHANGES_ROW,
+        market_compare_table,
+        market_markdown,
+        render_market_table,
+    )
+
+    results = {"baseline": [_venue_summary(1.0, 2.0)], "eth_cap": [_venue_summary(1.0, 0.5)]}
+    table = market_compare_table(results, ["bad_debt_usd"])
+    changes = {"ETH": {"eth_cap": "overrides.max_leverage=5"}}
+    lines = market_markdown(table, changes).splitlines()
+    assert lines[0] == "| market | metric | baseline | eth_cap |"
+    assert lines[2:] == [
+        "| BTC | bad_debt_usd | 1 | 1 |",
+        f"| ETH | {CHANGES_ROW} | - | overrides.max_leverage=5 |",
+        "| ETH | bad_debt_usd | 2 | 0.5 |",
+    ]
+    console = Console(width=160, record=True)
+    console.print(render_market_table(table, "per market", changes))
+    text = console.export_text()
+    assert "overrides.max_leverage=5" in text and "eth_cap" in text
+    assert text.count("bad_debt_usd") == 2
