@@ -26,6 +26,7 @@ MODULES = [
     "simulator.results.writer",
     "simulator.results.provenance",
     "simulator.stats",
+    "simulator.report",
     "simulator.units",
 ]
 
