@@ -109,23 +109,41 @@ def apply_overrides(
         ``true`` a bool, ``null`` None, ``pro_rata`` a string), or a mapping of dotted keys to
         values. Lists are indexed with brackets, as error messages print keys
         (``price_path.shocks[0].step=500``, ``price_path.prices_usd[3]=90000``), or with a
-        dotted integer (``price_path.shocks.0.step=500``). Missing intermediate mappings are
-        created; validation later rejects unknown keys.
+        dotted integer (``price_path.shocks.0.step=500``); a list of mappings with a ``symbol``
+        key (``markets``) also by symbol (``markets.ETH.overrides.max_leverage=10``). Missing
+        intermediate mappings are created; validation later rejects unknown keys.
 
     Raises
     ------
     ScenarioError
         An override has no ``=``, an empty key, an unparsable value, an index out of range
-        (the message names the key and the list's length), or walks into a value that is not a
-        mapping or a list.
+        (the message names the key and the list's length), a symbol no item of the list has
+        (the message lists them), or walks into a value that is not a mapping or a list.
 
     Examples
     --------
     >>> data = {"price_path": {"shocks": [{"step": 600}]}}
     >>> apply_overrides(data, ["price_path.shocks[0].step=100"])["price_path"]["shocks"][0]
     {'step': 100}
+    >>> data = {"markets": [{"symbol": "BTC"}, {"symbol": "ETH"}]}
+    >>> apply_overrides(data, ["markets.ETH.overrides.max_leverage=10"])["markets"][1]
+    {'symbol': 'ETH', 'overrides': {'max_leverage': 10}}
     """
     return _apply_items(data, parse_override_items(overrides))
+
+
+def _symbol_index(key: str, where: str, node: list[Any], symbol: str) -> int:
+    """Index of the item of ``node`` (a list of mappings with a ``symbol`` key, such as
+    ``markets``) whose symbol is ``symbol``; ScenarioError otherwise."""
+    symbols = [item.get("symbol") if isinstance(item, dict) else None for item in node]
+    if not node or any(s is None for s in symbols):
+        raise ScenarioError(f"override {key}: {where} is a list; index it, e.g. {where}[0]")
+    if symbol not in symbols:
+        raise ScenarioError(
+            f"override {key}: {where} has no item with symbol {symbol} (symbols: "
+            f"{', '.join(map(str, symbols))})"
+        )
+    return symbols.index(symbol)
 
 
 def _apply_items(data: Mapping[str, Any], items: Iterable[tuple[str, Any]]) -> dict[str, Any]:
@@ -139,9 +157,8 @@ def _apply_items(data: Mapping[str, Any], items: Iterable[tuple[str, Any]]) -> d
             where = _parts_text(parts[:i])
             if isinstance(node, list):
                 if not isinstance(part, int):
-                    raise ScenarioError(
-                        f"override {key}: {where} is a list; index it, e.g. {where}[0]"
-                    )
+                    part = _symbol_index(key, where, node, part)
+                    parts[i] = part
                 if part >= len(node):
                     valid = f" (indices 0 to {len(node) - 1})" if node else ""
                     raise ScenarioError(
