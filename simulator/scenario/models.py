@@ -823,6 +823,10 @@ class Scenario(_Model):
             return FactorModelPaths.model_validate({**path.model_dump(), "assets": assets})
         except ValidationError as exc:
             text = format_validation_error(exc).replace("assets[", "markets[")
+            for i, symbol in enumerate(self.symbols):  # name the key of a beta out of range
+                text = text.replace(
+                    f"asset {symbol}: beta", f"markets[{i}].path.beta: asset {symbol}: beta"
+                )
             raise ValueError(f"price_path (factor model): {text}") from None
 
     def venue_params(self) -> MultiVenueParams:
