@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from simulator.protocol.params import (
+    MarketParams,
     ParamsError,
     VenueParams,
     load_preset,
@@ -125,6 +126,20 @@ def _resolve_venue(scenario: Scenario) -> MultiVenueParams:
         ) from None
 
 
+def _single_market_reason(data: dict[str, Any], sources: dict[str, str], label: str) -> str | None:
+    """The single-market model's reason for refusing ``data``, when it refuses it too: its
+    rules read as sentences (``maintenance_margin_fraction must be below 1/max_leverage =
+    0.05``) where the venue model names the contract's ``InvalidParameter``."""
+    venue_only = set(VenueMarketParams.model_fields) - set(MarketParams.model_fields)
+    plain = {k: v for k, v in data.items() if k not in venue_only}
+    plain["adl_policy"] = "none"
+    try:
+        MarketParams.model_validate(plain)
+    except ValidationError as exc:
+        return _market_error(exc, sources, label)
+    return None
+
+
 def _resolve_market(scenario: Scenario, index: int, start_price_usd: float) -> VenueMarket:
     """Market ``index`` of the scenario: the preset's table entry, its overrides, the controls."""
     spec = scenario.markets[index]
@@ -191,10 +206,13 @@ def _resolve_market(scenario: Scenario, index: int, start_price_usd: float) -> V
         changes["circuit_breaker_band_bps"] = controls.circuit_breaker_max_move_bps
         sources["circuit_breaker_band_bps"] = "controls.circuit_breaker_max_move_bps"
     label = f"{name} {spec.symbol}"
+    data = {**base.params.model_dump(), **changes}
     try:
-        params = VenueMarketParams.model_validate({**base.params.model_dump(), **changes})
+        params = VenueMarketParams.model_validate(data)
     except ValidationError as exc:
-        raise ValueError(_market_error(exc, sources, label)) from None
+        raise ValueError(
+            _single_market_reason(data, sources, label) or _market_error(exc, sources, label)
+        ) from None
     amm = scenario.market_amm(index)
     try:
         return VenueMarket.model_validate(

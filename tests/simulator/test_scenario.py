@@ -596,8 +596,7 @@ def test_errors_in_overridden_keys_do_not_point_at_the_file():
         ({"overrides": {"max_leverge": 10}}, {}, "markets[0].overrides.max_leverge: unknown market"),
         ({"overrides": {"taker_fee_bps": 5000}}, {}, "markets[0].overrides.taker_fee_bps: must be <= 1000"),
         ({"overrides": {"maintenance_margin_fraction": 0.2}}, {},
-         "markets[0].overrides.maintenance_margin_fraction: maintenance_margin_fraction: refused "
-         "by the venue's VenueParams.validate"),
+         "markets[0].overrides.maintenance_margin_fraction: maintenance_margin_fraction must be below"),
         ({}, {"leverage_cap": 0.5}, "controls.leverage_cap: must be >= 1"),
         ({}, {"governance_change": {"step": 1, "parameter": "margin_tiers", "value": 1}},
          "controls.governance_change.parameter: unknown market parameter 'margin_tiers'"),
