@@ -436,3 +436,15 @@ def test_oct_2025_population_reads_the_markets_of_the_scenario():
                         scenario.random_streams().population, scenario.symbols)  # fmt: skip
     assert a.equals(b) and a.n_accounts == 300
     assert np.all(a.leverage <= np.asarray(limits)[a.market])
+
+
+def test_the_readmes_multi_market_example_is_a_valid_scenario():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### The scenario schema", 1)[1]
+    text = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    scenario = parse_scenario(yaml.safe_load(text))
+    assert scenario.symbols == ["BTC", "ETH"]
+    assert scenario.start_prices_usd().tolist() == [120_000.0, 4_000.0]
+    assert [m.params.max_leverage for m in scenario.venue_params().markets] == [40, 20]
