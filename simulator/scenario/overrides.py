@@ -151,6 +151,12 @@ def _apply_items(data: Mapping[str, Any], items: Iterable[tuple[str, Any]]) -> d
     result = json.loads(json.dumps(data, default=str))  # deep copy of plain data
     for key, value in items:
         parts = override_key_parts(key)
+        if parts[0] == "market" and "markets" in result:
+            rest = _parts_text(parts[1:]) if len(parts) > 1 else "overrides.<name>"
+            raise ScenarioError(
+                f"override {key}: this scenario lists its markets under markets (market: is the "
+                f"one-market shorthand); write markets.<SYMBOL>.{rest} or markets[0].{rest}"
+            )
         node: Any = result
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
