@@ -146,6 +146,19 @@ def _symbol_index(key: str, where: str, node: list[Any], symbol: str) -> int:
     return symbols.index(symbol)
 
 
+def _number_key(key: str, where: str, node: dict[Any, Any], number: int) -> int | str:
+    """The key of ``node`` a number names in a mapping keyed by numbers (such as
+    ``traders.markets_per_account``: ``{1: 0.6, 2: 0.4}``, or its keys as text after a JSON
+    round trip); ScenarioError for a mapping keyed by names."""
+    if str(number) in node:
+        return str(number)
+    if number in node or any(isinstance(k, int) for k in node):
+        return number
+    if node and all(isinstance(k, str) and k.isdigit() for k in node):
+        return str(number)
+    raise ScenarioError(f"override {key}: {where} is a mapping, not a list")
+
+
 def _apply_items(data: Mapping[str, Any], items: Iterable[tuple[str, Any]]) -> dict[str, Any]:
     """:func:`apply_overrides` of parsed ``(key, value)`` pairs, in order."""
     result = json.loads(json.dumps(data, default=str))  # deep copy of plain data
@@ -173,7 +186,8 @@ def _apply_items(data: Mapping[str, Any], items: Iterable[tuple[str, Any]]) -> d
                     )
             elif isinstance(node, dict):
                 if isinstance(part, int):
-                    raise ScenarioError(f"override {key}: {where} is a mapping, not a list")
+                    part = _number_key(key, where, node, part)
+                    parts[i] = part
                 if not last and node.get(part) is None:
                     if isinstance(parts[i + 1], int):
                         raise ScenarioError(

@@ -448,3 +448,12 @@ def test_the_readmes_multi_market_example_is_a_valid_scenario():
     assert scenario.symbols == ["BTC", "ETH"]
     assert scenario.start_prices_usd().tolist() == [120_000.0, 4_000.0]
     assert [m.params.max_leverage for m in scenario.venue_params().markets] == [40, 20]
+
+
+def test_set_keys_reach_the_numbered_keys_of_markets_per_account():
+    scenario = load_scenario("oct-2025", ["traders.markets_per_account.2=0.3"])
+    assert scenario.traders.markets_per_account[2] == 0.3
+    again = scenario.with_overrides(["traders.markets_per_account[5]=0"])  # after a JSON dump
+    assert again.traders.markets_per_account == {1: 0.55, 2: 0.3, 3: 0.15, 4: 0.06, 5: 0.0}
+    with pytest.raises(ScenarioError, match="controls is a mapping, not a list"):
+        load_scenario("oct-2025", ["controls[0]=1"])
