@@ -108,13 +108,15 @@ def test_every_field_has_a_docstring():
     from pydantic import BaseModel
 
     import simulator.scenario.models as module
+    import simulator.scenario.paths as paths
 
     models = [
         m
-        for m in vars(module).values()
-        if isinstance(m, type) and issubclass(m, BaseModel) and m.__module__ == module.__name__
+        for mod in (module, paths)
+        for m in vars(mod).values()
+        if isinstance(m, type) and issubclass(m, BaseModel) and m.__module__ == mod.__name__
     ]
-    assert len(models) > 15
+    assert len(models) > 25
     for model in models:
         for name, info in model.model_fields.items():
             assert info.description, f"{model.__name__}.{name} has no docstring"
