@@ -20,6 +20,7 @@ from simulator.scenario.overrides import (
     describe_overrides,
     override_key_parts,
     parse_override_items,
+    resolved_key_parts,
 )
 from simulator.scenario.yaml_text import _UniqueKeyLoader, _yaml_error_text, _YamlLines
 
@@ -102,10 +103,11 @@ def load_scenario(
     items = parse_override_items(overrides)
     if any(str(override_key_parts(k)[0]) in ("markets", "venue") for k, _ in items):
         data = _markets_listed(data, label)
+    skip = [tuple(map(str, resolved_key_parts(data, k))) for k, _ in items]
     data = _apply_items(data, items)
     if items:
         data["description"] = describe_overrides(str(data.get("description") or ""), items)
-    lines = _YamlLines(raw, skip=[tuple(map(str, override_key_parts(k))) for k, _ in items])
+    lines = _YamlLines(raw, skip=skip)
     scenario = parse_scenario(data, base_dir=path.resolve().parent, label=label, lines=lines)
     scenario.check_data_files()
     return scenario

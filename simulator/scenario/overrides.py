@@ -47,6 +47,27 @@ def override_key_parts(key: str) -> list[str | int]:
     return parts
 
 
+def resolved_key_parts(data: Mapping[str, Any], key: str) -> list[str | int]:
+    """:func:`override_key_parts` with each symbol that names an item of a list of mappings
+    (``markets.ETH``) replaced by that item's index in ``data``, where ``data`` has it (as
+    :func:`apply_overrides` resolves it); parts past a missing node are left as written."""
+    parts = override_key_parts(key)
+    node: Any = data
+    for i, part in enumerate(parts):
+        if isinstance(node, list) and isinstance(part, str):
+            symbols = [item.get("symbol") if isinstance(item, dict) else None for item in node]
+            if part not in symbols:
+                break
+            parts[i] = part = symbols.index(part)
+        if isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            break
+    return parts
+
+
 def _parts_text(parts: Iterable[str | int]) -> str:
     """``["price_path", "shocks", 0]`` -> ``price_path.shocks[0]`` (as error messages print keys)."""
     return _key_text(tuple(parts)) or "<top>"

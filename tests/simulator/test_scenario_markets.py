@@ -457,3 +457,16 @@ def test_set_keys_reach_the_numbered_keys_of_markets_per_account():
     assert again.traders.markets_per_account == {1: 0.55, 2: 0.3, 3: 0.15, 4: 0.06, 5: 0.0}
     with pytest.raises(ScenarioError, match="controls is a mapping, not a list"):
         load_scenario("oct-2025", ["controls[0]=1"])
+
+
+def test_an_error_in_a_symbol_keyed_override_does_not_point_at_the_file(write, two):
+    path = write("two.yaml", yaml.safe_dump(two, sort_keys=False))
+    with pytest.raises(ScenarioError) as excinfo:
+        load_scenario(path, ["markets.ETH.path.beta=abc"])
+    assert str(excinfo.value).startswith(f"scenario {path}: markets[1].path.beta: Input should be")
+    two["markets"][1]["path"]["beta"] = "abc"  # the same key from the file names its line
+    bad = write("bad.yaml", yaml.safe_dump(two, sort_keys=False))
+    line = bad.read_text().splitlines().index("    beta: abc") + 1
+    with pytest.raises(ScenarioError) as excinfo:
+        load_scenario(bad)
+    assert f": line {line}: markets[1].path.beta: Input should be" in str(excinfo.value)
