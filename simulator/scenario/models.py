@@ -704,7 +704,9 @@ class Scenario(_Model):
                         f"traders.market_weights.{symbol}: {symbol} is not a market of this "
                         f"scenario (markets: {', '.join(symbols)})"
                     )
-            tradable = int(np.count_nonzero(traders.market_weight_array(symbols)))
+            weight = traders.market_weight_array(symbols)
+            positive = [s for s, w in zip(symbols, weight, strict=True) if w > 0]
+            tradable = len(positive)
             if tradable == 0:
                 raise ValueError(
                     f"traders.market_weights: no listed market ({', '.join(symbols)}) has a "
@@ -715,7 +717,7 @@ class Scenario(_Model):
                 raise ValueError(
                     f"traders.markets_per_account: accounts holding {top} markets need "
                     f"{top} markets with a positive weight; the scenario has {tradable} "
-                    f"({', '.join(s for s, w in zip(symbols, traders.market_weight_array(symbols), strict=True) if w > 0)})"
+                    f"({', '.join(positive)})"
                 )
         return self
 
