@@ -1,8 +1,8 @@
-"""Trader populations as arrays, one row per trader.
+"""Trader populations as arrays, one row per position (an account holds one or several).
 
-:func:`draw_population` draws a random population from a :class:`~simulator.scenario.
-RandomPopulation` spec; :func:`book_from_explicit` turns an explicit book into the same
-:class:`TraderBook`. Both are vectorized; pure-Python reference versions sit beside the kernels
+:func:`draw_population` draws a random population of accounts from a
+:class:`~simulator.scenario.RandomPopulation` spec; :func:`book_from_explicit` turns an
+explicit book into the same :class:`TraderBook`. Both are vectorized; pure-Python reference versions sit beside the kernels
 and the tests check that they agree row by row.
 
 Behaviour parameters are stored per trader so the engine can apply every rule to every row
@@ -21,7 +21,13 @@ import numpy as np
 import pandas as pd
 
 from simulator.errors import PerpsimError
-from simulator.scenario import BEHAVIOURS, BehaviourParams, ExplicitBook, RandomPopulation
+from simulator.scenario import (
+    BEHAVIOURS,
+    BehaviourParams,
+    ExplicitBook,
+    RandomPopulation,
+    book_accounts,
+)
 
 __all__ = [
     "Behaviour",
@@ -180,13 +186,6 @@ class TraderBook:
         )
 
 
-def _check_price(price_usd: float) -> float:
-    price = float(price_usd)
-    if not math.isfinite(price) or price <= 0:
-        raise PopulationError(f"open price must be a positive number (got {price_usd})")
-    return price
-
-
 def _behaviour_columns(codes: np.ndarray, params: BehaviourParams, jitter: np.ndarray | None):
     """Per-trader behaviour parameters; rules a trader does not follow never trigger."""
     ones = np.ones(len(codes))
@@ -217,31 +216,72 @@ def _behaviour_columns(codes: np.ndarray, params: BehaviourParams, jitter: np.nd
 # ----------------------------------------------------------------------------------------------
 
 
-def _population_draws(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """All random inputs of a population, drawn in a fixed order (uniforms in [0, 1))."""
-    return {
-        "u_side": rng.random(n),
+def _as_market_array(values, name: str) -> np.ndarray:
+    array = np.atleast_1d(np.asarray(values, dtype=float))
+    if array.ndim != 1 or len(array) == 0:
+        raise PopulationError(f"{name} must be one number per market (got shape {array.shape})")
+    if not np.all(np.isfinite(array)) or np.any(array <= 0):
+        raise PopulationError(f"{name} must be positive numbers (got {array.tolist()})")
+    return array
+
+
+def _population_draws(
+    n: int, n_markets: int, spec: RandomPopulation, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """All random inputs of a population, drawn in a fixed order (uniforms in [0, 1)).
+
+    Per account (``n``): the number of markets, the collateral normal, whale draws, the
+    behaviour and its jitter, isolated or cross, one uniform per market for the choice of
+    markets. Then per position (their number follows from the first draw): side, leverage,
+    the split of the account's collateral."""
+    d = {
+        "u_count": rng.random(n),
         "z_collateral": rng.standard_normal(n),
         "u_whale": rng.random(n),
         "u_whale_size": rng.random(n),
-        "u_leverage": rng.random(n),
         "u_behaviour": rng.random(n),
         "u_jitter": rng.random((4, n)),
+        "u_isolated": rng.random(n),
+        "u_market": rng.random((n, n_markets)),
     }
+    counts = _market_counts(spec, d["u_count"])
+    rows = int(counts.sum())
+    d["u_side"] = rng.random(rows)
+    d["u_leverage"] = rng.random(rows)
+    d["u_split"] = rng.random(rows)
+    return d
 
 
-def _leverage_limit(spec: RandomPopulation, max_leverage: float) -> float:
-    limit = float(max_leverage)
-    if not math.isfinite(limit) or limit <= 0:
-        raise PopulationError(f"max_leverage must be a positive number (got {max_leverage})")
-    return min(spec.leverage.max, limit)
+def _market_counts(spec: RandomPopulation, u_count: np.ndarray) -> np.ndarray:
+    """Number of markets of each account: inverse CDF of ``markets_per_account``."""
+    cumulative = np.cumsum(spec.count_probabilities())
+    return np.minimum(np.searchsorted(cumulative, u_count, side="right"), len(cumulative) - 1) + 1
+
+
+def _leverage_limits(spec: RandomPopulation, max_leverage: np.ndarray) -> np.ndarray:
+    return np.minimum(spec.leverage.max, max_leverage)
 
 
 def _population_from_draws(
-    spec: RandomPopulation, price_usd: float, max_leverage: float, d: dict[str, np.ndarray]
+    spec: RandomPopulation,
+    prices_usd: np.ndarray,
+    max_leverage: np.ndarray,
+    weights: np.ndarray,
+    d: dict[str, np.ndarray],
 ) -> TraderBook:
     """Vectorized transform of the draws into a book (the kernel)."""
-    side = np.where(d["u_side"] < spec.long_share, 1, -1)
+    prices_usd = np.atleast_1d(np.asarray(prices_usd, dtype=float))
+    max_leverage = np.atleast_1d(np.asarray(max_leverage, dtype=float))
+    counts = _market_counts(spec, d["u_count"])
+    n = len(counts)
+    # Markets of each account: weighted sampling without replacement by exponential races
+    # (the k smallest of -log(U)/w), listed in market order.
+    with np.errstate(divide="ignore"):
+        keys = -np.log1p(-d["u_market"]) / weights[None, :]
+    ranks = np.argsort(np.argsort(keys, axis=1, kind="stable"), axis=1, kind="stable")
+    chosen = ranks < counts[:, None]
+    account, market = np.nonzero(chosen)  # row-major: by account, then market index
+    # Account-level draws.
     collateral = spec.collateral_usd.median_usd * np.exp(
         spec.collateral_usd.sigma * d["z_collateral"]
     )
@@ -249,114 +289,182 @@ def _population_from_draws(
     whale = d["u_whale"] < w.share
     whale_collateral = w.min_collateral_usd * (1.0 - d["u_whale_size"]) ** (-1.0 / w.alpha)
     collateral = np.where(whale, np.minimum(whale_collateral, w.max_collateral_usd), collateral)
-    lev = spec.leverage
-    alpha = np.where(side > 0, lev.tail_alpha_long, lev.tail_alpha_short or lev.tail_alpha_long)
-    leverage = np.minimum(
-        lev.min * (1.0 - d["u_leverage"]) ** (-1.0 / alpha), _leverage_limit(spec, max_leverage)
-    )
     cumulative = np.cumsum(spec.behaviour.weights.as_array())
     codes = np.minimum(np.searchsorted(cumulative, d["u_behaviour"], side="right"), 4)
     jit = spec.behaviour.jitter
     jitter = 1.0 - jit + 2.0 * jit * d["u_jitter"]
+    isolated = d["u_isolated"] < spec.isolated_share
+    # Position-level draws: the collateral split (flat Dirichlet), side, leverage.
+    e = -np.log1p(-d["u_split"])
+    e = np.where(e > 0, e, np.finfo(float).tiny)
+    share = e / np.bincount(account, weights=e, minlength=n)[account]
+    share = np.where(counts[account] == 1, 1.0, share)
+    row_collateral = collateral[account] * share
+    side = np.where(d["u_side"] < spec.long_share, 1, -1)
+    lev = spec.leverage
+    alpha = np.where(side > 0, lev.tail_alpha_long, lev.tail_alpha_short or lev.tail_alpha_long)
+    limit = _leverage_limits(spec, max_leverage)[market]
+    leverage = np.minimum(lev.min * (1.0 - d["u_leverage"]) ** (-1.0 / alpha), limit)
+    row_codes = codes[account]
     return TraderBook(
         side=side,
-        collateral_usd=collateral,
-        size_base=collateral * leverage / price_usd,
+        collateral_usd=row_collateral,
+        size_base=row_collateral * leverage / prices_usd[market],
         leverage=leverage,
-        behaviour=codes,
-        **_behaviour_columns(codes, spec.behaviour, jitter),
+        behaviour=row_codes,
+        account=account,
+        market=market,
+        isolated=isolated[account],
+        **_behaviour_columns(row_codes, spec.behaviour, jitter[:, account]),
     )
 
 
-def _population_from_draws_python(spec, price_usd, max_leverage, d) -> list[dict]:
-    """Reference version of the kernel, one trader at a time with the math module."""
-    weights = spec.behaviour.weights.as_array().tolist()
-    limit = min(spec.leverage.max, max_leverage)
-    rows = []
-    for i in range(len(d["u_side"])):
-        side = 1 if d["u_side"][i] < spec.long_share else -1
-        if d["u_whale"][i] < spec.whales.share:
+def _population_from_draws_python(spec, prices_usd, max_leverage, weights, d) -> list[dict]:
+    """Reference version of the kernel, one account and one position at a time with the math
+    module (markets chosen by sequential weighted draws of the same exponential keys)."""
+    probabilities = spec.count_probabilities().tolist()
+    behaviour_weights = spec.behaviour.weights.as_array().tolist()
+    rows: list[dict] = []
+    r = 0
+    for a in range(len(d["u_count"])):
+        k, acc = len(probabilities), 0.0
+        for c, pr in enumerate(probabilities):
+            acc += pr
+            if d["u_count"][a] < acc:
+                k = c + 1
+                break
+        keyed = []
+        for m, wm in enumerate(weights):
+            key = math.inf if wm == 0 else -math.log1p(-d["u_market"][a][m]) / wm
+            keyed.append((key, m))
+        picked = sorted(m for _, m in sorted(keyed)[:k])
+        if d["u_whale"][a] < spec.whales.share:
             collateral = min(
                 spec.whales.min_collateral_usd
-                * (1 - d["u_whale_size"][i]) ** (-1 / spec.whales.alpha),
+                * (1 - d["u_whale_size"][a]) ** (-1 / spec.whales.alpha),
                 spec.whales.max_collateral_usd,
             )
         else:
             collateral = spec.collateral_usd.median_usd * math.exp(
-                spec.collateral_usd.sigma * d["z_collateral"][i]
+                spec.collateral_usd.sigma * d["z_collateral"][a]
             )
-        alpha = spec.leverage.tail_alpha_long
-        if side < 0 and spec.leverage.tail_alpha_short is not None:
-            alpha = spec.leverage.tail_alpha_short
-        leverage = min(spec.leverage.min * (1 - d["u_leverage"][i]) ** (-1 / alpha), limit)
-        code, acc = len(weights) - 1, 0.0
-        for c, weight in enumerate(weights):
+        code, acc = len(behaviour_weights) - 1, 0.0
+        for c, weight in enumerate(behaviour_weights):
             acc += weight
-            if d["u_behaviour"][i] < acc:
+            if d["u_behaviour"][a] < acc:
                 code = c
                 break
         jit = spec.behaviour.jitter
-        f = [1 - jit + 2 * jit * d["u_jitter"][k][i] for k in range(4)]
-        p = spec.behaviour
-        rows.append(
-            {
-                "side": side,
-                "collateral_usd": collateral,
-                "size_base": collateral * leverage / price_usd,
-                "leverage": leverage,
-                "behaviour": code,
-                "take_profit_fraction": p.take_profit_fraction * f[0] if code == 1 else math.inf,
-                "stop_loss_fraction": min(p.stop_loss_fraction * f[1], 1)
-                if code == 2
-                else math.inf,
-                "top_up_probability": min(p.top_up_probability * f[2], 1) if code == 3 else 0.0,
-                "top_up_fraction": p.top_up_fraction if code == 3 else 0.0,
-                "top_up_margin_ratio": p.top_up_margin_ratio if code == 3 else 0.0,
-                "panic_drawdown": min(p.panic_drawdown * f[3], 0.999) if code == 4 else math.inf,
-            }
-        )
+        f = [1 - jit + 2 * jit * d["u_jitter"][j][a] for j in range(4)]
+        isolated = d["u_isolated"][a] < spec.isolated_share
+        es = [max(-math.log1p(-d["u_split"][r + j]), 5e-324) for j in range(k)]
+        total = sum(es)
+        for j, m in enumerate(picked):
+            i = r + j
+            share = 1.0 if k == 1 else es[j] / total
+            side = 1 if d["u_side"][i] < spec.long_share else -1
+            alpha = spec.leverage.tail_alpha_long
+            if side < 0 and spec.leverage.tail_alpha_short is not None:
+                alpha = spec.leverage.tail_alpha_short
+            limit = min(spec.leverage.max, max_leverage[m])
+            leverage = min(spec.leverage.min * (1 - d["u_leverage"][i]) ** (-1 / alpha), limit)
+            p = spec.behaviour
+            row_collateral = collateral * share
+            rows.append(
+                {
+                    "account": a,
+                    "market": m,
+                    "isolated": isolated,
+                    "side": side,
+                    "collateral_usd": row_collateral,
+                    "size_base": row_collateral * leverage / prices_usd[m],
+                    "leverage": leverage,
+                    "behaviour": code,
+                    "take_profit_fraction": p.take_profit_fraction * f[0]
+                    if code == 1
+                    else math.inf,
+                    "stop_loss_fraction": min(p.stop_loss_fraction * f[1], 1)
+                    if code == 2
+                    else math.inf,
+                    "top_up_probability": min(p.top_up_probability * f[2], 1) if code == 3 else 0.0,
+                    "top_up_fraction": p.top_up_fraction if code == 3 else 0.0,
+                    "top_up_margin_ratio": p.top_up_margin_ratio if code == 3 else 0.0,
+                    "panic_drawdown": min(p.panic_drawdown * f[3], 0.999)
+                    if code == 4
+                    else math.inf,
+                }
+            )
+        r += k
     return rows
 
 
 def draw_population(
-    spec: RandomPopulation, price_usd: float, max_leverage: float, rng: np.random.Generator
+    spec: RandomPopulation,
+    prices_usd: float | np.ndarray,
+    max_leverage: float | np.ndarray,
+    rng: np.random.Generator,
+    symbols: list[str] | None = None,
 ) -> TraderBook:
-    """Draw a random trader population.
+    """Draw a random population of trader accounts and their positions.
+
+    See :class:`~simulator.scenario.RandomPopulation` for the model: each account holds
+    ``k`` positions in ``k`` distinct markets (``markets_per_account``, ``market_weights``),
+    its collateral split over them; isolated or cross per account (``isolated_share``).
 
     Parameters
     ----------
     spec : RandomPopulation
         The scenario's ``traders`` (``kind: random``).
-    price_usd : float
-        Price at which positions are opened (USD); ``size = collateral × leverage / price``.
-    max_leverage : float
-        Highest leverage the venue accepts (the preset's maximum or the leverage cap); drawn
-        leverage is clipped at ``min(spec.leverage.max, max_leverage)``.
+    prices_usd : float or numpy.ndarray
+        Price of each market at which positions are opened (USD), shape ``(M,)`` in the
+        scenario's market order (a number: one market); ``size = collateral × leverage /
+        price``.
+    max_leverage : float or numpy.ndarray
+        Highest leverage each market accepts (its maximum after the leverage cap), shape
+        ``(M,)``; a position's leverage is clipped at ``min(spec.leverage.max, max_leverage[m])``.
     rng : numpy.random.Generator
         Source of randomness; pass ``random_streams(seed).population``.
+    symbols : list of str, optional
+        The markets' symbols, for ``spec.market_weights`` (required when it is given).
 
     Returns
     -------
     TraderBook
-        ``spec.count`` traders.
+        One row per position, ``spec.count`` accounts, rows ordered by account then market.
 
     Raises
     ------
     PopulationError
-        ``price_usd`` or ``max_leverage`` is not a positive number.
+        Prices or maximum leverages that are not positive numbers, one per market; more
+        markets per account than markets with a positive weight; weights given without
+        ``symbols``.
 
     Examples
     --------
     >>> from simulator.scenario import RandomPopulation
-    >>> spec = RandomPopulation(kind="random", count=5, long_share=1.0)
-    >>> book = draw_population(spec, 100.0, 10.0, np.random.default_rng(0))
-    >>> len(book), bool((book.side == 1).all()), bool((book.leverage <= 10).all())
-    (5, True, True)
+    >>> spec = RandomPopulation(kind="random", count=5, long_share=1.0,
+    ...                         markets_per_account={2: 1.0})
+    >>> book = draw_population(spec, [100.0, 10.0], [10.0, 5.0], np.random.default_rng(0))
+    >>> len(book), book.n_accounts, bool((book.leverage <= 10).all())
+    (10, 5, True)
     """
-    price = _check_price(price_usd)
-    _leverage_limit(spec, max_leverage)
-    draws = _population_draws(spec.count, rng)
-    return _population_from_draws(spec, price, float(max_leverage), draws)
+    prices = _as_market_array(prices_usd, "prices_usd")
+    limits = _as_market_array(max_leverage, "max_leverage")
+    if len(limits) != len(prices):
+        raise PopulationError(f"max_leverage has {len(limits)} markets, prices_usd {len(prices)}")
+    if spec.market_weights is not None and symbols is None:
+        raise PopulationError("traders.market_weights needs the markets' symbols")
+    weights = spec.market_weight_array(symbols) if symbols is not None else np.ones(len(prices))
+    if len(weights) != len(prices):
+        raise PopulationError(f"{len(weights)} symbols for {len(prices)} markets")
+    top = len(spec.count_probabilities())
+    if top > np.count_nonzero(weights):
+        raise PopulationError(
+            f"traders.markets_per_account reaches {top} markets, but only "
+            f"{np.count_nonzero(weights)} markets have a positive weight"
+        )
+    draws = _population_draws(spec.count, len(prices), spec, rng)
+    return _population_from_draws(spec, prices, limits, weights, draws)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -365,23 +473,37 @@ def draw_population(
 
 
 def book_from_explicit(
-    spec: ExplicitBook, price_usd: float, max_leverage: float | None = None
+    spec: ExplicitBook,
+    prices_usd: float | np.ndarray,
+    symbols: list[str] | None = None,
+    max_leverage: float | np.ndarray | None = None,
 ) -> TraderBook:
-    """The traders of an explicit book (positions inline or from its CSV file).
+    """The positions of an explicit book (inline or from its CSV file).
 
     Parameters
     ----------
     spec : ExplicitBook
         The scenario's ``traders`` (``kind: explicit``); positions without a behaviour hold.
-    price_usd : float
-        Open price (USD), used for the leverage column ``size × price / collateral``.
-    max_leverage : float, optional
-        If given, a position above this leverage is an error naming it.
+    prices_usd : float or numpy.ndarray
+        Open price of each market (USD), shape ``(M,)`` in market order (a number: one
+        market), used for the leverage column ``size × price / collateral``.
+    symbols : list of str, optional
+        The markets' symbols (the ``market`` of each position); default: one market.
+    max_leverage : float or numpy.ndarray, optional
+        If given (per market), a position above its market's leverage is an error naming it.
+
+    Returns
+    -------
+    TraderBook
+        One row per position in book order; accounts numbered in order of first appearance
+        (a position without ``account`` has one of its own).
 
     Raises
     ------
     PopulationError
-        Bad price, or a position above ``max_leverage``.
+        Bad prices, a position above ``max_leverage``, or a book the scenario would refuse
+        (a market not listed, two positions of one account in a market, an account over the
+        venue's position bound; message naming the row).
     ScenarioError
         The book's CSV file is missing or malformed (names the line).
 
@@ -393,21 +515,31 @@ def book_from_explicit(
     >>> book_from_explicit(spec, 500.0).leverage.tolist()
     [5.0]
     """
-    price = _check_price(price_usd)
+    prices = _as_market_array(prices_usd, "prices_usd")
+    symbols = list(symbols) if symbols is not None else [f"market {i}" for i in range(len(prices))]
+    if len(symbols) != len(prices):
+        raise PopulationError(f"{len(symbols)} symbols for {len(prices)} prices")
     positions = spec.load_positions()
+    try:
+        accounts, markets = book_accounts(spec, symbols)
+    except ValueError as exc:
+        raise PopulationError(str(exc)) from None
+    market = np.asarray(markets, dtype=np.int64)
     side = np.array([1 if p.side == "long" else -1 for p in positions])
     collateral = np.array([p.collateral_usd for p in positions], dtype=float)
     size = np.array([p.size_base for p in positions], dtype=float)
     codes = np.array([BEHAVIOURS.index(p.behaviour or "hold") for p in positions])
-    leverage = size * price / collateral
+    leverage = size * prices[market] / collateral
     if max_leverage is not None:
-        over = np.flatnonzero(leverage > float(max_leverage) * (1 + 1e-12))
+        limits = np.broadcast_to(np.asarray(max_leverage, dtype=float), prices.shape)[market]
+        over = np.flatnonzero(leverage > limits * (1 + 1e-12))
         if len(over):
             i = int(over[0])
             raise PopulationError(
-                f"traders position {i + 1} ({positions[i].side}, collateral_usd="
-                f"{collateral[i]:g}, size_base={size[i]:g}) has leverage {leverage[i]:.4g}x at "
-                f"{price:g} USD, above the maximum {float(max_leverage):g}x"
+                f"traders position {i + 1} ({positions[i].side} {symbols[market[i]]}, "
+                f"collateral_usd={collateral[i]:g}, size_base={size[i]:g}) has leverage "
+                f"{leverage[i]:.4g}x at {prices[market[i]]:g} USD, above the maximum "
+                f"{limits[i]:g}x"
             )
     return TraderBook(
         side=side,
@@ -415,6 +547,9 @@ def book_from_explicit(
         size_base=size,
         leverage=leverage,
         behaviour=codes,
+        account=np.asarray(accounts, dtype=np.int64),
+        market=market,
+        isolated=np.array([p.isolated for p in positions], dtype=bool),
         **_behaviour_columns(codes, spec.behaviour_params, None),
     )
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +26,7 @@ from simulator.errors import PerpsimError
 from simulator.scenario import (
     BadPrintFault,
     CsvPath,
+    FactorPath,
     GbmPath,
     LagFault,
     ListPath,
@@ -37,12 +39,17 @@ from simulator.scenario import (
     random_streams,
 )
 
+if TYPE_CHECKING:
+    from simulator.scenario import Scenario
+
 __all__ = [
     "SECONDS_PER_YEAR",
     "SECONDS_PER_DAY",
     "PricePathError",
     "exogenous_prices",
     "sample_paths",
+    "scenario_prices",
+    "sample_scenario_paths",
     "shock_log_multipliers",
     "resample_forward_fill",
     "resample_csv",
@@ -463,6 +470,67 @@ def sample_paths(
     return out
 
 
+def scenario_prices(scenario: Scenario, rng: np.random.Generator | None) -> np.ndarray:
+    """Every market's exogenous price at each step boundary, for one run.
+
+    A ``kind: factor`` path draws the factor model of :meth:`Scenario.factor_model` (one
+    asset per market, :func:`simulator.prices.factor.factor_model_prices`); a CSV path reads
+    its ``timestamp,price`` file (one market) or one column per market
+    (:func:`simulator.prices.factor.multi_asset_csv_prices`); a GBM or list path gives the one
+    market's prices (:func:`exogenous_prices`, so a one-market scenario's path is today's).
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The validated scenario.
+    rng : numpy.random.Generator
+        Source of randomness (GBM and factor paths draw from it); pass
+        ``scenario.random_streams().price``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Prices in USD, float64, shape ``(steps + 1, M)`` (columns in market order), all
+        positive.
+
+    Raises
+    ------
+    PricePathError
+        A path that overflowed or reached zero, a missing ``rng``.
+    """
+    from simulator.prices.factor import factor_model_prices, multi_asset_csv_prices
+
+    steps, dt = scenario.steps, scenario.step_seconds
+    path = scenario.price_path
+    if isinstance(path, FactorPath):
+        if rng is None:
+            raise PricePathError("a factor-model price path needs a numpy Generator (rng)")
+        spec = scenario.factor_model()
+        return factor_model_prices(spec, steps, dt, rng)[0].T.copy()
+    if isinstance(path, CsvPath) and not scenario.csv_is_single_asset():
+        return multi_asset_csv_prices(path, scenario.symbols, steps, dt).T.copy()
+    return exogenous_prices(path, steps, dt, rng)[:, None]
+
+
+def sample_scenario_paths(scenario: Scenario, n_paths: int) -> np.ndarray:
+    """``n_paths`` independent runs' exogenous prices, for ``perpsim compare --paths N``.
+
+    Path ``i`` equals ``scenario_prices(scenario, random_streams(path_seeds(scenario.seed,
+    n_paths)[i]).price)``: the prices of a run with seed ``path_seeds(seed, n_paths)[i]``, so
+    any path can be rerun alone (as :func:`sample_paths`). CSV and list paths have no
+    randomness: every path is the same.
+
+    Returns
+    -------
+    numpy.ndarray
+        Prices in USD, float64, shape ``(n_paths, steps + 1, M)``.
+    """
+    if int(n_paths) < 1:
+        raise PricePathError(f"n_paths must be >= 1 (got {n_paths})")
+    seeds = path_seeds(scenario.seed, int(n_paths))
+    return np.stack([scenario_prices(scenario, random_streams(s).price) for s in seeds])
+
+
 # ----------------------------------------------------------------------------------------------
 # Oracle faults
 # ----------------------------------------------------------------------------------------------
@@ -470,7 +538,8 @@ def sample_paths(
 
 @dataclass(frozen=True)
 class OracleFaultSchedule:
-    """Per-step description of the oracle faults of a run (arrays of length ``steps + 1``)."""
+    """Per-step description of the oracle faults of a run: arrays of shape ``(steps + 1,)``
+    for one feed, or ``(steps + 1, M)`` with one column per market (built with ``symbols``)."""
 
     lag_steps: np.ndarray
     """Lag of the price posted at each step (steps; 0 = no lag), int64."""
@@ -481,29 +550,51 @@ class OracleFaultSchedule:
 
     @classmethod
     def from_faults(
-        cls, faults: Sequence[LagFault | StaleFault | BadPrintFault], steps: int
+        cls,
+        faults: Sequence[LagFault | StaleFault | BadPrintFault],
+        steps: int,
+        symbols: Sequence[str] | None = None,
     ) -> OracleFaultSchedule:
         """Build the schedule of ``faults`` over ``steps`` steps (later lag faults win overlaps).
+
+        With ``symbols`` (the scenario's markets, in order) the arrays have one column per
+        market and each fault acts on its ``market`` (``None``: every market); without, they
+        are one-dimensional and every fault acts on the one feed.
 
         Raises
         ------
         PricePathError
-            A fault of unknown kind, or ``steps`` < 1.
+            A fault of unknown kind, a fault naming a market not in ``symbols``, or ``steps``
+            < 1.
         """
         _check_grid(steps, 1)
         n = int(steps) + 1
-        lag = np.zeros(n, dtype=np.int64)
-        updates = np.ones(n, dtype=bool)
-        bad = np.full(n, np.nan)
+        shape: tuple[int, ...] = (n,) if symbols is None else (n, len(symbols))
+        lag = np.zeros(shape, dtype=np.int64)
+        updates = np.ones(shape, dtype=bool)
+        bad = np.full(shape, np.nan)
         for fault in faults:
+            columns: slice | int = slice(None)
+            market = getattr(fault, "market", None)
+            if symbols is not None and market is not None:
+                if market not in symbols:
+                    raise PricePathError(
+                        f"oracle fault for market {market}, which is not listed "
+                        f"({', '.join(symbols)})"
+                    )
+                columns = list(symbols).index(market)
+
+            def where(rows, columns=columns):
+                return rows if symbols is None else (rows, columns)
+
             if isinstance(fault, LagFault):
                 end = n if fault.end_step is None else min(fault.end_step, n)
-                lag[fault.start_step : end] = fault.steps
+                lag[where(slice(fault.start_step, end))] = fault.steps
             elif isinstance(fault, StaleFault):
-                updates[fault.start_step : fault.end_step] = False
+                updates[where(slice(fault.start_step, fault.end_step))] = False
             elif isinstance(fault, BadPrintFault):
                 if fault.step < n:
-                    bad[fault.step] = fault.price_usd
+                    bad[where(fault.step)] = fault.price_usd
             else:
                 raise PricePathError(f"unknown oracle fault {type(fault).__name__}")
         updates[0] = True  # the deployment price
@@ -517,7 +608,8 @@ class OracleFaultSchedule:
         return len(self.updates) - 1
 
     def feed(self, step: int, source_prices_usd: Sequence[float] | np.ndarray) -> float | None:
-        """The price the oracle posts at ``step``, or ``None`` when it posts nothing.
+        """The price the oracle posts at ``step``, or ``None`` when it posts nothing (a
+        one-feed schedule; see :meth:`feed_markets` for one with a column per market).
 
         Parameters
         ----------
@@ -527,12 +619,34 @@ class OracleFaultSchedule:
             Prices the oracle would have been fed at steps ``0 .. step`` (at least
             ``step + 1`` of them): the exogenous price, or the AMM price with feedback on.
         """
+        if self.updates.ndim != 1:
+            raise PricePathError("feed() reads a one-feed schedule; use feed_markets()")
         if not self.updates[step]:
             return None
         bad = self.bad_print_usd[step]
         if not math.isnan(bad):
             return float(bad)
         return float(source_prices_usd[max(step - int(self.lag_steps[step]), 0)])
+
+    def feed_markets(self, step: int, source_prices_usd: np.ndarray) -> np.ndarray:
+        """The price each market's oracle posts at ``step`` (USD, shape ``(M,)``), NaN where it
+        posts nothing.
+
+        Parameters
+        ----------
+        step : int
+            Current step (0 .. steps).
+        source_prices_usd : numpy.ndarray
+            Prices the oracles would have been fed at steps ``0 .. step``, shape
+            ``(>= step + 1, M)``.
+        """
+        source = np.asarray(source_prices_usd, dtype=float)
+        lag = np.atleast_1d(self.lag_steps[step])
+        columns = np.arange(source.shape[1])
+        posted = source[np.maximum(step - lag, 0), columns]
+        bad = np.atleast_1d(self.bad_print_usd[step])
+        posted = np.where(np.isnan(bad), posted, bad)
+        return np.where(np.atleast_1d(self.updates[step]), posted, np.nan)
 
 
 def apply_oracle_faults(

@@ -9,7 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from perpsim_ui import jobs, results, scenarios, state, views
-from simulator.scenario import GbmPath, Scenario, ScenarioError, available_presets
+from simulator.scenario import Scenario, ScenarioError, available_presets
 
 P = "scenario"  # widget key prefix of this page
 SOURCES = ("Preset", "Upload YAML")
@@ -37,12 +37,16 @@ class Base:
 
 
 def _shape(scenario: Scenario) -> str:
-    """The first shock in words (``a 15% fall at step 600 over 45 steps, ...``)."""
-    path = scenario.price_path
-    if not (isinstance(path, GbmPath) and path.shocks):
+    """The first shock in words (``a 15% fall at step 600 over 45 steps, ...``; a factor
+    model's common shock names each market's move)."""
+    if not scenarios.has_path_shock(scenario):
         return "no scheduled shock"
-    shock = path.shocks[0]
-    move = f"a {abs(shock.fall_fraction):.0%} {'fall' if shock.fall_fraction > 0 else 'rise'}"
+    shock = scenario.price_path.shocks[0]
+    falls = shock.fall_fraction
+    if isinstance(falls, dict):
+        move = "a move of " + ", ".join(f"{s} {-f:+.0%}" for s, f in falls.items())
+    else:
+        move = f"a {abs(falls):.0%} {'fall' if falls > 0 else 'rise'}"
     text = f"{move} at step {shock.step} over {shock.over_steps} steps"
     if shock.recovery_fraction > 0:
         text += f", {shock.recovery_fraction:.0%} back over {shock.recovery_steps} steps"
@@ -267,7 +271,7 @@ if checked.error:
 else:
     st.session_state[f"{P}.current"] = checked.scenario
 
-if checked.scenario is not None and isinstance(checked.scenario.price_path, GbmPath):
+if checked.scenario is not None and scenarios.has_path_shock(checked.scenario):
     st.caption(f"This run: {checked.scenario.steps:,d} steps; {_shape(checked.scenario)}.")
 left, right = st.columns([1, 3])
 clicked = left.button(

@@ -24,8 +24,10 @@ import yaml
 from pydantic import ValidationError
 
 from simulator.protocol.params import load_preset
+from simulator.protocol.venue_params import VenueAdlPolicy, venue_market_from_preset
 from simulator.scenario import (
     CONTROL_SETS,
+    FactorPath,
     GbmPath,
     RandomPopulation,
     Scenario,
@@ -42,7 +44,7 @@ DEMO_TRADERS = 50
 #: of the preset's and its 45-step fall still takes 8 steps (its 360-step recovery 60).
 DEMO_STEPS = 240
 
-ADL_POLICIES = ("queue", "pro_rata", "socialized", "none")
+ADL_POLICIES = tuple(p.value for p in VenueAdlPolicy)
 
 #: Where the price path and an explicit book name their CSV file: (section, key, kind).
 CSV_KEYS = (("price_path", "path", "csv"), ("traders", "csv", "explicit"))
@@ -91,12 +93,14 @@ def resized(scenario: Scenario, steps: int) -> Scenario:
     def span(n: int) -> int:
         return max(1, round(n * ratio))
 
-    if data["price_path"]["kind"] == "gbm":
-        for shock in data["price_path"]["shocks"]:
-            shock["step"] = at(shock["step"])
-            shock["over_steps"] = span(shock["over_steps"])
-            if shock["recovery_fraction"] > 0:
-                shock["recovery_steps"] = span(shock["recovery_steps"])
+    shocks = list(data["price_path"].get("shocks") or [])  # gbm and factor paths
+    for market in data["markets"]:
+        shocks += (market.get("path") or {}).get("shocks") or []
+    for shock in shocks:
+        shock["step"] = at(shock["step"])
+        shock["over_steps"] = span(shock["over_steps"])
+        if shock["recovery_fraction"] > 0:
+            shock["recovery_steps"] = span(shock["recovery_steps"])
     for fault in data["oracle_faults"]:
         if fault["kind"] == "bad_print":
             fault["step"] = at(fault["step"])
@@ -121,10 +125,17 @@ def demo_scenario(scenario: Scenario) -> Scenario:
     return resized(scenario, min(scenario.steps, DEMO_STEPS))
 
 
+def has_path_shock(scenario: Scenario) -> bool:
+    """Whether ``price_path`` has a scheduled shock (a GBM path's, or a factor model's common
+    shock): the form's shock fields edit ``price_path.shocks[0]``."""
+    path = scenario.price_path
+    return isinstance(path, GbmPath | FactorPath) and bool(path.shocks)
+
+
 def scheduled_shock_step(base: Scenario, steps: int) -> int | None:
     """Where :func:`resized` puts ``base``'s first shock in a run of ``steps`` steps (``None``
     when it has none or ``steps`` is not a valid length)."""
-    if not (isinstance(base.price_path, GbmPath) and base.price_path.shocks):
+    if not has_path_shock(base):
         return None
     try:
         sized = resized(base, int(steps))
@@ -337,7 +348,7 @@ FIELDS: tuple[FormField, ...] = (
         "traders",
         "Traders",
         "int",
-        "Number of traders, one position each (`traders.count`).",
+        "Number of trader accounts, each holding one or more positions (`traders.count`).",
         (r"traders\.count",),
         step=10,
         group="Traders",
@@ -347,7 +358,7 @@ FIELDS: tuple[FormField, ...] = (
         "long_share",
         "Long share",
         "float",
-        "Probability that a trader is long, 0 to 1 (`traders.long_share`).",
+        "Probability that a position is long, 0 to 1 (`traders.long_share`).",
         (_key("long_share"),),
         step=0.05,
         fmt="%.2f",
@@ -378,8 +389,8 @@ FIELDS: tuple[FormField, ...] = (
         "max_leverage",
         "Max leverage (x)",
         "float",
-        "Maximum leverage of the market; the "
-        "initial margin is 1/max leverage (`market.overrides.max_leverage`).",
+        "Maximum leverage of the first market; the "
+        "initial margin is 1/max leverage (`markets[0].overrides.max_leverage`).",
         (_key("max_leverage"),),
         step=1.0,
         fmt="%.1f",
@@ -390,8 +401,8 @@ FIELDS: tuple[FormField, ...] = (
         "Maintenance margin (fraction)",
         "float",
         "Maintenance "
-        "margin as a fraction of notional; must be below the initial margin 1/max leverage "
-        "(`market.overrides.maintenance_margin_fraction`).",
+        "margin of the first market as a fraction of notional; must be below the initial "
+        "margin 1/max leverage (`markets[0].overrides.maintenance_margin_fraction`).",
         (_key("maintenance_margin_fraction"),),
         step=0.001,
         fmt="%.4f",
@@ -402,8 +413,8 @@ FIELDS: tuple[FormField, ...] = (
         "Partial-liquidation share (bps)",
         "int",
         "Share of a large "
-        "position closed by one partial liquidation, basis points: 2000 = 20% "
-        "(`market.overrides.partial_liquidation_share_bps`).",
+        "position of the first market closed by one partial liquidation, basis points: 2000 "
+        "= 20% (`markets[0].overrides.partial_liquidation_share_bps`).",
         (_key("partial_liquidation_share_bps"),),
         step=100,
         group="Market",
@@ -434,7 +445,7 @@ FIELDS: tuple[FormField, ...] = (
         "adl_policy",
         "ADL policy",
         "choice",
-        "Auto-deleveraging policy (`controls.adl_policy`).",
+        "Auto-deleveraging policy of every market (`controls.adl_policy`).",
         (_key("adl_policy"),),
         options=ADL_POLICIES,
         group="Buffers",
@@ -443,7 +454,7 @@ FIELDS: tuple[FormField, ...] = (
         "leverage_cap",
         "Leverage cap (x)",
         "optional",
-        "Maximum leverage at open, below the market's (`controls.leverage_cap`).",
+        "Maximum leverage at open in every market, below each market's (`controls.leverage_cap`).",
         (_key("leverage_cap"), r"margin_tiers"),
         step=1.0,
         fmt="%.1f",
@@ -453,7 +464,7 @@ FIELDS: tuple[FormField, ...] = (
         "oi_cap",
         "Open-interest cap per side (USD)",
         "optional",
-        "Cap on open interest per side, USD notional (`controls.oi_cap_usd`).",
+        "Cap on open interest per side of every market, USD notional (`controls.oi_cap_usd`).",
         (_key("oi_cap_usd"),),
         step=1_000_000.0,
         fmt="%.0f",
@@ -520,7 +531,7 @@ SCENARIO_KEYS: dict[str, str] = {
     "adl_policy": "controls.adl_policy",
     "dynamic_margin": "controls.dynamic_margin",
     "feedback": "controls.feedback",
-    **{name: f"market.overrides.{param}" for name, param in MARKET_FIELDS.items()},
+    **{name: f"markets.0.overrides.{param}" for name, param in MARKET_FIELDS.items()},
     **OPTIONAL_CONTROLS,
 }
 #: Defaults a switched-on optional control starts from when the base has it off.
@@ -529,21 +540,27 @@ OPTIONAL_DEFAULTS = {"leverage_cap": 10.0, "oi_cap": 50_000_000.0, "circuit_brea
 
 def applicable(base: Scenario) -> set[str]:
     """Names of the fields that apply to ``base`` (traders need a random population, the shock
-    fields a GBM path with a scheduled shock)."""
+    fields a scheduled shock of the path: a GBM path's, or a factor model's common shock; the
+    shock size one depth for every market)."""
     names = {f.name for f in FIELDS}
     if not isinstance(base.traders, RandomPopulation):
         names -= {"traders", "long_share"}
-    if not (isinstance(base.price_path, GbmPath) and base.price_path.shocks):
+    if not has_path_shock(base):
         names -= {"shock_step", "shock_size"}
+    elif not isinstance(base.price_path.shocks[0].fall_fraction, float | int):
+        names -= {"shock_size"}  # a depth per market
     return names
 
 
 def field_values(base: Scenario) -> dict[str, Any]:
-    """The value of every applicable field in ``base`` (venue parameters as deployed from its
-    preset and overrides; an optional control that is off is ``None``)."""
+    """The value of every applicable field in ``base`` (the first market's parameters as
+    deployed from its preset table entry and overrides; an optional control that is off is
+    ``None``)."""
     names = applicable(base)
-    market = load_preset(base.market.preset).market.model_dump()
-    market.update(base.market.overrides)
+    first = base.markets[0]
+    market = venue_market_from_preset(load_preset(base.venue.preset), first.symbol).params
+    market = market.model_dump()
+    market.update(first.overrides)
     c = base.controls
     values: dict[str, Any] = {
         "steps": base.steps,
@@ -553,7 +570,7 @@ def field_values(base: Scenario) -> dict[str, Any]:
         "partial_share_bps": int(market["partial_liquidation_share_bps"]),
         "insurance_fund": float(c.insurance_fund_usd),
         "backstop_vault": float(c.backstop_vault_usd),
-        "adl_policy": c.adl_policy,
+        "adl_policy": str(c.adl_policy),
         "leverage_cap": c.leverage_cap,
         "oi_cap": c.oi_cap_usd,
         "circuit_breaker": c.circuit_breaker_max_move_bps,
@@ -566,7 +583,8 @@ def field_values(base: Scenario) -> dict[str, Any]:
     if "shock_step" in names:
         shock = base.price_path.shocks[0]
         values["shock_step"] = shock.step
-        values["shock_size"] = float(shock.fall_fraction)
+    if "shock_size" in names:
+        values["shock_size"] = float(base.price_path.shocks[0].fall_fraction)
     return values
 
 
@@ -583,9 +601,10 @@ def overrides(base: Scenario, values: Mapping[str, Any]) -> dict[str, Any]:
 def describe_error(exc: Exception) -> str:
     """One line for a scenario or venue error, naming the field as a scenario key.
 
-    A venue parameter the form sets lives at ``market.overrides.<field>`` in a scenario; the
-    venue model's validation error (the context of a :class:`~simulator.world.WorldError`)
-    names only ``<field>``, so the message is rebuilt as ``market.overrides.<field>: <reason>``.
+    A venue parameter the form sets lives at ``markets[0].overrides.<field>`` in a scenario;
+    the venue model's validation error (the context of a :class:`~simulator.world.WorldError`)
+    names only ``<field>``, so the message is rebuilt as ``markets[0].overrides.<field>:
+    <reason>``.
     """
     message = str(exc)
     context = exc.__context__
@@ -594,7 +613,7 @@ def describe_error(exc: Exception) -> str:
         loc = ".".join(str(p) for p in first.get("loc", ()))
         reason = str(first.get("msg", "invalid")).removeprefix("Value error, ")
         head = message.split(": market parameters:")[0]
-        where = f"market.overrides.{loc}" if loc else "market.overrides"
+        where = f"markets[0].overrides.{loc}" if loc else "markets[0].overrides"
         return f"{head}: {where}: {reason}"
     return message
 

@@ -10,6 +10,7 @@ from simulator.prices.factor import (
     AssetPathSpec,
     CommonShock,
     FactorModelPaths,
+    FactorPath,
     FactorSpec,
     IdiosyncraticCorrelation,
     MultiAssetCsvPath,
@@ -18,6 +19,7 @@ from simulator.prices.factor import (
     multi_asset_csv_prices,
     parse_factor_model,
     read_multi_asset_csv,
+    read_multi_asset_csv_cached,
     sample_factor_model_paths,
     theoretical_log_return_correlation,
 )
@@ -26,6 +28,7 @@ __all__ = [
     "AssetPathSpec",
     "CommonShock",
     "FactorModelPaths",
+    "FactorPath",
     "FactorSpec",
     "IdiosyncraticCorrelation",
     "MultiAssetCsvPath",
@@ -34,6 +37,7 @@ __all__ = [
     "multi_asset_csv_prices",
     "parse_factor_model",
     "read_multi_asset_csv",
+    "read_multi_asset_csv_cached",
     "sample_factor_model_paths",
     "theoretical_log_return_correlation",
 ]

@@ -44,11 +44,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ValidationError
 
 from simulator.pricepaths import (
     SECONDS_PER_DAY,
@@ -60,223 +61,30 @@ from simulator.pricepaths import (
 )
 from simulator.scenario import (
     CsvPath,
-    GbmPath,
-    Shock,
     csv_coverage_problem,
     path_seeds,
     random_streams,
 )
-from simulator.scenario.csv_inputs import csv_rows, positive_float_cell, timestamp_cell_seconds
+from simulator.scenario.csv_inputs import (
+    _file_key,
+    csv_rows,
+    positive_float_cell,
+    timestamp_cell_seconds,
+)
 from simulator.scenario.messages import format_validation_error
 
-#: Largest |beta| accepted (a beta of 10 already moves an asset ten times the factor).
-MAX_ABS_BETA = 10.0
-#: Tolerance of the positive semi-definiteness check of the idiosyncratic correlation matrix
-#: (smallest eigenvalue), for matrices written with rounded decimals.
-PSD_TOLERANCE = 1e-10
-
-Symbol = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")]
-FallFraction = Annotated[float, Field(gt=-10, lt=1)]
-
-
-class _Model(BaseModel):
-    """Frozen, unknown keys and non-finite numbers rejected, field docstrings kept (as the
-    scenario models)."""
-
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, use_attribute_docstrings=True, allow_inf_nan=False
-    )
-
-
-class FactorSpec(_Model):
-    """The common factor: zero-drift diffusion plus Merton jumps."""
-
-    vol_per_year: float = Field(default=0.5, ge=0, le=100)
-    """Annualized volatility of the factor's log return (per √year, a fraction)."""
-    jump_intensity_per_day: float = Field(default=0.0, ge=0)
-    """Expected number of factor jumps per day (each hits asset i scaled by its beta)."""
-    jump_mean: float = Field(default=0.0, ge=-5, le=5)
-    """Mean of the factor's log jump size (-0.05 is about a 5% fall at beta 1)."""
-    jump_std: float = Field(default=0.0, ge=0, le=5)
-    """Standard deviation of the factor's log jump size."""
-
-
-class AssetPathSpec(_Model):
-    """One asset's path parameters: its start, beta, whole volatility, drift, jumps, shocks."""
-
-    symbol: Symbol
-    """The asset's symbol (``BTC``); a CSV replay's column has this name."""
-    start_price_usd: float = Field(gt=0)
-    """Price at step 0 (USD)."""
-    beta: float = 0.0
-    """Loading on the factor's log return (|beta| <= 10 and |beta|·factor vol <= vol)."""
-    vol_per_year: float = Field(default=0.6, ge=0, le=100)
-    """Annualized volatility of the diffusion (per √year): common plus idiosyncratic."""
-    drift_per_year: float = Field(default=0.0, ge=-100, le=100)
-    """Annualized drift of the diffusion (per year, continuously compounded)."""
-    jump_intensity_per_day: float = Field(default=0.0, ge=0)
-    """Expected number of the asset's own jumps per day."""
-    jump_mean: float = Field(default=0.0, ge=-5, le=5)
-    """Mean of the asset's log jump size."""
-    jump_std: float = Field(default=0.0, ge=0, le=5)
-    """Standard deviation of the asset's log jump size."""
-    shocks: list[Shock] = Field(default_factory=list)
-    """The asset's own scheduled shocks (multiplied onto the path)."""
-
-    @classmethod
-    def from_gbm(cls, gbm: GbmPath, symbol: str) -> AssetPathSpec:
-        """The asset a single-asset GBM path describes (beta 0: the same path)."""
-        fields = gbm.model_dump(exclude={"kind"})
-        return cls.model_validate({**fields, "symbol": symbol})
-
-
-class CommonShock(_Model):
-    """A scheduled shock written once for several assets: the same timing, and one fall for
-    every asset or a fall per asset (``{BTC: 0.12, ETH: 0.16}``; the others are untouched)."""
-
-    step: int = Field(ge=0)
-    """Step at which the fall starts (steps)."""
-    fall_fraction: FallFraction | dict[str, FallFraction]
-    """Depth of the fall (0.2 = -20%; negative for a rise): one number for every asset, or
-    a mapping from symbol to depth."""
-    over_steps: int = Field(default=1, ge=1)
-    """Number of steps the fall takes."""
-    recovery_fraction: float = Field(default=0.0, ge=0, le=1)
-    """Share of the fall recovered afterwards."""
-    recovery_steps: int = Field(default=0, ge=0)
-    """Number of steps the recovery takes (>= 1 when ``recovery_fraction`` > 0)."""
-
-    def for_asset(self, symbol: str) -> Shock | None:
-        """The :class:`Shock` this common shock applies to ``symbol`` (None: not named)."""
-        if isinstance(self.fall_fraction, dict):
-            if symbol not in self.fall_fraction:
-                return None
-            fall = self.fall_fraction[symbol]
-        else:
-            fall = self.fall_fraction
-        return Shock(
-            step=self.step,
-            fall_fraction=fall,
-            over_steps=self.over_steps,
-            recovery_fraction=self.recovery_fraction,
-            recovery_steps=self.recovery_steps,
-        )
-
-
-class IdiosyncraticCorrelation(_Model):
-    """Correlation of two assets' own noises (beyond what the factor gives them)."""
-
-    assets: tuple[Symbol, Symbol]
-    """The two symbols."""
-    correlation: float = Field(ge=-1, le=1)
-    """Correlation of their idiosyncratic normals (-1 .. 1)."""
-
-
-class FactorModelPaths(_Model):
-    """Exogenous paths of several assets from one common factor (see the module docstring)."""
-
-    kind: Literal["factor"] = "factor"
-    """Selects the factor model."""
-    factor: FactorSpec = Field(default_factory=FactorSpec)
-    """The common factor."""
-    assets: list[AssetPathSpec] = Field(min_length=1)
-    """The assets, in the order of the result's asset axis; each symbol once."""
-    idiosyncratic_correlations: list[IdiosyncraticCorrelation] = Field(default_factory=list)
-    """Correlations between assets' own noises (default: independent)."""
-    shocks: list[CommonShock] = Field(default_factory=list)
-    """Shocks written once for several assets."""
-
-    @property
-    def symbols(self) -> list[str]:
-        """The assets' symbols, in order."""
-        return [asset.symbol for asset in self.assets]
-
-    @model_validator(mode="after")
-    def _consistent(self) -> FactorModelPaths:
-        symbols = self.symbols
-        seen: set[str] = set()
-        for symbol in symbols:
-            if symbol in seen:
-                raise ValueError(f"asset {symbol} is listed twice")
-            seen.add(symbol)
-        sigma_f = self.factor.vol_per_year
-        for asset in self.assets:
-            if abs(asset.beta) > MAX_ABS_BETA:
-                raise ValueError(
-                    f"asset {asset.symbol}: beta {asset.beta:g} is out of range "
-                    f"(|beta| <= {MAX_ABS_BETA:g})"
-                )
-            if abs(asset.beta) * sigma_f > asset.vol_per_year * (1 + 1e-12):
-                raise ValueError(
-                    f"asset {asset.symbol}: beta {asset.beta:g} is out of range: |beta| × factor "
-                    f"vol_per_year {sigma_f:g} = {abs(asset.beta) * sigma_f:g} exceeds the "
-                    f"asset's vol_per_year {asset.vol_per_year:g} (|beta| <= "
-                    f"{asset.vol_per_year / sigma_f if sigma_f else math.inf:.4g})"
-                )
-        pairs: set[frozenset[str]] = set()
-        for entry in self.idiosyncratic_correlations:
-            a, b = entry.assets
-            for symbol in (a, b):
-                if symbol not in seen:
-                    raise ValueError(f"idiosyncratic_correlations: unknown asset {symbol}")
-            if a == b:
-                raise ValueError(f"idiosyncratic_correlations: pair {a}, {b} names one asset")
-            if frozenset((a, b)) in pairs:
-                raise ValueError(f"idiosyncratic_correlations: pair {a}, {b} is listed twice")
-            pairs.add(frozenset((a, b)))
-        if pairs:
-            smallest = float(np.linalg.eigvalsh(self.correlation_matrix()).min())
-            if smallest < -PSD_TOLERANCE:
-                raise ValueError(
-                    "idiosyncratic_correlations are out of range together: the correlation "
-                    f"matrix is not positive semi-definite (smallest eigenvalue {smallest:.3g})"
-                )
-        for k, shock in enumerate(self.shocks):
-            if isinstance(shock.fall_fraction, dict):
-                unknown = [s for s in shock.fall_fraction if s not in seen]
-                if unknown:
-                    raise ValueError(
-                        f"shocks[{k}]: unknown asset {', '.join(unknown)} (assets: "
-                        f"{', '.join(symbols)})"
-                    )
-                if not shock.fall_fraction:
-                    raise ValueError(f"shocks[{k}]: fall_fraction names no asset")
-            for symbol in symbols:
-                try:
-                    shock.for_asset(symbol)
-                except ValidationError as exc:
-                    raise ValueError(
-                        f"shocks[{k}] for {symbol}: {format_validation_error(exc)}"
-                    ) from None
-        return self
-
-    def correlation_matrix(self) -> np.ndarray:
-        """Correlation matrix of the idiosyncratic normals (identity where none is given)."""
-        index = {symbol: i for i, symbol in enumerate(self.symbols)}
-        matrix = np.eye(len(self.assets))
-        for entry in self.idiosyncratic_correlations:
-            i, j = index[entry.assets[0]], index[entry.assets[1]]
-            matrix[i, j] = matrix[j, i] = entry.correlation
-        return matrix
-
-    def shocks_of(self, symbol: str) -> list[Shock]:
-        """Every shock acting on ``symbol``: its own, then the common ones naming it."""
-        asset = self.assets[self.symbols.index(symbol)]
-        common = [shock.for_asset(symbol) for shock in self.shocks]
-        return [*asset.shocks, *(s for s in common if s is not None)]
-
-    def idiosyncratic_vol_per_year(self) -> np.ndarray:
-        """``σ_ε,i = √(σ_i² − β_i²σ_f²)`` per asset (exactly ``σ_i`` where β·σ_f = 0)."""
-        sigma_f = self.factor.vol_per_year
-        out = np.empty(len(self.assets))
-        for i, asset in enumerate(self.assets):
-            common = asset.beta * sigma_f
-            out[i] = (
-                asset.vol_per_year
-                if common == 0
-                else math.sqrt(max(asset.vol_per_year**2 - common**2, 0.0))
-            )
-        return out
+# The models are part of the scenario schema (simulator.scenario.paths); re-exported here.
+from simulator.scenario.paths import (  # noqa: F401
+    MAX_ABS_BETA,
+    PSD_TOLERANCE,
+    AssetPathSpec,
+    CommonShock,
+    FactorModelPaths,
+    FactorPath,
+    FactorSpec,
+    IdiosyncraticCorrelation,
+    MarketPath,
+)
 
 
 def parse_factor_model(data: Mapping[str, Any]) -> FactorModelPaths:
@@ -559,6 +367,28 @@ def read_multi_asset_csv(
     return np.asarray(times, dtype=float), prices, unused
 
 
+@lru_cache(maxsize=32)
+def _multi_csv_by_key(
+    key: tuple[str, int, int], symbols: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    times, prices, unused = read_multi_asset_csv(key[0], symbols)
+    times.setflags(write=False)
+    prices.setflags(write=False)
+    return times, prices, unused
+
+
+def read_multi_asset_csv_cached(
+    path: str | Path, symbols: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """:func:`read_multi_asset_csv`, read once per file version (path, mtime, size) and
+    symbols; the arrays are read-only."""
+    key = _file_key(Path(path))
+    if key is None:
+        return read_multi_asset_csv(path, symbols)
+    times, prices, unused = _multi_csv_by_key(key, tuple(symbols))
+    return times, prices, list(unused)
+
+
 def multi_asset_csv_prices(
     spec: MultiAssetCsvPath, symbols: Sequence[str], steps: int, step_seconds: float
 ) -> np.ndarray:
@@ -582,7 +412,7 @@ def multi_asset_csv_prices(
     _check_symbols(symbols)
     if int(steps) < 1 or not step_seconds > 0:
         raise PricePathError(f"bad grid: steps={steps}, step_seconds={step_seconds}")
-    times, prices, _ = read_multi_asset_csv(spec.path, symbols)
+    times, prices, _ = read_multi_asset_csv_cached(spec.path, symbols)
     if not spec.hold_last:
         problem = csv_coverage_problem(spec.path, times, steps, step_seconds)
         if problem:
@@ -600,7 +430,7 @@ def multi_asset_csv_notes(
 ) -> list[str]:
     """How the file maps onto the run, per asset (``csv_path_notes`` of each column, naming
     the asset), and the file's columns that are not used."""
-    times, prices, unused = read_multi_asset_csv(spec.path, symbols)
+    times, prices, unused = read_multi_asset_csv_cached(spec.path, symbols)
     notes = []
     for i, symbol in enumerate(symbols):
         for note in csv_path_notes(spec, times, prices[:, i], steps, step_seconds):

@@ -1,15 +1,20 @@
 """Scenarios: what one simulation run is made of, validated.
 
-A scenario names the venue preset and its overrides, the risk controls that are on, the trader
-population, the exogenous price path with oracle faults on top, the other agents (keepers,
-arbitrageurs, LPs), the spot AMM depth, the number of steps and the seed. Scenarios are YAML
+A scenario names the venue preset (``venue``) and its markets (``markets``: symbol, parameter
+overrides, spot AMM depth, path parameters), the risk controls that are on, the trader
+population (accounts holding positions in one or several markets), the exogenous prices (one
+market's GBM / list / CSV path, a factor model of every market, or a CSV with one column per
+market) with oracle faults on top, the other agents (keepers, arbitrageurs, LPs), the number of
+steps and the seed. Scenarios are YAML
 files (presets ship in ``simulator/scenarios/``) validated by frozen pydantic models: unknown
 keys and out-of-range values are errors that name the key.
 
 Modules, one concept each (every public name is re-exported here, so
 ``from simulator.scenario import X`` works for all of them):
 
-- :mod:`~simulator.scenario.models` -- the schema (:class:`Scenario` and its sections).
+- :mod:`~simulator.scenario.models` -- the schema (:class:`Scenario` and its sections);
+  :mod:`~simulator.scenario.paths` -- its price-path and oracle-fault sections;
+  :mod:`~simulator.scenario.base` -- the base model.
 - :mod:`~simulator.scenario.loading` -- presets and YAML files into a validated scenario
   (:func:`load_scenario`, :func:`parse_scenario`).
 - :mod:`~simulator.scenario.overrides` -- ``--set`` items: parsing, applying, describing.
@@ -34,7 +39,8 @@ Loading
 ``--set``-style overrides (``"controls.adl_policy=pro_rata"``, ``"traders.count=200"``) whose
 values are parsed as YAML scalars. Every problem becomes a one-line :class:`ScenarioError`,
 including what needs the venue or the data files: the venue preset, its overrides and the
-controls must make a valid venue (:meth:`Scenario.venue_params`), an explicit book must be one
+controls must make a valid venue (:meth:`Scenario.venue_params`, a
+:class:`~simulator.protocol.venue_params.MultiVenueParams`), an explicit book must be one
 the venue accepts (:func:`check_explicit_book`), and a CSV price path must cover the run
 (unless ``hold_last``). A :class:`Scenario` that exists is valid, so nothing is found out
 after a run folder exists.
@@ -75,27 +81,22 @@ from simulator.scenario.models import (
     BEHAVIOURS,
     AmmSpec,
     ArbitrageurSpec,
-    BadPrintFault,
     BehaviourMix,
     BehaviourParams,
     BehaviourWeights,
     CollateralSpec,
     Controls,
-    CsvPath,
     ExplicitBook,
     ExplicitPosition,
-    GbmPath,
     GovernanceChange,
     KeeperSpec,
-    LagFault,
     LeverageSpec,
-    ListPath,
     LpSpec,
+    MarketAmm,
     MarketSpec,
     RandomPopulation,
     Scenario,
-    Shock,
-    StaleFault,
+    VenueSpec,
     WhaleSpec,
 )
 from simulator.scenario.overrides import (
@@ -107,6 +108,22 @@ from simulator.scenario.overrides import (
     overrides_in_description,
     parse_override_items,
 )
+from simulator.scenario.paths import (
+    AssetPathSpec,
+    BadPrintFault,
+    CommonShock,
+    CsvPath,
+    FactorModelPaths,
+    FactorPath,
+    FactorSpec,
+    GbmPath,
+    IdiosyncraticCorrelation,
+    LagFault,
+    ListPath,
+    MarketPath,
+    Shock,
+    StaleFault,
+)
 from simulator.scenario.randomness import (
     RandomStreams,
     path_seeds,
@@ -114,6 +131,7 @@ from simulator.scenario.randomness import (
 )
 from simulator.scenario.venue import (
     GUARDIAN_PARAMETERS,
+    book_accounts,
     check_explicit_book,
 )
 
@@ -122,7 +140,10 @@ __all__ = [
     "SCENARIOS_DIR",
     "ScenarioError",
     "Scenario",
+    "VenueSpec",
     "MarketSpec",
+    "MarketAmm",
+    "MarketPath",
     "Controls",
     "GovernanceChange",
     "RandomPopulation",
@@ -137,6 +158,12 @@ __all__ = [
     "GbmPath",
     "CsvPath",
     "ListPath",
+    "FactorPath",
+    "FactorSpec",
+    "CommonShock",
+    "IdiosyncraticCorrelation",
+    "AssetPathSpec",
+    "FactorModelPaths",
     "Shock",
     "LagFault",
     "StaleFault",
@@ -159,6 +186,7 @@ __all__ = [
     "read_price_csv",
     "read_positions_csv",
     "check_explicit_book",
+    "book_accounts",
     "csv_coverage_problem",
     "GUARDIAN_PARAMETERS",
     "RandomStreams",

@@ -1,6 +1,8 @@
-"""CSV inputs of a scenario: a ``timestamp,price`` price file and a
-``side,collateral_usd,size_base[,behaviour]`` explicit book, read and checked row by row (errors
-name the file and line), cached per file version, and whether a price file covers a run."""
+"""CSV inputs of a scenario: a ``timestamp,price`` price file (the one-column form; the
+multi-column ``timestamp,<SYMBOL>,...`` file is read by :mod:`simulator.prices.factor`) and a
+``side,collateral_usd,size_base[,behaviour][,account][,market][,isolated]`` explicit book, read
+and checked row by row (errors name the file and line), cached per file version, and whether a
+price file covers a run."""
 
 from __future__ import annotations
 
@@ -146,12 +148,19 @@ def read_positions_csv(path: str | Path) -> list[ExplicitPosition]:
     return [position for _, position in _read_positions_rows(Path(path))]
 
 
+#: Optional columns of an explicit book's CSV file.
+POSITION_CSV_OPTIONAL = ("behaviour", "account", "market", "isolated")
+_TRUE, _FALSE = ("true", "yes", "1"), ("false", "no", "0", "")
+
+
 def _read_positions_rows(path: Path) -> list[tuple[int, ExplicitPosition]]:
     """The positions of a book CSV with the file line of each (1-based)."""
     from simulator.scenario.models import BEHAVIOURS, ExplicitPosition  # models import this
 
     rows: list[tuple[int, ExplicitPosition]] = []
-    for line, row in _open_csv(path, ("side", "collateral_usd", "size_base"), ("behaviour",)):
+    for line, row in _open_csv(
+        path, ("side", "collateral_usd", "size_base"), POSITION_CSV_OPTIONAL
+    ):
         side = row["side"].lower()
         if side not in ("long", "short"):
             raise ScenarioError(f"{path}:{line}: side must be long or short (got {row['side']!r})")
@@ -161,11 +170,19 @@ def _read_positions_rows(path: Path) -> list[tuple[int, ExplicitPosition]]:
                 f"{path}:{line}: behaviour must be one of {', '.join(BEHAVIOURS)} "
                 f"(got {row['behaviour']!r})"
             )
+        isolated = (row.get("isolated") or "").lower()
+        if isolated not in _TRUE + _FALSE:
+            raise ScenarioError(
+                f"{path}:{line}: isolated must be true or false (got {row['isolated']!r})"
+            )
         position = ExplicitPosition(
             side=side,
             collateral_usd=positive_float_cell(path, line, "collateral_usd", row["collateral_usd"]),
             size_base=positive_float_cell(path, line, "size_base", row["size_base"]),
             behaviour=behaviour,
+            account=row.get("account") or None,
+            market=(row.get("market") or "").upper() or None,
+            isolated=isolated in _TRUE,
         )
         rows.append((line, position))
     if not rows:
@@ -187,6 +204,25 @@ def _price_csv_by_key(key: tuple[str, int, int]) -> tuple[np.ndarray, np.ndarray
     times.setflags(write=False)
     prices.setflags(write=False)
     return times, prices
+
+
+@lru_cache(maxsize=32)
+def _csv_header_by_key(key: tuple[str, int, int]) -> tuple[str, ...]:
+    return tuple(_csv_header(Path(key[0])))
+
+
+def _csv_header(path: Path) -> list[str]:
+    rows = csv_rows(path)
+    _, header = next(rows)
+    rows.close()
+    return header
+
+
+def _csv_header_cached(path: Path) -> tuple[str, ...]:
+    """The header cells of a CSV file, read once per file version; ScenarioError when the
+    file is missing or empty."""
+    key = _file_key(path)
+    return tuple(_csv_header(path)) if key is None else _csv_header_by_key(key)
 
 
 def _price_csv_cached(path: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -14,12 +14,13 @@ from pydantic import (
 )
 
 from simulator.scenario.messages import ScenarioError, format_validation_error
-from simulator.scenario.models import Scenario
+from simulator.scenario.models import DEFAULT_SYMBOL, Scenario
 from simulator.scenario.overrides import (
     _apply_items,
     describe_overrides,
     override_key_parts,
     parse_override_items,
+    resolved_key_parts,
 )
 from simulator.scenario.yaml_text import _UniqueKeyLoader, _yaml_error_text, _YamlLines
 
@@ -100,13 +101,29 @@ def load_scenario(
             f"{type(data).__name__})"
         )
     items = parse_override_items(overrides)
+    if any(str(override_key_parts(k)[0]) in ("markets", "venue") for k, _ in items):
+        data = _markets_listed(data, label)
+    skip = [tuple(map(str, resolved_key_parts(data, k))) for k, _ in items]
     data = _apply_items(data, items)
     if items:
         data["description"] = describe_overrides(str(data.get("description") or ""), items)
-    lines = _YamlLines(raw, skip=[tuple(map(str, override_key_parts(k))) for k, _ in items])
+    lines = _YamlLines(raw, skip=skip)
     scenario = parse_scenario(data, base_dir=path.resolve().parent, label=label, lines=lines)
     scenario.check_data_files()
     return scenario
+
+
+def _markets_listed(data: dict[str, Any], label: str) -> dict[str, Any]:
+    """``data`` with its markets written out (``venue`` + ``markets``: the one-market
+    shorthand ``market:`` converted, or the default one BTC market), so that ``--set
+    markets.<SYMBOL>...`` finds them."""
+    try:
+        data = Scenario._one_market_shorthand(data)
+    except ValueError as exc:
+        raise ScenarioError(f"{label}: {exc}") from None
+    if "markets" not in data:
+        data = {**data, "markets": [{"symbol": DEFAULT_SYMBOL}]}
+    return data
 
 
 def parse_scenario(

@@ -17,9 +17,7 @@ from pydantic import (
 )
 
 from simulator.errors import PerpsimError
-from simulator.protocol.params import (
-    MarketParams,
-)
+from simulator.protocol.venue_params import VenueMarketParams
 
 
 class ScenarioError(PerpsimError):
@@ -52,17 +50,18 @@ _FIELD_WORD = re.compile(r"[a-z][a-z0-9_]+")
 
 
 def _market_error(exc: ValidationError, sources: Mapping[str, str], preset: str) -> str:
-    """One line for the first error of a :class:`MarketParams` validation, naming the
-    scenario key that set the offending field (an override, a control, or the preset)."""
+    """One line for the first error of a :class:`VenueMarketParams` validation, naming the
+    scenario key that set the offending field (an override, a control, or the preset:
+    ``preset`` names it, e.g. ``hyperliquid-like BTC``)."""
     error = exc.errors(include_url=False)[0]
     loc = tuple(error.get("loc", ()))
     kind = error.get("type", "")
     ctx = error.get("ctx") or {}
     message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-    fields = MarketParams.model_fields
+    fields = VenueMarketParams.model_fields
     if loc and loc[0] in fields:
         field = str(loc[0])
-        key = sources.get(field, f"market.preset {preset}: {field}")
+        key = sources.get(field, f"venue.preset {preset}: {field}")
         for name, word in _BOUND_WORDS.items():
             if kind == name:
                 bound = next(iter(ctx.values()), None)
@@ -74,7 +73,7 @@ def _market_error(exc: ValidationError, sources: Mapping[str, str], preset: str)
     mentioned = [w for w in _FIELD_WORD.findall(message) if w in fields]
     chosen = next((f for f in mentioned if f in sources), None)
     if chosen is None:
-        return f"market.preset {preset}: {message}"
+        return f"venue.preset {preset}: {message}"
     return f"{sources[chosen]}: {message}"
 
 

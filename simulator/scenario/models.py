@@ -20,28 +20,52 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from simulator.protocol.params import (
-    VenueParams,
+from simulator.errors import PerpsimError
+from simulator.protocol.venue_params import (
+    ADL_POLICY_ALIASES,
+    MAX_MARKETS,
+    MAX_POSITIONS_PER_ACCOUNT,
+    AdlPriceMode,
+    MultiVenueParams,
+    VenueAdlPolicy,
 )
+from simulator.scenario.base import _Model, _resolve_path
 from simulator.scenario.csv_inputs import (
+    _csv_header_cached,
     _price_csv_cached,
     csv_coverage_problem,
     read_positions_csv,
     read_price_csv,
 )
-from simulator.scenario.messages import ScenarioError
+from simulator.scenario.messages import ScenarioError, format_validation_error
 from simulator.scenario.overrides import apply_overrides
+from simulator.scenario.paths import (
+    BadPrintFault,
+    CsvPath,
+    FactorModelPaths,
+    FactorPath,
+    GbmPath,
+    ListPath,
+    MarketPath,
+    OracleFault,
+    PricePath,
+)
 from simulator.scenario.randomness import RandomStreams, random_streams
-from simulator.scenario.venue import _check_governance_change, _resolve_venue, check_explicit_book
+from simulator.scenario.venue import (
+    _check_governance_change,
+    _check_symbols,
+    _preset_start_price,
+    _resolve_venue,
+    check_explicit_book,
+)
 
 #: Trader behaviours, in the order of their integer codes (see ``population.Behaviour``).
 BEHAVIOURS: tuple[str, ...] = ("hold", "take_profit", "stop_loss", "top_up", "panic")
@@ -50,72 +74,75 @@ BehaviourName = Literal["hold", "take_profit", "stop_loss", "top_up", "panic"]
 Side = Literal["long", "short"]
 
 
-class _Model(BaseModel):
-    """Base of every scenario model: frozen, unknown keys and non-finite numbers rejected,
-    field docstrings kept as descriptions."""
-
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, use_attribute_docstrings=True, allow_inf_nan=False
-    )
-
-
-def _resolve_path(value: Path, info: ValidationInfo) -> Path:
-    """Resolve a relative data-file path against the scenario file's folder (if known)."""
-    value = Path(value).expanduser()
-    base = (info.context or {}).get("base_dir")
-    if not value.is_absolute() and base is not None:
-        value = Path(base) / value
-    return value.resolve() if value.is_absolute() else value
-
-
 # ----------------------------------------------------------------------------------------------
 # Market and controls
 # ----------------------------------------------------------------------------------------------
 
 
-#: Market symbol of a scenario whose ``market`` section names none: the venue presets are
-#: BTC-like markets.
+#: Market symbol of the one-market shorthand ``market:`` when it names none (the single-market
+#: scenarios before multi-market venues traded the presets' BTC-like market).
 DEFAULT_SYMBOL = "BTC"
+
+MarketSymbol = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9._-]{0,15}$")]
+
+
+class VenueSpec(_Model):
+    """The venue: which parameter preset it deploys (its venue-wide buffers and governance and
+    its per-market tables)."""
+
+    preset: str = "hyperliquid-like"
+    """Name of the venue parameter preset: a file ``simulator/presets/<name>.yaml``
+    (``hyperliquid-like``, ``dydx-like``, ``gmx-like``); its ``markets:`` table lists the
+    symbols a scenario may trade."""
+
+
+class MarketAmm(_Model):
+    """A market's spot AMM, over the scenario-level ``amm`` (a key left out takes its value)."""
+
+    liquidity_usd: float | None = Field(default=None, gt=0)
+    """Collateral side of this asset's pool at the start (USD); ``None``: ``amm.liquidity_usd``."""
+    permanent_impact: float | None = Field(default=None, ge=0, le=1)
+    """Share of forced-selling impact that persists on this asset; ``None``:
+    ``amm.permanent_impact``."""
 
 
 class MarketSpec(_Model):
-    """The perp venue: a parameter preset plus overrides of single parameters."""
+    """One market of the venue: its symbol, parameter overrides, spot AMM and path."""
 
-    preset: str = "hyperliquid-like"
-    """Name of the venue parameter preset the engine deploys: a file
-    ``simulator/presets/<name>.yaml`` (``hyperliquid-like``, ``dydx-like``, ``gmx-like``)."""
-    overrides: dict[str, float | int | bool | str] = Field(default_factory=dict)
-    """Market parameters to replace in the preset, by name (the fields of
-    :class:`simulator.protocol.params.MarketParams`, in its units: fractions, bps, USD, base
-    units). Checked when the scenario is loaded, together with the controls that change
-    market parameters: an unknown name or an out-of-range value is an error naming
-    ``market.overrides.<name>``."""
-    symbol: Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9._-]{0,15}$")] | None = None
-    """The market's symbol in the run folder (the ``market`` column of its tables, the keys of
-    ``summary.json``'s ``markets``): 1-16 capitals, digits, ``.``, ``_`` or ``-``, not ``ALL``
-    (the venue-total rows). ``None``: :data:`DEFAULT_SYMBOL`, the asset of the three venue
-    presets (each one BTC-like market)."""
+    symbol: MarketSymbol
+    """The market's symbol (``BTC``): an entry of the venue preset's ``markets:`` table; the
+    ``market`` column of the run folder's tables. 1-16 capitals, digits, ``.``, ``_`` or ``-``,
+    not ``ALL`` (the venue-total rows); each symbol once."""
+    overrides: dict[str, float | int | bool | str | list[Any]] = Field(default_factory=dict)
+    """Market parameters to replace in the preset's entry of this symbol, by name (the fields
+    of :class:`simulator.protocol.venue_params.VenueMarketParams`, in their units: fractions,
+    bps, USD, base units of this asset). An unknown name or an out-of-range value is an error
+    naming ``markets[i].overrides.<name>``; ``--set markets.<SYMBOL>.overrides.<name>=...``."""
+    amm: MarketAmm = Field(default_factory=MarketAmm)
+    """This asset's spot AMM (depth); keys left out take the scenario-level ``amm``'s."""
+    path: MarketPath | None = None
+    """This asset's path parameters when ``price_path`` is ``kind: factor`` (start price,
+    beta, volatility, jumps, own shocks); ``None`` there: every default (beta 0, the preset's
+    start price). Not allowed with the other path kinds (they give the prices themselves)."""
 
     @field_validator("symbol")
     @classmethod
-    def _not_all(cls, value: str | None) -> str | None:
+    def _not_all(cls, value: str) -> str:
         if value == "ALL":
             raise ValueError("'ALL' names the venue-total rows of steps.parquet, not a market")
         return value
-
-    @property
-    def market_symbol(self) -> str:
-        """:attr:`symbol`, or :data:`DEFAULT_SYMBOL` when the scenario names none."""
-        return self.symbol or DEFAULT_SYMBOL
 
 
 class GovernanceChange(_Model):
     """A parameter change submitted mid-run, taking effect through a governance path."""
 
+    market: str | None = None
+    """Symbol of the market whose parameter changes; ``None``: every market's."""
+
     step: int = Field(ge=0)
     """Step at which the change is submitted (steps)."""
     parameter: str = Field(min_length=1)
-    """Venue parameter to change, by name (as in ``market.overrides``)."""
+    """Market parameter to change, by name (as in ``markets[i].overrides``)."""
     value: float | int | bool | str
     """New value of the parameter (unit of that parameter)."""
     path: Literal["timelock", "guardian"] = "timelock"
@@ -126,19 +153,34 @@ class GovernanceChange(_Model):
 class Controls(_Model):
     """Risk controls that are switched on for this run."""
 
-    adl_policy: Literal["queue", "pro_rata", "socialized", "none"] = "queue"
-    """Auto-deleveraging policy: ``queue`` (greedy ranked queue, Hyperliquid), ``pro_rata`` (over
-    winners' profits), ``socialized`` (loss charged to all through funding), ``none``."""
+    adl_policy: VenueAdlPolicy = VenueAdlPolicy.PROFIT_QUEUE
+    """Auto-deleveraging policy of every market: ``contracts_queue`` (only the ranked winners'
+    contracts needed, at the ADL price: BitMEX / Hyperliquid), ``profit_queue`` (ranked
+    winners' whole profit, Chitra's equity-space reading; ``queue`` is accepted as its old
+    name), ``pro_rata`` (over winners' profits), ``socialized`` (loss charged to all through
+    funding), ``none``. A market's ``overrides.adl_policy`` replaces it for that market."""
+    adl_price_mode: AdlPriceMode = AdlPriceMode.BANKRUPTCY_PRICE
+    """Price at which ``contracts_queue`` closes winners' contracts: ``bankruptcy_price``
+    (BitMEX) or ``previous_mark`` (Hyperliquid)."""
+
+    @field_validator("adl_policy", mode="before")
+    @classmethod
+    def _old_policy_name(cls, value: Any) -> Any:
+        return ADL_POLICY_ALIASES.get(value, value) if isinstance(value, str) else value
+
     leverage_cap: float | None = Field(default=None, gt=0)
-    """Maximum leverage allowed at open (times); ``None`` keeps the market preset's maximum."""
+    """Maximum leverage allowed at open in every market (times); ``None`` keeps each market's
+    maximum."""
     oi_cap_usd: float | None = Field(default=None, gt=0)
-    """Cap on open interest per side (USD notional); ``None`` for no cap."""
+    """Cap on open interest per side of every market (USD notional at the market's start
+    price); ``None`` for each market's own caps."""
     insurance_fund_usd: float = Field(default=1_000_000.0, ge=0)
     """Insurance fund balance at the start (USD)."""
     backstop_vault_usd: float = Field(default=0.0, ge=0)
     """LP capital in the backstop vault at the start (USD); 0 means no backstop vault."""
     circuit_breaker_max_move_bps: int | None = Field(default=None, gt=0, le=10_000)
-    """Largest oracle price move accepted per block (basis points); ``None`` for no breaker."""
+    """Circuit-breaker band of every market (basis points from the oracle's TWAP); ``None``
+    keeps each market's own."""
     dynamic_margin: bool = False
     """Margins follow realized volatility and open-interest skew (on-chain controller)."""
     governance_change: GovernanceChange | None = None
@@ -263,36 +305,104 @@ class BehaviourMix(BehaviourParams):
 
 
 class RandomPopulation(_Model):
-    """Traders drawn at random: collateral, leverage, side, whales and behaviours."""
+    """Trader accounts drawn at random: how many markets each holds and which, collateral,
+    leverage, side, whales, behaviours, and cross or isolated margin.
+
+    Each account draws its number of positions ``k`` from :attr:`markets_per_account`, then
+    ``k`` distinct markets with probabilities proportional to :attr:`market_weights` (weighted
+    sampling without replacement), its collateral (lognormal, or Pareto for whales), its
+    behaviour, and whether it is isolated. Its collateral is split over its positions by a
+    uniform random share (flat Dirichlet); each position draws its side and its leverage (the
+    Pareto tail, capped at the market's maximum leverage). A cross account deposits the whole
+    collateral into its shared balance; an isolated account's positions each carry their share
+    as their own margin. See :func:`simulator.population.draw_population`.
+    """
 
     kind: Literal["random"]
     """Selects a random population."""
     count: int = Field(ge=1, le=1_000_000)
-    """Number of traders (one position each)."""
+    """Number of trader accounts (each holds one or more positions)."""
     long_share: float = Field(default=0.5, ge=0, le=1)
-    """Probability that a trader is long."""
+    """Probability that a position is long."""
     collateral_usd: CollateralSpec = Field(default_factory=CollateralSpec)
-    """Lognormal collateral of non-whales (USD)."""
+    """Lognormal collateral of non-whale accounts (USD, the whole account)."""
     leverage: LeverageSpec = Field(default_factory=LeverageSpec)
-    """Leverage at open (times)."""
+    """Leverage of each position at open (times)."""
     whales: WhaleSpec = Field(default_factory=WhaleSpec)
     """Pareto tail of big accounts."""
     behaviour: BehaviourMix = Field(default_factory=BehaviourMix)
-    """Behaviour mix and parameters."""
+    """Behaviour mix and parameters (one behaviour per account, applied to its positions)."""
+    markets_per_account: dict[int, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=lambda: {1: 1.0}
+    )
+    """Distribution of the number of markets an account holds: ``{k: weight}`` for ``k`` in
+    1..8 (the venue's ``MAX_POSITIONS_PER_ACCOUNT``), weights normalized to sum 1; ``k`` with a
+    positive weight must not exceed the markets the scenario lists. Default: one market each."""
+    market_weights: dict[str, Annotated[float, Field(ge=0)]] | None = None
+    """Relative weight of each market symbol when an account picks its markets (a symbol left
+    out has weight 0); ``None``: equal weights. Every symbol must be one the scenario lists."""
+    isolated_share: float = Field(default=0.0, ge=0, le=1)
+    """Share of accounts whose positions are isolated (each carries its own margin); the
+    others are cross accounts (one shared collateral balance)."""
+
+    @field_validator("markets_per_account")
+    @classmethod
+    def _counts(cls, value: dict[int, float]) -> dict[int, float]:
+        for k in value:
+            if not 1 <= k <= MAX_POSITIONS_PER_ACCOUNT:
+                raise ValueError(
+                    f"{k} markets per account is outside 1..{MAX_POSITIONS_PER_ACCOUNT} (the "
+                    "venue's MAX_POSITIONS_PER_ACCOUNT)"
+                )
+        if not sum(value.values()) > 0:
+            raise ValueError("the weights must not all be 0")
+        return value
+
+    @field_validator("market_weights")
+    @classmethod
+    def _some_weight(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        if value is not None and not sum(value.values()) > 0:
+            raise ValueError("the weights must not all be 0")
+        return value
+
+    def count_probabilities(self) -> np.ndarray:
+        """``P(k markets)`` for ``k = 1..max k`` (index ``k - 1``), normalized."""
+        top = max(k for k, w in self.markets_per_account.items() if w > 0)
+        weights = np.array([self.markets_per_account.get(k, 0.0) for k in range(1, top + 1)])
+        return weights / weights.sum()
+
+    def market_weight_array(self, symbols: Iterable[str]) -> np.ndarray:
+        """The market weights in the order of ``symbols`` (equal when none are given; not
+        normalized)."""
+        symbols = list(symbols)
+        if self.market_weights is None:
+            return np.ones(len(symbols))
+        return np.array([float(self.market_weights.get(s, 0.0)) for s in symbols])
 
 
 class ExplicitPosition(_Model):
-    """One position of an explicit book: a fresh account that deposits ``collateral_usd`` and
-    opens ``size_base`` at the start price."""
+    """One position of an explicit book: ``size_base`` of ``market`` opened at its start price
+    by ``account`` (which deposits the collateral of its positions first)."""
 
     side: Side
     """``long`` or ``short``."""
     collateral_usd: float = Field(gt=0)
-    """Collateral posted (USD)."""
+    """Collateral of the position (USD): its share of a cross account's deposit, or an
+    isolated position's own margin."""
     size_base: float = Field(gt=0)
-    """Position size (base units of the traded asset)."""
+    """Position size (base units of the market's asset)."""
     behaviour: BehaviourName | None = None
-    """Behaviour of the trader; ``None`` means ``hold``."""
+    """Behaviour of the position's trader; ``None`` means ``hold``."""
+    account: str | int | None = None
+    """Label of the account holding the position (several positions may name one account, at
+    most one per market and 8 in all); labels compare as text (``1`` and ``"1"`` are one
+    account). ``None``: an account of its own."""
+    market: str | None = None
+    """Symbol of the position's market, one the scenario lists; ``None`` only when the
+    scenario lists one market."""
+    isolated: bool = False
+    """An isolated position carrying its own margin (``collateral_usd``); False: margined by
+    its account's shared cross collateral."""
 
     @field_validator("collateral_usd", "size_base")
     @classmethod
@@ -305,19 +415,24 @@ class ExplicitPosition(_Model):
 class ExplicitBook(_Model):
     """A given list of positions, inline or from a CSV file (exactly one of the two).
 
-    The positions open exactly as given, one trader each, in order, at the start price. The
-    scenario refuses at load a book the venue would refuse (over the maximum leverage at the
-    position's notional, fee and skew impact included; over an OI cap; an amount that rounds
-    to nothing on chain), naming the row and the limit: see :func:`check_explicit_book`.
+    Each account deposits the collateral of all its positions, then the positions open exactly
+    as given, in book order, at their market's start price (a cross position from the shared
+    balance, an isolated one moving its collateral into its own margin). The scenario refuses
+    at load a book the venue would refuse (a cross account whose deposit does not cover the
+    initial margin of all its positions, an isolated position over its market's maximum
+    leverage, fee and skew impact included; over an OI cap; more positions than the venue's
+    bound; a market the scenario does not list; an amount that rounds to nothing on chain),
+    naming the row and the limit: see :func:`check_explicit_book`.
     """
 
     kind: Literal["explicit"]
     """Selects an explicit book."""
     positions: list[ExplicitPosition] | None = None
-    """The positions, one trader each."""
+    """The positions, in the order they are opened."""
     csv: Path | None = None
-    """CSV file with header ``side,collateral_usd,size_base[,behaviour]``; a relative path is
-    relative to the scenario file's folder."""
+    """CSV file with header ``side,collateral_usd,size_base`` and optional columns
+    ``behaviour``, ``account``, ``market``, ``isolated`` (``true`` / ``false``; an empty cell is
+    the default); a relative path is relative to the scenario file's folder."""
     behaviour_params: BehaviourParams = Field(default_factory=BehaviourParams)
     """Parameters of the behaviours named in the book (no jitter)."""
 
@@ -354,150 +469,6 @@ Traders = Annotated[RandomPopulation | ExplicitBook, Field(discriminator="kind")
 # ----------------------------------------------------------------------------------------------
 # Price paths and oracle faults
 # ----------------------------------------------------------------------------------------------
-
-
-class Shock(_Model):
-    """A scheduled fall (or rise) and partial recovery, multiplied onto the path (log-linear)."""
-
-    step: int = Field(ge=0)
-    """Step at which the fall starts (steps)."""
-    fall_fraction: float = Field(gt=-10, lt=1)
-    """Depth of the fall as a fraction of the price (0.2 = -20%); negative for a rise
-    (-0.4 = +40%, a squeeze)."""
-    over_steps: int = Field(default=1, ge=1)
-    """Number of steps the fall takes."""
-    recovery_fraction: float = Field(default=0.0, ge=0, le=1)
-    """Share of the fall recovered afterwards (0.5 recovers half of the lost price)."""
-    recovery_steps: int = Field(default=0, ge=0)
-    """Number of steps the recovery takes (>= 1 when ``recovery_fraction`` > 0)."""
-
-    @model_validator(mode="after")
-    def _recovery_has_steps(self) -> Shock:
-        if self.fall_fraction == 0:
-            raise ValueError("fall_fraction must not be 0")
-        if self.recovery_fraction > 0 and self.recovery_steps < 1:
-            raise ValueError("recovery_steps must be >= 1 when recovery_fraction > 0")
-        return self
-
-
-class GbmPath(_Model):
-    """Geometric Brownian motion with Poisson log-normal jumps (Merton), plus scheduled shocks.
-
-    Per step of ``dt`` years: ``log S`` moves by ``(drift - vol²/2)·dt + vol·√dt·Z`` plus the sum
-    of ``N ~ Poisson(jump_intensity_per_day · dt_days)`` jumps, each ``Normal(jump_mean,
-    jump_std)`` in log terms. Jumps are not drift-compensated: they add to the drift.
-    """
-
-    kind: Literal["gbm"]
-    """Selects a GBM path."""
-    start_price_usd: float = Field(gt=0)
-    """Price at step 0 (USD)."""
-    drift_per_year: float = Field(default=0.0, ge=-100, le=100)
-    """Annualized drift of the diffusion (per year, continuously compounded)."""
-    vol_per_year: float = Field(default=0.6, ge=0, le=100)
-    """Annualized volatility (per √year)."""
-    jump_intensity_per_day: float = Field(default=0.0, ge=0)
-    """Expected number of jumps per day."""
-    jump_mean: float = Field(default=0.0, ge=-5, le=5)
-    """Mean of the log jump size (-0.05 is about a 5% fall)."""
-    jump_std: float = Field(default=0.0, ge=0, le=5)
-    """Standard deviation of the log jump size."""
-    shocks: list[Shock] = Field(default_factory=list)
-    """Scheduled shocks applied on top of the random path."""
-
-
-class CsvPath(_Model):
-    """Replay of a price series from a CSV file (header ``timestamp,price``).
-
-    Timestamps are UNIX seconds or ISO 8601. The step grid starts at the first timestamp
-    ``t0``: step 0's price is the first row's, and the price at the end of step ``k`` is made
-    from the rows in ``(t0 + (k-1)·step_seconds, t0 + k·step_seconds]`` by ``aggregate``. A
-    step without a row keeps the previous price (data coarser than the step is
-    forward-filled). The file must cover the run (its last timestamp at or after
-    ``t0 + steps·step_seconds``) unless ``hold_last`` is true. How the rows were mapped onto
-    the steps is written to the run manifest (``extra.input_notes``).
-    """
-
-    kind: Literal["csv"]
-    """Selects a CSV replay."""
-    path: Path
-    """CSV file; a relative path is relative to the scenario file's folder."""
-    aggregate: Literal["last", "min", "max", "mean"] = "last"
-    """How the rows within one step become the step's price (when the data is finer than the
-    step): ``last`` (default) the last row, what an oracle pushing once per block posts;
-    ``min`` the lowest row, so every dip within a step reaches the oracle and the keepers (the
-    conservative view for a long-heavy book); ``max`` the highest row (the same for shorts);
-    ``mean`` the plain average of the rows (like a TWAP oracle)."""
-    hold_last: bool = False
-    """Allow a file shorter than the run: past its last row the last price holds (the manifest
-    notes from which step). False (default): a file shorter than the run is an error."""
-
-    @field_validator("path")
-    @classmethod
-    def _resolve(cls, value: Path, info: ValidationInfo) -> Path:
-        return _resolve_path(value, info)
-
-
-class ListPath(_Model):
-    """An explicit list of prices, one per step boundary (at least ``steps + 1``)."""
-
-    kind: Literal["list"]
-    """Selects an explicit list."""
-    prices_usd: list[Annotated[float, Field(gt=0, allow_inf_nan=False)]] = Field(min_length=2)
-    """Prices at steps 0, 1, ... (USD); extra prices beyond ``steps + 1`` are ignored."""
-
-
-PricePath = Annotated[GbmPath | CsvPath | ListPath, Field(discriminator="kind")]
-
-
-class LagFault(_Model):
-    """The oracle posts the price of ``steps`` steps ago (during a window)."""
-
-    kind: Literal["lag"]
-    """Selects a lag."""
-    steps: int = Field(ge=1)
-    """Lag (steps)."""
-    start_step: int = Field(default=0, ge=0)
-    """First step affected."""
-    end_step: int | None = Field(default=None, ge=0)
-    """First step no longer affected; ``None`` lags to the end of the run."""
-
-    @model_validator(mode="after")
-    def _window(self) -> LagFault:
-        if self.end_step is not None and self.end_step <= self.start_step:
-            raise ValueError("end_step must be greater than start_step")
-        return self
-
-
-class StaleFault(_Model):
-    """The oracle stops updating: no price is posted in steps ``start_step <= t < end_step``."""
-
-    kind: Literal["stale"]
-    """Selects a stale window."""
-    start_step: int = Field(ge=0)
-    """First step without an update."""
-    end_step: int = Field(ge=1)
-    """First step that updates again."""
-
-    @model_validator(mode="after")
-    def _window(self) -> StaleFault:
-        if self.end_step <= self.start_step:
-            raise ValueError("end_step must be greater than start_step")
-        return self
-
-
-class BadPrintFault(_Model):
-    """The oracle posts one wrong price at one step."""
-
-    kind: Literal["bad_print"]
-    """Selects a bad print."""
-    step: int = Field(ge=0)
-    """Step of the bad print."""
-    price_usd: float = Field(gt=0, allow_inf_nan=False)
-    """Price posted instead of the true one (USD)."""
-
-
-OracleFault = Annotated[LagFault | StaleFault | BadPrintFault, Field(discriminator="kind")]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -577,66 +548,210 @@ class Scenario(_Model):
     """Number of steps; one step is one block."""
     step_seconds: int = Field(default=60, ge=1, le=86_400)
     """Simulated seconds per step (seconds)."""
-    market: MarketSpec = Field(default_factory=MarketSpec)
-    """Venue parameter preset and overrides."""
+    venue: VenueSpec = Field(default_factory=VenueSpec)
+    """The venue: its parameter preset."""
+    markets: list[MarketSpec] = Field(
+        default_factory=lambda: [MarketSpec(symbol=DEFAULT_SYMBOL)], min_length=1
+    )
+    """The venue's markets, listed in this order (market ids 1, 2, ...; the order of every
+    per-market array): symbol, overrides, AMM depth, path parameters. A one-market scenario
+    is a one-item list; default: one BTC market."""
     controls: Controls = Field(default_factory=Controls)
-    """Risk controls."""
+    """Risk controls (of every market; a market's ``overrides`` set its own)."""
     traders: Traders
     """Trader population: ``kind: random`` or ``kind: explicit``."""
     price_path: PricePath
-    """Exogenous price path: ``kind: gbm``, ``csv`` or ``list``."""
+    """Exogenous prices: ``kind: factor`` (every market; each market's ``path``), ``csv`` (a
+    ``timestamp,price`` file for one market, or one column per market symbol), or ``gbm`` /
+    ``list`` (one market)."""
     oracle_faults: list[OracleFault] = Field(default_factory=list)
-    """Faults of the oracle on top of the price it is fed."""
+    """Faults of the oracles on top of the price they are fed (each names its ``market``, or
+    none for every market)."""
     keepers: KeeperSpec = Field(default_factory=KeeperSpec)
     """Liquidation keepers."""
     arbitrageurs: ArbitrageurSpec = Field(default_factory=ArbitrageurSpec)
     """AMM arbitrageurs."""
     amm: AmmSpec = Field(default_factory=AmmSpec)
-    """Spot AMM depth."""
+    """Spot AMM depth and permanent impact of every market (a market's ``amm`` replaces it)."""
     lps: LpSpec = Field(default_factory=LpSpec)
     """Liquidity providers' withdrawals under stress."""
 
     _fingerprint: str | None = PrivateAttr(default=None)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _one_market_shorthand(cls, data: Any) -> Any:
+        """``market: {preset, overrides, symbol}`` (the one-market form of earlier scenario
+        files) becomes ``venue: {preset}`` + ``markets: [{symbol, overrides}]`` (symbol
+        default :data:`DEFAULT_SYMBOL`)."""
+        if not isinstance(data, dict) or "market" not in data:
+            return data
+        if "venue" in data or "markets" in data:
+            raise ValueError(
+                "market: is the one-market shorthand of venue: + markets:; give one or the "
+                "other (per-market parameters: markets[i].overrides, --set "
+                "markets.<SYMBOL>.overrides.<name>=...)"
+            )
+        data = dict(data)
+        market = data.pop("market")
+        if market is None:
+            market = {}
+        if not isinstance(market, dict):
+            raise ValueError("market: must be a mapping (preset, overrides, symbol)")
+        unknown = sorted(set(market) - {"preset", "overrides", "symbol"})
+        if unknown:
+            raise ValueError(
+                f"market.{unknown[0]}: unknown key (allowed: preset, overrides, symbol)"
+            )
+        if "preset" in market:
+            data["venue"] = {"preset": market["preset"]}
+        entry: dict[str, Any] = {"symbol": market.get("symbol") or DEFAULT_SYMBOL}
+        if market.get("overrides") is not None:
+            entry["overrides"] = market["overrides"]
+        data["markets"] = [entry]
+        return data
+
+    @model_validator(mode="after")
+    def _markets_are_distinct(self) -> Scenario:
+        seen: dict[str, int] = {}
+        for i, market in enumerate(self.markets):
+            if market.symbol in seen:
+                raise ValueError(
+                    f"markets[{i}].symbol: market {market.symbol} is listed twice (also "
+                    f"markets[{seen[market.symbol]}])"
+                )
+            seen[market.symbol] = i
+        if len(self.markets) > MAX_MARKETS:
+            raise ValueError(
+                f"markets: {len(self.markets)} markets listed; the venue lists at most "
+                f"{MAX_MARKETS}"
+            )
+        return self
+
     @model_validator(mode="after")
     def _fits_in_run(self) -> Scenario:
         steps = self.steps
         path = self.price_path
+        symbols = self.symbols
         if isinstance(path, ListPath) and len(path.prices_usd) < steps + 1:
             raise ValueError(
                 f"price_path.prices_usd has {len(path.prices_usd)} prices but steps={steps} "
                 f"needs at least {steps + 1}"
             )
+        shocks: list[tuple[str, Any]] = []
         if isinstance(path, GbmPath):
-            for i, shock in enumerate(path.shocks):
-                if shock.step >= steps:
-                    raise ValueError(
-                        f"price_path.shocks[{i}].step ({shock.step}) must be below steps ({steps})"
-                    )
+            shocks += [(f"price_path.shocks[{i}]", s) for i, s in enumerate(path.shocks)]
+        if isinstance(path, FactorPath):
+            shocks += [(f"price_path.shocks[{i}]", s) for i, s in enumerate(path.shocks)]
+            for m, market in enumerate(self.markets):
+                own = market.path.shocks if market.path is not None else []
+                shocks += [(f"markets[{m}].path.shocks[{i}]", s) for i, s in enumerate(own)]
+        for where, shock in shocks:
+            if shock.step >= steps:
+                raise ValueError(f"{where}.step ({shock.step}) must be below steps ({steps})")
         for i, fault in enumerate(self.oracle_faults):
             first = fault.step if isinstance(fault, BadPrintFault) else fault.start_step
             if first > steps:
                 raise ValueError(
                     f"oracle_faults[{i}] starts at step {first}, after the last step ({steps})"
                 )
+            if fault.market is not None and fault.market not in symbols:
+                raise ValueError(
+                    f"oracle_faults[{i}].market: {fault.market} is not a market of this "
+                    f"scenario (markets: {', '.join(symbols)})"
+                )
         change = self.controls.governance_change
         if change is not None and change.step >= steps:
             raise ValueError(
                 f"controls.governance_change.step ({change.step}) must be below steps ({steps})"
             )
+        if change is not None and change.market is not None and change.market not in symbols:
+            raise ValueError(
+                f"controls.governance_change.market: {change.market} is not a market of this "
+                f"scenario (markets: {', '.join(symbols)})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _paths_fit_the_markets(self) -> Scenario:
+        """A gbm or list path gives one market's prices; ``markets[i].path`` belongs to a
+        factor model."""
+        path = self.price_path
+        if isinstance(path, GbmPath | ListPath) and len(self.markets) > 1:
+            raise ValueError(
+                f"price_path: kind {path.kind} gives one market's prices, but the scenario "
+                f"lists {len(self.markets)} markets ({', '.join(self.symbols)}); use kind: "
+                "factor (with markets[i].path) or kind: csv with one column per market"
+            )
+        if not isinstance(path, FactorPath):
+            for i, market in enumerate(self.markets):
+                if market.path is not None:
+                    raise ValueError(
+                        f"markets[{i}].path: path parameters belong to price_path kind: "
+                        f"factor (this scenario's price_path is kind: {path.kind})"
+                    )
+        return self
+
+    @model_validator(mode="after")
+    def _population_fits_the_markets(self) -> Scenario:
+        symbols = self.symbols
+        traders = self.traders
+        if isinstance(traders, RandomPopulation):
+            weights = traders.market_weights or {}
+            for symbol in weights:
+                if symbol not in symbols:
+                    raise ValueError(
+                        f"traders.market_weights.{symbol}: {symbol} is not a market of this "
+                        f"scenario (markets: {', '.join(symbols)})"
+                    )
+            weight = traders.market_weight_array(symbols)
+            positive = [s for s, w in zip(symbols, weight, strict=True) if w > 0]
+            tradable = len(positive)
+            if tradable == 0:
+                raise ValueError(
+                    f"traders.market_weights: no listed market ({', '.join(symbols)}) has a "
+                    "positive weight"
+                )
+            top = len(traders.count_probabilities())
+            if top > tradable:
+                raise ValueError(
+                    f"traders.markets_per_account: accounts holding {top} markets need "
+                    f"{top} markets with a positive weight; the scenario has {tradable} "
+                    f"({', '.join(positive)})"
+                )
         return self
 
     @model_validator(mode="after")
     def _inputs_mean_what_they_say(self) -> Scenario:
-        """The checks that need the venue or the data files: a CSV path covers the run, the
-        venue parameters (preset, overrides, controls, governance change) are valid, and the
-        venue accepts every position of an explicit book."""
+        """The checks that need the venue or the data files: every symbol is in the venue
+        preset's tables, a CSV path covers the run and has a column per market, a factor model
+        is in range (betas, correlations), the venue parameters (preset, overrides, controls,
+        governance change) are valid, and the venue accepts every position of an explicit
+        book."""
+        _check_symbols(self)
         path = self.price_path
-        if isinstance(path, CsvPath) and not path.hold_last:
-            times, _ = _price_csv_cached(path.path)
-            problem = csv_coverage_problem(path.path, times, self.steps, self.step_seconds)
-            if problem:
-                raise ValueError(f"price_path.path: {problem}")
+        if isinstance(path, CsvPath):
+            if self.csv_is_single_asset():
+                if not path.hold_last:
+                    times, _ = _price_csv_cached(path.path)
+                    problem = csv_coverage_problem(path.path, times, self.steps, self.step_seconds)
+                    if problem:
+                        raise ValueError(f"price_path.path: {problem}")
+            else:
+                from simulator.prices.factor import (  # prices imports this module
+                    read_multi_asset_csv_cached,
+                )
+
+                try:
+                    times, _, _ = read_multi_asset_csv_cached(path.path, tuple(self.symbols))
+                except PerpsimError as exc:
+                    raise ValueError(f"price_path.path: {exc}") from None
+                if not path.hold_last:
+                    problem = csv_coverage_problem(path.path, times, self.steps, self.step_seconds)
+                    if problem:
+                        raise ValueError(f"price_path.path: {problem}")
+        if isinstance(path, FactorPath):
+            self.factor_model()
         venue = self.venue_params()
         _check_governance_change(self.controls.governance_change, venue)
         if isinstance(self.traders, ExplicitBook):
@@ -645,33 +760,96 @@ class Scenario(_Model):
 
     # -- resolved inputs ------------------------------------------------------------------
 
-    def start_price_usd(self) -> float:
-        """The configured price at step 0 (USD): a GBM path's ``start_price_usd``, a list's
-        first price, a CSV file's first row. Nothing random is drawn."""
+    @property
+    def symbols(self) -> list[str]:
+        """The markets' symbols, in market order (a property)."""
+        return [market.symbol for market in self.markets]
+
+    def csv_is_single_asset(self) -> bool:
+        """Whether a ``kind: csv`` path is a single-asset ``timestamp,price`` file: the
+        scenario lists one market and the file has a ``price`` column. Otherwise the file has
+        one column per market symbol."""
+        path = self.price_path
+        if not isinstance(path, CsvPath) or len(self.markets) != 1:
+            return False
+        return "price" in [h.lower() for h in _csv_header_cached(path.path)]
+
+    def start_prices_usd(self) -> np.ndarray:
+        """Each market's configured price at step 0 (USD), shape ``(M,)`` in market order: a
+        factor model's ``markets[i].path.start_price_usd`` (or the venue preset's price of the
+        symbol), a GBM path's ``start_price_usd``, a list's first price, a CSV file's first row.
+        Nothing random is drawn."""
         path = self.price_path
         if isinstance(path, GbmPath):
-            return float(path.start_price_usd)
+            return np.array([float(path.start_price_usd)])
         if isinstance(path, ListPath):
-            return float(path.prices_usd[0])
-        return float(_price_csv_cached(path.path)[1][0])
+            return np.array([float(path.prices_usd[0])])
+        if isinstance(path, FactorPath):
+            return np.array([asset.start_price_usd for asset in self.factor_model().assets])
+        if self.csv_is_single_asset():
+            return np.array([float(_price_csv_cached(path.path)[1][0])])
+        from simulator.prices.factor import read_multi_asset_csv_cached
 
-    def venue_params(self) -> VenueParams:
-        """The venue the engine deploys: the ``market.preset``, then ``market.overrides``, then
-        the controls (ADL policy, leverage cap, OI cap, circuit breaker, insurance fund,
-        backstop vault, dynamic margin), with the oracle's initial price at
-        :meth:`start_price_usd` and the AMM's depth from ``amm``.
+        _, prices, _ = read_multi_asset_csv_cached(path.path, tuple(self.symbols))
+        return np.array(prices[0], dtype=float)
 
-        A leverage cap lowers ``max_leverage`` and floors every tier's initial margin at
-        1/cap; when 1/cap would fall to the maintenance margin, the maintenance margin becomes
-        half the initial margin (the Hyperliquid rule the presets follow). ``oi_cap_usd`` is
-        converted to base units at the start price.
+    def market_amm(self, market: int | str) -> AmmSpec:
+        """The spot AMM of a market (by index or symbol): its ``amm`` keys over the
+        scenario-level ``amm``."""
+        index = self.symbols.index(market) if isinstance(market, str) else int(market)
+        own = self.markets[index].amm.model_dump(exclude_none=True)
+        return AmmSpec.model_validate({**self.amm.model_dump(), **own})
+
+    def factor_model(self) -> FactorModelPaths | None:
+        """The factor model of a ``kind: factor`` path, with one asset per market (in market
+        order; a start price left out is the venue preset's price of the symbol); ``None``
+        for the other path kinds.
 
         Raises
         ------
         ValueError
-            A bad preset, override or control, naming the key (``market.overrides.<name>:
-            ...``); :func:`parse_scenario` turns it into a :class:`ScenarioError`. A scenario
-            that validated never raises here.
+            A beta or a correlation out of range, a common shock naming a symbol the scenario
+            does not list (naming the key); :func:`parse_scenario` turns it into a
+            :class:`ScenarioError`.
+        """
+        path = self.price_path
+        if not isinstance(path, FactorPath):
+            return None
+        assets = []
+        for market in self.markets:
+            own = market.path.model_dump(exclude_none=True) if market.path is not None else {}
+            if "start_price_usd" not in own:
+                own["start_price_usd"] = _preset_start_price(self.venue.preset, market.symbol)
+            assets.append({**own, "symbol": market.symbol})
+        try:
+            return FactorModelPaths.model_validate({**path.model_dump(), "assets": assets})
+        except ValidationError as exc:
+            text = format_validation_error(exc).replace("assets[", "markets[")
+            for i, symbol in enumerate(self.symbols):  # name the key of a beta out of range
+                text = text.replace(
+                    f"asset {symbol}: beta", f"markets[{i}].path.beta: asset {symbol}: beta"
+                )
+            raise ValueError(f"price_path (factor model): {text}") from None
+
+    def venue_params(self) -> MultiVenueParams:
+        """The venue the engine deploys: ``venue.preset``'s entry of each market's symbol, then
+        its ``overrides``, then the controls (ADL policy and price mode, leverage cap, OI cap,
+        circuit breaker, insurance fund, backstop vault), markets in the scenario's order, each
+        oracle's initial price at :meth:`start_prices_usd` and each AMM's depth from
+        :meth:`market_amm`. ``controls.dynamic_margin`` is not a venue parameter: the world
+        deploys the margin controller when it is on.
+
+        A leverage cap lowers each market's ``max_leverage`` and floors every tier's initial
+        margin at 1/cap; when 1/cap would fall to the maintenance margin, the maintenance
+        margin becomes half the initial margin (the Hyperliquid rule the presets follow).
+        ``oi_cap_usd`` is converted to each market's base units at its start price.
+
+        Raises
+        ------
+        ValueError
+            A bad preset, symbol, override or control, naming the key
+            (``markets[1].overrides.<name>: ...``); :func:`parse_scenario` turns it into a
+            :class:`ScenarioError`. A scenario that validated never raises here.
         """
         return _resolve_venue(self)
 
@@ -679,13 +857,19 @@ class Scenario(_Model):
         """How the scenario's inputs were mapped onto the run, one sentence each (for the run
         manifest's ``extra.input_notes``): a CSV path's resolution against the step, its
         aggregation rule and what it hides, rows held past the end (``hold_last``) or unused
-        after it. Empty when there is nothing to say."""
-        if not isinstance(self.price_path, CsvPath):
+        after it, per market for a multi-column file, and its columns left unused. Empty when
+        there is nothing to say."""
+        path = self.price_path
+        if not isinstance(path, CsvPath):
             return []
         from simulator.pricepaths import csv_path_notes  # pricepaths imports this module
 
-        times, prices = _price_csv_cached(self.price_path.path)
-        return csv_path_notes(self.price_path, times, prices, self.steps, self.step_seconds)
+        if self.csv_is_single_asset():
+            times, prices = _price_csv_cached(path.path)
+            return csv_path_notes(path, times, prices, self.steps, self.step_seconds)
+        from simulator.prices.factor import multi_asset_csv_notes
+
+        return multi_asset_csv_notes(path, self.symbols, self.steps, self.step_seconds)
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -747,7 +931,7 @@ class Scenario(_Model):
         --------
         >>> from simulator.scenario import load_scenario
         >>> s = load_scenario("calm").with_overrides(["controls.adl_policy=pro_rata"], seed=3)
-        >>> (s.controls.adl_policy, s.seed)
+        >>> (str(s.controls.adl_policy), s.seed)
         ('pro_rata', 3)
         """
         from simulator.scenario.loading import parse_scenario  # loading imports this module
@@ -772,7 +956,15 @@ class Scenario(_Model):
         if isinstance(self.traders, ExplicitBook) and self.traders.csv is not None:
             read_positions_csv(self.traders.csv)
         if isinstance(self.price_path, CsvPath):
-            read_price_csv(self.price_path.path)
+            if self.csv_is_single_asset():
+                read_price_csv(self.price_path.path)
+            else:
+                from simulator.prices.factor import read_multi_asset_csv
+
+                try:
+                    read_multi_asset_csv(self.price_path.path, self.symbols)
+                except PerpsimError as exc:
+                    raise ScenarioError(str(exc)) from None
 
 
 def _file_sha256(path: Path) -> str:

@@ -47,6 +47,27 @@ def override_key_parts(key: str) -> list[str | int]:
     return parts
 
 
+def resolved_key_parts(data: Mapping[str, Any], key: str) -> list[str | int]:
+    """:func:`override_key_parts` with each symbol that names an item of a list of mappings
+    (``markets.ETH``) replaced by that item's index in ``data``, where ``data`` has it (as
+    :func:`apply_overrides` resolves it); parts past a missing node are left as written."""
+    parts = override_key_parts(key)
+    node: Any = data
+    for i, part in enumerate(parts):
+        if isinstance(node, list) and isinstance(part, str):
+            symbols = [item.get("symbol") if isinstance(item, dict) else None for item in node]
+            if part not in symbols:
+                break
+            parts[i] = part = symbols.index(part)
+        if isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            break
+    return parts
+
+
 def _parts_text(parts: Iterable[str | int]) -> str:
     """``["price_path", "shocks", 0]`` -> ``price_path.shocks[0]`` (as error messages print keys)."""
     return _key_text(tuple(parts)) or "<top>"
@@ -109,23 +130,54 @@ def apply_overrides(
         ``true`` a bool, ``null`` None, ``pro_rata`` a string), or a mapping of dotted keys to
         values. Lists are indexed with brackets, as error messages print keys
         (``price_path.shocks[0].step=500``, ``price_path.prices_usd[3]=90000``), or with a
-        dotted integer (``price_path.shocks.0.step=500``). Missing intermediate mappings are
-        created; validation later rejects unknown keys.
+        dotted integer (``price_path.shocks.0.step=500``); a list of mappings with a ``symbol``
+        key (``markets``) also by symbol (``markets.ETH.overrides.max_leverage=10``). Missing
+        intermediate mappings are created; validation later rejects unknown keys.
 
     Raises
     ------
     ScenarioError
         An override has no ``=``, an empty key, an unparsable value, an index out of range
-        (the message names the key and the list's length), or walks into a value that is not a
-        mapping or a list.
+        (the message names the key and the list's length), a symbol no item of the list has
+        (the message lists them), or walks into a value that is not a mapping or a list.
 
     Examples
     --------
     >>> data = {"price_path": {"shocks": [{"step": 600}]}}
     >>> apply_overrides(data, ["price_path.shocks[0].step=100"])["price_path"]["shocks"][0]
     {'step': 100}
+    >>> data = {"markets": [{"symbol": "BTC"}, {"symbol": "ETH"}]}
+    >>> apply_overrides(data, ["markets.ETH.overrides.max_leverage=10"])["markets"][1]
+    {'symbol': 'ETH', 'overrides': {'max_leverage': 10}}
     """
     return _apply_items(data, parse_override_items(overrides))
+
+
+def _symbol_index(key: str, where: str, node: list[Any], symbol: str) -> int:
+    """Index of the item of ``node`` (a list of mappings with a ``symbol`` key, such as
+    ``markets``) whose symbol is ``symbol``; ScenarioError otherwise."""
+    symbols = [item.get("symbol") if isinstance(item, dict) else None for item in node]
+    if not node or any(s is None for s in symbols):
+        raise ScenarioError(f"override {key}: {where} is a list; index it, e.g. {where}[0]")
+    if symbol not in symbols:
+        raise ScenarioError(
+            f"override {key}: {where} has no item with symbol {symbol} (symbols: "
+            f"{', '.join(map(str, symbols))})"
+        )
+    return symbols.index(symbol)
+
+
+def _number_key(key: str, where: str, node: dict[Any, Any], number: int) -> int | str:
+    """The key of ``node`` a number names in a mapping keyed by numbers (such as
+    ``traders.markets_per_account``: ``{1: 0.6, 2: 0.4}``, or its keys as text after a JSON
+    round trip); ScenarioError for a mapping keyed by names."""
+    if str(number) in node:
+        return str(number)
+    if number in node or any(isinstance(k, int) for k in node):
+        return number
+    if node and all(isinstance(k, str) and k.isdigit() for k in node):
+        return str(number)
+    raise ScenarioError(f"override {key}: {where} is a mapping, not a list")
 
 
 def _apply_items(data: Mapping[str, Any], items: Iterable[tuple[str, Any]]) -> dict[str, Any]:
@@ -133,15 +185,20 @@ def _apply_items(data: Mapping[str, Any], items: Iterable[tuple[str, Any]]) -> d
     result = json.loads(json.dumps(data, default=str))  # deep copy of plain data
     for key, value in items:
         parts = override_key_parts(key)
+        if parts[0] == "market" and "markets" in result:
+            rest = _parts_text(parts[1:]) if len(parts) > 1 else "overrides.<name>"
+            raise ScenarioError(
+                f"override {key}: this scenario lists its markets under markets (market: is the "
+                f"one-market shorthand); write markets.<SYMBOL>.{rest} or markets[0].{rest}"
+            )
         node: Any = result
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
             where = _parts_text(parts[:i])
             if isinstance(node, list):
                 if not isinstance(part, int):
-                    raise ScenarioError(
-                        f"override {key}: {where} is a list; index it, e.g. {where}[0]"
-                    )
+                    part = _symbol_index(key, where, node, part)
+                    parts[i] = part
                 if part >= len(node):
                     valid = f" (indices 0 to {len(node) - 1})" if node else ""
                     raise ScenarioError(
@@ -150,7 +207,8 @@ def _apply_items(data: Mapping[str, Any], items: Iterable[tuple[str, Any]]) -> d
                     )
             elif isinstance(node, dict):
                 if isinstance(part, int):
-                    raise ScenarioError(f"override {key}: {where} is a mapping, not a list")
+                    part = _number_key(key, where, node, part)
+                    parts[i] = part
                 if not last and node.get(part) is None:
                     if isinstance(parts[i + 1], int):
                         raise ScenarioError(

@@ -64,7 +64,7 @@ def test_leverage_zero_is_refused_with_a_message_naming_the_field(app, spawned):
     app.number_input(key="scenario.max_leverage").set_value(0.0).run()
     assert not app.exception
     [message] = errors(app)
-    assert "market.overrides.max_leverage" in message
+    assert "markets[0].overrides.max_leverage" in message
     assert "Traceback" not in message
     assert app.button(key="scenario.run").disabled
     assert spawned.commands == []
@@ -187,14 +187,18 @@ def test_the_demo_size_is_a_miniature_of_the_presets_shock(runs_root):
     assert demo.recovery_steps == round(full.recovery_steps * ratio)
     assert (demo.fall_fraction, demo.recovery_fraction) == (full.fall_fraction, 0.5)
     captions = " ".join(c.value for c in at.caption)
-    assert "a 15% fall at step 600 over 45 steps, 50% back over 360 steps" in captions
-    assert "a 15% fall at step 100 over 8 steps, 50% back over 60 steps" in captions
+    move = "a move of BTC -12%, ETH -16%, SOL -31%"  # the factor model's common shock
+    assert f"{move} at step 600 over 45 steps, 50% back over 360 steps" in captions
+    assert f"{move} at step 100 over 8 steps, 50% back over 60 steps" in captions
+    # the alts' own shocks are scaled the same way
+    alts = [m.path.shocks[0] for m in at.session_state["scenario.current"].markets[3:]]
+    assert [(s.step, s.over_steps, s.recovery_steps) for s in alts] == [(100, 8, 20)] * 2
 
 
 def test_setting_steps_and_traders_back_runs_the_preset_itself(runs_root):
     at = new_app().run()
     at.text_input(key="scenario.steps").set_value("1440").run()
-    at.text_input(key="scenario.traders").set_value("1,000").run()
+    at.text_input(key="scenario.traders").set_value("2,000").run()
     assert errors(at) == []
     assert at.text_input(key="scenario.steps").value == "1,440"
     assert at.number_input(key="scenario.shock_step").value == 600
@@ -237,7 +241,7 @@ def test_the_full_preset_switch_runs_the_preset_as_the_command_line_does(runs_ro
     at.toggle(key="scenario.full").set_value(True).run()
     assert not at.exception, at.exception
     assert at.text_input(key="scenario.steps").value == "1,440"
-    assert at.text_input(key="scenario.traders").value == "1,000"
+    assert at.text_input(key="scenario.traders").value == "2,000"
     assert at.number_input(key="scenario.shock_step").value == 600
     assert at.text_input(key="scenario.steps").disabled
     assert at.number_input(key="scenario.max_leverage").disabled

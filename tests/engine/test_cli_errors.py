@@ -60,7 +60,14 @@ BAD_INPUTS = [
         ["run", "oct-2025", "--set", "price_path.shocks[0]step=1"],
         ["price_path.shocks[0]step", "cannot read"],
     ),
-    (["show", "oct-2025", "--set", "market.overrides[0]=1"], ["market.overrides is a mapping"]),
+    (
+        ["show", "oct-2025", "--set", "markets.BTC.path[0]=1"],
+        ["markets[0].path is a mapping"],
+    ),
+    (
+        ["show", "oct-2025", "--set", "market.overrides.max_leverage=1"],
+        ["write markets.<SYMBOL>.overrides.max_leverage"],
+    ),
     # a scenario path that is a folder
     (["run", "adir"], ["scenario path adir is a folder, not a YAML file"]),
     (["run", "adir/"], ["scenario path adir is a folder, not a YAML file"]),

@@ -115,13 +115,125 @@ def test_jitter_spreads_thresholds_around_the_configured_value():
     assert tp.mean() == pytest.approx(0.4, rel=0.02)
 
 
-def test_vectorized_population_agrees_with_the_python_reference():
-    draws = _population_draws(500, np.random.default_rng(8))
-    fast = _population_from_draws(SPEC, 4000.0, 40.0, draws).to_frame()
-    slow = pd.DataFrame(_population_from_draws_python(SPEC, 4000.0, 40.0, draws))
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"markets_per_account": {1: 0.5, 2: 0.3, 3: 0.2}, "isolated_share": 0.3,
+         "market_weights": {"BTC": 3, "ETH": 2, "SOL": 1, "ALT": 0}},
+    ],
+)  # fmt: skip
+def test_vectorized_population_agrees_with_the_python_reference(extra):
+    spec = SPEC.model_copy(update=extra) if extra else SPEC
+    spec = RandomPopulation.model_validate(spec.model_dump())
+    symbols = ["BTC", "ETH", "SOL", "ALT"] if extra else ["BTC"]
+    prices = np.array([1e5, 4e3, 200.0, 1.0])[: len(symbols)]
+    limits = np.array([40.0, 25.0, 20.0, 3.0])[: len(symbols)]
+    weights = spec.market_weight_array(symbols)
+    draws = _population_draws(500, len(symbols), spec, np.random.default_rng(8))
+    fast = _population_from_draws(spec, prices, limits, weights, draws).to_frame()
+    slow = pd.DataFrame(
+        _population_from_draws_python(
+            spec, prices.tolist(), limits.tolist(), weights.tolist(), draws
+        )
+    )
     slow["side"] = np.where(slow["side"] > 0, "long", "short")
     slow["behaviour"] = [BEHAVIOURS[c] for c in slow["behaviour"]]
-    pd.testing.assert_frame_equal(fast[slow.columns], slow, rtol=1e-12)
+    assert len(fast) == len(slow) >= 500
+    pd.testing.assert_frame_equal(fast[slow.columns], slow, rtol=1e-12, check_dtype=False)
+
+
+# -- several markets per account ---------------------------------------------------------------
+
+SYMBOLS = ["BTC", "ETH", "SOL", "DOGE", "ALT"]
+PRICES = np.array([120_000.0, 4_300.0, 220.0, 0.25, 1.0])
+LIMITS = np.array([40.0, 25.0, 20.0, 10.0, 3.0])
+
+
+def multi(**kw) -> RandomPopulation:
+    base = {
+        "count": 20_000,
+        "markets_per_account": {1: 0.5, 2: 0.3, 4: 0.2},
+        "market_weights": {"BTC": 4, "ETH": 3, "SOL": 2, "DOGE": 1},
+        "isolated_share": 0.25,
+        "leverage": {"min": 1.5, "max": 50, "tail_alpha_long": 0.8},
+    }
+    return population(**{**base, **kw})
+
+
+def test_accounts_hold_distinct_markets_in_the_drawn_numbers():
+    book = draw_population(multi(), PRICES, LIMITS, np.random.default_rng(11), symbols=SYMBOLS)
+    assert book.n_accounts == 20_000
+    per_account = np.bincount(book.account)
+    shares = np.bincount(per_account, minlength=5)[1:] / book.n_accounts
+    np.testing.assert_allclose(shares, [0.5, 0.3, 0.0, 0.2], atol=0.015)
+    # rows are ordered by account, then market, and an account never holds a market twice
+    order = book.account * 10 + book.market
+    assert np.all(np.diff(order) > 0)
+    assert not np.any(book.market == SYMBOLS.index("ALT"))  # weight 0
+
+
+def test_market_weights_set_each_markets_share_of_one_market_accounts():
+    book = draw_population(multi(markets_per_account={1: 1.0}), PRICES, LIMITS,
+                           np.random.default_rng(12), symbols=SYMBOLS)  # fmt: skip
+    share = np.bincount(book.market, minlength=5) / len(book)
+    np.testing.assert_allclose(share, [0.4, 0.3, 0.2, 0.1, 0.0], atol=0.012)
+
+
+def test_equal_weights_by_default_and_one_symbol_list_needed_for_weights():
+    spec = multi(market_weights=None, markets_per_account={1: 1.0})
+    book = draw_population(spec, PRICES, LIMITS, np.random.default_rng(13))
+    np.testing.assert_allclose(np.bincount(book.market) / len(book), [0.2] * 5, atol=0.012)
+    with pytest.raises(PopulationError, match="needs the markets' symbols"):
+        draw_population(multi(), PRICES, LIMITS, np.random.default_rng(0))
+
+
+def test_isolated_share_is_per_account_and_every_row_of_an_account_agrees():
+    book = draw_population(multi(), PRICES, LIMITS, np.random.default_rng(14), symbols=SYMBOLS)
+    first = np.unique(book.account, return_index=True)[1]
+    assert book.isolated[first].mean() == pytest.approx(0.25, abs=0.012)
+    assert np.all(book.isolated == book.isolated[first][book.account])
+
+
+def test_leverage_is_capped_at_each_markets_maximum():
+    book = draw_population(multi(), PRICES, LIMITS, np.random.default_rng(15), symbols=SYMBOLS)
+    for m, limit in enumerate(LIMITS[:4]):
+        rows = book.market == m
+        assert book.leverage[rows].max() == limit  # the heavy tail reaches every cap
+        np.testing.assert_allclose(
+            book.size_base[rows] * PRICES[m], book.collateral_usd[rows] * book.leverage[rows]
+        )
+
+
+def test_account_collateral_is_drawn_as_before_and_split_over_its_positions():
+    spec = multi(collateral_usd={"median_usd": 2500, "sigma": 1.0})
+    book = draw_population(spec, PRICES, LIMITS, np.random.default_rng(16), symbols=SYMBOLS)
+    per_account = np.bincount(book.account, weights=book.collateral_usd)
+    assert np.median(per_account) == pytest.approx(2500, rel=0.05)
+    many = np.bincount(book.account)[book.account] > 1
+    assert np.all(book.collateral_usd > 0)
+    # the split is random: a two-position account's larger share is uniform on [1/2, 1)
+    two = np.flatnonzero(np.bincount(book.account) == 2)
+    rows = np.isin(book.account, two)
+    share = book.collateral_usd[rows] / per_account[book.account[rows]]
+    assert share.max() > 0.95 and share.min() < 0.05 and many.any()
+
+
+def test_more_markets_per_account_than_weighted_markets_is_refused():
+    spec = multi(markets_per_account={5: 1.0})  # ALT has weight 0: only 4 markets to pick
+    with pytest.raises(PopulationError, match="reaches 5 markets, but only 4"):
+        draw_population(spec, PRICES, LIMITS, np.random.default_rng(0), symbols=SYMBOLS)
+
+
+def test_markets_per_account_is_bounded_by_the_venue():
+    with pytest.raises(Exception, match="outside 1..8"):
+        population(markets_per_account={9: 1.0})
+
+
+def test_one_market_one_position_book_is_one_row_per_account():
+    book = draw_population(SPEC, 4000.0, 50.0, np.random.default_rng(17))
+    assert book.account.tolist() == list(range(1000))
+    assert not book.market.any() and not book.isolated.any()
 
 
 def test_book_is_read_only():
@@ -163,15 +275,19 @@ def test_bad_price_or_leverage_is_an_error(price, max_leverage):
         draw_population(SPEC, price, max_leverage, np.random.default_rng(0))
 
 
-def test_oct_2025_population_is_long_heavy_with_leverage_up_to_50x():
+def test_oct_2025_population_is_long_heavy_with_each_markets_leverage_limit():
     scenario = load_scenario("oct-2025")
     streams = scenario.random_streams()
-    price = scenario.price_path.start_price_usd
-    book = draw_population(scenario.traders, price, 50.0, streams.population)
-    assert len(book) == 1000
-    notional = book.notional_usd(price)
+    prices = scenario.start_prices_usd()
+    limits = np.array([m.params.max_leverage for m in scenario.venue_params().markets])
+    book = draw_population(scenario.traders, prices, limits, streams.population, scenario.symbols)
+    assert book.n_accounts == 2000 and len(book) > 3000
+    notional = book.notional_usd(prices[book.market])
     assert notional[book.side > 0].sum() > 2 * notional[book.side < 0].sum()
-    assert book.leverage.max() == 50.0
+    for m, limit in enumerate(limits):
+        assert book.leverage[book.market == m].max() == limit
+    cross_multi = (~book.isolated) & (np.bincount(book.account)[book.account] > 1)
+    assert cross_multi.sum() > 1000  # a share of cross accounts holds several assets
 
 
 # -- explicit books ----------------------------------------------------------------------------
@@ -245,19 +361,28 @@ def test_liquidation_price_agrees_with_the_bisection_reference():
 
 
 def test_oct_2025_static_liquidations_on_the_exogenous_path_are_mostly_long():
-    """Calibration check without the engine: positions whose liquidation price (MM 1%, the
-    preset override) the exogenous path crosses, ignoring behaviours, fees and feedback."""
-    from simulator.pricepaths import exogenous_prices
+    """Calibration check without the engine: positions whose liquidation price (each market's
+    maintenance margin, each position on its own collateral) the exogenous path crosses,
+    ignoring cross margin, behaviours, fees and feedback."""
+    from simulator.pricepaths import scenario_prices
 
     scenario = load_scenario("oct-2025")
     streams = scenario.random_streams()
-    prices = exogenous_prices(scenario.price_path, scenario.steps, scenario.step_seconds,
-                              streams.price)  # fmt: skip
-    book = draw_population(scenario.traders, prices[0], 50.0, streams.population)
-    mmf = scenario.market.overrides["maintenance_margin_fraction"]
-    liq = liquidation_price_usd(book.side, book.collateral_usd, book.size_base, prices[0], mmf)
-    hit = np.where(book.side > 0, liq >= prices.min(), liq <= prices.max())
-    notional = book.notional_usd(prices[0])
+    prices = scenario_prices(scenario, streams.price)
+    venue = scenario.venue_params()
+    limits = np.array([m.params.max_leverage for m in venue.markets])
+    mmf = np.array([m.params.maintenance_margin_fraction for m in venue.markets])
+    book = draw_population(scenario.traders, prices[0], limits, streams.population,
+                           scenario.symbols)  # fmt: skip
+    start = prices[0, book.market]
+    liq = liquidation_price_usd(book.side, book.collateral_usd, book.size_base, start,
+                                mmf[book.market])  # fmt: skip
+    low, high = prices.min(axis=0)[book.market], prices.max(axis=0)[book.market]
+    hit = np.where(book.side > 0, liq >= low, liq <= high)
+    notional = book.notional_usd(start)
     long_share = notional[hit & (book.side > 0)].sum() / notional[hit].sum()
     assert long_share >= 0.85
-    assert 100 <= hit.sum() <= 600  # a cascade, not everyone
+    assert 0.1 * len(book) <= hit.sum() <= 0.6 * len(book)  # a cascade, not everyone
+    # every market takes part, the alts (-70%, -85%) most of all
+    rate = np.bincount(book.market, weights=hit) / np.bincount(book.market)
+    assert np.all(rate > 0) and rate[3:].min() > rate[:3].max()

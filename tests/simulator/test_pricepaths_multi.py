@@ -264,3 +264,113 @@ def test_bad_input_is_one_line_naming_it(data, message):
         parse_factor_model(data)
     assert "\n" not in str(info.value)
     assert info.value.exit_code == 2
+
+
+# -- a scenario's prices: (steps + 1, M) -------------------------------------------------------
+
+
+def _scenario(**extra):
+    from simulator.scenario import parse_scenario
+
+    data = {
+        "name": "m",
+        "seed": 11,
+        "steps": 40,
+        "markets": [
+            {"symbol": "BTC", "path": {"start_price_usd": 100.0, "beta": 1.0, "vol_per_year": 0.6}},
+            {"symbol": "SOL", "path": {"start_price_usd": 20.0, "beta": 1.4, "vol_per_year": 0.9,
+                                       "shocks": [{"step": 10, "fall_fraction": 0.3}]}},
+            {"symbol": "ALT"},
+        ],
+        "traders": {"kind": "random", "count": 5},
+        "price_path": {"kind": "factor", "factor": {"vol_per_year": 0.5},
+                       "shocks": [{"step": 20, "fall_fraction": {"BTC": 0.1}}]},
+        **extra,
+    }  # fmt: skip
+    return parse_scenario(data)
+
+
+def test_scenario_prices_of_a_factor_model_are_its_assets_as_columns():
+    from simulator.pricepaths import scenario_prices
+
+    scenario = _scenario()
+    prices = scenario_prices(scenario, random_streams(3).price)
+    assert prices.shape == (41, 3)
+    expected = factor_model_prices(scenario.factor_model(), 40, 60, random_streams(3).price)[0]
+    np.testing.assert_array_equal(prices, expected.T)
+    assert prices[0].tolist() == [100.0, 20.0, 1.0]  # ALT: the preset's price
+    # SOL's own shock and BTC's common shock, on top of the noise
+    assert prices[11, 1] / prices[10, 1] < 0.75 and prices[21, 0] / prices[20, 0] < 0.93
+
+
+def test_a_one_market_gbm_scenario_gives_todays_path_as_one_column():
+    from simulator.pricepaths import scenario_prices
+    from simulator.scenario import load_scenario
+
+    scenario = load_scenario("calm", ["steps=50"])
+    prices = scenario_prices(scenario, random_streams(4).price)
+    assert prices.shape == (51, 1)
+    np.testing.assert_array_equal(
+        prices[:, 0], exogenous_prices(scenario.price_path, 50, 60, random_streams(4).price)
+    )
+
+
+def test_sample_scenario_paths_row_i_is_the_run_of_path_seed_i():
+    from simulator.pricepaths import sample_scenario_paths, scenario_prices
+    from simulator.scenario import path_seeds
+
+    scenario = _scenario()
+    paths = sample_scenario_paths(scenario, 3)
+    assert paths.shape == (3, 41, 3)
+    for i, seed in enumerate(path_seeds(scenario.seed, 3)):
+        np.testing.assert_array_equal(
+            paths[i], scenario_prices(scenario, random_streams(seed).price)
+        )
+    assert not np.array_equal(paths[0], paths[1])
+    with pytest.raises(PricePathError, match="n_paths must be >= 1"):
+        sample_scenario_paths(scenario, 0)
+
+
+def test_scenario_prices_of_a_multi_column_csv(write):
+    from simulator.pricepaths import scenario_prices
+
+    path = write("p.csv", "timestamp,ALT,BTC,SOL\n" + "".join(
+        f"{60 * k},{1 + k},{100 + k},{20 - k / 10}\n" for k in range(41)))  # fmt: skip
+    scenario = _scenario(price_path={"kind": "csv", "path": str(path)},
+                         markets=[{"symbol": "BTC"}, {"symbol": "SOL"}, {"symbol": "ALT"}])  # fmt: skip
+    prices = scenario_prices(scenario, None)
+    assert prices.shape == (41, 3)
+    assert prices[5].tolist() == [105.0, 19.5, 6.0]  # market order, not file order
+
+
+def test_oracle_faults_per_market_give_one_column_each():
+    from simulator.pricepaths import OracleFaultSchedule
+    from simulator.scenario import BadPrintFault, LagFault, StaleFault
+
+    faults = [
+        StaleFault(kind="stale", start_step=2, end_step=4, market="SOL"),
+        LagFault(kind="lag", steps=2, start_step=5, end_step=7),
+        BadPrintFault(kind="bad_print", step=8, price_usd=1.0, market="BTC"),
+    ]
+    s = OracleFaultSchedule.from_faults(faults, 10, ["BTC", "SOL"])
+    assert s.lag_steps.shape == s.updates.shape == s.bad_print_usd.shape == (11, 2)
+    assert s.updates[:, 0].all() and s.updates[2:4, 1].tolist() == [False, False]
+    assert s.lag_steps[5:7].tolist() == [[2, 2], [2, 2]]  # market None: every market
+    assert s.bad_print_usd[8, 0] == 1.0 and np.isnan(s.bad_print_usd[8, 1])
+    source = np.column_stack([np.arange(11.0) + 100, np.arange(11.0) + 20])
+    assert np.isnan(s.feed_markets(3, source)[1]) and s.feed_markets(3, source)[0] == 103
+    assert s.feed_markets(6, source).tolist() == [104.0, 24.0]
+    assert s.feed_markets(8, source).tolist() == [1.0, 28.0]
+    # one column per market agrees with the one-feed schedule of that market's faults
+    for m, symbol in enumerate(["BTC", "SOL"]):
+        own = [f for f in faults if f.market in (None, symbol)]
+        one = OracleFaultSchedule.from_faults(own, 10)
+        for t in range(11):
+            fed = one.feed(t, source[:, m])
+            assert (fed is None and np.isnan(s.feed_markets(t, source)[m])) or (
+                fed == s.feed_markets(t, source)[m]
+            )
+    with pytest.raises(PricePathError, match="market ETH, which is not listed"):
+        OracleFaultSchedule.from_faults(
+            [StaleFault(kind="stale", start_step=1, end_step=2, market="ETH")], 5, ["BTC"]
+        )

@@ -50,19 +50,31 @@ def test_every_preset_loads_and_round_trips_through_yaml(name, tmp_path):
     assert again.fingerprint() == scenario.fingerprint()
 
 
-def test_oct_2025_defaults_to_1000_traders_and_1440_one_minute_steps():
+def test_oct_2025_is_a_five_market_october_with_2000_accounts_and_1440_one_minute_steps():
     scenario = load_scenario("oct-2025")
-    assert isinstance(scenario.traders, RandomPopulation)
-    assert scenario.traders.count == 1000
-    assert scenario.steps == 1440
-    assert scenario.step_seconds == 60
-    assert scenario.traders.leverage.max == 50
-    assert scenario.traders.long_share >= 0.7
-    shock = scenario.price_path.shocks[0]
-    assert 0.12 <= shock.fall_fraction <= 0.30
-    assert shock.over_steps * scenario.step_seconds <= 45 * 60
-    assert 0 < shock.recovery_fraction < 1
-    assert 500 <= shock.step <= 700
+    traders = scenario.traders
+    assert isinstance(traders, RandomPopulation)
+    assert traders.count == 2000 and scenario.steps == 1440 and scenario.step_seconds == 60
+    assert scenario.symbols == ["BTC", "ETH", "SOL", "DOGE", "ALT"]
+    assert traders.long_share >= 0.7
+    # a share of cross accounts holds several assets
+    assert traders.isolated_share < 0.5
+    assert sum(w for k, w in traders.markets_per_account.items() if k > 1) > 0.2
+    # leverage limits per asset are the venue preset's table: BTC 40x, ETH 25x, SOL 20x, alts 3-10x
+    venue = scenario.venue_params()
+    assert [m.params.max_leverage for m in venue.markets] == [40, 25, 20, 10, 3]
+    assert all(not m.overrides for m in scenario.markets)
+    # the October moves within 45 minutes at step ~600: BTC -12%, ETH -16%, SOL -31%, alts -70..-90%
+    fm = scenario.factor_model()
+    depth = {}
+    for symbol in scenario.symbols:
+        (shock,) = fm.shocks_of(symbol)
+        assert 500 <= shock.step <= 700
+        assert shock.over_steps * scenario.step_seconds <= 45 * 60
+        assert 0 < shock.recovery_fraction < 1
+        depth[symbol] = shock.fall_fraction
+    assert (depth["BTC"], depth["ETH"], depth["SOL"]) == (0.12, 0.16, 0.31)
+    assert 0.7 <= depth["DOGE"] <= 0.9 and 0.7 <= depth["ALT"] <= 0.9
 
 
 def test_short_squeeze_crowds_shorts_and_rises():
@@ -77,9 +89,10 @@ def test_short_squeeze_crowds_shorts_and_rises():
 def test_minimal_scenario_fills_defaults(minimal):
     scenario = parse_scenario(minimal)
     assert scenario.step_seconds == 60
-    assert scenario.market.preset == "hyperliquid-like"
+    assert scenario.venue.preset == "hyperliquid-like"
+    assert scenario.symbols == ["BTC"]  # the default one-market venue
     assert scenario.controls.feedback is True
-    assert scenario.controls.adl_policy == "queue"
+    assert scenario.controls.adl_policy == "profit_queue"  # the old `queue`
     assert scenario.oracle_faults == []
 
 
@@ -95,13 +108,15 @@ def test_every_field_has_a_docstring():
     from pydantic import BaseModel
 
     import simulator.scenario.models as module
+    import simulator.scenario.paths as paths
 
     models = [
         m
-        for m in vars(module).values()
-        if isinstance(m, type) and issubclass(m, BaseModel) and m.__module__ == module.__name__
+        for mod in (module, paths)
+        for m in vars(mod).values()
+        if isinstance(m, type) and issubclass(m, BaseModel) and m.__module__ == mod.__name__
     ]
-    assert len(models) > 15
+    assert len(models) > 25
     for model in models:
         for name, info in model.model_fields.items():
             assert info.description, f"{model.__name__}.{name} has no docstring"
@@ -114,8 +129,8 @@ def test_market_overrides_keep_their_types(minimal):
         "full_liquidation_after_cooldown": False,
         "funding_model": "velocity",
     }
-    minimal["market"] = {"overrides": dict(given)}
-    overrides = parse_scenario(minimal).market.overrides
+    minimal["markets"] = [{"symbol": "BTC", "overrides": dict(given)}]
+    overrides = parse_scenario(minimal).markets[0].overrides
     assert overrides == given
     assert type(overrides["max_leverage"]) is int
     assert type(overrides["full_liquidation_after_cooldown"]) is bool
@@ -162,13 +177,16 @@ def test_overrides_parse_yaml_scalars_and_dotted_keys():
         "oct-2025",
         ["controls.adl_policy=pro_rata", "traders.count=200", "steps=100",
          "controls.leverage_cap=null", "controls.feedback=false",
-         "price_path.shocks.0.step=50"],
+         "price_path.shocks.0.step=50", "markets.DOGE.path.shocks.0.step=50",
+         "markets.ALT.path.shocks[0].step=60", "markets[0].overrides.max_leverage=30"],
     )  # fmt: skip
     assert scenario.controls.adl_policy == "pro_rata"
     assert scenario.traders.count == 200
     assert scenario.steps == 100
     assert scenario.controls.feedback is False
     assert scenario.price_path.shocks[0].step == 50
+    assert [m.path.shocks[0].step for m in scenario.markets[3:]] == [50, 60]
+    assert scenario.venue_params().markets[0].params.max_leverage == 30
 
 
 def test_overrides_create_missing_intermediate_mappings(minimal):
@@ -210,7 +228,10 @@ def test_malformed_overrides_are_one_line_errors(override, needle):
     ("override", "needle"),
     [
         ("traders.long_share=1.5", "traders.long_share must be between 0 and 1 (got 1.5)"),
-        ("controls.adl_policy=fifo", "controls.adl_policy: Input should be 'queue'"),
+        (
+            "controls.adl_policy=fifo",
+            "controls.adl_policy: Input should be 'none', 'contracts_queue'",
+        ),
         ("controls.adl_polcy=queue", "controls.adl_polcy: unknown key (allowed: adl_policy"),
         ("colour=red", "colour: unknown key"),
         ("steps=0", "steps must be between 1 and"),
@@ -219,7 +240,11 @@ def test_malformed_overrides_are_one_line_errors(override, needle):
         ("controls.leverage_cap=0", "controls.leverage_cap must be > 0"),
         ("traders.kind=crowd", "traders.kind must be one of: random, explicit"),
         ("traders.leverage.min=80", "traders.leverage: min (80.0) must not exceed max"),
-        ("price_path.shocks.0.fall_fraction=1.2", "price_path.shocks[0].fall_fraction must be"),
+        ("price_path.shocks.0.fall_fraction.BTC=1.2", "price_path.shocks[0].fall_fraction"),
+        (
+            "markets.DOGE.path.shocks.0.fall_fraction=1.2",
+            "markets[3].path.shocks[0].fall_fraction must be",
+        ),
         ("price_path.shocks.0.step=5000", "price_path.shocks[0].step (5000) must be below"),
         ("traders.behaviour.weights.yolo=1", "traders.behaviour.weights.yolo: unknown key"),
         ("amm.liquidity_usd=abc", "amm.liquidity_usd: Input should be a valid number"),
@@ -227,7 +252,10 @@ def test_malformed_overrides_are_one_line_errors(override, needle):
             "controls.insurance_fund_usd=.inf",
             "controls.insurance_fund_usd: Input should be a finite",
         ),
-        ("price_path.vol_per_year=.nan", "price_path.vol_per_year: Input should be a finite"),
+        (
+            "price_path.factor.vol_per_year=.nan",
+            "price_path.factor.vol_per_year: Input should be a finite",
+        ),
         ("keepers.count=-2", "keepers.count must be between 0 and"),
         ("lps.withdraw_on_drawdown=1", "lps.withdraw_on_drawdown must be > 0 and < 1"),
         (
@@ -496,8 +524,12 @@ def test_gbm_defaults_are_valid():
          "price_path": {"kind": "gbm", "start_price_usd": 100.0}}
     )  # fmt: skip
     assert (sc.seed, sc.step_seconds) == (0, 60)
-    assert (sc.market.preset, sc.market.overrides) == ("hyperliquid-like", {})
-    assert sc.controls.adl_policy == "queue" and sc.controls.feedback is True
+    assert (sc.venue.preset, sc.symbols, sc.markets[0].overrides) == (
+        "hyperliquid-like",
+        ["BTC"],
+        {},
+    )
+    assert sc.controls.adl_policy == "profit_queue" and sc.controls.feedback is True
     assert sc.controls.insurance_fund_usd == 1_000_000 and sc.controls.backstop_vault_usd == 0
     prices = exogenous_prices(sc.price_path, sc.steps, sc.step_seconds, sc.random_streams().price)
     assert prices.shape == (1441,) and prices[0] == 100.0 and (prices > 0).all()
@@ -508,12 +540,13 @@ def test_gbm_defaults_are_valid():
 
 @pytest.mark.parametrize("name", ["oct-2025", "calm", "short-squeeze"])
 def test_preset_market_overrides_are_valid_venue_parameters(name):
-    from simulator.protocol.params import load_preset
-
     scenario = load_scenario(name)
-    venue = load_preset(scenario.market.preset).with_market(**scenario.market.overrides)
+    venue = scenario.venue_params()
+    assert venue.symbols == scenario.symbols
     if isinstance(scenario.traders, RandomPopulation):
-        assert scenario.traders.leverage.max <= venue.market.max_leverage
+        # traders may ask for more than a market allows (the draw caps them per market), but
+        # never more than the venue's most permissive market
+        assert scenario.traders.leverage.max <= max(m.params.max_leverage for m in venue.markets)
 
 
 def test_every_control_set_gives_a_valid_variant():
@@ -561,11 +594,11 @@ def test_errors_in_overridden_keys_do_not_point_at_the_file():
 @pytest.mark.parametrize(
     ("market", "controls", "needle"),
     [
-        ({"preset": "nope"}, {}, "market.preset: unknown venue preset 'nope'"),
-        ({"overrides": {"max_leverge": 10}}, {}, "market.overrides.max_leverge: unknown venue"),
-        ({"overrides": {"taker_fee_bps": 5000}}, {}, "market.overrides.taker_fee_bps: must be <= 1000"),
+        ({"preset": "nope"}, {}, "venue.preset: unknown venue preset 'nope'"),
+        ({"overrides": {"max_leverge": 10}}, {}, "markets[0].overrides.max_leverge: unknown market"),
+        ({"overrides": {"taker_fee_bps": 5000}}, {}, "markets[0].overrides.taker_fee_bps: must be <= 1000"),
         ({"overrides": {"maintenance_margin_fraction": 0.2}}, {},
-         "market.overrides.maintenance_margin_fraction: maintenance_margin_fraction must be below"),
+         "markets[0].overrides.maintenance_margin_fraction: maintenance_margin_fraction must be below"),
         ({}, {"leverage_cap": 0.5}, "controls.leverage_cap: must be >= 1"),
         ({}, {"governance_change": {"step": 1, "parameter": "margin_tiers", "value": 1}},
          "controls.governance_change.parameter: unknown market parameter 'margin_tiers'"),
@@ -576,7 +609,7 @@ def test_errors_in_overridden_keys_do_not_point_at_the_file():
     ],
 )  # fmt: skip
 def test_venue_problems_are_scenario_errors_naming_the_key(minimal, market, controls, needle):
-    minimal["market"] = market
+    minimal["market"] = market  # the one-market shorthand: venue.preset + markets[0]
     minimal["controls"] = controls
     with pytest.raises(ScenarioError) as excinfo:
         parse_scenario(minimal)
@@ -587,13 +620,15 @@ def test_venue_params_apply_the_controls(minimal):
     minimal["controls"] = {"leverage_cap": 10, "oi_cap_usd": 5_000, "circuit_breaker_max_move_bps": 50,
                            "adl_policy": "pro_rata", "insurance_fund_usd": 7, "dynamic_margin": True}  # fmt: skip
     venue = parse_scenario(minimal).venue_params()
-    assert venue.market.max_leverage == 10
-    assert all(t.initial_margin_fraction >= 0.1 for t in venue.market.margin_tiers)
-    assert venue.market.max_long_open_interest == venue.market.max_short_open_interest == 50.0
-    assert venue.market.circuit_breaker_band_bps == 50
-    assert venue.market.adl_policy == "pro_rata"
-    assert venue.buffers.insurance_fund_usd == 7 and venue.controller.enabled
-    assert venue.oracle.initial_price_usd == 100.0
+    (btc,) = venue.markets
+    market = btc.params
+    assert market.max_leverage == 10
+    assert all(t.initial_margin_fraction >= 0.1 for t in market.margin_tiers)
+    assert market.max_long_open_interest == market.max_short_open_interest == 50.0
+    assert market.circuit_breaker_band_bps == 50
+    assert market.adl_policy == "pro_rata"
+    assert venue.buffers.insurance_fund_usd == 7
+    assert btc.oracle.initial_price_usd == 100.0
 
 
 def test_explicit_book_leverage_is_checked_with_fee_and_impact(minimal):
@@ -604,8 +639,8 @@ def test_explicit_book_leverage_is_checked_with_fee_and_impact(minimal):
     with pytest.raises(ScenarioError) as excinfo:
         parse_scenario(minimal)
     text = one_line_error(excinfo)
-    assert text.startswith("scenario: traders.positions[1]: long 1 (base units) at 100 USD")
-    assert "is 40x leverage; the venue's maximum at this notional is 40x" in text
+    assert text.startswith("scenario: traders.positions[1]: long 1 BTC (base units) at 100 USD")
+    assert "is 40x leverage; BTC's maximum at this notional is 40x" in text
     assert "taker fee 0.05 USD" in text
     minimal["traders"]["positions"][1]["collateral_usd"] = 2.6
     assert parse_scenario(minimal).traders.positions[1].collateral_usd == 2.6
@@ -625,7 +660,9 @@ def test_csv_path_fields_are_validated(minimal, write):
         parse_scenario(minimal)
     minimal["price_path"]["aggregate"] = "max"
     scenario = parse_scenario(minimal)
-    assert scenario.price_path.aggregate == "max" and scenario.start_price_usd() == 100.0
+    assert scenario.price_path.aggregate == "max" and scenario.start_prices_usd().tolist() == [
+        100.0
+    ]
     minimal["steps"] = 21
     with pytest.raises(ScenarioError, match=r"price_path.path: .*covers 1,200 s.*needs 1,260 s"):
         parse_scenario(minimal)
