@@ -160,3 +160,122 @@ def run_backends(
         "note": "peak memory is per process: python_peak_mb of a later backend includes the "
         "earlier ones' peak (VmHWM never goes down)",
     }
+
+
+#: Path parameters of a market the scaling bench adds when the scenario does not list it
+#: (assumption: an alt moving a little more than the market factor).
+ADDED_MARKET_PATH = {"beta": 1.3, "vol_per_year": 0.8}
+
+
+def market_variant(scenario_name: str, symbols: list[str], overrides: list[str] | None = None):
+    """The scenario on ``symbols`` only, with the same accounts and steps: the cost per step
+    of ``k`` markets at a fixed number of traders.
+
+    Markets the scenario lists keep their settings; a symbol it does not list (from the venue
+    preset's table, e.g. XRP for a sixth market) gets :data:`ADDED_MARKET_PATH`. Every account
+    holds exactly one position (``markets_per_account = {1: 1}``) on a market drawn with equal
+    weights, so every variant has the same number of positions spread over its markets; common
+    shocks, oracle faults and a governance change keep only the listed markets.
+    """
+    base = load_scenario(scenario_name, overrides or [])
+    data = base.to_dict()
+    listed = {m["symbol"]: m for m in data["markets"]}
+    data["markets"] = [
+        listed.get(s, {"symbol": s, "path": dict(ADDED_MARKET_PATH)}) for s in symbols
+    ]
+    traders = data["traders"]
+    if traders.get("kind") != "random":
+        raise PerpsimError(f"{scenario_name}: the market scaling bench needs a random population")
+    traders["markets_per_account"] = {1: 1.0}
+    traders["market_weights"] = None
+    path = data["price_path"]
+    if path.get("kind") == "factor":
+        for shock in path.get("shocks", []):
+            if isinstance(shock.get("fall_fraction"), dict):
+                shock["fall_fraction"] = {
+                    s: f for s, f in shock["fall_fraction"].items() if s in symbols
+                }
+        path["shocks"] = [s for s in path.get("shocks", []) if s.get("fall_fraction") != {}]
+        correlations = path.get("idiosyncratic_correlations") or []
+        path["idiosyncratic_correlations"] = [
+            c for c in correlations if all(s in symbols for s in c.get("symbols", []))
+        ]
+    elif len(symbols) > 1:
+        raise PerpsimError(
+            f"{scenario_name}: a {path.get('kind')} price path describes one market; the "
+            "market scaling bench needs a factor-model scenario"
+        )
+    data["oracle_faults"] = [
+        f for f in data.get("oracle_faults", []) if f.get("market") in (None, *symbols)
+    ]
+    change = (data.get("controls") or {}).get("governance_change")
+    if change and change.get("market") not in (None, *symbols):
+        data["controls"]["governance_change"] = None
+    from simulator.scenario import parse_scenario
+
+    return parse_scenario(data, label=f"{scenario_name} on {', '.join(symbols)}")
+
+
+def market_scaling(
+    scenario_name: str = "oct-2025",
+    market_counts: tuple[int, ...] = (1, 3, 6),
+    overrides: list[str] | None = None,
+    *,
+    progress: Callable[[str], None] = lambda m: None,
+    backend: str = "anvil",
+) -> dict:
+    """The engine's cost per step on 1, 3, 6 ... markets of the same accounts, in one process
+    one after the other (:func:`market_variant`): each variant is built on a fresh node and run
+    end to end as ``perpsim run`` does; the ratios are to the first count."""
+    from simulator.protocol.venue_params import preset_symbols
+
+    base = load_scenario(scenario_name, overrides or [])
+    order = list(base.symbols)
+    order += [s for s in preset_symbols(base.venue.preset) if s not in order]
+    if max(market_counts) > len(order):
+        raise PerpsimError(
+            f"{max(market_counts)} markets asked; the scenario and its venue preset list "
+            f"{len(order)} ({', '.join(order)})"
+        )
+    rows = []
+    for k in market_counts:
+        scenario = market_variant(scenario_name, order[:k], overrides)
+        progress(f"{k} market(s): {', '.join(scenario.symbols)}")
+        with open_chain(anvil=run_node_config(), backend=backend) as chain:
+            chain.use_fixed_clock(GENESIS_TIMESTAMP_S)
+            t0 = time.perf_counter()
+            world = build_world(chain, scenario)
+            setup_s = time.perf_counter() - t0
+            engine = Engine(chain, world)
+            t1 = time.perf_counter()
+            blocks_before = chain.stats.blocks
+            engine.run()
+            engine_s = time.perf_counter() - t1
+            blocks = chain.stats.blocks - blocks_before
+        rows.append(
+            {
+                "markets": k,
+                "symbols": list(scenario.symbols),
+                "accounts": world.book.n_accounts,
+                "positions": int(world.book.count),
+                "steps": scenario.steps,
+                "blocks": blocks,
+                "transactions": engine.state.transactions,
+                "setup_seconds": round(setup_s, 2),
+                "engine_seconds": round(engine_s, 2),
+                "engine_ms_per_step": round(1000 * engine_s / max(scenario.steps, 1), 2),
+            }
+        )
+    first = rows[0]["engine_ms_per_step"]
+    for row in rows:
+        row["per_step_ratio"] = round(row["engine_ms_per_step"] / first, 3) if first else None
+        row["markets_ratio"] = round(row["markets"] / rows[0]["markets"], 3)
+    return {
+        "benchmark": "run-markets",
+        "backend": backend,
+        "scenario": base.name,
+        "rows": rows,
+        "note": "same accounts and steps in every row, one position per account on a market "
+        "drawn with equal weights; the cost per step grows less than linearly with markets "
+        "when per_step_ratio < markets_ratio",
+    }

@@ -733,22 +733,71 @@ def bench_setup(scenario, traders, overrides, no_before, backends, as_json) -> N
             click.echo(f"{backend}: bounded blocks {f['speedup']}x faster")
 
 
+def _market_counts(text: str) -> tuple[int, ...]:
+    """``"1,3,6"`` as (1, 3, 6); anything else is a one-line error (exit 2)."""
+    try:
+        counts = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise PerpsimError(
+            f"--markets: {text!r} is not a comma-separated list of market counts"
+        ) from None
+    if min(counts) < 1:
+        raise PerpsimError(f"--markets: {text!r}: every market count must be >= 1")
+    return counts
+
+
+def _scaling_table(figures: dict, title: str) -> Table:
+    """One row per market count of :func:`benchmarks.run.market_scaling`."""
+    table = Table(title=title)
+    columns = ("markets", "accounts", "positions", "blocks", "transactions", "setup_seconds",
+               "engine_seconds", "engine_ms_per_step", "per_step_ratio", "markets_ratio")  # fmt: skip
+    for col in columns:
+        table.add_column(col, justify="right")
+    for row in figures["rows"]:
+        table.add_row(*(_cell(row[c]) for c in columns))
+    return table
+
+
 @bench.command(name="run")
 @click.argument("scenario", default="oct-2025")
 @click.option(
     "--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override scenario keys."
 )
 @backends_option
+@click.option(
+    "--markets",
+    "market_counts",
+    metavar="K,K,...",
+    default=None,
+    help="Instead of the ceiling: run the scenario on the first K markets for each K (same "
+    "accounts and steps, one position per account) and print the cost per step and its "
+    "ratios, e.g. --markets 1,3,6.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @handles_errors
-def bench_run(scenario, overrides, backends, as_json) -> None:
+def bench_run(scenario, overrides, backends, market_counts, as_json) -> None:
     """A scenario end to end on chain, against the raw batched ceiling of the same blocks
-    (with several backends, each in turn in this process, and the speed-up)."""
+    (with several backends, each in turn in this process, and the speed-up); with
+    ``--markets``, its cost per step on 1, 3, 6 ... markets instead."""
+    from benchmarks.run import market_scaling, run_backends
     from benchmarks.run import run as bench
-    from benchmarks.run import run_backends
 
     names = _backend_list(backends)
     progress = (lambda m: None) if as_json else (lambda m: err_console.print(f"[dim]{m}[/dim]"))
+    if market_counts is not None:
+        counts = _market_counts(market_counts)
+        figures = {
+            name: market_scaling(scenario, counts, list(overrides), progress=progress,
+                                 backend=name)
+            for name in names
+        }  # fmt: skip
+        if as_json:
+            click.echo(json.dumps(figures[names[0]] if len(names) == 1 else figures, indent=2))
+            return
+        for name, f in figures.items():
+            Console(width=160).print(_scaling_table(f, f"perpsim bench run --markets: "
+                                                       f"{scenario} on {name}"))  # fmt: skip
+        return
     if len(names) > 1:
         figures = run_backends(scenario, list(overrides), names, progress=progress)
         click.echo(json.dumps(figures, indent=2) if as_json else _backends_line(figures))
