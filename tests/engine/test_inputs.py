@@ -259,21 +259,26 @@ def test_positions_record_what_the_chain_holds_for_an_accepted_book():
     with open_chain(anvil=run_node_config()) as chain:
         chain.use_fixed_clock(GENESIS_TIMESTAMP_S)
         world = build_world(chain, scenario)
-        market = world.venue.market
-        accounts = chain.read([market.account_of(a) for a in world.traders])
-        liq = chain.read([market.liquidation_price(a) for a in world.traders])
+        v, market = world.venue.venue, world.market_ids[0]
+        held = chain.read([v.position_of(a, market) for a in world.accounts])
+        cross = chain.read([v.collateral_of(a) for a in world.accounts])
+        liq = chain.read([v.liquidation_price(a, market) for a in world.accounts])
         engine = Engine(chain, world)
         engine.run()
         rows = engine.positions()
-    fee_bps = world.params.market.taker_fee_bps
-    for row, given, acc, liq_wad in zip(rows, positions, accounts, liq, strict=True):
-        size, entry, margin = abs(acc[0]) / WAD, acc[1] / WAD, acc[2] / WAD
+    fee_bps = world.params.markets[0].params.taker_fee_bps
+    for row, given, position, collateral, liq_wad in zip(
+        rows, positions, held, cross, liq, strict=True
+    ):
+        size, entry = abs(position[1]) / WAD, position[2] / WAD
         assert size == pytest.approx(given["size_base"], rel=1e-12)
         assert row["outcome"] == "open"
         assert row["size_base"] == size
         assert row["entry_price_usd"] == entry
-        # The market credited the deposit, then took the taker fee on the fill.
-        assert row["collateral_usd"] == pytest.approx(margin + size * entry * fee_bps / 1e4)
+        # The venue credited the deposit, then took the taker fee on the fill.
+        assert row["collateral_usd"] == pytest.approx(
+            collateral / WAD + size * entry * fee_bps / 1e4
+        )
         assert row["collateral_usd"] == pytest.approx(given["collateral_usd"], abs=1e-6)
         assert row["leverage"] == pytest.approx(size * entry / row["collateral_usd"])
         assert row["liquidation_price_at_open_usd"] == liq_wad / WAD

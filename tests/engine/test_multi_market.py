@@ -1,0 +1,213 @@
+"""The world and the engine on a venue of several markets: positions land in their markets, a
+cross account's deposit is shared, a fall in one asset liquidates a cross account's position in
+another (the loss eats the shared collateral), ADL runs in the market of the bankrupt position,
+and a step of three markets takes as many round trips as a step of one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from multi_helpers import SYMBOLS, three_market_inputs
+
+from simulator.chain import open_chain
+from simulator.engine import Engine
+from simulator.runner import GENESIS_TIMESTAMP_S, run_node_config
+from simulator.units import WAD
+from simulator.world import build_world
+
+BTC, ETH, SOL = range(3)
+
+
+def _run(chain, scenario, inputs, **engine_kwargs):
+    world = build_world(chain, scenario, inputs)
+    engine = Engine(chain, world, **engine_kwargs)
+    rows, events = [], []
+    engine.run(on_step=lambda o: (rows.extend(o.rows), events.extend(o.events)))
+    return world, engine, pd.DataFrame(rows), pd.DataFrame(events)
+
+
+def test_three_market_world_opens_each_position_in_its_market_on_one_shared_deposit():
+    rows = [
+        {"account": 0, "market": BTC, "side": "long", "collateral_usd": 6_000, "size_base": 0.5},
+        {"account": 0, "market": ETH, "side": "short", "collateral_usd": 2_500, "size_base": 5.0},
+        {"account": 0, "market": SOL, "side": "long", "collateral_usd": 1_000, "size_base": 40.0,
+         "isolated": True},
+        {"account": 1, "market": SOL, "side": "short", "collateral_usd": 1_000, "size_base": 20.0},
+        {"account": 2, "market": ETH, "side": "long", "collateral_usd": 1_000, "size_base": 2.0,
+         "isolated": True},
+    ]  # fmt: skip
+    scenario, inputs = three_market_inputs(rows)
+    with open_chain(anvil=run_node_config()) as chain:
+        chain.use_fixed_clock(GENESIS_TIMESTAMP_S)
+        world = build_world(chain, scenario, inputs)
+        v, ids = world.venue.venue, world.market_ids
+        held = {
+            (a, m): v.position_now(world.accounts[a], ids[m]) for a in range(3) for m in range(3)
+        }
+        health = [v.health_now(a) for a in world.accounts]
+        isolated = v.isolated_health(world.accounts[0], ids[SOL])
+        iso_equity, iso_mm = chain.read_one(isolated)
+        cross = v.collateral_now(world.accounts[0])
+        liq = chain.read(
+            [v.liquidation_price(world.accounts[r["account"]], ids[r["market"]]) for r in rows]
+        )
+
+    assert world.symbols == SYMBOLS and len(world.accounts) == 3
+    assert world.opened.all()
+    expected = {(r["account"], r["market"]): r for r in rows}
+    for (a, m), position in held.items():
+        row = expected.get((a, m))
+        if row is None:
+            assert position["size"] == 0, (a, m)
+            continue
+        sign = 1 if row["side"] == "long" else -1
+        assert position["size"] == sign * round(row["size_base"] * WAD), (a, m)
+        assert position["isolated"] == row.get("isolated", False)
+    # One deposit per account: the sum of its rows' collateral (isolated margin included).
+    np.testing.assert_allclose(world.account_deposit_usd, [9_500, 1_000, 1_000])
+    # Account 0's cross maintenance margin is its BTC and ETH positions' (not the isolated SOL).
+    mm_btc, mm_eth = held[(0, BTC)]["maintenanceMargin"], held[(0, ETH)]["maintenanceMargin"]
+    assert health[0][1] == mm_btc + mm_eth
+    assert iso_mm == held[(0, SOL)]["maintenanceMargin"]
+    # The isolated position took its 1,000 USD of margin out of the shared deposit; the cross
+    # collateral holds the rest less the three trades' fees.
+    assert held[(0, SOL)]["margin"] <= 1_000 * WAD and held[(0, SOL)]["margin"] > 990 * WAD
+    assert 8_400 * WAD < cross <= 8_500 * WAD
+    # The world's per-row arrays are the chain's.
+    for r, row in enumerate(rows):
+        assert world.opened_size_base[r] == pytest.approx(row["size_base"], rel=1e-15)
+        assert world.liquidation_price_usd[r] == liq[r] / WAD
+    assert iso_equity > 0
+
+
+def test_a_fall_in_sol_liquidates_the_btc_position_of_a_cross_account_that_holds_both():
+    """Account 0 holds BTC and SOL on one cross balance; account 1 holds the same BTC position
+    alone. SOL falls 12% a step; BTC does not move. When SOL's loss has eaten enough of the
+    shared collateral, the venue liquidates account 0 largest maintenance first: its BTC
+    position, although BTC's price never moved; account 1 is untouched."""
+    sol_size = 10_000 / 220
+    rows = [
+        {"account": 0, "market": BTC, "side": "long", "collateral_usd": 5_000, "size_base": 0.5},
+        {"account": 0, "market": SOL, "side": "long", "collateral_usd": 1_000,
+         "size_base": sol_size},
+        {"account": 1, "market": BTC, "side": "long", "collateral_usd": 5_000, "size_base": 0.5},
+    ]  # fmt: skip
+    fall = [0.88**k for k in range(7)] + [0.88**6] * 2
+    scenario, inputs = three_market_inputs(rows, moves={"SOL": fall}, steps=8)
+    with open_chain(anvil=run_node_config()) as chain:
+        chain.use_fixed_clock(GENESIS_TIMESTAMP_S)
+        world, engine, steps, events = _run(chain, scenario, inputs)
+        v, ids = world.venue.venue, world.market_ids
+        btc0 = v.position_now(world.accounts[0], ids[BTC])
+        sol0 = v.position_now(world.accounts[0], ids[SOL])
+        btc1 = v.position_now(world.accounts[1], ids[BTC])
+        positions = pd.DataFrame(engine.positions())
+
+    liquidated = events[events["kind"].isin(["liquidation", "partial_liquidation"])]
+    assert set(liquidated["account"]) == {world.accounts[0]}
+    assert list(liquidated["market"]) == ["BTC"]
+    assert btc0["size"] == 0 and sol0["size"] > 0 and btc1["size"] == 5 * 10**17
+    # The liquidation came once SOL had fallen enough (step 6), not before; BTC never moved.
+    assert int(liquidated["step"].iloc[0]) == 6
+    btc_rows = steps[steps["market"] == "BTC"]
+    assert btc_rows["price_oracle_usd"].nunique() == 1
+    assert steps[(steps["market"] == "BTC") & (steps["step"] == 6)][
+        "liquidated_notional_long_usd"
+    ].iloc[0] == pytest.approx(60_000, rel=0.01)
+    assert list(positions["outcome"]) == ["liquidated", "open", "open"]
+    assert list(positions["market"]) == ["BTC", "SOL", "BTC"]
+    # The engine's tracked sizes are the chain's.
+    assert engine.state.trader.size_base[1] == pytest.approx(sol0["size"] / WAD, rel=1e-12)
+    assert engine.state.trader.size_base[0] == 0
+
+
+@pytest.mark.parametrize("policy", ["profit_queue", "contracts_queue"])
+def test_adl_runs_in_the_market_of_the_bankrupt_position(policy):
+    """An 18x SOL long goes bankrupt when SOL gaps 12%; with no insurance fund the deficit is
+    SOL's, and ADL takes it from the SOL short, not from the winners of other markets."""
+    rows = [
+        {"account": 0, "market": SOL, "side": "long", "collateral_usd": 1_000,
+         "size_base": 18_000 / 220},
+        {"account": 1, "market": SOL, "side": "short", "collateral_usd": 5_000,
+         "size_base": 10_000 / 220},
+        {"account": 2, "market": ETH, "side": "short", "collateral_usd": 5_000, "size_base": 2.0},
+        {"account": 2, "market": BTC, "side": "short", "collateral_usd": 5_000, "size_base": 0.1},
+    ]  # fmt: skip
+    scenario, inputs = three_market_inputs(
+        rows,
+        moves={"SOL": [1.0, 0.88, 0.88, 0.88], "ETH": [1.0, 0.95, 0.95, 0.95]},
+        steps=3,
+        adl_policy=policy,
+    )
+    with open_chain(anvil=run_node_config()) as chain:
+        chain.use_fixed_clock(GENESIS_TIMESTAMP_S)
+        world, engine, steps, events = _run(chain, scenario, inputs)
+        positions = pd.DataFrame(engine.positions())
+
+    bad_debt = events[events["kind"] == "bad_debt"]
+    adl = events[events["kind"] == "adl"]
+    fills = events[events["kind"] == "adl_fill"]
+    assert len(bad_debt) >= 1 and set(bad_debt["market"]) == {"SOL"}
+    assert len(adl) >= 1 and set(adl["market"]) == {"SOL"}
+    assert set(fills["market"]) == {"SOL"} and set(fills["account"]) == {world.accounts[1]}
+    assert fills["amount_usd"].sum() > 0
+    # The ETH short was in profit (ETH fell 5%) but is not in SOL's queue.
+    assert (positions[positions["account"] == world.accounts[2]]["outcome"] == "open").all()
+    sol_rows = steps[steps["market"] == "SOL"]
+    assert sol_rows["adl_haircut_usd"].sum() == pytest.approx(fills["amount_usd"].sum())
+    assert steps[steps["market"].isin(["BTC", "ETH"])]["adl_haircut_usd"].sum() == 0
+    # What ADL covered is no longer outstanding.
+    assert engine.state.last_bad_debt_usd[SOL] < bad_debt["amount_usd"].sum()
+
+
+def _round_trips_per_step(symbols: list[str]) -> list[int]:
+    """Each step's JSON-RPC round trips on a venue of ``symbols`` where every market holds the
+    same book (a 10x long and a short in profit) and falls 20% at step 2: a bankruptcy, its
+    liquidation and ADL in every market in the same block."""
+    rows = []
+    for m, _ in enumerate(symbols):
+        rows += [
+            {"account": 2 * m, "market": m, "side": "long", "collateral_usd": 2_000,
+             "size_base": 1.0},
+            {"account": 2 * m + 1, "market": m, "side": "short", "collateral_usd": 5_000,
+             "size_base": 0.5},
+        ]  # fmt: skip
+    # Sizes in each market's own units: 1 and 0.5 base at that market's price.
+    scenario, inputs = three_market_inputs(
+        rows, moves={s: [1.0, 1.0, 0.8, 0.8, 0.8] for s in symbols}, steps=4, symbols=symbols
+    )
+    prices = inputs.start_prices_usd[inputs.book.market]
+    book = inputs.book
+    scaled = type(book)(
+        **{**{f: getattr(book, f) for f in book.__dataclass_fields__},
+           "size_base": book.collateral_usd / prices * np.where(book.side > 0, 10.0, 1.0)}
+    )  # fmt: skip
+    inputs = type(inputs)(**{**inputs.__dict__, "book": scaled})
+    with open_chain(anvil=run_node_config()) as chain:
+        chain.use_fixed_clock(GENESIS_TIMESTAMP_S)
+        world = build_world(chain, scenario, inputs)
+        engine = Engine(chain, world)
+        posts = [0]
+        send = chain.rpc._post
+
+        def counting(*args, **kwargs):
+            posts[0] += 1
+            return send(*args, **kwargs)
+
+        chain.rpc._post = counting
+        per_step, kinds = [], []
+        for _ in range(scenario.steps):
+            posts[0] = 0
+            outcome = engine.step()
+            per_step.append(posts[0])
+            kinds.append(sorted({e["kind"] for e in outcome.events}))
+    assert any("adl" in k for k in kinds), kinds  # the crash step did liquidate and deleverage
+    return per_step
+
+
+def test_a_three_market_step_takes_as_many_round_trips_as_a_one_market_step():
+    one = _round_trips_per_step(["BTC"])
+    three = _round_trips_per_step(["BTC", "ETH", "SOL"])
+    assert one == three
+    assert max(one) > min(one)  # the crash step did more than a quiet one
