@@ -69,6 +69,7 @@ def decide(
     price_usd,
     rng: np.random.Generator,
     can_top_up: np.ndarray | None = None,
+    can_close: np.ndarray | None = None,
 ) -> TraderDecisions:
     """Decide this step's actions from the new index price (vectorized).
 
@@ -78,15 +79,16 @@ def decide(
     with probability ``top_up_probability`` (one uniform draw per row per step, always drawn
     so that the random stream does not depend on the state). ``price_usd`` is a float or one
     price per row; ``can_top_up`` (bool per row, default all) marks the rows whose account can
-    add margin to them (the venue's isolated positions take margin only with a trade).
+    add margin to them (the venue's isolated positions take margin only with a trade);
+    ``can_close`` (bool per row, default all) the rows whose margin account is above its
+    maintenance margin as a whole (a cross account's row may look healthy on its own while the
+    account is not: its close would revert).
     """
     open_ = state.size_base > 0
-    if can_top_up is not None:
-        open_top = open_ & can_top_up
-    else:
-        open_top = open_
+    open_top = open_ & can_top_up if can_top_up is not None else open_
+    open_close = open_ & can_close if can_close is not None else open_
     with np.errstate(invalid="ignore"):  # inf thresholds × 0 collateral of flat traders
-        return _decide(state, book, price_usd, rng, open_, open_top)
+        return _decide(state, book, price_usd, rng, open_close, open_top)
 
 
 def _decide(state, book, price_usd, rng, open_, open_top) -> TraderDecisions:
@@ -123,7 +125,7 @@ def _decide(state, book, price_usd, rng, open_, open_top) -> TraderDecisions:
 
 
 def decide_reference(
-    state, book, price, draws, can_top_up=None
+    state, book, price, draws, can_top_up=None, can_close=None
 ) -> tuple[list[int], list[tuple[int, float]]]:
     """Row-by-row version of :func:`decide` for tests (``draws`` = the uniform draws)."""
     closes, top_ups = [], []
@@ -149,7 +151,7 @@ def decide_reference(
             )
             or (b == Behaviour.PANIC and adverse >= book.panic_drawdown[i])
         )
-        if wants_close and equity > maintenance:
+        if wants_close and equity > maintenance and (can_close is None or can_close[i]):
             closes.append(i)
             continue
         amount = min(book.top_up_fraction[i] * book.collateral_usd[i], state.wallet_usd[i])

@@ -8,7 +8,12 @@ block (one ``adlRanking(market, accounts)`` view per market and side, all in the
 trip), and the venue's ADL keeper (``ADL_KEEPER_ROLE``) sends one ``adl(market,
 longsBankrupt, winners)`` per market and side over the winners that
 :func:`simulator.agents.keepers.plan_adl` picks (queues: ranked by score; pro rata: by
-address)."""
+address).
+
+A winner's score is its notional over its (cross) account value, so one ADL call changes the
+scores of the accounts it haircuts in every market they hold: a market whose ranked accounts
+include one that an earlier call of the block haircuts waits for the next step (its ranking
+read on chain would no longer hold when its call runs, and the venue checks the order)."""
 
 from __future__ import annotations
 
@@ -55,7 +60,13 @@ def plan_adl(ctx: Context, s: EngineState, levels: dict[str, Any]) -> tuple[list
     )
     actions: list[Action] = []
     winners_rows: set[int] = set()
+    touched: set[str] = set()
     for (m, longs_bankrupt, rows, accounts), (scores, pnls) in zip(jobs, got, strict=True):
+        if touched.intersection(accounts):
+            # An earlier ADL call of this block haircuts an account ranked here: its account
+            # value, hence its score in this market, changes before this call runs. This
+            # market's deficit waits for the next step's ranking (the same round trips).
+            continue
         sizes = np.concatenate([s.trader.size_base[rows] * s.trader.side[rows], [0.0]])[
             : len(accounts)
         ]
@@ -77,6 +88,7 @@ def plan_adl(ctx: Context, s: EngineState, levels: dict[str, Any]) -> tuple[list
             r = ctx.row(a, market)
             if r is not None:
                 winners_rows.add(r)
+        touched.update(winners)
         call = v.venue.adl(v.adl_keeper, market, longs_bankrupt, winners)
         actions.append(Action(call, "adl", -1, m))
     return actions, winners_rows

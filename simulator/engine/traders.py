@@ -24,10 +24,20 @@ def plan_traders(
     """This step's decisions (drawn from the agents' stream) and their calls: closes first
     (``closePosition(market)``), then top-ups (a cross row's account deposits; amounts in
     collateral units, rounded to the cent's 6 decimals). Isolated rows do not top up: the
-    venue adds margin to an isolated position only with a trade."""
-    v, book = ctx.venue.venue, ctx.world.book
+    venue adds margin to an isolated position only with a trade. A position of a margin unit
+    estimated under maintenance is left to the keepers (the venue would refuse its close)."""
+    v, book, units = ctx.venue.venue, ctx.world.book, ctx.units
+    prices = row_prices(ctx, s)
+    # A position closes only while its margin account as a whole is above maintenance.
+    equity, maintenance = trader_agents.estimate(s.trader, prices)
+    healthy = units.unit_sum(equity) > units.unit_sum(maintenance)
     decisions = trader_agents.decide(
-        s.trader, book, row_prices(ctx, s), ctx.rng, can_top_up=~book.isolated
+        s.trader,
+        book,
+        prices,
+        ctx.rng,
+        can_top_up=~book.isolated,
+        can_close=healthy[units.unit_of_row],
     )
     actions = []
     for r in decisions.close:
