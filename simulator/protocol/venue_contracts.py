@@ -377,7 +377,7 @@ class VenueMarginController(ContractWrapper):
 
     CONTRACT_NAME = "VenueMarginController"
     #: ``pokeMany`` reads one market's state and oracle and sets its scale per market.
-    GAS = {"poke": 250_000, "pokeMany": 250_000, "setParameters": 250_000}
+    GAS = {"poke": 400_000, "pokeMany": 400_000, "setParameters": 600_000}
 
     def poke_many(self, sender: str, markets: Sequence[int]) -> Call:
         """Poke every market of ``markets`` in one call (gas: :attr:`GAS` per market)."""

@@ -51,11 +51,13 @@ def three_market_inputs(
     adl_policy: str | None = None,
     buffers: dict | None = None,
     symbols: list[str] | None = None,
+    controller: bool = False,
 ):
     """(scenario, inputs) of a venue of ``symbols`` (default BTC, ETH, SOL) holding ``rows``.
 
     ``moves`` gives a market's price at steps 0..steps as multiples of its start price
-    (others stay flat). The scenario (feedback off, one keeper acting at once, no LP
+    (others stay flat); ``buffers`` overrides the venue's buffers (no backstop vault by
+    default); ``controller`` deploys the margin controller. The scenario (feedback off, one keeper acting at once, no LP
     withdrawals) supplies only the agent sections."""
     symbols = symbols or SYMBOLS
     overrides = {s: {"adl_policy": adl_policy} for s in symbols} if adl_policy else None
@@ -64,7 +66,8 @@ def three_market_inputs(
         update={
             "buffers": params.buffers.model_copy(
                 update={"backstop_enabled": False, "backstop_vault_usd": 0.0, **(buffers or {})}
-            )
+            ),
+            "controller": params.controller.model_copy(update={"enabled": controller}),
         }
     )
     start = np.array([m.initial_price_usd for m in params.markets])

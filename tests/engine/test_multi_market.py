@@ -211,3 +211,89 @@ def test_a_three_market_step_takes_as_many_round_trips_as_a_one_market_step():
     three = _round_trips_per_step(["BTC", "ETH", "SOL"])
     assert one == three
     assert max(one) > min(one)  # the crash step did more than a quiet one
+
+
+def test_the_backstop_vault_takes_over_a_whole_cross_account_and_unwinds_it_market_by_market():
+    """SOL gaps 60%: the cross account holding BTC and SOL falls below the backstop threshold;
+    the vault takes over both positions (one takeover row per market) and closes a tenth of
+    each per step."""
+    rows = [
+        {"account": 0, "market": BTC, "side": "long", "collateral_usd": 5_000, "size_base": 0.5},
+        {"account": 0, "market": SOL, "side": "long", "collateral_usd": 1_000,
+         "size_base": 10_000 / 220},
+        {"account": 1, "market": ETH, "side": "long", "collateral_usd": 5_000, "size_base": 2.0},
+    ]  # fmt: skip
+    scenario, inputs = three_market_inputs(
+        rows,
+        moves={"SOL": [1.0, 1.0, 0.4, 0.4, 0.4, 0.4, 0.4]},
+        buffers={"backstop_enabled": True, "backstop_vault_usd": 1_000_000.0},
+    )
+    with open_chain(anvil=run_node_config()) as chain:
+        chain.use_fixed_clock(GENESIS_TIMESTAMP_S)
+        world, engine, steps, events = _run(chain, scenario, inputs)
+        vault = world.venue.vault
+        held = {p["market"]: p["size"] for p in world.venue.venue.positions_now(vault.address)}
+        positions = pd.DataFrame(engine.positions())
+
+    takeovers = events[events["kind"] == "backstop_takeover"]
+    assert list(takeovers["step"]) == [2, 2]
+    assert sorted(takeovers["market"]) == ["BTC", "SOL"]
+    assert set(takeovers["account"]) == {world.accounts[0]}
+    assert list(positions["outcome"]) == ["backstopped", "backstopped", "open"]
+    # The vault unwinds from the takeover's own block (its spot phase reads the pending block
+    # after the keepers): steps 2 to 6, 0.9^5 of each position is left.
+    btc, sol = world.market_ids[BTC], world.market_ids[SOL]
+    assert held[btc] == pytest.approx(0.5 * 0.9**5 * WAD, rel=1e-9)
+    assert held[sol] == pytest.approx(10_000 / 220 * 0.9**5 * WAD, rel=1e-9)
+    assert (engine.state.trader.size_base[:2] == 0).all()
+
+
+def test_the_margin_controller_pokes_every_market_in_one_call_and_scales_the_volatile_one():
+    """With the controller on, one ``pokeMany`` per step covers the three markets; SOL,
+    falling 5% a minute, gets a higher margin scale than flat ETH."""
+    rows = [
+        {"account": 0, "market": BTC, "side": "long", "collateral_usd": 5_000, "size_base": 0.1},
+        {"account": 1, "market": BTC, "side": "short", "collateral_usd": 5_000, "size_base": 0.1},
+        {"account": 2, "market": SOL, "side": "long", "collateral_usd": 5_000, "size_base": 20.0},
+        {"account": 3, "market": SOL, "side": "short", "collateral_usd": 5_000, "size_base": 20.0},
+        {"account": 4, "market": ETH, "side": "long", "collateral_usd": 5_000, "size_base": 1.0},
+        {"account": 5, "market": ETH, "side": "short", "collateral_usd": 5_000, "size_base": 1.0},
+    ]  # fmt: skip
+    scenario, inputs = three_market_inputs(
+        rows, moves={"SOL": [0.95**k for k in range(9)]}, steps=8, controller=True
+    )
+    with open_chain(anvil=run_node_config()) as chain:
+        chain.use_fixed_clock(GENESIS_TIMESTAMP_S)
+        world = build_world(chain, scenario, inputs)
+        engine = Engine(chain, world, record_calls=True)
+        engine.run()
+        v, controller = world.venue.venue, world.venue.margin_controller
+        scales = [v.market_now(m)["marginScale"] for m in world.market_ids]
+        controlled = controller.read("controlledMarkets")
+
+    assert list(controlled) == world.market_ids
+    pokes = [[c for c in block if c.to == controller.address] for block in engine.recorded_calls]
+    assert all(len(p) == 1 for p in pokes)  # one call per step for every market
+    assert scales[SOL] > scales[ETH] >= WAD
+
+
+def test_the_run_fingerprint_covers_every_contract_the_world_deploys():
+    """``bytecode_hashes`` (the manifest's, which decides whether a run folder may be reused
+    or resumed) names every contract type the venue world deploys."""
+    from simulator.protocol.venue_deploy import MODULES
+    from simulator.runner import bytecode_hashes
+
+    rows = [
+        {"account": 0, "market": BTC, "side": "long", "collateral_usd": 5_000, "size_base": 0.1}
+    ]
+    scenario, inputs = three_market_inputs(
+        rows, buffers={"backstop_enabled": True, "backstop_vault_usd": 1_000.0}, controller=True
+    )
+    with open_chain(anvil=run_node_config()) as chain:
+        chain.use_fixed_clock(GENESIS_TIMESTAMP_S)
+        mv = build_world(chain, scenario, inputs).venue
+    wrappers = [mv.venue, mv.collateral, mv.fund, mv.timelock, mv.vault, mv.margin_controller]
+    wrappers += [*mv.oracles.values(), *mv.amms.values(), *mv.bases.values()]
+    deployed = {w.contract_type.name for w in wrappers} | set(MODULES)
+    assert {"PerpVenue", "VenueBackstopVault", "VenueMarginController"} <= deployed
+    assert deployed <= set(bytecode_hashes())
