@@ -16,10 +16,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
+
 from simulator.chain.abi import DecodedEvent
 from simulator.chain.types import TxResult
 from simulator.engine.context import Action, Context
-from simulator.engine.state import ADL, BACKSTOPPED, CLOSED, LIQUIDATED, OPEN, EngineState
+from simulator.engine.state import ADL, BACKSTOPPED, CLOSED, LIQUIDATED, EngineState
 from simulator.protocol.venue_params import VenueAdlPolicy
 from simulator.units import from_units, from_wad
 
@@ -132,8 +134,10 @@ def close_reason(behaviour: int) -> str:
 
 
 def _set_outcome(s: EngineState, row: int, code: int, t: int) -> None:
-    if s.outcome[row] == OPEN:
-        s.outcome[row], s.outcome_step[row] = code, t
+    """The row's latest outcome (a position partly deleveraged, then closed, is closed); its
+    realized PnL is taken again after this block's read."""
+    s.outcome[row], s.outcome_step[row] = code, t
+    s.realized_pnl_usd[row] = np.nan
 
 
 def _takeover_rows(ctx: Context, s: EngineState, e: DecodedEvent, t: int) -> list[dict]:
