@@ -123,14 +123,14 @@ class MarketFaults:
             bad_print_usd=wide(schedule.bad_print_usd),
         )
 
-    def feed(self, step: int, source_prices_usd: np.ndarray) -> np.ndarray:
+    def feed(self, step: int, source_prices_usd) -> np.ndarray:
         """The price each market's oracle posts at ``step`` (USD; NaN: it posts nothing).
 
-        ``source_prices_usd`` has shape ``(step + 1, M)``: what each oracle would have been fed
-        at steps ``0 .. step`` (the exogenous price, or the AMM's with feedback on)."""
-        markets = np.arange(self.lag_steps.shape[1])
+        ``source_prices_usd`` holds, for steps ``0 .. step``, what each oracle would have been
+        fed (an array (M,) per step, or an array (step + 1, M)): the exogenous price, or the
+        AMM's with feedback on."""
         lagged = np.maximum(step - self.lag_steps[step], 0)
-        price = np.asarray(source_prices_usd, dtype=np.float64)[lagged, markets]
+        price = np.array([source_prices_usd[k][m] for m, k in enumerate(lagged)], dtype=np.float64)
         bad = self.bad_print_usd[step]
         price = np.where(np.isnan(bad), price, bad)
         return np.where(self.updates[step], price, np.nan)

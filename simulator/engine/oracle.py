@@ -22,7 +22,7 @@ def plan_oracle(ctx: Context, s: EngineState, t: int, exo_usd: np.ndarray) -> li
     v = ctx.venue
     source = s.amm_price_usd if ctx.feedback else exo_usd
     s.feed_prices_usd.append(np.asarray(source, dtype=np.float64).copy())
-    feed = ctx.faults.feed(t, np.asarray(s.feed_prices_usd))
+    feed = ctx.faults.feed(t, s.feed_prices_usd)
     for m, market in enumerate(ctx.market_ids):
         if not np.isnan(feed[m]):
             price = float(feed[m])

@@ -61,7 +61,11 @@ class PerpVenue(ContractWrapper):
 
     def names(self, function: str, output: bool = True) -> list[str]:
         """Field names of the struct a function returns (or takes first), in ABI order."""
-        return [c["name"] for c in _components(self.contract_type.abi, function, output)]
+        cache = self.__dict__.setdefault("_names", {})
+        if (function, output) not in cache:
+            components = _components(self.contract_type.abi, function, output)
+            cache[(function, output)] = [c["name"] for c in components]
+        return cache[(function, output)]
 
     def params_names(self) -> list[str]:
         """Field names of ``IPerpVenueTypes.MarketParams``, in ABI order."""
@@ -85,10 +89,15 @@ class PerpVenue(ContractWrapper):
     def market_view_dict(self, value: Sequence[Any]) -> dict[str, Any]:
         """A ``MarketView`` as a dict, its ``ledger`` (``MarketLedger``) a dict too."""
         v = self.as_dict("marketState", value)
-        ledger = next(
-            c for c in _components(self.contract_type.abi, "marketState") if c["name"] == "ledger"
-        )
-        v["ledger"] = dict(zip([c["name"] for c in ledger["components"]], v["ledger"], strict=True))
+        cache = self.__dict__.setdefault("_names", {})
+        if "ledger" not in cache:
+            ledger = next(
+                c
+                for c in _components(self.contract_type.abi, "marketState")
+                if c["name"] == "ledger"
+            )
+            cache["ledger"] = [c["name"] for c in ledger["components"]]
+        v["ledger"] = dict(zip(cache["ledger"], v["ledger"], strict=True))
         return v
 
     def position_dicts(self, value: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:

@@ -334,3 +334,66 @@ def test_a_three_market_run_resumed_from_a_checkpoint_ends_as_the_uninterrupted_
     assert resumed_positions == positions
     # The checkpoint comes after the liquidation (step 6) moved the hedge and the book.
     assert any(e["kind"] == "liquidation" for _, events in first for e in events)
+
+
+def test_per_market_oracle_faults_feed_each_market_as_the_one_market_schedule_does():
+    """MarketFaults.feed, market by market, is the one-market OracleFaultSchedule.feed (the
+    reference) of that market's own faults."""
+    from simulator.pricepaths import OracleFaultSchedule
+    from simulator.scenario import BadPrintFault, LagFault, StaleFault
+    from simulator.world import MarketFaults
+
+    steps = 12
+    per_market = [
+        [LagFault(kind="lag", steps=2, start_step=3, end_step=8)],
+        [StaleFault(kind="stale", start_step=2, end_step=5)],
+        [BadPrintFault(kind="bad_print", step=4, price_usd=1.0), LagFault(kind="lag", steps=1)],
+    ]
+    schedules = [OracleFaultSchedule.from_faults(f, steps) for f in per_market]
+    faults = MarketFaults(
+        lag_steps=np.stack([s.lag_steps for s in schedules], axis=1),
+        updates=np.stack([s.updates for s in schedules], axis=1),
+        bad_print_usd=np.stack([s.bad_print_usd for s in schedules], axis=1),
+    )
+    source = np.random.default_rng(3).uniform(50, 150, (steps + 1, 3))
+    for t in range(steps + 1):
+        got = faults.feed(t, list(source[: t + 1]))
+        for m, schedule in enumerate(schedules):
+            want = schedule.feed(t, source[: t + 1, m])
+            assert (np.isnan(got[m]) and want is None) or got[m] == want, (t, m)
+
+
+def test_a_stale_oracle_in_one_market_holds_that_market_only():
+    """SOL's oracle posts nothing in steps 2-4 while SOL's exogenous price falls; BTC's and
+    ETH's oracles keep posting."""
+    from dataclasses import replace
+
+    from simulator.world import MarketFaults
+
+    rows = [
+        {"account": 0, "market": ETH, "side": "long", "collateral_usd": 5_000, "size_base": 1.0}
+    ]
+    moves = {
+        "SOL": [1.0, 0.99, 0.98, 0.97, 0.96, 0.95, 0.94],
+        "ETH": [1.0 + k / 100 for k in range(7)],
+    }
+    scenario, inputs = three_market_inputs(rows, moves=moves)
+    updates = np.ones((7, 3), dtype=bool)
+    updates[2:5, SOL] = False
+    faults = replace(inputs.faults, updates=updates)
+    inputs = replace(inputs, faults=faults)
+    assert isinstance(inputs.faults, MarketFaults)
+    with open_chain(anvil=run_node_config()) as chain:
+        chain.use_fixed_clock(GENESIS_TIMESTAMP_S)
+        _, _, steps, _ = _run(chain, scenario, inputs)
+    oracle = steps[steps["market"] != "ALL"].pivot(
+        index="step", columns="market", values="price_oracle_usd"
+    )
+    exogenous = steps[steps["market"] != "ALL"].pivot(
+        index="step", columns="market", values="price_exogenous_usd"
+    )
+    held = oracle.loc[2:4, "SOL"]
+    assert (held == oracle.loc[1, "SOL"]).all()
+    assert oracle.loc[5, "SOL"] == pytest.approx(exogenous.loc[5, "SOL"], rel=1e-12)
+    np.testing.assert_allclose(oracle["ETH"], exogenous["ETH"], rtol=1e-12)
+    np.testing.assert_allclose(oracle["BTC"], exogenous["BTC"], rtol=1e-12)
