@@ -397,3 +397,27 @@ def test_a_stale_oracle_in_one_market_holds_that_market_only():
     assert oracle.loc[5, "SOL"] == pytest.approx(exogenous.loc[5, "SOL"], rel=1e-12)
     np.testing.assert_allclose(oracle["ETH"], exogenous["ETH"], rtol=1e-12)
     np.testing.assert_allclose(oracle["BTC"], exogenous["BTC"], rtol=1e-12)
+
+
+def test_an_isolated_position_is_liquidated_alone_and_its_accounts_cross_position_stays():
+    """Account 0 holds a cross BTC long and an isolated 15x SOL long. SOL falls 12% a step:
+    keepers liquidate the isolated position (``liquidateIsolated``) and never the account's
+    cross BTC position, whose collateral the SOL loss cannot reach."""
+    rows = [
+        {"account": 0, "market": BTC, "side": "long", "collateral_usd": 600, "size_base": 0.1},
+        {"account": 0, "market": SOL, "side": "long", "collateral_usd": 1_000,
+         "size_base": 15_000 / 220, "isolated": True},
+    ]  # fmt: skip
+    scenario, inputs = three_market_inputs(
+        rows, moves={"SOL": [1.0, 0.97, 0.94, 0.91, 0.88, 0.85, 0.82]}
+    )
+    with open_chain(anvil=run_node_config()) as chain:
+        chain.use_fixed_clock(GENESIS_TIMESTAMP_S)
+        world, engine, steps, events = _run(chain, scenario, inputs)
+        btc = world.venue.venue.position_now(world.accounts[0], world.market_ids[BTC])
+        positions = pd.DataFrame(engine.positions())
+
+    liquidated = events[events["kind"].isin(["liquidation", "partial_liquidation"])]
+    assert set(liquidated["market"]) == {"SOL"} and len(liquidated) >= 1
+    assert btc["size"] == 10**17
+    assert list(positions["outcome"]) == ["open", "liquidated"]
