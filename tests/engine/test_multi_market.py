@@ -5,6 +5,8 @@ and a step of three markets takes as many round trips as a step of one."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -122,7 +124,7 @@ def test_a_fall_in_sol_liquidates_the_btc_position_of_a_cross_account_that_holds
     assert engine.state.trader.size_base[0] == 0
 
 
-@pytest.mark.parametrize("policy", ["profit_queue", "contracts_queue"])
+@pytest.mark.parametrize("policy", ["profit_queue", "contracts_queue", "pro_rata", "socialized"])
 def test_adl_runs_in_the_market_of_the_bankrupt_position(policy):
     """An 18x SOL long goes bankrupt when SOL gaps 12%; with no insurance fund the deficit is
     SOL's, and ADL takes it from the SOL short, not from the winners of other markets."""
@@ -146,10 +148,17 @@ def test_adl_runs_in_the_market_of_the_bankrupt_position(policy):
         positions = pd.DataFrame(engine.positions())
 
     bad_debt = events[events["kind"] == "bad_debt"]
+    if policy == "socialized":  # charged at once through SOL's funding indices, no ADL call
+        loss = events[events["kind"] == "socialized_loss"]
+        assert len(loss) >= 1 and set(loss["market"]) == {"SOL"}
+        assert not (events["kind"].isin(["adl", "adl_fill"])).any()
+        assert steps[steps["market"].isin(["BTC", "ETH"])]["adl_haircut_usd"].sum() == 0
+        return
     adl = events[events["kind"] == "adl"]
     fills = events[events["kind"] == "adl_fill"]
     assert len(bad_debt) >= 1 and set(bad_debt["market"]) == {"SOL"}
     assert len(adl) >= 1 and set(adl["market"]) == {"SOL"}
+    assert {json.loads(d)["policy"] for d in adl["detail"]} == {policy}
     assert set(fills["market"]) == {"SOL"} and set(fills["account"]) == {world.accounts[1]}
     assert fills["amount_usd"].sum() > 0
     # The ETH short was in profit (ETH fell 5%) but is not in SOL's queue.
