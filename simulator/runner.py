@@ -76,34 +76,16 @@ def _engine_checkpoint(
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     s = engine.state
     arrays = {f"trader_{k}": np.asarray(getattr(s.trader, k)) for k in _TRADER_ARRAYS}
-    arrays.update(
-        liquidatable_since=s.liquidatable_since,
-        takeover_refused=s.takeover_refused,
-        outcome=s.outcome,
-        outcome_step=s.outcome_step,
-        feed_prices_usd=np.asarray(s.feed_prices_usd, dtype=np.float64),
-        arb_inventory=s.arb_inventory,
-        hedger_inventory=s.hedger_inventory,
-        chain_state=np.frombuffer(chain.dump_state(), dtype=np.uint8),
+    arrays.update({k: np.asarray(getattr(s, k)) for k in EngineState.ARRAYS})
+    arrays["feed_prices_usd"] = np.asarray(s.feed_prices_usd, dtype=np.float64)
+    arrays["chain_state"] = np.frombuffer(chain.dump_state(), dtype=np.uint8)
+    meta = {k: getattr(s, k) for k in EngineState.SCALARS}
+    meta.update(
+        rng=engine.rng.bit_generator.state,
+        clock_s=chain.latest_timestamp(),
+        wall_seconds=wall_seconds,
+        start_timestamp_s=engine.world.start_timestamp_s,
     )
-    meta = {
-        "step": s.step,
-        "oracle_price_usd": s.oracle_price_usd,
-        "amm_price_usd": s.amm_price_usd,
-        "hedged_base": s.hedged_base,
-        "permanent_log_impact": s.permanent_log_impact,
-        "peak_price_usd": s.peak_price_usd,
-        "lps_withdrew": s.lps_withdrew,
-        "governance": s.governance,
-        "last_bad_debt_usd": s.last_bad_debt_usd,
-        "last_fees_usd": s.last_fees_usd,
-        "last_fund_usd": s.last_fund_usd,
-        "transactions": s.transactions,
-        "rng": engine.rng.bit_generator.state,
-        "clock_s": chain.latest_timestamp(),
-        "wall_seconds": wall_seconds,
-        "start_timestamp_s": engine.world.start_timestamp_s,
-    }
     return arrays, meta
 
 
@@ -116,16 +98,11 @@ def _restore_engine(
     s: EngineState = engine.state
     for k in _TRADER_ARRAYS:
         setattr(s.trader, k, np.array(arrays[f"trader_{k}"]))
-    s.liquidatable_since = np.array(arrays["liquidatable_since"])
-    s.takeover_refused = np.array(arrays["takeover_refused"])
-    s.outcome = np.array(arrays["outcome"])
-    s.outcome_step = np.array(arrays["outcome_step"])
-    s.feed_prices_usd = [float(x) for x in arrays["feed_prices_usd"]]
-    s.arb_inventory = np.array(arrays["arb_inventory"])
-    s.hedger_inventory = np.array(arrays["hedger_inventory"])
-    for key in ("step", "oracle_price_usd", "amm_price_usd", "hedged_base", "permanent_log_impact", "peak_price_usd", "lps_withdrew", "governance",
-                "last_bad_debt_usd", "last_fees_usd", "last_fund_usd", "transactions"):  # fmt: skip
-        setattr(s, key, meta[key])
+    for k in EngineState.ARRAYS:
+        setattr(s, k, np.array(arrays[k]))
+    s.feed_prices_usd = [np.array(row) for row in arrays["feed_prices_usd"]]
+    for k in EngineState.SCALARS:
+        setattr(s, k, meta[k])
     engine.rng.bit_generator.state = meta["rng"]
     engine.refresh_levels()  # the levels of the saved chain, not of the rebuilt world
 
@@ -178,13 +155,21 @@ def simulate(
 
 def _summary_meta(engine: Engine, wall_seconds: float) -> dict[str, Any]:
     return {
-        "traders": len(engine.world.traders),
+        "traders": len(engine.world.accounts),
         "steps": engine.scenario.steps,
         "wall_seconds": round(wall_seconds, 3),
-        "start_price": float(engine.exogenous_usd[0]),  # the configured step-0 price (USD)
-        # uncovered bad debt at the end as the ledger holds it (WAD integers / 1e18): the sum
+        # the configured step-0 price of the first market (USD)
+        "start_price": float(engine.exogenous_usd[0, 0]),
+        # uncovered bad debt at the end as the ledgers hold it (WAD integers / 1e18): the sum
         # of the step column's float differences leaves ~1e-11 USD where it should be 0
-        "bad_debt_usd": float(engine.state.last_bad_debt_usd),
+        "bad_debt_usd": float(np.sum(engine.state.last_bad_debt_usd)),
+        "markets": {
+            symbol: {
+                "start_price": float(engine.exogenous_usd[0, m]),
+                "bad_debt_usd": float(engine.state.last_bad_debt_usd[m]),
+            }
+            for m, symbol in enumerate(engine.symbols)
+        },
     }
 
 

@@ -1,8 +1,18 @@
-"""Build the world a run starts from: the venue deployed with the scenario's parameters, the
-agents funded, the traders' opening positions on chain, and a snapshot of it all.
+"""Build the world a run starts from: the multi-market venue deployed with the scenario's
+parameters, the agents funded, the traders' opening positions on chain, and a snapshot of it all.
 
 Every variant of a scenario (another price path, the same path without feedback) starts from
 the snapshot this module takes, so variants share the deployed world to the wei.
+
+The scenario reaches the world through one function, :func:`world_inputs` (the venue's
+parameters, the market symbols, the start prices, the trader book, the exogenous prices and
+the oracle fault schedule, per market); :func:`build_world` and the engine use only those
+inputs and the scenario's agent and control sections.
+
+The trader book's rows are positions (:class:`~simulator.population.TraderBook`): a cross
+account deposits the sum of its rows' collateral into its shared venue balance (isolated rows
+included: ``tradeIsolated`` moves each isolated row's margin out of it), then every row is
+opened in its market, cross with ``trade`` and isolated with ``tradeIsolated``.
 
 Units: USD amounts are floats in USD; on chain, collateral is 6-decimal base units and sizes
 and prices are WAD (1e18) fixed point; conversions go through ``to_units`` / ``to_wad``.
@@ -20,19 +30,29 @@ from simulator.chain.base import Chain
 from simulator.chain.types import Call, TxResult
 from simulator.errors import PerpsimError
 from simulator.population import TraderBook, book_from_explicit, draw_population
-from simulator.protocol.deploy import Venue, deploy_venue
+from simulator.pricepaths import OracleFaultSchedule, exogenous_prices
 from simulator.protocol.params import VenueParams
+from simulator.protocol.venue_deploy import MultiVenue, deploy_multi_venue
+from simulator.protocol.venue_params import (
+    MAX_POSITIONS_PER_ACCOUNT,
+    MultiVenueParams,
+    VenueBufferParams,
+    VenueGovernanceParams,
+    VenueMarket,
+    VenueMarketParams,
+)
 from simulator.scenario import ExplicitBook, Scenario
-from simulator.units import WAD, to_units, to_wad
+from simulator.units import WAD, from_wad, to_units, to_wad
 
-#: Traders of a random population open at most this share of the market's maximum leverage,
+#: Traders of a random population open at most this share of their market's maximum leverage,
 #: so that the fee and the skew impact paid at open do not leave them under initial margin
 #: (reverting the open). An explicit book opens exactly as given.
 OPEN_LEVERAGE_HEADROOM = 0.95
 #: Collateral each trader keeps in its wallet for top-ups, as a multiple of its opening collateral.
 TOP_UP_WALLET_MULTIPLE = 2.0
-#: The pool's hedger keeps this many times the opening net open interest in base inventory, and
-#: the same value in collateral, so that it can follow any later change of the net position.
+#: The pool's hedger keeps this many times the opening net open interest of each market in that
+#: market's base inventory, and the same value in collateral, so that it can follow any later
+#: change of the net position.
 HEDGER_INVENTORY_MULTIPLE = 3.0
 #: Native gas money given to every agent (wei).
 AGENT_GAS_WEI = 10**20
@@ -58,9 +78,9 @@ def agent_addresses(role: str, count: int, salt: int) -> list[str]:
 
 
 def venue_params_for(scenario: Scenario) -> VenueParams:
-    """The venue parameters of a scenario: :meth:`Scenario.venue_params` (its preset, then its
-    market overrides, then its controls). A validated scenario's venue is valid: the checks
-    run when the scenario is loaded, before any run folder exists.
+    """The single-market venue parameters of a scenario: :meth:`Scenario.venue_params` (its
+    preset, then its market overrides, then its controls). A validated scenario's venue is
+    valid: the checks run when the scenario is loaded, before any run folder exists.
 
     Raises :class:`WorldError` only for a scenario built without validation
     (``model_copy(update=...)``) whose venue does not fit.
@@ -72,54 +92,192 @@ def venue_params_for(scenario: Scenario) -> VenueParams:
 
 
 def exogenous_start_price(scenario: Scenario) -> float:
-    """The first price of the scenario's exogenous path (USD), without drawing randomness:
-    :meth:`Scenario.start_price_usd`."""
+    """The first price of the scenario's (first market's) exogenous path (USD), without drawing
+    randomness: :meth:`Scenario.start_price_usd`."""
     return scenario.start_price_usd()
+
+
+@dataclass(frozen=True)
+class MarketFaults:
+    """The oracle faults of a run per step and market: arrays of shape ``(steps + 1, M)``."""
+
+    lag_steps: np.ndarray
+    """Lag of the price posted at each step in each market (steps; 0 = no lag), int64."""
+    updates: np.ndarray
+    """Whether each market's oracle posts a price at each step (False while stale), bool."""
+    bad_print_usd: np.ndarray
+    """Price posted instead of the true one (USD), NaN where there is none."""
+
+    @classmethod
+    def of(cls, schedule: OracleFaultSchedule, markets: int) -> MarketFaults:
+        """A schedule with arrays ``(steps + 1,)`` (every market alike) or ``(steps + 1, M)``
+        as per-market arrays."""
+
+        def wide(array: np.ndarray) -> np.ndarray:
+            a = np.asarray(array)
+            return np.repeat(a[:, None], markets, axis=1) if a.ndim == 1 else a.copy()
+
+        return cls(
+            lag_steps=wide(schedule.lag_steps),
+            updates=wide(schedule.updates),
+            bad_print_usd=wide(schedule.bad_print_usd),
+        )
+
+    def feed(self, step: int, source_prices_usd) -> np.ndarray:
+        """The price each market's oracle posts at ``step`` (USD; NaN: it posts nothing).
+
+        ``source_prices_usd`` holds, for steps ``0 .. step``, what each oracle would have been
+        fed (an array (M,) per step, or an array (step + 1, M)): the exogenous price, or the
+        AMM's with feedback on."""
+        lagged = np.maximum(step - self.lag_steps[step], 0)
+        price = np.array([source_prices_usd[k][m] for m, k in enumerate(lagged)], dtype=np.float64)
+        bad = self.bad_print_usd[step]
+        price = np.where(np.isnan(bad), price, bad)
+        return np.where(self.updates[step], price, np.nan)
+
+
+@dataclass(frozen=True)
+class WorldInputs:
+    """Everything :func:`build_world` and the engine take from a scenario, per market."""
+
+    params: MultiVenueParams
+    """The venue: markets in the scenario's order, controls applied."""
+    symbols: list[str]
+    """Market symbols in market order (``book.market`` indexes them)."""
+    start_prices_usd: np.ndarray
+    """Price of every market at step 0, shape (M,), USD."""
+    book: TraderBook
+    """The opening positions (one row per position) as sent to the chain."""
+    exogenous_usd: np.ndarray
+    """Exogenous price of every market at every step, shape (steps + 1, M), USD."""
+    faults: MarketFaults
+    """The oracle faults, shape (steps + 1, M)."""
+    explicit: bool
+    """The book is explicit (a refused open is an error) rather than a random population."""
+
+
+def multi_venue_params(params: VenueParams, symbol: str) -> MultiVenueParams:
+    """The one-market venue of a single-market parameter set (market ``symbol``)."""
+    market = VenueMarket(
+        symbol=symbol,
+        oracle=params.oracle,
+        amm=params.amm,
+        params=VenueMarketParams.from_market(params.market),
+    )
+    return MultiVenueParams(
+        name=params.name,
+        description=params.description,
+        buffers=VenueBufferParams.model_validate(params.buffers.model_dump()),
+        governance=VenueGovernanceParams.model_validate(params.governance.model_dump()),
+        controller=params.controller,
+        markets=(market,),
+    )
+
+
+def world_inputs(scenario: Scenario) -> WorldInputs:
+    """The scenario's venue, markets, start prices, book, exogenous prices and oracle faults:
+    the ONE place where a scenario is mapped onto the world (today's scenario is one market).
+
+    Draws the population (``population`` stream) and the price path (``price`` stream) of the
+    scenario's seed; the same scenario gives the same inputs.
+    """
+    try:
+        single = venue_params_for(scenario)
+        params = multi_venue_params(single, scenario.market.market_symbol)
+    except ValueError as exc:
+        raise WorldError(f"scenario {scenario.name}: {exc}") from None
+    streams = scenario.random_streams()
+    prices = np.array([m.initial_price_usd for m in params.markets], dtype=np.float64)
+    max_leverage = np.array([m.params.max_leverage for m in params.markets], dtype=np.float64)
+    explicit = isinstance(scenario.traders, ExplicitBook)
+    if explicit:
+        book = book_from_explicit(scenario.traders, float(prices[0]))
+    else:
+        drawn = draw_population(
+            scenario.traders, float(prices[0]), float(max_leverage[0]), streams.population
+        )
+        book = cap_open_leverage(drawn, max_leverage * OPEN_LEVERAGE_HEADROOM, prices)
+    exogenous = exogenous_prices(
+        scenario.price_path, scenario.steps, scenario.step_seconds, streams.price
+    )
+    faults = OracleFaultSchedule.from_faults(scenario.oracle_faults, scenario.steps)
+    return WorldInputs(
+        params=params,
+        symbols=params.symbols,
+        start_prices_usd=prices,
+        book=book,
+        exogenous_usd=np.asarray(exogenous, dtype=np.float64).reshape(-1, 1),
+        faults=MarketFaults.of(faults, len(params.markets)),
+        explicit=explicit,
+    )
 
 
 @dataclass
 class World:
-    """A deployed, funded venue with every agent's address and the opening book."""
+    """A deployed, funded venue with every agent's address and the opening book.
+
+    Arrays named per row have one entry per row of :attr:`book` (a position); per account,
+    one per entry of :attr:`accounts`."""
 
     scenario: Scenario
-    params: VenueParams
-    venue: Venue
-    traders: list[str]
+    inputs: WorldInputs
+    params: MultiVenueParams
+    venue: MultiVenue
+    accounts: list[str]
+    """One address per trader account (``book.account`` indexes them)."""
     book: TraderBook
-    """The traders as given (explicit book) or as drawn with the opening leverage capped at
-    ``OPEN_LEVERAGE_HEADROOM`` × the market's maximum (random population): the sizes sent to
-    the chain."""
+    """The positions as given (explicit book) or as drawn with the opening leverage capped at
+    ``OPEN_LEVERAGE_HEADROOM`` × the market's maximum (random population): the sizes sent."""
     keepers: list[str]
     arbitrageurs: list[str]
     hedger: str
     start_timestamp_s: int
     """Timestamp of step 0 (Unix seconds); step t's block has ``start + t·step_seconds``."""
     opened: np.ndarray
-    """Whether each trader's opening trade succeeded (bool); a random population's trader
-    whose open the venue refused (OI cap, initial margin) keeps its deposit and no position."""
+    """Per row: whether the opening trade succeeded (bool); a random population's position
+    whose open the venue refused (OI cap, initial margin) is left without a position."""
     open_errors: list[str] = field(default_factory=list)
-    """Decoded errors of the opening trades that failed (one per failed trader)."""
+    """Decoded errors of the opening trades that failed (one per failed row)."""
     opened_size_base: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    """Size of each trader's position on chain after the opens (base units, >= 0; 0 when
-    refused), read back from the market."""
+    """Per row: size on chain after the opens (base units, >= 0; 0 when refused), from the
+    opening trade's ``PositionModified``."""
     entry_price_usd: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    """Entry price on chain after the opens (USD; NaN when refused)."""
+    """Per row: entry price on chain after the opens (USD; NaN when refused)."""
     liquidation_price_usd: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    """The market's ``liquidationPrice`` after the opens (USD; NaN when refused)."""
+    """Per row: the venue's ``liquidationPrice(account, market)`` after every open (USD; NaN
+    when refused or when there is none)."""
     collateral_in_usd: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    """Collateral each trader deposited at open, as the market credited it (USD, from its
-    ``Deposited`` events; opened or not)."""
+    """Per row: the collateral put in for that position (USD; a cross row's share of its
+    account's deposit, an isolated row's margin), opened or not."""
+    account_deposit_usd: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """Per account: the collateral the venue credited at the deposit (USD, ``Deposited``)."""
     wallet_usd: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    """Collateral left in each trader's wallet for top-ups (USD)."""
-    hedger_base: float = 0.0
-    """Base inventory of the pool's hedger at step 0 (base units)."""
+    """Per account: collateral left in the wallet for top-ups (USD)."""
+    hedger_base: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """Per market: base inventory of the pool's hedger at step 0 (base units)."""
     arbitrageur_capital_usd: float = 0.0
+    """Each arbitrageur's capital per market, in collateral and in base (USD)."""
     setup_transactions: int = 0
     setup_seconds: dict[str, float] = field(default_factory=dict)
-    """Wall seconds of each part of :func:`build_world`, in order: ``population`` (drawing
-    the book), ``deploy``, ``gas`` (native balances), ``funding`` (mint, approve, deposit per
-    trader), ``opens`` (the opening trades), ``market_makers`` and ``reads`` (the accounts
-    read back)."""
+    """Wall seconds of each part of :func:`build_world`, in order: ``population`` (the
+    inputs), ``deploy``, ``gas`` (native balances), ``funding`` (mint, approve, deposit per
+    account), ``opens`` (the opening trades), ``market_makers`` and ``reads`` (liquidation
+    prices read back)."""
+
+    @property
+    def symbols(self) -> list[str]:
+        """Market symbols in market order."""
+        return self.inputs.symbols
+
+    @property
+    def market_ids(self) -> list[int]:
+        """The venue's market id of every market, in market order."""
+        return [self.venue.ids[s] for s in self.inputs.symbols]
+
+    @property
+    def traders(self) -> list[str]:
+        """The trader accounts (:attr:`accounts`)."""
+        return self.accounts
 
 
 class _PhaseClock:
@@ -143,124 +301,171 @@ def _require(results: list[TxResult], what: str) -> None:
         )
 
 
-def _cap_open_leverage(book: TraderBook, max_open_leverage: float, price: float) -> TraderBook:
-    """The book with every leverage above ``max_open_leverage`` lowered to it (size follows)."""
-    over = book.leverage > max_open_leverage
+def cap_open_leverage(
+    book: TraderBook, max_open_leverage: np.ndarray, prices_usd: np.ndarray
+) -> TraderBook:
+    """The book with every row's leverage above its market's ``max_open_leverage`` (shape (M,))
+    lowered to it (size follows, at the market's price ``prices_usd``, USD)."""
+    cap = np.asarray(max_open_leverage, dtype=np.float64)[book.market]
+    price = np.asarray(prices_usd, dtype=np.float64)[book.market]
+    over = book.leverage > cap
     if not over.any():
         return book
-    leverage = np.where(over, max_open_leverage, book.leverage)
+    leverage = np.where(over, cap, book.leverage)
     size = np.where(over, book.collateral_usd * leverage / price, book.size_base)
     return replace(book, leverage=leverage, size_base=size)
 
 
-def build_world(chain: Chain, scenario: Scenario) -> World:
+def _check_book(book: TraderBook, n_markets: int) -> None:
+    if book.count and (book.market.min() < 0 or book.market.max() >= n_markets):
+        raise WorldError(f"traders: a position names market {int(book.market.max())}, "
+                         f"the venue lists {n_markets}")  # fmt: skip
+    per_account = np.bincount(book.account, minlength=book.n_accounts)
+    if book.count and per_account.max() > MAX_POSITIONS_PER_ACCOUNT:
+        a = int(np.argmax(per_account))
+        raise WorldError(
+            f"traders: account {a} holds {int(per_account[a])} positions, the venue allows "
+            f"{MAX_POSITIONS_PER_ACCOUNT}"
+        )
+    pairs = book.account * n_markets + book.market
+    if len(np.unique(pairs)) != book.count:
+        raise WorldError("traders: an account holds two positions in the same market")
+
+
+def build_world(chain: Chain, scenario: Scenario, inputs: WorldInputs | None = None) -> World:
     """Deploy the scenario's venue, fund the agents and open the traders' positions.
 
-    An explicit book opens exactly as given (the scenario checked at load that the venue
-    accepts every position; a refused open here is a :class:`WorldError`). A random
-    population opens at most ``OPEN_LEVERAGE_HEADROOM`` × the maximum leverage; an open the
-    venue refuses (an OI cap) leaves that trader without a position (``World.opened``).
+    ``inputs`` defaults to :func:`world_inputs` of the scenario. An explicit book opens exactly
+    as given (a refused open is a :class:`WorldError`). A random population opens at most
+    ``OPEN_LEVERAGE_HEADROOM`` × each market's maximum leverage; an open the venue refuses (an
+    OI cap) leaves that row without a position (``World.opened``).
     """
     clock = _PhaseClock()
-    params = venue_params_for(scenario)
-    streams = scenario.random_streams()
-    price = params.oracle.initial_price_usd
-    explicit = isinstance(scenario.traders, ExplicitBook)
-    if explicit:
-        book = book_from_explicit(scenario.traders, price)
-    else:
-        drawn = draw_population(
-            scenario.traders, price, params.market.max_leverage, streams.population
-        )
-        book = _cap_open_leverage(drawn, params.market.max_leverage * OPEN_LEVERAGE_HEADROOM, price)
-    size_base = book.size_base
+    inputs = inputs if inputs is not None else world_inputs(scenario)
+    params, book = inputs.params, inputs.book
+    n_markets = len(params.markets)
+    _check_book(book, n_markets)
     clock.lap("population")
 
-    venue = deploy_venue(chain, params)
+    buffers = params.buffers
+    venue = deploy_multi_venue(
+        chain,
+        params,
+        with_backstop_vault=buffers.backstop_enabled and buffers.backstop_vault_usd > 0,
+    )
     clock.lap("deploy")
+    ids = [venue.ids[s] for s in inputs.symbols]
     salt = scenario.seed
-    traders = agent_addresses("trader", book.count, salt)
+    accounts = agent_addresses("trader", book.n_accounts, salt)
     keepers = agent_addresses("keeper", scenario.keepers.count, salt)
     arbitrageurs = agent_addresses("arbitrageur", scenario.arbitrageurs.count, salt)
     hedger = agent_addresses("hedger", 1, salt)[0]
-    chain.set_balance(traders + keepers + arbitrageurs + [hedger], AGENT_GAS_WEI)
+    chain.set_balance(accounts + keepers + arbitrageurs + [hedger], AGENT_GAS_WEI)
     clock.lap("gas")
 
-    collateral_units = [to_units(c) for c in book.collateral_usd]
-    wallet_usd = book.collateral_usd * TOP_UP_WALLET_MULTIPLE * (book.top_up_fraction > 0)
-    wallet_units = [to_units(w) for w in wallet_usd]
-    side = book.side.astype(np.int64)
-    size_wad = [int(s) * to_wad(round(float(z), 12)) for s, z in zip(side, size_base, strict=True)]
-
-    v, deployer = venue, venue.deployer
+    # Every row's collateral in base units; an account deposits the sum of its rows'.
+    row_units = np.array([to_units(c) for c in book.collateral_usd], dtype=np.int64)
+    deposit_units = np.bincount(book.account, weights=row_units, minlength=book.n_accounts)
+    wallet_row = book.collateral_usd * TOP_UP_WALLET_MULTIPLE * (book.top_up_fraction > 0)
+    wallet_usd = np.bincount(book.account, weights=wallet_row, minlength=book.n_accounts)
+    v, deployer = venue.venue, venue.deployer
     calls: list[Call] = []
-    for addr, units, wallet in zip(traders, collateral_units, wallet_units, strict=True):
-        calls.append(v.collateral.mint(deployer, addr, units + wallet))
-        calls.append(v.collateral.approve(addr, v.market.address, 2**256 - 1))
-        calls.append(v.market.deposit(addr, units))
+    for addr, units, wallet in zip(accounts, deposit_units, wallet_usd, strict=True):
+        units = int(units)
+        calls.append(venue.collateral.mint(deployer, addr, units + to_units(float(wallet))))
+        calls.append(venue.collateral.approve(addr, v.address, 2**256 - 1))
+        calls.append(v.deposit(addr, units))
     funding = chain.execute(calls, max_block_calls=SETUP_BLOCK_CALLS)
     _require(funding, "funding traders")
     clock.lap("funding")
     deposited_usd = np.array(
         [
             sum(e.args["amount"] for e in funding[3 * i + 2].events if e.name == "Deposited") / WAD
-            for i in range(book.count)
+            for i in range(book.n_accounts)
         ],
         dtype=np.float64,
     )
-    results = chain.execute(
-        [v.market.trade(a, s) for a, s in zip(traders, size_wad, strict=True)],
-        max_block_calls=SETUP_BLOCK_CALLS,
-    )
+
+    side = book.side.astype(np.int64)
+    opens: list[Call] = []
+    for r in range(book.count):
+        addr, market = accounts[book.account[r]], ids[book.market[r]]
+        size_wad = int(side[r]) * to_wad(round(float(book.size_base[r]), 12))
+        if book.isolated[r]:
+            margin_wad = int(row_units[r]) * 10**12
+            opens.append(v.trade_isolated(addr, market, size_wad, margin_wad))
+        else:
+            opens.append(v.trade(addr, market, size_wad))
+    results = chain.execute(opens, max_block_calls=SETUP_BLOCK_CALLS)
     opened = np.array([r.ok for r in results], dtype=bool)
-    open_errors = [f"{traders[i]}: {r.error}" for i, r in enumerate(results) if not r.ok]
-    if explicit and not opened.all():
+    open_errors = [
+        f"{accounts[book.account[i]]} {inputs.symbols[book.market[i]]}: {r.error}"
+        for i, r in enumerate(results)
+        if not r.ok
+    ]
+    if inputs.explicit and not opened.all():
         i = int(np.flatnonzero(~opened)[0])
         raise WorldError(
             f"traders: the venue refused the opening trade of explicit position {i} "
-            f"({'long' if side[i] > 0 else 'short'} {size_base[i]:g} base units on "
-            f"{book.collateral_usd[i]:g} USD): {results[i].error}"
+            f"({'long' if side[i] > 0 else 'short'} {book.size_base[i]:g} base units of "
+            f"{inputs.symbols[book.market[i]]} on {book.collateral_usd[i]:g} USD): "
+            f"{results[i].error}"
         )
+    size_base = np.zeros(book.count)
+    entry_usd = np.full(book.count, np.nan)
+    for i, r in enumerate(results):
+        modified = [e.args for e in r.events if e.name == "PositionModified"] if r.ok else []
+        if modified:
+            size_base[i] = abs(from_wad(modified[-1]["newSize"]))
+            entry_usd[i] = from_wad(modified[-1]["entryPrice"])
     setup_tx = len(calls) + len(results)
     clock.lap("opens")
 
-    # Market makers: arbitrageurs hold capital in both tokens; the hedger holds the pool's hedge.
-    net_base = float(np.sum(side * size_base * opened))
-    hedger_base = abs(net_base) * HEDGER_INVENTORY_MULTIPLE + float(np.sum(size_base)) * 0.1
+    # Market makers per asset: arbitrageurs hold capital in both tokens of every market's AMM;
+    # the hedger holds each market's hedge inventory.
+    prices = inputs.start_prices_usd
+    hedger_base = np.zeros(n_markets)
     arb = scenario.arbitrageurs
     mm_calls: list[Call] = []
-    for addr in arbitrageurs:
+    for m, market in enumerate(ids):
+        rows = (book.market == m) & opened
+        net_base = float(np.sum(side[rows] * size_base[rows]))
+        hedger_base[m] = abs(net_base) * HEDGER_INVENTORY_MULTIPLE + float(
+            np.sum(size_base[rows]) * 0.1
+        )
+        amm, base = venue.amms[market], venue.bases[market]
+        for addr in arbitrageurs:
+            mm_calls += [
+                venue.collateral.mint(deployer, addr, to_units(arb.capital_usd)),
+                base.mint(deployer, addr, to_wad(arb.capital_usd / prices[m])),
+                venue.collateral.approve(addr, amm.address, 2**256 - 1),
+                base.approve(addr, amm.address, 2**256 - 1),
+            ]
         mm_calls += [
-            v.collateral.mint(deployer, addr, to_units(arb.capital_usd)),
-            v.base.mint(deployer, addr, to_wad(arb.capital_usd / price)),
-            v.collateral.approve(addr, v.amm.address, 2**256 - 1),
-            v.base.approve(addr, v.amm.address, 2**256 - 1),
+            venue.collateral.mint(deployer, hedger, to_units(hedger_base[m] * prices[m])),
+            base.mint(deployer, hedger, to_wad(round(float(hedger_base[m]), 12))),
+            venue.collateral.approve(hedger, amm.address, 2**256 - 1),
+            base.approve(hedger, amm.address, 2**256 - 1),
         ]
-    mm_calls += [
-        v.collateral.mint(deployer, hedger, to_units(hedger_base * price)),
-        v.base.mint(deployer, hedger, to_wad(round(hedger_base, 12))),
-        v.collateral.approve(hedger, v.amm.address, 2**256 - 1),
-        v.base.approve(hedger, v.amm.address, 2**256 - 1),
-    ]
     _require(chain.execute(mm_calls, max_block_calls=SETUP_BLOCK_CALLS), "funding market makers")
     setup_tx += len(mm_calls)
     clock.lap("market_makers")
 
-    # What the chain holds after the opens, not what was asked for.
-    reads = chain.read(
-        [v.market.account_of(a) for a in traders] + [v.market.liquidation_price(a) for a in traders]
+    # What the venue says of every opened position's liquidation price.
+    open_rows = np.flatnonzero(opened)
+    liq = chain.read(
+        [v.liquidation_price(accounts[book.account[r]], ids[book.market[r]]) for r in open_rows]
     )
-    accounts, liq = reads[: len(traders)], reads[len(traders) :]
-    opened_size = np.array([abs(a[0]) / WAD for a in accounts], dtype=np.float64)
-    entry_usd = np.where(opened, np.array([a[1] / WAD for a in accounts], dtype=np.float64), np.nan)
-    liq_usd = np.where(opened, np.array([p / WAD for p in liq], dtype=np.float64), np.nan)
+    liq_usd = np.full(book.count, np.nan)
+    liq_usd[open_rows] = [from_wad(p) if p else np.nan for p in liq]
     start = chain.latest_timestamp() + scenario.step_seconds
     clock.lap("reads")
     return World(
         scenario=scenario,
+        inputs=inputs,
         params=params,
         venue=venue,
-        traders=traders,
+        accounts=accounts,
         book=book,
         keepers=keepers,
         arbitrageurs=arbitrageurs,
@@ -268,11 +473,12 @@ def build_world(chain: Chain, scenario: Scenario) -> World:
         start_timestamp_s=start,
         opened=opened,
         open_errors=open_errors,
-        opened_size_base=opened_size,
+        opened_size_base=size_base,
         entry_price_usd=entry_usd,
         liquidation_price_usd=liq_usd,
-        collateral_in_usd=deposited_usd,
-        wallet_usd=np.asarray(wallet_usd, dtype=np.float64).copy(),
+        collateral_in_usd=row_units / 1e6,
+        account_deposit_usd=deposited_usd,
+        wallet_usd=np.asarray(wallet_usd, dtype=np.float64),
         hedger_base=hedger_base,
         arbitrageur_capital_usd=arb.capital_usd,
         setup_transactions=setup_tx,

@@ -51,10 +51,12 @@ def plan_liquidations(
         Per account, from the pending block's ``healthOf`` (USD).
     liquidatable_since : numpy.ndarray
         Step at which each account was first seen liquidatable (-1: healthy), int64.
-    backstop_fraction : float or None
-        Takeover threshold as a fraction of maintenance margin; ``None`` = no backstop vault.
-    keeper_reward_fraction : float
-        Keeper reward per unit of liquidated notional (penalty × keeper share).
+    backstop_fraction : float, numpy.ndarray or None
+        Takeover threshold as a fraction of maintenance margin (one for all, or per account;
+        NaN: that account cannot be taken over); ``None`` = no backstop vault.
+    keeper_reward_fraction : float or numpy.ndarray
+        Keeper reward per unit of liquidated notional (penalty × keeper share), one for all or
+        per account; where it is 0 the profit threshold does not apply.
     """
     has_position = notional_usd > 0
     under = has_position & (equity_usd < maintenance_usd)
@@ -62,15 +64,17 @@ def plan_liquidations(
         step - liquidatable_since >= reaction_delay_steps
     )
     eligible = under & seen_long_enough
-    if keeper_reward_fraction > 0:
-        eligible &= notional_usd * keeper_reward_fraction - gas_cost_usd >= min_profit_usd
+    reward = np.broadcast_to(np.asarray(keeper_reward_fraction, dtype=np.float64), under.shape)
+    eligible &= (reward <= 0) | (notional_usd * reward - gas_cost_usd >= min_profit_usd)
     candidates = np.flatnonzero(eligible)
     # Largest notional first; ties by index, so the order is deterministic.
     order = np.lexsort((candidates, -notional_usd[candidates]))
     chosen = candidates[order][:capacity]
     if backstop_fraction is None:
         return KeeperPlan(backstop=np.array([], dtype=np.int64), liquidate=chosen)
-    deep = equity_usd[chosen] < backstop_fraction * maintenance_usd[chosen]
+    fraction = np.broadcast_to(np.asarray(backstop_fraction, dtype=np.float64), under.shape)
+    # NaN (an account the backstop cannot take over) compares False: liquidated.
+    deep = equity_usd[chosen] < fraction[chosen] * maintenance_usd[chosen]
     return KeeperPlan(backstop=chosen[deep], liquidate=chosen[~deep])
 
 
@@ -97,15 +101,16 @@ def plan_adl(
 ) -> list[str]:
     """Winners to pass to ``adl`` in the order the contract verifies.
 
-    QUEUE: by non-increasing rank score (the contract checks the order), at most
-    ``max_accounts``. PRO_RATA: the ``max_accounts`` largest profits, passed in strictly
-    increasing address order (the contract checks it).
+    Queues (``contracts_queue``, ``profit_queue``, and the single market's ``queue``): by
+    non-increasing rank score (the contract checks the order), at most ``max_accounts``.
+    PRO_RATA: the ``max_accounts`` largest profits, passed in strictly increasing address order
+    (the contract checks it).
     """
     side_ok = sizes > 0 if winners_long else sizes < 0
     winners = np.flatnonzero(side_ok & (pnl_usd > 0) & (scores > 0))
     if len(winners) == 0:
         return []
-    if policy == "queue":
+    if policy in ("queue", "contracts_queue", "profit_queue"):
         order = np.lexsort((winners, -scores[winners]))
         return [addresses[i] for i in winners[order][:max_accounts]]
     biggest = winners[np.lexsort((winners, -pnl_usd[winners]))][:max_accounts]

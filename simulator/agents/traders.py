@@ -1,8 +1,11 @@
 """Traders' decisions for one step, vectorized over all traders.
 
-Inputs are the traders' positions as read from the chain at the end of the previous step and
-the index price the oracle posts this step; outputs are who closes and who tops up by how much.
-Behaviour codes are :class:`simulator.population.Behaviour`.
+Inputs are the traders' positions (one row per position: the venue's multi-market book) as read
+from the chain at the end of the previous step and the index price the oracle posts this step
+(one price for all rows, or each row's market's price); outputs are which positions close and
+which top up by how much. A row's equity and maintenance margin are its share of its margin
+account's (:mod:`simulator.engine.units`). Behaviour codes are
+:class:`simulator.population.Behaviour`.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from simulator.population import Behaviour
 
 @dataclass
 class TraderState:
-    """Mutable per-trader arrays (USD and base units), one row per trader."""
+    """Mutable per-position arrays (USD and base units), one row per position of the book."""
 
     side: np.ndarray
     """+1 long, -1 short, of the opening position (int8)."""
@@ -31,7 +34,7 @@ class TraderState:
     entry_price_usd: np.ndarray
     """Entry price of the position (USD)."""
     wallet_usd: np.ndarray
-    """Collateral left in the wallet for top-ups (USD)."""
+    """Collateral left in the account's wallet for this position's top-ups (USD)."""
     read_price_usd: np.ndarray
     """Index price at which ``equity_usd`` and ``maintenance_usd`` were last read (USD)."""
 
@@ -42,15 +45,16 @@ class TraderState:
 @dataclass(frozen=True)
 class TraderDecisions:
     close: np.ndarray
-    """Indices of traders who close their whole position this step."""
+    """Rows (positions) closed whole this step."""
     top_up: np.ndarray
-    """Indices of traders who deposit more collateral this step."""
+    """Rows whose account deposits more collateral for them this step."""
     top_up_usd: np.ndarray
     """Amount each of them deposits (USD), aligned with ``top_up``."""
 
 
-def estimate(state: TraderState, price_usd: float) -> tuple[np.ndarray, np.ndarray]:
-    """Equity and maintenance margin carried from their last read to ``price_usd`` (USD):
+def estimate(state: TraderState, price_usd) -> tuple[np.ndarray, np.ndarray]:
+    """Equity and maintenance margin carried from their last read to ``price_usd`` (USD; a
+    float, or one price per row):
     ``equity + side·size·(price − read price)`` and ``maintenance · price / read price``.
     Exact but for funding and fees accrued since the read."""
     side = state.side.astype(np.float64)
@@ -62,23 +66,32 @@ def estimate(state: TraderState, price_usd: float) -> tuple[np.ndarray, np.ndarr
 def decide(
     state: TraderState,
     book,
-    price_usd: float,
+    price_usd,
     rng: np.random.Generator,
+    can_top_up: np.ndarray | None = None,
+    can_close: np.ndarray | None = None,
 ) -> TraderDecisions:
     """Decide this step's actions from the new index price (vectorized).
 
     Equity and maintenance margin are carried to the new price with :func:`estimate`. Take-profit and stop-loss compare profit to collateral put in; panic
     compares the adverse move since entry to ``panic_drawdown``; top-up traders below
     ``top_up_margin_ratio × maintenance`` deposit ``top_up_fraction × opening collateral``
-    with probability ``top_up_probability`` (one uniform draw per trader per step, always drawn
-    so that the random stream does not depend on the state).
+    with probability ``top_up_probability`` (one uniform draw per row per step, always drawn
+    so that the random stream does not depend on the state). ``price_usd`` is a float or one
+    price per row; ``can_top_up`` (bool per row, default all) marks the rows whose account can
+    add margin to them (the venue's isolated positions take margin only with a trade);
+    ``can_close`` (bool per row, default all) the rows whose margin account is above its
+    maintenance margin as a whole (a cross account's row may look healthy on its own while the
+    account is not: its close would revert).
     """
     open_ = state.size_base > 0
+    open_top = open_ & can_top_up if can_top_up is not None else open_
+    open_close = open_ & can_close if can_close is not None else open_
     with np.errstate(invalid="ignore"):  # inf thresholds × 0 collateral of flat traders
-        return _decide(state, book, price_usd, rng, open_)
+        return _decide(state, book, price_usd, rng, open_close, open_top)
 
 
-def _decide(state, book, price_usd, rng, open_) -> TraderDecisions:
+def _decide(state, book, price_usd, rng, open_, open_top) -> TraderDecisions:
     side = state.side.astype(np.float64)
     equity, maintenance = estimate(state, price_usd)
     profit = equity - state.collateral_in_usd
@@ -100,7 +113,7 @@ def _decide(state, book, price_usd, rng, open_) -> TraderDecisions:
     draws = rng.random(len(side))
     amount = np.minimum(book.top_up_fraction * book.collateral_usd, state.wallet_usd)
     wants = (
-        open_
+        open_top
         & ~close
         & (behaviour == Behaviour.TOP_UP)
         & (equity < book.top_up_margin_ratio * maintenance)
@@ -111,12 +124,15 @@ def _decide(state, book, price_usd, rng, open_) -> TraderDecisions:
     return TraderDecisions(close=np.flatnonzero(close), top_up=top_up, top_up_usd=amount[top_up])
 
 
-def decide_reference(state, book, price_usd, draws) -> tuple[list[int], list[tuple[int, float]]]:
+def decide_reference(
+    state, book, price, draws, can_top_up=None, can_close=None
+) -> tuple[list[int], list[tuple[int, float]]]:
     """Row-by-row version of :func:`decide` for tests (``draws`` = the uniform draws)."""
     closes, top_ups = [], []
     for i in range(len(state.side)):
         if state.size_base[i] <= 0:
             continue
+        price_usd = float(np.broadcast_to(price, state.side.shape)[i])
         s = float(state.side[i])
         read = state.read_price_usd[i]
         equity = state.equity_usd[i] + s * state.size_base[i] * (price_usd - read)
@@ -135,12 +151,13 @@ def decide_reference(state, book, price_usd, draws) -> tuple[list[int], list[tup
             )
             or (b == Behaviour.PANIC and adverse >= book.panic_drawdown[i])
         )
-        if wants_close and equity > maintenance:
+        if wants_close and equity > maintenance and (can_close is None or can_close[i]):
             closes.append(i)
             continue
         amount = min(book.top_up_fraction[i] * book.collateral_usd[i], state.wallet_usd[i])
         if (
-            b == Behaviour.TOP_UP
+            (can_top_up is None or can_top_up[i])
+            and b == Behaviour.TOP_UP
             and equity < book.top_up_margin_ratio[i] * maintenance
             and draws[i] < book.top_up_probability[i]
             and amount >= 1.0

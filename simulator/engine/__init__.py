@@ -8,8 +8,10 @@ Modules, one concept each:
   checkpointed), :class:`StepOutcome`, position outcome codes.
 - :mod:`~simulator.engine.context` -- the run's fixed setup shared by the phases and the typed
   :class:`~simulator.engine.context.Action` a phase plans.
+- :mod:`~simulator.engine.margin` -- margin units (cross accounts, isolated positions): the
+  venue's health reads and the traders' per-position view of them.
 - Phases, each planning actions from the state and the views read for it:
-  :mod:`~simulator.engine.oracle` (price push, controller poke),
+  :mod:`~simulator.engine.oracle` (every market's price push, the controller's poke),
   :mod:`~simulator.engine.governance` (scheduled parameter change),
   :mod:`~simulator.engine.traders` (closes, top-ups; the traders' view of their accounts),
   :mod:`~simulator.engine.lps` (LP withdrawals), :mod:`~simulator.engine.keepers`

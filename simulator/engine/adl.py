@@ -1,9 +1,19 @@
-"""Phase 3a: auto-deleveraging of outstanding bad debt (``queue`` and ``pro_rata`` policies).
+"""Phase 3a: auto-deleveraging of every market's outstanding bad debt, under that market's
+policy (``contracts_queue``, ``profit_queue`` or ``pro_rata``; ``socialized`` runs inside the
+liquidation, ``none`` keeps the bad debt).
 
-When the pending block's ledger holds bad debt, the winners' side is the one opposite the
-larger deficit; its open positions (and the backstop vault's) are ranked and sized in one read
-on the pending block, and an ADL keeper sends one ``adl`` call over the winners that
-:func:`simulator.agents.keepers.plan_adl` picks."""
+For every market and bankrupt side with a deficit in the pending block's ledgers, the winners'
+open positions in that market (and the backstop vault's) are ranked in ONE read on the pending
+block (one ``adlRanking(market, accounts)`` view per market and side, all in the same round
+trip), and the venue's ADL keeper (``ADL_KEEPER_ROLE``) sends one ``adl(market,
+longsBankrupt, winners)`` per market and side over the winners that
+:func:`simulator.agents.keepers.plan_adl` picks (queues: ranked by score; pro rata: by
+address).
+
+A winner's score is its notional over its (cross) account value, so one ADL call changes the
+scores of the accounts it haircuts in every market they hold: a market whose ranked accounts
+include one that an earlier call of the block haircuts waits for the next step (its ranking
+read on chain would no longer hold when its call runs, and the venue checks the order)."""
 
 from __future__ import annotations
 
@@ -16,37 +26,69 @@ from simulator.engine.context import Action, Context
 from simulator.engine.state import EngineState
 from simulator.units import from_wad_array
 
+#: Policies for which the ADL keeper calls ``adl``.
+CALLED_POLICIES = ("contracts_queue", "profit_queue", "pro_rata")
+
 
 def plan_adl(ctx: Context, s: EngineState, levels: dict[str, Any]) -> tuple[list[Action], set[int]]:
-    """The ADL call for the bad debt in ``levels["accounting"]`` (none when there is none or
-    the policy is not ``queue`` / ``pro_rata``) and the trader indices of its winners (read
-    again after the block)."""
-    acc = levels["accounting"]
-    deficit_longs, deficit_shorts = acc["badDebtLongs"], acc["badDebtShorts"]
-    if ctx.adl_policy not in ("queue", "pro_rata") or not (deficit_longs or deficit_shorts):
+    """The ADL calls for the deficits in ``levels["ledgers"]`` and the rows of their winners
+    (read again after the block)."""
+    v, book = ctx.venue, ctx.world.book
+    if not v.params.buffers.adl_keeper_enabled:
         return [], set()
-    v = ctx.venue
-    winners_long = deficit_shorts > deficit_longs
-    # Candidates: open positions on the winning side (and the backstop vault), ranked and
-    # sized in one round trip.
-    side = 1 if winners_long else -1
-    same_side = (s.trader.size_base > 0) & (s.trader.side == side)
-    accounts = [ctx.accounts[i] for i in np.flatnonzero(same_side)]
-    accounts.append(ctx.vault_address)
-    (scores, pnls), (_, _, sizes, _) = ctx.chain.read(
-        [v.market.adl_ranking(accounts), v.market.health_of(accounts)], pending=True
-    )
-    winners = keeper_agents.plan_adl(
-        np.array(scores, dtype=np.float64),
-        from_wad_array(pnls),
-        np.array(sizes, dtype=np.float64),
-        winners_long,
-        accounts,
-        ctx.adl_policy,
-        ctx.max_adl_accounts,
-    )
-    if not winners:
+    jobs: list[tuple[int, bool, np.ndarray, list[str]]] = []
+    for m, ledger in enumerate(levels["ledgers"]):
+        if ctx.adl_policy[m] not in CALLED_POLICIES:
+            continue
+        for longs_bankrupt, deficit in ((True, ledger["badDebtLongs"]), (False, ledger["badDebtShorts"])):  # fmt: skip
+            if not deficit:
+                continue
+            side = -1 if longs_bankrupt else 1  # the winners' side
+            rows = np.flatnonzero(
+                (book.market == m) & (s.trader.size_base > 0) & (s.trader.side == side)
+            )
+            accounts = [ctx.accounts[a] for a in book.account[rows]]
+            if ctx.vault_address is not None:
+                accounts.append(ctx.vault_address)
+            if accounts:
+                jobs.append((m, longs_bankrupt, rows, accounts))
+    if not jobs:
         return [], set()
-    indices = {i for a in winners if (i := ctx.index(a)) is not None}
-    # ADL_ROLE: the protocol's own ADL keeper (the market refuses anyone else).
-    return [Action(v.market.adl(v.adl_keeper, winners), "adl")], indices
+    got = ctx.chain.read(
+        [v.venue.adl_ranking(ctx.market_ids[m], accounts) for m, _, _, accounts in jobs],
+        pending=True,
+    )
+    actions: list[Action] = []
+    winners_rows: set[int] = set()
+    touched: set[str] = set()
+    for (m, longs_bankrupt, rows, accounts), (scores, pnls) in zip(jobs, got, strict=True):
+        if touched.intersection(accounts):
+            # An earlier ADL call of this block haircuts an account ranked here: its account
+            # value, hence its score in this market, changes before this call runs. This
+            # market's deficit waits for the next step's ranking (the same round trips).
+            continue
+        sizes = np.concatenate([s.trader.size_base[rows] * s.trader.side[rows], [0.0]])[
+            : len(accounts)
+        ]
+        if ctx.vault_address is not None:
+            sizes[-1] = float(levels["vault_size_wad"][m]) / 1e18
+        winners = keeper_agents.plan_adl(
+            np.array(scores, dtype=np.float64),
+            from_wad_array(pnls),
+            sizes,
+            not longs_bankrupt,
+            accounts,
+            ctx.adl_policy[m],
+            int(ctx.max_adl_accounts[m]),
+        )
+        if not winners:
+            continue
+        market = ctx.market_ids[m]
+        for a in winners:
+            r = ctx.row(a, market)
+            if r is not None:
+                winners_rows.add(r)
+        touched.update(winners)
+        call = v.venue.adl(v.adl_keeper, market, longs_bankrupt, winners)
+        actions.append(Action(call, "adl", -1, m))
+    return actions, winners_rows

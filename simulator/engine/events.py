@@ -1,7 +1,11 @@
-"""From what a block did to ``events.parquet`` rows: decoded contract events become rows
-(:func:`rows_from_event`, :func:`close_row`), the block's results become the step's rows and
-the position outcomes they imply (:func:`decode_block`), and the swaps move the hedger's and
-arbitrageurs' inventories (:func:`update_inventories`).
+"""From what a block did to ``events.parquet`` rows: decoded venue events become rows
+(:func:`rows_from_event`), the block's results become the step's rows, the position sizes and
+outcomes they imply (:func:`decode_block`), and the swaps move the hedger's and arbitrageurs'
+inventories (:func:`update_inventories`).
+
+The traders' position sizes are tracked from the venue's own events (``PositionModified``'s new
+size, ``Liquidated`` and ``AdlHaircut``'s sizes closed, ``BackstopTakeover`` of every cross
+position), so no position needs reading back after a block.
 
 Units: the contracts' events are WAD (18-decimal) integers and token base units; every row is
 in USD and base units (see :mod:`simulator.results`).
@@ -12,10 +16,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
+
 from simulator.chain.abi import DecodedEvent
 from simulator.chain.types import TxResult
-from simulator.engine.context import Context
+from simulator.engine.context import Action, Context
 from simulator.engine.state import ADL, BACKSTOPPED, CLOSED, LIQUIDATED, EngineState
+from simulator.protocol.venue_params import VenueAdlPolicy
 from simulator.units import from_units, from_wad
 
 #: Event kinds that count as a liquidation in the step metrics.
@@ -24,19 +31,20 @@ LIQUIDATION_KINDS = ("liquidation", "partial_liquidation", "backstop_takeover")
 ADL_KINDS = ("adl", "socialized_loss")
 #: Action kinds whose revert is recorded as a ``<kind>_reverted`` event.
 _REVERT_RECORDED = ("liquidate", "backstop", "adl", "close", "governance_executed")
-
-
 #: Event kinds that concern the venue, not one market (``market`` null): LP withdrawals from
-#: the backstop vault and the spot AMM.
+#: the backstop vault (the AMMs' carry their market).
 VENUE_EVENT_KINDS = ("lp_withdrawal",)
+#: ``AdlExecuted.policy`` index of the socialized loss.
+_SOCIALIZED = list(VenueAdlPolicy).index(VenueAdlPolicy.SOCIALIZED)
+#: Sizes below this are flat (base units): float residue of subtracting WAD sizes.
+_FLAT_BASE = 1e-15
 
 
 def event_row(
     step: int, kind: str, *, market=None, account=None, side=None, size=None, price=None,
     amount=None, detail=""
 ) -> dict[str, Any]:  # fmt: skip
-    """One ``events.parquet`` row; ``notional_usd`` is size × price when both are known.
-    ``market`` (the market's symbol) may be left for :func:`with_market` to fill."""
+    """One ``events.parquet`` row; ``notional_usd`` is size × price when both are known."""
     return {
         "step": step,
         "kind": kind,
@@ -51,73 +59,67 @@ def event_row(
     }
 
 
-def _side(signed: int) -> str | None:
-    return "long" if signed > 0 else ("short" if signed < 0 else None)
-
-
-def rows_from_event(e: DecodedEvent, step: int) -> list[dict[str, Any]]:
-    """The rows one decoded market event contributes (none for events not measured)."""
-    a = e.args
-    if e.name == "Liquidated":
-        rows = [event_row(step, "liquidation" if a["full"] else "partial_liquidation", account=a["account"],
-                          side=_side(a["sizeClosed"]), size=from_wad(abs(a["sizeClosed"])),
-                          price=from_wad(a["fillPrice"]), amount=from_wad(a["penalty"]))]  # fmt: skip
-        return rows + _payout(a, step)
-    if e.name == "BackstopTakeover":
-        rows = [event_row(step, "backstop_takeover", account=a["account"], side=_side(a["size"]),
-                          size=from_wad(abs(a["size"])), price=from_wad(a["price"]),
-                          amount=from_wad(a["marginTransferred"]))]  # fmt: skip
-        return rows + _payout(a, step)
-    if e.name == "BadDebtRecorded":
-        return [
-            event_row(
-                step,
-                "bad_debt",
-                side="long" if a["longsBankrupt"] else "short",
-                amount=from_wad(a["amount"]),
-            )
-        ]
-    if e.name == "AdlHaircut":
-        return [event_row(step, "adl_fill", account=a["account"], side=_side(a["sizeClosed"]),
-                          size=from_wad(abs(a["sizeClosed"])), price=from_wad(a["price"]),
-                          amount=from_wad(a["haircut"]))]  # fmt: skip
-    if e.name == "AdlExecuted":
-        detail = {
-            "deficit_usd": from_wad(a["deficit"]),
-            "covered_usd": from_wad(a["covered"]),
-            "overshoot_usd": from_wad(a["overshoot"]),
-            "to_fund_usd": from_wad(a["toFund"]),
-        }
-        kind = "socialized_loss" if a["accounts"] == 0 else "adl"
-        return [event_row(step, kind, amount=from_wad(a["haircuts"]), detail=json.dumps(detail))]
-    return []
-
-
 def with_market(rows: list[dict[str, Any]], symbol: str) -> list[dict[str, Any]]:
-    """The step's event rows with ``market`` filled: ``symbol`` (the venue's one market) for
-    every row that names none, except :data:`VENUE_EVENT_KINDS` (null)."""
+    """The rows with ``market`` filled: ``symbol`` for every row that names none, except
+    :data:`VENUE_EVENT_KINDS` (null). For a one-market venue's rows built without a market."""
     for row in rows:
         if row.get("market") is None and row["kind"] not in VENUE_EVENT_KINDS:
             row["market"] = symbol
     return rows
 
 
-def close_row(e: DecodedEvent, step: int, reason: str) -> dict[str, Any]:
+def _side(signed: int) -> str | None:
+    return "long" if signed > 0 else ("short" if signed < 0 else None)
+
+
+def rows_from_event(ctx: Context, e: DecodedEvent, step: int) -> list[dict[str, Any]]:
+    """The rows one decoded venue event contributes (none for events not measured)."""
+    a = e.args
+    symbol = ctx.symbols[ctx.market_index(a["market"])] if "market" in a else None
+    if e.name == "Liquidated":
+        kind = "liquidation" if a["full"] else "partial_liquidation"
+        return [event_row(step, kind, market=symbol, account=a["account"],
+                          side=_side(a["sizeClosed"]), size=from_wad(abs(a["sizeClosed"])),
+                          price=from_wad(a["fill"]), amount=from_wad(a["penalty"]))]  # fmt: skip
+    if e.name == "DeficitAttributed":
+        if not a["paidByInsurance"]:
+            return []
+        return [event_row(step, "insurance_payout", market=symbol, account=a["account"],
+                          amount=from_wad(a["paidByInsurance"]))]  # fmt: skip
+    if e.name == "BadDebtRecorded":
+        side = "long" if a["longsBankrupt"] else "short"
+        return [event_row(step, "bad_debt", market=symbol, side=side, amount=from_wad(a["amount"]))]
+    if e.name == "AdlHaircut":
+        return [event_row(step, "adl_fill", market=symbol, account=a["account"],
+                          side=_side(a["sizeClosed"]), size=from_wad(abs(a["sizeClosed"])),
+                          price=from_wad(a["price"]), amount=from_wad(a["haircut"]))]  # fmt: skip
+    if e.name == "AdlExecuted":
+        detail = {
+            "deficit_usd": from_wad(a["deficit"]),
+            "minimum_haircut_usd": from_wad(a["minimumHaircut"]),
+            "covered_usd": from_wad(a["covered"]),
+            "overshoot_usd": from_wad(a["overshoot"]),
+            "to_fund_usd": from_wad(a["toInsurance"]),
+            "contracts_closed_base": from_wad(a["contractsClosed"]),
+            "notional_closed_usd": from_wad(a["notionalClosed"]),
+            "accounts": int(a["accounts"]),
+            "policy": list(VenueAdlPolicy)[int(a["policy"])].value,
+        }
+        kind = "socialized_loss" if int(a["policy"]) == _SOCIALIZED else "adl"
+        return [event_row(step, kind, market=symbol, side="long" if a["longsBankrupt"] else "short",
+                          amount=from_wad(a["haircuts"]), detail=json.dumps(detail))]  # fmt: skip
+    return []
+
+
+def close_row(ctx: Context, e: DecodedEvent, step: int, reason: str) -> dict[str, Any]:
     """The row of a trader's own close (a ``PositionModified`` to size 0); ``amount_usd`` is
     the realized PnL net of the fee and funding paid."""
     a = e.args
-    pnl = from_wad(a["realizedPnl"] - int(a["fee"]) - a["fundingPaid"])
-    return event_row(step, "close", account=a["account"], side=_side(-a["sizeDelta"]),
-                     size=from_wad(abs(a["sizeDelta"])), price=from_wad(a["fillPrice"]), amount=pnl,
-                     detail=reason)  # fmt: skip
-
-
-def _payout(a: dict, step: int) -> list[dict[str, Any]]:
-    if not a["fundPayout"]:
-        return []
-    return [
-        event_row(step, "insurance_payout", account=a["account"], amount=from_wad(a["fundPayout"]))
-    ]
+    pnl = from_wad(a["realizedPnl"] - int(a["fee"]) - a["funding"])
+    symbol = ctx.symbols[ctx.market_index(a["market"])]
+    return event_row(step, "close", market=symbol, account=a["account"],
+                     side=_side(-a["sizeDelta"]), size=from_wad(abs(a["sizeDelta"])),
+                     price=from_wad(a["fill"]), amount=pnl, detail=reason)  # fmt: skip
 
 
 def close_reason(behaviour: int) -> str:
@@ -131,15 +133,53 @@ def close_reason(behaviour: int) -> str:
     }.get(int(behaviour), "close")
 
 
+def _set_outcome(s: EngineState, row: int, code: int, t: int) -> None:
+    """The row's latest outcome (a position partly deleveraged, then closed, is closed); its
+    realized PnL is taken again after this block's read."""
+    s.outcome[row], s.outcome_step[row] = code, t
+    s.realized_pnl_usd[row] = np.nan
+
+
+def _takeover_rows(ctx: Context, s: EngineState, e: DecodedEvent, t: int) -> list[dict]:
+    """One ``backstop_takeover`` row per cross position taken over (the account's collateral
+    transferred split by notional), and those positions flat."""
+    a = e.args
+    i = ctx.index(a["account"])
+    if i is None:
+        return []
+    book, tr = ctx.world.book, s.trader
+    rows = _cross_rows(ctx, s, i)
+    prices = s.oracle_price_usd[book.market[rows]] if rows else []
+    notional = [tr.size_base[r] * p for r, p in zip(rows, prices, strict=True)]
+    total = sum(notional) or 1.0
+    out = []
+    for r, p, n in zip(rows, prices, notional, strict=True):
+        out.append(event_row(t, "backstop_takeover", market=ctx.symbols[book.market[r]],
+                             account=a["account"], side=_side(int(tr.side[r])),
+                             size=float(tr.size_base[r]), price=float(p),
+                             amount=from_wad(a["collateralTransferred"]) * n / total))  # fmt: skip
+        tr.size_base[r] = 0.0
+        _set_outcome(s, r, BACKSTOPPED, t)
+    return out
+
+
+def _cross_rows(ctx: Context, s: EngineState, account: int) -> list[int]:
+    rows = ctx.rows_of_account(account)
+    book = ctx.world.book
+    return [int(r) for r in rows if not book.isolated[r] and s.trader.size_base[r] > 0]
+
+
 def decode_block(
-    ctx: Context, s: EngineState, results: list[TxResult], kinds: list[tuple[str, int]], t: int
+    ctx: Context, s: EngineState, results: list[TxResult], actions: list[Action], t: int
 ) -> list[dict]:
-    """Event rows of the mined block (``kinds``: each transaction's action kind and trader),
-    and the position outcomes they imply (written into ``s``). A timelock ``execute`` that
-    reverted (not ready yet) is tried again next step; a top-up credits what the market
+    """Event rows of the mined block (``actions``: each transaction's action), with the
+    position sizes and outcomes they imply written into ``s``. A timelock ``execute`` that
+    reverted (not ready yet) is tried again next step; a top-up credits what the venue
     recorded as deposited."""
     out: list[dict] = []
-    for result, (kind, who) in zip(results, kinds, strict=True):
+    book, tr = ctx.world.book, s.trader
+    for result, action in zip(results, actions, strict=True):
+        kind, who = action.kind, action.who
         if not result.ok:
             if (
                 kind == "governance_executed"
@@ -147,45 +187,67 @@ def decode_block(
             ):
                 s.governance["executed"] = False  # not ready yet: try again next step
             if kind in _REVERT_RECORDED:
-                account = ctx.accounts[who] if who >= 0 else None
+                account = (
+                    ctx.accounts[book.account[who]]
+                    if who >= 0
+                    else ctx.accounts[ctx.units.account[action.unit]]
+                    if action.unit >= 0
+                    else None
+                )
+                market = ctx.symbols[action.market] if action.market >= 0 else None
                 out.append(
-                    event_row(t, f"{kind}_reverted", account=account, detail=str(result.error))
+                    event_row(
+                        t,
+                        f"{kind}_reverted",
+                        market=market,
+                        account=account,
+                        detail=str(result.error),
+                    )  # fmt: skip
                 )
             continue
         if kind == "top_up" and who >= 0:
             amount = next(
                 (from_wad(e.args["amount"]) for e in result.events if e.name == "Deposited"), 0.0
             )
-            s.trader.collateral_in_usd[who] += amount
-            s.trader.wallet_usd[who] -= amount
-            out.append(event_row(t, "top_up", account=ctx.accounts[who], amount=amount))
+            tr.collateral_in_usd[who] += amount
+            tr.wallet_usd[who] -= amount
+            out.append(event_row(t, "top_up", market=ctx.symbols[book.market[who]],
+                                 account=ctx.accounts[book.account[who]], amount=amount))  # fmt: skip
         if kind == "governance_executed":
             detail = json.dumps({"parameter": ctx.scenario.controls.governance_change.parameter})
-            out.append(event_row(t, "governance_executed", detail=detail))
+            market = ctx.symbols[action.market] if action.market >= 0 else None
+            out.append(event_row(t, "governance_executed", market=market, detail=detail))
         for e in result.events:
-            if e.name == "PositionModified" and kind == "close" and who >= 0:
-                out.append(close_row(e, t, close_reason(ctx.world.book.behaviour[who])))
-            else:
-                out += rows_from_event(e, t)
-    for row in out:
-        i = ctx.index(row["account"]) if row["account"] else None
-        if i is None:
-            continue
-        if row["kind"] == "close":
-            s.outcome[i], s.outcome_step[i] = CLOSED, t
-        elif row["kind"] == "liquidation":
-            s.outcome[i], s.outcome_step[i] = LIQUIDATED, t
-        elif row["kind"] == "backstop_takeover":
-            s.outcome[i], s.outcome_step[i] = BACKSTOPPED, t
-        elif row["kind"] == "adl_fill" and row["size_base"]:
-            s.outcome[i], s.outcome_step[i] = ADL, t
+            a = e.args
+            if e.name == "BackstopTakeover":
+                out += _takeover_rows(ctx, s, e, t)
+                continue
+            row = ctx.row(a["account"], a["market"]) if "account" in a and "market" in a else None
+            if e.name == "PositionModified":
+                if row is not None:
+                    tr.size_base[row] = abs(from_wad(a["newSize"]))
+                    tr.entry_price_usd[row] = from_wad(a["entryPrice"])
+                    if kind == "close" and a["newSize"] == 0:
+                        out.append(close_row(ctx, e, t, close_reason(book.behaviour[row])))
+                        _set_outcome(s, row, CLOSED, t)
+                continue
+            if row is not None and e.name in ("Liquidated", "AdlHaircut"):
+                closed = abs(from_wad(a["sizeClosed"]))
+                left = tr.size_base[row] - closed
+                full = e.name == "Liquidated" and a["full"]
+                tr.size_base[row] = 0.0 if full or left < _FLAT_BASE else left
+                if full:
+                    _set_outcome(s, row, LIQUIDATED, t)
+                elif e.name == "AdlHaircut" and closed:
+                    _set_outcome(s, row, ADL, t)
+            out += rows_from_event(ctx, e, t)
     return out
 
 
-def update_inventories(s: EngineState, results: list[TxResult], kinds: list) -> None:
+def update_inventories(s: EngineState, results: list[TxResult], actions: list[Action]) -> None:
     """Move the hedger's and arbitrageurs' (USD, base) inventories by their mined swaps."""
-    for result, (kind, who) in zip(results, kinds, strict=True):
-        if not result.ok or kind not in ("hedge", "arb"):
+    for result, action in zip(results, actions, strict=True):
+        if not result.ok or action.kind not in ("hedge", "arb"):
             continue
         swap = next((e for e in result.events if e.name == "Swap"), None)
         if swap is None:
@@ -197,7 +259,9 @@ def update_inventories(s: EngineState, results: list[TxResult], kinds: list) -> 
         )
         d_usd = from_units(amount_out) if base_in else -from_units(amount_in)
         d_base = -from_wad(amount_in) if base_in else from_wad(amount_out)
-        inventory = s.hedger_inventory if kind == "hedge" else s.arb_inventory[who]
-        inventory += (d_usd, d_base)
-        if kind == "hedge":
-            s.hedged_base += d_base
+        m = action.market
+        if action.kind == "hedge":
+            s.hedger_inventory[m] += (d_usd, d_base)
+            s.hedged_base[m] += d_base
+        else:
+            s.arb_inventory[action.who, m] += (d_usd, d_base)

@@ -19,27 +19,28 @@ class InvariantViolation(PerpsimError):
 
 
 def check_invariants(ctx: Context, s: EngineState, t: int, levels: dict) -> None:
-    """Value conservation of the market's ledger (to the wei: accounts + pool + fees = net
-    flows = the collateral the market holds), and recorded bad debt for every account left
-    below zero."""
+    """The venue's accounting identity (``IPerpVenueTypes.Accounting``, to the wei: accounts +
+    pool + fees = net flows = the collateral the venue holds), and recorded bad debt for every
+    margin unit left flat below zero."""
     acc = levels["accounting"]
     ledgers = acc["totalCollateral"] + acc["pool"] + acc["protocolFees"]
     flows = (
         acc["totalDeposits"] - acc["totalWithdrawals"] + acc["poolSeeded"] + acc["paidByInsurance"]
         - acc["paidToInsurance"] - acc["keeperRewards"] - acc["feesWithdrawn"]
     )  # fmt: skip
-    held = units_to_wad(levels["market_token_units"])
+    held = units_to_wad(levels["venue_token_units"])
     if not ledgers == flows == held:
         raise InvariantViolation(
             f"step {t}: value not conserved (WAD USD): accounts + pool + fees = {ledgers}, "
-            f"net flows = {flows}, collateral the market holds = {held}"
+            f"net flows = {flows}, collateral the venue holds = {held}"
         )
-    negative = np.flatnonzero(
-        (s.trader.equity_usd < -INVARIANT_TOLERANCE_USD) & (s.trader.size_base == 0)
-    )
+    units = ctx.units
+    equity = units.unit_sum(s.trader.equity_usd)
+    flat = units.unit_sum(s.trader.size_base) == 0
+    negative = np.flatnonzero((equity < -INVARIANT_TOLERANCE_USD) & flat)
     if len(negative):
-        i = int(negative[0])
+        u = int(negative[0])
         raise InvariantViolation(
-            f"step {t}: account {ctx.accounts[i]} is flat with negative equity "
-            f"{s.trader.equity_usd[i]:.6f} USD that no bad debt records"
+            f"step {t}: account {ctx.accounts[units.account[u]]} is flat with negative equity "
+            f"{equity[u]:.6f} USD that no bad debt records"
         )

@@ -1,12 +1,16 @@
 """Phase 2: keepers on the pending block -- backstop takeovers and liquidations.
 
-Keepers watch every position off chain (equity carried to the new oracle price by
-:func:`simulator.agents.traders.estimate`) and confirm on chain the ones near liquidation, plus
-everyone every :data:`FULL_REFRESH_STEPS`, with one batched ``healthOf`` on the pending block
-(:func:`watch_list`). That read is also the traders' view of their accounts for the next step's
-decisions. :func:`plan_keepers` then sends backstop takeovers and liquidations within the
-keepers' capacity, reaction delay and profit threshold
-(:func:`simulator.agents.keepers.plan_liquidations`), round robin over the keepers."""
+Keepers watch every margin unit off chain (a cross account, or an isolated position: see
+:mod:`simulator.engine.margin`), its equity carried to the new oracle prices by
+:func:`simulator.agents.traders.estimate`, and confirm on chain the ones near liquidation, plus
+everyone every :data:`FULL_REFRESH_STEPS`, in one batched read on the pending block
+(:func:`watch_list`: one ``healthOf`` over the cross accounts, one ``isolatedHealth`` per
+isolated position). That read is also the traders' view for the next step's decisions.
+:func:`plan_keepers` then sends backstop takeovers (``backstopTakeover(account)``: the whole
+cross account), cross liquidations (``liquidate(account)``: the venue goes market by market)
+and isolated ones (``liquidateIsolated(account, market)``), within the keepers' capacity,
+reaction delay and profit threshold (:func:`simulator.agents.keepers.plan_liquidations`),
+round robin over the keepers."""
 
 from __future__ import annotations
 
@@ -16,80 +20,97 @@ from simulator.agents import keepers as keeper_agents
 from simulator.engine.context import Action, Context
 from simulator.engine.state import EngineState
 
-#: Keepers confirm on chain every account whose estimated equity is under this multiple of its
+#: Keepers confirm on chain every unit whose estimated equity is under this multiple of its
 #: estimated maintenance margin (the estimate misses only funding and fees since the last read).
 WATCH_MARGIN_RATIO = 2.0
-#: Every this many steps keepers (and traders) read every open position on chain.
+#: Every this many steps keepers (and traders) read every open margin unit on chain.
 FULL_REFRESH_STEPS = 30
 
 
 def watch_list(
-    ctx: Context, s: EngineState, t: int, est_eq: np.ndarray, est_mm: np.ndarray
+    ctx: Context, s: EngineState, t: int, eq: np.ndarray, mm: np.ndarray, notional: np.ndarray
 ) -> np.ndarray:
-    """Indices of the open positions to confirm on chain at step ``t`` (estimated equity and
-    maintenance margin in USD)."""
-    active = s.trader.size_base > 0
+    """Units to confirm on chain at step ``t`` (estimated equity, maintenance margin and
+    notional per unit, USD)."""
+    active = notional > 0
     if t % FULL_REFRESH_STEPS == 0 or ctx.full_health_every_step:
         return np.flatnonzero(active)
-    return np.flatnonzero(
-        active & ((est_eq < WATCH_MARGIN_RATIO * est_mm) | (s.liquidatable_since >= 0))
-    )
+    return np.flatnonzero(active & ((eq < WATCH_MARGIN_RATIO * mm) | (s.liquidatable_since >= 0)))
 
 
 def track_liquidatable(
     s: EngineState, t: int, eq: np.ndarray, mm: np.ndarray, notional: np.ndarray
 ) -> None:
-    """Record since when each account is liquidatable (equity ``eq`` below maintenance ``mm``,
+    """Record since when each unit is liquidatable (equity ``eq`` below maintenance ``mm``,
     USD; notional in USD), for the keepers' reaction delay."""
     s.liquidatable_since = keeper_agents.update_liquidatable_since(
         s.liquidatable_since, eq, mm, notional, t
     )
 
 
+def unit_fractions(ctx: Context, s: EngineState, notional_row: np.ndarray):
+    """Per unit: the keeper's reward fraction and the backstop threshold fraction (NaN for an
+    isolated position, which the backstop does not take over; None without a vault), each the
+    notional-weighted mean of its markets' (the venue sums ``backstopFraction × MM`` over
+    the account's markets)."""
+    units, market = ctx.units, ctx.world.book.market
+    total = units.unit_sum(notional_row)
+    safe = np.where(total > 0, total, 1.0)
+    reward = units.unit_sum(notional_row * ctx.keeper_reward_fraction[market]) / safe
+    if ctx.backstop_fraction is None:
+        return reward, None
+    backstop = units.unit_sum(notional_row * ctx.backstop_fraction[market]) / safe
+    return reward, np.where(units.isolated, np.nan, backstop)
+
+
 def plan_keepers(
-    ctx: Context, s: EngineState, t: int, eq: np.ndarray, mm: np.ndarray, notional: np.ndarray
+    ctx: Context, s: EngineState, t: int, eq: np.ndarray, mm: np.ndarray, notional_row: np.ndarray
 ) -> list[Action]:
-    """Backstop takeovers, then liquidations, of the accounts whose equity ``eq`` is below
-    maintenance ``mm`` (USD; confirmed on chain or estimated) and notional (USD); updates
-    ``s.liquidatable_since`` first. An account whose takeover the venue refused before
-    (``s.takeover_refused``) is liquidated instead."""
+    """Backstop takeovers, then liquidations, of the units whose equity ``eq`` is below
+    maintenance ``mm`` (USD per unit; confirmed on chain or estimated); ``notional_row`` is
+    every row's notional (USD). Updates ``s.liquidatable_since`` first. A unit whose takeover
+    the venue refused before (``s.takeover_refused``) is liquidated instead."""
+    notional = ctx.units.unit_sum(notional_row)
     track_liquidatable(s, t, eq, mm, notional)
+    reward, backstop_fraction = unit_fractions(ctx, s, notional_row)
     ks = ctx.scenario.keepers
     plan = keeper_agents.plan_liquidations(
         eq, mm, notional, s.liquidatable_since, t,
         capacity=ks.count * ks.max_liquidations_per_block,
         reaction_delay_steps=ks.reaction_delay_steps,
-        backstop_fraction=ctx.backstop_fraction,
-        keeper_reward_fraction=ctx.keeper_reward_fraction,
+        backstop_fraction=backstop_fraction,
+        keeper_reward_fraction=reward,
         gas_cost_usd=ks.gas_cost_usd,
         min_profit_usd=ks.min_profit_usd,
     )  # fmt: skip
-    # The venue refused these accounts' takeover (the vault would end below its own
-    # maintenance margin): keepers fall back to liquidating them.
     refused = s.takeover_refused[plan.backstop]
     backstop = plan.backstop[~refused]
     liquidate = np.concatenate([plan.backstop[refused], plan.liquidate])
-    market = ctx.venue.market
+    v, units = ctx.venue.venue, ctx.units
     actions: list[Action] = []
-    for n, i in enumerate(np.concatenate([backstop, liquidate])):
+    for n, u in enumerate(np.concatenate([backstop, liquidate]).astype(np.int64)):
         keeper = ctx.keeper(n)
+        account = ctx.accounts[units.account[u]]
         if n < len(backstop):
-            call = market.backstop_takeover(keeper, ctx.accounts[i])
-            actions.append(Action(call, "backstop", int(i)))
+            actions.append(Action(v.backstop_takeover(keeper, account), "backstop", unit=int(u)))
+        elif units.isolated[u]:
+            m = int(units.market[u])
+            call = v.liquidate_isolated(keeper, account, ctx.market_ids[m])
+            actions.append(Action(call, "liquidate", market=m, unit=int(u)))
         else:
-            actions.append(Action(market.liquidate(keeper, ctx.accounts[i]), "liquidate", int(i)))
+            actions.append(Action(v.liquidate(keeper, account), "liquidate", unit=int(u)))
     return actions
 
 
 #: The venue's custom error for a takeover that would leave the vault below maintenance.
-TAKEOVER_REFUSED_ERROR = "BackstopWouldBeLiquidatable"
+TAKEOVER_REFUSED_ERROR = "BackstopWouldBeUnderwater"
 
 
-def record_refused_takeovers(s: EngineState, results: list, kinds: list[tuple[str, int]]) -> None:
-    """Mark the traders whose backstop takeover reverted ``BackstopWouldBeLiquidatable`` in
-    the mined block (``results`` and their ``kinds``), so keepers liquidate them from the next
-    step on instead of trying the takeover again every step."""
-    for result, (kind, who) in zip(results, kinds, strict=True):
-        if kind == "backstop" and who >= 0 and not result.ok:
+def record_refused_takeovers(s: EngineState, results: list, actions: list[Action]) -> None:
+    """Mark the units whose backstop takeover reverted ``BackstopWouldBeUnderwater`` in the
+    mined block, so keepers liquidate them from the next step on instead of trying the
+    takeover again every step."""
+    for result, action in zip(results, actions, strict=True):
+        if action.kind == "backstop" and action.unit >= 0 and not result.ok:
             if getattr(result.error, "name", None) == TAKEOVER_REFUSED_ERROR:
-                s.takeover_refused[who] = True
+                s.takeover_refused[action.unit] = True

@@ -1,73 +1,115 @@
-"""The venue's levels: market ledger, open interest, prices, AMM reserves, insurance fund and
-backstop vault, read in one batched call after every block (and before the first one), parsed
-into floats of USD and base units."""
+"""The venue's levels: its ledger, every market's state (index, open interest, funding, its
+ledger of deficits and fees), mark, spot AMM reserves, the insurance fund and the backstop
+vault, read in one batched call after every block (and before the first one), parsed into
+floats of USD and base units, per market as arrays of shape (M,)."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
+
+import numpy as np
 
 from simulator.engine.context import Context
 from simulator.units import from_units, from_wad
 
 
+def market_views(ctx: Context) -> list:
+    """Per market: ``marketState`` and the AMM's reserves (the spot phase's inputs)."""
+    v = ctx.venue
+    views = []
+    for market in ctx.market_ids:
+        views += [v.venue.market_state(market), v.amms[market].reserves()]
+    return views
+
+
+def parse_markets(ctx: Context, got: list) -> dict[str, Any]:
+    """The results of :func:`market_views` as per-market arrays (USD, base units) and the
+    markets' ledgers (dicts of WAD integers by Solidity name)."""
+    venue = ctx.venue.venue
+    states = [venue.market_view_dict(got[2 * m]) for m in range(ctx.n_markets)]
+    reserves = [got[2 * m + 1] for m in range(ctx.n_markets)]
+    reserve_usd = np.array([from_units(r[0]) for r in reserves])
+    reserve_base = np.array([from_wad(r[1]) for r in reserves])
+    ledgers = [s["ledger"] for s in states]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        amm_price = np.where(reserve_base > 0, reserve_usd / reserve_base, np.nan)
+    return {
+        "ledgers": ledgers,
+        "index_usd": np.array([from_wad(s["indexPrice"]) for s in states]),
+        "oi_long_base": np.array([from_wad(s["longOpenInterest"]) for s in states]),
+        "oi_short_base": np.array([from_wad(s["shortOpenInterest"]) for s in states]),
+        "funding_rate_per_hour": np.array([from_wad(s["fundingRatePerDay"]) / 24 for s in states]),
+        "amm_reserve_usd": reserve_usd,
+        "amm_reserve_base": reserve_base,
+        "amm_price_usd": amm_price,
+        "bad_debt_usd": np.array(
+            [from_wad(g["badDebtLongs"] + g["badDebtShorts"]) for g in ledgers]
+        ),
+        "fees_cum_usd": np.array(
+            [from_wad(g["fees"] + g["liquidationPenalties"]) for g in ledgers]
+        ),
+    }
+
+
+def vault_views(ctx: Context) -> list:
+    """The backstop vault's positions at the venue (none without a vault)."""
+    if ctx.vault_address is None:
+        return []
+    return [ctx.venue.venue.positions_of(ctx.vault_address)]
+
+
+def parse_vault(ctx: Context, got: list) -> np.ndarray:
+    """The vault's signed size per market (WAD integers, shape (M,), object dtype)."""
+    sizes = np.zeros(ctx.n_markets, dtype=object)
+    if ctx.vault_address is None:
+        return sizes
+    for p in got[0]:
+        sizes[ctx.market_index(p[0])] = int(p[1])
+    return sizes
+
+
 class Levels:
     """The level views of a venue (built once) and their parsing.
 
-    A levels dict holds ``accounting`` (the market's ledger, WAD integers by name), open
-    interest (``oi_long_base``, ``oi_short_base``), prices (``index_usd``, ``mark_usd``,
-    ``amm_price_usd``), AMM reserves, the insurance fund, the funding rate (per hour), the
-    backstop vault's assets / supply / position size (WAD), the collateral the market holds
-    (token units), bad debt and cumulated fees (USD), and ``extra``: the results of any views
-    read with them.
+    A levels dict holds the venue's ``accounting`` (WAD integers by name), the per-market
+    arrays of :func:`parse_markets` plus ``mark_usd`` (``fillPrice(market, 0)``), the insurance
+    fund, the backstop vault's assets (USD), supply (share units) and per-market size
+    (``vault_size_wad``), the collateral the venue holds (token units), and ``extra``: the
+    results of any views read with them.
     """
 
     def __init__(self, ctx: Context):
         self.ctx = ctx
         v = ctx.venue
-        self.views = [
-            v.market.accounting(),
-            v.market.open_interest(),
-            v.market.index_price(),
-            v.market.fill_price(0),
-            v.amm.reserves(),
-            v.insurance_fund.balance(),
-            v.market.funding_rate_per_day(),
-            v.backstop_vault.total_assets(),
-            v.backstop_vault.total_supply(),
-            v.collateral.balance_of(v.market.address),
-            v.market.account_of(ctx.vault_address),
-        ]
+        self.views = (
+            [v.venue.accounting()]
+            + market_views(ctx)
+            + [v.venue.fill_price(m, 0) for m in ctx.market_ids]
+            + [v.fund.balance(), v.collateral.balance_of(v.venue.address)]
+            + ([v.vault.total_assets(), v.vault.total_supply()] if v.vault is not None else [])
+            + vault_views(ctx)
+        )
 
     def parse(self, results: list) -> dict[str, Any]:
         """The results of :attr:`views` (then any extra views, under ``"extra"``)."""
-        n = len(self.views)
-        (acc, oi, index, mark, reserves, fund, funding, vault_assets, vault_supply, market_units,
-         vault_account) = results[:n]  # fmt: skip
-        acc = self.ctx.venue.market._as_dict("accounting", acc)
-        reserve_usd = from_units(reserves[0])
-        reserve_base = from_wad(reserves[1])
-        return {
-            "accounting": acc,
-            "oi_long_base": from_wad(oi[0]),
-            "oi_short_base": from_wad(oi[1]),
-            "index_usd": from_wad(index),
-            "mark_usd": from_wad(mark),
-            "amm_reserve_usd": reserve_usd,
-            "amm_reserve_base": reserve_base,
-            "amm_price_usd": reserve_usd / reserve_base if reserve_base else math.nan,
-            "insurance_fund_usd": from_units(fund),
-            "funding_rate_per_hour": from_wad(funding) / 24.0,
-            "vault_assets_usd": from_units(vault_assets),
-            "vault_supply": vault_supply,
-            "market_token_units": market_units,
-            "vault_size_wad": vault_account[0],
-            "bad_debt_usd": from_wad(acc["badDebtLongs"] + acc["badDebtShorts"]),
-            "fees_cum_usd": from_wad(
-                acc["protocolFees"] + acc["paidToInsurance"] + acc["keeperRewards"]
-            ),
-            "extra": results[n:],
-        }
+        ctx, n, m = self.ctx, len(self.views), self.ctx.n_markets
+        out = parse_markets(ctx, results[1 : 1 + 2 * m])
+        i = 1 + 2 * m
+        out["accounting"] = ctx.venue.venue.as_dict("accounting", results[0])
+        out["mark_usd"] = np.array([from_wad(x) for x in results[i : i + m]])
+        i += m
+        out["insurance_fund_usd"] = from_units(results[i])
+        out["venue_token_units"] = results[i + 1]
+        i += 2
+        if ctx.venue.vault is not None:
+            out["vault_assets_usd"] = from_units(results[i])
+            out["vault_supply"] = results[i + 1]
+            i += 2
+        else:
+            out["vault_assets_usd"], out["vault_supply"] = 0.0, 0
+        out["vault_size_wad"] = parse_vault(ctx, results[i:n])
+        out["extra"] = results[n:]
+        return out
 
     def read(self, pending: bool = False, extra: list | None = None) -> dict[str, Any]:
         """:attr:`views` (and ``extra``) in one batched read."""

@@ -4,22 +4,28 @@ For step ``t`` (block timestamp ``start + t·step_seconds``) each phase plans
 :class:`~simulator.engine.context.Action` s from the state and what was read, and the loop
 submits them in order:
 
-1. **market phase** -- the oracle posts its price and the dynamic margin controller is poked
-   (:mod:`~simulator.engine.oracle`); a scheduled governance change is submitted or executed
-   (:mod:`~simulator.engine.governance`); traders act (:mod:`~simulator.engine.traders`:
-   close, top up); LPs may withdraw (:mod:`~simulator.engine.lps`).
-2. **keeper phase** -- keepers read the *pending* block (one batched ``healthOf``, with the
+Every phase covers every market of the venue in the same block and the same round trips: the
+number of round trips of a step does not depend on the number of markets.
+
+1. **market phase** -- every market's oracle posts its price and the dynamic margin controller
+   pokes them all (:mod:`~simulator.engine.oracle`); a scheduled governance change is
+   submitted or executed (:mod:`~simulator.engine.governance`); traders act
+   (:mod:`~simulator.engine.traders`: close a position, top up); LPs may withdraw
+   (:mod:`~simulator.engine.lps`).
+2. **keeper phase** -- keepers read the *pending* block (one batched ``healthOf`` over the
+   watched cross accounts and one ``isolatedHealth`` per watched isolated position, with the
    spot phase's inputs) and send backstop takeovers and liquidations
    (:mod:`~simulator.engine.keepers`).
-3. **spot phase** -- after the keepers' calls, one more pending read (ledger, open interest,
-   AMM reserves, vault position): an ADL keeper covers outstanding bad debt under the QUEUE /
-   PRO_RATA policy (:mod:`~simulator.engine.adl`), the backstop vault unwinds part of what it
-   took over, arbitrageurs pull the AMM toward the next exogenous price and the pool's hedger
-   sells or buys what the traders' net position changed (:mod:`~simulator.engine.spot`).
+3. **spot phase** -- after the keepers' calls, one more pending read (every market's state and
+   AMM reserves, the vault's positions): the ADL keeper covers every market's outstanding bad
+   debt under its policy (:mod:`~simulator.engine.adl`; one ranking read for all markets), the
+   backstop vault unwinds part of what it took over, arbitrageurs pull every AMM toward its
+   next exogenous price and the pool's hedger sells or buys what the traders' net position
+   changed (:mod:`~simulator.engine.spot`).
 
 A quiet block (nobody near liquidation, no LP withdrawal, no bad debt) goes to the node in one
-submit with no pending read. The block is mined and the levels and every account a call may
-have changed are read in the same round trip; events are decoded
+submit with no pending read. The block is mined and the levels and every margin unit a call
+may have changed are read in the same round trip; events are decoded
 (:mod:`~simulator.engine.events`), a metrics row appended (:mod:`~simulator.engine.metrics`),
 and the protocol's accounting invariants checked (:mod:`~simulator.engine.invariants`: a broken
 invariant stops the run with a report). Nothing here is specific to anvil: the engine talks to
@@ -29,7 +35,6 @@ a :class:`Chain`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
@@ -40,14 +45,17 @@ from simulator.engine import adl, events, governance, keepers, lps, metrics, ora
 from simulator.engine.context import Action, Context
 from simulator.engine.invariants import check_invariants
 from simulator.engine.levels import Levels
+from simulator.engine.margin import MarginUnits
 from simulator.engine.positions import position_rows
 from simulator.engine.state import OPEN, REFUSED, EngineState, StepOutcome
-from simulator.pricepaths import OracleFaultSchedule, exogenous_prices
-from simulator.world import World
+from simulator.world import TOP_UP_WALLET_MULTIPLE, World, WorldError
 
 
 class Engine:
-    """Runs a :class:`World` through its scenario's steps on a :class:`Chain`."""
+    """Runs a :class:`World` through its scenario's steps on a :class:`Chain`.
+
+    ``exogenous_usd``: the exogenous price of every market at every step, shape
+    (steps + 1, M) (a one-market path may be 1-d); default the world's inputs."""
 
     def __init__(
         self,
@@ -68,49 +76,43 @@ class Engine:
         replay of the same blocks without the engine)."""
         self.world = world
         self.scenario = scenario = world.scenario
-        self.symbol = scenario.market.market_symbol
-        """The venue's market symbol (the ``market`` of its rows in the run folder)."""
+        self.symbols = list(world.symbols)
+        """The venue's market symbols (the ``market`` of their rows in the run folder)."""
         self.venue = world.venue
         self.feedback = scenario.controls.feedback if feedback is None else feedback
-        streams = scenario.random_streams()
-        self.rng = streams.agents
-        self.exogenous_usd = (
-            exogenous_usd
-            if exogenous_usd is not None
-            else exogenous_prices(
-                scenario.price_path, scenario.steps, scenario.step_seconds, streams.price
+        self.rng = scenario.random_streams().agents
+        exo = world.inputs.exogenous_usd if exogenous_usd is None else exogenous_usd
+        exo = np.asarray(exo, dtype=np.float64)
+        self.exogenous_usd = exo.reshape(-1, 1) if exo.ndim == 1 else exo
+        if self.exogenous_usd.shape != (scenario.steps + 1, len(self.symbols)):
+            raise WorldError(
+                f"exogenous prices have shape {self.exogenous_usd.shape}, the run needs "
+                f"({scenario.steps + 1}, {len(self.symbols)}): steps + 1 by markets"
             )
-        )
-        self.faults = OracleFaultSchedule.from_faults(scenario.oracle_faults, scenario.steps)
-        p = world.params.market
-        self.keeper_reward_fraction = p.liquidation_penalty_bps * p.keeper_share_bps / 1e8
-        self.backstop_fraction = (
-            p.backstop_fraction if world.params.buffers.backstop_enabled else None
-        )
-        self.adl_policy = p.adl_policy.value
-        self.max_adl_accounts = p.max_adl_accounts_per_call
-        self.amm_fee = world.params.amm.fee_bps / 1e4
-        self.all_accounts = list(world.traders)
-        self.vault_address = self.venue.backstop_vault.address
-        # The attributes above stay for their readers (the runner's checkpoint, the benchmark,
-        # tests); the phases read the same values from the context.
+        markets = [m.params for m in world.params.markets]
+        vault = world.venue.vault
         self.ctx = Context(
             chain=chain,
             world=world,
             scenario=scenario,
             venue=self.venue,
-            accounts=self.all_accounts,
+            accounts=list(world.accounts),
+            units=MarginUnits.of_book(world.book),
             rng=self.rng,
             exogenous_usd=self.exogenous_usd,
-            faults=self.faults,
+            faults=world.inputs.faults,
             feedback=self.feedback,
             full_health_every_step=full_health_every_step,
-            keeper_reward_fraction=self.keeper_reward_fraction,
-            backstop_fraction=self.backstop_fraction,
-            adl_policy=self.adl_policy,
-            max_adl_accounts=self.max_adl_accounts,
-            amm_fee=self.amm_fee,
-            vault_address=self.vault_address,
+            keeper_reward_fraction=np.array(
+                [p.liquidation_penalty_bps * p.keeper_share_bps / 1e8 for p in markets]
+            ),
+            backstop_fraction=(
+                np.array([p.backstop_fraction for p in markets]) if vault is not None else None
+            ),
+            adl_policy=[p.adl_policy.value for p in markets],
+            max_adl_accounts=np.array([p.max_adl_accounts_per_call for p in markets]),
+            amm_fee=np.array([m.amm.fee_bps / 1e4 for m in world.params.markets]),
+            vault_address=vault.address if vault is not None else None,
         )
         self.levels = Levels(self.ctx)
         self._adl_winners: set[int] = set()
@@ -120,51 +122,52 @@ class Engine:
     # -- state ---------------------------------------------------------------------------------
 
     def _initial_state(self) -> EngineState:
-        w = self.world
-        n = len(w.traders)
-        opened = w.opened
-        # What the chain holds after the opens (a refused open: no position, the deposit kept).
+        w, ctx = self.world, self.ctx
+        book, opened = w.book, w.opened
+        n, n_markets = book.count, len(self.symbols)
+        # What the chain holds after the opens (a refused open: no position).
         size = np.where(opened, w.opened_size_base, 0.0)
-        price0 = float(self.exogenous_usd[0])
+        price0 = self.exogenous_usd[0].copy()
         trader = trader_agents.TraderState(
-            side=np.asarray(w.book.side, dtype=np.int8).copy(),
+            side=np.asarray(book.side, dtype=np.int8).copy(),
             size_base=size.astype(np.float64),
             equity_usd=np.zeros(n),
             maintenance_usd=np.zeros(n),
             collateral_in_usd=np.asarray(w.collateral_in_usd, dtype=np.float64).copy(),
             entry_price_usd=np.where(opened, w.entry_price_usd, 0.0),
-            wallet_usd=w.wallet_usd.copy(),
-            read_price_usd=np.full(n, price0),
+            # Each row's part of its account's top-up wallet (the world minted their sum).
+            wallet_usd=book.collateral_usd * TOP_UP_WALLET_MULTIPLE * (book.top_up_fraction > 0),
+            read_price_usd=price0[book.market].copy(),
         )
+        signed = book.side * size
+        capital = w.arbitrageur_capital_usd
         state = EngineState(
             trader=trader,
-            liquidatable_since=np.full(n, -1, dtype=np.int64),
-            takeover_refused=np.zeros(n, dtype=bool),
+            liquidatable_since=np.full(ctx.units.count, -1, dtype=np.int64),
+            takeover_refused=np.zeros(ctx.units.count, dtype=bool),
             outcome=np.where(opened, OPEN, REFUSED).astype(np.int8),
             outcome_step=np.where(opened, -1, 0).astype(np.int64),
-            feed_prices_usd=[price0],
-            oracle_price_usd=price0,
-            hedged_base=float(np.sum(w.book.side * size)) * spot.HEDGE_RATIO,
+            realized_pnl_usd=np.full(n, np.nan),
+            feed_prices_usd=[price0.copy()],
+            oracle_price_usd=price0.copy(),
+            amm_price_usd=price0.copy(),
+            permanent_log_impact=np.zeros(n_markets),
+            hedged_base=np.bincount(book.market, weights=signed, minlength=n_markets)
+            * spot.HEDGE_RATIO,
             arb_inventory=np.array(
-                [
-                    [w.arbitrageur_capital_usd, w.arbitrageur_capital_usd / price0]
-                    for _ in w.arbitrageurs
-                ]
-            ).reshape(-1, 2),
-            hedger_inventory=np.array([w.hedger_base * price0, w.hedger_base]),
-            peak_price_usd=price0,
+                [[[capital, capital / p] for p in price0] for _ in w.arbitrageurs], dtype=np.float64
+            ).reshape(len(w.arbitrageurs), n_markets, 2),
+            hedger_inventory=np.stack([w.hedger_base * price0, w.hedger_base], axis=1),
+            peak_price_usd=price0.copy(),
+            lps_withdrew=np.zeros(n_markets, dtype=bool),
         )
-        traders.refresh_traders(self.ctx, state)
+        traders.refresh_traders(ctx, state)
         reads = self._last_levels = self.levels.read()
-        state.last_bad_debt_usd = reads["bad_debt_usd"]
-        state.amm_price_usd = reads["amm_price_usd"]
-        state.last_fees_usd = reads["fees_cum_usd"]
+        state.last_bad_debt_usd = reads["bad_debt_usd"].copy()
+        state.amm_price_usd = reads["amm_price_usd"].copy()
+        state.last_fees_usd = reads["fees_cum_usd"].copy()
         state.last_fund_usd = reads["insurance_fund_usd"]
         return state
-
-    def _level_views(self) -> list:
-        """Market, AMM, fund and vault levels read after every block (:class:`Levels`)."""
-        return list(self.levels.views)
 
     def refresh_levels(self) -> None:
         """Read the levels again (after the chain's state was replaced, e.g. on resume)."""
@@ -175,52 +178,52 @@ class Engine:
     def step(self) -> StepOutcome:
         """Build, submit and mine step ``state.step + 1``'s block; return its rows."""
         s, ctx, chain = self.state, self.ctx, self.chain
+        units, book = ctx.units, self.world.book
         s.step += 1
         t = s.step
         chain.set_next_block_timestamp(
             self.world.start_timestamp_s + t * self.scenario.step_seconds
         )
-        exo = float(self.exogenous_usd[t])
-        step_events: list[dict[str, Any]] = []
+        exo = self.exogenous_usd[t]
+        step_events: list[dict] = []
         block: list[Action] = []
 
-        # ---- phase 1: oracle, controller, governance, traders, LPs ---------------------------
+        # ---- phase 1: oracles, controller, governance, traders, LPs ---------------------------
         block += oracle.plan_oracle(ctx, s, t, exo)
         block += governance.plan_governance(ctx, s, t, step_events)
         decisions, trader_actions = traders.plan_traders(ctx, s)
         block += trader_actions
-        s.peak_price_usd = max(s.peak_price_usd, s.oracle_price_usd)
+        s.peak_price_usd = np.maximum(s.peak_price_usd, s.oracle_price_usd)
         lp_actions = lps.plan_lp_withdrawals(ctx, s, t, self.levels, step_events)
         block += lp_actions
 
         # ---- phase 2: keepers on the pending block --------------------------------------------
-        est_eq, est_mm = trader_agents.estimate(s.trader, s.oracle_price_usd)
-        watch = keepers.watch_list(ctx, s, t, est_eq, est_mm)
+        prices = s.oracle_price_usd[book.market]
+        est_eq, est_mm = trader_agents.estimate(s.trader, prices)
+        eq, mm = units.unit_sum(est_eq), units.unit_sum(est_mm)
+        notional_row = s.trader.size_base * prices
+        notional = units.unit_sum(notional_row)
+        watch = keepers.watch_list(ctx, s, t, eq, mm, notional)
         spot_views = spot.spot_views(ctx)
-        quiet = not len(watch) and not lp_actions and self._last_levels["bad_debt_usd"] == 0
+        quiet = not len(watch) and not lp_actions and not self._last_levels["bad_debt_usd"].any()
         if quiet:
             # A quiet block: nobody near liquidation, no bad debt to deleverage. The spot
             # phase's inputs are the last block's levels less the positions traders are closing
             # in this one, so the whole block goes to the node in one submit, with no read.
             spot_actions = self._spot_phase(
-                spot.spot_inputs_after_closes(self._last_levels, s, decisions.close), t
+                spot.spot_inputs_after_closes(ctx, self._last_levels, s, decisions.close), t
             )
             block += spot_actions
             chain.submit([a.call for a in block])
-            keepers.track_liquidatable(
-                s, t, est_eq, est_mm, s.trader.size_base * s.oracle_price_usd
-            )
+            keepers.track_liquidatable(s, t, eq, mm, notional)
         else:
             chain.submit([a.call for a in block])
-            health_views = [traders.health_view(ctx, watch)] if len(watch) else []
-            got = chain.read(health_views + spot_views, pending=True)
-            health = got[0] if len(watch) else ((), (), (), ())
-            spot_inputs = spot.parse_spot(ctx, got[-len(spot_views) :])
-            eq_w, mm_w, size_w = traders.store_health(s, watch, health)
-            eq, mm = est_eq.copy(), est_mm.copy()
-            notional = s.trader.size_base * s.oracle_price_usd
-            eq[watch], mm[watch], notional[watch] = eq_w, mm_w, size_w * s.oracle_price_usd
-            keeper_actions = keepers.plan_keepers(ctx, s, t, eq, mm, notional)
+            health = traders.health_views(ctx, watch) if len(watch) else []
+            got = chain.read(health + spot_views, pending=True)
+            spot_inputs = spot.parse_spot(ctx, got[len(health) :])
+            if len(watch):
+                eq[watch], mm[watch] = traders.store_health(ctx, s, watch, got[: len(health)])
+            keeper_actions = keepers.plan_keepers(ctx, s, t, eq, mm, notional_row)
             chain.submit([a.call for a in keeper_actions])
             block += keeper_actions
 
@@ -231,37 +234,39 @@ class Engine:
             chain.submit([a.call for a in spot_actions])
             block += spot_actions
 
-        # Every account a call of this block may have changed (closes, top-ups, keepers'
+        # Every margin unit a call of this block may have changed (closes, top-ups, keepers'
         # targets, ADL winners) is read again with the levels, in the mining round trip.
-        kinds = [(a.kind, a.who) for a in block]
-        candidates = np.array(
-            sorted({who for kind, who in kinds if who >= 0 and kind != "arb"} | self._adl_winners),
-            dtype=np.int64,
-        )
+        rows = {a.who for a in block if a.who >= 0 and a.kind != "arb"} | self._adl_winners
+        touched = {a.unit for a in block if a.unit >= 0}
+        touched |= set(units.unit_of_row[np.fromiter(rows, dtype=np.int64, count=len(rows))])
+        candidates = np.array(sorted(touched), dtype=np.int64)
         self._adl_winners = set()
-        extra = [traders.health_view(ctx, candidates)] if len(candidates) else []
+        extra = traders.health_views(ctx, candidates) if len(candidates) else []
         results, after = chain.mine_and_read(self.levels.views + extra)
         s.transactions += len(results)
         if self.recorded_calls is not None:
             self.recorded_calls.append([a.call for a in block])
             self.recorded_statuses.append([r.ok for r in results])
-        step_events += events.decode_block(ctx, s, results, kinds, t)
-        keepers.record_refused_takeovers(s, results, kinds)
+        step_events += events.decode_block(ctx, s, results, block, t)
+        keepers.record_refused_takeovers(s, results, block)
         levels = self._last_levels = self.levels.parse(after)
         if len(candidates):
-            traders.store_health(s, candidates, levels["extra"][0])
-        events.update_inventories(s, results, kinds)
-        s.amm_price_usd = levels["amm_price_usd"]
-        events.with_market(step_events, self.symbol)
-        rows = metrics.step_rows(
-            t, self.scenario.step_seconds, self.symbol, exo, levels, step_events, len(results),
+            traders.store_health(ctx, s, candidates, levels["extra"])
+        ended = np.flatnonzero((s.outcome_step == t) & np.isnan(s.realized_pnl_usd))
+        s.realized_pnl_usd[ended] = s.trader.equity_usd[ended] - s.trader.collateral_in_usd[ended]
+        events.update_inventories(s, results, block)
+        s.amm_price_usd = levels["amm_price_usd"].copy()
+        out_rows = metrics.step_rows(
+            t, self.scenario.step_seconds, self.symbols, exo, levels, step_events, len(results),
             previous_bad_debt_usd=s.last_bad_debt_usd, previous_fees_usd=s.last_fees_usd,
         )  # fmt: skip
-        s.last_bad_debt_usd, s.last_fees_usd = levels["bad_debt_usd"], levels["fees_cum_usd"]
+        s.last_bad_debt_usd = levels["bad_debt_usd"].copy()
+        s.last_fees_usd = levels["fees_cum_usd"].copy()
+        s.last_fund_usd = levels["insurance_fund_usd"]
         check_invariants(ctx, s, t, levels)
-        return StepOutcome(rows=rows, events=step_events)
+        return StepOutcome(rows=out_rows, events=step_events)
 
-    def _spot_phase(self, levels: dict[str, Any], t: int) -> list[Action]:
+    def _spot_phase(self, levels: dict, t: int) -> list[Action]:
         """Phase 3 from the spot inputs ``levels``: ADL, the vault's unwind, arbitrageurs and
         the hedger, in that order; remembers the ADL winners to read after the block."""
         adl_actions, self._adl_winners = adl.plan_adl(self.ctx, self.state, levels)
@@ -285,6 +290,6 @@ class Engine:
                 on_step(outcome)
 
     def positions(self) -> list[dict]:
-        """One row per trader's opening position with its outcome (positions.parquet; see
+        """One row per position of the book with its outcome (positions.parquet; see
         :func:`~simulator.engine.positions.position_rows`)."""
         return position_rows(self.ctx, self.state)

@@ -1,10 +1,13 @@
 """Phase 1d: liquidity providers withdraw under stress (``lps`` of the scenario).
 
-Once per run, when the oracle price has fallen ``withdraw_on_drawdown`` from its running peak,
-the spot AMM's LPs remove ``withdraw_fraction`` of its reserves and the backstop vault's LPs
-withdraw that share of what they can (``maxWithdraw``)."""
+Once per market, when that market's oracle price has fallen ``withdraw_on_drawdown`` from its
+running peak, its spot AMM's LPs remove ``withdraw_fraction`` of its reserves; the first time
+any market does, the backstop vault's LPs withdraw that share of what they can
+(``maxWithdraw``)."""
 
 from __future__ import annotations
+
+import numpy as np
 
 from simulator.engine.context import Action, Context
 from simulator.engine.events import event_row
@@ -19,26 +22,35 @@ def plan_lp_withdrawals(
     """The LPs' withdrawals at step ``t`` (reading the current levels when they withdraw), with
     their ``lp_withdrawal`` event rows appended to ``events``."""
     lps = ctx.scenario.lps
-    if s.lps_withdrew or lps.withdraw_on_drawdown is None:
+    if lps.withdraw_on_drawdown is None:
         return []
-    if s.oracle_price_usd > s.peak_price_usd * (1 - lps.withdraw_on_drawdown):
+    fallen = ~s.lps_withdrew & (
+        s.oracle_price_usd <= s.peak_price_usd * (1 - lps.withdraw_on_drawdown)
+    )
+    if not fallen.any():
         return []
-    s.lps_withdrew = True
     v, actions = ctx.venue, []
     now = levels.read()
-    if lps.applies_to in ("amm", "both"):
-        usd = now["amm_reserve_usd"] * lps.withdraw_fraction
-        base = now["amm_reserve_base"] * lps.withdraw_fraction
-        call = v.amm.remove_liquidity(
+    for m in np.flatnonzero(fallen):
+        s.lps_withdrew[m] = True
+        if lps.applies_to not in ("amm", "both"):
+            continue
+        usd = float(now["amm_reserve_usd"][m]) * lps.withdraw_fraction
+        base = float(now["amm_reserve_base"][m]) * lps.withdraw_fraction
+        call = v.amms[ctx.market_ids[m]].remove_liquidity(
             v.deployer, to_units(round(usd, 6)), to_wad(round(base, 12)), v.deployer
         )
-        actions.append(Action(call, "lp_withdrawal"))
-        events.append(event_row(t, "lp_withdrawal", amount=usd * 2, detail="amm"))
-    if lps.applies_to in ("backstop", "both") and ctx.backstop_fraction is not None:
-        idle = ctx.chain.read([v.backstop_vault.max_withdraw(v.deployer)])[0]
+        actions.append(Action(call, "lp_withdrawal", -1, int(m)))
+        events.append(
+            event_row(t, "lp_withdrawal", market=ctx.symbols[m], amount=usd * 2, detail="amm")
+        )
+    vault_lps = lps.applies_to in ("backstop", "both") and v.vault is not None
+    if vault_lps and not s.vault_lps_withdrew:
+        s.vault_lps_withdrew = True
+        idle = ctx.chain.read([v.vault.max_withdraw(v.deployer)])[0]
         amount = int(idle * lps.withdraw_fraction)
         if amount > 0:
-            actions.append(Action(v.backstop_vault.withdraw(v.deployer, amount), "lp_withdrawal"))
+            actions.append(Action(v.vault.withdraw(v.deployer, amount), "lp_withdrawal"))
             events.append(
                 event_row(t, "lp_withdrawal", amount=from_units(amount), detail="backstop_vault")
             )

@@ -1,79 +1,86 @@
 """From the levels read after a block and its event rows to the step's ``steps.parquet`` rows
-(per-market long format: the market's row and the venue-total row).
+(per-market long format: one row per market, then the venue-total row).
 
-A pure function: no chain access, no engine state. Levels are floats of USD and base units
-(:mod:`simulator.engine.levels`); the columns are documented in :mod:`simulator.results`.
+A pure function: no chain access, no engine state. Levels are floats of USD and base units,
+per market arrays of shape (M,) (:mod:`simulator.engine.levels`); the columns are documented
+in :mod:`simulator.results`.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
+
 from simulator.engine.events import ADL_KINDS, LIQUIDATION_KINDS
-from simulator.protocol.contracts import BackstopVault
+from simulator.protocol.venue_contracts import VenueBackstopVault
 from simulator.results import venue_total_row
 
 #: Decimals of a backstop vault share: the asset's 6 plus the vault's virtual-share offset.
-VAULT_SHARE_DECIMALS = BackstopVault.SHARE_DECIMALS
+VAULT_SHARE_DECIMALS = VenueBackstopVault.SHARE_DECIMALS
 
 
 def step_rows(
     step: int,
     step_seconds: int,
-    symbol: str,
-    exogenous_usd: float,
+    symbols: Sequence[str],
+    exogenous_usd: np.ndarray,
     levels: dict[str, Any],
     events: Iterable[dict[str, Any]],
     transactions: int,
     *,
-    previous_bad_debt_usd: float,
-    previous_fees_usd: float,
+    previous_bad_debt_usd: np.ndarray,
+    previous_fees_usd: np.ndarray,
 ) -> list[dict[str, Any]]:
     """The step's ``steps.parquet`` rows from the levels read after the block and its event
-    rows: the market ``symbol``'s row, then the venue-total (``"ALL"``) row
+    rows: one row per market of ``symbols`` (in order), then the venue-total (``"ALL"``) row
     (:func:`~simulator.results.venue_total_row`).
 
-    Flows: liquidated notional and accounts (liquidations, partial ones and backstop takeovers),
-    ADL haircuts and overshoot, the change of uncovered bad debt, fees (the ledger's fee terms
-    minus the part of the ADL overshoot that QUEUE sends to the insurance fund: a haircut, not a
-    fee; at most the pool's cash, so it can be less than the overshoot). A market row counts
-    the events of its market; venue-wide levels (insurance fund, backstop vault) and the
-    block's transactions go on the venue-total row.
+    Flows per market: liquidated notional and accounts (liquidations, partial ones and
+    backstop takeovers of that market's positions), ADL haircuts and overshoot, the change of
+    the market's outstanding bad debt, and its fees (the change of its ledger's trading fees
+    plus liquidation penalties: an ADL overshoot sent to the insurance fund is a haircut and
+    is not in them). Venue-wide levels (insurance fund, backstop vault) and the block's
+    transactions go on the venue-total row, whose ``accounts_liquidated`` counts an account
+    liquidated in several markets once.
     """
     events = list(events)
     liquidations = [e for e in events if e["kind"] in LIQUIDATION_KINDS]
-    mine = [e for e in liquidations if e.get("market") == symbol]
-    adl = [e for e in events if e["kind"] in ADL_KINDS and e.get("market") == symbol]
-    details = [json.loads(e["detail"]) for e in adl]
-    overshoot = sum(d["overshoot_usd"] for d in details)
-    to_fund = sum(d["to_fund_usd"] for d in details)
+    rows = []
+    for m, symbol in enumerate(symbols):
+        mine = [e for e in liquidations if e.get("market") == symbol]
+        adl = [e for e in events if e["kind"] in ADL_KINDS and e.get("market") == symbol]
+        overshoot = sum(json.loads(e["detail"])["overshoot_usd"] for e in adl)
+        index = float(levels["index_usd"][m])
+        rows.append(
+            {
+                "step": step,
+                "timestamp_s": step * step_seconds,
+                "market": symbol,
+                "price_exogenous_usd": float(exogenous_usd[m]),
+                "price_oracle_usd": index,
+                "price_mark_usd": float(levels["mark_usd"][m]),
+                "price_amm_usd": float(levels["amm_price_usd"][m]),
+                "oi_long_usd": float(levels["oi_long_base"][m]) * index,
+                "oi_short_usd": float(levels["oi_short_base"][m]) * index,
+                "liquidated_notional_long_usd": sum(
+                    e["notional_usd"] or 0 for e in mine if e["side"] == "long"
+                ),
+                "liquidated_notional_short_usd": sum(
+                    e["notional_usd"] or 0 for e in mine if e["side"] == "short"
+                ),
+                "accounts_liquidated": len({e["account"] for e in mine}),
+                "adl_haircut_usd": sum(e["amount_usd"] or 0 for e in adl),
+                "adl_overshoot_usd": overshoot,
+                "bad_debt_usd": float(levels["bad_debt_usd"][m] - previous_bad_debt_usd[m]),
+                "funding_rate": float(levels["funding_rate_per_hour"][m]),
+                "fees_usd": float(levels["fees_cum_usd"][m] - previous_fees_usd[m]),
+            }
+        )
     vault_assets, supply = levels["vault_assets_usd"], levels["vault_supply"]
-    market = {
-        "step": step,
-        "timestamp_s": step * step_seconds,
-        "market": symbol,
-        "price_exogenous_usd": exogenous_usd,
-        "price_oracle_usd": levels["index_usd"],
-        "price_mark_usd": levels["mark_usd"],
-        "price_amm_usd": levels["amm_price_usd"],
-        "oi_long_usd": levels["oi_long_base"] * levels["index_usd"],
-        "oi_short_usd": levels["oi_short_base"] * levels["index_usd"],
-        "liquidated_notional_long_usd": sum(
-            e["notional_usd"] or 0 for e in mine if e["side"] == "long"
-        ),
-        "liquidated_notional_short_usd": sum(
-            e["notional_usd"] or 0 for e in mine if e["side"] == "short"
-        ),
-        "accounts_liquidated": len({e["account"] for e in mine}),
-        "adl_haircut_usd": sum(e["amount_usd"] or 0 for e in adl),
-        "adl_overshoot_usd": overshoot,
-        "bad_debt_usd": levels["bad_debt_usd"] - previous_bad_debt_usd,
-        "funding_rate": levels["funding_rate_per_hour"],
-        "fees_usd": levels["fees_cum_usd"] - previous_fees_usd - to_fund,
-    }
     venue = {
         "insurance_fund_usd": levels["insurance_fund_usd"],
         "backstop_equity_usd": vault_assets,
@@ -84,4 +91,4 @@ def step_rows(
         "transactions": transactions,
     }
     accounts = len({e["account"] for e in liquidations})
-    return [market, venue_total_row([market], accounts_liquidated=accounts, venue=venue)]
+    return rows + [venue_total_row(rows, accounts_liquidated=accounts, venue=venue)]

@@ -1,4 +1,4 @@
-"""``positions.parquet`` rows: every trader's opening position with its outcome."""
+"""``positions.parquet`` rows: every opening position of the book with its outcome."""
 
 from __future__ import annotations
 
@@ -9,42 +9,46 @@ from simulator.engine.state import OUTCOME_NAMES, EngineState
 
 
 def position_rows(ctx: Context, s: EngineState) -> list[dict]:
-    """One row per trader's opening position with its outcome (positions.parquet), in the
-    venue's one market (``market``: the scenario's market symbol).
+    """One row per position of the book (an account with positions in several markets has
+    several rows) with its outcome (positions.parquet).
 
-    Size, entry and liquidation price are what the market held right after the opens
-    (read back from the chain), collateral is what it credited at the deposit, leverage is
-    their notional at entry over that collateral. A refused open is outcome ``refused`` at
-    step 0 with size 0, NaN entry / leverage / liquidation price, and its realized PnL
-    (equity less deposits: 0 unless something moved its idle collateral)."""
-    w = ctx.world
+    Size and entry are what the venue recorded at the opening trade, the liquidation price
+    what ``liquidationPrice(account, market)`` said right after all the opens; collateral is
+    the row's collateral (a cross row's part of its account's deposit, an isolated row's
+    margin); leverage is notional at entry over it. A refused open is outcome ``refused`` at
+    step 0 with size 0 and NaN entry / leverage / liquidation price. The realized PnL is the
+    row's share of its margin unit's equity less the collateral put in, taken when the
+    position ended (:mod:`simulator.engine.margin`; for a one-position account, its account
+    value change: fees, funding and penalties included); for a refused row, at the end."""
+    w, book = ctx.world, ctx.world.book
     rows = []
-    for i, account in enumerate(ctx.accounts):
-        opened = bool(w.opened[i])
-        outcome = OUTCOME_NAMES[int(s.outcome[i])]
-        collateral = float(w.collateral_in_usd[i])
-        size = float(w.opened_size_base[i]) if opened else 0.0
-        entry = float(w.entry_price_usd[i]) if opened else math.nan
+    for r in range(book.count):
+        opened = bool(w.opened[r])
+        outcome = OUTCOME_NAMES[int(s.outcome[r])]
+        collateral = float(w.collateral_in_usd[r])
+        size = float(w.opened_size_base[r]) if opened else 0.0
+        entry = float(w.entry_price_usd[r]) if opened else math.nan
+        realized = s.realized_pnl_usd[r]
+        if outcome == "refused":
+            realized = s.trader.equity_usd[r] - s.trader.collateral_in_usd[r]
         rows.append(
             {
-                "account": account,
-                "market": ctx.scenario.market.market_symbol,
-                "side": "long" if w.book.side[i] > 0 else "short",
+                "account": ctx.accounts[book.account[r]],
+                "market": ctx.symbols[book.market[r]],
+                "side": "long" if book.side[r] > 0 else "short",
                 "collateral_usd": collateral,
                 "size_base": size,
                 "entry_price_usd": entry,
                 "leverage": size * entry / collateral if opened and collateral else math.nan,
-                "liquidation_price_at_open_usd": float(w.liquidation_price_usd[i])
+                "liquidation_price_at_open_usd": float(w.liquidation_price_usd[r])
                 if opened
                 else math.nan,
                 "opened_step": 0,
                 "outcome": outcome,
-                "outcome_step": None if s.outcome_step[i] < 0 else int(s.outcome_step[i]),
-                # Account value change: what the trader holds in the market after the
-                # outcome minus all it put in (fees, funding, penalties included).
+                "outcome_step": None if s.outcome_step[r] < 0 else int(s.outcome_step[r]),
                 "realized_pnl_usd": None
-                if outcome == "open"
-                else float(s.trader.equity_usd[i] - s.trader.collateral_in_usd[i]),
+                if outcome == "open" or math.isnan(realized)
+                else float(realized),
             }
         )
     return rows

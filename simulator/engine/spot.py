@@ -1,11 +1,11 @@
-"""Phase 3b: the backstop vault's unwind, arbitrageurs and the pool's hedger on the spot AMM.
+"""Phase 3b: the backstop vault's unwind, arbitrageurs and the pool's hedger on every market's
+spot AMM (one AMM per asset; all markets in the same block).
 
-The inputs are the pending block's ledger, open interest, AMM reserves and the vault's
-position after the keepers' calls (:func:`spot_views` / :func:`parse_spot`), or, in a quiet
-block, the last block's levels less the positions traders are closing
-(:func:`spot_inputs_after_closes`). Arbitrageurs go first (toward the next exogenous price,
-within their capital), then the hedger's forced flow: what the hedger sells after them is what
-the oracle reads next."""
+The inputs are the pending block's market states, AMM reserves and the vault's positions after
+the keepers' calls (:func:`spot_views` / :func:`parse_spot`), or, in a quiet block, the last
+block's levels less the positions traders are closing (:func:`spot_inputs_after_closes`).
+Arbitrageurs go first (toward the market's next exogenous price, within their capital), then
+the hedger's forced flow: what the hedger sells after them is what the oracle reads next."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ import numpy as np
 from simulator.agents import liquidity
 from simulator.chain.types import Call
 from simulator.engine.context import Action, Context
+from simulator.engine.levels import market_views, parse_markets, parse_vault, vault_views
 from simulator.engine.state import EngineState
-from simulator.units import from_units, from_wad, to_units, to_wad
+from simulator.units import to_units, to_wad
 
 #: Share of the backstop vault's position it closes per block while unwinding (fraction).
 VAULT_UNWIND_SHARE_PER_STEP = 0.1
@@ -27,91 +28,100 @@ HEDGE_RATIO = 1.0
 
 
 def spot_views(ctx: Context) -> list:
-    """What the spot phase reads: ledger, open interest, AMM reserves (and the vault's
-    account when there is a backstop)."""
-    v = ctx.venue
-    views = [v.market.accounting(), v.market.open_interest(), v.amm.reserves()]
-    if ctx.backstop_fraction is not None:
-        views.append(v.market.account_of(ctx.vault_address))
-    return views
+    """What the spot phase reads: every market's state and AMM reserves, the vault's
+    positions."""
+    return market_views(ctx) + vault_views(ctx)
 
 
 def parse_spot(ctx: Context, got: list) -> dict[str, Any]:
     """The results of :func:`spot_views` as the spot phase's inputs."""
-    return {
-        "accounting": ctx.venue.market._as_dict("accounting", got[0]),
-        "oi_long_base": from_wad(got[1][0]),
-        "oi_short_base": from_wad(got[1][1]),
-        "amm_reserve_usd": from_units(got[2][0]),
-        "amm_reserve_base": from_wad(got[2][1]),
-        "vault_size_wad": got[3][0] if ctx.backstop_fraction is not None else 0,
-    }
+    n = 2 * ctx.n_markets
+    out = parse_markets(ctx, got[:n])
+    out["vault_size_wad"] = parse_vault(ctx, got[n:])
+    return out
 
 
 def spot_inputs_after_closes(
-    last: dict[str, Any], s: EngineState, closes: np.ndarray
+    ctx: Context, last: dict[str, Any], s: EngineState, closes: np.ndarray
 ) -> dict[str, Any]:
     """Spot inputs without a read: the last block's levels ``last``, minus the closed
-    positions."""
-    t = s.trader
-    closed_long = float(np.sum(t.size_base[closes] * (t.side[closes] > 0)))
-    closed_short = float(np.sum(t.size_base[closes] * (t.side[closes] < 0)))
+    positions (rows ``closes``) of every market."""
+    t, market = s.trader, ctx.world.book.market
+    closed_long = np.bincount(
+        market[closes], weights=t.size_base[closes] * (t.side[closes] > 0), minlength=ctx.n_markets
+    )
+    closed_short = np.bincount(
+        market[closes], weights=t.size_base[closes] * (t.side[closes] < 0), minlength=ctx.n_markets
+    )
     return {
-        "accounting": last["accounting"],
+        **{
+            k: last[k] for k in ("ledgers", "amm_reserve_usd", "amm_reserve_base", "vault_size_wad")
+        },
         "oi_long_base": last["oi_long_base"] - closed_long,
         "oi_short_base": last["oi_short_base"] - closed_short,
-        "amm_reserve_usd": last["amm_reserve_usd"],
-        "amm_reserve_base": last["amm_reserve_base"],
-        "vault_size_wad": last["vault_size_wad"],
     }
 
 
 def plan_vault_unwind(ctx: Context, levels: dict[str, Any]) -> list[Action]:
-    """The backstop vault closes :data:`VAULT_UNWIND_SHARE_PER_STEP` of what it took over
-    (all of it once that share rounds to zero)."""
-    vault_size = levels["vault_size_wad"]
-    if ctx.backstop_fraction is None or not vault_size:
-        return []
+    """In every market, the backstop vault closes :data:`VAULT_UNWIND_SHARE_PER_STEP` of what
+    it took over (all of it once that share rounds to zero)."""
     v = ctx.venue
-    unwind = -int(vault_size * VAULT_UNWIND_SHARE_PER_STEP) or -vault_size
-    return [Action(v.backstop_vault.trade_position(v.manager, unwind), "vault_unwind")]
-
-
-def plan_spot(ctx: Context, s: EngineState, t: int, levels: dict[str, Any]) -> list[Action]:
-    """Arbitrage toward the next exogenous price, then the hedger's swap; moves the
-    arbitrageurs' target by the permanent part of the hedger's impact (``s``)."""
-    actions: list[Action] = []
-    reserve_usd, reserve_base = levels["amm_reserve_usd"], levels["amm_reserve_base"]
-    if t < len(ctx.exogenous_usd) - 1:
-        target = float(ctx.exogenous_usd[t + 1]) * math.exp(s.permanent_log_impact)
-        arb = ctx.scenario.arbitrageurs
-        swaps = liquidity.arbitrage(
-            reserve_usd, reserve_base, ctx.amm_fee, target,
-            [tuple(row) for row in s.arb_inventory], arb.capital_usd * arb.max_trade_fraction,
-        )  # fmt: skip
-        for n, sw in enumerate(swaps):
-            if sw is not None:
-                actions.append(Action(swap_call(ctx, ctx.world.arbitrageurs[n], sw), "arb", n))
-                reserve_usd, reserve_base = after_swap(reserve_usd, reserve_base, sw, ctx.amm_fee)
-    net_oi = levels["oi_long_base"] - levels["oi_short_base"]
-    price = reserve_usd / reserve_base
-    swap = liquidity.hedge(net_oi * HEDGE_RATIO, s.hedged_base, price, *s.hedger_inventory)
-    if swap is not None:
-        actions.append(Action(swap_call(ctx, ctx.world.hedger, swap), "hedge"))
-        # The permanent part of the hedger's price impact moves the arbitrageurs' target
-        # from the next block on (see AmmSpec.permanent_impact).
-        after_usd, after_base = after_swap(reserve_usd, reserve_base, swap, ctx.amm_fee)
-        impact = math.log((after_usd / after_base) / price)
-        s.permanent_log_impact += ctx.scenario.amm.permanent_impact * impact
+    if v.vault is None:
+        return []
+    actions = []
+    for m, size in enumerate(levels["vault_size_wad"]):
+        size = int(size)
+        if size:
+            unwind = -int(size * VAULT_UNWIND_SHARE_PER_STEP) or -size
+            call = v.vault.trade_position(v.manager, ctx.market_ids[m], unwind)
+            actions.append(Action(call, "vault_unwind", -1, m))
     return actions
 
 
-def swap_call(ctx: Context, agent: str, swap: liquidity.Swap) -> Call:
-    """``agent``'s AMM swap (amount in WAD base units or collateral units, at least 1)."""
+def plan_spot(ctx: Context, s: EngineState, t: int, levels: dict[str, Any]) -> list[Action]:
+    """Per market: arbitrage toward the next exogenous price, then the hedger's swap; moves
+    the arbitrageurs' target by the permanent part of the hedger's impact (``s``)."""
+    actions: list[Action] = []
+    arb = ctx.scenario.arbitrageurs
+    for m in range(ctx.n_markets):
+        fee = float(ctx.amm_fee[m])
+        reserve_usd = float(levels["amm_reserve_usd"][m])
+        reserve_base = float(levels["amm_reserve_base"][m])
+        if t < len(ctx.exogenous_usd) - 1:
+            target = float(ctx.exogenous_usd[t + 1, m]) * math.exp(s.permanent_log_impact[m])
+            swaps = liquidity.arbitrage(
+                reserve_usd, reserve_base, fee, target,
+                [tuple(row) for row in s.arb_inventory[:, m]],
+                arb.capital_usd * arb.max_trade_fraction,
+            )  # fmt: skip
+            for n, sw in enumerate(swaps):
+                if sw is not None:
+                    call = swap_call(ctx, m, ctx.world.arbitrageurs[n], sw)
+                    actions.append(Action(call, "arb", n, m))
+                    reserve_usd, reserve_base = after_swap(reserve_usd, reserve_base, sw, fee)
+        net_oi = float(levels["oi_long_base"][m] - levels["oi_short_base"][m])
+        price = reserve_usd / reserve_base
+        swap = liquidity.hedge(
+            net_oi * HEDGE_RATIO, float(s.hedged_base[m]), price, *s.hedger_inventory[m]
+        )
+        if swap is not None:
+            actions.append(Action(swap_call(ctx, m, ctx.world.hedger, swap), "hedge", -1, m))
+            # The permanent part of the hedger's price impact moves the arbitrageurs' target
+            # from the next block on (see AmmSpec.permanent_impact).
+            after_usd, after_base = after_swap(reserve_usd, reserve_base, swap, fee)
+            impact = math.log((after_usd / after_base) / price)
+            s.permanent_log_impact[m] += ctx.scenario.amm.permanent_impact * impact
+    return actions
+
+
+def swap_call(ctx: Context, m: int, agent: str, swap: liquidity.Swap) -> Call:
+    """``agent``'s swap on market ``m``'s AMM (amount in WAD base units or collateral units,
+    at least 1)."""
     amount = (
         to_wad(round(swap.amount_in, 12)) if swap.base_in else to_units(round(swap.amount_in, 6))
     )
-    return ctx.venue.amm.swap(agent, swap.base_in, max(amount, 1), 0, agent)
+    amm = ctx.venue.amms[ctx.market_ids[m]]
+    return amm.swap(agent, swap.base_in, max(amount, 1), 0, agent)
 
 
 def after_swap(

@@ -1,6 +1,9 @@
 """What the engine carries from step to step (:class:`EngineState`, checkpointed for resume),
 what one step hands back (:class:`StepOutcome`), and the position outcome codes of
-``positions.parquet``."""
+``positions.parquet``.
+
+Shapes: R book rows (positions), U margin units (:mod:`simulator.engine.margin`), M markets,
+K arbitrageurs."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import numpy as np
 from simulator.agents import traders as trader_agents
 
 # Outcome codes of positions.parquet. REFUSED: the venue reverted the opening trade (a random
-# population's trader over an OI cap, say); the trader holds its deposit and no position.
+# population's position over an OI cap, say); the account keeps that collateral, no position.
 OPEN, CLOSED, LIQUIDATED, BACKSTOPPED, ADL, REFUSED = range(6)
 OUTCOME_NAMES = ("open", "closed", "liquidated", "backstopped", "adl", "refused")
 
@@ -26,31 +29,62 @@ class StepOutcome:
     events: list[dict[str, Any]]
 
 
+def _empty(dtype=np.float64, *shape: int) -> Any:
+    return field(default_factory=lambda: np.zeros(shape or (0,), dtype=dtype))
+
+
 @dataclass
 class EngineState:
     """Everything the loop carries from step to step (checkpointed for resume)."""
 
     step: int = 0
     trader: trader_agents.TraderState | None = None
-    liquidatable_since: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    takeover_refused: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
-    """Per trader: the venue refused its backstop takeover (``BackstopWouldBeLiquidatable``:
+    """Per row (R): the traders' view of their positions."""
+    liquidatable_since: np.ndarray = _empty(np.int64)
+    """Per unit (U): first step seen under maintenance (-1: not)."""
+    takeover_refused: np.ndarray = _empty(bool)
+    """Per unit (U): the venue refused its backstop takeover (``BackstopWouldBeUnderwater``:
     the vault would end below its own maintenance margin); keepers liquidate it instead."""
-    outcome: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
-    outcome_step: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    feed_prices_usd: list[float] = field(default_factory=list)
-    oracle_price_usd: float = 0.0
-    amm_price_usd: float = 0.0
-    """Spot AMM price at the end of the last block (USD)."""
-    permanent_log_impact: float = 0.0
-    """Cumulative permanent log price impact of the hedger's trades (see AmmSpec)."""
-    hedged_base: float = 0.0
-    arb_inventory: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
-    hedger_inventory: np.ndarray = field(default_factory=lambda: np.zeros(2))
-    peak_price_usd: float = 0.0
-    lps_withdrew: bool = False
+    outcome: np.ndarray = _empty(np.int8)
+    """Per row (R): outcome code."""
+    outcome_step: np.ndarray = _empty(np.int64)
+    """Per row (R): step of the outcome (-1: still open)."""
+    realized_pnl_usd: np.ndarray = _empty()
+    """Per row (R): the row's equity view less its collateral put in, frozen at its outcome
+    (USD; NaN while open)."""
+    feed_prices_usd: list[np.ndarray] = field(default_factory=list)
+    """Per step so far: what each market's oracle was fed (M,), USD."""
+    oracle_price_usd: np.ndarray = _empty()
+    """Per market (M): the price each oracle holds after this step's push (USD)."""
+    amm_price_usd: np.ndarray = _empty()
+    """Per market (M): spot AMM price at the end of the last block (USD)."""
+    permanent_log_impact: np.ndarray = _empty()
+    """Per market (M): cumulative permanent log price impact of the hedger's trades."""
+    hedged_base: np.ndarray = _empty()
+    """Per market (M): base the hedger holds for the pool's hedge."""
+    arb_inventory: np.ndarray = _empty(np.float64, 0, 0, 2)
+    """(K, M, 2): each arbitrageur's (collateral USD, base units) per market."""
+    hedger_inventory: np.ndarray = _empty(np.float64, 0, 2)
+    """(M, 2): the hedger's (collateral USD, base units) per market."""
+    peak_price_usd: np.ndarray = _empty()
+    """Per market (M): running peak of the oracle price (USD)."""
+    lps_withdrew: np.ndarray = _empty(bool)
+    """Per market (M): that market's AMM LPs withdrew."""
+    vault_lps_withdrew: bool = False
     governance: dict[str, Any] = field(default_factory=dict)
-    last_bad_debt_usd: float = 0.0
-    last_fees_usd: float = 0.0
+    last_bad_debt_usd: np.ndarray = _empty()
+    """Per market (M): outstanding bad debt after the last block (USD)."""
+    last_fees_usd: np.ndarray = _empty()
+    """Per market (M): cumulative fees and penalties after the last block (USD)."""
     last_fund_usd: float = 0.0
     transactions: int = 0
+
+    #: Array fields (checkpointed as arrays; the rest is JSON metadata).
+    ARRAYS = (
+        "liquidatable_since", "takeover_refused", "outcome", "outcome_step", "realized_pnl_usd",
+        "oracle_price_usd", "amm_price_usd", "permanent_log_impact", "hedged_base",
+        "arb_inventory", "hedger_inventory", "peak_price_usd", "lps_withdrew",
+        "last_bad_debt_usd", "last_fees_usd",
+    )  # fmt: skip
+    #: Scalar fields (checkpointed in the JSON metadata).
+    SCALARS = ("step", "vault_lps_withdrew", "governance", "last_fund_usd", "transactions")

@@ -1,6 +1,7 @@
-"""Phase 1c: traders act on what they last read of their accounts (vectorized decisions of
+"""Phase 1c: traders act on what they last read of their positions (vectorized decisions of
 :func:`simulator.agents.traders.decide`: close, top up), and the traders' view of their
-accounts is written from the market's batched ``healthOf``."""
+positions is written from the venue's health reads of their margin units
+(:mod:`simulator.engine.margin`)."""
 
 from __future__ import annotations
 
@@ -9,51 +10,63 @@ import numpy as np
 from simulator.agents import traders as trader_agents
 from simulator.engine.context import Action, Context
 from simulator.engine.state import EngineState
-from simulator.units import from_wad_array, to_units
+from simulator.units import to_units
+
+
+def row_prices(ctx: Context, s: EngineState) -> np.ndarray:
+    """Every row's market's oracle price this step (USD)."""
+    return s.oracle_price_usd[ctx.world.book.market]
 
 
 def plan_traders(
     ctx: Context, s: EngineState
 ) -> tuple[trader_agents.TraderDecisions, list[Action]]:
-    """This step's decisions (drawn from the agents' stream) and their calls: closes first,
-    then top-ups (amounts in collateral units, rounded to the cent's 6 decimals)."""
-    v = ctx.venue
-    decisions = trader_agents.decide(s.trader, ctx.world.book, s.oracle_price_usd, ctx.rng)
-    actions = [
-        Action(v.market.close_position(ctx.accounts[i]), "close", int(i)) for i in decisions.close
-    ]
-    for i, amount in zip(decisions.top_up, decisions.top_up_usd, strict=True):
-        actions.append(
-            Action(
-                v.market.deposit(ctx.accounts[i], to_units(round(float(amount), 6))),
-                "top_up",
-                int(i),
-            )
-        )
+    """This step's decisions (drawn from the agents' stream) and their calls: closes first
+    (``closePosition(market)``), then top-ups (a cross row's account deposits; amounts in
+    collateral units, rounded to the cent's 6 decimals). Isolated rows do not top up: the
+    venue adds margin to an isolated position only with a trade. A position of a margin unit
+    estimated under maintenance is left to the keepers (the venue would refuse its close)."""
+    v, book, units = ctx.venue.venue, ctx.world.book, ctx.units
+    prices = row_prices(ctx, s)
+    # A position closes only while its margin account as a whole is above maintenance.
+    equity, maintenance = trader_agents.estimate(s.trader, prices)
+    healthy = units.unit_sum(equity) > units.unit_sum(maintenance)
+    decisions = trader_agents.decide(
+        s.trader,
+        book,
+        prices,
+        ctx.rng,
+        can_top_up=~book.isolated,
+        can_close=healthy[units.unit_of_row],
+    )
+    actions = []
+    for r in decisions.close:
+        m = int(book.market[r])
+        account = ctx.accounts[book.account[r]]
+        actions.append(Action(v.close_position(account, ctx.market_ids[m]), "close", int(r), m))
+    for r, amount in zip(decisions.top_up, decisions.top_up_usd, strict=True):
+        account = ctx.accounts[book.account[r]]
+        call = v.deposit(account, to_units(round(float(amount), 6)))
+        actions.append(Action(call, "top_up", int(r), int(book.market[r])))
     return decisions, actions
 
 
-def health_view(ctx: Context, indices: np.ndarray):
-    """The market's batched ``healthOf`` view of the traders at ``indices``."""
-    return ctx.venue.market.health_of([ctx.accounts[i] for i in indices])
+def health_views(ctx: Context, units: np.ndarray) -> list:
+    """The venue's health views of ``units`` (:meth:`MarginUnits.health_views`)."""
+    return ctx.units.health_views(ctx, units)
 
 
 def store_health(
-    s: EngineState, indices: np.ndarray, health
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Write a ``healthOf`` result for ``indices`` into the trader arrays; return (equity,
-    maintenance, size) in USD / base units."""
-    equities, maintenance, sizes, _ = health
-    t = s.trader
-    eq = from_wad_array(equities)
-    mm = from_wad_array(maintenance)
-    size = np.abs(from_wad_array(sizes))
-    t.equity_usd[indices], t.maintenance_usd[indices], t.size_base[indices] = eq, mm, size
-    t.read_price_usd[indices] = s.oracle_price_usd
-    return eq, mm, size
+    ctx: Context, s: EngineState, units: np.ndarray, got: list
+) -> tuple[np.ndarray, np.ndarray]:
+    """Write the health read of ``units`` into the rows' views; return the units' (equity,
+    maintenance) in USD."""
+    equity, maintenance = ctx.units.parse_health(units, got)
+    ctx.units.store(s.trader, units, equity, maintenance, s.oracle_price_usd, ctx.world.book.market)
+    return equity, maintenance
 
 
 def refresh_traders(ctx: Context, s: EngineState) -> None:
-    """Read every trader's equity, maintenance margin and size (one batched view)."""
-    everyone = np.arange(len(ctx.accounts))
-    store_health(s, everyone, ctx.chain.read([health_view(ctx, everyone)])[0])
+    """Read every unit's equity and maintenance margin (one batched read)."""
+    everyone = np.arange(ctx.units.count)
+    store_health(ctx, s, everyone, ctx.chain.read(health_views(ctx, everyone)))

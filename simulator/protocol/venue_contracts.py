@@ -61,7 +61,11 @@ class PerpVenue(ContractWrapper):
 
     def names(self, function: str, output: bool = True) -> list[str]:
         """Field names of the struct a function returns (or takes first), in ABI order."""
-        return [c["name"] for c in _components(self.contract_type.abi, function, output)]
+        cache = self.__dict__.setdefault("_names", {})
+        if (function, output) not in cache:
+            components = _components(self.contract_type.abi, function, output)
+            cache[(function, output)] = [c["name"] for c in components]
+        return cache[(function, output)]
 
     def params_names(self) -> list[str]:
         """Field names of ``IPerpVenueTypes.MarketParams``, in ABI order."""
@@ -85,10 +89,15 @@ class PerpVenue(ContractWrapper):
     def market_view_dict(self, value: Sequence[Any]) -> dict[str, Any]:
         """A ``MarketView`` as a dict, its ``ledger`` (``MarketLedger``) a dict too."""
         v = self.as_dict("marketState", value)
-        ledger = next(
-            c for c in _components(self.contract_type.abi, "marketState") if c["name"] == "ledger"
-        )
-        v["ledger"] = dict(zip([c["name"] for c in ledger["components"]], v["ledger"], strict=True))
+        cache = self.__dict__.setdefault("_names", {})
+        if "ledger" not in cache:
+            ledger = next(
+                c
+                for c in _components(self.contract_type.abi, "marketState")
+                if c["name"] == "ledger"
+            )
+            cache["ledger"] = [c["name"] for c in ledger["components"]]
+        v["ledger"] = dict(zip(cache["ledger"], v["ledger"], strict=True))
         return v
 
     def position_dicts(self, value: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
@@ -324,4 +333,79 @@ def symbol_str(raw: bytes) -> str:
     return raw.rstrip(b"\0").decode()
 
 
-__all__ = ["PerpVenue", "symbol_bytes", "symbol_str"]
+class VenueBackstopVault(ContractWrapper):
+    """``contracts/vault/VenueBackstopVault.sol``: the venue's ERC-4626 backstop vault (LP shares
+    over idle collateral, its cross account at the venue and spot inventory). Token amounts in
+    collateral base units; sizes and prices WAD."""
+
+    CONTRACT_NAME = "VenueBackstopVault"
+    #: Decimals of a share: the asset's 6 plus OpenZeppelin's virtual-share offset of 6.
+    SHARE_DECIMALS = 12
+    GAS = {
+        "deposit": 300_000,
+        "redeem": 400_000,
+        "withdraw": 400_000,
+        "depositMargin": 250_000,
+        "withdrawMargin": 600_000,
+        "tradePosition": 1_000_000,
+        "hedgeOnAmm": 400_000,
+        "setSpotAmm": 200_000,
+    }
+
+    def deposit(self, sender: str, assets_units: int, receiver: str | None = None) -> Call:
+        return self.call(sender, "deposit", assets_units, receiver or sender)
+
+    def withdraw(self, sender: str, assets_units: int, receiver: str | None = None) -> Call:
+        """Withdraw ``assets_units`` to ``receiver`` (default the sender), burning the sender's
+        shares."""
+        return self.call(sender, "withdraw", assets_units, receiver or sender, sender)
+
+    def deposit_margin(self, sender: str, amount_units: int) -> Call:
+        """Move idle collateral into the vault's cross collateral at the venue (MANAGER_ROLE)."""
+        return self.call(sender, "depositMargin", amount_units)
+
+    def trade_position(
+        self, sender: str, market: int, size_delta_wad: int, acceptable_price_wad: int = 0
+    ) -> Call:
+        """Trade the vault's cross position in ``market`` (MANAGER_ROLE)."""
+        return self.call(sender, "tradePosition", market, size_delta_wad, acceptable_price_wad)
+
+    def total_assets(self) -> View:
+        return self.view("totalAssets")
+
+    def total_supply(self) -> View:
+        return self.view("totalSupply")
+
+    def max_withdraw(self, owner: str) -> View:
+        return self.view("maxWithdraw", owner)
+
+
+class VenueMarginController(ContractWrapper):
+    """``contracts/venue/VenueMarginController.sol``: per-market dynamic margin scale
+    (``IVenueMarginController``), holding the venue's CONTROLLER_ROLE."""
+
+    CONTRACT_NAME = "VenueMarginController"
+    #: ``pokeMany`` reads one market's state and oracle and sets its scale per market.
+    GAS = {"poke": 400_000, "pokeMany": 400_000, "setParameters": 600_000}
+
+    def poke_many(self, sender: str, markets: Sequence[int]) -> Call:
+        """Poke every market of ``markets`` in one call (gas: :attr:`GAS` per market)."""
+        return self.call(
+            sender, "pokeMany", list(markets), gas=self.GAS["pokeMany"] * max(len(markets), 1)
+        )
+
+    def set_parameters(self, sender: str, market: int, params: tuple) -> Call:
+        """Control ``market`` with ``params`` (``ControllerParams.to_chain()``; admin only)."""
+        return self.call(sender, "setParameters", market, params)
+
+    def target_scale(self, market: int) -> View:
+        return self.view("targetScale", market)
+
+
+__all__ = [
+    "PerpVenue",
+    "VenueBackstopVault",
+    "VenueMarginController",
+    "symbol_bytes",
+    "symbol_str",
+]

@@ -1,7 +1,8 @@
 """Deploy a multi-market venue (``contracts/PerpVenue.sol``) from
 :class:`~simulator.protocol.venue_params.MultiVenueParams`.
 
-Four round trips whatever the number of markets (each phase is one ``chain.execute``):
+Four round trips whatever the number of markets (each phase is one ``chain.execute``; phase 2b
+adds one for a backstop vault or margin controller, and the controller one for its parameters):
 
 1. collateral token, timelock, the venue's three modules, one base token per market;
 2. the venue, the insurance fund, one ``Oracle`` and one ``SpotAMM`` per market;
@@ -12,10 +13,14 @@ Four round trips whatever the number of markets (each phase is one ``chain.execu
 4. after the timelock delay: a fresh price on every oracle, then every ``listMarket`` executed
    through the timelock, as governance would (market ids 1, 2, ... in the parameters' order).
 
-The single-market ``BackstopVault`` and ``DynamicMarginController`` are not deployed: the
-venue's vault and controller come with the engine switch. The venue's backstop is an account
-address, and the controller an address holding ``CONTROLLER_ROLE``: both are parameters of
-:func:`deploy_multi_venue` (zero = none).
+The venue's backstop is an account address, and the controller an address holding
+``CONTROLLER_ROLE``: both are parameters of :func:`deploy_multi_venue` (zero = none). With
+``with_backstop_vault`` (``buffers.backstop_enabled``) it deploys a ``VenueBackstopVault`` and
+with ``controller.enabled`` a ``VenueMarginController`` right after the venue (phase 2b, one
+more round trip), wires them in ``initialize``, funds the vault in phase 3 (the LPs' deposit of
+``backstop_vault_usd``, ``backstop_margin_share`` of it moved into its venue account) and sets
+the controller's parameters for every market in phase 4, after the listings, before handing
+the controller's admin role to the timelock.
 
 Roles: the timelock (delay from the parameters) holds the venue's admin and governor roles and
 the oracles' admin role; ``governor`` proposes and executes timelock operations; ``guardian``
@@ -44,7 +49,11 @@ from simulator.protocol.contracts import (
     PerpTimelock,
     SpotAMM,
 )
-from simulator.protocol.venue_contracts import PerpVenue
+from simulator.protocol.venue_contracts import (
+    PerpVenue,
+    VenueBackstopVault,
+    VenueMarginController,
+)
 from simulator.protocol.venue_params import MultiVenueParams
 from simulator.units import WAD, to_units, to_wad
 
@@ -77,7 +86,18 @@ class MultiVenue:
     adl_keeper: str
     backstop_vault: str
     controller: str
+    manager: str = ""
+    """Holds the backstop vault's MANAGER_ROLE (its margin and position trades)."""
+    vault: VenueBackstopVault | None = None
+    """The backstop vault deployed with the venue (``with_backstop_vault``), or None."""
+    margin_controller: VenueMarginController | None = None
+    """The margin controller deployed with the venue (``controller.enabled``), or None."""
     deploy_results: list[TxResult] = field(default_factory=list, repr=False)
+
+    @property
+    def market_ids(self) -> list[int]:
+        """Market ids in the parameters' (listing) order."""
+        return [self.ids[m.symbol] for m in self.params.markets]
 
     def addresses(self) -> dict[str, str]:
         """Contract addresses by role (per-market ones as ``oracle.BTC``, ``amm.BTC``...)."""
@@ -88,6 +108,10 @@ class MultiVenue:
             "timelock": self.timelock.address,
             **{f"module.{n}": a for n, a in self.modules.items()},
         }
+        if self.vault is not None:
+            out["backstop_vault"] = self.vault.address
+        if self.margin_controller is not None:
+            out["controller"] = self.margin_controller.address
         for symbol, market in self.ids.items():
             out[f"oracle.{symbol}"] = self.oracles[market].address
             out[f"amm.{symbol}"] = self.amms[market].address
@@ -169,10 +193,21 @@ def deploy_multi_venue(
     adl_keeper: str | None = None,
     backstop_vault: str = ZERO_ADDRESS,
     controller: str = ZERO_ADDRESS,
+    manager: str | None = None,
+    with_backstop_vault: bool = False,
 ) -> MultiVenue:
     """Deploy every contract of a multi-market venue, list its markets through the timelock,
-    wire the roles, fund the buffers and the AMMs; return typed wrappers (see the module doc)."""
+    wire the roles, fund the buffers and the AMMs; return typed wrappers (see the module doc).
+
+    ``with_backstop_vault`` deploys the venue's ``VenueBackstopVault`` (manager ``manager``,
+    default the deployer) and ``params.controller.enabled`` its ``VenueMarginController``; each
+    excludes passing that address (``backstop_vault`` / ``controller``)."""
+    if with_backstop_vault and backstop_vault != ZERO_ADDRESS:
+        raise ValueError("with_backstop_vault deploys the vault: pass no backstop_vault address")
+    if params.controller.enabled and controller != ZERO_ADDRESS:
+        raise ValueError("controller.enabled deploys the controller: pass no controller address")
     governor = governor or deployer
+    manager = manager or deployer
     guardian = guardian or deployer
     pusher = pusher or deployer
     adl_keeper = adl_keeper or deployer
@@ -242,9 +277,42 @@ def deploy_multi_venue(
     oracles, amms = deployed[2 : 2 + n], deployed[2 + n :]
     assert isinstance(venue, PerpVenue)
 
-    # Phase 3: wiring, buffers, AMM liquidity, and the listings scheduled on the timelock.
+    # Phase 2b: the venue's backstop vault and margin controller (they need its address).
     b = params.buffers
+    vault: VenueBackstopVault | None = None
+    margin_controller: VenueMarginController | None = None
+    extras: list[tuple[type[ContractWrapper], tuple[Any, ...], str | None]] = []
+    if with_backstop_vault:
+        extras.append(
+            (
+                VenueBackstopVault,
+                (
+                    collateral.address,
+                    venue.address,
+                    timelock.address,
+                    manager,
+                    b.backstop_redeem_cooldown_s,
+                ),
+                None,
+            )
+        )
+    if params.controller.enabled:
+        # Admin: the deployer until the markets are listed and controlled (phase 4), then the
+        # timelock.
+        extras.append((VenueMarginController, (venue.address, deployer), None))
+    if extras:
+        deployed = _deploy_batch(chain, artifacts, deployer, extras)
+        if with_backstop_vault:
+            vault = deployed.pop(0)  # type: ignore[assignment]
+            backstop_vault = vault.address
+        if params.controller.enabled:
+            margin_controller = deployed.pop(0)  # type: ignore[assignment]
+            controller = margin_controller.address
+
+    # Phase 3: wiring, buffers, AMM liquidity, and the listings scheduled on the timelock.
     fund_units, pool_units = to_units(b.insurance_fund_usd), to_units(b.pool_seed_usd)
+    vault_units = to_units(b.backstop_vault_usd) if vault is not None else 0
+    margin_units = int(Decimal(vault_units) * Decimal(str(b.backstop_margin_share)))
     amm_units = [to_units(m.amm.liquidity_usd) for m in markets]
     amm_base = [
         int(Decimal(str(m.amm.liquidity_usd)) / Decimal(str(m.oracle.initial_price_usd)) * WAD)
@@ -259,7 +327,7 @@ def deploy_multi_venue(
             adl_keeper if b.adl_keeper_enabled else ZERO_ADDRESS,
             controller,
         ),
-        collateral.mint(deployer, deployer, fund_units + pool_units + sum(amm_units)),
+        collateral.mint(deployer, deployer, fund_units + pool_units + vault_units + sum(amm_units)),
     ]
     if fund_units:
         calls.append(collateral.transfer(deployer, fund.address, fund_units))
@@ -268,6 +336,13 @@ def deploy_multi_venue(
             collateral.approve(deployer, venue.address, pool_units),
             venue.seed_pool(deployer, pool_units),
         ]
+    if vault is not None and vault_units:
+        calls += [
+            collateral.approve(deployer, vault.address, vault_units),
+            vault.deposit(deployer, vault_units),
+        ]
+        if margin_units:
+            calls.append(vault.deposit_margin(manager, margin_units))
     for base, amm, units, base_wad in zip(bases, amms, amm_units, amm_base, strict=True):
         if units and base_wad:
             calls += [
@@ -301,12 +376,29 @@ def deploy_multi_venue(
     phase4 = require_ok(chain.execute(calls))
     results += phase4
     ids: dict[str, int] = {}
-    for m, r in zip(markets, phase4[n:], strict=True):
+    for m, r in zip(markets, phase4[n : 2 * n], strict=True):
         listed = [e.args for e in r.events if e.name == "MarketListed"]
         if len(listed) != 1:
             raise DeployError(f"listing {m.symbol} emitted no MarketListed event")
         ids[m.symbol] = int(listed[0]["market"])
     by_id = {ids[m.symbol]: i for i, m in enumerate(markets)}
+    if margin_controller is not None:
+        # The controller watches every market, then the timelock becomes its only admin.
+        admin = margin_controller.read("DEFAULT_ADMIN_ROLE")
+        results += require_ok(
+            chain.execute(
+                [
+                    margin_controller.set_parameters(
+                        deployer, ids[m.symbol], params.controller.to_chain()
+                    )
+                    for m in markets
+                ]
+                + [
+                    margin_controller.call(deployer, "grantRole", admin, timelock.address),
+                    margin_controller.call(deployer, "renounceRole", admin, deployer),
+                ]
+            )
+        )
     return MultiVenue(
         chain=chain,
         params=params,
@@ -326,5 +418,8 @@ def deploy_multi_venue(
         adl_keeper=adl_keeper,
         backstop_vault=backstop_vault,
         controller=controller,
+        manager=manager,
+        vault=vault,
+        margin_controller=margin_controller,
         deploy_results=results,
     )

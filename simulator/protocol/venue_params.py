@@ -37,6 +37,7 @@ from simulator.protocol.params import (
     AdlPolicy,
     AmmParams,
     BufferParams,
+    ControllerParams,
     FundingModel,
     GovernanceParams,
     MarginTierParams,
@@ -403,6 +404,9 @@ class MultiVenueParams(_Frozen):
     """What the parameter set mirrors, and how closely."""
     buffers: VenueBufferParams = VenueBufferParams()
     governance: VenueGovernanceParams = VenueGovernanceParams()
+    controller: ControllerParams = ControllerParams()
+    """The dynamic margin controller (``VenueMarginController``): when ``enabled``, deployed with
+    these parameters for every market and holding the venue's CONTROLLER_ROLE."""
     markets: tuple[VenueMarket, ...] = Field(min_length=1)
     """The markets, at most ``MAX_MARKETS``, each symbol once."""
 
@@ -505,6 +509,7 @@ def load_venue_preset(
             description=preset.description,
             buffers=VenueBufferParams.model_validate(preset.buffers.model_dump()),
             governance=VenueGovernanceParams.model_validate(preset.governance.model_dump()),
+            controller=preset.controller,
             markets=tuple(markets),
         )
     except ValidationError as exc:

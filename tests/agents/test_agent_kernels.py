@@ -9,7 +9,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from simulator.agents import keepers, liquidity, traders
-from simulator.engine.events import event_row, with_market
+from simulator.engine.events import event_row
 from simulator.engine.metrics import step_rows
 from simulator.population import Behaviour
 
@@ -48,10 +48,15 @@ def test_trader_decisions_match_the_row_by_row_reference(seed, move):
         maintenance_usd=size * read_price * 0.01, collateral_in_usd=book.collateral_usd.copy(),
         entry_price_usd=entry, wallet_usd=rng.uniform(0, 5_000, n), read_price_usd=read_price,
     )  # fmt: skip
-    price = 100_000 * (1 + move)
-    decisions = traders.decide(state, book, price, np.random.default_rng(seed))
+    # One price per row (rows in several markets) and the masks of rows that may top up and
+    # whose margin account may close.
+    price = 100_000 * (1 + move) * rng.choice([1.0, 1.01], n)
+    can_top_up, can_close = rng.random(n) < 0.8, rng.random(n) < 0.8
+    decisions = traders.decide(
+        state, book, price, np.random.default_rng(seed), can_top_up=can_top_up, can_close=can_close
+    )
     draws = np.random.default_rng(seed).random(n)
-    closes, top_ups = traders.decide_reference(state, book, price, draws)
+    closes, top_ups = traders.decide_reference(state, book, price, draws, can_top_up, can_close)
     assert list(decisions.close) == closes
     assert list(decisions.top_up) == [i for i, _ in top_ups]
     np.testing.assert_allclose(decisions.top_up_usd, [a for _, a in top_ups])
@@ -125,32 +130,38 @@ def test_hedger_sells_what_the_net_long_lost():
     assert swap.base_in and swap.amount_in == 2.0
 
 
-def test_step_row_counts_liquidations_and_keeps_adl_overshoot_out_of_fees():
+def test_step_rows_count_each_markets_events_on_its_own_row():
+    """Two markets: each event counts on its market's row only; the venue row sums them and
+    counts an account liquidated in both markets once; fees are the change of each market's
+    ledger fees and penalties (an ADL overshoot sent to the fund is not in them)."""
+    adl = {"deficit_usd": 30.0, "covered_usd": 30.0, "overshoot_usd": 10.0, "to_fund_usd": 8.0}
     events = [
-        event_row(3, "liquidation", account="a", side="long", size=1.0, price=100.0, amount=1.0),
-        event_row(3, "partial_liquidation", account="a", side="long", size=0.5, price=100.0, amount=0.5),
-        event_row(3, "backstop_takeover", account="b", side="short", size=2.0, price=100.0, amount=3.0),
-        event_row(3, "adl", amount=40.0, detail=json.dumps({"deficit_usd": 30.0, "covered_usd": 30.0, "overshoot_usd": 10.0, "to_fund_usd": 8.0})),
+        event_row(3, "liquidation", market="BTC", account="a", side="long", size=1.0, price=100.0, amount=1.0),
+        event_row(3, "partial_liquidation", market="ETH", account="a", side="long", size=0.5, price=10.0, amount=0.5),
+        event_row(3, "backstop_takeover", market="BTC", account="b", side="short", size=2.0, price=100.0, amount=3.0),
+        event_row(3, "adl", market="ETH", amount=40.0, detail=json.dumps(adl)),
     ]  # fmt: skip
     levels = {
-        "index_usd": 100.0, "mark_usd": 101.0, "amm_price_usd": 99.0, "oi_long_base": 3.0,
-        "oi_short_base": 1.0, "insurance_fund_usd": 5.0, "vault_assets_usd": 0.0, "vault_supply": 0,
-        "bad_debt_usd": 7.0, "funding_rate_per_hour": 0.0, "fees_cum_usd": 125.0,
+        "index_usd": np.array([100.0, 10.0]), "mark_usd": np.array([101.0, 10.1]),
+        "amm_price_usd": np.array([99.0, 9.9]), "oi_long_base": np.array([3.0, 5.0]),
+        "oi_short_base": np.array([1.0, 0.0]), "insurance_fund_usd": 5.0,
+        "vault_assets_usd": 0.0, "vault_supply": 0, "bad_debt_usd": np.array([7.0, 0.0]),
+        "funding_rate_per_hour": np.zeros(2), "fees_cum_usd": np.array([125.0, 20.0]),
     }  # fmt: skip
-    events = with_market(events, "BTC")
-    row, total = step_rows(
-        3, 60, "BTC", 100.0, levels, events, 9, previous_bad_debt_usd=2.0, previous_fees_usd=100.0
-    )
-    assert (row["market"], total["market"]) == ("BTC", "ALL")
-    assert total["transactions"] == 9 and "transactions" not in row
+    btc, eth, total = step_rows(
+        3, 60, ["BTC", "ETH"], np.array([100.0, 10.0]), levels, events, 9,
+        previous_bad_debt_usd=np.array([2.0, 0.0]), previous_fees_usd=np.array([100.0, 19.0]),
+    )  # fmt: skip
+    assert (btc["market"], eth["market"], total["market"]) == ("BTC", "ETH", "ALL")
+    assert total["transactions"] == 9 and "transactions" not in btc
     assert total["insurance_fund_usd"] == 5.0 and total["price_oracle_usd"] is None
-    assert total["accounts_liquidated"] == 2 and total["fees_usd"] == 17.0
-    assert (
-        row["liquidated_notional_long_usd"] == 150.0
-        and row["liquidated_notional_short_usd"] == 200.0
-    )
-    assert row["accounts_liquidated"] == 2
-    assert row["adl_haircut_usd"] == 40.0 and row["adl_overshoot_usd"] == 10.0
-    # 25 into the fee terms, 8 of it the ADL overshoot sent to the fund (the pool had 8 of 10)
-    assert row["fees_usd"] == 17.0
-    assert row["bad_debt_usd"] == 5.0
+    assert btc["liquidated_notional_long_usd"] == 100.0
+    assert btc["liquidated_notional_short_usd"] == 200.0
+    assert eth["liquidated_notional_long_usd"] == 5.0 and eth["liquidated_notional_short_usd"] == 0
+    assert (btc["accounts_liquidated"], eth["accounts_liquidated"]) == (2, 1)
+    assert total["accounts_liquidated"] == 2  # account a in both markets counts once
+    assert btc["adl_haircut_usd"] == 0 and eth["adl_haircut_usd"] == 40.0
+    assert eth["adl_overshoot_usd"] == 10.0
+    assert (btc["fees_usd"], eth["fees_usd"], total["fees_usd"]) == (25.0, 1.0, 26.0)
+    assert (btc["bad_debt_usd"], eth["bad_debt_usd"]) == (5.0, 0.0)
+    assert (btc["oi_long_usd"], eth["oi_long_usd"], total["oi_long_usd"]) == (300.0, 50.0, 350.0)

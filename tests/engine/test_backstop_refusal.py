@@ -1,5 +1,6 @@
 """A takeover the venue refuses (the vault would end below its own maintenance margin, review
-F8) is not tried again every step: keepers liquidate the account instead."""
+F8: the venue reverts ``BackstopWouldBeUnderwater``) is not tried again every step: keepers
+liquidate the account instead."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def test_a_refused_takeover_falls_back_to_a_liquidation(tmp_path):
 
     refused = events[events["kind"] == "backstop_reverted"]
     assert len(refused) == 1, refused[["step", "detail"]]
-    assert refused["detail"].iloc[0].startswith("BackstopWouldBeLiquidatable(")
+    assert refused["detail"].iloc[0].startswith("BackstopWouldBeUnderwater(")
     liquidated = events[events["kind"].isin(["liquidation", "partial_liquidation"])]
     assert len(liquidated) >= 1
     assert liquidated["step"].min() == refused["step"].iloc[0] + 1

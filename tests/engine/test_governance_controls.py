@@ -24,7 +24,7 @@ def test_the_guardian_lowers_max_leverage_in_the_step_it_acts():
     scenario = small_oct(steps=12, **change("guardian"))
     with open_chain(anvil=run_node_config()) as chain:
         engine, _, events = run_in_memory(chain, scenario)
-        params = engine.venue.market.parameters_now()
+        params = engine.venue.venue.parameters_now(engine.world.market_ids[0])
     executed = events[events["kind"] == "governance_executed"]
     assert list(executed["step"]) == [5]
     assert params["maxLeverage"] == 10 * 10**18
@@ -36,7 +36,7 @@ def test_a_timelocked_change_is_not_in_force_before_its_delay():
     assert delay_s > 12 * scenario.step_seconds  # the run ends before the change may execute
     with open_chain(anvil=run_node_config()) as chain:
         engine, _, events = run_in_memory(chain, scenario)
-        params = engine.venue.market.parameters_now()
+        params = engine.venue.venue.parameters_now(engine.world.market_ids[0])
     assert list(events[events["kind"] == "governance_submitted"]["step"]) == [5]
     assert (events["kind"] == "governance_executed").sum() == 0
     assert params["maxLeverage"] == 50 * 10**18

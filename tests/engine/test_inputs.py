@@ -15,8 +15,8 @@ import yaml
 
 from simulator.chain.connect import open_chain
 from simulator.engine import Engine
-from simulator.protocol.deploy import deploy_venue
 from simulator.protocol.params import WAD, to_units, to_wad
+from simulator.protocol.venue_deploy import deploy_multi_venue
 from simulator.results import RunReader, market_steps
 from simulator.runner import GENESIS_TIMESTAMP_S, run_node_config, run_scenario
 from simulator.scenario import (
@@ -28,7 +28,7 @@ from simulator.scenario import (
     load_scenario,
     parse_scenario,
 )
-from simulator.world import WorldError, agent_addresses, build_world
+from simulator.world import WorldError, agent_addresses, build_world, multi_venue_params
 
 START = 100_000.0
 
@@ -169,21 +169,23 @@ def test_venue_errors_come_out_of_load_scenario_naming_the_key():
 
 
 def _open_on_chain(chain, venue, positions, salt: int) -> list[bool]:
-    """Fund fresh accounts and open ``positions`` in order as the world does; which opened."""
+    """Fund fresh accounts and open ``positions`` in order as the world does (one account per
+    position, cross, in the venue's one market); which opened."""
     traders = agent_addresses("probe", len(positions), salt)
     chain.set_balance(traders, 10**20)
+    v, market = venue.venue, venue.market_ids[0]
     calls = []
     for addr, p in zip(traders, positions, strict=True):
         units = to_units(p["collateral_usd"])
         calls += [
             venue.collateral.mint(venue.deployer, addr, units),
-            venue.collateral.approve(addr, venue.market.address, 2**256 - 1),
-            venue.market.deposit(addr, units),
+            venue.collateral.approve(addr, v.address, 2**256 - 1),
+            v.deposit(addr, units),
         ]
     assert all(r.ok for r in chain.execute(calls))
     sign = {"long": 1, "short": -1}
     trades = [
-        venue.market.trade(a, sign[p["side"]] * to_wad(round(p["size_base"], 12)))
+        v.trade(a, market, sign[p["side"]] * to_wad(round(p["size_base"], 12)))
         for a, p in zip(traders, positions, strict=True)
     ]
     return [r.ok for r in chain.execute(trades)]
@@ -232,7 +234,7 @@ def test_the_load_check_accepts_exactly_what_the_contract_opens(preset):
             expected.append(str(exc).split(":")[0])
     with open_chain(anvil=run_node_config()) as chain:
         chain.use_fixed_clock(GENESIS_TIMESTAMP_S)
-        venue = deploy_venue(chain, params)
+        venue = deploy_multi_venue(chain, multi_venue_params(params, "BTC"))
         clean = chain.snapshot()
         got = []
         for n, book in enumerate(edge):
@@ -259,21 +261,26 @@ def test_positions_record_what_the_chain_holds_for_an_accepted_book():
     with open_chain(anvil=run_node_config()) as chain:
         chain.use_fixed_clock(GENESIS_TIMESTAMP_S)
         world = build_world(chain, scenario)
-        market = world.venue.market
-        accounts = chain.read([market.account_of(a) for a in world.traders])
-        liq = chain.read([market.liquidation_price(a) for a in world.traders])
+        v, market = world.venue.venue, world.market_ids[0]
+        held = chain.read([v.position_of(a, market) for a in world.accounts])
+        cross = chain.read([v.collateral_of(a) for a in world.accounts])
+        liq = chain.read([v.liquidation_price(a, market) for a in world.accounts])
         engine = Engine(chain, world)
         engine.run()
         rows = engine.positions()
-    fee_bps = world.params.market.taker_fee_bps
-    for row, given, acc, liq_wad in zip(rows, positions, accounts, liq, strict=True):
-        size, entry, margin = abs(acc[0]) / WAD, acc[1] / WAD, acc[2] / WAD
+    fee_bps = world.params.markets[0].params.taker_fee_bps
+    for row, given, position, collateral, liq_wad in zip(
+        rows, positions, held, cross, liq, strict=True
+    ):
+        size, entry = abs(position[1]) / WAD, position[2] / WAD
         assert size == pytest.approx(given["size_base"], rel=1e-12)
         assert row["outcome"] == "open"
         assert row["size_base"] == size
         assert row["entry_price_usd"] == entry
-        # The market credited the deposit, then took the taker fee on the fill.
-        assert row["collateral_usd"] == pytest.approx(margin + size * entry * fee_bps / 1e4)
+        # The venue credited the deposit, then took the taker fee on the fill.
+        assert row["collateral_usd"] == pytest.approx(
+            collateral / WAD + size * entry * fee_bps / 1e4
+        )
         assert row["collateral_usd"] == pytest.approx(given["collateral_usd"], abs=1e-6)
         assert row["leverage"] == pytest.approx(size * entry / row["collateral_usd"])
         assert row["liquidation_price_at_open_usd"] == liq_wad / WAD

@@ -38,21 +38,26 @@ def _build_and_read(backend: str, block_calls: int | None) -> dict:
             chain.execute = recording
             first_block = chain.block_number()
             world = world_module.build_world(chain, scenario)
-            v = world.venue
-            agents = world.traders + world.arbitrageurs + [world.hedger]
+            mv, v = world.venue, world.venue.venue
+            ids, book = world.market_ids, world.book
+            agents = world.accounts + world.arbitrageurs + [world.hedger]
             state = {
                 "blocks": chain.block_number() - first_block,
                 "latest_timestamp": chain.latest_timestamp(),
                 "start_timestamp": world.start_timestamp_s,
-                "collateral": chain.read([v.collateral.balance_of(a) for a in agents]),
-                "base": chain.read([v.base.balance_of(a) for a in agents]),
-                "accounts": [v.market.account_now(a) for a in world.traders],
+                "collateral": chain.read([mv.collateral.balance_of(a) for a in agents]),
+                "base": chain.read([mv.bases[m].balance_of(a) for m in ids for a in agents]),
+                "accounts": chain.read(v.positions_of_many(world.accounts)),
+                "cross": chain.read([v.collateral_of(a) for a in world.accounts]),
                 "liquidation_prices": chain.read(
-                    [v.market.liquidation_price(a) for a in world.traders], strict=False
+                    [
+                        v.liquidation_price(world.accounts[a], ids[m])
+                        for a, m in zip(book.account, book.market, strict=True)
+                    ],
+                    strict=False,
                 ),
-                "accounting": v.market.accounting_now(),
-                "funding": chain.read_one(v.market.funding_indices()),
-                "open_interest": chain.read_one(v.market.open_interest()),
+                "accounting": v.accounting_now(),
+                "markets": [v.market_now(m) for m in ids],
                 "events": [(r.label, r.ok, [(e.name, e.args) for e in r.events]) for r in sent],
                 "world": {
                     name: getattr(world, name)

@@ -1,0 +1,152 @@
+"""Margin units: what the venue checks health on, and how the traders' per-position view is
+derived from it.
+
+The venue measures health per *margin unit*: a cross account (its shared collateral plus every
+cross position's PnL, against the sum of their maintenance margins: ``healthOf``) or an
+isolated position (its own margin: ``isolatedHealth``). Keepers watch units; traders decide per
+position (book row). A row's view of its unit is its share of it:
+
+- equity: ``share × (unit equity − Σ the unit's rows' PnL) + the row's PnL``, with ``share``
+  the row's collateral put in over its unit's, and PnL ``side × size × (index − entry)``;
+- maintenance: the unit's maintenance × the row's notional / the unit's notional.
+
+Summed over a unit's rows the views give back the unit's equity and maintenance, so carrying
+each row to a new price (:func:`simulator.agents.traders.estimate`) and summing (:meth:`unit_sum`)
+is the unit's estimate too. A one-position cross account's row view is its account's.
+
+Units: USD and base units (floats).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulator.units import from_wad_array
+
+
+@dataclass(frozen=True)
+class MarginUnits:
+    """The margin units of a book: cross accounts first (by account), then isolated rows."""
+
+    unit_of_row: np.ndarray
+    """Unit of every book row (int64)."""
+    account: np.ndarray
+    """Account index of every unit (int64)."""
+    isolated: np.ndarray
+    """Whether the unit is an isolated position (bool)."""
+    market: np.ndarray
+    """Market index of an isolated unit, -1 for a cross account (int64)."""
+
+    @classmethod
+    def of_book(cls, book) -> MarginUnits:
+        """The units of a :class:`~simulator.population.TraderBook`."""
+        cross_accounts = np.unique(book.account[~book.isolated])
+        iso_rows = np.flatnonzero(book.isolated)
+        unit_of_account = np.full(book.n_accounts, -1, dtype=np.int64)
+        unit_of_account[cross_accounts] = np.arange(len(cross_accounts))
+        unit_of_row = unit_of_account[book.account].copy()
+        unit_of_row[iso_rows] = len(cross_accounts) + np.arange(len(iso_rows))
+        return cls(
+            unit_of_row=unit_of_row,
+            account=np.concatenate([cross_accounts, book.account[iso_rows]]).astype(np.int64),
+            isolated=np.concatenate(
+                [np.zeros(len(cross_accounts), dtype=bool), np.ones(len(iso_rows), dtype=bool)]
+            ),
+            market=np.concatenate([np.full(len(cross_accounts), -1), book.market[iso_rows]]).astype(
+                np.int64
+            ),
+        )
+
+    @property
+    def count(self) -> int:
+        return len(self.account)
+
+    def unit_sum(self, per_row: np.ndarray) -> np.ndarray:
+        """Sum of a per-row array over each unit's rows."""
+        return np.bincount(self.unit_of_row, weights=per_row, minlength=self.count)
+
+    def rows_of(self, units: np.ndarray) -> np.ndarray:
+        """Rows of the given units, in row order."""
+        mask = np.zeros(self.count, dtype=bool)
+        mask[units] = True
+        return np.flatnonzero(mask[self.unit_of_row])
+
+    def units_of(self, rows: np.ndarray) -> np.ndarray:
+        """Distinct units of the given rows, sorted."""
+        return np.unique(self.unit_of_row[np.asarray(rows, dtype=np.int64)])
+
+    # -- reading health ----------------------------------------------------------------------
+
+    def health_views(self, ctx, units: np.ndarray) -> list:
+        """Views of the health of ``units``: one ``healthOf`` over the cross accounts among
+        them, then one ``isolatedHealth`` per isolated position (in ``units`` order)."""
+        units = np.asarray(units, dtype=np.int64)
+        v = ctx.venue.venue
+        cross = units[~self.isolated[units]]
+        views = [v.health_of([ctx.accounts[a] for a in self.account[cross]])]
+        for u in units[self.isolated[units]]:
+            views.append(
+                v.isolated_health(ctx.accounts[self.account[u]], ctx.market_ids[self.market[u]])
+            )
+        return views
+
+    def parse_health(self, units: np.ndarray, got: list) -> tuple[np.ndarray, np.ndarray]:
+        """The results of :meth:`health_views` as (equity, maintenance) per unit of ``units``
+        (USD, in ``units`` order)."""
+        units = np.asarray(units, dtype=np.int64)
+        iso = self.isolated[units]
+        equity = np.zeros(len(units))
+        maintenance = np.zeros(len(units))
+        equities, margins, _ = got[0]
+        equity[~iso] = from_wad_array(equities)
+        maintenance[~iso] = from_wad_array(margins)
+        if iso.any():
+            pairs = got[1 : 1 + int(iso.sum())]
+            equity[iso] = from_wad_array([e for e, _ in pairs])
+            maintenance[iso] = from_wad_array([m for _, m in pairs])
+        return equity, maintenance
+
+    def store(
+        self,
+        state,
+        units: np.ndarray,
+        equity: np.ndarray,
+        maintenance: np.ndarray,
+        prices_usd: np.ndarray,
+        market_of_row: np.ndarray,
+    ) -> None:
+        """Write the units' (equity, maintenance) read at the markets' ``prices_usd`` into the
+        trader rows' views (``state``: :class:`~simulator.agents.traders.TraderState`)."""
+        units = np.asarray(units, dtype=np.int64)
+        if not len(units):
+            return
+        rows = self.rows_of(units)
+        slot = np.full(self.count, -1, dtype=np.int64)
+        slot[units] = np.arange(len(units))
+        u = self.unit_of_row[rows]
+        price = prices_usd[market_of_row[rows]]
+        side = state.side[rows].astype(np.float64)
+        pnl = side * state.size_base[rows] * (price - state.entry_price_usd[rows])
+        pnl = np.where(state.size_base[rows] > 0, pnl, 0.0)
+        notional = state.size_base[rows] * price
+        collateral = state.collateral_in_usd[rows]
+        # Sums over each unit's rows (only rows of the read units are in ``rows``).
+        pnl_sum = np.bincount(u, weights=pnl, minlength=self.count)[u]
+        notional_sum = np.bincount(u, weights=notional, minlength=self.count)[u]
+        collateral_sum = np.bincount(u, weights=collateral, minlength=self.count)[u]
+        rows_in_unit = np.bincount(u, minlength=self.count)[u]
+        share = np.where(
+            collateral_sum > 0,
+            collateral / np.where(collateral_sum > 0, collateral_sum, 1),
+            1.0 / rows_in_unit,
+        )
+        eq_u, mm_u = equity[slot[u]], maintenance[slot[u]]
+        state.equity_usd[rows] = share * (eq_u - pnl_sum) + pnl
+        state.maintenance_usd[rows] = np.where(
+            notional_sum > 0,
+            mm_u * notional / np.where(notional_sum > 0, notional_sum, 1),
+            share * mm_u,
+        )
+        state.read_price_usd[rows] = price
