@@ -198,7 +198,7 @@ def market_variant(scenario_name: str, symbols: list[str], overrides: list[str] 
         path["shocks"] = [s for s in path.get("shocks", []) if s.get("fall_fraction") != {}]
         correlations = path.get("idiosyncratic_correlations") or []
         path["idiosyncratic_correlations"] = [
-            c for c in correlations if all(s in symbols for s in c.get("symbols", []))
+            c for c in correlations if all(s in symbols for s in c.get("assets", []))
         ]
     elif len(symbols) > 1:
         raise PerpsimError(

@@ -30,7 +30,7 @@ from simulator.chain.base import Chain
 from simulator.chain.types import Call, TxResult
 from simulator.errors import PerpsimError
 from simulator.population import TraderBook, book_from_explicit, draw_population
-from simulator.pricepaths import OracleFaultSchedule, exogenous_prices
+from simulator.pricepaths import OracleFaultSchedule, scenario_prices
 from simulator.protocol.params import VenueParams
 from simulator.protocol.venue_deploy import MultiVenue, deploy_multi_venue
 from simulator.protocol.venue_params import (
@@ -77,10 +77,10 @@ def agent_addresses(role: str, count: int, salt: int) -> list[str]:
     ]
 
 
-def venue_params_for(scenario: Scenario) -> VenueParams:
-    """The single-market venue parameters of a scenario: :meth:`Scenario.venue_params` (its
-    preset, then its market overrides, then its controls). A validated scenario's venue is
-    valid: the checks run when the scenario is loaded, before any run folder exists.
+def venue_params_for(scenario: Scenario) -> MultiVenueParams:
+    """The venue a scenario deploys: :meth:`Scenario.venue_params` (its preset's market
+    tables, each market's overrides, then the controls). A validated scenario's venue is valid:
+    the checks run when the scenario is loaded, before any run folder exists.
 
     Raises :class:`WorldError` only for a scenario built without validation
     (``model_copy(update=...)``) whose venue does not fit.
@@ -89,51 +89,6 @@ def venue_params_for(scenario: Scenario) -> VenueParams:
         return scenario.venue_params()
     except ValueError as exc:
         raise WorldError(f"scenario {scenario.name}: {exc}") from None
-
-
-def exogenous_start_price(scenario: Scenario) -> float:
-    """The first price of the scenario's (first market's) exogenous path (USD), without drawing
-    randomness: :meth:`Scenario.start_price_usd`."""
-    return scenario.start_price_usd()
-
-
-@dataclass(frozen=True)
-class MarketFaults:
-    """The oracle faults of a run per step and market: arrays of shape ``(steps + 1, M)``."""
-
-    lag_steps: np.ndarray
-    """Lag of the price posted at each step in each market (steps; 0 = no lag), int64."""
-    updates: np.ndarray
-    """Whether each market's oracle posts a price at each step (False while stale), bool."""
-    bad_print_usd: np.ndarray
-    """Price posted instead of the true one (USD), NaN where there is none."""
-
-    @classmethod
-    def of(cls, schedule: OracleFaultSchedule, markets: int) -> MarketFaults:
-        """A schedule with arrays ``(steps + 1,)`` (every market alike) or ``(steps + 1, M)``
-        as per-market arrays."""
-
-        def wide(array: np.ndarray) -> np.ndarray:
-            a = np.asarray(array)
-            return np.repeat(a[:, None], markets, axis=1) if a.ndim == 1 else a.copy()
-
-        return cls(
-            lag_steps=wide(schedule.lag_steps),
-            updates=wide(schedule.updates),
-            bad_print_usd=wide(schedule.bad_print_usd),
-        )
-
-    def feed(self, step: int, source_prices_usd) -> np.ndarray:
-        """The price each market's oracle posts at ``step`` (USD; NaN: it posts nothing).
-
-        ``source_prices_usd`` holds, for steps ``0 .. step``, what each oracle would have been
-        fed (an array (M,) per step, or an array (step + 1, M)): the exogenous price, or the
-        AMM's with feedback on."""
-        lagged = np.maximum(step - self.lag_steps[step], 0)
-        price = np.array([source_prices_usd[k][m] for m, k in enumerate(lagged)], dtype=np.float64)
-        bad = self.bad_print_usd[step]
-        price = np.where(np.isnan(bad), price, bad)
-        return np.where(self.updates[step], price, np.nan)
 
 
 @dataclass(frozen=True)
@@ -150,8 +105,9 @@ class WorldInputs:
     """The opening positions (one row per position) as sent to the chain."""
     exogenous_usd: np.ndarray
     """Exogenous price of every market at every step, shape (steps + 1, M), USD."""
-    faults: MarketFaults
-    """The oracle faults, shape (steps + 1, M)."""
+    faults: OracleFaultSchedule
+    """The oracle faults, arrays of shape (steps + 1, M)
+    (:meth:`OracleFaultSchedule.feed_markets` gives each step's posted prices)."""
     explicit: bool
     """The book is explicit (a refused open is an error) rather than a random population."""
 
@@ -176,38 +132,32 @@ def multi_venue_params(params: VenueParams, symbol: str) -> MultiVenueParams:
 
 def world_inputs(scenario: Scenario) -> WorldInputs:
     """The scenario's venue, markets, start prices, book, exogenous prices and oracle faults:
-    the ONE place where a scenario is mapped onto the world (today's scenario is one market).
+    the one place where a scenario is mapped onto the world.
 
-    Draws the population (``population`` stream) and the price path (``price`` stream) of the
-    scenario's seed; the same scenario gives the same inputs.
+    Draws the population (``population`` stream) and every market's price path (``price``
+    stream) of the scenario's seed; the same scenario gives the same inputs. A random
+    population opens at most ``OPEN_LEVERAGE_HEADROOM`` × each market's maximum leverage.
     """
-    try:
-        single = venue_params_for(scenario)
-        params = multi_venue_params(single, scenario.market.market_symbol)
-    except ValueError as exc:
-        raise WorldError(f"scenario {scenario.name}: {exc}") from None
+    params = venue_params_for(scenario)
     streams = scenario.random_streams()
+    symbols = list(params.symbols)
     prices = np.array([m.initial_price_usd for m in params.markets], dtype=np.float64)
     max_leverage = np.array([m.params.max_leverage for m in params.markets], dtype=np.float64)
     explicit = isinstance(scenario.traders, ExplicitBook)
     if explicit:
-        book = book_from_explicit(scenario.traders, float(prices[0]))
+        book = book_from_explicit(scenario.traders, prices, symbols)
     else:
-        drawn = draw_population(
-            scenario.traders, float(prices[0]), float(max_leverage[0]), streams.population
-        )
+        drawn = draw_population(scenario.traders, prices, max_leverage, streams.population, symbols)
         book = cap_open_leverage(drawn, max_leverage * OPEN_LEVERAGE_HEADROOM, prices)
-    exogenous = exogenous_prices(
-        scenario.price_path, scenario.steps, scenario.step_seconds, streams.price
-    )
-    faults = OracleFaultSchedule.from_faults(scenario.oracle_faults, scenario.steps)
+    exogenous = scenario_prices(scenario, streams.price)
+    faults = OracleFaultSchedule.from_faults(scenario.oracle_faults, scenario.steps, symbols)
     return WorldInputs(
         params=params,
-        symbols=params.symbols,
+        symbols=symbols,
         start_prices_usd=prices,
         book=book,
-        exogenous_usd=np.asarray(exogenous, dtype=np.float64).reshape(-1, 1),
-        faults=MarketFaults.of(faults, len(params.markets)),
+        exogenous_usd=np.asarray(exogenous, dtype=np.float64).reshape(scenario.steps + 1, -1),
+        faults=faults,
         explicit=explicit,
     )
 

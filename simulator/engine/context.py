@@ -22,9 +22,10 @@ import numpy as np
 from simulator.chain.base import Chain
 from simulator.chain.types import Call
 from simulator.engine.margin import MarginUnits
+from simulator.pricepaths import OracleFaultSchedule
 from simulator.protocol.venue_deploy import MultiVenue
 from simulator.scenario import Scenario
-from simulator.world import MarketFaults, World
+from simulator.world import World
 
 
 class Action(NamedTuple):
@@ -58,7 +59,7 @@ class Context:
     """The agents' random stream (traders' decisions)."""
     exogenous_usd: np.ndarray
     """Exogenous price of every market at every step, shape (steps + 1, M), USD."""
-    faults: MarketFaults
+    faults: OracleFaultSchedule
     feedback: bool
     """The oracles read the spot AMMs (True) or the exogenous prices (False)."""
     full_health_every_step: bool

@@ -3,7 +3,8 @@ pokes every market (one ``pokeMany``).
 
 Each oracle's source is its market's spot AMM price at the end of the previous block with
 feedback on, the exogenous price with it off; the scenario's oracle faults (lag, stale, bad
-print; per market) act on the source's history (:class:`~simulator.world.MarketFaults`)."""
+print; per market) act on the source's history
+(:meth:`~simulator.pricepaths.OracleFaultSchedule.feed_markets`)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def plan_oracle(ctx: Context, s: EngineState, t: int, exo_usd: np.ndarray) -> li
     v = ctx.venue
     source = s.amm_price_usd if ctx.feedback else exo_usd
     s.feed_prices_usd.append(np.asarray(source, dtype=np.float64).copy())
-    feed = ctx.faults.feed(t, s.feed_prices_usd)
+    feed = ctx.faults.feed_markets(t, np.asarray(s.feed_prices_usd))
     for m, market in enumerate(ctx.market_ids):
         if not np.isnan(feed[m]):
             price = float(feed[m])

@@ -115,6 +115,7 @@ def _resolve_venue(scenario: Scenario) -> MultiVenueParams:
                 }
             ),
             governance=VenueGovernanceParams.model_validate(preset.governance.model_dump()),
+            controller={**preset.controller.model_dump(), "enabled": controls.dynamic_margin},
             markets=markets,
         )
     except ValidationError as exc:

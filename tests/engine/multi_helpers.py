@@ -14,7 +14,7 @@ from simulator.population import Behaviour, TraderBook
 from simulator.pricepaths import OracleFaultSchedule
 from simulator.protocol.venue_params import load_venue_preset
 from simulator.scenario import parse_scenario
-from simulator.world import MarketFaults, WorldInputs
+from simulator.world import WorldInputs
 
 SYMBOLS = ["BTC", "ETH", "SOL"]
 
@@ -76,14 +76,14 @@ def three_market_inputs(
         path[:, symbols.index(symbol)] = multiples
     exogenous = start * path
     scenario = parse_scenario(one_long_scenario([100_000.0] * (steps + 1)))
-    faults = OracleFaultSchedule.from_faults([], steps)
+    faults = OracleFaultSchedule.from_faults([], steps, list(symbols))
     inputs = WorldInputs(
         params=params,
         symbols=list(symbols),
         start_prices_usd=start,
         book=hand_book(rows),
         exogenous_usd=exogenous,
-        faults=MarketFaults.of(faults, len(symbols)),
+        faults=faults,
         explicit=True,
     )
     return scenario, inputs

@@ -346,27 +346,29 @@ def test_a_three_market_run_resumed_from_a_checkpoint_ends_as_the_uninterrupted_
 
 
 def test_per_market_oracle_faults_feed_each_market_as_the_one_market_schedule_does():
-    """MarketFaults.feed, market by market, is the one-market OracleFaultSchedule.feed (the
-    reference) of that market's own faults."""
+    """The scenario's faults, each naming its market, fed through the (steps + 1, M) schedule
+    the engine uses (``feed_markets``) are, market by market, the one-market
+    OracleFaultSchedule.feed (the reference) of that market's own faults."""
     from simulator.pricepaths import OracleFaultSchedule
     from simulator.scenario import BadPrintFault, LagFault, StaleFault
-    from simulator.world import MarketFaults
 
     steps = 12
+    symbols = ["BTC", "ETH", "SOL"]
     per_market = [
         [LagFault(kind="lag", steps=2, start_step=3, end_step=8)],
         [StaleFault(kind="stale", start_step=2, end_step=5)],
         [BadPrintFault(kind="bad_print", step=4, price_usd=1.0), LagFault(kind="lag", steps=1)],
     ]
     schedules = [OracleFaultSchedule.from_faults(f, steps) for f in per_market]
-    faults = MarketFaults(
-        lag_steps=np.stack([s.lag_steps for s in schedules], axis=1),
-        updates=np.stack([s.updates for s in schedules], axis=1),
-        bad_print_usd=np.stack([s.bad_print_usd for s in schedules], axis=1),
-    )
+    named = [
+        f.model_copy(update={"market": symbol})
+        for symbol, faults in zip(symbols, per_market, strict=True)
+        for f in faults
+    ]
+    faults = OracleFaultSchedule.from_faults(named, steps, symbols)
     source = np.random.default_rng(3).uniform(50, 150, (steps + 1, 3))
     for t in range(steps + 1):
-        got = faults.feed(t, list(source[: t + 1]))
+        got = faults.feed_markets(t, source[: t + 1])
         for m, schedule in enumerate(schedules):
             want = schedule.feed(t, source[: t + 1, m])
             assert (np.isnan(got[m]) and want is None) or got[m] == want, (t, m)
@@ -377,7 +379,7 @@ def test_a_stale_oracle_in_one_market_holds_that_market_only():
     ETH's oracles keep posting."""
     from dataclasses import replace
 
-    from simulator.world import MarketFaults
+    from simulator.pricepaths import OracleFaultSchedule
 
     rows = [
         {"account": 0, "market": ETH, "side": "long", "collateral_usd": 5_000, "size_base": 1.0}
@@ -391,7 +393,7 @@ def test_a_stale_oracle_in_one_market_holds_that_market_only():
     updates[2:5, SOL] = False
     faults = replace(inputs.faults, updates=updates)
     inputs = replace(inputs, faults=faults)
-    assert isinstance(inputs.faults, MarketFaults)
+    assert isinstance(inputs.faults, OracleFaultSchedule)
     with open_chain(anvil=run_node_config()) as chain:
         chain.use_fixed_clock(GENESIS_TIMESTAMP_S)
         _, _, steps, _ = _run(chain, scenario, inputs)
