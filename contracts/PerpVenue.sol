@@ -351,7 +351,7 @@ contract PerpVenue is IPerpVenue, VenueStorage {
 
     /// @inheritdoc IPerpVenue
     function marketParameters(MarketId market) external view returns (MarketParams memory) {
-        return _market(market).params;
+        return _market(market).paramsView();
     }
 
     /// @inheritdoc IPerpVenue
