@@ -113,7 +113,7 @@ def test_dydx_style_liquidation_takes_ten_percent_at_most_once_per_block(make_mv
     assert event(r, "Liquidated")["sizeClosed"] == wad("0.9")
 
 
-def test_the_circuit_breaker_refuses_new_risk_but_lets_liquidations_run(make_mv):
+def test_the_circuit_breaker_refuses_new_risk_but_lets_liquidations_and_reductions_run(make_mv):
     band = {"circuitBreakerBandBps": 500, "circuitBreakerWindow": 300}
     mv = make_mv([MarketSpec("BTC", 1_000, band), MarketSpec("ETH", 100)])
     v = mv.venue
@@ -128,6 +128,8 @@ def test_the_circuit_breaker_refuses_new_risk_but_lets_liquidations_run(make_mv)
     assert r.error.name == "CircuitBreakerTripped"
     assert r.error.args["indexPrice"] == 900 * WAD and r.error.args["bandBps"] == 500
     assert r.error.args["referencePrice"] > 990 * WAD
+    ok([mv.chain.execute_one(v.trade(B, 2, wad(1)))])  # ETH's breaker is its own: off
+    ok([mv.chain.execute_one(v.trade(A, 1, -wad(1)))])  # reducing risk stays allowed
     assert mv.chain.execute_one(v.liquidate(KEEPER, A)).ok
 
 

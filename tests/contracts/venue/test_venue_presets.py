@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from simulator.protocol import load_preset, preset_names
 from simulator.protocol.contracts import ZERO_ADDRESS
-from simulator.protocol.params import ParamsError, parse_params
+from simulator.protocol.params import ControllerParams, ParamsError, parse_params
 from simulator.protocol.venue_params import load_venue_preset
 from simulator.protocol.venue_stack import deploy_venue_stack
 from simulator.units import to_wad
@@ -63,6 +63,11 @@ def test_margin_tiers_must_increase():
 def test_parameters_are_frozen():
     with pytest.raises(ValidationError, match="frozen"):
         TEST_PARAMS.market.max_leverage = 5  # type: ignore[misc]
+
+
+def test_controller_parameters_bound_the_skew_sample_age_by_the_averaging_time():
+    with pytest.raises(ValidationError, match="max_skew_sample_age_s must be <= skew_averaging_s"):
+        ControllerParams(skew_averaging_s=60, max_skew_sample_age_s=61)
 
 
 def test_unknown_preset_lists_the_known_ones():

@@ -76,6 +76,47 @@ def test_a_thirty_percent_keeper_share_splits_the_penalty_to_the_wei(make_mv):
     assert ledgers == flows == balance
 
 
+#: Price (wei) at which an isolated long of 1 BTC from 1000 with 50 USD of margin has equity ==
+#: MM to the wei: 50 + (P − 1000) = ceil(P/40) = 24.358974358974358975 USD.
+TIE_PRICE = 974_358_974_358_974_358_975
+
+
+def test_isolated_equity_exactly_at_maintenance_is_not_liquidatable_one_wei_below_is(mv):
+    """The isolated path's tie (the cross one: test_venue_cross). Mutant: liquidateIsolated
+    reverting only when equity > MM, accepting the tie."""
+    v = mv.venue
+    ok(mv.chain.execute(mv.fund_calls([B], usd(50)) + [
+        v.deposit(B, usd(50)), v.trade_isolated(B, 1, WAD, 50 * WAD),
+    ]))  # fmt: skip
+    mv.push(1, TIE_PRICE)
+    equity, mm = v.read("isolatedHealth", B, 1)[:2]
+    assert equity == mm == 50 * WAD + TIE_PRICE - 1_000 * WAD == -(-TIE_PRICE // 40)
+    r = mv.chain.execute_one(v.liquidate_isolated(KEEPER, B, 1))
+    assert r.error.name == "NotLiquidatable"
+    assert r.error.args == {"account": B, "equity": equity, "maintenanceMargin": mm}
+    mv.push(1, TIE_PRICE - 1)
+    equity, mm = v.read("isolatedHealth", B, 1)[:2]
+    assert equity == mm - 1
+    ok([mv.chain.execute_one(v.liquidate_isolated(KEEPER, B, 1))])
+
+
+def test_the_vault_absorbs_the_negative_collateral_of_a_bankrupt_account(chain):
+    with chain.isolate():
+        vv = deploy_vault_venue(chain, [MarketSpec("BTC", 1_000), MarketSpec("ETH", 100)], seed_usd=10_000)  # fmt: skip
+        v = vv.mv.venue
+        ok([chain.execute_one(vv.vault.call(MANAGER, "depositMargin", usd(5_000)))])
+        vv.mv.setup(A, 1_000, [(1, 10)])
+        vv.mv.push(1, 880)  # equity −200
+        assert v.health_now(A)[0] == -200 * WAD
+        r = ok([chain.execute_one(v.backstop_takeover(KEEPER, A))])[0]
+        assert event(r, "BackstopTakeover")["collateralTransferred"] == -200 * WAD
+        assert v.collateral_now(vv.vault.address) == 4_800 * WAD
+        assert v.collateral_now(A) == 0 and len(v.read("positionsOf", A)) == 0
+        assert vv.vault.read("positions")[0][1:3] == (10 * WAD, 880 * WAD)
+        ledgers, flows, balance = vv.mv.cash_identity()
+        assert ledgers == flows == balance
+
+
 def test_deploy_grants_the_adl_role_only_to_the_adl_keeper(mv):
     role = mv.venue.role("ADL_KEEPER_ROLE")
     assert mv.venue.read("hasRole", role, ADL_KEEPER) is True
