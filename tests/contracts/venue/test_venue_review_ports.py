@@ -19,6 +19,29 @@ PARTIAL = {"partialLiquidationThreshold": 5_000 * WAD, "partialLiquidationShareB
            "liquidationCooldown": 30, "fullLiquidationAfterCooldown": True}  # fmt: skip
 
 
+def test_f1_a_top_up_that_restores_health_clears_the_mark_at_once(make_mv):
+    """After the cooldown a marked position goes whole; a deposit that makes the account
+    healthy again ends the episode: falling again, it is liquidated partially (1.6 of 8), like
+    an unmarked account, not whole (8.0, penalty 72.4, before the fix)."""
+    mv = make_mv([MarketSpec("BTC", 1_000, PARTIAL), MarketSpec("ETH", 100)])
+    v = mv.venue
+    mv.setup(A, 1_000, [(1, 10)])
+    mv.push(1, 920)
+    r = ok([mv.chain.execute_one(v.liquidate(KEEPER, A))])[0]
+    assert event(r, "Liquidated")["sizeClosed"] == 2 * WAD
+    assert v.position_now(A, 1)["partialLiquidatedAt"] > 0
+    mv.chain.advance_time(31)  # cooldown over: a liquidation now would take the whole position
+    mv.push_all({1: 920, 2: 100})
+    ok(mv.chain.execute(mv.fund_calls([A], usd(100)) + [v.deposit(A, usd(100))]))
+    eq, mm, _ = v.health_now(A)
+    assert eq >= mm  # healthy again
+    assert v.position_now(A, 1)["partialLiquidatedAt"] == 0
+    mv.push(1, 905)  # liquidatable again: a fresh episode
+    assert v.health_now(A)[0] < v.health_now(A)[1]
+    r = ok([mv.chain.execute_one(v.liquidate(KEEPER, A))])[0]
+    assert event(r, "Liquidated")["sizeClosed"] == wad("1.6")
+
+
 def test_f1_the_mark_stays_while_the_account_is_still_unhealthy(make_mv):
     """A top-up that leaves the account under maintenance does not clear the partial mark:
     liquidatable just after the cooldown, the whole position goes (Hyperliquid)."""
