@@ -212,6 +212,23 @@ def test_deploy_markets_on_an_existing_node_lists_them_on_the_venue(perpsim_cmd)
             assert venue.read("backstopVault") == info["contracts"]["backstop_vault"]
 
 
+@pytest.mark.parametrize("backend", ["anvil", "revm"])
+def test_deploy_on_a_fork_of_a_node_lists_the_markets_there(perpsim_cmd, backend):
+    with AnvilNode() as upstream:
+        for _ in range(50):
+            upstream.rpc.request("evm_mine", [])
+        proc = run([perpsim_cmd, "deploy", "--json", "--fork-url", upstream.url,
+                    "--markets", "SOL,ALT", "--backend", backend])  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        info = json.loads(proc.stdout)
+        assert info["backend"] == backend
+        assert info["block"] > 50  # the fork continues from the upstream's head
+        assert info["markets"] == {"SOL": 1, "ALT": 2}
+        assert set(info["contracts"]) == VENUE_CONTRACTS | per_market(["SOL", "ALT"])
+        # the fork wrote locally only: the upstream holds no venue
+        assert upstream.rpc.request("eth_getCode", [info["contracts"]["venue"], "latest"]) == "0x"
+
+
 def test_deploy_table_names_the_market_ids(perpsim_cmd):
     proc = run([perpsim_cmd, "deploy", "--markets", "BTC,XRP"])
     assert proc.returncode == 0, proc.stderr
