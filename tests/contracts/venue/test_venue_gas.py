@@ -139,3 +139,31 @@ def test_bankrupt_4_position_liquidation_leaves_5_percent_headroom(
     _anvil_only(chain)
     gas = _measure(chain, make_mv, policy, mode)["liquidate (4-position cross account, bankrupt)"]
     assert gas <= GAS_LIMIT * (1 - HEADROOM), f"{label}: {gas:,d} gas"
+
+
+PARTIAL = {"partialLiquidationThreshold": 100 * WAD, "partialLiquidationShareBps": 2_000,
+           "liquidationCooldown": 30, "fullLiquidationAfterCooldown": True}  # fmt: skip
+
+
+def test_a_top_up_of_a_marked_8_position_account_fits_the_deposit_gas_reservation(chain, make_mv):
+    """The costliest deposit: 8 cross positions (the bound), each partially liquidated, and a
+    top-up that restores health clears every mark (F1), reading the account's cross health.
+    It must fit the gas the chain layer reserves for a deposit (``PerpVenue.GAS``)."""
+    _anvil_only(chain)
+    mv = make_mv([MarketSpec(f"M{i}", 100, PARTIAL) for i in range(8)])
+    v, clock = mv.venue, PinnedClock(chain)
+    clock.tick()
+    mv.setup(W, 500_000, [(m, -50) for m in range(1, 9)])
+    clock.tick()
+    mv.setup(A, 201, [(m, 5) for m in range(1, 9)])
+    ok(chain.execute(mv.fund_calls([A], 10_000 * 10**6)))
+    clock.tick()
+    mv.push_all({m: 96 for m in range(1, 9)})
+    clock.tick()
+    ok([chain.execute_one(v.liquidate(KEEPER, A))])
+    assert all(p["partialLiquidatedAt"] for p in v.positions_now(A))
+    clock.tick()
+    r = ok([chain.execute_one(v.deposit(A, 5_000 * 10**6))])[0]
+    assert not any(p["partialLiquidatedAt"] for p in v.positions_now(A))
+    print(f"\ngas  deposit clearing 8 marks {r.gas_used:,d} (reserved {v.GAS['deposit']:,d})")
+    assert r.gas_used < v.GAS["deposit"]
