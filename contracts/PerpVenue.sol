@@ -75,7 +75,28 @@ contract PerpVenue is IPerpVenue, VenueStorage {
         uint256 wad = amount.unitsToWad();
         _addCollateral(msg.sender, int256(wad));
         _ledger.totalDeposits += wad;
+        _clearMarksIfHealthy(msg.sender);
         emit Deposited(msg.sender, wad);
+    }
+
+    /// @dev F1: a top-up that restores cross health ends the account's partial-liquidation
+    ///      episode, so every cross position's mark is cleared (an isolated one clears on its own
+    ///      healthy trade). Health at the last prices: a stale oracle must not block a deposit.
+    function _clearMarksIfHealthy(address who) private {
+        MarketId[] storage list = _open[who];
+        uint256 n = list.length;
+        bool marked = false;
+        for (uint256 i = 0; i < n && !marked; ++i) {
+            StoredPosition storage s = _positions[who][list[i]];
+            marked = s.partialLiquidatedAt != 0 && !s.isolated;
+        }
+        if (!marked) return;
+        (int256 eq, uint256 mm,) = _crossHealth(who, false);
+        if (eq < int256(mm)) return;
+        for (uint256 i = 0; i < n; ++i) {
+            StoredPosition storage s = _positions[who][list[i]];
+            if (s.partialLiquidatedAt != 0 && !s.isolated) s.partialLiquidatedAt = 0;
+        }
     }
 
     /// @inheritdoc IPerpVenue
@@ -351,7 +372,7 @@ contract PerpVenue is IPerpVenue, VenueStorage {
 
     /// @inheritdoc IPerpVenue
     function marketParameters(MarketId market) external view returns (MarketParams memory) {
-        return _market(market).params;
+        return _market(market).paramsView();
     }
 
     /// @inheritdoc IPerpVenue

@@ -1,9 +1,11 @@
-"""``ape run deploy``: deploy a whole perpsim venue to the network ape is connected to.
+"""``ape run deploy``: deploy a whole multi-market perpsim venue to the network ape is connected to.
 
-The same library function as ``perpsim deploy`` (``simulator.protocol.deploy.deploy_venue``),
-reached through ape's provider URI, so ape's network options apply, e.g.
-``ape run deploy --network ethereum:local:foundry --preset dydx-like``. Bad input is one line
-``error: ...`` and exit code 2.
+The same library functions as ``perpsim deploy`` (``simulator.cli.deploy_params`` and
+``simulator.protocol.venue_stack.deploy_venue_stack``), reached through ape's provider URI, so
+ape's network options apply, e.g.
+``ape run deploy --network ethereum:local:foundry --preset dydx-like --markets BTC,ETH,SOL``.
+Prints one ``name: address`` line per contract (per-market ones as ``oracle.BTC``) and one
+``market.SYMBOL: id`` line per market. Bad input is one line ``error: ...`` and exit code 2.
 """
 
 import click
@@ -12,19 +14,28 @@ from scripts._ape_cli import PerpsimApeCommand, rpc_url_of
 from simulator.chain.artifacts import load_artifacts
 from simulator.chain.rpc import RpcClient
 from simulator.chain.rpc_chain import RpcChain
-from simulator.cli import handles_errors
-from simulator.protocol.deploy import deploy_venue
-from simulator.protocol.params import load_preset, preset_names
+from simulator.cli import deploy_params, handles_errors
+from simulator.protocol.params import preset_names
+from simulator.protocol.venue_stack import deploy_venue_stack
 
 
 @click.command(cls=PerpsimApeCommand)
 @click.option(
     "--preset", type=click.Choice(preset_names()), default="hyperliquid-like", show_default=True
 )
+@click.option(
+    "--markets",
+    default=None,
+    metavar="SYM[,SYM...]",
+    help="Markets to list, in this order (default: every market of the preset's table).",
+)
 @handles_errors
-def cli(provider, preset):
-    """Deploy the venue of PRESET and print its contract addresses."""
+def cli(provider, preset, markets):
+    """Deploy the multi-market venue of PRESET and print its contract addresses."""
+    params, controller_params = deploy_params(preset, markets)
     chain = RpcChain(RpcClient(rpc_url_of(provider)), load_artifacts().registry)
-    venue = deploy_venue(chain, load_preset(preset))
-    for name, address in venue.addresses().items():
+    stack = deploy_venue_stack(chain, params, controller_params)
+    for symbol, market in stack.venue.ids.items():
+        click.echo(f"market.{symbol}: {market}")
+    for name, address in stack.addresses().items():
         click.echo(f"{name}: {address}")

@@ -183,28 +183,35 @@ def main() -> None:
 @backend_option
 @click.option("--preset", default="hyperliquid-like", show_default=True,
               help="Venue parameter preset (simulator/presets/NAME.yaml).")  # fmt: skip
+@click.option("--markets", default=None, metavar="SYM[,SYM...]",
+              help="Markets to list, in this order (default: every market of the preset's "
+                   "table).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print addresses as JSON.")
 @click.option("--keep-node", is_flag=True,
               help="Leave the embedded anvil running (it is then yours: stop it with kill PID).")  # fmt: skip
 @handles_errors
-def deploy(rpc_url, fork_url, fork_block, port, backend, preset, as_json, keep_node) -> None:
-    """Deploy a whole venue (token, oracle, AMM, market, fund, vault, controller, timelock).
+def deploy(
+    rpc_url, fork_url, fork_block, port, backend, preset, markets, as_json, keep_node
+) -> None:
+    """Deploy a whole multi-market venue: the venue and its modules, per market an oracle, a
+    spot AMM and a base token, the insurance fund, backstop vault, margin controller, timelock.
 
-    With the embedded anvil (no --rpc) the node stops when the command ends, so the addresses
-    are only worth keeping with --keep-node (the node then runs on, and is yours to stop) or
-    on a node of your own (--rpc URL). With --backend revm the EVM lives in this process and
-    its state is gone when the command ends.
+    Markets are listed through the timelock (ids 1, 2, ... in --markets order). With the
+    embedded anvil (no --rpc) the node stops when the command ends, so the addresses are only
+    worth keeping with --keep-node (the node then runs on, and is yours to stop) or on a node
+    of your own (--rpc URL). With --backend revm the EVM lives in this process and its state is
+    gone when the command ends.
     """
     from simulator.chain import AnvilConfig, open_chain
-    from simulator.protocol.deploy import deploy_venue
-    from simulator.protocol.params import load_preset
 
-    params = load_preset(preset)
+    stack_params, controller_params = deploy_params(preset, markets)
     config = AnvilConfig(port=port)
     with open_chain(
         rpc_url, fork_url, fork_block, config, keep_node=keep_node, backend=backend
     ) as chain:
-        venue = deploy_venue(chain, params)
+        from simulator.protocol.venue_stack import deploy_venue_stack
+
+        stack = deploy_venue_stack(chain, stack_params, controller_params)
         embedded = chain.node is not None
         info = {
             "backend": chain.backend,
@@ -213,7 +220,10 @@ def deploy(rpc_url, fork_url, fork_block, port, backend, preset, as_json, keep_n
             "block": chain.block_number(),
             "embedded": embedded,
             "preset": preset,
-            "contracts": venue.addresses(),
+            "markets": stack.venue.ids,
+            "backstop_vault_wired": stack.vault_wired,
+            "controller_wired": stack.controller_wired,
+            "contracts": stack.addresses(),
         }
         if chain.backend == "revm":
             info["rpc"] = None
@@ -239,7 +249,11 @@ def deploy(rpc_url, fork_url, fork_block, port, backend, preset, as_json, keep_n
         click.echo(json.dumps(info, indent=2))
         return
     where = info["rpc"] or "embedded anvil, stopped"
-    table = Table(title=f"Deployed on chain {info['chain_id']} ({where}, block {info['block']})")
+    listed = ", ".join(f"{s} = {m}" for s, m in info["markets"].items())
+    table = Table(
+        title=f"Deployed on chain {info['chain_id']} ({where}, block {info['block']})",
+        caption=f"market ids: {listed}",
+    )
     table.add_column("contract")
     table.add_column("address")
     for name, address in info["contracts"].items():
@@ -247,6 +261,25 @@ def deploy(rpc_url, fork_url, fork_block, port, backend, preset, as_json, keep_n
     Console().print(table)
     if "note" in info:
         click.echo(f"({info['note']})")
+
+
+def deploy_params(preset: str, markets: str | None):
+    """The venue parameters ``perpsim deploy`` / ``ape run deploy`` deploy: ``preset``'s
+    per-market tables for ``markets`` (comma-separated symbols, None = every market of the
+    tables), and the preset's controller section.
+
+    Raises ParamsError (one line, exit 2) for an unknown preset or symbol, a symbol listed
+    twice, or an empty list.
+    """
+    from simulator.protocol.params import ParamsError, load_preset
+    from simulator.protocol.venue_params import load_venue_preset
+
+    symbols = None
+    if markets is not None:
+        symbols = [s.strip() for s in markets.split(",")]
+        if not all(symbols):
+            raise ParamsError(f"--markets {markets!r}: give comma-separated symbols, e.g. BTC,ETH")
+    return load_venue_preset(preset, symbols), load_preset(preset).controller
 
 
 def resolved_venue_params(scenario):

@@ -275,7 +275,9 @@ interface IPerpVenue is IPerpVenueErrors, IPerpVenueEvents, IPerpVenueLiquidatio
     ///         controller (each may be zero); once, by the deployer.
     function initialize(address insuranceFund, address backstopVault, address adlKeeper, address controller) external;
 
-    /// @notice Deposit `amount` collateral base units into the caller's cross collateral.
+    /// @notice Deposit `amount` collateral base units into the caller's cross collateral; if the
+    ///         account is then healthy (at the last prices), its cross positions' partial-
+    ///         liquidation marks are cleared (F1).
     function deposit(uint256 amount) external;
 
     /// @notice Withdraw `amount` base units of cross collateral; the account must keep equity ≥ its

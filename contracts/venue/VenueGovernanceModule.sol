@@ -58,7 +58,7 @@ contract VenueGovernanceModule is IPerpVenueGovernance, VenueStorage {
         VenueMarket.State storage m = _markets[id];
         m.symbol = symbol;
         m.oracle = IOracle(oracle);
-        m.params = params;
+        m.storeParams(params);
         m.marginScale = WAD;
         m.lastFundingTime = uint64(block.timestamp);
         uint128 price = SafeCast.toUint128(m.oracle.lastPrice());
@@ -115,7 +115,7 @@ contract VenueGovernanceModule is IPerpVenueGovernance, VenueStorage {
         onlyDelegated
         onlyRole(GUARDIAN_ROLE)
     {
-        MarketParams memory p = _market(market).params;
+        MarketParams memory p = _market(market).paramsView();
         if (maxLeverage > p.maxLeverage) revert GuardianCannotLoosen("maxLeverage", p.maxLeverage, maxLeverage);
         p.maxLeverage = maxLeverage;
         _setParameters(market, p);
@@ -127,7 +127,7 @@ contract VenueGovernanceModule is IPerpVenueGovernance, VenueStorage {
         onlyDelegated
         onlyRole(GUARDIAN_ROLE)
     {
-        MarketParams memory p = _market(market).params;
+        MarketParams memory p = _market(market).paramsView();
         if (fraction < p.maintenanceMarginFraction) {
             revert GuardianCannotLoosen("maintenanceMarginFraction", p.maintenanceMarginFraction, fraction);
         }
@@ -141,7 +141,7 @@ contract VenueGovernanceModule is IPerpVenueGovernance, VenueStorage {
         onlyDelegated
         onlyRole(GUARDIAN_ROLE)
     {
-        MarketParams memory p = _market(market).params;
+        MarketParams memory p = _market(market).paramsView();
         if (maxLong > p.maxLongOpenInterest) {
             revert GuardianCannotLoosen("maxLongOpenInterest", p.maxLongOpenInterest, maxLong);
         }
@@ -183,7 +183,7 @@ contract VenueGovernanceModule is IPerpVenueGovernance, VenueStorage {
         VenueMarket.State storage m = _market(market);
         VenueParams.validate(params, m.oracle.maxTwapWindow());
         m.accrue(m.latestPrice());
-        m.params = params;
+        m.storeParams(params);
         emit MarketParametersUpdated(market, msg.sender, params);
     }
 

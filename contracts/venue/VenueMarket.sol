@@ -27,11 +27,13 @@ library VenueMarket {
     struct State {
         bytes32 symbol;
         IOracle oracle;
-        IPerpVenueTypes.MarketParams params;
+        /// @dev `IPerpVenueTypes.MarketParams` as stored (`storeParams` / `paramsView`).
+        Params params;
         MarginMath.PackedTier[] tiers;
         /// @dev Dynamic margin scale (WAD, 1e18 = none).
         uint256 marginScale;
-        bool riskPaused;
+        // Fields written together share a slot (gas): both open interests (every fill), both
+        // funding indices, the rate with the accrual time and mark block (`accrue`), both marks.
         uint128 longOpenInterest;
         uint128 shortOpenInterest;
         int128 longFundingIndex;
@@ -43,6 +45,7 @@ library VenueMarket {
         uint64 lastMarkBlock;
         uint128 lastMark;
         uint128 previousMark;
+        bool riskPaused;
         uint256 rateLimitBlock;
         uint256 rateLimitUsed;
         Ledger ledger;
@@ -57,15 +60,60 @@ library VenueMarket {
         uint128 totalBadDebt;
         uint128 liquidatedNotional;
         uint128 liquidationPenalties;
+        // A side's queued contracts and their average ADL price are written together.
         uint128 adlContractsLongs;
-        uint128 adlContractsShorts;
         uint128 adlPriceLongs;
+        uint128 adlContractsShorts;
         uint128 adlPriceShorts;
         uint128 paidByInsurance;
         uint128 socializedLoss;
         uint128 adlHaircuts;
         uint128 adlCovered;
         uint128 fees;
+    }
+
+    /// @notice A market's parameters as stored: the fields of `IPerpVenueTypes.MarketParams`
+    ///         (same names and units) in a few slots, the fields a liquidation or a fill reads
+    ///         together in one slot (gas: one cold SLOAD instead of one per field). Each narrow
+    ///         type holds every value `VenueParams.validate` accepts (bps ≤ 10,000, cooldown
+    ///         ≤ 1 day, WAD fractions ≤ 1e18, leverage ≤ 1,000e18, velocity ≤ 100e18, caps and
+    ///         skew scale ≤ 2^128 − 1, ≤ 100 ADL accounts); the unbounded ones stay uint256.
+    struct Params {
+        // -- liquidation, ADL, breaker band, maintenance margin, fee share -------------------
+        uint16 liquidationPenaltyBps;
+        uint16 keeperShareBps;
+        uint16 partialLiquidationShareBps;
+        uint16 maxLiquidationImpactBps;
+        uint32 liquidationCooldown;
+        bool fullLiquidationAfterCooldown;
+        bool liquidationsHaltOnBreaker;
+        IPerpVenueTypes.AdlPolicy adlPolicy;
+        IPerpVenueTypes.AdlPriceMode adlPriceMode;
+        uint16 maxAdlAccountsPerCall;
+        uint16 circuitBreakerBandBps;
+        uint64 maintenanceMarginFraction;
+        uint16 insuranceFeeShareBps;
+        // -- fills and velocity funding ------------------------------------------------------
+        uint128 skewScale;
+        uint96 maxFundingVelocity;
+        IPerpVenueTypes.FundingModel fundingModel;
+        uint16 takerFeeBps;
+        // -- funding cap, leverage, backstop -------------------------------------------------
+        uint64 maxFundingRatePerHour;
+        uint96 maxLeverage;
+        uint64 backstopFraction;
+        // -- premium funding -----------------------------------------------------------------
+        uint64 premiumInterestRate8h;
+        uint64 premiumClamp8h;
+        // -- open-interest caps --------------------------------------------------------------
+        uint128 maxLongOpenInterest;
+        uint128 maxShortOpenInterest;
+        // -- unbounded by validation: full width ---------------------------------------------
+        uint256 partialLiquidationThreshold;
+        uint256 maxLiquidationNotionalPerBlock;
+        uint256 oiImfLowerCap;
+        uint256 oiImfUpperCap;
+        uint256 circuitBreakerWindow;
     }
 
     /// @notice Funding indices and rate at a moment (in memory).
@@ -83,6 +131,76 @@ library VenueMarket {
     /// @dev `a − b` (b ≤ a, checked).
     function minus(uint128 a, uint256 b) internal pure returns (uint128) {
         return (uint256(a) - b).toUint128();
+    }
+
+    /// @dev Store validated parameters (`VenueParams.validate` first): SafeCast narrows each
+    ///      field, so a value the validation let through but the slot cannot hold reverts.
+    function storeParams(State storage m, IPerpVenueTypes.MarketParams memory p) internal {
+        m.params = Params({
+            liquidationPenaltyBps: p.liquidationPenaltyBps.toUint16(),
+            keeperShareBps: p.keeperShareBps.toUint16(),
+            partialLiquidationShareBps: p.partialLiquidationShareBps.toUint16(),
+            maxLiquidationImpactBps: p.maxLiquidationImpactBps.toUint16(),
+            liquidationCooldown: p.liquidationCooldown.toUint32(),
+            fullLiquidationAfterCooldown: p.fullLiquidationAfterCooldown,
+            liquidationsHaltOnBreaker: p.liquidationsHaltOnBreaker,
+            adlPolicy: p.adlPolicy,
+            adlPriceMode: p.adlPriceMode,
+            maxAdlAccountsPerCall: p.maxAdlAccountsPerCall.toUint16(),
+            circuitBreakerBandBps: p.circuitBreakerBandBps.toUint16(),
+            maintenanceMarginFraction: p.maintenanceMarginFraction.toUint64(),
+            takerFeeBps: p.takerFeeBps.toUint16(),
+            insuranceFeeShareBps: p.insuranceFeeShareBps.toUint16(),
+            fundingModel: p.fundingModel,
+            maxLeverage: p.maxLeverage.toUint96(),
+            maxFundingVelocity: p.maxFundingVelocity.toUint96(),
+            premiumInterestRate8h: p.premiumInterestRate8h.toUint64(),
+            premiumClamp8h: p.premiumClamp8h.toUint64(),
+            maxFundingRatePerHour: p.maxFundingRatePerHour.toUint64(),
+            backstopFraction: p.backstopFraction.toUint64(),
+            skewScale: p.skewScale.toUint128(),
+            maxLongOpenInterest: p.maxLongOpenInterest.toUint128(),
+            maxShortOpenInterest: p.maxShortOpenInterest.toUint128(),
+            partialLiquidationThreshold: p.partialLiquidationThreshold,
+            maxLiquidationNotionalPerBlock: p.maxLiquidationNotionalPerBlock,
+            oiImfLowerCap: p.oiImfLowerCap,
+            oiImfUpperCap: p.oiImfUpperCap,
+            circuitBreakerWindow: p.circuitBreakerWindow
+        });
+    }
+
+    /// @dev The stored parameters in the interface's form (exactly the values stored).
+    function paramsView(State storage m) internal view returns (IPerpVenueTypes.MarketParams memory v) {
+        Params storage p = m.params;
+        v.maxLeverage = p.maxLeverage;
+        v.maintenanceMarginFraction = p.maintenanceMarginFraction;
+        v.oiImfLowerCap = p.oiImfLowerCap;
+        v.oiImfUpperCap = p.oiImfUpperCap;
+        v.maxLongOpenInterest = p.maxLongOpenInterest;
+        v.maxShortOpenInterest = p.maxShortOpenInterest;
+        v.skewScale = p.skewScale;
+        v.takerFeeBps = p.takerFeeBps;
+        v.insuranceFeeShareBps = p.insuranceFeeShareBps;
+        v.fundingModel = p.fundingModel;
+        v.maxFundingVelocity = p.maxFundingVelocity;
+        v.premiumInterestRate8h = p.premiumInterestRate8h;
+        v.premiumClamp8h = p.premiumClamp8h;
+        v.maxFundingRatePerHour = p.maxFundingRatePerHour;
+        v.liquidationPenaltyBps = p.liquidationPenaltyBps;
+        v.keeperShareBps = p.keeperShareBps;
+        v.partialLiquidationThreshold = p.partialLiquidationThreshold;
+        v.partialLiquidationShareBps = p.partialLiquidationShareBps;
+        v.liquidationCooldown = p.liquidationCooldown;
+        v.fullLiquidationAfterCooldown = p.fullLiquidationAfterCooldown;
+        v.maxLiquidationNotionalPerBlock = p.maxLiquidationNotionalPerBlock;
+        v.maxLiquidationImpactBps = p.maxLiquidationImpactBps;
+        v.backstopFraction = p.backstopFraction;
+        v.adlPolicy = p.adlPolicy;
+        v.adlPriceMode = p.adlPriceMode;
+        v.maxAdlAccountsPerCall = p.maxAdlAccountsPerCall;
+        v.circuitBreakerBandBps = p.circuitBreakerBandBps;
+        v.circuitBreakerWindow = p.circuitBreakerWindow;
+        v.liquidationsHaltOnBreaker = p.liquidationsHaltOnBreaker;
     }
 
     /// @dev The ledger in the interface's uint256 form.
@@ -125,16 +243,19 @@ library VenueMarket {
         return int256(uint256(m.longOpenInterest)) - int256(uint256(m.shortOpenInterest));
     }
 
-    function fundingConfig(State storage m) internal view returns (PerpMath.FundingConfig memory) {
-        IPerpVenueTypes.MarketParams storage p = m.params;
-        return PerpMath.FundingConfig({
-            model: uint8(p.fundingModel),
-            skewScale: p.skewScale,
-            maxFundingVelocity: p.maxFundingVelocity,
-            premiumInterestRate8h: p.premiumInterestRate8h,
-            premiumClamp8h: p.premiumClamp8h,
-            maxFundingRatePerHour: p.maxFundingRatePerHour
-        });
+    /// @dev Only the fields the market's model reads (`PerpMath.nextFundingRate`): the other
+    ///      model's stay 0 in memory, which saves their cold SLOADs on every accrual.
+    function fundingConfig(State storage m) internal view returns (PerpMath.FundingConfig memory c) {
+        Params storage p = m.params;
+        c.model = uint8(p.fundingModel);
+        c.skewScale = p.skewScale;
+        if (p.fundingModel == IPerpVenueTypes.FundingModel.VELOCITY) {
+            c.maxFundingVelocity = p.maxFundingVelocity;
+        } else {
+            c.premiumInterestRate8h = p.premiumInterestRate8h;
+            c.premiumClamp8h = p.premiumClamp8h;
+        }
+        c.maxFundingRatePerHour = p.maxFundingRatePerHour;
     }
 
     /// @dev Funding accrued to now at `price` under the current parameters, without writing it.

@@ -35,7 +35,7 @@ class PerpVenue(ContractWrapper):
     #: MAX_POSITIONS_PER_ACCOUNT positions, ``adl`` over at most MAX_ADL_ACCOUNTS winners.
     GAS = {
         "initialize": 200_000,
-        "deposit": 150_000,
+        "deposit": 600_000,  # a top-up may read cross health to clear F1 marks (as withdraw)
         "withdraw": 600_000,
         "seedPool": 150_000,
         "trade": 900_000,

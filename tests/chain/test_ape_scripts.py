@@ -98,13 +98,38 @@ def test_compare_on_ape_foundry_local_network(tmp_path):
     assert (out / "compare.csv").is_file() and (out / "report.md").is_file()
 
 
-def test_deploy_on_ape_foundry_local_network():
+def _printed(stdout: str) -> tuple[dict[str, int], dict[str, str]]:
+    """(market ids, contract addresses) of ``ape run deploy``'s ``name: value`` lines."""
+    pairs = [line.split(": ", 1) for line in stdout.splitlines() if ": " in line]
+    ids = {k.removeprefix("market."): int(v) for k, v in pairs if k.startswith("market.")}
+    return ids, {k: v for k, v in pairs if v.startswith("0x")}
+
+
+def test_deploy_on_ape_foundry_local_network_lists_every_market_of_the_preset():
+    from simulator.protocol.venue_params import preset_symbols
+
     proc = ape_run("deploy", "--preset", "dydx-like", *LOCAL)
     assert proc.returncode == 0, proc.stderr
-    lines = [line.split(": ", 1) for line in proc.stdout.splitlines() if ": 0x" in line]
-    addresses = dict(lines)
-    assert {"market", "oracle", "insurance_fund", "timelock"} <= set(addresses)
-    assert all(a.startswith("0x") and len(a) == 42 for a in addresses.values())
+    ids, addresses = _printed(proc.stdout)
+    symbols = preset_symbols("dydx-like")
+    assert ids == {s: i for i, s in enumerate(symbols, start=1)}
+    expected = {"venue", "insurance_fund", "timelock", "collateral", "backstop_vault",
+                "controller", "module.VenueLiquidationModule", "module.VenueAdlModule",
+                "module.VenueGovernanceModule"}  # fmt: skip
+    expected |= {f"{kind}.{s}" for s in symbols for kind in ("oracle", "amm", "base")}
+    assert set(addresses) == expected
+    assert all(len(a) == 42 for a in addresses.values())
+
+
+def test_deploy_markets_on_an_ape_foundry_fork_network(fork_project):
+    proc = ape_run(
+        "deploy", "--markets", "ETH,SOL", "--network", "ethereum:mainnet-fork:foundry",
+        cwd=fork_project,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    ids, addresses = _printed(proc.stdout)
+    assert ids == {"ETH": 1, "SOL": 2}
+    assert {"oracle.ETH", "amm.SOL", "base.SOL", "venue"} <= set(addresses)
 
 
 @pytest.mark.parametrize(
@@ -122,6 +147,7 @@ def test_deploy_on_ape_foundry_local_network():
         ("compare", ["calm", "--controls", "nonsense"], "nonsense"),
         ("compare", ["calm", "--controls", ","], "--controls"),
         ("deploy", ["--preset", "nowhere-like"], "--preset"),
+        ("deploy", ["--markets", "BTC,NOPE"], "unknown market symbol 'NOPE'"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, script, args, needle):

@@ -23,7 +23,7 @@ import time
 from fractions import Fraction
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -326,23 +326,47 @@ def policy_venues(chain):
     return {p: deploy_multi(chain, _specs(p), fund_usd=2_000, pool_usd=100_000) for p in POLICIES}
 
 
+def invariant_settings() -> settings:
+    """``make test``: 200 derandomized sequences, no example database (the same every run);
+    PERPSIM_SOAK=1: random, PERPSIM_SOAK_EXAMPLES sequences."""
+    return settings(
+        max_examples=EXAMPLES,
+        stateful_step_count=12,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=not SOAK,
+        database=None,
+        print_blob=SOAK,
+    )
+
+
+@pytest.mark.skipif(SOAK, reason="PERPSIM_SOAK explores at random on purpose")
+def test_make_test_draws_the_same_sequences_every_run():
+    """Two runs under the settings of ``make test`` draw the same examples (no seed from the
+    clock, no replay of an example database)."""
+    assert invariant_settings().database is None
+
+    def draws() -> list:
+        seen = []
+
+        @settings(invariant_settings(), max_examples=30)
+        @given(st.lists(st.integers(-(10**6), 10**6), max_size=5))
+        def record(xs):
+            seen.append(xs)
+
+        record()
+        return seen
+
+    first = draws()
+    assert len(first) >= 10 and first == draws()
+
+
 def test_venue_invariants_hold_under_random_multi_market_actions(chain, policy_venues):
     VenueMachine.chain = chain
     VenueMachine.venues = policy_venues
     VenueMachine.examples = 0
     started = time.perf_counter()
-    run_state_machine_as_test(
-        VenueMachine,
-        settings=settings(
-            max_examples=EXAMPLES,
-            stateful_step_count=12,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            derandomize=not SOAK,
-            database=None,
-            print_blob=SOAK,
-        ),
-    )
+    run_state_machine_as_test(VenueMachine, settings=invariant_settings())
     print(
         f"\nvenue invariants: {VenueMachine.examples} examples in {time.perf_counter() - started:.0f} s"
     )
