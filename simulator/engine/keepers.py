@@ -30,12 +30,21 @@ FULL_REFRESH_STEPS = 30
 def watch_list(
     ctx: Context, s: EngineState, t: int, eq: np.ndarray, mm: np.ndarray, notional: np.ndarray
 ) -> np.ndarray:
-    """Units to confirm on chain at step ``t`` (estimated equity, maintenance margin and
-    notional per unit, USD)."""
+    """Units to read on chain at step ``t`` (estimated equity, maintenance margin and
+    notional per unit, USD): the ones near liquidation, or every open one each
+    :data:`FULL_REFRESH_STEPS`. What is read becomes the traders' view, so this list does not
+    depend on ``full_health_every_step`` (see :func:`confirm_list`)."""
     active = notional > 0
-    if t % FULL_REFRESH_STEPS == 0 or ctx.full_health_every_step:
+    if t % FULL_REFRESH_STEPS == 0:
         return np.flatnonzero(active)
     return np.flatnonzero(active & ((eq < WATCH_MARGIN_RATIO * mm) | (s.liquidatable_since >= 0)))
+
+
+def confirm_list(ctx: Context, watch: np.ndarray, notional: np.ndarray) -> np.ndarray:
+    """Units the keepers confirm on chain: the watch list, or every open unit with
+    ``full_health_every_step`` (the check that the watch list misses nobody: the run must be
+    the same, so only the watch list's reads reach the traders' view)."""
+    return np.flatnonzero(notional > 0) if ctx.full_health_every_step else watch
 
 
 def track_liquidatable(

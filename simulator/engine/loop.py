@@ -204,8 +204,9 @@ class Engine:
         notional_row = s.trader.size_base * prices
         notional = units.unit_sum(notional_row)
         watch = keepers.watch_list(ctx, s, t, eq, mm, notional)
+        confirm = keepers.confirm_list(ctx, watch, notional)
         spot_views = spot.spot_views(ctx)
-        quiet = not len(watch) and not lp_actions and not self._last_levels["bad_debt_usd"].any()
+        quiet = not len(confirm) and not lp_actions and not self._last_levels["bad_debt_usd"].any()
         if quiet:
             # A quiet block: nobody near liquidation, no bad debt to deleverage. The spot
             # phase's inputs are the last block's levels less the positions traders are closing
@@ -218,11 +219,13 @@ class Engine:
             keepers.track_liquidatable(s, t, eq, mm, notional)
         else:
             chain.submit([a.call for a in block])
-            health = traders.health_views(ctx, watch) if len(watch) else []
+            health = traders.health_views(ctx, confirm) if len(confirm) else []
             got = chain.read(health + spot_views, pending=True)
             spot_inputs = spot.parse_spot(ctx, got[len(health) :])
-            if len(watch):
-                eq[watch], mm[watch] = traders.store_health(ctx, s, watch, got[: len(health)])
+            if len(confirm):
+                eq[confirm], mm[confirm] = traders.store_health(
+                    ctx, s, confirm, got[: len(health)], keep=np.isin(confirm, watch)
+                )
             keeper_actions = keepers.plan_keepers(ctx, s, t, eq, mm, notional_row)
             chain.submit([a.call for a in keeper_actions])
             block += keeper_actions

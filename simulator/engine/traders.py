@@ -57,12 +57,20 @@ def health_views(ctx: Context, units: np.ndarray) -> list:
 
 
 def store_health(
-    ctx: Context, s: EngineState, units: np.ndarray, got: list
+    ctx: Context, s: EngineState, units: np.ndarray, got: list, keep: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Write the health read of ``units`` into the rows' views; return the units' (equity,
-    maintenance) in USD."""
+    """Write the health read of ``units`` into the rows' views (only the units where ``keep``
+    is True, when given); return every read unit's (equity, maintenance) in USD."""
     equity, maintenance = ctx.units.parse_health(units, got)
-    ctx.units.store(s.trader, units, equity, maintenance, s.oracle_price_usd, ctx.world.book.market)
+    kept = slice(None) if keep is None else np.asarray(keep, dtype=bool)
+    ctx.units.store(
+        s.trader,
+        units[kept],
+        equity[kept],
+        maintenance[kept],
+        s.oracle_price_usd,
+        ctx.world.book.market,
+    )
     return equity, maintenance
 
 

@@ -34,11 +34,12 @@ def test_feedback_on_deepens_the_fall_and_the_liquidations_on_the_same_path():
 
 
 def test_same_scenario_and_seed_give_identical_summaries_and_tables(tmp_path):
-    scenario = small_oct(steps=40)
+    scenario = small_oct(steps=40, all_markets=True)
     a = run_scenario(scenario, tmp_path / "a")
     b = run_scenario(scenario, tmp_path / "b")
     assert deterministic_summary(a.summary) == deterministic_summary(b.summary)
     assert a.summary["liquidated_accounts"] > 0
+    assert len(a.summary["markets"]) == 5
     for table in ("steps.parquet", "events.parquet", "positions.parquet"):
         assert (tmp_path / "a" / table).read_bytes() == (tmp_path / "b" / table).read_bytes()
     on_disk = json.loads((tmp_path / "a" / "summary.json").read_text())
@@ -60,9 +61,20 @@ def test_keepers_watch_list_gives_the_same_run_as_reading_every_position():
 
     from simulator.engine import Engine
     from simulator.runner import GENESIS_TIMESTAMP_S
+    from simulator.scenario import load_scenario
     from simulator.world import build_world
 
-    scenario = small_oct(steps=45)
+    # The five markets of oct-2025 with their own AMMs and population mix, all falling 18%:
+    # cross accounts of several positions, whose estimated margin drifts from the chain's
+    # (tiers, funding). Before the traders' view was kept apart from the keepers' reads, the
+    # full read made one more trader top up at step 15 than the watch list did.
+    shock = {"step": 10, "fall_fraction": 0.18, "over_steps": 20, "recovery_fraction": 0.5,
+             "recovery_steps": 20}  # fmt: skip
+    scenario = load_scenario(
+        "oct-2025",
+        {"traders.count": 150, "steps": 45, "price_path.shocks": [shock],
+         "amm.liquidity_usd": 60_000_000, "arbitrageurs.capital_usd": 2_000_000},
+    )  # fmt: skip
     tables = {}
     for full in (False, True):
         with open_chain(anvil=run_node_config()) as chain:
