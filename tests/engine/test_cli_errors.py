@@ -50,7 +50,7 @@ BAD_INPUTS = [
     # --set with list indices: out of range names the key and the list's length
     (
         ["run", "oct-2025", "--set", "price_path.shocks[3].step=100"],
-        ["price_path.shocks[3].step", "3 is not an index of price_path.shocks", "has 1 item"],
+        ["price_path.shocks[3].step", "3 is not an index of price_path.shocks", "has 2 items"],
     ),
     (
         ["show", "calm", "--set", "oracle_faults[0].steps=2"],

@@ -7,11 +7,11 @@ import subprocess
 from dataclasses import replace
 
 import pytest
-from engine_helpers import small_oct
 
 from simulator.chain import AnvilNode
 from simulator.results import deterministic_summary
 from simulator.runner import run_node_config, run_scenario
+from simulator.scenario import load_scenario
 
 SMALL = [
     "--set",
@@ -85,7 +85,6 @@ def test_missing_and_malformed_csv(perpsim_cmd, tmp_path):
 
 
 def test_a_node_that_dies_mid_run_leaves_an_incomplete_resumable_folder(perpsim_cmd, tmp_path):
-    scenario = small_oct(steps=40)
     out = tmp_path / "run"
     node = AnvilNode(replace(run_node_config(), split_state=False)).start()
     try:
@@ -115,6 +114,14 @@ def test_a_node_that_dies_mid_run_leaves_an_incomplete_resumable_folder(perpsim_
 
     resumed = run([perpsim_cmd, "run", "--resume", str(out), "--progress", "none", "--json"])
     assert resumed.returncode == 0, resumed.stderr
+    # The CLI ran oct-2025's five markets with the --set keys above.
+    shock = {"step": 10, "fall_fraction": 0.18, "over_steps": 20, "recovery_fraction": 0.5,
+             "recovery_steps": 20}  # fmt: skip
+    scenario = load_scenario(
+        "oct-2025",
+        {"traders.count": 150, "steps": 40, "amm.liquidity_usd": 60_000_000,
+         "arbitrageurs.capital_usd": 2_000_000, "price_path.shocks": [shock]},
+    )  # fmt: skip
     reference = run_scenario(scenario, tmp_path / "reference")
     assert deterministic_summary(json.loads(resumed.stdout)) == deterministic_summary(
         reference.summary
