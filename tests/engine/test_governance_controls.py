@@ -39,13 +39,17 @@ def test_a_timelocked_change_is_not_in_force_before_its_delay():
         params = engine.venue.venue.parameters_now(engine.world.market_ids[0])
     assert list(events[events["kind"] == "governance_submitted"]["step"]) == [5]
     assert (events["kind"] == "governance_executed").sum() == 0
-    assert params["maxLeverage"] == 50 * 10**18
+    unchanged = venue_params_for(scenario).markets[0].params.max_leverage  # BTC's table: 40x
+    assert unchanged != 10 and params["maxLeverage"] == unchanged * 10**18
 
 
 def test_a_leverage_cap_lowers_every_margin_tier_and_the_opening_leverage():
-    capped = venue_params_for(small_oct(**{"controls.leverage_cap": 10}))
-    assert capped.market.max_leverage == 10
-    assert all(t.initial_margin_fraction >= 0.1 for t in capped.market.margin_tiers)
+    capped = venue_params_for(small_oct(all_markets=True, **{"controls.leverage_cap": 10}))
+    leverage = {m.symbol: m.params.max_leverage for m in capped.markets}
+    # BTC 40x, ETH 25x, SOL 20x come down to 10x; DOGE (10x) and ALT (3x) stay.
+    assert leverage == {"BTC": 10, "ETH": 10, "SOL": 10, "DOGE": 10, "ALT": 3}
+    for m in capped.markets:
+        assert all(t.initial_margin_fraction >= 0.1 for t in m.params.margin_tiers)
 
 
 def test_a_bad_governance_change_is_refused_before_the_run(perpsim_cmd, tmp_path):
