@@ -19,7 +19,8 @@ def position_rows(ctx: Context, s: EngineState) -> list[dict]:
     step 0 with size 0 and NaN entry / leverage / liquidation price. The realized PnL is the
     row's share of its margin unit's equity less the collateral put in, taken when the
     position ended (:mod:`simulator.engine.margin`; for a one-position account, its account
-    value change: fees, funding and penalties included); for a refused row, at the end."""
+    value change: fees, funding and penalties included); 0 for a refused row, whose collateral
+    was never at risk as that position."""
     w, book = ctx.world, ctx.world.book
     rows = []
     for r in range(book.count):
@@ -30,7 +31,9 @@ def position_rows(ctx: Context, s: EngineState) -> list[dict]:
         entry = float(w.entry_price_usd[r]) if opened else math.nan
         realized = s.realized_pnl_usd[r]
         if outcome == "refused":
-            realized = s.trader.equity_usd[r] - s.trader.collateral_in_usd[r]
+            # Never opened: its collateral stayed in the account's balance, never at risk
+            # as this position (a unit's equity is shared by notional, of which it has none).
+            realized = 0.0
         rows.append(
             {
                 "account": ctx.accounts[book.account[r]],

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from engine_helpers import small_oct
 
 from simulator.chain.connect import open_chain
 from simulator.engine import Engine
@@ -28,7 +29,7 @@ from simulator.scenario import (
     load_scenario,
     parse_scenario,
 )
-from simulator.world import WorldError, agent_addresses, build_world, multi_venue_params
+from simulator.world import WorldError, agent_addresses, build_world
 
 START = 100_000.0
 
@@ -132,11 +133,14 @@ def test_oi_cap_control_is_the_limit_named(tmp_path):
 @pytest.mark.parametrize(
     ("override", "needle"),
     [
-        ("market.overrides.maintenace_margin_fraction=0.02", "market.overrides.maintenace_margin"),
-        ("market.overrides.maintenance_margin_fraction=1.5", "market.overrides.maintenance_margin"),
-        ("market.overrides.maintenance_margin_fraction=0.05", "1/max_leverage"),
-        ("market.overrides.max_leverage=0.5", "market.overrides.max_leverage"),
-        ("market.preset=binance-like", "market.preset"),
+        ("markets.BTC.overrides.maintenace_margin_fraction=0.02",
+         "markets[0].overrides.maintenace_margin"),
+        ("markets.BTC.overrides.maintenance_margin_fraction=1.5",
+         "markets[0].overrides.maintenance_margin"),
+        ("markets.BTC.overrides.maintenance_margin_fraction=0.05", "1/max_leverage"),
+        ("markets.BTC.overrides.max_leverage=0.5", "markets[0].overrides.max_leverage"),
+        ("markets.ETH.overrides.max_leverage=0.5", "markets[1].overrides.max_leverage"),
+        ("venue.preset=binance-like", "venue.preset"),
         ("controls.leverage_cap=0.5", "controls.leverage_cap"),
         ("controls.governance_change={step: 2, parameter: max_leverag, value: 10}",
          "controls.governance_change.parameter"),
@@ -158,11 +162,15 @@ def test_venue_typos_and_out_of_range_values_are_refused_before_any_folder(
 
 
 def test_venue_errors_come_out_of_load_scenario_naming_the_key():
-    with pytest.raises(ScenarioError, match=r"market\.overrides\.maintenance_margin_fraction: "):
-        load_scenario("oct-2025", ["market.overrides.maintenance_margin_fraction=0.05"])
+    with pytest.raises(
+        ScenarioError, match=r"markets\[2\]\.overrides\.maintenance_margin_fraction: "
+    ):
+        load_scenario("oct-2025", ["markets.SOL.overrides.maintenance_margin_fraction=0.05"])
     venue = load_scenario("oct-2025", ["controls.leverage_cap=10"]).venue_params()
-    assert venue.market.max_leverage == 10 and venue.market.maintenance_margin_fraction == 0.01
-    assert all(t.initial_margin_fraction >= 0.1 for t in venue.market.margin_tiers)
+    btc = venue.markets[0].params
+    # BTC's 40x comes down to 10x; its 1.25% maintenance margin stays (below 1/10 / 2).
+    assert btc.max_leverage == 10 and btc.maintenance_margin_fraction == 0.0125
+    assert all(t.initial_margin_fraction >= 0.1 for t in btc.margin_tiers)
 
 
 # -- the load check agrees with the contract ---------------------------------------------------
@@ -234,7 +242,7 @@ def test_the_load_check_accepts_exactly_what_the_contract_opens(preset):
             expected.append(str(exc).split(":")[0])
     with open_chain(anvil=run_node_config()) as chain:
         chain.use_fixed_clock(GENESIS_TIMESTAMP_S)
-        venue = deploy_multi_venue(chain, multi_venue_params(params, "BTC"))
+        venue = deploy_multi_venue(chain, params)
         clean = chain.snapshot()
         got = []
         for n, book in enumerate(edge):
@@ -289,11 +297,12 @@ def test_positions_record_what_the_chain_holds_for_an_accepted_book():
 def test_a_random_trader_the_venue_refuses_is_recorded_as_refused(tmp_path):
     """Random traders over the OI cap: the chain has no position for them; the record says
     ``refused`` with size 0 and no profit (before: ``closed`` with the deposit as +PnL)."""
-    scenario = load_scenario(
-        "oct-2025",
-        ["traders.count=40", "steps=3", "price_path.shocks=[]", "controls.oi_cap_usd=1000000",
-         "traders.whales.share=0"],
+    scenario = small_oct(
+        steps=3,
+        **{"traders.count": 40, "price_path.shocks": [], "controls.oi_cap_usd": 300_000,
+           "traders.whales.share": 0},
     )  # fmt: skip
+    start = float(scenario.start_prices_usd()[0])
     result = run_scenario(scenario, tmp_path / "run")
     positions = RunReader(tmp_path / "run").positions
     refused = positions[positions["outcome"] == "refused"]
@@ -306,8 +315,8 @@ def test_a_random_trader_the_venue_refuses_is_recorded_as_refused(tmp_path):
     # What stayed open is within the cap the chain enforced.
     steps = market_steps(result.steps)
     for side in ("long", "short"):
-        held = opened.loc[opened["side"] == side, "size_base"].sum() * START
-        assert held <= 1_000_000 * (1 + 1e-9)
+        held = opened.loc[opened["side"] == side, "size_base"].sum() * start
+        assert held <= 300_000 * (1 + 1e-9)
         assert steps[f"oi_{side}_usd"].iloc[0] == pytest.approx(
             opened.loc[opened["side"] == side, "size_base"].sum()
             * steps["price_oracle_usd"].iloc[0]
@@ -427,12 +436,17 @@ def test_start_price_is_the_configured_start(tmp_path, kind):
         assert result.summary["price_amplification"] == pytest.approx(
             (START - seen) / (START - low)
         )
-    assert scenario.start_price_usd() == START
+    assert scenario.start_prices_usd().tolist() == [START]
 
 
 def test_scenario_venue_is_the_worlds_venue():
     scenario = load_scenario("oct-2025", ["controls.oi_cap_usd=50000000"])
     venue = scenario.venue_params()
-    assert venue.market.max_long_open_interest == pytest.approx(500.0)
-    assert venue.oracle.initial_price_usd == scenario.start_price_usd()
+    starts = scenario.start_prices_usd()
+    assert venue.symbols == scenario.symbols
+    for market, start in zip(venue.markets, starts, strict=True):
+        # $50M per side in each market, in its base units at its start price.
+        assert market.params.max_long_open_interest == pytest.approx(50e6 / start)
+        assert market.params.max_short_open_interest == pytest.approx(50e6 / start)
+        assert market.initial_price_usd == start
     assert isinstance(scenario, Scenario)

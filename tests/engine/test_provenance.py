@@ -22,7 +22,7 @@ def show(*argv: str) -> str:
 
 def test_show_prints_the_scenario_and_venue_parameters_with_overrides_and_control_set():
     text = show("oct-2025", "--set", "price_path.shocks[0].step=100", "--set",
-                "market.overrides.maintenance_margin_fraction=0.015", "--steps", "700",
+                "markets.BTC.overrides.maintenance_margin_fraction=0.015", "--steps", "700",
                 "--seed", "3", "--control-set", "leverage_cap")  # fmt: skip
     document = yaml.safe_load(text)
     scenario = document["scenario"]
@@ -31,14 +31,21 @@ def test_show_prints_the_scenario_and_venue_parameters_with_overrides_and_contro
     assert scenario["controls"]["leverage_cap"] == 10.0
     assert "Overrides (--set): price_path.shocks[0].step=100;" in scenario["description"]
     venue = document["venue_parameters"]
-    # preset hyperliquid-like (50x) + override + the control set's 10x cap, resolved
-    assert venue["market"]["max_leverage"] == 10.0
-    assert venue["market"]["maintenance_margin_fraction"] == 0.015
-    assert venue["oracle"]["initial_price_usd"] == 100_000.0
+    markets = {m["symbol"]: m for m in venue["markets"]}
+    assert list(markets) == ["BTC", "ETH", "SOL", "DOGE", "ALT"]
+    # BTC: the preset's table (40x) + the override + the control set's 10x cap, resolved
+    assert markets["BTC"]["params"]["max_leverage"] == 10.0
+    assert markets["BTC"]["params"]["maintenance_margin_fraction"] == 0.015
+    assert markets["BTC"]["oracle"]["initial_price_usd"] == 120_000.0
+    # ETH keeps its own maintenance margin under the same cap; ALT's 3x is below it
+    assert markets["ETH"]["params"]["max_leverage"] == 10.0
+    assert markets["ETH"]["params"]["maintenance_margin_fraction"] == 0.02
+    assert markets["ALT"]["params"]["max_leverage"] == 3.0
     expected = load_scenario(
         "oct-2025",
-        ["price_path.shocks[0].step=100", "market.overrides.maintenance_margin_fraction=0.015"],
-    )
+        ["price_path.shocks[0].step=100",
+         "markets.BTC.overrides.maintenance_margin_fraction=0.015"],
+    )  # fmt: skip
     expected = expected.with_overrides({"controls.leverage_cap": 10.0}, steps=700, seed=3)
     assert document["scenario_fingerprint"] == expected.fingerprint()  # fmt: skip
 
