@@ -559,8 +559,7 @@ def test_check_same_run_names_list_items_code_and_contracts():
     from simulator.scenario import load_scenario
 
     ran = load_scenario("oct-2025")
-    asked = load_scenario("oct-2025", {"price_path.shocks": [
-        {**ran.price_path.shocks[0].model_dump(), "step": 100}]})  # fmt: skip
+    asked = load_scenario("oct-2025", ["price_path.shocks[0].step=100"])
     manifest = {"scenario": ran.to_dict(), "scenario_fingerprint": ran.fingerprint(),
                 "code_hash": "sha256:old", "bytecode_hashes": {"PerpMarket": "0x1", "Oracle": "0x2"}}  # fmt: skip
     with pytest.raises(RunMismatchError) as excinfo:

@@ -177,15 +177,16 @@ def test_overrides_parse_yaml_scalars_and_dotted_keys():
         "oct-2025",
         ["controls.adl_policy=pro_rata", "traders.count=200", "steps=100",
          "controls.leverage_cap=null", "controls.feedback=false",
-         "price_path.shocks.0.step=50", "markets.DOGE.path.shocks.0.step=50",
-         "markets.ALT.path.shocks[0].step=60", "markets[0].overrides.max_leverage=30"],
+         "price_path.shocks.0.step=50", "price_path.shocks[1].step=60",
+         "markets.DOGE.path.shocks=[{step: 70, fall_fraction: 0.2}]",
+         "markets[0].overrides.max_leverage=30"],
     )  # fmt: skip
     assert scenario.controls.adl_policy == "pro_rata"
     assert scenario.traders.count == 200
     assert scenario.steps == 100
     assert scenario.controls.feedback is False
-    assert scenario.price_path.shocks[0].step == 50
-    assert [m.path.shocks[0].step for m in scenario.markets[3:]] == [50, 60]
+    assert [shock.step for shock in scenario.price_path.shocks] == [50, 60]
+    assert scenario.markets[3].path.shocks[0].step == 70
     assert scenario.venue_params().markets[0].params.max_leverage == 30
 
 
@@ -242,7 +243,7 @@ def test_malformed_overrides_are_one_line_errors(override, needle):
         ("traders.leverage.min=80", "traders.leverage: min (80.0) must not exceed max"),
         ("price_path.shocks.0.fall_fraction.BTC=1.2", "price_path.shocks[0].fall_fraction"),
         (
-            "markets.DOGE.path.shocks.0.fall_fraction=1.2",
+            "markets.DOGE.path.shocks=[{step: 5, fall_fraction: 1.2}]",
             "markets[3].path.shocks[0].fall_fraction must be",
         ),
         ("price_path.shocks.0.step=5000", "price_path.shocks[0].step (5000) must be below"),

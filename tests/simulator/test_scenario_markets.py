@@ -173,9 +173,9 @@ def test_set_key_with_an_unknown_symbol_is_one_line(write, two):
 @pytest.mark.parametrize(
     ("change", "needle"),
     [
-        (lambda d: d["markets"].append({"symbol": "XRP"}),
-         "markets[2].symbol: unknown market symbol 'XRP': venue preset hyperliquid-like has no "
-         "table entry for it (its markets: BTC, ETH, SOL, DOGE, ALT)"),
+        (lambda d: d["markets"].append({"symbol": "AVAX"}),
+         "markets[2].symbol: unknown market symbol 'AVAX': venue preset hyperliquid-like has no "
+         "table entry for it (its markets: BTC, ETH, SOL, DOGE, ALT, XRP)"),
         (lambda d: d["markets"].append({"symbol": "BTC"}),
          "markets[2].symbol: market BTC is listed twice (also markets[0])"),
         (lambda d: d["markets"][1].update(overrides={"max_leverge": 3}),
@@ -400,7 +400,7 @@ def test_explicit_book_csv_has_account_market_and_isolated_columns(two, write):
 @pytest.mark.parametrize(
     ("change", "needle"),
     [
-        (lambda d: d["markets"].append({"symbol": "XRP"}), "unknown market symbol 'XRP'"),
+        (lambda d: d["markets"].append({"symbol": "AVAX"}), "unknown market symbol 'AVAX'"),
         (lambda d: d["markets"].append({"symbol": "ETH"}), "market ETH is listed twice"),
         (lambda d: d["markets"][0]["path"].update(beta=2.0), "beta 2 is out of range"),
         (lambda d: d.update(traders=book(pos("long", 10, 1, "SOL"))),
