@@ -70,10 +70,11 @@ def test_a_run_of_the_cli_is_listed_and_shows_its_summary_json(cli_run, runs_roo
             assert table.loc[key, "value"] == value
     assert len(charts(at)) == len(views.charts.RUN_CHARTS)
 
-    # Today's one-market run: a market selector with All and its market, which shows the
-    # market's own figures (the same as the venue's) and as many charts.
+    # The five-market run: a market selector with All and each market; BTC shows its own
+    # figures and as many charts.
     selector = at.segmented_control(key="runs.market")
-    assert selector.options == ["All markets", "BTC"] and selector.value == views.ALL_MARKETS
+    assert selector.options == ["All markets", *summary["markets"]]
+    assert len(summary["markets"]) == 5 and selector.value == views.ALL_MARKETS
     selector.set_value("BTC").run()
     assert not at.exception, at.exception
     shown = {m.label: m.value for m in at.metric}

@@ -190,9 +190,9 @@ def test_the_demo_size_is_a_miniature_of_the_presets_shock(runs_root):
     move = "a move of BTC -12%, ETH -16%, SOL -31%"  # the factor model's common shock
     assert f"{move} at step 600 over 45 steps, 50% back over 360 steps" in captions
     assert f"{move} at step 100 over 8 steps, 50% back over 60 steps" in captions
-    # the alts' own shocks are scaled the same way
-    alts = [m.path.shocks[0] for m in at.session_state["scenario.current"].markets[3:]]
-    assert [(s.step, s.over_steps, s.recovery_steps) for s in alts] == [(100, 8, 20)] * 2
+    # the alts' crash (the second common shock, 45 steps down, 120 back) is scaled the same way
+    alts = at.session_state["scenario.current"].price_path.shocks[1]
+    assert (alts.step, alts.over_steps, alts.recovery_steps) == (100, 8, 20)
 
 
 def test_setting_steps_and_traders_back_runs_the_preset_itself(runs_root):
