@@ -119,8 +119,11 @@ contract VenueAdlModule is IPerpVenueAdl, VenueStorage {
         run.winnersLong = winnersLong;
     }
 
-    /// @dev Load a winner, settle its funding, check it is eligible; returns its profit at the
-    ///      index and its account value (cross equity, or the isolated position's equity).
+    /// @dev Load a winner, settle its funding, check it is eligible; returns the profit it can
+    ///      give up -- its profit at the index, capped at its account value, so that no haircut
+    ///      leaves a cross account whose other markets lost with negative equity (a deficit no
+    ///      ledger would record) -- and its account value (cross equity, or the isolated
+    ///      position's equity).
     function _winner(address w, AdlRun memory run)
         private
         returns (Pos memory p, uint256 profit, uint256 value)
@@ -134,7 +137,7 @@ contract VenueAdlModule is IPerpVenueAdl, VenueStorage {
         if (p.isolated) v = p.margin + pnl;
         else (v,,) = _crossHealth(w, true);
         if (v <= 0) revert AdlIneligible(w, p.size, pnl);
-        return (p, uint256(pnl), uint256(v));
+        return (p, FixedPointMath.min(uint256(pnl), uint256(v)), uint256(v));
     }
 
     /// @dev PROFIT_QUEUE (whole positions, whole profit) and CONTRACTS_QUEUE (only the bankrupt

@@ -228,3 +228,38 @@ def test_f5_socialized_loss_with_dust_open_interest(make_mv):
     assert v.collateral_now(DUST) == usd(1) * 10**12 + 70 * 10**6
     r = mv.chain.execute_one(v.withdraw(DUST, usd(2)))
     assert not r.ok and r.error.name == "InsufficientBalance"
+
+
+@pytest.mark.parametrize("policy", ["profit_queue", "contracts_queue", "pro_rata"])
+def test_a_winner_gives_up_at_most_its_account_value(make_mv, policy):
+    """A cross winner whose other market lost: short BTC 100 from 1,000 (+7,000 at 930) and
+    long ETH 1,200 from 100 (-12,000 at 90) on 11,100 of collateral, so its account is worth
+    about 6,000, less than its BTC profit. Before the cap, the whole-profit queue took 7,000 and
+    left the account with negative equity and no bad debt recorded (a five-market oct-2025 run
+    stopped on the engine's invariant: a flat account with negative equity). A haircut is now
+    capped at the account's value: its equity ends >= 0."""
+    mv = make_mv(
+        [
+            MarketSpec("BTC", 1_000, {"adlPolicy": ADL[policy], "adlPriceMode": BANKRUPTCY_PRICE}),
+            MarketSpec("ETH", 100),
+        ],
+        fund_usd=0,
+    )
+    mv.setup(W1, 11_100, [(1, -100), (2, 1_200)])
+    mv.setup(L, 2_000, [(1, 35)])
+    mv.push(1, CRASH)
+    mv.push(2, 90)
+    ok([mv.chain.execute_one(mv.venue.liquidate(KEEPER, L))])
+    value, maintenance, _ = mv.venue.health_now(W1)
+    profit = 100 * (1_000 - CRASH) * WAD
+    assert maintenance < value < profit  # healthy, but worth less than its BTC profit
+    r = ok([mv.chain.execute_one(mv.venue.adl(ADL_KEEPER, 1, True, [W1]))])[0]
+    [cut] = events(r, "AdlHaircut")
+    assert cut["profit"] == value  # the profit it can give up: its account value
+    assert cut["haircut"] <= value
+    equity_after, _, _ = mv.venue.health_now(W1)
+    assert equity_after >= 0
+    if policy == "profit_queue":
+        assert cut["haircut"] == value and equity_after == 0
+    ledgers, flows, balance = mv.cash_identity()
+    assert ledgers == flows == balance
