@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from simulator.results import SUMMARY_KEYS
-from simulator.stats import format_compare_table
+from simulator.stats import MARKET_METRICS, format_compare_table
 
 from . import charts
 from .results import STOPPED, CompareData, RunData, folder_files
@@ -56,19 +56,9 @@ CARDS: tuple[str, ...] = (
     "price_amplification",
     "fees_usd",
 )
-#: The headline figures of one market (its entry of ``summary.json``'s ``markets``), in order.
-MARKET_CARDS: tuple[str, ...] = (
-    "liquidated_notional_usd",
-    "liquidated_accounts",
-    "bad_debt_usd",
-    "insurance_payout_usd",
-    "adl_haircut_usd",
-    "adl_overshoot_usd",
-    "adl_notional_usd",
-    "min_price",
-    "price_amplification",
-    "fees_usd",
-)
+#: The headline figures of one market (its entry of ``summary.json``'s ``markets``), in order:
+#: the figures a comparison breaks down per market.
+MARKET_CARDS: tuple[str, ...] = MARKET_METRICS
 #: Columns of the per-market table of a run (:func:`markets_frame`).
 MARKET_COLUMNS: tuple[str, ...] = (
     "liquidated_notional_usd",
