@@ -455,8 +455,9 @@ contract PerpVenue is IPerpVenue, VenueStorage {
         equities = new int256[](n);
         mms = new uint256[](n);
         liquidatable = new bool[](n);
+        PriceFunding[] memory memo = _priceFundingMemo();
         for (uint256 i = 0; i < n; ++i) {
-            (equities[i], mms[i],) = _crossHealth(accounts[i], false);
+            (equities[i], mms[i],) = _crossHealthMemo(accounts[i], false, memo);
             liquidatable[i] = mms[i] != 0 && equities[i] < int256(mms[i]);
         }
     }
@@ -499,13 +500,15 @@ contract PerpVenue is IPerpVenue, VenueStorage {
         pnls = new int256[](n);
         uint256 price = m.latestPrice();
         VenueMarket.Funding memory f = m.fundingNow(price);
+        PriceFunding[] memory memo = _priceFundingMemo();
+        memo[MarketId.unwrap(market)] = PriceFunding(price, f);
         for (uint256 i = 0; i < n; ++i) {
             Pos memory p = _load(accounts[i], market);
             int256 pnl = PerpMath.unrealizedPnl(p.size, p.entry, price);
             pnls[i] = pnl;
             int256 value;
             if (p.isolated) value = p.margin + _positionValue(p, price, f);
-            else (value,,) = _crossHealth(accounts[i], false);
+            else (value,,) = _crossHealthMemo(accounts[i], false, memo);
             if (pnl > 0 && value > 0) scores[i] = VenueMarket.adlScore(p.size, p.entry, price, uint256(value));
         }
     }

@@ -51,6 +51,10 @@ contract VenueAdlModule is IPerpVenueAdl, VenueStorage {
         uint256 notional;
         uint256 accounts;
         uint256 previousScore;
+        /// @dev Each market's price and accrued funding, computed once for all winners'
+        ///      cross health (nothing in an ADL call changes another market, and this one's
+        ///      funding is accrued first).
+        PriceFunding[] memo;
     }
 
     /// @inheritdoc IPerpVenueAdl
@@ -114,9 +118,10 @@ contract VenueAdlModule is IPerpVenueAdl, VenueStorage {
         );
     }
 
-    function _newRun(MarketId market, bool winnersLong) private pure returns (AdlRun memory run) {
+    function _newRun(MarketId market, bool winnersLong) private view returns (AdlRun memory run) {
         run.id = market;
         run.winnersLong = winnersLong;
+        run.memo = _priceFundingMemo();
     }
 
     /// @dev Load a winner, settle its funding, check it is eligible; returns the profit it can
@@ -135,7 +140,7 @@ contract VenueAdlModule is IPerpVenueAdl, VenueStorage {
         _store(w, p);
         int256 v;
         if (p.isolated) v = p.margin + pnl;
-        else (v,,) = _crossHealth(w, true);
+        else (v,,) = _crossHealthMemo(w, true, run.memo);
         if (v <= 0) revert AdlIneligible(w, p.size, pnl);
         return (p, FixedPointMath.min(uint256(pnl), uint256(v)), uint256(v));
     }

@@ -193,9 +193,33 @@ abstract contract VenueStorage is IPerpVenueErrors, IPerpVenueEvents, AccessCont
             - PerpMath.fundingOwed(p.size, p.snapshot, f.longIndex, f.shortIndex);
     }
 
+    /// @dev One market's last oracle price and its funding accrued to now, as a view over many
+    ///      accounts computes them once per market (a zero price: not computed yet).
+    struct PriceFunding {
+        uint256 price;
+        VenueMarket.Funding funding;
+    }
+
+    /// @dev A memo for `_crossHealthMemo`, one slot per listed market (ids start at 1).
+    function _priceFundingMemo() internal view returns (PriceFunding[] memory) {
+        return new PriceFunding[](_marketCount + 1);
+    }
+
     /// @dev Cross equity, MM and IM of an account; `fresh` uses the staleness-checked prices
     ///      (state changes), otherwise the last prices (views). Funding is accrued in memory.
     function _crossHealth(address who, bool fresh) internal view returns (int256 eq, uint256 mm, uint256 im) {
+        return _crossHealthMemo(who, fresh, new PriceFunding[](0));
+    }
+
+    /// @dev `_crossHealth` with each market's price and accrued funding taken from `memo` once
+    ///      computed there (views over many accounts at one state: `healthOf`, `adlRanking`).
+    ///      The funding accrual is most of a position's cost, and it is the same for every
+    ///      account in one call. An empty memo computes everything.
+    function _crossHealthMemo(address who, bool fresh, PriceFunding[] memory memo)
+        internal
+        view
+        returns (int256 eq, uint256 mm, uint256 im)
+    {
         eq = _collateral[who];
         MarketId[] storage list = _open[who];
         uint256 n = list.length;
@@ -204,8 +228,20 @@ abstract contract VenueStorage is IPerpVenueErrors, IPerpVenueEvents, AccessCont
             Pos memory p = _load(who, id);
             if (p.isolated) continue;
             VenueMarket.State storage m = _markets[id];
-            uint256 price = fresh ? m.freshPrice() : m.latestPrice();
-            eq += _positionValue(p, price, m.fundingNow(price));
+            uint256 k = MarketId.unwrap(id);
+            uint256 price;
+            // No memory is allocated on a hit (memory is never freed within a call and its cost
+            // grows quadratically, so a batch over many accounts must not allocate per position).
+            if (k < memo.length && memo[k].price != 0) {
+                PriceFunding memory hit = memo[k];
+                price = hit.price;
+                eq += _positionValue(p, price, hit.funding);
+            } else {
+                price = fresh ? m.freshPrice() : m.latestPrice();
+                VenueMarket.Funding memory f = m.fundingNow(price);
+                if (k < memo.length) memo[k] = PriceFunding(price, f);
+                eq += _positionValue(p, price, f);
+            }
             mm += m.maintenanceMargin(p.size, price);
             im += m.initialMargin(p.size, price);
         }

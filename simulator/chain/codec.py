@@ -23,6 +23,8 @@ from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
+from eth_abi.grammar import TupleType
+from eth_abi.grammar import parse as parse_abi_type
 from eth_utils import is_address
 from eth_utils import to_checksum_address as _to_checksum_address
 
@@ -149,11 +151,27 @@ def _word_decoder(type_str: str) -> Callable[[bytes], Any] | None:
 
 
 def _normalise(value: Any, type_str: str) -> Any:
-    """Checksum addresses (eth-abi returns them lower case) so results compare equal."""
-    if type_str == "address" and isinstance(value, str):
+    """Checksum addresses (eth-abi returns them lower case) so results compare equal: at any
+    depth of arrays and tuples; an array of addresses becomes a list."""
+    if "address" not in type_str:
+        return value
+    return _normalise_as(value, _parsed_type(type_str))
+
+
+@lru_cache(maxsize=1 << 10)
+def _parsed_type(type_str: str):
+    return parse_abi_type(type_str)
+
+
+def _normalise_as(value: Any, abi_type) -> Any:
+    if abi_type.is_array:
+        items = [_normalise_as(v, abi_type.item_type) for v in value]
+        is_address = getattr(abi_type.item_type, "base", None) == "address"
+        return items if is_address else type(value)(items)
+    if isinstance(abi_type, TupleType):
+        return tuple(_normalise_as(v, c) for v, c in zip(value, abi_type.components, strict=True))
+    if abi_type.base == "address" and isinstance(value, str):
         return checksum(value)
-    if type_str == "address[]":
-        return [checksum(v) for v in value]
     return value
 
 
@@ -249,3 +267,69 @@ class TupleCodec:
                 pass
         values = abi_decode(self.types, data)
         return tuple(_normalise(v, t) for v, t in zip(values, self.types, strict=True))
+
+
+# -- ViewBatch.readAll: many views in one call ---------------------------------------------------
+
+_WORD_32 = (32).to_bytes(32, "big")
+_WORD_64 = (64).to_bytes(32, "big")
+
+
+def encode_reads(reads: Sequence[tuple[str, bytes]]) -> bytes:
+    """ABI encoding of one ``(address,bytes)[]`` argument (``ViewBatch.readAll``'s, without the
+    selector): exactly eth-abi's bytes, built directly (eth-abi validates every element and
+    costs more than the reads it batches)."""
+    try:
+        tails = []
+        for to, data in reads:
+            if type(data) is not bytes:
+                raise _Fallback
+            tails.append(
+                _address_word(to)
+                + _WORD_64
+                + len(data).to_bytes(32, "big")
+                + data
+                + bytes(-len(data) % 32)
+            )
+    except _Fallback:
+        return abi_encode(["(address,bytes)[]"], [list(reads)])
+    heads, offset = [], 32 * len(tails)
+    for tail in tails:
+        heads.append(offset.to_bytes(32, "big"))
+        offset += len(tail)
+    return _WORD_32 + len(tails).to_bytes(32, "big") + b"".join(heads) + b"".join(tails)
+
+
+def decode_replies(data: bytes) -> list[tuple[bool, bytes]]:
+    """Decode one ``(bool,bytes)[]`` return value (``ViewBatch.readAll``'s): eth-abi's result
+    as a list, read by offsets directly; anything non-canonical goes to eth-abi."""
+    try:
+        return _decode_replies(data)
+    except (_Fallback, IndexError, ValueError):
+        (values,) = abi_decode(["(bool,bytes)[]"], data)
+        return [tuple(v) for v in values]
+
+
+def _word(data: bytes, at: int) -> int:
+    if at < 0 or at + 32 > len(data):
+        raise _Fallback
+    return int.from_bytes(data[at : at + 32], "big")
+
+
+def _decode_replies(data: bytes) -> list[tuple[bool, bytes]]:
+    array = _word(data, 0)
+    n = _word(data, array)
+    start = array + 32
+    out = []
+    for i in range(n):
+        at = start + _word(data, start + 32 * i)
+        ok = _word(data, at)
+        if ok > 1:
+            raise _Fallback
+        blob = at + _word(data, at + 32)
+        length = _word(data, blob)
+        end = blob + 32 + length
+        if end > len(data) or any(data[end : end + (-length % 32)]):
+            raise _Fallback
+        out.append((ok == 1, data[blob + 32 : end]))
+    return out

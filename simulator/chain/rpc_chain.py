@@ -1,13 +1,19 @@
 """``RpcChain``: the :class:`Chain` interface over JSON-RPC to anvil (or any node with anvil's
 dev methods: ``evm_snapshot``, ``evm_setAutomine``, ``anvil_autoImpersonateAccount``...).
 
-The batched sender is the hot path. For one block it sends every call as ``eth_sendTransaction``
-in a single JSON-RPC batch with automine off (agents are auto-impersonated, so no keys and no
-signing), gives each call an explicit nonce and gas limit (so the node does not estimate gas
-against stale state), mines one block with ``evm_mine``, and reads every receipt back with one
-``eth_getBlockReceipts``. Batches larger than the block gas limit are split into several
-blocks. Reverted transactions are traced (``debug_traceTransaction``) to recover their revert
-data, which is decoded against every ABI the project knows.
+The batched sender is the hot path. With automine off and agents auto-impersonated (no keys, no
+signing), one block costs three round trips once every sender's nonce is known:
+
+1. every call as ``eth_sendTransaction`` in one JSON-RPC batch, each with an explicit nonce and
+   gas limit (the node does not estimate gas against stale state) and a gas price over the base
+   fee read with the previous block; the next block's timestamp rides in the same batch;
+2. ``evm_mine``;
+3. the block's trace (``trace_block``: statuses, gas, revert data, decoded against every ABI
+   the project knows), its logs, its header (the next base fee) and any views to read on it.
+
+Batches larger than the block gas limit are split into several blocks. A read of several views
+is one ``eth_call`` of ``ViewBatch.readAll`` (its code placed by a state override): anvil
+executes the pending block again for every ``eth_call`` on ``pending``, once for a batch.
 """
 
 from __future__ import annotations
@@ -15,12 +21,14 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from eth_utils import to_checksum_address
 
-from simulator.chain.abi import AbiRegistry
+from simulator.chain.abi import AbiRegistry, Function
 from simulator.chain.assembly import BlockAssembly
+from simulator.chain.codec import decode_replies, encode_reads
 from simulator.chain.dumps import require_dump_of
 from simulator.chain.rpc import RpcClient
 from simulator.chain.types import Call, TxResult, View, ViewError
@@ -114,6 +122,43 @@ def _eth_call(view: View, tag: str) -> tuple[str, list]:
     return ("eth_call", [{"to": view.to, "data": "0x" + view.data.hex()}, tag])
 
 
+#: Where the batched read places ``ViewBatch``'s runtime code, for the call only (a state
+#: override: nothing is deployed). The zero address, because that is the caller of a plain
+#: ``eth_call`` without ``from``: every view still sees ``msg.sender == address(0)``, as it does
+#: when read alone (and on the revm backend).
+VIEW_BATCH_ADDRESS = "0x0000000000000000000000000000000000000000"
+
+
+@cache
+def _view_batch() -> tuple[Function, str]:
+    """``ViewBatch.readAll`` and the contract's runtime code (hex), from the compiled build."""
+    from simulator.chain.artifacts import load_artifacts
+
+    ct = load_artifacts()["ViewBatch"]
+    fn = next(Function.from_abi(i) for i in ct.abi if i.get("name") == "readAll")
+    return fn, "0x" + ct.runtime_bytecode.hex()
+
+
+#: From this many views on, a read is one ``ViewBatch`` call instead of one ``eth_call`` each.
+BATCH_READS_FROM = 2
+
+
+def _read_requests(views: Sequence[View], tag: str) -> list[tuple[str, list]]:
+    """The JSON-RPC requests of a read of ``views`` on the block ``tag``."""
+    if len(views) >= BATCH_READS_FROM:
+        return [_batched_eth_call(views, tag)]
+    return [_eth_call(v, tag) for v in views]
+
+
+def _batched_eth_call(views: Sequence[View], tag: str) -> tuple[str, list]:
+    """One ``eth_call`` that runs every view through ``ViewBatch.readAll`` (its code placed by
+    the call's state override; gas: the node's cap for calls, the block gas limit)."""
+    fn, code = _view_batch()
+    data = fn.selector + encode_reads([(v.to, v.data) for v in views])
+    call = {"to": VIEW_BATCH_ADDRESS, "data": "0x" + data.hex()}
+    return ("eth_call", [call, tag, {VIEW_BATCH_ADDRESS: {"code": code}}])
+
+
 def intrinsic_gas(call: Call) -> int:
     """Gas charged before execution (EIP-2028 calldata, EIP-3860 init code), in gas units."""
     zeros = call.data.count(0)
@@ -142,6 +187,9 @@ class RpcChain(BlockAssembly):
         self._reset_assembly()
         self._pending: dict[str, int] = {}
         self._base_fee = 0
+        # Base fee (wei per gas) of the latest block, read with every block this chain mines;
+        # None when something else may have mined since (then the next send reads the header).
+        self._latest_base_fee: int | None = None
         self._priority = PRIORITY_FEE_START_WEI
         self._reset_clock()
         # Snapshot ids not yet used, oldest first: anvil forgets a snapshot once reverted to
@@ -173,6 +221,7 @@ class RpcChain(BlockAssembly):
     def set_automine(self, enabled: bool) -> None:
         """Mine one block per transaction (ape's ordinary path) or only on ``execute``."""
         self.rpc.request("evm_setAutomine", [enabled])
+        self._latest_base_fee = None  # ape-style transactions mine blocks of their own
         self._batch_mode = not enabled and self._batch_mode
 
     # -- the batched sender ---------------------------------------------------------------------
@@ -196,6 +245,7 @@ class RpcChain(BlockAssembly):
         elif not self._block_results:
             self._stamp_next_block()
             self.rpc.request("evm_mine")  # nothing submitted: an empty block, time moves on
+            self._latest_base_fee = None
             self.stats.blocks += 1
         results, self._block_calls, self._block_results = self._block_results, [], []
         self.stats.transactions += len(results)
@@ -211,25 +261,32 @@ class RpcChain(BlockAssembly):
         rpc, calls = self.rpc, self._block_calls
         unknown = sorted({calls[i].sender for i in indices} - self._nonces.keys())
         first_in_block = not self._pending
+        need_header = first_in_block and self._latest_base_fee is None
         deferred, self._deferred = self._deferred, []
-        head = rpc.batch(
-            deferred
-            + ([("eth_getBlockByNumber", ["latest", False])] if first_in_block else [])
-            + [("eth_getTransactionCount", [a, "pending"]) for a in unknown]
-            + [("eth_getBalance", [a, "latest"]) for a in unknown]
-        )[len(deferred) :]
+        if unknown or need_header:
+            head = rpc.batch(
+                deferred
+                + ([("eth_getBlockByNumber", ["latest", False])] if need_header else [])
+                + [("eth_getTransactionCount", [a, "pending"]) for a in unknown]
+                + [("eth_getBalance", [a, "latest"]) for a in unknown]
+            )[len(deferred) :]
+            deferred = []
+            if need_header:
+                self._latest_base_fee = int(head[0].get("baseFeePerGas") or "0x0", 16)
+                head = head[1:]
+            counts, balances = head[: len(unknown)], head[len(unknown) :]
+            for address, count in zip(unknown, counts, strict=True):
+                self._nonces[address] = int(count, 16)
+            broke = [
+                a
+                for a, b in zip(unknown, balances, strict=True)
+                if int(b, 16) < AGENT_GAS_FLOAT_WEI
+            ]
+            if broke:
+                self.set_balance(broke, AGENT_GAS_FLOAT_WEI)
         if first_in_block:
-            self._base_fee = int(head[0].get("baseFeePerGas") or "0x0", 16)
+            self._base_fee = self._latest_base_fee or 0
             self._priority = PRIORITY_FEE_START_WEI
-            head = head[1:]
-        counts, balances = head[: len(unknown)], head[len(unknown) :]
-        for address, count in zip(unknown, counts, strict=True):
-            self._nonces[address] = int(count, 16)
-        broke = [
-            a for a, b in zip(unknown, balances, strict=True) if int(b, 16) < AGENT_GAS_FLOAT_WEI
-        ]
-        if broke:
-            self.set_balance(broke, AGENT_GAS_FLOAT_WEI)
 
         # The node handles a JSON-RPC batch concurrently, so arrival order is not call order.
         # A strictly decreasing priority fee over the block makes the block's order the
@@ -251,7 +308,12 @@ class RpcChain(BlockAssembly):
             if call.to is not None:
                 tx["to"] = call.to
             requests.append(("eth_sendTransaction", [tx]))
-        for i, reply in zip(indices, rpc.batch_raw(requests), strict=True):
+        # Deferred requests (the next block's timestamp) ride in the same round trip: the
+        # sends do not depend on them, and they only need to reach the node before the mining.
+        replies = rpc.batch_raw(deferred + requests)
+        for (method, _), reply in zip(deferred, replies, strict=False):
+            rpc._unwrap(method, reply)
+        for i, reply in zip(indices, replies[len(deferred) :], strict=True):
             if reply.get("error"):
                 # Refused before execution (e.g. insufficient funds): nonce not consumed.
                 self._nonces.pop(calls[i].sender, None)
@@ -283,12 +345,15 @@ class RpcChain(BlockAssembly):
             [
                 ("trace_block", ["latest"]),
                 ("eth_getLogs", [{"fromBlock": "latest", "toBlock": "latest"}]),
+                ("eth_getBlockByNumber", ["latest", False]),
             ]
-            + [_eth_call(v, "latest") for v in views]
+            + _read_requests(views, "latest")
         )
         traces = rpc._unwrap("trace_block", replies[0])
         logs = rpc._unwrap("eth_getLogs", replies[1])
-        reads = self._decode_reads(views, replies[2:], True)
+        header = rpc._unwrap("eth_getBlockByNumber", replies[2])
+        self._latest_base_fee = int(header.get("baseFeePerGas") or "0x0", 16)
+        reads = self._decode_reads(views, replies[3:], True)
         logs_by_tx: dict[str, list[dict]] = {}
         for log in logs:
             logs_by_tx.setdefault(log["transactionHash"], []).append(log)
@@ -339,10 +404,21 @@ class RpcChain(BlockAssembly):
         if pending:
             self._flush_deferred()
         tag = "pending" if pending else "latest"
-        replies = self.rpc.batch_raw([_eth_call(v, tag) for v in views])
-        return self._decode_reads(views, replies, strict)
+        requests = _read_requests(views, tag)
+        return self._decode_reads(views, self.rpc.batch_raw(requests), strict)
 
     def _decode_reads(self, views: Sequence[View], replies: list[dict], strict: bool) -> list[Any]:
+        """The results of :func:`_read_requests`'s replies, in ``views`` order."""
+        if len(views) >= BATCH_READS_FROM:
+            (reply,) = replies
+            if reply.get("error"):
+                err = reply["error"]
+                raise RpcError("eth_call", err.get("code"), err.get("message", ""), err.get("data"))
+            outcomes = decode_replies(bytes.fromhex(reply["result"][2:]))
+            return [
+                self._decode_read(view, ok, data, strict)
+                for view, (ok, data) in zip(views, outcomes, strict=True)
+            ]
         out: list[Any] = []
         for view, reply in zip(views, replies, strict=True):
             err = reply.get("error")
@@ -350,13 +426,21 @@ class RpcChain(BlockAssembly):
                 data = err.get("data")
                 if not isinstance(data, str) or not data.startswith("0x"):
                     raise RpcError("eth_call", err.get("code"), err.get("message", ""), data)
-                decoded = self.registry.decode_error(bytes.fromhex(data[2:]))
-                if strict:
-                    raise TransactionReverted(view.label or view.function.name, decoded)
-                out.append(ViewError(view.label, decoded))
+                out.append(self._decode_read(view, False, bytes.fromhex(data[2:]), strict))
             else:
-                out.append(view.function.decode(bytes.fromhex(reply["result"][2:])))
+                out.append(
+                    self._decode_read(view, True, bytes.fromhex(reply["result"][2:]), strict)
+                )
         return out
+
+    def _decode_read(self, view: View, ok: bool, data: bytes, strict: bool) -> Any:
+        """One view's return value, or its revert: raised (``strict``) or a :class:`ViewError`."""
+        if ok:
+            return view.function.decode(data)
+        decoded = self.registry.decode_error(data)
+        if strict:
+            raise TransactionReverted(view.label or view.function.name, decoded)
+        return ViewError(view.label, decoded)
 
     # -- state control -------------------------------------------------------------------------
 
@@ -376,6 +460,7 @@ class RpcChain(BlockAssembly):
             self.rpc.request("anvil_dropAllTransactions")
         self._block_calls, self._block_results, self._pending, self._pending_gas = [], [], {}, 0
         self._deferred = []
+        self._latest_base_fee = None
         if not self.rpc.request("evm_revert", [snapshot_id]):
             raise RpcError("evm_revert", None, f"unknown snapshot {snapshot_id}")
         self._nonces.clear()
@@ -408,6 +493,7 @@ class RpcChain(BlockAssembly):
 
     def load_state(self, state: bytes) -> None:
         require_dump_of("anvil", state)
+        self._latest_base_fee = None
         if not self.rpc.request("anvil_loadState", ["0x" + state.hex()]):
             raise RpcError("anvil_loadState", None, "the node refused the saved state")
         self._nonces.clear()
@@ -430,6 +516,7 @@ class RpcChain(BlockAssembly):
 
     def mine_empty(self, blocks: int = 1) -> None:
         """Mine ``blocks`` empty blocks (time passes, nothing executes)."""
+        self._latest_base_fee = None
         self.rpc.request("anvil_mine", [_hex(blocks)])
 
     def drop_pending(self) -> None:

@@ -1,5 +1,7 @@
-"""The protocol's accounting invariants, checked on the chain state at the end of every step;
-a broken one stops the run with :class:`InvariantViolation` saying which and where."""
+"""The protocol's accounting invariants, checked on the chain state at the end of every step,
+and the engine's own: none of its calls runs out of gas (a gas limit is the engine's choice, not
+part of the model: a keeper's call that fails for it would be a silent hole in the results). A
+broken one stops the run with :class:`InvariantViolation` saying which and where."""
 
 from __future__ import annotations
 
@@ -44,3 +46,22 @@ def check_invariants(ctx: Context, s: EngineState, t: int, levels: dict) -> None
             f"step {t}: account {ctx.accounts[units.account[u]]} is flat with negative equity "
             f"{equity[u]:.6f} USD that no bad debt records"
         )
+
+
+#: A reverted call that used at least this share of its gas limit with no revert data ran out
+#: of gas (a module reached by delegatecall gets 63/64 of what is left: its out-of-gas shows as
+#: an empty revert at about 98.4% of the limit).
+OUT_OF_GAS_SHARE = 0.95
+
+
+def check_gas(t: int, results: list, calls: list) -> None:
+    """Stop the run if a call of step ``t``'s block ran out of gas (``results`` and ``calls``
+    in block order)."""
+    for result, call in zip(results, calls, strict=True):
+        if result.ok or result.gas_used < OUT_OF_GAS_SHARE * call.gas:
+            continue
+        if getattr(result.error, "name", None) in ("EmptyRevert", None):
+            raise InvariantViolation(
+                f"step {t}: {call.label} ran out of gas ({result.gas_used:,} of its "
+                f"{call.gas:,}): the engine's gas limit for it is too low"
+            )

@@ -43,7 +43,7 @@ from simulator.chain.base import Chain
 from simulator.chain.types import Call
 from simulator.engine import adl, events, governance, keepers, lps, metrics, oracle, spot, traders
 from simulator.engine.context import Action, Context
-from simulator.engine.invariants import check_invariants
+from simulator.engine.invariants import check_gas, check_invariants
 from simulator.engine.levels import Levels
 from simulator.engine.margin import MarginUnits
 from simulator.engine.positions import position_rows
@@ -250,6 +250,7 @@ class Engine:
         if self.recorded_calls is not None:
             self.recorded_calls.append([a.call for a in block])
             self.recorded_statuses.append([r.ok for r in results])
+        check_gas(t, results, [a.call for a in block])
         step_events += events.decode_block(ctx, s, results, block, t)
         keepers.record_refused_takeovers(s, results, block)
         levels = self._last_levels = self.levels.parse(after)

@@ -27,6 +27,14 @@ def _components(abi: Sequence[dict], function: str, output: bool = True) -> list
     raise KeyError(function)
 
 
+#: Gas limit of an ``adl`` call: this much plus :data:`ADL_GAS_PER_WINNER` per winner.
+ADL_GAS_BASE = 400_000
+#: Gas limit of an ``adl`` call per winner it haircuts: the costliest call, 100 cross winners
+#: of 8 positions each, used 20.4M gas (204k each; ``test_venue_gas.py``). The engine stops a
+#: run whose call runs out of gas (:func:`simulator.engine.invariants.check_gas`).
+ADL_GAS_PER_WINNER = 300_000
+
+
 class PerpVenue(ContractWrapper):
     """``contracts/PerpVenue.sol`` (liquidation, ADL and governance run in its modules)."""
 
@@ -44,7 +52,6 @@ class PerpVenue(ContractWrapper):
         "liquidate": 3_000_000,
         "liquidateIsolated": 1_000_000,
         "backstopTakeover": 3_000_000,
-        "adl": 5_000_000,
         "listMarket": 1_500_000,
         "setMarketParameters": 1_000_000,
         "setMarginTiers": 1_000_000,
@@ -167,7 +174,12 @@ class PerpVenue(ContractWrapper):
         gas: int | None = None,
     ) -> Call:
         """ADL of ``market``'s deficit of one side (queues: ``winners`` ranked by
-        ``adl_ranking`` score, non-increasing; PRO_RATA: addresses strictly increasing)."""
+        ``adl_ranking`` score, non-increasing; PRO_RATA: addresses strictly increasing).
+
+        Gas: :data:`ADL_GAS_BASE` plus :data:`ADL_GAS_PER_WINNER` per winner unless given (a
+        winner settles funding and reads its whole cross account: about 106k gas each for the
+        49-winner calls of the five-market oct-2025, 204k each with 8 positions)."""
+        gas = gas or ADL_GAS_BASE + ADL_GAS_PER_WINNER * len(winners)
         return self.call(keeper, "adl", market, longs_bankrupt, list(winners), gas=gas)
 
     # -- governance (sender: the timelock, the guardian or the controller) -------------------

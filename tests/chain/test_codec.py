@@ -12,6 +12,7 @@ import re
 import pytest
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
+from eth_abi.exceptions import DecodingError
 from eth_abi.grammar import TupleType
 from eth_abi.grammar import parse as parse_abi_type
 from hypothesis import given, settings
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 
 from simulator.chain.abi import _type_str
 from simulator.chain.artifacts import load_artifacts
-from simulator.chain.codec import TupleCodec, checksum
+from simulator.chain.codec import TupleCodec, checksum, decode_replies, encode_reads
 
 
 def _strategy(t: str):
@@ -192,3 +193,36 @@ def test_random_words_decode_as_eth_abi_decodes_or_refuses_them(types, words):
 def test_inputs_outside_the_fast_path_behave_as_eth_abi(types, values):
     codec = TupleCodec(types)
     assert _outcome(lambda: codec.encode(values)) == _outcome(lambda: abi_encode(types, values))
+
+
+# -- ViewBatch's (address,bytes)[] in and (bool,bytes)[] out ---------------------------------------
+
+_addresses = st.binary(min_size=20, max_size=20).map(lambda b: checksum("0x" + b.hex()))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_addresses, st.binary(max_size=100)), max_size=12))
+def test_the_batched_read_encoding_is_eth_abis(reads):
+    assert encode_reads(reads) == abi_encode(["(address,bytes)[]"], [reads])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.binary(max_size=100)), max_size=12))
+def test_the_batched_read_replies_decode_as_eth_abi_does(replies):
+    encoded = abi_encode(["(bool,bytes)[]"], [replies])
+    assert decode_replies(encoded) == [tuple(r) for r in abi_decode(["(bool,bytes)[]"], encoded)[0]]
+
+
+def test_non_canonical_batched_replies_go_to_eth_abi():
+    """A bool word above 1 or dirty padding after a blob: eth-abi decides (it raises)."""
+    encoded = bytearray(abi_encode(["(bool,bytes)[]"], [[(True, b"\x01\x02")]]))
+    bad_bool = bytearray(encoded)
+    bad_bool[32 * 3 + 31] = 2  # the first element's bool word (after offset, length, head)
+    with pytest.raises(DecodingError):
+        abi_decode(["(bool,bytes)[]"], bytes(bad_bool))
+    with pytest.raises(DecodingError):
+        decode_replies(bytes(bad_bool))
+    dirty = bytearray(encoded)
+    dirty[-1] = 7  # padding after the 2-byte blob
+    with pytest.raises(DecodingError):
+        decode_replies(bytes(dirty))

@@ -8,7 +8,7 @@ import math
 
 import pytest
 from perp_helpers import KEEPER, TRADERS, WAD, ok, usd, wad
-from venue_helpers import cross_liquidation_price, mm_of, upnl
+from venue_helpers import MarketSpec, cross_liquidation_price, mm_of, upnl
 
 A, B, C = TRADERS[:3]
 MMF = wad("0.025")
@@ -110,3 +110,39 @@ def test_isolated_position_unaffected_by_other_markets(mv):
     assert not r.ok and r.error.name == "NotLiquidatable"
     mv.push(1, liq_before - 10**9)
     ok([mv.chain.execute_one(v.liquidate_isolated(KEEPER, B, 1))])
+
+
+def test_batch_views_over_many_accounts_equal_the_one_account_views(make_mv):
+    """``healthOf`` and ``adlRanking`` take each market's price and accrued funding once per
+    call (a memo over the accounts): with funding accrued unevenly across four markets, the
+    batch gives every account exactly what ``accountHealth`` / a one-account ranking gives."""
+    funding = {"skewScale": wad(1_000), "maxFundingVelocity": wad(3)}
+    mv = make_mv(
+        [
+            MarketSpec(s, p, dict(funding))
+            for s, p in (("BTC", 1_000), ("ETH", 100), ("SOL", 10), ("ALT", 2))
+        ]
+    )
+    v = mv.venue
+    mv.setup(A, 5_000, [(1, 2), (2, -10), (3, 40)])
+    mv.setup(B, 3_000, [(2, 20), (4, -500)])
+    mv.setup(C, 4_000, [(1, -1), (3, -25), (4, 300)])
+    ok(mv.chain.execute(mv.fund_calls([C], usd(600)) + [v.trade_isolated(C, 2, wad(-5), wad(600))]))
+    mv.chain.advance_time(6 * 3600)  # funding accrues on every skewed market
+    mv.push_all({1: 1_030, 2: 97, 3: 10.4, 4: 1.9})
+    mv.chain.advance_time(1800)
+    states = [v.market_now(m) for m in (1, 2, 3, 4)]
+    assert all(s["longFundingIndex"] != 0 or s["shortFundingIndex"] != 0 for s in states)
+
+    accounts = [A, B, C, A, TRADERS[5]]  # a repeat and an account with nothing
+    equities, mms, liquidatable = v.read("healthOf", accounts)
+    for i, who in enumerate(accounts):
+        eq, mm, _ = v.read("accountHealth", who)
+        assert (equities[i], mms[i]) == (eq, mm)
+        assert liquidatable[i] == (mm != 0 and eq < mm)
+    for market in (1, 2, 3, 4):
+        scores, pnls = v.read("adlRanking", market, accounts)
+        for i, who in enumerate(accounts):
+            one_scores, one_pnls = v.read("adlRanking", market, [who])
+            assert (scores[i], pnls[i]) == (one_scores[0], one_pnls[0])
+    assert any(scores) or any(v.read("adlRanking", 1, accounts)[0])

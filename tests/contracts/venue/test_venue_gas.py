@@ -11,6 +11,7 @@ with at least 5% headroom; every venue contract under EIP-170's 24,576 bytes.
 from __future__ import annotations
 
 import pytest
+from eth_utils import to_checksum_address
 from perp_helpers import KEEPER, TRADERS, WAD, event, events, ok
 from venue_helpers import ADL, ADL_KEEPER, BANKRUPTCY_PRICE, PREVIOUS_MARK, MarketSpec
 
@@ -167,3 +168,38 @@ def test_a_top_up_of_a_marked_8_position_account_fits_the_deposit_gas_reservatio
     assert not any(p["partialLiquidatedAt"] for p in v.positions_now(A))
     print(f"\ngas  deposit clearing 8 marks {r.gas_used:,d} (reserved {v.GAS['deposit']:,d})")
     assert r.gas_used < v.GAS["deposit"]
+
+
+def test_the_costliest_adl_call_fits_the_gas_the_chain_layer_reserves_for_it(chain, make_mv):
+    """The venue's largest ADL batch (``MAX_ADL_ACCOUNTS`` = 100 winners) of cross winners with
+    8 positions each (the bound), every market with funding accruing, and a deficit larger than
+    their whole profit so that every winner is haircut: it must fit the gas the wrapper
+    reserves (``ADL_GAS_BASE + ADL_GAS_PER_WINNER`` per winner) with 20% to spare. A fixed
+    5M reservation made 264 of oct-2025's 292 ADL calls run out of gas."""
+    _anvil_only(chain)
+    changes = {"adlPolicy": ADL["profit_queue"], "maxAdlAccountsPerCall": 100,
+               "skewScale": 100_000 * WAD, "maxFundingVelocity": WAD // 10}  # fmt: skip
+    mv = make_mv([MarketSpec(f"M{i}", 100, changes) for i in range(8)], fund_usd=0)
+    v, clock = mv.venue, PinnedClock(chain)
+    winners = [to_checksum_address(f"0x{0x5000 + i:040x}") for i in range(100)]
+    calls = mv.fund_calls(winners, 10_000 * 10**6)
+    for w in winners:
+        calls += [v.deposit(w, 10_000 * 10**6)] + [v.trade(w, m, -WAD // 10) for m in range(1, 9)]
+    clock.tick()
+    ok(chain.execute(calls))
+    clock.tick()
+    mv.setup(A, 1_000, [(1, 90)])  # long 90 at 100 on 1,000: bankrupt below about 89
+    clock.tick(600)
+    mv.push_all({m: 85 for m in range(1, 9)})
+    clock.tick()
+    ok([chain.execute_one(v.liquidate(KEEPER, A))])
+    deficit = v.market_now(1)["ledger"]["badDebtLongs"]
+    scores, pnls = v.read("adlRanking", 1, winners)
+    assert deficit > sum(pnls) > 0  # every winner's whole profit is taken
+    ranked = [w for _, w in sorted(zip(scores, winners, strict=True), key=lambda x: -x[0])]
+    call = v.adl(ADL_KEEPER, 1, True, ranked)
+    clock.tick()
+    r = ok([chain.execute_one(call)])[0]
+    assert event(r, "AdlExecuted")["accounts"] == 100
+    print(f"\ngas  adl of 100 winners x 8 positions {r.gas_used:,d} (reserved {call.gas:,d})")
+    assert r.gas_used <= 0.8 * call.gas
