@@ -100,7 +100,7 @@ def _restore_engine(
         setattr(s.trader, k, np.array(arrays[f"trader_{k}"]))
     for k in EngineState.ARRAYS:
         setattr(s, k, np.array(arrays[k]))
-    s.feed_prices_usd = [np.array(row) for row in arrays["feed_prices_usd"]]
+    s.feed_prices_usd = np.array(arrays["feed_prices_usd"], dtype=np.float64)
     for k in EngineState.SCALARS:
         setattr(s, k, meta[k])
     engine.rng.bit_generator.state = meta["rng"]

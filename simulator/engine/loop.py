@@ -148,7 +148,7 @@ class Engine:
             outcome=np.where(opened, OPEN, REFUSED).astype(np.int8),
             outcome_step=np.where(opened, -1, 0).astype(np.int64),
             realized_pnl_usd=np.full(n, np.nan),
-            feed_prices_usd=[price0.copy()],
+            feed_prices_usd=np.vstack([price0, np.full((self.scenario.steps, n_markets), np.nan)]),
             oracle_price_usd=price0.copy(),
             amm_price_usd=price0.copy(),
             permanent_log_impact=np.zeros(n_markets),

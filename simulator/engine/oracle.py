@@ -22,8 +22,8 @@ def plan_oracle(ctx: Context, s: EngineState, t: int, exo_usd: np.ndarray) -> li
     actions: list[Action] = []
     v = ctx.venue
     source = s.amm_price_usd if ctx.feedback else exo_usd
-    s.feed_prices_usd.append(np.asarray(source, dtype=np.float64).copy())
-    feed = ctx.faults.feed_markets(t, np.asarray(s.feed_prices_usd))
+    s.feed_prices_usd[t] = source
+    feed = ctx.faults.feed_markets(t, s.feed_prices_usd[: t + 1])
     for m, market in enumerate(ctx.market_ids):
         if not np.isnan(feed[m]):
             price = float(feed[m])

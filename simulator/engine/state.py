@@ -52,8 +52,9 @@ class EngineState:
     realized_pnl_usd: np.ndarray = _empty()
     """Per row (R): the row's equity view less its collateral put in, frozen at its outcome
     (USD; NaN while open)."""
-    feed_prices_usd: list[np.ndarray] = field(default_factory=list)
-    """Per step so far: what each market's oracle was fed (M,), USD."""
+    feed_prices_usd: np.ndarray = _empty()
+    """Per step (steps + 1, M): what each market's oracle was fed, USD; NaN for the steps not
+    run yet (preallocated: the oracle faults read this history every step)."""
     oracle_price_usd: np.ndarray = _empty()
     """Per market (M): the price each oracle holds after this step's push (USD)."""
     amm_price_usd: np.ndarray = _empty()

@@ -1,5 +1,6 @@
-"""The JSON-RPC client on web3's HTTPProvider: replies in request order, and transport failures
-as one-line errors (refused bodies, replies that are not JSON-RPC, nothing listening)."""
+"""The JSON-RPC client (http.client, one keep-alive connection): replies in request order, and
+transport failures as one-line errors (refused bodies, replies that are not JSON-RPC, nothing
+listening, no answer in time, a URL that is not HTTP)."""
 
 from __future__ import annotations
 
@@ -75,3 +76,43 @@ def test_batch_replies_come_back_in_request_order(chain):
     replies = chain.rpc.batch_raw(requests_)
     assert len(replies) == 52 and replies[50]["result"] == "0x7a69"
     assert "error" in replies[51]
+
+
+def test_a_url_that_is_not_http_is_one_line():
+    with pytest.raises(RpcUnreachable, match=r"invalid RPC URL 'ftp://x:1': expected http://host:port"):  # fmt: skip
+        RpcClient("ftp://x:1")
+
+
+def test_a_node_that_closes_every_connection_is_reached_again_on_a_new_one(server):
+    """The test server speaks HTTP/1.0 and closes after each reply: every request after the
+    first finds the previous connection closed and opens a new one (replies stay correct)."""
+    url, reply = server
+    reply["value"] = (200, "application/json", b'{"jsonrpc":"2.0","id":0,"result":"0x1"}')
+    client = RpcClient(url)
+    assert [client.request("eth_chainId") for _ in range(3)] == ["0x1"] * 3
+
+
+def test_replies_out_of_order_are_put_back_in_request_order(server):
+    url, reply = server
+    client = RpcClient(url)
+    client._next_id = 10  # the batch's ids are 10 and 11; the node answers 11 first
+    body = [
+        {"jsonrpc": "2.0", "id": 11, "result": "b"},
+        {"jsonrpc": "2.0", "id": 10, "result": "a"},
+    ]
+    reply["value"] = (200, "application/json", json.dumps(body).encode())
+    assert client.batch([("m1", []), ("m2", [])]) == ["a", "b"]
+
+
+def test_a_node_that_does_not_answer_in_time_is_one_line():
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)  # accepts the connection, never answers
+    try:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        with pytest.raises(RpcUnreachable, match=r"did not answer within 0.5 s"):
+            RpcClient(url, timeout_s=0.5).request("eth_chainId")
+    finally:
+        listener.close()
