@@ -27,8 +27,18 @@ from simulator.errors import RpcError, RpcUnreachable
 #: few thousand requests per trip already amortize the round trip.
 MAX_BATCH = 2_000
 
+#: Bytes of JSON per HTTP round trip: anvil closes the connection on bodies of a few MB.
+MAX_BODY_BYTES = 2_000_000
+
 #: One request in a batch: (method, params).
 Request = tuple[str, Sequence[Any]]
+
+
+def _encode(rid: int, method: str, params: Sequence[Any]) -> bytes:
+    """One JSON-RPC request object, compact JSON."""
+    request = {"jsonrpc": "2.0", "id": rid, "method": method, "params": list(params)}
+    return json.dumps(request, separators=(",", ":")).encode()
+
 
 _HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 #: The idle connection was closed by the server: nothing of the request was answered.
@@ -79,10 +89,9 @@ class RpcClient:
             self._conn = conn
         return self._conn
 
-    def _post(self, payload: Any) -> Any:
-        """POST one JSON-RPC payload (a request or a batch); return the decoded JSON reply or
+    def _post(self, body: bytes) -> Any:
+        """POST one JSON-RPC body (a request or a batch); return the decoded JSON reply or
         raise :class:`RpcUnreachable` with a one-line reason."""
-        body = json.dumps(payload, separators=(",", ":")).encode()
         try:
             try:
                 reused = self._conn is not None
@@ -96,6 +105,10 @@ class RpcClient:
             self.close()
             raise RpcUnreachable(
                 f"RPC at {self.url} did not answer within {self.timeout_s:g} s"
+            ) from None
+        except _STALE:
+            raise RpcUnreachable(
+                f"{self.url} closed the connection on a request of {len(body):,} bytes"
             ) from None
         except (OSError, http.client.HTTPException):
             self.close()
@@ -145,37 +158,40 @@ class RpcClient:
     def request(self, method: str, params: Sequence[Any] = ()) -> Any:
         """Send one request; return its ``result`` or raise :class:`RpcError`."""
         (rid,) = self._ids(1)
-        reply = self._post({"jsonrpc": "2.0", "id": rid, "method": method, "params": list(params)})
+        reply = self._post(_encode(rid, method, params))
         return self._unwrap(method, reply)
 
     def batch_raw(self, requests_: Sequence[Request]) -> list[dict]:
-        """Send many requests, ``MAX_BATCH`` per HTTP round trip; return the reply objects in
-        request order.
+        """Send many requests, at most ``MAX_BATCH`` and :data:`MAX_BODY_BYTES` per HTTP round
+        trip (a larger single request goes alone); return the reply objects in request order.
 
         Replies that carry an ``error`` are returned as they are, so one failing request does
         not hide the others.
         """
+        ids = self._ids(len(requests_))
+        encoded = [_encode(rid, m, p) for rid, (m, p) in zip(ids, requests_, strict=True)]
         replies: list[dict] = []
-        for start in range(0, len(requests_), MAX_BATCH):
-            replies += self._batch_once(requests_[start : start + MAX_BATCH])
+        start, size = 0, 0
+        for i, body in enumerate(encoded):
+            if i > start and (i - start >= MAX_BATCH or size + len(body) > MAX_BODY_BYTES):
+                replies += self._batch_once(requests_[start:i], ids[start:i], encoded[start:i])
+                start, size = i, 0
+            size += len(body) + 1
+        if encoded:
+            replies += self._batch_once(requests_[start:], ids[start:], encoded[start:])
         return replies
 
-    def _batch_once(self, requests_: Sequence[Request]) -> list[dict]:
-        if not requests_:
-            return []
-        ids = self._ids(len(requests_))
-        batch = [
-            {"jsonrpc": "2.0", "id": rid, "method": m, "params": list(p)}
-            for rid, (m, p) in zip(ids, requests_, strict=True)
-        ]
-        replies = self._post(batch)
+    def _batch_once(
+        self, requests_: Sequence[Request], ids: Sequence[int], encoded: list[bytes]
+    ) -> list[dict]:
+        replies = self._post(b"[" + b",".join(encoded) + b"]")
         if not isinstance(replies, list):
             # A node answers a whole batch with one error object when it rejects the batch.
             self._unwrap(requests_[0][0], replies)
             raise RpcUnreachable(f"{self.url} did not answer a JSON-RPC batch with a list")
-        if len(replies) != len(batch):
+        if len(replies) != len(requests_):
             raise RpcUnreachable(
-                f"{self.url} answered {len(replies)} of the {len(batch)} requests of a batch"
+                f"{self.url} answered {len(replies)} of the {len(requests_)} requests of a batch"
             )
         by_id = {r.get("id"): r for r in replies if isinstance(r, dict)}
         try:

@@ -139,14 +139,31 @@ def _view_batch() -> tuple[Function, str]:
     return fn, "0x" + ct.runtime_bytecode.hex()
 
 
-#: From this many views on, a read is one ``ViewBatch`` call instead of one ``eth_call`` each.
+#: From this many views on, a read is ``ViewBatch`` calls instead of one ``eth_call`` each.
 BATCH_READS_FROM = 2
+#: Calldata bytes of the views in one ``ViewBatch`` call: anvil closes the connection on a
+#: request body of a few MB (a 10,000-trader world's setup reads tens of thousands of views).
+BATCH_READ_BYTES = 256_000
+
+
+def _view_chunks(views: Sequence[View]) -> list[Sequence[View]]:
+    """``views`` in consecutive chunks of at most :data:`BATCH_READ_BYTES` of calldata (a
+    larger single view is a chunk of its own)."""
+    chunks, start, size = [], 0, 0
+    for i, view in enumerate(views):
+        if size and size + len(view.data) > BATCH_READ_BYTES:
+            chunks.append(views[start:i])
+            start, size = i, 0
+        size += len(view.data) + 64
+    chunks.append(views[start:])
+    return chunks
 
 
 def _read_requests(views: Sequence[View], tag: str) -> list[tuple[str, list]]:
-    """The JSON-RPC requests of a read of ``views`` on the block ``tag``."""
+    """The JSON-RPC requests of a read of ``views`` on the block ``tag``: one ``ViewBatch``
+    call per chunk of views (:func:`_view_chunks`), or a plain ``eth_call`` for one view."""
     if len(views) >= BATCH_READS_FROM:
-        return [_batched_eth_call(views, tag)]
+        return [_batched_eth_call(chunk, tag) for chunk in _view_chunks(views)]
     return [_eth_call(v, tag) for v in views]
 
 
@@ -410,11 +427,14 @@ class RpcChain(BlockAssembly):
     def _decode_reads(self, views: Sequence[View], replies: list[dict], strict: bool) -> list[Any]:
         """The results of :func:`_read_requests`'s replies, in ``views`` order."""
         if len(views) >= BATCH_READS_FROM:
-            (reply,) = replies
-            if reply.get("error"):
-                err = reply["error"]
-                raise RpcError("eth_call", err.get("code"), err.get("message", ""), err.get("data"))
-            outcomes = decode_replies(bytes.fromhex(reply["result"][2:]))
+            outcomes: list[tuple[bool, bytes]] = []
+            for reply in replies:
+                if reply.get("error"):
+                    err = reply["error"]
+                    raise RpcError(
+                        "eth_call", err.get("code"), err.get("message", ""), err.get("data")
+                    )
+                outcomes += decode_replies(bytes.fromhex(reply["result"][2:]))
             return [
                 self._decode_read(view, ok, data, strict)
                 for view, (ok, data) in zip(views, outcomes, strict=True)

@@ -116,3 +116,19 @@ def test_a_node_that_does_not_answer_in_time_is_one_line():
             RpcClient(url, timeout_s=0.5).request("eth_chainId")
     finally:
         listener.close()
+
+
+def test_a_batch_larger_than_one_body_goes_in_several_round_trips(chain, monkeypatch):
+    """At most ``MAX_BODY_BYTES`` per HTTP body: the replies still come back in request order."""
+    if chain.backend != "anvil":
+        pytest.skip("the JSON-RPC client talks to anvil")
+    import simulator.chain.rpc as rpc
+
+    monkeypatch.setattr(rpc, "MAX_BODY_BYTES", 300)
+    requests_ = [("eth_getBalance", [f"0x{i:040x}", "latest"]) for i in range(12)]
+    sent = []
+    post = chain.rpc._post
+    monkeypatch.setattr(chain.rpc, "_post", lambda body: sent.append(len(body)) or post(body))
+    replies = chain.rpc.batch_raw(requests_ + [("eth_chainId", [])])
+    assert len(sent) > 3 and max(sent) <= 300 + 200  # a body may exceed only by one request
+    assert replies[-1]["result"] == "0x7a69" and all("result" in r for r in replies)
