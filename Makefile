@@ -96,7 +96,7 @@ test: setup
 
 soak: setup
 	PERPSIM_SOAK=1 PERPSIM_SOAK_EXAMPLES=$(SOAK_EXAMPLES) $(BIN)/pytest -q -s \
-	  tests/contracts/test_invariants.py::test_venue_invariants_hold_under_random_actions
+	  tests/contracts/venue/test_venue_invariants.py::test_venue_invariants_hold_under_random_multi_market_actions
 
 bench: setup
 	$(BIN)/perpsim bench chain

@@ -1,8 +1,8 @@
 """``ape run deploy``: deploy a whole multi-market perpsim venue to the network ape is connected to.
 
 The same library functions as ``perpsim deploy`` (``simulator.cli.deploy_params`` and
-``simulator.protocol.venue_stack.deploy_venue_stack``), reached through ape's provider URI, so
-ape's network options apply, e.g.
+``simulator.protocol.venue_deploy.deploy_multi_venue``, wired as the preset says), reached
+through ape's provider URI, so ape's network options apply, e.g.
 ``ape run deploy --network ethereum:local:foundry --preset dydx-like --markets BTC,ETH,SOL``.
 Prints one ``name: address`` line per contract (per-market ones as ``oracle.BTC``) and one
 ``market.SYMBOL: id`` line per market. Bad input is one line ``error: ...`` and exit code 2.
@@ -16,7 +16,7 @@ from simulator.chain.rpc import RpcClient
 from simulator.chain.rpc_chain import RpcChain
 from simulator.cli import deploy_params, handles_errors
 from simulator.protocol.params import preset_names
-from simulator.protocol.venue_stack import deploy_venue_stack
+from simulator.protocol.venue_deploy import deploy_multi_venue
 
 
 @click.command(cls=PerpsimApeCommand)
@@ -32,10 +32,11 @@ from simulator.protocol.venue_stack import deploy_venue_stack
 @handles_errors
 def cli(provider, preset, markets):
     """Deploy the multi-market venue of PRESET and print its contract addresses."""
-    params, controller_params = deploy_params(preset, markets)
+    params = deploy_params(preset, markets)
     chain = RpcChain(RpcClient(rpc_url_of(provider)), load_artifacts().registry)
-    stack = deploy_venue_stack(chain, params, controller_params)
-    for symbol, market in stack.venue.ids.items():
+    with_vault = params.buffers.backstop_enabled
+    mv = deploy_multi_venue(chain, params, with_backstop_vault=with_vault, deploy_unwired=True)
+    for symbol, market in mv.ids.items():
         click.echo(f"market.{symbol}: {market}")
-    for name, address in stack.addresses().items():
+    for name, address in mv.addresses().items():
         click.echo(f"{name}: {address}")

@@ -204,14 +204,16 @@ def deploy(
     """
     from simulator.chain import AnvilConfig, open_chain
 
-    stack_params, controller_params = deploy_params(preset, markets)
+    params = deploy_params(preset, markets)
     config = AnvilConfig(port=port)
     with open_chain(
         rpc_url, fork_url, fork_block, config, keep_node=keep_node, backend=backend
     ) as chain:
-        from simulator.protocol.venue_stack import deploy_venue_stack
+        from simulator.protocol.venue_deploy import deploy_multi_venue
 
-        stack = deploy_venue_stack(chain, stack_params, controller_params)
+        # Wired as the preset says; the unwired vault / controller deployed too, to inspect.
+        with_vault = params.buffers.backstop_enabled
+        mv = deploy_multi_venue(chain, params, with_backstop_vault=with_vault, deploy_unwired=True)
         embedded = chain.node is not None
         info = {
             "backend": chain.backend,
@@ -220,10 +222,10 @@ def deploy(
             "block": chain.block_number(),
             "embedded": embedded,
             "preset": preset,
-            "markets": stack.venue.ids,
-            "backstop_vault_wired": stack.vault_wired,
-            "controller_wired": stack.controller_wired,
-            "contracts": stack.addresses(),
+            "markets": mv.ids,
+            "backstop_vault_wired": mv.vault_wired,
+            "controller_wired": mv.controller_wired,
+            "contracts": mv.addresses(),
         }
         if chain.backend == "revm":
             info["rpc"] = None
@@ -266,12 +268,12 @@ def deploy(
 def deploy_params(preset: str, markets: str | None):
     """The venue parameters ``perpsim deploy`` / ``ape run deploy`` deploy: ``preset``'s
     per-market tables for ``markets`` (comma-separated symbols, None = every market of the
-    tables), and the preset's controller section.
+    tables), with the preset's buffers, governance and controller sections.
 
     Raises ParamsError (one line, exit 2) for an unknown preset or symbol, a symbol listed
     twice, or an empty list.
     """
-    from simulator.protocol.params import ParamsError, load_preset
+    from simulator.protocol.params import ParamsError
     from simulator.protocol.venue_params import load_venue_preset
 
     symbols = None
@@ -279,7 +281,7 @@ def deploy_params(preset: str, markets: str | None):
         symbols = [s.strip() for s in markets.split(",")]
         if not all(symbols):
             raise ParamsError(f"--markets {markets!r}: give comma-separated symbols, e.g. BTC,ETH")
-    return load_venue_preset(preset, symbols), load_preset(preset).controller
+    return load_venue_preset(preset, symbols)
 
 
 def resolved_venue_params(scenario):

@@ -9,7 +9,7 @@ Every High or Medium finding must appear in ``toolchain/slither-triage.yaml`` wi
 is kept; otherwise this exits 1. A key names one finding, not a place where findings may occur:
 ``<check>:`` then every source element of the finding, without line numbers, sorted and joined
 by `` | `` (see :func:`finding_key`), e.g.
-``incorrect-equality:PerpMarket._trade:a.size == 0``. Another finding of the same check in the
+``incorrect-equality:PerpVenue._trade:a.size == 0``. Another finding of the same check in the
 same function has another key and is reported, while edits elsewhere leave the key alone.
 Usage: ``python toolchain/slither_check.py [--json]``.
 """

@@ -2,9 +2,9 @@
 pragma solidity 0.8.28;
 
 /// @title ILockedShareVault
-/// @notice What every perpsim backstop vault shares (`BackstopVault` of the single market,
-///         `VenueBackstopVault` of the multi-market venue): an ERC-4626 vault over the collateral
-///         whose shares are locked after they are received and never minted for nothing.
+/// @notice The share side of perpsim's backstop vault (`VenueBackstopVault`): an ERC-4626 vault
+///         over the collateral whose shares are locked after they are received and never minted
+///         for nothing.
 /// @dev Deposit lock (review F3: deposit, trigger a takeover, redeem in one block took 4,545 USD
 ///      of a 5,000 USD takeover gain). New shares are locked for `redeemCooldown` seconds; a
 ///      transfer's shares keep their sender's unlock time. When `owner` receives `value` shares

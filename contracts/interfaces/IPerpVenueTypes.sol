@@ -20,7 +20,7 @@ uint256 constant MAX_POSITIONS_PER_ACCOUNT = 8;
 ///      points (10_000 = 100%); times are seconds. Only `deposit`, `withdraw`, `seedPool` and
 ///      `withdrawFees` take token amounts, in collateral base units (6 decimals, 1 unit = 1e12 WAD).
 interface IPerpVenueTypes {
-    /// @notice How funding accrues (same models as the single market, per market).
+    /// @notice How funding accrues (per market).
     /// @dev VELOCITY: Synthetix v3, `rate += clamp(skew/skewScale, −1, 1)·maxFundingVelocity·dt/1 day`.
     ///      PREMIUM: Hyperliquid, `F8h = premium + clamp(interest − premium, ±clamp8h)`,
     ///      `premium = clamp(skew/skewScale, −1, 1)`, paid continuously at F8h/8 per hour.
@@ -127,8 +127,8 @@ interface IPerpVenueTypes {
     }
 
     /// @notice One margin tier above the base tier (Hyperliquid deduction form), per market.
-    /// @dev Same meaning as `IPerpMarketTypes.MarginTier`: requirement `notional·rate_n −
-    ///      deduction_n`, continuous in notional; the base fractions floor every tier.
+    /// @dev Requirement `notional·rate_n − deduction_n`, continuous in notional; the base
+    ///      fractions floor every tier.
     struct MarginTier {
         /// @dev Notional where the tier starts, WAD USD; strictly increasing across tiers.
         uint256 notionalFloor;

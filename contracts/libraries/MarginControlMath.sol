@@ -2,14 +2,13 @@
 pragma solidity 0.8.28;
 
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
-import {IDynamicMarginController} from "../interfaces/IDynamicMarginController.sol";
+import {IVenueMarginController} from "../interfaces/IVenueMarginController.sol";
 import {FixedPointMath} from "./FixedPointMath.sol";
 
 /// @title MarginControlMath
-/// @notice The dynamic margin controller's math over one market's state, shared by
-///         `DynamicMarginController` (one market) and `VenueMarginController` (per market of the
-///         venue): the EWMA volatility, the time-averaged skew of review F2 and the target
-///         scale, exactly as IDynamicMarginController documents them.
+/// @notice The dynamic margin controller's math over one market's state (`VenueMarginController`
+///         keeps one per market of the venue): the EWMA volatility, the time-averaged skew of
+///         review F2 and the target scale, exactly as IVenueMarginController documents them.
 library MarginControlMath {
     using FixedPointMath for uint256;
 
@@ -41,7 +40,7 @@ library MarginControlMath {
     /// @notice One poke: the skew average moves (see `skewAverageAt`) and `skewNow` becomes the
     ///         sample; at least `minInterval` (and > 0) seconds after the last observation the
     ///         variance rate takes `price`: `var = (1 − w)·var + w·r²/dt`, r = |Δp|/p_last rounded up.
-    function observe(State storage s, IDynamicMarginController.ControllerParams memory p, uint256 skewNow, uint256 price)
+    function observe(State storage s, IVenueMarginController.ControllerParams memory p, uint256 skewNow, uint256 price)
         internal
     {
         s.skewAverage = skewAverageAt(s, p, skewNow);
@@ -63,7 +62,7 @@ library MarginControlMath {
     /// @notice The skew average a poke now would store: it moves toward min(previous sample,
     ///         skewNow) by min(dt, maxSkewSampleAge)/skewAveragingTime of the gap, rounded toward
     ///         the old average; dt == 0 leaves it as it is.
-    function skewAverageAt(State storage s, IDynamicMarginController.ControllerParams memory p, uint256 skewNow)
+    function skewAverageAt(State storage s, IVenueMarginController.ControllerParams memory p, uint256 skewNow)
         internal
         view
         returns (uint256)
@@ -83,7 +82,7 @@ library MarginControlMath {
     }
 
     /// @notice `clamp(1 + volSensitivity·max(0, vol/target − 1) + skewSensitivity·avg, min, max)`, WAD.
-    function target(IDynamicMarginController.ControllerParams memory p, uint256 vol, uint256 skewAverage_)
+    function target(IVenueMarginController.ControllerParams memory p, uint256 vol, uint256 skewAverage_)
         internal
         pure
         returns (uint256 scale)
@@ -105,7 +104,7 @@ library MarginControlMath {
     /// @notice Reverts `InvalidControllerParameter` unless 0.1 <= minScale <= maxScale <= 10,
     ///         targetVolatility > 0, 0 < ewmaWeight <= 1, skewAveragingTime > 0 and
     ///         0 < maxSkewSampleAge <= skewAveragingTime.
-    function validate(IDynamicMarginController.ControllerParams memory p) internal pure {
+    function validate(IVenueMarginController.ControllerParams memory p) internal pure {
         if (p.minScale < 0.1e18) _bad("minScale", p.minScale);
         if (p.maxScale < p.minScale || p.maxScale > 10e18) _bad("maxScale", p.maxScale);
         if (p.targetVolatility == 0) _bad("targetVolatility", 0);
@@ -117,6 +116,6 @@ library MarginControlMath {
     }
 
     function _bad(bytes32 name, uint256 value) private pure {
-        revert IDynamicMarginController.InvalidControllerParameter(name, value);
+        revert IVenueMarginController.InvalidControllerParameter(name, value);
     }
 }

@@ -2,7 +2,6 @@
 pragma solidity 0.8.28;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {IDynamicMarginController} from "../interfaces/IDynamicMarginController.sol";
 import {IOracle} from "../interfaces/IOracle.sol";
 import {IPerpVenue} from "../interfaces/IPerpVenue.sol";
 import {IPerpVenueTypes, MarketId} from "../interfaces/IPerpVenueTypes.sol";
@@ -16,7 +15,7 @@ contract VenueMarginController is IVenueMarginController, AccessControl {
     using MarginControlMath for MarginControlMath.State;
 
     IPerpVenue private immutable _venue;
-    mapping(MarketId market => IDynamicMarginController.ControllerParams params) private _params;
+    mapping(MarketId market => IVenueMarginController.ControllerParams params) private _params;
     mapping(MarketId market => MarginControlMath.State state) private _state;
     mapping(MarketId market => bool controlled) private _controlled;
     /// @dev Controlled markets, each once (≤ the venue's MAX_MARKETS).
@@ -34,7 +33,7 @@ contract VenueMarginController is IVenueMarginController, AccessControl {
         IPerpVenueTypes.MarketView memory v = _venue.marketState(market);
         uint256 skewNow = MarginControlMath.skewFraction(v.longOpenInterest, v.shortOpenInterest);
         uint256 price = IOracle(v.oracle).price();
-        IDynamicMarginController.ControllerParams memory p = _params[market];
+        IVenueMarginController.ControllerParams memory p = _params[market];
         MarginControlMath.State storage s = _state[market];
         s.observe(p, skewNow, price);
         uint256 average = s.skewAverage;
@@ -54,7 +53,7 @@ contract VenueMarginController is IVenueMarginController, AccessControl {
     }
 
     /// @inheritdoc IVenueMarginController
-    function setParameters(MarketId market, IDynamicMarginController.ControllerParams calldata params_)
+    function setParameters(MarketId market, IVenueMarginController.ControllerParams calldata params_)
         external
         onlyRole(DEFAULT_ADMIN_ROLE)
     {
@@ -79,7 +78,7 @@ contract VenueMarginController is IVenueMarginController, AccessControl {
     // ---------------------------------------------------------------------------------------
 
     /// @inheritdoc IVenueMarginController
-    function parameters(MarketId market) external view returns (IDynamicMarginController.ControllerParams memory) {
+    function parameters(MarketId market) external view returns (IVenueMarginController.ControllerParams memory) {
         return _params[market];
     }
 
@@ -97,7 +96,7 @@ contract VenueMarginController is IVenueMarginController, AccessControl {
     function targetScale(MarketId market) external view returns (uint256) {
         if (!_controlled[market]) revert MarketNotControlled(market);
         IPerpVenueTypes.MarketView memory v = _venue.marketState(market);
-        IDynamicMarginController.ControllerParams memory p = _params[market];
+        IVenueMarginController.ControllerParams memory p = _params[market];
         MarginControlMath.State storage s = _state[market];
         uint256 skewNow = MarginControlMath.skewFraction(v.longOpenInterest, v.shortOpenInterest);
         return MarginControlMath.target(p, s.volatility(), s.skewAverageAt(p, skewNow));

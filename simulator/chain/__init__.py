@@ -5,7 +5,7 @@ Public entry points:
 * :func:`open_chain` -- embedded anvil, an existing RPC, a local fork, or in-process revm;
 * :class:`Chain` -- the interface the engine uses (``execute``, ``read``, ``isolate``...);
 * :func:`deploy_contract` -- deploy one contract and get its typed wrapper (a whole venue:
-  :func:`simulator.protocol.deploy.deploy_venue`).
+  :func:`simulator.protocol.venue_deploy.deploy_multi_venue`).
 """
 
 from simulator.chain.base import Chain

@@ -56,11 +56,18 @@ class Artifacts:
 
     @classmethod
     def from_manifest(cls, path: Path) -> Artifacts:
+        """The contract types of an ape build manifest, without those of deleted sources: ape
+        drops a deleted file from the manifest's ``sources`` but keeps its contract types,
+        even through ``ape compile --force``."""
         if not path.exists():
             raise CompileError(f"contracts are not compiled ({path} is missing); run `make setup`")
         data = json.loads(path.read_text())
+        sources = data.get("sources")
         types = {}
         for name, ct in data.get("contractTypes", {}).items():
+            source = ct.get("sourceId")
+            if sources is not None and source is not None and source not in sources:
+                continue
             deploy = (ct.get("deploymentBytecode") or {}).get("bytecode") or "0x"
             runtime = (ct.get("runtimeBytecode") or {}).get("bytecode") or "0x"
             types[name] = ContractType(

@@ -1,4 +1,5 @@
-"""Deploying one contract through any :class:`Chain` (a whole venue: ``simulator.protocol.deploy``)."""
+"""Deploying one contract through any :class:`Chain` (a whole venue:
+``simulator.protocol.venue_deploy``)."""
 
 from __future__ import annotations
 

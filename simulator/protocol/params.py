@@ -1,5 +1,9 @@
-"""Parameters of one perp venue: frozen, validated pydantic models with a unit per field.
+"""Preset parameters: frozen, validated pydantic models with a unit per field.
 
+A preset (:class:`VenueParams`) has default ``oracle:``, ``amm:`` and ``market:`` sections, the
+venue's buffers, controller and governance, and a ``markets:`` table of per-symbol overrides;
+:mod:`simulator.protocol.venue_params` builds the multi-market venue's parameters from it
+(:class:`~simulator.protocol.venue_params.VenueMarketParams` subclasses :class:`MarketParams`).
 Humans write parameters in natural units (USD, fractions, bps, seconds, base units of the
 asset); :meth:`MarketParams.to_chain` converts them to the contracts' integers (WAD = 1e18
 fixed point; collateral amounts in 6-decimal base units). Presets live in
@@ -34,14 +38,16 @@ class _Frozen(BaseModel):
 
 
 class FundingModel(StrEnum):
-    """How funding accrues (see ``IPerpMarketTypes.FundingModel``)."""
+    """How funding accrues (see ``IPerpVenueTypes.FundingModel``)."""
 
     VELOCITY = "velocity"
     PREMIUM = "premium"
 
 
 class AdlPolicy(StrEnum):
-    """What covers a deficit the insurance fund could not (``IPerpMarketTypes.AdlPolicy``)."""
+    """What covers a deficit the insurance fund could not: the presets' names (the venue's
+    policies are :class:`~simulator.protocol.venue_params.VenueAdlPolicy`; ``queue`` is read as
+    ``profit_queue``)."""
 
     NONE = "none"
     QUEUE = "queue"
@@ -102,7 +108,9 @@ class MarginTierParams(_Frozen):
 
 
 class MarketParams(_Frozen):
-    """Every parameter of the perp market contract (``IPerpMarketTypes.MarketParams``)."""
+    """A preset's ``market:`` defaults: every parameter one venue market shares with them (the
+    base of :class:`~simulator.protocol.venue_params.VenueMarketParams`, which adds the venue's
+    own fields and applies the contract's checks)."""
 
     # -- margin ---------------------------------------------------------------------------
     max_leverage: float = Field(ge=1, le=1000)
@@ -215,7 +223,8 @@ class MarketParams(_Frozen):
         return 1 / self.max_leverage
 
     def to_chain(self) -> dict[str, int | bool]:
-        """The ``MarketParams`` struct as {solidity field name: integer}, WAD / bps / seconds."""
+        """The shared fields of ``IPerpVenueTypes.MarketParams`` as {solidity field name:
+        integer}, WAD / bps / seconds (:meth:`VenueMarketParams.to_chain` adds the venue's)."""
         return {
             "maxLeverage": to_wad(self.max_leverage),
             "maintenanceMarginFraction": to_wad(self.maintenance_margin_fraction),
@@ -259,29 +268,29 @@ class MarketParams(_Frozen):
 
 
 class BufferParams(_Frozen):
-    """Capital behind the market at deployment."""
+    """Capital behind the venue at deployment."""
 
     insurance_fund_usd: float = Field(default=0, ge=0)
     """Initial insurance fund, USD."""
     pool_seed_usd: float = Field(default=0, ge=0)
     """Counterparty pool (LP capital that takes the other side of the skew), USD."""
     backstop_enabled: bool = True
-    """Whether the backstop vault is wired to the market (takeovers possible)."""
+    """Whether the backstop vault is wired to the venue (takeovers possible)."""
     backstop_vault_usd: float = Field(default=0, ge=0)
     """Initial LP deposit into the backstop vault, USD."""
     backstop_margin_share: float = Field(default=1.0, ge=0, le=1)
-    """Share of the vault's initial deposit moved into its market margin account."""
+    """Share of the vault's initial deposit moved into its venue margin account."""
     backstop_redeem_cooldown_s: int = Field(default=0, ge=0, le=30 * 86_400)
-    """Seconds new vault shares stay locked before withdraw/redeem (``IBackstopVault``'s
+    """Seconds new vault shares stay locked before withdraw/redeem (``ILockedShareVault``'s
     deposit lock against deposit-takeover-redeem sandwiches); 0 = no lock. The shipped presets
     set GMX GLP's 15-minute cooldown after minting (900 s)."""
 
 
 class ControllerParams(_Frozen):
-    """The dynamic margin controller (``IDynamicMarginController.ControllerParams``)."""
+    """The dynamic margin controller, for every market (``IVenueMarginController.ControllerParams``)."""
 
     enabled: bool = False
-    """Whether the controller holds the market's CONTROLLER_ROLE (is wired)."""
+    """Whether the controller holds the venue's CONTROLLER_ROLE (is wired)."""
     min_scale: float = Field(default=1.0, ge=0.1, le=10)
     """Lowest margin scale the controller may set."""
     max_scale: float = Field(default=3.0, ge=0.1, le=10)
@@ -298,7 +307,7 @@ class ControllerParams(_Frozen):
     """Minimum seconds between two volatility observations."""
     skew_averaging_s: int = Field(default=3600, gt=0)
     """Time constant of the skew average, seconds: a sustained skew reaches ~63% of its effect
-    after this long (``IDynamicMarginController``)."""
+    after this long (``IVenueMarginController``)."""
     max_skew_sample_age_s: int = Field(default=60, gt=0)
     """Most seconds one skew sample counts for, seconds: a one-block manipulation moves the
     skew average by at most this / ``skew_averaging_s`` of the gap."""
@@ -342,7 +351,7 @@ class MarketTableEntry(BaseModel):
     depth, and overrides of the ``market:`` defaults (fields of
     :class:`~simulator.protocol.venue_params.VenueMarketParams`, checked by
     :class:`VenueParams`). The multi-market venue reads it
-    (:func:`~simulator.protocol.venue_params.load_venue_preset`); the single market ignores it."""
+    (:func:`~simulator.protocol.venue_params.load_venue_preset`)."""
 
     model_config = ConfigDict(frozen=True, extra="allow", use_attribute_docstrings=True)
 

@@ -1,26 +1,35 @@
-"""Deploy a multi-market venue (``contracts/PerpVenue.sol``) from
-:class:`~simulator.protocol.venue_params.MultiVenueParams`.
+"""Deploy a whole multi-market venue (``contracts/PerpVenue.sol``) from
+:class:`~simulator.protocol.venue_params.MultiVenueParams`: the one deploy of perpsim, used by
+the engine (:func:`simulator.world.build_world`), ``perpsim deploy``, ``ape run deploy`` and the
+tests.
 
 Four round trips whatever the number of markets (each phase is one ``chain.execute``; phase 2b
-adds one for a backstop vault or margin controller, and the controller one for its parameters):
+adds one when a backstop vault or margin controller is deployed, and one more hands the
+controller to the timelock):
 
 1. collateral token, timelock, the venue's three modules, one base token per market;
 2. the venue, the insurance fund, one ``Oracle`` and one ``SpotAMM`` per market;
+2b. the venue's ``VenueBackstopVault`` and ``VenueMarginController`` (they need its address);
 3. wiring: the fund's market, ``venue.initialize`` (fund, backstop account, ADL keeper,
-   controller), the fund's seed and the counterparty pool, each AMM's liquidity (the AMMs are
-   what arbitrageurs and the hedger trade on, per asset), and one timelock ``schedule`` of
-   ``listMarket`` per market;
+   controller), the fund's seed and the counterparty pool, the vault's LP deposit
+   (``backstop_vault_usd``, of which ``backstop_margin_share`` is moved into its venue account
+   by the manager), each AMM's liquidity (the AMMs are what arbitrageurs and the hedger trade
+   on, per asset), and the timelock ``schedule`` of one ``listMarket`` per market and of the
+   vault's ``setSpotAmm`` per market (each market's AMM, for the vault to hedge on);
 4. after the timelock delay: a fresh price on every oracle, then every ``listMarket`` executed
-   through the timelock, as governance would (market ids 1, 2, ... in the parameters' order).
+   through the timelock, as governance would (market ids 1, 2, ... in the parameters' order),
+   then the vault's ``setSpotAmm`` calls;
+5. (with a controller) its parameters for every market (``controller.enabled``), then its admin
+   role handed from the deployer to the timelock.
 
 The venue's backstop is an account address, and the controller an address holding
-``CONTROLLER_ROLE``: both are parameters of :func:`deploy_multi_venue` (zero = none). With
-``with_backstop_vault`` (``buffers.backstop_enabled``) it deploys a ``VenueBackstopVault`` and
-with ``controller.enabled`` a ``VenueMarginController`` right after the venue (phase 2b, one
-more round trip), wires them in ``initialize``, funds the vault in phase 3 (the LPs' deposit of
-``backstop_vault_usd``, ``backstop_margin_share`` of it moved into its venue account) and sets
-the controller's parameters for every market in phase 4, after the listings, before handing
-the controller's admin role to the timelock.
+``CONTROLLER_ROLE``: both may be given (``backstop_vault`` / ``controller``, zero = none), or
+deployed here: ``with_backstop_vault`` deploys the ``VenueBackstopVault`` and wires it as the
+backstop, ``controller.enabled`` deploys the ``VenueMarginController`` and grants it the role.
+``deploy_unwired`` (``perpsim deploy``, ``ape run deploy``) deploys whichever of the two the
+parameters leave unwired too, so that every address exists to inspect: an unwired vault is
+unfunded and has no AMMs, an unwired controller controls no market; neither holds a role at the
+venue.
 
 Roles: the timelock (delay from the parameters) holds the venue's admin and governor roles and
 the oracles' admin role; ``governor`` proposes and executes timelock operations; ``guardian``
@@ -89,10 +98,24 @@ class MultiVenue:
     manager: str = ""
     """Holds the backstop vault's MANAGER_ROLE (its margin and position trades)."""
     vault: VenueBackstopVault | None = None
-    """The backstop vault deployed with the venue (``with_backstop_vault``), or None."""
+    """The backstop vault deployed with the venue (wired or not, see :attr:`vault_wired`), or
+    None."""
     margin_controller: VenueMarginController | None = None
-    """The margin controller deployed with the venue (``controller.enabled``), or None."""
+    """The margin controller deployed with the venue (wired or not, see
+    :attr:`controller_wired`), or None."""
     deploy_results: list[TxResult] = field(default_factory=list, repr=False)
+
+    @property
+    def vault_wired(self) -> bool:
+        """Whether the deployed vault is the venue's backstop (takes accounts over)."""
+        return self.vault is not None and self.backstop_vault == self.vault.address
+
+    @property
+    def controller_wired(self) -> bool:
+        """Whether the deployed controller holds ``CONTROLLER_ROLE`` and controls every market."""
+        return (
+            self.margin_controller is not None and self.controller == self.margin_controller.address
+        )
 
     @property
     def market_ids(self) -> list[int]:
@@ -195,17 +218,24 @@ def deploy_multi_venue(
     controller: str = ZERO_ADDRESS,
     manager: str | None = None,
     with_backstop_vault: bool = False,
+    deploy_unwired: bool = False,
 ) -> MultiVenue:
     """Deploy every contract of a multi-market venue, list its markets through the timelock,
     wire the roles, fund the buffers and the AMMs; return typed wrappers (see the module doc).
 
     ``with_backstop_vault`` deploys the venue's ``VenueBackstopVault`` (manager ``manager``,
-    default the deployer) and ``params.controller.enabled`` its ``VenueMarginController``; each
-    excludes passing that address (``backstop_vault`` / ``controller``)."""
+    default the deployer) as its backstop and ``params.controller.enabled`` its
+    ``VenueMarginController``; each excludes passing that address (``backstop_vault`` /
+    ``controller``). ``deploy_unwired`` also deploys the one(s) left unwired, without a role.
+    Raises :class:`~simulator.chain.deploy.DeployError` when a contract fails to deploy or a
+    listing does not get the id it was scheduled for; ValueError for contradicting arguments.
+    """
     if with_backstop_vault and backstop_vault != ZERO_ADDRESS:
         raise ValueError("with_backstop_vault deploys the vault: pass no backstop_vault address")
     if params.controller.enabled and controller != ZERO_ADDRESS:
         raise ValueError("controller.enabled deploys the controller: pass no controller address")
+    deploy_vault = with_backstop_vault or (deploy_unwired and backstop_vault == ZERO_ADDRESS)
+    deploy_controller = params.controller.enabled or (deploy_unwired and controller == ZERO_ADDRESS)
     governor = governor or deployer
     manager = manager or deployer
     guardian = guardian or deployer
@@ -214,6 +244,8 @@ def deploy_multi_venue(
     artifacts = load_artifacts()
     markets = params.markets
     n = len(markets)
+    #: A fresh venue lists its markets as 1, 2, ... (checked against the events in phase 4).
+    planned_ids = {m.symbol: i + 1 for i, m in enumerate(markets)}
 
     # Phase 1: contracts without dependencies.
     deployed = _deploy_batch(
@@ -282,7 +314,7 @@ def deploy_multi_venue(
     vault: VenueBackstopVault | None = None
     margin_controller: VenueMarginController | None = None
     extras: list[tuple[type[ContractWrapper], tuple[Any, ...], str | None]] = []
-    if with_backstop_vault:
+    if deploy_vault:
         extras.append(
             (
                 VenueBackstopVault,
@@ -296,22 +328,25 @@ def deploy_multi_venue(
                 None,
             )
         )
-    if params.controller.enabled:
-        # Admin: the deployer until the markets are listed and controlled (phase 4), then the
+    if deploy_controller:
+        # Admin: the deployer until the markets are listed and controlled (phase 5), then the
         # timelock.
         extras.append((VenueMarginController, (venue.address, deployer), None))
     if extras:
         deployed = _deploy_batch(chain, artifacts, deployer, extras)
-        if with_backstop_vault:
+        if deploy_vault:
             vault = deployed.pop(0)  # type: ignore[assignment]
-            backstop_vault = vault.address
-        if params.controller.enabled:
+            if with_backstop_vault:
+                backstop_vault = vault.address
+        if deploy_controller:
             margin_controller = deployed.pop(0)  # type: ignore[assignment]
-            controller = margin_controller.address
+            if params.controller.enabled:
+                controller = margin_controller.address
+    vault_wired = vault is not None and with_backstop_vault
 
     # Phase 3: wiring, buffers, AMM liquidity, and the listings scheduled on the timelock.
     fund_units, pool_units = to_units(b.insurance_fund_usd), to_units(b.pool_seed_usd)
-    vault_units = to_units(b.backstop_vault_usd) if vault is not None else 0
+    vault_units = to_units(b.backstop_vault_usd) if vault_wired else 0
     margin_units = int(Decimal(vault_units) * Decimal(str(b.backstop_margin_share)))
     amm_units = [to_units(m.amm.liquidity_usd) for m in markets]
     amm_base = [
@@ -361,9 +396,20 @@ def deploy_multi_venue(
         )
         for m, oracle in zip(markets, oracles, strict=True)
     ]
+    # The wired vault hedges on each market's AMM: one admin (timelock) call per market.
+    spot_amms = (
+        [
+            vault.call(timelock.address, "setSpotAmm", planned_ids[m.symbol], amm.address)
+            for m, amm in zip(markets, amms, strict=True)
+        ]
+        if vault is not None and vault_wired
+        else []
+    )
+    governed = [(venue.address, c) for c in listings]
+    governed += [(vault.address, c) for c in spot_amms]  # type: ignore[union-attr]
     delay = params.governance.timelock_delay_s
     salt = PerpTimelock.ZERO_SALT
-    calls += [timelock.schedule(governor, venue.address, c.data, delay, salt) for c in listings]
+    calls += [timelock.schedule(governor, to, c.data, delay, salt) for to, c in governed]
     results = require_ok(chain.execute(calls))
 
     # Phase 4: after the delay, fresh prices (the wait may outlast max_age_s), then the listings.
@@ -372,7 +418,7 @@ def deploy_multi_venue(
         o.push_price(pusher, to_wad(m.oracle.initial_price_usd))
         for m, o in zip(markets, oracles, strict=True)
     ]
-    calls += [timelock.execute(governor, venue.address, c.data, salt) for c in listings]
+    calls += [timelock.execute(governor, to, c.data, salt) for to, c in governed]
     phase4 = require_ok(chain.execute(calls))
     results += phase4
     ids: dict[str, int] = {}
@@ -381,10 +427,13 @@ def deploy_multi_venue(
         if len(listed) != 1:
             raise DeployError(f"listing {m.symbol} emitted no MarketListed event")
         ids[m.symbol] = int(listed[0]["market"])
+    if ids != planned_ids:
+        raise DeployError(f"markets listed as {ids}, not as scheduled ({planned_ids})")
     by_id = {ids[m.symbol]: i for i, m in enumerate(markets)}
     if margin_controller is not None:
-        # The controller watches every market, then the timelock becomes its only admin.
+        # A wired controller watches every market; then the timelock becomes its only admin.
         admin = margin_controller.read("DEFAULT_ADMIN_ROLE")
+        wired = controller == margin_controller.address
         results += require_ok(
             chain.execute(
                 [
@@ -392,6 +441,7 @@ def deploy_multi_venue(
                         deployer, ids[m.symbol], params.controller.to_chain()
                     )
                     for m in markets
+                    if wired
                 ]
                 + [
                     margin_controller.call(deployer, "grantRole", admin, timelock.address),

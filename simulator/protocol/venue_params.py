@@ -1,8 +1,8 @@
 """Parameters of the multi-market venue (``contracts/PerpVenue.sol``): one market's parameters,
 and a venue parameter set (venue-wide buffers and governance, and a list of markets).
 
-Per-market parameters (:class:`VenueMarketParams`) **subclass** the single-market
-:class:`~simulator.protocol.params.MarketParams`: every field with the same meaning (leverage,
+Per-market parameters (:class:`VenueMarketParams`) **subclass** the presets' ``market:``
+defaults, :class:`~simulator.protocol.params.MarketParams`: every field with the same meaning (leverage,
 margins, tiers, OI caps, skew, fees, funding, liquidation, circuit breaker) is inherited as is,
 with its unit in its name. The subclass adds the venue's own fields
 (``max_liquidation_impact_bps``, ``adl_price_mode``), replaces ``adl_policy`` by the venue's five
@@ -15,11 +15,11 @@ boundaries against the chain).
 ADL policy names (``IPerpVenueTypes.AdlPolicy``): ``none``, ``contracts_queue`` (BitMEX /
 Hyperliquid: only the winners' contracts needed, at the ADL price), ``profit_queue`` (Chitra's
 equity-space reading: ranked winners' whole profit), ``pro_rata``, ``socialized``. The
-single-market name ``queue`` (today's presets and scenarios) is the whole-profit queue and is read
+presets' name ``queue`` (presets and scenarios) is the whole-profit queue and is read
 as ``profit_queue``.
 
-Presets: ``simulator/presets/<name>.yaml`` keep their single-market ``oracle:``, ``amm:`` and
-``market:`` sections (the old loader reads them) and gain a ``markets:`` table, one entry per
+Presets: ``simulator/presets/<name>.yaml`` have default ``oracle:``, ``amm:`` and ``market:``
+sections (:func:`~simulator.protocol.params.load_preset` reads them) and a ``markets:`` table, one entry per
 symbol whose fields override the ``market:`` defaults (plus the symbol's oracle price and AMM
 depth). :func:`load_venue_preset` builds a :class:`MultiVenueParams` for a list of symbols.
 """
@@ -94,7 +94,7 @@ _ADL_PRICE_MODE_INDEX = {m: i for i, m in enumerate(AdlPriceMode)}
 
 
 class VenueMarginTierParams(MarginTierParams):
-    """One margin tier of a venue market: the single-market tier, except that a maintenance
+    """One margin tier of a venue market: the presets' tier, except that a maintenance
     fraction of 0 is allowed (``validateTiers`` only requires MMF < the tier's IMF)."""
 
     maintenance_margin_fraction: float = Field(ge=0, lt=1)
@@ -104,7 +104,7 @@ class VenueMarginTierParams(MarginTierParams):
 class VenueMarketParams(MarketParams):
     """Every parameter of one venue market (``IPerpVenueTypes.MarketParams``).
 
-    Subclasses :class:`MarketParams` (the single market's fields, units and docs are inherited);
+    Subclasses :class:`MarketParams` (the presets' ``market:`` fields, units and docs are inherited);
     see the module docstring for what changes.
     """
 
@@ -137,7 +137,7 @@ class VenueMarketParams(MarketParams):
     def to_chain(self) -> dict[str, int | bool]:
         """The ``IPerpVenueTypes.MarketParams`` struct as {solidity field name: integer}."""
         # The parent's conversion covers every shared field; its ADL index table only knows the
-        # single market's four policies, so it converts a copy with a placeholder policy and the
+        # presets' four policies, so it converts a copy with a placeholder policy and the
         # venue's index replaces it.
         fields = MarketParams.to_chain(self.model_copy(update={"adl_policy": AdlPolicy.NONE}))
         fields["adlPolicy"] = _ADL_POLICY_INDEX[self.adl_policy]
@@ -177,7 +177,7 @@ class VenueMarketParams(MarketParams):
 
     @classmethod
     def from_market(cls, market: MarketParams, **changes: Any) -> VenueMarketParams:
-        """The venue market of a single-market parameter set, with ``changes`` (field names of
+        """The venue market of a preset's ``market:`` parameters, with ``changes`` (field names of
         this class) applied; raises pydantic's ValidationError."""
         return cls.model_validate({**market.model_dump(), **changes})
 
@@ -378,7 +378,7 @@ class VenueMarket(_Frozen):
 
 
 class VenueBufferParams(BufferParams):
-    """Venue-wide capital and keepers: the single-market buffers (insurance fund, counterparty
+    """Venue-wide capital and keepers: the preset's buffers (insurance fund, counterparty
     pool, backstop vault capital and margin share, deposit lock), plus whether an ADL keeper is
     wired. The backstop fraction is per market (``backstop_fraction``)."""
 

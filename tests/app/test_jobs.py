@@ -89,7 +89,7 @@ class _Recorder:
 @pytest.mark.parametrize(
     ("key", "value"),
     [("code_hash", "git:0000000000000000000000000000000000000000"),
-     ("bytecode_hashes", {"PerpMarket": "00" * 32})],
+     ("bytecode_hashes", {"PerpVenue": "00" * 32})],
 )  # fmt: skip
 def test_a_finished_run_of_other_code_or_bytecode_is_run_again(tmp_path, monkeypatch, key, value):
     scenario = scenarios.demo_scenario(load_scenario("calm")).with_overrides(
@@ -105,7 +105,7 @@ def test_a_finished_run_of_other_code_or_bytecode_is_run_again(tmp_path, monkeyp
     problem = jobs.same_run_problem(manifest, scenario)
     assert problem.startswith("it holds a different run: ")
     assert ("the code changed" if key == "code_hash" else
-            "contract bytecode changed (PerpMarket)") in problem  # fmt: skip
+            "contract bytecode changed (PerpVenue)") in problem  # fmt: skip
     recorder = _Recorder()
     monkeypatch.setattr(jobs, "_spawn", recorder)
     again, job = jobs.start_run(scenario, tmp_path)

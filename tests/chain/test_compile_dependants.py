@@ -1,14 +1,15 @@
 """An edited library reaches the bytecode of every contract that imports it.
 
 ape's incremental ``ape compile`` rebuilds only the source files that changed: after an edit of
-``MarginMath.sol`` only MarginMath's own artifact changed and ``PerpMarket`` kept its old
-bytecode, so tests ran old code. ``make setup`` compiles with ``perpsim compile``, which runs
+``MarginMath.sol`` only MarginMath's own artifact changed and the contracts using it kept their
+old bytecode, so tests ran old code. ``make setup`` compiles with ``perpsim compile``, which runs
 ``ape compile --force`` (every contract rebuilt); this test edits a library in a scratch copy of
-the project built as ``make setup`` left it and finds the edit in the market's runtime bytecode.
+the project built as ``make setup`` left it and finds the edit in the venue's runtime bytecode.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,16 +19,16 @@ import pytest
 from simulator.chain.artifacts import Artifacts
 from simulator.paths import BUILD_MANIFEST, PROJECT_ROOT
 
-#: A constant put into ``MarginMath.requirement`` (inlined into PerpMarket): PUSH4 0x5eed5eed.
+#: A constant put into ``MarginMath.requirement`` (inlined into PerpVenue): PUSH4 0x5eed5eed.
 MARKER = bytes.fromhex("635eed5eed")
 LIBRARY = Path("contracts/libraries/MarginMath.sol")
 ORIGINAL_LINE = "uint256 deduction = 0;"
 EDITED_LINE = "uint256 deduction = 0x5eed5eed;"
 
 
-def market_runtime(project: Path) -> bytes:
+def venue_runtime(project: Path) -> bytes:
     return Artifacts.from_manifest(project / ".build" / "__local__.json")[
-        "PerpMarket"
+        "PerpVenue"
     ].runtime_bytecode
 
 
@@ -54,8 +55,8 @@ def test_setup_compiles_with_perpsim_compile():
     assert commands == [".venv/bin/perpsim compile"], proc.stdout
 
 
-def test_an_edited_library_reaches_the_market_bytecode(built_copy, perpsim_cmd):
-    before = market_runtime(built_copy)
+def test_an_edited_library_reaches_the_venue_bytecode(built_copy, perpsim_cmd):
+    before = venue_runtime(built_copy)
     assert MARKER not in before
     library = built_copy / LIBRARY
     source = library.read_text()
@@ -67,5 +68,20 @@ def test_an_edited_library_reaches_the_market_bytecode(built_copy, perpsim_cmd):
     )
     assert proc.returncode == 0, proc.stderr
 
-    after = market_runtime(built_copy)
-    assert MARKER in after, "PerpMarket kept the bytecode of the unedited library"
+    after = venue_runtime(built_copy)
+    assert MARKER in after, "PerpVenue kept the bytecode of the unedited library"
+
+
+def test_a_deleted_sources_contract_types_are_not_loaded(tmp_path):
+    """ape drops a deleted file from the manifest's ``sources`` but keeps its contract types
+    (even through ``ape compile --force``): they must not be deployable, hashed or decoded."""
+    manifest = {
+        "sources": {"contracts/Kept.sol": {}},
+        "contractTypes": {
+            "Kept": {"sourceId": "contracts/Kept.sol", "abi": []},
+            "Gone": {"sourceId": "contracts/Gone.sol", "abi": []},
+        },
+    }
+    path = tmp_path / "__local__.json"
+    path.write_text(json.dumps(manifest))
+    assert list(Artifacts.from_manifest(path).contract_types) == ["Kept"]

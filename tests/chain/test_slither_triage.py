@@ -18,7 +18,7 @@ slither_check = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(slither_check)
 
 
-def _mapping(start: int, lines: list[int], file: str = "contracts/PerpMarket.sol") -> dict:
+def _mapping(start: int, lines: list[int], file: str = "contracts/PerpVenue.sol") -> dict:
     return {"filename_relative": file, "start": start, "length": 10, "lines": lines}
 
 
@@ -35,7 +35,7 @@ def _function(name: str, contract: str, start: int = 8_000) -> dict:
     }
 
 
-def _equality(expression: str, function: str = "_trade", contract: str = "PerpMarket",
+def _equality(expression: str, function: str = "_trade", contract: str = "PerpVenue",
               start: int = 10_000, line: int = 232, impact: str = "Medium") -> dict:  # fmt: skip
     """An ``incorrect-equality`` result as slither's JSON output shapes it."""
     fn = _function(function, contract)
@@ -58,14 +58,14 @@ def _uninitialized(variable: str, users: list[tuple[str, str]]) -> dict:
     var = {
         "type": "variable",
         "name": variable,
-        "source_mapping": _mapping(3_000, [80], "contracts/PerpMarketBase.sol"),
-        "type_specific_fields": {"parent": _contract("PerpMarketBase")},
+        "source_mapping": _mapping(3_000, [80], "contracts/venue/VenueStorage.sol"),
+        "type_specific_fields": {"parent": _contract("VenueStorage")},
     }
     return {
         "check": "uninitialized-state",
         "impact": "High",
         "confidence": "High",
-        "description": f"PerpMarketBase.{variable} is never initialized.",
+        "description": f"VenueStorage.{variable} is never initialized.",
         "elements": [var] + [_function(f, c) for f, c in users],
     }
 
@@ -75,8 +75,8 @@ def test_a_new_finding_of_a_triaged_check_in_the_same_function_is_not_hidden():
     kept = {slither_check.finding_key(triaged_one): "a closed position clears its mark"}
     new_one = _equality("t.fill == 0", start=9_500, line=220)
     triaged, untriaged, stale = slither_check.classify([triaged_one, new_one], kept)
-    assert [k for k, _ in triaged] == ["incorrect-equality:PerpMarket._trade:a.size == 0"]
-    assert [k for k, _ in untriaged] == ["incorrect-equality:PerpMarket._trade:t.fill == 0"]
+    assert [k for k, _ in triaged] == ["incorrect-equality:PerpVenue._trade:a.size == 0"]
+    assert [k for k, _ in untriaged] == ["incorrect-equality:PerpVenue._trade:t.fill == 0"]
     assert untriaged[0][1] is new_one and stale == []
 
 
@@ -84,7 +84,7 @@ def test_keys_ignore_line_numbers_offsets_and_whitespace():
     before = _equality("fee == 0", start=10_000, line=232)
     after = _equality("fee  ==\n        0", start=12_345, line=301)  # edits above it, reformatted
     assert slither_check.finding_key(before) == slither_check.finding_key(after)
-    assert slither_check.finding_key(before) == "incorrect-equality:PerpMarket._trade:fee == 0"
+    assert slither_check.finding_key(before) == "incorrect-equality:PerpVenue._trade:fee == 0"
 
 
 def test_a_second_copy_of_a_triaged_expression_in_the_same_function_is_reported():
@@ -93,38 +93,38 @@ def test_a_second_copy_of_a_triaged_expression_in_the_same_function_is_reported(
     kept = {slither_check.finding_key(first): "no zero transfer"}
     keys = slither_check.finding_keys([second, first])
     assert keys == [
-        "incorrect-equality:PerpMarket._trade:units == 0#2",
-        "incorrect-equality:PerpMarket._trade:units == 0",
+        "incorrect-equality:PerpVenue._trade:units == 0#2",
+        "incorrect-equality:PerpVenue._trade:units == 0",
     ]
     triaged, untriaged, _ = slither_check.classify([second, first], kept)
     assert [r for _, r in triaged] == [first] and [r for _, r in untriaged] == [second]
 
 
 def test_the_same_check_elsewhere_and_variable_findings_have_their_own_keys():
-    here = _equality("dt == 0", function="_fundingNow", contract="PerpMarketBase")
-    there = _equality("dt == 0", function="_skewAverageAt", contract="DynamicMarginController")
+    here = _equality("dt == 0", function="_fundingNow", contract="VenueStorage")
+    there = _equality("dt == 0", function="_skewAverageAt", contract="VenueMarginController")
     assert slither_check.finding_keys([here, there]) == [
-        "incorrect-equality:PerpMarketBase._fundingNow:dt == 0",
-        "incorrect-equality:DynamicMarginController._skewAverageAt:dt == 0",
+        "incorrect-equality:VenueStorage._fundingNow:dt == 0",
+        "incorrect-equality:VenueMarginController._skewAverageAt:dt == 0",
     ]
-    used_by_two = _uninitialized("_fund", [("_sendToFund", "PerpMarketBase")])
+    used_by_two = _uninitialized("_fund", [("_sendToFund", "VenueStorage")])
     used_by_three = _uninitialized(
-        "_fund", [("_sendToFund", "PerpMarketBase"), ("_absorbDeficit", "LiquidationModule")]
+        "_fund", [("_sendToFund", "VenueStorage"), ("_absorbDeficit", "VenueLiquidationModule")]
     )
     assert slither_check.finding_keys([used_by_two, used_by_three]) == [
-        "uninitialized-state:PerpMarketBase._fund | PerpMarketBase._sendToFund",
-        "uninitialized-state:LiquidationModule._absorbDeficit | PerpMarketBase._fund"
-        " | PerpMarketBase._sendToFund",
+        "uninitialized-state:VenueStorage._fund | VenueStorage._sendToFund",
+        "uninitialized-state:VenueLiquidationModule._absorbDeficit | VenueStorage._fund"
+        " | VenueStorage._sendToFund",
     ]
 
 
 def test_low_findings_never_block_and_unmatched_entries_are_stale():
     low = _equality("x == 0", impact="Low")
     triaged, untriaged, stale = slither_check.classify(
-        [low], {"incorrect-equality:PerpMarket._trade:gone == 0": "fixed since"}
+        [low], {"incorrect-equality:PerpVenue._trade:gone == 0": "fixed since"}
     )
     assert triaged == [] and untriaged == []
-    assert stale == ["incorrect-equality:PerpMarket._trade:gone == 0"]
+    assert stale == ["incorrect-equality:PerpVenue._trade:gone == 0"]
 
 
 def test_every_triage_entry_uses_the_finding_level_key():

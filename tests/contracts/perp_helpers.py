@@ -1,4 +1,6 @@
-"""Shared numbers and small helpers of the contract tests."""
+"""Shared numbers and small helpers of the contract tests: the test roles' addresses, the
+preset-style parameters ``TEST_PARAMS`` the venue suite builds its markets from, and unit / result
+helpers."""
 
 from __future__ import annotations
 
@@ -7,7 +9,6 @@ from fractions import Fraction
 from eth_utils import to_checksum_address
 
 from simulator.chain.types import TxResult, require_ok
-from simulator.protocol.deploy import Venue, deploy_venue
 from simulator.protocol.params import (
     AmmParams,
     BufferParams,
@@ -82,57 +83,3 @@ def event(result: TxResult, name: str) -> dict:
 
 def events(result: TxResult, name: str) -> list[dict]:
     return [e.args for e in result.events if e.name == name]
-
-
-def set_price(chain, venue: Venue, price: float | int | Fraction | str) -> TxResult:
-    p = price if isinstance(price, int) and price > 10**9 else wad(price)
-    return ok([chain.execute_one(venue.push_price(p))])[0]
-
-
-def fund(chain, venue: Venue, accounts: list[str], amount_usd: float = 1_000_000) -> None:
-    ok(chain.execute(venue.fund_calls(accounts, usd(amount_usd))))
-
-
-def open_position(
-    chain, venue: Venue, trader: str, collateral_usd: float, size: float | int | str
-) -> TxResult:
-    """Fund, deposit and trade `size` (base units, signed) in one block; returns the trade."""
-    m = venue.market
-    results = ok(
-        chain.execute(
-            venue.fund_calls([trader], usd(collateral_usd))
-            + [m.deposit(trader, usd(collateral_usd)), m.trade(trader, wad(size), 0)]
-        )
-    )
-    return results[-1]
-
-
-def market_cash_identity(venue: Venue) -> tuple[int, int, int]:
-    """(ledger sum, flows, token balance × 1e12) of the market: all three must be equal."""
-    chain = venue.market.chain
-    a = venue.market.accounting_now()
-    balance = chain.read_one(venue.collateral.balance_of(venue.market.address))
-    ledgers = a["totalCollateral"] + a["pool"] + a["protocolFees"]
-    flows = (
-        a["totalDeposits"]
-        - a["totalWithdrawals"]
-        + a["poolSeeded"]
-        + a["paidByInsurance"]
-        - a["paidToInsurance"]
-        - a["keeperRewards"]
-        - a["feesWithdrawn"]
-    )
-    return ledgers, flows, balance * UNIT
-
-
-def deploy(chain, params: VenueParams) -> Venue:
-    """Deploy a venue with the test roles (governor, guardian, pusher, manager, ADL keeper)."""
-    return deploy_venue(
-        chain,
-        params,
-        governor=GOVERNOR,
-        guardian=GUARDIAN,
-        pusher=PUSHER,
-        manager=MANAGER,
-        adl_keeper=KEEPER,
-    )

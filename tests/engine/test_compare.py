@@ -140,17 +140,17 @@ def test_a_finished_comparison_is_checked_as_a_whole_against_its_plan(tmp_path):
             for s in specs
         ],  # fmt: skip
         "code_hash": code_hash(),
-        "bytecode_hashes": {"PerpMarket": "0x1"},
+        "bytecode_hashes": {"PerpVenue": "0x1"},
     }
-    check_comparison(saved, specs, code_hash(), {"PerpMarket": "0x1"})
+    check_comparison(saved, specs, code_hash(), {"PerpVenue": "0x1"})
     other = plan(scenario.with_overrides(["traders.count=20"]), ["baseline", "adl_pro_rata"], 2,
                  tmp_path)  # fmt: skip
     with pytest.raises(RunMismatchError, match="does not plan baseline path 0 as asked"):
-        check_comparison(saved, other, code_hash(), {"PerpMarket": "0x1"})
+        check_comparison(saved, other, code_hash(), {"PerpVenue": "0x1"})
     with pytest.raises(RunMismatchError, match="planned 5 runs, not 3"):
         check_comparison(saved, plan(scenario, ["baseline", "adl_pro_rata"], 1, tmp_path),
-                         code_hash(), {"PerpMarket": "0x1"})  # fmt: skip
+                         code_hash(), {"PerpVenue": "0x1"})  # fmt: skip
     with pytest.raises(RunMismatchError, match="other code"):
-        check_comparison(saved, specs, "sha256:other", {"PerpMarket": "0x1"})
+        check_comparison(saved, specs, "sha256:other", {"PerpVenue": "0x1"})
     with pytest.raises(RunMismatchError, match="other contract bytecode"):
-        check_comparison(saved, specs, code_hash(), {"PerpMarket": "0x2"})
+        check_comparison(saved, specs, code_hash(), {"PerpVenue": "0x2"})

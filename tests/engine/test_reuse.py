@@ -141,7 +141,7 @@ def edit_manifest(run_dir: Path, **changes) -> None:
     ("changes", "needle"),
     [
         ({"code_hash": "sha256:" + "0" * 64}, "the code changed"),
-        ({"bytecode_hashes": {"PerpMarket": "0"}}, "contract bytecode changed (PerpMarket);"),
+        ({"bytecode_hashes": {"PerpVenue": "0"}}, "contract bytecode changed (PerpVenue);"),
     ],
 )
 def test_resume_refuses_runs_of_other_code_or_contracts(out, changes, needle):
@@ -280,7 +280,7 @@ def _other_code(folder):
 
 
 def _other_bytecode(folder):
-    edit_manifest(folder, bytecode_hashes={"PerpMarket": "0" * 64})
+    edit_manifest(folder, bytecode_hashes={"PerpVenue": "0" * 64})
 
 
 @pytest.mark.parametrize(
@@ -291,7 +291,7 @@ def _other_bytecode(folder):
         (_truncated_checkpoint, "unreadable checkpoint"),
         (_deleted_checkpoint, "records a checkpoint at step 9 but checkpoint.npz is gone"),
         (_other_code, "the code changed"),
-        (_other_bytecode, "contract bytecode changed (PerpMarket)"),
+        (_other_bytecode, "contract bytecode changed (PerpVenue)"),
     ],
 )
 def test_unsafe_resume_is_one_line_and_leaves_the_folder_as_it_was(stopped, damage, needle):
@@ -338,7 +338,7 @@ def test_a_run_whose_deployment_fails_leaves_no_folder_in_the_way(tmp_path, monk
     out = tmp_path / "runs" / "mine"
 
     def reverted(chain, scenario):
-        raise DeployError("deployment of PerpMarket reverted: InvalidParameter")
+        raise DeployError("deployment of PerpVenue reverted: InvalidParameter")
 
     monkeypatch.setattr(runner, "build_world", reverted)
     with pytest.raises(DeployError) as excinfo:
@@ -414,11 +414,11 @@ def test_a_comparison_whose_first_deployment_fails_leaves_no_folder(tmp_path, mo
     from simulator.compare import CompareError, run_compare
 
     def reverted(chain, scenario):
-        raise DeployError("deployment of PerpMarket reverted: InvalidParameter")
+        raise DeployError("deployment of PerpVenue reverted: InvalidParameter")
 
     monkeypatch.setattr(runner, "build_world", reverted)
     out = tmp_path / "made" / "cmp"
-    with pytest.raises(CompareError, match="baseline path 0: deployment of PerpMarket reverted"):
+    with pytest.raises(CompareError, match="baseline path 0: deployment of PerpVenue reverted"):
         run_compare(load_scenario("calm", ["steps=5", "traders.count=5"]), ["baseline"], 1, out,
                     workers=1)  # fmt: skip
     assert not (tmp_path / "made").exists()

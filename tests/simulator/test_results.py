@@ -91,7 +91,7 @@ def test_toy_run_writes_a_complete_readable_folder(tmp_path):
     assert not (tmp_path / "run" / "checkpoint.npz").exists()
     manifest = reader.manifest
     assert manifest["seed"] == 5 and manifest["chain_id"] == 31337
-    assert manifest["bytecode_hashes"] == {"PerpMarket": "0xabc"}
+    assert manifest["bytecode_hashes"] == {"PerpVenue": "0xabc"}
     assert manifest["scenario"] == toy_engine.SCENARIO
     assert len(manifest["scenario_fingerprint"]) == 64
     assert manifest["code_hash"].startswith(("git:", "sha256:"))
@@ -271,9 +271,9 @@ def test_resume_refuses_complete_missing_and_changed_bytecode(tmp_path):
         RunWriter.resume(tmp_path / "nothing")
     with pytest.raises(toy_engine.Crash):
         toy_engine.run(tmp_path / "run", die_at=9)
-    with pytest.raises(RunMismatchError, match=r"bytecode changed .*\(PerpMarket\)"):
-        RunWriter.resume(tmp_path / "run", bytecode_hashes={"PerpMarket": "0xdef"})
-    RunWriter.resume(tmp_path / "run", bytecode_hashes={"PerpMarket": "0xabc"})
+    with pytest.raises(RunMismatchError, match=r"bytecode changed .*\(PerpVenue\)"):
+        RunWriter.resume(tmp_path / "run", bytecode_hashes={"PerpVenue": "0xdef"})
+    RunWriter.resume(tmp_path / "run", bytecode_hashes={"PerpVenue": "0xabc"})
 
 
 def test_unreadable_checkpoint_is_a_one_line_error(tmp_path):
@@ -546,10 +546,10 @@ def test_check_same_run_names_the_first_differing_key_with_both_values():
     asked = load_scenario("calm", ["traders.count=30"])
     ran = load_scenario("calm", ["traders.count=20"])
     manifest = {"scenario": ran.to_dict(), "scenario_fingerprint": ran.fingerprint(),
-                "code_hash": code_hash(), "bytecode_hashes": {"PerpMarket": "0x1"}}  # fmt: skip
-    check_same_run(manifest, ran, code_hash(), {"PerpMarket": "0x1"})  # the same run
+                "code_hash": code_hash(), "bytecode_hashes": {"PerpVenue": "0x1"}}  # fmt: skip
+    check_same_run(manifest, ran, code_hash(), {"PerpVenue": "0x1"})  # the same run
     with pytest.raises(RunMismatchError) as excinfo:
-        check_same_run(manifest, asked, code_hash(), {"PerpMarket": "0x1"}, prefix="runs/x")
+        check_same_run(manifest, asked, code_hash(), {"PerpVenue": "0x1"}, prefix="runs/x")
     message = str(excinfo.value)
     assert message.startswith("runs/x: scenario traders.count: 20 -> 30;")
     assert "--overwrite" in message and "--out" in message and "\n" not in message
@@ -561,13 +561,13 @@ def test_check_same_run_names_list_items_code_and_contracts():
     ran = load_scenario("oct-2025")
     asked = load_scenario("oct-2025", ["price_path.shocks[0].step=100"])
     manifest = {"scenario": ran.to_dict(), "scenario_fingerprint": ran.fingerprint(),
-                "code_hash": "sha256:old", "bytecode_hashes": {"PerpMarket": "0x1", "Oracle": "0x2"}}  # fmt: skip
+                "code_hash": "sha256:old", "bytecode_hashes": {"PerpVenue": "0x1", "Oracle": "0x2"}}  # fmt: skip
     with pytest.raises(RunMismatchError) as excinfo:
-        check_same_run(manifest, asked, "sha256:new", {"PerpMarket": "0x9", "Oracle": "0x2"})
+        check_same_run(manifest, asked, "sha256:new", {"PerpVenue": "0x9", "Oracle": "0x2"})
     message = str(excinfo.value)
     assert "scenario price_path.shocks[0].step: 600 -> 100" in message
     assert "the code changed (code hash sha256:old -> sha256:new)" in message
-    assert "contract bytecode changed (PerpMarket)" in message
+    assert "contract bytecode changed (PerpVenue)" in message
     # A name or description alone is not a difference: it is not part of what runs.
     renamed = ran.with_overrides({"name": "other", "description": "other words"})
     check_same_run({**manifest, "code_hash": "sha256:new"}, renamed, "sha256:new", None)

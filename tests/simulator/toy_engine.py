@@ -55,7 +55,7 @@ def run(
             state, start = {k: v.copy() for k, v in ck.state.items()}, ck.step + 1
     else:
         writer = RunWriter(run_dir, scenario=SCENARIO, chain_id=31337,
-                           bytecode_hashes={"PerpMarket": "0xabc"})  # fmt: skip
+                           bytecode_hashes={"PerpVenue": "0xabc"})  # fmt: skip
         rng = np.random.default_rng(SCENARIO["seed"])
         state, start = _initial_state(rng), 0
     with writer:

@@ -305,7 +305,7 @@ ZERO = "0x0000000000000000000000000000000000000000"
 
 @pytest.mark.parametrize(
     "name",
-    ["VenueBackstopVault", "VenueMarginController", "BackstopVault", "DynamicMarginController"],
+    ["VenueBackstopVault", "VenueMarginController"],
 )
 def test_vault_and_controller_fit_eip170(name):
     size = len(load_artifacts()[name].runtime_bytecode)

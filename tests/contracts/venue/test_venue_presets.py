@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from simulator.protocol import load_preset, preset_names
 from simulator.protocol.contracts import ZERO_ADDRESS
 from simulator.protocol.params import ControllerParams, ParamsError, parse_params
+from simulator.protocol.venue_deploy import deploy_multi_venue
 from simulator.protocol.venue_params import load_venue_preset
-from simulator.protocol.venue_stack import deploy_venue_stack
 from simulator.units import to_wad
 
 
@@ -79,8 +79,10 @@ def test_unknown_preset_lists_the_known_ones():
 def test_each_preset_deploys_its_whole_table_and_reads_back_every_market(chain, name):
     params = load_venue_preset(name)
     with chain.isolate():
-        stack = deploy_venue_stack(chain, params, load_preset(name).controller)
-        mv, v = stack.venue, stack.venue.venue
+        mv = deploy_multi_venue(
+            chain, params, with_backstop_vault=params.buffers.backstop_enabled, deploy_unwired=True
+        )
+        v = mv.venue
         assert list(mv.ids) == params.symbols
         for symbol, market in mv.ids.items():
             spec = params.market(symbol)
@@ -89,7 +91,9 @@ def test_each_preset_deploys_its_whole_table_and_reads_back_every_market(chain, 
             assert v.market_now(market)["indexPrice"] == to_wad(spec.oracle.initial_price_usd)
         fund_units = chain.read_one(mv.fund.balance())
         assert fund_units * UNIT == to_wad(params.buffers.insurance_fund_usd)
-        expected_vault = stack.vault.address if params.buffers.backstop_enabled else ZERO_ADDRESS
+        assert mv.vault is not None and mv.margin_controller is not None
+        expected_vault = mv.vault.address if params.buffers.backstop_enabled else ZERO_ADDRESS
         assert v.read("backstopVault") == expected_vault
-        for address in stack.addresses().values():
+        assert mv.controller_wired is load_preset(name).controller.enabled
+        for address in mv.addresses().values():
             assert len(chain.get_code(address)) > 0
