@@ -15,11 +15,13 @@ Outputs in ``OUT/`` (:func:`write_outputs`): ``compare.csv`` (the table: rows ``
 metric)``, first the venue's figures with ``market`` ``ALL``
 (:data:`~simulator.stats.DEFAULT_METRICS`, the tail rows, ``n_paths``), then each market's
 (:data:`~simulator.stats.MARKET_METRICS`);
-columns control × mean / 95% interval), ``compare.md`` (the venue's table with the tail figures
+columns control × :data:`~simulator.stats.FIELDS`: mean, 95% bootstrap interval seeded from the
+scenario's seed, number of paths), ``compare.md`` (the venue's table with the tail figures
 and, for runs of several markets, the per-market table, where a control set that changes one
-market's parameters names the change in that market's rows), ``compare.json`` (every run's
+market's parameters names the change in that market's rows; one header row of control-set
+names, ``mean [low, high]`` cells), ``compare.json`` (every run's
 summary, the markets, the table as records ``{market, metric, control, mean, ci_low,
-ci_high}``, the plan: each run's folder and scenario fingerprint, the code and bytecode hashes),
+ci_high, n}``, the plan: each run's folder and scenario fingerprint, the code and bytecode hashes),
 and ``report.md`` with PNG charts (each market's price with and without feedback; the venue's
 liquidations per step, insurance fund, bad debt, ADL haircuts; for several markets each
 market's liquidations and bad debt) for path 0 of each control set.
@@ -64,17 +66,17 @@ from simulator.scenario import CONTROL_SETS, Scenario, control_set, parse_scenar
 from simulator.stats import (
     CHANGES_ROW,
     DEFAULT_METRICS,
+    FIELDS,
+    TAIL_TEXT,
     compare_table,
     comparison_rows,
     format_compare_table,
     markdown_table,
     market_compare_table,
     market_markdown,
+    paths_text,
     run_markets,
 )
-
-#: Fields of each cell of the comparison (``compare.json`` ``table``).
-FIELDS = ("mean", "ci_low", "ci_high")
 
 
 class CompareError(PerpsimError):
@@ -539,8 +541,8 @@ def write_outputs(
     """
     out = Path(out)
     paths = len(next(iter(results.values()), []))
-    table = compare_table(results, DEFAULT_METRICS)
-    market_table = market_compare_table(results)
+    table = compare_table(results, DEFAULT_METRICS, seed=scenario.seed)
+    market_table = market_compare_table(results, seed=scenario.seed)
     rows = comparison_rows(table, market_table)
     rows.to_csv(out / "compare.csv.tmp")
     (out / "compare.csv.tmp").replace(out / "compare.csv")
@@ -575,7 +577,10 @@ def write_outputs(
     several = len(run_markets(results)) > 1
     per_market = (
         "\n## Comparison per market\n\nEach market's figures (`summary.json` `markets`), mean "
-        "over paths [95% interval of the mean]. Money in USD. A control set that changes a "
+        f"[95% bootstrap interval of the mean] {paths_text(market_table)}; `(n=k)`: a figure "
+        "fewer paths have. `system_loss_usd` here is the market's ADL haircuts and bad debt (the "
+        "insurance fund and backstop vault are venue-wide). Money in USD. A control set that "
+        "changes a "
         f"market's parameters names the change in that market's `{CHANGES_ROW}` row.\n\n"
         + market_markdown(market_table, changes)
         if several
@@ -585,11 +590,9 @@ def write_outputs(
         out / "compare.md",
         f"# {scenario.name}: {paths} path(s) per control set\n\n"
         + "\n".join(provenance)
-        + "\n## Comparison\n\nThe venue's figures (all markets): mean over paths [95% interval "
-        "of the mean]; tail rows are percentiles over paths. Money in USD.\n\n"
-        + f"{markdown_table(format_compare_table(table))}"
-        + per_market
-        + "\n",
+        + "\n## Comparison\n\nThe venue's figures (all markets): mean [95% bootstrap interval "
+        f"of the mean] {paths_text(table)}; `(n=k)`: a figure fewer paths have. {TAIL_TEXT}. "
+        "Money in USD.\n\n" + f"{markdown_table(format_compare_table(table))}" + per_market + "\n",
     )
     runs = {c: RunReader(_run_dir(out, c, 0, True)).steps for c in controls}
     no_feedback = {controls[0]: RunReader(_run_dir(out, controls[0], 0, False)).steps}

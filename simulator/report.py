@@ -44,7 +44,14 @@ from simulator.results import (
     step_markets,
     venue_steps,
 )
-from simulator.stats import CHANGES_ROW, format_compare_table, markdown_table, market_markdown
+from simulator.stats import (
+    CHANGES_ROW,
+    TAIL_TEXT,
+    format_compare_table,
+    markdown_table,
+    market_markdown,
+    paths_text,
+)
 
 __all__ = [
     "ReportError",
@@ -548,10 +555,10 @@ def write_report(
         lines += [
             "## Comparison",
             "",
-            "Mean over paths with the 95% confidence interval of the mean in brackets. "
-            "`var95_bad_debt_usd` and `evar99_bad_debt_usd` are the 95th and 99th percentiles "
-            "of bad debt over paths, `lar95_liquidated_notional_usd` the 95th percentile of "
-            "liquidated notional. Money in USD.",
+            f"Mean {paths_text(table)} with the 95% bootstrap confidence interval of the mean "
+            f"in brackets; `(n=k)`: a figure fewer paths have. {TAIL_TEXT}. `system_loss_usd`: "
+            "insurance-fund drawdown + ADL haircuts + bad debt + backstop LPs' loss. Money in "
+            "USD.",
             "",
             markdown_table(format_compare_table(table)),
         ]
@@ -559,10 +566,11 @@ def write_report(
         lines += [
             "## Comparison per market",
             "",
-            "Each market's figures (`summary.json` `markets`): mean over paths with the 95% "
-            "confidence interval of the mean in brackets. Money in USD. A control set that "
-            f"changes a market's parameters names the change in that market's "
-            f"`{CHANGES_ROW}` row.",
+            f"Each market's figures (`summary.json` `markets`): mean {paths_text(market_table)} "
+            "with the 95% bootstrap confidence interval of the mean in brackets. A market's "
+            "`system_loss_usd` is its ADL haircuts and bad debt (the fund and the backstop vault "
+            "are venue-wide). Money in USD. A control set that changes a market's parameters "
+            f"names the change in that market's `{CHANGES_ROW}` row.",
             "",
             market_markdown(market_table, changes),
         ]

@@ -2,20 +2,25 @@
 
 Each control set is run on the same N price paths; each run yields a summary dict
 (:func:`simulator.results.summarize`). For every metric and control set this module reports
-the mean over paths with a 95% confidence interval of the mean (Student's t:
-``mean ± t(0.975, n−1)·s/√n``, ``s`` the sample standard deviation), and the tail figures risk
-stewards publish, as issue 4 defines them:
+the mean over paths with a 95% confidence interval of the mean (:func:`mean_interval`: the
+bias-corrected and accelerated (BCa) bootstrap of ``scipy.stats.bootstrap``, seeded from the
+comparison's seed), the number of paths with a value, and the tail figures risk stewards
+publish, as issues 4 and 11 define them:
 
 - ``var95_bad_debt_usd``: VaR95, the 95th percentile of bad debt over paths;
 - ``evar99_bad_debt_usd``: "EVaR99", the 99th percentile of bad debt over paths (the issue's
   definition: a plain percentile, not the entropic value at risk of the literature);
+- ``var95_system_loss_usd``, ``evar99_system_loss_usd``: the same of ``system_loss_usd``
+  (insurance-fund drawdown + ADL haircuts + bad debt + backstop LPs' loss,
+  :func:`simulator.results.system_loss`);
 - ``lar95_liquidated_notional_usd``: LaR95, the 95th percentile of liquidated notional;
 - ``n_paths``: the number of paths.
 
 Percentiles interpolate linearly between order statistics (numpy's default, "type 7"), so with
 few paths the 99th percentile is close to the maximum. Missing values (a summary without the
 key, or ``None`` such as ``price_amplification`` without an exogenous fall) are left out of
-that metric, and ``n`` says how many remained.
+that metric, and ``n`` says how many remained; a cell over fewer paths than its column's
+others says so (``(n=3)``).
 
 Venue totals and markets: :func:`compare_table` compares the venue's figures (the summary's
 top-level keys, from the ``ALL`` rows of the run folders); :func:`market_compare_table` compares
@@ -27,6 +32,7 @@ interval, one block of rows per market; :func:`comparison_rows` puts both in one
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -52,11 +58,17 @@ __all__ = [
     "format_market_table",
     "render_market_table",
     "market_markdown",
+    "FIELDS",
+    "N_RESAMPLES",
     "MetricStats",
+    "mean_interval",
     "metric_stats",
     "tail_figures",
     "compare_stats",
     "compare_table",
+    "paths_of",
+    "paths_text",
+    "TAIL_TEXT",
     "format_compare_table",
     "render_compare_table",
     "markdown_table",
@@ -78,6 +90,7 @@ DEFAULT_METRICS: tuple[str, ...] = (
     "backstop_pnl_usd",
     "adl_haircut_usd",
     "adl_overshoot_usd",
+    "system_loss_usd",
     "min_price",
     "price_amplification",
     "fees_usd",
@@ -92,6 +105,7 @@ MARKET_METRICS: tuple[str, ...] = (
     "adl_haircut_usd",
     "adl_overshoot_usd",
     "adl_notional_usd",
+    "system_loss_usd",
     "min_price",
     "price_amplification",
     "fees_usd",
@@ -137,8 +151,17 @@ def run_markets(results: Mapping[str, Sequence[Mapping[str, Any]]]) -> tuple[str
 TAIL_ROWS: tuple[tuple[str, str, float], ...] = (
     ("var95_bad_debt_usd", "bad_debt_usd", 95.0),
     ("evar99_bad_debt_usd", "bad_debt_usd", 99.0),
+    ("var95_system_loss_usd", "system_loss_usd", 95.0),
+    ("evar99_system_loss_usd", "system_loss_usd", 99.0),
     ("lar95_liquidated_notional_usd", "liquidated_notional_usd", 95.0),
 )
+
+
+#: Fields of each cell of a comparison table (``compare.csv``, ``compare.json``): the mean over
+#: paths, its interval, and the number of paths with a value.
+FIELDS = ("mean", "ci_low", "ci_high", "n")
+#: Bootstrap resamples per interval (scipy's default).
+N_RESAMPLES = 9999
 
 
 @dataclass(frozen=True)
@@ -150,7 +173,8 @@ class MetricStats:
     mean: float
     """Mean over paths."""
     ci_low: float
-    """Lower end of the confidence interval of the mean (NaN for n < 2)."""
+    """Lower end of the confidence interval of the mean (:func:`mean_interval`; NaN for
+    n < 2)."""
     ci_high: float
     """Upper end of the confidence interval of the mean (NaN for n < 2)."""
     std: float
@@ -172,8 +196,80 @@ def _values(values: Iterable[Any]) -> np.ndarray:
     return np.asarray(out, dtype=float)
 
 
-def metric_stats(values: Iterable[float | None], confidence: float = 0.95) -> MetricStats:
-    """Mean, t confidence interval of the mean, and percentiles of one metric over paths.
+def _bootstrap(z: np.ndarray, confidence: float, seed: int, method: str, previous=None) -> Any:
+    return scipy_stats.bootstrap(
+        (z,), np.mean, confidence_level=confidence, method=method, vectorized=True,
+        n_resamples=0 if previous is not None else N_RESAMPLES,
+        bootstrap_result=previous, rng=np.random.default_rng(seed),
+    )  # fmt: skip
+
+
+def mean_interval(x: np.ndarray, confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Confidence interval of the mean of ``x`` by the BCa bootstrap (in ``x``'s unit).
+
+    Why the bootstrap: the figures compared are losses over paths, mostly zero with a few large
+    values, so the mean's sampling distribution is skewed and Student's t interval (symmetric
+    around the mean) gave negative bounds to amounts that cannot be negative. Every bootstrap
+    mean is a mean of resampled values, so the interval lies within ``[min(x), max(x)]``: a
+    non-negative metric never gets a negative bound, a ratio of 1.5 on every path gets [1.5,
+    1.5]. BCa (bias-corrected and accelerated) corrects the percentile interval for the skew.
+
+    Degenerate samples are handled before resampling: fewer than 2 values give ``(nan, nan)``
+    (no interval from one path), equal values ``(v, v)``. The values are divided by
+    ``max(|x|)`` for the resampling and the bounds multiplied back (the interval is
+    scale-equivariant; tiny or huge amounts would underflow BCa's jackknife). Where BCa is
+    still undefined (a near-constant sample: its acceleration is 0/0), the percentile interval
+    of the same resamples stands in.
+
+    Caveat: with few paths the interval covers less often than its nominal level (two paths
+    give ``[min, max]``). Measured at 95% on 30 paths: 0.93 for normal values; 0.87 for a loss
+    that is 0 on 70% of paths and lognormal otherwise, where the t interval covered 0.83 and
+    the plain percentile bootstrap 0.83; on 10 paths 0.81, 0.77 and 0.75. Read it beside ``n``.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Finite values, one per path.
+    confidence : float
+        Confidence level, in (0, 1).
+    seed : int
+        Seed of the resampling (the comparison's seed). Each call starts from it, so the same
+        values give the same interval, and the control sets of a comparison (the same paths)
+        are resampled with the same path indices.
+
+    Returns
+    -------
+    tuple of float
+        ``(low, high)``.
+
+    Examples
+    --------
+    >>> mean_interval(np.array([0.0, 0.0, 0.0, 40.0]))
+    (0.0, 30.0)
+    >>> mean_interval(np.array([2.5, 2.5])), mean_interval(np.array([7.0]))
+    ((2.5, 2.5), (nan, nan))
+    """
+    if len(x) < 2:
+        return float("nan"), float("nan")
+    if np.all(x == x[0]):
+        return float(x[0]), float(x[0])
+    scale = float(np.max(np.abs(x)))
+    z = x / scale
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", scipy_stats.DegenerateDataWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = _bootstrap(z, confidence, seed, "BCa")
+        low, high = result.confidence_interval
+        if not (math.isfinite(low) and math.isfinite(high)):
+            low, high = _bootstrap(z, confidence, seed, "percentile", result).confidence_interval
+    return float(low) * scale, float(high) * scale
+
+
+def metric_stats(
+    values: Iterable[float | None], confidence: float = 0.95, seed: int = 0
+) -> MetricStats:
+    """Mean, bootstrap confidence interval of the mean, and percentiles of one metric over
+    paths.
 
     Parameters
     ----------
@@ -181,6 +277,8 @@ def metric_stats(values: Iterable[float | None], confidence: float = 0.95) -> Me
         One value per path; ``None`` and non-finite values are left out.
     confidence : float
         Confidence level of the interval, in (0, 1).
+    seed : int
+        Seed of the bootstrap (:func:`mean_interval`).
 
     Returns
     -------
@@ -188,9 +286,9 @@ def metric_stats(values: Iterable[float | None], confidence: float = 0.95) -> Me
 
     Examples
     --------
-    >>> s = metric_stats([1.0, 2.0, 3.0])
-    >>> s.mean, round(s.ci_low, 4), round(s.ci_high, 4)
-    (2.0, -0.4841, 4.4841)
+    >>> s = metric_stats([0.0, 0.0, 5.0, None])
+    >>> s.n, round(s.mean, 4), s.ci_low >= 0.0, s.ci_high <= 5.0
+    (3, 1.6667, True, True)
     """
     if not 0 < confidence < 1:
         raise StatsError(f"confidence must be between 0 and 1 (got {confidence})")
@@ -201,22 +299,22 @@ def metric_stats(values: Iterable[float | None], confidence: float = 0.95) -> Me
         return MetricStats(0, nan, nan, nan, nan, nan, nan)
     mean = float(x.mean())
     p95, p99 = (float(v) for v in np.percentile(x, [95.0, 99.0]))
-    if n < 2:
-        return MetricStats(1, mean, nan, nan, nan, p95, p99)
-    std = float(x.std(ddof=1))
-    half = float(scipy_stats.t.ppf(0.5 + confidence / 2, n - 1)) * std / math.sqrt(n)
-    return MetricStats(n, mean, mean - half, mean + half, std, p95, p99)
+    low, high = mean_interval(x, confidence, seed)
+    std = float(x.std(ddof=1)) if n > 1 else nan
+    return MetricStats(n, mean, low, high, std, p95, p99)
 
 
 def tail_figures(summaries: Sequence[Mapping[str, Any]]) -> dict[str, float | int]:
-    """VaR95 and EVaR99 of bad debt, LaR95 of liquidated notional, and the number of paths.
+    """VaR95 and EVaR99 of bad debt and of system loss, LaR95 of liquidated notional (USD,
+    percentiles over paths, :data:`TAIL_ROWS`), and the number of paths.
 
     Examples
     --------
-    >>> runs = [{"bad_debt_usd": float(i), "liquidated_notional_usd": 10.0 * i}
-    ...         for i in range(101)]
+    >>> runs = [{"bad_debt_usd": float(i), "system_loss_usd": 2.0 * i,
+    ...          "liquidated_notional_usd": 10.0 * i} for i in range(101)]
     >>> tail_figures(runs)
     {'var95_bad_debt_usd': 95.0, 'evar99_bad_debt_usd': 99.0, \
+'var95_system_loss_usd': 190.0, 'evar99_system_loss_usd': 198.0, \
 'lar95_liquidated_notional_usd': 950.0, 'n_paths': 101}
     """
     out: dict[str, float | int] = {}
@@ -239,6 +337,7 @@ def compare_stats(
     results: Mapping[str, Sequence[Mapping[str, Any]]],
     metrics: Sequence[str] = DEFAULT_METRICS,
     confidence: float = 0.95,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """Long table of statistics: one row per (control set, metric), numbers only.
 
@@ -251,15 +350,26 @@ def compare_stats(
     rows = []
     for control, runs in results.items():
         for metric in metrics:
-            stats = metric_stats((summary_value(r, metric) for r in runs), confidence)
+            stats = metric_stats((summary_value(r, metric) for r in runs), confidence, seed)
             rows.append({"control": control, "metric": metric, **asdict(stats)})
     return pd.DataFrame(rows)
+
+
+def _empty_table(index: pd.Index, controls: Iterable[str]) -> pd.DataFrame:
+    columns = pd.MultiIndex.from_product([list(controls), list(FIELDS)], names=["control", "field"])
+    return pd.DataFrame(np.nan, index=index, columns=columns)
+
+
+def _put(table: pd.DataFrame, row: Any, control: str, stats: MetricStats) -> None:
+    for field in FIELDS:
+        table.loc[row, (control, field)] = getattr(stats, field)
 
 
 def compare_table(
     results: Mapping[str, Sequence[Mapping[str, Any]]],
     metrics: Sequence[str] = DEFAULT_METRICS,
     confidence: float = 0.95,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """The comparison table: rows are metrics, columns are control sets.
 
@@ -274,13 +384,16 @@ def compare_table(
         every market's figures.
     confidence : float
         Confidence level of the intervals.
+    seed : int
+        Seed of the bootstrap intervals (:func:`mean_interval`): the comparison's seed.
 
     Returns
     -------
     pandas.DataFrame
         Index ``metric`` (the metrics, then the rows of :data:`TAIL_ROWS`, then ``n_paths``);
-        columns a MultiIndex ``(control, field)`` with fields ``mean``, ``ci_low``,
-        ``ci_high``. Tail rows and ``n_paths`` hold their value in ``mean`` and NaN bounds.
+        columns a MultiIndex ``(control, field)`` with fields :data:`FIELDS` (``mean``,
+        ``ci_low``, ``ci_high``, ``n``: the paths with a value). Tail rows and ``n_paths``
+        hold their value in ``mean``, NaN bounds, and the paths they are over in ``n``.
 
     Raises
     ------
@@ -291,23 +404,21 @@ def compare_table(
     --------
     >>> t = compare_table({"baseline": [{"bad_debt_usd": 1.0}, {"bad_debt_usd": 3.0}]},
     ...                   metrics=["bad_debt_usd"])
-    >>> float(t.loc["bad_debt_usd", ("baseline", "mean")])
-    2.0
+    >>> t.loc["bad_debt_usd", "baseline"].to_dict()
+    {'mean': 2.0, 'ci_low': 1.0, 'ci_high': 3.0, 'n': 2.0}
     """
     _check_results(results)
     row_names = [*metrics, *(name for name, _, _ in TAIL_ROWS), "n_paths"]
-    columns = pd.MultiIndex.from_product(
-        [list(results), ["mean", "ci_low", "ci_high"]], names=["control", "field"]
-    )
-    table = pd.DataFrame(np.nan, index=pd.Index(row_names, name="metric"), columns=columns)
+    table = _empty_table(pd.Index(row_names, name="metric"), results)
     for control, runs in results.items():
         for metric in metrics:
-            stats = metric_stats((summary_value(r, metric) for r in runs), confidence)
-            table.loc[metric, (control, "mean")] = stats.mean
-            table.loc[metric, (control, "ci_low")] = stats.ci_low
-            table.loc[metric, (control, "ci_high")] = stats.ci_high
+            stats = metric_stats((summary_value(r, metric) for r in runs), confidence, seed)
+            _put(table, metric, control, stats)
         for name, value in tail_figures(runs).items():
             table.loc[name, (control, "mean")] = value
+        for name, metric, _ in TAIL_ROWS:
+            table.loc[name, (control, "n")] = len(_values(r.get(metric) for r in runs))
+        table.loc["n_paths", (control, "n")] = len(runs)
     return table
 
 
@@ -315,6 +426,7 @@ def market_compare_table(
     results: Mapping[str, Sequence[Mapping[str, Any]]],
     metrics: Sequence[str] = MARKET_METRICS,
     confidence: float = 0.95,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """Each market's figures compared across control sets: the mean over paths and its interval.
 
@@ -326,14 +438,17 @@ def market_compare_table(
         Keys of a market's summary entry (default :data:`MARKET_METRICS`).
     confidence : float
         Confidence level of the intervals.
+    seed : int
+        Seed of the bootstrap intervals (:func:`mean_interval`).
 
     Returns
     -------
     pandas.DataFrame
         Index ``(market, metric)``: every market of :func:`run_markets`, each with ``metrics``
-        in order; columns as :func:`compare_table`'s (``(control, field)``, fields ``mean``,
-        ``ci_low``, ``ci_high``). A path whose summary lacks the market or figure is left out
-        of that cell (NaN when no path has it). Empty (no rows) when the runs name no market.
+        in order; columns as :func:`compare_table`'s (``(control, field)``, fields
+        :data:`FIELDS`). A path whose summary lacks the market or figure is left out of that
+        cell (``n`` counts the paths that have it; NaN when none has). Empty (no rows) when
+        the runs name no market.
 
     Examples
     --------
@@ -345,16 +460,11 @@ def market_compare_table(
     """
     _check_results(results)
     rows = [(symbol, metric) for symbol in run_markets(results) for metric in metrics]
-    index = pd.MultiIndex.from_tuples(rows, names=["market", "metric"])
-    columns = pd.MultiIndex.from_product(
-        [list(results), ["mean", "ci_low", "ci_high"]], names=["control", "field"]
-    )
-    table = pd.DataFrame(np.nan, index=index, columns=columns)
+    table = _empty_table(pd.MultiIndex.from_tuples(rows, names=["market", "metric"]), results)
     for control, runs in results.items():
         for symbol, metric in rows:
-            stats = metric_stats((summary_value(r, f"{symbol}:{metric}") for r in runs), confidence)
-            for field in ("mean", "ci_low", "ci_high"):
-                table.loc[(symbol, metric), (control, field)] = getattr(stats, field)
+            values = (summary_value(r, f"{symbol}:{metric}") for r in runs)
+            _put(table, (symbol, metric), control, metric_stats(values, confidence, seed))
     return table
 
 
@@ -403,27 +513,57 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}"
 
 
-def format_compare_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Cells ``"mean [ci_low, ci_high]"`` (or the value alone), one string column per control.
+def paths_of(table: pd.DataFrame) -> tuple[int, ...]:
+    """The numbers of paths of a comparison table's control sets (each column's largest ``n``),
+    distinct and sorted: ``(2,)`` when every set ran 2 paths.
 
     Examples
     --------
-    >>> t = compare_table({"a": [{"fees_usd": 1000.0}, {"fees_usd": 3000.0}]},
-    ...                   metrics=["fees_usd"])
-    >>> format_compare_table(t).loc["fees_usd", "a"]
-    '2k [-10.7k, 14.7k]'
+    >>> paths_of(compare_table({"a": [{"fees_usd": 1.0}] * 3}, metrics=["fees_usd"]))
+    (3,)
+    """
+    if not len(table) or "n" not in table.columns.get_level_values("field"):
+        return ()
+    counts = table.xs("n", axis=1, level="field").max(axis=0)
+    return tuple(sorted({int(v) for v in counts if not math.isnan(v)}))
+
+
+def paths_text(table: pd.DataFrame) -> str:
+    """``over 8 paths`` (``over 1 path``; ``over 2, 3 paths`` when control sets differ), for the
+    caption or heading of a table of :func:`compare_table` or :func:`market_compare_table`."""
+    counts = paths_of(table)
+    if not counts:
+        return "over no path"
+    return f"over {', '.join(map(str, counts))} path" + ("" if counts == (1,) else "s")
+
+
+def format_compare_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Cells ``"mean [ci_low, ci_high]"`` (or the value alone), one string column per control;
+    a cell over fewer paths than its column's most says how many: ``"1.5 [1.1, 1.9] (n=3)"``.
+
+    Examples
+    --------
+    >>> t = compare_table({"a": [{"fees_usd": 1000.0, "price_amplification": 1.5},
+    ...                          {"fees_usd": 3000.0, "price_amplification": None}]},
+    ...                   metrics=["fees_usd", "price_amplification"])
+    >>> format_compare_table(t).loc[["fees_usd", "price_amplification"], "a"].tolist()
+    ['2k [1k, 3k]', '1.5 (n=1)']
     """
     controls = list(dict.fromkeys(table.columns.get_level_values("control")))
     out = pd.DataFrame(index=table.index, columns=controls, dtype=object)
     for control in controls:
-        for metric in table.index:
-            mean = table.loc[metric, (control, "mean")]
-            low = table.loc[metric, (control, "ci_low")]
-            high = table.loc[metric, (control, "ci_high")]
+        column = table[control]
+        most = column["n"].max() if "n" in column else float("nan")
+        for row in table.index:
+            mean, low, high = (column.loc[row, f] for f in ("mean", "ci_low", "ci_high"))
             cell = _fmt(mean)
             if not (math.isnan(low) or math.isnan(high)):
                 cell += f" [{_fmt(low)}, {_fmt(high)}]"
-            out.loc[metric, control] = cell
+            n = column.loc[row, "n"] if "n" in column else float("nan")
+            if not math.isnan(mean) and not math.isnan(n) and n < most:
+                cell += f" (n={int(n)})"
+            out.loc[row, control] = cell
+    out.columns.name = None
     return out
 
 
@@ -479,8 +619,8 @@ def render_market_table(
     cells = format_market_table(market_table, changes)
     rich_table = Table(
         title=title,
-        caption="mean [95% CI of the mean] over paths of each market's figures (summary.json "
-        "markets); the venue's figures are in the table above",
+        caption=f"mean [95% bootstrap interval of the mean] {paths_text(market_table)} of each "
+        "market's figures (summary.json markets); the venue's figures are in the table above",
     )
     rich_table.add_column("market", style="bold", no_wrap=True)
     rich_table.add_column("metric", no_wrap=True)
@@ -506,18 +646,17 @@ def market_markdown(
     return markdown_table(cells, index_label="market")
 
 
+#: What the tail rows of :func:`compare_table` are, for captions and reports.
+TAIL_TEXT = (
+    "VaR95 / EVaR99: the 95th / 99th percentile over paths of bad debt and of system loss; "
+    "LaR95: the 95th percentile of liquidated notional"
+)
+
+
 def render_compare_table(table: pd.DataFrame, title: str | None = None) -> Table:
     """A rich table of :func:`compare_table` output (print it with a rich Console)."""
     cells = format_compare_table(table)
-    n_paths = table.loc["n_paths"] if "n_paths" in table.index else None
-    caption = None
-    if n_paths is not None:
-        counts = sorted({int(v) for v in n_paths.xs("mean", level="field") if not math.isnan(v)})
-        caption = (
-            f"mean [95% CI of the mean] over {', '.join(map(str, counts))} paths; "
-            "VaR95/EVaR99: 95th/99th percentile of bad debt; LaR95: 95th percentile of "
-            "liquidated notional"
-        )
+    caption = f"mean [95% bootstrap interval of the mean] {paths_text(table)}; {TAIL_TEXT}"
     rich_table = Table(title=title, caption=caption, show_lines=False)
     rich_table.add_column("metric", style="bold", no_wrap=True)
     for control in cells.columns:

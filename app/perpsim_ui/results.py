@@ -256,8 +256,9 @@ def _load_compare(out_dir: str, controls: tuple[str, ...], paths: int, version: 
             import yaml
 
             scenario = yaml.safe_load(spec.read_text(encoding="utf-8")) or {}
-    table = compare_table(results, DEFAULT_METRICS) if results else None
-    market_table = market_compare_table(results) if results else None
+    seed = int(scenario.get("seed") or 0)  # the comparison's: the same intervals as compare.md
+    table = compare_table(results, DEFAULT_METRICS, seed=seed) if results else None
+    market_table = market_compare_table(results, seed=seed) if results else None
     steps = {}
     for control in described:
         frame = _steps_if_complete(runs / control / "path-0")

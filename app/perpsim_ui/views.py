@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from simulator.results import SUMMARY_KEYS
-from simulator.stats import MARKET_METRICS, format_compare_table
+from simulator.stats import MARKET_METRICS, TAIL_TEXT, format_compare_table
 
 from . import charts
 from .results import STOPPED, CompareData, RunData, folder_files
@@ -31,6 +31,8 @@ SUMMARY_LABELS: dict[str, tuple[str, str]] = {
     "backstop_pnl_usd": ("Backstop vault PnL", "USD"),
     "adl_haircut_usd": ("ADL haircuts", "USD"),
     "adl_overshoot_usd": ("ADL overshoot", "USD"),
+    "backstop_lp_loss_usd": ("Backstop LPs' loss", "USD"),
+    "system_loss_usd": ("System loss", "USD"),
     "start_price": ("Start price", "USD"),
     "exogenous_min_price": ("Exogenous min price", "USD"),
     "min_price": ("Min oracle price", "USD"),
@@ -52,6 +54,7 @@ CARDS: tuple[str, ...] = (
     "backstop_pnl_usd",
     "adl_haircut_usd",
     "adl_overshoot_usd",
+    "system_loss_usd",
     "min_price",
     "price_amplification",
     "fees_usd",
@@ -67,6 +70,7 @@ MARKET_COLUMNS: tuple[str, ...] = (
     "insurance_payout_usd",
     "adl_haircut_usd",
     "adl_notional_usd",
+    "system_loss_usd",
     "start_price",
     "min_price",
     "price_amplification",
@@ -89,6 +93,11 @@ CARD_HELP = {
     "fees_usd": "Trading and liquidation fees collected (USD).",
     "insurance_payout_usd": "What the insurance fund paid for this market's deficits (USD).",
     "adl_notional_usd": "Notional of the winners' positions closed by ADL in this market (USD).",
+    "backstop_lp_loss_usd": "Loss of the backstop vault's starting LP capital (USD; 0 when it "
+    "gained).",
+    "system_loss_usd": "What the run cost everyone but the liquidated traders (USD): insurance "
+    "fund drawdown + ADL haircuts + bad debt + backstop LPs' loss; a market's: its ADL haircuts "
+    "+ bad debt (the fund and the vault are venue-wide).",
 }
 
 #: Comparison rows where the smallest mean is best; the rest of :data:`HIGHER_IS_BETTER` the
@@ -103,9 +112,13 @@ LOWER_IS_BETTER = frozenset(
         "insurance_fund_drawdown_usd",
         "adl_haircut_usd",
         "adl_overshoot_usd",
+        "backstop_lp_loss_usd",
+        "system_loss_usd",
         "price_amplification",
         "var95_bad_debt_usd",
         "evar99_bad_debt_usd",
+        "var95_system_loss_usd",
+        "evar99_system_loss_usd",
         "lar95_liquidated_notional_usd",
         "insurance_payout_usd",
         "adl_notional_usd",
@@ -456,26 +469,27 @@ def compare_table_view(data: CompareData, key: str, market: str | None = None) -
         st.info("No run of this comparison finished.")
         return
     n = sorted({len(v) for v in data.results.values()})
-    paths = f"over {', '.join(map(str, n))} path(s) per control set"
+    paths = f"over {', '.join(map(str, n))} path(s) per control set ((n=k): a figure fewer have)"
     if market is not None and _market_table(data, market) is not None:
         st.markdown(f"**{market}**: the market's own figures (`summary.json` `markets`)")
         st.table(marked_table(_market_table(data, market)).style.map(_highlight))
         st.caption(
-            f"Mean [95% interval of the mean] {paths} (no interval with one path). {BEST} marks "
-            "the best mean of a row."
+            f"Mean [95% bootstrap interval of the mean] {paths} (no interval with one path). "
+            f"{BEST} marks the best mean of a row."
         )
         return
     if len(data.markets) > 1:
         st.markdown("**Venue totals** (every market together)")
     st.table(marked_table(data.table).style.map(_highlight))
     st.caption(
-        f"Mean [95% interval of the mean] {paths} (no interval with one path). VaR95 / EVaR99: "
-        "95th / 99th percentile of bad debt over paths; LaR95: 95th percentile of liquidated "
-        f"notional. {BEST} marks the best mean of a row: the lowest for losses, liquidations, "
+        f"Mean [95% bootstrap interval of the mean] {paths} (no interval with one path). "
+        f"{TAIL_TEXT}. {BEST} marks the best mean of a row: the lowest for losses, liquidations, "
         "haircuts and amplification; the highest for backstop PnL, min price and fees."
     )
     if len(data.markets) > 1:
-        st.markdown("**Per market** (each market's figures; choose a market above for its charts)")
+        st.markdown(
+            f"**Per market** (each market's figures {paths}; choose a market above for its charts)"
+        )
         cells = market_cells(data)
         st.dataframe(cells.style.map(_highlight), key=f"{key}.market_table", hide_index=True,
                      height=min(600, 38 + 35 * len(cells)))  # fmt: skip

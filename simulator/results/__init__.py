@@ -167,7 +167,9 @@ Summary
 ``backstop_takeover`` event; the sum of ``accounts_liquidated`` when there is none),
 ``bad_debt_usd`` (sum), ``insurance_fund_drawdown_usd`` (largest fall of the fund from its running
 peak), ``backstop_pnl_usd`` (``(share price end / share price start − 1) × equity start``: the
-PnL of the starting LP capital), ``adl_haircut_usd``, ``adl_overshoot_usd`` (sums), ``start_price``
+PnL of the starting LP capital), ``adl_haircut_usd``, ``adl_overshoot_usd`` (sums),
+``backstop_lp_loss_usd`` (``max(0, −backstop_pnl_usd)``), ``system_loss_usd`` (the sum of
+:data:`SYSTEM_LOSS_TERMS`, :func:`system_loss`), ``start_price``
 (the configured price at step 0: GBM ``start_price_usd``, a list's first price, a CSV's first
 row; passed by the engine in ``meta``), ``exogenous_min_price`` (min of ``price_exogenous_usd``), ``min_price``
 (min of ``price_oracle_usd``, what the protocol acted on), ``price_amplification``, ``fees_usd``
@@ -186,8 +188,9 @@ start (no fall to amplify).
 ``bad_debt_usd``, ``insurance_payout_usd`` (``amount_usd`` of its ``insurance_payout`` events:
 what the insurance fund paid for the market's deficits), ``adl_haircut_usd``,
 ``adl_overshoot_usd``, ``adl_notional_usd`` (``notional_usd`` of its ``adl_fill`` events: the
-winners' notional ADL closed), ``fees_usd`` (sums of its rows),
-``oi_long_start_usd``, ``oi_short_start_usd`` (its first row's open interest: after step 1),
+winners' notional ADL closed), ``system_loss_usd`` (the sum of
+:data:`MARKET_SYSTEM_LOSS_TERMS`: the fund and the backstop vault are venue-wide), ``fees_usd``
+(sums of its rows), ``oi_long_start_usd``, ``oi_short_start_usd`` (its first row's open interest: after step 1),
 ``oi_long_end_usd``, ``oi_short_end_usd`` (its last row's), and its ``start_price``,
 ``exogenous_min_price``, ``min_price``, ``price_amplification`` as above.
 
@@ -247,6 +250,7 @@ from simulator.results.schema import (
     MANIFEST,
     MARKET_ONLY_STEP_COLUMNS,
     MARKET_SUMMARY_KEYS,
+    MARKET_SYSTEM_LOSS_TERMS,
     NONDETERMINISTIC_SUMMARY_KEYS,
     POSITION_COLUMNS,
     POSITION_OUTCOMES,
@@ -256,6 +260,7 @@ from simulator.results.schema import (
     SUMMARY,
     SUMMARY_KEYS,
     SUMMED_STEP_COLUMNS,
+    SYSTEM_LOSS_TERMS,
     VENUE,
     VENUE_ONLY_STEP_COLUMNS,
     Column,
@@ -265,6 +270,7 @@ from simulator.results.schema import (
 from simulator.results.summary import (
     deterministic_summary,
     summarize,
+    system_loss,
 )
 from simulator.results.views import (
     market_steps,
@@ -291,6 +297,8 @@ __all__ = [
     "POSITION_COLUMNS",
     "SUMMARY_KEYS",
     "MARKET_SUMMARY_KEYS",
+    "SYSTEM_LOSS_TERMS",
+    "MARKET_SYSTEM_LOSS_TERMS",
     "VENUE",
     "MARKET_ONLY_STEP_COLUMNS",
     "VENUE_ONLY_STEP_COLUMNS",
@@ -302,6 +310,7 @@ __all__ = [
     "step_markets",
     "upgrade_legacy_tables",
     "NONDETERMINISTIC_SUMMARY_KEYS",
+    "system_loss",
     "LIQUIDATION_EVENT_KINDS",
     "POSITION_OUTCOMES",
     "MANIFEST",

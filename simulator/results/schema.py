@@ -148,6 +148,8 @@ SUMMARY_KEYS = (
     "backstop_pnl_usd",
     "adl_haircut_usd",
     "adl_overshoot_usd",
+    "backstop_lp_loss_usd",
+    "system_loss_usd",
     "start_price",
     "exogenous_min_price",
     "min_price",
@@ -166,6 +168,7 @@ MARKET_SUMMARY_KEYS = (
     "adl_haircut_usd",
     "adl_overshoot_usd",
     "adl_notional_usd",
+    "system_loss_usd",
     "fees_usd",
     "oi_long_start_usd",
     "oi_short_start_usd",
@@ -176,6 +179,18 @@ MARKET_SUMMARY_KEYS = (
     "min_price",
     "price_amplification",
 )
+#: The venue's ``system_loss_usd`` is the sum of these summary figures (USD, each >= 0): what
+#: the run cost everyone but the liquidated traders. The market-making vault's LP loss joins
+#: them when that vault exists (issue 11); until then it is 0 and not a key.
+SYSTEM_LOSS_TERMS = (
+    "insurance_fund_drawdown_usd",
+    "adl_haircut_usd",
+    "bad_debt_usd",
+    "backstop_lp_loss_usd",
+)
+#: A market's ``system_loss_usd`` is the sum of these figures of its ``markets`` entry: the
+#: insurance fund and the backstop vault are venue-wide, so a market's sum leaves them out.
+MARKET_SYSTEM_LOSS_TERMS = ("adl_haircut_usd", "bad_debt_usd")
 #: Summary keys that differ between two runs of the same scenario and seed.
 NONDETERMINISTIC_SUMMARY_KEYS = ("wall_seconds",)
 

@@ -3,14 +3,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from simulator.results.atomic import _jsonable
-from simulator.results.schema import LIQUIDATION_EVENT_KINDS, NONDETERMINISTIC_SUMMARY_KEYS
+from simulator.results.schema import (
+    LIQUIDATION_EVENT_KINDS,
+    MARKET_SYSTEM_LOSS_TERMS,
+    NONDETERMINISTIC_SUMMARY_KEYS,
+    SYSTEM_LOSS_TERMS,
+)
 from simulator.results.views import market_steps, step_markets, venue_steps
 
 
@@ -56,6 +61,42 @@ def _prices(rows: pd.DataFrame, start: float | None) -> dict[str, float | None]:
     }
 
 
+def system_loss(figures: Mapping[str, Any], terms: Sequence[str] = SYSTEM_LOSS_TERMS) -> float:
+    """What a run cost everyone but the liquidated traders (USD, >= 0): the sum of ``terms``.
+
+    The venue's terms (:data:`SYSTEM_LOSS_TERMS`) are the summary's
+    ``insurance_fund_drawdown_usd`` (largest fall of the fund from its running peak),
+    ``adl_haircut_usd`` (profit taken from winners by ADL, in full: the overshoot beyond the
+    deficit goes to the fund, whose gain is not netted), ``bad_debt_usd`` (deficits no buffer
+    covered, left at the end) and ``backstop_lp_loss_usd`` (the backstop vault's LPs' loss,
+    ``max(0, −backstop_pnl_usd)``: a vault profit is the liquidated traders' money and offsets
+    nothing). A market's (:data:`MARKET_SYSTEM_LOSS_TERMS`) are its ADL haircuts and bad debt
+    only: the fund and the vault are venue-wide. The market-making vault's LP loss is not a
+    term yet: that vault does not exist (issue 11), so it is 0.
+
+    Parameters
+    ----------
+    figures : mapping
+        A summary, or one market's entry of its ``markets``.
+    terms : sequence of str
+        The keys to add up (each an amount in USD, >= 0 by construction).
+
+    Returns
+    -------
+    float
+        The sum in USD; NaN when a term is (e.g. a fund column with gaps).
+
+    Examples
+    --------
+    >>> system_loss({"insurance_fund_drawdown_usd": 100.0, "adl_haircut_usd": 20.0,
+    ...              "bad_debt_usd": 3.0, "backstop_lp_loss_usd": 0.0})
+    123.0
+    >>> system_loss({"adl_haircut_usd": 20.0, "bad_debt_usd": 3.0}, MARKET_SYSTEM_LOSS_TERMS)
+    23.0
+    """
+    return float(sum(float(figures[term]) for term in terms))
+
+
 def _market_summary(
     rows: pd.DataFrame, events_df: pd.DataFrame, given: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -77,6 +118,7 @@ def _market_summary(
         "adl_haircut_usd": _col_sum(rows, "adl_haircut_usd"),
         "adl_overshoot_usd": _col_sum(rows, "adl_overshoot_usd"),
         "adl_notional_usd": _event_sum(events_df, "adl_fill", "notional_usd"),
+        "system_loss_usd": None,  # from the final terms, below
         "fees_usd": _col_sum(rows, "fees_usd"),
         "oi_long_start_usd": level("oi_long_usd", 0),
         "oi_short_start_usd": level("oi_short_usd", 0),
@@ -86,6 +128,7 @@ def _market_summary(
     }
     for key, value in given.items():
         out[key] = _jsonable(value)
+    out["system_loss_usd"] = system_loss(out, MARKET_SYSTEM_LOSS_TERMS)
     return out
 
 
@@ -201,6 +244,8 @@ def summarize(
         "backstop_pnl_usd": backstop_pnl,
         "adl_haircut_usd": _col_sum(venue, "adl_haircut_usd"),
         "adl_overshoot_usd": _col_sum(venue, "adl_overshoot_usd"),
+        "backstop_lp_loss_usd": None,  # from the final terms, below
+        "system_loss_usd": None,
         **prices,
         "fees_usd": _col_sum(venue, "fees_usd"),
         "markets": markets,
@@ -208,6 +253,9 @@ def summarize(
     for key, value in meta.items():
         if key != "markets":
             summary[key] = _jsonable(value)
+    # derived after meta, which may replace backstop_pnl_usd or bad_debt_usd
+    summary["backstop_lp_loss_usd"] = max(0.0, -float(summary["backstop_pnl_usd"]))
+    summary["system_loss_usd"] = system_loss(summary)
     return summary
 
 

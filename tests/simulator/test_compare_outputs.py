@@ -5,6 +5,7 @@ per-market table (compare.md, report.md) and the per-market charts."""
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -55,7 +56,16 @@ def test_compare_json_records_the_markets_and_every_row_with_its_market(comparis
     saved = json.loads((out / "compare.json").read_text())
     assert saved["markets"] == list(toy_venue.MARKETS)
     records = pd.DataFrame(saved["table"])
-    assert list(records.columns) == ["market", "metric", "control", "mean", "ci_low", "ci_high"]
+    assert list(records.columns) == [
+        "market",
+        "metric",
+        "control",
+        "mean",
+        "ci_low",
+        "ci_high",
+        "n",
+    ]
+    assert (records[records["metric"] == "bad_debt_usd"]["n"] == 2).all()  # paths with a value
     row = records[(records["market"] == "ETH") & (records["metric"] == "adl_notional_usd")
                   & (records["control"] == "leverage_cap")]  # fmt: skip
     assert len(row) == 1
@@ -112,3 +122,49 @@ def test_the_terminal_shows_one_table_for_one_market(tmp_path, capsys):
     print_comparison(toy_venue.write_comparison(tmp_path, paths=1, markets=["BTC"]), "cmp")
     text = capsys.readouterr().out
     assert "per market" not in text and "venue totals" not in text and "bad_debt_usd" in text
+
+
+def _tables(markdown: str) -> list[list[str]]:
+    """The Markdown tables of a document, each as its lines."""
+    tables, current = [], []
+    for line in markdown.splitlines():
+        if line.startswith("|"):
+            current.append(line)
+        elif current:
+            tables.append(current)
+            current = []
+    return tables + ([current] if current else [])
+
+
+def test_compare_md_tables_have_one_header_row_of_control_names_and_mean_interval_cells(
+    comparison,
+):
+    out, _ = comparison
+    text = (out / "compare.md").read_text()
+    venue, per_market = _tables(text)
+    assert venue[0] == "| metric | baseline | leverage_cap |"
+    assert per_market[0] == "| market | metric | baseline | leverage_cap |"
+    for table in (venue, per_market):
+        assert set(table[1]) <= {"|", "-", ":"}  # the separator: one header row only
+        assert not any("('" in line or "mean'" in line for line in table)  # no tuple headers
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in venue[2:]]
+    cells = {row[0]: row[1:] for row in rows}
+    assert all(re.fullmatch(r"\S+ \[\S+, \S+\]", c) for c in cells["bad_debt_usd"])
+    assert cells["n_paths"] == ["2", "2"]
+    # every table says how many paths it is over
+    assert text.count("over 2 paths") == 2
+    report = (out / "report.md").read_text()
+    assert report.count("over 2 paths") == 2
+
+
+def test_intervals_in_compare_csv_are_seeded_by_the_scenario_and_respect_the_support(comparison):
+    out, outcome = comparison
+    saved = pd.read_csv(out / "compare.csv", header=[0, 1], index_col=[0, 1])
+    lows = saved.xs("ci_low", axis=1, level=1)
+    money = [i for i in lows.index if i[1].endswith("_usd") and "pnl" not in i[1]]
+    assert (lows.loc[money].dropna() >= 0).all().all()
+    seed = json.loads((out / "compare.json").read_text())["scenario"]["seed"]
+    sol = [RunReader(out / "runs" / "baseline" / f"path-{p}").summary["markets"]["SOL"]
+           for p in (0, 1)]  # fmt: skip
+    stats = metric_stats((s["min_price"] for s in sol), seed=seed)
+    assert saved.loc[("SOL", "min_price"), ("baseline", "ci_low")] == pytest.approx(stats.ci_low)
