@@ -262,7 +262,10 @@ def mean_interval(x: np.ndarray, confidence: float = 0.95, seed: int = 0) -> tup
         low, high = result.confidence_interval
         if not (math.isfinite(low) and math.isfinite(high)):
             low, high = _bootstrap(z, confidence, seed, "percentile", result).confidence_interval
-    return float(low) * scale, float(high) * scale
+    # Every bootstrap mean lies in [min(x), max(x)]; the rescaling's rounding (or a subnormal
+    # value that x / scale flushed to 0) must not move a bound outside it.
+    lo, hi = float(np.min(x)), float(np.max(x))
+    return min(max(float(low) * scale, lo), hi), max(min(float(high) * scale, hi), lo)
 
 
 def metric_stats(

@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
@@ -52,8 +52,11 @@ _losses = st.builds(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, derandomize=True)
 @given(_losses, st.sampled_from([0.8, 0.95, 0.99]), st.integers(0, 2**32 - 1))
+# Found at random by a CI run: the subnormal value became 0 in x / max(x), so the lower bound
+# came back as 0.0, below the sample's minimum.
+@example(np.array([2.2250738585e-313, 1e12]), 0.95, 0)
 def test_a_non_negative_metric_never_gets_a_negative_bound(x, confidence, seed):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no NaN or degenerate-data warnings either
