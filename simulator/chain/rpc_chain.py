@@ -151,10 +151,11 @@ def _view_chunks(views: Sequence[View]) -> list[Sequence[View]]:
     larger single view is a chunk of its own)."""
     chunks, start, size = [], 0, 0
     for i, view in enumerate(views):
-        if size and size + len(view.data) > BATCH_READ_BYTES:
+        cost = len(view.data) + 64  # its calldata and two ABI words (address, offset)
+        if size and size + cost > BATCH_READ_BYTES:
             chunks.append(views[start:i])
             start, size = i, 0
-        size += len(view.data) + 64
+        size += cost
     chunks.append(views[start:])
     return chunks
 
