@@ -37,6 +37,13 @@ class TraderState:
     """Collateral left in the account's wallet for this position's top-ups (USD)."""
     read_price_usd: np.ndarray
     """Index price at which ``equity_usd`` and ``maintenance_usd`` were last read (USD)."""
+    read_funding_index_usd: np.ndarray | None = None
+    """Funding index of the row's side at that read (USD owed per base unit, the engine's
+    running estimate: :attr:`simulator.engine.state.EngineState.funding_index_usd`); None: the
+    estimate leaves funding out."""
+    read_margin_scale: np.ndarray | None = None
+    """The row's market's margin scale at that read (1 = no dynamic margin); None: the
+    estimate leaves the scale out."""
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {k: np.asarray(v) for k, v in vars(self).items()}
@@ -52,14 +59,30 @@ class TraderDecisions:
     """Amount each of them deposits (USD), aligned with ``top_up``."""
 
 
-def estimate(state: TraderState, price_usd) -> tuple[np.ndarray, np.ndarray]:
+def estimate(
+    state: TraderState,
+    price_usd,
+    funding_index_usd: np.ndarray | None = None,
+    margin_scale: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Equity and maintenance margin carried from their last read to ``price_usd`` (USD; a
     float, or one price per row):
-    ``equity + side·size·(price − read price)`` and ``maintenance · price / read price``.
-    Exact but for funding and fees accrued since the read."""
+    ``equity + side·size·(price − read price) − size·(funding index − index at read)`` and
+    ``maintenance · price / read price · scale / scale at read``.
+
+    ``funding_index_usd`` is each row's side's funding index now (USD per base unit; omit it to
+    leave funding out) and ``margin_scale`` each row's market's margin scale now (omit it to
+    leave the scale out). What the carry still misses: fees (a unit that trades is read again
+    after its block), a tier crossed since the read (maintenance is carried linearly in the
+    notional) and the difference between the engine's funding index and the venue's (the venue
+    accrues an untouched market's funding at the price of the accrual)."""
     side = state.side.astype(np.float64)
     equity = state.equity_usd + side * state.size_base * (price_usd - state.read_price_usd)
+    if funding_index_usd is not None and state.read_funding_index_usd is not None:
+        equity = equity - state.size_base * (funding_index_usd - state.read_funding_index_usd)
     maintenance = state.maintenance_usd * (price_usd / state.read_price_usd)
+    if margin_scale is not None and state.read_margin_scale is not None:
+        maintenance = maintenance * (margin_scale / state.read_margin_scale)
     return equity, maintenance
 
 
@@ -70,10 +93,13 @@ def decide(
     rng: np.random.Generator,
     can_top_up: np.ndarray | None = None,
     can_close: np.ndarray | None = None,
+    funding_index_usd: np.ndarray | None = None,
+    margin_scale: np.ndarray | None = None,
 ) -> TraderDecisions:
     """Decide this step's actions from the new index price (vectorized).
 
-    Equity and maintenance margin are carried to the new price with :func:`estimate`. Take-profit and stop-loss compare profit to collateral put in; panic
+    Equity and maintenance margin are carried to the new price with :func:`estimate` (with
+    ``funding_index_usd`` and ``margin_scale`` per row, when given). Take-profit and stop-loss compare profit to collateral put in; panic
     compares the adverse move since entry to ``panic_drawdown``; top-up traders below
     ``top_up_margin_ratio × maintenance`` deposit ``top_up_fraction × opening collateral``
     with probability ``top_up_probability`` (one uniform draw per row per step, always drawn
@@ -88,12 +114,13 @@ def decide(
     open_top = open_ & can_top_up if can_top_up is not None else open_
     open_close = open_ & can_close if can_close is not None else open_
     with np.errstate(invalid="ignore"):  # inf thresholds × 0 collateral of flat traders
-        return _decide(state, book, price_usd, rng, open_close, open_top)
+        carried = estimate(state, price_usd, funding_index_usd, margin_scale)
+        return _decide(state, book, price_usd, rng, open_close, open_top, carried)
 
 
-def _decide(state, book, price_usd, rng, open_, open_top) -> TraderDecisions:
+def _decide(state, book, price_usd, rng, open_, open_top, carried) -> TraderDecisions:
     side = state.side.astype(np.float64)
-    equity, maintenance = estimate(state, price_usd)
+    equity, maintenance = carried
     profit = equity - state.collateral_in_usd
     behaviour = book.behaviour
     adverse_move = (
@@ -125,7 +152,7 @@ def _decide(state, book, price_usd, rng, open_, open_top) -> TraderDecisions:
 
 
 def decide_reference(
-    state, book, price, draws, can_top_up=None, can_close=None
+    state, book, price, draws, can_top_up=None, can_close=None, funding_index=None, scale=None
 ) -> tuple[list[int], list[tuple[int, float]]]:
     """Row-by-row version of :func:`decide` for tests (``draws`` = the uniform draws)."""
     closes, top_ups = [], []
@@ -137,6 +164,10 @@ def decide_reference(
         read = state.read_price_usd[i]
         equity = state.equity_usd[i] + s * state.size_base[i] * (price_usd - read)
         maintenance = state.maintenance_usd[i] * price_usd / read
+        if funding_index is not None:
+            equity -= state.size_base[i] * (funding_index[i] - state.read_funding_index_usd[i])
+        if scale is not None:
+            maintenance *= scale[i] / state.read_margin_scale[i]
         profit = equity - state.collateral_in_usd[i]
         b = int(book.behaviour[i])
         adverse = s * (state.entry_price_usd[i] - price_usd) / state.entry_price_usd[i]

@@ -30,28 +30,82 @@ from simulator.units import from_wad_array
 CALLED_POLICIES = ("contracts_queue", "profit_queue", "pro_rata")
 
 
-def plan_adl(ctx: Context, s: EngineState, levels: dict[str, Any]) -> tuple[list[Action], set[int]]:
-    """The ADL calls for the deficits in ``levels["ledgers"]`` and the rows of their winners
-    (read again after the block)."""
+#: A row counts as a possible ADL winner when its profit at the oracle price is above minus
+#: this fraction of its notional (the venue's PnL is rounded in WAD; the test only has to
+#: keep every row the venue could rank with a positive PnL).
+WINNER_PNL_TOLERANCE = 1e-9
+
+
+def possible_winners(ctx: Context, s: EngineState, levels: dict[str, Any]) -> np.ndarray:
+    """Per market and winners' side ((M, 2): longs, shorts), whether anyone could be
+    auto-deleveraged now: a trader row of that side in the profit at this step's oracle price
+    (the venue picks only winners with a positive PnL), or the backstop vault holding that
+    side. The sign of a position's PnL does not depend on its size, so this is exact but for
+    rounding (:data:`WINNER_PNL_TOLERANCE`)."""
+    t, market = s.trader, ctx.world.book.market
+    price = s.oracle_price_usd[market]
+    in_profit = (t.size_base > 0) & (
+        t.side * (price - t.entry_price_usd) > -WINNER_PNL_TOLERANCE * price
+    )
+    slot = 2 * market + (t.side < 0)
+    counts = np.bincount(slot[in_profit], minlength=2 * ctx.n_markets).reshape(-1, 2)
+    possible = counts > 0
+    if ctx.vault_address is not None:
+        vault = np.array([int(x) for x in levels["vault_size_wad"]])
+        possible[:, 0] |= vault > 0
+        possible[:, 1] |= vault < 0
+    return possible
+
+
+def has_work(ctx: Context, s: EngineState, levels: dict[str, Any]) -> bool:
+    """Whether :func:`plan_adl` would read rankings for ``levels``: some market under a called
+    policy has a deficit that a possible winner could cover (:func:`possible_winners`)."""
+    return bool(_jobs(ctx, s, levels))
+
+
+def _jobs(
+    ctx: Context, s: EngineState, levels: dict[str, Any]
+) -> list[tuple[int, bool, np.ndarray, list[str]]]:
+    """(market, longs bankrupt, winner-side rows, candidate addresses) of every deficit that
+    ADL could act on."""
     v, book = ctx.venue, ctx.world.book
     if not v.params.buffers.adl_keeper_enabled:
-        return [], set()
+        return []
+    deficits = [
+        (m, longs_bankrupt)
+        for m, ledger in enumerate(levels["ledgers"])
+        if ctx.adl_policy[m] in CALLED_POLICIES
+        for longs_bankrupt, deficit in (
+            (True, ledger["badDebtLongs"]),
+            (False, ledger["badDebtShorts"]),
+        )  # fmt: skip
+        if deficit
+    ]
+    if not deficits:
+        return []
+    possible = possible_winners(ctx, s, levels)
     jobs: list[tuple[int, bool, np.ndarray, list[str]]] = []
-    for m, ledger in enumerate(levels["ledgers"]):
-        if ctx.adl_policy[m] not in CALLED_POLICIES:
-            continue
-        for longs_bankrupt, deficit in ((True, ledger["badDebtLongs"]), (False, ledger["badDebtShorts"])):  # fmt: skip
-            if not deficit:
-                continue
-            side = -1 if longs_bankrupt else 1  # the winners' side
-            rows = np.flatnonzero(
-                (book.market == m) & (s.trader.size_base > 0) & (s.trader.side == side)
-            )
-            accounts = [ctx.accounts[a] for a in book.account[rows]]
-            if ctx.vault_address is not None:
-                accounts.append(ctx.vault_address)
-            if accounts:
-                jobs.append((m, longs_bankrupt, rows, accounts))
+    for m, longs_bankrupt in deficits:
+        side = -1 if longs_bankrupt else 1  # the winners' side
+        if not possible[m, 0 if side > 0 else 1]:
+            continue  # nobody on the winners' side is in the profit: nothing to rank
+        rows = np.flatnonzero(
+            (book.market == m) & (s.trader.size_base > 0) & (s.trader.side == side)
+        )
+        accounts = [ctx.accounts[a] for a in book.account[rows]]
+        if ctx.vault_address is not None:
+            accounts.append(ctx.vault_address)
+        if accounts:
+            jobs.append((m, longs_bankrupt, rows, accounts))
+    return jobs
+
+
+def plan_adl(ctx: Context, s: EngineState, levels: dict[str, Any]) -> tuple[list[Action], set[int]]:
+    """The ADL calls for the deficits in ``levels["ledgers"]`` and the rows of their winners
+    (read again after the block). A deficit with no possible winner
+    (:func:`possible_winners`) is not ranked: it waits, outstanding, for one."""
+    v = ctx.venue
+    jobs = _jobs(ctx, s, levels)
     if not jobs:
         return [], set()
     got = ctx.chain.read(

@@ -39,6 +39,8 @@ def parse_markets(ctx: Context, got: list) -> dict[str, Any]:
         "oi_long_base": np.array([from_wad(s["longOpenInterest"]) for s in states]),
         "oi_short_base": np.array([from_wad(s["shortOpenInterest"]) for s in states]),
         "funding_rate_per_hour": np.array([from_wad(s["fundingRatePerDay"]) / 24 for s in states]),
+        "funding_rate_per_day": np.array([from_wad(s["fundingRatePerDay"]) for s in states]),
+        "margin_scale": np.array([from_wad(s["marginScale"]) for s in states]),
         "amm_reserve_usd": reserve_usd,
         "amm_reserve_base": reserve_base,
         "amm_price_usd": amm_price,
@@ -48,6 +50,7 @@ def parse_markets(ctx: Context, got: list) -> dict[str, Any]:
         "fees_cum_usd": np.array(
             [from_wad(g["fees"] + g["liquidationPenalties"]) for g in ledgers]
         ),
+        "socialized_cum_usd": np.array([from_wad(g["socializedLoss"]) for g in ledgers]),
     }
 
 

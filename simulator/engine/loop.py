@@ -47,7 +47,13 @@ from simulator.engine.invariants import check_gas, check_invariants
 from simulator.engine.levels import Levels
 from simulator.engine.margin import MarginUnits
 from simulator.engine.positions import position_rows
-from simulator.engine.state import OPEN, REFUSED, EngineState, StepOutcome
+from simulator.engine.state import (
+    OPEN,
+    REFUSED,
+    EngineState,
+    StepOutcome,
+    advance_funding_index,
+)
 from simulator.world import TOP_UP_WALLET_MULTIPLE, World, WorldError
 
 
@@ -97,7 +103,7 @@ class Engine:
             scenario=scenario,
             venue=self.venue,
             accounts=list(world.accounts),
-            units=MarginUnits.of_book(world.book),
+            units=MarginUnits.of_book(world.book, [m.maintenance_margin_fraction for m in markets]),
             rng=self.rng,
             exogenous_usd=self.exogenous_usd,
             faults=world.inputs.faults,
@@ -138,6 +144,8 @@ class Engine:
             # Each row's part of its account's top-up wallet (the world minted their sum).
             wallet_usd=book.collateral_usd * TOP_UP_WALLET_MULTIPLE * (book.top_up_fraction > 0),
             read_price_usd=price0[book.market].copy(),
+            read_funding_index_usd=np.zeros(n),
+            read_margin_scale=np.ones(n),
         )
         signed = book.side * size
         capital = w.arbitrageur_capital_usd
@@ -160,9 +168,12 @@ class Engine:
             hedger_inventory=np.stack([w.hedger_base * price0, w.hedger_base], axis=1),
             peak_price_usd=price0.copy(),
             lps_withdrew=np.zeros(n_markets, dtype=bool),
+            funding_index_usd=np.zeros((n_markets, 2)),
         )
-        traders.refresh_traders(ctx, state)
         reads = self._last_levels = self.levels.read()
+        state.margin_scale = reads["margin_scale"].copy()
+        state.last_socialized_usd = reads["socialized_cum_usd"].copy()
+        traders.refresh_traders(ctx, state)
         state.last_bad_debt_usd = reads["bad_debt_usd"].copy()
         state.amm_price_usd = reads["amm_price_usd"].copy()
         state.last_fees_usd = reads["fees_cum_usd"].copy()
@@ -190,6 +201,14 @@ class Engine:
 
         # ---- phase 1: oracles, controller, governance, traders, LPs ---------------------------
         block += oracle.plan_oracle(ctx, s, t, exo)
+        last = self._last_levels
+        advance_funding_index(
+            s, last["funding_rate_per_day"], self.scenario.step_seconds, s.oracle_price_usd
+        )
+        # A loss charged through the funding indices in the last block (socialized) is not in
+        # the engine's funding index: keepers then read every unit again.
+        socialized = bool((last["socialized_cum_usd"] > s.last_socialized_usd).any())
+        s.last_socialized_usd = last["socialized_cum_usd"].copy()
         block += governance.plan_governance(ctx, s, t, step_events)
         decisions, trader_actions = traders.plan_traders(ctx, s)
         block += trader_actions
@@ -199,16 +218,17 @@ class Engine:
 
         # ---- phase 2: keepers on the pending block --------------------------------------------
         prices = s.oracle_price_usd[book.market]
-        est_eq, est_mm = trader_agents.estimate(s.trader, prices)
+        est_eq, est_mm = traders.estimate_rows(ctx, s)
         eq, mm = units.unit_sum(est_eq), units.unit_sum(est_mm)
         notional_row = s.trader.size_base * prices
         notional = units.unit_sum(notional_row)
-        watch = keepers.watch_list(ctx, s, t, eq, mm, notional)
+        watch = keepers.watch_list(ctx, s, t, eq, mm, notional, everyone=socialized)
         confirm = keepers.confirm_list(ctx, watch, notional)
         spot_views = spot.spot_views(ctx)
-        quiet = not len(confirm) and not lp_actions and not self._last_levels["bad_debt_usd"].any()
+        quiet = not len(confirm) and not lp_actions and not adl.has_work(ctx, s, last)
         if quiet:
-            # A quiet block: nobody near liquidation, no bad debt to deleverage. The spot
+            # A quiet block: nobody near liquidation, no bad debt that anyone could be
+            # auto-deleveraged for (:func:`adl.possible_winners`). The spot
             # phase's inputs are the last block's levels less the positions traders are closing
             # in this one, so the whole block goes to the node in one submit, with no read.
             spot_actions = self._spot_phase(
@@ -254,6 +274,7 @@ class Engine:
         step_events += events.decode_block(ctx, s, results, block, t)
         keepers.record_refused_takeovers(s, results, block)
         levels = self._last_levels = self.levels.parse(after)
+        s.margin_scale = levels["margin_scale"].copy()
         if len(candidates):
             traders.store_health(ctx, s, candidates, levels["extra"])
         ended = np.flatnonzero((s.outcome_step == t) & np.isnan(s.realized_pnl_usd))

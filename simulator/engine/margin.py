@@ -8,7 +8,9 @@ position (book row). A row's view of its unit is its share of it:
 
 - equity: ``share × (unit equity − Σ the unit's rows' PnL) + the row's PnL``, with ``share``
   the row's collateral put in over its unit's, and PnL ``side × size × (index − entry)``;
-- maintenance: the unit's maintenance × the row's notional / the unit's notional.
+- maintenance: the unit's maintenance × the row's weight / the unit's weight, the weight being
+  the row's notional × its market's base maintenance fraction (so that a cross account's
+  positions in markets of different margins carry their own share when prices move apart).
 
 Summed over a unit's rows the views give back the unit's equity and maintenance, so carrying
 each row to a new price (:func:`simulator.agents.traders.estimate`) and summing (:meth:`unit_sum`)
@@ -38,10 +40,14 @@ class MarginUnits:
     """Whether the unit is an isolated position (bool)."""
     market: np.ndarray
     """Market index of an isolated unit, -1 for a cross account (int64)."""
+    maintenance_fraction: np.ndarray | None = None
+    """Per market: the base maintenance margin fraction that weighs a row's share of its
+    unit's maintenance (None: every market alike)."""
 
     @classmethod
-    def of_book(cls, book) -> MarginUnits:
-        """The units of a :class:`~simulator.population.TraderBook`."""
+    def of_book(cls, book, maintenance_fraction: np.ndarray | None = None) -> MarginUnits:
+        """The units of a :class:`~simulator.population.TraderBook` (``maintenance_fraction``:
+        per market, see :attr:`maintenance_fraction`)."""
         cross_accounts = np.unique(book.account[~book.isolated])
         iso_rows = np.flatnonzero(book.isolated)
         unit_of_account = np.full(book.n_accounts, -1, dtype=np.int64)
@@ -56,6 +62,11 @@ class MarginUnits:
             ),
             market=np.concatenate([np.full(len(cross_accounts), -1), book.market[iso_rows]]).astype(
                 np.int64
+            ),
+            maintenance_fraction=(
+                None
+                if maintenance_fraction is None
+                else np.asarray(maintenance_fraction, dtype=np.float64)
             ),
         )
 
@@ -116,9 +127,14 @@ class MarginUnits:
         maintenance: np.ndarray,
         prices_usd: np.ndarray,
         market_of_row: np.ndarray,
+        funding_index_usd: np.ndarray | None = None,
+        margin_scale: np.ndarray | None = None,
     ) -> None:
         """Write the units' (equity, maintenance) read at the markets' ``prices_usd`` into the
-        trader rows' views (``state``: :class:`~simulator.agents.traders.TraderState`)."""
+        trader rows' views (``state``: :class:`~simulator.agents.traders.TraderState`), with
+        the markets' funding indices ((M, 2): longs, shorts; USD per base unit) and margin
+        scales (M) at the read, when given, for
+        :func:`~simulator.agents.traders.estimate`."""
         units = np.asarray(units, dtype=np.int64)
         if not len(units):
             return
@@ -130,11 +146,13 @@ class MarginUnits:
         side = state.side[rows].astype(np.float64)
         pnl = side * state.size_base[rows] * (price - state.entry_price_usd[rows])
         pnl = np.where(state.size_base[rows] > 0, pnl, 0.0)
-        notional = state.size_base[rows] * price
+        weight = state.size_base[rows] * price  # the row's notional, times its market's MMF
+        if self.maintenance_fraction is not None:
+            weight = weight * self.maintenance_fraction[market_of_row[rows]]
         collateral = state.collateral_in_usd[rows]
         # Sums over each unit's rows (only rows of the read units are in ``rows``).
         pnl_sum = np.bincount(u, weights=pnl, minlength=self.count)[u]
-        notional_sum = np.bincount(u, weights=notional, minlength=self.count)[u]
+        weight_sum = np.bincount(u, weights=weight, minlength=self.count)[u]
         collateral_sum = np.bincount(u, weights=collateral, minlength=self.count)[u]
         rows_in_unit = np.bincount(u, minlength=self.count)[u]
         share = np.where(
@@ -145,8 +163,13 @@ class MarginUnits:
         eq_u, mm_u = equity[slot[u]], maintenance[slot[u]]
         state.equity_usd[rows] = share * (eq_u - pnl_sum) + pnl
         state.maintenance_usd[rows] = np.where(
-            notional_sum > 0,
-            mm_u * notional / np.where(notional_sum > 0, notional_sum, 1),
+            weight_sum > 0,
+            mm_u * weight / np.where(weight_sum > 0, weight_sum, 1),
             share * mm_u,
         )
         state.read_price_usd[rows] = price
+        if funding_index_usd is not None and state.read_funding_index_usd is not None:
+            short = (state.side[rows] < 0).astype(np.int64)
+            state.read_funding_index_usd[rows] = funding_index_usd[market_of_row[rows], short]
+        if margin_scale is not None and state.read_margin_scale is not None:
+            state.read_margin_scale[rows] = margin_scale[market_of_row[rows]]

@@ -67,6 +67,17 @@ class EngineState:
     """(K, M, 2): each arbitrageur's (collateral USD, base units) per market."""
     hedger_inventory: np.ndarray = _empty(np.float64, 0, 2)
     """(M, 2): the hedger's (collateral USD, base units) per market."""
+    funding_index_usd: np.ndarray = _empty(np.float64, 0, 2)
+    """(M, 2): the engine's running estimate of each market's funding index for longs and
+    shorts (USD owed per base unit since the start): every step adds the funding rate of the
+    last block's levels times the step at the oracle price (:func:`advance_funding_index`).
+    Only differences matter (what a position owes between two reads)."""
+    margin_scale: np.ndarray = _empty()
+    """Per market (M): the margin scale of the last block's levels (1 = no dynamic margin)."""
+    last_socialized_usd: np.ndarray = _empty()
+    """Per market (M): cumulative loss charged through the funding indices after the last
+    block (USD); when it grows, keepers read every unit again (the engine's funding index does
+    not model that charge)."""
     peak_price_usd: np.ndarray = _empty()
     """Per market (M): running peak of the oracle price (USD)."""
     lps_withdrew: np.ndarray = _empty(bool)
@@ -85,7 +96,19 @@ class EngineState:
         "liquidatable_since", "takeover_refused", "outcome", "outcome_step", "realized_pnl_usd",
         "oracle_price_usd", "amm_price_usd", "permanent_log_impact", "hedged_base",
         "arb_inventory", "hedger_inventory", "peak_price_usd", "lps_withdrew",
-        "last_bad_debt_usd", "last_fees_usd",
+        "last_bad_debt_usd", "last_fees_usd", "funding_index_usd", "margin_scale",
+        "last_socialized_usd",
     )  # fmt: skip
     #: Scalar fields (checkpointed in the JSON metadata).
     SCALARS = ("step", "vault_lps_withdrew", "governance", "last_fund_usd", "transactions")
+
+
+def advance_funding_index(
+    s: EngineState, funding_rate_per_day: np.ndarray, step_seconds: int, price_usd: np.ndarray
+) -> None:
+    """Accrue one step of funding into ``s.funding_index_usd``: longs owe
+    ``rate · step / 1 day · price`` per base unit and shorts the opposite (rate per day as a
+    fraction, + = longs pay; price USD per market), as the venue's funding increments."""
+    increment = funding_rate_per_day * (step_seconds / 86_400) * price_usd
+    s.funding_index_usd[:, 0] += increment
+    s.funding_index_usd[:, 1] -= increment

@@ -18,6 +18,20 @@ def row_prices(ctx: Context, s: EngineState) -> np.ndarray:
     return s.oracle_price_usd[ctx.world.book.market]
 
 
+def row_carry(ctx: Context, s: EngineState) -> tuple[np.ndarray, np.ndarray]:
+    """Every row's side's funding index (USD per base unit) and its market's margin scale
+    now, for :func:`simulator.agents.traders.estimate`."""
+    market = ctx.world.book.market
+    short = (s.trader.side < 0).astype(np.int64)
+    return s.funding_index_usd[market, short], s.margin_scale[market]
+
+
+def estimate_rows(ctx: Context, s: EngineState) -> tuple[np.ndarray, np.ndarray]:
+    """Every row's equity and maintenance margin carried to this step's oracle prices, funding
+    index and margin scale (USD)."""
+    return trader_agents.estimate(s.trader, row_prices(ctx, s), *row_carry(ctx, s))
+
+
 def plan_traders(
     ctx: Context, s: EngineState
 ) -> tuple[trader_agents.TraderDecisions, list[Action]]:
@@ -28,8 +42,9 @@ def plan_traders(
     estimated under maintenance is left to the keepers (the venue would refuse its close)."""
     v, book, units = ctx.venue.venue, ctx.world.book, ctx.units
     prices = row_prices(ctx, s)
+    funding_index, scale = row_carry(ctx, s)
     # A position closes only while its margin account as a whole is above maintenance.
-    equity, maintenance = trader_agents.estimate(s.trader, prices)
+    equity, maintenance = trader_agents.estimate(s.trader, prices, funding_index, scale)
     healthy = units.unit_sum(equity) > units.unit_sum(maintenance)
     decisions = trader_agents.decide(
         s.trader,
@@ -38,6 +53,8 @@ def plan_traders(
         ctx.rng,
         can_top_up=~book.isolated,
         can_close=healthy[units.unit_of_row],
+        funding_index_usd=funding_index,
+        margin_scale=scale,
     )
     actions = []
     for r in decisions.close:
@@ -70,6 +87,8 @@ def store_health(
         maintenance[kept],
         s.oracle_price_usd,
         ctx.world.book.market,
+        s.funding_index_usd,
+        s.margin_scale,
     )
     return equity, maintenance
 

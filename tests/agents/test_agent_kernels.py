@@ -47,16 +47,22 @@ def test_trader_decisions_match_the_row_by_row_reference(seed, move):
         side=side, size_base=size, equity_usd=rng.uniform(-500, 20_000, n),
         maintenance_usd=size * read_price * 0.01, collateral_in_usd=book.collateral_usd.copy(),
         entry_price_usd=entry, wallet_usd=rng.uniform(0, 5_000, n), read_price_usd=read_price,
+        read_funding_index_usd=rng.uniform(-50, 50, n), read_margin_scale=rng.uniform(1, 2, n),
     )  # fmt: skip
     # One price per row (rows in several markets) and the masks of rows that may top up and
-    # whose margin account may close.
+    # whose margin account may close; funding accrued and margin scale changed since the read.
     price = 100_000 * (1 + move) * rng.choice([1.0, 1.01], n)
+    funding_index = state.read_funding_index_usd + rng.uniform(-200, 200, n)
+    scale = rng.uniform(1, 2, n)
     can_top_up, can_close = rng.random(n) < 0.8, rng.random(n) < 0.8
     decisions = traders.decide(
-        state, book, price, np.random.default_rng(seed), can_top_up=can_top_up, can_close=can_close
-    )
+        state, book, price, np.random.default_rng(seed), can_top_up=can_top_up,
+        can_close=can_close, funding_index_usd=funding_index, margin_scale=scale,
+    )  # fmt: skip
     draws = np.random.default_rng(seed).random(n)
-    closes, top_ups = traders.decide_reference(state, book, price, draws, can_top_up, can_close)
+    closes, top_ups = traders.decide_reference(
+        state, book, price, draws, can_top_up, can_close, funding_index, scale
+    )
     assert list(decisions.close) == closes
     assert list(decisions.top_up) == [i for i, _ in top_ups]
     np.testing.assert_allclose(decisions.top_up_usd, [a for _, a in top_ups])
