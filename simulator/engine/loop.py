@@ -153,7 +153,9 @@ class Engine:
             amm_price_usd=price0.copy(),
             permanent_log_impact=np.zeros(n_markets),
             transient_log_impact=np.zeros(n_markets),
-            outside_price_usd=np.vstack([price0, np.full((self.scenario.steps, n_markets), np.nan)]),
+            outside_price_usd=np.vstack(
+                [price0, np.full((self.scenario.steps, n_markets), np.nan)]
+            ),
             hedged_base=np.bincount(book.market, weights=signed, minlength=n_markets)
             * spot.HEDGE_RATIO,
             arb_inventory=np.array(

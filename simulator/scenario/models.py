@@ -549,8 +549,8 @@ PERMANENT_IMPACT_GONE = (
     "permanent_impact was removed: a share of the AMM's own impact has no honest mapping onto "
     "the outside market's square-root impact law that replaced it; set outside_market.impact_y, "
     "outside_market.persistent_share, outside_market.half_life_steps and "
-    "outside_market.markets.<SYMBOL>.sigma_daily / volume_daily_usd instead (README, \"Oracle "
-    "and outside market\")"
+    'outside_market.markets.<SYMBOL>.sigma_daily / volume_daily_usd instead (README, "Oracle '
+    'and outside market")'
 )
 
 
@@ -710,7 +710,7 @@ class Scenario(_Model):
     arbitrageurs: ArbitrageurSpec = Field(default_factory=ArbitrageurSpec)
     """AMM arbitrageurs."""
     amm: AmmSpec = Field(default_factory=AmmSpec)
-    """Spot AMM depth and permanent impact of every market (a market's ``amm`` replaces it)."""
+    """Spot AMM depth of every market (a market's ``amm`` replaces it)."""
     lps: LpSpec = Field(default_factory=LpSpec)
     """Liquidity providers' withdrawals under stress."""
     oracle_sources: OracleSources = Field(default_factory=OracleSources)
