@@ -160,6 +160,10 @@ class Engine:
             oracle_price_usd=price0.copy(),
             amm_price_usd=price0.copy(),
             permanent_log_impact=np.zeros(n_markets),
+            transient_log_impact=np.zeros(n_markets),
+            outside_price_usd=np.vstack(
+                [price0, np.full((self.scenario.steps, n_markets), np.nan)]
+            ),
             hedged_base=np.bincount(book.market, weights=signed, minlength=n_markets)
             * spot.HEDGE_RATIO,
             arb_inventory=np.array(
@@ -284,6 +288,7 @@ class Engine:
         out_rows = metrics.step_rows(
             t, self.scenario.step_seconds, self.symbols, exo, levels, step_events, len(results),
             previous_bad_debt_usd=s.last_bad_debt_usd, previous_fees_usd=s.last_fees_usd,
+            outside_usd=s.outside_price_usd[t],
         )  # fmt: skip
         s.last_bad_debt_usd = levels["bad_debt_usd"].copy()
         s.last_fees_usd = levels["fees_cum_usd"].copy()

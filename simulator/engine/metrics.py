@@ -34,6 +34,7 @@ def step_rows(
     *,
     previous_bad_debt_usd: np.ndarray,
     previous_fees_usd: np.ndarray,
+    outside_usd: np.ndarray | None = None,
 ) -> list[dict[str, Any]]:
     """The step's ``steps.parquet`` rows from the levels read after the block and its event
     rows: one row per market of ``symbols`` (in order), then the venue-total (``"ALL"``) row
@@ -45,7 +46,8 @@ def step_rows(
     plus liquidation penalties: an ADL overshoot sent to the insurance fund is a haircut and
     is not in them). Venue-wide levels (insurance fund, backstop vault) and the block's
     transactions go on the venue-total row, whose ``accounts_liquidated`` counts an account
-    liquidated in several markets once.
+    liquidated in several markets once. ``outside_usd``: each market's outside price of the
+    step (USD; the ``price_outside_usd`` column, null when not given).
     """
     events = list(events)
     liquidations = [e for e in events if e["kind"] in LIQUIDATION_KINDS]
@@ -62,6 +64,7 @@ def step_rows(
                 "market": symbol,
                 "price_exogenous_usd": float(exogenous_usd[m]),
                 "price_oracle_usd": index,
+                "price_outside_usd": None if outside_usd is None else float(outside_usd[m]),
                 "price_mark_usd": float(levels["mark_usd"][m]),
                 "price_amm_usd": float(levels["amm_price_usd"][m]),
                 "oi_long_usd": float(levels["oi_long_base"][m]) * index,

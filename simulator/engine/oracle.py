@@ -1,27 +1,96 @@
 """Phase 1a: every market's oracle posts this step's price, and the dynamic margin controller
 pokes every market (one ``pokeMany``).
 
-Each oracle's source is its market's spot AMM price at the end of the previous block with
-feedback on, the exogenous price with it off; the scenario's oracle faults (lag, stale, bad
-print; per market) act on the source's history
+With feedback on, each oracle posts the lower weighted median
+(:func:`~simulator.prices.sources.lower_weighted_median`) of its sources
+(``scenario.oracle_sources``): the outside venues, each posting the market's outside price of
+``lag_steps`` steps ago times its own lognormal noise (one draw per venue and market per step,
+from the ``oracle`` random stream), and the local spot AMM's price at the end of the previous
+block. The outside price is the exogenous price times ``exp`` of the impact of forced selling in
+effect (:mod:`simulator.prices.impact`, carried by :mod:`~simulator.engine.spot`). With feedback
+off the oracle posts the exogenous price itself. The scenario's oracle faults (lag, stale, bad
+print; per market) act on the history of what the oracle would post
 (:meth:`~simulator.pricepaths.OracleFaultSchedule.feed_markets`)."""
 
 from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
 
 import numpy as np
 
 from simulator.engine.context import Action, Context
 from simulator.engine.state import EngineState
+from simulator.prices.sources import lower_weighted_median, venue_prices
+from simulator.scenario import Scenario
+from simulator.scenario.randomness import oracle_step_generator
 from simulator.units import to_wad
+
+
+@dataclass(frozen=True)
+class OracleModel:
+    """A scenario's oracle sources and outside market, as arrays (built once per scenario)."""
+
+    lag_steps: np.ndarray
+    """Per venue (K): lag (steps)."""
+    noise_bps: np.ndarray
+    """Per venue (K): noise (bps, standard deviation of the log deviation)."""
+    weights: np.ndarray
+    """The venues' weights, then the AMM's (K + 1)."""
+    stream: np.random.SeedSequence
+    """The ``oracle`` random stream (child 3 of the seed)."""
+    impact_y: float
+    persistent_share: float
+    half_life_steps: float
+    sigma_daily: np.ndarray
+    """Per market (M): daily volatility (fraction)."""
+    volume_daily_usd: np.ndarray
+    """Per market (M): daily volume, scaled (USD)."""
+
+
+@functools.lru_cache(maxsize=16)
+def oracle_model(scenario: Scenario) -> OracleModel:
+    """The :class:`OracleModel` of ``scenario``."""
+    sources, outside = scenario.oracle_sources, scenario.outside_market
+    return OracleModel(
+        lag_steps=np.array([v.lag_steps for v in sources.venues], dtype=np.int64),
+        noise_bps=np.array([v.noise_bps for v in sources.venues], dtype=np.float64),
+        weights=sources.weights(),
+        stream=scenario.random_streams().oracle,
+        impact_y=outside.impact_y,
+        persistent_share=outside.persistent_share,
+        half_life_steps=outside.half_life_steps,
+        sigma_daily=scenario.outside_sigma_daily(),
+        volume_daily_usd=scenario.outside_volume_daily_usd(),
+    )
+
+
+def source_median_usd(
+    model: OracleModel, outside_history_usd: np.ndarray, amm_price_usd: np.ndarray, t: int
+) -> np.ndarray:
+    """Per market (M): the weighted median of the venues' prices at step ``t`` (from the
+    outside prices of steps ``0 .. t``) and the AMM's ``amm_price_usd`` (USD)."""
+    k, n_markets = len(model.lag_steps), outside_history_usd.shape[1]
+    draws = None
+    if (model.noise_bps > 0).any():
+        draws = oracle_step_generator(model.stream, t).standard_normal((k, n_markets))
+    venues = venue_prices(outside_history_usd, t, model.lag_steps, model.noise_bps, draws)
+    values = np.vstack([venues, np.asarray(amm_price_usd, dtype=np.float64)[None, :]])
+    return lower_weighted_median(values, model.weights)
 
 
 def plan_oracle(ctx: Context, s: EngineState, t: int, exo_usd: np.ndarray) -> list[Action]:
     """The price pushes of step ``t`` (none for a market whose fault holds its oracle) and the
-    controller's poke; records the source prices and the prices the oracles will hold in
-    ``s``."""
+    controller's poke; records the outside prices, the source prices and the prices the
+    oracles will hold in ``s``."""
     actions: list[Action] = []
     v = ctx.venue
-    source = s.amm_price_usd if ctx.feedback else exo_usd
+    s.outside_price_usd[t] = exo_usd * np.exp(s.permanent_log_impact + s.transient_log_impact)
+    if ctx.feedback:
+        model = oracle_model(ctx.scenario)
+        source = source_median_usd(model, s.outside_price_usd, s.amm_price_usd, t)
+    else:
+        source = exo_usd
     s.feed_prices_usd[t] = source
     feed = ctx.faults.feed_markets(t, s.feed_prices_usd[: t + 1])
     for m, market in enumerate(ctx.market_ids):

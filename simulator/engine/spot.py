@@ -4,8 +4,10 @@ spot AMM (one AMM per asset; all markets in the same block).
 The inputs are the pending block's market states, AMM reserves and the vault's positions after
 the keepers' calls (:func:`spot_views` / :func:`parse_spot`), or, in a quiet block, the last
 block's levels less the positions traders are closing (:func:`spot_inputs_after_closes`).
-Arbitrageurs go first (toward the market's next exogenous price, within their capital), then
-the hedger's forced flow: what the hedger sells after them is what the oracle reads next."""
+Arbitrageurs go first (toward the market's outside price of the next step, within their
+capital), then the hedger's forced flow: its net sale moves the outside market by the
+square-root impact law (:mod:`simulator.prices.impact`), which the oracle's venues post from
+the next step on, and its swap moves the local AMM, one of the oracle's sources."""
 
 from __future__ import annotations
 
@@ -18,7 +20,9 @@ from simulator.agents import liquidity
 from simulator.chain.types import Call
 from simulator.engine.context import Action, Context
 from simulator.engine.levels import market_views, parse_markets, parse_vault, vault_views
+from simulator.engine.oracle import oracle_model
 from simulator.engine.state import EngineState
+from simulator.prices.impact import carry_impact, decay_per_step, sqrt_impact_log
 from simulator.units import to_units, to_wad
 
 #: Share of the backstop vault's position it closes per block while unwinding (fraction).
@@ -79,16 +83,21 @@ def plan_vault_unwind(ctx: Context, levels: dict[str, Any]) -> list[Action]:
 
 
 def plan_spot(ctx: Context, s: EngineState, t: int, levels: dict[str, Any]) -> list[Action]:
-    """Per market: arbitrage toward the next exogenous price, then the hedger's swap; moves
-    the arbitrageurs' target by the permanent part of the hedger's impact (``s``)."""
+    """Per market: arbitrage toward the next step's outside price (before this step's hedge),
+    then the hedger's swap; carries the outside market's log impact in ``s`` to the next step
+    with the hedger's net sale priced by the square-root law."""
     actions: list[Action] = []
     arb = ctx.scenario.arbitrageurs
+    model = oracle_model(ctx.scenario)
+    decay = decay_per_step(model.half_life_steps)
+    net_sale_usd = np.zeros(ctx.n_markets)
     for m in range(ctx.n_markets):
         fee = float(ctx.amm_fee[m])
         reserve_usd = float(levels["amm_reserve_usd"][m])
         reserve_base = float(levels["amm_reserve_base"][m])
         if t < len(ctx.exogenous_usd) - 1:
-            target = float(ctx.exogenous_usd[t + 1, m]) * math.exp(s.permanent_log_impact[m])
+            log_impact = s.permanent_log_impact[m] + s.transient_log_impact[m] * decay
+            target = float(ctx.exogenous_usd[t + 1, m]) * math.exp(log_impact)
             swaps = liquidity.arbitrage(
                 reserve_usd, reserve_base, fee, target,
                 [tuple(row) for row in s.arb_inventory[:, m]],
@@ -106,11 +115,14 @@ def plan_spot(ctx: Context, s: EngineState, t: int, levels: dict[str, Any]) -> l
         )
         if swap is not None:
             actions.append(Action(swap_call(ctx, m, ctx.world.hedger, swap), "hedge", -1, m))
-            # The permanent part of the hedger's price impact moves the arbitrageurs' target
-            # from the next block on (see AmmSpec.permanent_impact).
-            after_usd, after_base = after_swap(reserve_usd, reserve_base, swap, fee)
-            impact = math.log((after_usd / after_base) / price)
-            s.permanent_log_impact[m] += ctx.scenario.amm.permanent_impact * impact
+            # Its net sale (USD at the pool's price; a purchase is negative) moves the outside
+            # market from the next step on.
+            net_sale_usd[m] = swap.amount_in * price if swap.base_in else -swap.amount_in
+    delta = sqrt_impact_log(net_sale_usd, model.impact_y, model.sigma_daily, model.volume_daily_usd)
+    s.permanent_log_impact, s.transient_log_impact = carry_impact(
+        s.permanent_log_impact, s.transient_log_impact, delta,
+        model.persistent_share, model.half_life_steps,
+    )  # fmt: skip
     return actions
 
 

@@ -60,7 +60,13 @@ class EngineState:
     amm_price_usd: np.ndarray = _empty()
     """Per market (M): spot AMM price at the end of the last block (USD)."""
     permanent_log_impact: np.ndarray = _empty()
-    """Per market (M): cumulative permanent log price impact of the hedger's trades."""
+    """Per market (M): the persistent part of the outside market's log impact of the hedger's
+    trades, in effect at the next step (:mod:`simulator.prices.impact`)."""
+    transient_log_impact: np.ndarray = _empty()
+    """Per market (M): the decaying part of that log impact, in effect at the next step."""
+    outside_price_usd: np.ndarray = _empty()
+    """Per step (steps + 1, M): the outside price the oracle venues follow (USD): the exogenous
+    price times exp(the log impact in effect); NaN for the steps not run yet."""
     hedged_base: np.ndarray = _empty()
     """Per market (M): base the hedger holds for the pool's hedge."""
     arb_inventory: np.ndarray = _empty(np.float64, 0, 0, 2)
@@ -98,6 +104,7 @@ class EngineState:
         "arb_inventory", "hedger_inventory", "peak_price_usd", "lps_withdrew",
         "last_bad_debt_usd", "last_fees_usd", "funding_index_usd", "margin_scale",
         "last_socialized_usd",
+        "transient_log_impact", "outside_price_usd",
     )  # fmt: skip
     #: Scalar fields (checkpointed in the JSON metadata).
     SCALARS = ("step", "vault_lps_withdrew", "governance", "last_fund_usd", "transactions")

@@ -63,6 +63,9 @@ price_exogenous_usd             float64  USD    exogenous price of the market's 
                                                 market)
 price_oracle_usd                float64  USD    price the oracle holds after the step (level; per
                                                 market)
+price_outside_usd               float64  USD    outside price the oracle's venues follow: the
+                                                exogenous price moved by forced selling's impact
+                                                (level; per market)
 price_mark_usd                  float64  USD    mark price of the perp market (level; per market)
 price_amm_usd                   float64  USD    the market's spot AMM price (level; per market)
 oi_long_usd                     float64  USD    long open interest at the oracle price (level;

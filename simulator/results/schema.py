@@ -60,6 +60,7 @@ VENUE = "ALL"
 MARKET_ONLY_STEP_COLUMNS = (
     "price_exogenous_usd",
     "price_oracle_usd",
+    "price_outside_usd",
     "price_mark_usd",
     "price_amm_usd",
     "funding_rate",
@@ -90,6 +91,7 @@ SUMMED_STEP_COLUMNS = (
 #: Columns of ``steps.parquet`` (documented in the module docstring).
 STEP_COLUMNS: tuple[Column, ...] = _cols(
     """step:step timestamp_s:s market:- price_exogenous_usd:USD price_oracle_usd:USD
+    price_outside_usd:USD
     price_mark_usd:USD price_amm_usd:USD oi_long_usd:USD oi_short_usd:USD
     liquidated_notional_long_usd:USD liquidated_notional_short_usd:USD accounts_liquidated:count
     insurance_fund_usd:USD backstop_equity_usd:USD backstop_share_price:USD adl_haircut_usd:USD

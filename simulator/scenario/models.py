@@ -63,6 +63,7 @@ from simulator.scenario.venue import (
     _check_governance_change,
     _check_symbols,
     _preset_start_price,
+    _preset_table,
     _resolve_venue,
     check_explicit_book,
 )
@@ -101,9 +102,16 @@ class MarketAmm(_Model):
 
     liquidity_usd: float | None = Field(default=None, gt=0)
     """Collateral side of this asset's pool at the start (USD); ``None``: ``amm.liquidity_usd``."""
-    permanent_impact: float | None = Field(default=None, ge=0, le=1)
-    """Share of forced-selling impact that persists on this asset; ``None``:
-    ``amm.permanent_impact``."""
+    permanent_impact: Any = Field(default=None, exclude=True)
+    """Removed (refused with a message naming its replacement, :data:`PERMANENT_IMPACT_GONE`):
+    forced selling now moves the outside price by the square-root law (``outside_market``)."""
+
+    @field_validator("permanent_impact")
+    @classmethod
+    def _permanent_impact_gone(cls, value: Any) -> Any:
+        if value is not None:
+            raise ValueError(PERMANENT_IMPACT_GONE)
+        return value
 
 
 class MarketSpec(_Model):
@@ -507,11 +515,17 @@ class AmmSpec(_Model):
 
     liquidity_usd: float = Field(default=100_000_000.0, gt=0)
     """Collateral side of the pool at the start (USD); the base side holds the same value."""
-    permanent_impact: float = Field(default=0.0, ge=0, le=1)
-    """Share of the hedger's forced-selling price impact that is permanent: arbitrageurs pull
-    the spot price toward the exogenous price moved by this share of the impact so far (0:
-    arbitrage undoes all of it; 1: none of it). Markets are integrated: forced selling on one
-    venue also moves the outside price the arbitrageurs trade against."""
+    permanent_impact: Any = Field(default=None, exclude=True)
+    """Removed (refused with a message naming its replacement, :data:`PERMANENT_IMPACT_GONE`):
+    forced selling now moves the outside price the arbitrageurs trade against by the
+    square-root law of ``outside_market``, not by a share of the AMM's own impact."""
+
+    @field_validator("permanent_impact")
+    @classmethod
+    def _permanent_impact_gone(cls, value: Any) -> Any:
+        if value is not None:
+            raise ValueError(PERMANENT_IMPACT_GONE)
+        return value
 
 
 class LpSpec(_Model):
@@ -524,6 +538,130 @@ class LpSpec(_Model):
     """Share of their liquidity LPs withdraw when triggered (once per run)."""
     applies_to: Literal["amm", "backstop", "both"] = "both"
     """Which LPs withdraw: the spot AMM's, the backstop vault's, or both."""
+
+
+# ----------------------------------------------------------------------------------------------
+# The oracle's sources and the outside market
+# ----------------------------------------------------------------------------------------------
+
+#: Why ``amm.permanent_impact`` is refused, naming the keys that replace it.
+PERMANENT_IMPACT_GONE = (
+    "permanent_impact was removed: a share of the AMM's own impact has no honest mapping onto "
+    "the outside market's square-root impact law that replaced it; set outside_market.impact_y, "
+    "outside_market.persistent_share, outside_market.half_life_steps and "
+    'outside_market.markets.<SYMBOL>.sigma_daily / volume_daily_usd instead (README, "Oracle '
+    'and outside market")'
+)
+
+
+class OracleVenue(_Model):
+    """One outside spot venue the oracle reads: it posts the outside price of ``lag_steps``
+    steps ago times its own lognormal noise."""
+
+    name: str = Field(min_length=1, max_length=32)
+    """The venue's name (a label, e.g. ``binance``)."""
+    weight: float = Field(ge=0)
+    """Its weight in the oracle's weighted median (dimensionless; only ratios matter)."""
+    lag_steps: int = Field(default=0, ge=0)
+    """Steps by which its price trails the outside price (steps; 0: the same step)."""
+    noise_bps: float = Field(default=0.0, ge=0, le=10_000)
+    """Standard deviation of the log deviation of its price from the outside price (bps), one
+    draw per step and market."""
+
+
+#: The default outside venues (Hyperliquid's oracle sources and weights, shared/REFERENCES.md
+#: "Oracle and mark"; its own spot is the local AMM, ``OracleSources.amm_weight``). Lags 0:
+#: with one-minute steps every major venue follows within the step (its oracle publishes every
+#: 3 s). Noise: assumption, a few bps of cross-venue dispersion of mids, wider on the smaller
+#: venues.
+DEFAULT_ORACLE_VENUES: tuple[tuple[str, float, int, float], ...] = (
+    ("binance", 3, 0, 2.0),
+    ("okx", 2, 0, 3.0),
+    ("bybit", 2, 0, 3.0),
+    ("kraken", 1, 0, 5.0),
+    ("kucoin", 1, 0, 5.0),
+    ("gate", 1, 0, 8.0),
+    ("mexc", 1, 0, 8.0),
+)
+
+
+class OracleSources(_Model):
+    """What each market's oracle posts with ``controls.feedback`` on: the lower weighted median
+    (:func:`simulator.prices.sources.lower_weighted_median`) of the outside venues' prices and
+    the local spot AMM's last price. With feedback off the oracle posts the exogenous price
+    itself (no venues, no noise, no AMM). Every market reads the same venues."""
+
+    venues: list[OracleVenue] = Field(
+        default_factory=lambda: [
+            OracleVenue(name=n, weight=w, lag_steps=lag, noise_bps=noise)
+            for n, w, lag, noise in DEFAULT_ORACLE_VENUES
+        ],
+        max_length=64,
+    )
+    """The outside venues (default: Binance 3, OKX 2, Bybit 2, Kraken, Kucoin, Gate, MEXC 1;
+    lag 0; noise 2-8 bps)."""
+    amm_weight: float = Field(default=1.0, ge=0)
+    """Weight of the local spot AMM's price (its last block's) in the median (Hyperliquid's own
+    spot: 1)."""
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> OracleSources:
+        names = [v.name for v in self.venues]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"venues: {twice[0]} is listed twice")
+        if not self.amm_weight + sum(v.weight for v in self.venues) > 0:
+            raise ValueError("the weights of the venues and amm_weight must not all be 0")
+        return self
+
+    def weights(self) -> np.ndarray:
+        """The venues' weights, then the AMM's, shape (K + 1,)."""
+        return np.array([v.weight for v in self.venues] + [self.amm_weight], dtype=np.float64)
+
+
+#: Daily volatility of an asset whose path gives none (csv, list): assumption, about a crypto
+#: major's (3% a day, 57% a year).
+DEFAULT_SIGMA_DAILY = 0.03
+#: Daily traded volume of an asset the scenario does not give one (USD): assumption, a
+#: mid-cap's outside spot volume.
+DEFAULT_VOLUME_DAILY_USD = 1e9
+#: Days of a year for annual-to-daily volatility (crypto trades every day).
+DAYS_PER_YEAR = 365.0
+
+
+class OutsideAsset(_Model):
+    """One asset's outside market, for the impact law."""
+
+    sigma_daily: float | None = Field(default=None, gt=0, le=5)
+    """Daily volatility (fraction); ``None``: the asset's path volatility (``vol_per_year /
+    sqrt(365)`` of a factor or gbm path), else :data:`DEFAULT_SIGMA_DAILY`."""
+    volume_daily_usd: float | None = Field(default=None, gt=0)
+    """Daily traded volume of the asset on the outside venues (USD, before
+    ``outside_market.volume_scale``); ``None``: :data:`DEFAULT_VOLUME_DAILY_USD`."""
+
+
+class OutsideMarket(_Model):
+    """The outside market every oracle venue follows: the exogenous path times ``exp(L)``, where
+    forced selling moves ``L`` by the square-root law (:mod:`simulator.prices.impact`): a
+    step's net sale ``Q`` (USD) by the pool's hedger moves it by ``-sign(Q)·impact_y·
+    sigma_daily·sqrt(|Q| / (volume_daily_usd·volume_scale))``; ``persistent_share`` of that
+    stays, the rest decays with ``half_life_steps``. Arbitrageurs pull each spot AMM toward
+    the outside price of the next step."""
+
+    impact_y: float = Field(default=1.0, ge=0, le=10)
+    """The law's prefactor Y (dimensionless; of order 1 across markets; 0: no impact)."""
+    persistent_share: float = Field(default=0.5, ge=0, le=1)
+    """Share of each step's impact that stays for the rest of the run (fraction; assumption:
+    "much of it persists")."""
+    half_life_steps: float = Field(default=30.0, gt=0)
+    """Half-life of the rest (steps; assumption: half an hour of one-minute steps)."""
+    volume_scale: float = Field(default=1.0, gt=0, le=1)
+    """Multiplies every ``volume_daily_usd``: the scenario's book as a share of the real
+    market's (a book scaled down from the market should meet a volume scaled alike)."""
+    markets: dict[str, OutsideAsset] = Field(default_factory=dict)
+    """Per symbol: daily volatility and volume; a listed market left out takes the defaults.
+    A symbol must be a market of the scenario or of the venue preset's table (entries of
+    markets the scenario does not list are not used)."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -572,9 +710,14 @@ class Scenario(_Model):
     arbitrageurs: ArbitrageurSpec = Field(default_factory=ArbitrageurSpec)
     """AMM arbitrageurs."""
     amm: AmmSpec = Field(default_factory=AmmSpec)
-    """Spot AMM depth and permanent impact of every market (a market's ``amm`` replaces it)."""
+    """Spot AMM depth of every market (a market's ``amm`` replaces it)."""
     lps: LpSpec = Field(default_factory=LpSpec)
     """Liquidity providers' withdrawals under stress."""
+    oracle_sources: OracleSources = Field(default_factory=OracleSources)
+    """What each oracle posts with feedback on: a weighted median of outside venues and the
+    local AMM."""
+    outside_market: OutsideMarket = Field(default_factory=OutsideMarket)
+    """The outside price the venues follow and the impact law of forced selling on it."""
 
     _fingerprint: str | None = PrivateAttr(default=None)
 
@@ -693,6 +836,24 @@ class Scenario(_Model):
         return self
 
     @model_validator(mode="after")
+    def _outside_markets_are_known(self) -> Scenario:
+        """``outside_market.markets`` names markets of the scenario or of the venue preset's
+        table (a preset scenario narrowed to fewer markets keeps its table; the entries of
+        markets it does not list are not used)."""
+        try:
+            table = set(_preset_table(self.venue.preset))
+        except (ValueError, PerpsimError):  # an unknown preset: refused by the venue check
+            table = set()
+        for symbol in self.outside_market.markets:
+            if symbol not in set(self.symbols) | table:
+                raise ValueError(
+                    f"outside_market.markets.{symbol}: {symbol} is not a market of this "
+                    f"scenario ({', '.join(self.symbols)}) nor of venue preset "
+                    f"{self.venue.preset}"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _population_fits_the_markets(self) -> Scenario:
         symbols = self.symbols
         traders = self.traders
@@ -799,6 +960,38 @@ class Scenario(_Model):
         index = self.symbols.index(market) if isinstance(market, str) else int(market)
         own = self.markets[index].amm.model_dump(exclude_none=True)
         return AmmSpec.model_validate({**self.amm.model_dump(), **own})
+
+    def outside_sigma_daily(self) -> np.ndarray:
+        """Each market's daily volatility for the impact law (fraction), shape ``(M,)``:
+        ``outside_market.markets.<SYMBOL>.sigma_daily``, else the path's ``vol_per_year /
+        sqrt(365)`` (factor: the asset's; gbm: the path's), else :data:`DEFAULT_SIGMA_DAILY`."""
+        path = self.price_path
+        factor = self.factor_model()
+        out = []
+        for m, symbol in enumerate(self.symbols):
+            own = self.outside_market.markets.get(symbol)
+            if own is not None and own.sigma_daily is not None:
+                out.append(own.sigma_daily)
+            elif factor is not None:
+                out.append(factor.assets[m].vol_per_year / math.sqrt(DAYS_PER_YEAR))
+            elif isinstance(path, GbmPath):
+                out.append(path.vol_per_year / math.sqrt(DAYS_PER_YEAR))
+            else:
+                out.append(DEFAULT_SIGMA_DAILY)
+        return np.array(out, dtype=np.float64)
+
+    def outside_volume_daily_usd(self) -> np.ndarray:
+        """Each market's daily volume for the impact law (USD), shape ``(M,)``:
+        ``outside_market.markets.<SYMBOL>.volume_daily_usd`` (else
+        :data:`DEFAULT_VOLUME_DAILY_USD`) times ``outside_market.volume_scale``."""
+        markets = self.outside_market.markets
+        raw = [
+            markets[s].volume_daily_usd
+            if s in markets and markets[s].volume_daily_usd is not None
+            else DEFAULT_VOLUME_DAILY_USD
+            for s in self.symbols
+        ]
+        return np.array(raw, dtype=np.float64) * self.outside_market.volume_scale
 
     def factor_model(self) -> FactorModelPaths | None:
         """The factor model of a ``kind: factor`` path, with one asset per market (in market

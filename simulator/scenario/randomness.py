@@ -25,10 +25,15 @@ class RandomStreams:
     """Draws of the trader population."""
     agents: np.random.Generator
     """Draws of agents' decisions during the run (top-up coin flips, orderings, ...)."""
+    oracle: np.random.SeedSequence
+    """Child 3: the oracle venues' noise. Step ``t`` draws from its child ``t``
+    (:func:`oracle_step_generator`), so a resumed run draws the same noise without saving a
+    generator's state."""
 
 
 def random_streams(seed: int) -> RandomStreams:
-    """Split ``seed`` into independent generators (``SeedSequence(seed).spawn(3)``).
+    """Split ``seed`` into independent generators (children of ``SeedSequence(seed)``: 0 price,
+    1 population, 2 agents, 3 oracle; a child's draws do not depend on how many there are).
 
     Examples
     --------
@@ -36,11 +41,27 @@ def random_streams(seed: int) -> RandomStreams:
     >>> bool(a.price.random() == b.price.random())
     True
     """
-    price, population, agents = np.random.SeedSequence(int(seed)).spawn(3)
+    price, population, agents, oracle, flow, vault = np.random.SeedSequence(int(seed)).spawn(6)
     return RandomStreams(
         price=np.random.default_rng(price),
         population=np.random.default_rng(population),
         agents=np.random.default_rng(agents),
+        oracle=oracle,
+    )
+
+
+def oracle_step_generator(oracle: np.random.SeedSequence, step: int) -> np.random.Generator:
+    """The generator of the oracle venues' noise at ``step``: child ``step`` of the ``oracle``
+    stream (spawn key ``oracle.spawn_key + (step,)``), the same whatever was drawn before.
+
+    Examples
+    --------
+    >>> a = oracle_step_generator(random_streams(7).oracle, 5).standard_normal()
+    >>> bool(a == oracle_step_generator(random_streams(7).oracle, 5).standard_normal())
+    True
+    """
+    return np.random.default_rng(
+        np.random.SeedSequence(oracle.entropy, spawn_key=(*oracle.spawn_key, int(step)))
     )
 
 

@@ -87,11 +87,13 @@ def test_keepers_watch_list_gives_the_same_run_as_reading_every_position():
     pd.testing.assert_frame_equal(tables[False], tables[True])
 
 
-def test_permanent_impact_of_forced_selling_deepens_the_fall_further():
+def test_the_impact_law_of_forced_selling_deepens_the_fall_further():
+    """A larger prefactor Y of the outside market's square-root impact law (0: forced selling
+    does not move the outside price) gives a lower oracle low on the same path."""
     lows = {}
-    for share in (0.0, 1.0):
+    for y in (0.0, 2.0):
         with open_chain(anvil=run_node_config()) as chain:
-            _, steps, _ = run_in_memory(chain, small_oct(**{"amm.permanent_impact": share}))
+            _, steps, _ = run_in_memory(chain, small_oct(**{"outside_market.impact_y": y}))
             steps = market_steps(steps)
-        lows[share] = steps["price_oracle_usd"].min()
-    assert lows[1.0] < lows[0.0]
+        lows[y] = steps["price_oracle_usd"].min()
+    assert lows[2.0] < lows[0.0]

@@ -74,14 +74,11 @@ def test_a_start_price_left_out_is_the_presets_price_of_the_symbol(two):
 
 
 def test_each_market_amm_falls_back_to_the_scenario_amm_key_by_key(two):
-    two["amm"] = {"liquidity_usd": 7e6, "permanent_impact": 0.4}
+    two["amm"] = {"liquidity_usd": 7e6}
     two["markets"][1]["amm"] = {"liquidity_usd": 2e6}
     scenario = parse_scenario(two)
-    assert scenario.market_amm("BTC").model_dump() == {
-        "liquidity_usd": 7e6,
-        "permanent_impact": 0.4,
-    }
-    assert scenario.market_amm(1).model_dump() == {"liquidity_usd": 2e6, "permanent_impact": 0.4}
+    assert scenario.market_amm("BTC").model_dump() == {"liquidity_usd": 7e6}
+    assert scenario.market_amm(1).model_dump() == {"liquidity_usd": 2e6}
     assert [m.amm_depth_usd for m in scenario.venue_params().markets] == [7e6, 2e6]
 
 
