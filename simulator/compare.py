@@ -24,7 +24,14 @@ summary, the markets, the table as records ``{market, metric, control, mean, ci_
 ci_high, n}``, the plan: each run's folder and scenario fingerprint, the code and bytecode hashes),
 and ``report.md`` with PNG charts (each market's price with and without feedback; the venue's
 liquidations per step, insurance fund, bad debt, ADL haircuts; for several markets each
-market's liquidations and bad debt) for path 0 of each control set.
+market's liquidations and bad debt) for path 0 of each control set; the report also says why
+each control set that gives the baseline's headline figures does (:mod:`simulator.explain`).
+
+A latency sweep (``latency=``, ``--latency``) runs ``baseline`` and the same governance change
+with each delay instead of named control sets (:mod:`simulator.latency`) and adds
+``latency.csv``, ``latency.json``, ``latency.md`` and ``latency.png``. ``perpsim facts`` writes
+``facts.md`` and ``facts.json`` into the folder (:mod:`simulator.facts`); both are outputs the
+folder may hold.
 """
 
 from __future__ import annotations

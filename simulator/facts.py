@@ -470,7 +470,9 @@ def facts_table(
                 "not_measured": why,
             }
         )
-    return pd.DataFrame(rows, columns=list(FACT_COLUMNS), index=[f.key for f in facts])
+    table = pd.DataFrame(rows, columns=list(FACT_COLUMNS), index=[f.key for f in facts])
+    table["holds"] = pd.Series([r["holds"] for r in rows], index=table.index, dtype=object)
+    return table
 
 
 def _num(value: float, unit: str) -> str:

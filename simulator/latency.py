@@ -45,6 +45,7 @@ __all__ = [
     "latency_variant",
     "executed_step",
     "latency_table",
+    "latency_cell",
     "latency_markdown",
     "plot_latency",
     "latency_figure",
@@ -207,7 +208,8 @@ def _usd(value: float) -> str:
     return _fmt(value)
 
 
-def _cell(row: Mapping[str, Any], metric: str) -> str:
+def latency_cell(row: Mapping[str, Any], metric: str) -> str:
+    """``mean [low, high]`` of one figure of a :func:`latency_table` row (USD, compact)."""
     mean, low, high = (row[f"{metric}_{f}"] for f in ("mean", "ci_low", "ci_high"))
     text = _usd(mean)
     if not (math.isnan(low) or math.isnan(high)):
@@ -221,7 +223,7 @@ def latency_markdown(table: pd.DataFrame, change: Mapping[str, Any]) -> str:
         {
             "delay": table["delay"],
             "in force": table["in_force"],
-            **{m: [_cell(r, m) for _, r in table.iterrows()] for m in LATENCY_METRICS},
+            **{m: [latency_cell(r, m) for _, r in table.iterrows()] for m in LATENCY_METRICS},
             "n": table["n"].astype(str),
         }
     ).set_index("delay")
