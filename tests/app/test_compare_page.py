@@ -162,7 +162,9 @@ def test_a_latency_sweep_shows_its_table_and_chart_in_delay_order(runs_root):
     executed = {latency_label(0): [12, 12], latency_label(3600): [72, 72],
                 latency_label(86_400): [None, None]}  # fmt: skip
     table = latency_table(delays, results, executed, seed=1)
-    write_latency(out, table, {"step": 12, "parameter": "max_leverage", "value": 10, "market": None})
+    write_latency(
+        out, table, {"step": 12, "parameter": "max_leverage", "value": 10, "market": None}
+    )
 
     at = new_app().run()
     at.session_state["compare.out_dir"] = (str(out), ("baseline",), 2)
