@@ -6,7 +6,8 @@ path by path, to the baseline's. :func:`same_as_baseline` then says what its run
 
 - a governance change (``controls.governance_change``) that never took effect within the run
   (no ``governance_executed`` event; the submission step, the delay in steps and the last step
-  from the scenario), or the step it took effect;
+  from the scenario), or the step it took effect and, when the same, the notional its runs and
+  the baseline's liquidated from then on;
 - a circuit-breaker band (``circuit_breaker_max_move_bps``) wider than the oracle's largest
   one-step move in the runs (``steps.parquet``);
 - how many positions opened after step 0 (``positions.parquet``): a control that acts on new
@@ -67,7 +68,15 @@ def largest_step_move_bps(reader: RunReader) -> float:
     return largest
 
 
-def _governance(scenario: Scenario, readers: Sequence[RunReader]) -> str:
+def _liquidated_from(reader: RunReader, step: int) -> float:
+    venue = reader.venue_steps
+    after = venue[venue["step"] >= step]
+    return float(
+        (after["liquidated_notional_long_usd"] + after["liquidated_notional_short_usd"]).sum()
+    )
+
+
+def _governance(scenario: Scenario, readers: Sequence[RunReader], base: Sequence[RunReader]) -> str:
     executed = []
     for reader in readers:
         events = reader.events
@@ -92,9 +101,23 @@ def _governance(scenario: Scenario, readers: Sequence[RunReader]) -> str:
             text += f" (the run's last step is {steps_run:,})"
         return text
     known = sorted({e for e in executed if e is not None})
-    return f"the governance change took effect at step {known[0]}" + (
+    text = f"the governance change took effect at step {known[0]}" + (
         "" if len(known) == 1 else f"-{known[-1]}"
     )
+    liquidated = sum(_liquidated_from(r, known[0]) for r in readers) / len(readers)
+    baseline = sum(_liquidated_from(r, known[0]) for r in base) / len(base)
+    if liquidated == baseline:
+        text += (
+            f", and from then on its runs liquidated what the baseline's did ({_usd(baseline)} "
+            "USD a path)"
+        )
+    return text
+
+
+def _usd(value: float) -> str:
+    from simulator.stats import _fmt
+
+    return _fmt(value)
 
 
 def _new_risk(readers: Sequence[RunReader]) -> str:
@@ -105,8 +128,8 @@ def _new_risk(readers: Sequence[RunReader]) -> str:
         opened += int((live["opened_step"] > 0).sum())
     if opened == 0:
         return (
-            "no position opened after step 0 on any path (positions.parquet), so a control on "
-            "new risk had nothing to act on"
+            "no position opened after step 0 on any path (positions.parquet): a control that "
+            "acts on new positions had none to act on"
         )
     return f"{opened} positions opened after step 0 over {len(readers)} paths"
 
@@ -134,7 +157,8 @@ def same_as_baseline(
     base = results.get("baseline")
     if base is None:
         return {}
-    out = {}
+    out: dict[str, str] = {}
+    base_readers = [RunReader(d) for d in run_dirs["baseline"]]
     for control, runs in results.items():
         if control == "baseline" or not same_figures(runs, base):
             continue
@@ -142,7 +166,7 @@ def same_as_baseline(
         changed = differences.get(control) or {}
         parts = []
         if any(k.startswith("controls.governance_change") for k in changed):
-            parts.append(_governance(scenario, readers))
+            parts.append(_governance(scenario, readers, base_readers))
         band = changed.get("controls.circuit_breaker_max_move_bps")
         if band is not None:
             move = max(largest_step_move_bps(r) for r in readers)
