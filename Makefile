@@ -86,6 +86,7 @@ PATHS ?= 2
 RUN_FLAGS ?= --resume
 run: setup
 	$(BIN)/perpsim compare oct-2025 --paths $(PATHS) --out runs/compare-oct-2025 $(RUN_FLAGS)
+	$(BIN)/perpsim facts runs/compare-oct-2025
 
 # The contracts' stateful invariant test runs fixed (derandomized) sequences in `make test`;
 # `make soak` explores at random: SOAK_EXAMPLES sequences of 20 actions (a failure prints the

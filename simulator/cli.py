@@ -654,6 +654,11 @@ def run(
 @click.option("--overwrite", is_flag=True,
               help="Remove the runs and outputs of the comparison in OUT first, then start.")  # fmt: skip
 @click.option("--list-controls", is_flag=True, help="List the control sets and exit.")
+@click.option("--latency", default=None, metavar="SECONDS,SECONDS,...",
+              help="Sweep the delay of a mid-shock governance change instead of control sets: "
+              "the scenario's controls.governance_change (else the governance_timelock set's) "
+              "in force after each delay, 0 = the guardian, e.g. 0,60,900,3600,21600,86400; "
+              "beside the baseline (no change). Writes latency.csv/json/md/png.")  # fmt: skip
 @backend_option
 @handles_errors
 def compare(
@@ -667,6 +672,7 @@ def compare(
     resume,
     overwrite,
     list_controls,
+    latency,
     backend,
 ) -> None:
     """Run SCENARIO's price paths under each control set; print and write the comparison.
@@ -681,18 +687,53 @@ def compare(
             click.echo(f"{name:22s} {what}")
         return
     names = controls
+    delays = None
+    if latency is not None:
+        from simulator.latency import parse_latency
+
+        ctx = click.get_current_context()
+        if ctx.get_parameter_source("controls") is not click.core.ParameterSource.DEFAULT:
+            raise PerpsimError("--latency runs its own sets (baseline and one per delay): "
+                               "leave --controls out")  # fmt: skip
+        delays = parse_latency(latency)
     sc = load_scenario(scenario, list(overrides))
     out_dir = out_dir or Path("runs") / f"compare-{sc.name}"
     callback, bar = _progress_printer(progress_mode, f"compare {sc.name}")
     with bar or _null():
         outcome = run_compare(
             sc, names, paths, out_dir, workers=workers, progress=callback,
-            resume=resume, overwrite=overwrite, backend=backend,
+            resume=resume, overwrite=overwrite, backend=backend, latency=delays,
         )  # fmt: skip
     print_comparison(outcome, f"perpsim compare: {sc.name}")
+    if delays is not None:
+        click.echo((out_dir / "latency.md").read_text(encoding="utf-8"))
     click.echo(
         f"table: {out_dir / 'compare.csv'}  report: {out_dir / 'report.md'}  runs: {out_dir / 'runs'}"
     )
+
+
+@main.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--control", default=None, metavar="NAME",
+              help="A comparison's control set to read (default: baseline, else the first).")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON records.")
+@handles_errors
+def facts(folder: Path, control: str | None, as_json: bool) -> None:
+    """How close FOLDER's runs come to the October 10-11, 2025 facts.
+
+    FOLDER is a run folder (one path: no interval) or a comparison folder (its baseline's
+    paths). Prints the table and writes facts.md and facts.json into FOLDER."""
+    from simulator.facts import render_facts, run_facts
+
+    table, what = run_facts(folder, control)
+    if as_json:
+        click.echo((folder / "facts.json").read_text(encoding="utf-8"))
+        return
+    read = (
+        f"{what['control']}, {len(what['runs'])} path(s)" if what["kind"] == "compare" else "1 run"
+    )
+    Console(width=160).print(render_facts(table, title=f"October 10-11, 2025 facts: {read}"))
+    click.echo(f"facts: {folder / 'facts.md'}  {folder / 'facts.json'}")
 
 
 def print_comparison(outcome: dict, title: str) -> None:

@@ -24,7 +24,14 @@ summary, the markets, the table as records ``{market, metric, control, mean, ci_
 ci_high, n}``, the plan: each run's folder and scenario fingerprint, the code and bytecode hashes),
 and ``report.md`` with PNG charts (each market's price with and without feedback; the venue's
 liquidations per step, insurance fund, bad debt, ADL haircuts; for several markets each
-market's liquidations and bad debt) for path 0 of each control set.
+market's liquidations and bad debt) for path 0 of each control set; the report also says why
+each control set that gives the baseline's headline figures does (:mod:`simulator.explain`).
+
+A latency sweep (``latency=``, ``--latency``) runs ``baseline`` and the same governance change
+with each delay instead of named control sets (:mod:`simulator.latency`) and adds
+``latency.csv``, ``latency.json``, ``latency.md`` and ``latency.png``. ``perpsim facts`` writes
+``facts.md`` and ``facts.json`` into the folder (:mod:`simulator.facts`); both are outputs the
+folder may hold.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.errors import PerpsimError
+from simulator.latency import LATENCY_FILES
 from simulator.report import (
     CHARTS,
     MARKET_CHARTS,
@@ -95,10 +103,13 @@ COMPARE_OUTPUTS = (
     "price.png",
     *(name for name, _, _ in CHARTS),
     *(name for name, _, _ in MARKET_CHARTS),
+    "facts.md",
+    "facts.json",
+    *LATENCY_FILES,
 )
 _COMPARE_INPUTS = ("scenario.yaml",)
 _RUN_FILES = (MANIFEST, "summary.json", "steps.parquet", "events.parquet", "positions.parquet",
-              CHECKPOINT)  # fmt: skip
+              CHECKPOINT, "facts.md", "facts.json")  # fmt: skip
 _WAY_OUT = "--resume to reuse and continue it, --overwrite to replace it"
 
 
@@ -178,10 +189,21 @@ def _execute_run(spec: RunSpec) -> dict:
 
 
 def plan(
-    scenario: Scenario, controls: Sequence[str], paths: int, out: Path, backend: str = "anvil"
+    scenario: Scenario,
+    controls: Sequence[str],
+    paths: int,
+    out: Path,
+    backend: str = "anvil",
+    variants: Mapping[str, Scenario] | None = None,
 ) -> list[RunSpec]:
-    """Every run of a comparison: controls × paths, plus path 0 of the baseline without feedback."""
-    unknown = [c for c in controls if c not in CONTROL_SETS]
+    """Every run of a comparison: controls × paths, plus path 0 of the baseline without feedback.
+
+    ``variants`` (``{name: scenario}``), when given, are the run sets instead of named control
+    sets (a latency sweep's delays, :mod:`simulator.latency`); ``controls`` names them."""
+    variant_of = (lambda c: variants[c]) if variants is not None else (
+        lambda c: control_set(scenario, c)
+    )  # fmt: skip
+    unknown = [c for c in controls if c not in (variants or CONTROL_SETS)]
     if unknown:
         raise CompareError(
             f"--controls: unknown control set {unknown[0]!r}; known: {', '.join(CONTROL_SETS)}"
@@ -194,7 +216,7 @@ def plan(
     seeds = path_seeds(scenario.seed, paths)
     specs = []
     for control in controls:
-        variant = control_set(scenario, control)
+        variant = variant_of(control)
         for i, seed in enumerate(seeds):
             s = variant.with_overrides(seed=seed)
             specs.append(
@@ -208,9 +230,7 @@ def plan(
                     backend=backend,
                 )  # fmt: skip
             )
-    off = control_set(scenario, controls[0]).with_overrides(
-        {"controls.feedback": False}, seed=seeds[0]
-    )
+    off = variant_of(controls[0]).with_overrides({"controls.feedback": False}, seed=seeds[0])
     specs.append(
         RunSpec(
             controls[0],
@@ -391,6 +411,7 @@ def run_compare(
     overwrite: bool = False,
     rpc_url: str | None = None,
     backend: str = "anvil",
+    latency: Sequence[int] | None = None,
 ) -> dict[str, Any]:
     """Run the comparison; write the table and report; return ``{"table": DataFrame, ...}``.
 
@@ -413,6 +434,10 @@ def run_compare(
     backend : str
         Chain backend of every new run (``anvil``, or ``revm`` in process); a resumed run
         continues on the backend it ran on.
+    latency : sequence of int, optional
+        A latency sweep (``--latency``, seconds, increasing): the run sets are ``baseline`` and
+        the same governance change with each delay (:mod:`simulator.latency`), instead of
+        ``controls``; the outputs add ``latency.csv`` / ``.json`` / ``.md`` / ``.png``.
 
     Without either, ``out`` must hold no comparison's runs. In every case a non-empty ``out``
     that is not a comparison folder is refused.
@@ -437,7 +462,11 @@ def run_compare(
     out = Path(out)
     if resume and overwrite:
         raise CompareError("--resume and --overwrite cannot be combined: choose one")
-    specs = plan(scenario, controls, paths, out, backend)
+    variants = None
+    if latency is not None:
+        variants = latency_variants(scenario, latency)
+        controls = list(variants)
+    specs = plan(scenario, controls, paths, out, backend, variants)
     scenario.check_data_files()
     held = _holdings(out)
     code, bytecode = code_hash(), bytecode_hashes()
@@ -500,7 +529,36 @@ def run_compare(
         for s in specs
     ]
     results = {c: [summaries[(c, i, True)] for i in range(paths)] for c in controls}
-    return write_outputs(out, scenario, controls, results, plan_record, code, bytecode)
+    return write_outputs(
+        out, scenario, controls, results, plan_record, code, bytecode, latency=latency
+    )
+
+
+def latency_variants(scenario: Scenario, delays: Sequence[int]) -> dict[str, Scenario]:
+    """The run sets of a latency sweep: ``baseline`` (the scenario without a governance change),
+    then the change with each delay (:func:`simulator.latency.latency_variant`), checked before anything runs."""
+    from simulator.latency import latency_label, latency_variant, parse_latency
+
+    delays = parse_latency(",".join(str(d) for d in delays))
+    baseline = scenario.with_overrides({"controls.governance_change": None})
+    return {"baseline": baseline} | {latency_label(d): latency_variant(scenario, d) for d in delays}
+
+
+def _set_descriptions(
+    scenario: Scenario, controls: Sequence[str], latency: Sequence[int] | None
+) -> dict[str, str]:
+    """What each run set is (``compare.json`` ``controls``, the report)."""
+    if latency is None:
+        return {c: CONTROL_SETS[c] for c in controls}
+    from simulator.latency import delay_text, latency_change, latency_label
+
+    change = latency_change(scenario)
+    what = f"{change['parameter']} -> {change['value']} at step {change['step']}"
+    out = {"baseline": "no change"}
+    for d in latency:
+        when = "at once (guardian)" if d == 0 else f"after {delay_text(d)} (timelock)"
+        out[latency_label(d)] = f"{what}, in force {when}"
+    return out
 
 
 def write_outputs(
@@ -511,6 +569,7 @@ def write_outputs(
     plan_record: Sequence[Mapping[str, Any]],
     code: str,
     bytecode: Mapping[str, str],
+    latency: Sequence[int] | None = None,
 ) -> dict[str, Any]:
     """Write a finished comparison's outputs (``compare.csv``, ``compare.md``,
     ``compare.json``, ``report.md`` and its charts) from its runs' summaries and run folders.
@@ -530,6 +589,8 @@ def write_outputs(
         The plan as ``compare.json`` records it (each run's folder and fingerprint).
     code, bytecode : str, mapping
         The code hash and contract bytecode hashes the runs were made with.
+    latency : sequence of int, optional
+        The delays of a latency sweep (its run sets are ``baseline`` and one per delay).
 
     Returns
     -------
@@ -546,13 +607,23 @@ def write_outputs(
     rows = comparison_rows(table, market_table)
     rows.to_csv(out / "compare.csv.tmp")
     (out / "compare.csv.tmp").replace(out / "compare.csv")
-    differences = {c: scenario_differences(scenario, control_set(scenario, c)) for c in controls}
+    variants = latency_variants(scenario, latency) if latency is not None else None
+    descriptions = _set_descriptions(scenario, controls, latency)
+    # A latency sweep's sets differ from its baseline (the scenario without the change).
+    reference = variants["baseline"] if variants is not None else scenario
+    differences = {
+        c: scenario_differences(
+            reference, variants[c] if variants is not None else control_set(scenario, c)
+        )
+        for c in controls
+    }
     changes = market_changes(differences)
     atomic_write_json(
         out / "compare.json",
         {
             "scenario": scenario.to_dict(),
-            "controls": {c: CONTROL_SETS[c] for c in controls},
+            "controls": {c: descriptions[c] for c in controls},
+            **({"latency_s": [int(d) for d in latency]} if latency is not None else {}),
             "paths": paths,
             "runs": {c: list(results[c]) for c in controls},
             "markets": list(run_markets(results)),
@@ -594,6 +665,9 @@ def write_outputs(
         f"of the mean] {paths_text(table)}; `(n=k)`: a figure fewer paths have. {TAIL_TEXT}. "
         "Money in USD.\n\n" + f"{markdown_table(format_compare_table(table))}" + per_market + "\n",
     )
+    sections = _why_sections(out, scenario, controls, results, differences, paths)
+    if latency is not None:
+        sections += _latency_section(out, scenario, latency, results, paths)
     runs = {c: RunReader(_run_dir(out, c, 0, True)).steps for c in controls}
     no_feedback = {controls[0]: RunReader(_run_dir(out, controls[0], 0, False)).steps}
     write_report(
@@ -607,9 +681,10 @@ def write_outputs(
         summaries={c: results[c][0] for c in controls},
         description=(
             f"{paths} price path(s) per control set, seed {scenario.seed}; charts show path 0. "
-            f"Control sets: " + "; ".join(f"**{c}**: {CONTROL_SETS[c]}" for c in controls) + "."
+            f"Control sets: " + "; ".join(f"**{c}**: {descriptions[c]}" for c in controls) + "."
         ),
         provenance=provenance,
+        sections=sections,
     )
     return {
         "table": table,
@@ -620,4 +695,63 @@ def write_outputs(
     }
 
 
-__all__ = ["run_compare", "write_outputs", "plan", "check_comparison", "RunSpec", "CompareError"]
+def _why_sections(
+    out: Path,
+    scenario: Scenario,
+    controls: Sequence[str],
+    results: Mapping[str, Sequence[Mapping[str, Any]]],
+    differences: Mapping[str, Mapping[str, Any]],
+    paths: int,
+) -> list[str]:
+    """The report's lines saying why each control set that gives the baseline's headline
+    figures does (:func:`simulator.explain.same_as_baseline`); none when every set differs."""
+    from simulator.explain import same_as_baseline
+
+    if "baseline" not in controls:
+        return []
+    run_dirs = {c: [_run_dir(out, c, i, True) for i in range(paths)] for c in controls}
+    reasons = same_as_baseline(scenario, results, run_dirs, differences)
+    if not reasons:
+        return []
+    lines = [
+        "## Control sets that give the baseline's figures",
+        "",
+        "These control sets give the baseline's headline figures on every path; why, measured "
+        "from their runs:",
+        "",
+    ]
+    lines += [f"- **{c}**: {why}" for c, why in reasons.items()]
+    return [*lines, ""]
+
+
+def _latency_section(
+    out: Path,
+    scenario: Scenario,
+    latency: Sequence[int],
+    results: Mapping[str, Sequence[Mapping[str, Any]]],
+    paths: int,
+) -> list[str]:
+    """Write the latency sweep's table and chart; return the report's lines for them."""
+    from simulator.latency import (
+        executed_step,
+        latency_change,
+        latency_label,
+        latency_table,
+        write_latency,
+    )
+
+    labels = [latency_label(d) for d in latency]
+    executed = {c: [executed_step(_run_dir(out, c, i, True)) for i in range(paths)] for c in labels}
+    table = latency_table(latency, results, executed, seed=scenario.seed)
+    return write_latency(out, table, latency_change(scenario))
+
+
+__all__ = [
+    "run_compare",
+    "write_outputs",
+    "plan",
+    "check_comparison",
+    "latency_variants",
+    "RunSpec",
+    "CompareError",
+]

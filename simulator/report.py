@@ -498,6 +498,7 @@ def write_report(
     summaries: Mapping[str, Mapping[str, Any]] | None = None,
     description: str = "",
     provenance: Sequence[str] = (),
+    sections: Sequence[str] = (),
 ) -> Path:
     """Write ``report.md`` and its PNG charts into ``out_dir``.
 
@@ -527,6 +528,9 @@ def write_report(
     provenance : sequence of str
         Markdown lines saying what produced the numbers (:func:`provenance_markdown`), put
         right under the description.
+    sections : sequence of str
+        More Markdown lines, put after the comparison tables (why a control set gives the
+        baseline's figures, a latency sweep's table and chart).
 
     Returns
     -------
@@ -574,6 +578,7 @@ def write_report(
             "",
             market_markdown(market_table, changes),
         ]
+    lines += list(sections)
     if summaries:
         venue = {label: {k: v for k, v in s.items() if k != "markets"}
                  for label, s in summaries.items()}  # fmt: skip

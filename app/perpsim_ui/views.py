@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -551,6 +552,32 @@ def render_compare(data: CompareData, key: str) -> None:
     market = market_selector(data.markets, key) if data.markets else None
     compare_table_view(data, key, market)
     compare_charts(data, key, market)
+    latency_view(data.out_dir, key)
+
+
+def latency_view(out_dir: str | Path, key: str) -> None:
+    """A latency sweep's table and chart (``latency.csv``, :mod:`simulator.latency`), when the
+    comparison is one (``perpsim compare --latency``)."""
+    from simulator.latency import LATENCY_METRICS, latency_cell, latency_figure, latency_markdown
+
+    path = Path(out_dir) / "latency.csv"
+    if not path.is_file():
+        return
+    table = pd.read_csv(path)
+    saved = Path(out_dir) / "latency.json"
+    change = json.loads(saved.read_text(encoding="utf-8")).get("change", {})
+    st.subheader("Cost of governance latency")
+    st.markdown(latency_markdown(table, change).split("\n\n")[0])
+    cells = pd.DataFrame(
+        {
+            "in force": table["in_force"].tolist(),
+            **{m: [latency_cell(r, m) for _, r in table.iterrows()] for m in LATENCY_METRICS},
+            "n": table["n"].astype(int).tolist(),
+        },
+        index=pd.Index(table["delay"].tolist(), name="delay"),
+    )
+    st.table(cells)
+    st.plotly_chart(latency_figure(table), key=f"{key}.chart.latency", **charts.SHOW)
 
 
 # ----------------------------------------------------------------------------------------------

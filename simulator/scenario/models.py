@@ -95,6 +95,10 @@ class VenueSpec(_Model):
     """Name of the venue parameter preset: a file ``simulator/presets/<name>.yaml``
     (``hyperliquid-like``, ``dydx-like``, ``gmx-like``); its ``markets:`` table lists the
     symbols a scenario may trade."""
+    timelock_delay_s: int | None = Field(default=None, ge=0)
+    """Minimum delay of the governance timelock (seconds) between scheduling a change and
+    executing it; ``None``: the preset's ``governance.timelock_delay_s``. ``perpsim compare
+    --latency`` sets it per delay."""
 
 
 class MarketAmm(_Model):

@@ -93,6 +93,12 @@ def _preset_start_price(preset: str, symbol: str) -> float:
     return _preset_market(preset, symbol).initial_price_usd
 
 
+def _timelock_delay(scenario: Scenario) -> dict[str, int]:
+    """``venue.timelock_delay_s`` over the preset's governance delay, when given."""
+    delay = scenario.venue.timelock_delay_s
+    return {} if delay is None else {"timelock_delay_s": delay}
+
+
 def _resolve_venue(scenario: Scenario) -> MultiVenueParams:
     """See :meth:`Scenario.venue_params` (raises ValueError naming the key)."""
     preset = _known_preset(scenario.venue.preset)
@@ -114,7 +120,9 @@ def _resolve_venue(scenario: Scenario) -> MultiVenueParams:
                     "backstop_enabled": controls.backstop_vault_usd > 0,
                 }
             ),
-            governance=VenueGovernanceParams.model_validate(preset.governance.model_dump()),
+            governance=VenueGovernanceParams.model_validate(
+                {**preset.governance.model_dump(), **_timelock_delay(scenario)}
+            ),
             controller={**preset.controller.model_dump(), "enabled": controls.dynamic_margin},
             markets=markets,
         )

@@ -145,3 +145,38 @@ def test_control_set_chips_show_full_names_in_dark_text_and_the_sets_are_describ
     assert f"background-color: {views.CHIP_BACKGROUND}" in style
     assert f"color: {views.CHIP_TEXT}" in style
     assert views.contrast_ratio(views.CHIP_TEXT, views.CHIP_BACKGROUND) >= 7  # WCAG AAA
+
+
+def test_a_latency_sweep_shows_its_table_and_chart_in_delay_order(runs_root):
+    import toy_venue
+
+    from app_helpers import chart_traces
+    from simulator.latency import latency_label, latency_table, write_latency
+
+    out = runs_root / "app" / "cmp"
+    toy_venue.write_comparison(out, controls=("baseline",), paths=2)
+    delays = (0, 3600, 86_400)
+    results = {latency_label(d): [{"liquidated_notional_usd": 1e6 * (i + 1) + p,
+                                   "system_loss_usd": 1e5 * (i + 1) + p} for p in (0.0, 10.0)]
+               for i, d in enumerate(delays)}  # fmt: skip
+    executed = {latency_label(0): [12, 12], latency_label(3600): [72, 72],
+                latency_label(86_400): [None, None]}  # fmt: skip
+    table = latency_table(delays, results, executed, seed=1)
+    write_latency(
+        out, table, {"step": 12, "parameter": "max_leverage", "value": 10, "market": None}
+    )
+
+    at = new_app().run()
+    at.session_state["compare.out_dir"] = (str(out), ("baseline",), 2)
+    _open_compare(at)
+    shown = [t.value for t in at.table if "in force" in t.value.columns]
+    assert len(shown) == 1, "the latency table is shown once"
+    [latency] = shown
+    assert latency.index.tolist() == ["guardian (immediate)", "1 h", "24 h"]
+    assert latency["in force"].tolist() == ["step 12", "step 72", "after the run"]
+    assert latency["liquidated_notional_usd"].tolist()[0] == (
+        f"{_fmt(1e6 + 5)} [{_fmt(1e6)}, {_fmt(1e6 + 10)}]"
+    )
+    traces = chart_traces(at, "compare.chart.latency")
+    assert traces["liquidated_notional_usd"]["x"] == ["guardian (immediate)", "1 h", "24 h"]
+    assert traces["liquidated_notional_usd"]["y"] == pytest.approx([1e6 + 5, 2e6 + 5, 3e6 + 5])

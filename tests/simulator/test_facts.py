@@ -1,0 +1,146 @@
+"""perpsim facts: the October 10-11, 2025 facts measured on a run's or a comparison's paths."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "engine"))
+from engine_helpers import small_oct  # noqa: E402
+
+from simulator.compare import run_compare  # noqa: E402
+from simulator.facts import FACTS, FactsError, run_facts  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def comparison(tmp_path_factory):
+    """A real comparison: the five-market small oct-2025, 2 paths of the baseline."""
+    out = tmp_path_factory.mktemp("facts") / "cmp"
+    scenario = small_oct(all_markets=True, steps=40)
+    run_compare(scenario, ["baseline"], 2, out, workers=2, backend="revm")
+    return out
+
+
+def _copy(comparison: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "cmp"
+    shutil.copytree(comparison, copy)
+    return copy
+
+
+def _runs(folder: Path) -> list[Path]:
+    return [folder / "runs" / "baseline" / f"path-{i}" for i in range(2)]
+
+
+def test_facts_on_a_comparison_has_every_fact_n_and_holds(comparison, tmp_path):
+    folder = _copy(comparison, tmp_path)
+    table, what = run_facts(folder)
+    assert list(table.index) == [f.key for f in FACTS]
+    assert what["kind"] == "compare" and what["control"] == "baseline"
+    assert set(table["n"]) <= {0, 1, 2} and table.loc["long_share", "n"] == 2
+    for key, row in table.iterrows():
+        if row["n"]:
+            assert row["holds"] in (True, False), key
+            assert row["ci_low"] <= row["mean"] <= row["ci_high"] or row["n"] < 2, key
+        else:  # never a made-up number: the reason instead
+            assert row["holds"] is None and row["not_measured"], key
+    saved = json.loads((folder / "facts.json").read_text())
+    assert [f["key"] for f in saved["facts"]] == [f.key for f in FACTS]
+    assert saved["read"]["runs"] == ["runs/baseline/path-0", "runs/baseline/path-1"]
+    text = (folder / "facts.md").read_text()
+    assert "| fact | October | simulated mean [95% interval] | n | tolerance | holds |" in text
+
+
+def _edit_summaries(folder: Path, **figures: float) -> None:
+    for run in _runs(folder):
+        path = run / "summary.json"
+        summary = json.loads(path.read_text())
+        summary.update(figures)
+        path.write_text(json.dumps(summary))
+
+
+def test_the_long_share_holds_or_not_as_the_data_says(comparison, tmp_path):
+    folder = _copy(comparison, tmp_path)
+    _edit_summaries(folder, liquidated_notional_long_usd=91.0, liquidated_notional_short_usd=9.0)
+    table, _ = run_facts(folder)
+    assert table.loc["long_share", "mean"] == pytest.approx(0.91)
+    assert table.loc["long_share", "holds"] is True
+    _edit_summaries(folder, liquidated_notional_long_usd=50.0, liquidated_notional_short_usd=50.0)
+    table, _ = run_facts(folder)
+    assert table.loc["long_share", "holds"] is False
+    _edit_summaries(folder, liquidated_notional_long_usd=0.0, liquidated_notional_short_usd=0.0)
+    table, _ = run_facts(folder)
+    assert table.loc["long_share", "n"] == 0 and table.loc["long_share", "holds"] is None
+    assert "nothing was liquidated (2 of 2 paths)" in table.loc["long_share", "not_measured"]
+
+
+def _set_btc_oracle(run: Path, fall: float) -> None:
+    """BTC's oracle at its start price, then ``fall`` below it from the middle of the run."""
+    path = run / "steps.parquet"
+    table = pq.read_table(path)
+    frame = table.to_pandas()
+    start = json.loads((run / "summary.json").read_text())["markets"]["BTC"]["start_price"]
+    btc = frame["market"] == "BTC"
+    middle = frame.loc[btc, "step"].median()
+    frame.loc[btc, "price_oracle_usd"] = start
+    frame.loc[btc & (frame["step"] > middle), "price_oracle_usd"] = start * (1 - fall)
+    pq.write_table(pa.Table.from_pandas(frame, schema=table.schema, preserve_index=False), path)
+
+
+def test_a_price_fall_holds_within_its_tolerance_only(comparison, tmp_path):
+    folder = _copy(comparison, tmp_path)
+    for run in _runs(folder):
+        _set_btc_oracle(run, 0.12)
+    table, _ = run_facts(folder)
+    assert table.loc["fall_btc", "mean"] == pytest.approx(0.12)
+    assert table.loc["fall_btc", "holds"] is True
+    for run in _runs(folder):
+        _set_btc_oracle(run, 0.30)
+    table, _ = run_facts(folder)
+    assert table.loc["fall_btc", "mean"] == pytest.approx(0.30)
+    assert table.loc["fall_btc", "holds"] is False
+
+
+def test_a_single_run_folder_is_one_path_without_interval(comparison, tmp_path, perpsim_cmd):
+    run = _runs(_copy(comparison, tmp_path))[0]
+    proc = subprocess.run([perpsim_cmd, "facts", str(run)], capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "n=1: no interval" in proc.stdout
+    saved = json.loads((run / "facts.json").read_text())
+    assert saved["read"]["kind"] == "run"
+    measured = [f for f in saved["facts"] if f["n"]]
+    assert measured and all(f["n"] == 1 and f["ci_low"] is None for f in measured)
+
+
+@pytest.mark.parametrize("kind", ["empty", "file", "missing", "control"])
+def test_bad_input_is_one_line_and_writes_nothing(comparison, tmp_path, perpsim_cmd, kind):
+    target = tmp_path / "x"
+    args = [str(target)]
+    if kind == "empty":
+        target.mkdir()
+    elif kind == "file":
+        target.write_text("not a folder")
+    elif kind == "control":
+        target = _copy(comparison, tmp_path)
+        args = [str(target), "--control", "leverage_cap"]
+    proc = subprocess.run([perpsim_cmd, "facts", *args], capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert not (target / "facts.md").exists() if target.is_dir() else True
+
+
+def test_a_comparison_run_that_is_missing_is_refused(comparison, tmp_path):
+    folder = _copy(comparison, tmp_path)
+    shutil.rmtree(_runs(folder)[1])
+    with pytest.raises(FactsError, match="path-1"):
+        run_facts(folder)
+    assert not (folder / "facts.md").exists()
