@@ -45,6 +45,7 @@ from simulator.scenario.csv_inputs import (
     read_positions_csv,
     read_price_csv,
 )
+from simulator.scenario.flow import OrderFlow
 from simulator.scenario.messages import ScenarioError, format_validation_error
 from simulator.scenario.overrides import apply_overrides
 from simulator.scenario.paths import (
@@ -575,6 +576,9 @@ class Scenario(_Model):
     """Spot AMM depth and permanent impact of every market (a market's ``amm`` replaces it)."""
     lps: LpSpec = Field(default_factory=LpSpec)
     """Liquidity providers' withdrawals under stress."""
+    order_flow: OrderFlow | None = None
+    """Traders who arrive, trade and leave through the run (:mod:`simulator.scenario.flow`);
+    ``null``: nobody takes new risk after the opening book."""
 
     _fingerprint: str | None = PrivateAttr(default=None)
 

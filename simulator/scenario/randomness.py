@@ -25,6 +25,9 @@ class RandomStreams:
     """Draws of the trader population."""
     agents: np.random.Generator
     """Draws of agents' decisions during the run (top-up coin flips, orderings, ...)."""
+    flow: np.random.Generator | None = None
+    """Draws of the order flow (child 4 of the seed: its slots' collateral at setup and its
+    arrivals during the run, :mod:`simulator.agents.flow`)."""
 
 
 def random_streams(seed: int) -> RandomStreams:
@@ -36,11 +39,12 @@ def random_streams(seed: int) -> RandomStreams:
     >>> bool(a.price.random() == b.price.random())
     True
     """
-    price, population, agents = np.random.SeedSequence(int(seed)).spawn(3)
+    price, population, agents, oracle, flow, vault = np.random.SeedSequence(int(seed)).spawn(6)
     return RandomStreams(
         price=np.random.default_rng(price),
         population=np.random.default_rng(population),
         agents=np.random.default_rng(agents),
+        flow=np.random.default_rng(flow),
     )
 
 
