@@ -55,10 +55,10 @@ class FlowKind(_Model):
     collateral_usd: FlowCollateral = Field(default_factory=FlowCollateral)
     """Collateral each slot's account deposits at setup (lognormal, USD); every open uses the
     account's equity then."""
-    leverage_min_share: float = Field(default=0.1, gt=0, le=1)
+    leverage_min_share: float = Field(default=0.1, gt=0)
     """Lowest leverage drawn, as a share of the market's maximum leverage (uniform draw
     between the two shares; the maximum differs per market: 40x BTC ... 3x ALT)."""
-    leverage_max_share: float = Field(default=0.4, gt=0, le=1)
+    leverage_max_share: float = Field(default=0.4, gt=0)
     """Highest leverage drawn, as a share of the market's maximum leverage (above 1 would be
     over the market's maximum)."""
     hold_minutes: float = Field(default=60.0, gt=0)
@@ -73,6 +73,11 @@ class FlowKind(_Model):
 
     @model_validator(mode="after")
     def _min_below_max(self) -> FlowKind:
+        if self.leverage_max_share > 1:
+            raise ValueError(
+                f"leverage_max_share ({self.leverage_max_share}) is over the market's maximum "
+                "leverage (a share of it, at most 1)"
+            )
         if self.leverage_min_share > self.leverage_max_share:
             raise ValueError(
                 f"leverage_min_share ({self.leverage_min_share}) must not exceed "
