@@ -193,3 +193,14 @@ def test_bad_order_flow_input_is_one_line_naming_the_key(key, value, words):
     assert words in message
     assert "\n" not in message
     assert err.value.exit_code == 2
+
+
+def test_bench_prints_the_kernel_time_per_step_for_1k_and_10k_slots():
+    from benchmarks.run import flow_kernel_timing
+
+    figures = flow_kernel_timing(steps=3)
+    assert set(figures) == {
+        "flow_kernel_ms_per_step_1000_slots",
+        "flow_kernel_ms_per_step_10000_slots",
+    }
+    assert all(v > 0 for v in figures.values())
