@@ -52,6 +52,11 @@ class FlowRun:
     """Per market: the venue's maximum leverage (times)."""
     close_reasons: dict[int, str] = field(default_factory=dict)
     """This step's planned closes: row -> reason (read back by :func:`record_flow`)."""
+    planned_long_base: np.ndarray | None = None
+    """Per market: this step's planned change of long open interest (opens less closes, base
+    units; for :func:`spot_inputs_after_flow`)."""
+    planned_short_base: np.ndarray | None = None
+    """Per market: the same for short open interest."""
 
 
 def flow_run(ctx: Context) -> FlowRun | None:
@@ -135,6 +140,20 @@ def plan_flow(
         actions.append(Action(call, "flow_close", r, m))
         run_closes[r] = flow_agents.EXIT_REASONS[int(reason)]
     run.close_reasons = run_closes
+    closing = rows[orders.close_rows]
+    opening = rows[orders.open_rows]
+    close_market, open_market = book.market[closing], book.market[opening]
+    sent = np.round(orders.size_base, 12)
+    n_markets = ctx.n_markets
+
+    def change(side: int) -> np.ndarray:
+        closed = tr.size_base[closing] * (tr.side[closing] == side)
+        opened = sent * (orders.side == side)
+        return np.bincount(open_market, weights=opened, minlength=n_markets) - np.bincount(
+            close_market, weights=closed, minlength=n_markets
+        )
+
+    run.planned_long_base, run.planned_short_base = change(1), change(-1)
     for i, side, size, exit_step in zip(
         orders.open_rows, orders.side, orders.size_base, orders.exit_step, strict=True
     ):
@@ -156,6 +175,20 @@ def plan_flow(
             event_row(t, "order_flow_unfilled", market=ctx.symbols[m], detail=json.dumps(detail))
         )
     return actions
+
+
+def spot_inputs_after_flow(inputs: dict, run: FlowRun | None) -> dict:
+    """The spot phase's inputs of a quiet block (``inputs``: the last levels less the traders'
+    closes, :func:`simulator.engine.spot.spot_inputs_after_closes`) with this step's planned
+    flow opens and closes in the open interest, so that the hedger follows them in the same
+    block as after a pending read (a refused open is the one case where the two differ)."""
+    if run is None or run.planned_long_base is None:
+        return inputs
+    return {
+        **inputs,
+        "oi_long_base": inputs["oi_long_base"] + run.planned_long_base,
+        "oi_short_base": inputs["oi_short_base"] + run.planned_short_base,
+    }
 
 
 def record_flow(

@@ -217,7 +217,11 @@ class Engine:
             # phase's inputs are the last block's levels less the positions traders are closing
             # in this one, so the whole block goes to the node in one submit, with no read.
             spot_actions = self._spot_phase(
-                spot.spot_inputs_after_closes(ctx, self._last_levels, s, decisions.close), t
+                order_flow.spot_inputs_after_flow(
+                    spot.spot_inputs_after_closes(ctx, self._last_levels, s, decisions.close),
+                    self.flow,
+                ),
+                t,
             )
             block += spot_actions
             chain.submit([a.call for a in block])
