@@ -30,6 +30,8 @@ def position_rows(ctx: Context, s: EngineState) -> list[dict]:
     ``opens`` counts the row's opens (the opening trade counts one)."""
     w, book = ctx.world, ctx.world.book
     flow = book.start_flat
+    # An order-flow slot's side is its last open's (the book holds a placeholder).
+    side = [s.trader.side[r] if flow[r] else book.side[r] for r in range(book.count)]
     rows = []
     for r in range(book.count):
         opened = bool(w.opened[r])
@@ -53,7 +55,7 @@ def position_rows(ctx: Context, s: EngineState) -> list[dict]:
             {
                 "account": ctx.accounts[book.account[r]],
                 "market": ctx.symbols[book.market[r]],
-                "side": "long" if book.side[r] > 0 else "short",
+                "side": "long" if side[r] > 0 else "short",
                 "collateral_usd": collateral,
                 "size_base": size,
                 "entry_price_usd": entry,

@@ -127,7 +127,7 @@ POSITION_COLUMNS: tuple[Column, ...] = _cols(
         "outcome_step": _I,
         "opens": _I,
     },  # fmt: skip
-    nullable=("outcome_step", "realized_pnl_usd", "opened_step"),
+    nullable=("outcome_step", "realized_pnl_usd", "opened_step", "opens"),
 )
 
 #: Event kinds that count an account as liquidated in the summary.

@@ -49,6 +49,11 @@ def test_flow_opens_mid_run_after_the_fall_and_runs_are_reproducible(tmp_path):
     assert len(slots) == 60  # 15 + 15 + 15 + 10 + 5 slots in the one market
     assert slots.opens.sum() == len(opens)
     assert slots.opens.max() >= 2  # a slot closed and entered again
+    # Each slot's row shows its last open: the side of its last "open" event.
+    last = opens.groupby("account").last()
+    opened = slots[slots.opens > 0].set_index("account")
+    assert (opened.side == last.side.loc[opened.index]).all()
+    assert set(opened.side) == {"long", "short"}
     again = slots[slots.opens >= 2].iloc[0]
     assert again.opened_step > 0 and again.size_base > 0
     assert (positions[~positions.index.isin(slots.index)].opens <= 1).all()
