@@ -282,18 +282,21 @@ def exits(
     exit_step: np.ndarray,
     t: int,
     can_close: np.ndarray,
+    ticket_usd: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Open flow positions that close at step ``t`` and why (index into
     :data:`EXIT_REASONS`, first that holds): profit >= take-profit × equity at open, loss >=
     stop-loss × equity at open, holding time over. ``equity_usd``: each row's equity carried
     to this step's price; ``can_close``: its margin unit is above maintenance (else the keepers'
-    business)."""
+    business); ``ticket_usd``: the take-profit and stop-loss are shares of ``min(equity at
+    open, ticket)``, the stake the open used (default: the equity at open)."""
     flow = kind >= 0
     k = np.where(flow, kind, 0)
     profit = equity_usd - open_equity_usd
+    stake = open_equity_usd if ticket_usd is None else np.minimum(open_equity_usd, ticket_usd)
     with np.errstate(invalid="ignore"):
-        tp = profit >= params.take_profit_fraction[k] * open_equity_usd
-        sl = -profit >= params.stop_loss_fraction[k] * open_equity_usd
+        tp = profit >= params.take_profit_fraction[k] * stake
+        sl = -profit >= params.stop_loss_fraction[k] * stake
     held = t >= exit_step
     closing = flow & (size_base > 0) & can_close & (tp | sl | held)
     rows = np.flatnonzero(closing)
@@ -317,10 +320,13 @@ def step_orders(
     exit_step: np.ndarray,
     can_close: np.ndarray,
     max_leverage: np.ndarray,
+    ticket_usd: np.ndarray | None = None,
 ) -> FlowOrders:
     """Step ``t``'s flow: the closes of open flow positions (:func:`exits`), then the arrivals
     (Poisson with :func:`intensity`) taking idle slots (:func:`pick_slots`) with leverage
-    ``max_leverage[m] × U(min_share, max_share)``, size ``equity × leverage / price``, holding
+    ``max_leverage[m] × U(min_share, max_share)``, size ``min(equity, ticket) × leverage /
+    price`` (``ticket_usd``, per row, default no cap: the slot's collateral at setup, so that a
+    winner does not compound its gains into ever larger orders), holding
     time exponential with the kind's mean (at least one step) and side by the kind (re-entry:
     the side it held last, a first entry long with ``long_share``).
 
@@ -329,7 +335,7 @@ def step_orders(
     ``last_side`` (0: never opened), ``open_equity_usd``, ``exit_step``, ``can_close``.
     ``history_usd`` (T, M): prices up to this step; ``max_leverage`` (M,)."""
     close_rows, reason = exits(
-        params, kind, size_base, equity_usd, open_equity_usd, exit_step, t, can_close
+        params, kind, size_base, equity_usd, open_equity_usd, exit_step, t, can_close, ticket_usd
     )
     signals = market_signals(history_usd, params.lookback_steps, params.reference_steps)
     lam, side_km = intensity(params, signals, funding_rate_per_hour)
@@ -345,7 +351,8 @@ def step_orders(
     own = np.where(last_side[rows] != 0, last_side[rows], first_side)
     side = np.where(side_km[k, m] != 0, side_km[k, m], own).astype(np.int8)
     price = np.asarray(history_usd, dtype=np.float64).reshape(len(history_usd), -1)[-1]
-    size = equity_usd[rows] * leverage / price[m]
+    stake = equity_usd[rows] if ticket_usd is None else np.minimum(equity_usd, ticket_usd)[rows]
+    size = stake * leverage / price[m]
     return FlowOrders(
         open_rows=rows,
         side=side,

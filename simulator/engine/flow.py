@@ -5,7 +5,9 @@ rows that start flat, each its own cross account funded at setup. Every step, af
 traders of the opening book, :func:`plan_flow` runs the kernel
 (:func:`simulator.agents.flow.step_orders`) on the slots: open flow positions that reached
 take-profit, stop-loss or the end of their holding time close (``closePosition``), and the
-step's Poisson arrivals take idle slots and open (``trade``, cross). After the block,
+step's Poisson arrivals take idle slots and open (``trade``, cross) on at most the collateral
+the slot deposited at setup (its ticket: a winner keeps its profit aside rather than
+compounding it into ever larger orders). After the block,
 :func:`record_flow` writes what the venue did: an ``open`` / ``close`` event per mined call
 (market, account, side, size, fill; the open's fee or the close's realized PnL in
 ``amount_usd``; ``detail``: the kind that opened, the reason that closed), an
@@ -129,6 +131,7 @@ def plan_flow(
         exit_step=s.flow_exit_step[rows],
         can_close=healthy[units.unit_of_row[rows]],
         max_leverage=run.max_leverage,
+        ticket_usd=book.collateral_usd[rows],
     )
     v = ctx.venue.venue
     actions: list[Action] = []

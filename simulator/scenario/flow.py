@@ -53,8 +53,9 @@ class FlowKind(_Model):
     rate_per_hour: float = Field(default=30.0, ge=0)
     """Base arrival rate per market while the kind's trigger holds (orders per hour)."""
     collateral_usd: FlowCollateral = Field(default_factory=FlowCollateral)
-    """Collateral each slot's account deposits at setup (lognormal, USD); every open uses the
-    account's equity then."""
+    """Collateral each slot's account deposits at setup (lognormal, USD). Every open stakes the
+    account's equity then, at most this collateral (a winner keeps its profit aside rather than
+    compounding it into ever larger orders)."""
     leverage_min_share: float = Field(default=0.1, gt=0)
     """Lowest leverage drawn, as a share of the market's maximum leverage (uniform draw
     between the two shares; the maximum differs per market: 40x BTC ... 3x ALT)."""
@@ -64,9 +65,9 @@ class FlowKind(_Model):
     hold_minutes: float = Field(default=60.0, gt=0)
     """Mean holding time (minutes; exponential per open): the position closes when it ends."""
     take_profit_fraction: float | None = Field(default=0.3, gt=0)
-    """Close when the profit reaches this share of the equity at open (``null``: never)."""
+    """Close when the profit reaches this share of the stake the open used (``null``: never)."""
     stop_loss_fraction: float | None = Field(default=0.3, gt=0, le=1)
-    """Close when the loss reaches this share of the equity at open (``null``: never)."""
+    """Close when the loss reaches this share of the stake the open used (``null``: never)."""
     cooldown_minutes: float = Field(default=30.0, ge=0)
     """After a close, liquidation or takeover, the slot waits this long before it may enter
     again (minutes)."""

@@ -131,6 +131,32 @@ def test_open_sizes_follow_equity_leverage_and_price():
     assert np.all(orders.exit_step >= 8)
 
 
+def test_an_open_stakes_at_most_the_slots_ticket():
+    """A slot whose equity grew past its setup collateral (its ticket) opens on the ticket:
+    winners do not compound their gains into ever larger orders."""
+    params = flow.FlowParams.from_spec(OrderFlow(), 60)
+    kind, market = slots(OrderFlow())
+    n = len(kind)
+    equity, ticket = np.full(n, 50_000.0), np.full(n, 1_000.0)
+    args = dict(
+        kind=kind, market=market, size_base=np.zeros(n), equity_usd=equity,
+        ready=np.ones(n, bool), last_side=np.zeros(n, np.int8), open_equity_usd=np.zeros(n),
+        exit_step=np.full(n, -1), can_close=np.ones(n, bool), max_leverage=MAX_LEVERAGE,
+    )  # fmt: skip
+    history = falling_history(0.10)
+    rng = np.random.default_rng(0)
+    capped = flow.step_orders(params, flow.step_rng(rng, 3), 3, history, np.zeros(M), **args,
+                              ticket_usd=ticket)  # fmt: skip
+    m = market[capped.open_rows]
+    assert len(m) and np.allclose(capped.size_base * history[-1][m], 1_000.0 * capped.leverage)
+    # Take-profit and stop-loss are shares of that stake: +30% of 1,000, not of 50,000.
+    size = np.zeros(n)
+    size[0] = 1.0
+    rows, reason = flow.exits(params, kind, size, np.full(n, 50_300.0), equity,
+                              np.full(n, 99), 3, np.ones(n, bool), ticket)  # fmt: skip
+    assert rows.tolist() == [0] and flow.EXIT_REASONS[reason[0]] == "take_profit"
+
+
 def test_pick_slots_matches_the_row_by_row_reference():
     rng = np.random.default_rng(5)
     n = 500
