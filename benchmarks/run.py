@@ -9,7 +9,9 @@
    fastest the chain can execute this run's blocks; ``engine tx/s ÷ ceiling tx/s`` is the share
    of the chain's capacity the engine keeps. The replay must reproduce every status.
 
-Both use the same node configuration, in the same process, one after the other.
+Both use the same node configuration, in the same process, one after the other. The figures
+end with the order-flow kernel's time per step for 1k and 10k flow slots
+(:func:`flow_kernel_timing`: the pure kernel on synthetic state, no chain).
 
 ``backend="revm"`` does both on the in-process EVM instead of anvil (its memory is then this
 process's). :func:`run_backends` runs the whole benchmark on several backends one after the
@@ -133,7 +135,53 @@ def run(
         "engine_ms_per_step": round(1000 * engine_s / max(scenario.steps, 1), 2),
         "raw_ms_per_block": round(1000 * raw_s / max(len(recorded), 1), 2),
         **memory,
+        **flow_kernel_timing(),
     }
+
+
+#: Flow slots of the order-flow kernel timing (:func:`flow_kernel_timing`).
+FLOW_KERNEL_SLOTS = (1_000, 10_000)
+
+
+def flow_kernel_timing(
+    slots: tuple[int, ...] = FLOW_KERNEL_SLOTS, steps: int = 200, markets: int = 5
+) -> dict[str, float]:
+    """Order-flow kernel time per step (ms, median over ``steps`` steps) for each number of
+    flow slots: :func:`simulator.agents.flow.step_orders` (signals over a 4-hour window,
+    intensity, Poisson arrivals, slot picking, exits) on synthetic state, no chain: the slots
+    spread over the five kinds and ``markets`` markets, half of them holding a position, on a
+    random-walk price history; the default ``order_flow``. Keys
+    ``flow_kernel_ms_per_step_<n>_slots``."""
+    import numpy as np
+
+    from simulator.agents import flow
+    from simulator.scenario.flow import FLOW_KINDS, OrderFlow
+
+    params = flow.FlowParams.from_spec(OrderFlow(), 60)
+    rng = np.random.default_rng(0)
+    history = 100.0 * np.exp(np.cumsum(rng.normal(0, 0.002, (300, markets)), axis=0))
+    funding = rng.normal(0, 1e-4, markets)
+    max_leverage = np.full(markets, 20.0)
+    out = {}
+    for n in slots:
+        kind = np.arange(n) % len(FLOW_KINDS)
+        market = (np.arange(n) // len(FLOW_KINDS)) % markets
+        holding = rng.random(n) < 0.5
+        size = np.where(holding, rng.uniform(0.1, 1.0, n), 0.0)
+        equity = rng.uniform(100, 10_000, n)
+        times = []
+        for t in range(steps):
+            start = time.perf_counter()
+            flow.step_orders(
+                params, flow.step_rng(rng, t), t, history, funding,
+                kind=kind, market=market, size_base=size, equity_usd=equity,
+                ready=~holding, last_side=np.where(holding, 1, 0).astype(np.int8),
+                open_equity_usd=equity, exit_step=np.full(n, t + 10), can_close=holding,
+                max_leverage=max_leverage,
+            )  # fmt: skip
+            times.append(time.perf_counter() - start)
+        out[f"flow_kernel_ms_per_step_{n}_slots"] = round(1000 * float(np.median(times)), 3)
+    return out
 
 
 def run_backends(

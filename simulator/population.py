@@ -35,6 +35,7 @@ __all__ = [
     "TraderBook",
     "draw_population",
     "book_from_explicit",
+    "concat_books",
     "liquidation_price_usd",
 ]
 
@@ -104,8 +105,13 @@ class TraderBook:
     isolated: np.ndarray | None = None
     """Whether the row is an isolated position carrying its own margin (bool); default
     False (cross: margined by the account's shared collateral)."""
+    flow_kind: np.ndarray | None = None
+    """-1 for a position of the opening book; ``k >= 0`` for an order-flow slot of kind
+    ``FLOW_KINDS[k]`` (:mod:`simulator.scenario.flow`): the row starts flat (``size_base`` 0,
+    no opening trade) and opens and closes through the run (int8); default -1."""
 
     _DTYPES = {
+        "flow_kind": np.int8,
         "side": np.int8,
         "behaviour": np.int8,
         "account": np.int64,
@@ -119,6 +125,7 @@ class TraderBook:
             "account": np.arange(rows),
             "market": np.zeros(rows),
             "isolated": np.zeros(rows, dtype=bool),
+            "flow_kind": np.full(rows, -1),
         }
         length = None
         for f in fields(self):
@@ -159,6 +166,11 @@ class TraderBook:
         """Number of trader accounts (distinct ``account`` values)."""
         return int(self.account.max()) + 1 if len(self.account) else 0
 
+    @property
+    def start_flat(self) -> np.ndarray:
+        """Per row: the row starts flat (an order-flow slot, no opening trade; bool)."""
+        return self.flow_kind >= 0
+
     def notional_usd(self, price_usd: float | np.ndarray) -> np.ndarray:
         """Notional of each position at ``price_usd`` (USD)."""
         return self.size_base * price_usd
@@ -184,6 +196,18 @@ class TraderBook:
         return all(
             np.array_equal(getattr(self, f.name), getattr(other, f.name)) for f in fields(self)
         )
+
+
+def concat_books(first: TraderBook, second: TraderBook) -> TraderBook:
+    """The rows of ``first`` then ``second``, ``second``'s accounts numbered after
+    ``first``'s."""
+    columns = {}
+    for f in fields(first):
+        a, b = getattr(first, f.name), getattr(second, f.name)
+        if f.name == "account":
+            b = b + first.n_accounts
+        columns[f.name] = np.concatenate([a, b])
+    return TraderBook(**columns)
 
 
 def _behaviour_columns(codes: np.ndarray, params: BehaviourParams, jitter: np.ndarray | None):

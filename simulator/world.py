@@ -26,10 +26,11 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from eth_utils import keccak, to_checksum_address
 
+from simulator.agents import flow as flow_agents
 from simulator.chain.base import Chain
 from simulator.chain.types import Call, TxResult
 from simulator.errors import PerpsimError
-from simulator.population import TraderBook, book_from_explicit, draw_population
+from simulator.population import TraderBook, book_from_explicit, concat_books, draw_population
 from simulator.pricepaths import OracleFaultSchedule, scenario_prices
 from simulator.protocol.params import VenueParams
 from simulator.protocol.venue_deploy import MultiVenue, deploy_multi_venue
@@ -149,6 +150,11 @@ def world_inputs(scenario: Scenario) -> WorldInputs:
     else:
         drawn = draw_population(scenario.traders, prices, max_leverage, streams.population, symbols)
         book = cap_open_leverage(drawn, max_leverage * OPEN_LEVERAGE_HEADROOM, prices)
+    if scenario.order_flow is not None:  # the flow slots: flat rows after the opening book
+        slots = flow_agents.slot_book(
+            scenario.order_flow, len(symbols), flow_agents.setup_rng(streams.flow)
+        )
+        book = concat_books(book, slots)
     exogenous = scenario_prices(scenario, streams.price)
     faults = OracleFaultSchedule.from_faults(scenario.oracle_faults, scenario.steps, symbols)
     return WorldInputs(
@@ -338,7 +344,9 @@ def build_world(chain: Chain, scenario: Scenario, inputs: WorldInputs | None = N
 
     side = book.side.astype(np.int64)
     opens: list[Call] = []
-    for r in range(book.count):
+    # Order-flow slots start flat: funded, no opening trade (``book.start_flat``).
+    open_rows = np.flatnonzero(~book.start_flat)
+    for r in open_rows:
         addr, market = accounts[book.account[r]], ids[book.market[r]]
         size_wad = int(side[r]) * to_wad(round(float(book.size_base[r]), 12))
         if book.isolated[r]:
@@ -347,23 +355,24 @@ def build_world(chain: Chain, scenario: Scenario, inputs: WorldInputs | None = N
         else:
             opens.append(v.trade(addr, market, size_wad))
     results = chain.execute(opens, max_block_calls=SETUP_BLOCK_CALLS)
-    opened = np.array([r.ok for r in results], dtype=bool)
+    opened = np.zeros(book.count, dtype=bool)
+    opened[open_rows] = [r.ok for r in results]
     open_errors = [
         f"{accounts[book.account[i]]} {inputs.symbols[book.market[i]]}: {r.error}"
-        for i, r in enumerate(results)
+        for i, r in zip(open_rows, results, strict=True)
         if not r.ok
     ]
-    if inputs.explicit and not opened.all():
-        i = int(np.flatnonzero(~opened)[0])
+    if inputs.explicit and not opened[open_rows].all():
+        i = int(np.flatnonzero(~opened & ~book.start_flat)[0])
         raise WorldError(
             f"traders: the venue refused the opening trade of explicit position {i} "
             f"({'long' if side[i] > 0 else 'short'} {book.size_base[i]:g} base units of "
             f"{inputs.symbols[book.market[i]]} on {book.collateral_usd[i]:g} USD): "
-            f"{results[i].error}"
+            f"{results[int(np.searchsorted(open_rows, i))].error}"
         )
     size_base = np.zeros(book.count)
     entry_usd = np.full(book.count, np.nan)
-    for i, r in enumerate(results):
+    for i, r in zip(open_rows, results, strict=True):
         modified = [e.args for e in r.events if e.name == "PositionModified"] if r.ok else []
         if modified:
             size_base[i] = abs(from_wad(modified[-1]["newSize"]))
@@ -376,11 +385,18 @@ def build_world(chain: Chain, scenario: Scenario, inputs: WorldInputs | None = N
     prices = inputs.start_prices_usd
     hedger_base = np.zeros(n_markets)
     arb = scenario.arbitrageurs
+    if scenario.order_flow is not None:  # room for the order flow's positions too
+        hedger_base += flow_agents.slot_capacity_base(
+            scenario.order_flow,
+            book,
+            np.array([m.params.max_leverage for m in params.markets]),
+            prices,
+        )
     mm_calls: list[Call] = []
     for m, market in enumerate(ids):
         rows = (book.market == m) & opened
         net_base = float(np.sum(side[rows] * size_base[rows]))
-        hedger_base[m] = abs(net_base) * HEDGER_INVENTORY_MULTIPLE + float(
+        hedger_base[m] += abs(net_base) * HEDGER_INVENTORY_MULTIPLE + float(
             np.sum(size_base[rows]) * 0.1
         )
         amm, base = venue.amms[market], venue.bases[market]

@@ -78,6 +78,9 @@ class AnvilConfig:
             "--gas-limit", str(self.block_gas_limit),
             "--base-fee", str(self.base_fee_wei),
             "--order", "fees",
+            # A resumed run loads its saved state in one anvil_loadState body, beyond the
+            # default 2 MB limit once the world holds a few thousand accounts.
+            "--no-request-size-limit",
         ]  # fmt: skip
         if self.history_states is not None:
             cmd += ["--prune-history", str(self.history_states)]

@@ -42,6 +42,7 @@ from simulator.agents import traders as trader_agents
 from simulator.chain.base import Chain
 from simulator.chain.types import Call
 from simulator.engine import adl, events, governance, keepers, lps, metrics, oracle, spot, traders
+from simulator.engine import flow as order_flow
 from simulator.engine.context import Action, Context
 from simulator.engine.invariants import check_gas, check_invariants
 from simulator.engine.levels import Levels
@@ -123,6 +124,8 @@ class Engine:
         self.levels = Levels(self.ctx)
         self._adl_winners: set[int] = set()
         governance.check_change(self.ctx)  # refuse a bad change before the run starts
+        self.flow = order_flow.flow_run(self.ctx)
+        """The order flow (None without ``order_flow``), :mod:`simulator.engine.flow`."""
         self.state = self._initial_state()
 
     # -- state ---------------------------------------------------------------------------------
@@ -174,6 +177,7 @@ class Engine:
             lps_withdrew=np.zeros(n_markets, dtype=bool),
             funding_index_usd=np.zeros((n_markets, 2)),
         )
+        order_flow.init_state(ctx, state)
         reads = self._last_levels = self.levels.read()
         state.margin_scale = reads["margin_scale"].copy()
         state.last_socialized_usd = reads["socialized_cum_usd"].copy()
@@ -216,6 +220,7 @@ class Engine:
         block += governance.plan_governance(ctx, s, t, step_events)
         decisions, trader_actions = traders.plan_traders(ctx, s)
         block += trader_actions
+        block += order_flow.plan_flow(ctx, s, t, self._last_levels, self.flow, step_events)
         s.peak_price_usd = np.maximum(s.peak_price_usd, s.oracle_price_usd)
         lp_actions = lps.plan_lp_withdrawals(ctx, s, t, self.levels, step_events)
         block += lp_actions
@@ -236,7 +241,11 @@ class Engine:
             # phase's inputs are the last block's levels less the positions traders are closing
             # in this one, so the whole block goes to the node in one submit, with no read.
             spot_actions = self._spot_phase(
-                spot.spot_inputs_after_closes(ctx, self._last_levels, s, decisions.close), t
+                order_flow.spot_inputs_after_flow(
+                    spot.spot_inputs_after_closes(ctx, self._last_levels, s, decisions.close),
+                    self.flow,
+                ),
+                t,
             )
             block += spot_actions
             chain.submit([a.call for a in block])
@@ -276,6 +285,7 @@ class Engine:
             self.recorded_statuses.append([r.ok for r in results])
         check_gas(t, results, [a.call for a in block])
         step_events += events.decode_block(ctx, s, results, block, t)
+        step_events += order_flow.record_flow(ctx, s, results, block, t, self.flow)
         keepers.record_refused_takeovers(s, results, block)
         levels = self._last_levels = self.levels.parse(after)
         s.margin_scale = levels["margin_scale"].copy()

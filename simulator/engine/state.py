@@ -16,8 +16,9 @@ from simulator.agents import traders as trader_agents
 
 # Outcome codes of positions.parquet. REFUSED: the venue reverted the opening trade (a random
 # population's position over an OI cap, say); the account keeps that collateral, no position.
-OPEN, CLOSED, LIQUIDATED, BACKSTOPPED, ADL, REFUSED = range(6)
-OUTCOME_NAMES = ("open", "closed", "liquidated", "backstopped", "adl", "refused")
+# IDLE: an order-flow slot that has not opened yet (simulator.engine.flow).
+OPEN, CLOSED, LIQUIDATED, BACKSTOPPED, ADL, REFUSED, IDLE = range(7)
+OUTCOME_NAMES = ("open", "closed", "liquidated", "backstopped", "adl", "refused", "idle")
 
 
 @dataclass
@@ -96,6 +97,20 @@ class EngineState:
     """Per market (M): cumulative fees and penalties after the last block (USD)."""
     last_fund_usd: float = 0.0
     transactions: int = 0
+    opens: np.ndarray = _empty(np.int64)
+    """Per row (R): positions the row opened (the opening trade counts; an order-flow slot
+    counts each of its opens)."""
+    opened_step: np.ndarray = _empty(np.int64)
+    """Per row (R): step of the row's last open (0: the opening book; -1: never opened)."""
+    flow_open_size_base: np.ndarray = _empty()
+    """Per row (R): size of an order-flow slot's last open (base units; 0: never opened)."""
+    flow_open_entry_usd: np.ndarray = _empty()
+    """Per row (R): entry price of an order-flow slot's last open (USD; NaN: never opened)."""
+    flow_open_equity_usd: np.ndarray = _empty()
+    """Per row (R): an order-flow slot's equity when it last opened (USD; its take-profit and
+    stop-loss are shares of it)."""
+    flow_exit_step: np.ndarray = _empty(np.int64)
+    """Per row (R): step at which an order-flow position's holding time ends (-1: none)."""
 
     #: Array fields (checkpointed as arrays; the rest is JSON metadata).
     ARRAYS = (
@@ -105,6 +120,8 @@ class EngineState:
         "last_bad_debt_usd", "last_fees_usd", "funding_index_usd", "margin_scale",
         "last_socialized_usd",
         "transient_log_impact", "outside_price_usd",
+        "opens", "opened_step", "flow_open_size_base", "flow_open_entry_usd",
+        "flow_open_equity_usd", "flow_exit_step",
     )  # fmt: skip
     #: Scalar fields (checkpointed in the JSON metadata).
     SCALARS = ("step", "vault_lps_withdrew", "governance", "last_fund_usd", "transactions")

@@ -152,11 +152,15 @@ entry_price_usd                 float64  USD    entry (fill) price on chain (NaN
 leverage                        float64  x      notional at entry / collateral (NaN if refused)
 liquidation_price_at_open_usd   float64  USD    the market's liquidation price at open (NaN if
                                                 refused)
-opened_step                     int64    step   step the position was opened
+opened_step                     int64    step   step the position was opened (an order-flow
+                                                slot: its last open; null: never opened)
 outcome                         string   -      open / closed / liquidated / backstopped / adl /
-                                                refused (the venue reverted the open)
+                                                refused (the venue reverted the open) / idle
+                                                (an order-flow slot that never opened)
 outcome_step                    int64    step   step of the outcome; null while open
 realized_pnl_usd                float64  USD    realized PnL incl. fees and funding; null while open
+opens                           int64    -      positions the row opened (an order-flow slot
+                                                re-enters: each of its opens counts)
 ==============================  =======  =====  ===================================================
 
 Pandas reads a nullable int64 column holding nulls (``outcome_step``) as float64 with NaN.

@@ -119,7 +119,7 @@ EVENT_COLUMNS: tuple[Column, ...] = _cols(
 POSITION_COLUMNS: tuple[Column, ...] = _cols(
     """account:- market:- side:- collateral_usd:USD size_base:base entry_price_usd:USD
     leverage:x liquidation_price_at_open_usd:USD opened_step:step outcome:- outcome_step:step
-    realized_pnl_usd:USD""",
+    realized_pnl_usd:USD opens:-""",
     {
         "account": _S,
         "market": _S,
@@ -127,14 +127,15 @@ POSITION_COLUMNS: tuple[Column, ...] = _cols(
         "opened_step": _I,
         "outcome": _S,
         "outcome_step": _I,
+        "opens": _I,
     },  # fmt: skip
-    nullable=("outcome_step", "realized_pnl_usd"),
+    nullable=("outcome_step", "realized_pnl_usd", "opened_step", "opens"),
 )
 
 #: Event kinds that count an account as liquidated in the summary.
 LIQUIDATION_EVENT_KINDS = ("liquidation", "partial_liquidation", "backstop_takeover")
 #: Allowed values of ``positions.outcome``.
-POSITION_OUTCOMES = ("open", "closed", "liquidated", "backstopped", "adl", "refused")
+POSITION_OUTCOMES = ("open", "closed", "liquidated", "backstopped", "adl", "refused", "idle")
 #: Keys of ``summary.json``, in order.
 SUMMARY_KEYS = (
     "traders",

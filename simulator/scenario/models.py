@@ -45,6 +45,7 @@ from simulator.scenario.csv_inputs import (
     read_positions_csv,
     read_price_csv,
 )
+from simulator.scenario.flow import OrderFlow
 from simulator.scenario.messages import ScenarioError, format_validation_error
 from simulator.scenario.overrides import apply_overrides
 from simulator.scenario.paths import (
@@ -722,6 +723,9 @@ class Scenario(_Model):
     local AMM."""
     outside_market: OutsideMarket = Field(default_factory=OutsideMarket)
     """The outside price the venues follow and the impact law of forced selling on it."""
+    order_flow: OrderFlow | None = None
+    """Traders who arrive, trade and leave through the run (:mod:`simulator.scenario.flow`);
+    ``null``: nobody takes new risk after the opening book."""
 
     _fingerprint: str | None = PrivateAttr(default=None)
 

@@ -29,11 +29,14 @@ class RandomStreams:
     """Child 3: the oracle venues' noise. Step ``t`` draws from its child ``t``
     (:func:`oracle_step_generator`), so a resumed run draws the same noise without saving a
     generator's state."""
+    flow: np.random.Generator | None = None
+    """Draws of the order flow (child 4 of the seed: its slots' collateral at setup and its
+    arrivals during the run, :mod:`simulator.agents.flow`)."""
 
 
 def random_streams(seed: int) -> RandomStreams:
     """Split ``seed`` into independent generators (children of ``SeedSequence(seed)``: 0 price,
-    1 population, 2 agents, 3 oracle; a child's draws do not depend on how many there are).
+    1 population, 2 agents, 3 oracle, 4 order flow, 5 market-making vault; a child's draws do not depend on how many there are).
 
     Examples
     --------
@@ -47,6 +50,7 @@ def random_streams(seed: int) -> RandomStreams:
         population=np.random.default_rng(population),
         agents=np.random.default_rng(agents),
         oracle=oracle,
+        flow=np.random.default_rng(flow),
     )
 
 

@@ -13,6 +13,7 @@ import simulator.world as world_module
 from simulator.chain import BACKENDS, open_chain
 from simulator.runner import GENESIS_TIMESTAMP_S, run_node_config
 from simulator.scenario import load_scenario
+from simulator.scenario.flow import FLOW_KINDS
 
 #: Small enough that the setup of 100 traders spans several blocks by gas alone (deployments
 #: need 15M), so the bound splits blocks that the gas split also ends.
@@ -20,7 +21,10 @@ BLOCK_GAS_LIMIT = 16_000_000
 
 
 def _build_and_read(backend: str, block_calls: int | None) -> dict:
-    scenario = load_scenario("oct-2025", ["traders.count=100"])
+    # The preset's order flow with 4 slots per kind and market (100 flat accounts, funded in
+    # the same blocks): the test's one positions_of_many read over every account stays in gas.
+    slots = [f"order_flow.{k}.slots_per_market=4" for k in FLOW_KINDS]
+    scenario = load_scenario("oct-2025", ["traders.count=100", *slots])
     config = replace(run_node_config(), block_gas_limit=BLOCK_GAS_LIMIT)
     saved = world_module.SETUP_BLOCK_CALLS
     world_module.SETUP_BLOCK_CALLS = block_calls

@@ -1,0 +1,256 @@
+"""Phase 1d: the order flow -- traders who arrive, trade and leave through the run.
+
+The scenario's ``order_flow`` (:mod:`simulator.scenario.flow`) adds flow *slots* to the book:
+rows that start flat, each its own cross account funded at setup. Every step, after the
+traders of the opening book, :func:`plan_flow` runs the kernel
+(:func:`simulator.agents.flow.step_orders`) on the slots: open flow positions that reached
+take-profit, stop-loss or the end of their holding time close (``closePosition``), and the
+step's Poisson arrivals take idle slots and open (``trade``, cross) on at most the collateral
+the slot deposited at setup (its ticket: a winner keeps its profit aside rather than
+compounding it into ever larger orders). After the block,
+:func:`record_flow` writes what the venue did: an ``open`` / ``close`` event per mined call
+(market, account, side, size, fill; the open's fee or the close's realized PnL in
+``amount_usd``; ``detail``: the kind that opened, the reason that closed), an
+``open_reverted`` / ``close_reverted`` event per refused one (the slot stays as it was: a
+refused open leaves it idle), and an ``order_flow_unfilled`` event per (market, kind) whose
+arrivals found no idle slot (``detail``: kind, arrivals, unfilled). The row's size and entry
+come from the venue's ``PositionModified`` (:mod:`simulator.engine.events`), its equity from
+the health read of the touched units in the mining round trip.
+
+A slot whose position ended (closed, liquidated, taken over, deleveraged to zero) may enter
+again after its kind's cooldown; ``positions.parquet`` keeps its last open and outcome and the
+number of its opens (``opens``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simulator.agents import flow as flow_agents
+from simulator.agents import traders as trader_agents
+from simulator.chain.types import TxResult
+from simulator.engine.context import Action, Context
+from simulator.engine.events import close_row, event_row
+from simulator.engine.state import CLOSED, IDLE, OPEN, EngineState
+from simulator.scenario.flow import FLOW_KINDS
+from simulator.units import from_wad, to_wad
+
+
+@dataclass
+class FlowRun:
+    """The order flow of a run: its parameters, its slots and its random stream."""
+
+    params: flow_agents.FlowParams
+    rows: np.ndarray
+    """Book rows of the flow slots (int64, ascending)."""
+    kind: np.ndarray
+    """Kind of each slot (aligned with ``rows``; int64)."""
+    stream: np.random.Generator
+    """The scenario's ``flow`` stream (step ``t`` draws from :func:`flow_agents.step_rng`)."""
+    max_leverage: np.ndarray
+    """Per market: the venue's maximum leverage (times)."""
+    close_reasons: dict[int, str] = field(default_factory=dict)
+    """This step's planned closes: row -> reason (read back by :func:`record_flow`)."""
+    planned_long_base: np.ndarray | None = None
+    """Per market: this step's planned change of long open interest (opens less closes, base
+    units; for :func:`spot_inputs_after_flow`)."""
+    planned_short_base: np.ndarray | None = None
+    """Per market: the same for short open interest."""
+
+
+def flow_run(ctx: Context) -> FlowRun | None:
+    """The run's order flow, ``None`` when the scenario has none."""
+    spec = ctx.scenario.order_flow
+    if spec is None:
+        return None
+    book = ctx.world.book
+    rows = np.flatnonzero(book.start_flat)
+    return FlowRun(
+        params=flow_agents.FlowParams.from_spec(spec, ctx.scenario.step_seconds),
+        rows=rows,
+        kind=book.flow_kind[rows].astype(np.int64),
+        stream=ctx.scenario.random_streams().flow,
+        max_leverage=np.array([m.params.max_leverage for m in ctx.world.params.markets]),
+    )
+
+
+def init_state(ctx: Context, s: EngineState) -> None:
+    """The per-row order-flow arrays at step 0 (every run: ``opens`` and ``opened_step``
+    cover the opening book too), and the flow slots' outcome ``idle``."""
+    w = ctx.world
+    book, n = w.book, w.book.count
+    flat = book.start_flat
+    s.opens = w.opened.astype(np.int64)
+    s.opened_step = np.where(w.opened, 0, -1).astype(np.int64)
+    s.outcome[flat] = IDLE
+    s.outcome_step[flat] = -1
+    s.flow_open_size_base = np.zeros(n)
+    s.flow_open_entry_usd = np.full(n, np.nan)
+    s.flow_open_equity_usd = np.zeros(n)
+    s.flow_exit_step = np.full(n, -1, dtype=np.int64)
+
+
+def plan_flow(
+    ctx: Context,
+    s: EngineState,
+    t: int,
+    levels: dict,
+    run: FlowRun | None,
+    step_events: list[dict],
+) -> list[Action]:
+    """Step ``t``'s flow closes then opens (``levels``: the last block's, for the funding
+    rates); unfilled arrivals go to ``step_events``."""
+    if run is None:
+        return []
+    run_closes: dict[int, str] = {}
+    book, tr, units = ctx.world.book, s.trader, ctx.units
+    rows = run.rows
+    prices = s.oracle_price_usd[book.market]
+    equity, maintenance = trader_agents.estimate(tr, prices)
+    healthy = units.unit_sum(equity) > units.unit_sum(maintenance)
+    outcome_step = s.outcome_step[rows]
+    ready = (s.outcome[rows] == IDLE) | (
+        (outcome_step >= 0) & (t >= outcome_step + run.params.cooldown_steps[run.kind])
+    )
+    orders = flow_agents.step_orders(
+        run.params,
+        flow_agents.step_rng(run.stream, t),
+        t,
+        s.feed_prices_usd[: t + 1],
+        levels["funding_rate_per_hour"],
+        kind=run.kind,
+        market=book.market[rows],
+        size_base=tr.size_base[rows],
+        equity_usd=equity[rows],
+        ready=ready,
+        last_side=np.where(s.opens[rows] > 0, tr.side[rows], 0),
+        open_equity_usd=s.flow_open_equity_usd[rows],
+        exit_step=s.flow_exit_step[rows],
+        can_close=healthy[units.unit_of_row[rows]],
+        max_leverage=run.max_leverage,
+        ticket_usd=book.collateral_usd[rows],
+    )
+    v = ctx.venue.venue
+    actions: list[Action] = []
+    for i, reason in zip(orders.close_rows, orders.close_reason, strict=True):
+        r = int(rows[i])
+        m = int(book.market[r])
+        account = ctx.accounts[book.account[r]]
+        call = v.close_position(account, ctx.market_ids[m])
+        actions.append(Action(call, "flow_close", r, m))
+        run_closes[r] = flow_agents.EXIT_REASONS[int(reason)]
+    run.close_reasons = run_closes
+    closing = rows[orders.close_rows]
+    opening = rows[orders.open_rows]
+    close_market, open_market = book.market[closing], book.market[opening]
+    sent = np.round(orders.size_base, 12)
+    n_markets = ctx.n_markets
+
+    def change(side: int) -> np.ndarray:
+        closed = tr.size_base[closing] * (tr.side[closing] == side)
+        opened = sent * (orders.side == side)
+        return np.bincount(open_market, weights=opened, minlength=n_markets) - np.bincount(
+            close_market, weights=closed, minlength=n_markets
+        )
+
+    run.planned_long_base, run.planned_short_base = change(1), change(-1)
+    for i, side, size, exit_step in zip(
+        orders.open_rows, orders.side, orders.size_base, orders.exit_step, strict=True
+    ):
+        r = int(rows[i])
+        m = int(book.market[r])
+        tr.side[r] = side
+        s.flow_open_equity_usd[r] = equity[r]
+        s.flow_exit_step[r] = exit_step
+        size_wad = int(side) * to_wad(round(float(size), 12))
+        call = v.trade(ctx.accounts[book.account[r]], ctx.market_ids[m], size_wad)
+        actions.append(Action(call, "flow_open", r, m))
+    for k, m in zip(*np.nonzero(orders.unfilled), strict=True):
+        detail = {
+            "kind": FLOW_KINDS[k],
+            "arrivals": int(orders.arrivals[k, m]),
+            "unfilled": int(orders.unfilled[k, m]),
+        }
+        step_events.append(
+            event_row(t, "order_flow_unfilled", market=ctx.symbols[m], detail=json.dumps(detail))
+        )
+    return actions
+
+
+def spot_inputs_after_flow(inputs: dict, run: FlowRun | None) -> dict:
+    """The spot phase's inputs of a quiet block (``inputs``: the last levels less the traders'
+    closes, :func:`simulator.engine.spot.spot_inputs_after_closes`) with this step's planned
+    flow opens and closes in the open interest, so that the hedger follows them in the same
+    block as after a pending read (a refused open is the one case where the two differ)."""
+    if run is None or run.planned_long_base is None:
+        return inputs
+    return {
+        **inputs,
+        "oi_long_base": inputs["oi_long_base"] + run.planned_long_base,
+        "oi_short_base": inputs["oi_short_base"] + run.planned_short_base,
+    }
+
+
+def record_flow(
+    ctx: Context,
+    s: EngineState,
+    results: list[TxResult],
+    actions: list[Action],
+    t: int,
+    run: FlowRun | None,
+) -> list[dict]:
+    """The events of the block's flow calls, and the slots' opens and outcomes (after
+    :func:`simulator.engine.events.decode_block` wrote the sizes the venue reported)."""
+    if run is None:
+        return []
+    book = ctx.world.book
+    out: list[dict] = []
+    for result, action in zip(results, actions, strict=True):
+        if action.kind not in ("flow_open", "flow_close"):
+            continue
+        r, m = action.who, action.market
+        account = ctx.accounts[book.account[r]]
+        if not result.ok:
+            what = "open" if action.kind == "flow_open" else "close"
+            detail = f"{FLOW_KINDS[book.flow_kind[r]]}: {result.error}"
+            out.append(
+                event_row(
+                    t, f"{what}_reverted", market=ctx.symbols[m], account=account, detail=detail
+                )
+            )
+            continue
+        modified = [e for e in result.events if e.name == "PositionModified"]
+        if not modified:
+            continue
+        e = modified[-1]
+        a = e.args
+        if action.kind == "flow_open":
+            size = abs(from_wad(a["sizeDelta"]))
+            fill = from_wad(a["fill"])
+            s.opens[r] += 1
+            s.opened_step[r] = t
+            s.outcome[r], s.outcome_step[r] = OPEN, -1
+            s.realized_pnl_usd[r] = np.nan
+            s.flow_open_size_base[r] = abs(from_wad(a["newSize"]))
+            s.flow_open_entry_usd[r] = from_wad(a["entryPrice"])
+            out.append(
+                event_row(
+                    t,
+                    "open",
+                    market=ctx.symbols[m],
+                    account=account,
+                    side="long" if a["sizeDelta"] > 0 else "short",
+                    size=size,
+                    price=fill,
+                    amount=from_wad(int(a["fee"])),
+                    detail=FLOW_KINDS[book.flow_kind[r]],
+                )
+            )
+        elif a["newSize"] == 0:
+            out.append(close_row(ctx, e, t, run.close_reasons.get(r, "close")))
+            s.outcome[r], s.outcome_step[r] = CLOSED, t
+            s.realized_pnl_usd[r] = np.nan
+    return out
