@@ -3,7 +3,7 @@ policy (``contracts_queue``, ``profit_queue`` or ``pro_rata``; ``socialized`` ru
 liquidation, ``none`` keeps the bad debt).
 
 For every market and bankrupt side with a deficit in the pending block's ledgers, the winners'
-open positions in that market (and the backstop vault's) are ranked in ONE read on the pending
+open positions in that market (and the backstop and market-making vaults') are ranked in ONE read on the pending
 block (one ``adlRanking(market, accounts)`` view per market and side, all in the same round
 trip), and the venue's ADL keeper (``ADL_KEEPER_ROLE``) sends one ``adl(market,
 longsBankrupt, winners)`` per market and side over the winners that
@@ -23,6 +23,7 @@ import numpy as np
 
 from simulator.agents import keepers as keeper_agents
 from simulator.engine.context import Action, Context
+from simulator.engine.levels import mm_vault_views, parse_mm_vault
 from simulator.engine.state import EngineState
 from simulator.units import from_wad_array
 
@@ -50,14 +51,19 @@ def plan_adl(ctx: Context, s: EngineState, levels: dict[str, Any]) -> tuple[list
             accounts = [ctx.accounts[a] for a in book.account[rows]]
             if ctx.vault_address is not None:
                 accounts.append(ctx.vault_address)
+            if ctx.world.mm_vault is not None:  # the market-making vault, after the backstop's
+                accounts.append(ctx.world.mm_vault)
             if accounts:
                 jobs.append((m, longs_bankrupt, rows, accounts))
     if not jobs:
         return [], set()
     got = ctx.chain.read(
-        [v.venue.adl_ranking(ctx.market_ids[m], accounts) for m, _, _, accounts in jobs],
+        [v.venue.adl_ranking(ctx.market_ids[m], accounts) for m, _, _, accounts in jobs]
+        + mm_vault_views(ctx),
         pending=True,
     )
+    mm_size = parse_mm_vault(ctx, got[len(jobs) :])["mm_vault_size_base"]
+    got = got[: len(jobs)]
     actions: list[Action] = []
     winners_rows: set[int] = set()
     touched: set[str] = set()
@@ -67,11 +73,13 @@ def plan_adl(ctx: Context, s: EngineState, levels: dict[str, Any]) -> tuple[list
             # value, hence its score in this market, changes before this call runs. This
             # market's deficit waits for the next step's ranking (the same round trips).
             continue
-        sizes = np.concatenate([s.trader.size_base[rows] * s.trader.side[rows], [0.0]])[
+        sizes = np.concatenate([s.trader.size_base[rows] * s.trader.side[rows], [0.0, 0.0]])[
             : len(accounts)
         ]
         if ctx.vault_address is not None:
-            sizes[-1] = float(levels["vault_size_wad"][m]) / 1e18
+            sizes[len(rows)] = float(levels["vault_size_wad"][m]) / 1e18
+        if ctx.world.mm_vault is not None:
+            sizes[-1] = mm_size[m]
         winners = keeper_agents.plan_adl(
             np.array(scores, dtype=np.float64),
             from_wad_array(pnls),

@@ -42,6 +42,7 @@ from simulator.agents import traders as trader_agents
 from simulator.chain.base import Chain
 from simulator.chain.types import Call
 from simulator.engine import adl, events, governance, keepers, lps, metrics, oracle, spot, traders
+from simulator.engine import mm_vault as mm_vault_phase
 from simulator.engine.context import Action, Context
 from simulator.engine.invariants import check_gas, check_invariants
 from simulator.engine.levels import Levels
@@ -196,6 +197,7 @@ class Engine:
         s.peak_price_usd = np.maximum(s.peak_price_usd, s.oracle_price_usd)
         lp_actions = lps.plan_lp_withdrawals(ctx, s, t, self.levels, step_events)
         block += lp_actions
+        block += mm_vault_phase.plan_mm_vault(ctx, s, t, self._last_levels, decisions.close)
 
         # ---- phase 2: keepers on the pending block --------------------------------------------
         prices = s.oracle_price_usd[book.market]
@@ -252,6 +254,7 @@ class Engine:
             self.recorded_statuses.append([r.ok for r in results])
         check_gas(t, results, [a.call for a in block])
         step_events += events.decode_block(ctx, s, results, block, t)
+        step_events += mm_vault_phase.event_rows(ctx, s, results, block, t, self._last_levels)
         keepers.record_refused_takeovers(s, results, block)
         levels = self._last_levels = self.levels.parse(after)
         if len(candidates):

@@ -79,6 +79,11 @@ class EngineState:
     """Per market (M): cumulative fees and penalties after the last block (USD)."""
     last_fund_usd: float = 0.0
     transactions: int = 0
+    mm_vault_liquidatable_since: int = -1
+    """The market-making vault: first step seen under maintenance (-1: not)."""
+    mm_vault_takeover_refused: bool = False
+    """The venue refused the backstop's takeover of the market-making vault: keepers
+    liquidate it instead."""
 
     #: Array fields (checkpointed as arrays; the rest is JSON metadata).
     ARRAYS = (
@@ -89,3 +94,5 @@ class EngineState:
     )  # fmt: skip
     #: Scalar fields (checkpointed in the JSON metadata).
     SCALARS = ("step", "vault_lps_withdrew", "governance", "last_fund_usd", "transactions")
+    #: The market-making vault's keeper state (:mod:`simulator.engine.mm_vault`).
+    SCALARS += ("mm_vault_liquidatable_since", "mm_vault_takeover_refused")
