@@ -213,9 +213,9 @@ class Engine:
             # A quiet block: nobody near liquidation, no bad debt to deleverage. The spot
             # phase's inputs are the last block's levels less the positions traders are closing
             # in this one, so the whole block goes to the node in one submit, with no read.
-            spot_actions = self._spot_phase(
-                spot.spot_inputs_after_closes(ctx, self._last_levels, s, decisions.close), t
-            )
+            estimate = spot.spot_inputs_after_closes(ctx, self._last_levels, s, decisions.close)
+            estimate = mm_vault_phase.after_vault_trades(s, estimate, self._last_levels)
+            spot_actions = self._spot_phase(estimate, t)
             block += spot_actions
             chain.submit([a.call for a in block])
             keepers.track_liquidatable(s, t, eq, mm, notional)

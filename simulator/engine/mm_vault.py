@@ -72,6 +72,7 @@ def plan_mm_vault(
     else its quotes. ``last``: the last mined levels; ``closes``: the book rows traders close
     in this block."""
     vault = ctx.world.mm_vault
+    s.mm_vault_planned_base = np.zeros(ctx.n_markets)
     if vault is None:
         return []
     actions = plan_liquidation(ctx, s, t, last)
@@ -146,12 +147,31 @@ def plan_quotes(
         delta = to_wad(round(float(trade[m]), 12))
         if delta == 0:
             continue
+        s.mm_vault_planned_base[m] = from_wad(delta)
         q = float(params.quote_fraction[m])
         # The quote as the price bound: buys fill at most P(1 - q), sells at least P(1 + q).
         bound = 0 if unwind[m] else to_wad(float(price[m]) * (1.0 - q if delta > 0 else 1.0 + q))
         call = v.trade(vault, ctx.market_ids[m], delta, bound)
         actions.append(Action(call, UNWIND if unwind[m] else TRADE, -1, int(m)))
     return actions
+
+
+def after_vault_trades(
+    s: EngineState, inputs: dict[str, Any], last: dict[str, Any]
+) -> dict[str, Any]:
+    """Spot inputs estimated without a read (a quiet block) with the vault's planned trades
+    of this block in the open interest, as the pending read would hold them (in a quiet block
+    nothing else moves the skew the vault quoted against, so its trades fill)."""
+    planned = s.mm_vault_planned_base
+    if not len(planned) or not planned.any():
+        return inputs
+    size = last["mm_vault_size_base"]
+    new = size + planned
+    return {
+        **inputs,
+        "oi_long_base": inputs["oi_long_base"] + np.maximum(new, 0.0) - np.maximum(size, 0.0),
+        "oi_short_base": inputs["oi_short_base"] + np.maximum(-new, 0.0) - np.maximum(-size, 0.0),
+    }
 
 
 def event_rows(

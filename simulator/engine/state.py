@@ -81,6 +81,9 @@ class EngineState:
     transactions: int = 0
     mm_vault_liquidatable_since: int = -1
     """The market-making vault: first step seen under maintenance (-1: not)."""
+    mm_vault_planned_base: np.ndarray = _empty()
+    """Per market (M): the market-making vault's trades planned in this step's block (base
+    units; within a step only, not checkpointed)."""
     mm_vault_takeover_refused: bool = False
     """The venue refused the backstop's takeover of the market-making vault: keepers
     liquidate it instead."""

@@ -58,9 +58,11 @@ def test_the_vault_trades_against_the_crowd_within_its_inventory_limit(runs):
     assert notional.max() > 0.5 * CAPITAL_USD  # the limit is reached, not idle
     # The vault's first position in every market is against the crowd's net OI of step 1.
     first = markets[markets["step"] == 1].set_index("market")
-    crowd = first["oi_long_usd"] - first["oi_short_usd"] - first["mm_vault_size_base"] * first[
-        "price_oracle_usd"
-    ]
+    crowd = (
+        first["oi_long_usd"]
+        - first["oi_short_usd"]
+        - first["mm_vault_size_base"] * first["price_oracle_usd"]
+    )
     held = first["mm_vault_size_base"][first["mm_vault_size_base"] != 0]
     assert len(held) > 0
     assert (np.sign(held) == -np.sign(crowd[held.index])).all()

@@ -98,7 +98,9 @@ def test_an_over_limit_position_is_sold_down_whatever_the_quote_pays():
     params = _params(1, limit_usd=np.array([1e6]), max_trade_usd=2e5,
                      quote_fraction=np.array([0.5]))  # fmt: skip  # a quote that never pays
     size = np.array([-13_000.0])  # $1.3M short, over its $1M limit
-    trade, unwind = plan_trades(np.array([50_000.0]), size, np.array([37_000.0]), price, 1e6, params)
+    trade, unwind = plan_trades(
+        np.array([50_000.0]), size, np.array([37_000.0]), price, 1e6, params
+    )
     assert unwind[0] and trade[0] == pytest.approx(2_000.0)  # buys back one step's $200k
 
 
