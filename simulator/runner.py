@@ -163,6 +163,8 @@ def _summary_meta(engine: Engine, wall_seconds: float) -> dict[str, Any]:
         # uncovered bad debt at the end as the ledgers hold it (WAD integers / 1e18): the sum
         # of the step column's float differences leaves ~1e-11 USD where it should be 0
         "bad_debt_usd": float(np.sum(engine.state.last_bad_debt_usd)),
+        # collateral the venue credited to the market-making vault at setup (USD)
+        "mm_vault_capital_usd": engine.world.mm_vault_capital_usd,
         "markets": {
             symbol: {
                 "start_price": float(engine.exogenous_usd[0, m]),

@@ -213,11 +213,16 @@ class World:
     """Per market: base inventory of the pool's hedger at step 0 (base units)."""
     arbitrageur_capital_usd: float = 0.0
     """Each arbitrageur's capital per market, in collateral and in base (USD)."""
+    mm_vault: str | None = None
+    """The market-making vault's venue account (``None``: the scenario has none)."""
+    mm_vault_capital_usd: float = 0.0
+    """Collateral the venue credited to the market-making vault at setup (USD)."""
     setup_transactions: int = 0
     setup_seconds: dict[str, float] = field(default_factory=dict)
     """Wall seconds of each part of :func:`build_world`, in order: ``population`` (the
     inputs), ``deploy``, ``gas`` (native balances), ``funding`` (mint, approve, deposit per
-    account), ``opens`` (the opening trades), ``market_makers`` and ``reads`` (liquidation
+    account), ``opens`` (the opening trades), ``market_makers`` (and the market-making
+    vault's deposit) and ``reads`` (liquidation
     prices read back)."""
 
     @property
@@ -413,7 +418,22 @@ def build_world(chain: Chain, scenario: Scenario, inputs: WorldInputs | None = N
             venue.collateral.approve(hedger, amm.address, 2**256 - 1),
             base.approve(hedger, amm.address, 2**256 - 1),
         ]
-    _require(chain.execute(mm_calls, max_block_calls=SETUP_BLOCK_CALLS), "funding market makers")
+    # The market-making vault: an ordinary cross account funded with its capital.
+    mm_vault, mm_vault_capital = None, 0.0
+    if scenario.mm_vault.enabled:
+        mm_vault = agent_addresses("mm_vault", 1, salt)[0]
+        chain.set_balance([mm_vault], AGENT_GAS_WEI)
+        capital_units = to_units(scenario.mm_vault.capital_usd)
+        mm_calls += [
+            venue.collateral.mint(deployer, mm_vault, capital_units),
+            venue.collateral.approve(mm_vault, v.address, 2**256 - 1),
+            v.deposit(mm_vault, capital_units),
+        ]
+    made = chain.execute(mm_calls, max_block_calls=SETUP_BLOCK_CALLS)
+    _require(made, "funding market makers")
+    if mm_vault is not None:
+        mm_vault_capital = sum(e.args["amount"] for e in made[-1].events if e.name == "Deposited")
+        mm_vault_capital /= WAD
     setup_tx += len(mm_calls)
     clock.lap("market_makers")
 
@@ -447,6 +467,8 @@ def build_world(chain: Chain, scenario: Scenario, inputs: WorldInputs | None = N
         wallet_usd=np.asarray(wallet_usd, dtype=np.float64),
         hedger_base=hedger_base,
         arbitrageur_capital_usd=arb.capital_usd,
+        mm_vault=mm_vault,
+        mm_vault_capital_usd=mm_vault_capital,
         setup_transactions=setup_tx,
         setup_seconds=clock.laps,
     )

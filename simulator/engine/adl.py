@@ -23,6 +23,7 @@ import numpy as np
 
 from simulator.agents import keepers as keeper_agents
 from simulator.engine.context import Action, Context
+from simulator.engine.levels import mm_vault_views, parse_mm_vault
 from simulator.engine.state import EngineState
 from simulator.units import from_wad_array
 
@@ -40,8 +41,8 @@ def possible_winners(ctx: Context, s: EngineState, levels: dict[str, Any]) -> np
     """Per market and winners' side ((M, 2): longs, shorts), whether anyone could be
     auto-deleveraged now: a trader row of that side in the profit at this step's oracle price
     (the venue picks only winners with a positive PnL), or the backstop vault holding that
-    side. The sign of a position's PnL does not depend on its size, so this is exact but for
-    rounding (:data:`WINNER_PNL_TOLERANCE`)."""
+    side, or the market-making vault holding it. The sign of a position's PnL does not depend
+    on its size, so this is exact but for rounding (:data:`WINNER_PNL_TOLERANCE`)."""
     t, market = s.trader, ctx.world.book.market
     price = s.oracle_price_usd[market]
     in_profit = (t.size_base > 0) & (
@@ -54,6 +55,13 @@ def possible_winners(ctx: Context, s: EngineState, levels: dict[str, Any]) -> np
         vault = np.array([int(x) for x in levels["vault_size_wad"]])
         possible[:, 0] |= vault > 0
         possible[:, 1] |= vault < 0
+    if ctx.world.mm_vault is not None:
+        # The market-making vault: its size after the last block or after this block's
+        # planned trades (its entry price is not tracked off chain: the ranking decides).
+        last, planned = s.mm_vault_size_base, s.mm_vault_planned_base
+        for size in (last, last + planned) if len(planned) else (last,):
+            possible[:, 0] |= size > 0
+            possible[:, 1] |= size < 0
     return possible
 
 
@@ -95,6 +103,8 @@ def _jobs(
         accounts = [ctx.accounts[a] for a in book.account[rows]]
         if ctx.vault_address is not None:
             accounts.append(ctx.vault_address)
+        if ctx.world.mm_vault is not None:  # the market-making vault, after the backstop's
+            accounts.append(ctx.world.mm_vault)
         if accounts:
             jobs.append((m, longs_bankrupt, rows, accounts))
     return jobs
@@ -109,9 +119,12 @@ def plan_adl(ctx: Context, s: EngineState, levels: dict[str, Any]) -> tuple[list
     if not jobs:
         return [], set()
     got = ctx.chain.read(
-        [v.venue.adl_ranking(ctx.market_ids[m], accounts) for m, _, _, accounts in jobs],
+        [v.venue.adl_ranking(ctx.market_ids[m], accounts) for m, _, _, accounts in jobs]
+        + mm_vault_views(ctx),
         pending=True,
     )
+    mm_size = parse_mm_vault(ctx, got[len(jobs) :])["mm_vault_size_base"]
+    got = got[: len(jobs)]
     actions: list[Action] = []
     winners_rows: set[int] = set()
     touched: set[str] = set()
@@ -121,11 +134,13 @@ def plan_adl(ctx: Context, s: EngineState, levels: dict[str, Any]) -> tuple[list
             # value, hence its score in this market, changes before this call runs. This
             # market's deficit waits for the next step's ranking (the same round trips).
             continue
-        sizes = np.concatenate([s.trader.size_base[rows] * s.trader.side[rows], [0.0]])[
+        sizes = np.concatenate([s.trader.size_base[rows] * s.trader.side[rows], [0.0, 0.0]])[
             : len(accounts)
         ]
         if ctx.vault_address is not None:
-            sizes[-1] = float(levels["vault_size_wad"][m]) / 1e18
+            sizes[len(rows)] = float(levels["vault_size_wad"][m]) / 1e18
+        if ctx.world.mm_vault is not None:
+            sizes[-1] = mm_size[m]
         winners = keeper_agents.plan_adl(
             np.array(scores, dtype=np.float64),
             from_wad_array(pnls),

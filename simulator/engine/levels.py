@@ -1,7 +1,8 @@
 """The venue's levels: its ledger, every market's state (index, open interest, funding, its
-ledger of deficits and fees), mark, spot AMM reserves, the insurance fund and the backstop
-vault, read in one batched call after every block (and before the first one), parsed into
-floats of USD and base units, per market as arrays of shape (M,)."""
+ledger of deficits and fees), mark, spot AMM reserves, the insurance fund, the backstop
+vault and the market-making vault, read in one batched call after every block (and before
+the first one), parsed into floats of USD and base units, per market as arrays of shape
+(M,)."""
 
 from __future__ import annotations
 
@@ -71,14 +72,42 @@ def parse_vault(ctx: Context, got: list) -> np.ndarray:
     return sizes
 
 
+def mm_vault_views(ctx: Context) -> list:
+    """The market-making vault's positions and its ``accountHealth`` (none without a vault)."""
+    vault = ctx.world.mm_vault
+    if vault is None:
+        return []
+    return [ctx.venue.venue.positions_of(vault), ctx.venue.venue.account_health(vault)]
+
+
+def parse_mm_vault(ctx: Context, got: list) -> dict[str, Any]:
+    """The results of :func:`mm_vault_views`: the vault's signed size per market
+    (``mm_vault_size_wad``, WAD integers, object dtype; ``mm_vault_size_base``, base units),
+    its cross equity, maintenance and initial margin (USD; NaN without a vault)."""
+    sizes = np.zeros(ctx.n_markets, dtype=object)
+    health = (np.nan, np.nan, np.nan)
+    if got:
+        for p in got[0]:
+            sizes[ctx.market_index(p[0])] = int(p[1])
+        health = tuple(from_wad(int(x)) for x in got[1])
+    return {
+        "mm_vault_size_wad": sizes,
+        "mm_vault_size_base": np.array([from_wad(int(x)) for x in sizes], dtype=np.float64),
+        "mm_vault_equity_usd": health[0],
+        "mm_vault_maintenance_usd": health[1],
+        "mm_vault_initial_usd": health[2],
+    }
+
+
 class Levels:
     """The level views of a venue (built once) and their parsing.
 
     A levels dict holds the venue's ``accounting`` (WAD integers by name), the per-market
     arrays of :func:`parse_markets` plus ``mark_usd`` (``fillPrice(market, 0)``), the insurance
     fund, the backstop vault's assets (USD), supply (share units) and per-market size
-    (``vault_size_wad``), the collateral the venue holds (token units), and ``extra``: the
-    results of any views read with them.
+    (``vault_size_wad``), the collateral the venue holds (token units), the market-making
+    vault's sizes and health (:func:`parse_mm_vault`), and ``extra``: the results of any views
+    read with them.
     """
 
     def __init__(self, ctx: Context):
@@ -91,7 +120,9 @@ class Levels:
             + [v.fund.balance(), v.collateral.balance_of(v.venue.address)]
             + ([v.vault.total_assets(), v.vault.total_supply()] if v.vault is not None else [])
             + vault_views(ctx)
+            + mm_vault_views(ctx)
         )
+        self.n_mm_vault_views = len(mm_vault_views(ctx))
 
     def parse(self, results: list) -> dict[str, Any]:
         """The results of :attr:`views` (then any extra views, under ``"extra"``)."""
@@ -110,7 +141,9 @@ class Levels:
             i += 2
         else:
             out["vault_assets_usd"], out["vault_supply"] = 0.0, 0
-        out["vault_size_wad"] = parse_vault(ctx, results[i:n])
+        k = n - self.n_mm_vault_views
+        out["vault_size_wad"] = parse_vault(ctx, results[i:k])
+        out.update(parse_mm_vault(ctx, results[k:n]))
         out["extra"] = results[n:]
         return out
 

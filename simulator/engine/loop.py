@@ -43,6 +43,7 @@ from simulator.chain.base import Chain
 from simulator.chain.types import Call
 from simulator.engine import adl, events, governance, keepers, lps, metrics, oracle, spot, traders
 from simulator.engine import flow as order_flow
+from simulator.engine import mm_vault as mm_vault_phase
 from simulator.engine.context import Action, Context
 from simulator.engine.invariants import check_gas, check_invariants
 from simulator.engine.levels import Levels
@@ -181,6 +182,8 @@ class Engine:
         reads = self._last_levels = self.levels.read()
         state.margin_scale = reads["margin_scale"].copy()
         state.last_socialized_usd = reads["socialized_cum_usd"].copy()
+        if "mm_vault_size_base" in reads:
+            state.mm_vault_size_base = reads["mm_vault_size_base"].copy()
         traders.refresh_traders(ctx, state)
         state.last_bad_debt_usd = reads["bad_debt_usd"].copy()
         state.amm_price_usd = reads["amm_price_usd"].copy()
@@ -224,6 +227,7 @@ class Engine:
         s.peak_price_usd = np.maximum(s.peak_price_usd, s.oracle_price_usd)
         lp_actions = lps.plan_lp_withdrawals(ctx, s, t, self.levels, step_events)
         block += lp_actions
+        block += mm_vault_phase.plan_mm_vault(ctx, s, t, self._last_levels, decisions.close)
 
         # ---- phase 2: keepers on the pending block --------------------------------------------
         prices = s.oracle_price_usd[book.market]
@@ -240,13 +244,12 @@ class Engine:
             # auto-deleveraged for (:func:`adl.possible_winners`). The spot
             # phase's inputs are the last block's levels less the positions traders are closing
             # in this one, so the whole block goes to the node in one submit, with no read.
-            spot_actions = self._spot_phase(
-                order_flow.spot_inputs_after_flow(
-                    spot.spot_inputs_after_closes(ctx, self._last_levels, s, decisions.close),
-                    self.flow,
-                ),
-                t,
+            estimate = order_flow.spot_inputs_after_flow(
+                spot.spot_inputs_after_closes(ctx, self._last_levels, s, decisions.close),
+                self.flow,
             )
+            estimate = mm_vault_phase.after_vault_trades(s, estimate, self._last_levels)
+            spot_actions = self._spot_phase(estimate, t)
             block += spot_actions
             chain.submit([a.call for a in block])
             keepers.track_liquidatable(s, t, eq, mm, notional)
@@ -286,9 +289,12 @@ class Engine:
         check_gas(t, results, [a.call for a in block])
         step_events += events.decode_block(ctx, s, results, block, t)
         step_events += order_flow.record_flow(ctx, s, results, block, t, self.flow)
+        step_events += mm_vault_phase.event_rows(ctx, s, results, block, t, self._last_levels)
         keepers.record_refused_takeovers(s, results, block)
         levels = self._last_levels = self.levels.parse(after)
         s.margin_scale = levels["margin_scale"].copy()
+        if "mm_vault_size_base" in levels:
+            s.mm_vault_size_base = levels["mm_vault_size_base"].copy()
         if len(candidates):
             traders.store_health(ctx, s, candidates, levels["extra"])
         ended = np.flatnonzero((s.outcome_step == t) & np.isnan(s.realized_pnl_usd))

@@ -81,6 +81,7 @@ def step_rows(
                 "bad_debt_usd": float(levels["bad_debt_usd"][m] - previous_bad_debt_usd[m]),
                 "funding_rate": float(levels["funding_rate_per_hour"][m]),
                 "fees_usd": float(levels["fees_cum_usd"][m] - previous_fees_usd[m]),
+                "mm_vault_size_base": _mm_vault_size(levels, m),
             }
         )
     vault_assets, supply = levels["vault_assets_usd"], levels["vault_supply"]
@@ -92,6 +93,21 @@ def step_rows(
             vault_assets / (supply / 10**VAULT_SHARE_DECIMALS) if supply else math.nan
         ),
         "transactions": transactions,
+        "mm_vault_equity_usd": _mm_vault_equity(levels),
     }
     accounts = len({e["account"] for e in liquidations})
     return rows + [venue_total_row(rows, accounts_liquidated=accounts, venue=venue)]
+
+
+def _mm_vault_size(levels: dict[str, Any], m: int) -> float | None:
+    """The market-making vault's signed size in market ``m`` (base units); None without one."""
+    equity = levels.get("mm_vault_equity_usd")
+    if equity is None or math.isnan(equity):
+        return None
+    return float(levels["mm_vault_size_base"][m])
+
+
+def _mm_vault_equity(levels: dict[str, Any]) -> float | None:
+    """The market-making vault's cross equity (USD); None without one."""
+    equity = levels.get("mm_vault_equity_usd")
+    return None if equity is None or math.isnan(equity) else float(equity)

@@ -111,6 +111,17 @@ class EngineState:
     stop-loss are shares of it)."""
     flow_exit_step: np.ndarray = _empty(np.int64)
     """Per row (R): step at which an order-flow position's holding time ends (-1: none)."""
+    mm_vault_liquidatable_since: int = -1
+    """The market-making vault: first step seen under maintenance (-1: not)."""
+    mm_vault_planned_base: np.ndarray = _empty()
+    """Per market (M): the market-making vault's trades planned in this step's block (base
+    units; within a step only, not checkpointed)."""
+    mm_vault_size_base: np.ndarray = _empty()
+    """Per market (M): the market-making vault's signed size after the last block (base
+    units; :func:`simulator.engine.adl.possible_winners`)."""
+    mm_vault_takeover_refused: bool = False
+    """The venue refused the backstop's takeover of the market-making vault: keepers
+    liquidate it instead."""
 
     #: Array fields (checkpointed as arrays; the rest is JSON metadata).
     ARRAYS = (
@@ -121,10 +132,12 @@ class EngineState:
         "last_socialized_usd",
         "transient_log_impact", "outside_price_usd",
         "opens", "opened_step", "flow_open_size_base", "flow_open_entry_usd",
-        "flow_open_equity_usd", "flow_exit_step",
+        "flow_open_equity_usd", "flow_exit_step", "mm_vault_size_base",
     )  # fmt: skip
     #: Scalar fields (checkpointed in the JSON metadata).
     SCALARS = ("step", "vault_lps_withdrew", "governance", "last_fund_usd", "transactions")
+    #: The market-making vault's keeper state (:mod:`simulator.engine.mm_vault`).
+    SCALARS += ("mm_vault_liquidatable_since", "mm_vault_takeover_refused")
 
 
 def advance_funding_index(

@@ -97,6 +97,10 @@ fees_usd                        float64  USD    trading and liquidation fees col
                                                 summed)
 transactions                    int64    count  transactions sent in the step's block (flow;
                                                 venue-wide)
+mm_vault_size_base              float64  base   the market-making vault's signed position (level;
+                                                per market; null without the vault)
+mm_vault_equity_usd             float64  USD    the market-making vault's cross equity (level;
+                                                venue-wide; null without the vault)
 ==============================  =======  =====  ===================================================
 
 Extra numeric columns are allowed; they are stored as float64 after these, sorted by name.
@@ -175,7 +179,10 @@ Summary
 ``bad_debt_usd`` (sum), ``insurance_fund_drawdown_usd`` (largest fall of the fund from its running
 peak), ``backstop_pnl_usd`` (``(share price end / share price start − 1) × equity start``: the
 PnL of the starting LP capital), ``adl_haircut_usd``, ``adl_overshoot_usd`` (sums),
-``backstop_lp_loss_usd`` (``max(0, −backstop_pnl_usd)``), ``system_loss_usd`` (the sum of
+``backstop_lp_loss_usd`` (``max(0, −backstop_pnl_usd)``), ``mm_vault_capital_usd`` (the
+market-making vault's capital in; 0 without one), ``mm_vault_equity_end_usd`` (its last
+``mm_vault_equity_usd``; null without one), ``mm_vault_lp_loss_usd`` (``max(0, capital −
+final equity)``), ``system_loss_usd`` (the sum of
 :data:`SYSTEM_LOSS_TERMS`, :func:`system_loss`), ``start_price``
 (the configured price at step 0: GBM ``start_price_usd``, a list's first price, a CSV's first
 row; passed by the engine in ``meta``), ``exogenous_min_price`` (min of ``price_exogenous_usd``), ``min_price``

@@ -64,6 +64,7 @@ MARKET_ONLY_STEP_COLUMNS = (
     "price_mark_usd",
     "price_amm_usd",
     "funding_rate",
+    "mm_vault_size_base",
 )
 #: Step columns that only the venue-total row fills: venue-wide levels and flows (the shared
 #: insurance fund, the backstop vault, the block's transactions). Null on market rows.
@@ -72,6 +73,7 @@ VENUE_ONLY_STEP_COLUMNS = (
     "backstop_equity_usd",
     "backstop_share_price",
     "transactions",
+    "mm_vault_equity_usd",
 )
 #: Step columns filled on every row; on the venue-total row they are the sum over the step's
 #: market rows (open interest and the flows of each market).
@@ -95,7 +97,8 @@ STEP_COLUMNS: tuple[Column, ...] = _cols(
     price_mark_usd:USD price_amm_usd:USD oi_long_usd:USD oi_short_usd:USD
     liquidated_notional_long_usd:USD liquidated_notional_short_usd:USD accounts_liquidated:count
     insurance_fund_usd:USD backstop_equity_usd:USD backstop_share_price:USD adl_haircut_usd:USD
-    adl_overshoot_usd:USD bad_debt_usd:USD funding_rate:1/h fees_usd:USD transactions:count""",
+    adl_overshoot_usd:USD bad_debt_usd:USD funding_rate:1/h fees_usd:USD transactions:count
+    mm_vault_size_base:base mm_vault_equity_usd:USD""",
     {"step": _I, "timestamp_s": _I, "market": _S, "accounts_liquidated": _I, "transactions": _I},
     nullable=MARKET_ONLY_STEP_COLUMNS + VENUE_ONLY_STEP_COLUMNS,
 )
@@ -152,6 +155,9 @@ SUMMARY_KEYS = (
     "adl_haircut_usd",
     "adl_overshoot_usd",
     "backstop_lp_loss_usd",
+    "mm_vault_capital_usd",
+    "mm_vault_equity_end_usd",
+    "mm_vault_lp_loss_usd",
     "system_loss_usd",
     "start_price",
     "exogenous_min_price",
@@ -183,13 +189,14 @@ MARKET_SUMMARY_KEYS = (
     "price_amplification",
 )
 #: The venue's ``system_loss_usd`` is the sum of these summary figures (USD, each >= 0): what
-#: the run cost everyone but the liquidated traders. The market-making vault's LP loss joins
-#: them when that vault exists (issue 11); until then it is 0 and not a key.
+#: the run cost everyone but the liquidated traders (the market-making vault's LP loss is 0
+#: in a run without that vault).
 SYSTEM_LOSS_TERMS = (
     "insurance_fund_drawdown_usd",
     "adl_haircut_usd",
     "bad_debt_usd",
     "backstop_lp_loss_usd",
+    "mm_vault_lp_loss_usd",
 )
 #: A market's ``system_loss_usd`` is the sum of these figures of its ``markets`` entry: the
 #: insurance fund and the backstop vault are venue-wide, so a market's sum leaves them out.

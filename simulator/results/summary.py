@@ -70,9 +70,10 @@ def system_loss(figures: Mapping[str, Any], terms: Sequence[str] = SYSTEM_LOSS_T
     deficit goes to the fund, whose gain is not netted), ``bad_debt_usd`` (deficits no buffer
     covered, left at the end) and ``backstop_lp_loss_usd`` (the backstop vault's LPs' loss,
     ``max(0, −backstop_pnl_usd)``: a vault profit is the liquidated traders' money and offsets
-    nothing). A market's (:data:`MARKET_SYSTEM_LOSS_TERMS`) are its ADL haircuts and bad debt
-    only: the fund and the vault are venue-wide. The market-making vault's LP loss is not a
-    term yet: that vault does not exist (issue 11), so it is 0.
+    nothing) and ``mm_vault_lp_loss_usd`` (the market-making vault's LPs' loss,
+    :func:`mm_vault_lp_loss`; 0 without that vault). A market's
+    (:data:`MARKET_SYSTEM_LOSS_TERMS`) are its ADL haircuts and bad debt only: the fund and
+    the vaults are venue-wide.
 
     Parameters
     ----------
@@ -89,12 +90,34 @@ def system_loss(figures: Mapping[str, Any], terms: Sequence[str] = SYSTEM_LOSS_T
     Examples
     --------
     >>> system_loss({"insurance_fund_drawdown_usd": 100.0, "adl_haircut_usd": 20.0,
-    ...              "bad_debt_usd": 3.0, "backstop_lp_loss_usd": 0.0})
+    ...              "bad_debt_usd": 3.0, "backstop_lp_loss_usd": 0.0,
+    ...              "mm_vault_lp_loss_usd": 0.0})
     123.0
     >>> system_loss({"adl_haircut_usd": 20.0, "bad_debt_usd": 3.0}, MARKET_SYSTEM_LOSS_TERMS)
     23.0
     """
     return float(sum(float(figures[term]) for term in terms))
+
+
+def _last(frame: pd.DataFrame, name: str) -> float | None:
+    """The last non-null value of a column (None when there is none)."""
+    if name not in frame or not len(frame):
+        return None
+    values = frame[name].dropna()
+    return float(values.iloc[-1]) if len(values) else None
+
+
+def mm_vault_lp_loss(capital_usd: float, equity_end_usd: float | None) -> float:
+    """The market-making vault's LPs' loss: ``max(0, capital in − final equity)`` (USD; 0
+    without a vault). The vault's profit (the spread and skew it earned) offsets nothing, as
+    the backstop vault's does not.
+
+    >>> mm_vault_lp_loss(1_000.0, 800.0), mm_vault_lp_loss(1_000.0, 1_200.0)
+    (200.0, 0.0)
+    """
+    if equity_end_usd is None:
+        return 0.0
+    return max(0.0, float(capital_usd) - float(equity_end_usd))
 
 
 def _market_summary(
@@ -245,6 +268,9 @@ def summarize(
         "adl_haircut_usd": _col_sum(venue, "adl_haircut_usd"),
         "adl_overshoot_usd": _col_sum(venue, "adl_overshoot_usd"),
         "backstop_lp_loss_usd": None,  # from the final terms, below
+        "mm_vault_capital_usd": 0.0,
+        "mm_vault_equity_end_usd": _last(venue, "mm_vault_equity_usd"),
+        "mm_vault_lp_loss_usd": None,
         "system_loss_usd": None,
         **prices,
         "fees_usd": _col_sum(venue, "fees_usd"),
@@ -255,6 +281,9 @@ def summarize(
             summary[key] = _jsonable(value)
     # derived after meta, which may replace backstop_pnl_usd or bad_debt_usd
     summary["backstop_lp_loss_usd"] = max(0.0, -float(summary["backstop_pnl_usd"]))
+    summary["mm_vault_lp_loss_usd"] = mm_vault_lp_loss(
+        summary["mm_vault_capital_usd"], summary["mm_vault_equity_end_usd"]
+    )
     summary["system_loss_usd"] = system_loss(summary)
     return summary
 

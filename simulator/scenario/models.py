@@ -545,6 +545,89 @@ class LpSpec(_Model):
     """Which LPs withdraw: the spot AMM's, the backstop vault's, or both."""
 
 
+class MMVaultSpec(_Model):
+    """A market-making vault, the residual counterparty of the crowd's net skew in every market
+    (Hyperliquid's HLP is the model): an ordinary cross account of the venue, funded with
+    ``capital_usd`` at setup, that each step trades toward ``-participation`` × the crowd's
+    net open interest of each market, within a per-market inventory limit and a per-step
+    trade size, and only when the venue's skew fill pays it ``half_spread_bps`` over the
+    oracle (:mod:`simulator.agents.mm_vault`). Keepers liquidate it, the
+    backstop vault takes it over, and ADL ranks it like any account.
+
+    Default: no vault (``capital_usd`` 0, ``quoting`` off), the venue before issue 11."""
+
+    capital_usd: float = Field(default=0.0, ge=0)
+    """Collateral deposited into the vault's venue account at setup (USD); 0 = no vault."""
+    quoting: bool = False
+    """The vault trades (quotes); needs ``capital_usd`` > 0. Off with capital: a funded
+    account that never trades (its equity is still reported)."""
+    inventory_limit_usd: (
+        Annotated[float, Field(ge=0)] | dict[MarketSymbol, Annotated[float, Field(ge=0)]] | None
+    ) = None
+    """Largest notional the vault holds in one market (USD at the step's oracle price): one
+    number for every market, or one per market symbol (a market left out: ``capital_usd``).
+    ``None``: ``capital_usd`` in every market (1x per market: HLP runs at low leverage, the
+    median ADL'd account on October 10 was at 0.2x). Each limit must be at most
+    ``capital_usd`` × that market's maximum leverage (the venue's, after the controls): a
+    larger position could never meet its initial margin. Above its limit (a price move), the
+    vault sells down toward it whatever the quote pays, within ``max_trade_usd``."""
+    participation: float = Field(default=0.5, ge=0, le=1)
+    """Share of the crowd's net open interest (every account's but the vault's own) the vault
+    offsets: its target position is ``-participation × crowd net OI`` (fraction). Default 0.5:
+    assumption, HLP is one market maker among several on Hyperliquid's book."""
+    max_trade_usd: float = Field(default=1_000_000.0, gt=0)
+    """Largest notional the vault trades per market per step (USD). Default: assumption, about
+    the depth a market maker quotes within a few bps on a major perp."""
+    half_spread_bps: float = Field(default=2.0, ge=0, le=10_000)
+    """The vault trades only where the venue's fill pays it at least this much over the
+    oracle price (sells at ≥ oracle × (1 + half_spread/1e4), buys at ≤ oracle × (1 −
+    half_spread/1e4)), basis points; the venue's skew impact is what pays it, and the vault
+    pays the taker fee like every account. Default 2 bps: assumption, a market maker's
+    half-spread on a major perp."""
+
+    @property
+    def enabled(self) -> bool:
+        """The vault exists (``capital_usd`` > 0)."""
+        return self.capital_usd > 0
+
+    def limits_usd(self, symbols: list[str], max_leverage: np.ndarray) -> np.ndarray:
+        """Inventory limit per market (USD, shape (M,), in ``symbols``' order).
+
+        Raises
+        ------
+        ValueError
+            A limit names a symbol the scenario does not list, or exceeds ``capital_usd`` ×
+            that market's maximum leverage ``max_leverage`` (times, shape (M,)); the message
+            names the key.
+        """
+        limit = self.inventory_limit_usd
+        if limit is None:
+            out = np.full(len(symbols), self.capital_usd)
+        elif isinstance(limit, dict):
+            unknown = sorted(set(limit) - set(symbols))
+            if unknown:
+                raise ValueError(
+                    f"mm_vault.inventory_limit_usd.{unknown[0]}: {unknown[0]} is not a market "
+                    f"of this scenario (markets: {', '.join(symbols)})"
+                )
+            out = np.array([float(limit.get(s, self.capital_usd)) for s in symbols])
+        else:
+            out = np.full(len(symbols), float(limit))
+        most = self.capital_usd * np.asarray(max_leverage, dtype=np.float64)
+        over = np.flatnonzero(out > most)
+        if self.enabled and len(over):
+            m = int(over[0])
+            key = "mm_vault.inventory_limit_usd" + (
+                f".{symbols[m]}" if isinstance(limit, dict) else ""
+            )
+            raise ValueError(
+                f"{key}: {out[m]:,.0f} USD in {symbols[m]} is above the vault's capital "
+                f"({self.capital_usd:,.0f} USD) × the market's maximum leverage "
+                f"({float(max_leverage[m]):g}x) = {most[m]:,.0f} USD"
+            )
+        return out
+
+
 # ----------------------------------------------------------------------------------------------
 # The oracle's sources and the outside market
 # ----------------------------------------------------------------------------------------------
@@ -726,6 +809,8 @@ class Scenario(_Model):
     order_flow: OrderFlow | None = None
     """Traders who arrive, trade and leave through the run (:mod:`simulator.scenario.flow`);
     ``null``: nobody takes new risk after the opening book."""
+    mm_vault: MMVaultSpec = Field(default_factory=MMVaultSpec)
+    """The market-making vault (default: none)."""
 
     _fingerprint: str | None = PrivateAttr(default=None)
 
@@ -925,6 +1010,22 @@ class Scenario(_Model):
         _check_governance_change(self.controls.governance_change, venue)
         if isinstance(self.traders, ExplicitBook):
             check_explicit_book(self.traders, venue, self.controls)
+        return self
+
+    @model_validator(mode="after")
+    def _mm_vault_fits_the_venue(self) -> Scenario:
+        """Each inventory limit of the market-making vault is at most its capital × the
+        market's maximum leverage (the venue's, after overrides and controls); a vault that
+        quotes has capital."""
+        if self.mm_vault.quoting and not self.mm_vault.enabled:
+            raise ValueError(
+                "mm_vault.quoting: a vault with no capital cannot quote (set "
+                "mm_vault.capital_usd > 0, or quoting: false)"
+            )
+        if self.mm_vault.enabled:
+            venue = self.venue_params()
+            leverage = np.array([m.params.max_leverage for m in venue.markets])
+            self.mm_vault.limits_usd(self.symbols, leverage)
         return self
 
     # -- resolved inputs ------------------------------------------------------------------

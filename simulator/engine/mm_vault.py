@@ -1,0 +1,233 @@
+"""The market-making vault in the step (Hyperliquid's HLP): its quotes, its liquidation, its
+event rows.
+
+The vault is an ordinary cross account of the venue (:attr:`World.mm_vault`, funded at setup
+with ``mm_vault.capital_usd``). Its positions and ``accountHealth`` are read with the levels
+in every mining round trip (:func:`simulator.engine.levels.mm_vault_views`), so it costs no
+extra round trip. At the end of phase 1 of step ``t`` (:func:`plan_mm_vault`), from those last
+mined levels and this step's oracle prices:
+
+* **keepers** carry its equity to the new prices (its last read equity plus its positions'
+  price change; maintenance scaled by notional) and, when it is under maintenance, liquidate
+  it under the keepers' rules (:func:`simulator.agents.keepers.plan_liquidations`: reaction
+  delay, capacity, profit threshold), or have the backstop vault take it over when it is
+  below the backstop threshold; the call goes from ``ctx.keeper(0)``. The venue decides: a
+  liquidation of an account that is healthy on chain reverts (an ``mm_vault_liquidate_reverted``
+  row), a refused takeover (``BackstopWouldBeUnderwater``) makes the keepers liquidate it from
+  the next step on;
+* otherwise the vault **quotes**: :func:`simulator.agents.mm_vault.plan_trades` over every
+  market at once, against the skew of the last block less the positions traders close in
+  this one. A quoted trade carries the quote as its price bound (``acceptablePrice``: the
+  venue reverts the trade if other trades of the block moved the skew so that the fill no
+  longer pays); an unwind above the inventory limit has none.
+
+ADL ranks it with every market's winners (:mod:`simulator.engine.adl`). Its fills, reverts
+and takeovers become ``events.parquet`` rows here (:func:`event_rows`); its liquidations and
+ADL fills are the venue's ``Liquidated`` / ``AdlHaircut`` rows with its address as
+``account``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from simulator.agents import keepers as keeper_agents
+from simulator.agents import mm_vault as vault_agent
+from simulator.chain.types import TxResult
+from simulator.engine.context import Action, Context
+from simulator.engine.events import event_row
+from simulator.engine.spot import spot_inputs_after_closes
+from simulator.engine.state import EngineState
+from simulator.units import from_wad, to_wad
+
+#: The venue's custom error for a takeover that would leave the backstop vault underwater.
+TAKEOVER_REFUSED_ERROR = "BackstopWouldBeUnderwater"
+#: Action kinds of the vault's calls.
+TRADE, UNWIND = "mm_vault_trade", "mm_vault_unwind"
+LIQUIDATE, BACKSTOP = "mm_vault_liquidate", "mm_vault_backstop"
+
+
+def quote_params(ctx: Context) -> vault_agent.VaultQuoteParams:
+    """The kernel's parameters from the scenario's ``mm_vault`` and the deployed markets."""
+    spec = ctx.scenario.mm_vault
+    markets = [m.params for m in ctx.world.params.markets]
+    leverage = np.array([p.max_leverage for p in markets], dtype=np.float64)
+    return vault_agent.VaultQuoteParams(
+        participation=spec.participation,
+        limit_usd=spec.limits_usd(ctx.symbols, leverage),
+        max_trade_usd=spec.max_trade_usd,
+        quote_fraction=np.full(len(markets), spec.half_spread_bps / 1e4),
+        skew_scale_base=np.array([p.skew_scale for p in markets], dtype=np.float64),
+        max_leverage=leverage,
+    )
+
+
+def plan_mm_vault(
+    ctx: Context, s: EngineState, t: int, last: dict[str, Any], closes: np.ndarray
+) -> list[Action]:
+    """The vault's calls of step ``t``: its liquidation (or takeover) when keepers act on it,
+    else its quotes. ``last``: the last mined levels; ``closes``: the book rows traders close
+    in this block."""
+    vault = ctx.world.mm_vault
+    s.mm_vault_planned_base = np.zeros(ctx.n_markets)
+    if vault is None:
+        return []
+    actions = plan_liquidation(ctx, s, t, last)
+    if actions or not ctx.scenario.mm_vault.quoting:
+        return actions
+    return plan_quotes(ctx, s, last, closes)
+
+
+def estimated_health(s: EngineState, last: dict[str, Any]) -> tuple[float, float, float]:
+    """The vault's (equity, maintenance margin, notional) carried from the last mined block to
+    this step's oracle prices (USD): equity moves by its positions' price change, maintenance
+    with its notional (funding and fees since the last read are left out)."""
+    size = last["mm_vault_size_base"]
+    before, now = last["index_usd"], s.oracle_price_usd
+    notional_before = float(np.sum(np.abs(size) * before))
+    notional = float(np.sum(np.abs(size) * now))
+    equity = float(last["mm_vault_equity_usd"]) + float(np.sum(size * (now - before)))
+    mm = float(last["mm_vault_maintenance_usd"])
+    mm = mm * notional / notional_before if notional_before > 0 else 0.0
+    return equity, mm, notional
+
+
+def plan_liquidation(ctx: Context, s: EngineState, t: int, last: dict[str, Any]) -> list[Action]:
+    """The keepers' call on the vault at step ``t`` (none, a takeover or a liquidation), under
+    :func:`simulator.agents.keepers.plan_liquidations`'s rules; updates
+    ``s.mm_vault_liquidatable_since``."""
+    equity, mm, notional = estimated_health(s, last)
+    eq, mm_, nt = np.array([equity]), np.array([mm]), np.array([notional])
+    since = keeper_agents.update_liquidatable_since(
+        np.array([s.mm_vault_liquidatable_since], dtype=np.int64), eq, mm_, nt, t
+    )
+    s.mm_vault_liquidatable_since = int(since[0])
+    if since[0] < 0:
+        return []
+    weights = np.abs(last["mm_vault_size_base"]) * s.oracle_price_usd
+    weights = weights / weights.sum()
+    backstop = None
+    if ctx.backstop_fraction is not None and not s.mm_vault_takeover_refused:
+        backstop = float(np.sum(weights * ctx.backstop_fraction))
+    ks = ctx.scenario.keepers
+    plan = keeper_agents.plan_liquidations(
+        eq, mm_, nt, since, t,
+        capacity=ks.count * ks.max_liquidations_per_block,
+        reaction_delay_steps=ks.reaction_delay_steps,
+        backstop_fraction=backstop,
+        keeper_reward_fraction=float(np.sum(weights * ctx.keeper_reward_fraction)),
+        gas_cost_usd=ks.gas_cost_usd,
+        min_profit_usd=ks.min_profit_usd,
+    )  # fmt: skip
+    v, vault, keeper = ctx.venue.venue, ctx.world.mm_vault, ctx.keeper(0)
+    if len(plan.backstop):
+        return [Action(v.backstop_takeover(keeper, vault), BACKSTOP)]
+    if len(plan.liquidate):
+        return [Action(v.liquidate(keeper, vault), LIQUIDATE)]
+    return []
+
+
+def plan_quotes(
+    ctx: Context, s: EngineState, last: dict[str, Any], closes: np.ndarray
+) -> list[Action]:
+    """The vault's trades toward its targets (one ``trade`` per market it trades in)."""
+    after = spot_inputs_after_closes(ctx, last, s, closes)
+    skew = np.asarray(after["oi_long_base"] - after["oi_short_base"], dtype=np.float64)
+    size = last["mm_vault_size_base"]
+    params = quote_params(ctx)
+    price = s.oracle_price_usd
+    free = float(last["mm_vault_equity_usd"] - last["mm_vault_initial_usd"])
+    trade, unwind = vault_agent.plan_trades(skew - size, size, skew, price, free, params)
+    v, vault = ctx.venue.venue, ctx.world.mm_vault
+    actions = []
+    for m in np.flatnonzero(trade):
+        delta = to_wad(round(float(trade[m]), 12))
+        if delta == 0:
+            continue
+        s.mm_vault_planned_base[m] = from_wad(delta)
+        q = float(params.quote_fraction[m])
+        # The quote as the price bound: buys fill at most P(1 - q), sells at least P(1 + q).
+        bound = 0 if unwind[m] else to_wad(float(price[m]) * (1.0 - q if delta > 0 else 1.0 + q))
+        call = v.trade(vault, ctx.market_ids[m], delta, bound)
+        actions.append(Action(call, UNWIND if unwind[m] else TRADE, -1, int(m)))
+    return actions
+
+
+def after_vault_trades(
+    s: EngineState, inputs: dict[str, Any], last: dict[str, Any]
+) -> dict[str, Any]:
+    """Spot inputs estimated without a read (a quiet block) with the vault's planned trades
+    of this block in the open interest, as the pending read would hold them (in a quiet block
+    nothing else moves the skew the vault quoted against, so its trades fill)."""
+    planned = s.mm_vault_planned_base
+    if not len(planned) or not planned.any():
+        return inputs
+    size = last["mm_vault_size_base"]
+    new = size + planned
+    return {
+        **inputs,
+        "oi_long_base": inputs["oi_long_base"] + np.maximum(new, 0.0) - np.maximum(size, 0.0),
+        "oi_short_base": inputs["oi_short_base"] + np.maximum(-new, 0.0) - np.maximum(-size, 0.0),
+    }
+
+
+def event_rows(
+    ctx: Context, s: EngineState, results: list[TxResult], actions: list[Action], t: int,
+    last: dict[str, Any],
+) -> list[dict[str, Any]]:  # fmt: skip
+    """``events.parquet`` rows of the vault's calls in the mined block: ``mm_vault_fill`` (a
+    trade: size, fill price, ``amount_usd`` the fee paid, ``detail`` quote or unwind),
+    ``backstop_takeover`` (one row per market taken over, the collateral transferred split by
+    notional at the oracle), and ``<kind>_reverted`` rows (``mm_vault_trade_reverted``: the
+    skew moved within the block and the fill no longer paid the quote); ``last``: the levels before the
+    block (its sizes at a takeover)."""
+    out: list[dict[str, Any]] = []
+    vault = ctx.world.mm_vault
+    for result, action in zip(results, actions, strict=True):
+        if action.kind not in (TRADE, UNWIND, LIQUIDATE, BACKSTOP):
+            continue
+        market = ctx.symbols[action.market] if action.market >= 0 else None
+        if not result.ok:
+            if action.kind == BACKSTOP and getattr(result.error, "name", None) == (
+                TAKEOVER_REFUSED_ERROR
+            ):
+                s.mm_vault_takeover_refused = True
+            out.append(event_row(t, f"{action.kind}_reverted", market=market, account=vault,
+                                 detail=str(result.error)))  # fmt: skip
+            continue
+        for e in result.events:
+            a = e.args
+            if action.kind in (TRADE, UNWIND) and e.name == "PositionModified":
+                order = "unwind" if action.kind == UNWIND else "quote"
+                out.append(event_row(t, "mm_vault_fill", market=market, account=vault,
+                                     side="long" if a["sizeDelta"] > 0 else "short",
+                                     size=from_wad(abs(a["sizeDelta"])), price=from_wad(a["fill"]),
+                                     amount=from_wad(int(a["fee"])),
+                                     detail=json.dumps({"order": order})))  # fmt: skip
+            elif action.kind == BACKSTOP and e.name == "BackstopTakeover":
+                out += _takeover_rows(ctx, s, t, last, from_wad(a["collateralTransferred"]))
+    return out
+
+
+def _takeover_rows(
+    ctx: Context, s: EngineState, t: int, last: dict[str, Any], collateral_usd: float
+) -> list[dict[str, Any]]:
+    size = last["mm_vault_size_base"]
+    notional = np.abs(size) * s.oracle_price_usd
+    total = float(notional.sum()) or 1.0
+    return [
+        event_row(
+            t,
+            "backstop_takeover",
+            market=ctx.symbols[m],
+            account=ctx.world.mm_vault,
+            side="long" if size[m] > 0 else "short",
+            size=float(abs(size[m])),
+            price=float(s.oracle_price_usd[m]),
+            amount=collateral_usd * float(notional[m]) / total,
+        )
+        for m in np.flatnonzero(size)
+    ]
