@@ -153,9 +153,17 @@ def simulate(
     return engine, rows, events
 
 
+def _accounts(engine: Engine, *, flow: bool) -> int:
+    """Trader accounts of the order flow's slots (``flow``) or of the opening book."""
+    book = engine.world.book
+    return len(np.unique(book.account[book.start_flat == flow]))
+
+
 def _summary_meta(engine: Engine, wall_seconds: float) -> dict[str, Any]:
     return {
-        "traders": len(engine.world.accounts),
+        # the opening book's trader accounts, and the order flow's slot accounts apart
+        "traders": _accounts(engine, flow=False),
+        "flow_accounts": _accounts(engine, flow=True),
         "steps": engine.scenario.steps,
         "wall_seconds": round(wall_seconds, 3),
         # the configured step-0 price of the first market (USD)

@@ -76,6 +76,10 @@ def arbitrage(
     return swaps
 
 
+#: Relative change of the hedged position (fraction) below which the hedger does not trade.
+HEDGE_DUST_FRACTION = 1e-9
+
+
 def hedge(
     net_open_interest_base: float,
     hedged_base: float,
@@ -84,8 +88,13 @@ def hedge(
     inventory_base: float,
 ) -> Swap | None:
     """The hedger's swap to hold ``net_open_interest_base`` of base (the traders' net long,
-    which the pool is short), within its inventory. ``hedged_base`` is what it holds for it."""
+    which the pool is short), within its inventory. ``hedged_base`` is what it holds for it.
+    A change below :data:`HEDGE_DUST_FRACTION` of the position is not traded (float noise of
+    the open interest's bookkeeping, not a change of the book)."""
     delta = net_open_interest_base - hedged_base
+    scale = max(abs(net_open_interest_base), abs(hedged_base))
+    if abs(delta) <= HEDGE_DUST_FRACTION * scale:
+        return None
     if delta < 0:  # the net long shrank: sell base
         amount = min(-delta, inventory_base)
         return Swap(True, amount) if amount > 0 else None

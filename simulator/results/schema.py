@@ -142,6 +142,7 @@ POSITION_OUTCOMES = ("open", "closed", "liquidated", "backstopped", "adl", "refu
 #: Keys of ``summary.json``, in order.
 SUMMARY_KEYS = (
     "traders",
+    "flow_accounts",
     "steps",
     "transactions",
     "wall_seconds",

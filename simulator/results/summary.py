@@ -251,6 +251,7 @@ def summarize(
 
     summary: dict[str, Any] = {
         "traders": int(meta["traders"]),
+        "flow_accounts": int(meta.get("flow_accounts", 0)),
         "steps": int(meta["steps"]),
         "transactions": int(_col_sum(venue, "transactions")),
         "wall_seconds": float(meta["wall_seconds"]),

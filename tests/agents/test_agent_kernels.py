@@ -171,3 +171,11 @@ def test_step_rows_count_each_markets_events_on_its_own_row():
     assert (btc["fees_usd"], eth["fees_usd"], total["fees_usd"]) == (25.0, 1.0, 26.0)
     assert (btc["bad_debt_usd"], eth["bad_debt_usd"]) == (5.0, 0.0)
     assert (btc["oi_long_usd"], eth["oi_long_usd"], total["oi_long_usd"]) == (300.0, 50.0, 350.0)
+
+
+def test_the_hedger_does_not_trade_float_dust_of_the_open_interest():
+    # The same net long summed in two orders differs in its last bits: no swap for that...
+    assert liquidity.hedge(101037.8143476175, 101037.81434761753, 2.0, 1e6, 1e6) is None
+    # ... but a real change of the book is hedged, either way.
+    assert liquidity.hedge(101037.82, 101037.81, 2.0, 1e6, 1e6) is not None
+    assert liquidity.hedge(101037.80, 101037.81, 2.0, 1e6, 1e6) is not None

@@ -11,7 +11,7 @@ from simulator.engine import adl
 
 def _ctx_state(side, size, entry, market, oracle, vault_address=None):
     ctx = SimpleNamespace(
-        world=SimpleNamespace(book=SimpleNamespace(market=np.array(market))),
+        world=SimpleNamespace(book=SimpleNamespace(market=np.array(market)), mm_vault=None),
         n_markets=len(oracle),
         vault_address=vault_address,
     )

@@ -300,7 +300,9 @@ def test_a_random_trader_the_venue_refuses_is_recorded_as_refused(tmp_path):
     scenario = small_oct(
         steps=3,
         **{"traders.count": 40, "price_path.shocks": [], "controls.oi_cap_usd": 300_000,
-           "traders.whales.share": 0},
+           "traders.whales.share": 0,
+           # the opening book alone: no order flow or market-making vault adds open interest
+           "order_flow": None, "mm_vault.capital_usd": 0, "mm_vault.quoting": False},
     )  # fmt: skip
     start = float(scenario.start_prices_usd()[0])
     result = run_scenario(scenario, tmp_path / "run")
