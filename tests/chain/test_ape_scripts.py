@@ -36,7 +36,8 @@ def assert_complete_run(run_dir: Path, steps: int, traders: int) -> dict:
     reader = RunReader(run_dir)
     assert reader.summary["steps"] == steps and reader.summary["traders"] == traders
     assert len(reader.venue_steps) >= steps and reader.steps["step"].max() == steps
-    assert len(reader.positions) == traders
+    # one row per opening-book account (one market in calm) and per order-flow slot
+    assert len(reader.positions) == traders + reader.summary["flow_accounts"]
     return manifest
 
 
