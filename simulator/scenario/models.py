@@ -111,12 +111,9 @@ class MarketAmm(_Model):
     """Removed (refused with a message naming its replacement, :data:`PERMANENT_IMPACT_GONE`):
     forced selling now moves the outside price by the square-root law (``outside_market``)."""
 
-    @field_validator("permanent_impact")
-    @classmethod
-    def _permanent_impact_gone(cls, value: Any) -> Any:
-        if value is not None:
-            raise ValueError(PERMANENT_IMPACT_GONE)
-        return value
+    _permanent_impact_gone = field_validator("permanent_impact")(
+        classmethod(lambda cls, value: _refuse_permanent_impact(value))
+    )
 
 
 class MarketSpec(_Model):
@@ -525,12 +522,9 @@ class AmmSpec(_Model):
     forced selling now moves the outside price the arbitrageurs trade against by the
     square-root law of ``outside_market``, not by a share of the AMM's own impact."""
 
-    @field_validator("permanent_impact")
-    @classmethod
-    def _permanent_impact_gone(cls, value: Any) -> Any:
-        if value is not None:
-            raise ValueError(PERMANENT_IMPACT_GONE)
-        return value
+    _permanent_impact_gone = field_validator("permanent_impact")(
+        classmethod(lambda cls, value: _refuse_permanent_impact(value))
+    )
 
 
 class LpSpec(_Model):
@@ -632,7 +626,15 @@ class MMVaultSpec(_Model):
 # The oracle's sources and the outside market
 # ----------------------------------------------------------------------------------------------
 
+
 #: Why ``amm.permanent_impact`` is refused, naming the keys that replace it.
+def _refuse_permanent_impact(value: Any) -> Any:
+    """The validator of the removed ``permanent_impact`` keys: refuse any value."""
+    if value is not None:
+        raise ValueError(PERMANENT_IMPACT_GONE)
+    return value
+
+
 PERMANENT_IMPACT_GONE = (
     "permanent_impact was removed: a share of the AMM's own impact has no honest mapping onto "
     "the outside market's square-root impact law that replaced it; set outside_market.impact_y, "
