@@ -95,11 +95,13 @@ def decide(
     can_close: np.ndarray | None = None,
     funding_index_usd: np.ndarray | None = None,
     margin_scale: np.ndarray | None = None,
+    carried: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> TraderDecisions:
     """Decide this step's actions from the new index price (vectorized).
 
     Equity and maintenance margin are carried to the new price with :func:`estimate` (with
-    ``funding_index_usd`` and ``margin_scale`` per row, when given). Take-profit and stop-loss compare profit to collateral put in; panic
+    ``funding_index_usd`` and ``margin_scale`` per row, when given), unless ``carried`` gives
+    them already (the same estimate, computed once per step by the engine). Take-profit and stop-loss compare profit to collateral put in; panic
     compares the adverse move since entry to ``panic_drawdown``; top-up traders below
     ``top_up_margin_ratio × maintenance`` deposit ``top_up_fraction × opening collateral``
     with probability ``top_up_probability`` (one uniform draw per row per step, always drawn
@@ -114,7 +116,8 @@ def decide(
     open_top = open_ & can_top_up if can_top_up is not None else open_
     open_close = open_ & can_close if can_close is not None else open_
     with np.errstate(invalid="ignore"):  # inf thresholds × 0 collateral of flat traders
-        carried = estimate(state, price_usd, funding_index_usd, margin_scale)
+        if carried is None:
+            carried = estimate(state, price_usd, funding_index_usd, margin_scale)
         return _decide(state, book, price_usd, rng, open_close, open_top, carried)
 
 

@@ -2,10 +2,13 @@
 
 Keepers watch every margin unit off chain (a cross account, or an isolated position: see
 :mod:`simulator.engine.margin`), its equity carried to the new oracle prices by
-:func:`simulator.agents.traders.estimate`, and confirm on chain the ones near liquidation, plus
-everyone every :data:`FULL_REFRESH_STEPS`, in one batched read on the pending block
-(:func:`watch_list`: one ``healthOf`` over the cross accounts, one ``isolatedHealth`` per
-isolated position). That read is also the traders' view for the next step's decisions.
+:func:`simulator.agents.traders.estimate` from its last read. They act on that estimate, as a
+keeper acts on its own view of the chain: the units near liquidation (the watch list,
+:func:`watch_list`) are read again after every block, in the mining round trip, and a unit
+is confirmed on the pending block before the keepers act only when its estimate cannot decide
+(:func:`confirm_list`: within :data:`CONFIRM_BAND` of a boundary, or changed by a call already
+in the block). Everyone is read every :data:`FULL_REFRESH_STEPS` and after a socialized loss.
+These reads are also the traders' view for their next decisions.
 :func:`plan_keepers` then sends backstop takeovers (``backstopTakeover(account)``: the whole
 cross account), cross liquidations (``liquidate(account)``: the venue goes market by market)
 and isolated ones (``liquidateIsolated(account, market)``), within the keepers' capacity,
@@ -31,6 +34,12 @@ WATCH_MARGIN_RATIO = 1.05
 #: Every this many steps keepers (and traders) read every open margin unit on chain (4 h of
 #: one-minute steps), and after any block that charged a loss through the funding indices.
 FULL_REFRESH_STEPS = 240
+#: Keepers act on the carried estimate without a read unless it is within this fraction of
+#: maintenance of a boundary they act on (:func:`confirm_list`). The estimate's largest error
+#: measured on oct-2025 was 0.04% of maintenance (see :data:`WATCH_MARGIN_RATIO`), so the band
+#: is over ten times that; a unit the estimate misjudges beyond it is a liquidation the venue
+#: refuses, or one a step late (the watch list is read after every block).
+CONFIRM_BAND = 0.005
 
 
 def watch_list(
@@ -52,11 +61,38 @@ def watch_list(
     return np.flatnonzero(active & ((eq < WATCH_MARGIN_RATIO * mm) | (s.liquidatable_since >= 0)))
 
 
-def confirm_list(ctx: Context, watch: np.ndarray, notional: np.ndarray) -> np.ndarray:
-    """Units the keepers confirm on chain: the watch list, or every open unit with
-    ``full_health_every_step`` (the check that the watch list misses nobody: the run must be
-    the same, so only the watch list's reads reach the traders' view)."""
-    return np.flatnonzero(notional > 0) if ctx.full_health_every_step else watch
+def confirm_list(
+    ctx: Context,
+    watch: np.ndarray,
+    eq: np.ndarray,
+    mm: np.ndarray,
+    notional_row: np.ndarray,
+    touched: np.ndarray,
+    everyone: bool = False,
+) -> np.ndarray:
+    """Units the keepers confirm on the pending block before they act (one batched read).
+
+    Keepers act on the carried estimate (``eq``, ``mm``: USD per unit), which tracks the venue
+    to far within :data:`CONFIRM_BAND`; they read on chain only the units of the watch list
+    whose estimate cannot decide: within the band of a boundary they act on (maintenance, and
+    the backstop threshold ``backstop_fraction × maintenance``), or ``touched`` by a call
+    already in the block (a close changes what the estimate carries from). ``everyone`` (a full
+    refresh: the watch list is then every open unit) reads them all. With
+    ``full_health_every_step`` every open unit is read each step, which is the check that the
+    estimate decides as the chain would: the run must be the same, and only the watch list's
+    reads reach the traders' view."""
+    notional = ctx.units.unit_sum(notional_row)
+    if ctx.full_health_every_step:
+        return np.flatnonzero(notional > 0)
+    if everyone:
+        return watch
+    w_eq, w_mm = eq[watch], mm[watch]
+    near = np.abs(w_eq - w_mm) < CONFIRM_BAND * w_mm
+    _, backstop = unit_fractions(ctx, notional_row)
+    if backstop is not None:
+        with np.errstate(invalid="ignore"):  # NaN: an isolated unit, never taken over
+            near |= np.abs(w_eq - backstop[watch] * w_mm) < CONFIRM_BAND * w_mm
+    return watch[near | np.isin(watch, touched)]
 
 
 def track_liquidatable(
@@ -69,7 +105,7 @@ def track_liquidatable(
     )
 
 
-def unit_fractions(ctx: Context, s: EngineState, notional_row: np.ndarray):
+def unit_fractions(ctx: Context, notional_row: np.ndarray):
     """Per unit: the keeper's reward fraction and the backstop threshold fraction (NaN for an
     isolated position, which the backstop does not take over; None without a vault), each the
     notional-weighted mean of its markets' (the venue sums ``backstopFraction × MM`` over
@@ -93,7 +129,7 @@ def plan_keepers(
     the venue refused before (``s.takeover_refused``) is liquidated instead."""
     notional = ctx.units.unit_sum(notional_row)
     track_liquidatable(s, t, eq, mm, notional)
-    reward, backstop_fraction = unit_fractions(ctx, s, notional_row)
+    reward, backstop_fraction = unit_fractions(ctx, notional_row)
     ks = ctx.scenario.keepers
     plan = keeper_agents.plan_liquidations(
         eq, mm, notional, s.liquidatable_since, t,

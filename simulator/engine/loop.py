@@ -221,7 +221,7 @@ class Engine:
         socialized = bool((last["socialized_cum_usd"] > s.last_socialized_usd).any())
         s.last_socialized_usd = last["socialized_cum_usd"].copy()
         block += governance.plan_governance(ctx, s, t, step_events)
-        decisions, trader_actions = traders.plan_traders(ctx, s)
+        decisions, trader_actions, (est_eq, est_mm) = traders.plan_traders(ctx, s)
         block += trader_actions
         block += order_flow.plan_flow(ctx, s, t, self._last_levels, self.flow, step_events)
         s.peak_price_usd = np.maximum(s.peak_price_usd, s.oracle_price_usd)
@@ -230,17 +230,42 @@ class Engine:
         block += mm_vault_phase.plan_mm_vault(ctx, s, t, self._last_levels, decisions.close)
 
         # ---- phase 2: keepers on the pending block --------------------------------------------
+        # Keepers act on every unit's estimate carried to this step (the traders' own, computed
+        # once in plan_traders; the flow's opens since change no size), with this block's
+        # top-ups in the equity (a deposit adds its amount), and read on chain only the units
+        # the estimate cannot decide (:func:`keepers.confirm_list`).
         prices = s.oracle_price_usd[book.market]
-        est_eq, est_mm = traders.estimate_rows(ctx, s)
         eq, mm = units.unit_sum(est_eq), units.unit_sum(est_mm)
+        if len(decisions.top_up):
+            np.add.at(
+                eq, units.unit_of_row[decisions.top_up], np.round(decisions.top_up_usd, 6)
+            )
         notional_row = s.trader.size_base * prices
         notional = units.unit_sum(notional_row)
-        watch = keepers.watch_list(ctx, s, t, eq, mm, notional, everyone=socialized)
-        confirm = keepers.confirm_list(ctx, watch, notional)
+        everyone = socialized or t % keepers.FULL_REFRESH_STEPS == 0
+        watch = keepers.watch_list(ctx, s, t, eq, mm, notional, everyone=everyone)
+        confirm = keepers.confirm_list(
+            ctx, watch, eq, mm, notional_row, self._units_touched(block), everyone=everyone
+        )
         spot_views = spot.spot_views(ctx)
-        quiet = not len(confirm) and not lp_actions and not adl.has_work(ctx, s, last)
+        spot_inputs = None
+        if len(confirm):
+            chain.submit([a.call for a in block])
+            health = traders.health_views(ctx, confirm)
+            got = chain.read(health + spot_views, pending=True)
+            spot_inputs = spot.parse_spot(ctx, got[len(health) :])
+            eq[confirm], mm[confirm] = traders.store_health(
+                ctx, s, confirm, got[: len(health)], keep=np.isin(confirm, watch)
+            )
+        keeper_actions = keepers.plan_keepers(ctx, s, t, eq, mm, notional_row)
+        quiet = (
+            not len(confirm)
+            and not keeper_actions
+            and not lp_actions
+            and not adl.has_work(ctx, s, last)
+        )
         if quiet:
-            # A quiet block: nobody near liquidation, no bad debt that anyone could be
+            # A quiet block: nobody liquidatable, no bad debt that anyone could be
             # auto-deleveraged for (:func:`adl.possible_winners`). The spot
             # phase's inputs are the last block's levels less the positions traders are closing
             # in this one, so the whole block goes to the node in one submit, with no read.
@@ -252,22 +277,13 @@ class Engine:
             spot_actions = self._spot_phase(estimate, t)
             block += spot_actions
             chain.submit([a.call for a in block])
-            keepers.track_liquidatable(s, t, eq, mm, notional)
         else:
-            chain.submit([a.call for a in block])
-            health = traders.health_views(ctx, confirm) if len(confirm) else []
-            got = chain.read(health + spot_views, pending=True)
-            spot_inputs = spot.parse_spot(ctx, got[len(health) :])
-            if len(confirm):
-                eq[confirm], mm[confirm] = traders.store_health(
-                    ctx, s, confirm, got[: len(health)], keep=np.isin(confirm, watch)
-                )
-            keeper_actions = keepers.plan_keepers(ctx, s, t, eq, mm, notional_row)
-            chain.submit([a.call for a in keeper_actions])
+            pending = keeper_actions if len(confirm) else block + keeper_actions
+            chain.submit([a.call for a in pending])
             block += keeper_actions
 
             # ---- phase 3: ADL, vault unwind, arbitrageurs, hedger ----------------------------
-            if keeper_actions:  # the keepers changed the book: read the spot inputs again
+            if keeper_actions or spot_inputs is None:  # the book changed since any read
                 spot_inputs = spot.parse_spot(ctx, chain.read(spot_views, pending=True))
             spot_actions = self._spot_phase(spot_inputs, t)
             chain.submit([a.call for a in spot_actions])
@@ -278,6 +294,8 @@ class Engine:
         rows = {a.who for a in block if a.who >= 0 and a.kind != "arb"} | self._adl_winners
         touched = {a.unit for a in block if a.unit >= 0}
         touched |= set(units.unit_of_row[np.fromiter(rows, dtype=np.int64, count=len(rows))])
+        if not everyone:  # the watch list read after every block: the next estimate's base
+            touched |= set(watch.tolist())
         candidates = np.array(sorted(touched), dtype=np.int64)
         self._adl_winners = set()
         extra = traders.health_views(ctx, candidates) if len(candidates) else []
@@ -311,6 +329,16 @@ class Engine:
         s.last_fund_usd = levels["insurance_fund_usd"]
         check_invariants(ctx, s, t, levels)
         return StepOutcome(rows=out_rows, events=step_events)
+
+    def _units_touched(self, block: list[Action]) -> np.ndarray:
+        """Margin units a call already in ``block`` changes in a way the carried estimate
+        does not see (a close, a trade, a keeper's target; a top-up's deposit is added to the
+        estimate instead)."""
+        units = self.ctx.units
+        rows = [a.who for a in block if a.who >= 0 and a.kind not in ("arb", "top_up")]
+        touched = {a.unit for a in block if a.unit >= 0}
+        touched.update(units.unit_of_row[np.asarray(rows, dtype=np.int64)].tolist())
+        return np.fromiter(touched, dtype=np.int64, count=len(touched))
 
     def _spot_phase(self, levels: dict, t: int) -> list[Action]:
         """Phase 3 from the spot inputs ``levels``: ADL, the vault's unwind, arbitrageurs and

@@ -34,8 +34,10 @@ def estimate_rows(ctx: Context, s: EngineState) -> tuple[np.ndarray, np.ndarray]
 
 def plan_traders(
     ctx: Context, s: EngineState
-) -> tuple[trader_agents.TraderDecisions, list[Action]]:
-    """This step's decisions (drawn from the agents' stream) and their calls: closes first
+) -> tuple[trader_agents.TraderDecisions, list[Action], tuple[np.ndarray, np.ndarray]]:
+    """This step's decisions (drawn from the agents' stream), their calls, and every row's
+    carried estimate (equity, maintenance; USD, :func:`estimate_rows`, before this step's
+    calls: the keepers reuse it). The calls: closes first
     (``closePosition(market)``), then top-ups (a cross row's account deposits; amounts in
     collateral units, rounded to the cent's 6 decimals). Isolated rows do not top up: the
     venue adds margin to an isolated position only with a trade. A position of a margin unit
@@ -44,7 +46,9 @@ def plan_traders(
     prices = row_prices(ctx, s)
     funding_index, scale = row_carry(ctx, s)
     # A position closes only while its margin account as a whole is above maintenance.
-    equity, maintenance = trader_agents.estimate(s.trader, prices, funding_index, scale)
+    with np.errstate(invalid="ignore"):  # flat rows never read: 0 / 0
+        carried = trader_agents.estimate(s.trader, prices, funding_index, scale)
+    equity, maintenance = carried
     healthy = units.unit_sum(equity) > units.unit_sum(maintenance)
     decisions = trader_agents.decide(
         s.trader,
@@ -55,6 +59,7 @@ def plan_traders(
         can_close=healthy[units.unit_of_row],
         funding_index_usd=funding_index,
         margin_scale=scale,
+        carried=carried,
     )
     actions = []
     for r in decisions.close:
@@ -65,7 +70,7 @@ def plan_traders(
         account = ctx.accounts[book.account[r]]
         call = v.deposit(account, to_units(round(float(amount), 6)))
         actions.append(Action(call, "top_up", int(r), int(book.market[r])))
-    return decisions, actions
+    return decisions, actions, carried
 
 
 def health_views(ctx: Context, units: np.ndarray) -> list:

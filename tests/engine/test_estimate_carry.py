@@ -45,4 +45,7 @@ def test_the_carried_estimate_tracks_the_venues_health_with_funding_and_without_
     # the drift is a small fraction of what the watch list's margin (1.25) allows for.
     assert plain_error.max() > 5 * carried_error.max()
     assert carried_error.max() < 0.01
+    # Keepers act on the estimate without a read outside a band around each boundary
+    # (keepers.confirm_list): the estimate must be well inside it.
+    assert carried_error.max() < keepers.CONFIRM_BAND / 10
     np.testing.assert_allclose(carried_mm, maintenance, rtol=1e-6)
