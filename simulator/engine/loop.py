@@ -237,9 +237,7 @@ class Engine:
         prices = s.oracle_price_usd[book.market]
         eq, mm = units.unit_sum(est_eq), units.unit_sum(est_mm)
         if len(decisions.top_up):
-            np.add.at(
-                eq, units.unit_of_row[decisions.top_up], np.round(decisions.top_up_usd, 6)
-            )
+            np.add.at(eq, units.unit_of_row[decisions.top_up], np.round(decisions.top_up_usd, 6))
         notional_row = s.trader.size_base * prices
         notional = units.unit_sum(notional_row)
         everyone = socialized or t % keepers.FULL_REFRESH_STEPS == 0
