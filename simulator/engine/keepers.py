@@ -81,10 +81,9 @@ def confirm_list(
     ``full_health_every_step`` every open unit is read each step, which is the check that the
     estimate decides as the chain would: the run must be the same, and only the watch list's
     reads reach the traders' view."""
-    notional = ctx.units.unit_sum(notional_row)
     if ctx.full_health_every_step:
-        return np.flatnonzero(notional > 0)
-    if everyone:
+        return np.flatnonzero(ctx.units.unit_sum(notional_row) > 0)
+    if everyone or not len(watch):
         return watch
     w_eq, w_mm = eq[watch], mm[watch]
     near = np.abs(w_eq - w_mm) < CONFIRM_BAND * w_mm
