@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
+
+/// @title ReentrantToken
+/// @notice TEST ONLY: an 18-decimal ERC-20 whose every transfer first calls `target` with
+///         `data` (once per transfer, not recursively) and bubbles up a revert. The contagion
+///         tests list it as a collateral or spot token to check the reentrancy guards of
+///         LendingPool and SyntheticDollar. Never deployed by the simulator.
+contract ReentrantToken is ERC20 {
+    address public target;
+    bytes public data;
+    bool private _inHook;
+
+    constructor() ERC20("Reentrant", "REENT") {}
+
+    /// @notice Mint `amount` to `to` (anyone: a test token).
+    function mint(address to, uint256 amount) external {
+        _mint(to, amount);
+    }
+
+    /// @notice Call `target_` with `data_` on every later transfer (zero target: off).
+    function setHook(address target_, bytes calldata data_) external {
+        target = target_;
+        data = data_;
+    }
+
+    function _update(address from, address to, uint256 value) internal override {
+        if (target != address(0) && !_inHook && from != address(0)) {
+            _inHook = true;
+            (bool ok, bytes memory ret) = target.call(data);
+            if (!ok) {
+                assembly ("memory-safe") {
+                    revert(add(ret, 0x20), mload(ret))
+                }
+            }
+            _inHook = false;
+        }
+        super._update(from, to, value);
+    }
+}
