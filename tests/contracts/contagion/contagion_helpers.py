@@ -152,3 +152,79 @@ def next_index(
     rate = base + slope * utilisation // WAD
     growth = div_up(rate * elapsed_s, YEAR)
     return div_up(index * (WAD + growth), WAD)
+
+
+# ---------------------------------------------------------------------------------------------
+# The synthetic dollar over a one-market venue
+# ---------------------------------------------------------------------------------------------
+
+MINTER = to_checksum_address("0x0000000000000000000000000000000000002100")
+#: Hedge acceptable-price band of the test synthetic dollar, bps.
+SLIPPAGE_BPS = 100
+
+
+@dataclass
+class SynthWorld:
+    """A one-market venue (ETH at 100 USD, 20x, MM 2.5%, no fee, 1% liquidation penalty) and a
+    synthetic dollar hedging on it, its manager's reserve at the venue."""
+
+    mv: object
+    synth: ContractWrapper
+
+    @property
+    def chain(self):
+        return self.mv.chain
+
+    @property
+    def base(self):
+        return self.mv.bases[1]
+
+    def push(self, price) -> None:
+        self.mv.push(1, price)
+
+    def add_margin(self, units: int) -> None:
+        c = self.mv.collateral
+        send(
+            self.chain,
+            c.mint(self.mv.deployer, SYNTH_MANAGER, units),
+            c.approve(SYNTH_MANAGER, self.synth.address, MAX_UINT),
+            self.synth.call(SYNTH_MANAGER, "addReserve", units),
+            self.synth.call(SYNTH_MANAGER, "moveMargin", units),
+        )
+
+    def mint(self, who: str, base_amount: int) -> TxResult:
+        calls = [
+            self.base.mint(self.mv.deployer, who, base_amount),
+            self.base.approve(who, self.synth.address, MAX_UINT),
+            self.synth.call(who, "mint", base_amount, 0, who, gas=1_500_000),
+        ]
+        return send(self.chain, *calls)[-1]
+
+    def redeem(self, who: str, amount: int, receiver: str | None = None) -> TxResult:
+        call = self.synth.call(who, "redeem", amount, 0, 0, receiver or who, gas=1_500_000)
+        return send(self.chain, call)[0]
+
+    def hedge_size(self) -> int:
+        return self.mv.venue.read("positionOf", self.synth.address, 1)[1]
+
+    def equity(self) -> int:
+        return self.mv.venue.read("accountHealth", self.synth.address)[0]
+
+    def backing(self) -> int:
+        return self.synth.read("backing")[0]
+
+
+def deploy_synth_world(chain, deploy_multi, market_spec, *, reserve_units: int) -> SynthWorld:
+    """Deploy the venue (``venue_helpers.deploy_multi`` of `market_spec`) and a synthetic dollar
+    on its market 1 (admin ADMIN, manager SYNTH_MANAGER, band SLIPPAGE_BPS); the manager adds
+    `reserve_units` of stablecoin and moves them to the venue as the hedge's margin."""
+    mv = deploy_multi(chain, [market_spec])
+    synth = deploy(
+        chain, "SyntheticDollar", "perpsim dollar", "pUSD", mv.bases[1].address,
+        mv.collateral.address, mv.venue.address, 1, mv.oracles[1].address, ADMIN, SYNTH_MANAGER,
+        SLIPPAGE_BPS,
+    )  # fmt: skip
+    world = SynthWorld(mv, synth)
+    if reserve_units:
+        world.add_margin(reserve_units)
+    return world
