@@ -536,7 +536,6 @@ contract LendingPool is ILendingPool, ERC4626, AccessControl, ReentrancyGuardTra
 
     /// @dev Value of `amount` collateral tokens, WAD USD, rounded down.
     function _value(CollateralConfig memory c, uint256 amount, bool checked) private view returns (uint256) {
-        if (amount == 0) return 0;
         if (c.source == PriceSource.VAULT_SHARE) return IERC4626(c.feed).convertToAssets(amount) * _unitScale;
         uint256 price = checked ? IOracle(c.feed).price() : IOracle(c.feed).lastPrice();
         return Math.mulDiv(amount, price, 10 ** c.decimals);

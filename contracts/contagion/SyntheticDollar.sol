@@ -113,13 +113,13 @@ contract SyntheticDollar is ISyntheticDollar, ERC20, AccessControl, ReentrancyGu
         if (stableOut < minStableOut) revert InsufficientOutput("stable", stableOut, minStableOut);
 
         _spotBase -= baseOut;
+        uint256 fromIdle = Math.min(_idleStable, stableOut);
+        _idleStable -= fromIdle;
         // buy back as much of the short as the spot paid out, keeping the rest hedged
-        uint256 shortSize = _shortSize();
-        uint256 buyBack = Math.min(shortSize, baseOut);
+        uint256 buyBack = Math.min(_shortSize(), baseOut);
         if (buyBack != 0) _hedge(FixedPointMath.toInt(buyBack), price);
         if (stableOut != 0) {
-            uint256 fromIdle = Math.min(_idleStable, stableOut);
-            _idleStable -= fromIdle;
+            // the rest comes from the venue, where the buy-back just realized the hedge's profit
             if (stableOut > fromIdle) {
                 _venue.withdraw(stableOut - fromIdle);
                 emit MarginMoved(-FixedPointMath.toInt(stableOut - fromIdle));
