@@ -202,3 +202,17 @@ def test_rounding_favours_the_backing(sw):
     red = event(r, "Redeemed")
     assert red["baseOut"] == (minted // 3) * WAD // price
     assert red["baseOut"] * price // WAD <= minted // 3
+
+
+def test_a_hedge_past_bankruptcy_counts_zero_and_its_liquidation_leaves_the_spot(sw):
+    sw.mint(MINTER, wad(10))
+    sw.push(115)  # the short lost 150 on 100 of margin: equity -50, the venue's bad debt
+    assert sw.equity() == -wad(50)
+    assert sw.backing() == wad(1_150)  # spot alone: a negative equity is not a claim on it
+    assert sw.synth.read("backingRatio") == wad("1.15")
+    liq = send(sw.chain, sw.mv.venue.liquidate(KEEPER, sw.synth.address))[0]
+    assert event(liq, "AccountLiquidated")["deficit"] == wad(50)
+    assert sw.hedge_size() == 0 and sw.equity() <= 0
+    sw.push(95)
+    # the reserve is gone with the hedge: 10 unhedged base at 95 back 1,000 tokens
+    assert sw.synth.read("backingRatio") == wad("0.95")
