@@ -216,3 +216,27 @@ def test_a_hedge_past_bankruptcy_counts_zero_and_its_liquidation_leaves_the_spot
     sw.push(95)
     # the reserve is gone with the hedge: 10 unhedged base at 95 back 1,000 tokens
     assert sw.synth.read("backingRatio") == wad("0.95")
+
+
+def test_funding_paid_by_the_hedge_lowers_the_backing(chain):
+    """The synthetic dollar's short is the whole skew: under velocity funding the rate drifts
+    against the shorts and the hedge's pending funding comes out of the backing."""
+    spec = MarketSpec(
+        "ETH",
+        100,
+        {"skewScale": 20_000 * WAD, "maxFundingVelocity": WAD, "maxFundingRatePerHour": WAD // 100},
+    )
+    with chain.isolate():
+        sw = deploy_synth_world(chain, deploy_multi, spec, reserve_units=usd(100))
+        sw.mint(MINTER, wad(10))
+        before = sw.backing()
+        assert before < wad(1_100)  # the short filled below the index (skew impact)
+        for _ in range(10):
+            chain.advance_time(86_400)
+            sw.push(100)
+        position = sw.mv.venue.read("positionOf", sw.synth.address, 1)
+        pending_funding = position[6]
+        assert pending_funding > 0  # the shorts pay
+        after = sw.backing()
+        assert after == wad(1_000) + usd(100) * UNIT + position[5] - pending_funding
+        assert before - after == pending_funding
