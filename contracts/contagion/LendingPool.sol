@@ -47,6 +47,8 @@ contract LendingPool is ILendingPool, ERC4626, AccessControl, ReentrancyGuardTra
     /// @inheritdoc ILendingPool
     uint256 public totalBadDebt;
     /// @inheritdoc ILendingPool
+    mapping(address account => uint256 units) public badDebtOf;
+    /// @inheritdoc ILendingPool
     uint256 public baseRatePerYear;
     /// @inheritdoc ILendingPool
     uint256 public slopePerYear;
@@ -257,6 +259,7 @@ contract LendingPool is ILendingPool, ERC4626, AccessControl, ReentrancyGuardTra
         _totalDebtShares -= _debtShares[account];
         _debtShares[account] = 0;
         totalBadDebt += debt;
+        badDebtOf[account] += debt;
         emit BadDebtRecorded(account, debt, totalBadDebt);
     }
 

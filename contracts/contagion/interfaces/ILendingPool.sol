@@ -209,6 +209,9 @@ interface ILendingPool {
     /// @notice Cumulative bad debt written off, units.
     function totalBadDebt() external view returns (uint256);
 
+    /// @notice Bad debt written off on `account` so far, units (who left the pool its losses).
+    function badDebtOf(address account) external view returns (uint256);
+
     /// @notice Utilisation now, WAD.
     function utilisation() external view returns (uint256);
 

@@ -214,11 +214,14 @@ class SynthWorld:
         return self.synth.read("backing")[0]
 
 
-def deploy_synth_world(chain, deploy_multi, market_spec, *, reserve_units: int) -> SynthWorld:
-    """Deploy the venue (``venue_helpers.deploy_multi`` of `market_spec`) and a synthetic dollar
-    on its market 1 (admin ADMIN, manager SYNTH_MANAGER, band SLIPPAGE_BPS); the manager adds
-    `reserve_units` of stablecoin and moves them to the venue as the hedge's margin."""
-    mv = deploy_multi(chain, [market_spec])
+def deploy_synth_world(
+    chain, deploy_multi, market_spec, *, reserve_units: int, **venue_kwargs
+) -> SynthWorld:
+    """Deploy the venue (``venue_helpers.deploy_multi`` of `market_spec`, `venue_kwargs`) and a
+    synthetic dollar on its market 1 (admin ADMIN, manager SYNTH_MANAGER, band SLIPPAGE_BPS);
+    the manager adds `reserve_units` of stablecoin and moves them to the venue as the hedge's
+    margin."""
+    mv = deploy_multi(chain, [market_spec], **venue_kwargs)
     synth = deploy(
         chain, "SyntheticDollar", "perpsim dollar", "pUSD", mv.bases[1].address,
         mv.collateral.address, mv.venue.address, 1, mv.oracles[1].address, ADMIN, SYNTH_MANAGER,

@@ -171,6 +171,7 @@ def test_bad_debt_is_recorded_and_written_off_when_collateral_value_falls_below_
         "totalBadDebt": bad,
     }
     assert pw.pool.read("totalBadDebt") == bad
+    assert pw.pool.read("badDebtOf", BORROWER) == bad and pw.pool.read("badDebtOf", SUPPLIER) == 0
     assert pw.debt(BORROWER) == 0 and pw.pool.read("totalDebt") == 0
     assert pw.pool.read("collateralOf", BORROWER, pw.weth.address) == 0
     # suppliers take the loss: the share price falls by the written-off debt

@@ -19,8 +19,8 @@ from contagion_helpers import (
     revert_of,
     send,
 )
-from perp_helpers import KEEPER, UNIT, WAD, event, usd, wad
-from venue_helpers import MarketSpec, deploy_multi
+from perp_helpers import KEEPER, TRADERS, UNIT, WAD, event, usd, wad
+from venue_helpers import ADL, ADL_KEEPER, MarketSpec, deploy_multi
 
 from simulator.errors import DeployError
 
@@ -240,3 +240,29 @@ def test_funding_paid_by_the_hedge_lowers_the_backing(chain):
         after = sw.backing()
         assert after == wad(1_000) + usd(100) * UNIT + position[5] - pending_funding
         assert before - after == pending_funding
+
+
+def test_auto_deleveraging_of_the_hedge_lowers_the_backing_by_its_haircut(chain):
+    """No insurance fund, profit-queue ADL: a long bankrupt at 93 leaves 45 USD of deficit, and
+    the synthetic dollar's short, the only winner, gives up its whole 70 USD profit (the profit
+    queue takes whole profits; the overshoot goes to the fund)."""
+    loser = TRADERS[16]
+    spec = MarketSpec("ETH", 100, {"adlPolicy": ADL["profit_queue"]})
+    with chain.isolate():
+        sw = deploy_synth_world(chain, deploy_multi, spec, reserve_units=usd(100), fund_usd=0)
+        sw.mint(MINTER, wad(10))
+        sw.mv.setup(loser, 200, [(1, 35)])
+        sw.push(93)  # the long: 200 - 245 = -45; the hedge: +70
+        send(chain, sw.mv.venue.liquidate(KEEPER, loser))
+        assert sw.mv.venue.market_now(1)["ledger"]["badDebtLongs"] == wad(45)
+        before = sw.backing()
+        assert before == wad(930) + wad(170) == _backing_formula(sw, wad(93))
+        r = send(chain, sw.mv.venue.adl(ADL_KEEPER, 1, True, [sw.synth.address]))[0]
+        haircut = event(r, "AdlHaircut")
+        assert haircut["account"] == sw.synth.address and haircut["haircut"] == wad(70)
+        after = sw.backing()
+        assert after == _backing_formula(sw, wad(93))
+        assert before - after == wad(70)
+        assert sw.synth.read("backingRatio") == wad("1.03")
+        # the hedge shrank by what ADL closed: the spot is that much less hedged
+        assert sw.hedge_size() == -wad(10) - haircut["sizeClosed"]
