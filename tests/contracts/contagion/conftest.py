@@ -1,6 +1,5 @@
 """Fixtures of the contagion-world contract tests (``contracts/contagion/``): a lending pool with
-one oracle-priced collateral, deployed once per backend and session, every test inside
-``chain.isolate()``. The venue helpers of ``tests/contracts/venue/`` deploy the perp venue the
+one oracle-priced collateral, deployed inside each test's ``chain.isolate()``. The venue helpers of ``tests/contracts/venue/`` deploy the perp venue the
 synthetic dollar hedges on and the backstop vault whose shares the pool accepts.
 """
 
@@ -18,14 +17,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "venue"))
 from contagion_helpers import PoolWorld, deploy_pool_world  # noqa: E402
 
 
-@pytest.fixture(scope="session")
-def deployed_pool_world(chain) -> PoolWorld:
-    """The pool world of one backend, deployed outside any isolation."""
-    return deploy_pool_world(chain)
-
-
 @pytest.fixture
-def pw(chain, deployed_pool_world) -> PoolWorld:
-    """The pool world, every change reverted after the test."""
+def pw(chain) -> PoolWorld:
+    """The pool world, deployed inside the test's isolation: nothing of it outlives the test,
+    so the session chain (and its deployer's nonce) is the same for the other test folders."""
     with chain.isolate():
-        yield deployed_pool_world
+        yield deploy_pool_world(chain)
