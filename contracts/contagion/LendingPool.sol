@@ -13,6 +13,7 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {IOracle} from "../interfaces/IOracle.sol";
 import {FixedPointMath} from "../libraries/FixedPointMath.sol";
 import {ILendingPool} from "./interfaces/ILendingPool.sol";
+import {LendingMath} from "./libraries/LendingMath.sol";
 
 /// @title LendingPool
 /// @notice Supply the stablecoin for ERC-4626 shares, borrow it against up to MAX_COLLATERALS
@@ -30,7 +31,6 @@ contract LendingPool is ILendingPool, ERC4626, AccessControl, ReentrancyGuardTra
     uint256 public constant MAX_RATE_PER_YEAR = 10 * FixedPointMath.WAD;
     /// @notice Highest liquidation bonus, bps (50%).
     uint256 public constant MAX_LIQUIDATION_BONUS_BPS = 5_000;
-    uint256 private constant YEAR = 365 days;
     uint8 private constant DECIMALS_OFFSET = 6;
 
     /// @dev WAD per stablecoin base unit (1e12 for 6 decimals): the stablecoin is the unit of account.
@@ -84,7 +84,7 @@ contract LendingPool is ILendingPool, ERC4626, AccessControl, ReentrancyGuardTra
 
     /// @notice Idle cash plus everything borrowers owe now (stablecoin units, rounded down).
     function totalAssets() public view override returns (uint256) {
-        return _cash + _debtDown(_totalDebtShares, _currentIndex());
+        return _cash + LendingMath.debtDown(_totalDebtShares, _currentIndex());
     }
 
     /// @notice Capped by the pool's idle cash.
@@ -168,20 +168,20 @@ contract LendingPool is ILendingPool, ERC4626, AccessControl, ReentrancyGuardTra
         _accrue();
         if (amount > _cash) revert InsufficientCash(_cash, amount);
         // the borrower owes the rounding: shares rounded up
-        uint256 shares = amount.mulDivUp(FixedPointMath.WAD, _borrowIndex);
+        uint256 shares = LendingMath.sharesToBorrow(amount, _borrowIndex);
         _debtShares[msg.sender] += shares;
         _totalDebtShares += shares;
         _cash -= amount;
         _requireBorrowCapacity(msg.sender);
         IERC20(asset()).safeTransfer(msg.sender, amount);
-        emit Borrowed(msg.sender, amount, _debtUp(_debtShares[msg.sender], _borrowIndex));
+        emit Borrowed(msg.sender, amount, LendingMath.debtUp(_debtShares[msg.sender], _borrowIndex));
     }
 
     /// @inheritdoc ILendingPool
     function repay(address account, uint256 amount) external nonReentrant returns (uint256 repaid) {
         if (amount == 0) revert ZeroAmount();
         _accrue();
-        uint256 debt = _debtUp(_debtShares[account], _borrowIndex);
+        uint256 debt = LendingMath.debtUp(_debtShares[account], _borrowIndex);
         if (debt == 0) revert NoDebt(account);
         repaid = Math.min(amount, debt);
         IERC20(asset()).safeTransferFrom(msg.sender, address(this), repaid);
@@ -202,7 +202,7 @@ contract LendingPool is ILendingPool, ERC4626, AccessControl, ReentrancyGuardTra
         if (repayAmount == 0) revert ZeroAmount();
         uint256 slot = _slotOf(token);
         _accrue();
-        uint256 debt = _debtUp(_debtShares[account], _borrowIndex);
+        uint256 debt = LendingMath.debtUp(_debtShares[account], _borrowIndex);
         if (debt == 0) revert NoDebt(account);
         uint256 hf = _requireLiquidatable(account, debt);
         // the cap rounds up, so a debt of one unit can still be closed
@@ -226,7 +226,7 @@ contract LendingPool is ILendingPool, ERC4626, AccessControl, ReentrancyGuardTra
     /// @dev The account's health factor (WAD, checked prices); reverts NotLiquidatable unless < 1.
     function _requireLiquidatable(address account, uint256 debt) private view returns (uint256 hf) {
         (,, uint256 liquidationValue) = _accountValues(account, true);
-        hf = _healthFactor(liquidationValue, debt * _unitScale);
+        hf = LendingMath.healthFactor(liquidationValue, debt * _unitScale);
         if (hf >= FixedPointMath.WAD) revert NotLiquidatable(account, hf);
     }
 
@@ -242,13 +242,12 @@ contract LendingPool is ILendingPool, ERC4626, AccessControl, ReentrancyGuardTra
         uint256 balance = _balances[account][slot];
         CollateralConfig memory c = _collaterals[slot];
         if (balance == 0) revert InsufficientCollateralBalance(c.token, 0, 1);
-        uint256 bonusFactor = FixedPointMath.BPS + c.liquidationBonusBps;
         repaid = maxRepay;
-        seized = _tokensFor(c, Math.mulDiv(repaid * _unitScale, bonusFactor, FixedPointMath.BPS));
+        seized = _tokensFor(c, LendingMath.seizeValue(repaid * _unitScale, c.liquidationBonusBps));
         if (seized >= balance) {
             seized = balance;
             seizedValue = _value(c, balance, true);
-            repaid = Math.min(repaid, seizedValue.mulDivUp(FixedPointMath.BPS, bonusFactor * _unitScale));
+            repaid = Math.min(repaid, LendingMath.repayForValue(seizedValue, c.liquidationBonusBps, _unitScale));
         } else {
             seizedValue = _value(c, seized, true);
         }
@@ -277,28 +276,22 @@ contract LendingPool is ILendingPool, ERC4626, AccessControl, ReentrancyGuardTra
         uint256 index = _currentIndex();
         _lastAccrual = block.timestamp;
         if (index == previous) return;
-        uint256 rate = _ratePerYear(_debtDown(_totalDebtShares, previous));
+        uint256 rate = _ratePerYear(LendingMath.debtDown(_totalDebtShares, previous));
         _borrowIndex = index;
-        uint256 debtAfter = _debtDown(_totalDebtShares, index);
-        emit InterestAccrued(index, debtAfter, debtAfter - _debtDown(_totalDebtShares, previous), rate);
+        uint256 debtAfter = LendingMath.debtDown(_totalDebtShares, index);
+        emit InterestAccrued(index, debtAfter, debtAfter - LendingMath.debtDown(_totalDebtShares, previous), rate);
     }
 
     /// @dev The borrow index as of now: index·(1 + rate·dt/year), rounded up.
     function _currentIndex() private view returns (uint256) {
         uint256 elapsed = block.timestamp - _lastAccrual;
         if (elapsed == 0 || _totalDebtShares == 0) return _borrowIndex;
-        uint256 rate = _ratePerYear(_debtDown(_totalDebtShares, _borrowIndex));
-        uint256 growth = rate.mulDivUp(elapsed, YEAR);
-        return _borrowIndex.mulWadUp(FixedPointMath.WAD + growth);
+        uint256 rate = _ratePerYear(LendingMath.debtDown(_totalDebtShares, _borrowIndex));
+        return LendingMath.grownIndex(_borrowIndex, rate, elapsed);
     }
 
     function _ratePerYear(uint256 debt) private view returns (uint256) {
-        return baseRatePerYear + slopePerYear.mulWadDown(_utilisation(debt));
-    }
-
-    function _utilisation(uint256 debt) private view returns (uint256) {
-        uint256 assets = _cash + debt;
-        return assets == 0 ? 0 : debt.divWadDown(assets);
+        return LendingMath.ratePerYear(baseRatePerYear, slopePerYear, debt, _cash);
     }
 
     // ---------------------------------------------------------------------------------------
@@ -405,7 +398,7 @@ contract LendingPool is ILendingPool, ERC4626, AccessControl, ReentrancyGuardTra
 
     /// @inheritdoc ILendingPool
     function debtOf(address account) external view returns (uint256) {
-        return _debtUp(_debtShares[account], _currentIndex());
+        return LendingMath.debtUp(_debtShares[account], _currentIndex());
     }
 
     /// @inheritdoc ILendingPool
@@ -416,7 +409,7 @@ contract LendingPool is ILendingPool, ERC4626, AccessControl, ReentrancyGuardTra
     /// @inheritdoc ILendingPool
     function healthFactor(address account) external view returns (uint256) {
         (,, uint256 liquidationValue) = _accountValues(account, false);
-        return _healthFactor(liquidationValue, _debtUp(_debtShares[account], _currentIndex()) * _unitScale);
+        return LendingMath.healthFactor(liquidationValue, LendingMath.debtUp(_debtShares[account], _currentIndex()) * _unitScale);
     }
 
     /// @inheritdoc ILendingPool
@@ -426,7 +419,7 @@ contract LendingPool is ILendingPool, ERC4626, AccessControl, ReentrancyGuardTra
         returns (uint256 collateralValue_, uint256 borrowCapacity, uint256 liquidationValue, uint256 debtValue)
     {
         (collateralValue_, borrowCapacity, liquidationValue) = _accountValues(account, false);
-        debtValue = _debtUp(_debtShares[account], _currentIndex()) * _unitScale;
+        debtValue = LendingMath.debtUp(_debtShares[account], _currentIndex()) * _unitScale;
     }
 
     /// @inheritdoc ILendingPool
@@ -441,7 +434,7 @@ contract LendingPool is ILendingPool, ERC4626, AccessControl, ReentrancyGuardTra
 
     /// @inheritdoc ILendingPool
     function totalDebt() external view returns (uint256) {
-        return _debtDown(_totalDebtShares, _currentIndex());
+        return LendingMath.debtDown(_totalDebtShares, _currentIndex());
     }
 
     /// @inheritdoc ILendingPool
@@ -451,12 +444,12 @@ contract LendingPool is ILendingPool, ERC4626, AccessControl, ReentrancyGuardTra
 
     /// @inheritdoc ILendingPool
     function utilisation() external view returns (uint256) {
-        return _utilisation(_debtDown(_totalDebtShares, _currentIndex()));
+        return LendingMath.utilisation(LendingMath.debtDown(_totalDebtShares, _currentIndex()), _cash);
     }
 
     /// @inheritdoc ILendingPool
     function borrowRatePerYear() external view returns (uint256) {
-        return _ratePerYear(_debtDown(_totalDebtShares, _currentIndex()));
+        return _ratePerYear(LendingMath.debtDown(_totalDebtShares, _currentIndex()));
     }
 
     /// @inheritdoc ILendingPool
@@ -479,23 +472,15 @@ contract LendingPool is ILendingPool, ERC4626, AccessControl, ReentrancyGuardTra
         return slot - 1;
     }
 
-    function _debtUp(uint256 shares, uint256 index) private pure returns (uint256) {
-        return shares.mulWadUp(index);
-    }
-
-    function _debtDown(uint256 shares, uint256 index) private pure returns (uint256) {
-        return shares.mulWadDown(index);
-    }
-
     /// @dev Remove `amount` (≤ debt) from the account's debt: the whole debt clears every share,
     ///      a part removes shares rounded down (the borrower keeps the rounding as debt).
     function _reduceDebt(address account, uint256 amount, uint256 debt) private returns (uint256 debtAfter) {
         uint256 shares = _debtShares[account];
-        uint256 burned = amount == debt ? shares : Math.min(shares, amount.mulDivDown(FixedPointMath.WAD, _borrowIndex));
+        uint256 burned = amount == debt ? shares : Math.min(shares, LendingMath.sharesRepaid(amount, _borrowIndex));
         _debtShares[account] = shares - burned;
         _totalDebtShares -= burned;
         _cash += amount;
-        debtAfter = _debtUp(shares - burned, _borrowIndex);
+        debtAfter = LendingMath.debtUp(shares - burned, _borrowIndex);
     }
 
     /// @dev Σ value, Σ value·CF and Σ value·LT of the account's collateral (WAD USD, each term
@@ -525,13 +510,8 @@ contract LendingPool is ILendingPool, ERC4626, AccessControl, ReentrancyGuardTra
         return false;
     }
 
-    function _healthFactor(uint256 liquidationValue, uint256 debtValue) private pure returns (uint256) {
-        if (debtValue == 0) return type(uint256).max;
-        return liquidationValue.divWadDown(debtValue);
-    }
-
     function _requireBorrowCapacity(address account) private view {
-        uint256 debtValue = _debtUp(_debtShares[account], _borrowIndex) * _unitScale;
+        uint256 debtValue = LendingMath.debtUp(_debtShares[account], _borrowIndex) * _unitScale;
         if (debtValue == 0) return;
         (, uint256 capacity,) = _accountValues(account, true);
         if (capacity < debtValue) revert InsufficientCollateral(capacity, debtValue);
