@@ -242,8 +242,9 @@ def _clearing_reference(
     obligations = dict.fromkeys(net.nodes, 0.0)
     claims: dict = {node: [] for node in net.nodes}  # creditor -> [(debtor, amount owed)]
     for creditor, debtor, x in net.edges():
-        obligations[debtor] += x
-        claims[creditor].append((debtor, x))
+        if x > 0:  # an edge of zero exposure owes nothing
+            obligations[debtor] += x
+            claims[creditor].append((debtor, x))
     scale = tol * max(1.0, max(obligations.values(), default=0.0))
     p = dict(obligations)
     change = float("inf")
