@@ -35,6 +35,15 @@ RV_ALPHA, RV_BETA = 0.5, 0.9
 SHOCKED_SHARE = 0.01
 
 
+def _check_size(nodes: int, edges: int) -> None:
+    """Edges that fit a simple directed graph on ``nodes`` nodes, or a one-line error."""
+    if nodes < 2 or not 0 < edges <= nodes * (nodes - 1):
+        raise PerpsimError(
+            f"bench contagion: {edges} edges do not fit a simple directed graph on {nodes} "
+            f"nodes (at most {max(nodes, 0) * max(nodes - 1, 0)} without self-loops)"
+        )
+
+
 def random_exposure_graph(nodes: int, edges: int, seed: int) -> nx.DiGraph:
     """A seeded random holder -> issuer graph with ``exposure_usd``, ``equity_usd`` and
     ``external_assets_usd`` (balance-sheet identity: equity = external + claims - obligations).
@@ -45,11 +54,7 @@ def random_exposure_graph(nodes: int, edges: int, seed: int) -> nx.DiGraph:
     >>> all(d["equity_usd"] > 0 for _, d in G.nodes(data=True))
     True
     """
-    if nodes < 2 or not 0 < edges <= nodes * (nodes - 1):
-        raise PerpsimError(
-            f"bench contagion: {edges} edges do not fit a simple directed graph on {nodes} "
-            f"nodes (at most {max(nodes, 0) * max(nodes - 1, 0)} without self-loops)"
-        )
+    _check_size(nodes, edges)
     rng = np.random.default_rng(seed)
     chosen = np.empty(0, dtype=np.int64)
     while chosen.size < edges:  # distinct ordered pairs without self-loops
@@ -188,6 +193,8 @@ def run(
 ) -> dict:
     """The figures of ``perpsim bench contagion`` (see the module docstring)."""
     reference_edges = max(1, round(edges * reference_nodes / nodes))
+    _check_size(nodes, edges)  # both graphs, before any output
+    _check_size(reference_nodes, reference_edges)
     progress(f"building a random exposure graph: {nodes:,} nodes, {edges:,} edges")
     start = time.perf_counter()
     G = random_exposure_graph(nodes, edges, seed)
