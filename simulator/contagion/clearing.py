@@ -13,16 +13,25 @@ into i), external assets ``e_i`` (node attribute ``external_assets_usd``) and pa
   assets and β of its claims); ``α = β = 1`` is Eisenberg–Noe.
 
 Both return the **greatest** clearing vector, computed with the fictitious-default algorithm
-(Eisenberg and Noe 2001, §3; Rogers and Veraart 2013, Algorithm 3.6, "GA"): start from everyone
-paying in full, find who defaults, solve the linear system for the defaulters' payments with
-the others paying in full, repeat until the set of defaulters stops growing (at most n rounds;
-updates are synchronous). Each linear system is solved exactly by sparse LU (``scipy``). When it
-is singular (a group of defaulters whose obligations are all to each other, with no external
-assets and no payments from outside: then the clearing vector is not unique), the greatest
-clearing vector is reached instead by iterating the clearing map from the current payments,
-which decrease monotonically to it, until no payment changes by more than
-``tol · max(1, max p̄)`` USD; more than ``max_iter`` iterations raise
-:class:`~simulator.errors.ContagionNotConverged`.
+(Eisenberg and Noe 2001, section 3; Rogers and Veraart 2013, their "Greatest Clearing Vector
+Algorithm"): start from everyone paying in full, find who defaults, solve the linear system
+for the defaulters' payments with the others paying in full, repeat until the set of
+defaulters stops growing (at most n rounds; updates are synchronous). The linear system of up
+to ``DIRECT_SOLVE_MAX_DEFAULTERS`` defaulters is solved exactly by sparse LU; a larger one by
+BiCGSTAB (Jacobi preconditioner, warm start) to a relative residual of ``SOLVER_RTOL`` (LU of
+a large random sparse matrix fills in: minutes instead of milliseconds).
+
+A node defaults when ``e_i + Σ_j Π[j, i] p_j < p̄_i (1 - SHORTFALL_RTOL)``, 1e-9: a node short by
+less than that (float rounding of an exact break-even) pays in full.
+
+The system is singular only when ``β = 1`` and a group of defaulters owe everything to each
+other (a closed group: every creditor of the group is in it). In exact arithmetic fictitious
+default never meets one (each round's defaulters also default at the greatest clearing
+vector, and a closed group defaulting there could pay more), so it can only come from rounding
+at a break-even; it is checked on the graph before solving. Then, or if a solver fails, the
+greatest clearing vector is reached by iterating the clearing map from ``p̄``, which decreases
+monotonically to it, until no payment changes by more than ``tol · max(1, max p̄)`` USD; more
+than ``max_iter`` iterations raise :class:`~simulator.errors.ContagionNotConverged`.
 
 The pure-Python reference (``_clearing_reference``) iterates the clearing map from ``p̄`` (a
 different algorithm converging to the same greatest fixed point); the tests compare the two.
@@ -37,6 +46,7 @@ import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from scipy.sparse import csgraph
 
 from simulator.contagion.network import ExposureNetwork, check_fraction, read_network
 from simulator.errors import ContagionNotConverged
@@ -177,52 +187,105 @@ def rogers_veraart(
     return dict(zip(net.nodes, p.tolist(), strict=True))
 
 
+#: Largest set of defaulters whose linear system is solved by sparse LU (exact); larger ones by
+#: BiCGSTAB, since LU of a large random sparse matrix fills in (minutes for 6,000 defaulters).
+DIRECT_SOLVE_MAX_DEFAULTERS = 500
+#: Relative residual BiCGSTAB must reach on the defaulters' system.
+SOLVER_RTOL = 1e-13
+#: A node short of its obligations by less than this fraction of them counts as paying in full
+#: (float rounding must not turn a node that exactly breaks even into a defaulter).
+SHORTFALL_RTOL = 1e-9
+
+
 def _clearing_scipy(
     net: ExposureNetwork, external_assets: str, *, alpha: float, beta: float, tol: float,
     max_iter: int,
 ) -> np.ndarray:  # fmt: skip
-    """Fictitious default on sparse matrices: one sparse LU solve per round of defaults."""
+    """Fictitious default on sparse matrices: one linear solve per round of defaults."""
     A = net.holdings()  # A[j, i]: what i owes j
     e = net.node_values[external_assets]
     obligations = np.asarray(A.sum(axis=0)).ravel()  # p̄_i: column sums
-    owes = obligations > 0
-    safe = np.where(owes, obligations, 1.0)
+    safe = np.where(obligations > 0, obligations, 1.0)
     p = obligations.copy()
     defaulted = np.zeros(net.size, dtype=bool)
     while True:  # the set of defaulters only grows: at most n + 1 rounds
         received = A @ (p / safe)  # Σ_j Π[j, i] p_j, USD; p / p̄ is j's recovery rate
-        now = defaulted | (e + received < obligations)
+        now = defaulted | (e + received < obligations * (1 - SHORTFALL_RTOL))
         if np.array_equal(now, defaulted):
             return p
         defaulted = now
         rows = np.flatnonzero(defaulted)
-        solvent = ~defaulted
         # Defaulters' recovery rates x: p̄_D x = α e_D + β (A_DD x + A_{D,solvent} 1).
         A_D = A[rows]
-        system = sp.diags_array(obligations[rows]) - beta * A_D[:, rows]
-        rhs = alpha * e[rows] + beta * (A_D @ solvent.astype(float))
+        A_DD = A_D[:, rows]
+        if beta == 1.0 and _has_closed_defaulters(A_DD, obligations[rows]):
+            return _iterate_clearing(A, e, obligations, obligations, alpha, beta, tol, max_iter)
+        system = (sp.diags_array(obligations[rows]) - beta * A_DD).tocsc()
+        rhs = alpha * e[rows] + beta * (A_D @ (~defaulted).astype(float))
+        x = _solve(system, rhs, x0=p[rows] / obligations[rows], max_iter=max_iter)
+        if x is None:
+            return _iterate_clearing(A, e, obligations, obligations, alpha, beta, tol, max_iter)
+        # The solution lies in [0, 1]; clip only the solver's last bits of rounding so that
+        # p <= p̄ holds exactly.
+        p = p.copy()
+        p[rows] = obligations[rows] * np.clip(x, 0.0, 1.0)
+
+
+def _has_closed_defaulters(A_DD: sp.csr_array, owed: np.ndarray) -> bool:
+    """Whether some defaulters owe everything they owe to defaulters only, and so do all of
+    their creditors (a closed group): with ``β = 1`` the system ``p̄_D x = A_DD x + b`` is then
+    singular. A defaulter is *open* when part of its obligations (more than 1e-9 of them) goes
+    to a solvent node; the system is regular when every defaulter reaches an open one by
+    following its creditors."""
+    n = A_DD.shape[0]
+    open_ = owed - np.asarray(A_DD.sum(axis=0)).ravel() > 1e-9 * owed
+    # Reverse edges (creditor -> debtor: A_DD[i, j] > 0 means j owes i) plus a root (index n)
+    # pointing at every open defaulter; who the root reaches can reach an open defaulter.
+    creditor, debtor = A_DD.nonzero()
+    root_edges = np.flatnonzero(open_)
+    graph = sp.csr_array(
+        (
+            np.ones(creditor.size + root_edges.size),
+            (np.concatenate([creditor, np.full(root_edges.size, n)]),
+             np.concatenate([debtor, root_edges])),
+        ),
+        shape=(n + 1, n + 1),
+    )  # fmt: skip
+    reached = csgraph.breadth_first_order(graph, n, directed=True, return_predecessors=False)
+    return reached.size < n + 1
+
+
+def _solve(system: sp.csc_array, rhs: np.ndarray, *, x0: np.ndarray, max_iter: int):
+    """``system x = rhs`` by sparse LU up to DIRECT_SOLVE_MAX_DEFAULTERS unknowns, else by
+    BiCGSTAB (Jacobi-preconditioned, warm-started at ``x0``) to a relative residual of
+    SOLVER_RTOL; ``None`` if the solver fails (the caller then iterates the clearing map)."""
+    if rhs.size <= DIRECT_SOLVE_MAX_DEFAULTERS:
         with warnings.catch_warnings():
             warnings.simplefilter("error", spla.MatrixRankWarning)
             try:
-                x = spla.spsolve(system.tocsc(), rhs)
+                x = np.atleast_1d(spla.spsolve(system, rhs))
             except (spla.MatrixRankWarning, RuntimeError):
-                x = None
-        if x is None or not np.all(np.isfinite(x)):
-            return _iterate_clearing(A, e, obligations, p, alpha, beta, tol, max_iter)
-        # The exact solution lies in [0, 1]; clip only the last bit of LU rounding so that
-        # p <= p̄ holds exactly.
-        p = p.copy()
-        p[rows] = obligations[rows] * np.clip(np.atleast_1d(x), 0.0, 1.0)
+                return None
+    else:
+        jacobi = sp.diags_array(1.0 / system.diagonal())
+        x, info = spla.bicgstab(
+            system, rhs, x0=x0, rtol=SOLVER_RTOL, atol=0.0, maxiter=max_iter, M=jacobi
+        )
+        if info != 0:
+            return None
+    return x if np.all(np.isfinite(x)) else None
 
 
 def _iterate_clearing(A, e, obligations, p, alpha, beta, tol, max_iter) -> np.ndarray:
-    """Iterate ``p <- Φ(p)`` from a ``p`` at or above the greatest clearing vector."""
+    """Iterate the clearing map ``p <- Φ(p)`` from ``p = p̄`` (or any ``p`` with
+    ``Φ(p) <= p`` above the greatest clearing vector): the payments fall monotonically to the
+    greatest clearing vector."""
     safe = np.where(obligations > 0, obligations, 1.0)
     scale = tol * max(1.0, float(obligations.max(initial=0.0)))
     change = float("inf")
     for _ in range(max_iter):
         received = A @ (p / safe)
-        pays_in_full = e + received >= obligations
+        pays_in_full = e + received >= obligations * (1 - SHORTFALL_RTOL)
         new = np.where(
             pays_in_full, obligations, np.minimum(obligations, alpha * e + beta * received)
         )
@@ -252,7 +315,7 @@ def _clearing_reference(
         new = {}
         for node in net.nodes:
             received = sum(x / obligations[debtor] * p[debtor] for debtor, x in claims[node])
-            if e[node] + received >= obligations[node]:
+            if e[node] + received >= obligations[node] * (1 - SHORTFALL_RTOL):
                 new[node] = obligations[node]
             else:
                 new[node] = alpha * e[node] + beta * received

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from contagion_graphs import exposure_graph, random_graphs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.contagion import eisenberg_noe, rogers_veraart
+from simulator.contagion import clearing, eisenberg_noe, rogers_veraart
 from simulator.contagion.clearing import (
     _clearing_reference,
     _clearing_scipy,
@@ -167,3 +168,43 @@ def test_the_iteration_raises_with_its_count_when_it_does_not_settle():
         _clearing_reference(net, "external_assets_usd", alpha=1.0, beta=1.0, tol=1e-14,
                             max_iter=5)  # fmt: skip
     assert info.value.iterations == 5
+
+
+@settings(derandomize=True, max_examples=100, deadline=None)
+@given(random_graphs(), FRACTIONS, FRACTIONS)
+def test_the_iterative_solver_path_agrees_with_the_reference(G, alpha, beta):
+    # Large sets of defaulters are solved by BiCGSTAB instead of LU: force it on small graphs.
+    net = read_network(G, node_attributes=("external_assets_usd",))
+    options = dict(alpha=alpha, beta=beta, tol=1e-14, max_iter=1_000_000)
+    reference = _clearing_reference(net, "external_assets_usd", **options)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(clearing, "DIRECT_SOLVE_MAX_DEFAULTERS", 0)
+        fast = _clearing_scipy(net, "external_assets_usd", **options)
+    assert fast == pytest.approx(reference, rel=1e-7, abs=1e-7)
+
+
+def test_a_failed_solve_falls_back_to_iterating_the_clearing_map(monkeypatch):
+    # Same answer as the exact solve of test_eisenberg_noe_solves_the_defaulters_jointly.
+    monkeypatch.setattr(clearing, "_solve", lambda *args, **kwargs: None)
+    assert eisenberg_noe(symmetric_pair()) == pytest.approx({"a": 10.0, "b": 10.0, "c": 0.0})
+
+
+def test_closed_groups_of_defaulters_are_detected():
+    # A_DD[i, j]: what defaulter j owes defaulter i; owed: each defaulter's total obligations.
+    # 0 and 1 owe only each other (closed); 2 owes 0 and something outside (open).
+    A_DD = sp.csr_array(np.array([[0, 4, 3], [4, 0, 0], [0, 0, 0]], dtype=float))
+    assert clearing._has_closed_defaulters(A_DD, np.array([4.0, 4.0, 5.0]))
+    # Now 1 owes 2 outside the pair too: everyone reaches 2, which owes a solvent node.
+    A_DD = sp.csr_array(np.array([[0, 4, 3], [4, 0, 0], [0, 1, 0]], dtype=float))
+    assert not clearing._has_closed_defaulters(A_DD, np.array([4.0, 5.0, 5.0]))
+
+
+def test_payments_break_even_exactly_without_defaulting():
+    # All external assets 0: a owes b 10; b owes c 10; c owes a 5 and b 5.
+    # Round 0: a receives 5 from c: default; b receives 10 + 5; c receives 10.
+    # a pays 5: b receives 5 + 5 = 10 = p̄_b (break-even, pays in full); c receives 10.
+    G = exposure_graph(
+        [("b", "a", 10), ("c", "b", 10), ("a", "c", 5), ("b", "c", 5)],
+        external={"a": 0, "b": 0, "c": 0},
+    )
+    assert eisenberg_noe(G) == {"a": 5.0, "b": 10.0, "c": 10.0}
