@@ -35,11 +35,11 @@ RV_ALPHA, RV_BETA = 0.5, 0.9
 SHOCKED_SHARE = 0.01
 
 
-def _check_size(nodes: int, edges: int) -> None:
+def _check_size(nodes: int, edges: int, what: str = "bench contagion") -> None:
     """Edges that fit a simple directed graph on ``nodes`` nodes, or a one-line error."""
     if nodes < 2 or not 0 < edges <= nodes * (nodes - 1):
         raise PerpsimError(
-            f"bench contagion: {edges} edges do not fit a simple directed graph on {nodes} "
+            f"{what}: {edges} edges do not fit a simple directed graph on {nodes} "
             f"nodes (at most {max(nodes, 0) * max(nodes - 1, 0)} without self-loops)"
         )
 
@@ -194,7 +194,8 @@ def run(
     """The figures of ``perpsim bench contagion`` (see the module docstring)."""
     reference_edges = max(1, round(edges * reference_nodes / nodes))
     _check_size(nodes, edges)  # both graphs, before any output
-    _check_size(reference_nodes, reference_edges)
+    _check_size(reference_nodes, reference_edges,
+                f"bench contagion --reference-nodes {reference_nodes} (same mean degree)")  # fmt: skip
     progress(f"building a random exposure graph: {nodes:,} nodes, {edges:,} edges")
     start = time.perf_counter()
     G = random_exposure_graph(nodes, edges, seed)
