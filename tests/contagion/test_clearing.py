@@ -125,7 +125,13 @@ def test_rogers_veraart_payments_clear_with_default_costs(G, alpha, beta):
 @settings(derandomize=True, max_examples=100, deadline=None)
 @given(random_graphs())
 def test_rogers_veraart_with_no_default_costs_is_eisenberg_noe(G):
-    assert rogers_veraart(G, 1.0, 1.0) == eisenberg_noe(G)
+    # α = β = 1: a defaulter pays all it has, so p solves Eisenberg–Noe's p = min(p̄, e + Πᵀp).
+    p = rogers_veraart(G, 1.0, 1.0)
+    assert p == eisenberg_noe(G)
+    owed, inflow = obligations(G), received(G, p)
+    for node in G:
+        expected = min(owed[node], G.nodes[node]["external_assets_usd"] + inflow[node])
+        assert p[node] == pytest.approx(expected, rel=1e-9, abs=1e-9)
 
 
 @settings(derandomize=True, max_examples=150, deadline=None)
@@ -208,3 +214,16 @@ def test_payments_break_even_exactly_without_defaulting():
         external={"a": 0, "b": 0, "c": 0},
     )
     assert eisenberg_noe(G) == {"a": 5.0, "b": 10.0, "c": 10.0}
+
+
+def test_eisenberg_noe_raises_with_the_iteration_count_when_the_fallback_does_not_settle(
+    monkeypatch,
+):
+    monkeypatch.setattr(clearing, "_solve", lambda *args, **kwargs: None)
+    with pytest.raises(ContagionNotConverged, match="did not converge in 3 iterations"):
+        eisenberg_noe(symmetric_pair(), max_iter=3)
+
+
+def test_an_empty_graph_clears_to_nothing():
+    G = exposure_graph([], external={})
+    assert eisenberg_noe(G) == {} == rogers_veraart(G, 0.5, 0.5)
