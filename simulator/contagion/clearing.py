@@ -201,19 +201,34 @@ def _clearing_scipy(
     net: ExposureNetwork, external_assets: str, *, alpha: float, beta: float, tol: float,
     max_iter: int,
 ) -> np.ndarray:  # fmt: skip
-    """Fictitious default on sparse matrices: one linear solve per round of defaults."""
+    """Fictitious default on sparse matrices.
+
+    Between linear solves, cheap steps of the clearing map ``p <- Φ(p)`` (one sparse product
+    each) find defaulters while they keep appearing: from any ``p`` that is at or above the
+    greatest clearing vector with ``Φ(p) <= p`` (everyone paying in full, or a solved round),
+    these steps stay at or above it, so whoever defaults under them defaults there too. The
+    linear system is solved only when a step finds nobody new; the result is returned when a
+    solved ``p`` makes nobody new default. (A chain of 10,000 defaults one after the other
+    costs 10,000 cheap steps and one solve, rather than 10,000 solves.)
+    """
     A = net.holdings()  # A[j, i]: what i owes j
     e = net.node_values[external_assets]
     obligations = np.asarray(A.sum(axis=0)).ravel()  # p̄_i: column sums
     safe = np.where(obligations > 0, obligations, 1.0)
     p = obligations.copy()
     defaulted = np.zeros(net.size, dtype=bool)
-    while True:  # the set of defaulters only grows: at most n + 1 rounds
+    solved = defaulted  # the set of defaulters p was solved for (p̄ solves the empty set)
+    while True:  # the set of defaulters only grows: at most n + 1 cheap steps
         received = A @ (p / safe)  # Σ_j Π[j, i] p_j, USD; p / p̄ is j's recovery rate
         now = defaulted | (e + received < obligations * (1 - SHORTFALL_RTOL))
-        if np.array_equal(now, defaulted):
+        if not np.array_equal(now, defaulted):
+            # A step of the clearing map on the defaulters (Φ(p) <= p; min guards rounding).
+            defaulted = now
+            p = np.where(defaulted, np.minimum(p, alpha * e + beta * received), obligations)
+            continue
+        if np.array_equal(defaulted, solved):
             return p
-        defaulted = now
+        solved = defaulted
         rows = np.flatnonzero(defaulted)
         # Defaulters' recovery rates x: p̄_D x = α e_D + β (A_DD x + A_{D,solvent} 1).
         A_D = A[rows]
