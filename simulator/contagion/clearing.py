@@ -16,7 +16,10 @@ Both return the **greatest** clearing vector, computed with the fictitious-defau
 (Eisenberg and Noe 2001, section 3; Rogers and Veraart 2013, their "Greatest Clearing Vector
 Algorithm"): start from everyone paying in full, find who defaults, solve the linear system
 for the defaulters' payments with the others paying in full, repeat until the set of
-defaulters stops growing (at most n rounds; updates are synchronous). The linear system of up
+defaulters stops growing (at most n rounds; updates are synchronous). Between solves, cheap
+synchronous steps of the clearing map find new defaulters while they keep appearing (valid
+because they never fall below the greatest clearing vector), so a chain of defaults costs one
+sparse product per link, not one solve. The linear system of up
 to ``DIRECT_SOLVE_MAX_DEFAULTERS`` defaulters is solved exactly by sparse LU; a larger one by
 BiCGSTAB (Jacobi preconditioner, warm start) to a relative residual of ``SOLVER_RTOL`` (LU of
 a large random sparse matrix fills in: minutes instead of milliseconds).

@@ -227,3 +227,19 @@ def test_eisenberg_noe_raises_with_the_iteration_count_when_the_fallback_does_no
 def test_an_empty_graph_clears_to_nothing():
     G = exposure_graph([], external={})
     assert eisenberg_noe(G) == {} == rogers_veraart(G, 0.5, 0.5)
+
+
+def test_a_chain_of_defaults_clears_node_by_node():
+    # Node k owes node k + 1 100 USD (edge k + 1 -> k); only node 0 has external assets, 50.
+    # Rogers–Veraart α = 0.5, β = 0.9: node 0 pays 0.5 * 50 = 25, node k >= 1 receives what
+    # node k - 1 paid and pays 0.9 of it: p_k = 25 * 0.9**k; the last node owes nothing.
+    n = 600
+    G = exposure_graph(
+        [(k + 1, k, 100) for k in range(n - 1)], external={k: 50 if k == 0 else 0 for k in range(n)}
+    )
+    p = rogers_veraart(G, 0.5, 0.9)
+    assert [p[k] for k in range(n - 1)] == pytest.approx([25 * 0.9**k for k in range(n - 1)])
+    assert p[n - 1] == 0.0
+    # Eisenberg–Noe: node 0 pays its 50 and every later node passes the 50 on.
+    p = eisenberg_noe(G)
+    assert [p[k] for k in range(n - 1)] == pytest.approx([50.0] * (n - 1))
