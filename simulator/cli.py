@@ -809,6 +809,50 @@ def bench_setup(scenario, traders, overrides, no_before, backends, as_json) -> N
             click.echo(f"{backend}: bounded blocks {f['speedup']}x faster")
 
 
+@bench.command(name="contagion")
+@click.option("--nodes", type=click.IntRange(min=2), default=10_000, show_default=True)
+@click.option("--edges", type=click.IntRange(min=1), default=100_000, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--reference-nodes", type=click.IntRange(min=2), default=1_000, show_default=True,
+              help="Nodes of the graph the pure-Python references run on (same mean "
+                   "degree).")  # fmt: skip
+@click.option("--repeat", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Runs per fast algorithm; the best is reported.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@handles_errors
+def bench_contagion(nodes, edges, seed, reference_nodes, repeat, as_json) -> None:
+    """DebtRank (both variants), Eisenberg–Noe, Rogers–Veraart and Furfine on a seeded random
+    exposure graph (whole call, seconds), and the pure-Python references against the fast
+    versions on a smaller graph."""
+    from benchmarks.contagion import run
+
+    progress = (lambda m: None) if as_json else (lambda m: err_console.print(f"[dim]{m}[/dim]"))
+    figures = run(nodes=nodes, edges=edges, seed=seed, reference_nodes=reference_nodes,
+                  repeat=repeat, progress=progress)  # fmt: skip
+    if as_json:
+        click.echo(json.dumps(figures, indent=2))
+        return
+    table = Table(title=f"perpsim bench contagion: {nodes:,} nodes, {edges:,} edges, "
+                        f"seed {seed} (best of {repeat})")  # fmt: skip
+    table.add_column("algorithm")
+    table.add_column("seconds", justify="right")
+    table.add_column("outcome")
+    for name, f in figures["fast"].items():
+        outcome = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v:,}"
+                            for k, v in f.items() if k != "seconds")  # fmt: skip
+        table.add_row(name, f"{f['seconds']:.3f}", outcome)
+    Console(width=120).print(table)
+    small = figures["reference_graph"]
+    table = Table(title=f"pure-Python references: {small['nodes']:,} nodes, "
+                        f"{small['edges']:,} edges")  # fmt: skip
+    for col in ("algorithm", "reference s", "fast s", "speed-up", "max |difference|"):
+        table.add_column(col, justify="left" if col == "algorithm" else "right")
+    for name, f in figures["reference"].items():
+        table.add_row(name, f"{f['reference_seconds']:.4f}", f"{f['fast_seconds']:.4f}",
+                      f"{f['speedup']}x", f"{f['max_abs_difference']:.3g}")  # fmt: skip
+    Console(width=120).print(table)
+
+
 def _market_counts(text: str) -> tuple[int, ...]:
     """``"1,3,6"`` as (1, 3, 6); anything else is a one-line error (exit 2)."""
     try:

@@ -56,3 +56,22 @@ class TransactionReverted(ChainError):
         self.label = label
         self.error = error
         super().__init__(f"transaction {label} reverted: {error}")
+
+
+class ContagionError(PerpsimError):
+    """A contagion algorithm got bad input: a graph that is not a ``DiGraph``, a missing or
+    negative ``exposure_usd`` / ``equity_usd`` / ``external_assets_usd``, a self-loop, a shock
+    outside [0, 1] or naming an unknown node."""
+
+
+class ContagionNotConverged(ContagionError):
+    """An iterative contagion algorithm did not reach its tolerance within ``max_iter``
+    iterations; carries the iteration count and the last change."""
+
+    def __init__(self, algorithm: str, iterations: int, change: float, tol: float):
+        self.iterations = iterations
+        self.change = change
+        super().__init__(
+            f"{algorithm} did not converge in {iterations} iterations "
+            f"(last change {change:.3g} > tolerance {tol:.3g}); raise max_iter or check the graph"
+        )
