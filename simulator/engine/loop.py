@@ -188,7 +188,7 @@ class Engine:
         traders.refresh_traders(ctx, state)
         state.last_bad_debt_usd = reads["bad_debt_usd"].copy()
         state.amm_price_usd = reads["amm_price_usd"].copy()
-        # Step 0's fees include the opening trades' (the first orders, :mod:`~simulator.engine.opening`).
+        # Step 0's fees include the opening trades' (:mod:`~simulator.engine.opening`).
         state.last_fees_usd = reads["fees_cum_usd"] - opening_fees_by_market(ctx)
         state.last_fund_usd = reads["insurance_fund_usd"]
         state.step = -1  # no block mined yet: the first is step 0's
