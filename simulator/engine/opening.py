@@ -18,8 +18,8 @@ opening book's net position. The book stands for the open interest the venue hel
 run starts, built up before it; its hedge was built with it (``hedged_base`` starts at the
 book's net, :meth:`simulator.engine.loop.Engine._initial_state`). Buying it in one block
 instead would move the outside market by the square-root law as if all of it had been
-bought at once: on oct-2025, ``exp`` of 1.8% (BTC) to 31% (ALT) up at step 0, a pump the
-October day did not have.
+bought at once: on oct-2025, +1.8% (BTC) to +37% (ALT) at step 0, a pump the October day did
+not have.
 """
 
 from __future__ import annotations
