@@ -138,7 +138,8 @@ def simulate(
             writer.add_step(outcome.rows)
             writer.add_events(outcome.events)
             step = engine.state.step
-            if checkpoint_every and step % checkpoint_every == 0 and step < scenario.steps:
+            # Step 0 (the opening block) is never a checkpoint: resuming it is starting again.
+            if checkpoint_every and 0 < step < scenario.steps and step % checkpoint_every == 0:
                 arrays, meta = _engine_checkpoint(
                     engine, chain, wall_offset_s + time.perf_counter() - started
                 )

@@ -199,6 +199,16 @@ class World:
     opening trade's ``PositionModified``."""
     entry_price_usd: np.ndarray = field(default_factory=lambda: np.zeros(0))
     """Per row: entry price on chain after the opens (USD; NaN when refused)."""
+    open_fill_usd: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """Per row: fill price of the opening trade (USD, ``PositionModified.fill``; NaN when not
+    opened): step 0's ``open`` events (:mod:`simulator.engine.opening`)."""
+    open_fee_usd: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """Per row: trading fee the opening trade paid (USD, ``PositionModified.fee``; 0 when not
+    opened)."""
+    open_reverts: dict[int, str] = field(default_factory=dict)
+    """Row -> the venue's decoded error, for every opening trade the venue reverted."""
+    opening_transactions: int = 0
+    """Opening trades sent (the opening book's orders, step 0's, whether mined ok or not)."""
     liquidation_price_usd: np.ndarray = field(default_factory=lambda: np.zeros(0))
     """Per row: the venue's ``liquidationPrice(account, market)`` after every open (USD; NaN
     when refused or when there is none)."""
@@ -377,11 +387,18 @@ def build_world(chain: Chain, scenario: Scenario, inputs: WorldInputs | None = N
         )
     size_base = np.zeros(book.count)
     entry_usd = np.full(book.count, np.nan)
+    fill_usd = np.full(book.count, np.nan)
+    fee_usd = np.zeros(book.count)
+    open_reverts: dict[int, str] = {}
     for i, r in zip(open_rows, results, strict=True):
         modified = [e.args for e in r.events if e.name == "PositionModified"] if r.ok else []
         if modified:
             size_base[i] = abs(from_wad(modified[-1]["newSize"]))
             entry_usd[i] = from_wad(modified[-1]["entryPrice"])
+            fill_usd[i] = from_wad(modified[-1]["fill"])
+            fee_usd[i] = sum(from_wad(int(a["fee"])) for a in modified)
+        if not r.ok:
+            open_reverts[int(i)] = r.error
     setup_tx = len(calls) + len(results)
     clock.lap("opens")
 
@@ -461,6 +478,10 @@ def build_world(chain: Chain, scenario: Scenario, inputs: WorldInputs | None = N
         open_errors=open_errors,
         opened_size_base=size_base,
         entry_price_usd=entry_usd,
+        open_fill_usd=fill_usd,
+        open_fee_usd=fee_usd,
+        open_reverts=open_reverts,
+        opening_transactions=len(results),
         liquidation_price_usd=liq_usd,
         collateral_in_usd=row_units / 1e6,
         account_deposit_usd=deposited_usd,

@@ -20,6 +20,7 @@ from .results import STOPPED, CompareData, RunData, folder_files
 #: Summary figures: key -> (label, unit). Units as in ``simulator.results``.
 SUMMARY_LABELS: dict[str, tuple[str, str]] = {
     "traders": ("Traders", "count"),
+    "flow_accounts": ("Order-flow accounts", "count"),
     "steps": ("Steps", "step"),
     "transactions": ("Transactions", "count"),
     "wall_seconds": ("Wall time", "s"),
@@ -33,6 +34,9 @@ SUMMARY_LABELS: dict[str, tuple[str, str]] = {
     "adl_haircut_usd": ("ADL haircuts", "USD"),
     "adl_overshoot_usd": ("ADL overshoot", "USD"),
     "backstop_lp_loss_usd": ("Backstop LPs' loss", "USD"),
+    "mm_vault_capital_usd": ("Market-making vault capital", "USD"),
+    "mm_vault_equity_end_usd": ("Market-making vault equity, end", "USD"),
+    "mm_vault_lp_loss_usd": ("Market-making vault LPs' loss", "USD"),
     "system_loss_usd": ("System loss", "USD"),
     "start_price": ("Start price", "USD"),
     "exogenous_min_price": ("Exogenous min price", "USD"),
@@ -45,6 +49,13 @@ SUMMARY_LABELS: dict[str, tuple[str, str]] = {
     "oi_short_start_usd": ("Open interest short, start", "USD"),
     "oi_long_end_usd": ("Open interest long, end", "USD"),
     "oi_short_end_usd": ("Open interest short, end", "USD"),
+    # A comparison's tail rows (simulator.stats.TAIL_ROWS) and its number of paths.
+    "var95_bad_debt_usd": ("Bad debt, VaR95", "USD"),
+    "evar99_bad_debt_usd": ("Bad debt, EVaR99", "USD"),
+    "var95_system_loss_usd": ("System loss, VaR95", "USD"),
+    "evar99_system_loss_usd": ("System loss, EVaR99", "USD"),
+    "lar95_liquidated_notional_usd": ("Liquidated notional, LaR95", "USD"),
+    "n_paths": ("Paths", "count"),
 }
 #: The headline figures shown as metric cards, in order.
 CARDS: tuple[str, ...] = (

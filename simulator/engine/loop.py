@@ -48,6 +48,7 @@ from simulator.engine.context import Action, Context
 from simulator.engine.invariants import check_gas, check_invariants
 from simulator.engine.levels import Levels
 from simulator.engine.margin import MarginUnits
+from simulator.engine.opening import opening_fees_by_market, with_opening
 from simulator.engine.positions import position_rows
 from simulator.engine.state import (
     OPEN,
@@ -187,8 +188,10 @@ class Engine:
         traders.refresh_traders(ctx, state)
         state.last_bad_debt_usd = reads["bad_debt_usd"].copy()
         state.amm_price_usd = reads["amm_price_usd"].copy()
-        state.last_fees_usd = reads["fees_cum_usd"].copy()
+        # Step 0's fees include the opening trades' (:mod:`~simulator.engine.opening`).
+        state.last_fees_usd = reads["fees_cum_usd"] - opening_fees_by_market(ctx)
         state.last_fund_usd = reads["insurance_fund_usd"]
+        state.step = -1  # no block mined yet: the first is step 0's
         return state
 
     def refresh_levels(self) -> None:
@@ -227,7 +230,9 @@ class Engine:
         s.peak_price_usd = np.maximum(s.peak_price_usd, s.oracle_price_usd)
         lp_actions = lps.plan_lp_withdrawals(ctx, s, t, self.levels, step_events)
         block += lp_actions
-        block += mm_vault_phase.plan_mm_vault(ctx, s, t, self._last_levels, decisions.close)
+        block += mm_vault_phase.plan_mm_vault(
+            ctx, s, t, self._last_levels, decisions.close, self.flow
+        )
 
         # ---- phase 2: keepers on the pending block --------------------------------------------
         # Keepers act on every unit's estimate carried to this step (the traders' own, computed
@@ -353,11 +358,14 @@ class Engine:
     def run(
         self, *, until_step: int | None = None, on_step: Callable[[StepOutcome], None] | None = None
     ) -> None:
-        """Step until ``until_step`` (default: the scenario's last step), calling ``on_step``
-        with every step's outcome."""
+        """Step from step 0 until ``until_step`` (default: the scenario's last step), calling
+        ``on_step`` with every step's outcome. Step 0's carries the opening book's orders
+        (:func:`~simulator.engine.opening.with_opening`)."""
         last = self.scenario.steps if until_step is None else min(until_step, self.scenario.steps)
         while self.state.step < last:
             outcome = self.step()
+            if self.state.step == 0:
+                outcome = with_opening(self.ctx, outcome)
             if on_step is not None:
                 on_step(outcome)
 

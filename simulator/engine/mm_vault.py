@@ -39,6 +39,7 @@ from simulator.agents import mm_vault as vault_agent
 from simulator.chain.types import TxResult
 from simulator.engine.context import Action, Context
 from simulator.engine.events import event_row
+from simulator.engine.flow import FlowRun, spot_inputs_after_flow
 from simulator.engine.spot import spot_inputs_after_closes
 from simulator.engine.state import EngineState
 from simulator.units import from_wad, to_wad
@@ -66,11 +67,13 @@ def quote_params(ctx: Context) -> vault_agent.VaultQuoteParams:
 
 
 def plan_mm_vault(
-    ctx: Context, s: EngineState, t: int, last: dict[str, Any], closes: np.ndarray
-) -> list[Action]:
+    ctx: Context, s: EngineState, t: int, last: dict[str, Any], closes: np.ndarray,
+    flow: FlowRun | None = None,
+) -> list[Action]:  # fmt: skip
     """The vault's calls of step ``t``: its liquidation (or takeover) when keepers act on it,
     else its quotes. ``last``: the last mined levels; ``closes``: the book rows traders close
-    in this block."""
+    in this block; ``flow``: the order flow, whose opens and closes planned earlier in this
+    block move the skew before the vault's trades."""
     vault = ctx.world.mm_vault
     s.mm_vault_planned_base = np.zeros(ctx.n_markets)
     if vault is None:
@@ -78,7 +81,7 @@ def plan_mm_vault(
     actions = plan_liquidation(ctx, s, t, last)
     if actions or not ctx.scenario.mm_vault.quoting:
         return actions
-    return plan_quotes(ctx, s, last, closes)
+    return plan_quotes(ctx, s, last, closes, flow)
 
 
 def estimated_health(s: EngineState, last: dict[str, Any]) -> tuple[float, float, float]:
@@ -131,10 +134,16 @@ def plan_liquidation(ctx: Context, s: EngineState, t: int, last: dict[str, Any])
 
 
 def plan_quotes(
-    ctx: Context, s: EngineState, last: dict[str, Any], closes: np.ndarray
-) -> list[Action]:
-    """The vault's trades toward its targets (one ``trade`` per market it trades in)."""
-    after = spot_inputs_after_closes(ctx, last, s, closes)
+    ctx: Context, s: EngineState, last: dict[str, Any], closes: np.ndarray,
+    flow: FlowRun | None = None,
+) -> list[Action]:  # fmt: skip
+    """The vault's trades toward its targets (one ``trade`` per market it trades in), against
+    the skew its trades meet in the block: the last levels less the traders' closes, with the
+    order flow's planned opens and closes (sent before them). Quoted against the last levels
+    alone, a quote reverted whenever the flow's opens moved the skew past its price bound, and
+    a quiet block's spot inputs (which count its trades as filled) then differed from the
+    pending read's."""
+    after = spot_inputs_after_flow(spot_inputs_after_closes(ctx, last, s, closes), flow)
     skew = np.asarray(after["oi_long_base"] - after["oi_short_base"], dtype=np.float64)
     size = last["mm_vault_size_base"]
     params = quote_params(ctx)

@@ -204,7 +204,7 @@ what the insurance fund paid for the market's deficits), ``adl_haircut_usd``,
 ``adl_overshoot_usd``, ``adl_notional_usd`` (``notional_usd`` of its ``adl_fill`` events: the
 winners' notional ADL closed), ``system_loss_usd`` (the sum of
 :data:`MARKET_SYSTEM_LOSS_TERMS`: the fund and the backstop vault are venue-wide), ``fees_usd``
-(sums of its rows), ``oi_long_start_usd``, ``oi_short_start_usd`` (its first row's open interest: after step 1),
+(sums of its rows), ``oi_long_start_usd``, ``oi_short_start_usd`` (its first row's open interest: after step 0's block),
 ``oi_long_end_usd``, ``oi_short_end_usd`` (its last row's), and its ``start_price``,
 ``exogenous_min_price``, ``min_price``, ``price_amplification`` as above.
 

@@ -172,9 +172,9 @@ def summarize(
         ``traders`` (int), ``steps`` (int) and ``wall_seconds`` (float) are required. A value
         for any other summary key replaces the computed one (for figures the engine knows
         better, e.g. ``backstop_pnl_usd`` when LPs deposited or withdrew during the run).
-        ``start_price`` (USD) is the configured price at step 0 of a single-market run, which
-        ``steps.parquet`` does not hold (its first row is step 1's); it is also the start of
-        ``price_amplification``. Without it, the first row's exogenous price stands in.
+        ``start_price`` (USD) is the configured price at step 0 of a single-market run (step 0's
+        exogenous price; a table without step 0's rows does not hold it); it is also the start
+        of ``price_amplification``. Without it, the first row's exogenous price stands in.
         ``bad_debt_usd`` (USD), when given, is the bad debt left uncovered at the end as the
         chain's ledger holds it (exact: 0 when ADL covered everything); without it, the sum
         of the step column stands in (a sum of float differences, off by about 1e-11 USD

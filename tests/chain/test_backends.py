@@ -221,7 +221,7 @@ def test_engine_scenarios_agree_call_by_call_on_both_backends(name):
     reference = anvil_run(name)
     revm = run_engine(SCENARIOS[name](), "revm")
     venue_rows = int((reference["steps"]["market"] == VENUE).sum())
-    assert len(reference["calls"]) > 100 and venue_rows == 30
+    assert len(reference["calls"]) > 100 and venue_rows == 31  # steps 0 to 30
     assert differences(reference, revm) == []
 
 

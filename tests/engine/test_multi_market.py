@@ -206,7 +206,7 @@ def _round_trips_per_step(symbols: list[str]) -> list[int]:
 
         chain.rpc._post = counting
         per_step, kinds = [], []
-        for _ in range(scenario.steps):
+        for _ in range(scenario.steps + 1):  # step 0's block, then steps 1..steps
             posts[0] = 0
             outcome = engine.step()
             per_step.append(posts[0])

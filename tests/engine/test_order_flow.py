@@ -29,10 +29,13 @@ def test_flow_opens_mid_run_after_the_fall_and_runs_are_reproducible(tmp_path):
     scenario = small_oct(steps=40, **FLOW)  # BTC falls 18% from step 10 over 20 steps
     a = run_scenario(scenario, tmp_path / "a")
     events = pd.read_parquet(tmp_path / "a" / "events.parquet")
-    opens = events[events.kind == "open"]
+    # The opening book's orders are step 0's opens (detail "book"); the flow's are the rest.
+    book_opens = events[(events.kind == "open") & (events.detail == "book")]
+    opens = events[(events.kind == "open") & (events.detail != "book")]
     closes = events[events.kind == "close"]
-    assert len(opens) > 10
-    assert opens.step.min() > 0 and opens.market.notna().all() and opens.account.notna().all()
+    assert len(book_opens) > 0 and (book_opens.step == 0).all()
+    assert len(opens) > 10 and opens.step.nunique() > 5
+    assert opens.market.notna().all() and opens.account.notna().all()
     after_fall = opens[opens.step > 12]
     kinds = set(after_fall.detail)
     assert {"dip_buyers", "short_sellers"} <= kinds
@@ -56,7 +59,9 @@ def test_flow_opens_mid_run_after_the_fall_and_runs_are_reproducible(tmp_path):
     assert set(opened.side) == {"long", "short"}
     again = slots[slots.opens >= 2].iloc[0]
     assert again.opened_step > 0 and again.size_base > 0
-    assert (positions[~positions.index.isin(slots.index)].opens <= 1).all()
+    book_rows = positions[~positions.index.isin(slots.index)]
+    assert (book_rows.opens <= 1).all() and book_rows.opens.sum() == len(book_opens)
+    assert set(book_opens.account) == set(book_rows[book_rows.opens == 1].account)
 
     b = run_scenario(scenario, tmp_path / "b")
     assert a.summary["transactions"] == b.summary["transactions"]
@@ -71,12 +76,16 @@ def test_a_refused_open_is_counted_and_leaves_the_slot_idle(tmp_path):
     run_scenario(scenario, tmp_path / "run")
     events = pd.read_parquet(tmp_path / "run" / "events.parquet")
     refused = events[events.kind == "open_reverted"]
+    # The opening book's refused orders are step 0's, one per refused position row.
+    book = refused[refused.detail.str.startswith("book: ")]
+    positions = pd.read_parquet(tmp_path / "run" / "positions.parquet")
+    assert (book.step == 0).all() and len(book) == (positions.outcome == "refused").sum() > 0
+    refused = refused.drop(book.index)
     assert len(refused) > 0 and (events.kind == "open").sum() == 0
     assert refused.market.eq("BTC").all() and refused.account.notna().all()
     assert refused.detail.str.contains("OpenInterestCapExceeded").all()
     assert set(refused.detail.str.split(":").str[0]) <= set(FLOW_KINDS)
     assert "reentry" in set(refused.detail.str.split(":").str[0])
-    positions = pd.read_parquet(tmp_path / "run" / "positions.parquet")
     idle = positions[positions.outcome == "idle"]
     assert set(refused.account) <= set(idle.account)
     assert (idle.opens == 0).all() and idle.opened_step.isna().all()
