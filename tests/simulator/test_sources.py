@@ -187,7 +187,7 @@ def test_a_purchase_after_a_sale_nets_against_it():
 def test_oct_2025_sigma_defaults_to_the_paths_volatility_and_volume_is_scaled():
     scenario = load_scenario("oct-2025")
     sigma = scenario.outside_sigma_daily()
-    assert sigma[0] == pytest.approx(0.5 / np.sqrt(365))  # BTC's path: 50% a year
+    assert sigma[0] == pytest.approx(0.35 / np.sqrt(365))  # BTC's path: 35% a year
     over = scenario.with_overrides({"outside_market.markets.BTC.sigma_daily": 0.05})
     assert over.outside_sigma_daily()[0] == 0.05
     assert scenario.outside_volume_daily_usd()[0] == pytest.approx(40e9 * 0.004)
