@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -208,3 +209,20 @@ def test_an_adl_d_account_the_run_cannot_measure_is_not_left_out(comparison, tmp
     assert (
         "1 of 1 ADL'd accounts have no position" in table.loc["adl_leverage_median", "not_measured"]
     )
+
+
+def test_an_order_flow_slot_is_measured_from_its_events(comparison, tmp_path):
+    # A slot's positions.parquet row holds only its last open; at the step of that open its
+    # leverage from the events (deposit less the fee, at the oracle price) is the row's own
+    # (notional at entry over its equity then), within the fill's distance from the oracle.
+    folder = _copy(comparison, tmp_path)
+    expected = []
+    for run in _runs(folder):
+        positions = pd.read_parquet(run / "positions.parquet")
+        slots = positions[(positions["opens"] == 1) & (positions["opened_step"] > 0)]
+        slot = slots.sort_values("leverage").iloc[len(slots) // 2]
+        _add_adl_fills(run, [(slot["account"], int(slot["opened_step"]), slot["market"])])
+        expected.append(float(slot["leverage"]))
+    table, _ = run_facts(folder)
+    assert table.loc["adl_leverage_median", "n"] == 2
+    assert table.loc["adl_leverage_median", "mean"] == pytest.approx(np.mean(expected), rel=0.02)
