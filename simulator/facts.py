@@ -48,6 +48,8 @@ __all__ = [
     "NotMeasured",
     "RunData",
     "fact_runs",
+    "mm_vault_accounts",
+    "mm_vault_leverage",
     "facts_table",
     "render_facts",
     "facts_markdown",
@@ -261,35 +263,136 @@ def _fund_at_first_adl(run: RunData) -> float | NotMeasured:
     return left / start
 
 
+def _leverage(notional_usd: float, equity_usd: float) -> float | None:
+    """``notional / equity`` (x); ``inf`` for a position on zero or negative equity (beyond any
+    leverage: it sorts above every other); ``None`` without a position or a finite input."""
+    if not (math.isfinite(notional_usd) and math.isfinite(equity_usd)) or notional_usd <= 0:
+        return None
+    return notional_usd / equity_usd if equity_usd > 0 else math.inf
+
+
+def _trader_leverage(run: RunData, prices: pd.Series, account: str, step: int) -> float | None:
+    """A trader's leverage (x) at ``step``: notional / equity of its positions of
+    ``positions.parquet`` open then, at that step's oracle ``prices`` (:func:`_oracle_prices`);
+    ``None`` when it holds none there (:func:`_leverage`)."""
+    pos = run.positions
+    held = pos[(pos["account"] == account) & (pos["opened_step"] <= step)]
+    held = held[held["outcome_step"].isna() | (held["outcome_step"] >= step)]
+    held = held[held["outcome"] != "refused"]
+    if not len(held):
+        return None
+    price = np.array([prices.get((step, m), np.nan) for m in held["market"]], dtype=float)
+    sign = np.where(held["side"].to_numpy() == "long", 1.0, -1.0)
+    size = held["size_base"].to_numpy(dtype=float)
+    entry = held["entry_price_usd"].to_numpy(dtype=float)
+    equity = float(held["collateral_usd"].sum() + np.sum(sign * size * (price - entry)))
+    return _leverage(float(np.sum(size * price)), equity)
+
+
+def _flow_slot_leverage(
+    run: RunData, prices: pd.Series, account: str, step: int, events: pd.DataFrame
+) -> float | None:
+    """An order-flow slot's leverage (x) at ``step``, from its ``events``: the position of its
+    last ``open`` at or before ``step`` in each market with no ``close`` since, at that step's
+    oracle ``prices``, over its equity then: the deposit (``collateral_usd`` of its
+    ``positions.parquet`` row) plus the realized PnL of its earlier ``close`` events, less its
+    ``open`` fees, plus the open position's PnL. ``None`` when a liquidation or takeover before
+    ``step`` took an unknown part of that equity, or it holds nothing then."""
+    rows = run.positions[run.positions["account"] == account]
+    if not len(rows) or not len(events):
+        return None
+    past = events[events["step"] < step]
+    if past["kind"].isin(("liquidation", "partial_liquidation", "backstop_takeover")).any():
+        return None
+    upto = events[events["step"] <= step]
+    opens = upto[upto["kind"] == "open"]
+    equity = float(rows["collateral_usd"].iloc[0]) + float(
+        past.loc[past["kind"] == "close", "amount_usd"].sum()
+    )
+    equity -= float(opens["amount_usd"].fillna(0.0).sum())
+    notional = 0.0
+    for market, its in opens.groupby("market"):
+        last = its.sort_values("step").iloc[-1]
+        closed = past[(past["kind"] == "close") & (past["market"] == market)]
+        if (closed["step"] >= last["step"]).any():
+            continue
+        price = float(prices.get((step, market), np.nan))
+        sign = 1.0 if last["side"] == "long" else -1.0
+        size = float(last["size_base"])
+        equity += sign * size * (price - float(last["price_usd"]))
+        notional += size * price
+    return _leverage(notional, equity)
+
+
+def _oracle_prices(run: RunData) -> pd.Series:
+    """``price_oracle_usd`` indexed by (step, market), the markets' rows only."""
+    return run.steps[run.steps["market"] != "ALL"].set_index(["step", "market"])["price_oracle_usd"]
+
+
+def mm_vault_accounts(run: RunData) -> set[str]:
+    """The market-making vault's account (the ``account`` of its ``mm_vault_fill`` events; a
+    vault that never filled holds nothing to deleverage)."""
+    e = run.events
+    return set(e.loc[e["kind"] == "mm_vault_fill", "account"].dropna())
+
+
+def mm_vault_leverage(run: RunData, prices: pd.Series, step: int) -> float | None:
+    """The market-making vault's cross leverage (x) as ADL at ``step`` finds it: its positions
+    (``mm_vault_size_base``) and equity (``mm_vault_equity_usd``) at the end of the step before
+    (the last levels before that block), re-marked to ``step``'s oracle ``prices``:
+    ``Σ|size|·price / (equity + Σ size·Δprice)``. ``None`` when ``steps.parquet`` has no vault
+    levels there (:func:`_leverage`)."""
+    steps = run.steps
+    if "mm_vault_size_base" not in steps or "mm_vault_equity_usd" not in steps:
+        return None
+    before = steps[steps["step"] < step]["step"]
+    prior = int(before.max()) if len(before) else step
+    rows = steps[(steps["step"] == prior) & (steps["market"] != "ALL")].set_index("market")
+    equity_rows = steps[(steps["step"] == prior) & (steps["market"] == "ALL")]
+    if not len(rows) or not len(equity_rows):
+        return None
+    size = rows["mm_vault_size_base"].astype(float)
+    price_now = np.array([prices.get((step, m), np.nan) for m in size.index], dtype=float)
+    price_then = rows["price_oracle_usd"].astype(float).to_numpy()
+    equity = float(equity_rows["mm_vault_equity_usd"].iloc[0]) + float(
+        np.sum(size.to_numpy() * (price_now - price_then))
+    )
+    return _leverage(float(np.sum(np.abs(size.to_numpy()) * price_now)), equity)
+
+
 def _adl_leverage(run: RunData) -> np.ndarray | NotMeasured:
-    """Each ADL'd account's leverage at its first ADL fill (x), estimated from
-    ``positions.parquet`` at that step's oracle prices."""
+    """Each ADL'd account's leverage at its first ADL fill (x): an opening-book trader's from
+    ``positions.parquet`` at that step's oracle prices (:func:`_trader_leverage`), an
+    order-flow slot's (an account with ``open`` events) from its events
+    (:func:`_flow_slot_leverage`), the market-making vault's from its levels in
+    ``steps.parquet`` (:func:`mm_vault_leverage`).
+    An account on zero or negative equity counts as infinitely levered; an ADL'd account none
+    of these measures is not left out: the fact is then not measured."""
     e = run.events
     fills = e[e["kind"] == "adl_fill"].dropna(subset=["account"])
     if not len(fills):
         return NotMeasured("no ADL fill")
     first = fills.groupby("account")["step"].min()
-    pos = run.positions
-    prices = run.steps[run.steps["market"] != "ALL"].set_index(["step", "market"])[
-        "price_oracle_usd"
-    ]
-    out = []
+    vaults, prices = mm_vault_accounts(run), _oracle_prices(run)
+    flow = set(e.loc[e["kind"] == "open", "account"].dropna())
+    out, unknown = [], 0
     for account, step in first.items():
-        held = pos[(pos["account"] == account) & (pos["opened_step"] <= step)]
-        held = held[held["outcome_step"].isna() | (held["outcome_step"] >= step)]
-        held = held[held["outcome"] != "refused"]
-        if not len(held):
-            continue
-        price = np.array([prices.get((step, m), np.nan) for m in held["market"]], dtype=float)
-        sign = np.where(held["side"].to_numpy() == "long", 1.0, -1.0)
-        size = held["size_base"].to_numpy(dtype=float)
-        entry = held["entry_price_usd"].to_numpy(dtype=float)
-        equity = float(held["collateral_usd"].sum() + np.sum(sign * size * (price - entry)))
-        notional = float(np.sum(size * price))
-        if equity > 0 and math.isfinite(notional):
-            out.append(notional / equity)
-    if not out:
-        return NotMeasured("the ADL'd accounts are not traders of positions.parquet")
+        if account in vaults:
+            lev = mm_vault_leverage(run, prices, int(step))
+        elif account in flow:
+            own = e[e["account"] == account]
+            lev = _flow_slot_leverage(run, prices, account, int(step), own)
+        else:
+            lev = _trader_leverage(run, prices, account, int(step))
+        if lev is None:
+            unknown += 1
+        else:
+            out.append(lev)
+    if unknown:
+        return NotMeasured(
+            f"{unknown} of {len(first)} ADL'd accounts have no position the run folder "
+            "records at their first ADL fill"
+        )
     return np.asarray(out)
 
 
@@ -298,7 +401,8 @@ def _adl_leverage_quantile(q: float) -> Callable[[RunData], float | NotMeasured]
         lev = _adl_leverage(run)
         if isinstance(lev, NotMeasured):
             return lev
-        return float(np.percentile(lev, q))
+        value = float(np.percentile(lev, q))
+        return math.inf if math.isnan(value) else value  # between two infinite leverages
 
     return measure
 
@@ -351,8 +455,10 @@ FACTS: tuple[Fact, ...] = (
          "payouts, / the starting fund"),
     Fact("adl_leverage_median", "median leverage of ADL'd accounts", 0.2, "0.2x", _HL, "x",
          0.0, 1.0, "low-leverage accounts", _adl_leverage_quantile(50.0),
-         "notional / equity at the first ADL fill, from positions.parquet at the oracle price "
-         "(funding and fees left out)"),
+         "notional / equity of every ADL'd account at its first ADL fill, at the oracle price: an "
+         "opening-book trader's from positions.parquet (funding, fees and top-ups left out), an "
+         "order-flow slot's from its open and close events, the market-making vault's from its "
+         "steps.parquet levels of the step before"),
     Fact("adl_leverage_p95", "95th percentile leverage of ADL'd accounts", 5.1, "5.1x", _HL,
          "x", 2.5, 10.0, "within a factor of 2", _adl_leverage_quantile(95.0),
          "as the median, 95th percentile over ADL'd accounts"),

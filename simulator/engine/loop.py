@@ -166,6 +166,7 @@ class Engine:
             amm_price_usd=price0.copy(),
             permanent_log_impact=np.zeros(n_markets),
             transient_log_impact=np.zeros(n_markets),
+            metaorder_sale_usd=np.zeros(n_markets),
             outside_price_usd=np.vstack(
                 [price0, np.full((self.scenario.steps, n_markets), np.nan)]
             ),

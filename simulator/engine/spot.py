@@ -6,8 +6,9 @@ the keepers' calls (:func:`spot_views` / :func:`parse_spot`), or, in a quiet blo
 block's levels less the positions traders are closing (:func:`spot_inputs_after_closes`).
 Arbitrageurs go first (toward the market's outside price of the next step, within their
 capital), then the hedger's forced flow: its net sale moves the outside market by the
-square-root impact law (:mod:`simulator.prices.impact`), which the oracle's venues post from
-the next step on, and its swap moves the local AMM, one of the oracle's sources."""
+square-root impact law (:mod:`simulator.prices.impact`, the metaorder of its recent net sales),
+which the oracle's venues post from the next step on, and its swap moves the local AMM, one of
+the oracle's sources."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from simulator.engine.context import Action, Context
 from simulator.engine.levels import market_views, parse_markets, parse_vault, vault_views
 from simulator.engine.oracle import oracle_model
 from simulator.engine.state import EngineState
-from simulator.prices.impact import carry_impact, decay_per_step, sqrt_impact_log
+from simulator.prices.impact import carry_metaorder, decay_per_step
 from simulator.units import to_units, to_wad
 
 #: Share of the backstop vault's position it closes per block while unwinding (fraction).
@@ -85,7 +86,8 @@ def plan_vault_unwind(ctx: Context, levels: dict[str, Any]) -> list[Action]:
 def plan_spot(ctx: Context, s: EngineState, t: int, levels: dict[str, Any]) -> list[Action]:
     """Per market: arbitrage toward the next step's outside price (before this step's hedge),
     then the hedger's swap; carries the outside market's log impact in ``s`` to the next step
-    with the hedger's net sale priced by the square-root law."""
+    with the hedger's net sale added to the metaorder the square-root law prices
+    (:func:`~simulator.prices.impact.carry_metaorder`)."""
     actions: list[Action] = []
     arb = ctx.scenario.arbitrageurs
     model = oracle_model(ctx.scenario)
@@ -118,10 +120,9 @@ def plan_spot(ctx: Context, s: EngineState, t: int, levels: dict[str, Any]) -> l
             # Its net sale (USD at the pool's price; a purchase is negative) moves the outside
             # market from the next step on.
             net_sale_usd[m] = swap.amount_in * price if swap.base_in else -swap.amount_in
-    delta = sqrt_impact_log(net_sale_usd, model.impact_y, model.sigma_daily, model.volume_daily_usd)
-    s.permanent_log_impact, s.transient_log_impact = carry_impact(
-        s.permanent_log_impact, s.transient_log_impact, delta,
-        model.persistent_share, model.half_life_steps,
+    s.permanent_log_impact, s.transient_log_impact, s.metaorder_sale_usd = carry_metaorder(
+        s.permanent_log_impact, s.metaorder_sale_usd, net_sale_usd, model.impact_y,
+        model.sigma_daily, model.volume_daily_usd, model.persistent_share, model.half_life_steps,
     )  # fmt: skip
     return actions
 

@@ -65,6 +65,9 @@ class EngineState:
     trades, in effect at the next step (:mod:`simulator.prices.impact`)."""
     transient_log_impact: np.ndarray = _empty()
     """Per market (M): the decaying part of that log impact, in effect at the next step."""
+    metaorder_sale_usd: np.ndarray = _empty()
+    """Per market (M): the hedger's recent net sale the impact law prices as one metaorder
+    (USD, decayed; :func:`simulator.prices.impact.carry_metaorder`)."""
     outside_price_usd: np.ndarray = _empty()
     """Per step (steps + 1, M): the outside price the oracle venues follow (USD): the exogenous
     price times exp(the log impact in effect); NaN for the steps not run yet."""
@@ -134,6 +137,8 @@ class EngineState:
         "opens", "opened_step", "flow_open_size_base", "flow_open_entry_usd",
         "flow_open_equity_usd", "flow_exit_step", "mm_vault_size_base",
     )  # fmt: skip
+    #: The impact law's metaorder (:mod:`simulator.prices.impact`).
+    ARRAYS += ("metaorder_sale_usd",)
     #: Scalar fields (checkpointed in the JSON metadata).
     SCALARS = ("step", "vault_lps_withdrew", "governance", "last_fund_usd", "transactions")
     #: The market-making vault's keeper state (:mod:`simulator.engine.mm_vault`).

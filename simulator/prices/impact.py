@@ -1,20 +1,30 @@
-"""The outside market's response to forced selling: a square-root impact law with a persistent
-and a decaying part (pure numpy).
+"""The outside market's response to forced selling: the square-root impact law applied to the
+metaorder in progress, with a persistent and a decaying part (pure numpy).
 
 The outside price of a market at step ``t`` is its exogenous path times ``exp(L_t)``, where
-``L_t`` (log-price units) is the impact of the hedger's forced trades so far. A net sale of
-``Q`` USD in one step moves the log price by
+``L_t`` (log-price units) is the impact of the hedger's forced trades so far. The square-root
+law (shared/REFERENCES.md "Oracle and mark") prices a sale of ``Q`` USD at
 
-    ΔL = −sign(Q) · Y · σ_daily · sqrt(|Q| / V_daily)
+    I(Q) = −sign(Q) · Y · σ_daily · sqrt(|Q| / V_daily)
 
-(the square-root law, shared/REFERENCES.md "Oracle and mark": Y of order 1, ``σ_daily`` the
-asset's daily volatility as a fraction, ``V_daily`` its daily traded volume in USD; a purchase
-is a negative ``Q`` and lifts the price). A share ``persistent_share`` of each ``ΔL`` stays for
-the rest of the run; the rest decays geometrically with a half-life of ``half_life_steps``
-steps (the propagator view of impact: transient impact relaxes as liquidity refills).
+(Y of order 1, ``σ_daily`` the asset's daily volatility as a fraction, ``V_daily`` its daily
+traded volume in USD; a purchase is a negative ``Q`` and lifts the price).
 
-Each step's sale is priced by the law on its own, so a sale split over several steps moves the
-price more than the same sale in one step (the law's concavity), less the decay in between.
+**Metaorder form.** The law is about a metaorder: a sale executed over time moves the price by
+``I`` of its *total* size, not by the sum of ``I`` of its pieces (a sale of ``Q`` spread over
+``N`` steps would otherwise move the price ``sqrt(N)`` times more than the same sale at once).
+The market remembers the recent net sale ``S`` (USD): each step the hedger's net sale ``q`` is
+added, ``S ← S·d² + q``, where ``d = 0.5 ** (1 / half_life_steps)`` (:func:`decay_per_step`), so
+the impact ``I(S)`` of a sale left alone halves every ``half_life_steps`` steps. The log impact
+in effect is
+
+    L = P + (1 − persistent_share) · I(S)
+
+with ``P`` the persistent part: each step adds ``persistent_share · (I(S·d² + q) − I(S·d²))``,
+the step's sale's marginal impact on top of the metaorder in progress (the propagator view:
+transient impact relaxes as liquidity refills, ``persistent_share`` of it stays for the run).
+A sale done at once and the same sale spread over a few steps (faster than the memory fades)
+move the price alike, by ``I`` of the sum; sales spaced far apart each meet the law anew.
 """
 
 from __future__ import annotations
@@ -53,23 +63,64 @@ def sqrt_impact_log(
 
 
 def decay_per_step(half_life_steps: float) -> float:
-    """The factor the transient impact keeps per step: ``0.5 ** (1 / half_life_steps)``."""
+    """The factor the transient impact keeps per step: ``0.5 ** (1 / half_life_steps)`` (the
+    remembered sale keeps its square)."""
     return float(0.5 ** (1.0 / half_life_steps))
 
 
-def carry_impact(
+def carry_metaorder(
     permanent_log: np.ndarray,
-    transient_log: np.ndarray,
-    delta_log: np.ndarray,
+    metaorder_usd: np.ndarray,
+    net_sale_usd: np.ndarray,
+    y: float,
+    sigma_daily: np.ndarray | float,
+    volume_daily_usd: np.ndarray | float,
     persistent_share: float,
     half_life_steps: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The (permanent, transient) log impact in effect at the next step, after this step's
-    ``delta_log``: ``permanent + share·Δ`` and ``transient·d + (1 − share)·Δ`` with ``d`` the
-    per-step decay (:func:`decay_per_step`). A step's impact is felt in full at the next step
-    and its transient part decays from there."""
-    decay = decay_per_step(half_life_steps)
-    return (
-        permanent_log + persistent_share * delta_log,
-        transient_log * decay + (1.0 - persistent_share) * delta_log,
-    )
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The metaorder form of the law (module docstring), one step, per market.
+
+    Parameters
+    ----------
+    permanent_log : array (M,)
+        The persistent log impact so far (log-price units).
+    metaorder_usd : array (M,)
+        The remembered net sale ``S`` after the last step (USD; positive: sold).
+    net_sale_usd : array (M,)
+        This step's net sale ``q`` (USD; positive: sold, negative: bought).
+    y, sigma_daily, volume_daily_usd
+        The law's prefactor, daily volatility (fraction), daily volume (USD, > 0), as
+        :func:`sqrt_impact_log`.
+    persistent_share : float
+        Share of each step's marginal impact that stays for the run (fraction).
+    half_life_steps : float
+        Half-life of the transient impact of a sale left alone (steps).
+
+    Returns
+    -------
+    (permanent_log, transient_log, metaorder_usd)
+        In effect at the next step: the persistent log impact, the transient
+        ``(1 − persistent_share)·I(S)``, and ``S``.
+
+    Examples
+    --------
+    One sale of 4M, or 1M in each of four steps with no decay in between, move the price alike
+    (by ``I`` of 4M, twice the move of 1M):
+
+    >>> args = dict(y=1.0, sigma_daily=0.02, volume_daily_usd=1e8, persistent_share=0.5,
+    ...             half_life_steps=float("inf"))
+    >>> p, tr, s = carry_metaorder(np.zeros(1), np.zeros(1), np.array([4e6]), **args)
+    >>> round(float(p[0] + tr[0]), 6)
+    -0.004
+    >>> p, s = np.zeros(1), np.zeros(1)
+    >>> for _ in range(4):
+    ...     p, tr, s = carry_metaorder(p, s, np.array([1e6]), **args)
+    >>> round(float(p[0] + tr[0]), 6), round(float(s[0]))
+    (-0.004, 4000000)
+    """
+    kept = np.asarray(metaorder_usd, dtype=np.float64) * decay_per_step(half_life_steps) ** 2
+    total = kept + np.asarray(net_sale_usd, dtype=np.float64)
+    before = sqrt_impact_log(kept, y, sigma_daily, volume_daily_usd)
+    after = sqrt_impact_log(total, y, sigma_daily, volume_daily_usd)
+    permanent = permanent_log + persistent_share * (after - before)
+    return permanent, (1.0 - persistent_share) * after, total

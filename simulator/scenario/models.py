@@ -732,11 +732,11 @@ class OutsideAsset(_Model):
 
 class OutsideMarket(_Model):
     """The outside market every oracle venue follows: the exogenous path times ``exp(L)``, where
-    forced selling moves ``L`` by the square-root law (:mod:`simulator.prices.impact`): a
-    step's net sale ``Q`` (USD) by the pool's hedger moves it by ``-sign(Q)·impact_y·
-    sigma_daily·sqrt(|Q| / (volume_daily_usd·volume_scale))``; ``persistent_share`` of that
-    stays, the rest decays with ``half_life_steps``. Arbitrageurs pull each spot AMM toward
-    the outside price of the next step."""
+    forced selling moves ``L`` by the square-root law (:mod:`simulator.prices.impact`) applied
+    to the pool's hedger's recent net sale ``S`` (USD) as one metaorder: ``-sign(S)·impact_y·
+    sigma_daily·sqrt(|S| / (volume_daily_usd·volume_scale))``; ``persistent_share`` of each
+    step's marginal impact stays, the rest decays with ``half_life_steps``. Arbitrageurs pull
+    each spot AMM toward the outside price of the next step."""
 
     impact_y: float = Field(default=1.0, ge=0, le=10)
     """The law's prefactor Y (dimensionless; of order 1 across markets; 0: no impact)."""

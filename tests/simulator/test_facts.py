@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -144,3 +146,83 @@ def test_a_comparison_run_that_is_missing_is_refused(comparison, tmp_path):
     with pytest.raises(FactsError, match="path-1"):
         run_facts(folder)
     assert not (folder / "facts.md").exists()
+
+
+def _add_adl_fills(run: Path, fills: list[tuple[str, int, str]]) -> None:
+    """The run's ``adl_fill`` rows replaced by one per (account, step, market)."""
+    path = run / "events.parquet"
+    table = pq.read_table(path)
+    frame = table.to_pandas()
+    frame = frame[frame["kind"] != "adl_fill"]
+    rows = [
+        {"step": step, "kind": "adl_fill", "market": market, "account": account, "side": "short",
+         "size_base": 1.0, "price_usd": 1.0, "notional_usd": 1.0, "amount_usd": 1.0,
+         "detail": ""}
+        for account, step, market in fills
+    ]  # fmt: skip
+    frame = pd.concat([frame, pd.DataFrame(rows)], ignore_index=True)
+    pq.write_table(pa.Table.from_pandas(frame, schema=table.schema, preserve_index=False), path)
+
+
+def _set_vault_levels(run: Path, step: int, sizes: dict[str, float], equity: float) -> None:
+    """The vault's positions and equity at ``step`` and every market's oracle price 100 USD
+    at ``step`` and ``step + 1``."""
+    path = run / "steps.parquet"
+    table = pq.read_table(path)
+    frame = table.to_pandas()
+    at = frame["step"].isin((step, step + 1))
+    markets = at & (frame["market"] != "ALL")
+    frame.loc[markets, "price_oracle_usd"] = 100.0
+    for symbol, size in sizes.items():
+        frame.loc[(frame["step"] == step) & (frame["market"] == symbol), "mm_vault_size_base"] = (
+            size
+        )
+    frame.loc[(frame["step"] == step) & (frame["market"] == "ALL"), "mm_vault_equity_usd"] = equity
+    pq.write_table(pa.Table.from_pandas(frame, schema=table.schema, preserve_index=False), path)
+
+
+def test_the_adl_leverage_counts_the_market_making_vault(comparison, tmp_path):
+    # Before: the ADL'd accounts were read from positions.parquet only, where the vault (which
+    # took most ADL fills) has no row: a run whose only ADL'd account was the vault measured
+    # nothing, and the vault never weighed in the median.
+    folder = _copy(comparison, tmp_path)
+    for run in _runs(folder):
+        events = pd.read_parquet(run / "events.parquet")
+        vault = events.loc[events["kind"] == "mm_vault_fill", "account"].dropna().iloc[0]
+        # At step 20: short 30 BTC and long 10 ETH (4,000 USD of notional at 100 USD) on
+        # 8,000 USD of equity: 0.5x, read from the step before the fill.
+        _set_vault_levels(run, 19, {"BTC": -30.0, "ETH": 10.0, "SOL": 0.0, "DOGE": 0.0,
+                                    "ALT": 0.0}, 8_000.0)  # fmt: skip
+        _add_adl_fills(run, [(vault, 20, "BTC")])
+    table, _ = run_facts(folder)
+    assert table.loc["adl_leverage_median", "n"] == 2
+    assert table.loc["adl_leverage_median", "mean"] == pytest.approx(0.5)
+    assert table.loc["adl_leverage_median", "holds"] is True
+
+
+def test_an_adl_d_account_the_run_cannot_measure_is_not_left_out(comparison, tmp_path):
+    folder = _copy(comparison, tmp_path)
+    for run in _runs(folder):
+        _add_adl_fills(run, [("0x000000000000000000000000000000000000dEaD", 20, "BTC")])
+    table, _ = run_facts(folder)
+    assert table.loc["adl_leverage_median", "n"] == 0
+    assert (
+        "1 of 1 ADL'd accounts have no position" in table.loc["adl_leverage_median", "not_measured"]
+    )
+
+
+def test_an_order_flow_slot_is_measured_from_its_events(comparison, tmp_path):
+    # A slot's positions.parquet row holds only its last open; at the step of that open its
+    # leverage from the events (deposit less the fee, at the oracle price) is the row's own
+    # (notional at entry over its equity then), within the fill's distance from the oracle.
+    folder = _copy(comparison, tmp_path)
+    expected = []
+    for run in _runs(folder):
+        positions = pd.read_parquet(run / "positions.parquet")
+        slots = positions[(positions["opens"] == 1) & (positions["opened_step"] > 0)]
+        slot = slots.sort_values("leverage").iloc[len(slots) // 2]
+        _add_adl_fills(run, [(slot["account"], int(slot["opened_step"]), slot["market"])])
+        expected.append(float(slot["leverage"]))
+    table, _ = run_facts(folder)
+    assert table.loc["adl_leverage_median", "n"] == 2
+    assert table.loc["adl_leverage_median", "mean"] == pytest.approx(np.mean(expected), rel=0.02)

@@ -3,6 +3,7 @@ functions, and the scenario keys that configure them."""
 
 from __future__ import annotations
 
+import math
 import subprocess
 
 import numpy as np
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from simulator.engine.oracle import oracle_model, source_median_usd
-from simulator.prices.impact import carry_impact, decay_per_step, sqrt_impact_log
+from simulator.prices.impact import carry_metaorder, decay_per_step, sqrt_impact_log
 from simulator.prices.sources import lower_weighted_median, venue_prices
 from simulator.scenario import ScenarioError, load_scenario
 from simulator.scenario.randomness import oracle_step_generator, random_streams
@@ -134,15 +135,50 @@ def test_the_impact_grows_with_the_square_root_of_the_size_and_linearly_in_y_and
     assert float(sqrt_impact_log(1e6, 0.5, 0.04, 1e9)) == pytest.approx(base)
 
 
+#: The law's inputs of the metaorder tests: 1% of a day's volume moves the price 0.2%.
+LAW = {"y": 1.0, "sigma_daily": 0.02, "volume_daily_usd": 1e8}
+
+
+def _metaorder(sales, share=0.25, half_life=10.0):
+    """The (permanent, transient, remembered sale) after ``sales`` (USD, one per step)."""
+    p, t, s = np.zeros(1), np.zeros(1), np.zeros(1)
+    for q in sales:
+        p, t, s = carry_metaorder(p, s, np.array([float(q)]), **LAW, persistent_share=share,
+                                  half_life_steps=half_life)  # fmt: skip
+    return float(p[0]), float(t[0]), float(s[0])
+
+
 def test_the_persistent_share_stays_and_the_rest_halves_every_half_life():
-    permanent, transient = np.zeros(1), np.zeros(1)
-    permanent, transient = carry_impact(permanent, transient, np.array([-0.1]), 0.25, 10.0)
-    assert permanent[0] == pytest.approx(-0.025) and transient[0] == pytest.approx(-0.075)
-    for _ in range(10):  # ten quiet steps: one half-life
-        permanent, transient = carry_impact(permanent, transient, np.zeros(1), 0.25, 10.0)
-    assert permanent[0] == pytest.approx(-0.025)
-    assert transient[0] == pytest.approx(-0.0375)
+    permanent, transient, _ = _metaorder([1e6])
+    whole = float(sqrt_impact_log(1e6, **LAW))
+    assert permanent == pytest.approx(0.25 * whole) and transient == pytest.approx(0.75 * whole)
+    permanent, transient, _ = _metaorder([1e6] + [0] * 10)  # ten quiet steps: one half-life
+    assert permanent == pytest.approx(0.25 * whole)
+    assert transient == pytest.approx(0.75 * whole / 2)
     assert decay_per_step(1.0) == 0.5
+
+
+def test_a_sale_spread_over_steps_moves_the_price_like_one_sale_of_the_sum():
+    # Before (each step's sale priced alone): ten sales of 1M moved the price sqrt(10) times
+    # as far as one sale of 10M.
+    once = sum(_metaorder([10e6], half_life=math.inf)[:2])
+    spread = sum(_metaorder([1e6] * 10, half_life=math.inf)[:2])
+    assert spread == pytest.approx(once) and once == pytest.approx(sqrt_impact_log(10e6, **LAW))
+    # With the memory fading in between, each piece meets the law partly anew: more stays
+    # (the persistent part is larger) but the whole moves less than the pieces priced alone.
+    p_once, _, _ = _metaorder([1e6] * 10, half_life=math.inf)
+    p_fading, t_fading, _ = _metaorder([1e6] * 10, half_life=5.0)
+    alone = 10 * float(sqrt_impact_log(1e6, **LAW))
+    assert p_fading < p_once < 0
+    assert alone < p_fading + t_fading < 0
+
+
+def test_a_purchase_after_a_sale_nets_against_it():
+    # Buying back at once what was sold leaves the metaorder flat and no impact: a round trip
+    # does not move the price (the marginal impacts telescope).
+    permanent, transient, remembered = _metaorder([4e6, -4e6], half_life=math.inf)
+    assert remembered == pytest.approx(0.0) and transient == pytest.approx(0.0)
+    assert permanent == pytest.approx(0.0)
 
 
 # -- the scenario keys ---------------------------------------------------------------------------
@@ -151,7 +187,7 @@ def test_the_persistent_share_stays_and_the_rest_halves_every_half_life():
 def test_oct_2025_sigma_defaults_to_the_paths_volatility_and_volume_is_scaled():
     scenario = load_scenario("oct-2025")
     sigma = scenario.outside_sigma_daily()
-    assert sigma[0] == pytest.approx(0.5 / np.sqrt(365))  # BTC's path: 50% a year
+    assert sigma[0] == pytest.approx(0.35 / np.sqrt(365))  # BTC's path: 35% a year
     over = scenario.with_overrides({"outside_market.markets.BTC.sigma_daily": 0.05})
     assert over.outside_sigma_daily()[0] == 0.05
     assert scenario.outside_volume_daily_usd()[0] == pytest.approx(40e9 * 0.004)
