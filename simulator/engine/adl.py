@@ -65,6 +65,18 @@ def possible_winners(ctx: Context, s: EngineState, levels: dict[str, Any]) -> np
     return possible
 
 
+def outstanding(ledger: dict[str, int], policy: str, longs_bankrupt: bool) -> int:
+    """The deficit (WAD) an ``adl`` call can act on in a market's ledger: the bankrupt side's
+    bad debt, and under ``contracts_queue`` only while bankrupt contracts are left to offset
+    (the venue closes winners' contracts, not profit: once the contracts are offset, what the
+    closes did not cover stays bad debt and ``adl`` reverts ``NoDeficit``)."""
+    side = "Longs" if longs_bankrupt else "Shorts"
+    deficit = ledger["badDebt" + side]
+    if policy == "contracts_queue" and not ledger["adlContracts" + side]:
+        return 0
+    return deficit
+
+
 def has_work(ctx: Context, s: EngineState, levels: dict[str, Any]) -> bool:
     """Whether :func:`plan_adl` would read rankings for ``levels``: some market under a called
     policy has a deficit that a possible winner could cover (:func:`possible_winners`)."""
@@ -83,11 +95,8 @@ def _jobs(
         (m, longs_bankrupt)
         for m, ledger in enumerate(levels["ledgers"])
         if ctx.adl_policy[m] in CALLED_POLICIES
-        for longs_bankrupt, deficit in (
-            (True, ledger["badDebtLongs"]),
-            (False, ledger["badDebtShorts"]),
-        )  # fmt: skip
-        if deficit
+        for longs_bankrupt in (True, False)
+        if outstanding(ledger, ctx.adl_policy[m], longs_bankrupt)
     ]
     if not deficits:
         return []

@@ -45,3 +45,21 @@ def test_possible_winners_are_the_sides_with_an_open_position_in_the_profit():
 def test_a_position_at_its_entry_price_still_counts_within_rounding():
     ctx, s = _ctx_state(side=[1], size=[1.0], entry=[100.0], market=[0], oracle=[100.0])
     assert adl.possible_winners(ctx, s, {"vault_size_wad": [0]}).tolist() == [[True, False]]
+
+
+def test_a_contracts_queue_deficit_is_outstanding_only_while_contracts_are_left():
+    # Under contracts_queue the venue offsets the bankrupt contracts; once they are offset the
+    # rest of the deficit stays bad debt and `adl` reverts NoDeficit. Before, the keeper called
+    # it every block for the rest of the run (oct-2025: 1,600 reverted calls in one path).
+    ledger = {
+        "badDebtLongs": 5,
+        "badDebtShorts": 7,
+        "adlContractsLongs": 0,
+        "adlContractsShorts": 3,
+    }
+    assert adl.outstanding(ledger, "contracts_queue", longs_bankrupt=True) == 0
+    assert adl.outstanding(ledger, "contracts_queue", longs_bankrupt=False) == 7
+    # The profit queue and pro rata act on the deficit itself.
+    for policy in ("profit_queue", "pro_rata"):
+        assert adl.outstanding(ledger, policy, longs_bankrupt=True) == 5
+        assert adl.outstanding(ledger, policy, longs_bankrupt=False) == 7
