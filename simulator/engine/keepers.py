@@ -69,6 +69,7 @@ def confirm_list(
     notional_row: np.ndarray,
     touched: np.ndarray,
     everyone: bool = False,
+    full: bool | None = None,
 ) -> np.ndarray:
     """Units the keepers confirm on the pending block before they act (one batched read).
 
@@ -80,8 +81,8 @@ def confirm_list(
     refresh: the watch list is then every open unit) reads them all. With
     ``full_health_every_step`` every open unit is read each step, which is the check that the
     estimate decides as the chain would: the run must be the same, and only the watch list's
-    reads reach the traders' view."""
-    if ctx.full_health_every_step:
+    reads reach the traders' view. ``full`` overrides ``ctx.full_health_every_step``."""
+    if ctx.full_health_every_step if full is None else full:
         return np.flatnonzero(ctx.units.unit_sum(notional_row) > 0)
     if everyone or not len(watch):
         return watch

@@ -237,23 +237,31 @@ class Engine:
 
         # ---- phase 2: keepers on the pending block --------------------------------------------
         # Keepers act on every unit's estimate carried to this step (the traders' own, computed
-        # once in plan_traders; the flow's opens since change no size), with this block's
-        # top-ups in the equity (a deposit adds its amount), and read on chain only the units
-        # the estimate cannot decide (:func:`keepers.confirm_list`).
+        # once in plan_traders; the flow's opens since change no size) and read on chain only
+        # the units the estimate cannot decide (:func:`keepers.confirm_list`), among them the
+        # ones a call of this block already changes (a top-up's deposit can revert).
         prices = s.oracle_price_usd[book.market]
         eq, mm = units.unit_sum(est_eq), units.unit_sum(est_mm)
-        if len(decisions.top_up):
-            np.add.at(eq, units.unit_of_row[decisions.top_up], np.round(decisions.top_up_usd, 6))
         notional_row = s.trader.size_base * prices
         notional = units.unit_sum(notional_row)
         everyone = socialized or t % keepers.FULL_REFRESH_STEPS == 0
         watch = keepers.watch_list(ctx, s, t, eq, mm, notional, everyone=everyone)
-        confirm = keepers.confirm_list(
-            ctx, watch, eq, mm, notional_row, self._units_touched(block), everyone=everyone
+        touched = self._units_touched(block)
+        confirm = keepers.confirm_list(ctx, watch, eq, mm, notional_row, touched, everyone=everyone)
+        # What the watch list alone confirms decides the block's path (quiet or read), also
+        # under ``full_health_every_step``: that check reads everyone for the keepers only, so
+        # that the two runs differ in nothing but the keepers' inputs.
+        own = (
+            keepers.confirm_list(
+                ctx, watch, eq, mm, notional_row, touched, everyone=everyone, full=False
+            )
+            if ctx.full_health_every_step
+            else confirm
         )
         spot_views = spot.spot_views(ctx)
         spot_inputs = None
-        if len(confirm):
+        submitted = bool(len(confirm))
+        if submitted:
             chain.submit([a.call for a in block])
             health = traders.health_views(ctx, confirm)
             got = chain.read(health + spot_views, pending=True)
@@ -263,7 +271,7 @@ class Engine:
             )
         keeper_actions = keepers.plan_keepers(ctx, s, t, eq, mm, notional_row)
         quiet = (
-            not len(confirm)
+            not len(own)
             and not keeper_actions
             and not lp_actions
             and not adl.has_work(ctx, s, last)
@@ -280,9 +288,9 @@ class Engine:
             estimate = mm_vault_phase.after_vault_trades(s, estimate, self._last_levels)
             spot_actions = self._spot_phase(estimate, t)
             block += spot_actions
-            chain.submit([a.call for a in block])
+            chain.submit([a.call for a in (spot_actions if submitted else block)])
         else:
-            pending = keeper_actions if len(confirm) else block + keeper_actions
+            pending = keeper_actions if submitted else block + keeper_actions
             chain.submit([a.call for a in pending])
             block += keeper_actions
 
@@ -336,10 +344,10 @@ class Engine:
 
     def _units_touched(self, block: list[Action]) -> np.ndarray:
         """Margin units a call already in ``block`` changes in a way the carried estimate
-        does not see (a close, a trade, a keeper's target; a top-up's deposit is added to the
-        estimate instead)."""
+        does not see (a close, a trade, a top-up: its deposit may revert, e.g. on an empty
+        wallet; a keeper's target)."""
         units = self.ctx.units
-        rows = [a.who for a in block if a.who >= 0 and a.kind not in ("arb", "top_up")]
+        rows = [a.who for a in block if a.who >= 0 and a.kind != "arb"]
         touched = {a.unit for a in block if a.unit >= 0}
         touched.update(units.unit_of_row[np.asarray(rows, dtype=np.int64)].tolist())
         return np.fromiter(touched, dtype=np.int64, count=len(touched))
