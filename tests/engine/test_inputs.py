@@ -430,8 +430,10 @@ def test_start_price_is_the_configured_start(tmp_path, kind):
     result = run_scenario(scenario, tmp_path / "run")
     assert result.summary["start_price"] == START
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["start_price"] == START
-    first_step = float(market_steps(result.steps)["price_exogenous_usd"].iloc[0])
-    assert first_step != START  # the table's first row is step 1, not the start
+    # Step 0 is a block of its own: its row holds the start; step 1's is the path's next price.
+    exogenous = market_steps(result.steps).set_index("step")["price_exogenous_usd"]
+    assert float(exogenous.loc[0]) == START
+    assert float(exogenous.loc[1]) != START
     if kind != "gbm":
         low = float(market_steps(result.steps)["price_exogenous_usd"].min())
         seen = float(market_steps(result.steps)["price_oracle_usd"].min())
