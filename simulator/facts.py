@@ -263,6 +263,11 @@ def _fund_at_first_adl(run: RunData) -> float | NotMeasured:
     return left / start
 
 
+#: The ``detail`` of the opening book's ``open`` events at step 0
+#: (:data:`simulator.engine.opening.BOOK_DETAIL`; facts reads run folders, not the engine).
+BOOK_OPEN_DETAIL = "book"
+
+
 def _leverage(notional_usd: float, equity_usd: float) -> float | None:
     """``notional / equity`` (x); ``inf`` for a position on zero or negative equity (beyond any
     leverage: it sorts above every other); ``None`` without a position or a finite input."""
@@ -363,7 +368,7 @@ def mm_vault_leverage(run: RunData, prices: pd.Series, step: int) -> float | Non
 def _adl_leverage(run: RunData) -> np.ndarray | NotMeasured:
     """Each ADL'd account's leverage at its first ADL fill (x): an opening-book trader's from
     ``positions.parquet`` at that step's oracle prices (:func:`_trader_leverage`), an
-    order-flow slot's (an account with ``open`` events) from its events
+    order-flow slot's (an account with ``open`` events of the flow) from its events
     (:func:`_flow_slot_leverage`), the market-making vault's from its levels in
     ``steps.parquet`` (:func:`mm_vault_leverage`).
     An account on zero or negative equity counts as infinitely levered; an ADL'd account none
@@ -374,7 +379,10 @@ def _adl_leverage(run: RunData) -> np.ndarray | NotMeasured:
         return NotMeasured("no ADL fill")
     first = fills.groupby("account")["step"].min()
     vaults, prices = mm_vault_accounts(run), _oracle_prices(run)
-    flow = set(e.loc[e["kind"] == "open", "account"].dropna())
+    # Order-flow slots: accounts with ``open`` events of the flow (the opening book's opens at
+    # step 0 are events too, detail ``book``: those accounts are measured from positions).
+    opens = e[(e["kind"] == "open") & (e["detail"] != BOOK_OPEN_DETAIL)]
+    flow = set(opens["account"].dropna())
     out, unknown = [], 0
     for account, step in first.items():
         if account in vaults:

@@ -17,6 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parents[1] / "engine"))
 from engine_helpers import small_oct  # noqa: E402
 
+from simulator import facts as facts_module  # noqa: E402
 from simulator.compare import run_compare  # noqa: E402
 from simulator.facts import FACTS, FactsError, run_facts  # noqa: E402
 
@@ -164,6 +165,14 @@ def _add_adl_fills(run: Path, fills: list[tuple[str, int, str]]) -> None:
     pq.write_table(pa.Table.from_pandas(frame, schema=table.schema, preserve_index=False), path)
 
 
+def _add_event(run: Path, row: dict) -> None:
+    """One more row in the run's events (the other columns empty)."""
+    path = run / "events.parquet"
+    table = pq.read_table(path)
+    frame = pd.concat([table.to_pandas(), pd.DataFrame([row])], ignore_index=True)
+    pq.write_table(pa.Table.from_pandas(frame, schema=table.schema, preserve_index=False), path)
+
+
 def _set_vault_levels(run: Path, step: int, sizes: dict[str, float], equity: float) -> None:
     """The vault's positions and equity at ``step`` and every market's oracle price 100 USD
     at ``step`` and ``step + 1``."""
@@ -226,3 +235,29 @@ def test_an_order_flow_slot_is_measured_from_its_events(comparison, tmp_path):
     table, _ = run_facts(folder)
     assert table.loc["adl_leverage_median", "n"] == 2
     assert table.loc["adl_leverage_median", "mean"] == pytest.approx(np.mean(expected), rel=0.02)
+
+
+def test_an_opening_book_trader_is_measured_from_its_position_not_as_a_flow_slot(
+    comparison, tmp_path
+):
+    # Since step 0 is a block, the opening book's positions are `open` events too (detail
+    # "book"). Before, that made every book trader an order-flow slot for the ADL leverage,
+    # measured from its events, which give up after a partial liquidation: the fact was then
+    # "not measured". A book trader is measured from positions.parquet, as its row says.
+    from simulator.engine.opening import BOOK_DETAIL
+
+    assert BOOK_DETAIL == facts_module.BOOK_OPEN_DETAIL
+    folder = _copy(comparison, tmp_path)
+    for run in _runs(folder):
+        positions = pd.read_parquet(run / "positions.parquet")
+        book = positions[(positions["opened_step"] == 0) & (positions["outcome"] == "open")]
+        trader = book.iloc[0]
+        events = pd.read_parquet(run / "events.parquet")
+        own = events[events["account"] == trader["account"]]
+        assert (own["detail"] == "book").any()
+        # A partial liquidation of that account before its ADL fill.
+        _add_event(run, {"step": 10, "kind": "partial_liquidation", "market": trader["market"],
+                         "account": trader["account"]})  # fmt: skip
+        _add_adl_fills(run, [(trader["account"], 11, trader["market"])])
+    table, _ = run_facts(folder)
+    assert table.loc["adl_leverage_median", "n"] == 2
