@@ -58,7 +58,9 @@ are not nodes, so its external assets are its cash only.
 Every contract the deployment names must have code, and the contracts must belong to each
 other (the fund, the vault and the synthetic dollar to the deployment's venue, the pool's and
 the venue's stablecoin to ``stablecoin``): otherwise :class:`ContagionDeploymentError`, one line
-naming the field and the address (exit 2 from the CLI).
+naming the field and the address (a :class:`~simulator.errors.PerpsimError`, exit code 2: a
+command that builds the graph prints ``error: ...`` and exits 2 through ``handles_errors``).
+Code is checked with one ``get_code`` per contract before the reads.
 """
 
 from __future__ import annotations

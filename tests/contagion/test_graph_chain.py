@@ -13,7 +13,9 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import click
 import pytest
+from click.testing import CliRunner
 
 _CONTRACT_TESTS = Path(__file__).resolve().parent.parent / "contracts"
 for folder in ("", "venue", "contagion"):
@@ -39,6 +41,7 @@ from simulator.chain import BACKENDS, open_chain  # noqa: E402
 from simulator.chain.artifacts import load_artifacts  # noqa: E402
 from simulator.chain.contracts import ContractWrapper  # noqa: E402
 from simulator.chain.deploy import deploy_contract  # noqa: E402
+from simulator.cli import handles_errors  # noqa: E402
 from simulator.contagion import debtrank  # noqa: E402
 from simulator.contagion.graph import (  # noqa: E402
     ContagionDeployment,
@@ -348,3 +351,20 @@ def test_a_contract_of_another_kind_or_venue_is_refused(world):
     assert other.mv.fund.address in str(e.value)
     with pytest.raises(ContagionDeploymentError, match="not an address"):
         holdings_graph(w.chain, replace(w.deployment, venue="0x1234"))
+
+
+def test_the_error_reaches_the_cli_as_one_line_and_exit_2(world):
+    """Through the CLI's ``handles_errors`` (as a command building the graph would use it)."""
+    w = world
+    nowhere = "0x00000000000000000000000000000000DeaDBeef"
+
+    @click.command()
+    @handles_errors
+    def graph_command():
+        holdings_graph(w.chain, replace(w.deployment, backstop_vault=nowhere))
+
+    result = CliRunner(mix_stderr=False).invoke(graph_command, [])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert "backstop_vault" in lines[0] and "no code" in lines[0]
