@@ -368,3 +368,19 @@ def test_the_error_reaches_the_cli_as_one_line_and_exit_2(world):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ")
     assert "backstop_vault" in lines[0] and "no code" in lines[0]
+
+
+def test_a_bankrupt_account_shows_its_shortfall_and_holds_nothing(world):
+    """A negative equity at the venue is not dropped: the node's equity is 0, the gap is its
+    ``shortfall_usd``, and it has no claim on the venue (no out-edge)."""
+    w = world
+    bankrupt = TRADERS[8]
+    w.vv.mv.setup(bankrupt, 100, [(1, 15)])
+    w.vv.mv.push(1, 90)
+    equity = w.vv.mv.venue.read("accountHealth", bankrupt)[0]
+    assert equity < 0
+    G = holdings_graph(w.chain, replace(w.deployment, mm_vault_account=bankrupt))
+    node = G.nodes["mm_vault"]
+    assert node["equity_usd"] == 0 and G.out_degree("mm_vault") == 0
+    assert _cents(node["shortfall_usd"], -equity, WAD)
+    assert node["shortfall_usd"] == pytest.approx(50, abs=1)
