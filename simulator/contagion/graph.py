@@ -1,0 +1,371 @@
+"""The contagion world's exposure graph, read from chain state (issue 13, item 2).
+
+:func:`holdings_graph` reads the balances, account equities and debts of a deployed contagion
+world (:class:`ContagionDeployment`: the perp venue, its insurance fund, its backstop vault,
+the market-making vault's account, a lending pool, a synthetic dollar) in two batched reads
+(``chain.read``: the second values the pool's holdings, whose amounts the first one reads) and
+returns a networkx ``DiGraph`` for the algorithms of :mod:`simulator.contagion`. Nothing comes
+from a scenario: change a holding on chain and the graph changes with it.
+
+Conventions (REFERENCES.md, "Contagion algorithms"):
+
+- **Edges point from holder to issuer**: ``i -> j`` with ``exposure_usd = x`` says that i holds
+  x USD of j's liabilities (j owes i the amount x); distress and losses flow against the edges.
+  An edge exists only where the exposure is > 0, so a node that holds nothing has no out-edge.
+- All figures are **USD floats** converted exactly from the contracts' integers (stablecoin
+  base units / 1e6, WAD / 1e18), so they equal the on-chain numbers to the cent.
+- Every node has ``type``, ``address``, ``equity_usd`` (its loss-absorbing capital, >= 0) and
+  ``external_assets_usd`` (its assets that are not claims on another node of the graph, >= 0).
+  A node whose liabilities exceed its assets gets ``equity_usd = 0`` and carries the gap as
+  ``shortfall_usd`` (> 0) beside it, so no negative figure is dropped silently.
+
+Nodes (name: ``type``) and the views each number comes from:
+
+===================== ================= =========================================================
+node                  equity_usd        external_assets_usd / edges out (exposure_usd)
+===================== ================= =========================================================
+``venue``:            max(0, counter-   its stablecoin balance (``balanceOf(venue)``); no edges
+``perp_venue``        party pool) of    out. Also ``pool_usd``, the pool signed (a negative
+                      ``accounting()``  one is also ``shortfall_usd``).
+                      (realized: open
+                      PnL against the
+                      pool not counted)
+``insurance_fund``:   ``balance()``     0; -> ``venue`` with its whole ``balance()``: the fund
+``insurance_fund``                      pays the venue's deficits, all of it is at risk.
+``backstop_vault``:   ``totalAssets()`` ``totalAssets()`` minus its counted venue equity (its
+``vault``             (LP capital, no   idle stablecoin + spot inventory); -> ``venue`` with
+                      debt of its own)  max(0, cross equity) of ``venue.accountHealth(vault)``.
+                                        Also ``venue_equity_usd``, that equity signed.
+``mm_vault``:         max(0, cross      0 (it is an account at the venue without a contract);
+``venue_account``     equity)           -> ``venue`` with max(0, ``accountHealth(account)``
+                                        equity); a negative equity is ``shortfall_usd``.
+``synthetic_dollar``: max(0, backing    spot value + idle stablecoin of ``backing()``;
+``synthetic_dollar``  total − supply    -> ``venue`` with max(0, hedge equity) of ``backing()``.
+                      at 1 USD par)     Also ``backing_usd``, ``supply_usd``, ``backing_ratio``.
+``lending_pool``:     ``totalAssets()`` ``cash()``; -> ``backstop_vault`` with the vault shares it
+``lending_pool``      (suppliers'       holds (``vault.balanceOf(pool)``) at the vault's
+                      capital)          ``convertToAssets``; -> ``synthetic_dollar`` with the
+                                        tokens it holds at its own ``collateralValue`` (its
+                                        oracle). Also ``debt_usd`` (``totalDebt()``) and
+                                        ``bad_debt_usd`` (``totalBadDebt()``).
+===================== ================= =========================================================
+
+The pool's edges are the collateral it holds for its borrowers: they bound what it can lose if
+the issuer fails (a borrower's own equity in an over-collateralized loan absorbs the first
+part), and their sum may exceed its loans. Its loans themselves are claims on borrowers, who
+are not nodes, so its external assets are its cash only.
+
+Every contract the deployment names must have code, and the contracts must belong to each
+other (the fund, the vault and the synthetic dollar to the deployment's venue, the pool's and
+the venue's stablecoin to ``stablecoin``): otherwise :class:`ContagionDeploymentError`, one line
+naming the field and the address (a :class:`~simulator.errors.PerpsimError`, exit code 2: a
+command that builds the graph prints ``error: ...`` and exits 2 through ``handles_errors``).
+Code is checked with one ``get_code`` per contract before the reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import networkx as nx
+from eth_utils import is_address, to_checksum_address
+
+from simulator.chain.artifacts import Artifacts, load_artifacts
+from simulator.chain.base import Chain
+from simulator.chain.contracts import ContractWrapper
+from simulator.chain.types import View, ViewError
+from simulator.errors import ContagionError
+
+UNIT = 10**6
+"""Stablecoin base units per USD."""
+WAD = 10**18
+
+#: The deployment's contract fields and the artifact each address must hold the code of.
+_CONTRACTS = {
+    "venue": "PerpVenue",
+    "stablecoin": "CollateralToken",
+    "insurance_fund": "InsuranceFund",
+    "backstop_vault": "VenueBackstopVault",
+    "lending_pool": "LendingPool",
+    "synthetic_dollar": "SyntheticDollar",
+}
+
+
+class ContagionDeploymentError(ContagionError):
+    """A contagion deployment names an address without code, an address that is not one, or
+    contracts that do not belong together (one line naming the field and the address)."""
+
+
+@dataclass(frozen=True)
+class ContagionDeployment:
+    """Addresses of a deployed contagion world; every field but ``venue`` and ``stablecoin``
+    is optional (``None``: the protocol is not deployed and is not a node).
+
+    ``mm_vault_account`` is the market-making vault's account at the venue (an account, not a
+    contract: it is not checked for code); every other field must hold the code of its
+    contract.
+    """
+
+    venue: str
+    """``PerpVenue``."""
+    stablecoin: str
+    """The venue's collateral ``CollateralToken`` (6 decimals), lent by the pool."""
+    insurance_fund: str | None = None
+    """The venue's ``InsuranceFund``."""
+    backstop_vault: str | None = None
+    """The venue's ``VenueBackstopVault`` (ERC-4626 over the stablecoin)."""
+    mm_vault_account: str | None = None
+    """The market-making vault's cross account at the venue."""
+    lending_pool: str | None = None
+    """A ``LendingPool`` lending the stablecoin."""
+    synthetic_dollar: str | None = None
+    """A ``SyntheticDollar`` hedging on the venue."""
+
+    def addresses(self) -> dict[str, str]:
+        """The fields that are set, ``{field: checksummed address}``;
+        :class:`ContagionDeploymentError` for a value that is not an address."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            if not isinstance(value, str) or not is_address(value):
+                raise ContagionDeploymentError(
+                    f"contagion deployment: {f.name} is not an address: {value!r}"
+                )
+            out[f.name] = to_checksum_address(value)
+        return out
+
+
+def _wrappers(
+    chain: Chain, deployment: ContagionDeployment, artifacts: Artifacts
+) -> dict[str, ContractWrapper]:
+    """A wrapper per contract field that is set, after checking that its address has code."""
+    wrappers = {}
+    for name, address in deployment.addresses().items():
+        if name not in _CONTRACTS:
+            continue
+        if not chain.get_code(address):
+            raise ContagionDeploymentError(
+                f"contagion deployment: {name} at {address} has no code "
+                f"(expected a {_CONTRACTS[name]})"
+            )
+        wrappers[name] = ContractWrapper(chain, artifacts[_CONTRACTS[name]], address)
+    return wrappers
+
+
+def _read(chain: Chain, views: dict[str, View]) -> dict[str, object]:
+    """Evaluate ``views`` in one batched read; a reverting view is a one-line error naming it
+    (a contract of another kind at that address, or a wrong pairing)."""
+    keys = list(views)
+    results = chain.read([views[k] for k in keys], strict=False)
+    out = {}
+    for key, value in zip(keys, results, strict=True):
+        if isinstance(value, ViewError):
+            raise ContagionDeploymentError(
+                f"contagion deployment: {views[key].label} at {views[key].to} reverted "
+                f"({value.error}); is it the contract the deployment names?"
+            )
+        out[key] = value
+    return out
+
+
+def _check_belongs(values: dict[str, object], addresses: dict[str, str]) -> None:
+    """The fund, vault and synthetic dollar belong to the deployment's venue; the venue and
+    the pool use its stablecoin."""
+    expected = {
+        "venue.collateral": ("stablecoin", "venue"),
+        "venue.insuranceFund": ("insurance_fund", "venue"),
+        "fund.collateral": ("stablecoin", "insurance_fund"),
+        "vault.venue": ("venue", "backstop_vault"),
+        "synth.venue": ("venue", "synthetic_dollar"),
+        "synth.stablecoin": ("stablecoin", "synthetic_dollar"),
+        "pool.asset": ("stablecoin", "lending_pool"),
+    }
+    for key, (field, owner) in expected.items():
+        if key not in values or field not in addresses:
+            continue
+        got = to_checksum_address(values[key])
+        if got != addresses[field]:
+            raise ContagionDeploymentError(
+                f"contagion deployment: {owner} at {addresses[owner]} uses {field} {got}, "
+                f"not the deployment's {addresses[field]}"
+            )
+
+
+def _units(amount: int) -> float:
+    """Stablecoin base units -> USD."""
+    return amount / UNIT
+
+
+def _wad(amount: int) -> float:
+    """WAD USD -> USD."""
+    return amount / WAD
+
+
+def holdings_graph(
+    chain: Chain, deployment: ContagionDeployment, *, artifacts: Artifacts | None = None
+) -> nx.DiGraph:
+    """The exposure graph of `deployment`, read from `chain`'s latest block.
+
+    Parameters
+    ----------
+    chain : Chain
+        The chain the world is deployed on.
+    deployment : ContagionDeployment
+        The deployed addresses; the protocols left ``None`` are not nodes.
+    artifacts : Artifacts, optional
+        Compiled contracts (their ABIs); the project's build by default.
+
+    Returns
+    -------
+    networkx.DiGraph
+        Nodes ``venue``, ``insurance_fund``, ``backstop_vault``, ``mm_vault``,
+        ``lending_pool``, ``synthetic_dollar`` (those deployed) with ``type``, ``address``,
+        ``equity_usd``, ``external_assets_usd`` (and the extra figures of the module
+        docstring); holder -> issuer edges with ``exposure_usd`` (USD, > 0). See the module
+        docstring for which view each number comes from.
+
+    Raises
+    ------
+    ContagionDeploymentError
+        An address without code or that is not an address, or contracts that do not belong
+        together (one line naming the field and the address).
+    """
+    artifacts = artifacts or load_artifacts()
+    addresses = deployment.addresses()
+    w = _wrappers(chain, deployment, artifacts)
+    venue, stable = w["venue"], w["stablecoin"]
+    fund, vault = w.get("insurance_fund"), w.get("backstop_vault")
+    pool, synth = w.get("lending_pool"), w.get("synthetic_dollar")
+    mm = addresses.get("mm_vault_account")
+
+    views: dict[str, View] = {
+        "venue.collateral": venue.view("collateral"),
+        "venue.accounting": venue.view("accounting"),
+        "venue.stable": stable.view("balanceOf", venue.address),
+    }
+    if fund is not None:
+        views["venue.insuranceFund"] = venue.view("insuranceFund")
+        views["fund.collateral"] = fund.view("collateral")
+        views["fund.balance"] = fund.view("balance")
+    if vault is not None:
+        views["vault.venue"] = vault.view("venue")
+        views["vault.totalAssets"] = vault.view("totalAssets")
+        views["vault.health"] = venue.view("accountHealth", vault.address)
+    if mm is not None:
+        views["mm.health"] = venue.view("accountHealth", mm)
+    if synth is not None:
+        views["synth.venue"] = synth.view("venue")
+        views["synth.stablecoin"] = synth.view("stablecoin")
+        views["synth.backing"] = synth.view("backing")
+        views["synth.supply"] = synth.view("totalSupply")
+    if pool is not None:
+        views["pool.asset"] = pool.view("asset")
+        views["pool.totalAssets"] = pool.view("totalAssets")
+        views["pool.cash"] = pool.view("cash")
+        views["pool.totalDebt"] = pool.view("totalDebt")
+        views["pool.totalBadDebt"] = pool.view("totalBadDebt")
+        if vault is not None:
+            views["pool.vaultShares"] = vault.view("balanceOf", pool.address)
+        if synth is not None:
+            views["pool.synth"] = synth.view("balanceOf", pool.address)
+    r = _read(chain, views)
+    _check_belongs(r, addresses)
+
+    # the pool's holdings, valued by their issuers' (vault) or the pool's own (synth) views
+    second: dict[str, View] = {}
+    if r.get("pool.vaultShares"):
+        second["vault.convertToAssets"] = vault.view("convertToAssets", r["pool.vaultShares"])
+    if r.get("pool.synth"):
+        second["pool.synthValue"] = pool.view("collateralValue", synth.address, r["pool.synth"])
+    if second:
+        r |= _read(chain, second)
+
+    G = nx.DiGraph()
+    pool_wad = r["venue.accounting"][1]
+    G.add_node(
+        "venue",
+        type="perp_venue",
+        address=venue.address,
+        equity_usd=_wad(max(0, pool_wad)),
+        external_assets_usd=_units(r["venue.stable"]),
+        pool_usd=_wad(pool_wad),
+        **_shortfall(-pool_wad),
+    )
+    if fund is not None:
+        balance = _units(r["fund.balance"])
+        G.add_node(
+            "insurance_fund",
+            type="insurance_fund",
+            address=fund.address,
+            equity_usd=balance,
+            external_assets_usd=0.0,
+        )
+        _edge(G, "insurance_fund", "venue", balance)
+    if vault is not None:
+        total_units = r["vault.totalAssets"]
+        equity_wad = r["vault.health"][0]
+        counted_units = max(0, equity_wad) // (WAD // UNIT)  # as totalAssets counts it
+        G.add_node(
+            "backstop_vault",
+            type="vault",
+            address=vault.address,
+            equity_usd=_units(total_units),
+            external_assets_usd=_units(total_units - counted_units),
+            venue_equity_usd=_wad(equity_wad),
+        )
+        _edge(G, "backstop_vault", "venue", _wad(max(0, equity_wad)))
+    if mm is not None:
+        equity_wad = r["mm.health"][0]
+        G.add_node(
+            "mm_vault",
+            type="venue_account",
+            address=mm,
+            equity_usd=_wad(max(0, equity_wad)),
+            external_assets_usd=0.0,
+            **_shortfall(-equity_wad),
+        )
+        _edge(G, "mm_vault", "venue", _wad(max(0, equity_wad)))
+    if synth is not None:
+        total, spot, idle, hedge_equity, _size = r["synth.backing"]
+        supply = r["synth.supply"]
+        G.add_node(
+            "synthetic_dollar",
+            type="synthetic_dollar",
+            address=synth.address,
+            equity_usd=_wad(max(0, total - supply)),
+            external_assets_usd=_wad(spot + idle),
+            backing_usd=_wad(total),
+            supply_usd=_wad(supply),
+            backing_ratio=total / supply if supply else 1.0,
+            hedge_equity_usd=_wad(hedge_equity),
+            **_shortfall(supply - total),
+        )
+        _edge(G, "synthetic_dollar", "venue", _wad(max(0, hedge_equity)))
+    if pool is not None:
+        G.add_node(
+            "lending_pool",
+            type="lending_pool",
+            address=pool.address,
+            equity_usd=_units(r["pool.totalAssets"]),
+            external_assets_usd=_units(r["pool.cash"]),
+            debt_usd=_units(r["pool.totalDebt"]),
+            bad_debt_usd=_units(r["pool.totalBadDebt"]),
+        )
+        if "vault.convertToAssets" in r:
+            _edge(G, "lending_pool", "backstop_vault", _units(r["vault.convertToAssets"]))
+        if "pool.synthValue" in r:
+            _edge(G, "lending_pool", "synthetic_dollar", _wad(r["pool.synthValue"]))
+    return G
+
+
+def _shortfall(gap: int) -> dict[str, float]:
+    """``{"shortfall_usd": gap}`` (WAD -> USD) when liabilities exceed assets, else ``{}``."""
+    return {"shortfall_usd": _wad(gap)} if gap > 0 else {}
+
+
+def _edge(G: nx.DiGraph, holder: str, issuer: str, exposure_usd: float) -> None:
+    """A holder -> issuer edge, only for a positive exposure."""
+    if exposure_usd > 0:
+        G.add_edge(holder, issuer, exposure_usd=exposure_usd)
