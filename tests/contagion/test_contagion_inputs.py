@@ -3,9 +3,6 @@ wrong; and the docstring examples of the package run and are right."""
 
 from __future__ import annotations
 
-import doctest
-import importlib
-
 import networkx as nx
 import pytest
 from contagion_graphs import exposure_graph
@@ -114,22 +111,3 @@ def test_debtrank_loss_needs_some_value():
     G = exposure_graph([("a", "b", 1)], equity={"a": 0, "b": 0})
     with pytest.raises(ContagionError, match="every node's equity_usd is 0"):
         debtrank_loss(G, {"a": 0.5})
-
-
-MODULES = [
-    "simulator.contagion",
-    "simulator.contagion.network",
-    "simulator.contagion.debtrank",
-    "simulator.contagion.clearing",
-    "simulator.contagion.cascade",
-    "benchmarks.contagion",
-]
-
-
-@pytest.mark.parametrize("name", MODULES)
-def test_docstring_examples_run(name):
-    # As tests/simulator/test_docstrings.py does for the other simulator modules.
-    module = importlib.import_module(name)
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0, f"{name} has no docstring examples to run"
-    assert result.failed == 0, f"{result.failed} docstring example(s) failed in {name}"

@@ -31,6 +31,7 @@ from contagion_helpers import (  # noqa: E402
     OUTSIDER,
     SUPPLIER,
     SYNTH_MANAGER,
+    reserve_and_mint,
     send,
 )
 from perp_helpers import MANAGER, PUSHER, TRADERS, WAD, usd, wad  # noqa: E402
@@ -98,16 +99,7 @@ def _deploy_world(chain) -> World:
         venue=mv.venue.address, market=1, oracle=mv.oracles[1].address, admin=ADMIN,
         manager=SYNTH_MANAGER, max_slippage_bps=100,
     )  # fmt: skip
-    send(
-        chain,
-        stable.mint(deployer, SYNTH_MANAGER, usd(100)),
-        stable.approve(SYNTH_MANAGER, synth.address, MAX_UINT),
-        synth.add_reserve(SYNTH_MANAGER, usd(100)),
-        synth.move_margin(SYNTH_MANAGER, usd(100)),
-        mv.bases[1].mint(deployer, MINTER, wad(10)),
-        mv.bases[1].approve(MINTER, synth.address, MAX_UINT),
-        synth.mint(MINTER, wad(10)),
-    )
+    reserve_and_mint(chain, mv, synth, reserve_units=usd(100), minted_base=wad(10))
     art = load_artifacts()
     synth_oracle = deploy_contract(
         chain, Oracle, deployer, PUSHER, WAD, 3_600, 0, 600, artifacts=art

@@ -28,6 +28,12 @@ MODULES = [
     "simulator.stats",
     "simulator.report",
     "simulator.units",
+    "simulator.contagion",
+    "simulator.contagion.network",
+    "simulator.contagion.debtrank",
+    "simulator.contagion.clearing",
+    "simulator.contagion.cascade",
+    "benchmarks.contagion",
 ]
 
 

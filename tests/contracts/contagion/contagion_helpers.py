@@ -231,3 +231,20 @@ def deploy_synth_world(
     if reserve_units:
         world.add_margin(reserve_units)
     return world
+
+
+def reserve_and_mint(chain, mv, synth, *, reserve_units: int, minted_base: int) -> None:
+    """Through the typed wrapper ``synth`` (:class:`simulator.world_contracts.SyntheticDollar`)
+    on market 1 of ``mv``: the manager adds ``reserve_units`` of stablecoin and moves them to the
+    venue as the hedge's margin, then MINTER mints against ``minted_base`` of the base token."""
+    stable, deployer, base = mv.collateral, mv.deployer, mv.bases[1]
+    send(
+        chain,
+        stable.mint(deployer, SYNTH_MANAGER, reserve_units),
+        stable.approve(SYNTH_MANAGER, synth.address, MAX_UINT),
+        synth.add_reserve(SYNTH_MANAGER, reserve_units),
+        synth.move_margin(SYNTH_MANAGER, reserve_units),
+        base.mint(deployer, MINTER, minted_base),
+        base.approve(MINTER, synth.address, MAX_UINT),
+        synth.mint(MINTER, minted_base),
+    )

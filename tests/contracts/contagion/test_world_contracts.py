@@ -4,7 +4,16 @@ pool values it by, makes a borrower against it liquidatable: one step of contagi
 
 from __future__ import annotations
 
-from contagion_helpers import ADMIN, LIQUIDATOR, MAX_UINT, MINTER, SUPPLIER, SYNTH_MANAGER, send
+from contagion_helpers import (
+    ADMIN,
+    LIQUIDATOR,
+    MAX_UINT,
+    MINTER,
+    SUPPLIER,
+    SYNTH_MANAGER,
+    reserve_and_mint,
+    send,
+)
 from perp_helpers import PUSHER, WAD, event, usd, wad
 from venue_helpers import MarketSpec, deploy_multi
 
@@ -27,16 +36,7 @@ def test_a_depeg_on_the_synthetic_dollars_pool_reaches_a_lender_through_its_orac
             venue=mv.venue.address, market=1, oracle=mv.oracles[1].address, admin=ADMIN,
             manager=SYNTH_MANAGER, max_slippage_bps=100,
         )  # fmt: skip
-        send(
-            chain,
-            stable.mint(deployer, SYNTH_MANAGER, usd(100)),
-            stable.approve(SYNTH_MANAGER, synth.address, MAX_UINT),
-            synth.add_reserve(SYNTH_MANAGER, usd(100)),
-            synth.move_margin(SYNTH_MANAGER, usd(100)),
-            mv.bases[1].mint(deployer, MINTER, wad(10)),
-            mv.bases[1].approve(MINTER, synth.address, MAX_UINT),
-            synth.mint(MINTER, wad(10)),
-        )
+        reserve_and_mint(chain, mv, synth, reserve_units=usd(100), minted_base=wad(10))
         assert chain.read_one(synth.backing_ratio()) == wad("1.1")
 
         # its secondary market: an ordinary SpotAMM of the stablecoin against the token
