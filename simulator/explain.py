@@ -10,6 +10,8 @@ path by path, to the baseline's. :func:`same_as_baseline` then says what its run
   the baseline's liquidated from then on;
 - a circuit-breaker band (``circuit_breaker_max_move_bps``) wider than the oracle's largest
   one-step move in the runs (``steps.parquet``);
+- an open-interest cap (``oi_cap_usd``, per market and side) against the largest open interest
+  of any market's side in the runs (``steps.parquet``: ``oi_long_usd`` / ``oi_short_usd``);
 - how many positions opened after step 0 (``positions.parquet``): a control that acts on new
   risk (leverage caps, OI caps, margins, a parameter change) has nothing to act on without
   them.
@@ -27,7 +29,13 @@ import numpy as np
 from simulator.results import RunReader
 from simulator.scenario import Scenario, parse_scenario
 
-__all__ = ["HEADLINE_METRICS", "same_figures", "same_as_baseline", "largest_step_move_bps"]
+__all__ = [
+    "HEADLINE_METRICS",
+    "same_figures",
+    "same_as_baseline",
+    "largest_step_move_bps",
+    "largest_open_interest",
+]
 
 #: The headline figures compared with the baseline's (summary keys).
 HEADLINE_METRICS = (
@@ -66,6 +74,36 @@ def largest_step_move_bps(reader: RunReader) -> float:
             if len(moves):
                 largest = max(largest, float(moves.max()) * 1e4)
     return largest
+
+
+def largest_open_interest(reader: RunReader) -> tuple[float, str, int, str]:
+    """The largest open interest of any market's side over the run: (USD at the index price,
+    market, step, ``"long"`` or ``"short"``); (0, "", 0, "") for a run without market rows."""
+    steps = reader.steps
+    markets = steps[steps["market"] != "ALL"]
+    best = (0.0, "", 0, "")
+    for side in ("long", "short"):
+        column = markets[f"oi_{side}_usd"].to_numpy(dtype=float)
+        if len(column) and np.isfinite(column).any():
+            i = int(np.nanargmax(column))
+            if column[i] > best[0]:
+                row = markets.iloc[i]
+                best = (float(column[i]), str(row["market"]), int(row["step"]), side)
+    return best
+
+
+def _oi_cap(cap_usd: float, readers: Sequence[RunReader]) -> str:
+    usd, market, step, side = max(largest_open_interest(r) for r in readers)
+    if usd < cap_usd:
+        return (
+            f"the open interest never reached the cap: its largest side was {_usd(usd)} USD "
+            f"({market} {side}s, step {step:,}) against a cap of {_usd(cap_usd)} USD per market "
+            "and side"
+        )
+    return (
+        f"the open interest reached the cap of {_usd(cap_usd)} USD ({market} {side}s, "
+        f"{_usd(usd)} USD at step {step:,}) without changing the headline figures"
+    )
 
 
 def _liquidated_from(reader: RunReader, step: int) -> float:
@@ -174,6 +212,9 @@ def same_as_baseline(
                 f"the oracle's largest one-step move was {move:,.0f} bps against a band of "
                 f"{int(band):,} bps"
             )
+        cap = changed.get("controls.oi_cap_usd")
+        if cap is not None:
+            parts.append(_oi_cap(float(cap), readers))
         parts.append(_new_risk(readers))
         out[control] = "; ".join(parts)
     return out
