@@ -38,8 +38,8 @@ def plan_traders(
     """This step's decisions (drawn from the agents' stream), their calls, and every row's
     carried estimate (equity, maintenance; USD, :func:`estimate_rows`, before this step's
     calls: the keepers reuse it). The calls: closes first
-    (``closePosition(market)``), then top-ups (a cross row's account deposits; amounts in
-    collateral units, rounded to the cent's 6 decimals). Isolated rows do not top up: the
+    (``closePosition(market)``), then top-ups (a cross row's account deposits;
+    :func:`deposit_units`). Isolated rows do not top up: the
     venue adds margin to an isolated position only with a trade. A position of a margin unit
     estimated under maintenance is left to the keepers (the venue would refuse its close)."""
     v, book, units = ctx.venue.venue, ctx.world.book, ctx.units
@@ -68,9 +68,22 @@ def plan_traders(
         actions.append(Action(v.close_position(account, ctx.market_ids[m]), "close", int(r), m))
     for r, amount in zip(decisions.top_up, decisions.top_up_usd, strict=True):
         account = ctx.accounts[book.account[r]]
-        call = v.deposit(account, to_units(round(float(amount), 6)))
+        call = v.deposit(account, deposit_units(amount))
         actions.append(Action(call, "top_up", int(r), int(book.market[r])))
     return decisions, actions, carried
+
+
+def deposit_units(amount_usd: float) -> int:
+    """A top-up's deposit in collateral base units (6 decimals), rounded down, so that it never
+    asks for more than the wallet holds (the wallet was minted rounded down too). Rounded to
+    the nearest unit instead, a top-up of a whole remaining wallet asked for one unit more than
+    the balance and reverted ``ERC20InsufficientBalance``, every step it was tried again (16-26
+    reverted top-ups per oct-2025 run in session 20).
+
+    >>> deposit_units(1742.4333259)
+    1742433325
+    """
+    return to_units(float(amount_usd))
 
 
 def health_views(ctx: Context, units: np.ndarray) -> list:
