@@ -12,10 +12,11 @@ number of round trips of a step does not depend on the number of markets.
    submitted or executed (:mod:`~simulator.engine.governance`); traders act
    (:mod:`~simulator.engine.traders`: close a position, top up); LPs may withdraw
    (:mod:`~simulator.engine.lps`).
-2. **keeper phase** -- keepers read the *pending* block (one batched ``healthOf`` over the
-   watched cross accounts and one ``isolatedHealth`` per watched isolated position, with the
-   spot phase's inputs) and send backstop takeovers and liquidations
-   (:mod:`~simulator.engine.keepers`).
+2. **keeper phase** -- keepers act on their estimate of every margin unit, carried from its
+   last read, and read the *pending* block first (one batched ``healthOf`` over the cross
+   accounts and one ``isolatedHealth`` per isolated position, with the spot phase's inputs)
+   only for the units the estimate cannot decide; they send backstop takeovers and
+   liquidations (:mod:`~simulator.engine.keepers`).
 3. **spot phase** -- after the keepers' calls, one more pending read (every market's state and
    AMM reserves, the vault's positions): the ADL keeper covers every market's outstanding bad
    debt under its policy (:mod:`~simulator.engine.adl`; one ranking read for all markets), the
@@ -23,9 +24,10 @@ number of round trips of a step does not depend on the number of markets.
    next exogenous price and the pool's hedger sells or buys what the traders' net position
    changed (:mod:`~simulator.engine.spot`).
 
-A quiet block (nobody near liquidation, no LP withdrawal, no bad debt) goes to the node in one
-submit with no pending read. The block is mined and the levels and every margin unit a call
-may have changed are read in the same round trip; events are decoded
+A quiet block (nobody liquidatable by the keepers' estimate and no unit it cannot decide, no
+LP withdrawal, no bad debt anyone could be deleveraged for) goes to the node in one submit with
+no pending read. The block is mined and the levels, the keepers' watch list and every margin
+unit a call may have changed are read in the same round trip; events are decoded
 (:mod:`~simulator.engine.events`), a metrics row appended (:mod:`~simulator.engine.metrics`),
 and the protocol's accounting invariants checked (:mod:`~simulator.engine.invariants`: a broken
 invariant stops the run with a report). Nothing here is specific to anvil: the engine talks to
