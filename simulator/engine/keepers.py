@@ -88,8 +88,8 @@ def confirm_list(
         return watch
     w_eq, w_mm = eq[watch], mm[watch]
     near = np.abs(w_eq - w_mm) < CONFIRM_BAND * w_mm
-    _, backstop = unit_fractions(ctx, notional_row)
-    if backstop is not None:
+    if ctx.backstop_fraction is not None:  # without a vault there is no takeover threshold
+        _, backstop = unit_fractions(ctx, notional_row)
         with np.errstate(invalid="ignore"):  # NaN: an isolated unit, never taken over
             near |= np.abs(w_eq - backstop[watch] * w_mm) < CONFIRM_BAND * w_mm
     return watch[near | np.isin(watch, touched)]
