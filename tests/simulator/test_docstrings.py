@@ -33,6 +33,7 @@ MODULES = [
     "simulator.contagion.debtrank",
     "simulator.contagion.clearing",
     "simulator.contagion.cascade",
+    "simulator.contagion.graph_io",
     "benchmarks.contagion",
 ]
 
