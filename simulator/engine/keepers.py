@@ -171,3 +171,66 @@ def record_refused_takeovers(s: EngineState, results: list, actions: list[Action
         if action.kind == "backstop" and action.unit >= 0 and not result.ok:
             if getattr(result.error, "name", None) == TAKEOVER_REFUSED_ERROR:
                 s.takeover_refused[action.unit] = True
+
+
+#: Market parameters a liquidation's fill depends on: a governance change of one of them
+#: makes :func:`may_leave_deficit` answer True for the rest of the run (it reads them once).
+_FILL_PARAMETERS = ("skew_scale", "max_liquidation_impact_bps")
+
+
+def may_leave_deficit(
+    ctx: Context,
+    s: EngineState,
+    actions: list[Action],
+    eq: np.ndarray,
+    mm: np.ndarray,
+    oi_long_base: np.ndarray,
+    oi_short_base: np.ndarray,
+) -> bool:
+    """Whether the keepers' ``actions`` may leave a deficit in this block: some unit they
+    liquidate or hand over could end below zero equity after its fills.
+
+    The venue caps the penalty at the equity left, so a deficit comes only from a unit already
+    under water or from the liquidation fill's adverse move. For a unit the bound is
+    ``eq <= Σ_m notional_m × adverse_m + CONFIRM_BAND × mm`` (USD; ``eq``, ``mm`` as the
+    keepers saw them), with ``adverse_m`` the largest adverse fill fraction in market ``m`` over
+    any order of this block's liquidations: the fill is ``price × (1 + (2·skew + Δ) /
+    (2·skewScale))`` clamped to ``±maxLiquidationImpactBps``, and the skew stays within
+    ``[skew0 − L, skew0 + S]`` (``skew0`` from ``oi_long_base − oi_short_base`` before the
+    keepers' calls, ``L`` / ``S`` the long / short base units of every position they touch), so
+    a long closing ``d <= L`` fills at most ``(3L − 2·skew0) / (2·skewScale)`` under the price
+    and a short at most ``(3S + 2·skew0) / (2·skewScale)`` over it. Plus a 1e-6 share of
+    notional for the contracts' rounding. When False, the deficits after the keepers' calls are
+    the ones before them, so the ADL keeper acts on them in the same block without reading the
+    keepers' effects (:mod:`simulator.engine.loop`)."""
+    units = np.array([a.unit for a in actions if a.unit >= 0], dtype=np.int64)
+    if not len(units):
+        return False
+    change = ctx.scenario.controls.governance_change
+    if change is not None and change.parameter in _FILL_PARAMETERS:
+        return True
+    book, tr = ctx.world.book, s.trader
+    rows = ctx.units.rows_of(units)
+    rows = rows[tr.size_base[rows] > 0]
+    market = book.market[rows]
+    size, side = tr.size_base[rows], tr.side[rows]
+    n = ctx.n_markets
+    longs = np.bincount(market, weights=size * (side > 0), minlength=n)
+    shorts = np.bincount(market, weights=size * (side < 0), minlength=n)
+    params = [m.params for m in ctx.world.params.markets]
+    scale = np.array([float(p.skew_scale) for p in params])
+    band = np.array([p.max_liquidation_impact_bps / 1e4 for p in params])
+    skew0 = np.nan_to_num(np.asarray(oi_long_base - oi_short_base, dtype=np.float64))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        long_adverse = np.where(scale > 0, (3 * longs - 2 * skew0) / (2 * scale), 0.0)
+        short_adverse = np.where(scale > 0, (3 * shorts + 2 * skew0) / (2 * scale), 0.0)
+    long_adverse = np.clip(long_adverse, 0.0, band)
+    short_adverse = np.clip(short_adverse, 0.0, band)
+    price = s.oracle_price_usd[market]
+    adverse = (
+        size * price * (np.where(side > 0, long_adverse[market], short_adverse[market]) + 1e-6)
+    )
+    unit_of = ctx.units.unit_of_row[rows]
+    bound = np.zeros(ctx.units.count)
+    np.add.at(bound, unit_of, adverse)
+    return bool((eq[units] <= bound[units] + CONFIRM_BAND * np.abs(mm[units])).any())

@@ -17,16 +17,19 @@ number of round trips of a step does not depend on the number of markets.
    accounts and one ``isolatedHealth`` per isolated position, with the spot phase's inputs)
    only for the units the estimate cannot decide; they send backstop takeovers and
    liquidations (:mod:`~simulator.engine.keepers`).
-3. **spot phase** -- after the keepers' calls, one more pending read (every market's state and
-   AMM reserves, the vault's positions): the ADL keeper covers every market's outstanding bad
-   debt under its policy (:mod:`~simulator.engine.adl`; one ranking read for all markets), the
-   backstop vault unwinds part of what it took over, arbitrageurs pull every AMM toward its
-   next exogenous price and the pool's hedger sells or buys what the traders' net position
-   changed (:mod:`~simulator.engine.spot`).
+3. **spot phase** -- on the state before this block's liquidations (the pending read when the
+   block had one, else the last block's levels with this block's own orders): the ADL keeper
+   covers every market's outstanding bad debt under its policy (:mod:`~simulator.engine.adl`;
+   one ranking read for all markets), the backstop vault unwinds part of what it took over,
+   arbitrageurs pull every AMM toward its next exogenous price and the pool's hedger sells or
+   buys what the traders' net position changed (:mod:`~simulator.engine.spot`). What the
+   keepers' calls change (open interest, deficits, the vault's positions) they see in the
+   mined state, from the next block on, as the off-chain agents they model would.
 
-A quiet block (nobody liquidatable by the keepers' estimate and no unit it cannot decide, no
-LP withdrawal, no bad debt anyone could be deleveraged for) goes to the node in one submit with
-no pending read. The block is mined and the levels, the keepers' watch list and every margin
+The keepers' calls and the spot phase go to the node in one submit; a block with no unit to
+confirm goes in one submit with no pending read at all (an LP withdrawal of AMM liquidity is
+the one other reason to read the pending block: it moves the reserves the arbitrageurs
+trade against). The block is mined and the levels, the keepers' watch list and every margin
 unit a call may have changed are read in the same round trip; events are decoded
 (:mod:`~simulator.engine.events`), a metrics row appended (:mod:`~simulator.engine.metrics`),
 and the protocol's accounting invariants checked (:mod:`~simulator.engine.invariants`: a broken
@@ -126,6 +129,8 @@ class Engine:
             vault_address=vault.address if vault is not None else None,
         )
         self.levels = Levels(self.ctx)
+        self._spot_views = spot.spot_views(self.ctx)
+        """What the spot phase reads of a pending block (built once: the same views every step)."""
         self._adl_winners: set[int] = set()
         governance.check_change(self.ctx)  # refuse a bad change before the run starts
         self.flow = order_flow.flow_run(self.ctx)
@@ -250,9 +255,9 @@ class Engine:
         watch = keepers.watch_list(ctx, s, t, eq, mm, notional, everyone=everyone)
         touched = self._units_touched(block)
         confirm = keepers.confirm_list(ctx, watch, eq, mm, notional_row, touched, everyone=everyone)
-        # What the watch list alone confirms decides the block's path (quiet or read), also
-        # under ``full_health_every_step``: that check reads everyone for the keepers only, so
-        # that the two runs differ in nothing but the keepers' inputs.
+        # What the watch list alone confirms decides whether phase 3 uses the pending read,
+        # also under ``full_health_every_step``: that check reads everyone for the keepers
+        # only, so that the two runs differ in nothing but the keepers' inputs.
         own = (
             keepers.confirm_list(
                 ctx, watch, eq, mm, notional_row, touched, everyone=everyone, full=False
@@ -260,48 +265,63 @@ class Engine:
             if ctx.full_health_every_step
             else confirm
         )
-        spot_views = spot.spot_views(ctx)
         spot_inputs = None
         submitted = bool(len(confirm))
         if submitted:
             chain.submit([a.call for a in block])
             health = traders.health_views(ctx, confirm)
-            got = chain.read(health + spot_views, pending=True)
-            spot_inputs = spot.parse_spot(ctx, got[len(health) :])
+            got = chain.read(health + self._spot_views, pending=True)
+            if len(own):
+                spot_inputs = spot.parse_spot(ctx, got[len(health) :])
             eq[confirm], mm[confirm] = traders.store_health(
                 ctx, s, confirm, got[: len(health)], keep=np.isin(confirm, watch)
             )
+        if lp_actions and spot_inputs is None:
+            # An LP withdrawal of AMM liquidity in this block moves reserves the estimate
+            # below does not know: the arbitrageurs read them.
+            if not submitted:
+                chain.submit([a.call for a in block])
+                submitted = True
+            spot_inputs = spot.parse_spot(ctx, chain.read(self._spot_views, pending=True))
         keeper_actions = keepers.plan_keepers(ctx, s, t, eq, mm, notional_row)
-        quiet = (
-            not len(own)
-            and not keeper_actions
-            and not lp_actions
-            and not adl.has_work(ctx, s, last)
-        )
-        if quiet:
-            # A quiet block: nobody liquidatable, no bad debt that anyone could be
-            # auto-deleveraged for (:func:`adl.possible_winners`). The spot
-            # phase's inputs are the last block's levels less the positions traders are closing
-            # in this one, so the whole block goes to the node in one submit, with no read.
-            estimate = order_flow.spot_inputs_after_flow(
-                spot.spot_inputs_after_closes(ctx, self._last_levels, s, decisions.close),
-                self.flow,
-            )
-            estimate = mm_vault_phase.after_vault_trades(s, estimate, self._last_levels)
-            spot_actions = self._spot_phase(estimate, t)
-            block += spot_actions
-            chain.submit([a.call for a in (spot_actions if submitted else block)])
-        else:
-            pending = keeper_actions if submitted else block + keeper_actions
-            chain.submit([a.call for a in pending])
-            block += keeper_actions
 
-            # ---- phase 3: ADL, vault unwind, arbitrageurs, hedger ----------------------------
-            if keeper_actions or spot_inputs is None:  # the book changed since any read
-                spot_inputs = spot.parse_spot(ctx, chain.read(spot_views, pending=True))
-            spot_actions = self._spot_phase(spot_inputs, t)
-            chain.submit([a.call for a in spot_actions])
-            block += spot_actions
+        # ---- phase 3: ADL, vault unwind, arbitrageurs, hedger --------------------------------
+        # Their inputs are the state before the keepers' calls: the pending read when the
+        # block had one, else the last block's levels with this block's own orders (the
+        # traders' closes, the flow, the market-making vault's trades). What the keepers' calls
+        # change in open interest and the backstop vault's positions, the hedger and the vault
+        # see in the mined state, from the next block on, as the off-chain agents they model
+        # would. A deficit is the exception: when a liquidation may leave one
+        # (:func:`keepers.may_leave_deficit`), the pending block is read after the keepers'
+        # calls, so that ADL covers it in the same block, as the venues run it.
+        if spot_inputs is None:
+            spot_inputs = mm_vault_phase.after_vault_trades(
+                s,
+                order_flow.spot_inputs_after_flow(
+                    spot.spot_inputs_after_closes(ctx, self._last_levels, s, decisions.close),
+                    self.flow,
+                ),
+                self._last_levels,
+            )
+        if keepers.may_leave_deficit(
+            ctx,
+            s,
+            keeper_actions,
+            eq,
+            mm,
+            spot_inputs["oi_long_base"],
+            spot_inputs["oi_short_base"],
+        ):
+            chain.submit(
+                [a.call for a in (keeper_actions if submitted else block + keeper_actions)]
+            )
+            submitted = True
+            block += keeper_actions
+            keeper_actions = []
+            spot_inputs = spot.parse_spot(ctx, chain.read(self._spot_views, pending=True))
+        pending = keeper_actions + self._spot_phase(spot_inputs, t)
+        chain.submit([a.call for a in (pending if submitted else block + pending)])
+        block += pending
 
         # Every margin unit a call of this block may have changed (closes, top-ups, keepers'
         # targets, ADL winners) is read again with the levels, in the mining round trip.

@@ -1,9 +1,11 @@
 """Phase 3b: the backstop vault's unwind, arbitrageurs and the pool's hedger on every market's
 spot AMM (one AMM per asset; all markets in the same block).
 
-The inputs are the pending block's market states, AMM reserves and the vault's positions after
-the keepers' calls (:func:`spot_views` / :func:`parse_spot`), or, in a quiet block, the last
-block's levels less the positions traders are closing (:func:`spot_inputs_after_closes`).
+The inputs are the state before the block's liquidations: the pending block's market states,
+AMM reserves and the vault's positions when the block read them (:func:`spot_views` /
+:func:`parse_spot`), else the last block's levels less the positions traders are closing
+(:func:`spot_inputs_after_closes`) with the block's flow and market-making orders. What the
+keepers' calls change, this phase sees from the next block on.
 Arbitrageurs go first (toward the market's outside price of the next step, within their
 capital), then the hedger's forced flow: its net sale moves the outside market by the
 square-root impact law (:mod:`simulator.prices.impact`, the metaorder of its recent net sales),
