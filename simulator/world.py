@@ -21,8 +21,8 @@ and prices are WAD (1e18) fixed point; conversions go through ``to_units`` / ``t
 from __future__ import annotations
 
 import time
-from typing import Any
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 from eth_utils import keccak, to_checksum_address

@@ -267,6 +267,8 @@ def deploy_defi_world(
             stable.mint(deployer, keeper, to_units(lp.keeper.capital_usd)),
             stable.approve(keeper, pool.address, MAX_UINT),
         ]
+        if synth is not None:  # it sells the synthetic dollar it seizes on its AMM
+            calls.append(synth.call(keeper, "approve", amm.address, MAX_UINT))
         kinds, amount_usd, target_hf = draw_borrowers(spec, world_stream(scenario.seed))
         borrowers = agent_addresses("world_borrower", len(kinds), salt)
         if borrowers:

@@ -67,7 +67,11 @@ KINDS = (
     "synth_arb_redeem",
     "synth_arb_mint",
     "synth_arb_sell",
+    "pool_keeper_sell",
 )
+#: Kind of the world keeper's venue liquidation of the synthetic dollar's hedge: a venue call,
+#: decoded with the block's venue events (its ``liquidation`` rows name the hedge's account).
+HEDGE_LIQUIDATION = "hedge_liquidation"
 #: Keys of the driver's checkpointed state (floats and ints, JSON).
 _STATE_KEYS = (
     "liquidations",
@@ -84,7 +88,13 @@ _STATE_KEYS = (
     "start_backing_ratio",
     "start_supply_usd",
     "start_total_debt_usd",
+    "hedge_liquidations",
+    "keeper_sold_tokens",
+    "peak_index_usd",
+    "reverted_calls",
 )
+#: Sales on the synthetic dollar's AMM and the counter of the tokens each sold.
+_SALES = {"synth_sell": "sold_tokens", "pool_keeper_sell": "keeper_sold_tokens"}
 
 
 def venue_only(
@@ -115,7 +125,10 @@ class DefiDriver:
         self.state: dict[str, float] = {
             k: (0 if k in ("liquidations",) else math.nan) for k in _STATE_KEYS
         }
-        for k in ("liquidated_debt_usd", "redeemed_tokens", "sold_tokens", "arb_bought_tokens"):
+        for k in (
+            "liquidated_debt_usd", "redeemed_tokens", "sold_tokens", "arb_bought_tokens",
+            "hedge_liquidations", "keeper_sold_tokens", "peak_index_usd", "reverted_calls",
+        ):  # fmt: skip
             self.state[k] = 0.0
         self._views = self._build_views()
 
@@ -150,7 +163,10 @@ class DefiDriver:
                 ("arb_stable", v.collateral.view("balanceOf", w.arbitrageur)),
                 ("arb_base", base.view("balanceOf", w.arbitrageur)),
                 ("index_price", v.oracles[w.synth_market_id].view("lastPrice")),
+                ("hedge_health", v.venue.account_health(s.address)),
             ]
+            if w.pool is not None:
+                views.append(("keeper_tokens", s.view("balanceOf", w.keeper)))
         return views
 
     @property
@@ -165,6 +181,8 @@ class DefiDriver:
         st = self.state
         first = math.isnan(st["start_backing_ratio"]) and math.isnan(st["start_total_debt_usd"])
         figures = self.figures()
+        if "index_price" in r:
+            st["peak_index_usd"] = max(st["peak_index_usd"], r["index_price"] / WAD)
         if first:
             st["start_vault_share_price"] = _nan(figures["vault_share_price"])
             st["start_pool_share_price"] = _nan(figures["pool_supply_share_price"])
@@ -245,6 +263,17 @@ class DefiDriver:
             actions.append(
                 Action(w.synth_oracle.push_price(w.pusher, max(price_wad, 1)), "world_oracle")
             )
+        equity, maintenance, _ = r["hedge_health"]
+        if r["synth_backing"][4] != 0 and equity < maintenance:
+            # the hedge is liquidatable at the venue: the world's keeper liquidates it
+            call = self.ctx.venue.venue.liquidate(w.keeper, synth.address)
+            actions.append(Action(call, HEDGE_LIQUIDATION))
+        sold = r.get("keeper_tokens", 0)
+        if sold and w.spec.lending_pool.keeper.sell_seized and tokens:
+            out = amount_out(tokens, stable, sold, fee)
+            if out > 0:
+                actions.append(Action(amm.swap(w.keeper, True, sold, 0), "pool_keeper_sell"))
+                tokens, stable = tokens + sold, stable - out
         hedge_size = r["synth_backing"][4]
         spot = r["synth_spot_base"]
         if spot and abs(-spot - hedge_size) > sd.rebalance_tolerance * spot:
@@ -252,7 +281,12 @@ class DefiDriver:
         ratio = r["synth_ratio"] / WAD
         price = (stable / UNIT) / (tokens / WAD) if tokens else math.nan
         red = sd.redeemers
-        if (ratio < red.backing_trigger or price < red.price_trigger) and r["holder_tokens"]:
+        index = r["index_price"] / WAD
+        crash = red.market_drawdown_trigger is not None and index < self.state["peak_index_usd"] * (
+            1 - red.market_drawdown_trigger
+        )
+        weak = ratio < red.backing_trigger or price < red.price_trigger or crash
+        if weak and r["holder_tokens"]:
             run = int(r["holder_tokens"] * red.run_fraction_per_step)
             sell = int(run * red.sell_share)
             if sell > 0 and tokens:
@@ -260,10 +294,8 @@ class DefiDriver:
                 if out > 0:
                     actions.append(Action(amm.swap(w.holder, True, sell, 0), "synth_sell"))
                     tokens, stable = tokens + sell, stable - out
-                    self.state["sold_tokens"] += sell / WAD
             if run - sell > 0:
                 actions.append(Action(synth.redeem(w.holder, run - sell), "synth_redeem"))
-                self.state["redeemed_tokens"] += (run - sell) / WAD
         if sd.arbitrageur_capital_usd > 0 and tokens and stable:
             actions += self._plan_arb(r, stable, tokens, min(1.0, ratio))
         return actions
@@ -287,7 +319,6 @@ class DefiDriver:
             got = amount_out(stable, tokens, spend, fee)
             if got <= 0:
                 return []
-            self.state["arb_bought_tokens"] += got / WAD
             return [
                 Action(w.synth_amm.swap(w.arbitrageur, False, spend, 0), "synth_arb_buy"),
                 Action(w.synth.redeem(w.arbitrageur, got), "synth_arb_redeem"),
@@ -298,7 +329,9 @@ class DefiDriver:
             y_new = math.sqrt(k / target)
             sell_tokens = (y_new - tokens / WAD) * WAD
             index = r["index_price"]
-            base_in = min(int(sell_tokens * WAD // index), r["arb_base"], cap_units * 10**12 * WAD // index)
+            base_in = min(
+                int(sell_tokens * WAD // index), r["arb_base"], cap_units * 10**12 * WAD // index
+            )
             minted = base_in * index // WAD
             if base_in <= 0 or minted <= 0:
                 return []
@@ -314,7 +347,22 @@ class DefiDriver:
         """Count the block's pool liquidations (``Liquidated`` of the pool); return it."""
         n = 0
         pool = self.w.pool.address.lower() if self.w.pool is not None else None
+        st = self.state
         for result, action in zip(results, actions, strict=True):
+            if action.kind in KINDS and not result.ok:
+                st["reverted_calls"] += 1
+                continue
+            if action.kind == HEDGE_LIQUIDATION and result.ok:
+                st["hedge_liquidations"] += 1
+            swap = next((e for e in result.events if e.name == "Swap"), None)
+            if action.kind in _SALES and swap is not None:
+                st[_SALES[action.kind]] += swap.args["amountIn"] / WAD
+            if action.kind == "synth_arb_buy" and swap is not None:
+                st["arb_bought_tokens"] += swap.args["amountOut"] / WAD
+            if action.kind == "synth_redeem":
+                st["redeemed_tokens"] += sum(
+                    e.args["amount"] / WAD for e in result.events if e.name == "Redeemed"
+                )
             if action.kind != "pool_liquidate" or not result.ok:
                 continue
             for e in result.events:
@@ -357,12 +405,20 @@ class DefiDriver:
             "synth_amm_price_end": _none(f["synth_amm_price"]),
             "synth_supply_start_usd": _none(st["start_supply_usd"]),
             "synth_supply_end_usd": f["synth_supply_usd"],
-            "synth_redeemed_usd": st["redeemed_tokens"] if w.synth is not None else None,
-            "synth_sold_on_amm_usd": st["sold_tokens"] if w.synth is not None else None,
+            "synth_redeemed_tokens": st["redeemed_tokens"] if w.synth is not None else None,
+            "synth_sold_on_amm_tokens": st["sold_tokens"] if w.synth is not None else None,
+            "synth_arbitrage_bought_tokens": (
+                st["arb_bought_tokens"] if w.synth is not None else None
+            ),
+            "synth_seized_sold_tokens": st["keeper_sold_tokens"] if w.synth is not None else None,
+            "synth_hedge_liquidations": (
+                int(st["hedge_liquidations"]) if w.synth is not None else None
+            ),
             "vault_share_price_start": _none(st["start_vault_share_price"]),
             "vault_share_price_min": _none(st["min_vault_share_price"]),
             "vault_share_price_end": _none(f["vault_share_price"]),
         }
+        out["reverted_calls"] = int(st["reverted_calls"])
         start, low = st["start_vault_share_price"], st["min_vault_share_price"]
         out["vault_share_price_drop"] = None if math.isnan(start) else (start - low) / start
         return out
@@ -370,7 +426,10 @@ class DefiDriver:
     def checkpoint(self) -> dict[str, Any]:
         """The driver's Python state (JSON) for the engine checkpoint; the last read is read
         again from the restored chain (:meth:`restore`)."""
-        return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in self.state.items()}
+        return {
+            k: (None if isinstance(v, float) and math.isnan(v) else v)
+            for k, v in self.state.items()
+        }
 
     def restore(self, saved: dict[str, Any]) -> None:
         """Restore :meth:`checkpoint`'s state and read the world from the (restored) chain."""

@@ -100,6 +100,11 @@ class PoolKeeper(_Model):
     """Stablecoin it repays debts with (USD). Default: assumption, enough for the pool."""
     max_liquidations_per_block: int = Field(default=20, ge=1, le=500)
     """Liquidation calls per block (count)."""
+    sell_seized: bool = True
+    """It sells the synthetic dollar it seized on the synthetic dollar's AMM in the next
+    block (a liquidator does not keep a collateral it cannot use: on October 10, 2025 the
+    liquidations of USDe-backed loans sold USDe into a thin market). Seized vault shares and
+    base tokens are kept."""
 
 
 class LendingPoolSpec(_Model):
@@ -140,7 +145,8 @@ class Redeemers(_Model):
     """The synthetic dollar's holders when it weakens: once its backing ratio falls below
     ``backing_trigger`` or its AMM price below ``price_trigger``, each block they redeem
     ``run_fraction_per_step`` of what they hold, ``sell_share`` of it sold on the AMM instead
-    of redeemed (a run: the AMM depegs)."""
+    of redeemed (a run: the AMM depegs); ``market_drawdown_trigger`` adds a run on the hedge
+    market's crash."""
 
     backing_trigger: float = Field(default=1.0, gt=0, le=2)
     """Backing ratio under which they run (fraction of par)."""
@@ -148,6 +154,9 @@ class Redeemers(_Model):
     """AMM price under which they run (USD)."""
     run_fraction_per_step: float = Field(default=0.05, ge=0, le=1)
     """Share of their holding that runs per block (fraction). Default: assumption."""
+    market_drawdown_trigger: float | None = Field(default=None, gt=0, lt=1)
+    """They also run while the hedge market's index is more than this fraction below its
+    highest price of the run (fear for the hedge in a crash); ``None``: no such trigger."""
     sell_share: float = Field(default=0.5, ge=0, le=1)
     """Share of the run sold on the AMM rather than redeemed at the contract (fraction).
     Default: assumption, half the holders sell on the secondary market."""
