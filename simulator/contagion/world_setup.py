@@ -96,6 +96,9 @@ class DefiWorld:
     lender: str
     keeper: str
     arbitrageur: str
+    arbitrageur_base: int
+    """Base token (WAD) the arbitrageur holds for minting; what it holds above it, redemptions
+    paid, and it sells."""
     pusher: str
     borrowers: list[str]
     borrower_collateral: list[str]
@@ -169,6 +172,7 @@ def deploy_defi_world(
 
     # 1. the synthetic dollar, its oracle and its AMM
     synth = synth_oracle = amm = None
+    arb_base = 0
     sm, sid = -1, 0
     sd = spec.synthetic_dollar
     if sd is not None:
@@ -206,12 +210,14 @@ def deploy_defi_world(
             synth.mint(holder, holder_base),
         ]
         if sd.arbitrageur_capital_usd > 0:
+            arb_base = to_wad(round(sd.arbitrageur_capital_usd / price, 12))
             calls += [
                 stable.mint(deployer, arb, to_units(sd.arbitrageur_capital_usd)),
-                base.mint(deployer, arb, to_wad(round(sd.arbitrageur_capital_usd / price, 12))),
+                base.mint(deployer, arb, arb_base),
                 base.approve(arb, synth.address, MAX_UINT),
                 stable.approve(arb, amm.address, MAX_UINT),
                 synth.call(arb, "approve", amm.address, MAX_UINT),
+                base.approve(arb, venue.amms[sid].address, MAX_UINT),
             ]
         calls += [
             stable.mint(deployer, holder, to_units(sd.amm_liquidity_usd)),
@@ -360,6 +366,7 @@ def deploy_defi_world(
         lender=lender,
         keeper=keeper,
         arbitrageur=arb,
+        arbitrageur_base=arb_base,
         pusher=pusher,
         borrowers=borrowers,
         borrower_collateral=kinds,

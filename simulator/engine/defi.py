@@ -38,6 +38,7 @@ from typing import Any
 from simulator.chain.types import TxResult
 from simulator.contagion.world_setup import DefiWorld
 from simulator.engine.context import Action, Context
+from simulator.engine.events import event_row
 from simulator.units import WAD
 
 UNIT = 10**6
@@ -68,6 +69,7 @@ KINDS = (
     "synth_arb_mint",
     "synth_arb_sell",
     "pool_keeper_sell",
+    "synth_arb_base_sale",
 )
 #: Kind of the world keeper's venue liquidation of the synthetic dollar's hedge: a venue call,
 #: decoded with the block's venue events (its ``liquidation`` rows name the hedge's account).
@@ -269,6 +271,8 @@ class DefiDriver:
             call = self.ctx.venue.venue.liquidate(w.keeper, synth.address)
             actions.append(Action(call, HEDGE_LIQUIDATION))
         sold = r.get("keeper_tokens", 0)
+        if sold:
+            sold = min(sold, int(w.spec.lending_pool.keeper.max_sale_usd_per_block * WAD))
         if sold and w.spec.lending_pool.keeper.sell_seized and tokens:
             out = amount_out(tokens, stable, sold, fee)
             if out > 0:
@@ -297,6 +301,11 @@ class DefiDriver:
             if run - sell > 0:
                 actions.append(Action(synth.redeem(w.holder, run - sell), "synth_redeem"))
         if sd.arbitrageur_capital_usd > 0 and tokens and stable:
+            extra = r["arb_base"] - w.arbitrageur_base
+            if extra > 0:  # what its redemptions paid in base, sold for its capital back
+                spot_amm = self.ctx.venue.amms[w.synth_market_id]
+                call = spot_amm.swap(w.arbitrageur, True, extra, 0)
+                actions.append(Action(call, "synth_arb_base_sale"))
             actions += self._plan_arb(r, stable, tokens, min(1.0, ratio))
         return actions
 
@@ -343,14 +352,20 @@ class DefiDriver:
 
     # -- after the block ----------------------------------------------------------------------
 
-    def record(self, results: list[TxResult], actions: list[Action]) -> int:
-        """Count the block's pool liquidations (``Liquidated`` of the pool); return it."""
+    def record(
+        self, results: list[TxResult], actions: list[Action], t: int
+    ) -> tuple[int, list[dict]]:
+        """Count the block's pool liquidations (``Liquidated`` of the pool) and the world's
+        sales and redemptions; return the count and an event row ``<kind>_reverted`` (the
+        decoded error in ``detail``) per world call that reverted."""
         n = 0
+        rows: list[dict] = []
         pool = self.w.pool.address.lower() if self.w.pool is not None else None
         st = self.state
         for result, action in zip(results, actions, strict=True):
             if action.kind in KINDS and not result.ok:
                 st["reverted_calls"] += 1
+                rows.append(event_row(t, f"{action.kind}_reverted", detail=str(result.error)))
                 continue
             if action.kind == HEDGE_LIQUIDATION and result.ok:
                 st["hedge_liquidations"] += 1
@@ -370,7 +385,7 @@ class DefiDriver:
                     n += 1
                     self.state["liquidated_debt_usd"] += e.args["repaid"] / UNIT
         self.state["liquidations"] += n
-        return n
+        return n, rows
 
     def add_columns(self, rows: list[dict[str, Any]], liquidations: int) -> None:
         """Put the world's :data:`STEP_COLUMNS` on the step's ``ALL`` row (the last), null on

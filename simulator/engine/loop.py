@@ -350,7 +350,9 @@ class Engine:
             outside_usd=s.outside_price_usd[t],
         )  # fmt: skip
         if self.defi is not None:
-            self.defi.add_columns(out_rows, self.defi.record(results, block))
+            liquidations, world_rows = self.defi.record(results, block, t)
+            self.defi.add_columns(out_rows, liquidations)
+            step_events += world_rows
         s.last_bad_debt_usd = levels["bad_debt_usd"].copy()
         s.last_fees_usd = levels["fees_cum_usd"].copy()
         s.last_fund_usd = levels["insurance_fund_usd"]

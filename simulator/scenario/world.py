@@ -100,6 +100,10 @@ class PoolKeeper(_Model):
     """Stablecoin it repays debts with (USD). Default: assumption, enough for the pool."""
     max_liquidations_per_block: int = Field(default=20, ge=1, le=500)
     """Liquidation calls per block (count)."""
+    max_sale_usd_per_block: float = Field(default=200_000.0, gt=0)
+    """Largest sale of seized synthetic dollars per block (tokens, 1 USD at par); the rest
+    waits for the next block. Default: assumption, a liquidator works a position over
+    minutes."""
     sell_seized: bool = True
     """It sells the synthetic dollar it seized on the synthetic dollar's AMM in the next
     block (a liquidator does not keep a collateral it cannot use: on October 10, 2025 the
@@ -182,7 +186,9 @@ class SyntheticDollarSpec(_Model):
     """Its AMM's swap fee (bps)."""
     arbitrageur_capital_usd: float = Field(default=0.0, ge=0)
     """Stablecoin (and the same value of the base token) its arbitrageur holds (USD): it buys
-    below the redemption value and redeems, or mints above 1 USD and sells."""
+    below the redemption value and redeems, or mints above 1 USD and sells. It sells the base
+    token its redemptions pay on the market's spot AMM the next block (its capital recycles;
+    the sale weighs on the market's price like any other)."""
     arbitrage_max_trade_usd: float = Field(default=1_000_000.0, gt=0)
     """Largest arbitrage trade per block (USD)."""
     arbitrage_min_edge_bps: float = Field(default=20.0, ge=0, le=10_000)
