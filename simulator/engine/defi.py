@@ -302,7 +302,7 @@ class DefiDriver:
                 actions.append(Action(synth.redeem(w.holder, run - sell), "synth_redeem"))
         if sd.arbitrageur_capital_usd > 0 and tokens and stable:
             extra = r["arb_base"] - w.arbitrageur_base
-            if extra > 0:  # what its redemptions paid in base, sold for its capital back
+            if extra * r["index_price"] >= WAD * WAD:  # redemptions paid (>= 1 USD): sold
                 spot_amm = self.ctx.venue.amms[w.synth_market_id]
                 call = spot_amm.swap(w.arbitrageur, True, extra, 0)
                 actions.append(Action(call, "synth_arb_base_sale"))
