@@ -218,6 +218,12 @@ class WorldSpec(_Model):
     listing must be declared here, and every declared one listed), the synthetic dollar holds
     ``venue`` (its hedge). Checked against what the scenario deploys."""
 
+    @model_validator(mode="after")
+    def _deploys_something(self) -> WorldSpec:
+        if self.lending_pool is None and self.synthetic_dollar is None:
+            raise ValueError("world: deploys nothing (give lending_pool, synthetic_dollar or both)")
+        return self
+
     def check(self, symbols: list[str], *, backstop_vault: bool, mm_vault: bool) -> None:
         """Refuse names that do not exist or protocols that are not deployed.
 

@@ -72,6 +72,12 @@ BAD = [
         {"controls.backstop_vault_usd": 500_000},
         ["collateral_weights.ETH", "not a listed collateral"],
     ),
+    # a world that deploys nothing
+    (
+        {"cross_holdings": []},
+        {"controls.backstop_vault_usd": 500_000},
+        ["world: deploys nothing"],
+    ),
     # a liquidation threshold under the collateral factor
     (
         _world(
