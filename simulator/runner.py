@@ -25,6 +25,7 @@ from simulator.chain.artifacts import load_artifacts
 from simulator.chain.base import Chain
 from simulator.chain.connect import open_chain
 from simulator.chain.node import AnvilConfig
+from simulator.contagion.world_graphs import write_world_graph
 from simulator.engine import Engine, EngineState, StepOutcome
 from simulator.errors import ChainError, PerpsimError
 from simulator.results import RunMismatchError, RunReader, RunWriter
@@ -86,6 +87,8 @@ def _engine_checkpoint(
         wall_seconds=wall_seconds,
         start_timestamp_s=engine.world.start_timestamp_s,
     )
+    if engine.defi is not None:  # the contagion world's counters (its levels are read again)
+        meta["world"] = engine.defi.checkpoint()
     return arrays, meta
 
 
@@ -105,6 +108,8 @@ def _restore_engine(
         setattr(s, k, meta[k])
     engine.rng.bit_generator.state = meta["rng"]
     engine.refresh_levels()  # the levels of the saved chain, not of the rebuilt world
+    if engine.defi is not None:
+        engine.defi.restore(meta["world"])
 
 
 def simulate(
@@ -138,6 +143,8 @@ def simulate(
             writer.add_step(outcome.rows)
             writer.add_events(outcome.events)
             step = engine.state.step
+            if engine.defi is not None and step in (0, scenario.steps):
+                write_world_graph(chain, engine.world.defi, writer.run_dir, step, scenario.steps)
             # Step 0 (the opening block) is never a checkpoint: resuming it is starting again.
             if checkpoint_every and 0 < step < scenario.steps and step % checkpoint_every == 0:
                 arrays, meta = _engine_checkpoint(
@@ -161,7 +168,8 @@ def _accounts(engine: Engine, *, flow: bool) -> int:
 
 
 def _summary_meta(engine: Engine, wall_seconds: float) -> dict[str, Any]:
-    return {
+    world = {"world": engine.defi.summary()} if engine.defi is not None else {}
+    return world | {
         # the opening book's trader accounts, and the order flow's slot accounts apart
         "traders": _accounts(engine, flow=False),
         "flow_accounts": _accounts(engine, flow=True),

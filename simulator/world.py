@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 from eth_utils import keccak, to_checksum_address
@@ -228,6 +229,9 @@ class World:
     mm_vault_capital_usd: float = 0.0
     """Collateral the venue credited to the market-making vault at setup (USD)."""
     setup_transactions: int = 0
+    defi: Any = None
+    """The contagion world deployed beside the venue
+    (:class:`~simulator.contagion.world_setup.DefiWorld`), ``None`` without ``world:``."""
     setup_seconds: dict[str, float] = field(default_factory=dict)
     """Wall seconds of each part of :func:`build_world`, in order: ``population`` (the
     inputs), ``deploy``, ``gas`` (native balances), ``funding`` (mint, approve, deposit per
@@ -454,6 +458,15 @@ def build_world(chain: Chain, scenario: Scenario, inputs: WorldInputs | None = N
     setup_tx += len(mm_calls)
     clock.lap("market_makers")
 
+    # The contagion world (scenario ``world:``) beside the venue.
+    defi = None
+    if scenario.world is not None:
+        from simulator.contagion.world_setup import deploy_defi_world
+
+        defi = deploy_defi_world(chain, scenario, venue, prices, mm_vault=mm_vault)
+        setup_tx += defi.setup_transactions
+        clock.lap("world")
+
     # What the venue says of every opened position's liquidation price.
     open_rows = np.flatnonzero(opened)
     liq = chain.read(
@@ -491,5 +504,6 @@ def build_world(chain: Chain, scenario: Scenario, inputs: WorldInputs | None = N
         mm_vault=mm_vault,
         mm_vault_capital_usd=mm_vault_capital,
         setup_transactions=setup_tx,
+        defi=defi,
         setup_seconds=clock.laps,
     )

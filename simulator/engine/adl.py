@@ -114,6 +114,8 @@ def _jobs(
             accounts.append(ctx.vault_address)
         if ctx.world.mm_vault is not None:  # the market-making vault, after the backstop's
             accounts.append(ctx.world.mm_vault)
+        if ctx.world.defi is not None and ctx.world.defi.synth_market == m:  # its hedge
+            accounts.append(ctx.world.defi.synth.address)
         if accounts:
             jobs.append((m, longs_bankrupt, rows, accounts))
     return jobs

@@ -47,6 +47,7 @@ from simulator.agents import traders as trader_agents
 from simulator.chain.base import Chain
 from simulator.chain.types import Call
 from simulator.engine import adl, events, governance, keepers, lps, metrics, oracle, spot, traders
+from simulator.engine import defi as defi_phase
 from simulator.engine import flow as order_flow
 from simulator.engine import mm_vault as mm_vault_phase
 from simulator.engine.context import Action, Context
@@ -136,6 +137,10 @@ class Engine:
         self.flow = order_flow.flow_run(self.ctx)
         """The order flow (None without ``order_flow``), :mod:`simulator.engine.flow`."""
         self.state = self._initial_state()
+        self.defi = defi_phase.DefiDriver(self.ctx, world.defi) if world.defi is not None else None
+        """The contagion world's users (None without ``world:``), :mod:`simulator.engine.defi`."""
+        if self.defi is not None:
+            self.defi.parse(chain.read(self.defi.views))
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -223,6 +228,8 @@ class Engine:
 
         # ---- phase 1: oracles, controller, governance, traders, LPs ---------------------------
         block += oracle.plan_oracle(ctx, s, t, exo)
+        if self.defi is not None:  # the world's users, on the last block's read
+            block += self.defi.plan(t)
         last = self._last_levels
         advance_funding_index(
             s, last["funding_rate_per_day"], self.scenario.step_seconds, s.oracle_price_usd
@@ -333,13 +340,17 @@ class Engine:
         candidates = np.array(sorted(touched), dtype=np.int64)
         self._adl_winners = set()
         extra = traders.health_views(ctx, candidates) if len(candidates) else []
-        results, after = chain.mine_and_read(self.levels.views + extra)
+        world_views = self.defi.views if self.defi is not None else []
+        results, after = chain.mine_and_read(self.levels.views + extra + world_views)
+        if world_views:
+            self.defi.parse(after[len(after) - len(world_views) :])
+            after = after[: len(after) - len(world_views)]
         s.transactions += len(results)
         if self.recorded_calls is not None:
             self.recorded_calls.append([a.call for a in block])
             self.recorded_statuses.append([r.ok for r in results])
         check_gas(t, results, [a.call for a in block])
-        step_events += events.decode_block(ctx, s, results, block, t)
+        step_events += events.decode_block(ctx, s, *defi_phase.venue_only(results, block), t)
         step_events += order_flow.record_flow(ctx, s, results, block, t, self.flow)
         step_events += mm_vault_phase.event_rows(ctx, s, results, block, t, self._last_levels)
         keepers.record_refused_takeovers(s, results, block)
@@ -358,6 +369,10 @@ class Engine:
             previous_bad_debt_usd=s.last_bad_debt_usd, previous_fees_usd=s.last_fees_usd,
             outside_usd=s.outside_price_usd[t],
         )  # fmt: skip
+        if self.defi is not None:
+            liquidations, world_rows = self.defi.record(results, block, t)
+            self.defi.add_columns(out_rows, liquidations)
+            step_events += world_rows
         s.last_bad_debt_usd = levels["bad_debt_usd"].copy()
         s.last_fees_usd = levels["fees_cum_usd"].copy()
         s.last_fund_usd = levels["insurance_fund_usd"]

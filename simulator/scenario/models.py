@@ -25,6 +25,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -68,6 +69,7 @@ from simulator.scenario.venue import (
     _resolve_venue,
     check_explicit_book,
 )
+from simulator.scenario.world import WorldSpec
 
 #: Trader behaviours, in the order of their integer codes (see ``population.Behaviour``).
 BEHAVIOURS: tuple[str, ...] = ("hold", "take_profit", "stop_loss", "top_up", "panic")
@@ -813,6 +815,10 @@ class Scenario(_Model):
     ``null``: nobody takes new risk after the opening book."""
     mm_vault: MMVaultSpec = Field(default_factory=MMVaultSpec)
     """The market-making vault (default: none)."""
+    world: WorldSpec | None = None
+    """The contagion world beside the venue (:mod:`simulator.scenario.world`): a lending pool,
+    a synthetic dollar, their cross-holdings; ``None`` (default): none, and the scenario's
+    JSON and fingerprint leave the key out."""
 
     _fingerprint: str | None = PrivateAttr(default=None)
 
@@ -1029,6 +1035,26 @@ class Scenario(_Model):
             leverage = np.array([m.params.max_leverage for m in venue.markets])
             self.mm_vault.limits_usd(self.symbols, leverage)
         return self
+
+    @model_validator(mode="after")
+    def _world_fits_the_scenario(self) -> Scenario:
+        """The world's names exist and its protocols are deployed (:meth:`WorldSpec.check`)."""
+        if self.world is not None:
+            buffers = self.venue_params().buffers
+            self.world.check(
+                self.symbols,
+                backstop_vault=buffers.backstop_enabled and buffers.backstop_vault_usd > 0,
+                mm_vault=self.mm_vault.enabled,
+            )
+        return self
+
+    @model_serializer(mode="wrap")
+    def _leave_out_no_world(self, handler):
+        """A scenario without a world serializes as before the section existed."""
+        data = handler(self)
+        if isinstance(data, dict) and data.get("world", 0) is None:
+            del data["world"]
+        return data
 
     # -- resolved inputs ------------------------------------------------------------------
 
