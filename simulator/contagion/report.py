@@ -481,14 +481,14 @@ def report_from_graphs(
 TABLE_COLUMNS = (
     "node",
     "type",
-    "equity start (USD)",
+    "equity start",
     "shock h0",
-    "DebtRank loss (USD)",
-    "differential DebtRank loss (USD)",
-    "Eisenberg-Noe shortfall (USD)",
-    "Rogers-Veraart shortfall (USD)",
+    "DebtRank loss",
+    "diff. DebtRank loss",
+    "EN shortfall",
+    "RV shortfall",
     "Furfine",
-    "chain loss (USD)",
+    "chain loss",
     "chain: start -> end",
 )
 MODEL_COLUMNS = TABLE_COLUMNS[4:9]
@@ -521,7 +521,8 @@ def _chain_detail(r: Mapping[str, Any]) -> str:
 
 def table_rows(report: ContagionReport) -> list[dict[str, str]]:
     """The model-vs-chain table as text cells, one dict per node plus a ``total`` row (keys
-    :data:`TABLE_COLUMNS`). A model's ``(default)`` marks a node it has defaulting."""
+    :data:`TABLE_COLUMNS`; money in USD; EN: Eisenberg–Noe, RV: Rogers–Veraart). A model's
+    ``(default)`` marks a node it has defaulting."""
     rows = []
     for r in report.nodes:
         furfine_cell = "-" if r["furfine_round"] is None else f"round {r['furfine_round']}"
@@ -580,7 +581,7 @@ def caption(report: ContagionReport) -> str:
         f"{report.step_start} to step {report.step_end}. Models: DebtRank loss = h x start "
         "equity; Eisenberg-Noe / Rogers-Veraart (alpha "
         f"{report.rv_alpha:g}, beta {report.rv_beta:g}): what the node fails to pay its holders; "
-        "Furfine: the round a node defaults in. Total row: each model's systemic loss (the shock "
+        "Furfine: the round a node defaults in (EN: Eisenberg-Noe, RV: Rogers-Veraart). Total row: each model's systemic loss (the shock "
         "included; clearing models: shock + shortfalls; Furfine: the defaulted nodes' start "
         "equity) and the chain's systemic loss. USD."
     )
@@ -625,3 +626,81 @@ def write_report(report: ContagionReport, out_dir: str | Path) -> list[Path]:
     atomic_write_text(paths[2], html)
     write_graph_png(report, paths[3])
     return paths
+
+
+#: The nodes :func:`simulator.contagion.graph.holdings_graph` can give (``--shock`` names).
+GRAPH_NODES = (
+    "venue",
+    "insurance_fund",
+    "backstop_vault",
+    "mm_vault",
+    "lending_pool",
+    "synthetic_dollar",
+)
+
+
+def parse_shocks(texts: tuple[str, ...] | list[str]) -> dict[str, float]:
+    """``--shock NODE=H`` options as ``{node: h}``: a node of :data:`GRAPH_NODES`, ``h`` in
+    [0, 1], each node once; otherwise a one-line :class:`ContagionError`.
+
+    >>> parse_shocks(["venue=0.5", "lending_pool=1"])
+    {'venue': 0.5, 'lending_pool': 1.0}
+    """
+    out: dict[str, float] = {}
+    for text in texts:
+        node, sep, value = text.partition("=")
+        node = node.strip()
+        if not sep:
+            raise ContagionError(f"--shock {text!r}: give NODE=H, e.g. venue=0.5")
+        if node not in GRAPH_NODES:
+            raise ContagionError(
+                f"--shock {text!r}: {node!r} is not one of {', '.join(GRAPH_NODES)}"
+            )
+        if node in out:
+            raise ContagionError(f"--shock names {node} twice")
+        try:
+            h = float(value)
+        except ValueError:
+            raise ContagionError(f"--shock {text!r}: {value!r} is not a number") from None
+        if not 0.0 <= h <= 1.0:  # NaN fails too
+            raise ContagionError(f"--shock {text!r}: {value} is outside [0, 1]")
+        out[node] = h
+    return out
+
+
+def scenario_run_dir(
+    scenario: Any,
+    out_dir: str | Path | None,
+    *,
+    backend: str = "anvil",
+    progress: Any = None,
+) -> Path:
+    """The run folder of `scenario` for ``perpsim contagion SCENARIO``: the scenario must deploy
+    the contagion world (scenario key ``world:``); a complete run of the same scenario, code
+    and contracts already in `out_dir` is reused (:func:`~simulator.results.check_same_run`:
+    another run there is refused, naming what differs), otherwise the scenario runs there
+    through :func:`~simulator.runner.run_scenario` (which refuses a folder holding anything
+    else). Default folder ``runs/<name>-seed<seed>``, as ``perpsim run``'s."""
+    from simulator.results import check_same_run, code_hash, read_manifest
+    from simulator.runner import bytecode_hashes, run_scenario
+
+    if getattr(scenario, "world", None) is None:
+        raise ContagionError(f"scenario {scenario.name}: {NO_WORLD}")
+    run_dir = (
+        Path(out_dir)
+        if out_dir is not None
+        else Path("runs") / (f"{scenario.name}-seed{scenario.seed}")
+    )
+    manifest = read_manifest(run_dir) if run_dir.is_dir() else None
+    if manifest is not None and manifest.get("status") == "complete":
+        check_same_run(
+            manifest,
+            scenario,
+            code_hash(),
+            bytecode_hashes(),
+            prefix=f"{run_dir} holds a different run",
+            way_out="give another --out, or run perpsim contagion on that folder itself",
+        )
+        return run_dir
+    run_scenario(scenario, run_dir, backend=backend, progress=progress)
+    return run_dir
