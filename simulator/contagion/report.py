@@ -704,3 +704,27 @@ def scenario_run_dir(
         return run_dir
     run_scenario(scenario, run_dir, backend=backend, progress=progress)
     return run_dir
+
+
+#: The systemic-loss figures ``perpsim compare`` adds for runs with a contagion world.
+SYSTEMIC_METRICS = ("systemic_loss_usd", "systemic_loss_debtrank_usd")
+
+
+def systemic_loss_figures(run_dir: str | Path) -> dict[str, float]:
+    """``{"systemic_loss_usd": chain, "systemic_loss_debtrank_usd": modelled}`` of a run folder
+    with a contagion world; ``{}`` for a run without one (no ``contagion/`` graph file), so a
+    comparison shows the figure as absent there, never as 0.
+
+    ``systemic_loss_usd`` is :func:`systemic_loss` (the summary's ``system_loss_usd`` + the
+    lending pool's bad-debt increase + the synthetic dollar's net-backing fall, from the graph
+    files); ``systemic_loss_debtrank_usd`` is DebtRank's (Battiston) ``Σ h · E0`` for the run's
+    own losses (``shock_scale`` 1), the shock included.
+    """
+    start, end = run_graph_paths(run_dir)
+    if not start.exists() and not end.exists():
+        return {}
+    report = contagion_report(run_dir)
+    return {
+        "systemic_loss_usd": report.totals["chain_systemic_loss_usd"],
+        "systemic_loss_debtrank_usd": report.totals["debtrank_loss_usd"],
+    }
