@@ -79,7 +79,7 @@ scale = st.slider(
     "notes say where the cap binds). 1 is the run's own losses.",
 )
 try:
-    run = _read(str(folder), results.folder_version(folder / CONTAGION_DIR))
+    run = _read(str(folder), results.folder_version(folder))
     report = report_from_graphs(run, shock_scale=scale)
 except PerpsimError as exc:
     st.error(str(exc), icon=":material/error:")
