@@ -26,6 +26,7 @@ PAGES = [
     st.Page(APP_DIR / "app_pages" / "scenario.py", title="Scenario", icon=":material/tune:", default=True),
     st.Page(APP_DIR / "app_pages" / "compare.py", title="Compare controls", icon=":material/compare_arrows:"),
     st.Page(APP_DIR / "app_pages" / "runs.py", title="Runs", icon=":material/folder_open:"),
+    st.Page(APP_DIR / "app_pages" / "contagion.py", title="Contagion", icon=":material/hub:"),
 ]  # fmt: skip
 
 state.keep_widget_values()

@@ -736,6 +736,74 @@ def facts(folder: Path, control: str | None, as_json: bool) -> None:
     click.echo(f"facts: {folder / 'facts.md'}  {folder / 'facts.json'}")
 
 
+@main.command()
+@click.argument("target", metavar="SCENARIO|RUN_DIR")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="With RUN_DIR: the folder for the report's files (default RUN_DIR/contagion). "
+                   "With SCENARIO: the run folder (default runs/<scenario>-seed<seed>).")  # fmt: skip
+@click.option("--shock-scale", type=float, default=1.0, show_default=True,
+              help="Multiplies every node's initial distress (>= 0; 1: the run's own losses).")  # fmt: skip
+@click.option("--shock", "shocks", multiple=True, metavar="NODE=H",
+              help="Set a node's initial distress by hand, in [0, 1] (before --shock-scale).")  # fmt: skip
+@click.option("--backend", default=None, metavar="anvil|revm",
+              help="Chain backend of a SCENARIO's run (anvil by default).")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print contagion.json instead of the table.")
+@handles_errors
+def contagion(target, out_dir, shock_scale, shocks, backend, as_json) -> None:
+    """Model against chain: which protocols a run's losses reach, and how much they lose.
+
+    SCENARIO (a preset or YAML file with a contagion world, key world:) is run first into
+    --out (a complete run of the same scenario there is reused); a RUN_DIR is read. Prints
+    the table and writes contagion.md, contagion.json, contagion_graph.html and
+    contagion_graph.png into the run folder's contagion/ (or --out for a RUN_DIR)."""
+    from simulator.contagion.graph_io import CONTAGION_DIR
+    from simulator.contagion.report import (
+        TABLE_COLUMNS,
+        caption,
+        check_shock_scale,
+        contagion_report,
+        parse_shocks,
+        scenario_run_dir,
+        table_rows,
+        write_report,
+    )
+
+    scale = check_shock_scale(shock_scale)
+    shock = parse_shocks(shocks)
+    if Path(target).is_dir():
+        if backend is not None:
+            raise PerpsimError("--backend applies to a SCENARIO's run, not to a RUN_DIR")
+        run_dir = Path(target)
+        report = contagion_report(run_dir, shock_scale=scale, shock=shock)
+        folder = out_dir or run_dir / CONTAGION_DIR
+    else:
+        from simulator.chain import check_backend
+        from simulator.scenario import load_scenario
+
+        if backend is not None:
+            check_backend(backend)
+        sc = load_scenario(target, [])
+        callback, bar = _progress_printer("bar", sc.name)
+        with bar or _null():
+            run_dir = scenario_run_dir(sc, out_dir, backend=backend or "anvil", progress=callback)
+        report = contagion_report(run_dir, shock_scale=scale, shock=shock)
+        folder = run_dir / CONTAGION_DIR
+    paths = write_report(report, folder)
+    if as_json:
+        click.echo(paths[1].read_text(encoding="utf-8"))
+        return
+    console = Console(width=240)
+    table = Table(title=f"perpsim contagion: {run_dir}", caption=caption(report))
+    for column in TABLE_COLUMNS:
+        table.add_column(column, justify="left" if column in ("node", "type") else "right")
+    for row in table_rows(report):
+        table.add_row(*(row[c] for c in TABLE_COLUMNS))
+    console.print(table)
+    for note in report.notes:
+        console.print(f"note: {note}", highlight=False)
+    click.echo("contagion: " + "  ".join(str(p) for p in paths))
+
+
 def print_comparison(outcome: dict, title: str) -> None:
     """Print a comparison (:func:`simulator.compare.run_compare`'s outcome): the venue's table,
     then, for runs of several markets, each market's figures with what a control set changes

@@ -602,7 +602,8 @@ def write_outputs(
     """
     out = Path(out)
     paths = len(next(iter(results.values()), []))
-    table = compare_table(results, DEFAULT_METRICS, seed=scenario.seed)
+    results, metrics = _with_systemic_loss(out, results)
+    table = compare_table(results, metrics, seed=scenario.seed)
     market_table = market_compare_table(results, seed=scenario.seed)
     rows = comparison_rows(table, market_table)
     rows.to_csv(out / "compare.csv.tmp")
@@ -693,6 +694,26 @@ def write_outputs(
         "results": results,
         "out": out,
     }
+
+
+def _with_systemic_loss(
+    out: Path, results: Mapping[str, Sequence[Mapping[str, Any]]]
+) -> tuple[dict[str, list[dict[str, Any]]], tuple[str, ...]]:
+    """Each run's summary with ``systemic_loss_usd`` and ``systemic_loss_debtrank_usd``
+    (:func:`simulator.contagion.report.systemic_loss_figures`) for the runs whose folder holds
+    a contagion world, and the venue table's metrics: :data:`DEFAULT_METRICS`, plus those two
+    rows when any run has them (a run without a world has no value there: ``-``, never 0)."""
+    from simulator.contagion.report import SYSTEMIC_METRICS, systemic_loss_figures
+
+    enriched: dict[str, list[dict[str, Any]]] = {}
+    for control, runs in results.items():
+        enriched[control] = []
+        for path, summary in enumerate(runs):
+            folder = _run_dir(out, control, path, True)
+            figures = systemic_loss_figures(folder) if folder.is_dir() else {}
+            enriched[control].append({**summary, **figures})
+    found = any(m in s for runs in enriched.values() for s in runs for m in SYSTEMIC_METRICS)
+    return enriched, (*DEFAULT_METRICS, *SYSTEMIC_METRICS) if found else DEFAULT_METRICS
 
 
 def _why_sections(

@@ -34,6 +34,7 @@ MODULES = [
     "simulator.contagion.clearing",
     "simulator.contagion.cascade",
     "simulator.contagion.graph_io",
+    "simulator.contagion.report",
     "benchmarks.contagion",
 ]
 
