@@ -239,6 +239,11 @@ class TupleCodec:
         self._static_size = 32 * sum(n for n, _ in static) if all(static) else -1
         self.fast = self._encoders is not None and self._decoders is not None
         self._size = 32 * len(self.types)
+        # One dynamic array of static elements (e.g. a view returning ``Struct[]``).
+        self._array = None
+        if len(self.types) == 1 and self.types[0].endswith("[]") and self.types[0] != "address[]":
+            element = _static_decoder(self.types[0][:-2])
+            self._array = element if element is not None else None
 
     def encode(self, values: Sequence[Any]) -> bytes:
         if self._encoders is not None and len(values) == len(self.types):
@@ -265,8 +270,28 @@ class TupleCodec:
                 return tuple(values)
             except _Fallback:
                 pass
+        elif self._array is not None:
+            try:
+                return (self._decode_array(data),)
+            except _Fallback:
+                pass
         values = abi_decode(self.types, data)
         return tuple(_normalise(v, t) for v, t in zip(values, self.types, strict=True))
+
+    def _decode_array(self, data: bytes) -> tuple:
+        """The one ``T[]`` of static ``T`` in its canonical encoding (head 32, then the length
+        and the elements in line), as eth-abi decodes it: a tuple; anything else falls back."""
+        words, dec = self._array
+        if len(data) < 64 or int.from_bytes(data[:32], "big") != 32:
+            raise _Fallback
+        n = int.from_bytes(data[32:64], "big")
+        if len(data) != 64 + 32 * words * n:
+            raise _Fallback
+        values, offset = [], 64
+        for _ in range(n):
+            value, offset = dec(data, offset)
+            values.append(value)
+        return tuple(values)
 
 
 # -- ViewBatch.readAll: many views in one call ---------------------------------------------------
