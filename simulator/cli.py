@@ -961,14 +961,21 @@ def _scaling_table(figures: dict, title: str) -> Table:
     "accounts and steps, one position per account) and print the cost per step and its "
     "ratios, e.g. --markets 1,3,6.",
 )
+@click.option(
+    "--repeat",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Run the engine and its ceiling replay this many times, side by side, and print every "
+    "pair's ratio and their median (one backend).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @handles_errors
-def bench_run(scenario, overrides, backends, market_counts, as_json) -> None:
+def bench_run(scenario, overrides, backends, market_counts, repeat, as_json) -> None:
     """A scenario end to end on chain, against the raw batched ceiling of the same blocks
     (with several backends, each in turn in this process, and the speed-up); with
     ``--markets``, its cost per step on 1, 3, 6 ... markets instead."""
-    from benchmarks.run import market_scaling, run_backends
-    from benchmarks.run import run as bench
+    from benchmarks.run import market_scaling, run_backends, run_repeated
 
     names = _backend_list(backends)
     progress = (lambda m: None) if as_json else (lambda m: err_console.print(f"[dim]{m}[/dim]"))
@@ -990,10 +997,15 @@ def bench_run(scenario, overrides, backends, market_counts, as_json) -> None:
         figures = run_backends(scenario, list(overrides), names, progress=progress)
         click.echo(json.dumps(figures, indent=2) if as_json else _backends_line(figures))
         return
-    figures = bench(scenario, list(overrides), progress=progress, backend=names[0])
+    figures = run_repeated(scenario, list(overrides), repeat, progress=progress, backend=names[0])
     if as_json:
         click.echo(json.dumps(figures, indent=2))
         return
+    for i, pair in enumerate(figures.pop("pairs", []), start=1):
+        figures[f"pair_{i}"] = (
+            f"engine {pair['engine_seconds']} s, ceiling {pair['raw_ceiling_seconds']} s, "
+            f"ratio {pair['ratio_to_ceiling']}"
+        )
     Console().print(_summary_table(figures, f"perpsim bench run: {scenario}"))
 
 
