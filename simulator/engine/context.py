@@ -80,6 +80,7 @@ class Context:
     _row_of: dict[tuple[str, int], int] = field(default_factory=dict, repr=False)
     _market_of: dict[int, int] = field(default_factory=dict, repr=False)
     _rows_of_account: list[list[int]] = field(default_factory=list, repr=False)
+    _market_ids: list[int] | None = field(default=None, repr=False)
 
     @property
     def symbols(self) -> list[str]:
@@ -87,7 +88,9 @@ class Context:
 
     @property
     def market_ids(self) -> list[int]:
-        return self.world.market_ids
+        if self._market_ids is None:  # fixed once the venue is deployed; read on every call
+            self._market_ids = self.world.market_ids
+        return self._market_ids
 
     @property
     def n_markets(self) -> int:
