@@ -80,13 +80,18 @@ def mm_vault_views(ctx: Context) -> list:
     return [ctx.venue.venue.positions_of(vault), ctx.venue.venue.account_health(vault)]
 
 
-def parse_mm_vault(ctx: Context, got: list) -> dict[str, Any]:
+def parse_mm_vault(ctx: Context, got: list, sizes_wad: np.ndarray | None = None) -> dict[str, Any]:
     """The results of :func:`mm_vault_views`: the vault's signed size per market
     (``mm_vault_size_wad``, WAD integers, object dtype; ``mm_vault_size_base``, base units),
-    its cross equity, maintenance and initial margin (USD; NaN without a vault)."""
+    its cross equity, maintenance and initial margin (USD; NaN without a vault). With
+    ``sizes_wad`` (the sizes carried from events, :meth:`Levels.track`), ``got`` is the
+    ``accountHealth`` alone."""
     sizes = np.zeros(ctx.n_markets, dtype=object)
     health = (np.nan, np.nan, np.nan)
-    if got:
+    if got and sizes_wad is not None:
+        sizes = sizes_wad.copy()
+        health = tuple(from_wad(int(x)) for x in got[0])
+    elif got:
         for p in got[0]:
             sizes[ctx.market_index(p[0])] = int(p[1])
         health = tuple(from_wad(int(x)) for x in got[1])
@@ -97,6 +102,30 @@ def parse_mm_vault(ctx: Context, got: list) -> dict[str, Any]:
         "mm_vault_maintenance_usd": health[1],
         "mm_vault_initial_usd": health[2],
     }
+
+
+def mm_vault_size_changes(ctx: Context, sizes: np.ndarray, results: list) -> np.ndarray:
+    """The market-making vault's signed size per market (WAD integers, object dtype) after a
+    mined block, from ``sizes`` before it and the block's venue events (``results``: its
+    :class:`~simulator.chain.types.TxResult` s, in block order): a ``PositionModified`` of the
+    vault sets its ``newSize``; a ``Liquidated`` or an ``AdlHaircut`` of the vault takes its
+    ``sizeClosed`` off (the venue emits both as the closed size in the position's sign); a
+    ``BackstopTakeover`` of the vault moves every position to the backstop vault. Nothing else
+    changes a position's size, so the sizes equal ``positionsOf`` (checked after every block
+    against the view in ``tests/engine/test_mm_vault.py``), at no read."""
+    vault = ctx.world.mm_vault
+    sizes = sizes.copy()
+    for result in results:
+        for e in result.events:
+            a = e.args
+            if e.name == "PositionModified" and a["account"] == vault:
+                sizes[ctx.market_index(a["market"])] = int(a["newSize"])
+            elif e.name in ("Liquidated", "AdlHaircut") and a["account"] == vault:
+                m = ctx.market_index(a["market"])
+                sizes[m] = int(sizes[m]) - int(a["sizeClosed"])
+            elif e.name == "BackstopTakeover" and a["account"] == vault:
+                sizes[:] = 0
+    return sizes
 
 
 class Levels:
@@ -120,9 +149,12 @@ class Levels:
             + [v.fund.balance(), v.collateral.balance_of(v.venue.address)]
             + ([v.vault.total_assets(), v.vault.total_supply()] if v.vault is not None else [])
             + vault_views(ctx)
-            + mm_vault_views(ctx)
+            + mm_vault_views(ctx)[1:]
         )
-        self.n_mm_vault_views = len(mm_vault_views(ctx))
+        self.n_mm_vault_views = len(mm_vault_views(ctx)[1:])
+        # The vault's positions are read once (:meth:`read`) and then carried from each
+        # block's events (:meth:`track`): ``positionsOf`` was the dearest view of the levels.
+        self.mm_vault_size_wad = np.zeros(ctx.n_markets, dtype=object)
 
     def parse(self, results: list) -> dict[str, Any]:
         """The results of :attr:`views` (then any extra views, under ``"extra"``)."""
@@ -143,10 +175,25 @@ class Levels:
             out["vault_assets_usd"], out["vault_supply"] = 0.0, 0
         k = n - self.n_mm_vault_views
         out["vault_size_wad"] = parse_vault(ctx, results[i:k])
-        out.update(parse_mm_vault(ctx, results[k:n]))
+        out.update(parse_mm_vault(ctx, results[k:n], self.mm_vault_size_wad))
         out["extra"] = results[n:]
         return out
 
+    def track(self, results: list) -> None:
+        """Carry the market-making vault's sizes through a mined block's events
+        (:func:`mm_vault_size_changes`); call before :meth:`parse` of that block's levels."""
+        if self.n_mm_vault_views:
+            self.mm_vault_size_wad = mm_vault_size_changes(
+                self.ctx, self.mm_vault_size_wad, results
+            )
+
     def read(self, pending: bool = False, extra: list | None = None) -> dict[str, Any]:
-        """:attr:`views` (and ``extra``) in one batched read."""
-        return self.parse(self.ctx.chain.read(self.views + list(extra or []), pending=pending))
+        """:attr:`views` (and ``extra``) in one batched read, with the market-making vault's
+        positions (read, not carried: this is how the carried sizes start)."""
+        positions = mm_vault_views(self.ctx)[:1]
+        got = self.ctx.chain.read(positions + self.views + list(extra or []), pending=pending)
+        if positions:
+            self.mm_vault_size_wad = parse_mm_vault(self.ctx, got[:1] + [(0, 0, 0)])[
+                "mm_vault_size_wad"
+            ]
+        return self.parse(got[len(positions) :])

@@ -354,6 +354,7 @@ class Engine:
         step_events += order_flow.record_flow(ctx, s, results, block, t, self.flow)
         step_events += mm_vault_phase.event_rows(ctx, s, results, block, t, self._last_levels)
         keepers.record_refused_takeovers(s, results, block)
+        self.levels.track(results)
         levels = self._last_levels = self.levels.parse(after)
         s.margin_scale = levels["margin_scale"].copy()
         if "mm_vault_size_base" in levels:

@@ -2,9 +2,9 @@
 event rows.
 
 The vault is an ordinary cross account of the venue (:attr:`World.mm_vault`, funded at setup
-with ``mm_vault.capital_usd``). Its positions and ``accountHealth`` are read with the levels
-in every mining round trip (:func:`simulator.engine.levels.mm_vault_views`), so it costs no
-extra round trip. At the end of phase 1 of step ``t`` (:func:`plan_mm_vault`), from those last
+with ``mm_vault.capital_usd``). Its ``accountHealth`` is read with the levels in every mining
+round trip and its positions are carried from each block's events
+(:meth:`simulator.engine.levels.Levels.track`), so it costs no extra round trip. At the end of phase 1 of step ``t`` (:func:`plan_mm_vault`), from those last
 mined levels and this step's oracle prices:
 
 * **keepers** carry its equity to the new prices (its last read equity plus its positions'

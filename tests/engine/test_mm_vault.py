@@ -13,6 +13,7 @@ from multi_helpers import three_market_inputs
 
 from simulator.chain import open_chain
 from simulator.engine import Engine
+from simulator.engine.levels import mm_vault_views, parse_mm_vault
 from simulator.results import SYSTEM_LOSS_TERMS, RunReader, deterministic_summary
 from simulator.runner import GENESIS_TIMESTAMP_S, run_node_config, run_scenario
 from simulator.scenario.models import MMVaultSpec
@@ -89,12 +90,22 @@ def test_the_same_scenario_and_seed_give_identical_files_with_the_vault(runs):
 
 
 def _run(scenario, inputs):
+    """Run on anvil; after every block, the vault's sizes the engine carries from the block's
+    events (:meth:`Levels.track`) must equal ``positionsOf`` on chain."""
     with open_chain(anvil=run_node_config()) as chain:
         chain.use_fixed_clock(GENESIS_TIMESTAMP_S)
         world = build_world(chain, scenario, inputs)
         engine = Engine(chain, world)
         rows, events = [], []
-        engine.run(on_step=lambda o: (rows.extend(o.rows), events.extend(o.events)))
+
+        def on_step(outcome):
+            rows.extend(outcome.rows)
+            events.extend(outcome.events)
+            positions = chain.read(mm_vault_views(engine.ctx)[:1])
+            on_chain = parse_mm_vault(engine.ctx, positions + [(0, 0, 0)])["mm_vault_size_wad"]
+            assert list(engine.levels.mm_vault_size_wad) == list(on_chain), engine.state.step
+
+        engine.run(on_step=on_step)
     return world, pd.DataFrame(rows), pd.DataFrame(events)
 
 
@@ -132,13 +143,16 @@ def test_keepers_liquidate_the_vault_when_it_is_under_maintenance():
     assert btc["liquidated_notional_short_usd"].iloc[0] > 0
 
 
-def test_adl_hits_the_vault_when_it_is_the_top_ranked_winner():
+@pytest.mark.parametrize("policy", ["profit_queue", "contracts_queue"])
+def test_adl_hits_the_vault_when_it_is_the_top_ranked_winner(policy):
     """An 18x SOL long goes bankrupt when SOL gaps 12%, with no insurance fund; the vault took
-    the other side of it at step 1 and is SOL's only winner: ADL haircuts the vault."""
+    the other side of it at step 1 and is SOL's only winner: ADL haircuts the vault (under the
+    contracts queue, closing the contracts that offset the bankrupt position: its size falls,
+    which the engine carries from the ``AdlHaircut`` event)."""
     rows = [{"account": 0, "market": SOL, "side": "long", "collateral_usd": 1_000,
              "size_base": 18_000 / 220}]  # fmt: skip
     scenario, inputs = three_market_inputs(
-        rows, moves={"SOL": [1.0, 1.0, 0.88, 0.88, 0.88]}, steps=4, adl_policy="profit_queue"
+        rows, moves={"SOL": [1.0, 1.0, 0.88, 0.88, 0.88]}, steps=4, adl_policy=policy
     )
     scenario = _with_vault(
         scenario, capital_usd=50_000, participation=1.0, max_trade_usd=1e6, half_spread_bps=0
