@@ -13,25 +13,25 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from simulator.mirror.fixed import (
     BPS,
     WAD,
     ceil_div,
     floor_div,
+    minimum,
     mul_div_down,
     mul_div_up,
     safe,
     wad_to_units_down,
+    where,
 )
 
 
 def unrealized_pnl(size: Any, entry: Any, price: Any) -> Any:
     """``side·(price − entry)·|size|`` rounded down; 0 for no position."""
     move = price - entry
-    signed = np.where(size > 0, move, -move)
-    return np.where(size == 0, 0, mul_div_down(signed, abs(size), WAD))
+    signed = where(size > 0, move, -move)
+    return where(size == 0, 0, mul_div_down(signed, abs(size), WAD))
 
 
 def apply_fill(size: Any, entry: Any, delta: Any, fill: Any) -> tuple[Any, Any, Any]:
@@ -43,16 +43,16 @@ def apply_fill(size: Any, entry: Any, delta: Any, fill: Any) -> tuple[Any, Any, 
     a, b = abs(size), abs(delta)
     weighted = entry * a + fill * b
     total = safe(a + b, (a + b) != 0)
-    averaged = np.where(size > 0, ceil_div(weighted, total), floor_div(weighted, total))
-    inc_entry = np.where(size == 0, fill, averaged)
-    closing = np.minimum(b, a)
+    averaged = where(size > 0, ceil_div(weighted, total), floor_div(weighted, total))
+    inc_entry = where(size == 0, fill, averaged)
+    closing = minimum(b, a)
     move = fill - entry
-    realized = mul_div_down(np.where(size > 0, move, -move), closing, WAD)
-    red_entry = np.where(new_size == 0, 0, np.where((new_size > 0) == (size > 0), entry, fill))
+    realized = mul_div_down(where(size > 0, move, -move), closing, WAD)
+    red_entry = where(new_size == 0, 0, where((new_size > 0) == (size > 0), entry, fill))
     return (
         new_size,
-        np.where(increase, inc_entry, red_entry),
-        np.where(increase, 0, realized),
+        where(increase, inc_entry, red_entry),
+        where(increase, 0, realized),
     )
 
 
@@ -62,20 +62,20 @@ def fill_price(price: Any, skew: Any, delta: Any, skew_scale: Any) -> Any:
     contract then reverts ``InvalidFillPrice``)."""
     x = 2 * skew + delta
     denominator = safe(2 * skew_scale, skew_scale != 0)
-    impact = np.where(delta > 0, mul_div_up(x, price, denominator),
+    impact = where(delta > 0, mul_div_up(x, price, denominator),
                       mul_div_down(x, price, denominator))  # fmt: skip
     fill = price + impact
-    return np.where(skew_scale == 0, price, np.where(fill > 0, fill, 0))
+    return where(skew_scale == 0, price, where(fill > 0, fill, 0))
 
 
 def liquidation_fill(price: Any, skew: Any, delta: Any, skew_scale: Any, band_bps: Any) -> Any:
     """The skew fill clamped to ``price·(1 ± band)`` (F7); at least 1 wei."""
     f = fill_price(price, skew, delta, skew_scale)
-    lo = mul_div_up(price, BPS - np.minimum(band_bps, BPS), BPS)
+    lo = mul_div_up(price, BPS - minimum(band_bps, BPS), BPS)
     hi = mul_div_down(price, BPS + band_bps, BPS)
-    f = np.where(f < lo, lo, f)
-    f = np.where(f > hi, hi, f)
-    return np.where(f == 0, 1, f)
+    f = where(f < lo, lo, f)
+    f = where(f > hi, hi, f)
+    return where(f == 0, 1, f)
 
 
 def taker_fee(delta: Any, fill: Any, fee_bps: Any) -> Any:

@@ -64,10 +64,6 @@ def check(*arrays: Any) -> bool:
     return is_exact
 
 
-def _is_exact(x: Any) -> bool:
-    return isinstance(x, np.ndarray) and x.dtype == object or isinstance(x, int)
-
-
 def floor_div(n: Any, d: Any) -> Any:
     """``n / d`` rounded towards negative infinity (d > 0); plain division in fast mode."""
     if _exact_result(n, d):
@@ -87,7 +83,7 @@ def div_trunc(n: Any, d: Any) -> Any:
     if _exact_result(n, d):
         q = abs(n) // abs(d)
         negative = (n < 0) != (d < 0)
-        return np.where(negative, -q, q) if isinstance(q, np.ndarray) else (-q if negative else q)
+        return where(negative, -q, q) if isinstance(q, np.ndarray) else (-q if negative else q)
     return n / d
 
 
@@ -116,16 +112,38 @@ def _exact_result(*xs: Any) -> bool:
     return True
 
 
+def where(cond: Any, a: Any, b: Any) -> Any:
+    """``np.where`` that keeps exact mode exact: numpy turns Python ints (and the Python ints
+    an operation on 0-d object arrays returns) into int64, whose later products would overflow
+    silently, or into float64 above 2**63; in exact mode every operand is an object array."""
+    if _exact_result(a, b):
+        # numpy would store a Python int as int64, or as float64 above 2**63
+        a = np.array(a, dtype=object) if _is_int(a) else a
+        b = np.array(b, dtype=object) if _is_int(b) else b
+    out = np.where(cond, a, b)
+    return out.astype(object) if out.dtype.kind in "iu" else out
+
+
+def maximum(a: Any, b: Any) -> Any:
+    """Elementwise max, exact mode kept (see :func:`where`)."""
+    return where(a >= b, a, b)
+
+
+def minimum(a: Any, b: Any) -> Any:
+    """Elementwise min, exact mode kept (see :func:`where`)."""
+    return where(a <= b, a, b)
+
+
 def safe(d: Any, ok: Any) -> Any:
     """`d` where `ok`, else 1: a denominator for a branch that `np.where` discards (the
     vectorized code evaluates every branch; an exact zero division would raise)."""
     one = 1 if _exact_result(d) else 1.0
-    return np.where(ok, d, one)
+    return where(ok, d, one)
 
 
 def clamp(x: Any, lo: Any, hi: Any) -> Any:
     """``FixedPointMath.clamp``: lo if x < lo, hi if x > hi, else x."""
-    return np.where(x < lo, lo, np.where(x > hi, hi, x))
+    return where(x < lo, lo, where(x > hi, hi, x))
 
 
 def zeros_like(x: Any) -> Array:
@@ -146,3 +164,7 @@ def wad_to_units_down(wad: Any) -> Any:
 def wad_to_units_up(wad: Any) -> Any:
     """``wadToUnitsUp``: whole collateral units, rounded up (still WAD: units·UNIT)."""
     return ceil_div(wad, UNIT) * UNIT
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)

@@ -17,16 +17,22 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-import numpy as np
-
-from simulator.mirror.fixed import DAY, WAD, clamp, div_trunc, mul_div_up, safe
+from simulator.mirror.fixed import (
+    DAY,
+    WAD,
+    clamp,
+    div_trunc,
+    mul_div_up,
+    safe,
+    where,
+)
 from simulator.mirror.markets import MarketArrays, MarketState
 
 
 def next_funding_rate(markets: MarketArrays, skew: Any, rate: Any, dt: Any) -> tuple[Any, Any]:
     """(new rate, average rate over the interval) after `dt` seconds at constant `skew`."""
     scale = markets.skew_scale
-    proportional = np.where(
+    proportional = where(
         scale == 0, 0, clamp(div_trunc(skew * WAD, safe(scale, scale != 0)), -WAD, WAD)
     )
     velocity = rate + div_trunc(proportional * markets.max_funding_velocity * dt, WAD * DAY)
@@ -34,10 +40,10 @@ def next_funding_rate(markets: MarketArrays, skew: Any, rate: Any, dt: Any) -> t
     premium = 3 * (
         proportional + clamp(markets.premium_interest_rate_8h - proportional, -band, band)
     )
-    new = np.where(markets.funding_model == 0, velocity, premium)
+    new = where(markets.funding_model == 0, velocity, premium)
     cap = markets.max_funding_rate_per_hour * 24
-    new = np.where(cap != 0, clamp(new, -cap, cap), new)
-    average = np.where(markets.funding_model == 0, div_trunc(rate + new, 2), new)
+    new = where(cap != 0, clamp(new, -cap, cap), new)
+    average = where(markets.funding_model == 0, div_trunc(rate + new, 2), new)
     return new, average
 
 
@@ -55,16 +61,16 @@ def funding_now(markets: MarketArrays, state: MarketState, price: Any, dt: Any) 
     moved = dt != 0
     return replace(
         state,
-        long_funding_index=np.where(moved, state.long_funding_index + long_inc,
+        long_funding_index=where(moved, state.long_funding_index + long_inc,
                                     state.long_funding_index),
-        short_funding_index=np.where(moved, state.short_funding_index + short_inc,
+        short_funding_index=where(moved, state.short_funding_index + short_inc,
                                      state.short_funding_index),
-        funding_rate_per_day=np.where(moved, rate, state.funding_rate_per_day),
+        funding_rate_per_day=where(moved, rate, state.funding_rate_per_day),
     )  # fmt: skip
 
 
 def funding_owed(size: Any, snapshot: Any, long_index: Any, short_index: Any) -> Any:
     """Funding a position owes since its snapshot: ``(index − snapshot)·|size|`` rounded up
     (its side's index; 0 for no position)."""
-    index = np.where(size > 0, long_index, short_index)
-    return np.where(size == 0, 0, mul_div_up(index - snapshot, abs(size), WAD))
+    index = where(size > 0, long_index, short_index)
+    return where(size == 0, 0, mul_div_up(index - snapshot, abs(size), WAD))

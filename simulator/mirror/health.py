@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from simulator.mirror.fills import unrealized_pnl
-from simulator.mirror.fixed import Array
+from simulator.mirror.fixed import Array, where
 from simulator.mirror.funding import funding_owed
 from simulator.mirror.margins import initial_margin, maintenance_margin
 from simulator.mirror.markets import MarketArrays, MarketState
@@ -69,9 +69,9 @@ def cross_health(book: Book, price: Any, markets: MarketArrays, state: MarketSta
     pnl, owed = position_values(book, price, state)
     cross = ~book.isolated.astype(bool)
     zero = 0
-    equity = book.collateral + np.where(cross, pnl - owed, zero).sum(axis=-1)
-    mm = np.where(cross, maintenance_margin(book.size, price, markets), zero).sum(axis=-1)
-    im = np.where(cross, initial_margin(book.size, price, markets, state), zero).sum(axis=-1)
+    equity = book.collateral + where(cross, pnl - owed, zero).sum(axis=-1)
+    mm = where(cross, maintenance_margin(book.size, price, markets), zero).sum(axis=-1)
+    im = where(cross, initial_margin(book.size, price, markets, state), zero).sum(axis=-1)
     liquidatable = (mm != 0) & (equity < mm)
     return Health(equity, mm, im, np.asarray(liquidatable, dtype=bool))
 
@@ -83,6 +83,6 @@ def isolated_health(
     not isolated (as ``isolatedHealth`` returns)."""
     pnl, owed = position_values(book, price, state)
     iso = book.isolated.astype(bool)
-    eq = np.where(iso, book.margin + pnl - owed, 0)
-    mm = np.where(iso, maintenance_margin(book.size, price, markets), 0)
+    eq = where(iso, book.margin + pnl - owed, 0)
+    mm = where(iso, maintenance_margin(book.size, price, markets), 0)
     return eq, mm

@@ -20,7 +20,17 @@ from typing import Any
 import numpy as np
 
 from simulator.mirror.fills import unrealized_pnl
-from simulator.mirror.fixed import WAD, Array, ceil_div, floor_div, mul_div_down, mul_div_up, safe
+from simulator.mirror.fixed import (
+    WAD,
+    Array,
+    ceil_div,
+    floor_div,
+    maximum,
+    mul_div_down,
+    mul_div_up,
+    safe,
+    where,
+)
 from simulator.mirror.funding import funding_owed
 from simulator.mirror.health import Book, cross_health
 from simulator.mirror.margins import maintenance_margin, scaled_rate
@@ -33,12 +43,12 @@ def _solve(size: Any, abs_size: Any, entry: Any, collateral: Any, rate: Any, ded
     num_long = entry_value - cd * WAD
     den_long = abs_size * (WAD - rate)
     ok_long = (rate < WAD) & (num_long > 0) & (den_long > 0)
-    long_p = ceil_div(np.where(ok_long, num_long, 0) * WAD, safe(den_long, ok_long))
+    long_p = ceil_div(where(ok_long, num_long, 0) * WAD, safe(den_long, ok_long))
     num_short = entry_value + cd * WAD
     den_short = abs_size * (WAD + rate)
     ok_short = (num_short > 0) & (den_short > 0)
-    short_p = floor_div(np.where(ok_short, num_short, 0) * WAD, safe(den_short, ok_short))
-    return np.where(size > 0, np.where(ok_long, long_p, 0), np.where(ok_short, short_p, 0))
+    short_p = floor_div(where(ok_short, num_short, 0) * WAD, safe(den_short, ok_short))
+    return where(size > 0, where(ok_long, long_p, 0), where(ok_short, short_p, 0))
 
 
 def liquidation_price(
@@ -59,17 +69,17 @@ def liquidation_price(
             none = ~done & (p == 0)
             done = done | none
             if i == tier_floor.shape[-1]:
-                result = np.where(done, result, p)
+                result = where(done, result, p)
                 break
             floor = tier_floor[..., i]
             hit = ~done & (mul_div_up(abs_size, p, WAD) < floor)
-            result = np.where(hit, p, result)
+            result = where(hit, p, result)
             done = done | hit
-            nxt = np.maximum(scaled_rate(tier_mmf[..., i], scale), base)
+            nxt = maximum(scaled_rate(tier_mmf[..., i], scale), base)
             grows = nxt > rate
-            step = mul_div_down(np.where(grows & ~done, floor, 0), nxt - rate, WAD)
-            deduction = deduction + np.where(grows & ~done, step, 0)
-            rate = np.where(done, rate, nxt)
+            step = mul_div_down(where(grows & ~done, floor, 0), nxt - rate, WAD)
+            deduction = deduction + where(grows & ~done, step, 0)
+            rate = where(done, rate, nxt)
     return result
 
 
@@ -87,7 +97,7 @@ def position_liquidation_prices(
     health = cross_health(book, price, markets, state)
     others = health.equity[..., None] - pnl - (health.maintenance[..., None] - mm)
     iso = book.isolated.astype(bool)
-    collateral = np.where(iso, book.margin - owed, others)
+    collateral = where(iso, book.margin - owed, others)
     return liquidation_price(
         book.size,
         book.entry,

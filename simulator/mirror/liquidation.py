@@ -37,11 +37,13 @@ from simulator.mirror.fixed import (
     WAD,
     Array,
     floor_div,
+    minimum,
     mul_div_down,
     mul_div_up,
     safe,
     wad_to_units_down,
     wad_to_units_up,
+    where,
     zeros_like,
 )
 from simulator.mirror.funding import funding_owed
@@ -107,15 +109,15 @@ def close_size(
     cooling = marked & (now < partial_at + cooldown)
     goes_whole = marked & ~cooling & (markets.full_liquidation_after_cooldown != 0)
     part = mul_div_up(abs_size, markets.partial_liquidation_share_bps, BPS)
-    part = np.where(part < abs_size, part, abs_size)
-    size_now = np.where(
+    part = where(part < abs_size, part, abs_size)
+    size_now = where(
         whole | goes_whole,
         abs_size,
-        np.where(cooling | np.asarray(liquidated_this_block, dtype=bool), 0, part),
+        where(cooling | np.asarray(liquidated_this_block, dtype=bool), 0, part),
     )
     cap = markets.max_liquidation_notional_per_block
     over = (cap != 0) & (mul_div_up(size_now, price, WAD) > cap)
-    return np.where(over, floor_div(cap * WAD, safe(price, price != 0)), size_now)
+    return where(over, floor_div(cap * WAD, safe(price, price != 0)), size_now)
 
 
 def penalty_split(penalty: Any, keeper_share_bps: Any) -> tuple[Any, Any, Any]:
@@ -134,7 +136,7 @@ def _take(x: Array, j: Array) -> Array:
 def _put(x: Array, j: Array, value: Array, mask: Array) -> Array:
     out = x.copy()
     rows = np.arange(x.shape[0])
-    out[rows, j] = np.where(mask, value, x[rows, j])
+    out[rows, j] = where(mask, value, x[rows, j])
     return out
 
 
@@ -159,18 +161,18 @@ def liquidate_cross(
     this_block = np.broadcast_to(np.asarray(liquidated_this_block, dtype=bool), size.shape)
     cross = ~book.isolated.astype(bool) & np.asarray(size != 0, dtype=bool)
     owed = funding_owed(size, book.snapshot, state.long_funding_index, state.short_funding_index)
-    collateral = book.collateral - np.where(cross, owed, 0).sum(axis=-1)
-    snapshot = np.where(
+    collateral = book.collateral - where(cross, owed, 0).sum(axis=-1)
+    snapshot = where(
         cross,
-        np.where(size >= 0, state.long_funding_index, state.short_funding_index),
+        where(size >= 0, state.long_funding_index, state.short_funding_index),
         book.snapshot,
     )
-    mm = np.where(cross, maintenance_margin(size, price, markets), 0)
-    eq = collateral + np.where(cross, unrealized_pnl(size, entry, price), 0).sum(axis=-1)
+    mm = where(cross, maintenance_margin(size, price, markets), 0)
+    eq = collateral + where(cross, unrealized_pnl(size, entry, price), 0).sum(axis=-1)
     mmt = mm.sum(axis=-1)
     has = cross.any(axis=-1)
     eligible = has & np.asarray(eq < mmt, dtype=bool)
-    order = np.argsort(np.where(cross, -mm, 1), axis=-1, kind="stable")
+    order = np.argsort(where(cross, -mm, 1), axis=-1, kind="stable")
     prices = zero + price
     skews = zero + state.skew
     out = {k: zero.copy() for k in ("closed", "fill", "notional", "realized", "penalty",
@@ -188,7 +190,7 @@ def liquidate_cross(
         close = close_size(s_size, p, mk, _take(partial_at, j), now, _take(this_block, j))
         did = active & np.asarray(close > 0, dtype=bool)
         old_pnl = unrealized_pnl(s_size, s_entry, p)
-        delta = np.where(s_size > 0, -close, close)
+        delta = where(s_size > 0, -close, close)
         fill = liquidation_fill(p, _take(skews, j), delta, mk.skew_scale,
                                 mk.max_liquidation_impact_bps)  # fmt: skip
         new_size, new_entry, realized = apply_fill(s_size, s_entry, delta, fill)
@@ -196,18 +198,19 @@ def liquidate_cross(
         penalty = mul_div_up(liq_notional, mk.liquidation_penalty_bps, BPS)
         rest = unrealized_pnl(new_size, new_entry, p)
         left = eq - old_pnl + realized + rest
-        penalty = np.where(left <= 0, 0, np.where(penalty > left, left, penalty))
+        penalty = where(left <= 0, 0, where(penalty > left, left, penalty))
         keeper, insurance, _ = penalty_split(penalty, mk.keeper_share_bps)
         new_mm = maintenance_margin(new_size, p, mk)
-        collateral = collateral + np.where(did, realized - penalty, 0)
-        eq = np.where(did, eq - old_pnl + realized + rest - penalty, eq)
-        mmt = np.where(did, mmt - _take(mm, j) + new_mm, mmt)
+        collateral = collateral + where(did, realized - penalty, 0)
+        eq = where(did, eq - old_pnl + realized + rest - penalty, eq)
+        mmt = where(did, mmt - _take(mm, j) + new_mm, mmt)
         mm = _put(mm, j, new_mm, did)
         size = _put(size, j, new_size, did)
         entry = _put(entry, j, new_entry, did)
         count = count + did
-        rank = _put(rank, j, count, did)
-        full = _put(full, j, np.asarray(close == abs(s_size), dtype=bool), did)
+        rank[np.arange(a), j] = np.where(did, count, rank[np.arange(a), j])
+        full[np.arange(a), j] = np.where(did, np.asarray(close == abs(s_size), dtype=bool),
+                                         full[np.arange(a), j])  # fmt: skip
         for name, value in (("closed", close), ("fill", fill), ("notional", liq_notional),
                             ("realized", realized), ("penalty", penalty),
                             ("keeper_reward", keeper), ("insurance_share", insurance)):  # fmt: skip
@@ -220,37 +223,33 @@ def liquidate_cross(
     done = outcome == OK
     flat = ~(cross & np.asarray(size != 0, dtype=bool)).any(axis=-1)
     bankrupt = done & flat & np.asarray(collateral < 0, dtype=bool)
-    deficit = np.where(bankrupt, -collateral, 0)
-    collateral = np.where(bankrupt, 0, collateral)
+    deficit = where(bankrupt, -collateral, 0)
+    collateral = where(bankrupt, 0, collateral)
     eq = eq + deficit
-    paid = np.where(bankrupt, np.minimum(wad_to_units_up(deficit), fund_balance), 0)
-    loss = np.where(rank > 0, np.where(out["realized"] < 0, -out["realized"], 0), 0)
+    paid = where(bankrupt, minimum(wad_to_units_up(deficit), fund_balance), 0)
+    loss = where(rank > 0, where(out["realized"] < 0, -out["realized"], 0), 0)
     total_loss = loss.sum(axis=-1)
     denominator = safe(total_loss, total_loss != 0)[:, None]
-    shares = np.where(
-        total_loss[:, None] != 0, mul_div_down(deficit[:, None], loss, denominator), 0
-    )
-    paid_shares = np.where(
-        total_loss[:, None] != 0, mul_div_down(paid[:, None], loss, denominator), 0
-    )
+    shares = where(total_loss[:, None] != 0, mul_div_down(deficit[:, None], loss, denominator), 0)
+    paid_shares = where(total_loss[:, None] != 0, mul_div_down(paid[:, None], loss, denominator), 0)
     first = rank == 1
-    shares = shares + np.where(first, (deficit - shares.sum(axis=-1))[:, None], 0)
-    paid_shares = paid_shares + np.where(first, (paid - paid_shares.sum(axis=-1))[:, None], 0)
+    shares = shares + where(first, (deficit - shares.sum(axis=-1))[:, None], 0)
+    paid_shares = paid_shares + where(first, (paid - paid_shares.sum(axis=-1))[:, None], 0)
     keep = done[:, None]
     after = Book(
-        size=np.where(keep, size, book.size),
-        entry=np.where(keep, entry, book.entry),
-        snapshot=np.where(keep, snapshot, book.snapshot),
+        size=where(keep, size, book.size),
+        entry=where(keep, entry, book.entry),
+        snapshot=where(keep, snapshot, book.snapshot),
         margin=book.margin,
         isolated=book.isolated,
-        collateral=np.where(done, collateral, book.collateral),
+        collateral=where(done, collateral, book.collateral),
     )
     return CrossLiquidation(
-        **{k: np.where(keep, v, 0) for k, v in out.items()},
+        **{k: where(keep, v, 0) for k, v in out.items()},
         full=full & keep,
         rank=np.where(keep, rank, 0),
-        deficit_share=np.where(bankrupt[:, None], shares, 0),
-        fund_paid_share=np.where(bankrupt[:, None], paid_shares, 0),
+        deficit_share=where(bankrupt[:, None], shares, 0),
+        fund_paid_share=where(bankrupt[:, None], paid_shares, 0),
         outcome=outcome,
         liquidated=np.where(done, count, 0),
         equity=eq,

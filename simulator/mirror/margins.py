@@ -17,7 +17,17 @@ from typing import Any
 
 import numpy as np
 
-from simulator.mirror.fixed import WAD, Array, check, mul_div_down, mul_div_up, safe, zeros_like
+from simulator.mirror.fixed import (
+    WAD,
+    Array,
+    check,
+    maximum,
+    mul_div_down,
+    mul_div_up,
+    safe,
+    where,
+    zeros_like,
+)
 from simulator.mirror.markets import MarketArrays, MarketState
 
 
@@ -29,7 +39,7 @@ def notional(size: Any, price: Any) -> Any:
 def scaled_rate(rate: Any, scale: Any) -> Any:
     """``min(rate·scale, 1)`` with the product rounded up (WAD)."""
     r = mul_div_up(rate, scale, WAD)
-    return np.where(r > WAD, WAD, r)
+    return where(r > WAD, WAD, r)
 
 
 def requirement(
@@ -47,13 +57,13 @@ def requirement(
         for t in range(tier_floor.shape[-1]):
             floor = tier_floor[..., t]
             active = active & (notional_ >= floor)
-            nxt = np.maximum(scaled_rate(tier_rate[..., t], scale), base)
+            nxt = maximum(scaled_rate(tier_rate[..., t], scale), base)
             grows = active & (nxt > rate)
-            step = mul_div_down(np.where(grows, floor, 0), nxt - rate, WAD)
-            deduction = deduction + np.where(grows, step, 0)
-            rate = np.where(active, nxt, rate)
+            step = mul_div_down(where(grows, floor, 0), nxt - rate, WAD)
+            deduction = deduction + where(grows, step, 0)
+            rate = where(active, nxt, rate)
     gross = mul_div_up(notional_, rate, WAD)
-    return np.where(gross > deduction, gross - deduction, 0)
+    return where(gross > deduction, gross - deduction, 0)
 
 
 def oi_scaled_initial_margin(
@@ -65,9 +75,9 @@ def oi_scaled_initial_margin(
     full = open_notional >= upper_cap
     span = upper_cap - lower_cap
     t = mul_div_up(open_notional - lower_cap, WAD, safe(span, span > 0))
-    gap = np.where(notional_ > initial_margin, notional_ - initial_margin, 0)
+    gap = where(notional_ > initial_margin, notional_ - initial_margin, 0)
     scaled = initial_margin + mul_div_up(gap, t, WAD)
-    return np.where(off, initial_margin, np.where(full, notional_, scaled))
+    return where(off, initial_margin, where(full, notional_, scaled))
 
 
 def maintenance_margin(size: Any, price: Any, markets: MarketArrays) -> Array:
@@ -79,7 +89,7 @@ def maintenance_margin(size: Any, price: Any, markets: MarketArrays) -> Array:
         markets.tier_mmf,
         markets.margin_scale,
     )
-    return np.where(size == 0, 0, req)
+    return where(size == 0, 0, req)
 
 
 def base_initial_fraction(markets: MarketArrays) -> Array:
@@ -98,7 +108,7 @@ def initial_margin(size: Any, price: Any, markets: MarketArrays, state: MarketSt
         markets.tier_imf,
         markets.margin_scale,
     )
-    open_size = np.maximum(state.long_open_interest, state.short_open_interest)
+    open_size = maximum(state.long_open_interest, state.short_open_interest)
     scaled = oi_scaled_initial_margin(
         im,
         n,
@@ -106,4 +116,4 @@ def initial_margin(size: Any, price: Any, markets: MarketArrays, state: MarketSt
         markets.oi_imf_lower_cap,
         markets.oi_imf_upper_cap,
     )
-    return np.where(size == 0, 0, scaled)
+    return where(size == 0, 0, scaled)

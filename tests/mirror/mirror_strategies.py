@@ -37,7 +37,9 @@ def tiers(draw, max_leverage: int) -> list[tuple[int, int, int]]:
     """0..3 tiers above the base: increasing floors (USD WAD), non-decreasing IMF and MMF,
     MMF < IMF in each."""
     n = draw(st.integers(0, 3))
-    floors = sorted(draw(st.lists(st.integers(500, 20_000), min_size=n, max_size=n, unique=True)))
+    floors = sorted(
+        draw(st.lists(st.integers(1_000, 300_000), min_size=n, max_size=n, unique=True))
+    )
     imfs = sorted(draw(st.lists(fraction(0.01, 0.6), min_size=n, max_size=n)))
     out: list[tuple[int, int, int]] = []
     mmf_prev = 0
@@ -60,8 +62,8 @@ def market_params(draw) -> tuple[dict[str, Any], list[tuple[int, int, int]]]:
     # mmf < 1/maxLeverage: a share of it
     mmf = max(1, draw(st.integers(5, 90)) * WAD * 2 // (100 * lev_halves))
     oi_on = draw(st.booleans())
-    lower = draw(st.integers(0, 20_000)) * WAD
-    upper = lower + draw(st.integers(1, 50_000)) * WAD
+    lower = draw(st.integers(0, 500_000)) * WAD
+    upper = lower + draw(st.integers(1, 2_000_000)) * WAD
     skew_on = draw(st.booleans())
     capped = draw(st.booleans())
     changes = {
@@ -69,8 +71,8 @@ def market_params(draw) -> tuple[dict[str, Any], list[tuple[int, int, int]]]:
         "maintenanceMarginFraction": mmf,
         "oiImfLowerCap": lower if oi_on else 0,
         "oiImfUpperCap": upper if oi_on else 0,
-        "skewScale": draw(st.integers(1_000, 10**6)) * WAD if skew_on else 0,
-        "takerFeeBps": draw(st.integers(0, 1000)),
+        "skewScale": draw(st.integers(10_000, 10**8)) * WAD if skew_on else 0,
+        "takerFeeBps": draw(st.one_of(st.integers(0, 60), st.integers(0, 1000))),
         "insuranceFeeShareBps": draw(st.integers(0, 10_000)),
         "fundingModel": draw(st.integers(0, 1)),
         "maxFundingVelocity": draw(fraction(0, 20)),
@@ -86,17 +88,19 @@ def market_params(draw) -> tuple[dict[str, Any], list[tuple[int, int, int]]]:
         "liquidationCooldown": draw(st.integers(0, 3_600)),
         "fullLiquidationAfterCooldown": draw(st.booleans()),
         "maxLiquidationNotionalPerBlock": draw(st.integers(1, 20_000)) * WAD
-        if draw(st.booleans())
+        if draw(st.integers(0, 3)) == 0
         else 0,
         "maxLiquidationImpactBps": draw(st.integers(0, 5_000)),
         "backstopFraction": draw(fraction(0, 1)),
+        "maxLongOpenInterest": 10**12 * WAD,
+        "maxShortOpenInterest": 10**12 * WAD,
     }
     return {**BASE_MARKET, **changes}, draw(tiers(max_leverage))
 
 
 def margin_scale() -> st.SearchStrategy[int]:
     """``setMarginScale``'s range [0.1, 10] (WAD), 1 often."""
-    return st.one_of(st.just(WAD), fraction(0.1, 10))
+    return st.one_of(st.just(WAD), fraction(0.5, 2), fraction(0.1, 10))
 
 
 def price() -> st.SearchStrategy[int]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from mirror_strategies import world
 
@@ -287,9 +287,14 @@ def test_a_broken_rounding_is_caught(monkeypatch, broken):
     if broken == "notional rounds down":
         monkeypatch.setattr(margins, "notional",
                             lambda size, price: fixed.mul_div_down(abs(size), price, fixed.WAD))  # fmt: skip
-        test = test_exact_kernels_equal_the_reference_to_the_wei
+        test, args = test_exact_kernels_equal_the_reference_to_the_wei, {"w": world()}
     else:
         monkeypatch.setattr(fills, "mul_div_up", fixed.mul_div_down)
         test = test_fill_kernels_equal_the_reference_to_the_wei
-    with pytest.raises(AssertionError):
-        test()
+        args = {"w": world(max_accounts=2),
+                "deltas": st.lists(st.integers(-(10**22), 10**22), min_size=4, max_size=4)}  # fmt: skip
+    rerun = settings(SETTINGS, phases=[Phase.generate], database=None)(
+        given(**args)(test.hypothesis.inner_test)
+    )
+    with pytest.raises(AssertionError, match="first divergence"):
+        rerun()
