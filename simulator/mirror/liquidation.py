@@ -52,12 +52,13 @@ from simulator.mirror.margins import maintenance_margin, notional
 from simulator.mirror.markets import MarketArrays, MarketState
 
 #: Outcome codes of one account's call.
-OK, NO_POSITION, NOT_LIQUIDATABLE, NOTHING_NOW = 0, 1, 2, 3
+OK, NO_POSITION, NOT_LIQUIDATABLE, NOTHING_NOW, WRONG_MARGIN_MODE = 0, 1, 2, 3, 4
 OUTCOMES = {
     OK: "ok",
     NO_POSITION: "NoPosition",
     NOT_LIQUIDATABLE: "NotLiquidatable",
     NOTHING_NOW: "NothingLiquidatableNow",
+    WRONG_MARGIN_MODE: "WrongMarginMode",
 }
 
 
@@ -66,7 +67,8 @@ class CrossLiquidation:
     """Result of liquidating each of A accounts alone. Per (A, M) (the ``Liquidated`` event's
     fields where ``rank`` > 0): ``closed`` size, ``fill``, ``notional``, ``realized``,
     ``penalty``, ``keeper_reward``, ``insurance_share``, ``full``, ``rank`` (1 = first closed,
-    0 = not closed), ``deficit_share`` / ``fund_paid_share`` (``DeficitAttributed``). Per (A,):
+    0 = not closed), ``deficit_share`` / ``fund_paid_share`` / ``bad_debt`` (the part the fund
+    did not cover: ``DeficitAttributed``'s deficit, paidByInsurance, remaining). Per (A,):
     ``outcome`` (:data:`OUTCOMES`; the chain reverts unless OK), ``liquidated`` count,
     ``equity`` / ``maintenance`` after, ``deficit`` (``AccountLiquidated``), ``fund_paid``.
     ``book`` is the accounts' book after the call (funding settled, sizes reduced)."""
@@ -82,6 +84,7 @@ class CrossLiquidation:
     rank: Array
     deficit_share: Array
     fund_paid_share: Array
+    bad_debt: Array
     outcome: Array
     liquidated: Array
     equity: Array
@@ -250,6 +253,11 @@ def liquidate_cross(
         rank=np.where(keep, rank, 0),
         deficit_share=where(bankrupt[:, None], shares, 0),
         fund_paid_share=where(bankrupt[:, None], paid_shares, 0),
+        bad_debt=where(
+            bankrupt[:, None] & np.asarray(shares > paid_shares, dtype=bool),
+            shares - paid_shares,
+            0,
+        ),
         outcome=outcome,
         liquidated=np.where(done, count, 0),
         equity=eq,
@@ -257,4 +265,113 @@ def liquidate_cross(
         deficit=deficit,
         fund_paid=paid,
         book=after,
+    )
+
+
+@dataclass(frozen=True)
+class IsolatedLiquidation:
+    """Result of ``liquidateIsolated(account, market)`` for every (account, market) alone,
+    arrays (A, M): ``outcome`` (:data:`OUTCOMES`), the ``Liquidated`` event's ``closed``,
+    ``fill``, ``notional``, ``realized``, ``penalty``, ``keeper_reward``,
+    ``insurance_share``, ``full``; ``AccountLiquidated``'s ``equity`` / ``maintenance`` after
+    and ``deficit``; ``fund_paid`` (the fund's cover of the deficit), ``bad_debt`` (the rest:
+    ``DeficitAttributed.remaining``), ``released`` (the margin a closed position returns to the
+    cross collateral) and ``margin`` after (0 when closed)."""
+
+    outcome: Array
+    closed: Array
+    fill: Array
+    notional: Array
+    realized: Array
+    penalty: Array
+    keeper_reward: Array
+    insurance_share: Array
+    full: Array
+    equity: Array
+    maintenance: Array
+    deficit: Array
+    fund_paid: Array
+    bad_debt: Array
+    released: Array
+    margin: Array
+
+
+def liquidate_isolated(
+    book: Book,
+    price: Any,
+    markets: MarketArrays,
+    state: MarketState,
+    *,
+    fund_balance: Any,
+    now: Any = 0,
+    partial_at: Any = 0,
+    liquidated_this_block: Any = False,
+) -> IsolatedLiquidation:
+    """``liquidateIsolated(account, market)`` for every position of `book` alone (its own
+    block, the cap unused), at `price` with `state`'s funding accrued to the call, an insurance
+    fund of `fund_balance` (WAD, whole units). The position's funding is settled into its
+    margin; equity = margin + uPnL; the penalty is capped at the margin + PnL left; a closed
+    position returns a non-negative margin to the cross collateral, a negative one is the
+    deficit (fund first, the rest bad debt of the market)."""
+    size, entry = book.size, book.entry
+    zero = zeros_like(size)
+    partial_at = zero + partial_at
+    this_block = np.broadcast_to(np.asarray(liquidated_this_block, dtype=bool), size.shape)
+    iso = book.isolated.astype(bool)
+    has = np.asarray(size != 0, dtype=bool)
+    prices = zero + price
+    owed = funding_owed(size, book.snapshot, state.long_funding_index, state.short_funding_index)
+    margin = book.margin - owed
+    eq = margin + unrealized_pnl(size, entry, prices)
+    mm = maintenance_margin(size, prices, markets)
+    eligible = has & iso & np.asarray(eq < mm, dtype=bool)
+    close = close_size(size, prices, markets, partial_at, now, this_block)
+    did = eligible & np.asarray(close > 0, dtype=bool)
+    delta = where(size > 0, -close, close)
+    skew = zero + state.skew
+    fill = liquidation_fill(prices, skew, delta, markets.skew_scale,
+                            markets.max_liquidation_impact_bps)  # fmt: skip
+    new_size, new_entry, realized = apply_fill(size, entry, delta, fill)
+    margin = margin + realized
+    liq_notional = mul_div_down(close, fill, WAD)
+    penalty = mul_div_up(liq_notional, markets.liquidation_penalty_bps, BPS)
+    left = margin + unrealized_pnl(new_size, new_entry, prices)
+    penalty = where(left <= 0, 0, where(penalty > left, left, penalty))
+    margin = margin - penalty
+    keeper, insurance, _ = penalty_split(penalty, markets.keeper_share_bps)
+    flat = np.asarray(new_size == 0, dtype=bool)
+    released = where(flat & np.asarray(margin >= 0, dtype=bool), margin, 0)
+    deficit = where(flat & np.asarray(margin < 0, dtype=bool), -margin, 0)
+    margin = where(flat, 0, margin)
+    paid = minimum(wad_to_units_up(deficit), fund_balance)
+    outcome = np.where(
+        ~has,
+        NO_POSITION,
+        np.where(
+            ~iso,
+            WRONG_MARGIN_MODE,
+            np.where(~eligible, NOT_LIQUIDATABLE, np.where(~did, NOTHING_NOW, OK)),
+        ),
+    )
+
+    def done(x: Any) -> Any:
+        return where(did, x, 0)
+
+    return IsolatedLiquidation(
+        outcome=outcome,
+        closed=done(close),
+        fill=done(fill),
+        notional=done(liq_notional),
+        realized=done(realized),
+        penalty=done(penalty),
+        keeper_reward=done(keeper),
+        insurance_share=done(insurance),
+        full=did & np.asarray(close == abs(size), dtype=bool),
+        equity=done(margin + unrealized_pnl(new_size, new_entry, prices)),
+        maintenance=done(maintenance_margin(new_size, prices, markets)),
+        deficit=done(deficit),
+        fund_paid=done(paid),
+        bad_debt=done(where(paid >= deficit, 0, deficit - paid)),
+        released=done(released),
+        margin=where(did, margin, book.margin),
     )

@@ -526,3 +526,71 @@ def liquidate(
     account.collateral = acct.collateral
     account.positions = {i: p for i, p in acct.positions.items() if p.size != 0 or p.isolated}
     return result
+
+
+@dataclass
+class RefIsolatedLiquidation:
+    outcome: str
+    event: RefLiquidated | None = None
+    equity: int = 0
+    maintenance: int = 0
+    deficit: int = 0
+    fund_paid: int = 0
+    bad_debt: int = 0
+    released: int = 0
+
+
+def liquidate_isolated(
+    account: RefAccount, i: int, markets: dict[int, RefMarket], fund_balance: int, now: int = 0
+) -> RefIsolatedLiquidation:
+    """``liquidateIsolated(account, market)`` alone in its block, `markets` accrued to the
+    call (the account is not changed)."""
+    p0 = account.positions.get(i)
+    if p0 is None or p0.size == 0:
+        return RefIsolatedLiquidation("NoPosition")
+    if not p0.isolated:
+        return RefIsolatedLiquidation("WrongMarginMode")
+    p = replace(p0)
+    m = markets[i]
+    owed = funding_owed(p.size, p.snapshot, m.long_index, m.short_index)
+    p.margin -= owed
+    p.snapshot = m.long_index if p.size >= 0 else m.short_index
+    eq = p.margin + unrealized_pnl(p.size, p.entry, m.price)
+    mm = m.maintenance_margin(p.size)
+    if eq >= mm:
+        return RefIsolatedLiquidation("NotLiquidatable")
+    closing = close_size(m, p, now)
+    if closing == 0:
+        return RefIsolatedLiquidation("NothingLiquidatableNow")
+    full = closing == abs(p.size)
+    delta = -closing if p.size > 0 else closing
+    fill = m.liquidation_fill(delta)
+    p.size, p.entry, realized = apply_fill(p.size, p.entry, delta, fill)
+    p.margin += realized
+    notional = mul_div(closing, fill, WAD)
+    penalty = mul_div_ceil_u(notional, m.params["liquidationPenaltyBps"], BPS)
+    left = p.margin + unrealized_pnl(p.size, p.entry, m.price)
+    if left <= 0:
+        penalty = 0
+    elif penalty > left:
+        penalty = left
+    p.margin -= penalty
+    keeper = insurance = 0
+    if penalty != 0:
+        keeper = wad_to_units_down(mul_div(penalty, m.params["keeperShareBps"], BPS)) * UNIT
+        insurance = wad_to_units_down(penalty - keeper) * UNIT
+    out = RefIsolatedLiquidation("ok")
+    out.event = RefLiquidated(i, closing, fill, notional, realized, penalty, keeper, insurance,
+                              full)  # fmt: skip
+    if p.size == 0:
+        if p.margin >= 0:
+            out.released = p.margin
+        else:
+            out.deficit = -p.margin
+        p.margin = 0
+    out.equity = p.margin + unrealized_pnl(p.size, p.entry, m.price)
+    out.maintenance = m.maintenance_margin(p.size)
+    if out.deficit:
+        out.fund_paid = min(wad_to_units_up(out.deficit), fund_balance // UNIT) * UNIT
+        out.bad_debt = 0 if out.fund_paid >= out.deficit else out.deficit - out.fund_paid
+    return out

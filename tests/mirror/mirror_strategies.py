@@ -143,17 +143,29 @@ def world(draw, max_markets: int = 4, max_accounts: int = 6) -> dict[str, Any]:
             size = draw(st.integers(1, 10**22)) * draw(st.sampled_from([1, -1]))
             entry = mk["price"] * draw(st.integers(50, 150)) // 100 + draw(st.integers(0, 10**6))
             index = mk["long_index"] if size > 0 else mk["short_index"]
+            notional = abs(size) * mk["price"] // WAD
             positions[i] = {
                 "size": size,
                 "entry": max(entry, 1),
                 "snapshot": index - draw(st.integers(-(10**19), 10**19)),
-                "margin": draw(st.integers(-(10**20), 10**23)),
+                "margin": draw(
+                    st.one_of(
+                        st.integers(-(10**20), 10**23),
+                        st.integers(-5, 30).map(lambda k, n=notional: n * k // 100),
+                    )
+                ),
                 "isolated": draw(st.booleans()),
                 "partial_at": draw(st.sampled_from([0, 0, now - 10, now - 1_000, now - 5_000])),
                 "this_block": draw(st.booleans()) and draw(st.booleans()),
             }
-        accounts.append({"collateral": draw(st.integers(-(10**21), 10**24)),
-                         "positions": positions})  # fmt: skip
+        total = sum(abs(p["size"]) * markets[i]["price"] for i, p in positions.items()) // WAD
+        collateral = draw(
+            st.one_of(
+                st.integers(-(10**21), 10**24),
+                st.integers(-5, 30).map(lambda k, n=total: n * k // 100),
+            )
+        )
+        accounts.append({"collateral": collateral, "positions": positions})
     return {
         "markets": markets,
         "accounts": accounts,

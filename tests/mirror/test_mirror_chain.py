@@ -70,7 +70,7 @@ def case(draw) -> dict[str, Any]:
     for a in range(len(ACCOUNTS)):
         chosen = draw(st.sets(st.integers(0, len(MARKETS) - 1), min_size=1))
         for m in sorted(chosen):
-            isolated = draw(st.integers(0, 3)) == 0
+            isolated = draw(st.integers(0, 4)) < 2
             leverage = markets[m]["params"]["maxLeverage"]
             # notional = deposit × leverage × (5%..90%) / positions: up to the margin limits
             usd_wad = (deposits[a] * leverage * draw(st.integers(5, 90)) // 100) // len(chosen)
@@ -380,3 +380,66 @@ def test_a_broken_mirror_rule_is_caught_by_the_chain(mv, monkeypatch, rule, modu
             assert "mirror" in str(exc), exc
             return
     pytest.fail(f"a mirror whose {rule} passed the differential tests")
+
+
+@EXAMPLES
+@given(c=case())
+def test_isolated_liquidations_equal_the_mirror_to_the_wei(mv, c):
+    chain, v = mv.chain, mv.venue
+    ids = mv.market_ids
+    n = len(ids)
+    with chain.isolate():
+        _setup(mv, c)
+        t0 = chain.latest_timestamp()
+        views0 = [v.market_now(i) for i in ids]
+        markets, state0, conv = _arrays(mv, c, views0)
+        book = _book(mv, state0, conv)
+        chain.advance_time(c["dt"])
+        prices = {i: m["p1"] for i, m in zip(ids, c["markets"], strict=True)}
+        for r in chain.execute(mv.push_prices(prices)):
+            assert r.ok
+        fund = chain.read_one(mv.fund.balance()) * fixed.UNIT
+        price = conv([m["p1"] for m in c["markets"]])
+        for a, who in enumerate(ACCOUNTS):
+            for j in range(n):
+                with chain.isolate():
+                    r = chain.execute_one(v.liquidate_isolated(KEEPER, who, ids[j]))
+                    dt = chain.latest_timestamp() - t0
+                    collateral_after = v.collateral_now(who)
+                state = funding.funding_now(markets, state0, price, conv([dt] * n))
+                got = liquidation.liquidate_isolated(book, price, markets, state,
+                                                     fund_balance=fund, now=t0 + dt)  # fmt: skip
+                where = f"isolated liquidation of account {a} market {ids[j]}: "
+                outcome = liquidation.OUTCOMES[int(got.outcome[a, j])]
+                event(f"isolated liquidation: {outcome}")
+                assert outcome == ("ok" if r.ok else r.error.name), (
+                    f"{where}mirror {outcome}, chain {r.error}"
+                )
+                if not r.ok:
+                    continue
+                event(f"isolated deficit: {got.deficit[a, j] > 0}")
+                (e,) = [x.args for x in r.events if x.name == "Liquidated"]
+                (done,) = [x.args for x in r.events if x.name == "AccountLiquidated"]
+                for what, mine, theirs in (
+                    ("size closed", got.closed[a, j], abs(e["sizeClosed"])),
+                    ("fill", got.fill[a, j], e["fill"]),
+                    ("notional", got.notional[a, j], e["notional"]),
+                    ("realized", got.realized[a, j], e["realizedPnl"]),
+                    ("penalty", got.penalty[a, j], e["penalty"]),
+                    ("keeper reward", got.keeper_reward[a, j], e["keeperReward"]),
+                    ("insurance share", got.insurance_share[a, j], e["insuranceShare"]),
+                    ("full", bool(got.full[a, j]), e["full"]),
+                    ("equity after", got.equity[a, j], done["equityAfter"]),
+                    ("maintenance after", got.maintenance[a, j], done["maintenanceMarginAfter"]),
+                    ("deficit", got.deficit[a, j], done["deficit"]),
+                    ("collateral after", book.collateral[a] + got.released[a, j],
+                     collateral_after),
+                ):  # fmt: skip
+                    _eq(what, mine, theirs, where)
+                attributed = [x.args for x in r.events if x.name == "DeficitAttributed"]
+                if got.deficit[a, j] == 0:
+                    assert attributed == [], where
+                    continue
+                (d,) = attributed
+                _eq("fund paid", got.fund_paid[a, j], d["paidByInsurance"], where)
+                _eq("bad debt", got.bad_debt[a, j], d["remaining"], where)

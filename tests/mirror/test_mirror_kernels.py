@@ -223,6 +223,8 @@ def _liquidation_vs_reference(w, result, accounts_ref, ref_markets) -> None:
                   for i in range(n) if result.deficit_share[a, i] != 0}  # fmt: skip
         assert shares == want.deficit_shares, (where, "deficit shares")
         assert result.book.collateral[a] == acc.collateral, (where, "collateral after")
+        bad = {i: int(result.bad_debt[a, i]) for i in range(n) if result.bad_debt[a, i] != 0}
+        assert bad == {i: d - p for i, (d, p) in want.deficit_shares.items() if d > p}, where
 
 
 @SETTINGS
@@ -235,6 +237,31 @@ def test_cross_liquidation_kernel_equals_the_reference_to_the_wei(w):
         partial_at=partial_at, liquidated_this_block=this_block,
     )  # fmt: skip
     _liquidation_vs_reference(w, result, accounts, ref_markets)
+
+
+@SETTINGS
+@given(w=world())
+def test_isolated_liquidation_kernel_equals_the_reference_to_the_wei(w):
+    markets, state, book, price, partial_at, this_block = _mirror(w, True)
+    ref_markets, accounts = _reference(w)
+    got = liquidation.liquidate_isolated(
+        book, price, markets, state, fund_balance=w["fund"], now=w["now"],
+        partial_at=partial_at, liquidated_this_block=this_block,
+    )  # fmt: skip
+    for a, acc in enumerate(accounts):
+        for i in range(len(w["markets"])):
+            want = R.liquidate_isolated(acc, i, ref_markets, w["fund"], w["now"])
+            where = f"account {a} market {i}"
+            assert liquidation.OUTCOMES[int(got.outcome[a, i])] == want.outcome, where
+            if want.outcome != "ok":
+                continue
+            e = want.event
+            for name in ("closed", "fill", "notional", "realized", "penalty", "keeper_reward",
+                         "insurance_share", "full"):  # fmt: skip
+                assert getattr(got, name)[a, i] == getattr(e, name), (where, name)
+            for name in ("equity", "maintenance", "deficit", "fund_paid", "bad_debt", "released"):
+                mine, ref = getattr(got, name)[a, i], getattr(want, name)
+                assert mine == ref, f"{where} {name}: mirror {mine} != reference {ref}"
 
 
 def _close(name: str, fast_value, exact_value, scale) -> None:
