@@ -303,6 +303,12 @@ class RefMarket:
         )
 
 
+def fee_split(fee: int, insurance_share_bps: int) -> tuple[int, int]:
+    """``_collectFee`` with a fund: (sent to the fund in whole units, to protocol fees)."""
+    sent = wad_to_units_down(mul_div(fee, insurance_share_bps, BPS)) * UNIT
+    return sent, fee - sent
+
+
 @dataclass
 class RefPosition:
     size: int

@@ -75,7 +75,7 @@ def market_params(draw) -> tuple[dict[str, Any], list[tuple[int, int, int]]]:
         "takerFeeBps": draw(st.one_of(st.integers(0, 60), st.integers(0, 1000))),
         "insuranceFeeShareBps": draw(st.integers(0, 10_000)),
         "fundingModel": draw(st.integers(0, 1)),
-        "maxFundingVelocity": draw(fraction(0, 20)),
+        "maxFundingVelocity": draw(st.one_of(fraction(0, 0.1), fraction(0, 20))),
         "premiumInterestRate8h": draw(fraction(0, 0.01)),
         "premiumClamp8h": draw(fraction(0, 0.01)),
         "maxFundingRatePerHour": draw(fraction(0.0001, 0.05)) if capped else 0,

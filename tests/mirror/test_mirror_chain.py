@@ -62,9 +62,22 @@ def case(draw) -> dict[str, Any]:
             params = {**params, "partialLiquidationThreshold": 10**30,
                       "maxLiquidationNotionalPerBlock": 0}  # fmt: skip
         p0 = draw(st.integers(10**6, 10**10)) * 10**12  # 1 .. 10,000 USD
-        move = draw(st.one_of(st.integers(70, 130), st.integers(20, 250)))
+        if params["skewScale"]:  # 1M .. 1B USD of skew at p0, as venues set it
+            params = {**params, "skewScale": draw(st.integers(10**6, 10**9)) * WAD * WAD // p0}
+        # a move of about one margin (1/leverage) either way: accounts between bankrupt and
+        # healthy, where a liquidation pays its penalty; or any move up to ±30%, or a crash
+        lev_move = (
+            10_000
+            + draw(st.sampled_from([1, -1]))
+            * draw(st.integers(30, 130))
+            * 100
+            * WAD
+            // params["maxLeverage"]
+        )
+        move = draw(st.one_of(st.just(lev_move), st.integers(7_000, 13_000),
+                              st.integers(2_000, 25_000)))  # fmt: skip
         markets.append({"params": params, "tiers": tiers, "scale": draw(margin_scale()),
-                        "p0": p0, "p1": p0 * move // 100})  # fmt: skip
+                        "p0": p0, "p1": p0 * move // 10_000})  # fmt: skip
     trades = []
     deposits = [draw(st.integers(100, 20_000)) for _ in ACCOUNTS]
     for a in range(len(ACCOUNTS)):
@@ -85,8 +98,13 @@ def case(draw) -> dict[str, Any]:
         "markets": markets,
         "deposits": deposits,
         "trades": [trades[i] for i in order],
-        "dt": draw(st.sampled_from([0, 1, 3_599])) if draw(st.booleans())
-        else draw(st.integers(0, 2 * 86_400)),
+        "dt": draw(st.one_of(st.sampled_from([0, 1, 3_599]), st.integers(0, 3_600),
+                             st.integers(0, 2 * 86_400))),
+        # half the examples move one position's market just past its liquidation price
+        # (0.01%..3% beyond, read at t0): liquidations of solvent accounts, with penalties
+        "target": (*trades[draw(st.integers(0, len(trades) - 1))][:2], draw(st.integers(1, 300)))
+        if draw(st.booleans())
+        else None,
         "probe": [draw(st.integers(-(10**22), 10**22)) or 1 for _ in MARKETS],
     }  # fmt: skip
 
@@ -159,6 +177,22 @@ def _book(mv, state: MarketState, conv) -> health.Book:
     )
 
 
+def _prices1(mv, c, book) -> dict[int, int]:
+    """The t1 prices {market id: WAD}: each market's drawn move; with a target, the other
+    markets stay at p0 and the target market goes just past the target position's liquidation
+    price (when it has one)."""
+    ids = mv.market_ids
+    prices = {i: m["p1"] for i, m in zip(ids, c["markets"], strict=True)}
+    if c["target"] is not None:
+        prices = {i: m["p0"] for i, m in zip(ids, c["markets"], strict=True)}
+        a, j, beyond_bps = c["target"]
+        liq = mv.venue.read("liquidationPrice", ACCOUNTS[a], ids[j])
+        side = 1 if book.size[a, j] > 0 else -1
+        if liq > 0:
+            prices[ids[j]] = max(1, liq * (10_000 - side * beyond_bps) // 10_000)
+    return prices
+
+
 def _eq(what: str, got, want, where: str = "") -> None:
     got = np.asarray(got, dtype=object)
     want = np.asarray(want, dtype=object)
@@ -172,14 +206,16 @@ def _eq(what: str, got, want, where: str = "") -> None:
         )
 
 
-def _check_trades(mv, c, results) -> None:
-    """Replay the t0 block's successful trades through the fill kernels."""
+def _check_trades(mv, c, results) -> tuple[int, int]:
+    """Replay the t0 block's successful trades through the fill kernels; (Σ fees sent to the
+    fund, Σ fees kept as protocol fees) by :func:`fills.fee_split`."""
     ids = mv.market_ids
     p0 = [m["p0"] for m in c["markets"]]
     params = [mv.venue.parameters_now(i) for i in ids]
     long_oi, short_oi = [0] * len(ids), [0] * len(ids)
     pos: dict[tuple[str, int], tuple[int, int]] = {}
     x = fixed.exact
+    to_fund = kept = 0
     for r in results:
         if not r.ok:
             continue
@@ -207,6 +243,9 @@ def _check_trades(mv, c, results) -> None:
                 elif s < 0:
                     short_oi[j] += sign * -s
             pos[(g["account"], j)] = (int(new[0]), int(new[1]))
+            sent, rest = fills.fee_split(fee, x(params[j]["insuranceFeeShareBps"]))
+            to_fund, kept = to_fund + int(sent), kept + int(rest)
+    return to_fund, kept
 
 
 @EXAMPLES
@@ -215,20 +254,23 @@ def test_views_and_fills_equal_the_mirror_to_the_wei(mv, c):
     chain, v = mv.chain, mv.venue
     ids = mv.market_ids
     with chain.isolate():
+        before = v.accounting_now()
         results = _setup(mv, c)
         assert all(r.ok for r in results[: 1 + len(ids)]), "the toucher's trades"
-        _check_trades(mv, c, results)
+        to_fund, kept = _check_trades(mv, c, results)
+        after = v.accounting_now()
+        _eq("fees sent to the fund", to_fund, after["paidToInsurance"] - before["paidToInsurance"])
+        _eq("fees kept", kept, after["protocolFees"] - before["protocolFees"])
         t0 = chain.latest_timestamp()
         views0 = [v.market_now(i) for i in ids]
         markets, state0, conv = _arrays(mv, c, views0)
         book = _book(mv, state0, conv)
         chain.advance_time(c["dt"])
-        for r in chain.execute(
-            mv.push_prices({i: m["p1"] for i, m in zip(ids, c["markets"], strict=True)})
-        ):
+        prices = _prices1(mv, c, book)
+        for r in chain.execute(mv.push_prices(prices)):
             assert r.ok
         dt = chain.latest_timestamp() - t0
-        price = conv([m["p1"] for m in c["markets"]])
+        price = conv([prices[i] for i in ids])
         state = funding.funding_now(markets, state0, price, conv([dt] * len(ids)))
         views1 = [v.market_now(i) for i in ids]
         _eq("long funding index", state.long_funding_index, [w["longFundingIndex"] for w in views1])
@@ -295,13 +337,12 @@ def test_liquidations_equal_the_mirror_to_the_wei(mv, c):
         markets, state0, conv = _arrays(mv, c, views0)
         book = _book(mv, state0, conv)
         chain.advance_time(c["dt"])
-        for r in chain.execute(
-            mv.push_prices({i: m["p1"] for i, m in zip(ids, c["markets"], strict=True)})
-        ):
+        prices = _prices1(mv, c, book)
+        for r in chain.execute(mv.push_prices(prices)):
             assert r.ok
         event(f"accounts with positions: {int(np.asarray(book.size != 0).any(-1).sum())}")
         fund = chain.read_one(mv.fund.balance()) * fixed.UNIT
-        price = conv([m["p1"] for m in c["markets"]])
+        price = conv([prices[i] for i in ids])
         for a, who in enumerate(ACCOUNTS):
             with chain.isolate():
                 r = chain.execute_one(v.liquidate(KEEPER, who))
@@ -314,6 +355,7 @@ def test_liquidations_equal_the_mirror_to_the_wei(mv, c):
             event(f"liquidation: {outcome}")
             if outcome == "ok":
                 event(f"deficit: {got.deficit[a] > 0}")
+                event(f"penalty paid: {bool((got.penalty[a] > 0).any())}")
                 event(
                     f"partial: {bool((got.rank[a] > 0).any() and not got.full[a][got.rank[a] > 0].all())}"
                 )
@@ -360,10 +402,12 @@ def test_liquidations_equal_the_mirror_to_the_wei(mv, c):
     [
         ("funding steps round down instead of towards zero", funding, "div_trunc",
          fixed.floor_div),
-        ("penalty shares round up to whole units", liquidation, "wad_to_units_down",
-         fixed.wad_to_units_up),
+        ("notionals round down", margins, "notional",
+         lambda size, price: fixed.mul_div_down(abs(size), price, fixed.WAD)),
+        ("liquidation penalties and partial shares round down", liquidation, "mul_div_up",
+         fixed.mul_div_down),
     ],
-    ids=["funding-rounding", "penalty-split"],
+    ids=["funding-rounding", "notional-rounding", "liquidation-rounding"],
 )  # fmt: skip
 @pytest.mark.filterwarnings("ignore:Generating overly large repr")
 def test_a_broken_mirror_rule_is_caught_by_the_chain(mv, monkeypatch, rule, module, name,
@@ -371,7 +415,8 @@ def test_a_broken_mirror_rule_is_caught_by_the_chain(mv, monkeypatch, rule, modu
     """A mirror with one rule broken (monkeypatched) fails the differential tests above."""
     monkeypatch.setattr(module, name, replacement)
     for test in (test_views_and_fills_equal_the_mirror_to_the_wei,
-                 test_liquidations_equal_the_mirror_to_the_wei):  # fmt: skip
+                 test_liquidations_equal_the_mirror_to_the_wei,
+                 test_isolated_liquidations_equal_the_mirror_to_the_wei):  # fmt: skip
         inner = test.hypothesis.inner_test
         rerun = settings(EXAMPLES, phases=[Phase.generate], database=None)(given(c=case())(inner))
         try:
@@ -395,11 +440,11 @@ def test_isolated_liquidations_equal_the_mirror_to_the_wei(mv, c):
         markets, state0, conv = _arrays(mv, c, views0)
         book = _book(mv, state0, conv)
         chain.advance_time(c["dt"])
-        prices = {i: m["p1"] for i, m in zip(ids, c["markets"], strict=True)}
+        prices = _prices1(mv, c, book)
         for r in chain.execute(mv.push_prices(prices)):
             assert r.ok
         fund = chain.read_one(mv.fund.balance()) * fixed.UNIT
-        price = conv([m["p1"] for m in c["markets"]])
+        price = conv([prices[i] for i in ids])
         for a, who in enumerate(ACCOUNTS):
             for j in range(n):
                 with chain.isolate():

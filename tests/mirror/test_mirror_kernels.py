@@ -186,6 +186,12 @@ def test_fill_kernels_equal_the_reference_to_the_wei(w, deltas):
                                               for i in range(n)]])  # fmt: skip
     _assert_equal("taker fee", fills.taker_fee(delta, liq, markets.taker_fee_bps),
                   [[ref_markets[i].taker_fee(d[i], int(liq[0, i])) for i in range(n)]])  # fmt: skip
+    fee = fills.taker_fee(delta, liq, markets.taker_fee_bps)
+    sent, kept = fills.fee_split(fee, markets.insurance_fee_share_bps)
+    want_split = [R.fee_split(int(fee[0, i]), int(markets.insurance_fee_share_bps[i]))
+                  for i in range(n)]  # fmt: skip
+    _assert_equal("fee to the fund", sent, [[x[0] for x in want_split]])
+    _assert_equal("fee kept", kept, [[x[1] for x in want_split]])
     size, entry = book.size[:1], book.entry[:1]
     got = fills.apply_fill(size, entry, delta, liq)
     want = [R.apply_fill(int(size[0, i]), int(entry[0, i]), d[i], int(liq[0, i]))
