@@ -68,14 +68,14 @@ def floor_div(n: Any, d: Any) -> Any:
     """``n / d`` rounded towards negative infinity (d > 0); plain division in fast mode."""
     if _exact_result(n, d):
         return n // d
-    return n / d
+    return _flt(n) / _flt(d)
 
 
 def ceil_div(n: Any, d: Any) -> Any:
     """``n / d`` rounded towards positive infinity (d > 0); plain division in fast mode."""
     if _exact_result(n, d):
         return -((-n) // d)
-    return n / d
+    return _flt(n) / _flt(d)
 
 
 def div_trunc(n: Any, d: Any) -> Any:
@@ -84,19 +84,23 @@ def div_trunc(n: Any, d: Any) -> Any:
         q = abs(n) // abs(d)
         negative = (n < 0) != (d < 0)
         return where(negative, -q, q) if isinstance(q, np.ndarray) else (-q if negative else q)
-    return n / d
+    return _flt(n) / _flt(d)
 
 
 def mul_div_down(a: Any, b: Any, d: Any) -> Any:
     """``a·b/d`` rounded towards negative infinity: ``Math.mulDiv`` (a, b ≥ 0) and
     ``FixedPointMath.mulDivFloor`` (signed a), ``mulWadDown`` / ``mulBpsDown`` / ``divWadDown``
     with b or d = WAD / BPS."""
+    if not _exact_result(a, b, d):
+        return _flt(a) * _flt(b) / _flt(d)
     return floor_div(a * b, d)
 
 
 def mul_div_up(a: Any, b: Any, d: Any) -> Any:
     """``a·b/d`` rounded towards positive infinity: ``Math.mulDiv(.., Ceil)`` and
     ``FixedPointMath.mulDivCeil`` (signed a), ``mulWadUp`` / ``mulBpsUp`` / ``divWadUp``."""
+    if not _exact_result(a, b, d):
+        return _flt(a) * _flt(b) / _flt(d)
     return ceil_div(a * b, d)
 
 
@@ -168,3 +172,9 @@ def wad_to_units_up(wad: Any) -> Any:
 
 def _is_int(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _flt(x: Any) -> Any:
+    """A Python int as a float for the fast mode (numpy would make an object array of a float
+    array and an int above 2**63, such as WAD·WAD or 1 day·WAD)."""
+    return float(x) if isinstance(x, int) else x

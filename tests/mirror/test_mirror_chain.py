@@ -64,16 +64,11 @@ def case(draw) -> dict[str, Any]:
         p0 = draw(st.integers(10**6, 10**10)) * 10**12  # 1 .. 10,000 USD
         if params["skewScale"]:  # 1M .. 1B USD of skew at p0, as venues set it
             params = {**params, "skewScale": draw(st.integers(10**6, 10**9)) * WAD * WAD // p0}
-        # a move of about one margin (1/leverage) either way: accounts between bankrupt and
-        # healthy, where a liquidation pays its penalty; or any move up to ±30%, or a crash
-        lev_move = (
-            10_000
-            + draw(st.sampled_from([1, -1]))
-            * draw(st.integers(30, 130))
-            * 100
-            * WAD
-            // params["maxLeverage"]
-        )
+        # a move of about one margin (1/leverage) either way, within 0.2x..3x: accounts
+        # between bankrupt and healthy, where a liquidation pays its penalty; or any move up
+        # to ±30%, or a crash (bps of p0)
+        margin_bps = draw(st.integers(30, 130)) * 100 * WAD // params["maxLeverage"]
+        lev_move = min(max(10_000 + draw(st.sampled_from([1, -1])) * margin_bps, 2_000), 30_000)
         move = draw(st.one_of(st.just(lev_move), st.integers(7_000, 13_000),
                               st.integers(2_000, 25_000)))  # fmt: skip
         markets.append({"params": params, "tiers": tiers, "scale": draw(margin_scale()),
