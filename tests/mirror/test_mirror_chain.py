@@ -319,6 +319,49 @@ def test_views_and_fills_equal_the_mirror_to_the_wei(mv, c):
         _eq("probe fill price", probe, reads[3 * k + a_n + 1 :])
 
 
+def _check_cross(r, got: liquidation.CrossLiquidation, a: int, ids: list[int], where: str):
+    """One ``liquidate(account)`` result against the mirror's row `a`: outcome, every
+    ``Liquidated`` (in order), ``AccountLiquidated``, ``DeficitAttributed`` and bad debt."""
+    n = len(ids)
+    outcome = liquidation.OUTCOMES[int(got.outcome[a])]
+    assert outcome == ("ok" if r.ok else r.error.name), f"{where}mirror {outcome}, chain {r.error}"
+    if not r.ok:
+        return
+    events = [e.args for e in r.events if e.name == "Liquidated"]
+    order = sorted((int(got.rank[a, j]), j) for j in range(n) if got.rank[a, j] > 0)
+    assert [ids[j] for _, j in order] == [e["market"] for e in events], (
+        f"{where}markets closed: mirror {[ids[j] for _, j in order]}, chain "
+        f"{[e['market'] for e in events]}"
+    )
+    for (_, j), e in zip(order, events, strict=True):
+        at = f"{where}market {ids[j]}: "
+        for what, mine, theirs in (
+            ("size closed", got.closed[a, j], abs(e["sizeClosed"])),
+            ("fill", got.fill[a, j], e["fill"]),
+            ("notional", got.notional[a, j], e["notional"]),
+            ("realized", got.realized[a, j], e["realizedPnl"]),
+            ("penalty", got.penalty[a, j], e["penalty"]),
+            ("keeper reward", got.keeper_reward[a, j], e["keeperReward"]),
+            ("insurance share", got.insurance_share[a, j], e["insuranceShare"]),
+            ("full", bool(got.full[a, j]), e["full"]),
+        ):
+            _eq(what, mine, theirs, at)
+    (done,) = [e.args for e in r.events if e.name == "AccountLiquidated"]
+    _eq("positions liquidated", got.liquidated[a], done["positionsLiquidated"], where)
+    _eq("equity after", got.equity[a], done["equityAfter"], where)
+    _eq("maintenance after", got.maintenance[a], done["maintenanceMarginAfter"], where)
+    _eq("deficit", got.deficit[a], done["deficit"], where)
+    attributed = {e.args["market"]: (e.args["deficit"], e.args["paidByInsurance"],
+                                     e.args["remaining"])
+                  for e in r.events if e.name == "DeficitAttributed"}  # fmt: skip
+    mine = {ids[j]: (int(got.deficit_share[a, j]), int(got.fund_paid_share[a, j]),
+                     int(got.bad_debt[a, j]))
+            for j in range(n) if got.deficit_share[a, j] != 0}  # fmt: skip
+    assert mine == attributed, (
+        f"{where}deficit (share, fund paid, bad debt): mirror {mine}, chain {attributed}"
+    )
+
+
 @EXAMPLES
 @given(c=case())
 def test_liquidations_equal_the_mirror_to_the_wei(mv, c):
@@ -354,72 +397,7 @@ def test_liquidations_equal_the_mirror_to_the_wei(mv, c):
                 event(
                     f"partial: {bool((got.rank[a] > 0).any() and not got.full[a][got.rank[a] > 0].all())}"
                 )
-            assert outcome == ("ok" if r.ok else r.error.name), (
-                f"{where}mirror {outcome}, chain {r.error}"
-            )
-            if not r.ok:
-                continue
-            events = [e.args for e in r.events if e.name == "Liquidated"]
-            order = sorted((int(got.rank[a, j]), j) for j in range(n) if got.rank[a, j] > 0)
-            assert [ids[j] for _, j in order] == [e["market"] for e in events], (
-                f"{where}markets closed: mirror {[ids[j] for _, j in order]}, chain "
-                f"{[e['market'] for e in events]}"
-            )
-            for (_, j), e in zip(order, events, strict=True):
-                at = f"{where}market {ids[j]}: "
-                for what, mine, theirs in (
-                    ("size closed", got.closed[a, j], abs(e["sizeClosed"])),
-                    ("fill", got.fill[a, j], e["fill"]),
-                    ("notional", got.notional[a, j], e["notional"]),
-                    ("realized", got.realized[a, j], e["realizedPnl"]),
-                    ("penalty", got.penalty[a, j], e["penalty"]),
-                    ("keeper reward", got.keeper_reward[a, j], e["keeperReward"]),
-                    ("insurance share", got.insurance_share[a, j], e["insuranceShare"]),
-                    ("full", bool(got.full[a, j]), e["full"]),
-                ):
-                    _eq(what, mine, theirs, at)
-            (done,) = [e.args for e in r.events if e.name == "AccountLiquidated"]
-            _eq("positions liquidated", got.liquidated[a], done["positionsLiquidated"], where)
-            _eq("equity after", got.equity[a], done["equityAfter"], where)
-            _eq("maintenance after", got.maintenance[a], done["maintenanceMarginAfter"], where)
-            _eq("deficit", got.deficit[a], done["deficit"], where)
-            attributed = {e.args["market"]: (e.args["deficit"], e.args["paidByInsurance"])
-                          for e in r.events if e.name == "DeficitAttributed"}  # fmt: skip
-            mine = {ids[j]: (int(got.deficit_share[a, j]), int(got.fund_paid_share[a, j]))
-                    for j in range(n) if got.deficit_share[a, j] != 0}  # fmt: skip
-            assert mine == attributed, (
-                f"{where}deficit attribution: mirror {mine}, chain {attributed}"
-            )
-
-
-@pytest.mark.parametrize(
-    "rule,module,name,replacement",
-    [
-        ("funding steps round down instead of towards zero", funding, "div_trunc",
-         fixed.floor_div),
-        ("notionals round down", margins, "notional",
-         lambda size, price: fixed.mul_div_down(abs(size), price, fixed.WAD)),
-        ("liquidation penalties and partial shares round down", liquidation, "mul_div_up",
-         fixed.mul_div_down),
-    ],
-    ids=["funding-rounding", "notional-rounding", "liquidation-rounding"],
-)  # fmt: skip
-@pytest.mark.filterwarnings("ignore:Generating overly large repr")
-def test_a_broken_mirror_rule_is_caught_by_the_chain(mv, monkeypatch, rule, module, name,
-                                                     replacement):  # fmt: skip
-    """A mirror with one rule broken (monkeypatched) fails the differential tests above."""
-    monkeypatch.setattr(module, name, replacement)
-    for test in (test_views_and_fills_equal_the_mirror_to_the_wei,
-                 test_liquidations_equal_the_mirror_to_the_wei,
-                 test_isolated_liquidations_equal_the_mirror_to_the_wei):  # fmt: skip
-        inner = test.hypothesis.inner_test
-        rerun = settings(EXAMPLES, phases=[Phase.generate], database=None)(given(c=case())(inner))
-        try:
-            rerun(mv)
-        except AssertionError as exc:
-            assert "mirror" in str(exc), exc
-            return
-    pytest.fail(f"a mirror whose {rule} passed the differential tests")
+            _check_cross(r, got, a, ids, where)
 
 
 @EXAMPLES
@@ -483,3 +461,103 @@ def test_isolated_liquidations_equal_the_mirror_to_the_wei(mv, c):
                 (d,) = attributed
                 _eq("fund paid", got.fund_paid[a, j], d["paidByInsurance"], where)
                 _eq("bad debt", got.bad_debt[a, j], d["remaining"], where)
+
+
+@st.composite
+def partial_case(draw) -> dict[str, Any]:
+    """A case whose markets always liquidate partially (threshold 0, no per-block cap), and a
+    wait (seconds) before a second liquidation: within, at and past the cooldowns."""
+    c = draw(case())
+    for m in c["markets"]:
+        m["params"] = {**m["params"], "partialLiquidationThreshold": 0,
+                       "maxLiquidationNotionalPerBlock": 0}  # fmt: skip
+    cooldown = c["markets"][0]["params"]["liquidationCooldown"]
+    c["wait"] = draw(st.one_of(
+        st.sampled_from([1, max(1, cooldown - 1), cooldown + 1, 2 * cooldown - 1, 2 * cooldown + 1]),
+        st.integers(1, 3 * 3_600),
+    ))  # fmt: skip
+    return c
+
+
+@EXAMPLES
+@given(c=partial_case())
+def test_a_second_liquidation_follows_the_partial_marks_as_the_mirror_does(mv, c):
+    """After a partial liquidation (the mirror's book after it, the marks at t2), a second
+    ``liquidate`` some seconds later: skipped within the cooldown, whole or partial after it,
+    unmarked after two cooldowns, equal to the wei."""
+    chain, v = mv.chain, mv.venue
+    ids = mv.market_ids
+    n = len(ids)
+    with chain.isolate():
+        _setup(mv, c)
+        t0 = chain.latest_timestamp()
+        markets, state0, conv = _arrays(mv, c, [v.market_now(i) for i in ids])
+        book = _book(mv, state0, conv)
+        chain.advance_time(c["dt"])
+        prices = _prices1(mv, c, book)
+        for r in chain.execute(mv.push_prices(prices)):
+            assert r.ok
+        fund = chain.read_one(mv.fund.balance()) * fixed.UNIT
+        price = conv([prices[i] for i in ids])
+        for a, who in enumerate(ACCOUNTS):
+            with chain.isolate():
+                first = chain.execute_one(v.liquidate(KEEPER, who))
+                t2 = chain.latest_timestamp()
+                state = funding.funding_now(markets, state0, price, conv([t2 - t0] * n))
+                got = liquidation.liquidate_cross(book, price, markets, state, fund_balance=fund,
+                                                  now=t2)  # fmt: skip
+                _check_cross(first, got, a, ids, f"first liquidation of account {a}: ")
+                marked = np.asarray((got.rank > 0) & ~got.full, dtype=bool)
+                if not first.ok or not marked[a].any():
+                    continue
+                # the account's markets were accrued and stored at t2 by the first call
+                state2 = MarketState.from_chain([v.market_now(i) for i in ids])
+                fund2 = chain.read_one(mv.fund.balance()) * fixed.UNIT
+                chain.advance_time(c["wait"])
+                for r in chain.execute(mv.push_prices(prices)):
+                    assert r.ok
+                second = chain.execute_one(v.liquidate(KEEPER, who))
+                t3 = chain.latest_timestamp()
+                event(f"second liquidation: {'ok' if second.ok else second.error.name}")
+                again = liquidation.liquidate_cross(
+                    got.book, price, markets,
+                    funding.funding_now(markets, state2, price, conv([t3 - t2] * n)),
+                    fund_balance=fund2, now=t3, partial_at=np.where(marked, t2, 0).astype(object),
+                )  # fmt: skip
+                _check_cross(second, again, a, ids,
+                             f"second liquidation of account {a}, {t3 - t2} s later: ")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "rule,module,name,replacement",
+    [
+        ("funding steps round down instead of towards zero", funding, "div_trunc",
+         fixed.floor_div),
+        ("notionals round down", margins, "notional",
+         lambda size, price: fixed.mul_div_down(abs(size), price, fixed.WAD)),
+        ("liquidation penalties and partial shares round down", liquidation, "mul_div_up",
+         fixed.mul_div_down),
+        ("partial-liquidation marks are ignored", liquidation, "close_size",
+         lambda size, price, markets, partial_at, now, this_block, f=liquidation.close_size:
+         f(size, price, markets, 0, now, this_block)),
+    ],
+    ids=["funding-rounding", "notional-rounding", "liquidation-rounding", "cooldown-ignored"],
+)  # fmt: skip
+@pytest.mark.filterwarnings("ignore:Generating overly large repr")
+def test_a_broken_mirror_rule_is_caught_by_the_chain(mv, monkeypatch, rule, module, name,
+                                                     replacement):  # fmt: skip
+    """A mirror with one rule broken (monkeypatched) fails the differential tests above."""
+    monkeypatch.setattr(module, name, replacement)
+    for test, strategy in ((test_views_and_fills_equal_the_mirror_to_the_wei, case()),
+                           (test_liquidations_equal_the_mirror_to_the_wei, case()),
+                           (test_isolated_liquidations_equal_the_mirror_to_the_wei, case()),
+                           (test_a_second_liquidation_follows_the_partial_marks_as_the_mirror_does,
+                            partial_case())):  # fmt: skip
+        inner = test.hypothesis.inner_test
+        rerun = settings(EXAMPLES, phases=[Phase.generate], database=None)(given(c=strategy)(inner))
+        try:
+            rerun(mv)
+        except AssertionError as exc:
+            assert "mirror" in str(exc), exc
+            return
+    pytest.fail(f"a mirror whose {rule} passed the differential tests")
