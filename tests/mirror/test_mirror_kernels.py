@@ -333,3 +333,24 @@ def test_a_broken_rounding_is_caught(monkeypatch, broken):
     )
     with pytest.raises(AssertionError, match="first divergence"):
         rerun()
+
+
+@SETTINGS
+@given(w=world(max_accounts=1), delta=st.integers(-(10**22), 10**22).filter(bool))
+def test_scalar_inputs_stay_exact(w, delta):
+    """0-d exact inputs (one trade replayed at a time) give exact Python-int results: numpy
+    would turn the Python ints their arithmetic returns into int64 or float64 in ``np.where``."""
+    ref_markets, accounts = _reference(w)
+    x = fixed.exact
+    m = ref_markets[0]
+    pos = accounts[0].positions.get(0, R.RefPosition(0, 0))
+    fill = fills.fill_price(x(m.price), x(m.skew), x(delta), x(m.params["skewScale"]))
+    fee = fills.taker_fee(x(delta), fill, x(m.params["takerFeeBps"]))
+    new = fills.apply_fill(x(pos.size), x(pos.entry), x(delta), fill)
+    want_new = R.apply_fill(pos.size, pos.entry, delta, m.fill(delta))
+    for name, got, want in (("fill", fill, m.fill(delta)),
+                            ("fee", fee, m.taker_fee(delta, m.fill(delta))),
+                            ("new size", new[0], want_new[0]), ("new entry", new[1], want_new[1]),
+                            ("realized", new[2], want_new[2])):  # fmt: skip
+        value = np.asarray(got).item() if isinstance(got, np.ndarray) else got
+        assert isinstance(value, int) and value == want, (name, value, want)
