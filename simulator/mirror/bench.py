@@ -29,7 +29,8 @@ def random_book(
     conv = fixed.exact if exact_mode else fixed.fast
     price = (10 ** rng.uniform(0, 4, markets) * 1e6).astype(np.int64).astype(object) * 10**12
     usd = rng.uniform(100, 10_000, (accounts, markets)) * rng.choice([-1, 1], (accounts, markets))
-    size = [[int(u / float(p) * 1e18) * WAD // 10**18 for u, p in zip(row, price, strict=True)]
+    # size (WAD base units) = USD / price in USD
+    size = [[int(u / (int(p) / 1e18) * 1e18) for u, p in zip(row, price, strict=True)]
             for row in usd]  # fmt: skip
     size = np.array(size, dtype=object)
     entry = price * (rng.uniform(0.8, 1.2, (accounts, markets)) * 1e6).astype(np.int64) // 10**6

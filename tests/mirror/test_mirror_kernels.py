@@ -354,3 +354,30 @@ def test_scalar_inputs_stay_exact(w, delta):
                             ("realized", new[2], want_new[2])):  # fmt: skip
         value = np.asarray(got).item() if isinstance(got, np.ndarray) else got
         assert isinstance(value, int) and value == want, (name, value, want)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fast_liquidations_follow_the_exact_ones_on_a_generic_book(seed):
+    """The benchmark's book (no state near a tie) after three moves: the fast cross
+    liquidations take the same decisions (outcome, markets closed and their order, full or
+    partial) as the exact ones, and their amounts stay within the fast mode's bound."""
+    from simulator.mirror.bench import random_book
+
+    liquidated = 0
+    for move in ([8] * 5, [5] * 5, [6, 14, 7, 13, 5]):
+        runs = {}
+        for mode in ("exact", "fast"):
+            m, s, b, p = random_book(200, 5, seed, exact_mode=mode == "exact")
+            if mode == "exact":
+                p = p * fixed.exact(move) // 10
+            else:
+                p = p * fixed.fast(move) / 10
+            runs[mode] = liquidation.liquidate_cross(b, p, m, s, fund_balance=10**30)
+        e, f = runs["exact"], runs["fast"]
+        assert (e.outcome == f.outcome).all() and (e.rank == f.rank).all()
+        assert (e.full == f.full).all()
+        liquidated += int((e.outcome == liquidation.OK).sum())
+        for name in ("closed", "fill", "notional", "realized", "penalty", "deficit", "equity"):
+            ev, fv = getattr(e, name), getattr(f, name)
+            _close(name, fv, ev, abs(ev) + abs(e.notional).sum(-1, keepdims=ev.ndim == 2))
+    assert liquidated > 20  # the moves liquidate many accounts
