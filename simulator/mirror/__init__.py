@@ -10,9 +10,10 @@ relative):
 * :mod:`~simulator.mirror.fills`: PnL, fills with skew impact, liquidation fill, fees;
 * :mod:`~simulator.mirror.health`: cross and isolated health, the liquidatable mask;
 * :mod:`~simulator.mirror.liqprice`: liquidation prices (cross with the others fixed, isolated);
-* :mod:`~simulator.mirror.liquidation`: a cross liquidation (partial share, penalty split,
-  deficit attribution and the fund's cover);
-* :mod:`~simulator.mirror.reference`: the line-by-line plain-integer reference of each.
+* :mod:`~simulator.mirror.liquidation`: cross and isolated liquidations (partial share and
+  marks, per-block cap, penalty and its split, deficit attribution, the fund's cover, bad debt);
+* :mod:`~simulator.mirror.reference`: the line-by-line plain-integer reference of each;
+* :mod:`~simulator.mirror.bench`: the kernels' throughput (``python -m simulator.mirror.bench``).
 
 Per-market inputs are :class:`~simulator.mirror.markets.MarketArrays` and
 :class:`~simulator.mirror.markets.MarketState`; accounts a :class:`~simulator.mirror.health.Book`.

@@ -1,4 +1,5 @@
-"""Cross liquidation (``VenueLiquidationModule.liquidate``), vectorized over accounts: the
+"""Liquidation (``VenueLiquidationModule.liquidate`` and ``liquidateIsolated``), vectorized
+over accounts (and, for isolated positions, over markets). A cross liquidation: the
 close size (whole, or the partial share above the threshold, the cooldown marks, the per-block
 cap), the bounded liquidation fill, the penalty (capped at the equity left) and its split
 between keeper and insurance fund, and the deficit of an account left flat with negative
