@@ -1,0 +1,175 @@
+"""Hypothesis strategies of the mirror's tests: market parameters within the ranges
+``VenueParams.validate`` / ``validateTiers`` / ``setMarginScale`` accept (chain names and
+integers, over the venue tests' ``BASE_MARKET``), margin tiers, market states and books.
+
+Sizes are kept such that a random book is mostly openable on chain (notional per position
+≤ ~10k USD at prices 1..10,000 USD), and the parameters cover every branch of the kernels:
+tiers or none, OI-scaled IM on or off, skew impact on or off, both funding models with and
+without a cap, partial liquidation above a threshold or whole, a per-block cap or none.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from hypothesis import strategies as st
+
+_CONTRACT_TESTS = Path(__file__).resolve().parent.parent / "contracts"
+for _folder in ("", "venue"):
+    _path = str(_CONTRACT_TESTS / _folder)
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+from venue_helpers import BASE_MARKET  # noqa: E402
+
+WAD = 10**18
+
+
+def fraction(lo: float, hi: float) -> st.SearchStrategy[int]:
+    """A WAD fraction in [lo, hi] with 6 significant decimals (chain integers)."""
+    return st.integers(int(lo * 10**6), int(hi * 10**6)).map(lambda x: x * 10**12)
+
+
+@st.composite
+def tiers(draw, max_leverage: int) -> list[tuple[int, int, int]]:
+    """0..3 tiers above the base: increasing floors (USD WAD), non-decreasing IMF and MMF,
+    MMF < IMF in each."""
+    n = draw(st.integers(0, 3))
+    floors = sorted(
+        draw(st.lists(st.integers(1_000, 300_000), min_size=n, max_size=n, unique=True))
+    )
+    imfs = sorted(draw(st.lists(fraction(0.01, 0.6), min_size=n, max_size=n)))
+    out: list[tuple[int, int, int]] = []
+    mmf_prev = 0
+    for floor, imf in zip(floors, imfs, strict=True):
+        share = draw(st.integers(20, 95))
+        mmf = max(mmf_prev, imf * share // 100)
+        if mmf >= imf:
+            mmf = imf - 1
+        mmf = max(mmf, mmf_prev)
+        out.append((floor * WAD, imf, mmf))
+        mmf_prev = mmf
+    return out
+
+
+@st.composite
+def market_params(draw) -> tuple[dict[str, Any], list[tuple[int, int, int]]]:
+    """One market's full ``MarketParams`` (chain integers) and tiers."""
+    lev_halves = draw(st.integers(2, 100))  # 1x .. 50x
+    max_leverage = lev_halves * WAD // 2
+    # mmf < 1/maxLeverage: a share of it
+    mmf = max(1, draw(st.integers(5, 90)) * WAD * 2 // (100 * lev_halves))
+    oi_on = draw(st.booleans())
+    lower = draw(st.integers(0, 500_000)) * WAD
+    upper = lower + draw(st.integers(1, 2_000_000)) * WAD
+    skew_on = draw(st.booleans())
+    capped = draw(st.booleans())
+    changes = {
+        "maxLeverage": max_leverage,
+        "maintenanceMarginFraction": mmf,
+        "oiImfLowerCap": lower if oi_on else 0,
+        "oiImfUpperCap": upper if oi_on else 0,
+        "skewScale": draw(st.integers(10_000, 10**8)) * WAD if skew_on else 0,
+        "takerFeeBps": draw(st.one_of(st.integers(0, 60), st.integers(0, 1000))),
+        "insuranceFeeShareBps": draw(st.integers(0, 10_000)),
+        "fundingModel": draw(st.integers(0, 1)),
+        "maxFundingVelocity": draw(st.one_of(fraction(0, 0.1), fraction(0, 20))),
+        "premiumInterestRate8h": draw(fraction(0, 0.01)),
+        "premiumClamp8h": draw(fraction(0, 0.01)),
+        "maxFundingRatePerHour": draw(fraction(0.0001, 0.05)) if capped else 0,
+        "liquidationPenaltyBps": draw(st.integers(0, 1000)),
+        "keeperShareBps": draw(st.integers(0, 10_000)),
+        "partialLiquidationThreshold": draw(st.sampled_from([0, 10**30]))
+        if draw(st.booleans())
+        else draw(st.integers(0, 20_000)) * WAD,
+        "partialLiquidationShareBps": draw(st.integers(1, 10_000)),
+        "liquidationCooldown": draw(st.integers(0, 3_600)),
+        "fullLiquidationAfterCooldown": draw(st.booleans()),
+        "maxLiquidationNotionalPerBlock": draw(st.integers(1, 20_000)) * WAD
+        if draw(st.integers(0, 3)) == 0
+        else 0,
+        "maxLiquidationImpactBps": draw(st.integers(0, 5_000)),
+        "backstopFraction": draw(fraction(0, 1)),
+        "maxLongOpenInterest": 10**12 * WAD,
+        "maxShortOpenInterest": 10**12 * WAD,
+    }
+    return {**BASE_MARKET, **changes}, draw(tiers(max_leverage))
+
+
+def margin_scale() -> st.SearchStrategy[int]:
+    """``setMarginScale``'s range [0.1, 10] (WAD), 1 often."""
+    return st.one_of(st.just(WAD), fraction(0.5, 2), fraction(0.1, 10))
+
+
+def price() -> st.SearchStrategy[int]:
+    """An index price, 1..10,000 USD (WAD, 6 significant decimals)."""
+    return st.integers(10**6, 10**10).map(lambda x: x * 10**12)
+
+
+# -- random worlds of the kernel tests (not chain-consistent: any state the types allow) ------
+
+
+@st.composite
+def world(draw, max_markets: int = 4, max_accounts: int = 6) -> dict[str, Any]:
+    """Markets (parameters, tiers, scale, price, funding / OI state) and accounts (collateral,
+    positions {market: (size, entry, snapshot, margin, isolated, partial_at, this_block)}), and
+    a block time ``now``; plain integers."""
+    m = draw(st.integers(1, max_markets))
+    markets = []
+    for _ in range(m):
+        params, tier_list = draw(market_params())
+        p = draw(price())
+        markets.append(
+            {
+                "params": params,
+                "tiers": tier_list,
+                "scale": draw(margin_scale()),
+                "price": p,
+                "long_oi": draw(st.integers(0, 10**22)),
+                "short_oi": draw(st.integers(0, 10**22)),
+                "long_index": draw(st.integers(-(10**21), 10**21)),
+                "short_index": draw(st.integers(-(10**21), 10**21)),
+                "rate": draw(st.integers(-(10**17), 10**17)),
+            }
+        )
+    now = draw(st.integers(10**6, 2 * 10**6))
+    accounts = []
+    for _ in range(draw(st.integers(1, max_accounts))):
+        positions = {}
+        for i in sorted(draw(st.sets(st.integers(0, m - 1)))):
+            mk = markets[i]
+            size = draw(st.integers(1, 10**22)) * draw(st.sampled_from([1, -1]))
+            entry = mk["price"] * draw(st.integers(50, 150)) // 100 + draw(st.integers(0, 10**6))
+            index = mk["long_index"] if size > 0 else mk["short_index"]
+            notional = abs(size) * mk["price"] // WAD
+            positions[i] = {
+                "size": size,
+                "entry": max(entry, 1),
+                "snapshot": index - draw(st.integers(-(10**19), 10**19)),
+                "margin": draw(
+                    st.one_of(
+                        st.integers(-(10**20), 10**23),
+                        st.integers(-5, 30).map(lambda k, n=notional: n * k // 100),
+                    )
+                ),
+                "isolated": draw(st.booleans()),
+                "partial_at": draw(st.sampled_from([0, 0, now - 10, now - 1_000, now - 5_000])),
+                "this_block": draw(st.booleans()) and draw(st.booleans()),
+            }
+        total = sum(abs(p["size"]) * markets[i]["price"] for i, p in positions.items()) // WAD
+        collateral = draw(
+            st.one_of(
+                st.integers(-(10**21), 10**24),
+                st.integers(-5, 30).map(lambda k, n=total: n * k // 100),
+            )
+        )
+        accounts.append({"collateral": collateral, "positions": positions})
+    return {
+        "markets": markets,
+        "accounts": accounts,
+        "now": now,
+        "fund": draw(st.integers(0, 10**11)) * 10**12,
+        "dt": draw(st.integers(0, 3 * 86_400)),
+    }
