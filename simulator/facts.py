@@ -486,13 +486,13 @@ FACTS: tuple[Fact, ...] = (
          "payouts, / the starting fund"),
     Fact("adl_leverage_median", "median leverage of ADL'd accounts", 0.2, "0.2x", _HL, "x",
          0.0, 1.0, "low-leverage accounts", _adl_leverage_quantile(50.0),
-         "notional / equity of every ADL'd account at its first ADL fill, at the oracle price: an "
-         "opening-book trader's from positions.parquet (funding, fees and top-ups left out), an "
-         "order-flow slot's from its open and close events, the market-making vault's from its "
-         "steps.parquet levels of the step before"),
+         "per ADL fill, as the October reconstruction: the ADL'd position's notional at the fill "
+         "price / the account's cash-only value (deposits, top-ups, realized PnL; unrealized PnL "
+         "left out): an opening-book trader's from positions.parquet, an order-flow slot's from "
+         "its open and close events, the market-making vault's replayed from its fills"),
     Fact("adl_leverage_p95", "95th percentile leverage of ADL'd accounts", 5.1, "5.1x", _HL,
          "x", 2.5, 10.0, "within a factor of 2", _adl_leverage_quantile(95.0),
-         "as the median, 95th percentile over ADL'd accounts"),
+         "as the median, 95th percentile over ADL fills"),
     Fact("calm_before_shock", "liquidated notional before the shock / total", 0.0,
          "the cascade is set off by the announcement", _MARKET, "fraction", 0.0, 0.10,
          "at most 10%", _calm_share,
