@@ -82,7 +82,7 @@ $(STAMPS)/compiled: $(SOL_SOURCES) ape-config.yaml $(STAMPS)/python $(SOLCX_BINA
 # --resume: a second `make run` reuses the finished runs (only if they are the same runs: same
 # scenario, code and contracts) and an interrupted one continues; after a change it is refused
 # with the way out: `make run RUN_FLAGS=--overwrite`.
-PATHS ?= 2
+PATHS ?= 4
 RUN_FLAGS ?= --resume
 run: setup
 	$(BIN)/perpsim compare oct-2025 --paths $(PATHS) --out runs/compare-oct-2025 $(RUN_FLAGS)

@@ -49,7 +49,6 @@ __all__ = [
     "RunData",
     "fact_runs",
     "mm_vault_accounts",
-    "mm_vault_leverage",
     "facts_table",
     "render_facts",
     "facts_markdown",
@@ -268,70 +267,111 @@ def _fund_at_first_adl(run: RunData) -> float | NotMeasured:
 BOOK_OPEN_DETAIL = "book"
 
 
-def _leverage(notional_usd: float, equity_usd: float) -> float | None:
-    """``notional / equity`` (x); ``inf`` for a position on zero or negative equity (beyond any
-    leverage: it sorts above every other); ``None`` without a position or a finite input."""
-    if not (math.isfinite(notional_usd) and math.isfinite(equity_usd)) or notional_usd <= 0:
+def _leverage(notional_usd: float, cash_usd: float) -> float | None:
+    """``notional / cash`` (x); ``inf`` for a position on zero or negative cash (beyond any
+    leverage: it sorts above every other; the October reconstruction writes 0 there, which
+    would pull the median down); ``None`` without a position or a finite input."""
+    if not (math.isfinite(notional_usd) and math.isfinite(cash_usd)) or notional_usd <= 0:
         return None
-    return notional_usd / equity_usd if equity_usd > 0 else math.inf
+    return notional_usd / cash_usd if cash_usd > 0 else math.inf
 
 
-def _trader_leverage(run: RunData, prices: pd.Series, account: str, step: int) -> float | None:
-    """A trader's leverage (x) at ``step``: notional / equity of its positions of
-    ``positions.parquet`` open then, at that step's oracle ``prices`` (:func:`_oracle_prices`);
-    ``None`` when it holds none there (:func:`_leverage`)."""
-    pos = run.positions
-    held = pos[(pos["account"] == account) & (pos["opened_step"] <= step)]
+#: Events that take part of a position away outside the account's own trades: the position an
+#: ADL fill finds is the one opened less these (their ``size_base``) since.
+_REDUCING_KINDS = ("partial_liquidation", "adl_fill")
+#: Events after which an order-flow slot's cash is unknown (they take an unknown part of it).
+_CASH_LOST_KINDS = ("liquidation", "partial_liquidation", "backstop_takeover")
+
+
+def _before(events: pd.DataFrame, step: int, index: Any) -> pd.DataFrame:
+    """The rows of ``events`` before the row ``index`` of step ``step`` (earlier steps, and the
+    earlier rows of the same step: a block's events are written in the order they ran)."""
+    return events[(events["step"] < step) | ((events["step"] == step) & (events.index < index))]
+
+
+def _reduced_since(own: pd.DataFrame, market: str, since: int) -> float:
+    """Base units of ``market`` taken from the account's position by partial liquidations and
+    ADL fills among ``own`` (its earlier events) at or after step ``since``."""
+    cut = own[own["kind"].isin(_REDUCING_KINDS) & (own["market"] == market)]
+    return float(cut.loc[cut["step"] >= since, "size_base"].fillna(0.0).sum())
+
+
+def _book_fill(run: RunData, fill: pd.Series, own: pd.DataFrame) -> tuple[float, float] | None:
+    """An opening-book trader's (position size before the ADL fill (base units), cash-only
+    account value then (USD)) from ``positions.parquet`` and its earlier events ``own``: the
+    market's row open at that step, less what partial liquidations and ADL fills took since;
+    its deposits (every row's ``collateral_usd``) plus its top-ups plus the realized PnL of its
+    positions closed before (fees and funding left out). ``None`` without that row."""
+    step, market = int(fill["step"]), fill["market"]
+    rows = run.positions[run.positions["account"] == fill["account"]]
+    rows = rows[rows["outcome"] != "refused"]
+    held = rows[(rows["market"] == market) & (rows["opened_step"] <= step)]
     held = held[held["outcome_step"].isna() | (held["outcome_step"] >= step)]
-    held = held[held["outcome"] != "refused"]
     if not len(held):
         return None
-    price = np.array([prices.get((step, m), np.nan) for m in held["market"]], dtype=float)
-    sign = np.where(held["side"].to_numpy() == "long", 1.0, -1.0)
-    size = held["size_base"].to_numpy(dtype=float)
-    entry = held["entry_price_usd"].to_numpy(dtype=float)
-    equity = float(held["collateral_usd"].sum() + np.sum(sign * size * (price - entry)))
-    return _leverage(float(np.sum(size * price)), equity)
+    row = held.iloc[-1]
+    size = float(row["size_base"]) - _reduced_since(own, market, int(row["opened_step"]))
+    closed = rows[rows["outcome_step"] < step]
+    cash = float(rows["collateral_usd"].sum()) + float(closed["realized_pnl_usd"].fillna(0.0).sum())
+    cash += float(own.loc[own["kind"] == "top_up", "amount_usd"].fillna(0.0).sum())
+    return size, cash
 
 
-def _flow_slot_leverage(
-    run: RunData, prices: pd.Series, account: str, step: int, events: pd.DataFrame
-) -> float | None:
-    """An order-flow slot's leverage (x) at ``step``, from its ``events``: the position of its
-    last ``open`` at or before ``step`` in each market with no ``close`` since, at that step's
-    oracle ``prices``, over its equity then: the deposit (``collateral_usd`` of its
-    ``positions.parquet`` row) plus the realized PnL of its earlier ``close`` events, less its
-    ``open`` fees, plus the open position's PnL. ``None`` when a liquidation or takeover before
-    ``step`` took an unknown part of that equity, or it holds nothing then."""
-    rows = run.positions[run.positions["account"] == account]
-    if not len(rows) or not len(events):
+def _flow_fill(run: RunData, fill: pd.Series, own: pd.DataFrame) -> tuple[float, float] | None:
+    """An order-flow slot's (position size before the ADL fill, cash-only value then) from its
+    earlier events ``own``: its last ``open`` in the fill's market with no ``close`` since,
+    less what ADL fills took since; its deposit (``collateral_usd`` of its ``positions.parquet``
+    row) plus the realized PnL of its ``close`` events, less its ``open`` fees. ``None`` when a
+    liquidation or takeover took an unknown part of its cash, or it holds nothing there."""
+    rows = run.positions[run.positions["account"] == fill["account"]]
+    if not len(rows) or own["kind"].isin(_CASH_LOST_KINDS).any():
         return None
-    past = events[events["step"] < step]
-    if past["kind"].isin(("liquidation", "partial_liquidation", "backstop_takeover")).any():
+    market = fill["market"]
+    opens = own[(own["kind"] == "open") & (own["market"] == market)]
+    if not len(opens):
         return None
-    upto = events[events["step"] <= step]
-    opens = upto[upto["kind"] == "open"]
-    equity = float(rows["collateral_usd"].iloc[0]) + float(
-        past.loc[past["kind"] == "close", "amount_usd"].sum()
-    )
-    equity -= float(opens["amount_usd"].fillna(0.0).sum())
-    notional = 0.0
-    for market, its in opens.groupby("market"):
-        last = its.sort_values("step").iloc[-1]
-        closed = past[(past["kind"] == "close") & (past["market"] == market)]
-        if (closed["step"] >= last["step"]).any():
-            continue
-        price = float(prices.get((step, market), np.nan))
-        sign = 1.0 if last["side"] == "long" else -1.0
-        size = float(last["size_base"])
-        equity += sign * size * (price - float(last["price_usd"]))
-        notional += size * price
-    return _leverage(notional, equity)
+    last = opens.iloc[-1]
+    closes = own[own["kind"] == "close"]
+    if ((closes["market"] == market) & (closes["step"] >= last["step"])).any():
+        return None
+    size = float(last["size_base"]) - _reduced_since(own, market, int(last["step"]))
+    cash = float(rows["collateral_usd"].iloc[0]) + float(closes["amount_usd"].fillna(0.0).sum())
+    cash -= float(own.loc[own["kind"] == "open", "amount_usd"].fillna(0.0).sum())
+    return size, cash
 
 
-def _oracle_prices(run: RunData) -> pd.Series:
-    """``price_oracle_usd`` indexed by (step, market), the markets' rows only."""
-    return run.steps[run.steps["market"] != "ALL"].set_index(["step", "market"])["price_oracle_usd"]
+def _vault_fill(run: RunData, fill: pd.Series, own: pd.DataFrame) -> tuple[float, float] | None:
+    """The market-making vault's (position size before the ADL fill, cash-only value then),
+    replayed from its earlier events ``own``: its ``mm_vault_fill`` trades (``side`` long buys,
+    short sells) and ADL fills, each market's position carried at its average entry price;
+    cash = ``mm_vault_capital_usd`` (summary) plus the PnL its reducing trades realized, less its
+    fees (``mm_vault_fill`` ``amount_usd``) and ADL haircuts (``adl_fill`` ``amount_usd``).
+    ``None`` when a liquidation or takeover of the vault came before (its cash is then
+    unknown)."""
+    capital = run.summary.get("mm_vault_capital_usd")
+    if capital is None or own["kind"].isin(_CASH_LOST_KINDS).any():
+        return None
+    cash = float(capital)
+    size: dict[str, float] = {}
+    entry: dict[str, float] = {}
+    for row in own[own["kind"].isin(("mm_vault_fill", "adl_fill"))].itertuples():
+        market, price, q = row.market, float(row.price_usd), float(row.size_base)
+        pos, avg = size.get(market, 0.0), entry.get(market, 0.0)
+        if row.kind == "adl_fill":  # closes q of the position, whichever its side
+            delta = -math.copysign(q, pos) if pos else 0.0
+        else:
+            delta = q if row.side == "long" else -q
+        if pos and delta and (pos > 0) != (delta > 0):  # reduces (or flips) the position
+            closed = min(abs(delta), abs(pos))
+            cash += closed * (price - avg) * (1.0 if pos > 0 else -1.0)
+        new = pos + delta
+        if new and (not pos or (pos > 0) != (new > 0)):
+            entry[market] = price  # opened or flipped: the rest enters at this price
+        elif new and (pos > 0) == (delta > 0):
+            entry[market] = (abs(pos) * avg + abs(delta) * price) / abs(new)
+        size[market] = new
+        cash -= float(row.amount_usd) if math.isfinite(row.amount_usd) else 0.0
+    return abs(size.get(fill["market"], 0.0)), cash
 
 
 def mm_vault_accounts(run: RunData) -> set[str]:
@@ -341,65 +381,48 @@ def mm_vault_accounts(run: RunData) -> set[str]:
     return set(e.loc[e["kind"] == "mm_vault_fill", "account"].dropna())
 
 
-def mm_vault_leverage(run: RunData, prices: pd.Series, step: int) -> float | None:
-    """The market-making vault's cross leverage (x) as ADL at ``step`` finds it: its positions
-    (``mm_vault_size_base``) and equity (``mm_vault_equity_usd``) at the end of the step before
-    (the last levels before that block), re-marked to ``step``'s oracle ``prices``:
-    ``Σ|size|·price / (equity + Σ size·Δprice)``. ``None`` when ``steps.parquet`` has no vault
-    levels there (:func:`_leverage`)."""
-    steps = run.steps
-    if "mm_vault_size_base" not in steps or "mm_vault_equity_usd" not in steps:
-        return None
-    before = steps[steps["step"] < step]["step"]
-    prior = int(before.max()) if len(before) else step
-    rows = steps[(steps["step"] == prior) & (steps["market"] != "ALL")].set_index("market")
-    equity_rows = steps[(steps["step"] == prior) & (steps["market"] == "ALL")]
-    if not len(rows) or not len(equity_rows):
-        return None
-    size = rows["mm_vault_size_base"].astype(float)
-    price_now = np.array([prices.get((step, m), np.nan) for m in size.index], dtype=float)
-    price_then = rows["price_oracle_usd"].astype(float).to_numpy()
-    equity = float(equity_rows["mm_vault_equity_usd"].iloc[0]) + float(
-        np.sum(size.to_numpy() * (price_now - price_then))
-    )
-    return _leverage(float(np.sum(np.abs(size.to_numpy()) * price_now)), equity)
-
-
 def _adl_leverage(run: RunData) -> np.ndarray | NotMeasured:
-    """Each ADL'd account's leverage at its first ADL fill (x): an opening-book trader's from
-    ``positions.parquet`` at that step's oracle prices (:func:`_trader_leverage`), an
-    order-flow slot's (an account with ``open`` events of the flow) from its events
-    (:func:`_flow_slot_leverage`), the market-making vault's from its levels in
-    ``steps.parquet`` (:func:`mm_vault_leverage`).
-    An account on zero or negative equity counts as infinitely levered; an ADL'd account none
-    of these measures is not left out: the fact is then not measured."""
+    """The leverage (x) of every ADL fill, as the October figure measures it
+    (``REFERENCES.md``: the reconstruction of Hyperliquid's 34,983 ADL events of October 10,
+    one value per ADL *event*, not per account): the ADL'd position's notional (its size in the
+    fill's market just before the fill, times the fill price) over the account's cash-only
+    value at that moment (deposits plus realized PnL, its unrealized PnL left out). An
+    opening-book trader is read from ``positions.parquet`` (:func:`_book_fill`), an order-flow
+    slot (an account with ``open`` events of the flow) from its events (:func:`_flow_fill`),
+    the market-making vault by replaying its fills (:func:`_vault_fill`). A position on zero or
+    negative cash counts as infinitely levered; an ADL fill none of these measures is not left
+    out: the fact is then not measured."""
     e = run.events
-    fills = e[e["kind"] == "adl_fill"].dropna(subset=["account"])
+    fills = e[(e["kind"] == "adl_fill") & e["account"].notna()]
     if not len(fills):
         return NotMeasured("no ADL fill")
-    first = fills.groupby("account")["step"].min()
-    vaults, prices = mm_vault_accounts(run), _oracle_prices(run)
+    vaults = mm_vault_accounts(run)
     # Order-flow slots: accounts with ``open`` events of the flow (the opening book's opens at
     # step 0 are events too, detail ``book``: those accounts are measured from positions).
-    opens = e[(e["kind"] == "open") & (e["detail"] != BOOK_OPEN_DETAIL)]
-    flow = set(opens["account"].dropna())
+    flow = set(e.loc[(e["kind"] == "open") & (e["detail"] != BOOK_OPEN_DETAIL), "account"])
+    mine = e[e["account"].isin(set(fills["account"]))]
+    by_account = {a: rows for a, rows in mine.groupby("account")}
     out, unknown = [], 0
-    for account, step in first.items():
-        if account in vaults:
-            lev = mm_vault_leverage(run, prices, int(step))
-        elif account in flow:
-            own = e[e["account"] == account]
-            lev = _flow_slot_leverage(run, prices, account, int(step), own)
+    for index, fill in fills.iterrows():
+        own = _before(by_account[fill["account"]], int(fill["step"]), index)
+        if fill["account"] in vaults:
+            got = _vault_fill(run, fill, own)
+        elif fill["account"] in flow:
+            got = _flow_fill(run, fill, own)
         else:
-            lev = _trader_leverage(run, prices, account, int(step))
+            got = _book_fill(run, fill, own)
+        lev = None
+        if got is not None:
+            size = max(got[0], float(fill["size_base"]))  # at least what the fill closed
+            lev = _leverage(size * float(fill["price_usd"]), got[1])
         if lev is None:
             unknown += 1
         else:
             out.append(lev)
     if unknown:
         return NotMeasured(
-            f"{unknown} of {len(first)} ADL'd accounts have no position the run folder "
-            "records at their first ADL fill"
+            f"{unknown} of {len(fills)} ADL fills have no position the run folder records "
+            "before them"
         )
     return np.asarray(out)
 
@@ -463,13 +486,13 @@ FACTS: tuple[Fact, ...] = (
          "payouts, / the starting fund"),
     Fact("adl_leverage_median", "median leverage of ADL'd accounts", 0.2, "0.2x", _HL, "x",
          0.0, 1.0, "low-leverage accounts", _adl_leverage_quantile(50.0),
-         "notional / equity of every ADL'd account at its first ADL fill, at the oracle price: an "
-         "opening-book trader's from positions.parquet (funding, fees and top-ups left out), an "
-         "order-flow slot's from its open and close events, the market-making vault's from its "
-         "steps.parquet levels of the step before"),
+         "per ADL fill, as the October reconstruction: the ADL'd position's notional at the fill "
+         "price / the account's cash-only value (deposits, top-ups, realized PnL; unrealized PnL "
+         "left out): an opening-book trader's from positions.parquet, an order-flow slot's from "
+         "its open and close events, the market-making vault's replayed from its fills"),
     Fact("adl_leverage_p95", "95th percentile leverage of ADL'd accounts", 5.1, "5.1x", _HL,
          "x", 2.5, 10.0, "within a factor of 2", _adl_leverage_quantile(95.0),
-         "as the median, 95th percentile over ADL'd accounts"),
+         "as the median, 95th percentile over ADL fills"),
     Fact("calm_before_shock", "liquidated notional before the shock / total", 0.0,
          "the cascade is set off by the announcement", _MARKET, "fraction", 0.0, 0.10,
          "at most 10%", _calm_share,

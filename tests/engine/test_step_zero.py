@@ -23,8 +23,12 @@ STEPS = 12
 def plain(tmp_path_factory):
     """BTC alone, the opening book only: no order flow, no market-making vault."""
     out = tmp_path_factory.mktemp("step0") / "run"
+    # The book up to BTC's 40x (oct-2025's was until session 21): its most levered positions
+    # are liquidated within the 12 steps, so that fees are paid after step 0.
     scenario = small_oct(
-        steps=STEPS, order_flow=None, **{"mm_vault.capital_usd": 0, "mm_vault.quoting": False}
+        steps=STEPS,
+        order_flow=None,
+        **{"mm_vault.capital_usd": 0, "mm_vault.quoting": False, "traders.leverage.max": 40},
     )
     run_scenario(scenario, out)
     return RunReader(out)

@@ -149,18 +149,19 @@ def test_a_comparison_run_that_is_missing_is_refused(comparison, tmp_path):
     assert not (folder / "facts.md").exists()
 
 
-def _add_adl_fills(run: Path, fills: list[tuple[str, int, str]]) -> None:
-    """The run's ``adl_fill`` rows replaced by one per (account, step, market)."""
+def _add_adl_fills(run: Path, fills: list[tuple]) -> None:
+    """The run's ``adl_fill`` rows replaced by one per (account, step, market[, size_base,
+    price_usd]) (size and price 1 unless given)."""
     path = run / "events.parquet"
     table = pq.read_table(path)
     frame = table.to_pandas()
     frame = frame[frame["kind"] != "adl_fill"]
-    rows = [
-        {"step": step, "kind": "adl_fill", "market": market, "account": account, "side": "short",
-         "size_base": 1.0, "price_usd": 1.0, "notional_usd": 1.0, "amount_usd": 1.0,
-         "detail": ""}
-        for account, step, market in fills
-    ]  # fmt: skip
+    rows = []
+    for account, step, market, *rest in fills:
+        size, price = rest if rest else (1.0, 1.0)
+        rows.append({"step": step, "kind": "adl_fill", "market": market, "account": account,
+                     "side": "short", "size_base": size, "price_usd": price,
+                     "notional_usd": size * price, "amount_usd": 1.0, "detail": ""})  # fmt: skip
     frame = pd.concat([frame, pd.DataFrame(rows)], ignore_index=True)
     pq.write_table(pa.Table.from_pandas(frame, schema=table.schema, preserve_index=False), path)
 
@@ -173,68 +174,107 @@ def _add_event(run: Path, row: dict) -> None:
     pq.write_table(pa.Table.from_pandas(frame, schema=table.schema, preserve_index=False), path)
 
 
-def _set_vault_levels(run: Path, step: int, sizes: dict[str, float], equity: float) -> None:
-    """The vault's positions and equity at ``step`` and every market's oracle price 100 USD
-    at ``step`` and ``step + 1``."""
-    path = run / "steps.parquet"
+def _set_vault_fills(
+    run: Path, vault: str, fills: list[tuple[int, str, str, float, float]]
+) -> None:
+    """The vault's ``mm_vault_fill`` rows replaced by (step, market, side, size_base, price_usd),
+    each with a fee (``amount_usd``) of 1 USD."""
+    path = run / "events.parquet"
     table = pq.read_table(path)
     frame = table.to_pandas()
-    at = frame["step"].isin((step, step + 1))
-    markets = at & (frame["market"] != "ALL")
-    frame.loc[markets, "price_oracle_usd"] = 100.0
-    for symbol, size in sizes.items():
-        frame.loc[(frame["step"] == step) & (frame["market"] == symbol), "mm_vault_size_base"] = (
-            size
-        )
-    frame.loc[(frame["step"] == step) & (frame["market"] == "ALL"), "mm_vault_equity_usd"] = equity
+    frame = frame[frame["kind"] != "mm_vault_fill"]
+    rows = [
+        {"step": step, "kind": "mm_vault_fill", "market": market, "account": vault, "side": side,
+         "size_base": size, "price_usd": price, "notional_usd": size * price, "amount_usd": 1.0,
+         "detail": '{"order": "quote"}'}
+        for step, market, side, size, price in fills
+    ]  # fmt: skip
+    frame = pd.concat([frame, pd.DataFrame(rows)], ignore_index=True)
     pq.write_table(pa.Table.from_pandas(frame, schema=table.schema, preserve_index=False), path)
 
 
 def test_the_adl_leverage_counts_the_market_making_vault(comparison, tmp_path):
-    # Before: the ADL'd accounts were read from positions.parquet only, where the vault (which
-    # took most ADL fills) has no row: a run whose only ADL'd account was the vault measured
-    # nothing, and the vault never weighed in the median.
+    # Before session 20 the ADL'd accounts were read from positions.parquet only, where the
+    # vault has no row. Now its ADL fill is measured like every fill, the ADL'd position over
+    # its cash-only value, replayed from its own fills.
     folder = _copy(comparison, tmp_path)
     for run in _runs(folder):
         events = pd.read_parquet(run / "events.parquet")
         vault = events.loc[events["kind"] == "mm_vault_fill", "account"].dropna().iloc[0]
-        # At step 20: short 30 BTC and long 10 ETH (4,000 USD of notional at 100 USD) on
-        # 8,000 USD of equity: 0.5x, read from the step before the fill.
-        _set_vault_levels(run, 19, {"BTC": -30.0, "ETH": 10.0, "SOL": 0.0, "DOGE": 0.0,
-                                    "ALT": 0.0}, 8_000.0)  # fmt: skip
-        _add_adl_fills(run, [(vault, 20, "BTC")])
+        # Sells 30 BTC at 100, buys 10 back at 90 (realizes +100 USD), shorts 10 ETH at 50;
+        # three fees of 1 USD. At step 20 ADL closes its 20 BTC at 80: 1,600 USD of notional on
+        # capital + 100 - 3 of cash (its ETH short and its BTC profit unrealized: left out).
+        _set_vault_fills(run, vault, [(5, "BTC", "short", 30.0, 100.0),
+                                      (8, "BTC", "long", 10.0, 90.0),
+                                      (9, "ETH", "short", 10.0, 50.0)])  # fmt: skip
+        _add_adl_fills(run, [(vault, 20, "BTC", 20.0, 80.0)])
+        capital = json.loads((run / "summary.json").read_text())["mm_vault_capital_usd"]
     table, _ = run_facts(folder)
     assert table.loc["adl_leverage_median", "n"] == 2
-    assert table.loc["adl_leverage_median", "mean"] == pytest.approx(0.5)
+    assert table.loc["adl_leverage_median", "mean"] == pytest.approx(1_600.0 / (capital + 97.0))
     assert table.loc["adl_leverage_median", "holds"] is True
 
 
-def test_an_adl_d_account_the_run_cannot_measure_is_not_left_out(comparison, tmp_path):
+def test_an_adl_fill_the_run_cannot_measure_is_not_left_out(comparison, tmp_path):
     folder = _copy(comparison, tmp_path)
     for run in _runs(folder):
         _add_adl_fills(run, [("0x000000000000000000000000000000000000dEaD", 20, "BTC")])
     table, _ = run_facts(folder)
     assert table.loc["adl_leverage_median", "n"] == 0
-    assert (
-        "1 of 1 ADL'd accounts have no position" in table.loc["adl_leverage_median", "not_measured"]
-    )
+    assert "1 of 1 ADL fills have no position" in table.loc["adl_leverage_median", "not_measured"]
 
 
 def test_an_order_flow_slot_is_measured_from_its_events(comparison, tmp_path):
-    # A slot's positions.parquet row holds only its last open; at the step of that open its
-    # leverage from the events (deposit less the fee, at the oracle price) is the row's own
-    # (notional at entry over its equity then), within the fill's distance from the oracle.
+    # A slot's positions.parquet row holds only its last open; ADL'd at the step of that open
+    # and at its entry price, its leverage from the events (the position over its deposit less
+    # the open's fee) is the row's own (notional at entry over the deposit), within the fee.
     folder = _copy(comparison, tmp_path)
     expected = []
     for run in _runs(folder):
         positions = pd.read_parquet(run / "positions.parquet")
         slots = positions[(positions["opens"] == 1) & (positions["opened_step"] > 0)]
         slot = slots.sort_values("leverage").iloc[len(slots) // 2]
-        _add_adl_fills(run, [(slot["account"], int(slot["opened_step"]), slot["market"])])
+        _add_adl_fills(run, [(slot["account"], int(slot["opened_step"]), slot["market"],
+                              float(slot["size_base"]), float(slot["entry_price_usd"]))])  # fmt: skip
         expected.append(float(slot["leverage"]))
     table, _ = run_facts(folder)
     assert table.loc["adl_leverage_median", "n"] == 2
-    assert table.loc["adl_leverage_median", "mean"] == pytest.approx(np.mean(expected), rel=0.02)
+    assert table.loc["adl_leverage_median", "mean"] == pytest.approx(np.mean(expected), rel=0.005)
+
+
+def test_adl_leverage_is_the_adl_d_position_over_cash_as_october_measures_it(comparison, tmp_path):
+    # October's figure (REFERENCES.md: the reconstruction of the 34,983 ADL events) is one
+    # value per ADL fill: the ADL'd position's notional at the fill price over the account's
+    # cash-only value (deposits, top-ups and realized PnL; unrealized PnL left out). Before,
+    # facts.py took each account once, all its markets' notional at the oracle price over its
+    # equity with unrealized PnL: here that read the two-market trader at its total leverage
+    # and counted it once beside the other trader, so the median was the other's.
+    folder = _copy(comparison, tmp_path)
+    expected = []
+    for run in _runs(folder):
+        positions = pd.read_parquet(run / "positions.parquet")
+        events = pd.read_parquet(run / "events.parquet")
+        busy = set(events.loc[events["kind"] != "open", "account"].dropna())  # top-ups...
+        book = positions[(positions["opened_step"] == 0) & (positions["outcome"] == "open")]
+        book = book[~book["account"].isin(busy)]
+        counts = book.groupby("account")["market"].nunique()
+        two = book[book["account"] == counts[counts >= 2].index[0]]
+        one = book[book["account"] == counts[counts == 1].index[0]].iloc[0]
+        cash = float(two["collateral_usd"].sum())
+        row = two.iloc[0]
+        price = float(row["entry_price_usd"]) * 0.9
+        # The two-market trader ADL'd twice in one market, at 0.9 of its entry; the other
+        # trader once, far above.
+        _add_adl_fills(run, [(row["account"], 20, row["market"], 1e-9, price),
+                             (row["account"], 21, row["market"], 1e-9, price),
+                             (one["account"], 20, one["market"], float(one["size_base"]) * 100,
+                              float(one["entry_price_usd"]))])  # fmt: skip
+        # Three fills: the median is the first fill's (the second finds the position 1e-9
+        # smaller; the third is far above both).
+        expected.append(float(row["size_base"]) * price / cash)
+    table, _ = run_facts(folder)
+    assert table.loc["adl_leverage_median", "n"] == 2
+    assert table.loc["adl_leverage_median", "mean"] == pytest.approx(np.mean(expected), rel=1e-9)
 
 
 def test_an_opening_book_trader_is_measured_from_its_position_not_as_a_flow_slot(
