@@ -74,8 +74,9 @@ part), and their sum may exceed its loans. Its loans themselves are claims on bo
 are not nodes, so its external assets are its cash only.
 
 Every contract the deployment names must have code, and the contracts must belong to each
-other (the fund, the vault and the synthetic dollar to the deployment's venue, the pool's and
-the venue's stablecoin to ``stablecoin``): otherwise :class:`ContagionDeploymentError`, one line
+other (the fund and the vault to the deployment's venue, the synthetic dollar to the venue or
+the second venue, the second venue's fund and vault to the second venue, which they need, the
+pool's and both venues' stablecoin to ``stablecoin``): otherwise :class:`ContagionDeploymentError`, one line
 naming the field and the address (a :class:`~simulator.errors.PerpsimError`, exit code 2: a
 command that builds the graph prints ``error: ...`` and exits 2 through ``handles_errors``).
 Code is checked with one ``get_code`` per contract before the reads.

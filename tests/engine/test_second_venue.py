@@ -14,9 +14,14 @@ from test_world_input import _scenario_file
 
 from simulator.chain import open_chain
 from simulator.cli import main
-from simulator.contagion.graph import holdings_graph
+from simulator.contagion.graph import (
+    ContagionDeployment,
+    ContagionDeploymentError,
+    holdings_graph,
+)
 from simulator.contagion.graph_io import read_graph, run_graph_paths
-from simulator.runner import run_node_config, run_scenario, simulate
+from simulator.results import deterministic_summary
+from simulator.runner import resume_run, run_node_config, run_scenario, simulate
 from simulator.scenario import load_scenario
 from simulator.units import WAD
 
@@ -113,6 +118,42 @@ def test_the_graph_reads_the_second_venue_from_chain_and_a_holding_moves_its_edg
         assert H["second_insurance_fund"]["second_venue"]["exposure_usd"] == pytest.approx(
             fund / 1e6 + 25_000, abs=CENT
         )
+        # the second venue's fund or vault without the second venue is refused, one line
+        lone = ContagionDeployment(
+            venue=v1.venue.address,
+            stablecoin=stable.address,
+            second_insurance_fund=v2.fund.address,
+        )
+        with pytest.raises(ContagionDeploymentError, match="need second_venue"):
+            holdings_graph(chain, lone)
+        # the second venue's fund given as the first's: it does not belong to the venue
+        swapped = ContagionDeployment(
+            venue=v1.venue.address, stablecoin=stable.address, insurance_fund=v2.fund.address
+        )
+        with pytest.raises(ContagionDeploymentError, match="insurance_fund"):
+            holdings_graph(chain, swapped)
+
+
+def _files(run_dir):
+    start, end = run_graph_paths(run_dir)
+    names = ("steps.parquet", "events.parquet", "positions.parquet")
+    out = {n: (run_dir / n).read_bytes() for n in names}
+    out["graph_start"] = start.read_bytes()
+    out["graph_end"] = end.read_bytes()
+    return out
+
+
+def test_same_seed_same_files_and_a_resumed_run_equals_the_straight_run(crash_run, tmp_path):
+    """The second venue's setup and its keeper's counters (in the engine checkpoint) leave a
+    run deterministic and resumable."""
+    again = run_scenario(second_world(), tmp_path / "again", backend="revm")
+    assert _files(again.run_dir) == _files(crash_run.run_dir)
+    cut = tmp_path / "cut"
+    stopped = run_scenario(second_world(), cut, backend="revm", checkpoint_every=10, stop_after=25)
+    assert stopped.summary["status"] == "incomplete"
+    resumed = resume_run(cut, checkpoint_every=10)
+    assert deterministic_summary(resumed.summary) == deterministic_summary(crash_run.summary)
+    assert _files(cut) == _files(crash_run.run_dir)
 
 
 def test_the_world_keeper_liquidates_the_hedge_at_the_second_venue(tmp_path):
