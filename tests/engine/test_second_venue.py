@@ -20,6 +20,7 @@ from simulator.contagion.graph import (
     holdings_graph,
 )
 from simulator.contagion.graph_io import read_graph, run_graph_paths
+from simulator.contagion.report import contagion_report
 from simulator.results import deterministic_summary
 from simulator.runner import resume_run, run_node_config, run_scenario, simulate
 from simulator.scenario import load_scenario
@@ -64,6 +65,32 @@ def test_its_nodes_are_in_the_graphs_and_its_vault_loses(crash_run):
     assert end.nodes["second_backstop_vault"]["equity_usd"] < (
         start.nodes["second_backstop_vault"]["equity_usd"] - 100
     )
+
+
+def test_the_report_takes_the_second_venues_losses_from_the_graphs(crash_run):
+    """summary.json's loss terms are the first venue's: the second vault's loss is its
+    equity's fall between the graphs, in the initial shock and in the chain's systemic loss."""
+    start, end = (read_graph(p)[0] for p in run_graph_paths(crash_run.run_dir))
+    report = contagion_report(crash_run.run_dir)
+    lost = (
+        start.nodes["second_backstop_vault"]["equity_usd"]
+        - end.nodes["second_backstop_vault"]["equity_usd"]
+    )
+    row = report.row("second_backstop_vault")
+    assert row["chain_loss_usd"] == pytest.approx(lost, abs=1e-9)
+    assert row["h0"] == pytest.approx(lost / start.nodes["second_backstop_vault"]["equity_usd"])
+    # a fund that gained and a venue with no shortfall lost nothing
+    assert report.row("second_insurance_fund")["chain_loss_usd"] == 0.0
+    assert report.row("second_venue")["chain_loss_usd"] == 0.0
+    others = sum(
+        r["chain_loss_usd"] or 0.0
+        for r in report.nodes
+        if r["node"] not in ("venue", "insurance_fund", "backstop_vault", "mm_vault")
+    )
+    assert report.totals["chain_systemic_loss_usd"] == pytest.approx(
+        crash_run.summary["system_loss_usd"] + others
+    )
+    assert not [n for n in report.notes if "second" in n]
 
 
 def test_the_graph_reads_the_second_venue_from_chain_and_a_holding_moves_its_edge(tmp_path):
