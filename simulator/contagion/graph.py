@@ -2,7 +2,8 @@
 
 :func:`holdings_graph` reads the balances, account equities and debts of a deployed contagion
 world (:class:`ContagionDeployment`: the perp venue, its insurance fund, its backstop vault,
-the market-making vault's account, a lending pool, a synthetic dollar) in two batched reads
+the market-making vault's account, a lending pool, a synthetic dollar, a second perp venue with
+its fund and vault) in two batched reads
 (``chain.read``: the second values the pool's holdings, whose amounts the first one reads) and
 returns a networkx ``DiGraph`` for the algorithms of :mod:`simulator.contagion`. Nothing comes
 from a scenario: change a holding on chain and the graph changes with it.
@@ -50,14 +51,32 @@ node                  equity_usd        external_assets_usd / edges out (exposur
                                         ``bad_debt_usd`` (``totalBadDebt()``).
 ===================== ================= =========================================================
 
+The second venue's nodes (:class:`ContagionDeployment`'s ``second_*`` fields; a second
+``PerpVenue`` with other parameters on the same stablecoin) are read with the same views as the
+first venue's, from its own contracts:
+
+================================================ ==============================================
+node: ``type``                                   as (figures, edges)
+================================================ ==============================================
+``second_venue``: ``perp_venue``                 ``venue``; no edges out
+``second_insurance_fund``: ``insurance_fund``    ``insurance_fund``; -> ``second_venue``
+``second_backstop_vault``: ``vault``             ``backstop_vault``; -> ``second_venue``, and
+                                                 ``lending_pool`` -> ``second_backstop_vault``
+                                                 with the shares the pool holds
+================================================ ==============================================
+
+The synthetic dollar's edge goes to the venue its hedge is at (its ``venue()``: ``venue`` or
+``second_venue``).
+
 The pool's edges are the collateral it holds for its borrowers: they bound what it can lose if
 the issuer fails (a borrower's own equity in an over-collateralized loan absorbs the first
 part), and their sum may exceed its loans. Its loans themselves are claims on borrowers, who
 are not nodes, so its external assets are its cash only.
 
 Every contract the deployment names must have code, and the contracts must belong to each
-other (the fund, the vault and the synthetic dollar to the deployment's venue, the pool's and
-the venue's stablecoin to ``stablecoin``): otherwise :class:`ContagionDeploymentError`, one line
+other (the fund and the vault to the deployment's venue, the synthetic dollar to the venue or
+the second venue, the second venue's fund and vault to the second venue, which they need, the
+pool's and both venues' stablecoin to ``stablecoin``): otherwise :class:`ContagionDeploymentError`, one line
 naming the field and the address (a :class:`~simulator.errors.PerpsimError`, exit code 2: a
 command that builds the graph prints ``error: ...`` and exits 2 through ``handles_errors``).
 Code is checked with one ``get_code`` per contract before the reads.
@@ -88,6 +107,9 @@ _CONTRACTS = {
     "backstop_vault": "VenueBackstopVault",
     "lending_pool": "LendingPool",
     "synthetic_dollar": "SyntheticDollar",
+    "second_venue": "PerpVenue",
+    "second_insurance_fund": "InsuranceFund",
+    "second_backstop_vault": "VenueBackstopVault",
 }
 
 
@@ -119,7 +141,13 @@ class ContagionDeployment:
     lending_pool: str | None = None
     """A ``LendingPool`` lending the stablecoin."""
     synthetic_dollar: str | None = None
-    """A ``SyntheticDollar`` hedging on the venue."""
+    """A ``SyntheticDollar`` hedging on the venue (or on ``second_venue``)."""
+    second_venue: str | None = None
+    """A second ``PerpVenue`` on the same stablecoin (other parameters)."""
+    second_insurance_fund: str | None = None
+    """The second venue's ``InsuranceFund`` (needs ``second_venue``)."""
+    second_backstop_vault: str | None = None
+    """The second venue's ``VenueBackstopVault`` (needs ``second_venue``)."""
 
     def addresses(self) -> dict[str, str]:
         """The fields that are set, ``{field: checksummed address}``;
@@ -178,10 +206,21 @@ def _check_belongs(values: dict[str, object], addresses: dict[str, str]) -> None
         "venue.insuranceFund": ("insurance_fund", "venue"),
         "fund.collateral": ("stablecoin", "insurance_fund"),
         "vault.venue": ("venue", "backstop_vault"),
-        "synth.venue": ("venue", "synthetic_dollar"),
+        "second.collateral": ("stablecoin", "second_venue"),
+        "second.insuranceFund": ("second_insurance_fund", "second_venue"),
+        "second_fund.collateral": ("stablecoin", "second_insurance_fund"),
+        "second_vault.venue": ("second_venue", "second_backstop_vault"),
         "synth.stablecoin": ("stablecoin", "synthetic_dollar"),
         "pool.asset": ("stablecoin", "lending_pool"),
     }
+    if "synth.venue" in values:  # it hedges at the venue or at the second venue
+        got = to_checksum_address(values["synth.venue"])
+        venues = [addresses[k] for k in ("venue", "second_venue") if k in addresses]
+        if got not in venues:
+            raise ContagionDeploymentError(
+                f"contagion deployment: synthetic_dollar at {addresses['synthetic_dollar']} "
+                f"uses venue {got}, not the deployment's {' or '.join(venues)}"
+            )
     for key, (field, owner) in expected.items():
         if key not in values or field not in addresses:
             continue
@@ -221,7 +260,8 @@ def holdings_graph(
     -------
     networkx.DiGraph
         Nodes ``venue``, ``insurance_fund``, ``backstop_vault``, ``mm_vault``,
-        ``lending_pool``, ``synthetic_dollar`` (those deployed) with ``type``, ``address``,
+        ``lending_pool``, ``synthetic_dollar``, ``second_venue``, ``second_insurance_fund``,
+        ``second_backstop_vault`` (those deployed) with ``type``, ``address``,
         ``equity_usd``, ``external_assets_usd`` (and the extra figures of the module
         docstring); holder -> issuer edges with ``exposure_usd`` (USD, > 0). See the module
         docstring for which view each number comes from.
@@ -260,6 +300,26 @@ def holdings_graph(
         views["synth.stablecoin"] = synth.view("stablecoin")
         views["synth.backing"] = synth.view("backing")
         views["synth.supply"] = synth.view("totalSupply")
+    second, second_fund = w.get("second_venue"), w.get("second_insurance_fund")
+    second_vault = w.get("second_backstop_vault")
+    if (second_fund is not None or second_vault is not None) and second is None:
+        raise ContagionDeploymentError(
+            "contagion deployment: second_insurance_fund / second_backstop_vault need second_venue"
+        )
+    if second is not None:
+        views["second.collateral"] = second.view("collateral")
+        views["second.accounting"] = second.view("accounting")
+        views["second.stable"] = stable.view("balanceOf", second.address)
+    if second_fund is not None:
+        views["second.insuranceFund"] = second.view("insuranceFund")
+        views["second_fund.collateral"] = second_fund.view("collateral")
+        views["second_fund.balance"] = second_fund.view("balance")
+    if second_vault is not None:
+        views["second_vault.venue"] = second_vault.view("venue")
+        views["second_vault.totalAssets"] = second_vault.view("totalAssets")
+        views["second_vault.health"] = second.view("accountHealth", second_vault.address)
+    if synth is not None and second is not None:
+        views["synth.hedgeVenue"] = synth.view("venue")
     if pool is not None:
         views["pool.asset"] = pool.view("asset")
         views["pool.totalAssets"] = pool.view("totalAssets")
@@ -270,17 +330,25 @@ def holdings_graph(
             views["pool.vaultShares"] = vault.view("balanceOf", pool.address)
         if synth is not None:
             views["pool.synth"] = synth.view("balanceOf", pool.address)
+        if second_vault is not None:
+            views["pool.secondVaultShares"] = second_vault.view("balanceOf", pool.address)
     r = _read(chain, views)
     _check_belongs(r, addresses)
 
     # the pool's holdings, valued by their issuers' (vault) or the pool's own (synth) views
-    second: dict[str, View] = {}
+    second_views: dict[str, View] = {}
     if r.get("pool.vaultShares"):
-        second["vault.convertToAssets"] = vault.view("convertToAssets", r["pool.vaultShares"])
+        second_views["vault.convertToAssets"] = vault.view("convertToAssets", r["pool.vaultShares"])
     if r.get("pool.synth"):
-        second["pool.synthValue"] = pool.view("collateralValue", synth.address, r["pool.synth"])
-    if second:
-        r |= _read(chain, second)
+        second_views["pool.synthValue"] = pool.view(
+            "collateralValue", synth.address, r["pool.synth"]
+        )
+    if r.get("pool.secondVaultShares"):
+        second_views["second_vault.convertToAssets"] = second_vault.view(
+            "convertToAssets", r["pool.secondVaultShares"]
+        )
+    if second_views:
+        r |= _read(chain, second_views)
 
     G = nx.DiGraph()
     pool_wad = r["venue.accounting"][1]
@@ -342,7 +410,12 @@ def holdings_graph(
             hedge_equity_usd=_wad(hedge_equity),
             **_shortfall(supply - total),
         )
-        _edge(G, "synthetic_dollar", "venue", _wad(max(0, hedge_equity)))
+        hedged_at = "venue"
+        if second is not None and to_checksum_address(r["synth.hedgeVenue"]) == second.address:
+            hedged_at = "second_venue"
+        _edge(G, "synthetic_dollar", hedged_at, _wad(max(0, hedge_equity)))
+    if second is not None:
+        _add_second_venue(G, r, second, second_fund, second_vault)
     if pool is not None:
         G.add_node(
             "lending_pool",
@@ -357,7 +430,51 @@ def holdings_graph(
             _edge(G, "lending_pool", "backstop_vault", _units(r["vault.convertToAssets"]))
         if "pool.synthValue" in r:
             _edge(G, "lending_pool", "synthetic_dollar", _wad(r["pool.synthValue"]))
+        if "second_vault.convertToAssets" in r:
+            _edge(
+                G,
+                "lending_pool",
+                "second_backstop_vault",
+                _units(r["second_vault.convertToAssets"]),
+            )
     return G
+
+
+def _add_second_venue(G, r, second, fund, vault) -> None:
+    """The second venue's nodes and edges, read as the first venue's (module docstring)."""
+    pool_wad = r["second.accounting"][1]
+    G.add_node(
+        "second_venue",
+        type="perp_venue",
+        address=second.address,
+        equity_usd=_wad(max(0, pool_wad)),
+        external_assets_usd=_units(r["second.stable"]),
+        pool_usd=_wad(pool_wad),
+        **_shortfall(-pool_wad),
+    )
+    if fund is not None:
+        balance = _units(r["second_fund.balance"])
+        G.add_node(
+            "second_insurance_fund",
+            type="insurance_fund",
+            address=fund.address,
+            equity_usd=balance,
+            external_assets_usd=0.0,
+        )
+        _edge(G, "second_insurance_fund", "second_venue", balance)
+    if vault is not None:
+        total_units = r["second_vault.totalAssets"]
+        equity_wad = r["second_vault.health"][0]
+        counted_units = max(0, equity_wad) // (WAD // UNIT)
+        G.add_node(
+            "second_backstop_vault",
+            type="vault",
+            address=vault.address,
+            equity_usd=_units(total_units),
+            external_assets_usd=_units(total_units - counted_units),
+            venue_equity_usd=_wad(equity_wad),
+        )
+        _edge(G, "second_backstop_vault", "second_venue", _wad(max(0, equity_wad)))
 
 
 def _shortfall(gap: int) -> dict[str, float]:

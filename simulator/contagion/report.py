@@ -23,6 +23,22 @@ node                  loss (USD) taken from ``summary.json``
 ``mm_vault``          ``mm_vault_lp_loss_usd``
 ===================== ===================================================================
 
+The second venue's nodes (``world.second_venue``) take their loss from the two graphs instead
+(``summary.json``'s terms are the first venue's; :data:`GRAPH_SHOCK_NODES`):
+
+========================== ==============================================================
+node                       loss (USD) read from ``graph_start`` -> ``graph_end``
+========================== ==============================================================
+``second_venue``           the increase of its ``shortfall_usd`` (a counterparty pool
+                           below 0: the deficits it could not pay; its ADL haircuts are
+                           not in the graph and not counted)
+``second_insurance_fund``  the fall of its ``equity_usd`` (its balance: payouts net of
+                           the penalties it took in the run)
+``second_backstop_vault``  the fall of its ``equity_usd`` (``totalAssets``: nobody deposits
+                           into or withdraws from it during a run, so the fall is its LPs'
+                           loss)
+========================== ==============================================================
+
 ``h0 = shock_scale · loss / E0``. Nodes of the other protocols (lending pool, synthetic
 dollar) start at 0: what reaches them is the contagion. ``h0`` above 1 (the scaled loss exceeds
 the node's start equity, or a loss hit a node that started with no equity) is **capped at 1**
@@ -49,7 +65,8 @@ The chain (graph_start -> graph_end, and the summary)
 
 Per node the chain loss is what that protocol lost in the run, in USD (>= 0):
 
-- venue nodes: the same ``summary.json`` term as their shock (unscaled);
+- venue nodes: the same ``summary.json`` term as their shock (unscaled); the second venue's
+  nodes: the same graph figure as their shock (unscaled);
 - ``lending_pool``: the increase of its ``bad_debt_usd`` (``totalBadDebt``, a cumulative
   write-off) from graph_start to graph_end;
 - ``synthetic_dollar``: the fall of its net backing ``backing_usd − supply_usd`` (mints and
@@ -61,7 +78,7 @@ flows: deposits, withdrawals, supply), its ``shortfall_usd`` at the end, the poo
 the synthetic dollar's backing ratio at start and end.
 
 Totals: ``chain_systemic_loss_usd = system_loss_usd + the pool's bad-debt increase + the
-synthetic dollar's net-backing fall`` (``systemic_loss_usd`` in ``perpsim compare``), beside
+synthetic dollar's net-backing fall`` (+ the second venue's nodes' losses) (``systemic_loss_usd`` in ``perpsim compare``), beside
 each model's systemic loss: DebtRank ``Σ h · E0``; Eisenberg–Noe / Rogers–Veraart the shock
 applied plus ``Σ (p̄ − p)``; Furfine ``Σ E0`` of the defaulted nodes. Every modelled figure
 includes the initial shock, as the chain's figure includes the venue's own losses.
@@ -98,6 +115,13 @@ SHOCK_TERMS: dict[str, tuple[str, ...]] = {
     "insurance_fund": ("insurance_fund_drawdown_usd",),
     "backstop_vault": ("backstop_lp_loss_usd",),
     "mm_vault": ("mm_vault_lp_loss_usd",),
+}
+#: The second venue's nodes, whose loss is read from the graphs (module docstring): the
+#: attribute and whether its increase (``shortfall_usd``) or its fall (``equity_usd``) is lost.
+GRAPH_SHOCK_NODES: dict[str, tuple[str, int]] = {
+    "second_venue": ("shortfall_usd", 1),
+    "second_insurance_fund": ("equity_usd", -1),
+    "second_backstop_vault": ("equity_usd", -1),
 }
 #: The files :func:`write_report` writes.
 REPORT_FILES = ("contagion.md", "contagion.json", "contagion_graph.html", "contagion_graph.png")
@@ -275,6 +299,14 @@ def summary_loss(summary: Mapping[str, Any], node: str) -> float:
     return total
 
 
+def graph_loss(run: RunContagion, node: str) -> float:
+    """A node of :data:`GRAPH_SHOCK_NODES`: its loss in USD between ``run.start`` and
+    ``run.end`` (>= 0; a gain counts 0)."""
+    name, sign = GRAPH_SHOCK_NODES[node]
+    change = _attr(run.end, node, name, 0.0) - _attr(run.start, node, name, 0.0)
+    return max(0.0, sign * change)
+
+
 def chain_losses(run: RunContagion, notes: list[str] | None = None) -> dict[Hashable, float | None]:
     """Each node's loss on chain in the run, USD (module docstring, "The chain")."""
     out: dict[Hashable, float | None] = {}
@@ -283,6 +315,8 @@ def chain_losses(run: RunContagion, notes: list[str] | None = None) -> dict[Hash
         kind = _attr(run.start, node, "type", _attr(run.end, node, "type"))
         if node in SHOCK_TERMS:
             out[node] = summary_loss(run.summary, node)
+        elif node in GRAPH_SHOCK_NODES:
+            out[node] = graph_loss(run, node)
         elif kind == "lending_pool":
             before = _attr(run.start, node, "bad_debt_usd", 0.0)
             after = _attr(run.end, node, "bad_debt_usd", 0.0)
@@ -308,7 +342,8 @@ def chain_losses(run: RunContagion, notes: list[str] | None = None) -> dict[Hash
 def systemic_loss(run: RunContagion) -> float:
     """Chain-measured systemic loss, USD: the summary's ``system_loss_usd`` plus the other
     protocols' chain losses (the pool's bad-debt increase, the synthetic dollar's net-backing
-    fall); :func:`chain_losses` of the venue nodes are already in ``system_loss_usd``."""
+    fall, the second venue's nodes' losses); :func:`chain_losses` of the venue nodes are
+    already in ``system_loss_usd``."""
     base = _finite_nonnegative(run.summary.get("system_loss_usd"), "summary.json system_loss_usd")
     losses = chain_losses(run)
     return base + sum(v for n, v in losses.items() if n not in SHOCK_TERMS and v is not None)
@@ -336,6 +371,10 @@ def initial_shock(
             continue
         losses[node] = loss
         ratio[node] = (loss, float(G.nodes[node].get("equity_usd", 0.0)))
+    for node in GRAPH_SHOCK_NODES:
+        if node in G:
+            losses[node] = loss = graph_loss(run, node)
+            ratio[node] = (loss, float(G.nodes[node].get("equity_usd", 0.0)))
     for node, value in (shock or {}).items():
         if node not in G:
             raise ContagionError(f"shock names {node!r}, which is not a node of the graph")
@@ -636,6 +675,9 @@ GRAPH_NODES = (
     "mm_vault",
     "lending_pool",
     "synthetic_dollar",
+    "second_venue",
+    "second_insurance_fund",
+    "second_backstop_vault",
 )
 
 

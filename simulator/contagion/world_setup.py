@@ -5,13 +5,19 @@ In order, every step deterministic (addresses from :func:`simulator.world.agent_
 contracts from the deployer's nonce, draws from child 6 of the seed), so a resumed run rebuilds
 the same world before it loads the saved chain state over it:
 
+0. the second venue (``world.second_venue``, :func:`deploy_second_venue`), when given: a
+   :func:`~simulator.protocol.venue_deploy.deploy_multi_venue` of its preset on the run's
+   stablecoin (one token for both venues), its insurance fund, backstop vault and
+   counterparty pool funded, then its small book of traders opened (one block each for the
+   deposits and the opens);
 1. the synthetic dollar (:func:`simulator.world_contracts.deploy_synthetic_dollar`) on its
-   market's base token, hedging on the venue's market with the venue's index oracle; an
+   market's base token, hedging on the market of the venue ``synthetic_dollar.venue`` names
+   (the run's or the second) with that venue's index oracle; an
    ``Oracle`` of its own price (pushed each block from its AMM) for the pool; a ``SpotAMM``
    of it against the stablecoin;
 2. the lending pool (:func:`simulator.world_contracts.deploy_lending_pool`) and its collateral
-   listings (``VAULT_SHARE`` for the backstop vault, ``ORACLE`` for the synthetic dollar and
-   base tokens);
+   listings (``VAULT_SHARE`` for the backstop vaults, the first venue's or the second's,
+   ``ORACLE`` for the synthetic dollar and base tokens);
 3. one block: the manager's reserve moved to the venue as the hedge's margin, the holders'
    mint of ``supply_usd`` (the contract shorts the same base at the venue: an ordinary cross
    account), the lender's supply, the keeper's and arbitrageur's capital, and every borrower's
@@ -37,7 +43,14 @@ from simulator.chain.types import Call, TxResult
 from simulator.contagion.graph import ContagionDeployment
 from simulator.errors import PerpsimError
 from simulator.protocol.contracts import Oracle, SpotAMM
-from simulator.protocol.venue_deploy import MultiVenue
+from simulator.protocol.params import load_preset
+from simulator.protocol.venue_deploy import MultiVenue, deploy_multi_venue
+from simulator.protocol.venue_params import (
+    MultiVenueParams,
+    VenueBufferParams,
+    VenueGovernanceParams,
+    venue_market_from_preset,
+)
 from simulator.scenario import Scenario
 from simulator.scenario.world import WorldSpec
 from simulator.units import WAD, to_units, to_wad
@@ -61,6 +74,11 @@ SYNTH_ORACLE_TWAP_WINDOW_S = 600
 #: A borrower borrows at most this share of its borrowing power (the collateral factor), so a
 #: rounding of the pool's valuation cannot refuse the loan.
 BORROW_POWER_USE = 0.999
+#: The second venue's timelock delay at setup (s): its markets are listed through its
+#: timelock, which advances the chain's clock by the delay; its governance is not exercised in
+#: the run, so one second keeps the first venue's open book from sitting a day (funding) before
+#: step 0.
+SECOND_VENUE_TIMELOCK_DELAY_S = 1
 
 
 class WorldSetupError(PerpsimError):
@@ -111,6 +129,17 @@ class DefiWorld:
     """Per borrower: the drawn target health factor (x)."""
     setup_transactions: int = 0
     notes: list[str] = field(default_factory=list)
+    second: MultiVenue | None = None
+    """The second venue (``world.second_venue``), or None."""
+    second_traders: list[str] = field(default_factory=list)
+    """The second venue's traders (cross accounts, one position each)."""
+    second_trader_market: list[int] = field(default_factory=list)
+    """Per second-venue trader: its market's id at the second venue."""
+    second_trader_size: list[int] = field(default_factory=list)
+    """Per second-venue trader: the size it opened (WAD base, signed)."""
+    hedge_venue: MultiVenue | None = None
+    """The venue of the synthetic dollar's hedge (``venue`` or :attr:`second`; None without a
+    synthetic dollar)."""
 
     @property
     def borrower_tokens(self) -> list[str]:
@@ -139,6 +168,92 @@ def draw_borrowers(
     )
     hf = 1.0 + b.health_factor_excess_min * (1.0 + rng.pareto(b.tail_alpha, size=b.count))
     return [names[k] for k in kind], amount, hf
+
+
+def second_venue_params(scenario: Scenario) -> MultiVenueParams:
+    """The second venue's parameters: ``world.second_venue.preset``'s table entry of each of
+    its markets at the run's start price (the oracle's initial price) and the preset's AMM
+    depth, ``backstop_fraction`` over every market's when given; the preset's buffers with the
+    spec's insurance fund and backstop vault; its timelock delay
+    :data:`SECOND_VENUE_TIMELOCK_DELAY_S`; no margin controller."""
+    spec = scenario.world.second_venue
+    preset = load_preset(spec.preset)
+    starts = scenario.start_prices_usd()
+    symbols = [m.symbol for m in scenario.markets]
+    markets = []
+    for symbol in spec.markets:
+        overrides: dict = {"initial_price_usd": float(starts[symbols.index(symbol)])}
+        if spec.backstop_fraction is not None:
+            overrides["backstop_fraction"] = spec.backstop_fraction
+        markets.append(venue_market_from_preset(preset, symbol, overrides))
+    buffers = {
+        **preset.buffers.model_dump(),
+        "insurance_fund_usd": spec.insurance_fund_usd,
+        "backstop_vault_usd": spec.backstop_vault_usd,
+        "backstop_enabled": spec.backstop_vault_usd > 0,
+    }
+    if spec.backstop_margin_share is not None:
+        buffers["backstop_margin_share"] = spec.backstop_margin_share
+    return MultiVenueParams(
+        name=preset.name,
+        description=preset.description,
+        buffers=VenueBufferParams.model_validate(buffers),
+        governance=VenueGovernanceParams.model_validate(
+            {
+                **preset.governance.model_dump(),
+                "timelock_delay_s": SECOND_VENUE_TIMELOCK_DELAY_S,
+            }
+        ),
+        controller={**preset.controller.model_dump(), "enabled": False},
+        markets=tuple(markets),
+    )
+
+
+def deploy_second_venue(
+    chain: Chain, scenario: Scenario, venue: MultiVenue
+) -> tuple[MultiVenue, list[str], list[int], list[int], int]:
+    """Deploy ``world.second_venue`` on ``venue``'s stablecoin and open its book (module
+    docstring, step 0). Returns the venue, its traders, each one's market id and opened size
+    (WAD base, signed), and the number of setup transactions."""
+    spec = scenario.world.second_venue
+    params = second_venue_params(scenario)
+    second = deploy_multi_venue(
+        chain,
+        params,
+        venue.deployer,
+        with_backstop_vault=params.buffers.backstop_enabled,
+        collateral=venue.collateral,
+    )
+    n_tx = len(second.deploy_results)
+    book = spec.traders
+    traders = agent_addresses_for("world_second_trader", book.count, scenario.seed)
+    if not traders:
+        return second, [], [], [], n_tx
+    chain.set_balance(traders, AGENT_GAS_WEI)
+    longs = round(book.count * book.long_share)
+    units = to_units(book.collateral_usd)
+    market_ids, sizes, opens = [], [], []
+    for i, who in enumerate(traders):
+        m = params.markets[i % len(params.markets)]
+        size = to_wad(round(book.collateral_usd * book.leverage / m.oracle.initial_price_usd, 12))
+        size = size if i < longs else -size
+        market_ids.append(second.ids[m.symbol])
+        sizes.append(size)
+        opens.append(second.venue.trade(who, second.ids[m.symbol], size, 0))
+    deposits = second.fund_calls(traders, units)
+    deposits += [second.venue.deposit(who, units) for who in traders]
+    results = chain.execute(deposits, max_block_calls=1_000)
+    _require(results, "funding the second venue's traders")
+    opened = chain.execute(opens, max_block_calls=1_000)
+    _require(opened, "opening the second venue's book")
+    return second, traders, market_ids, sizes, n_tx + len(results) + len(opened)
+
+
+def agent_addresses_for(role: str, count: int, salt: int) -> list[str]:
+    """:func:`simulator.world.agent_addresses` (imported late: world.py calls this module)."""
+    from simulator.world import agent_addresses
+
+    return agent_addresses(role, count, salt)
 
 
 def deploy_defi_world(
@@ -170,20 +285,34 @@ def deploy_defi_world(
     tokens: dict[str, str] = {}
     wrappers: dict[str, ContractWrapper] = {}
 
+    # 0. the second venue and its book
+    venue2 = None
+    second_traders: list[str] = []
+    second_markets: list[int] = []
+    second_sizes: list[int] = []
+    n_second = 0
+    if spec.second_venue is not None:
+        venue2, second_traders, second_markets, second_sizes, n_second = deploy_second_venue(
+            chain, scenario, venue
+        )
+
     # 1. the synthetic dollar, its oracle and its AMM
     synth = synth_oracle = amm = None
     arb_base = 0
     sm, sid = -1, 0
     sd = spec.synthetic_dollar
+    hedge_venue = None
     if sd is not None:
         sm = symbols.index(sd.market)
         sid = venue.ids[sd.market]
         base = venue.bases[sid]
+        hedge_venue = venue2 if sd.venue == "second_venue" else venue
+        hid = hedge_venue.ids[sd.market]
         synth = deploy_synthetic_dollar(
             chain, base_token=base.address, stablecoin=stable.address,
-            venue=venue.venue.address, market=sid, oracle=venue.oracles[sid].address,
-            admin=deployer, manager=manager, max_slippage_bps=sd.max_slippage_bps,
-            sender=deployer,
+            venue=hedge_venue.venue.address, market=hid,
+            oracle=hedge_venue.oracles[hid].address, admin=deployer, manager=manager,
+            max_slippage_bps=sd.max_slippage_bps, sender=deployer,
         )  # fmt: skip
         synth_oracle = deploy_contract(
             chain, Oracle, deployer, pusher, WAD, SYNTH_ORACLE_MAX_AGE_S, 0,
@@ -243,6 +372,8 @@ def deploy_defi_world(
         for name, terms in lp.collateral.items():
             if name == "backstop_vault":
                 wrappers[name], source, feed = venue.vault, PriceSource.VAULT_SHARE, venue.vault
+            elif name == "second_backstop_vault":
+                wrappers[name], source, feed = venue2.vault, PriceSource.VAULT_SHARE, venue2.vault
             elif name == "synthetic_dollar":
                 wrappers[name], source, feed = synth, PriceSource.ORACLE, synth_oracle
             else:
@@ -280,12 +411,13 @@ def deploy_defi_world(
         if borrowers:
             chain.set_balance(borrowers, AGENT_GAS_WEI)
         for who, kind, usd in zip(borrowers, kinds, amount_usd, strict=True):
-            if kind == "backstop_vault":
+            if kind in ("backstop_vault", "second_backstop_vault"):
+                vault = venue.vault if kind == "backstop_vault" else venue2.vault
                 units = to_units(float(usd))
                 acquire += [
                     stable.mint(deployer, who, units),
-                    stable.approve(who, venue.vault.address, MAX_UINT),
-                    venue.vault.deposit(who, units, who),
+                    stable.approve(who, vault.address, MAX_UINT),
+                    vault.deposit(who, units, who),
                 ]
             elif kind == "synthetic_dollar":
                 base = venue.bases[sid]
@@ -303,7 +435,7 @@ def deploy_defi_world(
                 )
     results = chain.execute(calls + acquire, max_block_calls=1_000)
     _require(results, "funding the world's agents")
-    n_tx = len(results) + len(tokens)
+    n_tx = len(results) + len(tokens) + n_second
 
     # 3. the AMM seeded; borrowers post their collateral and borrow
     second: list[Call] = []
@@ -350,6 +482,11 @@ def deploy_defi_world(
         mm_vault_account=mm_vault,
         lending_pool=pool.address if pool is not None else None,
         synthetic_dollar=synth.address if synth is not None else None,
+        second_venue=venue2.venue.address if venue2 is not None else None,
+        second_insurance_fund=venue2.fund.address if venue2 is not None else None,
+        second_backstop_vault=(
+            venue2.vault.address if venue2 is not None and venue2.vault_wired else None
+        ),
     )
     return DefiWorld(
         spec=spec,
@@ -374,4 +511,9 @@ def deploy_defi_world(
         borrower_debt_usd=debt_usd,
         target_health_factor=np.asarray(target_hf, dtype=np.float64),
         setup_transactions=n_tx,
+        second=venue2,
+        second_traders=second_traders,
+        second_trader_market=second_markets,
+        second_trader_size=second_sizes,
+        hedge_venue=hedge_venue,
     )

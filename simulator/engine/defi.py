@@ -19,11 +19,22 @@ venue's keepers estimate from the last block. In the block, after the venue's or
 4. **holders** (redeemers): while the backing ratio is below ``backing_trigger`` or the AMM
    price below ``price_trigger``, ``run_fraction_per_step`` of their holding runs:
    ``sell_share`` of it sold on the AMM, the rest redeemed at min(1, backing ratio);
-5. **arbitrageur**: when the AMM price is below the redemption value min(1, backing ratio) by
+5. **second venue** (``world.second_venue``): its oracles pushed the prices the block pushes
+   to the first venue's (the same outside market; a market whose fault holds the first
+   venue's oracle is held at the second too), and its book kept by the world's keeper: an
+   account below ``backstop_fraction`` × its maintenance margin is taken over by the second
+   venue's backstop vault (when it has one and the market's fraction is > 0; a takeover the
+   venue refused is not tried again for that account), one below its maintenance margin is
+   liquidated;
+6. **arbitrageur**: when the AMM price is below the redemption value min(1, backing ratio) by
    more than ``arbitrage_min_edge_bps`` plus the fee, it buys on the AMM (toward that value,
    at most ``arbitrage_max_trade_usd``) and redeems what it bought; above 1 USD (and the
    backing at par, so minting is open), it mints with its base token and sells. Swap outputs
    are computed exactly with the AMM's integer formula on the reserves the block leaves.
+
+The synthetic dollar's hedge is read, and liquidated by the world's keeper when below its
+maintenance margin, at the venue it is at (``synthetic_dollar.venue``: the run's venue or the
+second).
 
 Units: USD floats; on chain stablecoin base units (6 decimals) and WAD. The per-step figures go
 on the venue-total (``ALL``) row of ``steps.parquet`` (:data:`STEP_COLUMNS`, null on market
@@ -70,6 +81,10 @@ KINDS = (
     "synth_arb_sell",
     "pool_keeper_sell",
     "synth_arb_base_sale",
+    "second_oracle",
+    "second_liquidate",
+    "second_backstop",
+    "second_hedge_liquidation",
 )
 #: Kind of the world keeper's venue liquidation of the synthetic dollar's hedge: a venue call,
 #: decoded with the block's venue events (its ``liquidation`` rows name the hedge's account).
@@ -95,6 +110,15 @@ _STATE_KEYS = (
     "peak_index_usd",
     "reverted_calls",
 )
+#: Keys of the second venue's part of the checkpointed state (only with a second venue).
+_SECOND_KEYS = (
+    "second_liquidations",
+    "second_liquidated_deficit_usd",
+    "second_takeovers",
+    "second_refused",
+)
+#: The venue's custom error of a takeover that would leave the vault below maintenance.
+_TAKEOVER_REFUSED = "BackstopWouldBeUnderwater"
 #: Sales on the synthetic dollar's AMM and the counter of the tokens each sold.
 _SALES = {"synth_sell": "sold_tokens", "pool_keeper_sell": "keeper_sold_tokens"}
 
@@ -132,6 +156,9 @@ class DefiDriver:
             "hedge_liquidations", "keeper_sold_tokens", "peak_index_usd", "reverted_calls",
         ):  # fmt: skip
             self.state[k] = 0.0
+        if world.second is not None:
+            self.state |= {k: 0.0 for k in _SECOND_KEYS[:3]}
+            self.state["second_refused"] = []
         self._views = self._build_views()
 
     # -- reading ----------------------------------------------------------------------------
@@ -165,11 +192,21 @@ class DefiDriver:
                 ("arb_stable", v.collateral.view("balanceOf", w.arbitrageur)),
                 ("arb_base", base.view("balanceOf", w.arbitrageur)),
                 ("index_price", v.oracles[w.synth_market_id].view("lastPrice")),
-                ("hedge_health", v.venue.account_health(s.address)),
+                ("hedge_health", self._hedge_venue.venue.account_health(s.address)),
             ]
             if w.pool is not None:
                 views.append(("keeper_tokens", s.view("balanceOf", w.keeper)))
+        if w.second is not None:
+            views += [
+                (f"second_health{i}", w.second.venue.account_health(who))
+                for i, who in enumerate(w.second_traders)
+            ]
         return views
+
+    @property
+    def _hedge_venue(self):
+        """The venue of the synthetic dollar's hedge (the run's venue unless the world says)."""
+        return self.w.hedge_venue if self.w.hedge_venue is not None else self.ctx.venue
 
     @property
     def views(self) -> list:
@@ -224,14 +261,62 @@ class DefiDriver:
 
     # -- planning ---------------------------------------------------------------------------
 
-    def plan(self, t: int) -> list[Action]:
-        """The world's calls of step ``t``'s block, from the last read (module docstring)."""
+    def plan(self, t: int, block: list[Action] | tuple = ()) -> list[Action]:
+        """The world's calls of step ``t``'s block, from the last read (module docstring);
+        ``block``: the calls planned before them (the first venue's oracle pushes, which the
+        second venue's oracles repeat)."""
         r = self.last
+        second = self._plan_second_oracles(block)
         if not r:
-            return []
+            return second
         actions = self._plan_pool(r)
         if self.w.synth is not None:
             actions = self._plan_synth(r) + actions
+        return second + actions + self._plan_second_keeper(r)
+
+    def _plan_second_oracles(self, block: list[Action] | tuple) -> list[Action]:
+        """The second venue's price pushes: the price of each of the block's ``oracle``
+        pushes (``pushPrice(uint256)``: the last 32 bytes of its calldata) to the second
+        venue's oracle of the same symbol."""
+        second = self.w.second
+        if second is None:
+            return []
+        symbols = self.ctx.world.symbols
+        out = []
+        for a in block:
+            if a.kind != "oracle" or a.market < 0 or symbols[a.market] not in second.ids:
+                continue
+            price_wad = int.from_bytes(a.call.data[-32:], "big")
+            call = second.push_price(second.ids[symbols[a.market]], price_wad)
+            out.append(Action(call, "second_oracle", -1, a.market))
+        return out
+
+    def _plan_second_keeper(self, r: dict[str, Any]) -> list[Action]:
+        """Takeovers and liquidations of the second venue's book (module docstring)."""
+        w = self.w
+        second = w.second
+        if second is None or not w.second_traders:
+            return []
+        fractions = {
+            second.ids[m.symbol]: m.params.backstop_fraction for m in second.params.markets
+        }
+        refused = set(self.state["second_refused"])
+        actions = []
+        for i, who in enumerate(w.second_traders):
+            equity, maintenance, _ = r[f"second_health{i}"]
+            if maintenance == 0:
+                continue  # no position left
+            fraction = fractions[w.second_trader_market[i]]
+            if (
+                second.vault_wired
+                and fraction > 0
+                and i not in refused
+                and equity * 10**18 < int(fraction * 10**18) * maintenance
+            ):
+                call = second.venue.backstop_takeover(w.keeper, who)
+                actions.append(Action(call, "second_backstop", i))
+            elif equity < maintenance:
+                actions.append(Action(second.venue.liquidate(w.keeper, who), "second_liquidate", i))
         return actions
 
     def _plan_pool(self, r: dict[str, Any]) -> list[Action]:
@@ -267,9 +352,12 @@ class DefiDriver:
             )
         equity, maintenance, _ = r["hedge_health"]
         if r["synth_backing"][4] != 0 and equity < maintenance:
-            # the hedge is liquidatable at the venue: the world's keeper liquidates it
-            call = self.ctx.venue.venue.liquidate(w.keeper, synth.address)
-            actions.append(Action(call, HEDGE_LIQUIDATION))
+            # the hedge is liquidatable at its venue: the world's keeper liquidates it
+            call = self._hedge_venue.venue.liquidate(w.keeper, synth.address)
+            kind = (
+                HEDGE_LIQUIDATION if w.hedge_venue is not w.second else "second_hedge_liquidation"
+            )
+            actions.append(Action(call, kind))
         sold = r.get("keeper_tokens", 0)
         if sold:
             sold = min(sold, int(w.spec.lending_pool.keeper.max_sale_usd_per_block * WAD))
@@ -363,12 +451,22 @@ class DefiDriver:
         pool = self.w.pool.address.lower() if self.w.pool is not None else None
         st = self.state
         for result, action in zip(results, actions, strict=True):
+            if action.kind == "second_backstop" and not result.ok:
+                if _TAKEOVER_REFUSED in str(result.error):
+                    st["second_refused"] = sorted({*st["second_refused"], action.who})
             if action.kind in KINDS and not result.ok:
                 st["reverted_calls"] += 1
                 rows.append(event_row(t, f"{action.kind}_reverted", detail=str(result.error)))
                 continue
-            if action.kind == HEDGE_LIQUIDATION and result.ok:
+            if action.kind in (HEDGE_LIQUIDATION, "second_hedge_liquidation") and result.ok:
                 st["hedge_liquidations"] += 1
+            if action.kind == "second_backstop":
+                st["second_takeovers"] += 1
+            if action.kind == "second_liquidate":
+                for e in result.events:
+                    if e.name == "AccountLiquidated":
+                        st["second_liquidations"] += 1
+                        st["second_liquidated_deficit_usd"] += e.args["deficit"] / WAD
             swap = next((e for e in result.events if e.name == "Swap"), None)
             if action.kind in _SALES and swap is not None:
                 st[_SALES[action.kind]] += swap.args["amountIn"] / WAD
@@ -434,6 +532,18 @@ class DefiDriver:
             "vault_share_price_end": _none(f["vault_share_price"]),
         }
         out["reverted_calls"] = int(st["reverted_calls"])
+        if w.second is not None:
+            out |= {
+                "second_venue_traders": len(w.second_traders),
+                "second_venue_liquidations": int(st["second_liquidations"]),
+                "second_venue_liquidation_deficit_usd": st["second_liquidated_deficit_usd"],
+                "second_venue_takeovers": int(st["second_takeovers"]),
+                "synth_hedge_venue": (
+                    None
+                    if w.synth is None
+                    else ("second_venue" if w.hedge_venue is w.second else "venue")
+                ),
+            }
         start, low = st["start_vault_share_price"], st["min_vault_share_price"]
         out["vault_share_price_drop"] = None if math.isnan(start) else (start - low) / start
         return out
@@ -449,6 +559,8 @@ class DefiDriver:
     def restore(self, saved: dict[str, Any]) -> None:
         """Restore :meth:`checkpoint`'s state and read the world from the (restored) chain."""
         self.state = {k: (math.nan if saved[k] is None else saved[k]) for k in _STATE_KEYS}
+        if self.w.second is not None:
+            self.state |= {k: saved[k] for k in _SECOND_KEYS}
         keep = dict(self.state)
         self.parse(self.ctx.chain.read(self.views))
         self.state = keep  # the read was already counted in the minima before the checkpoint

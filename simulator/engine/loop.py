@@ -229,7 +229,7 @@ class Engine:
         # ---- phase 1: oracles, controller, governance, traders, LPs ---------------------------
         block += oracle.plan_oracle(ctx, s, t, exo)
         if self.defi is not None:  # the world's users, on the last block's read
-            block += self.defi.plan(t)
+            block += self.defi.plan(t, block)
         last = self._last_levels
         advance_funding_index(
             s, last["funding_rate_per_day"], self.scenario.step_seconds, s.oracle_price_usd

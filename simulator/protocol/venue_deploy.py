@@ -219,6 +219,7 @@ def deploy_multi_venue(
     manager: str | None = None,
     with_backstop_vault: bool = False,
     deploy_unwired: bool = False,
+    collateral: CollateralToken | None = None,
 ) -> MultiVenue:
     """Deploy every contract of a multi-market venue, list its markets through the timelock,
     wire the roles, fund the buffers and the AMMs; return typed wrappers (see the module doc).
@@ -227,6 +228,8 @@ def deploy_multi_venue(
     default the deployer) as its backstop and ``params.controller.enabled`` its
     ``VenueMarginController``; each excludes passing that address (``backstop_vault`` /
     ``controller``). ``deploy_unwired`` also deploys the one(s) left unwired, without a role.
+    ``collateral``: an existing stablecoin (the deployer must be its minter) the venue uses
+    instead of a new one (a second venue on the same chain, :mod:`simulator.contagion.world_setup`).
     Raises :class:`~simulator.chain.deploy.DeployError` when a contract fails to deploy or a
     listing does not get the id it was scheduled for; ValueError for contradicting arguments.
     """
@@ -248,12 +251,13 @@ def deploy_multi_venue(
     planned_ids = {m.symbol: i + 1 for i, m in enumerate(markets)}
 
     # Phase 1: contracts without dependencies.
+    shared = collateral
     deployed = _deploy_batch(
         chain,
         artifacts,
         deployer,
         [
-            (CollateralToken, ("Perp USD", "pUSD", deployer), None),
+            *([(CollateralToken, ("Perp USD", "pUSD", deployer), None)] if shared is None else []),
             (
                 PerpTimelock,
                 (params.governance.timelock_delay_s, [governor], [governor], ZERO_ADDRESS),
@@ -263,6 +267,8 @@ def deploy_multi_venue(
             *[(BaseToken, (f"Perp {m.symbol}", f"p{m.symbol}", deployer), None) for m in markets],
         ],
     )
+    if shared is not None:
+        deployed = [shared, *deployed]
     collateral, timelock = deployed[0], deployed[1]
     modules = {name: w.address for name, w in zip(MODULES, deployed[2:5], strict=True)}
     bases = deployed[5:]

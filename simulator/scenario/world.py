@@ -17,7 +17,7 @@ Defaults are assumptions named in each field's docstring.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -32,10 +32,13 @@ PROTOCOLS = (
     "mm_vault",
     "lending_pool",
     "synthetic_dollar",
+    "second_venue",
+    "second_insurance_fund",
+    "second_backstop_vault",
 )
 #: Collateral names of the lending pool that are protocols of the world (the others are market
 #: symbols: the market's base token at the venue's oracle).
-PROTOCOL_COLLATERAL = ("backstop_vault", "synthetic_dollar")
+PROTOCOL_COLLATERAL = ("backstop_vault", "synthetic_dollar", "second_backstop_vault")
 
 
 class CollateralTerms(_Model):
@@ -195,6 +198,60 @@ class SyntheticDollarSpec(_Model):
     """Smallest price gap the arbitrageur trades on, net of the AMM fee (bps)."""
     redeemers: Redeemers = Field(default_factory=Redeemers)
     """What its holders do when it weakens."""
+    venue: Literal["venue", "second_venue"] = "venue"
+    """The venue its hedge is at: ``venue`` (the run's) or ``second_venue``
+    (``world.second_venue``, which must list ``market``). Its spot collateral is the run's base
+    token of ``market`` either way."""
+
+
+class SecondVenueTraders(_Model):
+    """A small book at the second venue, opened at setup: ``count`` cross accounts, each with
+    ``collateral_usd`` and one position at ``leverage`` in the venue's markets in turn (account
+    i trades ``markets[i % len(markets)]``); the first ``round(count × long_share)`` are long,
+    the rest short (no draw: the book is the same whatever the seed). The world's keeper
+    liquidates them at the second venue (:mod:`simulator.engine.defi`)."""
+
+    count: int = Field(default=0, ge=0, le=2_000)
+    """Accounts (count)."""
+    collateral_usd: float = Field(default=10_000.0, gt=0)
+    """Collateral per account (USD). Default: assumption."""
+    leverage: float = Field(default=10.0, gt=0, le=100)
+    """Notional / collateral at the open (x); above a market's maximum the venue refuses the
+    open (a setup error naming it)."""
+    long_share: float = Field(default=0.75, ge=0, le=1)
+    """Share of the accounts that are long (fraction). Default: the crowded longs of
+    oct-2025."""
+
+
+class SecondVenueSpec(_Model):
+    """A second perp venue on the same chain and the same stablecoin: a ``PerpVenue`` of the
+    preset ``preset`` (its own parameters: margins, liquidation rules, ADL) listing ``markets``
+    (each among the run's markets), its oracles pushed each block the same prices as the first
+    venue's (one outside market), its own insurance fund and backstop vault."""
+
+    preset: str
+    """A venue preset of ``simulator/presets/`` (``dydx-like``, ``gmx-like``, ...): each market
+    its table entry, start price and AMM depth as the run's."""
+    markets: list[str] = Field(min_length=1)
+    """Its markets (symbols of the run's markets and of the preset's table; no repeats)."""
+    insurance_fund_usd: float = Field(default=0.0, ge=0)
+    """Its insurance fund (USD)."""
+    backstop_vault_usd: float = Field(default=0.0, ge=0)
+    """Its backstop vault's LP capital (USD; 0: no vault)."""
+    backstop_margin_share: float | None = Field(default=None, ge=0, le=1)
+    """Share of the vault's capital its manager moves into its venue account (fraction;
+    ``None``: the preset's)."""
+    backstop_fraction: float | None = Field(default=None, ge=0, le=1)
+    """Every market's ``backstop_fraction``: the vault takes an account over below this share
+    of its maintenance margin (``None``: the preset's; dYdX-like has 0, no takeovers)."""
+    traders: SecondVenueTraders = Field(default_factory=SecondVenueTraders)
+    """Its small book of traders (none by default)."""
+
+    @model_validator(mode="after")
+    def _no_repeats(self) -> SecondVenueSpec:
+        if len(set(self.markets)) != len(self.markets):
+            raise ValueError(f"markets: a symbol is listed twice ({', '.join(self.markets)})")
+        return self
 
 
 class CrossHolding(_Model):
@@ -205,18 +262,21 @@ class CrossHolding(_Model):
 
 
 class WorldSpec(_Model):
-    """The contagion world (issue 13): a lending pool and a synthetic dollar beside the venue,
-    and which of them holds which."""
+    """The contagion world (issue 13): a lending pool, a synthetic dollar and a second perp
+    venue beside the venue, and which of them holds which."""
 
     lending_pool: LendingPoolSpec | None = None
     """A lending pool (``None``: not deployed)."""
     synthetic_dollar: SyntheticDollarSpec | None = None
     """A synthetic dollar (``None``: not deployed)."""
+    second_venue: SecondVenueSpec | None = None
+    """A second perp venue (``None``: not deployed)."""
     cross_holdings: list[CrossHolding] = Field(default_factory=list)
     """Which protocol holds which, by name (:data:`PROTOCOLS`): ``lending_pool`` holds the
     protocols it lists as collateral (``backstop_vault``, ``synthetic_dollar``; every such
-    listing must be declared here, and every declared one listed), the synthetic dollar holds
-    ``venue`` (its hedge). Checked against what the scenario deploys."""
+    listing must be declared here, and every declared one listed: ``second_backstop_vault``
+    too), the synthetic dollar holds the venue of its hedge (``venue`` or ``second_venue``, as
+    ``synthetic_dollar.venue``). Checked against what the scenario deploys."""
 
     @model_validator(mode="after")
     def _deploys_something(self) -> WorldSpec:
@@ -244,6 +304,24 @@ class WorldSpec(_Model):
                     f"world.synthetic_dollar.market: {self.synthetic_dollar.market!r} is not a "
                     f"market of the venue ({', '.join(symbols)})"
                 )
+        second = self.second_venue
+        if second is not None:
+            deployed |= {"second_venue", "second_insurance_fund"}
+            if second.backstop_vault_usd > 0:
+                deployed.add("second_backstop_vault")
+            _check_second_venue(second, symbols)
+        sd = self.synthetic_dollar
+        if sd is not None and sd.venue == "second_venue":
+            if second is None:
+                raise ValueError(
+                    "world.synthetic_dollar.venue: second_venue is not deployed by this scenario"
+                    + _how_to_deploy("second_venue")
+                )
+            if sd.market not in second.markets:
+                raise ValueError(
+                    f"world.synthetic_dollar.venue: the second venue does not list "
+                    f"{sd.market!r} (its markets: {', '.join(second.markets)})"
+                )
         declared = set()
         for i, h in enumerate(self.cross_holdings):
             for role in ("holder", "issuer"):
@@ -263,6 +341,11 @@ class WorldSpec(_Model):
                     f"world.cross_holdings[{i}]: {h.holder} cannot hold {h.issuer} "
                     f"(possible: {', '.join(f'{a}->{b}' for a, b in sorted(_POSSIBLE))})"
                 )
+            if h.holder == "synthetic_dollar" and sd is not None and h.issuer != sd.venue:
+                raise ValueError(
+                    f"world.cross_holdings[{i}]: the synthetic dollar hedges at {sd.venue} "
+                    f"(world.synthetic_dollar.venue), not at {h.issuer}"
+                )
             declared.add((h.holder, h.issuer))
         pool = self.lending_pool
         if pool is not None:
@@ -281,8 +364,8 @@ class WorldSpec(_Model):
                         )
                 elif name not in symbols:
                     raise ValueError(
-                        f"{key}: {name!r} is neither backstop_vault, synthetic_dollar nor a "
-                        f"market of the venue ({', '.join(symbols)})"
+                        f"{key}: {name!r} is neither backstop_vault, synthetic_dollar, "
+                        f"second_backstop_vault nor a market of the venue ({', '.join(symbols)})"
                     )
         for holder, issuer in declared:
             if holder == "lending_pool" and (pool is None or issuer not in pool.collateral):
@@ -296,8 +379,35 @@ class WorldSpec(_Model):
 _POSSIBLE = {
     ("lending_pool", "backstop_vault"),
     ("lending_pool", "synthetic_dollar"),
+    ("lending_pool", "second_backstop_vault"),
     ("synthetic_dollar", "venue"),
+    ("synthetic_dollar", "second_venue"),
 }
+
+
+def _check_second_venue(spec: SecondVenueSpec, symbols: list[str]) -> None:
+    """The preset exists and every market is a run's market and in the preset's table."""
+    from simulator.protocol.params import preset_names
+    from simulator.protocol.venue_params import preset_symbols
+
+    known = preset_names()
+    if spec.preset not in known:
+        raise ValueError(
+            f"world.second_venue.preset: unknown venue preset {spec.preset!r} "
+            f"(known: {', '.join(known)})"
+        )
+    table = preset_symbols(spec.preset)
+    for i, symbol in enumerate(spec.markets):
+        if symbol not in symbols:
+            raise ValueError(
+                f"world.second_venue.markets[{i}]: {symbol!r} is not a market of the run "
+                f"({', '.join(symbols)})"
+            )
+        if symbol not in table:
+            raise ValueError(
+                f"world.second_venue.markets[{i}]: venue preset {spec.preset} has no table "
+                f"entry for {symbol!r} (its markets: {', '.join(table)})"
+            )
 
 
 def _how_to_deploy(name: str) -> str:
@@ -306,4 +416,7 @@ def _how_to_deploy(name: str) -> str:
         "mm_vault": " (set mm_vault.capital_usd > 0)",
         "lending_pool": " (add world.lending_pool)",
         "synthetic_dollar": " (add world.synthetic_dollar)",
+        "second_venue": " (add world.second_venue)",
+        "second_insurance_fund": " (add world.second_venue)",
+        "second_backstop_vault": " (add world.second_venue with backstop_vault_usd > 0)",
     }.get(name, "")

@@ -349,7 +349,7 @@ def test_unknown_preset_lists_the_available_ones():
         load_scenario("oct-2024")
     message = one_line_error(excinfo)
     assert "unknown scenario preset 'oct-2024'" in message
-    assert "calm, oct-2025, oct-2025-world, short-squeeze" in message
+    assert "calm, oct-2025, oct-2025-world, oct-2025-world2, short-squeeze" in message
 
 
 def test_missing_scenario_file_names_the_path(tmp_path):
