@@ -35,5 +35,10 @@ SECOND_WORLD["cross_holdings"] = [
 
 
 def second_world(world: dict | None = None, **overrides):
-    """:func:`small_world` with :data:`SECOND_WORLD` (or ``world``)."""
+    """:func:`small_world` with :data:`SECOND_WORLD` (or ``world``), on the first venue's 40x
+    book (oct-2025's until its session-21 calibration capped it at 15x): with the 15x book the
+    first venue's cascade is milder and the second venue's 10x accounts went from above their
+    maintenance to below the takeover threshold between two of the keeper's reads, so its
+    liquidation path was never taken; these tests pin down both paths."""
+    overrides = {"traders.leverage.max": 40, **overrides}
     return small_world(copy.deepcopy(world if world is not None else SECOND_WORLD), **overrides)
