@@ -351,39 +351,7 @@ def holdings_graph(
         r |= _read(chain, second_views)
 
     G = nx.DiGraph()
-    pool_wad = r["venue.accounting"][1]
-    G.add_node(
-        "venue",
-        type="perp_venue",
-        address=venue.address,
-        equity_usd=_wad(max(0, pool_wad)),
-        external_assets_usd=_units(r["venue.stable"]),
-        pool_usd=_wad(pool_wad),
-        **_shortfall(-pool_wad),
-    )
-    if fund is not None:
-        balance = _units(r["fund.balance"])
-        G.add_node(
-            "insurance_fund",
-            type="insurance_fund",
-            address=fund.address,
-            equity_usd=balance,
-            external_assets_usd=0.0,
-        )
-        _edge(G, "insurance_fund", "venue", balance)
-    if vault is not None:
-        total_units = r["vault.totalAssets"]
-        equity_wad = r["vault.health"][0]
-        counted_units = max(0, equity_wad) // (WAD // UNIT)  # as totalAssets counts it
-        G.add_node(
-            "backstop_vault",
-            type="vault",
-            address=vault.address,
-            equity_usd=_units(total_units),
-            external_assets_usd=_units(total_units - counted_units),
-            venue_equity_usd=_wad(equity_wad),
-        )
-        _edge(G, "backstop_vault", "venue", _wad(max(0, equity_wad)))
+    _add_venue(G, r, venue, fund, vault, prefix="", keys=("venue", "fund", "vault"))
     if mm is not None:
         equity_wad = r["mm.health"][0]
         G.add_node(
@@ -415,7 +383,10 @@ def holdings_graph(
             hedged_at = "second_venue"
         _edge(G, "synthetic_dollar", hedged_at, _wad(max(0, hedge_equity)))
     if second is not None:
-        _add_second_venue(G, r, second, second_fund, second_vault)
+        _add_venue(
+            G, r, second, second_fund, second_vault,
+            prefix="second_", keys=("second", "second_fund", "second_vault"),
+        )  # fmt: skip
     if pool is not None:
         G.add_node(
             "lending_pool",
@@ -440,41 +411,46 @@ def holdings_graph(
     return G
 
 
-def _add_second_venue(G, r, second, fund, vault) -> None:
-    """The second venue's nodes and edges, read as the first venue's (module docstring)."""
-    pool_wad = r["second.accounting"][1]
+def _add_venue(G, r, venue, fund, vault, *, prefix: str, keys: tuple[str, str, str]) -> None:
+    """A venue's node, its insurance fund's and its backstop vault's, with their edges (the
+    module docstring's rows): ``prefix`` names the nodes (``""``: ``venue``,
+    ``insurance_fund``, ``backstop_vault``; ``"second_"``: the second venue's), ``keys`` are
+    the prefixes of their reads in ``r`` (venue, fund, vault)."""
+    v, f, b = keys
+    name = f"{prefix}venue"
+    pool_wad = r[f"{v}.accounting"][1]
     G.add_node(
-        "second_venue",
+        name,
         type="perp_venue",
-        address=second.address,
+        address=venue.address,
         equity_usd=_wad(max(0, pool_wad)),
-        external_assets_usd=_units(r["second.stable"]),
+        external_assets_usd=_units(r[f"{v}.stable"]),
         pool_usd=_wad(pool_wad),
         **_shortfall(-pool_wad),
     )
     if fund is not None:
-        balance = _units(r["second_fund.balance"])
+        balance = _units(r[f"{f}.balance"])
         G.add_node(
-            "second_insurance_fund",
+            f"{prefix}insurance_fund",
             type="insurance_fund",
             address=fund.address,
             equity_usd=balance,
             external_assets_usd=0.0,
         )
-        _edge(G, "second_insurance_fund", "second_venue", balance)
+        _edge(G, f"{prefix}insurance_fund", name, balance)
     if vault is not None:
-        total_units = r["second_vault.totalAssets"]
-        equity_wad = r["second_vault.health"][0]
-        counted_units = max(0, equity_wad) // (WAD // UNIT)
+        total_units = r[f"{b}.totalAssets"]
+        equity_wad = r[f"{b}.health"][0]
+        counted_units = max(0, equity_wad) // (WAD // UNIT)  # as totalAssets counts it
         G.add_node(
-            "second_backstop_vault",
+            f"{prefix}backstop_vault",
             type="vault",
             address=vault.address,
             equity_usd=_units(total_units),
             external_assets_usd=_units(total_units - counted_units),
             venue_equity_usd=_wad(equity_wad),
         )
-        _edge(G, "second_backstop_vault", "second_venue", _wad(max(0, equity_wad)))
+        _edge(G, f"{prefix}backstop_vault", name, _wad(max(0, equity_wad)))
 
 
 def _shortfall(gap: int) -> dict[str, float]:

@@ -42,6 +42,19 @@ GRAPH_END = "graph_end.json"
 """The graph after the run's last block."""
 FORMAT = "perpsim-contagion-graph/1"
 """The ``format`` tag of a graph file; a file with another tag is refused."""
+NODE_NAMES = (
+    "venue",
+    "insurance_fund",
+    "backstop_vault",
+    "mm_vault",
+    "lending_pool",
+    "synthetic_dollar",
+    "second_venue",
+    "second_insurance_fund",
+    "second_backstop_vault",
+)
+"""Every node :func:`simulator.contagion.graph.holdings_graph` can give: the world's protocols
+a scenario's ``world.cross_holdings`` and ``perpsim contagion --shock`` may name."""
 
 
 def write_graph(path: str | Path, graph: nx.DiGraph, *, step: int) -> None:

@@ -106,7 +106,7 @@ import networkx as nx
 from simulator.contagion.cascade import furfine
 from simulator.contagion.clearing import SHORTFALL_RTOL, eisenberg_noe, rogers_veraart
 from simulator.contagion.debtrank import debtrank
-from simulator.contagion.graph_io import CONTAGION_DIR, read_graph, run_graph_paths
+from simulator.contagion.graph_io import CONTAGION_DIR, NODE_NAMES, read_graph, run_graph_paths
 from simulator.errors import ContagionError
 
 #: Each venue node's loss: the ``summary.json`` terms (USD) that are its own (module docstring).
@@ -668,17 +668,7 @@ def write_report(report: ContagionReport, out_dir: str | Path) -> list[Path]:
 
 
 #: The nodes :func:`simulator.contagion.graph.holdings_graph` can give (``--shock`` names).
-GRAPH_NODES = (
-    "venue",
-    "insurance_fund",
-    "backstop_vault",
-    "mm_vault",
-    "lending_pool",
-    "synthetic_dollar",
-    "second_venue",
-    "second_insurance_fund",
-    "second_backstop_vault",
-)
+GRAPH_NODES = NODE_NAMES
 
 
 def parse_shocks(texts: tuple[str, ...] | list[str]) -> dict[str, float]:

@@ -21,21 +21,12 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from simulator.contagion.graph_io import NODE_NAMES
 from simulator.scenario.base import _Model
 
 #: Names of the world's protocols (nodes of :func:`simulator.contagion.graph.holdings_graph`)
 #: that a cross-holding may name.
-PROTOCOLS = (
-    "venue",
-    "insurance_fund",
-    "backstop_vault",
-    "mm_vault",
-    "lending_pool",
-    "synthetic_dollar",
-    "second_venue",
-    "second_insurance_fund",
-    "second_backstop_vault",
-)
+PROTOCOLS = NODE_NAMES
 #: Collateral names of the lending pool that are protocols of the world (the others are market
 #: symbols: the market's base token at the venue's oracle).
 PROTOCOL_COLLATERAL = ("backstop_vault", "synthetic_dollar", "second_backstop_vault")
