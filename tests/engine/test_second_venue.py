@@ -8,12 +8,11 @@ from __future__ import annotations
 import copy
 
 import pytest
-from click.testing import CliRunner
 from second_venue_helpers import SECOND_WORLD, second_world
 from test_world_input import _scenario_file
+from world_helpers import assert_run_refused
 
 from simulator.chain import open_chain
-from simulator.cli import main
 from simulator.contagion.graph import (
     ContagionDeployment,
     ContagionDeploymentError,
@@ -217,15 +216,7 @@ BAD = [
 def test_bad_second_venue_is_one_line_exit_2_and_no_folder(tmp_path, world, needles):
     path = _scenario_file(tmp_path, world, {"controls.backstop_vault_usd": 500_000})
     out = tmp_path / "run"
-    result = CliRunner(mix_stderr=False).invoke(
-        main, ["run", str(path), "--out", str(out), "--backend", "revm"], prog_name="perpsim"
-    )
-    assert result.exit_code == 2, result.output + result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-    assert not out.exists()
+    assert_run_refused(path, out, needles)
 
 
 def test_the_good_second_venue_file_loads(tmp_path):

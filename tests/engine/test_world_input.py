@@ -7,10 +7,8 @@ import copy
 
 import pytest
 import yaml
-from click.testing import CliRunner
-from world_helpers import SMALL_WORLD
+from world_helpers import SMALL_WORLD, assert_run_refused
 
-from simulator.cli import main
 from simulator.scenario import ScenarioError, load_scenario
 
 
@@ -114,15 +112,7 @@ def _scenario_file(tmp_path, world, controls):
 def test_bad_world_is_one_line_exit_2_and_no_folder(tmp_path, world, controls, needles):
     path = _scenario_file(tmp_path, world, controls)
     out = tmp_path / "run"
-    result = CliRunner(mix_stderr=False).invoke(
-        main, ["run", str(path), "--out", str(out), "--backend", "revm"], prog_name="perpsim"
-    )
-    assert result.exit_code == 2, result.output + result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-    assert not out.exists()
+    assert_run_refused(path, out, needles)
 
 
 def test_the_good_world_file_loads(tmp_path):

@@ -60,3 +60,21 @@ def small_world(world: dict | None = None, **overrides):
     }
     base.update(overrides)
     return small_oct(**base)
+
+
+def assert_run_refused(path, out, needles) -> None:
+    """``perpsim run PATH --out OUT --backend revm`` is refused: exit 2, one ``error:`` line on
+    stderr holding every needle, and no folder at ``out``."""
+    from click.testing import CliRunner
+
+    from simulator.cli import main
+
+    result = CliRunner(mix_stderr=False).invoke(
+        main, ["run", str(path), "--out", str(out), "--backend", "revm"], prog_name="perpsim"
+    )
+    assert result.exit_code == 2, result.output + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    assert not out.exists()

@@ -362,6 +362,24 @@ def _check_cross(r, got: liquidation.CrossLiquidation, a: int, ids: list[int], w
     )
 
 
+def _moved_book(mv, c):
+    """The case's accounts and positions set up (:func:`_setup`), read into the mirror's book,
+    then time advanced and the prices moved on chain: ``(t0, markets, state0, conv, book, fund,
+    price)`` (``fund``: the insurance fund's balance, WAD; ``price``: the moved prices)."""
+    chain, v, ids = mv.chain, mv.venue, mv.market_ids
+    _setup(mv, c)
+    t0 = chain.latest_timestamp()
+    views0 = [v.market_now(i) for i in ids]
+    markets, state0, conv = _arrays(mv, c, views0)
+    book = _book(mv, state0, conv)
+    chain.advance_time(c["dt"])
+    prices = _prices1(mv, c, book)
+    for r in chain.execute(mv.push_prices(prices)):
+        assert r.ok
+    fund = chain.read_one(mv.fund.balance()) * fixed.UNIT
+    return t0, markets, state0, conv, book, fund, conv([prices[i] for i in ids])
+
+
 @EXAMPLES
 @given(c=case())
 def test_liquidations_equal_the_mirror_to_the_wei(mv, c):
@@ -369,18 +387,8 @@ def test_liquidations_equal_the_mirror_to_the_wei(mv, c):
     ids = mv.market_ids
     n = len(ids)
     with chain.isolate():
-        _setup(mv, c)
-        t0 = chain.latest_timestamp()
-        views0 = [v.market_now(i) for i in ids]
-        markets, state0, conv = _arrays(mv, c, views0)
-        book = _book(mv, state0, conv)
-        chain.advance_time(c["dt"])
-        prices = _prices1(mv, c, book)
-        for r in chain.execute(mv.push_prices(prices)):
-            assert r.ok
+        t0, markets, state0, conv, book, fund, price = _moved_book(mv, c)
         event(f"accounts with positions: {int(np.asarray(book.size != 0).any(-1).sum())}")
-        fund = chain.read_one(mv.fund.balance()) * fixed.UNIT
-        price = conv([prices[i] for i in ids])
         for a, who in enumerate(ACCOUNTS):
             with chain.isolate():
                 r = chain.execute_one(v.liquidate(KEEPER, who))
@@ -407,17 +415,7 @@ def test_isolated_liquidations_equal_the_mirror_to_the_wei(mv, c):
     ids = mv.market_ids
     n = len(ids)
     with chain.isolate():
-        _setup(mv, c)
-        t0 = chain.latest_timestamp()
-        views0 = [v.market_now(i) for i in ids]
-        markets, state0, conv = _arrays(mv, c, views0)
-        book = _book(mv, state0, conv)
-        chain.advance_time(c["dt"])
-        prices = _prices1(mv, c, book)
-        for r in chain.execute(mv.push_prices(prices)):
-            assert r.ok
-        fund = chain.read_one(mv.fund.balance()) * fixed.UNIT
-        price = conv([prices[i] for i in ids])
+        t0, markets, state0, conv, book, fund, price = _moved_book(mv, c)
         for a, who in enumerate(ACCOUNTS):
             for j in range(n):
                 with chain.isolate():
