@@ -326,6 +326,16 @@ class Engine:
             block += keeper_actions
             keeper_actions = []
             spot_inputs = spot.parse_spot(ctx, chain.read(self._spot_views, pending=True))
+        elif keeper_actions and adl.has_work(ctx, s, spot_inputs):
+            # The ADL keeper ranks its winners on the pending block (one read in
+            # :func:`adl.plan_adl`): the keepers' calls go to the node first, so that the
+            # ranking sees what they did to the winners' accounts.
+            chain.submit(
+                [a.call for a in (keeper_actions if submitted else block + keeper_actions)]
+            )
+            submitted = True
+            block += keeper_actions
+            keeper_actions = []
         pending = keeper_actions + self._spot_phase(spot_inputs, t)
         chain.submit([a.call for a in (pending if submitted else block + pending)])
         block += pending
