@@ -284,8 +284,12 @@ def test_oct_2025_population_is_long_heavy_with_each_markets_leverage_limit():
     assert book.n_accounts == 2000 and len(book) > 3000
     notional = book.notional_usd(prices[book.market])
     assert notional[book.side > 0].sum() > 2 * notional[book.side < 0].sum()
+    # Each market's draws are capped at the lesser of its own limit and the population's
+    # maximum (15x since session 21's calibration: under 40x BTC and 20x SOL, over 3x ALT),
+    # and some draws reach the cap.
+    cap = scenario.traders.leverage.max
     for m, limit in enumerate(limits):
-        assert book.leverage[book.market == m].max() == limit
+        assert book.leverage[book.market == m].max() == min(limit, cap)
     cross_multi = (~book.isolated) & (np.bincount(book.account)[book.account] > 1)
     assert cross_multi.sum() > 1000  # a share of cross accounts holds several assets
 
