@@ -30,6 +30,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
+from hypothesis.errors import FlakyFailure
 from mirror_strategies import WAD, margin_scale, market_params
 from perp_helpers import KEEPER, TRADERS, usd
 from venue_helpers import CONTROLLER, MarketSpec, deploy_multi
@@ -557,5 +558,12 @@ def test_a_broken_mirror_rule_is_caught_by_the_chain(mv, monkeypatch, rule, modu
             rerun(mv)
         except AssertionError as exc:
             assert "mirror" in str(exc), exc
+            return
+        except FlakyFailure as group:
+            # Hypothesis found the divergence, then did not see it again on its replay (the
+            # chain's clock moves between examples, so a 1-wei rounding case may not recur):
+            # still a divergence found, if the group holds the differential test's assertion.
+            caught = [e for e in group.exceptions if isinstance(e, AssertionError)]
+            assert any("mirror" in str(e) for e in caught), group
             return
     pytest.fail(f"a mirror whose {rule} passed the differential tests")
