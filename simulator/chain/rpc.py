@@ -16,11 +16,12 @@ keep-alive connection closed by the node before any reply (it is sent again once
 from __future__ import annotations
 
 import http.client
-import json
 import socket
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlparse
+
+import msgspec
 
 from simulator.errors import RpcError, RpcUnreachable
 
@@ -35,10 +36,15 @@ MAX_BODY_BYTES = 2_000_000
 Request = tuple[str, Sequence[Any]]
 
 
+#: msgspec's JSON codec: replies of whole blocks (traces, logs) are megabytes, and the standard
+#: library's ``json`` takes about twice as long over them.
+_json_encode = msgspec.json.Encoder().encode
+_json_decode = msgspec.json.Decoder().decode
+
+
 def _encode(rid: int, method: str, params: Sequence[Any]) -> bytes:
     """One JSON-RPC request object, compact JSON."""
-    request = {"jsonrpc": "2.0", "id": rid, "method": method, "params": list(params)}
-    return json.dumps(request, separators=(",", ":")).encode()
+    return _json_encode({"jsonrpc": "2.0", "id": rid, "method": method, "params": list(params)})
 
 
 _HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -119,8 +125,8 @@ class RpcClient:
         if status != 200:
             raise RpcUnreachable(f"{self.url} refused the request (HTTP {status})")
         try:
-            return json.loads(data)
-        except ValueError:  # the reply is not JSON (or not text)
+            return _json_decode(data)
+        except (ValueError, msgspec.DecodeError):  # the reply is not JSON (or not text)
             raise RpcUnreachable(
                 f"{self.url} is not a JSON-RPC node (its HTTP reply is not JSON)"
             ) from None
