@@ -12,7 +12,12 @@ relative):
 * :mod:`~simulator.mirror.liqprice`: liquidation prices (cross with the others fixed, isolated);
 * :mod:`~simulator.mirror.liquidation`: cross and isolated liquidations (partial share and
   marks, per-block cap, penalty and its split, deficit attribution, the fund's cover, bad debt);
+* :mod:`~simulator.mirror.adl`: the loss waterfall of a deficit (socialized loss, the ADL
+  price and queued contracts, bad debt), the ADL ranking and every ADL policy (whole-profit
+  queue, contracts queue at the bankruptcy price or the previous mark, pro rata): haircuts,
+  overshoot, contracts and notional closed;
 * :mod:`~simulator.mirror.reference`: the line-by-line plain-integer reference of each;
+  ``reference_<name>`` beside the later modules (``reference_adl``...);
 * :mod:`~simulator.mirror.bench`: the kernels' throughput (``python -m simulator.mirror.bench``).
 
 Per-market inputs are :class:`~simulator.mirror.markets.MarketArrays` and

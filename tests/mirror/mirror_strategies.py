@@ -173,3 +173,84 @@ def world(draw, max_markets: int = 4, max_accounts: int = 6) -> dict[str, Any]:
         "fund": draw(st.integers(0, 10**11)) * 10**12,
         "dt": draw(st.integers(0, 3 * 86_400)),
     }
+
+
+# -- ADL (simulator/mirror/adl.py): one market's ledger, bankrupt side and winners ------------
+
+
+@st.composite
+def adl_market(draw, max_winners: int = 6) -> dict[str, Any]:
+    """One market's ADL call: policy (contract index 0..4), bankrupt side, ledger, index price,
+    pool cash and winners (size, entry, value, owed), mostly eligible and ranked; plain ints."""
+    p = draw(price())
+    longs_bankrupt = draw(st.booleans())
+    side = -1 if longs_bankrupt else 1  # the winners' sign
+    winners = []
+    for _ in range(draw(st.integers(1, max_winners))):
+        size = draw(st.integers(1, 10**22)) * (side if draw(st.integers(0, 9)) else -side)
+        # mostly in profit: entry on the losing side of the price
+        move = draw(st.integers(-20, 300)) * side
+        entry = max(1, p * (1_000 - move) // 1_000 + draw(st.integers(-(10**6), 10**6)))
+        pnl_scale = abs(size) * p // WAD
+        value = draw(
+            st.one_of(
+                st.integers(1, 10**24),
+                st.integers(-2, 60).map(lambda k, n=pnl_scale: n * k // 100),
+            )
+        )
+        winners.append(
+            {
+                "size": size,
+                "entry": entry,
+                "value": value,
+                "owed": draw(st.integers(-(10**20), 10**20)),
+            }
+        )
+    bad = draw(st.one_of(st.just(0), st.integers(1, 10**24), st.integers(1, 10**6)))
+    queued = draw(st.one_of(st.just(0), st.integers(1, 3 * 10**22)))
+    adl_px = max(1, p * draw(st.integers(700, 1_300)) // 1_000)
+    ledger = {
+        "bad_debt_longs": bad if longs_bankrupt else draw(st.integers(0, 10**22)),
+        "bad_debt_shorts": draw(st.integers(0, 10**22)) if longs_bankrupt else bad,
+        "adl_contracts_longs": queued if longs_bankrupt else 0,
+        "adl_contracts_shorts": 0 if longs_bankrupt else queued,
+        "adl_price_longs": adl_px if longs_bankrupt else 0,
+        "adl_price_shorts": 0 if longs_bankrupt else adl_px,
+    }
+    return {
+        "policy": draw(st.sampled_from([0, 1, 1, 2, 2, 3, 3, 4])),
+        "longs_bankrupt": longs_bankrupt,
+        "price": p,
+        "pool": draw(st.one_of(st.integers(-(10**22), 10**26), st.integers(0, 10**13))),
+        "ledger": ledger,
+        "winners": winners,
+        "ranked": draw(st.integers(0, 4)) > 0,
+    }
+
+
+@st.composite
+def deficit_case(draw) -> dict[str, Any]:
+    """One ``_absorbDeficit``: policy, price mode, side, deficit, the fund's payment, the
+    bankrupt contracts and fill, previous mark, open interest and mark; a prior ledger."""
+    deficit = draw(st.integers(1, 10**24))
+    p = draw(price())
+    return {
+        "policy": draw(st.integers(0, 4)),
+        "mode": draw(st.integers(0, 1)),
+        "longs_bankrupt": draw(st.booleans()),
+        "deficit": deficit,
+        "paid": draw(st.one_of(st.just(0), st.integers(0, deficit), st.integers(0, 2 * deficit))),
+        "contracts": draw(st.one_of(st.just(0), st.integers(1, 10**22))),
+        "fill": max(1, p * draw(st.integers(500, 1_500)) // 1_000),
+        "previous_mark": p,
+        "open_interest": draw(st.one_of(st.just(0), st.integers(1, 10**6), st.integers(1, 10**23))),
+        "mark": p,
+        "ledger": {
+            "bad_debt_longs": draw(st.integers(0, 10**22)),
+            "bad_debt_shorts": draw(st.integers(0, 10**22)),
+            "adl_contracts_longs": draw(st.one_of(st.just(0), st.integers(1, 10**22))),
+            "adl_contracts_shorts": draw(st.one_of(st.just(0), st.integers(1, 10**22))),
+            "adl_price_longs": draw(price()),
+            "adl_price_shorts": draw(price()),
+        },
+    }
