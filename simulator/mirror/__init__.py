@@ -16,6 +16,8 @@ relative):
   price and queued contracts, bad debt), the ADL ranking and every ADL policy (whole-profit
   queue, contracts queue at the bankruptcy price or the previous mark, pro rata): haircuts,
   overshoot, contracts and notional closed;
+* :mod:`~simulator.mirror.amm`: the spot AMM's constant-product swaps with the input fee,
+  sequences of swaps, spot price, liquidity added and removed;
 * :mod:`~simulator.mirror.reference`: the line-by-line plain-integer reference of each;
   ``reference_<name>`` beside the later modules (``reference_adl``...);
 * :mod:`~simulator.mirror.bench`: the kernels' throughput (``python -m simulator.mirror.bench``).

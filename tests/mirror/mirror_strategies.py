@@ -254,3 +254,33 @@ def deficit_case(draw) -> dict[str, Any]:
             "adl_price_shorts": draw(price()),
         },
     }
+
+
+# -- spot AMM (simulator/mirror/amm.py) --------------------------------------------------------
+
+
+@st.composite
+def amm_pool(draw, max_swaps: int = 8) -> dict[str, Any]:
+    """One pool (reserves in token units, fee bps; now and then an empty side) and a sequence
+    of swaps (base in?, amount in token units, minimum out), amounts from dust to several
+    times the reserve."""
+    rc = draw(st.integers(1, 10**15)) if draw(st.integers(0, 9)) else 0  # collateral units
+    rb = draw(st.integers(1, 10**27)) if draw(st.integers(0, 9)) else 0  # base units (18 dec)
+    out = []
+    for _ in range(draw(st.integers(1, max_swaps))):
+        base_in = draw(st.booleans())
+        reserve = rb if base_in else rc
+        amount = draw(
+            st.one_of(
+                st.integers(1, 10),
+                st.integers(1, max(reserve, 10) * 3),
+                st.integers(0, 10**27),
+            )
+        )
+        out.append((base_in, amount, draw(st.one_of(st.just(0), st.integers(0, 10**15)))))
+    return {
+        "reserve_collateral": rc,
+        "reserve_base": rb,
+        "fee_bps": draw(st.one_of(st.integers(0, 100), st.integers(0, 9_999))),
+        "swaps": out,
+    }
