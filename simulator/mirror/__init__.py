@@ -20,6 +20,8 @@ relative):
   sequences of swaps, spot price, liquidity added and removed;
 * :mod:`~simulator.mirror.backstop`: the backstop threshold, the vault's takeover of a whole
   cross account, the manager's unwind trades, the vault's total assets and share price;
+* :mod:`~simulator.mirror.controls`: the oracle TWAP and the circuit breaker (which trades it
+  refuses), the dynamic margin controller (EWMA volatility, time-averaged skew, target scale);
 * :mod:`~simulator.mirror.reference`: the line-by-line plain-integer reference of each;
   ``reference_<name>`` beside the later modules (``reference_adl``...);
 * :mod:`~simulator.mirror.bench`: the kernels' throughput (``python -m simulator.mirror.bench``).

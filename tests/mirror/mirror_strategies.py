@@ -284,3 +284,43 @@ def amm_pool(draw, max_swaps: int = 8) -> dict[str, Any]:
         "fee_bps": draw(st.one_of(st.integers(0, 100), st.integers(0, 9_999))),
         "swaps": out,
     }
+
+
+# -- risk controls (simulator/mirror/controls.py) ------------------------------------------------
+
+
+@st.composite
+def controller_params(draw) -> dict[str, int]:
+    """``ControllerParams`` within ``MarginControlMath.validate`` (chain names, integers)."""
+    lo = draw(fraction(0.1, 3))
+    averaging = draw(st.integers(1, 7_200))
+    return {
+        "minScale": lo,
+        "maxScale": draw(st.integers(lo // 10**12, 10 * 10**6)) * 10**12,
+        "targetVolatility": draw(fraction(0.000001, 3)),
+        "volatilitySensitivity": draw(fraction(0, 5)),
+        "skewSensitivity": draw(fraction(0, 5)),
+        "ewmaWeight": draw(fraction(0.000001, 1)),
+        "minInterval": draw(st.integers(0, 300)),
+        "skewAveragingTime": averaging,
+        "maxSkewSampleAge": draw(st.integers(1, averaging)),
+    }
+
+
+CONTROLLER_FIELDS = (
+    "minScale", "maxScale", "targetVolatility", "volatilitySensitivity", "skewSensitivity",
+    "ewmaWeight", "minInterval", "skewAveragingTime", "maxSkewSampleAge",
+)  # fmt: skip
+"""``IVenueMarginController.ControllerParams`` field order."""
+
+
+@st.composite
+def price_history(draw, steps: int) -> list[tuple[int, int]]:
+    """`steps` pushes after an initial price: (seconds since the previous push, price WAD),
+    gaps 0..400 s (several pushes in a second now and then), moves up to ±20%."""
+    p = draw(price())
+    out = [(0, p)]
+    for _ in range(steps):
+        p = max(1, p * draw(st.integers(8_000, 12_000)) // 10_000)
+        out.append((draw(st.one_of(st.integers(0, 400), st.just(0))), p))
+    return out
