@@ -216,6 +216,7 @@ def chain_case(draw) -> dict[str, Any]:
         "mode": draw(st.integers(0, 1)),
         "ranked": draw(st.integers(0, 5)) > 0,
         "dt": draw(st.sampled_from([0, 1, 600, 5_000])),
+        "fund": draw(st.one_of(st.just(0), st.integers(0, 3_000))),  # USD in the fund
     }
 
 
@@ -227,6 +228,8 @@ def _setup(mv, c) -> None:
         assert r.ok, r.error
     pre = mv.push_prices({ids[0]: c["p0"], ids[1]: 100 * WAD})
     pre += mv.fund_calls([BANKRUPT, *WINNERS], usd(1_000_000))
+    if c["fund"]:  # the fund pays part of the deficit, the rest goes down the waterfall
+        pre.append(mv.collateral.mint(mv.deployer, mv.fund.address, usd(c["fund"])))
     for r in chain.execute(pre):
         assert r.ok, r.error
     block = [v.deposit(BANKRUPT, usd(c["deposit"])),
@@ -277,6 +280,7 @@ def test_the_waterfall_ranking_and_adl_equal_the_chain_to_the_wei(mv, c):
             x([view["longOpenInterest"] + view["shortOpenInterest"]]), x([view["indexPrice"]]),
         )  # fmt: skip
         where = "waterfall: "
+        event(f"fund paid part of the deficit: {0 < d['paidByInsurance'] < d['deficit']}")
         _eq("remaining", absorbed.remaining[0], d["remaining"], where)
         _eq("adl price", absorbed.adl_price[0], d["adlPrice"], where)
         _eq("contracts", abs(closed["sizeClosed"]), d["contracts"], where)
