@@ -71,13 +71,14 @@ NONE, CONTRACTS_QUEUE, PROFIT_QUEUE, PRO_RATA, SOCIALIZED = range(5)
 BANKRUPTCY_PRICE, PREVIOUS_MARK = range(2)
 """``IPerpVenueTypes.AdlPriceMode`` indices."""
 
-OK, POLICY_NOT_CALLABLE, NO_DEFICIT, INELIGIBLE, OUT_OF_ORDER = range(5)
+OK, POLICY_NOT_CALLABLE, NO_DEFICIT, INELIGIBLE, OUT_OF_ORDER, BATCH_SIZE = range(6)
 OUTCOMES = {
     OK: "ok",
     POLICY_NOT_CALLABLE: "AdlPolicyNotCallable",
     NO_DEFICIT: "NoDeficit",
     INELIGIBLE: "AdlIneligible",
     OUT_OF_ORDER: "AdlRankingOutOfOrder",
+    BATCH_SIZE: "AdlBatchSize",
 }
 
 
@@ -288,10 +289,12 @@ def adl(
     owed: Any,
     price: Any,
     pool: Any,
+    max_accounts: Any = None,
 ) -> AdlRun:
     """``adl(market, longsBankrupt, winners)`` per market at index `price` (S), the winners
     (S + (W,)) in the order passed, the venue's `pool` cash before the call (WAD; the fund is
-    assumed present). See the module docstring."""
+    assumed present); `max_accounts` the market's ``maxAdlAccountsPerCall`` (None: no bound).
+    An empty batch or one above the bound is ``AdlBatchSize``. See the module docstring."""
     policy = np.asarray(policy)
     lb = _b(longs_bankrupt)
     zero_w = zeros_like(size)
@@ -315,13 +318,16 @@ def adl(
     first_ineligible = np.where(any_ineligible, np.argmax(present & ~eligible, axis=-1), width)
     misordered = queue_mode[..., None] & present & _b(score > prev)
     first_misordered = np.where(out_of_order, np.argmax(misordered, axis=-1), width)
-    empty = ~present.any(axis=-1)
+    count = present.sum(axis=-1)
+    bad_batch = count == 0
+    if max_accounts is not None:
+        bad_batch = bad_batch | (count > np.asarray(max_accounts))
     outcome = np.where(
         ~callable_,
         POLICY_NOT_CALLABLE,
         np.where(
-            empty,
-            INELIGIBLE,  # AdlBatchSize on chain; the mirror has no empty batch
+            bad_batch,
+            BATCH_SIZE,
             np.where(
                 _b(deficit == 0),
                 NO_DEFICIT,

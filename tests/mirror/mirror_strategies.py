@@ -225,6 +225,7 @@ def adl_market(draw, max_winners: int = 6) -> dict[str, Any]:
         "ledger": ledger,
         "winners": winners,
         "ranked": draw(st.integers(0, 4)) > 0,
+        "max_accounts": draw(st.one_of(st.just(100), st.just(100), st.integers(1, 8))),
     }
 
 

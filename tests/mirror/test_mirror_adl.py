@@ -58,6 +58,7 @@ def _arrays(markets: list[dict[str, Any]], exact_mode: bool = True):
         grid("owed"),
         conv([m["price"] for m in markets]),
         conv([m["pool"] for m in markets]),
+        np.array([m["max_accounts"] for m in markets]),
         orders,
     )
 
@@ -70,11 +71,12 @@ def _same(name: str, got, want, where: str) -> None:
 @SETTINGS
 @given(markets=st.lists(adl_market(), min_size=1, max_size=4))
 def test_adl_kernel_equals_the_reference_to_the_wei(markets):
-    ledger, policy, lb, size, entry, value, owed, p, pool, orders = _arrays(markets)
-    got = A.adl(ledger, policy, lb, size, entry, value, owed, p, pool)
+    ledger, policy, lb, size, entry, value, owed, p, pool, most, orders = _arrays(markets)
+    got = A.adl(ledger, policy, lb, size, entry, value, owed, p, pool, most)
     for k, (m, order) in enumerate(zip(markets, orders, strict=True)):
         ref = R.adl(R.RefLedger(**m["ledger"]), m["policy"], m["longs_bankrupt"],
-                    [R.RefWinner(**w) for w in order], m["price"], m["pool"])  # fmt: skip
+                    [R.RefWinner(**w) for w in order], m["price"], m["pool"],
+                    m["max_accounts"])  # fmt: skip
         where = f"market {k}: "
         event(f"adl outcome: {ref.outcome}")
         outcome = A.OUTCOMES[int(got.outcome[k])]
@@ -329,7 +331,7 @@ def _check_adl(mv, c, view) -> None:
     pool = v.accounting_now()["pool"]
     got = A.adl(ledger, np.array([c["policy"]]), np.array([lb]),
                 size[idx][None, :], entry[idx][None, :], x([values[i] for i in idx])[None, :],
-                x([owed_now[i] for i in idx])[None, :], x([p1]), x([pool]))  # fmt: skip
+                x([owed_now[i] for i in idx])[None, :], x([p1]), x([pool]), 10)  # fmt: skip
     before_coll = {w: v.collateral_now(w) for w in who_list}
     chain.set_next_block_timestamp(chain.latest_timestamp())
     r = chain.execute_one(v.adl(ADL_KEEPER, ids[0], lb, passed))
