@@ -185,17 +185,19 @@ def adl_market(draw, max_winners: int = 6) -> dict[str, Any]:
     p = draw(price())
     longs_bankrupt = draw(st.booleans())
     side = -1 if longs_bankrupt else 1  # the winners' sign
+    clean = draw(st.integers(0, 3)) > 0  # every winner eligible (the keeper's usual batch)
     winners = []
     for _ in range(draw(st.integers(1, max_winners))):
-        size = draw(st.integers(1, 10**22)) * (side if draw(st.integers(0, 9)) else -side)
-        # mostly in profit: entry on the losing side of the price
-        move = draw(st.integers(-20, 300)) * side
+        wrong = not clean and draw(st.integers(0, 3)) == 0
+        size = draw(st.integers(1, 10**22)) * (-side if wrong else side)
+        # in profit (or, in an unclean batch, possibly not): entry on the losing side
+        move = draw(st.integers(1 if clean else -20, 300)) * side
         entry = max(1, p * (1_000 - move) // 1_000 + draw(st.integers(-(10**6), 10**6)))
         pnl_scale = abs(size) * p // WAD
         value = draw(
             st.one_of(
                 st.integers(1, 10**24),
-                st.integers(-2, 60).map(lambda k, n=pnl_scale: n * k // 100),
+                st.integers(1 if clean else -2, 60).map(lambda k, n=pnl_scale: n * k // 100 or 1),
             )
         )
         winners.append(
