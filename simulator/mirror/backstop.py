@@ -31,7 +31,10 @@ base token units (1e-18) in the vault; shares have 12 decimals. ``state`` holds 
 accrued to the call (:func:`simulator.mirror.funding.funding_now`). The takeover's order of
 checks: no cross position (``NoPosition``), equity ≥ threshold
 (``NotBelowBackstopThreshold``), the vault isolated in a market taken (``WrongMarginMode``),
-the vault below maintenance after (``BackstopWouldBeUnderwater``).
+the vault below maintenance after (``BackstopWouldBeUnderwater``). Not modelled here, as in
+:mod:`~simulator.mirror.liquidation`: the breaker's liquidation halt
+(``liquidationsHaltOnBreaker``, see :func:`simulator.mirror.controls.breaker_tripped`) and a
+stale oracle, which make the chain revert first.
 """
 
 from __future__ import annotations
