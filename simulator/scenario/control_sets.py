@@ -23,7 +23,7 @@ CONTROL_SETS: dict[str, str] = {
     "adl_none": "controls.adl_policy = none",
     "circuit_breaker": "controls.circuit_breaker_max_move_bps = 100 (1% per block)",
     "dynamic_margin": "controls.dynamic_margin = true",
-    "oi_cap": "controls.oi_cap_usd = $50M per side",
+    "oi_cap": "controls.oi_cap_usd = $20M per market and side",
     "governance_timelock": (
         "max_leverage -> 10 in the first listed market (every market of a one-market venue), "
         "submitted at the first shock, via the timelock"
@@ -96,7 +96,9 @@ def control_set(scenario: Scenario, name: str) -> Scenario:
         "adl_none": {"controls.adl_policy": "none"},
         "circuit_breaker": {"controls.circuit_breaker_max_move_bps": 100},
         "dynamic_margin": {"controls.dynamic_margin": True},
-        "oi_cap": {"controls.oi_cap_usd": 50e6},
+        # dYdX's lower OI cap of a large-cap market (dydx-like preset): on oct-2025 it binds
+        # BTC's longs (42M in the opening book); $50M, used before, bound nothing.
+        "oi_cap": {"controls.oi_cap_usd": 20e6},
         "governance_timelock": {"controls.governance_change": {**change, "path": "timelock"}},
         "governance_guardian": {"controls.governance_change": {**change, "path": "guardian"}},
     }

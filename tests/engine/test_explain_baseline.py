@@ -11,7 +11,7 @@ from simulator.results import RunReader
 
 
 def test_an_oi_cap_that_never_binds_is_explained_by_the_largest_open_interest(tmp_path):
-    # The small scenario's largest market side holds a few hundred thousand USD: a 50M cap
+    # The small scenario's largest market side holds a few hundred thousand USD: a 20M cap
     # (the oi_cap control set) never binds, so the set gives the baseline's figures. Before,
     # the report said only how many positions opened after step 0, which is not a reason.
     out = tmp_path / "cmp"
@@ -21,6 +21,6 @@ def test_an_oi_cap_that_never_binds_is_explained_by_the_largest_open_interest(tm
     why = report.split("## Control sets that give the baseline's figures")[1].split("\n## ")[0]
     line = next(x for x in why.splitlines() if x.startswith("- **oi_cap**"))
     assert "the open interest never reached the cap: its largest side was" in line
-    assert "against a cap of 50M USD per market and side" in line
+    assert "against a cap of 20M USD per market and side" in line
     usd, market, step, side = largest_open_interest(RunReader(out / "runs" / "oi_cap" / "path-0"))
-    assert 0 < usd < 50e6 and market and side in ("long", "short") and step >= 0
+    assert 0 < usd < 20e6 and market and side in ("long", "short") and step >= 0
