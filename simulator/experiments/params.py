@@ -266,12 +266,7 @@ def check_params(scenario: Scenario, params: Sequence[Param]) -> list[Param]:
                 f"{what}: the scenario's value is {current!r}, not a number; give choices "
                 "a|b|c instead of a range"
             )
-        if (
-            not param.is_choice
-            and param.integer
-            and isinstance(current, float)
-            and not current.is_integer()
-        ):
+        if not param.is_choice and param.integer and isinstance(current, float):
             param = replace(param, integer=False, low=float(param.low), high=float(param.high))
         out.append(replace(param, current=current))
     return out
