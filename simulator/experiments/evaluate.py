@@ -104,8 +104,15 @@ def split(
         return [Evaluation(dict(scenario), dict(overrides), tuple(seeds), engine, backend,
                            None, (*key, 0))]  # fmt: skip
     return [
-        Evaluation(dict(scenario), dict(overrides), (seed,), engine, backend,
-                   (keep_dirs[i],) if keep_dirs is not None else None, (*key, i))  # fmt: skip
+        Evaluation(
+            dict(scenario),
+            dict(overrides),
+            (seed,),
+            engine,
+            backend,
+            (keep_dirs[i],) if keep_dirs is not None else None,
+            (*key, i),
+        )  # fmt: skip
         for i, seed in enumerate(seeds)
     ]
 
@@ -132,8 +139,11 @@ def _run(task: Evaluation) -> list[dict[str, Any]]:
 
         return [dict(s) for s in run_paths(scenario, list(task.seeds), mode="fast")]
     return [
-        _chain_run(scenario.with_overrides(seed=seed), task.backend,
-                   task.keep_dirs[i] if task.keep_dirs else None)  # fmt: skip
+        _chain_run(
+            scenario.with_overrides(seed=seed),
+            task.backend,
+            task.keep_dirs[i] if task.keep_dirs else None,
+        )  # fmt: skip
         for i, seed in enumerate(task.seeds)
     ]
 

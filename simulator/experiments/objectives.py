@@ -218,7 +218,9 @@ class Constraint:
 def _stat_metric(body: str, what: str, symbols: Sequence[str] | None) -> tuple[Statistic, str]:
     stat_text, sep, metric = body.partition(":")
     if not sep or not metric.strip():
-        raise ExperimentError(f"{what}: {body!r} must look like STAT:METRIC (e.g. var95:system_loss_usd)")
+        raise ExperimentError(
+            f"{what}: {body!r} must look like STAT:METRIC (e.g. var95:system_loss_usd)"
+        )
     statistic = parse_statistic(stat_text, what)
     return statistic, check_metric(metric.strip(), symbols, what)
 
@@ -277,7 +279,9 @@ def parse_constraint(text: str, symbols: Sequence[str] | None = None) -> Constra
 def check_objectives(objectives: Sequence[Objective]) -> None:
     """At least one objective, no objective twice."""
     if not objectives:
-        raise ExperimentError("give at least one --objective STAT:METRIC (e.g. var95:system_loss_usd)")
+        raise ExperimentError(
+            "give at least one --objective STAT:METRIC (e.g. var95:system_loss_usd)"
+        )
     labels = [o.label for o in objectives]
     twice = [label for label in labels if labels.count(label) > 1]
     if twice:

@@ -170,9 +170,7 @@ def parse_param(text: str) -> Param:
             f"{what}: inverted range {_num(low)}..{_num(high)} (LOW must be below HIGH)"
         )
     integer = ("int" in flags) or (low_int and high_int and "float" not in flags)
-    log = "log" in flags or (
-        "linear" not in flags and low > 0 and high / low >= LOG_RATIO
-    )
+    log = "log" in flags or ("linear" not in flags and low > 0 and high / low >= LOG_RATIO)
     if log and low <= 0:
         raise ExperimentError(f"{what}: a log range needs LOW > 0 (got {_num(low)})")
     if integer:

@@ -107,9 +107,13 @@ def figure_lines(written: Mapping[str, Mapping[str, Any]], prefix: str) -> list[
     lines = []
     for name, files in written.items():
         if files.get("png"):
-            lines.append(f"![{name}]({prefix}/{files['png']}) ([interactive]({prefix}/{files['html']}))")
+            lines.append(
+                f"![{name}]({prefix}/{files['png']}) ([interactive]({prefix}/{files['html']}))"
+            )
         else:
-            lines.append(f"- [{name}]({prefix}/{files['html']}) (PNG not written: {files.get('png_error')})")
+            lines.append(
+                f"- [{name}]({prefix}/{files['html']}) (PNG not written: {files.get('png_error')})"
+            )
         lines.append("")
     return lines
 

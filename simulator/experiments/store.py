@@ -95,7 +95,9 @@ class ExperimentFolder:
             raise ExperimentError(f"--out {out}: cannot read {EXPERIMENT} ({exc})") from None
         old = saved.get("spec") if isinstance(saved, Mapping) else None
         if not isinstance(old, Mapping):
-            raise ExperimentError(f"--out {out}: {EXPERIMENT} records no spec; choose another --out")
+            raise ExperimentError(
+                f"--out {out}: {EXPERIMENT} records no spec; choose another --out"
+            )
         if old.get("kind") != self.kind:
             raise ExperimentError(
                 f"--out {out} holds a {old.get('kind')}, not a {self.kind}; choose another --out"

@@ -248,9 +248,7 @@ def pareto_ranks(values: np.ndarray, objectives: Sequence[Objective]) -> np.ndar
         idx = sorted(remaining)
         front = []
         for i in idx:
-            dominated = any(
-                np.all(z[j] <= z[i]) and np.any(z[j] < z[i]) for j in idx if j != i
-            )
+            dominated = any(np.all(z[j] <= z[i]) and np.any(z[j] < z[i]) for j in idx if j != i)
             if not dominated:
                 front.append(i)
         for i in front:
@@ -288,8 +286,12 @@ def rank_trials(
         distance[members] = ideal_distance(values[members], objectives)
     order = sorted(range(len(good)), key=lambda i: (fronts[i], distance[i], good[i]["number"]))
     return [
-        {"number": good[i]["number"], "front": int(fronts[i]), "distance": float(distance[i]),
-         "rank": rank}  # fmt: skip
+        {
+            "number": good[i]["number"],
+            "front": int(fronts[i]),
+            "distance": float(distance[i]),
+            "rank": rank,
+        }  # fmt: skip
         for rank, i in enumerate(order, start=1)
     ]
 

@@ -243,8 +243,12 @@ def write_outputs(
     shown = [m for m in HEADLINE_METRICS if m in metrics]
     header = ["point", *names, *(f"{m} mean [95% CI]" for m in shown), "p95 system_loss_usd"]
     table_rows = [
-        [p["index"], *(p["params"][n] for n in names), *(cell(p["stats"][m]) for m in shown),
-         cell({"mean": p["stats"].get("system_loss_usd", {}).get("p95")})]  # fmt: skip
+        [
+            p["index"],
+            *(p["params"][n] for n in names),
+            *(cell(p["stats"][m]) for m in shown),
+            cell({"mean": p["stats"].get("system_loss_usd", {}).get("p95")}),
+        ]  # fmt: skip
         for p in points
     ]
     text = [

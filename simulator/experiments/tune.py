@@ -169,7 +169,7 @@ class TuneRequest:
         """``path_seeds(seed, K + H)[K:]``: the SeedSequence children after the tuning ones."""
         if self.verify_paths < 1:
             return []
-        return path_seeds(self.scenario.seed, self.paths + self.verify_paths)[self.paths:]
+        return path_seeds(self.scenario.seed, self.paths + self.verify_paths)[self.paths :]
 
     def spec(self) -> dict[str, Any]:
         """What determines the study's trials (``--trials`` may grow between runs)."""

@@ -199,7 +199,9 @@ def _set_rows(request: Any, sets: Sequence[Mapping[str, Any]]) -> tuple[list[str
         row = [f"{key} ({'objective' if kind == 'objectives' else 'constraint'})"]
         for s in sets:
             for phase in ("tuning", "held_out"):
-                row.append(number((s.get(phase) or {}).get(kind, {}).get(key)) if s.get(phase) else "-")
+                row.append(
+                    number((s.get(phase) or {}).get(kind, {}).get(key)) if s.get(phase) else "-"
+                )
         rows.append(row)
     row = ["meets every constraint"]
     for s in sets:
@@ -228,14 +230,25 @@ def _markdown(request: Any, result: Mapping[str, Any], written: Mapping[str, Any
         "",
         "## Method",
         "",
-        "- Parameters: " + "; ".join(
-            f"`{p.describe()}`" + (f" (current {number(p.current)}"
-                                   + (f", narrowed by --max-change {request.max_change_pct:g}% "
-                                      f"from [{number(p.given[0])}, {number(p.given[1])}])"
-                                      if p.narrowed else ")"))
-            for p in request.params) + ".",  # fmt: skip
-        "- Objectives: " + "; ".join(f"{o.direction} `{o.label}`" for o in request.objectives)
-        + ". Constraints: " + ("; ".join(f"`{c.label}`" for c in request.constraints) or "none")
+        "- Parameters: "
+        + "; ".join(
+            f"`{p.describe()}`"
+            + (
+                f" (current {number(p.current)}"
+                + (
+                    f", narrowed by --max-change {request.max_change_pct:g}% "
+                    f"from [{number(p.given[0])}, {number(p.given[1])}])"
+                    if p.narrowed
+                    else ")"
+                )
+            )
+            for p in request.params
+        )
+        + ".",  # fmt: skip
+        "- Objectives: "
+        + "; ".join(f"{o.direction} `{o.label}`" for o in request.objectives)
+        + ". Constraints: "
+        + ("; ".join(f"`{c.label}`" for c in request.constraints) or "none")
         + ". Statistics are over paths (varQ and evarQ: the Q-th percentile, the project's "
         "definition).",
         f"- Search: Optuna study `{result['study']['name']}` ({result['study']['storage']}), "
@@ -260,7 +273,8 @@ def _markdown(request: Any, result: Mapping[str, Any], written: Mapping[str, Any
     rec = result["recommended"]
     lines.append(
         f"**{rec['label']}** (trial {rec['trial']}): {result['recommended_reason']}."
-         if rec else f"None: {result['recommended_reason']}."  # fmt: skip
+        if rec
+        else f"None: {result['recommended_reason']}."  # fmt: skip
     )
     lines += [
         "",
