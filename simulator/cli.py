@@ -757,10 +757,11 @@ def _experiment_progress(mode: str, label: str):
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder (default: runs/sweep-<scenario>); the same command on the "
                    "same folder continues a stopped sweep.")  # fmt: skip
+@click.option("--no-plots", is_flag=True, help="Write the tables only (no heatmaps).")
 @experiment_options
 @handles_errors
-def sweep(scenario, grid, zipped, paths, out_dir, engine, backend, workers, dask, overrides,
-          progress_mode, as_json) -> None:  # fmt: skip
+def sweep(scenario, grid, zipped, paths, out_dir, no_plots, engine, backend, workers, dask,
+          overrides, progress_mode, as_json) -> None:  # fmt: skip
     """Run SCENARIO on a grid of parameter values (Cartesian product, or --zip) over the same
     price paths; write a table (CSV, Markdown) and a heatmap per metric."""
     from simulator.experiments.report import HEADLINE_METRICS, cell
@@ -771,7 +772,8 @@ def sweep(scenario, grid, zipped, paths, out_dir, engine, backend, workers, dask
     callback, bar = _experiment_progress(progress_mode, f"sweep {sc.name}")
     with bar or _null():
         result = run_sweep(sc, list(grid), paths, out_dir, zipped=zipped, engine=engine,
-                           backend=backend, workers=workers, dask=dask, progress=callback)  # fmt: skip
+                           backend=backend, workers=workers, dask=dask, progress=callback,
+                           plots=not no_plots)  # fmt: skip
     if as_json:
         click.echo(json.dumps({k: v for k, v in result.items() if k != "out"}, indent=2,
                               default=str))  # fmt: skip

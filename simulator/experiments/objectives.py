@@ -240,7 +240,8 @@ def parse_objective(text: str, symbols: Sequence[str] | None = None) -> Objectiv
     body = text.strip()
     direction = None
     head, sep, rest = body.partition(":")
-    if sep and head.lower() in ("min", "max") and rest.count(":") >= 1:
+    # ``max:BTC:x`` is the statistic max of a market's figure; ``max:mean:x`` a direction.
+    if sep and head.lower() in ("min", "max") and _STAT.fullmatch(rest.partition(":")[0].lower()):
         direction = MINIMIZE if head.lower() == "min" else MAXIMIZE
         body = rest
     if any(op in body for op in ("<=", ">=", "<", ">")):

@@ -184,6 +184,16 @@ def parse_param(text: str) -> Param:
 
 
 def _yaml_value(text: str, what: str) -> Any:
+    """A value as typed: a number when it reads as one (``1e6`` too, which YAML 1.1 leaves a
+    string), else YAML as ``--set`` reads it (``pro_rata``, ``true``, ``null``)."""
+    if _INT_TEXT.fullmatch(text):
+        return int(text)
+    try:
+        number = float(text)
+    except ValueError:
+        number = None
+    if number is not None and math.isfinite(number):
+        return number
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError:

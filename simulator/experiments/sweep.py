@@ -74,6 +74,7 @@ def run_sweep(
     workers: int = 2,
     dask: str | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    plots: bool = True,
 ) -> dict[str, Any]:
     """Run a sweep into ``out`` (continuing the one there) and write its outputs.
 
@@ -93,6 +94,8 @@ def run_sweep(
         The executor (:func:`~simulator.experiments.executors.open_executor`).
     progress : callable, optional
         ``progress(done, total, label)`` after each finished path.
+    plots : bool
+        Draw the heatmaps (``--no-plots``: the tables only).
 
     Returns
     -------
@@ -135,7 +138,7 @@ def run_sweep(
     finally:
         executor.close()
     return write_outputs(out, scenario, axes, zipped, records, seeds, engine, backend,
-                         executor.description)  # fmt: skip
+                         executor.description, plots)  # fmt: skip
 
 
 def _run_points(
@@ -213,8 +216,9 @@ def write_outputs(
     engine: str,
     backend: str,
     executor: str,
+    plots: bool = True,
 ) -> dict[str, Any]:
-    """Write ``sweep.csv``, ``sweep.md``, ``sweep.json`` and the heatmaps from the points."""
+    """Write ``sweep.csv``, ``sweep.md``, ``sweep.json`` and (``plots``) the heatmaps."""
     names = [name for name, _ in axes]
     paths = len(seeds)
     metrics = [m for m in SWEEP_METRICS
@@ -238,9 +242,10 @@ def write_outputs(
         f"{len(records)} points)"
     )
     engine_text = f"chain ({backend})" if engine == "chain" else "mirror"
-    figures = _heatmaps(axes, zipped, points, [m for m in HEADLINE_METRICS if m in metrics], paths)
-    written = write_figures(figures, out / "plots")
     shown = [m for m in HEADLINE_METRICS if m in metrics]
+    written = (
+        write_figures(_heatmaps(axes, zipped, points, shown, paths), out / "plots") if plots else {}
+    )
     header = ["point", *names, *(f"{m} mean [95% CI]" for m in shown), "p95 system_loss_usd"]
     table_rows = [
         [
@@ -268,7 +273,7 @@ def write_outputs(
         markdown(header, table_rows),
         "## Heatmaps",
         "",
-        *figure_lines(written, "plots"),
+        *(figure_lines(written, "plots") if plots else ["Not drawn (--no-plots)."]),
     ]
     atomic_write_text(out / "sweep.md", "\n".join(text))
     result = {
