@@ -275,7 +275,8 @@ def check_params(scenario: Scenario, params: Sequence[Param]) -> list[Param]:
                 "a|b|c instead of a range"
             )
         if not param.is_choice and param.integer and isinstance(current, float):
-            param = replace(param, integer=False, low=float(param.low), high=float(param.high))
+            low, high = float(param.low), float(param.high)
+            param = replace(param, integer=False, low=low, high=high, given=(low, high))
         out.append(replace(param, current=current))
     return out
 
