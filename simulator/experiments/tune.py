@@ -285,6 +285,7 @@ def run_tune(
         storage = open_storage(url)
     else:
         storage = None  # created with the folder, after every check
+    storage_is_new = storage is None
     executor = open_executor(request.workers, request.dask)
     try:
         folder.create({"scenario": request.scenario.to_dict()})
@@ -301,7 +302,8 @@ def run_tune(
 
             raise _storage_error(url, exc) from None
     except BaseException:
-        folder.abandon()
+        new_db = own_db and storage_is_new
+        folder.abandon([out / "study.db", out / "study.db-journal"] if new_db else [])
         raise
     finally:
         executor.close()
