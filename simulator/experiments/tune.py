@@ -380,7 +380,7 @@ def _run_batch(
         trial.set_user_attr(OWNER, owner())
         sets[trial.number] = suggest(trial, request.params)
         tasks += split(sets[trial.number], seeds, request.engine, data, request.backend,
-                       key=(trial.number,))  # fmt: skip
+                       key=(trial.number,), chunks=max(1, executor.workers // len(batch)))  # fmt: skip
     parts: dict[int, dict[int, list[dict[str, Any]]]] = {}
     failed: set[int] = set()
 
@@ -453,7 +453,8 @@ def _verify(
     tasks = []
     if not (current_tuning and current_tuning.get("seeds") == list(seeds)):
         current_tuning = None
-        tasks += split({}, seeds, request.engine, data, request.backend, key=("tuning", "current"))
+        tasks += split({}, seeds, request.engine, data, request.backend, key=("tuning", "current"),
+                       chunks=executor.workers)  # fmt: skip
     for label, _, _, params in sets:
         dirs = [str(verify_root / label / f"path-{i}") for i in range(len(held))]
         tasks += split(params, held, "chain", data, request.verify_backend,
