@@ -59,9 +59,8 @@ class PoolExecutor:
 
         self.workers = int(workers)
         self.description = f"local process pool, {self.workers} worker(s)"
-        # Spawned, not forked: forked workers of this process ran the chain engine 5x slower
-        # each when two ran at once (measured: 6.4 s a run against 1.9 s spawned), while one
-        # forked worker did not slow down.
+        # Spawned, not forked: this process holds threads (rich's progress display) and an
+        # open study database connection, which a forked child would inherit half-copied.
         self._pool = ProcessPoolExecutor(
             max_workers=self.workers,
             initializer=_worker_init,
