@@ -26,14 +26,15 @@ Method
    seeds ``path_seeds(seed, K + H)[K:]``, children K..K+H-1 of the scenario's
    ``SeedSequence``, disjoint from the tuning paths (children 0..K-1). The run folders are
    kept under ``OUT/verify/runs/<label>/path-<i>/`` (the layout of a comparison's runs, so
-   the app's Compare view opens ``OUT/verify``). The recommended set is the best-ranked
+   the app's Compare view opens ``OUT/verify``, whose ``compare.json`` holds them as a finished
+   comparison of the sets). The recommended set is the best-ranked
    candidate that meets every constraint on the held-out paths too.
 
 Outputs in ``OUT/``
 -------------------
 ``experiment.json`` (the spec), ``study.db``, ``trials/`` (one file per finished trial, plus
-``current.json``: the current set on the tuning paths), ``verify/`` (``scenario.yaml`` and
-``runs/``), ``pareto.csv``, ``trials.csv``, ``tune.md`` (the report), ``tune.json``, ``plots/``
+``current.json``: the current set on the tuning paths), ``verify/`` (``scenario.yaml``,
+``compare.json`` and ``runs/``), ``pareto.csv``, ``trials.csv``, ``tune.md`` (the report), ``tune.json``, ``plots/``
 (Optuna's Pareto front, optimization history per objective, parallel coordinates and
 parameter importances where they apply, and the tuning-vs-held-out chart; each as HTML and
 PNG).
@@ -86,7 +87,9 @@ a value that does not exist is ``null``. Paths are relative to ``OUT``.
 - ``recommended_reason``: one sentence, always present.
 - ``plots``: ``{name: {"html", "png", "png_error"}}``, file names under ``plots/``.
 - ``files``: ``{"report": "tune.md", "pareto_csv", "trials_csv", "experiment", "trials_dir",
-  "verify_dir", "study_db"`` (``null`` with another storage)``}``.
+  "verify_dir", "verify_compare"`` (``"verify/compare.json"``, the verification runs as a
+  comparison the Compare view opens; ``null`` without verification)``, "study_db"``
+  (``null`` with another storage)``}``.
 """
 
 from __future__ import annotations

@@ -138,6 +138,8 @@ def write_outputs(request: Any, folder: ExperimentFolder, study: Any, current: M
         (frame if name == "trials.csv" else pd.DataFrame([flat(r) for r in rows],
                                                          columns=frame.columns)).to_csv(tmp, index=False)  # fmt: skip
         tmp.replace(out / name)
+    if request.verify_paths:
+        write_verify_comparison(request, [current, *candidates])
     figures, plot_notes = _plots(request, study, current, candidates)
     written = write_figures(figures, out / "plots")
     counts = {
@@ -176,11 +178,66 @@ def write_outputs(request: Any, folder: ExperimentFolder, study: Any, current: M
         "plots": written,
         "files": {"report": "tune.md", "pareto_csv": "pareto.csv", "trials_csv": "trials.csv",
                   "experiment": EXPERIMENT, "trials_dir": "trials", "verify_dir": "verify",
+                  "verify_compare": "verify/compare.json" if verified else None,
                   "study_db": "study.db" if own_db else None},
     }  # fmt: skip
     atomic_write_text(out / "tune.md", _markdown(request, result, written, plot_notes))
     atomic_write_json(out / "tune.json", result)
     return {**result, "out": out}
+
+
+def write_verify_comparison(request: Any, sets: Sequence[Mapping[str, Any]]) -> None:
+    """``OUT/verify/compare.json``: the verification runs as a finished comparison (the current
+    set and each candidate as its "control sets", the held-out paths as its paths), in the
+    format ``perpsim compare`` writes, so the app's Compare view opens ``OUT/verify`` whole.
+
+    Its ``paths`` are the held-out ones (``held_out_seeds``), not ``path_seeds(seed, N)`` of a
+    comparison; ``plan`` records each run's folder and scenario fingerprint."""
+    from simulator.results import RunReader, code_hash
+    from simulator.runner import bytecode_hashes
+    from simulator.stats import (
+        DEFAULT_METRICS,
+        FIELDS,
+        compare_table,
+        comparison_rows,
+        market_compare_table,
+        run_markets,
+    )
+
+    folder = request.out / "verify"
+    seed = request.scenario.seed
+    runs = {s["label"]: [RunReader(request.out / r).summary for r in s["runs"]] for s in sets}
+    rows = comparison_rows(compare_table(runs, DEFAULT_METRICS, seed=seed),
+                           market_compare_table(runs, seed=seed))  # fmt: skip
+    labels = [s["label"] for s in sets]
+
+    def describe(s: Mapping[str, Any]) -> str:
+        if s["trial"] is None:
+            return "the scenario's own parameters (current set)"
+        values = ", ".join(f"{k}={v}" for k, v in s["params"].items())
+        return f"tune candidate {s['rank']} (trial {s['trial']}): {values}"
+
+    plan = []
+    for s in sets:
+        for i, run in enumerate(s["runs"]):
+            manifest = RunReader(request.out / run).manifest
+            plan.append({"control": s["label"], "path": i, "feedback": True,
+                         "run_dir": f"runs/{s['label']}/path-{i}",
+                         "scenario_fingerprint": manifest.get("scenario_fingerprint")})  # fmt: skip
+    atomic_write_json(folder / "compare.json", {
+        "scenario": request.scenario.to_dict(),
+        "controls": {s["label"]: describe(s) for s in sets},
+        "paths": request.verify_paths,
+        "held_out_seeds": request.held_out_seeds,
+        "runs": runs,
+        "markets": list(run_markets(runs)),
+        "table": [{"market": market, "metric": metric, "control": label,
+                   **{f: rows.loc[(market, metric), (label, f)] for f in FIELDS}}
+                  for (market, metric) in rows.index for label in labels],
+        "code_hash": code_hash(),
+        "bytecode_hashes": bytecode_hashes(),
+        "plan": plan,
+    })  # fmt: skip
 
 
 def _set_rows(request: Any, sets: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list[str]]]:
@@ -308,4 +365,4 @@ def _finite(value: Any) -> bool:
     return isinstance(value, int | float) and math.isfinite(value)
 
 
-__all__ = ["write_outputs"]
+__all__ = ["write_outputs", "write_verify_comparison"]

@@ -97,6 +97,15 @@ def test_a_killed_tune_resumes_with_its_finished_trials_kept(perpsim_cmd, tmp_pa
             assert manifest["status"] == "complete" and manifest["extra"]["backend"] == "revm"
             assert manifest["seed"] == result["held_out"]["seeds"][i]
         assert set(s["held_out"]["objectives"]) == {"var95:system_loss_usd", "mean:fees_usd"}
+    # OUT/verify is a finished comparison of the sets (what the app's Compare view opens).
+    verify = json.loads((out / "verify" / "compare.json").read_text())
+    labels = [s["label"] for s in [result["current"], *result["candidates"]]]
+    assert list(verify["controls"]) == labels and verify["paths"] == 2
+    assert verify["held_out_seeds"] == result["held_out"]["seeds"]
+    assert result["files"]["verify_compare"] == "verify/compare.json"
+    for s in [result["current"], *result["candidates"]]:
+        summaries = [json.loads((out / run / "summary.json").read_text()) for run in s["runs"]]
+        assert verify["runs"][s["label"]] == summaries
     first = result["candidates"][0]
     assert first["trial"] == result["pareto"][0]
     assert first["params"] == study.trials[first["trial"]].params
