@@ -26,4 +26,22 @@ class ExperimentError(PerpsimError):
     """A sweep or tune cannot run as asked (bad parameter, objective, folder, scheduler)."""
 
 
-__all__ = ["ExperimentError"]
+#: The Python API (the same functions as the CLI): name -> module, imported when first used.
+_API = {
+    "run_sweep": "simulator.experiments.sweep",
+    "build_request": "simulator.experiments.tune",
+    "run_tune": "simulator.experiments.tune",
+}
+
+
+def __getattr__(name: str):
+    """``simulator.experiments.run_tune`` and the rest of :data:`_API`, imported on first use
+    (the modules import this package for :class:`ExperimentError`)."""
+    if name in _API:
+        import importlib
+
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["ExperimentError", *_API]
