@@ -99,7 +99,9 @@ class DaskExecutor:
                 dashboard_address=None,
                 silence_logs=logging.ERROR,
             )
-            self._client = distributed.Client(self._cluster)
+            # Not the default client (of this process's other Dask code): the same client
+            # settings as a scheduler address's, so both run one code path.
+            self._client = distributed.Client(self._cluster, set_as_default=False)
             self.description = f"Dask LocalCluster, {self.workers} worker process(es)"
             return
         try:
@@ -122,7 +124,7 @@ class DaskExecutor:
     def as_completed(self, futures: Iterable[Any]) -> Iterator[Any]:
         import distributed
 
-        return iter(distributed.as_completed(list(futures)))
+        return iter(distributed.as_completed(list(futures), loop=self._client.loop))
 
     def cancel(self, futures: Iterable[Any]) -> None:
         futures = list(futures)
