@@ -70,3 +70,19 @@ def test_the_dask_local_cluster_gives_the_pool_s_results(tmp_path):
         b = json.loads((tmp_path / "dask" / "points" / name).read_text())
         assert a["summaries"] == b["summaries"]
     assert [p["stats"] for p in pool["points"]] == [p["stats"] for p in dask["points"]]
+
+
+def test_a_sweep_runs_on_a_dask_scheduler_given_by_address(tmp_path):
+    import distributed
+
+    from simulator.experiments.evaluate import evaluate, split
+
+    scenario = small_scenario()
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None,
+                                  processes=True) as cluster:  # fmt: skip
+        result = run_sweep(scenario, ["controls.leverage_cap=5"], 1, tmp_path / "s",
+                           engine="chain", dask=cluster.scheduler_address, plots=False)  # fmt: skip
+    assert result["executor"] == f"Dask scheduler {cluster.scheduler_address}, 1 worker(s)"
+    (task,) = split({"controls.leverage_cap": 5}, result["seeds"], "chain", scenario.to_dict())
+    point = json.loads((tmp_path / "s" / "points" / "point-0000.json").read_text())
+    assert point["summaries"] == evaluate(task)["summaries"]  # the same run in this process
