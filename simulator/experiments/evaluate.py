@@ -164,17 +164,24 @@ def _run(task: Evaluation) -> list[dict[str, Any]]:
 
 def _chain_run(scenario: Any, backend: str, keep_dir: str | None) -> dict[str, Any]:
     """One run on chain; its summary. A kept folder holding the same complete run is read, not
-    run again (a resumed tune's verification)."""
+    run again (a resumed tune's verification).
+
+    No checkpoint is written before the last step: an evaluation is never resumed mid-run (an
+    unfinished one is run again), and the checkpoints cost about a sixth of a run's CPU
+    (oct-2025 on revm: 10.2 s with one every 100 steps, 8.4 s without)."""
     from simulator.runner import run_scenario
 
+    every = max(int(scenario.steps), 1)
     if keep_dir is not None:
         reused = _finished_run(Path(keep_dir), scenario)
         if reused is not None:
             return reused
-        return run_scenario(scenario, keep_dir, backend=backend, overwrite=True).summary
+        return run_scenario(scenario, keep_dir, backend=backend, overwrite=True,
+                            checkpoint_every=every).summary  # fmt: skip
     scratch = Path(tempfile.mkdtemp(prefix="perpsim-eval-"))
     try:
-        return run_scenario(scenario, scratch / "run", backend=backend).summary
+        return run_scenario(scenario, scratch / "run", backend=backend,
+                            checkpoint_every=every).summary  # fmt: skip
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
