@@ -712,6 +712,166 @@ def compare(
     )
 
 
+def experiment_options(fn: Callable) -> Callable:
+    """``--paths``, ``--engine``, ``--backend``, ``--workers``, ``--dask``, ``--set``,
+    ``--progress``, ``--json``: what ``perpsim sweep`` and ``perpsim tune`` share."""
+    fn = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")(fn)
+    fn = click.option("--progress", "progress_mode", type=click.Choice(["bar", "jsonl", "none"]),
+                      default="bar", show_default=True, help="Progress display on stderr.")(fn)  # fmt: skip
+    fn = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                      help="Override scenario keys before the experiment.")(fn)  # fmt: skip
+    fn = click.option("--dask", default=None, metavar="local|tcp://HOST:PORT",
+                      help="Run the evaluations on Dask: 'local' starts a LocalCluster of "
+                           "--workers processes; an address uses that scheduler's workers.")(fn)  # fmt: skip
+    fn = click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
+                      help="Evaluations in parallel (local process pool, or LocalCluster "
+                           "workers with --dask local).")(fn)  # fmt: skip
+    fn = click.option("--backend", default="revm", show_default=True, metavar="revm|anvil",
+                      help="Chain backend of --engine chain.")(fn)  # fmt: skip
+    fn = click.option("--engine", default="mirror", show_default=True, metavar="mirror|chain",
+                      help="Evaluate on the numpy mirror or on chain.")(fn)  # fmt: skip
+    return fn
+
+
+def _experiment_scenario(scenario: str, overrides) -> object:
+    from simulator.scenario import load_scenario
+
+    return load_scenario(scenario, list(overrides))
+
+
+def _experiment_progress(mode: str, label: str):
+    callback, bar = _progress_printer(mode, label)
+    if callback is None:
+        return None, bar
+    return (lambda done, total, what="": callback(done, total)), bar
+
+
+@main.command()
+@click.argument("scenario")
+@click.option("--grid", "grid", multiple=True, required=True, metavar="NAME=v1,v2,...",
+              help="An axis: an override key and its values (repeat for more axes).")  # fmt: skip
+@click.option("--zip", "zipped", is_flag=True,
+              help="Pair the i-th values of every --grid instead of their Cartesian product.")  # fmt: skip
+@click.option("--paths", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Price paths per grid point (the same paths for every point).")  # fmt: skip
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output folder (default: runs/sweep-<scenario>); the same command on the "
+                   "same folder continues a stopped sweep.")  # fmt: skip
+@click.option("--no-plots", is_flag=True, help="Write the tables only (no heatmaps).")
+@experiment_options
+@handles_errors
+def sweep(scenario, grid, zipped, paths, out_dir, no_plots, engine, backend, workers, dask,
+          overrides, progress_mode, as_json) -> None:  # fmt: skip
+    """Run SCENARIO on a grid of parameter values (Cartesian product, or --zip) over the same
+    price paths; write a table (CSV, Markdown) and a heatmap per metric."""
+    from simulator.experiments.report import HEADLINE_METRICS, cell
+    from simulator.experiments.sweep import run_sweep
+
+    sc = _experiment_scenario(scenario, overrides)
+    out_dir = out_dir or Path("runs") / f"sweep-{sc.name}"
+    callback, bar = _experiment_progress(progress_mode, f"sweep {sc.name}")
+    with bar or _null():
+        result = run_sweep(sc, list(grid), paths, out_dir, zipped=zipped, engine=engine,
+                           backend=backend, workers=workers, dask=dask, progress=callback,
+                           plots=not no_plots)  # fmt: skip
+    if as_json:
+        click.echo(json.dumps({k: v for k, v in result.items() if k != "out"}, indent=2,
+                              default=str))  # fmt: skip
+        return
+    names = [a["name"] for a in result["axes"]]
+    shown = [m for m in HEADLINE_METRICS if m in result["metrics"]]
+    table = Table(title=f"perpsim sweep: {sc.name}, {result['semantics']} grid, "
+                        f"{result['paths']} path(s) per point, mean [95% CI]")  # fmt: skip
+    for col in ("point", *names, *shown):
+        table.add_column(col, justify="right")
+    for p in result["points"]:
+        table.add_row(str(p["index"]), *(str(p["params"][n]) for n in names),
+                      *(cell(p["stats"][m]) for m in shown))  # fmt: skip
+    Console(width=max(120, 24 * (len(names) + len(shown)))).print(table)
+    click.echo(f"table: {out_dir / 'sweep.csv'}  report: {out_dir / 'sweep.md'}  "
+               f"heatmaps: {out_dir / 'plots'}")  # fmt: skip
+
+
+@main.command()
+@click.argument("scenario")
+@click.option("--param", "params", multiple=True, required=True,
+              metavar="NAME=LOW..HIGH[:log|:int]|NAME=a|b",
+              help="A parameter to tune: an override key and its range (or choices).")  # fmt: skip
+@click.option("--objective", "objectives", multiple=True, required=True,
+              metavar="[min:|max:]STAT:METRIC",
+              help="An objective over paths, e.g. var95:system_loss_usd, max:mean:fees_usd.")  # fmt: skip
+@click.option("--constraint", "constraints", multiple=True, metavar="STAT:METRIC<=BOUND",
+              help="A bound, e.g. evar99:bad_debt_usd<=1e6.")  # fmt: skip
+@click.option("--trials", type=click.IntRange(min=1), default=50, show_default=True,
+              help="Complete trials wanted (a continued tune runs only the missing ones).")  # fmt: skip
+@click.option("--paths", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Tuning paths per trial (the same for every trial).")  # fmt: skip
+@click.option("--max-change", "max_change", type=float, default=None, metavar="PCT",
+              help="Narrow each range to the scenario's current value +- PCT percent.")  # fmt: skip
+@click.option("--storage", default=None, metavar="URL",
+              help="Optuna RDB storage (SQLAlchemy URL; default: sqlite in OUT/study.db).")  # fmt: skip
+@click.option("--study-name", default=None,
+              help="Study name (default: <scenario>-<hash of the tune's settings>).")  # fmt: skip
+@click.option("--sampler", default="tpe", show_default=True, metavar="tpe|nsga2",
+              help="Optuna sampler.")  # fmt: skip
+@click.option("--candidates", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Pareto candidates re-run on chain on held-out paths.")  # fmt: skip
+@click.option("--verify-paths", type=click.IntRange(min=0), default=8, show_default=True,
+              help="Held-out paths of the verification on chain (0: none).")  # fmt: skip
+@click.option("--verify-backend", default="revm", show_default=True, metavar="revm|anvil",
+              help="Chain backend of the verification runs.")  # fmt: skip
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output folder (default: runs/tune-<scenario>); the same command on the "
+                   "same folder continues a stopped tune.")  # fmt: skip
+@experiment_options
+@handles_errors
+def tune(scenario, params, objectives, constraints, trials, paths, max_change, storage,
+         study_name, sampler, candidates, verify_paths, verify_backend, out_dir, engine, backend,
+         workers, dask, overrides, progress_mode, as_json) -> None:  # fmt: skip
+    """Search SCENARIO's parameters with Optuna for the objectives' Pareto front under the
+    constraints, then verify the best candidates on chain on held-out paths."""
+    from simulator.experiments.report import number
+    from simulator.experiments.tune import build_request, run_tune
+
+    sc = _experiment_scenario(scenario, overrides)
+    out_dir = out_dir or Path("runs") / f"tune-{sc.name}"
+    request = build_request(
+        sc, list(params), list(objectives), list(constraints), trials=trials, paths=paths,
+        out=out_dir, engine=engine, backend=backend, max_change_pct=max_change, storage=storage,
+        study_name=study_name, sampler=sampler, candidates=candidates, verify_paths=verify_paths,
+        verify_backend=verify_backend, workers=workers, dask=dask,
+    )  # fmt: skip
+    callback, bar = _experiment_progress(progress_mode, f"tune {sc.name}")
+    with bar or _null():
+        result = run_tune(request, progress=callback)
+    if as_json:
+        click.echo(json.dumps({k: v for k, v in result.items() if k != "out"}, indent=2,
+                              default=str))  # fmt: skip
+        return
+    labels = [o["label"] for o in result["objectives"]]
+    sets = [result["current"], *result["candidates"]]
+    table = Table(title=f"perpsim tune: {sc.name}, {result['trials']['complete']} trials; "
+                        f"tuning {result['tuning']['paths']} path(s) | held-out "
+                        f"{result['held_out']['paths']} on chain")  # fmt: skip
+    table.add_column("set")
+    for p in result["params"]:
+        table.add_column(p["name"], justify="right")
+    for label in labels:
+        table.add_column(f"{label} tuning | held-out", justify="right")
+    for s in sets:
+        held = s.get("held_out") or {}
+        table.add_row(s["label"] + (f" (trial {s['trial']})" if s["trial"] is not None else ""),
+                      *(number(s["params"].get(p["name"])) for p in result["params"]),
+                      *(f"{number(s['tuning']['objectives'].get(lab))} | "
+                        f"{number((held.get('objectives') or {}).get(lab))}" for lab in labels))  # fmt: skip
+    Console(width=max(120, 30 * (1 + len(result["params"]) + len(labels)))).print(table)
+    rec = result["recommended"]
+    click.echo(f"recommended: {rec['label']} (trial {rec['trial']}): {rec['reason']}" if rec
+               else f"recommended: none: {result['recommended_reason']}")  # fmt: skip
+    click.echo(f"report: {out_dir / 'tune.md'}  data: {out_dir / 'tune.json'}  "
+               f"verification runs: {out_dir / 'verify' / 'runs'}")  # fmt: skip
+
+
 @main.command()
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.option("--control", default=None, metavar="NAME",

@@ -1,0 +1,184 @@
+"""One parameter set on K price paths on an engine -> one summary per path.
+
+Path ``i`` of an experiment is the scenario with the parameter set applied and seed
+``seeds[i]`` (:func:`simulator.scenario.path_seeds` of the scenario's seed, as ``perpsim
+compare`` does): every parameter set of a sweep or a tune runs on the same paths, so
+differences come from the parameters alone.
+
+Engines:
+
+- ``chain``: each path is a real run of the contracts (:func:`simulator.runner.run_scenario`,
+  on the in-process revm backend by default, or anvil). The run folder goes to a temporary
+  folder that is removed once its summary is read, unless the task names a folder to keep it
+  in (the on-chain verification runs of ``perpsim tune``, which the app opens). A worker that
+  starts anvil nodes stops them when the run ends.
+- ``mirror``: the numpy mirror of the contract math, vectorised over paths
+  (``simulator.mirror.run.run_paths``); all K paths in one task.
+
+:func:`evaluate` is the function every executor runs (a pool worker, a Dask worker): plain
+data in (:class:`Evaluation`), plain data out, no exception crossing the process boundary for
+a user-caused failure (its one-line message comes back instead).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from simulator.errors import PerpsimError
+from simulator.experiments import ExperimentError
+
+ENGINES = ("mirror", "chain")
+#: Summary keys left out of what an evaluation returns: they differ between two runs of the
+#: same scenario and seed (:data:`simulator.results.schema.NONDETERMINISTIC_SUMMARY_KEYS`).
+_DROPPED = ("wall_seconds",)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One task: a parameter set on some paths."""
+
+    scenario: dict[str, Any]
+    """The base scenario as plain data (:meth:`Scenario.to_dict`)."""
+    overrides: dict[str, Any]
+    """The parameter set: override key -> value."""
+    seeds: tuple[int, ...]
+    """Seeds of the paths this task runs."""
+    engine: str = "chain"
+    """``chain`` or ``mirror``."""
+    backend: str = "revm"
+    """Chain backend (``revm`` or ``anvil``) of ``engine="chain"``."""
+    keep_dirs: tuple[str, ...] | None = None
+    """Run folder of each seed to keep (``None``: temporary folders, removed)."""
+    key: tuple[Any, ...] = field(default=())
+    """Caller's label of the task (trial number, path indices); returned as given."""
+
+
+def check_engine(engine: str, backend: str = "revm") -> None:
+    """Refuse an unknown engine or backend, and a mirror engine this build does not have.
+
+    Raises
+    ------
+    ExperimentError
+        ``engine`` not in :data:`ENGINES`, an unknown backend, pyrevm missing for revm, or
+        ``mirror`` without ``simulator.mirror.run``.
+    """
+    if engine not in ENGINES:
+        raise ExperimentError(f"--engine: unknown engine {engine!r} (known: {', '.join(ENGINES)})")
+    if engine == "mirror":
+        try:
+            from simulator.mirror.run import run_paths  # noqa: F401
+        except ImportError:
+            raise ExperimentError(
+                "--engine mirror: this build has no mirror engine (simulator.mirror.run); "
+                "use --engine chain"
+            ) from None
+        return
+    from simulator.chain.connect import check_backend
+
+    check_backend(backend)
+    if backend == "revm":
+        from simulator.chain.revm_chain import require_pyrevm
+
+        require_pyrevm()
+
+
+def split(
+    overrides: Mapping[str, Any],
+    seeds: Sequence[int],
+    engine: str,
+    scenario: Mapping[str, Any],
+    backend: str = "revm",
+    key: tuple[Any, ...] = (),
+    keep_dirs: Sequence[str] | None = None,
+) -> list[Evaluation]:
+    """The tasks of one parameter set on ``seeds``: one per path on the chain (each a separate
+    run, spread over the workers), one for all paths on the mirror (vectorised over paths).
+    Each task's ``key`` is ``key + (first path index,)``."""
+    seeds = [int(s) for s in seeds]
+    if engine == "mirror":
+        return [Evaluation(dict(scenario), dict(overrides), tuple(seeds), engine, backend,
+                           None, (*key, 0))]  # fmt: skip
+    return [
+        Evaluation(
+            dict(scenario),
+            dict(overrides),
+            (seed,),
+            engine,
+            backend,
+            (keep_dirs[i],) if keep_dirs is not None else None,
+            (*key, i),
+        )  # fmt: skip
+        for i, seed in enumerate(seeds)
+    ]
+
+
+def evaluate(task: Evaluation) -> dict[str, Any]:
+    """Run a task: ``{"key", "seeds", "summaries"}`` (one summary per seed, in order), or
+    ``{"key", "seeds", "error"}`` with a one-line message for a user-caused failure (a
+    parameter set the contracts refuse, a node that does not start)."""
+    try:
+        summaries = _run(task)
+    except PerpsimError as exc:
+        return {"key": task.key, "seeds": list(task.seeds), "error": str(exc)}
+    clean = [{k: v for k, v in s.items() if k not in _DROPPED} for s in summaries]
+    return {"key": task.key, "seeds": list(task.seeds), "summaries": clean}
+
+
+def _run(task: Evaluation) -> list[dict[str, Any]]:
+    from simulator.scenario import parse_scenario
+
+    base = parse_scenario(task.scenario, label="experiment scenario")
+    scenario = base.with_overrides(task.overrides)
+    if task.engine == "mirror":
+        from simulator.mirror.run import run_paths
+
+        return [dict(s) for s in run_paths(scenario, list(task.seeds), mode="fast")]
+    return [
+        _chain_run(
+            scenario.with_overrides(seed=seed),
+            task.backend,
+            task.keep_dirs[i] if task.keep_dirs else None,
+        )  # fmt: skip
+        for i, seed in enumerate(task.seeds)
+    ]
+
+
+def _chain_run(scenario: Any, backend: str, keep_dir: str | None) -> dict[str, Any]:
+    """One run on chain; its summary. A kept folder holding the same complete run is read, not
+    run again (a resumed tune's verification)."""
+    from simulator.runner import run_scenario
+
+    if keep_dir is not None:
+        reused = _finished_run(Path(keep_dir), scenario)
+        if reused is not None:
+            return reused
+        return run_scenario(scenario, keep_dir, backend=backend, overwrite=True).summary
+    scratch = Path(tempfile.mkdtemp(prefix="perpsim-eval-"))
+    try:
+        return run_scenario(scenario, scratch / "run", backend=backend).summary
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _finished_run(run_dir: Path, scenario: Any) -> dict[str, Any] | None:
+    """The summary of a complete run of ``scenario`` (same fingerprint, code and contracts) in
+    ``run_dir``, or ``None``."""
+    from simulator.results import RunReader, check_same_run, code_hash, read_manifest
+    from simulator.runner import bytecode_hashes
+
+    try:
+        manifest = read_manifest(run_dir) if run_dir.is_dir() else None
+        if not manifest or manifest.get("status") != "complete":
+            return None
+        check_same_run(manifest, scenario, code_hash(), bytecode_hashes())
+        return RunReader(run_dir).summary
+    except PerpsimError:
+        return None
+
+
+__all__ = ["ENGINES", "Evaluation", "check_engine", "split", "evaluate"]

@@ -1,0 +1,116 @@
+"""perpsim tune on chain: a tune killed mid-search resumes with its finished trials kept, its
+ranges narrowed by --max-change, its candidates verified on held-out paths."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import optuna
+import pytest
+from experiment_helpers import small_scenario, small_scenario_file
+
+from simulator.experiments.tune import build_request
+from simulator.scenario import path_seeds
+
+
+def _tune_cmd(perpsim_cmd, scenario_file, out):
+    return [
+        perpsim_cmd, "tune", str(scenario_file),
+        "--param", "controls.insurance_fund_usd=0..2000000",
+        "--param", "markets.BTC.overrides.max_leverage=5..40",
+        "--objective", "var95:system_loss_usd", "--objective", "mean:fees_usd",
+        "--constraint", "evar99:bad_debt_usd<=1e5",
+        "--max-change", "50", "--trials", "7", "--paths", "2", "--engine", "chain",
+        "--workers", "1", "--candidates", "2", "--verify-paths", "2",
+        "--out", str(out), "--progress", "none",
+    ]  # fmt: skip
+
+
+def test_a_killed_tune_resumes_with_its_finished_trials_kept(perpsim_cmd, tmp_path):
+    scenario_file = small_scenario_file(tmp_path)
+    out = tmp_path / "tune"
+    cmd = _tune_cmd(perpsim_cmd, scenario_file, out)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    try:
+        while len(list((out / "trials").glob("trial-*.json"))) < 2:
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "no two trials finished in 120 s"
+            time.sleep(0.05)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert not (out / "tune.json").exists()
+    kept = {f.name: (f.stat().st_mtime_ns, f.read_bytes()) for f in (out / "trials").iterdir()}
+    assert len(kept) >= 2
+
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    # The trials finished before the kill are the same files, untouched.
+    for name, (mtime, data) in kept.items():
+        f = out / "trials" / name
+        assert (f.stat().st_mtime_ns, f.read_bytes()) == (mtime, data), name
+    result = json.loads((out / "tune.json").read_text())
+    study = optuna.load_study(study_name=result["study"]["name"],
+                              storage=f"sqlite:///{out / 'study.db'}")  # fmt: skip
+    states = [t.state.name for t in study.trials]
+    assert states.count("COMPLETE") == 7 == result["trials"]["complete"]
+    assert "RUNNING" not in states
+    # A trial the kill interrupted is marked failed, never counted.
+    for t in study.trials:
+        if t.state.name == "FAIL":
+            assert "interrupted" in t.user_attrs["error"]
+    kept_numbers = {json.loads(data)["number"] for _, data in kept.values()}
+    complete = {t.number for t in study.trials if t.state.name == "COMPLETE"}
+    assert kept_numbers <= complete
+
+    # --max-change 50: every trial within the current value +- 50%.
+    params = {p["name"]: p for p in result["params"]}
+    fund = params["controls.insurance_fund_usd"]
+    assert fund["narrowed"] and (fund["low"], fund["high"]) == pytest.approx(
+        (fund["current"] * 0.5, fund["current"] * 1.5))  # fmt: skip
+    lev = params["markets.BTC.overrides.max_leverage"]
+    assert (lev["low"], lev["high"]) == pytest.approx(
+        (lev["current"] * 0.5, min(40, lev["current"] * 1.5)))  # fmt: skip
+    for t in study.trials:
+        for name, value in t.params.items():
+            assert params[name]["low"] <= value <= params[name]["high"]
+
+    # Held-out paths: the SeedSequence children after the tuning ones, disjoint from them.
+    seed = small_scenario().seed
+    assert result["tuning"]["seeds"] == path_seeds(seed, 2)
+    assert result["held_out"]["seeds"] == path_seeds(seed, 4)[2:]
+    assert result["held_out"]["disjoint"] is True
+    assert not set(result["held_out"]["seeds"]) & set(result["tuning"]["seeds"])
+    # The candidates are Pareto trials, re-run on chain on the held-out paths.
+    assert [c["label"] for c in result["candidates"]] == ["candidate-1", "candidate-2"][
+        : len(result["candidates"])]  # fmt: skip
+    assert result["candidates"], result["recommended_reason"]
+    for s in [result["current"], *result["candidates"]]:
+        assert len(s["runs"]) == 2
+        for i, run in enumerate(s["runs"]):
+            manifest = json.loads((out / run / "manifest.json").read_text())
+            assert manifest["status"] == "complete" and manifest["extra"]["backend"] == "revm"
+            assert manifest["seed"] == result["held_out"]["seeds"][i]
+        assert set(s["held_out"]["objectives"]) == {"var95:system_loss_usd", "mean:fees_usd"}
+    first = result["candidates"][0]
+    assert first["trial"] == result["pareto"][0]
+    assert first["params"] == study.trials[first["trial"]].params
+    report = (out / "tune.md").read_text()
+    assert "disjoint from the tuning paths" in report and "## Pareto front" in report
+    assert (out / "plots" / "pareto-front.png").is_file()
+
+
+def test_max_change_is_checked_before_anything_runs(tmp_path):
+    request = build_request(
+        small_scenario(), ["controls.insurance_fund_usd=0..2000000"], ["mean:system_loss_usd"],
+        trials=1, paths=1, out=tmp_path / "t", engine="chain", max_change_pct=10,
+    )  # fmt: skip
+    (fund,) = request.params
+    assert (fund.low, fund.high) == pytest.approx((fund.current * 0.9, fund.current * 1.1))
+    assert fund.given == (0.0, 2_000_000.0)
+    assert not (tmp_path / "t").exists()
