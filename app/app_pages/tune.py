@@ -45,9 +45,8 @@ def _scenario() -> Scenario:
     if edited is not None:
         options.insert(0, FROM_SCENARIO_PAGE)
     if st.session_state.get(f"{P}.source") not in options:
-        st.session_state[f"{P}.source"] = (
-            "preset:oct-2025" if "preset:oct-2025" in options else options[0]
-        )
+        preferred = (FROM_SCENARIO_PAGE, "preset:oct-2025")
+        st.session_state[f"{P}.source"] = next((o for o in preferred if o in options), options[0])
 
     def label(option: str) -> str:
         if option == FROM_SCENARIO_PAGE:
