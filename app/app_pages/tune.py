@@ -76,6 +76,7 @@ def _form(scenario: Scenario) -> model.TuneForm:
     chosen = list(st.session_state[f"{P}.params"])
     left, right = st.columns([3, 1])
     with left:
+        views.readable_chips()
         names = st.multiselect(
             "Parameters", [*keys, *(k for k in chosen if k not in keys)], key=f"{P}.params",
             accept_new_options=True,
