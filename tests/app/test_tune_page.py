@@ -157,7 +157,7 @@ def test_a_tune_started_on_the_page_runs_perpsim_tune_and_is_not_run_twice(runs_
     at.number_input(key="tune.trials").set_value(2)
     at.number_input(key="tune.paths").set_value(1)
     at.number_input(key="tune.candidates").set_value(1)
-    at.number_input(key="tune.verify_paths").set_value(1)
+    at.number_input(key="tune.verify_paths").set_value(0)
     at.text_input(key=f"tune.range.{FUND}").set_value("1e4..1e6")
     at.text_area(key="tune.constraints").set_value(CONSTRAINT).run()
     assert errors(at) == []
@@ -172,8 +172,10 @@ def test_a_tune_started_on_the_page_runs_perpsim_tune_and_is_not_run_twice(runs_
     [out] = list((runs_root / "app").glob("tune-*"))
     assert at.selectbox(key="tune.selected").value == str(out)
     data = json.loads((out / "tune.json").read_text())
-    assert data["trials"]["complete"] == 2 and data["held_out"]["paths"] == 1
+    assert data["trials"]["complete"] == 2 and data["held_out"]["paths"] == 0
     assert len(chart_traces(at, "tune.chart.pareto")["current set"]["x"]) == 1
+    # Nothing was verified on chain: no runs to open in the Compare page.
+    assert at.button(key="tune.open_compare").disabled
 
     # The same tune again is read from its folder.
     at.button(key="tune.run").click().run()
