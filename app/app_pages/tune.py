@@ -62,6 +62,11 @@ def _scenario() -> Scenario:
     return _preset(choice.removeprefix("preset:"))
 
 
+def _default_engine() -> str:
+    """The mirror where this build has it (the search's engine of choice), else the chain."""
+    return ENGINES[0] if model.engine_problem(ENGINES[0], state.backend()) is None else ENGINES[1]
+
+
 def _form(scenario: Scenario) -> model.TuneForm:
     """The inputs, as widgets; returns what they say (not yet checked)."""
     keys = _keys(scenario.fingerprint(), scenario)
@@ -70,9 +75,11 @@ def _form(scenario: Scenario) -> model.TuneForm:
         f"{P}.params": ["controls.insurance_fund_usd", f"markets.{first}.overrides.max_leverage"],
         f"{P}.objectives": ["var95:system_loss_usd", "mean:fees_usd"],
         f"{P}.constraints": "evar99:bad_debt_usd<=1e6",
-        f"{P}.trials": 20, f"{P}.paths": 4, f"{P}.engine": ENGINES[1], f"{P}.max_change": None,
+        f"{P}.trials": 20, f"{P}.paths": 4, f"{P}.max_change": None,
         f"{P}.candidates": 3, f"{P}.verify_paths": 4, f"{P}.workers": 2,
     })  # fmt: skip
+    if f"{P}.engine" not in st.session_state:
+        st.session_state[f"{P}.engine"] = _default_engine()
     chosen = list(st.session_state[f"{P}.params"])
     left, right = st.columns([3, 1])
     with left:

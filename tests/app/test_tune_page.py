@@ -13,8 +13,9 @@ import pytest
 from click.testing import CliRunner
 from streamlit.testing.v1 import AppTest
 
-from app_helpers import chart_traces, dataframe_with, errors, new_app
-from perpsim_ui import scenarios
+from app_helpers import chart_traces, charts, dataframe_with, errors, new_app
+from perpsim_ui import jobs, scenarios
+from perpsim_ui import tune as model
 from simulator.cli import main
 from simulator.experiments.report import cell, number
 from tune_helpers import CONSTRAINT, OBJECTIVES, copy_tune, small_scenario
@@ -181,3 +182,52 @@ def test_a_tune_started_on_the_page_runs_perpsim_tune_and_is_not_run_twice(runs_
     at.button(key="tune.run").click().run()
     assert len(spawned.commands) == 1
     assert any("already ran" in s.value for s in at.success)
+
+
+def test_an_unfinished_tune_says_what_it_has_and_another_schema_is_refused(tune_dir):
+    report = (tune_dir / "tune.json").read_text()
+    (tune_dir / "tune.json").unlink()
+    at = _open_tune(new_app().run())
+    [info] = [i.value for i in at.info if "not finished" in i.value]
+    assert "5 trial(s) written so far" in info
+    assert charts(at) == []
+
+    data = json.loads(report)
+    data["schema_version"] = 2
+    (tune_dir / "tune.json").write_text(json.dumps(data))
+    at.run()
+    assert errors(at) == [
+        f"{tune_dir / 'tune.json'} has schema version 2; this app reads version 1"
+    ]
+    assert charts(at) == []
+
+
+def test_a_running_tune_says_whether_it_searches_or_verifies(tmp_path):
+    job = jobs.Job(kind="tune", out_dir=tmp_path, command=[], label="tune small")
+    assert model.progress_text(job, 3).startswith("tune small: starting")
+    (tmp_path / "trials").mkdir()
+    (tmp_path / "trials" / "trial-00000.json").write_text("{}")
+    job.done, job.total = 1, 3
+    assert model.progress_text(job, 3).startswith("tune small: search, trial 1 of 3 (")
+    for i in (1, 2):
+        (tmp_path / "trials" / f"trial-{i:05d}.json").write_text("{}")
+    job.done, job.total = 2, 8
+    assert model.progress_text(job, 3).startswith(
+        "tune small: verification on chain, 2 of 8 evaluations ("
+    )
+
+
+def test_every_suggested_range_is_one_the_scenario_accepts():
+    from simulator.experiments.params import check_params, parse_param
+    from simulator.scenario.models import VenueAdlPolicy
+
+    scenario = scenarios.preset_scenario("oct-2025")
+    keys = [k for k in model.tunable_keys(scenario) if not k.startswith("markets.")]
+    keys += [k for k in model.tunable_keys(scenario) if k.startswith("markets.BTC.")]
+    suggested = {key: model.suggested_range(scenario, key) for key in keys}
+    assert suggested["controls.insurance_fund_usd"] == "50000..150000"
+    assert set(suggested["controls.adl_policy"].split("|")) == {p.value for p in VenueAdlPolicy}
+    assert suggested["markets.BTC.overrides.full_liquidation_after_cooldown"] == "true|false"
+    for key, text in suggested.items():
+        if text:  # nothing is suggested for a key without a current value (leverage_cap: null)
+            check_params(scenario, [parse_param(f"{key}={text}")])
