@@ -161,13 +161,19 @@ def _follow(job: jobs.Job) -> None:
 def _folder_choice(root: Path) -> Path | None:
     """The tune folder to show: one under the run folders, or one this app is running."""
     found = [str(p) for p in model.list_tunes(root)]
-    running = [key for key, job in jobs.registry().items() if job.kind == "tune"]
+    running = [key for key, job in jobs.registry().items() if job.kind == "tune" and job.running]
     selected = st.session_state.get(f"{P}.selected")
-    options = list(dict.fromkeys([*(s for s in [selected] if s), *running, *found]))
+    # The folder asked for stays chosen while it exists or this app has a job for it (a tune
+    # that failed before writing its folder still shows why).
+    kept = [selected] if selected and (jobs.find(Path(selected)) or Path(selected).is_dir()) else []
+    options = list(dict.fromkeys([*kept, *running, *found]))
     if not options:
         st.info(f"No tune folder under `{root}` yet: start a tune above, or run "
                 "`perpsim tune ... --out` into that folder.")  # fmt: skip
         return None
+
+    if st.session_state.get(f"{P}.selected") not in options:
+        st.session_state[f"{P}.selected"] = options[0]
 
     def label(option: str) -> str:
         path = Path(option)
