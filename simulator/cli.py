@@ -1081,6 +1081,44 @@ def bench_contagion(nodes, edges, seed, reference_nodes, repeat, as_json) -> Non
     Console(width=120).print(table)
 
 
+@bench.command(name="sweep")
+@click.argument("scenario", default="oct-2025")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override scenario keys (after the bench's own: 120 steps, 300 "
+                   "accounts, the shocks at step 30).")  # fmt: skip
+@click.option("--points", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Grid points (values of controls.insurance_fund_usd).")  # fmt: skip
+@click.option("--paths", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Paths per point.")  # fmt: skip
+@click.option("--engine", default="chain", show_default=True, metavar="chain|mirror")
+@click.option("--backend", default="revm", show_default=True, metavar="revm|anvil")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@handles_errors
+def bench_sweep(scenario, overrides, points, paths, engine, backend, as_json) -> None:
+    """Sweep throughput on 1 and 2 local workers and a Dask LocalCluster of 2, side by side."""
+    from benchmarks.sweep import run as run_bench
+
+    progress = (lambda m: None) if as_json else (lambda m: err_console.print(f"[dim]{m}[/dim]"))
+    figures = run_bench(scenario, list(overrides), points, paths, engine, backend,
+                        progress=progress)  # fmt: skip
+    if as_json:
+        click.echo(json.dumps(figures, indent=2))
+        return
+    table = Table(title=f"perpsim bench sweep: {figures['scenario']}, {points} points x "
+                        f"{paths} paths on {engine}")  # fmt: skip
+    for col in ("configuration", "executor", "start-up s", "seconds", "runs", "runs/s"):
+        table.add_column(col, justify="left" if col in ("configuration", "executor") else "right")
+    for name, f in figures["configurations"].items():
+        table.add_row(name, f["executor"], f"{f['startup_seconds']:.2f}", f"{f['seconds']:.2f}",
+                      str(f["runs"]), f"{f['runs_per_s']:.2f}")  # fmt: skip
+    Console(width=120).print(table)
+    met = {True: "met", False: "NOT met"}
+    click.echo(f"2 workers / 1 worker: {figures['speedup_2_over_1']}x (target >= "
+               f"{figures['speedup_target']}x: {met[figures['speedup_target_met']]})")  # fmt: skip
+    click.echo(f"Dask LocalCluster / 2-worker pool, seconds: {figures['dask_over_pool']} "
+               f"(target <= {figures['dask_target']}: {met[figures['dask_target_met']]})")  # fmt: skip
+
+
 def _market_counts(text: str) -> tuple[int, ...]:
     """``"1,3,6"`` as (1, 3, 6); anything else is a one-line error (exit 2)."""
     try:

@@ -12,8 +12,9 @@ Engines:
   folder that is removed once its summary is read, unless the task names a folder to keep it
   in (the on-chain verification runs of ``perpsim tune``, which the app opens). A worker that
   starts anvil nodes stops them when the run ends.
-- ``mirror``: the numpy mirror of the contract math, vectorised over paths
-  (``simulator.mirror.run.run_paths``); all K paths in one task.
+- ``mirror``: the numpy mirror of the contract math (``simulator.mirror.run.run_paths``,
+  vectorised over traders), the K paths in as many tasks as there are workers (one call of
+  ``run_paths`` each: a mirror that vectorises over paths too gets them together).
 
 :func:`evaluate` is the function every executor runs (a pool worker, a Dask worker): plain
 data in (:class:`Evaluation`), plain data out, no exception crossing the process boundary for
@@ -95,14 +96,27 @@ def split(
     backend: str = "revm",
     key: tuple[Any, ...] = (),
     keep_dirs: Sequence[str] | None = None,
+    chunks: int = 1,
 ) -> list[Evaluation]:
     """The tasks of one parameter set on ``seeds``: one per path on the chain (each a separate
-    run, spread over the workers), one for all paths on the mirror (vectorised over paths).
-    Each task's ``key`` is ``key + (first path index,)``."""
+    run, spread over the workers); on the mirror ``chunks`` tasks of consecutive paths (at most
+    one per path). Each task's ``key`` is ``key + (index of its first path,)``."""
     seeds = [int(s) for s in seeds]
     if engine == "mirror":
-        return [Evaluation(dict(scenario), dict(overrides), tuple(seeds), engine, backend,
-                           None, (*key, 0))]  # fmt: skip
+        n = max(1, min(int(chunks), len(seeds)))
+        bounds = [len(seeds) * i // n for i in range(n + 1)]
+        return [
+            Evaluation(
+                dict(scenario),
+                dict(overrides),
+                tuple(seeds[lo:hi]),
+                engine,
+                backend,
+                None,
+                (*key, lo),
+            )  # fmt: skip
+            for lo, hi in zip(bounds, bounds[1:], strict=False)
+        ]
     return [
         Evaluation(
             dict(scenario),

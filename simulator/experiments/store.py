@@ -128,13 +128,15 @@ class ExperimentFolder:
         if not (self.out / EXPERIMENT).is_file():
             atomic_write_json(self.out / EXPERIMENT, {"spec": self.spec, **(extra or {})})
 
-    def abandon(self) -> None:
-        """Remove what :meth:`create` made if no item was written (a failure before the first
-        result leaves nothing behind)."""
+    def abandon(self, made: Sequence[Path] = ()) -> None:
+        """Remove what :meth:`create` made, and the files ``made`` (made since, such as a new
+        study database), if no item was written: a failure before the first result leaves
+        nothing behind."""
         if self._created is None or any(self.items_dir.glob("*.json")):
             return
-        with contextlib.suppress(OSError):
-            (self.out / EXPERIMENT).unlink()
+        for path in (self.out / EXPERIMENT, *made):
+            with contextlib.suppress(OSError):
+                path.unlink()
         for folder in (self.items_dir, *self.items_dir.parents):
             if folder == self._created.parent:
                 break

@@ -160,7 +160,7 @@ def _run_points(
         if saved and saved.get("params") == dict(point) and saved.get("seeds") == list(seeds):
             records[index] = saved
             continue
-        tasks += split(point, seeds, engine, data, backend, key=(index,))
+        tasks += split(point, seeds, engine, data, backend, key=(index,), chunks=executor.workers)
     total = len(points) * len(seeds)
     done = len(records) * len(seeds)
     if progress:

@@ -285,6 +285,7 @@ def run_tune(
         storage = open_storage(url)
     else:
         storage = None  # created with the folder, after every check
+    storage_is_new = storage is None
     executor = open_executor(request.workers, request.dask)
     try:
         folder.create({"scenario": request.scenario.to_dict()})
@@ -301,7 +302,8 @@ def run_tune(
 
             raise _storage_error(url, exc) from None
     except BaseException:
-        folder.abandon()
+        new_db = own_db and storage_is_new
+        folder.abandon([out / "study.db", out / "study.db-journal"] if new_db else [])
         raise
     finally:
         executor.close()
@@ -378,7 +380,7 @@ def _run_batch(
         trial.set_user_attr(OWNER, owner())
         sets[trial.number] = suggest(trial, request.params)
         tasks += split(sets[trial.number], seeds, request.engine, data, request.backend,
-                       key=(trial.number,))  # fmt: skip
+                       key=(trial.number,), chunks=max(1, executor.workers // len(batch)))  # fmt: skip
     parts: dict[int, dict[int, list[dict[str, Any]]]] = {}
     failed: set[int] = set()
 
@@ -451,7 +453,8 @@ def _verify(
     tasks = []
     if not (current_tuning and current_tuning.get("seeds") == list(seeds)):
         current_tuning = None
-        tasks += split({}, seeds, request.engine, data, request.backend, key=("tuning", "current"))
+        tasks += split({}, seeds, request.engine, data, request.backend, key=("tuning", "current"),
+                       chunks=executor.workers)  # fmt: skip
     for label, _, _, params in sets:
         dirs = [str(verify_root / label / f"path-{i}") for i in range(len(held))]
         tasks += split(params, held, "chain", data, request.verify_backend,

@@ -114,3 +114,34 @@ def test_max_change_is_checked_before_anything_runs(tmp_path):
     assert (fund.low, fund.high) == pytest.approx((fund.current * 0.9, fund.current * 1.1))
     assert fund.given == (0.0, 2_000_000.0)
     assert not (tmp_path / "t").exists()
+
+
+def test_trials_a_dead_process_left_running_are_told_from_their_file_or_failed(tmp_path):
+    import socket
+
+    from simulator.experiments.objectives import parse_objective
+    from simulator.experiments.study import (
+        OWNER,
+        make_sampler,
+        open_storage,
+        open_study,
+        settle_stale_trials,
+    )
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    objectives = [parse_objective("mean:system_loss_usd"), parse_objective("mean:fees_usd")]
+    study = open_study(open_storage(url), url, "s", objectives, make_sampler("tpe", 1, False))
+    dead = f"{socket.gethostname()}:{2**22 + 12345}"  # above pid_max: no such process
+    written, lost, alive = study.ask(), study.ask(), study.ask()
+    for trial in (written, lost):
+        trial.set_user_attr(OWNER, dead)
+    alive.set_user_attr(OWNER, f"{socket.gethostname()}:{os.getpid()}")
+    saved = {written.number: {"values_list": [1.0, 2.0], "violations": [-5.0]}}
+    assert settle_stale_trials(study, saved, ["evar99:bad_debt_usd<=1"]) == (1, 1)
+    states = {t.number: t for t in study.get_trials()}
+    assert states[written.number].state.name == "COMPLETE"
+    assert states[written.number].values == [1.0, 2.0]
+    assert states[written.number].constraints == {"evar99:bad_debt_usd<=1": -5.0}
+    assert states[lost.number].state.name == "FAIL"
+    assert "interrupted" in states[lost.number].user_attrs["error"]
+    assert states[alive.number].state.name == "RUNNING"  # its process (this one) is alive
