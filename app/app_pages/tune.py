@@ -185,6 +185,14 @@ def _folder_choice(root: Path) -> Path | None:
     return Path(choice)
 
 
+def _choose(label: str, options: list[str], key: str) -> str:
+    """A selectbox whose kept value falls back to the first option when it is not offered (another
+    tune folder, or the other axis took it)."""
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = options[0]
+    return st.selectbox(label, options, key=key)
+
+
 def _render(data: dict, folder: Path) -> None:
     """Everything about a finished tune."""
     held, counts = data["held_out"], data["trials"]
@@ -209,8 +217,10 @@ def _render(data: dict, folder: Path) -> None:
     x, y = labels[0], (labels[1] if len(labels) > 1 else None)
     if len(labels) > 2:
         left, right = st.columns(2)
-        x = left.selectbox("x axis", labels, index=0, key=f"{P}.x")
-        y = right.selectbox("y axis", [lab for lab in labels if lab != x], key=f"{P}.y")
+        with left:
+            x = _choose("x axis", labels, f"{P}.x")
+        with right:
+            y = _choose("y axis", [lab for lab in labels if lab != x], f"{P}.y")
     st.plotly_chart(model.pareto_figure(data, x, y), key=f"{P}.chart.pareto", **charts.SHOW)
 
     st.subheader("Recommended set against the current one")

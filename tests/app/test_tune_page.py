@@ -231,3 +231,29 @@ def test_every_suggested_range_is_one_the_scenario_accepts():
     for key, text in suggested.items():
         if text:  # nothing is suggested for a key without a current value (leverage_cap: null)
             check_params(scenario, [parse_param(f"{key}={text}")])
+
+
+def test_with_three_objectives_the_chart_plots_the_two_chosen(tune_dir):
+    # The small tune's report with a third objective (a tune of three writes the same shape).
+    path = tune_dir / "tune.json"
+    data = json.loads(path.read_text())
+    third = "mean:bad_debt_usd"
+    data["objectives"].append({"label": third, "statistic": "mean", "metric": "bad_debt_usd",
+                               "direction": "minimize"})  # fmt: skip
+    for t in data["trials_table"]:
+        if t["values"]:
+            t["values"][third] = float(t["number"])
+    data["current"]["tuning"]["objectives"][third] = 0.5
+    path.write_text(json.dumps(data))
+    at = _open_tune(new_app().run())
+    assert (at.selectbox(key="tune.x").value, at.selectbox(key="tune.y").value) == OBJECTIVES
+    at.selectbox(key="tune.y").set_value(third).run()
+    traces = chart_traces(at, "tune.chart.pareto")
+    front = sorted((t for t in data["trials_table"] if t["pareto"]),
+                   key=lambda t: t["values"][OBJECTIVES[0]])  # fmt: skip
+    assert traces["Pareto front"]["y"] == [float(t["number"]) for t in front]
+    assert traces["current set"]["y"] == [0.5]
+    # The x axis cannot take the y axis' objective: choosing it moves y to the first other.
+    at.selectbox(key="tune.x").set_value(third).run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="tune.y").value == OBJECTIVES[0]
