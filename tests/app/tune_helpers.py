@@ -7,6 +7,7 @@ it into their run-folder root (:func:`copy_tune`).
 
 from __future__ import annotations
 
+import atexit
 import functools
 import shutil
 import subprocess
@@ -34,6 +35,7 @@ TUNE_TIMEOUT_S = 300
 def small_tune() -> Path:
     """The folder of a finished small tune (made on the first call of the process)."""
     work = Path(tempfile.mkdtemp(prefix="perpsim-tune-page-"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)
     out = work / "tune-small"
     command = [PERPSIM, "tune", str(small_scenario_file(work))]
     command += [f"--param={p}" for p in PARAMS] + [f"--objective={o}" for o in OBJECTIVES]
