@@ -27,6 +27,7 @@ PAGES = [
     st.Page(APP_DIR / "app_pages" / "compare.py", title="Compare controls", icon=":material/compare_arrows:"),
     st.Page(APP_DIR / "app_pages" / "runs.py", title="Runs", icon=":material/folder_open:"),
     st.Page(APP_DIR / "app_pages" / "contagion.py", title="Contagion", icon=":material/hub:"),
+    st.Page(APP_DIR / "app_pages" / "tune.py", title="Tune", icon=":material/model_training:"),
 ]  # fmt: skip
 
 state.keep_widget_values()

@@ -6,6 +6,7 @@ The form can be prefilled from the address: ``/compare?controls=baseline,insuran
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import streamlit as st
@@ -115,7 +116,12 @@ clicked = st.button("Run comparison", key=f"{P}.run", type="primary", disabled=e
 
 root = state.app_dir()
 controls = tuple(selected)
+# Another page (the Tune page's verification runs) may have opened a folder here: it stays
+# shown until Run is pressed.
+opened_from = st.session_state.get(f"{P}.opened_from")
 if clicked and error is None:
+    st.session_state.pop(f"{P}.opened_from", None)
+    opened_from = None
     out, job = jobs.start_compare(scenario, controls, int(paths), root, workers=int(workers))
     st.session_state[f"{P}.out_dir"] = (str(out), controls, int(paths))
     if job is None:
@@ -123,7 +129,7 @@ if clicked and error is None:
             "This comparison already ran: its results are read from its folder, no new simulation.",
             icon=":material/cached:",
         )
-elif error is None:
+elif error is None and not opened_from:
     ready = jobs.compare_folder(scenario, controls, int(paths), root)
     if jobs.compare_is_complete(ready, controls, int(paths)):
         st.session_state[f"{P}.out_dir"] = (str(ready), controls, int(paths))
@@ -140,7 +146,11 @@ if shown:
         st.error(f"The comparison stopped: {job.error}", icon=":material/error:")
     data = results.load_compare(out, shown_controls, shown_paths)
     if data is not None:
-        if error is not None or out != jobs.compare_folder(scenario, controls, int(paths), root):
+        if opened_from:
+            st.info(f"Opened from {opened_from}; press Run to compare the form's control sets.")
+            if not data.missing:  # a tune's verification runs: all finished, no compare.json
+                data = dataclasses.replace(data, complete=True)
+        elif error is not None or out != jobs.compare_folder(scenario, controls, int(paths), root):
             st.info("These results are for other inputs than the form's: press Run to update.")
         views.render_compare(data, P)
         with st.expander("Files of this comparison"):

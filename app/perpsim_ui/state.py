@@ -30,11 +30,11 @@ BACKEND_KEY = "sidebar.backend"
 BACKENDS = ("anvil", "revm")
 #: Prefixes of value widgets whose state must outlive a visit to another page. Buttons, file
 #: uploaders and download buttons cannot be assigned and are not listed here.
-PERSISTENT_PREFIXES = ("scenario.", "compare.", "runs.", "sidebar.")
+PERSISTENT_PREFIXES = ("scenario.", "compare.", "runs.", "sidebar.", "tune.")
 #: Widget keys that must not be re-assigned (buttons and uploaders refuse it).
 _UNASSIGNABLE_SUFFIXES = (
     ".run", ".stop", ".upload", ".refresh", ".zip", ".resume", ".delete", ".delete_confirm",
-    ".delete_cancel",
+    ".delete_cancel", ".open_compare",
 )  # fmt: skip
 
 

@@ -6,11 +6,16 @@ saves a screenshot (copied to ``docs/compare-page.png`` for the README when
 ``PERPSIM_UPDATE_SCREENSHOT`` is set, as ``make screenshot`` does). Every process the
 test starts (Streamlit, chromedriver and Chromium, the ``perpsim`` subprocess and its anvil
 nodes) is stopped, even when the test fails.
+
+Then walks every page (each renders without an exception) and reads a finished tune on the
+Tune page: its Pareto chart drawn, the recommended set beside the current one, and its button
+that opens the verification runs in the Compare page.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -211,4 +216,69 @@ def test_compare_page_runs_a_comparison_in_a_real_browser(served_app, browser, t
 
     rows = _wait(browser, market_rows, 30, "BTC's rows of the comparison")
     assert not any(row.startswith("var95_bad_debt_usd") for row in rows)  # the venue's tail rows
+    assert browser.find_elements(By.CSS_SELECTOR, "[data-testid='stException']") == []
+
+
+#: Every page of the app (its address) and a heading it shows once rendered.
+PAGES = {"": "Scenario", "compare": "Compare controls", "runs": "Runs", "contagion": "Contagion",
+         "tune": "Tune parameters"}  # fmt: skip
+
+
+def test_every_page_renders_and_the_tune_page_shows_a_tune_in_a_real_browser(
+    served_app, browser, tmp_path
+):
+    from selenium.webdriver.common.by import By
+
+    from tune_helpers import copy_tune
+
+    tune = copy_tune(tmp_path / "runs")
+    data = json.loads((tune / "tune.json").read_text())
+
+    def heading(text):
+        def shown(driver):
+            titles = [h.text for h in driver.find_elements(By.CSS_SELECTOR, "h1")]
+            return any(text in t for t in titles)
+
+        return shown
+
+    for address, title in PAGES.items():
+        browser.get(f"{served_app}/{address}")
+        _wait(browser, heading(title), START_TIMEOUT_S, f"the {title} page")
+        assert browser.find_elements(By.CSS_SELECTOR, "[data-testid='stException']") == [], title
+
+    # The Tune page (the last one opened) shows the tune: the Pareto chart with its markers,
+    # the recommended set beside the current one, the trials table.
+    def pareto_drawn(driver):
+        points = driver.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .scatterlayer .point")
+        tables = driver.find_elements(By.CSS_SELECTOR, "[data-testid='stTable'] table")
+        frames = driver.find_elements(By.CSS_SELECTOR, "[data-testid='stDataFrame']")
+        return len(points) >= data["trials"]["complete"] and tables and frames
+
+    _wait(browser, pareto_drawn, RUN_TIMEOUT_S, "the Pareto chart, the sets and the trials")
+    legend = [t.text for t in browser.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .legendtext")]
+    assert "Pareto front" in legend and "candidates" in legend
+    [table] = browser.find_elements(By.CSS_SELECTOR, "[data-testid='stTable'] table")
+    header = [th.text.strip() for th in table.find_elements(By.CSS_SELECTOR, "thead th")]
+    recommended = data["recommended"]["label"]
+    assert header[1:] == ["current · tuning (2 paths)", "current · held-out (2 paths)",
+                          f"{recommended} · tuning (2 paths)", f"{recommended} · held-out (2 paths)"]  # fmt: skip
+
+    # Its button opens the verification runs in the Compare page.
+    def compare_button(driver):
+        for button in driver.find_elements(By.CSS_SELECTOR, "button"):
+            if "Open the verification runs in Compare" in button.text and button.is_enabled():
+                return button
+        return None
+
+    _wait(browser, compare_button, 10, "the Compare button").click()
+
+    def compared(driver):
+        for table in driver.find_elements(By.CSS_SELECTOR, "[data-testid='stTable'] table"):
+            header = [th.text.strip() for th in table.find_elements(By.CSS_SELECTOR, "thead th")]
+            if header[:2] == ["metric", "current"]:
+                return header
+        return None
+
+    header = _wait(browser, compared, 60, "the verification runs in the Compare page")
+    assert header == ["metric", "current", *(c["label"] for c in data["candidates"])]
     assert browser.find_elements(By.CSS_SELECTOR, "[data-testid='stException']") == []
