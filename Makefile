@@ -45,10 +45,16 @@ $(STAMPS)/python: requirements.lock pyproject.toml
 UV_COMPILE = $(BIN)/uv pip compile --quiet pyproject.toml --extra dev --generate-hashes \
 	--python-version 3.11 --python-platform x86_64-unknown-linux-gnu -o requirements.lock \
 	--custom-compile-command "make lock"
-lock: $(STAMPS)/python
+# uv itself, from the lock as it is (not through the python stamp: after an edit of
+# pyproject.toml that stamp's `pip check` fails until `make lock` has run).
+$(BIN)/uv:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --require-hashes -r requirements.lock
+
+lock: $(BIN)/uv
 	$(UV_COMPILE)
 
-lock-upgrade: $(STAMPS)/python
+lock-upgrade: $(BIN)/uv
 	$(UV_COMPILE) --upgrade
 
 $(STAMPS)/node: package.json package-lock.json
