@@ -30,6 +30,7 @@ from simulator.chain.abi import AbiRegistry, Function
 from simulator.chain.assembly import BlockAssembly
 from simulator.chain.codec import decode_replies, encode_reads
 from simulator.chain.dumps import require_dump_of
+from simulator.chain.gcpause import paused_gc
 from simulator.chain.rpc import RpcClient
 from simulator.chain.types import Call, TxResult, View, ViewError
 from simulator.errors import ChainError, RpcError, TransactionReverted
@@ -247,7 +248,8 @@ class RpcChain(BlockAssembly):
     def submit(self, calls: Sequence[Call], *, max_block_calls: int | None = None) -> None:
         start = time.perf_counter()
         self._enter_batch_mode()
-        self._assemble(calls, max_block_calls)
+        with paused_gc():
+            self._assemble(calls, max_block_calls)
         self.stats.seconds += time.perf_counter() - start
 
     def mine(self) -> list[TxResult]:
@@ -259,7 +261,8 @@ class RpcChain(BlockAssembly):
         start = time.perf_counter()
         reads = None
         if self._pending:
-            reads = self._mine_block(views)
+            with paused_gc():
+                reads = self._mine_block(views)
         elif not self._block_results:
             self._stamp_next_block()
             self.rpc.request("evm_mine")  # nothing submitted: an empty block, time moves on
@@ -387,7 +390,6 @@ class RpcChain(BlockAssembly):
             call = calls[i]
             result = frame.get("result") or {}
             ok = "error" not in frame
-            events = [e for e in map(decode_log, logs_by_tx.get(tx_hash, ())) if e is not None]
             created = result.get("address") if call.to is None else None
             block = frame["blockNumber"]
             results[i] = TxResult(
@@ -398,11 +400,12 @@ class RpcChain(BlockAssembly):
                 block_number=block if isinstance(block, int) else int(block, 16),
                 position=frame["transactionPosition"],
                 gas_used=intrinsic_gas(call) + int(result.get("gasUsed", "0x0"), 16),
-                events=events,
                 error=None
                 if ok
                 else decode_error(bytes.fromhex((result.get("output") or "0x")[2:])),
                 contract_address=to_checksum_address(created) if created and ok else None,
+                raw_logs=logs_by_tx.get(tx_hash, ()),
+                decode=decode_log,
             )
         for tx_hash, i in pending.items():
             # Not mined: a nonce gap left by a refused transaction of the same sender.
@@ -423,7 +426,8 @@ class RpcChain(BlockAssembly):
             self._flush_deferred()
         tag = "pending" if pending else "latest"
         requests = _read_requests(views, tag)
-        return self._decode_reads(views, self.rpc.batch_raw(requests), strict)
+        with paused_gc():
+            return self._decode_reads(views, self.rpc.batch_raw(requests), strict)
 
     def _decode_reads(self, views: Sequence[View], replies: list[dict], strict: bool) -> list[Any]:
         """The results of :func:`_read_requests`'s replies, in ``views`` order."""
