@@ -107,11 +107,16 @@ class BackgroundResults:
         )
         traces = self._rpc._unwrap("trace_block", replies[0])
         logs = self._rpc._unwrap("eth_getLogs", replies[1])
+        indices = list(pending.values())
         fill_results(traces, logs, pending, calls, results, self._registry)
         if pending:
             raise ChainError(
                 f"block {number}: {len(pending)} of its transactions are missing from its trace"
             )
+        # Decode the events here too, off the calling thread's path (which reads them once
+        # the batch is mined: the setup reads every deposit's and every open's).
+        for i in indices:
+            results[i].events  # noqa: B018
 
     def settle(self, *, discard: bool = False) -> None:
         """Wait for every block handed over; raise the first failure (``discard``: wait, and
