@@ -11,9 +11,12 @@ signing), one block costs three round trips once every sender's nonce is known:
 3. the block's trace (``trace_block``: statuses, gas, revert data, decoded against every ABI
    the project knows), its logs, its header (the next base fee) and any views to read on it.
 
-Batches larger than the block gas limit are split into several blocks. A read of several views
-is one ``eth_call`` of ``ViewBatch.readAll`` (its code placed by a state override): anvil
-executes the pending block again for every ``eth_call`` on ``pending``, once for a batch.
+Batches larger than the block gas limit (or than a caller's ``max_block_calls``) are split into
+several blocks; the trace and logs of each block the batch continues after are fetched and
+decoded on a worker thread while the batch goes on (:mod:`simulator.chain.block_results`),
+and :meth:`RpcChain.mine` waits for them. A read of several views is one ``eth_call`` of
+``ViewBatch.readAll`` (its code placed by a state override): anvil executes the pending block
+again for every ``eth_call`` on ``pending``, once for a batch.
 """
 
 from __future__ import annotations
