@@ -9,12 +9,21 @@ With ``compare_unlimited`` the same world is also built with the setup's blocks 
 block gas limit alone (``SETUP_BLOCK_CALLS = None``, how the setup sent before blocks were
 bounded at ``SETUP_BLOCK_CALLS`` calls): the before/after of the same build in one process.
 Both builds must end with the same positions, or the benchmark fails.
+
+Each build also reports its CPU seconds (``cpu_seconds``): this process's (``python``; the
+calling thread's alone, ``python_main_thread``: the setup's Python on its critical path, the
+rest runs on ``RpcChain``'s results worker beside the node) and the anvil nodes' (``node``,
+read from ``/proc``; ``None`` where there is none). On a shared machine the wall seconds follow
+the load; the CPU seconds much less: on an idle 2-core machine the wall time is about the
+node's CPU plus the calling thread's.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -25,6 +34,25 @@ from simulator.runner import GENESIS_TIMESTAMP_S, run_node_config
 from simulator.scenario import load_scenario
 
 
+def _node_cpu_seconds() -> float | None:
+    """CPU seconds (user + system) of this process's child processes so far (the anvil nodes:
+    a run's node is a fork of an empty second one); ``None`` without ``/proc``."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    me, ticks, total = os.getpid(), os.sysconf("SC_CLK_TCK"), 0
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if int(fields[1]) == me:
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
 def _build(scenario, backend: str, block_calls: int | None) -> dict:
     """Build the world once with ``SETUP_BLOCK_CALLS = block_calls``; its figures."""
     saved = world_module.SETUP_BLOCK_CALLS
@@ -33,9 +61,13 @@ def _build(scenario, backend: str, block_calls: int | None) -> dict:
         with open_chain(anvil=run_node_config(), backend=backend) as chain:
             chain.use_fixed_clock(GENESIS_TIMESTAMP_S)
             blocks_before = chain.stats.blocks
+            node_before = _node_cpu_seconds()
+            cpu, main_cpu = time.process_time(), time.thread_time()
             start = time.perf_counter()
             world = world_module.build_world(chain, scenario)
             seconds = time.perf_counter() - start
+            cpu, main_cpu = time.process_time() - cpu, time.thread_time() - main_cpu
+            node_after = _node_cpu_seconds()
             blocks = chain.stats.blocks - blocks_before
     finally:
         world_module.SETUP_BLOCK_CALLS = saved
@@ -43,6 +75,13 @@ def _build(scenario, backend: str, block_calls: int | None) -> dict:
         "block_calls": block_calls,
         "seconds": round(seconds, 2),
         "phases_seconds": {k: round(v, 2) for k, v in world.setup_seconds.items()},
+        "cpu_seconds": {
+            "python": round(cpu, 2),
+            "python_main_thread": round(main_cpu, 2),
+            "node": round(node_after - node_before, 2)
+            if backend == "anvil" and node_before is not None
+            else None,
+        },
         "transactions": world.setup_transactions,
         "blocks": blocks,
         "opened": int(world.opened.sum()),

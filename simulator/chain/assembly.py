@@ -54,6 +54,12 @@ class BlockAssembly(Chain):
         """Mine the calls sent so far into one block and fill in their results."""
         raise NotImplementedError
 
+    def _mine_continued(self) -> None:
+        """Mine a block that the batch being assembled continues after; by default
+        :meth:`_mine_block` (a backend may fill in that block's results later, before
+        :meth:`~simulator.chain.base.Chain.mine` returns them)."""
+        self._mine_block()
+
     def _advance_node_clock(self, seconds: int) -> None:
         """Move the node's own (wall) clock forward, when no fixed clock is in use."""
         raise NotImplementedError
@@ -81,14 +87,14 @@ class BlockAssembly(Chain):
             if self._pending_gas + call.gas > self.block_gas_limit:
                 self._send(accepted)
                 accepted, in_block = [], 0
-                self._mine_block()  # the block is full: the rest goes into the next one
+                self._mine_continued()  # the block is full: the rest goes into the next one
             elif max_block_calls is not None and in_block >= max_block_calls:
                 # Continue the block in another one with the same timestamp; the gas split
                 # still counts the whole block, so blocks end at the same calls as without it.
                 self._send(accepted)
                 gas = self._pending_gas  # after _send: a call the node refused holds none
                 accepted, in_block = [], 0
-                self._mine_block()
+                self._mine_continued()
                 self._pending_gas = gas
                 if self._clock_s is not None:
                     self.set_next_block_timestamp(self._clock_s)

@@ -25,7 +25,7 @@ from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_abi.grammar import TupleType
 from eth_abi.grammar import parse as parse_abi_type
-from eth_utils import is_address
+from eth_utils import is_address, keccak
 from eth_utils import to_checksum_address as _to_checksum_address
 
 _UINT = re.compile(r"uint(\d+)")
@@ -38,9 +38,25 @@ class _Fallback(Exception):
     """The fast path does not handle this input: eth-abi decides."""
 
 
+_HEX40 = re.compile(r"0x[0-9a-f]{40}")
+
+
 @lru_cache(maxsize=1 << 16)
 def checksum(address_hex: str) -> str:
-    """EIP-55 checksummed address, cached (the same agents recur in every block)."""
+    """EIP-55 checksummed address, cached (the same agents recur in every block).
+
+    A lower-case ``0x`` address (how words and JSON-RPC replies spell them) is checksummed here
+    directly: keccak of the hex digits, each letter upper-cased where the hash's nibble is 8 or
+    more, about 1.5 times as fast as eth-utils' own (a 10,000-trader world meets every trader's
+    address for the first time in its setup); any other spelling goes to eth-utils (which
+    validates it). ``tests/chain/test_codec.py`` compares both on random addresses.
+    """
+    if _HEX40.fullmatch(address_hex):
+        digits = address_hex[2:]
+        nibbles = keccak(digits.encode()).hex()
+        return "0x" + "".join(
+            c.upper() if n > "7" else c for c, n in zip(digits, nibbles, strict=False)
+        )
     return _to_checksum_address(address_hex)
 
 

@@ -49,7 +49,7 @@ from typing import Any
 
 from eth_utils import keccak
 
-from simulator.chain.abi import AbiRegistry, to_checksum_address
+from simulator.chain.abi import AbiRegistry, DecodedEvent, to_checksum_address
 from simulator.chain.assembly import BlockAssembly
 from simulator.chain.dumps import REVM_REPLAY_MAGIC, require_dump_of
 from simulator.chain.rpc_chain import SenderStats, intrinsic_gas
@@ -300,15 +300,12 @@ class RevmChain(BlockAssembly):
         self._nonces[sender] = nonce + 1
         self._log.append(entry)
         ok = error is None and result.is_success
-        events = []
+        raw_logs: list[tuple[Any, int]] = []
         if ok:
-            decode = self.registry.decode_log_raw
-            for log in result.logs:
-                topics, data = log.data
-                event = decode(log.address, topics, data, self._block_log_index)
-                self._block_log_index += 1
-                if event is not None:
-                    events.append(event)
+            # Decoded on first use (TxResult.events); the log index is the block's now.
+            first = self._block_log_index
+            raw_logs = [(log, first + k) for k, log in enumerate(result.logs)]
+            self._block_log_index += len(raw_logs)
         decoded_error = None
         if not ok:
             match = _OUTPUT.search(error or "")
@@ -323,10 +320,18 @@ class RevmChain(BlockAssembly):
             block_number=self._number + 1,
             position=position,
             gas_used=max(result.gas_used + result.gas_refunded, intrinsic_gas(call)),
-            events=events,
             error=decoded_error,
             contract_address=to_checksum_address(created) if ok and created else None,
+            raw_logs=raw_logs,
+            decode=self._decode_log,
         )
+
+    def _decode_log(self, raw: tuple[Any, int]) -> DecodedEvent | None:
+        """One pyrevm log (with its index in the block) as a decoded event, ``None`` if
+        unknown."""
+        log, log_index = raw
+        topics, data = log.data
+        return self.registry.decode_log_raw(log.address, topics, data, log_index)
 
     def _set_account_nonce(self, address: str, nonce: int) -> None:
         info = self._evm.basic(address)

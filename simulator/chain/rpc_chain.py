@@ -11,9 +11,12 @@ signing), one block costs three round trips once every sender's nonce is known:
 3. the block's trace (``trace_block``: statuses, gas, revert data, decoded against every ABI
    the project knows), its logs, its header (the next base fee) and any views to read on it.
 
-Batches larger than the block gas limit are split into several blocks. A read of several views
-is one ``eth_call`` of ``ViewBatch.readAll`` (its code placed by a state override): anvil
-executes the pending block again for every ``eth_call`` on ``pending``, once for a batch.
+Batches larger than the block gas limit (or than a caller's ``max_block_calls``) are split into
+several blocks; the trace and logs of each block the batch continues after are fetched and
+decoded on a worker thread while the batch goes on (:mod:`simulator.chain.block_results`),
+and :meth:`RpcChain.mine` waits for them. A read of several views is one ``eth_call`` of
+``ViewBatch.readAll`` (its code placed by a state override): anvil executes the pending block
+again for every ``eth_call`` on ``pending``, once for a batch.
 """
 
 from __future__ import annotations
@@ -24,12 +27,12 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from eth_utils import to_checksum_address
-
 from simulator.chain.abi import AbiRegistry, Function
 from simulator.chain.assembly import BlockAssembly
+from simulator.chain.block_results import BackgroundResults, fill_results, intrinsic_gas
 from simulator.chain.codec import decode_replies, encode_reads
 from simulator.chain.dumps import require_dump_of
+from simulator.chain.gcpause import paused_gc
 from simulator.chain.rpc import RpcClient
 from simulator.chain.types import Call, TxResult, View, ViewError
 from simulator.errors import ChainError, RpcError, TransactionReverted
@@ -177,15 +180,6 @@ def _batched_eth_call(views: Sequence[View], tag: str) -> tuple[str, list]:
     return ("eth_call", [call, tag, {VIEW_BATCH_ADDRESS: {"code": code}}])
 
 
-def intrinsic_gas(call: Call) -> int:
-    """Gas charged before execution (EIP-2028 calldata, EIP-3860 init code), in gas units."""
-    zeros = call.data.count(0)
-    gas = 21_000 + 4 * zeros + 16 * (len(call.data) - zeros)
-    if call.to is None:
-        gas += 32_000 + 2 * ((len(call.data) + 31) // 32)
-    return gas
-
-
 class RpcChain(BlockAssembly):
     """A chain reached over JSON-RPC; owns the anvil node it runs on, if any."""
 
@@ -217,6 +211,8 @@ class RpcChain(BlockAssembly):
         # or mining (independent of each other, so they can share a JSON-RPC batch).
         self._deferred: list[tuple[str, list]] = []
         self.stats = SenderStats()
+        # Results of mined blocks still being fetched on a worker thread (created when needed).
+        self._background: BackgroundResults | None = None
 
     @property
     def url(self) -> str:
@@ -247,7 +243,8 @@ class RpcChain(BlockAssembly):
     def submit(self, calls: Sequence[Call], *, max_block_calls: int | None = None) -> None:
         start = time.perf_counter()
         self._enter_batch_mode()
-        self._assemble(calls, max_block_calls)
+        with paused_gc():
+            self._assemble(calls, max_block_calls)
         self.stats.seconds += time.perf_counter() - start
 
     def mine(self) -> list[TxResult]:
@@ -259,12 +256,14 @@ class RpcChain(BlockAssembly):
         start = time.perf_counter()
         reads = None
         if self._pending:
-            reads = self._mine_block(views)
+            with paused_gc():
+                reads = self._mine_block(views)
         elif not self._block_results:
             self._stamp_next_block()
             self.rpc.request("evm_mine")  # nothing submitted: an empty block, time moves on
             self._latest_base_fee = None
             self.stats.blocks += 1
+        self._settle()
         results, self._block_calls, self._block_results = self._block_results, [], []
         self.stats.transactions += len(results)
         self.stats.seconds += time.perf_counter() - start
@@ -372,47 +371,55 @@ class RpcChain(BlockAssembly):
         header = rpc._unwrap("eth_getBlockByNumber", replies[2])
         self._latest_base_fee = int(header.get("baseFeePerGas") or "0x0", 16)
         reads = self._decode_reads(views, replies[3:], True)
-        logs_by_tx: dict[str, list[dict]] = {}
-        for log in logs:
-            logs_by_tx.setdefault(log["transactionHash"], []).append(log)
-        decode_log = self.registry.decode_log
-        decode_error = self.registry.decode_error
-        for frame in traces:
-            if frame["traceAddress"]:
-                continue  # internal call; only top-level frames are transactions
-            tx_hash = frame["transactionHash"]
-            i = pending.pop(tx_hash, None)
-            if i is None:
-                continue
-            call = calls[i]
-            result = frame.get("result") or {}
-            ok = "error" not in frame
-            events = [e for e in map(decode_log, logs_by_tx.get(tx_hash, ())) if e is not None]
-            created = result.get("address") if call.to is None else None
-            block = frame["blockNumber"]
-            results[i] = TxResult(
-                index=i,
-                label=call.label,
-                ok=ok,
-                tx_hash=tx_hash,
-                block_number=block if isinstance(block, int) else int(block, 16),
-                position=frame["transactionPosition"],
-                gas_used=intrinsic_gas(call) + int(result.get("gasUsed", "0x0"), 16),
-                events=events,
-                error=None
-                if ok
-                else decode_error(bytes.fromhex((result.get("output") or "0x")[2:])),
-                contract_address=to_checksum_address(created) if created and ok else None,
-            )
+        fill_results(traces, logs, pending, calls, results, self.registry)
+        self._drop_unmined(pending)
+        return reads
+
+    def _mine_continued(self) -> None:
+        """Mine a block that a batch continues after (full, or at ``max_block_calls``): its
+        header now (the next block's base fee, which transactions it holds), its results on
+        the worker thread (:class:`BackgroundResults`) while the batch goes on; :meth:`mine`
+        waits for them."""
+        rpc, calls, results, pending = (
+            self.rpc,
+            self._block_calls,
+            self._block_results,
+            self._pending,
+        )
+        self._pending, self._pending_gas = {}, 0
+        if not pending:
+            return
+        self._stamp_next_block()
+        rpc.request("evm_mine")
+        self.stats.blocks += 1
+        header = rpc.request("eth_getBlockByNumber", ["latest", False])
+        self._latest_base_fee = int(header.get("baseFeePerGas") or "0x0", 16)
+        in_block = set(header["transactions"])
+        mined = {h: i for h, i in pending.items() if h in in_block}
+        self._drop_unmined({h: i for h, i in pending.items() if h not in in_block})
+        if mined:
+            if self._background is None:
+                self._background = BackgroundResults(
+                    self.rpc.url, self.rpc.timeout_s, self.registry
+                )
+            self._background.submit(int(header["number"], 16), mined, calls, results)
+
+    def _settle(self, *, discard: bool = False) -> None:
+        """Wait for the results of blocks handed to the worker (see :meth:`_mine_continued`)."""
+        if self._background is not None:
+            self._background.settle(discard=discard)
+
+    def _drop_unmined(self, pending: dict[str, int]) -> None:
+        """Results of sent transactions that the block just mined does not hold (a nonce gap
+        left by a refused transaction of the same sender): dropped from the node's pool."""
+        calls, results = self._block_calls, self._block_results
         for tx_hash, i in pending.items():
-            # Not mined: a nonce gap left by a refused transaction of the same sender.
-            rpc.request("anvil_dropTransaction", [tx_hash])
+            self.rpc.request("anvil_dropTransaction", [tx_hash])
             self._nonces.pop(calls[i].sender, None)
             results[i] = TxResult(
                 i, calls[i].label, False, tx_hash=tx_hash,
                 error="not mined: an earlier transaction of the same sender was refused",
             )  # fmt: skip
-        return reads
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -423,7 +430,8 @@ class RpcChain(BlockAssembly):
             self._flush_deferred()
         tag = "pending" if pending else "latest"
         requests = _read_requests(views, tag)
-        return self._decode_reads(views, self.rpc.batch_raw(requests), strict)
+        with paused_gc():
+            return self._decode_reads(views, self.rpc.batch_raw(requests), strict)
 
     def _decode_reads(self, views: Sequence[View], replies: list[dict], strict: bool) -> list[Any]:
         """The results of :func:`_read_requests`'s replies, in ``views`` order."""
@@ -477,6 +485,7 @@ class RpcChain(BlockAssembly):
                 "it or to an earlier snapshot) or was not taken on this chain; take a new one"
             )
         del self._snapshots[self._snapshots.index(snapshot_id) :]
+        self._settle(discard=True)  # results of the blocks reverted away: nobody reads them
         if self._pending:
             self.rpc.request("anvil_dropAllTransactions")
         self._block_calls, self._block_results, self._pending, self._pending_gas = [], [], {}, 0
@@ -514,6 +523,7 @@ class RpcChain(BlockAssembly):
 
     def load_state(self, state: bytes) -> None:
         require_dump_of("anvil", state)
+        self._settle(discard=True)
         self._latest_base_fee = None
         if not self.rpc.request("anvil_loadState", ["0x" + state.hex()]):
             raise RpcError("anvil_loadState", None, "the node refused the saved state")
@@ -548,4 +558,7 @@ class RpcChain(BlockAssembly):
             self.rpc.batch([("anvil_dropTransaction", [tx_hash]) for tx_hash in pending])
 
     def close(self) -> None:
+        if self._background is not None:
+            self._background.close()
+            self._background = None
         self.rpc.close()

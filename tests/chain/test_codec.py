@@ -226,3 +226,26 @@ def test_non_canonical_batched_replies_go_to_eth_abi():
     dirty[-1] = 7  # padding after the 2-byte blob
     with pytest.raises(DecodingError):
         decode_replies(bytes(dirty))
+
+
+# -- EIP-55 checksums ---------------------------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(min_size=20, max_size=20), st.sampled_from(["lower", "upper", "checksummed"]))
+def test_checksum_is_eth_utils_checksum(raw, spelling):
+    """The direct EIP-55 path (lower-case ``0x`` hex) and the eth-utils path (any other
+    spelling) give eth-utils' checksum of the same address."""
+    from eth_utils import to_checksum_address
+
+    expected = to_checksum_address(raw)
+    spelled = {"lower": "0x" + raw.hex(), "upper": "0x" + raw.hex().upper(),
+               "checksummed": expected}[spelling]  # fmt: skip
+    assert checksum.__wrapped__(spelled) == expected
+
+
+def test_checksum_refuses_what_eth_utils_refuses():
+    """Not an address: eth-utils' error, not a made-up checksum."""
+    for bad in ("0x1234", "0x" + "g" * 40, "0x" + "ab" * 21):
+        with pytest.raises(ValueError):
+            checksum.__wrapped__(bad)
