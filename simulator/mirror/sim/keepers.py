@@ -1,0 +1,89 @@
+"""Phase 2 on the mirror: the keepers' plan (:func:`plan`, the selection of
+:func:`simulator.engine.keepers.plan_keepers`: reaction delay, capacity, profit threshold,
+largest notional first) and each call executed on the venue in block order
+(:func:`execute`), with the event rows and the position outcomes the chain engine derives
+from the call's events (:func:`simulator.engine.events.decode_block`). There is no backstop
+vault in a mirrored scenario, so every call is a liquidation."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulator.agents import keepers as keeper_agents
+from simulator.engine import keepers as engine_keepers
+from simulator.engine.context import Context
+from simulator.engine.events import _FLAT_BASE, _set_outcome, _side, event_row
+from simulator.engine.state import LIQUIDATED, EngineState
+from simulator.mirror.sim.levels import to_float
+from simulator.mirror.sim.venue import Liquidation, Reverted, VenueState
+
+
+def plan(
+    ctx: Context, s: EngineState, t: int, eq: np.ndarray, mm: np.ndarray, notional_row: np.ndarray
+) -> np.ndarray:
+    """The margin units the keepers liquidate this block, in call order (USD inputs as
+    :func:`simulator.engine.keepers.plan_keepers` takes them); updates
+    ``s.liquidatable_since``."""
+    notional = ctx.units.unit_sum(notional_row)
+    engine_keepers.track_liquidatable(s, t, eq, mm, notional)
+    reward, _ = engine_keepers.unit_fractions(ctx, notional_row)
+    ks = ctx.scenario.keepers
+    chosen = keeper_agents.plan_liquidations(
+        eq, mm, notional, s.liquidatable_since, t,
+        capacity=ks.count * ks.max_liquidations_per_block,
+        reaction_delay_steps=ks.reaction_delay_steps,
+        backstop_fraction=None,
+        keeper_reward_fraction=reward,
+        gas_cost_usd=ks.gas_cost_usd,
+        min_profit_usd=ks.min_profit_usd,
+    )  # fmt: skip
+    return chosen.liquidate.astype(np.int64)
+
+
+def execute(ctx: Context, s: EngineState, venue: VenueState, u: int, t: int) -> list[dict]:
+    """Liquidate margin unit ``u`` (``liquidate`` or ``liquidateIsolated``) on the venue; the
+    step's event rows of the call (``liquidate_reverted`` when the venue refuses it)."""
+    units = ctx.units
+    a = int(units.account[u])
+    try:
+        if units.isolated[u]:
+            done = venue.liquidate_isolated(a, int(units.market[u]))
+        else:
+            done = venue.liquidate(a)
+    except Reverted as exc:
+        market = ctx.symbols[int(units.market[u])] if units.isolated[u] else None
+        return [event_row(t, "liquidate_reverted", market=market, account=ctx.accounts[a],
+                          detail=str(exc))]  # fmt: skip
+    return liquidation_rows(ctx, s, done, t)
+
+
+def liquidation_rows(ctx: Context, s: EngineState, done: Liquidation, t: int) -> list[dict]:
+    """The rows of one liquidation's ``Liquidated`` events (sizes and outcomes written into
+    the traders' rows as the chain engine does), then its ``DeficitAttributed`` (an insurance
+    payout) and ``BadDebtRecorded`` rows."""
+    out: list[dict] = []
+    tr = s.trader
+    account = ctx.accounts[done.account]
+    ids = ctx.market_ids
+    for m, closed, fill, penalty, full in zip(done.markets, done.closed, done.fill,
+                                              done.penalty, done.full, strict=True):  # fmt: skip
+        row = ctx.row(account, ids[m])
+        if row is not None:
+            size = abs(to_float(closed))
+            left = tr.size_base[row] - size
+            tr.size_base[row] = 0.0 if full or left < _FLAT_BASE else left
+            if full:
+                _set_outcome(s, row, LIQUIDATED, t)
+        kind = "liquidation" if full else "partial_liquidation"
+        out.append(event_row(t, kind, market=ctx.symbols[m], account=account,
+                             side=_side(1 if closed > 0 else -1), size=abs(to_float(closed)),
+                             price=to_float(fill), amount=to_float(penalty)))  # fmt: skip
+    for m, longs, _deficit, paid, remaining in done.deficits:
+        if paid:
+            out.append(event_row(t, "insurance_payout", market=ctx.symbols[m], account=account,
+                                 amount=to_float(paid)))  # fmt: skip
+        if remaining:
+            out.append(event_row(t, "bad_debt", market=ctx.symbols[m],
+                                 side="long" if longs else "short",
+                                 amount=to_float(remaining)))  # fmt: skip
+    return out

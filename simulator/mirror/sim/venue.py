@@ -1,0 +1,557 @@
+"""The venue's state in the mirror (:class:`VenueState`) and the contract calls a run makes on
+it: a price push, a trade (``trade`` / ``tradeIsolated`` / ``closePosition``), a deposit, a
+cross or isolated liquidation, and the views (``healthOf``, ``isolatedHealth``,
+``marketState``, ``fillPrice(market, 0)``).
+
+The state is what the contracts store: per market (M,) the oracle price, open interest,
+funding indices, rate and the time of the last accrual, the last marks, the per-block
+liquidation cap used, the ledger (fees, penalties, deficits, bad debt); per account and market
+(A, M) size, entry, funding snapshot, isolated margin and flag, partial-liquidation mark and
+block of the last liquidation; per account (A,) cross collateral; the insurance fund's balance.
+Values are WAD in either mode of :mod:`simulator.mirror.fixed` (exact: object arrays of Python
+ints, equal to the chain to the wei; fast: float64).
+
+Calls follow the contracts' order of effects (``PerpVenue._trade``,
+``VenueLiquidationModule``): funding is accrued into a market's stored state only by a call
+that touches the market (a view accrues in memory, :meth:`VenueState.funding`), at the
+oracle's price of the moment. A call that the contract would revert changes nothing and
+returns the error as the chain's decoder prints it (``Name(arg=value, ...)``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from simulator.mirror import fills, funding, health, liquidation, margins
+from simulator.mirror.fixed import BPS, UNIT, WAD, exact, fast, mul_div_up
+from simulator.mirror.markets import MarketArrays, MarketState
+
+
+class Reverted(Exception):
+    """A call the contract reverts: ``str`` is the decoded error, e.g.
+    ``NotLiquidatable(account=0x.., equity=.., maintenanceMargin=..)``."""
+
+
+def error_text(name: str, **args: Any) -> str:
+    """A custom error as :class:`simulator.chain.abi.DecodedError` prints it."""
+    return f"{name}({', '.join(f'{k}={v}' for k, v in args.items())})"
+
+
+@dataclass
+class Liquidation:
+    """What one liquidation call did, for the event rows (WAD values in the mode's type;
+    per market closed, in the order the venue closed them)."""
+
+    account: int
+    isolated: bool
+    markets: list[int] = field(default_factory=list)
+    closed: list[Any] = field(default_factory=list)
+    """Size closed, signed as ``Liquidated.sizeClosed`` (+ closing a long)."""
+    fill: list[Any] = field(default_factory=list)
+    penalty: list[Any] = field(default_factory=list)
+    full: list[bool] = field(default_factory=list)
+    deficits: list[tuple[int, bool, Any, Any, Any]] = field(default_factory=list)
+    """``DeficitAttributed`` per market: (market, longs bankrupt, deficit, paid by the fund,
+    remaining bad debt)."""
+
+
+@dataclass
+class VenueState:
+    """The venue's stored state (see the module docstring); build it with :meth:`listed`."""
+
+    exact_mode: bool
+    markets: MarketArrays
+    max_long_oi: Any
+    max_short_oi: Any
+    adl_policy: np.ndarray
+    """Per market: ``AdlPolicy`` index (0 none, 1 contracts queue, 2 profit queue, 3 pro rata,
+    4 socialized)."""
+    max_deviation_bps: np.ndarray
+    """Per market: the oracle's largest accepted move per push (bps, 0 = any)."""
+    price: Any
+    long_oi: Any
+    short_oi: Any
+    long_index: Any
+    short_index: Any
+    rate: Any
+    last_funding_time: np.ndarray
+    last_mark: Any
+    previous_mark: Any
+    last_mark_block: np.ndarray
+    rate_block: np.ndarray
+    rate_used: Any
+    fees: Any
+    penalties: Any
+    bad_debt_longs: Any
+    bad_debt_shorts: Any
+    total_deficit: Any
+    paid_by_insurance: Any
+    size: Any
+    entry: Any
+    snapshot: Any
+    margin: Any
+    isolated: np.ndarray
+    partial_at: np.ndarray
+    last_liquidation_block: np.ndarray
+    collateral: Any
+    fund: Any
+    """The insurance fund's balance (WAD, whole collateral units)."""
+    block: int = 0
+    now: int = 0
+    addresses: list[str] | None = None
+    """The accounts' addresses, for the errors' text (``#index`` without them)."""
+
+    def address(self, a: int) -> str:
+        """Account ``a``'s address as the chain's errors print it."""
+        return self.addresses[a] if self.addresses is not None else f"#{a}"
+
+    # -- construction -------------------------------------------------------------------------
+
+    @classmethod
+    def listed(
+        cls,
+        params: list[dict[str, Any]],
+        tiers: list[list[tuple[int, int, int]]],
+        prices_wad: list[int],
+        max_deviation_bps: list[int],
+        accounts: int,
+        fund_wad: int,
+        *,
+        listed_at: int,
+        exact_mode: bool,
+    ) -> VenueState:
+        """The venue right after its markets were listed at ``listed_at`` (s) with their
+        ``marketParameters`` dicts and tiers (chain integers) at ``prices_wad``, with
+        ``accounts`` empty accounts and an insurance fund of ``fund_wad``."""
+        conv = exact if exact_mode else fast
+        m = len(params)
+
+        def zeros(*shape: int) -> Any:
+            return conv(np.zeros(shape, dtype=np.int64))
+
+        return cls(
+            exact_mode=exact_mode,
+            markets=MarketArrays.from_chain(params, tiers, exact_mode=exact_mode),
+            max_long_oi=conv([int(p["maxLongOpenInterest"]) for p in params]),
+            max_short_oi=conv([int(p["maxShortOpenInterest"]) for p in params]),
+            adl_policy=np.array([int(p["adlPolicy"]) for p in params], dtype=np.int64),
+            max_deviation_bps=np.array(max_deviation_bps, dtype=np.int64),
+            price=conv(prices_wad),
+            long_oi=zeros(m),
+            short_oi=zeros(m),
+            long_index=zeros(m),
+            short_index=zeros(m),
+            rate=zeros(m),
+            last_funding_time=np.full(m, listed_at, dtype=np.int64),
+            last_mark=conv(prices_wad),
+            previous_mark=zeros(m),
+            last_mark_block=np.zeros(m, dtype=np.int64),
+            rate_block=np.full(m, -1, dtype=np.int64),
+            rate_used=zeros(m),
+            fees=zeros(m),
+            penalties=zeros(m),
+            bad_debt_longs=zeros(m),
+            bad_debt_shorts=zeros(m),
+            total_deficit=zeros(m),
+            paid_by_insurance=zeros(m),
+            size=zeros(accounts, m),
+            entry=zeros(accounts, m),
+            snapshot=zeros(accounts, m),
+            margin=zeros(accounts, m),
+            isolated=np.zeros((accounts, m), dtype=bool),
+            partial_at=np.zeros((accounts, m), dtype=np.int64),
+            last_liquidation_block=np.full((accounts, m), -1, dtype=np.int64),
+            collateral=zeros(accounts),
+            fund=conv(fund_wad)[()] if exact_mode else float(fund_wad),
+        )
+
+    @property
+    def conv(self):
+        return exact if self.exact_mode else fast
+
+    @property
+    def n_markets(self) -> int:
+        return self.markets.count
+
+    def begin_block(self, now: int) -> None:
+        """Start the next block at time ``now`` (s)."""
+        self.block += 1
+        self.now = now
+
+    # -- funding ---------------------------------------------------------------------------------
+
+    def stored(self) -> MarketState:
+        """The stored funding and open-interest state of every market."""
+        return MarketState(self.long_oi, self.short_oi, self.long_index, self.short_index,
+                           self.rate)  # fmt: skip
+
+    def funding(self) -> MarketState:
+        """Every market's funding accrued to now at the oracle price, in memory (``fundingNow``
+        as the views and the health checks compute it)."""
+        dt = self.conv(self.now - self.last_funding_time)
+        return funding.funding_now(self.markets, self.stored(), self.price, dt)
+
+    def accrue(self, mask: np.ndarray, now_state: MarketState | None = None) -> None:
+        """``VenueMarket.accrue`` of the markets in ``mask``: store the funding accrued to now
+        and track the marks (the last two blocks' prices)."""
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        f = now_state if now_state is not None else self.funding()
+        moved = mask & (self.last_funding_time != self.now)
+        if moved.any():
+            for name, value in (("long_index", f.long_funding_index),
+                                ("short_index", f.short_funding_index),
+                                ("rate", f.funding_rate_per_day)):  # fmt: skip
+                arr = getattr(self, name).copy()
+                arr[moved] = value[moved]
+                setattr(self, name, arr)
+            self.last_funding_time = np.where(moved, self.now, self.last_funding_time)
+        new_block = mask & (self.last_mark_block != self.block)
+        if new_block.any():
+            prev, last = self.previous_mark.copy(), self.last_mark.copy()
+            prev[new_block] = last[new_block]
+            last[new_block] = self.price[new_block]
+            self.previous_mark, self.last_mark = prev, last
+            self.last_mark_block = np.where(new_block, self.block, self.last_mark_block)
+        same = mask & ~new_block
+        if same.any():
+            last = self.last_mark.copy()
+            last[same] = self.price[same]
+            self.last_mark = last
+
+    # -- the oracle -------------------------------------------------------------------------
+
+    def push_price(self, m: int, price_wad: int) -> bool:
+        """``Oracle.pushPrice``: False (reverted, price kept) when the move exceeds the oracle's
+        ``maxDeviationBps``."""
+        dev = int(self.max_deviation_bps[m])
+        previous = int(self.price[m]) if self.exact_mode else round(float(self.price[m]))
+        if dev and abs(price_wad - previous) * BPS > dev * previous:
+            return False
+        price = self.price.copy()
+        price[m] = self.conv(price_wad)[()] if self.exact_mode else float(price_wad)
+        self.price = price
+        return True
+
+    # -- views ---------------------------------------------------------------------------------
+
+    def book(self, accounts: np.ndarray) -> health.Book:
+        """The accounts' rows as a mirror :class:`~simulator.mirror.health.Book`."""
+        a = np.asarray(accounts, dtype=np.int64)
+        return health.Book(self.size[a], self.entry[a], self.snapshot[a], self.margin[a],
+                           self.isolated[a], self.collateral[a])  # fmt: skip
+
+    def cross_health(self, accounts: np.ndarray, state: MarketState | None = None):
+        """``healthOf``: (equity, maintenance, initial) of the accounts' cross positions."""
+        h = health.cross_health(self.book(accounts), self.price, self.markets,
+                                state if state is not None else self.funding())  # fmt: skip
+        return h.equity, h.maintenance, h.initial
+
+    def isolated_health(self, accounts: np.ndarray, markets: np.ndarray, state=None):
+        """``isolatedHealth`` of each (account, market) pair: (equity, maintenance)."""
+        accounts = np.asarray(accounts, dtype=np.int64)
+        markets = np.asarray(markets, dtype=np.int64)
+        eq, mm = health.isolated_health(self.book(accounts), self.price, self.markets,
+                                        state if state is not None else self.funding())  # fmt: skip
+        rows = np.arange(len(accounts))
+        return eq[rows, markets], mm[rows, markets]
+
+    def mark(self) -> Any:
+        """``fillPrice(market, 0)`` of every market."""
+        skew = self.long_oi - self.short_oi
+        return fills.fill_price(self.price, skew, self.conv([0] * self.n_markets),
+                                self.markets.skew_scale)  # fmt: skip
+
+    # -- deposits and trades --------------------------------------------------------------------
+
+    def deposit(self, a: int, units: int) -> Any:
+        """``deposit(units)``: the collateral credited (WAD); clears the account's cross
+        partial marks when it is healthy after it (``_clearMarksIfHealthy``)."""
+        wad = units * UNIT
+        col = self.collateral.copy()
+        col[a] = col[a] + (wad if self.exact_mode else float(wad))
+        self.collateral = col
+        marked = (self.partial_at[a] != 0) & ~self.isolated[a]
+        if marked.any():
+            eq, mm, _ = self.cross_health(np.array([a]))
+            if not bool(eq[0] < mm[0]):
+                self.partial_at[a] = np.where(marked, 0, self.partial_at[a])
+        return wad if self.exact_mode else float(wad)
+
+    def trade(self, a: int, m: int, delta: Any, *, isolated: bool, margin_delta: Any = 0) -> dict:
+        """``_trade`` of ``delta`` (WAD base units, signed) in market ``m`` by account ``a``
+        (``tradeIsolated`` with ``margin_delta`` moved into the isolated margin first): the
+        ``PositionModified`` fields (``fill``, ``new_size``, ``entry``, ``realized``, ``fee``,
+        ``funding``). Raises :class:`Reverted` (nothing changed) as the contract reverts."""
+        x = lambda v: self.conv([v])  # noqa: E731
+        size0, entry0 = self.size[a, m], self.entry[a, m]
+        if size0 != 0 and bool(self.isolated[a, m]) != isolated:
+            raise Reverted(error_text("WrongMarginMode", market=m + 1,
+                                      isolated=bool(self.isolated[a, m])))  # fmt: skip
+        new_size = size0 + delta
+        adds_risk = abs(new_size) > abs(size0) or (new_size != 0 and (new_size > 0) != (size0 > 0))
+        now_state = self.funding()
+        f_long, f_short = now_state.long_funding_index[m], now_state.short_funding_index[m]
+        owed = funding.funding_owed(x(size0), x(self.snapshot[a, m]), x(f_long), x(f_short))[0]
+        collateral = self.collateral[a]
+        margin = self.margin[a, m]
+        if isolated:
+            margin = margin - owed
+        else:
+            collateral = collateral - owed
+        if margin_delta > 0:
+            if collateral < margin_delta:
+                raise Reverted(error_text("InsufficientBalance", available=collateral,
+                                          requested=margin_delta))  # fmt: skip
+            collateral, margin = collateral - margin_delta, margin + margin_delta
+        skew = self.long_oi[m] - self.short_oi[m]
+        price = self.price[m]
+        fill = fills.fill_price(x(price), x(skew), x(delta), x(self.markets.skew_scale[m]))[0]
+        if fill == 0:
+            raise Reverted(error_text("InvalidFillPrice", market=m + 1, sizeDelta=delta))
+        size1, entry1, realized = (v[0] for v in fills.apply_fill(x(size0), x(entry0), x(delta),
+                                                                   x(fill)))  # fmt: skip
+        if isolated:
+            margin = margin + realized
+        else:
+            collateral = collateral + realized
+        long_oi, short_oi = self.long_oi[m], self.short_oi[m]
+        long_before, short_before = long_oi, short_oi
+        if size0 > 0:
+            long_oi = long_oi - size0
+        else:
+            short_oi = short_oi + size0
+        if size1 > 0:
+            long_oi = long_oi + size1
+        else:
+            short_oi = short_oi - size1
+        if long_oi > long_before and long_oi > self.max_long_oi[m]:
+            raise Reverted(error_text("OpenInterestCapExceeded", market=m + 1, long=True,
+                                      openInterest=long_oi, cap=self.max_long_oi[m]))  # fmt: skip
+        if short_oi > short_before and short_oi > self.max_short_oi[m]:
+            raise Reverted(error_text("OpenInterestCapExceeded", market=m + 1, long=False,
+                                      openInterest=short_oi, cap=self.max_short_oi[m]))  # fmt: skip
+        fee = fills.taker_fee(x(delta), x(fill), x(self.markets.taker_fee_bps[m]))[0]
+        if isolated:
+            margin = margin - fee
+        else:
+            collateral = collateral - fee
+        partial_at = int(self.partial_at[a, m])
+        if size1 == 0:
+            partial_at = 0
+            if isolated:
+                if margin < 0:
+                    raise Reverted(error_text("InsufficientMargin", equity=margin, required=0))
+                collateral, margin = collateral + margin, margin * 0
+        snapshot = f_long if size1 >= 0 else f_short
+        # The trade's effects, then the checks on them (a revert undoes everything).
+        saved = self._save(a, m)
+        self.accrue(np.arange(self.n_markets) == m, now_state)
+        self.size[a, m], self.entry[a, m], self.snapshot[a, m] = size1, entry1, snapshot
+        self.margin[a, m], self.isolated[a, m] = margin, isolated
+        self.partial_at[a, m] = partial_at
+        self.collateral[a] = collateral
+        self.long_oi[m], self.short_oi[m] = long_oi, short_oi
+        try:
+            self._check_after_trade(a, m, adds_risk, isolated, margin_delta)
+        except Reverted:
+            self._restore(saved)
+            raise
+        sent, _ = fills.fee_split(x(fee), x(self.markets.insurance_fee_share_bps[m]))
+        if fee != 0:
+            self.fees[m] = self.fees[m] + fee
+            self.fund = self.fund + sent[0]
+        return {"fill": fill, "new_size": size1, "entry": entry1, "realized": realized,
+                "fee": fee, "funding": owed}  # fmt: skip
+
+    def _check_after_trade(self, a: int, m: int, adds_risk: bool, isolated: bool, margin_delta):
+        x = lambda v: self.conv([v])  # noqa: E731
+        f = self.funding()
+        size = self.size[a, m]
+        if isolated and size != 0:
+            eq, mm = self.isolated_health(np.array([a]), np.array([m]), f)
+            need = 0
+            if adds_risk or margin_delta < 0:
+                sub = replace(f, long_open_interest=x(self.long_oi[m]),
+                              short_open_interest=x(self.short_oi[m]))  # fmt: skip
+                need = margins.initial_margin(x(size), x(self.price[m]), self.markets.take(
+                    np.array([m])), sub)[0]  # fmt: skip
+            if eq[0] < need:
+                raise Reverted(error_text("InsufficientMargin", equity=eq[0], required=need))
+            if self.partial_at[a, m] != 0 and not bool(eq[0] < mm[0]):
+                self.partial_at[a, m] = 0
+        ceq, cmm, cim = self.cross_health(np.array([a]), f)
+        required = cim[0] if (not isolated and adds_risk) or (isolated and margin_delta > 0) else 0
+        if (not isolated or margin_delta > 0) and ceq[0] < required:
+            raise Reverted(error_text("InsufficientMargin", equity=ceq[0], required=required))
+        if not isolated and size != 0 and self.partial_at[a, m] != 0 and not bool(ceq[0] < cmm[0]):
+            self.partial_at[a, m] = 0
+
+    _SAVED = ("long_index", "short_index", "rate", "last_funding_time", "last_mark",
+              "previous_mark", "last_mark_block", "long_oi", "short_oi")  # fmt: skip
+
+    def _save(self, a: int, m: int) -> dict:
+        out = {k: getattr(self, k).copy() for k in self._SAVED}
+        out["account"] = (a, m, self.size[a, m], self.entry[a, m], self.snapshot[a, m],
+                          self.margin[a, m], self.isolated[a, m], self.partial_at[a, m],
+                          self.collateral[a])  # fmt: skip
+        return out
+
+    def _restore(self, saved: dict) -> None:
+        for k in self._SAVED:
+            setattr(self, k, saved[k])
+        a, m, size, entry, snap, margin, iso, partial, col = saved["account"]
+        self.size[a, m], self.entry[a, m], self.snapshot[a, m] = size, entry, snap
+        self.margin[a, m], self.isolated[a, m], self.partial_at[a, m] = margin, iso, partial
+        self.collateral[a] = col
+
+    # -- liquidations ---------------------------------------------------------------------------
+
+    def _rate_used(self) -> Any:
+        """Each market's per-block liquidation cap used in this block (WAD USD)."""
+        return np.where(self.rate_block == self.block, self.rate_used, self.rate_used * 0)
+
+    def _use_rate(self, m: int, closed: Any) -> None:
+        """``rateLimited``'s bookkeeping of ``closed`` (WAD base units, > 0) in market ``m``."""
+        if self.markets.max_liquidation_notional_per_block[m] == 0:
+            return
+        used = self._rate_used()
+        n = mul_div_up(self.conv([abs(closed)]), self.conv([self.price[m]]), WAD)[0]
+        self.rate_used[m] = used[m] + n
+        self.rate_block[m] = self.block
+
+    def liquidate(self, a: int) -> Liquidation:
+        """``liquidate(account)`` of account ``a``'s cross positions; raises :class:`Reverted`
+        (``NoPosition``, ``NotLiquidatable``, ``NothingLiquidatableNow``)."""
+        state = self.funding()
+        cross = (self.size[a] != 0) & ~self.isolated[a]
+        book = self.book(np.array([a]))
+        got = liquidation.liquidate_cross(
+            book, self.price, self.markets, state, fund_balance=self.fund, now=self.now,
+            partial_at=self.partial_at[a][None, :].astype(object) if self.exact_mode
+            else self.partial_at[a][None, :].astype(np.float64),
+            liquidated_this_block=(self.last_liquidation_block[a] == self.block)[None, :],
+            rate_limit_used=self._rate_used(),
+        )  # fmt: skip
+        outcome = int(got.outcome[0])
+        if outcome != liquidation.OK:
+            eq, mm, _ = self.cross_health(np.array([a]), state)
+            account = self.address(a)
+            if outcome == liquidation.NO_POSITION:
+                raise Reverted(error_text("NoPosition", account=account, market=0))
+            raise Reverted(error_text(liquidation.OUTCOMES[outcome], account=account,
+                                      equity=eq[0], maintenanceMargin=mm[0]))  # fmt: skip
+        self.accrue(cross, state)
+        out = Liquidation(account=a, isolated=False)
+        order = sorted((int(got.rank[0, j]), j) for j in range(self.n_markets) if got.rank[0, j])
+        for _, j in order:
+            old = self.size[a, j]
+            new = got.book.size[0, j]
+            self._move_oi(j, old, new)
+            self._use_rate(j, got.closed[0, j])
+            self.penalties[j] = self.penalties[j] + got.penalty[0, j]
+            self.fund = self.fund + got.insurance_share[0, j]
+            self.partial_at[a, j] = 0 if got.full[0, j] else self.now
+            self.last_liquidation_block[a, j] = self.block
+            out.markets.append(j)
+            out.closed.append(got.closed[0, j] if old > 0 else -got.closed[0, j])
+            out.fill.append(got.fill[0, j])
+            out.penalty.append(got.penalty[0, j])
+            out.full.append(bool(got.full[0, j]))
+        self.size[a], self.entry[a] = got.book.size[0], got.book.entry[0]
+        self.snapshot[a] = got.book.snapshot[0]
+        self.collateral[a] = got.book.collateral[0]
+        if got.deficit[0] != 0:
+            self.fund = self.fund - got.fund_paid[0]
+            for j in np.flatnonzero(cross):  # slot order: the account's markets in order
+                share = got.deficit_share[0, j]
+                if share == 0:
+                    continue
+                self._absorb(out, int(j), bool(book.size[0, j] > 0), share,
+                             got.fund_paid_share[0, j])  # fmt: skip
+        return out
+
+    def liquidate_isolated(self, a: int, m: int) -> Liquidation:
+        """``liquidateIsolated(account, market)``; raises :class:`Reverted` as the contract."""
+        state = self.funding()
+        book = self.book(np.array([a]))
+        got = liquidation.liquidate_isolated(
+            book, self.price, self.markets, state, fund_balance=self.fund, now=self.now,
+            partial_at=self.partial_at[a][None, :].astype(object) if self.exact_mode
+            else self.partial_at[a][None, :].astype(np.float64),
+            liquidated_this_block=(self.last_liquidation_block[a] == self.block)[None, :],
+            rate_limit_used=self._rate_used(),
+        )  # fmt: skip
+        outcome = int(got.outcome[0, m])
+        if outcome != liquidation.OK:
+            account = self.address(a)
+            if outcome == liquidation.NO_POSITION:
+                raise Reverted(error_text("NoPosition", account=account, market=m + 1))
+            if outcome == liquidation.WRONG_MARGIN_MODE:
+                raise Reverted(error_text("WrongMarginMode", market=m + 1, isolated=False))
+            eq, mm = self.isolated_health(np.array([a]), np.array([m]), state)
+            raise Reverted(error_text(liquidation.OUTCOMES[outcome], account=account,
+                                      equity=eq[0], maintenanceMargin=mm[0]))  # fmt: skip
+        self.accrue(np.arange(self.n_markets) == m, state)
+        old = self.size[a, m]
+        closed = got.closed[0, m]
+        new = old - closed if old > 0 else old + closed
+        self._move_oi(m, old, new)
+        self._use_rate(m, closed)
+        self.penalties[m] = self.penalties[m] + got.penalty[0, m]
+        self.fund = self.fund + got.insurance_share[0, m]
+        full = bool(got.full[0, m])
+        out = Liquidation(account=a, isolated=True, markets=[m],
+                          closed=[closed if old > 0 else -closed], fill=[got.fill[0, m]],
+                          penalty=[got.penalty[0, m]], full=[full])  # fmt: skip
+        # The position after the call: funding settled, the close applied, the penalty taken.
+        _, entry1, _ = fills.apply_fill(self.conv([old]), self.conv([self.entry[a, m]]),
+                                        self.conv([new - old]), self.conv([got.fill[0, m]]))  # fmt: skip
+        self.size[a, m] = new
+        self.entry[a, m] = entry1[0] if new != 0 else entry1[0] * 0
+        self.snapshot[a, m] = (state.long_funding_index[m] if new >= 0
+                               else state.short_funding_index[m])  # fmt: skip
+        self.margin[a, m] = got.margin[0, m]
+        self.collateral[a] = self.collateral[a] + got.released[0, m]
+        self.partial_at[a, m] = 0 if full else self.now
+        self.last_liquidation_block[a, m] = self.block
+        if new == 0:
+            self.isolated[a, m] = False
+        if got.deficit[0, m] != 0:
+            self.fund = self.fund - got.fund_paid[0, m]
+            self._absorb(out, m, bool(old > 0), got.deficit[0, m], got.fund_paid[0, m])
+        return out
+
+    def _move_oi(self, m: int, old: Any, new: Any) -> None:
+        if old > 0:
+            self.long_oi[m] = self.long_oi[m] - old
+        else:
+            self.short_oi[m] = self.short_oi[m] + old
+        if new > 0:
+            self.long_oi[m] = self.long_oi[m] + new
+        else:
+            self.short_oi[m] = self.short_oi[m] - new
+
+    def _absorb(self, out: Liquidation, m: int, longs: bool, deficit: Any, paid: Any) -> None:
+        """``_absorbDeficit`` in market ``m``: the ledger, and the bad debt the fund left."""
+        self.total_deficit[m] = self.total_deficit[m] + deficit
+        self.paid_by_insurance[m] = self.paid_by_insurance[m] + paid
+        remaining = deficit - paid if paid < deficit else deficit * 0
+        out.deficits.append((m, longs, deficit, paid, remaining))
+        if remaining == 0:
+            return
+        if self.adl_policy[m] != 0:
+            from simulator.mirror.sim.features import NotMirrored
+
+            raise NotMirrored(
+                "the mirror does not model ADL or socialized loss yet: a deficit the insurance "
+                f"fund did not cover was left in market {m} at block time {self.now}"
+            )
+        if longs:
+            self.bad_debt_longs[m] = self.bad_debt_longs[m] + remaining
+        else:
+            self.bad_debt_shorts[m] = self.bad_debt_shorts[m] + remaining
