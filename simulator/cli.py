@@ -564,6 +564,13 @@ def _markets_table(summary: dict, title: str) -> Table | None:
 @click.option("--progress", "progress_mode", type=click.Choice(["bar", "jsonl", "none"]), default="bar",
               show_default=True, help="Progress display on stderr.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--engine", type=click.Choice(["chain", "mirror"]), default="chain", show_default=True,
+              help="chain: the contracts on a node; mirror: their math in numpy (no node; a "
+              "scenario feature it does not model is refused).")  # fmt: skip
+@click.option("--mirror-mode", type=click.Choice(["exact", "fast"]), default="fast",
+              show_default=True,
+              help="--engine mirror: exact (integers, equal to the chain to the wei) or fast "
+              "(float64).")  # fmt: skip
 @handles_errors
 def run(
     scenario,
@@ -579,12 +586,21 @@ def run(
     checkpoint_every,
     progress_mode,
     as_json,
+    engine,
+    mirror_mode,
 ) -> None:
-    """Run SCENARIO (a preset name such as oct-2025, or a YAML file) on chain."""
+    """Run SCENARIO (a preset name such as oct-2025, or a YAML file) on chain, or on the
+    mirror with --engine mirror."""
     from simulator.chain import check_backend
     from simulator.runner import resume_run, run_scenario
     from simulator.scenario import load_scenario
 
+    if engine == "mirror":
+        given = {"--resume": resume_dir is not None, "--rpc": rpc_url is not None,
+                 "--fork-url": fork_url is not None, "--backend": backend is not None}  # fmt: skip
+        for what, present in given.items():
+            if present:
+                raise PerpsimError(f"--engine mirror runs without a node; {what} is for the chain")
     if backend is not None:
         check_backend(backend)
     if resume_dir is not None:
@@ -619,11 +635,20 @@ def run(
             sc = sc.with_overrides(updates)
         out_dir = out_dir or Path("runs") / f"{sc.name}-seed{sc.seed}"
         callback, bar = _progress_printer(progress_mode, sc.name)
-        with bar or _null():
-            result = run_scenario(
-                sc, out_dir, rpc_url=rpc_url, fork_url=fork_url, overwrite=overwrite,
-                progress=callback, checkpoint_every=checkpoint_every, backend=backend or "anvil",
-            )  # fmt: skip
+        if engine == "mirror":
+            from simulator.mirror.run import run_mirror
+
+            with bar or _null():
+                result = run_mirror(
+                    sc, out_dir, mode=mirror_mode, overwrite=overwrite, progress=callback
+                )
+        else:
+            with bar or _null():
+                result = run_scenario(
+                    sc, out_dir, rpc_url=rpc_url, fork_url=fork_url, overwrite=overwrite,
+                    progress=callback, checkpoint_every=checkpoint_every,
+                    backend=backend or "anvil",
+                )  # fmt: skip
     if as_json:
         click.echo(json.dumps(result.summary, indent=2))
         return
