@@ -28,7 +28,7 @@ EVENT_FIELDS = ("kind", "market", "account", "side", "size_base", "price_usd", "
                 "detail")  # fmt: skip
 #: The event kinds the mirror produces (the chain's swaps and LP rows are not the venue's).
 VENUE_KINDS = ("open", "open_reverted", "liquidation", "partial_liquidation", "insurance_payout",
-               "bad_debt", "liquidate_reverted")  # fmt: skip
+               "bad_debt", "liquidate_reverted", "close", "close_reverted", "top_up")  # fmt: skip
 #: Ledger entries compared per market after every step (WAD), by the mirror's names.
 LEDGER = {"fees": "fees", "liquidationPenalties": "penalties", "totalDeficit": "total_deficit",
           "paidByInsurance": "paid_by_insurance", "badDebtLongs": "bad_debt_longs",
@@ -91,8 +91,17 @@ def small_scenarios(draw) -> dict[str, Any]:
             "collateral_usd": {"median_usd": draw(st.sampled_from([500, 3_000, 30_000])),
                                "sigma": 1.0},
             "leverage": {"min": 3, "max": draw(st.sampled_from([10, 20, 40]))},
-            "behaviour": {"weights": {"hold": 1, "take_profit": 0, "stop_loss": 0,
-                                      "top_up": 0, "panic": 0}},
+            "behaviour": {
+                "weights": draw(st.sampled_from([
+                    {"hold": 1, "take_profit": 0, "stop_loss": 0, "top_up": 0, "panic": 0},
+                    {"hold": 1, "take_profit": 1, "stop_loss": 1, "top_up": 1, "panic": 1},
+                    {"hold": 0, "take_profit": 0, "stop_loss": 0, "top_up": 1, "panic": 0},
+                ])),
+                "take_profit_fraction": draw(st.sampled_from([0.05, 0.3])),
+                "stop_loss_fraction": draw(st.sampled_from([0.05, 0.3])),
+                "top_up_probability": draw(st.sampled_from([0.3, 1.0])),
+                "panic_drawdown": draw(st.sampled_from([0.01, 0.05])),
+            },
             "markets_per_account": {1: 0.4, 2: 0.4, 3: 0.2} if n_markets == 3 else {1: 0.5, 2: 0.5},
             "isolated_share": draw(st.sampled_from([0.0, 0.3, 0.7])),
         },

@@ -28,7 +28,7 @@ EXAMPLES = settings(max_examples=100, deadline=None, suppress_health_check=list(
 def test_the_mirror_runs_small_scenarios_as_the_chain_does(d):
     counts = run_side_by_side(parse(d))
     for kind in ("liquidation", "partial_liquidation", "insurance_payout", "bad_debt",
-                 "liquidate_reverted", "open_reverted"):  # fmt: skip
+                 "liquidate_reverted", "open_reverted", "close", "close_reverted", "top_up"):  # fmt: skip
         event(f"{kind}: {counts.get(kind, 0) > 0}")
 
 

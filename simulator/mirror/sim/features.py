@@ -6,17 +6,18 @@ and their insurance share, OI caps, partial liquidation with its threshold, shar
 per-block cap, penalties and their keeper / fund split, liquidation impact band), the oracle
 (pushes with its deviation limit, the scenario's oracle faults), the opening book (random or
 explicit, cross and isolated, as the world opens it: deposits, then every trade in book order
-with the venue's checks), the exogenous price paths, keepers (watch list, confirmation reads,
-reaction delay, capacity, profit threshold, round robin), cross and isolated liquidations,
-the insurance fund (fees, penalties, deficit cover) and bad debt under ADL policy ``none``.
+with the venue's checks), the traders' closes and top-ups, the exogenous price paths, keepers
+(watch list, confirmation reads, reaction delay, capacity, profit threshold, round robin),
+cross and isolated liquidations, the insurance fund (fees, penalties, deficit cover) and bad
+debt under ADL policy ``none``.
 
 Refused (:func:`check_mirrored`: one line naming the feature, before anything runs): the
 contagion ``world:``, the ``order_flow:``, the market-making vault (``mm_vault:``), oracle
 ``feedback`` from the spot AMMs (``controls.feedback: true``), the backstop vault, the dynamic
 margin controller, the circuit breaker, a scheduled ``governance_change``, LP withdrawals
-(``lps.withdraw_on_drawdown``) and traders who act (any behaviour but ``hold``: closes and
-top-ups). A run whose deficits the fund does not cover under an ADL policy other than ``none``
-stops with :class:`NotMirrored` at that block (ADL and socialized loss are not mirrored yet).
+(``lps.withdraw_on_drawdown``). A run whose deficits the fund does not cover under an ADL
+policy other than ``none`` stops with :class:`NotMirrored` at that block (ADL and socialized
+loss are not mirrored yet).
 
 The spot AMMs, arbitrageurs and the hedger do not act on the venue without feedback; the
 mirror does not run them (``price_amm_usd`` is NaN and ``transactions`` counts the venue's
@@ -26,7 +27,6 @@ calls only).
 from __future__ import annotations
 
 from simulator.errors import PerpsimError
-from simulator.population import Behaviour
 from simulator.scenario import Scenario
 
 
@@ -34,10 +34,9 @@ class NotMirrored(PerpsimError):
     """A scenario feature the mirror engine does not model (yet)."""
 
 
-def unmirrored_features(scenario: Scenario, book=None) -> list[str]:
+def unmirrored_features(scenario: Scenario) -> list[str]:
     """The features of ``scenario`` the mirror does not model, each named as the scenario
-    writes it (empty: the mirror runs it). ``book``: the opening book
-    (:class:`~simulator.population.TraderBook`), to check the traders' behaviours."""
+    writes it (empty: the mirror runs it)."""
     out: list[str] = []
     if scenario.world is not None:
         out.append("world: (the contagion world)")
@@ -60,15 +59,13 @@ def unmirrored_features(scenario: Scenario, book=None) -> list[str]:
         out.append("controls.dynamic_margin (the dynamic margin controller)")
     if any(m.params.to_chain().get("circuitBreakerBandBps", 0) for m in params.markets):
         out.append("the circuit breaker (circuitBreakerBandBps > 0)")
-    if book is not None and book.count and (book.behaviour != int(Behaviour.HOLD)).any():
-        out.append("traders who act (behaviours other than hold: closes and top-ups)")
     return out
 
 
-def check_mirrored(scenario: Scenario, book=None) -> None:
+def check_mirrored(scenario: Scenario) -> None:
     """Raise :class:`NotMirrored` naming the first feature of ``scenario`` the mirror does
     not model."""
-    missing = unmirrored_features(scenario, book)
+    missing = unmirrored_features(scenario)
     if missing:
         more = (
             f" (and {len(missing) - 1} more: {', '.join(missing[1:])})" if len(missing) > 1 else ""

@@ -24,18 +24,18 @@ import numpy as np
 from simulator.agents import traders as trader_agents
 from simulator.engine import keepers as engine_keepers
 from simulator.engine import metrics
-from simulator.engine import traders as engine_traders
 from simulator.engine.context import Context
 from simulator.engine.flow import init_state
 from simulator.engine.margin import MarginUnits
 from simulator.engine.opening import opening_fees_by_market, with_opening
 from simulator.engine.positions import position_rows
 from simulator.engine.state import OPEN, REFUSED, EngineState, StepOutcome, advance_funding_index
-from simulator.mirror.sim import keepers, oracle
+from simulator.mirror.sim import keepers, oracle, traders
 from simulator.mirror.sim.features import check_mirrored
 from simulator.mirror.sim.levels import levels_of, unit_health
 from simulator.mirror.sim.opening import mirror_world
 from simulator.scenario import Scenario
+from simulator.units import to_units
 from simulator.world import TOP_UP_WALLET_MULTIPLE, world_inputs
 
 MODES = ("exact", "fast")
@@ -52,7 +52,7 @@ class MirrorEngine:
         self.mode = mode
         self.scenario = scenario
         inputs = world_inputs(scenario)
-        check_mirrored(scenario, inputs.book)
+        check_mirrored(scenario)
         self.mw = mirror_world(scenario, exact_mode=mode == "exact", inputs=inputs)
         self.world = world = self.mw.world
         self.venue = self.mw.venue
@@ -82,6 +82,8 @@ class MirrorEngine:
             amm_fee=np.array([m.amm.fee_bps / 1e4 for m in world.params.markets]),
             vault_address=None,
         )
+        self.wallet_units = np.array([to_units(float(w)) for w in world.wallet_usd], dtype=np.int64)
+        """Each account's collateral tokens outside the venue (base units), for top-ups."""
         self.state = self._initial_state()
 
     # -- state ---------------------------------------------------------------------------------
@@ -168,7 +170,12 @@ class MirrorEngine:
         )
         socialized = bool((last["socialized_cum_usd"] > s.last_socialized_usd).any())
         s.last_socialized_usd = last["socialized_cum_usd"].copy()
-        _, _, (est_eq, est_mm) = engine_traders.plan_traders(ctx, s)
+        decisions, (est_eq, est_mm) = traders.plan(ctx, s)
+        trade_events, trade_rows, sent = traders.execute(
+            ctx, s, venue, decisions, self.wallet_units, t
+        )
+        step_events += trade_events
+        transactions += sent
         s.peak_price_usd = np.maximum(s.peak_price_usd, s.oracle_price_usd)
 
         # ---- phase 2: keepers on the pending block ----------------------------------------------
@@ -178,7 +185,7 @@ class MirrorEngine:
         notional = units.unit_sum(notional_row)
         everyone = socialized or t % engine_keepers.FULL_REFRESH_STEPS == 0
         watch = engine_keepers.watch_list(ctx, s, t, eq, mm, notional, everyone=everyone)
-        touched = np.zeros(0, dtype=np.int64)
+        touched = np.unique(units.unit_of_row[np.asarray(trade_rows, dtype=np.int64)])
         confirm = engine_keepers.confirm_list(
             ctx, watch, eq, mm, notional_row, touched, everyone=everyone
         )
@@ -194,7 +201,7 @@ class MirrorEngine:
         transactions += len(targets)
 
         # ---- mined: levels, the touched and watched units read again, rows --------------------
-        candidates = set(int(u) for u in targets)
+        candidates = set(int(u) for u in targets) | set(touched.tolist())
         if not everyone:
             candidates |= set(watch.tolist())
         candidates = np.array(sorted(candidates), dtype=np.int64)
