@@ -1034,5 +1034,39 @@ def bench_run(scenario, overrides, backends, market_counts, repeat, as_json) -> 
     Console().print(_summary_table(figures, f"perpsim bench run: {scenario}"))
 
 
+@bench.command(name="mirror")
+@click.argument("scenario", required=False)
+@click.option(
+    "--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override scenario keys."
+)
+@click.option("--traders", type=click.IntRange(min=1), default=None,
+              help="Trader accounts (default: the scenario's; the built-in one has 10,000).")  # fmt: skip
+@click.option("--steps", type=click.IntRange(min=1), default=None,
+              help="Steps (default: the scenario's; the built-in one has 240).")  # fmt: skip
+@click.option("--mode", type=click.Choice(["fast", "exact"]), default="fast", show_default=True,
+              help="The mirror's numeric mode.")  # fmt: skip
+@click.option("--backend", default="revm", show_default=True, metavar="anvil|revm",
+              help="The chain engine's backend.")  # fmt: skip
+@click.option("--no-chain", is_flag=True, help="Run the mirror only.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@handles_errors
+def bench_mirror_cmd(scenario, overrides, traders, steps, mode, backend, no_chain,
+                     as_json) -> None:  # fmt: skip
+    """The mirror engine and the chain engine on the same SCENARIO (default: a built-in
+    10,000-trader, three-market scenario the mirror models) in one run: trader-steps per
+    second of each and their ratio (target: 20 million for the mirror, one core)."""
+    from benchmarks.mirror import bench_mirror, bench_scenario
+    from simulator.chain import check_backend
+
+    check_backend(backend)
+    sc = bench_scenario(scenario, list(overrides), traders, steps)
+    progress = (lambda m: None) if as_json else (lambda m: err_console.print(f"[dim]{m}[/dim]"))
+    figures = bench_mirror(sc, backend=backend, chain=not no_chain, mode=mode, progress=progress)
+    if as_json:
+        click.echo(json.dumps(figures, indent=2))
+        return
+    Console().print(_summary_table(figures, f"perpsim bench mirror: {sc.name}"))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -268,6 +268,15 @@ class VenueState:
 
     # -- deposits and trades --------------------------------------------------------------------
 
+    def _below(self, have: Any, need: Any) -> bool:
+        """``have < need`` as the contract compares balances and margins; in fast mode by more
+        than a collateral unit (1e-6 USD) or 1e-12 of ``need``: the float residue of sums the
+        exact mode holds to the wei (an account that moves all its collateral into isolated
+        margins has exactly enough, and exactly 0 left)."""
+        if self.exact_mode:
+            return bool(have < need)
+        return bool(have < need - max(1e-12 * abs(need), UNIT))
+
     def deposit(self, a: int, units: int) -> Any:
         """``deposit(units)``: the collateral credited (WAD); clears the account's cross
         partial marks when it is healthy after it (``_clearMarksIfHealthy``)."""
@@ -304,7 +313,7 @@ class VenueState:
         else:
             collateral = collateral - owed
         if margin_delta > 0:
-            if collateral < margin_delta:
+            if self._below(collateral, margin_delta):
                 raise Reverted(error_text("InsufficientBalance", available=collateral,
                                           requested=margin_delta))  # fmt: skip
             collateral, margin = collateral - margin_delta, margin + margin_delta
@@ -344,7 +353,7 @@ class VenueState:
         if size1 == 0:
             partial_at = 0
             if isolated:
-                if margin < 0:
+                if self._below(margin, 0):
                     raise Reverted(error_text("InsufficientMargin", equity=margin, required=0))
                 collateral, margin = collateral + margin, margin * 0
         snapshot = f_long if size1 >= 0 else f_short
@@ -380,13 +389,13 @@ class VenueState:
                               short_open_interest=x(self.short_oi[m]))  # fmt: skip
                 need = margins.initial_margin(x(size), x(self.price[m]), self.markets.take(
                     np.array([m])), sub)[0]  # fmt: skip
-            if eq[0] < need:
+            if self._below(eq[0], need):
                 raise Reverted(error_text("InsufficientMargin", equity=eq[0], required=need))
             if self.partial_at[a, m] != 0 and not bool(eq[0] < mm[0]):
                 self.partial_at[a, m] = 0
         ceq, cmm, cim = self.cross_health(np.array([a]), f)
         required = cim[0] if (not isolated and adds_risk) or (isolated and margin_delta > 0) else 0
-        if (not isolated or margin_delta > 0) and ceq[0] < required:
+        if (not isolated or margin_delta > 0) and self._below(ceq[0], required):
             raise Reverted(error_text("InsufficientMargin", equity=ceq[0], required=required))
         if not isolated and size != 0 and self.partial_at[a, m] != 0 and not bool(ceq[0] < cmm[0]):
             self.partial_at[a, m] = 0
@@ -541,6 +550,10 @@ class VenueState:
         self.total_deficit[m] = self.total_deficit[m] + deficit
         self.paid_by_insurance[m] = self.paid_by_insurance[m] + paid
         remaining = deficit - paid if paid < deficit else deficit * 0
+        if not self.exact_mode and remaining < UNIT:
+            # Float residue of the fund's whole-unit cover and the shares (the exact
+            # remaining is 0 whenever the fund holds the deficit rounded up to a unit).
+            remaining = 0.0
         out.deficits.append((m, longs, deficit, paid, remaining))
         if remaining == 0:
             return
