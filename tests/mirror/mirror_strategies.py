@@ -173,3 +173,157 @@ def world(draw, max_markets: int = 4, max_accounts: int = 6) -> dict[str, Any]:
         "fund": draw(st.integers(0, 10**11)) * 10**12,
         "dt": draw(st.integers(0, 3 * 86_400)),
     }
+
+
+# -- ADL (simulator/mirror/adl.py): one market's ledger, bankrupt side and winners ------------
+
+
+@st.composite
+def adl_market(draw, max_winners: int = 6) -> dict[str, Any]:
+    """One market's ADL call: policy (contract index 0..4), bankrupt side, ledger, index price,
+    pool cash and winners (size, entry, value, owed), mostly eligible and ranked; plain ints."""
+    p = draw(price())
+    longs_bankrupt = draw(st.booleans())
+    side = -1 if longs_bankrupt else 1  # the winners' sign
+    clean = draw(st.integers(0, 3)) > 0  # every winner eligible (the keeper's usual batch)
+    winners = []
+    for _ in range(draw(st.integers(1, max_winners))):
+        wrong = not clean and draw(st.integers(0, 3)) == 0
+        size = draw(st.integers(1, 10**22)) * (-side if wrong else side)
+        # in profit (or, in an unclean batch, possibly not): entry on the losing side
+        move = draw(st.integers(1 if clean else -20, 300)) * side
+        entry = max(1, p * (1_000 - move) // 1_000 + draw(st.integers(-(10**6), 10**6)))
+        pnl_scale = abs(size) * p // WAD
+        value = draw(
+            st.one_of(
+                st.integers(1, 10**24),
+                st.integers(1 if clean else -2, 60).map(lambda k, n=pnl_scale: n * k // 100 or 1),
+            )
+        )
+        winners.append(
+            {
+                "size": size,
+                "entry": entry,
+                "value": value,
+                "owed": draw(st.integers(-(10**20), 10**20)),
+            }
+        )
+    bad = draw(st.one_of(st.just(0), st.integers(1, 10**24), st.integers(1, 10**6)))
+    queued = draw(st.one_of(st.just(0), st.integers(1, 3 * 10**22)))
+    adl_px = max(1, p * draw(st.integers(700, 1_300)) // 1_000)
+    ledger = {
+        "bad_debt_longs": bad if longs_bankrupt else draw(st.integers(0, 10**22)),
+        "bad_debt_shorts": draw(st.integers(0, 10**22)) if longs_bankrupt else bad,
+        "adl_contracts_longs": queued if longs_bankrupt else 0,
+        "adl_contracts_shorts": 0 if longs_bankrupt else queued,
+        "adl_price_longs": adl_px if longs_bankrupt else 0,
+        "adl_price_shorts": 0 if longs_bankrupt else adl_px,
+    }
+    return {
+        "policy": draw(st.sampled_from([0, 1, 1, 2, 2, 3, 3, 4])),
+        "longs_bankrupt": longs_bankrupt,
+        "price": p,
+        "pool": draw(st.one_of(st.integers(-(10**22), 10**26), st.integers(0, 10**13))),
+        "ledger": ledger,
+        "winners": winners,
+        "ranked": draw(st.integers(0, 4)) > 0,
+        "max_accounts": draw(st.one_of(st.just(100), st.just(100), st.integers(1, 8))),
+    }
+
+
+@st.composite
+def deficit_case(draw) -> dict[str, Any]:
+    """One ``_absorbDeficit``: policy, price mode, side, deficit, the fund's payment, the
+    bankrupt contracts and fill, previous mark, open interest and mark; a prior ledger."""
+    deficit = draw(st.integers(1, 10**24))
+    p = draw(price())
+    return {
+        "policy": draw(st.integers(0, 4)),
+        "mode": draw(st.integers(0, 1)),
+        "longs_bankrupt": draw(st.booleans()),
+        "deficit": deficit,
+        "paid": draw(st.one_of(st.just(0), st.integers(0, deficit), st.integers(0, 2 * deficit))),
+        "contracts": draw(st.one_of(st.just(0), st.integers(1, 10**22))),
+        "fill": max(1, p * draw(st.integers(500, 1_500)) // 1_000),
+        "previous_mark": p,
+        "open_interest": draw(st.one_of(st.just(0), st.integers(1, 10**6), st.integers(1, 10**23))),
+        "mark": p,
+        "ledger": {
+            "bad_debt_longs": draw(st.integers(0, 10**22)),
+            "bad_debt_shorts": draw(st.integers(0, 10**22)),
+            "adl_contracts_longs": draw(st.one_of(st.just(0), st.integers(1, 10**22))),
+            "adl_contracts_shorts": draw(st.one_of(st.just(0), st.integers(1, 10**22))),
+            "adl_price_longs": draw(price()),
+            "adl_price_shorts": draw(price()),
+        },
+    }
+
+
+# -- spot AMM (simulator/mirror/amm.py) --------------------------------------------------------
+
+
+@st.composite
+def amm_pool(draw, max_swaps: int = 8) -> dict[str, Any]:
+    """One pool (reserves in token units, fee bps; now and then an empty side) and a sequence
+    of swaps (base in?, amount in token units, minimum out), amounts from dust to several
+    times the reserve."""
+    rc = draw(st.integers(1, 10**15)) if draw(st.integers(0, 9)) else 0  # collateral units
+    rb = draw(st.integers(1, 10**27)) if draw(st.integers(0, 9)) else 0  # base units (18 dec)
+    out = []
+    for _ in range(draw(st.integers(1, max_swaps))):
+        base_in = draw(st.booleans())
+        reserve = rb if base_in else rc
+        amount = draw(
+            st.one_of(
+                st.integers(1, 10),
+                st.integers(1, max(reserve, 10) * 3),
+                st.integers(0, 10**27),
+            )
+        )
+        out.append((base_in, amount, draw(st.one_of(st.just(0), st.integers(0, 10**15)))))
+    return {
+        "reserve_collateral": rc,
+        "reserve_base": rb,
+        "fee_bps": draw(st.one_of(st.integers(0, 100), st.integers(0, 9_999))),
+        "swaps": out,
+    }
+
+
+# -- risk controls (simulator/mirror/controls.py) ------------------------------------------------
+
+
+@st.composite
+def controller_params(draw) -> dict[str, int]:
+    """``ControllerParams`` within ``MarginControlMath.validate`` (chain names, integers)."""
+    lo = draw(fraction(0.1, 3))
+    averaging = draw(st.integers(1, 7_200))
+    return {
+        "minScale": lo,
+        "maxScale": draw(st.integers(lo // 10**12, 10 * 10**6)) * 10**12,
+        "targetVolatility": draw(fraction(0.000001, 3)),
+        "volatilitySensitivity": draw(fraction(0, 5)),
+        "skewSensitivity": draw(fraction(0, 5)),
+        "ewmaWeight": draw(fraction(0.000001, 1)),
+        "minInterval": draw(st.integers(0, 300)),
+        "skewAveragingTime": averaging,
+        "maxSkewSampleAge": draw(st.integers(1, averaging)),
+    }
+
+
+CONTROLLER_FIELDS = (
+    "minScale", "maxScale", "targetVolatility", "volatilitySensitivity", "skewSensitivity",
+    "ewmaWeight", "minInterval", "skewAveragingTime", "maxSkewSampleAge",
+)  # fmt: skip
+"""``IVenueMarginController.ControllerParams`` field order."""
+
+
+@st.composite
+def price_history(draw, steps: int) -> list[tuple[int, int]]:
+    """`steps` pushes after an initial price: (seconds since the previous push, price WAD),
+    gaps 0..400 s (several pushes in a second now and then), moves up to ±20%."""
+    p = draw(price())
+    out = [(0, p)]
+    for _ in range(steps):
+        p = max(1, p * draw(st.integers(8_000, 12_000)) // 10_000)
+        out.append((draw(st.one_of(st.integers(0, 400), st.just(0))), p))
+    return out
