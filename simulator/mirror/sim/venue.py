@@ -20,6 +20,7 @@ returns the error as the chain's decoder prints it (``Name(arg=value, ...)``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -268,6 +269,12 @@ class VenueState:
 
     # -- deposits and trades --------------------------------------------------------------------
 
+    def _whole_units(self, wad: Any) -> Any:
+        """``wad`` down to whole collateral units: already so in exact mode (the kernels round
+        what goes to the fund); in fast mode floored here, so that the fund holds whole units
+        as on chain (a fund of a few units pays a deficit or not as on chain)."""
+        return wad if self.exact_mode else math.floor(float(wad) / UNIT) * float(UNIT)
+
     def _below(self, have: Any, need: Any) -> bool:
         """``have < need`` as the contract compares balances and margins; in fast mode by more
         than a collateral unit (1e-6 USD) or 1e-12 of ``need``: the float residue of sums the
@@ -373,7 +380,7 @@ class VenueState:
         sent, _ = fills.fee_split(x(fee), x(self.markets.insurance_fee_share_bps[m]))
         if fee != 0:
             self.fees[m] = self.fees[m] + fee
-            self.fund = self.fund + sent[0]
+            self.fund = self.fund + self._whole_units(sent[0])
         return {"fill": fill, "new_size": size1, "entry": entry1, "realized": realized,
                 "fee": fee, "funding": owed}  # fmt: skip
 
@@ -463,7 +470,7 @@ class VenueState:
             self._move_oi(j, old, new)
             self._use_rate(j, got.closed[0, j])
             self.penalties[j] = self.penalties[j] + got.penalty[0, j]
-            self.fund = self.fund + got.insurance_share[0, j]
+            self.fund = self.fund + self._whole_units(got.insurance_share[0, j])
             self.partial_at[a, j] = 0 if got.full[0, j] else self.now
             self.last_liquidation_block[a, j] = self.block
             out.markets.append(j)
@@ -512,7 +519,7 @@ class VenueState:
         self._move_oi(m, old, new)
         self._use_rate(m, closed)
         self.penalties[m] = self.penalties[m] + got.penalty[0, m]
-        self.fund = self.fund + got.insurance_share[0, m]
+        self.fund = self.fund + self._whole_units(got.insurance_share[0, m])
         full = bool(got.full[0, m])
         out = Liquidation(account=a, isolated=True, markets=[m],
                           closed=[closed if old > 0 else -closed], fill=[got.fill[0, m]],
