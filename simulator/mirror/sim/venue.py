@@ -29,6 +29,7 @@ import numpy as np
 from simulator.mirror import fills, funding, health, liquidation, margins
 from simulator.mirror.fixed import BPS, UNIT, WAD, exact, fast, mul_div_up
 from simulator.mirror.markets import MarketArrays, MarketState
+from simulator.mirror.sim import scalar
 
 
 class Reverted(Exception):
@@ -104,6 +105,13 @@ class VenueState:
     now: int = 0
     addresses: list[str] | None = None
     """The accounts' addresses, for the errors' text (``#index`` without them)."""
+    scalar_params: list | None = None
+    """Fast mode: every market's :class:`~simulator.mirror.sim.scalar.Params` (the one-account
+    calls run in plain floats, :mod:`~simulator.mirror.sim.scalar`)."""
+    version: int = 0
+    """Bumped by every change of a market's price, open interest or stored funding: the key
+    of the cached :meth:`funding`."""
+    _funding_cache: tuple | None = None
 
     def address(self, a: int) -> str:
         """Account ``a``'s address as the chain's errors print it."""
@@ -169,6 +177,10 @@ class VenueState:
             fund=conv(fund_wad)[()] if exact_mode else float(fund_wad),
         )
 
+    def __post_init__(self) -> None:
+        if not self.exact_mode and self.scalar_params is None:
+            self.scalar_params = scalar.params_of(self.markets)
+
     @property
     def conv(self):
         return exact if self.exact_mode else fast
@@ -192,8 +204,13 @@ class VenueState:
     def funding(self) -> MarketState:
         """Every market's funding accrued to now at the oracle price, in memory (``fundingNow``
         as the views and the health checks compute it)."""
+        key = (self.now, self.version)
+        if self._funding_cache is not None and self._funding_cache[0] == key:
+            return self._funding_cache[1]
         dt = self.conv(self.now - self.last_funding_time)
-        return funding.funding_now(self.markets, self.stored(), self.price, dt)
+        f = funding.funding_now(self.markets, self.stored(), self.price, dt)
+        self._funding_cache = (key, f)
+        return f
 
     def accrue(self, mask: np.ndarray, now_state: MarketState | None = None) -> None:
         """``VenueMarket.accrue`` of the markets in ``mask``: store the funding accrued to now
@@ -202,6 +219,7 @@ class VenueState:
         if not mask.any():
             return
         f = now_state if now_state is not None else self.funding()
+        self.version += 1
         moved = mask & (self.last_funding_time != self.now)
         if moved.any():
             for name, value in (("long_index", f.long_funding_index),
@@ -236,6 +254,7 @@ class VenueState:
         price = self.price.copy()
         price[m] = self.conv(price_wad)[()] if self.exact_mode else float(price_wad)
         self.price = price
+        self.version += 1
         return True
 
     # -- views ---------------------------------------------------------------------------------
@@ -303,6 +322,8 @@ class VenueState:
         (``tradeIsolated`` with ``margin_delta`` moved into the isolated margin first): the
         ``PositionModified`` fields (``fill``, ``new_size``, ``entry``, ``realized``, ``fee``,
         ``funding``). Raises :class:`Reverted` (nothing changed) as the contract reverts."""
+        if not self.exact_mode:
+            return self._trade_fast(a, m, float(delta), isolated, float(margin_delta))
         x = lambda v: self.conv([v])  # noqa: E731
         size0, entry0 = self.size[a, m], self.entry[a, m]
         if size0 != 0 and bool(self.isolated[a, m]) != isolated:
@@ -372,6 +393,7 @@ class VenueState:
         self.partial_at[a, m] = partial_at
         self.collateral[a] = collateral
         self.long_oi[m], self.short_oi[m] = long_oi, short_oi
+        self.version += 1
         try:
             self._check_after_trade(a, m, adds_risk, isolated, margin_delta)
         except Reverted:
@@ -383,6 +405,116 @@ class VenueState:
             self.fund = self.fund + self._whole_units(sent[0])
         return {"fill": fill, "new_size": size1, "entry": entry1, "realized": realized,
                 "fee": fee, "funding": owed}  # fmt: skip
+
+    def _trade_fast(self, a: int, m: int, delta: float, isolated: bool, margin_delta: float):
+        """:meth:`trade` in plain floats (fast mode)."""
+        p = self.scalar_params[m]
+        size0, entry0 = float(self.size[a, m]), float(self.entry[a, m])
+        if size0 != 0 and bool(self.isolated[a, m]) != isolated:
+            raise Reverted(error_text("WrongMarginMode", market=m + 1,
+                                      isolated=bool(self.isolated[a, m])))  # fmt: skip
+        new_size = size0 + delta
+        adds_risk = abs(new_size) > abs(size0) or (new_size != 0 and (new_size > 0) != (size0 > 0))
+        now_state = self.funding()
+        li, si = float(now_state.long_funding_index[m]), float(now_state.short_funding_index[m])
+        paid = scalar.owed(size0, float(self.snapshot[a, m]), li, si)
+        collateral, margin = float(self.collateral[a]), float(self.margin[a, m])
+        if isolated:
+            margin -= paid
+        else:
+            collateral -= paid
+        if margin_delta > 0:
+            if self._below(collateral, margin_delta):
+                raise Reverted(error_text("InsufficientBalance", available=collateral,
+                                          requested=margin_delta))  # fmt: skip
+            collateral, margin = collateral - margin_delta, margin + margin_delta
+        long_oi, short_oi = float(self.long_oi[m]), float(self.short_oi[m])
+        price = float(self.price[m])
+        fill = scalar.fill_price(p, price, long_oi - short_oi, delta)
+        if fill == 0:
+            raise Reverted(error_text("InvalidFillPrice", market=m + 1, sizeDelta=delta))
+        size1, entry1, realized = scalar.apply_fill(size0, entry0, delta, fill)
+        if isolated:
+            margin += realized
+        else:
+            collateral += realized
+        long_before, short_before = long_oi, short_oi
+        long_oi = long_oi - size0 if size0 > 0 else long_oi
+        short_oi = short_oi + size0 if size0 <= 0 else short_oi
+        long_oi = long_oi + size1 if size1 > 0 else long_oi
+        short_oi = short_oi - size1 if size1 <= 0 else short_oi
+        if long_oi > long_before and long_oi > self.max_long_oi[m]:
+            raise Reverted(error_text("OpenInterestCapExceeded", market=m + 1, long=True,
+                                      openInterest=long_oi, cap=self.max_long_oi[m]))  # fmt: skip
+        if short_oi > short_before and short_oi > self.max_short_oi[m]:
+            raise Reverted(error_text("OpenInterestCapExceeded", market=m + 1, long=False,
+                                      openInterest=short_oi, cap=self.max_short_oi[m]))  # fmt: skip
+        fee = (abs(delta) * fill / WAD) * p.taker_fee_bps / BPS
+        if isolated:
+            margin -= fee
+        else:
+            collateral -= fee
+        partial_at = int(self.partial_at[a, m])
+        if size1 == 0:
+            partial_at = 0
+            if isolated:
+                if self._below(margin, 0):
+                    raise Reverted(error_text("InsufficientMargin", equity=margin, required=0))
+                collateral, margin = collateral + margin, 0.0
+        saved = self._save(a, m)
+        self.accrue(np.arange(self.n_markets) == m, now_state)
+        self.size[a, m], self.entry[a, m] = size1, entry1
+        self.snapshot[a, m] = li if size1 >= 0 else si
+        self.margin[a, m], self.isolated[a, m] = margin, isolated
+        self.partial_at[a, m] = partial_at
+        self.collateral[a] = collateral
+        self.long_oi[m], self.short_oi[m] = long_oi, short_oi
+        self.version += 1
+        try:
+            self._check_after_trade_fast(a, m, adds_risk, isolated, margin_delta)
+        except Reverted:
+            self._restore(saved)
+            raise
+        if fee != 0:
+            self.fees[m] = self.fees[m] + fee
+            share = float(self.markets.insurance_fee_share_bps[m])
+            self.fund = self.fund + self._whole_units(fee * share / BPS)
+        return {"fill": fill, "new_size": size1, "entry": entry1, "realized": realized,
+                "fee": fee, "funding": paid}  # fmt: skip
+
+    def _check_after_trade_fast(self, a, m, adds_risk, isolated, margin_delta) -> None:
+        f = self.funding()
+        li = [float(x) for x in f.long_funding_index]
+        si = [float(x) for x in f.short_funding_index]
+        ps, size = self.scalar_params, float(self.size[a, m])
+        price = float(self.price[m])
+        if isolated and size != 0:
+            value = scalar.upnl(size, float(self.entry[a, m]), price) - scalar.owed(
+                size, float(self.snapshot[a, m]), li[m], si[m])  # fmt: skip
+            eq = float(self.margin[a, m]) + value
+            need = 0.0
+            if adds_risk or margin_delta < 0:
+                need = scalar.initial(ps[m], size, price, float(self.long_oi[m]),
+                                      float(self.short_oi[m]))  # fmt: skip
+            if self._below(eq, need):
+                raise Reverted(error_text("InsufficientMargin", equity=eq, required=need))
+            if self.partial_at[a, m] != 0 and not eq < scalar.maintenance(ps[m], size, price):
+                self.partial_at[a, m] = 0
+        ceq, cmm, cim = float(self.collateral[a]), 0.0, 0.0
+        for j in range(self.n_markets):
+            sj = float(self.size[a, j])
+            if sj == 0 or self.isolated[a, j]:
+                continue
+            pj = float(self.price[j])
+            ceq += scalar.upnl(sj, float(self.entry[a, j]), pj) - scalar.owed(
+                sj, float(self.snapshot[a, j]), li[j], si[j])  # fmt: skip
+            cmm += scalar.maintenance(ps[j], sj, pj)
+            cim += scalar.initial(ps[j], sj, pj, float(self.long_oi[j]), float(self.short_oi[j]))
+        required = cim if (not isolated and adds_risk) or (isolated and margin_delta > 0) else 0.0
+        if (not isolated or margin_delta > 0) and self._below(ceq, required):
+            raise Reverted(error_text("InsufficientMargin", equity=ceq, required=required))
+        if not isolated and size != 0 and self.partial_at[a, m] != 0 and not ceq < cmm:
+            self.partial_at[a, m] = 0
 
     def _check_after_trade(self, a: int, m: int, adds_risk: bool, isolated: bool, margin_delta):
         x = lambda v: self.conv([v])  # noqa: E731
@@ -420,6 +552,7 @@ class VenueState:
     def _restore(self, saved: dict) -> None:
         for k in self._SAVED:
             setattr(self, k, saved[k])
+        self.version += 1
         a, m, size, entry, snap, margin, iso, partial, col = saved["account"]
         self.size[a, m], self.entry[a, m], self.snapshot[a, m] = size, entry, snap
         self.margin[a, m], self.isolated[a, m], self.partial_at[a, m] = margin, iso, partial
@@ -443,6 +576,8 @@ class VenueState:
     def liquidate(self, a: int) -> Liquidation:
         """``liquidate(account)`` of account ``a``'s cross positions; raises :class:`Reverted`
         (``NoPosition``, ``NotLiquidatable``, ``NothingLiquidatableNow``)."""
+        if not self.exact_mode:
+            return self._liquidate_fast(a)
         state = self.funding()
         cross = (self.size[a] != 0) & ~self.isolated[a]
         book = self.book(np.array([a]))
@@ -493,6 +628,8 @@ class VenueState:
 
     def liquidate_isolated(self, a: int, m: int) -> Liquidation:
         """``liquidateIsolated(account, market)``; raises :class:`Reverted` as the contract."""
+        if not self.exact_mode:
+            return self._liquidate_isolated_fast(a, m)
         state = self.funding()
         book = self.book(np.array([a]))
         got = liquidation.liquidate_isolated(
@@ -542,7 +679,123 @@ class VenueState:
             self._absorb(out, m, bool(old > 0), got.deficit[0, m], got.fund_paid[0, m])
         return out
 
+    # -- fast mode's one-account calls in plain floats (:mod:`~simulator.mirror.sim.scalar`) ----
+
+    def _floats(self, a: int) -> tuple[list, list, list]:
+        return ([float(x) for x in self.size[a]], [float(x) for x in self.entry[a]],
+                [float(x) for x in self.snapshot[a]])  # fmt: skip
+
+    def _liquidate_fast(self, a: int) -> Liquidation:
+        state = self.funding()
+        n = self.n_markets
+        size0, entry0, snapshot0 = self._floats(a)
+        cross = [bool(size0[j] != 0 and not self.isolated[a, j]) for j in range(n)]
+        used = self._rate_used()
+        got = scalar.liquidate_cross(
+            self.scalar_params, size0, entry0, snapshot0, cross, float(self.collateral[a]),
+            [float(x) for x in self.price], [float(x) for x in self.long_oi - self.short_oi],
+            [float(x) for x in state.long_funding_index],
+            [float(x) for x in state.short_funding_index], float(self.fund), float(self.now),
+            [float(x) for x in self.partial_at[a]],
+            [bool(x) for x in self.last_liquidation_block[a] == self.block],
+            [float(x) for x in used],
+        )  # fmt: skip
+        if got.error is not None:
+            name, eq, mm = got.error
+            if name == "NoPosition":
+                raise Reverted(error_text("NoPosition", account=self.address(a), market=0))
+            raise Reverted(error_text(name, account=self.address(a), equity=eq,
+                                      maintenanceMargin=mm))  # fmt: skip
+        self.accrue(np.array(cross), state)
+        out = Liquidation(account=a, isolated=False)
+        for j in got.order:
+            old, new = size0[j], got.size[j]
+            self._move_oi(j, old, new)
+            self._use_rate(j, got.closed[j])
+            self.penalties[j] = self.penalties[j] + got.penalty[j]
+            self.fund = self.fund + self._whole_units(got.insurance[j])
+            self.partial_at[a, j] = 0 if got.full[j] else self.now
+            self.last_liquidation_block[a, j] = self.block
+            out.markets.append(j)
+            out.closed.append(got.closed[j] if old > 0 else -got.closed[j])
+            out.fill.append(got.fill[j])
+            out.penalty.append(got.penalty[j])
+            out.full.append(got.full[j])
+        for j in range(n):
+            if cross[j]:
+                self.size[a, j], self.entry[a, j] = got.size[j], got.entry[j]
+                self.snapshot[a, j] = (state.long_funding_index[j] if size0[j] >= 0
+                                       else state.short_funding_index[j])  # fmt: skip
+        self.collateral[a] = got.collateral
+        if got.deficit != 0:
+            self.fund = self.fund - got.paid
+            for j in range(n):
+                share, paid = got.shares.get(j, (0.0, 0.0))
+                if cross[j] and share != 0:
+                    self._absorb(out, j, size0[j] > 0, share, paid)
+        return out
+
+    def _liquidate_isolated_fast(self, a: int, m: int) -> Liquidation:
+        state = self.funding()
+        p = self.scalar_params[m]
+        size, entry = float(self.size[a, m]), float(self.entry[a, m])
+        account = self.address(a)
+        if size == 0:
+            raise Reverted(error_text("NoPosition", account=account, market=m + 1))
+        if not self.isolated[a, m]:
+            raise Reverted(error_text("WrongMarginMode", market=m + 1, isolated=False))
+        price = float(self.price[m])
+        li, si = float(state.long_funding_index[m]), float(state.short_funding_index[m])
+        margin = float(self.margin[a, m]) - scalar.owed(size, float(self.snapshot[a, m]), li, si)
+        eq = margin + scalar.upnl(size, entry, price)
+        mm = scalar.maintenance(p, size, price)
+        if not eq < mm:
+            raise Reverted(error_text("NotLiquidatable", account=account, equity=eq,
+                                      maintenanceMargin=mm))  # fmt: skip
+        close = scalar.close_size(p, size, price, float(self.partial_at[a, m]), float(self.now),
+                                  bool(self.last_liquidation_block[a, m] == self.block),
+                                  float(self._rate_used()[m]))  # fmt: skip
+        if not close > 0:
+            raise Reverted(error_text("NothingLiquidatableNow", account=account, equity=eq,
+                                      maintenanceMargin=mm))  # fmt: skip
+        delta = -close if size > 0 else close
+        skew = float(self.long_oi[m] - self.short_oi[m])
+        fill = scalar.liquidation_fill(p, price, skew, delta)
+        new, entry1, realized = scalar.apply_fill(size, entry, delta, fill)
+        margin += realized
+        penalty = (close * fill / WAD) * p.penalty_bps / BPS
+        left = margin + scalar.upnl(new, entry1, price)
+        penalty = 0.0 if left <= 0 else (left if penalty > left else penalty)
+        margin -= penalty
+        insurance = penalty - penalty * p.keeper_share_bps / BPS
+        released = margin if new == 0 and margin >= 0 else 0.0
+        deficit = -margin if new == 0 and margin < 0 else 0.0
+        margin = 0.0 if new == 0 else margin
+        paid = min(deficit, float(self.fund))
+        full = close == abs(size)
+        self.accrue(np.arange(self.n_markets) == m, state)
+        self._move_oi(m, size, new)
+        self._use_rate(m, close)
+        self.penalties[m] = self.penalties[m] + penalty
+        self.fund = self.fund + self._whole_units(insurance)
+        out = Liquidation(account=a, isolated=True, markets=[m],
+                          closed=[close if size > 0 else -close], fill=[fill],
+                          penalty=[penalty], full=[full])  # fmt: skip
+        self.size[a, m], self.entry[a, m] = new, entry1
+        self.snapshot[a, m] = li if new >= 0 else si
+        self.margin[a, m] = margin
+        self.collateral[a] = self.collateral[a] + released
+        self.partial_at[a, m] = 0 if full else self.now
+        self.last_liquidation_block[a, m] = self.block
+        if new == 0:
+            self.isolated[a, m] = False
+        if deficit != 0:
+            self.fund = self.fund - paid
+            self._absorb(out, m, size > 0, deficit, paid)
+        return out
+
     def _move_oi(self, m: int, old: Any, new: Any) -> None:
+        self.version += 1
         if old > 0:
             self.long_oi[m] = self.long_oi[m] - old
         else:
