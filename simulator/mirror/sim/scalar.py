@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simulator.mirror.fixed import BPS, WAD
+from simulator.mirror.fixed import BPS, DAY, WAD
 from simulator.mirror.markets import MarketArrays
 
 
@@ -261,3 +261,63 @@ def liquidate_cross(ps: list[Params], size: list[float], entry: list[float],
                          q + r.paid - sum(y for _, y in shares.values()))  # fmt: skip
         r.shares = shares
     return r
+
+
+@dataclass(frozen=True)
+class FundingParams:
+    """Every market's funding parameters as float lists (fast mode)."""
+
+    model: list[int]
+    skew_scale: list[float]
+    max_velocity: list[float]
+    interest: list[float]
+    band: list[float]
+    cap: list[float]
+
+
+def funding_params_of(markets: MarketArrays) -> FundingParams:
+    n = markets.count
+
+    def col(name: str) -> list[float]:
+        return [float(getattr(markets, name)[m]) for m in range(n)]
+
+    return FundingParams(
+        model=[int(markets.funding_model[m]) for m in range(n)],
+        skew_scale=col("skew_scale"),
+        max_velocity=col("max_funding_velocity"),
+        interest=col("premium_interest_rate_8h"),
+        band=col("premium_clamp_8h"),
+        cap=[c * 24 for c in col("max_funding_rate_per_hour")],
+    )
+
+
+def _clamp(x: float, lo: float, hi: float) -> float:
+    return lo if x < lo else (hi if x > hi else x)
+
+
+def funding_now(fp: FundingParams, skew, rate, long_index, short_index, price, dt):
+    """:func:`simulator.mirror.funding.funding_now` of every market (float lists in, lists of
+    (long index, short index, rate) out)."""
+    out_long, out_short, out_rate = [], [], []
+    day_wad = float(DAY * WAD)
+    for m in range(len(fp.model)):
+        if dt[m] == 0:
+            out_long.append(long_index[m])
+            out_short.append(short_index[m])
+            out_rate.append(rate[m])
+            continue
+        scale = fp.skew_scale[m]
+        p = 0.0 if scale == 0 else _clamp(skew[m] * WAD / scale, -WAD, WAD)
+        if fp.model[m] == 0:
+            new = rate[m] + p * fp.max_velocity[m] * dt[m] / float(WAD * DAY)
+        else:
+            new = 3 * (p + _clamp(fp.interest[m] - p, -fp.band[m], fp.band[m]))
+        cap = fp.cap[m]
+        if cap != 0:
+            new = _clamp(new, -cap, cap)
+        average = (rate[m] + new) / 2 if fp.model[m] == 0 else new
+        x = average * dt[m]
+        out_long.append(long_index[m] + x * price[m] / day_wad)
+        out_short.append(short_index[m] + (-x) * price[m] / day_wad)
+        out_rate.append(new)
+    return out_long, out_short, out_rate

@@ -108,6 +108,8 @@ class VenueState:
     scalar_params: list | None = None
     """Fast mode: every market's :class:`~simulator.mirror.sim.scalar.Params` (the one-account
     calls run in plain floats, :mod:`~simulator.mirror.sim.scalar`)."""
+    scalar_funding: Any = None
+    """Fast mode: the markets' :class:`~simulator.mirror.sim.scalar.FundingParams`."""
     version: int = 0
     """Bumped by every change of a market's price, open interest or stored funding: the key
     of the cached :meth:`funding`."""
@@ -207,8 +209,19 @@ class VenueState:
         key = (self.now, self.version)
         if self._funding_cache is not None and self._funding_cache[0] == key:
             return self._funding_cache[1]
-        dt = self.conv(self.now - self.last_funding_time)
-        f = funding.funding_now(self.markets, self.stored(), self.price, dt)
+        if self.exact_mode:
+            dt = self.conv(self.now - self.last_funding_time)
+            f = funding.funding_now(self.markets, self.stored(), self.price, dt)
+        else:
+            if self.scalar_funding is None:
+                self.scalar_funding = scalar.funding_params_of(self.markets)
+            li, si, rate = scalar.funding_now(
+                self.scalar_funding, (self.long_oi - self.short_oi).tolist(), self.rate.tolist(),
+                self.long_index.tolist(), self.short_index.tolist(), self.price.tolist(),
+                (self.now - self.last_funding_time).tolist(),
+            )  # fmt: skip
+            f = MarketState(self.long_oi, self.short_oi, np.array(li), np.array(si),
+                            np.array(rate))  # fmt: skip
         self._funding_cache = (key, f)
         return f
 
