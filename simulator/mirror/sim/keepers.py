@@ -40,9 +40,12 @@ def plan(
     return chosen.liquidate.astype(np.int64)
 
 
-def execute(ctx: Context, s: EngineState, venue: VenueState, u: int, t: int) -> list[dict]:
+def execute(
+    ctx: Context, s: EngineState, venue: VenueState, u: int, t: int, row_of: np.ndarray
+) -> list[dict]:
     """Liquidate margin unit ``u`` (``liquidate`` or ``liquidateIsolated``) on the venue; the
-    step's event rows of the call (``liquidate_reverted`` when the venue refuses it)."""
+    step's event rows of the call (``liquidate_reverted`` when the venue refuses it;
+    ``row_of`` as :func:`liquidation_rows` takes it)."""
     units = ctx.units
     a = int(units.account[u])
     try:
@@ -54,21 +57,23 @@ def execute(ctx: Context, s: EngineState, venue: VenueState, u: int, t: int) -> 
         market = ctx.symbols[int(units.market[u])] if units.isolated[u] else None
         return [event_row(t, "liquidate_reverted", market=market, account=ctx.accounts[a],
                           detail=str(exc))]  # fmt: skip
-    return liquidation_rows(ctx, s, done, t)
+    return liquidation_rows(ctx, s, done, t, row_of)
 
 
-def liquidation_rows(ctx: Context, s: EngineState, done: Liquidation, t: int) -> list[dict]:
+def liquidation_rows(
+    ctx: Context, s: EngineState, done: Liquidation, t: int, row_of: np.ndarray
+) -> list[dict]:
     """The rows of one liquidation's ``Liquidated`` events (sizes and outcomes written into
     the traders' rows as the chain engine does), then its ``DeficitAttributed`` (an insurance
-    payout) and ``BadDebtRecorded`` rows."""
+    payout) and ``BadDebtRecorded`` rows. ``row_of``: the book row of every (account, market),
+    -1 for none."""
     out: list[dict] = []
     tr = s.trader
     account = ctx.accounts[done.account]
-    ids = ctx.market_ids
     for m, closed, fill, penalty, full in zip(done.markets, done.closed, done.fill,
                                               done.penalty, done.full, strict=True):  # fmt: skip
-        row = ctx.row(account, ids[m])
-        if row is not None:
+        row = int(row_of[done.account, m])
+        if row >= 0:
             size = abs(to_float(closed))
             left = tr.size_base[row] - size
             tr.size_base[row] = 0.0 if full or left < _FLAT_BASE else left

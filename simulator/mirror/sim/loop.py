@@ -82,6 +82,10 @@ class MirrorEngine:
             amm_fee=np.array([m.amm.fee_bps / 1e4 for m in world.params.markets]),
             vault_address=None,
         )
+        book = world.book
+        self.row_of = np.full((book.n_accounts, len(self.symbols)), -1, dtype=np.int64)
+        """The book row of every (account, market), -1 for none."""
+        self.row_of[book.account, book.market] = np.arange(book.count)
         self.wallet_units = np.array([to_units(float(w)) for w in world.wallet_usd], dtype=np.int64)
         """Each account's collateral tokens outside the venue (base units), for top-ups."""
         self.state = self._initial_state()
@@ -197,7 +201,7 @@ class MirrorEngine:
 
         # ---- the keepers' calls, in block order ---------------------------------------------------
         for u in targets:
-            step_events += keepers.execute(ctx, s, venue, int(u), t)
+            step_events += keepers.execute(ctx, s, venue, int(u), t, self.row_of)
         transactions += len(targets)
 
         # ---- mined: levels, the touched and watched units read again, rows --------------------
