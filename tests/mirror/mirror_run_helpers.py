@@ -27,8 +27,19 @@ from simulator.world import build_world
 EVENT_FIELDS = ("kind", "market", "account", "side", "size_base", "price_usd", "amount_usd",
                 "detail")  # fmt: skip
 #: The event kinds the mirror produces (the chain's swaps and LP rows are not the venue's).
-VENUE_KINDS = ("open", "open_reverted", "liquidation", "partial_liquidation", "insurance_payout",
-               "bad_debt", "liquidate_reverted", "close", "close_reverted", "top_up")  # fmt: skip
+VENUE_KINDS = (
+    "open",
+    "open_reverted",
+    "liquidation",
+    "partial_liquidation",
+    "insurance_payout",
+    "bad_debt",
+    "liquidate_reverted",
+    "close",
+    "close_reverted",
+    "top_up",
+)
+#: Oracle faults drawn: a stale window, a lag or a bad print, of one market or of all.  # fmt: skip
 #: Ledger entries compared per market after every step (WAD), by the mirror's names.
 LEDGER = {"fees": "fees", "liquidationPenalties": "penalties", "totalDeficit": "total_deficit",
           "paidByInsurance": "paid_by_insurance", "badDebtLongs": "bad_debt_longs",
@@ -72,11 +83,27 @@ def small_scenarios(draw) -> dict[str, Any]:
     shock_step = draw(st.integers(2, steps - 2))
     fall = draw(st.sampled_from([-0.15, -0.06, 0.06, 0.1, 0.2, 0.35]))
     bad_debt = draw(st.booleans())
+    step_seconds = draw(st.sampled_from([12, 60, 600, 3_600]))
+    faults = []
+    if draw(st.integers(0, 3)) == 0:  # an oracle fault of one market or of all
+        market = draw(st.sampled_from([None, *symbols]))
+        start = draw(st.integers(0, steps - 1))
+        kind = draw(st.sampled_from(["stale", "stale", "lag", "bad_print"]))
+        if kind == "stale":  # hour-long steps: a window of two outlasts the oracle's maxAge
+            step_seconds = 3_600
+            faults.append({"kind": "stale", "market": market, "start_step": start,
+                           "end_step": draw(st.integers(start + 1, steps + 1))})  # fmt: skip
+        elif kind == "lag":
+            faults.append({"kind": "lag", "market": market, "start_step": start,
+                           "steps": draw(st.integers(1, 5))})  # fmt: skip
+        else:
+            faults.append({"kind": "bad_print", "market": market, "step": start,
+                           "price_usd": draw(st.sampled_from([1.0, 50.0, 500_000.0]))})  # fmt: skip
     return {
         "name": "mirror-diff",
         "seed": draw(st.integers(0, 10_000)),
         "steps": steps,
-        "step_seconds": draw(st.sampled_from([12, 60, 600, 3_600])),
+        "step_seconds": step_seconds,
         "venue": {"preset": "hyperliquid-like"},
         "markets": markets,
         "controls": {
@@ -113,6 +140,7 @@ def small_scenarios(draw) -> dict[str, Any]:
                     "reaction_delay_steps": draw(st.integers(0, 2)),
                     "min_profit_usd": draw(st.sampled_from([0.0, 1.0, 20.0]))},
         "arbitrageurs": {"count": 0},
+        "oracle_faults": faults,
     }  # fmt: skip
 
 
@@ -219,6 +247,8 @@ def run_side_by_side(scenario: Scenario, chain=None) -> dict[str, int]:
             compare_levels(t, engine, mirror)
             for e in theirs.events:
                 counts[e["kind"]] = counts.get(e["kind"], 0) + 1
+                if "StalePrice" in (e.get("detail") or ""):
+                    counts["stale_revert"] = counts.get("stale_revert", 0) + 1
         compare_final_state(engine, mirror)
         positions = (engine.positions(), mirror.positions())
     for theirs, ours in zip(*positions, strict=True):

@@ -28,7 +28,8 @@ EXAMPLES = settings(max_examples=100, deadline=None, suppress_health_check=list(
 def test_the_mirror_runs_small_scenarios_as_the_chain_does(d):
     counts = run_side_by_side(parse(d))
     for kind in ("liquidation", "partial_liquidation", "insurance_payout", "bad_debt",
-                 "liquidate_reverted", "open_reverted", "close", "close_reverted", "top_up"):  # fmt: skip
+                 "liquidate_reverted", "open_reverted", "close", "close_reverted", "top_up",
+                 "stale_revert"):  # fmt: skip
         event(f"{kind}: {counts.get(kind, 0) > 0}")
 
 
@@ -54,3 +55,30 @@ def test_a_broken_mirror_rule_is_caught(monkeypatch, rule, target, name, replace
     )
     with pytest.raises(Divergence, match="mirror and chain diverge at "):
         rerun()
+
+
+#: A shock seen at step 5, keepers two steps behind, and every oracle stale from step 6 to 8
+#: (hour-long steps: the prices outlast the oracle's one-hour maxAge): the keepers' calls of
+#: step 7 revert ``StalePrice``, then the liquidations go through once the oracle posts again.
+STALE_ORACLE = {
+    "name": "stale-oracle", "seed": 5, "steps": 12, "step_seconds": 3600,
+    "venue": {"preset": "hyperliquid-like"},
+    "markets": [{"symbol": "BTC", "path": {"vol_per_year": 0.3}},
+                {"symbol": "ETH", "path": {"vol_per_year": 0.3}}],
+    "controls": {"adl_policy": "none", "insurance_fund_usd": 1000, "feedback": False},
+    "traders": {"kind": "random", "count": 8, "long_share": 1.0,
+                "leverage": {"min": 15, "max": 25},
+                "behaviour": {"weights": {"hold": 0, "take_profit": 0, "stop_loss": 1,
+                                          "top_up": 1, "panic": 0},
+                              "stop_loss_fraction": 0.05}},
+    "price_path": {"kind": "factor",
+                   "shocks": [{"step": 4, "fall_fraction": 0.2, "over_steps": 1}]},
+    "keepers": {"count": 1, "reaction_delay_steps": 2},
+    "arbitrageurs": {"count": 0},
+    "oracle_faults": [{"kind": "stale", "start_step": 6, "end_step": 9}],
+}  # fmt: skip
+
+
+def test_a_stale_oracle_refuses_the_keepers_as_on_chain():
+    counts = run_side_by_side(parse(STALE_ORACLE))
+    assert counts["stale_revert"] > 0 and counts["liquidation"] > 0 and counts["bad_debt"] > 0

@@ -68,6 +68,7 @@ def mirror_world(
         [m.params.tiers_to_chain() for m in params.markets],
         [to_wad(m.oracle.initial_price_usd) for m in params.markets],
         [m.oracle.max_deviation_bps for m in params.markets],
+        [m.oracle.max_age_s for m in params.markets],
         book.n_accounts,
         to_units(params.buffers.insurance_fund_usd) * 10**12,
         listed_at=listed_at,

@@ -73,6 +73,11 @@ class VenueState:
     4 socialized)."""
     max_deviation_bps: np.ndarray
     """Per market: the oracle's largest accepted move per push (bps, 0 = any)."""
+    max_age_s: np.ndarray
+    """Per market: the oracle's ``maxAge`` (s): a state change reads a price at most this old
+    (``freshPrice``) or reverts ``StalePrice``."""
+    updated_at: np.ndarray
+    """Per market: the time of the oracle's last accepted push (s)."""
     price: Any
     long_oi: Any
     short_oi: Any
@@ -128,6 +133,7 @@ class VenueState:
         tiers: list[list[tuple[int, int, int]]],
         prices_wad: list[int],
         max_deviation_bps: list[int],
+        max_age_s: list[int],
         accounts: int,
         fund_wad: int,
         *,
@@ -150,6 +156,8 @@ class VenueState:
             max_short_oi=conv([int(p["maxShortOpenInterest"]) for p in params]),
             adl_policy=np.array([int(p["adlPolicy"]) for p in params], dtype=np.int64),
             max_deviation_bps=np.array(max_deviation_bps, dtype=np.int64),
+            max_age_s=np.array(max_age_s, dtype=np.int64),
+            updated_at=np.full(m, listed_at, dtype=np.int64),
             price=conv(prices_wad),
             long_oi=zeros(m),
             short_oi=zeros(m),
@@ -267,8 +275,16 @@ class VenueState:
         price = self.price.copy()
         price[m] = self.conv(price_wad)[()] if self.exact_mode else float(price_wad)
         self.price = price
+        self.updated_at[m] = self.now
         self.version += 1
         return True
+
+    def fresh(self, m: int) -> None:
+        """``freshPrice`` of market ``m``: raises :class:`Reverted` ``StalePrice`` when the
+        oracle's price is older than its ``maxAge``."""
+        if self.now - int(self.updated_at[m]) > int(self.max_age_s[m]):
+            raise Reverted(error_text("StalePrice", updatedAt=int(self.updated_at[m]),
+                                      maxAge=int(self.max_age_s[m]), nowTimestamp=self.now))  # fmt: skip
 
     # -- views ---------------------------------------------------------------------------------
 
@@ -335,6 +351,7 @@ class VenueState:
         (``tradeIsolated`` with ``margin_delta`` moved into the isolated margin first): the
         ``PositionModified`` fields (``fill``, ``new_size``, ``entry``, ``realized``, ``fee``,
         ``funding``). Raises :class:`Reverted` (nothing changed) as the contract reverts."""
+        self.fresh(m)
         if not self.exact_mode:
             return self._trade_fast(a, m, float(delta), isolated, float(margin_delta))
         x = lambda v: self.conv([v])  # noqa: E731
@@ -589,6 +606,8 @@ class VenueState:
     def liquidate(self, a: int) -> Liquidation:
         """``liquidate(account)`` of account ``a``'s cross positions; raises :class:`Reverted`
         (``NoPosition``, ``NotLiquidatable``, ``NothingLiquidatableNow``)."""
+        for j in np.flatnonzero((self.size[a] != 0) & ~self.isolated[a]):
+            self.fresh(int(j))  # _loadCross reads every cross position's fresh price
         if not self.exact_mode:
             return self._liquidate_fast(a)
         state = self.funding()
@@ -641,6 +660,8 @@ class VenueState:
 
     def liquidate_isolated(self, a: int, m: int) -> Liquidation:
         """``liquidateIsolated(account, market)``; raises :class:`Reverted` as the contract."""
+        if self.size[a, m] != 0 and self.isolated[a, m]:
+            self.fresh(m)  # after NoPosition and WrongMarginMode, as the contract checks
         if not self.exact_mode:
             return self._liquidate_isolated_fast(a, m)
         state = self.funding()
