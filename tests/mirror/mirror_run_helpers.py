@@ -43,7 +43,7 @@ VENUE_KINDS = (
 #: Ledger entries compared per market after every step (WAD), by the mirror's names.
 LEDGER = {"fees": "fees", "liquidationPenalties": "penalties", "totalDeficit": "total_deficit",
           "paidByInsurance": "paid_by_insurance", "badDebtLongs": "bad_debt_longs",
-          "badDebtShorts": "bad_debt_shorts"}  # fmt: skip
+          "badDebtShorts": "bad_debt_shorts", "socializedLoss": "socialized"}  # fmt: skip
 
 SYMBOLS = ["BTC", "ETH", "SOL", "DOGE"]
 
@@ -107,7 +107,8 @@ def small_scenarios(draw) -> dict[str, Any]:
         "venue": {"preset": "hyperliquid-like"},
         "markets": markets,
         "controls": {
-            "adl_policy": "none" if bad_debt else "profit_queue",
+            "adl_policy": draw(st.sampled_from(["none", "socialized"])) if bad_debt
+            else "profit_queue",
             "insurance_fund_usd": draw(st.sampled_from([0, 200, 2_000])) if bad_debt else 10**7,
             "feedback": False,
         },

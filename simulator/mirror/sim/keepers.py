@@ -7,6 +7,8 @@ vault in a mirrored scenario, so every call is a liquidation."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from simulator.agents import keepers as keeper_agents
@@ -83,12 +85,34 @@ def liquidation_rows(
         out.append(event_row(t, kind, market=ctx.symbols[m], account=account,
                              side=_side(1 if closed > 0 else -1), size=abs(to_float(closed)),
                              price=to_float(fill), amount=to_float(penalty)))  # fmt: skip
-    for m, longs, _deficit, paid, remaining in done.deficits:
+    for m, longs, _deficit, paid, remaining, charged in done.deficits:
         if paid:
             out.append(event_row(t, "insurance_payout", market=ctx.symbols[m], account=account,
                                  amount=to_float(paid)))  # fmt: skip
-        if remaining:
+        if remaining and charged is not None:
+            out.append(socialized_row(ctx, t, m, longs, remaining, charged))
+        elif remaining:
             out.append(event_row(t, "bad_debt", market=ctx.symbols[m],
                                  side="long" if longs else "short",
                                  amount=to_float(remaining)))  # fmt: skip
     return out
+
+
+def socialized_row(ctx: Context, t: int, m: int, longs: bool, loss, charged) -> dict:
+    """The ``socialized_loss`` row of a loss charged to the open interest (the chain's
+    ``AdlExecuted`` of the SOCIALIZED policy: deficit, minimum haircut and covered the loss,
+    haircuts what was charged, overshoot the difference)."""
+    detail = {
+        "deficit_usd": to_float(loss),
+        "minimum_haircut_usd": to_float(loss),
+        "covered_usd": to_float(loss),
+        "overshoot_usd": to_float(charged - loss),
+        "to_fund_usd": 0.0,
+        "contracts_closed_base": 0.0,
+        "notional_closed_usd": 0.0,
+        "accounts": 0,
+        "policy": "socialized",
+    }
+    return event_row(t, "socialized_loss", market=ctx.symbols[m],
+                     side="long" if longs else "short", amount=to_float(charged),
+                     detail=json.dumps(detail))  # fmt: skip

@@ -6,8 +6,7 @@ parse_health` gives of ``healthOf`` / ``isolatedHealth``).
 WAD values become floats exactly as the chain engine converts the integers it reads
 (``from_wad`` of an integer, ``from_wad_array`` of a list, ``from_units`` of the fund's
 balance), so that in exact mode the agents see the very floats they see on chain. What the
-mirror does not model reads as the chain reads it without that part: no socialized loss, a
-margin scale of 1, no backstop vault; the spot AMM's price is NaN (not mirrored).
+mirror does not model reads as the chain reads it without that part: a margin scale of 1, no backstop vault; the spot AMM's price is NaN (not mirrored).
 """
 
 from __future__ import annotations
@@ -56,7 +55,7 @@ def levels_of(venue: VenueState) -> dict[str, Any]:
         "amm_price_usd": np.full(m, np.nan),
         "bad_debt_usd": floats(venue.bad_debt_longs + venue.bad_debt_shorts),
         "fees_cum_usd": floats(venue.fees + venue.penalties),
-        "socialized_cum_usd": np.zeros(m),
+        "socialized_cum_usd": floats(venue.socialized),
         "mark_usd": floats(venue.mark()),
         "insurance_fund_usd": from_units(fund_units),
         "vault_assets_usd": 0.0,

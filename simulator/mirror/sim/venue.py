@@ -55,9 +55,10 @@ class Liquidation:
     fill: list[Any] = field(default_factory=list)
     penalty: list[Any] = field(default_factory=list)
     full: list[bool] = field(default_factory=list)
-    deficits: list[tuple[int, bool, Any, Any, Any]] = field(default_factory=list)
+    deficits: list[tuple[int, bool, Any, Any, Any, Any]] = field(default_factory=list)
     """``DeficitAttributed`` per market: (market, longs bankrupt, deficit, paid by the fund,
-    remaining bad debt)."""
+    remaining, charged): ``charged`` is what a socialized loss charged the open interest
+    (``AdlExecuted.haircuts``; None: the remaining is bad debt)."""
 
 
 @dataclass
@@ -96,6 +97,8 @@ class VenueState:
     bad_debt_shorts: Any
     total_deficit: Any
     paid_by_insurance: Any
+    socialized: Any
+    """Per market: ``ledger.socializedLoss`` (WAD USD)."""
     size: Any
     entry: Any
     snapshot: Any
@@ -176,6 +179,7 @@ class VenueState:
             bad_debt_shorts=zeros(m),
             total_deficit=zeros(m),
             paid_by_insurance=zeros(m),
+            socialized=zeros(m),
             size=zeros(accounts, m),
             entry=zeros(accounts, m),
             snapshot=zeros(accounts, m),
@@ -840,7 +844,10 @@ class VenueState:
             self.short_oi[m] = self.short_oi[m] - new
 
     def _absorb(self, out: Liquidation, m: int, longs: bool, deficit: Any, paid: Any) -> None:
-        """``_absorbDeficit`` in market ``m``: the ledger, and the bad debt the fund left."""
+        """``_absorbDeficit`` in market ``m``: the ledger, then what the fund left: charged to
+        the open interest through both funding indices under SOCIALIZED (``_socialize``:
+        ``⌈loss/OI⌉`` per contract, refused when there is no open interest or the charge
+        exceeds the last mark), else bad debt of the side."""
         self.total_deficit[m] = self.total_deficit[m] + deficit
         self.paid_by_insurance[m] = self.paid_by_insurance[m] + paid
         remaining = deficit - paid if paid < deficit else deficit * 0
@@ -848,17 +855,39 @@ class VenueState:
             # Float residue of the fund's whole-unit cover and the shares (the exact
             # remaining is 0 whenever the fund holds the deficit rounded up to a unit).
             remaining = 0.0
-        out.deficits.append((m, longs, deficit, paid, remaining))
         if remaining == 0:
+            out.deficits.append((m, longs, deficit, paid, remaining, None))
             return
-        if self.adl_policy[m] != 0:
+        if self.adl_policy[m] == 4:  # SOCIALIZED
+            charged = self._socialize(m, remaining)
+            if charged is not None:
+                out.deficits.append((m, longs, deficit, paid, remaining, charged))
+                return
+        elif self.adl_policy[m] != 0:
             from simulator.mirror.sim.features import NotMirrored
 
             raise NotMirrored(
-                "the mirror does not model ADL or socialized loss yet: a deficit the insurance "
-                f"fund did not cover was left in market {m} at block time {self.now}"
+                "the mirror does not model ADL yet: a deficit the insurance fund did not "
+                f"cover was left in market {m} at block time {self.now} under an ADL queue "
+                "policy (the mirror runs ADL policies none and socialized)"
             )
+        out.deficits.append((m, longs, deficit, paid, remaining, None))
         if longs:
             self.bad_debt_longs[m] = self.bad_debt_longs[m] + remaining
         else:
             self.bad_debt_shorts[m] = self.bad_debt_shorts[m] + remaining
+
+    def _socialize(self, m: int, loss: Any) -> Any:
+        """``_socialize``: the loss charged to market ``m``'s open interest (``charged``, WAD),
+        or None when refused (no open interest, or a charge above the last mark)."""
+        oi = self.long_oi[m] + self.short_oi[m]
+        if oi == 0:
+            return None
+        per_unit = mul_div_up(self.conv([loss]), WAD, self.conv([oi]))[0]
+        if per_unit > self.last_mark[m]:
+            return None
+        self.long_index[m] = self.long_index[m] + per_unit
+        self.short_index[m] = self.short_index[m] + per_unit
+        self.version += 1
+        self.socialized[m] = self.socialized[m] + loss
+        return mul_div_up(self.conv([oi]), self.conv([per_unit]), WAD)[0]
