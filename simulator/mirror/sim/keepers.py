@@ -21,13 +21,21 @@ from simulator.mirror.sim.venue import Liquidation, Reverted, VenueState
 
 
 def plan(
-    ctx: Context, s: EngineState, t: int, eq: np.ndarray, mm: np.ndarray, notional_row: np.ndarray
+    ctx: Context,
+    s: EngineState,
+    t: int,
+    eq: np.ndarray,
+    mm: np.ndarray,
+    notional_row: np.ndarray,
+    notional: np.ndarray,
 ) -> np.ndarray:
     """The margin units the keepers liquidate this block, in call order (USD inputs as
-    :func:`simulator.engine.keepers.plan_keepers` takes them); updates
-    ``s.liquidatable_since``."""
-    notional = ctx.units.unit_sum(notional_row)
+    :func:`simulator.engine.keepers.plan_keepers` takes them, ``notional`` the units' sums of
+    ``notional_row``); updates ``s.liquidatable_since``. A block with no unit under
+    maintenance has no call (the plan's other inputs are not computed)."""
     engine_keepers.track_liquidatable(s, t, eq, mm, notional)
+    if not ((notional > 0) & (eq < mm)).any():
+        return np.zeros(0, dtype=np.int64)
     reward, _ = engine_keepers.unit_fractions(ctx, notional_row)
     ks = ctx.scenario.keepers
     chosen = keeper_agents.plan_liquidations(

@@ -174,8 +174,8 @@ class MirrorEngine:
         )
         socialized = bool((last["socialized_cum_usd"] > s.last_socialized_usd).any())
         s.last_socialized_usd = last["socialized_cum_usd"].copy()
-        decisions, (est_eq, est_mm) = traders.plan(ctx, s)
-        trade_events, trade_rows, sent = traders.execute(
+        decisions, _, (unit_eq, unit_mm) = traders.plan(ctx, s)
+        trade_events, trade_rows, sent, decode_trades = traders.execute(
             ctx, s, venue, decisions, self.wallet_units, t
         )
         step_events += trade_events
@@ -184,7 +184,7 @@ class MirrorEngine:
 
         # ---- phase 2: keepers on the pending block ----------------------------------------------
         prices = s.oracle_price_usd[book.market]
-        eq, mm = units.unit_sum(est_eq), units.unit_sum(est_mm)
+        eq, mm = unit_eq.copy(), unit_mm.copy()
         notional_row = s.trader.size_base * prices
         notional = units.unit_sum(notional_row)
         everyone = socialized or t % engine_keepers.FULL_REFRESH_STEPS == 0
@@ -197,9 +197,10 @@ class MirrorEngine:
             got_eq, got_mm = unit_health(ctx, venue, confirm)
             self._store(s, confirm, got_eq, got_mm, keep=np.isin(confirm, watch))
             eq[confirm], mm[confirm] = got_eq, got_mm
-        targets = keepers.plan(ctx, s, t, eq, mm, notional_row)
+        targets = keepers.plan(ctx, s, t, eq, mm, notional_row, notional)
 
         # ---- the keepers' calls, in block order ---------------------------------------------------
+        decode_trades()  # the block's events in block order: the traders' calls, then the keepers'
         for u in targets:
             step_events += keepers.execute(ctx, s, venue, int(u), t, self.row_of)
         transactions += len(targets)
