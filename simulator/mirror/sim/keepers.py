@@ -8,6 +8,7 @@ vault in a mirrored scenario, so every call is a liquidation."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import numpy as np
 
@@ -51,11 +52,19 @@ def plan(
 
 
 def execute(
-    ctx: Context, s: EngineState, venue: VenueState, u: int, t: int, row_of: np.ndarray
+    ctx: Context,
+    s: EngineState,
+    venue: VenueState,
+    u: int,
+    t: int,
+    row_of: np.ndarray,
+    decoded: list[Callable[[], None]],
 ) -> list[dict]:
     """Liquidate margin unit ``u`` (``liquidate`` or ``liquidateIsolated``) on the venue; the
     step's event rows of the call (``liquidate_reverted`` when the venue refuses it;
-    ``row_of`` as :func:`liquidation_rows` takes it)."""
+    ``row_of`` as :func:`liquidation_rows` takes it). What the call does to the traders' rows
+    is appended to ``decoded`` (applied when the block is decoded, after the ADL keeper's
+    plan, as on chain)."""
     units = ctx.units
     a = int(units.account[u])
     try:
@@ -67,28 +76,28 @@ def execute(
         market = ctx.symbols[int(units.market[u])] if units.isolated[u] else None
         return [event_row(t, "liquidate_reverted", market=market, account=ctx.accounts[a],
                           detail=str(exc))]  # fmt: skip
-    return liquidation_rows(ctx, s, done, t, row_of)
+    return liquidation_rows(ctx, s, done, t, row_of, decoded)
 
 
 def liquidation_rows(
-    ctx: Context, s: EngineState, done: Liquidation, t: int, row_of: np.ndarray
+    ctx: Context,
+    s: EngineState,
+    done: Liquidation,
+    t: int,
+    row_of: np.ndarray,
+    decoded: list[Callable[[], None]],
 ) -> list[dict]:
     """The rows of one liquidation's ``Liquidated`` events (sizes and outcomes written into
     the traders' rows as the chain engine does), then its ``DeficitAttributed`` (an insurance
     payout) and ``BadDebtRecorded`` rows. ``row_of``: the book row of every (account, market),
-    -1 for none."""
+    -1 for none; the rows' updates go to ``decoded``."""
     out: list[dict] = []
-    tr = s.trader
     account = ctx.accounts[done.account]
     for m, closed, fill, penalty, full in zip(done.markets, done.closed, done.fill,
                                               done.penalty, done.full, strict=True):  # fmt: skip
         row = int(row_of[done.account, m])
         if row >= 0:
-            size = abs(to_float(closed))
-            left = tr.size_base[row] - size
-            tr.size_base[row] = 0.0 if full or left < _FLAT_BASE else left
-            if full:
-                _set_outcome(s, row, LIQUIDATED, t)
+            decoded.append(_size_update(s, row, abs(to_float(closed)), full, t))
         kind = "liquidation" if full else "partial_liquidation"
         out.append(event_row(t, kind, market=ctx.symbols[m], account=account,
                              side=_side(1 if closed > 0 else -1), size=abs(to_float(closed)),
@@ -104,6 +113,18 @@ def liquidation_rows(
                                  side="long" if longs else "short",
                                  amount=to_float(remaining)))  # fmt: skip
     return out
+
+
+def _size_update(s: EngineState, row: int, size: float, full: bool, t: int):
+    """A ``Liquidated`` event decoded: the row's size (and outcome when whole)."""
+
+    def update() -> None:
+        left = s.trader.size_base[row] - size
+        s.trader.size_base[row] = 0.0 if full or left < _FLAT_BASE else left
+        if full:
+            _set_outcome(s, row, LIQUIDATED, t)
+
+    return update
 
 
 def socialized_row(ctx: Context, t: int, m: int, longs: bool, loss, charged) -> dict:

@@ -63,6 +63,7 @@ def levels_of(venue: VenueState) -> dict[str, Any]:
         "vault_size_wad": np.zeros(m, dtype=object),
         "mm_vault_size_base": np.zeros(m),
         "mm_vault_equity_usd": np.nan,
+        "ledgers": venue.ledgers(),
         "extra": [],
     }
 

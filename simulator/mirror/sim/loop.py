@@ -29,10 +29,11 @@ from simulator.engine.flow import init_state
 from simulator.engine.margin import MarginUnits
 from simulator.engine.opening import opening_fees_by_market, with_opening
 from simulator.engine.positions import position_rows
+from simulator.engine.spot import spot_inputs_after_closes
 from simulator.engine.state import OPEN, REFUSED, EngineState, StepOutcome, advance_funding_index
-from simulator.mirror.sim import keepers, oracle, traders
+from simulator.mirror.sim import adl, keepers, oracle, traders
 from simulator.mirror.sim.features import check_mirrored
-from simulator.mirror.sim.levels import levels_of, unit_health
+from simulator.mirror.sim.levels import floats, levels_of, unit_health
 from simulator.mirror.sim.opening import mirror_world
 from simulator.scenario import Scenario
 from simulator.units import to_units
@@ -166,6 +167,9 @@ class MirrorEngine:
         exo = self.exogenous_usd[t]
         step_events: list[dict[str, Any]] = []
 
+        # The state before this block's calls, for an ADL ranking read before any is sent.
+        before = venue.copy() if adl.active(ctx) and adl.outstanding(ctx, venue) else None
+
         # ---- phase 1: oracles, traders ----------------------------------------------------------
         transactions = oracle.push_prices(ctx, s, venue, t, exo)
         last = self._last_levels
@@ -199,14 +203,41 @@ class MirrorEngine:
             eq[confirm], mm[confirm] = got_eq, got_mm
         targets = keepers.plan(ctx, s, t, eq, mm, notional_row, notional)
 
-        # ---- the keepers' calls, in block order ---------------------------------------------------
-        decode_trades()  # the block's events in block order: the traders' calls, then the keepers'
+        # ---- the keepers' calls, then the ADL keeper's, in block order ------------------------
+        # The ADL keeper acts on the ledgers after the keepers' calls when they may leave a
+        # deficit (:func:`simulator.engine.keepers.may_leave_deficit`), else on the ledgers
+        # before them; it ranks winners on the block after them. The traders' view changes
+        # only when the block is decoded (after it all, in block order), as on chain.
+        with_adl = adl.active(ctx)
+        if with_adl:
+            ledgers = venue.ledgers()
+            if len(confirm):  # the pending read after phase 1
+                oi_long, oi_short = floats(venue.long_oi), floats(venue.short_oi)
+            else:
+                spot = spot_inputs_after_closes(ctx, self._last_levels, s, decisions.close)
+                oi_long, oi_short = spot["oi_long_base"], spot["oi_short_base"]
+            after_keepers = adl.leave_deficit(ctx, s, targets, eq, mm, oi_long, oi_short)
+        decoded: list = [decode_trades]
         for u in targets:
-            step_events += keepers.execute(ctx, s, venue, int(u), t, self.row_of)
+            step_events += keepers.execute(ctx, s, venue, int(u), t, self.row_of, decoded)
         transactions += len(targets)
+        winner_rows: set[int] = set()
+        if with_adl:
+            # The chain engine reads the ranking on the pending block: after phase 1 (and the
+            # keepers) when it sent them, else before any call of this block.
+            sent_first = len(confirm) > 0 or len(targets) > 0
+            adl_events, winner_rows, sent = adl.plan_and_execute(
+                ctx, s, venue, venue.ledgers() if after_keepers else ledgers, t, self.row_of,
+                decoded, ranking=None if sent_first or before is None else before,
+            )  # fmt: skip
+            step_events += adl_events
+            transactions += sent
+        for decode in decoded:
+            decode()
 
         # ---- mined: levels, the touched and watched units read again, rows --------------------
         candidates = set(int(u) for u in targets) | set(touched.tolist())
+        candidates |= set(units.unit_of_row[np.fromiter(winner_rows, dtype=np.int64)].tolist())
         if not everyone:
             candidates |= set(watch.tolist())
         candidates = np.array(sorted(candidates), dtype=np.int64)

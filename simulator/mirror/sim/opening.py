@@ -71,6 +71,7 @@ def mirror_world(
         [m.oracle.max_age_s for m in params.markets],
         book.n_accounts,
         to_units(params.buffers.insurance_fund_usd) * 10**12,
+        to_units(params.buffers.pool_seed_usd) * 10**12,
         listed_at=listed_at,
         exact_mode=exact_mode,
     )
@@ -139,7 +140,9 @@ def mirror_world(
         scenario=scenario,
         inputs=inputs,
         params=params,
-        venue=SimpleNamespace(ids=ids, vault=None, margin_controller=None, venue=None),  # type: ignore[arg-type]
+        venue=SimpleNamespace(
+            ids=ids, vault=None, margin_controller=None, venue=None, params=params
+        ),  # type: ignore[arg-type]
         accounts=accounts,
         book=book,
         keepers=agent_addresses("keeper", scenario.keepers.count, salt),

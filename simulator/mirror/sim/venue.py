@@ -21,15 +21,25 @@ returns the error as the chain's decoder prints it (``Name(arg=value, ...)``).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
 
+from simulator.mirror import adl as mirror_adl
 from simulator.mirror import fills, funding, health, liquidation, margins
 from simulator.mirror.fixed import BPS, UNIT, WAD, exact, fast, mul_div_up
 from simulator.mirror.markets import MarketArrays, MarketState
 from simulator.mirror.sim import scalar
+
+
+def where_sum(values: Any, mask: Any) -> Any:
+    """The sum of ``values`` where ``mask`` (the mode's zero when none)."""
+    total = values[0] * 0
+    for v, keep in zip(values, mask, strict=True):
+        if keep:
+            total = total + v
+    return total
 
 
 class Reverted(Exception):
@@ -72,6 +82,8 @@ class VenueState:
     adl_policy: np.ndarray
     """Per market: ``AdlPolicy`` index (0 none, 1 contracts queue, 2 profit queue, 3 pro rata,
     4 socialized)."""
+    max_adl_accounts: np.ndarray
+    """Per market: ``maxAdlAccountsPerCall``."""
     max_deviation_bps: np.ndarray
     """Per market: the oracle's largest accepted move per push (bps, 0 = any)."""
     max_age_s: np.ndarray
@@ -109,6 +121,9 @@ class VenueState:
     collateral: Any
     fund: Any
     """The insurance fund's balance (WAD, whole collateral units)."""
+    pool: Any = 0
+    """The venue's counterparty pool (``accounting().pool``, WAD): it pays realized profit and
+    funding owed and takes losses, deficits and the fund's cover (``_creditFromPool``)."""
     block: int = 0
     now: int = 0
     addresses: list[str] | None = None
@@ -139,6 +154,7 @@ class VenueState:
         max_age_s: list[int],
         accounts: int,
         fund_wad: int,
+        pool_wad: int = 0,
         *,
         listed_at: int,
         exact_mode: bool,
@@ -158,6 +174,7 @@ class VenueState:
             max_long_oi=conv([int(p["maxLongOpenInterest"]) for p in params]),
             max_short_oi=conv([int(p["maxShortOpenInterest"]) for p in params]),
             adl_policy=np.array([int(p["adlPolicy"]) for p in params], dtype=np.int64),
+            max_adl_accounts=np.array([int(p["maxAdlAccountsPerCall"]) for p in params]),
             max_deviation_bps=np.array(max_deviation_bps, dtype=np.int64),
             max_age_s=np.array(max_age_s, dtype=np.int64),
             updated_at=np.full(m, listed_at, dtype=np.int64),
@@ -189,6 +206,7 @@ class VenueState:
             last_liquidation_block=np.full((accounts, m), -1, dtype=np.int64),
             collateral=zeros(accounts),
             fund=conv(fund_wad)[()] if exact_mode else float(fund_wad),
+            pool=int(pool_wad) if exact_mode else float(pool_wad),
         )
 
     def __post_init__(self) -> None:
@@ -202,6 +220,12 @@ class VenueState:
     @property
     def n_markets(self) -> int:
         return self.markets.count
+
+    def copy(self) -> VenueState:
+        """An independent copy of the state (arrays copied; their ints and floats are
+        immutable)."""
+        return replace(self, **{f.name: getattr(self, f.name).copy() for f in fields(self)
+                                if isinstance(getattr(self, f.name), np.ndarray)})  # fmt: skip
 
     def begin_block(self, now: int) -> None:
         """Start the next block at time ``now`` (s)."""
@@ -282,6 +306,12 @@ class VenueState:
         self.updated_at[m] = self.now
         self.version += 1
         return True
+
+    def fresh_cross(self, a: int) -> None:
+        """``_crossHealth(account, fresh=true)``'s price reads: ``StalePrice`` when any market
+        of the account's cross positions has a stale oracle."""
+        for j in np.flatnonzero((self.size[a] != 0) & ~self.isolated[a]):
+            self.fresh(int(j))
 
     def fresh(self, m: int) -> None:
         """``freshPrice`` of market ``m``: raises :class:`Reverted` ``StalePrice`` when the
@@ -433,6 +463,7 @@ class VenueState:
         except Reverted:
             self._restore(saved)
             raise
+        self.pool = self.pool + owed - realized
         sent, _ = fills.fee_split(x(fee), x(self.markets.insurance_fee_share_bps[m]))
         if fee != 0:
             self.fees[m] = self.fees[m] + fee
@@ -502,13 +533,16 @@ class VenueState:
         self.margin[a, m], self.isolated[a, m] = margin, isolated
         self.partial_at[a, m] = partial_at
         self.collateral[a] = collateral
+        long_before, short_before = self.long_oi[m], self.short_oi[m]
         self.long_oi[m], self.short_oi[m] = long_oi, short_oi
+        self._snap_oi(m, long_before, short_before)
         self.version += 1
         try:
             self._check_after_trade_fast(a, m, adds_risk, isolated, margin_delta)
         except Reverted:
             self._restore(saved)
             raise
+        self.pool = self.pool + paid - realized
         if fee != 0:
             self.fees[m] = self.fees[m] + fee
             share = float(self.markets.insurance_fee_share_bps[m])
@@ -534,6 +568,7 @@ class VenueState:
                 raise Reverted(error_text("InsufficientMargin", equity=eq, required=need))
             if self.partial_at[a, m] != 0 and not eq < scalar.maintenance(ps[m], size, price):
                 self.partial_at[a, m] = 0
+        self.fresh_cross(a)
         ceq, cmm, cim = float(self.collateral[a]), 0.0, 0.0
         for j in range(self.n_markets):
             sj = float(self.size[a, j])
@@ -566,6 +601,7 @@ class VenueState:
                 raise Reverted(error_text("InsufficientMargin", equity=eq[0], required=need))
             if self.partial_at[a, m] != 0 and not bool(eq[0] < mm[0]):
                 self.partial_at[a, m] = 0
+        self.fresh_cross(a)
         ceq, cmm, cim = self.cross_health(np.array([a]), f)
         required = cim[0] if (not isolated and adds_risk) or (isolated and margin_delta > 0) else 0
         if (not isolated or margin_delta > 0) and self._below(ceq[0], required):
@@ -633,6 +669,10 @@ class VenueState:
             raise Reverted(error_text(liquidation.OUTCOMES[outcome], account=account,
                                       equity=eq[0], maintenanceMargin=mm[0]))  # fmt: skip
         self.accrue(cross, state)
+        owed = funding.funding_owed(book.size, book.snapshot, state.long_funding_index,
+                                    state.short_funding_index)  # fmt: skip
+        self.pool = self.pool + where_sum(owed[0], cross) - sum(
+            got.realized[0, j] for j in range(self.n_markets) if got.rank[0, j])  # fmt: skip
         out = Liquidation(account=a, isolated=False)
         order = sorted((int(got.rank[0, j]), j) for j in range(self.n_markets) if got.rank[0, j])
         for _, j in order:
@@ -654,6 +694,7 @@ class VenueState:
         self.collateral[a] = got.book.collateral[0]
         if got.deficit[0] != 0:
             self.fund = self.fund - got.fund_paid[0]
+            self.pool = self.pool - got.deficit[0] + got.fund_paid[0]
             for j in np.flatnonzero(cross):  # slot order: the account's markets in order
                 share = got.deficit_share[0, j]
                 if share == 0:
@@ -690,6 +731,10 @@ class VenueState:
         self.accrue(np.arange(self.n_markets) == m, state)
         old = self.size[a, m]
         closed = got.closed[0, m]
+        owed = funding.funding_owed(self.conv([old]), self.conv([self.snapshot[a, m]]),
+                                    self.conv([state.long_funding_index[m]]),
+                                    self.conv([state.short_funding_index[m]]))[0]  # fmt: skip
+        self.pool = self.pool + owed - got.realized[0, m]
         new = old - closed if old > 0 else old + closed
         self._move_oi(m, old, new)
         self._use_rate(m, closed)
@@ -714,6 +759,7 @@ class VenueState:
             self.isolated[a, m] = False
         if got.deficit[0, m] != 0:
             self.fund = self.fund - got.fund_paid[0, m]
+            self.pool = self.pool - got.deficit[0, m] + got.fund_paid[0, m]
             self._absorb(out, m, bool(old > 0), got.deficit[0, m], got.fund_paid[0, m])
         return out
 
@@ -745,6 +791,11 @@ class VenueState:
             raise Reverted(error_text(name, account=self.address(a), equity=eq,
                                       maintenanceMargin=mm))  # fmt: skip
         self.accrue(np.array(cross), state)
+        li = [float(x) for x in state.long_funding_index]
+        si = [float(x) for x in state.short_funding_index]
+        owed = sum(scalar.owed(size0[j], snapshot0[j], li[j], si[j])
+                   for j in range(n) if cross[j])  # fmt: skip
+        self.pool = self.pool + owed - sum(got.realized[j] for j in got.order)
         out = Liquidation(account=a, isolated=False)
         for j in got.order:
             old, new = size0[j], got.size[j]
@@ -767,6 +818,7 @@ class VenueState:
         self.collateral[a] = got.collateral
         if got.deficit != 0:
             self.fund = self.fund - got.paid
+            self.pool = self.pool - got.deficit + got.paid
             for j in range(n):
                 share, paid = got.shares.get(j, (0.0, 0.0))
                 if cross[j] and share != 0:
@@ -784,7 +836,8 @@ class VenueState:
             raise Reverted(error_text("WrongMarginMode", market=m + 1, isolated=False))
         price = float(self.price[m])
         li, si = float(state.long_funding_index[m]), float(state.short_funding_index[m])
-        margin = float(self.margin[a, m]) - scalar.owed(size, float(self.snapshot[a, m]), li, si)
+        owed = scalar.owed(size, float(self.snapshot[a, m]), li, si)
+        margin = float(self.margin[a, m]) - owed
         eq = margin + scalar.upnl(size, entry, price)
         mm = scalar.maintenance(p, size, price)
         if not eq < mm:
@@ -812,6 +865,7 @@ class VenueState:
         paid = min(deficit, float(self.fund))
         full = close == abs(size)
         self.accrue(np.arange(self.n_markets) == m, state)
+        self.pool = self.pool + owed - realized
         self._move_oi(m, size, new)
         self._use_rate(m, close)
         self.penalties[m] = self.penalties[m] + penalty
@@ -829,11 +883,134 @@ class VenueState:
             self.isolated[a, m] = False
         if deficit != 0:
             self.fund = self.fund - paid
+            self.pool = self.pool - deficit + paid
             self._absorb(out, m, size > 0, deficit, paid)
         return out
 
+    # -- auto-deleveraging ------------------------------------------------------------------------
+
+    def ledgers(self) -> list[dict[str, Any]]:
+        """Every market's ledger fields the ADL keeper reads (chain names, WAD integers)."""
+        return [
+            {"badDebtLongs": int(self.bad_debt_longs[m]), "badDebtShorts": int(self.bad_debt_shorts[m]),
+             "adlContractsLongs": 0, "adlContractsShorts": 0}
+            for m in range(self.n_markets)
+        ]  # fmt: skip
+
+    def _values(self, accounts: np.ndarray, m: int, f: MarketState) -> Any:
+        """Each account's value as the ADL call reads it: cross equity, or the isolated
+        position's margin + uPnL − funding owed (WAD)."""
+        eq, _, _ = self.cross_health(accounts, f)
+        ieq, _ = self.isolated_health(accounts, np.full(len(accounts), m), f)
+        return np.where(self.isolated[accounts, m], ieq, eq)
+
+    def adl_ranking(self, m: int, accounts: np.ndarray) -> tuple[Any, Any]:
+        """``adlRanking(market, accounts)``: (scores, uPnL) at the last price and funding now."""
+        accounts = np.asarray(accounts, dtype=np.int64)
+        f = self.funding()
+        size, entry = self.size[accounts, m], self.entry[accounts, m]
+        price = self.price[m]
+        pnl = fills.unrealized_pnl(size, entry, price)
+        scores = mirror_adl.ranking_score(size, entry, price, self._values(accounts, m, f))
+        return scores, pnl
+
+    def adl(self, m: int, longs_bankrupt: bool, accounts: list[int]) -> dict[str, Any]:
+        """``adl(market, longsBankrupt, winners)`` (PROFIT_QUEUE, PRO_RATA): the winners'
+        haircuts (``AdlHaircut``: account, size closed, price, haircut) and ``AdlExecuted``'s
+        fields; raises :class:`Reverted` as the contract does."""
+        policy = int(self.adl_policy[m])
+        bad = self.bad_debt_longs[m] if longs_bankrupt else self.bad_debt_shorts[m]
+        n, most = len(accounts), int(self.max_adl_accounts[m])
+        if policy not in (mirror_adl.PROFIT_QUEUE, mirror_adl.PRO_RATA):
+            raise Reverted(error_text("AdlPolicyNotCallable", market=m + 1, policy=policy))
+        if n == 0 or n > most:
+            raise Reverted(error_text("AdlBatchSize", given=n, maximum=most))
+        if bad == 0:
+            raise Reverted(error_text("NoDeficit", market=m + 1, longsBankrupt=longs_bankrupt))
+        self.fresh(m)
+        f = self.funding()
+        a = np.asarray(accounts, dtype=np.int64)
+        size, entry = self.size[a, m], self.entry[a, m]
+        pnl = fills.unrealized_pnl(size, entry, self.price[m])
+        for i, w in enumerate(a):  # _winner: eligibility, then the cross value at fresh prices
+            if size[i] == 0 or (size[i] > 0) == longs_bankrupt or not pnl[i] > 0:
+                break
+            if not self.isolated[w, m]:
+                self.fresh_cross(int(w))
+        owed = funding.funding_owed(size, self.snapshot[a, m], f.long_funding_index[m],
+                                    f.short_funding_index[m])  # fmt: skip
+        value = self._values(a, m, f)
+        zero = self.conv([0])
+        ledger = mirror_adl.AdlLedger(self.conv([self.bad_debt_longs[m]]),
+                                      self.conv([self.bad_debt_shorts[m]]), zero, zero, zero,
+                                      zero)  # fmt: skip
+        run = mirror_adl.adl(ledger, np.array([policy]), np.array([longs_bankrupt]),
+                             size[None, :], entry[None, :], value[None, :], owed[None, :],
+                             self.conv([self.price[m]]), self.conv([self.pool]),
+                             max_accounts=np.array([most]))  # fmt: skip
+        outcome = int(run.outcome[0])
+        if outcome != mirror_adl.OK:
+            raise Reverted(self._adl_error(outcome, a, m, size, entry, value))
+        self.accrue(np.arange(self.n_markets) == m, f)
+        li, si = f.long_funding_index[m], f.short_funding_index[m]
+        haircuts = []
+        for i, w in enumerate(a):
+            old = size[i]
+            if self.isolated[w, m]:
+                self.margin[w, m] = self.margin[w, m] - owed[i]
+            else:
+                self.collateral[w] = self.collateral[w] - owed[i]
+            self.snapshot[w, m] = li if old >= 0 else si
+            if not run.touched[0, i]:
+                continue
+            new = run.new_size[0, i]
+            self._move_oi(m, old, new)
+            self.size[w, m], self.entry[w, m] = new, run.new_entry[0, i]
+            if self.isolated[w, m]:
+                self.margin[w, m] = self.margin[w, m] + run.credit[0, i]
+            else:
+                self.collateral[w] = self.collateral[w] + run.credit[0, i]
+            if new == 0:
+                self.partial_at[w, m] = 0
+                if self.isolated[w, m]:
+                    self.collateral[w] = self.collateral[w] + self.margin[w, m]
+                    self.margin[w, m] = self.margin[w, m] * 0
+                    self.isolated[w, m] = False
+            haircuts.append((int(w), run.size_closed[0, i], self.price[m], run.haircut[0, i]))
+        self.bad_debt_longs[m] = run.ledger.bad_debt_longs[0]
+        self.bad_debt_shorts[m] = run.ledger.bad_debt_shorts[0]
+        self.pool = run.pool[0]
+        self.fund = self.fund + self._whole_units(run.to_fund[0])
+        executed = {k: getattr(run, k)[0] for k in ("deficit", "minimum_haircut", "haircuts",
+                                                    "covered", "overshoot", "to_fund",
+                                                    "contracts", "notional", "accounts")}  # fmt: skip
+        executed["policy"] = policy
+        return {"haircuts": haircuts, "executed": executed}
+
+    def _adl_error(self, outcome: int, a, m: int, size, entry, value) -> str:
+        """The text of an ``adl`` call's revert (the kernel's outcome, with the contract's
+        arguments: the first winner out of order or ineligible)."""
+        name = mirror_adl.OUTCOMES[outcome]
+        price = self.price[m]
+        pnl = fills.unrealized_pnl(size, entry, price)
+        if outcome == mirror_adl.INELIGIBLE:
+            winners_long = bool(size[0] > 0) if len(size) else True
+            for i in range(len(a)):
+                if (size[i] > 0) != winners_long or not pnl[i] > 0 or not value[i] > 0:
+                    return error_text(name, account=self.address(int(a[i])), size=size[i],
+                                      unrealizedPnl=pnl[i])  # fmt: skip
+        if outcome == mirror_adl.OUT_OF_ORDER:
+            scores = mirror_adl.adl_score(size, entry, price, value)
+            previous = 2**256 - 1
+            for i, score in enumerate(scores):
+                if score > previous:
+                    return error_text(name, index=i, previousScore=previous, score=score)
+                previous = score
+        return f"{name}()"
+
     def _move_oi(self, m: int, old: Any, new: Any) -> None:
         self.version += 1
+        long_before, short_before = self.long_oi[m], self.short_oi[m]
         if old > 0:
             self.long_oi[m] = self.long_oi[m] - old
         else:
@@ -842,6 +1019,16 @@ class VenueState:
             self.long_oi[m] = self.long_oi[m] + new
         else:
             self.short_oi[m] = self.short_oi[m] - new
+        if not self.exact_mode:
+            self._snap_oi(m, long_before, short_before)
+
+    def _snap_oi(self, m: int, long_before: float, short_before: float) -> None:
+        """Fast mode: an open interest within 1e-12 of its value before a move is the float
+        residue of a side emptied (exactly 0 on chain and in exact mode): 0."""
+        for side, before in (("long_oi", long_before), ("short_oi", short_before)):
+            arr = getattr(self, side)
+            if abs(arr[m]) <= 1e-12 * abs(before):
+                arr[m] = 0.0
 
     def _absorb(self, out: Liquidation, m: int, longs: bool, deficit: Any, paid: Any) -> None:
         """``_absorbDeficit`` in market ``m``: the ledger, then what the fund left: charged to
@@ -863,13 +1050,14 @@ class VenueState:
             if charged is not None:
                 out.deficits.append((m, longs, deficit, paid, remaining, charged))
                 return
-        elif self.adl_policy[m] != 0:
+        elif self.adl_policy[m] == 1:  # CONTRACTS_QUEUE
             from simulator.mirror.sim.features import NotMirrored
 
             raise NotMirrored(
-                "the mirror does not model ADL yet: a deficit the insurance fund did not "
-                f"cover was left in market {m} at block time {self.now} under an ADL queue "
-                "policy (the mirror runs ADL policies none and socialized)"
+                "the mirror does not model the contracts queue yet: a deficit the insurance "
+                f"fund did not cover was left in market {m} at block time {self.now} under ADL "
+                "policy contracts_queue (the mirror runs none, profit_queue, pro_rata and "
+                "socialized)"
             )
         out.deficits.append((m, longs, deficit, paid, remaining, None))
         if longs:
