@@ -209,14 +209,16 @@ class MirrorEngine:
         # before them; it ranks winners on the block after them. The traders' view changes
         # only when the block is decoded (after it all, in block order), as on chain.
         with_adl = adl.active(ctx)
+        after_keepers = False
         if with_adl:
             ledgers = venue.ledgers()
-            if len(confirm):  # the pending read after phase 1
-                oi_long, oi_short = floats(venue.long_oi), floats(venue.short_oi)
-            else:
-                spot = spot_inputs_after_closes(ctx, self._last_levels, s, decisions.close)
-                oi_long, oi_short = spot["oi_long_base"], spot["oi_short_base"]
-            after_keepers = adl.leave_deficit(ctx, s, targets, eq, mm, oi_long, oi_short)
+            if len(targets):  # without keepers' calls the ledgers do not change
+                if len(confirm):  # the pending read after phase 1
+                    oi_long, oi_short = floats(venue.long_oi), floats(venue.short_oi)
+                else:
+                    spot = spot_inputs_after_closes(ctx, self._last_levels, s, decisions.close)
+                    oi_long, oi_short = spot["oi_long_base"], spot["oi_short_base"]
+                after_keepers = adl.leave_deficit(ctx, s, targets, eq, mm, oi_long, oi_short)
         decoded: list = [decode_trades]
         for u in targets:
             step_events += keepers.execute(ctx, s, venue, int(u), t, self.row_of, decoded)
