@@ -12,9 +12,10 @@ floats, sizes signed.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-from simulator.mirror.fixed import BPS, DAY, WAD
+from simulator.mirror.fixed import BPS, DAY, UNIT, WAD
 from simulator.mirror.markets import MarketArrays
 
 
@@ -69,6 +70,11 @@ def params_of(markets: MarketArrays) -> list[Params]:
             mmfs=tuple(float(markets.tier_mmf[m, i]) for i in keep),
         ))  # fmt: skip
     return out
+
+
+def units_up(wad: float) -> float:
+    """``wadToUnitsUp``: up to whole collateral units (the fund pays whole units)."""
+    return math.ceil(wad / UNIT) * float(UNIT)
 
 
 def _scaled(rate: float, scale: float) -> float:
@@ -247,10 +253,11 @@ def liquidate_cross(ps: list[Params], size: list[float], entry: list[float],
     if not r.order:
         r.error = ("NothingLiquidatableNow", eq0, mmt0)
         return r
-    if all(size[j] == 0 for j in js) and r.collateral < 0:
+    # A deficit below a collateral unit is the float residue of an exact 0 (fast mode's bound).
+    if all(size[j] == 0 for j in js) and r.collateral < -UNIT:
         r.deficit = -r.collateral
         r.collateral = 0.0
-        r.paid = min(r.deficit, fund)
+        r.paid = min(units_up(r.deficit), fund)
         loss = {j: (-r.realized[j] if r.realized[j] < 0 else 0.0) for j in r.order}
         total = sum(loss.values())
         shares = {j: (r.deficit * loss[j] / total if total else 0.0,

@@ -860,9 +860,10 @@ class VenueState:
         margin -= penalty
         insurance = penalty - penalty * p.keeper_share_bps / BPS
         released = margin if new == 0 and margin >= 0 else 0.0
-        deficit = -margin if new == 0 and margin < 0 else 0.0
+        # a deficit below a collateral unit is the float residue of an exact 0
+        deficit = -margin if new == 0 and margin < -UNIT else 0.0
         margin = 0.0 if new == 0 else margin
-        paid = min(deficit, float(self.fund))
+        paid = min(scalar.units_up(deficit), float(self.fund))
         full = close == abs(size)
         self.accrue(np.arange(self.n_markets) == m, state)
         self.pool = self.pool + owed - realized
