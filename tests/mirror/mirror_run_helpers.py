@@ -111,7 +111,9 @@ def small_scenarios(draw) -> dict[str, Any]:
         "venue": {"preset": "hyperliquid-like"},
         "markets": markets,
         "controls": {
-            "adl_policy": draw(st.sampled_from(["none", "socialized", "profit_queue", "pro_rata"]))
+            "adl_price_mode": draw(st.sampled_from(["bankruptcy_price", "previous_mark"])),
+            "adl_policy": draw(st.sampled_from(["none", "socialized", "profit_queue", "pro_rata",
+                                                "contracts_queue"]))
             if bad_debt
             else "profit_queue",
             "insurance_fund_usd": draw(st.sampled_from([0, 200, 2_000])) if bad_debt else 10**7,

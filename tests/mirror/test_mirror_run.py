@@ -19,7 +19,6 @@ from mirror_run_helpers import Divergence, parse, run_side_by_side, small_scenar
 
 from benchmarks.mirror import bench_scenario
 from simulator.mirror import fills, fixed, liquidation
-from simulator.mirror.sim import MirrorEngine, NotMirrored
 
 EXAMPLES = settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck),
                     database=None)  # fmt: skip
@@ -87,18 +86,18 @@ def test_a_stale_oracle_refuses_the_keepers_as_on_chain():
     assert counts["stale_revert"] > 0 and counts["liquidation"] > 0 and counts["bad_debt"] > 0
 
 
-@pytest.mark.parametrize("policy", ["profit_queue", "pro_rata"])
-def test_the_adl_keeper_deleverages_as_on_chain(policy):
+@pytest.mark.parametrize(
+    "policy,price_mode",
+    [("profit_queue", "bankruptcy_price"), ("pro_rata", "bankruptcy_price"),
+     ("contracts_queue", "bankruptcy_price"), ("contracts_queue", "previous_mark")],
+)  # fmt: skip
+def test_the_adl_keeper_deleverages_as_on_chain(policy, price_mode):
     """The benchmark's book (150 traders over three markets, a -15% shock) with a fund of
-    2,000 USD: deficits the fund leaves, then the ADL keeper's calls, equal on both engines."""
+    2,000 USD: deficits the fund leaves (under the contracts queue: the contracts behind them
+    queued at the bankruptcy price or the previous mark), then the ADL keeper's calls, equal
+    on both engines."""
     scenario = bench_scenario(None, ["seed=1", f"controls.adl_policy={policy}",
+                                     f"controls.adl_price_mode={price_mode}",
                                      "controls.insurance_fund_usd=2000"], 150, 140)  # fmt: skip
     counts = run_side_by_side(scenario)
     assert counts["bad_debt"] > 0 and counts["adl"] > 0 and counts["adl_fill"] > 0
-
-
-def test_a_deficit_for_the_contracts_queue_stops_the_mirror():
-    scenario = bench_scenario(None, ["seed=1", "controls.adl_policy=contracts_queue",
-                                     "controls.insurance_fund_usd=2000"], 150, 140)  # fmt: skip
-    with pytest.raises(NotMirrored, match="contracts_queue"):
-        MirrorEngine(scenario, mode="fast").run()

@@ -10,17 +10,16 @@ with the venue's checks), the traders' closes and top-ups, the exogenous price p
 (watch list, confirmation reads, reaction delay, capacity, profit threshold, round robin),
 cross and isolated liquidations, the insurance fund (fees, penalties, deficit cover) and what
 it leaves: bad debt (ADL policy ``none``), the loss charged to the open interest through the
-funding indices (``socialized``), or the ADL keeper's calls (``profit_queue``, ``pro_rata``),
-the counterparty pool, and an oracle's ``maxAge`` (a stale price refuses trades and
-liquidations).
+funding indices (``socialized``), or the ADL keeper's calls (``profit_queue``, ``pro_rata``,
+``contracts_queue`` at the bankruptcy price or the previous mark), the counterparty pool, the
+order of an account's open markets, and an oracle's ``maxAge`` (a stale price refuses trades,
+liquidations and ADL).
 
 Refused (:func:`check_mirrored`: one line naming the feature, before anything runs): the
 contagion ``world:``, the ``order_flow:``, the market-making vault (``mm_vault:``), oracle
 ``feedback`` from the spot AMMs (``controls.feedback: true``), the backstop vault, the dynamic
 margin controller, the circuit breaker, a scheduled ``governance_change``, LP withdrawals
-(``lps.withdraw_on_drawdown``). A run whose deficits the fund does not cover under ADL policy
-``contracts_queue`` stops with :class:`NotMirrored` at that block (the queued contracts and
-their ADL price are not mirrored yet).
+(``lps.withdraw_on_drawdown``).
 
 The spot AMMs, arbitrageurs and the hedger do not act on the venue without feedback; the
 mirror does not run them (``price_amm_usd`` is NaN and ``transactions`` counts the venue's

@@ -111,6 +111,13 @@ class VenueState:
     paid_by_insurance: Any
     socialized: Any
     """Per market: ``ledger.socializedLoss`` (WAD USD)."""
+    adl_contracts: Any
+    """(M, 2): ``ledger.adlContractsLongs`` / ``Shorts``: bankrupt contracts queued for the
+    contracts queue (WAD base units)."""
+    adl_price: Any
+    """(M, 2): ``ledger.adlPriceLongs`` / ``Shorts``: their averaged ADL price (WAD)."""
+    adl_price_mode: np.ndarray
+    """Per market: ``AdlPriceMode`` (0 bankruptcy price, 1 previous mark)."""
     size: Any
     entry: Any
     snapshot: Any
@@ -133,6 +140,8 @@ class VenueState:
     calls run in plain floats, :mod:`~simulator.mirror.sim.scalar`)."""
     scalar_funding: Any = None
     """Fast mode: the markets' :class:`~simulator.mirror.sim.scalar.FundingParams`."""
+    open_order: list | None = None
+    """Per account: its open markets in the venue's ``_open`` order (:meth:`_track_open`)."""
     version: int = 0
     """Bumped by every change of a market's price, open interest or stored funding: the key
     of the cached :meth:`funding`."""
@@ -197,6 +206,9 @@ class VenueState:
             total_deficit=zeros(m),
             paid_by_insurance=zeros(m),
             socialized=zeros(m),
+            adl_contracts=zeros(m, 2),
+            adl_price=zeros(m, 2),
+            adl_price_mode=np.array([int(p["adlPriceMode"]) for p in params], dtype=np.int64),
             size=zeros(accounts, m),
             entry=zeros(accounts, m),
             snapshot=zeros(accounts, m),
@@ -310,8 +322,9 @@ class VenueState:
     def fresh_cross(self, a: int) -> None:
         """``_crossHealth(account, fresh=true)``'s price reads: ``StalePrice`` when any market
         of the account's cross positions has a stale oracle."""
-        for j in np.flatnonzero((self.size[a] != 0) & ~self.isolated[a]):
-            self.fresh(int(j))
+        for j in self.open_markets(a):  # in _open order
+            if self.size[a, j] != 0 and not self.isolated[a, j]:
+                self.fresh(j)
 
     def fresh(self, m: int) -> None:
         """``freshPrice`` of market ``m``: raises :class:`Reverted` ``StalePrice`` when the
@@ -463,6 +476,7 @@ class VenueState:
         except Reverted:
             self._restore(saved)
             raise
+        self._track_open(a, m, size0, size1)
         self.pool = self.pool + owed - realized
         sent, _ = fills.fee_split(x(fee), x(self.markets.insurance_fee_share_bps[m]))
         if fee != 0:
@@ -542,6 +556,7 @@ class VenueState:
         except Reverted:
             self._restore(saved)
             raise
+        self._track_open(a, m, size0, size1)
         self.pool = self.pool + paid - realized
         if fee != 0:
             self.fees[m] = self.fees[m] + fee
@@ -646,10 +661,12 @@ class VenueState:
     def liquidate(self, a: int) -> Liquidation:
         """``liquidate(account)`` of account ``a``'s cross positions; raises :class:`Reverted`
         (``NoPosition``, ``NotLiquidatable``, ``NothingLiquidatableNow``)."""
-        for j in np.flatnonzero((self.size[a] != 0) & ~self.isolated[a]):
-            self.fresh(int(j))  # _loadCross reads every cross position's fresh price
+        slots = self.open_markets(a)
+        for j in slots:  # _loadCross reads every cross position's fresh price, in _open order
+            if not self.isolated[a, j]:
+                self.fresh(j)
         if not self.exact_mode:
-            return self._liquidate_fast(a)
+            return self._liquidate_fast(a, slots)
         state = self.funding()
         cross = (self.size[a] != 0) & ~self.isolated[a]
         book = self.book(np.array([a]))
@@ -678,7 +695,7 @@ class VenueState:
         for _, j in order:
             old = self.size[a, j]
             new = got.book.size[0, j]
-            self._move_oi(j, old, new)
+            self._move_oi(j, old, new, a)
             self._use_rate(j, got.closed[0, j])
             self.penalties[j] = self.penalties[j] + got.penalty[0, j]
             self.fund = self.fund + self._whole_units(got.insurance_share[0, j])
@@ -695,12 +712,12 @@ class VenueState:
         if got.deficit[0] != 0:
             self.fund = self.fund - got.fund_paid[0]
             self.pool = self.pool - got.deficit[0] + got.fund_paid[0]
-            for j in np.flatnonzero(cross):  # slot order: the account's markets in order
+            for j in [j for j in slots if cross[j]]:  # the account's markets in _open order
                 share = got.deficit_share[0, j]
                 if share == 0:
                     continue
                 self._absorb(out, int(j), bool(book.size[0, j] > 0), share,
-                             got.fund_paid_share[0, j])  # fmt: skip
+                             got.fund_paid_share[0, j], got.closed[0, j], got.fill[0, j])  # fmt: skip
         return out
 
     def liquidate_isolated(self, a: int, m: int) -> Liquidation:
@@ -736,7 +753,7 @@ class VenueState:
                                     self.conv([state.short_funding_index[m]]))[0]  # fmt: skip
         self.pool = self.pool + owed - got.realized[0, m]
         new = old - closed if old > 0 else old + closed
-        self._move_oi(m, old, new)
+        self._move_oi(m, old, new, a)
         self._use_rate(m, closed)
         self.penalties[m] = self.penalties[m] + got.penalty[0, m]
         self.fund = self.fund + self._whole_units(got.insurance_share[0, m])
@@ -760,7 +777,8 @@ class VenueState:
         if got.deficit[0, m] != 0:
             self.fund = self.fund - got.fund_paid[0, m]
             self.pool = self.pool - got.deficit[0, m] + got.fund_paid[0, m]
-            self._absorb(out, m, bool(old > 0), got.deficit[0, m], got.fund_paid[0, m])
+            self._absorb(out, m, bool(old > 0), got.deficit[0, m], got.fund_paid[0, m], closed,
+                         got.fill[0, m])  # fmt: skip
         return out
 
     # -- fast mode's one-account calls in plain floats (:mod:`~simulator.mirror.sim.scalar`) ----
@@ -769,7 +787,7 @@ class VenueState:
         return ([float(x) for x in self.size[a]], [float(x) for x in self.entry[a]],
                 [float(x) for x in self.snapshot[a]])  # fmt: skip
 
-    def _liquidate_fast(self, a: int) -> Liquidation:
+    def _liquidate_fast(self, a: int, slots: list[int]) -> Liquidation:
         state = self.funding()
         n = self.n_markets
         size0, entry0, snapshot0 = self._floats(a)
@@ -799,7 +817,7 @@ class VenueState:
         out = Liquidation(account=a, isolated=False)
         for j in got.order:
             old, new = size0[j], got.size[j]
-            self._move_oi(j, old, new)
+            self._move_oi(j, old, new, a)
             self._use_rate(j, got.closed[j])
             self.penalties[j] = self.penalties[j] + got.penalty[j]
             self.fund = self.fund + self._whole_units(got.insurance[j])
@@ -819,10 +837,11 @@ class VenueState:
         if got.deficit != 0:
             self.fund = self.fund - got.paid
             self.pool = self.pool - got.deficit + got.paid
-            for j in range(n):
+            for j in [j for j in slots if cross[j]]:  # the account's markets in _open order
                 share, paid = got.shares.get(j, (0.0, 0.0))
                 if cross[j] and share != 0:
-                    self._absorb(out, j, size0[j] > 0, share, paid)
+                    self._absorb(out, j, size0[j] > 0, share, paid, got.closed.get(j, 0.0),
+                                 got.fill.get(j, 0.0))  # fmt: skip
         return out
 
     def _liquidate_isolated_fast(self, a: int, m: int) -> Liquidation:
@@ -867,7 +886,7 @@ class VenueState:
         full = close == abs(size)
         self.accrue(np.arange(self.n_markets) == m, state)
         self.pool = self.pool + owed - realized
-        self._move_oi(m, size, new)
+        self._move_oi(m, size, new, a)
         self._use_rate(m, close)
         self.penalties[m] = self.penalties[m] + penalty
         self.fund = self.fund + self._whole_units(insurance)
@@ -885,7 +904,7 @@ class VenueState:
         if deficit != 0:
             self.fund = self.fund - paid
             self.pool = self.pool - deficit + paid
-            self._absorb(out, m, size > 0, deficit, paid)
+            self._absorb(out, m, size > 0, deficit, paid, close, fill)
         return out
 
     # -- auto-deleveraging ------------------------------------------------------------------------
@@ -894,9 +913,27 @@ class VenueState:
         """Every market's ledger fields the ADL keeper reads (chain names, WAD integers)."""
         return [
             {"badDebtLongs": int(self.bad_debt_longs[m]), "badDebtShorts": int(self.bad_debt_shorts[m]),
-             "adlContractsLongs": 0, "adlContractsShorts": 0}
+             "adlContractsLongs": int(self.adl_contracts[m, 0]),
+             "adlContractsShorts": int(self.adl_contracts[m, 1])}
             for m in range(self.n_markets)
         ]  # fmt: skip
+
+    def _adl_ledger(self, m: int) -> mirror_adl.AdlLedger:
+        """Market ``m``'s ADL ledger fields as the kernels take them (arrays of one)."""
+        x = self.conv
+        return mirror_adl.AdlLedger(
+            x([self.bad_debt_longs[m]]), x([self.bad_debt_shorts[m]]),
+            x([self.adl_contracts[m, 0]]), x([self.adl_contracts[m, 1]]),
+            x([self.adl_price[m, 0]]), x([self.adl_price[m, 1]]),
+        )  # fmt: skip
+
+    def _set_adl_ledger(self, m: int, ledger: mirror_adl.AdlLedger) -> None:
+        self.bad_debt_longs[m] = ledger.bad_debt_longs[0]
+        self.bad_debt_shorts[m] = ledger.bad_debt_shorts[0]
+        self.adl_contracts[m, 0] = ledger.adl_contracts_longs[0]
+        self.adl_contracts[m, 1] = ledger.adl_contracts_shorts[0]
+        self.adl_price[m, 0] = ledger.adl_price_longs[0]
+        self.adl_price[m, 1] = ledger.adl_price_shorts[0]
 
     def _values(self, accounts: np.ndarray, m: int, f: MarketState) -> Any:
         """Each account's value as the ADL call reads it: cross equity, or the isolated
@@ -922,11 +959,12 @@ class VenueState:
         policy = int(self.adl_policy[m])
         bad = self.bad_debt_longs[m] if longs_bankrupt else self.bad_debt_shorts[m]
         n, most = len(accounts), int(self.max_adl_accounts[m])
-        if policy not in (mirror_adl.PROFIT_QUEUE, mirror_adl.PRO_RATA):
+        if policy not in (mirror_adl.PROFIT_QUEUE, mirror_adl.PRO_RATA, mirror_adl.CONTRACTS_QUEUE):
             raise Reverted(error_text("AdlPolicyNotCallable", market=m + 1, policy=policy))
         if n == 0 or n > most:
             raise Reverted(error_text("AdlBatchSize", given=n, maximum=most))
-        if bad == 0:
+        queued = self.adl_contracts[m, 0 if longs_bankrupt else 1]
+        if bad == 0 or (policy == mirror_adl.CONTRACTS_QUEUE and queued == 0):
             raise Reverted(error_text("NoDeficit", market=m + 1, longsBankrupt=longs_bankrupt))
         self.fresh(m)
         f = self.funding()
@@ -941,10 +979,7 @@ class VenueState:
         owed = funding.funding_owed(size, self.snapshot[a, m], f.long_funding_index[m],
                                     f.short_funding_index[m])  # fmt: skip
         value = self._values(a, m, f)
-        zero = self.conv([0])
-        ledger = mirror_adl.AdlLedger(self.conv([self.bad_debt_longs[m]]),
-                                      self.conv([self.bad_debt_shorts[m]]), zero, zero, zero,
-                                      zero)  # fmt: skip
+        ledger = self._adl_ledger(m)
         run = mirror_adl.adl(ledger, np.array([policy]), np.array([longs_bankrupt]),
                              size[None, :], entry[None, :], value[None, :], owed[None, :],
                              self.conv([self.price[m]]), self.conv([self.pool]),
@@ -965,7 +1000,7 @@ class VenueState:
             if not run.touched[0, i]:
                 continue
             new = run.new_size[0, i]
-            self._move_oi(m, old, new)
+            self._move_oi(m, old, new, int(w))
             self.size[w, m], self.entry[w, m] = new, run.new_entry[0, i]
             if self.isolated[w, m]:
                 self.margin[w, m] = self.margin[w, m] + run.credit[0, i]
@@ -978,8 +1013,7 @@ class VenueState:
                     self.margin[w, m] = self.margin[w, m] * 0
                     self.isolated[w, m] = False
             haircuts.append((int(w), run.size_closed[0, i], self.price[m], run.haircut[0, i]))
-        self.bad_debt_longs[m] = run.ledger.bad_debt_longs[0]
-        self.bad_debt_shorts[m] = run.ledger.bad_debt_shorts[0]
+        self._set_adl_ledger(m, run.ledger)
         self.pool = run.pool[0]
         self.fund = self.fund + self._whole_units(run.to_fund[0])
         executed = {k: getattr(run, k)[0] for k in ("deficit", "minimum_haircut", "haircuts",
@@ -1009,7 +1043,11 @@ class VenueState:
                 previous = score
         return f"{name}()"
 
-    def _move_oi(self, m: int, old: Any, new: Any) -> None:
+    def _move_oi(self, m: int, old: Any, new: Any, a: int | None = None) -> None:
+        """Market ``m``'s open interest moved by a position from ``old`` to ``new`` (account
+        ``a``'s: its open markets' order kept as ``_store`` keeps it)."""
+        if a is not None:
+            self._track_open(a, m, old, new)
         self.version += 1
         long_before, short_before = self.long_oi[m], self.short_oi[m]
         if old > 0:
@@ -1023,6 +1061,26 @@ class VenueState:
         if not self.exact_mode:
             self._snap_oi(m, long_before, short_before)
 
+    def open_markets(self, a: int) -> list[int]:
+        """Account ``a``'s open markets in ``_open`` order."""
+        if self.open_order is None:
+            self.open_order = [[] for _ in range(len(self.collateral))]
+        return list(self.open_order[a])
+
+    def _track_open(self, a: int, m: int, old: Any, new: Any) -> None:
+        """``_open[account]``: a market appended when its position opens, removed by moving
+        the last one into its place when it closes (the order the venue walks an account's
+        positions in, e.g. a deficit's markets)."""
+        if self.open_order is None:
+            self.open_order = [[] for _ in range(len(self.collateral))]
+        order = self.open_order[a]
+        if old == 0 and new != 0:
+            order.append(m)
+        elif old != 0 and new == 0 and m in order:
+            i = order.index(m)
+            order[i] = order[-1]
+            order.pop()
+
     def _snap_oi(self, m: int, long_before: float, short_before: float) -> None:
         """Fast mode: an open interest within 1e-12 of its value before a move is the float
         residue of a side emptied (exactly 0 on chain and in exact mode): 0."""
@@ -1031,11 +1089,15 @@ class VenueState:
             if abs(arr[m]) <= 1e-12 * abs(before):
                 arr[m] = 0.0
 
-    def _absorb(self, out: Liquidation, m: int, longs: bool, deficit: Any, paid: Any) -> None:
-        """``_absorbDeficit`` in market ``m``: the ledger, then what the fund left: charged to
-        the open interest through both funding indices under SOCIALIZED (``_socialize``:
+    def _absorb(self, out: Liquidation, m: int, longs: bool, deficit: Any, paid: Any,
+                contracts: Any, fill: Any) -> None:  # fmt: skip
+        """``_absorbDeficit`` in market ``m`` of a deficit share (the bankrupt position's
+        ``contracts`` closed at ``fill``): the ledger, then what the fund left: charged to the
+        open interest through both funding indices under SOCIALIZED (``_socialize``:
         ``⌈loss/OI⌉`` per contract, refused when there is no open interest or the charge
-        exceeds the last mark), else bad debt of the side."""
+        exceeds the last mark), else bad debt of the side, and under CONTRACTS_QUEUE the
+        contracts behind it queued at the averaged ADL price (:func:`simulator.mirror.adl.
+        absorb_deficit`)."""
         self.total_deficit[m] = self.total_deficit[m] + deficit
         self.paid_by_insurance[m] = self.paid_by_insurance[m] + paid
         remaining = deficit - paid if paid < deficit else deficit * 0
@@ -1046,20 +1108,23 @@ class VenueState:
         if remaining == 0:
             out.deficits.append((m, longs, deficit, paid, remaining, None))
             return
-        if self.adl_policy[m] == 4:  # SOCIALIZED
+        if self.adl_policy[m] == mirror_adl.SOCIALIZED:
             charged = self._socialize(m, remaining)
             if charged is not None:
                 out.deficits.append((m, longs, deficit, paid, remaining, charged))
                 return
-        elif self.adl_policy[m] == 1:  # CONTRACTS_QUEUE
-            from simulator.mirror.sim.features import NotMirrored
-
-            raise NotMirrored(
-                "the mirror does not model the contracts queue yet: a deficit the insurance "
-                f"fund did not cover was left in market {m} at block time {self.now} under ADL "
-                "policy contracts_queue (the mirror runs none, profit_queue, pro_rata and "
-                "socialized)"
-            )
+        elif self.adl_policy[m] == mirror_adl.CONTRACTS_QUEUE and contracts != 0:
+            x = self.conv
+            previous = (self.previous_mark[m] if self.last_mark_block[m] == self.block
+                        else self.last_mark[m])  # fmt: skip
+            got = mirror_adl.absorb_deficit(
+                self._adl_ledger(m), np.array([1]), np.array([int(self.adl_price_mode[m])]),
+                np.array([longs]), x([deficit]), x([paid]), x([contracts]), x([fill]),
+                x([previous]), x([self.long_oi[m] + self.short_oi[m]]), x([self.last_mark[m]]),
+            )  # fmt: skip
+            self._set_adl_ledger(m, got.ledger)
+            out.deficits.append((m, longs, deficit, paid, remaining, None))
+            return
         out.deficits.append((m, longs, deficit, paid, remaining, None))
         if longs:
             self.bad_debt_longs[m] = self.bad_debt_longs[m] + remaining
