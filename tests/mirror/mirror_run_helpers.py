@@ -49,6 +49,10 @@ LEDGER = {"fees": "fees", "liquidationPenalties": "penalties", "totalDeficit": "
           "paidByInsurance": "paid_by_insurance", "badDebtLongs": "bad_debt_longs",
           "badDebtShorts": "bad_debt_shorts", "socializedLoss": "socialized"}  # fmt: skip
 
+#: The contracts queue's ledger entries: (the mirror's (M, 2) array, column).
+ADL_LEDGER = {"adlContractsLongs": ("adl_contracts", 0), "adlContractsShorts": ("adl_contracts", 1),
+              "adlPriceLongs": ("adl_price", 0), "adlPriceShorts": ("adl_price", 1)}  # fmt: skip
+
 SYMBOLS = ["BTC", "ETH", "SOL", "DOGE"]
 
 
@@ -188,6 +192,10 @@ def compare_levels(t: int, engine: Engine, mirror: MirrorEngine) -> None:
     for m, symbol in enumerate(mirror.symbols):
         for name, attr in LEDGER.items():
             ours, theirs = int(getattr(venue, attr)[m]), int(levels["ledgers"][m][name])
+            if ours != theirs:
+                raise _differ(f"step {t}, market {symbol}", f"ledger {name} (WAD)", ours, theirs)
+        for name, (attr, side) in ADL_LEDGER.items():
+            ours, theirs = int(getattr(venue, attr)[m, side]), int(levels["ledgers"][m][name])
             if ours != theirs:
                 raise _differ(f"step {t}, market {symbol}", f"ledger {name} (WAD)", ours, theirs)
     if int(venue.pool) != int(levels["accounting"]["pool"]):
