@@ -3,12 +3,18 @@
 
 Modules, one per phase, mirroring :mod:`simulator.engine`:
 
-- :mod:`~simulator.mirror.sim.venue` -- the venue's stored state and the contract calls
-  (price push, deposit, trade, cross and isolated liquidation, views);
+- :mod:`~simulator.mirror.sim.venue` -- the venue's stored state (price push, deposit, views),
+  with its calls in :mod:`~simulator.mirror.sim.venue_trades`,
+  :mod:`~simulator.mirror.sim.venue_liquidations` (deficits, socialized loss, the contracts
+  queue) and :mod:`~simulator.mirror.sim.venue_adl`; :mod:`~simulator.mirror.sim.calls` (a
+  revert, a liquidation's record); :mod:`~simulator.mirror.sim.scalar` (fast mode's
+  one-account calls in plain floats);
 - :mod:`~simulator.mirror.sim.opening` -- the world: the venue listed, the accounts funded,
   the opening book traded, as :func:`simulator.world.build_world` on chain;
 - :mod:`~simulator.mirror.sim.oracle` -- the price pushes;
+- :mod:`~simulator.mirror.sim.traders` -- the traders' closes and top-ups;
 - :mod:`~simulator.mirror.sim.keepers` -- the keepers' plan, the liquidations, their events;
+- :mod:`~simulator.mirror.sim.adl` -- the ADL keeper's plan and calls;
 - :mod:`~simulator.mirror.sim.levels` -- the levels and health reads the agents see;
 - :mod:`~simulator.mirror.sim.loop` -- :class:`MirrorEngine`, the step loop;
 - :mod:`~simulator.mirror.sim.features` -- what is mirrored and the refusal of the rest.
