@@ -43,6 +43,8 @@ VENUE_KINDS = (
     "adl",
     "adl_fill",
     "adl_reverted",
+    "governance_submitted",
+    "governance_executed",
 )
 #: Ledger entries compared per market after every step (WAD), by the mirror's names.
 LEDGER = {"fees": "fees", "liquidationPenalties": "penalties", "totalDeficit": "total_deficit",
@@ -107,12 +109,23 @@ def small_scenarios(draw) -> dict[str, Any]:
         else:
             faults.append({"kind": "bad_print", "market": market, "step": start,
                            "price_usd": draw(st.sampled_from([1.0, 50.0, 500_000.0]))})  # fmt: skip
+    governance = None
+    if draw(st.integers(0, 3)) == 0:  # a parameter change through the timelock, mid-run
+        parameter, value = draw(st.sampled_from([
+            ("taker_fee_bps", 0), ("taker_fee_bps", 20), ("liquidation_penalty_bps", 150),
+            ("partial_liquidation_threshold_usd", 0), ("insurance_fee_share_bps", 10_000),
+            ("max_liquidation_notional_per_block_usd", 10_000),
+        ]))  # fmt: skip
+        governance = {"market": draw(st.sampled_from([None, *symbols])),
+                      "step": draw(st.integers(0, steps - 1)), "parameter": parameter,
+                      "value": value, "path": "timelock"}  # fmt: skip
     return {
         "name": "mirror-diff",
         "seed": draw(st.integers(0, 10_000)),
         "steps": steps,
         "step_seconds": step_seconds,
-        "venue": {"preset": "hyperliquid-like"},
+        "venue": {"preset": "hyperliquid-like",
+                  "timelock_delay_s": draw(st.sampled_from([60, 600, 3_600]))},
         "markets": markets,
         "controls": {
             "adl_price_mode": draw(st.sampled_from(["bankruptcy_price", "previous_mark"])),
@@ -122,6 +135,7 @@ def small_scenarios(draw) -> dict[str, Any]:
             else "profit_queue",
             "insurance_fund_usd": draw(st.sampled_from([0, 200, 2_000])) if bad_debt else 10**7,
             "feedback": False,
+            "governance_change": governance,
         },
         "traders": {
             "kind": "random",

@@ -31,7 +31,7 @@ def test_the_mirror_runs_small_scenarios_as_the_chain_does(d):
     for kind in ("liquidation", "partial_liquidation", "insurance_payout", "bad_debt",
                  "liquidate_reverted", "open_reverted", "close", "close_reverted", "top_up",
                  "stale_revert", "socialized_loss", "adl", "adl_fill", "adl_reverted",
-                 "chain_invariant_violation"):  # fmt: skip
+                 "chain_invariant_violation", "governance_executed"):  # fmt: skip
         event(f"{kind}: {counts.get(kind, 0) > 0}")
 
 

@@ -31,7 +31,7 @@ from simulator.engine.opening import opening_fees_by_market, with_opening
 from simulator.engine.positions import position_rows
 from simulator.engine.spot import spot_inputs_after_closes
 from simulator.engine.state import OPEN, REFUSED, EngineState, StepOutcome, advance_funding_index
-from simulator.mirror.sim import adl, keepers, oracle, traders
+from simulator.mirror.sim import adl, governance, keepers, oracle, traders
 from simulator.mirror.sim.features import check_mirrored
 from simulator.mirror.sim.levels import floats, levels_of, unit_health
 from simulator.mirror.sim.opening import mirror_world
@@ -89,6 +89,7 @@ class MirrorEngine:
         self.row_of[book.account, book.market] = np.arange(book.count)
         self.wallet_units = np.array([to_units(float(w)) for w in world.wallet_usd], dtype=np.int64)
         """Each account's collateral tokens outside the venue (base units), for top-ups."""
+        governance.check(self.ctx)  # refuse a bad change before the run starts
         self.state = self._initial_state()
 
     # -- state ---------------------------------------------------------------------------------
@@ -178,6 +179,9 @@ class MirrorEngine:
         )
         socialized = bool((last["socialized_cum_usd"] > s.last_socialized_usd).any())
         s.last_socialized_usd = last["socialized_cum_usd"].copy()
+        planned, executed, sent = governance.plan(ctx, s, venue, t)
+        step_events += planned + executed
+        transactions += sent
         decisions, _, (unit_eq, unit_mm) = traders.plan(ctx, s)
         trade_events, trade_rows, sent, decode_trades = traders.execute(
             ctx, s, venue, decisions, self.wallet_units, t

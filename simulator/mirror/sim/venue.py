@@ -102,6 +102,8 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
     funding owed and takes losses, deficits and the fund's cover (``_creditFromPool``)."""
     block: int = 0
     now: int = 0
+    params_chain: list | None = None
+    """Per market: its ``MarketParams`` (chain names) and margin tiers, as listed or last set."""
     addresses: list[str] | None = None
     """The accounts' addresses, for the errors' text (``#index`` without them)."""
     scalar_params: list | None = None
@@ -186,6 +188,7 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
             partial_at=np.zeros((accounts, m), dtype=np.int64),
             last_liquidation_block=np.full((accounts, m), -1, dtype=np.int64),
             collateral=zeros(accounts),
+            params_chain=[(dict(p), list(t)) for p, t in zip(params, tiers, strict=True)],
             fund=conv(fund_wad)[()] if exact_mode else float(fund_wad),
             pool=int(pool_wad) if exact_mode else float(pool_wad),
         )
@@ -207,6 +210,26 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
         immutable)."""
         return replace(self, **{f.name: getattr(self, f.name).copy() for f in fields(self)
                                 if isinstance(getattr(self, f.name), np.ndarray)})  # fmt: skip
+
+    def set_parameters(self, m: int, params: dict[str, Any]) -> None:
+        """``setMarketParameters(market, params)`` (chain names): market ``m``'s funding accrued
+        under the old parameters at its last price, then the new ones in force (its tiers
+        kept)."""
+        self.accrue(np.arange(self.n_markets) == m)
+        self.params_chain[m] = (dict(params), self.params_chain[m][1])
+        ps = [p for p, _ in self.params_chain]
+        conv = self.conv
+        self.markets = MarketArrays.from_chain(ps, [t for _, t in self.params_chain],
+                                               exact_mode=self.exact_mode)  # fmt: skip
+        self.max_long_oi = conv([int(p["maxLongOpenInterest"]) for p in ps])
+        self.max_short_oi = conv([int(p["maxShortOpenInterest"]) for p in ps])
+        self.adl_policy = np.array([int(p["adlPolicy"]) for p in ps], dtype=np.int64)
+        self.adl_price_mode = np.array([int(p["adlPriceMode"]) for p in ps], dtype=np.int64)
+        self.max_adl_accounts = np.array([int(p["maxAdlAccountsPerCall"]) for p in ps])
+        if not self.exact_mode:
+            self.scalar_params = scalar.params_of(self.markets)
+            self.scalar_funding = None
+        self.version += 1
 
     def begin_block(self, now: int) -> None:
         """Start the next block at time ``now`` (s)."""
