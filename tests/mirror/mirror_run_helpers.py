@@ -45,6 +45,7 @@ VENUE_KINDS = (
     "adl_reverted",
     "governance_submitted",
     "governance_executed",
+    "governance_executed_reverted",
 )
 #: Ledger entries compared per market after every step (WAD), by the mirror's names.
 LEDGER = {"fees": "fees", "liquidationPenalties": "penalties", "totalDeficit": "total_deficit",
@@ -116,9 +117,17 @@ def small_scenarios(draw) -> dict[str, Any]:
             ("partial_liquidation_threshold_usd", 0), ("insurance_fee_share_bps", 10_000),
             ("max_liquidation_notional_per_block_usd", 10_000),
         ]))  # fmt: skip
-        governance = {"market": draw(st.sampled_from([None, *symbols])),
+        path = draw(st.sampled_from(["timelock", "guardian"]))
+        if path == "guardian":  # tighten, or pause risk
+            parameter, value = draw(st.sampled_from([
+                ("max_leverage", 5), ("maintenance_margin_fraction", 0.02), ("risk_paused", True),
+            ]))  # fmt: skip
+        # the guardian only tightens and the venue wants MMF < 1 / max leverage: 0.02 is both
+        # for BTC alone (40x, MMF 0.0125)
+        only_btc = parameter == "maintenance_margin_fraction"
+        governance = {"market": "BTC" if only_btc else draw(st.sampled_from([None, *symbols])),
                       "step": draw(st.integers(0, steps - 1)), "parameter": parameter,
-                      "value": value, "path": "timelock"}  # fmt: skip
+                      "value": value, "path": path}  # fmt: skip
     return {
         "name": "mirror-diff",
         "seed": draw(st.integers(0, 10_000)),

@@ -13,13 +13,12 @@ it leaves: bad debt (ADL policy ``none``), the loss charged to the open interest
 funding indices (``socialized``), or the ADL keeper's calls (``profit_queue``, ``pro_rata``,
 ``contracts_queue`` at the bankruptcy price or the previous mark), the counterparty pool, the
 order of an account's open markets, and an oracle's ``maxAge`` (a stale price refuses trades,
-liquidations and ADL), and a scheduled parameter change through the timelock.
+liquidations and ADL), and a scheduled parameter change (through the timelock or the guardian).
 
 Refused (:func:`check_mirrored`: one line naming the feature, before anything runs): the
 contagion ``world:``, the ``order_flow:``, the market-making vault (``mm_vault:``), oracle
 ``feedback`` from the spot AMMs (``controls.feedback: true``), the backstop vault, the dynamic
-margin controller, the circuit breaker, a ``governance_change`` through the guardian, LP
-withdrawals (``lps.withdraw_on_drawdown``).
+margin controller, the circuit breaker, LP withdrawals (``lps.withdraw_on_drawdown``).
 
 The spot AMMs, arbitrageurs and the hedger do not act on the venue without feedback; the
 mirror does not run them (``price_amm_usd`` is NaN and ``transactions`` counts the venue's
@@ -49,8 +48,6 @@ def unmirrored_features(scenario: Scenario) -> list[str]:
     controls = scenario.controls
     if controls.feedback:
         out.append("controls.feedback: true (oracles that read the spot AMMs)")
-    if controls.governance_change is not None and controls.governance_change.path != "timelock":
-        out.append("controls.governance_change.path: guardian (the guardian's calls)")
     if scenario.lps.withdraw_on_drawdown is not None:
         out.append("lps.withdraw_on_drawdown (LP withdrawals)")
     params = scenario.venue_params()

@@ -1,10 +1,12 @@
-"""Phase 1b on the mirror: the scenario's mid-run parameter change through the timelock
-(``controls.governance_change`` with ``path: timelock``), as
+"""Phase 1b on the mirror: the scenario's mid-run parameter change
+(``controls.governance_change``), as
 :func:`simulator.engine.governance.plan_governance` plans it: at the change's step one
 ``schedule`` per market (a ``governance_submitted`` row), and once the delay has passed
 (``ceil(delay / step)`` steps later, at least one) one ``execute`` each: the venue's
 ``setMarketParameters`` (funding accrued under the old parameters first, then the new ones in
-force) and a ``governance_executed`` row. The change is validated when the engine is built
+force) and a ``governance_executed`` row. Through the guardian: its call per market in the
+change's block (tighten only: ``max_leverage``, ``maintenance_margin_fraction``, or
+``risk_paused``, which refuses risk-adding trades). The change is validated when the engine is built
 (:func:`check`), as the chain engine does."""
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from simulator.engine.events import event_row
 from simulator.engine.governance import changed_markets
 from simulator.engine.state import EngineState
 from simulator.errors import PerpsimError
-from simulator.mirror.sim.venue import VenueState
+from simulator.mirror.sim.venue import Reverted, VenueState
 
 
 def updated_params(ctx: Context, m: int) -> dict[str, Any]:
@@ -46,11 +48,38 @@ def updated_params(ctx: Context, m: int) -> dict[str, Any]:
     return updated.to_chain()
 
 
+def _guardian(ctx: Context, venue: VenueState, m: int, t: int) -> dict:
+    """The guardian's call on market ``m``: its ``governance_executed`` row, or
+    ``governance_executed_reverted`` with the venue's error."""
+    change = ctx.scenario.controls.governance_change
+    try:
+        venue.guardian(m, change.parameter, change.value)
+    except Reverted as exc:
+        return event_row(t, "governance_executed_reverted", market=ctx.symbols[m],
+                         detail=str(exc))  # fmt: skip
+    return event_row(t, "governance_executed", market=ctx.symbols[m],
+                     detail=json.dumps({"parameter": change.parameter}))  # fmt: skip
+
+
 def check(ctx: Context) -> None:
-    """Refuse a change the venue would not take, before the run starts."""
-    if ctx.scenario.controls.governance_change is not None:
-        for m in changed_markets(ctx):
-            updated_params(ctx, m)
+    """Refuse a change the venue would not take, before the run starts (the guardian changes
+    only ``max_leverage``, ``maintenance_margin_fraction`` and ``risk_paused``)."""
+    change = ctx.scenario.controls.governance_change
+    if change is None:
+        return
+    if change.path == "guardian":
+        if change.parameter not in GUARDIAN_PARAMETERS:
+            raise PerpsimError(
+                f"controls.governance_change.parameter: the guardian can change max_leverage, "
+                f"maintenance_margin_fraction or risk_paused, not {change.parameter!r}"
+            )
+        return
+    for m in changed_markets(ctx):
+        updated_params(ctx, m)
+
+
+#: What the guardian's calls change.
+GUARDIAN_PARAMETERS = ("max_leverage", "maintenance_margin_fraction", "risk_paused")
 
 
 def plan(ctx: Context, s: EngineState, venue: VenueState, t: int) -> tuple[list, list, int]:
@@ -71,8 +100,13 @@ def plan(ctx: Context, s: EngineState, venue: VenueState, t: int) -> tuple[list,
             planned.append(event_row(t, "governance_submitted", market=ctx.symbols[m],
                                      detail=json.dumps(detail)))  # fmt: skip
             sent += 1
-        delay = ctx.world.params.governance.timelock_delay_s
-        g["ready_step"] = t + max(1, math.ceil(delay / ctx.scenario.step_seconds))
+            if change.path == "guardian":  # the guardian's call runs in this block
+                executed.append(_guardian(ctx, venue, m, t))
+        if change.path == "guardian":
+            g["executed"] = True
+        else:
+            delay = ctx.world.params.governance.timelock_delay_s
+            g["ready_step"] = t + max(1, math.ceil(delay / ctx.scenario.step_seconds))
     elif g.get("submitted") and not g.get("executed") and t >= g.get("ready_step", 1 << 62):
         g["executed"] = True
         for m in markets:

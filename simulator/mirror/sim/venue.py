@@ -36,6 +36,14 @@ from simulator.mirror.sim.calls import Liquidation, Reverted, error_text, where_
 from simulator.mirror.sim.venue_adl import AdlMixin
 from simulator.mirror.sim.venue_liquidations import LiquidationsMixin
 from simulator.mirror.sim.venue_trades import TradesMixin
+from simulator.protocol.venue_params import chain_params_rejection
+from simulator.units import to_wad
+
+
+def _bytes32(name: str) -> bytes:
+    """A ``bytes32`` argument as the chain's decoder gives it."""
+    return name.encode().ljust(32, b"\0")
+
 
 __all__ = ["Liquidation", "Reverted", "VenueState", "error_text", "where_sum"]
 
@@ -102,6 +110,8 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
     funding owed and takes losses, deficits and the fund's cover (``_creditFromPool``)."""
     block: int = 0
     now: int = 0
+    risk_paused: np.ndarray | None = None
+    """Per market: the guardian paused risk-adding trades (``riskPaused``)."""
     params_chain: list | None = None
     """Per market: its ``MarketParams`` (chain names) and margin tiers, as listed or last set."""
     addresses: list[str] | None = None
@@ -230,6 +240,30 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
             self.scalar_params = scalar.params_of(self.markets)
             self.scalar_funding = None
         self.version += 1
+
+    def guardian(self, m: int, parameter: str, value: Any) -> None:
+        """The guardian's call on market ``m`` (tighten only): ``guardianSetMaxLeverage``,
+        ``guardianSetMaintenanceMarginFraction`` (each then ``setMarketParameters``'s checks)
+        or ``guardianPauseRisk``; raises :class:`Reverted` as the contract."""
+        if parameter == "risk_paused":
+            if self.risk_paused is None:
+                self.risk_paused = np.zeros(self.n_markets, dtype=bool)
+            self.risk_paused[m] = True
+            return
+        name = {"max_leverage": "maxLeverage",
+                "maintenance_margin_fraction": "maintenanceMarginFraction"}[parameter]  # fmt: skip
+        params, tiers = self.params_chain[m]
+        current, proposed = int(params[name]), to_wad(value)
+        looser = proposed > current if name == "maxLeverage" else proposed < current
+        if looser:
+            raise Reverted(error_text("GuardianCannotLoosen", name=_bytes32(name),
+                                      current=current, proposed=proposed))  # fmt: skip
+        updated = {**params, name: proposed}
+        rejected = chain_params_rejection(updated, tiers)
+        if rejected is not None:
+            raise Reverted(error_text("InvalidParameter", name=_bytes32(rejected[0]),
+                                      value=rejected[1]))  # fmt: skip
+        self.set_parameters(m, updated)
 
     def begin_block(self, now: int) -> None:
         """Start the next block at time ``now`` (s)."""

@@ -33,6 +33,8 @@ class TradesMixin:
                                       isolated=bool(self.isolated[a, m])))  # fmt: skip
         new_size = size0 + delta
         adds_risk = abs(new_size) > abs(size0) or (new_size != 0 and (new_size > 0) != (size0 > 0))
+        if adds_risk and self.risk_paused is not None and self.risk_paused[m]:
+            raise Reverted(error_text("RiskPaused", market=m + 1))
         now_state = self.funding()
         f_long, f_short = now_state.long_funding_index[m], now_state.short_funding_index[m]
         owed = funding.funding_owed(x(size0), x(self.snapshot[a, m]), x(f_long), x(f_short))[0]
@@ -119,6 +121,8 @@ class TradesMixin:
                                       isolated=bool(self.isolated[a, m])))  # fmt: skip
         new_size = size0 + delta
         adds_risk = abs(new_size) > abs(size0) or (new_size != 0 and (new_size > 0) != (size0 > 0))
+        if adds_risk and self.risk_paused is not None and self.risk_paused[m]:
+            raise Reverted(error_text("RiskPaused", market=m + 1))
         now_state = self.funding()
         li, si = float(now_state.long_funding_index[m]), float(now_state.short_funding_index[m])
         paid = scalar.owed(size0, float(self.snapshot[a, m]), li, si)
