@@ -9,6 +9,7 @@ import numpy as np
 
 from simulator.mirror import adl as mirror_adl
 from simulator.mirror import fills, funding
+from simulator.mirror.fixed import UNIT
 from simulator.mirror.markets import MarketState
 from simulator.mirror.sim.calls import Reverted, error_text
 
@@ -37,10 +38,17 @@ class AdlMixin:
         )  # fmt: skip
 
     def _set_adl_ledger(self, m: int, ledger: mirror_adl.AdlLedger) -> None:
-        self.bad_debt_longs[m] = ledger.bad_debt_longs[0]
-        self.bad_debt_shorts[m] = ledger.bad_debt_shorts[0]
-        self.adl_contracts[m, 0] = ledger.adl_contracts_longs[0]
-        self.adl_contracts[m, 1] = ledger.adl_contracts_shorts[0]
+        """Market ``m``'s ADL ledger fields from ``ledger``; in fast mode a bad debt below a
+        collateral unit, or queued contracts within 1e-12 of their value before, are the float
+        residue of a deficit covered or contracts offset exactly (0 in exact mode): 0."""
+        debt = [ledger.bad_debt_longs[0], ledger.bad_debt_shorts[0]]
+        contracts = [ledger.adl_contracts_longs[0], ledger.adl_contracts_shorts[0]]
+        if not self.exact_mode:
+            debt = [0.0 if abs(x) < UNIT else x for x in debt]
+            contracts = [0.0 if abs(x) <= 1e-12 * abs(old) else x
+                         for x, old in zip(contracts, self.adl_contracts[m], strict=True)]  # fmt: skip
+        self.bad_debt_longs[m], self.bad_debt_shorts[m] = debt
+        self.adl_contracts[m, 0], self.adl_contracts[m, 1] = contracts
         self.adl_price[m, 0] = ledger.adl_price_longs[0]
         self.adl_price[m, 1] = ledger.adl_price_shorts[0]
 
