@@ -564,6 +564,13 @@ def _markets_table(summary: dict, title: str) -> Table | None:
 @click.option("--progress", "progress_mode", type=click.Choice(["bar", "jsonl", "none"]), default="bar",
               show_default=True, help="Progress display on stderr.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--engine", type=click.Choice(["chain", "mirror"]), default="chain", show_default=True,
+              help="chain: the contracts on a node; mirror: their math in numpy (no node; a "
+              "scenario feature it does not model is refused).")  # fmt: skip
+@click.option("--mirror-mode", type=click.Choice(["exact", "fast"]), default="fast",
+              show_default=True,
+              help="--engine mirror: exact (integers, equal to the chain to the wei) or fast "
+              "(float64).")  # fmt: skip
 @handles_errors
 def run(
     scenario,
@@ -579,12 +586,21 @@ def run(
     checkpoint_every,
     progress_mode,
     as_json,
+    engine,
+    mirror_mode,
 ) -> None:
-    """Run SCENARIO (a preset name such as oct-2025, or a YAML file) on chain."""
+    """Run SCENARIO (a preset name such as oct-2025, or a YAML file) on chain, or on the
+    mirror with --engine mirror."""
     from simulator.chain import check_backend
     from simulator.runner import resume_run, run_scenario
     from simulator.scenario import load_scenario
 
+    if engine == "mirror":
+        given = {"--resume": resume_dir is not None, "--rpc": rpc_url is not None,
+                 "--fork-url": fork_url is not None, "--backend": backend is not None}  # fmt: skip
+        for what, present in given.items():
+            if present:
+                raise PerpsimError(f"--engine mirror runs without a node; {what} is for the chain")
     if backend is not None:
         check_backend(backend)
     if resume_dir is not None:
@@ -619,11 +635,20 @@ def run(
             sc = sc.with_overrides(updates)
         out_dir = out_dir or Path("runs") / f"{sc.name}-seed{sc.seed}"
         callback, bar = _progress_printer(progress_mode, sc.name)
-        with bar or _null():
-            result = run_scenario(
-                sc, out_dir, rpc_url=rpc_url, fork_url=fork_url, overwrite=overwrite,
-                progress=callback, checkpoint_every=checkpoint_every, backend=backend or "anvil",
-            )  # fmt: skip
+        if engine == "mirror":
+            from simulator.mirror.run import run_mirror
+
+            with bar or _null():
+                result = run_mirror(
+                    sc, out_dir, mode=mirror_mode, overwrite=overwrite, progress=callback
+                )
+        else:
+            with bar or _null():
+                result = run_scenario(
+                    sc, out_dir, rpc_url=rpc_url, fork_url=fork_url, overwrite=overwrite,
+                    progress=callback, checkpoint_every=checkpoint_every,
+                    backend=backend or "anvil",
+                )  # fmt: skip
     if as_json:
         click.echo(json.dumps(result.summary, indent=2))
         return
@@ -1205,6 +1230,40 @@ def bench_run(scenario, overrides, backends, market_counts, repeat, as_json) -> 
             f"ratio {pair['ratio_to_ceiling']}"
         )
     Console().print(_summary_table(figures, f"perpsim bench run: {scenario}"))
+
+
+@bench.command(name="mirror")
+@click.argument("scenario", required=False)
+@click.option(
+    "--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override scenario keys."
+)
+@click.option("--traders", type=click.IntRange(min=1), default=None,
+              help="Trader accounts (default: the scenario's; the built-in one has 10,000).")  # fmt: skip
+@click.option("--steps", type=click.IntRange(min=1), default=None,
+              help="Steps (default: the scenario's; the built-in one has 240).")  # fmt: skip
+@click.option("--mode", type=click.Choice(["fast", "exact"]), default="fast", show_default=True,
+              help="The mirror's numeric mode.")  # fmt: skip
+@click.option("--backend", default="revm", show_default=True, metavar="anvil|revm",
+              help="The chain engine's backend.")  # fmt: skip
+@click.option("--no-chain", is_flag=True, help="Run the mirror only.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@handles_errors
+def bench_mirror_cmd(scenario, overrides, traders, steps, mode, backend, no_chain,
+                     as_json) -> None:  # fmt: skip
+    """The mirror engine and the chain engine on the same SCENARIO (default: a built-in
+    10,000-trader, three-market scenario the mirror models) in one run: trader-steps per
+    second of each and their ratio (target: 20 million for the mirror, one core)."""
+    from benchmarks.mirror import bench_mirror, bench_scenario
+    from simulator.chain import check_backend
+
+    check_backend(backend)
+    sc = bench_scenario(scenario, list(overrides), traders, steps)
+    progress = (lambda m: None) if as_json else (lambda m: err_console.print(f"[dim]{m}[/dim]"))
+    figures = bench_mirror(sc, backend=backend, chain=not no_chain, mode=mode, progress=progress)
+    if as_json:
+        click.echo(json.dumps(figures, indent=2))
+        return
+    Console().print(_summary_table(figures, f"perpsim bench mirror: {sc.name}"))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -102,10 +102,12 @@ def close_size(
     partial_at: Any,
     now: Any,
     liquidated_this_block: Any,
+    rate_limit_used: Any = 0,
 ) -> Any:
-    """``_closeSize`` then ``rateLimited`` with the cap unused: the size (WAD, ≥ 0) a
-    liquidation closes now; 0 when the position must be skipped. `partial_at` is the
-    position's partial-liquidation mark (seconds, 0 = none), `now` the block time."""
+    """``_closeSize`` then ``rateLimited``: the size (WAD, ≥ 0) a liquidation closes now; 0
+    when the position must be skipped. `partial_at` is the position's partial-liquidation
+    mark (seconds, 0 = none), `now` the block time, `rate_limit_used` the notional (WAD USD)
+    of the market's per-block cap already used in this block (default 0: unused)."""
     abs_size = abs(size)
     whole = notional(size, price) <= markets.partial_liquidation_threshold
     cooldown = markets.liquidation_cooldown
@@ -120,8 +122,9 @@ def close_size(
         where(cooling | np.asarray(liquidated_this_block, dtype=bool), 0, part),
     )
     cap = markets.max_liquidation_notional_per_block
-    over = (cap != 0) & (mul_div_up(size_now, price, WAD) > cap)
-    return where(over, floor_div(cap * WAD, safe(price, price != 0)), size_now)
+    room = where(rate_limit_used < cap, cap - rate_limit_used, 0)
+    over = (cap != 0) & (mul_div_up(size_now, price, WAD) > room)
+    return where(over, floor_div(room * WAD, safe(price, price != 0)), size_now)
 
 
 def penalty_split(penalty: Any, keeper_share_bps: Any) -> tuple[Any, Any, Any]:
@@ -154,14 +157,18 @@ def liquidate_cross(
     now: Any = 0,
     partial_at: Any = 0,
     liquidated_this_block: Any = False,
+    rate_limit_used: Any = 0,
 ) -> CrossLiquidation:
     """``liquidate(account)`` for each account of `book` (A, M) alone, at `price` (M,) with
     `state`'s funding accrued to the call (:func:`simulator.mirror.funding.funding_now`) and
-    an insurance fund holding `fund_balance` (WAD, whole units)."""
+    an insurance fund holding `fund_balance` (WAD, whole units). `rate_limit_used` (M,): each
+    market's per-block cap already used in the call's block (WAD USD; default 0)."""
     size, entry = book.size, book.entry
     a, m = size.shape
     zero = zeros_like(size)
     partial_at = zero + partial_at
+    used = zero + rate_limit_used
+    in_use = bool(np.any(np.asarray(used != 0, dtype=bool)))
     this_block = np.broadcast_to(np.asarray(liquidated_this_block, dtype=bool), size.shape)
     cross = ~book.isolated.astype(bool) & np.asarray(size != 0, dtype=bool)
     owed = funding_owed(size, book.snapshot, state.long_funding_index, state.short_funding_index)
@@ -191,7 +198,8 @@ def liquidate_cross(
         s_size, s_entry, p = _take(size, j), _take(entry, j), _take(prices, j)
         running = running & np.asarray(eq < mmt, dtype=bool)
         active = running & _take(cross, j)
-        close = close_size(s_size, p, mk, _take(partial_at, j), now, _take(this_block, j))
+        limit = {"rate_limit_used": _take(used, j)} if in_use else {}
+        close = close_size(s_size, p, mk, _take(partial_at, j), now, _take(this_block, j), **limit)
         did = active & np.asarray(close > 0, dtype=bool)
         old_pnl = unrealized_pnl(s_size, s_entry, p)
         delta = where(s_size > 0, -close, close)
@@ -307,6 +315,7 @@ def liquidate_isolated(
     now: Any = 0,
     partial_at: Any = 0,
     liquidated_this_block: Any = False,
+    rate_limit_used: Any = 0,
 ) -> IsolatedLiquidation:
     """``liquidateIsolated(account, market)`` for every position of `book` alone (its own
     block, the cap unused), at `price` with `state`'s funding accrued to the call, an insurance
@@ -326,7 +335,9 @@ def liquidate_isolated(
     eq = margin + unrealized_pnl(size, entry, prices)
     mm = maintenance_margin(size, prices, markets)
     eligible = has & iso & np.asarray(eq < mm, dtype=bool)
-    close = close_size(size, prices, markets, partial_at, now, this_block)
+    used = zero + rate_limit_used
+    limit = {"rate_limit_used": used} if np.any(np.asarray(used != 0, dtype=bool)) else {}
+    close = close_size(size, prices, markets, partial_at, now, this_block, **limit)
     did = eligible & np.asarray(close > 0, dtype=bool)
     delta = where(size > 0, -close, close)
     skew = zero + state.skew

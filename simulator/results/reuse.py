@@ -66,6 +66,7 @@ def check_same_run(
     *,
     prefix: str = "the run folder holds a different run",
     way_out: str = DEFAULT_WAY_OUT,
+    engine: str = "chain",
 ) -> None:
     """Refuse to reuse a run folder that holds another run than the one asked for.
 
@@ -86,6 +87,9 @@ def check_same_run(
         How the message starts, e.g. ``"runs/x holds a different run"``.
     way_out : str
         How the message ends: what the user can do instead.
+    engine : str
+        The engine that would run (``chain`` or ``mirror``); it must be the one the manifest
+        records in ``extra.engine`` (a folder that records none is a chain run's).
 
     Raises
     ------
@@ -105,6 +109,9 @@ def check_same_run(
     simulator.results.errors.RunMismatchError: the run folder holds a different run: scenario steps: ...
     """
     differences = []
+    recorded_engine = (manifest.get("extra") or {}).get("engine") or "chain"
+    if recorded_engine != engine:
+        differences.append(f"another engine ({recorded_engine} -> {engine})")
     data, fingerprint, _, _ = _scenario_facts(scenario)
     if manifest.get("scenario_fingerprint") != fingerprint:
         recorded = manifest.get("scenario")

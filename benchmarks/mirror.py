@@ -1,0 +1,153 @@
+"""``perpsim bench mirror``: the mirror engine (fast mode) and the chain engine on the same
+scenario in one run, their trader-steps per second and the ratio.
+
+The scenario is one the mirror models (:data:`DEFAULT_SCENARIO`: 10,000 traders over three
+markets, cross and isolated, half of them acting -- take-profit, stop-loss, panic, top-up --,
+a factor price path with a -15% shock, no feedback, order flow or vaults), or any scenario
+file or preset with ``--set`` overrides. A trader-step is one trader account carried through
+one step; the figure is accounts × steps over the wall seconds of the step loop, the world's
+setup (deploying and opening the book on chain; opening it on the mirror) timed apart. Both
+engines run on one core of this process (the chain on the in-process revm backend by
+default).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from simulator.scenario import Scenario, load_scenario, parse_scenario
+
+#: The default scenario of the benchmark (a dict of ``parse_scenario``).
+DEFAULT_SCENARIO: dict[str, Any] = {
+    "name": "bench-mirror",
+    "seed": 7,
+    "steps": 240,
+    "step_seconds": 60,
+    "venue": {"preset": "hyperliquid-like"},
+    "markets": [
+        {"symbol": "BTC", "path": {"beta": 1.0, "vol_per_year": 0.5}},
+        {"symbol": "ETH", "path": {"beta": 1.2, "vol_per_year": 0.7}},
+        {"symbol": "SOL", "path": {"beta": 1.4, "vol_per_year": 0.9}},
+    ],
+    "controls": {"adl_policy": "profit_queue", "insurance_fund_usd": 50_000_000,
+                 "feedback": False},
+    "traders": {
+        "kind": "random",
+        "count": 10_000,
+        "leverage": {"min": 2, "max": 20},
+        "markets_per_account": {1: 0.5, 2: 0.3, 3: 0.2},
+        "isolated_share": 0.2,
+        "behaviour": {"weights": {"hold": 0.5, "take_profit": 0.15, "stop_loss": 0.15,
+                                  "top_up": 0.1, "panic": 0.1}},
+    },
+    "price_path": {"kind": "factor", "factor": {"vol_per_year": 0.4},
+                   "shocks": [{"step": 120, "fall_fraction": 0.15, "over_steps": 10}]},
+    "keepers": {"count": 3, "max_liquidations_per_block": 20, "reaction_delay_steps": 1},
+    "arbitrageurs": {"count": 0},
+}  # fmt: skip
+
+
+def bench_scenario(
+    scenario: str | None, overrides: list[str], traders: int | None, steps: int | None
+) -> Scenario:
+    """The benchmark's scenario: ``scenario`` (a preset or file; default
+    :data:`DEFAULT_SCENARIO`) with ``--set`` overrides, ``traders`` and ``steps``."""
+    sc = parse_scenario(DEFAULT_SCENARIO) if scenario is None else load_scenario(scenario)
+    updates = list(overrides)
+    if traders is not None:
+        updates.append(f"traders.count={traders}")
+    if steps is not None:
+        updates.append(f"steps={steps}")
+    return sc.with_overrides(updates) if updates else sc
+
+
+def _mirror(sc: Scenario, mode: str) -> dict[str, Any]:
+    from simulator.mirror.sim import MirrorEngine
+
+    t0 = time.perf_counter()
+    engine = MirrorEngine(sc, mode=mode)
+    t1 = time.perf_counter()
+    liquidations = 0
+
+    def count(outcome) -> None:
+        nonlocal liquidations
+        liquidations += sum(e["kind"] in ("liquidation", "partial_liquidation")
+                            for e in outcome.events)  # fmt: skip
+
+    engine.run(on_step=count)
+    t2 = time.perf_counter()
+    accounts = len(np.unique(engine.world.book.account))
+    return {"setup_seconds": t1 - t0, "loop_seconds": t2 - t1, "accounts": accounts,
+            "liquidations": liquidations}  # fmt: skip
+
+
+def _chain(sc: Scenario, backend: str) -> dict[str, Any]:
+    from simulator.chain import open_chain
+    from simulator.engine import Engine
+    from simulator.runner import GENESIS_TIMESTAMP_S, run_node_config
+    from simulator.world import build_world
+
+    with open_chain(backend=backend, anvil=run_node_config()) as chain:
+        t0 = time.perf_counter()
+        chain.use_fixed_clock(GENESIS_TIMESTAMP_S)
+        engine = Engine(chain, build_world(chain, sc))
+        t1 = time.perf_counter()
+        liquidations = 0
+
+        def count(outcome) -> None:
+            nonlocal liquidations
+            liquidations += sum(e["kind"] in ("liquidation", "partial_liquidation")
+                                for e in outcome.events)  # fmt: skip
+
+        engine.run(on_step=count)
+        t2 = time.perf_counter()
+        accounts = len(np.unique(engine.world.book.account))
+    return {"setup_seconds": t1 - t0, "loop_seconds": t2 - t1, "accounts": accounts,
+            "liquidations": liquidations}  # fmt: skip
+
+
+def bench_mirror(
+    sc: Scenario,
+    *,
+    backend: str = "revm",
+    chain: bool = True,
+    mode: str = "fast",
+    progress: Callable[[str], None] = lambda m: None,
+) -> dict[str, Any]:
+    """Run ``sc`` on the mirror (``mode``) and, with ``chain``, on the chain engine
+    (``backend``); the figures (seconds, trader-steps per second, their ratio)."""
+    steps = sc.steps + 1  # step 0 is a step too
+    progress(f"mirror ({mode}): {sc.name}, {sc.traders.count if hasattr(sc.traders, 'count') else ''} "
+             f"traders, {steps} steps")  # fmt: skip
+    m = _mirror(sc, mode)
+    out: dict[str, Any] = {
+        "scenario": sc.name,
+        "traders": m["accounts"],
+        "steps": steps,
+        "markets": len(sc.venue_params().markets),
+        "mirror_mode": mode,
+        "mirror_setup_seconds": round(m["setup_seconds"], 3),
+        "mirror_loop_seconds": round(m["loop_seconds"], 3),
+        "mirror_trader_steps_per_second": round(m["accounts"] * steps / m["loop_seconds"]),
+        "mirror_liquidations": m["liquidations"],
+    }
+    if chain:
+        progress(f"chain ({backend})")
+        c = _chain(sc, backend)
+        out.update({
+            "chain_backend": backend,
+            "chain_setup_seconds": round(c["setup_seconds"], 3),
+            "chain_loop_seconds": round(c["loop_seconds"], 3),
+            "chain_trader_steps_per_second": round(c["accounts"] * steps / c["loop_seconds"]),
+            "chain_liquidations": c["liquidations"],
+        })  # fmt: skip
+        out["ratio"] = round(c["loop_seconds"] / m["loop_seconds"], 1)
+    out["target_trader_steps_per_second"] = 20_000_000
+    return out
+
+
+__all__ = ["DEFAULT_SCENARIO", "bench_mirror", "bench_scenario"]

@@ -1,0 +1,135 @@
+"""Run scenarios on the mirror engine (:class:`~simulator.mirror.sim.MirrorEngine`): many seeds
+into summaries (:func:`run_paths`, what tuning calls), or one scenario into a run folder with
+the chain's schema (:func:`run_mirror`, what ``perpsim run --engine mirror`` calls).
+
+A mirror run folder is written by the same :class:`~simulator.results.RunWriter` as a chain
+run, its tables and ``summary.json`` computed by the same
+:func:`~simulator.results.summary.summarize`; its manifest's ``extra`` says
+``engine: mirror`` and the mode, so that :func:`~simulator.results.check_same_run` never takes a
+chain run folder for a mirror one, nor the reverse. A scenario feature the mirror does not model
+is refused before any folder exists (:class:`~simulator.mirror.sim.NotMirrored`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from simulator.mirror.sim import MODES, MirrorEngine, NotMirrored
+from simulator.results import RunWriter
+from simulator.results.schema import EVENT_COLUMNS, POSITION_COLUMNS, STEP_COLUMNS, _to_table
+from simulator.results.summary import summarize
+from simulator.scenario import Scenario
+
+#: ``manifest.json``'s ``extra.engine`` of a mirror run (a chain run's is absent or ``chain``).
+ENGINE = "mirror"
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise NotMirrored(f"mirror mode must be one of {', '.join(MODES)}, not {mode!r}")
+
+
+def simulate_mirror(
+    scenario: Scenario,
+    *,
+    mode: str = "fast",
+    on_step: Callable[[Any], None] | None = None,
+) -> tuple[MirrorEngine, list[dict], list[dict], float]:
+    """Run ``scenario`` on the mirror: (engine, step rows, event rows, wall seconds); with
+    ``on_step`` the rows go to it instead of the lists."""
+    _check_mode(mode)
+    started = time.perf_counter()
+    engine = MirrorEngine(scenario, mode=mode)
+    rows: list[dict] = []
+    events: list[dict] = []
+
+    def collect(outcome) -> None:
+        if on_step is not None:
+            on_step(outcome)
+        else:
+            rows.extend(outcome.rows)
+            events.extend(outcome.events)
+
+    engine.run(on_step=collect)
+    return engine, rows, events, time.perf_counter() - started
+
+
+def summary_of(engine: MirrorEngine, rows: list[dict], events: list[dict], wall: float) -> dict:
+    """The run's ``summary.json`` dict, computed as the run folder's (:func:`summarize` of the
+    tables built with the folder's schema)."""
+    steps = _to_table(rows, STEP_COLUMNS, "steps").to_pandas()
+    events_df = _to_table(events, EVENT_COLUMNS, "events").to_pandas()
+    positions = _to_table(engine.positions(), POSITION_COLUMNS, "positions").to_pandas()
+    return summarize(steps, events_df, positions, engine.summary_meta(wall))
+
+
+def run_paths(scenario: Scenario, seeds: Sequence[int], *, mode: str = "fast") -> list[dict]:
+    """For each seed, the summary (the keys of a chain run's ``summary.json``) of
+    ``scenario.with_overrides(seed=seed)`` on the mirror, in ``seeds`` order.
+
+    Each seed draws its own book and price paths (the scenario's random streams), so the
+    seeds run one after the other; within a run the mirror is vectorized over traders.
+    Raises :class:`~simulator.mirror.sim.NotMirrored` for a feature the mirror does not model.
+    """
+    _check_mode(mode)
+    out = []
+    for seed in seeds:
+        engine, rows, events, wall = simulate_mirror(
+            scenario.with_overrides(seed=int(seed)), mode=mode
+        )
+        out.append(summary_of(engine, rows, events, wall))
+    return out
+
+
+def run_mirror(
+    scenario: Scenario,
+    run_dir: str | Path,
+    *,
+    mode: str = "fast",
+    overwrite: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+):
+    """Run ``scenario`` on the mirror into the run folder ``run_dir`` (the chain's schema;
+    manifest ``extra.engine: mirror``); return the :class:`~simulator.runner.RunResult`.
+
+    The mode, the scenario's data files, the folder and the scenario's features are checked
+    and the whole run is made before the folder is written, so a refusal or a failure leaves
+    no folder."""
+    from simulator.runner import RunResult, _result, bytecode_hashes
+
+    _check_mode(mode)
+    scenario.check_data_files()
+    RunWriter.check_folder(run_dir, overwrite=overwrite)
+    steps = scenario.steps
+
+    def tick(outcome) -> None:
+        rows.append(outcome.rows)
+        events.extend(outcome.events)
+        if progress is not None:
+            progress(len(rows) - 1, steps)
+
+    rows: list[list[dict]] = []
+    events: list[dict] = []
+    # The whole run first (a refusal or a failure leaves no folder), then the folder at once.
+    engine, _, _, wall = simulate_mirror(scenario, mode=mode, on_step=tick)
+    writer = RunWriter(
+        run_dir,
+        scenario=scenario,
+        seed=scenario.seed,
+        bytecode_hashes=bytecode_hashes(),
+        extra={"input_notes": scenario.input_notes(), "engine": ENGINE, "mirror_mode": mode},
+        overwrite=overwrite,
+    )
+    with writer:
+        for step_rows in rows:
+            writer.add_step(step_rows)
+        writer.add_events(events)
+        summary = writer.finish(engine.positions(), meta=engine.summary_meta(wall))
+    result: RunResult = _result(Path(run_dir), summary)
+    return result
+
+
+__all__ = ["ENGINE", "run_mirror", "run_paths", "simulate_mirror", "summary_of"]

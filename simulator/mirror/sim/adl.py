@@ -1,0 +1,143 @@
+"""Phase 3a on the mirror: the ADL keeper covers every market's outstanding bad debt under its
+policy (``profit_queue`` and ``pro_rata``), as :func:`simulator.engine.adl.plan_adl` plans it on
+chain: for every market and bankrupt side with a deficit (:func:`simulator.engine.adl._jobs`,
+on the ledgers of the engine's choice, :func:`ledgers_for`), the winners' side ranked by
+``adlRanking`` on the block after the keepers' calls (:meth:`~simulator.mirror.sim.venue.
+VenueState.adl_ranking`), the winners picked by :func:`simulator.agents.keepers.plan_adl`,
+one ``adl(market, longsBankrupt, winners)`` per market (a market whose ranked accounts an
+earlier call of the block haircut waits for the next step), executed on the venue
+(:meth:`~simulator.mirror.sim.venue.VenueState.adl`, the math of :mod:`simulator.mirror.adl`),
+and the rows and traders' view the chain engine decodes from ``AdlHaircut`` and
+``AdlExecuted``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from simulator.agents import keepers as keeper_agents
+from simulator.engine import adl as engine_adl
+from simulator.engine import keepers as engine_keepers
+from simulator.engine.context import Action, Context
+from simulator.engine.events import _FLAT_BASE, _set_outcome, _side, event_row
+from simulator.engine.state import ADL, EngineState
+from simulator.mirror.sim.levels import to_float
+from simulator.mirror.sim.venue import Reverted, VenueState
+from simulator.protocol.venue_params import VenueAdlPolicy
+from simulator.units import from_wad_array
+
+
+def active(ctx: Context) -> bool:
+    """Whether any market's policy has the ADL keeper call ``adl``."""
+    return any(p in engine_adl.CALLED_POLICIES for p in ctx.adl_policy)
+
+
+def leave_deficit(
+    ctx: Context, s: EngineState, targets: np.ndarray, eq, mm, oi_long, oi_short
+) -> bool:
+    """:func:`simulator.engine.keepers.may_leave_deficit` of the keepers' calls on ``targets``
+    (margin units): whether the ADL keeper acts on the ledgers after them (True) or before."""
+    actions = [Action(None, "liquidate", unit=int(u)) for u in targets]  # type: ignore[arg-type]
+    return engine_keepers.may_leave_deficit(ctx, s, actions, eq, mm, oi_long, oi_short)
+
+
+def outstanding(ctx: Context, venue: VenueState) -> bool:
+    """Whether a market under a called policy holds bad debt (the ADL keeper may act)."""
+    return any(p in engine_adl.CALLED_POLICIES and (venue.bad_debt_longs[m] != 0
+               or venue.bad_debt_shorts[m] != 0) for m, p in enumerate(ctx.adl_policy))  # fmt: skip
+
+
+def plan_and_execute(
+    ctx: Context, s: EngineState, venue: VenueState, ledgers: list[dict[str, int]], t: int,
+    row_of: np.ndarray, decoded: list, ranking: VenueState | None = None,
+) -> tuple[list[dict], set[int], int]:  # fmt: skip
+    """The ADL calls for the deficits in ``ledgers`` (chain names, WAD), executed: (event
+    rows, the book rows of the winners, calls sent); the winners' rows' updates go to
+    ``decoded``. ``ranking``: the state the ranking is read on when it is not ``venue``'s
+    (the chain engine reads it on the pending block before this block's calls when it sent
+    none yet: the last block's state at this block's time)."""
+    ranking = venue if ranking is None else ranking
+    jobs = engine_adl._jobs(ctx, s, {"ledgers": ledgers})
+    rows_out: list[dict] = []
+    winner_rows: set[int] = set()
+    touched: set[str] = set()
+    sent = 0
+    for m, longs_bankrupt, rows, addresses in jobs:
+        if touched.intersection(addresses):
+            continue  # an earlier call of this block haircut a ranked account: next step
+        accounts = np.asarray(ctx.world.book.account[rows], dtype=np.int64)
+        scores, pnls = ranking.adl_ranking(m, accounts)
+        sizes = s.trader.size_base[rows] * s.trader.side[rows]
+        winners = keeper_agents.plan_adl(
+            np.array([float(x) for x in scores], dtype=np.float64),
+            from_wad_array([int(x) if isinstance(x, int) else x for x in pnls])
+            if venue.exact_mode
+            else np.asarray(pnls, dtype=np.float64) / 1e18,
+            sizes,
+            not longs_bankrupt,
+            addresses,
+            ctx.adl_policy[m],
+            int(ctx.max_adl_accounts[m]),
+        )
+        if not winners:
+            continue
+        index = {a: int(i) for a, i in zip(addresses, accounts, strict=True)}
+        for a in winners:
+            r = int(row_of[index[a], m])
+            if r >= 0:
+                winner_rows.add(r)
+        touched.update(winners)
+        sent += 1
+        try:
+            done = venue.adl(m, longs_bankrupt, [index[a] for a in winners])
+        except Reverted as exc:
+            rows_out.append(event_row(t, "adl_reverted", market=ctx.symbols[m], detail=str(exc)))
+            continue
+        rows_out += _rows(ctx, s, m, longs_bankrupt, done, t, row_of, decoded)
+    return rows_out, winner_rows, sent
+
+
+def _haircut_update(s: EngineState, row: int, size: float, t: int):
+    """An ``AdlHaircut`` decoded: the row's size, and its outcome when contracts closed."""
+
+    def update() -> None:
+        left = s.trader.size_base[row] - size
+        s.trader.size_base[row] = 0.0 if left < _FLAT_BASE else left
+        if size:
+            _set_outcome(s, row, ADL, t)
+
+    return update
+
+
+def _rows(ctx, s, m: int, longs_bankrupt: bool, done: dict[str, Any], t: int, row_of,
+          decoded: list) -> list:  # fmt: skip
+    """``AdlHaircut`` rows (the winners' sizes and outcomes to ``decoded``), then
+    ``AdlExecuted``'s."""
+    out = []
+    symbol = ctx.symbols[m]
+    for a, closed, price, haircut in done["haircuts"]:
+        row = int(row_of[a, m])
+        size = abs(to_float(closed))
+        if row >= 0:
+            decoded.append(_haircut_update(s, row, size, t))
+        out.append(event_row(t, "adl_fill", market=symbol, account=ctx.accounts[a],
+                             side=_side(1 if closed > 0 else (-1 if closed < 0 else 0)),
+                             size=size, price=to_float(price),
+                             amount=to_float(haircut)))  # fmt: skip
+    e = done["executed"]
+    detail = {
+        "deficit_usd": to_float(e["deficit"]),
+        "minimum_haircut_usd": to_float(e["minimum_haircut"]),
+        "covered_usd": to_float(e["covered"]),
+        "overshoot_usd": to_float(e["overshoot"]),
+        "to_fund_usd": to_float(e["to_fund"]),
+        "contracts_closed_base": to_float(e["contracts"]),
+        "notional_closed_usd": to_float(e["notional"]),
+        "accounts": int(e["accounts"]),
+        "policy": list(VenueAdlPolicy)[int(e["policy"])].value,
+    }
+    out.append(event_row(t, "adl", market=symbol, side="long" if longs_bankrupt else "short",
+                         amount=to_float(e["haircuts"]), detail=json.dumps(detail)))  # fmt: skip
+    return out

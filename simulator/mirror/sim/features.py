@@ -1,0 +1,75 @@
+"""What the mirror engine models of a scenario, and the refusal of what it does not.
+
+Mirrored: the venue's markets with every parameter the liquidation path reads (margin tiers,
+OI-scaled initial margin, both funding models with their caps, skew-impact fills, taker fees
+and their insurance share, OI caps, partial liquidation with its threshold, share, cooldown and
+per-block cap, penalties and their keeper / fund split, liquidation impact band), the oracle
+(pushes with its deviation limit, the scenario's oracle faults), the opening book (random or
+explicit, cross and isolated, as the world opens it: deposits, then every trade in book order
+with the venue's checks), the traders' closes and top-ups, the exogenous price paths, keepers
+(watch list, confirmation reads, reaction delay, capacity, profit threshold, round robin),
+cross and isolated liquidations, the insurance fund (fees, penalties, deficit cover) and what
+it leaves: bad debt (ADL policy ``none``), the loss charged to the open interest through the
+funding indices (``socialized``), or the ADL keeper's calls (``profit_queue``, ``pro_rata``,
+``contracts_queue`` at the bankruptcy price or the previous mark), the counterparty pool, the
+order of an account's open markets, and an oracle's ``maxAge`` (a stale price refuses trades,
+liquidations and ADL), and a scheduled parameter change (through the timelock or the guardian).
+
+Refused (:func:`check_mirrored`: one line naming the feature, before anything runs): the
+contagion ``world:``, the ``order_flow:``, the market-making vault (``mm_vault:``), oracle
+``feedback`` from the spot AMMs (``controls.feedback: true``), the backstop vault, the dynamic
+margin controller, the circuit breaker, LP withdrawals (``lps.withdraw_on_drawdown``).
+
+The spot AMMs, arbitrageurs and the hedger do not act on the venue without feedback; the
+mirror does not run them (``price_amm_usd`` is NaN and ``transactions`` counts the venue's
+calls only).
+"""
+
+from __future__ import annotations
+
+from simulator.errors import PerpsimError
+from simulator.scenario import Scenario
+
+
+class NotMirrored(PerpsimError):
+    """A scenario feature the mirror engine does not model (yet)."""
+
+
+def unmirrored_features(scenario: Scenario) -> list[str]:
+    """The features of ``scenario`` the mirror does not model, each named as the scenario
+    writes it (empty: the mirror runs it)."""
+    out: list[str] = []
+    if scenario.world is not None:
+        out.append("world: (the contagion world)")
+    if scenario.order_flow is not None:
+        out.append("order_flow: (arriving traders)")
+    if scenario.mm_vault.enabled:
+        out.append("mm_vault: (the market-making vault)")
+    controls = scenario.controls
+    if controls.feedback:
+        out.append("controls.feedback: true (oracles that read the spot AMMs)")
+    if scenario.lps.withdraw_on_drawdown is not None:
+        out.append("lps.withdraw_on_drawdown (LP withdrawals)")
+    params = scenario.venue_params()
+    b = params.buffers
+    if b.backstop_enabled and b.backstop_vault_usd > 0:
+        out.append("the backstop vault (controls.backstop_vault_usd > 0)")
+    if params.controller.enabled:
+        out.append("controls.dynamic_margin (the dynamic margin controller)")
+    if any(m.params.to_chain().get("circuitBreakerBandBps", 0) for m in params.markets):
+        out.append("the circuit breaker (circuitBreakerBandBps > 0)")
+    return out
+
+
+def check_mirrored(scenario: Scenario) -> None:
+    """Raise :class:`NotMirrored` naming the first feature of ``scenario`` the mirror does
+    not model."""
+    missing = unmirrored_features(scenario)
+    if missing:
+        more = (
+            f" (and {len(missing) - 1} more: {', '.join(missing[1:])})" if len(missing) > 1 else ""
+        )
+        raise NotMirrored(
+            f"scenario {scenario.name}: the mirror engine does not model {missing[0]}{more}; "
+            "run it with --engine chain"
+        )

@@ -1,0 +1,147 @@
+"""Phase 2 on the mirror: the keepers' plan (:func:`plan`, the selection of
+:func:`simulator.engine.keepers.plan_keepers`: reaction delay, capacity, profit threshold,
+largest notional first) and each call executed on the venue in block order
+(:func:`execute`), with the event rows and the position outcomes the chain engine derives
+from the call's events (:func:`simulator.engine.events.decode_block`). There is no backstop
+vault in a mirrored scenario, so every call is a liquidation."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import numpy as np
+
+from simulator.agents import keepers as keeper_agents
+from simulator.engine import keepers as engine_keepers
+from simulator.engine.context import Context
+from simulator.engine.events import _FLAT_BASE, _set_outcome, _side, event_row
+from simulator.engine.state import LIQUIDATED, EngineState
+from simulator.mirror.sim.levels import to_float
+from simulator.mirror.sim.venue import Liquidation, Reverted, VenueState
+
+
+def plan(
+    ctx: Context,
+    s: EngineState,
+    t: int,
+    eq: np.ndarray,
+    mm: np.ndarray,
+    notional_row: np.ndarray,
+    notional: np.ndarray,
+) -> np.ndarray:
+    """The margin units the keepers liquidate this block, in call order (USD inputs as
+    :func:`simulator.engine.keepers.plan_keepers` takes them, ``notional`` the units' sums of
+    ``notional_row``); updates ``s.liquidatable_since``. A block with no unit under
+    maintenance has no call (the plan's other inputs are not computed)."""
+    engine_keepers.track_liquidatable(s, t, eq, mm, notional)
+    if not ((notional > 0) & (eq < mm)).any():
+        return np.zeros(0, dtype=np.int64)
+    reward, _ = engine_keepers.unit_fractions(ctx, notional_row)
+    ks = ctx.scenario.keepers
+    chosen = keeper_agents.plan_liquidations(
+        eq, mm, notional, s.liquidatable_since, t,
+        capacity=ks.count * ks.max_liquidations_per_block,
+        reaction_delay_steps=ks.reaction_delay_steps,
+        backstop_fraction=None,
+        keeper_reward_fraction=reward,
+        gas_cost_usd=ks.gas_cost_usd,
+        min_profit_usd=ks.min_profit_usd,
+    )  # fmt: skip
+    return chosen.liquidate.astype(np.int64)
+
+
+def execute(
+    ctx: Context,
+    s: EngineState,
+    venue: VenueState,
+    u: int,
+    t: int,
+    row_of: np.ndarray,
+    decoded: list[Callable[[], None]],
+) -> list[dict]:
+    """Liquidate margin unit ``u`` (``liquidate`` or ``liquidateIsolated``) on the venue; the
+    step's event rows of the call (``liquidate_reverted`` when the venue refuses it;
+    ``row_of`` as :func:`liquidation_rows` takes it). What the call does to the traders' rows
+    is appended to ``decoded`` (applied when the block is decoded, after the ADL keeper's
+    plan, as on chain)."""
+    units = ctx.units
+    a = int(units.account[u])
+    try:
+        if units.isolated[u]:
+            done = venue.liquidate_isolated(a, int(units.market[u]))
+        else:
+            done = venue.liquidate(a)
+    except Reverted as exc:
+        market = ctx.symbols[int(units.market[u])] if units.isolated[u] else None
+        return [event_row(t, "liquidate_reverted", market=market, account=ctx.accounts[a],
+                          detail=str(exc))]  # fmt: skip
+    return liquidation_rows(ctx, s, done, t, row_of, decoded)
+
+
+def liquidation_rows(
+    ctx: Context,
+    s: EngineState,
+    done: Liquidation,
+    t: int,
+    row_of: np.ndarray,
+    decoded: list[Callable[[], None]],
+) -> list[dict]:
+    """The rows of one liquidation's ``Liquidated`` events (sizes and outcomes written into
+    the traders' rows as the chain engine does), then its ``DeficitAttributed`` (an insurance
+    payout) and ``BadDebtRecorded`` rows. ``row_of``: the book row of every (account, market),
+    -1 for none; the rows' updates go to ``decoded``."""
+    out: list[dict] = []
+    account = ctx.accounts[done.account]
+    for m, closed, fill, penalty, full in zip(done.markets, done.closed, done.fill,
+                                              done.penalty, done.full, strict=True):  # fmt: skip
+        row = int(row_of[done.account, m])
+        if row >= 0:
+            decoded.append(_size_update(s, row, abs(to_float(closed)), full, t))
+        kind = "liquidation" if full else "partial_liquidation"
+        out.append(event_row(t, kind, market=ctx.symbols[m], account=account,
+                             side=_side(1 if closed > 0 else -1), size=abs(to_float(closed)),
+                             price=to_float(fill), amount=to_float(penalty)))  # fmt: skip
+    for m, longs, _deficit, paid, remaining, charged in done.deficits:
+        if paid:
+            out.append(event_row(t, "insurance_payout", market=ctx.symbols[m], account=account,
+                                 amount=to_float(paid)))  # fmt: skip
+        if remaining and charged is not None:
+            out.append(socialized_row(ctx, t, m, longs, remaining, charged))
+        elif remaining:
+            out.append(event_row(t, "bad_debt", market=ctx.symbols[m],
+                                 side="long" if longs else "short",
+                                 amount=to_float(remaining)))  # fmt: skip
+    return out
+
+
+def _size_update(s: EngineState, row: int, size: float, full: bool, t: int):
+    """A ``Liquidated`` event decoded: the row's size (and outcome when whole)."""
+
+    def update() -> None:
+        left = s.trader.size_base[row] - size
+        s.trader.size_base[row] = 0.0 if full or left < _FLAT_BASE else left
+        if full:
+            _set_outcome(s, row, LIQUIDATED, t)
+
+    return update
+
+
+def socialized_row(ctx: Context, t: int, m: int, longs: bool, loss, charged) -> dict:
+    """The ``socialized_loss`` row of a loss charged to the open interest (the chain's
+    ``AdlExecuted`` of the SOCIALIZED policy: deficit, minimum haircut and covered the loss,
+    haircuts what was charged, overshoot the difference)."""
+    detail = {
+        "deficit_usd": to_float(loss),
+        "minimum_haircut_usd": to_float(loss),
+        "covered_usd": to_float(loss),
+        "overshoot_usd": to_float(charged - loss),
+        "to_fund_usd": 0.0,
+        "contracts_closed_base": 0.0,
+        "notional_closed_usd": 0.0,
+        "accounts": 0,
+        "policy": "socialized",
+    }
+    return event_row(t, "socialized_loss", market=ctx.symbols[m],
+                     side="long" if longs else "short", amount=to_float(charged),
+                     detail=json.dumps(detail))  # fmt: skip

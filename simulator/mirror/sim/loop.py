@@ -1,0 +1,306 @@
+"""The mirror's step loop: the chain engine's step (:mod:`simulator.engine.loop`), one block
+per step, on a :class:`~simulator.mirror.sim.venue.VenueState` instead of a chain.
+
+Each step runs the engine's phases with the engine's own agent code and state
+(:class:`~simulator.engine.state.EngineState`, :mod:`simulator.agents`), so that the agents
+decide on the same inputs as on chain: the oracles post the step's prices
+(:mod:`~simulator.mirror.sim.oracle`); the traders' carried estimate and decisions
+(:func:`simulator.agents.traders.decide`, drawing from the agents' stream as on chain); the
+keepers' watch list, the units they confirm on the pending block (read here from the venue's
+state after the oracle pushes), their plan (:mod:`~simulator.mirror.sim.keepers`) and the
+liquidations, executed call by call in block order; then the block's levels, the watch list
+and the touched units read again, the event rows and the ``steps`` rows
+(:func:`simulator.engine.metrics.step_rows`). The health the agents read is the venue's, to
+the wei in exact mode, converted to floats exactly as the chain engine converts its reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from simulator.agents import traders as trader_agents
+from simulator.engine import keepers as engine_keepers
+from simulator.engine import metrics
+from simulator.engine.context import Context
+from simulator.engine.flow import init_state
+from simulator.engine.margin import MarginUnits
+from simulator.engine.opening import opening_fees_by_market, with_opening
+from simulator.engine.positions import position_rows
+from simulator.engine.spot import spot_inputs_after_closes
+from simulator.engine.state import OPEN, REFUSED, EngineState, StepOutcome, advance_funding_index
+from simulator.mirror.sim import adl, governance, keepers, oracle, traders
+from simulator.mirror.sim.features import check_mirrored
+from simulator.mirror.sim.levels import floats, levels_of, unit_health
+from simulator.mirror.sim.opening import mirror_world
+from simulator.scenario import Scenario
+from simulator.units import to_units
+from simulator.world import TOP_UP_WALLET_MULTIPLE, world_inputs
+
+MODES = ("exact", "fast")
+
+
+class MirrorEngine:
+    """Runs a scenario on the mirror, step by step (``mode``: ``exact`` or ``fast``, see
+    :mod:`simulator.mirror.fixed`). Raises :class:`~simulator.mirror.sim.features.NotMirrored`
+    for a scenario feature it does not model, before anything runs."""
+
+    def __init__(self, scenario: Scenario, *, mode: str = "exact"):
+        if mode not in MODES:
+            raise ValueError(f"mirror mode must be one of {MODES}, not {mode!r}")
+        self.mode = mode
+        self.scenario = scenario
+        inputs = world_inputs(scenario)
+        check_mirrored(scenario)
+        self.mw = mirror_world(scenario, exact_mode=mode == "exact", inputs=inputs)
+        self.world = world = self.mw.world
+        self.venue = self.mw.venue
+        self.symbols = list(world.symbols)
+        exo = np.asarray(inputs.exogenous_usd, dtype=np.float64)
+        self.exogenous_usd = exo.reshape(-1, 1) if exo.ndim == 1 else exo
+        markets = [m.params for m in world.params.markets]
+        self.rng = scenario.random_streams().agents
+        self.ctx = Context(
+            chain=None,  # type: ignore[arg-type]
+            world=world,
+            scenario=scenario,
+            venue=world.venue,
+            accounts=list(world.accounts),
+            units=MarginUnits.of_book(world.book, [m.maintenance_margin_fraction for m in markets]),
+            rng=self.rng,
+            exogenous_usd=self.exogenous_usd,
+            faults=inputs.faults,
+            feedback=False,
+            full_health_every_step=False,
+            keeper_reward_fraction=np.array(
+                [p.liquidation_penalty_bps * p.keeper_share_bps / 1e8 for p in markets]
+            ),
+            backstop_fraction=None,
+            adl_policy=[p.adl_policy.value for p in markets],
+            max_adl_accounts=np.array([p.max_adl_accounts_per_call for p in markets]),
+            amm_fee=np.array([m.amm.fee_bps / 1e4 for m in world.params.markets]),
+            vault_address=None,
+        )
+        book = world.book
+        self.row_of = np.full((book.n_accounts, len(self.symbols)), -1, dtype=np.int64)
+        """The book row of every (account, market), -1 for none."""
+        self.row_of[book.account, book.market] = np.arange(book.count)
+        self.wallet_units = np.array([to_units(float(w)) for w in world.wallet_usd], dtype=np.int64)
+        """Each account's collateral tokens outside the venue (base units), for top-ups."""
+        governance.check(self.ctx)  # refuse a bad change before the run starts
+        self.state = self._initial_state()
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def _initial_state(self) -> EngineState:
+        w, ctx = self.world, self.ctx
+        book, opened = w.book, w.opened
+        n, n_markets = book.count, len(self.symbols)
+        size = np.where(opened, w.opened_size_base, 0.0)
+        price0 = self.exogenous_usd[0].copy()
+        trader = trader_agents.TraderState(
+            side=np.asarray(book.side, dtype=np.int8).copy(),
+            size_base=size.astype(np.float64),
+            equity_usd=np.zeros(n),
+            maintenance_usd=np.zeros(n),
+            collateral_in_usd=np.asarray(w.collateral_in_usd, dtype=np.float64).copy(),
+            entry_price_usd=np.where(opened, w.entry_price_usd, 0.0),
+            wallet_usd=book.collateral_usd * TOP_UP_WALLET_MULTIPLE * (book.top_up_fraction > 0),
+            read_price_usd=price0[book.market].copy(),
+            read_funding_index_usd=np.zeros(n),
+            read_margin_scale=np.ones(n),
+        )
+        steps = self.scenario.steps
+        s = EngineState(
+            trader=trader,
+            liquidatable_since=np.full(ctx.units.count, -1, dtype=np.int64),
+            takeover_refused=np.zeros(ctx.units.count, dtype=bool),
+            outcome=np.where(opened, OPEN, REFUSED).astype(np.int8),
+            outcome_step=np.where(opened, -1, 0).astype(np.int64),
+            realized_pnl_usd=np.full(n, np.nan),
+            feed_prices_usd=np.vstack([price0, np.full((steps, n_markets), np.nan)]),
+            oracle_price_usd=price0.copy(),
+            amm_price_usd=price0.copy(),
+            permanent_log_impact=np.zeros(n_markets),
+            transient_log_impact=np.zeros(n_markets),
+            metaorder_sale_usd=np.zeros(n_markets),
+            outside_price_usd=np.vstack([price0, np.full((steps, n_markets), np.nan)]),
+            hedged_base=np.zeros(n_markets),
+            arb_inventory=np.zeros((len(w.arbitrageurs), n_markets, 2)),
+            hedger_inventory=np.zeros((n_markets, 2)),
+            peak_price_usd=price0.copy(),
+            lps_withdrew=np.zeros(n_markets, dtype=bool),
+            funding_index_usd=np.zeros((n_markets, 2)),
+        )
+        init_state(ctx, s)
+        reads = self._last_levels = levels_of(self.venue)
+        s.margin_scale = reads["margin_scale"].copy()
+        s.last_socialized_usd = reads["socialized_cum_usd"].copy()
+        everyone = np.arange(ctx.units.count)
+        self._store(s, everyone, *unit_health(ctx, self.venue, everyone))
+        s.last_bad_debt_usd = reads["bad_debt_usd"].copy()
+        s.amm_price_usd = reads["amm_price_usd"].copy()
+        s.last_fees_usd = reads["fees_cum_usd"] - opening_fees_by_market(ctx)
+        s.last_fund_usd = reads["insurance_fund_usd"]
+        s.step = -1
+        return s
+
+    def _store(self, s: EngineState, units, equity, maintenance, keep=None) -> None:
+        """The traders' view of ``units`` read as (equity, maintenance) USD
+        (:func:`simulator.engine.traders.store_health` without the chain)."""
+        kept = slice(None) if keep is None else np.asarray(keep, dtype=bool)
+        self.ctx.units.store(
+            s.trader, np.asarray(units)[kept], equity[kept], maintenance[kept],
+            s.oracle_price_usd, self.world.book.market, s.funding_index_usd, s.margin_scale,
+        )  # fmt: skip
+
+    # -- one step -------------------------------------------------------------------------------
+
+    def step(self) -> StepOutcome:
+        """Run step ``state.step + 1``'s block; return its rows."""
+        s, ctx, venue = self.state, self.ctx, self.venue
+        units, book = ctx.units, self.world.book
+        s.step += 1
+        t = s.step
+        venue.begin_block(self.world.start_timestamp_s + t * self.scenario.step_seconds)
+        exo = self.exogenous_usd[t]
+        step_events: list[dict[str, Any]] = []
+
+        # The state before this block's calls, for an ADL ranking read before any is sent.
+        before = venue.copy() if adl.active(ctx) and adl.outstanding(ctx, venue) else None
+
+        # ---- phase 1: oracles, traders ----------------------------------------------------------
+        transactions = oracle.push_prices(ctx, s, venue, t, exo)
+        last = self._last_levels
+        advance_funding_index(
+            s, last["funding_rate_per_day"], self.scenario.step_seconds, s.oracle_price_usd
+        )
+        socialized = bool((last["socialized_cum_usd"] > s.last_socialized_usd).any())
+        s.last_socialized_usd = last["socialized_cum_usd"].copy()
+        planned, executed, sent = governance.plan(ctx, s, venue, t)
+        step_events += planned + executed
+        transactions += sent
+        decisions, _, (unit_eq, unit_mm) = traders.plan(ctx, s)
+        trade_events, trade_rows, sent, decode_trades = traders.execute(
+            ctx, s, venue, decisions, self.wallet_units, t
+        )
+        step_events += trade_events
+        transactions += sent
+        s.peak_price_usd = np.maximum(s.peak_price_usd, s.oracle_price_usd)
+
+        # ---- phase 2: keepers on the pending block ----------------------------------------------
+        prices = s.oracle_price_usd[book.market]
+        eq, mm = unit_eq.copy(), unit_mm.copy()
+        notional_row = s.trader.size_base * prices
+        notional = units.unit_sum(notional_row)
+        everyone = socialized or t % engine_keepers.FULL_REFRESH_STEPS == 0
+        watch = engine_keepers.watch_list(ctx, s, t, eq, mm, notional, everyone=everyone)
+        touched = np.unique(units.unit_of_row[np.asarray(trade_rows, dtype=np.int64)])
+        confirm = engine_keepers.confirm_list(
+            ctx, watch, eq, mm, notional_row, touched, everyone=everyone
+        )
+        if len(confirm):
+            got_eq, got_mm = unit_health(ctx, venue, confirm)
+            self._store(s, confirm, got_eq, got_mm, keep=np.isin(confirm, watch))
+            eq[confirm], mm[confirm] = got_eq, got_mm
+        targets = keepers.plan(ctx, s, t, eq, mm, notional_row, notional)
+
+        # ---- the keepers' calls, then the ADL keeper's, in block order ------------------------
+        # The ADL keeper acts on the ledgers after the keepers' calls when they may leave a
+        # deficit (:func:`simulator.engine.keepers.may_leave_deficit`), else on the ledgers
+        # before them; it ranks winners on the block after them. The traders' view changes
+        # only when the block is decoded (after it all, in block order), as on chain.
+        with_adl = adl.active(ctx)
+        after_keepers = False
+        if with_adl:
+            ledgers = venue.ledgers()
+            if len(targets):  # without keepers' calls the ledgers do not change
+                if len(confirm):  # the pending read after phase 1
+                    oi_long, oi_short = floats(venue.long_oi), floats(venue.short_oi)
+                else:
+                    spot = spot_inputs_after_closes(ctx, self._last_levels, s, decisions.close)
+                    oi_long, oi_short = spot["oi_long_base"], spot["oi_short_base"]
+                after_keepers = adl.leave_deficit(ctx, s, targets, eq, mm, oi_long, oi_short)
+        decoded: list = [decode_trades]
+        for u in targets:
+            step_events += keepers.execute(ctx, s, venue, int(u), t, self.row_of, decoded)
+        transactions += len(targets)
+        winner_rows: set[int] = set()
+        if with_adl:
+            # The chain engine reads the ranking on the pending block: after phase 1 (and the
+            # keepers) when it sent them, else before any call of this block.
+            sent_first = len(confirm) > 0 or len(targets) > 0
+            adl_events, winner_rows, sent = adl.plan_and_execute(
+                ctx, s, venue, venue.ledgers() if after_keepers else ledgers, t, self.row_of,
+                decoded, ranking=None if sent_first or before is None else before,
+            )  # fmt: skip
+            step_events += adl_events
+            transactions += sent
+        for decode in decoded:
+            decode()
+
+        # ---- mined: levels, the touched and watched units read again, rows --------------------
+        candidates = set(int(u) for u in targets) | set(touched.tolist())
+        candidates |= set(units.unit_of_row[np.fromiter(winner_rows, dtype=np.int64)].tolist())
+        if not everyone:
+            candidates |= set(watch.tolist())
+        candidates = np.array(sorted(candidates), dtype=np.int64)
+        levels = self._last_levels = levels_of(venue)
+        s.transactions += transactions
+        s.margin_scale = levels["margin_scale"].copy()
+        if len(candidates):
+            self._store(s, candidates, *unit_health(ctx, venue, candidates))
+        ended = np.flatnonzero((s.outcome_step == t) & np.isnan(s.realized_pnl_usd))
+        s.realized_pnl_usd[ended] = s.trader.equity_usd[ended] - s.trader.collateral_in_usd[ended]
+        s.amm_price_usd = levels["amm_price_usd"].copy()
+        rows = metrics.step_rows(
+            t, self.scenario.step_seconds, self.symbols, exo, levels, step_events, transactions,
+            previous_bad_debt_usd=s.last_bad_debt_usd, previous_fees_usd=s.last_fees_usd,
+            outside_usd=s.outside_price_usd[t],
+        )  # fmt: skip
+        s.last_bad_debt_usd = levels["bad_debt_usd"].copy()
+        s.last_fees_usd = levels["fees_cum_usd"].copy()
+        s.last_fund_usd = levels["insurance_fund_usd"]
+        return StepOutcome(rows=rows, events=step_events)
+
+    # -- the loop ----------------------------------------------------------------------------------
+
+    def run(self, *, on_step: Callable[[StepOutcome], None] | None = None) -> None:
+        """Every step, calling ``on_step`` with each outcome (step 0's with the opening book's
+        orders, :func:`~simulator.engine.opening.with_opening`)."""
+        while self.state.step < self.scenario.steps:
+            outcome = self.step()
+            if self.state.step == 0:
+                outcome = with_opening(self.ctx, outcome)
+            if on_step is not None:
+                on_step(outcome)
+
+    def positions(self) -> list[dict]:
+        """``positions.parquet`` rows (:func:`simulator.engine.positions.position_rows`)."""
+        return position_rows(self.ctx, self.state)
+
+    def summary_meta(self, wall_seconds: float) -> dict[str, Any]:
+        """The chain runner's summary meta (:func:`simulator.runner._summary_meta`)."""
+        book = self.world.book
+        s = self.state
+        return {
+            "traders": len(np.unique(book.account[~book.start_flat])),
+            "flow_accounts": len(np.unique(book.account[book.start_flat])),
+            "steps": self.scenario.steps,
+            "wall_seconds": round(wall_seconds, 3),
+            "start_price": float(self.exogenous_usd[0, 0]),
+            "bad_debt_usd": float(np.sum(s.last_bad_debt_usd)),
+            "mm_vault_capital_usd": 0.0,
+            "markets": {
+                symbol: {
+                    "start_price": float(self.exogenous_usd[0, m]),
+                    "bad_debt_usd": float(s.last_bad_debt_usd[m]),
+                }
+                for m, symbol in enumerate(self.symbols)
+            },
+        }
+
+
+__all__ = ["MODES", "MirrorEngine"]

@@ -1,0 +1,171 @@
+"""The world a mirror run starts from: the venue listed with the scenario's markets, every
+trader account funded and the opening book traded, as :func:`simulator.world.build_world`
+does on chain, on a :class:`~simulator.mirror.sim.venue.VenueState`.
+
+The scenario's inputs are the chain engine's (:func:`simulator.world.world_inputs`: the same
+venue parameters, book and exogenous prices for the same scenario and seed); the accounts,
+keepers and the hedger get the same addresses (:func:`simulator.world.agent_addresses`). The
+chain's setup stamps its blocks one second apart from a fixed clock: the markets are listed
+(oracles at their initial prices) two seconds before the opening trades, the deposits one
+second before, and step 0's block comes ``step_seconds`` after the block that funds the market
+makers, one second after the opens (:data:`LISTED_BEFORE_OPENS_S`, :data:`START_AFTER_OPENS_S`).
+Funding accrues over those seconds exactly as on chain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import numpy as np
+
+from simulator.mirror import liqprice
+from simulator.mirror.sim.venue import Reverted, VenueState
+from simulator.runner import GENESIS_TIMESTAMP_S
+from simulator.scenario import Scenario
+from simulator.units import WAD, from_wad, to_units, to_wad
+from simulator.world import (
+    TOP_UP_WALLET_MULTIPLE,
+    World,
+    WorldInputs,
+    _check_book,
+    agent_addresses,
+    world_inputs,
+)
+
+#: Seconds from the markets' listing (and the oracles' first prices) to the opening trades.
+LISTED_BEFORE_OPENS_S = 2
+#: Seconds from the opening trades to the block before step 0 (the market makers' funding).
+START_AFTER_OPENS_S = 1
+
+
+@dataclass
+class MirrorWorld:
+    """A mirror run's world: the :class:`~simulator.world.World` record the engine's helpers
+    read (addresses, book, what the opens did; ``venue`` names the market ids only), and the
+    venue's state after the opens."""
+
+    world: World
+    venue: VenueState
+    opens_at_s: int
+
+
+def mirror_world(
+    scenario: Scenario, *, exact_mode: bool, inputs: WorldInputs | None = None
+) -> MirrorWorld:
+    """List the venue, fund the accounts and open the book (see the module docstring)."""
+    inputs = inputs if inputs is not None else world_inputs(scenario)
+    params, book = inputs.params, inputs.book
+    _check_book(book, len(params.markets))
+    salt = scenario.seed
+    accounts = agent_addresses("trader", book.n_accounts, salt)
+    delay = params.governance.timelock_delay_s
+    listed_at = GENESIS_TIMESTAMP_S + delay + 4
+    opens_at = listed_at + LISTED_BEFORE_OPENS_S
+    ids = {m.symbol: i + 1 for i, m in enumerate(params.markets)}
+    venue = VenueState.listed(
+        [m.params.to_chain() for m in params.markets],
+        [m.params.tiers_to_chain() for m in params.markets],
+        [to_wad(m.oracle.initial_price_usd) for m in params.markets],
+        [m.oracle.max_deviation_bps for m in params.markets],
+        [m.oracle.max_age_s for m in params.markets],
+        book.n_accounts,
+        to_units(params.buffers.insurance_fund_usd) * 10**12,
+        to_units(params.buffers.pool_seed_usd) * 10**12,
+        listed_at=listed_at,
+        exact_mode=exact_mode,
+    )
+    venue.addresses = accounts
+    venue.block = 4
+    # Deposits: each account the sum of its rows' collateral.
+    venue.begin_block(opens_at - 1)
+    row_units = np.array([to_units(c) for c in book.collateral_usd], dtype=np.int64)
+    deposit_units = np.bincount(book.account, weights=row_units, minlength=book.n_accounts)
+    wallet_row = book.collateral_usd * TOP_UP_WALLET_MULTIPLE * (book.top_up_fraction > 0)
+    wallet_usd = np.bincount(book.account, weights=wallet_row, minlength=book.n_accounts)
+    deposited = [venue.deposit(a, int(u)) for a, u in enumerate(deposit_units)]
+    deposited_usd = np.array([int(d) / WAD for d in deposited], dtype=np.float64)
+    # The opening trades, in book order.
+    venue.begin_block(opens_at)
+    n = book.count
+    opened = np.zeros(n, dtype=bool)
+    size_base, fee_usd = np.zeros(n), np.zeros(n)
+    entry_usd, fill_usd = np.full(n, np.nan), np.full(n, np.nan)
+    reverts: dict[int, str] = {}
+    errors: list[str] = []
+    side = book.side.astype(np.int64)
+    open_rows = np.flatnonzero(~book.start_flat)
+    for r in open_rows:
+        a, m = int(book.account[r]), int(book.market[r])
+        delta = int(side[r]) * to_wad(round(float(book.size_base[r]), 12))
+        delta_v = delta if exact_mode else float(delta)
+        try:
+            if book.isolated[r]:
+                margin = int(row_units[r]) * 10**12
+                got = venue.trade(a, m, delta_v, isolated=True,
+                                  margin_delta=margin if exact_mode else float(margin))  # fmt: skip
+            else:
+                got = venue.trade(a, m, delta_v, isolated=False)
+        except Reverted as exc:
+            reverts[int(r)] = str(exc)
+            errors.append(f"{accounts[a]} {inputs.symbols[m]}: {exc}")
+            continue
+        opened[r] = True
+        size_base[r] = abs(_from_wad(got["new_size"]))
+        entry_usd[r] = _from_wad(got["entry"])
+        fill_usd[r] = _from_wad(got["fill"])
+        fee_usd[r] = _from_wad(got["fee"])
+    if inputs.explicit and not opened[open_rows].all():
+        from simulator.world import WorldError
+
+        i = int(np.flatnonzero(~opened & ~book.start_flat)[0])
+        raise WorldError(
+            f"traders: the venue refused the opening trade of explicit position {i} "
+            f"({'long' if side[i] > 0 else 'short'} {book.size_base[i]:g} base units of "
+            f"{inputs.symbols[book.market[i]]} on {book.collateral_usd[i]:g} USD): {reverts[i]}"
+        )
+    # The market makers' block, then the liquidation prices read after it.
+    venue.begin_block(opens_at + START_AFTER_OPENS_S)
+    liq_usd = np.full(n, np.nan)
+    rows = np.flatnonzero(opened)
+    if len(rows):
+        grid = liqprice.position_liquidation_prices(
+            venue.book(np.arange(book.n_accounts)), venue.price, venue.markets, venue.funding()
+        )
+        for r in rows:
+            p = grid[book.account[r], book.market[r]]
+            liq_usd[r] = _from_wad(p) if p else np.nan
+    start = opens_at + START_AFTER_OPENS_S + scenario.step_seconds
+    world = World(
+        scenario=scenario,
+        inputs=inputs,
+        params=params,
+        venue=SimpleNamespace(
+            ids=ids, vault=None, margin_controller=None, venue=None, params=params
+        ),  # type: ignore[arg-type]
+        accounts=accounts,
+        book=book,
+        keepers=agent_addresses("keeper", scenario.keepers.count, salt),
+        arbitrageurs=agent_addresses("arbitrageur", scenario.arbitrageurs.count, salt),
+        hedger=agent_addresses("hedger", 1, salt)[0],
+        start_timestamp_s=start,
+        opened=opened,
+        open_errors=errors,
+        opened_size_base=size_base,
+        entry_price_usd=entry_usd,
+        open_fill_usd=fill_usd,
+        open_fee_usd=fee_usd,
+        open_reverts=reverts,
+        opening_transactions=len(open_rows),
+        liquidation_price_usd=liq_usd,
+        collateral_in_usd=row_units / 1e6,
+        account_deposit_usd=deposited_usd,
+        wallet_usd=np.asarray(wallet_usd, dtype=np.float64),
+        arbitrageur_capital_usd=scenario.arbitrageurs.capital_usd,
+    )
+    return MirrorWorld(world=world, venue=venue, opens_at_s=opens_at)
+
+
+def _from_wad(x) -> float:
+    """A WAD value as the chain's decoder gives it (``from_wad`` of the event's integer)."""
+    return from_wad(int(x)) if isinstance(x, int) else float(x) / WAD

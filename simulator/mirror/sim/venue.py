@@ -1,0 +1,466 @@
+"""The venue's state in the mirror (:class:`VenueState`) and the contract calls a run makes on
+it: a price push, a trade (``trade`` / ``tradeIsolated`` / ``closePosition``), a deposit, a
+cross or isolated liquidation, and the views (``healthOf``, ``isolatedHealth``,
+``marketState``, ``fillPrice(market, 0)``).
+
+The state is what the contracts store: per market (M,) the oracle price, open interest,
+funding indices, rate and the time of the last accrual, the last marks, the per-block
+liquidation cap used, the ledger (fees, penalties, deficits, bad debt); per account and market
+(A, M) size, entry, funding snapshot, isolated margin and flag, partial-liquidation mark and
+block of the last liquidation; per account (A,) cross collateral; the insurance fund's balance.
+Values are WAD in either mode of :mod:`simulator.mirror.fixed` (exact: object arrays of Python
+ints, equal to the chain to the wei; fast: float64).
+
+The calls live in mixins, one concept each: :mod:`~simulator.mirror.sim.venue_trades`,
+:mod:`~simulator.mirror.sim.venue_liquidations`, :mod:`~simulator.mirror.sim.venue_adl`; what
+they return in :mod:`~simulator.mirror.sim.calls`. Calls follow the contracts' order of effects (``PerpVenue._trade``,
+``VenueLiquidationModule``): funding is accrued into a market's stored state only by a call
+that touches the market (a view accrues in memory, :meth:`VenueState.funding`), at the
+oracle's price of the moment. A call that the contract would revert changes nothing and
+returns the error as the chain's decoder prints it (``Name(arg=value, ...)``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+import numpy as np
+
+from simulator.mirror import fills, funding, health
+from simulator.mirror.fixed import BPS, UNIT, exact, fast
+from simulator.mirror.markets import MarketArrays, MarketState
+from simulator.mirror.sim import scalar
+from simulator.mirror.sim.calls import Liquidation, Reverted, error_text, where_sum
+from simulator.mirror.sim.venue_adl import AdlMixin
+from simulator.mirror.sim.venue_liquidations import LiquidationsMixin
+from simulator.mirror.sim.venue_trades import TradesMixin
+from simulator.protocol.venue_params import chain_params_rejection
+from simulator.units import to_wad
+
+
+def _bytes32(name: str) -> bytes:
+    """A ``bytes32`` argument as the chain's decoder gives it."""
+    return name.encode().ljust(32, b"\0")
+
+
+__all__ = ["Liquidation", "Reverted", "VenueState", "error_text", "where_sum"]
+
+
+@dataclass
+class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
+    """The venue's stored state (see the module docstring); build it with :meth:`listed`."""
+
+    exact_mode: bool
+    markets: MarketArrays
+    max_long_oi: Any
+    max_short_oi: Any
+    adl_policy: np.ndarray
+    """Per market: ``AdlPolicy`` index (0 none, 1 contracts queue, 2 profit queue, 3 pro rata,
+    4 socialized)."""
+    max_adl_accounts: np.ndarray
+    """Per market: ``maxAdlAccountsPerCall``."""
+    max_deviation_bps: np.ndarray
+    """Per market: the oracle's largest accepted move per push (bps, 0 = any)."""
+    max_age_s: np.ndarray
+    """Per market: the oracle's ``maxAge`` (s): a state change reads a price at most this old
+    (``freshPrice``) or reverts ``StalePrice``."""
+    updated_at: np.ndarray
+    """Per market: the time of the oracle's last accepted push (s)."""
+    price: Any
+    long_oi: Any
+    short_oi: Any
+    long_index: Any
+    short_index: Any
+    rate: Any
+    last_funding_time: np.ndarray
+    last_mark: Any
+    previous_mark: Any
+    last_mark_block: np.ndarray
+    rate_block: np.ndarray
+    rate_used: Any
+    fees: Any
+    penalties: Any
+    bad_debt_longs: Any
+    bad_debt_shorts: Any
+    total_deficit: Any
+    paid_by_insurance: Any
+    socialized: Any
+    """Per market: ``ledger.socializedLoss`` (WAD USD)."""
+    adl_contracts: Any
+    """(M, 2): ``ledger.adlContractsLongs`` / ``Shorts``: bankrupt contracts queued for the
+    contracts queue (WAD base units)."""
+    adl_price: Any
+    """(M, 2): ``ledger.adlPriceLongs`` / ``Shorts``: their averaged ADL price (WAD)."""
+    adl_price_mode: np.ndarray
+    """Per market: ``AdlPriceMode`` (0 bankruptcy price, 1 previous mark)."""
+    size: Any
+    entry: Any
+    snapshot: Any
+    margin: Any
+    isolated: np.ndarray
+    partial_at: np.ndarray
+    last_liquidation_block: np.ndarray
+    collateral: Any
+    fund: Any
+    """The insurance fund's balance (WAD, whole collateral units)."""
+    pool: Any = 0
+    """The venue's counterparty pool (``accounting().pool``, WAD): it pays realized profit and
+    funding owed and takes losses, deficits and the fund's cover (``_creditFromPool``)."""
+    block: int = 0
+    now: int = 0
+    risk_paused: np.ndarray | None = None
+    """Per market: the guardian paused risk-adding trades (``riskPaused``)."""
+    params_chain: list | None = None
+    """Per market: its ``MarketParams`` (chain names) and margin tiers, as listed or last set."""
+    addresses: list[str] | None = None
+    """The accounts' addresses, for the errors' text (``#index`` without them)."""
+    scalar_params: list | None = None
+    """Fast mode: every market's :class:`~simulator.mirror.sim.scalar.Params` (the one-account
+    calls run in plain floats, :mod:`~simulator.mirror.sim.scalar`)."""
+    scalar_funding: Any = None
+    """Fast mode: the markets' :class:`~simulator.mirror.sim.scalar.FundingParams`."""
+    open_order: list | None = None
+    """Per account: its open markets in the venue's ``_open`` order (:meth:`_track_open`)."""
+    version: int = 0
+    """Bumped by every change of a market's price, open interest or stored funding: the key
+    of the cached :meth:`funding`."""
+    _funding_cache: tuple | None = None
+
+    def address(self, a: int) -> str:
+        """Account ``a``'s address as the chain's errors print it."""
+        return self.addresses[a] if self.addresses is not None else f"#{a}"
+
+    # -- construction -------------------------------------------------------------------------
+
+    @classmethod
+    def listed(
+        cls,
+        params: list[dict[str, Any]],
+        tiers: list[list[tuple[int, int, int]]],
+        prices_wad: list[int],
+        max_deviation_bps: list[int],
+        max_age_s: list[int],
+        accounts: int,
+        fund_wad: int,
+        pool_wad: int = 0,
+        *,
+        listed_at: int,
+        exact_mode: bool,
+    ) -> VenueState:
+        """The venue right after its markets were listed at ``listed_at`` (s) with their
+        ``marketParameters`` dicts and tiers (chain integers) at ``prices_wad``, with
+        ``accounts`` empty accounts and an insurance fund of ``fund_wad``."""
+        conv = exact if exact_mode else fast
+        m = len(params)
+
+        def zeros(*shape: int) -> Any:
+            return conv(np.zeros(shape, dtype=np.int64))
+
+        return cls(
+            exact_mode=exact_mode,
+            markets=MarketArrays.from_chain(params, tiers, exact_mode=exact_mode),
+            max_long_oi=conv([int(p["maxLongOpenInterest"]) for p in params]),
+            max_short_oi=conv([int(p["maxShortOpenInterest"]) for p in params]),
+            adl_policy=np.array([int(p["adlPolicy"]) for p in params], dtype=np.int64),
+            max_adl_accounts=np.array([int(p["maxAdlAccountsPerCall"]) for p in params]),
+            max_deviation_bps=np.array(max_deviation_bps, dtype=np.int64),
+            max_age_s=np.array(max_age_s, dtype=np.int64),
+            updated_at=np.full(m, listed_at, dtype=np.int64),
+            price=conv(prices_wad),
+            long_oi=zeros(m),
+            short_oi=zeros(m),
+            long_index=zeros(m),
+            short_index=zeros(m),
+            rate=zeros(m),
+            last_funding_time=np.full(m, listed_at, dtype=np.int64),
+            last_mark=conv(prices_wad),
+            previous_mark=zeros(m),
+            last_mark_block=np.zeros(m, dtype=np.int64),
+            rate_block=np.full(m, -1, dtype=np.int64),
+            rate_used=zeros(m),
+            fees=zeros(m),
+            penalties=zeros(m),
+            bad_debt_longs=zeros(m),
+            bad_debt_shorts=zeros(m),
+            total_deficit=zeros(m),
+            paid_by_insurance=zeros(m),
+            socialized=zeros(m),
+            adl_contracts=zeros(m, 2),
+            adl_price=zeros(m, 2),
+            adl_price_mode=np.array([int(p["adlPriceMode"]) for p in params], dtype=np.int64),
+            size=zeros(accounts, m),
+            entry=zeros(accounts, m),
+            snapshot=zeros(accounts, m),
+            margin=zeros(accounts, m),
+            isolated=np.zeros((accounts, m), dtype=bool),
+            partial_at=np.zeros((accounts, m), dtype=np.int64),
+            last_liquidation_block=np.full((accounts, m), -1, dtype=np.int64),
+            collateral=zeros(accounts),
+            params_chain=[(dict(p), list(t)) for p, t in zip(params, tiers, strict=True)],
+            fund=conv(fund_wad)[()] if exact_mode else float(fund_wad),
+            pool=int(pool_wad) if exact_mode else float(pool_wad),
+        )
+
+    def __post_init__(self) -> None:
+        if not self.exact_mode and self.scalar_params is None:
+            self.scalar_params = scalar.params_of(self.markets)
+
+    @property
+    def conv(self):
+        return exact if self.exact_mode else fast
+
+    @property
+    def n_markets(self) -> int:
+        return self.markets.count
+
+    def copy(self) -> VenueState:
+        """An independent copy of the state (arrays copied; their ints and floats are
+        immutable)."""
+        return replace(self, **{f.name: getattr(self, f.name).copy() for f in fields(self)
+                                if isinstance(getattr(self, f.name), np.ndarray)})  # fmt: skip
+
+    def set_parameters(self, m: int, params: dict[str, Any]) -> None:
+        """``setMarketParameters(market, params)`` (chain names): market ``m``'s funding accrued
+        under the old parameters at its last price, then the new ones in force (its tiers
+        kept)."""
+        self.accrue(np.arange(self.n_markets) == m)
+        self.params_chain[m] = (dict(params), self.params_chain[m][1])
+        ps = [p for p, _ in self.params_chain]
+        conv = self.conv
+        self.markets = MarketArrays.from_chain(ps, [t for _, t in self.params_chain],
+                                               exact_mode=self.exact_mode)  # fmt: skip
+        self.max_long_oi = conv([int(p["maxLongOpenInterest"]) for p in ps])
+        self.max_short_oi = conv([int(p["maxShortOpenInterest"]) for p in ps])
+        self.adl_policy = np.array([int(p["adlPolicy"]) for p in ps], dtype=np.int64)
+        self.adl_price_mode = np.array([int(p["adlPriceMode"]) for p in ps], dtype=np.int64)
+        self.max_adl_accounts = np.array([int(p["maxAdlAccountsPerCall"]) for p in ps])
+        if not self.exact_mode:
+            self.scalar_params = scalar.params_of(self.markets)
+            self.scalar_funding = None
+        self.version += 1
+
+    def guardian(self, m: int, parameter: str, value: Any) -> None:
+        """The guardian's call on market ``m`` (tighten only): ``guardianSetMaxLeverage``,
+        ``guardianSetMaintenanceMarginFraction`` (each then ``setMarketParameters``'s checks)
+        or ``guardianPauseRisk``; raises :class:`Reverted` as the contract."""
+        if parameter == "risk_paused":
+            if self.risk_paused is None:
+                self.risk_paused = np.zeros(self.n_markets, dtype=bool)
+            self.risk_paused[m] = True
+            return
+        name = {"max_leverage": "maxLeverage",
+                "maintenance_margin_fraction": "maintenanceMarginFraction"}[parameter]  # fmt: skip
+        params, tiers = self.params_chain[m]
+        current, proposed = int(params[name]), to_wad(value)
+        looser = proposed > current if name == "maxLeverage" else proposed < current
+        if looser:
+            raise Reverted(error_text("GuardianCannotLoosen", name=_bytes32(name),
+                                      current=current, proposed=proposed))  # fmt: skip
+        updated = {**params, name: proposed}
+        rejected = chain_params_rejection(updated, tiers)
+        if rejected is not None:
+            raise Reverted(error_text("InvalidParameter", name=_bytes32(rejected[0]),
+                                      value=rejected[1]))  # fmt: skip
+        self.set_parameters(m, updated)
+
+    def begin_block(self, now: int) -> None:
+        """Start the next block at time ``now`` (s)."""
+        self.block += 1
+        self.now = now
+
+    # -- funding ---------------------------------------------------------------------------------
+
+    def stored(self) -> MarketState:
+        """The stored funding and open-interest state of every market."""
+        return MarketState(self.long_oi, self.short_oi, self.long_index, self.short_index,
+                           self.rate)  # fmt: skip
+
+    def funding(self) -> MarketState:
+        """Every market's funding accrued to now at the oracle price, in memory (``fundingNow``
+        as the views and the health checks compute it)."""
+        key = (self.now, self.version)
+        if self._funding_cache is not None and self._funding_cache[0] == key:
+            return self._funding_cache[1]
+        if self.exact_mode:
+            dt = self.conv(self.now - self.last_funding_time)
+            f = funding.funding_now(self.markets, self.stored(), self.price, dt)
+        else:
+            if self.scalar_funding is None:
+                self.scalar_funding = scalar.funding_params_of(self.markets)
+            li, si, rate = scalar.funding_now(
+                self.scalar_funding, (self.long_oi - self.short_oi).tolist(), self.rate.tolist(),
+                self.long_index.tolist(), self.short_index.tolist(), self.price.tolist(),
+                (self.now - self.last_funding_time).tolist(),
+            )  # fmt: skip
+            f = MarketState(self.long_oi, self.short_oi, np.array(li), np.array(si),
+                            np.array(rate))  # fmt: skip
+        self._funding_cache = (key, f)
+        return f
+
+    def accrue(self, mask: np.ndarray, now_state: MarketState | None = None) -> None:
+        """``VenueMarket.accrue`` of the markets in ``mask``: store the funding accrued to now
+        and track the marks (the last two blocks' prices)."""
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        f = now_state if now_state is not None else self.funding()
+        self.version += 1
+        moved = mask & (self.last_funding_time != self.now)
+        if moved.any():
+            for name, value in (("long_index", f.long_funding_index),
+                                ("short_index", f.short_funding_index),
+                                ("rate", f.funding_rate_per_day)):  # fmt: skip
+                arr = getattr(self, name).copy()
+                arr[moved] = value[moved]
+                setattr(self, name, arr)
+            self.last_funding_time = np.where(moved, self.now, self.last_funding_time)
+        new_block = mask & (self.last_mark_block != self.block)
+        if new_block.any():
+            prev, last = self.previous_mark.copy(), self.last_mark.copy()
+            prev[new_block] = last[new_block]
+            last[new_block] = self.price[new_block]
+            self.previous_mark, self.last_mark = prev, last
+            self.last_mark_block = np.where(new_block, self.block, self.last_mark_block)
+        same = mask & ~new_block
+        if same.any():
+            last = self.last_mark.copy()
+            last[same] = self.price[same]
+            self.last_mark = last
+
+    # -- the oracle -------------------------------------------------------------------------
+
+    def push_price(self, m: int, price_wad: int) -> bool:
+        """``Oracle.pushPrice``: False (reverted, price kept) when the move exceeds the oracle's
+        ``maxDeviationBps``."""
+        dev = int(self.max_deviation_bps[m])
+        previous = int(self.price[m]) if self.exact_mode else round(float(self.price[m]))
+        if dev and abs(price_wad - previous) * BPS > dev * previous:
+            return False
+        price = self.price.copy()
+        price[m] = self.conv(price_wad)[()] if self.exact_mode else float(price_wad)
+        self.price = price
+        self.updated_at[m] = self.now
+        self.version += 1
+        return True
+
+    def fresh_cross(self, a: int) -> None:
+        """``_crossHealth(account, fresh=true)``'s price reads: ``StalePrice`` when any market
+        of the account's cross positions has a stale oracle."""
+        for j in self.open_markets(a):  # in _open order
+            if self.size[a, j] != 0 and not self.isolated[a, j]:
+                self.fresh(j)
+
+    def fresh(self, m: int) -> None:
+        """``freshPrice`` of market ``m``: raises :class:`Reverted` ``StalePrice`` when the
+        oracle's price is older than its ``maxAge``."""
+        if self.now - int(self.updated_at[m]) > int(self.max_age_s[m]):
+            raise Reverted(error_text("StalePrice", updatedAt=int(self.updated_at[m]),
+                                      maxAge=int(self.max_age_s[m]), nowTimestamp=self.now))  # fmt: skip
+
+    # -- views ---------------------------------------------------------------------------------
+
+    def book(self, accounts: np.ndarray) -> health.Book:
+        """The accounts' rows as a mirror :class:`~simulator.mirror.health.Book`."""
+        a = np.asarray(accounts, dtype=np.int64)
+        return health.Book(self.size[a], self.entry[a], self.snapshot[a], self.margin[a],
+                           self.isolated[a], self.collateral[a])  # fmt: skip
+
+    def cross_health(self, accounts: np.ndarray, state: MarketState | None = None):
+        """``healthOf``: (equity, maintenance, initial) of the accounts' cross positions."""
+        h = health.cross_health(self.book(accounts), self.price, self.markets,
+                                state if state is not None else self.funding())  # fmt: skip
+        return h.equity, h.maintenance, h.initial
+
+    def isolated_health(self, accounts: np.ndarray, markets: np.ndarray, state=None):
+        """``isolatedHealth`` of each (account, market) pair: (equity, maintenance)."""
+        accounts = np.asarray(accounts, dtype=np.int64)
+        markets = np.asarray(markets, dtype=np.int64)
+        eq, mm = health.isolated_health(self.book(accounts), self.price, self.markets,
+                                        state if state is not None else self.funding())  # fmt: skip
+        rows = np.arange(len(accounts))
+        return eq[rows, markets], mm[rows, markets]
+
+    def mark(self) -> Any:
+        """``fillPrice(market, 0)`` of every market."""
+        skew = self.long_oi - self.short_oi
+        return fills.fill_price(self.price, skew, self.conv([0] * self.n_markets),
+                                self.markets.skew_scale)  # fmt: skip
+
+    # -- deposits and trades --------------------------------------------------------------------
+
+    def _whole_units(self, wad: Any) -> Any:
+        """``wad`` down to whole collateral units: already so in exact mode (the kernels round
+        what goes to the fund); in fast mode floored here, so that the fund holds whole units
+        as on chain (a fund of a few units pays a deficit or not as on chain)."""
+        return wad if self.exact_mode else math.floor(float(wad) / UNIT) * float(UNIT)
+
+    def _below(self, have: Any, need: Any) -> bool:
+        """``have < need`` as the contract compares balances and margins; in fast mode by more
+        than a collateral unit (1e-6 USD) or 1e-12 of ``need``: the float residue of sums the
+        exact mode holds to the wei (an account that moves all its collateral into isolated
+        margins has exactly enough, and exactly 0 left)."""
+        if self.exact_mode:
+            return bool(have < need)
+        return bool(have < need - max(1e-12 * abs(need), UNIT))
+
+    def deposit(self, a: int, units: int) -> Any:
+        """``deposit(units)``: the collateral credited (WAD); clears the account's cross
+        partial marks when it is healthy after it (``_clearMarksIfHealthy``)."""
+        wad = units * UNIT
+        col = self.collateral.copy()
+        col[a] = col[a] + (wad if self.exact_mode else float(wad))
+        self.collateral = col
+        marked = (self.partial_at[a] != 0) & ~self.isolated[a]
+        if marked.any():
+            eq, mm, _ = self.cross_health(np.array([a]))
+            if not bool(eq[0] < mm[0]):
+                self.partial_at[a] = np.where(marked, 0, self.partial_at[a])
+        return wad if self.exact_mode else float(wad)
+
+    def _move_oi(self, m: int, old: Any, new: Any, a: int | None = None) -> None:
+        """Market ``m``'s open interest moved by a position from ``old`` to ``new`` (account
+        ``a``'s: its open markets' order kept as ``_store`` keeps it)."""
+        if a is not None:
+            self._track_open(a, m, old, new)
+        self.version += 1
+        long_before, short_before = self.long_oi[m], self.short_oi[m]
+        if old > 0:
+            self.long_oi[m] = self.long_oi[m] - old
+        else:
+            self.short_oi[m] = self.short_oi[m] + old
+        if new > 0:
+            self.long_oi[m] = self.long_oi[m] + new
+        else:
+            self.short_oi[m] = self.short_oi[m] - new
+        if not self.exact_mode:
+            self._snap_oi(m, long_before, short_before)
+
+    def open_markets(self, a: int) -> list[int]:
+        """Account ``a``'s open markets in ``_open`` order."""
+        if self.open_order is None:
+            self.open_order = [[] for _ in range(len(self.collateral))]
+        return list(self.open_order[a])
+
+    def _track_open(self, a: int, m: int, old: Any, new: Any) -> None:
+        """``_open[account]``: a market appended when its position opens, removed by moving
+        the last one into its place when it closes (the order the venue walks an account's
+        positions in, e.g. a deficit's markets)."""
+        if self.open_order is None:
+            self.open_order = [[] for _ in range(len(self.collateral))]
+        order = self.open_order[a]
+        if old == 0 and new != 0:
+            order.append(m)
+        elif old != 0 and new == 0 and m in order:
+            i = order.index(m)
+            order[i] = order[-1]
+            order.pop()
+
+    def _snap_oi(self, m: int, long_before: float, short_before: float) -> None:
+        """Fast mode: an open interest within 1e-12 of its value before a move is the float
+        residue of a side emptied (exactly 0 on chain and in exact mode): 0."""
+        for side, before in (("long_oi", long_before), ("short_oi", short_before)):
+            arr = getattr(self, side)
+            if abs(arr[m]) <= 1e-12 * abs(before):
+                arr[m] = 0.0

@@ -1,0 +1,341 @@
+"""The venue's liquidations on the mirror (``VenueLiquidationModule``: ``liquidate``,
+``liquidateIsolated``, the per-block cap, ``_absorbDeficit`` with socialized loss and the
+contracts queue): a mixin of :class:`~simulator.mirror.sim.venue.VenueState` (exact mode
+through the kernels of :mod:`simulator.mirror.liquidation`, fast mode in plain floats)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from simulator.mirror import adl as mirror_adl
+from simulator.mirror import fills, funding, liquidation
+from simulator.mirror.fixed import BPS, UNIT, WAD, mul_div_up
+from simulator.mirror.sim import scalar
+from simulator.mirror.sim.calls import Liquidation, Reverted, error_text, where_sum
+
+
+class LiquidationsMixin:
+    """Cross and isolated liquidations and the deficits they leave, on the venue's state."""
+
+    # -- liquidations ---------------------------------------------------------------------------
+
+    def _rate_used(self) -> Any:
+        """Each market's per-block liquidation cap used in this block (WAD USD)."""
+        return np.where(self.rate_block == self.block, self.rate_used, self.rate_used * 0)
+
+    def _use_rate(self, m: int, closed: Any) -> None:
+        """``rateLimited``'s bookkeeping of ``closed`` (WAD base units, > 0) in market ``m``."""
+        if self.markets.max_liquidation_notional_per_block[m] == 0:
+            return
+        used = self._rate_used()
+        n = mul_div_up(self.conv([abs(closed)]), self.conv([self.price[m]]), WAD)[0]
+        self.rate_used[m] = used[m] + n
+        self.rate_block[m] = self.block
+
+    def liquidate(self, a: int) -> Liquidation:
+        """``liquidate(account)`` of account ``a``'s cross positions; raises :class:`Reverted`
+        (``NoPosition``, ``NotLiquidatable``, ``NothingLiquidatableNow``)."""
+        slots = self.open_markets(a)
+        for j in slots:  # _loadCross reads every cross position's fresh price, in _open order
+            if not self.isolated[a, j]:
+                self.fresh(j)
+        if not self.exact_mode:
+            return self._liquidate_fast(a, slots)
+        state = self.funding()
+        cross = (self.size[a] != 0) & ~self.isolated[a]
+        book = self.book(np.array([a]))
+        got = liquidation.liquidate_cross(
+            book, self.price, self.markets, state, fund_balance=self.fund, now=self.now,
+            partial_at=self.partial_at[a][None, :].astype(object) if self.exact_mode
+            else self.partial_at[a][None, :].astype(np.float64),
+            liquidated_this_block=(self.last_liquidation_block[a] == self.block)[None, :],
+            rate_limit_used=self._rate_used(),
+        )  # fmt: skip
+        outcome = int(got.outcome[0])
+        if outcome != liquidation.OK:
+            eq, mm, _ = self.cross_health(np.array([a]), state)
+            account = self.address(a)
+            if outcome == liquidation.NO_POSITION:
+                raise Reverted(error_text("NoPosition", account=account, market=0))
+            raise Reverted(error_text(liquidation.OUTCOMES[outcome], account=account,
+                                      equity=eq[0], maintenanceMargin=mm[0]))  # fmt: skip
+        self.accrue(cross, state)
+        owed = funding.funding_owed(book.size, book.snapshot, state.long_funding_index,
+                                    state.short_funding_index)  # fmt: skip
+        self.pool = self.pool + where_sum(owed[0], cross) - sum(
+            got.realized[0, j] for j in range(self.n_markets) if got.rank[0, j])  # fmt: skip
+        out = Liquidation(account=a, isolated=False)
+        order = sorted((int(got.rank[0, j]), j) for j in range(self.n_markets) if got.rank[0, j])
+        for _, j in order:
+            old = self.size[a, j]
+            new = got.book.size[0, j]
+            self._move_oi(j, old, new, a)
+            self._use_rate(j, got.closed[0, j])
+            self.penalties[j] = self.penalties[j] + got.penalty[0, j]
+            self.fund = self.fund + self._whole_units(got.insurance_share[0, j])
+            self.partial_at[a, j] = 0 if got.full[0, j] else self.now
+            self.last_liquidation_block[a, j] = self.block
+            out.markets.append(j)
+            out.closed.append(got.closed[0, j] if old > 0 else -got.closed[0, j])
+            out.fill.append(got.fill[0, j])
+            out.penalty.append(got.penalty[0, j])
+            out.full.append(bool(got.full[0, j]))
+        self.size[a], self.entry[a] = got.book.size[0], got.book.entry[0]
+        self.snapshot[a] = got.book.snapshot[0]
+        self.collateral[a] = got.book.collateral[0]
+        if got.deficit[0] != 0:
+            self.fund = self.fund - got.fund_paid[0]
+            self.pool = self.pool - got.deficit[0] + got.fund_paid[0]
+            for j in [j for j in slots if cross[j]]:  # the account's markets in _open order
+                share = got.deficit_share[0, j]
+                if share == 0:
+                    continue
+                self._absorb(out, int(j), bool(book.size[0, j] > 0), share,
+                             got.fund_paid_share[0, j], got.closed[0, j], got.fill[0, j])  # fmt: skip
+        return out
+
+    def liquidate_isolated(self, a: int, m: int) -> Liquidation:
+        """``liquidateIsolated(account, market)``; raises :class:`Reverted` as the contract."""
+        if self.size[a, m] != 0 and self.isolated[a, m]:
+            self.fresh(m)  # after NoPosition and WrongMarginMode, as the contract checks
+        if not self.exact_mode:
+            return self._liquidate_isolated_fast(a, m)
+        state = self.funding()
+        book = self.book(np.array([a]))
+        got = liquidation.liquidate_isolated(
+            book, self.price, self.markets, state, fund_balance=self.fund, now=self.now,
+            partial_at=self.partial_at[a][None, :].astype(object) if self.exact_mode
+            else self.partial_at[a][None, :].astype(np.float64),
+            liquidated_this_block=(self.last_liquidation_block[a] == self.block)[None, :],
+            rate_limit_used=self._rate_used(),
+        )  # fmt: skip
+        outcome = int(got.outcome[0, m])
+        if outcome != liquidation.OK:
+            account = self.address(a)
+            if outcome == liquidation.NO_POSITION:
+                raise Reverted(error_text("NoPosition", account=account, market=m + 1))
+            if outcome == liquidation.WRONG_MARGIN_MODE:
+                raise Reverted(error_text("WrongMarginMode", market=m + 1, isolated=False))
+            eq, mm = self.isolated_health(np.array([a]), np.array([m]), state)
+            raise Reverted(error_text(liquidation.OUTCOMES[outcome], account=account,
+                                      equity=eq[0], maintenanceMargin=mm[0]))  # fmt: skip
+        self.accrue(np.arange(self.n_markets) == m, state)
+        old = self.size[a, m]
+        closed = got.closed[0, m]
+        owed = funding.funding_owed(self.conv([old]), self.conv([self.snapshot[a, m]]),
+                                    self.conv([state.long_funding_index[m]]),
+                                    self.conv([state.short_funding_index[m]]))[0]  # fmt: skip
+        self.pool = self.pool + owed - got.realized[0, m]
+        new = old - closed if old > 0 else old + closed
+        self._move_oi(m, old, new, a)
+        self._use_rate(m, closed)
+        self.penalties[m] = self.penalties[m] + got.penalty[0, m]
+        self.fund = self.fund + self._whole_units(got.insurance_share[0, m])
+        full = bool(got.full[0, m])
+        out = Liquidation(account=a, isolated=True, markets=[m],
+                          closed=[closed if old > 0 else -closed], fill=[got.fill[0, m]],
+                          penalty=[got.penalty[0, m]], full=[full])  # fmt: skip
+        # The position after the call: funding settled, the close applied, the penalty taken.
+        _, entry1, _ = fills.apply_fill(self.conv([old]), self.conv([self.entry[a, m]]),
+                                        self.conv([new - old]), self.conv([got.fill[0, m]]))  # fmt: skip
+        self.size[a, m] = new
+        self.entry[a, m] = entry1[0] if new != 0 else entry1[0] * 0
+        self.snapshot[a, m] = (state.long_funding_index[m] if new >= 0
+                               else state.short_funding_index[m])  # fmt: skip
+        self.margin[a, m] = got.margin[0, m]
+        self.collateral[a] = self.collateral[a] + got.released[0, m]
+        self.partial_at[a, m] = 0 if full else self.now
+        self.last_liquidation_block[a, m] = self.block
+        if new == 0:
+            self.isolated[a, m] = False
+        if got.deficit[0, m] != 0:
+            self.fund = self.fund - got.fund_paid[0, m]
+            self.pool = self.pool - got.deficit[0, m] + got.fund_paid[0, m]
+            self._absorb(out, m, bool(old > 0), got.deficit[0, m], got.fund_paid[0, m], closed,
+                         got.fill[0, m])  # fmt: skip
+        return out
+
+    # -- fast mode's one-account calls in plain floats (:mod:`~simulator.mirror.sim.scalar`) ----
+
+    def _floats(self, a: int) -> tuple[list, list, list]:
+        return ([float(x) for x in self.size[a]], [float(x) for x in self.entry[a]],
+                [float(x) for x in self.snapshot[a]])  # fmt: skip
+
+    def _liquidate_fast(self, a: int, slots: list[int]) -> Liquidation:
+        state = self.funding()
+        n = self.n_markets
+        size0, entry0, snapshot0 = self._floats(a)
+        cross = [bool(size0[j] != 0 and not self.isolated[a, j]) for j in range(n)]
+        used = self._rate_used()
+        got = scalar.liquidate_cross(
+            self.scalar_params, size0, entry0, snapshot0, cross, float(self.collateral[a]),
+            [float(x) for x in self.price], [float(x) for x in self.long_oi - self.short_oi],
+            [float(x) for x in state.long_funding_index],
+            [float(x) for x in state.short_funding_index], float(self.fund), float(self.now),
+            [float(x) for x in self.partial_at[a]],
+            [bool(x) for x in self.last_liquidation_block[a] == self.block],
+            [float(x) for x in used],
+        )  # fmt: skip
+        if got.error is not None:
+            name, eq, mm = got.error
+            if name == "NoPosition":
+                raise Reverted(error_text("NoPosition", account=self.address(a), market=0))
+            raise Reverted(error_text(name, account=self.address(a), equity=eq,
+                                      maintenanceMargin=mm))  # fmt: skip
+        self.accrue(np.array(cross), state)
+        li = [float(x) for x in state.long_funding_index]
+        si = [float(x) for x in state.short_funding_index]
+        owed = sum(scalar.owed(size0[j], snapshot0[j], li[j], si[j])
+                   for j in range(n) if cross[j])  # fmt: skip
+        self.pool = self.pool + owed - sum(got.realized[j] for j in got.order)
+        out = Liquidation(account=a, isolated=False)
+        for j in got.order:
+            old, new = size0[j], got.size[j]
+            self._move_oi(j, old, new, a)
+            self._use_rate(j, got.closed[j])
+            self.penalties[j] = self.penalties[j] + got.penalty[j]
+            self.fund = self.fund + self._whole_units(got.insurance[j])
+            self.partial_at[a, j] = 0 if got.full[j] else self.now
+            self.last_liquidation_block[a, j] = self.block
+            out.markets.append(j)
+            out.closed.append(got.closed[j] if old > 0 else -got.closed[j])
+            out.fill.append(got.fill[j])
+            out.penalty.append(got.penalty[j])
+            out.full.append(got.full[j])
+        for j in range(n):
+            if cross[j]:
+                self.size[a, j], self.entry[a, j] = got.size[j], got.entry[j]
+                self.snapshot[a, j] = (state.long_funding_index[j] if size0[j] >= 0
+                                       else state.short_funding_index[j])  # fmt: skip
+        self.collateral[a] = got.collateral
+        if got.deficit != 0:
+            self.fund = self.fund - got.paid
+            self.pool = self.pool - got.deficit + got.paid
+            for j in [j for j in slots if cross[j]]:  # the account's markets in _open order
+                share, paid = got.shares.get(j, (0.0, 0.0))
+                if cross[j] and share != 0:
+                    self._absorb(out, j, size0[j] > 0, share, paid, got.closed.get(j, 0.0),
+                                 got.fill.get(j, 0.0))  # fmt: skip
+        return out
+
+    def _liquidate_isolated_fast(self, a: int, m: int) -> Liquidation:
+        state = self.funding()
+        p = self.scalar_params[m]
+        size, entry = float(self.size[a, m]), float(self.entry[a, m])
+        account = self.address(a)
+        if size == 0:
+            raise Reverted(error_text("NoPosition", account=account, market=m + 1))
+        if not self.isolated[a, m]:
+            raise Reverted(error_text("WrongMarginMode", market=m + 1, isolated=False))
+        price = float(self.price[m])
+        li, si = float(state.long_funding_index[m]), float(state.short_funding_index[m])
+        owed = scalar.owed(size, float(self.snapshot[a, m]), li, si)
+        margin = float(self.margin[a, m]) - owed
+        eq = margin + scalar.upnl(size, entry, price)
+        mm = scalar.maintenance(p, size, price)
+        if not eq < mm:
+            raise Reverted(error_text("NotLiquidatable", account=account, equity=eq,
+                                      maintenanceMargin=mm))  # fmt: skip
+        close = scalar.close_size(p, size, price, float(self.partial_at[a, m]), float(self.now),
+                                  bool(self.last_liquidation_block[a, m] == self.block),
+                                  float(self._rate_used()[m]))  # fmt: skip
+        if not close > 0:
+            raise Reverted(error_text("NothingLiquidatableNow", account=account, equity=eq,
+                                      maintenanceMargin=mm))  # fmt: skip
+        delta = -close if size > 0 else close
+        skew = float(self.long_oi[m] - self.short_oi[m])
+        fill = scalar.liquidation_fill(p, price, skew, delta)
+        new, entry1, realized = scalar.apply_fill(size, entry, delta, fill)
+        margin += realized
+        penalty = (close * fill / WAD) * p.penalty_bps / BPS
+        left = margin + scalar.upnl(new, entry1, price)
+        penalty = 0.0 if left <= 0 else (left if penalty > left else penalty)
+        margin -= penalty
+        insurance = penalty - penalty * p.keeper_share_bps / BPS
+        released = margin if new == 0 and margin >= 0 else 0.0
+        # a deficit below a collateral unit is the float residue of an exact 0
+        deficit = -margin if new == 0 and margin < -UNIT else 0.0
+        margin = 0.0 if new == 0 else margin
+        paid = min(scalar.units_up(deficit), float(self.fund))
+        full = close == abs(size)
+        self.accrue(np.arange(self.n_markets) == m, state)
+        self.pool = self.pool + owed - realized
+        self._move_oi(m, size, new, a)
+        self._use_rate(m, close)
+        self.penalties[m] = self.penalties[m] + penalty
+        self.fund = self.fund + self._whole_units(insurance)
+        out = Liquidation(account=a, isolated=True, markets=[m],
+                          closed=[close if size > 0 else -close], fill=[fill],
+                          penalty=[penalty], full=[full])  # fmt: skip
+        self.size[a, m], self.entry[a, m] = new, entry1
+        self.snapshot[a, m] = li if new >= 0 else si
+        self.margin[a, m] = margin
+        self.collateral[a] = self.collateral[a] + released
+        self.partial_at[a, m] = 0 if full else self.now
+        self.last_liquidation_block[a, m] = self.block
+        if new == 0:
+            self.isolated[a, m] = False
+        if deficit != 0:
+            self.fund = self.fund - paid
+            self.pool = self.pool - deficit + paid
+            self._absorb(out, m, size > 0, deficit, paid, close, fill)
+        return out
+
+    def _absorb(self, out: Liquidation, m: int, longs: bool, deficit: Any, paid: Any,
+                contracts: Any, fill: Any) -> None:  # fmt: skip
+        """``_absorbDeficit`` in market ``m`` of a deficit share (the bankrupt position's
+        ``contracts`` closed at ``fill``): the ledger, then what the fund left: charged to the
+        open interest through both funding indices under SOCIALIZED (``_socialize``:
+        ``⌈loss/OI⌉`` per contract, refused when there is no open interest or the charge
+        exceeds the last mark), else bad debt of the side, and under CONTRACTS_QUEUE the
+        contracts behind it queued at the averaged ADL price (:func:`simulator.mirror.adl.
+        absorb_deficit`)."""
+        self.total_deficit[m] = self.total_deficit[m] + deficit
+        self.paid_by_insurance[m] = self.paid_by_insurance[m] + paid
+        remaining = deficit - paid if paid < deficit else deficit * 0
+        if not self.exact_mode and remaining < UNIT:
+            # Float residue of the fund's whole-unit cover and the shares (the exact
+            # remaining is 0 whenever the fund holds the deficit rounded up to a unit).
+            remaining = 0.0
+        if remaining == 0:
+            out.deficits.append((m, longs, deficit, paid, remaining, None))
+            return
+        if self.adl_policy[m] == mirror_adl.SOCIALIZED:
+            charged = self._socialize(m, remaining)
+            if charged is not None:
+                out.deficits.append((m, longs, deficit, paid, remaining, charged))
+                return
+        elif self.adl_policy[m] == mirror_adl.CONTRACTS_QUEUE and contracts != 0:
+            x = self.conv
+            previous = (self.previous_mark[m] if self.last_mark_block[m] == self.block
+                        else self.last_mark[m])  # fmt: skip
+            got = mirror_adl.absorb_deficit(
+                self._adl_ledger(m), np.array([1]), np.array([int(self.adl_price_mode[m])]),
+                np.array([longs]), x([deficit]), x([paid]), x([contracts]), x([fill]),
+                x([previous]), x([self.long_oi[m] + self.short_oi[m]]), x([self.last_mark[m]]),
+            )  # fmt: skip
+            self._set_adl_ledger(m, got.ledger)
+            out.deficits.append((m, longs, deficit, paid, remaining, None))
+            return
+        out.deficits.append((m, longs, deficit, paid, remaining, None))
+        if longs:
+            self.bad_debt_longs[m] = self.bad_debt_longs[m] + remaining
+        else:
+            self.bad_debt_shorts[m] = self.bad_debt_shorts[m] + remaining
+
+    def _socialize(self, m: int, loss: Any) -> Any:
+        """``_socialize``: the loss charged to market ``m``'s open interest (``charged``, WAD),
+        or None when refused (no open interest, or a charge above the last mark)."""
+        oi = self.long_oi[m] + self.short_oi[m]
+        if oi == 0:
+            return None
+        per_unit = mul_div_up(self.conv([loss]), WAD, self.conv([oi]))[0]
+        if per_unit > self.last_mark[m]:
+            return None
+        self.long_index[m] = self.long_index[m] + per_unit
+        self.short_index[m] = self.short_index[m] + per_unit
+        self.version += 1
+        self.socialized[m] = self.socialized[m] + loss
+        return mul_div_up(self.conv([oi]), self.conv([per_unit]), WAD)[0]

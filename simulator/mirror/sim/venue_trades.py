@@ -1,0 +1,273 @@
+"""The venue's trades on the mirror (``PerpVenue._trade`` and its ``_checkAfterTrade``): a
+mixin of :class:`~simulator.mirror.sim.venue.VenueState` (exact mode through the kernels, fast
+mode in plain floats, :mod:`~simulator.mirror.sim.scalar`)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from simulator.mirror import fills, funding, margins
+from simulator.mirror.fixed import BPS, WAD
+from simulator.mirror.sim import scalar
+from simulator.mirror.sim.calls import Reverted, error_text
+
+
+class TradesMixin:
+    """``trade`` / ``tradeIsolated`` / ``closePosition`` on the venue's state."""
+
+    def trade(self, a: int, m: int, delta: Any, *, isolated: bool, margin_delta: Any = 0) -> dict:
+        """``_trade`` of ``delta`` (WAD base units, signed) in market ``m`` by account ``a``
+        (``tradeIsolated`` with ``margin_delta`` moved into the isolated margin first): the
+        ``PositionModified`` fields (``fill``, ``new_size``, ``entry``, ``realized``, ``fee``,
+        ``funding``). Raises :class:`Reverted` (nothing changed) as the contract reverts."""
+        self.fresh(m)
+        if not self.exact_mode:
+            return self._trade_fast(a, m, float(delta), isolated, float(margin_delta))
+        x = lambda v: self.conv([v])  # noqa: E731
+        size0, entry0 = self.size[a, m], self.entry[a, m]
+        if size0 != 0 and bool(self.isolated[a, m]) != isolated:
+            raise Reverted(error_text("WrongMarginMode", market=m + 1,
+                                      isolated=bool(self.isolated[a, m])))  # fmt: skip
+        new_size = size0 + delta
+        adds_risk = abs(new_size) > abs(size0) or (new_size != 0 and (new_size > 0) != (size0 > 0))
+        if adds_risk and self.risk_paused is not None and self.risk_paused[m]:
+            raise Reverted(error_text("RiskPaused", market=m + 1))
+        now_state = self.funding()
+        f_long, f_short = now_state.long_funding_index[m], now_state.short_funding_index[m]
+        owed = funding.funding_owed(x(size0), x(self.snapshot[a, m]), x(f_long), x(f_short))[0]
+        collateral = self.collateral[a]
+        margin = self.margin[a, m]
+        if isolated:
+            margin = margin - owed
+        else:
+            collateral = collateral - owed
+        if margin_delta > 0:
+            if self._below(collateral, margin_delta):
+                raise Reverted(error_text("InsufficientBalance", available=collateral,
+                                          requested=margin_delta))  # fmt: skip
+            collateral, margin = collateral - margin_delta, margin + margin_delta
+        skew = self.long_oi[m] - self.short_oi[m]
+        price = self.price[m]
+        fill = fills.fill_price(x(price), x(skew), x(delta), x(self.markets.skew_scale[m]))[0]
+        if fill == 0:
+            raise Reverted(error_text("InvalidFillPrice", market=m + 1, sizeDelta=delta))
+        size1, entry1, realized = (v[0] for v in fills.apply_fill(x(size0), x(entry0), x(delta),
+                                                                   x(fill)))  # fmt: skip
+        if isolated:
+            margin = margin + realized
+        else:
+            collateral = collateral + realized
+        long_oi, short_oi = self.long_oi[m], self.short_oi[m]
+        long_before, short_before = long_oi, short_oi
+        if size0 > 0:
+            long_oi = long_oi - size0
+        else:
+            short_oi = short_oi + size0
+        if size1 > 0:
+            long_oi = long_oi + size1
+        else:
+            short_oi = short_oi - size1
+        if long_oi > long_before and long_oi > self.max_long_oi[m]:
+            raise Reverted(error_text("OpenInterestCapExceeded", market=m + 1, long=True,
+                                      openInterest=long_oi, cap=self.max_long_oi[m]))  # fmt: skip
+        if short_oi > short_before and short_oi > self.max_short_oi[m]:
+            raise Reverted(error_text("OpenInterestCapExceeded", market=m + 1, long=False,
+                                      openInterest=short_oi, cap=self.max_short_oi[m]))  # fmt: skip
+        fee = fills.taker_fee(x(delta), x(fill), x(self.markets.taker_fee_bps[m]))[0]
+        if isolated:
+            margin = margin - fee
+        else:
+            collateral = collateral - fee
+        partial_at = int(self.partial_at[a, m])
+        if size1 == 0:
+            partial_at = 0
+            if isolated:
+                if self._below(margin, 0):
+                    raise Reverted(error_text("InsufficientMargin", equity=margin, required=0))
+                collateral, margin = collateral + margin, margin * 0
+        snapshot = f_long if size1 >= 0 else f_short
+        # The trade's effects, then the checks on them (a revert undoes everything).
+        saved = self._save(a, m)
+        self.accrue(np.arange(self.n_markets) == m, now_state)
+        self.size[a, m], self.entry[a, m], self.snapshot[a, m] = size1, entry1, snapshot
+        self.margin[a, m], self.isolated[a, m] = margin, isolated
+        self.partial_at[a, m] = partial_at
+        self.collateral[a] = collateral
+        self.long_oi[m], self.short_oi[m] = long_oi, short_oi
+        self.version += 1
+        try:
+            self._check_after_trade(a, m, adds_risk, isolated, margin_delta)
+        except Reverted:
+            self._restore(saved)
+            raise
+        self._track_open(a, m, size0, size1)
+        self.pool = self.pool + owed - realized
+        sent, _ = fills.fee_split(x(fee), x(self.markets.insurance_fee_share_bps[m]))
+        if fee != 0:
+            self.fees[m] = self.fees[m] + fee
+            self.fund = self.fund + self._whole_units(sent[0])
+        return {"fill": fill, "new_size": size1, "entry": entry1, "realized": realized,
+                "fee": fee, "funding": owed}  # fmt: skip
+
+    def _trade_fast(self, a: int, m: int, delta: float, isolated: bool, margin_delta: float):
+        """:meth:`trade` in plain floats (fast mode)."""
+        p = self.scalar_params[m]
+        size0, entry0 = float(self.size[a, m]), float(self.entry[a, m])
+        if size0 != 0 and bool(self.isolated[a, m]) != isolated:
+            raise Reverted(error_text("WrongMarginMode", market=m + 1,
+                                      isolated=bool(self.isolated[a, m])))  # fmt: skip
+        new_size = size0 + delta
+        adds_risk = abs(new_size) > abs(size0) or (new_size != 0 and (new_size > 0) != (size0 > 0))
+        if adds_risk and self.risk_paused is not None and self.risk_paused[m]:
+            raise Reverted(error_text("RiskPaused", market=m + 1))
+        now_state = self.funding()
+        li, si = float(now_state.long_funding_index[m]), float(now_state.short_funding_index[m])
+        paid = scalar.owed(size0, float(self.snapshot[a, m]), li, si)
+        collateral, margin = float(self.collateral[a]), float(self.margin[a, m])
+        if isolated:
+            margin -= paid
+        else:
+            collateral -= paid
+        if margin_delta > 0:
+            if self._below(collateral, margin_delta):
+                raise Reverted(error_text("InsufficientBalance", available=collateral,
+                                          requested=margin_delta))  # fmt: skip
+            collateral, margin = collateral - margin_delta, margin + margin_delta
+        long_oi, short_oi = float(self.long_oi[m]), float(self.short_oi[m])
+        price = float(self.price[m])
+        fill = scalar.fill_price(p, price, long_oi - short_oi, delta)
+        if fill == 0:
+            raise Reverted(error_text("InvalidFillPrice", market=m + 1, sizeDelta=delta))
+        size1, entry1, realized = scalar.apply_fill(size0, entry0, delta, fill)
+        if isolated:
+            margin += realized
+        else:
+            collateral += realized
+        long_before, short_before = long_oi, short_oi
+        long_oi = long_oi - size0 if size0 > 0 else long_oi
+        short_oi = short_oi + size0 if size0 <= 0 else short_oi
+        long_oi = long_oi + size1 if size1 > 0 else long_oi
+        short_oi = short_oi - size1 if size1 <= 0 else short_oi
+        if long_oi > long_before and long_oi > self.max_long_oi[m]:
+            raise Reverted(error_text("OpenInterestCapExceeded", market=m + 1, long=True,
+                                      openInterest=long_oi, cap=self.max_long_oi[m]))  # fmt: skip
+        if short_oi > short_before and short_oi > self.max_short_oi[m]:
+            raise Reverted(error_text("OpenInterestCapExceeded", market=m + 1, long=False,
+                                      openInterest=short_oi, cap=self.max_short_oi[m]))  # fmt: skip
+        fee = (abs(delta) * fill / WAD) * p.taker_fee_bps / BPS
+        if isolated:
+            margin -= fee
+        else:
+            collateral -= fee
+        partial_at = int(self.partial_at[a, m])
+        if size1 == 0:
+            partial_at = 0
+            if isolated:
+                if self._below(margin, 0):
+                    raise Reverted(error_text("InsufficientMargin", equity=margin, required=0))
+                collateral, margin = collateral + margin, 0.0
+        saved = self._save(a, m)
+        self.accrue(np.arange(self.n_markets) == m, now_state)
+        self.size[a, m], self.entry[a, m] = size1, entry1
+        self.snapshot[a, m] = li if size1 >= 0 else si
+        self.margin[a, m], self.isolated[a, m] = margin, isolated
+        self.partial_at[a, m] = partial_at
+        self.collateral[a] = collateral
+        long_before, short_before = self.long_oi[m], self.short_oi[m]
+        self.long_oi[m], self.short_oi[m] = long_oi, short_oi
+        self._snap_oi(m, long_before, short_before)
+        self.version += 1
+        try:
+            self._check_after_trade_fast(a, m, adds_risk, isolated, margin_delta)
+        except Reverted:
+            self._restore(saved)
+            raise
+        self._track_open(a, m, size0, size1)
+        self.pool = self.pool + paid - realized
+        if fee != 0:
+            self.fees[m] = self.fees[m] + fee
+            share = float(self.markets.insurance_fee_share_bps[m])
+            self.fund = self.fund + self._whole_units(fee * share / BPS)
+        return {"fill": fill, "new_size": size1, "entry": entry1, "realized": realized,
+                "fee": fee, "funding": paid}  # fmt: skip
+
+    def _check_after_trade_fast(self, a, m, adds_risk, isolated, margin_delta) -> None:
+        f = self.funding()
+        li = [float(x) for x in f.long_funding_index]
+        si = [float(x) for x in f.short_funding_index]
+        ps, size = self.scalar_params, float(self.size[a, m])
+        price = float(self.price[m])
+        if isolated and size != 0:
+            value = scalar.upnl(size, float(self.entry[a, m]), price) - scalar.owed(
+                size, float(self.snapshot[a, m]), li[m], si[m])  # fmt: skip
+            eq = float(self.margin[a, m]) + value
+            need = 0.0
+            if adds_risk or margin_delta < 0:
+                need = scalar.initial(ps[m], size, price, float(self.long_oi[m]),
+                                      float(self.short_oi[m]))  # fmt: skip
+            if self._below(eq, need):
+                raise Reverted(error_text("InsufficientMargin", equity=eq, required=need))
+            if self.partial_at[a, m] != 0 and not eq < scalar.maintenance(ps[m], size, price):
+                self.partial_at[a, m] = 0
+        self.fresh_cross(a)
+        ceq, cmm, cim = float(self.collateral[a]), 0.0, 0.0
+        for j in range(self.n_markets):
+            sj = float(self.size[a, j])
+            if sj == 0 or self.isolated[a, j]:
+                continue
+            pj = float(self.price[j])
+            ceq += scalar.upnl(sj, float(self.entry[a, j]), pj) - scalar.owed(
+                sj, float(self.snapshot[a, j]), li[j], si[j])  # fmt: skip
+            cmm += scalar.maintenance(ps[j], sj, pj)
+            cim += scalar.initial(ps[j], sj, pj, float(self.long_oi[j]), float(self.short_oi[j]))
+        required = cim if (not isolated and adds_risk) or (isolated and margin_delta > 0) else 0.0
+        if (not isolated or margin_delta > 0) and self._below(ceq, required):
+            raise Reverted(error_text("InsufficientMargin", equity=ceq, required=required))
+        if not isolated and size != 0 and self.partial_at[a, m] != 0 and not ceq < cmm:
+            self.partial_at[a, m] = 0
+
+    def _check_after_trade(self, a: int, m: int, adds_risk: bool, isolated: bool, margin_delta):
+        x = lambda v: self.conv([v])  # noqa: E731
+        f = self.funding()
+        size = self.size[a, m]
+        if isolated and size != 0:
+            eq, mm = self.isolated_health(np.array([a]), np.array([m]), f)
+            need = 0
+            if adds_risk or margin_delta < 0:
+                sub = replace(f, long_open_interest=x(self.long_oi[m]),
+                              short_open_interest=x(self.short_oi[m]))  # fmt: skip
+                need = margins.initial_margin(x(size), x(self.price[m]), self.markets.take(
+                    np.array([m])), sub)[0]  # fmt: skip
+            if self._below(eq[0], need):
+                raise Reverted(error_text("InsufficientMargin", equity=eq[0], required=need))
+            if self.partial_at[a, m] != 0 and not bool(eq[0] < mm[0]):
+                self.partial_at[a, m] = 0
+        self.fresh_cross(a)
+        ceq, cmm, cim = self.cross_health(np.array([a]), f)
+        required = cim[0] if (not isolated and adds_risk) or (isolated and margin_delta > 0) else 0
+        if (not isolated or margin_delta > 0) and self._below(ceq[0], required):
+            raise Reverted(error_text("InsufficientMargin", equity=ceq[0], required=required))
+        if not isolated and size != 0 and self.partial_at[a, m] != 0 and not bool(ceq[0] < cmm[0]):
+            self.partial_at[a, m] = 0
+
+    _SAVED = ("long_index", "short_index", "rate", "last_funding_time", "last_mark",
+              "previous_mark", "last_mark_block", "long_oi", "short_oi")  # fmt: skip
+
+    def _save(self, a: int, m: int) -> dict:
+        out = {k: getattr(self, k).copy() for k in self._SAVED}
+        out["account"] = (a, m, self.size[a, m], self.entry[a, m], self.snapshot[a, m],
+                          self.margin[a, m], self.isolated[a, m], self.partial_at[a, m],
+                          self.collateral[a])  # fmt: skip
+        return out
+
+    def _restore(self, saved: dict) -> None:
+        for k in self._SAVED:
+            setattr(self, k, saved[k])
+        self.version += 1
+        a, m, size, entry, snap, margin, iso, partial, col = saved["account"]
+        self.size[a, m], self.entry[a, m], self.snapshot[a, m] = size, entry, snap
+        self.margin[a, m], self.isolated[a, m], self.partial_at[a, m] = margin, iso, partial
+        self.collateral[a] = col

@@ -1,0 +1,317 @@
+"""Helpers of the run-level differential test (``test_mirror_run.py``): random small scenarios
+the mirror models (hypothesis), and the chain engine and the mirror engine (exact mode) run
+side by side, compared after every step.
+
+A comparison stops at the first step that differs and names it: the step, the market and the
+account, and the quantity (an event row's field, a ledger entry in WAD, the fund's balance).
+After the last step the venue's whole state is compared to the wei: every account's cross
+collateral and positions (size, entry, isolated margin), every market's open interest, funding
+indices and rate, and the insurance fund's balance.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+from simulator.chain import open_chain
+from simulator.engine import Engine
+from simulator.engine.invariants import InvariantViolation
+from simulator.mirror.sim import MirrorEngine
+from simulator.runner import GENESIS_TIMESTAMP_S, run_node_config
+from simulator.scenario import Scenario, parse_scenario
+from simulator.world import build_world
+
+#: The event fields compared (every other is derived from them).
+EVENT_FIELDS = ("kind", "market", "account", "side", "size_base", "price_usd", "amount_usd",
+                "detail")  # fmt: skip
+#: The event kinds the mirror produces (the chain's swaps and LP rows are not the venue's).
+VENUE_KINDS = (
+    "open",
+    "open_reverted",
+    "liquidation",
+    "partial_liquidation",
+    "insurance_payout",
+    "bad_debt",
+    "liquidate_reverted",
+    "close",
+    "close_reverted",
+    "top_up",
+    "socialized_loss",
+    "adl",
+    "adl_fill",
+    "adl_reverted",
+    "governance_submitted",
+    "governance_executed",
+    "governance_executed_reverted",
+)
+#: Ledger entries compared per market after every step (WAD), by the mirror's names.
+LEDGER = {"fees": "fees", "liquidationPenalties": "penalties", "totalDeficit": "total_deficit",
+          "paidByInsurance": "paid_by_insurance", "badDebtLongs": "bad_debt_longs",
+          "badDebtShorts": "bad_debt_shorts", "socializedLoss": "socialized"}  # fmt: skip
+
+#: The contracts queue's ledger entries: (the mirror's (M, 2) array, column).
+ADL_LEDGER = {"adlContractsLongs": ("adl_contracts", 0), "adlContractsShorts": ("adl_contracts", 1),
+              "adlPriceLongs": ("adl_price", 0), "adlPriceShorts": ("adl_price", 1)}  # fmt: skip
+
+SYMBOLS = ["BTC", "ETH", "SOL", "DOGE"]
+
+
+@st.composite
+def small_scenarios(draw) -> dict[str, Any]:
+    """A scenario dict of 2-3 markets, a few accounts (cross and isolated, one to three
+    markets each) at high leverage, tens of steps and a shock, with the liquidation rules
+    varied: partial liquidation (threshold, share, cooldown), a per-block cap, penalties, the
+    keepers' delay, capacity and profit threshold, ADL policy ``none`` with a small fund
+    (bad debt) or a queue with a large one."""
+    n_markets = draw(st.integers(2, 3))
+    symbols = SYMBOLS[:n_markets]
+    markets = []
+    for symbol in symbols:
+        overrides: dict[str, Any] = {}
+        if draw(st.booleans()):
+            overrides["partial_liquidation_threshold_usd"] = draw(
+                st.sampled_from([0, 2_000, 20_000])
+            )
+            overrides["partial_liquidation_share_bps"] = draw(st.integers(1_000, 6_000))
+            overrides["liquidation_cooldown_s"] = draw(st.sampled_from([0, 30, 90, 600]))
+            overrides["full_liquidation_after_cooldown"] = draw(st.booleans())
+        if draw(st.integers(0, 3)) == 0:
+            overrides["max_liquidation_notional_per_block_usd"] = draw(
+                st.sampled_from([5_000, 20_000, 100_000]))  # fmt: skip
+        if draw(st.booleans()):
+            overrides["liquidation_penalty_bps"] = draw(st.integers(0, 300))
+        if draw(st.booleans()):
+            overrides["keeper_share_bps"] = draw(st.integers(1, 10_000))
+        if draw(st.booleans()):
+            overrides["insurance_fee_share_bps"] = draw(st.integers(0, 10_000))
+        markets.append({"symbol": symbol, "overrides": overrides,
+                        "path": {"vol_per_year": draw(st.sampled_from([0.5, 1.0, 2.0])),
+                                 "beta": draw(st.sampled_from([0.0, 1.0]))}})  # fmt: skip
+    steps = draw(st.integers(12, 40))
+    shock_step = draw(st.integers(2, steps - 2))
+    fall = draw(st.sampled_from([-0.15, -0.06, 0.06, 0.1, 0.2, 0.35]))
+    bad_debt = draw(st.booleans())
+    step_seconds = draw(st.sampled_from([12, 60, 600, 3_600]))
+    faults = []
+    if draw(st.integers(0, 3)) == 0:  # an oracle fault of one market or of all
+        market = draw(st.sampled_from([None, *symbols]))
+        start = draw(st.integers(0, steps - 1))
+        kind = draw(st.sampled_from(["stale", "stale", "lag", "bad_print"]))
+        if kind == "stale":  # hour-long steps: a window of two outlasts the oracle's maxAge
+            step_seconds = 3_600
+            faults.append({"kind": "stale", "market": market, "start_step": start,
+                           "end_step": draw(st.integers(start + 1, steps + 1))})  # fmt: skip
+        elif kind == "lag":
+            faults.append({"kind": "lag", "market": market, "start_step": start,
+                           "steps": draw(st.integers(1, 5))})  # fmt: skip
+        else:
+            faults.append({"kind": "bad_print", "market": market, "step": start,
+                           "price_usd": draw(st.sampled_from([1.0, 50.0, 500_000.0]))})  # fmt: skip
+    governance = None
+    if draw(st.integers(0, 3)) == 0:  # a parameter change through the timelock, mid-run
+        parameter, value = draw(st.sampled_from([
+            ("taker_fee_bps", 0), ("taker_fee_bps", 20), ("liquidation_penalty_bps", 150),
+            ("partial_liquidation_threshold_usd", 0), ("insurance_fee_share_bps", 10_000),
+            ("max_liquidation_notional_per_block_usd", 10_000),
+        ]))  # fmt: skip
+        path = draw(st.sampled_from(["timelock", "guardian"]))
+        if path == "guardian":  # tighten, or pause risk
+            parameter, value = draw(st.sampled_from([
+                ("max_leverage", 5), ("maintenance_margin_fraction", 0.02), ("risk_paused", True),
+            ]))  # fmt: skip
+        # the guardian only tightens and the venue wants MMF < 1 / max leverage: 0.02 is both
+        # for BTC alone (40x, MMF 0.0125)
+        only_btc = parameter == "maintenance_margin_fraction"
+        governance = {"market": "BTC" if only_btc else draw(st.sampled_from([None, *symbols])),
+                      "step": draw(st.integers(0, steps - 1)), "parameter": parameter,
+                      "value": value, "path": path}  # fmt: skip
+    return {
+        "name": "mirror-diff",
+        "seed": draw(st.integers(0, 10_000)),
+        "steps": steps,
+        "step_seconds": step_seconds,
+        "venue": {"preset": "hyperliquid-like",
+                  "timelock_delay_s": draw(st.sampled_from([60, 600, 3_600]))},
+        "markets": markets,
+        "controls": {
+            "adl_price_mode": draw(st.sampled_from(["bankruptcy_price", "previous_mark"])),
+            "adl_policy": draw(st.sampled_from(["none", "socialized", "profit_queue", "pro_rata",
+                                                "contracts_queue"]))
+            if bad_debt
+            else "profit_queue",
+            "insurance_fund_usd": draw(st.sampled_from([0, 200, 2_000])) if bad_debt else 10**7,
+            "feedback": False,
+            "governance_change": governance,
+        },
+        "traders": {
+            "kind": "random",
+            "count": draw(st.integers(2, 8)),
+            "long_share": draw(st.sampled_from([0.2, 0.5, 0.8])),
+            "collateral_usd": {"median_usd": draw(st.sampled_from([500, 3_000, 30_000])),
+                               "sigma": 1.0},
+            "leverage": {"min": 3, "max": draw(st.sampled_from([10, 20, 40]))},
+            "behaviour": {
+                "weights": draw(st.sampled_from([
+                    {"hold": 1, "take_profit": 0, "stop_loss": 0, "top_up": 0, "panic": 0},
+                    {"hold": 1, "take_profit": 1, "stop_loss": 1, "top_up": 1, "panic": 1},
+                    {"hold": 0, "take_profit": 0, "stop_loss": 0, "top_up": 1, "panic": 0},
+                ])),
+                "take_profit_fraction": draw(st.sampled_from([0.05, 0.3])),
+                "stop_loss_fraction": draw(st.sampled_from([0.05, 0.3])),
+                "top_up_probability": draw(st.sampled_from([0.3, 1.0])),
+                "panic_drawdown": draw(st.sampled_from([0.01, 0.05])),
+            },
+            "markets_per_account": {1: 0.4, 2: 0.4, 3: 0.2} if n_markets == 3 else {1: 0.5, 2: 0.5},
+            "isolated_share": draw(st.sampled_from([0.0, 0.3, 0.7])),
+        },
+        "price_path": {"kind": "factor",
+                       "shocks": [{"step": shock_step, "fall_fraction": fall,
+                                   "over_steps": draw(st.integers(1, 3))}]},
+        "keepers": {"count": draw(st.integers(1, 2)),
+                    "max_liquidations_per_block": draw(st.integers(1, 4)),
+                    "reaction_delay_steps": draw(st.integers(0, 2)),
+                    "min_profit_usd": draw(st.sampled_from([0.0, 1.0, 20.0]))},
+        "arbitrageurs": {"count": 0},
+        "oracle_faults": faults,
+    }  # fmt: skip
+
+
+class Divergence(AssertionError):
+    """The mirror and the chain differ; the message names where first."""
+
+
+def _differ(where: str, what: str, mirror: Any, chain: Any) -> Divergence:
+    return Divergence(f"mirror and chain diverge at {where}: {what}: mirror {mirror!r} != "
+                      f"chain {chain!r}")  # fmt: skip
+
+
+def _venue_events(events: list[dict]) -> list[dict]:
+    return [{k: e[k] for k in EVENT_FIELDS} for e in events if e["kind"] in VENUE_KINDS]
+
+
+def compare_events(t: int, mine: list[dict], theirs: list[dict]) -> None:
+    """The step's venue event rows, field by field, in order."""
+    a, b = _venue_events(mine), _venue_events(theirs)
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
+        for k in EVENT_FIELDS:
+            same = x[k] == y[k] or (isinstance(x[k], float) and isinstance(y[k], float)
+                                    and np.isnan(x[k]) and np.isnan(y[k]))  # fmt: skip
+            if not same:
+                where = f"step {t}, market {y['market']}, account {y['account']} (event {i})"
+                raise _differ(where, f"{y['kind']} {k}", x[k], y[k])
+    if len(a) != len(b):
+        extra = (a if len(a) > len(b) else b)[min(len(a), len(b))]
+        where = f"step {t}, market {extra['market']}, account {extra['account']}"
+        raise _differ(where, "venue events", [e["kind"] for e in a], [e["kind"] for e in b])
+
+
+def compare_levels(t: int, engine: Engine, mirror: MirrorEngine) -> None:
+    """Every market's ledger entries (WAD, to the wei), open interest and funding rate (as
+    read) and the insurance fund after step ``t``."""
+    levels, venue = engine._last_levels, mirror.venue
+    for m, symbol in enumerate(mirror.symbols):
+        for name, attr in LEDGER.items():
+            ours, theirs = int(getattr(venue, attr)[m]), int(levels["ledgers"][m][name])
+            if ours != theirs:
+                raise _differ(f"step {t}, market {symbol}", f"ledger {name} (WAD)", ours, theirs)
+        for name, (attr, side) in ADL_LEDGER.items():
+            ours, theirs = int(getattr(venue, attr)[m, side]), int(levels["ledgers"][m][name])
+            if ours != theirs:
+                raise _differ(f"step {t}, market {symbol}", f"ledger {name} (WAD)", ours, theirs)
+    if int(venue.pool) != int(levels["accounting"]["pool"]):
+        raise _differ(f"step {t}", "the counterparty pool (WAD)", int(venue.pool),
+                      int(levels["accounting"]["pool"]))  # fmt: skip
+    got = mirror._last_levels
+    for key in ("oi_long_base", "oi_short_base", "funding_rate_per_day", "insurance_fund_usd"):
+        ours, theirs = np.atleast_1d(got[key]), np.atleast_1d(levels[key])
+        if not np.array_equal(ours, theirs):
+            m = int(np.flatnonzero(ours != theirs)[0])
+            raise _differ(f"step {t}, market {mirror.symbols[m]}", key, ours[m], theirs[m])
+
+
+def compare_final_state(engine: Engine, mirror: MirrorEngine) -> None:
+    """Every account's collateral and positions, every market's state, the fund: to the wei."""
+    v, venue, chain = engine.venue.venue, mirror.venue, engine.chain
+    ids = engine.ctx.market_ids
+    for a, who in enumerate(engine.ctx.accounts):
+        col = v.collateral_now(who)
+        if int(venue.collateral[a]) != col:
+            raise _differ(f"the end, account {who}", "collateral (WAD)", int(venue.collateral[a]),
+                          col)  # fmt: skip
+        held = {p["market"]: p for p in v.positions_now(who)}
+        for m, market in enumerate(ids):
+            p = held.get(market, {"size": 0, "entryPrice": 0, "margin": 0})
+            for what, ours, theirs in (("size", venue.size[a, m], p["size"]),
+                                       ("entry", venue.entry[a, m], p["entryPrice"]),
+                                       ("isolated margin", venue.margin[a, m], p["margin"])):  # fmt: skip
+                if int(ours) != int(theirs):
+                    raise _differ(f"the end, market {mirror.symbols[m]}, account {who}",
+                                  f"{what} (WAD)", int(ours), int(theirs))  # fmt: skip
+    f = venue.funding()
+    for m, market in enumerate(ids):
+        view = v.market_now(market)
+        for what, ours, theirs in (("long OI", venue.long_oi[m], view["longOpenInterest"]),
+                                   ("short OI", venue.short_oi[m], view["shortOpenInterest"]),
+                                   ("long funding index", f.long_funding_index[m],
+                                    view["longFundingIndex"]),
+                                   ("short funding index", f.short_funding_index[m],
+                                    view["shortFundingIndex"]),
+                                   ("funding rate", f.funding_rate_per_day[m],
+                                    view["fundingRatePerDay"])):  # fmt: skip
+            if int(ours) != int(theirs):
+                raise _differ(f"the end, market {mirror.symbols[m]}", f"{what} (WAD)",
+                              int(ours), int(theirs))  # fmt: skip
+    fund = chain.read_one(engine.venue.fund.balance()) * 10**12
+    if int(venue.fund) != fund:
+        raise _differ("the end", "insurance fund (WAD)", int(venue.fund), fund)
+
+
+def run_side_by_side(scenario: Scenario, chain=None) -> dict[str, int]:
+    """Run ``scenario`` on the chain (revm) and on the mirror (exact), compare after every
+    step and at the end (raises :class:`Divergence`); the run's counts of event kinds."""
+    mirror = MirrorEngine(scenario, mode="exact")
+    with open_chain(backend="revm", anvil=run_node_config()) as chain:
+        chain.use_fixed_clock(GENESIS_TIMESTAMP_S)
+        engine = Engine(chain, build_world(chain, scenario))
+        counts: dict[str, int] = {}
+        for t in range(scenario.steps + 1):
+            try:
+                theirs = engine.step()
+            except InvariantViolation:
+                # The chain engine stops a run whose accounting check fails (its own traders'
+                # view of a flat unit below zero): the mirror's venue state must still be the
+                # chain's after that block; the run ends there.
+                mirror.step()
+                compare_levels(t, engine, mirror)
+                compare_final_state(engine, mirror)
+                counts["chain_invariant_violation"] = 1
+                return counts
+            mine = mirror.step()
+            if t == 0:
+                from simulator.engine.opening import with_opening
+
+                theirs = with_opening(engine.ctx, theirs)
+                mine = with_opening(mirror.ctx, mine)
+            compare_events(t, mine.events, theirs.events)
+            compare_levels(t, engine, mirror)
+            for e in theirs.events:
+                counts[e["kind"]] = counts.get(e["kind"], 0) + 1
+                if "StalePrice" in (e.get("detail") or ""):
+                    counts["stale_revert"] = counts.get("stale_revert", 0) + 1
+        compare_final_state(engine, mirror)
+        positions = (engine.positions(), mirror.positions())
+    for theirs, ours in zip(*positions, strict=True):
+        for k in ("outcome", "outcome_step", "realized_pnl_usd", "size_base", "entry_price_usd",
+                  "liquidation_price_at_open_usd"):  # fmt: skip
+            x, y = ours[k], theirs[k]
+            if not (x == y or (x is not None and y is not None and np.isnan(x) and np.isnan(y))):
+                raise _differ(f"the positions, market {theirs['market']}, account "
+                              f"{theirs['account']}", k, x, y)  # fmt: skip
+    return counts
+
+
+def parse(d: dict[str, Any]) -> Scenario:
+    return parse_scenario(d)
