@@ -20,7 +20,7 @@ from simulator.scenario import (
 )
 
 P = "compare"  # widget key prefix of this page
-FROM_SCENARIO_PAGE = "scenario-page"
+FROM_SCENARIO_PAGE = views.FROM_SCENARIO_PAGE
 #: Control sets preselected when the address names none: three cheap, contrasting ones.
 DEFAULT_SELECTION = ("baseline", "insurance_x10", "adl_pro_rata")
 #: Most price paths the form accepts.
@@ -58,25 +58,7 @@ def _query_defaults() -> dict:
 
 def _scenario() -> Scenario:
     """The scenario to compare on: the Scenario page's, or a preset at demo size."""
-    edited = st.session_state.get("scenario.current")
-    options = [f"preset:{name}" for name in available_presets()]
-    if edited is not None:
-        options.insert(0, FROM_SCENARIO_PAGE)
-    if st.session_state.get(f"{P}.source") not in options:
-        st.session_state[f"{P}.source"] = options[0]
-
-    def label(option: str) -> str:
-        if option == FROM_SCENARIO_PAGE:
-            return f"{edited.name} as edited on the Scenario page ({edited.steps} steps)"
-        return f"{option.removeprefix('preset:')} (preset, demo size)"
-
-    choice = st.selectbox(
-        "Scenario", options, key=f"{P}.source", format_func=label,
-        help="Edit a scenario on the Scenario page to compare on it; presets run at demo size.",
-    )  # fmt: skip
-    if choice == FROM_SCENARIO_PAGE:
-        return edited
-    return _preset(choice.removeprefix("preset:"))
+    return views.scenario_choice(f"{P}.source", "compare on it", _preset)
 
 
 st.title("Compare controls")

@@ -16,10 +16,10 @@ import streamlit as st
 
 from perpsim_ui import charts, jobs, scenarios, state, views
 from perpsim_ui import tune as model
-from simulator.scenario import Scenario, available_presets
+from simulator.scenario import Scenario
 
 P = "tune"  # widget key prefix of this page
-FROM_SCENARIO_PAGE = "scenario-page"
+FROM_SCENARIO_PAGE = views.FROM_SCENARIO_PAGE
 ENGINES = ("mirror", "chain")
 
 
@@ -40,31 +40,15 @@ def _suggested(fingerprint: str, name: str, _scenario: Scenario) -> str:
 
 def _scenario() -> Scenario:
     """The scenario to tune: the Scenario page's, or a preset at demo size."""
-    edited = st.session_state.get("scenario.current")
-    options = [f"preset:{name}" for name in available_presets()]
-    if edited is not None:
-        options.insert(0, FROM_SCENARIO_PAGE)
-    if st.session_state.get(f"{P}.source") not in options:
-        preferred = (FROM_SCENARIO_PAGE, "preset:oct-2025")
-        st.session_state[f"{P}.source"] = next((o for o in preferred if o in options), options[0])
-
-    def label(option: str) -> str:
-        if option == FROM_SCENARIO_PAGE:
-            return f"{edited.name} as edited on the Scenario page ({edited.steps} steps)"
-        return f"{option.removeprefix('preset:')} (preset, demo size)"
-
-    choice = st.selectbox(
-        "Scenario", options, key=f"{P}.source", format_func=label,
-        help="Edit a scenario on the Scenario page to tune it; presets run at demo size.",
-    )  # fmt: skip
-    if choice == FROM_SCENARIO_PAGE:
-        return edited
-    return _preset(choice.removeprefix("preset:"))
+    preferred = (FROM_SCENARIO_PAGE, "preset:oct-2025")
+    return views.scenario_choice(f"{P}.source", "tune it", _preset, preferred)
 
 
-def _default_engine() -> str:
-    """The mirror where this build has it (the search's engine of choice), else the chain."""
-    return ENGINES[0] if model.engine_problem(ENGINES[0], state.backend()) is None else ENGINES[1]
+def _default_engine(scenario: Scenario) -> str:
+    """The mirror where this build has it and it models ``scenario`` (the search's engine of
+    choice), else the chain."""
+    problem = model.engine_problem(ENGINES[0], state.backend(), scenario)
+    return ENGINES[0] if problem is None else ENGINES[1]
 
 
 def _form(scenario: Scenario) -> model.TuneForm:
@@ -79,7 +63,7 @@ def _form(scenario: Scenario) -> model.TuneForm:
         f"{P}.candidates": 3, f"{P}.verify_paths": 4, f"{P}.workers": 2,
     })  # fmt: skip
     if f"{P}.engine" not in st.session_state:
-        st.session_state[f"{P}.engine"] = _default_engine()
+        st.session_state[f"{P}.engine"] = _default_engine(scenario)
     chosen = list(st.session_state[f"{P}.params"])
     left, right = st.columns([3, 1])
     with left:

@@ -186,12 +186,17 @@ def suggested_range(scenario: Scenario, name: str) -> str:
     return ""
 
 
-def engine_problem(engine: str, backend: str) -> str | None:
-    """Why ``engine`` cannot run here (the CLI's message), ``None`` when it can."""
+def engine_problem(engine: str, backend: str, scenario: Scenario | None = None) -> str | None:
+    """Why ``engine`` cannot run here, or cannot run ``scenario`` (the mirror refuses the
+    features it does not model), in the CLI's words; ``None`` when it can."""
     from simulator.experiments.evaluate import check_engine
 
     try:
         check_engine(engine, backend)
+        if engine == "mirror" and scenario is not None:
+            from simulator.mirror.sim.features import check_mirrored
+
+            check_mirrored(scenario)
     except PerpsimError as exc:
         return str(exc)
     return None

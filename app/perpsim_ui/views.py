@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,40 @@ from simulator.stats import MARKET_METRICS, TAIL_TEXT, format_compare_table
 
 from . import charts
 from .results import STOPPED, CompareData, RunData, folder_files
+
+#: The scenario pickers' option for the scenario as edited on the Scenario page.
+FROM_SCENARIO_PAGE = "scenario-page"
+
+
+def scenario_choice(
+    key: str, purpose: str, preset: Callable[[str], Any], preferred: Sequence[str] = ()
+) -> Any:
+    """A page's scenario picker (selectbox ``key``): the Scenario page's edited scenario, or a
+    preset at demo size (``preset(name)``). A stale or missing choice becomes the first of
+    ``preferred`` (options such as ``"preset:oct-2025"`` or :data:`FROM_SCENARIO_PAGE`) that
+    is offered, else the first option; ``purpose`` ends the help text ("compare on it")."""
+    from simulator.scenario import available_presets
+
+    edited = st.session_state.get("scenario.current")
+    options = [f"preset:{name}" for name in available_presets()]
+    if edited is not None:
+        options.insert(0, FROM_SCENARIO_PAGE)
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = next((o for o in preferred if o in options), options[0])
+
+    def label(option: str) -> str:
+        if option == FROM_SCENARIO_PAGE:
+            return f"{edited.name} as edited on the Scenario page ({edited.steps} steps)"
+        return f"{option.removeprefix('preset:')} (preset, demo size)"
+
+    choice = st.selectbox(
+        "Scenario", options, key=key, format_func=label,
+        help=f"Edit a scenario on the Scenario page to {purpose}; presets run at demo size.",
+    )  # fmt: skip
+    if choice == FROM_SCENARIO_PAGE:
+        return edited
+    return preset(choice.removeprefix("preset:"))
+
 
 #: Summary figures: key -> (label, unit). Units as in ``simulator.results``.
 SUMMARY_LABELS: dict[str, tuple[str, str]] = {

@@ -28,10 +28,13 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simulator.errors import PerpsimError
 from simulator.experiments import ExperimentError
+
+if TYPE_CHECKING:
+    from simulator.scenario import Scenario
 
 ENGINES = ("mirror", "chain")
 #: Summary keys left out of what an evaluation returns: they differ between two runs of the
@@ -59,25 +62,27 @@ class Evaluation:
     """Caller's label of the task (trial number, path indices); returned as given."""
 
 
-def check_engine(engine: str, backend: str = "revm") -> None:
-    """Refuse an unknown engine or backend, and a mirror engine this build does not have.
+def check_engine(engine: str, backend: str = "revm", scenarios: Sequence[Scenario] = ()) -> None:
+    """Refuse an unknown engine or backend, and the mirror engine for a scenario with a feature
+    it does not model (``scenarios``: the ones the experiment will run; the first feature of
+    the first such scenario is named), before anything runs.
 
     Raises
     ------
     ExperimentError
         ``engine`` not in :data:`ENGINES`, an unknown backend, pyrevm missing for revm, or
-        ``mirror`` without ``simulator.mirror.run``.
+        ``mirror`` for a scenario it refuses.
     """
     if engine not in ENGINES:
         raise ExperimentError(f"--engine: unknown engine {engine!r} (known: {', '.join(ENGINES)})")
     if engine == "mirror":
+        from simulator.mirror.sim.features import NotMirrored, check_mirrored
+
         try:
-            from simulator.mirror.run import run_paths  # noqa: F401
-        except ImportError:
-            raise ExperimentError(
-                "--engine mirror: this build has no mirror engine (simulator.mirror.run); "
-                "use --engine chain"
-            ) from None
+            for scenario in scenarios:
+                check_mirrored(scenario)
+        except NotMirrored as exc:
+            raise ExperimentError(f"--engine mirror: {exc}") from None
         return
     from simulator.chain.connect import check_backend
 

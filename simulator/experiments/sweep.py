@@ -112,8 +112,8 @@ def run_sweep(
     axes = parse_grid(grid)
     if paths < 1:
         raise ExperimentError(f"--paths must be >= 1 (got {paths})")
-    check_engine(engine, backend)
     points = grid_points(scenario, axes, zipped)
+    check_engine(engine, backend, [scenario] + [scenario.with_overrides(p) for p in points])
     seeds = path_seeds(scenario.seed, paths)
     spec = {
         "kind": "sweep",

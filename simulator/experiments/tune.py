@@ -228,7 +228,7 @@ def build_request(
         )
     request = TuneRequest(scenario, tuple(parsed), tuple(objs), tuple(cons), int(trials),
                           int(paths), Path(out), **options)  # fmt: skip
-    check_engine(request.engine, request.backend)
+    check_engine(request.engine, request.backend, [scenario])
     if request.verify_paths:
         check_engine("chain", request.verify_backend)
     overlap = set(request.tuning_seeds) & set(request.held_out_seeds)
