@@ -65,11 +65,9 @@ def bench_scenario(
     return sc.with_overrides(updates) if updates else sc
 
 
-def _mirror(sc: Scenario, mode: str) -> dict[str, Any]:
-    from simulator.mirror.sim import MirrorEngine
-
-    t0 = time.perf_counter()
-    engine = MirrorEngine(sc, mode=mode)
+def _timed_run(engine: Any, t0: float) -> dict[str, Any]:
+    """Run ``engine`` (set up since ``t0``) to its end: setup and loop seconds, accounts and
+    liquidations (full and partial)."""
     t1 = time.perf_counter()
     liquidations = 0
 
@@ -85,6 +83,13 @@ def _mirror(sc: Scenario, mode: str) -> dict[str, Any]:
             "liquidations": liquidations}  # fmt: skip
 
 
+def _mirror(sc: Scenario, mode: str) -> dict[str, Any]:
+    from simulator.mirror.sim import MirrorEngine
+
+    t0 = time.perf_counter()
+    return _timed_run(MirrorEngine(sc, mode=mode), t0)
+
+
 def _chain(sc: Scenario, backend: str) -> dict[str, Any]:
     from simulator.chain import open_chain
     from simulator.engine import Engine
@@ -94,20 +99,7 @@ def _chain(sc: Scenario, backend: str) -> dict[str, Any]:
     with open_chain(backend=backend, anvil=run_node_config()) as chain:
         t0 = time.perf_counter()
         chain.use_fixed_clock(GENESIS_TIMESTAMP_S)
-        engine = Engine(chain, build_world(chain, sc))
-        t1 = time.perf_counter()
-        liquidations = 0
-
-        def count(outcome) -> None:
-            nonlocal liquidations
-            liquidations += sum(e["kind"] in ("liquidation", "partial_liquidation")
-                                for e in outcome.events)  # fmt: skip
-
-        engine.run(on_step=count)
-        t2 = time.perf_counter()
-        accounts = len(np.unique(engine.world.book.account))
-    return {"setup_seconds": t1 - t0, "loop_seconds": t2 - t1, "accounts": accounts,
-            "liquidations": liquidations}  # fmt: skip
+        return _timed_run(Engine(chain, build_world(chain, sc)), t0)
 
 
 def bench_mirror(

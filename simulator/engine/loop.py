@@ -43,7 +43,6 @@ from collections.abc import Callable
 
 import numpy as np
 
-from simulator.agents import traders as trader_agents
 from simulator.chain.base import Chain
 from simulator.chain.types import Call
 from simulator.engine import adl, events, governance, keepers, lps, metrics, oracle, spot, traders
@@ -57,11 +56,10 @@ from simulator.engine.margin import MarginUnits
 from simulator.engine.opening import opening_fees_by_market, with_opening
 from simulator.engine.positions import position_rows
 from simulator.engine.state import (
-    OPEN,
-    REFUSED,
     EngineState,
     StepOutcome,
     advance_funding_index,
+    opening_state,
 )
 from simulator.world import TOP_UP_WALLET_MULTIPLE, World, WorldError
 
@@ -146,52 +144,20 @@ class Engine:
 
     def _initial_state(self) -> EngineState:
         w, ctx = self.world, self.ctx
-        book, opened = w.book, w.opened
-        n, n_markets = book.count, len(self.symbols)
-        # What the chain holds after the opens (a refused open: no position).
-        size = np.where(opened, w.opened_size_base, 0.0)
+        book, n_markets = w.book, len(self.symbols)
         price0 = self.exogenous_usd[0].copy()
-        trader = trader_agents.TraderState(
-            side=np.asarray(book.side, dtype=np.int8).copy(),
-            size_base=size.astype(np.float64),
-            equity_usd=np.zeros(n),
-            maintenance_usd=np.zeros(n),
-            collateral_in_usd=np.asarray(w.collateral_in_usd, dtype=np.float64).copy(),
-            entry_price_usd=np.where(opened, w.entry_price_usd, 0.0),
-            # Each row's part of its account's top-up wallet (the world minted their sum).
-            wallet_usd=book.collateral_usd * TOP_UP_WALLET_MULTIPLE * (book.top_up_fraction > 0),
-            read_price_usd=price0[book.market].copy(),
-            read_funding_index_usd=np.zeros(n),
-            read_margin_scale=np.ones(n),
-        )
-        signed = book.side * size
+        signed = book.side * np.where(w.opened, w.opened_size_base, 0.0)
         capital = w.arbitrageur_capital_usd
-        state = EngineState(
-            trader=trader,
-            liquidatable_since=np.full(ctx.units.count, -1, dtype=np.int64),
-            takeover_refused=np.zeros(ctx.units.count, dtype=bool),
-            outcome=np.where(opened, OPEN, REFUSED).astype(np.int8),
-            outcome_step=np.where(opened, -1, 0).astype(np.int64),
-            realized_pnl_usd=np.full(n, np.nan),
-            feed_prices_usd=np.vstack([price0, np.full((self.scenario.steps, n_markets), np.nan)]),
-            oracle_price_usd=price0.copy(),
-            amm_price_usd=price0.copy(),
-            permanent_log_impact=np.zeros(n_markets),
-            transient_log_impact=np.zeros(n_markets),
-            metaorder_sale_usd=np.zeros(n_markets),
-            outside_price_usd=np.vstack(
-                [price0, np.full((self.scenario.steps, n_markets), np.nan)]
-            ),
+        state = opening_state(
+            w, ctx.units.count, price0, self.scenario.steps,
+            wallet_multiple=TOP_UP_WALLET_MULTIPLE,
             hedged_base=np.bincount(book.market, weights=signed, minlength=n_markets)
             * spot.HEDGE_RATIO,
             arb_inventory=np.array(
                 [[[capital, capital / p] for p in price0] for _ in w.arbitrageurs], dtype=np.float64
             ).reshape(len(w.arbitrageurs), n_markets, 2),
             hedger_inventory=np.stack([w.hedger_base * price0, w.hedger_base], axis=1),
-            peak_price_usd=price0.copy(),
-            lps_withdrew=np.zeros(n_markets, dtype=bool),
-            funding_index_usd=np.zeros((n_markets, 2)),
-        )
+        )  # fmt: skip
         order_flow.init_state(ctx, state)
         reads = self._last_levels = self.levels.read()
         state.margin_scale = reads["margin_scale"].copy()

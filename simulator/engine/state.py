@@ -154,3 +154,60 @@ def advance_funding_index(
     increment = funding_rate_per_day * (step_seconds / 86_400) * price_usd
     s.funding_index_usd[:, 0] += increment
     s.funding_index_usd[:, 1] -= increment
+
+
+def opening_state(
+    world: Any,
+    n_units: int,
+    price0_usd: np.ndarray,
+    steps: int,
+    *,
+    wallet_multiple: float,
+    hedged_base: np.ndarray,
+    arb_inventory: np.ndarray,
+    hedger_inventory: np.ndarray,
+) -> EngineState:
+    """The state after the world's opening book, before the first block (``world``: a
+    :class:`~simulator.world.World`, or the mirror's), for the chain engine and the mirror
+    alike: each row's position as opened (a refused open: no position), outcome codes, the
+    price histories' row 0 at ``price0_usd`` (M,), the carried impacts at 0; what the spot
+    agents hold (``hedged_base`` (M,), ``arb_inventory`` (K, M, 2), ``hedger_inventory`` (M, 2))
+    is the caller's. Each row's part of its account's top-up wallet is its collateral ×
+    ``wallet_multiple`` for a top-up row (the world minted their sum)."""
+    book, opened = world.book, world.opened
+    n, n_markets = book.count, len(price0_usd)
+    size = np.where(opened, world.opened_size_base, 0.0)
+    trader = trader_agents.TraderState(
+        side=np.asarray(book.side, dtype=np.int8).copy(),
+        size_base=size.astype(np.float64),
+        equity_usd=np.zeros(n),
+        maintenance_usd=np.zeros(n),
+        collateral_in_usd=np.asarray(world.collateral_in_usd, dtype=np.float64).copy(),
+        entry_price_usd=np.where(opened, world.entry_price_usd, 0.0),
+        wallet_usd=book.collateral_usd * wallet_multiple * (book.top_up_fraction > 0),
+        read_price_usd=price0_usd[book.market].copy(),
+        read_funding_index_usd=np.zeros(n),
+        read_margin_scale=np.ones(n),
+    )
+    history = np.vstack([price0_usd, np.full((steps, n_markets), np.nan)])
+    return EngineState(
+        trader=trader,
+        liquidatable_since=np.full(n_units, -1, dtype=np.int64),
+        takeover_refused=np.zeros(n_units, dtype=bool),
+        outcome=np.where(opened, OPEN, REFUSED).astype(np.int8),
+        outcome_step=np.where(opened, -1, 0).astype(np.int64),
+        realized_pnl_usd=np.full(n, np.nan),
+        feed_prices_usd=history,
+        oracle_price_usd=price0_usd.copy(),
+        amm_price_usd=price0_usd.copy(),
+        permanent_log_impact=np.zeros(n_markets),
+        transient_log_impact=np.zeros(n_markets),
+        metaorder_sale_usd=np.zeros(n_markets),
+        outside_price_usd=history.copy(),
+        hedged_base=hedged_base,
+        arb_inventory=arb_inventory,
+        hedger_inventory=hedger_inventory,
+        peak_price_usd=price0_usd.copy(),
+        lps_withdrew=np.zeros(n_markets, dtype=bool),
+        funding_index_usd=np.zeros((n_markets, 2)),
+    )

@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from simulator.agents import traders as trader_agents
 from simulator.engine import keepers as engine_keepers
 from simulator.engine import metrics
 from simulator.engine.context import Context
@@ -30,7 +29,7 @@ from simulator.engine.margin import MarginUnits
 from simulator.engine.opening import opening_fees_by_market, with_opening
 from simulator.engine.positions import position_rows
 from simulator.engine.spot import spot_inputs_after_closes
-from simulator.engine.state import OPEN, REFUSED, EngineState, StepOutcome, advance_funding_index
+from simulator.engine.state import EngineState, StepOutcome, advance_funding_index, opening_state
 from simulator.mirror.sim import adl, governance, keepers, oracle, traders
 from simulator.mirror.sim.features import check_mirrored
 from simulator.mirror.sim.levels import floats, levels_of, unit_health
@@ -96,44 +95,14 @@ class MirrorEngine:
 
     def _initial_state(self) -> EngineState:
         w, ctx = self.world, self.ctx
-        book, opened = w.book, w.opened
-        n, n_markets = book.count, len(self.symbols)
-        size = np.where(opened, w.opened_size_base, 0.0)
-        price0 = self.exogenous_usd[0].copy()
-        trader = trader_agents.TraderState(
-            side=np.asarray(book.side, dtype=np.int8).copy(),
-            size_base=size.astype(np.float64),
-            equity_usd=np.zeros(n),
-            maintenance_usd=np.zeros(n),
-            collateral_in_usd=np.asarray(w.collateral_in_usd, dtype=np.float64).copy(),
-            entry_price_usd=np.where(opened, w.entry_price_usd, 0.0),
-            wallet_usd=book.collateral_usd * TOP_UP_WALLET_MULTIPLE * (book.top_up_fraction > 0),
-            read_price_usd=price0[book.market].copy(),
-            read_funding_index_usd=np.zeros(n),
-            read_margin_scale=np.ones(n),
-        )
-        steps = self.scenario.steps
-        s = EngineState(
-            trader=trader,
-            liquidatable_since=np.full(ctx.units.count, -1, dtype=np.int64),
-            takeover_refused=np.zeros(ctx.units.count, dtype=bool),
-            outcome=np.where(opened, OPEN, REFUSED).astype(np.int8),
-            outcome_step=np.where(opened, -1, 0).astype(np.int64),
-            realized_pnl_usd=np.full(n, np.nan),
-            feed_prices_usd=np.vstack([price0, np.full((steps, n_markets), np.nan)]),
-            oracle_price_usd=price0.copy(),
-            amm_price_usd=price0.copy(),
-            permanent_log_impact=np.zeros(n_markets),
-            transient_log_impact=np.zeros(n_markets),
-            metaorder_sale_usd=np.zeros(n_markets),
-            outside_price_usd=np.vstack([price0, np.full((steps, n_markets), np.nan)]),
-            hedged_base=np.zeros(n_markets),
+        n_markets = len(self.symbols)
+        # The spot agents hold nothing here: the mirror does not run them.
+        s = opening_state(
+            w, ctx.units.count, self.exogenous_usd[0].copy(), self.scenario.steps,
+            wallet_multiple=TOP_UP_WALLET_MULTIPLE, hedged_base=np.zeros(n_markets),
             arb_inventory=np.zeros((len(w.arbitrageurs), n_markets, 2)),
             hedger_inventory=np.zeros((n_markets, 2)),
-            peak_price_usd=price0.copy(),
-            lps_withdrew=np.zeros(n_markets, dtype=bool),
-            funding_index_usd=np.zeros((n_markets, 2)),
-        )
+        )  # fmt: skip
         init_state(ctx, s)
         reads = self._last_levels = levels_of(self.venue)
         s.margin_scale = reads["margin_scale"].copy()
