@@ -18,6 +18,19 @@ from simulator.mirror.sim.calls import Reverted, error_text
 class TradesMixin:
     """``trade`` / ``tradeIsolated`` / ``closePosition`` on the venue's state."""
 
+    def _trade_checks(self, a: int, m: int, size0: Any, delta: Any, isolated: bool) -> bool:
+        """The venue's checks before a trade's accounting (either mode): the position's margin
+        mode, and no new risk in a market the breaker paused. Returns whether the trade adds
+        risk (a larger position, or a flip)."""
+        if size0 != 0 and bool(self.isolated[a, m]) != isolated:
+            raise Reverted(error_text("WrongMarginMode", market=m + 1,
+                                      isolated=bool(self.isolated[a, m])))  # fmt: skip
+        new_size = size0 + delta
+        adds_risk = abs(new_size) > abs(size0) or (new_size != 0 and (new_size > 0) != (size0 > 0))
+        if adds_risk and self.risk_paused is not None and self.risk_paused[m]:
+            raise Reverted(error_text("RiskPaused", market=m + 1))
+        return adds_risk
+
     def trade(self, a: int, m: int, delta: Any, *, isolated: bool, margin_delta: Any = 0) -> dict:
         """``_trade`` of ``delta`` (WAD base units, signed) in market ``m`` by account ``a``
         (``tradeIsolated`` with ``margin_delta`` moved into the isolated margin first): the
@@ -28,13 +41,7 @@ class TradesMixin:
             return self._trade_fast(a, m, float(delta), isolated, float(margin_delta))
         x = lambda v: self.conv([v])  # noqa: E731
         size0, entry0 = self.size[a, m], self.entry[a, m]
-        if size0 != 0 and bool(self.isolated[a, m]) != isolated:
-            raise Reverted(error_text("WrongMarginMode", market=m + 1,
-                                      isolated=bool(self.isolated[a, m])))  # fmt: skip
-        new_size = size0 + delta
-        adds_risk = abs(new_size) > abs(size0) or (new_size != 0 and (new_size > 0) != (size0 > 0))
-        if adds_risk and self.risk_paused is not None and self.risk_paused[m]:
-            raise Reverted(error_text("RiskPaused", market=m + 1))
+        adds_risk = self._trade_checks(a, m, size0, delta, isolated)
         now_state = self.funding()
         f_long, f_short = now_state.long_funding_index[m], now_state.short_funding_index[m]
         owed = funding.funding_owed(x(size0), x(self.snapshot[a, m]), x(f_long), x(f_short))[0]
@@ -116,13 +123,7 @@ class TradesMixin:
         """:meth:`trade` in plain floats (fast mode)."""
         p = self.scalar_params[m]
         size0, entry0 = float(self.size[a, m]), float(self.entry[a, m])
-        if size0 != 0 and bool(self.isolated[a, m]) != isolated:
-            raise Reverted(error_text("WrongMarginMode", market=m + 1,
-                                      isolated=bool(self.isolated[a, m])))  # fmt: skip
-        new_size = size0 + delta
-        adds_risk = abs(new_size) > abs(size0) or (new_size != 0 and (new_size > 0) != (size0 > 0))
-        if adds_risk and self.risk_paused is not None and self.risk_paused[m]:
-            raise Reverted(error_text("RiskPaused", market=m + 1))
+        adds_risk = self._trade_checks(a, m, size0, delta, isolated)
         now_state = self.funding()
         li, si = float(now_state.long_funding_index[m]), float(now_state.short_funding_index[m])
         paid = scalar.owed(size0, float(self.snapshot[a, m]), li, si)
