@@ -120,6 +120,32 @@ def unit_fractions(ctx: Context, notional_row: np.ndarray):
     return reward, np.where(units.isolated, np.nan, backstop)
 
 
+def scenario_plan(
+    ctx: Context,
+    s: EngineState,
+    t: int,
+    eq: np.ndarray,
+    mm: np.ndarray,
+    notional: np.ndarray,
+    reward: np.ndarray,
+    backstop_fraction: np.ndarray | None,
+) -> keeper_agents.KeeperPlan:
+    """The keepers' plan at step ``t`` under the scenario's keepers (capacity, reaction delay,
+    gas cost, profit threshold), per margin unit (equity, maintenance, notional in USD; the
+    keeper's reward fraction; the backstop threshold, ``None`` without a vault), for the chain
+    engine and the mirror alike."""
+    ks = ctx.scenario.keepers
+    return keeper_agents.plan_liquidations(
+        eq, mm, notional, s.liquidatable_since, t,
+        capacity=ks.count * ks.max_liquidations_per_block,
+        reaction_delay_steps=ks.reaction_delay_steps,
+        backstop_fraction=backstop_fraction,
+        keeper_reward_fraction=reward,
+        gas_cost_usd=ks.gas_cost_usd,
+        min_profit_usd=ks.min_profit_usd,
+    )  # fmt: skip
+
+
 def plan_keepers(
     ctx: Context, s: EngineState, t: int, eq: np.ndarray, mm: np.ndarray, notional_row: np.ndarray
 ) -> list[Action]:
@@ -130,16 +156,7 @@ def plan_keepers(
     notional = ctx.units.unit_sum(notional_row)
     track_liquidatable(s, t, eq, mm, notional)
     reward, backstop_fraction = unit_fractions(ctx, notional_row)
-    ks = ctx.scenario.keepers
-    plan = keeper_agents.plan_liquidations(
-        eq, mm, notional, s.liquidatable_since, t,
-        capacity=ks.count * ks.max_liquidations_per_block,
-        reaction_delay_steps=ks.reaction_delay_steps,
-        backstop_fraction=backstop_fraction,
-        keeper_reward_fraction=reward,
-        gas_cost_usd=ks.gas_cost_usd,
-        min_profit_usd=ks.min_profit_usd,
-    )  # fmt: skip
+    plan = scenario_plan(ctx, s, t, eq, mm, notional, reward, backstop_fraction)
     refused = s.takeover_refused[plan.backstop]
     backstop = plan.backstop[~refused]
     liquidate = np.concatenate([plan.backstop[refused], plan.liquidate])

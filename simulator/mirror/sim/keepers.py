@@ -12,7 +12,6 @@ from collections.abc import Callable
 
 import numpy as np
 
-from simulator.agents import keepers as keeper_agents
 from simulator.engine import keepers as engine_keepers
 from simulator.engine.context import Context
 from simulator.engine.events import _FLAT_BASE, _set_outcome, _side, event_row
@@ -38,16 +37,7 @@ def plan(
     if not ((notional > 0) & (eq < mm)).any():
         return np.zeros(0, dtype=np.int64)
     reward, _ = engine_keepers.unit_fractions(ctx, notional_row)
-    ks = ctx.scenario.keepers
-    chosen = keeper_agents.plan_liquidations(
-        eq, mm, notional, s.liquidatable_since, t,
-        capacity=ks.count * ks.max_liquidations_per_block,
-        reaction_delay_steps=ks.reaction_delay_steps,
-        backstop_fraction=None,
-        keeper_reward_fraction=reward,
-        gas_cost_usd=ks.gas_cost_usd,
-        min_profit_usd=ks.min_profit_usd,
-    )  # fmt: skip
+    chosen = engine_keepers.scenario_plan(ctx, s, t, eq, mm, notional, reward, None)
     return chosen.liquidate.astype(np.int64)
 
 
