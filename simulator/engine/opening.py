@@ -42,17 +42,24 @@ def opening_events(ctx: Context) -> list[dict]:
     and ``open_reverted`` per row the venue refused (``detail``: ``book: <error>``). Order-flow
     slots (flat at setup) have none."""
     w, book = ctx.world, ctx.world.book
+    symbols, accounts = ctx.symbols, ctx.accounts  # per-row lookups below are list indexing
     rows: list[dict] = []
-    for r in np.flatnonzero(~book.start_flat):
-        r = int(r)
-        market, account = ctx.symbols[book.market[r]], ctx.accounts[book.account[r]]
-        side = "long" if book.side[r] > 0 else "short"
-        if w.opened[r]:
+    opened_rows = np.flatnonzero(~book.start_flat)
+    markets = book.market[opened_rows].tolist()
+    owners = book.account[opened_rows].tolist()
+    sides = book.side[opened_rows].tolist()
+    opened = w.opened[opened_rows].tolist()
+    sizes = w.opened_size_base[opened_rows].tolist()  # Python floats, as float() gave
+    fills = w.open_fill_usd[opened_rows].tolist()
+    fees = w.open_fee_usd[opened_rows].tolist()
+    for i, r in enumerate(opened_rows.tolist()):
+        market, account = symbols[markets[i]], accounts[owners[i]]
+        side = "long" if sides[i] > 0 else "short"
+        if opened[i]:
             rows.append(
                 event_row(
                     0, "open", market=market, account=account, side=side,
-                    size=float(w.opened_size_base[r]), price=float(w.open_fill_usd[r]),
-                    amount=float(w.open_fee_usd[r]), detail=BOOK_DETAIL,
+                    size=sizes[i], price=fills[i], amount=fees[i], detail=BOOK_DETAIL,
                 )
             )  # fmt: skip
         else:
