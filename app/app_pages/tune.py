@@ -114,12 +114,20 @@ def _form(scenario: Scenario) -> model.TuneForm:
                                        max_value=64, step=1, key=f"{P}.verify_paths")  # fmt: skip
         workers = st.number_input("Parallel evaluations", min_value=1, max_value=8, step=1,
                                   key=f"{P}.workers")  # fmt: skip
+        backends = state.BACKENDS if state.revm_available() else state.BACKENDS[:1]
+        state.init({f"{P}.verify_backend": backends[-1]})  # revm where this build has it
+        verify_backend = st.radio(
+            "Verify on", backends, key=f"{P}.verify_backend", horizontal=True,
+            help="The chain backend of the held-out verification (`--verify-backend`): the "
+            "in-process revm where this build has it (the same contracts, faster), else anvil.",
+        )  # fmt: skip
     return model.TuneForm(
         scenario=scenario, params=tuple(params), objectives=tuple(objectives),
         constraints=model.split_lines(constraints), trials=int(trials), paths=int(paths),
         engine=str(engine), backend=state.backend(),
         max_change_pct=None if max_change is None else float(max_change),
         candidates=int(candidates), verify_paths=int(verify_paths), workers=int(workers),
+        verify_backend=str(verify_backend),
     )  # fmt: skip
 
 
@@ -261,7 +269,12 @@ held = f"{form.verify_paths} held-out path(s)" if form.verify_paths else "no hel
 st.caption(
     f"{form.trials} trial(s) × {form.paths} tuning path(s) on the {form.engine} engine, then "
     f"the current set and {form.candidates} candidate(s) on {held} on chain "
-    f"({form.backend}, the sidebar's backend); {scenario.steps} steps each."
+    f"({form.verify_backend}); {scenario.steps} steps each"
+    + (
+        f"; the chain search on {form.backend} (the sidebar's backend)."
+        if form.engine == "chain"
+        else "."
+    )
 )
 clicked = st.button("Start tune", key=f"{P}.run", type="primary", disabled=error is not None)
 root = state.app_dir()

@@ -71,11 +71,14 @@ class TuneForm:
     engine: str
     """``mirror`` or ``chain``."""
     backend: str
-    """Chain backend of ``--engine chain`` and of the verification (``revm``/``anvil``)."""
+    """Chain backend of ``--engine chain`` (``revm``/``anvil``)."""
     max_change_pct: float | None
     candidates: int
     verify_paths: int
     workers: int
+    verify_backend: str = "revm"
+    """Chain backend of the held-out verification (``--verify-backend``: the CLI's default,
+    revm, where this build has it)."""
 
     def request(self, out: Path):
         """The CLI's checked request (:func:`simulator.experiments.tune.build_request`).
@@ -91,7 +94,7 @@ class TuneForm:
             self.scenario, list(self.params), list(self.objectives), list(self.constraints),
             trials=self.trials, paths=self.paths, out=out, engine=self.engine,
             backend=self.backend, max_change_pct=self.max_change_pct, candidates=self.candidates,
-            verify_paths=self.verify_paths, verify_backend=self.backend, workers=self.workers,
+            verify_paths=self.verify_paths, verify_backend=self.verify_backend, workers=self.workers,
         )  # fmt: skip
 
     def options(self) -> list[str]:
@@ -104,7 +107,7 @@ class TuneForm:
         argv += ["--trials", str(self.trials), "--paths", str(self.paths),
                  "--engine", self.engine, "--backend", self.backend,
                  "--candidates", str(self.candidates), "--verify-paths", str(self.verify_paths),
-                 "--verify-backend", self.backend, "--workers", str(self.workers)]  # fmt: skip
+                 "--verify-backend", self.verify_backend, "--workers", str(self.workers)]  # fmt: skip
         if self.max_change_pct is not None:
             argv += ["--max-change", f"{self.max_change_pct:g}"]
         return argv
@@ -216,7 +219,7 @@ def tune_key(form: TuneForm) -> str:
         A bad input (:meth:`TuneForm.request`).
     """
     spec = form.request(Path(".")).spec()
-    spec["verify"] = [form.candidates, form.verify_paths, form.backend]
+    spec["verify"] = [form.candidates, form.verify_paths, form.verify_backend]
     text = json.dumps(spec, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 

@@ -257,3 +257,32 @@ def test_with_three_objectives_the_chart_plots_the_two_chosen(tune_dir):
     at.selectbox(key="tune.x").set_value(third).run()
     assert not at.exception, at.exception
     assert at.selectbox(key="tune.y").value == OBJECTIVES[0]
+
+
+def test_the_verification_runs_on_revm_whatever_the_sidebar_says_unless_changed():
+    """The held-out verification defaults to the in-process revm (the CLI's default, the issue's
+    "revm where it exists"), not the sidebar's backend; the user can choose anvil, and the
+    command line and the folder's key follow the choice."""
+    at = new_app().run()
+    assert at.radio(key="sidebar.backend").value == "anvil"
+    at.session_state["scenario.current"] = small_scenario()
+    _open_tune(at)
+    assert at.radio(key="tune.verify_backend").value == "revm"
+    at.radio(key="tune.engine").set_value("chain").run()
+    form = model.TuneForm(
+        scenario=small_scenario(), params=(f"{FUND}=1e4..1e6",), objectives=OBJECTIVES,
+        constraints=(CONSTRAINT,), trials=2, paths=1, engine="chain", backend="anvil",
+        max_change_pct=None, candidates=1, verify_paths=2, workers=1,
+    )  # fmt: skip
+    argv = form.options()
+    assert argv[argv.index("--backend") + 1] == "anvil"
+    assert argv[argv.index("--verify-backend") + 1] == "revm"
+    assert form.request(Path(".")).verify_backend == "revm"
+    on_anvil = model.TuneForm(**{**form.__dict__, "verify_backend": "anvil"})
+    assert on_anvil.options()[on_anvil.options().index("--verify-backend") + 1] == "anvil"
+    assert model.tune_key(on_anvil) != model.tune_key(form)
+    [caption] = [c.value for c in at.caption if "held-out" in c.value]
+    assert "on chain (revm)" in caption and "chain search on anvil" in caption
+    at.radio(key="tune.verify_backend").set_value("anvil").run()
+    [caption] = [c.value for c in at.caption if "held-out" in c.value]
+    assert "on chain (anvil)" in caption
