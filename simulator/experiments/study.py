@@ -28,6 +28,9 @@ SQLITE_TIMEOUT_S = 3
 SAMPLERS = ("tpe", "nsga2")
 #: Trial user attributes this module writes.
 OWNER, ERROR = "perpsim_owner", "error"
+#: A finished trial's figures (its record in ``OUT/trials`` without the per-path summaries), kept
+#: in the study too, so that a tune sharing its ``--storage`` with others ranks every trial.
+RECORD = "perpsim_record"
 
 
 def _quiet() -> Any:
@@ -312,5 +315,6 @@ __all__ = [
     "feasible",
     "pareto_ranks",
     "ideal_distance",
+    "RECORD",
     "rank_trials",
 ]

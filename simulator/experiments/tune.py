@@ -16,7 +16,9 @@ Method
    trials left running by a process that died are marked failed (or, when their result file
    was written, told); only the missing trials run. A locked or unreadable database is one
    line (exit 2). Each finished trial is written to ``OUT/trials/trial-NNNNN.json`` before it
-   is told to the study.
+   is told to the study, and its figures (the file without the per-path summaries) are kept
+   in the study too: tunes that share a ``--storage`` (one per machine, say) run only the
+   trials still missing, and each ranks, reports and verifies among all the study's trials.
 3. **Pareto front and candidates.** Among the complete trials that meet every constraint, the
    Pareto front (non-dominated under the objectives' directions) is ranked by distance to its
    ideal point (each objective scaled to [0, 1] over the front); the top ``--candidates``
@@ -71,7 +73,8 @@ a value that does not exist is ``null``. Paths are relative to ``OUT``.
   ``"COMPLETE"``, ``"FAIL"``, ``"RUNNING"``...)``, "params": {name: value}, "values": {label:
   value} | null, "constraints": {label: value} | null, "feasible": bool | null, "pareto":
   bool, "rank": int | null`` (rank among the feasible trials, 1 = best), ``"error": str |
-  null, "file": "trials/trial-NNNNN.json" | null}``.
+  null, "file": "trials/trial-NNNNN.json" | null}`` (``file`` is ``null`` for a trial another
+  tune on the same ``--storage`` ran: its figures come from the study).
 - ``pareto``: the trial numbers of the feasible Pareto front, best-ranked first.
 - ``current`` and each item of ``candidates``: ``{"label"`` (``"current"``,
   ``"candidate-1"``...)``, "rank"`` (``null`` for current)``, "trial"`` (number or ``null``)``,
@@ -116,6 +119,7 @@ from simulator.experiments.store import ExperimentFolder, spec_hash
 from simulator.experiments.study import (
     ERROR,
     OWNER,
+    RECORD,
     SAMPLERS,
     default_storage,
     feasible,
@@ -327,6 +331,25 @@ def _saved_trials(folder: ExperimentFolder) -> dict[int, dict[str, Any]]:
     return saved
 
 
+def study_records(folder: ExperimentFolder, study: Any) -> dict[int, dict[str, Any]]:
+    """Every complete trial's record (trial number -> record): this folder's files, and for a
+    trial another ``perpsim tune`` on the same ``--storage`` ran, the figures it kept in the
+    study (:data:`~simulator.experiments.study.RECORD`; ``"file"`` is then ``None``: its
+    per-path summaries are in that tune's folder). Only trials on this tune's paths count."""
+    import optuna
+
+    saved = {n: {**r, "file": f"trials/{_trial_name(n)}.json"}
+             for n, r in _saved_trials(folder).items()}  # fmt: skip
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    numbers = {t.number for t in complete}
+    records = {n: r for n, r in saved.items() if n in numbers}
+    for trial in complete:
+        shared = trial.user_attrs.get(RECORD)
+        if trial.number not in records and shared and shared.get("number") == trial.number:
+            records[trial.number] = {**shared, "file": None}
+    return records
+
+
 @dataclass
 class _Progress:
     """What a search has done so far (shared by its batches)."""
@@ -418,6 +441,7 @@ def _run_batch(
                   "violations": figures["violations"], "feasible": figures["feasible"],
                   "metrics": figures["metrics"], "summaries": summaries}  # fmt: skip
         folder.write_item(_trial_name(number), record)
+        trials[number].set_user_attr(RECORD, {k: v for k, v in record.items() if k != "summaries"})
         set_constraints(trials[number], labels, figures["violations"])
         study.tell(trials[number], values)
         state.failures_in_row = 0
@@ -443,7 +467,7 @@ def _verify(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The current set on the tuning paths, then the current set and the top candidates on
     chain on the held-out paths. Returns ``(current, candidates)`` as ``tune.json`` has them."""
-    saved = _saved_trials(folder)
+    saved = study_records(folder, study)
     ranked = rank_trials(list(saved.values()), request.objectives)
     chosen = ranked[: request.candidates]
     sets: list[tuple[str, int | None, int | None, dict[str, Any]]] = [("current", None, None, {})]
@@ -543,4 +567,5 @@ __all__ = [
     "TuneRequest",
     "build_request",
     "run_tune",
+    "study_records",
 ]

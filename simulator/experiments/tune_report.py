@@ -24,9 +24,9 @@ from simulator.results import atomic_write_json, atomic_write_text
 
 
 def _trials_table(request: Any, folder: ExperimentFolder, study: Any) -> list[dict[str, Any]]:
-    from simulator.experiments.tune import _saved_trials, _trial_name
+    from simulator.experiments.tune import study_records
 
-    saved = _saved_trials(folder)
+    saved = study_records(folder, study)
     ranks = {r["number"]: r for r in rank_trials(list(saved.values()), request.objectives)}
     rows = []
     for trial in study.get_trials(deepcopy=False):
@@ -42,7 +42,7 @@ def _trials_table(request: Any, folder: ExperimentFolder, study: Any) -> list[di
             "pareto": bool(rank and rank["front"] == 0),
             "rank": rank["rank"] if rank else None,
             "error": trial.user_attrs.get(ERROR),
-            "file": f"trials/{_trial_name(trial.number)}.json" if record else None,
+            "file": record["file"] if record else None,
         })  # fmt: skip
     return rows
 

@@ -154,3 +154,48 @@ def test_trials_a_dead_process_left_running_are_told_from_their_file_or_failed(t
     assert states[lost.number].state.name == "FAIL"
     assert "interrupted" in states[lost.number].user_attrs["error"]
     assert states[alive.number].state.name == "RUNNING"  # its process (this one) is alive
+
+
+#: The small scenario's features the mirror does not model, switched off.
+MIRRORED = {"order_flow": None, "mm_vault.capital_usd": 0, "mm_vault.quoting": False,
+            "lps.withdraw_on_drawdown": None, "controls.feedback": False}  # fmt: skip
+
+
+def test_tunes_sharing_a_storage_rank_every_trial_of_the_study(tmp_path):
+    """Two tunes on one ``--storage`` (two machines, say) share the study: the second runs only
+    the trials still missing and ranks, reports and picks candidates among all of them, the
+    first's included (their figures come from the study; their files stay in the first's
+    folder)."""
+    from simulator.experiments.tune import run_tune
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+
+    def tune(out: str, trials: int) -> dict:
+        request = build_request(
+            small_scenario(**MIRRORED), ["controls.insurance_fund_usd=0..2000000"],
+            ["var95:system_loss_usd", "mean:fees_usd"], trials=trials, paths=2,
+            out=tmp_path / out, engine="mirror", storage=url, verify_paths=0, workers=1,
+            candidates=5,
+        )  # fmt: skip
+        return run_tune(request)
+
+    first = tune("a", 2)
+    second = tune("b", 4)
+    assert first["study"]["name"] == second["study"]["name"]
+    mine = sorted(int(f.stem.split("-")[1]) for f in (tmp_path / "b" / "trials").glob("trial-*"))
+    theirs = sorted(int(f.stem.split("-")[1]) for f in (tmp_path / "a" / "trials").glob("trial-*"))
+    assert len(mine) == 2 and len(theirs) == 2 and not set(mine) & set(theirs)
+    table = {row["number"]: row for row in second["trials_table"]}
+    assert sorted(table) == sorted(mine + theirs)
+    a_rows = {row["number"]: row for row in first["trials_table"]}
+    for n in theirs:
+        # The first tune's trials: their values as the first tune wrote them, no local file.
+        assert table[n]["values"] == a_rows[n]["values"] and table[n]["file"] is None
+        assert table[n]["rank"] is not None
+    for n in mine:
+        assert table[n]["file"] == f"trials/trial-{n:05d}.json"
+    ranked = [row["number"] for row in sorted(table.values(), key=lambda r: r["rank"])]
+    assert [c["trial"] for c in second["candidates"]] == ranked[: len(second["candidates"])]
+    assert len(second["candidates"]) == 4
+    for c in second["candidates"]:
+        assert c["tuning"]["objectives"] == table[c["trial"]]["values"]
