@@ -418,7 +418,9 @@ def _backends_line(figures: dict) -> str:
 
 
 def _progress_printer(mode: str, label: str):
-    """A progress callback: a rich bar (``bar``), JSON lines on stderr (``jsonl``) or nothing.
+    """A progress callback: a rich bar (``bar``), JSON lines on stderr (``jsonl``:
+    ``{"label", "done", "total"}``, with ``"detail"`` when the job says what it counts) or
+    nothing.
 
     The JSON lines stop quietly when stderr's reader goes away; the run goes on."""
     if mode == "none":
@@ -426,14 +428,17 @@ def _progress_printer(mode: str, label: str):
     if mode == "jsonl":
         reader_gone = False
 
-        def emit(done, total, *_):
+        def emit(done, total, *rest):
             # A reader that closed the pipe (`2>&1 | head`) does not stop the run: the progress
             # lines are dropped from then on.
             nonlocal reader_gone
             if reader_gone:
                 return
+            line = {"label": label, "done": done, "total": total}
+            if rest and isinstance(rest[0], str) and rest[0]:
+                line["detail"] = rest[0]  # what is being counted (a tune: "trial 3", "verify ...")
             try:
-                click.echo(json.dumps({"label": label, "done": done, "total": total}), err=True)
+                click.echo(json.dumps(line), err=True)
             except OSError as exc:
                 if exc.errno != errno.EPIPE:
                     raise

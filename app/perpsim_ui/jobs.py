@@ -4,7 +4,7 @@ Why a subprocess: a run drives an anvil node for seconds to minutes; in the Stre
 thread it would block the session and tie anvil to a thread that ends with the script run.
 A :class:`Job` starts ``perpsim run`` or ``perpsim compare`` with ``--progress jsonl`` from a
 thread of its own that lives as long as the process, reads the progress lines
-(``{"label", "done", "total"}``) and the one-line ``error: ...`` from stderr, and records the
+(``{"label", "done", "total"}``, and ``"detail"``) and the one-line ``error: ...`` from stderr, and records the
 exit code. Jobs live in a process-wide registry keyed by their output folder, so a rerun of the
 script (any widget change, another page) re-attaches to a running job instead of starting a
 second one, and two browser tabs asking for the same run share it.
@@ -103,6 +103,8 @@ class Job:
     """Progress: steps (run) or finished runs (compare) so far."""
     total: int | None = None
     """Progress: steps (run) or runs (compare) in all, once known."""
+    detail: str = ""
+    """What the last progress line said it counts (``detail``; a tune's phase), else empty."""
     returncode: int | None = None
     """Exit code, ``None`` while running."""
     error: str | None = None
@@ -186,6 +188,7 @@ class Job:
                 self.done = int(data.get("done") or 0)
                 total = data.get("total")
                 self.total = int(total) if total else self.total
+                self.detail = str(data.get("detail") or "")
                 return
         if line.startswith("error: "):
             self.error = line.removeprefix("error: ")

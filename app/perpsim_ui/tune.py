@@ -292,7 +292,11 @@ def progress_text(job: jobs.Job, trials: int) -> str:
     """What a running tune is doing: its search (trial d of N), then its verification runs."""
     if not job.total:
         return f"{job.label}: starting ({job.elapsed_s:.0f} s)"
-    if finished_trials(job.out_dir) >= trials:
+    # The phase as the tune says it ("verification", "verify <label>" once the search is
+    # done); an older line without it: the trial files in the folder.
+    verifying = job.detail.startswith("verif") if job.detail else (
+        finished_trials(job.out_dir) >= trials)  # fmt: skip
+    if verifying:
         return (f"{job.label}: verification on chain, {job.done} of {job.total} evaluations "
                 f"({job.elapsed_s:.0f} s)")  # fmt: skip
     return f"{job.label}: search, trial {job.done} of {job.total} ({job.elapsed_s:.0f} s)"

@@ -373,7 +373,7 @@ def _search(
     state = _Progress(len(study.get_trials(deepcopy=False,
                                            states=(optuna.trial.TrialState.COMPLETE,))))  # fmt: skip
     if progress:
-        progress(state.done, request.trials, "")
+        progress(state.done, request.trials, "search")
     while state.done < request.trials:
         batch = [study.ask() for _ in range(min(executor.workers, request.trials - state.done))]
         _run_batch(request, folder, study, executor, batch, state, progress)

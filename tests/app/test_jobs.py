@@ -73,6 +73,24 @@ def test_progress_and_error_lines_are_read_from_stderr():
     assert (job.done, job.total, job.fraction) == (7, 40, 7 / 40)
     assert job.error == "cannot reach RPC at http://127.0.0.1:1"
     assert "step 7 of 40" in job.progress_text()
+    assert job.detail == ""
+
+
+def test_the_clis_jsonl_progress_carries_what_it_counts_and_the_job_reads_it(capsys):
+    from simulator.cli import _progress_printer
+
+    emit, _ = _progress_printer("jsonl", "tune small")
+    emit(3, 8, "verify candidate-1")
+    emit(4, 8)
+    first, second = capsys.readouterr().err.splitlines()
+    assert json.loads(first) == {"label": "tune small", "done": 3, "total": 8,
+                                 "detail": "verify candidate-1"}  # fmt: skip
+    assert json.loads(second) == {"label": "tune small", "done": 4, "total": 8}
+    job = jobs.Job(kind="tune", out_dir=Path("x"), command=[], label="tune small")
+    job._read_line(first)
+    assert (job.done, job.total, job.detail) == (3, 8, "verify candidate-1")
+    job._read_line(second)
+    assert (job.done, job.detail) == (4, "")
 
 
 class _Recorder:

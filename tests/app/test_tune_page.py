@@ -215,6 +215,15 @@ def test_a_running_tune_says_whether_it_searches_or_verifies(tmp_path):
     assert model.progress_text(job, 3).startswith(
         "tune small: verification on chain, 2 of 8 evaluations ("
     )
+    # The phase the tune's progress line names wins over the folder's files (a tune on a shared
+    # --storage finishes its search with trials other machines ran, whose files are elsewhere).
+    other = tmp_path / "other"
+    other.mkdir()
+    job = jobs.Job(kind="tune", out_dir=other, command=[], label="tune small")
+    job._read_line('{"label": "tune", "done": 2, "total": 3, "detail": "trial 5"}')
+    assert model.progress_text(job, 3).startswith("tune small: search, trial 2 of 3 (")
+    job._read_line('{"label": "tune", "done": 0, "total": 8, "detail": "verification"}')
+    assert model.progress_text(job, 3).startswith("tune small: verification on chain, 0 of 8")
 
 
 def test_every_suggested_range_is_one_the_scenario_accepts():
