@@ -31,6 +31,7 @@ from simulator.engine.positions import position_rows
 from simulator.engine.spot import spot_inputs_after_closes
 from simulator.engine.state import EngineState, StepOutcome, advance_funding_index, opening_state
 from simulator.mirror.sim import adl, governance, keepers, oracle, traders
+from simulator.mirror.sim.controls import controls_of
 from simulator.mirror.sim.features import check_mirrored
 from simulator.mirror.sim.levels import floats, levels_of, unit_health
 from simulator.mirror.sim.opening import mirror_world
@@ -56,6 +57,11 @@ class MirrorEngine:
         self.mw = mirror_world(scenario, exact_mode=mode == "exact", inputs=inputs)
         self.world = world = self.mw.world
         self.venue = self.mw.venue
+        self.controls = controls_of(
+            scenario, self.venue, oracles_created_at_s=self.mw.oracles_created_at_s,
+            listed_at_s=self.mw.listed_at_s, controller_at_s=self.mw.controller_at_s,
+        )  # fmt: skip
+        """The circuit breaker and the margin controller (:mod:`~simulator.mirror.sim.controls`)."""
         self.symbols = list(world.symbols)
         exo = np.asarray(inputs.exogenous_usd, dtype=np.float64)
         self.exogenous_usd = exo.reshape(-1, 1) if exo.ndim == 1 else exo
@@ -142,6 +148,7 @@ class MirrorEngine:
 
         # ---- phase 1: oracles, traders ----------------------------------------------------------
         transactions = oracle.push_prices(ctx, s, venue, t, exo)
+        transactions += self.controls.poke(venue)  # the controller's pokeMany, same block
         last = self._last_levels
         advance_funding_index(
             s, last["funding_rate_per_day"], self.scenario.step_seconds, s.oracle_price_usd
