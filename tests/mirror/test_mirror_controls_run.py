@@ -11,12 +11,19 @@ A mirror with one rule of the controls broken (monkeypatched) fails the same com
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, event, given, settings
-from mirror_run_helpers import Divergence, controls_scenarios, parse, run_side_by_side
+from mirror_run_helpers import (
+    VENUE_KINDS,
+    Divergence,
+    controls_scenarios,
+    parse,
+    run_side_by_side,
+)
 
 from simulator.mirror import controls as kernels
-from simulator.mirror.sim import controls
+from simulator.mirror.sim import MirrorEngine, controls
 
 EXAMPLES = settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck),
                     database=None)  # fmt: skip
@@ -63,6 +70,36 @@ def test_a_tripped_breaker_halts_the_liquidations_and_the_controller_raises_marg
     counts = run_side_by_side(parse(HALTED))
     assert counts["breaker_revert"] > 0 and counts["liquidation"] > 0
     assert counts["margin_scale_changed"] > 0
+
+
+def _run(engine: MirrorEngine) -> tuple[list, list, list]:
+    """Every venue event's (step, kind, market, account, detail name), its amounts, and the
+    margin scales after every step."""
+    keys, amounts, scales = [], [], []
+
+    def record(outcome) -> None:
+        for e in outcome.events:
+            if e["kind"] in VENUE_KINDS:
+                keys.append((e["step"], e["kind"], e["market"], e["account"],
+                             (e["detail"] or "").split("(")[0]))  # fmt: skip
+                amounts.append([e["size_base"] or 0.0, e["amount_usd"] or 0.0])
+        scales.append(engine._last_levels["margin_scale"].copy())
+
+    engine.run(on_step=record)
+    return keys, amounts, scales
+
+
+def test_fast_mode_takes_the_exact_modes_decisions_under_the_controls():
+    """The fast mode (floats) refuses the same liquidations and sets the same margin scales
+    (to 1e-9) as the exact mode on the halted scenario."""
+    scenario = parse(HALTED)
+    exact_keys, exact_amounts, exact_scales = _run(MirrorEngine(scenario, mode="exact"))
+    fast_keys, fast_amounts, fast_scales = _run(MirrorEngine(scenario, mode="fast"))
+    assert fast_keys == exact_keys
+    assert any(k[4] == "CircuitBreakerTripped" for k in exact_keys)
+    np.testing.assert_allclose(fast_amounts, exact_amounts, rtol=1e-9, atol=1e-5)
+    np.testing.assert_allclose(fast_scales, exact_scales, rtol=1e-9)
+    assert (np.array(exact_scales) > 1).any()
 
 
 def _twap_of_the_last_push(history, now, window, exact_mode):
