@@ -17,13 +17,20 @@ from hypothesis import HealthCheck, Phase, event, given, settings
 from mirror_run_helpers import (
     VENUE_KINDS,
     Divergence,
+    compare_events,
+    compare_levels,
     controls_scenarios,
     parse,
     run_side_by_side,
 )
 
+from simulator.chain import open_chain
+from simulator.engine import Engine
 from simulator.mirror import controls as kernels
 from simulator.mirror.sim import MirrorEngine, controls
+from simulator.mirror.sim.venue import Reverted
+from simulator.runner import GENESIS_TIMESTAMP_S, run_node_config
+from simulator.world import build_world
 
 EXAMPLES = settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck),
                     database=None)  # fmt: skip
@@ -70,6 +77,64 @@ def test_a_tripped_breaker_halts_the_liquidations_and_the_controller_raises_marg
     counts = run_side_by_side(parse(HALTED))
     assert counts["breaker_revert"] > 0 and counts["liquidation"] > 0
     assert counts["margin_scale_changed"] > 0
+
+
+def _trades_on_both(engine: Engine, mirror: MirrorEngine) -> list[tuple[str, str, str]]:
+    """In the next block (one second after the last): every account adds 1% to each of its
+    cross positions, then takes 2% off, on chain and on the mirror; each trade's kind (``add``
+    or ``reduce``) and outcome on both (the revert's text, or the fill and new size)."""
+    venue, v = mirror.venue, engine.venue.venue
+    calls, mine, kinds = [], [], []
+    venue.begin_block(venue.now + 1)
+    for a, who in enumerate(engine.ctx.accounts):
+        for m in range(venue.n_markets):
+            size = int(venue.size[a, m])
+            if size == 0 or venue.isolated[a, m]:
+                continue
+            for kind, delta in (("add", size // 100), ("reduce", -(size // 50))):
+                kinds.append(kind)
+                calls.append(v.trade(who, m + 1, delta))
+                try:
+                    got = venue.trade(a, m, delta, isolated=False)
+                    mine.append(f"fill={got['fill']}, size={got['new_size']}")
+                except Reverted as exc:
+                    mine.append(str(exc))
+    results = engine.chain.execute(calls)
+    theirs = []
+    for r in results:
+        if not r.ok:
+            theirs.append(str(r.error))
+            continue
+        e = next(e for e in r.events if e.name == "PositionModified")
+        theirs.append(f"fill={e.args['fill']}, size={e.args['newSize']}")
+    return list(zip(kinds, mine, theirs, strict=True))
+
+
+def test_a_tripped_breaker_refuses_new_risk_and_lets_risk_be_reduced_as_on_chain():
+    """After the shock of the halted scenario (breaker tripped), trades that add risk revert
+    ``CircuitBreakerTripped`` with the chain's index and reference prices and trades that
+    reduce it go through at the chain's fill, on both engines; before the shock both go
+    through."""
+    scenario = parse(HALTED)
+    mirror = MirrorEngine(scenario, mode="exact")
+    with open_chain(backend="revm", anvil=run_node_config()) as chain:
+        chain.use_fixed_clock(GENESIS_TIMESTAMP_S)
+        engine = Engine(chain, build_world(chain, scenario))
+        seen: dict[int, list[tuple[str, str, str]]] = {}
+        for t in range(6):
+            theirs, mine = engine.step(), mirror.step()
+            if t > 0:
+                compare_events(t, mine.events, theirs.events)
+            compare_levels(t, engine, mirror)
+            if t in (2, 5):
+                seen[t] = _trades_on_both(engine, mirror)
+    for t, outcomes in seen.items():
+        for kind, ours, chains in outcomes:
+            assert ours == chains, f"step {t}, {kind}: mirror {ours} != chain {chains}"
+    assert any(o.startswith("fill=") for _, o, _ in seen[2])
+    assert not any("Tripped" in o for _, o, _ in seen[2])
+    assert any(k == "add" and o.startswith("CircuitBreakerTripped") for k, o, _ in seen[5])
+    assert not any(k == "reduce" and "Tripped" in o for k, o, _ in seen[5])
 
 
 def _run(engine: MirrorEngine) -> tuple[list, list, list]:
