@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from simulator.chain import open_chain
 from simulator.engine import Engine
 from simulator.engine.invariants import InvariantViolation
+from simulator.mirror import controls as kernels
 from simulator.mirror.sim import MirrorEngine
 from simulator.runner import GENESIS_TIMESTAMP_S, run_node_config
 from simulator.scenario import Scenario, parse_scenario
@@ -257,7 +258,8 @@ def compare_levels(t: int, engine: Engine, mirror: MirrorEngine) -> None:
 
 
 def compare_final_state(engine: Engine, mirror: MirrorEngine) -> None:
-    """Every account's collateral and positions, every market's state, the fund: to the wei."""
+    """Every account's collateral and positions, every market's state, the fund, and the
+    margin controller's skew average and volatility (with one): to the wei."""
     v, venue, chain = engine.venue.venue, mirror.venue, engine.chain
     ids = engine.ctx.market_ids
     for a, who in enumerate(engine.ctx.accounts):
@@ -291,6 +293,17 @@ def compare_final_state(engine: Engine, mirror: MirrorEngine) -> None:
     fund = chain.read_one(engine.venue.fund.balance()) * 10**12
     if int(venue.fund) != fund:
         raise _differ("the end", "insurance fund (WAD)", int(venue.fund), fund)
+    controller = engine.venue.margin_controller
+    if controller is not None:  # its state: the skew average and the volatility, to the wei
+        state = mirror.controls.controller.state
+        vol = kernels.volatility(state.variance_rate)
+        for m, market in enumerate(ids):
+            for what, ours, view in (("skew average", state.skew_average[m], "skewAverage"),
+                                     ("volatility", vol[m], "volatility")):  # fmt: skip
+                theirs = chain.read_one(controller.view(view, market))
+                if int(ours) != int(theirs):
+                    raise _differ(f"the end, market {mirror.symbols[m]}",
+                                  f"the controller's {what} (WAD)", int(ours), int(theirs))  # fmt: skip
 
 
 def run_side_by_side(scenario: Scenario, chain=None) -> dict[str, int]:

@@ -44,6 +44,8 @@ def test_the_mirror_runs_the_risk_controls_as_the_chain_does(d):
     event(f"breaker refused a liquidation: {tripped}")
     event(f"controller: {d['controls']['dynamic_margin']}")
     event(f"margin scale moved: {counts.get('margin_scale_changed', 0) > 0}")
+    stale = counts.get("stale_revert", 0) > 0
+    event(f"a stale oracle under the controller: {stale and d['controls']['dynamic_margin']}")
     for kind in ("liquidation", "partial_liquidation", "liquidate_reverted", "bad_debt"):
         event(f"{kind}: {counts.get(kind, 0) > 0}")
 
@@ -71,6 +73,18 @@ HALTED = {
     "keepers": {"count": 1, "reaction_delay_steps": 0},
     "arbitrageurs": {"count": 0},
 }  # fmt: skip
+
+
+#: The halted scenario in hour-long steps with every oracle stale from step 6 to 8: the
+#: controller's ``pokeMany`` reverts while any oracle is stale (its state and the margin scales
+#: stay), as the keepers' calls do.
+STALE = {**HALTED, "name": "stale-controller", "step_seconds": 3600,
+         "oracle_faults": [{"kind": "stale", "start_step": 6, "end_step": 9}]}  # fmt: skip
+
+
+def test_a_stale_oracle_reverts_the_controllers_poke_as_on_chain():
+    counts = run_side_by_side(parse(STALE))
+    assert counts["stale_revert"] > 0 and counts["margin_scale_changed"] > 0
 
 
 def test_a_tripped_breaker_halts_the_liquidations_and_the_controller_raises_margins():
@@ -178,6 +192,14 @@ def _poke_without_the_skew(state, params, long_oi, short_oi, price, now):
     return _POKE(state, params, long_oi * 0, short_oi * 0, price, now)
 
 
+def _poke_even_when_stale(self, venue):
+    now = venue.conv([venue.now] * venue.n_markets)
+    got = _POKE(self.state, self.params, venue.long_oi, venue.short_oi, venue.price, now)
+    self.state = got.state
+    controls.set_margin_scale(venue, got.scale)
+    return got
+
+
 @pytest.mark.parametrize(
     "rule,target,name,replacement,scenario",
     [
@@ -185,8 +207,10 @@ def _poke_without_the_skew(state, params, long_oi, short_oi, price, now):
          _twap_of_the_last_push, HALTED),
         ("the controller ignores the open interest's skew", kernels, "poke",
          _poke_without_the_skew, HALTED),
+        ("the controller pokes with a stale oracle", controls.Controller, "poke_many",
+         _poke_even_when_stale, STALE),
     ],
-    ids=["no-twap", "no-skew"],
+    ids=["no-twap", "no-skew", "poke-when-stale"],
 )  # fmt: skip
 def test_a_broken_controls_rule_is_caught(monkeypatch, rule, target, name, replacement, scenario):
     """The differential test fails on a mirror with one rule of the controls broken."""

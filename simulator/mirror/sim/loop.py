@@ -4,7 +4,9 @@ per step, on a :class:`~simulator.mirror.sim.venue.VenueState` instead of a chai
 Each step runs the engine's phases with the engine's own agent code and state
 (:class:`~simulator.engine.state.EngineState`, :mod:`simulator.agents`), so that the agents
 decide on the same inputs as on chain: the oracles post the step's prices
-(:mod:`~simulator.mirror.sim.oracle`); the traders' carried estimate and decisions
+(:mod:`~simulator.mirror.sim.oracle`) and the margin controller pokes every market
+(:mod:`~simulator.mirror.sim.controls`, whose circuit breaker the venue's trades and
+liquidations check); the traders' carried estimate and decisions
 (:func:`simulator.agents.traders.decide`, drawing from the agents' stream as on chain); the
 keepers' watch list, the units they confirm on the pending block (read here from the venue's
 state after the oracle pushes), their plan (:mod:`~simulator.mirror.sim.keepers`) and the
