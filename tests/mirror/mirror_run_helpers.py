@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from simulator.chain import open_chain
 from simulator.engine import Engine
 from simulator.engine.invariants import InvariantViolation
+from simulator.mirror import controls as kernels
 from simulator.mirror.sim import MirrorEngine
 from simulator.runner import GENESIS_TIMESTAMP_S, run_node_config
 from simulator.scenario import Scenario, parse_scenario
@@ -179,6 +180,28 @@ def small_scenarios(draw) -> dict[str, Any]:
     }  # fmt: skip
 
 
+@st.composite
+def controls_scenarios(draw) -> dict[str, Any]:
+    """A :func:`small_scenarios` scenario with the venue's risk controls varied: the circuit
+    breaker's band (none, or 0.3% .. 10% of the TWAP), each market's TWAP window and whether
+    its liquidations halt while it is tripped, and the dynamic margin controller on or off."""
+    d = draw(small_scenarios())
+    band = draw(st.sampled_from([30, 100, 300, 1_000, None]))
+    controls = {**d["controls"], "dynamic_margin": draw(st.sampled_from([True, False]))}
+    if band is not None:
+        controls["circuit_breaker_max_move_bps"] = band
+    d["controls"] = controls
+    d["markets"] = [
+        {**m, "overrides": {**m["overrides"],
+                            "circuit_breaker_window_s": draw(st.sampled_from([12, 60, 300,
+                                                                             3_600])),
+                            "liquidations_halt_on_breaker": draw(st.sampled_from([True, True,
+                                                                                   False]))}}
+        for m in d["markets"]
+    ]  # fmt: skip
+    return d
+
+
 class Divergence(AssertionError):
     """The mirror and the chain differ; the message names where first."""
 
@@ -225,7 +248,9 @@ def compare_levels(t: int, engine: Engine, mirror: MirrorEngine) -> None:
         raise _differ(f"step {t}", "the counterparty pool (WAD)", int(venue.pool),
                       int(levels["accounting"]["pool"]))  # fmt: skip
     got = mirror._last_levels
-    for key in ("oi_long_base", "oi_short_base", "funding_rate_per_day", "insurance_fund_usd"):
+    keys = ("oi_long_base", "oi_short_base", "funding_rate_per_day", "insurance_fund_usd",
+            "margin_scale")  # fmt: skip
+    for key in keys:
         ours, theirs = np.atleast_1d(got[key]), np.atleast_1d(levels[key])
         if not np.array_equal(ours, theirs):
             m = int(np.flatnonzero(ours != theirs)[0])
@@ -233,7 +258,8 @@ def compare_levels(t: int, engine: Engine, mirror: MirrorEngine) -> None:
 
 
 def compare_final_state(engine: Engine, mirror: MirrorEngine) -> None:
-    """Every account's collateral and positions, every market's state, the fund: to the wei."""
+    """Every account's collateral and positions, every market's state, the fund, and the
+    margin controller's skew average and volatility (with one): to the wei."""
     v, venue, chain = engine.venue.venue, mirror.venue, engine.chain
     ids = engine.ctx.market_ids
     for a, who in enumerate(engine.ctx.accounts):
@@ -267,6 +293,17 @@ def compare_final_state(engine: Engine, mirror: MirrorEngine) -> None:
     fund = chain.read_one(engine.venue.fund.balance()) * 10**12
     if int(venue.fund) != fund:
         raise _differ("the end", "insurance fund (WAD)", int(venue.fund), fund)
+    controller = engine.venue.margin_controller
+    if controller is not None:  # its state: the skew average and the volatility, to the wei
+        state = mirror.controls.controller.state
+        vol = kernels.volatility(state.variance_rate)
+        for m, market in enumerate(ids):
+            for what, ours, view in (("skew average", state.skew_average[m], "skewAverage"),
+                                     ("volatility", vol[m], "volatility")):  # fmt: skip
+                theirs = chain.read_one(controller.view(view, market))
+                if int(ours) != int(theirs):
+                    raise _differ(f"the end, market {mirror.symbols[m]}",
+                                  f"the controller's {what} (WAD)", int(ours), int(theirs))  # fmt: skip
 
 
 def run_side_by_side(scenario: Scenario, chain=None) -> dict[str, int]:
@@ -301,6 +338,10 @@ def run_side_by_side(scenario: Scenario, chain=None) -> dict[str, int]:
                 counts[e["kind"]] = counts.get(e["kind"], 0) + 1
                 if "StalePrice" in (e.get("detail") or ""):
                     counts["stale_revert"] = counts.get("stale_revert", 0) + 1
+                if "CircuitBreakerTripped" in (e.get("detail") or ""):
+                    counts["breaker_revert"] = counts.get("breaker_revert", 0) + 1
+            if (engine._last_levels["margin_scale"] != 1.0).any():
+                counts["margin_scale_changed"] = counts.get("margin_scale_changed", 0) + 1
         compare_final_state(engine, mirror)
         positions = (engine.positions(), mirror.positions())
     for theirs, ours in zip(*positions, strict=True):

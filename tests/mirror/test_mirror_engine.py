@@ -80,8 +80,6 @@ def test_run_engine_mirror_writes_a_mirror_run_folder(tmp_path):
         ({"controls": {**SCENARIO["controls"], "backstop_vault_usd": 1_000_000}},
          "the backstop vault"),
         ({"order_flow": {"reentry": {"slots_per_market": 2}}}, "order_flow:"),
-        ({"controls": {**SCENARIO["controls"], "circuit_breaker_max_move_bps": 500}},
-         "the circuit breaker"),
     ],
 )  # fmt: skip
 def test_an_unmirrored_feature_is_one_line_exit_2_and_no_folder(tmp_path, changes, feature):

@@ -12,6 +12,8 @@ Modules, one per phase, mirroring :mod:`simulator.engine`:
 - :mod:`~simulator.mirror.sim.opening` -- the world: the venue listed, the accounts funded,
   the opening book traded, as :func:`simulator.world.build_world` on chain;
 - :mod:`~simulator.mirror.sim.oracle` -- the price pushes;
+- :mod:`~simulator.mirror.sim.controls` -- the circuit breaker (the oracles' TWAPs, the
+  venue's ``checkBreaker``) and the dynamic margin controller's ``pokeMany``;
 - :mod:`~simulator.mirror.sim.traders` -- the traders' closes and top-ups;
 - :mod:`~simulator.mirror.sim.keepers` -- the keepers' plan, the liquidations, their events;
 - :mod:`~simulator.mirror.sim.adl` -- the ADL keeper's plan and calls;

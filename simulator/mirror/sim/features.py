@@ -13,12 +13,17 @@ it leaves: bad debt (ADL policy ``none``), the loss charged to the open interest
 funding indices (``socialized``), or the ADL keeper's calls (``profit_queue``, ``pro_rata``,
 ``contracts_queue`` at the bankruptcy price or the previous mark), the counterparty pool, the
 order of an account's open markets, and an oracle's ``maxAge`` (a stale price refuses trades,
-liquidations and ADL), and a scheduled parameter change (through the timelock or the guardian).
+liquidations and ADL), a scheduled parameter change (through the timelock or the guardian),
+the circuit breaker (``circuitBreakerBandBps``: trades that add risk refused, and liquidations
+with ``liquidationsHaltOnBreaker``, against the oracle's TWAP) and the dynamic margin controller
+(``controls.dynamic_margin``: one ``pokeMany`` after the oracle pushes of every step), see
+:mod:`~simulator.mirror.sim.controls`.
 
 Refused (:func:`check_mirrored`: one line naming the feature, before anything runs): the
 contagion ``world:``, the ``order_flow:``, the market-making vault (``mm_vault:``), oracle
-``feedback`` from the spot AMMs (``controls.feedback: true``), the backstop vault, the dynamic
-margin controller, the circuit breaker, LP withdrawals (``lps.withdraw_on_drawdown``).
+``feedback`` from the spot AMMs (``controls.feedback: true``), the backstop vault
+(``controls.backstop_vault_usd > 0``: its takeovers, shares and unwind on the spot AMMs), LP
+withdrawals (``lps.withdraw_on_drawdown``).
 
 The spot AMMs, arbitrageurs and the hedger do not act on the venue without feedback; the
 mirror does not run them (``price_amm_usd`` is NaN and ``transactions`` counts the venue's
@@ -54,10 +59,6 @@ def unmirrored_features(scenario: Scenario) -> list[str]:
     b = params.buffers
     if b.backstop_enabled and b.backstop_vault_usd > 0:
         out.append("the backstop vault (controls.backstop_vault_usd > 0)")
-    if params.controller.enabled:
-        out.append("controls.dynamic_margin (the dynamic margin controller)")
-    if any(m.params.to_chain().get("circuitBreakerBandBps", 0) for m in params.markets):
-        out.append("the circuit breaker (circuitBreakerBandBps > 0)")
     return out
 
 

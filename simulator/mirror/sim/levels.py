@@ -6,7 +6,7 @@ parse_health` gives of ``healthOf`` / ``isolatedHealth``).
 WAD values become floats exactly as the chain engine converts the integers it reads
 (``from_wad`` of an integer, ``from_wad_array`` of a list, ``from_units`` of the fund's
 balance), so that in exact mode the agents see the very floats they see on chain. What the
-mirror does not model reads as the chain reads it without that part: a margin scale of 1, no backstop vault; the spot AMM's price is NaN (not mirrored).
+mirror does not model reads as the chain reads it without that part: no backstop vault; the spot AMM's price is NaN (not mirrored).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def levels_of(venue: VenueState) -> dict[str, Any]:
         "oi_short_base": floats(venue.short_oi),
         "funding_rate_per_hour": np.array([r / 24 for r in rate]),
         "funding_rate_per_day": rate,
-        "margin_scale": np.ones(m),
+        "margin_scale": floats(venue.markets.margin_scale),
         "amm_reserve_usd": np.full(m, np.nan),
         "amm_reserve_base": np.full(m, np.nan),
         "amm_price_usd": np.full(m, np.nan),

@@ -4,7 +4,9 @@ per step, on a :class:`~simulator.mirror.sim.venue.VenueState` instead of a chai
 Each step runs the engine's phases with the engine's own agent code and state
 (:class:`~simulator.engine.state.EngineState`, :mod:`simulator.agents`), so that the agents
 decide on the same inputs as on chain: the oracles post the step's prices
-(:mod:`~simulator.mirror.sim.oracle`); the traders' carried estimate and decisions
+(:mod:`~simulator.mirror.sim.oracle`) and the margin controller pokes every market
+(:mod:`~simulator.mirror.sim.controls`, whose circuit breaker the venue's trades and
+liquidations check); the traders' carried estimate and decisions
 (:func:`simulator.agents.traders.decide`, drawing from the agents' stream as on chain); the
 keepers' watch list, the units they confirm on the pending block (read here from the venue's
 state after the oracle pushes), their plan (:mod:`~simulator.mirror.sim.keepers`) and the
@@ -31,6 +33,7 @@ from simulator.engine.positions import position_rows
 from simulator.engine.spot import spot_inputs_after_closes
 from simulator.engine.state import EngineState, StepOutcome, advance_funding_index, opening_state
 from simulator.mirror.sim import adl, governance, keepers, oracle, traders
+from simulator.mirror.sim.controls import controls_of
 from simulator.mirror.sim.features import check_mirrored
 from simulator.mirror.sim.levels import floats, levels_of, unit_health
 from simulator.mirror.sim.opening import mirror_world
@@ -56,6 +59,11 @@ class MirrorEngine:
         self.mw = mirror_world(scenario, exact_mode=mode == "exact", inputs=inputs)
         self.world = world = self.mw.world
         self.venue = self.mw.venue
+        self.controls = controls_of(
+            scenario, self.venue, oracles_created_at_s=self.mw.oracles_created_at_s,
+            listed_at_s=self.mw.listed_at_s, controller_at_s=self.mw.controller_at_s,
+        )  # fmt: skip
+        """The circuit breaker and the margin controller (:mod:`~simulator.mirror.sim.controls`)."""
         self.symbols = list(world.symbols)
         exo = np.asarray(inputs.exogenous_usd, dtype=np.float64)
         self.exogenous_usd = exo.reshape(-1, 1) if exo.ndim == 1 else exo
@@ -142,6 +150,7 @@ class MirrorEngine:
 
         # ---- phase 1: oracles, traders ----------------------------------------------------------
         transactions = oracle.push_prices(ctx, s, venue, t, exo)
+        transactions += self.controls.poke(venue)  # the controller's pokeMany, same block
         last = self._last_levels
         advance_funding_index(
             s, last["funding_rate_per_day"], self.scenario.step_seconds, s.oracle_price_usd

@@ -9,6 +9,8 @@ chain's setup stamps its blocks one second apart from a fixed clock: the markets
 (oracles at their initial prices) two seconds before the opening trades, the deposits one
 second before, and step 0's block comes ``step_seconds`` after the block that funds the market
 makers, one second after the opens (:data:`LISTED_BEFORE_OPENS_S`, :data:`START_AFTER_OPENS_S`).
+A margin controller's deployment and its parameters add a block before the listing and one
+after it.
 Funding accrues over those seconds exactly as on chain.
 """
 
@@ -48,6 +50,19 @@ class MirrorWorld:
     world: World
     venue: VenueState
     opens_at_s: int
+    listed_at_s: int = 0
+    """When the markets were listed and their oracles pushed their first prices (s)."""
+
+    @property
+    def oracles_created_at_s(self) -> int:
+        """The oracles' creation (the deploy's second block, one second after the first at
+        genesis), the start of their TWAPs (s)."""
+        return GENESIS_TIMESTAMP_S + 1
+
+    @property
+    def controller_at_s(self) -> int:
+        """When a margin controller's parameters were set, its state started (s)."""
+        return self.listed_at_s + 1
 
 
 def mirror_world(
@@ -60,8 +75,11 @@ def mirror_world(
     salt = scenario.seed
     accounts = agent_addresses("trader", book.n_accounts, salt)
     delay = params.governance.timelock_delay_s
-    listed_at = GENESIS_TIMESTAMP_S + delay + 4
-    opens_at = listed_at + LISTED_BEFORE_OPENS_S
+    # A margin controller adds two deploy blocks: its deployment (before the listings) and
+    # its parameters (after them, before the deposits).
+    controller = 1 if params.controller.enabled else 0
+    listed_at = GENESIS_TIMESTAMP_S + delay + 4 + controller
+    opens_at = listed_at + LISTED_BEFORE_OPENS_S + controller
     ids = {m.symbol: i + 1 for i, m in enumerate(params.markets)}
     venue = VenueState.listed(
         [m.params.to_chain() for m in params.markets],
@@ -163,7 +181,7 @@ def mirror_world(
         wallet_usd=np.asarray(wallet_usd, dtype=np.float64),
         arbitrageur_capital_usd=scenario.arbitrageurs.capital_usd,
     )
-    return MirrorWorld(world=world, venue=venue, opens_at_s=opens_at)
+    return MirrorWorld(world=world, venue=venue, opens_at_s=opens_at, listed_at_s=listed_at)
 
 
 def _from_wad(x) -> float:

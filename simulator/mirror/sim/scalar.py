@@ -215,7 +215,7 @@ def liquidate_cross(ps: list[Params], size: list[float], entry: list[float],
     empty: dict = {}
     if not js:
         return CrossResult(("NoPosition", 0.0, 0.0), [], empty, empty, empty, empty, empty,
-                           empty, {}, size, entry, collateral, 0.0, 0.0, {})  # fmt: skip
+                           empty, size, entry, collateral, 0.0, 0.0, {})  # fmt: skip
     collateral -= sum(owed(size[j], snapshot[j], long_index[j], short_index[j]) for j in js)
     mm = {j: maintenance(ps[j], size[j], price[j]) for j in js}
     eq = collateral + sum(upnl(size[j], entry[j], price[j]) for j in js)
@@ -223,7 +223,7 @@ def liquidate_cross(ps: list[Params], size: list[float], entry: list[float],
     eq0, mmt0 = eq, mmt
     if not eq < mmt:
         return CrossResult(("NotLiquidatable", eq0, mmt0), [], empty, empty, empty, empty,
-                           empty, empty, {}, size, entry, collateral, 0.0, 0.0, {})  # fmt: skip
+                           empty, empty, size, entry, collateral, 0.0, 0.0, {})  # fmt: skip
     r = CrossResult(None, [], {}, {}, {}, {}, {}, {}, size, entry, collateral, 0.0, 0.0, {})
     for j in sorted(js, key=lambda j: (-mm[j], j)):
         if not eq < mmt:

@@ -123,6 +123,9 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
     """Fast mode: the markets' :class:`~simulator.mirror.sim.scalar.FundingParams`."""
     open_order: list | None = None
     """Per account: its open markets in the venue's ``_open`` order (:meth:`_track_open`)."""
+    breaker: Any = None
+    """The circuit breaker (:class:`simulator.mirror.sim.controls.Breaker`: the oracles'
+    histories and ``checkBreaker``), None without one."""
     version: int = 0
     """Bumped by every change of a market's price, open interest or stored funding: the key
     of the cached :meth:`funding`."""
@@ -229,7 +232,8 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
         self.params_chain[m] = (dict(params), self.params_chain[m][1])
         ps = [p for p, _ in self.params_chain]
         conv = self.conv
-        self.markets = MarketArrays.from_chain(ps, [t for _, t in self.params_chain],
+        scales = [int(x) for x in self.markets.margin_scale]  # the controller's, kept
+        self.markets = MarketArrays.from_chain(ps, [t for _, t in self.params_chain], scales,
                                                exact_mode=self.exact_mode)  # fmt: skip
         self.max_long_oi = conv([int(p["maxLongOpenInterest"]) for p in ps])
         self.max_short_oi = conv([int(p["maxShortOpenInterest"]) for p in ps])
@@ -343,6 +347,8 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
         self.price = price
         self.updated_at[m] = self.now
         self.version += 1
+        if self.breaker is not None:
+            self.breaker.pushed(m, self.now, price[m])
         return True
 
     def fresh_cross(self, a: int) -> None:

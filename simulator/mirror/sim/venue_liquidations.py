@@ -41,6 +41,8 @@ class LiquidationsMixin:
         for j in slots:  # _loadCross reads every cross position's fresh price, in _open order
             if not self.isolated[a, j]:
                 self.fresh(j)
+                if self.breaker is not None:  # then its breaker (liquidationsHaltOnBreaker)
+                    self.breaker.check(self, j, liquidation=True)
         if not self.exact_mode:
             return self._liquidate_fast(a, slots)
         state = self.funding()
@@ -100,6 +102,8 @@ class LiquidationsMixin:
         """``liquidateIsolated(account, market)``; raises :class:`Reverted` as the contract."""
         if self.size[a, m] != 0 and self.isolated[a, m]:
             self.fresh(m)  # after NoPosition and WrongMarginMode, as the contract checks
+            if self.breaker is not None:
+                self.breaker.check(self, m, liquidation=True)
         if not self.exact_mode:
             return self._liquidate_isolated_fast(a, m)
         state = self.funding()

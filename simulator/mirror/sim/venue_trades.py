@@ -20,7 +20,8 @@ class TradesMixin:
 
     def _trade_checks(self, a: int, m: int, size0: Any, delta: Any, isolated: bool) -> bool:
         """The venue's checks before a trade's accounting (either mode): the position's margin
-        mode, and no new risk in a market the breaker paused. Returns whether the trade adds
+        mode, and no new risk in a market the guardian paused or whose circuit breaker is
+        tripped. Returns whether the trade adds
         risk (a larger position, or a flip)."""
         if size0 != 0 and bool(self.isolated[a, m]) != isolated:
             raise Reverted(error_text("WrongMarginMode", market=m + 1,
@@ -29,6 +30,8 @@ class TradesMixin:
         adds_risk = abs(new_size) > abs(size0) or (new_size != 0 and (new_size > 0) != (size0 > 0))
         if adds_risk and self.risk_paused is not None and self.risk_paused[m]:
             raise Reverted(error_text("RiskPaused", market=m + 1))
+        if adds_risk and self.breaker is not None:
+            self.breaker.check(self, m)
         return adds_risk
 
     def trade(self, a: int, m: int, delta: Any, *, isolated: bool, margin_delta: Any = 0) -> dict:
