@@ -119,6 +119,10 @@ class Takeover:
     vault_funding: Array
     long_open_interest: Array
     short_open_interest: Array
+    equity_after: Array | None = None
+    """(A,) the vault's cross equity and maintenance had the takeover gone through, whatever
+    the outcome (``BackstopWouldBeUnderwater``'s arguments)."""
+    maintenance_after: Array | None = None
 
 
 def takeover(book: Book, price: Any, markets: MarketArrays, state: MarketState,
@@ -186,6 +190,8 @@ def takeover(book: Book, price: Any, markets: MarketArrays, state: MarketState,
         vault_funding=where(okw, v_owed, 0),
         long_open_interest=where(okw, long_oi, state.long_open_interest + 0 * vs),
         short_open_interest=where(okw, short_oi, state.short_open_interest + 0 * vs),
+        equity_after=h.equity,
+        maintenance_after=h.maintenance,
     )
 
 

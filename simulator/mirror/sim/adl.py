@@ -52,14 +52,16 @@ def outstanding(ctx: Context, venue: VenueState) -> bool:
 def plan_and_execute(
     ctx: Context, s: EngineState, venue: VenueState, ledgers: list[dict[str, int]], t: int,
     row_of: np.ndarray, decoded: list, ranking: VenueState | None = None,
+    vault_size_wad: list[int] | None = None,
 ) -> tuple[list[dict], set[int], int]:  # fmt: skip
     """The ADL calls for the deficits in ``ledgers`` (chain names, WAD), executed: (event
     rows, the book rows of the winners, calls sent); the winners' rows' updates go to
     ``decoded``. ``ranking``: the state the ranking is read on when it is not ``venue``'s
     (the chain engine reads it on the pending block before this block's calls when it sent
-    none yet: the last block's state at this block's time)."""
+    none yet: the last block's state at this block's time). ``vault_size_wad``: the backstop
+    vault's positions as the chain engine read them (with a vault: ranked after the traders)."""
     ranking = venue if ranking is None else ranking
-    jobs = engine_adl._jobs(ctx, s, {"ledgers": ledgers})
+    jobs = engine_adl._jobs(ctx, s, {"ledgers": ledgers, "vault_size_wad": vault_size_wad})
     rows_out: list[dict] = []
     winner_rows: set[int] = set()
     touched: set[str] = set()
@@ -68,8 +70,11 @@ def plan_and_execute(
         if touched.intersection(addresses):
             continue  # an earlier call of this block haircut a ranked account: next step
         accounts = np.asarray(ctx.world.book.account[rows], dtype=np.int64)
-        scores, pnls = ranking.adl_ranking(m, accounts)
         sizes = s.trader.size_base[rows] * s.trader.side[rows]
+        if venue.backstop is not None:  # the vault, ranked after the traders
+            accounts = np.append(accounts, venue.backstop.index)
+            sizes = np.append(sizes, float(vault_size_wad[m]) / 1e18)
+        scores, pnls = ranking.adl_ranking(m, accounts)
         winners = keeper_agents.plan_adl(
             np.array([float(x) for x in scores], dtype=np.float64),
             from_wad_array([int(x) if isinstance(x, int) else x for x in pnls])
@@ -122,7 +127,8 @@ def _rows(ctx, s, m: int, longs_bankrupt: bool, done: dict[str, Any], t: int, ro
         size = abs(to_float(closed))
         if row >= 0:
             decoded.append(_haircut_update(s, row, size, t))
-        out.append(event_row(t, "adl_fill", market=symbol, account=ctx.accounts[a],
+        who = ctx.accounts[a] if a < len(ctx.accounts) else ctx.vault_address
+        out.append(event_row(t, "adl_fill", market=symbol, account=who,
                              side=_side(1 if closed > 0 else (-1 if closed < 0 else 0)),
                              size=size, price=to_float(price),
                              amount=to_float(haircut)))  # fmt: skip

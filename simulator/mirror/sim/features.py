@@ -21,9 +21,12 @@ with ``liquidationsHaltOnBreaker``, against the oracle's TWAP) and the dynamic m
 
 Refused (:func:`check_mirrored`: one line naming the feature, before anything runs): the
 contagion ``world:``, the ``order_flow:``, the market-making vault (``mm_vault:``), oracle
-``feedback`` from the spot AMMs (``controls.feedback: true``), the backstop vault
-(``controls.backstop_vault_usd > 0``: its takeovers, shares and unwind on the spot AMMs), LP
-withdrawals (``lps.withdraw_on_drawdown``).
+``feedback`` from the spot AMMs (``controls.feedback: true``), LP withdrawals
+(``lps.withdraw_on_drawdown``; from the backstop vault too, once the AMM's are mirrored).
+
+The backstop vault (``controls.backstop_vault_usd > 0``) is mirrored: its account and shares,
+the keepers' takeovers, its place in the ADL ranking and its unwind after ADL, see
+:mod:`~simulator.mirror.sim.backstop`.
 
 The spot AMMs, arbitrageurs and the hedger do not act on the venue without feedback; the
 mirror does not run them (``price_amm_usd`` is NaN and ``transactions`` counts the venue's
@@ -57,8 +60,10 @@ def unmirrored_features(scenario: Scenario) -> list[str]:
         out.append("lps.withdraw_on_drawdown (LP withdrawals)")
     params = scenario.venue_params()
     b = params.buffers
-    if b.backstop_enabled and b.backstop_vault_usd > 0:
-        out.append("the backstop vault (controls.backstop_vault_usd > 0)")
+    lps = scenario.lps
+    if (b.backstop_enabled and b.backstop_vault_usd > 0 and lps.withdraw_on_drawdown is not None
+            and lps.applies_to in ("backstop", "both")):  # fmt: skip
+        out.append("lps.withdraw_on_drawdown from the backstop vault (its LPs' withdrawals)")
     return out
 
 

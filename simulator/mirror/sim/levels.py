@@ -6,7 +6,8 @@ parse_health` gives of ``healthOf`` / ``isolatedHealth``).
 WAD values become floats exactly as the chain engine converts the integers it reads
 (``from_wad`` of an integer, ``from_wad_array`` of a list, ``from_units`` of the fund's
 balance), so that in exact mode the agents see the very floats they see on chain. What the
-mirror does not model reads as the chain reads it without that part: no backstop vault; the spot AMM's price is NaN (not mirrored).
+mirror does not model reads as the chain reads it without that part: the spot AMM's price is NaN (not mirrored); the backstop vault's levels are
+:func:`simulator.mirror.sim.backstop.levels`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 
 from simulator.engine.context import Context
 from simulator.mirror.fixed import UNIT, WAD
+from simulator.mirror.sim import backstop
 from simulator.mirror.sim.venue import VenueState
 from simulator.units import from_units, from_wad, from_wad_array
 
@@ -65,6 +67,7 @@ def levels_of(venue: VenueState) -> dict[str, Any]:
         "mm_vault_equity_usd": np.nan,
         "ledgers": venue.ledgers(),
         "extra": [],
+        **(backstop.levels(venue) if venue.backstop is not None else {}),
     }
 
 

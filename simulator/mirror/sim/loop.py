@@ -32,7 +32,7 @@ from simulator.engine.opening import opening_fees_by_market, with_opening
 from simulator.engine.positions import position_rows
 from simulator.engine.spot import spot_inputs_after_closes
 from simulator.engine.state import EngineState, StepOutcome, advance_funding_index, opening_state
-from simulator.mirror.sim import adl, governance, keepers, oracle, traders
+from simulator.mirror.sim import adl, backstop, governance, keepers, oracle, traders
 from simulator.mirror.sim.controls import controls_of
 from simulator.mirror.sim.features import check_mirrored
 from simulator.mirror.sim.levels import floats, levels_of, unit_health
@@ -94,6 +94,7 @@ class MirrorEngine:
         self.row_of = np.full((book.n_accounts, len(self.symbols)), -1, dtype=np.int64)
         """The book row of every (account, market), -1 for none."""
         self.row_of[book.account, book.market] = np.arange(book.count)
+        backstop.wire(self)  # the backstop vault's fractions, address and row (with one)
         self.wallet_units = np.array([to_units(float(w)) for w in world.wallet_usd], dtype=np.int64)
         """Each account's collateral tokens outside the venue (base units), for top-ups."""
         governance.check(self.ctx)  # refuse a bad change before the run starts
@@ -183,7 +184,11 @@ class MirrorEngine:
             got_eq, got_mm = unit_health(ctx, venue, confirm)
             self._store(s, confirm, got_eq, got_mm, keep=np.isin(confirm, watch))
             eq[confirm], mm[confirm] = got_eq, got_mm
-        targets = keepers.plan(ctx, s, t, eq, mm, notional_row, notional)
+        if venue.backstop is None:
+            targets, takeovers = keepers.plan(ctx, s, t, eq, mm, notional_row, notional), 0
+        else:  # takeovers first (:mod:`~simulator.mirror.sim.backstop`)
+            targets, takeovers = backstop.plan(ctx, s, t, eq, mm, notional_row, notional)
+        vault_sizes = backstop.sizes(venue)  # the vault's positions before the keepers' calls
 
         # ---- the keepers' calls, then the ADL keeper's, in block order ------------------------
         # The ADL keeper acts on the ledgers after the keepers' calls when they may leave a
@@ -192,7 +197,7 @@ class MirrorEngine:
         # only when the block is decoded (after it all, in block order), as on chain.
         with_adl = adl.active(ctx)
         after_keepers = False
-        if with_adl:
+        if with_adl or venue.backstop is not None:
             ledgers = venue.ledgers()
             if len(targets):  # without keepers' calls the ledgers do not change
                 if len(confirm):  # the pending read after phase 1
@@ -202,8 +207,13 @@ class MirrorEngine:
                     oi_long, oi_short = spot["oi_long_base"], spot["oi_short_base"]
                 after_keepers = adl.leave_deficit(ctx, s, targets, eq, mm, oi_long, oi_short)
         decoded: list = [decode_trades]
-        for u in targets:
-            step_events += keepers.execute(ctx, s, venue, int(u), t, self.row_of, decoded)
+        for n, u in enumerate(targets):
+            if n < takeovers:
+                step_events += backstop.execute(ctx, s, venue, int(u), t, decoded)
+            else:
+                step_events += keepers.execute(ctx, s, venue, int(u), t, self.row_of, decoded)
+        if after_keepers:  # the chain engine's spot phase reads the block after them
+            vault_sizes = backstop.sizes(venue)
         transactions += len(targets)
         winner_rows: set[int] = set()
         if with_adl:
@@ -213,11 +223,14 @@ class MirrorEngine:
             adl_events, winner_rows, sent = adl.plan_and_execute(
                 ctx, s, venue, venue.ledgers() if after_keepers else ledgers, t, self.row_of,
                 decoded, ranking=None if sent_first or before is None else before,
+                vault_size_wad=vault_sizes,
             )  # fmt: skip
             step_events += adl_events
             transactions += sent
+        transactions += backstop.unwind(ctx, venue, vault_sizes)  # the vault's, after ADL
         for decode in decoded:
             decode()
+        step_events = backstop.expand(step_events)  # the takeovers' rows, decoded
 
         # ---- mined: levels, the touched and watched units read again, rows --------------------
         candidates = set(int(u) for u in targets) | set(touched.tolist())

@@ -10,7 +10,8 @@ chain's setup stamps its blocks one second apart from a fixed clock: the markets
 second before, and step 0's block comes ``step_seconds`` after the block that funds the market
 makers, one second after the opens (:data:`LISTED_BEFORE_OPENS_S`, :data:`START_AFTER_OPENS_S`).
 A margin controller's deployment and its parameters add a block before the listing and one
-after it.
+after it; a backstop vault is deployed in the block before the listing too (one block for
+both), and is one more venue account (:mod:`~simulator.mirror.sim.backstop`).
 Funding accrues over those seconds exactly as on chain.
 """
 
@@ -22,6 +23,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from simulator.mirror import liqprice
+from simulator.mirror.sim import backstop
 from simulator.mirror.sim.venue import Reverted, VenueState
 from simulator.runner import GENESIS_TIMESTAMP_S
 from simulator.scenario import Scenario
@@ -78,7 +80,9 @@ def mirror_world(
     # A margin controller adds two deploy blocks: its deployment (before the listings) and
     # its parameters (after them, before the deposits).
     controller = 1 if params.controller.enabled else 0
-    listed_at = GENESIS_TIMESTAMP_S + delay + 4 + controller
+    # A backstop vault is deployed in that same block before the listings (block 2b).
+    vault = 1 if backstop.wired(scenario) else 0
+    listed_at = GENESIS_TIMESTAMP_S + delay + 4 + max(controller, vault)
     opens_at = listed_at + LISTED_BEFORE_OPENS_S + controller
     ids = {m.symbol: i + 1 for i, m in enumerate(params.markets)}
     venue = VenueState.listed(
@@ -87,13 +91,14 @@ def mirror_world(
         [to_wad(m.oracle.initial_price_usd) for m in params.markets],
         [m.oracle.max_deviation_bps for m in params.markets],
         [m.oracle.max_age_s for m in params.markets],
-        book.n_accounts,
+        book.n_accounts + vault,
         to_units(params.buffers.insurance_fund_usd) * 10**12,
         to_units(params.buffers.pool_seed_usd) * 10**12,
         listed_at=listed_at,
         exact_mode=exact_mode,
     )
     venue.addresses = accounts
+    backstop.vault_of(scenario, venue, book.n_accounts)  # the vault's account, its margin
     venue.block = 4
     # Deposits: each account the sum of its rows' collateral.
     venue.begin_block(opens_at - 1)

@@ -126,6 +126,9 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
     breaker: Any = None
     """The circuit breaker (:class:`simulator.mirror.sim.controls.Breaker`: the oracles'
     histories and ``checkBreaker``), None without one."""
+    backstop: Any = None
+    """The backstop vault (:class:`simulator.mirror.sim.backstop.Vault`: its account row, idle
+    assets and shares), None without one."""
     version: int = 0
     """Bumped by every change of a market's price, open interest or stored funding: the key
     of the cached :meth:`funding`."""
