@@ -13,16 +13,16 @@ it leaves: bad debt (ADL policy ``none``), the loss charged to the open interest
 funding indices (``socialized``), or the ADL keeper's calls (``profit_queue``, ``pro_rata``,
 ``contracts_queue`` at the bankruptcy price or the previous mark), the counterparty pool, the
 order of an account's open markets, and an oracle's ``maxAge`` (a stale price refuses trades,
-liquidations and ADL), and a scheduled parameter change (through the timelock or the guardian).
+liquidations and ADL), a scheduled parameter change (through the timelock or the guardian),
+the spot AMMs (reserves and fees to the unit, the arbitrageurs' and the hedger's swaps and
+tokens, :mod:`~simulator.mirror.sim.spot`), oracle ``feedback`` (``controls.feedback: true``:
+the lower weighted median of the outside venues, with the hedger's square-root impact carried,
+and the spot AMM's price), and LP withdrawals from the AMMs (``lps.withdraw_on_drawdown``,
+:mod:`~simulator.mirror.sim.lps`).
 
 Refused (:func:`check_mirrored`: one line naming the feature, before anything runs): the
-contagion ``world:``, the ``order_flow:``, the market-making vault (``mm_vault:``), oracle
-``feedback`` from the spot AMMs (``controls.feedback: true``), the backstop vault, the dynamic
-margin controller, the circuit breaker, LP withdrawals (``lps.withdraw_on_drawdown``).
-
-The spot AMMs, arbitrageurs and the hedger do not act on the venue without feedback; the
-mirror does not run them (``price_amm_usd`` is NaN and ``transactions`` counts the venue's
-calls only).
+contagion ``world:``, the ``order_flow:``, the market-making vault (``mm_vault:``), the backstop
+vault (and with it its LPs' withdrawals), the dynamic margin controller, the circuit breaker.
 """
 
 from __future__ import annotations
@@ -45,15 +45,15 @@ def unmirrored_features(scenario: Scenario) -> list[str]:
         out.append("order_flow: (arriving traders)")
     if scenario.mm_vault.enabled:
         out.append("mm_vault: (the market-making vault)")
-    controls = scenario.controls
-    if controls.feedback:
-        out.append("controls.feedback: true (oracles that read the spot AMMs)")
-    if scenario.lps.withdraw_on_drawdown is not None:
-        out.append("lps.withdraw_on_drawdown (LP withdrawals)")
     params = scenario.venue_params()
     b = params.buffers
     if b.backstop_enabled and b.backstop_vault_usd > 0:
-        out.append("the backstop vault (controls.backstop_vault_usd > 0)")
+        lps = scenario.lps
+        vault_lps = lps.withdraw_on_drawdown is not None and lps.applies_to != "amm"
+        out.append(
+            "the backstop vault (controls.backstop_vault_usd > 0)"
+            + (f" and its LPs' withdrawals (lps.applies_to: {lps.applies_to})" if vault_lps else "")
+        )
     if params.controller.enabled:
         out.append("controls.dynamic_margin (the dynamic margin controller)")
     if any(m.params.to_chain().get("circuitBreakerBandBps", 0) for m in params.markets):

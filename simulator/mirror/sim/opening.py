@@ -30,6 +30,7 @@ from simulator.world import (
     WorldInputs,
     _check_book,
     agent_addresses,
+    hedger_base_of,
     world_inputs,
 )
 
@@ -161,6 +162,7 @@ def mirror_world(
         collateral_in_usd=row_units / 1e6,
         account_deposit_usd=deposited_usd,
         wallet_usd=np.asarray(wallet_usd, dtype=np.float64),
+        hedger_base=hedger_base_of(scenario, inputs, opened, size_base),
         arbitrageur_capital_usd=scenario.arbitrageurs.capital_usd,
     )
     return MirrorWorld(world=world, venue=venue, opens_at_s=opens_at)
