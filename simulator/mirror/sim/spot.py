@@ -219,9 +219,7 @@ def execute(s: EngineState, book: SpotBook, actions: list[Action]) -> None:
     engine_events.update_inventories(s, results, actions)
 
 
-def run_phase(
-    ctx: Context, s: EngineState, book: SpotBook, t: int, inputs: dict[str, Any]
-) -> int:
+def run_phase(ctx: Context, s: EngineState, book: SpotBook, t: int, inputs: dict[str, Any]) -> int:
     """Phase 3b on ``inputs`` (the state before the block's liquidations, as the chain engine
     chose it): arbitrageurs then the hedger (:func:`simulator.engine.spot.plan_spot`, which
     also carries the outside market's impact), executed; returns the calls sent."""
