@@ -74,3 +74,16 @@ def test_a_broken_spot_rule_is_caught(monkeypatch, target, name, replacement):
     )
     with pytest.raises(Divergence, match="mirror and chain diverge at "):
         rerun()
+
+
+def test_oct_2025_runs_on_the_mirror_as_on_chain_without_the_flow_and_the_vault():
+    """The oct-2025 preset (feedback on, five shallow-to-deep pools, three arbitrageurs, the
+    hedger's impact, LP withdrawals at a 10% drawdown; without its order flow and market-making
+    vault, which the mirror does not model yet) with 1,000 traders: a book whose opens take
+    two blocks of the world's setup, as on chain. Every step equal, spot side included."""
+    from simulator.scenario.loading import load_scenario
+
+    scenario = load_scenario("oct-2025", ["order_flow=null", "mm_vault.capital_usd=0",
+                                          "mm_vault.quoting=false", "traders.count=1000"])  # fmt: skip
+    counts = run_side_by_side(scenario, spot=True)
+    assert counts["lp_withdrawal"] > 0 and counts["liquidation"] > 0
