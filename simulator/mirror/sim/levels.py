@@ -6,7 +6,8 @@ parse_health` gives of ``healthOf`` / ``isolatedHealth``).
 WAD values become floats exactly as the chain engine converts the integers it reads
 (``from_wad`` of an integer, ``from_wad_array`` of a list, ``from_units`` of the fund's
 balance), so that in exact mode the agents see the very floats they see on chain. What the
-mirror does not model reads as the chain reads it without that part: no backstop vault; the spot AMM's price is NaN (not mirrored).
+mirror does not model reads as the chain reads it without that part: no backstop vault; the spot AMMs' reserves and price are NaN here (the loop
+fills them from :class:`~simulator.mirror.sim.spot.SpotBook`).
 """
 
 from __future__ import annotations
