@@ -327,6 +327,32 @@ def build_world(chain: Chain, scenario: Scenario, inputs: WorldInputs | None = N
         return _build_world(chain, scenario, inputs)
 
 
+def hedger_base_of(
+    scenario: Scenario, inputs: WorldInputs, opened: np.ndarray, size_base: np.ndarray
+) -> np.ndarray:
+    """Per market: the pool's hedger's base inventory at step 0 (base units):
+    :data:`HEDGER_INVENTORY_MULTIPLE` times the opening net open interest plus a tenth of the
+    gross (``opened``, ``size_base``: the book rows as opened), and room for the order flow's
+    positions. The world mints it (and its value in collateral at the start prices)."""
+    params, book = inputs.params, inputs.book
+    side = book.side.astype(np.int64)
+    hedger_base = np.zeros(len(params.markets))
+    if scenario.order_flow is not None:  # room for the order flow's positions too
+        hedger_base += flow_agents.slot_capacity_base(
+            scenario.order_flow,
+            book,
+            np.array([m.params.max_leverage for m in params.markets]),
+            inputs.start_prices_usd,
+        )
+    for m in range(len(params.markets)):
+        rows = (book.market == m) & opened
+        net_base = float(np.sum(side[rows] * size_base[rows]))
+        hedger_base[m] += abs(net_base) * HEDGER_INVENTORY_MULTIPLE + float(
+            np.sum(size_base[rows]) * 0.1
+        )
+    return hedger_base
+
+
 def _build_world(chain: Chain, scenario: Scenario, inputs: WorldInputs | None) -> World:
     """:func:`build_world`'s body."""
     clock = _PhaseClock()
@@ -423,22 +449,10 @@ def _build_world(chain: Chain, scenario: Scenario, inputs: WorldInputs | None) -
     # Market makers per asset: arbitrageurs hold capital in both tokens of every market's AMM;
     # the hedger holds each market's hedge inventory.
     prices = inputs.start_prices_usd
-    hedger_base = np.zeros(n_markets)
+    hedger_base = hedger_base_of(scenario, inputs, opened, size_base)
     arb = scenario.arbitrageurs
-    if scenario.order_flow is not None:  # room for the order flow's positions too
-        hedger_base += flow_agents.slot_capacity_base(
-            scenario.order_flow,
-            book,
-            np.array([m.params.max_leverage for m in params.markets]),
-            prices,
-        )
     mm_calls: list[Call] = []
     for m, market in enumerate(ids):
-        rows = (book.market == m) & opened
-        net_base = float(np.sum(side[rows] * size_base[rows]))
-        hedger_base[m] += abs(net_base) * HEDGER_INVENTORY_MULTIPLE + float(
-            np.sum(size_base[rows]) * 0.1
-        )
         amm, base = venue.amms[market], venue.bases[market]
         for addr in arbitrageurs:
             mm_calls += [

@@ -306,9 +306,11 @@ def compare_final_state(engine: Engine, mirror: MirrorEngine) -> None:
                                   f"the controller's {what} (WAD)", int(ours), int(theirs))  # fmt: skip
 
 
-def run_side_by_side(scenario: Scenario, chain=None) -> dict[str, int]:
+def run_side_by_side(scenario: Scenario, chain=None, *, spot: bool = False) -> dict[str, int]:
     """Run ``scenario`` on the chain (revm) and on the mirror (exact), compare after every
-    step and at the end (raises :class:`Divergence`); the run's counts of event kinds."""
+    step and at the end (raises :class:`Divergence`); the run's counts of event kinds. With
+    ``spot``, also the spot side after every step (:func:`compare_spot`: every ``steps`` row,
+    the LP withdrawals, the pools' reserves, the spot agents' inventories and the impact)."""
     mirror = MirrorEngine(scenario, mode="exact")
     with open_chain(backend="revm", anvil=run_node_config()) as chain:
         chain.use_fixed_clock(GENESIS_TIMESTAMP_S)
@@ -321,8 +323,10 @@ def run_side_by_side(scenario: Scenario, chain=None) -> dict[str, int]:
                 # The chain engine stops a run whose accounting check fails (its own traders'
                 # view of a flat unit below zero): the mirror's venue state must still be the
                 # chain's after that block; the run ends there.
-                mirror.step()
+                mine = mirror.step()
                 compare_levels(t, engine, mirror)
+                if spot:
+                    compare_spot(t, engine, mirror, mine, None)
                 compare_final_state(engine, mirror)
                 counts["chain_invariant_violation"] = 1
                 return counts
@@ -334,6 +338,8 @@ def run_side_by_side(scenario: Scenario, chain=None) -> dict[str, int]:
                 mine = with_opening(mirror.ctx, mine)
             compare_events(t, mine.events, theirs.events)
             compare_levels(t, engine, mirror)
+            if spot:
+                compare_spot(t, engine, mirror, mine, theirs)
             for e in theirs.events:
                 counts[e["kind"]] = counts.get(e["kind"], 0) + 1
                 if "StalePrice" in (e.get("detail") or ""):
@@ -356,3 +362,82 @@ def run_side_by_side(scenario: Scenario, chain=None) -> dict[str, int]:
 
 def parse(d: dict[str, Any]) -> Scenario:
     return parse_scenario(d)
+
+
+#: The spot agents' and the outside market's state compared after every step (EngineState).
+SPOT_STATE = ("arb_inventory", "hedger_inventory", "hedged_base", "permanent_log_impact",
+              "transient_log_impact", "metaorder_sale_usd", "oracle_price_usd", "amm_price_usd",
+              "lps_withdrew")  # fmt: skip
+
+
+def _same(x: Any, y: Any) -> bool:
+    if isinstance(x, float) and isinstance(y, float) and np.isnan(x) and np.isnan(y):
+        return True
+    return x == y
+
+
+def compare_spot(t: int, engine: Engine, mirror: MirrorEngine, mine, theirs) -> None:
+    """After step ``t``: every pool's reserves (to the unit), the spot agents' inventories,
+    the hedged base, the outside market's carried impact, the LPs' state, and (``theirs``:
+    the chain's step outcome, None after a stopped block) every field of every ``steps`` row
+    (``price_amm_usd``, ``price_outside_usd``, ``transactions``...) and the ``lp_withdrawal``
+    event rows."""
+    ids = engine.ctx.market_ids
+    reserves = engine.chain.read([engine.venue.amms[mid].reserves() for mid in ids])
+    book = mirror.spot
+    for m, symbol in enumerate(mirror.symbols):
+        ours = (book.reserve_collateral[m], book.reserve_base[m])
+        if ours != tuple(int(x) for x in reserves[m]):
+            raise _differ(f"step {t}, market {symbol}", "AMM reserves (units, base units)",
+                          ours, tuple(reserves[m]))  # fmt: skip
+    for key in SPOT_STATE:
+        a, b = np.asarray(getattr(mirror.state, key)), np.asarray(getattr(engine.state, key))
+        if not np.array_equal(a, b, equal_nan=a.dtype.kind == "f"):
+            raise _differ(f"step {t}", f"state {key}", a.tolist(), b.tolist())
+    if theirs is None:
+        return
+    if len(mine.rows) != len(theirs.rows):
+        raise _differ(f"step {t}", "steps rows", len(mine.rows), len(theirs.rows))
+    for x, y in zip(mine.rows, theirs.rows, strict=True):
+        for k in y:
+            if not _same(x.get(k), y[k]):
+                raise _differ(f"step {t}, market {y['market']}", f"steps row {k}", x.get(k), y[k])
+    a = [e for e in mine.events if e["kind"] == "lp_withdrawal"]
+    b = [e for e in theirs.events if e["kind"] == "lp_withdrawal"]
+    if [{k: e[k] for k in EVENT_FIELDS} for e in a] != [{k: e[k] for k in EVENT_FIELDS} for e in b]:
+        raise _differ(f"step {t}", "lp_withdrawal rows", a, b)
+
+
+@st.composite
+def feedback_scenarios(draw) -> dict[str, Any]:
+    """:func:`small_scenarios` with the spot side varied: oracle feedback on or off (the
+    outside venues with noise and lags, the AMM's weight), every pool's depth (shallow pools
+    the hedger moves, per market or for all), arbitrageurs (none to three, their capital and
+    trade limit), the outside market's impact (a scaled-down volume: the hedger's sales move
+    it), and LP withdrawals from the AMMs on a drawdown."""
+    d = draw(small_scenarios())
+    d["name"] = "mirror-feedback-diff"
+    d["controls"]["feedback"] = draw(st.booleans())
+    d["amm"] = {"liquidity_usd": draw(st.sampled_from([20_000, 200_000, 5_000_000]))}
+    for market in d["markets"]:
+        if draw(st.booleans()):
+            market["amm"] = {"liquidity_usd": draw(st.sampled_from([10_000, 100_000, 1_000_000]))}
+    d["arbitrageurs"] = {"count": draw(st.integers(0, 3)),
+                         "capital_usd": draw(st.sampled_from([1_000, 50_000, 1_000_000])),
+                         "max_trade_fraction": draw(st.sampled_from([0.05, 0.25, 1.0]))}  # fmt: skip
+    if draw(st.booleans()):
+        d["oracle_sources"] = {
+            "venues": [{"name": "a", "weight": draw(st.sampled_from([1, 3])),
+                        "lag_steps": draw(st.integers(0, 2)),
+                        "noise_bps": draw(st.sampled_from([0.0, 5.0, 50.0]))},
+                       {"name": "b", "weight": 1, "noise_bps": 10.0}],
+            "amm_weight": draw(st.sampled_from([0.0, 1.0, 5.0])),
+        }  # fmt: skip
+    d["outside_market"] = {"impact_y": draw(st.sampled_from([0.0, 1.0, 3.0])),
+                           "volume_scale": draw(st.sampled_from([1e-6, 1e-3, 1.0])),
+                           "half_life_steps": draw(st.sampled_from([2.0, 30.0]))}  # fmt: skip
+    if draw(st.booleans()):
+        d["lps"] = {"withdraw_on_drawdown": draw(st.sampled_from([0.02, 0.05, 0.1])),
+                    "withdraw_fraction": draw(st.sampled_from([0.3, 0.9, 1.0])),
+                    "applies_to": draw(st.sampled_from(["amm", "both"]))}  # fmt: skip
+    return d

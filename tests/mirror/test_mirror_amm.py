@@ -85,9 +85,14 @@ def test_liquidity_changes_equal_the_reference(pools, data):
 @given(pools=st.lists(amm_pool(), min_size=1, max_size=4))
 def test_fast_swaps_stay_within_the_bound_of_the_exact_ones(pools):
     """Float64: where the exact sequence succeeds with outputs well above 1 unit, the fast one
-    takes the same outcomes, with outputs and reserves within 1e-9 relative (+1 unit per
-    floor dropped)."""
+    takes the same outcomes, with outputs and reserves within 1e-9 relative plus what the
+    floors it does not take can carry: each earlier swap leaves a reserve up to 1 unit (of its
+    token) off, and an output moves by at most ``1 + r_out / r_in`` of its own units per unit
+    of reserve error (d out / d r_out <= 1, |d out / d r_in| <= r_out / r_in: a pool priced far
+    from one unit per unit amplifies it, e.g. 0.68 units of collateral reserve into 16 units of
+    base out at 270 base units per collateral unit)."""
     pools = [p for p in pools if p["reserve_collateral"] and p["reserve_base"]] or pools[:1]
+    base_in = _grid(pools, fixed.exact)[0]
     ex = amm.swaps(*_grid(pools, fixed.exact)[:2], fixed.exact([p["reserve_collateral"] for p in pools]),
                    fixed.exact([p["reserve_base"] for p in pools]),
                    fixed.exact([p["fee_bps"] for p in pools]))  # fmt: skip
@@ -97,11 +102,24 @@ def test_fast_swaps_stay_within_the_bound_of_the_exact_ones(pools):
     assert fa.amount_out.dtype == np.float64 and fa.reserve_base.dtype == np.float64
     clear = (ex.outcome == amm.OK) & (np.asarray(ex.amount_out, dtype=object) > 10**6)
     rows = clear.all(axis=-1)
-    for name in ("amount_out", "reserve_collateral", "reserve_base"):
+    # The exact reserves before each swap, and each swap's output per unit of input reserve.
+    rc_after = np.asarray(ex.reserve_collateral, dtype=object).astype(float)
+    rb_after = np.asarray(ex.reserve_base, dtype=object).astype(float)
+    rc0 = np.array([[float(p["reserve_collateral"])] for p in pools])
+    rb0 = np.array([[float(p["reserve_base"])] for p in pools])
+    rc_before = np.concatenate([rc0, rc_after[:, :-1]], axis=1)
+    rb_before = np.concatenate([rb0, rb_after[:, :-1]], axis=1)
+    r_in = np.where(base_in, rb_before, rc_before)
+    r_out = np.where(base_in, rc_before, rb_before)
+    gain = 1 + r_out / np.maximum(r_in, 1)
+    n = np.arange(1, rc_after.shape[-1] + 1)
+    out_slack = 2 * n * gain  # the floors dropped before and in this swap, carried to its output
+    reserve_slack = np.cumsum(out_slack, axis=-1)  # every output so far moved a reserve
+    for name, slack in (("amount_out", out_slack), ("reserve_collateral", reserve_slack),
+                        ("reserve_base", reserve_slack)):  # fmt: skip
         e = np.asarray(getattr(ex, name), dtype=object).astype(float)[rows]
         f = np.asarray(getattr(fa, name), dtype=float)[rows]
-        n = np.arange(1, e.shape[-1] + 1) if e.size else 1
-        assert (np.abs(f - e) <= 1e-9 * np.abs(e) + 2 * n).all(), (name, f, e)
+        assert (np.abs(f - e) <= 1e-9 * np.abs(e) + slack[rows]).all(), (name, f, e)
 
 
 # -- against the chain ------------------------------------------------------------------------

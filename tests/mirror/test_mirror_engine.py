@@ -75,7 +75,9 @@ def test_run_engine_mirror_writes_a_mirror_run_folder(tmp_path):
 @pytest.mark.parametrize(
     "changes,feature",
     [
-        ({"controls": {**SCENARIO["controls"], "feedback": True}}, "controls.feedback"),
+        ({"controls": {**SCENARIO["controls"], "backstop_vault_usd": 1_000_000},
+          "lps": {"withdraw_on_drawdown": 0.1, "applies_to": "backstop"}},
+         "the backstop vault (controls.backstop_vault_usd > 0) and its LPs' withdrawals"),
         ({"mm_vault": {"capital_usd": 100_000}}, "mm_vault:"),
         ({"controls": {**SCENARIO["controls"], "backstop_vault_usd": 1_000_000}},
          "the backstop vault"),

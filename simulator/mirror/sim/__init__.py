@@ -11,7 +11,9 @@ Modules, one per phase, mirroring :mod:`simulator.engine`:
   one-account calls in plain floats);
 - :mod:`~simulator.mirror.sim.opening` -- the world: the venue listed, the accounts funded,
   the opening book traded, as :func:`simulator.world.build_world` on chain;
-- :mod:`~simulator.mirror.sim.oracle` -- the price pushes;
+- :mod:`~simulator.mirror.sim.oracle` -- the price pushes (with the spot AMM's feedback);
+- :mod:`~simulator.mirror.sim.spot` -- the spot AMMs, the arbitrageurs' and the hedger's swaps
+  (phase 3b); :mod:`~simulator.mirror.sim.lps` -- LP withdrawals from the AMMs;
 - :mod:`~simulator.mirror.sim.controls` -- the circuit breaker (the oracles' TWAPs, the
   venue's ``checkBreaker``) and the dynamic margin controller's ``pokeMany``;
 - :mod:`~simulator.mirror.sim.traders` -- the traders' closes and top-ups;

@@ -263,6 +263,13 @@ def sizes(venue: VenueState) -> list[int]:
     return [int(x) if venue.exact_mode else round(float(x)) for x in venue.size[vault.index]]
 
 
+def size_array(venue: VenueState) -> np.ndarray:
+    """:func:`sizes` as the chain engine's levels hold them (object array of ints, (M,))."""
+    out = np.empty(venue.n_markets, dtype=object)
+    out[:] = sizes(venue)
+    return out
+
+
 def unwind(ctx: Context, venue: VenueState, size_wad: list[int]) -> int:
     """The manager's unwind (:func:`simulator.engine.spot.plan_vault_unwind`) of the vault's
     positions ``size_wad`` (as read for the spot phase) on the venue, market by market; the
@@ -297,14 +304,12 @@ def levels(venue: VenueState) -> dict[str, Any]:
         held = int(e) // UNIT if e > 0 else 0
     else:
         held = math.floor(float(e) / UNIT) if e > 0 else 0
-    size = np.empty(venue.n_markets, dtype=object)
-    size[:] = sizes(venue)
     return {
         "vault_assets_usd": from_units(vault.idle_units + held),
         "vault_supply": vault.supply,
-        "vault_size_wad": size,
+        "vault_size_wad": size_array(venue),
     }
 
 
-__all__ = ["Vault", "execute", "expand", "levels", "plan", "sizes", "takeover", "unwind",
+__all__ = ["Vault", "execute", "expand", "levels", "plan", "size_array", "sizes", "takeover", "unwind",
            "vault_address", "vault_of", "wire", "wired"]  # fmt: skip

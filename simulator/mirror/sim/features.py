@@ -17,20 +17,20 @@ liquidations and ADL), a scheduled parameter change (through the timelock or the
 the circuit breaker (``circuitBreakerBandBps``: trades that add risk refused, and liquidations
 with ``liquidationsHaltOnBreaker``, against the oracle's TWAP) and the dynamic margin controller
 (``controls.dynamic_margin``: one ``pokeMany`` after the oracle pushes of every step), see
-:mod:`~simulator.mirror.sim.controls`.
+:mod:`~simulator.mirror.sim.controls`; the spot AMMs (reserves and fees to the unit, the
+arbitrageurs' and the hedger's swaps and tokens, :mod:`~simulator.mirror.sim.spot`), oracle
+``feedback`` (``controls.feedback: true``: the lower weighted median of the outside venues,
+with the hedger's square-root impact carried, and the spot AMM's price), and LP withdrawals
+from the AMMs (``lps.withdraw_on_drawdown``, :mod:`~simulator.mirror.sim.lps`).
 
 Refused (:func:`check_mirrored`: one line naming the feature, before anything runs): the
-contagion ``world:``, the ``order_flow:``, the market-making vault (``mm_vault:``), oracle
-``feedback`` from the spot AMMs (``controls.feedback: true``), LP withdrawals
-(``lps.withdraw_on_drawdown``; from the backstop vault too, once the AMM's are mirrored).
+contagion ``world:``, the ``order_flow:``, the market-making vault (``mm_vault:``), LP
+withdrawals from the backstop vault (``lps.withdraw_on_drawdown`` with ``lps.applies_to``
+``backstop`` or ``both``).
 
 The backstop vault (``controls.backstop_vault_usd > 0``) is mirrored: its account and shares,
 the keepers' takeovers, its place in the ADL ranking and its unwind after ADL, see
 :mod:`~simulator.mirror.sim.backstop`.
-
-The spot AMMs, arbitrageurs and the hedger do not act on the venue without feedback; the
-mirror does not run them (``price_amm_usd`` is NaN and ``transactions`` counts the venue's
-calls only).
 """
 
 from __future__ import annotations
@@ -53,11 +53,6 @@ def unmirrored_features(scenario: Scenario) -> list[str]:
         out.append("order_flow: (arriving traders)")
     if scenario.mm_vault.enabled:
         out.append("mm_vault: (the market-making vault)")
-    controls = scenario.controls
-    if controls.feedback:
-        out.append("controls.feedback: true (oracles that read the spot AMMs)")
-    if scenario.lps.withdraw_on_drawdown is not None:
-        out.append("lps.withdraw_on_drawdown (LP withdrawals)")
     params = scenario.venue_params()
     b = params.buffers
     lps = scenario.lps

@@ -6,8 +6,9 @@ parse_health` gives of ``healthOf`` / ``isolatedHealth``).
 WAD values become floats exactly as the chain engine converts the integers it reads
 (``from_wad`` of an integer, ``from_wad_array`` of a list, ``from_units`` of the fund's
 balance), so that in exact mode the agents see the very floats they see on chain. What the
-mirror does not model reads as the chain reads it without that part: the spot AMM's price is NaN (not mirrored); the backstop vault's levels are
-:func:`simulator.mirror.sim.backstop.levels`.
+mirror does not model reads as the chain reads it without that part: the spot AMMs' reserves and
+price are NaN here (the loop fills them from :class:`~simulator.mirror.sim.spot.SpotBook`); the
+backstop vault's levels are :func:`simulator.mirror.sim.backstop.levels`.
 """
 
 from __future__ import annotations

@@ -10,7 +10,9 @@ liquidations check); the traders' carried estimate and decisions
 (:func:`simulator.agents.traders.decide`, drawing from the agents' stream as on chain); the
 keepers' watch list, the units they confirm on the pending block (read here from the venue's
 state after the oracle pushes), their plan (:mod:`~simulator.mirror.sim.keepers`) and the
-liquidations, executed call by call in block order; then the block's levels, the watch list
+liquidations, executed call by call in block order; the LP withdrawals
+(:mod:`~simulator.mirror.sim.lps`) and the spot phase, arbitrageurs then the hedger on the spot
+AMMs (:mod:`~simulator.mirror.sim.spot`); then the block's levels, the watch list
 and the touched units read again, the event rows and the ``steps`` rows
 (:func:`simulator.engine.metrics.step_rows`). The health the agents read is the venue's, to
 the wei in exact mode, converted to floats exactly as the chain engine converts its reads.
@@ -32,10 +34,10 @@ from simulator.engine.opening import opening_fees_by_market, with_opening
 from simulator.engine.positions import position_rows
 from simulator.engine.spot import spot_inputs_after_closes
 from simulator.engine.state import EngineState, StepOutcome, advance_funding_index, opening_state
-from simulator.mirror.sim import adl, backstop, governance, keepers, oracle, traders
+from simulator.mirror.sim import adl, backstop, governance, keepers, lps, oracle, spot, traders
 from simulator.mirror.sim.controls import controls_of
 from simulator.mirror.sim.features import check_mirrored
-from simulator.mirror.sim.levels import floats, levels_of, unit_health
+from simulator.mirror.sim.levels import levels_of, unit_health
 from simulator.mirror.sim.opening import mirror_world
 from simulator.scenario import Scenario
 from simulator.units import to_units
@@ -79,7 +81,7 @@ class MirrorEngine:
             rng=self.rng,
             exogenous_usd=self.exogenous_usd,
             faults=inputs.faults,
-            feedback=False,
+            feedback=scenario.controls.feedback,
             full_health_every_step=False,
             keeper_reward_fraction=np.array(
                 [p.liquidation_penalty_bps * p.keeper_share_bps / 1e8 for p in markets]
@@ -97,6 +99,9 @@ class MirrorEngine:
         backstop.wire(self)  # the backstop vault's fractions, address and row (with one)
         self.wallet_units = np.array([to_units(float(w)) for w in world.wallet_usd], dtype=np.int64)
         """Each account's collateral tokens outside the venue (base units), for top-ups."""
+        spot.attach(self.ctx)
+        self.spot = spot.spot_book(world)
+        """The spot AMMs and the spot agents' tokens (:mod:`~simulator.mirror.sim.spot`)."""
         governance.check(self.ctx)  # refuse a bad change before the run starts
         self.state = self._initial_state()
 
@@ -104,16 +109,13 @@ class MirrorEngine:
 
     def _initial_state(self) -> EngineState:
         w, ctx = self.world, self.ctx
-        n_markets = len(self.symbols)
-        # The spot agents hold nothing here: the mirror does not run them.
+        price0 = self.exogenous_usd[0].copy()
         s = opening_state(
-            w, ctx.units.count, self.exogenous_usd[0].copy(), self.scenario.steps,
-            wallet_multiple=TOP_UP_WALLET_MULTIPLE, hedged_base=np.zeros(n_markets),
-            arb_inventory=np.zeros((len(w.arbitrageurs), n_markets, 2)),
-            hedger_inventory=np.zeros((n_markets, 2)),
+            w, ctx.units.count, price0, self.scenario.steps,
+            wallet_multiple=TOP_UP_WALLET_MULTIPLE, **spot.opening_inventories(w, price0),
         )  # fmt: skip
         init_state(ctx, s)
-        reads = self._last_levels = levels_of(self.venue)
+        reads = self._last_levels = self._levels()
         s.margin_scale = reads["margin_scale"].copy()
         s.last_socialized_usd = reads["socialized_cum_usd"].copy()
         everyone = np.arange(ctx.units.count)
@@ -124,6 +126,10 @@ class MirrorEngine:
         s.last_fund_usd = reads["insurance_fund_usd"]
         s.step = -1
         return s
+
+    def _levels(self) -> dict[str, Any]:
+        """The levels the chain engine reads after a block: the venue's and the pools'."""
+        return {**levels_of(self.venue), **self.spot.levels()}
 
     def _store(self, s: EngineState, units, equity, maintenance, keep=None) -> None:
         """The traders' view of ``units`` read as (equity, maintenance) USD
@@ -168,6 +174,10 @@ class MirrorEngine:
         step_events += trade_events
         transactions += sent
         s.peak_price_usd = np.maximum(s.peak_price_usd, s.oracle_price_usd)
+        lp_rows: list[dict[str, Any]] = []  # decoded after the planned governance rows
+        lp_actions = lps.withdraw(ctx, s, self.spot, t, self._last_levels, lp_rows)
+        step_events[len(planned) : len(planned)] = lp_rows
+        transactions += len(lp_actions)
 
         # ---- phase 2: keepers on the pending block ----------------------------------------------
         prices = s.oracle_price_usd[book.market]
@@ -188,46 +198,50 @@ class MirrorEngine:
             targets, takeovers = keepers.plan(ctx, s, t, eq, mm, notional_row, notional), 0
         else:  # takeovers first (:mod:`~simulator.mirror.sim.backstop`)
             targets, takeovers = backstop.plan(ctx, s, t, eq, mm, notional_row, notional)
-        vault_sizes = backstop.sizes(venue)  # the vault's positions before the keepers' calls
 
         # ---- the keepers' calls, then the ADL keeper's, in block order ------------------------
         # The ADL keeper acts on the ledgers after the keepers' calls when they may leave a
         # deficit (:func:`simulator.engine.keepers.may_leave_deficit`), else on the ledgers
         # before them; it ranks winners on the block after them. The traders' view changes
         # only when the block is decoded (after it all, in block order), as on chain.
+        # The spot phase's inputs likewise: the pending read after phase 1 when the block had
+        # one (units to confirm, or an LP withdrawal), else the last levels less the closes;
+        # the state after the keepers' calls when they may leave a deficit.
         with_adl = adl.active(ctx)
-        after_keepers = False
-        if with_adl or venue.backstop is not None:
-            ledgers = venue.ledgers()
-            if len(targets):  # without keepers' calls the ledgers do not change
-                if len(confirm):  # the pending read after phase 1
-                    oi_long, oi_short = floats(venue.long_oi), floats(venue.short_oi)
-                else:
-                    spot = spot_inputs_after_closes(ctx, self._last_levels, s, decisions.close)
-                    oi_long, oi_short = spot["oi_long_base"], spot["oi_short_base"]
-                after_keepers = adl.leave_deficit(ctx, s, targets, eq, mm, oi_long, oi_short)
+        ledgers = venue.ledgers() if with_adl else None
+        read_pending = len(confirm) > 0 or len(lp_actions) > 0
+        spot_in = (
+            spot.spot_inputs(ctx, venue, self.spot)
+            if read_pending
+            else spot_inputs_after_closes(ctx, self._last_levels, s, decisions.close)
+        )
+        after_keepers = len(targets) > 0 and adl.leave_deficit(
+            ctx, s, targets, eq, mm, spot_in["oi_long_base"], spot_in["oi_short_base"]
+        )
         decoded: list = [decode_trades]
         for n, u in enumerate(targets):
             if n < takeovers:
                 step_events += backstop.execute(ctx, s, venue, int(u), t, decoded)
             else:
                 step_events += keepers.execute(ctx, s, venue, int(u), t, self.row_of, decoded)
-        if after_keepers:  # the chain engine's spot phase reads the block after them
-            vault_sizes = backstop.sizes(venue)
         transactions += len(targets)
+        if after_keepers:
+            spot_in = spot.spot_inputs(ctx, venue, self.spot)
         winner_rows: set[int] = set()
         if with_adl:
             # The chain engine reads the ranking on the pending block: after phase 1 (and the
             # keepers) when it sent them, else before any call of this block.
-            sent_first = len(confirm) > 0 or len(targets) > 0
+            sent_first = read_pending or len(targets) > 0
             adl_events, winner_rows, sent = adl.plan_and_execute(
                 ctx, s, venue, venue.ledgers() if after_keepers else ledgers, t, self.row_of,
                 decoded, ranking=None if sent_first or before is None else before,
-                vault_size_wad=vault_sizes,
+                vault_size_wad=spot_in["vault_size_wad"],
             )  # fmt: skip
             step_events += adl_events
             transactions += sent
-        transactions += backstop.unwind(ctx, venue, vault_sizes)  # the vault's, after ADL
+        transactions += backstop.unwind(ctx, venue, spot_in["vault_size_wad"])  # the vault's, after ADL
+        # ---- phase 3b: arbitrageurs, then the hedger, on the spot AMMs -------------------------
+        transactions += spot.run_phase(ctx, s, self.spot, t, spot_in)
         for decode in decoded:
             decode()
         step_events = backstop.expand(step_events)  # the takeovers' rows, decoded
@@ -238,7 +252,7 @@ class MirrorEngine:
         if not everyone:
             candidates |= set(watch.tolist())
         candidates = np.array(sorted(candidates), dtype=np.int64)
-        levels = self._last_levels = levels_of(venue)
+        levels = self._last_levels = self._levels()
         s.transactions += transactions
         s.margin_scale = levels["margin_scale"].copy()
         if len(candidates):

@@ -11,21 +11,28 @@ second before, and step 0's block comes ``step_seconds`` after the block that fu
 makers, one second after the opens (:data:`LISTED_BEFORE_OPENS_S`, :data:`START_AFTER_OPENS_S`).
 A margin controller's deployment and its parameters add a block before the listing and one
 after it; a backstop vault is deployed in the block before the listing too (one block for
-both), and is one more venue account (:mod:`~simulator.mirror.sim.backstop`).
-Funding accrues over those seconds exactly as on chain.
+both), and is one more venue account (:mod:`~simulator.mirror.sim.backstop`). A phase whose
+calls exceed the block gas limit goes on in further blocks, one second
+apart, as the chain assembles them (:func:`gas_blocks`; a large book's deposits and opens):
+each opening trade executes at its block's time. Funding accrues over those seconds exactly as
+on chain.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
 
 import numpy as np
 
+from simulator.chain.contracts import CollateralToken
 from simulator.mirror import liqprice
 from simulator.mirror.sim import backstop
 from simulator.mirror.sim.venue import Reverted, VenueState
-from simulator.runner import GENESIS_TIMESTAMP_S
+from simulator.protocol.contracts import BaseToken
+from simulator.protocol.venue_contracts import PerpVenue
+from simulator.runner import GENESIS_TIMESTAMP_S, run_node_config
 from simulator.scenario import Scenario
 from simulator.units import WAD, from_wad, to_units, to_wad
 from simulator.world import (
@@ -34,6 +41,7 @@ from simulator.world import (
     WorldInputs,
     _check_book,
     agent_addresses,
+    hedger_base_of,
     world_inputs,
 )
 
@@ -41,6 +49,35 @@ from simulator.world import (
 LISTED_BEFORE_OPENS_S = 2
 #: Seconds from the opening trades to the block before step 0 (the market makers' funding).
 START_AFTER_OPENS_S = 1
+
+
+def gas_blocks(gas: Sequence[int], limit: int) -> np.ndarray:
+    """The block (0, 1, ...) of each call of one ``Chain.execute`` of calls with these gas
+    limits: a block ends before the call that would take its gas beyond ``limit``
+    (:meth:`simulator.chain.assembly.AssemblingChain._assemble`; the world's
+    ``max_block_calls`` split keeps the timestamp and counts the whole block's gas, so it moves
+    no call in time)."""
+    out = np.zeros(len(gas), dtype=np.int64)
+    block = pending = 0
+    for i, g in enumerate(gas):
+        if pending + g > limit:
+            block, pending = block + 1, 0
+        pending += g
+        out[i] = block
+    return out
+
+
+def _market_maker_gas(scenario: Scenario, n_markets: int) -> list[int]:
+    """The gas of the world's market-maker funding calls (:func:`simulator.world.build_world`):
+    per market each arbitrageur's and the hedger's two mints and two approvals; the
+    market-making vault's mint, approval and deposit."""
+    per_agent = [CollateralToken.GAS["mint"], BaseToken.GAS["mint"],
+                 CollateralToken.GAS["approve"], BaseToken.GAS["approve"]]  # fmt: skip
+    gas = per_agent * ((scenario.arbitrageurs.count + 1) * n_markets)
+    if scenario.mm_vault.enabled:
+        gas += [CollateralToken.GAS["mint"], CollateralToken.GAS["approve"],
+                PerpVenue.GAS["deposit"]]  # fmt: skip
+    return gas
 
 
 @dataclass
@@ -83,7 +120,11 @@ def mirror_world(
     # A backstop vault is deployed in that same block before the listings (block 2b).
     vault = 1 if backstop.wired(scenario) else 0
     listed_at = GENESIS_TIMESTAMP_S + delay + 4 + max(controller, vault)
-    opens_at = listed_at + LISTED_BEFORE_OPENS_S + controller
+    limit = run_node_config().block_gas_limit
+    deposit_gas = [CollateralToken.GAS["mint"], CollateralToken.GAS["approve"],
+                   PerpVenue.GAS["deposit"]] * book.n_accounts  # fmt: skip
+    deposit_blocks = int(gas_blocks(deposit_gas, limit)[-1]) + 1 if deposit_gas else 1
+    opens_at = listed_at + LISTED_BEFORE_OPENS_S + controller + deposit_blocks - 1
     ids = {m.symbol: i + 1 for i, m in enumerate(params.markets)}
     venue = VenueState.listed(
         [m.params.to_chain() for m in params.markets],
@@ -109,7 +150,6 @@ def mirror_world(
     deposited = [venue.deposit(a, int(u)) for a, u in enumerate(deposit_units)]
     deposited_usd = np.array([int(d) / WAD for d in deposited], dtype=np.float64)
     # The opening trades, in book order.
-    venue.begin_block(opens_at)
     n = book.count
     opened = np.zeros(n, dtype=bool)
     size_base, fee_usd = np.zeros(n), np.zeros(n)
@@ -118,7 +158,14 @@ def mirror_world(
     errors: list[str] = []
     side = book.side.astype(np.int64)
     open_rows = np.flatnonzero(~book.start_flat)
-    for r in open_rows:
+    trade_gas = [PerpVenue.GAS["tradeIsolated" if book.isolated[r] else "trade"] for r in open_rows]
+    open_block = gas_blocks(trade_gas, limit)
+    open_blocks = int(open_block[-1]) + 1 if len(open_rows) else 1
+    block = -1
+    for k, r in enumerate(open_rows):
+        if open_block[k] != block:
+            block = int(open_block[k])
+            venue.begin_block(opens_at + block)
         a, m = int(book.account[r]), int(book.market[r])
         delta = int(side[r]) * to_wad(round(float(book.size_base[r]), 12))
         delta_v = delta if exact_mode else float(delta)
@@ -147,8 +194,12 @@ def mirror_world(
             f"({'long' if side[i] > 0 else 'short'} {book.size_base[i]:g} base units of "
             f"{inputs.symbols[book.market[i]]} on {book.collateral_usd[i]:g} USD): {reverts[i]}"
         )
-    # The market makers' block, then the liquidation prices read after it.
-    venue.begin_block(opens_at + START_AFTER_OPENS_S)
+    if not len(open_rows):
+        venue.begin_block(opens_at)
+    # The market makers' blocks, then the liquidation prices read after the last.
+    mm_blocks = int(gas_blocks(_market_maker_gas(scenario, len(params.markets)), limit)[-1]) + 1
+    funded_at = opens_at + open_blocks - 1 + START_AFTER_OPENS_S + mm_blocks - 1
+    venue.begin_block(funded_at)
     liq_usd = np.full(n, np.nan)
     rows = np.flatnonzero(opened)
     if len(rows):
@@ -158,7 +209,7 @@ def mirror_world(
         for r in rows:
             p = grid[book.account[r], book.market[r]]
             liq_usd[r] = _from_wad(p) if p else np.nan
-    start = opens_at + START_AFTER_OPENS_S + scenario.step_seconds
+    start = funded_at + scenario.step_seconds
     world = World(
         scenario=scenario,
         inputs=inputs,
@@ -184,6 +235,7 @@ def mirror_world(
         collateral_in_usd=row_units / 1e6,
         account_deposit_usd=deposited_usd,
         wallet_usd=np.asarray(wallet_usd, dtype=np.float64),
+        hedger_base=hedger_base_of(scenario, inputs, opened, size_base),
         arbitrageur_capital_usd=scenario.arbitrageurs.capital_usd,
     )
     return MirrorWorld(world=world, venue=venue, opens_at_s=opens_at, listed_at_s=listed_at)

@@ -1,6 +1,9 @@
 """Phase 1a on the mirror: every market's oracle posts the step's price, as
-:func:`simulator.engine.oracle.plan_oracle` plans it without feedback: the exogenous price,
-through the scenario's oracle faults (lag, stale, bad print), rounded to 8 decimals as the
+:func:`simulator.engine.oracle.plan_oracle` plans it: without feedback the exogenous price, with
+feedback the lower weighted median of the outside venues (the outside price carried with the
+hedger's impact, the ``oracle`` stream's noise) and the spot AMM's price at the end of the
+previous block (:func:`simulator.engine.oracle.source_median_usd`); through the scenario's oracle
+faults (lag, stale, bad print), rounded to 8 decimals as the
 engine sends it. A push the oracle refuses (a move beyond its ``maxDeviationBps``) keeps the
 old price in the venue, while the agents believe the new one, as on chain."""
 
@@ -9,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.engine.context import Context
+from simulator.engine.oracle import oracle_model, source_median_usd
 from simulator.engine.state import EngineState
 from simulator.mirror.sim.venue import VenueState
 from simulator.units import to_wad
@@ -17,7 +21,11 @@ from simulator.units import to_wad
 def push_prices(ctx: Context, s: EngineState, venue: VenueState, t: int, exo_usd) -> int:
     """Post step ``t``'s prices; returns the transactions sent (one per push)."""
     s.outside_price_usd[t] = exo_usd * np.exp(s.permanent_log_impact + s.transient_log_impact)
-    s.feed_prices_usd[t] = exo_usd
+    if ctx.feedback:
+        model = oracle_model(ctx.scenario)
+        s.feed_prices_usd[t] = source_median_usd(model, s.outside_price_usd, s.amm_price_usd, t)
+    else:
+        s.feed_prices_usd[t] = exo_usd
     feed = ctx.faults.feed_markets(t, s.feed_prices_usd[: t + 1])
     sent = 0
     for m in range(ctx.n_markets):

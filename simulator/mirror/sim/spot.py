@@ -1,0 +1,243 @@
+"""The spot AMMs on the mirror and phase 3b: arbitrageurs, then the pool's hedger, on every
+market's constant-product pool, as :func:`simulator.engine.spot.plan_spot` plans them on chain.
+
+:class:`SpotBook` holds what the chain holds of the spot side: every pool's reserves
+(collateral base units, base-token units of 1e-18) and fee (bps), seeded as
+:func:`simulator.protocol.venue_deploy.deploy_multi_venue` adds the liquidity, and the token
+balances of the arbitrageurs and the hedger as :func:`simulator.world.build_world` mints them
+(collateral, one token for all markets; each market's base token). Calls are executed with the
+contract's math (:mod:`simulator.mirror.amm`, equal to ``SpotAMM.sol`` to the unit) in both
+mirror modes: the pools are a few integers a step. A swap beyond what its sender holds reverts
+(the token's ``transferFrom``), as does one the pool refuses (``ZeroAmount``, ``NoLiquidity``,
+``InsufficientOutput``) and a removal beyond a reserve; a reverted call changes nothing.
+
+The engine's planners run unchanged: ``ctx.venue.amms`` holds an :class:`AmmHandle` per market
+id, whose ``swap`` / ``remove_liquidity`` return a :class:`SpotCall` where the chain's wrapper
+returns a transaction, and the planners' inputs are what the chain engine reads
+(:func:`spot_inputs`: the pending block's market state and reserves, or the estimate
+:func:`simulator.engine.spot.spot_inputs_after_closes`). The mined swaps move the agents'
+inventories through :func:`simulator.engine.events.update_inventories`, fed the ``Swap``
+event's fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+from simulator.engine import events as engine_events
+from simulator.engine import spot as engine_spot
+from simulator.engine.context import Action, Context
+from simulator.engine.state import EngineState
+from simulator.mirror import amm
+from simulator.mirror.sim import backstop
+from simulator.mirror.sim.levels import floats
+from simulator.mirror.sim.venue import VenueState
+from simulator.units import WAD, from_units, from_wad, to_units, to_wad
+from simulator.world import World
+
+#: The address the venue's deployer (the pools' owner, where LP withdrawals go) has here.
+DEPLOYER = "deployer"
+
+
+@dataclass(frozen=True)
+class SpotCall:
+    """One call on market ``market``'s pool: a ``swap`` (``amount``: in, collateral units or
+    base-token units; ``base_in``) or a ``removeLiquidity`` (``amount`` collateral units,
+    ``base_amount`` base-token units), sent by ``sender``."""
+
+    method: str
+    market: int
+    sender: str
+    amount: int
+    base_in: bool = False
+    base_amount: int = 0
+    min_amount_out: int = 0
+
+
+class AmmHandle:
+    """Market ``market``'s pool as the engine's planners address it (``ctx.venue.amms[id]``,
+    the :class:`simulator.protocol.contracts.SpotAMM` wrapper's signatures)."""
+
+    def __init__(self, market: int):
+        self.market = market
+
+    def swap(self, sender: str, base_in: bool, amount_in: int, min_amount_out: int = 0,
+             to: str | None = None) -> SpotCall:  # fmt: skip
+        """``swap(baseIn, amountIn, minAmountOut, to)`` (the output goes to ``sender``, as
+        every agent of the engine sends it)."""
+        return SpotCall("swap", self.market, sender, int(amount_in), bool(base_in),
+                        min_amount_out=int(min_amount_out))  # fmt: skip
+
+    def remove_liquidity(self, sender: str, collateral_units: int, base_amount: int,
+                         to: str) -> SpotCall:  # fmt: skip
+        """``removeLiquidity(collateralAmount, baseAmount, to)`` (owner only)."""
+        return SpotCall("remove_liquidity", self.market, sender, int(collateral_units),
+                        base_amount=int(base_amount))  # fmt: skip
+
+
+@dataclass
+class SpotBook:
+    """The pools' reserves and fees and the spot agents' token balances (see the module
+    docstring); integers as on chain."""
+
+    reserve_collateral: list[int]
+    """Per market: the pool's collateral reserve (collateral base units, 1e-6 USD)."""
+    reserve_base: list[int]
+    """Per market: the pool's base reserve (base-token units, 1e-18)."""
+    fee_bps: list[int]
+    collateral: dict[str, int] = field(default_factory=dict)
+    """Collateral tokens by holder (base units)."""
+    base: dict[tuple[str, int], int] = field(default_factory=dict)
+    """Market ``m``'s base tokens by (holder, m) (1e-18 units)."""
+
+    def execute(self, call: SpotCall) -> Any:
+        """Apply ``call``; returns what the chain engine decodes of its receipt (``ok``, and a
+        ``Swap`` event with ``baseIn``, ``amountIn``, ``amountOut`` for a swap that went
+        through)."""
+        m = call.market
+        rc, rb = self.reserve_collateral[m], self.reserve_base[m]
+        if call.method == "remove_liquidity":
+            rc2, rb2, ok = amm.remove_liquidity(
+                _obj(rc), _obj(rb), _obj(call.amount), _obj(call.base_amount)
+            )
+            if bool(ok):
+                self.reserve_collateral[m], self.reserve_base[m] = int(rc2), int(rb2)
+                self.collateral[call.sender] = self.collateral.get(call.sender, 0) + call.amount
+                key = (call.sender, m)
+                self.base[key] = self.base.get(key, 0) + call.base_amount
+            return SimpleNamespace(ok=bool(ok), events=[])
+        got = amm.swap(call.base_in, _obj(call.amount), _obj(rc), _obj(rb),
+                       _obj(self.fee_bps[m]), _obj(call.min_amount_out))  # fmt: skip
+        key = (call.sender, m)
+        held = self.base.get(key, 0) if call.base_in else self.collateral.get(call.sender, 0)
+        if int(got.outcome) != amm.OK or held < call.amount:
+            return SimpleNamespace(ok=False, events=[])
+        out = int(got.amount_out)
+        self.reserve_collateral[m], self.reserve_base[m] = (
+            int(got.reserve_collateral), int(got.reserve_base))  # fmt: skip
+        if call.base_in:
+            self.base[key] = held - call.amount
+            self.collateral[call.sender] = self.collateral.get(call.sender, 0) + out
+        else:
+            self.collateral[call.sender] = held - call.amount
+            self.base[key] = self.base.get(key, 0) + out
+        swap = SimpleNamespace(
+            name="Swap", args={"baseIn": call.base_in, "amountIn": call.amount, "amountOut": out}
+        )
+        return SimpleNamespace(ok=True, events=[swap])
+
+    def levels(self) -> dict[str, np.ndarray]:
+        """The reserves and price as the chain engine parses ``reserves()``
+        (:func:`simulator.engine.levels.parse_markets`): USD, base units, USD per base unit
+        (NaN for an empty pool)."""
+        reserve_usd = np.array([from_units(r) for r in self.reserve_collateral])
+        reserve_base = np.array([from_wad(r) for r in self.reserve_base])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            price = np.where(reserve_base > 0, reserve_usd / reserve_base, np.nan)
+        return {"amm_reserve_usd": reserve_usd, "amm_reserve_base": reserve_base,
+                "amm_price_usd": price}  # fmt: skip
+
+
+def _obj(x: int) -> np.ndarray:
+    """A Python int as a 0-d object array (the exact mode of :mod:`simulator.mirror.amm`)."""
+    return np.array(int(x), dtype=object)
+
+
+def spot_book(world: World) -> SpotBook:
+    """The pools after the deployment's ``addLiquidity`` and the agents' tokens after the
+    world's market-maker funding (the same integers as on chain)."""
+    markets = world.params.markets
+    units = [to_units(m.amm.liquidity_usd) for m in markets]
+    base_wad = [
+        int(Decimal(str(m.amm.liquidity_usd)) / Decimal(str(m.oracle.initial_price_usd)) * WAD)
+        for m in markets
+    ]
+    seeded = [bool(u and b) for u, b in zip(units, base_wad, strict=True)]
+    book = SpotBook(
+        reserve_collateral=[u if ok else 0 for u, ok in zip(units, seeded, strict=True)],
+        reserve_base=[b if ok else 0 for b, ok in zip(base_wad, seeded, strict=True)],
+        fee_bps=[int(m.amm.fee_bps) for m in markets],
+    )
+    prices = world.inputs.start_prices_usd
+    capital = world.arbitrageur_capital_usd
+    for m in range(len(markets)):
+        for addr in world.arbitrageurs:
+            book.collateral[addr] = book.collateral.get(addr, 0) + to_units(capital)
+            book.base[(addr, m)] = to_wad(capital / prices[m])
+        h = world.hedger
+        book.collateral[h] = book.collateral.get(h, 0) + to_units(world.hedger_base[m] * prices[m])
+        book.base[(h, m)] = to_wad(round(float(world.hedger_base[m]), 12))
+    return book
+
+
+def attach(ctx: Context) -> None:
+    """Give the engine's planners the pools to address: ``ctx.venue.amms`` (by market id) and
+    the deployer (the mirror's venue record has neither)."""
+    ctx.venue.amms = {mid: AmmHandle(m) for m, mid in enumerate(ctx.market_ids)}  # type: ignore[misc]
+    ctx.venue.deployer = DEPLOYER  # type: ignore[misc]
+
+
+def opening_inventories(world: World, price0_usd: np.ndarray) -> dict[str, np.ndarray]:
+    """What the spot agents hold at step 0, as the chain engine's initial state has it: the
+    hedged base (the opening book's net position times the hedge ratio), every arbitrageur's
+    (USD, base) per market, the hedger's (USD, base) per market
+    (:func:`simulator.engine.state.opening_state`'s keyword arguments)."""
+    book, n_markets = world.book, len(price0_usd)
+    signed = book.side * np.where(world.opened, world.opened_size_base, 0.0)
+    capital = world.arbitrageur_capital_usd
+    return {
+        "hedged_base": np.bincount(book.market, weights=signed, minlength=n_markets)
+        * engine_spot.HEDGE_RATIO,
+        "arb_inventory": np.array(
+            [[[capital, capital / p] for p in price0_usd] for _ in world.arbitrageurs],
+            dtype=np.float64,
+        ).reshape(len(world.arbitrageurs), n_markets, 2),
+        "hedger_inventory": np.stack([world.hedger_base * price0_usd, world.hedger_base], axis=1),
+    }
+
+
+def spot_inputs(ctx: Context, venue: VenueState, book: SpotBook) -> dict[str, Any]:
+    """What :func:`simulator.engine.spot.parse_spot` gives of a pending read of the venue's
+    and the pools' current state (the backstop vault's sizes,
+    :func:`simulator.mirror.sim.backstop.sizes`)."""
+    return {
+        "ledgers": venue.ledgers(),
+        "oi_long_base": floats(venue.long_oi),
+        "oi_short_base": floats(venue.short_oi),
+        **book.levels(),
+        "vault_size_wad": backstop.size_array(venue),
+    }
+
+
+def execute(s: EngineState, book: SpotBook, actions: list[Action]) -> None:
+    """Apply ``actions`` (the planners' :class:`SpotCall` s) in order and move the agents'
+    inventories by the swaps that went through, as the chain engine decodes them."""
+    results = [book.execute(a.call) for a in actions]  # type: ignore[arg-type]
+    engine_events.update_inventories(s, results, actions)
+
+
+def run_phase(ctx: Context, s: EngineState, book: SpotBook, t: int, inputs: dict[str, Any]) -> int:
+    """Phase 3b on ``inputs`` (the state before the block's liquidations, as the chain engine
+    chose it): arbitrageurs then the hedger (:func:`simulator.engine.spot.plan_spot`, which
+    also carries the outside market's impact), executed; returns the calls sent."""
+    actions = engine_spot.plan_spot(ctx, s, t, inputs)
+    execute(s, book, actions)
+    return len(actions)
+
+
+__all__ = [
+    "AmmHandle",
+    "SpotBook",
+    "SpotCall",
+    "attach",
+    "execute",
+    "opening_inventories",
+    "run_phase",
+    "spot_book",
+    "spot_inputs",
+]
