@@ -47,6 +47,8 @@ VENUE_KINDS = (
     "governance_submitted",
     "governance_executed",
     "governance_executed_reverted",
+    "backstop_takeover",
+    "backstop_reverted",
 )
 #: Ledger entries compared per market after every step (WAD), by the mirror's names.
 LEDGER = {"fees": "fees", "liquidationPenalties": "penalties", "totalDeficit": "total_deficit",
@@ -255,6 +257,20 @@ def compare_levels(t: int, engine: Engine, mirror: MirrorEngine) -> None:
         if not np.array_equal(ours, theirs):
             m = int(np.flatnonzero(ours != theirs)[0])
             raise _differ(f"step {t}, market {mirror.symbols[m]}", key, ours[m], theirs[m])
+    compare_vault_levels(t, got, levels, mirror.symbols)
+
+
+def compare_vault_levels(t: int, got: dict, levels: dict, symbols: list[str]) -> None:
+    """The backstop vault's ``totalAssets`` (USD), share supply and positions (WAD) as read
+    after step ``t`` (0 on both sides without a vault)."""
+    for key in ("vault_assets_usd", "vault_supply"):
+        if got[key] != levels[key]:
+            raise _differ(f"step {t}", f"the backstop vault's {key}", got[key], levels[key])
+    for m, symbol in enumerate(symbols):
+        ours, theirs = int(got["vault_size_wad"][m]), int(levels["vault_size_wad"][m])
+        if ours != theirs:
+            raise _differ(f"step {t}, market {symbol}", "the backstop vault's size (WAD)", ours,
+                          theirs)  # fmt: skip
 
 
 def compare_final_state(engine: Engine, mirror: MirrorEngine) -> None:
@@ -262,7 +278,10 @@ def compare_final_state(engine: Engine, mirror: MirrorEngine) -> None:
     margin controller's skew average and volatility (with one): to the wei."""
     v, venue, chain = engine.venue.venue, mirror.venue, engine.chain
     ids = engine.ctx.market_ids
-    for a, who in enumerate(engine.ctx.accounts):
+    accounts = list(engine.ctx.accounts)
+    if engine.ctx.vault_address is not None:  # the backstop vault: the mirror's last account
+        accounts.append(engine.ctx.vault_address)
+    for a, who in enumerate(accounts):
         col = v.collateral_now(who)
         if int(venue.collateral[a]) != col:
             raise _differ(f"the end, account {who}", "collateral (WAD)", int(venue.collateral[a]),
