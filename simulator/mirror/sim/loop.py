@@ -239,7 +239,8 @@ class MirrorEngine:
             )  # fmt: skip
             step_events += adl_events
             transactions += sent
-        transactions += backstop.unwind(ctx, venue, spot_in["vault_size_wad"])  # the vault's, after ADL
+        # The backstop vault's unwind, after ADL, on its positions as the spot phase read them.
+        transactions += backstop.unwind(ctx, venue, spot_in["vault_size_wad"])
         # ---- phase 3b: arbitrageurs, then the hedger, on the spot AMMs -------------------------
         transactions += spot.run_phase(ctx, s, self.spot, t, spot_in)
         for decode in decoded:
