@@ -156,16 +156,14 @@ def test_the_mirror_is_refused_up_front_for_a_scenario_it_does_not_model(scenari
     assert "--engine mirror: scenario" in stderr and "the mirror engine does not model" in stderr
     assert not out.exists()
     # A sweep point that switches on a feature the mirror does not model is refused the same
-    # way, though the base scenario (no flow, vault or backstop vault) is one it runs: the
-    # backstop vault's LP withdrawals.
+    # way, though the base scenario (no flow, vault or backstop vault) is one it runs.
     mirrored = ["order_flow=null", "mm_vault.capital_usd=0", "mm_vault.quoting=false",
-                "controls.backstop_vault_usd=0", "lps.withdraw_on_drawdown=0.1",
-                "lps.applies_to=backstop"]  # fmt: skip
+                "controls.backstop_vault_usd=0"]  # fmt: skip
     out = tmp_path / "sweep"
     code, stderr = _invoke(["sweep", scenario_file, *[f"--set={kv}" for kv in mirrored],
-                            "--grid", "controls.backstop_vault_usd=0,1000000", "--engine",
+                            "--grid", "mm_vault.capital_usd=0,1000000", "--engine",
                             "mirror", "--paths", 1, "--out", out, "--progress", "none"])  # fmt: skip
     assert code == 2, stderr
     assert stderr.count("\n") == 1
-    assert "--engine mirror: scenario" in stderr and "the backstop vault" in stderr
+    assert "--engine mirror: scenario" in stderr and "mm_vault:" in stderr
     assert not out.exists()

@@ -7,8 +7,8 @@ collateral transferred split by notional) and the refused ones (``backstop_rever
 the venue's error, ``BackstopWouldBeUnderwater`` with the vault's equity and maintenance), the
 liquidations and ADL fills (the vault among the winners), every ledger, the pool, open
 interest, the vault's ``totalAssets``, share supply and positions (its unwind after ADL), every
-``steps`` row (the vault's share price) -- and at the end the whole venue state to the wei,
-the vault's account included.
+``steps`` row (the vault's share price), the vault's LPs' withdrawal (``maxWithdraw`` with the
+shares' lock) -- and at the end the whole venue state to the wei, the vault's account included.
 
 A mirror with one rule of the vault broken (monkeypatched) fails the same comparison.
 """
@@ -26,7 +26,6 @@ from mirror_run_helpers import Divergence, parse, run_side_by_side, small_scenar
 from simulator.mirror import backstop as kernels
 from simulator.mirror import health
 from simulator.mirror.sim import MirrorEngine, backstop
-from simulator.mirror.sim.features import NotMirrored, check_mirrored
 
 EXAMPLES = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck),
                     database=None)  # fmt: skip
@@ -42,6 +41,17 @@ def backstop_scenarios(draw) -> dict[str, Any]:
     # Shocks deep enough for accounts to fall below the backstop threshold before a keeper.
     d["price_path"]["shocks"][0]["fall_fraction"] = draw(st.sampled_from([-0.2, 0.15, 0.25, 0.35]))
     d["traders"]["leverage"]["max"] = draw(st.sampled_from([20, 40]))
+    # The vault's margin share: all of its capital at the venue (hyperliquid-like) or none
+    # (gmx-like: idle, what its LPs may withdraw), and its LPs withdrawing on a drawdown.
+    d["venue"] = {**d["venue"], "preset": draw(st.sampled_from(["hyperliquid-like", "gmx-like"]))}
+    change = d["controls"].get("governance_change")
+    if d["venue"]["preset"] == "gmx-like" and change and change["path"] == "guardian":
+        # the small scenarios' guardian values are tighter than hyperliquid-like's, not gmx-like's
+        d["controls"] = {**d["controls"], "governance_change": None}
+    if draw(st.booleans()):
+        d["lps"] = {"withdraw_on_drawdown": draw(st.sampled_from([0.03, 0.1])),
+                    "withdraw_fraction": draw(st.sampled_from([0.3, 1.0])),
+                    "applies_to": draw(st.sampled_from(["backstop", "both"]))}  # fmt: skip
     d["controls"] = {
         **d["controls"],
         "backstop_vault_usd": draw(st.sampled_from([300, 5_000, 50_000, 2_000_000])),
@@ -59,7 +69,7 @@ def backstop_scenarios(draw) -> dict[str, Any]:
 def test_the_mirror_runs_the_backstop_vault_as_the_chain_does(d):
     counts = run_side_by_side(parse(d), spot=True)
     for kind in ("backstop_takeover", "backstop_reverted", "liquidation", "adl_fill",
-                 "bad_debt"):  # fmt: skip
+                 "bad_debt", "lp_withdrawal"):  # fmt: skip
         event(f"{kind}: {counts.get(kind, 0) > 0}")
 
 
@@ -93,6 +103,28 @@ def test_takeovers_refusals_and_the_unwind_as_on_chain():
     assert counts["liquidation"] > 0 and counts["adl_fill"] > 0
 
 
+#: The vault scenario on gmx-like (the vault's capital all idle: takeovers refused, its LPs may
+#: withdraw it all) with its LPs withdrawing half of what they can once a price is 10% off its
+#: peak; a 15-minute lock on their shares after the deposit: with a one-minute timelock delay
+#: the fall comes while they are locked (nothing withdrawn), with an hour's after it.
+LP_EXIT = {**VAULT, "venue": {"preset": "gmx-like", "timelock_delay_s": 3_600},
+           "lps": {"withdraw_on_drawdown": 0.1, "withdraw_fraction": 0.5,
+                   "applies_to": "backstop"}}  # fmt: skip
+LP_LOCKED = {**LP_EXIT, "venue": {"preset": "gmx-like", "timelock_delay_s": 60}}
+
+
+def test_the_vaults_lps_withdraw_as_on_chain():
+    counts = run_side_by_side(parse(LP_EXIT), spot=True)
+    assert counts["lp_withdrawal"] == 1 and counts["backstop_reverted"] > 0
+    assert "lp_withdrawal" not in run_side_by_side(parse(LP_LOCKED), spot=True)
+
+
+def _unlocked(vault, now_s, total_assets_units):
+    """``maxWithdraw`` without the shares' lock."""
+    assets = int(kernels.convert_to_assets(vault.supply, vault.supply, total_assets_units))
+    return min(assets, vault.idle_units)
+
+
 def _health_without_maintenance(book, price, markets, state):
     """The vault's cross health with no maintenance margin: no takeover is ever refused."""
     h = health.cross_health(book, price, markets, state)
@@ -100,22 +132,23 @@ def _health_without_maintenance(book, price, markets, state):
 
 
 @pytest.mark.parametrize(
-    "rule,target,name,replacement",
+    "rule,target,name,replacement,scenario",
     [
         ("the vault unwinds a fifth of its positions a step", backstop,
-         "VAULT_UNWIND_SHARE_PER_STEP", 0.2),
+         "VAULT_UNWIND_SHARE_PER_STEP", 0.2, VAULT),
         ("a takeover that leaves the vault under water goes through", kernels,
-         "cross_health", _health_without_maintenance),
-        ("the vault's shares are one per unit of assets", backstop, "SHARES_PER_UNIT", 1),
+         "cross_health", _health_without_maintenance, VAULT),
+        ("the vault's shares are one per unit of assets", backstop, "SHARES_PER_UNIT", 1, VAULT),
+        ("the LPs' shares never lock", backstop, "max_withdraw", _unlocked, LP_LOCKED),
     ],
-    ids=["unwind-share", "underwater", "shares"],
+    ids=["unwind-share", "underwater", "shares", "no-lock"],
 )  # fmt: skip
-def test_a_broken_vault_rule_is_caught(monkeypatch, rule, target, name, replacement):
-    """The differential test above fails on a mirror with one rule of the vault broken: on the
+def test_a_broken_vault_rule_is_caught(monkeypatch, rule, target, name, replacement, scenario):
+    """The differential test above fails on a mirror with one rule of the vault broken: on a
     deterministic scenario, and among the random ones."""
     monkeypatch.setattr(target, name, replacement)
     with pytest.raises(Divergence, match="mirror and chain diverge at "):
-        run_side_by_side(parse(VAULT), spot=True)
+        run_side_by_side(parse(scenario), spot=True)
 
     def check(d):
         run_side_by_side(parse(d), spot=True)
@@ -125,13 +158,6 @@ def test_a_broken_vault_rule_is_caught(monkeypatch, rule, target, name, replacem
     )
     with pytest.raises(Divergence, match="mirror and chain diverge at "):
         rerun()
-
-
-def test_the_vaults_lp_withdrawals_are_refused_by_name():
-    d = {**VAULT, "lps": {"withdraw_on_drawdown": 0.1, "applies_to": "backstop"}}
-    with pytest.raises(NotMirrored, match=r"lps.withdraw_on_drawdown from the backstop vault"):
-        check_mirrored(parse(d))
-    check_mirrored(parse({**VAULT, "lps": {"withdraw_on_drawdown": 0.1, "applies_to": "amm"}}))
 
 
 #: The vault scenario with half the traders short, a 20% rise at step 3 (the vault takes over

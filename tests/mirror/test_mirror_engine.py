@@ -75,9 +75,6 @@ def test_run_engine_mirror_writes_a_mirror_run_folder(tmp_path):
 @pytest.mark.parametrize(
     "changes,feature",
     [
-        ({"controls": {**SCENARIO["controls"], "backstop_vault_usd": 1_000_000},
-          "lps": {"withdraw_on_drawdown": 0.1, "applies_to": "backstop"}},
-         "lps.withdraw_on_drawdown from the backstop vault (its LPs' withdrawals)"),
         ({"mm_vault": {"capital_usd": 100_000}}, "mm_vault:"),
         ({"order_flow": {"reentry": {"slots_per_market": 2}}}, "order_flow:"),
     ],

@@ -70,6 +70,11 @@ class Vault:
     address: str
     idle_units: int
     supply: int
+    unlock_at_s: int = 0
+    """When the LP's shares unlock (``_unlockAt``: the deposit's block time + the redeem
+    cooldown; 0: none)."""
+    total_assets_units: int = 0
+    """``totalAssets`` as the last levels read it (base units)."""
 
 
 def wired(scenario: Scenario) -> bool:
@@ -86,9 +91,12 @@ def vault_address(deployer: str, n_markets: int) -> str:
     return to_checksum_address(raw)
 
 
-def vault_of(scenario: Scenario, venue: VenueState, index: int) -> Vault | None:
+def vault_of(
+    scenario: Scenario, venue: VenueState, index: int, deposited_at_s: int
+) -> Vault | None:
     """Wire the scenario's vault into ``venue`` as account ``index`` (its margin deposit
-    credited; ``venue.backstop`` set); None without a vault."""
+    credited; ``venue.backstop`` set; the LP's deposit made at ``deposited_at_s``, s); None
+    without a vault."""
     if not wired(scenario):
         return None
     from simulator.chain.deploy import DEFAULT_DEPLOYER
@@ -97,7 +105,9 @@ def vault_of(scenario: Scenario, venue: VenueState, index: int) -> Vault | None:
     units = to_units(b.backstop_vault_usd)
     margin = int(Decimal(units) * Decimal(str(b.backstop_margin_share)))
     vault = Vault(index=index, address=vault_address(DEFAULT_DEPLOYER, venue.n_markets),
-                  idle_units=units - margin, supply=units * SHARES_PER_UNIT)  # fmt: skip
+                  idle_units=units - margin, supply=units * SHARES_PER_UNIT,
+                  unlock_at_s=deposited_at_s + b.backstop_redeem_cooldown_s
+                  if b.backstop_redeem_cooldown_s else 0)  # fmt: skip
     if margin:
         venue.deposit(index, margin)
     if venue.addresses is not None:
@@ -291,12 +301,12 @@ def unwind(ctx: Context, venue: VenueState, size_wad: list[int]) -> int:
     return sent
 
 
-# -- the levels ---------------------------------------------------------------------------------
+# -- the LPs' withdrawal -----------------------------------------------------------------------
 
 
-def levels(venue: VenueState) -> dict[str, Any]:
-    """The vault's levels as :class:`simulator.engine.levels.Levels` parses them:
-    ``vault_assets_usd`` (``totalAssets``), ``vault_supply`` and ``vault_size_wad``."""
+def total_assets(venue: VenueState) -> int:
+    """``totalAssets`` now (base units): idle + max(0, the vault's cross equity) in whole units
+    (no spot inventory: the chain engine's manager does not hedge)."""
     vault: Vault = venue.backstop
     eq, _, _ = venue.cross_health(np.array([vault.index]))
     e = eq[0]
@@ -304,12 +314,64 @@ def levels(venue: VenueState) -> dict[str, Any]:
         held = int(e) // UNIT if e > 0 else 0
     else:
         held = math.floor(float(e) / UNIT) if e > 0 else 0
+    return vault.idle_units + held
+
+
+def max_withdraw(vault: Vault, now_s: int, total_assets_units: int) -> int:
+    """``maxWithdraw(LP)`` at time ``now_s`` with ``totalAssets`` ``total_assets_units``: 0
+    while the LP's shares are locked, else ``convertToAssets`` of all its shares (the LP holds
+    the whole supply), at most the idle collateral (base units)."""
+    if now_s < vault.unlock_at_s:
+        return 0
+    assets = int(kernels.convert_to_assets(vault.supply, vault.supply, total_assets_units))
+    return min(assets, vault.idle_units)
+
+
+def lp_withdraw(
+    ctx: Context, s: EngineState, venue: VenueState, t: int, fell: bool, last_s: int,
+    events: list[dict],
+) -> list[str]:  # fmt: skip
+    """The backstop vault's LPs' withdrawal of :func:`simulator.engine.lps.plan_lp_withdrawals`
+    (``fell``: a market fell ``lps.withdraw_on_drawdown`` from its peak this step, the first
+    time for the vault): ``withdraw_fraction`` of ``maxWithdraw`` as the last mined block (at
+    ``last_s``, s) reads it, its ``lp_withdrawal`` row appended to ``events``, then the
+    ERC-4626 ``withdraw`` on the vault now (refused, changing nothing, while locked or beyond
+    ``maxWithdraw``; shares burnt rounded up). Returns the calls sent (one or none)."""
+    vault: Vault | None = venue.backstop
+    lps = ctx.scenario.lps
+    if vault is None or not fell or lps.applies_to not in ("backstop", "both"):
+        return []
+    if s.vault_lps_withdrew:
+        return []
+    s.vault_lps_withdrew = True
+    idle = max_withdraw(vault, last_s, vault.total_assets_units)
+    amount = int(idle * lps.withdraw_fraction)
+    if amount <= 0:
+        return []
+    events.append(event_row(t, "lp_withdrawal", amount=from_units(amount),
+                            detail="backstop_vault"))  # fmt: skip
+    assets = total_assets(venue)
+    if venue.now >= vault.unlock_at_s and amount <= max_withdraw(vault, venue.now, assets):
+        shares = int(kernels.convert_to_shares(amount, vault.supply, assets, round_up=True))
+        vault.supply -= shares
+        vault.idle_units -= amount
+    return ["withdraw"]
+
+
+# -- the levels ---------------------------------------------------------------------------------
+
+
+def levels(venue: VenueState) -> dict[str, Any]:
+    """The vault's levels as :class:`simulator.engine.levels.Levels` parses them:
+    ``vault_assets_usd`` (``totalAssets``), ``vault_supply`` and ``vault_size_wad``."""
+    vault: Vault = venue.backstop
+    vault.total_assets_units = total_assets(venue)
     return {
-        "vault_assets_usd": from_units(vault.idle_units + held),
+        "vault_assets_usd": from_units(vault.total_assets_units),
         "vault_supply": vault.supply,
         "vault_size_wad": size_array(venue),
     }
 
 
-__all__ = ["Vault", "execute", "expand", "levels", "plan", "size_array", "sizes", "takeover", "unwind",
+__all__ = ["Vault", "execute", "expand", "levels", "plan", "size_array", "sizes", "takeover", "total_assets", "max_withdraw", "lp_withdraw", "unwind",
            "vault_address", "vault_of", "wire", "wired"]  # fmt: skip

@@ -24,13 +24,11 @@ with the hedger's square-root impact carried, and the spot AMM's price), and LP 
 from the AMMs (``lps.withdraw_on_drawdown``, :mod:`~simulator.mirror.sim.lps`).
 
 Refused (:func:`check_mirrored`: one line naming the feature, before anything runs): the
-contagion ``world:``, the ``order_flow:``, the market-making vault (``mm_vault:``), LP
-withdrawals from the backstop vault (``lps.withdraw_on_drawdown`` with ``lps.applies_to``
-``backstop`` or ``both``).
+contagion ``world:``, the ``order_flow:``, the market-making vault (``mm_vault:``).
 
 The backstop vault (``controls.backstop_vault_usd > 0``) is mirrored: its account and shares,
-the keepers' takeovers, its place in the ADL ranking and its unwind after ADL, see
-:mod:`~simulator.mirror.sim.backstop`.
+the keepers' takeovers, its place in the ADL ranking, its unwind after ADL and its LPs'
+withdrawal (``lps.applies_to: backstop|both``), see :mod:`~simulator.mirror.sim.backstop`.
 """
 
 from __future__ import annotations
@@ -53,12 +51,6 @@ def unmirrored_features(scenario: Scenario) -> list[str]:
         out.append("order_flow: (arriving traders)")
     if scenario.mm_vault.enabled:
         out.append("mm_vault: (the market-making vault)")
-    params = scenario.venue_params()
-    b = params.buffers
-    lps = scenario.lps
-    if (b.backstop_enabled and b.backstop_vault_usd > 0 and lps.withdraw_on_drawdown is not None
-            and lps.applies_to in ("backstop", "both")):  # fmt: skip
-        out.append("lps.withdraw_on_drawdown from the backstop vault (its LPs' withdrawals)")
     return out
 
 

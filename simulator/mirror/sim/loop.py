@@ -175,7 +175,12 @@ class MirrorEngine:
         transactions += sent
         s.peak_price_usd = np.maximum(s.peak_price_usd, s.oracle_price_usd)
         lp_rows: list[dict[str, Any]] = []  # decoded after the planned governance rows
-        lp_actions = lps.withdraw(ctx, s, self.spot, t, self._last_levels, lp_rows)
+        withdrew = s.lps_withdrew.copy()
+        lp_actions: list = lps.withdraw(ctx, s, self.spot, t, self._last_levels, lp_rows)
+        lp_actions += backstop.lp_withdraw(  # the backstop vault's LPs, after the AMMs'
+            ctx, s, venue, t, bool((s.lps_withdrew & ~withdrew).any()),
+            self.world.start_timestamp_s + (t - 1) * self.scenario.step_seconds, lp_rows,
+        )  # fmt: skip
         step_events[len(planned) : len(planned)] = lp_rows
         transactions += len(lp_actions)
 

@@ -139,7 +139,9 @@ def mirror_world(
         exact_mode=exact_mode,
     )
     venue.addresses = accounts
-    backstop.vault_of(scenario, venue, book.n_accounts)  # the vault's account, its margin
+    # The vault's account and margin; the LP's deposit in the deploy's wiring block (the
+    # fourth: after the contracts', the venue's and the vault's own).
+    backstop.vault_of(scenario, venue, book.n_accounts, GENESIS_TIMESTAMP_S + 3)
     venue.block = 4
     # Deposits: each account the sum of its rows' collateral.
     venue.begin_block(opens_at - 1)
