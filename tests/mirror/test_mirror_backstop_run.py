@@ -1,6 +1,8 @@
 """Run-level differential test of the backstop vault on the mirror: random small scenarios
-(:func:`mirror_run_helpers.small_scenarios` with a backstop vault of varied size, a varied
-backstop fraction per market and the keepers, liquidation rules and ADL policies varied) run
+(:func:`mirror_run_helpers.small_scenarios`, half with the circuit breaker and the margin
+controller, with a backstop vault of varied size and margin share, a varied backstop fraction
+per market, its LPs withdrawing or not, and the keepers, liquidation rules and ADL policies
+varied) run
 on the chain engine (revm) and on the mirror (exact mode) side by side must agree after every
 step -- the takeovers (``backstop_takeover`` rows: market, account, side, size, price, the
 collateral transferred split by notional) and the refused ones (``backstop_reverted`` with
@@ -21,7 +23,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
-from mirror_run_helpers import Divergence, parse, run_side_by_side, small_scenarios
+from mirror_run_helpers import (
+    Divergence,
+    controls_scenarios,
+    parse,
+    run_side_by_side,
+    small_scenarios,
+)
 
 from simulator.mirror import backstop as kernels
 from simulator.mirror import health
@@ -33,11 +41,12 @@ EXAMPLES = settings(max_examples=150, deadline=None, suppress_health_check=list(
 
 @st.composite
 def backstop_scenarios(draw) -> dict[str, Any]:
-    """A :func:`small_scenarios` scenario with a backstop vault: its LP capital from one that a
+    """A :func:`small_scenarios` scenario (half of them with the risk controls of
+    :func:`controls_scenarios`) with a backstop vault: its LP capital from one that a
     takeover leaves under water to one that takes over everything, each market's backstop
     fraction (a takeover below that share of the maintenance margin), a deep shock and high
     leverage."""
-    d = draw(small_scenarios())
+    d = draw(st.one_of(small_scenarios(), controls_scenarios()))
     # Shocks deep enough for accounts to fall below the backstop threshold before a keeper.
     d["price_path"]["shocks"][0]["fall_fraction"] = draw(st.sampled_from([-0.2, 0.15, 0.25, 0.35]))
     d["traders"]["leverage"]["max"] = draw(st.sampled_from([20, 40]))
@@ -71,6 +80,7 @@ def test_the_mirror_runs_the_backstop_vault_as_the_chain_does(d):
     for kind in ("backstop_takeover", "backstop_reverted", "liquidation", "adl_fill",
                  "bad_debt", "lp_withdrawal"):  # fmt: skip
         event(f"{kind}: {counts.get(kind, 0) > 0}")
+    event(f"the breaker refused a keeper: {counts.get('breaker_revert', 0) > 0}")
 
 
 #: Two markets at 15-25x, 70% long, a 20% fall at step 4 with keepers that react at once: the
