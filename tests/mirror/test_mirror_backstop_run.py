@@ -20,10 +20,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 from mirror_run_helpers import (
+    VENUE_KINDS,
     Divergence,
     controls_scenarios,
     parse,
@@ -191,3 +193,34 @@ def test_the_adl_keeper_deleverages_the_vault_as_on_chain(policy):
         e for e in out.events if e["kind"] == "adl_fill"
         and e["account"] == mirror.ctx.vault_address))  # fmt: skip
     assert fills, "the vault was not among the ADL winners"
+
+
+def _vault_run(engine: MirrorEngine) -> tuple[list, list, list]:
+    """Every venue event's (step, kind, market, account, error name), its size and amount,
+    and the vault's (assets USD, supply, sizes in base units) after every step."""
+    keys, amounts, vault = [], [], []
+
+    def record(outcome) -> None:
+        for e in outcome.events:
+            if e["kind"] in VENUE_KINDS or e["kind"] == "lp_withdrawal":
+                error = (e["detail"] or "").split("(")[0] if "reverted" in e["kind"] else ""
+                keys.append((e["step"], e["kind"], e["market"], e["account"], error))
+                amounts.append([e["size_base"] or 0.0, e["amount_usd"] or 0.0])
+        got = engine._last_levels
+        vault.append([got["vault_assets_usd"], got["vault_supply"],
+                      *(int(x) / 1e18 for x in got["vault_size_wad"])])  # fmt: skip
+
+    engine.run(on_step=record)
+    return keys, amounts, vault
+
+
+@pytest.mark.parametrize("d", [VAULT, VAULT_IN_ADL, LP_EXIT], ids=["vault", "adl", "lp-exit"])
+def test_fast_mode_takes_the_exact_modes_decisions_with_the_vault(d):
+    """The fast mode (floats) takes over, refuses, deleverages and withdraws as the exact mode
+    does, with the vault's assets, supply and positions to 1e-9."""
+    exact_keys, exact_amounts, exact_vault = _vault_run(MirrorEngine(parse(d), mode="exact"))
+    fast_keys, fast_amounts, fast_vault = _vault_run(MirrorEngine(parse(d), mode="fast"))
+    assert fast_keys == exact_keys
+    assert any(k[1] == "backstop_takeover" or k[1] == "lp_withdrawal" for k in exact_keys)
+    np.testing.assert_allclose(fast_amounts, exact_amounts, rtol=1e-9, atol=1e-5)
+    np.testing.assert_allclose(fast_vault, exact_vault, rtol=1e-9, atol=1e-9)
