@@ -27,15 +27,21 @@ from hypothesis import strategies as st
 from mirror_run_helpers import (
     VENUE_KINDS,
     Divergence,
+    compare_final_state,
     controls_scenarios,
     parse,
     run_side_by_side,
     small_scenarios,
 )
 
+from simulator.chain import open_chain
+from simulator.engine import Engine
 from simulator.mirror import backstop as kernels
 from simulator.mirror import health
 from simulator.mirror.sim import MirrorEngine, backstop
+from simulator.mirror.sim.venue import Reverted
+from simulator.runner import GENESIS_TIMESTAMP_S, run_node_config
+from simulator.world import build_world
 
 EXAMPLES = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck),
                     database=None)  # fmt: skip
@@ -224,3 +230,49 @@ def test_fast_mode_takes_the_exact_modes_decisions_with_the_vault(d):
     assert any(k[1] == "backstop_takeover" or k[1] == "lp_withdrawal" for k in exact_keys)
     np.testing.assert_allclose(fast_amounts, exact_amounts, rtol=1e-9, atol=1e-5)
     np.testing.assert_allclose(fast_vault, exact_vault, rtol=1e-9, atol=1e-9)
+
+
+def _takeovers_on_both(engine: Engine, mirror: MirrorEngine) -> list[tuple[str, str]]:
+    """In the next block (one second after the last): ``backstopTakeover`` of every account in
+    turn, on chain and on the mirror; each outcome on both (the revert's text, or the
+    collateral transferred)."""
+    venue, v = mirror.venue, engine.venue.venue
+    keeper = engine.world.keepers[0]
+    venue.begin_block(venue.now + 1)
+    mine = []
+    for a in range(len(engine.ctx.accounts)):
+        try:
+            mine.append(f"transferred={int(backstop.takeover(venue, a))}")
+        except Reverted as exc:
+            mine.append(str(exc))
+    results = engine.chain.execute([v.backstop_takeover(keeper, who)
+                                    for who in engine.ctx.accounts])  # fmt: skip
+    theirs = []
+    for r in results:
+        if not r.ok:
+            theirs.append(str(r.error))
+            continue
+        e = next(e for e in r.events if e.name == "BackstopTakeover")
+        theirs.append(f"transferred={e.args['collateralTransferred']}")
+    return list(zip(mine, theirs, strict=True))
+
+
+def test_every_takeover_outcome_is_the_chains_call_by_call():
+    """After the shock of the vault scenario (keepers late), every account's takeover called on
+    both engines in one block: the same takeovers (the collateral transferred to the wei) and the same refusals
+    with the venue's text (``NotBelowBackstopThreshold`` with the account's equity and
+    threshold, ``NoPosition``, ``BackstopWouldBeUnderwater``), then the same state."""
+    # keepers slow enough that nobody is taken over before the calls
+    scenario = parse({**VAULT, "keepers": {"count": 1, "reaction_delay_steps": 8}})
+    mirror = MirrorEngine(scenario, mode="exact")
+    with open_chain(backend="revm", anvil=run_node_config()) as chain:
+        chain.use_fixed_clock(GENESIS_TIMESTAMP_S)
+        engine = Engine(chain, build_world(chain, scenario))
+        for _ in range(6):
+            engine.step(), mirror.step()
+        seen = _takeovers_on_both(engine, mirror)
+        for mine, theirs in seen:
+            assert mine == theirs
+        compare_final_state(engine, mirror)
+    outcomes = {theirs.split("(")[0].split("=")[0] for _, theirs in seen}
+    assert {"transferred", "NotBelowBackstopThreshold"} <= outcomes, outcomes

@@ -223,19 +223,21 @@ def takeover(venue: VenueState, a: int) -> Any:
 
 
 def _equity(venue: VenueState, a: int, slots: list[int], state) -> tuple[Any, Any, Any]:
-    """The account's ``_loadCross`` run: (equity, Σ funding owed, Σ PnL realized at the
-    index) over its cross positions (WAD)."""
+    """The account's ``_loadCross`` run and closes: (equity: collateral − Σ funding owed +
+    Σ unrealized PnL, Σ funding owed, Σ PnL its closes at the index realize) over its cross
+    positions (WAD)."""
     x = venue.conv
-    owed_sum = pnl_sum = venue.collateral[a] * 0
+    owed_sum = pnl_sum = realized_sum = venue.collateral[a] * 0
     for j in slots:
-        size = x([venue.size[a, j]])
+        size, entry, price = x([venue.size[a, j]]), x([venue.entry[a, j]]), x([venue.price[j]])
         owed = funding.funding_owed(size, x([venue.snapshot[a, j]]),
                                     x([state.long_funding_index[j]]),
                                     x([state.short_funding_index[j]]))[0]  # fmt: skip
-        price = x([venue.price[j]])
-        _, _, realized = fills.apply_fill(size, x([venue.entry[a, j]]), -size, price)
-        owed_sum, pnl_sum = owed_sum + owed, pnl_sum + realized[0]
-    return venue.collateral[a] - owed_sum + pnl_sum, owed_sum, pnl_sum
+        _, _, realized = fills.apply_fill(size, entry, -size, price)
+        owed_sum = owed_sum + owed
+        pnl_sum = pnl_sum + fills.unrealized_pnl(size, entry, price)[0]
+        realized_sum = realized_sum + realized[0]
+    return venue.collateral[a] - owed_sum + pnl_sum, owed_sum, realized_sum
 
 
 def _commit(venue: VenueState, a: int, v: int, slots: list[int], state, got) -> None:
