@@ -76,10 +76,8 @@ def test_run_engine_mirror_writes_a_mirror_run_folder(tmp_path):
     "changes,feature",
     [
         ({"controls": {**SCENARIO["controls"], "feedback": True}}, "controls.feedback"),
-        ({"mm_vault": {"capital_usd": 100_000}}, "mm_vault:"),
         ({"controls": {**SCENARIO["controls"], "backstop_vault_usd": 1_000_000}},
          "the backstop vault"),
-        ({"order_flow": {"reentry": {"slots_per_market": 2}}}, "order_flow:"),
         ({"controls": {**SCENARIO["controls"], "circuit_breaker_max_move_bps": 500}},
          "the circuit breaker"),
     ],

@@ -13,12 +13,16 @@ it leaves: bad debt (ADL policy ``none``), the loss charged to the open interest
 funding indices (``socialized``), or the ADL keeper's calls (``profit_queue``, ``pro_rata``,
 ``contracts_queue`` at the bankruptcy price or the previous mark), the counterparty pool, the
 order of an account's open markets, and an oracle's ``maxAge`` (a stale price refuses trades,
-liquidations and ADL), and a scheduled parameter change (through the timelock or the guardian).
+liquidations and ADL), and a scheduled parameter change (through the timelock or the guardian),
+the order flow (``order_flow:``, arriving traders: flow slots, Poisson arrivals, take-profit /
+stop-loss / holding-time closes, cooldowns; :mod:`~simulator.mirror.sim.flow`), and the
+market-making vault (``mm_vault:``: its quotes with their price bounds, the keepers'
+liquidation of it, ADL ranking it; :mod:`~simulator.mirror.sim.mm_vault`).
 
 Refused (:func:`check_mirrored`: one line naming the feature, before anything runs): the
-contagion ``world:``, the ``order_flow:``, the market-making vault (``mm_vault:``), oracle
-``feedback`` from the spot AMMs (``controls.feedback: true``), the backstop vault, the dynamic
-margin controller, the circuit breaker, LP withdrawals (``lps.withdraw_on_drawdown``).
+contagion ``world:``, oracle ``feedback`` from the spot AMMs (``controls.feedback: true``), the
+backstop vault (so also its takeover of the market-making vault), the dynamic margin
+controller, the circuit breaker, LP withdrawals (``lps.withdraw_on_drawdown``).
 
 The spot AMMs, arbitrageurs and the hedger do not act on the venue without feedback; the
 mirror does not run them (``price_amm_usd`` is NaN and ``transactions`` counts the venue's
@@ -41,10 +45,6 @@ def unmirrored_features(scenario: Scenario) -> list[str]:
     out: list[str] = []
     if scenario.world is not None:
         out.append("world: (the contagion world)")
-    if scenario.order_flow is not None:
-        out.append("order_flow: (arriving traders)")
-    if scenario.mm_vault.enabled:
-        out.append("mm_vault: (the market-making vault)")
     controls = scenario.controls
     if controls.feedback:
         out.append("controls.feedback: true (oracles that read the spot AMMs)")

@@ -24,13 +24,12 @@ import numpy as np
 from simulator.engine import keepers as engine_keepers
 from simulator.engine import metrics
 from simulator.engine.context import Context
-from simulator.engine.flow import init_state
+from simulator.engine.flow import flow_run, init_state
 from simulator.engine.margin import MarginUnits
 from simulator.engine.opening import opening_fees_by_market, with_opening
 from simulator.engine.positions import position_rows
-from simulator.engine.spot import spot_inputs_after_closes
 from simulator.engine.state import EngineState, StepOutcome, advance_funding_index, opening_state
-from simulator.mirror.sim import adl, governance, keepers, oracle, traders
+from simulator.mirror.sim import adl, flow, governance, keepers, mm_vault, oracle, traders
 from simulator.mirror.sim.features import check_mirrored
 from simulator.mirror.sim.levels import floats, levels_of, unit_health
 from simulator.mirror.sim.opening import mirror_world
@@ -66,7 +65,8 @@ class MirrorEngine:
             world=world,
             scenario=scenario,
             venue=world.venue,
-            accounts=list(world.accounts),
+            # the market-making vault's address after the book's accounts: the venue's last
+            accounts=list(world.accounts) + ([world.mm_vault] if world.mm_vault else []),
             units=MarginUnits.of_book(world.book, [m.maintenance_margin_fraction for m in markets]),
             rng=self.rng,
             exogenous_usd=self.exogenous_usd,
@@ -83,12 +83,14 @@ class MirrorEngine:
             vault_address=None,
         )
         book = world.book
-        self.row_of = np.full((book.n_accounts, len(self.symbols)), -1, dtype=np.int64)
-        """The book row of every (account, market), -1 for none."""
+        self.row_of = np.full((len(self.ctx.accounts), len(self.symbols)), -1, dtype=np.int64)
+        """The book row of every (venue account, market), -1 for none."""
         self.row_of[book.account, book.market] = np.arange(book.count)
         self.wallet_units = np.array([to_units(float(w)) for w in world.wallet_usd], dtype=np.int64)
         """Each account's collateral tokens outside the venue (base units), for top-ups."""
         governance.check(self.ctx)  # refuse a bad change before the run starts
+        self.flow = flow_run(self.ctx)
+        """The order flow (None without ``order_flow``), :mod:`~simulator.mirror.sim.flow`."""
         self.state = self._initial_state()
 
     # -- state ---------------------------------------------------------------------------------
@@ -104,8 +106,9 @@ class MirrorEngine:
             hedger_inventory=np.zeros((n_markets, 2)),
         )  # fmt: skip
         init_state(ctx, s)
-        reads = self._last_levels = levels_of(self.venue)
+        reads = self._last_levels = self._levels()
         s.margin_scale = reads["margin_scale"].copy()
+        s.mm_vault_size_base = reads["mm_vault_size_base"].copy()
         s.last_socialized_usd = reads["socialized_cum_usd"].copy()
         everyone = np.arange(ctx.units.count)
         self._store(s, everyone, *unit_health(ctx, self.venue, everyone))
@@ -115,6 +118,11 @@ class MirrorEngine:
         s.last_fund_usd = reads["insurance_fund_usd"]
         s.step = -1
         return s
+
+    def _levels(self) -> dict[str, Any]:
+        """The levels after a block (:func:`~simulator.mirror.sim.levels.levels_of`), with the
+        market-making vault's reads (:func:`~simulator.mirror.sim.mm_vault.with_levels`)."""
+        return mm_vault.with_levels(self.ctx, self.venue, levels_of(self.venue))
 
     def _store(self, s: EngineState, units, equity, maintenance, keep=None) -> None:
         """The traders' view of ``units`` read as (equity, maintenance) USD
@@ -149,15 +157,26 @@ class MirrorEngine:
         socialized = bool((last["socialized_cum_usd"] > s.last_socialized_usd).any())
         s.last_socialized_usd = last["socialized_cum_usd"].copy()
         planned, executed, sent = governance.plan(ctx, s, venue, t)
-        step_events += planned + executed
+        step_events += planned
         transactions += sent
         decisions, _, (unit_eq, unit_mm) = traders.plan(ctx, s)
+        flow_actions, unfilled = flow.plan(ctx, s, t, self._last_levels, self.flow)
+        step_events += unfilled + executed
         trade_events, trade_rows, sent, decode_trades = traders.execute(
             ctx, s, venue, decisions, self.wallet_units, t
         )
         step_events += trade_events
         transactions += sent
+        # The order flow's calls, then the market-making vault's, in block order.
+        flow_block = flow.execute(ctx, venue, flow_actions)
+        trade_rows = [*trade_rows, *flow_block.rows]
+        decoded: list = [decode_trades, flow_block.decoder(ctx, s, t)]
         s.peak_price_usd = np.maximum(s.peak_price_usd, s.oracle_price_usd)
+        vault_block = mm_vault.execute(
+            ctx, s, venue, t, self._last_levels, decisions.close, self.flow, self.row_of, decoded
+        )
+        step_events += vault_block.rows
+        transactions += len(flow_actions) + len(vault_block.actions)
 
         # ---- phase 2: keepers on the pending block ----------------------------------------------
         prices = s.oracle_price_usd[book.market]
@@ -189,10 +208,11 @@ class MirrorEngine:
                 if len(confirm):  # the pending read after phase 1
                     oi_long, oi_short = floats(venue.long_oi), floats(venue.short_oi)
                 else:
-                    spot = spot_inputs_after_closes(ctx, self._last_levels, s, decisions.close)
+                    spot = mm_vault.quiet_spot_inputs(
+                        ctx, s, self._last_levels, decisions.close, self.flow
+                    )
                     oi_long, oi_short = spot["oi_long_base"], spot["oi_short_base"]
                 after_keepers = adl.leave_deficit(ctx, s, targets, eq, mm, oi_long, oi_short)
-        decoded: list = [decode_trades]
         for u in targets:
             step_events += keepers.execute(ctx, s, venue, int(u), t, self.row_of, decoded)
         transactions += len(targets)
@@ -209,6 +229,8 @@ class MirrorEngine:
             transactions += sent
         for decode in decoded:
             decode()
+        step_events += flow.record(ctx, s, flow_block, t, self.flow)
+        step_events += mm_vault.record(ctx, s, vault_block, t, self._last_levels)
 
         # ---- mined: levels, the touched and watched units read again, rows --------------------
         candidates = set(int(u) for u in targets) | set(touched.tolist())
@@ -216,9 +238,10 @@ class MirrorEngine:
         if not everyone:
             candidates |= set(watch.tolist())
         candidates = np.array(sorted(candidates), dtype=np.int64)
-        levels = self._last_levels = levels_of(venue)
+        levels = self._last_levels = self._levels()
         s.transactions += transactions
         s.margin_scale = levels["margin_scale"].copy()
+        s.mm_vault_size_base = levels["mm_vault_size_base"].copy()
         if len(candidates):
             self._store(s, candidates, *unit_health(ctx, venue, candidates))
         ended = np.flatnonzero((s.outcome_step == t) & np.isnan(s.realized_pnl_usd))
@@ -261,7 +284,7 @@ class MirrorEngine:
             "wall_seconds": round(wall_seconds, 3),
             "start_price": float(self.exogenous_usd[0, 0]),
             "bad_debt_usd": float(np.sum(s.last_bad_debt_usd)),
-            "mm_vault_capital_usd": 0.0,
+            "mm_vault_capital_usd": self.world.mm_vault_capital_usd,
             "markets": {
                 symbol: {
                     "start_price": float(self.exogenous_usd[0, m]),

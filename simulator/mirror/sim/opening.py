@@ -20,6 +20,8 @@ from types import SimpleNamespace
 import numpy as np
 
 from simulator.mirror import liqprice
+from simulator.mirror.sim import mm_vault
+from simulator.mirror.sim.planned import PlannedCalls
 from simulator.mirror.sim.venue import Reverted, VenueState
 from simulator.runner import GENESIS_TIMESTAMP_S
 from simulator.scenario import Scenario
@@ -69,7 +71,7 @@ def mirror_world(
         [to_wad(m.oracle.initial_price_usd) for m in params.markets],
         [m.oracle.max_deviation_bps for m in params.markets],
         [m.oracle.max_age_s for m in params.markets],
-        book.n_accounts,
+        book.n_accounts + mm_vault.extra_accounts(scenario),
         to_units(params.buffers.insurance_fund_usd) * 10**12,
         to_units(params.buffers.pool_seed_usd) * 10**12,
         listed_at=listed_at,
@@ -124,8 +126,12 @@ def mirror_world(
             f"({'long' if side[i] > 0 else 'short'} {book.size_base[i]:g} base units of "
             f"{inputs.symbols[book.market[i]]} on {book.collateral_usd[i]:g} USD): {reverts[i]}"
         )
-    # The market makers' block, then the liquidation prices read after it.
+    # The market makers' block (the market-making vault funded), then the liquidation prices
+    # read after it.
     venue.begin_block(opens_at + START_AFTER_OPENS_S)
+    vault, vault_capital_usd = mm_vault.fund(scenario, venue, book.n_accounts)
+    if vault is not None:
+        venue.addresses = [*accounts, vault]
     liq_usd = np.full(n, np.nan)
     rows = np.flatnonzero(opened)
     if len(rows):
@@ -140,8 +146,10 @@ def mirror_world(
         scenario=scenario,
         inputs=inputs,
         params=params,
+        # ``venue`` records the calls the engine's flow and vault phases plan (no chain).
         venue=SimpleNamespace(
-            ids=ids, vault=None, margin_controller=None, venue=None, params=params
+            ids=ids, vault=None, margin_controller=None, venue=PlannedCalls(), params=params,
+            deployer=None,
         ),  # type: ignore[arg-type]
         accounts=accounts,
         book=book,
@@ -162,6 +170,8 @@ def mirror_world(
         account_deposit_usd=deposited_usd,
         wallet_usd=np.asarray(wallet_usd, dtype=np.float64),
         arbitrageur_capital_usd=scenario.arbitrageurs.capital_usd,
+        mm_vault=vault,
+        mm_vault_capital_usd=vault_capital_usd,
     )
     return MirrorWorld(world=world, venue=venue, opens_at_s=opens_at)
 
