@@ -14,7 +14,7 @@ comparison.
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, Phase, event, given, settings
+from hypothesis import HealthCheck, Phase, event, example, given, settings
 from mirror_run_helpers import Divergence, flow_scenarios, parse, run_side_by_side
 
 from simulator.mirror.sim import features, mm_vault, planned
@@ -27,12 +27,134 @@ FLOW_KINDS = ("open", "close", "open_reverted", "close_reverted", "order_flow_un
               "liquidation", "adl_fill")  # fmt: skip
 
 
+#: Found by the test below: the vault liquidated with a deficit in a block the keepers read
+#: nothing of; the chain engine's ADL keeper sees the deficit only in the next block's levels.
+VAULT_DEFICIT_IN_A_QUIET_BLOCK = {
+    "name": "mirror-diff",
+    "seed": 0,
+    "steps": 12,
+    "step_seconds": 12,
+    "venue": {"preset": "hyperliquid-like", "timelock_delay_s": 60},
+    "markets": [
+        {
+            "symbol": "BTC",
+            "overrides": {"max_liquidation_notional_per_block_usd": 5000},
+            "path": {"vol_per_year": 0.5, "beta": 0.0},
+        },
+        {
+            "symbol": "ETH",
+            "overrides": {"max_liquidation_notional_per_block_usd": 5000},
+            "path": {"vol_per_year": 0.5, "beta": 0.0},
+        },
+        {
+            "symbol": "SOL",
+            "overrides": {"max_liquidation_notional_per_block_usd": 5000},
+            "path": {"vol_per_year": 0.5, "beta": 0.0},
+        },
+    ],
+    "controls": {
+        "adl_price_mode": "bankruptcy_price",
+        "adl_policy": "profit_queue",
+        "insurance_fund_usd": 0,
+        "feedback": False,
+        "governance_change": None,
+    },
+    "traders": {
+        "kind": "random",
+        "count": 2,
+        "long_share": 0.2,
+        "collateral_usd": {"median_usd": 500, "sigma": 1.0},
+        "leverage": {"min": 3, "max": 10},
+        "behaviour": {
+            "weights": {"hold": 1, "take_profit": 0, "stop_loss": 0, "top_up": 0, "panic": 0},
+            "take_profit_fraction": 0.05,
+            "stop_loss_fraction": 0.05,
+            "top_up_probability": 0.3,
+            "panic_drawdown": 0.01,
+        },
+        "markets_per_account": {1: 0.4, 2: 0.4, 3: 0.2},
+        "isolated_share": 0.0,
+    },
+    "price_path": {
+        "kind": "factor",
+        "shocks": [{"step": 2, "fall_fraction": 0.1, "over_steps": 1}],
+    },
+    "keepers": {
+        "count": 1,
+        "max_liquidations_per_block": 1,
+        "reaction_delay_steps": 0,
+        "min_profit_usd": 0.0,
+    },
+    "arbitrageurs": {"count": 0},
+    "oracle_faults": [],
+    "order_flow": {
+        "lookback_minutes": 1.0,
+        "reference_minutes": 6.0,
+        "momentum": {
+            "slots_per_market": 0,
+            "rate_per_hour": 300.0,
+            "hold_minutes": 0.2,
+            "cooldown_minutes": 0.0,
+            "collateral_usd": {"median_usd": 300, "sigma": 1.0},
+            "leverage_max_share": 0.3,
+            "min_return": 0.001,
+        },
+        "dip_buyers": {
+            "slots_per_market": 0,
+            "rate_per_hour": 300.0,
+            "hold_minutes": 0.2,
+            "cooldown_minutes": 0.0,
+            "collateral_usd": {"median_usd": 300, "sigma": 1.0},
+            "leverage_max_share": 0.3,
+            "min_fall": 0.01,
+        },
+        "short_sellers": {
+            "slots_per_market": 0,
+            "rate_per_hour": 300.0,
+            "hold_minutes": 0.2,
+            "cooldown_minutes": 0.0,
+            "collateral_usd": {"median_usd": 300, "sigma": 1.0},
+            "leverage_max_share": 0.3,
+            "min_fall": 0.01,
+            "stop_loss_fraction": None,
+        },
+        "reentry": {
+            "slots_per_market": 1,
+            "rate_per_hour": 300.0,
+            "hold_minutes": 0.2,
+            "cooldown_minutes": 0.0,
+            "collateral_usd": {"median_usd": 300, "sigma": 1.0},
+            "leverage_max_share": 0.3,
+            "take_profit_fraction": 0.02,
+        },
+        "funding_arbitrage": {
+            "slots_per_market": 0,
+            "rate_per_hour": 300.0,
+            "hold_minutes": 0.2,
+            "cooldown_minutes": 0.0,
+            "collateral_usd": {"median_usd": 300, "sigma": 1.0},
+            "leverage_max_share": 0.3,
+            "min_funding_rate_per_hour": 1e-05,
+        },
+    },
+    "mm_vault": {
+        "capital_usd": 1000,
+        "quoting": True,
+        "participation": 1.0,
+        "inventory_limit_usd": 8000,
+        "max_trade_usd": 4000,
+        "half_spread_bps": 0,
+    },
+}
+
+
 @EXAMPLES
+@example(d=VAULT_DEFICIT_IN_A_QUIET_BLOCK)
 @given(d=flow_scenarios())
 def test_the_mirror_runs_the_order_flow_and_the_vault_as_the_chain_does(d):
     counts = run_side_by_side(parse(d), steps_rows=True)
     assert counts.get("open", 0) > 0  # the flow traded
-    for kind in FLOW_KINDS:
+    for kind in (*FLOW_KINDS, "mm_vault:liquidation", "mm_vault:adl_fill"):
         event(f"{kind}: {counts.get(kind, 0) > 0}")
     if "mm_vault" in d:
         event(f"vault {d['mm_vault']['capital_usd']}: fills {counts.get('mm_vault_fill', 0) > 0}")
@@ -82,7 +204,7 @@ def test_the_mirror_no_longer_refuses_the_flow_or_the_vault():
     assert features.unmirrored_features(scenario) == []
 
 
-def _no_price_bound(self, delta, fill, acceptable):
+def _no_price_bound(delta, fill, acceptable):
     """The vault's quote bound ignored: its trades fill whatever the skew did in the block."""
 
 

@@ -203,7 +203,9 @@ class MirrorEngine:
         with_adl = adl.active(ctx)
         after_keepers = False
         if with_adl:
-            ledgers = venue.ledgers()
+            # Before them: the pending read after phase 1, or without one the last block's (a
+            # liquidation of the market-making vault in phase 1 is then seen next block).
+            ledgers = venue.ledgers() if len(confirm) else self._last_levels["ledgers"]
             if len(targets):  # without keepers' calls the ledgers do not change
                 if len(confirm):  # the pending read after phase 1
                     oi_long, oi_short = floats(venue.long_oi), floats(venue.short_oi)

@@ -148,7 +148,11 @@ def mirror_world(
         params=params,
         # ``venue`` records the calls the engine's flow and vault phases plan (no chain).
         venue=SimpleNamespace(
-            ids=ids, vault=None, margin_controller=None, venue=PlannedCalls(), params=params,
+            ids=ids,
+            vault=None,
+            margin_controller=None,
+            venue=PlannedCalls(),
+            params=params,
             deployer=None,
         ),  # type: ignore[arg-type]
         accounts=accounts,
