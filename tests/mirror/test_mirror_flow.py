@@ -13,11 +13,12 @@ comparison.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, event, example, given, settings
-from mirror_run_helpers import Divergence, flow_scenarios, parse, run_side_by_side
+from mirror_run_helpers import VENUE_KINDS, Divergence, flow_scenarios, parse, run_side_by_side
 
-from simulator.mirror.sim import features, mm_vault, planned
+from simulator.mirror.sim import MirrorEngine, features, mm_vault, planned
 from simulator.mirror.sim.venue import VenueState
 
 EXAMPLES = settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck),
@@ -197,6 +198,29 @@ def test_adl_ranks_the_vault_as_on_chain():
         {"step": 12, "fall_fraction": -0.35, "over_steps": 2}]}}  # fmt: skip
     counts = run_side_by_side(parse(d), steps_rows=True)
     assert counts["adl"] > 0 and counts["mm_vault:adl_fill"] > 0
+
+
+def _decisions(engine: MirrorEngine) -> tuple[list, list]:
+    """(every venue event's step, kind, market, account and detail; its amounts) of a run."""
+    keys, amounts = [], []
+    for _ in range(engine.scenario.steps + 1):
+        for e in engine.step().events:
+            if e["kind"] in VENUE_KINDS:
+                keys.append((e["step"], e["kind"], e["market"], e["account"]))
+                amounts.append(
+                    [e["size_base"] or 0.0, e["price_usd"] or 0.0, e["amount_usd"] or 0.0]
+                )
+    return keys, amounts
+
+
+@settings(EXAMPLES, max_examples=15)
+@given(d=flow_scenarios())
+def test_fast_mode_takes_the_exact_modes_flow_and_vault_decisions(d):
+    scenario = parse(d)
+    exact_keys, exact_amounts = _decisions(MirrorEngine(scenario, mode="exact"))
+    fast_keys, fast_amounts = _decisions(MirrorEngine(scenario, mode="fast"))
+    assert fast_keys == exact_keys
+    np.testing.assert_allclose(fast_amounts, exact_amounts, rtol=1e-9, atol=1e-5)
 
 
 def test_the_mirror_no_longer_refuses_the_flow_or_the_vault():
