@@ -6,6 +6,8 @@ Each step runs the engine's phases with the engine's own agent code and state
 decide on the same inputs as on chain: the oracles post the step's prices
 (:mod:`~simulator.mirror.sim.oracle`); the traders' carried estimate and decisions
 (:func:`simulator.agents.traders.decide`, drawing from the agents' stream as on chain); the
+order flow's and the market-making vault's calls, planned by the engine's phases and run after
+the traders' (:mod:`~simulator.mirror.sim.flow`, :mod:`~simulator.mirror.sim.mm_vault`); the
 keepers' watch list, the units they confirm on the pending block (read here from the venue's
 state after the oracle pushes), their plan (:mod:`~simulator.mirror.sim.keepers`) and the
 liquidations, executed call by call in block order; then the block's levels, the watch list
