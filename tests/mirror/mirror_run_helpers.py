@@ -310,6 +310,8 @@ def run_side_by_side(scenario: Scenario, chain=None, *, steps_rows: bool = False
                 counts[e["kind"]] = counts.get(e["kind"], 0) + 1
                 if "StalePrice" in (e.get("detail") or ""):
                     counts["stale_revert"] = counts.get("stale_revert", 0) + 1
+                if "PriceLimitExceeded" in (e.get("detail") or ""):  # a quote's bound
+                    counts["price_limit_revert"] = counts.get("price_limit_revert", 0) + 1
                 if e["account"] is not None and e["account"] == engine.world.mm_vault:
                     key = f"mm_vault:{e['kind']}"  # the market-making vault's own rows
                     counts[key] = counts.get(key, 0) + 1
@@ -380,8 +382,9 @@ def flow_scenarios(draw) -> dict[str, Any]:
     """:func:`small_scenarios` with an order flow of a few slots per kind and market at high
     arrival rates (opens, closes at take-profit, stop-loss and the holding time, cooldowns,
     refused opens in tens of steps), and a market-making vault: none, a quoting one (half
-    spread 0 or a few bps, a quote bound the flow's opens can move the skew past) or a small
-    one at high leverage that the shock liquidates (ADL may then rank it)."""
+    spread 0 or a few bps, a quote bound the flow's opens can move the skew past), a small
+    one at high leverage that the shock liquidates (ADL may then rank it), or a funded one
+    that never quotes."""
     d = draw(small_scenarios())
     step_min = d["step_seconds"] / 60
     per_step = 60 / step_min  # an hourly rate of one order per step
@@ -406,7 +409,7 @@ def flow_scenarios(draw) -> dict[str, Any]:
         "funding_arbitrage": kind(draw(st.integers(0, 1)), 1.0,
                                   min_funding_rate_per_hour=0.00001),
     }  # fmt: skip
-    vault = draw(st.sampled_from(["none", "quoting", "leveraged"]))
+    vault = draw(st.sampled_from(["none", "quoting", "leveraged", "idle"]))
     if vault == "quoting":
         d["mm_vault"] = {"capital_usd": draw(st.sampled_from([20_000, 200_000])), "quoting": True,
                          "participation": draw(st.sampled_from([0.5, 1.0])),
@@ -417,4 +420,6 @@ def flow_scenarios(draw) -> dict[str, Any]:
         d["mm_vault"] = {"capital_usd": capital, "quoting": True, "participation": 1.0,
                          "inventory_limit_usd": capital * 8, "max_trade_usd": capital * 4,
                          "half_spread_bps": 0}  # fmt: skip
+    elif vault == "idle":  # funded, never quotes: read, ranked by ADL (flat: ineligible)
+        d["mm_vault"] = {"capital_usd": 5_000, "quoting": False}
     return d
