@@ -78,10 +78,8 @@ def test_run_engine_mirror_writes_a_mirror_run_folder(tmp_path):
         ({"controls": {**SCENARIO["controls"], "backstop_vault_usd": 1_000_000},
           "lps": {"withdraw_on_drawdown": 0.1, "applies_to": "backstop"}},
          "the backstop vault (controls.backstop_vault_usd > 0) and its LPs' withdrawals"),
-        ({"mm_vault": {"capital_usd": 100_000}}, "mm_vault:"),
         ({"controls": {**SCENARIO["controls"], "backstop_vault_usd": 1_000_000}},
          "the backstop vault"),
-        ({"order_flow": {"reentry": {"slots_per_market": 2}}}, "order_flow:"),
     ],
 )  # fmt: skip
 def test_an_unmirrored_feature_is_one_line_exit_2_and_no_folder(tmp_path, changes, feature):

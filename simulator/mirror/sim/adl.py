@@ -67,9 +67,13 @@ def plan_and_execute(
     for m, longs_bankrupt, rows, addresses in jobs:
         if touched.intersection(addresses):
             continue  # an earlier call of this block haircut a ranked account: next step
-        accounts = np.asarray(ctx.world.book.account[rows], dtype=np.int64)
+        # The venue's accounts of the ranked addresses: the rows' and, last, the market-making
+        # vault's (its size as the chain engine reads it with the ranking).
+        accounts = np.array([ctx.index(a) for a in addresses], dtype=np.int64)
         scores, pnls = ranking.adl_ranking(m, accounts)
         sizes = s.trader.size_base[rows] * s.trader.side[rows]
+        if len(addresses) > len(rows):
+            sizes = np.append(sizes, to_float(ranking.size[accounts[-1], m]))
         winners = keeper_agents.plan_adl(
             np.array([float(x) for x in scores], dtype=np.float64),
             from_wad_array([int(x) if isinstance(x, int) else x for x in pnls])

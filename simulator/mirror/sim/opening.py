@@ -26,6 +26,8 @@ import numpy as np
 
 from simulator.chain.contracts import CollateralToken
 from simulator.mirror import liqprice
+from simulator.mirror.sim import mm_vault
+from simulator.mirror.sim.planned import PlannedCalls
 from simulator.mirror.sim.venue import Reverted, VenueState
 from simulator.protocol.contracts import BaseToken
 from simulator.protocol.venue_contracts import PerpVenue
@@ -127,7 +129,7 @@ def mirror_world(
         [to_wad(m.oracle.initial_price_usd) for m in params.markets],
         [m.oracle.max_deviation_bps for m in params.markets],
         [m.oracle.max_age_s for m in params.markets],
-        book.n_accounts,
+        book.n_accounts + mm_vault.extra_accounts(scenario),
         to_units(params.buffers.insurance_fund_usd) * 10**12,
         to_units(params.buffers.pool_seed_usd) * 10**12,
         listed_at=listed_at,
@@ -190,10 +192,14 @@ def mirror_world(
         )
     if not len(open_rows):
         venue.begin_block(opens_at)
-    # The market makers' blocks, then the liquidation prices read after the last.
+    # The market makers' blocks (the market-making vault funded in the last), then the
+    # liquidation prices read after the last.
     mm_blocks = int(gas_blocks(_market_maker_gas(scenario, len(params.markets)), limit)[-1]) + 1
     funded_at = opens_at + open_blocks - 1 + START_AFTER_OPENS_S + mm_blocks - 1
     venue.begin_block(funded_at)
+    vault, vault_capital_usd = mm_vault.fund(scenario, venue, book.n_accounts)
+    if vault is not None:
+        venue.addresses = [*accounts, vault]
     liq_usd = np.full(n, np.nan)
     rows = np.flatnonzero(opened)
     if len(rows):
@@ -208,8 +214,14 @@ def mirror_world(
         scenario=scenario,
         inputs=inputs,
         params=params,
+        # ``venue`` records the calls the engine's flow and vault phases plan (no chain).
         venue=SimpleNamespace(
-            ids=ids, vault=None, margin_controller=None, venue=None, params=params
+            ids=ids,
+            vault=None,
+            margin_controller=None,
+            venue=PlannedCalls(),
+            params=params,
+            deployer=None,
         ),  # type: ignore[arg-type]
         accounts=accounts,
         book=book,
@@ -231,6 +243,8 @@ def mirror_world(
         wallet_usd=np.asarray(wallet_usd, dtype=np.float64),
         hedger_base=hedger_base_of(scenario, inputs, opened, size_base),
         arbitrageur_capital_usd=scenario.arbitrageurs.capital_usd,
+        mm_vault=vault,
+        mm_vault_capital_usd=vault_capital_usd,
     )
     return MirrorWorld(world=world, venue=venue, opens_at_s=opens_at, listed_at_s=listed_at)
 
