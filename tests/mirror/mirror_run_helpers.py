@@ -357,13 +357,13 @@ def run_side_by_side(
                     counts["stale_revert"] = counts.get("stale_revert", 0) + 1
                 if "CircuitBreakerTripped" in (e.get("detail") or ""):
                     counts["breaker_revert"] = counts.get("breaker_revert", 0) + 1
-            if (engine._last_levels["margin_scale"] != 1.0).any():
-                counts["margin_scale_changed"] = counts.get("margin_scale_changed", 0) + 1
                 if "PriceLimitExceeded" in (e.get("detail") or ""):  # a quote's bound
                     counts["price_limit_revert"] = counts.get("price_limit_revert", 0) + 1
                 if e["account"] is not None and e["account"] == engine.world.mm_vault:
                     key = f"mm_vault:{e['kind']}"  # the market-making vault's own rows
                     counts[key] = counts.get(key, 0) + 1
+            if (engine._last_levels["margin_scale"] != 1.0).any():
+                counts["margin_scale_changed"] = counts.get("margin_scale_changed", 0) + 1
         compare_final_state(engine, mirror)
         compare_mm_vault(engine, mirror)
         positions = (engine.positions(), mirror.positions())
