@@ -144,11 +144,13 @@ def test_a_folder_holding_another_tune_is_refused(scenario_file, tmp_path):
 
 
 def test_the_mirror_is_refused_up_front_for_a_scenario_it_does_not_model(scenario_file, tmp_path):
-    # The small scenario with a market-making vault, which the mirror does not model: refused
-    # before any trial, naming the feature (before this check, three trials failed one after
-    # another and the tune stopped with a study left behind).
+    # The small scenario with a backstop vault beside its market-making vault (the backstop's
+    # takeover of that vault the mirror does not model): refused before any trial, naming the
+    # feature (before this check, three trials failed one after another and the tune stopped
+    # with a study left behind).
+    both = ["--set", "mm_vault.capital_usd=1000000", "--set", "controls.backstop_vault_usd=1000000"]
     out = tmp_path / "tune"
-    code, stderr = _invoke(["tune", scenario_file, "--set", "mm_vault.capital_usd=1000000",
+    code, stderr = _invoke(["tune", scenario_file, *both,
                             "--engine", "mirror", "--trials", 1, "--paths", 1, "--out", out,
                             "--progress", "none", GOOD_PARAM, GOOD_OBJECTIVE])  # fmt: skip
     assert code == 2, stderr
@@ -156,14 +158,13 @@ def test_the_mirror_is_refused_up_front_for_a_scenario_it_does_not_model(scenari
     assert "--engine mirror: scenario" in stderr and "the mirror engine does not model" in stderr
     assert not out.exists()
     # A sweep point that switches on a feature the mirror does not model is refused the same
-    # way, though the base scenario (no flow, vault or backstop vault) is one it runs.
-    mirrored = ["order_flow=null", "mm_vault.capital_usd=0", "mm_vault.quoting=false",
-                "controls.backstop_vault_usd=0"]  # fmt: skip
+    # way, though the base scenario (a market-making vault, no backstop vault) is one it runs.
+    mirrored = ["mm_vault.capital_usd=1000000", "controls.backstop_vault_usd=0"]
     out = tmp_path / "sweep"
     code, stderr = _invoke(["sweep", scenario_file, *[f"--set={kv}" for kv in mirrored],
-                            "--grid", "mm_vault.capital_usd=0,1000000", "--engine",
+                            "--grid", "controls.backstop_vault_usd=0,1000000", "--engine",
                             "mirror", "--paths", 1, "--out", out, "--progress", "none"])  # fmt: skip
     assert code == 2, stderr
     assert stderr.count("\n") == 1
-    assert "--engine mirror: scenario" in stderr and "mm_vault:" in stderr
+    assert "--engine mirror: scenario" in stderr and "the backstop vault with" in stderr
     assert not out.exists()

@@ -49,6 +49,12 @@ VENUE_KINDS = (
     "governance_executed_reverted",
     "backstop_takeover",
     "backstop_reverted",
+    # the order flow's and the market-making vault's
+    "order_flow_unfilled",
+    "mm_vault_fill",
+    "mm_vault_trade_reverted",
+    "mm_vault_unwind_reverted",
+    "mm_vault_liquidate_reverted",
 )
 #: Ledger entries compared per market after every step (WAD), by the mirror's names.
 LEDGER = {"fees": "fees", "liquidationPenalties": "penalties", "totalDeficit": "total_deficit",
@@ -278,10 +284,9 @@ def compare_final_state(engine: Engine, mirror: MirrorEngine) -> None:
     margin controller's skew average and volatility (with one): to the wei."""
     v, venue, chain = engine.venue.venue, mirror.venue, engine.chain
     ids = engine.ctx.market_ids
-    accounts = list(engine.ctx.accounts)
-    if engine.ctx.vault_address is not None:  # the backstop vault: the mirror's last account
-        accounts.append(engine.ctx.vault_address)
-    for a, who in enumerate(accounts):
+    # the venue's accounts in the mirror's order: the book's, then the vaults' (market-making,
+    # backstop) when the scenario has them
+    for a, who in enumerate(mirror.ctx.accounts):
         col = v.collateral_now(who)
         if int(venue.collateral[a]) != col:
             raise _differ(f"the end, account {who}", "collateral (WAD)", int(venue.collateral[a]),
@@ -325,11 +330,14 @@ def compare_final_state(engine: Engine, mirror: MirrorEngine) -> None:
                                   f"the controller's {what} (WAD)", int(ours), int(theirs))  # fmt: skip
 
 
-def run_side_by_side(scenario: Scenario, chain=None, *, spot: bool = False) -> dict[str, int]:
+def run_side_by_side(
+    scenario: Scenario, chain=None, *, spot: bool = False, steps_rows: bool = False
+) -> dict[str, int]:
     """Run ``scenario`` on the chain (revm) and on the mirror (exact), compare after every
     step and at the end (raises :class:`Divergence`); the run's counts of event kinds. With
     ``spot``, also the spot side after every step (:func:`compare_spot`: every ``steps`` row,
-    the LP withdrawals, the pools' reserves, the spot agents' inventories and the impact)."""
+    the LP withdrawals, the pools' reserves, the spot agents' inventories and the impact); with
+    ``steps_rows``, every step's ``steps`` rows (:func:`compare_steps`)."""
     mirror = MirrorEngine(scenario, mode="exact")
     with open_chain(backend="revm", anvil=run_node_config()) as chain:
         chain.use_fixed_clock(GENESIS_TIMESTAMP_S)
@@ -359,19 +367,27 @@ def run_side_by_side(scenario: Scenario, chain=None, *, spot: bool = False) -> d
             compare_levels(t, engine, mirror)
             if spot:
                 compare_spot(t, engine, mirror, mine, theirs)
+            if steps_rows:
+                compare_steps(t, mine.rows, theirs.rows)
             for e in theirs.events:
                 counts[e["kind"]] = counts.get(e["kind"], 0) + 1
                 if "StalePrice" in (e.get("detail") or ""):
                     counts["stale_revert"] = counts.get("stale_revert", 0) + 1
                 if "CircuitBreakerTripped" in (e.get("detail") or ""):
                     counts["breaker_revert"] = counts.get("breaker_revert", 0) + 1
+                if "PriceLimitExceeded" in (e.get("detail") or ""):  # a quote's bound
+                    counts["price_limit_revert"] = counts.get("price_limit_revert", 0) + 1
+                if e["account"] is not None and e["account"] == engine.world.mm_vault:
+                    key = f"mm_vault:{e['kind']}"  # the market-making vault's own rows
+                    counts[key] = counts.get(key, 0) + 1
             if (engine._last_levels["margin_scale"] != 1.0).any():
                 counts["margin_scale_changed"] = counts.get("margin_scale_changed", 0) + 1
         compare_final_state(engine, mirror)
+        compare_mm_vault(engine, mirror)
         positions = (engine.positions(), mirror.positions())
     for theirs, ours in zip(*positions, strict=True):
         for k in ("outcome", "outcome_step", "realized_pnl_usd", "size_base", "entry_price_usd",
-                  "liquidation_price_at_open_usd"):  # fmt: skip
+                  "liquidation_price_at_open_usd", "opens"):  # fmt: skip
             x, y = ours[k], theirs[k]
             if not (x == y or (x is not None and y is not None and np.isnan(x) and np.isnan(y))):
                 raise _differ(f"the positions, market {theirs['market']}, account "
@@ -459,4 +475,97 @@ def feedback_scenarios(draw) -> dict[str, Any]:
         d["lps"] = {"withdraw_on_drawdown": draw(st.sampled_from([0.02, 0.05, 0.1])),
                     "withdraw_fraction": draw(st.sampled_from([0.3, 0.9, 1.0])),
                     "applies_to": draw(st.sampled_from(["amm", "both"]))}  # fmt: skip
+    return d
+
+
+# -- the order flow and the market-making vault (test_mirror_flow.py) ---------------------------
+
+#: ``steps`` columns not compared: none (the spot AMM's price, the outside price and the
+#: transactions, the hedger's swaps included, are the chain's since the mirror runs the spot
+#: side, :mod:`simulator.mirror.sim.spot`).
+STEPS_NOT_MIRRORED: tuple[str, ...] = ()
+
+
+def compare_steps(t: int, mine: list[dict], theirs: list[dict]) -> None:
+    """The step's ``steps`` rows, column by column (but :data:`STEPS_NOT_MIRRORED`)."""
+    if len(mine) != len(theirs):
+        raise _differ(f"step {t}", "steps rows", len(mine), len(theirs))
+    for x, y in zip(mine, theirs, strict=True):
+        for k in y:
+            if k in STEPS_NOT_MIRRORED:
+                continue
+            a, b = x.get(k), y[k]
+            nan = isinstance(a, float) and isinstance(b, float) and np.isnan(a) and np.isnan(b)
+            if not (a == b or nan):
+                raise _differ(f"step {t}, market {y.get('market')}", f"steps {k}", a, b)
+
+
+def compare_mm_vault(engine: Engine, mirror: MirrorEngine) -> None:
+    """The market-making vault's collateral and positions at the end, to the wei (nothing
+    without a vault)."""
+    vault = engine.world.mm_vault
+    if vault is None:
+        return
+    v, venue = engine.venue.venue, mirror.venue
+    a = mirror.ctx.index(vault)
+    if a is None or mirror.world.mm_vault != vault:
+        raise _differ("the end", "the market-making vault's address", mirror.world.mm_vault, vault)
+    if int(venue.collateral[a]) != v.collateral_now(vault):
+        raise _differ("the end, the market-making vault", "collateral (WAD)",
+                      int(venue.collateral[a]), v.collateral_now(vault))  # fmt: skip
+    held = {p["market"]: p for p in v.positions_now(vault)}
+    for m, market in enumerate(engine.ctx.market_ids):
+        p = held.get(market, {"size": 0, "entryPrice": 0})
+        for what, ours, theirs in (("size", venue.size[a, m], p["size"]),
+                                   ("entry", venue.entry[a, m], p["entryPrice"])):  # fmt: skip
+            if int(ours) != int(theirs):
+                raise _differ(f"the end, market {mirror.symbols[m]}, the market-making vault",
+                              f"{what} (WAD)", int(ours), int(theirs))  # fmt: skip
+
+
+@st.composite
+def flow_scenarios(draw) -> dict[str, Any]:
+    """:func:`small_scenarios` with an order flow of a few slots per kind and market at high
+    arrival rates (opens, closes at take-profit, stop-loss and the holding time, cooldowns,
+    refused opens in tens of steps), and a market-making vault: none, a quoting one (half
+    spread 0 or a few bps, a quote bound the flow's opens can move the skew past), a small
+    one at high leverage that the shock liquidates (ADL may then rank it), or a funded one
+    that never quotes."""
+    d = draw(small_scenarios())
+    step_min = d["step_seconds"] / 60
+    per_step = 60 / step_min  # an hourly rate of one order per step
+
+    def kind(slots: int, rate_steps: float, **more: Any) -> dict[str, Any]:
+        return {"slots_per_market": slots, "rate_per_hour": rate_steps * per_step,
+                "hold_minutes": draw(st.sampled_from([1, 2, 4])) * step_min,
+                "cooldown_minutes": draw(st.sampled_from([0, 1, 3])) * step_min,
+                "collateral_usd": {"median_usd": draw(st.sampled_from([300, 3_000, 30_000])),
+                                   "sigma": 1.0},
+                "leverage_max_share": draw(st.sampled_from([0.3, 0.9])), **more}  # fmt: skip
+
+    d["order_flow"] = {
+        "lookback_minutes": 5 * step_min,
+        "reference_minutes": 30 * step_min,
+        "momentum": kind(draw(st.integers(0, 2)), 1.0, min_return=0.001),
+        "dip_buyers": kind(draw(st.integers(0, 2)), 1.0, min_fall=0.01),
+        "short_sellers": kind(draw(st.integers(0, 2)), 1.0, min_fall=0.01,
+                              stop_loss_fraction=draw(st.sampled_from([None, 0.05]))),
+        "reentry": kind(draw(st.integers(1, 3)), draw(st.sampled_from([1.0, 3.0])),
+                        take_profit_fraction=draw(st.sampled_from([0.02, 0.3]))),
+        "funding_arbitrage": kind(draw(st.integers(0, 1)), 1.0,
+                                  min_funding_rate_per_hour=0.00001),
+    }  # fmt: skip
+    vault = draw(st.sampled_from(["none", "quoting", "leveraged", "idle"]))
+    if vault == "quoting":
+        d["mm_vault"] = {"capital_usd": draw(st.sampled_from([20_000, 200_000])), "quoting": True,
+                         "participation": draw(st.sampled_from([0.5, 1.0])),
+                         "max_trade_usd": draw(st.sampled_from([5_000, 50_000])),
+                         "half_spread_bps": draw(st.sampled_from([0, 0, 1]))}  # fmt: skip
+    elif vault == "leveraged":
+        capital = draw(st.sampled_from([1_000, 3_000]))
+        d["mm_vault"] = {"capital_usd": capital, "quoting": True, "participation": 1.0,
+                         "inventory_limit_usd": capital * 8, "max_trade_usd": capital * 4,
+                         "half_spread_bps": 0}  # fmt: skip
+    elif vault == "idle":  # funded, never quotes: read, ranked by ADL (flat: ineligible)
+        d["mm_vault"] = {"capital_usd": 5_000, "quoting": False}
     return d

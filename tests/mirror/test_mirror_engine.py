@@ -75,8 +75,9 @@ def test_run_engine_mirror_writes_a_mirror_run_folder(tmp_path):
 @pytest.mark.parametrize(
     "changes,feature",
     [
-        ({"mm_vault": {"capital_usd": 100_000}}, "mm_vault:"),
-        ({"order_flow": {"reentry": {"slots_per_market": 2}}}, "order_flow:"),
+        ({"controls": {**SCENARIO["controls"], "backstop_vault_usd": 1_000_000},
+          "mm_vault": {"capital_usd": 100_000}},
+         "the backstop vault with the market-making vault"),
     ],
 )  # fmt: skip
 def test_an_unmirrored_feature_is_one_line_exit_2_and_no_folder(tmp_path, changes, feature):

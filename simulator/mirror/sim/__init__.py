@@ -17,6 +17,12 @@ Modules, one per phase, mirroring :mod:`simulator.engine`:
 - :mod:`~simulator.mirror.sim.controls` -- the circuit breaker (the oracles' TWAPs, the
   venue's ``checkBreaker``) and the dynamic margin controller's ``pokeMany``;
 - :mod:`~simulator.mirror.sim.traders` -- the traders' closes and top-ups;
+- :mod:`~simulator.mirror.sim.flow` -- the order flow's opens and closes (``order_flow:``);
+- :mod:`~simulator.mirror.sim.mm_vault` -- the market-making vault's funding, quotes,
+  liquidation and reads (``mm_vault:``);
+- :mod:`~simulator.mirror.sim.planned` -- the engine's planned venue calls recorded
+  (``ctx.venue.venue`` on the mirror) and run on the venue, with what the engine's decoders
+  read of them;
 - :mod:`~simulator.mirror.sim.keepers` -- the keepers' plan, the liquidations, their events;
 - :mod:`~simulator.mirror.sim.adl` -- the ADL keeper's plan and calls;
 - :mod:`~simulator.mirror.sim.levels` -- the levels and health reads the agents see;

@@ -69,12 +69,16 @@ def plan_and_execute(
     for m, longs_bankrupt, rows, addresses in jobs:
         if touched.intersection(addresses):
             continue  # an earlier call of this block haircut a ranked account: next step
-        accounts = np.asarray(ctx.world.book.account[rows], dtype=np.int64)
-        sizes = s.trader.size_base[rows] * s.trader.side[rows]
-        if venue.backstop is not None:  # the vault, ranked after the traders
-            accounts = np.append(accounts, venue.backstop.index)
-            sizes = np.append(sizes, float(vault_size_wad[m]) / 1e18)
+        # The venue's accounts of the ranked addresses: the rows', the backstop vault's (its size
+        # as the spot phase read it) and, last, the market-making vault's (its size as the
+        # chain engine reads it with the ranking).
+        accounts = np.array([ctx.index(a) for a in addresses], dtype=np.int64)
         scores, pnls = ranking.adl_ranking(m, accounts)
+        sizes = s.trader.size_base[rows] * s.trader.side[rows]
+        if venue.backstop is not None:
+            sizes = np.append(sizes, float(vault_size_wad[m]) / 1e18)
+        if len(addresses) > len(sizes):
+            sizes = np.append(sizes, to_float(ranking.size[accounts[-1], m]))
         winners = keeper_agents.plan_adl(
             np.array([float(x) for x in scores], dtype=np.float64),
             from_wad_array([int(x) if isinstance(x, int) else x for x in pnls])
@@ -127,8 +131,7 @@ def _rows(ctx, s, m: int, longs_bankrupt: bool, done: dict[str, Any], t: int, ro
         size = abs(to_float(closed))
         if row >= 0:
             decoded.append(_haircut_update(s, row, size, t))
-        who = ctx.accounts[a] if a < len(ctx.accounts) else ctx.vault_address
-        out.append(event_row(t, "adl_fill", market=symbol, account=who,
+        out.append(event_row(t, "adl_fill", market=symbol, account=ctx.accounts[a],
                              side=_side(1 if closed > 0 else (-1 if closed < 0 else 0)),
                              size=size, price=to_float(price),
                              amount=to_float(haircut)))  # fmt: skip

@@ -119,13 +119,18 @@ def vault_of(
 def wire(engine: Any) -> None:
     """The mirror engine's context as the chain engine's with a vault: the markets' backstop
     fractions (the keepers' takeover threshold) and the vault's address (the ADL keeper ranks
-    it); ``row_of`` gets the vault's row (no book row). Nothing without a vault."""
+    it), the last of the context's venue accounts; ``row_of`` gets the vault's row (no book
+    row). Nothing without a vault."""
     vault = engine.venue.backstop
     if vault is None:
         return
     markets = [m.params for m in engine.world.params.markets]
-    engine.ctx.backstop_fraction = np.array([p.backstop_fraction for p in markets])
-    engine.ctx.vault_address = vault.address
+    ctx = engine.ctx
+    ctx.backstop_fraction = np.array([p.backstop_fraction for p in markets])
+    ctx.vault_address = vault.address
+    # the venue's accounts in order (the vault last): ``ctx.index`` maps the ranked addresses
+    ctx.accounts = [*ctx.accounts, vault.address]
+    ctx._index_of.clear()
     extra = np.full((1, engine.row_of.shape[1]), -1, dtype=np.int64)
     engine.row_of = np.vstack([engine.row_of, extra])
 

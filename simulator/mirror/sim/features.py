@@ -20,11 +20,16 @@ with ``liquidationsHaltOnBreaker``, against the oracle's TWAP) and the dynamic m
 :mod:`~simulator.mirror.sim.controls`; the spot AMMs (reserves and fees to the unit, the
 arbitrageurs' and the hedger's swaps and tokens, :mod:`~simulator.mirror.sim.spot`), oracle
 ``feedback`` (``controls.feedback: true``: the lower weighted median of the outside venues,
-with the hedger's square-root impact carried, and the spot AMM's price), and LP withdrawals
-from the AMMs (``lps.withdraw_on_drawdown``, :mod:`~simulator.mirror.sim.lps`).
+with the hedger's square-root impact carried, and the spot AMM's price), LP withdrawals from
+the AMMs (``lps.withdraw_on_drawdown``, :mod:`~simulator.mirror.sim.lps`), the order flow
+(``order_flow:``, arriving traders: flow slots, Poisson arrivals, take-profit / stop-loss /
+holding-time closes, cooldowns; :mod:`~simulator.mirror.sim.flow`), and the market-making vault
+(``mm_vault:``: its quotes with their price bounds, the keepers' liquidation of it, ADL ranking
+it; :mod:`~simulator.mirror.sim.mm_vault`).
 
 Refused (:func:`check_mirrored`: one line naming the feature, before anything runs): the
-contagion ``world:``, the ``order_flow:``, the market-making vault (``mm_vault:``).
+contagion ``world:``, and the backstop vault's takeover of the market-making vault (a scenario
+with both).
 
 The backstop vault (``controls.backstop_vault_usd > 0``) is mirrored: its account and shares,
 the keepers' takeovers, its place in the ADL ranking, its unwind after ADL and its LPs'
@@ -47,10 +52,9 @@ def unmirrored_features(scenario: Scenario) -> list[str]:
     out: list[str] = []
     if scenario.world is not None:
         out.append("world: (the contagion world)")
-    if scenario.order_flow is not None:
-        out.append("order_flow: (arriving traders)")
-    if scenario.mm_vault.enabled:
-        out.append("mm_vault: (the market-making vault)")
+    b = scenario.venue_params().buffers
+    if b.backstop_enabled and b.backstop_vault_usd > 0 and scenario.mm_vault.enabled:
+        out.append("the backstop vault with the market-making vault (its takeover of it)")
     return out
 
 

@@ -8,6 +8,8 @@ decide on the same inputs as on chain: the oracles post the step's prices
 (:mod:`~simulator.mirror.sim.controls`, whose circuit breaker the venue's trades and
 liquidations check); the traders' carried estimate and decisions
 (:func:`simulator.agents.traders.decide`, drawing from the agents' stream as on chain); the
+order flow's and the market-making vault's calls, planned by the engine's phases and run after
+the traders' (:mod:`~simulator.mirror.sim.flow`, :mod:`~simulator.mirror.sim.mm_vault`); the
 keepers' watch list, the units they confirm on the pending block (read here from the venue's
 state after the oracle pushes), their plan (:mod:`~simulator.mirror.sim.keepers`) and the
 liquidations, executed call by call in block order; the LP withdrawals
@@ -28,13 +30,23 @@ import numpy as np
 from simulator.engine import keepers as engine_keepers
 from simulator.engine import metrics
 from simulator.engine.context import Context
-from simulator.engine.flow import init_state
+from simulator.engine.flow import flow_run, init_state
 from simulator.engine.margin import MarginUnits
 from simulator.engine.opening import opening_fees_by_market, with_opening
 from simulator.engine.positions import position_rows
-from simulator.engine.spot import spot_inputs_after_closes
 from simulator.engine.state import EngineState, StepOutcome, advance_funding_index, opening_state
-from simulator.mirror.sim import adl, backstop, governance, keepers, lps, oracle, spot, traders
+from simulator.mirror.sim import (
+    adl,
+    backstop,
+    flow,
+    governance,
+    keepers,
+    lps,
+    mm_vault,
+    oracle,
+    spot,
+    traders,
+)
 from simulator.mirror.sim.controls import controls_of
 from simulator.mirror.sim.features import check_mirrored
 from simulator.mirror.sim.levels import levels_of, unit_health
@@ -76,7 +88,8 @@ class MirrorEngine:
             world=world,
             scenario=scenario,
             venue=world.venue,
-            accounts=list(world.accounts),
+            # the market-making vault's address after the book's accounts: the venue's last
+            accounts=list(world.accounts) + ([world.mm_vault] if world.mm_vault else []),
             units=MarginUnits.of_book(world.book, [m.maintenance_margin_fraction for m in markets]),
             rng=self.rng,
             exogenous_usd=self.exogenous_usd,
@@ -93,8 +106,8 @@ class MirrorEngine:
             vault_address=None,
         )
         book = world.book
-        self.row_of = np.full((book.n_accounts, len(self.symbols)), -1, dtype=np.int64)
-        """The book row of every (account, market), -1 for none."""
+        self.row_of = np.full((len(self.ctx.accounts), len(self.symbols)), -1, dtype=np.int64)
+        """The book row of every (venue account, market), -1 for none."""
         self.row_of[book.account, book.market] = np.arange(book.count)
         backstop.wire(self)  # the backstop vault's fractions, address and row (with one)
         self.wallet_units = np.array([to_units(float(w)) for w in world.wallet_usd], dtype=np.int64)
@@ -103,6 +116,8 @@ class MirrorEngine:
         self.spot = spot.spot_book(world)
         """The spot AMMs and the spot agents' tokens (:mod:`~simulator.mirror.sim.spot`)."""
         governance.check(self.ctx)  # refuse a bad change before the run starts
+        self.flow = flow_run(self.ctx)
+        """The order flow (None without ``order_flow``), :mod:`~simulator.mirror.sim.flow`."""
         self.state = self._initial_state()
 
     # -- state ---------------------------------------------------------------------------------
@@ -117,6 +132,7 @@ class MirrorEngine:
         init_state(ctx, s)
         reads = self._last_levels = self._levels()
         s.margin_scale = reads["margin_scale"].copy()
+        s.mm_vault_size_base = reads["mm_vault_size_base"].copy()
         s.last_socialized_usd = reads["socialized_cum_usd"].copy()
         everyone = np.arange(ctx.units.count)
         self._store(s, everyone, *unit_health(ctx, self.venue, everyone))
@@ -128,8 +144,12 @@ class MirrorEngine:
         return s
 
     def _levels(self) -> dict[str, Any]:
-        """The levels the chain engine reads after a block: the venue's and the pools'."""
-        return {**levels_of(self.venue), **self.spot.levels()}
+        """The levels the chain engine reads after a block: the venue's and the pools'
+        (:func:`~simulator.mirror.sim.levels.levels_of`, the spot book's), with the
+        market-making vault's reads (:func:`~simulator.mirror.sim.mm_vault.with_levels`)."""
+        return mm_vault.with_levels(
+            self.ctx, self.venue, {**levels_of(self.venue), **self.spot.levels()}
+        )
 
     def _store(self, s: EngineState, units, equity, maintenance, keep=None) -> None:
         """The traders' view of ``units`` read as (equity, maintenance) USD
@@ -165,24 +185,37 @@ class MirrorEngine:
         socialized = bool((last["socialized_cum_usd"] > s.last_socialized_usd).any())
         s.last_socialized_usd = last["socialized_cum_usd"].copy()
         planned, executed, sent = governance.plan(ctx, s, venue, t)
-        step_events += planned + executed
+        step_events += planned
         transactions += sent
         decisions, _, (unit_eq, unit_mm) = traders.plan(ctx, s)
+        flow_actions, unfilled = flow.plan(ctx, s, t, self._last_levels, self.flow)
+        step_events += unfilled
+        planned_rows = len(step_events)  # the LP withdrawals' rows go here (planned, not decoded)
+        step_events += executed
         trade_events, trade_rows, sent, decode_trades = traders.execute(
             ctx, s, venue, decisions, self.wallet_units, t
         )
         step_events += trade_events
         transactions += sent
+        # The order flow's calls, then the market-making vault's, in block order.
+        flow_block = flow.execute(ctx, venue, flow_actions)
+        trade_rows = [*trade_rows, *flow_block.rows]
+        decoded: list = [decode_trades, flow_block.decoder(ctx, s, t)]
         s.peak_price_usd = np.maximum(s.peak_price_usd, s.oracle_price_usd)
-        lp_rows: list[dict[str, Any]] = []  # decoded after the planned governance rows
+        lp_rows: list[dict[str, Any]] = []  # decoded after the flow's planned rows
         withdrew = s.lps_withdrew.copy()
         lp_actions: list = lps.withdraw(ctx, s, self.spot, t, self._last_levels, lp_rows)
         lp_actions += backstop.lp_withdraw(  # the backstop vault's LPs, after the AMMs'
             ctx, s, venue, t, bool((s.lps_withdrew & ~withdrew).any()),
             self.world.start_timestamp_s + (t - 1) * self.scenario.step_seconds, lp_rows,
         )  # fmt: skip
-        step_events[len(planned) : len(planned)] = lp_rows
+        step_events[planned_rows:planned_rows] = lp_rows
         transactions += len(lp_actions)
+        vault_block = mm_vault.execute(
+            ctx, s, venue, t, self._last_levels, decisions.close, self.flow, self.row_of, decoded
+        )
+        step_events += vault_block.rows
+        transactions += len(flow_actions) + len(vault_block.actions)
 
         # ---- phase 2: keepers on the pending block ----------------------------------------------
         prices = s.oracle_price_usd[book.market]
@@ -213,17 +246,25 @@ class MirrorEngine:
         # one (units to confirm, or an LP withdrawal), else the last levels less the closes;
         # the state after the keepers' calls when they may leave a deficit.
         with_adl = adl.active(ctx)
-        ledgers = venue.ledgers() if with_adl else None
+        # Before them: the pending read after phase 1 when the block had one (units to
+        # confirm, or an LP withdrawal), else the last block's (a liquidation of the
+        # market-making vault in phase 1 is then seen next block); the spot phase's inputs
+        # likewise, without a read the last levels less the closes with the flow's and the
+        # vault's trades; the state after the keepers' calls when they may leave a deficit.
         read_pending = len(confirm) > 0 or len(lp_actions) > 0
+        ledgers = (
+            (venue.ledgers() if read_pending else self._last_levels["ledgers"])
+            if with_adl
+            else None
+        )
         spot_in = (
             spot.spot_inputs(ctx, venue, self.spot)
             if read_pending
-            else spot_inputs_after_closes(ctx, self._last_levels, s, decisions.close)
+            else mm_vault.quiet_spot_inputs(ctx, s, self._last_levels, decisions.close, self.flow)
         )
         after_keepers = len(targets) > 0 and adl.leave_deficit(
             ctx, s, targets, eq, mm, spot_in["oi_long_base"], spot_in["oi_short_base"]
         )
-        decoded: list = [decode_trades]
         for n, u in enumerate(targets):
             if n < takeovers:
                 step_events += backstop.execute(ctx, s, venue, int(u), t, decoded)
@@ -251,6 +292,8 @@ class MirrorEngine:
         for decode in decoded:
             decode()
         step_events = backstop.expand(step_events)  # the takeovers' rows, decoded
+        step_events += flow.record(ctx, s, flow_block, t, self.flow)
+        step_events += mm_vault.record(ctx, s, vault_block, t, self._last_levels)
 
         # ---- mined: levels, the touched and watched units read again, rows --------------------
         candidates = set(int(u) for u in targets) | set(touched.tolist())
@@ -261,6 +304,7 @@ class MirrorEngine:
         levels = self._last_levels = self._levels()
         s.transactions += transactions
         s.margin_scale = levels["margin_scale"].copy()
+        s.mm_vault_size_base = levels["mm_vault_size_base"].copy()
         if len(candidates):
             self._store(s, candidates, *unit_health(ctx, venue, candidates))
         ended = np.flatnonzero((s.outcome_step == t) & np.isnan(s.realized_pnl_usd))
@@ -303,7 +347,7 @@ class MirrorEngine:
             "wall_seconds": round(wall_seconds, 3),
             "start_price": float(self.exogenous_usd[0, 0]),
             "bad_debt_usd": float(np.sum(s.last_bad_debt_usd)),
-            "mm_vault_capital_usd": 0.0,
+            "mm_vault_capital_usd": self.world.mm_vault_capital_usd,
             "markets": {
                 symbol: {
                     "start_price": float(self.exogenous_usd[0, m]),

@@ -28,7 +28,8 @@ import numpy as np
 
 from simulator.chain.contracts import CollateralToken
 from simulator.mirror import liqprice
-from simulator.mirror.sim import backstop
+from simulator.mirror.sim import backstop, mm_vault
+from simulator.mirror.sim.planned import PlannedCalls
 from simulator.mirror.sim.venue import Reverted, VenueState
 from simulator.protocol.contracts import BaseToken
 from simulator.protocol.venue_contracts import PerpVenue
@@ -132,7 +133,7 @@ def mirror_world(
         [to_wad(m.oracle.initial_price_usd) for m in params.markets],
         [m.oracle.max_deviation_bps for m in params.markets],
         [m.oracle.max_age_s for m in params.markets],
-        book.n_accounts + vault,
+        book.n_accounts + mm_vault.extra_accounts(scenario) + vault,
         to_units(params.buffers.insurance_fund_usd) * 10**12,
         to_units(params.buffers.pool_seed_usd) * 10**12,
         listed_at=listed_at,
@@ -141,7 +142,8 @@ def mirror_world(
     venue.addresses = accounts
     # The vault's account and margin; the LP's deposit in the deploy's wiring block (the
     # fourth: after the contracts', the venue's and the vault's own).
-    backstop.vault_of(scenario, venue, book.n_accounts, GENESIS_TIMESTAMP_S + 3)
+    index = book.n_accounts + mm_vault.extra_accounts(scenario)  # the venue's last account
+    backstop.vault_of(scenario, venue, index, GENESIS_TIMESTAMP_S + 3)
     venue.block = 4
     # Deposits: each account the sum of its rows' collateral.
     venue.begin_block(opens_at - 1)
@@ -198,10 +200,14 @@ def mirror_world(
         )
     if not len(open_rows):
         venue.begin_block(opens_at)
-    # The market makers' blocks, then the liquidation prices read after the last.
+    # The market makers' blocks (the market-making vault funded in the last), then the
+    # liquidation prices read after the last.
     mm_blocks = int(gas_blocks(_market_maker_gas(scenario, len(params.markets)), limit)[-1]) + 1
     funded_at = opens_at + open_blocks - 1 + START_AFTER_OPENS_S + mm_blocks - 1
     venue.begin_block(funded_at)
+    vault, vault_capital_usd = mm_vault.fund(scenario, venue, book.n_accounts)
+    if vault is not None:
+        venue.addresses = [*accounts, vault]
     liq_usd = np.full(n, np.nan)
     rows = np.flatnonzero(opened)
     if len(rows):
@@ -216,8 +222,14 @@ def mirror_world(
         scenario=scenario,
         inputs=inputs,
         params=params,
+        # ``venue`` records the calls the engine's flow and vault phases plan (no chain).
         venue=SimpleNamespace(
-            ids=ids, vault=None, margin_controller=None, venue=None, params=params
+            ids=ids,
+            vault=None,
+            margin_controller=None,
+            venue=PlannedCalls(),
+            params=params,
+            deployer=None,
         ),  # type: ignore[arg-type]
         accounts=accounts,
         book=book,
@@ -239,6 +251,8 @@ def mirror_world(
         wallet_usd=np.asarray(wallet_usd, dtype=np.float64),
         hedger_base=hedger_base_of(scenario, inputs, opened, size_base),
         arbitrageur_capital_usd=scenario.arbitrageurs.capital_usd,
+        mm_vault=vault,
+        mm_vault_capital_usd=vault_capital_usd,
     )
     return MirrorWorld(world=world, venue=venue, opens_at_s=opens_at, listed_at_s=listed_at)
 

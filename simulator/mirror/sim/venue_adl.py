@@ -97,6 +97,7 @@ class AdlMixin:
                                     f.short_funding_index[m])  # fmt: skip
         value = self._values(a, m, f)
         ledger = self._adl_ledger(m)
+        self._refuse_flat_winner(ledger, policy, longs_bankrupt, a, m, size, entry, value, owed)
         run = mirror_adl.adl(ledger, np.array([policy]), np.array([longs_bankrupt]),
                              size[None, :], entry[None, :], value[None, :], owed[None, :],
                              self.conv([self.price[m]]), self.conv([self.pool]),
@@ -138,6 +139,26 @@ class AdlMixin:
                                                     "contracts", "notional", "accounts")}  # fmt: skip
         executed["policy"] = policy
         return {"haircuts": haircuts, "executed": executed}
+
+    def _refuse_flat_winner(self, ledger, policy, longs_bankrupt, a, m, size, entry, value, owed):
+        """A winner passed with no position (the market-making vault after a liquidation, say)
+        is ``AdlIneligible`` in the contract's loop, unless a winner before it fails first (the
+        kernel treats a size of 0 as an empty slot of the batch, so the prefix before it is
+        run through the kernel for that)."""
+        flat = np.flatnonzero(np.array([x == 0 for x in size], dtype=bool))
+        if not len(flat):
+            return
+        j = int(flat[0])
+        if j > 0:
+            run = mirror_adl.adl(ledger, np.array([policy]), np.array([longs_bankrupt]),
+                                 size[None, :j], entry[None, :j], value[None, :j],
+                                 owed[None, :j], self.conv([self.price[m]]),
+                                 self.conv([self.pool]))  # fmt: skip
+            outcome = int(run.outcome[0])
+            if outcome in (mirror_adl.INELIGIBLE, mirror_adl.OUT_OF_ORDER):
+                raise Reverted(self._adl_error(outcome, a[:j], m, size[:j], entry[:j], value[:j]))
+        raise Reverted(error_text("AdlIneligible", account=self.address(int(a[j])), size=size[j],
+                                  unrealizedPnl=size[j] * 0))  # fmt: skip
 
     def _adl_error(self, outcome: int, a, m: int, size, entry, value) -> str:
         """The text of an ``adl`` call's revert (the kernel's outcome, with the contract's

@@ -34,14 +34,20 @@ class TradesMixin:
             self.breaker.check(self, m)
         return adds_risk
 
-    def trade(self, a: int, m: int, delta: Any, *, isolated: bool, margin_delta: Any = 0) -> dict:
+    def trade(
+        self, a: int, m: int, delta: Any, *, isolated: bool, margin_delta: Any = 0,
+        acceptable: Any = 0,
+    ) -> dict:  # fmt: skip
         """``_trade`` of ``delta`` (WAD base units, signed) in market ``m`` by account ``a``
         (``tradeIsolated`` with ``margin_delta`` moved into the isolated margin first): the
         ``PositionModified`` fields (``fill``, ``new_size``, ``entry``, ``realized``, ``fee``,
-        ``funding``). Raises :class:`Reverted` (nothing changed) as the contract reverts."""
+        ``funding``). Raises :class:`Reverted` (nothing changed) as the contract reverts.
+        ``acceptable``: the call's ``acceptablePrice`` (WAD; 0 = no bound): a buy filling above
+        it or a sell below it reverts ``PriceLimitExceeded``."""
         self.fresh(m)
         if not self.exact_mode:
-            return self._trade_fast(a, m, float(delta), isolated, float(margin_delta))
+            return self._trade_fast(a, m, float(delta), isolated, float(margin_delta),
+                                    float(acceptable))  # fmt: skip
         x = lambda v: self.conv([v])  # noqa: E731
         size0, entry0 = self.size[a, m], self.entry[a, m]
         adds_risk = self._trade_checks(a, m, size0, delta, isolated)
@@ -64,6 +70,7 @@ class TradesMixin:
         fill = fills.fill_price(x(price), x(skew), x(delta), x(self.markets.skew_scale[m]))[0]
         if fill == 0:
             raise Reverted(error_text("InvalidFillPrice", market=m + 1, sizeDelta=delta))
+        self._check_price_limit(delta, fill, acceptable)
         size1, entry1, realized = (v[0] for v in fills.apply_fill(x(size0), x(entry0), x(delta),
                                                                    x(fill)))  # fmt: skip
         if isolated:
@@ -122,7 +129,18 @@ class TradesMixin:
         return {"fill": fill, "new_size": size1, "entry": entry1, "realized": realized,
                 "fee": fee, "funding": owed}  # fmt: skip
 
-    def _trade_fast(self, a: int, m: int, delta: float, isolated: bool, margin_delta: float):
+    @staticmethod
+    def _check_price_limit(delta: Any, fill: Any, acceptable: Any) -> None:
+        """The trade's price bound (``acceptablePrice``, 0 = none): checked on the fill before
+        any accounting, as ``_trade`` does."""
+        if acceptable and (fill > acceptable if delta > 0 else fill < acceptable):
+            raise Reverted(error_text("PriceLimitExceeded", fillPrice=fill,
+                                      acceptablePrice=acceptable))  # fmt: skip
+
+    def _trade_fast(
+        self, a: int, m: int, delta: float, isolated: bool, margin_delta: float,
+        acceptable: float = 0.0,
+    ):  # fmt: skip
         """:meth:`trade` in plain floats (fast mode)."""
         p = self.scalar_params[m]
         size0, entry0 = float(self.size[a, m]), float(self.entry[a, m])
@@ -145,6 +163,7 @@ class TradesMixin:
         fill = scalar.fill_price(p, price, long_oi - short_oi, delta)
         if fill == 0:
             raise Reverted(error_text("InvalidFillPrice", market=m + 1, sizeDelta=delta))
+        self._check_price_limit(delta, fill, acceptable)
         size1, entry1, realized = scalar.apply_fill(size0, entry0, delta, fill)
         if isolated:
             margin += realized
