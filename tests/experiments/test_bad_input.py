@@ -143,28 +143,25 @@ def test_a_folder_holding_another_tune_is_refused(scenario_file, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
 
 
-def test_the_mirror_is_refused_up_front_for_a_scenario_it_does_not_model(scenario_file, tmp_path):
-    # The small scenario with a backstop vault beside its market-making vault (the backstop's
-    # takeover of that vault the mirror does not model): refused before any trial, naming the
-    # feature (before this check, three trials failed one after another and the tune stopped
-    # with a study left behind).
-    both = ["--set", "mm_vault.capital_usd=1000000", "--set", "controls.backstop_vault_usd=1000000"]
+def test_the_mirror_is_refused_up_front_for_a_scenario_it_does_not_model(tmp_path):
+    # The contagion world (the one feature the mirror does not model): refused before any
+    # trial, naming the feature (before this check, three trials failed one after another and
+    # the tune stopped with a study left behind).
     out = tmp_path / "tune"
-    code, stderr = _invoke(["tune", scenario_file, *both,
-                            "--engine", "mirror", "--trials", 1, "--paths", 1, "--out", out,
-                            "--progress", "none", GOOD_PARAM, GOOD_OBJECTIVE])  # fmt: skip
+    code, stderr = _invoke(["tune", "oct-2025-world", "--engine", "mirror", "--trials", 1,
+                            "--paths", 1, "--out", out, "--progress", "none", GOOD_PARAM,
+                            GOOD_OBJECTIVE])  # fmt: skip
     assert code == 2, stderr
     assert stderr.count("\n") == 1
     assert "--engine mirror: scenario" in stderr and "the mirror engine does not model" in stderr
+    assert "world:" in stderr
     assert not out.exists()
-    # A sweep point that switches on a feature the mirror does not model is refused the same
-    # way, though the base scenario (a market-making vault, no backstop vault) is one it runs.
-    mirrored = ["mm_vault.capital_usd=1000000", "controls.backstop_vault_usd=0"]
+    # A sweep of it is refused the same way, before any point runs.
     out = tmp_path / "sweep"
-    code, stderr = _invoke(["sweep", scenario_file, *[f"--set={kv}" for kv in mirrored],
-                            "--grid", "controls.backstop_vault_usd=0,1000000", "--engine",
-                            "mirror", "--paths", 1, "--out", out, "--progress", "none"])  # fmt: skip
+    code, stderr = _invoke(["sweep", "oct-2025-world", "--grid",
+                            "controls.backstop_vault_usd=500000,1000000", "--engine", "mirror",
+                            "--paths", 1, "--out", out, "--progress", "none"])  # fmt: skip
     assert code == 2, stderr
     assert stderr.count("\n") == 1
-    assert "--engine mirror: scenario" in stderr and "the backstop vault with" in stderr
+    assert "--engine mirror: scenario" in stderr and "world:" in stderr
     assert not out.exists()

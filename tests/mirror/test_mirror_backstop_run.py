@@ -29,6 +29,7 @@ from mirror_run_helpers import (
     Divergence,
     compare_final_state,
     controls_scenarios,
+    flow_scenarios,
     parse,
     run_side_by_side,
     small_scenarios,
@@ -276,3 +277,114 @@ def test_every_takeover_outcome_is_the_chains_call_by_call():
         compare_final_state(engine, mirror)
     outcomes = {theirs.split("(")[0].split("=")[0] for _, theirs in seen}
     assert {"transferred", "NotBelowBackstopThreshold"} <= outcomes, outcomes
+
+
+#: A market-making vault of 1,000 USD quoting at 8x its capital against a small flow, a 6% fall
+#: at step 2 and backstop fractions of 1 (found by hypothesis): the keepers have the backstop
+#: vault take the market-making vault over.
+MM_TAKEOVER = {'name': 'mm-takeover',
+ 'seed': 0,
+ 'steps': 12,
+ 'step_seconds': 12,
+ 'venue': {'preset': 'hyperliquid-like', 'timelock_delay_s': 60},
+ 'markets': [{'symbol': 'BTC',
+              'overrides': {'max_liquidation_notional_per_block_usd': 5000,
+                            'backstop_fraction': 1.0},
+              'path': {'vol_per_year': 0.5, 'beta': 0.0}},
+             {'symbol': 'ETH',
+              'overrides': {'max_liquidation_notional_per_block_usd': 5000,
+                            'backstop_fraction': 1.0},
+              'path': {'vol_per_year': 0.5, 'beta': 0.0}}],
+ 'controls': {'adl_price_mode': 'bankruptcy_price',
+              'adl_policy': 'none',
+              'insurance_fund_usd': 0,
+              'feedback': False,
+              'governance_change': None,
+              'backstop_vault_usd': 50000},
+ 'traders': {'kind': 'random',
+             'count': 2,
+             'long_share': 0.2,
+             'collateral_usd': {'median_usd': 500, 'sigma': 1.0},
+             'leverage': {'min': 3, 'max': 10},
+             'behaviour': {'weights': {'hold': 1,
+                                       'take_profit': 0,
+                                       'stop_loss': 0,
+                                       'top_up': 0,
+                                       'panic': 0},
+                           'take_profit_fraction': 0.05,
+                           'stop_loss_fraction': 0.05,
+                           'top_up_probability': 0.3,
+                           'panic_drawdown': 0.01},
+             'markets_per_account': {1: 0.5, 2: 0.5},
+             'isolated_share': 0.0},
+ 'price_path': {'kind': 'factor',
+                'shocks': [{'step': 2, 'fall_fraction': 0.06, 'over_steps': 1}]},
+ 'keepers': {'count': 1,
+             'max_liquidations_per_block': 1,
+             'reaction_delay_steps': 0,
+             'min_profit_usd': 0.0},
+ 'arbitrageurs': {'count': 0},
+ 'oracle_faults': [],
+ 'order_flow': {'lookback_minutes': 1.0,
+                'reference_minutes': 6.0,
+                'momentum': {'slots_per_market': 0,
+                             'rate_per_hour': 300.0,
+                             'hold_minutes': 0.2,
+                             'cooldown_minutes': 0.0,
+                             'collateral_usd': {'median_usd': 300, 'sigma': 1.0},
+                             'leverage_max_share': 0.3,
+                             'min_return': 0.001},
+                'dip_buyers': {'slots_per_market': 0,
+                               'rate_per_hour': 300.0,
+                               'hold_minutes': 0.2,
+                               'cooldown_minutes': 0.0,
+                               'collateral_usd': {'median_usd': 300, 'sigma': 1.0},
+                               'leverage_max_share': 0.3,
+                               'min_fall': 0.01},
+                'short_sellers': {'slots_per_market': 0,
+                                  'rate_per_hour': 300.0,
+                                  'hold_minutes': 0.2,
+                                  'cooldown_minutes': 0.0,
+                                  'collateral_usd': {'median_usd': 300, 'sigma': 1.0},
+                                  'leverage_max_share': 0.3,
+                                  'min_fall': 0.01,
+                                  'stop_loss_fraction': None},
+                'reentry': {'slots_per_market': 1,
+                            'rate_per_hour': 300.0,
+                            'hold_minutes': 0.2,
+                            'cooldown_minutes': 0.0,
+                            'collateral_usd': {'median_usd': 300, 'sigma': 1.0},
+                            'leverage_max_share': 0.3,
+                            'take_profit_fraction': 0.02},
+                'funding_arbitrage': {'slots_per_market': 0,
+                                      'rate_per_hour': 300.0,
+                                      'hold_minutes': 0.2,
+                                      'cooldown_minutes': 0.0,
+                                      'collateral_usd': {'median_usd': 300, 'sigma': 1.0},
+                                      'leverage_max_share': 0.3,
+                                      'min_funding_rate_per_hour': 1e-05}},
+ 'mm_vault': {'capital_usd': 1000,
+              'quoting': True,
+              'participation': 1.0,
+              'inventory_limit_usd': 8000,
+              'max_trade_usd': 4000,
+              'half_spread_bps': 0}}  # fmt: skip
+
+
+def test_the_backstop_vault_takes_over_the_market_making_vault_as_on_chain():
+    counts = run_side_by_side(parse(MM_TAKEOVER), spot=True, steps_rows=True)
+    assert counts["mm_vault:backstop_takeover"] > 0
+
+
+@settings(EXAMPLES, max_examples=40)
+@given(d=flow_scenarios(), size=st.sampled_from([3_000, 50_000, 2_000_000]),
+       fraction=st.sampled_from([0.67, 0.9, 1.0]))  # fmt: skip
+def test_the_backstop_vault_beside_the_flow_and_the_market_making_vault(d, size, fraction):
+    """:func:`flow_scenarios` (arriving traders, the market-making vault quoting, leveraged or
+    idle) with a backstop vault: as on chain, the market-making vault's takeovers among them."""
+    d["controls"] = {**d["controls"], "backstop_vault_usd": size}
+    for m in d["markets"]:
+        m["overrides"] = {**m["overrides"], "backstop_fraction": fraction}
+    counts = run_side_by_side(parse(d), spot=True, steps_rows=True)
+    event(f"the market-making vault taken over: {counts.get('mm_vault:backstop_takeover', 0) > 0}")
+    event(f"backstop_takeover: {counts.get('backstop_takeover', 0) > 0}")

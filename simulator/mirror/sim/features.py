@@ -28,11 +28,10 @@ holding-time closes, cooldowns; :mod:`~simulator.mirror.sim.flow`), and the mark
 it; :mod:`~simulator.mirror.sim.mm_vault`).
 
 Refused (:func:`check_mirrored`: one line naming the feature, before anything runs): the
-contagion ``world:``, and the backstop vault's takeover of the market-making vault (a scenario
-with both).
+contagion ``world:``.
 
 The backstop vault (``controls.backstop_vault_usd > 0``) is mirrored: its account and shares,
-the keepers' takeovers, its place in the ADL ranking, its unwind after ADL and its LPs'
+the keepers' takeovers (of the market-making vault too), its place in the ADL ranking, its unwind after ADL and its LPs'
 withdrawal (``lps.applies_to: backstop|both``), see :mod:`~simulator.mirror.sim.backstop`.
 """
 
@@ -52,9 +51,6 @@ def unmirrored_features(scenario: Scenario) -> list[str]:
     out: list[str] = []
     if scenario.world is not None:
         out.append("world: (the contagion world)")
-    b = scenario.venue_params().buffers
-    if b.backstop_enabled and b.backstop_vault_usd > 0 and scenario.mm_vault.enabled:
-        out.append("the backstop vault with the market-making vault (its takeover of it)")
     return out
 
 

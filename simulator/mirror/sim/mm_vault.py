@@ -10,8 +10,8 @@ the order flow's (:func:`execute`); a liquidation's rows are the venue's ``Liqui
 ``DeficitAttributed`` / ``BadDebtRecorded`` rows in block order
 (:func:`simulator.mirror.sim.keepers.liquidation_rows`), its fills and reverts the engine's
 rows after the block's others (:func:`record`, :func:`simulator.engine.mm_vault.event_rows`).
-The backstop vault's takeover is not mirrored (the mirror refuses a backstop vault): only the
-keepers' liquidation path. ADL ranks the vault with every market's winners
+The backstop vault's takeover of it runs as any takeover
+(:func:`simulator.mirror.sim.backstop.takeover`, through :mod:`~simulator.mirror.sim.planned`). ADL ranks the vault with every market's winners
 (:mod:`~simulator.mirror.sim.adl`)."""
 
 from __future__ import annotations

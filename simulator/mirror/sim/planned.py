@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 from simulator.chain.abi import DecodedEvent
 from simulator.engine.context import Context
+from simulator.mirror.sim import backstop
 from simulator.mirror.sim.calls import Liquidation, Reverted, error_text
 from simulator.mirror.sim.venue import VenueState
 
@@ -56,6 +57,15 @@ class PlannedCalls:
         return Planned("backstopTakeover", keeper, account=account)
 
 
+class ErrorText(str):
+    """A revert's text as the chain's decoder prints it, with its error's ``name`` (what the
+    engine's decoders check, as on :class:`simulator.chain.abi.DecodedError`)."""
+
+    @property
+    def name(self) -> str:
+        return self.split("(")[0]
+
+
 @dataclass
 class Result:
     """A mined call as the engine's decoders read it (:class:`simulator.chain.types.TxResult`'s
@@ -73,8 +83,14 @@ def execute(ctx: Context, venue: VenueState, call: Planned) -> Result:
     try:
         if call.method == "liquidate":
             return Result(True, liquidation=venue.liquidate(_index(ctx, call.account)))
-        if call.method == "backstopTakeover":  # the mirror refuses a backstop vault
-            raise Reverted(error_text("NoBackstopVault"))
+        if call.method == "backstopTakeover":  # the backstop vault's takeover of the account
+            if venue.backstop is None:
+                raise Reverted(error_text("BackstopNotConfigured"))
+            got = backstop.takeover(venue, _index(ctx, call.account))
+            wad = int(got) if venue.exact_mode else round(float(got))
+            args = {"account": call.account, "collateralTransferred": wad}
+            return Result(True, events=[DecodedEvent("BackstopTakeover", PlannedCalls.address,
+                                                     args)])  # fmt: skip
         a, m = _index(ctx, call.sender), ctx.market_index(call.market_id)
         exact = venue.exact_mode
         if call.method == "closePosition":
@@ -90,7 +106,7 @@ def execute(ctx: Context, venue: VenueState, call: Planned) -> Result:
         isolated = bool(venue.isolated[a, m]) if call.method == "closePosition" else False
         got = venue.trade(a, m, delta, isolated=isolated, acceptable=bound)
     except Reverted as exc:
-        return Result(False, error=str(exc))
+        return Result(False, error=ErrorText(exc))
     return Result(True, events=[position_modified(call, delta, got, isolated)])
 
 
