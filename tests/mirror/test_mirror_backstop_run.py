@@ -12,6 +12,10 @@ interest, the vault's ``totalAssets``, share supply and positions (its unwind af
 ``steps`` row (the vault's share price), the vault's LPs' withdrawal (``maxWithdraw`` with the
 shares' lock) -- and at the end the whole venue state to the wei, the vault's account included.
 
+With the order flow and the market-making vault (:func:`mirror_run_helpers.flow_scenarios`)
+the backstop vault takes the market-making vault over as on chain. Every takeover outcome is
+compared call by call with the chain's, and the fast mode held to the exact mode.
+
 A mirror with one rule of the vault broken (monkeypatched) fails the same comparison.
 """
 
