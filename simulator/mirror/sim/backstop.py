@@ -19,12 +19,16 @@
   keeper, the manager's ``tradePosition`` of :data:`~simulator.engine.spot.
   VAULT_UNWIND_SHARE_PER_STEP` of each position, sized on the vault's positions as the chain
   engine read them (:func:`sizes`), a plain venue trade.
+* **LPs** (:func:`lp_withdraw`, :func:`simulator.engine.lps.plan_lp_withdrawals`): the first
+  time a market falls ``lps.withdraw_on_drawdown`` from its peak, ``withdraw_fraction`` of
+  ``maxWithdraw`` as the last block reads it (0 while the shares are locked, at most the idle
+  collateral), withdrawn now (ERC-4626 ``withdraw``: shares burnt rounded up).
 * **Levels** (:func:`levels`): ``vault_assets_usd`` (``totalAssets``: idle + max(0, cross
   equity), each in whole units), ``vault_supply`` (share units) and ``vault_size_wad``.
 
-Not modelled: LP withdrawals from the vault (``lps.withdraw_on_drawdown``, refused by
-:mod:`~simulator.mirror.sim.features`) and the manager's hedges on the spot AMMs (the chain
-engine sends none).
+The keepers' takeover of the market-making vault is the same :func:`takeover`, called through
+:mod:`~simulator.mirror.sim.planned`. Not modelled: the manager's hedges on the spot AMMs (the
+chain engine sends none; ``totalAssets`` has no spot inventory).
 """
 
 from __future__ import annotations
@@ -37,7 +41,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
-import rlp
 from eth_utils import keccak, to_canonical_address, to_checksum_address
 
 from simulator.engine import keepers as engine_keepers
@@ -87,8 +90,13 @@ def vault_address(deployer: str, n_markets: int) -> str:
     """The vault contract's address: the ``CREATE`` address of the deployer's deployment after
     the ``7 + 3·markets`` of the deploy's first two blocks."""
     nonce = _DEPLOYS_BEFORE_VAULT + 3 * n_markets
-    raw = keccak(rlp.encode([to_canonical_address(deployer), nonce]))[12:]
-    return to_checksum_address(raw)
+    # RLP of [address, nonce]: a 20-byte string, then the nonce's big-endian bytes (a single
+    # byte below 0x80 is its own encoding, 0 the empty string), in a list
+    sender = b"\x94" + to_canonical_address(deployer)
+    body = nonce.to_bytes((nonce.bit_length() + 7) // 8, "big")
+    tail = body if len(body) == 1 and body[0] < 0x80 else bytes([0x80 + len(body)]) + body
+    payload = sender + tail
+    return to_checksum_address(keccak(bytes([0xC0 + len(payload)]) + payload)[12:])
 
 
 def vault_of(
