@@ -219,11 +219,17 @@ class AbiRegistry:
                 try:
                     args = {
                         name: word(bytes.fromhex(raw[2:]))
-                        for (name, _, _), word, raw in zip(spec.indexed, words, topics[1:])
+                        for (name, _, _), word, raw in zip(
+                            spec.indexed, words, topics[1:], strict=True
+                        )
                     }
                     if spec.data_names:
                         args.update(
-                            zip(spec.data_names, spec.data.decode(bytes.fromhex(log["data"][2:])))
+                            zip(
+                                spec.data_names,
+                                spec.data.decode(bytes.fromhex(log["data"][2:])),
+                                strict=True,
+                            )
                         )
                     return DecodedEvent(
                         name=spec.name,

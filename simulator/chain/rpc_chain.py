@@ -213,6 +213,9 @@ class RpcChain(BlockAssembly):
         self.stats = SenderStats()
         # Results of mined blocks still being fetched on a worker thread (created when needed).
         self._background: BackgroundResults | None = None
+        self.overlap_block_reads = True
+        """Mine-and-read fetches the block's trace and logs on the worker thread while this
+        thread reads the views (False: one batch on this thread, as before)."""
 
     @property
     def url(self) -> str:
@@ -358,6 +361,21 @@ class RpcChain(BlockAssembly):
         self.stats.blocks += 1
         # Receipts cost O(block size) each on anvil (O(n^2) per block); a block trace and one
         # log query carry the same facts in O(n).
+        if views and self.overlap_block_reads:
+            # The trace and logs on the worker thread's connection, the views on this one: the
+            # worker decodes the block's results and events while the node computes the views.
+            self._results_worker().submit_latest(pending, calls, results)
+            try:
+                replies = rpc.batch_raw(
+                    [("eth_getBlockByNumber", ["latest", False])] + _read_requests(views, "latest")
+                )
+            finally:
+                self._settle()
+            header = rpc._unwrap("eth_getBlockByNumber", replies[0])
+            self._latest_base_fee = int(header.get("baseFeePerGas") or "0x0", 16)
+            reads = self._decode_reads(views, replies[1:], True)
+            self._drop_unmined(pending)
+            return reads
         replies = rpc.batch_raw(
             [
                 ("trace_block", ["latest"]),
@@ -398,11 +416,13 @@ class RpcChain(BlockAssembly):
         mined = {h: i for h, i in pending.items() if h in in_block}
         self._drop_unmined({h: i for h, i in pending.items() if h not in in_block})
         if mined:
-            if self._background is None:
-                self._background = BackgroundResults(
-                    self.rpc.url, self.rpc.timeout_s, self.registry
-                )
-            self._background.submit(int(header["number"], 16), mined, calls, results)
+            self._results_worker().submit(int(header["number"], 16), mined, calls, results)
+
+    def _results_worker(self) -> BackgroundResults:
+        """The worker thread that fetches and decodes mined blocks' results (started once)."""
+        if self._background is None:
+            self._background = BackgroundResults(self.rpc.url, self.rpc.timeout_s, self.registry)
+        return self._background
 
     def _settle(self, *, discard: bool = False) -> None:
         """Wait for the results of blocks handed to the worker (see :meth:`_mine_continued`)."""

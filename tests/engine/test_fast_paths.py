@@ -76,7 +76,10 @@ def test_json_log_decoding_equals_the_general_path():
             log = {
                 "address": "0x" + rng.bytes(20).hex(),
                 "topics": ["0x" + topic.hex()]
-                + ["0x" + encode([t], [v]).hex() for (_, t, _), v in zip(spec.indexed, indexed)],
+                + [
+                    "0x" + encode([t], [v]).hex()
+                    for (_, t, _), v in zip(spec.indexed, indexed, strict=True)
+                ],
                 "data": "0x" + encode(list(spec.data.types), data).hex(),
                 "logIndex": hex(int(rng.integers(0, 1000))),
             }
