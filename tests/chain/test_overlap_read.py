@@ -59,3 +59,25 @@ def test_overlapped_mine_and_read_equals_one_batch(anvil, deployer, agents):
     assert any(events for *_, events in results)
     assert reads[-1] == sum(10 + i for i in range(40))
     anvil.overlap_block_reads = True
+
+
+def test_mine_then_read_gives_the_same_and_joins_before_other_requests(anvil, deployer, agents):
+    token = deploy_contract(anvil, CollateralToken, "Test USD", "tUSD", deployer, sender=deployer)
+    views = [token.balance_of(x) for x in agents[:6]] + [token.total_supply()]
+    with anvil.isolate():
+        anvil.submit(_block(token, deployer, agents))
+        expected = _facts(*anvil.mine_and_read(views))
+    with anvil.isolate():
+        anvil.submit(_block(token, deployer, agents))
+        results, collect = anvil.mine_then_read(views)
+        assert anvil._read_in_flight is not None  # the views are read on the reader's thread
+        assert _facts(results, collect()) == expected
+    with anvil.isolate():
+        anvil.submit(_block(token, deployer, agents))
+        results, collect = anvil.mine_then_read(views)
+        # Another request first: it waits for the reads, which still see the mined block.
+        anvil.submit([token.mint(deployer, agents[0], 1)])
+        anvil.mine()
+        assert anvil._read_in_flight is None
+        assert _facts(results, collect()) == expected
+        assert anvil.read(views[:1]) == [expected[1][0] + 1]
