@@ -27,7 +27,27 @@ def to_wad(x: float | int | Decimal) -> int:
     >>> to_wad(1.5)
     1500000000000000000
     """
+    if type(x) is float:
+        fast = _float_fixed(x, 18)
+        if fast is not None:
+            return fast
     return int(Decimal(str(x)) * WAD)
+
+
+def _float_fixed(x: float, decimals: int) -> int | None:
+    """``int(Decimal(str(x)) * 10**decimals)`` for a float written without an exponent, from
+    its decimal string alone (about ten times as fast as the :class:`~decimal.Decimal` path,
+    which the engine pays for every price it posts and every order it sends): the digits
+    after the point cut to ``decimals``, as ``int`` of the decimal product truncates toward
+    zero (a float's string has at most 17 significant digits, well within the decimal
+    context's 28: the product is exact). ``None``: an exponent, ``inf`` or ``nan`` (the
+    caller takes the :class:`~decimal.Decimal` path). ``tests/engine/test_fast_paths.py``
+    compares both."""
+    text = repr(x)
+    if "e" in text or "n" in text:
+        return None
+    whole, _, fraction = text.partition(".")
+    return int(whole + (fraction + "0" * decimals)[:decimals])
 
 
 def to_units(usd: float | int | Decimal) -> int:
@@ -36,6 +56,10 @@ def to_units(usd: float | int | Decimal) -> int:
     >>> to_units(2.5)
     2500000
     """
+    if type(usd) is float:
+        fast = _float_fixed(usd, 6)
+        if fast is not None:
+            return fast
     return int(Decimal(str(usd)) * USD_UNITS)
 
 

@@ -9,7 +9,7 @@ implements it over JSON-RPC (embedded anvil, any anvil-compatible RPC, or a loca
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -72,6 +72,15 @@ class Chain(ABC):
         one round trip)."""
         results = self.mine()
         return results, self.read(views)
+
+    def mine_then_read(
+        self, views: Sequence[View]
+    ) -> tuple[list[TxResult], Callable[[], list[Any]]]:
+        """:meth:`mine_and_read` whose reads come from calling the returned function, which the
+        caller must do before anything else on this chain: a backend may compute the views
+        while the caller works on the block's results (here: read at once)."""
+        results, reads = self.mine_and_read(views)
+        return results, lambda: reads
 
     @abstractmethod
     def read(

@@ -118,6 +118,33 @@ class BackgroundResults:
         for i in indices:
             results[i].events  # noqa: B018
 
+    def submit_latest(
+        self, pending: dict[str, int], calls: Sequence[Call], results: list[TxResult | None]
+    ) -> Future:
+        """Fill in the results of the latest block's transactions among ``pending`` (hash ->
+        index), decoding their events, and leave in ``pending`` the ones the block does not
+        hold (the caller drops them once the returned job is done). For the block the caller
+        has just mined and reads views on while this runs: the node computes the views while
+        this thread decodes the trace and logs (the caller mines nothing until it is done)."""
+        job = self._pool.submit(self._fill_latest, pending, calls, results)
+        self._jobs.append(job)
+        return job
+
+    def _fill_latest(self, pending: dict[str, int], calls, results) -> None:
+        replies = self._rpc.batch_raw(
+            [
+                ("trace_block", ["latest"]),
+                ("eth_getLogs", [{"fromBlock": "latest", "toBlock": "latest"}]),
+            ]
+        )
+        traces = self._rpc._unwrap("trace_block", replies[0])
+        logs = self._rpc._unwrap("eth_getLogs", replies[1])
+        sent = dict(pending)
+        fill_results(traces, logs, pending, calls, results, self._registry)
+        for tx_hash, i in sent.items():
+            if tx_hash not in pending:
+                results[i].events  # noqa: B018  (decoded here, off the calling thread)
+
     def settle(self, *, discard: bool = False) -> None:
         """Wait for every block handed over; raise the first failure (``discard``: wait, and
         ignore failures, for results nobody will read)."""

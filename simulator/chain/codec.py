@@ -236,6 +236,14 @@ def _static_decoder(type_str: str):
     return sum(n for n, _ in inner), dec_tuple
 
 
+def word_decoder(codec: TupleCodec) -> Callable[[bytes], Any] | None:
+    """The one-word decoder of a one-type ``codec`` (raises :class:`_Fallback` for a word
+    its fast path does not take; ``codec.decode`` then decides), ``None`` if it has none."""
+    if codec._decoders is not None and len(codec._decoders) == 1:
+        return codec._decoders[0]
+    return None
+
+
 class TupleCodec:
     """Encode and decode one ABI tuple type, e.g. a function's inputs or an event's data.
 

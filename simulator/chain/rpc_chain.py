@@ -22,7 +22,8 @@ again for every ``eth_call`` on ``pending``, once for a batch.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -35,6 +36,7 @@ from simulator.chain.dumps import require_dump_of
 from simulator.chain.gcpause import paused_gc
 from simulator.chain.rpc import RpcClient
 from simulator.chain.types import Call, TxResult, View, ViewError
+from simulator.chain.view_reader import ViewReader
 from simulator.errors import ChainError, RpcError, TransactionReverted
 
 __all__ = ["RpcChain", "NodeModes", "SenderStats", "intrinsic_gas"]
@@ -213,6 +215,13 @@ class RpcChain(BlockAssembly):
         self.stats = SenderStats()
         # Results of mined blocks still being fetched on a worker thread (created when needed).
         self._background: BackgroundResults | None = None
+        # The read of a mined block's views running on the reader's thread (mine_then_read),
+        # joined before any other request.
+        self._reader: ViewReader | None = None
+        self._read_in_flight: Future | None = None
+        self.overlap_block_reads = True
+        """Mine-and-read fetches the block's trace and logs on the worker thread while this
+        thread reads the views (False: one batch on this thread, as before)."""
 
     @property
     def url(self) -> str:
@@ -223,6 +232,7 @@ class RpcChain(BlockAssembly):
         return self._chain_id
 
     def block_number(self) -> int:
+        self._join_read()
         return int(self.rpc.request("eth_blockNumber"), 16)
 
     # -- modes ---------------------------------------------------------------------------------
@@ -234,6 +244,7 @@ class RpcChain(BlockAssembly):
 
     def set_automine(self, enabled: bool) -> None:
         """Mine one block per transaction (ape's ordinary path) or only on ``execute``."""
+        self._join_read()
         self.rpc.request("evm_setAutomine", [enabled])
         self._latest_base_fee = None  # ape-style transactions mine blocks of their own
         self._batch_mode = not enabled and self._batch_mode
@@ -241,6 +252,7 @@ class RpcChain(BlockAssembly):
     # -- the batched sender ---------------------------------------------------------------------
 
     def submit(self, calls: Sequence[Call], *, max_block_calls: int | None = None) -> None:
+        self._join_read()
         start = time.perf_counter()
         self._enter_batch_mode()
         with paused_gc():
@@ -250,9 +262,83 @@ class RpcChain(BlockAssembly):
     def mine(self) -> list[TxResult]:
         return self.mine_and_read(())[0]
 
+    def mine_then_read(
+        self, views: Sequence[View]
+    ) -> tuple[list[TxResult], Callable[[], list[Any]]]:
+        """Mine; read ``views`` on the new block on the reader's thread and connection
+        (:mod:`~simulator.chain.view_reader`) while the worker fetches the block's trace and
+        logs; return the results as soon as they are decoded, and the function that waits for
+        the reads (call it before anything else on this chain; any other request of this
+        chain waits for them first)."""
+        if not (views and self._pending and self.overlap_block_reads):
+            return super().mine_then_read(views)
+        self._join_read()
+        start = time.perf_counter()
+        rpc, calls, results, pending = (
+            self.rpc,
+            self._block_calls,
+            self._block_results,
+            self._pending,
+        )
+        self._pending, self._pending_gas = {}, 0
+        views = list(views)
+        with paused_gc():
+            self._stamp_next_block()
+            rpc.request("evm_mine")
+            self.stats.blocks += 1
+            if self._reader is None:
+                self._reader = ViewReader(rpc.url, rpc.timeout_s)
+            in_flight = self._read_in_flight = self._reader.submit(
+                lambda client: self._read_latest(client, views)
+            )
+            worker = self._results_worker()
+            worker.submit_latest(pending, calls, results)
+            try:
+                worker.settle()  # not _settle: that would wait for the reads too
+            except BaseException:
+                self._join_read(discard=True)
+                raise
+            self._drop_unmined(pending)
+        results, self._block_calls, self._block_results = self._block_results, [], []
+        self.stats.transactions += len(results)
+        self.stats.seconds += time.perf_counter() - start
+
+        def collect() -> list[Any]:
+            if self._read_in_flight is in_flight:
+                self._read_in_flight = None
+            base_fee, reads = in_flight.result()
+            self._latest_base_fee = base_fee
+            return reads
+
+        return results, collect
+
+    def _read_latest(self, client: RpcClient, views: list[View]) -> tuple[int, list[Any]]:
+        """The latest block's base fee and ``views`` on it, over ``client`` (the reader's)."""
+        replies = client.batch_raw(
+            [("eth_getBlockByNumber", ["latest", False])] + _read_requests(views, "latest")
+        )
+        header = client._unwrap("eth_getBlockByNumber", replies[0])
+        return int(header.get("baseFeePerGas") or "0x0", 16), self._decode_reads(
+            views, replies[1:], True
+        )
+
+    def _join_read(self, *, discard: bool = False) -> None:
+        """Wait for a read of :meth:`mine_then_read` nobody collected yet (its base fee is
+        the next block's; ``discard``: ignore its failure)."""
+        in_flight, self._read_in_flight = self._read_in_flight, None
+        if in_flight is None:
+            return
+        try:
+            self._latest_base_fee = in_flight.result()[0]
+        except BaseException:
+            self._latest_base_fee = None
+            if not discard:
+                raise
+
     def mine_and_read(self, views: Sequence[View]) -> tuple[list[TxResult], list[Any]]:
         """Mine, then read ``views`` on the new block in the same round trip as the block's
         trace and logs."""
+        self._join_read()
         start = time.perf_counter()
         reads = None
         if self._pending:
@@ -358,6 +444,21 @@ class RpcChain(BlockAssembly):
         self.stats.blocks += 1
         # Receipts cost O(block size) each on anvil (O(n^2) per block); a block trace and one
         # log query carry the same facts in O(n).
+        if views and self.overlap_block_reads:
+            # The trace and logs on the worker thread's connection, the views on this one: the
+            # worker decodes the block's results and events while the node computes the views.
+            self._results_worker().submit_latest(pending, calls, results)
+            try:
+                replies = rpc.batch_raw(
+                    [("eth_getBlockByNumber", ["latest", False])] + _read_requests(views, "latest")
+                )
+            finally:
+                self._settle()
+            header = rpc._unwrap("eth_getBlockByNumber", replies[0])
+            self._latest_base_fee = int(header.get("baseFeePerGas") or "0x0", 16)
+            reads = self._decode_reads(views, replies[1:], True)
+            self._drop_unmined(pending)
+            return reads
         replies = rpc.batch_raw(
             [
                 ("trace_block", ["latest"]),
@@ -398,14 +499,18 @@ class RpcChain(BlockAssembly):
         mined = {h: i for h, i in pending.items() if h in in_block}
         self._drop_unmined({h: i for h, i in pending.items() if h not in in_block})
         if mined:
-            if self._background is None:
-                self._background = BackgroundResults(
-                    self.rpc.url, self.rpc.timeout_s, self.registry
-                )
-            self._background.submit(int(header["number"], 16), mined, calls, results)
+            self._results_worker().submit(int(header["number"], 16), mined, calls, results)
+
+    def _results_worker(self) -> BackgroundResults:
+        """The worker thread that fetches and decodes mined blocks' results (started once)."""
+        if self._background is None:
+            self._background = BackgroundResults(self.rpc.url, self.rpc.timeout_s, self.registry)
+        return self._background
 
     def _settle(self, *, discard: bool = False) -> None:
         """Wait for the results of blocks handed to the worker (see :meth:`_mine_continued`)."""
+        if self._read_in_flight is not None:
+            self._join_read(discard=discard)
         if self._background is not None:
             self._background.settle(discard=discard)
 
@@ -426,6 +531,7 @@ class RpcChain(BlockAssembly):
     def read(
         self, views: Sequence[View], *, strict: bool = True, pending: bool = False
     ) -> list[Any]:
+        self._join_read()
         if pending:
             self._flush_deferred()
         tag = "pending" if pending else "latest"
@@ -474,6 +580,7 @@ class RpcChain(BlockAssembly):
     # -- state control -------------------------------------------------------------------------
 
     def snapshot(self) -> str:
+        self._join_read()
         snapshot_id = self.rpc.request("evm_snapshot")
         self._snapshots.append(snapshot_id)
         return snapshot_id
@@ -498,15 +605,18 @@ class RpcChain(BlockAssembly):
             self._clock_s, self._next_timestamp_s = self.latest_timestamp(), None
 
     def set_balance(self, accounts: Sequence[str], wei: int) -> None:
+        self._join_read()
         self.rpc.batch([("anvil_setBalance", [a, _hex(wei)]) for a in accounts])
 
     def get_code(self, address: str) -> bytes:
+        self._join_read()
         return bytes.fromhex(self.rpc.request("eth_getCode", [address, "latest"])[2:])
 
     def _advance_node_clock(self, seconds: int) -> None:
         self.rpc.request("evm_increaseTime", [_hex(seconds)])
 
     def set_next_block_timestamp(self, timestamp_s: int) -> None:
+        self._join_read()
         # Sent with the block's first batch of sends (one round trip less per block), and in
         # any case before a read of the pending block or the mining.
         self._deferred = [r for r in self._deferred if r[0] != "evm_setNextBlockTimestamp"]
@@ -519,9 +629,11 @@ class RpcChain(BlockAssembly):
             self.rpc.batch(requests)
 
     def dump_state(self) -> bytes:
+        self._join_read()
         return bytes.fromhex(self.rpc.request("anvil_dumpState")[2:])
 
     def load_state(self, state: bytes) -> None:
+        self._join_read()
         require_dump_of("anvil", state)
         self._settle(discard=True)
         self._latest_base_fee = None
@@ -543,21 +655,28 @@ class RpcChain(BlockAssembly):
         self._clock_s, self._next_timestamp_s = self._next_timestamp_s, None
 
     def latest_timestamp(self) -> int:
+        self._join_read()
         return int(self.rpc.request("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
 
     def mine_empty(self, blocks: int = 1) -> None:
         """Mine ``blocks`` empty blocks (time passes, nothing executes)."""
+        self._join_read()
         self._latest_base_fee = None
         self.rpc.request("anvil_mine", [_hex(blocks)])
 
     def drop_pending(self) -> None:
         """Drop the transactions this chain sent that are not mined (a run that stopped
         mid-block leaves none behind in a node's pool)."""
+        self._join_read()
         pending, self._pending, self._pending_gas = self._pending, {}, 0
         if pending:
             self.rpc.batch([("anvil_dropTransaction", [tx_hash]) for tx_hash in pending])
 
     def close(self) -> None:
+        self._join_read(discard=True)
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         if self._background is not None:
             self._background.close()
             self._background = None

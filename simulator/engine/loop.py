@@ -30,8 +30,9 @@ The keepers' calls and the spot phase go to the node in one submit; a block with
 confirm goes in one submit with no pending read at all (an LP withdrawal of AMM liquidity is
 the one other reason to read the pending block: it moves the reserves the arbitrageurs
 trade against). The block is mined and the levels, the keepers' watch list and every margin
-unit a call may have changed are read in the same round trip; events are decoded
-(:mod:`~simulator.engine.events`), a metrics row appended (:mod:`~simulator.engine.metrics`),
+unit a call may have changed are read on it (:meth:`Chain.mine_then_read`: on anvil the node
+computes those views while the engine decodes the block's events,
+:mod:`~simulator.engine.events`), a metrics row appended (:mod:`~simulator.engine.metrics`),
 and the protocol's accounting invariants checked (:mod:`~simulator.engine.invariants`: a broken
 invariant stops the run with a report). Nothing here is specific to anvil: the engine talks to
 a :class:`Chain`.
@@ -317,8 +318,12 @@ class Engine:
         self._adl_winners = set()
         extra = traders.health_views(ctx, candidates) if len(candidates) else []
         world_views = self.defi.views if self.defi is not None else []
-        results, after = chain.mine_and_read(self.levels.views + extra + world_views)
+        # The node computes the views while this block's events are decoded below
+        # (:meth:`Chain.mine_then_read`); nothing in between talks to the chain.
+        results, collect = chain.mine_then_read(self.levels.views + extra + world_views)
+        after = None
         if world_views:
+            after = collect()
             self.defi.parse(after[len(after) - len(world_views) :])
             after = after[: len(after) - len(world_views)]
         s.transactions += len(results)
@@ -331,6 +336,8 @@ class Engine:
         step_events += mm_vault_phase.event_rows(ctx, s, results, block, t, self._last_levels)
         keepers.record_refused_takeovers(s, results, block)
         self.levels.track(results)
+        if after is None:
+            after = collect()
         levels = self._last_levels = self.levels.parse(after)
         s.margin_scale = levels["margin_scale"].copy()
         if "mm_vault_size_base" in levels:

@@ -23,7 +23,7 @@ from simulator.agents import liquidity
 from simulator.chain.types import Call
 from simulator.engine.context import Action, Context
 from simulator.engine.levels import market_views, parse_markets, parse_vault, vault_views
-from simulator.engine.oracle import oracle_model
+from simulator.engine.oracle import run_oracle_model
 from simulator.engine.state import EngineState
 from simulator.prices.impact import carry_metaorder, decay_per_step
 from simulator.units import to_units, to_wad
@@ -92,7 +92,7 @@ def plan_spot(ctx: Context, s: EngineState, t: int, levels: dict[str, Any]) -> l
     (:func:`~simulator.prices.impact.carry_metaorder`)."""
     actions: list[Action] = []
     arb = ctx.scenario.arbitrageurs
-    model = oracle_model(ctx.scenario)
+    model = run_oracle_model(ctx.scenario)
     decay = decay_per_step(model.half_life_steps)
     net_sale_usd = np.zeros(ctx.n_markets)
     for m in range(ctx.n_markets):

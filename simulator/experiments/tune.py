@@ -88,6 +88,10 @@ a value that does not exist is ``null``. Paths are relative to ``OUT``.
 - ``recommended``: ``{"label", "trial", "reason"}`` or ``null`` (no candidate met the
   constraints on the held-out paths; ``reason`` then says so in ``recommended_reason``).
 - ``recommended_reason``: one sentence, always present.
+- ``timing``: what this invocation of ``perpsim tune`` took (a resumed tune counts only
+  what it ran): ``{"search_seconds", "trials_run", "evaluations_run"`` (trials x tuning
+  paths)``, "seconds_per_evaluation"`` (search wall time over evaluations, ``null`` when no
+  trial ran)``, "verify_seconds"}``.
 - ``plots``: ``{name: {"html", "png", "png_error"}}``, file names under ``plots/``.
 - ``files``: ``{"report": "tune.md", "pareto_csv", "trials_csv", "experiment", "trials_dir",
   "verify_dir", "verify_compare"`` (``"verify/compare.json"``, the verification runs as a
@@ -98,6 +102,7 @@ a value that does not exist is ``null``. Paths are relative to ``OUT``.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -302,8 +307,21 @@ def run_tune(
         study = open_study(storage, url, study_name, request.objectives, sampler)
         study.set_user_attr("perpsim_spec", spec)
         try:
-            _search(request, folder, study, executor, progress)
+            started = time.perf_counter()
+            trials_run = _search(request, folder, study, executor, progress)
+            searched = time.perf_counter()
             current, candidates = _verify(request, folder, study, executor, progress)
+            timing = {
+                "search_seconds": round(searched - started, 3),
+                "trials_run": trials_run,
+                "evaluations_run": trials_run * request.paths,
+                "seconds_per_evaluation": round(
+                    (searched - started) / (trials_run * request.paths), 4
+                )
+                if trials_run
+                else None,
+                "verify_seconds": round(time.perf_counter() - searched, 3),
+            }
         except storage_errors() as exc:
             from simulator.experiments.study import _storage_error
 
@@ -318,7 +336,7 @@ def run_tune(
         request, folder, study, current, candidates,
         study_info={"name": study_name, "storage": masked(url), "sampler": request.sampler,
                     "directions": [o.direction for o in request.objectives]},
-        executor=executor.description, own_db=own_db,
+        executor=executor.description, own_db=own_db, timing=timing,
     )  # fmt: skip
 
 
@@ -365,13 +383,15 @@ def _search(
     study: Any,
     executor: Executor,
     progress: Callable[[int, int, str], None] | None,
-) -> None:
-    """Run trials until ``request.trials`` are complete, ``executor.workers`` at a time."""
+) -> int:
+    """Run trials until ``request.trials`` are complete, ``executor.workers`` at a time;
+    return how many this call ran."""
     import optuna
 
     settle_stale_trials(study, _saved_trials(folder), [c.label for c in request.constraints])
     state = _Progress(len(study.get_trials(deepcopy=False,
                                            states=(optuna.trial.TrialState.COMPLETE,))))  # fmt: skip
+    first = state.done
     if progress:
         progress(state.done, request.trials, "search")
     while state.done < request.trials:
@@ -382,6 +402,7 @@ def _search(
                 f"{MAX_FAILURES_IN_A_ROW} trials in a row failed; the first: {state.first_error} "
                 "(finished trials are kept; fix the cause and run the same command to continue)"
             )
+    return state.done - first
 
 
 def _run_batch(

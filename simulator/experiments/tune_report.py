@@ -111,7 +111,8 @@ def _plots(request: Any, study: Any, current: Mapping[str, Any],
 
 def write_outputs(request: Any, folder: ExperimentFolder, study: Any, current: Mapping[str, Any],
                   candidates: Sequence[Mapping[str, Any]], *, study_info: Mapping[str, Any],
-                  executor: str, own_db: bool) -> dict[str, Any]:  # fmt: skip
+                  executor: str, own_db: bool,
+                  timing: Mapping[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
     """Write ``trials.csv``, ``pareto.csv``, the plots, ``tune.md`` and ``tune.json``."""
     from simulator.experiments.tune import SCHEMA_VERSION
 
@@ -175,6 +176,7 @@ def write_outputs(request: Any, folder: ExperimentFolder, study: Any, current: M
         "candidates": [dict(c) for c in candidates],
         "recommended": {**recommended, "reason": reason} if recommended else None,
         "recommended_reason": reason,
+        "timing": dict(timing or {}),
         "plots": written,
         "files": {"report": "tune.md", "pareto_csv": "pareto.csv", "trials_csv": "trials.csv",
                   "experiment": EXPERIMENT, "trials_dir": "trials", "verify_dir": "verify",
@@ -315,6 +317,14 @@ def _markdown(request: Any, result: Mapping[str, Any], written: Mapping[str, Any
         f"tuning path(s) (seeds `path_seeds({sc.seed}, {request.paths})`) on the {engine} "
         f"engine; {result['executor']}.",
     ]
+    timing = result.get("timing") or {}
+    if timing.get("trials_run"):
+        lines.append(
+            f"- Wall time of this invocation: the search {timing['search_seconds']:.1f} s for "
+            f"{timing['trials_run']} trial(s) x {request.paths} path(s) "
+            f"({timing['seconds_per_evaluation']:.2f} s an evaluation); the verification "
+            f"{timing['verify_seconds']:.1f} s."
+        )
     if held["paths"]:
         lines.append(
             f"- Verification: the current set and the top {len(result['candidates'])} "

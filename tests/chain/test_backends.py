@@ -55,7 +55,7 @@ def comparable(result) -> tuple:
 def recording(chain):
     """Record the comparable outcome of every call the chain mines while the body runs."""
     calls: list[tuple] = []
-    mine, mine_and_read = chain.mine, chain.mine_and_read
+    mine, mine_and_read, mine_then_read = chain.mine, chain.mine_and_read, chain.mine_then_read
     depth = [0]
 
     def wrap(fn):
@@ -73,10 +73,11 @@ def recording(chain):
         return inner
 
     chain.mine, chain.mine_and_read = wrap(mine), wrap(mine_and_read)
+    chain.mine_then_read = wrap(mine_then_read)  # the engine's (its reads come later)
     try:
         yield calls
     finally:
-        del chain.mine, chain.mine_and_read
+        del chain.mine, chain.mine_and_read, chain.mine_then_read
 
 
 def differences(a: dict, b: dict) -> list[str]:

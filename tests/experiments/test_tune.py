@@ -181,6 +181,14 @@ def test_tunes_sharing_a_storage_rank_every_trial_of_the_study(tmp_path):
 
     first = tune("a", 2)
     second = tune("b", 4)
+    # What each invocation ran and took (the second ran only the two trials the study missed).
+    for result in (first, second):
+        timing = result["timing"]
+        assert (timing["trials_run"], timing["evaluations_run"]) == (2, 4)
+        assert timing["search_seconds"] > 0 and timing["verify_seconds"] >= 0
+        assert timing["seconds_per_evaluation"] == pytest.approx(
+            timing["search_seconds"] / 4, rel=1e-3)  # fmt: skip
+        assert "Wall time of this invocation: the search" in (result["out"] / "tune.md").read_text()
     assert first["study"]["name"] == second["study"]["name"]
     mine = sorted(int(f.stem.split("-")[1]) for f in (tmp_path / "b" / "trials").glob("trial-*"))
     theirs = sorted(int(f.stem.split("-")[1]) for f in (tmp_path / "a" / "trials").glob("trial-*"))
