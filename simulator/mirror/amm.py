@@ -13,6 +13,10 @@ Public functions (signatures stable):
 * :func:`swaps` ``(base_in, amount_in, reserve_collateral, reserve_base, fee_bps,
   min_amount_out=0)`` → :class:`Swap` over a sequence: arrays S + (N,) of swaps, each on the
   reserves the previous ones left; the reserves after each swap;
+* :func:`swap_int` ``(base_in, amount_in, reserve_collateral, reserve_base, fee_bps,
+  min_amount_out=0)`` → ``(amount_out, reserve_collateral, reserve_base, outcome)``: one swap on
+  one pool in plain Python integers (exact; what a run's one-call-at-a-time spot side uses,
+  without numpy's per-call cost), equal to :func:`swap` in exact mode;
 * :func:`spot_price` ``(reserve_collateral, reserve_base)``: WAD USD per base unit,
   ``R_collateral·1e12·1e18 / R_base`` rounded down (``spotPrice``; 0 for an empty pool, where
   the chain reverts ``NoLiquidity``);
@@ -95,6 +99,26 @@ def swap(base_in: Any, amount_in: Any, reserve_collateral: Any, reserve_base: An
         reserve_base=reserve_base + where(b, delta_in, -out),
         outcome=outcome,
     )
+
+
+def swap_int(base_in: bool, amount_in: int, reserve_collateral: int, reserve_base: int,
+             fee_bps: int, min_amount_out: int = 0) -> tuple[int, int, int, int]:  # fmt: skip
+    """:func:`swap` on one pool in Python integers: ``(amount_out, reserve_collateral,
+    reserve_base, outcome)`` (``amount_out`` 0 and the reserves unchanged unless OK)."""
+    r_in, r_out = (
+        (reserve_base, reserve_collateral) if base_in else (reserve_collateral, reserve_base)
+    )
+    if amount_in == 0:
+        return 0, reserve_collateral, reserve_base, ZERO_AMOUNT
+    if reserve_collateral == 0 or reserve_base == 0:
+        return 0, reserve_collateral, reserve_base, NO_LIQUIDITY
+    in_after_fee = amount_in * (BPS - fee_bps)
+    out = in_after_fee * r_out // (r_in * BPS + in_after_fee)
+    if out < min_amount_out or out == 0:
+        return 0, reserve_collateral, reserve_base, INSUFFICIENT_OUTPUT
+    if base_in:
+        return out, reserve_collateral - out, reserve_base + amount_in, OK
+    return out, reserve_collateral + amount_in, reserve_base - out, OK
 
 
 def swaps(base_in: Any, amount_in: Any, reserve_collateral: Any, reserve_base: Any,

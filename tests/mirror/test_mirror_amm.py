@@ -82,6 +82,22 @@ def test_liquidity_changes_equal_the_reference(pools, data):
 
 
 @SETTINGS
+@given(pool=amm_pool())
+def test_the_integer_swap_equals_the_vectorized_one(pool):
+    """:func:`amm.swap_int` (one pool, Python integers: the run's spot side) gives the exact
+    kernel's output, reserves and outcome, swap after swap."""
+    rc, rb, fee = pool["reserve_collateral"], pool["reserve_base"], pool["fee_bps"]
+    for base_in, amount, lo in pool["swaps"]:
+        x = fixed.exact
+        want = amm.swap(base_in, x(amount), x(rc), x(rb), x(fee), x(lo))
+        got = amm.swap_int(base_in, amount, rc, rb, fee, lo)
+        assert got == (int(want.amount_out), int(want.reserve_collateral),
+                       int(want.reserve_base), int(want.outcome))  # fmt: skip
+        assert all(type(v) is int for v in got)
+        _, rc, rb, _ = got
+
+
+@SETTINGS
 @given(pools=st.lists(amm_pool(), min_size=1, max_size=4))
 def test_fast_swaps_stay_within_the_bound_of_the_exact_ones(pools):
     """Float64: where the exact sequence succeeds with outputs well above 1 unit, the fast one

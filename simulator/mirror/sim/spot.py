@@ -111,15 +111,15 @@ class SpotBook:
                 key = (call.sender, m)
                 self.base[key] = self.base.get(key, 0) + call.base_amount
             return SimpleNamespace(ok=bool(ok), events=[])
-        got = amm.swap(call.base_in, _obj(call.amount), _obj(rc), _obj(rb),
-                       _obj(self.fee_bps[m]), _obj(call.min_amount_out))  # fmt: skip
+        out, rc2, rb2, outcome = amm.swap_int(
+            bool(call.base_in), int(call.amount), int(rc), int(rb), int(self.fee_bps[m]),
+            int(call.min_amount_out),
+        )  # fmt: skip
         key = (call.sender, m)
         held = self.base.get(key, 0) if call.base_in else self.collateral.get(call.sender, 0)
-        if int(got.outcome) != amm.OK or held < call.amount:
+        if outcome != amm.OK or held < call.amount:
             return SimpleNamespace(ok=False, events=[])
-        out = int(got.amount_out)
-        self.reserve_collateral[m], self.reserve_base[m] = (
-            int(got.reserve_collateral), int(got.reserve_base))  # fmt: skip
+        self.reserve_collateral[m], self.reserve_base[m] = rc2, rb2
         if call.base_in:
             self.base[key] = held - call.amount
             self.collateral[call.sender] = self.collateral.get(call.sender, 0) + out
