@@ -37,11 +37,13 @@ def test_the_mirror_runs_the_spot_side_as_the_chain_does(d):
         event(f"{kind}: {counts.get(kind, 0) > 0}")
 
 
-_real_amount_out = amm.amount_out
+_real_swap_int = amm.swap_int
 
 
-def _no_fee_amount_out(base_in, amount_in, reserve_collateral, reserve_base, fee_bps):
-    return _real_amount_out(base_in, amount_in, reserve_collateral, reserve_base, fee_bps * 0)
+def _no_fee_swap_int(base_in, amount_in, reserve_collateral, reserve_base, fee_bps,
+                     min_amount_out=0):  # fmt: skip
+    """The run's swap (:func:`amm.swap_int`, what the spot side calls) without the pool's fee."""
+    return _real_swap_int(base_in, amount_in, reserve_collateral, reserve_base, 0, min_amount_out)
 
 
 _real_median = mirror_oracle.source_median_usd
@@ -58,7 +60,7 @@ def _median_without_amm(model, outside_history_usd, amm_price_usd, t):
 
 @pytest.mark.parametrize(
     "target,name,replacement",
-    [(amm, "amount_out", _no_fee_amount_out),
+    [(amm, "swap_int", _no_fee_swap_int),
      (mirror_oracle, "source_median_usd", _median_without_amm)],
     ids=["amm-without-fee", "oracle-ignores-the-amm"],
 )  # fmt: skip
