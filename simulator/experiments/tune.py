@@ -349,11 +349,14 @@ def _saved_trials(folder: ExperimentFolder) -> dict[int, dict[str, Any]]:
     return saved
 
 
-def study_records(folder: ExperimentFolder, study: Any) -> dict[int, dict[str, Any]]:
+def study_records(
+    folder: ExperimentFolder, study: Any, seeds: Sequence[int] | None = None
+) -> dict[int, dict[str, Any]]:
     """Every complete trial's record (trial number -> record): this folder's files, and for a
     trial another ``perpsim tune`` on the same ``--storage`` ran, the figures it kept in the
     study (:data:`~simulator.experiments.study.RECORD`; ``"file"`` is then ``None``: its
-    per-path summaries are in that tune's folder). Only trials on this tune's paths count."""
+    per-path summaries are in that tune's folder). With ``seeds``, another tune's trial counts
+    only when it ran on these tuning paths."""
     import optuna
 
     saved = {n: {**r, "file": f"trials/{_trial_name(n)}.json"}
@@ -363,7 +366,9 @@ def study_records(folder: ExperimentFolder, study: Any) -> dict[int, dict[str, A
     records = {n: r for n, r in saved.items() if n in numbers}
     for trial in complete:
         shared = trial.user_attrs.get(RECORD)
-        if trial.number not in records and shared and shared.get("number") == trial.number:
+        if trial.number in records or not shared or shared.get("number") != trial.number:
+            continue
+        if seeds is None or list(shared.get("seeds") or []) == list(seeds):
             records[trial.number] = {**shared, "file": None}
     return records
 
@@ -488,7 +493,7 @@ def _verify(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The current set on the tuning paths, then the current set and the top candidates on
     chain on the held-out paths. Returns ``(current, candidates)`` as ``tune.json`` has them."""
-    saved = study_records(folder, study)
+    saved = study_records(folder, study, request.tuning_seeds)
     ranked = rank_trials(list(saved.values()), request.objectives)
     chosen = ranked[: request.candidates]
     sets: list[tuple[str, int | None, int | None, dict[str, Any]]] = [("current", None, None, {})]

@@ -26,7 +26,7 @@ from simulator.results import atomic_write_json, atomic_write_text
 def _trials_table(request: Any, folder: ExperimentFolder, study: Any) -> list[dict[str, Any]]:
     from simulator.experiments.tune import study_records
 
-    saved = study_records(folder, study)
+    saved = study_records(folder, study, request.tuning_seeds)
     ranks = {r["number"]: r for r in rank_trials(list(saved.values()), request.objectives)}
     rows = []
     for trial in study.get_trials(deepcopy=False):
