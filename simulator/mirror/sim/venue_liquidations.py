@@ -50,8 +50,7 @@ class LiquidationsMixin:
         book = self.book(np.array([a]))
         got = liquidation.liquidate_cross(
             book, self.price, self.markets, state, fund_balance=self.fund, now=self.now,
-            partial_at=self.partial_at[a][None, :].astype(object) if self.exact_mode
-            else self.partial_at[a][None, :].astype(np.float64),
+            partial_at=self.partial_at[a][None, :].astype(object),  # exact mode only here
             liquidated_this_block=(self.last_liquidation_block[a] == self.block)[None, :],
             rate_limit_used=self._rate_used(),
         )  # fmt: skip
@@ -110,8 +109,7 @@ class LiquidationsMixin:
         book = self.book(np.array([a]))
         got = liquidation.liquidate_isolated(
             book, self.price, self.markets, state, fund_balance=self.fund, now=self.now,
-            partial_at=self.partial_at[a][None, :].astype(object) if self.exact_mode
-            else self.partial_at[a][None, :].astype(np.float64),
+            partial_at=self.partial_at[a][None, :].astype(object),  # exact mode only here
             liquidated_this_block=(self.last_liquidation_block[a] == self.block)[None, :],
             rate_limit_used=self._rate_used(),
         )  # fmt: skip
