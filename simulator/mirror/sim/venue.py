@@ -293,18 +293,37 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
         if self.exact_mode:
             dt = self.conv(self.now - self.last_funding_time)
             f = funding.funding_now(self.markets, self.stored(), self.price, dt)
-        else:
-            if self.scalar_funding is None:
-                self.scalar_funding = scalar.funding_params_of(self.markets)
-            li, si, rate = scalar.funding_now(
-                self.scalar_funding, (self.long_oi - self.short_oi).tolist(), self.rate.tolist(),
-                self.long_index.tolist(), self.short_index.tolist(), self.price.tolist(),
-                (self.now - self.last_funding_time).tolist(),
-            )  # fmt: skip
-            f = MarketState(self.long_oi, self.short_oi, np.array(li), np.array(si),
-                            np.array(rate))  # fmt: skip
-        self._funding_cache = (key, f)
+            self._funding_cache = (key, f)
+            return f
+        li, si, rate = self._funding_now_floats()
+        f = MarketState(self.long_oi, self.short_oi, np.array(li), np.array(si),
+                        np.array(rate))  # fmt: skip
+        self._funding_cache = (key, f, li, si)
         return f
+
+    def _funding_now_floats(self) -> tuple[list, list, list]:
+        """Fast mode: :func:`scalar.funding_now` of every market at the current state (float
+        lists: long index, short index, rate per day)."""
+        if self.scalar_funding is None:
+            self.scalar_funding = scalar.funding_params_of(self.markets)
+        return scalar.funding_now(
+            self.scalar_funding, (self.long_oi - self.short_oi).tolist(), self.rate.tolist(),
+            self.long_index.tolist(), self.short_index.tolist(), self.price.tolist(),
+            (self.now - self.last_funding_time).tolist(),
+        )  # fmt: skip
+
+    def funding_floats(self) -> tuple[MarketState, list, list]:
+        """Fast mode: :meth:`funding` and its long and short indices as float lists (the
+        one-account calls' inputs, without a conversion per call)."""
+        f = self.funding()
+        return f, self._funding_cache[2], self._funding_cache[3]
+
+    def _keep_funding(self, f: MarketState, li: list, si: list) -> None:
+        """Fast mode: ``f`` (the funding at this block's time before a call) is still every
+        market's funding now: the call accrued its markets to now with ``f``'s values (a market
+        accrued at now accrues nothing more, whatever its open interest) and changed no other
+        market's funding inputs."""
+        self._funding_cache = ((self.now, self.version), f, li, si)
 
     def accrue(self, mask: np.ndarray, now_state: MarketState | None = None) -> None:
         """``VenueMarket.accrue`` of the markets in ``mask``: store the funding accrued to now
@@ -335,6 +354,20 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
             last = self.last_mark.copy()
             last[same] = self.price[same]
             self.last_mark = last
+
+    def _accrue_one(self, m: int, f: MarketState) -> None:
+        """Fast mode: :meth:`accrue` of market ``m`` alone with the funding ``f``, in place
+        (the same stored values, without masks and array copies)."""
+        self.version += 1
+        if self.last_funding_time[m] != self.now:
+            self.long_index[m] = f.long_funding_index[m]
+            self.short_index[m] = f.short_funding_index[m]
+            self.rate[m] = f.funding_rate_per_day[m]
+            self.last_funding_time[m] = self.now
+        if self.last_mark_block[m] != self.block:
+            self.previous_mark[m] = self.last_mark[m]
+            self.last_mark_block[m] = self.block
+        self.last_mark[m] = self.price[m]
 
     # -- the oracle -------------------------------------------------------------------------
 

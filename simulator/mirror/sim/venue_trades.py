@@ -141,12 +141,13 @@ class TradesMixin:
         self, a: int, m: int, delta: float, isolated: bool, margin_delta: float,
         acceptable: float = 0.0,
     ):  # fmt: skip
-        """:meth:`trade` in plain floats (fast mode)."""
+        """:meth:`trade` in plain floats (fast mode). The state changes in place (market ``m``'s
+        accrual, open interest and the account's row); a revert puts back what it saved."""
         p = self.scalar_params[m]
         size0, entry0 = float(self.size[a, m]), float(self.entry[a, m])
         adds_risk = self._trade_checks(a, m, size0, delta, isolated)
-        now_state = self.funding()
-        li, si = float(now_state.long_funding_index[m]), float(now_state.short_funding_index[m])
+        now_state, lis, sis = self.funding_floats()
+        li, si = lis[m], sis[m]
         paid = scalar.owed(size0, float(self.snapshot[a, m]), li, si)
         collateral, margin = float(self.collateral[a]), float(self.margin[a, m])
         if isolated:
@@ -158,9 +159,9 @@ class TradesMixin:
                 raise Reverted(error_text("InsufficientBalance", available=collateral,
                                           requested=margin_delta))  # fmt: skip
             collateral, margin = collateral - margin_delta, margin + margin_delta
-        long_oi, short_oi = float(self.long_oi[m]), float(self.short_oi[m])
+        long_before, short_before = float(self.long_oi[m]), float(self.short_oi[m])
         price = float(self.price[m])
-        fill = scalar.fill_price(p, price, long_oi - short_oi, delta)
+        fill = scalar.fill_price(p, price, long_before - short_before, delta)
         if fill == 0:
             raise Reverted(error_text("InvalidFillPrice", market=m + 1, sizeDelta=delta))
         self._check_price_limit(delta, fill, acceptable)
@@ -169,9 +170,8 @@ class TradesMixin:
             margin += realized
         else:
             collateral += realized
-        long_before, short_before = long_oi, short_oi
-        long_oi = long_oi - size0 if size0 > 0 else long_oi
-        short_oi = short_oi + size0 if size0 <= 0 else short_oi
+        long_oi = long_before - size0 if size0 > 0 else long_before
+        short_oi = short_before + size0 if size0 <= 0 else short_before
         long_oi = long_oi + size1 if size1 > 0 else long_oi
         short_oi = short_oi - size1 if size1 <= 0 else short_oi
         if long_oi > long_before and long_oi > self.max_long_oi[m]:
@@ -192,21 +192,23 @@ class TradesMixin:
                 if self._below(margin, 0):
                     raise Reverted(error_text("InsufficientMargin", equity=margin, required=0))
                 collateral, margin = collateral + margin, 0.0
-        saved = self._save(a, m)
-        self.accrue(np.arange(self.n_markets) == m, now_state)
+        saved = self._save_fast(a, m)
+        self._accrue_one(m, now_state)
         self.size[a, m], self.entry[a, m] = size1, entry1
         self.snapshot[a, m] = li if size1 >= 0 else si
         self.margin[a, m], self.isolated[a, m] = margin, isolated
         self.partial_at[a, m] = partial_at
         self.collateral[a] = collateral
-        long_before, short_before = self.long_oi[m], self.short_oi[m]
-        self.long_oi[m], self.short_oi[m] = long_oi, short_oi
-        self._snap_oi(m, long_before, short_before)
+        # an open interest within 1e-12 of its value before is the float residue of a side
+        # emptied (exactly 0 on chain and in exact mode): 0 (as _snap_oi)
+        self.long_oi[m] = 0.0 if abs(long_oi) <= 1e-12 * abs(long_before) else long_oi
+        self.short_oi[m] = 0.0 if abs(short_oi) <= 1e-12 * abs(short_before) else short_oi
         self.version += 1
+        self._keep_funding(now_state, lis, sis)
         try:
-            self._check_after_trade_fast(a, m, adds_risk, isolated, margin_delta)
+            self._check_after_trade_fast(a, m, adds_risk, isolated, margin_delta, lis, sis)
         except Reverted:
-            self._restore(saved)
+            self._restore_fast(saved)
             raise
         self._track_open(a, m, size0, size1)
         self.pool = self.pool + paid - realized
@@ -217,15 +219,17 @@ class TradesMixin:
         return {"fill": fill, "new_size": size1, "entry": entry1, "realized": realized,
                 "fee": fee, "funding": paid}  # fmt: skip
 
-    def _check_after_trade_fast(self, a, m, adds_risk, isolated, margin_delta) -> None:
-        f = self.funding()
-        li = [float(x) for x in f.long_funding_index]
-        si = [float(x) for x in f.short_funding_index]
-        ps, size = self.scalar_params, float(self.size[a, m])
-        price = float(self.price[m])
+    def _check_after_trade_fast(self, a, m, adds_risk, isolated, margin_delta, li, si) -> None:
+        """``_checkAfterTrade`` in plain floats, with every market's funding indices ``li`` /
+        ``si`` (float lists) at now."""
+        ps = self.scalar_params
+        sizes, entries = self.size[a].tolist(), self.entry[a].tolist()
+        snaps, iso = self.snapshot[a].tolist(), self.isolated[a].tolist()
+        prices = self.price.tolist()
+        size, price = sizes[m], prices[m]
         if isolated and size != 0:
-            value = scalar.upnl(size, float(self.entry[a, m]), price) - scalar.owed(
-                size, float(self.snapshot[a, m]), li[m], si[m])  # fmt: skip
+            value = scalar.upnl(size, entries[m], price) - scalar.owed(
+                size, snaps[m], li[m], si[m])  # fmt: skip
             eq = float(self.margin[a, m]) + value
             need = 0.0
             if adds_risk or margin_delta < 0:
@@ -235,21 +239,33 @@ class TradesMixin:
                 raise Reverted(error_text("InsufficientMargin", equity=eq, required=need))
             if self.partial_at[a, m] != 0 and not eq < scalar.maintenance(ps[m], size, price):
                 self.partial_at[a, m] = 0
-        self.fresh_cross(a)
+        for j in self.open_markets(a):  # fresh_cross: in _open order
+            if sizes[j] != 0 and not iso[j]:
+                self.fresh(j)
+        required = 0.0
+        need_initial = (not isolated and adds_risk) or (isolated and margin_delta > 0)
+        check = not isolated or margin_delta > 0
+        mark = not isolated and size != 0 and self.partial_at[a, m] != 0
+        if not (check or mark):
+            return
         ceq, cmm, cim = float(self.collateral[a]), 0.0, 0.0
+        long_oi = short_oi = None
         for j in range(self.n_markets):
-            sj = float(self.size[a, j])
-            if sj == 0 or self.isolated[a, j]:
+            sj = sizes[j]
+            if sj == 0 or iso[j]:
                 continue
-            pj = float(self.price[j])
-            ceq += scalar.upnl(sj, float(self.entry[a, j]), pj) - scalar.owed(
-                sj, float(self.snapshot[a, j]), li[j], si[j])  # fmt: skip
-            cmm += scalar.maintenance(ps[j], sj, pj)
-            cim += scalar.initial(ps[j], sj, pj, float(self.long_oi[j]), float(self.short_oi[j]))
-        required = cim if (not isolated and adds_risk) or (isolated and margin_delta > 0) else 0.0
-        if (not isolated or margin_delta > 0) and self._below(ceq, required):
+            pj = prices[j]
+            ceq += scalar.upnl(sj, entries[j], pj) - scalar.owed(sj, snaps[j], li[j], si[j])
+            if mark:
+                cmm += scalar.maintenance(ps[j], sj, pj)
+            if need_initial:
+                if long_oi is None:
+                    long_oi, short_oi = self.long_oi.tolist(), self.short_oi.tolist()
+                cim += scalar.initial(ps[j], sj, pj, long_oi[j], short_oi[j])
+        required = cim if need_initial else 0.0
+        if check and self._below(ceq, required):
             raise Reverted(error_text("InsufficientMargin", equity=ceq, required=required))
-        if not isolated and size != 0 and self.partial_at[a, m] != 0 and not ceq < cmm:
+        if mark and not ceq < cmm:
             self.partial_at[a, m] = 0
 
     def _check_after_trade(self, a: int, m: int, adds_risk: bool, isolated: bool, margin_delta):
@@ -285,6 +301,22 @@ class TradesMixin:
                           self.margin[a, m], self.isolated[a, m], self.partial_at[a, m],
                           self.collateral[a])  # fmt: skip
         return out
+
+    def _save_fast(self, a: int, m: int) -> tuple:
+        """Fast mode: what a trade of account ``a`` in market ``m`` changes before its checks
+        (market ``m``'s stored funding, marks and open interest, the account's row)."""
+        return (a, m, [getattr(self, k)[m] for k in self._SAVED], self.size[a, m],
+                self.entry[a, m], self.snapshot[a, m], self.margin[a, m], self.isolated[a, m],
+                self.partial_at[a, m], self.collateral[a])  # fmt: skip
+
+    def _restore_fast(self, saved: tuple) -> None:
+        a, m, market, size, entry, snap, margin, iso, partial, col = saved
+        for k, v in zip(self._SAVED, market, strict=True):
+            getattr(self, k)[m] = v
+        self.version += 1
+        self.size[a, m], self.entry[a, m], self.snapshot[a, m] = size, entry, snap
+        self.margin[a, m], self.isolated[a, m], self.partial_at[a, m] = margin, iso, partial
+        self.collateral[a] = col
 
     def _restore(self, saved: dict) -> None:
         for k in self._SAVED:
