@@ -45,6 +45,11 @@ def _bytes32(name: str) -> bytes:
     return name.encode().ljust(32, b"\0")
 
 
+_FLOAT_HEALTH_MAX = 64
+"""Fast mode: :meth:`VenueState.cross_health` of at most this many positions (accounts ×
+markets) runs in plain floats (:meth:`VenueState._cross_health_floats`), more through the
+vectorized kernels."""
+
 __all__ = ["Liquidation", "Reverted", "VenueState", "error_text", "where_sum"]
 
 
@@ -411,9 +416,41 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
 
     def cross_health(self, accounts: np.ndarray, state: MarketState | None = None):
         """``healthOf``: (equity, maintenance, initial) of the accounts' cross positions."""
+        if not self.exact_mode and 0 < len(accounts) * self.n_markets <= _FLOAT_HEALTH_MAX:
+            return self._cross_health_floats(accounts, state if state is not None
+                                             else self.funding())  # fmt: skip
         h = health.cross_health(self.book(accounts), self.price, self.markets,
                                 state if state is not None else self.funding())  # fmt: skip
         return h.equity, h.maintenance, h.initial
+
+    def _cross_health_floats(self, accounts: np.ndarray, f: MarketState):
+        """Fast mode: :meth:`cross_health` of a few accounts, each position's terms in plain
+        floats (:mod:`~simulator.mirror.sim.scalar`, the kernels' formulas term by term) and
+        the sums over markets by numpy on arrays of the kernels' shape, so that the results
+        are the kernels' to the bit, without their fixed cost per call."""
+        ps, n = self.scalar_params, self.n_markets
+        prices = self.price.tolist()
+        li, si = f.long_funding_index.tolist(), f.short_funding_index.tolist()
+        lo, so = f.long_open_interest.tolist(), f.short_open_interest.tolist()
+        rows = np.asarray(accounts, dtype=np.int64)
+        values, mms, ims = [], [], []
+        for size, entry, snap, iso in zip(self.size[rows].tolist(), self.entry[rows].tolist(),
+                                          self.snapshot[rows].tolist(),
+                                          self.isolated[rows].tolist(), strict=True):  # fmt: skip
+            value, mm, im = [0.0] * n, [0.0] * n, [0.0] * n
+            for j in range(n):
+                s = size[j]
+                if s == 0 or iso[j]:
+                    continue  # the kernels' where(cross, ..., 0) and where(size == 0, 0, ...)
+                p, pj = ps[j], prices[j]
+                value[j] = scalar.upnl(s, entry[j], pj) - scalar.owed(s, snap[j], li[j], si[j])
+                mm[j] = scalar.maintenance(p, s, pj)
+                im[j] = scalar.initial(p, s, pj, lo[j], so[j])
+            values.append(value)
+            mms.append(mm)
+            ims.append(im)
+        equity = self.collateral[rows] + np.array(values).sum(axis=-1)
+        return equity, np.array(mms).sum(axis=-1), np.array(ims).sum(axis=-1)
 
     def isolated_health(self, accounts: np.ndarray, markets: np.ndarray, state=None):
         """``isolatedHealth`` of each (account, market) pair: (equity, maintenance)."""
