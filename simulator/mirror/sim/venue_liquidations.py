@@ -29,6 +29,11 @@ class LiquidationsMixin:
         """``rateLimited``'s bookkeeping of ``closed`` (WAD base units, > 0) in market ``m``."""
         if self.markets.max_liquidation_notional_per_block[m] == 0:
             return
+        if not self.exact_mode:  # the same in plain floats, for market m alone
+            used = self.rate_used[m] if self.rate_block[m] == self.block else 0.0
+            self.rate_used[m] = used + abs(closed) * float(self.price[m]) / WAD
+            self.rate_block[m] = self.block
+            return
         used = self._rate_used()
         n = mul_div_up(self.conv([abs(closed)]), self.conv([self.price[m]]), WAD)[0]
         self.rate_used[m] = used[m] + n
@@ -161,24 +166,18 @@ class LiquidationsMixin:
 
     # -- fast mode's one-account calls in plain floats (:mod:`~simulator.mirror.sim.scalar`) ----
 
-    def _floats(self, a: int) -> tuple[list, list, list]:
-        return ([float(x) for x in self.size[a]], [float(x) for x in self.entry[a]],
-                [float(x) for x in self.snapshot[a]])  # fmt: skip
-
     def _liquidate_fast(self, a: int, slots: list[int]) -> Liquidation:
-        state = self.funding()
+        state, li, si = self.funding_floats()
         n = self.n_markets
-        size0, entry0, snapshot0 = self._floats(a)
-        cross = [bool(size0[j] != 0 and not self.isolated[a, j]) for j in range(n)]
+        size0, entry0 = self.size[a].tolist(), self.entry[a].tolist()
+        snapshot0, iso = self.snapshot[a].tolist(), self.isolated[a].tolist()
+        cross = [size0[j] != 0 and not iso[j] for j in range(n)]
         used = self._rate_used()
         got = scalar.liquidate_cross(
             self.scalar_params, size0, entry0, snapshot0, cross, float(self.collateral[a]),
-            [float(x) for x in self.price], [float(x) for x in self.long_oi - self.short_oi],
-            [float(x) for x in state.long_funding_index],
-            [float(x) for x in state.short_funding_index], float(self.fund), float(self.now),
-            [float(x) for x in self.partial_at[a]],
-            [bool(x) for x in self.last_liquidation_block[a] == self.block],
-            [float(x) for x in used],
+            self.price.tolist(), (self.long_oi - self.short_oi).tolist(), li, si,
+            float(self.fund), float(self.now), self.partial_at[a].astype(float).tolist(),
+            (self.last_liquidation_block[a] == self.block).tolist(), used.tolist(),
         )  # fmt: skip
         if got.error is not None:
             name, eq, mm = got.error
@@ -186,9 +185,9 @@ class LiquidationsMixin:
                 raise Reverted(error_text("NoPosition", account=self.address(a), market=0))
             raise Reverted(error_text(name, account=self.address(a), equity=eq,
                                       maintenanceMargin=mm))  # fmt: skip
-        self.accrue(np.array(cross), state)
-        li = [float(x) for x in state.long_funding_index]
-        si = [float(x) for x in state.short_funding_index]
+        for j in range(n):
+            if cross[j]:
+                self._accrue_one(j, state)
         owed = sum(scalar.owed(size0[j], snapshot0[j], li[j], si[j])
                    for j in range(n) if cross[j])  # fmt: skip
         self.pool = self.pool + owed - sum(got.realized[j] for j in got.order)
@@ -209,9 +208,9 @@ class LiquidationsMixin:
         for j in range(n):
             if cross[j]:
                 self.size[a, j], self.entry[a, j] = got.size[j], got.entry[j]
-                self.snapshot[a, j] = (state.long_funding_index[j] if size0[j] >= 0
-                                       else state.short_funding_index[j])  # fmt: skip
+                self.snapshot[a, j] = li[j] if size0[j] >= 0 else si[j]
         self.collateral[a] = got.collateral
+        self._keep_funding(state, li, si)  # the markets it moved are accrued to now
         if got.deficit != 0:
             self.fund = self.fund - got.paid
             self.pool = self.pool - got.deficit + got.paid
@@ -223,7 +222,7 @@ class LiquidationsMixin:
         return out
 
     def _liquidate_isolated_fast(self, a: int, m: int) -> Liquidation:
-        state = self.funding()
+        state, lis, sis = self.funding_floats()
         p = self.scalar_params[m]
         size, entry = float(self.size[a, m]), float(self.entry[a, m])
         account = self.address(a)
@@ -232,7 +231,7 @@ class LiquidationsMixin:
         if not self.isolated[a, m]:
             raise Reverted(error_text("WrongMarginMode", market=m + 1, isolated=False))
         price = float(self.price[m])
-        li, si = float(state.long_funding_index[m]), float(state.short_funding_index[m])
+        li, si = lis[m], sis[m]
         owed = scalar.owed(size, float(self.snapshot[a, m]), li, si)
         margin = float(self.margin[a, m]) - owed
         eq = margin + scalar.upnl(size, entry, price)
@@ -240,9 +239,10 @@ class LiquidationsMixin:
         if not eq < mm:
             raise Reverted(error_text("NotLiquidatable", account=account, equity=eq,
                                       maintenanceMargin=mm))  # fmt: skip
+        used = float(self.rate_used[m]) if self.rate_block[m] == self.block else 0.0
         close = scalar.close_size(p, size, price, float(self.partial_at[a, m]), float(self.now),
                                   bool(self.last_liquidation_block[a, m] == self.block),
-                                  float(self._rate_used()[m]))  # fmt: skip
+                                  used)  # fmt: skip
         if not close > 0:
             raise Reverted(error_text("NothingLiquidatableNow", account=account, equity=eq,
                                       maintenanceMargin=mm))  # fmt: skip
@@ -262,7 +262,7 @@ class LiquidationsMixin:
         margin = 0.0 if new == 0 else margin
         paid = min(scalar.units_up(deficit), float(self.fund))
         full = close == abs(size)
-        self.accrue(np.arange(self.n_markets) == m, state)
+        self._accrue_one(m, state)
         self.pool = self.pool + owed - realized
         self._move_oi(m, size, new, a)
         self._use_rate(m, close)
@@ -279,6 +279,7 @@ class LiquidationsMixin:
         self.last_liquidation_block[a, m] = self.block
         if new == 0:
             self.isolated[a, m] = False
+        self._keep_funding(state, lis, sis)  # market m is accrued to now
         if deficit != 0:
             self.fund = self.fund - paid
             self.pool = self.pool - deficit + paid
