@@ -45,7 +45,7 @@ def _bytes32(name: str) -> bytes:
     return name.encode().ljust(32, b"\0")
 
 
-_FLOAT_HEALTH_MAX = 64
+_FLOAT_HEALTH_MAX = 100
 """Fast mode: :meth:`VenueState.cross_health` of at most this many positions (accounts ×
 markets) runs in plain floats (:meth:`VenueState._cross_health_floats`), more through the
 vectorized kernels."""
@@ -430,13 +430,17 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
         are the kernels' to the bit, without their fixed cost per call."""
         ps, n = self.scalar_params, self.n_markets
         prices = self.price.tolist()
-        li, si = f.long_funding_index.tolist(), f.short_funding_index.tolist()
+        cache = self._funding_cache
+        if cache is not None and cache[1] is f:
+            li, si = cache[2], cache[3]
+        else:
+            li, si = f.long_funding_index.tolist(), f.short_funding_index.tolist()
         lo, so = f.long_open_interest.tolist(), f.short_open_interest.tolist()
         rows = np.asarray(accounts, dtype=np.int64)
         values, mms, ims = [], [], []
-        for size, entry, snap, iso in zip(self.size[rows].tolist(), self.entry[rows].tolist(),
-                                          self.snapshot[rows].tolist(),
-                                          self.isolated[rows].tolist(), strict=True):  # fmt: skip
+        for a in rows.tolist():
+            size, iso = self.size[a].tolist(), self.isolated[a].tolist()
+            entry, snap = self.entry[a].tolist(), self.snapshot[a].tolist()
             value, mm, im = [0.0] * n, [0.0] * n, [0.0] * n
             for j in range(n):
                 s = size[j]
@@ -464,6 +468,10 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
     def mark(self) -> Any:
         """``fillPrice(market, 0)`` of every market."""
         skew = self.long_oi - self.short_oi
+        if not self.exact_mode:  # the kernel's formula market by market, in plain floats
+            return np.array([scalar.fill_price(p, price, k, 0.0) for p, price, k in
+                             zip(self.scalar_params, self.price.tolist(), skew.tolist(),
+                                 strict=True)], dtype=np.float64)  # fmt: skip
         return fills.fill_price(self.price, skew, self.conv([0] * self.n_markets),
                                 self.markets.skew_scale)  # fmt: skip
 
