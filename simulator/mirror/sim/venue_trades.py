@@ -141,8 +141,9 @@ class TradesMixin:
         self, a: int, m: int, delta: float, isolated: bool, margin_delta: float,
         acceptable: float = 0.0,
     ):  # fmt: skip
-        """:meth:`trade` in plain floats (fast mode). The state changes in place (market ``m``'s
-        accrual, open interest and the account's row); a revert puts back what it saved."""
+        """:meth:`trade` in plain floats (fast mode): ``_checkAfterTrade`` runs on the values
+        after the trade before any is stored, so a revert changes nothing; then market ``m``'s
+        accrual, open interest and the account's row are written in place."""
         p = self.scalar_params[m]
         size0, entry0 = float(self.size[a, m]), float(self.entry[a, m])
         adds_risk = self._trade_checks(a, m, size0, delta, isolated)
@@ -192,24 +193,24 @@ class TradesMixin:
                 if self._below(margin, 0):
                     raise Reverted(error_text("InsufficientMargin", equity=margin, required=0))
                 collateral, margin = collateral + margin, 0.0
-        saved = self._save_fast(a, m)
+        # an open interest within 1e-12 of its value before is the float residue of a side
+        # emptied (exactly 0 on chain and in exact mode): 0 (as _snap_oi)
+        long_oi = 0.0 if abs(long_oi) <= 1e-12 * abs(long_before) else long_oi
+        short_oi = 0.0 if abs(short_oi) <= 1e-12 * abs(short_before) else short_oi
+        snapshot = li if size1 >= 0 else si
+        # The checks on the state after the trade, then its effects (a revert changes nothing).
+        partial_at = self._check_after_trade_fast(
+            a, m, adds_risk, isolated, margin_delta, lis, sis,
+            (size1, entry1, snapshot, margin, collateral, partial_at, long_oi, short_oi),
+        )  # fmt: skip
         self._accrue_one(m, now_state)
-        self.size[a, m], self.entry[a, m] = size1, entry1
-        self.snapshot[a, m] = li if size1 >= 0 else si
+        self.size[a, m], self.entry[a, m], self.snapshot[a, m] = size1, entry1, snapshot
         self.margin[a, m], self.isolated[a, m] = margin, isolated
         self.partial_at[a, m] = partial_at
         self.collateral[a] = collateral
-        # an open interest within 1e-12 of its value before is the float residue of a side
-        # emptied (exactly 0 on chain and in exact mode): 0 (as _snap_oi)
-        self.long_oi[m] = 0.0 if abs(long_oi) <= 1e-12 * abs(long_before) else long_oi
-        self.short_oi[m] = 0.0 if abs(short_oi) <= 1e-12 * abs(short_before) else short_oi
+        self.long_oi[m], self.short_oi[m] = long_oi, short_oi
         self.version += 1
         self._keep_funding(now_state, lis, sis)
-        try:
-            self._check_after_trade_fast(a, m, adds_risk, isolated, margin_delta, lis, sis)
-        except Reverted:
-            self._restore_fast(saved)
-            raise
         self._track_open(a, m, size0, size1)
         self.pool = self.pool + paid - realized
         if fee != 0:
@@ -219,36 +220,40 @@ class TradesMixin:
         return {"fill": fill, "new_size": size1, "entry": entry1, "realized": realized,
                 "fee": fee, "funding": paid}  # fmt: skip
 
-    def _check_after_trade_fast(self, a, m, adds_risk, isolated, margin_delta, li, si) -> None:
-        """``_checkAfterTrade`` in plain floats, with every market's funding indices ``li`` /
-        ``si`` (float lists) at now."""
+    def _check_after_trade_fast(self, a, m, adds_risk, isolated, margin_delta, li, si,
+                                after) -> int:  # fmt: skip
+        """``_checkAfterTrade`` in plain floats on the state after the trade, before it is
+        stored: ``after`` is the position's (size, entry, funding snapshot, isolated margin),
+        the cross collateral, the partial-liquidation mark and market ``m``'s long and short
+        open interest after it; ``li`` / ``si`` every market's funding indices at now (float
+        lists). Returns the position's partial-liquidation mark (cleared when healthy);
+        raises :class:`Reverted` as the contract."""
+        size, entry1, snapshot1, margin, collateral, partial_at, long_m, short_m = after
         ps = self.scalar_params
         sizes, entries = self.size[a].tolist(), self.entry[a].tolist()
         snaps, iso = self.snapshot[a].tolist(), self.isolated[a].tolist()
+        sizes[m], entries[m], snaps[m], iso[m] = size, entry1, snapshot1, isolated
         prices = self.price.tolist()
-        size, price = sizes[m], prices[m]
+        price = prices[m]
         if isolated and size != 0:
-            value = scalar.upnl(size, entries[m], price) - scalar.owed(
-                size, snaps[m], li[m], si[m])  # fmt: skip
-            eq = float(self.margin[a, m]) + value
+            value = scalar.upnl(size, entry1, price) - scalar.owed(size, snapshot1, li[m], si[m])
+            eq = margin + value
             need = 0.0
             if adds_risk or margin_delta < 0:
-                need = scalar.initial(ps[m], size, price, float(self.long_oi[m]),
-                                      float(self.short_oi[m]))  # fmt: skip
+                need = scalar.initial(ps[m], size, price, long_m, short_m)
             if self._below(eq, need):
                 raise Reverted(error_text("InsufficientMargin", equity=eq, required=need))
-            if self.partial_at[a, m] != 0 and not eq < scalar.maintenance(ps[m], size, price):
-                self.partial_at[a, m] = 0
+            if partial_at != 0 and not eq < scalar.maintenance(ps[m], size, price):
+                partial_at = 0
         for j in self.open_markets(a):  # fresh_cross: in _open order
             if sizes[j] != 0 and not iso[j]:
                 self.fresh(j)
-        required = 0.0
         need_initial = (not isolated and adds_risk) or (isolated and margin_delta > 0)
         check = not isolated or margin_delta > 0
-        mark = not isolated and size != 0 and self.partial_at[a, m] != 0
+        mark = not isolated and size != 0 and partial_at != 0
         if not (check or mark):
-            return
-        ceq, cmm, cim = float(self.collateral[a]), 0.0, 0.0
+            return partial_at
+        ceq, cmm, cim = collateral, 0.0, 0.0
         long_oi = short_oi = None
         for j in range(self.n_markets):
             sj = sizes[j]
@@ -261,12 +266,14 @@ class TradesMixin:
             if need_initial:
                 if long_oi is None:
                     long_oi, short_oi = self.long_oi.tolist(), self.short_oi.tolist()
+                    long_oi[m], short_oi[m] = long_m, short_m
                 cim += scalar.initial(ps[j], sj, pj, long_oi[j], short_oi[j])
         required = cim if need_initial else 0.0
         if check and self._below(ceq, required):
             raise Reverted(error_text("InsufficientMargin", equity=ceq, required=required))
         if mark and not ceq < cmm:
-            self.partial_at[a, m] = 0
+            partial_at = 0
+        return partial_at
 
     def _check_after_trade(self, a: int, m: int, adds_risk: bool, isolated: bool, margin_delta):
         x = lambda v: self.conv([v])  # noqa: E731
@@ -301,22 +308,6 @@ class TradesMixin:
                           self.margin[a, m], self.isolated[a, m], self.partial_at[a, m],
                           self.collateral[a])  # fmt: skip
         return out
-
-    def _save_fast(self, a: int, m: int) -> tuple:
-        """Fast mode: what a trade of account ``a`` in market ``m`` changes before its checks
-        (market ``m``'s stored funding, marks and open interest, the account's row)."""
-        return (a, m, [getattr(self, k)[m] for k in self._SAVED], self.size[a, m],
-                self.entry[a, m], self.snapshot[a, m], self.margin[a, m], self.isolated[a, m],
-                self.partial_at[a, m], self.collateral[a])  # fmt: skip
-
-    def _restore_fast(self, saved: tuple) -> None:
-        a, m, market, size, entry, snap, margin, iso, partial, col = saved
-        for k, v in zip(self._SAVED, market, strict=True):
-            getattr(self, k)[m] = v
-        self.version += 1
-        self.size[a, m], self.entry[a, m], self.snapshot[a, m] = size, entry, snap
-        self.margin[a, m], self.isolated[a, m], self.partial_at[a, m] = margin, iso, partial
-        self.collateral[a] = col
 
     def _restore(self, saved: dict) -> None:
         for k in self._SAVED:
