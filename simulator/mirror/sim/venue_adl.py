@@ -105,7 +105,10 @@ class AdlMixin:
         outcome = int(run.outcome[0])
         if outcome != mirror_adl.OK:
             raise Reverted(self._adl_error(outcome, a, m, size, entry, value))
-        self.accrue(np.arange(self.n_markets) == m, f)
+        if self.exact_mode:
+            self.accrue(np.arange(self.n_markets) == m, f)
+        else:
+            self._accrue_one(m, f)
         li, si = f.long_funding_index[m], f.short_funding_index[m]
         haircuts = []
         for i, w in enumerate(a):
