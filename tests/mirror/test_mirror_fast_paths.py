@@ -2,17 +2,20 @@
 ``cross_health`` of a few accounts and ``mark`` in plain floats
 (:meth:`simulator.mirror.sim.venue.VenueState._cross_health_floats`), checked against the
 kernels on every step of small runs; and a fast trade that reverts leaves the state exactly as
-it found it (the trade changes the state in place and puts back what it saved)."""
+it found it (its checks run on the values after it before any is stored); the markets'
+precomputed margin tiers (:func:`simulator.mirror.sim.scalar.tiers_of`) give
+:func:`~simulator.mirror.sim.scalar.requirement`'s floats."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from mirror_run_helpers import parse, small_scenarios
 
 from simulator.mirror import fills, health
-from simulator.mirror.sim import MirrorEngine
+from simulator.mirror.sim import MirrorEngine, scalar
 from simulator.mirror.sim.calls import Reverted
 from simulator.mirror.sim.venue import VenueState
 
@@ -81,3 +84,17 @@ def test_a_reverted_fast_trade_leaves_the_state_unchanged(isolated):
         assert _same_bits(after[k], before[k]) if after[k].dtype.kind == "f" else (
             np.array_equal(after[k], before[k])), k  # fmt: skip
     assert (venue.fund, venue.pool, venue.open_markets(a)) == scalars
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    n=st.floats(0, 1e30),
+    base=st.floats(1e14, 1e18),
+    scale=st.floats(5e17, 3e18),
+    tiers=st.lists(st.tuples(st.floats(1e18, 1e30), st.floats(1e14, 2e18)), max_size=4),
+)
+def test_precomputed_tiers_give_the_requirement_to_the_bit(n, base, scale, tiers):
+    floors = sorted(f for f, _ in tiers)
+    rates = [r for _, r in tiers]
+    want = scalar.requirement(n, base, floors, rates, scale)
+    assert _same_bits(scalar.tiered(n, scalar.tiers_of(base, floors, rates, scale)), want)

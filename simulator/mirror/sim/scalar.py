@@ -13,7 +13,7 @@ floats, sizes signed.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from simulator.mirror.fixed import BPS, DAY, UNIT, WAD
 from simulator.mirror.markets import MarketArrays
@@ -41,6 +41,10 @@ class Params:
     floors: tuple[float, ...]
     imfs: tuple[float, ...]
     mmfs: tuple[float, ...]
+    mm_tiers: tuple = ()
+    """:func:`tiers_of` the maintenance fraction (precomputed by :func:`params_of`)."""
+    im_tiers: tuple = ()
+    """:func:`tiers_of` the initial fraction ``1/maxLeverage``."""
 
 
 def params_of(markets: MarketArrays) -> list[Params]:
@@ -49,7 +53,7 @@ def params_of(markets: MarketArrays) -> list[Params]:
     for m in range(markets.count):
         floors = [float(f) for f in markets.tier_floor[m]]
         keep = [i for i, f in enumerate(floors) if f != float("inf")]
-        out.append(Params(
+        p = Params(
             max_leverage=float(markets.max_leverage[m]),
             mmf=float(markets.maintenance_margin_fraction[m]),
             oi_lower=float(markets.oi_imf_lower_cap[m]),
@@ -68,6 +72,10 @@ def params_of(markets: MarketArrays) -> list[Params]:
             floors=tuple(floors[i] for i in keep),
             imfs=tuple(float(markets.tier_imf[m, i]) for i in keep),
             mmfs=tuple(float(markets.tier_mmf[m, i]) for i in keep),
+        )  # fmt: skip
+        out.append(replace(
+            p, mm_tiers=tiers_of(p.mmf, p.floors, p.mmfs, p.scale),
+            im_tiers=tiers_of(WAD * WAD / p.max_leverage, p.floors, p.imfs, p.scale),
         ))  # fmt: skip
     return out
 
@@ -97,17 +105,45 @@ def requirement(n: float, base_rate: float, floors, rates, scale: float) -> floa
     return gross - deduction if gross > deduction else 0.0
 
 
+def tiers_of(base_rate: float, floors, rates, scale: float) -> tuple:
+    """:func:`requirement`'s walk over the tiers done once for a market: (the scaled base
+    rate, per tier (its floor, the rate and the deduction after it)); the rate and deduction
+    of a notional are those of the last tier whose floor it reaches (:func:`tiered`)."""
+    base = _scaled(base_rate, scale)
+    rate, deduction, steps = base, 0.0, []
+    for floor, tier_rate in zip(floors, rates, strict=True):
+        nxt = max(_scaled(tier_rate, scale), base)
+        if nxt > rate:
+            deduction += floor * (nxt - rate) / WAD
+        rate = nxt
+        steps.append((floor, rate, deduction))
+    return base, tuple(steps)
+
+
+def tiered(n: float, tiers: tuple) -> float:
+    """:func:`requirement` of notional ``n`` from the market's :func:`tiers_of` (the same
+    operations in the same order)."""
+    rate, steps = tiers
+    deduction = 0.0
+    for floor, tier_rate, tier_deduction in steps:
+        if n < floor:
+            break
+        rate, deduction = tier_rate, tier_deduction
+    gross = n * rate / WAD
+    return gross - deduction if gross > deduction else 0.0
+
+
 def maintenance(p: Params, size: float, price: float) -> float:
     if size == 0:
         return 0.0
-    return requirement(abs(size) * price / WAD, p.mmf, p.floors, p.mmfs, p.scale)
+    return tiered(abs(size) * price / WAD, p.mm_tiers)
 
 
 def initial(p: Params, size: float, price: float, long_oi: float, short_oi: float) -> float:
     if size == 0:
         return 0.0
     n = abs(size) * price / WAD
-    im = requirement(n, WAD * WAD / p.max_leverage, p.floors, p.imfs, p.scale)
+    im = tiered(n, p.im_tiers)
     open_n = max(long_oi, short_oi) * price / WAD
     if p.oi_upper == 0 or open_n <= p.oi_lower or n <= im:
         return im
