@@ -496,9 +496,12 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
         """``deposit(units)``: the collateral credited (WAD); clears the account's cross
         partial marks when it is healthy after it (``_clearMarksIfHealthy``)."""
         wad = units * UNIT
-        col = self.collateral.copy()
-        col[a] = col[a] + (wad if self.exact_mode else float(wad))
-        self.collateral = col
+        if self.exact_mode:
+            col = self.collateral.copy()
+            col[a] = col[a] + wad
+            self.collateral = col
+        else:  # in place: the same value, without a copy of every account's collateral
+            self.collateral[a] = self.collateral[a] + float(wad)
         marked = (self.partial_at[a] != 0) & ~self.isolated[a]
         if marked.any():
             eq, mm, _ = self.cross_health(np.array([a]))
