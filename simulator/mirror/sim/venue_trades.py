@@ -245,9 +245,12 @@ class TradesMixin:
                 raise Reverted(error_text("InsufficientMargin", equity=eq, required=need))
             if partial_at != 0 and not eq < scalar.maintenance(ps[m], size, price):
                 partial_at = 0
-        for j in self.open_markets(a):  # fresh_cross: in _open order
-            if sizes[j] != 0 and not iso[j]:
-                self.fresh(j)
+        order = self.open_order[a] if self.open_order is not None else ()
+        if order:  # fresh_cross: each cross position's price, in _open order
+            now, updated, ages = self.now, self.updated_at.tolist(), self.max_age_s.tolist()
+            for j in order:
+                if sizes[j] != 0 and not iso[j] and now - updated[j] > ages[j]:
+                    self.fresh(j)  # raises StalePrice
         need_initial = (not isolated and adds_risk) or (isolated and margin_delta > 0)
         check = not isolated or margin_delta > 0
         mark = not isolated and size != 0 and partial_at != 0
@@ -255,7 +258,7 @@ class TradesMixin:
             return partial_at
         ceq, cmm, cim = collateral, 0.0, 0.0
         long_oi = short_oi = None
-        for j in range(self.n_markets):
+        for j in range(len(sizes)):
             sj = sizes[j]
             if sj == 0 or iso[j]:
                 continue
