@@ -192,6 +192,12 @@ interface IPerpVenueTypes {
         uint256 adlPriceLongs;
         /// @dev CONTRACTS_QUEUE: price at which winners of bankrupt shorts are closed.
         uint256 adlPriceShorts;
+        /// @dev Bad debt of bankrupt longs written off as final: no `adl` call can clear it
+        ///      (CONTRACTS_QUEUE once the bankrupt contracts are offset; a refused SOCIALIZED
+        ///      charge). The pool bears it; it is not in `badDebtLongs` (outstanding only).
+        uint256 finalBadDebtLongs;
+        /// @dev Bad debt of bankrupt shorts written off as final (see `finalBadDebtLongs`).
+        uint256 finalBadDebtShorts;
         /// @dev Cumulative deficits attributed to this market (before the insurance fund).
         uint256 totalDeficit;
         /// @dev Cumulative deficits of this market the insurance fund covered.
