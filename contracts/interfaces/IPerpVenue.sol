@@ -223,7 +223,9 @@ interface IPerpVenueAdl {
     ///         other side. ADL_KEEPER_ROLE only (F4): the protocol runs ADL, as the exchanges do.
     /// @dev Queues: `winners` ranked by `adlRanking` score, non-increasing (checked on chain for
     ///      every pair; only the winners needed are touched; a CONTRACTS_QUEUE winner never loses
-    ///      more than its profit on the contracts closed). PRO_RATA: strictly increasing addresses.
+    ///      more than its profit on the contracts closed; the call that offsets the side's last
+    ///      bankrupt contracts writes the deficit left off as final, `BadDebtFinalized`).
+    ///      PRO_RATA: strictly increasing addresses.
     function adl(MarketId market, bool longsBankrupt, address[] calldata winners) external;
 }
 

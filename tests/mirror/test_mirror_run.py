@@ -101,3 +101,15 @@ def test_the_adl_keeper_deleverages_as_on_chain(policy, price_mode):
                                      "controls.insurance_fund_usd=2000"], 150, 140)  # fmt: skip
     counts = run_side_by_side(scenario)
     assert counts["bad_debt"] > 0 and counts["adl"] > 0 and counts["adl_fill"] > 0
+
+
+def test_the_adl_keeper_ranks_on_the_block_its_call_runs_in():
+    """The benchmark's book of 400 traders, no fund, the profit queue: deficits that take ADL
+    several blocks (steps 132-133 on SOL) while no other call was sent first. The ADL keeper
+    once ranked such a block before its own oracle pushes and top-ups, which reordered the
+    winners: its ``adl`` reverted ``AdlRankingOutOfOrder`` twice on both engines. It now ranks
+    after every call before its own: no ADL call reverts, equal on both engines."""
+    scenario = bench_scenario(None, ["seed=1", "controls.adl_policy=profit_queue",
+                                     "controls.insurance_fund_usd=0"], 400, 150)  # fmt: skip
+    counts = run_side_by_side(scenario, steps_rows=True)
+    assert counts["adl"] > 0 and counts.get("adl_reverted", 0) == 0
