@@ -45,9 +45,9 @@ def step_rows(
     the market's bad debt (outstanding and final), the bad debt written off as final in the
     step (its ``bad_debt_final`` rows: no ADL call can clear it), and its fees (the change of
     its ledger's trading fees plus liquidation penalties: an ADL overshoot sent to the
-    insurance fund is a haircut and is not in them). Venue-wide levels (insurance fund, backstop vault) and the block's
-    transactions go on the venue-total row, whose ``accounts_liquidated`` counts an account
-    liquidated in several markets once. ``outside_usd``: each market's outside price of the
+    insurance fund is a haircut and is not in them). Venue-wide levels (insurance fund,
+    backstop vault) and the block's transactions go on the venue-total row, whose
+    ``accounts_liquidated`` counts an account liquidated in several markets once. ``outside_usd``: each market's outside price of the
     step (USD; the ``price_outside_usd`` column, null when not given).
     """
     events = list(events)

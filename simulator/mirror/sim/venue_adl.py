@@ -155,17 +155,23 @@ class AdlMixin:
                     self.margin[w, m] = self.margin[w, m] * 0
                     self.isolated[w, m] = False
             haircuts.append((int(w), run.size_closed[0, i], self.price[m], run.haircut[0, i]))
+        side = 0 if longs_bankrupt else 1
+        final_before = self.final_bad_debt[m, side]
         self._set_adl_ledger(m, run.ledger)
+        finalized = run.finalized[0]
+        if not self.exact_mode and abs(finalized) < UNIT:
+            # Float residue of a deficit covered exactly (0 in exact mode): nothing is final.
+            finalized = 0.0
+            self.final_bad_debt[m, side] = final_before
         self.pool = run.pool[0]
         self.fund = self.fund + self._whole_units(run.to_fund[0])
         executed = {k: getattr(run, k)[0] for k in ("deficit", "minimum_haircut", "haircuts",
                                                     "covered", "overshoot", "to_fund",
                                                     "contracts", "notional", "accounts")}  # fmt: skip
         executed["policy"] = policy
-        side = 0 if longs_bankrupt else 1
         final = None
-        if run.finalized[0] != 0:  # ``BadDebtFinalized``: the contracts are all offset
-            final = (run.finalized[0], self.final_bad_debt[m, side])
+        if finalized != 0:  # ``BadDebtFinalized``: the contracts are all offset
+            final = (finalized, self.final_bad_debt[m, side])
         return {"haircuts": haircuts, "executed": executed, "final": final}
 
     def _refuse_flat_winner(self, ledger, policy, longs_bankrupt, a, m, size, entry, value, owed):
