@@ -145,6 +145,13 @@ interface IPerpVenueEvents is IPerpVenueTypes {
     );
     /// @notice Outstanding bad debt of a market side after a deficit was recorded (WAD USD).
     event BadDebtRecorded(MarketId indexed market, bool longsBankrupt, uint256 amount, uint256 outstanding);
+    /// @notice A market side's outstanding bad debt written off as final (WAD USD): `amount`
+    ///         moved out of the outstanding bad debt, `total` the side's final bad debt after.
+    ///         Emitted when no `adl` call could clear it: under CONTRACTS_QUEUE once the bankrupt
+    ///         contracts are offset (the capped haircuts left it), under SOCIALIZED when the
+    ///         charge was refused (no open interest, or more than one mark per contract). The
+    ///         pool bears it, as Hyperliquid's accounts left with negative equity.
+    event BadDebtFinalized(MarketId indexed market, bool longsBankrupt, uint256 amount, uint256 total);
     /// @notice SOCIALIZED: `loss` charged at `perContract` (WAD USD per WAD base unit) to both sides.
     event LossSocialized(MarketId indexed market, bool longsBankrupt, uint256 loss, uint256 perContract, uint256 charged);
     /// @notice One ADL event of a market: the deficit before it, the minimum haircut that covers it
@@ -216,7 +223,9 @@ interface IPerpVenueAdl {
     ///         other side. ADL_KEEPER_ROLE only (F4): the protocol runs ADL, as the exchanges do.
     /// @dev Queues: `winners` ranked by `adlRanking` score, non-increasing (checked on chain for
     ///      every pair; only the winners needed are touched; a CONTRACTS_QUEUE winner never loses
-    ///      more than its profit on the contracts closed). PRO_RATA: strictly increasing addresses.
+    ///      more than its profit on the contracts closed; the call that offsets the side's last
+    ///      bankrupt contracts writes the deficit left off as final, `BadDebtFinalized`).
+    ///      PRO_RATA: strictly increasing addresses.
     function adl(MarketId market, bool longsBankrupt, address[] calldata winners) external;
 }
 

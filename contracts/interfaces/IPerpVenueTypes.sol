@@ -34,12 +34,14 @@ interface IPerpVenueTypes {
     ///      CONTRACTS_QUEUE (BitMEX / Hyperliquid, contract space): the ADL keeper closes, in ranked
     ///      order, only as many of the winners' contracts as the bankrupt positions held, at the
     ///      ADL price recorded at the bankruptcy (`AdlPriceMode`); each winner loses the gap between
-    ///      the index and that price on the contracts closed, never more than its profit on them.
+    ///      the index and that price on the contracts closed, never more than its profit on them;
+    ///      once the bankrupt contracts are offset, the deficit left is final bad debt.
     ///      PROFIT_QUEUE (Chitra's equity-space reading, today's QUEUE): ranked winners' whole
     ///      positions are closed at the index and their whole profit taken until the deficit is
     ///      covered. PRO_RATA (Chitra's fair policy): the winners' profits are haircut pro rata,
     ///      summing exactly to the covered deficit; positions stay open. SOCIALIZED (Drift):
-    ///      `loss/(long OI + short OI)` per contract through the market's funding indices, at once.
+    ///      `loss/(long OI + short OI)` per contract through the market's funding indices, at once;
+    ///      refused (no open interest, or more than one index price per contract): final bad debt.
     enum AdlPolicy {
         NONE,
         CONTRACTS_QUEUE,
@@ -192,6 +194,12 @@ interface IPerpVenueTypes {
         uint256 adlPriceLongs;
         /// @dev CONTRACTS_QUEUE: price at which winners of bankrupt shorts are closed.
         uint256 adlPriceShorts;
+        /// @dev Bad debt of bankrupt longs written off as final: no `adl` call can clear it
+        ///      (CONTRACTS_QUEUE once the bankrupt contracts are offset; a refused SOCIALIZED
+        ///      charge). The pool bears it; it is not in `badDebtLongs` (outstanding only).
+        uint256 finalBadDebtLongs;
+        /// @dev Bad debt of bankrupt shorts written off as final (see `finalBadDebtLongs`).
+        uint256 finalBadDebtShorts;
         /// @dev Cumulative deficits attributed to this market (before the insurance fund).
         uint256 totalDeficit;
         /// @dev Cumulative deficits of this market the insurance fund covered.

@@ -17,7 +17,8 @@ import {VenueMarket} from "./VenueMarket.sol";
 ///      account value; the queues check the order of every adjacent pair, the first included
 ///      (scores non-increasing), and touch only the winners needed: PROFIT_QUEUE stops once the
 ///      haircuts cover the deficit, CONTRACTS_QUEUE once the bankrupt contracts are offset, and a
-///      CONTRACTS_QUEUE winner never loses more than its profit on the contracts closed. PRO_RATA
+///      CONTRACTS_QUEUE winner never loses more than its profit on the contracts closed (once the
+///      bankrupt contracts are offset, the deficit left is written off as final bad debt). PRO_RATA
 ///      takes addresses strictly increasing (no duplicates). Haircuts go back to the pool; any
 ///      overshoot (haircuts − deficit covered) goes to the insurance fund, up to the pool's cash.
 contract VenueAdlModule is IPerpVenueAdl, VenueStorage {
@@ -51,6 +52,8 @@ contract VenueAdlModule is IPerpVenueAdl, VenueStorage {
         uint256 notional;
         uint256 accounts;
         uint256 previousScore;
+        /// @dev CONTRACTS_QUEUE: this call offset the side's last bankrupt contracts.
+        bool offset;
         /// @dev Each market's price and accrued funding, computed once for all winners'
         ///      cross health (nothing in an ADL call changes another market, and this one's
         ///      funding is accrued first).
@@ -89,8 +92,8 @@ contract VenueAdlModule is IPerpVenueAdl, VenueStorage {
         if (longsBankrupt) m.ledger.badDebtLongs = VenueMarket.minus(m.ledger.badDebtLongs, covered);
         else m.ledger.badDebtShorts = VenueMarket.minus(m.ledger.badDebtShorts, covered);
         if (policy == AdlPolicy.CONTRACTS_QUEUE) {
-            if (longsBankrupt) m.ledger.adlContractsLongs = VenueMarket.minus(m.ledger.adlContractsLongs, run.contracts);
-            else m.ledger.adlContractsShorts = VenueMarket.minus(m.ledger.adlContractsShorts, run.contracts);
+            if (longsBankrupt) run.offset = (m.ledger.adlContractsLongs = VenueMarket.minus(m.ledger.adlContractsLongs, run.contracts)) == 0;
+            else run.offset = (m.ledger.adlContractsShorts = VenueMarket.minus(m.ledger.adlContractsShorts, run.contracts)) == 0;
         }
         m.ledger.adlHaircuts = VenueMarket.plus(m.ledger.adlHaircuts, run.haircuts);
         m.ledger.adlCovered = VenueMarket.plus(m.ledger.adlCovered, covered);
@@ -116,6 +119,9 @@ contract VenueAdlModule is IPerpVenueAdl, VenueStorage {
             run.notional,
             run.accounts
         );
+        // The bankrupt contracts are all offset: what the capped haircuts left, no call can
+        // clear (BitMEX / Hyperliquid close contracts, not profit): final bad debt.
+        if (run.offset) _finalizeBadDebt(m, market, longsBankrupt);
     }
 
     function _newRun(MarketId market, bool winnersLong) private view returns (AdlRun memory run) {

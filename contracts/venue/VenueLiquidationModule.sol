@@ -17,8 +17,9 @@ import {VenueMarket} from "./VenueMarket.sol";
 /// @dev Waterfall of a deficit D attributed to (market, side): the insurance fund pays what it
 ///      can; the pool (counterparty of all PnL) absorbs the cash gap; the rest is the market's:
 ///      SOCIALIZED charges it to that market's open contracts at once (at most one index price
-///      per contract, else it stays as bad debt); the queues and PRO_RATA record it as bad debt
-///      of the side until the ADL keeper calls `adl`; NONE leaves it as bad debt.
+///      per contract, else it is written off as final bad debt); the queues and PRO_RATA record
+///      it as bad debt of the side until the ADL keeper calls `adl` (CONTRACTS_QUEUE: what is
+///      left once the bankrupt contracts are offset is final); NONE leaves it as bad debt.
 contract VenueLiquidationModule is IPerpVenueLiquidation, VenueStorage {
     using SafeERC20 for IERC20;
     using FixedPointMath for uint256;
@@ -378,6 +379,14 @@ contract VenueLiquidationModule is IPerpVenueLiquidation, VenueStorage {
         if (longsBankrupt) outstanding = m.ledger.badDebtLongs = VenueMarket.plus(m.ledger.badDebtLongs, remaining);
         else outstanding = m.ledger.badDebtShorts = VenueMarket.plus(m.ledger.badDebtShorts, remaining);
         emit BadDebtRecorded(id, longsBankrupt, remaining, outstanding);
+        // Bad debt no `adl` call can clear is final at once: a refused SOCIALIZED charge (it is
+        // not retried on later open interest, which did not exist when the loss arose), or
+        // CONTRACTS_QUEUE with no bankrupt contracts of the side left to offset.
+        if (
+            policy == AdlPolicy.SOCIALIZED
+                || (policy == AdlPolicy.CONTRACTS_QUEUE
+                    && (longsBankrupt ? m.ledger.adlContractsLongs : m.ledger.adlContractsShorts) == 0)
+        ) _finalizeBadDebt(m, id, longsBankrupt);
     }
 
     /// @dev BANKRUPTCY_PRICE: `fill ± deficit/contracts` (long: above the fill, short: below);
@@ -401,7 +410,7 @@ contract VenueLiquidationModule is IPerpVenueLiquidation, VenueStorage {
     }
 
     /// @dev Drift: `loss/(long OI + short OI)` per contract through both funding indices, with
-    ///      SafeCast (F5). Refused (false: the loss stays as bad debt) when there is no open
+    ///      SafeCast (F5). Refused (false: the loss is final bad debt) when there is no open
     ///      interest or the charge would exceed one index price per contract: dust open interest
     ///      cannot turn a loss into a wrapped credit nor make the liquidation revert.
     function _socialize(VenueMarket.State storage m, MarketId id, bool longsBankrupt, uint256 loss)

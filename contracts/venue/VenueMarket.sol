@@ -65,6 +65,9 @@ library VenueMarket {
         uint128 adlPriceLongs;
         uint128 adlContractsShorts;
         uint128 adlPriceShorts;
+        // Bad debt written off as final (no ADL call can clear it), per bankrupt side.
+        uint128 finalBadDebtLongs;
+        uint128 finalBadDebtShorts;
         uint128 paidByInsurance;
         uint128 socializedLoss;
         uint128 adlHaircuts;
@@ -213,6 +216,8 @@ library VenueMarket {
             adlContractsShorts: l.adlContractsShorts,
             adlPriceLongs: l.adlPriceLongs,
             adlPriceShorts: l.adlPriceShorts,
+            finalBadDebtLongs: l.finalBadDebtLongs,
+            finalBadDebtShorts: l.finalBadDebtShorts,
             totalDeficit: l.totalDeficit,
             paidByInsurance: l.paidByInsurance,
             totalBadDebt: l.totalBadDebt,

@@ -248,6 +248,30 @@ abstract contract VenueStorage is IPerpVenueErrors, IPerpVenueEvents, AccessCont
     }
 
     // ---------------------------------------------------------------------------------------
+    // Final bad debt
+    // ---------------------------------------------------------------------------------------
+
+    /// @dev Write a market side's whole outstanding bad debt off as final (`BadDebtFinalized`):
+    ///      called where no `adl` call could clear it any more. The pool already bears it (the
+    ///      deficit was taken from the pool when it arose); no cash moves.
+    function _finalizeBadDebt(VenueMarket.State storage m, MarketId id, bool longsBankrupt) internal {
+        uint256 amount;
+        uint256 total;
+        if (longsBankrupt) {
+            amount = m.ledger.badDebtLongs;
+            if (amount == 0) return;
+            m.ledger.badDebtLongs = 0;
+            total = m.ledger.finalBadDebtLongs = VenueMarket.plus(m.ledger.finalBadDebtLongs, amount);
+        } else {
+            amount = m.ledger.badDebtShorts;
+            if (amount == 0) return;
+            m.ledger.badDebtShorts = 0;
+            total = m.ledger.finalBadDebtShorts = VenueMarket.plus(m.ledger.finalBadDebtShorts, amount);
+        }
+        emit BadDebtFinalized(id, longsBankrupt, amount, total);
+    }
+
+    // ---------------------------------------------------------------------------------------
     // Token flows to the insurance fund
     // ---------------------------------------------------------------------------------------
 

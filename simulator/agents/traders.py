@@ -126,9 +126,13 @@ def _decide(state, book, price_usd, rng, open_, open_top, carried) -> TraderDeci
     equity, maintenance = carried
     profit = equity - state.collateral_in_usd
     behaviour = book.behaviour
-    adverse_move = (
-        side * (state.entry_price_usd - price_usd) / np.maximum(state.entry_price_usd, 1e-300)
-    )
+    # An entry price near 0 (a market that fell to almost nothing before the position opened)
+    # makes the quotient overflow to ±inf, which compares with the drawdown as it should: no
+    # overflow warning for it (every finite quotient is unchanged).
+    with np.errstate(over="ignore"):
+        adverse_move = (
+            side * (state.entry_price_usd - price_usd) / np.maximum(state.entry_price_usd, 1e-300)
+        )
 
     take_profit = (behaviour == Behaviour.TAKE_PROFIT) & (
         profit >= book.take_profit_fraction * state.collateral_in_usd

@@ -67,9 +67,10 @@ def possible_winners(ctx: Context, s: EngineState, levels: dict[str, Any]) -> np
 
 def outstanding(ledger: dict[str, int], policy: str, longs_bankrupt: bool) -> int:
     """The deficit (WAD) an ``adl`` call can act on in a market's ledger: the bankrupt side's
-    bad debt, and under ``contracts_queue`` only while bankrupt contracts are left to offset
-    (the venue closes winners' contracts, not profit: once the contracts are offset, what the
-    closes did not cover stays bad debt and ``adl`` reverts ``NoDeficit``)."""
+    outstanding bad debt, and under ``contracts_queue`` only while bankrupt contracts are left
+    to offset (the venue closes winners' contracts, not profit: the call that offsets the last
+    of them writes what the closes did not cover off as final bad debt, ``finalBadDebtLongs``
+    / ``Shorts``, which no call acts on; a deficit with no contracts left is ``NoDeficit``)."""
     side = "Longs" if longs_bankrupt else "Shorts"
     deficit = ledger["badDebt" + side]
     if policy == "contracts_queue" and not ledger["adlContracts" + side]:

@@ -89,6 +89,9 @@ def rows_from_event(ctx: Context, e: DecodedEvent, step: int) -> list[dict[str, 
     if e.name == "BadDebtRecorded":
         side = "long" if a["longsBankrupt"] else "short"
         return [event_row(step, "bad_debt", market=symbol, side=side, amount=from_wad(a["amount"]))]
+    if e.name == "BadDebtFinalized":
+        return [final_bad_debt_row(step, symbol, a["longsBankrupt"], from_wad(a["amount"]),
+                                   from_wad(a["total"]))]  # fmt: skip
     if e.name == "AdlHaircut":
         return [event_row(step, "adl_fill", market=symbol, account=a["account"],
                           side=_side(a["sizeClosed"]), size=from_wad(abs(a["sizeClosed"])),
@@ -109,6 +112,17 @@ def rows_from_event(ctx: Context, e: DecodedEvent, step: int) -> list[dict[str, 
         return [event_row(step, kind, market=symbol, side="long" if a["longsBankrupt"] else "short",
                           amount=from_wad(a["haircuts"]), detail=json.dumps(detail))]  # fmt: skip
     return []
+
+
+def final_bad_debt_row(
+    step: int, symbol: str, longs_bankrupt: bool, amount_usd: float, total_usd: float
+) -> dict[str, Any]:
+    """The ``bad_debt_final`` row of a ``BadDebtFinalized``: a market side's outstanding bad
+    debt (``amount_usd``) written off as final, no ADL call being able to clear it; ``detail``
+    holds the side's final bad debt after (``final_total_usd``)."""
+    return event_row(step, "bad_debt_final", market=symbol,
+                     side="long" if longs_bankrupt else "short", amount=amount_usd,
+                     detail=json.dumps({"final_total_usd": total_usd}))  # fmt: skip
 
 
 def close_row(ctx: Context, e: DecodedEvent, step: int, reason: str) -> dict[str, Any]:

@@ -45,8 +45,17 @@ def parse_markets(ctx: Context, got: list) -> dict[str, Any]:
         "amm_reserve_usd": reserve_usd,
         "amm_reserve_base": reserve_base,
         "amm_price_usd": amm_price,
+        # Bad debt left: outstanding (awaiting ADL) and written off as final.
         "bad_debt_usd": np.array(
-            [from_wad(g["badDebtLongs"] + g["badDebtShorts"]) for g in ledgers]
+            [
+                from_wad(
+                    g["badDebtLongs"]
+                    + g["badDebtShorts"]
+                    + g["finalBadDebtLongs"]
+                    + g["finalBadDebtShorts"]
+                )
+                for g in ledgers
+            ]
         ),
         "fees_cum_usd": np.array(
             [from_wad(g["fees"] + g["liquidationPenalties"]) for g in ledgers]

@@ -293,10 +293,13 @@ class Engine:
             block += keeper_actions
             keeper_actions = []
             spot_inputs = spot.parse_spot(ctx, chain.read(self._spot_views, pending=True))
-        elif keeper_actions and adl.has_work(ctx, s, spot_inputs):
+        elif (keeper_actions or not submitted) and adl.has_work(ctx, s, spot_inputs):
             # The ADL keeper ranks its winners on the pending block (one read in
-            # :func:`adl.plan_adl`): the keepers' calls go to the node first, so that the
-            # ranking sees what they did to the winners' accounts.
+            # :func:`adl.plan_adl`): every call before its own goes to the node first -- the
+            # block's oracle pushes, closes and top-ups when nothing was sent yet, and the
+            # keepers' calls --, so that the ranking it sends is the one the venue checks its
+            # `adl` call against (read before them, a price push or a top-up could reorder it
+            # and the call revert ``AdlRankingOutOfOrder``).
             chain.submit(
                 [a.call for a in (keeper_actions if submitted else block + keeper_actions)]
             )

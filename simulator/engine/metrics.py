@@ -42,11 +42,12 @@ def step_rows(
 
     Flows per market: liquidated notional and accounts (liquidations, partial ones and
     backstop takeovers of that market's positions), ADL haircuts and overshoot, the change of
-    the market's outstanding bad debt, and its fees (the change of its ledger's trading fees
-    plus liquidation penalties: an ADL overshoot sent to the insurance fund is a haircut and
-    is not in them). Venue-wide levels (insurance fund, backstop vault) and the block's
-    transactions go on the venue-total row, whose ``accounts_liquidated`` counts an account
-    liquidated in several markets once. ``outside_usd``: each market's outside price of the
+    the market's bad debt (outstanding and final), the bad debt written off as final in the
+    step (its ``bad_debt_final`` rows: no ADL call can clear it), and its fees (the change of
+    its ledger's trading fees plus liquidation penalties: an ADL overshoot sent to the
+    insurance fund is a haircut and is not in them). Venue-wide levels (insurance fund,
+    backstop vault) and the block's transactions go on the venue-total row, whose
+    ``accounts_liquidated`` counts an account liquidated in several markets once. ``outside_usd``: each market's outside price of the
     step (USD; the ``price_outside_usd`` column, null when not given).
     """
     events = list(events)
@@ -79,6 +80,11 @@ def step_rows(
                 "adl_haircut_usd": sum(e["amount_usd"] or 0 for e in adl),
                 "adl_overshoot_usd": overshoot,
                 "bad_debt_usd": float(levels["bad_debt_usd"][m] - previous_bad_debt_usd[m]),
+                "bad_debt_final_usd": sum(
+                    e["amount_usd"]
+                    for e in events
+                    if e["kind"] == "bad_debt_final" and e.get("market") == symbol
+                ),
                 "funding_rate": float(levels["funding_rate_per_hour"][m]),
                 "fees_usd": float(levels["fees_cum_usd"][m] - previous_fees_usd[m]),
                 "mm_vault_size_base": _mm_vault_size(levels, m),

@@ -16,8 +16,10 @@ Public functions (signatures stable):
   contracts, fill, previous_mark, open_interest, mark)`` → :class:`Absorbed`: the waterfall of
   one market's deficit share after the fund paid `paid`: SOCIALIZED charges
   ``⌈remaining/OI⌉`` per contract to both funding indices (refused when OI is 0 or the charge
-  exceeds the mark), CONTRACTS_QUEUE queues ``⌈contracts·remaining/deficit⌉`` contracts at
-  the averaged ADL price, every other case records bad debt of the side.
+  exceeds the mark: the remaining is recorded, then written off as final bad debt),
+  CONTRACTS_QUEUE queues ``⌈contracts·remaining/deficit⌉`` contracts at the averaged ADL
+  price (with none of the side queued, the bad debt is final at once), every other case
+  records bad debt of the side.
 * :func:`adl` ``(ledger, policy, longs_bankrupt, size, entry, value, owed, price, pool)`` →
   :class:`AdlRun`: one ``adl(market, longsBankrupt, winners)`` call per market, the winners
   in the order passed (queues: ranked; PRO_RATA: by address). PROFIT_QUEUE closes whole
@@ -27,7 +29,9 @@ Public functions (signatures stable):
   profit by ``covered·profit/Σprofit`` (down, the remainder one wei each to the first winners
   below their profit), positions stay open re-entered at the index. A winner's profit is its
   uPnL capped at its account value. The overshoot (haircuts − covered) goes to the insurance
-  fund in whole units, at most the pool's cash.
+  fund in whole units, at most the pool's cash. A CONTRACTS_QUEUE call that offsets the
+  side's last queued contracts writes the side's bad debt left off as final
+  (``BadDebtFinalized``).
 
 Inputs: ``ledger`` an :class:`AdlLedger`; ``policy`` :data:`NONE` ..
 :data:`SOCIALIZED` and ``price_mode`` :data:`BANKRUPTCY_PRICE` / :data:`PREVIOUS_MARK` (the
@@ -121,7 +125,8 @@ def ranked(score: Any) -> Array:
 
 @dataclass(frozen=True)
 class AdlLedger:
-    """The ADL fields of M markets' ``MarketLedger`` (arrays of shape S, WAD)."""
+    """The ADL fields of M markets' ``MarketLedger`` (arrays of shape S, WAD): the bad debt
+    outstanding (awaiting ``adl``) and written off as final, per bankrupt side."""
 
     bad_debt_longs: Array
     bad_debt_shorts: Array
@@ -129,6 +134,8 @@ class AdlLedger:
     adl_contracts_shorts: Array
     adl_price_longs: Array
     adl_price_shorts: Array
+    final_bad_debt_longs: Array
+    final_bad_debt_shorts: Array
 
     @classmethod
     def from_chain(cls, ledgers: list[dict[str, Any]], *, exact_mode: bool = True) -> AdlLedger:
@@ -139,7 +146,9 @@ class AdlLedger:
         names = {"bad_debt_longs": "badDebtLongs", "bad_debt_shorts": "badDebtShorts",
                  "adl_contracts_longs": "adlContractsLongs",
                  "adl_contracts_shorts": "adlContractsShorts",
-                 "adl_price_longs": "adlPriceLongs", "adl_price_shorts": "adlPriceShorts"}  # fmt: skip
+                 "adl_price_longs": "adlPriceLongs", "adl_price_shorts": "adlPriceShorts",
+                 "final_bad_debt_longs": "finalBadDebtLongs",
+                 "final_bad_debt_shorts": "finalBadDebtShorts"}  # fmt: skip
         return cls(**{k: conv([int(d[v]) for d in ledgers]) for k, v in names.items()})
 
     def side(self, longs_bankrupt: Any) -> tuple[Any, Any, Any]:
@@ -151,9 +160,16 @@ class AdlLedger:
             where(lb, self.adl_price_longs, self.adl_price_shorts),
         )
 
-    def with_side(self, longs_bankrupt: Any, bad_debt: Any, contracts: Any, price: Any):
-        """The ledger with the bankrupt side's three fields replaced."""
+    def final(self, longs_bankrupt: Any) -> Any:
+        """The bankrupt side's final bad debt."""
+        return where(_b(longs_bankrupt), self.final_bad_debt_longs, self.final_bad_debt_shorts)
+
+    def with_side(self, longs_bankrupt: Any, bad_debt: Any, contracts: Any, price: Any,
+                  final: Any = None):  # fmt: skip
+        """The ledger with the bankrupt side's fields replaced (its final bad debt too, when
+        ``final`` is given)."""
         lb = _b(longs_bankrupt)
+        final = self.final(lb) if final is None else final
         return AdlLedger(
             bad_debt_longs=where(lb, bad_debt, self.bad_debt_longs),
             bad_debt_shorts=where(lb, self.bad_debt_shorts, bad_debt),
@@ -161,6 +177,8 @@ class AdlLedger:
             adl_contracts_shorts=where(lb, self.adl_contracts_shorts, contracts),
             adl_price_longs=where(lb, price, self.adl_price_longs),
             adl_price_shorts=where(lb, self.adl_price_shorts, price),
+            final_bad_debt_longs=where(lb, final, self.final_bad_debt_longs),
+            final_bad_debt_shorts=where(lb, self.final_bad_debt_shorts, final),
         )
 
 
@@ -180,7 +198,9 @@ class Absorbed:
     """One ``_absorbDeficit`` per market: the ``ledger`` after; ``DeficitAttributed``'s
     ``remaining`` (deficit − paid) and ``adl_price``; ``socialized`` (a ``LossSocialized``
     happened) with ``per_contract`` (added to both funding indices) and ``charged``
-    (``AdlExecuted.haircuts``; overshoot ``charged − remaining``); ``queued`` contracts."""
+    (``AdlExecuted.haircuts``; overshoot ``charged − remaining``); ``queued`` contracts;
+    ``finalized``: the side's outstanding bad debt written off as final (``BadDebtFinalized``'s
+    amount, 0 for none; its total is the ledger's final bad debt of the side)."""
 
     ledger: AdlLedger
     remaining: Array
@@ -189,6 +209,7 @@ class Absorbed:
     per_contract: Array
     charged: Array
     queued: Array
+    finalized: Array
 
 
 def absorb_deficit(
@@ -221,11 +242,20 @@ def absorb_deficit(
     total = q0 + q
     averaged = floor_div(q0 * p0 + q * price, safe(total, total != 0))
     keeps = some & ~socialized
+    outstanding = where(keeps, bad + remaining, bad)
+    queued_after = where(queue, total, q0)
+    # What no ``adl`` call could clear is final at once: a refused socialized charge, or the
+    # contracts queue with none of the side's contracts left to offset.
+    final_now = keeps & (
+        (policy == SOCIALIZED) | ((policy == CONTRACTS_QUEUE) & _b(queued_after == 0))
+    )
+    finalized = where(final_now, outstanding, 0)
     after = ledger.with_side(
         longs_bankrupt,
-        where(keeps, bad + remaining, bad),
-        where(queue, total, q0),
+        where(final_now, 0, outstanding),
+        queued_after,
         where(queue, averaged, p0),
+        ledger.final(longs_bankrupt) + finalized,
     )
     return Absorbed(
         ledger=after,
@@ -235,6 +265,7 @@ def absorb_deficit(
         per_contract=where(socialized, per_unit, 0),
         charged=where(socialized, charged, 0),
         queued=q,
+        finalized=finalized,
     )
 
 
@@ -251,7 +282,9 @@ class AdlRun:
     cross collateral; the funding owed is settled apart, as on chain). Per market (S):
     ``outcome`` (:data:`OUTCOMES`) and ``AdlExecuted``'s ``deficit``, ``minimum_haircut``,
     ``haircuts``, ``covered``, ``overshoot``, ``to_fund``, ``contracts``, ``notional``,
-    ``accounts``; the ``ledger`` after and the ``pool`` after (WAD)."""
+    ``accounts``; ``finalized``: the bad debt left written off as final when a
+    CONTRACTS_QUEUE call offset the side's last queued contracts (``BadDebtFinalized``'s
+    amount, 0 for none); the ``ledger`` after and the ``pool`` after (WAD)."""
 
     size_closed: Array
     profit: Array
@@ -270,6 +303,7 @@ class AdlRun:
     contracts: Array
     notional: Array
     accounts: Array
+    finalized: Array
     ledger: AdlLedger
     pool: Array
 
@@ -383,11 +417,15 @@ def adl(
     accounts = where(pro, present, touched).sum(axis=-1)
     ok = outcome == OK
     okw = ok[..., None]
+    # The side's last queued contracts offset: the bad debt left is final (no call clears it).
+    offset = ok & (policy == CONTRACTS_QUEUE) & _b(queued - contracts == 0)
+    finalized = where(offset, bad - covered, 0)
     after = ledger.with_side(
         lb,
-        where(ok, bad - covered, bad),
+        where(ok, where(offset, 0, bad - covered), bad),
         where(ok & (policy == CONTRACTS_QUEUE), queued - contracts, queued),
         px,
+        ledger.final(lb) + finalized,
     )
 
     def m(x: Any) -> Any:
@@ -418,6 +456,7 @@ def adl(
         contracts=m(contracts),
         notional=m(notional),
         accounts=np.where(ok, accounts, 0),
+        finalized=finalized,
         ledger=after,
         pool=where(ok, pool_after - to_fund, pool),
     )

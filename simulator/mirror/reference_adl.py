@@ -56,12 +56,27 @@ class RefLedger:
     adl_contracts_shorts: int = 0
     adl_price_longs: int = 0
     adl_price_shorts: int = 0
+    final_bad_debt_longs: int = 0
+    final_bad_debt_shorts: int = 0
+
+
+def finalize(led: RefLedger, longs_bankrupt: bool) -> int:
+    """``VenueStorage._finalizeBadDebt``: the side's outstanding bad debt written off as
+    final; returns the amount (0: nothing, no event)."""
+    if longs_bankrupt:
+        amount, led.bad_debt_longs = led.bad_debt_longs, 0
+        led.final_bad_debt_longs += amount
+    else:
+        amount, led.bad_debt_shorts = led.bad_debt_shorts, 0
+        led.final_bad_debt_shorts += amount
+    return amount
 
 
 @dataclass
 class RefAbsorbed:
     """One ``_absorbDeficit``: the ledger after, ``DeficitAttributed``'s remaining and
-    adlPrice, and a ``LossSocialized`` (per contract and charged) when it happened."""
+    adlPrice, a ``LossSocialized`` (per contract and charged) when it happened, and the bad
+    debt written off as final (``BadDebtFinalized``'s amount, 0 for none)."""
 
     ledger: RefLedger
     remaining: int
@@ -69,6 +84,7 @@ class RefAbsorbed:
     socialized: bool = False
     per_contract: int = 0
     charged: int = 0
+    finalized: int = 0
 
 
 def adl_price(mode: int, longs_bankrupt: bool, deficit: int, contracts: int, fill: int,
@@ -124,8 +140,13 @@ def absorb_deficit(
             led.adl_contracts_shorts = q0 + q
     if longs_bankrupt:
         led.bad_debt_longs += remaining
+        queued = led.adl_contracts_longs
     else:
         led.bad_debt_shorts += remaining
+        queued = led.adl_contracts_shorts
+    # No adl call could clear it: a refused charge, or no bankrupt contracts left to offset.
+    if policy == SOCIALIZED or (policy == CONTRACTS_QUEUE and queued == 0):
+        out.finalized = finalize(led, longs_bankrupt)
     return out
 
 
@@ -166,6 +187,7 @@ class RefAdl:
     contracts: int = 0
     notional: int = 0
     accounts: int = 0
+    finalized: int = 0
     ledger: RefLedger | None = None
     pool: int = 0
 
@@ -276,13 +298,18 @@ def adl(
         pool -= run.to_fund
     run.pool = pool
     led = replace(ledger)
+    offset = False
     if longs_bankrupt:
         led.bad_debt_longs -= run.covered
         if policy == CONTRACTS_QUEUE:
             led.adl_contracts_longs -= run.contracts
+            offset = led.adl_contracts_longs == 0
     else:
         led.bad_debt_shorts -= run.covered
         if policy == CONTRACTS_QUEUE:
             led.adl_contracts_shorts -= run.contracts
+            offset = led.adl_contracts_shorts == 0
+    if offset:  # the bankrupt contracts all offset: what is left is final
+        run.finalized = finalize(led, longs_bankrupt)
     run.ledger = led
     return run

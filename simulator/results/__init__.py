@@ -90,6 +90,11 @@ adl_overshoot_usd               float64  USD    ADL haircuts minus the deficit t
 bad_debt_usd                    float64  USD    change of uncovered bad debt: deficits the insurance
                                                 fund could not pay, minus what ADL covered (flow;
                                                 summed; the sum is what is left uncovered)
+bad_debt_final_usd              float64  USD    bad debt written off as final in the step: what no
+                                                ADL call can clear (the contracts queue's rest
+                                                once the bankrupt contracts are offset, a refused
+                                                socialized charge); still in ``bad_debt_usd``
+                                                (flow; summed)
 funding_rate                    float64  1/h    funding rate in effect, fraction of notional per
                                                 hour; positive: longs pay shorts (level; per
                                                 market)
@@ -134,6 +139,8 @@ detail           string   -      free text (JSON or a short note); empty if none
 Kinds (others may be added) and their ``amount_usd``: ``liquidation`` and
 ``partial_liquidation`` (penalty charged), ``backstop_takeover`` (margin taken over),
 ``adl_fill`` (haircut: profit taken from the winner), ``bad_debt`` (bad debt recorded),
+``bad_debt_final`` (outstanding bad debt written off as final: no ADL call can clear it;
+``detail``: the side's final total, ``final_total_usd``),
 ``insurance_payout`` (paid by the insurance fund), ``socialized_loss`` (loss charged through
 funding), ``top_up`` (margin added), ``close`` (realized PnL; ``detail`` says why:
 take_profit / stop_loss / panic / end), ``lp_withdrawal`` (amount withdrawn),

@@ -85,6 +85,7 @@ SUMMED_STEP_COLUMNS = (
     "adl_haircut_usd",
     "adl_overshoot_usd",
     "bad_debt_usd",
+    "bad_debt_final_usd",
     "fees_usd",
 )
 # ``accounts_liquidated`` is filled on every row too, but the venue-total row counts distinct
@@ -97,7 +98,7 @@ STEP_COLUMNS: tuple[Column, ...] = _cols(
     price_mark_usd:USD price_amm_usd:USD oi_long_usd:USD oi_short_usd:USD
     liquidated_notional_long_usd:USD liquidated_notional_short_usd:USD accounts_liquidated:count
     insurance_fund_usd:USD backstop_equity_usd:USD backstop_share_price:USD adl_haircut_usd:USD
-    adl_overshoot_usd:USD bad_debt_usd:USD funding_rate:1/h fees_usd:USD transactions:count
+    adl_overshoot_usd:USD bad_debt_usd:USD bad_debt_final_usd:USD funding_rate:1/h fees_usd:USD transactions:count
     mm_vault_size_base:base mm_vault_equity_usd:USD""",
     {"step": _I, "timestamp_s": _I, "market": _S, "accounts_liquidated": _I, "transactions": _I},
     nullable=MARKET_ONLY_STEP_COLUMNS + VENUE_ONLY_STEP_COLUMNS,

@@ -48,9 +48,10 @@ def test_a_position_at_its_entry_price_still_counts_within_rounding():
 
 
 def test_a_contracts_queue_deficit_is_outstanding_only_while_contracts_are_left():
-    # Under contracts_queue the venue offsets the bankrupt contracts; once they are offset the
-    # rest of the deficit stays bad debt and `adl` reverts NoDeficit. Before, the keeper called
-    # it every block for the rest of the run (oct-2025: 1,600 reverted calls in one path).
+    # Under contracts_queue the venue offsets the bankrupt contracts; the call that offsets the
+    # last of them writes the rest off as final bad debt (no call acts on it). Before, the
+    # keeper called it every block for the rest of the run (oct-2025: 1,600 reverted calls in
+    # one path).
     ledger = {
         "badDebtLongs": 5,
         "badDebtShorts": 7,

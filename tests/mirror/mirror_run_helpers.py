@@ -36,6 +36,7 @@ VENUE_KINDS = (
     "partial_liquidation",
     "insurance_payout",
     "bad_debt",
+    "bad_debt_final",
     "liquidate_reverted",
     "close",
     "close_reverted",
@@ -63,7 +64,9 @@ LEDGER = {"fees": "fees", "liquidationPenalties": "penalties", "totalDeficit": "
 
 #: The contracts queue's ledger entries: (the mirror's (M, 2) array, column).
 ADL_LEDGER = {"adlContractsLongs": ("adl_contracts", 0), "adlContractsShorts": ("adl_contracts", 1),
-              "adlPriceLongs": ("adl_price", 0), "adlPriceShorts": ("adl_price", 1)}  # fmt: skip
+              "adlPriceLongs": ("adl_price", 0), "adlPriceShorts": ("adl_price", 1),
+              "finalBadDebtLongs": ("final_bad_debt", 0),
+              "finalBadDebtShorts": ("final_bad_debt", 1)}  # fmt: skip
 
 SYMBOLS = ["BTC", "ETH", "SOL", "DOGE"]
 

@@ -218,6 +218,8 @@ def adl_market(draw, max_winners: int = 6) -> dict[str, Any]:
         "adl_contracts_shorts": 0 if longs_bankrupt else queued,
         "adl_price_longs": adl_px if longs_bankrupt else 0,
         "adl_price_shorts": 0 if longs_bankrupt else adl_px,
+        "final_bad_debt_longs": draw(st.one_of(st.just(0), st.integers(1, 10**22))),
+        "final_bad_debt_shorts": draw(st.one_of(st.just(0), st.integers(1, 10**22))),
     }
     return {
         "policy": draw(st.sampled_from([0, 1, 1, 2, 2, 3, 3, 4])),
@@ -255,6 +257,8 @@ def deficit_case(draw) -> dict[str, Any]:
             "adl_contracts_shorts": draw(st.one_of(st.just(0), st.integers(1, 10**22))),
             "adl_price_longs": draw(price()),
             "adl_price_shorts": draw(price()),
+            "final_bad_debt_longs": draw(st.one_of(st.just(0), st.integers(1, 10**22))),
+            "final_bad_debt_shorts": draw(st.one_of(st.just(0), st.integers(1, 10**22))),
         },
     }
 

@@ -26,7 +26,11 @@ from simulator.mirror import reference_adl as R
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 LEDGER = ("bad_debt_longs", "bad_debt_shorts", "adl_contracts_longs", "adl_contracts_shorts",
-          "adl_price_longs", "adl_price_shorts")  # fmt: skip
+          "adl_price_longs", "adl_price_shorts", "final_bad_debt_longs",
+          "final_bad_debt_shorts")  # fmt: skip
+#: The kernels' ledger names and the chain's ``MarketLedger`` names.
+CHAIN_LEDGER = {f: "".join([f.split("_")[0]] + [w.title() for w in f.split("_")[1:]])
+                for f in LEDGER}  # fmt: skip
 
 
 def _order(m: dict[str, Any]) -> list[dict[str, Any]]:
@@ -87,7 +91,8 @@ def test_adl_kernel_equals_the_reference_to_the_wei(markets):
                            ("haircuts", ref.total_haircuts), ("covered", ref.covered),
                            ("overshoot", ref.overshoot), ("to fund", ref.to_fund),
                            ("contracts", ref.contracts), ("notional", ref.notional),
-                           ("accounts", ref.accounts), ("pool", ref.pool)):  # fmt: skip
+                           ("accounts", ref.accounts), ("pool", ref.pool),
+                           ("finalized", ref.finalized)):  # fmt: skip
             attr = {"minimum haircut": "minimum_haircut", "to fund": "to_fund"}.get(name, name)
             _same(name, getattr(got, attr)[k], want, where)
         for f in LEDGER:
@@ -105,6 +110,7 @@ def test_adl_kernel_equals_the_reference_to_the_wei(markets):
                 _same(name, mine, want, at)
         if ref.total_haircuts:
             event(f"overshoot: {ref.overshoot > 0}")
+        event(f"contracts offset, rest final: {ref.finalized > 0}")
 
 
 @SETTINGS
@@ -132,6 +138,8 @@ def test_deficit_waterfall_equals_the_reference_to_the_wei(cases):
         _same("socialized", bool(got.socialized[k]), ref.socialized, where)
         _same("per contract", got.per_contract[k], ref.per_contract, where)
         _same("charged", got.charged[k], ref.charged, where)
+        _same("finalized", got.finalized[k], ref.finalized, where)
+        event(f"written off as final: {ref.finalized > 0}")
         for f in LEDGER:
             _same(f, getattr(got.ledger, f)[k], getattr(ref.ledger, f), where)
 
@@ -292,12 +300,10 @@ def test_the_waterfall_ranking_and_adl_equal_the_chain_to_the_wei(mv, c):
         if socialized:
             _eq("per contract", absorbed.per_contract[0], socialized[0]["perContract"], where)
             _eq("charged", absorbed.charged[0], socialized[0]["charged"], where)
-        for f, name in (("bad_debt_longs", "badDebtLongs"), ("bad_debt_shorts", "badDebtShorts"),
-                        ("adl_contracts_longs", "adlContractsLongs"),
-                        ("adl_contracts_shorts", "adlContractsShorts"),
-                        ("adl_price_longs", "adlPriceLongs"),
-                        ("adl_price_shorts", "adlPriceShorts")):  # fmt: skip
+        for f, name in CHAIN_LEDGER.items():
             _eq(f, getattr(absorbed.ledger, f)[0], view["ledger"][name], where)
+        finals = [e.args["amount"] for e in liq.events if e.name == "BadDebtFinalized"]
+        _eq("finalized", absorbed.finalized[0], finals[0] if finals else 0, where)
         _check_adl(mv, c, view)
 
 
@@ -378,8 +384,11 @@ def _check_adl(mv, c, view) -> None:
             margin = positions[w]["margin"] - owed_now[idx[j]] + got.credit[0, j]
             _eq("margin after", margin, pos["margin"], at)
     after = v.market_now(ids[0])["ledger"]
-    _eq("bad debt after", (got.ledger.bad_debt_longs if lb else got.ledger.bad_debt_shorts)[0],
-        after["badDebtLongs" if lb else "badDebtShorts"], where)  # fmt: skip
+    for f, name in CHAIN_LEDGER.items():
+        _eq(f"{f} after", getattr(got.ledger, f)[0], after[name], where)
+    finals = [x_.args for x_ in r.events if x_.name == "BadDebtFinalized"]
+    _eq("finalized", got.finalized[0], finals[0]["amount"] if finals else 0, where)
+    event(f"adl wrote the rest off as final: {bool(finals)}")
     _eq("pool after", got.pool[0], v.accounting_now()["pool"], where)
 
 

@@ -78,6 +78,7 @@ def run(
                 "liquidated_notional_short_usd": float(notional[newly & (state["side"] < 0)].sum()),
                 "accounts_liquidated": int(newly.sum()),
                 "adl_haircut_usd": 0.0, "adl_overshoot_usd": 0.0, "bad_debt_usd": bad,
+                "bad_debt_final_usd": 0.0,
                 "funding_rate": 1e-5, "fees_usd": 0.1,
             }  # fmt: skip
             venue = {"insurance_fund_usd": float(state["insurance"][0]),

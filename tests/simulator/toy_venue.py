@@ -69,7 +69,8 @@ def write_run(
                     "liquidated_notional_short_usd": liquidated / 10,
                     "accounts_liquidated": 1 if hit else 0,
                     "adl_haircut_usd": haircut, "adl_overshoot_usd": haircut / 10,
-                    "bad_debt_usd": bad_debt - haircut, "funding_rate": 1e-5 * (i + 1),
+                    "bad_debt_usd": bad_debt - haircut, "bad_debt_final_usd": 0.0,
+                    "funding_rate": 1e-5 * (i + 1),
                     "fees_usd": 1.0 + i,
                 })  # fmt: skip
                 if hit:

@@ -21,7 +21,7 @@ from simulator.agents import keepers as keeper_agents
 from simulator.engine import adl as engine_adl
 from simulator.engine import keepers as engine_keepers
 from simulator.engine.context import Action, Context
-from simulator.engine.events import _FLAT_BASE, _set_outcome, _side, event_row
+from simulator.engine.events import _FLAT_BASE, _set_outcome, _side, event_row, final_bad_debt_row
 from simulator.engine.state import ADL, EngineState
 from simulator.mirror.sim.levels import to_float
 from simulator.mirror.sim.venue import Reverted, VenueState
@@ -43,24 +43,16 @@ def leave_deficit(
     return engine_keepers.may_leave_deficit(ctx, s, actions, eq, mm, oi_long, oi_short)
 
 
-def outstanding(ctx: Context, venue: VenueState) -> bool:
-    """Whether a market under a called policy holds bad debt (the ADL keeper may act)."""
-    return any(p in engine_adl.CALLED_POLICIES and (venue.bad_debt_longs[m] != 0
-               or venue.bad_debt_shorts[m] != 0) for m, p in enumerate(ctx.adl_policy))  # fmt: skip
-
-
 def plan_and_execute(
     ctx: Context, s: EngineState, venue: VenueState, ledgers: list[dict[str, int]], t: int,
-    row_of: np.ndarray, decoded: list, ranking: VenueState | None = None,
-    vault_size_wad: list[int] | None = None,
+    row_of: np.ndarray, decoded: list, vault_size_wad: list[int] | None = None,
 ) -> tuple[list[dict], set[int], int]:  # fmt: skip
     """The ADL calls for the deficits in ``ledgers`` (chain names, WAD), executed: (event
     rows, the book rows of the winners, calls sent); the winners' rows' updates go to
-    ``decoded``. ``ranking``: the state the ranking is read on when it is not ``venue``'s
-    (the chain engine reads it on the pending block before this block's calls when it sent
-    none yet: the last block's state at this block's time). ``vault_size_wad``: the backstop
-    vault's positions as the chain engine read them (with a vault: ranked after the traders)."""
-    ranking = venue if ranking is None else ranking
+    ``decoded``. Each market's winners are ranked on ``venue`` as it is before that call (the
+    chain engine reads the ranking on the pending block after every call before the ADL
+    keeper's). ``vault_size_wad``: the backstop vault's positions as the chain engine read them
+    (with a vault: ranked after the traders)."""
     jobs = engine_adl._jobs(ctx, s, {"ledgers": ledgers, "vault_size_wad": vault_size_wad})
     rows_out: list[dict] = []
     winner_rows: set[int] = set()
@@ -73,12 +65,12 @@ def plan_and_execute(
         # as the spot phase read it) and, last, the market-making vault's (its size as the
         # chain engine reads it with the ranking).
         accounts = np.array([ctx.index(a) for a in addresses], dtype=np.int64)
-        scores, pnls = ranking.adl_ranking(m, accounts)
+        scores, pnls = venue.adl_ranking(m, accounts)
         sizes = s.trader.size_base[rows] * s.trader.side[rows]
         if venue.backstop is not None:
             sizes = np.append(sizes, float(vault_size_wad[m]) / 1e18)
         if len(addresses) > len(sizes):
-            sizes = np.append(sizes, to_float(ranking.size[accounts[-1], m]))
+            sizes = np.append(sizes, to_float(venue.size[accounts[-1], m]))
         winners = keeper_agents.plan_adl(
             np.array([float(x) for x in scores], dtype=np.float64),
             from_wad_array([int(x) if isinstance(x, int) else x for x in pnls])
@@ -123,7 +115,7 @@ def _haircut_update(s: EngineState, row: int, size: float, t: int):
 def _rows(ctx, s, m: int, longs_bankrupt: bool, done: dict[str, Any], t: int, row_of,
           decoded: list) -> list:  # fmt: skip
     """``AdlHaircut`` rows (the winners' sizes and outcomes to ``decoded``), then
-    ``AdlExecuted``'s."""
+    ``AdlExecuted``'s, then a ``BadDebtFinalized``'s."""
     out = []
     symbol = ctx.symbols[m]
     for a, closed, price, haircut in done["haircuts"]:
@@ -149,4 +141,7 @@ def _rows(ctx, s, m: int, longs_bankrupt: bool, done: dict[str, Any], t: int, ro
     }
     out.append(event_row(t, "adl", market=symbol, side="long" if longs_bankrupt else "short",
                          amount=to_float(e["haircuts"]), detail=json.dumps(detail)))  # fmt: skip
+    if done["final"] is not None:
+        amount, total = done["final"]
+        out.append(final_bad_debt_row(t, symbol, longs_bankrupt, to_float(amount), to_float(total)))
     return out

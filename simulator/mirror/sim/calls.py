@@ -40,7 +40,8 @@ class Liquidation:
     fill: list[Any] = field(default_factory=list)
     penalty: list[Any] = field(default_factory=list)
     full: list[bool] = field(default_factory=list)
-    deficits: list[tuple[int, bool, Any, Any, Any, Any]] = field(default_factory=list)
+    deficits: list[tuple[int, bool, Any, Any, Any, Any, Any]] = field(default_factory=list)
     """``DeficitAttributed`` per market: (market, longs bankrupt, deficit, paid by the fund,
-    remaining, charged): ``charged`` is what a socialized loss charged the open interest
-    (``AdlExecuted.haircuts``; None: the remaining is bad debt)."""
+    remaining, charged, final): ``charged`` is what a socialized loss charged the open interest
+    (``AdlExecuted.haircuts``; None: the remaining is bad debt); ``final`` the
+    ``BadDebtFinalized`` (amount, total) that wrote the side's bad debt off (None: none)."""

@@ -14,7 +14,7 @@ import numpy as np
 
 from simulator.engine import keepers as engine_keepers
 from simulator.engine.context import Context
-from simulator.engine.events import _FLAT_BASE, _set_outcome, _side, event_row
+from simulator.engine.events import _FLAT_BASE, _set_outcome, _side, event_row, final_bad_debt_row
 from simulator.engine.state import LIQUIDATED, EngineState
 from simulator.mirror.sim.levels import to_float
 from simulator.mirror.sim.venue import Liquidation, Reverted, VenueState
@@ -92,7 +92,7 @@ def liquidation_rows(
         out.append(event_row(t, kind, market=ctx.symbols[m], account=account,
                              side=_side(1 if closed > 0 else -1), size=abs(to_float(closed)),
                              price=to_float(fill), amount=to_float(penalty)))  # fmt: skip
-    for m, longs, _deficit, paid, remaining, charged in done.deficits:
+    for m, longs, _deficit, paid, remaining, charged, final in done.deficits:
         if paid:
             out.append(event_row(t, "insurance_payout", market=ctx.symbols[m], account=account,
                                  amount=to_float(paid)))  # fmt: skip
@@ -102,6 +102,9 @@ def liquidation_rows(
             out.append(event_row(t, "bad_debt", market=ctx.symbols[m],
                                  side="long" if longs else "short",
                                  amount=to_float(remaining)))  # fmt: skip
+        if final is not None:
+            out.append(final_bad_debt_row(t, ctx.symbols[m], longs, to_float(final[0]),
+                                          to_float(final[1])))  # fmt: skip
     return out
 
 

@@ -56,7 +56,12 @@ def levels_of(venue: VenueState) -> dict[str, Any]:
         "amm_reserve_usd": np.full(m, np.nan),
         "amm_reserve_base": np.full(m, np.nan),
         "amm_price_usd": np.full(m, np.nan),
-        "bad_debt_usd": floats(venue.bad_debt_longs + venue.bad_debt_shorts),
+        "bad_debt_usd": floats(  # outstanding and final, as the chain engine reads it
+            venue.bad_debt_longs
+            + venue.bad_debt_shorts
+            + venue.final_bad_debt[:, 0]
+            + venue.final_bad_debt[:, 1]
+        ),  # fmt: skip
         "fees_cum_usd": floats(venue.fees + venue.penalties),
         "socialized_cum_usd": floats(venue.socialized),
         "mark_usd": floats(venue.mark()),

@@ -172,9 +172,6 @@ class MirrorEngine:
         exo = self.exogenous_usd[t]
         step_events: list[dict[str, Any]] = []
 
-        # The state before this block's calls, for an ADL ranking read before any is sent.
-        before = venue.copy() if adl.active(ctx) and adl.outstanding(ctx, venue) else None
-
         # ---- phase 1: oracles, traders ----------------------------------------------------------
         transactions = oracle.push_prices(ctx, s, venue, t, exo)
         transactions += self.controls.poke(venue)  # the controller's pokeMany, same block
@@ -240,8 +237,8 @@ class MirrorEngine:
         # ---- the keepers' calls, then the ADL keeper's, in block order ------------------------
         # The ADL keeper acts on the ledgers after the keepers' calls when they may leave a
         # deficit (:func:`simulator.engine.keepers.may_leave_deficit`), else on the ledgers
-        # before them; it ranks winners on the block after them. The traders' view changes
-        # only when the block is decoded (after it all, in block order), as on chain.
+        # before them; it ranks winners on the block after every call before its own (phase
+        # 1's and the keepers'), as the chain engine does. The traders' view changes only when the block is decoded (after it all, in block order), as on chain.
         # The spot phase's inputs likewise: the pending read after phase 1 when the block had
         # one (units to confirm, or an LP withdrawal), else the last levels less the closes;
         # the state after the keepers' calls when they may leave a deficit.
@@ -275,13 +272,11 @@ class MirrorEngine:
             spot_in = spot.spot_inputs(ctx, venue, self.spot)
         winner_rows: set[int] = set()
         if with_adl:
-            # The chain engine reads the ranking on the pending block: after phase 1 (and the
-            # keepers) when it sent them, else before any call of this block.
-            sent_first = read_pending or len(targets) > 0
+            # The chain engine reads the ranking on the pending block after phase 1 and the
+            # keepers' calls: the venue's state now.
             adl_events, winner_rows, sent = adl.plan_and_execute(
                 ctx, s, venue, venue.ledgers() if after_keepers else ledgers, t, self.row_of,
-                decoded, ranking=None if sent_first or before is None else before,
-                vault_size_wad=spot_in["vault_size_wad"],
+                decoded, vault_size_wad=spot_in["vault_size_wad"],
             )  # fmt: skip
             step_events += adl_events
             transactions += sent

@@ -98,6 +98,9 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
     contracts queue (WAD base units)."""
     adl_price: Any
     """(M, 2): ``ledger.adlPriceLongs`` / ``Shorts``: their averaged ADL price (WAD)."""
+    final_bad_debt: Any
+    """(M, 2): ``ledger.finalBadDebtLongs`` / ``Shorts``: bad debt written off as final, no
+    ``adl`` call being able to clear it (WAD USD)."""
     adl_price_mode: np.ndarray
     """Per market: ``AdlPriceMode`` (0 bankruptcy price, 1 previous mark)."""
     size: Any
@@ -200,6 +203,7 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
             socialized=zeros(m),
             adl_contracts=zeros(m, 2),
             adl_price=zeros(m, 2),
+            final_bad_debt=zeros(m, 2),
             adl_price_mode=np.array([int(p["adlPriceMode"]) for p in params], dtype=np.int64),
             size=zeros(accounts, m),
             entry=zeros(accounts, m),

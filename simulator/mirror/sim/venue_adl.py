@@ -24,7 +24,9 @@ class AdlMixin:
         return [
             {"badDebtLongs": int(self.bad_debt_longs[m]), "badDebtShorts": int(self.bad_debt_shorts[m]),
              "adlContractsLongs": int(self.adl_contracts[m, 0]),
-             "adlContractsShorts": int(self.adl_contracts[m, 1])}
+             "adlContractsShorts": int(self.adl_contracts[m, 1]),
+             "finalBadDebtLongs": int(self.final_bad_debt[m, 0]),
+             "finalBadDebtShorts": int(self.final_bad_debt[m, 1])}
             for m in range(self.n_markets)
         ]  # fmt: skip
 
@@ -35,6 +37,7 @@ class AdlMixin:
             x([self.bad_debt_longs[m]]), x([self.bad_debt_shorts[m]]),
             x([self.adl_contracts[m, 0]]), x([self.adl_contracts[m, 1]]),
             x([self.adl_price[m, 0]]), x([self.adl_price[m, 1]]),
+            x([self.final_bad_debt[m, 0]]), x([self.final_bad_debt[m, 1]]),
         )  # fmt: skip
 
     def _set_adl_ledger(self, m: int, ledger: mirror_adl.AdlLedger) -> None:
@@ -51,6 +54,26 @@ class AdlMixin:
         self.adl_contracts[m, 0], self.adl_contracts[m, 1] = contracts
         self.adl_price[m, 0] = ledger.adl_price_longs[0]
         self.adl_price[m, 1] = ledger.adl_price_shorts[0]
+        self.final_bad_debt[m, 0] = ledger.final_bad_debt_longs[0]
+        self.final_bad_debt[m, 1] = ledger.final_bad_debt_shorts[0]
+
+    def _finalize_if_final(self, m: int, longs_bankrupt: bool) -> tuple[Any, Any] | None:
+        """The end of ``_absorbDeficit`` after a bad debt was recorded: under SOCIALIZED (the
+        charge was refused) or CONTRACTS_QUEUE with none of the side's contracts queued, the
+        side's outstanding bad debt is written off as final (``_finalizeBadDebt``): its
+        ``BadDebtFinalized`` (amount, total), or None."""
+        policy = int(self.adl_policy[m])
+        side = 0 if longs_bankrupt else 1
+        if not (policy == mirror_adl.SOCIALIZED
+                or (policy == mirror_adl.CONTRACTS_QUEUE and self.adl_contracts[m, side] == 0)):  # fmt: skip
+            return None
+        bad = self.bad_debt_longs if longs_bankrupt else self.bad_debt_shorts
+        amount = bad[m]
+        if amount == 0:
+            return None
+        bad[m] = amount * 0
+        self.final_bad_debt[m, side] = self.final_bad_debt[m, side] + amount
+        return amount, self.final_bad_debt[m, side]
 
     def _values(self, accounts: np.ndarray, m: int, f: MarketState) -> Any:
         """Each account's value as the ADL call reads it: cross equity, or the isolated
@@ -70,9 +93,10 @@ class AdlMixin:
         return scores, pnl
 
     def adl(self, m: int, longs_bankrupt: bool, accounts: list[int]) -> dict[str, Any]:
-        """``adl(market, longsBankrupt, winners)`` (PROFIT_QUEUE, PRO_RATA): the winners'
-        haircuts (``AdlHaircut``: account, size closed, price, haircut) and ``AdlExecuted``'s
-        fields; raises :class:`Reverted` as the contract does."""
+        """``adl(market, longsBankrupt, winners)``: the winners' haircuts (``AdlHaircut``:
+        account, size closed, price, haircut), ``AdlExecuted``'s fields and the
+        ``BadDebtFinalized`` (amount, total) of a contracts queue whose last contracts the call
+        offset (None: none); raises :class:`Reverted` as the contract does."""
         policy = int(self.adl_policy[m])
         bad = self.bad_debt_longs[m] if longs_bankrupt else self.bad_debt_shorts[m]
         n, most = len(accounts), int(self.max_adl_accounts[m])
@@ -134,14 +158,24 @@ class AdlMixin:
                     self.margin[w, m] = self.margin[w, m] * 0
                     self.isolated[w, m] = False
             haircuts.append((int(w), run.size_closed[0, i], self.price[m], run.haircut[0, i]))
+        side = 0 if longs_bankrupt else 1
+        final_before = self.final_bad_debt[m, side]
         self._set_adl_ledger(m, run.ledger)
+        finalized = run.finalized[0]
+        if not self.exact_mode and abs(finalized) < UNIT:
+            # Float residue of a deficit covered exactly (0 in exact mode): nothing is final.
+            finalized = 0.0
+            self.final_bad_debt[m, side] = final_before
         self.pool = run.pool[0]
         self.fund = self.fund + self._whole_units(run.to_fund[0])
         executed = {k: getattr(run, k)[0] for k in ("deficit", "minimum_haircut", "haircuts",
                                                     "covered", "overshoot", "to_fund",
                                                     "contracts", "notional", "accounts")}  # fmt: skip
         executed["policy"] = policy
-        return {"haircuts": haircuts, "executed": executed}
+        final = None
+        if finalized != 0:  # ``BadDebtFinalized``: the contracts are all offset
+            final = (finalized, self.final_bad_debt[m, side])
+        return {"haircuts": haircuts, "executed": executed, "final": final}
 
     def _refuse_flat_winner(self, ledger, policy, longs_bankrupt, a, m, size, entry, value, owed):
         """A winner passed with no position (the market-making vault after a liquidation, say)

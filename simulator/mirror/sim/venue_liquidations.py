@@ -294,7 +294,8 @@ class LiquidationsMixin:
         ``⌈loss/OI⌉`` per contract, refused when there is no open interest or the charge
         exceeds the last mark), else bad debt of the side, and under CONTRACTS_QUEUE the
         contracts behind it queued at the averaged ADL price (:func:`simulator.mirror.adl.
-        absorb_deficit`)."""
+        absorb_deficit`); bad debt no ``adl`` call can clear (a refused charge, a contracts
+        queue with none of the side queued) written off as final."""
         self.total_deficit[m] = self.total_deficit[m] + deficit
         self.paid_by_insurance[m] = self.paid_by_insurance[m] + paid
         remaining = deficit - paid if paid < deficit else deficit * 0
@@ -303,12 +304,12 @@ class LiquidationsMixin:
             # remaining is 0 whenever the fund holds the deficit rounded up to a unit).
             remaining = 0.0
         if remaining == 0:
-            out.deficits.append((m, longs, deficit, paid, remaining, None))
+            out.deficits.append((m, longs, deficit, paid, remaining, None, None))
             return
         if self.adl_policy[m] == mirror_adl.SOCIALIZED:
             charged = self._socialize(m, remaining)
             if charged is not None:
-                out.deficits.append((m, longs, deficit, paid, remaining, charged))
+                out.deficits.append((m, longs, deficit, paid, remaining, charged, None))
                 return
         elif self.adl_policy[m] == mirror_adl.CONTRACTS_QUEUE and contracts != 0:
             x = self.conv
@@ -320,13 +321,16 @@ class LiquidationsMixin:
                 x([previous]), x([self.long_oi[m] + self.short_oi[m]]), x([self.last_mark[m]]),
             )  # fmt: skip
             self._set_adl_ledger(m, got.ledger)
-            out.deficits.append((m, longs, deficit, paid, remaining, None))
+            out.deficits.append((m, longs, deficit, paid, remaining, None, None))
             return
-        out.deficits.append((m, longs, deficit, paid, remaining, None))
         if longs:
             self.bad_debt_longs[m] = self.bad_debt_longs[m] + remaining
         else:
             self.bad_debt_shorts[m] = self.bad_debt_shorts[m] + remaining
+        # A refused charge, or a contracts queue with nothing of the side queued: final.
+        out.deficits.append(
+            (m, longs, deficit, paid, remaining, None, self._finalize_if_final(m, longs))
+        )
 
     def _socialize(self, m: int, loss: Any) -> Any:
         """``_socialize``: the loss charged to market ``m``'s open interest (``charged``, WAD),
