@@ -66,6 +66,20 @@ def quote_params(ctx: Context) -> vault_agent.VaultQuoteParams:
     )
 
 
+_last_params: tuple[Context, Any, vault_agent.VaultQuoteParams] | None = None
+
+
+def run_quote_params(ctx: Context) -> vault_agent.VaultQuoteParams:
+    """:func:`quote_params` of ``ctx``, remembered for the last context and scenario by
+    identity (both fixed for a run; built every step they cost a pydantic read and the
+    limits' checks)."""
+    global _last_params
+    last = _last_params
+    if last is None or last[0] is not ctx or last[1] is not ctx.scenario:
+        last = _last_params = (ctx, ctx.scenario, quote_params(ctx))
+    return last[2]
+
+
 def plan_mm_vault(
     ctx: Context, s: EngineState, t: int, last: dict[str, Any], closes: np.ndarray,
     flow: FlowRun | None = None,
@@ -146,7 +160,7 @@ def plan_quotes(
     after = spot_inputs_after_flow(spot_inputs_after_closes(ctx, last, s, closes), flow)
     skew = np.asarray(after["oi_long_base"] - after["oi_short_base"], dtype=np.float64)
     size = last["mm_vault_size_base"]
-    params = quote_params(ctx)
+    params = run_quote_params(ctx)
     price = s.oracle_price_usd
     free = float(last["mm_vault_equity_usd"] - last["mm_vault_initial_usd"])
     trade, unwind = vault_agent.plan_trades(skew - size, size, skew, price, free, params)
