@@ -49,6 +49,8 @@ TAKEOVER_REFUSED_ERROR = "BackstopWouldBeUnderwater"
 #: Action kinds of the vault's calls.
 TRADE, UNWIND = "mm_vault_trade", "mm_vault_unwind"
 LIQUIDATE, BACKSTOP = "mm_vault_liquidate", "mm_vault_backstop"
+#: ``detail`` of a fill, by the action's kind (the same JSON every time: written once).
+_FILL_DETAIL = {TRADE: json.dumps({"order": "quote"}), UNWIND: json.dumps({"order": "unwind"})}
 
 
 def quote_params(ctx: Context) -> vault_agent.VaultQuoteParams:
@@ -224,12 +226,11 @@ def event_rows(
         for e in result.events:
             a = e.args
             if action.kind in (TRADE, UNWIND) and e.name == "PositionModified":
-                order = "unwind" if action.kind == UNWIND else "quote"
                 out.append(event_row(t, "mm_vault_fill", market=market, account=vault,
                                      side="long" if a["sizeDelta"] > 0 else "short",
                                      size=from_wad(abs(a["sizeDelta"])), price=from_wad(a["fill"]),
                                      amount=from_wad(int(a["fee"])),
-                                     detail=json.dumps({"order": order})))  # fmt: skip
+                                     detail=_FILL_DETAIL[action.kind]))  # fmt: skip
             elif action.kind == BACKSTOP and e.name == "BackstopTakeover":
                 out += _takeover_rows(ctx, s, t, last, from_wad(a["collateralTransferred"]))
     return out
