@@ -74,6 +74,13 @@ class FlowRun:
     """Each slot's account address (aligned with ``rows``)."""
     market_list: list[int] = field(default_factory=list)
     """``market`` as Python ints (the per-call loops index it)."""
+    at: slice | np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """``rows`` as a slice when they are contiguous (the slots follow the opening book): a
+    step's per-slot reads are then views, not gathers."""
+    cooldown_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Each slot's kind's cooldown (steps)."""
+    own_units: bool = False
+    """Every slot is its margin unit's only row (its unit's health is its own)."""
 
 
 def flow_run(ctx: Context) -> FlowRun | None:
@@ -87,10 +94,13 @@ def flow_run(ctx: Context) -> FlowRun | None:
     unit_rows = units.rows_of(units.units_of(rows))
     unit_ids, unit_slot = np.unique(units.unit_of_row[unit_rows], return_inverse=True)
     market = book.market[rows].astype(np.int64)
+    kind = book.flow_kind[rows].astype(np.int64)
+    params = flow_agents.FlowParams.from_spec(spec, ctx.scenario.step_seconds)
+    contiguous = len(rows) > 0 and rows[-1] - rows[0] + 1 == len(rows)
     return FlowRun(
-        params=flow_agents.FlowParams.from_spec(spec, ctx.scenario.step_seconds),
+        params=params,
         rows=rows,
-        kind=book.flow_kind[rows].astype(np.int64),
+        kind=kind,
         stream=ctx.scenario.random_streams().flow,
         max_leverage=np.array([m.params.max_leverage for m in ctx.world.params.markets]),
         market=market,
@@ -101,6 +111,9 @@ def flow_run(ctx: Context) -> FlowRun | None:
         slot_unit=np.searchsorted(unit_ids, units.unit_of_row[rows]),
         accounts=[ctx.accounts[a] for a in book.account[rows]],
         market_list=market.tolist(),
+        at=slice(int(rows[0]), int(rows[-1]) + 1) if contiguous else rows,
+        cooldown_steps=params.cooldown_steps[kind],
+        own_units=len(unit_ids) == len(unit_rows) == len(rows),
     )
 
 
@@ -134,14 +147,14 @@ def plan_flow(
         return []
     run_closes: dict[int, str] = {}
     tr = s.trader
-    rows = run.rows
+    rows, at = run.rows, run.at
     equity, healthy = _slot_health(s, ctx.world.book.market, run)
-    outcome_step = s.outcome_step[rows]
-    ready = (s.outcome[rows] == IDLE) | (
-        (outcome_step >= 0) & (t >= outcome_step + run.params.cooldown_steps[run.kind])
+    outcome_step = s.outcome_step[at]
+    ready = (s.outcome[at] == IDLE) | (
+        (outcome_step >= 0) & (t >= outcome_step + run.cooldown_steps)
     )
-    side_now = tr.side[rows]
-    size_now = tr.size_base[rows]
+    side_now = tr.side[at]
+    size_now = tr.size_base[at]
     orders = flow_agents.step_orders(
         run.params,
         flow_agents.step_rng(run.stream, t),
@@ -153,9 +166,9 @@ def plan_flow(
         size_base=size_now,
         equity_usd=equity,
         ready=ready,
-        last_side=np.where(s.opens[rows] > 0, side_now, 0),
-        open_equity_usd=s.flow_open_equity_usd[rows],
-        exit_step=s.flow_exit_step[rows],
+        last_side=np.where(s.opens[at] > 0, side_now, 0),
+        open_equity_usd=s.flow_open_equity_usd[at],
+        exit_step=s.flow_exit_step[at],
         can_close=healthy,
         max_leverage=run.max_leverage,
         ticket_usd=run.ticket_usd,
@@ -215,12 +228,18 @@ def _slot_health(
     scale left out: :func:`simulator.agents.traders.estimate` without them) and whether its
     margin unit is above maintenance, from the rows of the slots' units alone (the same float
     operations, row for row and in the same order per unit, as on the whole book)."""
-    tr, r = s.trader, run.unit_rows
-    price = s.oracle_price_usd[market_of_row[r]]
+    tr = s.trader
+    if run.own_units:  # a one-row unit's sum is its row's (0.0 + x: x, as compared)
+        r, price = run.at, s.oracle_price_usd[run.market]
+    else:
+        r = run.unit_rows
+        price = s.oracle_price_usd[market_of_row[r]]
     read = tr.read_price_usd[r]
     side = tr.side[r].astype(np.float64)
     equity = tr.equity_usd[r] + side * tr.size_base[r] * (price - read)
     maintenance = tr.maintenance_usd[r] * (price / read)
+    if run.own_units:
+        return equity, equity > maintenance
     n = len(run.slot_unit) and int(run.unit_slot.max()) + 1
     healthy = np.bincount(run.unit_slot, weights=equity, minlength=n) > np.bincount(
         run.unit_slot, weights=maintenance, minlength=n
