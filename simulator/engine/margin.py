@@ -95,12 +95,12 @@ class MarginUnits:
         them, then one ``isolatedHealth`` per isolated position (in ``units`` order)."""
         units = np.asarray(units, dtype=np.int64)
         v = ctx.venue.venue
+        accounts, market_ids = ctx.accounts, ctx.market_ids
         cross = units[~self.isolated[units]]
-        views = [v.health_of([ctx.accounts[a] for a in self.account[cross]])]
-        for u in units[self.isolated[units]]:
-            views.append(
-                v.isolated_health(ctx.accounts[self.account[u]], ctx.market_ids[self.market[u]])
-            )
+        views = [v.health_of([accounts[a] for a in self.account[cross].tolist()])]
+        iso = units[self.isolated[units]]
+        for a, m in zip(self.account[iso].tolist(), self.market[iso].tolist(), strict=True):
+            views.append(v.isolated_health(accounts[a], market_ids[m]))
         return views
 
     def parse_health(self, units: np.ndarray, got: list) -> tuple[np.ndarray, np.ndarray]:
