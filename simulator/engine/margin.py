@@ -173,7 +173,7 @@ class MarginUnits:
         )
         state.read_price_usd[rows] = price
         if funding_index_usd is not None and state.read_funding_index_usd is not None:
-            short = (state.side[rows] < 0).astype(np.int64)
-            state.read_funding_index_usd[rows] = funding_index_usd[market, short]
+            side_column = 2 * market + (state.side[rows] < 0)  # (M, 2) read flat
+            state.read_funding_index_usd[rows] = np.ravel(funding_index_usd)[side_column]
         if margin_scale is not None and state.read_margin_scale is not None:
             state.read_margin_scale[rows] = margin_scale[market]
