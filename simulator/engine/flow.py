@@ -33,6 +33,7 @@ from simulator.agents import flow as flow_agents
 from simulator.chain.types import TxResult
 from simulator.engine.context import Action, Context
 from simulator.engine.events import close_row, event_row
+from simulator.engine.margin import MarginUnits
 from simulator.engine.state import CLOSED, IDLE, OPEN, EngineState
 from simulator.scenario.flow import FLOW_KINDS
 from simulator.units import from_wad, to_wad
@@ -83,37 +84,48 @@ class FlowRun:
     """Every slot is its margin unit's only row (its unit's health is its own)."""
 
 
-def flow_run(ctx: Context) -> FlowRun | None:
-    """The run's order flow, ``None`` when the scenario has none (with the slots' fixed
-    per-row constants, so that a step indexes no book array it could have kept)."""
-    spec = ctx.scenario.order_flow
-    if spec is None:
-        return None
-    book, units = ctx.world.book, ctx.units
-    rows = np.flatnonzero(book.start_flat)
+def slot_layout(book, units: MarginUnits, rows: np.ndarray) -> dict:
+    """The fixed per-slot fields of :class:`FlowRun` for the slots at book ``rows``
+    (ascending): their market and ticket, the rows of their margin units
+    (``unit_rows``, ``unit_slot``, ``slot_in_unit_rows``, ``slot_unit``, ``own_units``) and
+    ``at``, the rows as a slice when they are contiguous."""
     unit_rows = units.rows_of(units.units_of(rows))
     unit_ids, unit_slot = np.unique(units.unit_of_row[unit_rows], return_inverse=True)
     market = book.market[rows].astype(np.int64)
+    contiguous = len(rows) > 0 and rows[-1] - rows[0] + 1 == len(rows)
+    return {
+        "market": market,
+        "market_list": market.tolist(),
+        "ticket_usd": book.collateral_usd[rows],
+        "unit_rows": unit_rows,
+        "unit_slot": unit_slot.astype(np.int64),
+        "slot_in_unit_rows": np.searchsorted(unit_rows, rows),
+        "slot_unit": np.searchsorted(unit_ids, units.unit_of_row[rows]),
+        "own_units": len(unit_ids) == len(unit_rows) == len(rows),
+        "at": slice(int(rows[0]), int(rows[-1]) + 1) if contiguous else rows,
+    }
+
+
+def flow_run(ctx: Context) -> FlowRun | None:
+    """The run's order flow, ``None`` when the scenario has none (with the slots' fixed
+    per-row constants, :func:`slot_layout`, so that a step indexes no book array it could
+    have kept)."""
+    spec = ctx.scenario.order_flow
+    if spec is None:
+        return None
+    book = ctx.world.book
+    rows = np.flatnonzero(book.start_flat)
     kind = book.flow_kind[rows].astype(np.int64)
     params = flow_agents.FlowParams.from_spec(spec, ctx.scenario.step_seconds)
-    contiguous = len(rows) > 0 and rows[-1] - rows[0] + 1 == len(rows)
     return FlowRun(
         params=params,
         rows=rows,
         kind=kind,
         stream=ctx.scenario.random_streams().flow,
         max_leverage=np.array([m.params.max_leverage for m in ctx.world.params.markets]),
-        market=market,
-        ticket_usd=book.collateral_usd[rows],
-        unit_rows=unit_rows,
-        unit_slot=unit_slot.astype(np.int64),
-        slot_in_unit_rows=np.searchsorted(unit_rows, rows),
-        slot_unit=np.searchsorted(unit_ids, units.unit_of_row[rows]),
         accounts=[ctx.accounts[a] for a in book.account[rows]],
-        market_list=market.tolist(),
-        at=slice(int(rows[0]), int(rows[-1]) + 1) if contiguous else rows,
         cooldown_steps=params.cooldown_steps[kind],
-        own_units=len(unit_ids) == len(unit_rows) == len(rows),
+        **slot_layout(book, ctx.units, rows),
     )
 
 
