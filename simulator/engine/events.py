@@ -205,6 +205,8 @@ def decode_block(
                     )  # fmt: skip
                 )
             continue
+        if kind == "oracle":  # a price push emits only the oracle's PricePushed: not decoded
+            continue
         if kind == "top_up" and who >= 0:
             amount = next(
                 (from_wad(e.args["amount"]) for e in result.events if e.name == "Deposited"), 0.0

@@ -13,6 +13,10 @@ import numpy as np
 from simulator.engine.context import Context
 from simulator.units import from_units, from_wad
 
+#: Label prefix of the oracle contracts' transactions (``Oracle.pushPrice``): they emit only
+#: the oracle's own events, never a venue's.
+_ORACLE_CALLS = "Oracle."
+
 
 def market_views(ctx: Context) -> list:
     """Per market: ``marketState`` and the AMM's reserves (the spot phase's inputs)."""
@@ -143,6 +147,8 @@ def mm_vault_size_changes(ctx: Context, sizes: np.ndarray, results: list) -> np.
     vault = ctx.world.mm_vault
     sizes = sizes.copy()
     for result in results:
+        if result.label.startswith(_ORACLE_CALLS):
+            continue  # the oracles' calls move no position (their logs are left undecoded)
         for e in result.events:
             a = e.args
             if e.name == "PositionModified" and a["account"] == vault:
