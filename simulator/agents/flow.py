@@ -132,6 +132,25 @@ class MarketSignals:
     """``max(sigma_short / sigma_long - 1, 0)`` of one-step log returns (0 without history)."""
 
 
+def _std_rows(x: np.ndarray) -> np.ndarray:
+    """``x.std(axis=0)`` of a 2-d float array by the same float operations as numpy's
+    ``_var`` (sum, divide by the count, squared deviations, sum, divide, square root), without
+    its per-call Python overhead (two calls a step)."""
+    n = x.shape[0]
+    mean = np.add.reduce(x, axis=0, keepdims=True)
+    np.true_divide(mean, n, out=mean)
+    d = x - mean
+    np.multiply(d, d, out=d)
+    var = np.add.reduce(d, axis=0)
+    np.true_divide(var, n, out=var)
+    return np.sqrt(var, out=var)
+
+
+def _finite_or_zero(x: np.ndarray) -> np.ndarray:
+    """``x`` with every non-finite entry 0."""
+    return np.where(np.isfinite(x), x, 0.0)
+
+
 def market_signals(history_usd: np.ndarray, lookback: int, reference: int) -> MarketSignals:
     """Signals from ``history_usd`` (T, M): every market's price at steps 0..now, the last row
     the current one. Fewer rows than a window: the window is what there is. Non-finite prices
@@ -143,20 +162,20 @@ def market_signals(history_usd: np.ndarray, lookback: int, reference: int) -> Ma
     w = min(lookback, len(p) - 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         ret = now / p[-1 - w] - 1.0 if w > 0 else np.zeros(p.shape[1])
-        drawdown = 1.0 - now / np.max(p[len(p) - 1 - w :], axis=0)
-        logret = np.diff(np.log(p[max(0, len(p) - 1 - reference) :]), axis=0)
+        drawdown = 1.0 - now / p[len(p) - 1 - w :].max(axis=0)
+        log_p = np.log(p[max(0, len(p) - 1 - reference) :])
+        logret = log_p[1:] - log_p[:-1]  # np.diff's own subtraction
         short = logret[-lookback:]
         if len(short) >= 2:
-            sigma_short = short.std(axis=0)
-            sigma_long = logret.std(axis=0)
+            sigma_short = _std_rows(short)
+            sigma_long = _std_rows(logret)
             excess = np.where(sigma_long > 0, sigma_short / sigma_long - 1.0, 0.0)
         else:
             excess = np.zeros(p.shape[1])
-    clean = lambda x: np.where(np.isfinite(x), x, 0.0)  # noqa: E731
     return MarketSignals(
-        ret=clean(ret),
-        drawdown=np.maximum(clean(drawdown), 0.0),
-        vol_excess=np.maximum(clean(excess), 0.0),
+        ret=_finite_or_zero(ret),
+        drawdown=np.maximum(_finite_or_zero(drawdown), 0.0),
+        vol_excess=np.maximum(_finite_or_zero(excess), 0.0),
     )
 
 
@@ -171,31 +190,28 @@ def intensity(
     :mod:`simulator.scenario.flow`). A positive funding rate means longs pay shorts: funding
     arbitrage goes short."""
     ret, dd = signals.ret, signals.drawdown
-    rate = np.nan_to_num(np.asarray(funding_rate_per_hour, dtype=np.float64))
+    rate = np.asarray(funding_rate_per_hour, dtype=np.float64)
+    if not np.isfinite(rate).all():  # np.nan_to_num costs ~10 us even on finite rates
+        rate = np.nan_to_num(rate)
     n = len(ret)
-    ones = np.ones(n, dtype=bool)
-    active = np.stack(
-        [
-            (np.abs(ret) >= params.min_return) & (ret != 0),
-            dd >= params.dip_min_fall,
-            dd >= params.short_min_fall,
-            ones,
-            np.abs(rate) >= params.min_funding_rate_per_hour,
-        ]
-    )
-    side = np.stack(
-        [
-            np.sign(ret),
-            np.ones(n),
-            -np.ones(n),
-            np.zeros(n),
-            -np.sign(rate),
-        ]
-    ).astype(np.int8)
+    # Rows filled in place (one array each, no np.stack of five temporaries).
+    active = np.empty((len(FLOW_KINDS), n), dtype=bool)
+    abs_ret = np.abs(ret)
+    np.logical_and(abs_ret >= params.min_return, ret != 0, out=active[MOMENTUM])
+    np.greater_equal(dd, params.dip_min_fall, out=active[DIP_BUYERS])
+    np.greater_equal(dd, params.short_min_fall, out=active[SHORT_SELLERS])
+    active[REENTRY] = True
+    np.greater_equal(np.abs(rate), params.min_funding_rate_per_hour, out=active[FUNDING_ARBITRAGE])
+    side = np.empty((len(FLOW_KINDS), n), dtype=np.int8)
+    side[MOMENTUM] = np.sign(ret)
+    side[DIP_BUYERS] = 1
+    side[SHORT_SELLERS] = -1
+    side[REENTRY] = 0
+    side[FUNDING_ARBITRAGE] = -np.sign(rate)
     boost = (
         1.0
         + params.volatility_sensitivity * signals.vol_excess
-        + params.momentum_sensitivity * np.abs(ret)
+        + params.momentum_sensitivity * abs_ret
     )
     lam = params.rate_per_hour[:, None] * params.step_hours * boost[None, :] * active
     return lam, side
@@ -221,15 +237,19 @@ def pick_slots(
     rows (ascending) and the unfilled arrivals per (kind, market), shape (K, M)."""
     counts = np.asarray(counts, dtype=np.int64)
     n_markets = counts.shape[1]
+    wanted = counts.ravel()
     rows = np.flatnonzero(eligible)
     group = kind[rows].astype(np.int64) * n_markets + market[rows]
+    available = np.bincount(group, minlength=counts.size).reshape(counts.shape)
+    unfilled = np.maximum(counts - available, 0)
+    # Only the groups that have arrivals are ordered (a group's order is its own rows').
+    arrived = wanted[group] > 0
+    rows, group = rows[arrived], group[arrived]
     order = np.lexsort((keys[rows], group))
     sorted_group = group[order]
     first = np.searchsorted(sorted_group, sorted_group, side="left")
     position = np.arange(len(order)) - first
-    taken = position < counts.ravel()[sorted_group]
-    available = np.bincount(group, minlength=counts.size).reshape(counts.shape)
-    unfilled = np.maximum(counts - available, 0)
+    taken = position < wanted[sorted_group]
     return np.sort(rows[order[taken]]), unfilled
 
 
@@ -290,17 +310,19 @@ def exits(
     to this step's price; ``can_close``: its margin unit is above maintenance (else the keepers'
     business); ``ticket_usd``: the take-profit and stop-loss are shares of ``min(equity at
     open, ticket)``, the stake the open used (default: the equity at open)."""
-    flow = kind >= 0
-    k = np.where(flow, kind, 0)
-    profit = equity_usd - open_equity_usd
-    stake = open_equity_usd if ticket_usd is None else np.minimum(open_equity_usd, ticket_usd)
+    # Only the open flow positions whose unit may close are judged.
+    rows = np.flatnonzero((kind >= 0) & (size_base > 0) & can_close)
+    k = kind[rows]
+    open_equity = open_equity_usd[rows]
+    profit = equity_usd[rows] - open_equity
+    stake = open_equity if ticket_usd is None else np.minimum(open_equity, ticket_usd[rows])
     with np.errstate(invalid="ignore"):
         tp = profit >= params.take_profit_fraction[k] * stake
         sl = -profit >= params.stop_loss_fraction[k] * stake
-    held = t >= exit_step
-    closing = flow & (size_base > 0) & can_close & (tp | sl | held)
-    rows = np.flatnonzero(closing)
-    reason = np.where(tp[rows], 0, np.where(sl[rows], 1, 2)).astype(np.int8)
+    held = t >= exit_step[rows]
+    closing = tp | sl | held
+    rows, tp, sl = rows[closing], tp[closing], sl[closing]
+    reason = np.where(tp, 0, np.where(sl, 1, 2)).astype(np.int8)
     return rows, reason
 
 

@@ -121,41 +121,68 @@ def decide(
         return _decide(state, book, price_usd, rng, open_close, open_top, carried)
 
 
+_last_rows: tuple[object, np.ndarray, dict[int, np.ndarray]] | None = None
+
+
+def behaviour_rows(book) -> dict[int, np.ndarray]:
+    """The book's rows of each :class:`~simulator.population.Behaviour` that acts (int64,
+    ascending), remembered for the last book by identity (a book is fixed for a run)."""
+    global _last_rows
+    last = _last_rows
+    if last is None or last[0] is not book or last[1] is not book.behaviour:
+        behaviour = np.asarray(book.behaviour)
+        rows = {
+            int(b): np.flatnonzero(behaviour == b)
+            for b in (Behaviour.TAKE_PROFIT, Behaviour.STOP_LOSS, Behaviour.PANIC, Behaviour.TOP_UP)
+        }
+        last = _last_rows = (book, book.behaviour, rows)
+    return last[2]
+
+
 def _decide(state, book, price_usd, rng, open_, open_top, carried) -> TraderDecisions:
-    side = state.side.astype(np.float64)
+    """:func:`decide`'s rules judged on each behaviour's rows alone (the same float operations
+    row by row as on the whole book; the draws are one per row of the book all the same)."""
     equity, maintenance = carried
-    profit = equity - state.collateral_in_usd
-    behaviour = book.behaviour
+    collateral_in = state.collateral_in_usd
+    rows = behaviour_rows(book)
+    per_row_price = np.ndim(price_usd) > 0
+
+    def price_at(r: np.ndarray):
+        return price_usd[r] if per_row_price else price_usd
+
+    close = np.zeros(len(state.side), dtype=bool)
+    r = rows[Behaviour.TAKE_PROFIT]
+    r = r[open_[r]]
+    profit = equity[r] - collateral_in[r]
+    close[r] = profit >= book.take_profit_fraction[r] * collateral_in[r]
+    r = rows[Behaviour.STOP_LOSS]
+    r = r[open_[r]]
+    profit = equity[r] - collateral_in[r]
+    close[r] = -profit >= book.stop_loss_fraction[r] * collateral_in[r]
+    r = rows[Behaviour.PANIC]
+    r = r[open_[r]]
+    entry = state.entry_price_usd[r]
+    side = state.side[r].astype(np.float64)
     # An entry price near 0 (a market that fell to almost nothing before the position opened)
     # makes the quotient overflow to ±inf, which compares with the drawdown as it should: no
     # overflow warning for it (every finite quotient is unchanged).
     with np.errstate(over="ignore"):
-        adverse_move = (
-            side * (state.entry_price_usd - price_usd) / np.maximum(state.entry_price_usd, 1e-300)
-        )
-
-    take_profit = (behaviour == Behaviour.TAKE_PROFIT) & (
-        profit >= book.take_profit_fraction * state.collateral_in_usd
-    )
-    stop_loss = (behaviour == Behaviour.STOP_LOSS) & (
-        -profit >= book.stop_loss_fraction * state.collateral_in_usd
-    )
-    panic = (behaviour == Behaviour.PANIC) & (adverse_move >= book.panic_drawdown)
+        adverse_move = side * (entry - price_at(r)) / np.maximum(entry, 1e-300)
+    close[r] = adverse_move >= book.panic_drawdown[r]
     # A trader already under maintenance margin is left to the keepers (its close would revert).
-    close = open_ & (take_profit | stop_loss | panic) & (equity > maintenance)
+    closing = np.flatnonzero(close)
+    close[closing] = equity[closing] > maintenance[closing]
 
-    draws = rng.random(len(side))
-    amount = np.minimum(book.top_up_fraction * book.collateral_usd, state.wallet_usd)
+    draws = rng.random(len(state.side))
+    r = rows[Behaviour.TOP_UP]
+    r = r[open_top[r] & ~close[r]]
+    amount = np.minimum(book.top_up_fraction[r] * book.collateral_usd[r], state.wallet_usd[r])
     wants = (
-        open_top
-        & ~close
-        & (behaviour == Behaviour.TOP_UP)
-        & (equity < book.top_up_margin_ratio * maintenance)
-        & (draws < book.top_up_probability)
+        (equity[r] < book.top_up_margin_ratio[r] * maintenance[r])
+        & (draws[r] < book.top_up_probability[r])
         & (amount >= 1.0)
     )
-    top_up = np.flatnonzero(wants)
-    return TraderDecisions(close=np.flatnonzero(close), top_up=top_up, top_up_usd=amount[top_up])
+    return TraderDecisions(close=np.flatnonzero(close), top_up=r[wants], top_up_usd=amount[wants])
 
 
 def decide_reference(

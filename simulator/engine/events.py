@@ -219,6 +219,8 @@ def decode_block(
                     )  # fmt: skip
                 )
             continue
+        if kind == "oracle":  # a price push emits only the oracle's PricePushed: not decoded
+            continue
         if kind == "top_up" and who >= 0:
             amount = next(
                 (from_wad(e.args["amount"]) for e in result.events if e.name == "Deposited"), 0.0
@@ -274,8 +276,12 @@ def update_inventories(s: EngineState, results: list[TxResult], actions: list[Ac
         d_usd = from_units(amount_out) if base_in else -from_units(amount_in)
         d_base = -from_wad(amount_in) if base_in else from_wad(amount_out)
         m = action.market
+        # Element by element: the same float adds as ``+= (d_usd, d_base)``, without
+        # building an array of the pair.
+        inventory = (
+            s.hedger_inventory[m] if action.kind == "hedge" else s.arb_inventory[action.who, m]
+        )
+        inventory[0] += d_usd
+        inventory[1] += d_base
         if action.kind == "hedge":
-            s.hedger_inventory[m] += (d_usd, d_base)
             s.hedged_base[m] += d_base
-        else:
-            s.arb_inventory[action.who, m] += (d_usd, d_base)

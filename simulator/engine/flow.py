@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simulator.agents import flow as flow_agents
-from simulator.agents import traders as trader_agents
 from simulator.chain.types import TxResult
 from simulator.engine.context import Action, Context
 from simulator.engine.events import close_row, event_row
+from simulator.engine.margin import MarginUnits
 from simulator.engine.state import CLOSED, IDLE, OPEN, EngineState
 from simulator.scenario.flow import FLOW_KINDS
 from simulator.units import from_wad, to_wad
@@ -59,21 +59,73 @@ class FlowRun:
     units; for :func:`spot_inputs_after_flow`)."""
     planned_short_base: np.ndarray | None = None
     """Per market: the same for short open interest."""
+    market: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Market of each slot (aligned with ``rows``; fixed for the run)."""
+    ticket_usd: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """Collateral each slot deposited at setup (USD, aligned with ``rows``; fixed)."""
+    unit_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Every book row of the slots' margin units (ascending): what a slot's unit health sums."""
+    unit_slot: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Per row of ``unit_rows``: its unit, numbered 0.. over the slots' units."""
+    slot_in_unit_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Position of each slot's row in ``unit_rows``."""
+    slot_unit: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Each slot's unit in the ``unit_slot`` numbering."""
+    accounts: list[str] = field(default_factory=list)
+    """Each slot's account address (aligned with ``rows``)."""
+    market_list: list[int] = field(default_factory=list)
+    """``market`` as Python ints (the per-call loops index it)."""
+    at: slice | np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """``rows`` as a slice when they are contiguous (the slots follow the opening book): a
+    step's per-slot reads are then views, not gathers."""
+    cooldown_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Each slot's kind's cooldown (steps)."""
+    own_units: bool = False
+    """Every slot is its margin unit's only row (its unit's health is its own)."""
+
+
+def slot_layout(book, units: MarginUnits, rows: np.ndarray) -> dict:
+    """The fixed per-slot fields of :class:`FlowRun` for the slots at book ``rows``
+    (ascending): their market and ticket, the rows of their margin units
+    (``unit_rows``, ``unit_slot``, ``slot_in_unit_rows``, ``slot_unit``, ``own_units``) and
+    ``at``, the rows as a slice when they are contiguous."""
+    unit_rows = units.rows_of(units.units_of(rows))
+    unit_ids, unit_slot = np.unique(units.unit_of_row[unit_rows], return_inverse=True)
+    market = book.market[rows].astype(np.int64)
+    contiguous = len(rows) > 0 and rows[-1] - rows[0] + 1 == len(rows)
+    return {
+        "market": market,
+        "market_list": market.tolist(),
+        "ticket_usd": book.collateral_usd[rows],
+        "unit_rows": unit_rows,
+        "unit_slot": unit_slot.astype(np.int64),
+        "slot_in_unit_rows": np.searchsorted(unit_rows, rows),
+        "slot_unit": np.searchsorted(unit_ids, units.unit_of_row[rows]),
+        "own_units": len(unit_ids) == len(unit_rows) == len(rows),
+        "at": slice(int(rows[0]), int(rows[-1]) + 1) if contiguous else rows,
+    }
 
 
 def flow_run(ctx: Context) -> FlowRun | None:
-    """The run's order flow, ``None`` when the scenario has none."""
+    """The run's order flow, ``None`` when the scenario has none (with the slots' fixed
+    per-row constants, :func:`slot_layout`, so that a step indexes no book array it could
+    have kept)."""
     spec = ctx.scenario.order_flow
     if spec is None:
         return None
     book = ctx.world.book
     rows = np.flatnonzero(book.start_flat)
+    kind = book.flow_kind[rows].astype(np.int64)
+    params = flow_agents.FlowParams.from_spec(spec, ctx.scenario.step_seconds)
     return FlowRun(
-        params=flow_agents.FlowParams.from_spec(spec, ctx.scenario.step_seconds),
+        params=params,
         rows=rows,
-        kind=book.flow_kind[rows].astype(np.int64),
+        kind=kind,
         stream=ctx.scenario.random_streams().flow,
         max_leverage=np.array([m.params.max_leverage for m in ctx.world.params.markets]),
+        accounts=[ctx.accounts[a] for a in book.account[rows]],
+        cooldown_steps=params.cooldown_steps[kind],
+        **slot_layout(book, ctx.units, rows),
     )
 
 
@@ -106,15 +158,15 @@ def plan_flow(
     if run is None:
         return []
     run_closes: dict[int, str] = {}
-    book, tr, units = ctx.world.book, s.trader, ctx.units
-    rows = run.rows
-    prices = s.oracle_price_usd[book.market]
-    equity, maintenance = trader_agents.estimate(tr, prices)
-    healthy = units.unit_sum(equity) > units.unit_sum(maintenance)
-    outcome_step = s.outcome_step[rows]
-    ready = (s.outcome[rows] == IDLE) | (
-        (outcome_step >= 0) & (t >= outcome_step + run.params.cooldown_steps[run.kind])
+    tr = s.trader
+    rows, at = run.rows, run.at
+    equity, healthy = _slot_health(s, ctx.world.book.market, run)
+    outcome_step = s.outcome_step[at]
+    ready = (s.outcome[at] == IDLE) | (
+        (outcome_step >= 0) & (t >= outcome_step + run.cooldown_steps)
     )
+    side_now = tr.side[at]
+    size_now = tr.size_base[at]
     orders = flow_agents.step_orders(
         run.params,
         flow_agents.step_rng(run.stream, t),
@@ -122,52 +174,53 @@ def plan_flow(
         s.feed_prices_usd[: t + 1],
         levels["funding_rate_per_hour"],
         kind=run.kind,
-        market=book.market[rows],
-        size_base=tr.size_base[rows],
-        equity_usd=equity[rows],
+        market=run.market,
+        size_base=size_now,
+        equity_usd=equity,
         ready=ready,
-        last_side=np.where(s.opens[rows] > 0, tr.side[rows], 0),
-        open_equity_usd=s.flow_open_equity_usd[rows],
-        exit_step=s.flow_exit_step[rows],
-        can_close=healthy[units.unit_of_row[rows]],
+        last_side=np.where(s.opens[at] > 0, side_now, 0),
+        open_equity_usd=s.flow_open_equity_usd[at],
+        exit_step=s.flow_exit_step[at],
+        can_close=healthy,
         max_leverage=run.max_leverage,
-        ticket_usd=book.collateral_usd[rows],
+        ticket_usd=run.ticket_usd,
     )
     v = ctx.venue.venue
+    market_ids = ctx.market_ids
+    accounts, markets = run.accounts, run.market_list
     actions: list[Action] = []
-    for i, reason in zip(orders.close_rows, orders.close_reason, strict=True):
+    for i, reason in zip(orders.close_rows.tolist(), orders.close_reason.tolist(), strict=True):
         r = int(rows[i])
-        m = int(book.market[r])
-        account = ctx.accounts[book.account[r]]
-        call = v.close_position(account, ctx.market_ids[m])
+        m = markets[i]
+        call = v.close_position(accounts[i], market_ids[m])
         actions.append(Action(call, "flow_close", r, m))
-        run_closes[r] = flow_agents.EXIT_REASONS[int(reason)]
+        run_closes[r] = flow_agents.EXIT_REASONS[reason]
     run.close_reasons = run_closes
-    closing = rows[orders.close_rows]
-    opening = rows[orders.open_rows]
-    close_market, open_market = book.market[closing], book.market[opening]
+    close_market = run.market[orders.close_rows]
+    open_market = run.market[orders.open_rows]
+    close_size, close_side = size_now[orders.close_rows], side_now[orders.close_rows]
     sent = np.round(orders.size_base, 12)
     n_markets = ctx.n_markets
 
     def change(side: int) -> np.ndarray:
-        closed = tr.size_base[closing] * (tr.side[closing] == side)
+        closed = close_size * (close_side == side)
         opened = sent * (orders.side == side)
         return np.bincount(open_market, weights=opened, minlength=n_markets) - np.bincount(
             close_market, weights=closed, minlength=n_markets
         )
 
     run.planned_long_base, run.planned_short_base = change(1), change(-1)
-    for i, side, size, exit_step in zip(
-        orders.open_rows, orders.side, orders.size_base, orders.exit_step, strict=True
+    opening = rows[orders.open_rows]
+    tr.side[opening] = orders.side
+    s.flow_open_equity_usd[opening] = equity[orders.open_rows]
+    s.flow_exit_step[opening] = orders.exit_step
+    for i, side, size in zip(
+        orders.open_rows.tolist(), orders.side.tolist(), orders.size_base.tolist(), strict=True
     ):
-        r = int(rows[i])
-        m = int(book.market[r])
-        tr.side[r] = side
-        s.flow_open_equity_usd[r] = equity[r]
-        s.flow_exit_step[r] = exit_step
-        size_wad = int(side) * to_wad(round(float(size), 12))
-        call = v.trade(ctx.accounts[book.account[r]], ctx.market_ids[m], size_wad)
-        actions.append(Action(call, "flow_open", r, m))
+        m = markets[i]
+        size_wad = side * to_wad(round(size, 12))
+        call = v.trade(accounts[i], market_ids[m], size_wad)
+        actions.append(Action(call, "flow_open", int(rows[i]), m))
     for k, m in zip(*np.nonzero(orders.unfilled), strict=True):
         detail = {
             "kind": FLOW_KINDS[k],
@@ -178,6 +231,32 @@ def plan_flow(
             event_row(t, "order_flow_unfilled", market=ctx.symbols[m], detail=json.dumps(detail))
         )
     return actions
+
+
+def _slot_health(
+    s: EngineState, market_of_row: np.ndarray, run: FlowRun
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each slot's equity carried to this step's oracle price (USD; funding and the margin
+    scale left out: :func:`simulator.agents.traders.estimate` without them) and whether its
+    margin unit is above maintenance, from the rows of the slots' units alone (the same float
+    operations, row for row and in the same order per unit, as on the whole book)."""
+    tr = s.trader
+    if run.own_units:  # a one-row unit's sum is its row's (0.0 + x: x, as compared)
+        r, price = run.at, s.oracle_price_usd[run.market]
+    else:
+        r = run.unit_rows
+        price = s.oracle_price_usd[market_of_row[r]]
+    read = tr.read_price_usd[r]
+    side = tr.side[r].astype(np.float64)
+    equity = tr.equity_usd[r] + side * tr.size_base[r] * (price - read)
+    maintenance = tr.maintenance_usd[r] * (price / read)
+    if run.own_units:
+        return equity, equity > maintenance
+    n = len(run.slot_unit) and int(run.unit_slot.max()) + 1
+    healthy = np.bincount(run.unit_slot, weights=equity, minlength=n) > np.bincount(
+        run.unit_slot, weights=maintenance, minlength=n
+    )
+    return equity[run.slot_in_unit_rows], healthy[run.slot_unit]
 
 
 def spot_inputs_after_flow(inputs: dict, run: FlowRun | None) -> dict:

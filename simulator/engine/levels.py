@@ -13,6 +13,10 @@ import numpy as np
 from simulator.engine.context import Context
 from simulator.units import from_units, from_wad
 
+#: Label prefix of the oracle contracts' transactions (``Oracle.pushPrice``): they emit only
+#: the oracle's own events, never a venue's.
+_ORACLE_CALLS = "Oracle."
+
 
 def market_views(ctx: Context) -> list:
     """Per market: ``marketState`` and the AMM's reserves (the spot phase's inputs)."""
@@ -27,40 +31,64 @@ def parse_markets(ctx: Context, got: list) -> dict[str, Any]:
     """The results of :func:`market_views` as per-market arrays (USD, base units) and the
     markets' ledgers (dicts of WAD integers by Solidity name)."""
     venue = ctx.venue.venue
-    states = [venue.market_view_dict(got[2 * m]) for m in range(ctx.n_markets)]
-    reserves = [got[2 * m + 1] for m in range(ctx.n_markets)]
-    reserve_usd = np.array([from_units(r[0]) for r in reserves])
-    reserve_base = np.array([from_wad(r[1]) for r in reserves])
-    ledgers = [s["ledger"] for s in states]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        amm_price = np.where(reserve_base > 0, reserve_usd / reserve_base, np.nan)
-    return {
-        "ledgers": ledgers,
-        "index_usd": np.array([from_wad(s["indexPrice"]) for s in states]),
-        "oi_long_base": np.array([from_wad(s["longOpenInterest"]) for s in states]),
-        "oi_short_base": np.array([from_wad(s["shortOpenInterest"]) for s in states]),
-        "funding_rate_per_hour": np.array([from_wad(s["fundingRatePerDay"]) / 24 for s in states]),
-        "funding_rate_per_day": np.array([from_wad(s["fundingRatePerDay"]) for s in states]),
-        "margin_scale": np.array([from_wad(s["marginScale"]) for s in states]),
-        "amm_reserve_usd": reserve_usd,
-        "amm_reserve_base": reserve_base,
-        "amm_price_usd": amm_price,
-        # Bad debt left: outstanding (awaiting ADL) and written off as final.
-        "bad_debt_usd": np.array(
-            [
+    ledgers, values = [], []
+    for m in range(ctx.n_markets):
+        s = venue.market_view_dict(got[2 * m])
+        reserves = got[2 * m + 1]
+        g = s["ledger"]
+        ledgers.append(g)
+        per_day = from_wad(s["fundingRatePerDay"])
+        values.append(
+            (
+                from_wad(s["indexPrice"]),
+                from_wad(s["longOpenInterest"]),
+                from_wad(s["shortOpenInterest"]),
+                per_day / 24,
+                per_day,
+                from_wad(s["marginScale"]),
+                from_units(reserves[0]),
+                from_wad(reserves[1]),
+                # Bad debt left: outstanding (awaiting ADL) and written off as final.
                 from_wad(
                     g["badDebtLongs"]
                     + g["badDebtShorts"]
                     + g["finalBadDebtLongs"]
                     + g["finalBadDebtShorts"]
-                )
-                for g in ledgers
-            ]
-        ),
-        "fees_cum_usd": np.array(
-            [from_wad(g["fees"] + g["liquidationPenalties"]) for g in ledgers]
-        ),
-        "socialized_cum_usd": np.array([from_wad(g["socializedLoss"]) for g in ledgers]),
+                ),
+                from_wad(g["fees"] + g["liquidationPenalties"]),
+                from_wad(g["socializedLoss"]),
+            )
+        )
+    # One array of every value, a row per quantity (each row a contiguous (M,) array).
+    (
+        index,
+        oi_long,
+        oi_short,
+        funding_per_hour,
+        funding_per_day,
+        margin_scale,
+        reserve_usd,
+        reserve_base,
+        bad_debt,
+        fees_cum,
+        socialized_cum,
+    ) = np.array(values, dtype=np.float64).reshape(-1, 11).T.copy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        amm_price = np.where(reserve_base > 0, reserve_usd / reserve_base, np.nan)
+    return {
+        "ledgers": ledgers,
+        "index_usd": index,
+        "oi_long_base": oi_long,
+        "oi_short_base": oi_short,
+        "funding_rate_per_hour": funding_per_hour,
+        "funding_rate_per_day": funding_per_day,
+        "margin_scale": margin_scale,
+        "amm_reserve_usd": reserve_usd,
+        "amm_reserve_base": reserve_base,
+        "amm_price_usd": amm_price,
+        "bad_debt_usd": bad_debt,
+        "fees_cum_usd": fees_cum,
+        "socialized_cum_usd": socialized_cum,
     }
 
 
@@ -125,6 +153,8 @@ def mm_vault_size_changes(ctx: Context, sizes: np.ndarray, results: list) -> np.
     vault = ctx.world.mm_vault
     sizes = sizes.copy()
     for result in results:
+        if result.label.startswith(_ORACLE_CALLS):
+            continue  # the oracles' calls move no position (their logs are left undecoded)
         for e in result.events:
             a = e.args
             if e.name == "PositionModified" and a["account"] == vault:

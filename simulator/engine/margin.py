@@ -95,12 +95,12 @@ class MarginUnits:
         them, then one ``isolatedHealth`` per isolated position (in ``units`` order)."""
         units = np.asarray(units, dtype=np.int64)
         v = ctx.venue.venue
+        accounts, market_ids = ctx.accounts, ctx.market_ids
         cross = units[~self.isolated[units]]
-        views = [v.health_of([ctx.accounts[a] for a in self.account[cross]])]
-        for u in units[self.isolated[units]]:
-            views.append(
-                v.isolated_health(ctx.accounts[self.account[u]], ctx.market_ids[self.market[u]])
-            )
+        views = [v.health_of([accounts[a] for a in self.account[cross].tolist()])]
+        iso = units[self.isolated[units]]
+        for a, m in zip(self.account[iso].tolist(), self.market[iso].tolist(), strict=True):
+            views.append(v.isolated_health(accounts[a], market_ids[m]))
         return views
 
     def parse_health(self, units: np.ndarray, got: list) -> tuple[np.ndarray, np.ndarray]:
@@ -138,29 +138,33 @@ class MarginUnits:
         units = np.asarray(units, dtype=np.int64)
         if not len(units):
             return
-        rows = self.rows_of(units)
+        # Each read unit's slot in ``units`` (its last, for a unit given twice), per row.
         slot = np.full(self.count, -1, dtype=np.int64)
         slot[units] = np.arange(len(units))
-        u = self.unit_of_row[rows]
-        price = prices_usd[market_of_row[rows]]
+        slot_of_row = slot[self.unit_of_row]
+        rows = np.flatnonzero(slot_of_row >= 0)
+        k, n = slot_of_row[rows], len(units)
+        market = market_of_row[rows]
+        price = prices_usd[market]
+        size = state.size_base[rows]
         side = state.side[rows].astype(np.float64)
-        pnl = side * state.size_base[rows] * (price - state.entry_price_usd[rows])
-        pnl = np.where(state.size_base[rows] > 0, pnl, 0.0)
-        weight = state.size_base[rows] * price  # the row's notional, times its market's MMF
+        pnl = side * size * (price - state.entry_price_usd[rows])
+        pnl = np.where(size > 0, pnl, 0.0)
+        weight = size * price  # the row's notional, times its market's MMF
         if self.maintenance_fraction is not None:
-            weight = weight * self.maintenance_fraction[market_of_row[rows]]
+            weight = weight * self.maintenance_fraction[market]
         collateral = state.collateral_in_usd[rows]
-        # Sums over each unit's rows (only rows of the read units are in ``rows``).
-        pnl_sum = np.bincount(u, weights=pnl, minlength=self.count)[u]
-        weight_sum = np.bincount(u, weights=weight, minlength=self.count)[u]
-        collateral_sum = np.bincount(u, weights=collateral, minlength=self.count)[u]
-        rows_in_unit = np.bincount(u, minlength=self.count)[u]
+        # Sums over each read unit's rows, in row order (slots, not the units' numbers).
+        pnl_sum = np.bincount(k, weights=pnl, minlength=n)[k]
+        weight_sum = np.bincount(k, weights=weight, minlength=n)[k]
+        collateral_sum = np.bincount(k, weights=collateral, minlength=n)[k]
+        rows_in_unit = np.bincount(k, minlength=n)[k]
         share = np.where(
             collateral_sum > 0,
             collateral / np.where(collateral_sum > 0, collateral_sum, 1),
             1.0 / rows_in_unit,
         )
-        eq_u, mm_u = equity[slot[u]], maintenance[slot[u]]
+        eq_u, mm_u = equity[k], maintenance[k]
         state.equity_usd[rows] = share * (eq_u - pnl_sum) + pnl
         state.maintenance_usd[rows] = np.where(
             weight_sum > 0,
@@ -169,7 +173,7 @@ class MarginUnits:
         )
         state.read_price_usd[rows] = price
         if funding_index_usd is not None and state.read_funding_index_usd is not None:
-            short = (state.side[rows] < 0).astype(np.int64)
-            state.read_funding_index_usd[rows] = funding_index_usd[market_of_row[rows], short]
+            side_column = 2 * market + (state.side[rows] < 0)  # (M, 2) read flat
+            state.read_funding_index_usd[rows] = np.ravel(funding_index_usd)[side_column]
         if margin_scale is not None and state.read_margin_scale is not None:
-            state.read_margin_scale[rows] = margin_scale[market_of_row[rows]]
+            state.read_margin_scale[rows] = margin_scale[market]

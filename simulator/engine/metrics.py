@@ -47,29 +47,54 @@ def step_rows(
     its ledger's trading fees plus liquidation penalties: an ADL overshoot sent to the
     insurance fund is a haircut and is not in them). Venue-wide levels (insurance fund,
     backstop vault) and the block's transactions go on the venue-total row, whose
-    ``accounts_liquidated`` counts an account liquidated in several markets once. ``outside_usd``: each market's outside price of the
-    step (USD; the ``price_outside_usd`` column, null when not given).
+    ``accounts_liquidated`` counts an account liquidated in several markets once.
+    ``outside_usd``: each market's outside price of the step (USD; the ``price_outside_usd``
+    column, null when not given).
     """
-    events = list(events)
-    liquidations = [e for e in events if e["kind"] in LIQUIDATION_KINDS]
+    # One pass over the events: each market's liquidations and ADL summaries, in event order
+    # (the sums below add them in that order).
+    liquidations: list[dict[str, Any]] = []
+    liquidations_of: dict[Any, list[dict[str, Any]]] = {}
+    adl_of: dict[Any, list[dict[str, Any]]] = {}
+    final_of: dict[Any, list[dict[str, Any]]] = {}
+    for e in events:
+        kind = e["kind"]
+        if kind in LIQUIDATION_KINDS:
+            liquidations.append(e)
+            liquidations_of.setdefault(e.get("market"), []).append(e)
+        if kind in ADL_KINDS:
+            adl_of.setdefault(e.get("market"), []).append(e)
+        if kind == "bad_debt_final":
+            final_of.setdefault(e.get("market"), []).append(e)
+
+    def floats(key: str) -> list[float]:
+        return np.asarray(levels[key], dtype=np.float64).tolist()
+
+    index_usd, mark_usd, amm_usd = floats("index_usd"), floats("mark_usd"), floats("amm_price_usd")
+    oi_long, oi_short = floats("oi_long_base"), floats("oi_short_base")
+    funding = floats("funding_rate_per_hour")
+    exogenous = np.asarray(exogenous_usd, dtype=np.float64).tolist()
+    outside = None if outside_usd is None else np.asarray(outside_usd, dtype=np.float64).tolist()
+    bad_debt = (np.asarray(levels["bad_debt_usd"]) - previous_bad_debt_usd).astype(float).tolist()
+    fees = (np.asarray(levels["fees_cum_usd"]) - previous_fees_usd).astype(float).tolist()
     rows = []
     for m, symbol in enumerate(symbols):
-        mine = [e for e in liquidations if e.get("market") == symbol]
-        adl = [e for e in events if e["kind"] in ADL_KINDS and e.get("market") == symbol]
+        mine = liquidations_of.get(symbol, [])
+        adl = adl_of.get(symbol, [])
         overshoot = sum(json.loads(e["detail"])["overshoot_usd"] for e in adl)
-        index = float(levels["index_usd"][m])
+        index = index_usd[m]
         rows.append(
             {
                 "step": step,
                 "timestamp_s": step * step_seconds,
                 "market": symbol,
-                "price_exogenous_usd": float(exogenous_usd[m]),
+                "price_exogenous_usd": exogenous[m],
                 "price_oracle_usd": index,
-                "price_outside_usd": None if outside_usd is None else float(outside_usd[m]),
-                "price_mark_usd": float(levels["mark_usd"][m]),
-                "price_amm_usd": float(levels["amm_price_usd"][m]),
-                "oi_long_usd": float(levels["oi_long_base"][m]) * index,
-                "oi_short_usd": float(levels["oi_short_base"][m]) * index,
+                "price_outside_usd": None if outside is None else outside[m],
+                "price_mark_usd": mark_usd[m],
+                "price_amm_usd": amm_usd[m],
+                "oi_long_usd": oi_long[m] * index,
+                "oi_short_usd": oi_short[m] * index,
                 "liquidated_notional_long_usd": sum(
                     e["notional_usd"] or 0 for e in mine if e["side"] == "long"
                 ),
@@ -79,14 +104,10 @@ def step_rows(
                 "accounts_liquidated": len({e["account"] for e in mine}),
                 "adl_haircut_usd": sum(e["amount_usd"] or 0 for e in adl),
                 "adl_overshoot_usd": overshoot,
-                "bad_debt_usd": float(levels["bad_debt_usd"][m] - previous_bad_debt_usd[m]),
-                "bad_debt_final_usd": sum(
-                    e["amount_usd"]
-                    for e in events
-                    if e["kind"] == "bad_debt_final" and e.get("market") == symbol
-                ),
-                "funding_rate": float(levels["funding_rate_per_hour"][m]),
-                "fees_usd": float(levels["fees_cum_usd"][m] - previous_fees_usd[m]),
+                "bad_debt_usd": bad_debt[m],
+                "bad_debt_final_usd": sum(e["amount_usd"] for e in final_of.get(symbol, [])),
+                "funding_rate": funding[m],
+                "fees_usd": fees[m],
                 "mm_vault_size_base": _mm_vault_size(levels, m),
             }
         )

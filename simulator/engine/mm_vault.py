@@ -49,6 +49,8 @@ TAKEOVER_REFUSED_ERROR = "BackstopWouldBeUnderwater"
 #: Action kinds of the vault's calls.
 TRADE, UNWIND = "mm_vault_trade", "mm_vault_unwind"
 LIQUIDATE, BACKSTOP = "mm_vault_liquidate", "mm_vault_backstop"
+#: ``detail`` of a fill, by the action's kind (the same JSON every time: written once).
+_FILL_DETAIL = {TRADE: json.dumps({"order": "quote"}), UNWIND: json.dumps({"order": "unwind"})}
 
 
 def quote_params(ctx: Context) -> vault_agent.VaultQuoteParams:
@@ -64,6 +66,20 @@ def quote_params(ctx: Context) -> vault_agent.VaultQuoteParams:
         skew_scale_base=np.array([p.skew_scale for p in markets], dtype=np.float64),
         max_leverage=leverage,
     )
+
+
+_last_params: tuple[Context, Any, vault_agent.VaultQuoteParams] | None = None
+
+
+def run_quote_params(ctx: Context) -> vault_agent.VaultQuoteParams:
+    """:func:`quote_params` of ``ctx``, remembered for the last context and scenario by
+    identity (both fixed for a run; built every step they cost a pydantic read and the
+    limits' checks)."""
+    global _last_params
+    last = _last_params
+    if last is None or last[0] is not ctx or last[1] is not ctx.scenario:
+        last = _last_params = (ctx, ctx.scenario, quote_params(ctx))
+    return last[2]
 
 
 def plan_mm_vault(
@@ -146,7 +162,7 @@ def plan_quotes(
     after = spot_inputs_after_flow(spot_inputs_after_closes(ctx, last, s, closes), flow)
     skew = np.asarray(after["oi_long_base"] - after["oi_short_base"], dtype=np.float64)
     size = last["mm_vault_size_base"]
-    params = quote_params(ctx)
+    params = run_quote_params(ctx)
     price = s.oracle_price_usd
     free = float(last["mm_vault_equity_usd"] - last["mm_vault_initial_usd"])
     trade, unwind = vault_agent.plan_trades(skew - size, size, skew, price, free, params)
@@ -210,12 +226,11 @@ def event_rows(
         for e in result.events:
             a = e.args
             if action.kind in (TRADE, UNWIND) and e.name == "PositionModified":
-                order = "unwind" if action.kind == UNWIND else "quote"
                 out.append(event_row(t, "mm_vault_fill", market=market, account=vault,
                                      side="long" if a["sizeDelta"] > 0 else "short",
                                      size=from_wad(abs(a["sizeDelta"])), price=from_wad(a["fill"]),
                                      amount=from_wad(int(a["fee"])),
-                                     detail=json.dumps({"order": order})))  # fmt: skip
+                                     detail=_FILL_DETAIL[action.kind]))  # fmt: skip
             elif action.kind == BACKSTOP and e.name == "BackstopTakeover":
                 out += _takeover_rows(ctx, s, t, last, from_wad(a["collateralTransferred"]))
     return out

@@ -95,16 +95,20 @@ def plan_spot(ctx: Context, s: EngineState, t: int, levels: dict[str, Any]) -> l
     model = run_oracle_model(ctx.scenario)
     decay = decay_per_step(model.half_life_steps)
     net_sale_usd = np.zeros(ctx.n_markets)
+    fees = np.asarray(ctx.amm_fee, dtype=np.float64).tolist()
+    reserves_usd = np.asarray(levels["amm_reserve_usd"], dtype=np.float64).tolist()
+    reserves_base = np.asarray(levels["amm_reserve_base"], dtype=np.float64).tolist()
+    # Each arbitrageur's (USD, base) inventory per market, as Python floats (M, N, 2).
+    inventories = s.arb_inventory.transpose(1, 0, 2).tolist()
     for m in range(ctx.n_markets):
-        fee = float(ctx.amm_fee[m])
-        reserve_usd = float(levels["amm_reserve_usd"][m])
-        reserve_base = float(levels["amm_reserve_base"][m])
+        fee = fees[m]
+        reserve_usd = reserves_usd[m]
+        reserve_base = reserves_base[m]
         if t < len(ctx.exogenous_usd) - 1:
             log_impact = s.permanent_log_impact[m] + s.transient_log_impact[m] * decay
             target = float(ctx.exogenous_usd[t + 1, m]) * math.exp(log_impact)
             swaps = liquidity.arbitrage(
-                reserve_usd, reserve_base, fee, target,
-                [tuple(row) for row in s.arb_inventory[:, m]],
+                reserve_usd, reserve_base, fee, target, inventories[m],
                 arb.capital_usd * arb.max_trade_fraction,
             )  # fmt: skip
             for n, sw in enumerate(swaps):

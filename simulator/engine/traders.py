@@ -22,8 +22,9 @@ def row_carry(ctx: Context, s: EngineState) -> tuple[np.ndarray, np.ndarray]:
     """Every row's side's funding index (USD per base unit) and its market's margin scale
     now, for :func:`simulator.agents.traders.estimate`."""
     market = ctx.world.book.market
-    short = (s.trader.side < 0).astype(np.int64)
-    return s.funding_index_usd[market, short], s.margin_scale[market]
+    # (M, 2) read flat at 2·market + (short): one gather, not a 2-d fancy index.
+    side_column = 2 * market + (s.trader.side < 0)
+    return np.ravel(s.funding_index_usd)[side_column], s.margin_scale[market]
 
 
 def estimate_rows(ctx: Context, s: EngineState) -> tuple[np.ndarray, np.ndarray]:
