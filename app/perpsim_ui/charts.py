@@ -167,13 +167,18 @@ def adl(steps: pd.DataFrame, market: str | None = None) -> go.Figure:
 
 
 def bad_debt(steps: pd.DataFrame, market: str | None = None) -> go.Figure:
-    """New bad debt per step and its running total: the venue's, or one market's."""
+    """New bad debt per step and its running total, with the running total of the part written
+    off as final when there is any: the venue's, or one market's."""
     where, steps = _where(market), _rows(steps, market)
     fig = go.Figure()
     per_step = _col(steps, "bad_debt_usd")
     fig.add_bar(x=steps["step"], y=per_step, name="per step", marker_color=PALETTE[3])
     fig.add_scatter(x=steps["step"], y=per_step.cumsum(), name="cumulative",
                     line={"color": PALETTE[7]})  # fmt: skip
+    final = _col(steps, "bad_debt_final_usd").fillna(0.0)
+    if bool((final != 0).any()):  # a run with final write-offs shows that part of the total
+        fig.add_scatter(x=steps["step"], y=final.cumsum(), name="written off as final, cumulative",
+                        line={"color": PALETTE[5], "dash": "dot"})  # fmt: skip
     return _layout(fig, f"Bad debt ({where})", "USD")
 
 

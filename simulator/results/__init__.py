@@ -183,8 +183,10 @@ Summary
 ``liquidated_notional_long_usd``, ``liquidated_notional_short_usd`` (sums of the step columns),
 ``liquidated_accounts`` (distinct accounts with a ``liquidation``, ``partial_liquidation`` or
 ``backstop_takeover`` event; the sum of ``accounts_liquidated`` when there is none),
-``bad_debt_usd`` (sum), ``insurance_fund_drawdown_usd`` (largest fall of the fund from its running
-peak), ``backstop_pnl_usd`` (``(share price end / share price start − 1) × equity start``: the
+``bad_debt_usd`` (the bad debt left uncovered at the end: the chain ledger's when the engine
+passes it, else the sum), ``bad_debt_final_usd`` (the part of it written off as final, the sum
+of the step column: no ADL call could clear it), ``insurance_fund_drawdown_usd`` (largest fall
+of the fund from its running peak), ``backstop_pnl_usd`` (``(share price end / share price start − 1) × equity start``: the
 PnL of the starting LP capital), ``adl_haircut_usd``, ``adl_overshoot_usd`` (sums),
 ``backstop_lp_loss_usd`` (``max(0, −backstop_pnl_usd)``), ``mm_vault_capital_usd`` (the
 market-making vault's capital in; 0 without one), ``mm_vault_equity_end_usd`` (its last
@@ -206,7 +208,7 @@ start (no fall to amplify).
 ``markets`` is ``{symbol: {...}}`` in the scenario's market order, each with
 (:data:`MARKET_SUMMARY_KEYS`) ``liquidated_notional_usd``, ``liquidated_notional_long_usd``,
 ``liquidated_notional_short_usd``, ``liquidated_accounts`` (from that market's events),
-``bad_debt_usd``, ``insurance_payout_usd`` (``amount_usd`` of its ``insurance_payout`` events:
+``bad_debt_usd``, ``bad_debt_final_usd`` (the part written off as final), ``insurance_payout_usd`` (``amount_usd`` of its ``insurance_payout`` events:
 what the insurance fund paid for the market's deficits), ``adl_haircut_usd``,
 ``adl_overshoot_usd``, ``adl_notional_usd`` (``notional_usd`` of its ``adl_fill`` events: the
 winners' notional ADL closed), ``system_loss_usd`` (the sum of

@@ -137,6 +137,7 @@ def _market_summary(
         "liquidated_notional_short_usd": short_usd,
         "liquidated_accounts": _liquidated_accounts(events_df, rows),
         "bad_debt_usd": _col_sum(rows, "bad_debt_usd"),
+        "bad_debt_final_usd": _col_sum(rows, "bad_debt_final_usd"),
         "insurance_payout_usd": _event_sum(events_df, "insurance_payout", "amount_usd"),
         "adl_haircut_usd": _col_sum(rows, "adl_haircut_usd"),
         "adl_overshoot_usd": _col_sum(rows, "adl_overshoot_usd"),
@@ -264,6 +265,7 @@ def summarize(
             if meta.get("bad_debt_usd") is not None
             else _col_sum(venue, "bad_debt_usd")
         ),
+        "bad_debt_final_usd": _col_sum(venue, "bad_debt_final_usd"),
         "insurance_fund_drawdown_usd": drawdown,
         "backstop_pnl_usd": backstop_pnl,
         "adl_haircut_usd": _col_sum(venue, "adl_haircut_usd"),

@@ -193,3 +193,17 @@ def test_a_figure_no_path_has_reads_n_a_not_a_bullet():
     table = compare_table({"a": [{"min_price": None, "fees_usd": 1.0}]}, ["min_price", "fees_usd"])
     cells = views.marked_table(table)
     assert cells.loc["min_price", "a"] == views.NO_VALUE and cells.loc["fees_usd", "a"] == "1"
+
+
+def test_the_bad_debt_chart_shows_the_final_write_offs_only_when_a_run_has_them():
+    import pandas as pd
+
+    steps = pd.DataFrame({"step": [1, 2, 3], "market": ["BTC"] * 3,
+                          "bad_debt_usd": [5.0, 0.0, 4.0],
+                          "bad_debt_final_usd": [0.0, 0.0, 4.0]})  # fmt: skip
+    fig = views.charts.bad_debt(steps, "BTC")
+    assert [t.name for t in fig.data] == ["per step", "cumulative",
+                                          "written off as final, cumulative"]  # fmt: skip
+    assert list(fig.data[2].y) == [0.0, 0.0, 4.0]
+    quiet = views.charts.bad_debt(steps.assign(bad_debt_final_usd=0.0), "BTC")
+    assert [t.name for t in quiet.data] == ["per step", "cumulative"]

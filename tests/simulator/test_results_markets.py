@@ -14,6 +14,7 @@ import pytest
 from simulator.results import (
     MARKET_SUMMARY_KEYS,
     STEP_COLUMNS,
+    SUMMARY_KEYS,
     VENUE_ONLY_STEP_COLUMNS,
     ResultsError,
     RunReader,
@@ -134,6 +135,19 @@ def test_summary_has_venue_totals_and_a_per_market_breakdown():
     with pytest.raises(ValueError, match="markets the steps do not hold: \\['SOL'\\]"):
         summarize(two_market_frame(), events, pd.DataFrame(),
                   {**meta, "markets": {"SOL": {"start_price": 1.0}}})  # fmt: skip
+
+
+def test_the_bad_debt_written_off_as_final_is_summed_per_market_and_for_the_venue():
+    rows = two_market_step(
+        1, {"bad_debt_usd": 5.0, "bad_debt_final_usd": 2.0}, {"bad_debt_usd": 1.0}
+    ) + two_market_step(2, {}, {"bad_debt_usd": 4.0, "bad_debt_final_usd": 4.0})
+    s = summarize(pd.DataFrame(rows), pd.DataFrame(), pd.DataFrame(),
+                  {"traders": 2, "steps": 2, "wall_seconds": 0.0})  # fmt: skip
+    assert (s["bad_debt_usd"], s["bad_debt_final_usd"]) == (10.0, 6.0)
+    assert list(s)[: len(SUMMARY_KEYS)] == list(SUMMARY_KEYS)
+    btc, eth = s["markets"]["BTC"], s["markets"]["ETH"]
+    assert (btc["bad_debt_usd"], btc["bad_debt_final_usd"]) == (5.0, 2.0)
+    assert (eth["bad_debt_usd"], eth["bad_debt_final_usd"]) == (5.0, 4.0)
 
 
 def test_each_markets_insurance_payouts_and_adl_notional_come_from_its_events():
