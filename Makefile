@@ -13,12 +13,13 @@ SOL_SOURCES := $(shell find contracts -name '*.sol' 2>/dev/null)
 export SOLCX_BINARY_PATH := $(CURDIR)/.solcx
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup run test soak app bench lint clean screenshot lock lock-upgrade
+.PHONY: help setup run test soak soak-all app bench lint clean screenshot lock lock-upgrade
 
 help:
 	@echo "make run    set up, then run the main job on an embedded local chain"
 	@echo "make test   set up, then run every test"
 	@echo "make soak   set up, then explore the contracts' invariants at random (10,000 sequences)"
+	@echo "make soak-all  set up, then run every property test with new random examples (3 rounds)"
 	@echo "make bench  set up, then run the benchmarks (perpsim bench ...)"
 	@echo "make app    set up, then serve the Streamlit app"
 	@echo "make lint   set up, then ruff (Python) and slither (contracts, triaged)"
@@ -94,16 +95,23 @@ run: setup
 	$(BIN)/perpsim compare oct-2025 --paths $(PATHS) --out runs/compare-oct-2025 $(RUN_FLAGS)
 	$(BIN)/perpsim facts runs/compare-oct-2025
 
-# The contracts' stateful invariant test runs fixed (derandomized) sequences in `make test`;
-# `make soak` explores at random: SOAK_EXAMPLES sequences of 20 actions (a failure prints the
-# blob that replays it).
+# Every property test draws fixed (derandomized) examples in `make test` (tests/conftest.py),
+# so CI's verdict depends on the code alone. `make soak` explores at random: the contracts'
+# stateful invariant test over SOAK_EXAMPLES sequences of 20 actions; `make soak-all` every
+# property test with new examples, SOAK_ROUNDS times (a failure prints the blob that replays it).
 SOAK_EXAMPLES ?= 10000
+SOAK_ROUNDS ?= 3
 test: setup
 	$(BIN)/pytest
 
 soak: setup
-	PERPSIM_SOAK=1 PERPSIM_SOAK_EXAMPLES=$(SOAK_EXAMPLES) $(BIN)/pytest -q -s \
+	PERPSIM_HYPOTHESIS=random PERPSIM_SOAK=1 PERPSIM_SOAK_EXAMPLES=$(SOAK_EXAMPLES) $(BIN)/pytest -q -s \
 	  tests/contracts/venue/test_venue_invariants.py::test_venue_invariants_hold_under_random_multi_market_actions
+
+soak-all: setup
+	for i in $$(seq $(SOAK_ROUNDS)); do \
+	  PERPSIM_HYPOTHESIS=random $(BIN)/pytest -q -x $$(grep -rl --include='test_*.py' -e '^from hypothesis' -e '^import hypothesis' tests) || exit 1; \
+	done
 
 bench: setup
 	$(BIN)/perpsim bench chain
