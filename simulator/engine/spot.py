@@ -26,10 +26,13 @@ from simulator.engine.levels import market_views, parse_markets, parse_vault, va
 from simulator.engine.oracle import run_oracle_model
 from simulator.engine.state import EngineState
 from simulator.prices.impact import carry_metaorder, decay_per_step
+from simulator.scenario.models import Controls
 from simulator.units import to_units, to_wad
 
-#: Share of the backstop vault's position it closes per block while unwinding (fraction).
-VAULT_UNWIND_SHARE_PER_STEP = 0.1
+#: The default share of the backstop vault's position it closes per block while unwinding
+#: (fraction): ``controls.backstop_unwind_share_per_step``'s, which :func:`plan_vault_unwind`
+#: uses.
+VAULT_UNWIND_SHARE_PER_STEP = Controls.model_fields["backstop_unwind_share_per_step"].default
 #: The hedger keeps the pool this fraction delta-neutral (1 = fully hedged).
 HEDGE_RATIO = 1.0
 
@@ -70,19 +73,41 @@ def spot_inputs_after_closes(
 
 
 def plan_vault_unwind(ctx: Context, levels: dict[str, Any]) -> list[Action]:
-    """In every market, the backstop vault closes :data:`VAULT_UNWIND_SHARE_PER_STEP` of what
-    it took over (all of it once that share rounds to zero)."""
+    """In every market, the backstop vault's manager closes
+    ``controls.backstop_unwind_share_per_step`` of the position it still holds (``levels``'
+    ``vault_size_wad``, WAD base units; all of it once that share rounds to zero wei): one
+    ``tradePosition`` per market, so what it took over decays geometrically, 0.9 a step at the
+    default 0.1, and at 1 it is all closed in one trade."""
     v = ctx.venue
     if v.vault is None:
         return []
+    share = ctx.scenario.controls.backstop_unwind_share_per_step
     actions = []
     for m, size in enumerate(levels["vault_size_wad"]):
         size = int(size)
         if size:
-            unwind = -int(size * VAULT_UNWIND_SHARE_PER_STEP) or -size
+            unwind = vault_unwind_delta(size, share)
             call = v.vault.trade_position(v.manager, ctx.market_ids[m], unwind)
             actions.append(Action(call, "vault_unwind", -1, m))
     return actions
+
+
+def vault_unwind_delta(size_wad: int, share: float) -> int:
+    """The trade (WAD base units, signed) that closes ``share`` (fraction, in (0, 1]) of the
+    vault's position ``size_wad`` (WAD base units, signed, not 0): ``−int(size × share)``, or
+    the whole position when that rounds to zero or, in floating point, to the whole position
+    or more (at ``share`` = 1 a float product of a 20-digit size is off by some wei: the
+    position is closed exactly, never left as dust nor flipped).
+
+    >>> vault_unwind_delta(10**20, 0.1), vault_unwind_delta(-9, 0.1)
+    (-10000000000000000000, 9)
+    >>> vault_unwind_delta(86086816171183553717, 1.0)
+    -86086816171183553717
+    """
+    close = int(size_wad * share)
+    if close == 0 or abs(close) >= abs(size_wad):
+        close = size_wad
+    return -close
 
 
 def plan_spot(ctx: Context, s: EngineState, t: int, levels: dict[str, Any]) -> list[Action]:

@@ -16,9 +16,9 @@
   ``BackstopWouldBeUnderwater``, ``takeover_refused``), then liquidations; :func:`execute` runs
   a takeover and gives its ``backstop_takeover`` rows when the block is decoded.
 * **Unwind** (:func:`unwind`, :func:`simulator.engine.spot.plan_vault_unwind`): after the ADL
-  keeper, the manager's ``tradePosition`` of :data:`~simulator.engine.spot.
-  VAULT_UNWIND_SHARE_PER_STEP` of each position, sized on the vault's positions as the chain
-  engine read them (:func:`sizes`), a plain venue trade.
+  keeper, the manager's ``tradePosition`` of ``controls.backstop_unwind_share_per_step`` of
+  each position (:func:`simulator.engine.spot.vault_unwind_delta`), sized on the vault's
+  positions as the chain engine read them (:func:`sizes`), a plain venue trade.
 * **LPs** (:func:`lp_withdraw`, :func:`simulator.engine.lps.plan_lp_withdrawals`): the first
   time a market falls ``lps.withdraw_on_drawdown`` from its peak, ``withdraw_fraction`` of
   ``maxWithdraw`` as the last block reads it (0 while the shares are locked, at most the idle
@@ -46,7 +46,7 @@ from eth_utils import keccak, to_canonical_address, to_checksum_address
 from simulator.engine import keepers as engine_keepers
 from simulator.engine.context import Context
 from simulator.engine.events import _takeover_rows, event_row
-from simulator.engine.spot import VAULT_UNWIND_SHARE_PER_STEP
+from simulator.engine.spot import vault_unwind_delta
 from simulator.engine.state import EngineState
 from simulator.mirror import backstop as kernels
 from simulator.mirror import fills, funding
@@ -296,17 +296,19 @@ def size_array(venue: VenueState) -> np.ndarray:
 
 
 def unwind(ctx: Context, venue: VenueState, size_wad: list[int]) -> int:
-    """The manager's unwind (:func:`simulator.engine.spot.plan_vault_unwind`) of the vault's
-    positions ``size_wad`` (as read for the spot phase) on the venue, market by market; the
-    calls sent. A refused trade changes nothing (the chain engine records no row)."""
+    """The manager's unwind (:func:`simulator.engine.spot.plan_vault_unwind`: the scenario's
+    ``controls.backstop_unwind_share_per_step`` of each) of the vault's positions ``size_wad``
+    (as read for the spot phase) on the venue, market by market; the calls sent. A refused
+    trade changes nothing (the chain engine records no row)."""
     vault: Vault | None = venue.backstop
     if vault is None:
         return 0
+    share = ctx.scenario.controls.backstop_unwind_share_per_step
     sent = 0
     for m, size in enumerate(size_wad):
         if not size:
             continue
-        delta = -int(size * VAULT_UNWIND_SHARE_PER_STEP) or -size
+        delta = vault_unwind_delta(int(size), share)
         sent += 1
         try:
             venue.trade(vault.index, m, delta if venue.exact_mode else float(delta),
