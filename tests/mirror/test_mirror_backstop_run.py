@@ -96,6 +96,17 @@ def test_the_mirror_runs_the_backstop_vault_as_the_chain_does(d):
     event(f"the breaker refused a keeper: {counts.get('breaker_revert', 0) > 0}")
 
 
+@settings(EXAMPLES, max_examples=30)
+@given(d=backstop_scenarios(), share=st.sampled_from([0.02, 0.35, 1.0]))
+def test_the_mirror_unwinds_the_vault_at_any_pace_as_the_chain_does(d, share):
+    """The same comparison with the manager's unwind pace drawn
+    (``controls.backstop_unwind_share_per_step``; a separate test, so that the examples of
+    the one above, and of the broken rules' reruns, stay what they were)."""
+    d["controls"] = {**d["controls"], "backstop_unwind_share_per_step": share}
+    counts = run_side_by_side(parse(d), spot=True)
+    event(f"backstop_takeover: {counts.get('backstop_takeover', 0) > 0}")
+
+
 #: Two markets at 15-25x, 70% long, a 20% fall at step 4 with keepers that react at once: the
 #: vault (50,000 USD, backstop fraction 0.9) takes over accounts, refuses the ones that would
 #: leave it under water (liquidated instead), unwinds 10% a step, and the longs' bad debt is
@@ -158,7 +169,7 @@ def _health_without_maintenance(book, price, markets, state):
     "rule,target,name,replacement,scenario",
     [
         ("the vault unwinds a fifth of its positions a step", backstop,
-         "VAULT_UNWIND_SHARE_PER_STEP", 0.2, VAULT),
+         "vault_unwind_delta", lambda size, share: -int(size * 0.2) or -size, VAULT),
         ("a takeover that leaves the vault under water goes through", kernels,
          "cross_health", _health_without_maintenance, VAULT),
         ("the vault's shares are one per unit of assets", backstop, "SHARES_PER_UNIT", 1, VAULT),
@@ -181,6 +192,52 @@ def test_a_broken_vault_rule_is_caught(monkeypatch, rule, target, name, replacem
     )
     with pytest.raises(Divergence, match="mirror and chain diverge at "):
         rerun()
+
+
+def _with_unwind_share(d: dict[str, Any], share: float) -> dict[str, Any]:
+    return {**d, "controls": {**d["controls"], "backstop_unwind_share_per_step": share}}
+
+
+def _vault_sizes_and_takeovers(engine: MirrorEngine) -> tuple[list[list[int]], list[set]]:
+    """After every step: the vault's size per market (WAD integers, as the levels read them)
+    and the markets (indices) of the step's takeovers."""
+    sizes, taken = [], []
+
+    def record(outcome) -> None:
+        sizes.append([int(x) for x in engine._last_levels["vault_size_wad"]])
+        taken.append({engine.symbols.index(e["market"]) for e in outcome.events
+                      if e["kind"] == "backstop_takeover"})  # fmt: skip
+
+    engine.run(on_step=record)
+    return sizes, taken
+
+
+@pytest.mark.parametrize("share", [1.0, 0.35])
+def test_the_vault_unwinds_at_the_scenarios_pace_on_chain_and_on_the_mirror(share):
+    """``controls.backstop_unwind_share_per_step``: the chain engine and the mirror send the
+    same unwind (the run is the chain's to the wei). In every market the vault held at a
+    step's start and took nothing over in, it is left with ``size − int(size × share)``; at 1
+    it holds nothing at the end of any step (VAULT's keepers may leave a deficit, so the
+    unwind reads the block after the takeovers and closes them in their own block), no dust."""
+    d = _with_unwind_share(VAULT, share)
+    counts = run_side_by_side(parse(d), spot=True)
+    assert counts["backstop_takeover"] > 0
+    sizes, taken = _vault_sizes_and_takeovers(MirrorEngine(parse(d), mode="exact"))
+    assert any(taken)
+    if share == 1.0:
+        assert all(size == 0 for step in sizes for size in step)
+    else:
+        checked = 0
+        for t in range(1, len(sizes)):
+            for m, (before, after) in enumerate(zip(sizes[t - 1], sizes[t], strict=True)):
+                if before and m not in taken[t]:
+                    assert after == before - int(before * share), (t, m, before, after)
+                    checked += 1
+        assert checked > 0
+    fast_sizes, fast_taken = _vault_sizes_and_takeovers(MirrorEngine(parse(d), mode="fast"))
+    assert fast_taken == taken
+    np.testing.assert_allclose(np.array(fast_sizes, dtype=float), np.array(sizes, dtype=float),
+                               rtol=1e-9, atol=1e3)  # fmt: skip
 
 
 #: The vault scenario with half the traders short, a 20% rise at step 3 (the vault takes over
