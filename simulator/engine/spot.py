@@ -95,17 +95,17 @@ def plan_vault_unwind(ctx: Context, levels: dict[str, Any]) -> list[Action]:
 def vault_unwind_delta(size_wad: int, share: float) -> int:
     """The trade (WAD base units, signed) that closes ``share`` (fraction, in (0, 1]) of the
     vault's position ``size_wad`` (WAD base units, signed, not 0): ``−int(size × share)``, or
-    the whole position when that rounds to zero or, in floating point, to the whole position
-    or more (at ``share`` = 1 a float product of a 20-digit size is off by some wei: the
-    position is closed exactly, never left as dust nor flipped).
+    the whole position at ``share`` = 1 and when the product rounds to zero or, in floating
+    point, to the whole position or more (a float product of a 20-digit size is off by some
+    wei either way: the position is closed exactly, never left as dust nor flipped).
 
     >>> vault_unwind_delta(10**20, 0.1), vault_unwind_delta(-9, 0.1)
     (-10000000000000000000, 9)
-    >>> vault_unwind_delta(86086816171183553717, 1.0)
-    -86086816171183553717
+    >>> vault_unwind_delta(10728978767972000000, 1.0)  # the float product is 256 wei short
+    -10728978767972000000
     """
     close = int(size_wad * share)
-    if close == 0 or abs(close) >= abs(size_wad):
+    if share >= 1 or close == 0 or abs(close) >= abs(size_wad):
         close = size_wad
     return -close
 

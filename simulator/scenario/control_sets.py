@@ -16,6 +16,10 @@ CONTROL_SETS: dict[str, str] = {
     "leverage_cap": "controls.leverage_cap = 10 (x)",
     "insurance_x10": "controls.insurance_fund_usd x 10 ($10M when it is 0)",
     "backstop_vault": "controls.backstop_vault_usd = $20M",
+    "backstop_vault_fast_unwind": (
+        "controls.backstop_vault_usd = $20M, controls.backstop_unwind_share_per_step = 1 "
+        "(the vault closes what it took over in the next block, not a tenth a step)"
+    ),
     "adl_queue": "controls.adl_policy = profit_queue (queue)",
     "adl_contracts_queue": "controls.adl_policy = contracts_queue",
     "adl_pro_rata": "controls.adl_policy = pro_rata",
@@ -89,6 +93,10 @@ def control_set(scenario: Scenario, name: str) -> Scenario:
         "leverage_cap": {"controls.leverage_cap": 10.0},
         "insurance_x10": {"controls.insurance_fund_usd": fund * 10 if fund > 0 else 10e6},
         "backstop_vault": {"controls.backstop_vault_usd": 20e6},
+        "backstop_vault_fast_unwind": {
+            "controls.backstop_vault_usd": 20e6,
+            "controls.backstop_unwind_share_per_step": 1.0,
+        },
         "adl_queue": {"controls.adl_policy": "profit_queue"},
         "adl_contracts_queue": {"controls.adl_policy": "contracts_queue"},
         "adl_pro_rata": {"controls.adl_policy": "pro_rata"},
