@@ -192,12 +192,13 @@ class Controls(_Model):
     """LP capital in the backstop vault at the start (USD); 0 means no backstop vault."""
     backstop_unwind_share_per_step: float = Field(default=0.1, gt=0, le=1)
     """Share of each position the backstop vault still holds that its manager closes every
-    step (fraction, in (0, 1]; a plain venue trade, from the block after the takeover on).
-    0.1 (the default) closes a tenth of what is left a step: a half-life of about 6.6 steps,
-    a position held about 10 steps on average; 1 closes everything in the next block. The
-    vault holds what it took over unhedged until it is closed, so on a path that keeps
-    falling after the takeovers a slower unwind loses more (README: "What the backstop
-    vault's figure means")."""
+    step (fraction, in (0, 1]; a plain venue trade, from the block after the takeover on, or
+    from the takeover's own block when the keepers' calls may leave a deficit and the unwind
+    reads the block after them). 0.1 (the default) closes a tenth of what is left a step: a
+    half-life of about 6.6 steps, a position held about 10 steps on average; 1 closes all of
+    it at the first unwind. The vault holds what it took over unhedged until it is closed,
+    so on a path that keeps falling after the takeovers a slower unwind loses more (README:
+    "What the backstop vault's figure means")."""
     circuit_breaker_max_move_bps: int | None = Field(default=None, gt=0, le=10_000)
     """Circuit-breaker band of every market (basis points from the oracle's TWAP); ``None``
     keeps each market's own."""
