@@ -240,6 +240,38 @@ def test_the_vault_unwinds_at_the_scenarios_pace_on_chain_and_on_the_mirror(shar
                                rtol=1e-9, atol=1e3)  # fmt: skip
 
 
+def _vault_pnl_and_takeovers(d: dict[str, Any]) -> tuple[float, list[tuple]]:
+    """The vault's P&L over the run (``totalAssets`` at the end less the LP capital, USD) and
+    its takeovers (step, market, account), on the mirror (fast)."""
+    engine = MirrorEngine(parse(d), mode="fast")
+    taken: list[tuple] = []
+    engine.run(on_step=lambda o: taken.extend((e["step"], e["market"], e["account"])
+                                              for e in o.events if e["kind"] == "backstop_takeover"))  # fmt: skip
+    return engine._last_levels["vault_assets_usd"] - d["controls"]["backstop_vault_usd"], taken
+
+
+@pytest.mark.parametrize("after", [0.05, -0.05], ids=["keeps-falling", "rebounds"])
+def test_what_the_vault_holds_after_its_takeovers_is_market_risk_that_a_fast_unwind_sheds(after):
+    """A 4% fall at step 4 puts accounts under the backstop threshold (the vault, 2M USD,
+    takes them over with their margin); then prices fall, or rise, another 5% over ten steps.
+    The pace does not change what is taken over; the vault's P&L does: while it keeps falling
+    the slower unwind loses more (at 0.1 the vault loses, at 1 it keeps about its cushion),
+    while it rebounds the slower unwind gains more -- the vault's loss on oct-2025 is the
+    fall of what it still holds (README: what the backstop vault's figure means)."""
+    base = {**VAULT, "controls": {**VAULT["controls"], "backstop_vault_usd": 2_000_000},
+            "price_path": {"kind": "factor",
+                           "shocks": [{"step": 4, "fall_fraction": 0.04, "over_steps": 1},
+                                      {"step": 5, "fall_fraction": after, "over_steps": 10}]}}  # fmt: skip
+    runs = [_vault_pnl_and_takeovers(_with_unwind_share(base, s)) for s in (0.1, 0.35, 1.0)]
+    pnl = [p for p, _ in runs]
+    taken = runs[0][1]
+    assert len(taken) >= 3 and all(t == taken for _, t in runs)
+    if after > 0:
+        assert pnl[0] < pnl[1] < 0 < pnl[2], pnl
+    else:
+        assert pnl[0] > pnl[1] > pnl[2] > 0, pnl
+
+
 #: The vault scenario with half the traders short, a 20% rise at step 3 (the vault takes over
 #: shorts) and a 35% fall at step 9: the longs' bad debt is deleveraged from the shorts' side,
 #: the vault's short among them.
