@@ -442,6 +442,17 @@ FIELDS: tuple[FormField, ...] = (
         separators=True,
     ),  # fmt: skip
     FormField(
+        "backstop_unwind",
+        "Backstop unwind per step (share)",
+        "float",
+        "Share of what the backstop vault took over that its manager closes each step, in "
+        "(0, 1] (`controls.backstop_unwind_share_per_step`; 1 = all at once).",
+        (_key("backstop_unwind_share_per_step"),),
+        step=0.05,
+        fmt="%.2f",
+        group="Buffers",
+    ),  # fmt: skip
+    FormField(
         "adl_policy",
         "ADL policy",
         "choice",
@@ -503,7 +514,7 @@ FIELD_BY_NAME: dict[str, FormField] = {f.name: f for f in FIELDS}
 #: Which field a message goes to when it names several: the most specific first.
 MESSAGE_ORDER: tuple[str, ...] = (
     "maintenance_margin", "partial_share_bps", "leverage_cap", "max_leverage", "traders",
-    "long_share", "shock_size", "shock_step", "insurance_fund", "backstop_vault", "oi_cap",
+    "long_share", "shock_size", "shock_step", "insurance_fund", "backstop_vault", "backstop_unwind", "oi_cap",
     "circuit_breaker", "adl_policy", "dynamic_margin", "feedback", "seed", "steps",
 )  # fmt: skip
 #: Market parameters behind fields: field name -> venue parameter.
@@ -528,6 +539,7 @@ SCENARIO_KEYS: dict[str, str] = {
     "shock_size": "price_path.shocks.0.fall_fraction",
     "insurance_fund": "controls.insurance_fund_usd",
     "backstop_vault": "controls.backstop_vault_usd",
+    "backstop_unwind": "controls.backstop_unwind_share_per_step",
     "adl_policy": "controls.adl_policy",
     "dynamic_margin": "controls.dynamic_margin",
     "feedback": "controls.feedback",
@@ -570,6 +582,7 @@ def field_values(base: Scenario) -> dict[str, Any]:
         "partial_share_bps": int(market["partial_liquidation_share_bps"]),
         "insurance_fund": float(c.insurance_fund_usd),
         "backstop_vault": float(c.backstop_vault_usd),
+        "backstop_unwind": float(c.backstop_unwind_share_per_step),
         "adl_policy": str(c.adl_policy),
         "leverage_cap": c.leverage_cap,
         "oi_cap": c.oi_cap_usd,

@@ -41,8 +41,9 @@ EXPERIMENT_JSON = "experiment.json"
 SCHEMA_VERSION = 1
 #: Scenario control keys offered as parameters (``controls.<name>``); every other override key
 #: can be typed in.
-CONTROL_KEYS = ("insurance_fund_usd", "backstop_vault_usd", "leverage_cap", "oi_cap_usd",
-                "circuit_breaker_max_move_bps", "adl_policy", "adl_price_mode", "dynamic_margin")  # fmt: skip
+CONTROL_KEYS = ("insurance_fund_usd", "backstop_vault_usd", "backstop_unwind_share_per_step",
+                "leverage_cap", "oi_cap_usd", "circuit_breaker_max_move_bps", "adl_policy",
+                "adl_price_mode", "dynamic_margin")  # fmt: skip
 #: Objectives offered (any ``[min:|max:]STAT:METRIC`` can be typed in).
 OBJECTIVE_CHOICES = tuple(
     f"{stat}:{metric}" for metric in HEADLINE_METRICS for stat in ("mean", "var95", "cvar95")

@@ -84,6 +84,15 @@ def test_out_of_range_long_share_names_the_scenario_key(app):
     assert "traders.long_share must be between 0 and 1 (got 1.5)" in message
 
 
+def test_a_backstop_unwind_share_outside_0_1_is_refused_naming_the_key(app, spawned):
+    app.number_input(key="scenario.backstop_unwind").set_value(1.5).run()
+    assert not app.exception
+    [message] = errors(app)
+    assert "backstop_unwind_share_per_step" in message
+    assert app.button(key="scenario.run").disabled
+    assert spawned.commands == []
+
+
 def test_an_upload_that_is_not_a_scenario_names_the_problem(app):
     app.radio(key="scenario.source").set_value("Upload YAML").run()
     assert any("Upload a scenario" in i.value for i in app.info)
