@@ -31,7 +31,7 @@ import numpy as np
 from simulator.mirror import fills, funding, health
 from simulator.mirror.fixed import BPS, UNIT, exact, fast
 from simulator.mirror.markets import MarketArrays, MarketState
-from simulator.mirror.sim import scalar
+from simulator.mirror.sim import jit_calls, scalar
 from simulator.mirror.sim.calls import Liquidation, Reverted, error_text, where_sum
 from simulator.mirror.sim.venue_adl import AdlMixin
 from simulator.mirror.sim.venue_liquidations import LiquidationsMixin
@@ -141,6 +141,9 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
     """Bumped by every change of a market's price, open interest or stored funding: the key
     of the cached :meth:`funding`."""
     _funding_cache: tuple | None = None
+    _jit_cache: tuple | None = None
+    """Fast mode: (the :attr:`scalar_params` they were packed from, the packed parameters
+    and tiers, the kernels' scratch outputs), :meth:`jit_buffers`."""
 
     def address(self, a: int) -> str:
         """Account ``a``'s address as the chain's errors print it."""
@@ -221,6 +224,21 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
     def __post_init__(self) -> None:
         if not self.exact_mode and self.scalar_params is None:
             self.scalar_params = scalar.params_of(self.markets)
+
+    def jit_buffers(self) -> tuple:
+        """Fast mode: what the compiled calls (:mod:`~simulator.mirror.sim.jit_calls`) read
+        besides the state: the markets' packed parameters and tiers (repacked when
+        :attr:`scalar_params` is replaced), and scratch outputs (``out`` floats, a cross
+        liquidation's per-market ``rows`` and its ``order`` of markets closed)."""
+        cache = self._jit_cache
+        if cache is None or cache[0] is not self.scalar_params:
+            params, tiers = jit_calls.pack_params(self.scalar_params,
+                                                  self.markets.insurance_fee_share_bps)  # fmt: skip
+            n = self.n_markets
+            cache = (self.scalar_params, params, tiers, np.zeros(jit_calls.N_OUT),
+                     np.zeros((jit_calls.N_ROWS, n)), np.zeros(n + 1, dtype=np.int64))  # fmt: skip
+            self._jit_cache = cache
+        return cache[1:]
 
     @property
     def conv(self):
