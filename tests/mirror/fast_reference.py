@@ -159,8 +159,6 @@ class ReferenceCalls:
             partial_at = 0
         return partial_at
 
-
-
     def _liquidate_fast(self, a: int, slots: list[int]) -> Liquidation:
         state, li, si = self.funding_floats()
         n = self.n_markets
@@ -280,7 +278,6 @@ class ReferenceCalls:
             self.pool = self.pool - deficit + paid
             self._absorb(out, m, size > 0, deficit, paid, close, fill)
         return out
-
 
 
 class ReferenceVenue(ReferenceCalls, VenueState):
