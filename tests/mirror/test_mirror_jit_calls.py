@@ -84,8 +84,8 @@ def _setup(base: VenueState, draw: dict) -> VenueState:
         if changes:
             v.set_parameters(m, {**v.params_chain[m][0], **changes})
     v.begin_block(v.now + draw["dt"])
-    v.price = v.price * np.array(draw["moves"])
-    v.updated_at = v.now - np.array(draw["ages"], dtype=np.int64)
+    v.price[:] = v.price * np.array(draw["moves"])  # in place: packed views in fast mode
+    v.updated_at[:] = v.now - np.array(draw["ages"], dtype=np.int64)
     for a, m, mark in draw["marks"]:
         if v.size[a, m] != 0:
             v.partial_at[a, m] = v.now - mark
@@ -142,18 +142,16 @@ def draws(draw, accounts: int = 40, markets: int = 3) -> dict:
                           lambda x: s * x * 10**18)),
                       st.booleans(), st.sampled_from([0.0, 0.0, 50.0 * USD, -50.0 * USD, 1e30]),
                       st.sampled_from([0.0, 0.0, 1.0, 1e40]))  # fmt: skip
+    per_market = lambda s: st.lists(s, min_size=markets, max_size=markets)  # noqa: E731
     call = st.one_of(trade, st.tuples(st.just("liquidate"), a),
                      st.tuples(st.just("liquidate_isolated"), a, m))  # fmt: skip
     return {
-        "params": draw(st.lists(_param_changes, min_size=markets, max_size=markets)),
+        "params": draw(per_market(_param_changes)),
         "dt": draw(st.sampled_from([0, 1, 60, 3000])),
-        "moves": draw(st.lists(st.sampled_from([1.0, 0.97, 1.05, 0.8, 0.5, 0.3, 1.6, 2.5]),
-                               min_size=markets, max_size=markets)),  # fmt: skip
-        "ages": draw(st.lists(st.sampled_from([0, 0, 5000]), min_size=markets,
-                              max_size=markets)),  # fmt: skip
+        "moves": draw(per_market(st.sampled_from([1.0, 0.97, 1.05, 0.8, 0.5, 0.3, 1.6, 2.5]))),
+        "ages": draw(per_market(st.sampled_from([0, 0, 5000]))),
         "marks": draw(st.lists(st.tuples(a, m, st.sampled_from([1, 20, 45, 100])), max_size=8)),
-        "used": draw(st.lists(st.sampled_from([0.0, 400.0 * USD, 600.0 * USD]), min_size=markets,
-                              max_size=markets)),  # fmt: skip
+        "used": draw(per_market(st.sampled_from([0.0, 400.0 * USD, 600.0 * USD]))),
         "calls": draw(st.lists(call, min_size=1, max_size=5)),
     }
 

@@ -41,6 +41,28 @@ N_PARAMS = 17
 MM, IM = 0, 1
 """The tiers array's second index: the maintenance fraction's tiers, the initial's."""
 
+# -- the fast-mode state, packed (:meth:`VenueState._pack`): each name a row of its array ------
+MARKET_FLOATS = ("price", "long_oi", "short_oi", "max_long_oi", "max_short_oi", "long_index",
+                 "short_index", "rate", "last_mark", "previous_mark", "fees", "penalties",
+                 "rate_used")  # fmt: skip
+"""(F, M) float64: per market, WAD."""
+(F_PRICE, F_LONG_OI, F_SHORT_OI, F_MAX_LONG_OI, F_MAX_SHORT_OI, F_LONG_INDEX, F_SHORT_INDEX,
+ F_RATE, F_LAST_MARK, F_PREVIOUS_MARK, F_FEES, F_PENALTIES, F_RATE_USED) = range(13)  # fmt: skip
+MARKET_INTS = ("last_funding_time", "last_mark_block", "rate_block", "updated_at", "max_age_s")
+"""(I, M) int64: per market, seconds and block numbers."""
+I_LAST_FUNDING_TIME, I_LAST_MARK_BLOCK, I_RATE_BLOCK, I_UPDATED_AT, I_MAX_AGE = range(5)
+POSITION_FLOATS = ("size", "entry", "snapshot", "margin")
+"""(4, A, M) float64: per account and market, WAD."""
+P_SIZE, P_ENTRY, P_SNAPSHOT, P_MARGIN = range(4)
+POSITION_INTS = ("partial_at", "last_liquidation_block")
+"""(2, A, M) int64: per account and market."""
+Q_PARTIAL_AT, Q_LAST_LIQUIDATION_BLOCK = range(2)
+PACKED = (("_market_floats", MARKET_FLOATS, np.float64), ("_market_ints", MARKET_INTS, np.int64),
+          ("_position_floats", POSITION_FLOATS, np.float64),
+          ("_position_ints", POSITION_INTS, np.int64))  # fmt: skip
+"""The packed arrays' attribute names on the venue, their rows' names and dtype. The funding
+at now is one (3, M) array too: long index, short index, rate (``fn``)."""
+
 # -- the calls' outcomes -----------------------------------------------------------------------
 OK = 0
 INSUFFICIENT_BALANCE = 1
@@ -286,10 +308,7 @@ def _use_rate(m, closed, block, price, rate_used, rate_block, cap):
 @_jit
 def trade(
     a, m, delta, isolated, margin_delta, acceptable, adds_risk, check_stale, now, block,
-    params, tiers, price, long_oi, short_oi, max_long_oi, max_short_oi, long_index,
-    short_index, rate, last_funding_time, last_mark, previous_mark, last_mark_block, fees,
-    updated_at, max_age_s, li_now, si_now, rate_now, size, entry, snapshot, margin,
-    isolated_flag, partial_at, collateral, out,
+    params, tiers, mf, mi, pf, pi, isolated_flag, collateral, fn, out,
 ):  # fmt: skip
     """``_trade`` of ``delta`` by account ``a`` in market ``m`` after its checks before the
     accounting (``TradesMixin._trade_checks``: ``adds_risk``), then ``_checkAfterTrade`` on the
@@ -297,7 +316,17 @@ def trade(
     fees and the account's row written. Returns :data:`OK` with the fill, new size, entry,
     realized profit, fee, funding settled and the fund's whole-unit share of the fee in
     ``out`` (:data:`T_FILL` ...), or an error code (nothing written). ``check_stale``: check
-    the account's other cross positions' prices (:data:`STALE_CROSS`)."""
+    the account's other cross positions' prices (:data:`STALE_CROSS`). The state: the packed
+    arrays (:data:`PACKED`), the cross collateral, the funding at now ``fn``."""
+    price, long_oi, short_oi = mf[F_PRICE], mf[F_LONG_OI], mf[F_SHORT_OI]
+    max_long_oi, max_short_oi = mf[F_MAX_LONG_OI], mf[F_MAX_SHORT_OI]
+    long_index, short_index, rate = mf[F_LONG_INDEX], mf[F_SHORT_INDEX], mf[F_RATE]
+    last_mark, previous_mark, fees = mf[F_LAST_MARK], mf[F_PREVIOUS_MARK], mf[F_FEES]
+    last_funding_time, last_mark_block = mi[I_LAST_FUNDING_TIME], mi[I_LAST_MARK_BLOCK]
+    updated_at, max_age_s = mi[I_UPDATED_AT], mi[I_MAX_AGE]
+    li_now, si_now, rate_now = fn[0], fn[1], fn[2]
+    size, entry, snapshot, margin = pf[P_SIZE], pf[P_ENTRY], pf[P_SNAPSHOT], pf[P_MARGIN]
+    partial_at = pi[Q_PARTIAL_AT]
     size0, entry0 = size[a, m], entry[a, m]
     li, si = li_now[m], si_now[m]
     paid = _owed(size0, snapshot[a, m], li, si)
@@ -412,15 +441,21 @@ def trade(
 
 @_jit
 def liquidate_isolated(
-    a, m, now, block, fund, params, tiers, price, long_oi, short_oi, long_index, short_index,
-    rate, last_funding_time, last_mark, previous_mark, last_mark_block, penalties, rate_used,
-    rate_block, li_now, si_now, rate_now, size, entry, snapshot, margin, isolated_flag,
-    partial_at, last_liquidation_block, collateral, out,
+    a, m, now, block, fund, params, tiers, mf, mi, pf, pi, isolated_flag, collateral, fn, out
 ):  # fmt: skip
     """``liquidateIsolated(account, market)`` after its price and breaker checks: returns
     :data:`OK` with ``out`` (:data:`X_OWED` ...: funding settled, profit realized, the fund
     after the insurance share, the deficit, the fund's cover; then the close, fill and
     penalty) and market ``m``'s and the position's state written, or an error code."""
+    price, long_oi, short_oi = mf[F_PRICE], mf[F_LONG_OI], mf[F_SHORT_OI]
+    long_index, short_index, rate = mf[F_LONG_INDEX], mf[F_SHORT_INDEX], mf[F_RATE]
+    last_mark, previous_mark = mf[F_LAST_MARK], mf[F_PREVIOUS_MARK]
+    penalties, rate_used = mf[F_PENALTIES], mf[F_RATE_USED]
+    last_funding_time, last_mark_block = mi[I_LAST_FUNDING_TIME], mi[I_LAST_MARK_BLOCK]
+    rate_block = mi[I_RATE_BLOCK]
+    li_now, si_now, rate_now = fn[0], fn[1], fn[2]
+    size, entry, snapshot, margin = pf[P_SIZE], pf[P_ENTRY], pf[P_SNAPSHOT], pf[P_MARGIN]
+    partial_at, last_liquidation_block = pi[Q_PARTIAL_AT], pi[Q_LAST_LIQUIDATION_BLOCK]
     sz, en = size[a, m], entry[a, m]
     if sz == 0:
         return NO_POSITION
@@ -477,10 +512,8 @@ def liquidate_isolated(
 
 @_jit
 def liquidate_cross(
-    a, now, block, fund, params, tiers, price, long_oi, short_oi, long_index, short_index,
-    rate, last_funding_time, last_mark, previous_mark, last_mark_block, penalties, rate_used,
-    rate_block, li_now, si_now, rate_now, size, entry, snapshot, isolated_flag, partial_at,
-    last_liquidation_block, collateral, order, rows, out,
+    a, now, block, fund, params, tiers, mf, mi, pf, pi, isolated_flag, collateral, fn, order,
+    rows, out,
 ):  # fmt: skip
     """``liquidate(account)`` of account ``a``'s cross positions after their price and breaker
     checks (:func:`simulator.mirror.sim.scalar.liquidate_cross` and its writes): returns
@@ -489,6 +522,15 @@ def liquidate_cross(
     full, deficit share, the fund's share of its cover) and ``out`` (:data:`X_OWED` ...), the
     markets' and the account's state written; or an error code (``out[0]``, ``out[1]``: the
     equity and maintenance before)."""
+    price, long_oi, short_oi = mf[F_PRICE], mf[F_LONG_OI], mf[F_SHORT_OI]
+    long_index, short_index, rate = mf[F_LONG_INDEX], mf[F_SHORT_INDEX], mf[F_RATE]
+    last_mark, previous_mark = mf[F_LAST_MARK], mf[F_PREVIOUS_MARK]
+    penalties, rate_used = mf[F_PENALTIES], mf[F_RATE_USED]
+    last_funding_time, last_mark_block = mi[I_LAST_FUNDING_TIME], mi[I_LAST_MARK_BLOCK]
+    rate_block = mi[I_RATE_BLOCK]
+    li_now, si_now, rate_now = fn[0], fn[1], fn[2]
+    size, entry, snapshot = pf[P_SIZE], pf[P_ENTRY], pf[P_SNAPSHOT]
+    partial_at, last_liquidation_block = pi[Q_PARTIAL_AT], pi[Q_LAST_LIQUIDATION_BLOCK]
     n = price.shape[0]
     js = np.empty(n, dtype=np.int64)
     k = 0

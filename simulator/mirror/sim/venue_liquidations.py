@@ -167,23 +167,16 @@ class LiquidationsMixin:
 
     # -- fast mode's calls, compiled (:mod:`~simulator.mirror.sim.jit_calls`) ------------------
 
-    def _jit_market_state(self) -> tuple:
-        """The market arrays a fast liquidation kernel reads and writes, in its order."""
-        return (self.price, self.long_oi, self.short_oi, self.long_index, self.short_index,
-                self.rate, self.last_funding_time, self.last_mark, self.previous_mark,
-                self.last_mark_block, self.penalties, self.rate_used, self.rate_block)  # fmt: skip
-
     def _liquidate_fast(self, a: int, slots: list[int]) -> Liquidation:
         """:meth:`liquidate` in fast mode (:func:`jit_calls.liquidate_cross`), then the
         account's ``_open`` order, the pool and the fund, and the deficit's absorption."""
-        state, li, si = self.funding_floats()
+        state, li, si, fn = self.funding_rows()
         params, tiers, out, rows, order = self.jit_buffers()
         size0, iso0 = self.size[a].tolist(), self.isolated[a].tolist()
         code = jit_calls.liquidate_cross(
             a, int(self.now), int(self.block), float(self.fund), params, tiers,
-            *self._jit_market_state(), state.long_funding_index, state.short_funding_index,
-            state.funding_rate_per_day, self.size, self.entry, self.snapshot, self.isolated,
-            self.partial_at, self.last_liquidation_block, self.collateral, order, rows, out,
+            self._market_floats, self._market_ints, self._position_floats, self._position_ints,
+            self.isolated, self.collateral, fn, order, rows, out,
         )  # fmt: skip
         if code != jit_calls.OK:
             name = jit_calls.ERRORS[code]
@@ -220,14 +213,13 @@ class LiquidationsMixin:
     def _liquidate_isolated_fast(self, a: int, m: int) -> Liquidation:
         """:meth:`liquidate_isolated` in fast mode (:func:`jit_calls.liquidate_isolated`),
         then the account's ``_open`` order, the pool and the fund, and the deficit."""
-        state, lis, sis = self.funding_floats()
+        state, lis, sis, fn = self.funding_rows()
         params, tiers, out, _, _ = self.jit_buffers()
         size = float(self.size[a, m])
         code = jit_calls.liquidate_isolated(
             a, m, int(self.now), int(self.block), float(self.fund), params, tiers,
-            *self._jit_market_state(), state.long_funding_index, state.short_funding_index,
-            state.funding_rate_per_day, self.size, self.entry, self.snapshot, self.margin,
-            self.isolated, self.partial_at, self.last_liquidation_block, self.collateral, out,
+            self._market_floats, self._market_ints, self._position_floats, self._position_ints,
+            self.isolated, self.collateral, fn, out,
         )  # fmt: skip
         if code != jit_calls.OK:
             account, name = self.address(a), jit_calls.ERRORS[code]

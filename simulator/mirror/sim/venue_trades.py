@@ -146,20 +146,16 @@ class TradesMixin:
         revert changes nothing."""
         size0 = float(self.size[a, m])
         adds_risk = self._trade_checks(a, m, size0, delta, isolated)
-        now_state, lis, sis = self.funding_floats()
+        now_state, lis, sis, fn = self.funding_rows()
         params, tiers, out, _, _ = self.jit_buffers()
         order = self.open_order[a] if self.open_order is not None else ()
         check_stale = bool(order)
         while True:
             code = jit_calls.trade(
                 a, m, delta, isolated, margin_delta, acceptable, adds_risk, check_stale,
-                int(self.now), int(self.block), params, tiers, self.price, self.long_oi,
-                self.short_oi, self.max_long_oi, self.max_short_oi, self.long_index,
-                self.short_index, self.rate, self.last_funding_time, self.last_mark,
-                self.previous_mark, self.last_mark_block, self.fees, self.updated_at,
-                self.max_age_s, now_state.long_funding_index, now_state.short_funding_index,
-                now_state.funding_rate_per_day, self.size, self.entry, self.snapshot,
-                self.margin, self.isolated, self.partial_at, self.collateral, out,
+                int(self.now), int(self.block), params, tiers, self._market_floats,
+                self._market_ints, self._position_floats, self._position_ints, self.isolated,
+                self.collateral, fn, out,
             )  # fmt: skip
             if code != jit_calls.STALE_CROSS:
                 break
