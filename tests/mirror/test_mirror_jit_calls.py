@@ -9,6 +9,8 @@ branches (partial closes, the per-block cap, deficits)."""
 
 from __future__ import annotations
 
+import copy
+import pickle
 from collections import Counter
 from typing import Any
 
@@ -19,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from benchmarks.mirror import bench_scenario
-from simulator.mirror.sim import MirrorEngine
+from simulator.mirror.sim import MirrorEngine, jit_calls
 from simulator.mirror.sim.calls import Liquidation, Reverted
 from simulator.mirror.sim.venue import VenueState
 
@@ -175,3 +177,25 @@ def test_compiled_calls_equal_the_python_fast_paths(base):
             "NotLiquidatable", "NothingLiquidatableNow", "ok"}  # fmt: skip
     assert want <= names, (want - names, seen)
     assert seen["deficit"] > 0 and seen["partial"] > 0, seen
+
+
+def test_packed_state_survives_copies_and_pickles_and_refuses_a_rebound_array(base):
+    """The fast venue's packed arrays (:data:`jit_calls.PACKED`): a copy, a pickle and a deep
+    copy each have their own, the attributes views of them, and trade alike; an attribute
+    rebound (not written in place) is refused at the next block."""
+    copies = [base.copy(), pickle.loads(pickle.dumps(base)), copy.deepcopy(base)]
+    results = []
+    for v in copies:
+        v.open_order = [list(o) for o in base.open_order]
+        for packed, names, _ in jit_calls.PACKED:
+            rows = getattr(v, packed)
+            assert not np.shares_memory(rows, getattr(base, packed))
+            assert all(getattr(v, k).base is rows for k in names)
+        v.begin_block(v.now + 60)
+        results.append(_call(v, ("trade", 3, 0, 1e17, False, 0.0, 0.0)))
+        assert _state(v) == _state(copies[0])
+    assert results[0][0] == "ok" and results.count(results[0]) == 3
+    v = base.copy()
+    v.long_index = v.long_index.copy()
+    with pytest.raises(RuntimeError, match="'long_index' was rebound"):
+        v.begin_block(v.now + 60)

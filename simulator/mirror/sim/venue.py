@@ -238,6 +238,13 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
             for i, k in enumerate(names):
                 setattr(self, k, rows[i])
 
+    def __setstate__(self, state: dict) -> None:
+        """Unpickled or deep-copied: the packed arrays' views made views again (a pickle
+        holds each array apart)."""
+        self.__dict__.update(state)
+        if not self.exact_mode:
+            self._pack()
+
     def _check_packed(self) -> None:
         """Fast mode: every packed attribute still a view of its packed array (a rebound one
         would leave the compiled calls reading stale values)."""
