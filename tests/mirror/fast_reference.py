@@ -25,6 +25,7 @@ class ReferenceCalls:
         """:meth:`trade` in plain floats (fast mode): ``_checkAfterTrade`` runs on the values
         after the trade before any is stored, so a revert changes nothing; then market ``m``'s
         accrual, open interest and the account's row are written in place."""
+        self.fresh(m)  # what ``trade`` called before it until session 25
         p = self.scalar_params[m]
         size0, entry0 = float(self.size[a, m]), float(self.entry[a, m])
         adds_risk = self._trade_checks(a, m, size0, delta, isolated)

@@ -83,6 +83,8 @@ def _setup(base: VenueState, draw: dict) -> VenueState:
     v.open_order = [list(o) for o in base.open_order]
     v.params_chain = list(base.params_chain)
     for m, changes in enumerate(draw["params"]):
+        if draw["partial"][m]:  # positions above $1,000 closed in parts
+            changes = {**changes, "partialLiquidationThreshold": 1000 * USD}
         if changes:
             v.set_parameters(m, {**v.params_chain[m][0], **changes})
     v.begin_block(v.now + draw["dt"])
@@ -92,6 +94,8 @@ def _setup(base: VenueState, draw: dict) -> VenueState:
         if v.size[a, m] != 0:
             v.partial_at[a, m] = v.now - mark
             v.last_liquidation_block[a, m] = v.block if mark % 2 else v.block - 1
+    if draw["paused"] is not None:  # a guardian's pause wired: the trade's checks in Python
+        v.risk_paused = np.array(draw["paused"])
     for m, used in enumerate(draw["used"]):
         v.rate_used[m], v.rate_block[m] = used, v.block
     v.version += 1
@@ -149,11 +153,15 @@ def draws(draw, accounts: int = 40, markets: int = 3) -> dict:
                      st.tuples(st.just("liquidate_isolated"), a, m))  # fmt: skip
     return {
         "params": draw(per_market(_param_changes)),
+        "partial": draw(per_market(st.booleans())),
         "dt": draw(st.sampled_from([0, 1, 60, 3000])),
         "moves": draw(per_market(st.sampled_from([1.0, 0.97, 1.05, 0.8, 0.5, 0.3, 1.6, 2.5]))),
         "ages": draw(per_market(st.sampled_from([0, 0, 5000]))),
         "marks": draw(st.lists(st.tuples(a, m, st.sampled_from([1, 20, 45, 100])), max_size=8)),
         "used": draw(per_market(st.sampled_from([0.0, 400.0 * USD, 600.0 * USD]))),
+        "paused": draw(
+            st.sampled_from([None, None, (False,) * markets, (True,) + (False,) * (markets - 1)])
+        ),
         "calls": draw(st.lists(call, min_size=1, max_size=5)),
     }
 
@@ -172,7 +180,7 @@ def test_compiled_calls_equal_the_python_fast_paths(base):
 
     run()
     names = {key[1] for key in seen if isinstance(key, tuple)}
-    want = {"InsufficientBalance", "InvalidFillPrice", "PriceLimitExceeded", "OpenInterestCapExceeded",
+    want = {"InsufficientBalance", "InvalidFillPrice", "RiskPaused", "PriceLimitExceeded", "OpenInterestCapExceeded",
             "InsufficientMargin", "StalePrice", "NoPosition", "WrongMarginMode",
             "NotLiquidatable", "NothingLiquidatableNow", "ok"}  # fmt: skip
     assert want <= names, (want - names, seen)

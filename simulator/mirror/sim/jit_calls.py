@@ -85,13 +85,16 @@ WRONG_MARGIN_MODE = 10
 NOT_LIQUIDATABLE = 11
 """``out[0]``, ``out[1]``: the equity and the maintenance margin."""
 NOTHING_LIQUIDATABLE_NOW = 12
+STALE_PRICE = 13
+"""The traded market's own oracle is stale (``freshPrice``): the caller raises its error."""
 ERRORS = {INSUFFICIENT_BALANCE: "InsufficientBalance", INVALID_FILL_PRICE: "InvalidFillPrice",
           PRICE_LIMIT_EXCEEDED: "PriceLimitExceeded", OI_CAP_LONG: "OpenInterestCapExceeded",
           OI_CAP_SHORT: "OpenInterestCapExceeded", CLOSE_MARGIN: "InsufficientMargin",
           INSUFFICIENT_MARGIN: "InsufficientMargin", STALE_CROSS: "StalePrice",
           NO_POSITION: "NoPosition", WRONG_MARGIN_MODE: "WrongMarginMode",
           NOT_LIQUIDATABLE: "NotLiquidatable",
-          NOTHING_LIQUIDATABLE_NOW: "NothingLiquidatableNow"}  # fmt: skip
+          NOTHING_LIQUIDATABLE_NOW: "NothingLiquidatableNow",
+          STALE_PRICE: "StalePrice"}  # fmt: skip
 
 # -- a trade's out values ----------------------------------------------------------------------
 T_FILL, T_SIZE, T_ENTRY, T_REALIZED, T_FEE, T_FUNDING, T_FUND_ADD = range(7)
@@ -316,11 +319,14 @@ def _use_rate(m, closed, block, price, rate_used, rate_block, cap):
 
 @_jit
 def trade(
-    a, m, delta, isolated, margin_delta, acceptable, adds_risk, check_stale, now, block,
-    params, tiers, mf, mi, pf, pi, isolated_flag, collateral, fn, out,
+    a, m, delta, isolated, margin_delta, acceptable, checks, adds_risk, check_stale, now,
+    block, params, tiers, mf, mi, pf, pi, isolated_flag, collateral, fn, out,
 ):  # fmt: skip
-    """``_trade`` of ``delta`` by account ``a`` in market ``m`` after its checks before the
-    accounting (``TradesMixin._trade_checks``: ``adds_risk``), then ``_checkAfterTrade`` on the
+    """``_trade`` of ``delta`` by account ``a`` in market ``m``: with ``checks`` first its
+    checks before the accounting (``freshPrice`` of ``m``: :data:`STALE_PRICE`; the margin
+    mode: :data:`WRONG_MARGIN_MODE`; whether it adds risk), for a venue without a guardian's
+    pause or a circuit breaker; else those were the caller's (``TradesMixin._trade_checks``:
+    ``adds_risk``). Then the accounting, then ``_checkAfterTrade`` on the
     values after it, then (when neither reverts) market ``m``'s accrual, its open interest and
     fees and the account's row written. Returns :data:`OK` with the fill, new size, entry,
     realized profit, fee, funding settled and the fund's whole-unit share of the fee in
@@ -337,6 +343,13 @@ def trade(
     size, entry, snapshot, margin = pf[P_SIZE], pf[P_ENTRY], pf[P_SNAPSHOT], pf[P_MARGIN]
     partial_at = pi[Q_PARTIAL_AT]
     size0, entry0 = size[a, m], entry[a, m]
+    if checks:
+        if now - updated_at[m] > max_age_s[m]:
+            return STALE_PRICE
+        if size0 != 0 and isolated_flag[a, m] != isolated:
+            return WRONG_MARGIN_MODE
+        new_size = size0 + delta
+        adds_risk = abs(new_size) > abs(size0) or (new_size != 0 and (new_size > 0) != (size0 > 0))
     li, si = li_now[m], si_now[m]
     paid = _owed(size0, snapshot[a, m], li, si)
     col, mar = collateral[a], margin[a, m]

@@ -9,7 +9,10 @@ liquidation cap used, the ledger (fees, penalties, deficits, bad debt); per acco
 (A, M) size, entry, funding snapshot, isolated margin and flag, partial-liquidation mark and
 block of the last liquidation; per account (A,) cross collateral; the insurance fund's balance.
 Values are WAD in either mode of :mod:`simulator.mirror.fixed` (exact: object arrays of Python
-ints, equal to the chain to the wei; fast: float64).
+ints, equal to the chain to the wei; fast: float64). In fast mode the per-market and
+per-position arrays are rows of a few packed arrays (:data:`~simulator.mirror.sim.jit_calls.
+PACKED`, what the compiled trade and liquidation calls take): write them in place, never
+rebind them (:meth:`VenueState.begin_block` refuses a rebound one).
 
 The calls live in mixins, one concept each: :mod:`~simulator.mirror.sim.venue_trades`,
 :mod:`~simulator.mirror.sim.venue_liquidations`, :mod:`~simulator.mirror.sim.venue_adl`; what

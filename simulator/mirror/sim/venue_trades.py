@@ -43,10 +43,10 @@ class TradesMixin:
         ``funding``). Raises :class:`Reverted` (nothing changed) as the contract reverts.
         ``acceptable``: the call's ``acceptablePrice`` (WAD; 0 = no bound): a buy filling above
         it or a sell below it reverts ``PriceLimitExceeded``."""
-        self.fresh(m)
         if not self.exact_mode:
-            return self._trade_fast(a, m, float(delta), isolated, float(margin_delta),
+            return self._trade_fast(a, m, float(delta), bool(isolated), float(margin_delta),
                                     float(acceptable))  # fmt: skip
+        self.fresh(m)
         x = lambda v: self.conv([v])  # noqa: E731
         size0, entry0 = self.size[a, m], self.entry[a, m]
         adds_risk = self._trade_checks(a, m, size0, delta, isolated)
@@ -145,14 +145,19 @@ class TradesMixin:
         ``m``'s accrual, open interest and fees and the account's row written in place; a
         revert changes nothing."""
         size0 = float(self.size[a, m])
-        adds_risk = self._trade_checks(a, m, size0, delta, isolated)
+        # the checks before the accounting: in the kernel unless a pause or a breaker is wired
+        checks = self.risk_paused is None and self.breaker is None
+        adds_risk = False
+        if not checks:
+            self.fresh(m)
+            adds_risk = self._trade_checks(a, m, size0, delta, isolated)
         now_state, lis, sis, fn = self.funding_rows()
         params, tiers, out, _, _ = self.jit_buffers()
         order = self.open_order[a] if self.open_order is not None else ()
         check_stale = bool(order)
         while True:
             code = jit_calls.trade(
-                a, m, delta, isolated, margin_delta, acceptable, adds_risk, check_stale,
+                a, m, delta, isolated, margin_delta, acceptable, checks, adds_risk, check_stale,
                 int(self.now), int(self.block), params, tiers, self._market_floats,
                 self._market_ints, self._position_floats, self._position_ints, self.isolated,
                 self.collateral, fn, out,
@@ -164,7 +169,7 @@ class TradesMixin:
                     self.fresh(j)  # raises StalePrice
             check_stale = False  # none of the _open markets is stale: as the contract
         if code != jit_calls.OK:
-            self._trade_reverted(code, m, delta, margin_delta, acceptable, out)
+            self._trade_reverted(code, a, m, delta, margin_delta, acceptable, out)
         fill, size1, entry1, realized, fee, paid, fund_add, _ = out.tolist()
         self.version += 1
         self._keep_funding(now_state, lis, sis)
@@ -175,9 +180,14 @@ class TradesMixin:
         return {"fill": fill, "new_size": size1, "entry": entry1, "realized": realized,
                 "fee": fee, "funding": paid}  # fmt: skip
 
-    def _trade_reverted(self, code, m, delta, margin_delta, acceptable, out) -> None:
+    def _trade_reverted(self, code, a, m, delta, margin_delta, acceptable, out) -> None:
         """Raise the :class:`Reverted` of a fast trade's error ``code`` (its values in
         ``out``, :mod:`~simulator.mirror.sim.jit_calls`)."""
+        if code == jit_calls.STALE_PRICE:
+            self.fresh(m)  # raises StalePrice
+        if code == jit_calls.WRONG_MARGIN_MODE:
+            raise Reverted(error_text("WrongMarginMode", market=m + 1,
+                                      isolated=bool(self.isolated[a, m])))  # fmt: skip
         x, y = out.tolist()[:2]
         name = jit_calls.ERRORS[code]
         if code == jit_calls.INSUFFICIENT_BALANCE:
