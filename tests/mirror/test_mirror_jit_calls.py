@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from benchmarks.mirror import bench_scenario
 from simulator.mirror.sim import MirrorEngine, jit_calls
 from simulator.mirror.sim.calls import Liquidation, Reverted
+from simulator.mirror.sim.controls import Breaker
 from simulator.mirror.sim.venue import VenueState
 
 WAD = 10**18
@@ -87,6 +88,8 @@ def _setup(base: VenueState, draw: dict) -> VenueState:
             changes = {**changes, "partialLiquidationThreshold": 1000 * USD}
         if changes:
             v.set_parameters(m, {**v.params_chain[m][0], **changes})
+    if draw["breaker"]:  # a circuit breaker wired (its check in Python where it has a band)
+        v.breaker = Breaker(v, v.now - 600)
     v.begin_block(v.now + draw["dt"])
     v.price[:] = v.price * np.array(draw["moves"])  # in place: packed views in fast mode
     v.updated_at[:] = v.now - np.array(draw["ages"], dtype=np.int64)
@@ -136,6 +139,8 @@ _param_changes = st.fixed_dictionaries({}, optional={
     "fullLiquidationAfterCooldown": st.booleans(),
     "adlPolicy": st.sampled_from([1, 2, 3, 4]),
     "skewScale": st.sampled_from([0, 10**18, 10**20, 10**24]),
+    "circuitBreakerBandBps": st.sampled_from([0, 100, 5000]),
+    "liquidationsHaltOnBreaker": st.booleans(),
 })  # fmt: skip
 
 
@@ -159,6 +164,7 @@ def draws(draw, accounts: int = 40, markets: int = 3) -> dict:
         "ages": draw(per_market(st.sampled_from([0, 0, 5000]))),
         "marks": draw(st.lists(st.tuples(a, m, st.sampled_from([1, 20, 45, 100])), max_size=8)),
         "used": draw(per_market(st.sampled_from([0.0, 400.0 * USD, 600.0 * USD]))),
+        "breaker": draw(st.booleans()),
         "paused": draw(
             st.sampled_from([None, None, (False,) * markets, (True,) + (False,) * (markets - 1)])
         ),
@@ -180,7 +186,7 @@ def test_compiled_calls_equal_the_python_fast_paths(base):
 
     run()
     names = {key[1] for key in seen if isinstance(key, tuple)}
-    want = {"InsufficientBalance", "InvalidFillPrice", "RiskPaused", "PriceLimitExceeded", "OpenInterestCapExceeded",
+    want = {"InsufficientBalance", "InvalidFillPrice", "RiskPaused", "CircuitBreakerTripped", "PriceLimitExceeded", "OpenInterestCapExceeded",
             "InsufficientMargin", "StalePrice", "NoPosition", "WrongMarginMode",
             "NotLiquidatable", "NothingLiquidatableNow", "ok"}  # fmt: skip
     assert want <= names, (want - names, seen)

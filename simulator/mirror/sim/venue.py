@@ -263,14 +263,18 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
         """Fast mode: what the compiled calls (:mod:`~simulator.mirror.sim.jit_calls`) read
         besides the state: the markets' packed parameters and tiers (repacked when
         :attr:`scalar_params` is replaced), and scratch outputs (``out`` floats, a cross
-        liquidation's per-market ``rows`` and its ``order`` of markets closed)."""
+        liquidation's per-market ``rows`` and its ``order`` of markets closed), and per market
+        whether its circuit breaker has a band (``circuitBreakerBandBps`` != 0)."""
         cache = self._jit_cache
         if cache is None or cache[0] is not self.scalar_params:
             params, tiers = jit_calls.pack_params(self.scalar_params,
                                                   self.markets.insurance_fee_share_bps)  # fmt: skip
             n = self.n_markets
+            armed = tuple(int(p.get("circuitBreakerBandBps", 0)) != 0
+                          for p, _ in (self.params_chain or ()))  # fmt: skip
             cache = (self.scalar_params, params, tiers, np.zeros(jit_calls.N_OUT),
-                     np.zeros((jit_calls.N_ROWS, n)), np.zeros(n + 1, dtype=np.int64))  # fmt: skip
+                     np.zeros((jit_calls.N_ROWS, n)), np.zeros(n + 1, dtype=np.int64),
+                     armed or (True,) * n)  # fmt: skip
             self._jit_cache = cache
         return cache[1:]
 

@@ -171,7 +171,7 @@ class LiquidationsMixin:
         """:meth:`liquidate` in fast mode (:func:`jit_calls.liquidate_cross`), then the
         account's ``_open`` order, the pool and the fund, and the deficit's absorption."""
         state, li, si, fn = self.funding_rows()
-        params, tiers, out, rows, order = self.jit_buffers()
+        params, tiers, out, rows, order, _ = self.jit_buffers()
         size0, iso0 = self.size[a].tolist(), self.isolated[a].tolist()
         code = jit_calls.liquidate_cross(
             a, int(self.now), int(self.block), float(self.fund), params, tiers,
@@ -214,7 +214,7 @@ class LiquidationsMixin:
         """:meth:`liquidate_isolated` in fast mode (:func:`jit_calls.liquidate_isolated`),
         then the account's ``_open`` order, the pool and the fund, and the deficit."""
         state, lis, sis, fn = self.funding_rows()
-        params, tiers, out, _, _ = self.jit_buffers()
+        params, tiers, out, _, _, _ = self.jit_buffers()
         size = float(self.size[a, m])
         code = jit_calls.liquidate_isolated(
             a, m, int(self.now), int(self.block), float(self.fund), params, tiers,

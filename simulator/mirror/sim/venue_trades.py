@@ -145,14 +145,15 @@ class TradesMixin:
         ``m``'s accrual, open interest and fees and the account's row written in place; a
         revert changes nothing."""
         size0 = float(self.size[a, m])
-        # the checks before the accounting: in the kernel unless a pause or a breaker is wired
-        checks = self.risk_paused is None and self.breaker is None
+        params, tiers, out, _, _, armed = self.jit_buffers()
+        # the checks before the accounting: in the kernel unless a guardian's pause or a
+        # breaker with a band in market m is wired (their checks are Python's)
+        checks = self.risk_paused is None and (self.breaker is None or not armed[m])
         adds_risk = False
         if not checks:
             self.fresh(m)
             adds_risk = self._trade_checks(a, m, size0, delta, isolated)
         now_state, lis, sis, fn = self.funding_rows()
-        params, tiers, out, _, _ = self.jit_buffers()
         order = self.open_order[a] if self.open_order is not None else ()
         check_stale = bool(order)
         while True:
