@@ -10,16 +10,23 @@ reorders sums). A kernel checks first and writes only when the call succeeds: a 
 error code (:data:`ERRORS`) and the values its text needs in ``out``, the state untouched.
 
 What stays in Python, called by the mixins around a kernel in the contract's order of effects:
-the checks before a call (``freshPrice``, the circuit breaker, the guardian's pause, the margin
-mode), the funding of every market at now (cached per block and state version), the account's
+the checks before a liquidation (``freshPrice`` of its markets, the circuit breaker) and those
+before a trade where a guardian's pause or a breaker with a band in the market is wired (else
+the trade kernel checks its market's price and margin mode itself), the naming of a stale
+cross market in ``_open`` order, the funding of every market at now (cached per block and
+state version), the account's
 ``_open`` order, the pool and the fund's balance (Python scalars; the kernels return the
 amounts), a deficit's ``_absorbDeficit`` under each ADL policy, and the errors' text.
 
-State is indexed as ``array[a, m]`` (account, market) and ``array[m]`` only, through the
-arguments: a lane axis (one path per lane) is a leading index added to each. Markets'
-parameters are one (M, :data:`N_PARAMS`) float array and their margin tiers one
-(M, 2, T, 3) array (:func:`pack_params`), rebuilt when the venue's
-:class:`~simulator.mirror.sim.scalar.Params` change. Values are WAD floats (as fast mode's).
+State is packed (:data:`PACKED`): the per-market floats one (F, M) array, ints one (I, M), the
+positions' floats one (4, A, M) and ints one (2, A, M), the funding at now one (3, M); the
+venue's attributes are views of their rows. A kernel takes them whole and gets its views from
+:func:`_views` (the one place that indexes them: a leading lane axis, one path per lane, is
+added there and to the scalar arguments). Markets' parameters are one (M, :data:`N_PARAMS`)
+float array and their margin tiers one (M, 2, T, 3) array (:func:`pack_params`), rebuilt when
+the venue's :class:`~simulator.mirror.sim.scalar.Params` change. Values are WAD floats (as
+fast mode's). One module on purpose: numba's on-disk cache is invalidated by an edit of the
+file of the function it compiled only, not of another module's functions it calls.
 """
 
 from __future__ import annotations
@@ -268,6 +275,21 @@ def _whole_units(wad):
     return np.floor(wad / _UNIT) * _UNIT
 
 
+# -- the state -------------------------------------------------------------------------------
+
+
+@_jit
+def _views(mf, mi, pf, pi, fn):
+    """Every state array a call reads or writes, as views of the packed arrays (the one place
+    that indexes them: a lane axis would be added here)."""
+    return (mf[F_PRICE], mf[F_LONG_OI], mf[F_SHORT_OI], mf[F_MAX_LONG_OI], mf[F_MAX_SHORT_OI],
+            mf[F_LONG_INDEX], mf[F_SHORT_INDEX], mf[F_RATE], mf[F_LAST_MARK],
+            mf[F_PREVIOUS_MARK], mf[F_FEES], mf[F_PENALTIES], mf[F_RATE_USED],
+            mi[I_LAST_FUNDING_TIME], mi[I_LAST_MARK_BLOCK], mi[I_RATE_BLOCK], mi[I_UPDATED_AT],
+            mi[I_MAX_AGE], pf[P_SIZE], pf[P_ENTRY], pf[P_SNAPSHOT], pf[P_MARGIN],
+            pi[Q_PARTIAL_AT], pi[Q_LAST_LIQUIDATION_BLOCK], fn[0], fn[1], fn[2])  # fmt: skip
+
+
 # -- state writes ------------------------------------------------------------------------------
 
 
@@ -333,15 +355,10 @@ def trade(
     ``out`` (:data:`T_FILL` ...), or an error code (nothing written). ``check_stale``: check
     the account's other cross positions' prices (:data:`STALE_CROSS`). The state: the packed
     arrays (:data:`PACKED`), the cross collateral, the funding at now ``fn``."""
-    price, long_oi, short_oi = mf[F_PRICE], mf[F_LONG_OI], mf[F_SHORT_OI]
-    max_long_oi, max_short_oi = mf[F_MAX_LONG_OI], mf[F_MAX_SHORT_OI]
-    long_index, short_index, rate = mf[F_LONG_INDEX], mf[F_SHORT_INDEX], mf[F_RATE]
-    last_mark, previous_mark, fees = mf[F_LAST_MARK], mf[F_PREVIOUS_MARK], mf[F_FEES]
-    last_funding_time, last_mark_block = mi[I_LAST_FUNDING_TIME], mi[I_LAST_MARK_BLOCK]
-    updated_at, max_age_s = mi[I_UPDATED_AT], mi[I_MAX_AGE]
-    li_now, si_now, rate_now = fn[0], fn[1], fn[2]
-    size, entry, snapshot, margin = pf[P_SIZE], pf[P_ENTRY], pf[P_SNAPSHOT], pf[P_MARGIN]
-    partial_at = pi[Q_PARTIAL_AT]
+    (price, long_oi, short_oi, max_long_oi, max_short_oi, long_index, short_index, rate,
+     last_mark, previous_mark, fees, penalties, rate_used, last_funding_time, last_mark_block,
+     rate_block, updated_at, max_age_s, size, entry, snapshot, margin, partial_at,
+     last_liquidation_block, li_now, si_now, rate_now) = _views(mf, mi, pf, pi, fn)  # fmt: skip
     size0, entry0 = size[a, m], entry[a, m]
     if checks:
         if now - updated_at[m] > max_age_s[m]:
@@ -469,15 +486,10 @@ def liquidate_isolated(
     :data:`OK` with ``out`` (:data:`X_OWED` ...: funding settled, profit realized, the fund
     after the insurance share, the deficit, the fund's cover; then the close, fill and
     penalty) and market ``m``'s and the position's state written, or an error code."""
-    price, long_oi, short_oi = mf[F_PRICE], mf[F_LONG_OI], mf[F_SHORT_OI]
-    long_index, short_index, rate = mf[F_LONG_INDEX], mf[F_SHORT_INDEX], mf[F_RATE]
-    last_mark, previous_mark = mf[F_LAST_MARK], mf[F_PREVIOUS_MARK]
-    penalties, rate_used = mf[F_PENALTIES], mf[F_RATE_USED]
-    last_funding_time, last_mark_block = mi[I_LAST_FUNDING_TIME], mi[I_LAST_MARK_BLOCK]
-    rate_block = mi[I_RATE_BLOCK]
-    li_now, si_now, rate_now = fn[0], fn[1], fn[2]
-    size, entry, snapshot, margin = pf[P_SIZE], pf[P_ENTRY], pf[P_SNAPSHOT], pf[P_MARGIN]
-    partial_at, last_liquidation_block = pi[Q_PARTIAL_AT], pi[Q_LAST_LIQUIDATION_BLOCK]
+    (price, long_oi, short_oi, max_long_oi, max_short_oi, long_index, short_index, rate,
+     last_mark, previous_mark, fees, penalties, rate_used, last_funding_time, last_mark_block,
+     rate_block, updated_at, max_age_s, size, entry, snapshot, margin, partial_at,
+     last_liquidation_block, li_now, si_now, rate_now) = _views(mf, mi, pf, pi, fn)  # fmt: skip
     sz, en = size[a, m], entry[a, m]
     if sz == 0:
         return NO_POSITION
@@ -544,15 +556,10 @@ def liquidate_cross(
     full, deficit share, the fund's share of its cover) and ``out`` (:data:`X_OWED` ...), the
     markets' and the account's state written; or an error code (``out[0]``, ``out[1]``: the
     equity and maintenance before)."""
-    price, long_oi, short_oi = mf[F_PRICE], mf[F_LONG_OI], mf[F_SHORT_OI]
-    long_index, short_index, rate = mf[F_LONG_INDEX], mf[F_SHORT_INDEX], mf[F_RATE]
-    last_mark, previous_mark = mf[F_LAST_MARK], mf[F_PREVIOUS_MARK]
-    penalties, rate_used = mf[F_PENALTIES], mf[F_RATE_USED]
-    last_funding_time, last_mark_block = mi[I_LAST_FUNDING_TIME], mi[I_LAST_MARK_BLOCK]
-    rate_block = mi[I_RATE_BLOCK]
-    li_now, si_now, rate_now = fn[0], fn[1], fn[2]
-    size, entry, snapshot = pf[P_SIZE], pf[P_ENTRY], pf[P_SNAPSHOT]
-    partial_at, last_liquidation_block = pi[Q_PARTIAL_AT], pi[Q_LAST_LIQUIDATION_BLOCK]
+    (price, long_oi, short_oi, max_long_oi, max_short_oi, long_index, short_index, rate,
+     last_mark, previous_mark, fees, penalties, rate_used, last_funding_time, last_mark_block,
+     rate_block, updated_at, max_age_s, size, entry, snapshot, margin, partial_at,
+     last_liquidation_block, li_now, si_now, rate_now) = _views(mf, mi, pf, pi, fn)  # fmt: skip
     n = price.shape[0]
     js = np.empty(n, dtype=np.int64)
     k = 0
