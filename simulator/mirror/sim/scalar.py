@@ -4,7 +4,10 @@ kernels' fast mode (:mod:`simulator.mirror.margins`, :mod:`~simulator.mirror.fil
 the same order, for one trade or one liquidation at a time, where numpy's per-call overhead on
 arrays of one account was most of a run's time (a liquidation ~1.5 ms through the kernels,
 ~50 µs here). Exact mode always goes through the kernels; ``tests/mirror/test_mirror_engine.py``
-holds fast mode's decisions and amounts to exact mode's.
+holds fast mode's decisions and amounts to exact mode's. Since session 25 a fast trade and a
+fast liquidation run compiled (:mod:`~simulator.mirror.sim.jit_calls`, these formulas in numba,
+held to them bit for bit by ``tests/mirror/test_mirror_jit_calls.py``); the views
+(``cross_health`` of a few accounts, ``mark``, the funding at now) still run here.
 
 A market is a :class:`Params` (its parameters as floats, WAD; tiers as lists). Values are WAD
 floats, sizes signed.

@@ -9,7 +9,10 @@ liquidation cap used, the ledger (fees, penalties, deficits, bad debt); per acco
 (A, M) size, entry, funding snapshot, isolated margin and flag, partial-liquidation mark and
 block of the last liquidation; per account (A,) cross collateral; the insurance fund's balance.
 Values are WAD in either mode of :mod:`simulator.mirror.fixed` (exact: object arrays of Python
-ints, equal to the chain to the wei; fast: float64).
+ints, equal to the chain to the wei; fast: float64). In fast mode the per-market and
+per-position arrays are rows of a few packed arrays (:data:`~simulator.mirror.sim.jit_calls.
+PACKED`, what the compiled trade and liquidation calls take): write them in place, never
+rebind them (:meth:`VenueState.begin_block` refuses a rebound one).
 
 The calls live in mixins, one concept each: :mod:`~simulator.mirror.sim.venue_trades`,
 :mod:`~simulator.mirror.sim.venue_liquidations`, :mod:`~simulator.mirror.sim.venue_adl`; what
@@ -31,7 +34,7 @@ import numpy as np
 from simulator.mirror import fills, funding, health
 from simulator.mirror.fixed import BPS, UNIT, exact, fast
 from simulator.mirror.markets import MarketArrays, MarketState
-from simulator.mirror.sim import scalar
+from simulator.mirror.sim import jit_calls, scalar
 from simulator.mirror.sim.calls import Liquidation, Reverted, error_text, where_sum
 from simulator.mirror.sim.venue_adl import AdlMixin
 from simulator.mirror.sim.venue_liquidations import LiquidationsMixin
@@ -141,6 +144,9 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
     """Bumped by every change of a market's price, open interest or stored funding: the key
     of the cached :meth:`funding`."""
     _funding_cache: tuple | None = None
+    _jit_cache: tuple | None = None
+    """Fast mode: (the :attr:`scalar_params` they were packed from, the packed parameters
+    and tiers, the kernels' scratch outputs), :meth:`jit_buffers`."""
 
     def address(self, a: int) -> str:
         """Account ``a``'s address as the chain's errors print it."""
@@ -219,8 +225,58 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
         )
 
     def __post_init__(self) -> None:
-        if not self.exact_mode and self.scalar_params is None:
-            self.scalar_params = scalar.params_of(self.markets)
+        if not self.exact_mode:
+            if self.scalar_params is None:
+                self.scalar_params = scalar.params_of(self.markets)
+            self._pack()
+
+    def _pack(self) -> None:
+        """Fast mode: the per-market and per-position arrays the compiled calls read and write
+        (:data:`jit_calls.PACKED`) copied into a few packed arrays, each attribute then a view
+        of its row (one kernel argument per packed array instead of one per attribute). They
+        are written in place from then on; :meth:`begin_block` checks that none was rebound."""
+        for packed, names, dtype in jit_calls.PACKED:
+            rows = np.array([getattr(self, k) for k in names], dtype=dtype)
+            setattr(self, packed, rows)
+            for i, k in enumerate(names):
+                setattr(self, k, rows[i])
+
+    def __setstate__(self, state: dict) -> None:
+        """Unpickled or deep-copied: the packed arrays' views made views again (a pickle
+        holds each array apart)."""
+        self.__dict__.update(state)
+        if not self.exact_mode:
+            self._pack()
+
+    def _check_packed(self) -> None:
+        """Fast mode: every packed attribute still a view of its packed array (a rebound one
+        would leave the compiled calls reading stale values)."""
+        for packed, names, _ in jit_calls.PACKED:
+            rows = getattr(self, packed)
+            for k in names:
+                if getattr(self, k).base is not rows:
+                    raise RuntimeError(
+                        f"fast-mode venue array {k!r} was rebound: write it in place"
+                    )
+
+    def jit_buffers(self) -> tuple:
+        """Fast mode: what the compiled calls (:mod:`~simulator.mirror.sim.jit_calls`) read
+        besides the state: the markets' packed parameters and tiers (repacked when
+        :attr:`scalar_params` is replaced), and scratch outputs (``out`` floats, a cross
+        liquidation's per-market ``rows`` and its ``order`` of markets closed), and per market
+        whether its circuit breaker has a band (``circuitBreakerBandBps`` != 0)."""
+        cache = self._jit_cache
+        if cache is None or cache[0] is not self.scalar_params:
+            params, tiers = jit_calls.pack_params(self.scalar_params,
+                                                  self.markets.insurance_fee_share_bps)  # fmt: skip
+            n = self.n_markets
+            armed = tuple(int(p.get("circuitBreakerBandBps", 0)) != 0
+                          for p, _ in (self.params_chain or ()))  # fmt: skip
+            cache = (self.scalar_params, params, tiers, np.zeros(jit_calls.N_OUT),
+                     np.zeros((jit_calls.N_ROWS, n)), np.zeros(n + 1, dtype=np.int64),
+                     armed or (True,) * n)  # fmt: skip
+            self._jit_cache = cache
+        return cache[1:]
 
     @property
     def conv(self):
@@ -247,8 +303,12 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
         scales = [int(x) for x in self.markets.margin_scale]  # the controller's, kept
         self.markets = MarketArrays.from_chain(ps, [t for _, t in self.params_chain], scales,
                                                exact_mode=self.exact_mode)  # fmt: skip
-        self.max_long_oi = conv([int(p["maxLongOpenInterest"]) for p in ps])
-        self.max_short_oi = conv([int(p["maxShortOpenInterest"]) for p in ps])
+        if self.exact_mode:
+            self.max_long_oi = conv([int(p["maxLongOpenInterest"]) for p in ps])
+            self.max_short_oi = conv([int(p["maxShortOpenInterest"]) for p in ps])
+        else:  # in place: views of the packed market floats
+            self.max_long_oi[:] = conv([int(p["maxLongOpenInterest"]) for p in ps])
+            self.max_short_oi[:] = conv([int(p["maxShortOpenInterest"]) for p in ps])
         self.adl_policy = np.array([int(p["adlPolicy"]) for p in ps], dtype=np.int64)
         self.adl_price_mode = np.array([int(p["adlPriceMode"]) for p in ps], dtype=np.int64)
         self.max_adl_accounts = np.array([int(p["maxAdlAccountsPerCall"]) for p in ps])
@@ -285,6 +345,8 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
         """Start the next block at time ``now`` (s)."""
         self.block += 1
         self.now = now
+        if not self.exact_mode:
+            self._check_packed()
 
     # -- funding ---------------------------------------------------------------------------------
 
@@ -305,9 +367,9 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
             self._funding_cache = (key, f)
             return f
         li, si, rate = self._funding_now_floats()
-        f = MarketState(self.long_oi, self.short_oi, np.array(li), np.array(si),
-                        np.array(rate))  # fmt: skip
-        self._funding_cache = (key, f, li, si)
+        fn = np.array([li, si, rate], dtype=np.float64)  # the compiled calls' (3, M) input
+        f = MarketState(self.long_oi, self.short_oi, fn[0], fn[1], fn[2])
+        self._funding_cache = (key, f, li, si, fn)
         return f
 
     def _funding_now_floats(self) -> tuple[list, list, list]:
@@ -327,12 +389,23 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
         f = self.funding()
         return f, self._funding_cache[2], self._funding_cache[3]
 
+    def funding_rows(self) -> tuple[MarketState, list, list, np.ndarray]:
+        """Fast mode: :meth:`funding_floats` and the funding at now as one (3, M) array (long
+        index, short index, rate: the compiled calls' input)."""
+        f = self.funding()
+        cache = self._funding_cache
+        return f, cache[2], cache[3], cache[4]
+
     def _keep_funding(self, f: MarketState, li: list, si: list) -> None:
         """Fast mode: ``f`` (the funding at this block's time before a call) is still every
         market's funding now: the call accrued its markets to now with ``f``'s values (a market
         accrued at now accrues nothing more, whatever its open interest) and changed no other
         market's funding inputs."""
-        self._funding_cache = ((self.now, self.version), f, li, si)
+        cache = self._funding_cache
+        fn = (cache[4] if cache is not None and cache[1] is f
+              else np.array([f.long_funding_index, f.short_funding_index,
+                             f.funding_rate_per_day], dtype=np.float64))  # fmt: skip
+        self._funding_cache = ((self.now, self.version), f, li, si, fn)
 
     def accrue(self, mask: np.ndarray, now_state: MarketState | None = None) -> None:
         """``VenueMarket.accrue`` of the markets in ``mask``: store the funding accrued to now
@@ -342,6 +415,9 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
             return
         f = now_state if now_state is not None else self.funding()
         self.version += 1
+        if not self.exact_mode:
+            self._accrue_in_place(mask, f)
+            return
         moved = mask & (self.last_funding_time != self.now)
         if moved.any():
             for name, value in (("long_index", f.long_funding_index),
@@ -363,6 +439,23 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
             last = self.last_mark.copy()
             last[same] = self.price[same]
             self.last_mark = last
+
+    def _accrue_in_place(self, mask: np.ndarray, f: MarketState) -> None:
+        """Fast mode: :meth:`accrue`'s writes in place (the arrays are packed views)."""
+        moved = mask & (self.last_funding_time != self.now)
+        if moved.any():
+            self.long_index[moved] = f.long_funding_index[moved]
+            self.short_index[moved] = f.short_funding_index[moved]
+            self.rate[moved] = f.funding_rate_per_day[moved]
+            self.last_funding_time[moved] = self.now
+        new_block = mask & (self.last_mark_block != self.block)
+        if new_block.any():
+            self.previous_mark[new_block] = self.last_mark[new_block]
+            self.last_mark[new_block] = self.price[new_block]
+            self.last_mark_block[new_block] = self.block
+        same = mask & ~new_block
+        if same.any():
+            self.last_mark[same] = self.price[same]
 
     def _accrue_one(self, m: int, f: MarketState) -> None:
         """Fast mode: :meth:`accrue` of market ``m`` alone with the funding ``f``, in place
@@ -387,13 +480,16 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
         previous = int(self.price[m]) if self.exact_mode else round(float(self.price[m]))
         if dev and abs(price_wad - previous) * BPS > dev * previous:
             return False
-        price = self.price.copy()
-        price[m] = self.conv(price_wad)[()] if self.exact_mode else float(price_wad)
-        self.price = price
+        if self.exact_mode:
+            price = self.price.copy()
+            price[m] = self.conv(price_wad)[()]
+            self.price = price
+        else:  # in place: a view of the packed market floats
+            self.price[m] = float(price_wad)
         self.updated_at[m] = self.now
         self.version += 1
         if self.breaker is not None:
-            self.breaker.pushed(m, self.now, price[m])
+            self.breaker.pushed(m, self.now, self.price[m])
         return True
 
     def fresh_cross(self, a: int) -> None:

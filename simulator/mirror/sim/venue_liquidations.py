@@ -1,7 +1,8 @@
 """The venue's liquidations on the mirror (``VenueLiquidationModule``: ``liquidate``,
 ``liquidateIsolated``, the per-block cap, ``_absorbDeficit`` with socialized loss and the
 contracts queue): a mixin of :class:`~simulator.mirror.sim.venue.VenueState` (exact mode
-through the kernels of :mod:`simulator.mirror.liquidation`, fast mode in plain floats)."""
+through the kernels of :mod:`simulator.mirror.liquidation`, fast mode through the compiled
+calls of :mod:`~simulator.mirror.sim.jit_calls`)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import numpy as np
 
 from simulator.mirror import adl as mirror_adl
 from simulator.mirror import fills, funding, liquidation
-from simulator.mirror.fixed import BPS, UNIT, WAD, mul_div_up
-from simulator.mirror.sim import scalar
+from simulator.mirror.fixed import UNIT, WAD, mul_div_up
+from simulator.mirror.sim import jit_calls
 from simulator.mirror.sim.calls import Liquidation, Reverted, error_text, where_sum
 
 
@@ -164,127 +165,84 @@ class LiquidationsMixin:
                          got.fill[0, m])  # fmt: skip
         return out
 
-    # -- fast mode's one-account calls in plain floats (:mod:`~simulator.mirror.sim.scalar`) ----
+    # -- fast mode's calls, compiled (:mod:`~simulator.mirror.sim.jit_calls`) ------------------
 
     def _liquidate_fast(self, a: int, slots: list[int]) -> Liquidation:
-        state, li, si = self.funding_floats()
-        n = self.n_markets
-        size0, entry0 = self.size[a].tolist(), self.entry[a].tolist()
-        snapshot0, iso = self.snapshot[a].tolist(), self.isolated[a].tolist()
-        cross = [size0[j] != 0 and not iso[j] for j in range(n)]
-        used = self._rate_used()
-        got = scalar.liquidate_cross(
-            self.scalar_params, size0, entry0, snapshot0, cross, float(self.collateral[a]),
-            self.price.tolist(), (self.long_oi - self.short_oi).tolist(), li, si,
-            float(self.fund), float(self.now), self.partial_at[a].astype(float).tolist(),
-            (self.last_liquidation_block[a] == self.block).tolist(), used.tolist(),
+        """:meth:`liquidate` in fast mode (:func:`jit_calls.liquidate_cross`), then the
+        account's ``_open`` order, the pool and the fund, and the deficit's absorption."""
+        state, li, si, fn = self.funding_rows()
+        params, tiers, out, rows, order, _ = self.jit_buffers()
+        size0, iso0 = self.size[a].tolist(), self.isolated[a].tolist()
+        code = jit_calls.liquidate_cross(
+            a, int(self.now), int(self.block), float(self.fund), params, tiers,
+            self._market_floats, self._market_ints, self._position_floats, self._position_ints,
+            self.isolated, self.collateral, fn, order, rows, out,
         )  # fmt: skip
-        if got.error is not None:
-            name, eq, mm = got.error
-            if name == "NoPosition":
-                raise Reverted(error_text("NoPosition", account=self.address(a), market=0))
+        if code != jit_calls.OK:
+            name = jit_calls.ERRORS[code]
+            if code == jit_calls.NO_POSITION:
+                raise Reverted(error_text(name, account=self.address(a), market=0))
+            eq, mm = out.tolist()[:2]
             raise Reverted(error_text(name, account=self.address(a), equity=eq,
                                       maintenanceMargin=mm))  # fmt: skip
-        for j in range(n):
-            if cross[j]:
-                self._accrue_one(j, state)
-        owed = sum(scalar.owed(size0[j], snapshot0[j], li[j], si[j])
-                   for j in range(n) if cross[j])  # fmt: skip
-        self.pool = self.pool + owed - sum(got.realized[j] for j in got.order)
-        out = Liquidation(account=a, isolated=False)
-        for j in got.order:
-            old, new = size0[j], got.size[j]
-            self._move_oi(j, old, new, a)
-            self._use_rate(j, got.closed[j])
-            self.penalties[j] = self.penalties[j] + got.penalty[j]
-            self.fund = self.fund + self._whole_units(got.insurance[j])
-            self.partial_at[a, j] = 0 if got.full[j] else self.now
-            self.last_liquidation_block[a, j] = self.block
-            out.markets.append(j)
-            out.closed.append(got.closed[j] if old > 0 else -got.closed[j])
-            out.fill.append(got.fill[j])
-            out.penalty.append(got.penalty[j])
-            out.full.append(got.full[j])
-        for j in range(n):
-            if cross[j]:
-                self.size[a, j], self.entry[a, j] = got.size[j], got.entry[j]
-                self.snapshot[a, j] = li[j] if size0[j] >= 0 else si[j]
-        self.collateral[a] = got.collateral
+        owed, realized, fund, deficit, paid = out.tolist()[:5]
+        closed, fill, penalty, _, full, share, fund_share = rows.tolist()
+        self.version += 1
+        self.pool = self.pool + owed - realized
+        result = Liquidation(account=a, isolated=False)
+        for j in order[1 : order[0] + 1].tolist():
+            old = size0[j]
+            self._track_open(a, j, old, float(self.size[a, j]))
+            result.markets.append(j)
+            result.closed.append(closed[j] if old > 0 else -closed[j])
+            result.fill.append(fill[j])
+            result.penalty.append(penalty[j])
+            result.full.append(full[j] != 0)
+        self.fund = fund
         self._keep_funding(state, li, si)  # the markets it moved are accrued to now
-        if got.deficit != 0:
-            self.fund = self.fund - got.paid
-            self.pool = self.pool - got.deficit + got.paid
-            for j in [j for j in slots if cross[j]]:  # the account's markets in _open order
-                share, paid = got.shares.get(j, (0.0, 0.0))
-                if cross[j] and share != 0:
-                    self._absorb(out, j, size0[j] > 0, share, paid, got.closed.get(j, 0.0),
-                                 got.fill.get(j, 0.0))  # fmt: skip
-        return out
+        if deficit != 0:
+            self.fund = self.fund - paid
+            self.pool = self.pool - deficit + paid
+            done = set(result.markets)
+            for j in slots:  # the account's markets in _open order
+                if j in done and size0[j] != 0 and not iso0[j] and share[j] != 0:
+                    self._absorb(result, j, size0[j] > 0, share[j], fund_share[j], closed[j],
+                                 fill[j])  # fmt: skip
+        return result
 
     def _liquidate_isolated_fast(self, a: int, m: int) -> Liquidation:
-        state, lis, sis = self.funding_floats()
-        p = self.scalar_params[m]
-        size, entry = float(self.size[a, m]), float(self.entry[a, m])
-        account = self.address(a)
-        if size == 0:
-            raise Reverted(error_text("NoPosition", account=account, market=m + 1))
-        if not self.isolated[a, m]:
-            raise Reverted(error_text("WrongMarginMode", market=m + 1, isolated=False))
-        price = float(self.price[m])
-        li, si = lis[m], sis[m]
-        owed = scalar.owed(size, float(self.snapshot[a, m]), li, si)
-        margin = float(self.margin[a, m]) - owed
-        eq = margin + scalar.upnl(size, entry, price)
-        mm = scalar.maintenance(p, size, price)
-        if not eq < mm:
-            raise Reverted(error_text("NotLiquidatable", account=account, equity=eq,
-                                      maintenanceMargin=mm))  # fmt: skip
-        used = float(self.rate_used[m]) if self.rate_block[m] == self.block else 0.0
-        close = scalar.close_size(p, size, price, float(self.partial_at[a, m]), float(self.now),
-                                  bool(self.last_liquidation_block[a, m] == self.block),
-                                  used)  # fmt: skip
-        if not close > 0:
-            raise Reverted(error_text("NothingLiquidatableNow", account=account, equity=eq,
-                                      maintenanceMargin=mm))  # fmt: skip
-        delta = -close if size > 0 else close
-        skew = float(self.long_oi[m] - self.short_oi[m])
-        fill = scalar.liquidation_fill(p, price, skew, delta)
-        new, entry1, realized = scalar.apply_fill(size, entry, delta, fill)
-        margin += realized
-        penalty = (close * fill / WAD) * p.penalty_bps / BPS
-        left = margin + scalar.upnl(new, entry1, price)
-        penalty = 0.0 if left <= 0 else (left if penalty > left else penalty)
-        margin -= penalty
-        insurance = penalty - penalty * p.keeper_share_bps / BPS
-        released = margin if new == 0 and margin >= 0 else 0.0
-        # a deficit below a collateral unit is the float residue of an exact 0
-        deficit = -margin if new == 0 and margin < -UNIT else 0.0
-        margin = 0.0 if new == 0 else margin
-        paid = min(scalar.units_up(deficit), float(self.fund))
-        full = close == abs(size)
-        self._accrue_one(m, state)
+        """:meth:`liquidate_isolated` in fast mode (:func:`jit_calls.liquidate_isolated`),
+        then the account's ``_open`` order, the pool and the fund, and the deficit."""
+        state, lis, sis, fn = self.funding_rows()
+        params, tiers, out, _, _, _ = self.jit_buffers()
+        size = float(self.size[a, m])
+        code = jit_calls.liquidate_isolated(
+            a, m, int(self.now), int(self.block), float(self.fund), params, tiers,
+            self._market_floats, self._market_ints, self._position_floats, self._position_ints,
+            self.isolated, self.collateral, fn, out,
+        )  # fmt: skip
+        if code != jit_calls.OK:
+            account, name = self.address(a), jit_calls.ERRORS[code]
+            if code == jit_calls.NO_POSITION:
+                raise Reverted(error_text(name, account=account, market=m + 1))
+            if code == jit_calls.WRONG_MARGIN_MODE:
+                raise Reverted(error_text(name, market=m + 1, isolated=False))
+            eq, mm = out.tolist()[:2]
+            raise Reverted(error_text(name, account=account, equity=eq, maintenanceMargin=mm))
+        owed, realized, fund, deficit, paid, close, fill, penalty = out.tolist()
+        self.version += 1
         self.pool = self.pool + owed - realized
-        self._move_oi(m, size, new, a)
-        self._use_rate(m, close)
-        self.penalties[m] = self.penalties[m] + penalty
-        self.fund = self.fund + self._whole_units(insurance)
-        out = Liquidation(account=a, isolated=True, markets=[m],
-                          closed=[close if size > 0 else -close], fill=[fill],
-                          penalty=[penalty], full=[full])  # fmt: skip
-        self.size[a, m], self.entry[a, m] = new, entry1
-        self.snapshot[a, m] = li if new >= 0 else si
-        self.margin[a, m] = margin
-        self.collateral[a] = self.collateral[a] + released
-        self.partial_at[a, m] = 0 if full else self.now
-        self.last_liquidation_block[a, m] = self.block
-        if new == 0:
-            self.isolated[a, m] = False
+        self._track_open(a, m, size, float(self.size[a, m]))
+        self.fund = fund
+        out_ = Liquidation(account=a, isolated=True, markets=[m],
+                           closed=[close if size > 0 else -close], fill=[fill],
+                           penalty=[penalty], full=[close == abs(size)])  # fmt: skip
         self._keep_funding(state, lis, sis)  # market m is accrued to now
         if deficit != 0:
             self.fund = self.fund - paid
             self.pool = self.pool - deficit + paid
-            self._absorb(out, m, size > 0, deficit, paid, close, fill)
-        return out
+            self._absorb(out_, m, size > 0, deficit, paid, close, fill)
+        return out_
 
     def _absorb(self, out: Liquidation, m: int, longs: bool, deficit: Any, paid: Any,
                 contracts: Any, fill: Any) -> None:  # fmt: skip

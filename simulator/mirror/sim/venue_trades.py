@@ -1,6 +1,6 @@
 """The venue's trades on the mirror (``PerpVenue._trade`` and its ``_checkAfterTrade``): a
 mixin of :class:`~simulator.mirror.sim.venue.VenueState` (exact mode through the kernels, fast
-mode in plain floats, :mod:`~simulator.mirror.sim.scalar`)."""
+mode compiled, :func:`simulator.mirror.sim.jit_calls.trade`)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from typing import Any
 import numpy as np
 
 from simulator.mirror import fills, funding, margins
-from simulator.mirror.fixed import BPS, WAD
-from simulator.mirror.sim import scalar
+from simulator.mirror.sim import jit_calls
 from simulator.mirror.sim.calls import Reverted, error_text
 
 
@@ -44,10 +43,10 @@ class TradesMixin:
         ``funding``). Raises :class:`Reverted` (nothing changed) as the contract reverts.
         ``acceptable``: the call's ``acceptablePrice`` (WAD; 0 = no bound): a buy filling above
         it or a sell below it reverts ``PriceLimitExceeded``."""
-        self.fresh(m)
         if not self.exact_mode:
-            return self._trade_fast(a, m, float(delta), isolated, float(margin_delta),
+            return self._trade_fast(a, m, float(delta), bool(isolated), float(margin_delta),
                                     float(acceptable))  # fmt: skip
+        self.fresh(m)
         x = lambda v: self.conv([v])  # noqa: E731
         size0, entry0 = self.size[a, m], self.entry[a, m]
         adds_risk = self._trade_checks(a, m, size0, delta, isolated)
@@ -141,142 +140,70 @@ class TradesMixin:
         self, a: int, m: int, delta: float, isolated: bool, margin_delta: float,
         acceptable: float = 0.0,
     ):  # fmt: skip
-        """:meth:`trade` in plain floats (fast mode): ``_checkAfterTrade`` runs on the values
-        after the trade before any is stored, so a revert changes nothing; then market ``m``'s
-        accrual, open interest and the account's row are written in place."""
-        p = self.scalar_params[m]
-        size0, entry0 = float(self.size[a, m]), float(self.entry[a, m])
-        adds_risk = self._trade_checks(a, m, size0, delta, isolated)
-        now_state, lis, sis = self.funding_floats()
-        li, si = lis[m], sis[m]
-        paid = scalar.owed(size0, float(self.snapshot[a, m]), li, si)
-        collateral, margin = float(self.collateral[a]), float(self.margin[a, m])
-        if isolated:
-            margin -= paid
-        else:
-            collateral -= paid
-        if margin_delta > 0:
-            if self._below(collateral, margin_delta):
-                raise Reverted(error_text("InsufficientBalance", available=collateral,
-                                          requested=margin_delta))  # fmt: skip
-            collateral, margin = collateral - margin_delta, margin + margin_delta
-        long_before, short_before = float(self.long_oi[m]), float(self.short_oi[m])
-        price = float(self.price[m])
-        fill = scalar.fill_price(p, price, long_before - short_before, delta)
-        if fill == 0:
-            raise Reverted(error_text("InvalidFillPrice", market=m + 1, sizeDelta=delta))
-        self._check_price_limit(delta, fill, acceptable)
-        size1, entry1, realized = scalar.apply_fill(size0, entry0, delta, fill)
-        if isolated:
-            margin += realized
-        else:
-            collateral += realized
-        long_oi = long_before - size0 if size0 > 0 else long_before
-        short_oi = short_before + size0 if size0 <= 0 else short_before
-        long_oi = long_oi + size1 if size1 > 0 else long_oi
-        short_oi = short_oi - size1 if size1 <= 0 else short_oi
-        if long_oi > long_before and long_oi > self.max_long_oi[m]:
-            raise Reverted(error_text("OpenInterestCapExceeded", market=m + 1, long=True,
-                                      openInterest=long_oi, cap=self.max_long_oi[m]))  # fmt: skip
-        if short_oi > short_before and short_oi > self.max_short_oi[m]:
-            raise Reverted(error_text("OpenInterestCapExceeded", market=m + 1, long=False,
-                                      openInterest=short_oi, cap=self.max_short_oi[m]))  # fmt: skip
-        fee = (abs(delta) * fill / WAD) * p.taker_fee_bps / BPS
-        if isolated:
-            margin -= fee
-        else:
-            collateral -= fee
-        partial_at = int(self.partial_at[a, m])
-        if size1 == 0:
-            partial_at = 0
-            if isolated:
-                if self._below(margin, 0):
-                    raise Reverted(error_text("InsufficientMargin", equity=margin, required=0))
-                collateral, margin = collateral + margin, 0.0
-        # an open interest within 1e-12 of its value before is the float residue of a side
-        # emptied (exactly 0 on chain and in exact mode): 0 (as _snap_oi)
-        long_oi = 0.0 if abs(long_oi) <= 1e-12 * abs(long_before) else long_oi
-        short_oi = 0.0 if abs(short_oi) <= 1e-12 * abs(short_before) else short_oi
-        snapshot = li if size1 >= 0 else si
-        # The checks on the state after the trade, then its effects (a revert changes nothing).
-        partial_at = self._check_after_trade_fast(
-            a, m, adds_risk, isolated, margin_delta, lis, sis,
-            (size1, entry1, snapshot, margin, collateral, partial_at, long_oi, short_oi),
-        )  # fmt: skip
-        self._accrue_one(m, now_state)
-        self.size[a, m], self.entry[a, m], self.snapshot[a, m] = size1, entry1, snapshot
-        self.margin[a, m], self.isolated[a, m] = margin, isolated
-        self.partial_at[a, m] = partial_at
-        self.collateral[a] = collateral
-        self.long_oi[m], self.short_oi[m] = long_oi, short_oi
+        """:meth:`trade` in plain floats (fast mode), compiled (:func:`jit_calls.trade`): the
+        accounting, ``_checkAfterTrade`` on the values after it, then (no revert) market
+        ``m``'s accrual, open interest and fees and the account's row written in place; a
+        revert changes nothing."""
+        size0 = float(self.size[a, m])
+        params, tiers, out, _, _, armed = self.jit_buffers()
+        # the checks before the accounting: in the kernel unless a guardian's pause or a
+        # breaker with a band in market m is wired (their checks are Python's)
+        checks = self.risk_paused is None and (self.breaker is None or not armed[m])
+        adds_risk = False
+        if not checks:
+            self.fresh(m)
+            adds_risk = self._trade_checks(a, m, size0, delta, isolated)
+        now_state, lis, sis, fn = self.funding_rows()
+        order = self.open_order[a] if self.open_order is not None else ()
+        check_stale = bool(order)
+        while True:
+            code = jit_calls.trade(
+                a, m, delta, isolated, margin_delta, acceptable, checks, adds_risk, check_stale,
+                int(self.now), int(self.block), params, tiers, self._market_floats,
+                self._market_ints, self._position_floats, self._position_ints, self.isolated,
+                self.collateral, fn, out,
+            )  # fmt: skip
+            if code != jit_calls.STALE_CROSS:
+                break
+            for j in order:  # fresh_cross: the first stale cross position in _open order
+                if j != m and self.size[a, j] != 0 and not self.isolated[a, j]:
+                    self.fresh(j)  # raises StalePrice
+            check_stale = False  # none of the _open markets is stale: as the contract
+        if code != jit_calls.OK:
+            self._trade_reverted(code, a, m, delta, margin_delta, acceptable, out)
+        fill, size1, entry1, realized, fee, paid, fund_add, _ = out.tolist()
         self.version += 1
         self._keep_funding(now_state, lis, sis)
         self._track_open(a, m, size0, size1)
         self.pool = self.pool + paid - realized
         if fee != 0:
-            self.fees[m] = self.fees[m] + fee
-            share = float(self.markets.insurance_fee_share_bps[m])
-            self.fund = self.fund + self._whole_units(fee * share / BPS)
+            self.fund = self.fund + fund_add
         return {"fill": fill, "new_size": size1, "entry": entry1, "realized": realized,
                 "fee": fee, "funding": paid}  # fmt: skip
 
-    def _check_after_trade_fast(self, a, m, adds_risk, isolated, margin_delta, li, si,
-                                after) -> int:  # fmt: skip
-        """``_checkAfterTrade`` in plain floats on the state after the trade, before it is
-        stored: ``after`` is the position's (size, entry, funding snapshot, isolated margin),
-        the cross collateral, the partial-liquidation mark and market ``m``'s long and short
-        open interest after it; ``li`` / ``si`` every market's funding indices at now (float
-        lists). Returns the position's partial-liquidation mark (cleared when healthy);
-        raises :class:`Reverted` as the contract."""
-        size, entry1, snapshot1, margin, collateral, partial_at, long_m, short_m = after
-        ps = self.scalar_params
-        sizes, entries = self.size[a].tolist(), self.entry[a].tolist()
-        snaps, iso = self.snapshot[a].tolist(), self.isolated[a].tolist()
-        sizes[m], entries[m], snaps[m], iso[m] = size, entry1, snapshot1, isolated
-        prices = self.price.tolist()
-        price = prices[m]
-        if isolated and size != 0:
-            value = scalar.upnl(size, entry1, price) - scalar.owed(size, snapshot1, li[m], si[m])
-            eq = margin + value
-            need = 0.0
-            if adds_risk or margin_delta < 0:
-                need = scalar.initial(ps[m], size, price, long_m, short_m)
-            if self._below(eq, need):
-                raise Reverted(error_text("InsufficientMargin", equity=eq, required=need))
-            if partial_at != 0 and not eq < scalar.maintenance(ps[m], size, price):
-                partial_at = 0
-        order = self.open_order[a] if self.open_order is not None else ()
-        if order:  # fresh_cross: each cross position's price, in _open order
-            now, updated, ages = self.now, self.updated_at.tolist(), self.max_age_s.tolist()
-            for j in order:
-                if sizes[j] != 0 and not iso[j] and now - updated[j] > ages[j]:
-                    self.fresh(j)  # raises StalePrice
-        need_initial = (not isolated and adds_risk) or (isolated and margin_delta > 0)
-        check = not isolated or margin_delta > 0
-        mark = not isolated and size != 0 and partial_at != 0
-        if not (check or mark):
-            return partial_at
-        ceq, cmm, cim = collateral, 0.0, 0.0
-        long_oi = short_oi = None
-        for j in range(len(sizes)):
-            sj = sizes[j]
-            if sj == 0 or iso[j]:
-                continue
-            pj = prices[j]
-            ceq += scalar.upnl(sj, entries[j], pj) - scalar.owed(sj, snaps[j], li[j], si[j])
-            if mark:
-                cmm += scalar.maintenance(ps[j], sj, pj)
-            if need_initial:
-                if long_oi is None:
-                    long_oi, short_oi = self.long_oi.tolist(), self.short_oi.tolist()
-                    long_oi[m], short_oi[m] = long_m, short_m
-                cim += scalar.initial(ps[j], sj, pj, long_oi[j], short_oi[j])
-        required = cim if need_initial else 0.0
-        if check and self._below(ceq, required):
-            raise Reverted(error_text("InsufficientMargin", equity=ceq, required=required))
-        if mark and not ceq < cmm:
-            partial_at = 0
-        return partial_at
+    def _trade_reverted(self, code, a, m, delta, margin_delta, acceptable, out) -> None:
+        """Raise the :class:`Reverted` of a fast trade's error ``code`` (its values in
+        ``out``, :mod:`~simulator.mirror.sim.jit_calls`)."""
+        if code == jit_calls.STALE_PRICE:
+            self.fresh(m)  # raises StalePrice
+        if code == jit_calls.WRONG_MARGIN_MODE:
+            raise Reverted(error_text("WrongMarginMode", market=m + 1,
+                                      isolated=bool(self.isolated[a, m])))  # fmt: skip
+        x, y = out.tolist()[:2]
+        name = jit_calls.ERRORS[code]
+        if code == jit_calls.INSUFFICIENT_BALANCE:
+            raise Reverted(error_text(name, available=x, requested=margin_delta))
+        if code == jit_calls.INVALID_FILL_PRICE:
+            raise Reverted(error_text(name, market=m + 1, sizeDelta=delta))
+        if code == jit_calls.PRICE_LIMIT_EXCEEDED:
+            raise Reverted(error_text(name, fillPrice=x, acceptablePrice=acceptable))
+        if code in (jit_calls.OI_CAP_LONG, jit_calls.OI_CAP_SHORT):
+            long = code == jit_calls.OI_CAP_LONG
+            cap = self.max_long_oi[m] if long else self.max_short_oi[m]
+            raise Reverted(error_text(name, market=m + 1, long=long, openInterest=x, cap=cap))
+        if code == jit_calls.CLOSE_MARGIN:
+            raise Reverted(error_text(name, equity=x, required=0))
+        raise Reverted(error_text(name, equity=x, required=y))  # INSUFFICIENT_MARGIN
 
     def _check_after_trade(self, a: int, m: int, adds_risk: bool, isolated: bool, margin_delta):
         x = lambda v: self.conv([v])  # noqa: E731

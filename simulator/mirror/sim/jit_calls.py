@@ -1,0 +1,696 @@
+"""Fast mode's venue calls compiled (numba): a trade with its ``_checkAfterTrade``, a cross
+liquidation and an isolated liquidation, each the math AND the state writes in one dispatch.
+
+Each kernel is the plain-float code of :mod:`~simulator.mirror.sim.scalar` and of the mixins'
+fast paths it replaces (``TradesMixin._trade_fast``, ``LiquidationsMixin._liquidate_fast`` /
+``_liquidate_isolated_fast`` before session 25; their copies are the reference of
+``tests/mirror/test_mirror_jit_calls.py``), term by term and in the same order, so that the
+floats are the same to the bit (numba without ``fastmath`` neither fuses multiply-adds nor
+reorders sums). A kernel checks first and writes only when the call succeeds: a revert is an
+error code (:data:`ERRORS`) and the values its text needs in ``out``, the state untouched.
+
+What stays in Python, called by the mixins around a kernel in the contract's order of effects:
+the checks before a liquidation (``freshPrice`` of its markets, the circuit breaker) and those
+before a trade where a guardian's pause or a breaker with a band in the market is wired (else
+the trade kernel checks its market's price and margin mode itself), the naming of a stale
+cross market in ``_open`` order, the funding of every market at now (cached per block and
+state version), the account's
+``_open`` order, the pool and the fund's balance (Python scalars; the kernels return the
+amounts), a deficit's ``_absorbDeficit`` under each ADL policy, and the errors' text.
+
+State is packed (:data:`PACKED`): the per-market floats one (F, M) array, ints one (I, M), the
+positions' floats one (4, A, M) and ints one (2, A, M), the funding at now one (3, M); the
+venue's attributes are views of their rows. A kernel takes them whole and gets its views from
+:func:`_views` (the one place that indexes them: a leading lane axis, one path per lane, is
+added there and to the scalar arguments). Markets' parameters are one (M, :data:`N_PARAMS`)
+float array and their margin tiers one (M, 2, T, 3) array (:func:`pack_params`), rebuilt when
+the venue's :class:`~simulator.mirror.sim.scalar.Params` change. Values are WAD floats (as
+fast mode's). One module on purpose: numba's on-disk cache is invalidated by an edit of the
+file of the function it compiled only, not of another module's functions it calls.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from simulator.mirror.sim import scalar
+
+_WAD = 1e18
+_BPS = 1e4
+_UNIT = 1e12
+
+# -- the markets' parameters (columns of the packed array) ------------------------------------
+(P_OI_LOWER, P_OI_UPPER, P_SKEW_SCALE, P_TAKER_FEE_BPS, P_PENALTY_BPS, P_KEEPER_SHARE_BPS,
+ P_PARTIAL_THRESHOLD, P_PARTIAL_SHARE_BPS, P_COOLDOWN, P_FULL_AFTER_COOLDOWN, P_CAP, P_BAND_BPS,
+ P_INSURANCE_SHARE_BPS, P_MM_BASE, P_IM_BASE, P_MM_TIERS, P_IM_TIERS) = range(17)  # fmt: skip
+N_PARAMS = 17
+MM, IM = 0, 1
+"""The tiers array's second index: the maintenance fraction's tiers, the initial's."""
+
+# -- the fast-mode state, packed (:meth:`VenueState._pack`): each name a row of its array ------
+MARKET_FLOATS = ("price", "long_oi", "short_oi", "max_long_oi", "max_short_oi", "long_index",
+                 "short_index", "rate", "last_mark", "previous_mark", "fees", "penalties",
+                 "rate_used")  # fmt: skip
+"""(F, M) float64: per market, WAD."""
+(F_PRICE, F_LONG_OI, F_SHORT_OI, F_MAX_LONG_OI, F_MAX_SHORT_OI, F_LONG_INDEX, F_SHORT_INDEX,
+ F_RATE, F_LAST_MARK, F_PREVIOUS_MARK, F_FEES, F_PENALTIES, F_RATE_USED) = range(13)  # fmt: skip
+MARKET_INTS = ("last_funding_time", "last_mark_block", "rate_block", "updated_at", "max_age_s")
+"""(I, M) int64: per market, seconds and block numbers."""
+I_LAST_FUNDING_TIME, I_LAST_MARK_BLOCK, I_RATE_BLOCK, I_UPDATED_AT, I_MAX_AGE = range(5)
+POSITION_FLOATS = ("size", "entry", "snapshot", "margin")
+"""(4, A, M) float64: per account and market, WAD."""
+P_SIZE, P_ENTRY, P_SNAPSHOT, P_MARGIN = range(4)
+POSITION_INTS = ("partial_at", "last_liquidation_block")
+"""(2, A, M) int64: per account and market."""
+Q_PARTIAL_AT, Q_LAST_LIQUIDATION_BLOCK = range(2)
+PACKED = (("_market_floats", MARKET_FLOATS, np.float64), ("_market_ints", MARKET_INTS, np.int64),
+          ("_position_floats", POSITION_FLOATS, np.float64),
+          ("_position_ints", POSITION_INTS, np.int64))  # fmt: skip
+"""The packed arrays' attribute names on the venue, their rows' names and dtype. The funding
+at now is one (3, M) array too: long index, short index, rate (``fn``)."""
+
+# -- the calls' outcomes -----------------------------------------------------------------------
+OK = 0
+INSUFFICIENT_BALANCE = 1
+"""``out[0]``: the collateral available."""
+INVALID_FILL_PRICE = 2
+PRICE_LIMIT_EXCEEDED = 3
+"""``out[0]``: the fill."""
+OI_CAP_LONG = 4
+"""``out[0]``: the open interest after the trade."""
+OI_CAP_SHORT = 5
+CLOSE_MARGIN = 6
+"""A closed isolated position's margin below 0: ``out[0]`` the margin (required 0)."""
+INSUFFICIENT_MARGIN = 7
+"""``out[0]``, ``out[1]``: the equity and the margin required."""
+STALE_CROSS = 8
+"""A cross position of the account reads a stale price: the caller names which (``_open``
+order) and, if none of them is, calls again without the check."""
+NO_POSITION = 9
+WRONG_MARGIN_MODE = 10
+NOT_LIQUIDATABLE = 11
+"""``out[0]``, ``out[1]``: the equity and the maintenance margin."""
+NOTHING_LIQUIDATABLE_NOW = 12
+STALE_PRICE = 13
+"""The traded market's own oracle is stale (``freshPrice``): the caller raises its error."""
+ERRORS = {INSUFFICIENT_BALANCE: "InsufficientBalance", INVALID_FILL_PRICE: "InvalidFillPrice",
+          PRICE_LIMIT_EXCEEDED: "PriceLimitExceeded", OI_CAP_LONG: "OpenInterestCapExceeded",
+          OI_CAP_SHORT: "OpenInterestCapExceeded", CLOSE_MARGIN: "InsufficientMargin",
+          INSUFFICIENT_MARGIN: "InsufficientMargin", STALE_CROSS: "StalePrice",
+          NO_POSITION: "NoPosition", WRONG_MARGIN_MODE: "WrongMarginMode",
+          NOT_LIQUIDATABLE: "NotLiquidatable",
+          NOTHING_LIQUIDATABLE_NOW: "NothingLiquidatableNow",
+          STALE_PRICE: "StalePrice"}  # fmt: skip
+
+# -- a trade's out values ----------------------------------------------------------------------
+T_FILL, T_SIZE, T_ENTRY, T_REALIZED, T_FEE, T_FUNDING, T_FUND_ADD = range(7)
+N_OUT = 8
+
+# -- a cross liquidation's per-market rows (``rows``) and scalars (``out``) ---------------------
+R_CLOSED, R_FILL, R_PENALTY, R_REALIZED, R_FULL, R_SHARE, R_PAID = range(7)
+N_ROWS = 7
+X_OWED, X_REALIZED, X_FUND, X_DEFICIT, X_PAID = range(5)
+"""``out`` of a liquidation: the funding settled, the profit realized (the pool's terms), the
+fund after the insurance shares, the deficit and what the fund pays of it (isolated: also
+``out[5]`` the close, ``out[6]`` the fill, ``out[7]`` the penalty)."""
+
+
+def _jit(func):
+    """``numba.njit`` with the compiled code cached on disk (next to this module, else in the
+    user's cache directory, so that later processes -- tests, ``perpsim tune``'s workers --
+    load it instead of compiling); in memory only when neither is writable (numba refuses
+    ``cache=True`` there)."""
+    try:
+        return nb.njit(cache=True, nogil=True)(func)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return nb.njit(nogil=True)(func)
+
+
+def pack_params(ps: list[scalar.Params], insurance_share_bps) -> tuple[np.ndarray, np.ndarray]:
+    """The markets' :class:`~simulator.mirror.sim.scalar.Params` as the kernels read them:
+    (M, :data:`N_PARAMS`) floats and (M, 2, T, 3) tiers (floor, rate, deduction after it; the
+    maintenance fraction's, then the initial's)."""
+    m = len(ps)
+    width = max([1] + [len(p.mm_tiers[1]) for p in ps] + [len(p.im_tiers[1]) for p in ps])
+    params = np.zeros((m, N_PARAMS), dtype=np.float64)
+    tiers = np.zeros((m, 2, width, 3), dtype=np.float64)
+    for i, p in enumerate(ps):
+        params[i, :P_MM_BASE] = (
+            p.oi_lower, p.oi_upper, p.skew_scale, p.taker_fee_bps, p.penalty_bps,
+            p.keeper_share_bps, p.partial_threshold, p.partial_share_bps, p.cooldown,
+            float(p.full_after_cooldown), p.cap, p.band_bps, float(insurance_share_bps[i]),
+        )  # fmt: skip
+        for k, (base, steps) in enumerate((p.mm_tiers, p.im_tiers)):
+            params[i, P_MM_BASE + k] = base
+            params[i, P_MM_TIERS + k] = len(steps)
+            for t, step in enumerate(steps):
+                tiers[i, k, t] = step
+    return params, tiers
+
+
+# -- the formulas (scalar.py's, one value at a time) -------------------------------------------
+
+
+@_jit
+def _tiered(n, tiers, m, k, base, count):
+    rate, deduction = base, 0.0
+    for t in range(count):
+        if n < tiers[m, k, t, 0]:
+            break
+        rate, deduction = tiers[m, k, t, 1], tiers[m, k, t, 2]
+    gross = n * rate / _WAD
+    return gross - deduction if gross > deduction else 0.0
+
+
+@_jit
+def _maintenance(params, tiers, m, size, price):
+    if size == 0:
+        return 0.0
+    return _tiered(abs(size) * price / _WAD, tiers, m, MM, params[m, P_MM_BASE],
+                   int(params[m, P_MM_TIERS]))  # fmt: skip
+
+
+@_jit
+def _initial(params, tiers, m, size, price, long_oi, short_oi):
+    if size == 0:
+        return 0.0
+    n = abs(size) * price / _WAD
+    im = _tiered(n, tiers, m, IM, params[m, P_IM_BASE], int(params[m, P_IM_TIERS]))
+    larger = short_oi if short_oi > long_oi else long_oi  # Python's max(long_oi, short_oi)
+    open_n = larger * price / _WAD
+    lower, upper = params[m, P_OI_LOWER], params[m, P_OI_UPPER]
+    if upper == 0 or open_n <= lower or n <= im:
+        return im
+    if open_n >= upper:
+        return n
+    t = (open_n - lower) * _WAD / (upper - lower)
+    return im + (n - im) * t / _WAD
+
+
+@_jit
+def _upnl(size, entry, price):
+    if size == 0:
+        return 0.0
+    move = price - entry
+    return (move if size > 0 else -move) * abs(size) / _WAD
+
+
+@_jit
+def _owed(size, snapshot, long_index, short_index):
+    if size == 0:
+        return 0.0
+    return ((long_index if size > 0 else short_index) - snapshot) * abs(size) / _WAD
+
+
+@_jit
+def _apply_fill(size, entry, delta, fill):
+    new = size + delta
+    if size == 0 or (size > 0) == (delta > 0):
+        a, b = abs(size), abs(delta)
+        return new, (fill if size == 0 else (entry * a + fill * b) / (a + b)), 0.0
+    closing = abs(size) if abs(size) < abs(delta) else abs(delta)  # min(|delta|, |size|)
+    move = fill - entry
+    realized = (move if size > 0 else -move) * closing / _WAD
+    if new == 0:
+        return new, 0.0, realized
+    return new, (entry if (new > 0) == (size > 0) else fill), realized
+
+
+@_jit
+def _fill_price(skew_scale, price, skew, delta):
+    if skew_scale == 0:
+        return price
+    f = price + (2 * skew + delta) * price / (2 * skew_scale)
+    return f if f > 0 else 0.0
+
+
+@_jit
+def _liquidation_fill(params, m, price, skew, delta):
+    f = _fill_price(params[m, P_SKEW_SCALE], price, skew, delta)
+    band = params[m, P_BAND_BPS]
+    lo = price * (_BPS - (_BPS if _BPS < band else band)) / _BPS
+    hi = price * (_BPS + band) / _BPS
+    f = lo if f < lo else f
+    f = hi if f > hi else f
+    return 1.0 if f == 0 else f
+
+
+@_jit
+def _close_size(params, m, size, price, partial_at, now, this_block, used):
+    abs_size = abs(size)
+    whole = abs_size * price / _WAD <= params[m, P_PARTIAL_THRESHOLD]
+    cooldown = params[m, P_COOLDOWN]
+    marked = partial_at != 0 and now < partial_at + 2 * cooldown
+    cooling = marked and now < partial_at + cooldown
+    goes_whole = marked and not cooling and params[m, P_FULL_AFTER_COOLDOWN] != 0
+    part = abs_size * params[m, P_PARTIAL_SHARE_BPS] / _BPS
+    part = part if part < abs_size else abs_size
+    if whole or goes_whole:
+        close = abs_size
+    else:
+        close = 0.0 if (cooling or this_block) else part
+    cap = params[m, P_CAP]
+    if cap != 0:
+        room = cap - used if used < cap else 0.0
+        if close * price / _WAD > room:
+            close = room * _WAD / price if price != 0 else 0.0
+    return close
+
+
+@_jit
+def _below(have, need):
+    """``VenueState._below`` in fast mode: short by more than a unit or 1e-12 of ``need``."""
+    slack = 1e-12 * abs(need)
+    return have < need - (_UNIT if _UNIT > slack else slack)
+
+
+@_jit
+def _units_up(wad):
+    return np.ceil(wad / _UNIT) * _UNIT
+
+
+@_jit
+def _whole_units(wad):
+    return np.floor(wad / _UNIT) * _UNIT
+
+
+# -- the state -------------------------------------------------------------------------------
+
+
+@_jit
+def _views(mf, mi, pf, pi, fn):
+    """Every state array a call reads or writes, as views of the packed arrays (the one place
+    that indexes them: a lane axis would be added here)."""
+    return (mf[F_PRICE], mf[F_LONG_OI], mf[F_SHORT_OI], mf[F_MAX_LONG_OI], mf[F_MAX_SHORT_OI],
+            mf[F_LONG_INDEX], mf[F_SHORT_INDEX], mf[F_RATE], mf[F_LAST_MARK],
+            mf[F_PREVIOUS_MARK], mf[F_FEES], mf[F_PENALTIES], mf[F_RATE_USED],
+            mi[I_LAST_FUNDING_TIME], mi[I_LAST_MARK_BLOCK], mi[I_RATE_BLOCK], mi[I_UPDATED_AT],
+            mi[I_MAX_AGE], pf[P_SIZE], pf[P_ENTRY], pf[P_SNAPSHOT], pf[P_MARGIN],
+            pi[Q_PARTIAL_AT], pi[Q_LAST_LIQUIDATION_BLOCK], fn[0], fn[1], fn[2])  # fmt: skip
+
+
+# -- state writes ------------------------------------------------------------------------------
+
+
+@_jit
+def _accrue_one(m, now, block, price, long_index, short_index, rate, last_funding_time,
+                last_mark, previous_mark, last_mark_block, li_now, si_now, rate_now):  # fmt: skip
+    """``VenueState._accrue_one``: market ``m``'s funding stored at now, its marks tracked."""
+    if last_funding_time[m] != now:
+        long_index[m] = li_now[m]
+        short_index[m] = si_now[m]
+        rate[m] = rate_now[m]
+        last_funding_time[m] = now
+    if last_mark_block[m] != block:
+        previous_mark[m] = last_mark[m]
+        last_mark_block[m] = block
+    last_mark[m] = price[m]
+
+
+@_jit
+def _move_oi(m, old, new, long_oi, short_oi):
+    """``VenueState._move_oi`` in fast mode (the account's ``_open`` order is the caller's)."""
+    long_before, short_before = long_oi[m], short_oi[m]
+    if old > 0:
+        long_oi[m] = long_oi[m] - old
+    else:
+        short_oi[m] = short_oi[m] + old
+    if new > 0:
+        long_oi[m] = long_oi[m] + new
+    else:
+        short_oi[m] = short_oi[m] - new
+    if abs(long_oi[m]) <= 1e-12 * abs(long_before):
+        long_oi[m] = 0.0
+    if abs(short_oi[m]) <= 1e-12 * abs(short_before):
+        short_oi[m] = 0.0
+
+
+@_jit
+def _use_rate(m, closed, block, price, rate_used, rate_block, cap):
+    """``rateLimited``'s bookkeeping of ``closed`` in market ``m`` (``cap`` 0: none)."""
+    if cap == 0:
+        return
+    used = rate_used[m] if rate_block[m] == block else 0.0
+    rate_used[m] = used + abs(closed) * price[m] / _WAD
+    rate_block[m] = block
+
+
+# -- the calls ---------------------------------------------------------------------------------
+
+
+@_jit
+def trade(
+    a, m, delta, isolated, margin_delta, acceptable, checks, adds_risk, check_stale, now,
+    block, params, tiers, mf, mi, pf, pi, isolated_flag, collateral, fn, out,
+):  # fmt: skip
+    """``_trade`` of ``delta`` by account ``a`` in market ``m``: with ``checks`` first its
+    checks before the accounting (``freshPrice`` of ``m``: :data:`STALE_PRICE`; the margin
+    mode: :data:`WRONG_MARGIN_MODE`; whether it adds risk), for a venue without a guardian's
+    pause or a circuit breaker; else those were the caller's (``TradesMixin._trade_checks``:
+    ``adds_risk``). Then the accounting, then ``_checkAfterTrade`` on the
+    values after it, then (when neither reverts) market ``m``'s accrual, its open interest and
+    fees and the account's row written. Returns :data:`OK` with the fill, new size, entry,
+    realized profit, fee, funding settled and the fund's whole-unit share of the fee in
+    ``out`` (:data:`T_FILL` ...), or an error code (nothing written). ``check_stale``: check
+    the account's other cross positions' prices (:data:`STALE_CROSS`). The state: the packed
+    arrays (:data:`PACKED`), the cross collateral, the funding at now ``fn``."""
+    (price, long_oi, short_oi, max_long_oi, max_short_oi, long_index, short_index, rate,
+     last_mark, previous_mark, fees, penalties, rate_used, last_funding_time, last_mark_block,
+     rate_block, updated_at, max_age_s, size, entry, snapshot, margin, partial_at,
+     last_liquidation_block, li_now, si_now, rate_now) = _views(mf, mi, pf, pi, fn)  # fmt: skip
+    size0, entry0 = size[a, m], entry[a, m]
+    if checks:
+        if now - updated_at[m] > max_age_s[m]:
+            return STALE_PRICE
+        if size0 != 0 and isolated_flag[a, m] != isolated:
+            return WRONG_MARGIN_MODE
+        new_size = size0 + delta
+        adds_risk = abs(new_size) > abs(size0) or (new_size != 0 and (new_size > 0) != (size0 > 0))
+    li, si = li_now[m], si_now[m]
+    paid = _owed(size0, snapshot[a, m], li, si)
+    col, mar = collateral[a], margin[a, m]
+    if isolated:
+        mar -= paid
+    else:
+        col -= paid
+    if margin_delta > 0:
+        if _below(col, margin_delta):
+            out[0] = col
+            return INSUFFICIENT_BALANCE
+        col, mar = col - margin_delta, mar + margin_delta
+    long_before, short_before = long_oi[m], short_oi[m]
+    px = price[m]
+    fill = _fill_price(params[m, P_SKEW_SCALE], px, long_before - short_before, delta)
+    if fill == 0:
+        return INVALID_FILL_PRICE
+    if acceptable != 0 and (fill > acceptable if delta > 0 else fill < acceptable):
+        out[0] = fill
+        return PRICE_LIMIT_EXCEEDED
+    size1, entry1, realized = _apply_fill(size0, entry0, delta, fill)
+    if isolated:
+        mar += realized
+    else:
+        col += realized
+    lo = long_before - size0 if size0 > 0 else long_before
+    so = short_before + size0 if size0 <= 0 else short_before
+    lo = lo + size1 if size1 > 0 else lo
+    so = so - size1 if size1 <= 0 else so
+    if lo > long_before and lo > max_long_oi[m]:
+        out[0] = lo
+        return OI_CAP_LONG
+    if so > short_before and so > max_short_oi[m]:
+        out[0] = so
+        return OI_CAP_SHORT
+    fee = (abs(delta) * fill / _WAD) * params[m, P_TAKER_FEE_BPS] / _BPS
+    if isolated:
+        mar -= fee
+    else:
+        col -= fee
+    pat = partial_at[a, m]
+    if size1 == 0:
+        pat = 0
+        if isolated:
+            if _below(mar, 0.0):
+                out[0] = mar
+                return CLOSE_MARGIN
+            col, mar = col + mar, 0.0
+    lo = 0.0 if abs(lo) <= 1e-12 * abs(long_before) else lo
+    so = 0.0 if abs(so) <= 1e-12 * abs(short_before) else so
+    snap = li if size1 >= 0 else si
+    # _checkAfterTrade on the values after the trade, none stored yet
+    if isolated and size1 != 0:
+        eq = mar + (_upnl(size1, entry1, px) - _owed(size1, snap, li, si))
+        need = 0.0
+        if adds_risk or margin_delta < 0:
+            need = _initial(params, tiers, m, size1, px, lo, so)
+        if _below(eq, need):
+            out[0], out[1] = eq, need
+            return INSUFFICIENT_MARGIN
+        if pat != 0 and not eq < _maintenance(params, tiers, m, size1, px):
+            pat = 0
+    n = price.shape[0]
+    if check_stale:  # fresh_cross: the account's other cross positions (m's price is fresh)
+        for j in range(n):
+            if j != m and size[a, j] != 0 and not isolated_flag[a, j]:
+                if now - updated_at[j] > max_age_s[j]:
+                    out[0] = j
+                    return STALE_CROSS
+    need_initial = (not isolated and adds_risk) or (isolated and margin_delta > 0)
+    check = not isolated or margin_delta > 0
+    mark = not isolated and size1 != 0 and pat != 0
+    if check or mark:
+        ceq, cmm, cim = col, 0.0, 0.0
+        for j in range(n):
+            if j == m:
+                sj, ej, nj, ij, loj, soj = size1, entry1, snap, isolated, lo, so
+            else:
+                sj, ej, nj = size[a, j], entry[a, j], snapshot[a, j]
+                ij, loj, soj = isolated_flag[a, j], long_oi[j], short_oi[j]
+            if sj == 0 or ij:
+                continue
+            pj = price[j]
+            ceq += _upnl(sj, ej, pj) - _owed(sj, nj, li_now[j], si_now[j])
+            if mark:
+                cmm += _maintenance(params, tiers, j, sj, pj)
+            if need_initial:
+                cim += _initial(params, tiers, j, sj, pj, loj, soj)
+        required = cim if need_initial else 0.0
+        if check and _below(ceq, required):
+            out[0], out[1] = ceq, required
+            return INSUFFICIENT_MARGIN
+        if mark and not ceq < cmm:
+            pat = 0
+    # the trade's effects
+    _accrue_one(m, now, block, price, long_index, short_index, rate, last_funding_time,
+                last_mark, previous_mark, last_mark_block, li_now, si_now, rate_now)  # fmt: skip
+    size[a, m], entry[a, m], snapshot[a, m] = size1, entry1, snap
+    margin[a, m], isolated_flag[a, m] = mar, isolated
+    partial_at[a, m] = pat
+    collateral[a] = col
+    long_oi[m], short_oi[m] = lo, so
+    fund_add = 0.0
+    if fee != 0:
+        fees[m] = fees[m] + fee
+        fund_add = _whole_units(fee * params[m, P_INSURANCE_SHARE_BPS] / _BPS)
+    out[T_FILL], out[T_SIZE], out[T_ENTRY], out[T_REALIZED] = fill, size1, entry1, realized
+    out[T_FEE], out[T_FUNDING], out[T_FUND_ADD] = fee, paid, fund_add
+    return OK
+
+
+@_jit
+def liquidate_isolated(
+    a, m, now, block, fund, params, tiers, mf, mi, pf, pi, isolated_flag, collateral, fn, out
+):  # fmt: skip
+    """``liquidateIsolated(account, market)`` after its price and breaker checks: returns
+    :data:`OK` with ``out`` (:data:`X_OWED` ...: funding settled, profit realized, the fund
+    after the insurance share, the deficit, the fund's cover; then the close, fill and
+    penalty) and market ``m``'s and the position's state written, or an error code."""
+    (price, long_oi, short_oi, max_long_oi, max_short_oi, long_index, short_index, rate,
+     last_mark, previous_mark, fees, penalties, rate_used, last_funding_time, last_mark_block,
+     rate_block, updated_at, max_age_s, size, entry, snapshot, margin, partial_at,
+     last_liquidation_block, li_now, si_now, rate_now) = _views(mf, mi, pf, pi, fn)  # fmt: skip
+    sz, en = size[a, m], entry[a, m]
+    if sz == 0:
+        return NO_POSITION
+    if not isolated_flag[a, m]:
+        return WRONG_MARGIN_MODE
+    px = price[m]
+    li, si = li_now[m], si_now[m]
+    owed = _owed(sz, snapshot[a, m], li, si)
+    mar = margin[a, m] - owed
+    eq = mar + _upnl(sz, en, px)
+    mm = _maintenance(params, tiers, m, sz, px)
+    out[0], out[1] = eq, mm
+    if not eq < mm:
+        return NOT_LIQUIDATABLE
+    used = rate_used[m] if rate_block[m] == block else 0.0
+    close = _close_size(params, m, sz, px, float(partial_at[a, m]), float(now),
+                        last_liquidation_block[a, m] == block, used)  # fmt: skip
+    if not close > 0:
+        return NOTHING_LIQUIDATABLE_NOW
+    delta = -close if sz > 0 else close
+    fill = _liquidation_fill(params, m, px, long_oi[m] - short_oi[m], delta)
+    new, entry1, realized = _apply_fill(sz, en, delta, fill)
+    mar += realized
+    penalty = (close * fill / _WAD) * params[m, P_PENALTY_BPS] / _BPS
+    left = mar + _upnl(new, entry1, px)
+    penalty = 0.0 if left <= 0 else (left if penalty > left else penalty)
+    mar -= penalty
+    insurance = penalty - penalty * params[m, P_KEEPER_SHARE_BPS] / _BPS
+    released = mar if new == 0 and mar >= 0 else 0.0
+    deficit = -mar if new == 0 and mar < -_UNIT else 0.0
+    mar = 0.0 if new == 0 else mar
+    up = _units_up(deficit)
+    paid = fund if fund < up else up  # min(units_up(deficit), fund)
+    full = close == abs(sz)
+    _accrue_one(m, now, block, price, long_index, short_index, rate, last_funding_time,
+                last_mark, previous_mark, last_mark_block, li_now, si_now, rate_now)  # fmt: skip
+    _move_oi(m, sz, new, long_oi, short_oi)
+    _use_rate(m, close, block, price, rate_used, rate_block, params[m, P_CAP])
+    penalties[m] = penalties[m] + penalty
+    size[a, m], entry[a, m] = new, entry1
+    snapshot[a, m] = li if new >= 0 else si
+    margin[a, m] = mar
+    collateral[a] = collateral[a] + released
+    partial_at[a, m] = 0 if full else now
+    last_liquidation_block[a, m] = block
+    if new == 0:
+        isolated_flag[a, m] = False
+    out[X_OWED], out[X_REALIZED] = owed, realized
+    out[X_FUND] = fund + _whole_units(insurance)
+    out[X_DEFICIT], out[X_PAID] = deficit, paid
+    out[5], out[6], out[7] = close, fill, penalty
+    return OK
+
+
+@_jit
+def liquidate_cross(
+    a, now, block, fund, params, tiers, mf, mi, pf, pi, isolated_flag, collateral, fn, order,
+    rows, out,
+):  # fmt: skip
+    """``liquidate(account)`` of account ``a``'s cross positions after their price and breaker
+    checks (:func:`simulator.mirror.sim.scalar.liquidate_cross` and its writes): returns
+    :data:`OK` with the markets closed in ``order`` (``order[0]`` their count, then the
+    markets), their rows in ``rows`` (:data:`R_CLOSED` ...: close, fill, penalty, realized,
+    full, deficit share, the fund's share of its cover) and ``out`` (:data:`X_OWED` ...), the
+    markets' and the account's state written; or an error code (``out[0]``, ``out[1]``: the
+    equity and maintenance before)."""
+    (price, long_oi, short_oi, max_long_oi, max_short_oi, long_index, short_index, rate,
+     last_mark, previous_mark, fees, penalties, rate_used, last_funding_time, last_mark_block,
+     rate_block, updated_at, max_age_s, size, entry, snapshot, margin, partial_at,
+     last_liquidation_block, li_now, si_now, rate_now) = _views(mf, mi, pf, pi, fn)  # fmt: skip
+    n = price.shape[0]
+    js = np.empty(n, dtype=np.int64)
+    k = 0
+    for j in range(n):
+        if size[a, j] != 0 and not isolated_flag[a, j]:
+            js[k] = j
+            k += 1
+    if k == 0:
+        return NO_POSITION
+    owed_sum = 0.0
+    for i in range(k):
+        j = js[i]
+        owed_sum += _owed(size[a, j], snapshot[a, j], li_now[j], si_now[j])
+    col = collateral[a] - owed_sum
+    mm = np.zeros(n)
+    for i in range(k):
+        j = js[i]
+        mm[j] = _maintenance(params, tiers, j, size[a, j], price[j])
+    upnl_sum = 0.0
+    for i in range(k):
+        j = js[i]
+        upnl_sum += _upnl(size[a, j], entry[a, j], price[j])
+    eq = col + upnl_sum
+    mmt = 0.0
+    for i in range(k):
+        mmt += mm[js[i]]
+    out[0], out[1] = eq, mmt
+    if not eq < mmt:
+        return NOT_LIQUIDATABLE
+    # the positions by maintenance, largest first (ties: market order); a stable sort
+    ranked = js[:k].copy()
+    for i in range(1, k):
+        j = ranked[i]
+        t = i - 1
+        while t >= 0 and mm[ranked[t]] < mm[j]:
+            ranked[t + 1] = ranked[t]
+            t -= 1
+        ranked[t + 1] = j
+    new_size = np.empty(n)
+    new_entry = np.empty(n)
+    for j in range(n):
+        new_size[j], new_entry[j] = size[a, j], entry[a, j]
+    closed_n = 0
+    rcol = col
+    for i in range(k):
+        if not eq < mmt:
+            break
+        j = ranked[i]
+        s, e, px = new_size[j], new_entry[j], price[j]
+        used = rate_used[j] if rate_block[j] == block else 0.0
+        close = _close_size(params, j, s, px, float(partial_at[a, j]), float(now),
+                            last_liquidation_block[a, j] == block, used)  # fmt: skip
+        if not close > 0:
+            continue
+        old_pnl = _upnl(s, e, px)
+        delta = -close if s > 0 else close
+        fill = _liquidation_fill(params, j, px, long_oi[j] - short_oi[j], delta)
+        ns, ne, realized = _apply_fill(s, e, delta, fill)
+        penalty = (close * fill / _WAD) * params[j, P_PENALTY_BPS] / _BPS
+        rest = _upnl(ns, ne, px)
+        left = eq - old_pnl + realized + rest
+        penalty = 0.0 if left <= 0 else (left if penalty > left else penalty)
+        keeper = penalty * params[j, P_KEEPER_SHARE_BPS] / _BPS
+        new_mm = _maintenance(params, tiers, j, ns, px)
+        rcol += realized - penalty
+        eq = eq - old_pnl + realized + rest - penalty
+        mmt = mmt - mm[j] + new_mm
+        mm[j] = new_mm
+        new_size[j], new_entry[j] = ns, ne
+        closed_n += 1
+        order[closed_n] = j
+        rows[R_CLOSED, j], rows[R_FILL, j], rows[R_PENALTY, j] = close, fill, penalty
+        rows[R_REALIZED, j] = realized
+        rows[R_FULL, j] = 1.0 if close == abs(s) else 0.0
+        rows[R_SHARE, j] = penalty - keeper  # the insurance share until the deficit's below
+    order[0] = closed_n
+    if closed_n == 0:
+        return NOTHING_LIQUIDATABLE_NOW
+    fund_after = fund
+    for i in range(1, closed_n + 1):
+        fund_after = fund_after + _whole_units(rows[R_SHARE, order[i]])
+    deficit, paid = 0.0, 0.0
+    emptied = True
+    for i in range(k):
+        if new_size[js[i]] != 0:
+            emptied = False
+    if emptied and rcol < -_UNIT:
+        deficit = -rcol
+        rcol = 0.0
+        up = _units_up(deficit)
+        paid = fund if fund < up else up
+        total = 0.0
+        for i in range(1, closed_n + 1):
+            r = rows[R_REALIZED, order[i]]
+            total += -r if r < 0 else 0.0
+        sum_d, sum_q = 0.0, 0.0
+        for i in range(1, closed_n + 1):
+            j = order[i]
+            r = rows[R_REALIZED, j]
+            loss = -r if r < 0 else 0.0
+            d = deficit * loss / total if total != 0 else 0.0
+            q = paid * loss / total if total != 0 else 0.0
+            rows[R_SHARE, j], rows[R_PAID, j] = d, q
+            sum_d += d
+            sum_q += q
+        first = order[1]
+        rows[R_SHARE, first] = rows[R_SHARE, first] + deficit - sum_d
+        rows[R_PAID, first] = rows[R_PAID, first] + paid - sum_q
+    else:
+        for i in range(1, closed_n + 1):
+            rows[R_SHARE, order[i]], rows[R_PAID, order[i]] = 0.0, 0.0
+    # the call's effects
+    realized_sum = 0.0
+    for i in range(1, closed_n + 1):
+        realized_sum += rows[R_REALIZED, order[i]]
+    for i in range(k):
+        _accrue_one(js[i], now, block, price, long_index, short_index, rate,
+                    last_funding_time, last_mark, previous_mark, last_mark_block, li_now,
+                    si_now, rate_now)  # fmt: skip
+    for i in range(1, closed_n + 1):
+        j = order[i]
+        _move_oi(j, size[a, j], new_size[j], long_oi, short_oi)
+        _use_rate(j, rows[R_CLOSED, j], block, price, rate_used, rate_block, params[j, P_CAP])
+        penalties[j] = penalties[j] + rows[R_PENALTY, j]
+        partial_at[a, j] = 0 if rows[R_FULL, j] != 0 else now
+        last_liquidation_block[a, j] = block
+    for i in range(k):
+        j = js[i]
+        snapshot[a, j] = li_now[j] if size[a, j] >= 0 else si_now[j]
+        size[a, j], entry[a, j] = new_size[j], new_entry[j]
+    collateral[a] = rcol
+    out[X_OWED], out[X_REALIZED], out[X_FUND] = owed_sum, realized_sum, fund_after
+    out[X_DEFICIT], out[X_PAID] = deficit, paid
+    return OK
