@@ -22,6 +22,7 @@ from simulator.chain.abi import DecodedEvent
 from simulator.chain.types import TxResult
 from simulator.engine.context import Action, Context
 from simulator.engine.state import ADL, BACKSTOPPED, CLOSED, LIQUIDATED, EngineState
+from simulator.population import Behaviour
 from simulator.protocol.venue_params import VenueAdlPolicy
 from simulator.units import from_units, from_wad
 
@@ -178,15 +179,17 @@ def close_row(ctx: Context, e: DecodedEvent, step: int, reason: str) -> dict[str
                      price=from_wad(a["fill"]), amount=pnl, detail=reason)  # fmt: skip
 
 
+#: ``detail`` of a trader's close by the behaviour that closed it (others: ``close``).
+_CLOSE_REASONS = {
+    int(Behaviour.TAKE_PROFIT): "take_profit",
+    int(Behaviour.STOP_LOSS): "stop_loss",
+    int(Behaviour.PANIC): "panic",
+}
+
+
 def close_reason(behaviour: int) -> str:
     """``detail`` of a trader's close: the behaviour that closed it."""
-    from simulator.population import Behaviour
-
-    return {
-        Behaviour.TAKE_PROFIT: "take_profit",
-        Behaviour.STOP_LOSS: "stop_loss",
-        Behaviour.PANIC: "panic",
-    }.get(int(behaviour), "close")
+    return _CLOSE_REASONS.get(int(behaviour), "close")
 
 
 def _set_outcome(s: EngineState, row: int, code: int, t: int) -> None:
