@@ -76,6 +76,33 @@ def estimate(
     after its block), a tier crossed since the read (maintenance is carried linearly in the
     notional) and the difference between the engine's funding index and the venue's (the venue
     accrues an untouched market's funding at the price of the accrual)."""
+    # The formulas' float operations, each on one operand pair as written (a sum or product
+    # in either order is the same float), into three buffers instead of a new array each.
+    equity = state.side.astype(np.float64)
+    equity *= state.size_base
+    work = np.subtract(price_usd, state.read_price_usd)
+    equity *= work
+    equity += state.equity_usd
+    if funding_index_usd is not None and state.read_funding_index_usd is not None:
+        np.subtract(funding_index_usd, state.read_funding_index_usd, out=work)
+        work *= state.size_base
+        equity -= work
+    maintenance = np.divide(price_usd, state.read_price_usd)
+    maintenance *= state.maintenance_usd
+    if margin_scale is not None and state.read_margin_scale is not None:
+        np.divide(margin_scale, state.read_margin_scale, out=work)
+        maintenance *= work
+    return equity, maintenance
+
+
+def estimate_reference(
+    state: TraderState,
+    price_usd,
+    funding_index_usd: np.ndarray | None = None,
+    margin_scale: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`estimate` written as its formulas read, one new array per operation (for tests:
+    :func:`estimate` must give the same floats)."""
     side = state.side.astype(np.float64)
     equity = state.equity_usd + side * state.size_base * (price_usd - state.read_price_usd)
     if funding_index_usd is not None and state.read_funding_index_usd is not None:
