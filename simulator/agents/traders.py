@@ -168,7 +168,9 @@ def behaviour_rows(book) -> dict[int, np.ndarray]:
 
 def _decide(state, book, price_usd, rng, open_, open_top, carried) -> TraderDecisions:
     """:func:`decide`'s rules judged on each behaviour's rows alone (the same float operations
-    row by row as on the whole book; the draws are one per row of the book all the same)."""
+    row by row as on the whole book; the draws are one per row of the book all the same). The
+    behaviours' rows are disjoint: a top-up row never closes, and the rows that want to close
+    are the three closing behaviours' together."""
     equity, maintenance = carried
     collateral_in = state.collateral_in_usd
     rows = behaviour_rows(book)
@@ -177,15 +179,14 @@ def _decide(state, book, price_usd, rng, open_, open_top, carried) -> TraderDeci
     def price_at(r: np.ndarray):
         return price_usd[r] if per_row_price else price_usd
 
-    close = np.zeros(len(state.side), dtype=bool)
     r = rows[Behaviour.TAKE_PROFIT]
     r = r[open_[r]]
-    profit = equity[r] - collateral_in[r]
-    close[r] = profit >= book.take_profit_fraction[r] * collateral_in[r]
+    collateral = collateral_in[r]
+    take_profit = r[equity[r] - collateral >= book.take_profit_fraction[r] * collateral]
     r = rows[Behaviour.STOP_LOSS]
     r = r[open_[r]]
-    profit = equity[r] - collateral_in[r]
-    close[r] = -profit >= book.stop_loss_fraction[r] * collateral_in[r]
+    collateral = collateral_in[r]
+    stop_loss = r[-(equity[r] - collateral) >= book.stop_loss_fraction[r] * collateral]
     r = rows[Behaviour.PANIC]
     r = r[open_[r]]
     entry = state.entry_price_usd[r]
@@ -195,21 +196,21 @@ def _decide(state, book, price_usd, rng, open_, open_top, carried) -> TraderDeci
     # overflow warning for it (every finite quotient is unchanged).
     with np.errstate(over="ignore"):
         adverse_move = side * (entry - price_at(r)) / np.maximum(entry, 1e-300)
-    close[r] = adverse_move >= book.panic_drawdown[r]
+    panic = r[adverse_move >= book.panic_drawdown[r]]
+    closing = np.sort(np.concatenate([take_profit, stop_loss, panic]))
     # A trader already under maintenance margin is left to the keepers (its close would revert).
-    closing = np.flatnonzero(close)
-    close[closing] = equity[closing] > maintenance[closing]
+    close = closing[equity[closing] > maintenance[closing]]
 
     draws = rng.random(len(state.side))
     r = rows[Behaviour.TOP_UP]
-    r = r[open_top[r] & ~close[r]]
+    r = r[open_top[r]]
     amount = np.minimum(book.top_up_fraction[r] * book.collateral_usd[r], state.wallet_usd[r])
     wants = (
         (equity[r] < book.top_up_margin_ratio[r] * maintenance[r])
         & (draws[r] < book.top_up_probability[r])
         & (amount >= 1.0)
     )
-    return TraderDecisions(close=np.flatnonzero(close), top_up=r[wants], top_up_usd=amount[wants])
+    return TraderDecisions(close=close, top_up=r[wants], top_up_usd=amount[wants])
 
 
 def decide_reference(
