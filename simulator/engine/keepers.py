@@ -250,7 +250,6 @@ def may_leave_deficit(
     adverse = (
         size * price * (np.where(side > 0, long_adverse[market], short_adverse[market]) + 1e-6)
     )
-    unit_of = ctx.units.unit_of_row[rows]
-    bound = np.zeros(ctx.units.count)
-    np.add.at(bound, unit_of, adverse)
+    # Each unit's sum in row order (np.bincount adds as np.add.at into zeros does).
+    bound = np.bincount(ctx.units.unit_of_row[rows], weights=adverse, minlength=ctx.units.count)
     return bool((eq[units] <= bound[units] + CONFIRM_BAND * np.abs(mm[units])).any())

@@ -95,3 +95,18 @@ def test_unit_fractions_from_the_callers_notional_equal_its_own_sums(seed):
     own = keepers.unit_fractions(ctx, notional_row)
     for g, o in zip(given, own, strict=True):
         assert np.array_equal(g, o, equal_nan=True)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_bincount_adds_as_add_at_into_zeros(seed):
+    """What keepers.may_leave_deficit's per-unit bound relies on: np.bincount's weighted sums
+    are np.add.at's into zeros, float for float (each unit's terms added in row order)."""
+    rng = np.random.default_rng(seed)
+    n, count = int(rng.integers(0, 500)), int(rng.integers(1, 60))
+    index = rng.integers(0, count, n)
+    weights = rng.standard_normal(n) * 10.0 ** rng.integers(-10, 10, n)
+    weights[rng.random(n) < 0.1] = -0.0
+    want = np.zeros(count)
+    np.add.at(want, index, weights)
+    got = np.bincount(index, weights=weights, minlength=count)
+    assert np.array_equal(got, want) and np.array_equal(np.signbit(got), np.signbit(want))
