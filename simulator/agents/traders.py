@@ -131,8 +131,9 @@ def decide(
     them already (the same estimate, computed once per step by the engine). Take-profit and stop-loss compare profit to collateral put in; panic
     compares the adverse move since entry to ``panic_drawdown``; top-up traders below
     ``top_up_margin_ratio × maintenance`` deposit ``top_up_fraction × opening collateral``
-    with probability ``top_up_probability`` (one uniform draw per row per step, always drawn
-    so that the random stream does not depend on the state). ``price_usd`` is a float or one
+    with probability ``top_up_probability`` (one uniform draw per row per step, the stream
+    always moved past all of them so that it does not depend on the state; only the draws
+    that decide are read, :func:`draws_at`). ``price_usd`` is a float or one
     price per row; ``can_top_up`` (bool per row, default all) marks the rows whose account can
     add margin to them (the venue's isolated positions take margin only with a trade);
     ``can_close`` (bool per row, default all) the rows whose margin account is above its
@@ -201,16 +202,48 @@ def _decide(state, book, price_usd, rng, open_, open_top, carried) -> TraderDeci
     # A trader already under maintenance margin is left to the keepers (its close would revert).
     close = closing[equity[closing] > maintenance[closing]]
 
-    draws = rng.random(len(state.side))
     r = rows[Behaviour.TOP_UP]
     r = r[open_top[r]]
     amount = np.minimum(book.top_up_fraction[r] * book.collateral_usd[r], state.wallet_usd[r])
-    wants = (
-        (equity[r] < book.top_up_margin_ratio[r] * maintenance[r])
-        & (draws[r] < book.top_up_probability[r])
-        & (amount >= 1.0)
-    )
+    wants = (equity[r] < book.top_up_margin_ratio[r] * maintenance[r]) & (amount >= 1.0)
+    drawn = np.flatnonzero(wants)  # the rows whose draw decides: the others' is not looked at
+    wants[drawn] = draws_at(rng, len(state.side), r[drawn]) < book.top_up_probability[r[drawn]]
     return TraderDecisions(close=close, top_up=r[wants], top_up_usd=amount[wants])
+
+
+#: A jump of the stream (:meth:`numpy.random.PCG64.advance`) costs about what drawing this many
+#: uniforms does: :func:`draws_at` jumps over the unused draws when it needs fewer than one
+#: draw in this many.
+JUMP_COST_DRAWS = 512
+
+
+def draws_at(rng: np.random.Generator, n: int, rows: np.ndarray) -> np.ndarray:
+    """The uniform draws at ``rows`` (ascending) of ``rng.random(n)``, with ``rng`` left where
+    ``rng.random(n)`` leaves it. A PCG64 stream with no 32-bit half-draw held (``has_uint32``)
+    jumps over the draws not needed when they are few (``advance``: one 64-bit output per
+    uniform, as ``random`` draws them); any other stream draws all ``n``.
+
+    >>> a, b = np.random.default_rng(3), np.random.default_rng(3)
+    >>> bool((draws_at(a, 1000, np.array([7, 500])) == b.random(1000)[[7, 500]]).all())
+    True
+    >>> a.bit_generator.state == b.bit_generator.state
+    True
+    """
+    bits = rng.bit_generator
+    if (
+        len(rows) * JUMP_COST_DRAWS > n
+        or type(bits) is not np.random.PCG64
+        or bits.state["has_uint32"]
+    ):
+        return rng.random(n)[rows]
+    out = np.empty(len(rows))
+    at = 0
+    for i, row in enumerate(rows.tolist()):
+        bits.advance(row - at)
+        out[i] = rng.random()
+        at = row + 1
+    bits.advance(n - at)
+    return out
 
 
 def decide_reference(

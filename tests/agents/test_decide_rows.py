@@ -51,7 +51,7 @@ def decide_mask_reference(state, book, price_usd, rng, open_, open_top, carried)
     return np.flatnonzero(close), r[wants], amount[wants]
 
 
-@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("seed", range(12))
 def test_decide_on_behaviour_rows_equals_the_book_wide_mask(seed):
     rng = np.random.default_rng(seed)
     n = int(rng.integers(1, 2000))
@@ -70,6 +70,8 @@ def test_decide_on_behaviour_rows_equals_the_book_wide_mask(seed):
         wallet_usd=rng.uniform(0, 5_000, n),
     )  # fmt: skip
     equity = state.collateral_in_usd * rng.uniform(-1.0, 3.0, n)
+    if seed % 3 == 0:  # few top-up rows under their ratio: the unused draws are jumped over
+        book.top_up_margin_ratio = np.where(rng.random(n) < 0.002, 3.0, 0.0)
     maintenance = state.collateral_in_usd * rng.uniform(0.0, 1.5, n)
     price = rng.lognormal(4, 1, n) if seed % 2 else float(rng.lognormal(4, 1))
     open_ = (size > 0) & (rng.random(n) < 0.9)
@@ -81,3 +83,35 @@ def test_decide_on_behaviour_rows_equals_the_book_wide_mask(seed):
     assert np.array_equal(got.top_up, want[1])
     assert np.array_equal(got.top_up_usd, want[2])
     assert a.bit_generator.state == b.bit_generator.state
+
+
+def _stream(kind: str, seed: int) -> np.random.Generator:
+    if kind == "mt19937":
+        return np.random.Generator(np.random.MT19937(seed))
+    rng = np.random.default_rng(seed)
+    if kind == "half_draw_held":  # an odd count of 32-bit draws leaves half a 64-bit output
+        rng.integers(0, 2**31, size=3, dtype=np.uint32)
+    return rng
+
+
+def _same_state(a, b) -> bool:
+    """Bit generator states alike (MT19937's holds an array)."""
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same_state(a[k], b[k]) for k in a)
+    return bool(np.array_equal(a, b)) if isinstance(a, np.ndarray) else a == b
+
+
+@pytest.mark.parametrize("kind", ["pcg64", "half_draw_held", "mt19937"])
+@pytest.mark.parametrize("seed", range(6))
+def test_draws_at_are_the_full_draws_and_leave_the_stream_alike(kind, seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 50_000))
+    for k in (0, 1, 2, 5, max(1, n // 512), n // 100, n):
+        rows = np.sort(rng.choice(n, min(k, n), replace=False)) if n else np.zeros(0, dtype=int)
+        a, b = _stream(kind, seed), _stream(kind, seed)
+        got = traders.draws_at(a, n, rows)
+        assert np.array_equal(got, b.random(n)[rows])
+        assert _same_state(a.bit_generator.state, b.bit_generator.state)
+        # And the streams go on alike, 32-bit draws included.
+        assert np.array_equal(a.integers(0, 2**31, 5, dtype=np.uint32),
+                              b.integers(0, 2**31, 5, dtype=np.uint32))  # fmt: skip
