@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from simulator.agents import keepers as keeper_agents
 from simulator.agents.traders import TraderState, estimate, estimate_reference
 from simulator.engine import keepers
 from simulator.engine.margin import MarginUnits
@@ -110,3 +111,18 @@ def test_bincount_adds_as_add_at_into_zeros(seed):
     np.add.at(want, index, weights)
     got = np.bincount(index, weights=weights, minlength=count)
     assert np.array_equal(got, want) and np.array_equal(np.signbit(got), np.signbit(want))
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32])
+@pytest.mark.parametrize("seed", range(6))
+def test_liquidatable_since_on_the_units_under_equals_the_whole_book_formula(seed, dtype):
+    rng = np.random.default_rng(seed)
+    n, step = int(rng.integers(0, 3000)), int(rng.integers(0, 500))
+    since = np.where(rng.random(n) < 0.3, rng.integers(0, step + 1, n), -1).astype(dtype)
+    mm = rng.lognormal(3.0, 1.0, n)
+    eq = mm * rng.choice([0.5, 0.999, 1.0, 1.5], n)
+    eq[rng.random(n) < 0.05] = np.nan  # never read: not under
+    notional = np.where(rng.random(n) < 0.2, 0.0, rng.lognormal(8.0, 1.0, n))
+    got = keeper_agents.update_liquidatable_since(since, eq, mm, notional, step)
+    want = keeper_agents.update_liquidatable_since_reference(since, eq, mm, notional, step)
+    assert got.dtype == want.dtype and np.array_equal(got, want)
