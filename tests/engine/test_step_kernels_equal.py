@@ -6,6 +6,7 @@ summed."""
 
 from __future__ import annotations
 
+import dataclasses
 from types import SimpleNamespace
 
 import numpy as np
@@ -126,3 +127,27 @@ def test_liquidatable_since_on_the_units_under_equals_the_whole_book_formula(see
     got = keeper_agents.update_liquidatable_since(since, eq, mm, notional, step)
     want = keeper_agents.update_liquidatable_since_reference(since, eq, mm, notional, step)
     assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_store_finds_a_few_units_rows_as_the_pass_over_the_book(seed):
+    """MarginUnits.store on a few units (their rows found unit by unit, rows_by_unit) writes
+    what the pass over the book writes (rows_by_unit None), units read twice included."""
+    rng = np.random.default_rng(seed)
+    ctx = _ctx(rng, int(rng.integers(20, 3000)))
+    book, units = ctx.world.book, ctx.units
+    n = len(book.market)
+    assert units.rows_by_unit is not None
+    by_pass = dataclasses.replace(units, rows_by_unit=None, unit_start=None)
+    for k in (1, 2, max(1, units.count // 50), max(1, units.count // 17)):
+        read = rng.integers(0, units.count, k)  # duplicates: the last reading counts
+        equity, maintenance = rng.standard_normal(k) * 1e3, rng.lognormal(3.0, 1.0, k)
+        prices = rng.lognormal(4.0, 1.0, 3)
+        funding, scale = rng.standard_normal((3, 2)), rng.uniform(1.0, 2.0, 3)
+        states = []
+        for mu in (units, by_pass):
+            state = _trader(np.random.default_rng(seed), n)
+            mu.store(state, read, equity, maintenance, prices, book.market, funding, scale)
+            states.append(state)
+        for name, got in vars(states[0]).items():
+            assert np.array_equal(got, getattr(states[1], name), equal_nan=True), name
