@@ -85,7 +85,29 @@ def update_liquidatable_since(
     notional_usd: np.ndarray,
     step: int,
 ) -> np.ndarray:
-    """First step each account has been continuously under maintenance margin (-1: not)."""
+    """First step each account has been continuously under maintenance margin (-1: not):
+    ``where(under, where(since >= 0, since, step), -1)``, judged on the few accounts under
+    (:func:`update_liquidatable_since_reference`).
+
+    >>> update_liquidatable_since(np.array([-1, 3, 3]), np.array([1.0, 1.0, 9.0]),
+    ...                           np.full(3, 5.0), np.ones(3), 7).tolist()
+    [7, 3, -1]
+    """
+    under = np.flatnonzero((notional_usd > 0) & (equity_usd < maintenance_usd))
+    since = np.full_like(liquidatable_since, -1)
+    was = liquidatable_since[under]
+    since[under] = np.where(was >= 0, was, step)
+    return since
+
+
+def update_liquidatable_since_reference(
+    liquidatable_since: np.ndarray,
+    equity_usd: np.ndarray,
+    maintenance_usd: np.ndarray,
+    notional_usd: np.ndarray,
+    step: int,
+) -> np.ndarray:
+    """:func:`update_liquidatable_since` on every account (for tests)."""
     under = (notional_usd > 0) & (equity_usd < maintenance_usd)
     return np.where(under, np.where(liquidatable_since >= 0, liquidatable_since, step), -1)
 

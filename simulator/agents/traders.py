@@ -76,6 +76,33 @@ def estimate(
     after its block), a tier crossed since the read (maintenance is carried linearly in the
     notional) and the difference between the engine's funding index and the venue's (the venue
     accrues an untouched market's funding at the price of the accrual)."""
+    # The formulas' float operations, each on one operand pair as written (a sum or product
+    # in either order is the same float), into three buffers instead of a new array each.
+    equity = state.side.astype(np.float64)
+    equity *= state.size_base
+    work = np.subtract(price_usd, state.read_price_usd)
+    equity *= work
+    equity += state.equity_usd
+    if funding_index_usd is not None and state.read_funding_index_usd is not None:
+        np.subtract(funding_index_usd, state.read_funding_index_usd, out=work)
+        work *= state.size_base
+        equity -= work
+    maintenance = np.divide(price_usd, state.read_price_usd)
+    maintenance *= state.maintenance_usd
+    if margin_scale is not None and state.read_margin_scale is not None:
+        np.divide(margin_scale, state.read_margin_scale, out=work)
+        maintenance *= work
+    return equity, maintenance
+
+
+def estimate_reference(
+    state: TraderState,
+    price_usd,
+    funding_index_usd: np.ndarray | None = None,
+    margin_scale: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`estimate` written as its formulas read, one new array per operation (for tests:
+    :func:`estimate` must give the same floats)."""
     side = state.side.astype(np.float64)
     equity = state.equity_usd + side * state.size_base * (price_usd - state.read_price_usd)
     if funding_index_usd is not None and state.read_funding_index_usd is not None:
@@ -104,8 +131,9 @@ def decide(
     them already (the same estimate, computed once per step by the engine). Take-profit and stop-loss compare profit to collateral put in; panic
     compares the adverse move since entry to ``panic_drawdown``; top-up traders below
     ``top_up_margin_ratio × maintenance`` deposit ``top_up_fraction × opening collateral``
-    with probability ``top_up_probability`` (one uniform draw per row per step, always drawn
-    so that the random stream does not depend on the state). ``price_usd`` is a float or one
+    with probability ``top_up_probability`` (one uniform draw per row per step, the stream
+    always moved past all of them so that it does not depend on the state; only the draws
+    that decide are read, :func:`draws_at`). ``price_usd`` is a float or one
     price per row; ``can_top_up`` (bool per row, default all) marks the rows whose account can
     add margin to them (the venue's isolated positions take margin only with a trade);
     ``can_close`` (bool per row, default all) the rows whose margin account is above its
@@ -141,7 +169,9 @@ def behaviour_rows(book) -> dict[int, np.ndarray]:
 
 def _decide(state, book, price_usd, rng, open_, open_top, carried) -> TraderDecisions:
     """:func:`decide`'s rules judged on each behaviour's rows alone (the same float operations
-    row by row as on the whole book; the draws are one per row of the book all the same)."""
+    row by row as on the whole book; the draws are one per row of the book all the same). The
+    behaviours' rows are disjoint: a top-up row never closes, and the rows that want to close
+    are the three closing behaviours' together."""
     equity, maintenance = carried
     collateral_in = state.collateral_in_usd
     rows = behaviour_rows(book)
@@ -150,15 +180,14 @@ def _decide(state, book, price_usd, rng, open_, open_top, carried) -> TraderDeci
     def price_at(r: np.ndarray):
         return price_usd[r] if per_row_price else price_usd
 
-    close = np.zeros(len(state.side), dtype=bool)
     r = rows[Behaviour.TAKE_PROFIT]
     r = r[open_[r]]
-    profit = equity[r] - collateral_in[r]
-    close[r] = profit >= book.take_profit_fraction[r] * collateral_in[r]
+    collateral = collateral_in[r]
+    take_profit = r[equity[r] - collateral >= book.take_profit_fraction[r] * collateral]
     r = rows[Behaviour.STOP_LOSS]
     r = r[open_[r]]
-    profit = equity[r] - collateral_in[r]
-    close[r] = -profit >= book.stop_loss_fraction[r] * collateral_in[r]
+    collateral = collateral_in[r]
+    stop_loss = r[-(equity[r] - collateral) >= book.stop_loss_fraction[r] * collateral]
     r = rows[Behaviour.PANIC]
     r = r[open_[r]]
     entry = state.entry_price_usd[r]
@@ -168,21 +197,53 @@ def _decide(state, book, price_usd, rng, open_, open_top, carried) -> TraderDeci
     # overflow warning for it (every finite quotient is unchanged).
     with np.errstate(over="ignore"):
         adverse_move = side * (entry - price_at(r)) / np.maximum(entry, 1e-300)
-    close[r] = adverse_move >= book.panic_drawdown[r]
+    panic = r[adverse_move >= book.panic_drawdown[r]]
+    closing = np.sort(np.concatenate([take_profit, stop_loss, panic]))
     # A trader already under maintenance margin is left to the keepers (its close would revert).
-    closing = np.flatnonzero(close)
-    close[closing] = equity[closing] > maintenance[closing]
+    close = closing[equity[closing] > maintenance[closing]]
 
-    draws = rng.random(len(state.side))
     r = rows[Behaviour.TOP_UP]
-    r = r[open_top[r] & ~close[r]]
+    r = r[open_top[r]]
     amount = np.minimum(book.top_up_fraction[r] * book.collateral_usd[r], state.wallet_usd[r])
-    wants = (
-        (equity[r] < book.top_up_margin_ratio[r] * maintenance[r])
-        & (draws[r] < book.top_up_probability[r])
-        & (amount >= 1.0)
-    )
-    return TraderDecisions(close=np.flatnonzero(close), top_up=r[wants], top_up_usd=amount[wants])
+    wants = (equity[r] < book.top_up_margin_ratio[r] * maintenance[r]) & (amount >= 1.0)
+    drawn = np.flatnonzero(wants)  # the rows whose draw decides: the others' is not looked at
+    wants[drawn] = draws_at(rng, len(state.side), r[drawn]) < book.top_up_probability[r[drawn]]
+    return TraderDecisions(close=close, top_up=r[wants], top_up_usd=amount[wants])
+
+
+#: A jump of the stream (:meth:`numpy.random.PCG64.advance`) costs about what drawing this many
+#: uniforms does: :func:`draws_at` jumps over the unused draws when it needs fewer than one
+#: draw in this many.
+JUMP_COST_DRAWS = 512
+
+
+def draws_at(rng: np.random.Generator, n: int, rows: np.ndarray) -> np.ndarray:
+    """The uniform draws at ``rows`` (ascending) of ``rng.random(n)``, with ``rng`` left where
+    ``rng.random(n)`` leaves it. A PCG64 stream with no 32-bit half-draw held (``has_uint32``)
+    jumps over the draws not needed when they are few (``advance``: one 64-bit output per
+    uniform, as ``random`` draws them); any other stream draws all ``n``.
+
+    >>> a, b = np.random.default_rng(3), np.random.default_rng(3)
+    >>> bool((draws_at(a, 1000, np.array([7, 500])) == b.random(1000)[[7, 500]]).all())
+    True
+    >>> a.bit_generator.state == b.bit_generator.state
+    True
+    """
+    bits = rng.bit_generator
+    if (
+        len(rows) * JUMP_COST_DRAWS > n
+        or type(bits) is not np.random.PCG64
+        or bits.state["has_uint32"]
+    ):
+        return rng.random(n)[rows]
+    out = np.empty(len(rows))
+    at = 0
+    for i, row in enumerate(rows.tolist()):
+        bits.advance(row - at)
+        out[i] = rng.random()
+        at = row + 1
+    bits.advance(n - at)
+    return out
 
 
 def decide_reference(

@@ -22,6 +22,7 @@ from simulator.chain.abi import DecodedEvent
 from simulator.chain.types import TxResult
 from simulator.engine.context import Action, Context
 from simulator.engine.state import ADL, BACKSTOPPED, CLOSED, LIQUIDATED, EngineState
+from simulator.population import Behaviour
 from simulator.protocol.venue_params import VenueAdlPolicy
 from simulator.units import from_units, from_wad
 
@@ -57,6 +58,48 @@ def event_row(
         "amount_usd": amount,
         "detail": detail,
     }
+
+
+def event_rows(
+    step: int, kind: str, *, market=None, account=None, side=None, size=None, price=None,
+    amount=None, detail=""
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Many :func:`event_row` rows of one step and kind at once, equal to them field by field:
+    each keyword is one value for every row or a column (a list, tuple or 1-d array, one value
+    per row; an array is read as Python scalars). ``notional_usd`` is size × price per row (the
+    same float product), None where either is None. The rows are as many as the columns'
+    length (all alike); without a column, one.
+
+    >>> rows = event_rows(2, "open", market=["BTC", "ETH"], size=[1.0, 2.0], price=3.0)
+    >>> [(r["market"], r["notional_usd"]) for r in rows]
+    [('BTC', 3.0), ('ETH', 6.0)]
+    """
+    floats = (np.float64, np.float64)
+    products = (size * price).tolist() if _dtypes(size, price) == floats else None
+    values = (market, account, side, size, price, amount, detail)
+    columns = [v.tolist() if isinstance(v, np.ndarray) else v for v in values]
+    lengths = {len(c) for c in columns if isinstance(c, list | tuple)}
+    if len(lengths) > 1:
+        raise ValueError(f"event_rows: columns of different lengths {sorted(lengths)}")
+    n = lengths.pop() if lengths else 1
+    market, account, side, size, price, amount, detail = (
+        c if isinstance(c, list | tuple) else [c] * n for c in columns
+    )
+    # float64 products of two float columns are Python's float products, value for value.
+    notional = products if products is not None else [
+        None if s is None or p is None else s * p for s, p in zip(size, price, strict=True)
+    ]  # fmt: skip
+    return [
+        {"step": step, "kind": kind, "market": mk, "account": ac, "side": sd, "size_base": sz,
+         "price_usd": px, "notional_usd": nt, "amount_usd": am, "detail": de}
+        for mk, ac, sd, sz, px, nt, am, de
+        in zip(market, account, side, size, price, notional, amount, detail, strict=True)
+    ]  # fmt: skip
+
+
+def _dtypes(*values) -> tuple:
+    """The dtypes of ``values`` (None for one that is not an array)."""
+    return tuple(v.dtype if isinstance(v, np.ndarray) else None for v in values)
 
 
 def with_market(rows: list[dict[str, Any]], symbol: str) -> list[dict[str, Any]]:
@@ -136,15 +179,17 @@ def close_row(ctx: Context, e: DecodedEvent, step: int, reason: str) -> dict[str
                      price=from_wad(a["fill"]), amount=pnl, detail=reason)  # fmt: skip
 
 
+#: ``detail`` of a trader's close by the behaviour that closed it (others: ``close``).
+_CLOSE_REASONS = {
+    int(Behaviour.TAKE_PROFIT): "take_profit",
+    int(Behaviour.STOP_LOSS): "stop_loss",
+    int(Behaviour.PANIC): "panic",
+}
+
+
 def close_reason(behaviour: int) -> str:
     """``detail`` of a trader's close: the behaviour that closed it."""
-    from simulator.population import Behaviour
-
-    return {
-        Behaviour.TAKE_PROFIT: "take_profit",
-        Behaviour.STOP_LOSS: "stop_loss",
-        Behaviour.PANIC: "panic",
-    }.get(int(behaviour), "close")
+    return _CLOSE_REASONS.get(int(behaviour), "close")
 
 
 def _set_outcome(s: EngineState, row: int, code: int, t: int) -> None:

@@ -92,7 +92,9 @@ def confirm_list(
         _, backstop = unit_fractions(ctx, notional_row)
         with np.errstate(invalid="ignore"):  # NaN: an isolated unit, never taken over
             near |= np.abs(w_eq - backstop[watch] * w_mm) < CONFIRM_BAND * w_mm
-    return watch[near | np.isin(watch, touched)]
+    changed = np.zeros(ctx.units.count, dtype=bool)  # the touched units, as a mask
+    changed[np.asarray(touched, dtype=np.int64)] = True
+    return watch[near | changed[watch]]
 
 
 def track_liquidatable(
@@ -105,13 +107,14 @@ def track_liquidatable(
     )
 
 
-def unit_fractions(ctx: Context, notional_row: np.ndarray):
+def unit_fractions(ctx: Context, notional_row: np.ndarray, notional: np.ndarray | None = None):
     """Per unit: the keeper's reward fraction and the backstop threshold fraction (NaN for an
     isolated position, which the backstop does not take over; None without a vault), each the
     notional-weighted mean of its markets' (the venue sums ``backstopFraction × MM`` over
-    the account's markets)."""
+    the account's markets). ``notional``: the units' sums of ``notional_row`` when the caller
+    has them (``unit_sum(notional_row)``; summed here when None)."""
     units, market = ctx.units, ctx.world.book.market
-    total = units.unit_sum(notional_row)
+    total = units.unit_sum(notional_row) if notional is None else notional
     safe = np.where(total > 0, total, 1.0)
     reward = units.unit_sum(notional_row * ctx.keeper_reward_fraction[market]) / safe
     if ctx.backstop_fraction is None:
@@ -155,7 +158,7 @@ def plan_keepers(
     the venue refused before (``s.takeover_refused``) is liquidated instead."""
     notional = ctx.units.unit_sum(notional_row)
     track_liquidatable(s, t, eq, mm, notional)
-    reward, backstop_fraction = unit_fractions(ctx, notional_row)
+    reward, backstop_fraction = unit_fractions(ctx, notional_row, notional)
     plan = scenario_plan(ctx, s, t, eq, mm, notional, reward, backstop_fraction)
     refused = s.takeover_refused[plan.backstop]
     backstop = plan.backstop[~refused]
@@ -247,7 +250,6 @@ def may_leave_deficit(
     adverse = (
         size * price * (np.where(side > 0, long_adverse[market], short_adverse[market]) + 1e-6)
     )
-    unit_of = ctx.units.unit_of_row[rows]
-    bound = np.zeros(ctx.units.count)
-    np.add.at(bound, unit_of, adverse)
+    # Each unit's sum in row order (np.bincount adds as np.add.at into zeros does).
+    bound = np.bincount(ctx.units.unit_of_row[rows], weights=adverse, minlength=ctx.units.count)
     return bool((eq[units] <= bound[units] + CONFIRM_BAND * np.abs(mm[units])).any())

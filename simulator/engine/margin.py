@@ -43,6 +43,12 @@ class MarginUnits:
     maintenance_fraction: np.ndarray | None = None
     """Per market: the base maintenance margin fraction that weighs a row's share of its
     unit's maintenance (None: every market alike)."""
+    rows_by_unit: np.ndarray | None = None
+    """The book's rows grouped by unit, each unit's rows ascending (int64; with
+    :attr:`unit_start`, to find a few units' rows without a pass over the book; None: by the
+    pass)."""
+    unit_start: np.ndarray | None = None
+    """Each unit's first place in :attr:`rows_by_unit`, then the row count (count + 1)."""
 
     @classmethod
     def of_book(cls, book, maintenance_fraction: np.ndarray | None = None) -> MarginUnits:
@@ -68,6 +74,10 @@ class MarginUnits:
                 if maintenance_fraction is None
                 else np.asarray(maintenance_fraction, dtype=np.float64)
             ),
+            rows_by_unit=np.argsort(unit_of_row, kind="stable"),
+            unit_start=np.concatenate(
+                [[0], np.cumsum(np.bincount(unit_of_row, minlength=len(unit_of_account)))]
+            ).astype(np.int64),
         )
 
     @property
@@ -119,6 +129,29 @@ class MarginUnits:
             maintenance[iso] = from_wad_array([m for _, m in pairs])
         return equity, maintenance
 
+    #: :meth:`_rows_and_slots` finds the rows unit by unit when the units read are fewer than
+    #: one in this many (a pass over the book costs about that many units' lookups).
+    FEW_UNITS = 16
+
+    def _rows_and_slots(self, units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The book rows of ``units`` and each row's slot in ``units`` (its unit's last place
+        there, for a unit given twice): rows ascending within each unit, the order in which
+        :meth:`store` sums a unit's rows."""
+        if self.rows_by_unit is None or len(units) * self.FEW_UNITS > self.count:
+            slot = np.full(self.count, -1, dtype=np.int64)
+            slot[units] = np.arange(len(units))
+            slot_of_row = slot[self.unit_of_row]
+            rows = np.flatnonzero(slot_of_row >= 0)
+            return rows, slot_of_row[rows]
+        distinct, first_from_end = np.unique(units[::-1], return_index=True)
+        last = len(units) - 1 - first_from_end
+        start = self.unit_start[distinct]
+        length = self.unit_start[distinct + 1] - start
+        # Places start..start+length-1 of every distinct unit, one after the other.
+        ends = np.cumsum(length)
+        place = np.arange(int(ends[-1])) + np.repeat(start - (ends - length), length)
+        return self.rows_by_unit[place], np.repeat(last, length)
+
     def store(
         self,
         state,
@@ -138,12 +171,8 @@ class MarginUnits:
         units = np.asarray(units, dtype=np.int64)
         if not len(units):
             return
-        # Each read unit's slot in ``units`` (its last, for a unit given twice), per row.
-        slot = np.full(self.count, -1, dtype=np.int64)
-        slot[units] = np.arange(len(units))
-        slot_of_row = slot[self.unit_of_row]
-        rows = np.flatnonzero(slot_of_row >= 0)
-        k, n = slot_of_row[rows], len(units)
+        rows, k = self._rows_and_slots(units)
+        n = len(units)
         market = market_of_row[rows]
         price = prices_usd[market]
         size = state.size_base[rows]

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.engine.context import Context
-from simulator.engine.events import event_row
+from simulator.engine.events import event_rows
 from simulator.engine.state import StepOutcome
 from simulator.results import VENUE
 
@@ -40,37 +40,44 @@ def opening_events(ctx: Context) -> list[dict]:
     """Step 0's event rows of the opening book, in book order: ``open`` per opened row
     (market, account, side, size and fill the venue recorded, the fee paid in ``amount_usd``)
     and ``open_reverted`` per row the venue refused (``detail``: ``book: <error>``). Order-flow
-    slots (flat at setup) have none."""
+    slots (flat at setup) have none. The rows are built a column at a time
+    (:func:`~simulator.engine.events.event_rows`)."""
     w, book = ctx.world, ctx.world.book
     symbols, accounts = ctx.symbols, ctx.accounts  # per-row lookups below are list indexing
-    rows: list[dict] = []
-    opened_rows = np.flatnonzero(~book.start_flat)
-    markets = book.market[opened_rows].tolist()
-    owners = book.account[opened_rows].tolist()
-    sides = book.side[opened_rows].tolist()
-    opened = w.opened[opened_rows].tolist()
-    sizes = w.opened_size_base[opened_rows].tolist()  # Python floats, as float() gave
-    fills = w.open_fill_usd[opened_rows].tolist()
-    fees = w.open_fee_usd[opened_rows].tolist()
-    for i, r in enumerate(opened_rows.tolist()):
-        market, account = symbols[markets[i]], accounts[owners[i]]
-        side = "long" if sides[i] > 0 else "short"
-        if opened[i]:
-            rows.append(
-                event_row(
-                    0, "open", market=market, account=account, side=side,
-                    size=sizes[i], price=fills[i], amount=fees[i], detail=BOOK_DETAIL,
-                )
-            )  # fmt: skip
-        else:
-            error = w.open_reverts.get(r, "")
-            rows.append(
-                event_row(
-                    0, "open_reverted", market=market, account=account, side=side,
-                    detail=f"{BOOK_DETAIL}: {error}",
-                )
-            )  # fmt: skip
+    booked = np.flatnonzero(~book.start_flat)
+    opened = w.opened[booked]
+    if opened.all():
+        return _open_rows(ctx, booked)
+    # Book order: each row's ``open`` or ``open_reverted`` row at its place.
+    rows: list[dict] = [{}] * len(booked)
+    done, refused = np.flatnonzero(opened), np.flatnonzero(~opened)
+    for place, row in zip(done.tolist(), _open_rows(ctx, booked[done]), strict=True):
+        rows[place] = row
+    r = booked[refused]
+    reverted = event_rows(
+        0, "open_reverted",
+        market=[symbols[m] for m in book.market[r].tolist()],
+        account=[accounts[a] for a in book.account[r].tolist()],
+        side=["long" if s > 0 else "short" for s in book.side[r].tolist()],
+        detail=[f"{BOOK_DETAIL}: {w.open_reverts.get(i, '')}" for i in r.tolist()],
+    )  # fmt: skip
+    for place, row in zip(refused.tolist(), reverted, strict=True):
+        rows[place] = row
     return rows
+
+
+def _open_rows(ctx: Context, r: np.ndarray) -> list[dict]:
+    """The ``open`` rows of the opened book rows ``r`` (in that order)."""
+    w, book = ctx.world, ctx.world.book
+    symbols, accounts = ctx.symbols, ctx.accounts
+    return event_rows(
+        0, "open",
+        market=[symbols[m] for m in book.market[r].tolist()],
+        account=[accounts[a] for a in book.account[r].tolist()],
+        side=["long" if s > 0 else "short" for s in book.side[r].tolist()],
+        size=w.opened_size_base[r], price=w.open_fill_usd[r], amount=w.open_fee_usd[r],
+        detail=BOOK_DETAIL,
+    )  # fmt: skip
 
 
 def opening_fees_by_market(ctx: Context) -> np.ndarray:

@@ -42,8 +42,9 @@ def reference_store(units: MarginUnits, state, read, equity, maintenance, prices
     return rows, eq, mm  # fmt: skip
 
 
+@pytest.mark.parametrize("read_one_in", [3, 40])  # a pass over the book; a few units' rows
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
-def test_store_writes_each_read_units_share_as_the_per_unit_formulation(seed):
+def test_store_writes_each_read_units_share_as_the_per_unit_formulation(seed, read_one_in):
     rng = np.random.default_rng(seed)
     n, n_markets = 200, 3
     book = SimpleNamespace(
@@ -60,7 +61,7 @@ def test_store_writes_each_read_units_share_as_the_per_unit_formulation(seed):
         read_price_usd=np.zeros(n), read_funding_index_usd=np.zeros(n),
         read_margin_scale=np.zeros(n),
     )  # fmt: skip
-    read = rng.choice(units.count, units.count // 3, replace=False)
+    read = rng.choice(units.count, max(3, units.count // read_one_in), replace=False)
     read = np.concatenate([read, read[:3]])  # a unit read twice: its last reading counts
     equity = rng.uniform(-100.0, 1000.0, len(read))
     maintenance = rng.uniform(0.0, 200.0, len(read))

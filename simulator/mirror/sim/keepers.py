@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
@@ -34,9 +35,9 @@ def plan(
     ``notional_row``); updates ``s.liquidatable_since``. A block with no unit under
     maintenance has no call (the plan's other inputs are not computed)."""
     engine_keepers.track_liquidatable(s, t, eq, mm, notional)
-    if not ((notional > 0) & (eq < mm)).any():
+    if not (s.liquidatable_since >= 0).any():  # tracked: >= 0 exactly where under maintenance
         return np.zeros(0, dtype=np.int64)
-    reward, _ = engine_keepers.unit_fractions(ctx, notional_row)
+    reward, _ = engine_keepers.unit_fractions(ctx, notional_row, notional)
     chosen = engine_keepers.scenario_plan(ctx, s, t, eq, mm, notional, reward, None)
     return chosen.liquidate.astype(np.int64)
 
@@ -82,42 +83,46 @@ def liquidation_rows(
     payout) and ``BadDebtRecorded`` rows. ``row_of``: the book row of every (account, market),
     -1 for none; the rows' updates go to ``decoded``."""
     out: list[dict] = []
-    account = ctx.accounts[done.account]
+    account, symbols = ctx.accounts[done.account], ctx.symbols
+    closes: list[tuple[int, float, bool]] = []  # (row, base units closed, whole), decoded later
     for m, closed, fill, penalty, full in zip(done.markets, done.closed, done.fill,
                                               done.penalty, done.full, strict=True):  # fmt: skip
+        size = abs(to_float(closed))
         row = int(row_of[done.account, m])
         if row >= 0:
-            decoded.append(_size_update(s, row, abs(to_float(closed)), full, t))
-        kind = "liquidation" if full else "partial_liquidation"
-        out.append(event_row(t, kind, market=ctx.symbols[m], account=account,
-                             side=_side(1 if closed > 0 else -1), size=abs(to_float(closed)),
+            closes.append((row, size, full))
+        out.append(event_row(t, "liquidation" if full else "partial_liquidation",
+                             market=symbols[m], account=account,
+                             side=_side(1 if closed > 0 else -1), size=size,
                              price=to_float(fill), amount=to_float(penalty)))  # fmt: skip
+    if closes:
+        decoded.append(partial(decode_liquidated, s, closes, t))
     for m, longs, _deficit, paid, remaining, charged, final in done.deficits:
         if paid:
-            out.append(event_row(t, "insurance_payout", market=ctx.symbols[m], account=account,
+            out.append(event_row(t, "insurance_payout", market=symbols[m], account=account,
                                  amount=to_float(paid)))  # fmt: skip
         if remaining and charged is not None:
             out.append(socialized_row(ctx, t, m, longs, remaining, charged))
         elif remaining:
-            out.append(event_row(t, "bad_debt", market=ctx.symbols[m],
+            out.append(event_row(t, "bad_debt", market=symbols[m],
                                  side="long" if longs else "short",
                                  amount=to_float(remaining)))  # fmt: skip
         if final is not None:
-            out.append(final_bad_debt_row(t, ctx.symbols[m], longs, to_float(final[0]),
+            out.append(final_bad_debt_row(t, symbols[m], longs, to_float(final[0]),
                                           to_float(final[1])))  # fmt: skip
     return out
 
 
-def _size_update(s: EngineState, row: int, size: float, full: bool, t: int):
-    """A ``Liquidated`` event decoded: the row's size (and outcome when whole)."""
-
-    def update() -> None:
-        left = s.trader.size_base[row] - size
-        s.trader.size_base[row] = 0.0 if full or left < _FLAT_BASE else left
+def decode_liquidated(s: EngineState, closes: list[tuple[int, float, bool]], t: int) -> None:
+    """A liquidation's ``Liquidated`` events decoded, in order: each row's size less the base
+    units closed (flat below :data:`~simulator.engine.events._FLAT_BASE`), and when whole,
+    the row flat and liquidated at ``t``."""
+    size_base = s.trader.size_base
+    for row, size, full in closes:
+        left = size_base[row] - size
+        size_base[row] = 0.0 if full or left < _FLAT_BASE else left
         if full:
             _set_outcome(s, row, LIQUIDATED, t)
-
-    return update
 
 
 def socialized_row(ctx: Context, t: int, m: int, longs: bool, loss, charged) -> dict:

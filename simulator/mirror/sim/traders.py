@@ -51,67 +51,66 @@ def execute(
     outcome, collateral put in, wallet) changes only when ``decode()`` is called: on chain
     the engine decodes the block's events after it is mined, so the keepers' phase of the
     same block still sees the rows as they were."""
-    book, tr = ctx.world.book, s.trader
+    book = ctx.world.book
+    symbols, accounts = ctx.symbols, ctx.accounts
     rows: list[dict] = []
-    who: list[int] = []
-    updates: list[Callable[[], None]] = []
-    for r in decisions.close:
-        r = int(r)
-        a, m = int(book.account[r]), int(book.market[r])
-        who.append(r)
+    closes, top_ups = decisions.close, decisions.top_up
+    # What the block's decoding writes: each close's (row, new size, entry) as the venue
+    # reported them (WAD), each top-up's (row, USD credited).
+    modified: list[tuple[int, object, object]] = []
+    credited: list[tuple[int, float]] = []
+    for r, a, m, behaviour in zip(
+        closes.tolist(), book.account[closes].tolist(), book.market[closes].tolist(),
+        book.behaviour[closes].tolist(), strict=True,
+    ):  # fmt: skip
         size = venue.size[a, m]
         try:
             if size == 0:
-                raise Reverted(f"NoPosition(account={ctx.accounts[a]}, market={m + 1})")
+                raise Reverted(f"NoPosition(account={accounts[a]}, market={m + 1})")
             got = venue.trade(a, m, -size, isolated=bool(venue.isolated[a, m]))
         except Reverted as exc:
-            rows.append(event_row(t, "close_reverted", market=ctx.symbols[m],
-                                  account=ctx.accounts[a], detail=str(exc)))  # fmt: skip
+            rows.append(event_row(t, "close_reverted", market=symbols[m], account=accounts[a],
+                                  detail=str(exc)))  # fmt: skip
             continue
-        updates.append(_position_update(s, r, got, t))
+        modified.append((r, got["new_size"], got["entry"]))
         if got["new_size"] == 0:
             pnl = to_float(got["realized"] - got["fee"] - got["funding"])
-            rows.append(event_row(t, "close", market=ctx.symbols[m], account=ctx.accounts[a],
+            rows.append(event_row(t, "close", market=symbols[m], account=accounts[a],
                                   side=_side(1 if size > 0 else -1),
                                   size=to_float(abs(size)), price=to_float(got["fill"]),
-                                  amount=pnl, detail=close_reason(book.behaviour[r])))  # fmt: skip
-    for r, amount in zip(decisions.top_up, decisions.top_up_usd, strict=True):
-        r = int(r)
-        a = int(book.account[r])
-        who.append(r)
+                                  amount=pnl, detail=close_reason(behaviour)))  # fmt: skip
+    for r, a, m, amount in zip(
+        top_ups.tolist(), book.account[top_ups].tolist(), book.market[top_ups].tolist(),
+        decisions.top_up_usd.tolist(), strict=True,
+    ):  # fmt: skip
         units = engine_traders.deposit_units(amount)
         if units == 0 or units > wallet_units[a]:
             continue  # ZeroAmount / ERC20InsufficientBalance: reverted, not recorded
         wallet_units[a] -= units
-        credited = to_float(venue.deposit(a, units))
-        updates.append(_top_up_update(tr, r, credited))
-        rows.append(event_row(t, "top_up", market=ctx.symbols[book.market[r]],
-                              account=ctx.accounts[a], amount=credited))  # fmt: skip
+        usd = to_float(venue.deposit(a, units))
+        credited.append((r, usd))
+        rows.append(event_row(t, "top_up", market=symbols[m], account=accounts[a], amount=usd))
 
     def decode() -> None:
-        for update in updates:
-            update()
+        decode_trades(s, modified, credited, t)
 
-    return rows, who, len(decisions.close) + len(decisions.top_up), decode
+    return rows, closes.tolist() + top_ups.tolist(), len(closes) + len(top_ups), decode
 
 
-def _position_update(s: EngineState, r: int, got: dict, t: int) -> Callable[[], None]:
-    """A close's ``PositionModified`` decoded: the row's size and entry, flat: closed."""
-
-    def update() -> None:
-        s.trader.size_base[r] = abs(to_float(got["new_size"]))
-        s.trader.entry_price_usd[r] = to_float(got["entry"])
-        if got["new_size"] == 0:
+def decode_trades(
+    s: EngineState, modified: list[tuple[int, object, object]], credited: list[tuple[int, float]],
+    t: int,
+) -> None:  # fmt: skip
+    """The closes' ``PositionModified`` and the top-ups' ``Deposited`` decoded, in block
+    order: each closed row's size and entry (``modified``: row, new size and entry in WAD;
+    flat: closed at ``t``), then each topped-up row's collateral put in and wallet
+    (``credited``: row, USD)."""
+    tr = s.trader
+    for r, new_size, entry in modified:
+        tr.size_base[r] = abs(to_float(new_size))
+        tr.entry_price_usd[r] = to_float(entry)
+        if new_size == 0:
             _set_outcome(s, r, CLOSED, t)
-
-    return update
-
-
-def _top_up_update(tr, r: int, credited: float) -> Callable[[], None]:
-    """A top-up's ``Deposited`` decoded: the row's collateral put in and its wallet."""
-
-    def update() -> None:
-        tr.collateral_in_usd[r] += credited
-        tr.wallet_usd[r] -= credited
-
-    return update
+    for r, usd in credited:
+        tr.collateral_in_usd[r] += usd
+        tr.wallet_usd[r] -= usd
