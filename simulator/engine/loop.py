@@ -51,7 +51,6 @@ from simulator.engine import defi as defi_phase
 from simulator.engine import flow as order_flow
 from simulator.engine import mm_vault as mm_vault_phase
 from simulator.engine.context import Action, Context
-from simulator.engine.heap import setup_objects_frozen
 from simulator.engine.invariants import check_gas, check_invariants
 from simulator.engine.levels import Levels
 from simulator.engine.margin import MarginUnits
@@ -396,13 +395,12 @@ class Engine:
         ``on_step`` with every step's outcome. Step 0's carries the opening book's orders
         (:func:`~simulator.engine.opening.with_opening`)."""
         last = self.scenario.steps if until_step is None else min(until_step, self.scenario.steps)
-        with setup_objects_frozen():  # the collector walks only what the loop makes
-            while self.state.step < last:
-                outcome = self.step()
-                if self.state.step == 0:
-                    outcome = with_opening(self.ctx, outcome)
-                if on_step is not None:
-                    on_step(outcome)
+        while self.state.step < last:
+            outcome = self.step()
+            if self.state.step == 0:
+                outcome = with_opening(self.ctx, outcome)
+            if on_step is not None:
+                on_step(outcome)
 
     def positions(self) -> list[dict]:
         """One row per position of the book with its outcome (positions.parquet; see
