@@ -32,6 +32,7 @@ from simulator.engine import metrics
 from simulator.engine.context import Context
 from simulator.engine.flow import flow_run, init_state
 from simulator.engine.margin import MarginUnits
+from simulator.engine.oracle import oracle_model
 from simulator.engine.opening import opening_fees_by_market, with_opening
 from simulator.engine.positions import position_rows
 from simulator.engine.state import EngineState, StepOutcome, advance_funding_index, opening_state
@@ -116,6 +117,8 @@ class MirrorEngine:
         self.spot = spot.spot_book(world)
         """The spot AMMs and the spot agents' tokens (:mod:`~simulator.mirror.sim.spot`)."""
         governance.check(self.ctx)  # refuse a bad change before the run starts
+        self.oracle_model = oracle_model(scenario) if self.ctx.feedback else None
+        """The oracle's sources (:func:`simulator.engine.oracle.oracle_model`), with feedback."""
         self.flow = flow_run(self.ctx)
         """The order flow (None without ``order_flow``), :mod:`~simulator.mirror.sim.flow`."""
         self.state = self._initial_state()
@@ -173,7 +176,7 @@ class MirrorEngine:
         step_events: list[dict[str, Any]] = []
 
         # ---- phase 1: oracles, traders ----------------------------------------------------------
-        transactions = oracle.push_prices(ctx, s, venue, t, exo)
+        transactions = oracle.push_prices(ctx, s, venue, t, exo, self.oracle_model)
         transactions += self.controls.poke(venue)  # the controller's pokeMany, same block
         last = self._last_levels
         advance_funding_index(
