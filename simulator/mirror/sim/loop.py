@@ -32,8 +32,8 @@ from simulator.engine import metrics
 from simulator.engine.context import Context
 from simulator.engine.flow import flow_run, init_state
 from simulator.engine.margin import MarginUnits
-from simulator.engine.oracle import oracle_model
 from simulator.engine.opening import opening_fees_by_market, with_opening
+from simulator.engine.oracle import oracle_model
 from simulator.engine.positions import position_rows
 from simulator.engine.state import EngineState, StepOutcome, advance_funding_index, opening_state
 from simulator.mirror.sim import (
