@@ -238,7 +238,7 @@ def pick_slots(
     counts = np.asarray(counts, dtype=np.int64)
     n_markets = counts.shape[1]
     wanted = counts.ravel()
-    rows = np.flatnonzero(eligible)
+    rows = eligible.nonzero()[0]  # np.flatnonzero of a 1-d array, without its wrappers
     group = kind[rows].astype(np.int64) * n_markets + market[rows]
     available = np.bincount(group, minlength=counts.size).reshape(counts.shape)
     unfilled = np.maximum(counts - available, 0)
@@ -247,10 +247,12 @@ def pick_slots(
     rows, group = rows[arrived], group[arrived]
     order = np.lexsort((keys[rows], group))
     sorted_group = group[order]
-    first = np.searchsorted(sorted_group, sorted_group, side="left")
+    first = sorted_group.searchsorted(sorted_group, side="left")
     position = np.arange(len(order)) - first
     taken = position < wanted[sorted_group]
-    return np.sort(rows[order[taken]]), unfilled
+    picked = rows[order[taken]]
+    picked.sort()  # np.sort's own sort, in place on the fresh array
+    return picked, unfilled
 
 
 def pick_slots_reference(counts, eligible, kind, market, keys) -> tuple[list[int], np.ndarray]:
@@ -311,7 +313,7 @@ def exits(
     business); ``ticket_usd``: the take-profit and stop-loss are shares of ``min(equity at
     open, ticket)``, the stake the open used (default: the equity at open)."""
     # Only the open flow positions whose unit may close are judged.
-    rows = np.flatnonzero((kind >= 0) & (size_base > 0) & can_close)
+    rows = ((kind >= 0) & (size_base > 0) & can_close).nonzero()[0]
     k = kind[rows]
     open_equity = open_equity_usd[rows]
     profit = equity_usd[rows] - open_equity

@@ -168,7 +168,7 @@ def plan_quotes(
     trade, unwind = vault_agent.plan_trades(skew - size, size, skew, price, free, params)
     v, vault = ctx.venue.venue, ctx.world.mm_vault
     actions = []
-    for m in np.flatnonzero(trade):
+    for m in trade.nonzero()[0]:  # np.flatnonzero of the 1-d trades, without its wrappers
         delta = to_wad(round(float(trade[m]), 12))
         if delta == 0:
             continue

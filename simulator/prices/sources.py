@@ -99,10 +99,10 @@ def lower_weighted_median_columns(
     total_weight : float
         ``weights.sum()``.
     """
-    order = np.argsort(values, axis=0, kind="stable")
+    order = values.argsort(axis=0, kind="stable")  # the array methods np.argsort & co. call
     columns = np.arange(values.shape[1])
-    cumulative = np.cumsum(weights[order], axis=0)
-    first = np.argmax(2.0 * cumulative >= total_weight, axis=0)
+    cumulative = weights[order].cumsum(axis=0)
+    first = (2.0 * cumulative >= total_weight).argmax(axis=0)
     return values[order[first, columns], columns]
 
 

@@ -224,7 +224,11 @@ class MirrorEngine:
         notional = units.unit_sum(notional_row)
         everyone = socialized or t % engine_keepers.FULL_REFRESH_STEPS == 0
         watch = engine_keepers.watch_list(ctx, s, t, eq, mm, notional, everyone=everyone)
-        touched = np.unique(units.unit_of_row[np.asarray(trade_rows, dtype=np.int64)])
+        # np.unique of a few units: the same sorted int64 array, without its Python layers.
+        touched = np.array(
+            sorted(set(units.unit_of_row[np.asarray(trade_rows, dtype=np.int64)].tolist())),
+            dtype=np.int64,
+        )
         confirm = engine_keepers.confirm_list(
             ctx, watch, eq, mm, notional_row, touched, everyone=everyone
         )
@@ -305,7 +309,7 @@ class MirrorEngine:
         s.mm_vault_size_base = levels["mm_vault_size_base"].copy()
         if len(candidates):
             self._store(s, candidates, *unit_health(ctx, venue, candidates))
-        ended = np.flatnonzero((s.outcome_step == t) & np.isnan(s.realized_pnl_usd))
+        ended = ((s.outcome_step == t) & np.isnan(s.realized_pnl_usd)).nonzero()[0]
         s.realized_pnl_usd[ended] = s.trader.equity_usd[ended] - s.trader.collateral_in_usd[ended]
         s.amm_price_usd = levels["amm_price_usd"].copy()
         rows = metrics.step_rows(
