@@ -112,7 +112,7 @@ def plan_trades(
     size = np.asarray(vault_size_base, dtype=np.float64)
     skew = np.asarray(skew_base, dtype=np.float64)
     price = np.asarray(price_usd, dtype=np.float64)
-    if price.ndim == 1 and len(price) <= _FLOAT_MARKETS_MAX:
+    if price.ndim == 1 and len(price) <= FLOAT_MARKETS_MAX:
         return _plan_trades_floats(crowd, size, skew, price, free_margin_usd, p)
     return _plan_trades_arrays(crowd, size, skew, price, free_margin_usd, p)
 
@@ -165,7 +165,7 @@ def _plan_trades_arrays(
 #: Up to this many markets :func:`plan_trades` runs market by market in Python floats
 #: (:func:`_plan_trades_floats`): numpy's per-call cost dominates on a few elements, and its
 #: sum of fewer than eight floats adds them in order, as Python's ``sum`` does.
-_FLOAT_MARKETS_MAX = 7
+FLOAT_MARKETS_MAX = 7
 
 
 def _np_max(a: float, b: float) -> float:

@@ -106,9 +106,18 @@ def estimated_health(s: EngineState, last: dict[str, Any]) -> tuple[float, float
     with its notional (funding and fees since the last read are left out)."""
     size = last["mm_vault_size_base"]
     before, now = last["index_usd"], s.oracle_price_usd
-    notional_before = float(np.sum(np.abs(size) * before))
-    notional = float(np.sum(np.abs(size) * now))
-    equity = float(last["mm_vault_equity_usd"]) + float(np.sum(size * (now - before)))
+    if len(size) <= vault_agent.FLOAT_MARKETS_MAX:  # numpy sums so few floats in order
+        sizes = np.asarray(size, dtype=np.float64).tolist()
+        old = np.asarray(before, dtype=np.float64).tolist()
+        new = np.asarray(now, dtype=np.float64).tolist()
+        notional_before = sum(abs(x) * p for x, p in zip(sizes, old, strict=True))
+        notional = sum(abs(x) * p for x, p in zip(sizes, new, strict=True))
+        moved = sum(x * (p1 - p0) for x, p0, p1 in zip(sizes, old, new, strict=True))
+        equity = float(last["mm_vault_equity_usd"]) + moved
+    else:
+        notional_before = float(np.sum(np.abs(size) * before))
+        notional = float(np.sum(np.abs(size) * now))
+        equity = float(last["mm_vault_equity_usd"]) + float(np.sum(size * (now - before)))
     mm = float(last["mm_vault_maintenance_usd"])
     mm = mm * notional / notional_before if notional_before > 0 else 0.0
     return equity, mm, notional
