@@ -30,7 +30,10 @@ maximum leverage. A position above its limit (the price moved) is sold down towa
 whatever the quote pays: an inventory limit is a hard limit.
 
 :func:`plan_trades` is the kernel; :func:`plan_trades_reference` is the same rule market by
-market in plain Python, and the tests check that they agree.
+market in plain Python, and the tests check that they agree. On up to
+:data:`FLOAT_MARKETS_MAX` markets the kernel itself runs market by market in Python floats
+(numpy's per-call cost dominates on a handful of elements), with numpy's semantics and order
+of operations, equal bit for bit to its vectorized form (``tests/agents/test_mm_vault_floats.py``).
 """
 
 from __future__ import annotations
