@@ -228,18 +228,24 @@ def pick_slots(
     kind: np.ndarray,
     market: np.ndarray,
     keys: np.ndarray,
+    group_of_slot: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The slots that take this step's arrivals, and the arrivals left unfilled.
 
     ``counts`` (K, M): arrivals per (kind, market); ``eligible`` (R,): idle slots that may
     enter; ``kind`` / ``market`` (R,): each slot's; ``keys`` (R,): uniform ordering keys. Each
     (kind, market) takes its first ``counts[k, m]`` eligible slots in key order. Returns the
-    rows (ascending) and the unfilled arrivals per (kind, market), shape (K, M)."""
+    rows (ascending) and the unfilled arrivals per (kind, market), shape (K, M).
+    ``group_of_slot`` (R,): each slot's ``kind × M + market`` (int64), fixed for a run
+    (:func:`slot_groups`); computed here when not given."""
     counts = np.asarray(counts, dtype=np.int64)
     n_markets = counts.shape[1]
     wanted = counts.ravel()
     rows = eligible.nonzero()[0]  # np.flatnonzero of a 1-d array, without its wrappers
-    group = kind[rows].astype(np.int64) * n_markets + market[rows]
+    if group_of_slot is None:
+        group = kind[rows].astype(np.int64) * n_markets + market[rows]
+    else:
+        group = group_of_slot[rows]
     available = np.bincount(group, minlength=counts.size).reshape(counts.shape)
     unfilled = np.maximum(counts - available, 0)
     # Only the groups that have arrivals are ordered (a group's order is its own rows').
@@ -253,6 +259,12 @@ def pick_slots(
     picked = rows[order[taken]]
     picked.sort()  # np.sort's own sort, in place on the fresh array
     return picked, unfilled
+
+
+def slot_groups(kind: np.ndarray, market: np.ndarray, n_markets: int) -> np.ndarray:
+    """Each slot's (kind, market) group as :func:`pick_slots` numbers it: ``kind × M +
+    market`` (int64)."""
+    return kind.astype(np.int64) * n_markets + np.asarray(market, dtype=np.int64)
 
 
 def pick_slots_reference(counts, eligible, kind, market, keys) -> tuple[list[int], np.ndarray]:
@@ -345,6 +357,7 @@ def step_orders(
     can_close: np.ndarray,
     max_leverage: np.ndarray,
     ticket_usd: np.ndarray | None = None,
+    group_of_slot: np.ndarray | None = None,
 ) -> FlowOrders:
     """Step ``t``'s flow: the closes of open flow positions (:func:`exits`), then the arrivals
     (Poisson with :func:`intensity`) taking idle slots (:func:`pick_slots`) with leverage
@@ -357,7 +370,8 @@ def step_orders(
     Per row (R,): ``kind`` (-1: not a flow slot), ``market``, ``size_base`` (0: flat),
     ``equity_usd`` (carried to this step's price), ``ready`` (the slot's cooldown is over),
     ``last_side`` (0: never opened), ``open_equity_usd``, ``exit_step``, ``can_close``.
-    ``history_usd`` (T, M): prices up to this step; ``max_leverage`` (M,)."""
+    ``history_usd`` (T, M): prices up to this step; ``max_leverage`` (M,); ``group_of_slot``
+    (R,): :func:`slot_groups` of the rows, when the caller keeps it."""
     close_rows, reason = exits(
         params, kind, size_base, equity_usd, open_equity_usd, exit_step, t, can_close, ticket_usd
     )
@@ -366,7 +380,7 @@ def step_orders(
     counts = rng.poisson(lam)
     draws = rng.random((DRAWS_PER_SLOT, len(kind)))
     eligible = (kind >= 0) & (size_base == 0) & ready & (equity_usd >= params.min_equity_usd)
-    rows, unfilled = pick_slots(counts, eligible, kind, market, draws[0])
+    rows, unfilled = pick_slots(counts, eligible, kind, market, draws[0], group_of_slot)
     k, m = kind[rows].astype(np.int64), market[rows]
     lo, hi = params.leverage_min_share[k], params.leverage_max_share[k]
     leverage = max_leverage[m] * (lo + (hi - lo) * draws[1, rows])

@@ -83,6 +83,9 @@ class FlowRun:
     """Each slot's kind's cooldown (steps)."""
     own_units: bool = False
     """Every slot is its margin unit's only row (its unit's health is its own)."""
+    group: np.ndarray | None = None
+    """Each slot's (kind, market) group as the arrivals number it
+    (:func:`simulator.agents.flow.slot_groups`; fixed for the run)."""
 
 
 def slot_layout(book, units: MarginUnits, rows: np.ndarray) -> dict:
@@ -127,6 +130,7 @@ def flow_run(ctx: Context) -> FlowRun | None:
         max_leverage=np.array([m.params.max_leverage for m in ctx.world.params.markets]),
         accounts=[ctx.accounts[a] for a in book.account[rows]],
         cooldown_steps=params.cooldown_steps[kind],
+        group=flow_agents.slot_groups(kind, book.market[rows], ctx.n_markets),
         **slot_layout(book, ctx.units, rows),
     )
 
@@ -186,6 +190,7 @@ def plan_flow(
         can_close=healthy,
         max_leverage=run.max_leverage,
         ticket_usd=run.ticket_usd,
+        group_of_slot=run.group,
     )
     v = ctx.venue.venue
     market_ids = ctx.market_ids

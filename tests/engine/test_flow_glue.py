@@ -35,3 +35,21 @@ def test_the_slot_layout_row_list_is_the_rows_as_python_ints():
     layout = slot_layout(book, units, rows)
     assert layout["row_list"] == [int(r) for r in rows]
     assert all(type(r) is int for r in layout["row_list"])
+
+
+def test_pick_slots_on_the_runs_slot_groups_equals_the_groups_it_computes():
+    from simulator.agents.flow import pick_slots, slot_groups
+
+    rng = np.random.default_rng(8)
+    for _ in range(300):
+        n, n_markets = int(rng.integers(1, 400)), int(rng.integers(1, 7))
+        kind = rng.integers(0, len(FLOW_KINDS), n)
+        market = rng.integers(0, n_markets, n)
+        eligible = rng.random(n) < rng.random()
+        keys = rng.random(n)
+        counts = rng.integers(0, 20, (len(FLOW_KINDS), n_markets))
+        rows, unfilled = pick_slots(counts, eligible, kind, market, keys)
+        groups = slot_groups(kind, market, n_markets)
+        got_rows, got_unfilled = pick_slots(counts, eligible, kind, market, keys, groups)
+        assert got_rows.tobytes() == rows.tobytes() and got_rows.dtype == rows.dtype
+        assert got_unfilled.tobytes() == unfilled.tobytes()
