@@ -84,12 +84,13 @@ def run_quote_params(ctx: Context) -> vault_agent.VaultQuoteParams:
 
 def plan_mm_vault(
     ctx: Context, s: EngineState, t: int, last: dict[str, Any], closes: np.ndarray,
-    flow: FlowRun | None = None,
+    flow: FlowRun | None = None, skew: dict[str, Any] | None = None,
 ) -> list[Action]:  # fmt: skip
     """The vault's calls of step ``t``: its liquidation (or takeover) when keepers act on it,
     else its quotes. ``last``: the last mined levels; ``closes``: the book rows traders close
     in this block; ``flow``: the order flow, whose opens and closes planned earlier in this
-    block move the skew before the vault's trades."""
+    block move the skew before the vault's trades; ``skew``: :func:`skew_inputs` of these,
+    when the caller computed it (the mirror reuses it for a quiet block's spot inputs)."""
     vault = ctx.world.mm_vault
     s.mm_vault_planned_base = np.zeros(ctx.n_markets)
     if vault is None:
@@ -97,7 +98,16 @@ def plan_mm_vault(
     actions = plan_liquidation(ctx, s, t, last)
     if actions or not ctx.scenario.mm_vault.quoting:
         return actions
-    return plan_quotes(ctx, s, last, closes, flow)
+    return plan_quotes(ctx, s, last, closes, flow, skew)
+
+
+def skew_inputs(
+    ctx: Context, s: EngineState, last: dict[str, Any], closes: np.ndarray,
+    flow: FlowRun | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """The open interest the vault's quotes meet: the last levels less the traders' closes
+    (rows ``closes``), with the order flow's planned opens and closes."""
+    return spot_inputs_after_flow(spot_inputs_after_closes(ctx, last, s, closes), flow)
 
 
 def estimated_health(s: EngineState, last: dict[str, Any]) -> tuple[float, float, float]:
@@ -160,15 +170,15 @@ def plan_liquidation(ctx: Context, s: EngineState, t: int, last: dict[str, Any])
 
 def plan_quotes(
     ctx: Context, s: EngineState, last: dict[str, Any], closes: np.ndarray,
-    flow: FlowRun | None = None,
+    flow: FlowRun | None = None, skew: dict[str, Any] | None = None,
 ) -> list[Action]:  # fmt: skip
     """The vault's trades toward its targets (one ``trade`` per market it trades in), against
     the skew its trades meet in the block: the last levels less the traders' closes, with the
     order flow's planned opens and closes (sent before them). Quoted against the last levels
     alone, a quote reverted whenever the flow's opens moved the skew past its price bound, and
     a quiet block's spot inputs (which count its trades as filled) then differed from the
-    pending read's."""
-    after = spot_inputs_after_flow(spot_inputs_after_closes(ctx, last, s, closes), flow)
+    pending read's. ``skew``: :func:`skew_inputs` of the same arguments, when computed."""
+    after = skew if skew is not None else skew_inputs(ctx, s, last, closes, flow)
     skew = np.asarray(after["oi_long_base"] - after["oi_short_base"], dtype=np.float64)
     size = last["mm_vault_size_base"]
     params = run_quote_params(ctx)

@@ -264,7 +264,9 @@ class MirrorEngine:
         spot_in = (
             spot.spot_inputs(ctx, venue, self.spot)
             if read_pending
-            else mm_vault.quiet_spot_inputs(ctx, s, self._last_levels, decisions.close, self.flow)
+            else mm_vault.quiet_spot_inputs(
+                ctx, s, self._last_levels, decisions.close, self.flow, vault_block.skew
+            )
         )
         after_keepers = len(targets) > 0 and adl.leave_deficit(
             ctx, s, targets, eq, mm, spot_in["oi_long_base"], spot_in["oi_short_base"]
