@@ -147,8 +147,10 @@ def _std_rows(x: np.ndarray) -> np.ndarray:
 
 
 def _finite_or_zero(x: np.ndarray) -> np.ndarray:
-    """``x`` with every non-finite entry 0."""
-    return np.where(np.isfinite(x), x, 0.0)
+    """``x`` with every non-finite entry 0 (``x`` itself when every entry is finite: the
+    signals' arrays are the caller's own)."""
+    finite = np.isfinite(x)
+    return x if finite.all() else np.where(finite, x, 0.0)
 
 
 def market_signals(history_usd: np.ndarray, lookback: int, reference: int) -> MarketSignals:

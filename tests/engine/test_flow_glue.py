@@ -53,3 +53,15 @@ def test_pick_slots_on_the_runs_slot_groups_equals_the_groups_it_computes():
         got_rows, got_unfilled = pick_slots(counts, eligible, kind, market, keys, groups)
         assert got_rows.tobytes() == rows.tobytes() and got_rows.dtype == rows.dtype
         assert got_unfilled.tobytes() == unfilled.tobytes()
+
+
+def test_finite_or_zero_equals_the_where_formulation_bit_for_bit():
+    from simulator.agents.flow import _finite_or_zero
+
+    rng = np.random.default_rng(21)
+    for _ in range(500):
+        x = rng.normal(0, 1, int(rng.integers(1, 8)))
+        if rng.random() < 0.5:
+            x[rng.random(len(x)) < 0.3] = rng.choice([np.nan, np.inf, -np.inf, -0.0])
+        expected = np.where(np.isfinite(x), x, 0.0)
+        assert _finite_or_zero(x.copy()).tobytes() == expected.tobytes()
