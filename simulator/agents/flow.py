@@ -147,8 +147,10 @@ def _std_rows(x: np.ndarray) -> np.ndarray:
 
 
 def _finite_or_zero(x: np.ndarray) -> np.ndarray:
-    """``x`` with every non-finite entry 0."""
-    return np.where(np.isfinite(x), x, 0.0)
+    """``x`` with every non-finite entry 0 (``x`` itself when every entry is finite: the
+    signals' arrays are the caller's own)."""
+    finite = np.isfinite(x)
+    return x if finite.all() else np.where(finite, x, 0.0)
 
 
 def market_signals(history_usd: np.ndarray, lookback: int, reference: int) -> MarketSignals:
@@ -228,18 +230,24 @@ def pick_slots(
     kind: np.ndarray,
     market: np.ndarray,
     keys: np.ndarray,
+    group_of_slot: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The slots that take this step's arrivals, and the arrivals left unfilled.
 
     ``counts`` (K, M): arrivals per (kind, market); ``eligible`` (R,): idle slots that may
     enter; ``kind`` / ``market`` (R,): each slot's; ``keys`` (R,): uniform ordering keys. Each
     (kind, market) takes its first ``counts[k, m]`` eligible slots in key order. Returns the
-    rows (ascending) and the unfilled arrivals per (kind, market), shape (K, M)."""
+    rows (ascending) and the unfilled arrivals per (kind, market), shape (K, M).
+    ``group_of_slot`` (R,): each slot's ``kind × M + market`` (int64), fixed for a run
+    (:func:`slot_groups`); computed here when not given."""
     counts = np.asarray(counts, dtype=np.int64)
     n_markets = counts.shape[1]
     wanted = counts.ravel()
-    rows = np.flatnonzero(eligible)
-    group = kind[rows].astype(np.int64) * n_markets + market[rows]
+    rows = eligible.nonzero()[0]  # np.flatnonzero of a 1-d array, without its wrappers
+    if group_of_slot is None:
+        group = kind[rows].astype(np.int64) * n_markets + market[rows]
+    else:
+        group = group_of_slot[rows]
     available = np.bincount(group, minlength=counts.size).reshape(counts.shape)
     unfilled = np.maximum(counts - available, 0)
     # Only the groups that have arrivals are ordered (a group's order is its own rows').
@@ -247,10 +255,18 @@ def pick_slots(
     rows, group = rows[arrived], group[arrived]
     order = np.lexsort((keys[rows], group))
     sorted_group = group[order]
-    first = np.searchsorted(sorted_group, sorted_group, side="left")
+    first = sorted_group.searchsorted(sorted_group, side="left")
     position = np.arange(len(order)) - first
     taken = position < wanted[sorted_group]
-    return np.sort(rows[order[taken]]), unfilled
+    picked = rows[order[taken]]
+    picked.sort()  # np.sort's own sort, in place on the fresh array
+    return picked, unfilled
+
+
+def slot_groups(kind: np.ndarray, market: np.ndarray, n_markets: int) -> np.ndarray:
+    """Each slot's (kind, market) group as :func:`pick_slots` numbers it: ``kind × M +
+    market`` (int64)."""
+    return kind.astype(np.int64) * n_markets + np.asarray(market, dtype=np.int64)
 
 
 def pick_slots_reference(counts, eligible, kind, market, keys) -> tuple[list[int], np.ndarray]:
@@ -311,7 +327,7 @@ def exits(
     business); ``ticket_usd``: the take-profit and stop-loss are shares of ``min(equity at
     open, ticket)``, the stake the open used (default: the equity at open)."""
     # Only the open flow positions whose unit may close are judged.
-    rows = np.flatnonzero((kind >= 0) & (size_base > 0) & can_close)
+    rows = ((kind >= 0) & (size_base > 0) & can_close).nonzero()[0]
     k = kind[rows]
     open_equity = open_equity_usd[rows]
     profit = equity_usd[rows] - open_equity
@@ -343,6 +359,7 @@ def step_orders(
     can_close: np.ndarray,
     max_leverage: np.ndarray,
     ticket_usd: np.ndarray | None = None,
+    group_of_slot: np.ndarray | None = None,
 ) -> FlowOrders:
     """Step ``t``'s flow: the closes of open flow positions (:func:`exits`), then the arrivals
     (Poisson with :func:`intensity`) taking idle slots (:func:`pick_slots`) with leverage
@@ -355,7 +372,8 @@ def step_orders(
     Per row (R,): ``kind`` (-1: not a flow slot), ``market``, ``size_base`` (0: flat),
     ``equity_usd`` (carried to this step's price), ``ready`` (the slot's cooldown is over),
     ``last_side`` (0: never opened), ``open_equity_usd``, ``exit_step``, ``can_close``.
-    ``history_usd`` (T, M): prices up to this step; ``max_leverage`` (M,)."""
+    ``history_usd`` (T, M): prices up to this step; ``max_leverage`` (M,); ``group_of_slot``
+    (R,): :func:`slot_groups` of the rows, when the caller keeps it."""
     close_rows, reason = exits(
         params, kind, size_base, equity_usd, open_equity_usd, exit_step, t, can_close, ticket_usd
     )
@@ -364,7 +382,7 @@ def step_orders(
     counts = rng.poisson(lam)
     draws = rng.random((DRAWS_PER_SLOT, len(kind)))
     eligible = (kind >= 0) & (size_base == 0) & ready & (equity_usd >= params.min_equity_usd)
-    rows, unfilled = pick_slots(counts, eligible, kind, market, draws[0])
+    rows, unfilled = pick_slots(counts, eligible, kind, market, draws[0], group_of_slot)
     k, m = kind[rows].astype(np.int64), market[rows]
     lo, hi = params.leverage_min_share[k], params.leverage_max_share[k]
     leverage = max_leverage[m] * (lo + (hi - lo) * draws[1, rows])

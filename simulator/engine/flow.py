@@ -24,7 +24,6 @@ number of its opens (``opens``).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -75,6 +74,8 @@ class FlowRun:
     """Each slot's account address (aligned with ``rows``)."""
     market_list: list[int] = field(default_factory=list)
     """``market`` as Python ints (the per-call loops index it)."""
+    row_list: list[int] = field(default_factory=list)
+    """``rows`` as Python ints (the per-call loops index it)."""
     at: slice | np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     """``rows`` as a slice when they are contiguous (the slots follow the opening book): a
     step's per-slot reads are then views, not gathers."""
@@ -82,6 +83,9 @@ class FlowRun:
     """Each slot's kind's cooldown (steps)."""
     own_units: bool = False
     """Every slot is its margin unit's only row (its unit's health is its own)."""
+    group: np.ndarray | None = None
+    """Each slot's (kind, market) group as the arrivals number it
+    (:func:`simulator.agents.flow.slot_groups`; fixed for the run)."""
 
 
 def slot_layout(book, units: MarginUnits, rows: np.ndarray) -> dict:
@@ -96,6 +100,7 @@ def slot_layout(book, units: MarginUnits, rows: np.ndarray) -> dict:
     return {
         "market": market,
         "market_list": market.tolist(),
+        "row_list": rows.tolist(),
         "ticket_usd": book.collateral_usd[rows],
         "unit_rows": unit_rows,
         "unit_slot": unit_slot.astype(np.int64),
@@ -125,6 +130,7 @@ def flow_run(ctx: Context) -> FlowRun | None:
         max_leverage=np.array([m.params.max_leverage for m in ctx.world.params.markets]),
         accounts=[ctx.accounts[a] for a in book.account[rows]],
         cooldown_steps=params.cooldown_steps[kind],
+        group=flow_agents.slot_groups(kind, book.market[rows], ctx.n_markets),
         **slot_layout(book, ctx.units, rows),
     )
 
@@ -184,13 +190,14 @@ def plan_flow(
         can_close=healthy,
         max_leverage=run.max_leverage,
         ticket_usd=run.ticket_usd,
+        group_of_slot=run.group,
     )
     v = ctx.venue.venue
     market_ids = ctx.market_ids
-    accounts, markets = run.accounts, run.market_list
+    accounts, markets, row_list = run.accounts, run.market_list, run.row_list
     actions: list[Action] = []
     for i, reason in zip(orders.close_rows.tolist(), orders.close_reason.tolist(), strict=True):
-        r = int(rows[i])
+        r = row_list[i]
         m = markets[i]
         call = v.close_position(accounts[i], market_ids[m])
         actions.append(Action(call, "flow_close", r, m))
@@ -199,7 +206,7 @@ def plan_flow(
     close_market = run.market[orders.close_rows]
     open_market = run.market[orders.open_rows]
     close_size, close_side = size_now[orders.close_rows], side_now[orders.close_rows]
-    sent = np.round(orders.size_base, 12)
+    sent = orders.size_base.round(12)  # np.round's own call, without its wrapper
     n_markets = ctx.n_markets
 
     def change(side: int) -> np.ndarray:
@@ -220,17 +227,24 @@ def plan_flow(
         m = markets[i]
         size_wad = side * to_wad(round(size, 12))
         call = v.trade(accounts[i], market_ids[m], size_wad)
-        actions.append(Action(call, "flow_open", int(rows[i]), m))
-    for k, m in zip(*np.nonzero(orders.unfilled), strict=True):
-        detail = {
-            "kind": FLOW_KINDS[k],
-            "arrivals": int(orders.arrivals[k, m]),
-            "unfilled": int(orders.unfilled[k, m]),
-        }
-        step_events.append(
-            event_row(t, "order_flow_unfilled", market=ctx.symbols[m], detail=json.dumps(detail))
-        )
+        actions.append(Action(call, "flow_open", row_list[i], m))
+    if orders.unfilled.any():
+        arrivals, unfilled = orders.arrivals.tolist(), orders.unfilled.tolist()
+        kinds, unfilled_markets = np.nonzero(orders.unfilled)
+        for k, m in zip(kinds.tolist(), unfilled_markets.tolist(), strict=True):
+            detail = unfilled_detail(FLOW_KINDS[k], arrivals[k][m], unfilled[k][m])
+            step_events.append(
+                event_row(t, "order_flow_unfilled", market=ctx.symbols[m], detail=detail)
+            )
     return actions
+
+
+def unfilled_detail(kind: str, arrivals: int, unfilled: int) -> str:
+    """The ``detail`` of an ``order_flow_unfilled`` row: ``json.dumps({"kind": kind,
+    "arrivals": arrivals, "unfilled": unfilled})`` written out (a kind is a plain identifier
+    of :data:`~simulator.scenario.flow.FLOW_KINDS`, the counts ints), without the encoder's
+    per-call cost; ``tests/engine/test_flow_glue.py`` compares both."""
+    return f'{{"kind": "{kind}", "arrivals": {arrivals}, "unfilled": {unfilled}}}'
 
 
 def _slot_health(

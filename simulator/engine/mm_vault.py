@@ -84,12 +84,13 @@ def run_quote_params(ctx: Context) -> vault_agent.VaultQuoteParams:
 
 def plan_mm_vault(
     ctx: Context, s: EngineState, t: int, last: dict[str, Any], closes: np.ndarray,
-    flow: FlowRun | None = None,
+    flow: FlowRun | None = None, skew: dict[str, Any] | None = None,
 ) -> list[Action]:  # fmt: skip
     """The vault's calls of step ``t``: its liquidation (or takeover) when keepers act on it,
     else its quotes. ``last``: the last mined levels; ``closes``: the book rows traders close
     in this block; ``flow``: the order flow, whose opens and closes planned earlier in this
-    block move the skew before the vault's trades."""
+    block move the skew before the vault's trades; ``skew``: :func:`skew_inputs` of these,
+    when the caller computed it (the mirror reuses it for a quiet block's spot inputs)."""
     vault = ctx.world.mm_vault
     s.mm_vault_planned_base = np.zeros(ctx.n_markets)
     if vault is None:
@@ -97,7 +98,16 @@ def plan_mm_vault(
     actions = plan_liquidation(ctx, s, t, last)
     if actions or not ctx.scenario.mm_vault.quoting:
         return actions
-    return plan_quotes(ctx, s, last, closes, flow)
+    return plan_quotes(ctx, s, last, closes, flow, skew)
+
+
+def skew_inputs(
+    ctx: Context, s: EngineState, last: dict[str, Any], closes: np.ndarray,
+    flow: FlowRun | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """The open interest the vault's quotes meet: the last levels less the traders' closes
+    (rows ``closes``), with the order flow's planned opens and closes."""
+    return spot_inputs_after_flow(spot_inputs_after_closes(ctx, last, s, closes), flow)
 
 
 def estimated_health(s: EngineState, last: dict[str, Any]) -> tuple[float, float, float]:
@@ -106,9 +116,18 @@ def estimated_health(s: EngineState, last: dict[str, Any]) -> tuple[float, float
     with its notional (funding and fees since the last read are left out)."""
     size = last["mm_vault_size_base"]
     before, now = last["index_usd"], s.oracle_price_usd
-    notional_before = float(np.sum(np.abs(size) * before))
-    notional = float(np.sum(np.abs(size) * now))
-    equity = float(last["mm_vault_equity_usd"]) + float(np.sum(size * (now - before)))
+    if len(size) <= vault_agent.FLOAT_MARKETS_MAX:  # numpy sums so few floats in order
+        sizes = np.asarray(size, dtype=np.float64).tolist()
+        old = np.asarray(before, dtype=np.float64).tolist()
+        new = np.asarray(now, dtype=np.float64).tolist()
+        notional_before = sum(abs(x) * p for x, p in zip(sizes, old, strict=True))
+        notional = sum(abs(x) * p for x, p in zip(sizes, new, strict=True))
+        moved = sum(x * (p1 - p0) for x, p0, p1 in zip(sizes, old, new, strict=True))
+        equity = float(last["mm_vault_equity_usd"]) + moved
+    else:
+        notional_before = float(np.sum(np.abs(size) * before))
+        notional = float(np.sum(np.abs(size) * now))
+        equity = float(last["mm_vault_equity_usd"]) + float(np.sum(size * (now - before)))
     mm = float(last["mm_vault_maintenance_usd"])
     mm = mm * notional / notional_before if notional_before > 0 else 0.0
     return equity, mm, notional
@@ -151,15 +170,15 @@ def plan_liquidation(ctx: Context, s: EngineState, t: int, last: dict[str, Any])
 
 def plan_quotes(
     ctx: Context, s: EngineState, last: dict[str, Any], closes: np.ndarray,
-    flow: FlowRun | None = None,
+    flow: FlowRun | None = None, skew: dict[str, Any] | None = None,
 ) -> list[Action]:  # fmt: skip
     """The vault's trades toward its targets (one ``trade`` per market it trades in), against
     the skew its trades meet in the block: the last levels less the traders' closes, with the
     order flow's planned opens and closes (sent before them). Quoted against the last levels
     alone, a quote reverted whenever the flow's opens moved the skew past its price bound, and
     a quiet block's spot inputs (which count its trades as filled) then differed from the
-    pending read's."""
-    after = spot_inputs_after_flow(spot_inputs_after_closes(ctx, last, s, closes), flow)
+    pending read's. ``skew``: :func:`skew_inputs` of the same arguments, when computed."""
+    after = skew if skew is not None else skew_inputs(ctx, s, last, closes, flow)
     skew = np.asarray(after["oi_long_base"] - after["oi_short_base"], dtype=np.float64)
     size = last["mm_vault_size_base"]
     params = run_quote_params(ctx)
@@ -168,7 +187,7 @@ def plan_quotes(
     trade, unwind = vault_agent.plan_trades(skew - size, size, skew, price, free, params)
     v, vault = ctx.venue.venue, ctx.world.mm_vault
     actions = []
-    for m in np.flatnonzero(trade):
+    for m in trade.nonzero()[0]:  # np.flatnonzero of the 1-d trades, without its wrappers
         delta = to_wad(round(float(trade[m]), 12))
         if delta == 0:
             continue

@@ -21,7 +21,7 @@ import numpy as np
 
 from simulator.engine.context import Action, Context
 from simulator.engine.state import EngineState
-from simulator.prices.sources import lower_weighted_median, venue_prices
+from simulator.prices.sources import checked_weights, lower_weighted_median_columns, venue_prices
 from simulator.scenario import Scenario
 from simulator.scenario.randomness import oracle_step_generator
 from simulator.units import to_wad
@@ -36,7 +36,10 @@ class OracleModel:
     noise_bps: np.ndarray
     """Per venue (K): noise (bps, standard deviation of the log deviation)."""
     weights: np.ndarray
-    """The venues' weights, then the AMM's (K + 1)."""
+    """The venues' weights, then the AMM's (K + 1), checked
+    (:func:`~simulator.prices.sources.checked_weights`)."""
+    total_weight: float
+    """``weights.sum()``: the median is the first sorted source to reach half of it."""
     stream: np.random.SeedSequence
     """The ``oracle`` random stream (child 3 of the seed)."""
     impact_y: float
@@ -52,10 +55,12 @@ class OracleModel:
 def oracle_model(scenario: Scenario) -> OracleModel:
     """The :class:`OracleModel` of ``scenario``."""
     sources, outside = scenario.oracle_sources, scenario.outside_market
+    weights = checked_weights(sources.weights())
     return OracleModel(
         lag_steps=np.array([v.lag_steps for v in sources.venues], dtype=np.int64),
         noise_bps=np.array([v.noise_bps for v in sources.venues], dtype=np.float64),
-        weights=sources.weights(),
+        weights=weights,
+        total_weight=float(weights.sum()),
         stream=scenario.random_streams().oracle,
         impact_y=outside.impact_y,
         persistent_share=outside.persistent_share,
@@ -83,14 +88,20 @@ def source_median_usd(
     model: OracleModel, outside_history_usd: np.ndarray, amm_price_usd: np.ndarray, t: int
 ) -> np.ndarray:
     """Per market (M): the weighted median of the venues' prices at step ``t`` (from the
-    outside prices of steps ``0 .. t``) and the AMM's ``amm_price_usd`` (USD)."""
+    outside prices of steps ``0 .. t``) and the AMM's ``amm_price_usd`` (USD), by
+    :func:`~simulator.prices.sources.lower_weighted_median_columns` on the model's checked
+    weights (a NaN source, an empty pool's price say, raises as
+    :func:`~simulator.prices.sources.lower_weighted_median` does)."""
     k, n_markets = len(model.lag_steps), outside_history_usd.shape[1]
     draws = None
     if (model.noise_bps > 0).any():
         draws = oracle_step_generator(model.stream, t).standard_normal((k, n_markets))
-    venues = venue_prices(outside_history_usd, t, model.lag_steps, model.noise_bps, draws)
-    values = np.vstack([venues, np.asarray(amm_price_usd, dtype=np.float64)[None, :]])
-    return lower_weighted_median(values, model.weights)
+    values = np.empty((k + 1, n_markets))
+    values[:k] = venue_prices(outside_history_usd, t, model.lag_steps, model.noise_bps, draws)
+    values[k] = amm_price_usd
+    if np.isnan(values).any():
+        raise ValueError("a source value is NaN")
+    return lower_weighted_median_columns(values, model.weights, model.total_weight)
 
 
 def plan_oracle(ctx: Context, s: EngineState, t: int, exo_usd: np.ndarray) -> list[Action]:

@@ -56,13 +56,10 @@ def spot_inputs_after_closes(
 ) -> dict[str, Any]:
     """Spot inputs without a read: the last block's levels ``last``, minus the closed
     positions (rows ``closes``) of every market."""
-    t, market = s.trader, ctx.world.book.market
-    closed_long = np.bincount(
-        market[closes], weights=t.size_base[closes] * (t.side[closes] > 0), minlength=ctx.n_markets
-    )
-    closed_short = np.bincount(
-        market[closes], weights=t.size_base[closes] * (t.side[closes] < 0), minlength=ctx.n_markets
-    )
+    t = s.trader
+    market, size, side = ctx.world.book.market[closes], t.size_base[closes], t.side[closes]
+    closed_long = np.bincount(market, weights=size * (side > 0), minlength=ctx.n_markets)
+    closed_short = np.bincount(market, weights=size * (side < 0), minlength=ctx.n_markets)
     return {
         **{
             k: last[k] for k in ("ledgers", "amm_reserve_usd", "amm_reserve_base", "vault_size_wad")

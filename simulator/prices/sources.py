@@ -50,20 +50,60 @@ def lower_weighted_median(values: np.ndarray, weights: np.ndarray) -> np.ndarray
     10.0
     """
     values = np.asarray(values, dtype=np.float64)
-    weights = np.asarray(weights, dtype=np.float64)
+    weights = checked_weights(weights)
     if weights.ndim != 1 or len(weights) != values.shape[0]:
         raise ValueError(
             f"weights of shape {weights.shape} do not match values of shape {values.shape}"
         )
-    if np.isnan(weights).any() or (weights < 0).any() or not weights.sum() > 0:
-        raise ValueError("weights must be >= 0, not NaN, and not all 0")
     if np.isnan(values).any():
         raise ValueError("a source value is NaN")
+    if values.ndim == 2:
+        return lower_weighted_median_columns(values, weights, float(weights.sum()))
     order = np.argsort(values, axis=0, kind="stable")
     sorted_values = np.take_along_axis(values, order, axis=0)
     cumulative = np.cumsum(weights[order], axis=0)
     first = np.argmax(2.0 * cumulative >= weights.sum(), axis=0)
     return np.take_along_axis(sorted_values, np.expand_dims(first, 0), axis=0)[0]
+
+
+def checked_weights(weights: np.ndarray) -> np.ndarray:
+    """``weights`` as float64, after the checks :func:`lower_weighted_median` makes of them.
+
+    Raises
+    ------
+    ValueError
+        A negative or NaN weight, or all of them 0.
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    if np.isnan(weights).any() or (weights < 0).any() or not weights.sum() > 0:
+        raise ValueError("weights must be >= 0, not NaN, and not all 0")
+    return weights
+
+
+def lower_weighted_median_columns(
+    values: np.ndarray, weights: np.ndarray, total_weight: float
+) -> np.ndarray:
+    """:func:`lower_weighted_median` of a (K, M) float64 array without its checks: the
+    oracle's kernel, called every step with weights checked once (:func:`checked_weights`,
+    ``total_weight`` their sum) on values it knows to be free of NaN. The same sort (stable),
+    cumulative sum and comparison, gathered by plain indexing instead of
+    ``np.take_along_axis`` (whose Python wrapper costs more than the sort on a few sources).
+    ``tests/engine/test_oracle_kernels.py`` holds it to the checked function bit for bit.
+
+    Parameters
+    ----------
+    values : array (K, M)
+        K sources' values (USD), one column per market; no NaN.
+    weights : array (K,)
+        The sources' weights, checked.
+    total_weight : float
+        ``weights.sum()``.
+    """
+    order = values.argsort(axis=0, kind="stable")  # the array methods np.argsort & co. call
+    columns = np.arange(values.shape[1])
+    cumulative = weights[order].cumsum(axis=0)
+    first = (2.0 * cumulative >= total_weight).argmax(axis=0)
+    return values[order[first, columns], columns]
 
 
 def lagged_rows(t: int, lag_steps: np.ndarray) -> np.ndarray:

@@ -30,12 +30,20 @@ def to_float(x: Any) -> float:
 
 
 def floats(values: Any) -> np.ndarray:
-    """WAD values as ``from_wad`` of each (per market arrays)."""
+    """WAD values as ``from_wad`` of each (per market arrays). A float64 array (fast mode)
+    is divided as a whole: ``float(x) / WAD`` element by element is the same IEEE division
+    (10**18 is a float exactly); Python ints (exact mode) go through ``from_wad``, the
+    correctly rounded ``int / int``."""
+    if type(values) is np.ndarray and values.dtype == np.float64:
+        return values / WAD
     return np.array([to_float(v) for v in values], dtype=np.float64)
 
 
 def wad_array(values: Any) -> np.ndarray:
-    """WAD values as ``from_wad_array`` of a list of the chain's integers."""
+    """WAD values as ``from_wad_array`` of a list of the chain's integers (a float64 array:
+    the same floats without the list)."""
+    if type(values) is np.ndarray and values.dtype == np.float64:
+        return values / WAD
     return from_wad_array(list(values))
 
 
@@ -50,7 +58,7 @@ def levels_of(venue: VenueState) -> dict[str, Any]:
         "index_usd": floats(venue.price),
         "oi_long_base": floats(venue.long_oi),
         "oi_short_base": floats(venue.short_oi),
-        "funding_rate_per_hour": np.array([r / 24 for r in rate]),
+        "funding_rate_per_hour": rate / 24,  # the same division as element by element
         "funding_rate_per_day": rate,
         "margin_scale": floats(venue.markets.margin_scale),
         "amm_reserve_usd": np.full(m, np.nan),

@@ -33,6 +33,7 @@ from simulator.engine.context import Context
 from simulator.engine.flow import flow_run, init_state
 from simulator.engine.margin import MarginUnits
 from simulator.engine.opening import opening_fees_by_market, with_opening
+from simulator.engine.oracle import oracle_model
 from simulator.engine.positions import position_rows
 from simulator.engine.state import EngineState, StepOutcome, advance_funding_index, opening_state
 from simulator.mirror.sim import (
@@ -116,6 +117,8 @@ class MirrorEngine:
         self.spot = spot.spot_book(world)
         """The spot AMMs and the spot agents' tokens (:mod:`~simulator.mirror.sim.spot`)."""
         governance.check(self.ctx)  # refuse a bad change before the run starts
+        self.oracle_model = oracle_model(scenario) if self.ctx.feedback else None
+        """The oracle's sources (:func:`simulator.engine.oracle.oracle_model`), with feedback."""
         self.flow = flow_run(self.ctx)
         """The order flow (None without ``order_flow``), :mod:`~simulator.mirror.sim.flow`."""
         self.state = self._initial_state()
@@ -173,7 +176,7 @@ class MirrorEngine:
         step_events: list[dict[str, Any]] = []
 
         # ---- phase 1: oracles, traders ----------------------------------------------------------
-        transactions = oracle.push_prices(ctx, s, venue, t, exo)
+        transactions = oracle.push_prices(ctx, s, venue, t, exo, self.oracle_model)
         transactions += self.controls.poke(venue)  # the controller's pokeMany, same block
         last = self._last_levels
         advance_funding_index(
@@ -221,7 +224,11 @@ class MirrorEngine:
         notional = units.unit_sum(notional_row)
         everyone = socialized or t % engine_keepers.FULL_REFRESH_STEPS == 0
         watch = engine_keepers.watch_list(ctx, s, t, eq, mm, notional, everyone=everyone)
-        touched = np.unique(units.unit_of_row[np.asarray(trade_rows, dtype=np.int64)])
+        # np.unique of a few units: the same sorted int64 array, without its Python layers.
+        touched = np.array(
+            sorted(set(units.unit_of_row[np.asarray(trade_rows, dtype=np.int64)].tolist())),
+            dtype=np.int64,
+        )
         confirm = engine_keepers.confirm_list(
             ctx, watch, eq, mm, notional_row, touched, everyone=everyone
         )
@@ -257,7 +264,9 @@ class MirrorEngine:
         spot_in = (
             spot.spot_inputs(ctx, venue, self.spot)
             if read_pending
-            else mm_vault.quiet_spot_inputs(ctx, s, self._last_levels, decisions.close, self.flow)
+            else mm_vault.quiet_spot_inputs(
+                ctx, s, self._last_levels, decisions.close, self.flow, vault_block.skew
+            )
         )
         after_keepers = len(targets) > 0 and adl.leave_deficit(
             ctx, s, targets, eq, mm, spot_in["oi_long_base"], spot_in["oi_short_base"]
@@ -302,7 +311,7 @@ class MirrorEngine:
         s.mm_vault_size_base = levels["mm_vault_size_base"].copy()
         if len(candidates):
             self._store(s, candidates, *unit_health(ctx, venue, candidates))
-        ended = np.flatnonzero((s.outcome_step == t) & np.isnan(s.realized_pnl_usd))
+        ended = ((s.outcome_step == t) & np.isnan(s.realized_pnl_usd)).nonzero()[0]
         s.realized_pnl_usd[ended] = s.trader.equity_usd[ended] - s.trader.collateral_in_usd[ended]
         s.amm_price_usd = levels["amm_price_usd"].copy()
         rows = metrics.step_rows(

@@ -80,6 +80,9 @@ class VaultBlock:
     results: list[planned.Result] = field(default_factory=list)
     rows: list[dict] = field(default_factory=list)
     """The liquidation's venue rows, in block order."""
+    skew: dict[str, Any] | None = None
+    """The open interest the vault planned against (:func:`simulator.engine.mm_vault.
+    skew_inputs`), None without a vault: a quiet block's spot inputs start from it."""
 
 
 def execute(
@@ -90,7 +93,10 @@ def execute(
     ``last`` the last block's levels, ``closes`` the rows traders close in this block, ``run``
     the order flow) and run them on the venue; a liquidation's rows (``row_of`` and
     ``decoded`` as :func:`simulator.mirror.sim.keepers.liquidation_rows` takes them)."""
-    block = VaultBlock(engine_vault.plan_mm_vault(ctx, s, t, last, closes, run))
+    skew = (
+        None if ctx.world.mm_vault is None else engine_vault.skew_inputs(ctx, s, last, closes, run)
+    )
+    block = VaultBlock(engine_vault.plan_mm_vault(ctx, s, t, last, closes, run, skew), skew=skew)
     for action in block.actions:
         result = planned.execute(ctx, venue, action.call)
         block.results.append(result)
@@ -108,12 +114,16 @@ def record(
 
 
 def quiet_spot_inputs(
-    ctx: Context, s: EngineState, last: dict[str, Any], closes: np.ndarray, run: FlowRun | None
-) -> dict[str, Any]:
+    ctx: Context, s: EngineState, last: dict[str, Any], closes: np.ndarray, run: FlowRun | None,
+    skew: dict[str, Any] | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """The open interest the chain engine's phase 3 estimates for a block it read nothing of:
     the last levels less the traders' closes, with the order flow's and the vault's planned
     trades (:func:`simulator.engine.mm_vault.after_vault_trades` of
-    :func:`simulator.engine.flow.spot_inputs_after_flow`)."""
-    return engine_vault.after_vault_trades(
-        s, spot_inputs_after_flow(spot_inputs_after_closes(ctx, last, s, closes), run), last
-    )
+    :func:`simulator.engine.flow.spot_inputs_after_flow`). ``skew``: the first two, as the
+    vault's phase computed them this step (:attr:`VaultBlock.skew`: nothing between it and
+    this read moves the closes' sizes, the last levels or the flow's plan; the rows' sizes
+    change when the block is decoded, after the spot phase)."""
+    if skew is None:
+        skew = spot_inputs_after_flow(spot_inputs_after_closes(ctx, last, s, closes), run)
+    return engine_vault.after_vault_trades(s, skew, last)

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -44,8 +44,7 @@ from simulator.world import World
 DEPLOYER = "deployer"
 
 
-@dataclass(frozen=True)
-class SpotCall:
+class SpotCall(NamedTuple):
     """One call on market ``market``'s pool: a ``swap`` (``amount``: in, collateral units or
     base-token units; ``base_in``) or a ``removeLiquidity`` (``amount`` collateral units,
     ``base_amount`` base-token units), sent by ``sender``."""
@@ -135,12 +134,12 @@ class SpotBook:
         """The reserves and price as the chain engine parses ``reserves()``
         (:func:`simulator.engine.levels.parse_markets`): USD, base units, USD per base unit
         (NaN for an empty pool)."""
-        reserve_usd = np.array([from_units(r) for r in self.reserve_collateral])
-        reserve_base = np.array([from_wad(r) for r in self.reserve_base])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            price = np.where(reserve_base > 0, reserve_usd / reserve_base, np.nan)
-        return {"amm_reserve_usd": reserve_usd, "amm_reserve_base": reserve_base,
-                "amm_price_usd": price}  # fmt: skip
+        reserve_usd = [from_units(r) for r in self.reserve_collateral]
+        reserve_base = [from_wad(r) for r in self.reserve_base]
+        # Element by element: the float division numpy makes, without np.errstate's cost.
+        price = [u / b if b > 0 else np.nan for u, b in zip(reserve_usd, reserve_base, strict=True)]
+        return {"amm_reserve_usd": np.array(reserve_usd), "amm_reserve_base": np.array(reserve_base),
+                "amm_price_usd": np.array(price)}  # fmt: skip
 
 
 def _obj(x: int) -> np.ndarray:
