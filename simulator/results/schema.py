@@ -258,6 +258,22 @@ def _clean(value: Any, col: Column) -> Any:
     return value
 
 
+def _direct_array(values: list, col: Column) -> pa.Array | None:
+    """A column as Arrow in one call: what :func:`_clean` of each value and then ``pa.array``
+    give (None, NaN and ``pd.NA`` are null in a nullable column, NaN stays NaN in a
+    non-nullable float column, numpy scalars become Python values, integral floats ints),
+    without a Python call per value. None when a value needs the general path (a type Arrow
+    refuses without the conversions of that path, such as a number in a text column, or a
+    missing value in a non-nullable column): that path then gives its value or its message."""
+    try:
+        array = pa.array(values, type=col.dtype, from_pandas=col.nullable)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+        return None
+    if not col.nullable and array.null_count:
+        return None
+    return array
+
+
 def _to_table(rows: Any, columns: tuple[Column, ...], table: str) -> pa.Table:
     """Validate rows against a schema and build an Arrow table with exactly its types."""
     data = _as_columns(rows, table)
@@ -268,7 +284,13 @@ def _to_table(rows: Any, columns: tuple[Column, ...], table: str) -> pa.Table:
         raise ValueError(f"{table}: rows lack the columns {', '.join(missing)}")
     arrays, fields_ = [], []
     for col in columns:
-        values = [_clean(v, col) for v in data.get(col.name, [None] * n)]
+        raw = data.get(col.name, [None] * n)
+        fast = None if col.name == "side" else _direct_array(raw, col)
+        if fast is not None:
+            arrays.append(fast)
+            fields_.append(pa.field(col.name, col.dtype, nullable=col.nullable))
+            continue
+        values = [_clean(v, col) for v in raw]
         if col.name == "side":
             values = [_side_text(v) for v in values]
         if col.dtype == pa.string():
