@@ -258,6 +258,21 @@ def _clean(value: Any, col: Column) -> Any:
     return value
 
 
+def _check_whole(values: list, col: Column, table: str) -> None:
+    """Refuse a fraction in an integer column (Arrow would truncate 3.5 to 3 without a word).
+
+    >>> _check_whole([1, 2.0, None], Column("step", pa.int64(), "step"), "events")
+    >>> _check_whole([1, 2.5], Column("step", pa.int64(), "step"), "events")
+    Traceback (most recent call last):
+    ...
+    ValueError: events: column step: 2.5 is not a whole number
+    """
+    for value in values:
+        if isinstance(value, float | np.floating) and math.isfinite(value):
+            if not float(value).is_integer():
+                raise ValueError(f"{table}: column {col.name}: {value!r} is not a whole number")
+
+
 def _direct_array(values: list, col: Column) -> pa.Array | None:
     """A column as Arrow in one call: what :func:`_clean` of each value and then ``pa.array``
     give (None, NaN and ``pd.NA`` are null in a nullable column, NaN stays NaN in a
@@ -285,6 +300,8 @@ def _to_table(rows: Any, columns: tuple[Column, ...], table: str) -> pa.Table:
     arrays, fields_ = [], []
     for col in columns:
         raw = data.get(col.name, [None] * n)
+        if col.dtype == pa.int64():
+            _check_whole(raw, col, table)
         fast = None if col.name == "side" else _direct_array(raw, col)
         if fast is not None:
             arrays.append(fast)

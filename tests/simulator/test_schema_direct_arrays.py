@@ -94,3 +94,10 @@ def test_what_rows_carry_becomes_the_column_values(values, dtype, nullable, expe
 def test_a_missing_value_in_a_column_that_needs_one_is_refused_by_name():
     message = build([1.0, None], Column("price_usd", pa.float64(), "USD"), direct=True)
     assert message == "events: column price_usd has missing values"
+
+
+@pytest.mark.parametrize("fraction", [2.5, np.float64(-0.25)])
+def test_a_fraction_in_an_integer_column_is_refused_not_truncated(fraction):
+    for direct in (True, False):
+        message = build([1, fraction], Column("step", pa.int64(), "step"), direct=direct)
+        assert message == f"events: column step: {fraction!r} is not a whole number"
