@@ -29,7 +29,7 @@ class ReferenceCalls:
         p = self.scalar_params[m]
         size0, entry0 = float(self.size[a, m]), float(self.entry[a, m])
         adds_risk = self._trade_checks(a, m, size0, delta, isolated)
-        now_state, lis, sis = self.funding_floats()
+        now_state, lis, sis = self.funding_rows()[:3]
         li, si = lis[m], sis[m]
         paid = scalar.owed(size0, float(self.snapshot[a, m]), li, si)
         collateral, margin = float(self.collateral[a]), float(self.margin[a, m])
@@ -161,7 +161,7 @@ class ReferenceCalls:
         return partial_at
 
     def _liquidate_fast(self, a: int, slots: list[int]) -> Liquidation:
-        state, li, si = self.funding_floats()
+        state, li, si = self.funding_rows()[:3]
         n = self.n_markets
         size0, entry0 = self.size[a].tolist(), self.entry[a].tolist()
         snapshot0, iso = self.snapshot[a].tolist(), self.isolated[a].tolist()
@@ -216,7 +216,7 @@ class ReferenceCalls:
         return out
 
     def _liquidate_isolated_fast(self, a: int, m: int) -> Liquidation:
-        state, lis, sis = self.funding_floats()
+        state, lis, sis = self.funding_rows()[:3]
         p = self.scalar_params[m]
         size, entry = float(self.size[a, m]), float(self.entry[a, m])
         account = self.address(a)

@@ -383,15 +383,10 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
             (self.now - self.last_funding_time).tolist(),
         )  # fmt: skip
 
-    def funding_floats(self) -> tuple[MarketState, list, list]:
-        """Fast mode: :meth:`funding` and its long and short indices as float lists (the
-        one-account calls' inputs, without a conversion per call)."""
-        f = self.funding()
-        return f, self._funding_cache[2], self._funding_cache[3]
-
     def funding_rows(self) -> tuple[MarketState, list, list, np.ndarray]:
-        """Fast mode: :meth:`funding_floats` and the funding at now as one (3, M) array (long
-        index, short index, rate: the compiled calls' input)."""
+        """Fast mode: :meth:`funding`, its long and short indices as float lists (the
+        one-account calls' inputs, without a conversion per call) and the funding at now as
+        one (3, M) array (long index, short index, rate: the compiled calls' input)."""
         f = self.funding()
         cache = self._funding_cache
         return f, cache[2], cache[3], cache[4]
