@@ -74,8 +74,15 @@ def storage_errors() -> tuple[type[BaseException], ...]:
     return (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError)
 
 
-def open_storage(url: str) -> Any:
+def open_storage(url: str, *, own_file: bool = False) -> Any:
     """An :class:`optuna.storages.RDBStorage` on ``url``, checked by reading it once.
+
+    ``own_file``: the SQLite file is the tune's own (``OUT/study.db``, no other process shares
+    it): it is opened in write-ahead-log mode with ``synchronous=NORMAL`` (:func:`_write_ahead`),
+    so that a commit does not wait for the disk (an Optuna trial makes ~14 of them: a 200-trial
+    search spent ~10 s in ``fsync``). A commit then survives the process being killed (the
+    resume case), not a power cut. :func:`close_storage` puts the file back in rollback-journal
+    mode, one file again. A storage the user names (``--storage``) is opened as it is.
 
     Raises
     ------
@@ -102,10 +109,47 @@ def open_storage(url: str) -> Any:
                 raise ExperimentError(f"--storage {url}: folder {parent} does not exist")
     try:
         storage = optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+        if own_file and parsed.get_backend_name() == "sqlite":
+            _write_ahead(storage)
         storage.get_all_studies()
     except (*storage_errors(), RuntimeError, ValueError) as exc:
         raise _storage_error(url, exc) from None
     return storage
+
+
+def _write_ahead(storage: Any) -> None:
+    """Every connection of ``storage``'s engine from now on: WAL journal, ``synchronous=NORMAL``
+    (the connections its constructor opened are closed first)."""
+    from sqlalchemy import event
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("pragma journal_mode=WAL")
+        cursor.execute("pragma synchronous=NORMAL")
+        cursor.close()
+
+    event.listen(storage.engine, "connect", on_connect)
+    storage.engine.dispose()
+
+
+def close_storage(storage: Any, own_file: Path | None = None) -> None:
+    """Close ``storage``'s connections; ``own_file`` (the tune's own SQLite file) is then put
+    back in rollback-journal mode, which folds the write-ahead log into it and removes the
+    ``-wal`` / ``-shm`` files. Quiet when the file is gone or busy (another reader keeps it in
+    WAL mode, which SQLite reads as well)."""
+    import sqlite3
+
+    engine = getattr(storage, "engine", None)
+    if engine is not None:
+        engine.dispose()
+    if own_file is None or not Path(own_file).is_file():
+        return
+    with contextlib.suppress(sqlite3.Error):
+        connection = sqlite3.connect(own_file, timeout=SQLITE_TIMEOUT_S)
+        try:
+            connection.execute("pragma journal_mode=DELETE")
+        finally:
+            connection.close()
 
 
 def make_sampler(name: str, seed: int, parallel: bool) -> Any:
@@ -305,6 +349,7 @@ __all__ = [
     "default_storage",
     "masked",
     "open_storage",
+    "close_storage",
     "storage_errors",
     "make_sampler",
     "set_constraints",

@@ -126,6 +126,7 @@ from simulator.experiments.study import (
     OWNER,
     RECORD,
     SAMPLERS,
+    close_storage,
     default_storage,
     feasible,
     make_sampler,
@@ -143,7 +144,10 @@ from simulator.results import code_hash
 from simulator.scenario import Scenario, path_seeds
 
 SCHEMA_VERSION = 1
-TUNE_OUTPUTS = ("study.db", "study.db-journal", "verify", "pareto.csv", "trials.csv", "tune.md",
+#: The files SQLite may keep beside ``study.db`` while it is open (rollback journal, write-ahead
+#: log and its index): the folder's own outputs too.
+SQLITE_SIDE_FILES = ("-journal", "-wal", "-shm")
+TUNE_OUTPUTS = ("study.db", *(f"study.db{e}" for e in SQLITE_SIDE_FILES), "verify", "pareto.csv", "trials.csv", "tune.md",
                 "tune.json", "plots")  # fmt: skip
 #: Consecutive failed trials after which a tune stops (a systemic failure, not a bad corner).
 MAX_FAILURES_IN_A_ROW = 3
@@ -291,18 +295,23 @@ def run_tune(
     url = request.storage or default_storage(out)
     study_name = request.study_name or f"{request.scenario.name}-{spec_hash(spec)}"
     own_db = request.storage is None
+    own_file = out / "study.db" if own_db else None
     if not own_db:
         storage = open_storage(url)
-    elif (out / "study.db").exists():
-        storage = open_storage(url)
+    elif own_file.exists():
+        storage = open_storage(url, own_file=True)
     else:
         storage = None  # created with the folder, after every check
     storage_is_new = storage is None
-    executor = open_executor(request.workers, request.dask)
+    try:
+        executor = open_executor(request.workers, request.dask)
+    except BaseException:
+        close_storage(storage, own_file)
+        raise
     try:
         folder.create({"scenario": request.scenario.to_dict()})
         if storage is None:
-            storage = open_storage(url)
+            storage = open_storage(url, own_file=True)
         sampler = make_sampler(request.sampler, request.scenario.seed, executor.workers > 1)
         study = open_study(storage, url, study_name, request.objectives, sampler)
         study.set_user_attr("perpsim_spec", spec)
@@ -328,16 +337,22 @@ def run_tune(
             raise _storage_error(url, exc) from None
     except BaseException:
         new_db = own_db and storage_is_new
-        folder.abandon([out / "study.db", out / "study.db-journal"] if new_db else [])
+        close_storage(storage, None if new_db else own_file)  # a new study's files then go
+        db = out / "study.db"
+        folder.abandon([db, *(db.with_name(db.name + e) for e in SQLITE_SIDE_FILES)]
+                       if new_db else [])  # fmt: skip
         raise
     finally:
         executor.close()
-    return write_outputs(
-        request, folder, study, current, candidates,
-        study_info={"name": study_name, "storage": masked(url), "sampler": request.sampler,
-                    "directions": [o.direction for o in request.objectives]},
-        executor=executor.description, own_db=own_db, timing=timing,
-    )  # fmt: skip
+    try:
+        return write_outputs(
+            request, folder, study, current, candidates,
+            study_info={"name": study_name, "storage": masked(url), "sampler": request.sampler,
+                        "directions": [o.direction for o in request.objectives]},
+            executor=executor.description, own_db=own_db, timing=timing,
+        )  # fmt: skip
+    finally:
+        close_storage(storage, own_file)
 
 
 def _saved_trials(folder: ExperimentFolder) -> dict[int, dict[str, Any]]:

@@ -30,6 +30,14 @@ def _tune_cmd(perpsim_cmd, scenario_file, out):
     ]  # fmt: skip
 
 
+def _sqlite_format(path):
+    """Bytes 18-19 of a SQLite file's header (its write/read format): (2, 2) in WAL mode,
+    (1, 1) with a rollback journal. Read without opening the database."""
+    with open(path, "rb") as f:
+        header = f.read(20)
+    return header[18], header[19]
+
+
 def test_a_killed_tune_resumes_with_its_finished_trials_kept(perpsim_cmd, tmp_path):
     scenario_file = small_scenario_file(tmp_path)
     out = tmp_path / "tune"
@@ -45,6 +53,9 @@ def test_a_killed_tune_resumes_with_its_finished_trials_kept(perpsim_cmd, tmp_pa
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     assert not (out / "tune.json").exists()
+    # The tune's own study file ran in write-ahead-log mode (the header's format bytes), and
+    # what the killed process committed there is what the resumed one finds below.
+    assert _sqlite_format(out / "study.db") == (2, 2)
     kept = {f.name: (f.stat().st_mtime_ns, f.read_bytes()) for f in (out / "trials").iterdir()}
     assert len(kept) >= 2
 
@@ -57,6 +68,9 @@ def test_a_killed_tune_resumes_with_its_finished_trials_kept(perpsim_cmd, tmp_pa
     result = json.loads((out / "tune.json").read_text())
     study = optuna.load_study(study_name=result["study"]["name"],
                               storage=f"sqlite:///{out / 'study.db'}")  # fmt: skip
+    # Finished: one file again, in rollback-journal mode.
+    assert _sqlite_format(out / "study.db") == (1, 1)
+    assert sorted(p.name for p in out.glob("study.db*")) == ["study.db"]
     states = [t.state.name for t in study.trials]
     assert states.count("COMPLETE") == 7 == result["trials"]["complete"]
     assert "RUNNING" not in states
@@ -181,6 +195,9 @@ def test_tunes_sharing_a_storage_rank_every_trial_of_the_study(tmp_path):
 
     first = tune("a", 2)
     second = tune("b", 4)
+    # A storage the user names is used as it is: never switched to write-ahead-log mode.
+    assert _sqlite_format(tmp_path / "shared.db") == (1, 1)
+    assert not list(tmp_path.glob("shared.db-*"))
     # What each invocation ran and took (the second ran only the two trials the study missed).
     for result in (first, second):
         timing = result["timing"]
