@@ -694,3 +694,85 @@ def liquidate_cross(
     out[X_OWED], out[X_REALIZED], out[X_FUND] = owed_sum, realized_sum, fund_after
     out[X_DEFICIT], out[X_PAID] = deficit, paid
     return OK
+
+
+# -- the views over many accounts (``healthOf``, ``isolatedHealth``) ---------------------------
+
+HEALTH_MAX_MARKETS = 8
+""":func:`cross_health` sums an account's M terms in order from 0.0, which is numpy's sum of
+fewer than 8 terms along the last axis (:func:`simulator.mirror.health.cross_health`); with
+more markets numpy sums pairwise, and the venue keeps the numpy path."""
+
+
+@_jit
+def cross_health(accounts, params, tiers, price, pf, isolated_flag, collateral, li, si, lo, so,
+                 eq, mm, im):  # fmt: skip
+    """``healthOf`` of each account in ``accounts``: its cross equity, maintenance and initial
+    margin into ``eq``, ``mm``, ``im`` (WAD; :func:`simulator.mirror.health.cross_health` in
+    fast mode to the bit, for fewer than :data:`HEALTH_MAX_MARKETS` markets). ``li``, ``si``:
+    the funding indices at now; ``lo``, ``so``: the open interest the initial margin reads."""
+    size, entry, snapshot = pf[P_SIZE], pf[P_ENTRY], pf[P_SNAPSHOT]
+    n = price.shape[0]
+    for k in range(accounts.shape[0]):
+        a = accounts[k]
+        value, maint, init = 0.0, 0.0, 0.0
+        for j in range(n):
+            s = size[a, j]
+            v, x, y = 0.0, 0.0, 0.0
+            if s != 0 and not isolated_flag[a, j]:
+                pj = price[j]
+                v = _upnl(s, entry[a, j], pj) - _owed(s, snapshot[a, j], li[j], si[j])
+                x = _maintenance(params, tiers, j, s, pj)
+                y = _initial(params, tiers, j, s, pj, lo[j], so[j])
+            value += v
+            maint += x
+            init += y
+        eq[k] = collateral[a] + value
+        mm[k], im[k] = maint, init
+
+
+@_jit
+def isolated_health(accounts, markets, params, tiers, price, pf, isolated_flag, li, si, eq, mm):
+    """``isolatedHealth`` of each (account, market) pair into ``eq``, ``mm`` (WAD; 0, 0 where
+    the position is not isolated): :func:`simulator.mirror.health.isolated_health` in fast
+    mode to the bit (equity ``margin + uPnL - funding owed`` in that order)."""
+    size, entry, snapshot, margin = pf[P_SIZE], pf[P_ENTRY], pf[P_SNAPSHOT], pf[P_MARGIN]
+    for k in range(accounts.shape[0]):
+        a, m = accounts[k], markets[k]
+        s = size[a, m]
+        if isolated_flag[a, m]:
+            pm = price[m]
+            eq[k] = (margin[a, m] + _upnl(s, entry[a, m], pm)) - _owed(s, snapshot[a, m],
+                                                                       li[m], si[m])  # fmt: skip
+            mm[k] = _maintenance(params, tiers, m, s, pm)
+        else:
+            eq[k], mm[k] = 0.0, 0.0
+
+
+# -- loading ------------------------------------------------------------------------------------
+
+_WARM = [False]
+
+
+def warm() -> None:
+    """Load every kernel of this module (from numba's on-disk cache, else compile it) with the
+    argument types the venue passes, once per process: called when a fast venue is built, so
+    that a run's setup pays it and not its first step. Each kernel is called on scratch state
+    of one account and one market on which it returns at its first check."""
+    if _WARM[0]:
+        return
+    mf, mi = np.zeros((len(MARKET_FLOATS), 1)), np.zeros((len(MARKET_INTS), 1), dtype=np.int64)
+    mi[I_MAX_AGE] = -1  # every price stale: a trade returns STALE_PRICE at once
+    pf = np.zeros((len(POSITION_FLOATS), 1, 1))
+    pi = np.zeros((len(POSITION_INTS), 1, 1), dtype=np.int64)
+    iso, col, fn = np.zeros((1, 1), dtype=bool), np.zeros(1), np.zeros((3, 1))
+    params, tiers = np.zeros((1, N_PARAMS)), np.zeros((1, 2, 1, 3))
+    out, rows, order = np.zeros(N_OUT), np.zeros((N_ROWS, 1)), np.zeros(2, dtype=np.int64)
+    none, x = np.zeros(0, dtype=np.int64), np.zeros(1)
+    trade(0, 0, 1.0, False, 0.0, 0.0, True, False, False, 1, 1, params, tiers, mf, mi, pf, pi,
+          iso, col, fn, out)  # fmt: skip
+    liquidate_isolated(0, 0, 1, 1, 0.0, params, tiers, mf, mi, pf, pi, iso, col, fn, out)
+    liquidate_cross(0, 1, 1, 0.0, params, tiers, mf, mi, pf, pi, iso, col, fn, order, rows, out)
+    cross_health(none, params, tiers, mf[F_PRICE], pf, iso, col, x, x, x, x, x, x, x)
+    isolated_health(none, none, params, tiers, mf[F_PRICE], pf, iso, x, x, x, x)
+    _WARM[0] = True
