@@ -1,0 +1,51 @@
+"""The fast venue's compiled calls over many units (:mod:`simulator.mirror.sim.jit_calls`):
+``healthOf`` / ``isolatedHealth`` of many accounts in one call against the numpy kernels
+(:func:`simulator.mirror.health.cross_health` / ``isolated_health``, the reference), bit for
+bit, on states drawn as :mod:`test_mirror_jit_calls` draws them (after the drawn calls ran),
+with empty and one-element selections; and a block's calls batched against the same calls
+made one by one."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from test_mirror_jit_calls import _call, _setup, base, draws  # noqa: F401  (base: fixture)
+
+from simulator.mirror import health
+from simulator.mirror.sim import jit_calls
+
+
+def _hex(values) -> list[str]:
+    return [float(x).hex() for x in np.asarray(values, dtype=np.float64)]
+
+
+def _health_matches(v, accounts: np.ndarray, markets: np.ndarray) -> None:
+    f = v.funding()
+    ref = health.cross_health(v.book(accounts), v.price, v.markets, f)
+    got = v.cross_health(accounts, f)
+    for g, want in zip(got, (ref.equity, ref.maintenance, ref.initial), strict=True):
+        assert _hex(g) == _hex(want)
+    eq, mm = health.isolated_health(v.book(accounts), v.price, v.markets, f)
+    rows = np.arange(len(accounts))
+    got_eq, got_mm = v.isolated_health(accounts, markets, f)
+    assert _hex(got_eq) == _hex(eq[rows, markets]) and _hex(got_mm) == _hex(mm[rows, markets])
+
+
+def test_health_of_many_units_is_the_numpy_kernels(base):  # noqa: F811
+    """Every account's cross health and every (account, market)'s isolated health of drawn
+    states equal the numpy kernels', bit for bit; so do an empty and a one-unit read."""
+
+    @settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(draw=draws())
+    def run(draw):
+        v = _setup(base, draw)
+        for call in draw["calls"]:
+            _call(v, call)
+        n_acc, n_mkt = len(v.collateral), v.n_markets
+        assert n_mkt < jit_calls.HEALTH_MAX_MARKETS  # the compiled path is the one under test
+        everyone = np.repeat(np.arange(n_acc), n_mkt)
+        _health_matches(v, everyone, np.tile(np.arange(n_mkt), n_acc))
+        _health_matches(v, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+        _health_matches(v, np.array([n_acc - 1]), np.array([n_mkt - 1]))
+
+    run()
