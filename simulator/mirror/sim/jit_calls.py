@@ -696,6 +696,36 @@ def liquidate_cross(
     return OK
 
 
+T_SIZE0 = 7
+"""A batched trade's ``out[7]``: the position before it (a single trade leaves it unset)."""
+
+
+@_jit
+def close_batch(start, accounts, markets, python_checks, check_stale, now, block, params, tiers,
+                mf, mi, pf, pi, isolated_flag, collateral, fn, outs):  # fmt: skip
+    """``closePosition(market)`` of each account ``accounts[i]`` in ``markets[i]``, in order
+    from call ``start``: each :func:`trade` of the whole position in its margin mode, its
+    results in ``outs[i]`` (:data:`T_FILL` ..., :data:`T_SIZE0`). Returns the index of the
+    first call not made, the caller's to make (then to resume after it): its position is
+    flat (``NoPosition``), its market's checks are Python's (``python_checks[m]``: a pause
+    or a breaker with a band wired), or it reverts (nothing written; the caller's single
+    call raises its error). The funding at now ``fn`` holds through the batch: a trade
+    accrues its market to now with these values and moves no other market's."""
+    size = pf[P_SIZE]
+    for i in range(start, accounts.shape[0]):
+        a, m = accounts[i], markets[i]
+        s = size[a, m]
+        if s == 0 or python_checks[m]:
+            return i
+        out = outs[i]
+        code = trade(a, m, -s, isolated_flag[a, m], 0.0, 0.0, True, False, check_stale, now,
+                     block, params, tiers, mf, mi, pf, pi, isolated_flag, collateral, fn, out)  # fmt: skip
+        if code != OK:
+            return i
+        out[T_SIZE0] = s
+    return accounts.shape[0]
+
+
 # -- the views over many accounts (``healthOf``, ``isolatedHealth``) ---------------------------
 
 HEALTH_MAX_MARKETS = 8
@@ -771,6 +801,8 @@ def warm() -> None:
     none, x = np.zeros(0, dtype=np.int64), np.zeros(1)
     trade(0, 0, 1.0, False, 0.0, 0.0, True, False, False, 1, 1, params, tiers, mf, mi, pf, pi,
           iso, col, fn, out)  # fmt: skip
+    close_batch(0, none, none, np.zeros(1, dtype=bool), True, 1, 1, params, tiers, mf, mi, pf,
+                pi, iso, col, fn, np.zeros((0, N_OUT)))  # fmt: skip
     liquidate_isolated(0, 0, 1, 1, 0.0, params, tiers, mf, mi, pf, pi, iso, col, fn, out)
     liquidate_cross(0, 1, 1, 0.0, params, tiers, mf, mi, pf, pi, iso, col, fn, order, rows, out)
     cross_health(none, params, tiers, mf[F_PRICE], pf, iso, col, x, x, x, x, x, x, x)
