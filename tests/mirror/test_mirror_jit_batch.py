@@ -7,9 +7,12 @@ made one by one."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 from hypothesis import HealthCheck, given, settings
-from test_mirror_jit_calls import _call, _setup, base, draws  # noqa: F401  (base: fixture)
+from hypothesis import strategies as st
+from test_mirror_jit_calls import _bits, _call, _setup, _state, base, draws  # noqa: F401
 
 from simulator.mirror import health
 from simulator.mirror.sim import jit_calls
@@ -49,3 +52,44 @@ def test_health_of_many_units_is_the_numpy_kernels(base):  # noqa: F811
         _health_matches(v, np.array([n_acc - 1]), np.array([n_mkt - 1]))
 
     run()
+
+
+def _result_bits(x):
+    if isinstance(x, Exception):
+        return ("reverted", str(x))
+    return _bits(x)
+
+
+def test_closes_batched_equal_the_closes_one_by_one(base):  # noqa: F811
+    """``close_many`` of drawn closes (flat positions, the same position twice, stale prices,
+    a guardian's pause, a breaker: calls the batch stops at, makes alone and resumes after)
+    gives each call's result or revert and leaves the venue's whole state (pool, fund,
+    ``_open`` order, funding views) as the same closes made one by one; the draws reach a
+    batch that stops and resumes."""
+    stops: Counter = Counter()
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(draw=draws(), closes=st.lists(st.tuples(st.integers(0, 39), st.integers(0, 2)),
+                                         max_size=25))  # fmt: skip
+    def run(draw, closes):
+        v = _setup(base, draw)
+        for call in draw["calls"]:
+            _call(v, call)
+        # mostly open positions, some flat ones
+        opened = [(a, m) for a, m in zip(*np.nonzero(v.size), strict=True)]
+        picks = [opened[(a * 3 + m) % len(opened)] if opened and (a + m) % 4 else (a, m)
+                 for a, m in closes]  # fmt: skip
+        picks = [(int(a), int(m)) for a, m in picks]
+        one = _setup(base, draw)
+        for call in draw["calls"]:
+            _call(one, call)
+        want = [one._close_one(a, m) for a, m in picks]
+        got = v.close_many([a for a, _ in picks], [m for _, m in picks])
+        assert [_result_bits(g) for g in got] == [_result_bits(w) for w in want]
+        assert _state(v) == _state(one)
+        for g in got:
+            stops["none" if g is None else type(g).__name__] += 1
+
+    run()
+    if settings.default.derandomize:
+        assert stops["Reverted"] > 0 and stops["none"] > 0 and stops["tuple"] > 0, stops
