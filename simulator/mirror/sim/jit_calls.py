@@ -726,6 +726,73 @@ def close_batch(start, accounts, markets, python_checks, check_stale, now, block
     return accounts.shape[0]
 
 
+@_jit
+def _settled_in_full(deficit, paid):
+    """``_absorbDeficit`` of a share ``deficit`` the fund pays ``paid`` of leaves nothing in
+    fast mode (a remaining below a collateral unit is float residue: 0)."""
+    remaining = deficit - paid if paid < deficit else 0.0
+    return remaining < _UNIT
+
+
+@_jit
+def liquidate_batch(start, accounts, markets, isolated_units, now, block, fund, params, tiers,
+                    mf, mi, pf, pi, isolated_flag, collateral, fn, outs, orders, rowss, sizes):  # fmt: skip
+    """The keepers' liquidations of a block in order from call ``start``: call ``i``
+    liquidates account ``accounts[i]``'s cross positions (:func:`liquidate_cross`), or with
+    ``isolated_units[i]`` its isolated position in ``markets[i]`` (:func:`liquidate_isolated`),
+    its results in ``outs[i]`` (and a cross call's ``orders[i]``, ``rowss[i]``), the account's
+    sizes before and after in ``sizes[i]``; the fund carried from call to call as the venue
+    carries it (the insurance shares in, a deficit's cover out). Returns the index of the
+    first call not made, or one past a call whose deficit leaves the fund's cover short (its
+    ``_absorbDeficit`` is Python's and may move the funding indices): a call is not made when
+    a price it reads is stale (``freshPrice``) or it reverts (nothing written); the caller
+    makes it alone. The funding at now ``fn`` holds through the batch (see
+    :func:`close_batch`)."""
+    size = pf[P_SIZE]
+    updated_at, max_age = mi[I_UPDATED_AT], mi[I_MAX_AGE]
+    n = mf.shape[1]
+    for i in range(start, accounts.shape[0]):
+        a, m = accounts[i], markets[i]
+        out, full = outs[i], True
+        if isolated_units[i]:
+            if size[a, m] != 0 and isolated_flag[a, m] and now - updated_at[m] > max_age[m]:
+                return i
+            for j in range(n):
+                sizes[i, 0, j] = size[a, j]
+            code = liquidate_isolated(a, m, now, block, fund, params, tiers, mf, mi, pf, pi,
+                                      isolated_flag, collateral, fn, out)  # fmt: skip
+            if code != OK:
+                return i
+            fund = out[X_FUND]
+            if out[X_DEFICIT] != 0:
+                fund = fund - out[X_PAID]
+                full = _settled_in_full(out[X_DEFICIT], out[X_PAID])
+        else:
+            for j in range(n):
+                if size[a, j] != 0 and not isolated_flag[a, j] and now - updated_at[j] > max_age[j]:
+                    return i
+            for j in range(n):
+                sizes[i, 0, j] = size[a, j]
+            order, rows = orders[i], rowss[i]
+            code = liquidate_cross(a, now, block, fund, params, tiers, mf, mi, pf, pi,
+                                   isolated_flag, collateral, fn, order, rows, out)  # fmt: skip
+            if code != OK:
+                return i
+            fund = out[X_FUND]
+            if out[X_DEFICIT] != 0:
+                fund = fund - out[X_PAID]
+                for k in range(1, order[0] + 1):
+                    j = order[k]
+                    if rows[R_SHARE, j] != 0 and not _settled_in_full(rows[R_SHARE, j],
+                                                                      rows[R_PAID, j]):  # fmt: skip
+                        full = False
+        for j in range(n):
+            sizes[i, 1, j] = size[a, j]
+        if not full:
+            return i + 1
+    return accounts.shape[0]
+
+
 # -- the views over many accounts (``healthOf``, ``isolatedHealth``) ---------------------------
 
 HEALTH_MAX_MARKETS = 8
@@ -805,6 +872,9 @@ def warm() -> None:
                 pi, iso, col, fn, np.zeros((0, N_OUT)))  # fmt: skip
     liquidate_isolated(0, 0, 1, 1, 0.0, params, tiers, mf, mi, pf, pi, iso, col, fn, out)
     liquidate_cross(0, 1, 1, 0.0, params, tiers, mf, mi, pf, pi, iso, col, fn, order, rows, out)
+    liquidate_batch(0, none, none, np.zeros(0, dtype=bool), 1, 1, 0.0, params, tiers, mf, mi,
+                    pf, pi, iso, col, fn, np.zeros((0, N_OUT)), np.zeros((0, 2), dtype=np.int64),
+                    np.zeros((0, N_ROWS, 1)), np.zeros((0, 2, 1)))  # fmt: skip
     cross_health(none, params, tiers, mf[F_PRICE], pf, iso, col, x, x, x, x, x, x, x)
     isolated_health(none, none, params, tiers, mf[F_PRICE], pf, iso, x, x, x, x)
     _WARM[0] = True

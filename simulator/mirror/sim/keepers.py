@@ -51,23 +51,39 @@ def execute(
     row_of: np.ndarray,
     decoded: list[Callable[[], None]],
 ) -> list[dict]:
-    """Liquidate margin unit ``u`` (``liquidate`` or ``liquidateIsolated``) on the venue; the
-    step's event rows of the call (``liquidate_reverted`` when the venue refuses it;
-    ``row_of`` as :func:`liquidation_rows` takes it). What the call does to the traders' rows
-    is appended to ``decoded`` (applied when the block is decoded, after the ADL keeper's
-    plan, as on chain)."""
+    """Liquidate margin unit ``u`` (``liquidate`` or ``liquidateIsolated``) on the venue:
+    :func:`execute_many` of the one unit."""
+    return execute_many(ctx, s, venue, [u], t, row_of, decoded)
+
+
+def execute_many(
+    ctx: Context,
+    s: EngineState,
+    venue: VenueState,
+    targets,
+    t: int,
+    row_of: np.ndarray,
+    decoded: list[Callable[[], None]],
+) -> list[dict]:
+    """Liquidate margin units ``targets`` in order (each ``liquidate`` or
+    ``liquidateIsolated``) on the venue, batched (:meth:`VenueState.liquidate_many`); the
+    step's event rows of the calls in order (``liquidate_reverted`` when the venue refuses
+    one; ``row_of`` as :func:`liquidation_rows` takes it). What the calls do to the traders'
+    rows is appended to ``decoded`` (applied when the block is decoded, after the ADL
+    keeper's plan, as on chain)."""
     units = ctx.units
-    a = int(units.account[u])
-    try:
-        if units.isolated[u]:
-            done = venue.liquidate_isolated(a, int(units.market[u]))
+    us = np.asarray(targets, dtype=np.int64)
+    accounts, markets = units.account[us].tolist(), units.market[us].tolist()
+    isolated = units.isolated[us].tolist()
+    out: list[dict] = []
+    for a, m, iso, done in zip(accounts, markets, isolated,
+                               venue.liquidate_many(accounts, markets, isolated), strict=True):  # fmt: skip
+        if isinstance(done, Reverted):
+            out.append(event_row(t, "liquidate_reverted", market=ctx.symbols[m] if iso else None,
+                                 account=ctx.accounts[a], detail=str(done)))  # fmt: skip
         else:
-            done = venue.liquidate(a)
-    except Reverted as exc:
-        market = ctx.symbols[int(units.market[u])] if units.isolated[u] else None
-        return [event_row(t, "liquidate_reverted", market=market, account=ctx.accounts[a],
-                          detail=str(exc))]  # fmt: skip
-    return liquidation_rows(ctx, s, done, t, row_of, decoded)
+            out += liquidation_rows(ctx, s, done, t, row_of, decoded)
+    return out
 
 
 def liquidation_rows(
