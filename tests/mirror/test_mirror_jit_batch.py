@@ -93,3 +93,67 @@ def test_closes_batched_equal_the_closes_one_by_one(base):  # noqa: F811
     run()
     if settings.default.derandomize:
         assert stops["Reverted"] > 0 and stops["none"] > 0 and stops["tuple"] > 0, stops
+
+
+def test_liquidations_batched_equal_the_liquidations_one_by_one(base):  # noqa: F811
+    """``liquidate_many`` of drawn keeper calls (cross and isolated, the same unit twice,
+    stale prices, breakers that halt liquidations, reverts, deficits the fund covers or not:
+    calls the batch stops at or after, and resumes) gives each call's :class:`Liquidation` or
+    revert and leaves the venue's whole state as the same calls made one by one; the draws
+    reach each of those."""
+    seen: Counter = Counter()
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(draw=draws(), units=st.lists(st.tuples(st.integers(0, 39), st.integers(0, 2),
+                                                  st.booleans()), max_size=25),
+           fund=st.sampled_from([None, None, 0.0, 3e18]))  # fmt: skip
+    def run(draw, units, fund):
+        v, one = _setup(base, draw), _setup(base, draw)
+        if fund is not None:  # a fund short of the deficits: absorbed in Python
+            v.fund = one.fund = fund
+        for call in draw["calls"]:
+            _call(v, call)
+            _call(one, call)
+        # an isolated call mostly on an isolated position
+        iso_pairs = [(int(a), int(m)) for a, m in zip(*np.nonzero(v.isolated), strict=True)]
+        picks = []
+        for a, m, iso in units:
+            if iso and iso_pairs and (a + m) % 3:
+                a, m = iso_pairs[(a * 3 + m) % len(iso_pairs)]
+            picks.append((a, m, iso))
+        want = [one._liquidate_one(a, m, iso) for a, m, iso in picks]
+        got = v.liquidate_many(*(list(c) for c in zip(*picks, strict=True))) if picks else []
+        assert [_result_bits(g) for g in got] == [_result_bits(w) for w in want]
+        assert _state(v) == _state(one)
+        for g in got:
+            if isinstance(g, Exception):
+                seen[str(g).split("(")[0]] += 1
+                continue
+            seen["ok"] += 1
+            seen["deficit"] += bool(g.deficits)
+            seen["uncovered"] += any(d[4] != 0 for d in g.deficits)
+
+    run()
+    if settings.default.derandomize:
+        want = {"ok", "deficit", "uncovered", "StalePrice", "NotLiquidatable", "NoPosition",
+                "CircuitBreakerTripped"}  # fmt: skip
+        assert want <= {k for k, c in seen.items() if c}, seen
+
+
+def test_a_batch_of_socialized_deficits_equals_the_calls_one_by_one(base):  # noqa: F811
+    """A crash with an empty fund under the socialized policy: every account liquidated in
+    one batch, the uncovered deficits charged to the open interest (the funding indices
+    moved) between the calls, as one by one."""
+    draw = {"params": [{"adlPolicy": 4}] * 3, "partial": [False] * 3, "dt": 60,
+            "moves": [0.3, 2.5, 0.3], "ages": [0] * 3, "marks": [], "used": [0.0] * 3,
+            "breaker": False, "paused": None, "calls": []}  # fmt: skip
+    v, one = _setup(base, draw), _setup(base, draw)
+    v.fund = one.fund = 0.0
+    picks = [(a, 0, False) for a in range(40)]
+    picks += [(int(a), int(m), True) for a, m in zip(*np.nonzero(v.isolated), strict=True)]
+    want = [one._liquidate_one(a, m, iso) for a, m, iso in picks]
+    got = v.liquidate_many(*(list(c) for c in zip(*picks, strict=True)))
+    assert [_result_bits(g) for g in got] == [_result_bits(w) for w in want]
+    assert _state(v) == _state(one)
+    charged = [d for g in got if not isinstance(g, Exception) for d in g.deficits if d[5]]
+    assert len(charged) > 1  # socialized more than once in the batch

@@ -735,8 +735,9 @@ def _settled_in_full(deficit, paid):
 
 
 @_jit
-def liquidate_batch(start, accounts, markets, isolated_units, now, block, fund, params, tiers,
-                    mf, mi, pf, pi, isolated_flag, collateral, fn, outs, orders, rowss, sizes):  # fmt: skip
+def liquidate_batch(start, accounts, markets, isolated_units, python_checks, now, block, fund,
+                    params, tiers, mf, mi, pf, pi, isolated_flag, collateral, fn, outs, orders,
+                    rowss, sizes):  # fmt: skip
     """The keepers' liquidations of a block in order from call ``start``: call ``i``
     liquidates account ``accounts[i]``'s cross positions (:func:`liquidate_cross`), or with
     ``isolated_units[i]`` its isolated position in ``markets[i]`` (:func:`liquidate_isolated`),
@@ -745,8 +746,9 @@ def liquidate_batch(start, accounts, markets, isolated_units, now, block, fund, 
     carries it (the insurance shares in, a deficit's cover out). Returns the index of the
     first call not made, or one past a call whose deficit leaves the fund's cover short (its
     ``_absorbDeficit`` is Python's and may move the funding indices): a call is not made when
-    a price it reads is stale (``freshPrice``) or it reverts (nothing written); the caller
-    makes it alone. The funding at now ``fn`` holds through the batch (see
+    a price it reads is stale (``freshPrice``), a market it reads has a breaker check in
+    Python (``python_checks[m]``: a band and ``liquidationsHaltOnBreaker``), or it reverts
+    (nothing written); the caller makes it alone. The funding at now ``fn`` holds through the batch (see
     :func:`close_batch`)."""
     size = pf[P_SIZE]
     updated_at, max_age = mi[I_UPDATED_AT], mi[I_MAX_AGE]
@@ -755,8 +757,9 @@ def liquidate_batch(start, accounts, markets, isolated_units, now, block, fund, 
         a, m = accounts[i], markets[i]
         out, full = outs[i], True
         if isolated_units[i]:
-            if size[a, m] != 0 and isolated_flag[a, m] and now - updated_at[m] > max_age[m]:
-                return i
+            if size[a, m] != 0 and isolated_flag[a, m]:
+                if now - updated_at[m] > max_age[m] or python_checks[m]:
+                    return i
             for j in range(n):
                 sizes[i, 0, j] = size[a, j]
             code = liquidate_isolated(a, m, now, block, fund, params, tiers, mf, mi, pf, pi,
@@ -769,8 +772,9 @@ def liquidate_batch(start, accounts, markets, isolated_units, now, block, fund, 
                 full = _settled_in_full(out[X_DEFICIT], out[X_PAID])
         else:
             for j in range(n):
-                if size[a, j] != 0 and not isolated_flag[a, j] and now - updated_at[j] > max_age[j]:
-                    return i
+                if size[a, j] != 0 and not isolated_flag[a, j]:
+                    if now - updated_at[j] > max_age[j] or python_checks[j]:
+                        return i
             for j in range(n):
                 sizes[i, 0, j] = size[a, j]
             order, rows = orders[i], rowss[i]
@@ -872,7 +876,8 @@ def warm() -> None:
                 pi, iso, col, fn, np.zeros((0, N_OUT)))  # fmt: skip
     liquidate_isolated(0, 0, 1, 1, 0.0, params, tiers, mf, mi, pf, pi, iso, col, fn, out)
     liquidate_cross(0, 1, 1, 0.0, params, tiers, mf, mi, pf, pi, iso, col, fn, order, rows, out)
-    liquidate_batch(0, none, none, np.zeros(0, dtype=bool), 1, 1, 0.0, params, tiers, mf, mi,
+    liquidate_batch(0, none, none, np.zeros(0, dtype=bool), np.zeros(1, dtype=bool), 1, 1, 0.0,
+                    params, tiers, mf, mi,
                     pf, pi, iso, col, fn, np.zeros((0, N_OUT)), np.zeros((0, 2), dtype=np.int64),
                     np.zeros((0, N_ROWS, 1)), np.zeros((0, 2, 1)))  # fmt: skip
     cross_health(none, params, tiers, mf[F_PRICE], pf, iso, col, x, x, x, x, x, x, x)

@@ -263,13 +263,14 @@ class LiquidationsMixin:
         """The keepers' calls of a block in order: ``liquidateIsolated(accounts[i],
         markets[i])`` where ``isolated[i]``, else ``liquidate(accounts[i])``; per call its
         :class:`Liquidation` or the :class:`Reverted` it raised (nothing changed), each as
-        the call alone gives it. Fast mode without a circuit breaker runs them in compiled
-        batches (:func:`jit_calls.liquidate_batch`), a call that needs Python (a stale price's
-        or a revert's text) made alone and the batch resumed after it, and a deficit the fund
-        does not cover absorbed before the next call."""
+        the call alone gives it. Fast mode runs them in compiled batches
+        (:func:`jit_calls.liquidate_batch`), a call that needs Python (a stale price's or a
+        revert's text, a breaker that halts liquidations in a market it reads) made alone and
+        the batch resumed after it, and a deficit the fund does not cover absorbed before the
+        next call."""
         n = len(accounts)
         results: list = [None] * n
-        if self.exact_mode or self.breaker is not None or n == 0:
+        if self.exact_mode or n == 0:
             for i in range(n):
                 results[i] = self._liquidate_one(accounts[i], markets[i], isolated[i])
             return results
@@ -285,8 +286,13 @@ class LiquidationsMixin:
         while i < n:
             params, tiers = self.jit_buffers()[:2]
             state, li, si, fn = self.funding_rows()
+            halts = np.zeros(m_count, dtype=bool)  # the markets whose breaker halts them
+            if self.breaker is not None:
+                for j, (p, _) in enumerate(self.params_chain):
+                    halts[j] = int(p.get("circuitBreakerBandBps", 0)) != 0 and bool(
+                        p.get("liquidationsHaltOnBreaker", False))  # fmt: skip
             stop = jit_calls.liquidate_batch(
-                i, acc, mkt, iso, int(self.now), int(self.block), float(self.fund), params,
+                i, acc, mkt, iso, halts, int(self.now), int(self.block), float(self.fund), params,
                 tiers, self._market_floats, self._market_ints, self._position_floats,
                 self._position_ints, self.isolated, self.collateral, fn, outs, orders, rowss,
                 sizes,
