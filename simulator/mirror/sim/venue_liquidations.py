@@ -270,7 +270,7 @@ class LiquidationsMixin:
         next call."""
         n = len(accounts)
         results: list = [None] * n
-        if self.exact_mode or n == 0:
+        if self.exact_mode or n <= 1:  # one call: alone (no batch buffers to build)
             for i in range(n):
                 results[i] = self._liquidate_one(accounts[i], markets[i], isolated[i])
             return results
