@@ -185,19 +185,20 @@ class LiquidationsMixin:
             eq, mm = out.tolist()[:2]
             raise Reverted(error_text(name, account=self.address(a), equity=eq,
                                       maintenanceMargin=mm))  # fmt: skip
-        return self._cross_done(a, slots, size0, self.size[a].tolist(), out, rows, order,
-                                (state, li, si))  # fmt: skip
+        return self._cross_done(a, slots, size0, self.size[a].tolist(), out.tolist(),
+                                rows.tolist(), order.tolist(), (state, li, si))  # fmt: skip
 
     def _cross_done(self, a, slots, size0, size1, out, rows, order, funding_now) -> Liquidation:
-        """A compiled cross liquidation of account ``a`` done (its state written): the
-        account's ``_open`` order (``slots`` as it was before), the pool and the fund, the
-        funding cache kept, and the deficit's absorption; its :class:`Liquidation`."""
-        owed, realized, fund, deficit, paid = out.tolist()[:5]
-        closed, fill, penalty, _, full, share, fund_share = rows.tolist()
+        """A compiled cross liquidation of account ``a`` done (its state written; ``out``,
+        ``rows``, ``order`` the kernel's outputs as lists): the account's ``_open`` order
+        (``slots`` as it was before), the pool and the fund, the funding cache kept, and the
+        deficit's absorption; its :class:`Liquidation`."""
+        owed, realized, fund, deficit, paid = out[:5]
+        closed, fill, penalty, _, full, share, fund_share = rows
         self.version += 1
         self.pool = self.pool + owed - realized
         result = Liquidation(account=a, isolated=False)
-        for j in order[1 : order[0] + 1].tolist():
+        for j in order[1 : order[0] + 1]:
             old = size0[j]
             self._track_open(a, j, old, size1[j])
             result.markets.append(j)
@@ -236,13 +237,15 @@ class LiquidationsMixin:
                 raise Reverted(error_text(name, market=m + 1, isolated=False))
             eq, mm = out.tolist()[:2]
             raise Reverted(error_text(name, account=account, equity=eq, maintenanceMargin=mm))
-        return self._isolated_done(a, m, size, float(self.size[a, m]), out, (state, lis, sis))
+        return self._isolated_done(a, m, size, float(self.size[a, m]), out.tolist(),
+                                   (state, lis, sis))  # fmt: skip
 
     def _isolated_done(self, a, m, size, size1, out, funding_now) -> Liquidation:
         """A compiled isolated liquidation of account ``a`` in market ``m`` done (the position
-        ``size`` before, ``size1`` after): the ``_open`` order, the pool and the fund, the
-        funding cache kept, the deficit; its :class:`Liquidation`."""
-        owed, realized, fund, deficit, paid, close, fill, penalty = out.tolist()
+        ``size`` before, ``size1`` after; ``out`` the kernel's, as a list): the ``_open``
+        order, the pool and the fund, the funding cache kept, the deficit; its
+        :class:`Liquidation`."""
+        owed, realized, fund, deficit, paid, close, fill, penalty = out
         self.version += 1
         self.pool = self.pool + owed - realized
         self._track_open(a, m, size, size1)
@@ -302,17 +305,17 @@ class LiquidationsMixin:
                 i += 1
                 continue
             funding_now = (state, li, si)
-            for k in range(i, stop):
+            got = zip(outs[i:stop].tolist(), rowss[i:stop].tolist(), orders[i:stop].tolist(),
+                      sizes[i:stop].tolist(), strict=True)  # fmt: skip
+            for k, (out, rows, order, (before, after)) in enumerate(got, start=i):
                 a = accounts[k]
-                before, after = sizes[k].tolist()
                 if isolated[k]:
                     m = markets[k]
-                    results[k] = self._isolated_done(a, m, before[m], after[m], outs[k],
-                                                     funding_now)  # fmt: skip
+                    results[k] = self._isolated_done(a, m, before[m], after[m], out, funding_now)
                 else:
                     # the account's _open order before the call (the calls before it tracked)
-                    results[k] = self._cross_done(a, self.open_markets(a), before, after,
-                                                  outs[k], rowss[k], orders[k], funding_now)  # fmt: skip
+                    results[k] = self._cross_done(a, self.open_markets(a), before, after, out,
+                                                  rows, order, funding_now)  # fmt: skip
             i = stop
         return results
 
