@@ -28,6 +28,8 @@ def _health_matches(v, accounts: np.ndarray, markets: np.ndarray) -> None:
     got = v.cross_health(accounts, f)
     for g, want in zip(got, (ref.equity, ref.maintenance, ref.initial), strict=True):
         assert _hex(g) == _hex(want)
+    eq, mm, im = v.cross_health(accounts, f, initial=False)  # the initial margins skipped
+    assert _hex(eq) == _hex(ref.equity) and _hex(mm) == _hex(ref.maintenance) and im is None
     eq, mm = health.isolated_health(v.book(accounts), v.price, v.markets, f)
     rows = np.arange(len(accounts))
     got_eq, got_mm = v.isolated_health(accounts, markets, f)

@@ -807,11 +807,12 @@ more markets numpy sums pairwise, and the venue keeps the numpy path."""
 
 @_jit
 def cross_health(accounts, params, tiers, price, pf, isolated_flag, collateral, li, si, lo, so,
-                 eq, mm, im):  # fmt: skip
+                 with_initial, eq, mm, im):  # fmt: skip
     """``healthOf`` of each account in ``accounts``: its cross equity, maintenance and initial
     margin into ``eq``, ``mm``, ``im`` (WAD; :func:`simulator.mirror.health.cross_health` in
     fast mode to the bit, for fewer than :data:`HEALTH_MAX_MARKETS` markets). ``li``, ``si``:
-    the funding indices at now; ``lo``, ``so``: the open interest the initial margin reads."""
+    the funding indices at now; ``lo``, ``so``: the open interest the initial margin reads
+    (not computed without ``with_initial``: ``im`` left as it is)."""
     size, entry, snapshot = pf[P_SIZE], pf[P_ENTRY], pf[P_SNAPSHOT]
     n = price.shape[0]
     for k in range(accounts.shape[0]):
@@ -824,12 +825,15 @@ def cross_health(accounts, params, tiers, price, pf, isolated_flag, collateral, 
                 pj = price[j]
                 v = _upnl(s, entry[a, j], pj) - _owed(s, snapshot[a, j], li[j], si[j])
                 x = _maintenance(params, tiers, j, s, pj)
-                y = _initial(params, tiers, j, s, pj, lo[j], so[j])
+                if with_initial:
+                    y = _initial(params, tiers, j, s, pj, lo[j], so[j])
             value += v
             maint += x
             init += y
         eq[k] = collateral[a] + value
-        mm[k], im[k] = maint, init
+        mm[k] = maint
+        if with_initial:
+            im[k] = init
 
 
 @_jit
@@ -880,6 +884,6 @@ def warm() -> None:
                     params, tiers, mf, mi,
                     pf, pi, iso, col, fn, np.zeros((0, N_OUT)), np.zeros((0, 2), dtype=np.int64),
                     np.zeros((0, N_ROWS, 1)), np.zeros((0, 2, 1)))  # fmt: skip
-    cross_health(none, params, tiers, mf[F_PRICE], pf, iso, col, x, x, x, x, x, x, x)
+    cross_health(none, params, tiers, mf[F_PRICE], pf, iso, col, x, x, x, x, True, x, x, x)
     isolated_health(none, none, params, tiers, mf[F_PRICE], pf, iso, x, x, x, x)
     _WARM[0] = True

@@ -510,16 +510,22 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
         return health.Book(self.size[a], self.entry[a], self.snapshot[a], self.margin[a],
                            self.isolated[a], self.collateral[a])  # fmt: skip
 
-    def cross_health(self, accounts: np.ndarray, state: MarketState | None = None):
-        """``healthOf``: (equity, maintenance, initial) of the accounts' cross positions."""
+    def cross_health(
+        self, accounts: np.ndarray, state: MarketState | None = None, *, initial: bool = True
+    ):
+        """``healthOf``: (equity, maintenance, initial) of the accounts' cross positions.
+        ``initial=False``: for a reader of equity and maintenance only; the compiled path
+        (fast mode, fewer than :data:`jit_calls.HEALTH_MAX_MARKETS` markets) then skips the
+        initial margins and gives None for them (the other paths compute them anyway)."""
         if not self.exact_mode and self.n_markets < jit_calls.HEALTH_MAX_MARKETS:
             f = state if state is not None else self.funding()
             rows = np.ascontiguousarray(accounts, dtype=np.int64)
             params, tiers = self.jit_buffers()[:2]
             eq, mm, im = np.empty(len(rows)), np.empty(len(rows)), np.empty(len(rows))
             jit_calls.cross_health(rows, params, tiers, self.price, self._position_floats,
-                                   self.isolated, self.collateral, *self._f64(f), eq, mm, im)  # fmt: skip
-            return eq, mm, im
+                                   self.isolated, self.collateral, *self._f64(f), initial, eq,
+                                   mm, im)  # fmt: skip
+            return eq, mm, (im if initial else None)
         if not self.exact_mode and 0 < len(accounts) * self.n_markets <= _FLOAT_HEALTH_MAX:
             return self._cross_health_floats(accounts, state if state is not None
                                              else self.funding())  # fmt: skip
@@ -626,7 +632,7 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
             self.collateral[a] = self.collateral[a] + float(wad)
         marked = (self.partial_at[a] != 0) & ~self.isolated[a]
         if marked.any():
-            eq, mm, _ = self.cross_health(np.array([a]))
+            eq, mm, _ = self.cross_health(np.array([a]), initial=False)
             if not bool(eq[0] < mm[0]):
                 self.partial_at[a] = np.where(marked, 0, self.partial_at[a])
         return wad if self.exact_mode else float(wad)

@@ -79,7 +79,7 @@ class AdlMixin:
     def _values(self, accounts: np.ndarray, m: int, f: MarketState) -> Any:
         """Each account's value as the ADL call reads it: cross equity, or the isolated
         position's margin + uPnL − funding owed (WAD)."""
-        eq, _, _ = self.cross_health(accounts, f)
+        eq, _, _ = self.cross_health(accounts, f, initial=False)
         ieq, _ = self.isolated_health(accounts, np.full(len(accounts), m), f)
         return np.where(self.isolated[accounts, m], ieq, eq)
 
