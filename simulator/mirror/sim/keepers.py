@@ -1,9 +1,10 @@
 """Phase 2 on the mirror: the keepers' plan (:func:`plan`, the selection of
 :func:`simulator.engine.keepers.plan_keepers`: reaction delay, capacity, profit threshold,
-largest notional first) and each call executed on the venue in block order
-(:func:`execute`), with the event rows and the position outcomes the chain engine derives
-from the call's events (:func:`simulator.engine.events.decode_block`). There is no backstop
-vault in a mirrored scenario, so every call is a liquidation."""
+largest notional first) and the calls executed on the venue in block order, batched
+(:func:`execute_many`; :func:`execute` of one unit), with the event rows and the position
+outcomes the chain engine derives from the calls' events
+(:func:`simulator.engine.events.decode_block`). There is no backstop vault in a mirrored
+scenario, so every call is a liquidation."""
 
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ def execute_many(
     ctx: Context,
     s: EngineState,
     venue: VenueState,
-    targets,
+    targets: np.ndarray | list[int],
     t: int,
     row_of: np.ndarray,
     decoded: list[Callable[[], None]],
