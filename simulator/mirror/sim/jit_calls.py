@@ -694,3 +694,196 @@ def liquidate_cross(
     out[X_OWED], out[X_REALIZED], out[X_FUND] = owed_sum, realized_sum, fund_after
     out[X_DEFICIT], out[X_PAID] = deficit, paid
     return OK
+
+
+T_SIZE0 = 7
+"""A batched trade's ``out[7]``: the position before it (a single trade leaves it unset)."""
+
+
+@_jit
+def close_batch(start, accounts, markets, python_checks, check_stale, now, block, params, tiers,
+                mf, mi, pf, pi, isolated_flag, collateral, fn, outs):  # fmt: skip
+    """``closePosition(market)`` of each account ``accounts[i]`` in ``markets[i]``, in order
+    from call ``start``: each :func:`trade` of the whole position in its margin mode, its
+    results in ``outs[i]`` (:data:`T_FILL` ..., :data:`T_SIZE0`). Returns the index of the
+    first call not made, the caller's to make (then to resume after it): its position is
+    flat (``NoPosition``), its market's checks are Python's (``python_checks[m]``: a pause
+    or a breaker with a band wired), or it reverts (nothing written; the caller's single
+    call raises its error). The funding at now ``fn`` holds through the batch: a trade
+    accrues its market to now with these values and moves no other market's."""
+    size = pf[P_SIZE]
+    for i in range(start, accounts.shape[0]):
+        a, m = accounts[i], markets[i]
+        s = size[a, m]
+        if s == 0 or python_checks[m]:
+            return i
+        out = outs[i]
+        code = trade(a, m, -s, isolated_flag[a, m], 0.0, 0.0, True, False, check_stale, now,
+                     block, params, tiers, mf, mi, pf, pi, isolated_flag, collateral, fn, out)  # fmt: skip
+        if code != OK:
+            return i
+        out[T_SIZE0] = s
+    return accounts.shape[0]
+
+
+@_jit
+def _settled_in_full(deficit, paid):
+    """``_absorbDeficit`` of a share ``deficit`` the fund pays ``paid`` of leaves nothing in
+    fast mode (a remaining below a collateral unit is float residue: 0)."""
+    remaining = deficit - paid if paid < deficit else 0.0
+    return remaining < _UNIT
+
+
+@_jit
+def liquidate_batch(start, accounts, markets, isolated_units, python_checks, now, block, fund,
+                    params, tiers, mf, mi, pf, pi, isolated_flag, collateral, fn, outs, orders,
+                    rowss, sizes):  # fmt: skip
+    """The keepers' liquidations of a block in order from call ``start``: call ``i``
+    liquidates account ``accounts[i]``'s cross positions (:func:`liquidate_cross`), or with
+    ``isolated_units[i]`` its isolated position in ``markets[i]`` (:func:`liquidate_isolated`),
+    its results in ``outs[i]`` (and a cross call's ``orders[i]``, ``rowss[i]``), the account's
+    sizes before and after in ``sizes[i]``; the fund carried from call to call as the venue
+    carries it (the insurance shares in, a deficit's cover out). Returns the index of the
+    first call not made, or one past a call whose deficit leaves the fund's cover short (its
+    ``_absorbDeficit`` is Python's and may move the funding indices): a call is not made when
+    a price it reads is stale (``freshPrice``), a market it reads has a breaker check in
+    Python (``python_checks[m]``: a band and ``liquidationsHaltOnBreaker``), or it reverts
+    (nothing written); the caller makes it alone. The funding at now ``fn`` holds through the batch (see
+    :func:`close_batch`)."""
+    size = pf[P_SIZE]
+    updated_at, max_age = mi[I_UPDATED_AT], mi[I_MAX_AGE]
+    n = mf.shape[1]
+    for i in range(start, accounts.shape[0]):
+        a, m = accounts[i], markets[i]
+        out, full = outs[i], True
+        if isolated_units[i]:
+            if size[a, m] != 0 and isolated_flag[a, m]:
+                if now - updated_at[m] > max_age[m] or python_checks[m]:
+                    return i
+            for j in range(n):
+                sizes[i, 0, j] = size[a, j]
+            code = liquidate_isolated(a, m, now, block, fund, params, tiers, mf, mi, pf, pi,
+                                      isolated_flag, collateral, fn, out)  # fmt: skip
+            if code != OK:
+                return i
+            fund = out[X_FUND]
+            if out[X_DEFICIT] != 0:
+                fund = fund - out[X_PAID]
+                full = _settled_in_full(out[X_DEFICIT], out[X_PAID])
+        else:
+            for j in range(n):
+                if size[a, j] != 0 and not isolated_flag[a, j]:
+                    if now - updated_at[j] > max_age[j] or python_checks[j]:
+                        return i
+            for j in range(n):
+                sizes[i, 0, j] = size[a, j]
+            order, rows = orders[i], rowss[i]
+            code = liquidate_cross(a, now, block, fund, params, tiers, mf, mi, pf, pi,
+                                   isolated_flag, collateral, fn, order, rows, out)  # fmt: skip
+            if code != OK:
+                return i
+            fund = out[X_FUND]
+            if out[X_DEFICIT] != 0:
+                fund = fund - out[X_PAID]
+                for k in range(1, order[0] + 1):
+                    j = order[k]
+                    if rows[R_SHARE, j] != 0 and not _settled_in_full(rows[R_SHARE, j],
+                                                                      rows[R_PAID, j]):  # fmt: skip
+                        full = False
+        for j in range(n):
+            sizes[i, 1, j] = size[a, j]
+        if not full:
+            return i + 1
+    return accounts.shape[0]
+
+
+# -- the views over many accounts (``healthOf``, ``isolatedHealth``) ---------------------------
+
+HEALTH_MAX_MARKETS = 8
+""":func:`cross_health` sums an account's M terms in order from 0.0, which is numpy's sum of
+fewer than 8 terms along the last axis (:func:`simulator.mirror.health.cross_health`); with
+more markets numpy sums pairwise, and the venue keeps the numpy path."""
+
+
+@_jit
+def cross_health(accounts, params, tiers, price, pf, isolated_flag, collateral, li, si, lo, so,
+                 with_initial, eq, mm, im):  # fmt: skip
+    """``healthOf`` of each account in ``accounts``: its cross equity, maintenance and initial
+    margin into ``eq``, ``mm``, ``im`` (WAD; :func:`simulator.mirror.health.cross_health` in
+    fast mode to the bit, for fewer than :data:`HEALTH_MAX_MARKETS` markets). ``li``, ``si``:
+    the funding indices at now; ``lo``, ``so``: the open interest the initial margin reads
+    (not computed without ``with_initial``: ``im`` left as it is)."""
+    size, entry, snapshot = pf[P_SIZE], pf[P_ENTRY], pf[P_SNAPSHOT]
+    n = price.shape[0]
+    for k in range(accounts.shape[0]):
+        a = accounts[k]
+        value, maint, init = 0.0, 0.0, 0.0
+        for j in range(n):
+            s = size[a, j]
+            v, x, y = 0.0, 0.0, 0.0
+            if s != 0 and not isolated_flag[a, j]:
+                pj = price[j]
+                v = _upnl(s, entry[a, j], pj) - _owed(s, snapshot[a, j], li[j], si[j])
+                x = _maintenance(params, tiers, j, s, pj)
+                if with_initial:
+                    y = _initial(params, tiers, j, s, pj, lo[j], so[j])
+            value += v
+            maint += x
+            init += y
+        eq[k] = collateral[a] + value
+        mm[k] = maint
+        if with_initial:
+            im[k] = init
+
+
+@_jit
+def isolated_health(accounts, markets, params, tiers, price, pf, isolated_flag, li, si, eq, mm):
+    """``isolatedHealth`` of each (account, market) pair into ``eq``, ``mm`` (WAD; 0, 0 where
+    the position is not isolated): :func:`simulator.mirror.health.isolated_health` in fast
+    mode to the bit (equity ``margin + uPnL - funding owed`` in that order)."""
+    size, entry, snapshot, margin = pf[P_SIZE], pf[P_ENTRY], pf[P_SNAPSHOT], pf[P_MARGIN]
+    for k in range(accounts.shape[0]):
+        a, m = accounts[k], markets[k]
+        s = size[a, m]
+        if isolated_flag[a, m]:
+            pm = price[m]
+            eq[k] = (margin[a, m] + _upnl(s, entry[a, m], pm)) - _owed(s, snapshot[a, m],
+                                                                       li[m], si[m])  # fmt: skip
+            mm[k] = _maintenance(params, tiers, m, s, pm)
+        else:
+            eq[k], mm[k] = 0.0, 0.0
+
+
+# -- loading ------------------------------------------------------------------------------------
+
+_WARM = [False]
+
+
+def warm() -> None:
+    """Load every kernel of this module (from numba's on-disk cache, else compile it) with the
+    argument types the venue passes, once per process: called when a fast venue is built, so
+    that a run's setup pays it and not its first step. Each kernel is called on scratch state
+    of one account and one market on which it returns at its first check."""
+    if _WARM[0]:
+        return
+    mf, mi = np.zeros((len(MARKET_FLOATS), 1)), np.zeros((len(MARKET_INTS), 1), dtype=np.int64)
+    mi[I_MAX_AGE] = -1  # every price stale: a trade returns STALE_PRICE at once
+    pf = np.zeros((len(POSITION_FLOATS), 1, 1))
+    pi = np.zeros((len(POSITION_INTS), 1, 1), dtype=np.int64)
+    iso, col, fn = np.zeros((1, 1), dtype=bool), np.zeros(1), np.zeros((3, 1))
+    params, tiers = np.zeros((1, N_PARAMS)), np.zeros((1, 2, 1, 3))
+    out, rows, order = np.zeros(N_OUT), np.zeros((N_ROWS, 1)), np.zeros(2, dtype=np.int64)
+    none, x = np.zeros(0, dtype=np.int64), np.zeros(1)
+    trade(0, 0, 1.0, False, 0.0, 0.0, True, False, False, 1, 1, params, tiers, mf, mi, pf, pi,
+          iso, col, fn, out)  # fmt: skip
+    close_batch(0, none, none, np.zeros(1, dtype=bool), True, 1, 1, params, tiers, mf, mi, pf,
+                pi, iso, col, fn, np.zeros((0, N_OUT)))  # fmt: skip
+    liquidate_isolated(0, 0, 1, 1, 0.0, params, tiers, mf, mi, pf, pi, iso, col, fn, out)
+    liquidate_cross(0, 1, 1, 0.0, params, tiers, mf, mi, pf, pi, iso, col, fn, order, rows, out)
+    liquidate_batch(0, none, none, np.zeros(0, dtype=bool), np.zeros(1, dtype=bool), 1, 1, 0.0,
+                    params, tiers, mf, mi,
+                    pf, pi, iso, col, fn, np.zeros((0, N_OUT)), np.zeros((0, 2), dtype=np.int64),
+                    np.zeros((0, N_ROWS, 1)), np.zeros((0, 2, 1)))  # fmt: skip
+    cross_health(none, params, tiers, mf[F_PRICE], pf, iso, col, x, x, x, x, True, x, x, x)
+    isolated_health(none, none, params, tiers, mf[F_PRICE], pf, iso, x, x, x, x)
+    _WARM[0] = True

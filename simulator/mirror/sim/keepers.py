@@ -1,9 +1,10 @@
 """Phase 2 on the mirror: the keepers' plan (:func:`plan`, the selection of
 :func:`simulator.engine.keepers.plan_keepers`: reaction delay, capacity, profit threshold,
-largest notional first) and each call executed on the venue in block order
-(:func:`execute`), with the event rows and the position outcomes the chain engine derives
-from the call's events (:func:`simulator.engine.events.decode_block`). There is no backstop
-vault in a mirrored scenario, so every call is a liquidation."""
+largest notional first) and the calls executed on the venue in block order, batched
+(:func:`execute_many`; :func:`execute` of one unit), with the event rows and the position
+outcomes the chain engine derives from the calls' events
+(:func:`simulator.engine.events.decode_block`). There is no backstop vault in a mirrored
+scenario, so every call is a liquidation."""
 
 from __future__ import annotations
 
@@ -51,23 +52,39 @@ def execute(
     row_of: np.ndarray,
     decoded: list[Callable[[], None]],
 ) -> list[dict]:
-    """Liquidate margin unit ``u`` (``liquidate`` or ``liquidateIsolated``) on the venue; the
-    step's event rows of the call (``liquidate_reverted`` when the venue refuses it;
-    ``row_of`` as :func:`liquidation_rows` takes it). What the call does to the traders' rows
-    is appended to ``decoded`` (applied when the block is decoded, after the ADL keeper's
-    plan, as on chain)."""
+    """Liquidate margin unit ``u`` (``liquidate`` or ``liquidateIsolated``) on the venue:
+    :func:`execute_many` of the one unit."""
+    return execute_many(ctx, s, venue, [u], t, row_of, decoded)
+
+
+def execute_many(
+    ctx: Context,
+    s: EngineState,
+    venue: VenueState,
+    targets: np.ndarray | list[int],
+    t: int,
+    row_of: np.ndarray,
+    decoded: list[Callable[[], None]],
+) -> list[dict]:
+    """Liquidate margin units ``targets`` in order (each ``liquidate`` or
+    ``liquidateIsolated``) on the venue, batched (:meth:`VenueState.liquidate_many`); the
+    step's event rows of the calls in order (``liquidate_reverted`` when the venue refuses
+    one; ``row_of`` as :func:`liquidation_rows` takes it). What the calls do to the traders'
+    rows is appended to ``decoded`` (applied when the block is decoded, after the ADL
+    keeper's plan, as on chain)."""
     units = ctx.units
-    a = int(units.account[u])
-    try:
-        if units.isolated[u]:
-            done = venue.liquidate_isolated(a, int(units.market[u]))
+    us = np.asarray(targets, dtype=np.int64)
+    accounts, markets = units.account[us].tolist(), units.market[us].tolist()
+    isolated = units.isolated[us].tolist()
+    out: list[dict] = []
+    for a, m, iso, done in zip(accounts, markets, isolated,
+                               venue.liquidate_many(accounts, markets, isolated), strict=True):  # fmt: skip
+        if isinstance(done, Reverted):
+            out.append(event_row(t, "liquidate_reverted", market=ctx.symbols[m] if iso else None,
+                                 account=ctx.accounts[a], detail=str(done)))  # fmt: skip
         else:
-            done = venue.liquidate(a)
-    except Reverted as exc:
-        market = ctx.symbols[int(units.market[u])] if units.isolated[u] else None
-        return [event_row(t, "liquidate_reverted", market=market, account=ctx.accounts[a],
-                          detail=str(exc))]  # fmt: skip
-    return liquidation_rows(ctx, s, done, t, row_of, decoded)
+            out += liquidation_rows(ctx, s, done, t, row_of, decoded)
+    return out
 
 
 def liquidation_rows(

@@ -59,25 +59,28 @@ def execute(
     # reported them (WAD), each top-up's (row, USD credited).
     modified: list[tuple[int, object, object]] = []
     credited: list[tuple[int, float]] = []
-    for r, a, m, behaviour in zip(
-        closes.tolist(), book.account[closes].tolist(), book.market[closes].tolist(),
-        book.behaviour[closes].tolist(), strict=True,
+    close_accounts, close_markets = book.account[closes].tolist(), book.market[closes].tolist()
+    done = venue.close_many(close_accounts, close_markets)  # in block order, batched
+    for r, a, m, behaviour, got in zip(
+        closes.tolist(), close_accounts, close_markets, book.behaviour[closes].tolist(), done,
+        strict=True,
     ):  # fmt: skip
-        size = venue.size[a, m]
-        try:
-            if size == 0:
-                raise Reverted(f"NoPosition(account={accounts[a]}, market={m + 1})")
-            got = venue.trade(a, m, -size, isolated=bool(venue.isolated[a, m]))
-        except Reverted as exc:
+        if got is None or isinstance(got, Reverted):
+            detail = (
+                str(got)
+                if got is not None
+                else f"NoPosition(account={accounts[a]}, market={m + 1})"
+            )
             rows.append(event_row(t, "close_reverted", market=symbols[m], account=accounts[a],
-                                  detail=str(exc)))  # fmt: skip
+                                  detail=detail))  # fmt: skip
             continue
-        modified.append((r, got["new_size"], got["entry"]))
-        if got["new_size"] == 0:
-            pnl = to_float(got["realized"] - got["fee"] - got["funding"])
+        size, (fill, new_size, entry, realized, fee, paid) = got
+        modified.append((r, new_size, entry))
+        if new_size == 0:
+            pnl = to_float(realized - fee - paid)
             rows.append(event_row(t, "close", market=symbols[m], account=accounts[a],
                                   side=_side(1 if size > 0 else -1),
-                                  size=to_float(abs(size)), price=to_float(got["fill"]),
+                                  size=to_float(abs(size)), price=to_float(fill),
                                   amount=pnl, detail=close_reason(behaviour)))  # fmt: skip
     for r, a, m, amount in zip(
         top_ups.tolist(), book.account[top_ups].tolist(), book.market[top_ups].tolist(),

@@ -229,6 +229,7 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
             if self.scalar_params is None:
                 self.scalar_params = scalar.params_of(self.markets)
             self._pack()
+            jit_calls.warm()  # the compiled calls loaded here, not in a run's first step
 
     def _pack(self) -> None:
         """Fast mode: the per-market and per-position arrays the compiled calls read and write
@@ -509,14 +510,36 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
         return health.Book(self.size[a], self.entry[a], self.snapshot[a], self.margin[a],
                            self.isolated[a], self.collateral[a])  # fmt: skip
 
-    def cross_health(self, accounts: np.ndarray, state: MarketState | None = None):
-        """``healthOf``: (equity, maintenance, initial) of the accounts' cross positions."""
+    def cross_health(
+        self, accounts: np.ndarray, state: MarketState | None = None, *, initial: bool = True
+    ):
+        """``healthOf``: (equity, maintenance, initial) of the accounts' cross positions.
+        ``initial=False``: for a reader of equity and maintenance only; the compiled path
+        (fast mode, fewer than :data:`jit_calls.HEALTH_MAX_MARKETS` markets) then skips the
+        initial margins and gives None for them (the other paths compute them anyway)."""
+        if not self.exact_mode and self.n_markets < jit_calls.HEALTH_MAX_MARKETS:
+            f = state if state is not None else self.funding()
+            rows = np.ascontiguousarray(accounts, dtype=np.int64)
+            params, tiers = self.jit_buffers()[:2]
+            eq, mm, im = np.empty(len(rows)), np.empty(len(rows)), np.empty(len(rows))
+            jit_calls.cross_health(rows, params, tiers, self.price, self._position_floats,
+                                   self.isolated, self.collateral, *self._f64(f), initial, eq,
+                                   mm, im)  # fmt: skip
+            return eq, mm, (im if initial else None)
         if not self.exact_mode and 0 < len(accounts) * self.n_markets <= _FLOAT_HEALTH_MAX:
             return self._cross_health_floats(accounts, state if state is not None
                                              else self.funding())  # fmt: skip
         h = health.cross_health(self.book(accounts), self.price, self.markets,
                                 state if state is not None else self.funding())  # fmt: skip
         return h.equity, h.maintenance, h.initial
+
+    @staticmethod
+    def _f64(f: MarketState) -> tuple[np.ndarray, ...]:
+        """Fast mode: the funding state's long and short indices and open interest as the
+        compiled views take them (contiguous float64; the venue's arrays as they are)."""
+        return tuple(np.ascontiguousarray(v, dtype=np.float64) for v in (
+            f.long_funding_index, f.short_funding_index, f.long_open_interest,
+            f.short_open_interest))  # fmt: skip
 
     def _cross_health_floats(self, accounts: np.ndarray, f: MarketState):
         """Fast mode: :meth:`cross_health` of a few accounts, each position's terms in plain
@@ -553,6 +576,16 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
 
     def isolated_health(self, accounts: np.ndarray, markets: np.ndarray, state=None):
         """``isolatedHealth`` of each (account, market) pair: (equity, maintenance)."""
+        if not self.exact_mode:  # compiled, pair by pair (the numpy kernels' floats)
+            f = state if state is not None else self.funding()
+            rows = np.ascontiguousarray(accounts, dtype=np.int64)
+            cols = np.ascontiguousarray(markets, dtype=np.int64)
+            params, tiers = self.jit_buffers()[:2]
+            eq, mm = np.empty(len(rows)), np.empty(len(rows))
+            jit_calls.isolated_health(rows, cols, params, tiers, self.price,
+                                      self._position_floats, self.isolated,
+                                      *self._f64(f)[:2], eq, mm)  # fmt: skip
+            return eq, mm
         accounts = np.asarray(accounts, dtype=np.int64)
         markets = np.asarray(markets, dtype=np.int64)
         eq, mm = health.isolated_health(self.book(accounts), self.price, self.markets,
@@ -599,7 +632,7 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
             self.collateral[a] = self.collateral[a] + float(wad)
         marked = (self.partial_at[a] != 0) & ~self.isolated[a]
         if marked.any():
-            eq, mm, _ = self.cross_health(np.array([a]))
+            eq, mm, _ = self.cross_health(np.array([a]), initial=False)
             if not bool(eq[0] < mm[0]):
                 self.partial_at[a] = np.where(marked, 0, self.partial_at[a])
         return wad if self.exact_mode else float(wad)

@@ -21,12 +21,13 @@ class AdlMixin:
 
     def ledgers(self) -> list[dict[str, Any]]:
         """Every market's ledger fields the ADL keeper reads (chain names, WAD integers)."""
+        longs, shorts = self.bad_debt_longs.tolist(), self.bad_debt_shorts.tolist()
+        contracts, final = self.adl_contracts.tolist(), self.final_bad_debt.tolist()
         return [
-            {"badDebtLongs": int(self.bad_debt_longs[m]), "badDebtShorts": int(self.bad_debt_shorts[m]),
-             "adlContractsLongs": int(self.adl_contracts[m, 0]),
-             "adlContractsShorts": int(self.adl_contracts[m, 1]),
-             "finalBadDebtLongs": int(self.final_bad_debt[m, 0]),
-             "finalBadDebtShorts": int(self.final_bad_debt[m, 1])}
+            {"badDebtLongs": int(longs[m]), "badDebtShorts": int(shorts[m]),
+             "adlContractsLongs": int(contracts[m][0]),
+             "adlContractsShorts": int(contracts[m][1]),
+             "finalBadDebtLongs": int(final[m][0]), "finalBadDebtShorts": int(final[m][1])}
             for m in range(self.n_markets)
         ]  # fmt: skip
 
@@ -78,7 +79,7 @@ class AdlMixin:
     def _values(self, accounts: np.ndarray, m: int, f: MarketState) -> Any:
         """Each account's value as the ADL call reads it: cross equity, or the isolated
         position's margin + uPnL − funding owed (WAD)."""
-        eq, _, _ = self.cross_health(accounts, f)
+        eq, _, _ = self.cross_health(accounts, f, initial=False)
         ieq, _ = self.isolated_health(accounts, np.full(len(accounts), m), f)
         return np.where(self.isolated[accounts, m], ieq, eq)
 

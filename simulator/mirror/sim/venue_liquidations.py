@@ -172,7 +172,7 @@ class LiquidationsMixin:
         account's ``_open`` order, the pool and the fund, and the deficit's absorption."""
         state, li, si, fn = self.funding_rows()
         params, tiers, out, rows, order, _ = self.jit_buffers()
-        size0, iso0 = self.size[a].tolist(), self.isolated[a].tolist()
+        size0 = self.size[a].tolist()
         code = jit_calls.liquidate_cross(
             a, int(self.now), int(self.block), float(self.fund), params, tiers,
             self._market_floats, self._market_ints, self._position_floats, self._position_ints,
@@ -185,27 +185,35 @@ class LiquidationsMixin:
             eq, mm = out.tolist()[:2]
             raise Reverted(error_text(name, account=self.address(a), equity=eq,
                                       maintenanceMargin=mm))  # fmt: skip
-        owed, realized, fund, deficit, paid = out.tolist()[:5]
-        closed, fill, penalty, _, full, share, fund_share = rows.tolist()
+        return self._cross_done(a, slots, size0, self.size[a].tolist(), out.tolist(),
+                                rows.tolist(), order.tolist(), (state, li, si))  # fmt: skip
+
+    def _cross_done(self, a, slots, size0, size1, out, rows, order, funding_now) -> Liquidation:
+        """A compiled cross liquidation of account ``a`` done (its state written; ``out``,
+        ``rows``, ``order`` the kernel's outputs as lists): the account's ``_open`` order
+        (``slots`` as it was before), the pool and the fund, the funding cache kept, and the
+        deficit's absorption; its :class:`Liquidation`."""
+        owed, realized, fund, deficit, paid = out[:5]
+        closed, fill, penalty, _, full, share, fund_share = rows
         self.version += 1
         self.pool = self.pool + owed - realized
         result = Liquidation(account=a, isolated=False)
-        for j in order[1 : order[0] + 1].tolist():
+        for j in order[1 : order[0] + 1]:
             old = size0[j]
-            self._track_open(a, j, old, float(self.size[a, j]))
+            self._track_open(a, j, old, size1[j])
             result.markets.append(j)
             result.closed.append(closed[j] if old > 0 else -closed[j])
             result.fill.append(fill[j])
             result.penalty.append(penalty[j])
             result.full.append(full[j] != 0)
         self.fund = fund
-        self._keep_funding(state, li, si)  # the markets it moved are accrued to now
+        self._keep_funding(*funding_now)  # the markets it moved are accrued to now
         if deficit != 0:
             self.fund = self.fund - paid
             self.pool = self.pool - deficit + paid
             done = set(result.markets)
-            for j in slots:  # the account's markets in _open order
-                if j in done and size0[j] != 0 and not iso0[j] and share[j] != 0:
+            for j in slots:  # the account's markets in _open order (cross ones closed)
+                if j in done and share[j] != 0:
                     self._absorb(result, j, size0[j] > 0, share[j], fund_share[j], closed[j],
                                  fill[j])  # fmt: skip
         return result
@@ -229,20 +237,94 @@ class LiquidationsMixin:
                 raise Reverted(error_text(name, market=m + 1, isolated=False))
             eq, mm = out.tolist()[:2]
             raise Reverted(error_text(name, account=account, equity=eq, maintenanceMargin=mm))
-        owed, realized, fund, deficit, paid, close, fill, penalty = out.tolist()
+        return self._isolated_done(a, m, size, float(self.size[a, m]), out.tolist(),
+                                   (state, lis, sis))  # fmt: skip
+
+    def _isolated_done(self, a, m, size, size1, out, funding_now) -> Liquidation:
+        """A compiled isolated liquidation of account ``a`` in market ``m`` done (the position
+        ``size`` before, ``size1`` after; ``out`` the kernel's, as a list): the ``_open``
+        order, the pool and the fund, the funding cache kept, the deficit; its
+        :class:`Liquidation`."""
+        owed, realized, fund, deficit, paid, close, fill, penalty = out
         self.version += 1
         self.pool = self.pool + owed - realized
-        self._track_open(a, m, size, float(self.size[a, m]))
+        self._track_open(a, m, size, size1)
         self.fund = fund
         out_ = Liquidation(account=a, isolated=True, markets=[m],
                            closed=[close if size > 0 else -close], fill=[fill],
                            penalty=[penalty], full=[close == abs(size)])  # fmt: skip
-        self._keep_funding(state, lis, sis)  # market m is accrued to now
+        self._keep_funding(*funding_now)  # market m is accrued to now
         if deficit != 0:
             self.fund = self.fund - paid
             self.pool = self.pool - deficit + paid
             self._absorb(out_, m, size > 0, deficit, paid, close, fill)
         return out_
+
+    # -- a block's liquidations, batched -----------------------------------------------------
+
+    def liquidate_many(self, accounts: list[int], markets: list[int], isolated: list[bool]) -> list:
+        """The keepers' calls of a block in order: ``liquidateIsolated(accounts[i],
+        markets[i])`` where ``isolated[i]``, else ``liquidate(accounts[i])``; per call its
+        :class:`Liquidation` or the :class:`Reverted` it raised (nothing changed), each as
+        the call alone gives it. Fast mode runs them in compiled batches
+        (:func:`jit_calls.liquidate_batch`), a call that needs Python (a stale price's or a
+        revert's text, a breaker that halts liquidations in a market it reads) made alone and
+        the batch resumed after it, and a deficit the fund does not cover absorbed before the
+        next call."""
+        n = len(accounts)
+        results: list = [None] * n
+        if self.exact_mode or n <= 1:  # one call: alone (no batch buffers to build)
+            for i in range(n):
+                results[i] = self._liquidate_one(accounts[i], markets[i], isolated[i])
+            return results
+        m_count = self.n_markets
+        acc = np.array(accounts, dtype=np.int64)
+        mkt = np.array(markets, dtype=np.int64)
+        iso = np.array(isolated, dtype=bool)
+        outs = np.empty((n, jit_calls.N_OUT))
+        orders = np.zeros((n, m_count + 1), dtype=np.int64)
+        rowss = np.empty((n, jit_calls.N_ROWS, m_count))
+        sizes = np.empty((n, 2, m_count))
+        i = 0
+        while i < n:
+            params, tiers = self.jit_buffers()[:2]
+            state, li, si, fn = self.funding_rows()
+            halts = np.zeros(m_count, dtype=bool)  # the markets whose breaker halts them
+            if self.breaker is not None:
+                for j, (p, _) in enumerate(self.params_chain):
+                    halts[j] = int(p.get("circuitBreakerBandBps", 0)) != 0 and bool(
+                        p.get("liquidationsHaltOnBreaker", False))  # fmt: skip
+            stop = jit_calls.liquidate_batch(
+                i, acc, mkt, iso, halts, int(self.now), int(self.block), float(self.fund), params,
+                tiers, self._market_floats, self._market_ints, self._position_floats,
+                self._position_ints, self.isolated, self.collateral, fn, outs, orders, rowss,
+                sizes,
+            )  # fmt: skip
+            if stop == i:  # call i needs Python: made alone
+                results[i] = self._liquidate_one(accounts[i], markets[i], isolated[i])
+                i += 1
+                continue
+            funding_now = (state, li, si)
+            got = zip(outs[i:stop].tolist(), rowss[i:stop].tolist(), orders[i:stop].tolist(),
+                      sizes[i:stop].tolist(), strict=True)  # fmt: skip
+            for k, (out, rows, order, (before, after)) in enumerate(got, start=i):
+                a = accounts[k]
+                if isolated[k]:
+                    m = markets[k]
+                    results[k] = self._isolated_done(a, m, before[m], after[m], out, funding_now)
+                else:
+                    # the account's _open order before the call (the calls before it tracked)
+                    results[k] = self._cross_done(a, self.open_markets(a), before, after, out,
+                                                  rows, order, funding_now)  # fmt: skip
+            i = stop
+        return results
+
+    def _liquidate_one(self, a: int, m: int, isolated: bool):
+        """One call of :meth:`liquidate_many`, alone."""
+        try:
+            return self.liquidate_isolated(a, m) if isolated else self.liquidate(a)
+        except Reverted as exc:
+            return exc
 
     def _absorb(self, out: Liquidation, m: int, longs: bool, deficit: Any, paid: Any,
                 contracts: Any, fill: Any) -> None:  # fmt: skip

@@ -181,6 +181,66 @@ class TradesMixin:
         return {"fill": fill, "new_size": size1, "entry": entry1, "realized": realized,
                 "fee": fee, "funding": paid}  # fmt: skip
 
+    def close_many(self, accounts: list[int], markets: list[int]) -> list:
+        """``closePosition(market)`` by each ``accounts[i]`` in ``markets[i]``, in order, each
+        as :meth:`trade` of the whole position in its margin mode would make it: per call the
+        (size before, ``PositionModified`` fields: fill, new size, entry, realized, fee,
+        funding), the :class:`Reverted` it raised (nothing changed), or None where the account
+        had no position (the caller's ``NoPosition``). Fast mode runs the calls in compiled
+        batches (:func:`jit_calls.close_batch`), stopping at a call that needs Python (a
+        revert's text, a pause or a breaker's check), making it alone, and resuming after it;
+        the account's ``_open`` order, the pool and the fund follow each call in order."""
+        n = len(accounts)
+        results: list = [None] * n
+        if self.exact_mode or n == 0:
+            for i in range(n):
+                results[i] = self._close_one(accounts[i], markets[i])
+            return results
+        acc = np.array(accounts, dtype=np.int64)
+        mkt = np.array(markets, dtype=np.int64)
+        outs = np.empty((n, jit_calls.N_OUT))
+        i = 0
+        while i < n:
+            params, tiers, _, _, _, armed = self.jit_buffers()
+            python_checks = np.array([self.risk_paused is not None or
+                                      (self.breaker is not None and b) for b in armed])  # fmt: skip
+            now_state, lis, sis, fn = self.funding_rows()
+            stop = jit_calls.close_batch(
+                i, acc, mkt, python_checks, self.open_order is not None, int(self.now),
+                int(self.block), params, tiers, self._market_floats, self._market_ints,
+                self._position_floats, self._position_ints, self.isolated, self.collateral, fn,
+                outs,
+            )  # fmt: skip
+            if stop > i:
+                pool, fund = self.pool, self.fund
+                for k, (fill, size1, entry1, realized, fee, paid, fund_add, size0) in enumerate(
+                    outs[i:stop].tolist(), start=i
+                ):  # fmt: skip
+                    self._track_open(accounts[k], markets[k], size0, size1)
+                    pool = pool + paid - realized
+                    if fee != 0:
+                        fund = fund + fund_add
+                    results[k] = (size0, (fill, size1, entry1, realized, fee, paid))
+                self.pool, self.fund = pool, fund
+                self.version += stop - i
+                self._keep_funding(now_state, lis, sis)
+            if stop < n:
+                results[stop] = self._close_one(accounts[stop], markets[stop])
+            i = stop + 1
+        return results
+
+    def _close_one(self, a: int, m: int):
+        """One call of :meth:`close_many` through :meth:`trade`."""
+        size = self.size[a, m]
+        if size == 0:
+            return None
+        try:
+            got = self.trade(a, m, -size, isolated=bool(self.isolated[a, m]))
+        except Reverted as exc:
+            return exc
+        return size, (got["fill"], got["new_size"], got["entry"], got["realized"], got["fee"],
+                      got["funding"])  # fmt: skip
+
     def _trade_reverted(self, code, a, m, delta, margin_delta, acceptable, out) -> None:
         """Raise the :class:`Reverted` of a fast trade's error ``code`` (its values in
         ``out``, :mod:`~simulator.mirror.sim.jit_calls`)."""
