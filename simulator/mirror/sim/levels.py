@@ -99,7 +99,7 @@ def unit_health(
     f = venue.funding()
     cross = units[~iso]
     if len(cross):
-        eq, mm, _ = venue.cross_health(mu.account[cross], f)
+        eq, mm, _ = venue.cross_health(mu.account[cross], f, initial=False)
         equity[~iso], maintenance[~iso] = wad_array(eq), wad_array(mm)
     if iso.any():
         u = units[iso]

@@ -271,11 +271,11 @@ class MirrorEngine:
         after_keepers = len(targets) > 0 and adl.leave_deficit(
             ctx, s, targets, eq, mm, spot_in["oi_long_base"], spot_in["oi_short_base"]
         )
-        for n, u in enumerate(targets):
-            if n < takeovers:
-                step_events += backstop.execute(ctx, s, venue, int(u), t, decoded)
-            else:
-                step_events += keepers.execute(ctx, s, venue, int(u), t, self.row_of, decoded)
+        for u in targets[:takeovers]:
+            step_events += backstop.execute(ctx, s, venue, int(u), t, decoded)
+        step_events += keepers.execute_many(
+            ctx, s, venue, targets[takeovers:], t, self.row_of, decoded
+        )  # the liquidations in block order, batched
         transactions += len(targets)
         if after_keepers:
             spot_in = spot.spot_inputs(ctx, venue, self.spot)
