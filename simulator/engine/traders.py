@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.agents import traders as trader_agents
+from simulator.engine import jit_rows
 from simulator.engine.context import Action, Context
 from simulator.engine.state import EngineState
 from simulator.units import to_units
@@ -21,10 +22,12 @@ def row_prices(ctx: Context, s: EngineState) -> np.ndarray:
 def row_carry(ctx: Context, s: EngineState) -> tuple[np.ndarray, np.ndarray]:
     """Every row's side's funding index (USD per base unit) and its market's margin scale
     now, for :func:`simulator.agents.traders.estimate`."""
-    market = ctx.world.book.market
-    # (M, 2) read flat at 2·market + (short): one gather, not a 2-d fancy index.
-    side_column = 2 * market + (s.trader.side < 0)
-    return np.ravel(s.funding_index_usd)[side_column], s.margin_scale[market]
+    # (M, 2) read flat at 2·market + (short), in one compiled pass with the scale's gather.
+    return jit_rows.row_carry(
+        ctx.world.book.market, s.trader.side,
+        np.ravel(np.asarray(s.funding_index_usd, dtype=np.float64)),
+        np.asarray(s.margin_scale, dtype=np.float64),
+    )  # fmt: skip
 
 
 def estimate_rows(ctx: Context, s: EngineState) -> tuple[np.ndarray, np.ndarray]:
