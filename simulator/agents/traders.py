@@ -188,20 +188,48 @@ def _decide(state, book, price_usd, rng, may_close, may_top_up, carried) -> Trad
     equity, maintenance = carried
     n = len(state.side)
     price, per_row = _per_row(price_usd, n)
+    threshold, top_up_base = book_rules(book)
     close, drawn, amount = jit_rows.decide_rows(
         np.asarray(book.behaviour), _CODES, _rows(state.size_base, n),
         may_close is not None, _mask(may_close, n) if may_close is not None else _NO_MASK,
         may_top_up is not None, _mask(may_top_up, n) if may_top_up is not None else _NO_MASK,
-        _rows(equity, n), _rows(maintenance, n), _rows(state.collateral_in_usd, n),
-        _rows(book.take_profit_fraction, n), _rows(book.stop_loss_fraction, n),
-        _rows(state.entry_price_usd, n), state.side, price, per_row,
-        _rows(book.panic_drawdown, n), _rows(book.top_up_fraction, n),
-        _rows(book.collateral_usd, n), _rows(state.wallet_usd, n),
-        _rows(book.top_up_margin_ratio, n),
+        _rows(equity, n), _rows(maintenance, n), _rows(state.collateral_in_usd, n), threshold,
+        _rows(state.entry_price_usd, n), state.side, price, per_row, top_up_base,
+        _rows(state.wallet_usd, n),
     )  # fmt: skip
     # The rows whose draw decides: the others' is not looked at.
     keep = draws_at(rng, n, drawn) < book.top_up_probability[drawn]
     return TraderDecisions(close=close, top_up=drawn[keep], top_up_usd=amount[keep])
+
+
+#: The book's arrays :func:`book_rules` reads.
+_RULE_ARRAYS = ("behaviour", "take_profit_fraction", "stop_loss_fraction", "panic_drawdown",
+                "top_up_margin_ratio", "top_up_fraction", "collateral_usd")  # fmt: skip
+_last_rules: tuple[object, list, tuple[np.ndarray, np.ndarray]] | None = None
+
+
+def book_rules(book) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's rule threshold and top-up before the wallet's cap
+    (:func:`simulator.engine.jit_rows.book_rules`), remembered for the last book when its
+    arrays are read-only (a run's :class:`~simulator.population.TraderBook`: fixed for the
+    run; the same arrays by identity); made again on every call for a book that can change."""
+    global _last_rules
+    arrays = [np.asarray(getattr(book, k)) for k in _RULE_ARRAYS]
+    last = _last_rules
+    if (
+        last is not None
+        and last[0] is book
+        and all(a is b for a, b in zip(arrays, last[1], strict=True))
+    ):
+        return last[2]
+    n = len(arrays[0])
+    behaviour, tp, sl, panic, ratio, fraction, collateral = (
+        arrays[0], *(_rows(a, n) for a in arrays[1:])
+    )  # fmt: skip
+    rules = jit_rows.book_rules(behaviour, _CODES, tp, sl, panic, ratio, fraction, collateral)
+    if not any(a.flags.writeable for a in arrays):
+        _last_rules = (book, arrays, rules)
+    return rules
 
 
 _NO_MASK = np.zeros(0, dtype=np.bool_)

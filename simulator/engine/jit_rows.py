@@ -119,20 +119,46 @@ def estimate(
 
 
 @_jit
+def book_rules(behaviour, codes, take_profit_fraction, stop_loss_fraction, panic_drawdown,
+               top_up_margin_ratio, top_up_fraction, collateral_usd):  # fmt: skip
+    """Each row's rule threshold (its behaviour's: the take-profit or stop-loss fraction, the
+    panic drawdown, the top-up margin ratio; 0 for the others) and its top-up before the
+    wallet's cap (``top_up_fraction × collateral_usd``, the same float as computed at the
+    step; 0 for the others): what :func:`decide_rows` reads of a fixed book, in two arrays."""
+    take_profit, stop_loss, panic, top_up = codes[0], codes[1], codes[2], codes[3]
+    n = len(behaviour)
+    threshold = np.zeros(n)
+    top_up_base = np.zeros(n)
+    for i in range(n):
+        b = behaviour[i]
+        if b == take_profit:
+            threshold[i] = take_profit_fraction[i]
+        elif b == stop_loss:
+            threshold[i] = stop_loss_fraction[i]
+        elif b == panic:
+            threshold[i] = panic_drawdown[i]
+        elif b == top_up:
+            threshold[i] = top_up_margin_ratio[i]
+            top_up_base[i] = top_up_fraction[i] * collateral_usd[i]
+    return threshold, top_up_base
+
+
+@_jit
 def decide_rows(
     behaviour, codes, size, has_can_close, can_close, has_can_top_up, can_top_up,
-    equity, maintenance, collateral_in, take_profit_fraction, stop_loss_fraction,
-    entry_price, side, price, price_step, panic_drawdown, top_up_fraction, collateral_usd,
-    wallet_usd, top_up_margin_ratio,
+    equity, maintenance, collateral_in, threshold, entry_price, side, price, per_row_price,
+    top_up_base, wallet_usd,
 ):  # fmt: skip
     """The open rows that close (ascending) and the open top-up rows under their margin ratio
     with at least 1 USD to add (ascending; the rows whose draw decides) with that amount.
 
-    ``codes``: the behaviours' codes (take profit, stop loss, panic, top up). A row closes when
-    it may (``can_close``), its behaviour's rule says so (take profit: ``equity − collateral >=
+    ``codes``: the behaviours' codes (take profit, stop loss, panic, top up); ``threshold``
+    and ``top_up_base``: the book's rules (:func:`book_rules`). A row closes when it may
+    (``can_close``), its behaviour's rule says so (take profit: ``equity − collateral >=
     fraction × collateral``; stop loss: ``−(equity − collateral) >= fraction × collateral``;
     panic: ``side × (entry − price) / max(entry, 1e-300) >= drawdown``) and its equity is above
-    maintenance. A top-up row may add (``can_top_up``) ``min(fraction × collateral, wallet)``."""
+    maintenance. A top-up row may add (``can_top_up``) ``min(top-up base, wallet)``, when its
+    equity is under ``ratio × maintenance``."""
     take_profit, stop_loss, panic, top_up = codes[0], codes[1], codes[2], codes[3]
     n = len(size)
     close = np.empty(n, dtype=np.int64)
@@ -147,8 +173,8 @@ def decide_rows(
         if b == top_up:
             if has_can_top_up and not can_top_up[i]:
                 continue
-            add = _minimum(top_up_fraction[i] * collateral_usd[i], wallet_usd[i])
-            if equity[i] < top_up_margin_ratio[i] * maintenance[i] and add >= 1.0:
+            add = _minimum(top_up_base[i], wallet_usd[i])
+            if equity[i] < threshold[i] * maintenance[i] and add >= 1.0:
                 drawn[n_drawn] = i
                 amount[n_drawn] = add
                 n_drawn += 1
@@ -157,14 +183,14 @@ def decide_rows(
             continue
         if b == take_profit:
             c = collateral_in[i]
-            wants = equity[i] - c >= take_profit_fraction[i] * c
+            wants = equity[i] - c >= threshold[i] * c
         elif b == stop_loss:
             c = collateral_in[i]
-            wants = -(equity[i] - c) >= stop_loss_fraction[i] * c
+            wants = -(equity[i] - c) >= threshold[i] * c
         elif b == panic:
             entry = entry_price[i]
-            move = np.float64(side[i]) * (entry - price[i * price_step])
-            wants = move / _maximum(entry, 1e-300) >= panic_drawdown[i]
+            move = np.float64(side[i]) * (entry - price[i if per_row_price else 0])
+            wants = move / _maximum(entry, 1e-300) >= threshold[i]
         else:
             continue
         if wants and equity[i] > maintenance[i]:
@@ -439,8 +465,8 @@ def warm_up(book) -> None:
                                    ("top_up_fraction", "collateral_usd", "top_up_margin_ratio"))  # fmt: skip
     row_carry(market, side, f, f)
     estimate(side, f, f, f, f, f, True, True, f, f, True, f, f)
-    decide_rows(behaviour, i, f, True, b, True, b, f, f, f, tp, sl, f, side, f, True, panic,
-                fraction, collateral, f, ratio)  # fmt: skip
+    book_rules(behaviour, i, tp, sl, panic, ratio, fraction, collateral)
+    decide_rows(behaviour, i, f, True, b, True, b, f, f, f, f, f, side, f, True, f, f)
     unit_sum(i, f, 0)
     store_units(i, f, f, 0, i, i, f, side, f, f, market, f, True, f, f, f, f, True, f, f, True,
                 f, f)  # fmt: skip
