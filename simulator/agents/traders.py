@@ -165,7 +165,7 @@ def decide(
 
 
 #: The behaviours' codes as :func:`simulator.engine.jit_rows.decide_rows` takes them.
-_CODES = np.array(
+CODES = np.array(
     [Behaviour.TAKE_PROFIT, Behaviour.STOP_LOSS, Behaviour.PANIC, Behaviour.TOP_UP],
     dtype=np.int64,
 )
@@ -182,22 +182,29 @@ def _mask(a, n: int) -> np.ndarray:
 def _decide(state, book, price_usd, rng, may_close, may_top_up, carried) -> TraderDecisions:
     """:func:`decide`'s rules on every open row in one compiled pass
     (:func:`simulator.engine.jit_rows.decide_rows`: the closes, and the top-up rows whose draw
-    decides with their amounts), then the draws (one per row of the book, only the deciding
-    ones read: :func:`draws_at`). ``may_close`` / ``may_top_up``: bool per row, or None for
-    all. The behaviours' rows are disjoint: a top-up row never closes."""
+    decides with their amounts), then the draws (:func:`with_draws`). ``may_close`` /
+    ``may_top_up``: bool per row, or None for all. The behaviours' rows are disjoint: a
+    top-up row never closes."""
     equity, maintenance = carried
     n = len(state.side)
     price, per_row = _per_row(price_usd, n)
     threshold, top_up_base = book_rules(book)
     close, drawn, amount = jit_rows.decide_rows(
-        np.asarray(book.behaviour), _CODES, _rows(state.size_base, n),
+        np.asarray(book.behaviour), CODES, _rows(state.size_base, n),
         may_close is not None, _mask(may_close, n) if may_close is not None else _NO_MASK,
         may_top_up is not None, _mask(may_top_up, n) if may_top_up is not None else _NO_MASK,
         _rows(equity, n), _rows(maintenance, n), _rows(state.collateral_in_usd, n), threshold,
         _rows(state.entry_price_usd, n), state.side, price, per_row, top_up_base,
         _rows(state.wallet_usd, n),
     )  # fmt: skip
-    # The rows whose draw decides: the others' is not looked at.
+    return with_draws(book, rng, n, close, drawn, amount)
+
+
+def with_draws(book, rng, n: int, close, drawn, amount) -> TraderDecisions:
+    """The decisions of a compiled pass (``close``: the rows that close; ``drawn``: the
+    top-up rows whose draw decides, ascending, with their ``amount``) after this step's draws:
+    one per row of the book's ``n``, only the deciding ones read (:func:`draws_at`); a row
+    tops up when its draw is under its ``top_up_probability``."""
     keep = draws_at(rng, n, drawn) < book.top_up_probability[drawn]
     return TraderDecisions(close=close, top_up=drawn[keep], top_up_usd=amount[keep])
 
@@ -226,7 +233,7 @@ def book_rules(book) -> tuple[np.ndarray, np.ndarray]:
     behaviour, tp, sl, panic, ratio, fraction, collateral = (
         arrays[0], *(_rows(a, n) for a in arrays[1:])
     )  # fmt: skip
-    rules = jit_rows.book_rules(behaviour, _CODES, tp, sl, panic, ratio, fraction, collateral)
+    rules = jit_rows.book_rules(behaviour, CODES, tp, sl, panic, ratio, fraction, collateral)
     if not any(a.flags.writeable for a in arrays):
         _last_rules = (book, arrays, rules)
     return rules

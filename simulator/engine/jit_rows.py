@@ -9,7 +9,10 @@ callers are unchanged; the chain engine and the mirror both use them):
 - :func:`estimate` -- every row's equity and maintenance carried to the new prices
   (:func:`simulator.agents.traders.estimate`);
 - :func:`decide_rows` -- the traders' closes and the top-up rows whose draw decides
-  (:func:`simulator.agents.traders.decide`; the draws stay in numpy);
+  (:func:`simulator.agents.traders.decide`; the draws stay in numpy), on the book's rules
+  made once (:func:`book_rules`);
+- :func:`plan_pass` -- the carry, its unit sums and the decisions in one pass
+  (:func:`simulator.engine.traders.carried_decisions`);
 - :func:`unit_sum` and :func:`store_units` -- a per-row array summed per margin unit, and a
   health read of some units written into their rows' views
   (:class:`simulator.engine.margin.MarginUnits`);
@@ -119,6 +122,83 @@ def estimate(
 
 
 @_jit
+def plan_pass(
+    market, side, size, equity_usd, maintenance_usd, read_price, has_funding, read_funding,
+    has_scale, read_scale, oracle_price, funding_flat, margin_scale, unit_of_row, count,
+    behaviour, codes, isolated, collateral_in, threshold, entry_price, top_up_base, wallet_usd,
+):  # fmt: skip
+    """The traders' phase in one pass over the rows: :func:`row_carry` and :func:`estimate` at
+    every row's market's oracle price (equity, maintenance per row), their sums per margin unit
+    (each unit's rows added in row order from 0.0, as :func:`unit_sum`), and
+    :func:`decide_rows` on them with ``can_close`` the rows of a unit above maintenance
+    (``unit equity > unit maintenance``: judged after the pass on the rows that want to close)
+    and ``can_top_up`` the rows not ``isolated``. Returns (equity, maintenance, unit equity,
+    unit maintenance, closes, the top-up rows whose draw decides, their amounts)."""
+    take_profit, stop_loss, panic, top_up = codes[0], codes[1], codes[2], codes[3]
+    n = len(side)
+    equity = np.empty(n)
+    maintenance = np.empty(n)
+    unit_equity = np.zeros(count)
+    unit_maintenance = np.zeros(count)
+    wanting = np.empty(n, dtype=np.int64)
+    drawn = np.empty(n, dtype=np.int64)
+    amount = np.empty(n)
+    n_wanting = 0
+    n_drawn = 0
+    for i in range(n):
+        m = market[i]
+        p = oracle_price[m]
+        e = np.float64(side[i]) * size[i] * (p - read_price[i]) + equity_usd[i]
+        if has_funding:
+            f = funding_flat[2 * m + (1 if side[i] < 0 else 0)]
+            e = e - (f - read_funding[i]) * size[i]
+        mm = p / read_price[i] * maintenance_usd[i]
+        if has_scale:
+            mm = mm * (margin_scale[m] / read_scale[i])
+        equity[i] = e
+        maintenance[i] = mm
+        u = unit_of_row[i]
+        unit_equity[u] += e
+        unit_maintenance[u] += mm
+        if not size[i] > 0:
+            continue
+        b = behaviour[i]
+        if b == top_up:
+            if isolated[i]:
+                continue
+            add = _minimum(top_up_base[i], wallet_usd[i])
+            if e < threshold[i] * mm and add >= 1.0:
+                drawn[n_drawn] = i
+                amount[n_drawn] = add
+                n_drawn += 1
+            continue
+        if b == take_profit:
+            c = collateral_in[i]
+            wants = e - c >= threshold[i] * c
+        elif b == stop_loss:
+            c = collateral_in[i]
+            wants = -(e - c) >= threshold[i] * c
+        elif b == panic:
+            entry = entry_price[i]
+            move = np.float64(side[i]) * (entry - p)
+            wants = move / _maximum(entry, 1e-300) >= threshold[i]
+        else:
+            continue
+        if wants and e > mm:
+            wanting[n_wanting] = i
+            n_wanting += 1
+    close = np.empty(n_wanting, dtype=np.int64)
+    n_close = 0
+    for k in range(n_wanting):
+        u = unit_of_row[wanting[k]]
+        if unit_equity[u] > unit_maintenance[u]:
+            close[n_close] = wanting[k]
+            n_close += 1
+    return (equity, maintenance, unit_equity, unit_maintenance, close[:n_close].copy(),
+            drawn[:n_drawn].copy(), amount[:n_drawn].copy())  # fmt: skip
+
+
+@_jit
 def book_rules(behaviour, codes, take_profit_fraction, stop_loss_fraction, panic_drawdown,
                top_up_margin_ratio, top_up_fraction, collateral_usd):  # fmt: skip
     """Each row's rule threshold (its behaviour's: the take-profit or stop-loss fraction, the
@@ -156,9 +236,10 @@ def decide_rows(
     and ``top_up_base``: the book's rules (:func:`book_rules`). A row closes when it may
     (``can_close``), its behaviour's rule says so (take profit: ``equity − collateral >=
     fraction × collateral``; stop loss: ``−(equity − collateral) >= fraction × collateral``;
-    panic: ``side × (entry − price) / max(entry, 1e-300) >= drawdown``) and its equity is above
-    maintenance. A top-up row may add (``can_top_up``) ``min(top-up base, wallet)``, when its
-    equity is under ``ratio × maintenance``."""
+    panic: ``side × (entry − price) / max(entry, 1e-300) >= drawdown``; ``price`` one per row,
+    or ``price[0]`` for all) and its equity is above maintenance. A top-up row may add
+    (``can_top_up``) ``min(top-up base, wallet)``, when its equity is under ``ratio ×
+    maintenance``."""
     take_profit, stop_loss, panic, top_up = codes[0], codes[1], codes[2], codes[3]
     n = len(size)
     close = np.empty(n, dtype=np.int64)
@@ -467,6 +548,8 @@ def warm_up(book) -> None:
     estimate(side, f, f, f, f, f, True, True, f, f, True, f, f)
     book_rules(behaviour, i, tp, sl, panic, ratio, fraction, collateral)
     decide_rows(behaviour, i, f, True, b, True, b, f, f, f, f, f, side, f, True, f, f)
+    plan_pass(market, side, f, f, f, f, True, f, True, f, f, f, f, i, 0, behaviour, i,
+              of_book("isolated", np.bool_), f, f, f, f, f)  # fmt: skip
     unit_sum(i, f, 0)
     store_units(i, f, f, 0, i, i, f, side, f, f, market, f, True, f, f, f, f, True, f, f, True,
                 f, f)  # fmt: skip
