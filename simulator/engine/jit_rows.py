@@ -73,6 +73,21 @@ def _clip(x, low, high):
     return x if (x != x or x < high) else high
 
 
+_MAX_FLOAT = np.finfo(np.float64).max
+
+
+@_jit
+def _nan_to_num(x):
+    """``np.nan_to_num`` of a float: NaN to 0, ±inf to the largest finite float of its sign."""
+    if x != x:
+        return 0.0
+    if x == np.inf:
+        return _MAX_FLOAT
+    if x == -np.inf:
+        return -_MAX_FLOAT
+    return x
+
+
 # -- the traders' rows ------------------------------------------------------------------------
 
 
@@ -407,9 +422,10 @@ def plan_rows(
     candidates = np.empty(n, dtype=np.int64)
     k = 0
     for u in range(n):
-        if not (notional[u] > 0 and eq[u] < mm[u]):
-            continue
+        # Liquidatable for long enough first: few units are, and the test reads one array.
         if not (since[u] >= 0 and step - since[u] >= delay):
+            continue
+        if not (notional[u] > 0 and eq[u] < mm[u]):
             continue
         r = reward[u * reward_step]
         if r <= 0 or notional[u] * r - gas_cost_usd >= min_profit_usd:
@@ -477,24 +493,39 @@ def unit_fractions(
 
 @_jit
 def deficit_bound_reached(
-    units, count, unit_of_row, size, side, market, price, skew_scale, band, skew0, eq, mm,
-    confirm_band,
+    units, count, rows_by_unit, unit_start, unit_of_row, size, side, market, price, skew_scale,
+    band, skew0, eq, mm, confirm_band,
 ):  # fmt: skip
     """Whether some unit of ``units`` has ``eq <= bound + confirm_band × |mm|``, its bound the
     sum over its open rows (row order) of ``size × price × (adverse + 1e-6)``, ``adverse`` its
     market's largest adverse liquidation fill fraction for its side
     (:func:`simulator.engine.keepers.may_leave_deficit`): ``(3L − 2·skew0) / (2·skew scale)``
     for longs, ``(3S + 2·skew0) / (2·skew scale)`` for shorts (0 where the skew scale is not
-    positive), clipped to ``[0, band]``; ``L`` / ``S`` the long / short sizes of the units'
-    open rows (row order)."""
+    positive; ``skew0`` through ``np.nan_to_num``), clipped to ``[0, band]``; ``L`` / ``S``
+    the long / short sizes of the units' open rows (row order). The units' rows are found through ``rows_by_unit`` /
+    ``unit_start`` (:class:`simulator.engine.margin.MarginUnits`), then put in row order."""
     n_markets = len(skew_scale)
     chosen = np.zeros(count, dtype=np.bool_)
+    n_rows = 0
     for k in range(len(units)):
-        chosen[units[k]] = True
+        u = units[k]
+        if not chosen[u]:
+            chosen[u] = True
+            n_rows += unit_start[u + 1] - unit_start[u]
+    rows = np.empty(n_rows, dtype=np.int64)
+    j = 0
+    for k in range(len(units)):
+        u = units[k]
+        if chosen[u]:
+            chosen[u] = False  # each unit's rows once
+            for place in range(unit_start[u], unit_start[u + 1]):
+                rows[j] = rows_by_unit[place]
+                j += 1
+    rows = np.sort(rows)
     longs = np.zeros(n_markets)
     shorts = np.zeros(n_markets)
-    for r in range(len(unit_of_row)):
-        if chosen[unit_of_row[r]] and size[r] > 0:
+    for r in rows:
+        if size[r] > 0:
             m = market[r]
             longs[m] += size[r] * (1.0 if side[r] > 0 else 0.0)
             shorts[m] += size[r] * (1.0 if side[r] < 0 else 0.0)
@@ -502,20 +533,20 @@ def deficit_bound_reached(
     short_adverse = np.empty(n_markets)
     for m in range(n_markets):
         if skew_scale[m] > 0:
-            la = (3 * longs[m] - 2 * skew0[m]) / (2 * skew_scale[m])
-            sa = (3 * shorts[m] + 2 * skew0[m]) / (2 * skew_scale[m])
+            skew = _nan_to_num(skew0[m])
+            la = (3 * longs[m] - 2 * skew) / (2 * skew_scale[m])
+            sa = (3 * shorts[m] + 2 * skew) / (2 * skew_scale[m])
         else:
             la = 0.0
             sa = 0.0
         long_adverse[m] = _clip(la, 0.0, band[m])
         short_adverse[m] = _clip(sa, 0.0, band[m])
     bound = np.zeros(count)
-    for r in range(len(unit_of_row)):
-        u = unit_of_row[r]
-        if chosen[u] and size[r] > 0:
+    for r in rows:
+        if size[r] > 0:
             m = market[r]
             adverse = long_adverse[m] if side[r] > 0 else short_adverse[m]
-            bound[u] += size[r] * price[m] * (adverse + 1e-6)
+            bound[unit_of_row[r]] += size[r] * price[m] * (adverse + 1e-6)
     for k in range(len(units)):
         u = units[k]
         if eq[u] <= bound[u] + confirm_band * abs(mm[u]):
@@ -557,4 +588,4 @@ def warm_up(book) -> None:
     liquidatable_since(i, f, f, f, 0)
     plan_rows(f, f, f, i, 0, 0, 0, f, 0, 0.0, 0.0, False, f, 0)
     unit_fractions(i, market, f, 0, True, f, f, False, f, b)
-    deficit_bound_reached(i, 0, i, f, side, market, f, f, f, f, f, f, 0.0)
+    deficit_bound_reached(i, 0, i, i, i, f, side, market, f, f, f, f, f, f, 0.0)

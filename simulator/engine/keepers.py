@@ -255,7 +255,7 @@ def may_leave_deficit(
     params = [m.params for m in ctx.world.params.markets]
     scale = np.array([float(p.skew_scale) for p in params])
     band = np.array([p.max_liquidation_impact_bps / 1e4 for p in params])
-    skew0 = np.nan_to_num(np.asarray(oi_long_base - oi_short_base, dtype=np.float64))
+    skew0 = np.asarray(oi_long_base - oi_short_base, dtype=np.float64)  # NaN to 0 there
     count = ctx.units.count
     if units.max() >= count:
         raise IndexError(f"may_leave_deficit: a unit out of 0..{count - 1} in {units.tolist()}")
@@ -264,7 +264,8 @@ def may_leave_deficit(
     # order (as np.bincount adds), the test.
     return bool(
         jit_rows.deficit_bound_reached(
-            units, count, ctx.units.unit_of_row, np.asarray(tr.size_base, dtype=np.float64),
+            units, count, *ctx.units.grouping(), ctx.units.unit_of_row,
+            np.asarray(tr.size_base, dtype=np.float64),
             tr.side, np.asarray(book.market, dtype=np.int64),
             np.asarray(s.oracle_price_usd, dtype=np.float64), scale, band,
             _units(skew0, len(scale)), _units(eq, count), _units(mm, count), CONFIRM_BAND,

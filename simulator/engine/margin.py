@@ -137,7 +137,7 @@ class MarginUnits:
             maintenance[iso] = from_wad_array([m for _, m in pairs])
         return equity, maintenance
 
-    def _grouping(self) -> tuple[np.ndarray, np.ndarray]:
+    def grouping(self) -> tuple[np.ndarray, np.ndarray]:
         """:attr:`rows_by_unit` and :attr:`unit_start` (made from :attr:`unit_of_row` when
         this instance was built without them)."""
         if self.rows_by_unit is not None and self.unit_start is not None:
@@ -165,7 +165,7 @@ class MarginUnits:
         units = np.asarray(units, dtype=np.int64)
         if not len(units):
             return
-        rows_by_unit, unit_start = self._grouping()
+        rows_by_unit, unit_start = self.grouping()
         n = len(state.side)
         fraction = self.maintenance_fraction
         has_funding = funding_index_usd is not None and state.read_funding_index_usd is not None
