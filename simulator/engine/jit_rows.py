@@ -117,6 +117,14 @@ def estimate(
     n = len(side)
     equity = np.empty(n)
     maintenance = np.empty(n)
+    if per_row_price and has_funding and has_scale:  # the engines' case: one loop
+        for i in range(n):
+            p = price[i]
+            e = np.float64(side[i]) * size[i] * (p - read_price[i]) + equity_usd[i]
+            equity[i] = e - (funding[i] - read_funding[i]) * size[i]
+            m = p / read_price[i] * maintenance_usd[i]
+            maintenance[i] = m * (scale[i] / read_scale[i])
+        return equity, maintenance
     if per_row_price:
         for i in range(n):
             p = price[i]
