@@ -112,8 +112,9 @@ def estimate(
 ):  # fmt: skip
     """Equity ``equity + side·size·(price − read) − (funding − read funding)·size`` and
     maintenance ``price / read · maintenance · scale / read scale`` per row (the funding and
-    scale terms with their flags; ``price`` one per row, or ``price[0]`` for all). One simple
-    loop per term, so that each is vectorized."""
+    scale terms with their flags; ``price`` one per row, or ``price[0]`` for all). The
+    engines' case (per-row price, funding and scale) in one loop, the others a loop per term;
+    each loop branch-free, so that it is vectorized."""
     n = len(side)
     equity = np.empty(n)
     maintenance = np.empty(n)
