@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulator.engine import jit_rows
+
 
 @dataclass(frozen=True)
 class KeeperPlan:
@@ -58,24 +60,44 @@ def plan_liquidations(
         Keeper reward per unit of liquidated notional (penalty × keeper share), one for all or
         per account; where it is 0 the profit threshold does not apply.
     """
-    has_position = notional_usd > 0
-    under = has_position & (equity_usd < maintenance_usd)
-    seen_long_enough = (liquidatable_since >= 0) & (
-        step - liquidatable_since >= reaction_delay_steps
-    )
-    eligible = under & seen_long_enough
-    reward = np.broadcast_to(np.asarray(keeper_reward_fraction, dtype=np.float64), under.shape)
-    eligible &= (reward <= 0) | (notional_usd * reward - gas_cost_usd >= min_profit_usd)
-    candidates = np.flatnonzero(eligible)
-    # Largest notional first; ties by index, so the order is deterministic.
-    order = np.lexsort((candidates, -notional_usd[candidates]))
-    chosen = candidates[order][:capacity]
-    if backstop_fraction is None:
-        return KeeperPlan(backstop=np.array([], dtype=np.int64), liquidate=chosen)
-    fraction = np.broadcast_to(np.asarray(backstop_fraction, dtype=np.float64), under.shape)
-    # NaN (an account the backstop cannot take over) compares False: liquidated.
-    deep = equity_usd[chosen] < fraction[chosen] * maintenance_usd[chosen]
-    return KeeperPlan(backstop=chosen[deep], liquidate=chosen[~deep])
+    # One compiled pass (:func:`simulator.engine.jit_rows.plan_rows`); the numpy form it
+    # replaced is the reference of tests/agents/test_keepers_jit.py.
+    equity_usd = np.asarray(equity_usd, dtype=np.float64)
+    n = len(equity_usd)
+    reward, reward_step = _one_or_per_account(keeper_reward_fraction, n)
+    has_backstop = backstop_fraction is not None
+    fraction, fraction_step = _one_or_per_account(backstop_fraction if has_backstop else 0.0, n)
+    backstop, liquidate = jit_rows.plan_rows(
+        equity_usd, _accounts(maintenance_usd, n), _accounts(notional_usd, n),
+        _since(liquidatable_since, n), int(step), int(capacity), int(reaction_delay_steps),
+        reward, reward_step, float(gas_cost_usd), float(min_profit_usd),
+        has_backstop, fraction, fraction_step,
+    )  # fmt: skip
+    return KeeperPlan(backstop=backstop, liquidate=liquidate)
+
+
+def _accounts(a, n: int) -> np.ndarray:
+    """``a`` as ``n`` float64 values, one per account (broadcast as numpy would, or an
+    error)."""
+    a = np.asarray(a, dtype=np.float64)
+    if a.shape != (n,):
+        a = np.ascontiguousarray(np.broadcast_to(a, (n,)))
+    return a
+
+
+def _since(a, n: int) -> np.ndarray:
+    """``liquidatable_since`` as ``n`` integers (its dtype; broadcast as numpy would)."""
+    a = np.asarray(a)
+    if a.shape != (n,):
+        a = np.ascontiguousarray(np.broadcast_to(a, (n,)))
+    return a
+
+
+def _one_or_per_account(value, n: int) -> tuple[np.ndarray, int]:
+    """One float for all ``n`` accounts or one per account, as the kernels read it: an array
+    and the step between accounts' places in it (0: one for all)."""
+    a = np.asarray(value, dtype=np.float64)
+    return (a.reshape(1), 0) if a.ndim == 0 else (_accounts(a, n), 1)
 
 
 def update_liquidatable_since(
@@ -86,18 +108,20 @@ def update_liquidatable_since(
     step: int,
 ) -> np.ndarray:
     """First step each account has been continuously under maintenance margin (-1: not):
-    ``where(under, where(since >= 0, since, step), -1)``, judged on the few accounts under
-    (:func:`update_liquidatable_since_reference`).
+    ``where(under, where(since >= 0, since, step), -1)`` in one compiled pass
+    (:func:`simulator.engine.jit_rows.liquidatable_since`;
+    :func:`update_liquidatable_since_reference` is the formula).
 
     >>> update_liquidatable_since(np.array([-1, 3, 3]), np.array([1.0, 1.0, 9.0]),
     ...                           np.full(3, 5.0), np.ones(3), 7).tolist()
     [7, 3, -1]
     """
-    under = np.flatnonzero((notional_usd > 0) & (equity_usd < maintenance_usd))
-    since = np.full_like(liquidatable_since, -1)
-    was = liquidatable_since[under]
-    since[under] = np.where(was >= 0, was, step)
-    return since
+    since = np.asarray(liquidatable_since)
+    n = len(since)
+    return jit_rows.liquidatable_since(
+        since, _accounts(equity_usd, n), _accounts(maintenance_usd, n),
+        _accounts(notional_usd, n), int(step),
+    )  # fmt: skip
 
 
 def update_liquidatable_since_reference(

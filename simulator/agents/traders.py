@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulator.engine import jit_rows
 from simulator.population import Behaviour
 
 
@@ -76,23 +77,41 @@ def estimate(
     after its block), a tier crossed since the read (maintenance is carried linearly in the
     notional) and the difference between the engine's funding index and the venue's (the venue
     accrues an untouched market's funding at the price of the accrual)."""
-    # The formulas' float operations, each on one operand pair as written (a sum or product
-    # in either order is the same float), into three buffers instead of a new array each.
-    equity = state.side.astype(np.float64)
-    equity *= state.size_base
-    work = np.subtract(price_usd, state.read_price_usd)
-    equity *= work
-    equity += state.equity_usd
-    if funding_index_usd is not None and state.read_funding_index_usd is not None:
-        np.subtract(funding_index_usd, state.read_funding_index_usd, out=work)
-        work *= state.size_base
-        equity -= work
-    maintenance = np.divide(price_usd, state.read_price_usd)
-    maintenance *= state.maintenance_usd
-    if margin_scale is not None and state.read_margin_scale is not None:
-        np.divide(margin_scale, state.read_margin_scale, out=work)
-        maintenance *= work
-    return equity, maintenance
+    # One compiled pass (:func:`simulator.engine.jit_rows.estimate`): the formulas' float
+    # operations, each on one operand pair as written (a sum or product in either order is the
+    # same float), row by row.
+    n = len(state.side)
+    price, per_row = _per_row(price_usd, n)
+    has_funding = funding_index_usd is not None and state.read_funding_index_usd is not None
+    has_scale = margin_scale is not None and state.read_margin_scale is not None
+    return jit_rows.estimate(
+        state.side, _rows(state.size_base, n), _rows(state.equity_usd, n),
+        _rows(state.maintenance_usd, n), _rows(state.read_price_usd, n), price, per_row,
+        has_funding, _rows(funding_index_usd, n) if has_funding else _NONE,
+        _rows(state.read_funding_index_usd, n) if has_funding else _NONE,
+        has_scale, _rows(margin_scale, n) if has_scale else _NONE,
+        _rows(state.read_margin_scale, n) if has_scale else _NONE,
+    )  # fmt: skip
+
+
+_NONE = np.zeros(0)
+"""An optional array left out (the kernels' flag says so)."""
+
+
+def _rows(a, n: int) -> np.ndarray:
+    """``a`` as ``n`` rows of float64 (itself when it is that; else converted, or broadcast as
+    numpy's operators would: an error when it cannot be)."""
+    a = np.asarray(a, dtype=np.float64)
+    if a.shape != (n,):
+        a = np.ascontiguousarray(np.broadcast_to(a, (n,)))
+    return a
+
+
+def _per_row(value, n: int) -> tuple[np.ndarray, bool]:
+    """A value that is one float for all ``n`` rows or one per row, as the kernels take it: an
+    array and whether it is per row."""
+    a = np.asarray(value, dtype=np.float64)
+    return (a.reshape(1), False) if a.ndim == 0 else (_rows(a, n), True)
 
 
 def estimate_reference(
@@ -140,75 +159,87 @@ def decide(
     maintenance margin as a whole (a cross account's row may look healthy on its own while the
     account is not: its close would revert).
     """
-    open_ = state.size_base > 0
-    open_top = open_ & can_top_up if can_top_up is not None else open_
-    open_close = open_ & can_close if can_close is not None else open_
-    with np.errstate(invalid="ignore"):  # inf thresholds × 0 collateral of flat traders
-        if carried is None:
-            carried = estimate(state, price_usd, funding_index_usd, margin_scale)
-        return _decide(state, book, price_usd, rng, open_close, open_top, carried)
+    if carried is None:
+        carried = estimate(state, price_usd, funding_index_usd, margin_scale)
+    return _decide(state, book, price_usd, rng, can_close, can_top_up, carried)
 
 
-_last_rows: tuple[object, np.ndarray, dict[int, np.ndarray]] | None = None
+#: The behaviours' codes as :func:`simulator.engine.jit_rows.decide_rows` takes them.
+CODES = np.array(
+    [Behaviour.TAKE_PROFIT, Behaviour.STOP_LOSS, Behaviour.PANIC, Behaviour.TOP_UP],
+    dtype=np.int64,
+)
 
 
-def behaviour_rows(book) -> dict[int, np.ndarray]:
-    """The book's rows of each :class:`~simulator.population.Behaviour` that acts (int64,
-    ascending), remembered for the last book by identity (a book is fixed for a run)."""
-    global _last_rows
-    last = _last_rows
-    if last is None or last[0] is not book or last[1] is not book.behaviour:
-        behaviour = np.asarray(book.behaviour)
-        rows = {
-            int(b): np.flatnonzero(behaviour == b)
-            for b in (Behaviour.TAKE_PROFIT, Behaviour.STOP_LOSS, Behaviour.PANIC, Behaviour.TOP_UP)
-        }
-        last = _last_rows = (book, book.behaviour, rows)
-    return last[2]
+def _mask(a, n: int) -> np.ndarray:
+    """A bool per row (``a`` itself when it is one)."""
+    a = np.asarray(a, dtype=np.bool_)
+    if a.shape != (n,):
+        a = np.ascontiguousarray(np.broadcast_to(a, (n,)))
+    return a
 
 
-def _decide(state, book, price_usd, rng, open_, open_top, carried) -> TraderDecisions:
-    """:func:`decide`'s rules judged on each behaviour's rows alone (the same float operations
-    row by row as on the whole book; the draws are one per row of the book all the same). The
-    behaviours' rows are disjoint: a top-up row never closes, and the rows that want to close
-    are the three closing behaviours' together."""
+def _decide(state, book, price_usd, rng, may_close, may_top_up, carried) -> TraderDecisions:
+    """:func:`decide`'s rules on every open row in one compiled pass
+    (:func:`simulator.engine.jit_rows.decide_rows`: the closes, and the top-up rows whose draw
+    decides with their amounts), then the draws (:func:`with_draws`). ``may_close`` /
+    ``may_top_up``: bool per row, or None for all. The behaviours' rows are disjoint: a
+    top-up row never closes."""
     equity, maintenance = carried
-    collateral_in = state.collateral_in_usd
-    rows = behaviour_rows(book)
-    per_row_price = np.ndim(price_usd) > 0
+    n = len(state.side)
+    price, per_row = _per_row(price_usd, n)
+    threshold, top_up_base = book_rules(book)
+    close, drawn, amount = jit_rows.decide_rows(
+        np.asarray(book.behaviour), CODES, _rows(state.size_base, n),
+        may_close is not None, _mask(may_close, n) if may_close is not None else _NO_MASK,
+        may_top_up is not None, _mask(may_top_up, n) if may_top_up is not None else _NO_MASK,
+        _rows(equity, n), _rows(maintenance, n), _rows(state.collateral_in_usd, n), threshold,
+        _rows(state.entry_price_usd, n), state.side, price, per_row, top_up_base,
+        _rows(state.wallet_usd, n),
+    )  # fmt: skip
+    return with_draws(book, rng, n, close, drawn, amount)
 
-    def price_at(r: np.ndarray):
-        return price_usd[r] if per_row_price else price_usd
 
-    r = rows[Behaviour.TAKE_PROFIT]
-    r = r[open_[r]]
-    collateral = collateral_in[r]
-    take_profit = r[equity[r] - collateral >= book.take_profit_fraction[r] * collateral]
-    r = rows[Behaviour.STOP_LOSS]
-    r = r[open_[r]]
-    collateral = collateral_in[r]
-    stop_loss = r[-(equity[r] - collateral) >= book.stop_loss_fraction[r] * collateral]
-    r = rows[Behaviour.PANIC]
-    r = r[open_[r]]
-    entry = state.entry_price_usd[r]
-    side = state.side[r].astype(np.float64)
-    # An entry price near 0 (a market that fell to almost nothing before the position opened)
-    # makes the quotient overflow to ±inf, which compares with the drawdown as it should: no
-    # overflow warning for it (every finite quotient is unchanged).
-    with np.errstate(over="ignore"):
-        adverse_move = side * (entry - price_at(r)) / np.maximum(entry, 1e-300)
-    panic = r[adverse_move >= book.panic_drawdown[r]]
-    closing = np.sort(np.concatenate([take_profit, stop_loss, panic]))
-    # A trader already under maintenance margin is left to the keepers (its close would revert).
-    close = closing[equity[closing] > maintenance[closing]]
+def with_draws(book, rng, n: int, close, drawn, amount) -> TraderDecisions:
+    """The decisions of a compiled pass (``close``: the rows that close; ``drawn``: the
+    top-up rows whose draw decides, ascending, with their ``amount``) after this step's draws:
+    one per row of the book's ``n``, only the deciding ones read (:func:`draws_at`); a row
+    tops up when its draw is under its ``top_up_probability``."""
+    keep = draws_at(rng, n, drawn) < book.top_up_probability[drawn]
+    return TraderDecisions(close=close, top_up=drawn[keep], top_up_usd=amount[keep])
 
-    r = rows[Behaviour.TOP_UP]
-    r = r[open_top[r]]
-    amount = np.minimum(book.top_up_fraction[r] * book.collateral_usd[r], state.wallet_usd[r])
-    wants = (equity[r] < book.top_up_margin_ratio[r] * maintenance[r]) & (amount >= 1.0)
-    drawn = np.flatnonzero(wants)  # the rows whose draw decides: the others' is not looked at
-    wants[drawn] = draws_at(rng, len(state.side), r[drawn]) < book.top_up_probability[r[drawn]]
-    return TraderDecisions(close=close, top_up=r[wants], top_up_usd=amount[wants])
+
+#: The book's arrays :func:`book_rules` reads.
+_RULE_ARRAYS = ("behaviour", "take_profit_fraction", "stop_loss_fraction", "panic_drawdown",
+                "top_up_margin_ratio", "top_up_fraction", "collateral_usd")  # fmt: skip
+_last_rules: tuple[object, list, tuple[np.ndarray, np.ndarray]] | None = None
+
+
+def book_rules(book) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's rule threshold and top-up before the wallet's cap
+    (:func:`simulator.engine.jit_rows.book_rules`), remembered for the last book when its
+    arrays are read-only (a run's :class:`~simulator.population.TraderBook`: fixed for the
+    run; the same arrays by identity); made again on every call for a book that can change."""
+    global _last_rules
+    arrays = [np.asarray(getattr(book, k)) for k in _RULE_ARRAYS]
+    last = _last_rules
+    if (
+        last is not None
+        and last[0] is book
+        and all(a is b for a, b in zip(arrays, last[1], strict=True))
+    ):
+        return last[2]
+    n = len(arrays[0])
+    behaviour, tp, sl, panic, ratio, fraction, collateral = (
+        arrays[0], *(_rows(a, n) for a in arrays[1:])
+    )  # fmt: skip
+    rules = jit_rows.book_rules(behaviour, CODES, tp, sl, panic, ratio, fraction, collateral)
+    if not any(a.flags.writeable for a in arrays):
+        _last_rules = (book, arrays, rules)
+    return rules
+
+
+_NO_MASK = np.zeros(0, dtype=np.bool_)
 
 
 #: A jump of the stream (:meth:`numpy.random.PCG64.advance`) costs about what drawing this many

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.agents import keepers as keeper_agents
+from simulator.engine import jit_rows
 from simulator.engine.context import Action, Context
 from simulator.engine.state import EngineState
 
@@ -55,10 +56,21 @@ def watch_list(
     notional per unit, USD): the ones near liquidation, or every open one each
     :data:`FULL_REFRESH_STEPS` and when ``everyone``. What is read becomes the traders' view,
     so this list does not depend on ``full_health_every_step`` (see :func:`confirm_list`)."""
-    active = notional > 0
-    if everyone or t % FULL_REFRESH_STEPS == 0:
-        return np.flatnonzero(active)
-    return np.flatnonzero(active & ((eq < WATCH_MARGIN_RATIO * mm) | (s.liquidatable_since >= 0)))
+    notional = np.asarray(notional, dtype=np.float64)
+    n = len(notional)
+    return jit_rows.watch_rows(
+        _units(eq, n), _units(mm, n), notional, _units(s.liquidatable_since, n, None),
+        bool(everyone or t % FULL_REFRESH_STEPS == 0), WATCH_MARGIN_RATIO,
+    )  # fmt: skip
+
+
+def _units(a, n: int, dtype=np.float64) -> np.ndarray:
+    """``a`` as one value per unit of the ``n`` (``dtype``: None keeps its own; broadcast as
+    numpy would, or an error)."""
+    a = np.asarray(a, dtype=dtype)
+    if a.shape != (n,):
+        a = np.ascontiguousarray(np.broadcast_to(a, (n,)))
+    return a
 
 
 def confirm_list(
@@ -113,14 +125,24 @@ def unit_fractions(ctx: Context, notional_row: np.ndarray, notional: np.ndarray 
     notional-weighted mean of its markets' (the venue sums ``backstopFraction × MM`` over
     the account's markets). ``notional``: the units' sums of ``notional_row`` when the caller
     has them (``unit_sum(notional_row)``; summed here when None)."""
-    units, market = ctx.units, ctx.world.book.market
-    total = units.unit_sum(notional_row) if notional is None else notional
-    safe = np.where(total > 0, total, 1.0)
-    reward = units.unit_sum(notional_row * ctx.keeper_reward_fraction[market]) / safe
-    if ctx.backstop_fraction is None:
-        return reward, None
-    backstop = units.unit_sum(notional_row * ctx.backstop_fraction[market]) / safe
-    return reward, np.where(units.isolated, np.nan, backstop)
+    units = ctx.units
+    rows = len(units.unit_of_row)
+    has_backstop = ctx.backstop_fraction is not None
+    # One compiled pass (:func:`simulator.engine.jit_rows.unit_fractions`): the sums in row
+    # order as unit_sum's, each divided by the unit's notional (1 where it is 0).
+    reward, backstop = jit_rows.unit_fractions(
+        units.unit_of_row, np.asarray(ctx.world.book.market, dtype=np.int64),
+        _units(notional_row, rows), units.count,
+        notional is not None, _NONE if notional is None else _units(notional, units.count),
+        np.asarray(ctx.keeper_reward_fraction, dtype=np.float64),
+        has_backstop, np.asarray(ctx.backstop_fraction, dtype=np.float64) if has_backstop
+        else _NONE, units.isolated,
+    )  # fmt: skip
+    return reward, (backstop if has_backstop else None)
+
+
+_NONE = np.zeros(0)
+"""An optional array left out (the kernels' flag says so)."""
 
 
 def scenario_plan(
@@ -230,26 +252,22 @@ def may_leave_deficit(
     if change is not None and change.parameter in _FILL_PARAMETERS:
         return True
     book, tr = ctx.world.book, s.trader
-    rows = ctx.units.rows_of(units)
-    rows = rows[tr.size_base[rows] > 0]
-    market = book.market[rows]
-    size, side = tr.size_base[rows], tr.side[rows]
-    n = ctx.n_markets
-    longs = np.bincount(market, weights=size * (side > 0), minlength=n)
-    shorts = np.bincount(market, weights=size * (side < 0), minlength=n)
     params = [m.params for m in ctx.world.params.markets]
     scale = np.array([float(p.skew_scale) for p in params])
     band = np.array([p.max_liquidation_impact_bps / 1e4 for p in params])
-    skew0 = np.nan_to_num(np.asarray(oi_long_base - oi_short_base, dtype=np.float64))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        long_adverse = np.where(scale > 0, (3 * longs - 2 * skew0) / (2 * scale), 0.0)
-        short_adverse = np.where(scale > 0, (3 * shorts + 2 * skew0) / (2 * scale), 0.0)
-    long_adverse = np.clip(long_adverse, 0.0, band)
-    short_adverse = np.clip(short_adverse, 0.0, band)
-    price = s.oracle_price_usd[market]
-    adverse = (
-        size * price * (np.where(side > 0, long_adverse[market], short_adverse[market]) + 1e-6)
-    )
-    # Each unit's sum in row order (np.bincount adds as np.add.at into zeros does).
-    bound = np.bincount(ctx.units.unit_of_row[rows], weights=adverse, minlength=ctx.units.count)
-    return bool((eq[units] <= bound[units] + CONFIRM_BAND * np.abs(mm[units])).any())
+    skew0 = np.asarray(oi_long_base - oi_short_base, dtype=np.float64)  # NaN to 0 there
+    count = ctx.units.count
+    if units.max() >= count:
+        raise IndexError(f"may_leave_deficit: a unit out of 0..{count - 1} in {units.tolist()}")
+    # One compiled pass over the units' rows (:func:`simulator.engine.jit_rows.
+    # deficit_bound_reached`): the markets' adverse fractions, each unit's bound summed in row
+    # order (as np.bincount adds), the test.
+    return bool(
+        jit_rows.deficit_bound_reached(
+            units, count, *ctx.units.grouping(), ctx.units.unit_of_row,
+            np.asarray(tr.size_base, dtype=np.float64),
+            tr.side, np.asarray(book.market, dtype=np.int64),
+            np.asarray(s.oracle_price_usd, dtype=np.float64), scale, band,
+            _units(skew0, len(scale)), _units(eq, count), _units(mm, count), CONFIRM_BAND,
+        )
+    )  # fmt: skip

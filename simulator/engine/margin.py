@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulator.engine import jit_rows
 from simulator.units import from_wad_array
 
 
@@ -54,6 +55,8 @@ class MarginUnits:
     def of_book(cls, book, maintenance_fraction: np.ndarray | None = None) -> MarginUnits:
         """The units of a :class:`~simulator.population.TraderBook` (``maintenance_fraction``:
         per market, see :attr:`maintenance_fraction`)."""
+        # The per-step kernels loaded now, at the run's setup (not in its first step).
+        jit_rows.warm_up(book)
         cross_accounts = np.unique(book.account[~book.isolated])
         iso_rows = np.flatnonzero(book.isolated)
         unit_of_account = np.full(book.n_accounts, -1, dtype=np.int64)
@@ -85,8 +88,13 @@ class MarginUnits:
         return len(self.account)
 
     def unit_sum(self, per_row: np.ndarray) -> np.ndarray:
-        """Sum of a per-row array over each unit's rows."""
-        return np.bincount(self.unit_of_row, weights=per_row, minlength=self.count)
+        """Sum of a per-row array over each unit's rows (row order from 0.0, as
+        ``np.bincount(unit_of_row, weights=per_row, minlength=count)`` adds; compiled:
+        :func:`simulator.engine.jit_rows.unit_sum`)."""
+        per_row = np.asarray(per_row, dtype=np.float64)
+        if per_row.shape != self.unit_of_row.shape:
+            raise ValueError(f"unit_sum: {per_row.shape} values for {self.unit_of_row.shape} rows")
+        return jit_rows.unit_sum(self.unit_of_row, per_row, self.count)
 
     def rows_of(self, units: np.ndarray) -> np.ndarray:
         """Rows of the given units, in row order."""
@@ -129,28 +137,14 @@ class MarginUnits:
             maintenance[iso] = from_wad_array([m for _, m in pairs])
         return equity, maintenance
 
-    #: :meth:`_rows_and_slots` finds the rows unit by unit when the units read are fewer than
-    #: one in this many (a pass over the book costs about that many units' lookups).
-    FEW_UNITS = 16
-
-    def _rows_and_slots(self, units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The book rows of ``units`` and each row's slot in ``units`` (its unit's last place
-        there, for a unit given twice): rows ascending within each unit, the order in which
-        :meth:`store` sums a unit's rows."""
-        if self.rows_by_unit is None or len(units) * self.FEW_UNITS > self.count:
-            slot = np.full(self.count, -1, dtype=np.int64)
-            slot[units] = np.arange(len(units))
-            slot_of_row = slot[self.unit_of_row]
-            rows = np.flatnonzero(slot_of_row >= 0)
-            return rows, slot_of_row[rows]
-        distinct, first_from_end = np.unique(units[::-1], return_index=True)
-        last = len(units) - 1 - first_from_end
-        start = self.unit_start[distinct]
-        length = self.unit_start[distinct + 1] - start
-        # Places start..start+length-1 of every distinct unit, one after the other.
-        ends = np.cumsum(length)
-        place = np.arange(int(ends[-1])) + np.repeat(start - (ends - length), length)
-        return self.rows_by_unit[place], np.repeat(last, length)
+    def grouping(self) -> tuple[np.ndarray, np.ndarray]:
+        """:attr:`rows_by_unit` and :attr:`unit_start` (made from :attr:`unit_of_row` when
+        this instance was built without them)."""
+        if self.rows_by_unit is not None and self.unit_start is not None:
+            return self.rows_by_unit, self.unit_start
+        counts = np.bincount(self.unit_of_row, minlength=self.count)
+        start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        return np.argsort(self.unit_of_row, kind="stable").astype(np.int64), start
 
     def store(
         self,
@@ -171,38 +165,35 @@ class MarginUnits:
         units = np.asarray(units, dtype=np.int64)
         if not len(units):
             return
-        rows, k = self._rows_and_slots(units)
-        n = len(units)
-        market = market_of_row[rows]
-        price = prices_usd[market]
-        size = state.size_base[rows]
-        side = state.side[rows].astype(np.float64)
-        pnl = side * size * (price - state.entry_price_usd[rows])
-        pnl = np.where(size > 0, pnl, 0.0)
-        weight = size * price  # the row's notional, times its market's MMF
-        if self.maintenance_fraction is not None:
-            weight = weight * self.maintenance_fraction[market]
-        collateral = state.collateral_in_usd[rows]
-        # Sums over each read unit's rows, in row order (slots, not the units' numbers).
-        pnl_sum = np.bincount(k, weights=pnl, minlength=n)[k]
-        weight_sum = np.bincount(k, weights=weight, minlength=n)[k]
-        collateral_sum = np.bincount(k, weights=collateral, minlength=n)[k]
-        rows_in_unit = np.bincount(k, minlength=n)[k]
-        share = np.where(
-            collateral_sum > 0,
-            collateral / np.where(collateral_sum > 0, collateral_sum, 1),
-            1.0 / rows_in_unit,
-        )
-        eq_u, mm_u = equity[k], maintenance[k]
-        state.equity_usd[rows] = share * (eq_u - pnl_sum) + pnl
-        state.maintenance_usd[rows] = np.where(
-            weight_sum > 0,
-            mm_u * weight / np.where(weight_sum > 0, weight_sum, 1),
-            share * mm_u,
-        )
-        state.read_price_usd[rows] = price
-        if funding_index_usd is not None and state.read_funding_index_usd is not None:
-            side_column = 2 * market + (state.side[rows] < 0)  # (M, 2) read flat
-            state.read_funding_index_usd[rows] = np.ravel(funding_index_usd)[side_column]
-        if margin_scale is not None and state.read_margin_scale is not None:
-            state.read_margin_scale[rows] = margin_scale[market]
+        rows_by_unit, unit_start = self.grouping()
+        n = len(state.side)
+        fraction = self.maintenance_fraction
+        has_funding = funding_index_usd is not None and state.read_funding_index_usd is not None
+        has_scale = margin_scale is not None and state.read_margin_scale is not None
+        stored = jit_rows.store_units(
+            units, _floats(equity, len(units)), _floats(maintenance, len(units)), self.count,
+            rows_by_unit, unit_start, _floats(state.size_base, n), state.side,
+            _floats(state.entry_price_usd, n), _floats(state.collateral_in_usd, n),
+            np.asarray(market_of_row, dtype=np.int64), np.asarray(prices_usd, dtype=np.float64),
+            fraction is not None, _NONE if fraction is None else fraction,
+            state.equity_usd, state.maintenance_usd, state.read_price_usd,
+            has_funding,
+            np.ravel(np.asarray(funding_index_usd, dtype=np.float64)) if has_funding else _NONE,
+            state.read_funding_index_usd if has_funding else _NONE,
+            has_scale, np.asarray(margin_scale, dtype=np.float64) if has_scale else _NONE,
+            state.read_margin_scale if has_scale else _NONE,
+        )  # fmt: skip
+        if not stored:
+            raise IndexError(f"store: a unit out of 0..{self.count - 1} in {units.tolist()}")
+
+
+_NONE = np.zeros(0)
+"""An optional array left out (the kernels' flag says so)."""
+
+
+def _floats(a, n: int) -> np.ndarray:
+    """``a`` as ``n`` float64 values (itself when it is that)."""
+    a = np.asarray(a, dtype=np.float64)
+    if a.shape != (n,):
+        raise ValueError(f"{a.shape} values where {n} were expected")
+    return a

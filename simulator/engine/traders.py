@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.agents import traders as trader_agents
+from simulator.engine import jit_rows
 from simulator.engine.context import Action, Context
 from simulator.engine.state import EngineState
 from simulator.units import to_units
@@ -21,16 +22,63 @@ def row_prices(ctx: Context, s: EngineState) -> np.ndarray:
 def row_carry(ctx: Context, s: EngineState) -> tuple[np.ndarray, np.ndarray]:
     """Every row's side's funding index (USD per base unit) and its market's margin scale
     now, for :func:`simulator.agents.traders.estimate`."""
-    market = ctx.world.book.market
-    # (M, 2) read flat at 2·market + (short): one gather, not a 2-d fancy index.
-    side_column = 2 * market + (s.trader.side < 0)
-    return np.ravel(s.funding_index_usd)[side_column], s.margin_scale[market]
+    # (M, 2) read flat at 2·market + (short), in one compiled pass with the scale's gather.
+    return jit_rows.row_carry(
+        ctx.world.book.market, s.trader.side,
+        np.ravel(np.asarray(s.funding_index_usd, dtype=np.float64)),
+        np.asarray(s.margin_scale, dtype=np.float64),
+    )  # fmt: skip
 
 
 def estimate_rows(ctx: Context, s: EngineState) -> tuple[np.ndarray, np.ndarray]:
     """Every row's equity and maintenance margin carried to this step's oracle prices, funding
     index and margin scale (USD)."""
     return trader_agents.estimate(s.trader, row_prices(ctx, s), *row_carry(ctx, s))
+
+
+def carried_decisions(
+    ctx: Context, s: EngineState
+) -> tuple[
+    trader_agents.TraderDecisions, tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]
+]:
+    """This step's decisions (drawn from the agents' stream), every row's carried estimate
+    (equity, maintenance; USD) and its sums per margin unit, in one compiled pass over the
+    rows (:func:`simulator.engine.jit_rows.plan_pass`) and the draws
+    (:func:`simulator.agents.traders.with_draws`): the same as :func:`estimate_rows`,
+    :meth:`~simulator.engine.margin.MarginUnits.unit_sum` of both, and
+    :func:`~simulator.agents.traders.decide` with ``can_top_up`` the cross rows and
+    ``can_close`` the rows of a unit above maintenance, without the per-row prices, funding
+    indices, scales and masks in between."""
+    book, units, tr = ctx.world.book, ctx.units, s.trader
+    n = len(tr.side)
+    for name in ("size_base", "equity_usd", "maintenance_usd", "read_price_usd",
+                 "collateral_in_usd", "entry_price_usd", "wallet_usd"):  # fmt: skip
+        if len(getattr(tr, name)) != n:
+            raise ValueError(
+                f"carried_decisions: {name} has {len(getattr(tr, name))} rows, not {n}"
+            )
+    has_funding = tr.read_funding_index_usd is not None
+    has_scale = tr.read_margin_scale is not None
+    threshold, top_up_base = trader_agents.book_rules(book)
+    equity, maintenance, unit_equity, unit_maintenance, close, drawn, amount = jit_rows.plan_pass(
+        np.asarray(book.market, dtype=np.int64), tr.side, _f(tr.size_base), _f(tr.equity_usd),
+        _f(tr.maintenance_usd), _f(tr.read_price_usd),
+        has_funding, _f(tr.read_funding_index_usd) if has_funding else _NONE,
+        has_scale, _f(tr.read_margin_scale) if has_scale else _NONE,
+        _f(s.oracle_price_usd), np.ravel(_f(s.funding_index_usd)), _f(s.margin_scale),
+        units.unit_of_row, units.count, np.asarray(book.behaviour), trader_agents.CODES,
+        np.asarray(book.isolated, dtype=np.bool_), _f(tr.collateral_in_usd), threshold,
+        _f(tr.entry_price_usd), top_up_base, _f(tr.wallet_usd),
+    )  # fmt: skip
+    decisions = trader_agents.with_draws(book, ctx.rng, n, close, drawn, amount)
+    return decisions, (equity, maintenance), (unit_equity, unit_maintenance)
+
+
+_NONE = np.zeros(0)
+
+
+def _f(a) -> np.ndarray:
+    return np.asarray(a, dtype=np.float64)
 
 
 def plan_traders(
@@ -43,25 +91,10 @@ def plan_traders(
     :func:`deposit_units`). Isolated rows do not top up: the
     venue adds margin to an isolated position only with a trade. A position of a margin unit
     estimated under maintenance is left to the keepers (the venue would refuse its close)."""
-    v, book, units = ctx.venue.venue, ctx.world.book, ctx.units
-    prices = row_prices(ctx, s)
-    funding_index, scale = row_carry(ctx, s)
-    # A position closes only while its margin account as a whole is above maintenance.
-    with np.errstate(invalid="ignore"):  # flat rows never read: 0 / 0
-        carried = trader_agents.estimate(s.trader, prices, funding_index, scale)
-    equity, maintenance = carried
-    healthy = units.unit_sum(equity) > units.unit_sum(maintenance)
-    decisions = trader_agents.decide(
-        s.trader,
-        book,
-        prices,
-        ctx.rng,
-        can_top_up=~book.isolated,
-        can_close=healthy[units.unit_of_row],
-        funding_index_usd=funding_index,
-        margin_scale=scale,
-        carried=carried,
-    )
+    v, book = ctx.venue.venue, ctx.world.book
+    # One compiled pass for the estimate and its unit sums, one for the decisions: a position
+    # closes only while its margin account as a whole is above maintenance.
+    decisions, carried, _ = carried_decisions(ctx, s)
     actions = []
     for r in decisions.close:
         m = int(book.market[r])

@@ -1,0 +1,600 @@
+"""The per-step passes over the traders' rows and the margin units, compiled (numba): each
+pass one tight loop in one dispatch instead of a dozen numpy calls over the book.
+
+What is here, each called by the function that used to do it in numpy (whose signature and
+callers are unchanged; the chain engine and the mirror both use them):
+
+- :func:`row_carry` -- every row's side's funding index and its market's margin scale
+  (:func:`simulator.engine.traders.row_carry`);
+- :func:`estimate` -- every row's equity and maintenance carried to the new prices
+  (:func:`simulator.agents.traders.estimate`);
+- :func:`decide_rows` -- the traders' closes and the top-up rows whose draw decides
+  (:func:`simulator.agents.traders.decide`; the draws stay in numpy), on the book's rules
+  made once (:func:`book_rules`);
+- :func:`plan_pass` -- the carry, its unit sums and the decisions in one pass
+  (:func:`simulator.engine.traders.carried_decisions`);
+- :func:`unit_sum` and :func:`store_units` -- a per-row array summed per margin unit, and a
+  health read of some units written into their rows' views
+  (:class:`simulator.engine.margin.MarginUnits`);
+- :func:`watch_rows`, :func:`liquidatable_since`, :func:`plan_rows`, :func:`unit_fractions`
+  and :func:`deficit_bound_reached` -- the keepers' passes (:mod:`simulator.engine.keepers`,
+  :mod:`simulator.agents.keepers`).
+
+Each kernel is its numpy form's arithmetic term by term, in the same order per element, so
+that the floats are the same to the bit: numba without ``fastmath`` neither fuses a multiply
+and an add nor reorders a sum, and every sum here is in row order from 0.0 as
+``np.bincount(weights=)`` adds. Division by zero gives inf / NaN as numpy does
+(``error_model="numpy"``); NaN goes through ``minimum`` / ``maximum`` as numpy's. The numpy
+forms are kept in the tests (``tests/engine/test_jit_rows.py``, ``tests/agents/...``) and each
+kernel is held to its form on drawn inputs there.
+
+Conventions: float64 / int64 arrays in and out (int8 sides and behaviours, bool masks as
+given); an argument that may be one value for all rows or one per row is an array read at
+``i * step`` (``step`` 0: one value); an optional array is an empty array with a flag False.
+One module on purpose: numba's on-disk cache is invalidated by an edit of the file that
+defines a compiled function only, so the kernels call no compiled function from elsewhere.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+
+def _jit(func):
+    """``numba.njit`` with numpy's float errors (inf / NaN, no exception) and the compiled code
+    cached on disk (next to this module, else in the user's cache directory); in memory only
+    when neither is writable (numba refuses ``cache=True`` there)."""
+    try:
+        return nb.njit(cache=True, nogil=True, error_model="numpy")(func)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return nb.njit(nogil=True, error_model="numpy")(func)
+
+
+@_jit
+def _minimum(a, b):
+    """``np.minimum`` of two floats as numpy's loop takes it: ``a`` when ``a <= b`` or ``a`` is
+    NaN, else ``b`` (NaN if either is)."""
+    return a if (a <= b or a != a) else b
+
+
+@_jit
+def _maximum(a, b):
+    """``np.maximum`` of two floats as numpy's loop takes it: ``a`` when ``a >= b`` or ``a`` is
+    NaN, else ``b`` (NaN if either is)."""
+    return a if (a >= b or a != a) else b
+
+
+@_jit
+def _clip(x, low, high):
+    """``np.clip`` of a float as numpy's takes it: ``min(max(x, low), high)``, each keeping a
+    NaN first operand, else the strict comparison's pick (``x > low``, ``x < high``)."""
+    x = x if (x != x or x > low) else low
+    return x if (x != x or x < high) else high
+
+
+_MAX_FLOAT = np.finfo(np.float64).max
+
+
+@_jit
+def _nan_to_num(x):
+    """``np.nan_to_num`` of a float: NaN to 0, ±inf to the largest finite float of its sign."""
+    if x != x:
+        return 0.0
+    if x == np.inf:
+        return _MAX_FLOAT
+    if x == -np.inf:
+        return -_MAX_FLOAT
+    return x
+
+
+# -- the traders' rows ------------------------------------------------------------------------
+
+
+@_jit
+def row_carry(market, side, funding_flat, margin_scale):
+    """Every row's side's funding index (``funding_flat``: the (M, 2) index read flat, longs
+    then shorts) and its market's margin scale."""
+    n = len(market)
+    funding = np.empty(n)
+    scale = np.empty(n)
+    for i in range(n):
+        m = market[i]
+        funding[i] = funding_flat[2 * m + (1 if side[i] < 0 else 0)]
+        scale[i] = margin_scale[m]
+    return funding, scale
+
+
+@_jit
+def estimate(
+    side, size, equity_usd, maintenance_usd, read_price, price, per_row_price,
+    has_funding, funding, read_funding, has_scale, scale, read_scale,
+):  # fmt: skip
+    """Equity ``equity + side·size·(price − read) − (funding − read funding)·size`` and
+    maintenance ``price / read · maintenance · scale / read scale`` per row (the funding and
+    scale terms with their flags; ``price`` one per row, or ``price[0]`` for all). The
+    engines' case (per-row price, funding and scale) in one loop, the others a loop per term;
+    each loop branch-free, so that it is vectorized."""
+    n = len(side)
+    equity = np.empty(n)
+    maintenance = np.empty(n)
+    if per_row_price and has_funding and has_scale:  # the engines' case: one loop
+        for i in range(n):
+            p = price[i]
+            e = np.float64(side[i]) * size[i] * (p - read_price[i]) + equity_usd[i]
+            equity[i] = e - (funding[i] - read_funding[i]) * size[i]
+            m = p / read_price[i] * maintenance_usd[i]
+            maintenance[i] = m * (scale[i] / read_scale[i])
+        return equity, maintenance
+    if per_row_price:
+        for i in range(n):
+            p = price[i]
+            equity[i] = np.float64(side[i]) * size[i] * (p - read_price[i]) + equity_usd[i]
+            maintenance[i] = p / read_price[i] * maintenance_usd[i]
+    else:
+        p = price[0]
+        for i in range(n):
+            equity[i] = np.float64(side[i]) * size[i] * (p - read_price[i]) + equity_usd[i]
+            maintenance[i] = p / read_price[i] * maintenance_usd[i]
+    if has_funding:
+        for i in range(n):
+            equity[i] = equity[i] - (funding[i] - read_funding[i]) * size[i]
+    if has_scale:
+        for i in range(n):
+            maintenance[i] = maintenance[i] * (scale[i] / read_scale[i])
+    return equity, maintenance
+
+
+@_jit
+def plan_pass(
+    market, side, size, equity_usd, maintenance_usd, read_price, has_funding, read_funding,
+    has_scale, read_scale, oracle_price, funding_flat, margin_scale, unit_of_row, count,
+    behaviour, codes, isolated, collateral_in, threshold, entry_price, top_up_base, wallet_usd,
+):  # fmt: skip
+    """The traders' phase in one pass over the rows: :func:`row_carry` and :func:`estimate` at
+    every row's market's oracle price (equity, maintenance per row), their sums per margin unit
+    (each unit's rows added in row order from 0.0, as :func:`unit_sum`), and
+    :func:`decide_rows` on them with ``can_close`` the rows of a unit above maintenance
+    (``unit equity > unit maintenance``: judged after the pass on the rows that want to close)
+    and ``can_top_up`` the rows not ``isolated``. Returns (equity, maintenance, unit equity,
+    unit maintenance, closes, the top-up rows whose draw decides, their amounts)."""
+    take_profit, stop_loss, panic, top_up = codes[0], codes[1], codes[2], codes[3]
+    n = len(side)
+    equity = np.empty(n)
+    maintenance = np.empty(n)
+    unit_equity = np.zeros(count)
+    unit_maintenance = np.zeros(count)
+    wanting = np.empty(n, dtype=np.int64)
+    drawn = np.empty(n, dtype=np.int64)
+    amount = np.empty(n)
+    n_wanting = 0
+    n_drawn = 0
+    for i in range(n):
+        m = market[i]
+        p = oracle_price[m]
+        e = np.float64(side[i]) * size[i] * (p - read_price[i]) + equity_usd[i]
+        if has_funding:
+            f = funding_flat[2 * m + (1 if side[i] < 0 else 0)]
+            e = e - (f - read_funding[i]) * size[i]
+        mm = p / read_price[i] * maintenance_usd[i]
+        if has_scale:
+            mm = mm * (margin_scale[m] / read_scale[i])
+        equity[i] = e
+        maintenance[i] = mm
+        u = unit_of_row[i]
+        unit_equity[u] += e
+        unit_maintenance[u] += mm
+        if not size[i] > 0:
+            continue
+        b = behaviour[i]
+        if b == top_up:
+            if isolated[i]:
+                continue
+            add = _minimum(top_up_base[i], wallet_usd[i])
+            if e < threshold[i] * mm and add >= 1.0:
+                drawn[n_drawn] = i
+                amount[n_drawn] = add
+                n_drawn += 1
+            continue
+        if b == take_profit:
+            c = collateral_in[i]
+            wants = e - c >= threshold[i] * c
+        elif b == stop_loss:
+            c = collateral_in[i]
+            wants = -(e - c) >= threshold[i] * c
+        elif b == panic:
+            entry = entry_price[i]
+            move = np.float64(side[i]) * (entry - p)
+            wants = move / _maximum(entry, 1e-300) >= threshold[i]
+        else:
+            continue
+        if wants and e > mm:
+            wanting[n_wanting] = i
+            n_wanting += 1
+    close = np.empty(n_wanting, dtype=np.int64)
+    n_close = 0
+    for k in range(n_wanting):
+        u = unit_of_row[wanting[k]]
+        if unit_equity[u] > unit_maintenance[u]:
+            close[n_close] = wanting[k]
+            n_close += 1
+    return (equity, maintenance, unit_equity, unit_maintenance, close[:n_close].copy(),
+            drawn[:n_drawn].copy(), amount[:n_drawn].copy())  # fmt: skip
+
+
+@_jit
+def book_rules(behaviour, codes, take_profit_fraction, stop_loss_fraction, panic_drawdown,
+               top_up_margin_ratio, top_up_fraction, collateral_usd):  # fmt: skip
+    """Each row's rule threshold (its behaviour's: the take-profit or stop-loss fraction, the
+    panic drawdown, the top-up margin ratio; 0 for the others) and its top-up before the
+    wallet's cap (``top_up_fraction × collateral_usd``, the same float as computed at the
+    step; 0 for the others): what :func:`decide_rows` reads of a fixed book, in two arrays."""
+    take_profit, stop_loss, panic, top_up = codes[0], codes[1], codes[2], codes[3]
+    n = len(behaviour)
+    threshold = np.zeros(n)
+    top_up_base = np.zeros(n)
+    for i in range(n):
+        b = behaviour[i]
+        if b == take_profit:
+            threshold[i] = take_profit_fraction[i]
+        elif b == stop_loss:
+            threshold[i] = stop_loss_fraction[i]
+        elif b == panic:
+            threshold[i] = panic_drawdown[i]
+        elif b == top_up:
+            threshold[i] = top_up_margin_ratio[i]
+            top_up_base[i] = top_up_fraction[i] * collateral_usd[i]
+    return threshold, top_up_base
+
+
+@_jit
+def decide_rows(
+    behaviour, codes, size, has_can_close, can_close, has_can_top_up, can_top_up,
+    equity, maintenance, collateral_in, threshold, entry_price, side, price, per_row_price,
+    top_up_base, wallet_usd,
+):  # fmt: skip
+    """The open rows that close (ascending) and the open top-up rows under their margin ratio
+    with at least 1 USD to add (ascending; the rows whose draw decides) with that amount.
+
+    ``codes``: the behaviours' codes (take profit, stop loss, panic, top up); ``threshold``
+    and ``top_up_base``: the book's rules (:func:`book_rules`). A row closes when it may
+    (``can_close``), its behaviour's rule says so (take profit: ``equity − collateral >=
+    fraction × collateral``; stop loss: ``−(equity − collateral) >= fraction × collateral``;
+    panic: ``side × (entry − price) / max(entry, 1e-300) >= drawdown``; ``price`` one per row,
+    or ``price[0]`` for all) and its equity is above maintenance. A top-up row may add
+    (``can_top_up``) ``min(top-up base, wallet)``, when its equity is under ``ratio ×
+    maintenance``."""
+    take_profit, stop_loss, panic, top_up = codes[0], codes[1], codes[2], codes[3]
+    n = len(size)
+    close = np.empty(n, dtype=np.int64)
+    drawn = np.empty(n, dtype=np.int64)
+    amount = np.empty(n)
+    n_close = 0
+    n_drawn = 0
+    for i in range(n):
+        if not size[i] > 0:
+            continue
+        b = behaviour[i]
+        if b == top_up:
+            if has_can_top_up and not can_top_up[i]:
+                continue
+            add = _minimum(top_up_base[i], wallet_usd[i])
+            if equity[i] < threshold[i] * maintenance[i] and add >= 1.0:
+                drawn[n_drawn] = i
+                amount[n_drawn] = add
+                n_drawn += 1
+            continue
+        if has_can_close and not can_close[i]:
+            continue
+        if b == take_profit:
+            c = collateral_in[i]
+            wants = equity[i] - c >= threshold[i] * c
+        elif b == stop_loss:
+            c = collateral_in[i]
+            wants = -(equity[i] - c) >= threshold[i] * c
+        elif b == panic:
+            entry = entry_price[i]
+            move = np.float64(side[i]) * (entry - price[i if per_row_price else 0])
+            wants = move / _maximum(entry, 1e-300) >= threshold[i]
+        else:
+            continue
+        if wants and equity[i] > maintenance[i]:
+            close[n_close] = i
+            n_close += 1
+    return close[:n_close].copy(), drawn[:n_drawn].copy(), amount[:n_drawn].copy()
+
+
+# -- the margin units -------------------------------------------------------------------------
+
+
+@_jit
+def unit_sum(unit_of_row, per_row, count):
+    """``np.bincount(unit_of_row, weights=per_row, minlength=count)``: each unit's rows added
+    in row order from 0.0."""
+    out = np.zeros(count)
+    for i in range(len(unit_of_row)):
+        out[unit_of_row[i]] += per_row[i]
+    return out
+
+
+@_jit
+def store_units(
+    units, equity, maintenance, count, rows_by_unit, unit_start,
+    size, side, entry_price, collateral_in, market_of_row, prices,
+    has_fraction, maintenance_fraction,
+    equity_out, maintenance_out, read_price_out,
+    has_funding, funding_flat, read_funding_out, has_scale, margin_scale, read_scale_out,
+):  # fmt: skip
+    """Write the health read of ``units`` (``equity``, ``maintenance``: USD per place in
+    ``units``; a unit given twice takes its last place) into their rows' views, each row its
+    share (:class:`simulator.engine.margin.MarginUnits`): ``share × (unit equity − Σ PnL) +
+    PnL`` and the unit's maintenance × the row's weight / Σ weights (``share ×`` it when the
+    weights sum to 0), ``share`` the row's collateral over the unit's (1 / rows when that is
+    0); the read price, and the funding index and margin scale at the read (with their flags).
+    ``rows_by_unit`` / ``unit_start``: every unit's rows, ascending (the sums' order). False,
+    with nothing written, when a unit is not one of the ``count``."""
+    for k in range(len(units)):
+        if units[k] < 0 or units[k] >= count:
+            return False
+    slot = np.full(count, -1, dtype=np.int64)
+    for k in range(len(units)):
+        slot[units[k]] = k
+    for k in range(len(units)):
+        u = units[k]
+        if slot[u] != k:  # given again later: that place counts
+            continue
+        first, last = unit_start[u], unit_start[u + 1]
+        pnl_sum = 0.0
+        weight_sum = 0.0
+        collateral_sum = 0.0
+        for j in range(first, last):
+            r = rows_by_unit[j]
+            m = market_of_row[r]
+            price = prices[m]
+            s = size[r]
+            pnl = np.float64(side[r]) * s * (price - entry_price[r]) if s > 0 else 0.0
+            weight = s * price
+            if has_fraction:
+                weight = weight * maintenance_fraction[m]
+            pnl_sum += pnl
+            weight_sum += weight
+            collateral_sum += collateral_in[r]
+        rows_in_unit = np.float64(last - first)
+        eq_u, mm_u = equity[k], maintenance[k]
+        for j in range(first, last):
+            r = rows_by_unit[j]
+            m = market_of_row[r]
+            price = prices[m]
+            s = size[r]
+            pnl = np.float64(side[r]) * s * (price - entry_price[r]) if s > 0 else 0.0
+            if collateral_sum > 0:
+                share = collateral_in[r] / collateral_sum
+            else:
+                share = 1.0 / rows_in_unit
+            equity_out[r] = share * (eq_u - pnl_sum) + pnl
+            if weight_sum > 0:
+                weight = s * price
+                if has_fraction:
+                    weight = weight * maintenance_fraction[m]
+                maintenance_out[r] = mm_u * weight / weight_sum
+            else:
+                maintenance_out[r] = share * mm_u
+            read_price_out[r] = price
+            if has_funding:
+                read_funding_out[r] = funding_flat[2 * m + (1 if side[r] < 0 else 0)]
+            if has_scale:
+                read_scale_out[r] = margin_scale[m]
+    return True
+
+
+# -- the keepers ------------------------------------------------------------------------------
+
+
+@_jit
+def watch_rows(eq, mm, notional, since, everyone, ratio):
+    """The units with a position (``notional > 0``): all of them when ``everyone``, else
+    those with ``eq < ratio × mm`` or liquidatable already (``since >= 0``); ascending."""
+    n = len(notional)
+    out = np.empty(n, dtype=np.int64)
+    k = 0
+    for u in range(n):
+        if notional[u] > 0 and (everyone or eq[u] < ratio * mm[u] or since[u] >= 0):
+            out[k] = u
+            k += 1
+    return out[:k].copy()
+
+
+@_jit
+def liquidatable_since(since, eq, mm, notional, step):
+    """``where(notional > 0 & eq < mm, where(since >= 0, since, step), -1)`` (``since``'s
+    dtype)."""
+    out = np.empty_like(since)
+    for u in range(len(since)):
+        if notional[u] > 0 and eq[u] < mm[u]:
+            out[u] = since[u] if since[u] >= 0 else step
+        else:
+            out[u] = -1
+    return out
+
+
+@_jit
+def plan_rows(
+    eq, mm, notional, since, step, capacity, delay, reward, reward_step, gas_cost_usd,
+    min_profit_usd, has_backstop, fraction, fraction_step,
+):  # fmt: skip
+    """The keepers' choice (:func:`simulator.agents.keepers.plan_liquidations`): the units
+    under maintenance with a position, liquidatable for ``delay`` steps, whose reward (``0``
+    or less: no threshold) pays the gas and the minimum profit; largest notional first (ties
+    by index), the first ``capacity`` (a Python slice's bound); split into takeovers (``eq <
+    fraction × mm``, when ``has_backstop``) and liquidations."""
+    n = len(eq)
+    candidates = np.empty(n, dtype=np.int64)
+    k = 0
+    for u in range(n):
+        # Liquidatable for long enough first: few units are, and the test reads one array.
+        if not (since[u] >= 0 and step - since[u] >= delay):
+            continue
+        if not (notional[u] > 0 and eq[u] < mm[u]):
+            continue
+        r = reward[u * reward_step]
+        if r <= 0 or notional[u] * r - gas_cost_usd >= min_profit_usd:
+            candidates[k] = u
+            k += 1
+    key = np.empty(k)
+    for j in range(k):
+        key[j] = -notional[candidates[j]]
+    order = np.argsort(key, kind="mergesort")  # stable: ties keep the index order
+    take = capacity if capacity >= 0 else max(k + capacity, 0)
+    take = min(take, k)
+    chosen = np.empty(take, dtype=np.int64)
+    for j in range(take):
+        chosen[j] = candidates[order[j]]
+    if not has_backstop:
+        return np.empty(0, dtype=np.int64), chosen
+    deep = np.empty(take, dtype=np.bool_)
+    n_deep = 0
+    for j in range(take):
+        u = chosen[j]
+        deep[j] = eq[u] < fraction[u * fraction_step] * mm[u]
+        n_deep += deep[j]
+    backstop = np.empty(n_deep, dtype=np.int64)
+    liquidate = np.empty(take - n_deep, dtype=np.int64)
+    a = 0
+    b = 0
+    for j in range(take):
+        if deep[j]:
+            backstop[a] = chosen[j]
+            a += 1
+        else:
+            liquidate[b] = chosen[j]
+            b += 1
+    return backstop, liquidate
+
+
+@_jit
+def unit_fractions(
+    unit_of_row, market, notional_row, count, has_total, total_in, reward_fraction,
+    has_backstop, backstop_fraction, isolated,
+):  # fmt: skip
+    """Per unit: the notional-weighted mean of its rows' markets' keeper reward fraction and,
+    with ``has_backstop``, of their backstop fraction (NaN for an isolated unit); the weights'
+    sum is ``total_in`` when ``has_total``, else summed here (every sum in row order)."""
+    reward_sum = np.zeros(count)
+    backstop_sum = np.zeros(count)
+    total = total_in if has_total else np.zeros(count)
+    for i in range(len(unit_of_row)):
+        u = unit_of_row[i]
+        m = market[i]
+        if not has_total:
+            total[u] += notional_row[i]
+        reward_sum[u] += notional_row[i] * reward_fraction[m]
+        if has_backstop:
+            backstop_sum[u] += notional_row[i] * backstop_fraction[m]
+    reward = np.empty(count)
+    backstop = np.empty(count if has_backstop else 0)
+    for u in range(count):
+        safe = total[u] if total[u] > 0 else 1.0
+        reward[u] = reward_sum[u] / safe
+        if has_backstop:
+            backstop[u] = np.nan if isolated[u] else backstop_sum[u] / safe
+    return reward, backstop
+
+
+@_jit
+def deficit_bound_reached(
+    units, count, rows_by_unit, unit_start, unit_of_row, size, side, market, price, skew_scale,
+    band, skew0, eq, mm, confirm_band,
+):  # fmt: skip
+    """Whether some unit of ``units`` has ``eq <= bound + confirm_band × |mm|``, its bound the
+    sum over its open rows (row order) of ``size × price × (adverse + 1e-6)``, ``adverse`` its
+    market's largest adverse liquidation fill fraction for its side
+    (:func:`simulator.engine.keepers.may_leave_deficit`): ``(3L − 2·skew0) / (2·skew scale)``
+    for longs, ``(3S + 2·skew0) / (2·skew scale)`` for shorts (0 where the skew scale is not
+    positive; ``skew0`` through ``np.nan_to_num``), clipped to ``[0, band]``; ``L`` / ``S``
+    the long / short sizes of the units' open rows (row order). The units' rows are found through ``rows_by_unit`` /
+    ``unit_start`` (:class:`simulator.engine.margin.MarginUnits`), then put in row order."""
+    n_markets = len(skew_scale)
+    chosen = np.zeros(count, dtype=np.bool_)
+    n_rows = 0
+    for k in range(len(units)):
+        u = units[k]
+        if not chosen[u]:
+            chosen[u] = True
+            n_rows += unit_start[u + 1] - unit_start[u]
+    rows = np.empty(n_rows, dtype=np.int64)
+    j = 0
+    for k in range(len(units)):
+        u = units[k]
+        if chosen[u]:
+            chosen[u] = False  # each unit's rows once
+            for place in range(unit_start[u], unit_start[u + 1]):
+                rows[j] = rows_by_unit[place]
+                j += 1
+    rows = np.sort(rows)
+    longs = np.zeros(n_markets)
+    shorts = np.zeros(n_markets)
+    for r in rows:
+        if size[r] > 0:
+            m = market[r]
+            longs[m] += size[r] * (1.0 if side[r] > 0 else 0.0)
+            shorts[m] += size[r] * (1.0 if side[r] < 0 else 0.0)
+    long_adverse = np.empty(n_markets)
+    short_adverse = np.empty(n_markets)
+    for m in range(n_markets):
+        if skew_scale[m] > 0:
+            skew = _nan_to_num(skew0[m])
+            la = (3 * longs[m] - 2 * skew) / (2 * skew_scale[m])
+            sa = (3 * shorts[m] + 2 * skew) / (2 * skew_scale[m])
+        else:
+            la = 0.0
+            sa = 0.0
+        long_adverse[m] = _clip(la, 0.0, band[m])
+        short_adverse[m] = _clip(sa, 0.0, band[m])
+    bound = np.zeros(count)
+    for r in rows:
+        if size[r] > 0:
+            m = market[r]
+            adverse = long_adverse[m] if side[r] > 0 else short_adverse[m]
+            bound[unit_of_row[r]] += size[r] * price[m] * (adverse + 1e-6)
+    for k in range(len(units)):
+        u = units[k]
+        if eq[u] <= bound[u] + confirm_band * abs(mm[u]):
+            return True
+    return False
+
+
+def warm_up(book) -> None:
+    """Load (or compile) every kernel for the argument types a run of ``book`` (a
+    :class:`~simulator.population.TraderBook`) passes, on empty arrays: a kernel's first call
+    with a type loads it from the on-disk cache (a few ms each), which belongs to a run's
+    setup, not to its first step. The types are the book's arrays' (their dtype and whether
+    they are read-only: each is a type of its own); the traders' state is writable arrays."""
+
+    def of_book(name: str, dtype) -> np.ndarray:
+        a = getattr(book, name, None)
+        return np.asarray(a)[:0] if a is not None else np.zeros(0, dtype=dtype)
+
+    f = np.zeros(0)
+    i = np.zeros(0, dtype=np.int64)
+    b = np.zeros(0, dtype=np.bool_)
+    side = np.zeros(0, dtype=of_book("side", np.int8).dtype)  # the state's copy: writable
+    market = of_book("market", np.int64)
+    behaviour = of_book("behaviour", np.int8)
+    tp, sl, panic = (of_book(k, np.float64) for k in
+                     ("take_profit_fraction", "stop_loss_fraction", "panic_drawdown"))  # fmt: skip
+    fraction, collateral, ratio = (of_book(k, np.float64) for k in
+                                   ("top_up_fraction", "collateral_usd", "top_up_margin_ratio"))  # fmt: skip
+    row_carry(market, side, f, f)
+    estimate(side, f, f, f, f, f, True, True, f, f, True, f, f)
+    book_rules(behaviour, i, tp, sl, panic, ratio, fraction, collateral)
+    decide_rows(behaviour, i, f, True, b, True, b, f, f, f, f, f, side, f, True, f, f)
+    plan_pass(market, side, f, f, f, f, True, f, True, f, f, f, f, i, 0, behaviour, i,
+              of_book("isolated", np.bool_), f, f, f, f, f)  # fmt: skip
+    unit_sum(i, f, 0)
+    store_units(i, f, f, 0, i, i, f, side, f, f, market, f, True, f, f, f, f, True, f, f, True,
+                f, f)  # fmt: skip
+    watch_rows(f, f, f, i, False, 1.0)
+    liquidatable_since(i, f, f, f, 0)
+    plan_rows(f, f, f, i, 0, 0, 0, f, 0, 0.0, 0.0, False, f, 0)
+    unit_fractions(i, market, f, 0, True, f, f, False, f, b)
+    deficit_bound_reached(i, 0, i, i, i, f, side, market, f, f, f, f, f, f, 0.0)

@@ -1,0 +1,117 @@
+"""The traders' phase in one compiled pass (simulator.engine.traders.carried_decisions,
+simulator.engine.jit_rows.plan_pass) gives what its parts give one after the other --
+row_prices, row_carry, estimate, MarginUnits.unit_sum of both, decide with the cross rows
+topping up and the rows of a unit above maintenance closing -- bit for bit, on drawn books
+and states, and leaves the agents' stream where they leave it. And the book's rules
+(simulator.agents.traders.book_rules) are remembered only for a read-only book."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from simulator.agents import traders as trader_agents
+from simulator.agents.traders import TraderState
+from simulator.engine import traders as engine_traders
+from simulator.engine.margin import MarginUnits
+from simulator.population import Behaviour
+
+
+def _case(seed: int, n: int, n_markets: int = 3):
+    rng = np.random.default_rng(seed)
+    book = SimpleNamespace(
+        account=rng.integers(0, n // 2 + 1, n),
+        isolated=rng.random(n) < 0.2,
+        market=rng.integers(0, n_markets, n),
+        side=np.where(rng.random(n) < 0.5, 1, -1).astype(np.int8),
+        behaviour=rng.integers(0, 5, n).astype(np.int8),
+        collateral_usd=rng.uniform(100, 10_000, n),
+        take_profit_fraction=rng.uniform(0.0, 0.5, n),
+        stop_loss_fraction=rng.uniform(0.0, 0.5, n),
+        panic_drawdown=rng.uniform(-0.05, 0.1, n),
+        top_up_probability=rng.uniform(0, 1, n),
+        top_up_fraction=rng.uniform(0, 1, n),
+        top_up_margin_ratio=rng.uniform(0.5, 3.0, n),
+    )
+    book.n_accounts = int(book.account.max()) + 1 if n else 1
+    size = np.where(rng.random(n) < 0.8, rng.lognormal(0, 1, n), 0.0)
+    collateral_in = book.collateral_usd * rng.uniform(0.5, 2.0, n)
+    read_price = np.where(rng.random(n) < 0.05, 0.0, rng.lognormal(4, 0.3, n))  # 0: NaN
+    state = TraderState(
+        side=book.side.copy(),
+        size_base=size,
+        equity_usd=collateral_in * rng.uniform(-0.5, 2.5, n),
+        maintenance_usd=collateral_in * rng.uniform(0.0, 1.2, n),
+        collateral_in_usd=collateral_in,
+        entry_price_usd=np.where(rng.random(n) < 0.05, 1e-320, rng.lognormal(4, 0.3, n)),
+        wallet_usd=rng.uniform(0, 5_000, n),
+        read_price_usd=read_price,
+        read_funding_index_usd=rng.standard_normal(n) if seed % 3 else None,
+        read_margin_scale=rng.uniform(0.8, 1.5, n) if seed % 4 else None,
+    )
+    s = SimpleNamespace(
+        trader=state,
+        oracle_price_usd=rng.lognormal(4, 0.3, n_markets),
+        funding_index_usd=rng.standard_normal((n_markets, 2)),
+        margin_scale=rng.uniform(0.8, 1.5, n_markets),
+    )
+    ctx = SimpleNamespace(
+        world=SimpleNamespace(book=book),
+        units=MarginUnits.of_book(book),
+        rng=np.random.default_rng(seed + 1000),
+    )
+    return ctx, s
+
+
+def _by_parts(ctx, s):
+    """The phase as session 25 made it (the mirror's plan, the chain's plan_traders)."""
+    book, units = ctx.world.book, ctx.units
+    prices = engine_traders.row_prices(ctx, s)
+    funding_index, scale = engine_traders.row_carry(ctx, s)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        carried = trader_agents.estimate_reference(s.trader, prices, funding_index, scale)
+    equity, maintenance = carried
+    unit_equity = np.bincount(units.unit_of_row, weights=equity, minlength=units.count)
+    unit_maintenance = np.bincount(units.unit_of_row, weights=maintenance, minlength=units.count)
+    healthy = unit_equity > unit_maintenance
+    decisions = trader_agents.decide(
+        s.trader, book, prices, ctx.rng, can_top_up=~book.isolated,
+        can_close=healthy[units.unit_of_row], funding_index_usd=funding_index,
+        margin_scale=scale, carried=carried,
+    )  # fmt: skip
+    return decisions, carried, (unit_equity, unit_maintenance)
+
+
+@pytest.mark.parametrize("n", [1, 2, 9, 400, 3000])
+@pytest.mark.parametrize("seed", range(6))
+def test_carried_decisions_equal_the_phase_by_parts(seed, n):
+    ctx, s = _case(seed, n)
+    got = engine_traders.carried_decisions(ctx, s)
+    ctx_b, s_b = _case(seed, n)
+    want = _by_parts(ctx_b, s_b)
+    for g, w in zip((*got[1], *got[2]), (*want[1], *want[2]), strict=True):
+        assert g.dtype == w.dtype and np.array_equal(g, w, equal_nan=True)
+    for name in ("close", "top_up", "top_up_usd"):
+        g, w = getattr(got[0], name), getattr(want[0], name)
+        assert g.dtype == w.dtype and np.array_equal(g, w), name
+    assert ctx.rng.bit_generator.state == ctx_b.rng.bit_generator.state
+    if n >= 400:  # the drawn cases decide something
+        assert len(got[0].close) and len(got[0].top_up)
+
+
+def test_the_books_rules_are_remembered_only_while_the_book_cannot_change():
+    ctx, _ = _case(1, 50)
+    book = ctx.world.book
+    first = trader_agents.book_rules(book)
+    book.top_up_margin_ratio[:] = 7.0  # a writable book changed in place: made again
+    again = trader_agents.book_rules(book)
+    top_up = book.behaviour == Behaviour.TOP_UP
+    assert np.all(again[0][top_up] == 7.0) and not np.array_equal(first[0], again[0])
+    for name in trader_agents._RULE_ARRAYS:
+        getattr(book, name).flags.writeable = False
+    kept = trader_agents.book_rules(book)
+    assert trader_agents.book_rules(book) is kept  # read-only: remembered
+    book.top_up_margin_ratio = np.full(50, 2.0)  # another array: made again
+    assert np.all(trader_agents.book_rules(book)[0][top_up] == 2.0)
