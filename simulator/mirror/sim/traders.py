@@ -13,7 +13,6 @@ from collections.abc import Callable
 
 import numpy as np
 
-from simulator.agents import traders as trader_agents
 from simulator.engine import traders as engine_traders
 from simulator.engine.context import Context
 from simulator.engine.events import _set_outcome, _side, close_reason, event_row
@@ -26,20 +25,7 @@ def plan(ctx: Context, s: EngineState):
     """This step's decisions, every row's carried estimate (equity, maintenance; USD), exactly
     as :func:`simulator.engine.traders.plan_traders` makes them, and its sums per margin unit
     (the keepers' estimate)."""
-    book, units = ctx.world.book, ctx.units
-    prices = engine_traders.row_prices(ctx, s)
-    funding_index, scale = engine_traders.row_carry(ctx, s)
-    with np.errstate(invalid="ignore"):  # flat rows never read: 0 / 0
-        carried = trader_agents.estimate(s.trader, prices, funding_index, scale)
-    equity, maintenance = carried
-    unit_equity, unit_maintenance = units.unit_sum(equity), units.unit_sum(maintenance)
-    healthy = unit_equity > unit_maintenance
-    decisions = trader_agents.decide(
-        s.trader, book, prices, ctx.rng,
-        can_top_up=~book.isolated, can_close=healthy[units.unit_of_row],
-        funding_index_usd=funding_index, margin_scale=scale, carried=carried,
-    )  # fmt: skip
-    return decisions, carried, (unit_equity, unit_maintenance)
+    return engine_traders.carried_decisions(ctx, s)  # one compiled pass, then the draws
 
 
 def execute(
