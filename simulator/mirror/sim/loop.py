@@ -150,9 +150,7 @@ class MirrorEngine:
         """The levels the chain engine reads after a block: the venue's and the pools'
         (:func:`~simulator.mirror.sim.levels.levels_of`, the spot book's), with the
         market-making vault's reads (:func:`~simulator.mirror.sim.mm_vault.with_levels`)."""
-        return mm_vault.with_levels(
-            self.ctx, self.venue, {**levels_of(self.venue), **self.spot.levels()}
-        )
+        return mm_vault.with_levels(self.ctx, self.venue, levels_of(self.venue, self.spot.levels()))
 
     def _store(self, s: EngineState, units, equity, maintenance, keep=None) -> None:
         """The traders' view of ``units`` read as (equity, maintenance) USD
