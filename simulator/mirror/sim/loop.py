@@ -121,6 +121,13 @@ class MirrorEngine:
         """The oracle's sources (:func:`simulator.engine.oracle.oracle_model`), with feedback."""
         self.flow = flow_run(self.ctx)
         """The order flow (None without ``order_flow``), :mod:`~simulator.mirror.sim.flow`."""
+        self.lps_withdraw = scenario.lps.withdraw_on_drawdown is not None
+        """Whether the LPs withdraw on a drawdown (``lps.withdraw_on_drawdown``): without it no
+        LP ever withdraws (:func:`simulator.engine.lps.plan_lp_withdrawals`), from the AMMs or
+        the backstop vault, and the step skips their phase."""
+        self.with_adl = adl.active(self.ctx)
+        """Whether any market's policy has the ADL keeper call ``adl`` (fixed for the run:
+        :attr:`~simulator.engine.context.Context.adl_policy`)."""
         self.state = self._initial_state()
 
     # -- state ---------------------------------------------------------------------------------
@@ -200,15 +207,17 @@ class MirrorEngine:
         trade_rows = [*trade_rows, *flow_block.rows]
         decoded: list = [decode_trades, flow_block.decoder(ctx, s, t)]
         s.peak_price_usd = np.maximum(s.peak_price_usd, s.oracle_price_usd)
-        lp_rows: list[dict[str, Any]] = []  # decoded after the flow's planned rows
-        withdrew = s.lps_withdrew.copy()
-        lp_actions: list = lps.withdraw(ctx, s, self.spot, t, self._last_levels, lp_rows)
-        lp_actions += backstop.lp_withdraw(  # the backstop vault's LPs, after the AMMs'
-            ctx, s, venue, t, bool((s.lps_withdrew & ~withdrew).any()),
-            self.world.start_timestamp_s + (t - 1) * self.scenario.step_seconds, lp_rows,
-        )  # fmt: skip
-        step_events[planned_rows:planned_rows] = lp_rows
-        transactions += len(lp_actions)
+        lp_actions: list = []
+        if self.lps_withdraw:
+            lp_rows: list[dict[str, Any]] = []  # decoded after the flow's planned rows
+            withdrew = s.lps_withdrew.copy()
+            lp_actions += lps.withdraw(ctx, s, self.spot, t, self._last_levels, lp_rows)
+            lp_actions += backstop.lp_withdraw(  # the backstop vault's LPs, after the AMMs'
+                ctx, s, venue, t, bool((s.lps_withdrew & ~withdrew).any()),
+                self.world.start_timestamp_s + (t - 1) * self.scenario.step_seconds, lp_rows,
+            )  # fmt: skip
+            step_events[planned_rows:planned_rows] = lp_rows
+            transactions += len(lp_actions)
         vault_block = mm_vault.execute(
             ctx, s, venue, t, self._last_levels, decisions.close, self.flow, self.row_of, decoded
         )
@@ -247,7 +256,7 @@ class MirrorEngine:
         # The spot phase's inputs likewise: the pending read after phase 1 when the block had
         # one (units to confirm, or an LP withdrawal), else the last levels less the closes;
         # the state after the keepers' calls when they may leave a deficit.
-        with_adl = adl.active(ctx)
+        with_adl = self.with_adl
         # Before them: the pending read after phase 1 when the block had one (units to
         # confirm, or an LP withdrawal), else the last block's (a liquidation of the
         # market-making vault in phase 1 is then seen next block); the spot phase's inputs
@@ -298,18 +307,23 @@ class MirrorEngine:
         step_events += mm_vault.record(ctx, s, vault_block, t, self._last_levels)
 
         # ---- mined: levels, the touched and watched units read again, rows --------------------
-        candidates = set(int(u) for u in targets) | set(touched.tolist())
-        candidates |= set(units.unit_of_row[np.fromiter(winner_rows, dtype=np.int64)].tolist())
+        # Sorted and distinct, as the chain engine's candidates: marked, then listed.
+        chosen = np.zeros(units.count, dtype=bool)
+        chosen[targets] = True
+        chosen[touched] = True
+        if winner_rows:
+            chosen[units.unit_of_row[np.fromiter(winner_rows, dtype=np.int64)]] = True
         if not everyone:
-            candidates |= set(watch.tolist())
-        candidates = np.array(sorted(candidates), dtype=np.int64)
+            chosen[watch] = True
+        candidates = np.flatnonzero(chosen)
         levels = self._last_levels = self._levels()
         s.transactions += transactions
         s.margin_scale = levels["margin_scale"].copy()
         s.mm_vault_size_base = levels["mm_vault_size_base"].copy()
         if len(candidates):
             self._store(s, candidates, *unit_health(ctx, venue, candidates))
-        ended = ((s.outcome_step == t) & np.isnan(s.realized_pnl_usd)).nonzero()[0]
+        ended = np.flatnonzero(s.outcome_step == t)  # then those whose PnL is not yet taken
+        ended = ended[np.isnan(s.realized_pnl_usd[ended])]
         s.realized_pnl_usd[ended] = s.trader.equity_usd[ended] - s.trader.collateral_in_usd[ended]
         s.amm_price_usd = levels["amm_price_usd"].copy()
         rows = metrics.step_rows(
