@@ -1,4 +1,4 @@
-"""The mirror's oracle median with feedback (:func:`simulator.mirror.sim.oracle.source_median`,
+"""The mirror's oracle median with feedback (:func:`simulator.mirror.sim.oracle.source_median_usd`,
 the lower weighted median in one compiled call) held bit for bit to the numpy form it replaced,
 :func:`simulator.engine.oracle.source_median_usd` (the chain engine's, unchanged), and to
 :func:`simulator.prices.sources.lower_weighted_median` (the checked reference), on drawn
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from simulator.engine.oracle import OracleModel, source_median_usd
-from simulator.mirror.sim.oracle import source_median
+from simulator.mirror.sim.oracle import source_median_usd as source_median
 from simulator.prices.sources import lower_weighted_median
 
 

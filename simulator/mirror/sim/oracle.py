@@ -34,7 +34,7 @@ def push_prices(
     run), ``None`` without feedback."""
     s.outside_price_usd[t] = exo_usd * np.exp(s.permanent_log_impact + s.transient_log_impact)
     if ctx.feedback:
-        s.feed_prices_usd[t] = source_median(model, s.outside_price_usd, s.amm_price_usd, t)
+        s.feed_prices_usd[t] = source_median_usd(model, s.outside_price_usd, s.amm_price_usd, t)
     else:
         s.feed_prices_usd[t] = exo_usd
     if ctx.scenario.oracle_faults:
@@ -50,7 +50,7 @@ def push_prices(
     return sent
 
 
-def source_median(
+def source_median_usd(
     model: OracleModel, outside_history_usd: np.ndarray, amm_price_usd: np.ndarray, t: int
 ) -> np.ndarray:
     """:func:`simulator.engine.oracle.source_median_usd` (per market, USD; the same draws from
