@@ -3,7 +3,10 @@ mode's per-market floats converted by one compiled call) held bit for bit to the
 replaced (:func:`old_levels_of` below: :func:`~simulator.mirror.sim.levels.floats` of each
 value, the spot AMMs' levels merged over NaN ones): on every step of small runs in both
 modes, and on a venue whose arrays hold drawn values (both signs of zero, tiny and huge
-magnitudes, NaN and infinities)."""
+magnitudes, NaN and infinities). Likewise the units' health reads
+(:func:`~simulator.mirror.sim.levels.unit_health`, one kind of unit read without the masks)
+against :func:`old_unit_health`: every unit, the cross ones, the isolated ones, none and a
+shuffled third, on every step."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from mirror_run_helpers import parse, small_scenarios
 
 from simulator.mirror.fixed import UNIT
 from simulator.mirror.sim import MirrorEngine, backstop
-from simulator.mirror.sim.levels import floats, levels_of
+from simulator.mirror.sim.levels import floats, levels_of, unit_health, wad_array
 from simulator.mirror.sim.venue import VenueState
 from simulator.units import from_units
 
@@ -58,6 +61,25 @@ def old_levels_of(venue: VenueState) -> dict[str, Any]:
     }
 
 
+def old_unit_health(ctx, venue: VenueState, units) -> tuple[np.ndarray, np.ndarray]:
+    """``unit_health`` as it was (session 25): the reference."""
+    units = np.asarray(units, dtype=np.int64)
+    mu = ctx.units
+    iso = mu.isolated[units]
+    equity = np.zeros(len(units))
+    maintenance = np.zeros(len(units))
+    f = venue.funding()
+    cross = units[~iso]
+    if len(cross):
+        eq, mm, _ = venue.cross_health(mu.account[cross], f)
+        equity[~iso], maintenance[~iso] = wad_array(eq), wad_array(mm)
+    if iso.any():
+        u = units[iso]
+        eq, mm = venue.isolated_health(mu.account[u], mu.market[u], f)
+        equity[iso], maintenance[iso] = wad_array(eq), wad_array(mm)
+    return equity, maintenance
+
+
 def _same(got: Any, want: Any) -> bool:
     """Equal to the bit: arrays of one dtype and shape with the same bytes (object arrays
     element by element), floats with the same bits (NaN equal to NaN), anything else ``==``
@@ -87,6 +109,15 @@ def _check_engine(engine: MirrorEngine) -> None:
     venue, amm = engine.venue, engine.spot.levels()
     _check(levels_of(venue, amm), {**old_levels_of(venue), **amm})
     _check(levels_of(venue), old_levels_of(venue))
+    mu = engine.ctx.units
+    everyone = np.arange(mu.count)
+    rng = np.random.default_rng(engine.state.step + 1)
+    groups = [everyone, everyone[~mu.isolated], everyone[mu.isolated], everyone[:0],
+              rng.permutation(everyone)[: max(1, mu.count // 3)]]  # fmt: skip
+    for units in groups:
+        got, want = unit_health(engine.ctx, venue, units), old_unit_health(engine.ctx, venue, units)
+        for g, w in zip(got, want, strict=True):
+            assert _same(g, w)
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))

@@ -165,9 +165,16 @@ def unit_health(
     units = np.asarray(units, dtype=np.int64)
     mu = ctx.units
     iso = mu.isolated[units]
+    f = venue.funding()
+    n_iso = int(np.count_nonzero(iso))
+    if len(units) and not n_iso:  # cross accounts only: their reads, in order
+        eq, mm, _ = venue.cross_health(mu.account[units], f)
+        return wad_array(eq), wad_array(mm)
+    if len(units) and n_iso == len(units):  # isolated positions only
+        eq, mm = venue.isolated_health(mu.account[units], mu.market[units], f)
+        return wad_array(eq), wad_array(mm)
     equity = np.zeros(len(units))
     maintenance = np.zeros(len(units))
-    f = venue.funding()
     cross = units[~iso]
     if len(cross):
         eq, mm, _ = venue.cross_health(mu.account[cross], f)
