@@ -19,9 +19,9 @@ from mirror_run_helpers import parse, small_scenarios
 
 from simulator.mirror.fixed import UNIT
 from simulator.mirror.sim import MirrorEngine, backstop
-from simulator.mirror.sim.levels import floats, levels_of, unit_health, wad_array
+from simulator.mirror.sim.levels import floats, levels_of, to_float, unit_health, wad_array
 from simulator.mirror.sim.venue import VenueState
-from simulator.units import from_units
+from simulator.units import WAD, from_units, from_wad
 
 
 def old_levels_of(venue: VenueState) -> dict[str, Any]:
@@ -172,3 +172,16 @@ def test_levels_equal_the_old_conversions_on_drawn_values():
         venue.version += 1  # a new funding state at the drawn values
         with np.errstate(all="ignore"):
             _check(levels_of(venue), old_levels_of(venue))
+
+
+def test_to_float_equals_its_old_form():
+    """``to_float`` (``from_wad`` inlined, fast mode's divisor a float literal) against
+    ``from_wad(x) if isinstance(x, int) else float(x) / WAD`` (its session 25 form)."""
+    rng = np.random.default_rng(11)
+    floats_ = _drawn(rng, (20_000,))
+    ints = [0, 1, -1, 10**18, 3 * 10**40 + 7, -(10**35) - 3, 2**63, True, False]
+    ints += [int(x) for x in rng.integers(-(2**62), 2**62, 2_000)]
+    values = [*floats_.tolist(), *floats_, *ints]
+    for x in values:
+        want = from_wad(x) if isinstance(x, int) else float(x) / WAD
+        assert _same(to_float(x), want), x

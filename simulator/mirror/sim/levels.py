@@ -22,12 +22,14 @@ from simulator.engine.context import Context
 from simulator.mirror.fixed import UNIT, WAD
 from simulator.mirror.sim import backstop
 from simulator.mirror.sim.venue import VenueState
-from simulator.units import from_units, from_wad, from_wad_array
+from simulator.units import from_units, from_wad_array
 
 
 def to_float(x: Any) -> float:
-    """A WAD value as ``from_wad`` of the chain's integer (a float in fast mode: / 1e18)."""
-    return from_wad(x) if isinstance(x, int) else float(x) / WAD
+    """A WAD value as ``from_wad`` of the chain's integer (``int / 10**18``, correctly rounded;
+    inlined: it runs for every value of every event row) or, a float in fast mode, ``/ 1e18``
+    (10**18 is a float exactly: the same division as by the integer)."""
+    return x / WAD if isinstance(x, int) else float(x) / 1e18
 
 
 def floats(values: Any) -> np.ndarray:
