@@ -225,7 +225,7 @@ class MirrorEngine:
         transactions += len(flow_actions) + len(vault_block.actions)
 
         # ---- phase 2: keepers on the pending block ----------------------------------------------
-        prices = s.oracle_price_usd[book.market]
+        prices = s.oracle_price_usd.take(book.market)  # s.oracle_price_usd[book.market]
         eq, mm = unit_eq.copy(), unit_mm.copy()
         notional_row = s.trader.size_base * prices
         notional = units.unit_sum(notional_row)
@@ -241,7 +241,11 @@ class MirrorEngine:
         )
         if len(confirm):
             got_eq, got_mm = unit_health(ctx, venue, confirm)
-            self._store(s, confirm, got_eq, got_mm, keep=np.isin(confirm, watch))
+            # Only the watch list's reads reach the traders' view: every unit confirmed is on
+            # it (:func:`~simulator.engine.keepers.confirm_list` picks from it) unless every
+            # open unit is read (``full_health_every_step``, off on the mirror).
+            keep = np.isin(confirm, watch) if ctx.full_health_every_step else None
+            self._store(s, confirm, got_eq, got_mm, keep=keep)
             eq[confirm], mm[confirm] = got_eq, got_mm
         if venue.backstop is None:
             targets, takeovers = keepers.plan(ctx, s, t, eq, mm, notional_row, notional), 0
