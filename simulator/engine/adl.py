@@ -78,6 +78,20 @@ def outstanding(ledger: dict[str, int], policy: str, longs_bankrupt: bool) -> in
     return deficit
 
 
+def called_deficits(policies: list[str], ledgers: list[dict[str, int]]) -> list[tuple[int, bool]]:
+    """(market, longs bankrupt) of every deficit an ``adl`` call can act on (:func:`outstanding`)
+    in ``ledgers`` (one per market, chain names) under the markets' ``policies``, longs first
+    in each market. A market without bad debt has none on either side (checked first: most
+    blocks have none)."""
+    return [
+        (m, longs_bankrupt)
+        for m, ledger in enumerate(ledgers)
+        if (ledger["badDebtLongs"] or ledger["badDebtShorts"]) and policies[m] in CALLED_POLICIES
+        for longs_bankrupt in (True, False)
+        if outstanding(ledger, policies[m], longs_bankrupt)
+    ]
+
+
 def has_work(ctx: Context, s: EngineState, levels: dict[str, Any]) -> bool:
     """Whether :func:`plan_adl` would read rankings for ``levels``: some market under a called
     policy has a deficit that a possible winner could cover (:func:`possible_winners`)."""
@@ -92,13 +106,7 @@ def _jobs(
     v, book = ctx.venue, ctx.world.book
     if not v.params.buffers.adl_keeper_enabled:
         return []
-    deficits = [
-        (m, longs_bankrupt)
-        for m, ledger in enumerate(levels["ledgers"])
-        if ctx.adl_policy[m] in CALLED_POLICIES
-        for longs_bankrupt in (True, False)
-        if outstanding(ledger, ctx.adl_policy[m], longs_bankrupt)
-    ]
+    deficits = called_deficits(ctx.adl_policy, levels["ledgers"])
     if not deficits:
         return []
     possible = possible_winners(ctx, s, levels)

@@ -24,7 +24,7 @@ from simulator.engine.context import Action, Context
 from simulator.engine.state import ADL, BACKSTOPPED, CLOSED, LIQUIDATED, EngineState
 from simulator.population import Behaviour
 from simulator.protocol.venue_params import VenueAdlPolicy
-from simulator.units import from_units, from_wad
+from simulator.units import USD_UNITS, WAD, from_wad
 
 #: Event kinds that count as a liquidation in the step metrics.
 LIQUIDATION_KINDS = ("liquidation", "partial_liquidation", "backstop_takeover")
@@ -306,27 +306,44 @@ def decode_block(
 
 
 def update_inventories(s: EngineState, results: list[TxResult], actions: list[Action]) -> None:
-    """Move the hedger's and arbitrageurs' (USD, base) inventories by their mined swaps."""
+    """Move the hedger's and arbitrageurs' (USD, base) inventories by their mined swaps.
+
+    Each swap adds to its inventory in block order, in Python floats (the same IEEE additions
+    as numpy's, without a numpy scalar per addition): the inventories are read as lists at the
+    first swap and written back after the last."""
+    hedger = hedged = arbs = None
     for result, action in zip(results, actions, strict=True):
-        if not result.ok or action.kind not in ("hedge", "arb"):
+        if not result.ok:
             continue
-        swap = next((e for e in result.events if e.name == "Swap"), None)
-        if swap is None:
+        kind = action.kind
+        if kind != "hedge" and kind != "arb":
             continue
-        base_in, amount_in, amount_out = (
-            swap.args["baseIn"],
-            swap.args["amountIn"],
-            swap.args["amountOut"],
-        )
-        d_usd = from_units(amount_out) if base_in else -from_units(amount_in)
-        d_base = -from_wad(amount_in) if base_in else from_wad(amount_out)
+        for swap in result.events:
+            if swap.name == "Swap":
+                break
+        else:
+            continue
+        a = swap.args
+        amount_in, amount_out = a["amountIn"], a["amountOut"]
+        # from_units / from_wad of the event's integers, inlined.
+        if a["baseIn"]:
+            d_usd, d_base = amount_out / USD_UNITS, -(amount_in / WAD)
+        else:
+            d_usd, d_base = -(amount_in / USD_UNITS), amount_out / WAD
         m = action.market
-        # Element by element: the same float adds as ``+= (d_usd, d_base)``, without
-        # building an array of the pair.
-        inventory = (
-            s.hedger_inventory[m] if action.kind == "hedge" else s.arb_inventory[action.who, m]
-        )
+        if kind == "hedge":
+            if hedger is None:
+                hedger, hedged = s.hedger_inventory.tolist(), s.hedged_base.tolist()
+            inventory = hedger[m]
+            hedged[m] += d_base
+        else:
+            if arbs is None:
+                arbs = s.arb_inventory.tolist()
+            inventory = arbs[action.who][m]
         inventory[0] += d_usd
         inventory[1] += d_base
-        if action.kind == "hedge":
-            s.hedged_base[m] += d_base
+    if hedger is not None:
+        s.hedger_inventory[...] = hedger
+        s.hedged_base[...] = hedged
+    if arbs is not None:
+        s.arb_inventory[...] = arbs

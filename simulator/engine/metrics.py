@@ -52,65 +52,80 @@ def step_rows(
     column, null when not given).
     """
     # One pass over the events: each market's liquidations and ADL summaries, in event order
-    # (the sums below add them in that order).
+    # (the sums below add them in that order). One dict lookup per event names its group.
     liquidations: list[dict[str, Any]] = []
     liquidations_of: dict[Any, list[dict[str, Any]]] = {}
     adl_of: dict[Any, list[dict[str, Any]]] = {}
     final_of: dict[Any, list[dict[str, Any]]] = {}
+    group = _GROUP_OF_KIND.get
     for e in events:
-        kind = e["kind"]
-        if kind in LIQUIDATION_KINDS:
+        g = group(e["kind"])
+        if g is None:
+            continue
+        if g == _LIQUIDATION:
             liquidations.append(e)
             liquidations_of.setdefault(e.get("market"), []).append(e)
-        if kind in ADL_KINDS:
+        elif g == _ADL:
             adl_of.setdefault(e.get("market"), []).append(e)
-        if kind == "bad_debt_final":
+        else:
             final_of.setdefault(e.get("market"), []).append(e)
 
-    def floats(key: str) -> list[float]:
-        return np.asarray(levels[key], dtype=np.float64).tolist()
-
-    index_usd, mark_usd, amm_usd = floats("index_usd"), floats("mark_usd"), floats("amm_price_usd")
-    oi_long, oi_short = floats("oi_long_base"), floats("oi_short_base")
-    funding = floats("funding_rate_per_hour")
-    exogenous = np.asarray(exogenous_usd, dtype=np.float64).tolist()
-    outside = None if outside_usd is None else np.asarray(outside_usd, dtype=np.float64).tolist()
+    index_usd = _floats(levels["index_usd"])
+    mark_usd, amm_usd = _floats(levels["mark_usd"]), _floats(levels["amm_price_usd"])
+    oi_long, oi_short = _floats(levels["oi_long_base"]), _floats(levels["oi_short_base"])
+    funding = _floats(levels["funding_rate_per_hour"])
+    exogenous = _floats(exogenous_usd)
+    outside = None if outside_usd is None else _floats(outside_usd)
     bad_debt = (np.asarray(levels["bad_debt_usd"]) - previous_bad_debt_usd).astype(float).tolist()
     fees = (np.asarray(levels["fees_cum_usd"]) - previous_fees_usd).astype(float).tolist()
+    vault_equity = _mm_vault_equity(levels)
+    vault_size = (
+        None if vault_equity is None else _floats(levels["mm_vault_size_base"])
+    )  # the vault's signed size per market (base units), None without one
+    timestamp_s = step * step_seconds
     rows = []
     for m, symbol in enumerate(symbols):
-        mine = liquidations_of.get(symbol, [])
-        adl = adl_of.get(symbol, [])
-        overshoot = sum(json.loads(e["detail"])["overshoot_usd"] for e in adl)
         index = index_usd[m]
-        rows.append(
-            {
-                "step": step,
-                "timestamp_s": step * step_seconds,
-                "market": symbol,
-                "price_exogenous_usd": exogenous[m],
-                "price_oracle_usd": index,
-                "price_outside_usd": None if outside is None else outside[m],
-                "price_mark_usd": mark_usd[m],
-                "price_amm_usd": amm_usd[m],
-                "oi_long_usd": oi_long[m] * index,
-                "oi_short_usd": oi_short[m] * index,
-                "liquidated_notional_long_usd": sum(
-                    e["notional_usd"] or 0 for e in mine if e["side"] == "long"
-                ),
-                "liquidated_notional_short_usd": sum(
-                    e["notional_usd"] or 0 for e in mine if e["side"] == "short"
-                ),
-                "accounts_liquidated": len({e["account"] for e in mine}),
-                "adl_haircut_usd": sum(e["amount_usd"] or 0 for e in adl),
-                "adl_overshoot_usd": overshoot,
-                "bad_debt_usd": bad_debt[m],
-                "bad_debt_final_usd": sum(e["amount_usd"] for e in final_of.get(symbol, [])),
-                "funding_rate": funding[m],
-                "fees_usd": fees[m],
-                "mm_vault_size_base": _mm_vault_size(levels, m),
-            }
-        )
+        row = {
+            "step": step,
+            "timestamp_s": timestamp_s,
+            "market": symbol,
+            "price_exogenous_usd": exogenous[m],
+            "price_oracle_usd": index,
+            "price_outside_usd": None if outside is None else outside[m],
+            "price_mark_usd": mark_usd[m],
+            "price_amm_usd": amm_usd[m],
+            "oi_long_usd": oi_long[m] * index,
+            "oi_short_usd": oi_short[m] * index,
+            # The flows below: the sums of an empty market (int 0, as ``sum`` of nothing).
+            "liquidated_notional_long_usd": 0,
+            "liquidated_notional_short_usd": 0,
+            "accounts_liquidated": 0,
+            "adl_haircut_usd": 0,
+            "adl_overshoot_usd": 0,
+            "bad_debt_usd": bad_debt[m],
+            "bad_debt_final_usd": 0,
+            "funding_rate": funding[m],
+            "fees_usd": fees[m],
+            "mm_vault_size_base": None if vault_size is None else vault_size[m],
+        }
+        mine = liquidations_of.get(symbol)
+        if mine:
+            row["liquidated_notional_long_usd"] = sum(
+                e["notional_usd"] or 0 for e in mine if e["side"] == "long"
+            )
+            row["liquidated_notional_short_usd"] = sum(
+                e["notional_usd"] or 0 for e in mine if e["side"] == "short"
+            )
+            row["accounts_liquidated"] = len({e["account"] for e in mine})
+        adl = adl_of.get(symbol)
+        if adl:
+            row["adl_haircut_usd"] = sum(e["amount_usd"] or 0 for e in adl)
+            row["adl_overshoot_usd"] = sum(json.loads(e["detail"])["overshoot_usd"] for e in adl)
+        final = final_of.get(symbol)
+        if final:
+            row["bad_debt_final_usd"] = sum(e["amount_usd"] for e in final)
+        rows.append(row)
     vault_assets, supply = levels["vault_assets_usd"], levels["vault_supply"]
     venue = {
         "insurance_fund_usd": levels["insurance_fund_usd"],
@@ -120,18 +135,24 @@ def step_rows(
             vault_assets / (supply / 10**VAULT_SHARE_DECIMALS) if supply else math.nan
         ),
         "transactions": transactions,
-        "mm_vault_equity_usd": _mm_vault_equity(levels),
+        "mm_vault_equity_usd": vault_equity,
     }
     accounts = len({e["account"] for e in liquidations})
     return rows + [venue_total_row(rows, accounts_liquidated=accounts, venue=venue)]
 
 
-def _mm_vault_size(levels: dict[str, Any], m: int) -> float | None:
-    """The market-making vault's signed size in market ``m`` (base units); None without one."""
-    equity = levels.get("mm_vault_equity_usd")
-    if equity is None or math.isnan(equity):
-        return None
-    return float(levels["mm_vault_size_base"][m])
+#: :func:`step_rows`' groups of event kinds: liquidations, ADL summaries, final bad debt.
+_LIQUIDATION, _ADL, _FINAL = 1, 2, 3
+_GROUP_OF_KIND = {
+    **{kind: _LIQUIDATION for kind in LIQUIDATION_KINDS},
+    **{kind: _ADL for kind in ADL_KINDS},
+    "bad_debt_final": _FINAL,
+}
+
+
+def _floats(values: Any) -> list[float]:
+    """Per-market values as Python floats (float64 first)."""
+    return np.asarray(values, dtype=np.float64).tolist()
 
 
 def _mm_vault_equity(levels: dict[str, Any]) -> float | None:

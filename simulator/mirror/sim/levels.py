@@ -15,18 +15,21 @@ from __future__ import annotations
 
 from typing import Any
 
+import numba as nb
 import numpy as np
 
 from simulator.engine.context import Context
 from simulator.mirror.fixed import UNIT, WAD
 from simulator.mirror.sim import backstop
 from simulator.mirror.sim.venue import VenueState
-from simulator.units import from_units, from_wad, from_wad_array
+from simulator.units import from_units, from_wad_array
 
 
 def to_float(x: Any) -> float:
-    """A WAD value as ``from_wad`` of the chain's integer (a float in fast mode: / 1e18)."""
-    return from_wad(x) if isinstance(x, int) else float(x) / WAD
+    """A WAD value as ``from_wad`` of the chain's integer (``int / 10**18``, correctly rounded;
+    inlined: it runs for every value of every event row) or, a float in fast mode, ``/ 1e18``
+    (10**18 is a float exactly: the same division as by the integer)."""
+    return x / WAD if isinstance(x, int) else float(x) / 1e18
 
 
 def floats(values: Any) -> np.ndarray:
@@ -47,31 +50,63 @@ def wad_array(values: Any) -> np.ndarray:
     return from_wad_array(list(values))
 
 
-def levels_of(venue: VenueState) -> dict[str, Any]:
+def levels_of(venue: VenueState, amm: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
     """The levels dict the chain engine parses after a block (:class:`~simulator.engine.levels.
-    Levels`), at the venue's current block time."""
+    Levels`), at the venue's current block time. ``amm``: the spot AMMs' levels
+    (``amm_reserve_usd``, ``amm_reserve_base``, ``amm_price_usd``,
+    :meth:`~simulator.mirror.sim.spot.SpotBook.levels`); NaN without them.
+
+    Fast mode converts the per-market floats in one compiled call (:func:`_level_floats`, the
+    same IEEE divisions and sums as :func:`floats` of each); exact mode converts each value
+    from the chain's integer (:func:`floats`)."""
     f = venue.funding()
     m = venue.n_markets
-    rate = floats(f.funding_rate_per_day)
-    fund_units = int(venue.fund) // UNIT if venue.exact_mode else float(venue.fund) / UNIT
-    return {
-        "index_usd": floats(venue.price),
-        "oi_long_base": floats(venue.long_oi),
-        "oi_short_base": floats(venue.short_oi),
-        "funding_rate_per_hour": rate / 24,  # the same division as element by element
-        "funding_rate_per_day": rate,
-        "margin_scale": floats(venue.markets.margin_scale),
-        "amm_reserve_usd": np.full(m, np.nan),
-        "amm_reserve_base": np.full(m, np.nan),
-        "amm_price_usd": np.full(m, np.nan),
-        "bad_debt_usd": floats(  # outstanding and final, as the chain engine reads it
+    if venue.exact_mode:
+        rate = floats(f.funding_rate_per_day)
+        index, oi_long, oi_short = (
+            floats(venue.price),
+            floats(venue.long_oi),
+            floats(venue.short_oi),
+        )
+        per_hour, scale = rate / 24, floats(venue.markets.margin_scale)
+        bad_debt = floats(  # outstanding and final, as the chain engine reads it
             venue.bad_debt_longs
             + venue.bad_debt_shorts
             + venue.final_bad_debt[:, 0]
             + venue.final_bad_debt[:, 1]
-        ),  # fmt: skip
-        "fees_cum_usd": floats(venue.fees + venue.penalties),
-        "socialized_cum_usd": floats(venue.socialized),
+        )  # fmt: skip
+        fees, socialized = floats(venue.fees + venue.penalties), floats(venue.socialized)
+        fund_units = int(venue.fund) // UNIT
+    else:
+        index, oi_long, oi_short, per_hour, rate, scale, bad_debt, fees, socialized = _level_floats(
+            venue.price,
+            venue.long_oi,
+            venue.short_oi,
+            f.funding_rate_per_day,
+            venue.markets.margin_scale,
+            venue.bad_debt_longs,
+            venue.bad_debt_shorts,
+            venue.final_bad_debt,
+            venue.fees,
+            venue.penalties,
+            venue.socialized,
+        )  # fmt: skip
+        fund_units = float(venue.fund) / UNIT
+    if amm is None:
+        amm = {name: np.full(m, np.nan) for name in _AMM_LEVELS}
+    return {
+        "index_usd": index,
+        "oi_long_base": oi_long,
+        "oi_short_base": oi_short,
+        "funding_rate_per_hour": per_hour,  # the same division as element by element
+        "funding_rate_per_day": rate,
+        "margin_scale": scale,
+        "amm_reserve_usd": amm["amm_reserve_usd"],
+        "amm_reserve_base": amm["amm_reserve_base"],
+        "amm_price_usd": amm["amm_price_usd"],
+        "bad_debt_usd": bad_debt,
+        "fees_cum_usd": fees,
+        "socialized_cum_usd": socialized,
         "mark_usd": floats(venue.mark()),
         "insurance_fund_usd": from_units(fund_units),
         "vault_assets_usd": 0.0,
@@ -85,6 +120,44 @@ def levels_of(venue: VenueState) -> dict[str, Any]:
     }
 
 
+#: The spot AMMs' levels (:meth:`~simulator.mirror.sim.spot.SpotBook.levels`).
+_AMM_LEVELS = ("amm_reserve_usd", "amm_reserve_base", "amm_price_usd")
+
+
+def _jit(func):
+    """``numba.njit``, cached on disk where the tree is writable (as
+    :func:`simulator.mirror.sim.jit_calls._jit`)."""
+    try:
+        return nb.njit(cache=True, nogil=True)(func)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return nb.njit(nogil=True)(func)
+
+
+@_jit
+def _level_floats(price, long_oi, short_oi, rate, scale, bad_debt_longs, bad_debt_shorts,
+                  final_bad_debt, fees, penalties, socialized):  # fmt: skip
+    """Fast mode's per-market levels from the venue's WAD floats (each (M,); ``final_bad_debt``
+    (M, 2)): index, open interest long and short, funding rate per hour and per day, margin
+    scale, bad debt (outstanding and final), fees (with penalties) and the socialized loss,
+    each ``/ 1e18`` as :func:`floats` divides (the rate per hour the rate per day ``/ 24``, the
+    sums in :func:`levels_of`'s exact-mode order). Rows of one (9, M) array."""
+    m = price.shape[0]
+    out = np.empty((9, m))
+    for j in range(m):
+        out[0, j] = price[j] / 1e18
+        out[1, j] = long_oi[j] / 1e18
+        out[2, j] = short_oi[j] / 1e18
+        per_day = rate[j] / 1e18
+        out[3, j] = per_day / 24.0
+        out[4, j] = per_day
+        out[5, j] = scale[j] / 1e18
+        debt = bad_debt_longs[j] + bad_debt_shorts[j] + final_bad_debt[j, 0] + final_bad_debt[j, 1]
+        out[6, j] = debt / 1e18
+        out[7, j] = (fees[j] + penalties[j]) / 1e18
+        out[8, j] = socialized[j] / 1e18
+    return out
+
+
 def unit_health(
     ctx: Context, venue: VenueState, units: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -94,9 +167,16 @@ def unit_health(
     units = np.asarray(units, dtype=np.int64)
     mu = ctx.units
     iso = mu.isolated[units]
+    f = venue.funding()
+    n_iso = int(np.count_nonzero(iso))
+    if len(units) and not n_iso:  # cross accounts only: their reads, in order
+        eq, mm, _ = venue.cross_health(mu.account[units], f)
+        return wad_array(eq), wad_array(mm)
+    if len(units) and n_iso == len(units):  # isolated positions only
+        eq, mm = venue.isolated_health(mu.account[units], mu.market[units], f)
+        return wad_array(eq), wad_array(mm)
     equity = np.zeros(len(units))
     maintenance = np.zeros(len(units))
-    f = venue.funding()
     cross = units[~iso]
     if len(cross):
         eq, mm, _ = venue.cross_health(mu.account[cross], f, initial=False)

@@ -121,6 +121,13 @@ class MirrorEngine:
         """The oracle's sources (:func:`simulator.engine.oracle.oracle_model`), with feedback."""
         self.flow = flow_run(self.ctx)
         """The order flow (None without ``order_flow``), :mod:`~simulator.mirror.sim.flow`."""
+        self.lps_withdraw = scenario.lps.withdraw_on_drawdown is not None
+        """Whether the LPs withdraw on a drawdown (``lps.withdraw_on_drawdown``): without it no
+        LP ever withdraws (:func:`simulator.engine.lps.plan_lp_withdrawals`), from the AMMs or
+        the backstop vault, and the step skips their phase."""
+        self.with_adl = adl.active(self.ctx)
+        """Whether any market's policy has the ADL keeper call ``adl`` (fixed for the run:
+        :attr:`~simulator.engine.context.Context.adl_policy`)."""
         self.state = self._initial_state()
 
     # -- state ---------------------------------------------------------------------------------
@@ -150,9 +157,7 @@ class MirrorEngine:
         """The levels the chain engine reads after a block: the venue's and the pools'
         (:func:`~simulator.mirror.sim.levels.levels_of`, the spot book's), with the
         market-making vault's reads (:func:`~simulator.mirror.sim.mm_vault.with_levels`)."""
-        return mm_vault.with_levels(
-            self.ctx, self.venue, {**levels_of(self.venue), **self.spot.levels()}
-        )
+        return mm_vault.with_levels(self.ctx, self.venue, levels_of(self.venue, self.spot.levels()))
 
     def _store(self, s: EngineState, units, equity, maintenance, keep=None) -> None:
         """The traders' view of ``units`` read as (equity, maintenance) USD
@@ -202,15 +207,17 @@ class MirrorEngine:
         trade_rows = [*trade_rows, *flow_block.rows]
         decoded: list = [decode_trades, flow_block.decoder(ctx, s, t)]
         s.peak_price_usd = np.maximum(s.peak_price_usd, s.oracle_price_usd)
-        lp_rows: list[dict[str, Any]] = []  # decoded after the flow's planned rows
-        withdrew = s.lps_withdrew.copy()
-        lp_actions: list = lps.withdraw(ctx, s, self.spot, t, self._last_levels, lp_rows)
-        lp_actions += backstop.lp_withdraw(  # the backstop vault's LPs, after the AMMs'
-            ctx, s, venue, t, bool((s.lps_withdrew & ~withdrew).any()),
-            self.world.start_timestamp_s + (t - 1) * self.scenario.step_seconds, lp_rows,
-        )  # fmt: skip
-        step_events[planned_rows:planned_rows] = lp_rows
-        transactions += len(lp_actions)
+        lp_actions: list = []
+        if self.lps_withdraw:
+            lp_rows: list[dict[str, Any]] = []  # decoded after the flow's planned rows
+            withdrew = s.lps_withdrew.copy()
+            lp_actions += lps.withdraw(ctx, s, self.spot, t, self._last_levels, lp_rows)
+            lp_actions += backstop.lp_withdraw(  # the backstop vault's LPs, after the AMMs'
+                ctx, s, venue, t, bool((s.lps_withdrew & ~withdrew).any()),
+                self.world.start_timestamp_s + (t - 1) * self.scenario.step_seconds, lp_rows,
+            )  # fmt: skip
+            step_events[planned_rows:planned_rows] = lp_rows
+            transactions += len(lp_actions)
         vault_block = mm_vault.execute(
             ctx, s, venue, t, self._last_levels, decisions.close, self.flow, self.row_of, decoded
         )
@@ -218,7 +225,7 @@ class MirrorEngine:
         transactions += len(flow_actions) + len(vault_block.actions)
 
         # ---- phase 2: keepers on the pending block ----------------------------------------------
-        prices = s.oracle_price_usd[book.market]
+        prices = s.oracle_price_usd.take(book.market)  # s.oracle_price_usd[book.market]
         eq, mm = unit_eq.copy(), unit_mm.copy()
         notional_row = s.trader.size_base * prices
         notional = units.unit_sum(notional_row)
@@ -234,7 +241,11 @@ class MirrorEngine:
         )
         if len(confirm):
             got_eq, got_mm = unit_health(ctx, venue, confirm)
-            self._store(s, confirm, got_eq, got_mm, keep=np.isin(confirm, watch))
+            # Only the watch list's reads reach the traders' view: every unit confirmed is on
+            # it (:func:`~simulator.engine.keepers.confirm_list` picks from it) unless every
+            # open unit is read (``full_health_every_step``, off on the mirror).
+            keep = np.isin(confirm, watch) if ctx.full_health_every_step else None
+            self._store(s, confirm, got_eq, got_mm, keep=keep)
             eq[confirm], mm[confirm] = got_eq, got_mm
         if venue.backstop is None:
             targets, takeovers = keepers.plan(ctx, s, t, eq, mm, notional_row, notional), 0
@@ -249,7 +260,7 @@ class MirrorEngine:
         # The spot phase's inputs likewise: the pending read after phase 1 when the block had
         # one (units to confirm, or an LP withdrawal), else the last levels less the closes;
         # the state after the keepers' calls when they may leave a deficit.
-        with_adl = adl.active(ctx)
+        with_adl = self.with_adl
         # Before them: the pending read after phase 1 when the block had one (units to
         # confirm, or an LP withdrawal), else the last block's (a liquidation of the
         # market-making vault in phase 1 is then seen next block); the spot phase's inputs
@@ -300,18 +311,23 @@ class MirrorEngine:
         step_events += mm_vault.record(ctx, s, vault_block, t, self._last_levels)
 
         # ---- mined: levels, the touched and watched units read again, rows --------------------
-        candidates = set(int(u) for u in targets) | set(touched.tolist())
-        candidates |= set(units.unit_of_row[np.fromiter(winner_rows, dtype=np.int64)].tolist())
+        # Sorted and distinct, as the chain engine's candidates: marked, then listed.
+        chosen = np.zeros(units.count, dtype=bool)
+        chosen[targets] = True
+        chosen[touched] = True
+        if winner_rows:
+            chosen[units.unit_of_row[np.fromiter(winner_rows, dtype=np.int64)]] = True
         if not everyone:
-            candidates |= set(watch.tolist())
-        candidates = np.array(sorted(candidates), dtype=np.int64)
+            chosen[watch] = True
+        candidates = np.flatnonzero(chosen)
         levels = self._last_levels = self._levels()
         s.transactions += transactions
         s.margin_scale = levels["margin_scale"].copy()
         s.mm_vault_size_base = levels["mm_vault_size_base"].copy()
         if len(candidates):
             self._store(s, candidates, *unit_health(ctx, venue, candidates))
-        ended = ((s.outcome_step == t) & np.isnan(s.realized_pnl_usd)).nonzero()[0]
+        ended = np.flatnonzero(s.outcome_step == t)  # then those whose PnL is not yet taken
+        ended = ended[np.isnan(s.realized_pnl_usd[ended])]
         s.realized_pnl_usd[ended] = s.trader.equity_usd[ended] - s.trader.collateral_in_usd[ended]
         s.amm_price_usd = levels["amm_price_usd"].copy()
         rows = metrics.step_rows(

@@ -5,16 +5,24 @@ hedger's impact, the ``oracle`` stream's noise) and the spot AMM's price at the 
 previous block (:func:`simulator.engine.oracle.source_median_usd`); through the scenario's oracle
 faults (lag, stale, bad print), rounded to 8 decimals as the
 engine sends it. A push the oracle refuses (a move beyond its ``maxDeviationBps``) keeps the
-old price in the venue, while the agents believe the new one, as on chain."""
+old price in the venue, while the agents believe the new one, as on chain.
+
+With feedback the median of the sources is one compiled call (:func:`_lower_weighted_median`,
+what :func:`simulator.prices.sources.lower_weighted_median_columns` gives, to the bit); the
+venues' prices and their noise stay numpy's (:func:`simulator.prices.sources.venue_prices`),
+drawn from the step's generator as on chain."""
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 
 from simulator.engine.context import Context
-from simulator.engine.oracle import OracleModel, source_median_usd
+from simulator.engine.oracle import OracleModel
 from simulator.engine.state import EngineState
 from simulator.mirror.sim.venue import VenueState
+from simulator.prices.sources import venue_prices
+from simulator.scenario.randomness import oracle_step_generator
 from simulator.units import to_wad
 
 
@@ -40,3 +48,66 @@ def push_prices(
             s.oracle_price_usd[m] = price
             sent += 1
     return sent
+
+
+def source_median_usd(
+    model: OracleModel, outside_history_usd: np.ndarray, amm_price_usd: np.ndarray, t: int
+) -> np.ndarray:
+    """:func:`simulator.engine.oracle.source_median_usd` (per market, USD; the same draws from
+    the step's generator, the same floats), the median by :func:`_lower_weighted_median`.
+    Raises ``ValueError`` for a NaN source, as it does."""
+    k, n_markets = len(model.lag_steps), outside_history_usd.shape[1]
+    draws = None
+    if (model.noise_bps > 0).any():
+        draws = oracle_step_generator(model.stream, t).standard_normal((k, n_markets))
+    prices = venue_prices(outside_history_usd, t, model.lag_steps, model.noise_bps, draws)
+    median = np.empty(n_markets)
+    if not _lower_weighted_median(prices, amm_price_usd, model.weights, model.total_weight,
+                                  median):  # fmt: skip
+        raise ValueError("a source value is NaN")
+    return median
+
+
+def _jit(func):
+    """``numba.njit``, cached on disk where the tree is writable (as
+    :func:`simulator.mirror.sim.jit_calls._jit`)."""
+    try:
+        return nb.njit(cache=True, nogil=True)(func)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return nb.njit(nogil=True)(func)
+
+
+@_jit
+def _lower_weighted_median(prices, amm, weights, total_weight, out):
+    """Per market ``j``: the lower weighted median of the venues' ``prices[:, j]`` (K, M) and
+    the AMM's ``amm[j]`` (the K + 1 sources of ``weights``, their sum ``total_weight``) into
+    ``out[j]``, as :func:`~simulator.prices.sources.lower_weighted_median_columns` takes it:
+    the sources sorted ascending, ties in source order (a stable insertion sort, as numpy's
+    stable argsort), their weights summed in that order from the first, the value of the first
+    whose ``2 x`` sum reaches ``total_weight`` (the first source when none does, as
+    ``argmax`` of no True). False, ``out`` partly written, when a source is NaN."""
+    k, m = prices.shape
+    values = np.empty(k + 1)
+    order = np.empty(k + 1, dtype=np.int64)
+    for j in range(m):
+        for i in range(k):
+            values[i] = prices[i, j]
+        values[k] = amm[j]
+        for i in range(k + 1):
+            if values[i] != values[i]:
+                return False
+            # Insert source i after every earlier source of a value <= its own.
+            p = i
+            while p > 0 and values[order[p - 1]] > values[i]:
+                order[p] = order[p - 1]
+                p -= 1
+            order[p] = i
+        first = 0
+        cumulative = 0.0
+        for i in range(k + 1):
+            cumulative = cumulative + weights[order[i]] if i else weights[order[0]]
+            if 2.0 * cumulative >= total_weight:
+                first = i
+                break
+        out[j] = values[order[first]]
+    return True
