@@ -170,7 +170,7 @@ def unit_health(
     f = venue.funding()
     n_iso = int(np.count_nonzero(iso))
     if len(units) and not n_iso:  # cross accounts only: their reads, in order
-        eq, mm, _ = venue.cross_health(mu.account[units], f)
+        eq, mm, _ = venue.cross_health(mu.account[units], f, initial=False)
         return wad_array(eq), wad_array(mm)
     if len(units) and n_iso == len(units):  # isolated positions only
         eq, mm = venue.isolated_health(mu.account[units], mu.market[units], f)
