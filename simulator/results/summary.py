@@ -325,6 +325,9 @@ SUMMARY_STEP_COLUMNS = (
 )
 #: The event columns :func:`summarize` reads.
 SUMMARY_EVENT_COLUMNS = ("kind", "market", "account", "amount_usd", "notional_usd")
+#: The event kinds :func:`summarize` reads (a frame of only these gives the same figures: it
+#: reads every other kind's rows through a filter on the kind).
+SUMMARY_EVENT_KINDS = frozenset((*LIQUIDATION_EVENT_KINDS, "insurance_payout", "adl_fill"))
 
 
 _NUMBER_TYPES = frozenset({type(None), float, int, np.float64, np.int64})
@@ -380,7 +383,8 @@ def summary_frames(
     step_rows: Sequence[Mapping[str, Any]], event_rows: Sequence[Mapping[str, Any]]
 ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     """The step and event frames :func:`summarize` needs, built straight from a run's rows
-    (:data:`SUMMARY_STEP_COLUMNS`, :data:`SUMMARY_EVENT_COLUMNS`), with the values and dtypes
+    (:data:`SUMMARY_STEP_COLUMNS`; :data:`SUMMARY_EVENT_COLUMNS` of the events of
+    :data:`SUMMARY_EVENT_KINDS`), with the values and dtypes
     the run folder's Arrow tables give: the cheap way to a summary when no folder is written
     (a tuning evaluation). None when a value is not plainly of its column's type (a number in
     a text column, a fraction in an integer one, ...): build the schema's tables instead
@@ -388,8 +392,14 @@ def summary_frames(
 
     The rows are not checked against the schema's rules (the long format of the steps, the
     positions' outcomes): the tables a folder gets do that."""
+    event_rows = list(event_rows)
+    kinds = [row.get("kind") for row in event_rows]
+    if not set(map(type, kinds)) <= {str}:
+        return None
+    # Only the kinds summarize reads (the rest it filters out itself: same rows, same order).
+    read = [row for row, kind in zip(event_rows, kinds, strict=True) if kind in SUMMARY_EVENT_KINDS]
     steps = _summary_frame(list(step_rows), STEP_COLUMNS, SUMMARY_STEP_COLUMNS)
-    events = _summary_frame(list(event_rows), EVENT_COLUMNS, SUMMARY_EVENT_COLUMNS)
+    events = _summary_frame(read, EVENT_COLUMNS, SUMMARY_EVENT_COLUMNS)
     if steps is None or events is None:
         return None
     return steps, events
