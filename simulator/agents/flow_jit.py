@@ -295,3 +295,85 @@ def exit_steps(log_keep, rows, kind, hold_steps, t):
             hold = 1.0
         out[i] = t + np.int64(hold)
     return out
+
+
+# -- the engine's glue around the step (simulator.engine.flow.plan_flow) ----------------------
+
+
+@_jit
+def slot_inputs(
+    slot_rows, unit_rows, own_units, unit_slot, slot_in_unit_rows, slot_unit, market_of_row,
+    price, read_price, side, size_base, equity_usd, maintenance_usd, outcome, outcome_step,
+    cooldown, opens, idle, t,
+):  # fmt: skip
+    """Per slot: its equity carried to this step's price, whether its margin unit is above
+    maintenance, whether it may enter (idle, or its cooldown over) and the side it held last
+    (0: never opened): ``plan_flow``'s numpy lines, float for float.
+
+    ``slot_rows``: the slots' book rows; with ``own_units`` each is its margin unit's only
+    row, else ``unit_rows`` holds every row of their units, ``unit_slot`` the unit of each
+    (numbered 0..), ``slot_in_unit_rows`` / ``slot_unit`` each slot's place there and unit.
+    The per-row arrays are the book's whole (``market_of_row``, the trader state's, the
+    outcomes); ``price`` (M,) this step's oracle; ``cooldown`` per slot (steps)."""
+    rows = slot_rows if own_units else unit_rows
+    n = len(rows)
+    equity = np.empty(n)
+    maintenance = np.empty(n)
+    for i in range(n):
+        r = rows[i]
+        p = price[market_of_row[r]]
+        read = read_price[r]
+        equity[i] = equity_usd[r] + np.float64(side[r]) * size_base[r] * (p - read)
+        maintenance[i] = maintenance_usd[r] * (p / read)
+    n_slots = len(slot_rows)
+    if own_units:
+        slot_equity = equity
+        healthy = np.empty(n_slots, dtype=np.bool_)
+        for j in range(n_slots):
+            healthy[j] = equity[j] > maintenance[j]
+    else:
+        n_units = 0
+        for i in range(n):
+            if unit_slot[i] + 1 > n_units:
+                n_units = unit_slot[i] + 1
+        eq_sum = np.zeros(n_units)
+        mm_sum = np.zeros(n_units)
+        for i in range(n):  # np.bincount: in row order
+            eq_sum[unit_slot[i]] += equity[i]
+            mm_sum[unit_slot[i]] += maintenance[i]
+        slot_equity = np.empty(n_slots)
+        healthy = np.empty(n_slots, dtype=np.bool_)
+        for j in range(n_slots):
+            slot_equity[j] = equity[slot_in_unit_rows[j]]
+            healthy[j] = eq_sum[slot_unit[j]] > mm_sum[slot_unit[j]]
+    ready = np.empty(n_slots, dtype=np.bool_)
+    last_side = np.empty(n_slots, dtype=np.int8)
+    for j in range(n_slots):
+        r = slot_rows[j]
+        step = outcome_step[r]
+        ready[j] = outcome[r] == idle or (step >= 0 and t >= step + cooldown[j])
+        last_side[j] = side[r] if opens[r] > 0 else 0
+    return slot_equity, healthy, ready, last_side
+
+
+@_jit
+def planned_change(
+    close_rows, open_rows, open_side, open_size, market, size_now, side_now, n_markets
+):  # fmt: skip
+    """Per market: the change of long and of short open interest the step's flow plans (opens
+    ``open_size`` at ``open_side``, less the closed sizes), as ``np.bincount`` of the
+    products by side sums them (in row order, zeros included)."""
+    long_open = np.zeros(n_markets)
+    short_open = np.zeros(n_markets)
+    for i in range(len(open_rows)):
+        m = market[open_rows[i]]
+        long_open[m] += open_size[i] * (1.0 if open_side[i] == 1 else 0.0)
+        short_open[m] += open_size[i] * (1.0 if open_side[i] == -1 else 0.0)
+    long_close = np.zeros(n_markets)
+    short_close = np.zeros(n_markets)
+    for i in range(len(close_rows)):
+        r = close_rows[i]
+        m = market[r]
+        long_close[m] += size_now[r] * (1.0 if side_now[r] == 1 else 0.0)
+        short_close[m] += size_now[r] * (1.0 if side_now[r] == -1 else 0.0)
+    return long_open - long_close, short_open - short_close
