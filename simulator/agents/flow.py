@@ -2,7 +2,10 @@
 
 Vectorized over the flow slots (rows of the book with ``flow_kind >= 0``, see
 :mod:`simulator.scenario.flow` for the model and the intensity formula); the only Python loops
-are over the few kinds. Every function is pure: the engine phase
+are over the few kinds. :func:`step_orders` runs the same arithmetic compiled
+(:mod:`simulator.agents.flow_jit`, float for float: its numpy form is the reference of
+``tests/agents/test_flow_jit.py``); :func:`exits`, :func:`market_signals`, :func:`intensity`
+and :func:`pick_slots` are that form, piece by piece. Every function is pure: the engine phase
 (:mod:`simulator.engine.flow`) reads the state, calls :func:`step_orders` and turns its result
 into the venue's calls.
 
