@@ -2,7 +2,10 @@
 
 Vectorized over the flow slots (rows of the book with ``flow_kind >= 0``, see
 :mod:`simulator.scenario.flow` for the model and the intensity formula); the only Python loops
-are over the few kinds. Every function is pure: the engine phase
+are over the few kinds. :func:`step_orders` runs the same arithmetic compiled
+(:mod:`simulator.agents.flow_jit`, float for float: its numpy form is the reference of
+``tests/agents/test_flow_jit.py``); :func:`exits`, :func:`market_signals`, :func:`intensity`
+and :func:`pick_slots` are that form, piece by piece. Every function is pure: the engine phase
 (:mod:`simulator.engine.flow`) reads the state, calls :func:`step_orders` and turns its result
 into the venue's calls.
 
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulator.agents import flow_jit
 from simulator.scenario.flow import FLOW_KINDS, OrderFlow
 
 MOMENTUM, DIP_BUYERS, SHORT_SELLERS, REENTRY, FUNDING_ARBITRAGE = range(len(FLOW_KINDS))
@@ -374,31 +378,45 @@ def step_orders(
     ``last_side`` (0: never opened), ``open_equity_usd``, ``exit_step``, ``can_close``.
     ``history_usd`` (T, M): prices up to this step; ``max_leverage`` (M,); ``group_of_slot``
     (R,): :func:`slot_groups` of the rows, when the caller keeps it."""
-    close_rows, reason = exits(
-        params, kind, size_base, equity_usd, open_equity_usd, exit_step, t, can_close, ticket_usd
-    )
-    signals = market_signals(history_usd, params.lookback_steps, params.reference_steps)
-    lam, side_km = intensity(params, signals, funding_rate_per_hour)
+    # Compiled (:mod:`simulator.agents.flow_jit`): the numpy formulation of exits,
+    # market_signals, intensity and pick_slots, float for float; the draws and the logarithms
+    # stay numpy's. tests/agents/test_flow_jit.py holds it to that formulation.
+    has_ticket = ticket_usd is not None
+    ticket = ticket_usd if has_ticket else equity_usd  # not read without a ticket
+    p = np.asarray(history_usd, dtype=np.float64)
+    if p.ndim == 1:
+        p = p[:, None]
+    window = p[max(0, len(p) - 1 - params.reference_steps) :]
+    if window.min() > 0.0:  # np.log warns on a zero, negative or NaN price
+        log_window = np.log(window)
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_window = np.log(window)
+    close_rows, reason, lam, side_km = flow_jit.before_draws(
+        p, log_window, np.asarray(funding_rate_per_hour, dtype=np.float64),
+        params.lookback_steps, kind, size_base, equity_usd, open_equity_usd, exit_step, t,
+        can_close, ticket, has_ticket, params.take_profit_fraction, params.stop_loss_fraction,
+        params.step_hours, params.volatility_sensitivity, params.momentum_sensitivity,
+        params.rate_per_hour, params.min_return, params.dip_min_fall, params.short_min_fall,
+        params.min_funding_rate_per_hour,
+    )  # fmt: skip
     counts = rng.poisson(lam)
     draws = rng.random((DRAWS_PER_SLOT, len(kind)))
-    eligible = (kind >= 0) & (size_base == 0) & ready & (equity_usd >= params.min_equity_usd)
-    rows, unfilled = pick_slots(counts, eligible, kind, market, draws[0], group_of_slot)
-    k, m = kind[rows].astype(np.int64), market[rows]
-    lo, hi = params.leverage_min_share[k], params.leverage_max_share[k]
-    leverage = max_leverage[m] * (lo + (hi - lo) * draws[1, rows])
-    hold = np.maximum(np.ceil(-np.log1p(-draws[2, rows]) * params.hold_steps[k]), 1.0)
-    first_side = np.where(draws[3, rows] < params.reentry_long_share, 1, -1)
-    own = np.where(last_side[rows] != 0, last_side[rows], first_side)
-    side = np.where(side_km[k, m] != 0, side_km[k, m], own).astype(np.int8)
-    price = np.asarray(history_usd, dtype=np.float64).reshape(len(history_usd), -1)[-1]
-    stake = equity_usd[rows] if ticket_usd is None else np.minimum(equity_usd, ticket_usd)[rows]
-    size = stake * leverage / price[m]
+    if group_of_slot is None:
+        group_of_slot = slot_groups(kind, market, lam.shape[1])
+    rows, unfilled, leverage, side, size = flow_jit.after_draws(
+        counts, draws[0], draws[1], draws[3], kind, market, group_of_slot, size_base, ready,
+        equity_usd, params.min_equity_usd, ticket, has_ticket, last_side, side_km, p[-1],
+        np.asarray(max_leverage, dtype=np.float64), params.leverage_min_share,
+        params.leverage_max_share, params.reentry_long_share,
+    )  # fmt: skip
+    exit_at = flow_jit.exit_steps(np.log1p(-draws[2, rows]), rows, kind, params.hold_steps, t)
     return FlowOrders(
         open_rows=rows,
         side=side,
         leverage=leverage,
         size_base=size,
-        exit_step=t + hold.astype(np.int64),
+        exit_step=exit_at,
         close_rows=close_rows,
         close_reason=reason,
         arrivals=counts,

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simulator.agents import flow as flow_agents
+from simulator.agents import flow_jit
 from simulator.chain.types import TxResult
 from simulator.engine.context import Action, Context
 from simulator.engine.events import close_row, event_row
@@ -166,11 +167,7 @@ def plan_flow(
     run_closes: dict[int, str] = {}
     tr = s.trader
     rows, at = run.rows, run.at
-    equity, healthy = _slot_health(s, ctx.world.book.market, run)
-    outcome_step = s.outcome_step[at]
-    ready = (s.outcome[at] == IDLE) | (
-        (outcome_step >= 0) & (t >= outcome_step + run.cooldown_steps)
-    )
+    equity, healthy, ready, last_side = _slot_inputs(s, ctx.world.book.market, run, t)
     side_now = tr.side[at]
     size_now = tr.size_base[at]
     orders = flow_agents.step_orders(
@@ -184,7 +181,7 @@ def plan_flow(
         size_base=size_now,
         equity_usd=equity,
         ready=ready,
-        last_side=np.where(s.opens[at] > 0, side_now, 0),
+        last_side=last_side,
         open_equity_usd=s.flow_open_equity_usd[at],
         exit_step=s.flow_exit_step[at],
         can_close=healthy,
@@ -203,20 +200,13 @@ def plan_flow(
         actions.append(Action(call, "flow_close", r, m))
         run_closes[r] = flow_agents.EXIT_REASONS[reason]
     run.close_reasons = run_closes
-    close_market = run.market[orders.close_rows]
-    open_market = run.market[orders.open_rows]
-    close_size, close_side = size_now[orders.close_rows], side_now[orders.close_rows]
+    # Per market and side: the opens (their sizes as sent) less the closes, summed in row order
+    # (np.bincount's order; tests/engine/test_flow_glue_jit.py holds it to that formulation).
     sent = orders.size_base.round(12)  # np.round's own call, without its wrapper
-    n_markets = ctx.n_markets
-
-    def change(side: int) -> np.ndarray:
-        closed = close_size * (close_side == side)
-        opened = sent * (orders.side == side)
-        return np.bincount(open_market, weights=opened, minlength=n_markets) - np.bincount(
-            close_market, weights=closed, minlength=n_markets
-        )
-
-    run.planned_long_base, run.planned_short_base = change(1), change(-1)
+    run.planned_long_base, run.planned_short_base = flow_jit.planned_change(
+        orders.close_rows, orders.open_rows, orders.side, sent, run.market, size_now, side_now,
+        ctx.n_markets,
+    )  # fmt: skip
     opening = rows[orders.open_rows]
     tr.side[opening] = orders.side
     s.flow_open_equity_usd[opening] = equity[orders.open_rows]
@@ -247,30 +237,24 @@ def unfilled_detail(kind: str, arrivals: int, unfilled: int) -> str:
     return f'{{"kind": "{kind}", "arrivals": {arrivals}, "unfilled": {unfilled}}}'
 
 
-def _slot_health(
-    s: EngineState, market_of_row: np.ndarray, run: FlowRun
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each slot's equity carried to this step's oracle price (USD; funding and the margin
-    scale left out: :func:`simulator.agents.traders.estimate` without them) and whether its
-    margin unit is above maintenance, from the rows of the slots' units alone (the same float
-    operations, row for row and in the same order per unit, as on the whole book)."""
+def _slot_inputs(
+    s: EngineState, market_of_row: np.ndarray, run: FlowRun, t: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per slot at step ``t``: its equity carried to this step's oracle price (USD; funding
+    and the margin scale left out: :func:`simulator.agents.traders.estimate` without them),
+    whether its margin unit is above maintenance (from the rows of the slots' units alone:
+    the same float operations, row for row and in the same order per unit, as on the whole
+    book), whether it may enter (idle, or its kind's cooldown over since its position ended)
+    and the side it held last (0: never opened). One compiled pass
+    (:func:`simulator.agents.flow_jit.slot_inputs`; ``tests/engine/test_flow_glue_jit.py``
+    keeps the numpy formulation it replaced)."""
     tr = s.trader
-    if run.own_units:  # a one-row unit's sum is its row's (0.0 + x: x, as compared)
-        r, price = run.at, s.oracle_price_usd[run.market]
-    else:
-        r = run.unit_rows
-        price = s.oracle_price_usd[market_of_row[r]]
-    read = tr.read_price_usd[r]
-    side = tr.side[r].astype(np.float64)
-    equity = tr.equity_usd[r] + side * tr.size_base[r] * (price - read)
-    maintenance = tr.maintenance_usd[r] * (price / read)
-    if run.own_units:
-        return equity, equity > maintenance
-    n = len(run.slot_unit) and int(run.unit_slot.max()) + 1
-    healthy = np.bincount(run.unit_slot, weights=equity, minlength=n) > np.bincount(
-        run.unit_slot, weights=maintenance, minlength=n
-    )
-    return equity[run.slot_in_unit_rows], healthy[run.slot_unit]
+    return flow_jit.slot_inputs(
+        run.rows, run.unit_rows, run.own_units, run.unit_slot, run.slot_in_unit_rows,
+        run.slot_unit, market_of_row, s.oracle_price_usd, tr.read_price_usd, tr.side,
+        tr.size_base, tr.equity_usd, tr.maintenance_usd, s.outcome, s.outcome_step,
+        run.cooldown_steps, s.opens, IDLE, t,
+    )  # fmt: skip
 
 
 def spot_inputs_after_flow(inputs: dict, run: FlowRun | None) -> dict:

@@ -19,8 +19,14 @@ from typing import Any
 
 from simulator.mirror.sim import MODES, MirrorEngine, NotMirrored
 from simulator.results import RunWriter
-from simulator.results.schema import EVENT_COLUMNS, POSITION_COLUMNS, STEP_COLUMNS, _to_table
-from simulator.results.summary import summarize
+from simulator.results.schema import (
+    EVENT_COLUMNS,
+    POSITION_COLUMNS,
+    STEP_COLUMNS,
+    _empty_table,
+    _to_table,
+)
+from simulator.results.summary import summarize, summary_frames
 from simulator.scenario import Scenario
 
 #: ``manifest.json``'s ``extra.engine`` of a mirror run (a chain run's is absent or ``chain``).
@@ -58,11 +64,20 @@ def simulate_mirror(
 
 
 def summary_of(engine: MirrorEngine, rows: list[dict], events: list[dict], wall: float) -> dict:
-    """The run's ``summary.json`` dict, computed as the run folder's (:func:`summarize` of the
-    tables built with the folder's schema)."""
-    steps = _to_table(rows, STEP_COLUMNS, "steps").to_pandas()
-    events_df = _to_table(events, EVENT_COLUMNS, "events").to_pandas()
-    positions = _to_table(engine.positions(), POSITION_COLUMNS, "positions").to_pandas()
+    """The run's ``summary.json`` dict, the run folder's (:func:`summarize` of its tables).
+
+    The frames are built straight from the rows with the columns :func:`summarize` reads
+    (:func:`~simulator.results.summary.summary_frames`: the values and dtypes of the folder's
+    tables, without Arrow and without the positions, which it does not read); rows it cannot
+    take plainly go through the folder's schema, which converts them or names what is wrong."""
+    frames = summary_frames(rows, events)
+    if frames is None:
+        steps = _to_table(rows, STEP_COLUMNS, "steps").to_pandas()
+        events_df = _to_table(events, EVENT_COLUMNS, "events").to_pandas()
+        positions = _to_table(engine.positions(), POSITION_COLUMNS, "positions").to_pandas()
+    else:
+        steps, events_df = frames
+        positions = _empty_table(POSITION_COLUMNS).to_pandas()
     return summarize(steps, events_df, positions, engine.summary_meta(wall))
 
 

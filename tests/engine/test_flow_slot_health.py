@@ -1,4 +1,4 @@
-"""The order-flow phase's view of its slots (simulator.engine.flow._slot_health): each slot's
+"""The order-flow phase's view of its slots (simulator.engine.flow._slot_inputs): each slot's
 carried equity and whether its margin unit is above maintenance are, bit for bit, the whole
 book's :func:`~simulator.agents.traders.estimate` summed per unit, whether the slots are their
 units' only rows (a slice of the book) or share cross accounts with other positions (rows
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from simulator.agents.traders import TraderState, estimate
-from simulator.engine.flow import FlowRun, _slot_health, slot_layout
+from simulator.engine.flow import FlowRun, _slot_inputs, slot_layout
 from simulator.engine.margin import MarginUnits
 
 
@@ -61,8 +61,10 @@ def test_slot_health_is_the_books_estimate_summed_per_unit(shared, seed):
     assert isinstance(layout["at"], slice) is not shared
     run = FlowRun(params=None, rows=slots, kind=np.zeros(len(slots), dtype=np.int64),
                   stream=None, max_leverage=None, **layout)  # fmt: skip
-    s = SimpleNamespace(trader=state, oracle_price_usd=prices)
-    equity, healthy = _slot_health(s, book.market, run)
+    n = len(book.market)
+    s = SimpleNamespace(trader=state, oracle_price_usd=prices, outcome=np.zeros(n, np.int8),
+                        outcome_step=np.full(n, -1), opens=np.zeros(n, np.int64))  # fmt: skip
+    equity, healthy, _, _ = _slot_inputs(s, book.market, run, 0)
 
     want_equity, want_mm = estimate(state, prices[book.market])
     want_healthy = units.unit_sum(want_equity) > units.unit_sum(want_mm)

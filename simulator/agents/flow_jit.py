@@ -1,0 +1,379 @@
+"""The order flow's step (:func:`simulator.agents.flow.step_orders`) compiled (numba): two
+kernels around the step's random draws, which stay in numpy (the flow stream's generator, in
+the same order and count).
+
+- :func:`before_draws`: the closes of open flow positions (take-profit, stop-loss, holding
+  time), the markets' signals (return, drawdown, volatility excess) and the arrivals'
+  intensity and side per (kind, market).
+- :func:`after_draws`: the idle slots the Poisson arrivals take (first in key order per
+  (kind, market)), their leverage, side and size.
+
+Each is the numpy formulation of :mod:`simulator.agents.flow` (``exits``,
+``market_signals``, ``intensity``, ``pick_slots`` and the rest of ``step_orders``; kept as the
+reference of ``tests/agents/test_flow_jit.py``) term by term and in the same order, so the
+floats are the same to the bit: no ``fastmath`` (no fused multiply-adds, no reordered sums);
+a column sum is a plain loop down the rows, as numpy's ``add.reduce`` over axis 0 of a
+row-major array adds row after row; ``error_model="numpy"``, so that a division by zero gives
+inf or NaN as numpy's does rather than raising. The logarithms are numpy's (the caller passes
+them): numba's ``log`` is the C library's, whose last bit may differ from numpy's SIMD one.
+
+Self-contained on purpose: numba's on-disk cache is invalidated by an edit of the file of the
+function it compiled only, not of another module's functions it calls.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+# The kinds, in FLOW_KINDS order (simulator.scenario.flow).
+_MOMENTUM, _DIP_BUYERS, _SHORT_SELLERS, _REENTRY, _FUNDING_ARBITRAGE = range(5)
+_N_KINDS = 5
+_FLOAT_MAX = 1.7976931348623157e308  # np.finfo(np.float64).max, what np.nan_to_num gives inf
+
+
+def _jit(func):
+    """``numba.njit`` with numpy's float error model (inf / NaN on a division by zero), the
+    compiled code cached on disk; in memory only when no cache directory is writable."""
+    try:
+        return nb.njit(cache=True, nogil=True, error_model="numpy")(func)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return nb.njit(nogil=True, error_model="numpy")(func)
+
+
+@_jit
+def _finite_or_zero(x):
+    return x if math.isfinite(x) else 0.0
+
+
+@_jit
+def _max0(x):
+    # np.maximum(x, 0.0) of a finite x (a zero's sign is not read downstream)
+    return x if x >= 0.0 else 0.0
+
+
+@_jit
+def _nan_min(a, b):
+    # np.minimum: NaN when either is
+    if a != a or b != b:
+        return math.nan
+    return a if a <= b else b
+
+
+@_jit
+def _std_columns(x, first, last):
+    """``x[first:last].std(axis=0)`` as ``simulator.agents.flow._std_rows`` computes it."""
+    n = last - first
+    cols = x.shape[1]
+    out = np.empty(cols)
+    for c in range(cols):
+        total = 0.0
+        for i in range(first, last):
+            total += x[i, c]
+        mean = total / n
+        var = 0.0
+        for i in range(first, last):
+            d = x[i, c] - mean
+            var += d * d
+        out[c] = math.sqrt(var / n)
+    return out
+
+
+@_jit
+def before_draws(
+    history,
+    log_window,
+    funding_rate,
+    lookback,
+    kind,
+    size_base,
+    equity,
+    open_equity,
+    exit_step,
+    t,
+    can_close,
+    ticket,
+    has_ticket,
+    take_profit_fraction,
+    stop_loss_fraction,
+    step_hours,
+    volatility_sensitivity,
+    momentum_sensitivity,
+    rate_per_hour,
+    min_return,
+    dip_min_fall,
+    short_min_fall,
+    min_funding_rate,
+):
+    """The closes (rows, reason) and the intensity and side per (kind, market).
+
+    ``history`` (T, M): prices to this step; ``log_window``: ``np.log`` of its last
+    ``reference + 1`` rows; ``funding_rate`` (M,): per hour; ``ticket`` read when
+    ``has_ticket``. Returns ``(close_rows, close_reason, lam, side)``."""
+    # -- exits: the open flow positions whose unit may close -----------------------------------
+    n_rows = len(kind)
+    close_rows = np.empty(n_rows, dtype=np.int64)
+    close_reason = np.empty(n_rows, dtype=np.int8)
+    n_close = 0
+    for r in range(n_rows):
+        if not (kind[r] >= 0 and size_base[r] > 0 and can_close[r]):
+            continue
+        k = kind[r]
+        stake = _nan_min(open_equity[r], ticket[r]) if has_ticket else open_equity[r]
+        profit = equity[r] - open_equity[r]
+        tp = profit >= take_profit_fraction[k] * stake
+        sl = -profit >= stop_loss_fraction[k] * stake
+        if tp or sl or t >= exit_step[r]:
+            close_rows[n_close] = r
+            close_reason[n_close] = 0 if tp else (1 if sl else 2)
+            n_close += 1
+    # -- market signals -------------------------------------------------------------------------
+    n_hist, n_markets = history.shape
+    w = min(lookback, n_hist - 1)
+    ret = np.zeros(n_markets)
+    drawdown = np.empty(n_markets)
+    for m in range(n_markets):
+        now = history[n_hist - 1, m]
+        if w > 0:
+            ret[m] = _finite_or_zero(now / history[n_hist - 1 - w, m] - 1.0)
+        peak = history[n_hist - 1 - w, m]
+        for i in range(n_hist - w, n_hist):
+            v = history[i, m]
+            if peak != peak or v != v:
+                peak = math.nan
+            elif v > peak:
+                peak = v
+        drawdown[m] = _max0(_finite_or_zero(1.0 - now / peak))
+    n_log = log_window.shape[0]
+    logret = np.empty((max(n_log - 1, 0), n_markets))
+    for i in range(n_log - 1):
+        for m in range(n_markets):
+            logret[i, m] = log_window[i + 1, m] - log_window[i, m]
+    n_ret = n_log - 1 if n_log > 0 else 0
+    first_short = n_ret - lookback if lookback < n_ret else 0
+    vol_excess = np.zeros(n_markets)
+    if n_ret - first_short >= 2:
+        sigma_short = _std_columns(logret, first_short, n_ret)
+        sigma_long = _std_columns(logret, 0, n_ret)
+        for m in range(n_markets):
+            excess = sigma_short[m] / sigma_long[m] - 1.0 if sigma_long[m] > 0 else 0.0
+            vol_excess[m] = _max0(_finite_or_zero(excess))
+    # -- intensity ----------------------------------------------------------------------------
+    lam = np.empty((_N_KINDS, n_markets))
+    side = np.empty((_N_KINDS, n_markets), dtype=np.int8)
+    for m in range(n_markets):
+        rate = funding_rate[m]
+        if rate != rate:  # np.nan_to_num
+            rate = 0.0
+        elif rate == math.inf:
+            rate = _FLOAT_MAX
+        elif rate == -math.inf:
+            rate = -_FLOAT_MAX
+        r = ret[m]
+        dd = drawdown[m]
+        abs_ret = abs(r)
+        boost = 1.0 + volatility_sensitivity * vol_excess[m] + momentum_sensitivity * abs_ret
+        active = (
+            abs_ret >= min_return and r != 0,
+            dd >= dip_min_fall,
+            dd >= short_min_fall,
+            True,
+            abs(rate) >= min_funding_rate,
+        )
+        for k in range(_N_KINDS):
+            lam[k, m] = rate_per_hour[k] * step_hours * boost * (1.0 if active[k] else 0.0)
+        side[_MOMENTUM, m] = 1 if r > 0 else (-1 if r < 0 else 0)
+        side[_DIP_BUYERS, m] = 1
+        side[_SHORT_SELLERS, m] = -1
+        side[_REENTRY, m] = 0
+        side[_FUNDING_ARBITRAGE, m] = -1 if rate > 0 else (1 if rate < 0 else 0)
+    return close_rows[:n_close].copy(), close_reason[:n_close].copy(), lam, side
+
+
+@_jit
+def after_draws(
+    counts,
+    keys,
+    lever_draws,
+    side_draws,
+    kind,
+    market,
+    group,
+    size_base,
+    ready,
+    equity,
+    min_equity,
+    ticket,
+    has_ticket,
+    last_side,
+    side_km,
+    price,
+    max_leverage,
+    leverage_min_share,
+    leverage_max_share,
+    reentry_long_share,
+):
+    """The slots the arrivals take and their opens.
+
+    ``counts`` (K, M): the Poisson arrivals; ``keys``, ``lever_draws``, ``side_draws`` (R,):
+    the ordering key, leverage and side uniforms of every slot; ``group`` (R,): each slot's
+    ``kind × M + market``; ``price`` (M,): this step's. Returns ``(rows, unfilled, leverage,
+    side, size)``: the rows ascending, ``unfilled`` (K, M)."""
+    n_kinds, n_markets = counts.shape
+    n_groups = n_kinds * n_markets
+    n_rows = len(kind)
+    eligible = np.zeros(n_rows, dtype=np.bool_)
+    available = np.zeros(n_groups, dtype=np.int64)
+    for r in range(n_rows):
+        if kind[r] >= 0 and size_base[r] == 0 and ready[r] and equity[r] >= min_equity:
+            eligible[r] = True
+            available[group[r]] += 1
+    unfilled = np.empty((n_kinds, n_markets), dtype=np.int64)
+    for k in range(n_kinds):
+        for m in range(n_markets):
+            short = counts[k, m] - available[k * n_markets + m]
+            unfilled[k, m] = short if short > 0 else 0
+    # The eligible slots of the groups with arrivals, bucketed by group in row order.
+    start = np.zeros(n_groups + 1, dtype=np.int64)
+    for g in range(n_groups):
+        wanted = counts[g // n_markets, g % n_markets]
+        start[g + 1] = start[g] + (available[g] if wanted > 0 else 0)
+    fill = start[:-1].copy()
+    members = np.empty(start[n_groups], dtype=np.int64)
+    for r in range(n_rows):
+        if eligible[r]:
+            g = group[r]
+            if counts[g // n_markets, g % n_markets] > 0:
+                members[fill[g]] = r
+                fill[g] += 1
+    picked = np.zeros(n_rows, dtype=np.bool_)
+    for g in range(n_groups):
+        wanted = counts[g // n_markets, g % n_markets]
+        first, n = start[g], start[g + 1] - start[g]
+        if n <= wanted:
+            for i in range(first, first + n):
+                picked[members[i]] = True
+            continue
+        group_keys = np.empty(n)
+        for i in range(n):
+            group_keys[i] = keys[members[first + i]]
+        order = np.argsort(group_keys, kind="mergesort")  # stable: ties in row order
+        for i in range(wanted):
+            picked[members[first + order[i]]] = True
+    rows = np.flatnonzero(picked)
+    n_open = len(rows)
+    leverage = np.empty(n_open)
+    side = np.empty(n_open, dtype=np.int8)
+    size = np.empty(n_open)
+    for i in range(n_open):
+        r = rows[i]
+        k = kind[r]
+        m = market[r]
+        lo, hi = leverage_min_share[k], leverage_max_share[k]
+        lev = max_leverage[m] * (lo + (hi - lo) * lever_draws[r])
+        own = (
+            last_side[r] if last_side[r] != 0 else (1 if side_draws[r] < reentry_long_share else -1)
+        )
+        side[i] = side_km[k, m] if side_km[k, m] != 0 else own
+        stake = _nan_min(equity[r], ticket[r]) if has_ticket else equity[r]
+        leverage[i] = lev
+        size[i] = stake * lev / price[m]
+    return rows, unfilled, leverage, side, size
+
+
+@_jit
+def exit_steps(log_keep, rows, kind, hold_steps, t):
+    """Step at which each open's holding time ends: ``t + max(ceil(-log1p(-u) × mean), 1)``
+    (``log_keep``: numpy's ``log1p(-u)`` of the opens' holding-time uniforms; ``rows``: the
+    opens' slots)."""
+    out = np.empty(len(log_keep), dtype=np.int64)
+    for i in range(len(log_keep)):
+        hold = np.ceil(-log_keep[i] * hold_steps[kind[rows[i]]])
+        if hold < 1.0:  # np.maximum(hold, 1.0) (a NaN stays NaN)
+            hold = 1.0
+        out[i] = t + np.int64(hold)
+    return out
+
+
+# -- the engine's glue around the step (simulator.engine.flow.plan_flow) ----------------------
+
+
+@_jit
+def slot_inputs(
+    slot_rows, unit_rows, own_units, unit_slot, slot_in_unit_rows, slot_unit, market_of_row,
+    price, read_price, side, size_base, equity_usd, maintenance_usd, outcome, outcome_step,
+    cooldown, opens, idle, t,
+):  # fmt: skip
+    """Per slot: its equity carried to this step's price, whether its margin unit is above
+    maintenance, whether it may enter (idle, or its cooldown over) and the side it held last
+    (0: never opened): ``plan_flow``'s numpy lines, float for float.
+
+    ``slot_rows``: the slots' book rows; with ``own_units`` each is its margin unit's only
+    row, else ``unit_rows`` holds every row of their units, ``unit_slot`` the unit of each
+    (numbered 0..), ``slot_in_unit_rows`` / ``slot_unit`` each slot's place there and unit.
+    The per-row arrays are the book's whole (``market_of_row``, the trader state's, the
+    outcomes); ``price`` (M,) this step's oracle; ``cooldown`` per slot (steps)."""
+    rows = slot_rows if own_units else unit_rows
+    n = len(rows)
+    equity = np.empty(n)
+    maintenance = np.empty(n)
+    for i in range(n):
+        r = rows[i]
+        p = price[market_of_row[r]]
+        read = read_price[r]
+        equity[i] = equity_usd[r] + np.float64(side[r]) * size_base[r] * (p - read)
+        maintenance[i] = maintenance_usd[r] * (p / read)
+    n_slots = len(slot_rows)
+    if own_units:
+        slot_equity = equity
+        healthy = np.empty(n_slots, dtype=np.bool_)
+        for j in range(n_slots):
+            healthy[j] = equity[j] > maintenance[j]
+    else:
+        n_units = 0
+        for i in range(n):
+            if unit_slot[i] + 1 > n_units:
+                n_units = unit_slot[i] + 1
+        eq_sum = np.zeros(n_units)
+        mm_sum = np.zeros(n_units)
+        for i in range(n):  # np.bincount: in row order
+            eq_sum[unit_slot[i]] += equity[i]
+            mm_sum[unit_slot[i]] += maintenance[i]
+        slot_equity = np.empty(n_slots)
+        healthy = np.empty(n_slots, dtype=np.bool_)
+        for j in range(n_slots):
+            slot_equity[j] = equity[slot_in_unit_rows[j]]
+            healthy[j] = eq_sum[slot_unit[j]] > mm_sum[slot_unit[j]]
+    ready = np.empty(n_slots, dtype=np.bool_)
+    last_side = np.empty(n_slots, dtype=np.int8)
+    for j in range(n_slots):
+        r = slot_rows[j]
+        step = outcome_step[r]
+        ready[j] = outcome[r] == idle or (step >= 0 and t >= step + cooldown[j])
+        last_side[j] = side[r] if opens[r] > 0 else 0
+    return slot_equity, healthy, ready, last_side
+
+
+@_jit
+def planned_change(
+    close_rows, open_rows, open_side, open_size, market, size_now, side_now, n_markets
+):  # fmt: skip
+    """Per market: the change of long and of short open interest the step's flow plans (opens
+    ``open_size`` at ``open_side``, less the closed sizes), as ``np.bincount`` of the
+    products by side sums them (in row order, zeros included)."""
+    long_open = np.zeros(n_markets)
+    short_open = np.zeros(n_markets)
+    for i in range(len(open_rows)):
+        m = market[open_rows[i]]
+        long_open[m] += open_size[i] * (1.0 if open_side[i] == 1 else 0.0)
+        short_open[m] += open_size[i] * (1.0 if open_side[i] == -1 else 0.0)
+    long_close = np.zeros(n_markets)
+    short_close = np.zeros(n_markets)
+    for i in range(len(close_rows)):
+        r = close_rows[i]
+        m = market[r]
+        long_close[m] += size_now[r] * (1.0 if side_now[r] == 1 else 0.0)
+        short_close[m] += size_now[r] * (1.0 if side_now[r] == -1 else 0.0)
+    return long_open - long_close, short_open - short_close
