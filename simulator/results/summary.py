@@ -209,6 +209,8 @@ def summarize(
     for key in ("traders", "steps", "wall_seconds"):
         if key not in meta:
             raise ValueError(f"summarize: meta lacks {key!r}")
+    if "kind" in events_df:  # the kinds it reads, and only them (what summary_frames relies on)
+        events_df = events_df[events_df["kind"].isin(SUMMARY_EVENT_KINDS)]
     symbols = step_markets(steps_df) if len(steps_df) else ()
     venue = venue_steps(steps_df) if len(steps_df) else steps_df
     given_markets = dict(meta.get("markets") or {})
@@ -325,8 +327,8 @@ SUMMARY_STEP_COLUMNS = (
 )
 #: The event columns :func:`summarize` reads.
 SUMMARY_EVENT_COLUMNS = ("kind", "market", "account", "amount_usd", "notional_usd")
-#: The event kinds :func:`summarize` reads (a frame of only these gives the same figures: it
-#: reads every other kind's rows through a filter on the kind).
+#: The event kinds :func:`summarize` reads: it drops every other kind's rows first, so a frame
+#: of only these (:func:`summary_frames`) gives the same figures by construction.
 SUMMARY_EVENT_KINDS = frozenset((*LIQUIDATION_EVENT_KINDS, "insurance_payout", "adl_fill"))
 
 
