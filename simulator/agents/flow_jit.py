@@ -25,22 +25,14 @@ from __future__ import annotations
 
 import math
 
-import numba as nb
 import numpy as np
+
+from simulator.jit import numpy_kernel as _jit
 
 # The kinds, in FLOW_KINDS order (simulator.scenario.flow).
 _MOMENTUM, _DIP_BUYERS, _SHORT_SELLERS, _REENTRY, _FUNDING_ARBITRAGE = range(5)
 _N_KINDS = 5
 _FLOAT_MAX = 1.7976931348623157e308  # np.finfo(np.float64).max, what np.nan_to_num gives inf
-
-
-def _jit(func):
-    """``numba.njit`` with numpy's float error model (inf / NaN on a division by zero), the
-    compiled code cached on disk; in memory only when no cache directory is writable."""
-    try:
-        return nb.njit(cache=True, nogil=True, error_model="numpy")(func)
-    except RuntimeError:  # "cannot cache function ...: no locator available"
-        return nb.njit(nogil=True, error_model="numpy")(func)
 
 
 @_jit

@@ -37,18 +37,9 @@ defines a compiled function only, so the kernels call no compiled function from 
 
 from __future__ import annotations
 
-import numba as nb
 import numpy as np
 
-
-def _jit(func):
-    """``numba.njit`` with numpy's float errors (inf / NaN, no exception) and the compiled code
-    cached on disk (next to this module, else in the user's cache directory); in memory only
-    when neither is writable (numba refuses ``cache=True`` there)."""
-    try:
-        return nb.njit(cache=True, nogil=True, error_model="numpy")(func)
-    except RuntimeError:  # "cannot cache function ...: no locator available"
-        return nb.njit(nogil=True, error_model="numpy")(func)
+from simulator.jit import numpy_kernel as _jit
 
 
 @_jit

@@ -31,6 +31,7 @@ MODULES = [
     "simulator.stats",
     "simulator.report",
     "simulator.units",
+    "simulator.jit",
     "simulator.contagion",
     "simulator.contagion.network",
     "simulator.contagion.debtrank",

@@ -14,12 +14,12 @@ drawn from the step's generator as on chain."""
 
 from __future__ import annotations
 
-import numba as nb
 import numpy as np
 
 from simulator.engine.context import Context
 from simulator.engine.oracle import OracleModel
 from simulator.engine.state import EngineState
+from simulator.jit import kernel as _jit
 from simulator.mirror.sim.venue import VenueState
 from simulator.prices.sources import venue_prices
 from simulator.scenario.randomness import oracle_step_generator
@@ -66,15 +66,6 @@ def source_median_usd(
                                   median):  # fmt: skip
         raise ValueError("a source value is NaN")
     return median
-
-
-def _jit(func):
-    """``numba.njit``, cached on disk where the tree is writable (as
-    :func:`simulator.mirror.sim.jit_calls._jit`)."""
-    try:
-        return nb.njit(cache=True, nogil=True)(func)
-    except RuntimeError:  # "cannot cache function ...: no locator available"
-        return nb.njit(nogil=True)(func)
 
 
 @_jit
