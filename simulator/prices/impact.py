@@ -131,7 +131,9 @@ def carry_metaorder(
     permanent = np.asarray(permanent_log, dtype=np.float64).tolist()
     share, rest = persistent_share, 1.0 - persistent_share
     transient, totals = [], []
-    for m, (s, q, sigma, v) in enumerate(zip(metaorder, sales, sigmas, volumes.tolist())):
+    for m, (s, q, sigma, v) in enumerate(
+        zip(metaorder, sales, sigmas, volumes.tolist(), strict=True)
+    ):
         kept = s * d2
         total = kept + q
         before = _impact(kept, y, sigma, v)
