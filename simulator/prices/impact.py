@@ -125,23 +125,27 @@ def carry_metaorder(
     # a fraction of the cost of a dozen numpy calls on (M,) arrays every step.
     d2 = decay_per_step(half_life_steps) ** 2
     metaorder = np.asarray(metaorder_usd, dtype=np.float64).tolist()
-    sales = np.broadcast_to(np.asarray(net_sale_usd, dtype=np.float64), len(metaorder)).tolist()
-    sigmas = np.broadcast_to(np.asarray(sigma_daily, dtype=np.float64), len(metaorder)).tolist()
-    volumes = np.broadcast_to(np.asarray(volume_daily_usd, dtype=np.float64), len(metaorder))
+    n = len(metaorder)
+    sales, sigmas = _per_market(net_sale_usd, n), _per_market(sigma_daily, n)
+    volumes = _per_market(volume_daily_usd, n)
     permanent = np.asarray(permanent_log, dtype=np.float64).tolist()
     share, rest = persistent_share, 1.0 - persistent_share
     transient, totals = [], []
-    for m, (s, q, sigma, v) in enumerate(
-        zip(metaorder, sales, sigmas, volumes.tolist(), strict=True)
-    ):
-        kept = s * d2
-        total = kept + q
-        before = _impact(kept, y, sigma, v)
-        after = _impact(total, y, sigma, v)
+    for m in range(n):
+        kept = metaorder[m] * d2
+        total = kept + sales[m]
+        before = _impact(kept, y, sigmas[m], volumes[m])
+        after = _impact(total, y, sigmas[m], volumes[m])
         permanent[m] = permanent[m] + share * (after - before)
         transient.append(rest * after)
         totals.append(total)
     return np.array(permanent), np.array(transient), np.array(totals)
+
+
+def _per_market(x: np.ndarray | float, n: int) -> list[float]:
+    """``x`` (float or array (n,)) as ``n`` Python floats, as numpy broadcasts it."""
+    a = np.asarray(x, dtype=np.float64)
+    return a.tolist() if a.shape == (n,) else np.broadcast_to(a, n).tolist()
 
 
 def _impact(q: float, y: float, sigma: float, v: float) -> float:
