@@ -26,6 +26,7 @@ from simulator.engine.context import Action
 from simulator.engine.oracle import run_oracle_model
 from simulator.mirror.sim import MirrorEngine
 from simulator.prices.impact import carry_metaorder, decay_per_step
+from simulator.units import to_units, to_wad
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "mirror"))
 from mirror_run_helpers import feedback_scenarios, parse  # noqa: E402
@@ -51,6 +52,14 @@ def _carry_metaorder_ref(permanent_log, metaorder_usd, net_sale_usd, y, sigma_da
     return permanent, (1.0 - persistent_share) * after, total
 
 
+def _swap_call_ref(ctx, m, agent, swap):
+    amount = (
+        to_wad(round(swap.amount_in, 12)) if swap.base_in else to_units(round(swap.amount_in, 6))
+    )
+    amm = ctx.venue.amms[ctx.market_ids[m]]
+    return amm.swap(agent, swap.base_in, max(amount, 1), 0, agent)
+
+
 def _plan_spot_ref(ctx, s, t, levels):
     actions = []
     arb = ctx.scenario.arbitrageurs
@@ -74,7 +83,7 @@ def _plan_spot_ref(ctx, s, t, levels):
             )  # fmt: skip
             for n, sw in enumerate(swaps):
                 if sw is not None:
-                    call = engine_spot.swap_call(ctx, m, ctx.world.arbitrageurs[n], sw)
+                    call = _swap_call_ref(ctx, m, ctx.world.arbitrageurs[n], sw)
                     actions.append(Action(call, "arb", n, m))
                     reserve_usd, reserve_base = engine_spot.after_swap(
                         reserve_usd, reserve_base, sw, fee
@@ -86,7 +95,7 @@ def _plan_spot_ref(ctx, s, t, levels):
             *s.hedger_inventory[m],
         )  # fmt: skip
         if swap is not None:
-            call = engine_spot.swap_call(ctx, m, ctx.world.hedger, swap)
+            call = _swap_call_ref(ctx, m, ctx.world.hedger, swap)
             actions.append(Action(call, "hedge", -1, m))
             net_sale_usd[m] = swap.amount_in * price if swap.base_in else -swap.amount_in
     s.permanent_log_impact, s.transient_log_impact, s.metaorder_sale_usd = _carry_metaorder_ref(
