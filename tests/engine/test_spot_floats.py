@@ -4,9 +4,11 @@
 array form (kept here as the reference) on seeded draws: signs, zeros of both signs, NaN, one
 and no market, scalar or per-market volatility and volume. :func:`simulator.engine.spot.plan_spot`
 (lists instead of numpy scalars, no arbitrage split without arbitrageurs) is held to its former
-body (kept here) on every step of small mirror runs with arbitrageurs, feedback and impact
-drawn, once on the run's state and once with the hedger's inventory cut so that it caps the
-hedge (a capped swap's amount is a numpy scalar, which :func:`swap_call` rounds as numpy does).
+body (kept here, with ``swap_call``'s) on every step of small mirror runs with arbitrageurs,
+feedback and impact drawn: on the run's state, with the hedger's inventory cut to a tenth, and
+with eight drawn sales the hedger's base caps (a capped swap's amount is a numpy scalar, which
+:func:`simulator.engine.spot.amm_swap` rounds as numpy does: a Python float's rounding differs
+in a few percent of amounts, which these draws catch).
 """
 
 from __future__ import annotations
