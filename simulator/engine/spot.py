@@ -116,35 +116,51 @@ def plan_spot(ctx: Context, s: EngineState, t: int, levels: dict[str, Any]) -> l
     arb = ctx.scenario.arbitrageurs
     model = run_oracle_model(ctx.scenario)
     decay = decay_per_step(model.half_life_steps)
-    net_sale_usd = np.zeros(ctx.n_markets)
+    n_markets = ctx.n_markets
+    net_sale_usd = [0.0] * n_markets
+    # Python floats throughout (the same IEEE operations as on numpy scalars, for less).
     fees = np.asarray(ctx.amm_fee, dtype=np.float64).tolist()
     reserves_usd = np.asarray(levels["amm_reserve_usd"], dtype=np.float64).tolist()
     reserves_base = np.asarray(levels["amm_reserve_base"], dtype=np.float64).tolist()
-    # Each arbitrageur's (USD, base) inventory per market, as Python floats (M, N, 2).
-    inventories = s.arb_inventory.transpose(1, 0, 2).tolist()
-    for m in range(ctx.n_markets):
+    net_oi = (levels["oi_long_base"] - levels["oi_short_base"]).tolist()
+    hedged = s.hedged_base.tolist()
+    hedger_inventory = s.hedger_inventory
+    arbitrageurs, hedger = ctx.world.arbitrageurs, ctx.world.hedger
+    amms = ctx.venue.amms
+    market_ids = ctx.market_ids
+    # The arbitrageurs' target: the next step's outside price (none on the last step, nor
+    # without arbitrageurs: their split of the swap toward it is then empty).
+    arbitrage = bool(arbitrageurs) and t < len(ctx.exogenous_usd) - 1
+    if arbitrage:
+        max_trade_usd = arb.capital_usd * arb.max_trade_fraction
+        next_usd = ctx.exogenous_usd[t + 1].tolist()
+        permanent = s.permanent_log_impact.tolist()
+        transient = s.transient_log_impact.tolist()
+        # Each arbitrageur's (USD, base) inventory per market, as Python floats (M, N, 2).
+        inventories = s.arb_inventory.transpose(1, 0, 2).tolist()
+    for m in range(n_markets):
+        amm = amms[market_ids[m]]
         fee = fees[m]
         reserve_usd = reserves_usd[m]
         reserve_base = reserves_base[m]
-        if t < len(ctx.exogenous_usd) - 1:
-            log_impact = s.permanent_log_impact[m] + s.transient_log_impact[m] * decay
-            target = float(ctx.exogenous_usd[t + 1, m]) * math.exp(log_impact)
+        if arbitrage:
+            target = next_usd[m] * math.exp(permanent[m] + transient[m] * decay)
             swaps = liquidity.arbitrage(
-                reserve_usd, reserve_base, fee, target, inventories[m],
-                arb.capital_usd * arb.max_trade_fraction,
-            )  # fmt: skip
+                reserve_usd, reserve_base, fee, target, inventories[m], max_trade_usd
+            )
             for n, sw in enumerate(swaps):
                 if sw is not None:
-                    call = swap_call(ctx, m, ctx.world.arbitrageurs[n], sw)
-                    actions.append(Action(call, "arb", n, m))
+                    actions.append(Action(amm_swap(amm, arbitrageurs[n], sw), "arb", n, m))
                     reserve_usd, reserve_base = after_swap(reserve_usd, reserve_base, sw, fee)
-        net_oi = float(levels["oi_long_base"][m] - levels["oi_short_base"][m])
         price = reserve_usd / reserve_base
+        # The inventory as numpy scalars: a swap capped by it rounds as numpy rounds
+        # (:func:`amm_swap`), as it always has.
         swap = liquidity.hedge(
-            net_oi * HEDGE_RATIO, float(s.hedged_base[m]), price, *s.hedger_inventory[m]
-        )
+            net_oi[m] * HEDGE_RATIO, hedged[m], price,
+            hedger_inventory[m, 0], hedger_inventory[m, 1],
+        )  # fmt: skip
         if swap is not None:
-            actions.append(Action(swap_call(ctx, m, ctx.world.hedger, swap), "hedge", -1, m))
+            actions.append(Action(amm_swap(amm, hedger, swap), "hedge", -1, m))
             # Its net sale (USD at the pool's price; a purchase is negative) moves the outside
             # market from the next step on.
             net_sale_usd[m] = swap.amount_in * price if swap.base_in else -swap.amount_in
@@ -158,10 +174,17 @@ def plan_spot(ctx: Context, s: EngineState, t: int, levels: dict[str, Any]) -> l
 def swap_call(ctx: Context, m: int, agent: str, swap: liquidity.Swap) -> Call:
     """``agent``'s swap on market ``m``'s AMM (amount in WAD base units or collateral units,
     at least 1)."""
+    return amm_swap(ctx.venue.amms[ctx.market_ids[m]], agent, swap)
+
+
+def amm_swap(amm: Any, agent: str, swap: liquidity.Swap) -> Call:
+    """``agent``'s swap on ``amm`` (a market's AMM contract) as :func:`swap_call` sends it:
+    ``amount_in`` rounded to 12 decimals (base) or 6 (USD) as its own type rounds (a numpy
+    scalar, a capped hedge's, as numpy does), in WAD base units or collateral units, at
+    least 1."""
     amount = (
         to_wad(round(swap.amount_in, 12)) if swap.base_in else to_units(round(swap.amount_in, 6))
     )
-    amm = ctx.venue.amms[ctx.market_ids[m]]
     return amm.swap(agent, swap.base_in, max(amount, 1), 0, agent)
 
 
