@@ -171,14 +171,8 @@ def plan_spot(ctx: Context, s: EngineState, t: int, levels: dict[str, Any]) -> l
     return actions
 
 
-def swap_call(ctx: Context, m: int, agent: str, swap: liquidity.Swap) -> Call:
-    """``agent``'s swap on market ``m``'s AMM (amount in WAD base units or collateral units,
-    at least 1)."""
-    return amm_swap(ctx.venue.amms[ctx.market_ids[m]], agent, swap)
-
-
 def amm_swap(amm: Any, agent: str, swap: liquidity.Swap) -> Call:
-    """``agent``'s swap on ``amm`` (a market's AMM contract) as :func:`swap_call` sends it:
+    """``agent``'s swap on ``amm`` (a market's AMM contract):
     ``amount_in`` rounded to 12 decimals (base) or 6 (USD) as its own type rounds (a numpy
     scalar, a capped hedge's, as numpy does), in WAD base units or collateral units, at
     least 1."""
