@@ -124,9 +124,12 @@ def liquidation_rows(
     if closes:
         decoded.append(partial(decode_liquidated, s, closes, t))
     for m, longs, _deficit, paid, remaining, charged, final in done.deficits:
-        if paid:
-            out.append(event_row(t, "insurance_payout", market=symbols[m], account=account,
-                                 amount=to_float(paid)))  # fmt: skip
+        if paid:  # as event_row builds it
+            out.append({
+                "step": t, "kind": "insurance_payout", "market": symbols[m], "account": account,
+                "side": None, "size_base": None, "price_usd": None, "notional_usd": None,
+                "amount_usd": to_float(paid), "detail": "",
+            })  # fmt: skip
         if remaining and charged is not None:
             out.append(socialized_row(ctx, t, m, longs, remaining, charged))
         elif remaining:

@@ -226,7 +226,9 @@ class MirrorEngine:
 
         # ---- phase 2: keepers on the pending block ----------------------------------------------
         prices = s.oracle_price_usd.take(book.market)  # s.oracle_price_usd[book.market]
-        eq, mm = unit_eq.copy(), unit_mm.copy()
+        # The plan's unit sums are this step's own arrays (fresh from its compiled pass, read
+        # nowhere else): the keepers' estimate, written in place where confirmed.
+        eq, mm = unit_eq, unit_mm
         notional_row = s.trader.size_base * prices
         notional = units.unit_sum(notional_row)
         everyone = socialized or t % engine_keepers.FULL_REFRESH_STEPS == 0
