@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba as nb
 import numpy as np
 
 from simulator.engine import jit_rows
@@ -57,6 +58,7 @@ class MarginUnits:
         per market, see :attr:`maintenance_fraction`)."""
         # The per-step kernels loaded now, at the run's setup (not in its first step).
         jit_rows.warm_up(book)
+        _notional_sums(_I0, _I0, np.zeros(0), np.zeros(1), 0)
         cross_accounts = np.unique(book.account[~book.isolated])
         iso_rows = np.flatnonzero(book.isolated)
         unit_of_account = np.full(book.n_accounts, -1, dtype=np.int64)
@@ -95,6 +97,23 @@ class MarginUnits:
         if per_row.shape != self.unit_of_row.shape:
             raise ValueError(f"unit_sum: {per_row.shape} values for {self.unit_of_row.shape} rows")
         return jit_rows.unit_sum(self.unit_of_row, per_row, self.count)
+
+    def notional_sums(
+        self, size_base: np.ndarray, price_usd: np.ndarray, market: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Every row's notional (USD: its size in base units × its market's price,
+        ``size_base * price_usd[market]``) and each unit's sum of them (:meth:`unit_sum`), in one
+        compiled pass (:func:`_notional_sums`: the same products, added in row order)."""
+        size_base = np.asarray(size_base, dtype=np.float64)
+        if size_base.shape != self.unit_of_row.shape or len(market) != len(size_base):
+            raise ValueError(
+                f"notional_sums: {size_base.shape} sizes, {len(market)} markets for "
+                f"{self.unit_of_row.shape} rows"
+            )
+        return _notional_sums(
+            self.unit_of_row, np.asarray(market, dtype=np.int64), size_base,
+            np.asarray(price_usd, dtype=np.float64), self.count,
+        )  # fmt: skip
 
     def rows_of(self, units: np.ndarray) -> np.ndarray:
         """Rows of the given units, in row order."""
@@ -189,6 +208,8 @@ class MarginUnits:
 
 _NONE = np.zeros(0)
 """An optional array left out (the kernels' flag says so)."""
+_I0 = np.zeros(0, dtype=np.int64)
+"""No rows (the warm-up's call of :func:`_notional_sums`)."""
 
 
 def _floats(a, n: int) -> np.ndarray:
@@ -197,3 +218,27 @@ def _floats(a, n: int) -> np.ndarray:
     if a.shape != (n,):
         raise ValueError(f"{a.shape} values where {n} were expected")
     return a
+
+
+def _jit(func):
+    """``numba.njit`` with the compiled code cached on disk (in memory only where the tree is
+    read-only: numba refuses ``cache=True`` without a locator)."""
+    try:
+        return nb.njit(cache=True, nogil=True)(func)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return nb.njit(nogil=True)(func)
+
+
+@_jit
+def _notional_sums(unit_of_row, market, size, price, count):
+    """(per row ``size[i] * price[market[i]]``, per unit the sum of its rows' in row order from
+    0.0): ``size * price[market]`` and ``np.bincount(unit_of_row, weights=, minlength=count)``
+    of it, float for float."""
+    n = len(unit_of_row)
+    row = np.empty(n)
+    out = np.zeros(count)
+    for i in range(n):
+        v = size[i] * price[market[i]]
+        row[i] = v
+        out[unit_of_row[i]] += v
+    return row, out

@@ -16,8 +16,9 @@ import numpy as np
 
 from simulator.engine import keepers as engine_keepers
 from simulator.engine.context import Context
-from simulator.engine.events import _FLAT_BASE, _set_outcome, _side, event_row, final_bad_debt_row
+from simulator.engine.events import _FLAT_BASE, _set_outcome, event_row, final_bad_debt_row
 from simulator.engine.state import LIQUIDATED, EngineState
+from simulator.mirror.fixed import WAD
 from simulator.mirror.sim.levels import to_float
 from simulator.mirror.sim.venue import Liquidation, Reverted, VenueState
 
@@ -101,23 +102,34 @@ def liquidation_rows(
     -1 for none; the rows' updates go to ``decoded``."""
     out: list[dict] = []
     account, symbols = ctx.accounts[done.account], ctx.symbols
+    row_of_market = row_of[done.account].tolist()  # the account's book row per market
     closes: list[tuple[int, float, bool]] = []  # (row, base units closed, whole), decoded later
-    for m, closed, fill, penalty, full in zip(done.markets, done.closed, done.fill,
-                                              done.penalty, done.full, strict=True):  # fmt: skip
-        size = abs(to_float(closed))
-        row = int(row_of[done.account, m])
+    # The ``Liquidated`` rows built as :func:`event_row` builds them (same keys, same order,
+    # ``notional_usd`` size × price), their WAD values read as :func:`to_float` reads them
+    # (one list per field: no call per value on the per-event path).
+    for m, closed, size, price, amount, full in zip(
+        done.markets, done.closed, _floats_of(done.closed), _floats_of(done.fill),
+        _floats_of(done.penalty), done.full, strict=True,
+    ):  # fmt: skip
+        size = abs(size)
+        row = row_of_market[m]
         if row >= 0:
             closes.append((row, size, full))
-        out.append(event_row(t, "liquidation" if full else "partial_liquidation",
-                             market=symbols[m], account=account,
-                             side=_side(1 if closed > 0 else -1), size=size,
-                             price=to_float(fill), amount=to_float(penalty)))  # fmt: skip
+        out.append({
+            "step": t, "kind": "liquidation" if full else "partial_liquidation",
+            "market": symbols[m], "account": account, "side": "long" if closed > 0 else "short",
+            "size_base": size, "price_usd": price, "notional_usd": size * price,
+            "amount_usd": amount, "detail": "",
+        })  # fmt: skip
     if closes:
         decoded.append(partial(decode_liquidated, s, closes, t))
     for m, longs, _deficit, paid, remaining, charged, final in done.deficits:
-        if paid:
-            out.append(event_row(t, "insurance_payout", market=symbols[m], account=account,
-                                 amount=to_float(paid)))  # fmt: skip
+        if paid:  # as event_row builds it
+            out.append({
+                "step": t, "kind": "insurance_payout", "market": symbols[m], "account": account,
+                "side": None, "size_base": None, "price_usd": None, "notional_usd": None,
+                "amount_usd": to_float(paid), "detail": "",
+            })  # fmt: skip
         if remaining and charged is not None:
             out.append(socialized_row(ctx, t, m, longs, remaining, charged))
         elif remaining:
@@ -128,6 +140,12 @@ def liquidation_rows(
             out.append(final_bad_debt_row(t, symbols[m], longs, to_float(final[0]),
                                           to_float(final[1])))  # fmt: skip
     return out
+
+
+def _floats_of(values: list) -> list[float]:
+    """:func:`to_float` of each of ``values`` (WAD: Python ints in exact mode, floats in fast
+    mode), value for value."""
+    return [x / WAD if isinstance(x, int) else float(x) / 1e18 for x in values]
 
 
 def decode_liquidated(s: EngineState, closes: list[tuple[int, float, bool]], t: int) -> None:

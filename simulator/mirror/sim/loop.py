@@ -225,10 +225,13 @@ class MirrorEngine:
         transactions += len(flow_actions) + len(vault_block.actions)
 
         # ---- phase 2: keepers on the pending block ----------------------------------------------
-        prices = s.oracle_price_usd.take(book.market)  # s.oracle_price_usd[book.market]
-        eq, mm = unit_eq.copy(), unit_mm.copy()
-        notional_row = s.trader.size_base * prices
-        notional = units.unit_sum(notional_row)
+        # The plan's unit sums are this step's own arrays (fresh from its compiled pass, read
+        # nowhere else): the keepers' estimate, written in place where confirmed.
+        eq, mm = unit_eq, unit_mm
+        # size × its market's oracle price per row, and its sums per unit: one compiled pass
+        notional_row, notional = units.notional_sums(
+            s.trader.size_base, s.oracle_price_usd, book.market
+        )
         everyone = socialized or t % engine_keepers.FULL_REFRESH_STEPS == 0
         watch = engine_keepers.watch_list(ctx, s, t, eq, mm, notional, everyone=everyone)
         # np.unique of a few units: the same sorted int64 array, without its Python layers.

@@ -15,7 +15,7 @@ import numpy as np
 
 from simulator.engine import traders as engine_traders
 from simulator.engine.context import Context
-from simulator.engine.events import _set_outcome, _side, close_reason, event_row
+from simulator.engine.events import _set_outcome, close_reason, event_row
 from simulator.engine.state import CLOSED, EngineState
 from simulator.mirror.sim.levels import to_float
 from simulator.mirror.sim.venue import Reverted, VenueState
@@ -62,12 +62,15 @@ def execute(
             continue
         size, (fill, new_size, entry, realized, fee, paid) = got
         modified.append((r, new_size, entry))
-        if new_size == 0:
+        if new_size == 0:  # the close's row, as event_row builds it (same keys and order)
             pnl = to_float(realized - fee - paid)
-            rows.append(event_row(t, "close", market=symbols[m], account=accounts[a],
-                                  side=_side(1 if size > 0 else -1),
-                                  size=to_float(abs(size)), price=to_float(fill),
-                                  amount=pnl, detail=close_reason(behaviour)))  # fmt: skip
+            closed, price = to_float(abs(size)), to_float(fill)
+            rows.append({
+                "step": t, "kind": "close", "market": symbols[m], "account": accounts[a],
+                "side": "long" if size > 0 else "short", "size_base": closed, "price_usd": price,
+                "notional_usd": closed * price, "amount_usd": pnl,
+                "detail": close_reason(behaviour),
+            })  # fmt: skip
     for r, a, m, amount in zip(
         top_ups.tolist(), book.account[top_ups].tolist(), book.market[top_ups].tolist(),
         decisions.top_up_usd.tolist(), strict=True,
