@@ -23,10 +23,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba as nb
 import numpy as np
 
 from simulator.engine import jit_rows
+from simulator.jit import kernel as _jit
 from simulator.units import from_wad_array
 
 
@@ -218,15 +218,6 @@ def _floats(a, n: int) -> np.ndarray:
     if a.shape != (n,):
         raise ValueError(f"{a.shape} values where {n} were expected")
     return a
-
-
-def _jit(func):
-    """``numba.njit`` with the compiled code cached on disk (in memory only where the tree is
-    read-only: numba refuses ``cache=True`` without a locator)."""
-    try:
-        return nb.njit(cache=True, nogil=True)(func)
-    except RuntimeError:  # "cannot cache function ...: no locator available"
-        return nb.njit(nogil=True)(func)
 
 
 @_jit

@@ -31,9 +31,9 @@ file of the function it compiled only, not of another module's functions it call
 
 from __future__ import annotations
 
-import numba as nb
 import numpy as np
 
+from simulator.jit import kernel as _jit
 from simulator.mirror.sim import scalar
 
 _WAD = 1e18
@@ -114,17 +114,6 @@ X_OWED, X_REALIZED, X_FUND, X_DEFICIT, X_PAID = range(5)
 """``out`` of a liquidation: the funding settled, the profit realized (the pool's terms), the
 fund after the insurance shares, the deficit and what the fund pays of it (isolated: also
 ``out[5]`` the close, ``out[6]`` the fill, ``out[7]`` the penalty)."""
-
-
-def _jit(func):
-    """``numba.njit`` with the compiled code cached on disk (next to this module, else in the
-    user's cache directory, so that later processes -- tests, ``perpsim tune``'s workers --
-    load it instead of compiling); in memory only when neither is writable (numba refuses
-    ``cache=True`` there)."""
-    try:
-        return nb.njit(cache=True, nogil=True)(func)
-    except RuntimeError:  # "cannot cache function ...: no locator available"
-        return nb.njit(nogil=True)(func)
 
 
 def pack_params(ps: list[scalar.Params], insurance_share_bps) -> tuple[np.ndarray, np.ndarray]:

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import numba as nb
 import numpy as np
 
 from simulator.engine.context import Context
+from simulator.jit import kernel as _jit
 from simulator.mirror.fixed import UNIT, WAD
 from simulator.mirror.sim import backstop
 from simulator.mirror.sim.venue import VenueState
@@ -122,15 +122,6 @@ def levels_of(venue: VenueState, amm: dict[str, np.ndarray] | None = None) -> di
 
 #: The spot AMMs' levels (:meth:`~simulator.mirror.sim.spot.SpotBook.levels`).
 _AMM_LEVELS = ("amm_reserve_usd", "amm_reserve_base", "amm_price_usd")
-
-
-def _jit(func):
-    """``numba.njit``, cached on disk where the tree is writable (as
-    :func:`simulator.mirror.sim.jit_calls._jit`)."""
-    try:
-        return nb.njit(cache=True, nogil=True)(func)
-    except RuntimeError:  # "cannot cache function ...: no locator available"
-        return nb.njit(nogil=True)(func)
 
 
 @_jit
