@@ -3,8 +3,10 @@
 largest notional first) and the calls executed on the venue in block order, batched
 (:func:`execute_many`; :func:`execute` of one unit), with the event rows and the position
 outcomes the chain engine derives from the calls' events
-(:func:`simulator.engine.events.decode_block`). There is no backstop vault in a mirrored
-scenario, so every call is a liquidation."""
+(:func:`simulator.engine.events.decode_block`). This module's calls are liquidations only:
+with a backstop vault the keepers' plan and takeovers are
+:func:`simulator.mirror.sim.backstop.plan` / ``execute``, and the liquidations it leaves come
+here."""
 
 from __future__ import annotations
 
