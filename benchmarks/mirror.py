@@ -102,42 +102,77 @@ def _chain(sc: Scenario, backend: str) -> dict[str, Any]:
         return _timed_run(Engine(chain, build_world(chain, sc)), t0)
 
 
+def _median(values: list[float]) -> float:
+    return float(np.median(values))
+
+
 def bench_mirror(
     sc: Scenario,
     *,
     backend: str = "revm",
     chain: bool = True,
     mode: str = "fast",
+    repeat: int = 1,
     progress: Callable[[str], None] = lambda m: None,
 ) -> dict[str, Any]:
     """Run ``sc`` on the mirror (``mode``) and, with ``chain``, on the chain engine
-    (``backend``); the figures (seconds, trader-steps per second, their ratio)."""
+    (``backend``), ``repeat`` times each, alternated (a fresh engine every time); the figures
+    (seconds, trader-steps per second, their ratio) of the median loop and setup, and each
+    run's loop seconds (``*_loop_seconds_each``). A shared machine's load moves single runs by
+    several percent: the median of a few is the steadier figure.
+
+    Raises
+    ------
+    ValueError
+        ``repeat`` < 1, or two runs of one engine that liquidate a different number of
+        positions (the same scenario and seed must give the same run).
+    """
+    if repeat < 1:
+        raise ValueError(f"repeat must be at least 1, not {repeat}")
     steps = sc.steps + 1  # step 0 is a step too
-    progress(f"mirror ({mode}): {sc.name}, {sc.traders.count if hasattr(sc.traders, 'count') else ''} "
-             f"traders, {steps} steps")  # fmt: skip
-    m = _mirror(sc, mode)
+    traders = sc.traders.count if hasattr(sc.traders, "count") else ""
+    mirror_runs: list[dict[str, Any]] = []
+    chain_runs: list[dict[str, Any]] = []
+    for i in range(repeat):
+        run = f" (run {i + 1} of {repeat})" if repeat > 1 else ""
+        progress(f"mirror ({mode}): {sc.name}, {traders} traders, {steps} steps{run}")
+        mirror_runs.append(_mirror(sc, mode))
+        if chain:
+            progress(f"chain ({backend}){run}")
+            chain_runs.append(_chain(sc, backend))
+    for name, runs in (("mirror", mirror_runs), ("chain", chain_runs)):
+        counts = sorted({r["liquidations"] for r in runs})
+        if len(counts) > 1:
+            raise ValueError(
+                f"bench mirror: the {name} engine's runs liquidated {counts} positions"
+            )
+    m_loop = _median([r["loop_seconds"] for r in mirror_runs])
+    m = mirror_runs[0]
     out: dict[str, Any] = {
         "scenario": sc.name,
         "traders": m["accounts"],
         "steps": steps,
         "markets": len(sc.venue_params().markets),
         "mirror_mode": mode,
-        "mirror_setup_seconds": round(m["setup_seconds"], 3),
-        "mirror_loop_seconds": round(m["loop_seconds"], 3),
-        "mirror_trader_steps_per_second": round(m["accounts"] * steps / m["loop_seconds"]),
+        "repeat": repeat,
+        "mirror_setup_seconds": round(_median([r["setup_seconds"] for r in mirror_runs]), 3),
+        "mirror_loop_seconds": round(m_loop, 3),
+        "mirror_loop_seconds_each": [round(r["loop_seconds"], 3) for r in mirror_runs],
+        "mirror_trader_steps_per_second": round(m["accounts"] * steps / m_loop),
         "mirror_liquidations": m["liquidations"],
     }
     if chain:
-        progress(f"chain ({backend})")
-        c = _chain(sc, backend)
+        c_loop = _median([r["loop_seconds"] for r in chain_runs])
+        c = chain_runs[0]
         out.update({
             "chain_backend": backend,
-            "chain_setup_seconds": round(c["setup_seconds"], 3),
-            "chain_loop_seconds": round(c["loop_seconds"], 3),
-            "chain_trader_steps_per_second": round(c["accounts"] * steps / c["loop_seconds"]),
+            "chain_setup_seconds": round(_median([r["setup_seconds"] for r in chain_runs]), 3),
+            "chain_loop_seconds": round(c_loop, 3),
+            "chain_loop_seconds_each": [round(r["loop_seconds"], 3) for r in chain_runs],
+            "chain_trader_steps_per_second": round(c["accounts"] * steps / c_loop),
             "chain_liquidations": c["liquidations"],
         })  # fmt: skip
-        out["ratio"] = round(c["loop_seconds"] / m["loop_seconds"], 1)
+        out["ratio"] = round(c_loop / m_loop, 1)
     out["target_trader_steps_per_second"] = 20_000_000
     return out
 
