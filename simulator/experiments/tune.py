@@ -147,8 +147,8 @@ SCHEMA_VERSION = 1
 #: The files SQLite may keep beside ``study.db`` while it is open (rollback journal, write-ahead
 #: log and its index): the folder's own outputs too.
 SQLITE_SIDE_FILES = ("-journal", "-wal", "-shm")
-TUNE_OUTPUTS = ("study.db", *(f"study.db{e}" for e in SQLITE_SIDE_FILES), "verify", "pareto.csv", "trials.csv", "tune.md",
-                "tune.json", "plots")  # fmt: skip
+TUNE_OUTPUTS = ("study.db", *(f"study.db{e}" for e in SQLITE_SIDE_FILES), "verify",
+                "pareto.csv", "trials.csv", "tune.md", "tune.json", "plots")  # fmt: skip
 #: Consecutive failed trials after which a tune stops (a systemic failure, not a bad corner).
 MAX_FAILURES_IN_A_ROW = 3
 
