@@ -108,9 +108,10 @@ def update_liquidatable_since(
     step: int,
 ) -> np.ndarray:
     """First step each account has been continuously under maintenance margin (-1: not):
-    ``where(under, where(since >= 0, since, step), -1)`` in one compiled pass
-    (:func:`simulator.engine.jit_rows.liquidatable_since`;
-    :func:`update_liquidatable_since_reference` is the formula).
+    ``where(under, where(since >= 0, since, step), -1)`` with ``under = (notional > 0) &
+    (equity < maintenance)``, in one compiled pass
+    (:func:`simulator.engine.jit_rows.liquidatable_since`; the numpy formula is the reference
+    of ``tests/engine/agent_references.py``).
 
     >>> update_liquidatable_since(np.array([-1, 3, 3]), np.array([1.0, 1.0, 9.0]),
     ...                           np.full(3, 5.0), np.ones(3), 7).tolist()
@@ -122,18 +123,6 @@ def update_liquidatable_since(
         since, _accounts(equity_usd, n), _accounts(maintenance_usd, n),
         _accounts(notional_usd, n), int(step),
     )  # fmt: skip
-
-
-def update_liquidatable_since_reference(
-    liquidatable_since: np.ndarray,
-    equity_usd: np.ndarray,
-    maintenance_usd: np.ndarray,
-    notional_usd: np.ndarray,
-    step: int,
-) -> np.ndarray:
-    """:func:`update_liquidatable_since` on every account (for tests)."""
-    under = (notional_usd > 0) & (equity_usd < maintenance_usd)
-    return np.where(under, np.where(liquidatable_since >= 0, liquidatable_since, step), -1)
 
 
 def plan_adl(

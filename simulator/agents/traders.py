@@ -114,24 +114,6 @@ def _per_row(value, n: int) -> tuple[np.ndarray, bool]:
     return (a.reshape(1), False) if a.ndim == 0 else (_rows(a, n), True)
 
 
-def estimate_reference(
-    state: TraderState,
-    price_usd,
-    funding_index_usd: np.ndarray | None = None,
-    margin_scale: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`estimate` written as its formulas read, one new array per operation (for tests:
-    :func:`estimate` must give the same floats)."""
-    side = state.side.astype(np.float64)
-    equity = state.equity_usd + side * state.size_base * (price_usd - state.read_price_usd)
-    if funding_index_usd is not None and state.read_funding_index_usd is not None:
-        equity = equity - state.size_base * (funding_index_usd - state.read_funding_index_usd)
-    maintenance = state.maintenance_usd * (price_usd / state.read_price_usd)
-    if margin_scale is not None and state.read_margin_scale is not None:
-        maintenance = maintenance * (margin_scale / state.read_margin_scale)
-    return equity, maintenance
-
-
 def decide(
     state: TraderState,
     book,

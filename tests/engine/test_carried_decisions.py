@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from agent_references import estimate_reference
 
 from simulator.agents import traders as trader_agents
 from simulator.agents.traders import TraderState
@@ -71,7 +72,7 @@ def _by_parts(ctx, s):
     prices = engine_traders.row_prices(ctx, s)
     funding_index, scale = engine_traders.row_carry(ctx, s)
     with np.errstate(invalid="ignore", divide="ignore"):
-        carried = trader_agents.estimate_reference(s.trader, prices, funding_index, scale)
+        carried = estimate_reference(s.trader, prices, funding_index, scale)
     equity, maintenance = carried
     unit_equity = np.bincount(units.unit_of_row, weights=equity, minlength=units.count)
     unit_maintenance = np.bincount(units.unit_of_row, weights=maintenance, minlength=units.count)

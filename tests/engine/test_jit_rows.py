@@ -12,9 +12,10 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from agent_references import estimate_reference
 
 from simulator.agents import keepers as keeper_agents
-from simulator.agents.traders import TraderState, estimate, estimate_reference
+from simulator.agents.traders import TraderState, estimate
 from simulator.engine import keepers
 from simulator.engine import traders as engine_traders
 from simulator.engine.context import Action

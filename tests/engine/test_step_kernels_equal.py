@@ -11,9 +11,10 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from agent_references import estimate_reference, update_liquidatable_since_reference
 
 from simulator.agents import keepers as keeper_agents
-from simulator.agents.traders import TraderState, estimate, estimate_reference
+from simulator.agents.traders import TraderState, estimate
 from simulator.engine import keepers
 from simulator.engine.margin import MarginUnits
 
@@ -125,7 +126,7 @@ def test_liquidatable_since_on_the_units_under_equals_the_whole_book_formula(see
     eq[rng.random(n) < 0.05] = np.nan  # never read: not under
     notional = np.where(rng.random(n) < 0.2, 0.0, rng.lognormal(8.0, 1.0, n))
     got = keeper_agents.update_liquidatable_since(since, eq, mm, notional, step)
-    want = keeper_agents.update_liquidatable_since_reference(since, eq, mm, notional, step)
+    want = update_liquidatable_since_reference(since, eq, mm, notional, step)
     assert got.dtype == want.dtype and np.array_equal(got, want)
 
 
