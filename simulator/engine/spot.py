@@ -14,18 +14,17 @@ the oracle's sources."""
 
 from __future__ import annotations
 
-import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from simulator.agents import liquidity
-from simulator.chain.types import Call
+from simulator.engine import jit_spot
 from simulator.engine.context import Action, Context
 from simulator.engine.levels import market_views, parse_markets, parse_vault, vault_views
 from simulator.engine.oracle import run_oracle_model
 from simulator.engine.state import EngineState
-from simulator.prices.impact import carry_metaorder, decay_per_step
+from simulator.prices.impact import decay_per_step
 from simulator.scenario.models import Controls
 from simulator.units import to_units, to_wad
 
@@ -55,17 +54,21 @@ def spot_inputs_after_closes(
     ctx: Context, last: dict[str, Any], s: EngineState, closes: np.ndarray
 ) -> dict[str, Any]:
     """Spot inputs without a read: the last block's levels ``last``, minus the closed
-    positions (rows ``closes``) of every market."""
+    positions (rows ``closes``) of every market (one kernel,
+    :func:`~simulator.engine.jit_spot.oi_after_closes`)."""
     t = s.trader
-    market, size, side = ctx.world.book.market[closes], t.size_base[closes], t.side[closes]
-    closed_long = np.bincount(market, weights=size * (side > 0), minlength=ctx.n_markets)
-    closed_short = np.bincount(market, weights=size * (side < 0), minlength=ctx.n_markets)
+    oi = np.empty((2, ctx.n_markets))
+    jit_spot.oi_after_closes(
+        ctx.world.book.market, t.size_base, t.side, closes,
+        np.asarray(last["oi_long_base"], dtype=np.float64),
+        np.asarray(last["oi_short_base"], dtype=np.float64), oi,
+    )  # fmt: skip
     return {
         **{
             k: last[k] for k in ("ledgers", "amm_reserve_usd", "amm_reserve_base", "vault_size_wad")
         },
-        "oi_long_base": last["oi_long_base"] - closed_long,
-        "oi_short_base": last["oi_short_base"] - closed_short,
+        "oi_long_base": oi[0],
+        "oi_short_base": oi[1],
     }
 
 
@@ -107,88 +110,98 @@ def vault_unwind_delta(size_wad: int, share: float) -> int:
     return -close
 
 
-def plan_spot(ctx: Context, s: EngineState, t: int, levels: dict[str, Any]) -> list[Action]:
-    """Per market: arbitrage toward the next step's outside price (before this step's hedge),
-    then the hedger's swap; carries the outside market's log impact in ``s`` to the next step
-    with the hedger's net sale added to the metaorder the square-root law prices
-    (:func:`~simulator.prices.impact.carry_metaorder`)."""
-    actions: list[Action] = []
-    arb = ctx.scenario.arbitrageurs
+class _Constants(NamedTuple):
+    """What :func:`plan_swaps` passes the kernel every step, built once per run context."""
+
+    params: np.ndarray
+    """(M, 3) :data:`~simulator.engine.jit_spot.MARKET_PARAMS`."""
+    scalars: np.ndarray
+    """:data:`~simulator.engine.jit_spot.SCALARS`."""
+    capacity: int
+    """The most swaps a step plans: M·(N+1)."""
+
+
+_last_constants: tuple[Context, Any, _Constants] | None = None
+
+
+def _constants(ctx: Context) -> _Constants:
+    """The kernel's constants of ``ctx`` (which nothing changes during a run), remembered for
+    the last context and oracle model by identity."""
+    global _last_constants
     model = run_oracle_model(ctx.scenario)
+    last = _last_constants
+    if last is not None and last[0] is ctx and last[1] is model:
+        return last[2]
+    n = ctx.n_markets
+    arb = ctx.scenario.arbitrageurs
     decay = decay_per_step(model.half_life_steps)
-    n_markets = ctx.n_markets
-    net_sale_usd = [0.0] * n_markets
-    # Python floats throughout (the same IEEE operations as on numpy scalars, for less).
-    fees = np.asarray(ctx.amm_fee, dtype=np.float64).tolist()
-    reserves_usd = np.asarray(levels["amm_reserve_usd"], dtype=np.float64).tolist()
-    reserves_base = np.asarray(levels["amm_reserve_base"], dtype=np.float64).tolist()
-    net_oi = (levels["oi_long_base"] - levels["oi_short_base"]).tolist()
-    hedged = s.hedged_base.tolist()
-    hedger_inventory = s.hedger_inventory
-    arbitrageurs, hedger = ctx.world.arbitrageurs, ctx.world.hedger
-    amms = ctx.venue.amms
-    market_ids = ctx.market_ids
-    # The arbitrageurs' target: the next step's outside price (none on the last step, nor
-    # without arbitrageurs: their split of the swap toward it is then empty).
-    arbitrage = bool(arbitrageurs) and t < len(ctx.exogenous_usd) - 1
-    if arbitrage:
-        max_trade_usd = arb.capital_usd * arb.max_trade_fraction
-        next_usd = ctx.exogenous_usd[t + 1].tolist()
-        permanent = s.permanent_log_impact.tolist()
-        transient = s.transient_log_impact.tolist()
-        # Each arbitrageur's (USD, base) inventory per market, as Python floats (M, N, 2).
-        inventories = s.arb_inventory.transpose(1, 0, 2).tolist()
-    for m in range(n_markets):
-        amm = amms[market_ids[m]]
-        fee = fees[m]
-        reserve_usd = reserves_usd[m]
-        reserve_base = reserves_base[m]
-        if arbitrage:
-            target = next_usd[m] * math.exp(permanent[m] + transient[m] * decay)
-            swaps = liquidity.arbitrage(
-                reserve_usd, reserve_base, fee, target, inventories[m], max_trade_usd
-            )
-            for n, sw in enumerate(swaps):
-                if sw is not None:
-                    actions.append(Action(amm_swap(amm, arbitrageurs[n], sw), "arb", n, m))
-                    reserve_usd, reserve_base = after_swap(reserve_usd, reserve_base, sw, fee)
-        price = reserve_usd / reserve_base
-        # The inventory as numpy scalars: a swap capped by it rounds as numpy rounds
-        # (:func:`amm_swap`), as it always has.
-        swap = liquidity.hedge(
-            net_oi[m] * HEDGE_RATIO, hedged[m], price,
-            hedger_inventory[m, 0], hedger_inventory[m, 1],
-        )  # fmt: skip
-        if swap is not None:
-            actions.append(Action(amm_swap(amm, hedger, swap), "hedge", -1, m))
-            # Its net sale (USD at the pool's price; a purchase is negative) moves the outside
-            # market from the next step on.
-            net_sale_usd[m] = swap.amount_in * price if swap.base_in else -swap.amount_in
-    s.permanent_log_impact, s.transient_log_impact, s.metaorder_sale_usd = carry_metaorder(
-        s.permanent_log_impact, s.metaorder_sale_usd, net_sale_usd, model.impact_y,
-        model.sigma_daily, model.volume_daily_usd, model.persistent_share, model.half_life_steps,
+    params = np.empty((n, len(jit_spot.MARKET_PARAMS)))
+    params[:, jit_spot.P_FEE] = np.asarray(ctx.amm_fee, dtype=np.float64)
+    params[:, jit_spot.P_SIGMA] = np.broadcast_to(np.asarray(model.sigma_daily, np.float64), n)
+    params[:, jit_spot.P_VOLUME] = np.broadcast_to(
+        np.asarray(model.volume_daily_usd, np.float64), n
+    )
+    scalars = np.empty(len(jit_spot.SCALARS))
+    scalars[jit_spot.K_MAX_TRADE_USD] = arb.capital_usd * arb.max_trade_fraction
+    scalars[jit_spot.K_DECAY] = decay
+    scalars[jit_spot.K_DECAY_SQUARED] = decay_per_step(model.half_life_steps) ** 2
+    scalars[jit_spot.K_IMPACT_Y] = model.impact_y
+    scalars[jit_spot.K_PERSISTENT] = model.persistent_share
+    scalars[jit_spot.K_TRANSIENT] = 1.0 - model.persistent_share
+    scalars[jit_spot.K_HEDGE_RATIO] = HEDGE_RATIO
+    scalars[jit_spot.K_DUST] = liquidity.HEDGE_DUST_FRACTION
+    constants = _Constants(params, scalars, n * (len(ctx.world.arbitrageurs) + 1))
+    _last_constants = (ctx, model, constants)
+    return constants
+
+
+def plan_swaps(ctx: Context, s: EngineState, t: int, levels: dict[str, Any]) -> np.ndarray:
+    """Per market: arbitrage toward the next step's outside price (before this step's hedge),
+    then the hedger's swap, as rows of :data:`~simulator.engine.jit_spot.SWAP_COLUMNS` in the
+    block's order (one kernel, :func:`~simulator.engine.jit_spot.plan_step`); carries the
+    outside market's log impact in ``s`` to the next step with the hedger's net sale added to
+    the metaorder the square-root law prices (:func:`~simulator.prices.impact.carry_metaorder`;
+    ``s``'s three impact arrays are replaced, not written)."""
+    c = _constants(ctx)
+    out = np.empty((c.capacity, len(jit_spot.SWAP_COLUMNS)))
+    impact = np.empty((3, ctx.n_markets))
+    # The arbitrageurs trade with the world's (none without any: their inventory's rows).
+    arbs = s.arb_inventory if ctx.world.arbitrageurs else s.arb_inventory[:0]
+    count = jit_spot.plan_step(
+        np.asarray(levels["amm_reserve_usd"], dtype=np.float64),
+        np.asarray(levels["amm_reserve_base"], dtype=np.float64),
+        np.asarray(levels["oi_long_base"], dtype=np.float64),
+        np.asarray(levels["oi_short_base"], dtype=np.float64),
+        s.hedged_base, s.hedger_inventory, arbs, ctx.exogenous_usd, t,
+        s.permanent_log_impact, s.transient_log_impact, s.metaorder_sale_usd,
+        c.params, c.scalars, impact, out,
     )  # fmt: skip
+    s.permanent_log_impact, s.transient_log_impact, s.metaorder_sale_usd = impact
+    return out[:count]
+
+
+def plan_spot(ctx: Context, s: EngineState, t: int, levels: dict[str, Any]) -> list[Action]:
+    """The swaps of :func:`plan_swaps` as the agents' calls on the markets' AMMs (kind
+    ``arb`` with the arbitrageur's index, or ``hedge``)."""
+    rows = plan_swaps(ctx, s, t, levels)
+    arbitrageurs, hedger = ctx.world.arbitrageurs, ctx.world.hedger
+    amms, market_ids = ctx.venue.amms, ctx.market_ids
+    actions: list[Action] = []
+    for m, who, base_in, amount_in, capped in rows.tolist():
+        m, who, base_in = int(m), int(who), bool(base_in)
+        agent = hedger if who == jit_spot.HEDGER else arbitrageurs[who]
+        amount = swap_amount(base_in, amount_in, bool(capped))
+        call = amms[market_ids[m]].swap(agent, base_in, amount, 0, agent)
+        actions.append(Action(call, "arb" if who >= 0 else "hedge", who, m))
     return actions
 
 
-def amm_swap(amm: Any, agent: str, swap: liquidity.Swap) -> Call:
-    """``agent``'s swap on ``amm`` (a market's AMM contract):
-    ``amount_in`` rounded to 12 decimals (base) or 6 (USD) as its own type rounds (a numpy
-    scalar, a capped hedge's, as numpy does), in WAD base units or collateral units, at
-    least 1."""
-    amount = (
-        to_wad(round(swap.amount_in, 12)) if swap.base_in else to_units(round(swap.amount_in, 6))
-    )
-    return amm.swap(agent, swap.base_in, max(amount, 1), 0, agent)
-
-
-def after_swap(
-    reserve_usd: float, reserve_base: float, swap: liquidity.Swap, fee: float
-) -> tuple[float, float]:
-    """Constant-product reserves (USD, base) after ``swap`` with the AMM's ``fee`` (fraction)."""
-    k = reserve_usd * reserve_base
-    if swap.base_in:
-        new_base = reserve_base + swap.amount_in * (1 - fee)
-        return k / new_base, reserve_base + swap.amount_in
-    new_usd = reserve_usd + swap.amount_in * (1 - fee)
-    return reserve_usd + swap.amount_in, k / new_usd
+def swap_amount(base_in: bool, amount_in: float, capped: bool) -> int:
+    """A planned swap's amount in (base units, or USD) as the integer sent: rounded to 12
+    decimals (base) or 6 (USD), in WAD base units or collateral units, at least 1. A hedge
+    ``capped`` by the hedger's inventory rounds as numpy rounds its float (the code before
+    the kernel passed the inventory's numpy scalar on: its rounding differs from a Python
+    float's in a few percent of amounts)."""
+    a = np.float64(amount_in) if capped else amount_in
+    amount = to_wad(round(a, 12)) if base_in else to_units(round(a, 6))
+    return max(amount, 1)

@@ -7,7 +7,7 @@ and no market, scalar or per-market volatility and volume. :func:`simulator.engi
 body (kept here, with ``swap_call``'s) on every step of small mirror runs with arbitrageurs,
 feedback and impact drawn: on the run's state, with the hedger's inventory cut to a tenth, and
 with eight drawn sales the hedger's base caps (a capped swap's amount is a numpy scalar, which
-:func:`simulator.engine.spot.amm_swap` rounds as numpy does: a Python float's rounding differs
+:func:`simulator.engine.spot.swap_amount` rounds as numpy does: a Python float's rounding differs
 in a few percent of amounts, which these draws catch).
 """
 
@@ -62,6 +62,15 @@ def _swap_call_ref(ctx, m, agent, swap):
     return amm.swap(agent, swap.base_in, max(amount, 1), 0, agent)
 
 
+def _after_swap_ref(reserve_usd, reserve_base, swap, fee):
+    k = reserve_usd * reserve_base
+    if swap.base_in:
+        new_base = reserve_base + swap.amount_in * (1 - fee)
+        return k / new_base, reserve_base + swap.amount_in
+    new_usd = reserve_usd + swap.amount_in * (1 - fee)
+    return reserve_usd + swap.amount_in, k / new_usd
+
+
 def _plan_spot_ref(ctx, s, t, levels):
     actions = []
     arb = ctx.scenario.arbitrageurs
@@ -87,9 +96,7 @@ def _plan_spot_ref(ctx, s, t, levels):
                 if sw is not None:
                     call = _swap_call_ref(ctx, m, ctx.world.arbitrageurs[n], sw)
                     actions.append(Action(call, "arb", n, m))
-                    reserve_usd, reserve_base = engine_spot.after_swap(
-                        reserve_usd, reserve_base, sw, fee
-                    )
+                    reserve_usd, reserve_base = _after_swap_ref(reserve_usd, reserve_base, sw, fee)
         net_oi = float(levels["oi_long_base"][m] - levels["oi_short_base"][m])
         price = reserve_usd / reserve_base
         swap = liquidity.hedge(
@@ -196,14 +203,19 @@ def test_plan_spot_equals_its_former_body(d, monkeypatch):
     d["arbitrageurs"]["count"] = max(d["arbitrageurs"]["count"], 1)
     d["outside_market"]["volume_scale"] = 1e-3  # the hedger's sales move the outside market
     engine = MirrorEngine(parse(d), mode="fast")
-    real, checked = engine_spot.plan_spot, []
+    # The mirror plans with plan_swaps (plan_spot's rows, before the calls): each step is
+    # checked there, plan_spot's own call to it passing through.
+    real_plan, real_swaps, checked, checking = engine_spot.plan_spot, engine_spot.plan_swaps, [], []
 
-    def plan_spot(ctx, s, t, levels):
-        _check_step(real, ctx, s, t, levels, checked)
-        return real(ctx, s, t, levels)
+    def plan_swaps(ctx, s, t, levels):
+        if not checking:
+            checking.append(True)
+            _check_step(real_plan, ctx, s, t, levels, checked)
+            checking.pop()
+        return real_swaps(ctx, s, t, levels)
 
     with monkeypatch.context() as patch:
-        patch.setattr(engine_spot, "plan_spot", plan_spot)
+        patch.setattr(engine_spot, "plan_swaps", plan_swaps)
         engine.run(on_step=lambda outcome: None)
     assert checked and any(n for n, _ in checked)
     assert any(arbs for _, arbs in checked)  # the arbitrageurs traded

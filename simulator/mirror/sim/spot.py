@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from simulator.engine import events as engine_events
+from simulator.engine import jit_spot
 from simulator.engine import spot as engine_spot
 from simulator.engine.context import Action, Context
 from simulator.engine.state import EngineState
@@ -37,7 +38,7 @@ from simulator.mirror import amm
 from simulator.mirror.sim import backstop
 from simulator.mirror.sim.levels import floats
 from simulator.mirror.sim.venue import VenueState
-from simulator.units import WAD, from_units, from_wad, to_units, to_wad
+from simulator.units import USD_UNITS, WAD, from_units, from_wad, to_units, to_wad
 from simulator.world import World
 
 #: The address the venue's deployer (the pools' owner, where LP withdrawals go) has here.
@@ -129,6 +130,47 @@ class SpotBook:
             name="Swap", args={"baseIn": call.base_in, "amountIn": call.amount, "amountOut": out}
         )
         return SimpleNamespace(ok=True, events=[swap])
+
+    def swap_rows(
+        self, rows: np.ndarray, arbitrageurs: list[str], hedger: str
+    ) -> list[tuple[int, int, float, float]]:
+        """Execute the planned swaps ``rows`` (:data:`~simulator.engine.jit_spot.SWAP_COLUMNS`,
+        the block's order; ``who`` indexes ``arbitrageurs``, or is the ``hedger``), each sent
+        with the integer amount the chain engine sends
+        (:func:`simulator.engine.spot.swap_amount`), as :meth:`execute` executes a ``swap``
+        call: the contract's math, a revert (the pool's, or beyond the sender's tokens)
+        changing nothing. Returns the fills of the swaps that went through: (market, who, USD
+        received, base received), negative where paid, the ``Swap`` event's integers as
+        :func:`simulator.engine.events.update_inventories` converts them."""
+        fills = []
+        reserve_collateral, reserve_base, fee_bps = (
+            self.reserve_collateral,
+            self.reserve_base,
+            self.fee_bps,
+        )
+        collateral, base = self.collateral, self.base
+        for market, who, base_in, amount_in, capped in rows.tolist():
+            m, n = int(market), int(who)
+            sender = hedger if n == jit_spot.HEDGER else arbitrageurs[n]
+            selling = base_in > 0
+            amount = engine_spot.swap_amount(selling, amount_in, capped > 0)
+            out, rc, rb, outcome = amm.swap_int(
+                selling, amount, reserve_collateral[m], reserve_base[m], fee_bps[m]
+            )
+            key = (sender, m)
+            held = base.get(key, 0) if selling else collateral.get(sender, 0)
+            if outcome != amm.OK or held < amount:
+                continue
+            reserve_collateral[m], reserve_base[m] = rc, rb
+            if selling:
+                base[key] = held - amount
+                collateral[sender] = collateral.get(sender, 0) + out
+                fills.append((m, n, out / USD_UNITS, -(amount / WAD)))
+            else:
+                collateral[sender] = held - amount
+                base[key] = base.get(key, 0) + out
+                fills.append((m, n, -(amount / USD_UNITS), out / WAD))
+        return fills
 
     def levels(self) -> dict[str, np.ndarray]:
         """The reserves and price as the chain engine parses ``reserves()``
@@ -222,11 +264,19 @@ def execute(s: EngineState, book: SpotBook, actions: list[Action]) -> None:
 
 def run_phase(ctx: Context, s: EngineState, book: SpotBook, t: int, inputs: dict[str, Any]) -> int:
     """Phase 3b on ``inputs`` (the state before the block's liquidations, as the chain engine
-    chose it): arbitrageurs then the hedger (:func:`simulator.engine.spot.plan_spot`, which
-    also carries the outside market's impact), executed; returns the calls sent."""
-    actions = engine_spot.plan_spot(ctx, s, t, inputs)
-    execute(s, book, actions)
-    return len(actions)
+    chose it): arbitrageurs then the hedger (:func:`simulator.engine.spot.plan_swaps`, which
+    also carries the outside market's impact), executed (:meth:`SpotBook.swap_rows`), the
+    agents' inventories moved by the swaps that went through
+    (:func:`~simulator.engine.jit_spot.apply_fills`); returns the calls sent."""
+    rows = engine_spot.plan_swaps(ctx, s, t, inputs)
+    if not len(rows):
+        return 0
+    fills = book.swap_rows(rows, ctx.world.arbitrageurs, ctx.world.hedger)
+    if fills:
+        jit_spot.apply_fills(
+            np.array(fills, dtype=np.float64), s.hedged_base, s.hedger_inventory, s.arb_inventory
+        )
+    return len(rows)
 
 
 __all__ = [
