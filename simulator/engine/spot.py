@@ -196,12 +196,37 @@ def plan_spot(ctx: Context, s: EngineState, t: int, levels: dict[str, Any]) -> l
     return actions
 
 
+#: Below these amounts (base units, USD) a planned swap's integer is the digits that
+#: ``f"{x:.12f}"`` (``f"{x:.6f}"``) prints (:func:`swap_amount`): their 12 (6) decimals leave
+#: at most 15 significant digits.
+_EXACT_BELOW_BASE, _EXACT_BELOW_USD = 1e3, 1e9
+
+
 def swap_amount(base_in: bool, amount_in: float, capped: bool) -> int:
-    """A planned swap's amount in (base units, or USD) as the integer sent: rounded to 12
-    decimals (base) or 6 (USD), in WAD base units or collateral units, at least 1. A hedge
-    ``capped`` by the hedger's inventory rounds as numpy rounds its float (the code before
-    the kernel passed the inventory's numpy scalar on: its rounding differs from a Python
-    float's in a few percent of amounts)."""
-    a = np.float64(amount_in) if capped else amount_in
-    amount = to_wad(round(a, 12)) if base_in else to_units(round(a, 6))
+    """A planned swap's amount in (base units, or USD) as the integer sent:
+    ``to_wad(round(amount, 12))`` (base) or ``to_units(round(amount, 6))`` (USD), at least 1.
+    A hedge ``capped`` by the hedger's inventory rounds as numpy rounds its float (the code
+    before the kernel passed the inventory's numpy scalar on: its rounding differs from a
+    Python float's in a few percent of amounts).
+
+    Without the cap, below :data:`_EXACT_BELOW_BASE` / :data:`_EXACT_BELOW_USD` the integer
+    is read off ``f"{amount:.12f}"`` / ``f"{amount:.6f}"`` directly, at a fraction of the
+    cost: CPython's ``round(x, n)`` is the float nearest the decimal ``D`` that ``f"{x:.nf}"`` prints (both
+    round ``x`` through the same correctly rounded ``dtoa``, mode 3), and a decimal of at
+    most 15 significant digits is exactly what ``repr`` prints of its nearest float, which
+    :func:`~simulator.units.to_wad` / :func:`~simulator.units.to_units` scale: so the
+    integer is ``D``'s digits (times 10**6 for WAD). ``tests/engine/test_spot_kernel.py``
+    holds it to the expression on drawn amounts."""
+    if capped:
+        a = np.float64(amount_in)
+        amount = to_wad(round(a, 12)) if base_in else to_units(round(a, 6))
+    elif base_in:
+        if 0.0 <= amount_in < _EXACT_BELOW_BASE:
+            amount = int(f"{amount_in:.12f}".replace(".", "")) * 1_000_000
+        else:
+            amount = to_wad(round(amount_in, 12))
+    elif 0.0 <= amount_in < _EXACT_BELOW_USD:
+        amount = int(f"{amount_in:.6f}".replace(".", ""))
+    else:
+        amount = to_units(round(amount_in, 6))
     return max(amount, 1)

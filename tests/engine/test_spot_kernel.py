@@ -286,12 +286,26 @@ def test_apply_fills_equals_the_list_additions(seed):
     assert _bits(arb) == _bits(np.array(want_arb).reshape(arb.shape))
 
 
-@pytest.mark.parametrize("seed", range(20))
+def _amounts(rng: np.random.Generator) -> list[float]:
+    """Amounts over 14 decades, on the fast path's bounds, on halves of the last decimal
+    (ties of the rounding), and dyadic ones (exact in binary: ties that are ties)."""
+    drawn = (10.0 ** rng.uniform(-14, 10, 3000)).tolist()
+    edges = [1e3, 1e9, 999.9999999999995, 999.9999999999999, 999999999.9999995, 0.0, 5e-13,
+             1.5e-12, 2.5e-12, 5e-7, 2.5e-6, 1e-20, 123.0]  # fmt: skip
+    ties = ((rng.integers(0, 10**9, 500) + 0.5) / 10.0 ** rng.choice([6, 12], 500)).tolist()
+    dyadic = (rng.integers(1, 2**20, 500) / 2.0 ** rng.integers(1, 40, 500)).tolist()
+    near = [np.nextafter(x, d) for x in (1e3, 1e9) for d in (0.0, np.inf)]
+    return drawn + edges + ties + dyadic + [float(x) for x in near]
+
+
+@pytest.mark.parametrize("seed", range(10))
 def test_swap_amount_rounds_as_amm_swap_did(seed):
-    rng = np.random.default_rng(seed)
-    for amount in (10.0 ** rng.uniform(-7, 7, 200)).tolist() + [1e-20, 0.5e-6, 123.0]:
+    """The integer sent is the former ``amm_swap``'s: ``to_wad(round(a, 12))`` or
+    ``to_units(round(a, 6))`` of the float, of a numpy scalar when the hedger's inventory
+    capped it, at least 1."""
+    for amount in _amounts(np.random.default_rng(seed)):
         for base_in in (True, False):
             for capped in (False, True):
                 a = np.float64(amount) if capped else amount
                 want = to_wad(round(a, 12)) if base_in else to_units(round(a, 6))
-                assert swap_amount(base_in, amount, capped) == max(want, 1)
+                assert swap_amount(base_in, amount, capped) == max(want, 1), (amount, base_in)
