@@ -1,7 +1,8 @@
 """The spot phase's plan compiled (numba): every market's arbitrageurs, hedger and outside-market
 impact in one dispatch a step (:func:`plan_step`), with the open interest its estimated inputs
 hold after the traders' closes (:func:`oi_after_closes`) and the spot agents' inventories moved by their
-executed swaps (:func:`apply_fills`).
+executed swaps (:func:`apply_fills`); and phase 1d's check of the markets whose LPs withdraw
+(:func:`lp_fallen`).
 
 :func:`plan_step` is :func:`simulator.engine.spot.plan_spot`'s float code before session 27
 (:func:`simulator.agents.liquidity.arbitrage`, :func:`~simulator.agents.liquidity.hedge`,
@@ -248,12 +249,27 @@ def apply_fills(fills, hedged, hedger_inventory, arb_inventory):
             arb_inventory[who, m, 1] += d_base
 
 
+@_jit
+def lp_fallen(oracle_price_usd, peak_price_usd, withdrew, keep_fraction, out):
+    """The markets (ascending, to ``out``; returns their count) whose LPs have not withdrawn
+    and whose oracle price has fallen to ``keep_fraction`` of its running peak or below:
+    ``np.flatnonzero(~withdrew & (oracle <= peak * keep_fraction))``
+    (:func:`simulator.engine.lps.plan_lp_withdrawals`, phase 1d)."""
+    count = 0
+    for m in range(oracle_price_usd.shape[0]):
+        if not withdrew[m] and oracle_price_usd[m] <= peak_price_usd[m] * keep_fraction:
+            out[count] = m
+            count += 1
+    return count
+
+
 __all__ = [
     "HEDGER",
     "MARKET_PARAMS",
     "SCALARS",
     "SWAP_COLUMNS",
     "apply_fills",
+    "lp_fallen",
     "oi_after_closes",
     "plan_step",
 ]

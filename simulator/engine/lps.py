@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from simulator.engine import jit_spot
 from simulator.engine.context import Action, Context
 from simulator.engine.events import event_row
 from simulator.engine.levels import Levels
@@ -20,18 +21,20 @@ def plan_lp_withdrawals(
     ctx: Context, s: EngineState, t: int, levels: Levels, events: list
 ) -> list[Action]:
     """The LPs' withdrawals at step ``t`` (reading the current levels when they withdraw), with
-    their ``lp_withdrawal`` event rows appended to ``events``."""
+    their ``lp_withdrawal`` event rows appended to ``events``; the markets whose price has
+    fallen are found by one kernel (:func:`~simulator.engine.jit_spot.lp_fallen`)."""
     lps = ctx.scenario.lps
     if lps.withdraw_on_drawdown is None:
         return []
-    fallen = ~s.lps_withdrew & (
-        s.oracle_price_usd <= s.peak_price_usd * (1 - lps.withdraw_on_drawdown)
+    fallen = np.empty(len(s.lps_withdrew), dtype=np.int64)
+    count = jit_spot.lp_fallen(
+        s.oracle_price_usd, s.peak_price_usd, s.lps_withdrew, 1 - lps.withdraw_on_drawdown, fallen
     )
-    if not fallen.any():
+    if not count:
         return []
     v, actions = ctx.venue, []
     now = levels.read()
-    for m in np.flatnonzero(fallen):
+    for m in fallen[:count]:
         s.lps_withdrew[m] = True
         if lps.applies_to not in ("amm", "both"):
             continue

@@ -309,3 +309,21 @@ def test_swap_amount_rounds_as_amm_swap_did(seed):
                 a = np.float64(amount) if capped else amount
                 want = to_wad(round(a, 12)) if base_in else to_units(round(a, 6))
                 assert swap_amount(base_in, amount, capped) == max(want, 1), (amount, base_in)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_lp_fallen_equals_flatnonzero(seed):
+    """Phase 1d's markets whose LPs withdraw: the former numpy expression's, in order."""
+    rng = np.random.default_rng(seed)
+    m = int(rng.choice([0, 1, 5, 40]))
+    peak = 10.0 ** rng.uniform(-1, 5, m)
+    oracle = peak * rng.choice([0.5, 0.9, 0.95, 1.0], m)
+    if m and seed % 3 == 0:
+        oracle[rng.integers(m)] = np.nan
+        peak[rng.integers(m)] = np.nan
+    withdrew = rng.random(m) < 0.3
+    drawdown = float(rng.choice([0.05, 0.1, 0.5]))
+    out = np.full(m, -1, dtype=np.int64)
+    count = jit_spot.lp_fallen(oracle, peak, withdrew, 1 - drawdown, out)
+    want = np.flatnonzero(~withdrew & (oracle <= peak * (1 - drawdown)))
+    assert out[:count].tolist() == want.tolist()

@@ -38,7 +38,7 @@ from simulator.mirror import amm
 from simulator.mirror.sim import backstop
 from simulator.mirror.sim.levels import floats
 from simulator.mirror.sim.venue import VenueState
-from simulator.units import USD_UNITS, WAD, from_units, from_wad, to_units, to_wad
+from simulator.units import USD_UNITS, WAD, to_units, to_wad
 from simulator.world import World
 
 #: The address the venue's deployer (the pools' owner, where LP withdrawals go) has here.
@@ -176,8 +176,9 @@ class SpotBook:
         """The reserves and price as the chain engine parses ``reserves()``
         (:func:`simulator.engine.levels.parse_markets`): USD, base units, USD per base unit
         (NaN for an empty pool)."""
-        reserve_usd = [from_units(r) for r in self.reserve_collateral]
-        reserve_base = [from_wad(r) for r in self.reserve_base]
+        # from_units / from_wad of each reserve, inlined (the same correctly rounded division).
+        reserve_usd = [r / USD_UNITS for r in self.reserve_collateral]
+        reserve_base = [r / WAD for r in self.reserve_base]
         # Element by element: the float division numpy makes, without np.errstate's cost.
         price = [u / b if b > 0 else np.nan for u, b in zip(reserve_usd, reserve_base, strict=True)]
         return {"amm_reserve_usd": np.array(reserve_usd), "amm_reserve_base": np.array(reserve_base),
