@@ -1,20 +1,21 @@
-"""The spot phase's plan compiled (numba): every market's arbitrageurs, hedger and outside-market
-impact in one dispatch a step (:func:`plan_step`), with the open interest its estimated inputs
-hold after the traders' closes (:func:`oi_after_closes`) and the spot agents' inventories moved by their
-executed swaps (:func:`apply_fills`); and phase 1d's check of the markets whose LPs withdraw
-(:func:`lp_fallen`).
+"""The spot side's kernels (numba): the spot phase's plan, every market's arbitrageurs, hedger and
+outside-market impact in one dispatch a step (:func:`plan_step`); the open interest its
+estimated inputs hold after the traders' closes (:func:`oi_after_closes`); the spot agents'
+inventories moved by their executed swaps (:func:`apply_fills`); and phase 1d's markets whose
+LPs withdraw (:func:`lp_fallen`).
 
 :func:`plan_step` is :func:`simulator.engine.spot.plan_spot`'s float code before session 27
-(:func:`simulator.agents.liquidity.arbitrage`, :func:`~simulator.agents.liquidity.hedge`,
-:func:`simulator.engine.spot.after_swap`, :func:`simulator.prices.impact.carry_metaorder`),
-term by term and in the same order, so that the floats are the same to the bit (no
-``fastmath``): Python's ``min`` / ``max`` written out (the first of equals, NaN as Python
-compares it), numpy's sign and division by a zero volume in the impact law, and Python's
-errors where Python raised them (a division by zero, ``math.exp`` out of range, ``math.sqrt``
-of a negative). It draws nothing. The integers the swaps send (rounded to the token's decimals)
-and the pools' exact constant-product math stay in Python (:func:`simulator.engine.spot.
+(:func:`simulator.agents.liquidity.arbitrage` and :func:`~simulator.agents.liquidity.hedge`,
+the constant-product reserves after each arbitrage, :func:`simulator.prices.impact.
+carry_metaorder` per market; ``tests/engine/test_spot_kernel.py`` keeps that code), term by
+term and in the same order, so that the floats are the same to the bit (no ``fastmath``):
+Python's ``min`` / ``max`` written out (the first of equals, NaN as Python compares it),
+numpy's sign and division by a zero volume in the impact law, and Python's errors where
+Python raised them (a division by zero, ``math.exp`` out of range, ``math.sqrt`` of a
+negative). It draws nothing. The integers the swaps send (rounded to the token's decimals) and
+the pools' exact constant-product math stay in Python (:func:`simulator.engine.spot.
 swap_amount`, :func:`simulator.mirror.amm.swap_int`): reserves of 1e26 base-token units times
-amounts overflow 64 bits.
+amounts overflow 64 bits (and 128).
 
 One module on purpose: numba's on-disk cache is invalidated by an edit of the file of the
 function it compiled only, not of another module's functions it calls.

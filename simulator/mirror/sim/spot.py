@@ -11,13 +11,16 @@ mirror modes: the pools are a few integers a step. A swap beyond what its sender
 (the token's ``transferFrom``), as does one the pool refuses (``ZeroAmount``, ``NoLiquidity``,
 ``InsufficientOutput``) and a removal beyond a reserve; a reverted call changes nothing.
 
-The engine's planners run unchanged: ``ctx.venue.amms`` holds an :class:`AmmHandle` per market
-id, whose ``swap`` / ``remove_liquidity`` return a :class:`SpotCall` where the chain's wrapper
-returns a transaction, and the planners' inputs are what the chain engine reads
-(:func:`spot_inputs`: the pending block's market state and reserves, or the estimate
-:func:`simulator.engine.spot.spot_inputs_after_closes`). The mined swaps move the agents'
-inventories through :func:`simulator.engine.events.update_inventories`, fed the ``Swap``
-event's fields.
+The phase itself (:func:`run_phase`) runs on the compiled plan's rows
+(:func:`simulator.engine.spot.plan_swaps`, what the chain engine's
+:func:`~simulator.engine.spot.plan_spot` sends as calls), executed by :meth:`SpotBook.swap_rows`
+with the integers the chain receives, the agents' inventories moved by the fills as the chain
+engine decodes the ``Swap`` events (:func:`~simulator.engine.jit_spot.apply_fills`). The other
+planners address the pools as on chain: ``ctx.venue.amms`` holds an :class:`AmmHandle` per
+market id, whose ``swap`` / ``remove_liquidity`` return a :class:`SpotCall` (executed by
+:meth:`SpotBook.execute`) where the chain's wrapper returns a transaction. The phase's inputs
+are what the chain engine reads (:func:`spot_inputs`: the pending block's market state and
+reserves, or the estimate :func:`simulator.engine.spot.spot_inputs_after_closes`).
 """
 
 from __future__ import annotations
@@ -29,10 +32,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from simulator.engine import events as engine_events
 from simulator.engine import jit_spot
 from simulator.engine import spot as engine_spot
-from simulator.engine.context import Action, Context
+from simulator.engine.context import Context
 from simulator.engine.state import EngineState
 from simulator.mirror import amm
 from simulator.mirror.sim import backstop
@@ -256,13 +258,6 @@ def spot_inputs(ctx: Context, venue: VenueState, book: SpotBook) -> dict[str, An
     }
 
 
-def execute(s: EngineState, book: SpotBook, actions: list[Action]) -> None:
-    """Apply ``actions`` (the planners' :class:`SpotCall` s) in order and move the agents'
-    inventories by the swaps that went through, as the chain engine decodes them."""
-    results = [book.execute(a.call) for a in actions]  # type: ignore[arg-type]
-    engine_events.update_inventories(s, results, actions)
-
-
 def run_phase(ctx: Context, s: EngineState, book: SpotBook, t: int, inputs: dict[str, Any]) -> int:
     """Phase 3b on ``inputs`` (the state before the block's liquidations, as the chain engine
     chose it): arbitrageurs then the hedger (:func:`simulator.engine.spot.plan_swaps`, which
@@ -285,7 +280,6 @@ __all__ = [
     "SpotBook",
     "SpotCall",
     "attach",
-    "execute",
     "opening_inventories",
     "run_phase",
     "spot_book",
