@@ -82,21 +82,21 @@ class VaultBlock:
     """The liquidation's venue rows, in block order."""
     skew: dict[str, Any] | None = None
     """The open interest the vault planned against (:func:`simulator.engine.mm_vault.
-    skew_inputs`), None without a vault: a quiet block's spot inputs start from it."""
+    skew_inputs_of` :func:`~simulator.engine.mm_vault.plan_step`'s), None without a vault: a
+    quiet block's spot inputs start from it."""
 
 
 def execute(
     ctx: Context, s: EngineState, venue: VenueState, t: int, last: dict[str, Any],
     closes: np.ndarray, run: FlowRun | None, row_of: np.ndarray, decoded: list,
 ) -> VaultBlock:  # fmt: skip
-    """Plan the vault's calls of step ``t`` (:func:`simulator.engine.mm_vault.plan_mm_vault`:
+    """Plan the vault's calls of step ``t`` (:func:`simulator.engine.mm_vault.plan_step`:
     ``last`` the last block's levels, ``closes`` the rows traders close in this block, ``run``
     the order flow) and run them on the venue; a liquidation's rows (``row_of`` and
     ``decoded`` as :func:`simulator.mirror.sim.keepers.liquidation_rows` takes them)."""
-    skew = (
-        None if ctx.world.mm_vault is None else engine_vault.skew_inputs(ctx, s, last, closes, run)
-    )
-    block = VaultBlock(engine_vault.plan_mm_vault(ctx, s, t, last, closes, run, skew), skew=skew)
+    actions, out = engine_vault.plan_step(ctx, s, t, last, closes, run)
+    skew = None if out is None else engine_vault.skew_inputs_of(last, out)
+    block = VaultBlock(actions, skew=skew)
     for action in block.actions:
         result = planned.execute(ctx, venue, action.call)
         block.results.append(result)
