@@ -54,6 +54,8 @@ TRADE, UNWIND = "mm_vault_trade", "mm_vault_unwind"
 LIQUIDATE, BACKSTOP = "mm_vault_liquidate", "mm_vault_backstop"
 #: ``detail`` of a fill, by the action's kind (the same JSON every time: written once).
 _FILL_DETAIL = {TRADE: json.dumps({"order": "quote"}), UNWIND: json.dumps({"order": "unwind"})}
+#: Every kind of the vault's calls (:func:`event_rows` skips the block's others).
+_KINDS = frozenset((TRADE, UNWIND, LIQUIDATE, BACKSTOP))
 
 
 def quote_params(ctx: Context) -> vault_agent.VaultQuoteParams:
@@ -274,15 +276,12 @@ def after_vault_trades(
     of this block in the open interest, as the pending read would hold them (in a quiet block
     nothing else moves the skew the vault quoted against, so its trades fill)."""
     planned = s.mm_vault_planned_base
-    if not len(planned) or not planned.any():
+    if not np.count_nonzero(planned):  # as ``planned.any()``: NaN counts
         return inputs
-    size = last["mm_vault_size_base"]
-    new = size + planned
-    return {
-        **inputs,
-        "oi_long_base": inputs["oi_long_base"] + np.maximum(new, 0.0) - np.maximum(size, 0.0),
-        "oi_short_base": inputs["oi_short_base"] + np.maximum(-new, 0.0) - np.maximum(-size, 0.0),
-    }
+    out = np.empty((2, len(planned)))
+    jit.after_trades(last["mm_vault_size_base"], planned, inputs["oi_long_base"],
+                     inputs["oi_short_base"], out)  # fmt: skip
+    return {**inputs, "oi_long_base": out[0], "oi_short_base": out[1]}
 
 
 def event_rows(
@@ -296,29 +295,30 @@ def event_rows(
     skew moved within the block and the fill no longer paid the quote); ``last``: the levels before the
     block (its sizes at a takeover)."""
     out: list[dict[str, Any]] = []
-    vault = ctx.world.mm_vault
+    vault, symbols = ctx.world.mm_vault, ctx.symbols
     for result, action in zip(results, actions, strict=True):
-        if action.kind not in (TRADE, UNWIND, LIQUIDATE, BACKSTOP):
+        kind = action.kind
+        if kind not in _KINDS:
             continue
-        market = ctx.symbols[action.market] if action.market >= 0 else None
+        market = symbols[action.market] if action.market >= 0 else None
         if not result.ok:
-            if action.kind == BACKSTOP and getattr(result.error, "name", None) == (
-                TAKEOVER_REFUSED_ERROR
-            ):
+            if kind == BACKSTOP and getattr(result.error, "name", None) == TAKEOVER_REFUSED_ERROR:
                 s.mm_vault_takeover_refused = True
-            out.append(event_row(t, f"{action.kind}_reverted", market=market, account=vault,
+            out.append(event_row(t, f"{kind}_reverted", market=market, account=vault,
                                  detail=str(result.error)))  # fmt: skip
             continue
+        fill = kind in _FILL_DETAIL
         for e in result.events:
-            a = e.args
-            if action.kind in (TRADE, UNWIND) and e.name == "PositionModified":
+            if fill and e.name == "PositionModified":
+                a = e.args
+                delta = a["sizeDelta"]
                 out.append(event_row(t, "mm_vault_fill", market=market, account=vault,
-                                     side="long" if a["sizeDelta"] > 0 else "short",
-                                     size=from_wad(abs(a["sizeDelta"])), price=from_wad(a["fill"]),
+                                     side="long" if delta > 0 else "short",
+                                     size=from_wad(abs(delta)), price=from_wad(a["fill"]),
                                      amount=from_wad(int(a["fee"])),
-                                     detail=_FILL_DETAIL[action.kind]))  # fmt: skip
-            elif action.kind == BACKSTOP and e.name == "BackstopTakeover":
-                out += _takeover_rows(ctx, s, t, last, from_wad(a["collateralTransferred"]))
+                                     detail=_FILL_DETAIL[kind]))  # fmt: skip
+            elif kind == BACKSTOP and e.name == "BackstopTakeover":
+                out += _takeover_rows(ctx, s, t, last, from_wad(e.args["collateralTransferred"]))
     return out
 
 

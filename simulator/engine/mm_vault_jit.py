@@ -18,7 +18,9 @@ in the same order per element, so that the floats are the same to the bit:
   ``np.minimum`` as numpy's loops take NaN and signed zeros; the free margin's total need
   summed pairwise, as ``ndarray.sum``);
 - :func:`vault_step` -- the three in one call, with the keepers' ``liquidatable_since`` of the
-  vault (:func:`simulator.agents.keepers.update_liquidatable_since` of one account).
+  vault (:func:`simulator.agents.keepers.update_liquidatable_since` of one account);
+- :func:`after_trades` -- a quiet block's open interest with the vault's planned trades
+  (:func:`simulator.engine.mm_vault.after_vault_trades`).
 
 The forms they replaced are the references of ``tests/engine/test_mm_vault_jit.py`` and
 ``tests/agents/test_mm_vault_floats.py``, which hold each kernel to its form on drawn inputs.
@@ -281,3 +283,14 @@ def vault_step(step, since, last_usd, size, before, price, oi_long, oi_short, cl
     plan_trades(crowd, size, skew, price, last_usd[0] - last_usd[2], run_scalars[0],
                 run_scalars[1], consts, out[TRADE], out[UNWIND])  # fmt: skip
     return since
+
+
+@_jit
+def after_trades(size, planned, oi_long, oi_short, out):
+    """Rows 0 / 1 of ``out``: the open interest ``oi_long`` / ``oi_short`` with the vault's
+    position moved from ``size`` to ``size + planned`` (base units): ``long + max(new, 0) −
+    max(size, 0)``, ``short + max(−new, 0) − max(−size, 0)``."""
+    for m in range(len(size)):
+        new = size[m] + planned[m]
+        out[0, m] = oi_long[m] + _maximum(new, 0.0) - _maximum(size[m], 0.0)
+        out[1, m] = oi_short[m] + _maximum(-new, 0.0) - _maximum(-size[m], 0.0)

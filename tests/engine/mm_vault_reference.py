@@ -1,7 +1,7 @@
-"""The market-making vault's phase as it was planned before it was compiled (session 27): the
-tests' references for :func:`simulator.engine.mm_vault.plan_step` and
-:mod:`simulator.engine.mm_vault_jit` (``tests/engine/test_mm_vault_jit.py``,
-``tests/agents/test_mm_vault_floats.py``). Each function is the production code it replaced,
+"""The market-making vault's phase as it was before it was compiled (session 27): the tests'
+references for :func:`simulator.engine.mm_vault.plan_step`, :mod:`simulator.engine.mm_vault_jit`,
+the vault's event rows and the mirror's vault reads (``tests/engine/test_mm_vault_jit.py``,
+``tests/agents/test_mm_vault_floats.py``, ``tests/mirror/test_mirror_vault_phase.py``). Each function is the production code it replaced,
 verbatim but for names: numpy arrays and Python floats, one call at a time."""
 
 from __future__ import annotations
@@ -13,9 +13,21 @@ import numpy as np
 from simulator.agents import keepers as keeper_agents
 from simulator.agents.mm_vault import MIN_TRADE_USD, ROOM_SAFETY, VaultQuoteParams
 from simulator.engine.context import Action
+from simulator.engine.events import event_row
 from simulator.engine.flow import spot_inputs_after_flow
-from simulator.engine.mm_vault import BACKSTOP, LIQUIDATE, TRADE, UNWIND, quote_params
+from simulator.engine.mm_vault import (
+    _FILL_DETAIL,
+    BACKSTOP,
+    LIQUIDATE,
+    TAKEOVER_REFUSED_ERROR,
+    TRADE,
+    UNWIND,
+    _takeover_rows,
+    quote_params,
+)
 from simulator.engine.spot import spot_inputs_after_closes
+from simulator.mirror.fixed import WAD
+from simulator.mirror.sim.levels import floats
 from simulator.units import from_wad, to_wad
 
 
@@ -150,3 +162,65 @@ def plan_mm_vault(ctx, s, t: int, last: dict[str, Any], closes: np.ndarray, flow
     if actions or not ctx.scenario.mm_vault.quoting:
         return actions
     return plan_quotes(ctx, s, last, closes, flow)
+
+
+def after_vault_trades(s, inputs: dict[str, Any], last: dict[str, Any]) -> dict[str, Any]:
+    """A quiet block's spot inputs with the vault's planned trades in the open interest."""
+    planned = s.mm_vault_planned_base
+    if not len(planned) or not planned.any():
+        return inputs
+    size = last["mm_vault_size_base"]
+    new = size + planned
+    return {
+        **inputs,
+        "oi_long_base": inputs["oi_long_base"] + np.maximum(new, 0.0) - np.maximum(size, 0.0),
+        "oi_short_base": inputs["oi_short_base"] + np.maximum(-new, 0.0) - np.maximum(-size, 0.0),
+    }
+
+
+def event_rows(ctx, s, results, actions, t: int, last: dict[str, Any]) -> list[dict[str, Any]]:
+    """``events.parquet`` rows of the vault's calls in the mined block."""
+    out: list[dict[str, Any]] = []
+    vault = ctx.world.mm_vault
+    for result, action in zip(results, actions, strict=True):
+        if action.kind not in (TRADE, UNWIND, LIQUIDATE, BACKSTOP):
+            continue
+        market = ctx.symbols[action.market] if action.market >= 0 else None
+        if not result.ok:
+            if action.kind == BACKSTOP and getattr(result.error, "name", None) == (
+                TAKEOVER_REFUSED_ERROR
+            ):
+                s.mm_vault_takeover_refused = True
+            out.append(event_row(t, f"{action.kind}_reverted", market=market, account=vault,
+                                 detail=str(result.error)))  # fmt: skip
+            continue
+        for e in result.events:
+            a = e.args
+            if action.kind in (TRADE, UNWIND) and e.name == "PositionModified":
+                out.append(event_row(t, "mm_vault_fill", market=market, account=vault,
+                                     side="long" if a["sizeDelta"] > 0 else "short",
+                                     size=from_wad(abs(a["sizeDelta"])), price=from_wad(a["fill"]),
+                                     amount=from_wad(int(a["fee"])),
+                                     detail=_FILL_DETAIL[action.kind]))  # fmt: skip
+            elif action.kind == BACKSTOP and e.name == "BackstopTakeover":
+                out += _takeover_rows(ctx, s, t, last, from_wad(a["collateralTransferred"]))
+    return out
+
+
+def with_levels(ctx, venue, levels: dict[str, Any]) -> dict[str, Any]:
+    """The mirror's ``levels`` with the vault's reads (sizes, equity, maintenance, initial)."""
+    vault = ctx.world.mm_vault
+    if vault is None:
+        return levels
+    a = ctx.index(vault)
+    size = venue.size[a]
+    equity, maintenance, initial = (v[0] for v in venue.cross_health(np.array([a])))
+    convert = (lambda x: from_wad(int(x))) if venue.exact_mode else (lambda x: float(x) / WAD)
+    levels.update(
+        mm_vault_size_wad=np.array([int(x) if venue.exact_mode else x for x in size], dtype=object),
+        mm_vault_size_base=floats(size),
+        mm_vault_equity_usd=convert(equity),
+        mm_vault_maintenance_usd=convert(maintenance),
+        mm_vault_initial_usd=convert(initial),
+    )
+    return levels

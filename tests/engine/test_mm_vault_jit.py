@@ -146,3 +146,31 @@ def test_the_vaults_health_estimate_is_the_kernels(venue):
         s, last, _, _ = _drawn(venue, rng)
         got = engine_vault.estimated_health(s, last)
         assert np.array(got).tobytes() == np.array(ref.estimated_health_numpy(s, last)).tobytes()
+
+
+@pytest.mark.parametrize("m", [0, 1, 5, 9])
+def test_a_quiet_blocks_inputs_with_the_vaults_trades_equal_the_numpy_form(m):
+    rng = np.random.default_rng(m)
+    for _ in range(300):
+        size = np.where(
+            rng.random(m) < 0.3, 0.0, rng.normal(0, 1, m) * 10.0 ** rng.uniform(-2, 4, m)
+        )
+        planned = np.where(
+            rng.random(m) < 0.4, 0.0, rng.normal(0, 1, m) * 10.0 ** rng.uniform(-2, 4, m)
+        )
+        if m and rng.random() < 0.1:
+            planned[rng.integers(m)] = np.nan
+        if m and rng.random() < 0.1:
+            planned[:] = -0.0  # no trade: the inputs as they are
+        inputs = {"ledgers": object(), "oi_long_base": rng.uniform(0, 1e4, m),
+                  "oi_short_base": rng.uniform(0, 1e4, m)}  # fmt: skip
+        s = SimpleNamespace(mm_vault_planned_base=planned)
+        last = {"mm_vault_size_base": size}
+        got = engine_vault.after_vault_trades(s, inputs, last)
+        expected = ref.after_vault_trades(s, inputs, last)
+        if expected is inputs:
+            assert got is inputs
+            continue
+        assert got.keys() == expected.keys() and got["ledgers"] is inputs["ledgers"]
+        for key in ("oi_long_base", "oi_short_base"):
+            assert got[key].tobytes() == expected[key].tobytes(), key

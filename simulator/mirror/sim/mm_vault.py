@@ -60,15 +60,18 @@ def with_levels(ctx: Context, venue: VenueState, levels: dict[str, Any]) -> dict
         return levels
     a = ctx.index(vault)
     size = venue.size[a]
-    equity, maintenance, initial = (v[0] for v in venue.cross_health(np.array([a])))
-    convert = (lambda x: from_wad(int(x))) if venue.exact_mode else (lambda x: float(x) / WAD)
-    levels.update(
-        mm_vault_size_wad=np.array([int(x) if venue.exact_mode else x for x in size], dtype=object),
-        mm_vault_size_base=floats(size),
-        mm_vault_equity_usd=convert(equity),
-        mm_vault_maintenance_usd=convert(maintenance),
-        mm_vault_initial_usd=convert(initial),
-    )
+    equity, maintenance, initial = venue.cross_health(np.array([a]))
+    if venue.exact_mode:
+        wad = np.array([int(x) for x in size], dtype=object)
+        usd = [from_wad(int(v[0])) for v in (equity, maintenance, initial)]
+    else:  # the same floats: float(x) / WAD of each
+        wad = np.array(list(size), dtype=object)
+        usd = [float(v[0]) / WAD for v in (equity, maintenance, initial)]
+    levels["mm_vault_size_wad"] = wad
+    levels["mm_vault_size_base"] = floats(size)
+    levels["mm_vault_equity_usd"] = usd[0]
+    levels["mm_vault_maintenance_usd"] = usd[1]
+    levels["mm_vault_initial_usd"] = usd[2]
     return levels
 
 
