@@ -294,3 +294,17 @@ def after_trades(size, planned, oi_long, oi_short, out):
         new = size[m] + planned[m]
         out[0, m] = oi_long[m] + _maximum(new, 0.0) - _maximum(size[m], 0.0)
         out[1, m] = oi_short[m] + _maximum(-new, 0.0) - _maximum(-size[m], 0.0)
+
+
+def warm_up(market: np.ndarray) -> None:
+    """Load (or compile) the kernels a run calls, for the argument types it passes, on a
+    one-market venue with no closes: a kernel's first call with a type loads it from the
+    on-disk cache (a few ms), which belongs to a run's setup, not to its first step.
+    ``market``: the book's market index per row (its dtype and whether it is read-only are a
+    type of their own); every other array a run passes is a writable float64, int64 or int8
+    array."""
+    one, none = np.zeros(1), np.zeros(0)
+    vault_step(0, -1, np.zeros(3), one, one, one, one, one, np.zeros(0, dtype=np.int64),
+               market[:0], none, np.zeros(0, dtype=np.int8), False, none, none, True,
+               np.zeros(2), np.ones((4, 1)), np.empty((4, 1)), np.empty(3))  # fmt: skip
+    after_trades(one, one, one, one, np.empty((2, 1)))

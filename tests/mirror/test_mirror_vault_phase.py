@@ -3,7 +3,7 @@
 event_rows` through :func:`simulator.mirror.sim.mm_vault.record`), held to the forms they
 replaced (``tests/engine/mm_vault_reference.py``) bit for bit at every step of oct-2025 (fast
 mode: the vault quotes, fills, reverts and is liquidated), and the reads on the exact mode's
-WAD integers for the first steps."""
+WAD integers for the first steps; the compiled step loaded at setup."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from simulator.engine import mm_vault_jit as vault_jit
 from simulator.mirror.sim import MirrorEngine
 from simulator.mirror.sim import mm_vault as mirror_vault
 from simulator.scenario import load_scenario
@@ -85,3 +86,12 @@ def test_the_vaults_reads_in_exact_mode_equal_their_old_form(monkeypatch):
     except _Stop:
         pass
     assert checks["levels"] >= 4 and checks["fills"] > 0
+
+
+def test_the_vaults_kernels_are_loaded_at_setup_for_the_types_a_step_passes():
+    engine = MirrorEngine(load_scenario("oct-2025"), mode="fast")
+    loaded = {k: set(k.signatures) for k in (vault_jit.vault_step, vault_jit.after_trades)}
+    assert all(loaded.values())
+    for _ in range(3):
+        engine.step()
+    assert {k: set(k.signatures) for k in loaded} == loaded  # no type loaded in a step
