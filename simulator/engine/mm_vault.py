@@ -19,9 +19,10 @@ calls built from its arrays:
   the next step on;
 * otherwise the vault **quotes**: :func:`simulator.agents.mm_vault.plan_trades` over every
   market at once, against the skew of the last block less the positions traders close in
-  this one, with the order flow's planned opens and closes. A quoted trade carries the quote as its price bound (``acceptablePrice``: the
-  venue reverts the trade if other trades of the block moved the skew so that the fill no
-  longer pays); an unwind above the inventory limit has none.
+  this one, with the order flow's planned opens and closes. A quoted trade carries the quote
+  as its price bound (``acceptablePrice``: the venue reverts the trade if other trades of the
+  block moved the skew so that the fill no longer pays); an unwind above the inventory limit
+  has none.
 
 ADL ranks it with every market's winners (:mod:`simulator.engine.adl`). Its fills, reverts
 and takeovers become ``events.parquet`` rows here (:func:`event_rows`); its liquidations and
@@ -111,11 +112,6 @@ def run_quotes(ctx: Context) -> RunQuotes:
     if last is None or last[0] is not ctx or last[1] is not ctx.scenario:
         last = _last_run = (ctx, ctx.scenario, run_quotes_of(ctx))
     return last[2]
-
-
-def run_quote_params(ctx: Context) -> vault_agent.VaultQuoteParams:
-    """:func:`quote_params` of ``ctx``, remembered for the run (:func:`run_quotes`)."""
-    return run_quotes(ctx).params
 
 
 def plan_mm_vault(
@@ -292,8 +288,8 @@ def event_rows(
     trade: size, fill price, ``amount_usd`` the fee paid, ``detail`` quote or unwind),
     ``backstop_takeover`` (one row per market taken over, the collateral transferred split by
     notional at the oracle), and ``<kind>_reverted`` rows (``mm_vault_trade_reverted``: the
-    skew moved within the block and the fill no longer paid the quote); ``last``: the levels before the
-    block (its sizes at a takeover)."""
+    skew moved within the block and the fill no longer paid the quote); ``last``: the levels
+    before the block (its sizes at a takeover)."""
     out: list[dict[str, Any]] = []
     vault, symbols = ctx.world.mm_vault, ctx.symbols
     for result, action in zip(results, actions, strict=True):

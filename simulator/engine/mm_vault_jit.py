@@ -44,11 +44,12 @@ from simulator.jit import numpy_kernel as _jit
 LIMIT, QUOTE, SCALE, LEVERAGE = 0, 1, 2, 3
 #: Rows of :func:`vault_step`'s ``out``.
 OI_LONG, OI_SHORT, TRADE, UNWIND = 0, 1, 2, 3
-#: A trade below this notional is not worth a transaction (USD; the agent's
-#: :data:`simulator.agents.mm_vault.MIN_TRADE_USD`, which is this value).
+#: A trade below this notional is not worth a transaction (USD; the one definition,
+#: :data:`simulator.agents.mm_vault.MIN_TRADE_USD` names it).
 MIN_TRADE_USD = 100.0
-#: Share of the quote's room left unused (fraction; :data:`simulator.agents.mm_vault.
-#: ROOM_SAFETY`, which is this value).
+#: Share of the quote's room left unused, so that float rounding never puts the venue's fill
+#: just beyond the vault's price bound (fraction; :data:`simulator.agents.mm_vault.ROOM_SAFETY`
+#: names it).
 ROOM_SAFETY = 1e-6
 #: numpy's pairwise summation block (``PW_BLOCKSIZE``).
 _PW_BLOCK = 128

@@ -1,8 +1,9 @@
 """The market-making vault's phase as it was before it was compiled (session 27): the tests'
 references for :func:`simulator.engine.mm_vault.plan_step`, :mod:`simulator.engine.mm_vault_jit`,
 the vault's event rows and the mirror's vault reads (``tests/engine/test_mm_vault_jit.py``,
-``tests/agents/test_mm_vault_floats.py``, ``tests/mirror/test_mirror_vault_phase.py``). Each function is the production code it replaced,
-verbatim but for names: numpy arrays and Python floats, one call at a time."""
+``tests/agents/test_mm_vault_floats.py``, ``tests/mirror/test_mirror_vault_phase.py``). Each
+function is the production code it replaced, verbatim but for names: numpy arrays and Python
+floats, one call at a time."""
 
 from __future__ import annotations
 
