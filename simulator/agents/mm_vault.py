@@ -29,11 +29,10 @@ risk, by what the vault's free margin (equity less initial margin) carries at th
 maximum leverage. A position above its limit (the price moved) is sold down toward the limit
 whatever the quote pays: an inventory limit is a hard limit.
 
-:func:`plan_trades` is the kernel; :func:`plan_trades_reference` is the same rule market by
-market in plain Python, and the tests check that they agree. On up to
-:data:`FLOAT_MARKETS_MAX` markets the kernel itself runs market by market in Python floats
-(numpy's per-call cost dominates on a handful of elements), with numpy's semantics and order
-of operations, equal bit for bit to its vectorized form (``tests/agents/test_mm_vault_floats.py``).
+:func:`plan_trades` is the kernel, compiled (:func:`simulator.engine.mm_vault_jit.plan_trades`:
+its vectorized numpy form element by element, the same floats to the bit; that form is the
+reference of ``tests/agents/test_mm_vault_floats.py``); :func:`plan_trades_reference` is the
+same rule market by market in plain Python, and the tests check that they agree.
 """
 
 from __future__ import annotations
@@ -43,11 +42,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulator.engine import mm_vault_jit
+
 #: A trade below this notional is not worth a transaction (USD).
-MIN_TRADE_USD = 100.0
+MIN_TRADE_USD = mm_vault_jit.MIN_TRADE_USD
 #: Share of the quote's room left unused, so that float rounding never puts the venue's fill
 #: (computed in WAD integers) just beyond the vault's price bound (fraction).
-ROOM_SAFETY = 1e-6
+ROOM_SAFETY = mm_vault_jit.ROOM_SAFETY
 
 
 @dataclass(frozen=True)
@@ -111,143 +112,35 @@ def plan_trades(
     >>> float(trade[0]), bool(unwind[0])   # sells 10 base (its $100k max trade) into the longs
     (-10.0, False)
     """
-    crowd = np.asarray(crowd_net_base, dtype=np.float64)
-    size = np.asarray(vault_size_base, dtype=np.float64)
-    skew = np.asarray(skew_base, dtype=np.float64)
-    price = np.asarray(price_usd, dtype=np.float64)
-    if price.ndim == 1 and len(price) <= FLOAT_MARKETS_MAX:
-        return _plan_trades_floats(crowd, size, skew, price, free_margin_usd, p)
-    return _plan_trades_arrays(crowd, size, skew, price, free_margin_usd, p)
-
-
-def _plan_trades_arrays(
-    crowd: np.ndarray, size: np.ndarray, skew: np.ndarray, price: np.ndarray,
-    free_margin_usd: float, p: VaultQuoteParams,
-) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """:func:`plan_trades` vectorized over markets (float64 arrays of shape (M,))."""
-    limit_base = np.asarray(p.limit_usd, dtype=np.float64) / price
-    step_base = p.max_trade_usd / price
-
-    # The target, within the inventory limit; at most one step's trade toward it.
-    target = np.clip(-p.participation * crowd, -limit_base, limit_base)
-    want = np.clip(target - size, -step_base, step_base)
-    sign = np.sign(want)
-
-    # The quote: the average fill of the trade must pay q over the oracle.
-    scale = np.asarray(p.skew_scale_base, dtype=np.float64)
-    q = np.broadcast_to(np.asarray(p.quote_fraction, dtype=np.float64), price.shape)
-    room = np.where(
-        scale > 0,
-        np.maximum(0.0, 2.0 * (-sign * skew - scale * q)) * (1.0 - ROOM_SAFETY),
-        np.where(q <= 0, np.inf, 0.0),
-    )
-    quoted = sign * np.minimum(np.abs(want), room)
-
-    # Over the limit (a price move): sell down toward it, whatever the quote pays.
-    over = np.abs(size) > limit_base
-    unwind_target = np.sign(size) * limit_base
-    unwind = np.clip(unwind_target - size, -step_base, step_base)
-    trade = np.where(over, unwind, quoted)
-
-    # Trades that add risk share the free margin (initial margin = notional / max leverage).
-    added_usd = np.maximum(0.0, np.abs(size + trade) - np.abs(size)) * price
-    need_usd = added_usd / np.asarray(p.max_leverage, dtype=np.float64)
-    total_need = float(need_usd.sum())
-    if total_need > 0:
-        k = min(1.0, max(0.0, free_margin_usd) / total_need)
-        adds = added_usd > 0
-        # Scale only the part of a trade that adds risk (a flip keeps its closing part).
-        closing = np.where(adds, trade - np.sign(trade) * added_usd / price, 0.0)
-        trade = np.where(adds, closing + np.sign(trade) * k * added_usd / price, trade)
-
-    small = np.abs(trade) * price < MIN_TRADE_USD
-    trade = np.where(small, 0.0, trade)
-    return trade, over & ~small
-
-
-#: Up to this many markets :func:`plan_trades` runs market by market in Python floats
-#: (:func:`_plan_trades_floats`): numpy's per-call cost dominates on a few elements, and its
-#: sum of fewer than eight floats adds them in order, as Python's ``sum`` does.
-FLOAT_MARKETS_MAX = 7
-
-
-def _np_max(a: float, b: float) -> float:
-    """``np.maximum`` of two floats (NaN from either side propagates)."""
-    return a if (a >= b or a != a) else b
-
-
-def _np_min(a: float, b: float) -> float:
-    """``np.minimum`` of two floats (NaN from either side propagates)."""
-    return a if (a <= b or a != a) else b
-
-
-def _np_clip(x: float, lo: float, hi: float) -> float:
-    """``np.clip`` of a float: ``min(max(x, lo), hi)`` with NaN propagating, as numpy's clip
-    loop computes it."""
-    v = x if (x != x or x > lo) else lo
-    return v if (v != v or v < hi) else hi
-
-
-def _np_sign(x: float) -> float:
-    """``np.sign`` of a float (0.0 for either zero, NaN for NaN)."""
-    return 1.0 if x > 0 else -1.0 if x < 0 else 0.0 if x == 0 else x
-
-
-def _per_market(x, n: int) -> list[float]:
-    """``x`` (one value or one per market) as ``n`` Python floats."""
-    a = np.asarray(x, dtype=np.float64)
-    return a.tolist() if a.shape == (n,) else np.broadcast_to(a, (n,)).tolist()
-
-
-def _plan_trades_floats(
-    crowd: np.ndarray, size: np.ndarray, skew: np.ndarray, price: np.ndarray,
-    free_margin_usd: float, p: VaultQuoteParams,
-) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """:func:`plan_trades` market by market in Python floats: numpy's operations on each
-    element, in the same order, with numpy's semantics for ``clip``, ``sign``, ``maximum``
-    and ``minimum`` (``tests/agents/test_mm_vault_floats.py`` holds it to the vectorized
-    formulation bit for bit)."""
+    price = np.ascontiguousarray(price_usd, dtype=np.float64)
+    if price.ndim != 1:
+        raise ValueError(f"plan_trades takes one price per market (shape (M,)), not {price.shape}")
     n = len(price)
-    limit_usd, scale = _per_market(p.limit_usd, n), _per_market(p.skew_scale_base, n)
-    quote, max_leverage = _per_market(p.quote_fraction, n), _per_market(p.max_leverage, n)
-    prices, sizes = price.tolist(), size.tolist()
-    trades, overs, added = [], [], []
-    for m, (c, sz, sk, pr) in enumerate(
-        zip(crowd.tolist(), sizes, skew.tolist(), prices, strict=True)
-    ):
-        limit_base = limit_usd[m] / pr
-        step_base = p.max_trade_usd / pr
-        target = _np_clip(-p.participation * c, -limit_base, limit_base)
-        want = _np_clip(target - sz, -step_base, step_base)
-        sign = _np_sign(want)
-        q = quote[m]
-        if scale[m] > 0:
-            room = _np_max(0.0, 2.0 * (-sign * sk - scale[m] * q)) * (1.0 - ROOM_SAFETY)
-        else:
-            room = math.inf if q <= 0 else 0.0
-        over = abs(sz) > limit_base
-        if over:
-            trade = _np_clip(_np_sign(sz) * limit_base - sz, -step_base, step_base)
-        else:
-            trade = sign * _np_min(abs(want), room)
-        trades.append(trade)
-        overs.append(over)
-        added.append(_np_max(0.0, abs(sz + trade) - abs(sz)) * pr)
-    total_need = sum(a / lev for a, lev in zip(added, max_leverage, strict=True))
-    if total_need > 0:
-        k = min(1.0, max(0.0, free_margin_usd) / total_need)
-        for m in range(n):
-            if added[m] > 0:
-                trade, pr = trades[m], prices[m]
-                closing = trade - _np_sign(trade) * added[m] / pr
-                trades[m] = closing + _np_sign(trade) * k * added[m] / pr
-    unwinds = []
-    for m in range(n):
-        small = abs(trades[m]) * prices[m] < MIN_TRADE_USD
-        if small:
-            trades[m] = 0.0
-        unwinds.append(overs[m] and not small)
-    return np.array(trades, dtype=np.float64), np.array(unwinds, dtype=bool)
+    trade, unwind = np.empty(n), np.empty(n)
+    mm_vault_jit.plan_trades(
+        _per_market(crowd_net_base, n), _per_market(vault_size_base, n),
+        _per_market(skew_base, n), price, float(free_margin_usd), float(p.participation),
+        float(p.max_trade_usd), packed_consts(p, n), trade, unwind,
+    )  # fmt: skip
+    return trade, unwind.astype(bool)
+
+
+def packed_consts(p: VaultQuoteParams, n: int) -> np.ndarray:
+    """``p``'s per-market arrays (or one value for all ``n`` markets) as the compiled kernel
+    reads them: the rows ``LIMIT``, ``QUOTE``, ``SCALE``, ``LEVERAGE`` of one float64 array of
+    shape (4, n) (:mod:`simulator.engine.mm_vault_jit`)."""
+    consts = np.empty((4, n))
+    consts[mm_vault_jit.LIMIT] = p.limit_usd
+    consts[mm_vault_jit.QUOTE] = p.quote_fraction
+    consts[mm_vault_jit.SCALE] = p.skew_scale_base
+    consts[mm_vault_jit.LEVERAGE] = p.max_leverage
+    return consts
+
+
+def _per_market(x, n: int) -> np.ndarray:
+    """``x`` (one value or one per market) as ``n`` contiguous float64 values."""
+    a = np.asarray(x, dtype=np.float64)
+    return np.ascontiguousarray(a if a.shape == (n,) else np.broadcast_to(a, (n,)))
 
 
 def plan_trades_reference(

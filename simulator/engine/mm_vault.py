@@ -4,8 +4,10 @@ event rows.
 The vault is an ordinary cross account of the venue (:attr:`World.mm_vault`, funded at setup
 with ``mm_vault.capital_usd``). Its ``accountHealth`` is read with the levels in every mining
 round trip and its positions are carried from each block's events
-(:meth:`simulator.engine.levels.Levels.track`), so it costs no extra round trip. At the end of phase 1 of step ``t`` (:func:`plan_mm_vault`), from those last
-mined levels and this step's oracle prices:
+(:meth:`simulator.engine.levels.Levels.track`), so it costs no extra round trip. At the end
+of phase 1 of step ``t`` (:func:`plan_mm_vault`), from those last mined levels and this step's
+oracle prices, in one compiled call (:func:`simulator.engine.mm_vault_jit.vault_step`) and the
+calls built from its arrays:
 
 * **keepers** carry its equity to the new prices (its last read equity plus its positions'
   price change; maintenance scaled by notional) and, when it is under maintenance, liquidate
@@ -17,9 +19,10 @@ mined levels and this step's oracle prices:
   the next step on;
 * otherwise the vault **quotes**: :func:`simulator.agents.mm_vault.plan_trades` over every
   market at once, against the skew of the last block less the positions traders close in
-  this one. A quoted trade carries the quote as its price bound (``acceptablePrice``: the
-  venue reverts the trade if other trades of the block moved the skew so that the fill no
-  longer pays); an unwind above the inventory limit has none.
+  this one, with the order flow's planned opens and closes. A quoted trade carries the quote
+  as its price bound (``acceptablePrice``: the venue reverts the trade if other trades of the
+  block moved the skew so that the fill no longer pays); an unwind above the inventory limit
+  has none.
 
 ADL ranks it with every market's winners (:mod:`simulator.engine.adl`). Its fills, reverts
 and takeovers become ``events.parquet`` rows here (:func:`event_rows`); its liquidations and
@@ -30,6 +33,7 @@ ADL fills are the venue's ``Liquidated`` / ``AdlHaircut`` rows with its address 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -37,10 +41,10 @@ import numpy as np
 from simulator.agents import keepers as keeper_agents
 from simulator.agents import mm_vault as vault_agent
 from simulator.chain.types import TxResult
+from simulator.engine import mm_vault_jit as jit
 from simulator.engine.context import Action, Context
 from simulator.engine.events import event_row
-from simulator.engine.flow import FlowRun, spot_inputs_after_flow
-from simulator.engine.spot import spot_inputs_after_closes
+from simulator.engine.flow import FlowRun
 from simulator.engine.state import EngineState
 from simulator.units import from_wad, to_wad
 
@@ -51,6 +55,8 @@ TRADE, UNWIND = "mm_vault_trade", "mm_vault_unwind"
 LIQUIDATE, BACKSTOP = "mm_vault_liquidate", "mm_vault_backstop"
 #: ``detail`` of a fill, by the action's kind (the same JSON every time: written once).
 _FILL_DETAIL = {TRADE: json.dumps({"order": "quote"}), UNWIND: json.dumps({"order": "unwind"})}
+#: Every kind of the vault's calls (:func:`event_rows` skips the block's others).
+_KINDS = frozenset((TRADE, UNWIND, LIQUIDATE, BACKSTOP))
 
 
 def quote_params(ctx: Context) -> vault_agent.VaultQuoteParams:
@@ -68,83 +74,147 @@ def quote_params(ctx: Context) -> vault_agent.VaultQuoteParams:
     )
 
 
-_last_params: tuple[Context, Any, vault_agent.VaultQuoteParams] | None = None
+@dataclass(frozen=True)
+class RunQuotes:
+    """What the vault's step reads of the run every step, made once
+    (:func:`run_quotes`): the kernel's parameters and the compiled step's packed form."""
+
+    params: vault_agent.VaultQuoteParams
+    consts: np.ndarray
+    """The per-market quote parameters as :func:`~simulator.engine.mm_vault_jit.vault_step`
+    reads them (rows ``LIMIT``, ``QUOTE``, ``SCALE``, ``LEVERAGE``; float64, (4, M))."""
+    scalars: np.ndarray
+    """(participation, max trade USD), float64."""
+    quote: list[float]
+    """``q`` per market (fraction), as Python floats."""
+    quoting: bool
+    """The scenario's ``mm_vault.quoting``."""
 
 
-def run_quote_params(ctx: Context) -> vault_agent.VaultQuoteParams:
-    """:func:`quote_params` of ``ctx``, remembered for the last context and scenario by
-    identity (both fixed for a run; built every step they cost a pydantic read and the
-    limits' checks)."""
-    global _last_params
-    last = _last_params
+def run_quotes_of(ctx: Context) -> RunQuotes:
+    """:class:`RunQuotes` of ``ctx`` (:func:`quote_params`, packed)."""
+    params = quote_params(ctx)
+    consts = vault_agent.packed_consts(params, len(ctx.world.params.markets))
+    scalars = np.array([params.participation, params.max_trade_usd], dtype=np.float64)
+    quote = consts[jit.QUOTE].tolist()
+    return RunQuotes(params, consts, scalars, quote, bool(ctx.scenario.mm_vault.quoting))
+
+
+_last_run: tuple[Context, Any, RunQuotes] | None = None
+
+
+def run_quotes(ctx: Context) -> RunQuotes:
+    """:func:`run_quotes_of` ``ctx``, remembered for the last context and scenario by identity
+    (both fixed for a run; built every step they cost a pydantic read and the limits'
+    checks)."""
+    global _last_run
+    last = _last_run
     if last is None or last[0] is not ctx or last[1] is not ctx.scenario:
-        last = _last_params = (ctx, ctx.scenario, quote_params(ctx))
+        last = _last_run = (ctx, ctx.scenario, run_quotes_of(ctx))
     return last[2]
 
 
 def plan_mm_vault(
     ctx: Context, s: EngineState, t: int, last: dict[str, Any], closes: np.ndarray,
-    flow: FlowRun | None = None, skew: dict[str, Any] | None = None,
+    flow: FlowRun | None = None,
 ) -> list[Action]:  # fmt: skip
     """The vault's calls of step ``t``: its liquidation (or takeover) when keepers act on it,
     else its quotes. ``last``: the last mined levels; ``closes``: the book rows traders close
     in this block; ``flow``: the order flow, whose opens and closes planned earlier in this
-    block move the skew before the vault's trades; ``skew``: :func:`skew_inputs` of these,
-    when the caller computed it (the mirror reuses it for a quiet block's spot inputs)."""
+    block move the skew before the vault's trades (:func:`plan_step`)."""
+    return plan_step(ctx, s, t, last, closes, flow)[0]
+
+
+def plan_step(
+    ctx: Context, s: EngineState, t: int, last: dict[str, Any], closes: np.ndarray,
+    flow: FlowRun | None = None,
+) -> tuple[list[Action], np.ndarray | None]:  # fmt: skip
+    """:func:`plan_mm_vault`'s calls, with the open interest the vault's quotes meet (the
+    compiled step's ``out``: rows ``OI_LONG`` / ``OI_SHORT`` are the last levels less the
+    traders' closes, with the order flow's planned opens and closes, base units; None without
+    a vault). One compiled call (:func:`simulator.engine.mm_vault_jit.vault_step`) carries the
+    vault's health to this step's prices, runs the keepers' clock on it and plans its trades;
+    then:
+
+    * **keepers** liquidate it under the keepers' rules (:func:`_liquidation`: reaction delay,
+      capacity, profit threshold), or have the backstop vault take it over;
+    * otherwise (no keeper call) the vault **quotes** (:func:`_quote_actions`): one ``trade``
+      per market it trades in, against the skew its trades meet in the block: the last levels
+      less the traders' closes, with the order flow's planned opens and closes (sent before
+      them). Quoted against the last levels alone, a quote reverted whenever the flow's opens
+      moved the skew past its price bound, and a quiet block's spot inputs (which count its
+      trades as filled) then differed from the pending read's."""
     vault = ctx.world.mm_vault
     s.mm_vault_planned_base = np.zeros(ctx.n_markets)
     if vault is None:
-        return []
-    actions = plan_liquidation(ctx, s, t, last)
-    if actions or not ctx.scenario.mm_vault.quoting:
-        return actions
-    return plan_quotes(ctx, s, last, closes, flow, skew)
+        return [], None
+    run = run_quotes(ctx)
+    out = np.empty((4, ctx.n_markets))
+    health = np.empty(3)
+    book, trader = ctx.world.book, s.trader
+    has_flow = flow is not None and flow.planned_long_base is not None
+    flow_long = flow.planned_long_base if has_flow else _NO_FLOW  # type: ignore[union-attr]
+    flow_short = flow.planned_short_base if has_flow else _NO_FLOW  # type: ignore[union-attr]
+    last_usd = np.array([last["mm_vault_equity_usd"], last["mm_vault_maintenance_usd"],
+                         last["mm_vault_initial_usd"]], dtype=np.float64)  # fmt: skip
+    since = jit.vault_step(
+        t, s.mm_vault_liquidatable_since, last_usd, last["mm_vault_size_base"],
+        last["index_usd"], s.oracle_price_usd, last["oi_long_base"], last["oi_short_base"],
+        closes, book.market, trader.size_base, trader.side, has_flow, flow_long, flow_short,
+        run.quoting, run.scalars, run.consts, out, health,
+    )  # fmt: skip
+    s.mm_vault_liquidatable_since = int(since)
+    if since >= 0:
+        actions = _liquidation(ctx, s, t, last, health, since)
+        if actions:
+            return actions, out
+    if not run.quoting:
+        return [], out
+    return _quote_actions(ctx, s, out, run), out
 
 
-def skew_inputs(
-    ctx: Context, s: EngineState, last: dict[str, Any], closes: np.ndarray,
-    flow: FlowRun | None = None,
-) -> dict[str, Any]:  # fmt: skip
-    """The open interest the vault's quotes meet: the last levels less the traders' closes
-    (rows ``closes``), with the order flow's planned opens and closes."""
-    return spot_inputs_after_flow(spot_inputs_after_closes(ctx, last, s, closes), flow)
+#: The compiled step's empty flow arrays (no order flow planned).
+_NO_FLOW = np.zeros(0)
+
+
+def skew_inputs_of(last: dict[str, Any], out: np.ndarray) -> dict[str, Any]:
+    """The spot inputs of a quiet block as :func:`simulator.engine.flow.spot_inputs_after_flow`
+    of :func:`simulator.engine.spot.spot_inputs_after_closes` gives them, from
+    :func:`plan_step`'s open interest ``out`` (the same keys and floats)."""
+    return {
+        "ledgers": last["ledgers"],
+        "amm_reserve_usd": last["amm_reserve_usd"],
+        "amm_reserve_base": last["amm_reserve_base"],
+        "vault_size_wad": last["vault_size_wad"],
+        "oi_long_base": out[jit.OI_LONG].copy(),
+        "oi_short_base": out[jit.OI_SHORT].copy(),
+    }
 
 
 def estimated_health(s: EngineState, last: dict[str, Any]) -> tuple[float, float, float]:
     """The vault's (equity, maintenance margin, notional) carried from the last mined block to
     this step's oracle prices (USD): equity moves by its positions' price change, maintenance
-    with its notional (funding and fees since the last read are left out)."""
-    size = last["mm_vault_size_base"]
-    before, now = last["index_usd"], s.oracle_price_usd
-    if len(size) <= vault_agent.FLOAT_MARKETS_MAX:  # numpy sums so few floats in order
-        sizes = np.asarray(size, dtype=np.float64).tolist()
-        old = np.asarray(before, dtype=np.float64).tolist()
-        new = np.asarray(now, dtype=np.float64).tolist()
-        notional_before = sum(abs(x) * p for x, p in zip(sizes, old, strict=True))
-        notional = sum(abs(x) * p for x, p in zip(sizes, new, strict=True))
-        moved = sum(x * (p1 - p0) for x, p0, p1 in zip(sizes, old, new, strict=True))
-        equity = float(last["mm_vault_equity_usd"]) + moved
-    else:
-        notional_before = float(np.sum(np.abs(size) * before))
-        notional = float(np.sum(np.abs(size) * now))
-        equity = float(last["mm_vault_equity_usd"]) + float(np.sum(size * (now - before)))
-    mm = float(last["mm_vault_maintenance_usd"])
-    mm = mm * notional / notional_before if notional_before > 0 else 0.0
+    with its notional (funding and fees since the last read are left out); the compiled
+    step's arithmetic (:func:`simulator.engine.mm_vault_jit.estimated_health`)."""
+    health = np.empty(3)
+    jit.estimated_health(
+        np.ascontiguousarray(last["mm_vault_size_base"], dtype=np.float64),
+        np.ascontiguousarray(last["index_usd"], dtype=np.float64),
+        np.ascontiguousarray(s.oracle_price_usd, dtype=np.float64),
+        float(last["mm_vault_equity_usd"]), float(last["mm_vault_maintenance_usd"]), health,
+    )  # fmt: skip
+    equity, mm, notional = health.tolist()
     return equity, mm, notional
 
 
-def plan_liquidation(ctx: Context, s: EngineState, t: int, last: dict[str, Any]) -> list[Action]:
+def _liquidation(
+    ctx: Context, s: EngineState, t: int, last: dict[str, Any], health: np.ndarray, since: int
+) -> list[Action]:
     """The keepers' call on the vault at step ``t`` (none, a takeover or a liquidation), under
-    :func:`simulator.agents.keepers.plan_liquidations`'s rules; updates
-    ``s.mm_vault_liquidatable_since``."""
-    equity, mm, notional = estimated_health(s, last)
-    eq, mm_, nt = np.array([equity]), np.array([mm]), np.array([notional])
-    since = keeper_agents.update_liquidatable_since(
-        np.array([s.mm_vault_liquidatable_since], dtype=np.int64), eq, mm_, nt, t
-    )
-    s.mm_vault_liquidatable_since = int(since[0])
-    if since[0] < 0:
-        return []
+    :func:`simulator.agents.keepers.plan_liquidations`'s rules, for the vault under
+    maintenance since step ``since`` with the carried ``health`` (equity, maintenance,
+    notional; USD)."""
+    eq, mm_, nt = health[0:1].copy(), health[1:2].copy(), health[2:3].copy()
     weights = np.abs(last["mm_vault_size_base"]) * s.oracle_price_usd
     weights = weights / weights.sum()
     backstop = None
@@ -152,7 +222,7 @@ def plan_liquidation(ctx: Context, s: EngineState, t: int, last: dict[str, Any])
         backstop = float(np.sum(weights * ctx.backstop_fraction))
     ks = ctx.scenario.keepers
     plan = keeper_agents.plan_liquidations(
-        eq, mm_, nt, since, t,
+        eq, mm_, nt, np.array([since], dtype=np.int64), t,
         capacity=ks.count * ks.max_liquidations_per_block,
         reaction_delay_steps=ks.reaction_delay_steps,
         backstop_fraction=backstop,
@@ -168,35 +238,30 @@ def plan_liquidation(ctx: Context, s: EngineState, t: int, last: dict[str, Any])
     return []
 
 
-def plan_quotes(
-    ctx: Context, s: EngineState, last: dict[str, Any], closes: np.ndarray,
-    flow: FlowRun | None = None, skew: dict[str, Any] | None = None,
-) -> list[Action]:  # fmt: skip
-    """The vault's trades toward its targets (one ``trade`` per market it trades in), against
-    the skew its trades meet in the block: the last levels less the traders' closes, with the
-    order flow's planned opens and closes (sent before them). Quoted against the last levels
-    alone, a quote reverted whenever the flow's opens moved the skew past its price bound, and
-    a quiet block's spot inputs (which count its trades as filled) then differed from the
-    pending read's. ``skew``: :func:`skew_inputs` of the same arguments, when computed."""
-    after = skew if skew is not None else skew_inputs(ctx, s, last, closes, flow)
-    skew = np.asarray(after["oi_long_base"] - after["oi_short_base"], dtype=np.float64)
-    size = last["mm_vault_size_base"]
-    params = run_quote_params(ctx)
-    price = s.oracle_price_usd
-    free = float(last["mm_vault_equity_usd"] - last["mm_vault_initial_usd"])
-    trade, unwind = vault_agent.plan_trades(skew - size, size, skew, price, free, params)
+def _quote_actions(ctx: Context, s: EngineState, out: np.ndarray, run: RunQuotes) -> list[Action]:
+    """The vault's trades of the compiled step's rows ``TRADE`` / ``UNWIND`` (one ``trade`` per
+    market whose trade is not zero in WAD): a quoted trade carries the quote as its price bound
+    (buys fill at most ``P(1 − q)``, sells at least ``P(1 + q)``), an unwind above the
+    inventory limit none; writes ``s.mm_vault_planned_base``."""
     v, vault = ctx.venue.venue, ctx.world.mm_vault
+    planned, ids = s.mm_vault_planned_base, ctx.market_ids
+    prices = None
     actions = []
-    for m in trade.nonzero()[0]:  # np.flatnonzero of the 1-d trades, without its wrappers
-        delta = to_wad(round(float(trade[m]), 12))
+    for m, x in enumerate(out[jit.TRADE].tolist()):
+        if x == 0:
+            continue
+        delta = to_wad(round(x, 12))
         if delta == 0:
             continue
-        s.mm_vault_planned_base[m] = from_wad(delta)
-        q = float(params.quote_fraction[m])
-        # The quote as the price bound: buys fill at most P(1 - q), sells at least P(1 + q).
-        bound = 0 if unwind[m] else to_wad(float(price[m]) * (1.0 - q if delta > 0 else 1.0 + q))
-        call = v.trade(vault, ctx.market_ids[m], delta, bound)
-        actions.append(Action(call, UNWIND if unwind[m] else TRADE, -1, int(m)))
+        planned[m] = from_wad(delta)
+        if out[jit.UNWIND, m]:
+            actions.append(Action(v.trade(vault, ids[m], delta, 0), UNWIND, -1, m))
+            continue
+        if prices is None:
+            prices = s.oracle_price_usd.tolist()
+        q = run.quote[m]
+        bound = to_wad(prices[m] * (1.0 - q if delta > 0 else 1.0 + q))
+        actions.append(Action(v.trade(vault, ids[m], delta, bound), TRADE, -1, m))
     return actions
 
 
@@ -207,15 +272,12 @@ def after_vault_trades(
     of this block in the open interest, as the pending read would hold them (in a quiet block
     nothing else moves the skew the vault quoted against, so its trades fill)."""
     planned = s.mm_vault_planned_base
-    if not len(planned) or not planned.any():
+    if not np.count_nonzero(planned):  # as ``planned.any()``: NaN counts
         return inputs
-    size = last["mm_vault_size_base"]
-    new = size + planned
-    return {
-        **inputs,
-        "oi_long_base": inputs["oi_long_base"] + np.maximum(new, 0.0) - np.maximum(size, 0.0),
-        "oi_short_base": inputs["oi_short_base"] + np.maximum(-new, 0.0) - np.maximum(-size, 0.0),
-    }
+    out = np.empty((2, len(planned)))
+    jit.after_trades(last["mm_vault_size_base"], planned, inputs["oi_long_base"],
+                     inputs["oi_short_base"], out)  # fmt: skip
+    return {**inputs, "oi_long_base": out[0], "oi_short_base": out[1]}
 
 
 def event_rows(
@@ -226,32 +288,33 @@ def event_rows(
     trade: size, fill price, ``amount_usd`` the fee paid, ``detail`` quote or unwind),
     ``backstop_takeover`` (one row per market taken over, the collateral transferred split by
     notional at the oracle), and ``<kind>_reverted`` rows (``mm_vault_trade_reverted``: the
-    skew moved within the block and the fill no longer paid the quote); ``last``: the levels before the
-    block (its sizes at a takeover)."""
+    skew moved within the block and the fill no longer paid the quote); ``last``: the levels
+    before the block (its sizes at a takeover)."""
     out: list[dict[str, Any]] = []
-    vault = ctx.world.mm_vault
+    vault, symbols = ctx.world.mm_vault, ctx.symbols
     for result, action in zip(results, actions, strict=True):
-        if action.kind not in (TRADE, UNWIND, LIQUIDATE, BACKSTOP):
+        kind = action.kind
+        if kind not in _KINDS:
             continue
-        market = ctx.symbols[action.market] if action.market >= 0 else None
+        market = symbols[action.market] if action.market >= 0 else None
         if not result.ok:
-            if action.kind == BACKSTOP and getattr(result.error, "name", None) == (
-                TAKEOVER_REFUSED_ERROR
-            ):
+            if kind == BACKSTOP and getattr(result.error, "name", None) == TAKEOVER_REFUSED_ERROR:
                 s.mm_vault_takeover_refused = True
-            out.append(event_row(t, f"{action.kind}_reverted", market=market, account=vault,
+            out.append(event_row(t, f"{kind}_reverted", market=market, account=vault,
                                  detail=str(result.error)))  # fmt: skip
             continue
+        fill = kind in _FILL_DETAIL
         for e in result.events:
-            a = e.args
-            if action.kind in (TRADE, UNWIND) and e.name == "PositionModified":
+            if fill and e.name == "PositionModified":
+                a = e.args
+                delta = a["sizeDelta"]
                 out.append(event_row(t, "mm_vault_fill", market=market, account=vault,
-                                     side="long" if a["sizeDelta"] > 0 else "short",
-                                     size=from_wad(abs(a["sizeDelta"])), price=from_wad(a["fill"]),
+                                     side="long" if delta > 0 else "short",
+                                     size=from_wad(abs(delta)), price=from_wad(a["fill"]),
                                      amount=from_wad(int(a["fee"])),
-                                     detail=_FILL_DETAIL[action.kind]))  # fmt: skip
-            elif action.kind == BACKSTOP and e.name == "BackstopTakeover":
-                out += _takeover_rows(ctx, s, t, last, from_wad(a["collateralTransferred"]))
+                                     detail=_FILL_DETAIL[kind]))  # fmt: skip
+            elif kind == BACKSTOP and e.name == "BackstopTakeover":
+                out += _takeover_rows(ctx, s, t, last, from_wad(e.args["collateralTransferred"]))
     return out
 
 

@@ -1,23 +1,26 @@
-"""The market-making vault's kernel on a few markets, market by market in Python floats
-(:func:`simulator.agents.mm_vault._plan_trades_floats`), held to the vectorized formulation
-(:func:`~simulator.agents.mm_vault._plan_trades_arrays`) bit for bit on drawn inputs: skews
-on both sides, positions over their limits, no skew scale, zero quotes, scarce and negative
-free margin, trades below the minimum."""
+"""The market-making vault's kernel, compiled (:func:`simulator.agents.mm_vault.plan_trades`,
+:func:`simulator.engine.mm_vault_jit.plan_trades`), held to its vectorized numpy formulation
+(``tests/engine/mm_vault_reference.py``'s :func:`plan_trades_arrays`) bit for bit on drawn
+inputs: skews on both sides, positions over their limits, no skew scale, zero quotes, scarce
+and negative free margin, trades below the minimum, one market to past numpy's pairwise-sum
+block, NaN skews and an empty venue."""
 
 from __future__ import annotations
 
-import numpy as np
+import sys
+from pathlib import Path
 
-from simulator.agents.mm_vault import (
-    VaultQuoteParams,
-    _plan_trades_arrays,
-    _plan_trades_floats,
-    plan_trades,
-)
+import numpy as np
+import pytest
+
+from simulator.agents.mm_vault import VaultQuoteParams, plan_trades
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
+from mm_vault_reference import plan_trades_arrays  # noqa: E402
 
 
 def drawn_case(rng: np.random.Generator):
-    m = int(rng.integers(1, 8))
+    m = int(rng.choice([1, 2, 3, 5, 7, 8, 9, 12, 20]))
     price = rng.choice([1.0, 3.7, 150.0, 3500.0, 1e5], m) * rng.uniform(0.5, 1.5, m)
     scale = np.where(rng.random(m) < 0.2, 0.0, rng.uniform(10.0, 1e6, m) / price)
     quote = np.where(rng.random(m) < 0.2, 0.0, rng.uniform(1e-5, 2e-3, m))
@@ -34,18 +37,20 @@ def drawn_case(rng: np.random.Generator):
         rng.random(m) < 0.3, 0.0, rng.normal(0, 1, m) * 10.0 ** rng.integers(0, 8, m) / price
     )
     skew = crowd + size + np.where(rng.random(m) < 0.3, rng.normal(0, 1, m) * 1e3 / price, 0.0)
+    if rng.random() < 0.03:
+        skew[rng.integers(m)] = np.nan
     free = float(rng.choice([-1e3, 0.0, 50.0, 1e4, 1e6, 1e9]))
     return crowd, size, skew, price, free, params
 
 
-def test_the_float_kernel_equals_the_vectorized_one_bit_for_bit():
+def test_the_compiled_kernel_equals_the_vectorized_one_bit_for_bit():
     rng = np.random.default_rng(2026_12_05)
     traded = unwound = 0
     for _ in range(5_000):
         crowd, size, skew, price, free, params = drawn_case(rng)
-        trade, unwind = _plan_trades_floats(crowd, size, skew, price, free, params)
+        trade, unwind = plan_trades(crowd, size, skew, price, free, params)
         with np.errstate(all="ignore"):
-            ref_trade, ref_unwind = _plan_trades_arrays(crowd, size, skew, price, free, params)
+            ref_trade, ref_unwind = plan_trades_arrays(crowd, size, skew, price, free, params)
         assert trade.dtype == ref_trade.dtype and unwind.dtype == ref_unwind.dtype
         assert trade.tobytes() == ref_trade.tobytes()
         assert unwind.tobytes() == ref_unwind.tobytes()
@@ -54,13 +59,13 @@ def test_the_float_kernel_equals_the_vectorized_one_bit_for_bit():
     assert traded > 1_000 and unwound > 100  # the draws reach both kinds of trade
 
 
-def test_plan_trades_takes_the_vectorized_path_beyond_seven_markets():
-    rng = np.random.default_rng(9)
-    m = 9
-    params = VaultQuoteParams(0.5, np.full(m, 1e6), 1e5, np.full(m, 7e-4), np.full(m, 1e5),
-                              np.full(m, 40.0))  # fmt: skip
-    crowd = rng.normal(0, 100, m)
-    price = np.full(m, 1e4)
-    trade, unwind = plan_trades(crowd, np.zeros(m), crowd, price, 1e6, params)
-    ref = _plan_trades_arrays(crowd, np.zeros(m), crowd, price, 1e6, params)
-    assert trade.tobytes() == ref[0].tobytes() and unwind.tobytes() == ref[1].tobytes()
+def test_plan_trades_on_no_market_plans_nothing():
+    params = VaultQuoteParams(0.5, np.zeros(0), 1e5, np.zeros(0), np.zeros(0), np.zeros(0))
+    trade, unwind = plan_trades(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0), 1e6, params)
+    assert trade.shape == unwind.shape == (0,) and unwind.dtype == bool
+
+
+def test_plan_trades_refuses_prices_that_are_not_one_per_market():
+    params = VaultQuoteParams(0.5, np.ones(2), 1e5, np.ones(2), np.ones(2), np.ones(2))
+    with pytest.raises(ValueError, match="one price per market"):
+        plan_trades(np.zeros(2), np.zeros(2), np.zeros(2), np.ones((2, 2)), 1e6, params)

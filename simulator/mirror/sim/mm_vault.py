@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from simulator.engine import mm_vault as engine_vault
+from simulator.engine import mm_vault_jit as vault_jit
 from simulator.engine.context import Action, Context
 from simulator.engine.flow import FlowRun, spot_inputs_after_flow
 from simulator.engine.spot import spot_inputs_after_closes
@@ -51,24 +52,37 @@ def fund(scenario: Scenario, venue: VenueState, a: int) -> tuple[str | None, flo
     return address, int(credited) / WAD if venue.exact_mode else float(credited) / WAD
 
 
+_warmed: Context | None = None
+"""The context whose run loaded the vault's kernels (:func:`with_levels`)."""
+
+
 def with_levels(ctx: Context, venue: VenueState, levels: dict[str, Any]) -> dict[str, Any]:
     """``levels`` (:func:`simulator.mirror.sim.levels.levels_of`) with the vault's reads: its
     signed size per market (``mm_vault_size_wad``, ``mm_vault_size_base``) and cross equity,
-    maintenance and initial margin (USD), converted as the chain engine parses them."""
+    maintenance and initial margin (USD), converted as the chain engine parses them. A run's
+    first read (at setup) loads the vault's compiled step
+    (:func:`simulator.engine.mm_vault_jit.warm_up`)."""
+    global _warmed
     vault = ctx.world.mm_vault
     if vault is None:
         return levels
+    if _warmed is not ctx:  # the run's first read, at setup: the vault's kernels loaded here
+        vault_jit.warm_up(ctx.world.book.market)
+        _warmed = ctx
     a = ctx.index(vault)
     size = venue.size[a]
-    equity, maintenance, initial = (v[0] for v in venue.cross_health(np.array([a])))
-    convert = (lambda x: from_wad(int(x))) if venue.exact_mode else (lambda x: float(x) / WAD)
-    levels.update(
-        mm_vault_size_wad=np.array([int(x) if venue.exact_mode else x for x in size], dtype=object),
-        mm_vault_size_base=floats(size),
-        mm_vault_equity_usd=convert(equity),
-        mm_vault_maintenance_usd=convert(maintenance),
-        mm_vault_initial_usd=convert(initial),
-    )
+    equity, maintenance, initial = venue.cross_health(np.array([a]))
+    if venue.exact_mode:
+        wad = np.array([int(x) for x in size], dtype=object)
+        usd = [from_wad(int(v[0])) for v in (equity, maintenance, initial)]
+    else:  # the same floats: float(x) / WAD of each
+        wad = np.array(list(size), dtype=object)
+        usd = [float(v[0]) / WAD for v in (equity, maintenance, initial)]
+    levels["mm_vault_size_wad"] = wad
+    levels["mm_vault_size_base"] = floats(size)
+    levels["mm_vault_equity_usd"] = usd[0]
+    levels["mm_vault_maintenance_usd"] = usd[1]
+    levels["mm_vault_initial_usd"] = usd[2]
     return levels
 
 
@@ -82,21 +96,21 @@ class VaultBlock:
     """The liquidation's venue rows, in block order."""
     skew: dict[str, Any] | None = None
     """The open interest the vault planned against (:func:`simulator.engine.mm_vault.
-    skew_inputs`), None without a vault: a quiet block's spot inputs start from it."""
+    skew_inputs_of` :func:`~simulator.engine.mm_vault.plan_step`'s), None without a vault: a
+    quiet block's spot inputs start from it."""
 
 
 def execute(
     ctx: Context, s: EngineState, venue: VenueState, t: int, last: dict[str, Any],
     closes: np.ndarray, run: FlowRun | None, row_of: np.ndarray, decoded: list,
 ) -> VaultBlock:  # fmt: skip
-    """Plan the vault's calls of step ``t`` (:func:`simulator.engine.mm_vault.plan_mm_vault`:
+    """Plan the vault's calls of step ``t`` (:func:`simulator.engine.mm_vault.plan_step`:
     ``last`` the last block's levels, ``closes`` the rows traders close in this block, ``run``
     the order flow) and run them on the venue; a liquidation's rows (``row_of`` and
     ``decoded`` as :func:`simulator.mirror.sim.keepers.liquidation_rows` takes them)."""
-    skew = (
-        None if ctx.world.mm_vault is None else engine_vault.skew_inputs(ctx, s, last, closes, run)
-    )
-    block = VaultBlock(engine_vault.plan_mm_vault(ctx, s, t, last, closes, run, skew), skew=skew)
+    actions, out = engine_vault.plan_step(ctx, s, t, last, closes, run)
+    skew = None if out is None else engine_vault.skew_inputs_of(last, out)
+    block = VaultBlock(actions, skew=skew)
     for action in block.actions:
         result = planned.execute(ctx, venue, action.call)
         block.results.append(result)

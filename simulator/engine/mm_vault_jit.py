@@ -1,0 +1,311 @@
+"""The market-making vault's step, compiled (numba): its carried health, the keepers' clock on
+it, the open interest its quotes meet and its trades, in one dispatch a step
+(:func:`vault_step`, called by :func:`simulator.engine.mm_vault.plan_mm_vault` on the chain
+engine and the mirror alike).
+
+What is here, each the arithmetic of the numpy or Python-float code it replaced, term by term
+in the same order per element, so that the floats are the same to the bit:
+
+- :func:`oi_after` -- the last levels' open interest less the traders' closes, with the order
+  flow's planned opens and closes (:func:`simulator.engine.spot.spot_inputs_after_closes`'s
+  ``np.bincount`` sums, in row order from 0.0, then :func:`simulator.engine.flow.
+  spot_inputs_after_flow`'s additions);
+- :func:`estimated_health` -- the vault's equity, maintenance and notional carried to this
+  step's prices (:func:`simulator.engine.mm_vault.estimated_health`'s sums, as ``np.sum``
+  adds: :func:`pairwise_sum`);
+- :func:`plan_trades` -- the quote rule of :func:`simulator.agents.mm_vault.plan_trades`, its
+  vectorized numpy form element by element (``np.clip`` / ``np.sign`` / ``np.maximum`` /
+  ``np.minimum`` as numpy's loops take NaN and signed zeros; the free margin's total need
+  summed pairwise, as ``ndarray.sum``);
+- :func:`vault_step` -- the three in one call, with the keepers' ``liquidatable_since`` of the
+  vault (:func:`simulator.agents.keepers.update_liquidatable_since` of one account);
+- :func:`after_trades` -- a quiet block's open interest with the vault's planned trades
+  (:func:`simulator.engine.mm_vault.after_vault_trades`).
+
+The forms they replaced are the references of ``tests/engine/test_mm_vault_jit.py`` and
+``tests/agents/test_mm_vault_floats.py``, which hold each kernel to its form on drawn inputs.
+One module on purpose: numba's on-disk cache is invalidated only by an edit of the file that
+defines a compiled function, so these kernels call no compiled function from elsewhere.
+
+Conventions: float64 / int64 arrays (the traders' sides int8); the quote parameters per market
+as the rows of one (4, M) array (:data:`LIMIT`, :data:`QUOTE`, :data:`SCALE`, :data:`LEVERAGE`)
+and the two run scalars as one array (participation, max trade USD); results written into the
+caller's (4, M) ``out`` (rows :data:`OI_LONG`, :data:`OI_SHORT`, :data:`TRADE`,
+:data:`UNWIND`, the last 1.0 / 0.0) and (3,) ``health`` arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulator.jit import numpy_kernel as _jit
+
+#: Rows of the per-market quote parameters (:func:`plan_trades`' ``consts``).
+LIMIT, QUOTE, SCALE, LEVERAGE = 0, 1, 2, 3
+#: Rows of :func:`vault_step`'s ``out``.
+OI_LONG, OI_SHORT, TRADE, UNWIND = 0, 1, 2, 3
+#: A trade below this notional is not worth a transaction (USD; the one definition,
+#: :data:`simulator.agents.mm_vault.MIN_TRADE_USD` names it).
+MIN_TRADE_USD = 100.0
+#: Share of the quote's room left unused, so that float rounding never puts the venue's fill
+#: just beyond the vault's price bound (fraction; :data:`simulator.agents.mm_vault.ROOM_SAFETY`
+#: names it).
+ROOM_SAFETY = 1e-6
+#: numpy's pairwise summation block (``PW_BLOCKSIZE``).
+_PW_BLOCK = 128
+#: numpy's default ufunc buffer size (elements): a reduction adds its buffers' sums in order.
+_BUFSIZE = 8192
+
+
+@_jit
+def _minimum(a, b):
+    """``np.minimum`` of two floats (NaN from either side propagates)."""
+    return a if (a <= b or a != a) else b
+
+
+@_jit
+def _maximum(a, b):
+    """``np.maximum`` of two floats (NaN from either side propagates)."""
+    return a if (a >= b or a != a) else b
+
+
+@_jit
+def _clip(x, low, high):
+    """``np.clip`` of a float: ``min(max(x, low), high)`` with NaN propagating, as numpy's
+    clip loop computes it."""
+    x = x if (x != x or x > low) else low
+    return x if (x != x or x < high) else high
+
+
+@_jit
+def _sign(x):
+    """``np.sign`` of a float (0.0 for either zero, NaN for NaN)."""
+    if x > 0:
+        return 1.0
+    if x < 0:
+        return -1.0
+    if x == 0:
+        return 0.0
+    return x
+
+
+@_jit
+def _block_sum(a, start, n):
+    """numpy's pairwise sum of ``n <= 128`` floats from ``a[start]``: in order from 0.0 below
+    eight, else in eight interleaved partial sums, combined pairwise, then the rest in order."""
+    if n < 8:
+        res = 0.0
+        for i in range(start, start + n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = a[start], a[start + 1], a[start + 2], a[start + 3]
+    r4, r5, r6, r7 = a[start + 4], a[start + 5], a[start + 6], a[start + 7]
+    i = 8
+    whole = n - n % 8
+    while i < whole:
+        j = start + i
+        r0 += a[j]
+        r1 += a[j + 1]
+        r2 += a[j + 2]
+        r3 += a[j + 3]
+        r4 += a[j + 4]
+        r5 += a[j + 5]
+        r6 += a[j + 6]
+        r7 += a[j + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[start + i]
+        i += 1
+    return res
+
+
+@_jit
+def pairwise_sum(a, start, n):
+    """``a[start:start + n].sum()`` as numpy adds a contiguous float64 array: its reduction
+    loop adds the pairwise sums (:func:`_tree_sum`) of buffers of 8,192 elements (numpy's
+    default ``bufsize``) in order from 0.0."""
+    if n <= _BUFSIZE:
+        return _tree_sum(a, start, n)
+    res = 0.0
+    for s in range(start, start + n, _BUFSIZE):
+        res += _tree_sum(a, s, min(_BUFSIZE, start + n - s))
+    return res
+
+
+@_jit
+def _tree_sum(a, start, n):
+    """numpy's pairwise sum of ``n`` floats from ``a[start]``: blocks of at most 128
+    (:func:`_block_sum`), a longer run split in two at a multiple of eight below its half and
+    the halves' sums added. The split's tree is walked with an explicit stack, not by
+    recursion (numba's cache loads a caller of a recursive kernel into a crash)."""
+    if n <= _PW_BLOCK:
+        return _block_sum(a, start, n)
+    depth = 3 * 64  # three entries a level, at most 63 levels of halving an int64 length
+    starts = np.empty(depth, dtype=np.int64)
+    sizes = np.empty(depth, dtype=np.int64)
+    joins = np.empty(depth, dtype=np.bool_)
+    values = np.empty(depth)
+    starts[0], sizes[0], joins[0] = start, n, False
+    sp, vp = 1, 0
+    while sp > 0:
+        sp -= 1
+        s, k, join = starts[sp], sizes[sp], joins[sp]
+        if join:  # both halves summed: left below right on the value stack
+            values[vp - 2] = values[vp - 2] + values[vp - 1]
+            vp -= 1
+        elif k <= _PW_BLOCK:
+            values[vp] = _block_sum(a, s, k)
+            vp += 1
+        else:
+            half = k // 2
+            half -= half % 8
+            starts[sp], sizes[sp], joins[sp] = s, k, True
+            starts[sp + 1], sizes[sp + 1], joins[sp + 1] = s + half, k - half, False
+            starts[sp + 2], sizes[sp + 2], joins[sp + 2] = s, half, False
+            sp += 3
+    return values[0]
+
+
+@_jit
+def oi_after(oi_long, oi_short, closes, market, size, side, has_flow, flow_long, flow_short, out):
+    """Rows :data:`OI_LONG` / :data:`OI_SHORT` of ``out``: ``oi_long - closed_long (+
+    flow_long when has_flow)``, likewise short, where ``closed_*`` sums ``size × (side > 0)``
+    (``< 0``) of the rows ``closes`` per market, in row order from 0.0."""
+    n = len(oi_long)
+    closed_long = np.zeros(n)
+    closed_short = np.zeros(n)
+    for r in closes:
+        m = market[r]
+        closed_long[m] += size[r] * (1.0 if side[r] > 0 else 0.0)
+        closed_short[m] += size[r] * (1.0 if side[r] < 0 else 0.0)
+    for m in range(n):
+        long_, short = oi_long[m] - closed_long[m], oi_short[m] - closed_short[m]
+        if has_flow:
+            long_, short = long_ + flow_long[m], short + flow_short[m]
+        out[OI_LONG, m] = long_
+        out[OI_SHORT, m] = short
+
+
+@_jit
+def estimated_health(size, before, now, equity_usd, maintenance_usd, health):
+    """``health`` = (equity, maintenance, notional) of the vault carried from the prices
+    ``before`` to ``now`` (USD): equity plus ``sum(size × (now − before))``, maintenance
+    scaled by notional (0 when the notional before was not positive)."""
+    n = len(size)
+    work = np.empty(3 * n)
+    for m in range(n):
+        work[m] = abs(size[m]) * before[m]
+        work[n + m] = abs(size[m]) * now[m]
+        work[2 * n + m] = size[m] * (now[m] - before[m])
+    notional_before = pairwise_sum(work, 0, n)
+    notional = pairwise_sum(work, n, n)
+    health[0] = equity_usd + pairwise_sum(work, 2 * n, n)
+    health[1] = maintenance_usd * notional / notional_before if notional_before > 0 else 0.0
+    health[2] = notional
+
+
+@_jit
+def plan_trades(crowd, size, skew, price, free_margin_usd, participation, max_trade_usd,
+                consts, trade, unwind):  # fmt: skip
+    """:func:`simulator.agents.mm_vault.plan_trades` into ``trade`` (signed base units) and
+    ``unwind`` (1.0 for a sale of an over-limit position, else 0.0), per market."""
+    n = len(price)
+    added = np.empty(n)
+    need = np.empty(n)
+    over = np.empty(n, dtype=np.bool_)
+    for m in range(n):
+        pr, sz = price[m], size[m]
+        limit_base = consts[LIMIT, m] / pr
+        step_base = max_trade_usd / pr
+        target = _clip(-participation * crowd[m], -limit_base, limit_base)
+        want = _clip(target - sz, -step_base, step_base)
+        sign = _sign(want)
+        scale, q = consts[SCALE, m], consts[QUOTE, m]
+        if scale > 0:
+            room = _maximum(0.0, 2.0 * (-sign * skew[m] - scale * q)) * (1.0 - ROOM_SAFETY)
+        else:
+            room = np.inf if q <= 0 else 0.0
+        over[m] = abs(sz) > limit_base
+        if over[m]:
+            t = _clip(_sign(sz) * limit_base - sz, -step_base, step_base)
+        else:
+            t = sign * _minimum(abs(want), room)
+        trade[m] = t
+        added[m] = _maximum(0.0, abs(sz + t) - abs(sz)) * pr
+        need[m] = added[m] / consts[LEVERAGE, m]
+    total_need = pairwise_sum(need, 0, n)
+    if total_need > 0:
+        free = free_margin_usd if free_margin_usd > 0.0 else 0.0  # Python's max(0.0, free)
+        k = free / total_need
+        k = k if k < 1.0 else 1.0  # Python's min(1.0, k)
+        for m in range(n):
+            if added[m] > 0:
+                t, pr = trade[m], price[m]
+                closing = t - _sign(t) * added[m] / pr
+                trade[m] = closing + _sign(t) * k * added[m] / pr
+    for m in range(n):
+        small = abs(trade[m]) * price[m] < MIN_TRADE_USD
+        if small:
+            trade[m] = 0.0
+        unwind[m] = 1.0 if (over[m] and not small) else 0.0
+
+
+@_jit
+def vault_step(step, since, last_usd, size, before, price, oi_long, oi_short, closes, market,
+               close_size, side, has_flow, flow_long, flow_short, quoting, run_scalars, consts,
+               out, health):  # fmt: skip
+    """The vault's phase of step ``step``: the open interest its quotes meet (``out`` rows
+    :data:`OI_LONG`, :data:`OI_SHORT`, :func:`oi_after`), its carried health (``health``,
+    :func:`estimated_health` of ``last_usd`` = (equity, maintenance, initial margin) USD) and
+    the keepers' clock on it; when ``quoting``, its trades (rows :data:`TRADE`,
+    :data:`UNWIND`, :func:`plan_trades` against ``skew = long − short``, the crowd ``skew −
+    size``, the free margin ``equity − initial``; the caller sends them unless the keepers
+    act on the vault), else those rows 0. Returns the new ``liquidatable_since`` (-1: not
+    under maintenance)."""
+    oi_after(oi_long, oi_short, closes, market, close_size, side, has_flow, flow_long,
+             flow_short, out)  # fmt: skip
+    estimated_health(size, before, price, last_usd[0], last_usd[1], health)
+    if health[2] > 0 and health[0] < health[1]:
+        since = since if since >= 0 else step
+    else:
+        since = -1
+    n = len(price)
+    if not quoting:
+        for m in range(n):
+            out[TRADE, m] = 0.0
+            out[UNWIND, m] = 0.0
+        return since
+    skew = np.empty(n)
+    crowd = np.empty(n)
+    for m in range(n):
+        skew[m] = out[OI_LONG, m] - out[OI_SHORT, m]
+        crowd[m] = skew[m] - size[m]
+    plan_trades(crowd, size, skew, price, last_usd[0] - last_usd[2], run_scalars[0],
+                run_scalars[1], consts, out[TRADE], out[UNWIND])  # fmt: skip
+    return since
+
+
+@_jit
+def after_trades(size, planned, oi_long, oi_short, out):
+    """Rows 0 / 1 of ``out``: the open interest ``oi_long`` / ``oi_short`` with the vault's
+    position moved from ``size`` to ``size + planned`` (base units): ``long + max(new, 0) −
+    max(size, 0)``, ``short + max(−new, 0) − max(−size, 0)``."""
+    for m in range(len(size)):
+        new = size[m] + planned[m]
+        out[0, m] = oi_long[m] + _maximum(new, 0.0) - _maximum(size[m], 0.0)
+        out[1, m] = oi_short[m] + _maximum(-new, 0.0) - _maximum(-size[m], 0.0)
+
+
+def warm_up(market: np.ndarray) -> None:
+    """Load (or compile) the kernels a run calls, for the argument types it passes, on a
+    one-market venue with no closes: a kernel's first call with a type loads it from the
+    on-disk cache (a few ms), which belongs to a run's setup, not to its first step.
+    ``market``: the book's market index per row (its dtype and whether it is read-only are a
+    type of their own); every other array a run passes is a writable float64, int64 or int8
+    array."""
+    one, none = np.zeros(1), np.zeros(0)
+    vault_step(0, -1, np.zeros(3), one, one, one, one, one, np.zeros(0, dtype=np.int64),
+               market[:0], none, np.zeros(0, dtype=np.int8), False, none, none, True,
+               np.zeros(2), np.ones((4, 1)), np.empty((4, 1)), np.empty(3))  # fmt: skip
+    after_trades(one, one, one, one, np.empty((2, 1)))
