@@ -36,6 +36,7 @@ from simulator.engine.events import close_row, event_row
 from simulator.engine.margin import MarginUnits
 from simulator.engine.state import CLOSED, IDLE, OPEN, EngineState
 from simulator.scenario.flow import FLOW_KINDS
+from simulator.scenario.randomness import StepGenerators
 from simulator.units import from_wad, to_wad
 
 
@@ -87,6 +88,9 @@ class FlowRun:
     group: np.ndarray | None = None
     """Each slot's (kind, market) group as the arrivals number it
     (:func:`simulator.agents.flow.slot_groups`; fixed for the run)."""
+    steps: StepGenerators | None = None
+    """Step ``t``'s generator of ``stream`` (:func:`flow_agents.step_generators`: what
+    :func:`flow_agents.step_rng` gives, without a SeedSequence per step)."""
 
 
 def slot_layout(book, units: MarginUnits, rows: np.ndarray) -> dict:
@@ -123,11 +127,13 @@ def flow_run(ctx: Context) -> FlowRun | None:
     rows = np.flatnonzero(book.start_flat)
     kind = book.flow_kind[rows].astype(np.int64)
     params = flow_agents.FlowParams.from_spec(spec, ctx.scenario.step_seconds)
+    stream = ctx.scenario.random_streams().flow
     return FlowRun(
         params=params,
         rows=rows,
         kind=kind,
-        stream=ctx.scenario.random_streams().flow,
+        stream=stream,
+        steps=flow_agents.step_generators(stream),
         max_leverage=np.array([m.params.max_leverage for m in ctx.world.params.markets]),
         accounts=[ctx.accounts[a] for a in book.account[rows]],
         cooldown_steps=params.cooldown_steps[kind],
@@ -172,7 +178,7 @@ def plan_flow(
     size_now = tr.size_base[at]
     orders = flow_agents.step_orders(
         run.params,
-        flow_agents.step_rng(run.stream, t),
+        flow_agents.step_rng(run.stream, t) if run.steps is None else run.steps.generator(t),
         t,
         s.feed_prices_usd[: t + 1],
         levels["funding_rate_per_hour"],
