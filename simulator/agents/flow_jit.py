@@ -369,3 +369,139 @@ def planned_change(
         long_close[m] += size_now[r] * (1.0 if side_now[r] == 1 else 0.0)
         short_close[m] += size_now[r] * (1.0 if side_now[r] == -1 else 0.0)
     return long_open - long_close, short_open - short_close
+
+
+# -- the phase's step in two calls around the draws (simulator.engine.flow.plan_flow) ---------
+#
+# The run's constants travel packed (one table per dtype and length, built once a run by
+# simulator.engine.flow.kernel_tables); the book-wide state arrays are the engine's own, read
+# and written in place at the slots' rows. Both kernels call the kernels above, unchanged, so
+# the floats are theirs; tests/engine/test_flow_plan.py holds the phase to its form before.
+
+#: Rows of the per-slot int64 table (R columns): book row, kind, market, (kind, market)
+#: group, cooldown (steps), place in the units' rows, unit.
+(SLOT_ROW, SLOT_KIND, SLOT_MARKET, SLOT_GROUP, SLOT_COOLDOWN, SLOT_IN_UNIT_ROWS,
+ SLOT_UNIT) = range(7)  # fmt: skip
+SLOT_FIELDS = 7
+#: Rows of the units' int64 table: every book row of the slots' units, and its unit.
+UNIT_ROW, UNIT_SLOT = range(2)
+#: Rows of the per-kind float table (K columns).
+(KIND_TAKE_PROFIT, KIND_STOP_LOSS, KIND_RATE_PER_HOUR, KIND_LEVERAGE_MIN_SHARE,
+ KIND_LEVERAGE_MAX_SHARE, KIND_HOLD_STEPS) = range(6)  # fmt: skip
+KIND_FIELDS = 6
+#: The float parameters' places.
+(P_STEP_HOURS, P_VOLATILITY_SENSITIVITY, P_MOMENTUM_SENSITIVITY, P_MIN_RETURN, P_DIP_MIN_FALL,
+ P_SHORT_MIN_FALL, P_MIN_FUNDING_RATE, P_MIN_EQUITY, P_REENTRY_LONG_SHARE) = range(9)  # fmt: skip
+PARAM_FIELDS = 9
+#: The int parameters' places: lookback (steps), every slot its unit's only row (0 / 1), the
+#: idle outcome code, the number of markets.
+I_LOOKBACK, I_OWN_UNITS, I_IDLE, I_N_MARKETS = range(4)
+INT_FIELDS = 4
+#: Rows of the per-slot float work table :func:`plan_before` writes for :func:`plan_after`:
+#: carried equity (USD), may enter (1.0 / 0.0), last side (-1.0 / 0.0 / 1.0).
+WORK_EQUITY, WORK_READY, WORK_LAST_SIDE = range(3)
+WORK_FIELDS = 3
+
+
+@_jit
+def plan_before(
+    slots, units, kinds, params, iparams, ticket, market_of_row, price, read_price, side,
+    size_base, equity_usd, maintenance_usd, outcome, outcome_step, opens, open_equity,
+    exit_step, history, log_window, funding_rate, t, work,
+):  # fmt: skip
+    """The step before its draws: each slot's inputs (:func:`slot_inputs`), then the closes,
+    the intensity and the sides (:func:`before_draws`) on the slots' rows of the book-wide
+    state. Writes the slots' equity, readiness and last side into ``work``; returns
+    ``(close_rows, close_reason, lam, side_km)``."""
+    rows = slots[SLOT_ROW]
+    equity, healthy, ready, last_side = slot_inputs(
+        rows, units[UNIT_ROW], iparams[I_OWN_UNITS] != 0, units[UNIT_SLOT],
+        slots[SLOT_IN_UNIT_ROWS], slots[SLOT_UNIT], market_of_row, price, read_price, side,
+        size_base, equity_usd, maintenance_usd, outcome, outcome_step, slots[SLOT_COOLDOWN],
+        opens, iparams[I_IDLE], t,
+    )  # fmt: skip
+    n = len(rows)
+    size_now = np.empty(n)
+    open_equity_now = np.empty(n)
+    exit_now = np.empty(n, dtype=np.int64)
+    for j in range(n):
+        r = rows[j]
+        size_now[j] = size_base[r]
+        open_equity_now[j] = open_equity[r]
+        exit_now[j] = exit_step[r]
+        work[WORK_EQUITY, j] = equity[j]
+        work[WORK_READY, j] = 1.0 if ready[j] else 0.0
+        work[WORK_LAST_SIDE, j] = last_side[j]
+    return before_draws(
+        history, log_window, funding_rate, iparams[I_LOOKBACK], slots[SLOT_KIND], size_now,
+        equity, open_equity_now, exit_now, t, healthy, ticket, True, kinds[KIND_TAKE_PROFIT],
+        kinds[KIND_STOP_LOSS], params[P_STEP_HOURS], params[P_VOLATILITY_SENSITIVITY],
+        params[P_MOMENTUM_SENSITIVITY], kinds[KIND_RATE_PER_HOUR], params[P_MIN_RETURN],
+        params[P_DIP_MIN_FALL], params[P_SHORT_MIN_FALL], params[P_MIN_FUNDING_RATE],
+    )  # fmt: skip
+
+
+@_jit
+def round12(x):
+    """``ndarray.round(12)`` of a float: numpy multiplies by ``1e12``, rounds half to even
+    (``rint``) and divides by ``1e12``."""
+    return np.rint(x * 1e12) / 1e12
+
+
+@_jit
+def plan_after(
+    counts, draws, close_rows, side_km, slots, kinds, params, iparams, ticket, work, price,
+    max_leverage, side, size_base, open_equity,
+):  # fmt: skip
+    """The step after its draws (``counts``: the Poisson arrivals, ``draws`` (4, R): the
+    slots' uniforms): the opens (:func:`after_draws`), the planned change of open interest
+    (:func:`planned_change`, of the sizes as sent: :func:`round12`), and the opening slots'
+    side and equity at open written into ``side`` and ``open_equity`` (book-wide).
+    Returns ``(open_rows, unfilled, open_side, open_size, long_change, short_change,
+    any_unfilled)``."""
+    rows = slots[SLOT_ROW]
+    n = len(rows)
+    size_now = np.empty(n)
+    side_now = np.empty(n, dtype=np.int8)
+    ready = np.empty(n, dtype=np.bool_)
+    last_side = np.empty(n, dtype=np.int8)
+    for j in range(n):
+        r = rows[j]
+        size_now[j] = size_base[r]
+        side_now[j] = side[r]
+        ready[j] = work[WORK_READY, j] != 0.0
+        last_side[j] = np.int8(work[WORK_LAST_SIDE, j])
+    equity = work[WORK_EQUITY]
+    market = slots[SLOT_MARKET]
+    open_rows, unfilled, _, open_side, open_size = after_draws(
+        counts, draws[0], draws[1], draws[3], slots[SLOT_KIND], market, slots[SLOT_GROUP],
+        size_now, ready, equity, params[P_MIN_EQUITY], ticket, True, last_side, side_km, price,
+        max_leverage, kinds[KIND_LEVERAGE_MIN_SHARE], kinds[KIND_LEVERAGE_MAX_SHARE],
+        params[P_REENTRY_LONG_SHARE],
+    )  # fmt: skip
+    sent = np.empty(len(open_size))
+    for i in range(len(open_size)):
+        sent[i] = round12(open_size[i])
+    long_change, short_change = planned_change(
+        close_rows, open_rows, open_side, sent, market, size_now, side_now, iparams[I_N_MARKETS]
+    )
+    for i in range(len(open_rows)):
+        j = open_rows[i]
+        side[rows[j]] = open_side[i]
+        open_equity[rows[j]] = equity[j]
+    any_unfilled = False
+    for k in range(unfilled.shape[0]):
+        for m in range(unfilled.shape[1]):
+            if unfilled[k, m] != 0:
+                any_unfilled = True
+    return open_rows, unfilled, open_side, open_size, long_change, short_change, any_unfilled
+
+
+@_jit
+def write_exit_steps(log_keep, open_rows, slots, kinds, t, exit_step):
+    """The opens' holding-time ends (:func:`exit_steps`) written into ``exit_step``
+    (book-wide) at the opening slots' rows."""
+    rows = slots[SLOT_ROW]
+    ends = exit_steps(log_keep, open_rows, slots[SLOT_KIND], kinds[KIND_HOLD_STEPS], t)
+    for i in range(len(open_rows)):
+        exit_step[rows[open_rows[i]]] = ends[i]
