@@ -74,53 +74,14 @@ def _std_columns(x, first, last):
 
 
 @_jit
-def before_draws(
-    history,
-    log_window,
-    funding_rate,
-    lookback,
-    kind,
-    size_base,
-    equity,
-    open_equity,
-    exit_step,
-    t,
-    can_close,
-    ticket,
-    has_ticket,
-    take_profit_fraction,
-    stop_loss_fraction,
-    step_hours,
-    volatility_sensitivity,
-    momentum_sensitivity,
-    rate_per_hour,
-    min_return,
-    dip_min_fall,
-    short_min_fall,
+def market_intensity(
+    history, log_window, funding_rate, lookback, step_hours, volatility_sensitivity,
+    momentum_sensitivity, rate_per_hour, min_return, dip_min_fall, short_min_fall,
     min_funding_rate,
-):
-    """The closes (rows, reason) and the intensity and side per (kind, market).
-
-    ``history`` (T, M): prices to this step; ``log_window``: ``np.log`` of its last
-    ``reference + 1`` rows; ``funding_rate`` (M,): per hour; ``ticket`` read when
-    ``has_ticket``. Returns ``(close_rows, close_reason, lam, side)``."""
-    # -- exits: the open flow positions whose unit may close -----------------------------------
-    n_rows = len(kind)
-    close_rows = np.empty(n_rows, dtype=np.int64)
-    close_reason = np.empty(n_rows, dtype=np.int8)
-    n_close = 0
-    for r in range(n_rows):
-        if not (kind[r] >= 0 and size_base[r] > 0 and can_close[r]):
-            continue
-        k = kind[r]
-        stake = _nan_min(open_equity[r], ticket[r]) if has_ticket else open_equity[r]
-        profit = equity[r] - open_equity[r]
-        tp = profit >= take_profit_fraction[k] * stake
-        sl = -profit >= stop_loss_fraction[k] * stake
-        if tp or sl or t >= exit_step[r]:
-            close_rows[n_close] = r
-            close_reason[n_close] = 0 if tp else (1 if sl else 2)
-            n_close += 1
+):  # fmt: skip
+    """The markets' signals (return, drawdown, volatility excess) and the arrivals'
+    intensity and side per (kind, market): ``(lam, side)`` (the second half of
+    :func:`before_draws`)."""
     # -- market signals -------------------------------------------------------------------------
     n_hist, n_markets = history.shape
     w = min(lookback, n_hist - 1)
@@ -181,6 +142,62 @@ def before_draws(
         side[_SHORT_SELLERS, m] = -1
         side[_REENTRY, m] = 0
         side[_FUNDING_ARBITRAGE, m] = -1 if rate > 0 else (1 if rate < 0 else 0)
+    return lam, side
+
+
+@_jit
+def before_draws(
+    history,
+    log_window,
+    funding_rate,
+    lookback,
+    kind,
+    size_base,
+    equity,
+    open_equity,
+    exit_step,
+    t,
+    can_close,
+    ticket,
+    has_ticket,
+    take_profit_fraction,
+    stop_loss_fraction,
+    step_hours,
+    volatility_sensitivity,
+    momentum_sensitivity,
+    rate_per_hour,
+    min_return,
+    dip_min_fall,
+    short_min_fall,
+    min_funding_rate,
+):
+    """The closes (rows, reason) and the intensity and side per (kind, market).
+
+    ``history`` (T, M): prices to this step; ``log_window``: ``np.log`` of its last
+    ``reference + 1`` rows; ``funding_rate`` (M,): per hour; ``ticket`` read when
+    ``has_ticket``. Returns ``(close_rows, close_reason, lam, side)``."""
+    # -- exits: the open flow positions whose unit may close -----------------------------------
+    n_rows = len(kind)
+    close_rows = np.empty(n_rows, dtype=np.int64)
+    close_reason = np.empty(n_rows, dtype=np.int8)
+    n_close = 0
+    for r in range(n_rows):
+        if not (kind[r] >= 0 and size_base[r] > 0 and can_close[r]):
+            continue
+        k = kind[r]
+        stake = _nan_min(open_equity[r], ticket[r]) if has_ticket else open_equity[r]
+        profit = equity[r] - open_equity[r]
+        tp = profit >= take_profit_fraction[k] * stake
+        sl = -profit >= stop_loss_fraction[k] * stake
+        if tp or sl or t >= exit_step[r]:
+            close_rows[n_close] = r
+            close_reason[n_close] = 0 if tp else (1 if sl else 2)
+            n_close += 1
+    lam, side = market_intensity(
+        history, log_window, funding_rate, lookback, step_hours, volatility_sensitivity,
+        momentum_sensitivity, rate_per_hour, min_return, dip_min_fall, short_min_fall,
+        min_funding_rate,
+    )  # fmt: skip
     return close_rows[:n_close].copy(), close_reason[:n_close].copy(), lam, side
 
 
@@ -398,47 +415,111 @@ PARAM_FIELDS = 9
 I_LOOKBACK, I_OWN_UNITS, I_IDLE, I_N_MARKETS = range(4)
 INT_FIELDS = 4
 #: Rows of the per-slot float work table :func:`plan_before` writes for :func:`plan_after`:
-#: carried equity (USD), may enter (1.0 / 0.0), last side (-1.0 / 0.0 / 1.0).
-WORK_EQUITY, WORK_READY, WORK_LAST_SIDE = range(3)
-WORK_FIELDS = 3
+#: the carried equity (USD) of the slots that may enter (the others' entries are stale).
+WORK_EQUITY = 0
+WORK_FIELDS = 1
+
+
+@_jit
+def unit_health(unit_rows, unit_slot, market_of_row, price, read_price, side, size_base,
+                equity_usd, maintenance_usd):  # fmt: skip
+    """Per margin unit of the slots (numbered by ``unit_slot``): its rows' carried equity
+    summed above their maintenance summed, as :func:`slot_inputs` sums them (in row order)."""
+    n = len(unit_rows)
+    n_units = 0
+    for i in range(n):
+        if unit_slot[i] + 1 > n_units:
+            n_units = unit_slot[i] + 1
+    eq_sum = np.zeros(n_units)
+    mm_sum = np.zeros(n_units)
+    for i in range(n):
+        r = unit_rows[i]
+        p = price[market_of_row[r]]
+        read = read_price[r]
+        eq_sum[unit_slot[i]] += equity_usd[r] + np.float64(side[r]) * size_base[r] * (p - read)
+        mm_sum[unit_slot[i]] += maintenance_usd[r] * (p / read)
+    healthy = np.empty(n_units, dtype=np.bool_)
+    for u in range(n_units):
+        healthy[u] = eq_sum[u] > mm_sum[u]
+    return healthy
 
 
 @_jit
 def plan_before(
     slots, units, kinds, params, iparams, ticket, market_of_row, price, read_price, side,
-    size_base, equity_usd, maintenance_usd, outcome, outcome_step, opens, open_equity,
-    exit_step, history, log_window, funding_rate, t, work,
+    size_base, equity_usd, maintenance_usd, outcome, outcome_step, exit_step, open_equity,
+    history, log_window, funding_rate, t, work, eligible,
 ):  # fmt: skip
-    """The step before its draws: each slot's inputs (:func:`slot_inputs`), then the closes,
-    the intensity and the sides (:func:`before_draws`) on the slots' rows of the book-wide
-    state. Writes the slots' equity, readiness and last side into ``work``; returns
-    ``(close_rows, close_reason, lam, side_km)``."""
+    """The step before its draws, in one pass over the slots: each slot's equity carried to
+    this step's price; an open one whose unit is above maintenance closes at take-profit,
+    stop-loss or the end of its holding time (:func:`before_draws`' exits); a flat one that
+    may enter (idle, or its cooldown over) with at least the minimum equity is eligible (its
+    index into ``eligible``, its equity into ``work``). Then the markets' signals and the
+    intensity (:func:`market_intensity`). The float operations of :func:`slot_inputs` and
+    :func:`before_draws`, row for row (a flat slot's maintenance and health are not read
+    there, so not computed here). Returns ``(close_rows, close_reason, lam, side_km,
+    n_eligible)``."""
     rows = slots[SLOT_ROW]
-    equity, healthy, ready, last_side = slot_inputs(
-        rows, units[UNIT_ROW], iparams[I_OWN_UNITS] != 0, units[UNIT_SLOT],
-        slots[SLOT_IN_UNIT_ROWS], slots[SLOT_UNIT], market_of_row, price, read_price, side,
-        size_base, equity_usd, maintenance_usd, outcome, outcome_step, slots[SLOT_COOLDOWN],
-        opens, iparams[I_IDLE], t,
-    )  # fmt: skip
+    kind = slots[SLOT_KIND]
+    market = slots[SLOT_MARKET]
+    cooldown = slots[SLOT_COOLDOWN]
+    slot_unit = slots[SLOT_UNIT]
+    take_profit = kinds[KIND_TAKE_PROFIT]
+    stop_loss = kinds[KIND_STOP_LOSS]
+    own_units = iparams[I_OWN_UNITS] != 0
+    idle = iparams[I_IDLE]
+    min_equity = params[P_MIN_EQUITY]
+    if own_units:
+        unit_ok = np.zeros(0, dtype=np.bool_)
+    else:
+        unit_ok = unit_health(
+            units[UNIT_ROW], units[UNIT_SLOT], market_of_row, price, read_price, side,
+            size_base, equity_usd, maintenance_usd,
+        )  # fmt: skip
     n = len(rows)
-    size_now = np.empty(n)
-    open_equity_now = np.empty(n)
-    exit_now = np.empty(n, dtype=np.int64)
+    close_rows = np.empty(n, dtype=np.int64)
+    close_reason = np.empty(n, dtype=np.int8)
+    n_close = 0
+    n_eligible = 0
     for j in range(n):
+        k = kind[j]
+        if k < 0:
+            continue
         r = rows[j]
-        size_now[j] = size_base[r]
-        open_equity_now[j] = open_equity[r]
-        exit_now[j] = exit_step[r]
-        work[WORK_EQUITY, j] = equity[j]
-        work[WORK_READY, j] = 1.0 if ready[j] else 0.0
-        work[WORK_LAST_SIDE, j] = last_side[j]
-    return before_draws(
-        history, log_window, funding_rate, iparams[I_LOOKBACK], slots[SLOT_KIND], size_now,
-        equity, open_equity_now, exit_now, t, healthy, ticket, True, kinds[KIND_TAKE_PROFIT],
-        kinds[KIND_STOP_LOSS], params[P_STEP_HOURS], params[P_VOLATILITY_SENSITIVITY],
-        params[P_MOMENTUM_SENSITIVITY], kinds[KIND_RATE_PER_HOUR], params[P_MIN_RETURN],
-        params[P_DIP_MIN_FALL], params[P_SHORT_MIN_FALL], params[P_MIN_FUNDING_RATE],
+        p = price[market[j]]
+        read = read_price[r]
+        size = size_base[r]
+        equity = equity_usd[r] + np.float64(side[r]) * size * (p - read)
+        if size > 0:
+            if own_units:
+                healthy = equity > maintenance_usd[r] * (p / read)
+            else:
+                healthy = unit_ok[slot_unit[j]]
+            if not healthy:
+                continue
+            at_open = open_equity[r]
+            stake = _nan_min(at_open, ticket[j])
+            profit = equity - at_open
+            tp = profit >= take_profit[k] * stake
+            sl = -profit >= stop_loss[k] * stake
+            if tp or sl or t >= exit_step[r]:
+                close_rows[n_close] = j
+                close_reason[n_close] = 0 if tp else (1 if sl else 2)
+                n_close += 1
+        elif size == 0:
+            step = outcome_step[r]
+            ready = outcome[r] == idle or (step >= 0 and t >= step + cooldown[j])
+            if ready and equity >= min_equity:
+                eligible[n_eligible] = j
+                work[WORK_EQUITY, j] = equity
+                n_eligible += 1
+    lam, side_km = market_intensity(
+        history, log_window, funding_rate, iparams[I_LOOKBACK], params[P_STEP_HOURS],
+        params[P_VOLATILITY_SENSITIVITY], params[P_MOMENTUM_SENSITIVITY],
+        kinds[KIND_RATE_PER_HOUR], params[P_MIN_RETURN], params[P_DIP_MIN_FALL],
+        params[P_SHORT_MIN_FALL], params[P_MIN_FUNDING_RATE],
     )  # fmt: skip
+    return close_rows[:n_close].copy(), close_reason[:n_close].copy(), lam, side_km, n_eligible
 
 
 @_jit
@@ -450,51 +531,99 @@ def round12(x):
 
 @_jit
 def plan_after(
-    counts, draws, close_rows, side_km, slots, kinds, params, iparams, ticket, work, price,
-    max_leverage, side, size_base, open_equity,
+    counts, draws, eligible, n_eligible, close_rows, side_km, slots, kinds, params, ticket,
+    work, price, max_leverage, side, size_base, opens, open_equity,
 ):  # fmt: skip
-    """The step after its draws (``counts``: the Poisson arrivals, ``draws`` (4, R): the
-    slots' uniforms): the opens (:func:`after_draws`), the planned change of open interest
-    (:func:`planned_change`, of the sizes as sent: :func:`round12`), and the opening slots'
-    side and equity at open written into ``side`` and ``open_equity`` (book-wide).
-    Returns ``(open_rows, unfilled, open_side, open_size, long_change, short_change,
-    any_unfilled)``."""
+    """The step after its draws (``counts``: the Poisson arrivals per (kind, market),
+    ``draws`` (4, R): the slots' uniforms): each (kind, market) takes its first eligible
+    slots in key order (:func:`after_draws`' picking, over the eligible slots alone), their
+    leverage, side and size; the planned change of open interest per market and side (the
+    opens as sent, :func:`round12`, less the closes: :func:`planned_change`'s sums); the
+    opening slots' side and equity at open written into ``side`` and ``open_equity``
+    (book-wide). Returns ``(open_rows, unfilled, open_side, open_size, long_change,
+    short_change, any_unfilled)``."""
     rows = slots[SLOT_ROW]
-    n = len(rows)
-    size_now = np.empty(n)
-    side_now = np.empty(n, dtype=np.int8)
-    ready = np.empty(n, dtype=np.bool_)
-    last_side = np.empty(n, dtype=np.int8)
-    for j in range(n):
-        r = rows[j]
-        size_now[j] = size_base[r]
-        side_now[j] = side[r]
-        ready[j] = work[WORK_READY, j] != 0.0
-        last_side[j] = np.int8(work[WORK_LAST_SIDE, j])
-    equity = work[WORK_EQUITY]
+    kind = slots[SLOT_KIND]
     market = slots[SLOT_MARKET]
-    open_rows, unfilled, _, open_side, open_size = after_draws(
-        counts, draws[0], draws[1], draws[3], slots[SLOT_KIND], market, slots[SLOT_GROUP],
-        size_now, ready, equity, params[P_MIN_EQUITY], ticket, True, last_side, side_km, price,
-        max_leverage, kinds[KIND_LEVERAGE_MIN_SHARE], kinds[KIND_LEVERAGE_MAX_SHARE],
-        params[P_REENTRY_LONG_SHARE],
-    )  # fmt: skip
-    sent = np.empty(len(open_size))
-    for i in range(len(open_size)):
-        sent[i] = round12(open_size[i])
-    long_change, short_change = planned_change(
-        close_rows, open_rows, open_side, sent, market, size_now, side_now, iparams[I_N_MARKETS]
-    )
-    for i in range(len(open_rows)):
-        j = open_rows[i]
-        side[rows[j]] = open_side[i]
-        open_equity[rows[j]] = equity[j]
+    group = slots[SLOT_GROUP]
+    keys = draws[0]
+    n_kinds, n_markets = counts.shape
+    n_groups = n_kinds * n_markets
+    available = np.zeros(n_groups, dtype=np.int64)
+    for e in range(n_eligible):
+        available[group[eligible[e]]] += 1
+    unfilled = np.empty((n_kinds, n_markets), dtype=np.int64)
     any_unfilled = False
-    for k in range(unfilled.shape[0]):
-        for m in range(unfilled.shape[1]):
-            if unfilled[k, m] != 0:
-                any_unfilled = True
-    return open_rows, unfilled, open_side, open_size, long_change, short_change, any_unfilled
+    for k in range(n_kinds):
+        for m in range(n_markets):
+            short = counts[k, m] - available[k * n_markets + m]
+            unfilled[k, m] = short if short > 0 else 0
+            any_unfilled = any_unfilled or short > 0
+    # The eligible slots of the groups with arrivals, bucketed by group in row order.
+    start = np.zeros(n_groups + 1, dtype=np.int64)
+    for g in range(n_groups):
+        wanted = counts[g // n_markets, g % n_markets]
+        start[g + 1] = start[g] + (available[g] if wanted > 0 else 0)
+    fill = start[:-1].copy()
+    members = np.empty(start[n_groups], dtype=np.int64)
+    for e in range(n_eligible):
+        j = eligible[e]
+        g = group[j]
+        if counts[g // n_markets, g % n_markets] > 0:
+            members[fill[g]] = j
+            fill[g] += 1
+    picked = np.zeros(len(rows), dtype=np.bool_)
+    for g in range(n_groups):
+        wanted = counts[g // n_markets, g % n_markets]
+        first, n = start[g], start[g + 1] - start[g]
+        if n <= wanted:
+            for i in range(first, first + n):
+                picked[members[i]] = True
+            continue
+        group_keys = np.empty(n)
+        for i in range(n):
+            group_keys[i] = keys[members[first + i]]
+        order = np.argsort(group_keys, kind="mergesort")  # stable: ties in row order
+        for i in range(wanted):
+            picked[members[first + order[i]]] = True
+    open_rows = np.flatnonzero(picked)
+    n_open = len(open_rows)
+    open_side = np.empty(n_open, dtype=np.int8)
+    open_size = np.empty(n_open)
+    lo_share = kinds[KIND_LEVERAGE_MIN_SHARE]
+    hi_share = kinds[KIND_LEVERAGE_MAX_SHARE]
+    reentry_long_share = params[P_REENTRY_LONG_SHARE]
+    long_change = np.zeros(n_markets)
+    short_change = np.zeros(n_markets)
+    for i in range(n_open):
+        j = open_rows[i]
+        r = rows[j]
+        k = kind[j]
+        m = market[j]
+        lo, hi = lo_share[k], hi_share[k]
+        lev = max_leverage[m] * (lo + (hi - lo) * draws[1, j])
+        last_side = side[r] if opens[r] > 0 else 0
+        own = last_side if last_side != 0 else (1 if draws[3, j] < reentry_long_share else -1)
+        open_side[i] = side_km[k, m] if side_km[k, m] != 0 else own
+        stake = _nan_min(work[WORK_EQUITY, j], ticket[j])
+        open_size[i] = stake * lev / price[m]
+        sent = round12(open_size[i])
+        long_change[m] += sent * (1.0 if open_side[i] == 1 else 0.0)
+        short_change[m] += sent * (1.0 if open_side[i] == -1 else 0.0)
+    long_close = np.zeros(n_markets)
+    short_close = np.zeros(n_markets)
+    for i in range(len(close_rows)):
+        j = close_rows[i]
+        r = rows[j]
+        m = market[j]
+        long_close[m] += size_base[r] * (1.0 if side[r] == 1 else 0.0)
+        short_close[m] += size_base[r] * (1.0 if side[r] == -1 else 0.0)
+    for i in range(n_open):
+        r = rows[open_rows[i]]
+        side[r] = open_side[i]
+        open_equity[r] = work[WORK_EQUITY, open_rows[i]]
+    return (open_rows, unfilled, open_side, open_size, long_change - long_close,
+            short_change - short_close, any_unfilled)  # fmt: skip
 
 
 @_jit

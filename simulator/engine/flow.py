@@ -173,9 +173,10 @@ def plan_flow(
     rates); unfilled arrivals go to ``step_events``.
 
     Three compiled calls around the step's draws (:mod:`simulator.agents.flow_jit`):
-    ``plan_before`` (the slots' inputs, :func:`_slot_inputs`; the closes, the signals and the
-    intensity), the draws (numpy's, from the step's generator), ``plan_after`` (the opens,
-    the planned change of open interest, the slots' side and equity at open) and
+    ``plan_before`` (one pass over the slots: their carried equity, the closes, the slots
+    that may enter; then the signals and the intensity), the draws (numpy's, from the step's
+    generator), ``plan_after`` (the eligible slots the arrivals take and their opens, the
+    planned change of open interest, the slots' side and equity at open) and
     ``write_exit_steps``; then the venue calls. The same as
     :func:`simulator.agents.flow.step_orders` with this phase's numpy glue, float for float
     (``tests/engine/test_flow_plan.py`` keeps that form and compares)."""
@@ -190,21 +191,22 @@ def plan_flow(
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
             log_window = np.log(window)
-    close_rows, close_reason, lam, side_km = flow_jit.plan_before(
+    close_rows, close_reason, lam, side_km, n_eligible = flow_jit.plan_before(
         tables.slots, tables.units, tables.kinds, tables.params, tables.iparams, run.ticket_usd,
         tables.market_of_row, s.oracle_price_usd, tr.read_price_usd, tr.side, tr.size_base,
-        tr.equity_usd, tr.maintenance_usd, s.outcome, s.outcome_step, s.opens,
-        s.flow_open_equity_usd, s.flow_exit_step, p, log_window,
+        tr.equity_usd, tr.maintenance_usd, s.outcome, s.outcome_step, s.flow_exit_step,
+        s.flow_open_equity_usd, p, log_window,
         np.asarray(levels["funding_rate_per_hour"], dtype=np.float64), t, tables.work,
+        tables.eligible,
     )  # fmt: skip
     rng = flow_agents.step_rng(run.stream, t) if run.steps is None else run.steps.generator(t)
     counts = rng.poisson(lam)
     draws = rng.random((flow_agents.DRAWS_PER_SLOT, len(run.rows)))
     open_rows, unfilled, open_side, open_size, long_change, short_change, any_unfilled = (
         flow_jit.plan_after(
-            counts, draws, close_rows, side_km, tables.slots, tables.kinds, tables.params,
-            tables.iparams, run.ticket_usd, tables.work, p[-1], tables.max_leverage, tr.side,
-            tr.size_base, s.flow_open_equity_usd,
+            counts, draws, tables.eligible, n_eligible, close_rows, side_km, tables.slots,
+            tables.kinds, tables.params, run.ticket_usd, tables.work, p[-1],
+            tables.max_leverage, tr.side, tr.size_base, s.opens, s.flow_open_equity_usd,
         )
     )  # fmt: skip
     flow_jit.write_exit_steps(
@@ -262,7 +264,10 @@ class KernelTables:
     max_leverage: np.ndarray
     """Per market: the venue's maximum leverage (float64)."""
     work: np.ndarray
-    """(``WORK_FIELDS``, R) float64: what ``plan_before`` hands ``plan_after``."""
+    """(``WORK_FIELDS``, R) float64: what ``plan_before`` hands ``plan_after`` (the
+    eligible slots' equity)."""
+    eligible: np.ndarray
+    """(R,) int64: the slots that may enter, ascending (its first ``n_eligible`` entries)."""
 
 
 def kernel_tables(run: FlowRun, ctx: Context) -> KernelTables:
@@ -311,6 +316,7 @@ def kernel_tables(run: FlowRun, ctx: Context) -> KernelTables:
         market_of_row=np.asarray(ctx.world.book.market, dtype=np.int64),
         max_leverage=np.asarray(run.max_leverage, dtype=np.float64),
         work=np.empty((fj.WORK_FIELDS, n)),
+        eligible=np.empty(n, dtype=np.int64),
     )
     run.tables = tables
     return tables
