@@ -55,19 +55,22 @@ def _nan_min(a, b):
 
 
 @_jit
-def _std_columns(x, first, last):
-    """``x[first:last].std(axis=0)`` as ``simulator.agents.flow._std_rows`` computes it."""
+def _std_log_returns(log_window, first, last):
+    """``logret[first:last].std(axis=0)`` of the one-step log returns ``logret[i] =
+    log_window[i + 1] - log_window[i]`` as ``simulator.agents.flow._std_rows`` computes it
+    (sum down the rows, divide by the count, squared deviations summed, divided, square
+    root), each return formed where it is read rather than stored."""
     n = last - first
-    cols = x.shape[1]
+    cols = log_window.shape[1]
     out = np.empty(cols)
     for c in range(cols):
         total = 0.0
         for i in range(first, last):
-            total += x[i, c]
+            total += log_window[i + 1, c] - log_window[i, c]
         mean = total / n
         var = 0.0
         for i in range(first, last):
-            d = x[i, c] - mean
+            d = (log_window[i + 1, c] - log_window[i, c]) - mean
             var += d * d
         out[c] = math.sqrt(var / n)
     return out
@@ -100,16 +103,12 @@ def market_intensity(
                 peak = v
         drawdown[m] = _max0(_finite_or_zero(1.0 - now / peak))
     n_log = log_window.shape[0]
-    logret = np.empty((max(n_log - 1, 0), n_markets))
-    for i in range(n_log - 1):
-        for m in range(n_markets):
-            logret[i, m] = log_window[i + 1, m] - log_window[i, m]
     n_ret = n_log - 1 if n_log > 0 else 0
     first_short = n_ret - lookback if lookback < n_ret else 0
     vol_excess = np.zeros(n_markets)
     if n_ret - first_short >= 2:
-        sigma_short = _std_columns(logret, first_short, n_ret)
-        sigma_long = _std_columns(logret, 0, n_ret)
+        sigma_short = _std_log_returns(log_window, first_short, n_ret)
+        sigma_long = _std_log_returns(log_window, 0, n_ret)
         for m in range(n_markets):
             excess = sigma_short[m] / sigma_long[m] - 1.0 if sigma_long[m] > 0 else 0.0
             vol_excess[m] = _max0(_finite_or_zero(excess))
