@@ -201,7 +201,7 @@ def plan_flow(
     )  # fmt: skip
     rng = flow_agents.step_rng(run.stream, t) if run.steps is None else run.steps.generator(t)
     counts = rng.poisson(lam)
-    draws = rng.random((flow_agents.DRAWS_PER_SLOT, len(run.rows)))
+    draws = rng.random(out=tables.draws)  # (DRAWS_PER_SLOT, R): random((4, R))'s draws
     open_rows, unfilled, open_side, open_size, long_change, short_change, any_unfilled = (
         flow_jit.plan_after(
             counts, draws, tables.eligible, n_eligible, close_rows, side_km, tables.slots,
@@ -268,6 +268,8 @@ class KernelTables:
     eligible slots' equity)."""
     eligible: np.ndarray
     """(R,) int64: the slots that may enter, ascending (its first ``n_eligible`` entries)."""
+    draws: np.ndarray
+    """(``DRAWS_PER_SLOT``, R) float64: the step's uniforms, drawn into it."""
 
 
 def kernel_tables(run: FlowRun, ctx: Context) -> KernelTables:
@@ -317,6 +319,7 @@ def kernel_tables(run: FlowRun, ctx: Context) -> KernelTables:
         max_leverage=np.asarray(run.max_leverage, dtype=np.float64),
         work=np.empty((fj.WORK_FIELDS, n)),
         eligible=np.empty(n, dtype=np.int64),
+        draws=np.empty((flow_agents.DRAWS_PER_SLOT, n)),
     )
     run.tables = tables
     return tables
