@@ -528,6 +528,32 @@ def round12(x):
     return np.rint(x * 1e12) / 1e12
 
 
+#: Arrivals of a group up to which :func:`plan_after` picks its slots by repeated scans for
+#: the smallest key rather than by sorting the group's keys (a step's groups take one or two).
+_SELECT_MAX = 4
+
+
+@_jit
+def _key_before(a, b):
+    """``a`` sorts before ``b`` as numpy's sort orders floats (NaN last)."""
+    return a < b or (b != b and a == a)
+
+
+@_jit
+def _take_smallest(keys, members, first, n, wanted, picked):
+    """Mark in ``picked`` the ``wanted`` slots of ``members[first:first + n]`` (row order)
+    with the smallest keys, ties to the earlier: the first ``wanted`` of a stable argsort."""
+    for _ in range(wanted):
+        best = -1
+        for i in range(first, first + n):
+            j = members[i]
+            if picked[j]:
+                continue
+            if best < 0 or _key_before(keys[j], keys[best]):
+                best = j
+        picked[best] = True
+
+
 @_jit
 def plan_after(
     counts, draws, eligible, n_eligible, close_rows, side_km, slots, kinds, params, ticket,
@@ -578,6 +604,9 @@ def plan_after(
         if n <= wanted:
             for i in range(first, first + n):
                 picked[members[i]] = True
+            continue
+        if wanted <= _SELECT_MAX:
+            _take_smallest(keys, members, first, n, wanted, picked)
             continue
         group_keys = np.empty(n)
         for i in range(n):

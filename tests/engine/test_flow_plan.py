@@ -165,6 +165,11 @@ def _spec(rng: np.random.Generator) -> OrderFlow:
     return OrderFlow.model_validate(data)
 
 
+def steps_of(n_hist: int) -> list[int]:
+    """The steps a drawn case is planned at (its price history's first, middle and last)."""
+    return sorted({0, n_hist // 2, n_hist - 1})
+
+
 def drawn_case(seed: int, shared: bool):
     """A drawn book with flow slots, its run, state, context and price history."""
     rng = np.random.default_rng(seed)
@@ -173,6 +178,11 @@ def drawn_case(seed: int, shared: bool):
     spec = _spec(rng)
     params = flow_agents.FlowParams.from_spec(spec, 60)
     kind = rng.integers(0, len(FLOW_KINDS), n_slots)
+    if seed % 2:  # every slot a re-entry (always active): 3 groups of ~13 slots, ~1 or ~6 arrivals
+        kind[:] = FLOW_KINDS.index("reentry")
+        spec = spec.model_copy(update={"reentry": spec.reentry.model_copy(
+            update={"rate_per_hour": float(rng.choice([60.0, 360.0]))})})  # fmt: skip
+        params = flow_agents.FlowParams.from_spec(spec, 60)
     stream = np.random.default_rng(seed + 100)
     units = MarginUnits.of_book(book)
     run = FlowRun(
@@ -189,10 +199,11 @@ def drawn_case(seed: int, shared: bool):
     history = 100.0 * np.exp(np.cumsum(0.01 * rng.standard_normal((n_hist, n_markets)), axis=0))
     if n_hist > 8 and rng.random() < 0.5:
         history[-8:] *= np.linspace(1.0, 0.8, 8)[:, None]  # a fall: dip buyers, shorts
-    if n_hist > 1 and rng.random() < 0.3:  # a bad price in the signals' window, not now's
+    quiet = np.setdiff1d(np.arange(n_hist), steps_of(n_hist))  # never a tested step's price
+    if len(quiet) and rng.random() < 0.3:  # a bad price in the signals' window
         bad = rng.choice([0.0, np.nan, np.inf])
-        history[rng.integers(0, n_hist - 1), rng.integers(0, n_markets)] = bad
-    flat = rng.random(n) < 0.5
+        history[rng.choice(quiet), rng.integers(0, n_markets)] = bad
+    flat = rng.random(n) < (0.85 if seed % 2 else 0.5)
     state.size_base[slots] = np.where(flat[slots], 0.0, state.size_base[slots])
     if rng.random() < 0.3:
         state.equity_usd[slots[1]] = np.nan
@@ -206,6 +217,8 @@ def drawn_case(seed: int, shared: bool):
         flow_open_equity_usd=rng.lognormal(5.0, 1.0, n) * (rng.random(n) < 0.9),
         flow_exit_step=rng.integers(-1, n_hist + 5, n),
     )  # fmt: skip
+    if seed % 2:  # most slots idle: groups with more eligible slots than arrivals
+        s.outcome[slots] = np.where(rng.random(n_slots) < 0.9, IDLE, s.outcome[slots])
     ctx = SimpleNamespace(
         venue=SimpleNamespace(venue=PlannedCalls()), market_ids=[7, 8, 9],
         symbols=["BTC", "ETH", "SOL"], n_markets=n_markets, world=SimpleNamespace(book=book),
@@ -223,7 +236,7 @@ def test_plan_equals_its_form_before(shared, seed):
     ctx, s, run, n_hist, levels = drawn_case(seed, shared)
     calls = []
     with np.errstate(divide="ignore", invalid="ignore"):
-        for t in sorted({0, n_hist // 2, n_hist - 1}):
+        for t in steps_of(n_hist):
             calls += compare_step(ctx, s, t, levels, run)
     if seed == 0:  # both kinds of call are exercised
         assert {a.kind for a in calls} == {"flow_open", "flow_close"}
@@ -258,3 +271,23 @@ def test_mirror_oct_2025_step_by_step(monkeypatch):
     sc = bench_scenario("oct-2025", [], None, 720)
     MirrorEngine(sc, mode="fast").run(on_step=lambda o: None)
     assert len(seen) == 721 and sum(seen) > 5000
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_take_smallest_is_a_stable_argsorts_first(seed):
+    """A group's few arrivals take the slots a stable argsort of the keys puts first (ties to
+    the earlier row, NaN last), among members in row order, other groups' picks untouched."""
+    rng = np.random.default_rng(seed)
+    n_rows = int(rng.integers(1, 60))
+    keys = rng.choice(np.array([0.1, 0.2, 0.5, np.nan]), n_rows) if seed % 3 == 0 else (
+        rng.random(n_rows))  # fmt: skip
+    members = np.sort(rng.choice(n_rows, int(rng.integers(1, n_rows + 1)), replace=False))
+    picked = rng.random(n_rows) < 0.2
+    picked[members] = False
+    before = picked.copy()
+    wanted = int(rng.integers(1, len(members) + 1))
+    flow_jit._take_smallest(keys, members, 0, len(members), wanted, picked)
+    order = np.argsort(keys[members], kind="mergesort")
+    want = before.copy()
+    want[members[order[:wanted]]] = True
+    assert np.array_equal(picked, want)
