@@ -11,7 +11,9 @@ into the venue's calls.
 
 Randomness: step ``t``'s draws come from the generator :func:`step_rng` derives from the
 scenario's ``flow`` stream (child 4 of the seed) and ``t``, so a step's draws depend only on
-the seed and the step (a resumed run draws what the uninterrupted one did). Per step, in order:
+the seed and the step (a resumed run draws what the uninterrupted one did; a run gets the
+same generators from :func:`step_generators` without a SeedSequence per step). Per step, in
+order:
 one Poisson count per (kind, market), then four uniforms per slot (ordering key, leverage,
 holding time, side), drawn for every slot whatever the state.
 

@@ -1,12 +1,20 @@
-"""The order flow's step (:func:`simulator.agents.flow.step_orders`) compiled (numba): two
-kernels around the step's random draws, which stay in numpy (the flow stream's generator, in
-the same order and count).
+"""The order flow's step compiled (numba): kernels around the step's random draws, which stay
+in numpy (the flow stream's generator, in the same order and count).
 
 - :func:`before_draws`: the closes of open flow positions (take-profit, stop-loss, holding
   time), the markets' signals (return, drawdown, volatility excess) and the arrivals'
-  intensity and side per (kind, market).
+  intensity and side per (kind, market) (:func:`market_intensity`).
 - :func:`after_draws`: the idle slots the Poisson arrivals take (first in key order per
   (kind, market)), their leverage, side and size.
+
+These two are :func:`simulator.agents.flow.step_orders` on per-slot arrays. The engine's phase
+(:func:`simulator.engine.flow.plan_flow`) runs the same decisions on the book-wide state in
+place, over the run's packed constants: :func:`plan_before` (one pass over the slots: carried
+equity, closes, the slots that may enter; then :func:`market_intensity`), :func:`plan_after`
+(the picks among the eligible slots, the opens, the planned change of open interest, the
+opening slots' side and equity at open) and :func:`write_exit_steps`; the per-slot kernels
+:func:`slot_inputs` and :func:`planned_change` are that phase's form before session 27
+(``tests/engine/test_flow_plan.py`` holds the phase to it).
 
 Each is the numpy formulation of :mod:`simulator.agents.flow` (``exits``,
 ``market_signals``, ``intensity``, ``pick_slots`` and the rest of ``step_orders``; kept as the

@@ -134,6 +134,14 @@ class StepGenerators:
 
     The generator is the same object at every call, reset to step ``t``'s state: draw from it
     before asking for the next step's.
+
+    Examples
+    --------
+    >>> seq = random_streams(7).flow.bit_generator.seed_seq
+    >>> child = np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, 1, 5))
+    >>> fast = StepGenerators(seq, (1,)).generator(5).random(3)
+    >>> bool((fast == np.random.default_rng(child).random(3)).all())
+    True
     """
 
     def __init__(self, seq: np.random.SeedSequence, prefix: tuple[int, ...] = ()) -> None:
