@@ -11,7 +11,9 @@ into the venue's calls.
 
 Randomness: step ``t``'s draws come from the generator :func:`step_rng` derives from the
 scenario's ``flow`` stream (child 4 of the seed) and ``t``, so a step's draws depend only on
-the seed and the step (a resumed run draws what the uninterrupted one did). Per step, in order:
+the seed and the step (a resumed run draws what the uninterrupted one did; a run gets the
+same generators from :func:`step_generators` without a SeedSequence per step). Per step, in
+order:
 one Poisson count per (kind, market), then four uniforms per slot (ordering key, leverage,
 holding time, side), drawn for every slot whatever the state.
 
@@ -28,6 +30,7 @@ import numpy as np
 
 from simulator.agents import flow_jit
 from simulator.scenario.flow import FLOW_KINDS, OrderFlow
+from simulator.scenario.randomness import StepGenerators
 
 MOMENTUM, DIP_BUYERS, SHORT_SELLERS, REENTRY, FUNDING_ARBITRAGE = range(len(FLOW_KINDS))
 #: ``detail`` of a flow close, by exit code of :func:`exits`.
@@ -110,6 +113,14 @@ def step_rng(flow_stream: np.random.Generator, t: int) -> np.random.Generator:
     return np.random.default_rng(
         np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, 1, int(t)))
     )
+
+
+def step_generators(flow_stream: np.random.Generator) -> StepGenerators:
+    """Every step's :func:`step_rng` of a run, without a SeedSequence per step:
+    ``step_generators(stream).generator(t)`` draws what ``step_rng(stream, t)`` does (one
+    generator, reset to step ``t``'s state at each call; see
+    :class:`~simulator.scenario.randomness.StepGenerators`)."""
+    return StepGenerators(flow_stream.bit_generator.seed_seq, (1,))
 
 
 def setup_rng(flow_stream: np.random.Generator) -> np.random.Generator:

@@ -1,12 +1,20 @@
-"""The order flow's step (:func:`simulator.agents.flow.step_orders`) compiled (numba): two
-kernels around the step's random draws, which stay in numpy (the flow stream's generator, in
-the same order and count).
+"""The order flow's step compiled (numba): kernels around the step's random draws, which stay
+in numpy (the flow stream's generator, in the same order and count).
 
 - :func:`before_draws`: the closes of open flow positions (take-profit, stop-loss, holding
   time), the markets' signals (return, drawdown, volatility excess) and the arrivals'
-  intensity and side per (kind, market).
+  intensity and side per (kind, market) (:func:`market_intensity`).
 - :func:`after_draws`: the idle slots the Poisson arrivals take (first in key order per
   (kind, market)), their leverage, side and size.
+
+These two are :func:`simulator.agents.flow.step_orders` on per-slot arrays. The engine's phase
+(:func:`simulator.engine.flow.plan_flow`) runs the same decisions on the book-wide state in
+place, over the run's packed constants: :func:`plan_before` (one pass over the slots: carried
+equity, closes, the slots that may enter; then :func:`market_intensity`), :func:`plan_after`
+(the picks among the eligible slots, the opens, the planned change of open interest, the
+opening slots' side and equity at open) and :func:`write_exit_steps`; the per-slot kernels
+:func:`slot_inputs` and :func:`planned_change` are that phase's form before session 27
+(``tests/engine/test_flow_plan.py`` holds the phase to it).
 
 Each is the numpy formulation of :mod:`simulator.agents.flow` (``exits``,
 ``market_signals``, ``intensity``, ``pick_slots`` and the rest of ``step_orders``; kept as the
@@ -55,22 +63,93 @@ def _nan_min(a, b):
 
 
 @_jit
-def _std_columns(x, first, last):
-    """``x[first:last].std(axis=0)`` as ``simulator.agents.flow._std_rows`` computes it."""
+def _std_log_returns(log_window, first, last):
+    """``logret[first:last].std(axis=0)`` of the one-step log returns ``logret[i] =
+    log_window[i + 1] - log_window[i]`` as ``simulator.agents.flow._std_rows`` computes it
+    (sum down the rows, divide by the count, squared deviations summed, divided, square
+    root), each return formed where it is read rather than stored."""
     n = last - first
-    cols = x.shape[1]
+    cols = log_window.shape[1]
     out = np.empty(cols)
     for c in range(cols):
         total = 0.0
         for i in range(first, last):
-            total += x[i, c]
+            total += log_window[i + 1, c] - log_window[i, c]
         mean = total / n
         var = 0.0
         for i in range(first, last):
-            d = x[i, c] - mean
+            d = (log_window[i + 1, c] - log_window[i, c]) - mean
             var += d * d
         out[c] = math.sqrt(var / n)
     return out
+
+
+@_jit
+def market_intensity(
+    history, log_window, funding_rate, lookback, step_hours, volatility_sensitivity,
+    momentum_sensitivity, rate_per_hour, min_return, dip_min_fall, short_min_fall,
+    min_funding_rate,
+):  # fmt: skip
+    """The markets' signals (return, drawdown, volatility excess) and the arrivals'
+    intensity and side per (kind, market): ``(lam, side)`` (the second half of
+    :func:`before_draws`)."""
+    # -- market signals -------------------------------------------------------------------------
+    n_hist, n_markets = history.shape
+    w = min(lookback, n_hist - 1)
+    ret = np.zeros(n_markets)
+    drawdown = np.empty(n_markets)
+    for m in range(n_markets):
+        now = history[n_hist - 1, m]
+        if w > 0:
+            ret[m] = _finite_or_zero(now / history[n_hist - 1 - w, m] - 1.0)
+        peak = history[n_hist - 1 - w, m]
+        for i in range(n_hist - w, n_hist):
+            v = history[i, m]
+            if peak != peak or v != v:
+                peak = math.nan
+            elif v > peak:
+                peak = v
+        drawdown[m] = _max0(_finite_or_zero(1.0 - now / peak))
+    n_log = log_window.shape[0]
+    n_ret = n_log - 1 if n_log > 0 else 0
+    first_short = n_ret - lookback if lookback < n_ret else 0
+    vol_excess = np.zeros(n_markets)
+    if n_ret - first_short >= 2:
+        sigma_short = _std_log_returns(log_window, first_short, n_ret)
+        sigma_long = _std_log_returns(log_window, 0, n_ret)
+        for m in range(n_markets):
+            excess = sigma_short[m] / sigma_long[m] - 1.0 if sigma_long[m] > 0 else 0.0
+            vol_excess[m] = _max0(_finite_or_zero(excess))
+    # -- intensity ----------------------------------------------------------------------------
+    lam = np.empty((_N_KINDS, n_markets))
+    side = np.empty((_N_KINDS, n_markets), dtype=np.int8)
+    for m in range(n_markets):
+        rate = funding_rate[m]
+        if rate != rate:  # np.nan_to_num
+            rate = 0.0
+        elif rate == math.inf:
+            rate = _FLOAT_MAX
+        elif rate == -math.inf:
+            rate = -_FLOAT_MAX
+        r = ret[m]
+        dd = drawdown[m]
+        abs_ret = abs(r)
+        boost = 1.0 + volatility_sensitivity * vol_excess[m] + momentum_sensitivity * abs_ret
+        active = (
+            abs_ret >= min_return and r != 0,
+            dd >= dip_min_fall,
+            dd >= short_min_fall,
+            True,
+            abs(rate) >= min_funding_rate,
+        )
+        for k in range(_N_KINDS):
+            lam[k, m] = rate_per_hour[k] * step_hours * boost * (1.0 if active[k] else 0.0)
+        side[_MOMENTUM, m] = 1 if r > 0 else (-1 if r < 0 else 0)
+        side[_DIP_BUYERS, m] = 1
+        side[_SHORT_SELLERS, m] = -1
+        side[_REENTRY, m] = 0
+        side[_FUNDING_ARBITRAGE, m] = -1 if rate > 0 else (1 if rate < 0 else 0)
+    return lam, side
 
 
 @_jit
@@ -121,66 +200,11 @@ def before_draws(
             close_rows[n_close] = r
             close_reason[n_close] = 0 if tp else (1 if sl else 2)
             n_close += 1
-    # -- market signals -------------------------------------------------------------------------
-    n_hist, n_markets = history.shape
-    w = min(lookback, n_hist - 1)
-    ret = np.zeros(n_markets)
-    drawdown = np.empty(n_markets)
-    for m in range(n_markets):
-        now = history[n_hist - 1, m]
-        if w > 0:
-            ret[m] = _finite_or_zero(now / history[n_hist - 1 - w, m] - 1.0)
-        peak = history[n_hist - 1 - w, m]
-        for i in range(n_hist - w, n_hist):
-            v = history[i, m]
-            if peak != peak or v != v:
-                peak = math.nan
-            elif v > peak:
-                peak = v
-        drawdown[m] = _max0(_finite_or_zero(1.0 - now / peak))
-    n_log = log_window.shape[0]
-    logret = np.empty((max(n_log - 1, 0), n_markets))
-    for i in range(n_log - 1):
-        for m in range(n_markets):
-            logret[i, m] = log_window[i + 1, m] - log_window[i, m]
-    n_ret = n_log - 1 if n_log > 0 else 0
-    first_short = n_ret - lookback if lookback < n_ret else 0
-    vol_excess = np.zeros(n_markets)
-    if n_ret - first_short >= 2:
-        sigma_short = _std_columns(logret, first_short, n_ret)
-        sigma_long = _std_columns(logret, 0, n_ret)
-        for m in range(n_markets):
-            excess = sigma_short[m] / sigma_long[m] - 1.0 if sigma_long[m] > 0 else 0.0
-            vol_excess[m] = _max0(_finite_or_zero(excess))
-    # -- intensity ----------------------------------------------------------------------------
-    lam = np.empty((_N_KINDS, n_markets))
-    side = np.empty((_N_KINDS, n_markets), dtype=np.int8)
-    for m in range(n_markets):
-        rate = funding_rate[m]
-        if rate != rate:  # np.nan_to_num
-            rate = 0.0
-        elif rate == math.inf:
-            rate = _FLOAT_MAX
-        elif rate == -math.inf:
-            rate = -_FLOAT_MAX
-        r = ret[m]
-        dd = drawdown[m]
-        abs_ret = abs(r)
-        boost = 1.0 + volatility_sensitivity * vol_excess[m] + momentum_sensitivity * abs_ret
-        active = (
-            abs_ret >= min_return and r != 0,
-            dd >= dip_min_fall,
-            dd >= short_min_fall,
-            True,
-            abs(rate) >= min_funding_rate,
-        )
-        for k in range(_N_KINDS):
-            lam[k, m] = rate_per_hour[k] * step_hours * boost * (1.0 if active[k] else 0.0)
-        side[_MOMENTUM, m] = 1 if r > 0 else (-1 if r < 0 else 0)
-        side[_DIP_BUYERS, m] = 1
-        side[_SHORT_SELLERS, m] = -1
-        side[_REENTRY, m] = 0
-        side[_FUNDING_ARBITRAGE, m] = -1 if rate > 0 else (1 if rate < 0 else 0)
+    lam, side = market_intensity(
+        history, log_window, funding_rate, lookback, step_hours, volatility_sensitivity,
+        momentum_sensitivity, rate_per_hour, min_return, dip_min_fall, short_min_fall,
+        min_funding_rate,
+    )  # fmt: skip
     return close_rows[:n_close].copy(), close_reason[:n_close].copy(), lam, side
 
 
@@ -369,3 +393,280 @@ def planned_change(
         long_close[m] += size_now[r] * (1.0 if side_now[r] == 1 else 0.0)
         short_close[m] += size_now[r] * (1.0 if side_now[r] == -1 else 0.0)
     return long_open - long_close, short_open - short_close
+
+
+# -- the phase's step in two calls around the draws (simulator.engine.flow.plan_flow) ---------
+#
+# The run's constants travel packed (one table per dtype and length, built once a run by
+# simulator.engine.flow.kernel_tables); the book-wide state arrays are the engine's own, read
+# and written in place at the slots' rows. Both kernels call the kernels above, unchanged, so
+# the floats are theirs; tests/engine/test_flow_plan.py holds the phase to its form before.
+
+#: Rows of the per-slot int64 table (R columns): book row, kind, market, (kind, market)
+#: group, cooldown (steps), place in the units' rows, unit.
+(SLOT_ROW, SLOT_KIND, SLOT_MARKET, SLOT_GROUP, SLOT_COOLDOWN, SLOT_IN_UNIT_ROWS,
+ SLOT_UNIT) = range(7)  # fmt: skip
+SLOT_FIELDS = 7
+#: Rows of the units' int64 table: every book row of the slots' units, and its unit.
+UNIT_ROW, UNIT_SLOT = range(2)
+#: Rows of the per-kind float table (K columns).
+(KIND_TAKE_PROFIT, KIND_STOP_LOSS, KIND_RATE_PER_HOUR, KIND_LEVERAGE_MIN_SHARE,
+ KIND_LEVERAGE_MAX_SHARE, KIND_HOLD_STEPS) = range(6)  # fmt: skip
+KIND_FIELDS = 6
+#: The float parameters' places.
+(P_STEP_HOURS, P_VOLATILITY_SENSITIVITY, P_MOMENTUM_SENSITIVITY, P_MIN_RETURN, P_DIP_MIN_FALL,
+ P_SHORT_MIN_FALL, P_MIN_FUNDING_RATE, P_MIN_EQUITY, P_REENTRY_LONG_SHARE) = range(9)  # fmt: skip
+PARAM_FIELDS = 9
+#: The int parameters' places: lookback (steps), every slot its unit's only row (0 / 1), the
+#: idle outcome code, the number of markets.
+I_LOOKBACK, I_OWN_UNITS, I_IDLE, I_N_MARKETS = range(4)
+INT_FIELDS = 4
+#: Rows of the per-slot float work table :func:`plan_before` writes for :func:`plan_after`:
+#: the carried equity (USD) of the slots that may enter (the others' entries are stale).
+WORK_EQUITY = 0
+WORK_FIELDS = 1
+
+
+@_jit
+def unit_health(unit_rows, unit_slot, market_of_row, price, read_price, side, size_base,
+                equity_usd, maintenance_usd):  # fmt: skip
+    """Per margin unit of the slots (numbered by ``unit_slot``): its rows' carried equity
+    summed above their maintenance summed, as :func:`slot_inputs` sums them (in row order)."""
+    n = len(unit_rows)
+    n_units = 0
+    for i in range(n):
+        if unit_slot[i] + 1 > n_units:
+            n_units = unit_slot[i] + 1
+    eq_sum = np.zeros(n_units)
+    mm_sum = np.zeros(n_units)
+    for i in range(n):
+        r = unit_rows[i]
+        p = price[market_of_row[r]]
+        read = read_price[r]
+        eq_sum[unit_slot[i]] += equity_usd[r] + np.float64(side[r]) * size_base[r] * (p - read)
+        mm_sum[unit_slot[i]] += maintenance_usd[r] * (p / read)
+    healthy = np.empty(n_units, dtype=np.bool_)
+    for u in range(n_units):
+        healthy[u] = eq_sum[u] > mm_sum[u]
+    return healthy
+
+
+@_jit
+def plan_before(
+    slots, units, kinds, params, iparams, ticket, market_of_row, price, read_price, side,
+    size_base, equity_usd, maintenance_usd, outcome, outcome_step, exit_step, open_equity,
+    history, log_window, funding_rate, t, work, eligible,
+):  # fmt: skip
+    """The step before its draws, in one pass over the slots: each slot's equity carried to
+    this step's price; an open one whose unit is above maintenance closes at take-profit,
+    stop-loss or the end of its holding time (:func:`before_draws`' exits); a flat one that
+    may enter (idle, or its cooldown over) with at least the minimum equity is eligible (its
+    index into ``eligible``, its equity into ``work``). Then the markets' signals and the
+    intensity (:func:`market_intensity`). The float operations of :func:`slot_inputs` and
+    :func:`before_draws`, row for row (a flat slot's maintenance and health are not read
+    there, so not computed here). Returns ``(close_rows, close_reason, lam, side_km,
+    n_eligible)``."""
+    rows = slots[SLOT_ROW]
+    kind = slots[SLOT_KIND]
+    market = slots[SLOT_MARKET]
+    cooldown = slots[SLOT_COOLDOWN]
+    slot_unit = slots[SLOT_UNIT]
+    take_profit = kinds[KIND_TAKE_PROFIT]
+    stop_loss = kinds[KIND_STOP_LOSS]
+    own_units = iparams[I_OWN_UNITS] != 0
+    idle = iparams[I_IDLE]
+    min_equity = params[P_MIN_EQUITY]
+    if own_units:
+        unit_ok = np.zeros(0, dtype=np.bool_)
+    else:
+        unit_ok = unit_health(
+            units[UNIT_ROW], units[UNIT_SLOT], market_of_row, price, read_price, side,
+            size_base, equity_usd, maintenance_usd,
+        )  # fmt: skip
+    n = len(rows)
+    close_rows = np.empty(n, dtype=np.int64)
+    close_reason = np.empty(n, dtype=np.int8)
+    n_close = 0
+    n_eligible = 0
+    for j in range(n):
+        k = kind[j]
+        if k < 0:
+            continue
+        r = rows[j]
+        p = price[market[j]]
+        read = read_price[r]
+        size = size_base[r]
+        equity = equity_usd[r] + np.float64(side[r]) * size * (p - read)
+        if size > 0:
+            if own_units:
+                healthy = equity > maintenance_usd[r] * (p / read)
+            else:
+                healthy = unit_ok[slot_unit[j]]
+            if not healthy:
+                continue
+            at_open = open_equity[r]
+            stake = _nan_min(at_open, ticket[j])
+            profit = equity - at_open
+            tp = profit >= take_profit[k] * stake
+            sl = -profit >= stop_loss[k] * stake
+            if tp or sl or t >= exit_step[r]:
+                close_rows[n_close] = j
+                close_reason[n_close] = 0 if tp else (1 if sl else 2)
+                n_close += 1
+        elif size == 0:
+            step = outcome_step[r]
+            ready = outcome[r] == idle or (step >= 0 and t >= step + cooldown[j])
+            if ready and equity >= min_equity:
+                eligible[n_eligible] = j
+                work[WORK_EQUITY, j] = equity
+                n_eligible += 1
+    lam, side_km = market_intensity(
+        history, log_window, funding_rate, iparams[I_LOOKBACK], params[P_STEP_HOURS],
+        params[P_VOLATILITY_SENSITIVITY], params[P_MOMENTUM_SENSITIVITY],
+        kinds[KIND_RATE_PER_HOUR], params[P_MIN_RETURN], params[P_DIP_MIN_FALL],
+        params[P_SHORT_MIN_FALL], params[P_MIN_FUNDING_RATE],
+    )  # fmt: skip
+    return close_rows[:n_close].copy(), close_reason[:n_close].copy(), lam, side_km, n_eligible
+
+
+@_jit
+def round12(x):
+    """``ndarray.round(12)`` of a float: numpy multiplies by ``1e12``, rounds half to even
+    (``rint``) and divides by ``1e12``."""
+    return np.rint(x * 1e12) / 1e12
+
+
+#: Arrivals of a group up to which :func:`plan_after` picks its slots by repeated scans for
+#: the smallest key rather than by sorting the group's keys (a step's groups take one or two).
+_SELECT_MAX = 4
+
+
+@_jit
+def _key_before(a, b):
+    """``a`` sorts before ``b`` as numpy's sort orders floats (NaN last)."""
+    return a < b or (b != b and a == a)
+
+
+@_jit
+def _take_smallest(keys, members, first, n, wanted, picked):
+    """Mark in ``picked`` the ``wanted`` slots of ``members[first:first + n]`` (row order)
+    with the smallest keys, ties to the earlier: the first ``wanted`` of a stable argsort."""
+    for _ in range(wanted):
+        best = -1
+        for i in range(first, first + n):
+            j = members[i]
+            if picked[j]:
+                continue
+            if best < 0 or _key_before(keys[j], keys[best]):
+                best = j
+        picked[best] = True
+
+
+@_jit
+def plan_after(
+    counts, draws, eligible, n_eligible, close_rows, side_km, slots, kinds, params, ticket,
+    work, price, max_leverage, side, size_base, opens, open_equity,
+):  # fmt: skip
+    """The step after its draws (``counts``: the Poisson arrivals per (kind, market),
+    ``draws`` (4, R): the slots' uniforms): each (kind, market) takes its first eligible
+    slots in key order (:func:`after_draws`' picking, over the eligible slots alone), their
+    leverage, side and size; the planned change of open interest per market and side (the
+    opens as sent, :func:`round12`, less the closes: :func:`planned_change`'s sums); the
+    opening slots' side and equity at open written into ``side`` and ``open_equity``
+    (book-wide). Returns ``(open_rows, unfilled, open_side, open_size, long_change,
+    short_change, any_unfilled)``."""
+    rows = slots[SLOT_ROW]
+    kind = slots[SLOT_KIND]
+    market = slots[SLOT_MARKET]
+    group = slots[SLOT_GROUP]
+    keys = draws[0]
+    n_kinds, n_markets = counts.shape
+    n_groups = n_kinds * n_markets
+    available = np.zeros(n_groups, dtype=np.int64)
+    for e in range(n_eligible):
+        available[group[eligible[e]]] += 1
+    unfilled = np.empty((n_kinds, n_markets), dtype=np.int64)
+    any_unfilled = False
+    for k in range(n_kinds):
+        for m in range(n_markets):
+            short = counts[k, m] - available[k * n_markets + m]
+            unfilled[k, m] = short if short > 0 else 0
+            any_unfilled = any_unfilled or short > 0
+    # The eligible slots of the groups with arrivals, bucketed by group in row order.
+    start = np.zeros(n_groups + 1, dtype=np.int64)
+    for g in range(n_groups):
+        wanted = counts[g // n_markets, g % n_markets]
+        start[g + 1] = start[g] + (available[g] if wanted > 0 else 0)
+    fill = start[:-1].copy()
+    members = np.empty(start[n_groups], dtype=np.int64)
+    for e in range(n_eligible):
+        j = eligible[e]
+        g = group[j]
+        if counts[g // n_markets, g % n_markets] > 0:
+            members[fill[g]] = j
+            fill[g] += 1
+    picked = np.zeros(len(rows), dtype=np.bool_)
+    for g in range(n_groups):
+        wanted = counts[g // n_markets, g % n_markets]
+        first, n = start[g], start[g + 1] - start[g]
+        if n <= wanted:
+            for i in range(first, first + n):
+                picked[members[i]] = True
+            continue
+        if wanted <= _SELECT_MAX:
+            _take_smallest(keys, members, first, n, wanted, picked)
+            continue
+        group_keys = np.empty(n)
+        for i in range(n):
+            group_keys[i] = keys[members[first + i]]
+        order = np.argsort(group_keys, kind="mergesort")  # stable: ties in row order
+        for i in range(wanted):
+            picked[members[first + order[i]]] = True
+    open_rows = np.flatnonzero(picked)
+    n_open = len(open_rows)
+    open_side = np.empty(n_open, dtype=np.int8)
+    open_size = np.empty(n_open)
+    lo_share = kinds[KIND_LEVERAGE_MIN_SHARE]
+    hi_share = kinds[KIND_LEVERAGE_MAX_SHARE]
+    reentry_long_share = params[P_REENTRY_LONG_SHARE]
+    long_change = np.zeros(n_markets)
+    short_change = np.zeros(n_markets)
+    for i in range(n_open):
+        j = open_rows[i]
+        r = rows[j]
+        k = kind[j]
+        m = market[j]
+        lo, hi = lo_share[k], hi_share[k]
+        lev = max_leverage[m] * (lo + (hi - lo) * draws[1, j])
+        last_side = side[r] if opens[r] > 0 else 0
+        own = last_side if last_side != 0 else (1 if draws[3, j] < reentry_long_share else -1)
+        open_side[i] = side_km[k, m] if side_km[k, m] != 0 else own
+        stake = _nan_min(work[WORK_EQUITY, j], ticket[j])
+        open_size[i] = stake * lev / price[m]
+        sent = round12(open_size[i])
+        long_change[m] += sent * (1.0 if open_side[i] == 1 else 0.0)
+        short_change[m] += sent * (1.0 if open_side[i] == -1 else 0.0)
+    long_close = np.zeros(n_markets)
+    short_close = np.zeros(n_markets)
+    for i in range(len(close_rows)):
+        j = close_rows[i]
+        r = rows[j]
+        m = market[j]
+        long_close[m] += size_base[r] * (1.0 if side[r] == 1 else 0.0)
+        short_close[m] += size_base[r] * (1.0 if side[r] == -1 else 0.0)
+    for i in range(n_open):
+        r = rows[open_rows[i]]
+        side[r] = open_side[i]
+        open_equity[r] = work[WORK_EQUITY, open_rows[i]]
+    return (open_rows, unfilled, open_side, open_size, long_change - long_close,
+            short_change - short_close, any_unfilled)  # fmt: skip
+
+
+@_jit
+def write_exit_steps(log_keep, open_rows, slots, kinds, t, exit_step):
+    """The opens' holding-time ends (:func:`exit_steps`) written into ``exit_step``
+    (book-wide) at the opening slots' rows."""
+    rows = slots[SLOT_ROW]
+    ends = exit_steps(log_keep, open_rows, slots[SLOT_KIND], kinds[KIND_HOLD_STEPS], t)
+    for i in range(len(open_rows)):
+        exit_step[rows[open_rows[i]]] = ends[i]

@@ -2,8 +2,9 @@
 
 The scenario's ``order_flow`` (:mod:`simulator.scenario.flow`) adds flow *slots* to the book:
 rows that start flat, each its own cross account funded at setup. Every step, after the
-traders of the opening book, :func:`plan_flow` runs the kernel
-(:func:`simulator.agents.flow.step_orders`) on the slots: open flow positions that reached
+traders of the opening book, :func:`plan_flow` runs the flow's decisions
+(:func:`simulator.agents.flow.step_orders`' model, compiled over the book-wide state:
+:mod:`simulator.agents.flow_jit`) on the slots: open flow positions that reached
 take-profit, stop-loss or the end of their holding time close (``closePosition``), and the
 step's Poisson arrivals take idle slots and open (``trade``, cross) on at most the collateral
 the slot deposited at setup (its ticket: a winner keeps its profit aside rather than
@@ -36,6 +37,7 @@ from simulator.engine.events import close_row, event_row
 from simulator.engine.margin import MarginUnits
 from simulator.engine.state import CLOSED, IDLE, OPEN, EngineState
 from simulator.scenario.flow import FLOW_KINDS
+from simulator.scenario.randomness import StepGenerators
 from simulator.units import from_wad, to_wad
 
 
@@ -87,6 +89,12 @@ class FlowRun:
     group: np.ndarray | None = None
     """Each slot's (kind, market) group as the arrivals number it
     (:func:`simulator.agents.flow.slot_groups`; fixed for the run)."""
+    steps: StepGenerators | None = None
+    """Step ``t``'s generator of ``stream`` (:func:`flow_agents.step_generators`: what
+    :func:`flow_agents.step_rng` gives, without a SeedSequence per step)."""
+    tables: KernelTables | None = None
+    """The run's constants packed for :func:`plan_flow`'s kernels (:func:`kernel_tables`,
+    built at the first step)."""
 
 
 def slot_layout(book, units: MarginUnits, rows: np.ndarray) -> dict:
@@ -123,11 +131,13 @@ def flow_run(ctx: Context) -> FlowRun | None:
     rows = np.flatnonzero(book.start_flat)
     kind = book.flow_kind[rows].astype(np.int64)
     params = flow_agents.FlowParams.from_spec(spec, ctx.scenario.step_seconds)
+    stream = ctx.scenario.random_streams().flow
     return FlowRun(
         params=params,
         rows=rows,
         kind=kind,
-        stream=ctx.scenario.random_streams().flow,
+        stream=stream,
+        steps=flow_agents.step_generators(stream),
         max_leverage=np.array([m.params.max_leverage for m in ctx.world.params.markets]),
         accounts=[ctx.accounts[a] for a in book.account[rows]],
         cooldown_steps=params.cooldown_steps[kind],
@@ -161,72 +171,159 @@ def plan_flow(
     step_events: list[dict],
 ) -> list[Action]:
     """Step ``t``'s flow closes then opens (``levels``: the last block's, for the funding
-    rates); unfilled arrivals go to ``step_events``."""
+    rates); unfilled arrivals go to ``step_events``.
+
+    Three compiled calls around the step's draws (:mod:`simulator.agents.flow_jit`):
+    ``plan_before`` (one pass over the slots: their carried equity, the closes, the slots
+    that may enter; then the signals and the intensity), the draws (numpy's, from the step's
+    generator), ``plan_after`` (the eligible slots the arrivals take and their opens, the
+    planned change of open interest, the slots' side and equity at open) and
+    ``write_exit_steps``; then the venue calls. The same as
+    :func:`simulator.agents.flow.step_orders` with this phase's numpy glue, float for float
+    (``tests/engine/test_flow_plan.py`` keeps that form and compares)."""
     if run is None:
         return []
-    run_closes: dict[int, str] = {}
+    tables = run.tables if run.tables is not None else kernel_tables(run, ctx)
     tr = s.trader
-    rows, at = run.rows, run.at
-    equity, healthy, ready, last_side = _slot_inputs(s, ctx.world.book.market, run, t)
-    side_now = tr.side[at]
-    size_now = tr.size_base[at]
-    orders = flow_agents.step_orders(
-        run.params,
-        flow_agents.step_rng(run.stream, t),
-        t,
-        s.feed_prices_usd[: t + 1],
-        levels["funding_rate_per_hour"],
-        kind=run.kind,
-        market=run.market,
-        size_base=size_now,
-        equity_usd=equity,
-        ready=ready,
-        last_side=last_side,
-        open_equity_usd=s.flow_open_equity_usd[at],
-        exit_step=s.flow_exit_step[at],
-        can_close=healthy,
-        max_leverage=run.max_leverage,
-        ticket_usd=run.ticket_usd,
-        group_of_slot=run.group,
-    )
+    p = s.feed_prices_usd[: t + 1]
+    window = p[max(0, len(p) - 1 - run.params.reference_steps) :]
+    if np.minimum.reduce(window, axis=None) > 0.0:  # np.log warns on a zero, negative or NaN
+        log_window = np.log(window)
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_window = np.log(window)
+    close_rows, close_reason, lam, side_km, n_eligible = flow_jit.plan_before(
+        tables.slots, tables.units, tables.kinds, tables.params, tables.iparams, run.ticket_usd,
+        tables.market_of_row, s.oracle_price_usd, tr.read_price_usd, tr.side, tr.size_base,
+        tr.equity_usd, tr.maintenance_usd, s.outcome, s.outcome_step, s.flow_exit_step,
+        s.flow_open_equity_usd, p, log_window,
+        np.asarray(levels["funding_rate_per_hour"], dtype=np.float64), t, tables.work,
+        tables.eligible,
+    )  # fmt: skip
+    rng = flow_agents.step_rng(run.stream, t) if run.steps is None else run.steps.generator(t)
+    counts = rng.poisson(lam)
+    draws = rng.random(out=tables.draws)  # (DRAWS_PER_SLOT, R): random((4, R))'s draws
+    open_rows, unfilled, open_side, open_size, long_change, short_change, any_unfilled = (
+        flow_jit.plan_after(
+            counts, draws, tables.eligible, n_eligible, close_rows, side_km, tables.slots,
+            tables.kinds, tables.params, run.ticket_usd, tables.work, p[-1],
+            tables.max_leverage, tr.side, tr.size_base, s.opens, s.flow_open_equity_usd,
+        )
+    )  # fmt: skip
+    flow_jit.write_exit_steps(
+        np.log1p(-draws[2, open_rows]), open_rows, tables.slots, tables.kinds, t,
+        s.flow_exit_step,
+    )  # fmt: skip
+    run.planned_long_base, run.planned_short_base = long_change, short_change
     v = ctx.venue.venue
     market_ids = ctx.market_ids
     accounts, markets, row_list = run.accounts, run.market_list, run.row_list
+    reasons = flow_agents.EXIT_REASONS
     actions: list[Action] = []
-    for i, reason in zip(orders.close_rows.tolist(), orders.close_reason.tolist(), strict=True):
+    run_closes: dict[int, str] = {}
+    for i, reason in zip(close_rows.tolist(), close_reason.tolist(), strict=True):
         r = row_list[i]
         m = markets[i]
-        call = v.close_position(accounts[i], market_ids[m])
-        actions.append(Action(call, "flow_close", r, m))
-        run_closes[r] = flow_agents.EXIT_REASONS[reason]
+        actions.append(Action(v.close_position(accounts[i], market_ids[m]), "flow_close", r, m))
+        run_closes[r] = reasons[reason]
     run.close_reasons = run_closes
-    # Per market and side: the opens (their sizes as sent) less the closes, summed in row order
-    # (np.bincount's order; tests/engine/test_flow_glue_jit.py holds it to that formulation).
-    sent = orders.size_base.round(12)  # np.round's own call, without its wrapper
-    run.planned_long_base, run.planned_short_base = flow_jit.planned_change(
-        orders.close_rows, orders.open_rows, orders.side, sent, run.market, size_now, side_now,
-        ctx.n_markets,
-    )  # fmt: skip
-    opening = rows[orders.open_rows]
-    tr.side[opening] = orders.side
-    s.flow_open_equity_usd[opening] = equity[orders.open_rows]
-    s.flow_exit_step[opening] = orders.exit_step
-    for i, side, size in zip(
-        orders.open_rows.tolist(), orders.side.tolist(), orders.size_base.tolist(), strict=True
-    ):
+    for i, side, size in zip(open_rows.tolist(), open_side.tolist(), open_size.tolist(),
+                             strict=True):  # fmt: skip
         m = markets[i]
-        size_wad = side * to_wad(round(size, 12))
-        call = v.trade(accounts[i], market_ids[m], size_wad)
+        call = v.trade(accounts[i], market_ids[m], side * to_wad(round(size, 12)))
         actions.append(Action(call, "flow_open", row_list[i], m))
-    if orders.unfilled.any():
-        arrivals, unfilled = orders.arrivals.tolist(), orders.unfilled.tolist()
-        kinds, unfilled_markets = np.nonzero(orders.unfilled)
+    if any_unfilled:
+        arrivals, unfilled_list = counts.tolist(), unfilled.tolist()
+        kinds, unfilled_markets = np.nonzero(unfilled)
         for k, m in zip(kinds.tolist(), unfilled_markets.tolist(), strict=True):
-            detail = unfilled_detail(FLOW_KINDS[k], arrivals[k][m], unfilled[k][m])
+            detail = unfilled_detail(FLOW_KINDS[k], arrivals[k][m], unfilled_list[k][m])
             step_events.append(
                 event_row(t, "order_flow_unfilled", market=ctx.symbols[m], detail=detail)
             )
     return actions
+
+
+@dataclass(frozen=True)
+class KernelTables:
+    """A run's constants as :func:`plan_flow`'s kernels read them (packed tables, the layout
+    of :mod:`simulator.agents.flow_jit`), and its per-slot work table."""
+
+    slots: np.ndarray
+    """(``SLOT_FIELDS``, R) int64: each slot's row, kind, market, group, cooldown, place in
+    the units' rows and unit."""
+    units: np.ndarray
+    """(2, U) int64: every row of the slots' margin units and its unit."""
+    kinds: np.ndarray
+    """(``KIND_FIELDS``, K) float64: per kind, take-profit and stop-loss fractions, rate per
+    hour, leverage shares, mean holding time (steps)."""
+    params: np.ndarray
+    """(``PARAM_FIELDS``,) float64: the flow's scalar parameters."""
+    iparams: np.ndarray
+    """(``INT_FIELDS``,) int64: lookback (steps), own units, the idle code, markets."""
+    market_of_row: np.ndarray
+    """The book's market per row (int64)."""
+    max_leverage: np.ndarray
+    """Per market: the venue's maximum leverage (float64)."""
+    work: np.ndarray
+    """(``WORK_FIELDS``, R) float64: what ``plan_before`` hands ``plan_after`` (the
+    eligible slots' equity)."""
+    eligible: np.ndarray
+    """(R,) int64: the slots that may enter, ascending (its first ``n_eligible`` entries)."""
+    draws: np.ndarray
+    """(``DRAWS_PER_SLOT``, R) float64: the step's uniforms, drawn into it."""
+
+
+def kernel_tables(run: FlowRun, ctx: Context) -> KernelTables:
+    """The run's :class:`KernelTables` (kept in ``run.tables``: built once a run)."""
+    fj, params = flow_jit, run.params
+    n = len(run.rows)
+    slots = np.empty((fj.SLOT_FIELDS, n), dtype=np.int64)
+    slots[fj.SLOT_ROW] = run.rows
+    slots[fj.SLOT_KIND] = run.kind
+    slots[fj.SLOT_MARKET] = run.market
+    group = run.group
+    if group is None:
+        group = flow_agents.slot_groups(run.kind, run.market, ctx.n_markets)
+    slots[fj.SLOT_GROUP] = group
+    slots[fj.SLOT_COOLDOWN] = run.cooldown_steps
+    slots[fj.SLOT_IN_UNIT_ROWS] = run.slot_in_unit_rows
+    slots[fj.SLOT_UNIT] = run.slot_unit
+    kinds = np.empty((fj.KIND_FIELDS, len(params.rate_per_hour)))
+    kinds[fj.KIND_TAKE_PROFIT] = params.take_profit_fraction
+    kinds[fj.KIND_STOP_LOSS] = params.stop_loss_fraction
+    kinds[fj.KIND_RATE_PER_HOUR] = params.rate_per_hour
+    kinds[fj.KIND_LEVERAGE_MIN_SHARE] = params.leverage_min_share
+    kinds[fj.KIND_LEVERAGE_MAX_SHARE] = params.leverage_max_share
+    kinds[fj.KIND_HOLD_STEPS] = params.hold_steps
+    scalars = np.empty(fj.PARAM_FIELDS)
+    scalars[fj.P_STEP_HOURS] = params.step_hours
+    scalars[fj.P_VOLATILITY_SENSITIVITY] = params.volatility_sensitivity
+    scalars[fj.P_MOMENTUM_SENSITIVITY] = params.momentum_sensitivity
+    scalars[fj.P_MIN_RETURN] = params.min_return
+    scalars[fj.P_DIP_MIN_FALL] = params.dip_min_fall
+    scalars[fj.P_SHORT_MIN_FALL] = params.short_min_fall
+    scalars[fj.P_MIN_FUNDING_RATE] = params.min_funding_rate_per_hour
+    scalars[fj.P_MIN_EQUITY] = params.min_equity_usd
+    scalars[fj.P_REENTRY_LONG_SHARE] = params.reentry_long_share
+    iparams = np.empty(fj.INT_FIELDS, dtype=np.int64)
+    iparams[fj.I_LOOKBACK] = params.lookback_steps
+    iparams[fj.I_OWN_UNITS] = int(run.own_units)
+    iparams[fj.I_IDLE] = IDLE
+    iparams[fj.I_N_MARKETS] = ctx.n_markets
+    tables = KernelTables(
+        slots=slots,
+        units=np.stack([run.unit_rows, run.unit_slot]).astype(np.int64),
+        kinds=kinds,
+        params=scalars,
+        iparams=iparams,
+        market_of_row=np.asarray(ctx.world.book.market, dtype=np.int64),
+        max_leverage=np.asarray(run.max_leverage, dtype=np.float64),
+        work=np.empty((fj.WORK_FIELDS, n)),
+        eligible=np.empty(n, dtype=np.int64),
+        draws=np.empty((flow_agents.DRAWS_PER_SLOT, n)),
+    )
+    run.tables = tables
+    return tables
 
 
 def unfilled_detail(kind: str, arrivals: int, unfilled: int) -> str:

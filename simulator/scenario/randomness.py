@@ -84,3 +84,168 @@ def path_seeds(seed: int, n_paths: int) -> list[int]:
         raise ScenarioError(f"number of paths must be >= 1 (got {n_paths})")
     children = np.random.SeedSequence(int(seed)).spawn(int(n_paths))
     return [int(c.generate_state(1, dtype=np.uint64)[0] >> np.uint64(11)) for c in children]
+
+
+# ----------------------------------------------------------------------------------------------
+# Per-step generators without a SeedSequence per step
+# ----------------------------------------------------------------------------------------------
+
+# numpy's SeedSequence (numpy/random/bit_generator.pyx): its pool size and hash constants.
+_POOL_SIZE = 4
+_INIT_A, _MULT_A = 0x43B0D7E5, 0x931E8875
+_INIT_B, _MULT_B = 0x8B51F9DD, 0x58F38DED
+_MIX_MULT_L, _MIX_MULT_R = 0xCA01F9DD, 0x4973F715
+_XSHIFT = 16
+_MASK32 = 0xFFFFFFFF
+# PCG64's 128-bit LCG multiplier (numpy/random/src/pcg64/pcg64.h, PCG_DEFAULT_MULTIPLIER_128).
+_PCG_MULT = 0x2360ED051FC65DA44385DF649FCCF645
+_MASK128 = (1 << 128) - 1
+#: Steps whose generators' states :class:`StepGenerators` derives at once (one numpy pass).
+STEP_BLOCK = 1024
+
+
+def _uint32_words(x) -> list[int]:
+    """``x`` (a non-negative int or a sequence of them) as numpy's SeedSequence reads it:
+    32-bit words, least significant first, at least one word per int."""
+    if isinstance(x, int | np.integer):
+        n = int(x)
+        if n < 0:
+            raise ValueError(f"seed words must be non-negative (got {n})")
+        words = [n & _MASK32]
+        n >>= 32
+        while n:
+            words.append(n & _MASK32)
+            n >>= 32
+        return words
+    return [w for v in x for w in _uint32_words(v)]
+
+
+class StepGenerators:
+    """The generators of a seed sequence's children ``(*prefix, t)``, one per step ``t``:
+    :meth:`generator` gives the generator ``np.random.default_rng(np.random.SeedSequence(
+    seq.entropy, spawn_key=(*seq.spawn_key, *prefix, t)))`` would, at a small fraction of its
+    cost (no SeedSequence, no new Generator: one PCG64 whose state is set directly).
+
+    The child's SeedSequence pool is the prefix's (mixed once, here) with ``t``'s word mixed
+    in; its first four 64-bit words seed PCG64 (``pcg64_set_seed``). Both are numpy's
+    algorithms written out (hash constants above), vectorized over a block of
+    :data:`STEP_BLOCK` steps; ``tests/agents/test_flow_stream.py`` holds the generators to
+    numpy's own construction over thousands of steps and several entropies.
+
+    The generator is the same object at every call, reset to step ``t``'s state: draw from it
+    before asking for the next step's.
+
+    Examples
+    --------
+    >>> seq = random_streams(7).flow.bit_generator.seed_seq
+    >>> child = np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, 1, 5))
+    >>> fast = StepGenerators(seq, (1,)).generator(5).random(3)
+    >>> bool((fast == np.random.default_rng(child).random(3)).all())
+    True
+    """
+
+    def __init__(self, seq: np.random.SeedSequence, prefix: tuple[int, ...] = ()) -> None:
+        self.seq = seq
+        self.prefix = tuple(int(p) for p in prefix)
+        entropy = _uint32_words(seq.entropy)
+        entropy += [0] * (_POOL_SIZE - len(entropy))  # a spawn key pads the entropy to the pool
+        words = entropy + _uint32_words((*seq.spawn_key, *self.prefix))
+        # mix_entropy over every word but the step's: the pool and the hash constant after it.
+        const = _INIT_A
+        pool = []
+        for i in range(_POOL_SIZE):
+            value, const = _hashmix_int(words[i], const)
+            pool.append(value)
+        for src in range(_POOL_SIZE):
+            for dst in range(_POOL_SIZE):
+                if src != dst:
+                    value, const = _hashmix_int(pool[src], const)
+                    pool[dst] = _mix(pool[dst], value)
+        for word in words[_POOL_SIZE:]:
+            for dst in range(_POOL_SIZE):
+                value, const = _hashmix_int(word, const)
+                pool[dst] = _mix(pool[dst], value)
+        self._pool = pool
+        self._const = const
+        self._block_start = -1
+        self._states: list[int] = []
+        self._incs: list[int] = []
+        self._bit_generator = np.random.PCG64(0)
+        self._generator = np.random.Generator(self._bit_generator)
+
+    def generator(self, t: int) -> np.random.Generator:
+        """Step ``t``'s generator (the shared one, reset to that step's state)."""
+        t = int(t)
+        i = t - self._block_start
+        if not 0 <= i < len(self._states):
+            if t < 0 or t + STEP_BLOCK > 1 << 32:  # not one word: numpy's own construction
+                return np.random.default_rng(
+                    np.random.SeedSequence(
+                        self.seq.entropy, spawn_key=(*self.seq.spawn_key, *self.prefix, t)
+                    )
+                )
+            self._derive(t)
+            i = 0
+        self._bit_generator.state = {
+            "bit_generator": "PCG64",
+            "state": {"state": self._states[i], "inc": self._incs[i]},
+            "has_uint32": 0,
+            "uinteger": 0,
+        }
+        return self._generator
+
+    def _derive(self, start: int) -> None:
+        """The PCG64 states and increments of steps ``start .. start + STEP_BLOCK - 1``."""
+        t = np.arange(start, start + STEP_BLOCK, dtype=np.uint64).astype(np.uint32)
+        const = self._const
+        pool = []
+        for dst in range(_POOL_SIZE):
+            value, const = _hashmix_array(t, const)
+            pool.append(_mix(np.full(STEP_BLOCK, self._pool[dst], dtype=np.uint32), value))
+        # generate_state(4, np.uint64): eight 32-bit words from the pool, in turn.
+        const = _INIT_B
+        out = []
+        for i in range(2 * _POOL_SIZE):
+            data = pool[i % _POOL_SIZE] ^ np.uint32(const)
+            const = (const * _MULT_B) & _MASK32
+            data = data * np.uint32(const)
+            out.append(data ^ (data >> np.uint32(_XSHIFT)))
+        u64 = [
+            out[2 * j].astype(np.uint64) | (out[2 * j + 1].astype(np.uint64) << np.uint64(32))
+            for j in range(_POOL_SIZE)
+        ]
+        hi_s, lo_s, hi_i, lo_i = (w.tolist() for w in u64)
+        self._states, self._incs = [], []
+        for seed_hi, seed_lo, inc_hi, inc_lo in zip(hi_s, lo_s, hi_i, lo_i, strict=True):
+            # pcg64_set_seed: pcg_setseq_128_srandom_r (state 0, a step, the seed added, a step)
+            inc = ((((inc_hi << 64) | inc_lo) << 1) | 1) & _MASK128
+            seed = (seed_hi << 64) | seed_lo
+            self._states.append((((inc + seed) & _MASK128) * _PCG_MULT + inc) & _MASK128)
+            self._incs.append(inc)
+        self._block_start = start
+
+
+def _hashmix_int(value: int, const: int) -> tuple[int, int]:
+    """SeedSequence's ``hashmix`` of one word: the mixed word and the next hash constant."""
+    value ^= const
+    const = (const * _MULT_A) & _MASK32
+    value = (value * const) & _MASK32
+    return value ^ (value >> _XSHIFT), const
+
+
+def _hashmix_array(value: np.ndarray, const: int) -> tuple[np.ndarray, int]:
+    """:func:`_hashmix_int` of a uint32 array (numpy's uint32 products wrap as C's do)."""
+    value = value ^ np.uint32(const)
+    const = (const * _MULT_A) & _MASK32
+    value = value * np.uint32(const)
+    return value ^ (value >> np.uint32(_XSHIFT)), const
+
+
+def _mix(x, y):
+    """SeedSequence's ``mix`` of two words: Python ints, or uint32 arrays (whose products and
+    difference wrap as C's do)."""
+    if isinstance(x, int):
+        result = (_MIX_MULT_L * x - _MIX_MULT_R * y) & _MASK32
+        return result ^ (result >> _XSHIFT)
+    result = np.uint32(_MIX_MULT_L) * x - np.uint32(_MIX_MULT_R) * y
+    return result ^ (result >> np.uint32(_XSHIFT))
