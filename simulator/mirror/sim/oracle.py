@@ -7,10 +7,12 @@ faults (lag, stale, bad print), rounded to 8 decimals as the
 engine sends it. A push the oracle refuses (a move beyond its ``maxDeviationBps``) keeps the
 old price in the venue, while the agents believe the new one, as on chain.
 
-With feedback the median of the sources is one compiled call (:func:`_lower_weighted_median`,
-what :func:`simulator.prices.sources.lower_weighted_median_columns` gives, to the bit); the
-venues' prices and their noise stay numpy's (:func:`simulator.prices.sources.venue_prices`),
-drawn from the step's generator as on chain."""
+With feedback the venues' prices and the median of the sources are one compiled call
+(:func:`_source_median`: what :func:`simulator.prices.sources.venue_prices` and
+:func:`~simulator.prices.sources.lower_weighted_median_columns` give, to the bit); the noise is
+numpy's, drawn from the step's generator as on chain (the ``oracle`` stream's
+:class:`~simulator.scenario.randomness.StepStream`) and its ``exp`` taken by numpy (whose
+SIMD ``exp`` a compiled ``exp`` does not match to the bit)."""
 
 from __future__ import annotations
 
@@ -21,8 +23,6 @@ from simulator.engine.oracle import OracleModel
 from simulator.engine.state import EngineState
 from simulator.jit import kernel as _jit
 from simulator.mirror.sim.venue import VenueState
-from simulator.prices.sources import venue_prices
-from simulator.scenario.randomness import oracle_step_generator
 from simulator.units import to_wad
 
 
@@ -54,35 +54,49 @@ def source_median_usd(
     model: OracleModel, outside_history_usd: np.ndarray, amm_price_usd: np.ndarray, t: int
 ) -> np.ndarray:
     """:func:`simulator.engine.oracle.source_median_usd` (per market, USD; the same draws from
-    the step's generator, the same floats), the median by :func:`_lower_weighted_median`.
-    Raises ``ValueError`` for a NaN source, as it does."""
-    k, n_markets = len(model.lag_steps), outside_history_usd.shape[1]
-    draws = None
-    if (model.noise_bps > 0).any():
-        draws = oracle_step_generator(model.stream, t).standard_normal((k, n_markets))
-    prices = venue_prices(outside_history_usd, t, model.lag_steps, model.noise_bps, draws)
-    median = np.empty(n_markets)
-    if not _lower_weighted_median(prices, amm_price_usd, model.weights, model.total_weight,
-                                  median):  # fmt: skip
+    the step's generator, the same floats) in one compiled call (:func:`_source_median`) after
+    the draws and their ``exp`` (numpy's, as :func:`~simulator.prices.sources.venue_prices`
+    takes it). Raises ``ValueError`` for a NaN source, as it does."""
+    if model.noisy:
+        k, n_markets = len(model.lag_steps), outside_history_usd.shape[1]
+        factor = np.exp(model.noise_scale * model.noise.normal(t, (k, n_markets)))
+    else:
+        factor = _NO_NOISE
+    median = np.empty(outside_history_usd.shape[1])
+    if not _source_median(outside_history_usd, t, model.lag_steps, factor, amm_price_usd,
+                          model.weights, model.total_weight, median):  # fmt: skip
         raise ValueError("a source value is NaN")
     return median
 
 
+_NO_NOISE = np.empty((0, 0))
+""":func:`_source_median`'s ``factor`` when no venue has noise."""
+
+
 @_jit
-def _lower_weighted_median(prices, amm, weights, total_weight, out):
-    """Per market ``j``: the lower weighted median of the venues' ``prices[:, j]`` (K, M) and
-    the AMM's ``amm[j]`` (the K + 1 sources of ``weights``, their sum ``total_weight``) into
-    ``out[j]``, as :func:`~simulator.prices.sources.lower_weighted_median_columns` takes it:
-    the sources sorted ascending, ties in source order (a stable insertion sort, as numpy's
-    stable argsort), their weights summed in that order from the first, the value of the first
-    whose ``2 x`` sum reaches ``total_weight`` (the first source when none does, as
-    ``argmax`` of no True). False, ``out`` partly written, when a source is NaN."""
-    k, m = prices.shape
+def _source_median(history, t, lag_steps, factor, amm, weights, total_weight, out):
+    """Per market ``j``, into ``out[j]``: the lower weighted median of the K venues' prices
+    and the AMM's ``amm[j]`` (the K + 1 sources of ``weights``, their sum ``total_weight``).
+
+    Venue ``i`` posts ``history[max(t - lag_steps[i], 0), j]`` (the outside price it reads,
+    :func:`~simulator.prices.sources.lagged_rows`) times ``factor[i, j]`` (its noise,
+    ``exp(noise / 1e4 * z)``; no factor when ``factor`` has no rows), as
+    :func:`~simulator.prices.sources.venue_prices` prices them. The median as
+    :func:`~simulator.prices.sources.lower_weighted_median_columns` takes it: the sources
+    sorted ascending, ties in source order (a stable insertion sort, as numpy's stable
+    argsort), their weights summed in that order from the first, the value of the first whose
+    ``2 x`` sum reaches ``total_weight`` (the first source when none does, as ``argmax`` of no
+    True). False, ``out`` partly written, when a source is NaN."""
+    k = lag_steps.shape[0]
+    m = history.shape[1]
+    noisy = factor.shape[0] > 0
     values = np.empty(k + 1)
     order = np.empty(k + 1, dtype=np.int64)
     for j in range(m):
         for i in range(k):
-            values[i] = prices[i, j]
+            row = t - lag_steps[i]
+            price = history[row if row > 0 else 0, j]
+            values[i] = price * factor[i, j] if noisy else price
         values[k] = amm[j]
         for i in range(k + 1):
             if values[i] != values[i]:
