@@ -16,6 +16,8 @@ SIMD ``exp`` a compiled ``exp`` does not match to the bit)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from simulator.engine.context import Context
@@ -41,13 +43,57 @@ def push_prices(
         feed = ctx.faults.feed_markets(t, s.feed_prices_usd[: t + 1]).tolist()
     else:  # no lag, no stale step, no bad print: every oracle posts its source price
         feed = s.feed_prices_usd[t].tolist()
+    units = np.empty(len(feed))
+    _price_units(np.asarray(feed, dtype=np.float64), units)
     sent = 0
-    for m, price in enumerate(feed):
+    for m, (price, unit) in enumerate(zip(feed, units.tolist(), strict=True)):
         if price == price:  # not NaN: the oracle posts
-            venue.push_price(m, to_wad(round(price, 8)))
+            venue.push_price(m, posted_wad(price, unit))
             s.oracle_price_usd[m] = price
             sent += 1
     return sent
+
+
+def posted_wad(price_usd: float, units: float) -> int:
+    """The WAD the engine posts for ``price_usd``: ``to_wad(round(price_usd, 8))``, from
+    ``units`` (:func:`_price_units` of it) when the kernel gave them."""
+    if units == units:
+        return int(units) * _WAD_PER_UNIT
+    return to_wad(round(price_usd, 8))
+
+
+_WAD_PER_UNIT = 10**10
+"""WAD per 1e-8 (the 8 decimals the engine posts)."""
+
+
+@_jit
+def _price_units(prices, out):
+    """``out[j]``: ``prices[j]`` rounded to 8 decimals, in units of 1e-8 (a whole float), as
+    ``round(price, 8)`` rounds (the exact binary value to the nearest, ties to even), so that
+    ``to_wad(round(price, 8)) == out[j] * 10**10``; NaN (the caller rounds in Python) outside
+    ``[1e-4, 1e7)`` (and for NaN): there ``round``'s result may print with an exponent or more
+    than 15 significant digits, whose shortest ``repr`` ``to_wad`` reads need not be the
+    rounded decimal.
+
+    The exact product ``x = price * 1e8`` is ``y + e``: ``y`` its float, ``e`` the error
+    (Dekker's two-product, exact without fused multiply-adds). ``y - floor(y)`` is exact and a
+    multiple of ``ulp(y) <= 1/2``, and ``|e| <= ulp(y) / 2``: only a fraction of exactly 1/2
+    needs ``e`` to decide (above, below, or a tie to even)."""
+    for j in range(prices.shape[0]):
+        p = prices[j]
+        if not (p >= 1e-4 and p < 1e7):
+            out[j] = np.nan
+            continue
+        y = p * 1e8
+        c = 134217729.0 * p  # Veltkamp's split of p (2**27 + 1); 1e8 needs 19 bits: no split
+        high = c - (c - p)
+        low = p - high
+        e = -((y - high * 1e8) - low * 1e8)
+        whole = math.floor(y)
+        fraction = y - whole
+        if fraction > 0.5 or (fraction == 0.5 and (e > 0 or (e == 0 and whole % 2 == 1))):
+            whole += 1.0
+        out[j] = whole
 
 
 def source_median_usd(
