@@ -35,8 +35,7 @@ def drawn_prices() -> np.ndarray:
 
 def test_the_posted_wad_equals_to_wad_of_round_on_drawn_prices():
     prices = drawn_prices()
-    units = np.empty(len(prices))
-    _price_units(prices, units)
+    units = _price_units(prices)
     compiled = ties = 0
     for price, unit in zip(prices.tolist(), units.tolist(), strict=True):
         assert posted_wad(price, unit) == to_wad(round(price, 8)), price
@@ -47,7 +46,6 @@ def test_the_posted_wad_equals_to_wad_of_round_on_drawn_prices():
 
 def test_nan_and_prices_outside_the_range_are_left_to_python():
     prices = np.array([np.nan, np.inf, -np.inf, 0.0, 9.99e-5, 1e7, -5.0, 2.5e-7])
-    units = np.zeros(len(prices))
-    _price_units(prices, units)
+    units = _price_units(prices)
     assert np.isnan(units).all()
     assert posted_wad(1e7, np.nan) == 10**25 and posted_wad(2.5e-7, np.nan) == 25 * 10**10

@@ -40,13 +40,12 @@ def push_prices(
     else:
         s.feed_prices_usd[t] = exo_usd
     if ctx.scenario.oracle_faults:
-        feed = ctx.faults.feed_markets(t, s.feed_prices_usd[: t + 1]).tolist()
+        feed = np.asarray(ctx.faults.feed_markets(t, s.feed_prices_usd[: t + 1]), dtype=np.float64)
     else:  # no lag, no stale step, no bad print: every oracle posts its source price
-        feed = s.feed_prices_usd[t].tolist()
-    units = np.empty(len(feed))
-    _price_units(np.asarray(feed, dtype=np.float64), units)
+        feed = s.feed_prices_usd[t]
+    units = _price_units(feed)
     sent = 0
-    for m, (price, unit) in enumerate(zip(feed, units.tolist(), strict=True)):
+    for m, (price, unit) in enumerate(zip(feed.tolist(), units.tolist(), strict=True)):
         if price == price:  # not NaN: the oracle posts
             venue.push_price(m, posted_wad(price, unit))
             s.oracle_price_usd[m] = price
@@ -67,8 +66,8 @@ _WAD_PER_UNIT = 10**10
 
 
 @_jit
-def _price_units(prices, out):
-    """``out[j]``: ``prices[j]`` rounded to 8 decimals, in units of 1e-8 (a whole float), as
+def _price_units(prices):
+    """Per price (M,), ``out[j]``: ``prices[j]`` rounded to 8 decimals, in units of 1e-8 (a whole float), as
     ``round(price, 8)`` rounds (the exact binary value to the nearest, ties to even), so that
     ``to_wad(round(price, 8)) == out[j] * 10**10``; NaN (the caller rounds in Python) outside
     ``[1e-4, 1e7)`` (and for NaN): there ``round``'s result may print with an exponent or more
@@ -79,6 +78,7 @@ def _price_units(prices, out):
     (Dekker's two-product, exact without fused multiply-adds). ``y - floor(y)`` is exact and a
     multiple of ``ulp(y) <= 1/2``, and ``|e| <= ulp(y) / 2``: only a fraction of exactly 1/2
     needs ``e`` to decide (above, below, or a tie to even)."""
+    out = np.empty(prices.shape[0])
     for j in range(prices.shape[0]):
         p = prices[j]
         if not (p >= 1e-4 and p < 1e7):
@@ -94,6 +94,7 @@ def _price_units(prices, out):
         if fraction > 0.5 or (fraction == 0.5 and (e > 0 or (e == 0 and whole % 2 == 1))):
             whole += 1.0
         out[j] = whole
+    return out
 
 
 def source_median_usd(
