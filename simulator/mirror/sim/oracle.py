@@ -3,9 +3,11 @@
 feedback the lower weighted median of the outside venues (the outside price carried with the
 hedger's impact, the ``oracle`` stream's noise) and the spot AMM's price at the end of the
 previous block (:func:`simulator.engine.oracle.source_median_usd`); through the scenario's oracle
-faults (lag, stale, bad print), rounded to 8 decimals as the
-engine sends it. A push the oracle refuses (a move beyond its ``maxDeviationBps``) keeps the
-old price in the venue, while the agents believe the new one, as on chain.
+faults (lag, stale, bad print), rounded to 8 decimals as the engine sends it
+(:func:`posted_wad`: every market's WAD from one compiled call, :func:`_price_units`, equal to
+``to_wad(round(price, 8))``). A push the oracle refuses (a move beyond its
+``maxDeviationBps``) keeps the old price in the venue, while the agents believe the new one, as
+on chain.
 
 With feedback the venues' prices and the median of the sources are one compiled call
 (:func:`_source_median`: what :func:`simulator.prices.sources.venue_prices` and
@@ -67,8 +69,8 @@ _WAD_PER_UNIT = 10**10
 
 @_jit
 def _price_units(prices):
-    """Per price (M,), ``out[j]``: ``prices[j]`` rounded to 8 decimals, in units of 1e-8 (a whole float), as
-    ``round(price, 8)`` rounds (the exact binary value to the nearest, ties to even), so that
+    """Per price (M,), ``out[j]``: ``prices[j]`` rounded to 8 decimals, in units of 1e-8 (a
+    whole float), as ``round(price, 8)`` rounds (the exact binary value to the nearest, ties to even), so that
     ``to_wad(round(price, 8)) == out[j] * 10**10``; NaN (the caller rounds in Python) outside
     ``[1e-4, 1e7)`` (and for NaN): there ``round``'s result may print with an exponent or more
     than 15 significant digits, whose shortest ``repr`` ``to_wad`` reads need not be the
