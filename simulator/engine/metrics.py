@@ -70,44 +70,51 @@ def step_rows(
         else:
             final_of.setdefault(e.get("market"), []).append(e)
 
-    index_usd = _floats(levels["index_usd"])
-    mark_usd, amm_usd = _floats(levels["mark_usd"]), _floats(levels["amm_price_usd"])
-    oi_long, oi_short = _floats(levels["oi_long_base"]), _floats(levels["oi_short_base"])
-    funding = _floats(levels["funding_rate_per_hour"])
-    exogenous = _floats(exogenous_usd)
-    outside = None if outside_usd is None else _floats(outside_usd)
-    bad_debt = (np.asarray(levels["bad_debt_usd"]) - previous_bad_debt_usd).astype(float).tolist()
-    fees = (np.asarray(levels["fees_cum_usd"]) - previous_fees_usd).astype(float).tolist()
+    n_markets = len(symbols)
+    nothing = [None] * n_markets  # a column this step does not fill
     vault_equity = _mm_vault_equity(levels)
-    vault_size = (
-        None if vault_equity is None else _floats(levels["mm_vault_size_base"])
-    )  # the vault's signed size per market (base units), None without one
+    columns = zip(
+        symbols,
+        _floats(exogenous_usd),
+        _floats(levels["index_usd"]),
+        nothing if outside_usd is None else _floats(outside_usd),
+        _floats(levels["mark_usd"]),
+        _floats(levels["amm_price_usd"]),
+        _floats(levels["oi_long_base"]),
+        _floats(levels["oi_short_base"]),
+        _changes(levels["bad_debt_usd"], previous_bad_debt_usd),
+        _floats(levels["funding_rate_per_hour"]),
+        _changes(levels["fees_cum_usd"], previous_fees_usd),
+        # the vault's signed size per market (base units), None without one
+        nothing if vault_equity is None else _floats(levels["mm_vault_size_base"]),
+        strict=True,
+    )
     timestamp_s = step * step_seconds
     rows = []
-    for m, symbol in enumerate(symbols):
-        index = index_usd[m]
+    for (symbol, exo, index, outside, mark, amm, oi_long, oi_short, bad_debt, rate, fees,
+         size) in columns:  # fmt: skip
         row = {
             "step": step,
             "timestamp_s": timestamp_s,
             "market": symbol,
-            "price_exogenous_usd": exogenous[m],
+            "price_exogenous_usd": exo,
             "price_oracle_usd": index,
-            "price_outside_usd": None if outside is None else outside[m],
-            "price_mark_usd": mark_usd[m],
-            "price_amm_usd": amm_usd[m],
-            "oi_long_usd": oi_long[m] * index,
-            "oi_short_usd": oi_short[m] * index,
+            "price_outside_usd": outside,
+            "price_mark_usd": mark,
+            "price_amm_usd": amm,
+            "oi_long_usd": oi_long * index,
+            "oi_short_usd": oi_short * index,
             # The flows below: the sums of an empty market (int 0, as ``sum`` of nothing).
             "liquidated_notional_long_usd": 0,
             "liquidated_notional_short_usd": 0,
             "accounts_liquidated": 0,
             "adl_haircut_usd": 0,
             "adl_overshoot_usd": 0,
-            "bad_debt_usd": bad_debt[m],
+            "bad_debt_usd": bad_debt,
             "bad_debt_final_usd": 0,
-            "funding_rate": funding[m],
-            "fees_usd": fees[m],
-            "mm_vault_size_base": None if vault_size is None else vault_size[m],
+            "funding_rate": rate,
+            "fees_usd": fees,
+            "mm_vault_size_base": size,
         }
         mine = liquidations_of.get(symbol)
         if mine:
@@ -151,8 +158,22 @@ _GROUP_OF_KIND = {
 
 
 def _floats(values: Any) -> list[float]:
-    """Per-market values as Python floats (float64 first)."""
+    """Per-market values as Python floats (float64 first; a float64 array as it is)."""
+    if type(values) is np.ndarray and values.dtype == _FLOAT64:
+        return values.tolist()
     return np.asarray(values, dtype=np.float64).tolist()
+
+
+def _changes(level: Any, previous: np.ndarray) -> list[float]:
+    """``level - previous`` per market as Python floats (``astype(float)`` of the difference
+    when it is not float64 already)."""
+    change = np.asarray(level) - previous
+    if change.dtype != _FLOAT64:
+        change = change.astype(float)
+    return change.tolist()
+
+
+_FLOAT64 = np.dtype(np.float64)
 
 
 def _mm_vault_equity(levels: dict[str, Any]) -> float | None:

@@ -15,7 +15,7 @@ print; per market) act on the history of what the oracle would post
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -23,7 +23,7 @@ from simulator.engine.context import Action, Context
 from simulator.engine.state import EngineState
 from simulator.prices.sources import checked_weights, lower_weighted_median_columns, venue_prices
 from simulator.scenario import Scenario
-from simulator.scenario.randomness import oracle_step_generator
+from simulator.scenario.randomness import StepStream
 from simulator.units import to_wad
 
 
@@ -49,6 +49,22 @@ class OracleModel:
     """Per market (M): daily volatility (fraction)."""
     volume_daily_usd: np.ndarray
     """Per market (M): daily volume, scaled (USD)."""
+    # -- derived once from the fields above (not arguments: ``dataclasses.replace`` renews them)
+    noise: StepStream = field(init=False, repr=False, compare=False)
+    """The ``oracle`` stream's per-step generators (:class:`~simulator.scenario.randomness.
+    StepStream` of :attr:`stream`: step ``t`` draws as
+    :func:`~simulator.scenario.randomness.oracle_step_generator` of ``t``)."""
+    noisy: bool = field(init=False, repr=False, compare=False)
+    """Whether any venue has noise (``noise_bps > 0``): without, a step draws nothing."""
+    noise_scale: np.ndarray = field(init=False, repr=False, compare=False)
+    """(K, 1): ``noise_bps / 1e4`` as :func:`~simulator.prices.sources.venue_prices` scales the
+    draws (the standard deviation of each venue's log deviation, a fraction)."""
+
+    def __post_init__(self) -> None:
+        noise_bps = np.asarray(self.noise_bps, dtype=np.float64)
+        object.__setattr__(self, "noise", StepStream(self.stream))
+        object.__setattr__(self, "noisy", bool((noise_bps > 0).any()))
+        object.__setattr__(self, "noise_scale", noise_bps[:, None] / 1e4)
 
 
 @functools.lru_cache(maxsize=16)
@@ -93,9 +109,7 @@ def source_median_usd(
     weights (a NaN source, an empty pool's price say, raises as
     :func:`~simulator.prices.sources.lower_weighted_median` does)."""
     k, n_markets = len(model.lag_steps), outside_history_usd.shape[1]
-    draws = None
-    if (model.noise_bps > 0).any():
-        draws = oracle_step_generator(model.stream, t).standard_normal((k, n_markets))
+    draws = model.noise.normal(t, (k, n_markets)) if model.noisy else None
     values = np.empty((k + 1, n_markets))
     values[:k] = venue_prices(outside_history_usd, t, model.lag_steps, model.noise_bps, draws)
     values[k] = amm_price_usd

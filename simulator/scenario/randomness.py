@@ -8,6 +8,7 @@ change the price path. :func:`path_seeds` derives the integer seeds of the N pri
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,6 +68,183 @@ def oracle_step_generator(oracle: np.random.SeedSequence, step: int) -> np.rando
     return np.random.default_rng(
         np.random.SeedSequence(oracle.entropy, spawn_key=(*oracle.spawn_key, int(step)))
     )
+
+
+class StepStream:
+    """The generators of a stream's per-step children, at a fraction of their construction's
+    cost: step ``t``'s is ``np.random.default_rng(SeedSequence(seq.entropy, spawn_key=
+    (*seq.spawn_key, *prefix, t)))`` (:func:`oracle_step_generator` with no ``prefix``), the
+    same draws.
+
+    Building that generator hashes the seed sequence's whole key every step (numpy's
+    ``SeedSequence`` mixes its entropy words into a pool, then draws the PCG64 seed from the
+    pool). Every word of the key but the last, ``t``, is the same each step: the pool after
+    them and the hash constant are mixed once (:func:`_mixed_pool`), the last word's mixing
+    and the seed words of a range of steps are computed at once on uint32 arrays
+    (:func:`_seed_words`, numpy's own wrapping arithmetic), and each step's generator is one
+    reused PCG64 whose state is set to what seeding it gives (:func:`_pcg64_state`).
+    ``tests/engine/test_step_stream.py`` holds the pool, the seed words, the state and the
+    draws to numpy's construction over many steps and keys.
+
+    A step beyond ``2**32 - 1`` (two words) is built by numpy's construction itself.
+    """
+
+    def __init__(self, seq: np.random.SeedSequence, prefix: tuple[int, ...] = ()):
+        self.seq = seq
+        self.prefix = tuple(int(p) for p in prefix)
+        self._pool, self._hash_const = _mixed_pool(
+            _uint32_words(seq.entropy), _uint32_words((*seq.spawn_key, *self.prefix)),
+            int(seq.pool_size),
+        )  # fmt: skip
+        self._words: list[list[int]] = []
+        """The seed words (4 uint64, as ``generate_state(4, np.uint64)``) of steps 0, 1, ..."""
+        self._local = threading.local()
+
+    def __getstate__(self) -> dict:
+        """Pickled as its key alone (a thread's generator does not travel)."""
+        return {"seq": self.seq, "prefix": self.prefix}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["seq"], state["prefix"])
+
+    def seed_words(self, step: int) -> list[int]:
+        """Step ``step``'s PCG64 seed: ``generate_state(4, np.uint64)`` of its seed sequence
+        (Python ints)."""
+        step = int(step)
+        if step < 0:
+            raise ValueError(f"a step is >= 0 (got {step})")
+        if step > _MASK32:
+            child = np.random.SeedSequence(
+                self.seq.entropy, spawn_key=(*self.seq.spawn_key, *self.prefix, step)
+            )
+            return child.generate_state(4, np.uint64).tolist()
+        words = self._words
+        if step < len(words):
+            return words[step]
+        end = max(2 * len(words), _FIRST_STEPS)
+        if step >= end:  # far ahead: this step alone
+            return _seed_words(self._pool, self._hash_const, step, step + 1).tolist()[0]
+        # The next steps at once (a run asks for them in order).
+        end = min(end, _MASK32 + 1)
+        words = self._words = (
+            words + _seed_words(self._pool, self._hash_const, len(words), end).tolist()
+        )
+        return words[step]
+
+    def generator(self, step: int) -> np.random.Generator:
+        """Step ``step``'s generator: this thread's one Generator, its PCG64 set to the state
+        the step's seeding gives. It is the step's until the next call on this thread: draw
+        from it at once."""
+        local = self._local
+        gen = getattr(local, "generator", None)
+        if gen is None:
+            gen = local.generator = np.random.Generator(np.random.PCG64(0))
+        state, inc = _pcg64_state(self.seed_words(step))
+        gen.bit_generator.state = {
+            "bit_generator": "PCG64",
+            "state": {"state": state, "inc": inc},
+            "has_uint32": 0,
+            "uinteger": 0,
+        }
+        return gen
+
+    def normal(self, step: int, shape: tuple[int, ...]) -> np.ndarray:
+        """``standard_normal(shape)`` of step ``step``'s generator."""
+        return self.generator(step).standard_normal(shape)
+
+
+# numpy's SeedSequence (numpy/random/bit_generator.pyx): its hash and mixing constants.
+_MASK32 = 0xFFFFFFFF
+_INIT_A, _MULT_A, _INIT_B, _MULT_B = 0x43B0D7E5, 0x931E8875, 0x8B51F9DD, 0x58F38DED
+_MIX_MULT_L, _MIX_MULT_R, _XSHIFT = 0xCA01F9DD, 0x4973F715, 16
+# PCG64's 128-bit LCG multiplier (numpy/random/src/pcg64/pcg64.h).
+_PCG64_MULT = (2549297995355413924 << 64) + 4865540595714422341
+_MASK128 = (1 << 128) - 1
+_FIRST_STEPS = 2048
+"""Steps whose seed words :meth:`StepStream.seed_words` computes at its first call."""
+
+
+def _uint32_words(x) -> list[int]:
+    """An int as its 32-bit words, least significant first (``[0]`` for 0), a sequence of
+    ints as their words in order: how SeedSequence reads its entropy and spawn key."""
+    if isinstance(x, (int, np.integer)):
+        x = int(x)
+        if x < 0:
+            raise ValueError(f"seed words are >= 0 (got {x})")
+        words = [x & _MASK32]
+        x >>= 32
+        while x:
+            words.append(x & _MASK32)
+            x >>= 32
+        return words
+    return [w for v in x for w in _uint32_words(v)]
+
+
+def _hashmix(value: int, hash_const: int) -> tuple[int, int]:
+    """SeedSequence's ``hashmix``: the hashed value and the next hash constant."""
+    value ^= hash_const
+    hash_const = hash_const * _MULT_A & _MASK32
+    value = value * hash_const & _MASK32
+    return value ^ (value >> _XSHIFT), hash_const
+
+
+def _mix(x: int, y: int) -> int:
+    """SeedSequence's ``mix`` of two uint32."""
+    result = (_MIX_MULT_L * x - _MIX_MULT_R * y) & _MASK32
+    return result ^ (result >> _XSHIFT)
+
+
+def _mixed_pool(entropy: list[int], spawn: list[int], pool_size: int) -> tuple[list[int], int]:
+    """SeedSequence's pool after mixing every word of its assembled entropy (the run entropy,
+    padded with 0 to the pool size before a spawn key, then the spawn key's words) and the
+    hash constant then: the state a further word (a step) is mixed into."""
+    words = entropy + [0] * (pool_size - len(entropy)) + spawn
+    hash_const = _INIT_A
+    pool = []
+    for i in range(pool_size):  # the key is at least as long as the pool (padded)
+        value, hash_const = _hashmix(words[i], hash_const)
+        pool.append(value)
+    for src in range(pool_size):
+        for dst in range(pool_size):
+            if src != dst:
+                value, hash_const = _hashmix(pool[src], hash_const)
+                pool[dst] = _mix(pool[dst], value)
+    for src in range(pool_size, len(words)):
+        for dst in range(pool_size):
+            value, hash_const = _hashmix(words[src], hash_const)
+            pool[dst] = _mix(pool[dst], value)
+    return pool, hash_const
+
+
+def _seed_words(pool: list[int], hash_const: int, start: int, end: int) -> np.ndarray:
+    """(end - start, 4) uint64: ``generate_state(4, np.uint64)`` of the seed sequences whose
+    key is the mixed ``pool`` (at ``hash_const``) then one word, each of ``start .. end - 1``
+    (< 2**32). numpy's uint32 arrays wrap as SeedSequence's uint32 arithmetic does."""
+    steps = np.arange(start, end, dtype=np.uint32)
+    mixed = []
+    for word in pool:  # the step word mixed into every pool word, in order
+        value, hash_const = steps ^ np.uint32(hash_const), hash_const * _MULT_A & _MASK32
+        value = value * np.uint32(hash_const)
+        value ^= value >> np.uint32(_XSHIFT)
+        result = np.uint32(_MIX_MULT_L * word & _MASK32) - np.uint32(_MIX_MULT_R) * value
+        mixed.append(result ^ (result >> np.uint32(_XSHIFT)))
+    state = np.empty((len(steps), 8), dtype=np.uint32)
+    hash_const = _INIT_B
+    for i in range(8):  # generate_state: 8 uint32 words, read as 4 little-endian uint64
+        value = mixed[i % len(pool)] ^ np.uint32(hash_const)
+        hash_const = hash_const * _MULT_B & _MASK32
+        value = value * np.uint32(hash_const)
+        state[:, i] = value ^ (value >> np.uint32(_XSHIFT))
+    return state.astype("<u4").view("<u8").astype(np.uint64)
+
+
+def _pcg64_state(words: list[int]) -> tuple[int, int]:
+    """PCG64's (state, increment) after seeding with ``words`` (``pcg64_set_seed``: the first
+    two words the initial state, the last two the sequence; ``srandom_r``: state 0, one step,
+    plus the initial state, one step)."""
+    initial = words[0] << 64 | words[1]
+    inc = ((words[2] << 64 | words[3]) << 1 | 1) & _MASK128
+    return ((inc + initial) * _PCG64_MULT + inc) & _MASK128, inc
 
 
 def path_seeds(seed: int, n_paths: int) -> list[int]:

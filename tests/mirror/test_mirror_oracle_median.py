@@ -7,6 +7,8 @@ no venue, and a NaN source (refused by both)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -76,7 +78,7 @@ def test_the_median_equals_the_checked_reference_without_noise():
     for _ in range(2_000):
         k, m = int(rng.integers(0, 9)), int(rng.integers(1, 7))
         model = _model(rng, k, m)
-        model = OracleModel(**{**vars(model), "noise_bps": np.zeros(k)})
+        model = replace(model, noise_bps=np.zeros(k))
         history, amm = _prices(rng, (1, m)), _prices(rng, (m,))
         values = np.vstack([np.repeat(history, k, axis=0), amm[None, :]])
         want = lower_weighted_median(values, model.weights)

@@ -20,7 +20,7 @@ import numpy as np
 from simulator.engine.context import Context
 from simulator.jit import kernel as _jit
 from simulator.mirror.fixed import UNIT, WAD
-from simulator.mirror.sim import backstop
+from simulator.mirror.sim import backstop, jit_calls
 from simulator.mirror.sim.venue import VenueState
 from simulator.units import from_units, from_wad_array
 
@@ -56,9 +56,10 @@ def levels_of(venue: VenueState, amm: dict[str, np.ndarray] | None = None) -> di
     (``amm_reserve_usd``, ``amm_reserve_base``, ``amm_price_usd``,
     :meth:`~simulator.mirror.sim.spot.SpotBook.levels`); NaN without them.
 
-    Fast mode converts the per-market floats in one compiled call (:func:`_level_floats`, the
-    same IEEE divisions and sums as :func:`floats` of each); exact mode converts each value
-    from the chain's integer (:func:`floats`)."""
+    Fast mode converts the per-market floats and prices the mark in one compiled call
+    (:func:`_level_floats`, the same IEEE divisions and sums as :func:`floats` of each, the
+    mark's formula as :meth:`~simulator.mirror.sim.venue.VenueState.mark`'s); exact mode
+    converts each value from the chain's integer (:func:`floats`)."""
     f = venue.funding()
     m = venue.n_markets
     if venue.exact_mode:
@@ -77,19 +78,13 @@ def levels_of(venue: VenueState, amm: dict[str, np.ndarray] | None = None) -> di
         )  # fmt: skip
         fees, socialized = floats(venue.fees + venue.penalties), floats(venue.socialized)
         fund_units = int(venue.fund) // UNIT
+        mark = floats(venue.mark())
     else:
-        index, oi_long, oi_short, per_hour, rate, scale, bad_debt, fees, socialized = _level_floats(
-            venue.price,
-            venue.long_oi,
-            venue.short_oi,
-            f.funding_rate_per_day,
-            venue.markets.margin_scale,
-            venue.bad_debt_longs,
-            venue.bad_debt_shorts,
-            venue.final_bad_debt,
-            venue.fees,
-            venue.penalties,
-            venue.socialized,
+        (index, oi_long, oi_short, per_hour, rate, scale, bad_debt, fees, socialized,
+         mark) = _level_floats(
+            venue._market_floats, _AT, f.funding_rate_per_day, venue.markets.margin_scale,
+            venue.jit_buffers()[0], venue.bad_debt_longs, venue.bad_debt_shorts,
+            venue.final_bad_debt, venue.socialized,
         )  # fmt: skip
         fund_units = float(venue.fund) / UNIT
     if amm is None:
@@ -107,7 +102,7 @@ def levels_of(venue: VenueState, amm: dict[str, np.ndarray] | None = None) -> di
         "bad_debt_usd": bad_debt,
         "fees_cum_usd": fees,
         "socialized_cum_usd": socialized,
-        "mark_usd": floats(venue.mark()),
+        "mark_usd": mark,
         "insurance_fund_usd": from_units(fund_units),
         "vault_assets_usd": 0.0,
         "vault_supply": 0,
@@ -124,28 +119,50 @@ def levels_of(venue: VenueState, amm: dict[str, np.ndarray] | None = None) -> di
 _AMM_LEVELS = ("amm_reserve_usd", "amm_reserve_base", "amm_price_usd")
 
 
+#: Where :func:`_level_floats` reads the venue's packed arrays: the rows of the market floats
+#: (:data:`~simulator.mirror.sim.jit_calls.MARKET_FLOATS`: price, long and short open interest,
+#: fees, penalties), then the column of the packed parameters with the skew scale. Passed to
+#: the kernel (not read as globals, which numba would freeze into its cache).
+_AT = np.array([jit_calls.F_PRICE, jit_calls.F_LONG_OI, jit_calls.F_SHORT_OI, jit_calls.F_FEES,
+                jit_calls.F_PENALTIES, jit_calls.P_SKEW_SCALE], dtype=np.int64)  # fmt: skip
+
+
 @_jit
-def _level_floats(price, long_oi, short_oi, rate, scale, bad_debt_longs, bad_debt_shorts,
-                  final_bad_debt, fees, penalties, socialized):  # fmt: skip
-    """Fast mode's per-market levels from the venue's WAD floats (each (M,); ``final_bad_debt``
-    (M, 2)): index, open interest long and short, funding rate per hour and per day, margin
-    scale, bad debt (outstanding and final), fees (with penalties) and the socialized loss,
-    each ``/ 1e18`` as :func:`floats` divides (the rate per hour the rate per day ``/ 24``, the
-    sums in :func:`levels_of`'s exact-mode order). Rows of one (9, M) array."""
-    m = price.shape[0]
-    out = np.empty((9, m))
+def _level_floats(market_floats, at, rate, scale, params, bad_debt_longs, bad_debt_shorts,
+                  final_bad_debt, socialized):  # fmt: skip
+    """Fast mode's per-market levels from the venue's WAD floats: the packed market floats
+    (rows ``at[:5]``: price, long and short open interest, fees, penalties), the funding rate
+    per day, the margin scale, the packed parameters (column ``at[5]``: the skew scale), the
+    bad debts (``final_bad_debt`` (M, 2)) and the socialized loss. Rows of one (10, M) array:
+    index, open interest long and short, funding rate per hour and per day, margin scale, bad
+    debt (outstanding and final), fees (with penalties), the socialized loss, each ``/ 1e18``
+    as :func:`floats` divides (the rate per hour the rate per day ``/ 24``, the sums in
+    :func:`levels_of`'s exact-mode order), and the mark: ``fillPrice(market, 0)`` as
+    :meth:`~simulator.mirror.sim.venue.VenueState.mark` prices it
+    (:func:`simulator.mirror.sim.scalar.fill_price` of the skew, a delta of 0), ``/ 1e18``."""
+    m = rate.shape[0]
+    out = np.empty((10, m))
     for j in range(m):
-        out[0, j] = price[j] / 1e18
-        out[1, j] = long_oi[j] / 1e18
-        out[2, j] = short_oi[j] / 1e18
+        price = market_floats[at[0], j]
+        long_oi = market_floats[at[1], j]
+        short_oi = market_floats[at[2], j]
+        out[0, j] = price / 1e18
+        out[1, j] = long_oi / 1e18
+        out[2, j] = short_oi / 1e18
         per_day = rate[j] / 1e18
         out[3, j] = per_day / 24.0
         out[4, j] = per_day
         out[5, j] = scale[j] / 1e18
         debt = bad_debt_longs[j] + bad_debt_shorts[j] + final_bad_debt[j, 0] + final_bad_debt[j, 1]
         out[6, j] = debt / 1e18
-        out[7, j] = (fees[j] + penalties[j]) / 1e18
+        out[7, j] = (market_floats[at[3], j] + market_floats[at[4], j]) / 1e18
         out[8, j] = socialized[j] / 1e18
+        skew_scale = params[j, at[5]]
+        mark = price
+        if skew_scale != 0:
+            fill = price + (2.0 * (long_oi - short_oi) + 0.0) * price / (2.0 * skew_scale)
+            mark = fill if fill > 0 else 0.0
+        out[9, j] = mark / 1e18
     return out
 
 

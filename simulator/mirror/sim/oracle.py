@@ -3,16 +3,22 @@
 feedback the lower weighted median of the outside venues (the outside price carried with the
 hedger's impact, the ``oracle`` stream's noise) and the spot AMM's price at the end of the
 previous block (:func:`simulator.engine.oracle.source_median_usd`); through the scenario's oracle
-faults (lag, stale, bad print), rounded to 8 decimals as the
-engine sends it. A push the oracle refuses (a move beyond its ``maxDeviationBps``) keeps the
-old price in the venue, while the agents believe the new one, as on chain.
+faults (lag, stale, bad print), rounded to 8 decimals as the engine sends it
+(:func:`posted_wad`: every market's WAD from one compiled call, :func:`_price_units`, equal to
+``to_wad(round(price, 8))``). A push the oracle refuses (a move beyond its
+``maxDeviationBps``) keeps the old price in the venue, while the agents believe the new one, as
+on chain.
 
-With feedback the median of the sources is one compiled call (:func:`_lower_weighted_median`,
-what :func:`simulator.prices.sources.lower_weighted_median_columns` gives, to the bit); the
-venues' prices and their noise stay numpy's (:func:`simulator.prices.sources.venue_prices`),
-drawn from the step's generator as on chain."""
+With feedback the venues' prices and the median of the sources are one compiled call
+(:func:`_source_median`: what :func:`simulator.prices.sources.venue_prices` and
+:func:`~simulator.prices.sources.lower_weighted_median_columns` give, to the bit); the noise is
+numpy's, drawn from the step's generator as on chain (the ``oracle`` stream's
+:class:`~simulator.scenario.randomness.StepStream`) and its ``exp`` taken by numpy (whose
+SIMD ``exp`` a compiled ``exp`` does not match to the bit)."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -21,8 +27,6 @@ from simulator.engine.oracle import OracleModel
 from simulator.engine.state import EngineState
 from simulator.jit import kernel as _jit
 from simulator.mirror.sim.venue import VenueState
-from simulator.prices.sources import venue_prices
-from simulator.scenario.randomness import oracle_step_generator
 from simulator.units import to_wad
 
 
@@ -38,51 +42,110 @@ def push_prices(
     else:
         s.feed_prices_usd[t] = exo_usd
     if ctx.scenario.oracle_faults:
-        feed = ctx.faults.feed_markets(t, s.feed_prices_usd[: t + 1]).tolist()
+        feed = np.asarray(ctx.faults.feed_markets(t, s.feed_prices_usd[: t + 1]), dtype=np.float64)
     else:  # no lag, no stale step, no bad print: every oracle posts its source price
-        feed = s.feed_prices_usd[t].tolist()
+        feed = s.feed_prices_usd[t]
+    units = _price_units(feed)
     sent = 0
-    for m, price in enumerate(feed):
+    for m, (price, unit) in enumerate(zip(feed.tolist(), units.tolist(), strict=True)):
         if price == price:  # not NaN: the oracle posts
-            venue.push_price(m, to_wad(round(price, 8)))
+            venue.push_price(m, posted_wad(price, unit))
             s.oracle_price_usd[m] = price
             sent += 1
     return sent
+
+
+def posted_wad(price_usd: float, units: float) -> int:
+    """The WAD the engine posts for ``price_usd``: ``to_wad(round(price_usd, 8))``, from
+    ``units`` (:func:`_price_units` of it) when the kernel gave them."""
+    if units == units:
+        return int(units) * _WAD_PER_UNIT
+    return to_wad(round(price_usd, 8))
+
+
+_WAD_PER_UNIT = 10**10
+"""WAD per 1e-8 (the 8 decimals the engine posts)."""
+
+
+@_jit
+def _price_units(prices):
+    """Per price (M,), ``out[j]``: ``prices[j]`` rounded to 8 decimals, in units of 1e-8 (a
+    whole float), as ``round(price, 8)`` rounds (the exact binary value to the nearest, ties to even), so that
+    ``to_wad(round(price, 8)) == out[j] * 10**10``; NaN (the caller rounds in Python) outside
+    ``[1e-4, 1e7)`` (and for NaN): there ``round``'s result may print with an exponent or more
+    than 15 significant digits, whose shortest ``repr`` ``to_wad`` reads need not be the
+    rounded decimal.
+
+    The exact product ``x = price * 1e8`` is ``y + e``: ``y`` its float, ``e`` the error
+    (Dekker's two-product, exact without fused multiply-adds). ``y - floor(y)`` is exact and a
+    multiple of ``ulp(y) <= 1/2``, and ``|e| <= ulp(y) / 2``: only a fraction of exactly 1/2
+    needs ``e`` to decide (above, below, or a tie to even)."""
+    out = np.empty(prices.shape[0])
+    for j in range(prices.shape[0]):
+        p = prices[j]
+        if not (p >= 1e-4 and p < 1e7):
+            out[j] = np.nan
+            continue
+        y = p * 1e8
+        c = 134217729.0 * p  # Veltkamp's split of p (2**27 + 1); 1e8 needs 19 bits: no split
+        high = c - (c - p)
+        low = p - high
+        e = -((y - high * 1e8) - low * 1e8)
+        whole = math.floor(y)
+        fraction = y - whole
+        if fraction > 0.5 or (fraction == 0.5 and (e > 0 or (e == 0 and whole % 2 == 1))):
+            whole += 1.0
+        out[j] = whole
+    return out
 
 
 def source_median_usd(
     model: OracleModel, outside_history_usd: np.ndarray, amm_price_usd: np.ndarray, t: int
 ) -> np.ndarray:
     """:func:`simulator.engine.oracle.source_median_usd` (per market, USD; the same draws from
-    the step's generator, the same floats), the median by :func:`_lower_weighted_median`.
-    Raises ``ValueError`` for a NaN source, as it does."""
-    k, n_markets = len(model.lag_steps), outside_history_usd.shape[1]
-    draws = None
-    if (model.noise_bps > 0).any():
-        draws = oracle_step_generator(model.stream, t).standard_normal((k, n_markets))
-    prices = venue_prices(outside_history_usd, t, model.lag_steps, model.noise_bps, draws)
-    median = np.empty(n_markets)
-    if not _lower_weighted_median(prices, amm_price_usd, model.weights, model.total_weight,
-                                  median):  # fmt: skip
+    the step's generator, the same floats) in one compiled call (:func:`_source_median`) after
+    the draws and their ``exp`` (numpy's, as :func:`~simulator.prices.sources.venue_prices`
+    takes it). Raises ``ValueError`` for a NaN source, as it does."""
+    if model.noisy:
+        k, n_markets = len(model.lag_steps), outside_history_usd.shape[1]
+        factor = np.exp(model.noise_scale * model.noise.normal(t, (k, n_markets)))
+    else:
+        factor = _NO_NOISE
+    median = np.empty(outside_history_usd.shape[1])
+    if not _source_median(outside_history_usd, t, model.lag_steps, factor, amm_price_usd,
+                          model.weights, model.total_weight, median):  # fmt: skip
         raise ValueError("a source value is NaN")
     return median
 
 
+_NO_NOISE = np.empty((0, 0))
+""":func:`_source_median`'s ``factor`` when no venue has noise."""
+
+
 @_jit
-def _lower_weighted_median(prices, amm, weights, total_weight, out):
-    """Per market ``j``: the lower weighted median of the venues' ``prices[:, j]`` (K, M) and
-    the AMM's ``amm[j]`` (the K + 1 sources of ``weights``, their sum ``total_weight``) into
-    ``out[j]``, as :func:`~simulator.prices.sources.lower_weighted_median_columns` takes it:
-    the sources sorted ascending, ties in source order (a stable insertion sort, as numpy's
-    stable argsort), their weights summed in that order from the first, the value of the first
-    whose ``2 x`` sum reaches ``total_weight`` (the first source when none does, as
-    ``argmax`` of no True). False, ``out`` partly written, when a source is NaN."""
-    k, m = prices.shape
+def _source_median(history, t, lag_steps, factor, amm, weights, total_weight, out):
+    """Per market ``j``, into ``out[j]``: the lower weighted median of the K venues' prices
+    and the AMM's ``amm[j]`` (the K + 1 sources of ``weights``, their sum ``total_weight``).
+
+    Venue ``i`` posts ``history[max(t - lag_steps[i], 0), j]`` (the outside price it reads,
+    :func:`~simulator.prices.sources.lagged_rows`) times ``factor[i, j]`` (its noise,
+    ``exp(noise / 1e4 * z)``; no factor when ``factor`` has no rows), as
+    :func:`~simulator.prices.sources.venue_prices` prices them. The median as
+    :func:`~simulator.prices.sources.lower_weighted_median_columns` takes it: the sources
+    sorted ascending, ties in source order (a stable insertion sort, as numpy's stable
+    argsort), their weights summed in that order from the first, the value of the first whose
+    ``2 x`` sum reaches ``total_weight`` (the first source when none does, as ``argmax`` of no
+    True). False, ``out`` partly written, when a source is NaN."""
+    k = lag_steps.shape[0]
+    m = history.shape[1]
+    noisy = factor.shape[0] > 0
     values = np.empty(k + 1)
     order = np.empty(k + 1, dtype=np.int64)
     for j in range(m):
         for i in range(k):
-            values[i] = prices[i, j]
+            row = t - lag_steps[i]
+            price = history[row if row > 0 else 0, j]
+            values[i] = price * factor[i, j] if noisy else price
         values[k] = amm[j]
         for i in range(k + 1):
             if values[i] != values[i]:

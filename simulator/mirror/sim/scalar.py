@@ -337,33 +337,40 @@ def funding_params_of(markets: MarketArrays) -> FundingParams:
     )
 
 
-def _clamp(x: float, lo: float, hi: float) -> float:
-    return lo if x < lo else (hi if x > hi else x)
-
-
 def funding_now(fp: FundingParams, skew, rate, long_index, short_index, price, dt):
     """:func:`simulator.mirror.funding.funding_now` of every market (float lists in, lists of
-    (long index, short index, rate) out)."""
+    (long index, short index, rate) out). The clamps inlined and the columns zipped (it runs
+    at every new block time), the same operations in the same order as a
+    clamp function of each (``tests/mirror/test_mirror_funding_now.py`` holds it to that form)."""
     out_long, out_short, out_rate = [], [], []
-    day_wad = float(DAY * WAD)
-    for m in range(len(fp.model)):
-        if dt[m] == 0:
-            out_long.append(long_index[m])
-            out_short.append(short_index[m])
-            out_rate.append(rate[m])
+    day_wad = _DAY_WAD
+    columns = zip(fp.model, fp.skew_scale, fp.max_velocity, fp.interest, fp.band, fp.cap, skew,
+                  rate, long_index, short_index, price, dt, strict=True)  # fmt: skip
+    for model, scale, velocity, interest, band, cap, k, r, li, si, pr, d in columns:
+        if d == 0:
+            out_long.append(li)
+            out_short.append(si)
+            out_rate.append(r)
             continue
-        scale = fp.skew_scale[m]
-        p = 0.0 if scale == 0 else _clamp(skew[m] * WAD / scale, -WAD, WAD)
-        if fp.model[m] == 0:
-            new = rate[m] + p * fp.max_velocity[m] * dt[m] / float(WAD * DAY)
-        else:
-            new = 3 * (p + _clamp(fp.interest[m] - p, -fp.band[m], fp.band[m]))
-        cap = fp.cap[m]
-        if cap != 0:
-            new = _clamp(new, -cap, cap)
-        average = (rate[m] + new) / 2 if fp.model[m] == 0 else new
-        x = average * dt[m]
-        out_long.append(long_index[m] + x * price[m] / day_wad)
-        out_short.append(short_index[m] + (-x) * price[m] / day_wad)
+        if scale == 0:
+            p = 0.0
+        else:  # _clamp(k * WAD / scale, -WAD, WAD)
+            p = k * WAD / scale
+            p = -WAD if p < -WAD else (WAD if p > WAD else p)
+        if model == 0:
+            new = r + p * velocity * d / day_wad
+        else:  # 3 * (p + _clamp(interest - p, -band, band))
+            q = interest - p
+            new = 3 * (p + (-band if q < -band else (band if q > band else q)))
+        if cap != 0:  # _clamp(new, -cap, cap)
+            new = -cap if new < -cap else (cap if new > cap else new)
+        average = (r + new) / 2 if model == 0 else new
+        x = average * d
+        out_long.append(li + x * pr / day_wad)
+        out_short.append(si + (-x) * pr / day_wad)
         out_rate.append(new)
     return out_long, out_short, out_rate
+
+
+_DAY_WAD = float(DAY * WAD)
+"""A day in seconds times WAD, as a float (``float(WAD * DAY)``: the same number)."""
