@@ -30,7 +30,7 @@ import numpy as np
 
 from simulator.agents import flow_jit
 from simulator.scenario.flow import FLOW_KINDS, OrderFlow
-from simulator.scenario.randomness import StepGenerators
+from simulator.scenario.randomness import StepStream
 
 MOMENTUM, DIP_BUYERS, SHORT_SELLERS, REENTRY, FUNDING_ARBITRAGE = range(len(FLOW_KINDS))
 #: ``detail`` of a flow close, by exit code of :func:`exits`.
@@ -115,12 +115,12 @@ def step_rng(flow_stream: np.random.Generator, t: int) -> np.random.Generator:
     )
 
 
-def step_generators(flow_stream: np.random.Generator) -> StepGenerators:
+def step_generators(flow_stream: np.random.Generator) -> StepStream:
     """Every step's :func:`step_rng` of a run, without a SeedSequence per step:
     ``step_generators(stream).generator(t)`` draws what ``step_rng(stream, t)`` does (one
     generator, reset to step ``t``'s state at each call; see
-    :class:`~simulator.scenario.randomness.StepGenerators`)."""
-    return StepGenerators(flow_stream.bit_generator.seed_seq, (1,))
+    :class:`~simulator.scenario.randomness.StepStream`, the oracle's noise's too)."""
+    return StepStream(flow_stream.bit_generator.seed_seq, (1,))
 
 
 def setup_rng(flow_stream: np.random.Generator) -> np.random.Generator:

@@ -37,7 +37,7 @@ from simulator.engine.events import close_row, event_row
 from simulator.engine.margin import MarginUnits
 from simulator.engine.state import CLOSED, IDLE, OPEN, EngineState
 from simulator.scenario.flow import FLOW_KINDS
-from simulator.scenario.randomness import StepGenerators
+from simulator.scenario.randomness import StepStream
 from simulator.units import from_wad, to_wad
 
 
@@ -89,7 +89,7 @@ class FlowRun:
     group: np.ndarray | None = None
     """Each slot's (kind, market) group as the arrivals number it
     (:func:`simulator.agents.flow.slot_groups`; fixed for the run)."""
-    steps: StepGenerators | None = None
+    steps: StepStream | None = None
     """Step ``t``'s generator of ``stream`` (:func:`flow_agents.step_generators`: what
     :func:`flow_agents.step_rng` gives, without a SeedSequence per step)."""
     tables: KernelTables | None = None

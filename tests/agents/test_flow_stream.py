@@ -1,5 +1,5 @@
 """The flow's per-step generators without a SeedSequence per step
-(``simulator.scenario.randomness.StepGenerators``, ``simulator.agents.flow.step_generators``)
+(``simulator.scenario.randomness.StepStream``, ``simulator.agents.flow.step_generators``)
 draw what numpy's own construction draws (below, :func:`step_rng_reference`: ``step_rng`` as
 it was written before session 27), step for step: the generator's state, its draws, and the
 state it ends in, over thousands of steps (more than one block), at steps far into a run, for
@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from simulator.agents import flow
-from simulator.scenario.randomness import STEP_BLOCK, StepGenerators, random_streams
+from simulator.scenario.randomness import _FIRST_STEPS as STEP_BLOCK
+from simulator.scenario.randomness import StepStream, random_streams
 
 
 def step_rng_reference(flow_stream: np.random.Generator, t: int) -> np.random.Generator:
@@ -32,7 +33,7 @@ def _same(fast: np.random.Generator, want: np.random.Generator) -> None:
 
 
 def test_flow_stream_every_step_of_a_run():
-    """The scenario's flow stream (child 4 of the seed), steps 0 .. 2.5 blocks: each step's
+    """The scenario's flow stream (child 4 of the seed), steps 0 .. 2.5 times the steps the stream derives at first (it derives more as a run goes): each step's
     generator is numpy's child ``(1, t)``."""
     stream = random_streams(7).flow
     steps = flow.step_generators(stream)
@@ -59,7 +60,7 @@ def test_any_seed_sequence(entropy, spawn_key, prefix):
     """Any entropy and spawn key: the children ``(*prefix, t)`` at steps in, across and far
     past the first block, asked in any order (a resumed run starts where it resumes)."""
     seq = np.random.SeedSequence(entropy, spawn_key=spawn_key)
-    fast = StepGenerators(seq, prefix)
+    fast = StepStream(seq, prefix)
     for t in [5000, 0, 1, 2, STEP_BLOCK - 1, STEP_BLOCK, 3, 10**6, 2**31 + 17, 2**32 - 1]:
         want = np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, *prefix, t))
         _same(fast.generator(t), np.random.default_rng(want))

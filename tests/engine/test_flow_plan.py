@@ -1,6 +1,6 @@
 """The order-flow phase's step (``simulator.engine.flow.plan_flow``: three compiled calls
 around the draws, ``plan_before`` / ``plan_after`` / ``write_exit_steps`` of
-``simulator.agents.flow_jit``, a generator per step from ``StepGenerators``) gives, bit for
+``simulator.agents.flow_jit``, a generator per step from ``StepStream``) gives, bit for
 bit, what it gave before session 27 (kept below: :func:`plan_flow_reference`, the numpy
 glue around ``step_orders`` with ``step_rng``): the venue calls it returns (closes then
 opens, in order, their WAD sizes), the ``order_flow_unfilled`` rows, the planned change of
