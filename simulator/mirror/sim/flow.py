@@ -25,10 +25,11 @@ from simulator.mirror.sim.venue import VenueState
 
 @dataclass
 class FlowBlock:
-    """This block's flow calls and what the venue did with them."""
+    """This block's flow calls and what the venue did with them (:class:`planned.Executed`:
+    arrays, no transaction objects)."""
 
     actions: list[Action] = field(default_factory=list)
-    results: list[planned.Result] = field(default_factory=list)
+    executed: planned.Executed | None = None
 
     @property
     def rows(self) -> list[int]:
@@ -36,13 +37,14 @@ class FlowBlock:
         return [a.who for a in self.actions]
 
     def decoder(self, ctx: Context, s: EngineState, t: int) -> Callable[[], None]:
-        """The decode of the calls' ``PositionModified`` events into the slots' sizes and
-        entries (:func:`simulator.engine.events.decode_block`; it writes no row for a flow
-        call), to run when the block is decoded."""
+        """The decode of the calls' ``PositionModified`` fields into the slots' sizes and
+        entries (:func:`simulator.engine.events.decode_positions`, what
+        :func:`~simulator.engine.events.decode_block` does with them; it writes no row for a
+        flow call), to run when the block is decoded."""
 
         def decode() -> None:
             if self.actions:
-                events.decode_block(ctx, s, self.results, self.actions, t)  # type: ignore[arg-type]
+                events.decode_positions(ctx, s, self.executed.modified())
 
         return decode
 
@@ -57,11 +59,17 @@ def plan(
 
 
 def execute(ctx: Context, venue: VenueState, actions: list[Action]) -> FlowBlock:
-    """The flow calls on the venue, in order."""
-    return FlowBlock(actions, [planned.execute(ctx, venue, a.call) for a in actions])
+    """The flow calls on the venue, in order (:func:`planned.execute_many`: in fast mode
+    compiled batches)."""
+    return FlowBlock(actions, planned.execute_many(ctx, venue, [a.call for a in actions]))
 
 
 def record(ctx: Context, s: EngineState, block: FlowBlock, t: int, run: FlowRun | None):
     """The block's flow rows (``open``, ``close`` and their reverts) and the slots' opens and
-    outcomes, by :func:`simulator.engine.flow.record_flow` (after the block was decoded)."""
-    return engine_flow.record_flow(ctx, s, block.results, block.actions, t, run)  # type: ignore[arg-type]
+    outcomes, by :func:`simulator.engine.flow.record_flow_calls` (:func:`~simulator.engine.
+    flow.record_flow` over the calls' arrays; after the block was decoded)."""
+    if not block.actions:
+        return engine_flow.record_flow_calls(ctx, s, [], [], [], [], t, run)
+    done = block.executed
+    return engine_flow.record_flow_calls(ctx, s, block.actions, done.ok.tolist(), done.errors,
+                                         done.modified(), t, run)  # fmt: skip

@@ -12,11 +12,14 @@ the rows and the state from it. Values are WAD in the mode's type (exact: Python
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+
+import numpy as np
 
 from simulator.chain.abi import DecodedEvent
 from simulator.engine.context import Context
-from simulator.mirror.sim import backstop
+from simulator.mirror.sim import backstop, jit_calls
 from simulator.mirror.sim.calls import Liquidation, Reverted, error_text
 from simulator.mirror.sim.venue import VenueState
 
@@ -114,6 +117,119 @@ def execute(ctx: Context, venue: VenueState, call: Planned) -> Result:
         raise ValueError(f"the mirror has no venue method {method}")
     except Reverted as exc:
         return Result(False, error=ErrorText(exc))
+
+
+E_DELTA, E_FILL, E_SIZE, E_ENTRY, E_REALIZED, E_FEE, E_FUNDING, E_ISOLATED = range(8)
+"""Columns of :attr:`Executed.values`: a trade's ``PositionModified`` fields (``sizeDelta``,
+``fill``, ``newSize``, ``entryPrice``, ``realizedPnl``, ``fee``, ``funding``; WAD) and its
+margin mode (1 isolated)."""
+N_VALUES = 8
+_FROM_OUTS = [jit_calls.T_DELTA, jit_calls.T_FILL, jit_calls.T_SIZE, jit_calls.T_ENTRY,
+              jit_calls.T_REALIZED, jit_calls.T_FEE, jit_calls.T_FUNDING, jit_calls.T_ISOLATED]  # fmt: skip
+""":attr:`Executed.values`' columns in a batched trade's ``out`` (:mod:`jit_calls`)."""
+_KINDS = {"trade": jit_calls.K_TRADE, "closePosition": jit_calls.K_CLOSE}
+
+
+@dataclass
+class Executed:
+    """A block's planned calls run in order (:func:`execute_many`), as arrays: per call
+    whether it succeeded (``ok``), its revert's text (``errors``, None where it succeeded) and
+    a ``trade`` / ``closePosition``'s ``PositionModified`` fields (``values``, :data:`E_DELTA`
+    ...: WAD floats in fast mode, Python ints in exact mode; unset where the call is not a
+    succeeded trade); the :class:`Result` of a call of another method (``other``)."""
+
+    calls: Sequence[Planned]
+    ok: np.ndarray
+    errors: list[str | None]
+    values: np.ndarray
+    other: dict[int, Result] = field(default_factory=dict)
+
+    def traded(self) -> list[int]:
+        """The indices of the calls that are succeeded trades or closes (a
+        ``PositionModified`` each)."""
+        return [i for i, (done, c) in enumerate(zip(self.ok.tolist(), self.calls, strict=True))
+                if done and c.method in _KINDS]  # fmt: skip
+
+    def modified(self) -> list[tuple | None]:
+        """Per call: its ``PositionModified``'s (``account``, ``market``, ``sizeDelta``,
+        ``fill``, ``newSize``, ``entryPrice``, ``realizedPnl``, ``fee``, ``funding``) as the
+        engine's decoders read them (Python scalars), None for a call without one."""
+        out: list[tuple | None] = [None] * len(self.calls)
+        traded = self.traded()
+        if traded:
+            rows = self.values[traded, :E_ISOLATED].tolist()
+            for i, row in zip(traded, rows, strict=True):
+                call = self.calls[i]
+                out[i] = (call.sender, call.market_id, *row)
+        return out
+
+    def results(self) -> list[Result]:
+        """Each call's :class:`Result` as :func:`execute` gives it (for a reader of mined
+        transactions)."""
+        out = []
+        for i, (call, done, error) in enumerate(zip(self.calls, self.ok.tolist(), self.errors,
+                                                    strict=True)):  # fmt: skip
+            if i in self.other:
+                out.append(self.other[i])
+            elif not done:
+                out.append(Result(False, error=error))
+            else:
+                delta, fill, size, entry, realized, fee, paid, iso = self.values[i].tolist()
+                got = {"fill": fill, "new_size": size, "entry": entry, "realized": realized,
+                       "fee": fee, "funding": paid}  # fmt: skip
+                out.append(Result(True, None, [position_modified(call, delta, got, bool(iso))]))
+        return out
+
+
+def execute_many(ctx: Context, venue: VenueState, calls: Sequence[Planned]) -> Executed:
+    """Run ``calls`` on ``venue`` in order, each as :func:`execute` would run it, the results
+    as arrays (:class:`Executed`). Fast mode runs the ``trade`` / ``closePosition`` calls in
+    compiled batches (:meth:`~simulator.mirror.sim.venue_trades.TradesMixin.trade_batch`),
+    stopping at a call that needs Python (another method, a revert's text, a pause, a
+    breaker, a stale price), making it alone through :func:`execute` and resuming after
+    it."""
+    n = len(calls)
+    ok = np.zeros(n, dtype=bool)
+    errors: list[str | None] = [None] * n
+    done = Executed(calls, ok, errors, np.zeros((n, N_VALUES),
+                                                dtype=object if venue.exact_mode else float))  # fmt: skip
+    if venue.exact_mode or n == 0:
+        for i, call in enumerate(calls):
+            _store(done, i, execute(ctx, venue, call))
+        return done
+    spec = np.zeros((n, 3), dtype=np.int64)
+    bounds = np.zeros((n, 2))
+    for i, call in enumerate(calls):
+        a, kind = ctx.index(call.sender), _KINDS.get(call.method, jit_calls.K_PYTHON)
+        if a is None or kind == jit_calls.K_PYTHON:  # execute's error, or another method
+            spec[i, jit_calls.C_KIND] = jit_calls.K_PYTHON
+            continue
+        spec[i] = a, ctx.market_index(call.market_id), kind
+        bounds[i] = float(call.size_delta_wad), float(call.acceptable_price_wad)
+    outs = np.zeros((n, jit_calls.N_BATCH_OUT))
+    i = 0
+    while i < n:
+        stop = venue.trade_batch(i, spec, bounds, outs)
+        if stop > i:
+            ok[i:stop] = True
+            done.values[i:stop] = outs[i:stop, _FROM_OUTS]
+        if stop < n:
+            _store(done, stop, execute(ctx, venue, calls[stop]))
+        i = stop + 1
+    return done
+
+
+def _store(done: Executed, i: int, result: Result) -> None:
+    """Call ``i``'s :class:`Result` of :func:`execute` into ``done``'s arrays."""
+    done.ok[i] = result.ok
+    done.errors[i] = result.error
+    call = done.calls[i]
+    if call.method not in _KINDS:
+        done.other[i] = result
+    elif result.ok:
+        a = result.events[-1].args
+        done.values[i] = (a["sizeDelta"], a["fill"], a["newSize"], a["entryPrice"],
+                          a["realizedPnl"], a["fee"], a["funding"], int(a["isolated"]))  # fmt: skip
 
 
 def position_modified(call: Planned, delta: Any, got: dict[str, Any], isolated: bool):

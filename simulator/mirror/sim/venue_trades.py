@@ -229,6 +229,36 @@ class TradesMixin:
             i = stop + 1
         return results
 
+    def trade_batch(self, start: int, calls: np.ndarray, values: np.ndarray, outs: np.ndarray):
+        """Fast mode: the planned ``trade`` / ``closePosition`` calls from call ``start`` on,
+        compiled (:func:`jit_calls.trade_batch`: ``calls``, ``values`` and ``outs`` as it
+        takes them) until one needs Python; the account's ``_open`` order, the pool and the
+        fund then follow each call made, in order, as after :meth:`trade`. Returns the index
+        of the first call not made (``len(calls)``: all made), the caller's to make alone."""
+        params, tiers, _, _, _, armed = self.jit_buffers()
+        python_checks = np.array([self.risk_paused is not None or
+                                  (self.breaker is not None and b) for b in armed])  # fmt: skip
+        now_state, lis, sis, fn = self.funding_rows()
+        stop = jit_calls.trade_batch(
+            start, calls, values, python_checks, int(self.now), int(self.block), params, tiers,
+            self._market_floats, self._market_ints, self._position_floats,
+            self._position_ints, self.isolated, self.collateral, fn, outs,
+        )  # fmt: skip
+        if stop > start:
+            pool, fund = self.pool, self.fund
+            made = outs[start:stop, : jit_calls.T_SIZE0 + 1].tolist()
+            for (a, m, _), (_, size1, _, realized, fee, paid, fund_add, size0) in zip(
+                calls[start:stop].tolist(), made, strict=True
+            ):  # fmt: skip
+                self._track_open(a, m, size0, size1)
+                pool = pool + paid - realized
+                if fee != 0:
+                    fund = fund + fund_add
+            self.pool, self.fund = pool, fund
+            self.version += stop - start
+            self._keep_funding(now_state, lis, sis)
+        return stop
+
     def _close_one(self, a: int, m: int):
         """One call of :meth:`close_many` through :meth:`trade`."""
         size = self.size[a, m]
