@@ -922,7 +922,7 @@ def warm() -> None:
     close_batch(0, none, none, np.zeros(1, dtype=bool), True, 1, 1, params, tiers, mf, mi, pf,
                 pi, iso, col, fn, np.zeros((0, N_OUT)))  # fmt: skip
     trade_batch(0, np.zeros((0, 3), dtype=np.int64), np.zeros((0, 2)), np.zeros(1, dtype=bool),
-                1, 1, params, tiers, mf, mi, pf, pi, iso, col, fn, np.zeros((0, N_BATCH_OUT)))
+                1, 1, params, tiers, mf, mi, pf, pi, iso, col, fn, np.zeros((0, N_BATCH_OUT)))  # fmt: skip
     liquidate_isolated(0, 0, 1, 1, 0.0, params, tiers, mf, mi, pf, pi, iso, col, fn, out)
     liquidate_cross(0, 1, 1, 0.0, params, tiers, mf, mi, pf, pi, iso, col, fn, order, rows, out)
     liquidate_batch(0, none, none, np.zeros(0, dtype=bool), np.zeros(1, dtype=bool), 1, 1, 0.0,
