@@ -322,14 +322,13 @@ def decode_positions(ctx: Context, s: EngineState, modified: list[tuple | None])
     no event); the book row of (account, market), if any, takes the new size and entry, in
     call order."""
     tr = s.trader
-    size_base, entry_usd = tr.size_base, tr.entry_price_usd
+    size_base, entry_usd, row_of = tr.size_base, tr.entry_price_usd, ctx.row
     for fields in modified:
-        if fields is None:
-            continue
-        row = ctx.row(fields[0], fields[1])
-        if row is not None:
-            size_base[row] = abs(from_wad(fields[4]))
-            entry_usd[row] = from_wad(fields[5])
+        if fields is not None:
+            row = row_of(fields[0], fields[1])
+            if row is not None:  # from_wad inlined: the same division
+                size_base[row] = abs(fields[4] / WAD)
+                entry_usd[row] = fields[5] / WAD
 
 
 def update_inventories(s: EngineState, results: list[TxResult], actions: list[Action]) -> None:

@@ -125,7 +125,7 @@ def _check_block(base_venue, draw, block, seen: Counter | None = None) -> None:
     got = done.results()
     assert [_result_bits(g) for g in got] == [_result_bits(w) for w in want]
     assert _state(v) == _state(one)
-    modified = done.modified()
+    modified = done.modified
     for call, result, fields in zip(calls, want, modified, strict=True):
         if result.ok and call.method in ("trade", "closePosition"):
             a = result.events[-1].args
@@ -176,7 +176,7 @@ def test_an_empty_block_and_a_one_call_block(base):  # noqa: F811
     v = _setup(base, draw)
     before = _state(v)
     done = planned.execute_many(_Accounts(v), v, [])
-    assert done.results() == [] and done.modified() == [] and _state(v) == before
+    assert done.results() == [] and done.modified == [] and _state(v) == before
     _check_block(base, draw, [("trade", 3, 1, WAD // 10, 0)])
     _check_block(base, draw, [("trade", 3, 1, 0, 0)])
 
@@ -188,9 +188,9 @@ def test_a_batch_that_skips_a_calls_bookkeeping_is_caught(base, monkeypatch):  #
 
     def forgetful(self, start, calls, values, outs):
         pool = self.pool
-        stop = real(self, start, calls, values, outs)
+        got = real(self, start, calls, values, outs)
         self.pool = pool
-        return stop
+        return got
 
     monkeypatch.setattr(VenueState, "trade_batch", forgetful)
     draw = {"params": [{}] * 3, "partial": [False] * 3, "dt": 600, "moves": [1.05] * 3,

@@ -44,7 +44,7 @@ class FlowBlock:
 
         def decode() -> None:
             if self.actions:
-                events.decode_positions(ctx, s, self.executed.modified())
+                events.decode_positions(ctx, s, self.executed.modified)
 
         return decode
 
@@ -71,5 +71,5 @@ def record(ctx: Context, s: EngineState, block: FlowBlock, t: int, run: FlowRun 
     if not block.actions:
         return engine_flow.record_flow_calls(ctx, s, [], [], [], [], t, run)
     done = block.executed
-    return engine_flow.record_flow_calls(ctx, s, block.actions, done.ok.tolist(), done.errors,
-                                         done.modified(), t, run)  # fmt: skip
+    return engine_flow.record_flow_calls(ctx, s, block.actions, done.ok, done.errors,
+                                         done.modified, t, run)  # fmt: skip

@@ -119,100 +119,84 @@ def execute(ctx: Context, venue: VenueState, call: Planned) -> Result:
         return Result(False, error=ErrorText(exc))
 
 
-E_DELTA, E_FILL, E_SIZE, E_ENTRY, E_REALIZED, E_FEE, E_FUNDING, E_ISOLATED = range(8)
-"""Columns of :attr:`Executed.values`: a trade's ``PositionModified`` fields (``sizeDelta``,
-``fill``, ``newSize``, ``entryPrice``, ``realizedPnl``, ``fee``, ``funding``; WAD) and its
-margin mode (1 isolated)."""
-N_VALUES = 8
-_FROM_OUTS = [jit_calls.T_DELTA, jit_calls.T_FILL, jit_calls.T_SIZE, jit_calls.T_ENTRY,
-              jit_calls.T_REALIZED, jit_calls.T_FEE, jit_calls.T_FUNDING, jit_calls.T_ISOLATED]  # fmt: skip
-""":attr:`Executed.values`' columns in a batched trade's ``out`` (:mod:`jit_calls`)."""
 _KINDS = {"trade": jit_calls.K_TRADE, "closePosition": jit_calls.K_CLOSE}
 
 
 @dataclass
 class Executed:
-    """A block's planned calls run in order (:func:`execute_many`), as arrays: per call
-    whether it succeeded (``ok``), its revert's text (``errors``, None where it succeeded) and
-    a ``trade`` / ``closePosition``'s ``PositionModified`` fields (``values``, :data:`E_DELTA`
-    ...: WAD floats in fast mode, Python ints in exact mode; unset where the call is not a
-    succeeded trade); the :class:`Result` of a call of another method (``other``)."""
+    """A block's planned calls run in order (:func:`execute_many`): per call whether it
+    succeeded (``ok``), its revert's text (``errors``: None where it succeeded), a succeeded
+    ``trade`` / ``closePosition``'s ``PositionModified`` fields as the engine's decoders read
+    them (``modified``: ``account``, ``market``, ``sizeDelta``, ``fill``, ``newSize``,
+    ``entryPrice``, ``realizedPnl``, ``fee``, ``funding``, WAD in the mode's type; None for
+    another call) and margin mode (``isolated``), and the :class:`Result` of a call of
+    another method (``other``). Fast mode: ``values`` holds the trades' fields as the
+    compiled batch wrote them (:func:`jit_calls.trade_batch`'s ``outs``, :data:`jit_calls.
+    T_FILL` ...; a call made alone's written there too)."""
 
     calls: Sequence[Planned]
-    ok: np.ndarray
+    ok: list[bool]
     errors: list[str | None]
-    values: np.ndarray
+    modified: list[tuple | None]
+    isolated: list[bool]
     other: dict[int, Result] = field(default_factory=dict)
-
-    def traded(self) -> list[int]:
-        """The indices of the calls that are succeeded trades or closes (a
-        ``PositionModified`` each)."""
-        return [i for i, (done, c) in enumerate(zip(self.ok.tolist(), self.calls, strict=True))
-                if done and c.method in _KINDS]  # fmt: skip
-
-    def modified(self) -> list[tuple | None]:
-        """Per call: its ``PositionModified``'s (``account``, ``market``, ``sizeDelta``,
-        ``fill``, ``newSize``, ``entryPrice``, ``realizedPnl``, ``fee``, ``funding``) as the
-        engine's decoders read them (Python scalars), None for a call without one."""
-        out: list[tuple | None] = [None] * len(self.calls)
-        traded = self.traded()
-        if traded:
-            rows = self.values[traded, :E_ISOLATED].tolist()
-            for i, row in zip(traded, rows, strict=True):
-                call = self.calls[i]
-                out[i] = (call.sender, call.market_id, *row)
-        return out
+    values: np.ndarray | None = None
 
     def results(self) -> list[Result]:
         """Each call's :class:`Result` as :func:`execute` gives it (for a reader of mined
         transactions)."""
         out = []
-        for i, (call, done, error) in enumerate(zip(self.calls, self.ok.tolist(), self.errors,
-                                                    strict=True)):  # fmt: skip
+        for i, (call, done, error, fields, isolated) in enumerate(
+            zip(self.calls, self.ok, self.errors, self.modified, self.isolated, strict=True)
+        ):  # fmt: skip
             if i in self.other:
                 out.append(self.other[i])
             elif not done:
                 out.append(Result(False, error=error))
             else:
-                delta, fill, size, entry, realized, fee, paid, iso = self.values[i].tolist()
+                _, _, delta, fill, size, entry, realized, fee, paid = fields
                 got = {"fill": fill, "new_size": size, "entry": entry, "realized": realized,
                        "fee": fee, "funding": paid}  # fmt: skip
-                out.append(Result(True, None, [position_modified(call, delta, got, bool(iso))]))
+                out.append(Result(True, None, [position_modified(call, delta, got, isolated)]))
         return out
 
 
 def execute_many(ctx: Context, venue: VenueState, calls: Sequence[Planned]) -> Executed:
     """Run ``calls`` on ``venue`` in order, each as :func:`execute` would run it, the results
-    as arrays (:class:`Executed`). Fast mode runs the ``trade`` / ``closePosition`` calls in
-    compiled batches (:meth:`~simulator.mirror.sim.venue_trades.TradesMixin.trade_batch`),
-    stopping at a call that needs Python (another method, a revert's text, a pause, a
-    breaker, a stale price), making it alone through :func:`execute` and resuming after
-    it."""
+    as :class:`Executed`. Fast mode runs the ``trade`` / ``closePosition`` calls in compiled
+    batches (:meth:`~simulator.mirror.sim.venue_trades.TradesMixin.trade_batch`), stopping at
+    a call that needs Python (another method, a revert's text, a pause, a breaker, a stale
+    price), making it alone through :func:`execute` and resuming after it."""
     n = len(calls)
-    ok = np.zeros(n, dtype=bool)
-    errors: list[str | None] = [None] * n
-    done = Executed(calls, ok, errors, np.zeros((n, N_VALUES),
-                                                dtype=object if venue.exact_mode else float))  # fmt: skip
+    done = Executed(calls, [False] * n, [None] * n, [None] * n, [False] * n)
     if venue.exact_mode or n == 0:
         for i, call in enumerate(calls):
             _store(done, i, execute(ctx, venue, call))
         return done
-    spec = np.zeros((n, 3), dtype=np.int64)
-    bounds = np.zeros((n, 2))
-    for i, call in enumerate(calls):
-        a, kind = ctx.index(call.sender), _KINDS.get(call.method, jit_calls.K_PYTHON)
-        if a is None or kind == jit_calls.K_PYTHON:  # execute's error, or another method
-            spec[i, jit_calls.C_KIND] = jit_calls.K_PYTHON
-            continue
-        spec[i] = a, ctx.market_index(call.market_id), kind
-        bounds[i] = float(call.size_delta_wad), float(call.acceptable_price_wad)
-    outs = np.zeros((n, jit_calls.N_BATCH_OUT))
+    index, market_index, python = ctx.index, ctx.market_index, jit_calls.K_PYTHON
+    spec, bounds = [], []
+    for call in calls:
+        a, kind = index(call.sender), _KINDS.get(call.method, python)
+        if a is None or kind == python:  # execute's error, or another method
+            spec.append((0, 0, python))
+            bounds.append((0.0, 0.0))
+        else:
+            spec.append((a, market_index(call.market_id), kind))
+            bounds.append((float(call.size_delta_wad), float(call.acceptable_price_wad)))
+    spec_array, bounds_array = np.array(spec, dtype=np.int64), np.array(bounds)
+    outs = done.values = np.zeros((n, jit_calls.N_BATCH_OUT))
+    ok, modified, isolated = done.ok, done.modified, done.isolated
     i = 0
     while i < n:
-        stop = venue.trade_batch(i, spec, bounds, outs)
-        if stop > i:
-            ok[i:stop] = True
-            done.values[i:stop] = outs[i:stop, _FROM_OUTS]
+        stop, made = venue.trade_batch(i, spec_array, bounds_array, outs)
+        for k, out in enumerate(made, start=i):
+            call = calls[k]
+            ok[k] = True
+            modified[k] = (call.sender, call.market_id, out[jit_calls.T_DELTA],
+                           out[jit_calls.T_FILL], out[jit_calls.T_SIZE], out[jit_calls.T_ENTRY],
+                           out[jit_calls.T_REALIZED], out[jit_calls.T_FEE],
+                           out[jit_calls.T_FUNDING])  # fmt: skip
+            isolated[k] = out[jit_calls.T_ISOLATED] != 0
         if stop < n:
             _store(done, stop, execute(ctx, venue, calls[stop]))
         i = stop + 1
@@ -220,7 +204,8 @@ def execute_many(ctx: Context, venue: VenueState, calls: Sequence[Planned]) -> E
 
 
 def _store(done: Executed, i: int, result: Result) -> None:
-    """Call ``i``'s :class:`Result` of :func:`execute` into ``done``'s arrays."""
+    """Call ``i``'s :class:`Result` of :func:`execute` into ``done`` (and, fast mode, a
+    trade's fields into its ``values`` row)."""
     done.ok[i] = result.ok
     done.errors[i] = result.error
     call = done.calls[i]
@@ -228,8 +213,16 @@ def _store(done: Executed, i: int, result: Result) -> None:
         done.other[i] = result
     elif result.ok:
         a = result.events[-1].args
-        done.values[i] = (a["sizeDelta"], a["fill"], a["newSize"], a["entryPrice"],
-                          a["realizedPnl"], a["fee"], a["funding"], int(a["isolated"]))  # fmt: skip
+        fields = (a["account"], a["market"], a["sizeDelta"], a["fill"], a["newSize"],
+                  a["entryPrice"], a["realizedPnl"], a["fee"], a["funding"])  # fmt: skip
+        done.modified[i] = fields
+        done.isolated[i] = bool(a["isolated"])
+        if done.values is not None:
+            row = done.values[i]
+            (row[jit_calls.T_DELTA], row[jit_calls.T_FILL], row[jit_calls.T_SIZE],
+             row[jit_calls.T_ENTRY], row[jit_calls.T_REALIZED], row[jit_calls.T_FEE],
+             row[jit_calls.T_FUNDING]) = fields[2:]  # fmt: skip
+            row[jit_calls.T_ISOLATED] = float(done.isolated[i])
 
 
 def position_modified(call: Planned, delta: Any, got: dict[str, Any], isolated: bool):

@@ -234,30 +234,43 @@ class TradesMixin:
         compiled (:func:`jit_calls.trade_batch`: ``calls``, ``values`` and ``outs`` as it
         takes them) until one needs Python; the account's ``_open`` order, the pool and the
         fund then follow each call made, in order, as after :meth:`trade`. Returns the index
-        of the first call not made (``len(calls)``: all made), the caller's to make alone."""
+        of the first call not made (``len(calls)``: all made), the caller's to make alone,
+        and the ``outs`` rows of the calls made (lists of floats)."""
         params, tiers, _, _, _, armed = self.jit_buffers()
-        python_checks = np.array([self.risk_paused is not None or
-                                  (self.breaker is not None and b) for b in armed])  # fmt: skip
         now_state, lis, sis, fn = self.funding_rows()
         stop = jit_calls.trade_batch(
-            start, calls, values, python_checks, int(self.now), int(self.block), params, tiers,
-            self._market_floats, self._market_ints, self._position_floats,
+            start, calls, values, self._python_checks(armed), int(self.now), int(self.block),
+            params, tiers, self._market_floats, self._market_ints, self._position_floats,
             self._position_ints, self.isolated, self.collateral, fn, outs,
         )  # fmt: skip
-        if stop > start:
-            pool, fund = self.pool, self.fund
-            made = outs[start:stop, : jit_calls.T_SIZE0 + 1].tolist()
-            for (a, m, _), (_, size1, _, realized, fee, paid, fund_add, size0) in zip(
-                calls[start:stop].tolist(), made, strict=True
-            ):  # fmt: skip
+        if stop == start:
+            return stop, []
+        made = outs[start:stop].tolist()
+        pool, fund = self.pool, self.fund
+        opened = self.open_order
+        for (a, m, _), out in zip(calls[start:stop].tolist(), made, strict=True):
+            size0, size1 = out[jit_calls.T_SIZE0], out[jit_calls.T_SIZE]
+            if opened is None or (size0 == 0) != (size1 == 0):  # opened or closed
                 self._track_open(a, m, size0, size1)
-                pool = pool + paid - realized
-                if fee != 0:
-                    fund = fund + fund_add
-            self.pool, self.fund = pool, fund
-            self.version += stop - start
-            self._keep_funding(now_state, lis, sis)
-        return stop
+                opened = self.open_order
+            pool = pool + out[jit_calls.T_FUNDING] - out[jit_calls.T_REALIZED]
+            if out[jit_calls.T_FEE] != 0:
+                fund = fund + out[jit_calls.T_FUND_ADD]
+        self.pool, self.fund = pool, fund
+        self.version += stop - start
+        self._keep_funding(now_state, lis, sis)
+        return stop, made
+
+    def _python_checks(self, armed: tuple) -> np.ndarray:
+        """Per market: whether a trade's checks before its accounting are Python's (a
+        guardian's pause wired, or a circuit breaker with a band in the market), the compiled
+        batches' ``python_checks``; kept while the venue's pause, breaker and bands are."""
+        key = (armed, self.risk_paused is not None, self.breaker is not None)
+        cache = self.__dict__.get("_python_checks_cache")
+        if cache is None or cache[0][0] is not armed or cache[0][1:] != key[1:]:
+            checks = np.array([key[1] or (key[2] and b) for b in armed], dtype=bool)
+            cache = self._python_checks_cache = (key, checks)
+        return cache[1]
 
     def _close_one(self, a: int, m: int):
         """One call of :meth:`close_many` through :meth:`trade`."""
