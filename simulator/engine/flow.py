@@ -322,25 +322,26 @@ def record_flow_calls(
     if run is None:
         return []
     book = ctx.world.book
+    symbols, accounts, account_of, kind_of = ctx.symbols, ctx.accounts, book.account, book.flow_kind
+    reasons = run.close_reasons
     out: list[dict] = []
     for action, done, error, fields in zip(actions, ok, errors, modified, strict=True):
-        if action.kind not in _FLOW_CALLS:
+        kind = action.kind
+        if kind != "flow_open" and kind != "flow_close":
             continue
         r, m = action.who, action.market
-        account = ctx.accounts[book.account[r]]
+        account = accounts[account_of[r]]
         if not done:
-            what = "open" if action.kind == "flow_open" else "close"
-            detail = f"{FLOW_KINDS[book.flow_kind[r]]}: {error}"
+            what = "open" if kind == "flow_open" else "close"
+            detail = f"{FLOW_KINDS[kind_of[r]]}: {error}"
             out.append(
-                event_row(
-                    t, f"{what}_reverted", market=ctx.symbols[m], account=account, detail=detail
-                )
+                event_row(t, f"{what}_reverted", market=symbols[m], account=account, detail=detail)
             )
             continue
         if fields is None:
             continue
         event_account, market_id, delta, fill, new_size, entry, realized, fee, funding = fields
-        if action.kind == "flow_open":
+        if kind == "flow_open":
             s.opens[r] += 1
             s.opened_step[r] = t
             s.outcome[r], s.outcome_step[r] = OPEN, -1
@@ -351,19 +352,18 @@ def record_flow_calls(
                 event_row(
                     t,
                     "open",
-                    market=ctx.symbols[m],
+                    market=symbols[m],
                     account=account,
                     side="long" if delta > 0 else "short",
                     size=abs(from_wad(delta)),
                     price=from_wad(fill),
                     amount=from_wad(int(fee)),
-                    detail=FLOW_KINDS[book.flow_kind[r]],
+                    detail=FLOW_KINDS[kind_of[r]],
                 )
             )
         elif new_size == 0:
-            reason = run.close_reasons.get(r, "close")
-            out.append(close_row_of(ctx, t, reason, event_account, market_id, delta, fill,
-                                    realized, fee, funding))  # fmt: skip
+            out.append(close_row_of(ctx, t, reasons.get(r, "close"), event_account, market_id,
+                                    delta, fill, realized, fee, funding))  # fmt: skip
             s.outcome[r], s.outcome_step[r] = CLOSED, t
             s.realized_pnl_usd[r] = np.nan
     return out
