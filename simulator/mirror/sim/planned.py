@@ -186,17 +186,17 @@ def execute_many(ctx: Context, venue: VenueState, calls: Sequence[Planned]) -> E
     spec_array, bounds_array = np.array(spec, dtype=np.int64), np.array(bounds)
     outs = done.values = np.zeros((n, jit_calls.N_BATCH_OUT))
     ok, modified, isolated = done.ok, done.modified, done.isolated
+    delta, iso = jit_calls.T_DELTA, jit_calls.T_ISOLATED
+    fields = slice(jit_calls.T_FILL, jit_calls.T_FUNDING + 1)  # in PositionModified's order
     i = 0
     while i < n:
         stop, made = venue.trade_batch(i, spec_array, bounds_array, outs)
         for k, out in enumerate(made, start=i):
             call = calls[k]
             ok[k] = True
-            modified[k] = (call.sender, call.market_id, out[jit_calls.T_DELTA],
-                           out[jit_calls.T_FILL], out[jit_calls.T_SIZE], out[jit_calls.T_ENTRY],
-                           out[jit_calls.T_REALIZED], out[jit_calls.T_FEE],
-                           out[jit_calls.T_FUNDING])  # fmt: skip
-            isolated[k] = out[jit_calls.T_ISOLATED] != 0
+            # fill, newSize, entryPrice, realizedPnl, fee, funding: the kernel's out[0:6]
+            modified[k] = (call.sender, call.market_id, out[delta], *out[fields])
+            isolated[k] = out[iso] != 0
         if stop < n:
             _store(done, stop, execute(ctx, venue, calls[stop]))
         i = stop + 1
