@@ -182,11 +182,13 @@ def close_row_of(
 ) -> dict[str, Any]:  # fmt: skip
     """:func:`close_row` from the ``PositionModified``'s fields (WAD: the chain's integers, or
     the fast mirror's floats)."""
-    pnl = from_wad(realized_pnl - int(fee) - funding)
-    symbol = ctx.symbols[ctx.market_index(market_id)]
-    return event_row(step, "close", market=symbol, account=account, side=_side(-size_delta),
-                     size=from_wad(abs(size_delta)), price=from_wad(fill), amount=pnl,
-                     detail=reason)  # fmt: skip
+    size, price = abs(size_delta) / WAD, fill / WAD  # from_wad inlined: the same division
+    return {  # event_row's row (same keys, same order), built inline
+        "step": step, "kind": "close", "market": ctx.symbols[ctx.market_index(market_id)],
+        "account": account, "side": _side(-size_delta), "size_base": size, "price_usd": price,
+        "notional_usd": size * price, "amount_usd": (realized_pnl - int(fee) - funding) / WAD,
+        "detail": reason,
+    }  # fmt: skip
 
 
 #: ``detail`` of a trader's close by the behaviour that closed it (others: ``close``).

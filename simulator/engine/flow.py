@@ -36,7 +36,7 @@ from simulator.engine.events import close_row_of, event_row
 from simulator.engine.margin import MarginUnits
 from simulator.engine.state import CLOSED, IDLE, OPEN, EngineState
 from simulator.scenario.flow import FLOW_KINDS
-from simulator.units import from_wad, to_wad
+from simulator.units import WAD, from_wad, to_wad
 
 
 @dataclass
@@ -348,19 +348,13 @@ def record_flow_calls(
             s.realized_pnl_usd[r] = np.nan
             s.flow_open_size_base[r] = abs(from_wad(new_size))
             s.flow_open_entry_usd[r] = from_wad(entry)
-            out.append(
-                event_row(
-                    t,
-                    "open",
-                    market=symbols[m],
-                    account=account,
-                    side="long" if delta > 0 else "short",
-                    size=abs(from_wad(delta)),
-                    price=from_wad(fill),
-                    amount=from_wad(int(fee)),
-                    detail=FLOW_KINDS[kind_of[r]],
-                )
-            )
+            size, price = abs(delta / WAD), fill / WAD  # from_wad inlined: the same division
+            out.append({  # event_row's row (same keys, same order), built inline
+                "step": t, "kind": "open", "market": symbols[m], "account": account,
+                "side": "long" if delta > 0 else "short", "size_base": size, "price_usd": price,
+                "notional_usd": size * price, "amount_usd": int(fee) / WAD,
+                "detail": FLOW_KINDS[kind_of[r]],
+            })  # fmt: skip
         elif new_size == 0:
             out.append(close_row_of(ctx, t, reasons.get(r, "close"), event_account, market_id,
                                     delta, fill, realized, fee, funding))  # fmt: skip
