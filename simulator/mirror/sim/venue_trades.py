@@ -13,6 +13,10 @@ from simulator.mirror import fills, funding, margins
 from simulator.mirror.sim import jit_calls
 from simulator.mirror.sim.calls import Reverted, error_text
 
+_NO_PYTHON_CHECKS: dict[int, np.ndarray] = {}
+"""Per number of markets: the ``python_checks`` of a venue without a pause or a breaker (all
+False; read only)."""
+
 
 class TradesMixin:
     """``trade`` / ``tradeIsolated`` / ``closePosition`` on the venue's state."""
@@ -264,13 +268,16 @@ class TradesMixin:
     def _python_checks(self, armed: tuple) -> np.ndarray:
         """Per market: whether a trade's checks before its accounting are Python's (a
         guardian's pause wired, or a circuit breaker with a band in the market), the compiled
-        batches' ``python_checks``; kept while the venue's pause, breaker and bands are."""
-        key = (armed, self.risk_paused is not None, self.breaker is not None)
-        cache = self.__dict__.get("_python_checks_cache")
-        if cache is None or cache[0][0] is not armed or cache[0][1:] != key[1:]:
-            checks = np.array([key[1] or (key[2] and b) for b in armed], dtype=bool)
-            cache = self._python_checks_cache = (key, checks)
-        return cache[1]
+        batches' ``python_checks`` (none without a pause and a breaker: a shared array of
+        False, which the kernels only read)."""
+        if self.risk_paused is None and self.breaker is None:
+            n = len(armed)
+            none = _NO_PYTHON_CHECKS.get(n)
+            if none is None:
+                none = _NO_PYTHON_CHECKS[n] = np.zeros(n, dtype=bool)
+            return none
+        return np.array([self.risk_paused is not None or (self.breaker is not None and b)
+                         for b in armed], dtype=bool)  # fmt: skip
 
     def _close_one(self, a: int, m: int):
         """One call of :meth:`close_many` through :meth:`trade`."""
