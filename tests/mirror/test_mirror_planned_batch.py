@@ -102,7 +102,7 @@ def _one_by_one(ctx, venue, calls) -> list[planned.Result]:
     return [planned.execute(ctx, venue, c) for c in calls]
 
 
-def _check_block(base_venue, draw, block, seen: Counter | None = None) -> None:
+def _check_block(base_venue, draw, block, seen: Counter | None = None) -> tuple[list, list]:
     v, one = _setup(base_venue, draw), _setup(base_venue, draw)
     for call in draw["calls"]:
         _call(v, call)
@@ -140,6 +140,8 @@ def _check_block(base_venue, draw, block, seen: Counter | None = None) -> None:
         seen["batched"] += len(calls) - len(alone)
         # a call made alone between calls the kernel made: the batch stopped and resumed
         seen["resumed"] += any(0 < i < len(calls) - 1 and i + 1 not in alone for i in alone)
+    return [(c.method, r.ok, None if r.ok else str(r.error).split("(")[0]) for c, r in
+            zip(calls, want, strict=True)], alone  # fmt: skip
 
 
 def test_a_block_batched_equals_its_calls_one_by_one(base):  # noqa: F811
@@ -179,6 +181,35 @@ def test_an_empty_block_and_a_one_call_block(base):  # noqa: F811
     assert done.results() == [] and done.modified == [] and _state(v) == before
     _check_block(base, draw, [("trade", 3, 1, WAD // 10, 0)])
     _check_block(base, draw, [("trade", 3, 1, 0, 0)])
+
+
+def test_a_block_with_reverts_mid_batch(base):  # noqa: F811
+    """A block whose calls revert between filled ones (a zero size, a close of a flat
+    position, a buy above its bound, a keeper's call): the batch makes those alone and
+    resumes after each; results and state as one by one."""
+    draw = {"params": [{}] * 3, "partial": [False] * 3, "dt": 60, "moves": [1.0] * 3,
+            "ages": [0] * 3, "marks": [], "used": [0.0] * 3, "breaker": False, "paused": None,
+            "calls": []}  # fmt: skip
+    flat = next(a for a in range(0, 40, 4) if base.size[a, 2] == 0)  # _planned keeps a % 4 == 0
+    # accounts with cross margin only and a few thousand USD of collateral
+    a, b, c, d = [a for a in range(40) if not base.isolated[a].any()
+                  and base.collateral[a] > 2000 * WAD][:4]  # fmt: skip
+    block = [
+        ("trade", a, 1, WAD // 1000, 0),
+        ("trade", b, 2, 0, 0),  # ZeroAmount
+        ("trade", b, 2, WAD // 10, 0),
+        ("closePosition", flat, 3, 0, 0),  # NoPosition
+        ("trade", c, 3, 2 * WAD, 0),
+        ("trade", d, 3, WAD, 1),  # a buy above 1 wei: PriceLimitExceeded
+        ("liquidate", c, 0, 0, 0),
+        ("trade", c, 3, -WAD, 0),
+    ]
+    got, alone = _check_block(base, draw, block)
+    assert got == [("trade", True, None), ("trade", False, "ZeroAmount"),
+                   ("trade", True, None), ("closePosition", False, "NoPosition"),
+                   ("trade", True, None), ("trade", False, "PriceLimitExceeded"),
+                   ("liquidate", False, "NotLiquidatable"), ("trade", True, None)]  # fmt: skip
+    assert alone == [1, 3, 5, 6]  # the filled ones in the batch, resumed after each stop
 
 
 def test_a_batch_that_skips_a_calls_bookkeeping_is_caught(base, monkeypatch):  # noqa: F811
