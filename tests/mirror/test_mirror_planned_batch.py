@@ -192,8 +192,8 @@ def test_a_block_with_reverts_mid_batch(base):  # noqa: F811
             "calls": []}  # fmt: skip
     flat = next(a for a in range(0, 40, 4) if base.size[a, 2] == 0)  # _planned keeps a % 4 == 0
     # accounts with cross margin only and a few thousand USD of collateral
-    a, b, c, d = [a for a in range(40) if not base.isolated[a].any()
-                  and base.collateral[a] > 2000 * WAD][:4]  # fmt: skip
+    a, b, c, d = [k for k in range(40) if not base.isolated[k].any()
+                  and base.collateral[k] > 2000 * WAD][:4]  # fmt: skip
     block = [
         ("trade", a, 1, WAD // 1000, 0),
         ("trade", b, 2, 0, 0),  # ZeroAmount
