@@ -3,11 +3,14 @@ chain engine's own phase (:func:`simulator.engine.flow.plan_flow`: the slots' ta
 stop-loss and holding-time closes, the step's Poisson arrivals into idle slots past their
 cooldown, drawn from the flow stream as on chain), executed on the venue in block order after
 the traders' closes and top-ups (``closePosition`` / ``trade``, :mod:`~simulator.mirror.sim.
-planned`), and decoded by the engine's decoders from what each call did: the slots' sizes and
-entries (:func:`simulator.engine.events.decode_block`, when the block is decoded) and the
-``open`` / ``close`` / ``open_reverted`` / ``close_reverted`` rows with the slots' opens and
-outcomes (:func:`simulator.engine.flow.record_flow`, after the block's other rows, as the chain
-engine appends them). ``order_flow_unfilled`` rows are the plan's."""
+planned`: :func:`~simulator.mirror.sim.planned.execute_many`, compiled batches in fast mode),
+and decoded by the engine's decoders from what each call did: the slots' sizes and entries
+(:func:`simulator.engine.events.decode_positions`, :func:`~simulator.engine.events.
+decode_block`'s branch for them, when the block is decoded) and the ``open`` / ``close`` /
+``open_reverted`` / ``close_reverted`` rows with the slots' opens and outcomes
+(:func:`simulator.engine.flow.record_flow_calls`, :func:`~simulator.engine.flow.record_flow`
+from the calls' fields, after the block's other rows, as the chain engine appends them).
+``order_flow_unfilled`` rows are the plan's."""
 
 from __future__ import annotations
 

@@ -7,7 +7,12 @@ the engine's decoders read of a mined transaction (:class:`Result`: ``ok``, ``er
 chain's decoder prints it, and the decoded ``PositionModified`` event), so that the engine's
 own decoders (:func:`simulator.engine.events.decode_block`,
 :func:`simulator.engine.flow.record_flow`, :func:`simulator.engine.mm_vault.event_rows`) write
-the rows and the state from it. Values are WAD in the mode's type (exact: Python ints)."""
+the rows and the state from it. :func:`execute_many` runs a block's calls in order, in fast
+mode the trades and closes in compiled batches (:func:`simulator.mirror.sim.jit_calls.
+trade_batch`), and gives back what the decoders read as lists (:class:`Executed`, read by
+:func:`simulator.engine.events.decode_positions` and
+:func:`simulator.engine.flow.record_flow_calls`, no :class:`Result` built). Values are WAD in
+the mode's type (exact: Python ints)."""
 
 from __future__ import annotations
 
