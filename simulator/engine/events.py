@@ -172,11 +172,23 @@ def close_row(ctx: Context, e: DecodedEvent, step: int, reason: str) -> dict[str
     """The row of a trader's own close (a ``PositionModified`` to size 0); ``amount_usd`` is
     the realized PnL net of the fee and funding paid."""
     a = e.args
-    pnl = from_wad(a["realizedPnl"] - int(a["fee"]) - a["funding"])
-    symbol = ctx.symbols[ctx.market_index(a["market"])]
-    return event_row(step, "close", market=symbol, account=a["account"],
-                     side=_side(-a["sizeDelta"]), size=from_wad(abs(a["sizeDelta"])),
-                     price=from_wad(a["fill"]), amount=pnl, detail=reason)  # fmt: skip
+    return close_row_of(ctx, step, reason, a["account"], a["market"], a["sizeDelta"], a["fill"],
+                        a["realizedPnl"], a["fee"], a["funding"])  # fmt: skip
+
+
+def close_row_of(
+    ctx: Context, step: int, reason: str, account: str, market_id: int, size_delta: Any,
+    fill: Any, realized_pnl: Any, fee: Any, funding: Any,
+) -> dict[str, Any]:  # fmt: skip
+    """:func:`close_row` from the ``PositionModified``'s fields (WAD: the chain's integers, or
+    the fast mirror's floats)."""
+    size, price = abs(size_delta) / WAD, fill / WAD  # from_wad inlined: the same division
+    return {  # event_row's row (same keys, same order), built inline
+        "step": step, "kind": "close", "market": ctx.symbols[ctx.market_index(market_id)],
+        "account": account, "side": _side(-size_delta), "size_base": size, "price_usd": price,
+        "notional_usd": size * price, "amount_usd": (realized_pnl - int(fee) - funding) / WAD,
+        "detail": reason,
+    }  # fmt: skip
 
 
 #: ``detail`` of a trader's close by the behaviour that closed it (others: ``close``).
@@ -303,6 +315,22 @@ def decode_block(
                     _set_outcome(s, row, ADL, t)
             out += rows_from_event(ctx, e, t)
     return out
+
+
+def decode_positions(ctx: Context, s: EngineState, modified: list[tuple | None]) -> None:
+    """:func:`decode_block`'s ``PositionModified`` branch for calls that are not a trader's own
+    ``close`` (the order flow's), from the events' fields: per call its (``account``,
+    ``market``, ``sizeDelta``, ``fill``, ``newSize``, ``entryPrice``, ...) or None (reverted,
+    no event); the book row of (account, market), if any, takes the new size and entry, in
+    call order."""
+    tr = s.trader
+    size_base, entry_usd, row_of = tr.size_base, tr.entry_price_usd, ctx.row
+    for fields in modified:
+        if fields is not None:
+            row = row_of(fields[0], fields[1])
+            if row is not None:  # from_wad inlined: the same division
+                size_base[row] = abs(fields[4] / WAD)
+                entry_usd[row] = fields[5] / WAD
 
 
 def update_inventories(s: EngineState, results: list[TxResult], actions: list[Action]) -> None:

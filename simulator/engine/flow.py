@@ -33,12 +33,12 @@ from simulator.agents import flow as flow_agents
 from simulator.agents import flow_jit
 from simulator.chain.types import TxResult
 from simulator.engine.context import Action, Context
-from simulator.engine.events import close_row, event_row
+from simulator.engine.events import close_row_of, event_row
 from simulator.engine.margin import MarginUnits
 from simulator.engine.state import CLOSED, IDLE, OPEN, EngineState
 from simulator.scenario.flow import FLOW_KINDS
 from simulator.scenario.randomness import StepStream
-from simulator.units import from_wad, to_wad
+from simulator.units import WAD, from_wad, to_wad
 
 
 @dataclass
@@ -377,54 +377,84 @@ def record_flow(
     run: FlowRun | None,
 ) -> list[dict]:
     """The events of the block's flow calls, and the slots' opens and outcomes (after
-    :func:`simulator.engine.events.decode_block` wrote the sizes the venue reported)."""
+    :func:`simulator.engine.events.decode_block` wrote the sizes the venue reported): the
+    mined transactions' outcomes and last ``PositionModified`` read into
+    :func:`record_flow_calls`."""
+    if run is None:
+        return []
+    ok: list[bool] = []
+    errors: list = []
+    modified: list[tuple | None] = []
+    for result, action in zip(results, actions, strict=True):
+        fields = None
+        if action.kind in _FLOW_CALLS and result.ok:
+            events = [e for e in result.events if e.name == "PositionModified"]
+            if events:
+                a = events[-1].args
+                fields = (a["account"], a["market"], a["sizeDelta"], a["fill"], a["newSize"],
+                          a["entryPrice"], a["realizedPnl"], a["fee"], a["funding"])  # fmt: skip
+        ok.append(result.ok)
+        errors.append(result.error)
+        modified.append(fields)
+    return record_flow_calls(ctx, s, actions, ok, errors, modified, t, run)
+
+
+_FLOW_CALLS = ("flow_open", "flow_close")
+
+
+def record_flow_calls(
+    ctx: Context,
+    s: EngineState,
+    actions: list[Action],
+    ok: list[bool],
+    errors: list,
+    modified: list[tuple | None],
+    t: int,
+    run: FlowRun | None,
+) -> list[dict]:
+    """:func:`record_flow` from each call's outcome: ``ok[i]``, ``errors[i]`` (the revert's
+    text where it failed) and ``modified[i]``, its last ``PositionModified``'s (``account``,
+    ``market``, ``sizeDelta``, ``fill``, ``newSize``, ``entryPrice``, ``realizedPnl``,
+    ``fee``, ``funding``; WAD: the chain's integers or the fast mirror's floats) or None."""
     if run is None:
         return []
     book = ctx.world.book
+    symbols, accounts, account_of, kind_of = ctx.symbols, ctx.accounts, book.account, book.flow_kind
+    reasons = run.close_reasons
     out: list[dict] = []
-    for result, action in zip(results, actions, strict=True):
-        if action.kind not in ("flow_open", "flow_close"):
+    for action, done, error, fields in zip(actions, ok, errors, modified, strict=True):
+        kind = action.kind
+        if kind != "flow_open" and kind != "flow_close":
             continue
         r, m = action.who, action.market
-        account = ctx.accounts[book.account[r]]
-        if not result.ok:
-            what = "open" if action.kind == "flow_open" else "close"
-            detail = f"{FLOW_KINDS[book.flow_kind[r]]}: {result.error}"
+        account = accounts[account_of[r]]
+        if not done:
+            what = "open" if kind == "flow_open" else "close"
+            detail = f"{FLOW_KINDS[kind_of[r]]}: {error}"
             out.append(
-                event_row(
-                    t, f"{what}_reverted", market=ctx.symbols[m], account=account, detail=detail
-                )
+                event_row(t, f"{what}_reverted", market=symbols[m], account=account, detail=detail)
             )
             continue
-        modified = [e for e in result.events if e.name == "PositionModified"]
-        if not modified:
+        if fields is None:
             continue
-        e = modified[-1]
-        a = e.args
-        if action.kind == "flow_open":
-            size = abs(from_wad(a["sizeDelta"]))
-            fill = from_wad(a["fill"])
+        event_account, market_id, delta, fill, new_size, entry, realized, fee, funding = fields
+        if kind == "flow_open":
             s.opens[r] += 1
             s.opened_step[r] = t
             s.outcome[r], s.outcome_step[r] = OPEN, -1
             s.realized_pnl_usd[r] = np.nan
-            s.flow_open_size_base[r] = abs(from_wad(a["newSize"]))
-            s.flow_open_entry_usd[r] = from_wad(a["entryPrice"])
-            out.append(
-                event_row(
-                    t,
-                    "open",
-                    market=ctx.symbols[m],
-                    account=account,
-                    side="long" if a["sizeDelta"] > 0 else "short",
-                    size=size,
-                    price=fill,
-                    amount=from_wad(int(a["fee"])),
-                    detail=FLOW_KINDS[book.flow_kind[r]],
-                )
-            )
-        elif a["newSize"] == 0:
-            out.append(close_row(ctx, e, t, run.close_reasons.get(r, "close")))
+            s.flow_open_size_base[r] = abs(from_wad(new_size))
+            s.flow_open_entry_usd[r] = from_wad(entry)
+            size, price = abs(delta / WAD), fill / WAD  # from_wad inlined: the same division
+            out.append({  # event_row's row (same keys, same order), built inline
+                "step": t, "kind": "open", "market": symbols[m], "account": account,
+                "side": "long" if delta > 0 else "short", "size_base": size, "price_usd": price,
+                "notional_usd": size * price, "amount_usd": int(fee) / WAD,
+                "detail": FLOW_KINDS[kind_of[r]],
+            })  # fmt: skip
+        elif new_size == 0:
+            out.append(close_row_of(ctx, t, reasons.get(r, "close"), event_account, market_id,
+                                    delta, fill, realized, fee, funding))  # fmt: skip
             s.outcome[r], s.outcome_step[r] = CLOSED, t
             s.realized_pnl_usd[r] = np.nan
     return out

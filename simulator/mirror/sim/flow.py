@@ -3,11 +3,14 @@ chain engine's own phase (:func:`simulator.engine.flow.plan_flow`: the slots' ta
 stop-loss and holding-time closes, the step's Poisson arrivals into idle slots past their
 cooldown, drawn from the flow stream as on chain), executed on the venue in block order after
 the traders' closes and top-ups (``closePosition`` / ``trade``, :mod:`~simulator.mirror.sim.
-planned`), and decoded by the engine's decoders from what each call did: the slots' sizes and
-entries (:func:`simulator.engine.events.decode_block`, when the block is decoded) and the
-``open`` / ``close`` / ``open_reverted`` / ``close_reverted`` rows with the slots' opens and
-outcomes (:func:`simulator.engine.flow.record_flow`, after the block's other rows, as the chain
-engine appends them). ``order_flow_unfilled`` rows are the plan's."""
+planned`: :func:`~simulator.mirror.sim.planned.execute_many`, compiled batches in fast mode),
+and decoded by the engine's decoders from what each call did: the slots' sizes and entries
+(:func:`simulator.engine.events.decode_positions`, :func:`~simulator.engine.events.
+decode_block`'s branch for them, when the block is decoded) and the ``open`` / ``close`` /
+``open_reverted`` / ``close_reverted`` rows with the slots' opens and outcomes
+(:func:`simulator.engine.flow.record_flow_calls`, :func:`~simulator.engine.flow.record_flow`
+from the calls' fields, after the block's other rows, as the chain engine appends them).
+``order_flow_unfilled`` rows are the plan's."""
 
 from __future__ import annotations
 
@@ -25,10 +28,11 @@ from simulator.mirror.sim.venue import VenueState
 
 @dataclass
 class FlowBlock:
-    """This block's flow calls and what the venue did with them."""
+    """This block's flow calls and what the venue did with them (:class:`planned.Executed`:
+    arrays, no transaction objects)."""
 
     actions: list[Action] = field(default_factory=list)
-    results: list[planned.Result] = field(default_factory=list)
+    executed: planned.Executed | None = None
 
     @property
     def rows(self) -> list[int]:
@@ -36,13 +40,14 @@ class FlowBlock:
         return [a.who for a in self.actions]
 
     def decoder(self, ctx: Context, s: EngineState, t: int) -> Callable[[], None]:
-        """The decode of the calls' ``PositionModified`` events into the slots' sizes and
-        entries (:func:`simulator.engine.events.decode_block`; it writes no row for a flow
-        call), to run when the block is decoded."""
+        """The decode of the calls' ``PositionModified`` fields into the slots' sizes and
+        entries (:func:`simulator.engine.events.decode_positions`, what
+        :func:`~simulator.engine.events.decode_block` does with them; it writes no row for a
+        flow call), to run when the block is decoded."""
 
         def decode() -> None:
             if self.actions:
-                events.decode_block(ctx, s, self.results, self.actions, t)  # type: ignore[arg-type]
+                events.decode_positions(ctx, s, self.executed.modified)
 
         return decode
 
@@ -57,11 +62,17 @@ def plan(
 
 
 def execute(ctx: Context, venue: VenueState, actions: list[Action]) -> FlowBlock:
-    """The flow calls on the venue, in order."""
-    return FlowBlock(actions, [planned.execute(ctx, venue, a.call) for a in actions])
+    """The flow calls on the venue, in order (:func:`planned.execute_many`: in fast mode
+    compiled batches)."""
+    return FlowBlock(actions, planned.execute_many(ctx, venue, [a.call for a in actions]))
 
 
 def record(ctx: Context, s: EngineState, block: FlowBlock, t: int, run: FlowRun | None):
     """The block's flow rows (``open``, ``close`` and their reverts) and the slots' opens and
-    outcomes, by :func:`simulator.engine.flow.record_flow` (after the block was decoded)."""
-    return engine_flow.record_flow(ctx, s, block.results, block.actions, t, run)  # type: ignore[arg-type]
+    outcomes, by :func:`simulator.engine.flow.record_flow_calls` (:func:`~simulator.engine.
+    flow.record_flow` over the calls' arrays; after the block was decoded)."""
+    if not block.actions:
+        return engine_flow.record_flow_calls(ctx, s, [], [], [], [], t, run)
+    done = block.executed
+    return engine_flow.record_flow_calls(ctx, s, block.actions, done.ok, done.errors,
+                                         done.modified, t, run)  # fmt: skip

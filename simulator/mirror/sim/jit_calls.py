@@ -715,6 +715,60 @@ def close_batch(start, accounts, markets, python_checks, check_stale, now, block
     return accounts.shape[0]
 
 
+# -- a block's planned trades (the order flow's, the market-making vault's) -------------------
+C_ACCOUNT, C_MARKET, C_KIND = range(3)
+"""Columns of :func:`trade_batch`'s ``calls`` (int64): the account, the market, the kind."""
+K_TRADE, K_CLOSE, K_PYTHON = range(3)
+"""A call's kind: ``trade(market, sizeDelta, acceptablePrice)``, ``closePosition(market,
+acceptablePrice)``, or a call the batch does not make (the caller's, in Python)."""
+V_DELTA, V_ACCEPTABLE = range(2)
+"""Columns of :func:`trade_batch`'s ``values`` (float64, WAD): a trade's size delta, the
+call's price bound (0 = none)."""
+T_ISOLATED, T_DELTA = 8, 9
+"""A batched trade's ``out[8]``: its margin mode (1.0 isolated), ``out[9]``: its size delta
+(a close's: the position before it, negated)."""
+N_BATCH_OUT = 10
+
+
+@_jit
+def trade_batch(start, calls, values, python_checks, now, block, params, tiers, mf, mi, pf, pi,
+                isolated_flag, collateral, fn, outs):  # fmt: skip
+    """The planned venue calls ``calls[i]`` (:data:`C_ACCOUNT`, :data:`C_MARKET`,
+    :data:`C_KIND`; ``values[i]``: :data:`V_DELTA`, :data:`V_ACCEPTABLE`) in order from call
+    ``start``, each as ``PlannedCalls``' call made alone makes it: a ``trade`` a cross
+    :func:`trade` of its delta, a ``closePosition`` a :func:`trade` of the whole position in
+    its margin mode, each with its price bound; the results in ``outs[i]`` (:data:`T_FILL`
+    ..., :data:`T_SIZE0`, :data:`T_ISOLATED`, :data:`T_DELTA`). Returns the index of the first
+    call not made, the caller's to make (then to resume after it): a call of kind
+    :data:`K_PYTHON`, a trade of 0 (``ZeroAmount``), a close of a flat position
+    (``NoPosition``), a call in a market whose checks are Python's (``python_checks[m]``: a
+    pause or a breaker with a band wired), or one that reverts or reads a stale price
+    (nothing written; the caller's single call raises its error). The funding at now ``fn``
+    holds through the batch (see :func:`close_batch`)."""
+    size = pf[P_SIZE]
+    for i in range(start, calls.shape[0]):
+        a, m, kind = calls[i, C_ACCOUNT], calls[i, C_MARKET], calls[i, C_KIND]
+        if kind == K_PYTHON or python_checks[m]:
+            return i
+        s = size[a, m]
+        if kind == K_CLOSE:
+            if s == 0:
+                return i
+            delta, isolated = -s, isolated_flag[a, m]
+        else:
+            delta, isolated = values[i, V_DELTA], False
+            if delta == 0:
+                return i
+        out = outs[i]
+        code = trade(a, m, delta, isolated, 0.0, values[i, V_ACCEPTABLE], True, False, True,
+                     now, block, params, tiers, mf, mi, pf, pi, isolated_flag, collateral, fn,
+                     out)  # fmt: skip
+        if code != OK:
+            return i
+        out[T_SIZE0], out[T_ISOLATED], out[T_DELTA] = s, 1.0 if isolated else 0.0, delta
+    return calls.shape[0]
+
+
 @_jit
 def _settled_in_full(deficit, paid):
     """``_absorbDeficit`` of a share ``deficit`` the fund pays ``paid`` of leaves nothing in
@@ -867,6 +921,8 @@ def warm() -> None:
           iso, col, fn, out)  # fmt: skip
     close_batch(0, none, none, np.zeros(1, dtype=bool), True, 1, 1, params, tiers, mf, mi, pf,
                 pi, iso, col, fn, np.zeros((0, N_OUT)))  # fmt: skip
+    trade_batch(0, np.zeros((0, 3), dtype=np.int64), np.zeros((0, 2)), np.zeros(1, dtype=bool),
+                1, 1, params, tiers, mf, mi, pf, pi, iso, col, fn, np.zeros((0, N_BATCH_OUT)))  # fmt: skip
     liquidate_isolated(0, 0, 1, 1, 0.0, params, tiers, mf, mi, pf, pi, iso, col, fn, out)
     liquidate_cross(0, 1, 1, 0.0, params, tiers, mf, mi, pf, pi, iso, col, fn, order, rows, out)
     liquidate_batch(0, none, none, np.zeros(0, dtype=bool), np.zeros(1, dtype=bool), 1, 1, 0.0,

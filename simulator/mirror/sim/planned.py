@@ -7,16 +7,24 @@ the engine's decoders read of a mined transaction (:class:`Result`: ``ok``, ``er
 chain's decoder prints it, and the decoded ``PositionModified`` event), so that the engine's
 own decoders (:func:`simulator.engine.events.decode_block`,
 :func:`simulator.engine.flow.record_flow`, :func:`simulator.engine.mm_vault.event_rows`) write
-the rows and the state from it. Values are WAD in the mode's type (exact: Python ints)."""
+the rows and the state from it. :func:`execute_many` runs a block's calls in order, in fast
+mode the trades and closes in compiled batches (:func:`simulator.mirror.sim.jit_calls.
+trade_batch`), and gives back what the decoders read as lists (:class:`Executed`, read by
+:func:`simulator.engine.events.decode_positions` and
+:func:`simulator.engine.flow.record_flow_calls`, no :class:`Result` built). Values are WAD in
+the mode's type (exact: Python ints)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+
+import numpy as np
 
 from simulator.chain.abi import DecodedEvent
 from simulator.engine.context import Context
-from simulator.mirror.sim import backstop
+from simulator.mirror.sim import backstop, jit_calls
 from simulator.mirror.sim.calls import Liquidation, Reverted, error_text
 from simulator.mirror.sim.venue import VenueState
 
@@ -114,6 +122,112 @@ def execute(ctx: Context, venue: VenueState, call: Planned) -> Result:
         raise ValueError(f"the mirror has no venue method {method}")
     except Reverted as exc:
         return Result(False, error=ErrorText(exc))
+
+
+_KINDS = {"trade": jit_calls.K_TRADE, "closePosition": jit_calls.K_CLOSE}
+
+
+@dataclass
+class Executed:
+    """A block's planned calls run in order (:func:`execute_many`): per call whether it
+    succeeded (``ok``), its revert's text (``errors``: None where it succeeded), a succeeded
+    ``trade`` / ``closePosition``'s ``PositionModified`` fields as the engine's decoders read
+    them (``modified``: ``account``, ``market``, ``sizeDelta``, ``fill``, ``newSize``,
+    ``entryPrice``, ``realizedPnl``, ``fee``, ``funding``, WAD in the mode's type; None for
+    another call) and margin mode (``isolated``), and the :class:`Result` of a call of
+    another method (``other``). Fast mode: ``values`` holds the trades' fields as the
+    compiled batch wrote them (:func:`jit_calls.trade_batch`'s ``outs``, :data:`jit_calls.
+    T_FILL` ...; a call made alone's written there too)."""
+
+    calls: Sequence[Planned]
+    ok: list[bool]
+    errors: list[str | None]
+    modified: list[tuple | None]
+    isolated: list[bool]
+    other: dict[int, Result] = field(default_factory=dict)
+    values: np.ndarray | None = None
+
+    def results(self) -> list[Result]:
+        """Each call's :class:`Result` as :func:`execute` gives it (for a reader of mined
+        transactions)."""
+        out = []
+        for i, (call, done, error, fields, isolated) in enumerate(
+            zip(self.calls, self.ok, self.errors, self.modified, self.isolated, strict=True)
+        ):  # fmt: skip
+            if i in self.other:
+                out.append(self.other[i])
+            elif not done:
+                out.append(Result(False, error=error))
+            else:
+                _, _, delta, fill, size, entry, realized, fee, paid = fields
+                got = {"fill": fill, "new_size": size, "entry": entry, "realized": realized,
+                       "fee": fee, "funding": paid}  # fmt: skip
+                out.append(Result(True, None, [position_modified(call, delta, got, isolated)]))
+        return out
+
+
+def execute_many(ctx: Context, venue: VenueState, calls: Sequence[Planned]) -> Executed:
+    """Run ``calls`` on ``venue`` in order, each as :func:`execute` would run it, the results
+    as :class:`Executed`. Fast mode runs the ``trade`` / ``closePosition`` calls in compiled
+    batches (:meth:`~simulator.mirror.sim.venue_trades.TradesMixin.trade_batch`), stopping at
+    a call that needs Python (another method, a revert's text, a pause, a breaker, a stale
+    price), making it alone through :func:`execute` and resuming after it."""
+    n = len(calls)
+    done = Executed(calls, [False] * n, [None] * n, [None] * n, [False] * n)
+    if venue.exact_mode or n == 0:
+        for i, call in enumerate(calls):
+            _store(done, i, execute(ctx, venue, call))
+        return done
+    index, market_index, python = ctx.index, ctx.market_index, jit_calls.K_PYTHON
+    spec, bounds = [], []
+    for call in calls:
+        a, kind = index(call.sender), _KINDS.get(call.method, python)
+        if a is None or kind == python:  # execute's error, or another method
+            spec.append((0, 0, python))
+            bounds.append((0.0, 0.0))
+        else:
+            spec.append((a, market_index(call.market_id), kind))
+            bounds.append((float(call.size_delta_wad), float(call.acceptable_price_wad)))
+    spec_array, bounds_array = np.array(spec, dtype=np.int64), np.array(bounds)
+    outs = done.values = np.zeros((n, jit_calls.N_BATCH_OUT))
+    ok, modified, isolated = done.ok, done.modified, done.isolated
+    delta, iso = jit_calls.T_DELTA, jit_calls.T_ISOLATED
+    fields = slice(jit_calls.T_FILL, jit_calls.T_FUNDING + 1)  # in PositionModified's order
+    i = 0
+    while i < n:
+        stop, made = venue.trade_batch(i, spec_array, bounds_array, outs)
+        for k, out in enumerate(made, start=i):
+            call = calls[k]
+            ok[k] = True
+            # fill, newSize, entryPrice, realizedPnl, fee, funding: the kernel's out[0:6]
+            modified[k] = (call.sender, call.market_id, out[delta], *out[fields])
+            isolated[k] = out[iso] != 0
+        if stop < n:
+            _store(done, stop, execute(ctx, venue, calls[stop]))
+        i = stop + 1
+    return done
+
+
+def _store(done: Executed, i: int, result: Result) -> None:
+    """Call ``i``'s :class:`Result` of :func:`execute` into ``done`` (and, fast mode, a
+    trade's fields into its ``values`` row)."""
+    done.ok[i] = result.ok
+    done.errors[i] = result.error
+    call = done.calls[i]
+    if call.method not in _KINDS:
+        done.other[i] = result
+    elif result.ok:
+        a = result.events[-1].args
+        fields = (a["account"], a["market"], a["sizeDelta"], a["fill"], a["newSize"],
+                  a["entryPrice"], a["realizedPnl"], a["fee"], a["funding"])  # fmt: skip
+        done.modified[i] = fields
+        done.isolated[i] = bool(a["isolated"])
+        if done.values is not None:
+            row = done.values[i]
+            (row[jit_calls.T_DELTA], row[jit_calls.T_FILL], row[jit_calls.T_SIZE],
+             row[jit_calls.T_ENTRY], row[jit_calls.T_REALIZED], row[jit_calls.T_FEE],
+             row[jit_calls.T_FUNDING]) = fields[2:]  # fmt: skip
+            row[jit_calls.T_ISOLATED] = float(done.isolated[i])
 
 
 def position_modified(call: Planned, delta: Any, got: dict[str, Any], isolated: bool):

@@ -13,6 +13,10 @@ from simulator.mirror import fills, funding, margins
 from simulator.mirror.sim import jit_calls
 from simulator.mirror.sim.calls import Reverted, error_text
 
+_NO_PYTHON_CHECKS: dict[int, np.ndarray] = {}
+"""Per number of markets: the ``python_checks`` of a venue without a pause or a breaker (all
+False; read only)."""
+
 
 class TradesMixin:
     """``trade`` / ``tradeIsolated`` / ``closePosition`` on the venue's state."""
@@ -228,6 +232,52 @@ class TradesMixin:
                 results[stop] = self._close_one(accounts[stop], markets[stop])
             i = stop + 1
         return results
+
+    def trade_batch(self, start: int, calls: np.ndarray, values: np.ndarray, outs: np.ndarray):
+        """Fast mode: the planned ``trade`` / ``closePosition`` calls from call ``start`` on,
+        compiled (:func:`jit_calls.trade_batch`: ``calls``, ``values`` and ``outs`` as it
+        takes them) until one needs Python; the account's ``_open`` order, the pool and the
+        fund then follow each call made, in order, as after :meth:`trade`. Returns the index
+        of the first call not made (``len(calls)``: all made), the caller's to make alone,
+        and the ``outs`` rows of the calls made (lists of floats)."""
+        params, tiers, _, _, _, armed = self.jit_buffers()
+        now_state, lis, sis, fn = self.funding_rows()
+        stop = jit_calls.trade_batch(
+            start, calls, values, self._python_checks(armed), int(self.now), int(self.block),
+            params, tiers, self._market_floats, self._market_ints, self._position_floats,
+            self._position_ints, self.isolated, self.collateral, fn, outs,
+        )  # fmt: skip
+        if stop == start:
+            return stop, []
+        made = outs[start:stop].tolist()
+        pool, fund = self.pool, self.fund
+        opened = self.open_order
+        for (a, m, _), out in zip(calls[start:stop].tolist(), made, strict=True):
+            size0, size1 = out[jit_calls.T_SIZE0], out[jit_calls.T_SIZE]
+            if opened is None or (size0 == 0) != (size1 == 0):  # opened or closed
+                self._track_open(a, m, size0, size1)
+                opened = self.open_order
+            pool = pool + out[jit_calls.T_FUNDING] - out[jit_calls.T_REALIZED]
+            if out[jit_calls.T_FEE] != 0:
+                fund = fund + out[jit_calls.T_FUND_ADD]
+        self.pool, self.fund = pool, fund
+        self.version += stop - start
+        self._keep_funding(now_state, lis, sis)
+        return stop, made
+
+    def _python_checks(self, armed: tuple) -> np.ndarray:
+        """Per market: whether a trade's checks before its accounting are Python's (a
+        guardian's pause wired, or a circuit breaker with a band in the market), the compiled
+        batches' ``python_checks`` (none without a pause and a breaker: a shared array of
+        False, which the kernels only read)."""
+        if self.risk_paused is None and self.breaker is None:
+            n = len(armed)
+            none = _NO_PYTHON_CHECKS.get(n)
+            if none is None:
+                none = _NO_PYTHON_CHECKS[n] = np.zeros(n, dtype=bool)
+            return none
+        return np.array([self.risk_paused is not None or (self.breaker is not None and b)
+                         for b in armed], dtype=bool)  # fmt: skip
 
     def _close_one(self, a: int, m: int):
         """One call of :meth:`close_many` through :meth:`trade`."""
