@@ -76,11 +76,20 @@ class Context:
     """Per market: spot AMM fee (fraction)."""
     vault_address: str | None
     """The backstop vault (its venue account), None without one."""
+    event_kinds: frozenset[str] | None = None
+    """The ``events`` rows the run keeps, by ``kind`` (None: every row, as a run folder has
+    them). A tuning evaluation keeps only what its summary and the step rows read
+    (:data:`simulator.mirror.run.EVALUATION_EVENT_KINDS`); the busiest phases then skip
+    building the rows of other kinds (:meth:`keeps`), and change nothing else."""
     _index_of: dict[str, int] = field(default_factory=dict, repr=False)
     _row_of: dict[tuple[str, int], int] = field(default_factory=dict, repr=False)
     _market_of: dict[int, int] = field(default_factory=dict, repr=False)
     _rows_of_account: list[list[int]] = field(default_factory=list, repr=False)
     _market_ids: list[int] | None = field(default=None, repr=False)
+
+    def keeps(self, kind: str) -> bool:
+        """Whether the run keeps ``events`` rows of ``kind`` (:attr:`event_kinds`)."""
+        return self.event_kinds is None or kind in self.event_kinds
 
     @property
     def symbols(self) -> list[str]:

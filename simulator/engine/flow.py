@@ -232,7 +232,7 @@ def plan_flow(
         m = markets[i]
         call = v.trade(accounts[i], market_ids[m], side * to_wad(round(size, 12)))
         actions.append(Action(call, "flow_open", row_list[i], m))
-    if any_unfilled:
+    if any_unfilled and ctx.keeps("order_flow_unfilled"):
         arrivals, unfilled_list = counts.tolist(), unfilled.tolist()
         kinds, unfilled_markets = np.nonzero(unfilled)
         for k, m in zip(kinds.tolist(), unfilled_markets.tolist(), strict=True):
@@ -421,6 +421,7 @@ def record_flow_calls(
     book = ctx.world.book
     symbols, accounts, account_of, kind_of = ctx.symbols, ctx.accounts, book.account, book.flow_kind
     reasons = run.close_reasons
+    keep_open, keep_close = ctx.keeps("open"), ctx.keeps("close")  # the rows; state regardless
     out: list[dict] = []
     for action, done, error, fields in zip(actions, ok, errors, modified, strict=True):
         kind = action.kind
@@ -445,6 +446,8 @@ def record_flow_calls(
             s.realized_pnl_usd[r] = np.nan
             s.flow_open_size_base[r] = abs(from_wad(new_size))
             s.flow_open_entry_usd[r] = from_wad(entry)
+            if not keep_open:
+                continue
             size, price = abs(delta / WAD), fill / WAD  # from_wad inlined: the same division
             out.append({  # event_row's row (same keys, same order), built inline
                 "step": t, "kind": "open", "market": symbols[m], "account": account,
@@ -453,8 +456,9 @@ def record_flow_calls(
                 "detail": FLOW_KINDS[kind_of[r]],
             })  # fmt: skip
         elif new_size == 0:
-            out.append(close_row_of(ctx, t, reasons.get(r, "close"), event_account, market_id,
-                                    delta, fill, realized, fee, funding))  # fmt: skip
+            if keep_close:
+                out.append(close_row_of(ctx, t, reasons.get(r, "close"), event_account,
+                                        market_id, delta, fill, realized, fee, funding))  # fmt: skip
             s.outcome[r], s.outcome_step[r] = CLOSED, t
             s.realized_pnl_usd[r] = np.nan
     return out

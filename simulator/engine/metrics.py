@@ -155,6 +155,8 @@ _GROUP_OF_KIND = {
     **{kind: _ADL for kind in ADL_KINDS},
     "bad_debt_final": _FINAL,
 }
+#: The event kinds :func:`step_rows` reads (the rest of a step's events do not move its rows).
+STEP_EVENT_KINDS = frozenset(_GROUP_OF_KIND)
 
 
 def _floats(values: Any) -> list[float]:

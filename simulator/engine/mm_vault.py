@@ -292,6 +292,7 @@ def event_rows(
     before the block (its sizes at a takeover)."""
     out: list[dict[str, Any]] = []
     vault, symbols = ctx.world.mm_vault, ctx.symbols
+    fills = ctx.keeps("mm_vault_fill")  # an evaluation that reads none builds none
     for result, action in zip(results, actions, strict=True):
         kind = action.kind
         if kind not in _KINDS:
@@ -303,7 +304,7 @@ def event_rows(
             out.append(event_row(t, f"{kind}_reverted", market=market, account=vault,
                                  detail=str(result.error)))  # fmt: skip
             continue
-        fill = kind in _FILL_DETAIL
+        fill = fills and kind in _FILL_DETAIL
         for e in result.events:
             if fill and e.name == "PositionModified":
                 a = e.args

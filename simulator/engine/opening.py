@@ -94,4 +94,5 @@ def with_opening(ctx: Context, outcome: StepOutcome) -> StepOutcome:
     for row in rows:
         if row["market"] == VENUE:
             row["transactions"] += ctx.world.opening_transactions
-    return StepOutcome(rows=rows, events=opening_events(ctx) + outcome.events)
+    kept = ctx.keeps("open") or ctx.keeps("open_reverted")
+    return StepOutcome(rows=rows, events=(opening_events(ctx) if kept else []) + outcome.events)

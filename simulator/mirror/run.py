@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from simulator.engine.metrics import STEP_EVENT_KINDS
 from simulator.mirror.sim import MODES, MirrorEngine, NotMirrored
 from simulator.results import RunWriter
 from simulator.results.schema import (
@@ -26,11 +27,15 @@ from simulator.results.schema import (
     _empty_table,
     _to_table,
 )
-from simulator.results.summary import summarize, summary_frames
+from simulator.results.summary import SUMMARY_EVENT_KINDS, summarize, summary_frames
 from simulator.scenario import Scenario
 
 #: ``manifest.json``'s ``extra.engine`` of a mirror run (a chain run's is absent or ``chain``).
 ENGINE = "mirror"
+#: The ``events`` rows a path of :func:`run_paths` keeps: the kinds its summary reads
+#: (:data:`~simulator.results.summary.SUMMARY_EVENT_KINDS`) and those the step rows read
+#: (:data:`~simulator.engine.metrics.STEP_EVENT_KINDS`). A run folder keeps every row.
+EVALUATION_EVENT_KINDS = SUMMARY_EVENT_KINDS | STEP_EVENT_KINDS
 
 
 def _check_mode(mode: str) -> None:
@@ -43,12 +48,14 @@ def simulate_mirror(
     *,
     mode: str = "fast",
     on_step: Callable[[Any], None] | None = None,
+    event_kinds: frozenset[str] | None = None,
 ) -> tuple[MirrorEngine, list[dict], list[dict], float]:
     """Run ``scenario`` on the mirror: (engine, step rows, event rows, wall seconds); with
-    ``on_step`` the rows go to it instead of the lists."""
+    ``on_step`` the rows go to it instead of the lists. ``event_kinds``: the event rows to
+    keep, by kind (None: all; the others are not built, nothing else changes)."""
     _check_mode(mode)
     started = time.perf_counter()
-    engine = MirrorEngine(scenario, mode=mode)
+    engine = MirrorEngine(scenario, mode=mode, event_kinds=event_kinds)
     rows: list[dict] = []
     events: list[dict] = []
 
@@ -86,15 +93,18 @@ def run_paths(scenario: Scenario, seeds: Sequence[int], *, mode: str = "fast") -
     ``scenario.with_overrides(seed=seed)`` on the mirror, in ``seeds`` order.
 
     Each seed draws its own book and price paths (the scenario's random streams), so the
-    seeds run one after the other; within a run the mirror is vectorized over traders.
+    seeds run one after the other; within a run the mirror is vectorized over traders. A path
+    builds only the event rows its summary and step rows read (:data:`EVALUATION_EVENT_KINDS`):
+    the summary is the one a run folder of the same path has.
     Raises :class:`~simulator.mirror.sim.NotMirrored` for a feature the mirror does not model.
     """
     _check_mode(mode)
     out = []
     for seed in seeds:
         engine, rows, events, wall = simulate_mirror(
-            scenario.with_overrides(seed=int(seed)), mode=mode
-        )
+            scenario.with_overrides(seed=int(seed)), mode=mode,
+            event_kinds=EVALUATION_EVENT_KINDS,
+        )  # fmt: skip
         out.append(summary_of(engine, rows, events, wall))
     return out
 
@@ -147,4 +157,11 @@ def run_mirror(
     return result
 
 
-__all__ = ["ENGINE", "run_mirror", "run_paths", "simulate_mirror", "summary_of"]
+__all__ = [
+    "ENGINE",
+    "EVALUATION_EVENT_KINDS",
+    "run_mirror",
+    "run_paths",
+    "simulate_mirror",
+    "summary_of",
+]

@@ -222,6 +222,7 @@ def drawn_case(seed: int, shared: bool):
     ctx = SimpleNamespace(
         venue=SimpleNamespace(venue=PlannedCalls()), market_ids=[7, 8, 9],
         symbols=["BTC", "ETH", "SOL"], n_markets=n_markets, world=SimpleNamespace(book=book),
+        keeps=lambda kind: True,  # a run folder's: every row (Context.keeps)
     )  # fmt: skip
     funding = rng.normal(0.0, 2e-4, n_markets)
     if rng.random() < 0.3:

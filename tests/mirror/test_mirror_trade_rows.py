@@ -112,6 +112,7 @@ def test_trader_rows_equal_the_event_row_form(seed, exact):
     ctx = SimpleNamespace(
         world=SimpleNamespace(book=book), symbols=["BTC", "ETH", "SOL"],
         accounts=[f"0x{i:040x}" for i in range(n_accounts)],
+        keeps=lambda kind: True,  # a run folder's: every row (Context.keeps)
     )  # fmt: skip
 
     def wad(x: float):

@@ -62,9 +62,13 @@ MODES = ("exact", "fast")
 class MirrorEngine:
     """Runs a scenario on the mirror, step by step (``mode``: ``exact`` or ``fast``, see
     :mod:`simulator.mirror.fixed`). Raises :class:`~simulator.mirror.sim.features.NotMirrored`
-    for a scenario feature it does not model, before anything runs."""
+    for a scenario feature it does not model, before anything runs. ``event_kinds``: the
+    ``events`` rows to keep, by kind (None: all; :attr:`~simulator.engine.context.Context.
+    event_kinds`)."""
 
-    def __init__(self, scenario: Scenario, *, mode: str = "exact"):
+    def __init__(
+        self, scenario: Scenario, *, mode: str = "exact", event_kinds: frozenset[str] | None = None
+    ):
         if mode not in MODES:
             raise ValueError(f"mirror mode must be one of {MODES}, not {mode!r}")
         self.mode = mode
@@ -105,6 +109,7 @@ class MirrorEngine:
             max_adl_accounts=np.array([p.max_adl_accounts_per_call for p in markets]),
             amm_fee=np.array([m.amm.fee_bps / 1e4 for m in world.params.markets]),
             vault_address=None,
+            event_kinds=event_kinds,
         )
         book = world.book
         self.row_of = np.full((len(self.ctx.accounts), len(self.symbols)), -1, dtype=np.int64)
@@ -341,6 +346,9 @@ class MirrorEngine:
         s.last_bad_debt_usd = levels["bad_debt_usd"].copy()
         s.last_fees_usd = levels["fees_cum_usd"].copy()
         s.last_fund_usd = levels["insurance_fund_usd"]
+        kinds = ctx.event_kinds
+        if kinds is not None:  # the rarer kinds' rows were built: dropped here
+            step_events = [e for e in step_events if e["kind"] in kinds]
         return StepOutcome(rows=rows, events=step_events)
 
     # -- the loop ----------------------------------------------------------------------------------

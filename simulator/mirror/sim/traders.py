@@ -45,6 +45,7 @@ def execute(
     # reported them (WAD), each top-up's (row, USD credited).
     modified: list[tuple[int, object, object]] = []
     credited: list[tuple[int, float]] = []
+    keep_close, keep_top_up = ctx.keeps("close"), ctx.keeps("top_up")  # the rows only
     close_accounts, close_markets = book.account[closes].tolist(), book.market[closes].tolist()
     done = venue.close_many(close_accounts, close_markets)  # in block order, batched
     for r, a, m, behaviour, got in zip(
@@ -62,7 +63,7 @@ def execute(
             continue
         size, (fill, new_size, entry, realized, fee, paid) = got
         modified.append((r, new_size, entry))
-        if new_size == 0:  # the close's row, as event_row builds it (same keys and order)
+        if new_size == 0 and keep_close:  # the close's row, as event_row builds it
             pnl = to_float(realized - fee - paid)
             closed, price = to_float(abs(size)), to_float(fill)
             rows.append({
@@ -81,7 +82,8 @@ def execute(
         wallet_units[a] -= units
         usd = to_float(venue.deposit(a, units))
         credited.append((r, usd))
-        rows.append(event_row(t, "top_up", market=symbols[m], account=accounts[a], amount=usd))
+        if keep_top_up:
+            rows.append(event_row(t, "top_up", market=symbols[m], account=accounts[a], amount=usd))
 
     def decode() -> None:
         decode_trades(s, modified, credited, t)
