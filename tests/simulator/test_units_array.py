@@ -22,7 +22,10 @@ def _draws(seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     spread = rng.lognormal(4.0, 3.0, 4000)
     rounded = np.array(
-        [round(float(v), int(d)) for v, d in zip(spread[:2000], rng.integers(0, 9, 2000))]
+        [
+            round(float(v), int(d))
+            for v, d in zip(spread[:2000], rng.integers(0, 9, 2000), strict=True)
+        ]
     )
     multiples = rng.integers(0, 10**12, 2000) / 1e6
     ulp = np.spacing(multiples)
