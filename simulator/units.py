@@ -98,3 +98,36 @@ def units_to_wad(units: int) -> int:
     1000000000000
     """
     return units * (WAD // USD_UNITS)
+
+
+#: Below this magnitude (USD) a float's 6-decimal neighbours are more than one ulp apart, so at
+#: most one multiple of 1e-6 rounds to it (:func:`to_units_array`'s exactness condition).
+_UNITS_ARRAY_MAX_USD = 2.0**30
+
+
+def to_units_array(usd: Sequence[float] | np.ndarray) -> np.ndarray:
+    """:func:`to_units` of every float of ``usd`` (int64 base units, rounded toward zero), without
+    a decimal string per value.
+
+    ``to_units(x)`` is ``trunc(d·10⁶)`` for ``d`` the shortest decimal that rounds to ``x``. For
+    ``0 <= x < 2**30`` with ``n`` the integer nearest ``x·1e6``, ``trunc(d·10⁶)`` is ``n`` or
+    ``n − 1``; ``n·10⁻⁶`` (``n / 1e6``, one correctly rounded division of exact floats) rounds
+    to ``x`` only when it is ``d`` itself (no other multiple of 10⁻⁶ is that close), and
+    rounding is monotone, so ``d >= n·10⁻⁶`` exactly when ``x >= n / 1e6``. The sign is
+    applied after (``to_units(-x) == -to_units(x)``). Values outside that range (and NaN or
+    infinities, which :func:`to_units` refuses) go through :func:`to_units` one by one.
+
+    >>> to_units_array([2.5, 0.1, -1.0000009]).tolist()
+    [2500000, 100000, -1000000]
+    """
+    x = np.asarray(usd, dtype=np.float64)
+    magnitude = np.abs(x)
+    with np.errstate(invalid="ignore"):
+        ok = magnitude < _UNITS_ARRAY_MAX_USD
+    safe = np.where(ok, magnitude, 0.0)
+    n = np.rint(safe * 1e6)
+    units = np.where(safe >= n / 1e6, n, n - 1.0).astype(np.int64)
+    out = np.where(np.signbit(x), -units, units)
+    for i in np.flatnonzero(~ok):
+        out.flat[i] = to_units(float(x.flat[i]))
+    return out

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from simulator.jit import numpy_kernel
 from simulator.mirror.fills import unrealized_pnl
 from simulator.mirror.fixed import (
     WAD,
@@ -55,7 +56,17 @@ def liquidation_price(
     size: Any, entry: Any, collateral: Any, mmf: Any, tier_floor: Array, tier_mmf: Array, scale: Any
 ) -> Array:
     """``MarginMath.liquidationPrice`` of positions (`size`, `entry`) with other equity
-    `collateral`, base MMF `mmf`, tiers with a trailing tier axis and margin `scale`."""
+    `collateral`, base MMF `mmf`, tiers with a trailing tier axis and margin `scale`.
+
+    Fast mode on a grid of positions (float64 arrays of shape (A, M), per-market parameters of
+    shape (M,) and (M, T)) runs in one compiled pass (:func:`_grid_kernel`: the same float
+    operations per position, in the same order); anything else runs the array form below."""
+    if _fits_kernel(size, entry, collateral, mmf, tier_floor, tier_mmf, scale):
+        base = scaled_rate(mmf, scale)
+        nxt = np.zeros(tier_floor.shape)  # each tier's rate, max(scaled tier MMF, base)
+        for i in range(tier_floor.shape[-1]):
+            nxt[:, i] = maximum(scaled_rate(tier_mmf[..., i], scale), base)
+        return _grid_kernel(size, entry, collateral, base, tier_floor, nxt)
     abs_size = abs(size)
     base = scaled_rate(mmf, scale)
     zero = size * 0
@@ -81,6 +92,90 @@ def liquidation_price(
             deduction = deduction + where(grows & ~done, step, 0)
             rate = where(done, rate, nxt)
     return result
+
+
+def _fits_kernel(
+    size: Any, entry: Any, collateral: Any, mmf: Any, tier_floor: Any, tier_mmf: Any, scale: Any
+) -> bool:
+    """Whether :func:`liquidation_price`'s arguments are a fast-mode grid the kernel takes."""
+    arrays = (size, entry, collateral, mmf, tier_floor, tier_mmf, scale)
+    if not all(isinstance(a, np.ndarray) and a.dtype == np.float64 for a in arrays):
+        return False
+    if size.ndim != 2 or entry.shape != size.shape or collateral.shape != size.shape:
+        return False
+    m = size.shape[1]
+    return (
+        mmf.shape == (m,)
+        and scale.shape == (m,)
+        and tier_floor.ndim == 2
+        and tier_floor.shape[0] == m
+        and tier_mmf.shape == tier_floor.shape
+    )
+
+
+_WAD_F = float(WAD)
+
+
+@numpy_kernel
+def _solve_one(s: float, abs_s: float, entry: float, collateral: float, rate: float,
+               deduction: float) -> float:  # fmt: skip
+    """:func:`_solve` of one fast-mode position (the same operations, in the same order)."""
+    cd = collateral + deduction
+    entry_value = entry * abs_s
+    num_long = entry_value - cd * _WAD_F
+    den_long = abs_s * (_WAD_F - rate)
+    ok_long = (rate < _WAD_F) and (num_long > 0) and (den_long > 0)
+    num_short = entry_value + cd * _WAD_F
+    den_short = abs_s * (_WAD_F + rate)
+    ok_short = (num_short > 0) and (den_short > 0)
+    if s > 0:
+        if not ok_long:
+            return 0.0
+        return (num_long * _WAD_F) / den_long
+    if not ok_short:
+        return 0.0
+    return (num_short * _WAD_F) / den_short
+
+
+@numpy_kernel
+def _grid_kernel(size, entry, collateral, base, tier_floor, nxt):  # noqa: ANN001, ANN202
+    """:func:`liquidation_price`'s tier walk, fast mode, one position at a time: (A, M) sizes,
+    entries and other equity, (M,) scaled base rates, (M, T) tier floors and next rates
+    (``max(scaled tier rate, base)``). Signed zeros as the array form gives them (``size·0``
+    starts the rate, the deduction and the result; a deduction plus ``0.0``)."""
+    n_accounts, n_markets = size.shape
+    n_tiers = tier_floor.shape[1]
+    out = np.empty((n_accounts, n_markets), dtype=np.float64)
+    for a in range(n_accounts):
+        for m in range(n_markets):
+            s = size[a, m]
+            abs_s = abs(s)
+            zero = s * 0.0
+            rate = base[m] + zero
+            deduction = zero
+            result = zero
+            done = s == 0.0
+            for i in range(n_tiers + 1):
+                p = _solve_one(s, abs_s, entry[a, m], collateral[a, m], rate, deduction)
+                if not done and p == 0.0:
+                    done = True
+                if i == n_tiers:
+                    if not done:
+                        result = p
+                    break
+                floor = tier_floor[m, i]
+                if not done and (abs_s * p) / _WAD_F < floor:
+                    result = p
+                    done = True
+                grows = nxt[m, i] > rate
+                step = 0.0
+                if grows and not done:
+                    step = (floor * (nxt[m, i] - rate)) / _WAD_F
+                deduction = deduction + step
+                if not done:
+                    rate = nxt[m, i]
+            out[a, m] = result
+    return out
 
 
 def position_liquidation_prices(

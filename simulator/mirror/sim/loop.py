@@ -53,7 +53,7 @@ from simulator.mirror.sim.features import check_mirrored
 from simulator.mirror.sim.levels import levels_of, unit_health
 from simulator.mirror.sim.opening import mirror_world
 from simulator.scenario import Scenario
-from simulator.units import to_units
+from simulator.units import to_units_array
 from simulator.world import TOP_UP_WALLET_MULTIPLE, world_inputs
 
 MODES = ("exact", "fast")
@@ -116,7 +116,7 @@ class MirrorEngine:
         """The book row of every (venue account, market), -1 for none."""
         self.row_of[book.account, book.market] = np.arange(book.count)
         backstop.wire(self)  # the backstop vault's fractions, address and row (with one)
-        self.wallet_units = np.array([to_units(float(w)) for w in world.wallet_usd], dtype=np.int64)
+        self.wallet_units = to_units_array(world.wallet_usd)
         """Each account's collateral tokens outside the venue (base units), for top-ups."""
         spot.attach(self.ctx)
         self.spot = spot.spot_book(world)

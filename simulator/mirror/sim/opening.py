@@ -35,7 +35,7 @@ from simulator.protocol.contracts import BaseToken
 from simulator.protocol.venue_contracts import PerpVenue
 from simulator.runner import GENESIS_TIMESTAMP_S, run_node_config
 from simulator.scenario import Scenario
-from simulator.units import WAD, from_wad, to_units, to_wad
+from simulator.units import WAD, from_wad, to_units, to_units_array, to_wad
 from simulator.world import (
     TOP_UP_WALLET_MULTIPLE,
     World,
@@ -52,15 +52,42 @@ LISTED_BEFORE_OPENS_S = 2
 START_AFTER_OPENS_S = 1
 
 
-def gas_blocks(gas: Sequence[int], limit: int) -> np.ndarray:
+def gas_blocks(gas: Sequence[int] | np.ndarray, limit: int) -> np.ndarray:
     """The block (0, 1, ...) of each call of one ``Chain.execute`` of calls with these gas
     limits: a block ends before the call that would take its gas beyond ``limit``
     (:meth:`simulator.chain.assembly.AssemblingChain._assemble`; the world's
     ``max_block_calls`` split keeps the timestamp and counts the whole block's gas, so it moves
-    no call in time)."""
+    no call in time).
+
+    One pass per block: from a call that starts with ``pending`` gas, the calls that fit are
+    those whose running gas sum stays within ``limit`` (a search in the cumulative sum); the
+    first that does not opens the next block with its own gas pending (even a call above the
+    limit, which then takes a block of its own, as the call-by-call rule has it)."""
+    g = np.asarray(gas, dtype=np.int64).reshape(-1)
+    out = np.zeros(len(g), dtype=np.int64)
+    if not len(g):
+        return out
+    if int(g.min()) < 0:  # not a running sum that only grows: call by call
+        return _gas_blocks_each(g, limit)
+    total = np.cumsum(g)
+    i = block = pending = 0
+    while i < len(g):
+        base = int(total[i - 1]) if i else 0
+        j = max(int(np.searchsorted(total, limit - pending + base, side="right")), i)
+        out[i:j] = block
+        if j == len(g):
+            break
+        block, pending = block + 1, int(g[j])
+        out[j] = block
+        i = j + 1
+    return out
+
+
+def _gas_blocks_each(gas: np.ndarray, limit: int) -> np.ndarray:
+    """:func:`gas_blocks` call by call."""
     out = np.zeros(len(gas), dtype=np.int64)
     block = pending = 0
-    for i, g in enumerate(gas):
+    for i, g in enumerate(gas.tolist()):
         if pending + g > limit:
             block, pending = block + 1, 0
         pending += g
@@ -122,9 +149,9 @@ def mirror_world(
     vault = 1 if backstop.wired(scenario) else 0
     listed_at = GENESIS_TIMESTAMP_S + delay + 4 + max(controller, vault)
     limit = run_node_config().block_gas_limit
-    deposit_gas = [CollateralToken.GAS["mint"], CollateralToken.GAS["approve"],
-                   PerpVenue.GAS["deposit"]] * book.n_accounts  # fmt: skip
-    deposit_blocks = int(gas_blocks(deposit_gas, limit)[-1]) + 1 if deposit_gas else 1
+    deposit_gas = np.tile([CollateralToken.GAS["mint"], CollateralToken.GAS["approve"],
+                           PerpVenue.GAS["deposit"]], book.n_accounts)  # fmt: skip
+    deposit_blocks = int(gas_blocks(deposit_gas, limit)[-1]) + 1 if len(deposit_gas) else 1
     opens_at = listed_at + LISTED_BEFORE_OPENS_S + controller + deposit_blocks - 1
     ids = {m.symbol: i + 1 for i, m in enumerate(params.markets)}
     venue = VenueState.listed(
@@ -147,12 +174,13 @@ def mirror_world(
     venue.block = 4
     # Deposits: each account the sum of its rows' collateral.
     venue.begin_block(opens_at - 1)
-    row_units = np.array([to_units(c) for c in book.collateral_usd], dtype=np.int64)
+    row_units = to_units_array(book.collateral_usd)
     deposit_units = np.bincount(book.account, weights=row_units, minlength=book.n_accounts)
     wallet_row = book.collateral_usd * TOP_UP_WALLET_MULTIPLE * (book.top_up_fraction > 0)
     wallet_usd = np.bincount(book.account, weights=wallet_row, minlength=book.n_accounts)
-    deposited = [venue.deposit(a, int(u)) for a, u in enumerate(deposit_units)]
-    deposited_usd = np.array([int(d) / WAD for d in deposited], dtype=np.float64)
+    # int(u) of each float sum (an exact integer below 2**53) as int64, one call per account.
+    deposited = venue.deposit_many(np.arange(book.n_accounts), deposit_units.astype(np.int64))
+    deposited_usd = _usd_of_wad(deposited)
     # The opening trades, in book order.
     n = book.count
     opened = np.zeros(n, dtype=bool)
@@ -162,7 +190,9 @@ def mirror_world(
     errors: list[str] = []
     side = book.side.astype(np.int64)
     open_rows = np.flatnonzero(~book.start_flat)
-    trade_gas = [PerpVenue.GAS["tradeIsolated" if book.isolated[r] else "trade"] for r in open_rows]
+    trade_gas = np.where(
+        book.isolated[open_rows], PerpVenue.GAS["tradeIsolated"], PerpVenue.GAS["trade"]
+    )
     open_block = gas_blocks(trade_gas, limit)
     open_blocks = int(open_block[-1]) + 1 if len(open_rows) else 1
     block = -1
@@ -214,9 +244,7 @@ def mirror_world(
         grid = liqprice.position_liquidation_prices(
             venue.book(np.arange(book.n_accounts)), venue.price, venue.markets, venue.funding()
         )
-        for r in rows:
-            p = grid[book.account[r], book.market[r]]
-            liq_usd[r] = _from_wad(p) if p else np.nan
+        liq_usd[rows] = _liquidation_usd(grid[book.account[rows], book.market[rows]])
     start = funded_at + scenario.step_seconds
     world = World(
         scenario=scenario,
@@ -260,3 +288,21 @@ def mirror_world(
 def _from_wad(x) -> float:
     """A WAD value as the chain's decoder gives it (``from_wad`` of the event's integer)."""
     return from_wad(int(x)) if isinstance(x, int) else float(x) / WAD
+
+
+def _usd_of_wad(wad: np.ndarray) -> np.ndarray:
+    """``int(d) / WAD`` of every credited amount ``d`` (USD floats). A fast-mode float's
+    ``int`` is its exact value and both ``int / int`` and ``d / 1e18`` (1e18 is exact) round
+    that same quotient correctly: one array division. Exact mode: one by one."""
+    if wad.dtype == object:
+        return np.array([int(d) / WAD for d in wad], dtype=np.float64)
+    return np.asarray(wad, dtype=np.float64) / WAD
+
+
+def _liquidation_usd(prices: np.ndarray) -> np.ndarray:
+    """``_from_wad(p) if p else nan`` of liquidation prices (WAD): a fast-mode float's
+    ``float(p) / WAD`` is one array division; exact mode's Python ints one by one."""
+    if prices.dtype == object:
+        return np.array([_from_wad(p) if p else np.nan for p in prices], dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.where(prices != 0, prices / WAD, np.nan)

@@ -637,6 +637,42 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
                 self.partial_at[a] = np.where(marked, 0, self.partial_at[a])
         return wad if self.exact_mode else float(wad)
 
+    def deposit_many(self, accounts: np.ndarray, units: np.ndarray) -> Any:
+        """:meth:`deposit` of ``units[i]`` (base units, int64) by ``accounts[i]``, in order: the
+        collateral credited per call (WAD: exact-mode Python ints, fast-mode floats).
+
+        A deposit writes only its own account's collateral and, when that account has a cross
+        partial mark, reads its health. With distinct accounts and no cross partial mark among
+        them (a fresh venue's funding: ``partial_at`` is all 0 until a partial liquidation),
+        the calls are independent and none reads health, so one vectorized add gives each
+        account what its own call would: fast mode ``float(units)·1e12`` is the correctly
+        rounded ``float(units·10**12)`` for ``|units| < 2**53`` (both factors exact). Otherwise
+        the calls run one by one."""
+        accounts = np.asarray(accounts, dtype=np.int64)
+        units = np.asarray(units, dtype=np.int64)
+        marked = (self.partial_at[accounts] != 0) & ~self.isolated[accounts]
+        independent = (
+            not marked.any()
+            and len(np.unique(accounts)) == len(accounts)
+            and (not len(units) or int(np.abs(units).max()) < 2**53)
+        )
+        if not independent:
+            return self._deposit_each(accounts, units)
+        if self.exact_mode:
+            wad = np.array([int(u) * UNIT for u in units], dtype=object)
+            col = self.collateral.copy()
+            col[accounts] = col[accounts] + wad
+            self.collateral = col
+            return wad
+        wad = units.astype(np.float64) * float(UNIT)
+        self.collateral[accounts] = self.collateral[accounts] + wad  # in place (packed view)
+        return wad
+
+    def _deposit_each(self, accounts: np.ndarray, units: np.ndarray) -> Any:
+        """:meth:`deposit_many` one call after another (:meth:`deposit`)."""
+        got = [self.deposit(int(a), int(u)) for a, u in zip(accounts, units, strict=True)]
+        return np.array(got, dtype=object if self.exact_mode else np.float64)
+
     def _move_oi(self, m: int, old: Any, new: Any, a: int | None = None) -> None:
         """Market ``m``'s open interest moved by a position from ``old`` to ``new`` (account
         ``a``'s: its open markets' order kept as ``_store`` keeps it)."""
