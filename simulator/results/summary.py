@@ -440,9 +440,10 @@ def _summary_column(values: list, col: Column) -> np.ndarray | None:
         return out
     if not kinds <= _NUMBER_TYPES:
         return None
-    floats = np.array(values, dtype=np.float64)
     if type(None) in kinds and not col.nullable:
         return None
+    # fromiter: the same per-value conversion as np.array (None to NaN), without its list pass
+    floats = np.fromiter(values, np.float64, len(values))
     if col.dtype == pa.float64():
         return floats
     missing = np.isnan(floats)
@@ -495,11 +496,11 @@ def summary_columns(
     """The columns of :func:`summary_frames`' frames, as numpy arrays by name (steps,
     events); None where it gives None."""
     event_rows = list(event_rows)
-    kinds = [row.get("kind") for row in event_rows]
+    kinds = _columns_of(event_rows, ("kind",))["kind"]
     if not set(map(type, kinds)) <= {str}:
         return None
     # Only the kinds summarize reads (the rest it filters out itself: same rows, same order).
-    read = [row for row, kind in zip(event_rows, kinds, strict=True) if kind in SUMMARY_EVENT_KINDS]
+    read = list(itertools.compress(event_rows, map(SUMMARY_EVENT_KINDS.__contains__, kinds)))
     steps = _summary_columns(list(step_rows), STEP_COLUMNS, SUMMARY_STEP_COLUMNS)
     events = _summary_columns(read, EVENT_COLUMNS, SUMMARY_EVENT_COLUMNS)
     if steps is None or events is None:
