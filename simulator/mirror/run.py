@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from simulator.engine.metrics import STEP_EVENT_KINDS
 from simulator.mirror.sim import MODES, MirrorEngine, NotMirrored
 from simulator.results import RunWriter
@@ -27,7 +29,8 @@ from simulator.results.schema import (
     _empty_table,
     _to_table,
 )
-from simulator.results.summary import SUMMARY_EVENT_KINDS, summarize, summary_frames
+from simulator.results.summary import SUMMARY_EVENT_KINDS, summarize, summary_columns
+from simulator.results.summary_arrays import summarize_columns
 from simulator.scenario import Scenario
 
 #: ``manifest.json``'s ``extra.engine`` of a mirror run (a chain run's is absent or ``chain``).
@@ -73,19 +76,24 @@ def simulate_mirror(
 def summary_of(engine: MirrorEngine, rows: list[dict], events: list[dict], wall: float) -> dict:
     """The run's ``summary.json`` dict, the run folder's (:func:`summarize` of its tables).
 
-    The frames are built straight from the rows with the columns :func:`summarize` reads
-    (:func:`~simulator.results.summary.summary_frames`: the values and dtypes of the folder's
-    tables, without Arrow and without the positions, which it does not read); rows it cannot
-    take plainly go through the folder's schema, which converts them or names what is wrong."""
-    frames = summary_frames(rows, events)
-    if frames is None:
+    The columns :func:`summarize` reads are taken straight from the rows
+    (:func:`~simulator.results.summary.summary_columns`: the values and dtypes of the folder's
+    tables, without Arrow and without the positions, which it does not read) and reduced with
+    numpy (:func:`~simulator.results.summary_arrays.summarize_columns`, pandas' figures to the
+    bit); columns it leaves to pandas are summarized as frames, and rows it cannot take
+    plainly go through the folder's schema, which converts them or names what is wrong."""
+    meta = engine.summary_meta(wall)
+    columns = summary_columns(rows, events)
+    if columns is None:
         steps = _to_table(rows, STEP_COLUMNS, "steps").to_pandas()
         events_df = _to_table(events, EVENT_COLUMNS, "events").to_pandas()
         positions = _to_table(engine.positions(), POSITION_COLUMNS, "positions").to_pandas()
-    else:
-        steps, events_df = frames
-        positions = _empty_table(POSITION_COLUMNS).to_pandas()
-    return summarize(steps, events_df, positions, engine.summary_meta(wall))
+        return summarize(steps, events_df, positions, meta)
+    summary = summarize_columns(*columns, meta)
+    if summary is not None:
+        return summary
+    steps, events_df = (pd.DataFrame(c, copy=False) for c in columns)
+    return summarize(steps, events_df, _empty_table(POSITION_COLUMNS).to_pandas(), meta)
 
 
 def run_paths(scenario: Scenario, seeds: Sequence[int], *, mode: str = "fast") -> list[dict]:

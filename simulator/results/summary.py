@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import itertools
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -48,13 +49,27 @@ def _event_sum(events_df: pd.DataFrame, kind: str, column: str) -> float:
 def _prices(rows: pd.DataFrame, start: float | None) -> dict[str, float | None]:
     """``start_price``, ``exogenous_min_price``, ``min_price``, ``price_amplification`` of one
     market's rows (USD; see "Summary")."""
-    exo_min = seen_min = amplification = None
-    if len(rows) and "price_exogenous_usd" in rows:
+    if not (len(rows) and "price_exogenous_usd" in rows):
+        return price_figures(start, None, None, None)
+    exogenous = rows["price_exogenous_usd"]
+    exo_min = float(exogenous.min())
+    oracle = rows["price_oracle_usd"] if "price_oracle_usd" in rows else None
+    seen_min = float(oracle.min()) if oracle is not None else exo_min
+    return price_figures(start, float(exogenous.iloc[0]), exo_min, seen_min)
+
+
+def price_figures(
+    start: float | None, first: float | None, exo_min: float | None, seen_min: float | None
+) -> dict[str, float | None]:
+    """The price keys of a market's summary from its reductions (USD): ``start`` given (or
+    None: ``first``, the first row's exogenous price, stands in), the minimum exogenous price
+    and the minimum price seen (the oracle's); the last three None when the rows hold no
+    price. ``price_amplification`` is the seen fall over the exogenous fall (None when the
+    exogenous price did not fall)."""
+    amplification = None
+    if exo_min is not None:
         if start is None:
-            start = float(rows["price_exogenous_usd"].iloc[0])
-        exo_min = float(rows["price_exogenous_usd"].min())
-        oracle = rows["price_oracle_usd"] if "price_oracle_usd" in rows else None
-        seen_min = float(oracle.min()) if oracle is not None else exo_min
+            start = first
         exogenous_fall = start - exo_min
         if exogenous_fall > 1e-12 * max(abs(start), 1.0):
             amplification = (start - seen_min) / exogenous_fall
@@ -129,31 +144,67 @@ def _market_summary(
     rows: pd.DataFrame, events_df: pd.DataFrame, given: Mapping[str, Any]
 ) -> dict[str, Any]:
     """One market's entry of ``markets`` (keys :data:`MARKET_SUMMARY_KEYS`)."""
-    long_usd = _col_sum(rows, "liquidated_notional_long_usd")
-    short_usd = _col_sum(rows, "liquidated_notional_short_usd")
 
     def level(name: str, at: int) -> float | None:
         return float(rows[name].iloc[at]) if len(rows) and name in rows else None
 
     start = given.get("start_price")
-    out: dict[str, Any] = {
-        "liquidated_notional_usd": long_usd + short_usd,
-        "liquidated_notional_long_usd": long_usd,
-        "liquidated_notional_short_usd": short_usd,
+    sums = {name: _col_sum(rows, name) for name in MARKET_SUM_COLUMNS}
+    figures = {
         "liquidated_accounts": _liquidated_accounts(events_df, rows),
-        "bad_debt_usd": _col_sum(rows, "bad_debt_usd"),
-        "bad_debt_final_usd": _col_sum(rows, "bad_debt_final_usd"),
         "insurance_payout_usd": _event_sum(events_df, "insurance_payout", "amount_usd"),
-        "adl_haircut_usd": _col_sum(rows, "adl_haircut_usd"),
-        "adl_overshoot_usd": _col_sum(rows, "adl_overshoot_usd"),
         "adl_notional_usd": _event_sum(events_df, "adl_fill", "notional_usd"),
-        "system_loss_usd": None,  # from the final terms, below
-        "fees_usd": _col_sum(rows, "fees_usd"),
         "oi_long_start_usd": level("oi_long_usd", 0),
         "oi_short_start_usd": level("oi_short_usd", 0),
         "oi_long_end_usd": level("oi_long_usd", -1),
         "oi_short_end_usd": level("oi_short_usd", -1),
-        **_prices(rows, None if start is None else float(start)),
+    }
+    prices = _prices(rows, None if start is None else float(start))
+    return market_entry(sums, figures, prices, given)
+
+
+#: The step columns a market's entry sums.
+MARKET_SUM_COLUMNS = (
+    "liquidated_notional_long_usd",
+    "liquidated_notional_short_usd",
+    "bad_debt_usd",
+    "bad_debt_final_usd",
+    "adl_haircut_usd",
+    "adl_overshoot_usd",
+    "fees_usd",
+)
+
+
+def market_entry(
+    sums: Mapping[str, float],
+    figures: Mapping[str, Any],
+    prices: Mapping[str, Any],
+    given: Mapping[str, Any],
+) -> dict[str, Any]:
+    """One market's entry of ``markets`` from its reductions: ``sums`` (USD, the sums of
+    :data:`MARKET_SUM_COLUMNS`), ``figures`` (its liquidated accounts, insurance payouts, ADL
+    notional and open interest at the start and the end), ``prices`` (:func:`price_figures`);
+    a value of ``given`` replaces the computed one."""
+    long_usd = sums["liquidated_notional_long_usd"]
+    short_usd = sums["liquidated_notional_short_usd"]
+    out: dict[str, Any] = {
+        "liquidated_notional_usd": long_usd + short_usd,
+        "liquidated_notional_long_usd": long_usd,
+        "liquidated_notional_short_usd": short_usd,
+        "liquidated_accounts": figures["liquidated_accounts"],
+        "bad_debt_usd": sums["bad_debt_usd"],
+        "bad_debt_final_usd": sums["bad_debt_final_usd"],
+        "insurance_payout_usd": figures["insurance_payout_usd"],
+        "adl_haircut_usd": sums["adl_haircut_usd"],
+        "adl_overshoot_usd": sums["adl_overshoot_usd"],
+        "adl_notional_usd": figures["adl_notional_usd"],
+        "system_loss_usd": None,  # from the final terms, below
+        "fees_usd": sums["fees_usd"],
+        "oi_long_start_usd": figures["oi_long_start_usd"],
+        "oi_short_start_usd": figures["oi_short_start_usd"],
+        "oi_long_end_usd": figures["oi_long_end_usd"],
+        "oi_short_end_usd": figures["oi_short_end_usd"],
+        **prices,
     }
     for key, value in given.items():
         out[key] = _jsonable(value)
@@ -213,13 +264,7 @@ def summarize(
         events_df = events_df[events_df["kind"].isin(SUMMARY_EVENT_KINDS)]
     symbols = step_markets(steps_df) if len(steps_df) else ()
     venue = venue_steps(steps_df) if len(steps_df) else steps_df
-    given_markets = dict(meta.get("markets") or {})
-    if len(symbols) == 1:  # a single market's step-0 price and ledger bad debt are the venue's
-        given = dict(given_markets.get(symbols[0], {}))
-        for key in ("start_price", "bad_debt_usd"):
-            if meta.get(key) is not None:
-                given.setdefault(key, float(meta[key]))
-        given_markets[symbols[0]] = given
+    given_markets = markets_given(meta, symbols)
     markets = {}
     for symbol in symbols:
         if "market" in events_df:
@@ -233,22 +278,67 @@ def summarize(
     if unknown:
         raise ValueError(f"summarize: meta names markets the steps do not hold: {unknown}")
 
-    long_usd = _col_sum(venue, "liquidated_notional_long_usd")
-    short_usd = _col_sum(venue, "liquidated_notional_short_usd")
-
     drawdown = 0.0
     if "insurance_fund_usd" in venue and len(venue):
-        fund = venue["insurance_fund_usd"].to_numpy(dtype=float)
-        drawdown = float(np.max(np.maximum.accumulate(fund) - fund))
+        drawdown = fund_drawdown(venue["insurance_fund_usd"].to_numpy(dtype=float))
 
     backstop_pnl = 0.0
     if {"backstop_equity_usd", "backstop_share_price"} <= set(venue) and len(venue):
-        equity0 = float(venue["backstop_equity_usd"].iloc[0])
-        share0 = float(venue["backstop_share_price"].iloc[0])
-        share1 = float(venue["backstop_share_price"].iloc[-1])
-        if equity0 > 0 and share0 > 0:
-            backstop_pnl = (share1 / share0 - 1.0) * equity0
+        backstop_pnl = backstop_figure(
+            float(venue["backstop_equity_usd"].iloc[0]),
+            float(venue["backstop_share_price"].iloc[0]),
+            float(venue["backstop_share_price"].iloc[-1]),
+        )
+    figures = {
+        "transactions": int(_col_sum(venue, "transactions")),
+        "liquidated_accounts": _liquidated_accounts(events_df, venue),
+        "insurance_fund_drawdown_usd": drawdown,
+        "backstop_pnl_usd": backstop_pnl,
+        "mm_vault_equity_end_usd": _last(venue, "mm_vault_equity_usd"),
+    }
+    sums = {name: _col_sum(venue, name) for name in MARKET_SUM_COLUMNS}
+    return venue_summary(meta, markets, sums, figures)
 
+
+def markets_given(meta: Mapping[str, Any], symbols: Sequence[str]) -> dict[str, dict]:
+    """``meta["markets"]``'s figures by market; a single market also takes the venue's
+    ``start_price`` and ``bad_debt_usd`` of ``meta`` (where its own entry lacks them)."""
+    given_markets = dict(meta.get("markets") or {})
+    if len(symbols) == 1:  # a single market's step-0 price and ledger bad debt are the venue's
+        given = dict(given_markets.get(symbols[0], {}))
+        for key in ("start_price", "bad_debt_usd"):
+            if meta.get(key) is not None:
+                given.setdefault(key, float(meta[key]))
+        given_markets[symbols[0]] = given
+    return given_markets
+
+
+def fund_drawdown(fund_usd: np.ndarray) -> float:
+    """The largest fall of the insurance fund from its running peak (USD; NaN in, NaN out)."""
+    return float(np.max(np.maximum.accumulate(fund_usd) - fund_usd))
+
+
+def backstop_figure(equity0_usd: float, share0: float, share1: float) -> float:
+    """The backstop vault's PnL (USD): the share price's change on the first row's equity
+    (0 without a vault at the start)."""
+    if equity0_usd > 0 and share0 > 0:
+        return (share1 / share0 - 1.0) * equity0_usd
+    return 0.0
+
+
+def venue_summary(
+    meta: Mapping[str, Any],
+    markets: dict[str, dict[str, Any]],
+    sums: Mapping[str, float],
+    figures: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The summary (:func:`summarize`'s dict) from the venue's reductions: ``sums`` (USD, the
+    venue rows' sums of :data:`MARKET_SUM_COLUMNS`) and ``figures`` (``transactions``,
+    ``liquidated_accounts``, ``insurance_fund_drawdown_usd``, ``backstop_pnl_usd``,
+    ``mm_vault_equity_end_usd``), the markets' entries, and ``meta``."""
+    symbols = tuple(markets)
+    long_usd = sums["liquidated_notional_long_usd"]
+    short_usd = sums["liquidated_notional_short_usd"]
     price_keys = ("start_price", "exogenous_min_price", "min_price", "price_amplification")
     if len(symbols) == 1:
         prices = {k: markets[symbols[0]][k] for k in price_keys}
@@ -261,29 +351,29 @@ def summarize(
         "traders": int(meta["traders"]),
         "flow_accounts": int(meta.get("flow_accounts", 0)),
         "steps": int(meta["steps"]),
-        "transactions": int(_col_sum(venue, "transactions")),
+        "transactions": figures["transactions"],
         "wall_seconds": float(meta["wall_seconds"]),
         "liquidated_notional_usd": long_usd + short_usd,
         "liquidated_notional_long_usd": long_usd,
         "liquidated_notional_short_usd": short_usd,
-        "liquidated_accounts": _liquidated_accounts(events_df, venue),
+        "liquidated_accounts": figures["liquidated_accounts"],
         "bad_debt_usd": (
             float(meta["bad_debt_usd"])
             if meta.get("bad_debt_usd") is not None
-            else _col_sum(venue, "bad_debt_usd")
+            else sums["bad_debt_usd"]
         ),
-        "bad_debt_final_usd": _col_sum(venue, "bad_debt_final_usd"),
-        "insurance_fund_drawdown_usd": drawdown,
-        "backstop_pnl_usd": backstop_pnl,
-        "adl_haircut_usd": _col_sum(venue, "adl_haircut_usd"),
-        "adl_overshoot_usd": _col_sum(venue, "adl_overshoot_usd"),
+        "bad_debt_final_usd": sums["bad_debt_final_usd"],
+        "insurance_fund_drawdown_usd": figures["insurance_fund_drawdown_usd"],
+        "backstop_pnl_usd": figures["backstop_pnl_usd"],
+        "adl_haircut_usd": sums["adl_haircut_usd"],
+        "adl_overshoot_usd": sums["adl_overshoot_usd"],
         "backstop_lp_loss_usd": None,  # from the final terms, below
         "mm_vault_capital_usd": 0.0,
-        "mm_vault_equity_end_usd": _last(venue, "mm_vault_equity_usd"),
+        "mm_vault_equity_end_usd": figures["mm_vault_equity_end_usd"],
         "mm_vault_lp_loss_usd": None,
         "system_loss_usd": None,
         **prices,
-        "fees_usd": _col_sum(venue, "fees_usd"),
+        "fees_usd": sums["fees_usd"],
         "markets": markets,
     }
     for key, value in meta.items():
@@ -350,9 +440,10 @@ def _summary_column(values: list, col: Column) -> np.ndarray | None:
         return out
     if not kinds <= _NUMBER_TYPES:
         return None
-    floats = np.array(values, dtype=np.float64)
     if type(None) in kinds and not col.nullable:
         return None
+    # fromiter: the same per-value conversion as np.array (None to NaN), without its list pass
+    floats = np.fromiter(values, np.float64, len(values))
     if col.dtype == pa.float64():
         return floats
     missing = np.isnan(floats)
@@ -365,20 +456,56 @@ def _summary_column(values: list, col: Column) -> np.ndarray | None:
     return floats if has_missing else floats.astype(np.int64)
 
 
-def _summary_frame(rows: list, columns: tuple[Column, ...], names: tuple[str, ...]):
+def _columns_of(rows: list, names: tuple[str, ...]) -> dict[str, Sequence]:
+    """Each name's values over ``rows`` (``row.get(name)``), as sequences in row order."""
+    if not set(map(type, rows)) <= {dict}:
+        return {name: [row.get(name) for row in rows] for name in names}
+    out: dict[str, Sequence] = {}
+    if rows:  # the names the first row holds, taken row by row in C (when every row has them)
+        held = tuple(name for name in names if name in rows[0])
+        if len(held) > 1:
+            try:
+                out = dict(
+                    zip(held, zip(*map(operator.itemgetter(*held), rows), strict=True), strict=True)
+                )
+            except KeyError:
+                out = {}
+    for name in names:
+        if name not in out:  # dict.get mapped in C: a third of a comprehension's time
+            out[name] = list(map(dict.get, rows, itertools.repeat(name)))
+    return out
+
+
+def _summary_columns(
+    rows: list, columns: tuple[Column, ...], names: tuple[str, ...]
+) -> dict[str, np.ndarray] | None:
     by_name = {c.name: c for c in columns}
-    plain = all(type(row) is dict for row in rows)
+    values = _columns_of(rows, names)
     data = {}
     for name in names:
-        if plain:  # dict.get mapped in C: a third of a comprehension's time
-            values = list(map(dict.get, rows, itertools.repeat(name)))
-        else:
-            values = [row.get(name) for row in rows]
-        array = _summary_column(values, by_name[name])
+        array = _summary_column(values[name], by_name[name])
         if array is None:
             return None
         data[name] = array
-    return pd.DataFrame(data, copy=False)
+    return data
+
+
+def summary_columns(
+    step_rows: Sequence[Mapping[str, Any]], event_rows: Sequence[Mapping[str, Any]]
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None:
+    """The columns of :func:`summary_frames`' frames, as numpy arrays by name (steps,
+    events); None where it gives None."""
+    event_rows = list(event_rows)
+    kinds = _columns_of(event_rows, ("kind",))["kind"]
+    if not set(map(type, kinds)) <= {str}:
+        return None
+    # Only the kinds summarize reads (the rest it filters out itself: same rows, same order).
+    read = list(itertools.compress(event_rows, map(SUMMARY_EVENT_KINDS.__contains__, kinds)))
+    steps = _summary_columns(list(step_rows), STEP_COLUMNS, SUMMARY_STEP_COLUMNS)
+    events = _summary_columns(read, EVENT_COLUMNS, SUMMARY_EVENT_COLUMNS)
+    if steps is None or events is None:
+        return None
+    return steps, events
 
 
 def summary_frames(
@@ -394,14 +521,8 @@ def summary_frames(
 
     The rows are not checked against the schema's rules (the long format of the steps, the
     positions' outcomes): the tables a folder gets do that."""
-    event_rows = list(event_rows)
-    kinds = [row.get("kind") for row in event_rows]
-    if not set(map(type, kinds)) <= {str}:
+    columns = summary_columns(step_rows, event_rows)
+    if columns is None:
         return None
-    # Only the kinds summarize reads (the rest it filters out itself: same rows, same order).
-    read = [row for row, kind in zip(event_rows, kinds, strict=True) if kind in SUMMARY_EVENT_KINDS]
-    steps = _summary_frame(list(step_rows), STEP_COLUMNS, SUMMARY_STEP_COLUMNS)
-    events = _summary_frame(read, EVENT_COLUMNS, SUMMARY_EVENT_COLUMNS)
-    if steps is None or events is None:
-        return None
-    return steps, events
+    steps, events = columns
+    return pd.DataFrame(steps, copy=False), pd.DataFrame(events, copy=False)
