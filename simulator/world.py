@@ -75,14 +75,21 @@ class WorldError(PerpsimError):
     """The scenario cannot be deployed (bad market override, a venue that rejects it)."""
 
 
+#: How many (role, count, salt) address lists :func:`agent_addresses` keeps: a world asks for
+#: five roles a seed, and a tune's worker may run every path of a study (each a seed) on every
+#: trial, so the last 100 seeds' (~20 MB with 2,000 traders a seed).
+AGENT_ADDRESS_LISTS_KEPT = 512
+
+
 def agent_addresses(role: str, count: int, salt: int) -> list[str]:
     """Deterministic key-less addresses (anvil impersonates them) for ``count`` agents: a pure
-    function of its arguments, kept for the last few (a tune evaluates every trial on the same
-    seeds, each a salt; 2,000 traders' addresses cost ~70 ms of keccak)."""
+    function of its arguments, kept for the last :data:`AGENT_ADDRESS_LISTS_KEPT` (a tune
+    evaluates every trial on the same seeds, each a salt; 2,000 traders' addresses cost ~70 ms
+    of keccak, most of a mirror path's setup)."""
     return list(_agent_addresses(role, count, salt))
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=AGENT_ADDRESS_LISTS_KEPT)
 def _agent_addresses(role: str, count: int, salt: int) -> tuple[str, ...]:
     # Through the chain's cached checksum, with the lower-case spelling the decoded logs use:
     # the setup's events then find every trader's address already checksummed.
