@@ -73,9 +73,11 @@ def _same_state(a: MirrorEngine, b: MirrorEngine, t: int) -> None:
     assert a.state.transactions == b.state.transactions, f"step {t}: transactions"
 
 
-def _lockstep(a: MirrorEngine, b: MirrorEngine, steps: int, before_step=None) -> dict[str, int]:
-    """Step both engines ``steps`` times, comparing after each; the event kinds seen."""
+def _lockstep(a: MirrorEngine, b: MirrorEngine, steps: int, before_step=None):
+    """Step both engines ``steps`` times, comparing after each; the event kinds seen (counts)
+    and the reverts' details."""
     kinds: dict[str, int] = {}
+    details: set[str] = set()
     for _ in range(steps):
         if before_step is not None:
             before_step(a, b, a.state.step + 1)
@@ -87,13 +89,15 @@ def _lockstep(a: MirrorEngine, b: MirrorEngine, steps: int, before_step=None) ->
         _same_state(a, b, t)
         for e in got.events:
             kinds[e["kind"]] = kinds.get(e["kind"], 0) + 1
-    return kinds
+            if e["kind"].endswith("_reverted"):
+                details.add(e["detail"])
+    return kinds, details
 
 
 @pytest.mark.parametrize("event_kinds", [None, EVALUATION_EVENT_KINDS], ids=["all", "evaluation"])
 def test_oct_2025_steps_equal_the_actions_path(scenario, event_kinds):
     a, b = _pair(scenario, event_kinds)
-    kinds = _lockstep(a, b, scenario.steps + 1)
+    kinds, _ = _lockstep(a, b, scenario.steps + 1)
     assert a.state.step == scenario.steps
     if event_kinds is None:  # the flow's rows were made, by both paths
         assert kinds.get("open", 0) > 1000 and kinds.get("close", 0) > 1000
@@ -101,21 +105,36 @@ def test_oct_2025_steps_equal_the_actions_path(scenario, event_kinds):
 
 
 def test_drawn_reverts_equal_the_actions_path(scenario):
-    """At drawn steps, drawn flow slots' accounts lose their cross collateral (the same on both
-    engines): their opens revert (``InsufficientMargin``), some closes too; each such call
-    stops the compiled batch and is made alone."""
+    """At drawn steps (the same on both engines), drawn flow slots' accounts lose their cross
+    collateral: their opens revert (``InsufficientMargin``), some closes too; and a guardian's
+    pause is wired (every market's checks Python's: each call made alone, succeeding), some
+    steps with a market paused (its opens revert ``RiskPaused``, its closes go through)."""
     a, b = _pair(scenario, None)
     draw = np.random.default_rng(20261205)
     slots = a.flow.rows
     accounts = np.array([a.ctx.index(x) for x in a.flow.accounts])
+    n_markets = a.ctx.n_markets
 
-    def drain(x: MirrorEngine, y: MirrorEngine, t: int) -> None:
-        if t < 5 or draw.random() >= 0.3:
+    def perturb(x: MirrorEngine, y: MirrorEngine, t: int) -> None:
+        if t < 5:
             return
         pick = draw.choice(len(slots), size=min(len(slots), 40), replace=False)
+        drain = draw.random() < 0.3
+        pause = draw.random()
+        market = int(draw.integers(0, n_markets))
         for engine in (x, y):
-            engine.venue.collateral[accounts[pick]] = 0.0
+            if drain:
+                engine.venue.collateral[accounts[pick]] = 0.0
+            if pause < 0.3:
+                engine.venue.risk_paused = np.zeros(n_markets, dtype=bool)
+            elif pause < 0.4:
+                engine.venue.risk_paused = np.arange(n_markets) == market
+            else:
+                engine.venue.risk_paused = None
 
-    kinds = _lockstep(a, b, 600, before_step=drain)
-    assert kinds.get("open_reverted", 0) > 10
+    kinds, details = _lockstep(a, b, 600, before_step=perturb)
+    assert kinds.get("open_reverted", 0) > 10 and kinds.get("close_reverted", 0) > 10
+    assert any("RiskPaused" in d for d in details) and any(
+        "InsufficientMargin" in d for d in details
+    )
     assert kinds.get("open", 0) > 100 and kinds.get("close", 0) > 100
