@@ -531,35 +531,60 @@ def record_flow_slots(
     before ``opens_from``, then an open), ``ok[k]``, ``errors[k]`` where it failed, and its
     ``PositionModified`` fields in ``fields[k]`` (``sizeDelta``, ``fill``, ``newSize``,
     ``entryPrice``, ``realizedPnl``, ``fee``, ``funding``: WAD floats). The same rows, in the
-    same order, and the same state as :func:`record_flow_calls` on the calls' Actions."""
+    same order, and the same state as :func:`record_flow_calls` on the calls' Actions: the
+    slots' state written by array (a step's calls are on distinct slots; otherwise call by
+    call, in order), a row built only for a call that has one."""
     if run is None or not len(slots):
         return []
-    book = ctx.world.book
-    symbols, kind_of, market_ids = ctx.symbols, book.flow_kind, ctx.market_ids
+    rows = run.rows[slots]
+    is_open = np.arange(len(slots)) >= opens_from
+    opened = ok & is_open
+    closed = ok & ~is_open & (fields[:, 2] == 0.0)
+    if len(set(rows.tolist())) == len(rows):
+        at = rows[opened]
+        s.opens[at] += 1
+        s.opened_step[at] = t
+        s.outcome[at], s.outcome_step[at] = OPEN, -1
+        s.realized_pnl_usd[at] = np.nan
+        s.flow_open_size_base[at] = np.abs(fields[opened, 2] / WAD)  # from_wad, by array
+        s.flow_open_entry_usd[at] = fields[opened, 3] / WAD
+        at = rows[closed]
+        s.outcome[at], s.outcome_step[at] = CLOSED, t
+        s.realized_pnl_usd[at] = np.nan
+    else:  # a slot called twice: in call order
+        for k in np.flatnonzero(opened | closed).tolist():
+            r = int(rows[k])
+            if opened[k]:
+                s.opens[r] += 1
+                s.opened_step[r] = t
+                s.outcome[r], s.outcome_step[r] = OPEN, -1
+                s.flow_open_size_base[r] = abs(from_wad(float(fields[k, 2])))
+                s.flow_open_entry_usd[r] = from_wad(float(fields[k, 3]))
+            else:
+                s.outcome[r], s.outcome_step[r] = CLOSED, t
+            s.realized_pnl_usd[r] = np.nan
+    with_rows = ~ok
+    if ctx.keeps("open"):
+        with_rows |= opened
+    if ctx.keeps("close"):
+        with_rows |= closed
+    if not with_rows.any():
+        return []
+    kind_of, symbols, market_ids = ctx.world.book.flow_kind, ctx.symbols, ctx.market_ids
     accounts, markets, row_list = run.accounts, run.market_list, run.row_list
     reasons = run.close_reasons
-    keep_open, keep_close = ctx.keeps("open"), ctx.keeps("close")  # the rows; state regardless
     out: list[dict] = []
-    cols = fields.tolist()
-    for k, (i, done) in enumerate(zip(slots.tolist(), ok.tolist(), strict=True)):
+    for k in np.flatnonzero(with_rows).tolist():
+        i = int(slots[k])
         r, m = row_list[i], markets[i]
-        is_open = k >= opens_from
-        if not done:
-            what = "open" if is_open else "close"
+        if not ok[k]:
+            what = "open" if is_open[k] else "close"
             detail = f"{FLOW_KINDS[kind_of[r]]}: {errors[k]}"
             out.append(event_row(t, f"{what}_reverted", market=symbols[m], account=accounts[i],
                                  detail=detail))  # fmt: skip
             continue
-        delta, fill, new_size, entry, realized, fee, funding = cols[k]
-        if is_open:
-            s.opens[r] += 1
-            s.opened_step[r] = t
-            s.outcome[r], s.outcome_step[r] = OPEN, -1
-            s.realized_pnl_usd[r] = np.nan
-            s.flow_open_size_base[r] = abs(from_wad(new_size))
-            s.flow_open_entry_usd[r] = from_wad(entry)
-            if not keep_open:
-                continue
+        delta, fill, _, _, realized, fee, funding = fields[k].tolist()
+        if is_open[k]:
             size, price = abs(delta / WAD), fill / WAD  # from_wad inlined: the same division
             out.append({  # event_row's row (same keys, same order), built inline
                 "step": t, "kind": "open", "market": symbols[m], "account": accounts[i],
@@ -567,10 +592,7 @@ def record_flow_slots(
                 "notional_usd": size * price, "amount_usd": int(fee) / WAD,
                 "detail": FLOW_KINDS[kind_of[r]],
             })  # fmt: skip
-        elif new_size == 0:
-            if keep_close:
-                out.append(close_row_of(ctx, t, reasons.get(r, "close"), accounts[i],
-                                        market_ids[m], delta, fill, realized, fee, funding))  # fmt: skip
-            s.outcome[r], s.outcome_step[r] = CLOSED, t
-            s.realized_pnl_usd[r] = np.nan
+        else:
+            out.append(close_row_of(ctx, t, reasons.get(r, "close"), accounts[i],
+                                    market_ids[m], delta, fill, realized, fee, funding))  # fmt: skip
     return out

@@ -183,11 +183,16 @@ class ArrayBlock:
             if not len(self.slots):
                 return
             done = np.flatnonzero(self.ok)
-            rows = slot_calls(ctx, self.run).decode_row[self.slots[done]].tolist()
+            rows = slot_calls(ctx, self.run).decode_row[self.slots[done]]
             got = self.values[done]
             tr = s.trader
+            if len(set(rows.tolist())) == len(rows) and (rows >= 0).all():
+                # distinct rows (a step's calls are on distinct slots): by array
+                tr.size_base[rows] = np.abs(got[:, jit_calls.T_SIZE] / WAD)
+                tr.entry_price_usd[rows] = got[:, jit_calls.T_ENTRY] / WAD
+                return
             size_base, entry_usd = tr.size_base, tr.entry_price_usd
-            for row, size, entry in zip(rows, got[:, jit_calls.T_SIZE].tolist(),
+            for row, size, entry in zip(rows.tolist(), got[:, jit_calls.T_SIZE].tolist(),
                                         got[:, jit_calls.T_ENTRY].tolist(), strict=True):  # fmt: skip
                 if row >= 0:  # from_wad inlined: the same division
                     size_base[row] = abs(size / WAD)
