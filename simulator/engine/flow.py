@@ -37,6 +37,7 @@ from simulator.engine.context import Action, Context
 from simulator.engine.events import close_row_of, event_row
 from simulator.engine.margin import MarginUnits
 from simulator.engine.state import CLOSED, IDLE, OPEN, EngineState
+from simulator.jit import kernel
 from simulator.scenario.flow import FLOW_KINDS
 from simulator.scenario.randomness import StepStream
 from simulator.units import WAD, from_wad, to_wad
@@ -532,37 +533,17 @@ def record_flow_slots(
     ``PositionModified`` fields in ``fields[k]`` (``sizeDelta``, ``fill``, ``newSize``,
     ``entryPrice``, ``realizedPnl``, ``fee``, ``funding``: WAD floats). The same rows, in the
     same order, and the same state as :func:`record_flow_calls` on the calls' Actions: the
-    slots' state written by array (a step's calls are on distinct slots; otherwise call by
-    call, in order), a row built only for a call that has one."""
+    slots' state in one compiled pass (:func:`_record_slot_state`), a row built only for a
+    call that has one."""
     if run is None or not len(slots):
         return []
     rows = run.rows[slots]
     is_open = np.arange(len(slots)) >= opens_from
     opened = ok & is_open
     closed = ok & ~is_open & (fields[:, 2] == 0.0)
-    if len(set(rows.tolist())) == len(rows):
-        at = rows[opened]
-        s.opens[at] += 1
-        s.opened_step[at] = t
-        s.outcome[at], s.outcome_step[at] = OPEN, -1
-        s.realized_pnl_usd[at] = np.nan
-        s.flow_open_size_base[at] = np.abs(fields[opened, 2] / WAD)  # from_wad, by array
-        s.flow_open_entry_usd[at] = fields[opened, 3] / WAD
-        at = rows[closed]
-        s.outcome[at], s.outcome_step[at] = CLOSED, t
-        s.realized_pnl_usd[at] = np.nan
-    else:  # a slot called twice: in call order
-        for k in np.flatnonzero(opened | closed).tolist():
-            r = int(rows[k])
-            if opened[k]:
-                s.opens[r] += 1
-                s.opened_step[r] = t
-                s.outcome[r], s.outcome_step[r] = OPEN, -1
-                s.flow_open_size_base[r] = abs(from_wad(float(fields[k, 2])))
-                s.flow_open_entry_usd[r] = from_wad(float(fields[k, 3]))
-            else:
-                s.outcome[r], s.outcome_step[r] = CLOSED, t
-            s.realized_pnl_usd[r] = np.nan
+    _record_slot_state(rows, opens_from, ok, fields, t, OPEN, CLOSED, s.opens, s.opened_step,
+                       s.outcome, s.outcome_step, s.realized_pnl_usd, s.flow_open_size_base,
+                       s.flow_open_entry_usd)  # fmt: skip
     with_rows = ~ok
     if ctx.keeps("open"):
         with_rows |= opened
@@ -596,3 +577,29 @@ def record_flow_slots(
             out.append(close_row_of(ctx, t, reasons.get(r, "close"), accounts[i],
                                     market_ids[m], delta, fill, realized, fee, funding))  # fmt: skip
     return out
+
+
+@kernel
+def _record_slot_state(rows, opens_from, ok, fields, t, open_code, closed_code, opens,
+                       opened_step, outcome, outcome_step, realized_pnl_usd,
+                       flow_open_size_base, flow_open_entry_usd):  # fmt: skip
+    """:func:`record_flow_calls`' state writes, call by call in order: call ``k`` on book row
+    ``rows[k]`` (an open from ``opens_from``), if it succeeded (``ok[k]``): an open counts and
+    its size and entry (``fields[k, 2]``, ``fields[k, 3]``, WAD) are kept, a close to size 0
+    ends the slot at step ``t``; the realized PnL is left for the step's end (NaN)."""
+    for k in range(rows.shape[0]):
+        if not ok[k]:
+            continue
+        r = rows[k]
+        if k >= opens_from:
+            opens[r] += 1
+            opened_step[r] = t
+            outcome[r] = open_code
+            outcome_step[r] = -1
+            realized_pnl_usd[r] = np.nan
+            flow_open_size_base[r] = abs(fields[k, 2] / 1e18)  # from_wad: the same division
+            flow_open_entry_usd[r] = fields[k, 3] / 1e18
+        elif fields[k, 2] == 0.0:
+            outcome[r] = closed_code
+            outcome_step[r] = t
+            realized_pnl_usd[r] = np.nan

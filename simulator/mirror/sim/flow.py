@@ -33,9 +33,10 @@ from simulator.engine import flow as engine_flow
 from simulator.engine.context import Action, Context
 from simulator.engine.flow import FlowPlan, FlowRun
 from simulator.engine.state import EngineState
+from simulator.jit import kernel
 from simulator.mirror.sim import jit_calls, planned
 from simulator.mirror.sim.venue import VenueState
-from simulator.units import WAD, to_wad
+from simulator.units import to_wad
 
 
 @dataclass
@@ -177,26 +178,16 @@ class ArrayBlock:
 
     def decoder(self, ctx: Context, s: EngineState, t: int) -> Callable[[], None]:
         """The decode of the calls' new sizes and entries into the slots' rows, in call order
-        (:func:`simulator.engine.events.decode_positions` from the batch's arrays)."""
+        (:func:`simulator.engine.events.decode_positions` from the batch's arrays, compiled:
+        :func:`_decode_slots`)."""
 
         def decode() -> None:
             if not len(self.slots):
                 return
-            done = np.flatnonzero(self.ok)
-            rows = slot_calls(ctx, self.run).decode_row[self.slots[done]]
-            got = self.values[done]
             tr = s.trader
-            if len(set(rows.tolist())) == len(rows) and (rows >= 0).all():
-                # distinct rows (a step's calls are on distinct slots): by array
-                tr.size_base[rows] = np.abs(got[:, jit_calls.T_SIZE] / WAD)
-                tr.entry_price_usd[rows] = got[:, jit_calls.T_ENTRY] / WAD
-                return
-            size_base, entry_usd = tr.size_base, tr.entry_price_usd
-            for row, size, entry in zip(rows.tolist(), got[:, jit_calls.T_SIZE].tolist(),
-                                        got[:, jit_calls.T_ENTRY].tolist(), strict=True):  # fmt: skip
-                if row >= 0:  # from_wad inlined: the same division
-                    size_base[row] = abs(size / WAD)
-                    entry_usd[row] = entry / WAD
+            _decode_slots(self.slots, self.ok, self.values, jit_calls.T_SIZE, jit_calls.T_ENTRY,
+                          slot_calls(ctx, self.run).decode_row, tr.size_base,
+                          tr.entry_price_usd)  # fmt: skip
 
         return decode
 
@@ -255,3 +246,18 @@ def execute_arrays(
                 errors[stop] = result.error
         i = stop + 1
     return ArrayBlock(slots, n_close, ok, errors, outs, run)
+
+
+@kernel
+def _decode_slots(slots, ok, values, size_col, entry_col, decode_row, size_base, entry_usd):
+    """:func:`simulator.engine.events.decode_positions` of the batch's calls, in call order:
+    call ``k`` on slot ``slots[k]``, if it succeeded (``ok[k]``), writes its new size
+    (absolute) and entry (``values[k, size_col]``, ``values[k, entry_col]``: the batch's
+    :data:`jit_calls.T_SIZE`, :data:`~jit_calls.T_ENTRY`, WAD) into the slot's book row
+    (``decode_row``; -1: none)."""
+    for k in range(slots.shape[0]):
+        if ok[k]:
+            row = decode_row[slots[k]]
+            if row >= 0:  # from_wad: the same division
+                size_base[row] = abs(values[k, size_col] / 1e18)
+                entry_usd[row] = values[k, entry_col] / 1e18
