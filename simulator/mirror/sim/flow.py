@@ -124,6 +124,12 @@ class SlotCalls:
     decode_row: np.ndarray
     """The book row the slot's ``PositionModified`` writes (:meth:`Context.row` of its
     account and market id; -1: none)."""
+    close_calls: np.ndarray
+    """(slots, 3) int64: the slot's ``closePosition`` as a row of :func:`jit_calls.
+    trade_batch`'s ``calls`` (account, market, :data:`~jit_calls.K_CLOSE`; :data:`~jit_calls.
+    K_PYTHON` for an account not the venue's: :func:`planned.execute`'s error)."""
+    open_calls: np.ndarray
+    """(slots, 3) int64: the slot's ``trade`` likewise (:data:`~jit_calls.K_TRADE`)."""
 
 
 def slot_calls(ctx: Context, run: FlowRun) -> SlotCalls:
@@ -134,11 +140,21 @@ def slot_calls(ctx: Context, run: FlowRun) -> SlotCalls:
     ids = [int(market_ids[m]) for m in run.market_list]
     index = [ctx.index(a) for a in run.accounts]
     rows = [ctx.row(a, mid) for a, mid in zip(run.accounts, ids, strict=True)]
+    account = np.array([-1 if a is None else a for a in index], dtype=np.int64)
+    market = np.array([ctx.market_index(mid) for mid in ids], dtype=np.int64)
+    calls = np.empty((len(ids), 3), dtype=np.int64)
+    calls[:, jit_calls.C_ACCOUNT] = np.maximum(account, 0)
+    calls[:, jit_calls.C_MARKET] = market
+    close_calls, open_calls = calls.copy(), calls
+    close_calls[:, jit_calls.C_KIND] = np.where(account < 0, jit_calls.K_PYTHON, jit_calls.K_CLOSE)
+    open_calls[:, jit_calls.C_KIND] = np.where(account < 0, jit_calls.K_PYTHON, jit_calls.K_TRADE)
     tab = SlotCalls(
-        account=np.array([-1 if a is None else a for a in index], dtype=np.int64),
-        market=np.array([ctx.market_index(mid) for mid in ids], dtype=np.int64),
+        account=account,
+        market=market,
         market_id=ids,
         decode_row=np.array([-1 if r is None else r for r in rows], dtype=np.int64),
+        close_calls=close_calls,
+        open_calls=open_calls,
     )
     run.slot_calls = tab
     return tab
@@ -212,18 +228,11 @@ def execute_arrays(
     tab = slot_calls(ctx, run)
     n_close = len(plan.close_slots)
     slots = np.concatenate([plan.close_slots, plan.open_slots]).astype(np.int64, copy=False)
-    calls = np.empty((n, 3), dtype=np.int64)
-    account = tab.account[slots]
-    calls[:, jit_calls.C_ACCOUNT] = np.maximum(account, 0)
-    calls[:, jit_calls.C_MARKET] = tab.market[slots]
-    kind = calls[:, jit_calls.C_KIND]
-    kind[:n_close] = jit_calls.K_CLOSE
-    kind[n_close:] = jit_calls.K_TRADE
-    kind[account < 0] = jit_calls.K_PYTHON  # not the venue's account: execute's error
+    calls = np.concatenate([tab.close_calls[plan.close_slots], tab.open_calls[plan.open_slots]])
     values = np.zeros((n, 2))
     deltas = [side * to_wad(round(size, 12)) for side, size in
               zip(plan.open_side.tolist(), plan.open_size.tolist(), strict=True)]  # fmt: skip
-    values[n_close:, jit_calls.V_DELTA] = [float(int(d)) for d in deltas]
+    values[n_close:, jit_calls.V_DELTA] = [float(d) for d in deltas]  # Planned's int, as float
     outs = np.zeros((n, jit_calls.N_BATCH_OUT))
     ok = np.zeros(n, dtype=bool)
     errors: dict[int, str] = {}
