@@ -21,6 +21,11 @@ the health read of the touched units in the mining round trip.
 A slot whose position ended (closed, liquidated, taken over, deleveraged to zero) may enter
 again after its kind's cooldown; ``positions.parquet`` keeps its last open and outcome and the
 number of its opens (``opens``).
+
+:func:`plan_flow` is :func:`plan_arrays` (the decisions as arrays: :class:`FlowPlan`) then
+:func:`flow_actions` (the venue calls). The fast mirror takes the arrays straight to its
+compiled trade batch (:mod:`simulator.mirror.sim.flow`) and records from the batch's arrays
+(:func:`record_flow_slots`, the same rows and state as :func:`record_flow_calls`).
 """
 
 from __future__ import annotations
