@@ -21,11 +21,17 @@ the health read of the touched units in the mining round trip.
 A slot whose position ended (closed, liquidated, taken over, deleveraged to zero) may enter
 again after its kind's cooldown; ``positions.parquet`` keeps its last open and outcome and the
 number of its opens (``opens``).
+
+:func:`plan_flow` is :func:`plan_arrays` (the decisions as arrays: :class:`FlowPlan`) then
+:func:`flow_actions` (the venue calls). The fast mirror takes the arrays straight to its
+compiled trade batch (:mod:`simulator.mirror.sim.flow`) and records from the batch's arrays
+(:func:`record_flow_slots`, the same rows and state as :func:`record_flow_calls`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -36,6 +42,7 @@ from simulator.engine.context import Action, Context
 from simulator.engine.events import close_row_of, event_row
 from simulator.engine.margin import MarginUnits
 from simulator.engine.state import CLOSED, IDLE, OPEN, EngineState
+from simulator.jit import kernel
 from simulator.scenario.flow import FLOW_KINDS
 from simulator.scenario.randomness import StepStream
 from simulator.units import WAD, from_wad, to_wad
@@ -95,6 +102,13 @@ class FlowRun:
     tables: KernelTables | None = None
     """The run's constants packed for :func:`plan_flow`'s kernels (:func:`kernel_tables`,
     built at the first step)."""
+    array_calls: bool = True
+    """The fast mirror runs the flow's calls from :func:`plan_arrays`' arrays
+    (:mod:`simulator.mirror.sim.flow`); False: through :func:`flow_actions`' Actions, the
+    path the chain engine and the exact mirror take (the tests' reference)."""
+    slot_calls: Any = None
+    """The fast mirror's per-slot call table (:class:`simulator.mirror.sim.flow.SlotCalls`,
+    built at its first step)."""
 
 
 def slot_layout(book, units: MarginUnits, rows: np.ndarray) -> dict:
@@ -162,6 +176,28 @@ def init_state(ctx: Context, s: EngineState) -> None:
     s.flow_exit_step = np.full(n, -1, dtype=np.int64)
 
 
+class FlowPlan(NamedTuple):
+    """Step ``t``'s flow calls as the plan's arrays (:func:`plan_arrays`): the closes, then
+    the opens, by slot (index into :class:`FlowRun`'s ``rows``)."""
+
+    close_slots: np.ndarray
+    """The slots that close (int64, ascending)."""
+    close_reason: np.ndarray
+    """Each close's reason (int64, into :data:`simulator.agents.flow.EXIT_REASONS`)."""
+    open_slots: np.ndarray
+    """The slots that open (int64)."""
+    open_side: np.ndarray
+    """Each open's side (+1 long, -1 short; int64)."""
+    open_size: np.ndarray
+    """Each open's size (base units, float64; the call's delta is ``side * to_wad(round(size,
+    12))``)."""
+
+    @property
+    def count(self) -> int:
+        """The number of venue calls."""
+        return len(self.close_slots) + len(self.open_slots)
+
+
 def plan_flow(
     ctx: Context,
     s: EngineState,
@@ -171,18 +207,52 @@ def plan_flow(
     step_events: list[dict],
 ) -> list[Action]:
     """Step ``t``'s flow closes then opens (``levels``: the last block's, for the funding
-    rates); unfilled arrivals go to ``step_events``.
+    rates) as venue calls (:func:`plan_arrays`, then :func:`flow_actions`); unfilled arrivals
+    go to ``step_events``."""
+    if run is None:
+        return []
+    return flow_actions(ctx, run, plan_arrays(ctx, s, t, levels, run, step_events))
+
+
+def flow_actions(ctx: Context, run: FlowRun, plan: FlowPlan) -> list[Action]:
+    """The venue calls of ``plan``: a ``closePosition`` per close, then a ``trade`` (cross) per
+    open, each an :class:`Action` of kind ``flow_close`` / ``flow_open`` on the slot's row."""
+    v = ctx.venue.venue
+    market_ids = ctx.market_ids
+    accounts, markets, row_list = run.accounts, run.market_list, run.row_list
+    actions: list[Action] = []
+    for i in plan.close_slots.tolist():
+        m = markets[i]
+        actions.append(Action(v.close_position(accounts[i], market_ids[m]), "flow_close",
+                              row_list[i], m))  # fmt: skip
+    for i, side, size in zip(plan.open_slots.tolist(), plan.open_side.tolist(),
+                             plan.open_size.tolist(), strict=True):  # fmt: skip
+        m = markets[i]
+        call = v.trade(accounts[i], market_ids[m], side * to_wad(round(size, 12)))
+        actions.append(Action(call, "flow_open", row_list[i], m))
+    return actions
+
+
+def plan_arrays(
+    ctx: Context,
+    s: EngineState,
+    t: int,
+    levels: dict,
+    run: FlowRun,
+    step_events: list[dict],
+) -> FlowPlan:
+    """Step ``t``'s flow decisions up to the venue calls: the closes (slots, reasons; their
+    reasons by row into ``run.close_reasons``), then the opens (slots, sides, sizes), the
+    planned change of open interest in ``run``; unfilled arrivals go to ``step_events``.
 
     Three compiled calls around the step's draws (:mod:`simulator.agents.flow_jit`):
     ``plan_before`` (one pass over the slots: their carried equity, the closes, the slots
     that may enter; then the signals and the intensity), the draws (numpy's, from the step's
     generator), ``plan_after`` (the eligible slots the arrivals take and their opens, the
     planned change of open interest, the slots' side and equity at open) and
-    ``write_exit_steps``; then the venue calls. The same as
+    ``write_exit_steps``. The same as
     :func:`simulator.agents.flow.step_orders` with this phase's numpy glue, float for float
     (``tests/engine/test_flow_plan.py`` keeps that form and compares)."""
-    if run is None:
-        return []
     tables = run.tables if run.tables is not None else kernel_tables(run, ctx)
     tr = s.trader
     p = s.feed_prices_usd[: t + 1]
@@ -215,23 +285,10 @@ def plan_flow(
         s.flow_exit_step,
     )  # fmt: skip
     run.planned_long_base, run.planned_short_base = long_change, short_change
-    v = ctx.venue.venue
-    market_ids = ctx.market_ids
-    accounts, markets, row_list = run.accounts, run.market_list, run.row_list
-    reasons = flow_agents.EXIT_REASONS
-    actions: list[Action] = []
-    run_closes: dict[int, str] = {}
-    for i, reason in zip(close_rows.tolist(), close_reason.tolist(), strict=True):
-        r = row_list[i]
-        m = markets[i]
-        actions.append(Action(v.close_position(accounts[i], market_ids[m]), "flow_close", r, m))
-        run_closes[r] = reasons[reason]
-    run.close_reasons = run_closes
-    for i, side, size in zip(open_rows.tolist(), open_side.tolist(), open_size.tolist(),
-                             strict=True):  # fmt: skip
-        m = markets[i]
-        call = v.trade(accounts[i], market_ids[m], side * to_wad(round(size, 12)))
-        actions.append(Action(call, "flow_open", row_list[i], m))
+    reasons, row_list = flow_agents.EXIT_REASONS, run.row_list
+    run.close_reasons = {row_list[i]: reasons[reason]
+                         for i, reason in zip(close_rows.tolist(), close_reason.tolist(),
+                                              strict=True)}  # fmt: skip
     if any_unfilled and ctx.keeps("order_flow_unfilled"):
         arrivals, unfilled_list = counts.tolist(), unfilled.tolist()
         kinds, unfilled_markets = np.nonzero(unfilled)
@@ -240,7 +297,7 @@ def plan_flow(
             step_events.append(
                 event_row(t, "order_flow_unfilled", market=ctx.symbols[m], detail=detail)
             )
-    return actions
+    return FlowPlan(close_rows, close_reason, open_rows, open_side, open_size)
 
 
 @dataclass(frozen=True)
@@ -462,3 +519,92 @@ def record_flow_calls(
             s.outcome[r], s.outcome_step[r] = CLOSED, t
             s.realized_pnl_usd[r] = np.nan
     return out
+
+
+def record_flow_slots(
+    ctx: Context,
+    s: EngineState,
+    t: int,
+    run: FlowRun | None,
+    slots: np.ndarray,
+    opens_from: int,
+    ok: np.ndarray,
+    errors: dict[int, str],
+    fields: np.ndarray,
+) -> list[dict]:
+    """:func:`record_flow_calls` from the calls' arrays (the fast mirror's,
+    :class:`simulator.mirror.sim.flow.ArrayBlock`): call ``k`` on slot ``slots[k]`` (a close
+    before ``opens_from``, then an open), ``ok[k]``, ``errors[k]`` where it failed, and its
+    ``PositionModified`` fields in ``fields[k]`` (``sizeDelta``, ``fill``, ``newSize``,
+    ``entryPrice``, ``realizedPnl``, ``fee``, ``funding``: WAD floats). The same rows, in the
+    same order, and the same state as :func:`record_flow_calls` on the calls' Actions: the
+    slots' state in one compiled pass (:func:`_record_slot_state`), a row built only for a
+    call that has one."""
+    if run is None or not len(slots):
+        return []
+    rows = run.rows[slots]
+    is_open = np.arange(len(slots)) >= opens_from
+    opened = ok & is_open
+    closed = ok & ~is_open & (fields[:, 2] == 0.0)
+    _record_slot_state(rows, opens_from, ok, fields, t, OPEN, CLOSED, s.opens, s.opened_step,
+                       s.outcome, s.outcome_step, s.realized_pnl_usd, s.flow_open_size_base,
+                       s.flow_open_entry_usd)  # fmt: skip
+    with_rows = ~ok
+    if ctx.keeps("open"):
+        with_rows |= opened
+    if ctx.keeps("close"):
+        with_rows |= closed
+    if not with_rows.any():
+        return []
+    kind_of, symbols, market_ids = ctx.world.book.flow_kind, ctx.symbols, ctx.market_ids
+    accounts, markets, row_list = run.accounts, run.market_list, run.row_list
+    reasons = run.close_reasons
+    out: list[dict] = []
+    for k in np.flatnonzero(with_rows).tolist():
+        i = int(slots[k])
+        r, m = row_list[i], markets[i]
+        if not ok[k]:
+            what = "open" if is_open[k] else "close"
+            detail = f"{FLOW_KINDS[kind_of[r]]}: {errors[k]}"
+            out.append(event_row(t, f"{what}_reverted", market=symbols[m], account=accounts[i],
+                                 detail=detail))  # fmt: skip
+            continue
+        delta, fill, _, _, realized, fee, funding = fields[k].tolist()
+        if is_open[k]:
+            size, price = abs(delta / WAD), fill / WAD  # from_wad inlined: the same division
+            out.append({  # event_row's row (same keys, same order), built inline
+                "step": t, "kind": "open", "market": symbols[m], "account": accounts[i],
+                "side": "long" if delta > 0 else "short", "size_base": size, "price_usd": price,
+                "notional_usd": size * price, "amount_usd": int(fee) / WAD,
+                "detail": FLOW_KINDS[kind_of[r]],
+            })  # fmt: skip
+        else:
+            out.append(close_row_of(ctx, t, reasons.get(r, "close"), accounts[i],
+                                    market_ids[m], delta, fill, realized, fee, funding))  # fmt: skip
+    return out
+
+
+@kernel
+def _record_slot_state(rows, opens_from, ok, fields, t, open_code, closed_code, opens,
+                       opened_step, outcome, outcome_step, realized_pnl_usd,
+                       flow_open_size_base, flow_open_entry_usd):  # fmt: skip
+    """:func:`record_flow_calls`' state writes, call by call in order: call ``k`` on book row
+    ``rows[k]`` (an open from ``opens_from``), if it succeeded (``ok[k]``): an open counts and
+    its size and entry (``fields[k, 2]``, ``fields[k, 3]``, WAD) are kept, a close to size 0
+    ends the slot at step ``t``; the realized PnL is left for the step's end (NaN)."""
+    for k in range(rows.shape[0]):
+        if not ok[k]:
+            continue
+        r = rows[k]
+        if k >= opens_from:
+            opens[r] += 1
+            opened_step[r] = t
+            outcome[r] = open_code
+            outcome_step[r] = -1
+            realized_pnl_usd[r] = np.nan
+            flow_open_size_base[r] = abs(fields[k, 2] / 1e18)  # from_wad: the same division
+            flow_open_entry_usd[r] = fields[k, 3] / 1e18
+        elif fields[k, 2] == 0.0:
+            outcome[r] = closed_code
+            outcome_step[r] = t
+            realized_pnl_usd[r] = np.nan

@@ -10,20 +10,33 @@ decode_block`'s branch for them, when the block is decoded) and the ``open`` / `
 ``open_reverted`` / ``close_reverted`` rows with the slots' opens and outcomes
 (:func:`simulator.engine.flow.record_flow_calls`, :func:`~simulator.engine.flow.record_flow`
 from the calls' fields, after the block's other rows, as the chain engine appends them).
-``order_flow_unfilled`` rows are the plan's."""
+``order_flow_unfilled`` rows are the plan's.
+
+Fast mode goes from the plan's arrays (:func:`simulator.engine.flow.plan_arrays`) to the venue
+and back without a per-call object: the batch's ``calls`` / ``values`` from the slots'
+account and market indices (:class:`SlotCalls`) and the opens' WAD deltas, the calls run as
+:func:`planned.execute_many` runs them (a call the batch stops at made alone through
+:func:`planned.execute`, its :class:`planned.Planned` built then), the slots' decode and the
+rows from the batch's ``outs`` (:class:`ArrayBlock`, :func:`simulator.engine.flow.
+record_flow_slots`). Exact mode (and ``FlowRun.array_calls`` False) takes the Actions' path,
+which ``tests/mirror/test_mirror_flow_arrays.py`` holds the arrays' path to."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from simulator.engine import events
 from simulator.engine import flow as engine_flow
 from simulator.engine.context import Action, Context
-from simulator.engine.flow import FlowRun
+from simulator.engine.flow import FlowPlan, FlowRun
 from simulator.engine.state import EngineState
-from simulator.mirror.sim import planned
+from simulator.jit import kernel
+from simulator.mirror.sim import jit_calls, planned
 from simulator.mirror.sim.venue import VenueState
+from simulator.units import to_wad
 
 
 @dataclass
@@ -33,6 +46,11 @@ class FlowBlock:
 
     actions: list[Action] = field(default_factory=list)
     executed: planned.Executed | None = None
+
+    @property
+    def count(self) -> int:
+        """The number of venue calls."""
+        return len(self.actions)
 
     @property
     def rows(self) -> list[int]:
@@ -53,26 +71,202 @@ class FlowBlock:
 
 
 def plan(
-    ctx: Context, s: EngineState, t: int, last: dict, run: FlowRun | None
-) -> tuple[list[Action], list[dict]]:
+    ctx: Context, s: EngineState, t: int, last: dict, run: FlowRun | None, venue: VenueState
+) -> tuple[list[Action] | FlowPlan, list[dict]]:
     """Step ``t``'s flow calls and its ``order_flow_unfilled`` rows (``last``: the last
-    block's levels, for the funding rates), by :func:`simulator.engine.flow.plan_flow`."""
+    block's levels, for the funding rates): fast mode the plan's arrays
+    (:func:`simulator.engine.flow.plan_arrays`), else the Actions of
+    :func:`simulator.engine.flow.plan_flow`."""
     unfilled: list[dict] = []
+    if run is not None and run.array_calls and not venue.exact_mode:
+        return engine_flow.plan_arrays(ctx, s, t, last, run, unfilled), unfilled
     return engine_flow.plan_flow(ctx, s, t, last, run, unfilled), unfilled
 
 
-def execute(ctx: Context, venue: VenueState, actions: list[Action]) -> FlowBlock:
-    """The flow calls on the venue, in order (:func:`planned.execute_many`: in fast mode
-    compiled batches)."""
-    return FlowBlock(actions, planned.execute_many(ctx, venue, [a.call for a in actions]))
+def execute(
+    ctx: Context, venue: VenueState, calls: list[Action] | FlowPlan, run: FlowRun | None = None
+) -> FlowBlock | ArrayBlock:
+    """The flow calls on the venue, in order: a plan's arrays by :func:`execute_arrays`,
+    Actions by :func:`planned.execute_many` (in fast mode compiled batches)."""
+    if isinstance(calls, FlowPlan):
+        return execute_arrays(ctx, venue, calls, run)
+    return FlowBlock(calls, planned.execute_many(ctx, venue, [a.call for a in calls]))
 
 
-def record(ctx: Context, s: EngineState, block: FlowBlock, t: int, run: FlowRun | None):
+def record(ctx: Context, s: EngineState, block: FlowBlock | ArrayBlock, t: int,
+           run: FlowRun | None):  # fmt: skip
     """The block's flow rows (``open``, ``close`` and their reverts) and the slots' opens and
     outcomes, by :func:`simulator.engine.flow.record_flow_calls` (:func:`~simulator.engine.
-    flow.record_flow` over the calls' arrays; after the block was decoded)."""
+    flow.record_flow` over the calls' arrays; after the block was decoded), or for an
+    :class:`ArrayBlock` :func:`simulator.engine.flow.record_flow_slots`."""
+    if isinstance(block, ArrayBlock):
+        return engine_flow.record_flow_slots(ctx, s, t, run, block.slots, block.opens_from,
+                                             block.ok, block.errors, block.fields())  # fmt: skip
     if not block.actions:
         return engine_flow.record_flow_calls(ctx, s, [], [], [], [], t, run)
     done = block.executed
     return engine_flow.record_flow_calls(ctx, s, block.actions, done.ok, done.errors,
                                          done.modified, t, run)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SlotCalls:
+    """Per flow slot (aligned with :class:`FlowRun`'s ``rows``; fixed for the run): what its
+    venue calls take and what their decode writes."""
+
+    account: np.ndarray
+    """The venue's account index of the slot's account (int64; -1: not the venue's, a call
+    the batch leaves to :func:`planned.execute`)."""
+    market: np.ndarray
+    """The slot's market index (int64)."""
+    market_id: list[int]
+    """The venue's market id of the slot's market."""
+    decode_row: np.ndarray
+    """The book row the slot's ``PositionModified`` writes (:meth:`Context.row` of its
+    account and market id; -1: none)."""
+    close_calls: np.ndarray
+    """(slots, 3) int64: the slot's ``closePosition`` as a row of :func:`jit_calls.
+    trade_batch`'s ``calls`` (account, market, :data:`~jit_calls.K_CLOSE`; :data:`~jit_calls.
+    K_PYTHON` for an account not the venue's: :func:`planned.execute`'s error)."""
+    open_calls: np.ndarray
+    """(slots, 3) int64: the slot's ``trade`` likewise (:data:`~jit_calls.K_TRADE`)."""
+
+
+def slot_calls(ctx: Context, run: FlowRun) -> SlotCalls:
+    """The run's :class:`SlotCalls` (kept in ``run.slot_calls``: built once a run)."""
+    if run.slot_calls is not None:
+        return run.slot_calls
+    market_ids = ctx.market_ids
+    ids = [int(market_ids[m]) for m in run.market_list]
+    index = [ctx.index(a) for a in run.accounts]
+    rows = [ctx.row(a, mid) for a, mid in zip(run.accounts, ids, strict=True)]
+    account = np.array([-1 if a is None else a for a in index], dtype=np.int64)
+    market = np.array([ctx.market_index(mid) for mid in ids], dtype=np.int64)
+    calls = np.empty((len(ids), 3), dtype=np.int64)
+    calls[:, jit_calls.C_ACCOUNT] = np.maximum(account, 0)
+    calls[:, jit_calls.C_MARKET] = market
+    close_calls, open_calls = calls.copy(), calls
+    close_calls[:, jit_calls.C_KIND] = np.where(account < 0, jit_calls.K_PYTHON, jit_calls.K_CLOSE)
+    open_calls[:, jit_calls.C_KIND] = np.where(account < 0, jit_calls.K_PYTHON, jit_calls.K_TRADE)
+    tab = SlotCalls(
+        account=account,
+        market=market,
+        market_id=ids,
+        decode_row=np.array([-1 if r is None else r for r in rows], dtype=np.int64),
+        close_calls=close_calls,
+        open_calls=open_calls,
+    )
+    run.slot_calls = tab
+    return tab
+
+
+@dataclass
+class ArrayBlock:
+    """This block's flow calls as arrays (fast mode): the calls' slots (the closes, then from
+    ``opens_from`` the opens), whether each succeeded (``ok``), the reverts' texts by call
+    (``errors``) and the batch's ``outs`` (``values``: :data:`jit_calls.T_DELTA`,
+    :data:`~jit_calls.T_FILL` ...; a call made alone written there too)."""
+
+    slots: np.ndarray
+    opens_from: int
+    ok: np.ndarray
+    errors: dict[int, str]
+    values: np.ndarray
+    run: FlowRun | None = None
+
+    @property
+    def count(self) -> int:
+        """The number of venue calls."""
+        return len(self.slots)
+
+    def fields(self) -> np.ndarray:
+        """Per call its ``PositionModified``'s ``sizeDelta``, ``fill``, ``newSize``,
+        ``entryPrice``, ``realizedPnl``, ``fee``, ``funding`` (columns of ``values``)."""
+        return self.values[:, _FIELDS]
+
+    @property
+    def rows(self) -> list[int]:
+        """The book rows (slots) the calls concern (their margin units are touched)."""
+        if self.run is None:
+            return []
+        row_list = self.run.row_list
+        return [row_list[i] for i in self.slots.tolist()]
+
+    def decoder(self, ctx: Context, s: EngineState, t: int) -> Callable[[], None]:
+        """The decode of the calls' new sizes and entries into the slots' rows, in call order
+        (:func:`simulator.engine.events.decode_positions` from the batch's arrays, compiled:
+        :func:`_decode_slots`)."""
+
+        def decode() -> None:
+            if not len(self.slots):
+                return
+            tr = s.trader
+            _decode_slots(self.slots, self.ok, self.values, jit_calls.T_SIZE, jit_calls.T_ENTRY,
+                          slot_calls(ctx, self.run).decode_row, tr.size_base,
+                          tr.entry_price_usd)  # fmt: skip
+
+        return decode
+
+
+_EMPTY_SLOTS = np.zeros(0, dtype=np.int64)
+_FIELDS = [jit_calls.T_DELTA, jit_calls.T_FILL, jit_calls.T_SIZE, jit_calls.T_ENTRY,
+           jit_calls.T_REALIZED, jit_calls.T_FEE, jit_calls.T_FUNDING]  # fmt: skip
+
+
+def execute_arrays(
+    ctx: Context, venue: VenueState, plan: FlowPlan, run: FlowRun | None
+) -> ArrayBlock:
+    """``plan``'s calls (its closes' ``closePosition``, then its opens' cross ``trade`` of
+    ``side * to_wad(round(size, 12))``) on the venue in order, as :func:`planned.
+    execute_many` runs their :class:`planned.Planned` calls in fast mode: compiled batches
+    (:meth:`~simulator.mirror.sim.venue_trades.TradesMixin.trade_batch`), a call the batch
+    stops at made alone by :func:`planned.execute` (its ``Planned`` built only then)."""
+    n = plan.count
+    if n == 0 or run is None:
+        return ArrayBlock(_EMPTY_SLOTS, 0, np.zeros(0, dtype=bool), {},
+                          np.zeros((0, jit_calls.N_BATCH_OUT)), run)  # fmt: skip
+    tab = slot_calls(ctx, run)
+    n_close = len(plan.close_slots)
+    slots = np.concatenate([plan.close_slots, plan.open_slots]).astype(np.int64, copy=False)
+    calls = np.concatenate([tab.close_calls[plan.close_slots], tab.open_calls[plan.open_slots]])
+    values = np.zeros((n, 2))
+    deltas = [side * to_wad(round(size, 12)) for side, size in
+              zip(plan.open_side.tolist(), plan.open_size.tolist(), strict=True)]  # fmt: skip
+    values[n_close:, jit_calls.V_DELTA] = [float(d) for d in deltas]  # Planned's int, as float
+    outs = np.zeros((n, jit_calls.N_BATCH_OUT))
+    ok = np.zeros(n, dtype=bool)
+    errors: dict[int, str] = {}
+    i = 0
+    while i < n:
+        stop, _ = venue.trade_batch(i, calls, values, outs)
+        ok[i:stop] = True
+        if stop < n:
+            slot = int(slots[stop])
+            sender, market_id = run.accounts[slot], tab.market_id[slot]
+            if stop < n_close:
+                call = planned.Planned("closePosition", sender, market_id)
+            else:
+                call = planned.Planned("trade", sender, market_id, int(deltas[stop - n_close]))
+            result = planned.execute(ctx, venue, call)
+            ok[stop] = result.ok
+            if result.ok:
+                planned.write_values(outs[stop], result.events[-1].args)
+            else:
+                errors[stop] = result.error
+        i = stop + 1
+    return ArrayBlock(slots, n_close, ok, errors, outs, run)
+
+
+@kernel
+def _decode_slots(slots, ok, values, size_col, entry_col, decode_row, size_base, entry_usd):
+    """:func:`simulator.engine.events.decode_positions` of the batch's calls, in call order:
+    call ``k`` on slot ``slots[k]``, if it succeeded (``ok[k]``), writes its new size
+    (absolute) and entry (``values[k, size_col]``, ``values[k, entry_col]``: the batch's
+    :data:`jit_calls.T_SIZE`, :data:`~jit_calls.T_ENTRY`, WAD) into the slot's book row
+    (``decode_row``; -1: none)."""
+    for k in range(slots.shape[0]):
+        if ok[k]:
+            row = decode_row[slots[k]]
+            if row >= 0:  # from_wad: the same division
+                size_base[row] = abs(values[k, size_col] / 1e18)
+                entry_usd[row] = values[k, entry_col] / 1e18

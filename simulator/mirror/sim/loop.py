@@ -198,7 +198,7 @@ class MirrorEngine:
         step_events += planned
         transactions += sent
         decisions, _, (unit_eq, unit_mm) = traders.plan(ctx, s)
-        flow_actions, unfilled = flow.plan(ctx, s, t, self._last_levels, self.flow)
+        flow_calls, unfilled = flow.plan(ctx, s, t, self._last_levels, self.flow, venue)
         step_events += unfilled
         planned_rows = len(step_events)  # the LP withdrawals' rows go here (planned, not decoded)
         step_events += executed
@@ -208,7 +208,7 @@ class MirrorEngine:
         step_events += trade_events
         transactions += sent
         # The order flow's calls, then the market-making vault's, in block order.
-        flow_block = flow.execute(ctx, venue, flow_actions)
+        flow_block = flow.execute(ctx, venue, flow_calls, self.flow)
         trade_rows = [*trade_rows, *flow_block.rows]
         decoded: list = [decode_trades, flow_block.decoder(ctx, s, t)]
         s.peak_price_usd = np.maximum(s.peak_price_usd, s.oracle_price_usd)
@@ -227,7 +227,7 @@ class MirrorEngine:
             ctx, s, venue, t, self._last_levels, decisions.close, self.flow, self.row_of, decoded
         )
         step_events += vault_block.rows
-        transactions += len(flow_actions) + len(vault_block.actions)
+        transactions += flow_block.count + len(vault_block.actions)
 
         # ---- phase 2: keepers on the pending block ----------------------------------------------
         # The plan's unit sums are this step's own arrays (fresh from its compiled pass, read

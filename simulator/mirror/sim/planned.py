@@ -223,11 +223,21 @@ def _store(done: Executed, i: int, result: Result) -> None:
         done.modified[i] = fields
         done.isolated[i] = bool(a["isolated"])
         if done.values is not None:
-            row = done.values[i]
-            (row[jit_calls.T_DELTA], row[jit_calls.T_FILL], row[jit_calls.T_SIZE],
-             row[jit_calls.T_ENTRY], row[jit_calls.T_REALIZED], row[jit_calls.T_FEE],
-             row[jit_calls.T_FUNDING]) = fields[2:]  # fmt: skip
-            row[jit_calls.T_ISOLATED] = float(done.isolated[i])
+            write_values(done.values[i], a)
+
+
+def write_values(row: np.ndarray, args: dict) -> None:
+    """A ``PositionModified``'s fields (``args``) into a trade's row of the batch's ``outs``
+    (:data:`jit_calls.T_DELTA`, :data:`~jit_calls.T_FILL` ..., :data:`~jit_calls.T_ISOLATED`),
+    as :func:`jit_calls.trade_batch` writes a call it makes."""
+    row[jit_calls.T_DELTA] = args["sizeDelta"]
+    row[jit_calls.T_FILL] = args["fill"]
+    row[jit_calls.T_SIZE] = args["newSize"]
+    row[jit_calls.T_ENTRY] = args["entryPrice"]
+    row[jit_calls.T_REALIZED] = args["realizedPnl"]
+    row[jit_calls.T_FEE] = args["fee"]
+    row[jit_calls.T_FUNDING] = args["funding"]
+    row[jit_calls.T_ISOLATED] = float(bool(args["isolated"]))
 
 
 def position_modified(call: Planned, delta: Any, got: dict[str, Any], isolated: bool):
