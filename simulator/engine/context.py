@@ -15,7 +15,7 @@ market id is ``market_ids[market]``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -81,6 +81,10 @@ class Context:
     them). A tuning evaluation keeps only what its summary and the step rows read
     (:data:`simulator.mirror.run.EVALUATION_EVENT_KINDS`); the busiest phases then skip
     building the rows of other kinds (:meth:`keeps`), and change nothing else."""
+    memo: dict[str, Any] = field(default_factory=dict, repr=False)
+    """Values a phase derives from this context once and reads every step (the spot kernel's
+    constants, the vault's quote parameters, ...): kept with the run, so that nothing outlives
+    it (a module-level cache of the last context would keep its chain alive after the run)."""
     _index_of: dict[str, int] = field(default_factory=dict, repr=False)
     _row_of: dict[tuple[str, int], int] = field(default_factory=dict, repr=False)
     _market_of: dict[int, int] = field(default_factory=dict, repr=False)

@@ -100,18 +100,14 @@ def run_quotes_of(ctx: Context) -> RunQuotes:
     return RunQuotes(params, consts, scalars, quote, bool(ctx.scenario.mm_vault.quoting))
 
 
-_last_run: tuple[Context, Any, RunQuotes] | None = None
-
-
 def run_quotes(ctx: Context) -> RunQuotes:
-    """:func:`run_quotes_of` ``ctx``, remembered for the last context and scenario by identity
-    (both fixed for a run; built every step they cost a pydantic read and the limits'
-    checks)."""
-    global _last_run
-    last = _last_run
-    if last is None or last[0] is not ctx or last[1] is not ctx.scenario:
-        last = _last_run = (ctx, ctx.scenario, run_quotes_of(ctx))
-    return last[2]
+    """:func:`run_quotes_of` ``ctx``, kept in the context's
+    :attr:`~simulator.engine.context.Context.memo` with the scenario it was made from (fixed
+    for a run; built every step it costs a pydantic read and the limits' checks)."""
+    last = ctx.memo.get("mm_vault_quotes")
+    if last is None or last[0] is not ctx.scenario:
+        last = ctx.memo["mm_vault_quotes"] = (ctx.scenario, run_quotes_of(ctx))
+    return last[1]
 
 
 def plan_mm_vault(

@@ -121,17 +121,14 @@ class _Constants(NamedTuple):
     """The most swaps a step plans: M·(N+1)."""
 
 
-_last_constants: tuple[Context, Any, _Constants] | None = None
-
-
 def _constants(ctx: Context) -> _Constants:
-    """The kernel's constants of ``ctx`` (which nothing changes during a run), remembered for
-    the last context and oracle model by identity."""
-    global _last_constants
+    """The kernel's constants of ``ctx`` (which nothing changes during a run), kept in the
+    context's :attr:`~simulator.engine.context.Context.memo` with the oracle model they were
+    made from."""
     model = run_oracle_model(ctx.scenario)
-    last = _last_constants
-    if last is not None and last[0] is ctx and last[1] is model:
-        return last[2]
+    last = ctx.memo.get("spot_constants")
+    if last is not None and last[0] is model:
+        return last[1]
     n = ctx.n_markets
     arb = ctx.scenario.arbitrageurs
     decay = decay_per_step(model.half_life_steps)
@@ -151,7 +148,7 @@ def _constants(ctx: Context) -> _Constants:
     scalars[jit_spot.K_HEDGE_RATIO] = HEDGE_RATIO
     scalars[jit_spot.K_DUST] = liquidity.HEDGE_DUST_FRACTION
     constants = _Constants(params, scalars, n * (len(ctx.world.arbitrageurs) + 1))
-    _last_constants = (ctx, model, constants)
+    ctx.memo["spot_constants"] = (model, constants)
     return constants
 
 

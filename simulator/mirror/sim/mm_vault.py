@@ -52,23 +52,18 @@ def fund(scenario: Scenario, venue: VenueState, a: int) -> tuple[str | None, flo
     return address, int(credited) / WAD if venue.exact_mode else float(credited) / WAD
 
 
-_warmed: Context | None = None
-"""The context whose run loaded the vault's kernels (:func:`with_levels`)."""
-
-
 def with_levels(ctx: Context, venue: VenueState, levels: dict[str, Any]) -> dict[str, Any]:
     """``levels`` (:func:`simulator.mirror.sim.levels.levels_of`) with the vault's reads: its
     signed size per market (``mm_vault_size_wad``, ``mm_vault_size_base``) and cross equity,
     maintenance and initial margin (USD), converted as the chain engine parses them. A run's
     first read (at setup) loads the vault's compiled step
     (:func:`simulator.engine.mm_vault_jit.warm_up`)."""
-    global _warmed
     vault = ctx.world.mm_vault
     if vault is None:
         return levels
-    if _warmed is not ctx:  # the run's first read, at setup: the vault's kernels loaded here
+    if "mm_vault_warmed" not in ctx.memo:  # the run's first read, at setup: kernels loaded
         vault_jit.warm_up(ctx.world.book.market)
-        _warmed = ctx
+        ctx.memo["mm_vault_warmed"] = True
     a = ctx.index(vault)
     size = venue.size[a]
     equity, maintenance, initial = venue.cross_health(np.array([a]))
