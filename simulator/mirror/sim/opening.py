@@ -146,7 +146,7 @@ def mirror_world(
     # its parameters (after them, before the deposits).
     controller = 1 if params.controller.enabled else 0
     # A backstop vault is deployed in that same block before the listings (block 2b).
-    vault = 1 if backstop.wired(scenario) else 0
+    vault = 1 if backstop.wired(scenario, params) else 0
     listed_at = GENESIS_TIMESTAMP_S + delay + 4 + max(controller, vault)
     limit = run_node_config().block_gas_limit
     deposit_gas = np.tile([CollateralToken.GAS["mint"], CollateralToken.GAS["approve"],
@@ -170,7 +170,7 @@ def mirror_world(
     # The vault's account and margin; the LP's deposit in the deploy's wiring block (the
     # fourth: after the contracts', the venue's and the vault's own).
     index = book.n_accounts + mm_vault.extra_accounts(scenario)  # the venue's last account
-    backstop.vault_of(scenario, venue, index, GENESIS_TIMESTAMP_S + 3)
+    backstop.vault_of(scenario, venue, index, GENESIS_TIMESTAMP_S + 3, params)
     venue.block = 4
     # Deposits: each account the sum of its rows' collateral.
     venue.begin_block(opens_at - 1)
