@@ -260,7 +260,7 @@ def summarize(
     for key in ("traders", "steps", "wall_seconds"):
         if key not in meta:
             raise ValueError(f"summarize: meta lacks {key!r}")
-    if "kind" in events_df:  # the kinds it reads, and only them (what summary_frames relies on)
+    if "kind" in events_df:  # the kinds it reads, and only them (what summary_columns relies on)
         events_df = events_df[events_df["kind"].isin(SUMMARY_EVENT_KINDS)]
     symbols = step_markets(steps_df) if len(steps_df) else ()
     venue = venue_steps(steps_df) if len(steps_df) else steps_df
@@ -418,7 +418,7 @@ SUMMARY_STEP_COLUMNS = (
 #: The event columns :func:`summarize` reads.
 SUMMARY_EVENT_COLUMNS = ("kind", "market", "account", "amount_usd", "notional_usd")
 #: The event kinds :func:`summarize` reads: it drops every other kind's rows first, so a frame
-#: of only these (:func:`summary_frames`) gives the same figures by construction.
+#: of only these (:func:`summary_columns`) gives the same figures by construction.
 SUMMARY_EVENT_KINDS = frozenset((*LIQUIDATION_EVENT_KINDS, "insurance_payout", "adl_fill"))
 
 
@@ -493,8 +493,14 @@ def _summary_columns(
 def summary_columns(
     step_rows: Sequence[Mapping[str, Any]], event_rows: Sequence[Mapping[str, Any]]
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None:
-    """The columns of :func:`summary_frames`' frames, as numpy arrays by name (steps,
-    events); None where it gives None."""
+    """The columns :func:`summarize` reads, built straight from a run's rows, as numpy arrays
+    by name (steps: :data:`SUMMARY_STEP_COLUMNS`; events: :data:`SUMMARY_EVENT_COLUMNS` of the
+    events of :data:`SUMMARY_EVENT_KINDS`), with the values and dtypes the run folder's Arrow
+    tables give to pandas: the cheap way to a summary when no folder is written (a tuning
+    evaluation, :func:`~simulator.results.summary_arrays.summarize_columns`). None when a
+    value is not plainly of its column's type (a number in a text column, a fraction in an
+    integer one, ...): build the schema's tables instead
+    (:func:`~simulator.results.schema._to_table`), which convert it or name what is wrong."""
     event_rows = list(event_rows)
     kinds = _columns_of(event_rows, ("kind",))["kind"]
     if not set(map(type, kinds)) <= {str}:
@@ -506,23 +512,3 @@ def summary_columns(
     if steps is None or events is None:
         return None
     return steps, events
-
-
-def summary_frames(
-    step_rows: Sequence[Mapping[str, Any]], event_rows: Sequence[Mapping[str, Any]]
-) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """The step and event frames :func:`summarize` needs, built straight from a run's rows
-    (:data:`SUMMARY_STEP_COLUMNS`; :data:`SUMMARY_EVENT_COLUMNS` of the events of
-    :data:`SUMMARY_EVENT_KINDS`), with the values and dtypes
-    the run folder's Arrow tables give: the cheap way to a summary when no folder is written
-    (a tuning evaluation). None when a value is not plainly of its column's type (a number in
-    a text column, a fraction in an integer one, ...): build the schema's tables instead
-    (:func:`~simulator.results.schema._to_table`), which convert it or name what is wrong.
-
-    The rows are not checked against the schema's rules (the long format of the steps, the
-    positions' outcomes): the tables a folder gets do that."""
-    columns = summary_columns(step_rows, event_rows)
-    if columns is None:
-        return None
-    steps, events = columns
-    return pd.DataFrame(steps, copy=False), pd.DataFrame(events, copy=False)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from summary_reference import summary_frames
 
 from simulator.mirror.run import simulate_mirror, summary_of
 from simulator.results.schema import EVENT_COLUMNS, STEP_COLUMNS
@@ -25,7 +26,6 @@ from simulator.results.summary import (
     SUMMARY_STEP_COLUMNS,
     summarize,
     summary_columns,
-    summary_frames,
 )
 from simulator.results.summary_arrays import summarize_columns
 from simulator.scenario import load_scenario

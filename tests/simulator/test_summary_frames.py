@@ -13,6 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from summary_reference import summary_frames
 
 from simulator.mirror.run import simulate_mirror, summary_of
 from simulator.results.schema import (
@@ -22,7 +23,7 @@ from simulator.results.schema import (
     _to_table,
     venue_total_row,
 )
-from simulator.results.summary import SUMMARY_EVENT_KINDS, summarize, summary_frames
+from simulator.results.summary import SUMMARY_EVENT_KINDS, summarize
 from simulator.scenario import load_scenario
 
 

@@ -53,6 +53,7 @@ from simulator.mirror import fills, funding
 from simulator.mirror.fixed import UNIT
 from simulator.mirror.sim.calls import Reverted, error_text
 from simulator.mirror.sim.venue import VenueState
+from simulator.protocol.venue_params import MultiVenueParams
 from simulator.scenario import Scenario
 from simulator.units import from_units, to_units
 
@@ -80,9 +81,10 @@ class Vault:
     """``totalAssets`` as the last levels read it (base units)."""
 
 
-def wired(scenario: Scenario) -> bool:
-    """Whether the scenario's venue has a backstop vault wired (as ``build_world`` deploys)."""
-    b = scenario.venue_params().buffers
+def wired(scenario: Scenario, params: MultiVenueParams | None = None) -> bool:
+    """Whether the scenario's venue has a backstop vault wired (as ``build_world`` deploys).
+    ``params``: the scenario's venue when the caller holds it (``scenario.venue_params()``)."""
+    b = (params if params is not None else scenario.venue_params()).buffers
     return bool(b.backstop_enabled and b.backstop_vault_usd > 0)
 
 
@@ -100,16 +102,18 @@ def vault_address(deployer: str, n_markets: int) -> str:
 
 
 def vault_of(
-    scenario: Scenario, venue: VenueState, index: int, deposited_at_s: int
-) -> Vault | None:
+    scenario: Scenario, venue: VenueState, index: int, deposited_at_s: int,
+    params: MultiVenueParams | None = None,
+) -> Vault | None:  # fmt: skip
     """Wire the scenario's vault into ``venue`` as account ``index`` (its margin deposit
     credited; ``venue.backstop`` set; the LP's deposit made at ``deposited_at_s``, s); None
-    without a vault."""
-    if not wired(scenario):
+    without a vault. ``params``: as :func:`wired` takes it."""
+    params = params if params is not None else scenario.venue_params()
+    if not wired(scenario, params):
         return None
     from simulator.chain.deploy import DEFAULT_DEPLOYER
 
-    b = scenario.venue_params().buffers
+    b = params.buffers
     units = to_units(b.backstop_vault_usd)
     margin = int(Decimal(units) * Decimal(str(b.backstop_margin_share)))
     vault = Vault(index=index, address=vault_address(DEFAULT_DEPLOYER, venue.n_markets),

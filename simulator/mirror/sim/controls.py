@@ -164,12 +164,13 @@ class Controls:
 
 
 def controls_of(scenario, venue: VenueState, *, oracles_created_at_s: int, listed_at_s: int,
-                controller_at_s: int) -> Controls:  # fmt: skip
+                controller_at_s: int, params=None) -> Controls:  # fmt: skip
     """The :class:`Controls` of ``scenario`` on ``venue`` (listed at ``listed_at_s``): the
     breaker watching it (``venue.breaker``; it checks only a market with a band), the
     controller when
-    ``controls.dynamic_margin`` wires it (its parameters set at ``controller_at_s``)."""
-    params = scenario.venue_params()
+    ``controls.dynamic_margin`` wires it (its parameters set at ``controller_at_s``).
+    ``params``: the scenario's venue when the caller holds it (``scenario.venue_params()``)."""
+    params = params if params is not None else scenario.venue_params()
     breaker = Breaker(venue, oracles_created_at_s)  # a governance change may set a band later
     venue.breaker = breaker
     controller = None

@@ -81,6 +81,7 @@ class MirrorEngine:
         self.controls = controls_of(
             scenario, self.venue, oracles_created_at_s=self.mw.oracles_created_at_s,
             listed_at_s=self.mw.listed_at_s, controller_at_s=self.mw.controller_at_s,
+            params=inputs.params,
         )  # fmt: skip
         """The circuit breaker and the margin controller (:mod:`~simulator.mirror.sim.controls`)."""
         self.symbols = list(world.symbols)

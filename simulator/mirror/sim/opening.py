@@ -28,7 +28,7 @@ import numpy as np
 
 from simulator.chain.contracts import CollateralToken
 from simulator.mirror import liqprice
-from simulator.mirror.sim import backstop, mm_vault
+from simulator.mirror.sim import backstop, jit_calls, mm_vault
 from simulator.mirror.sim.planned import PlannedCalls
 from simulator.mirror.sim.venue import Reverted, VenueState
 from simulator.protocol.contracts import BaseToken
@@ -146,7 +146,7 @@ def mirror_world(
     # its parameters (after them, before the deposits).
     controller = 1 if params.controller.enabled else 0
     # A backstop vault is deployed in that same block before the listings (block 2b).
-    vault = 1 if backstop.wired(scenario) else 0
+    vault = 1 if backstop.wired(scenario, params) else 0
     listed_at = GENESIS_TIMESTAMP_S + delay + 4 + max(controller, vault)
     limit = run_node_config().block_gas_limit
     deposit_gas = np.tile([CollateralToken.GAS["mint"], CollateralToken.GAS["approve"],
@@ -170,7 +170,7 @@ def mirror_world(
     # The vault's account and margin; the LP's deposit in the deploy's wiring block (the
     # fourth: after the contracts', the venue's and the vault's own).
     index = book.n_accounts + mm_vault.extra_accounts(scenario)  # the venue's last account
-    backstop.vault_of(scenario, venue, index, GENESIS_TIMESTAMP_S + 3)
+    backstop.vault_of(scenario, venue, index, GENESIS_TIMESTAMP_S + 3, params)
     venue.block = 4
     # Deposits: each account the sum of its rows' collateral.
     venue.begin_block(opens_at - 1)
@@ -181,44 +181,29 @@ def mirror_world(
     # int(u) of each float sum (an exact integer below 2**53) as int64, one call per account.
     deposited = venue.deposit_many(np.arange(book.n_accounts), deposit_units.astype(np.int64))
     deposited_usd = _usd_of_wad(deposited)
-    # The opening trades, in book order.
+    # The opening trades, in book order, in their gas blocks.
     n = book.count
-    opened = np.zeros(n, dtype=bool)
-    size_base, fee_usd = np.zeros(n), np.zeros(n)
-    entry_usd, fill_usd = np.full(n, np.nan), np.full(n, np.nan)
-    reverts: dict[int, str] = {}
-    errors: list[str] = []
-    side = book.side.astype(np.int64)
     open_rows = np.flatnonzero(~book.start_flat)
     trade_gas = np.where(
         book.isolated[open_rows], PerpVenue.GAS["tradeIsolated"], PerpVenue.GAS["trade"]
     )
     open_block = gas_blocks(trade_gas, limit)
     open_blocks = int(open_block[-1]) + 1 if len(open_rows) else 1
-    block = -1
-    for k, r in enumerate(open_rows):
-        if open_block[k] != block:
-            block = int(open_block[k])
-            venue.begin_block(opens_at + block)
-        a, m = int(book.account[r]), int(book.market[r])
-        delta = int(side[r]) * to_wad(round(float(book.size_base[r]), 12))
-        delta_v = delta if exact_mode else float(delta)
-        try:
-            if book.isolated[r]:
-                margin = int(row_units[r]) * 10**12
-                got = venue.trade(a, m, delta_v, isolated=True,
-                                  margin_delta=margin if exact_mode else float(margin))  # fmt: skip
-            else:
-                got = venue.trade(a, m, delta_v, isolated=False)
-        except Reverted as exc:
-            reverts[int(r)] = str(exc)
-            errors.append(f"{accounts[a]} {inputs.symbols[m]}: {exc}")
-            continue
-        opened[r] = True
-        size_base[r] = abs(_from_wad(got["new_size"]))
-        entry_usd[r] = _from_wad(got["entry"])
-        fill_usd[r] = _from_wad(got["fill"])
-        fee_usd[r] = _from_wad(got["fee"])
+    open_trades = _open_exact if exact_mode else _open_fast
+    done, opened_rows, reverts = open_trades(
+        venue, book, open_rows, open_block, opens_at, row_units
+    )
+    errors = [f"{accounts[book.account[r]]} {inputs.symbols[book.market[r]]}: {text}"
+              for r, text in reverts.items()]  # fmt: skip
+    opened = np.zeros(n, dtype=bool)
+    opened[opened_rows] = True
+    size_base, fee_usd = np.zeros(n), np.zeros(n)
+    entry_usd, fill_usd = np.full(n, np.nan), np.full(n, np.nan)
+    size_base[opened_rows] = np.abs(done[:, jit_calls.T_SIZE])
+    entry_usd[opened_rows] = done[:, jit_calls.T_ENTRY]
+    fill_usd[opened_rows] = done[:, jit_calls.T_FILL]
+    fee_usd[opened_rows] = done[:, jit_calls.T_FEE]
+    side = book.side
     if inputs.explicit and not opened[open_rows].all():
         from simulator.world import WorldError
 
@@ -283,6 +268,138 @@ def mirror_world(
         mm_vault_capital_usd=vault_capital_usd,
     )
     return MirrorWorld(world=world, venue=venue, opens_at_s=opens_at, listed_at_s=listed_at)
+
+
+_OPEN_COLUMNS = (jit_calls.T_FILL, jit_calls.T_SIZE, jit_calls.T_ENTRY, jit_calls.T_FEE)
+"""The ``PositionModified`` fields an opening trade records (its fill, new size, entry, fee)."""
+
+
+def _open_exact(
+    venue: VenueState, book, rows: np.ndarray, blocks: np.ndarray, opens_at: int,
+    row_units: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:  # fmt: skip
+    """The opening trades of book ``rows`` one by one (``blocks[k]``: row ``k``'s block from
+    ``opens_at``), in exact mode: (for each opened row, its :data:`_OPEN_COLUMNS` fields in USD
+    and base units at their ``jit_calls`` column; the opened rows; the error of each refused
+    row)."""
+    done = np.zeros((len(rows), jit_calls.N_BATCH_OUT))
+    ok = np.zeros(len(rows), dtype=bool)
+    reverts: dict[int, str] = {}
+    block = -1
+    for k, r in enumerate(rows.tolist()):
+        if blocks[k] != block:
+            block = int(blocks[k])
+            venue.begin_block(opens_at + block)
+        try:
+            delta = int(book.side[r]) * to_wad(round(float(book.size_base[r]), 12))
+            got = _open_one(venue, book, r, row_units, delta)
+        except Reverted as exc:
+            reverts[r] = str(exc)
+            continue
+        ok[k] = True
+        for column, key in zip(_OPEN_COLUMNS, ("fill", "new_size", "entry", "fee"), strict=True):
+            done[k, column] = _from_wad(got[key])
+    return done[ok], rows[ok], reverts
+
+
+def _open_one(venue: VenueState, book, r: int, row_units: np.ndarray, delta) -> dict:
+    """Book row ``r``'s opening trade alone (``trade``, or ``tradeIsolated`` with the row's
+    collateral as margin) of ``delta`` (WAD base units, signed; fast mode's float or exact
+    mode's int): the venue's ``PositionModified`` fields, or :class:`Reverted`."""
+    a, m = int(book.account[r]), int(book.market[r])
+    if not book.isolated[r]:
+        return venue.trade(a, m, delta, isolated=False)
+    margin = int(row_units[r]) * 10**12
+    return venue.trade(a, m, delta, isolated=True,
+                       margin_delta=margin if venue.exact_mode else float(margin))  # fmt: skip
+
+
+def _open_fast(
+    venue: VenueState, book, rows: np.ndarray, blocks: np.ndarray, opens_at: int,
+    row_units: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:  # fmt: skip
+    """:func:`_open_exact` in fast mode: each block's cross opens in compiled batches
+    (:meth:`~simulator.mirror.sim.venue_trades.TradesMixin.trade_batch`, a ``trade`` of
+    ``side * float(to_wad(round(size, 12)))``, no price bound), an isolated open, or a call the
+    batch stops at (a revert, a stale cross price), made alone by :meth:`VenueState.trade` as
+    the one-by-one loop makes it."""
+    k = len(rows)
+    calls = np.empty((k, 3), dtype=np.int64)
+    calls[:, jit_calls.C_ACCOUNT] = book.account[rows]
+    calls[:, jit_calls.C_MARKET] = book.market[rows]
+    calls[:, jit_calls.C_KIND] = np.where(book.isolated[rows], jit_calls.K_PYTHON,
+                                          jit_calls.K_TRADE)  # fmt: skip
+    sizes = wad_sizes(book.size_base[rows])
+    values = np.zeros((k, 2))
+    values[:, jit_calls.V_DELTA] = book.side[rows] * sizes + 0.0  # -0.0 as float(0): 0.0
+    outs = np.zeros((k, jit_calls.N_BATCH_OUT))
+    ok = np.zeros(k, dtype=bool)
+    reverts: dict[int, str] = {}
+    starts = np.flatnonzero(np.diff(blocks, prepend=-1)).tolist()
+    for lo, hi in zip(starts, [*starts[1:], k], strict=True):
+        venue.begin_block(opens_at + int(blocks[lo]))
+        c, v, o = calls[lo:hi], values[lo:hi], outs[lo:hi]
+        i = 0
+        while i < hi - lo:
+            stop, _ = venue.trade_batch(i, c, v, o)
+            ok[lo + i : lo + stop] = True
+            if stop < hi - lo:
+                r = int(rows[lo + stop])
+                try:
+                    got = _open_one(venue, book, r, row_units, float(v[stop, jit_calls.V_DELTA]))
+                except Reverted as exc:
+                    reverts[r] = str(exc)
+                else:
+                    ok[lo + stop] = True
+                    for column, key in zip(_OPEN_COLUMNS, ("fill", "new_size", "entry", "fee"),
+                                           strict=True):  # fmt: skip
+                        o[stop, column] = got[key]
+            i = stop + 1
+    return outs[ok] / WAD, rows[ok], reverts
+
+
+#: Below this size (base units) :func:`wad_sizes` computes ``to_wad(round(size, 12))`` with
+#: array arithmetic; at or above it (and for NaN or infinities) one value at a time.
+_WAD_SIZES_MAX = 4096.0
+_SPLIT = 134217729.0  # 2**27 + 1: Veltkamp's splitter of a float64 into two 26-bit halves
+
+
+def _split(x: np.ndarray | float):
+    c = _SPLIT * x
+    hi = c - (c - x)
+    return hi, x - hi
+
+
+def wad_sizes(size_base: np.ndarray) -> np.ndarray:
+    """``float(to_wad(round(s, 12)))`` of every ``s`` of ``size_base`` (an order's size as the
+    engine sends it, WAD base units, as fast mode's float), without a decimal string per value.
+
+    For ``|s| < 4096`` (:data:`_WAD_SIZES_MAX`): ``round(s, 12)`` is the float nearest
+    ``n / 10**12``, ``n`` the integer nearest the exact ``s * 10**12`` (ties to even, as
+    CPython's correctly rounded ``round``); as floats within ``4096`` lie closer together than
+    ``10**-12``, no other 12-decimal rounds to that float, so its shortest ``repr`` is ``n /
+    10**12`` and ``to_wad`` gives ``n * 10**6``, whose float is the correctly rounded ``float(n)
+    * 1e6`` (``n < 2**53``). ``n``: the exact product ``p + e`` of ``s`` and ``1e12`` (Dekker's
+    two-product, no FMA in numpy), ``q = rint(p)``; ``p - q`` is exact, and ``p + e`` rounds
+    to ``q`` unless ``p`` lies exactly half-way and ``e`` pushes it further out (``|e|`` is at
+    most half an ulp of ``p``, and ``p - q`` a multiple of that ulp). Larger values, NaN and
+    infinities: :func:`~simulator.units.to_wad` one at a time."""
+    s = np.asarray(size_base, dtype=np.float64)
+    magnitude = np.abs(s)
+    with np.errstate(invalid="ignore"):
+        plain = magnitude < _WAD_SIZES_MAX
+    a = np.where(plain, magnitude, 0.0)
+    p = a * 1e12
+    a_hi, a_lo = _split(a)
+    b_hi, b_lo = _split(1e12)
+    e = ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+    q = np.rint(p)
+    t = p - q
+    out = (q + np.where((np.abs(t) == 0.5) & (e * t > 0), 2.0 * t, 0.0)) * 1e6
+    out = np.where(np.signbit(s), -out, out) + 0.0  # -0.0 as to_wad's 0: 0.0
+    for i in np.flatnonzero(~plain).tolist():
+        out[i] = float(to_wad(round(float(s[i]), 12)))
+    return out
 
 
 def _from_wad(x) -> float:
