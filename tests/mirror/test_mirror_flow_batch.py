@@ -89,13 +89,19 @@ def _same_venue(a: MirrorEngine, b: MirrorEngine, t: int) -> None:
     assert va.version == vb.version, f"step {t}: version"
 
 
-def _lockstep(scenario, steps, perturb=None, sizes=None):
+def _lockstep(scenario, steps, perturb=None, sizes=None, fee_share_bps=0.0):
     """The new form's engine and the old form's, stepped ``steps`` times and compared; the
-    blocks' counts (calls, failed ones, calls made alone, sizes above the bound)."""
+    blocks' counts (calls, failed ones, calls made alone, sizes above the bound).
+    ``fee_share_bps``: the insurance fund's share of the fees, in every market of both (0 in
+    oct-2025: the fund's side of the batch is then not exercised)."""
     a = MirrorEngine(scenario, mode="fast")
     b = MirrorEngine(scenario, mode="fast")
+    for engine in (a, b):
+        engine.venue.markets.insurance_fee_share_bps[:] = fee_share_bps
+        engine.venue._jit_cache = None  # the kernels' packed parameters, packed again
     blocks: dict[int, ArrayBlock] = {}
     seen = {"calls": 0, "failed": 0, "big": 0}
+    fund = a.venue.fund
     real_execute, real_plan = mirror_flow.execute_arrays, mirror_flow.engine_flow.plan_arrays
 
     def execute(ctx, venue, plan, run):
@@ -133,12 +139,13 @@ def _lockstep(scenario, steps, perturb=None, sizes=None):
     finally:
         mirror_flow.execute_arrays = real_execute
         mirror_flow.engine_flow.plan_arrays = real_plan
+    seen["fund_moved"] = a.venue.fund != fund
     return seen
 
 
 def test_the_batch_equals_the_old_form_on_oct_2025(scenario):
-    seen = _lockstep(scenario, 400)
-    assert seen["calls"] > 1000 and seen["big"] > 50
+    seen = _lockstep(scenario, 400, fee_share_bps=2500.0)
+    assert seen["calls"] > 1000 and seen["big"] > 50 and seen["fund_moved"]
 
 
 def test_the_batch_equals_the_old_form_with_reverts_and_pauses(scenario):
