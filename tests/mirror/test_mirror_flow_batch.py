@@ -32,9 +32,10 @@ def old_execute_arrays(ctx, venue, plan, run) -> ArrayBlock:
         return ArrayBlock(np.zeros(0, dtype=np.int64), 0, np.zeros(0, dtype=bool), {},
                           np.zeros((0, jit_calls.N_BATCH_OUT)), run)  # fmt: skip
     tab = slot_calls(ctx, run)
+    close_calls, open_calls = _slot_call_rows(tab)
     n_close = len(plan.close_slots)
     slots = np.concatenate([plan.close_slots, plan.open_slots]).astype(np.int64, copy=False)
-    calls = np.concatenate([tab.close_calls[plan.close_slots], tab.open_calls[plan.open_slots]])
+    calls = np.concatenate([close_calls[plan.close_slots], open_calls[plan.open_slots]])
     values = np.zeros((n, 2))
     deltas = [side * to_wad(round(size, 12)) for side, size in
               zip(plan.open_side.tolist(), plan.open_size.tolist(), strict=True)]  # fmt: skip
@@ -61,6 +62,19 @@ def old_execute_arrays(ctx, venue, plan, run) -> ArrayBlock:
                 errors[stop] = result.error
         i = stop + 1
     return ArrayBlock(slots, n_close, ok, errors, outs, run)
+
+
+def _slot_call_rows(tab) -> tuple[np.ndarray, np.ndarray]:
+    """Session 27's ``SlotCalls.close_calls`` / ``open_calls``: each slot's ``closePosition``
+    and ``trade`` as rows of :func:`jit_calls.trade_batch`'s ``calls``."""
+    account = tab.account
+    calls = np.empty((len(account), 3), dtype=np.int64)
+    calls[:, jit_calls.C_ACCOUNT] = np.maximum(account, 0)
+    calls[:, jit_calls.C_MARKET] = tab.market
+    close_calls, open_calls = calls.copy(), calls
+    close_calls[:, jit_calls.C_KIND] = np.where(account < 0, jit_calls.K_PYTHON, jit_calls.K_CLOSE)
+    open_calls[:, jit_calls.C_KIND] = np.where(account < 0, jit_calls.K_PYTHON, jit_calls.K_TRADE)
+    return close_calls, open_calls
 
 
 @pytest.fixture(scope="module")

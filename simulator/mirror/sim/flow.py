@@ -13,12 +13,15 @@ from the calls' fields, after the block's other rows, as the chain engine append
 ``order_flow_unfilled`` rows are the plan's.
 
 Fast mode goes from the plan's arrays (:func:`simulator.engine.flow.plan_arrays`) to the venue
-and back without a per-call object: the batch's ``calls`` / ``values`` from the slots'
-account and market indices (:class:`SlotCalls`) and the opens' WAD deltas, the calls run as
-:func:`planned.execute_many` runs them (a call the batch stops at made alone through
-:func:`planned.execute`, its :class:`planned.Planned` built then), the slots' decode and the
-rows from the batch's ``outs`` (:class:`ArrayBlock`, :func:`simulator.engine.flow.
-record_flow_slots`). Exact mode (and ``FlowRun.array_calls`` False) takes the Actions' path,
+and back without a per-call object, in a few compiled calls a step: the block in one
+(:func:`~simulator.mirror.sim.jit_calls.flow_batch`: the opens' WAD deltas, the calls as
+:func:`planned.execute_many` runs them, the pool, the fund and the ``_open`` moves, over the
+slots' account and market indices, :class:`SlotCalls`, into the run's :class:`BlockBuffers`;
+a call the batch stops at made alone through :func:`planned.execute`, its
+:class:`planned.Planned` built then), the slots' decode in one (:func:`_decode_slots`) and
+their state with the count of rows to build in one (:func:`simulator.engine.flow.
+record_flow_slots`; rows only for the kinds the run keeps, :class:`ArrayBlock`). Exact mode
+(and ``FlowRun.array_calls`` False) takes the Actions' path,
 which ``tests/mirror/test_mirror_flow_arrays.py`` holds the arrays' path to."""
 
 from __future__ import annotations
@@ -124,12 +127,6 @@ class SlotCalls:
     decode_row: np.ndarray
     """The book row the slot's ``PositionModified`` writes (:meth:`Context.row` of its
     account and market id; -1: none)."""
-    close_calls: np.ndarray
-    """(slots, 3) int64: the slot's ``closePosition`` as a row of :func:`jit_calls.
-    trade_batch`'s ``calls`` (account, market, :data:`~jit_calls.K_CLOSE`; :data:`~jit_calls.
-    K_PYTHON` for an account not the venue's: :func:`planned.execute`'s error)."""
-    open_calls: np.ndarray
-    """(slots, 3) int64: the slot's ``trade`` likewise (:data:`~jit_calls.K_TRADE`)."""
     tab: np.ndarray
     """(slots, 2) int64: the slot's account index (-1: not the venue's) and market, as
     :func:`jit_calls.flow_batch` reads them (``slot_tab``)."""
@@ -170,19 +167,11 @@ def slot_calls(ctx: Context, run: FlowRun) -> SlotCalls:
     rows = [ctx.row(a, mid) for a, mid in zip(run.accounts, ids, strict=True)]
     account = np.array([-1 if a is None else a for a in index], dtype=np.int64)
     market = np.array([ctx.market_index(mid) for mid in ids], dtype=np.int64)
-    calls = np.empty((len(ids), 3), dtype=np.int64)
-    calls[:, jit_calls.C_ACCOUNT] = np.maximum(account, 0)
-    calls[:, jit_calls.C_MARKET] = market
-    close_calls, open_calls = calls.copy(), calls
-    close_calls[:, jit_calls.C_KIND] = np.where(account < 0, jit_calls.K_PYTHON, jit_calls.K_CLOSE)
-    open_calls[:, jit_calls.C_KIND] = np.where(account < 0, jit_calls.K_PYTHON, jit_calls.K_TRADE)
     tab = SlotCalls(
         account=account,
         market=market,
         market_id=ids,
         decode_row=np.array([-1 if r is None else r for r in rows], dtype=np.int64),
-        close_calls=close_calls,
-        open_calls=open_calls,
         tab=np.stack([account, market], axis=1),
         buffers=BlockBuffers.of(len(ids)),
     )
