@@ -184,7 +184,9 @@ class ArrayBlock:
     """This block's flow calls as arrays (fast mode): the calls' slots (the closes, then from
     ``opens_from`` the opens), whether each succeeded (``ok``), the reverts' texts by call
     (``errors``) and the batch's ``outs`` (``values``: :data:`jit_calls.T_DELTA`,
-    :data:`~jit_calls.T_FILL` ...; a call made alone written there too)."""
+    :data:`~jit_calls.T_FILL` ...; a call made alone written there too). From
+    :func:`execute_arrays` these are views of the run's :class:`BlockBuffers`: valid until
+    the next block is executed."""
 
     slots: np.ndarray
     opens_from: int
@@ -214,11 +216,10 @@ class ArrayBlock:
         """The decode of the calls' new sizes and entries into the slots' rows, in call order
         (:func:`simulator.engine.events.decode_positions` from the batch's arrays, compiled:
         :func:`_decode_slots`)."""
-
         if not len(self.slots):
             return _nothing
         slots, ok, values = self.slots, self.ok, self.values
-        decode_row, tr = self.run.slot_calls.decode_row, s.trader
+        decode_row, tr = slot_calls(ctx, self.run).decode_row, s.trader
 
         def decode() -> None:
             _decode_slots(slots, ok, values, jit_calls.T_SIZE, jit_calls.T_ENTRY, decode_row,
