@@ -542,20 +542,21 @@ def record_flow_slots(
     call that has one."""
     if run is None or not len(slots):
         return []
-    rows = run.rows[slots]
-    is_open = np.arange(len(slots)) >= opens_from
-    opened = ok & is_open
-    closed = ok & ~is_open & (fields[:, 2] == 0.0)
-    _record_slot_state(rows, opens_from, ok, fields, t, OPEN, CLOSED, s.opens, s.opened_step,
-                       s.outcome, s.outcome_step, s.realized_pnl_usd, s.flow_open_size_base,
-                       s.flow_open_entry_usd)  # fmt: skip
-    with_rows = ~ok
-    if ctx.keeps("open"):
-        with_rows |= opened
-    if ctx.keeps("close"):
-        with_rows |= closed
-    if not with_rows.any():
+    keep = ctx.memo.get(_KEEPS)
+    if keep is None or keep[0] is not ctx.event_kinds:
+        keep = ctx.memo[_KEEPS] = (ctx.event_kinds, ctx.keeps("open"), ctx.keeps("close"))
+    _, keep_open, keep_close = keep
+    if not _record_slot_state(slots, run.rows, opens_from, ok, fields, t, OPEN, CLOSED,
+                              keep_open, keep_close, s.opens, s.opened_step, s.outcome,
+                              s.outcome_step, s.realized_pnl_usd, s.flow_open_size_base,
+                              s.flow_open_entry_usd):  # fmt: skip
         return []
+    is_open = np.arange(len(slots)) >= opens_from
+    with_rows = ~ok
+    if keep_open:
+        with_rows |= ok & is_open
+    if keep_close:
+        with_rows |= ok & ~is_open & (fields[:, 2] == 0.0)
     kind_of, symbols, market_ids = ctx.world.book.flow_kind, ctx.symbols, ctx.market_ids
     accounts, markets, row_list = run.accounts, run.market_list, run.row_list
     reasons = run.close_reasons
@@ -584,19 +585,29 @@ def record_flow_slots(
     return out
 
 
+_KEEPS = "engine.flow.record_flow_slots.keeps"
+"""``ctx.memo``'s key of (the run's ``event_kinds``, whether it keeps ``open`` rows, ``close``
+rows): read again when ``event_kinds`` is replaced."""
+
+
 @kernel
-def _record_slot_state(rows, opens_from, ok, fields, t, open_code, closed_code, opens,
-                       opened_step, outcome, outcome_step, realized_pnl_usd,
-                       flow_open_size_base, flow_open_entry_usd):  # fmt: skip
-    """:func:`record_flow_calls`' state writes, call by call in order: call ``k`` on book row
-    ``rows[k]`` (an open from ``opens_from``), if it succeeded (``ok[k]``): an open counts and
-    its size and entry (``fields[k, 2]``, ``fields[k, 3]``, WAD) are kept, a close to size 0
-    ends the slot at step ``t``; the realized PnL is left for the step's end (NaN)."""
-    for k in range(rows.shape[0]):
+def _record_slot_state(slots, slot_rows, opens_from, ok, fields, t, open_code, closed_code,
+                       keep_open, keep_close, opens, opened_step, outcome, outcome_step,
+                       realized_pnl_usd, flow_open_size_base, flow_open_entry_usd):  # fmt: skip
+    """:func:`record_flow_calls`' state writes, call by call in order: call ``k`` on the book
+    row of slot ``slots[k]`` (``slot_rows``; an open from ``opens_from``), if it succeeded
+    (``ok[k]``): an open counts and its size and entry (``fields[k, 2]``, ``fields[k, 3]``,
+    WAD) are kept, a close to size 0 ends the slot at step ``t``; the realized PnL is left
+    for the step's end (NaN). Returns the number of calls with a row: the failed ones, the
+    opens made when ``keep_open``, the closes to size 0 when ``keep_close``."""
+    with_rows = 0
+    for k in range(slots.shape[0]):
         if not ok[k]:
+            with_rows += 1
             continue
-        r = rows[k]
+        r = slot_rows[slots[k]]
         if k >= opens_from:
+            with_rows += keep_open
             opens[r] += 1
             opened_step[r] = t
             outcome[r] = open_code
@@ -605,6 +616,8 @@ def _record_slot_state(rows, opens_from, ok, fields, t, open_code, closed_code, 
             flow_open_size_base[r] = abs(fields[k, 2] / 1e18)  # from_wad: the same division
             flow_open_entry_usd[r] = fields[k, 3] / 1e18
         elif fields[k, 2] == 0.0:
+            with_rows += keep_close
             outcome[r] = closed_code
             outcome_step[r] = t
             realized_pnl_usd[r] = np.nan
+    return with_rows

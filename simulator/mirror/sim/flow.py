@@ -13,12 +13,15 @@ from the calls' fields, after the block's other rows, as the chain engine append
 ``order_flow_unfilled`` rows are the plan's.
 
 Fast mode goes from the plan's arrays (:func:`simulator.engine.flow.plan_arrays`) to the venue
-and back without a per-call object: the batch's ``calls`` / ``values`` from the slots'
-account and market indices (:class:`SlotCalls`) and the opens' WAD deltas, the calls run as
-:func:`planned.execute_many` runs them (a call the batch stops at made alone through
-:func:`planned.execute`, its :class:`planned.Planned` built then), the slots' decode and the
-rows from the batch's ``outs`` (:class:`ArrayBlock`, :func:`simulator.engine.flow.
-record_flow_slots`). Exact mode (and ``FlowRun.array_calls`` False) takes the Actions' path,
+and back without a per-call object, in a few compiled calls a step: the block in one
+(:func:`~simulator.mirror.sim.jit_calls.flow_batch`: the opens' WAD deltas, the calls as
+:func:`planned.execute_many` runs them, the pool, the fund and the ``_open`` moves, over the
+slots' account and market indices, :class:`SlotCalls`, into the run's :class:`BlockBuffers`;
+a call the batch stops at made alone through :func:`planned.execute`, its
+:class:`planned.Planned` built then), the slots' decode in one (:func:`_decode_slots`) and
+their state with the count of rows to build in one (:func:`simulator.engine.flow.
+record_flow_slots`; rows only for the kinds the run keeps, :class:`ArrayBlock`). Exact mode
+(and ``FlowRun.array_calls`` False) takes the Actions' path,
 which ``tests/mirror/test_mirror_flow_arrays.py`` holds the arrays' path to."""
 
 from __future__ import annotations
@@ -109,7 +112,7 @@ def record(ctx: Context, s: EngineState, block: FlowBlock | ArrayBlock, t: int,
                                          done.modified, t, run)  # fmt: skip
 
 
-@dataclass(frozen=True)
+@dataclass
 class SlotCalls:
     """Per flow slot (aligned with :class:`FlowRun`'s ``rows``; fixed for the run): what its
     venue calls take and what their decode writes."""
@@ -124,12 +127,34 @@ class SlotCalls:
     decode_row: np.ndarray
     """The book row the slot's ``PositionModified`` writes (:meth:`Context.row` of its
     account and market id; -1: none)."""
-    close_calls: np.ndarray
-    """(slots, 3) int64: the slot's ``closePosition`` as a row of :func:`jit_calls.
-    trade_batch`'s ``calls`` (account, market, :data:`~jit_calls.K_CLOSE`; :data:`~jit_calls.
-    K_PYTHON` for an account not the venue's: :func:`planned.execute`'s error)."""
-    open_calls: np.ndarray
-    """(slots, 3) int64: the slot's ``trade`` likewise (:data:`~jit_calls.K_TRADE`)."""
+    tab: np.ndarray
+    """(slots, 2) int64: the slot's account index (-1: not the venue's) and market, as
+    :func:`jit_calls.flow_batch` reads them (``slot_tab``)."""
+    buffers: BlockBuffers
+    """The block's arrays, made once a run and written by each step's :func:`execute_arrays`
+    (an :class:`ArrayBlock` holds views of them until the next step's block)."""
+
+
+@dataclass
+class BlockBuffers:
+    """A flow block's arrays as :func:`jit_calls.flow_batch` writes them, one row per call
+    (a step's calls are at most one per slot; grown for a longer block): each call's slot,
+    each open's WAD delta, the batch's ``outs``, whether each call succeeded, the calls'
+    ``moves``, and the pool and the fund through the batch (``acc``)."""
+
+    slots: np.ndarray
+    deltas: np.ndarray
+    outs: np.ndarray
+    ok: np.ndarray
+    moves: np.ndarray
+    acc: np.ndarray
+
+    @classmethod
+    def of(cls, n: int) -> BlockBuffers:
+        """Buffers for blocks of up to ``n`` calls."""
+        return cls(slots=np.zeros(n, dtype=np.int64), deltas=np.zeros(n),
+                   outs=np.zeros((n, jit_calls.N_BATCH_OUT)), ok=np.zeros(n, dtype=bool),
+                   moves=np.zeros((n, 3), dtype=np.int64), acc=np.zeros(2))  # fmt: skip
 
 
 def slot_calls(ctx: Context, run: FlowRun) -> SlotCalls:
@@ -142,19 +167,13 @@ def slot_calls(ctx: Context, run: FlowRun) -> SlotCalls:
     rows = [ctx.row(a, mid) for a, mid in zip(run.accounts, ids, strict=True)]
     account = np.array([-1 if a is None else a for a in index], dtype=np.int64)
     market = np.array([ctx.market_index(mid) for mid in ids], dtype=np.int64)
-    calls = np.empty((len(ids), 3), dtype=np.int64)
-    calls[:, jit_calls.C_ACCOUNT] = np.maximum(account, 0)
-    calls[:, jit_calls.C_MARKET] = market
-    close_calls, open_calls = calls.copy(), calls
-    close_calls[:, jit_calls.C_KIND] = np.where(account < 0, jit_calls.K_PYTHON, jit_calls.K_CLOSE)
-    open_calls[:, jit_calls.C_KIND] = np.where(account < 0, jit_calls.K_PYTHON, jit_calls.K_TRADE)
     tab = SlotCalls(
         account=account,
         market=market,
         market_id=ids,
         decode_row=np.array([-1 if r is None else r for r in rows], dtype=np.int64),
-        close_calls=close_calls,
-        open_calls=open_calls,
+        tab=np.stack([account, market], axis=1),
+        buffers=BlockBuffers.of(len(ids)),
     )
     run.slot_calls = tab
     return tab
@@ -165,7 +184,9 @@ class ArrayBlock:
     """This block's flow calls as arrays (fast mode): the calls' slots (the closes, then from
     ``opens_from`` the opens), whether each succeeded (``ok``), the reverts' texts by call
     (``errors``) and the batch's ``outs`` (``values``: :data:`jit_calls.T_DELTA`,
-    :data:`~jit_calls.T_FILL` ...; a call made alone written there too)."""
+    :data:`~jit_calls.T_FILL` ...; a call made alone written there too). From
+    :func:`execute_arrays` these are views of the run's :class:`BlockBuffers`: valid until
+    the next block is executed."""
 
     slots: np.ndarray
     opens_from: int
@@ -189,21 +210,20 @@ class ArrayBlock:
         """The book rows (slots) the calls concern (their margin units are touched)."""
         if self.run is None:
             return []
-        row_list = self.run.row_list
-        return [row_list[i] for i in self.slots.tolist()]
+        return self.run.rows[self.slots].tolist()
 
     def decoder(self, ctx: Context, s: EngineState, t: int) -> Callable[[], None]:
         """The decode of the calls' new sizes and entries into the slots' rows, in call order
         (:func:`simulator.engine.events.decode_positions` from the batch's arrays, compiled:
         :func:`_decode_slots`)."""
+        if not len(self.slots):
+            return _nothing
+        slots, ok, values = self.slots, self.ok, self.values
+        decode_row, tr = slot_calls(ctx, self.run).decode_row, s.trader
 
         def decode() -> None:
-            if not len(self.slots):
-                return
-            tr = s.trader
-            _decode_slots(self.slots, self.ok, self.values, jit_calls.T_SIZE, jit_calls.T_ENTRY,
-                          slot_calls(ctx, self.run).decode_row, tr.size_base,
-                          tr.entry_price_usd)  # fmt: skip
+            _decode_slots(slots, ok, values, jit_calls.T_SIZE, jit_calls.T_ENTRY, decode_row,
+                          tr.size_base, tr.entry_price_usd)  # fmt: skip
 
         return decode
 
@@ -218,43 +238,71 @@ def execute_arrays(
 ) -> ArrayBlock:
     """``plan``'s calls (its closes' ``closePosition``, then its opens' cross ``trade`` of
     ``side * to_wad(round(size, 12))``) on the venue in order, as :func:`planned.
-    execute_many` runs their :class:`planned.Planned` calls in fast mode: compiled batches
-    (:meth:`~simulator.mirror.sim.venue_trades.TradesMixin.trade_batch`), a call the batch
-    stops at made alone by :func:`planned.execute` (its ``Planned`` built only then)."""
-    n = plan.count
+    execute_many` runs their :class:`planned.Planned` calls in fast mode: one compiled batch
+    (:meth:`~simulator.mirror.sim.venue_trades.TradesMixin.flow_batch`: the opens' WAD deltas,
+    the calls, the results into the run's :class:`BlockBuffers`), a call the batch stops at
+    made alone by :func:`planned.execute` (its ``Planned`` built only then), the batch resumed
+    after it. The deltas the batch does not convert (:func:`jit_calls.wad_of_size`: sizes of
+    ``2**13`` base units and more) are written first, by :func:`wad_delta`."""
+    close_slots, open_slots = plan.close_slots, plan.open_slots
+    n_close = len(close_slots)
+    n = n_close + len(open_slots)
     if n == 0 or run is None:
         return ArrayBlock(_EMPTY_SLOTS, 0, np.zeros(0, dtype=bool), {},
                           np.zeros((0, jit_calls.N_BATCH_OUT)), run)  # fmt: skip
-    tab = slot_calls(ctx, run)
-    n_close = len(plan.close_slots)
-    slots = np.concatenate([plan.close_slots, plan.open_slots]).astype(np.int64, copy=False)
-    calls = np.concatenate([tab.close_calls[plan.close_slots], tab.open_calls[plan.open_slots]])
-    values = np.zeros((n, 2))
-    deltas = [side * to_wad(round(size, 12)) for side, size in
-              zip(plan.open_side.tolist(), plan.open_size.tolist(), strict=True)]  # fmt: skip
-    values[n_close:, jit_calls.V_DELTA] = [float(d) for d in deltas]  # Planned's int, as float
-    outs = np.zeros((n, jit_calls.N_BATCH_OUT))
-    ok = np.zeros(n, dtype=bool)
+    tab = run.slot_calls if run.slot_calls is not None else slot_calls(ctx, run)
+    buf = tab.buffers
+    if n > buf.ok.shape[0]:
+        buf = tab.buffers = BlockBuffers.of(n)  # a block longer than the slots (tests)
+    open_side, open_size = plan.open_side, plan.open_size
+    deltas = buf.deltas
+    big = (~(np.abs(open_size) < jit_calls.WAD_SIZE_MAX)).nonzero()[0]
+    if big.shape[0]:
+        for j, side, size in zip((big + n_close).tolist(), open_side[big].tolist(),
+                                 open_size[big].tolist(), strict=True):  # fmt: skip
+            deltas[j] = wad_delta(side, size)
+    slots, outs, ok = buf.slots, buf.outs, buf.ok
     errors: dict[int, str] = {}
     i = 0
     while i < n:
-        stop, _ = venue.trade_batch(i, calls, values, outs)
-        ok[i:stop] = True
-        if stop < n:
-            slot = int(slots[stop])
-            sender, market_id = run.accounts[slot], tab.market_id[slot]
-            if stop < n_close:
-                call = planned.Planned("closePosition", sender, market_id)
-            else:
-                call = planned.Planned("trade", sender, market_id, int(deltas[stop - n_close]))
-            result = planned.execute(ctx, venue, call)
-            ok[stop] = result.ok
-            if result.ok:
-                planned.write_values(outs[stop], result.events[-1].args)
-            else:
-                errors[stop] = result.error
+        stop = venue.flow_batch(i, n_close, close_slots, open_slots, open_side, open_size,
+                                tab.tab, slots, deltas, outs, ok, buf.moves, buf.acc)  # fmt: skip
+        if stop >= n:
+            break
+        slot = int(slots[stop])
+        sender, market_id = run.accounts[slot], tab.market_id[slot]
+        if stop < n_close:
+            call = planned.Planned("closePosition", sender, market_id)
+        else:
+            j = stop - n_close
+            wad = to_wad(round(float(open_size[j]), 12))
+            call = planned.Planned("trade", sender, market_id, int(open_side[j]) * wad)
+        result = planned.execute(ctx, venue, call)
+        ok[stop] = result.ok
+        if result.ok:
+            planned.write_values(outs[stop], result.events[-1].args)
+        else:
+            errors[stop] = result.error
         i = stop + 1
-    return ArrayBlock(slots, n_close, ok, errors, outs, run)
+    return ArrayBlock(slots[:n], n_close, ok[:n], errors, outs[:n], run)
+
+
+def wad_delta(side: int, size: float) -> float:
+    """``float(side * to_wad(round(size, 12)))`` (an open's WAD delta) for a size
+    :func:`jit_calls.wad_of_size` leaves: from ``2**13`` base units up ``round(size, 12)`` is
+    ``size`` (its neighbours are more than 1e-12 apart, so the nearest multiple of 1e-12
+    rounds back to it), and ``to_wad`` of it is its ``repr`` (at most 13 decimals there) times
+    ``10**18``, an integer whose float is that of the decimal ``repr(size) + "e18"`` (both
+    correctly rounded). Python's form as it is for anything else (a smaller size, an
+    exponent, NaN or an infinity: its errors)."""
+    text = repr(size)
+    if abs(size) < jit_calls.WAD_SIZE_MAX or "e" in text or "n" in text:
+        return float(side * to_wad(round(size, 12)))
+    return side * float(text + "e18")
+
+
+def _nothing() -> None:
+    """The decode of an empty block."""
 
 
 @kernel

@@ -769,6 +769,124 @@ def trade_batch(start, calls, values, python_checks, now, block, params, tiers, 
     return calls.shape[0]
 
 
+# -- the order flow's block (its closes, then its opens, by slot) ------------------------------
+S_ACCOUNT, S_MARKET = range(2)
+"""Columns of :func:`flow_batch`'s ``slot_tab`` (int64, one row per flow slot): the venue's
+account index of the slot's account (-1: not the venue's, a call the caller makes), its
+market."""
+M_ACCOUNT, M_MARKET, M_OPENED = range(3)
+"""Columns of :func:`flow_batch`'s ``moves`` (int64, per call made): the account, the market,
+and whether the call opened its position (1), closed it (-1) or neither (0): what the
+account's ``_open`` order follows."""
+WAD_SIZE_MAX = 8192.0
+""":func:`wad_of_size` is exact below this magnitude (``2**13``): there a float's neighbours are
+less than 1e-12 apart, so at most one multiple of 1e-12 rounds to it."""
+
+
+@_jit
+def wad_of_size(size):
+    """``float(to_wad(round(size, 12)))`` (:func:`simulator.units.to_wad`: the shortest decimal
+    of the rounded float, in WAD, truncated) for ``|size| < 2**13`` (:data:`WAD_SIZE_MAX`);
+    NaN elsewhere and for NaN (the caller converts those in Python).
+
+    ``round(size, 12)`` is the float nearest ``k * 1e-12``, ``k`` the integer nearest the
+    exact ``size * 1e12`` (ties to even). Below ``2**13`` the float's rounding interval is
+    narrower than 1e-12, so ``k * 1e-12`` is the only multiple of 1e-12 in it, and it prints
+    in at most 16 significant digits: it is the shortest decimal ``repr`` prints, and
+    ``to_wad`` gives ``k * 10**6`` exactly, whose float is ``k * 1e6`` (``k`` a whole float
+    below ``2**53``, one correctly rounded product). ``k``: ``y = |size| * 1e12`` is ``y + e``
+    exactly (Dekker's two-product, both factors split); ``y - floor(y)`` is exact, and the
+    exact product lies on the same side of a half-integer as ``y`` unless ``y`` is one, where
+    ``e`` decides (above, below, or a tie to even). Below 1e-13 the rounded value is 0. The
+    sign is applied after (``round`` and ``to_wad`` are odd), and 0 is +0.0 as
+    ``float(0)``."""
+    a = abs(size)
+    if not a < WAD_SIZE_MAX:
+        return np.nan
+    if a < 1e-13:
+        return 0.0
+    y = a * 1e12
+    c = 134217729.0 * a  # Veltkamp's split (2**27 + 1) of a and of 1e12
+    a_high = c - (c - a)
+    a_low = a - a_high
+    c = 134217729.0 * 1e12
+    t_high = c - (c - 1e12)
+    t_low = 1e12 - t_high
+    e = a_low * t_low - (((y - a_high * t_high) - a_low * t_high) - a_high * t_low)
+    whole = np.floor(y)
+    fraction = y - whole
+    if fraction > 0.5 or (fraction == 0.5 and (e > 0.0 or (e == 0.0 and whole % 2.0 == 1.0))):
+        whole += 1.0
+    wad = whole * 1e6
+    return 0.0 - wad if size < 0.0 else wad  # 0.0 - 0.0: +0.0
+
+
+@_jit
+def flow_batch(start, n_close, close_slots, open_slots, open_side, open_size, slot_tab,
+               python_checks, now, block, params, tiers, mf, mi, pf, pi, isolated_flag,
+               collateral, fn, slots, deltas, outs, ok, moves, acc):  # fmt: skip
+    """The order flow's block from call ``start`` on, as :func:`trade_batch` makes its calls:
+    call ``k`` a ``closePosition`` of slot ``close_slots[k]`` for ``k < n_close``, then a
+    cross ``trade`` of slot ``open_slots[j]`` (``k = n_close + j``) of ``open_side[j] *
+    to_wad(round(open_size[j], 12))`` WAD, each by the slot's account in its market
+    (``slot_tab``: :data:`S_ACCOUNT`, :data:`S_MARKET`). At ``start == 0`` first the block's
+    tables: ``slots[k]`` each call's slot, ``deltas[k]`` each open's delta
+    (:func:`wad_of_size`; where that is NaN, the value the caller wrote there is kept),
+    ``ok`` False and ``outs`` 0 for every call. Each call made: its results in ``outs[k]`` (as
+    :func:`trade_batch`'s), ``ok[k]`` True, ``moves[k]`` (:data:`M_ACCOUNT` ...), and the
+    pool and the fund (``acc[0]``, ``acc[1]``, WAD) moved as after :meth:`~simulator.mirror.
+    sim.venue_trades.TradesMixin.trade` (``pool + funding - realized``; ``fund + its share``
+    of a fee not 0). Returns the index of the first call not made (the caller's, then to
+    resume after it): a slot whose account is not the venue's, a market whose checks are
+    Python's, a trade of 0, a close of a flat position, a call that reverts or reads a stale
+    price; the block's length when all were made."""
+    n_open = open_slots.shape[0]
+    n = n_close + n_open
+    if start == 0:
+        for k in range(n_close):
+            slots[k] = close_slots[k]
+        for j in range(n_open):
+            k = n_close + j
+            slots[k] = open_slots[j]
+            wad = wad_of_size(open_size[j])
+            if wad == wad:
+                deltas[k] = open_side[j] * wad + 0.0  # +0.0: float(0), never -0.0
+        for k in range(n):
+            ok[k] = False
+            for c in range(outs.shape[1]):
+                outs[k, c] = 0.0
+    size = pf[P_SIZE]
+    for k in range(start, n):
+        slot = slots[k]
+        a, m = slot_tab[slot, S_ACCOUNT], slot_tab[slot, S_MARKET]
+        if a < 0 or python_checks[m]:
+            return k
+        s = size[a, m]
+        if k < n_close:
+            if s == 0:
+                return k
+            delta, isolated = -s, isolated_flag[a, m]
+        else:
+            delta, isolated = deltas[k], False
+            if delta == 0:
+                return k
+        out = outs[k]
+        code = trade(a, m, delta, isolated, 0.0, 0.0, True, False, True, now, block, params,
+                     tiers, mf, mi, pf, pi, isolated_flag, collateral, fn, out)  # fmt: skip
+        if code != OK:
+            return k
+        out[T_SIZE0], out[T_ISOLATED], out[T_DELTA] = s, 1.0 if isolated else 0.0, delta
+        ok[k] = True
+        size1 = out[T_SIZE]
+        moves[k, M_ACCOUNT], moves[k, M_MARKET] = a, m
+        moves[k, M_OPENED] = 1 if (s == 0 and size1 != 0) else (-1 if (s != 0 and size1 == 0)
+                                                                 else 0)  # fmt: skip
+        acc[0] = acc[0] + out[T_FUNDING] - out[T_REALIZED]
+        if out[T_FEE] != 0:
+            acc[1] = acc[1] + out[T_FUND_ADD]
+    return n
+
+
 @_jit
 def _settled_in_full(deficit, paid):
     """``_absorbDeficit`` of a share ``deficit`` the fund pays ``paid`` of leaves nothing in
@@ -923,6 +1041,10 @@ def warm() -> None:
                 pi, iso, col, fn, np.zeros((0, N_OUT)))  # fmt: skip
     trade_batch(0, np.zeros((0, 3), dtype=np.int64), np.zeros((0, 2)), np.zeros(1, dtype=bool),
                 1, 1, params, tiers, mf, mi, pf, pi, iso, col, fn, np.zeros((0, N_BATCH_OUT)))  # fmt: skip
+    flow_batch(0, 0, none, none, none, np.zeros(0), np.zeros((0, 2), dtype=np.int64),
+               np.zeros(1, dtype=bool), 1, 1, params, tiers, mf, mi, pf, pi, iso, col, fn, none,
+               np.zeros(0), np.zeros((0, N_BATCH_OUT)), np.zeros(0, dtype=bool),
+               np.zeros((0, 3), dtype=np.int64), np.zeros(2))  # fmt: skip
     liquidate_isolated(0, 0, 1, 1, 0.0, params, tiers, mf, mi, pf, pi, iso, col, fn, out)
     liquidate_cross(0, 1, 1, 0.0, params, tiers, mf, mi, pf, pi, iso, col, fn, order, rows, out)
     liquidate_batch(0, none, none, np.zeros(0, dtype=bool), np.zeros(1, dtype=bool), 1, 1, 0.0,

@@ -13,9 +13,10 @@ from simulator.mirror import fills, funding, margins
 from simulator.mirror.sim import jit_calls
 from simulator.mirror.sim.calls import Reverted, error_text
 
-_NO_PYTHON_CHECKS: dict[int, np.ndarray] = {}
-"""Per number of markets: the ``python_checks`` of a venue without a pause or a breaker (all
-False; read only)."""
+_PYTHON_CHECKS: dict[tuple, np.ndarray] = {}
+"""Per (``armed`` of :meth:`~simulator.mirror.sim.venue.VenueState.jit_buffers`, whether a
+circuit breaker is wired): the ``python_checks`` of a venue without a guardian's pause (read
+only; a handful of small arrays, keyed by values, not by a venue)."""
 
 
 class TradesMixin:
@@ -265,17 +266,74 @@ class TradesMixin:
         self._keep_funding(now_state, lis, sis)
         return stop, made
 
+    def flow_batch(
+        self, start: int, n_close: int, close_slots: np.ndarray, open_slots: np.ndarray,
+        open_side: np.ndarray, open_size: np.ndarray, slot_tab: np.ndarray, slots: np.ndarray,
+        deltas: np.ndarray, outs: np.ndarray, ok: np.ndarray, moves: np.ndarray,
+        acc: np.ndarray,
+    ) -> int:  # fmt: skip
+        """Fast mode: the order flow's block (its closes, then its opens, by slot) from call
+        ``start`` on, compiled (:func:`jit_calls.flow_batch`: the arguments as it takes them)
+        until a call needs Python; the account's ``_open`` order, the pool and the fund then
+        follow each call made, in order, as after :meth:`trade_batch`. Returns the index of
+        the first call not made (the block's length: all made), the caller's to make alone."""
+        params, tiers, _, _, _, armed = self.jit_buffers()
+        now_state, lis, sis, fn = self.funding_rows()
+        python_checks = None
+        if self.risk_paused is None:
+            python_checks = _PYTHON_CHECKS.get((armed, self.breaker is not None))
+        if python_checks is None:
+            python_checks = self._python_checks(armed)
+        acc[0], acc[1] = self.pool, self.fund
+        stop = jit_calls.flow_batch(
+            start, n_close, close_slots, open_slots, open_side, open_size, slot_tab,
+            python_checks, int(self.now), int(self.block), params, tiers,
+            self._market_floats, self._market_ints, self._position_floats,
+            self._position_ints, self.isolated, self.collateral, fn, slots, deltas, outs, ok,
+            moves, acc,
+        )  # fmt: skip
+        if stop == start:
+            return stop
+        pool, fund = acc.tolist()
+        self.pool = pool if type(self.pool) is float else type(self.pool)(pool)
+        self.fund = fund if type(self.fund) is float else type(self.fund)(fund)
+        order_of = self.open_order
+        if order_of is None:
+            self._track_moves(moves[start:stop], outs[start:stop])
+        else:  # _track_open of each call made, in order
+            for a, m, opened in moves[start:stop].tolist():
+                if opened > 0:
+                    order_of[a].append(m)
+                elif opened < 0:
+                    order = order_of[a]
+                    if order and order[-1] == m:  # the last, moved into its own place
+                        del order[-1]
+                    elif m in order:
+                        order[order.index(m)] = order[-1]
+                        del order[-1]
+        self.version += stop - start
+        self._keep_funding(now_state, lis, sis)
+        return stop
+
+    def _track_moves(self, moves: np.ndarray, outs: np.ndarray) -> None:
+        """:meth:`_track_open` of each call made by :func:`jit_calls.flow_batch` (``moves``
+        and ``outs``: their rows), in order (what :meth:`flow_batch` does with the lists
+        themselves once the ``_open`` order is built)."""
+        for (a, m, _), out in zip(moves.tolist(), outs.tolist(), strict=True):
+            self._track_open(a, m, out[jit_calls.T_SIZE0], out[jit_calls.T_SIZE])
+
     def _python_checks(self, armed: tuple) -> np.ndarray:
         """Per market: whether a trade's checks before its accounting are Python's (a
         guardian's pause wired, or a circuit breaker with a band in the market), the compiled
-        batches' ``python_checks`` (none without a pause and a breaker: a shared array of
-        False, which the kernels only read)."""
-        if self.risk_paused is None and self.breaker is None:
-            n = len(armed)
-            none = _NO_PYTHON_CHECKS.get(n)
-            if none is None:
-                none = _NO_PYTHON_CHECKS[n] = np.zeros(n, dtype=bool)
-            return none
+        batches' ``python_checks``. Without a pause they depend on ``armed`` and whether a
+        breaker is wired alone: one shared array per case (:data:`_PYTHON_CHECKS`, which the
+        kernels only read)."""
+        if self.risk_paused is None:
+            key = (armed, self.breaker is not None)
+            got = _PYTHON_CHECKS.get(key)
+            if got is None:
+                got = _PYTHON_CHECKS[key] = np.array([key[1] and b for b in armed], dtype=bool)
+            return got
         return np.array([self.risk_paused is not None or (self.breaker is not None and b)
                          for b in armed], dtype=bool)  # fmt: skip
 
