@@ -1,29 +1,29 @@
-"""The order flow's step compiled (numba): kernels around the step's random draws, which stay
-in numpy (the flow stream's generator, in the same order and count).
+"""The order flow's plan compiled (numba): two passes a step around its random draws, which
+stay numpy's (the flow stream's step generator, in the same order and count), over the run's
+tables (:class:`simulator.engine.flow.KernelTables`; their layout below) and the engine's
+book-wide state, read and written in place at the slots' rows.
 
-- :func:`before_draws`: the closes of open flow positions (take-profit, stop-loss, holding
-  time), the markets' signals (return, drawdown, volatility excess) and the arrivals'
-  intensity and side per (kind, market) (:func:`market_intensity`).
-- :func:`after_draws`: the idle slots the Poisson arrivals take (first in key order per
-  (kind, market)), their leverage, side and size.
+- :func:`plan_before`: one pass over the slots (each one's equity carried to the step's
+  oracle price; the closes of open flow positions at take-profit, stop-loss or the end of
+  their holding time, their sizes by side; the flat slots that may enter), then the markets'
+  signals (return, drawdown, volatility excess over the run's table of log returns) and the
+  arrivals' intensity and side per (kind, market) (:func:`_intensity`).
+- :func:`plan_after`: the eligible slots the Poisson arrivals take (first in key order per
+  (kind, market)), their leverage, side and size, the planned change of open interest, and
+  the opening slots' side, equity at open and exit step.
 
-These two are :func:`simulator.agents.flow.step_orders` on per-slot arrays. The engine's phase
-(:func:`simulator.engine.flow.plan_flow`) runs the same decisions on the book-wide state in
-place, over the run's packed constants: :func:`plan_before` (one pass over the slots: carried
-equity, closes, the slots that may enter; then :func:`market_intensity`), :func:`plan_after`
-(the picks among the eligible slots, the opens, the planned change of open interest, the
-opening slots' side and equity at open) and :func:`write_exit_steps`; the per-slot kernels
-:func:`slot_inputs` and :func:`planned_change` are that phase's form before session 27
-(``tests/engine/test_flow_plan.py`` holds the phase to it).
-
-Each is the numpy formulation of :mod:`simulator.agents.flow` (``exits``,
-``market_signals``, ``intensity``, ``pick_slots`` and the rest of ``step_orders``; kept as the
-reference of ``tests/agents/test_flow_jit.py``) term by term and in the same order, so the
+Both write their outputs into the run's tables and return only counts (an array returned
+from a kernel costs a Python call and an allocation a step). They are the decisions of
+:mod:`simulator.agents.flow`'s numpy functions (``exits``, ``market_signals``, ``intensity``,
+``pick_slots``), as the step before session 28 composed them (``step_orders`` on its kernels,
+kept in ``tests/engine/flow_reference.py``; ``tests/engine/test_flow_plan.py`` and
+``test_flow_plan_parts.py`` hold the plan to it), term by term and in the same order, so the
 floats are the same to the bit: no ``fastmath`` (no fused multiply-adds, no reordered sums);
 a column sum is a plain loop down the rows, as numpy's ``add.reduce`` over axis 0 of a
 row-major array adds row after row; ``error_model="numpy"``, so that a division by zero gives
-inf or NaN as numpy's does rather than raising. The logarithms are numpy's (the caller passes
-them): numba's ``log`` is the C library's, whose last bit may differ from numpy's SIMD one.
+inf or NaN as numpy's does rather than raising. The logarithms are numpy's (the caller takes
+them into the tables): numba's ``log`` is the C library's, whose last bit may differ from
+numpy's SIMD one.
 
 Self-contained on purpose: numba's on-disk cache is invalidated by an edit of the file of the
 function it compiled only, not of another module's functions it calls.

@@ -3,7 +3,7 @@
 The scenario's ``order_flow`` (:mod:`simulator.scenario.flow`) adds flow *slots* to the book:
 rows that start flat, each its own cross account funded at setup. Every step, after the
 traders of the opening book, :func:`plan_flow` runs the flow's decisions
-(:func:`simulator.agents.flow.step_orders`' model, compiled over the book-wide state:
+(the model of :mod:`simulator.agents.flow`, compiled over the book-wide state:
 :mod:`simulator.agents.flow_jit`) on the slots: open flow positions that reached
 take-profit, stop-loss or the end of their holding time close (``closePosition``), and the
 step's Poisson arrivals take idle slots and open (``trade``, cross) on at most the collateral
