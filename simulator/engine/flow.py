@@ -281,8 +281,8 @@ def plan_arrays(
     fj = flow_jit
     tables = run.tables
     feed = s.feed_prices_usd
-    if tables is None or tables.logs.shape[1] != feed.shape[0]:
-        tables = kernel_tables(run, ctx, feed.shape)
+    if tables is None or tables.feed is not feed:  # the log table is this feed array's
+        tables = kernel_tables(run, ctx, feed)
     iparams = tables.iparams
     logged = iparams[fj.I_LOGGED]
     if logged <= t:  # numpy's log of the feed rows not logged yet (one a step)
@@ -375,11 +375,14 @@ class KernelTables:
     """``work``'s holding-time uniforms row."""
     log_keep: np.ndarray
     """``work``'s row of numpy's ``log1p(-u)`` of the holding-time uniforms."""
+    feed: np.ndarray
+    """The feed prices array (``EngineState.feed_prices_usd``, written in place a row a step)
+    whose rows ``logs`` holds: another array (a resumed state) builds the tables again."""
 
 
-def kernel_tables(run: FlowRun, ctx: Context, feed_shape: tuple[int, int]) -> KernelTables:
+def kernel_tables(run: FlowRun, ctx: Context, feed: np.ndarray) -> KernelTables:
     """The run's :class:`KernelTables` (kept in ``run.tables``: built once a run), with log
-    tables for a feed of ``feed_shape`` (steps + 1, M)."""
+    tables for the feed prices ``feed`` (steps + 1, M)."""
     fj, params = flow_jit, run.params
     n = len(run.rows)
     slots = np.zeros((fj.SLOT_FIELDS, n), dtype=np.int64)
@@ -433,10 +436,11 @@ def kernel_tables(run: FlowRun, ctx: Context, feed_shape: tuple[int, int]) -> Ke
         km=np.zeros((fj.KM_FIELDS, n_kinds * ctx.n_markets), dtype=np.int64),
         lam=np.zeros(n_kinds * ctx.n_markets),
         markets=markets,
-        logs=np.zeros((2, *feed_shape)),
+        logs=np.zeros((2, *feed.shape)),
         draws=work[fj.WORK_KEY : fj.WORK_KEY + flow_agents.DRAWS_PER_SLOT],
         hold_draws=work[fj.WORK_HOLD],
         log_keep=work[fj.WORK_LOG_KEEP],
+        feed=feed,
     )
     run.tables = tables
     return tables

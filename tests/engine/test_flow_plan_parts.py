@@ -127,3 +127,20 @@ def test_the_plan_at_every_step_equals_its_form_before(shared, seed):
         for t in range(min(n_hist, 60)):
             if np.isfinite(feed[t]).all() and (feed[t] > 0).all():
                 compare_step(ctx, s, t, levels, run)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_new_feed_array_is_logged_anew(seed):
+    """A state whose feed prices are another array (a resumed run's, or here other prices)
+    is planned from that array's logs, not from the rows the run logged before: the run's log
+    table is numpy's log of the new array, and the plan the form before's."""
+    ctx, s, run, n_hist, levels = drawn_case(2 * seed, False)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        compare_step(ctx, s, n_hist - 1, levels, run)
+        rng = np.random.default_rng(seed)
+        s.feed_prices_usd = s.feed_prices_usd * np.exp(
+            0.05 * rng.standard_normal(s.feed_prices_usd.shape)
+        )
+        compare_step(ctx, s, n_hist - 1, levels, run)
+        want = np.log(s.feed_prices_usd)
+    assert np.array_equal(_bits(run.tables.logs[0, :n_hist]), _bits(want))
