@@ -308,9 +308,10 @@ def plan_arrays(
     drawn, poisson = km[fj.KM_DRAWN], rng.poisson
     for i, lam in enumerate(tables.lam[: iparams[fj.I_N_ACTIVE]].tolist()):
         drawn[i] = poisson(lam)
-    rng.random(out=tables.draws)  # (DRAWS_PER_SLOT, R): random((4, R))'s draws
-    np.negative(tables.hold_draws, out=tables.log_keep)
-    np.log1p(tables.log_keep, out=tables.log_keep)  # numpy's log1p(-u) of the holding times
+    rng.random(out=work[fj.WORK_KEY : fj.WORK_KEY + flow_agents.DRAWS_PER_SLOT])  # (4, R)
+    log_keep = work[fj.WORK_LOG_KEEP]
+    np.negative(work[fj.WORK_HOLD], out=log_keep)
+    np.log1p(log_keep, out=log_keep)  # numpy's log1p(-u) of the holding-time uniforms
     n_open, any_unfilled = fj.plan_after(
         slots, codes, tables.kinds, tables.params, iparams, work, km, tables.markets, feed, t,
         tr.side, s.flow_open_equity_usd, s.flow_exit_step,
@@ -369,12 +370,6 @@ class KernelTables:
     logs: np.ndarray
     """(2, T, M) float64: numpy's log of the feed prices of the steps so far, and their
     one-step differences."""
-    draws: np.ndarray
-    """``work``'s (``DRAWS_PER_SLOT``, R) rows of uniforms: the step's draws go into it."""
-    hold_draws: np.ndarray
-    """``work``'s holding-time uniforms row."""
-    log_keep: np.ndarray
-    """``work``'s row of numpy's ``log1p(-u)`` of the holding-time uniforms."""
     feed: np.ndarray
     """The feed prices array (``EngineState.feed_prices_usd``, written in place a row a step)
     whose rows ``logs`` holds: another array (a resumed state) builds the tables again."""
@@ -437,9 +432,6 @@ def kernel_tables(run: FlowRun, ctx: Context, feed: np.ndarray) -> KernelTables:
         lam=np.zeros(n_kinds * ctx.n_markets),
         markets=markets,
         logs=np.zeros((2, *feed.shape)),
-        draws=work[fj.WORK_KEY : fj.WORK_KEY + flow_agents.DRAWS_PER_SLOT],
-        hold_draws=work[fj.WORK_HOLD],
-        log_keep=work[fj.WORK_LOG_KEEP],
         feed=feed,
     )
     run.tables = tables
