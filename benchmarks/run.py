@@ -10,8 +10,8 @@
    of the chain's capacity the engine keeps. The replay must reproduce every status.
 
 Both use the same node configuration, in the same process, one after the other. The figures
-end with the order-flow kernel's time per step for 1k and 10k flow slots
-(:func:`flow_kernel_timing`: the pure kernel on synthetic state, no chain).
+end with the order flow's plan time per step for 1k and 10k flow slots
+(:func:`flow_plan_timing`: the engines' plan phase on synthetic state, no chain).
 
 ``backend="revm"`` does both on the in-process EVM instead of anvil (its memory is then this
 process's). :func:`run_backends` runs the whole benchmark on several backends one after the
@@ -135,7 +135,7 @@ def run(
         "engine_ms_per_step": round(1000 * engine_s / max(scenario.steps, 1), 2),
         "raw_ms_per_block": round(1000 * raw_s / max(len(recorded), 1), 2),
         **memory,
-        **flow_kernel_timing(),
+        **flow_plan_timing(),
     }
 
 
@@ -176,49 +176,88 @@ def run_repeated(
     }
 
 
-#: Flow slots of the order-flow kernel timing (:func:`flow_kernel_timing`).
-FLOW_KERNEL_SLOTS = (1_000, 10_000)
+#: Flow slots of the order-flow plan timing (:func:`flow_plan_timing`).
+FLOW_PLAN_SLOTS = (1_000, 10_000)
 
 
-def flow_kernel_timing(
-    slots: tuple[int, ...] = FLOW_KERNEL_SLOTS, steps: int = 200, markets: int = 5
+def flow_plan_timing(
+    slots: tuple[int, ...] = FLOW_PLAN_SLOTS, steps: int = 200, markets: int = 5
 ) -> dict[str, float]:
-    """Order-flow kernel time per step (ms, median over ``steps`` steps) for each number of
-    flow slots: :func:`simulator.agents.flow.step_orders` (signals over a 4-hour window,
-    intensity, Poisson arrivals, slot picking, exits) on synthetic state, no chain: the slots
-    spread over the five kinds and ``markets`` markets, half of them holding a position, on a
-    random-walk price history; the default ``order_flow``. Keys
-    ``flow_kernel_ms_per_step_<n>_slots``."""
+    """The order flow's plan time per step (ms, median over ``steps`` steps) for each number
+    of flow slots: the engines' phase up to the venue calls,
+    :func:`simulator.engine.flow.plan_arrays` (its two compiled passes around the step's
+    draws: closes, signals over a 4-hour window, intensity, Poisson arrivals, slot picking,
+    opens), on synthetic state, no chain and no venue: the slots spread over the five kinds
+    and ``markets`` markets, each its own margin unit, half of them holding a position, on a
+    random-walk feed; the default ``order_flow``. Nothing executes the plan, so the state
+    moves only by the plan's own writes. Keys ``flow_plan_ms_per_step_<n>_slots``."""
     import numpy as np
 
-    from simulator.agents import flow
-    from simulator.scenario.flow import FLOW_KINDS, OrderFlow
+    from simulator.engine.flow import plan_arrays
+    from simulator.scenario.flow import OrderFlow
 
-    params = flow.FlowParams.from_spec(OrderFlow(), 60)
     rng = np.random.default_rng(0)
-    history = 100.0 * np.exp(np.cumsum(rng.normal(0, 0.002, (300, markets)), axis=0))
-    funding = rng.normal(0, 1e-4, markets)
-    max_leverage = np.full(markets, 20.0)
+    feed = 100.0 * np.exp(np.cumsum(rng.normal(0, 0.002, (300 + steps, markets)), axis=0))
+    levels = {"funding_rate_per_hour": rng.normal(0, 1e-4, markets)}
     out = {}
     for n in slots:
-        kind = np.arange(n) % len(FLOW_KINDS)
-        market = (np.arange(n) // len(FLOW_KINDS)) % markets
-        holding = rng.random(n) < 0.5
-        size = np.where(holding, rng.uniform(0.1, 1.0, n), 0.0)
-        equity = rng.uniform(100, 10_000, n)
+        ctx, s, run = _synthetic_flow(OrderFlow(), n, markets, feed, rng)
         times = []
-        for t in range(steps):
+        for t in range(300, 300 + steps):
             start = time.perf_counter()
-            flow.step_orders(
-                params, flow.step_rng(rng, t), t, history, funding,
-                kind=kind, market=market, size_base=size, equity_usd=equity,
-                ready=~holding, last_side=np.where(holding, 1, 0).astype(np.int8),
-                open_equity_usd=equity, exit_step=np.full(n, t + 10), can_close=holding,
-                max_leverage=max_leverage,
-            )  # fmt: skip
+            plan_arrays(ctx, s, t, levels, run, [])
             times.append(time.perf_counter() - start)
-        out[f"flow_kernel_ms_per_step_{n}_slots"] = round(1000 * float(np.median(times)), 3)
+        out[f"flow_plan_ms_per_step_{n}_slots"] = round(1000 * float(np.median(times)), 3)
     return out
+
+
+def _synthetic_flow(spec, n: int, markets: int, feed, rng):
+    """A context, engine state and :class:`~simulator.engine.flow.FlowRun` of ``n`` flow
+    slots alone (the book's rows 0..n-1, kinds and markets in turn, each its own account and
+    margin unit), half of them open at a random price, for :func:`flow_plan_timing`."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from simulator.agents import flow as flow_agents
+    from simulator.engine.flow import FlowRun
+    from simulator.engine.state import IDLE, OPEN
+    from simulator.scenario.flow import FLOW_KINDS
+
+    rows = np.arange(n)
+    kind = rows % len(FLOW_KINDS)
+    market = (rows // len(FLOW_KINDS)) % markets
+    holding = rng.random(n) < 0.5
+    price = feed[300, market]
+    trader = SimpleNamespace(
+        read_price_usd=price * rng.uniform(0.97, 1.03, n),
+        side=np.where(rng.random(n) < 0.5, 1, -1).astype(np.int8),
+        size_base=np.where(holding, rng.uniform(0.1, 1.0, n), 0.0),
+        equity_usd=rng.uniform(100, 10_000, n),
+        maintenance_usd=np.where(holding, 5.0, 0.0),
+    )
+    s = SimpleNamespace(
+        trader=trader, oracle_price_usd=feed[300].copy(), feed_prices_usd=feed,
+        outcome=np.where(holding, OPEN, IDLE).astype(np.int8), outcome_step=np.full(n, -1),
+        opens=holding.astype(np.int64), flow_open_equity_usd=trader.equity_usd.copy(),
+        flow_exit_step=np.full(n, 10**9),
+    )  # fmt: skip
+    ctx = SimpleNamespace(
+        n_markets=markets, world=SimpleNamespace(book=SimpleNamespace(market=market)),
+        symbols=[f"M{m}" for m in range(markets)], keeps=lambda kind: True,
+    )  # fmt: skip
+    params = flow_agents.FlowParams.from_spec(spec, 60)
+    stream = np.random.default_rng(1)
+    run = FlowRun(
+        params=params, rows=rows, kind=kind, stream=stream, max_leverage=np.full(markets, 20.0),
+        market=market, market_list=market.tolist(), row_list=rows.tolist(),
+        ticket_usd=trader.equity_usd.copy(), unit_rows=rows, unit_slot=rows,
+        slot_in_unit_rows=rows, slot_unit=rows, own_units=True, at=slice(0, n),
+        cooldown_steps=params.cooldown_steps[kind], accounts=[f"0x{i:040x}" for i in rows],
+        group=flow_agents.slot_groups(kind, market, markets),
+        steps=flow_agents.step_generators(stream),
+    )  # fmt: skip
+    return ctx, s, run
 
 
 def run_backends(

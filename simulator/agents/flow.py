@@ -1,13 +1,15 @@
-"""Order-flow kernels: who arrives this step, what they open, and which flow positions close.
+"""Order-flow model: who arrives each step, what they open, and which flow positions close.
 
-Vectorized over the flow slots (rows of the book with ``flow_kind >= 0``, see
-:mod:`simulator.scenario.flow` for the model and the intensity formula); the only Python loops
-are over the few kinds. :func:`step_orders` runs the same arithmetic compiled
-(:mod:`simulator.agents.flow_jit`, float for float: its numpy form is the reference of
-``tests/agents/test_flow_jit.py``); :func:`exits`, :func:`market_signals`, :func:`intensity`
-and :func:`pick_slots` are that form, piece by piece. Every function is pure: the engine phase
-(:mod:`simulator.engine.flow`) reads the state, calls :func:`step_orders` and turns its result
-into the venue's calls.
+The flow's parameters as arrays per kind (:class:`FlowParams`; the model and the intensity
+formula: :mod:`simulator.scenario.flow`), the step's random streams (:func:`step_rng`,
+:func:`step_generators`), the slots (:func:`slot_book`, :func:`slot_groups`,
+:func:`slot_capacity_base`) and the model's decisions in numpy, vectorized over the flow slots
+(rows of the book with ``flow_kind >= 0``): :func:`exits`, :func:`market_signals`,
+:func:`intensity` and :func:`pick_slots`, each pure. The engines run the same decisions
+compiled over the book-wide state (:func:`simulator.engine.flow.plan_arrays` on
+:mod:`simulator.agents.flow_jit`); ``tests/engine/flow_reference.py`` keeps the step as these
+functions composed it (``step_orders``) and ``tests/engine/test_flow_plan.py`` holds the
+engine's plan to it, float for float.
 
 Randomness: step ``t``'s draws come from the generator :func:`step_rng` derives from the
 scenario's ``flow`` stream (child 4 of the seed) and ``t``, so a step's draws depend only on
@@ -28,7 +30,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.agents import flow_jit
 from simulator.scenario.flow import FLOW_KINDS, OrderFlow
 from simulator.scenario.randomness import StepStream
 
@@ -298,32 +299,6 @@ def pick_slots_reference(counts, eligible, kind, market, keys) -> tuple[list[int
     return sorted(chosen), unfilled
 
 
-@dataclass(frozen=True)
-class FlowOrders:
-    """One step's flow orders: the opens (aligned arrays) and the closes."""
-
-    open_rows: np.ndarray
-    """Slots that open (int64, ascending)."""
-    side: np.ndarray
-    """+1 long / -1 short (int8)."""
-    leverage: np.ndarray
-    """Leverage of the open: notional over the account's equity (times)."""
-    size_base: np.ndarray
-    """Size of the open (base units, > 0)."""
-    exit_step: np.ndarray
-    """Step at which the holding time ends (int64)."""
-    close_rows: np.ndarray
-    """Open flow positions that close this step (int64, ascending)."""
-    close_reason: np.ndarray
-    """Index into :data:`EXIT_REASONS` per close (int8)."""
-    arrivals: np.ndarray
-    """Poisson arrivals per (kind, market), (K, M)."""
-    unfilled: np.ndarray
-    """Arrivals that found no eligible slot, (K, M)."""
-    intensity: np.ndarray
-    """Expected arrivals per (kind, market), (K, M)."""
-
-
 def exits(
     params: FlowParams,
     kind: np.ndarray,
@@ -355,85 +330,6 @@ def exits(
     rows, tp, sl = rows[closing], tp[closing], sl[closing]
     reason = np.where(tp, 0, np.where(sl, 1, 2)).astype(np.int8)
     return rows, reason
-
-
-def step_orders(
-    params: FlowParams,
-    rng: np.random.Generator,
-    t: int,
-    history_usd: np.ndarray,
-    funding_rate_per_hour: np.ndarray,
-    kind: np.ndarray,
-    market: np.ndarray,
-    size_base: np.ndarray,
-    equity_usd: np.ndarray,
-    ready: np.ndarray,
-    last_side: np.ndarray,
-    open_equity_usd: np.ndarray,
-    exit_step: np.ndarray,
-    can_close: np.ndarray,
-    max_leverage: np.ndarray,
-    ticket_usd: np.ndarray | None = None,
-    group_of_slot: np.ndarray | None = None,
-) -> FlowOrders:
-    """Step ``t``'s flow: the closes of open flow positions (:func:`exits`), then the arrivals
-    (Poisson with :func:`intensity`) taking idle slots (:func:`pick_slots`) with leverage
-    ``max_leverage[m] × U(min_share, max_share)``, size ``min(equity, ticket) × leverage /
-    price`` (``ticket_usd``, per row, default no cap: the slot's collateral at setup, so that a
-    winner does not compound its gains into ever larger orders), holding
-    time exponential with the kind's mean (at least one step) and side by the kind (re-entry:
-    the side it held last, a first entry long with ``long_share``).
-
-    Per row (R,): ``kind`` (-1: not a flow slot), ``market``, ``size_base`` (0: flat),
-    ``equity_usd`` (carried to this step's price), ``ready`` (the slot's cooldown is over),
-    ``last_side`` (0: never opened), ``open_equity_usd``, ``exit_step``, ``can_close``.
-    ``history_usd`` (T, M): prices up to this step; ``max_leverage`` (M,); ``group_of_slot``
-    (R,): :func:`slot_groups` of the rows, when the caller keeps it."""
-    # Compiled (:mod:`simulator.agents.flow_jit`): the numpy formulation of exits,
-    # market_signals, intensity and pick_slots, float for float; the draws and the logarithms
-    # stay numpy's. tests/agents/test_flow_jit.py holds it to that formulation.
-    has_ticket = ticket_usd is not None
-    ticket = ticket_usd if has_ticket else equity_usd  # not read without a ticket
-    p = np.asarray(history_usd, dtype=np.float64)
-    if p.ndim == 1:
-        p = p[:, None]
-    window = p[max(0, len(p) - 1 - params.reference_steps) :]
-    if window.min() > 0.0:  # np.log warns on a zero, negative or NaN price
-        log_window = np.log(window)
-    else:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            log_window = np.log(window)
-    close_rows, reason, lam, side_km = flow_jit.before_draws(
-        p, log_window, np.asarray(funding_rate_per_hour, dtype=np.float64),
-        params.lookback_steps, kind, size_base, equity_usd, open_equity_usd, exit_step, t,
-        can_close, ticket, has_ticket, params.take_profit_fraction, params.stop_loss_fraction,
-        params.step_hours, params.volatility_sensitivity, params.momentum_sensitivity,
-        params.rate_per_hour, params.min_return, params.dip_min_fall, params.short_min_fall,
-        params.min_funding_rate_per_hour,
-    )  # fmt: skip
-    counts = rng.poisson(lam)
-    draws = rng.random((DRAWS_PER_SLOT, len(kind)))
-    if group_of_slot is None:
-        group_of_slot = slot_groups(kind, market, lam.shape[1])
-    rows, unfilled, leverage, side, size = flow_jit.after_draws(
-        counts, draws[0], draws[1], draws[3], kind, market, group_of_slot, size_base, ready,
-        equity_usd, params.min_equity_usd, ticket, has_ticket, last_side, side_km, p[-1],
-        np.asarray(max_leverage, dtype=np.float64), params.leverage_min_share,
-        params.leverage_max_share, params.reentry_long_share,
-    )  # fmt: skip
-    exit_at = flow_jit.exit_steps(np.log1p(-draws[2, rows]), rows, kind, params.hold_steps, t)
-    return FlowOrders(
-        open_rows=rows,
-        side=side,
-        leverage=leverage,
-        size_base=size,
-        exit_step=exit_at,
-        close_rows=close_rows,
-        close_reason=reason,
-        arrivals=counts,
-        unfilled=unfilled,
-        intensity=lam,
-    )
 
 
 # ----------------------------------------------------------------------------------------------

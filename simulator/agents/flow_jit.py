@@ -1,29 +1,29 @@
-"""The order flow's step compiled (numba): kernels around the step's random draws, which stay
-in numpy (the flow stream's generator, in the same order and count).
+"""The order flow's plan compiled (numba): two passes a step around its random draws, which
+stay numpy's (the flow stream's step generator, in the same order and count), over the run's
+tables (:class:`simulator.engine.flow.KernelTables`; their layout below) and the engine's
+book-wide state, read and written in place at the slots' rows.
 
-- :func:`before_draws`: the closes of open flow positions (take-profit, stop-loss, holding
-  time), the markets' signals (return, drawdown, volatility excess) and the arrivals'
-  intensity and side per (kind, market) (:func:`market_intensity`).
-- :func:`after_draws`: the idle slots the Poisson arrivals take (first in key order per
-  (kind, market)), their leverage, side and size.
+- :func:`plan_before`: one pass over the slots (each one's equity carried to the step's
+  oracle price; the closes of open flow positions at take-profit, stop-loss or the end of
+  their holding time, their sizes by side; the flat slots that may enter), then the markets'
+  signals (return, drawdown, volatility excess over the run's table of log returns) and the
+  arrivals' intensity and side per (kind, market) (:func:`_intensity`).
+- :func:`plan_after`: the eligible slots the Poisson arrivals take (first in key order per
+  (kind, market)), their leverage, side and size, the planned change of open interest, and
+  the opening slots' side, equity at open and exit step.
 
-These two are :func:`simulator.agents.flow.step_orders` on per-slot arrays. The engine's phase
-(:func:`simulator.engine.flow.plan_flow`) runs the same decisions on the book-wide state in
-place, over the run's packed constants: :func:`plan_before` (one pass over the slots: carried
-equity, closes, the slots that may enter; then :func:`market_intensity`), :func:`plan_after`
-(the picks among the eligible slots, the opens, the planned change of open interest, the
-opening slots' side and equity at open) and :func:`write_exit_steps`; the per-slot kernels
-:func:`slot_inputs` and :func:`planned_change` are that phase's form before session 27
-(``tests/engine/test_flow_plan.py`` holds the phase to it).
-
-Each is the numpy formulation of :mod:`simulator.agents.flow` (``exits``,
-``market_signals``, ``intensity``, ``pick_slots`` and the rest of ``step_orders``; kept as the
-reference of ``tests/agents/test_flow_jit.py``) term by term and in the same order, so the
+Both write their outputs into the run's tables and return only counts (an array returned
+from a kernel costs a Python call and an allocation a step). They are the decisions of
+:mod:`simulator.agents.flow`'s numpy functions (``exits``, ``market_signals``, ``intensity``,
+``pick_slots``), as the step before session 28 composed them (``step_orders`` on its kernels,
+kept in ``tests/engine/flow_reference.py``; ``tests/engine/test_flow_plan.py`` and
+``test_flow_plan_parts.py`` hold the plan to it), term by term and in the same order, so the
 floats are the same to the bit: no ``fastmath`` (no fused multiply-adds, no reordered sums);
 a column sum is a plain loop down the rows, as numpy's ``add.reduce`` over axis 0 of a
 row-major array adds row after row; ``error_model="numpy"``, so that a division by zero gives
-inf or NaN as numpy's does rather than raising. The logarithms are numpy's (the caller passes
-them): numba's ``log`` is the C library's, whose last bit may differ from numpy's SIMD one.
+inf or NaN as numpy's does rather than raising. The logarithms are numpy's (the caller takes
+them into the tables): numba's ``log`` is the C library's, whose last bit may differ from
+numpy's SIMD one.
 
 Self-contained on purpose: numba's on-disk cache is invalidated by an edit of the file of the
 function it compiled only, not of another module's functions it calls.
@@ -62,67 +62,165 @@ def _nan_min(a, b):
     return a if a <= b else b
 
 
+# -- the run's tables --------------------------------------------------------------------------
+#
+# The run's constants and the step's work travel packed (one table per dtype and length, built
+# once a run by simulator.engine.flow.kernel_tables); the book-wide state arrays are the
+# engine's own, read and written in place at the slots' rows.
+
+#: Rows of the per-slot int64 table (R columns): the run's constants (book row, kind, market,
+#: (kind, market) group, cooldown in steps, place in the units' rows, unit), then the step's
+#: work (the slots that may enter, the closing slots, the opening slots, each eligible slot's
+#: last side).
+(SLOT_ROW, SLOT_KIND, SLOT_MARKET, SLOT_GROUP, SLOT_COOLDOWN, SLOT_IN_UNIT_ROWS, SLOT_UNIT,
+ STEP_ELIGIBLE, STEP_CLOSE, STEP_OPEN, STEP_LAST_SIDE) = range(11)  # fmt: skip
+SLOT_FIELDS = 11
+#: Rows of the units' int64 table: every book row of the slots' units, its unit, its market.
+UNIT_ROW, UNIT_SLOT, UNIT_MARKET = range(3)
+UNIT_FIELDS = 3
+#: Rows of the per-slot int8 table the step writes: the closes' reasons (into
+#: ``EXIT_REASONS``), the opens' sides (+1 / -1).
+CODE_CLOSE_REASON, CODE_OPEN_SIDE = range(2)
+CODE_FIELDS = 2
+#: Rows of the per-kind float table (K columns).
+(KIND_TAKE_PROFIT, KIND_STOP_LOSS, KIND_RATE_PER_HOUR, KIND_LEVERAGE_MIN_SHARE,
+ KIND_LEVERAGE_MAX_SHARE, KIND_HOLD_STEPS) = range(6)  # fmt: skip
+KIND_FIELDS = 6
+#: The float parameters' places.
+(P_STEP_HOURS, P_VOLATILITY_SENSITIVITY, P_MOMENTUM_SENSITIVITY, P_MIN_RETURN, P_DIP_MIN_FALL,
+ P_SHORT_MIN_FALL, P_MIN_FUNDING_RATE, P_MIN_EQUITY, P_REENTRY_LONG_SHARE) = range(9)  # fmt: skip
+PARAM_FIELDS = 9
+#: The int table's places: the run's (lookback and reference windows in steps, every slot its
+#: unit's only row 0 / 1, the idle outcome code, the number of markets), then the steps' (the
+#: rows of the log tables filled, and the step's counts: slots that may enter, closes,
+#: (kind, market) groups with arrivals expected).
+(I_LOOKBACK, I_REFERENCE, I_OWN_UNITS, I_IDLE, I_N_MARKETS, I_LOGGED, I_N_ELIGIBLE, I_N_CLOSE,
+ I_N_ACTIVE) = range(9)  # fmt: skip
+INT_FIELDS = 9
+#: Rows of the per-slot float table (R columns): the step's four uniforms per slot (drawn into
+#: it: ordering key, leverage, holding time, side), numpy's ``log1p(-u)`` of the holding-time
+#: uniform, the ticket (USD, fixed), the carried equity of the slots that may enter (USD), the
+#: opens' sizes (base units).
+(WORK_KEY, WORK_LEVERAGE, WORK_HOLD, WORK_SIDE, WORK_LOG_KEEP, WORK_TICKET, WORK_EQUITY,
+ WORK_OPEN_SIZE) = range(8)  # fmt: skip
+WORK_FIELDS = 8
+#: Rows of the per-market float table (M columns): the venue's maximum leverage (fixed), the
+#: step's closes' long and short sizes, the planned change of long and short open interest.
+MARKET_MAX_LEVERAGE, MARKET_LONG_CLOSE, MARKET_SHORT_CLOSE, MARKET_LONG, MARKET_SHORT = range(5)
+MARKET_FIELDS = 5
+#: Rows of the per-(kind, market) int64 table (K × M columns, kind-major): each group's side
+#: (+1 / -1; 0: the slot's own), the groups with arrivals expected (their index, the first
+#: ``I_N_ACTIVE``), their Poisson draws (the caller's), the arrivals and the unfilled ones.
+KM_SIDE, KM_ACTIVE, KM_DRAWN, KM_COUNT, KM_UNFILLED = range(5)
+KM_FIELDS = 5
+#: Rows of the log tables (2, T, M): numpy's log of each step's feed prices (the caller's, row
+#: by row), and the one-step log returns (row ``i``: log ``i`` less log ``i - 1``).
+LOG_PRICE, LOG_RETURN = range(2)
+
+
 @_jit
-def _std_log_returns(log_window, first, last):
-    """``logret[first:last].std(axis=0)`` of the one-step log returns ``logret[i] =
-    log_window[i + 1] - log_window[i]`` as ``simulator.agents.flow._std_rows`` computes it
-    (sum down the rows, divide by the count, squared deviations summed, divided, square
-    root), each return formed where it is read rather than stored."""
+def unit_health(units, price, read_price, side, size_base, equity_usd, maintenance_usd):
+    """Per margin unit of the slots (numbered by ``units[UNIT_SLOT]``): its rows' carried
+    equity summed above their maintenance summed (in row order)."""
+    unit_rows = units[UNIT_ROW]
+    unit_slot = units[UNIT_SLOT]
+    unit_market = units[UNIT_MARKET]
+    n = len(unit_rows)
+    n_units = 0
+    for i in range(n):
+        if unit_slot[i] + 1 > n_units:
+            n_units = unit_slot[i] + 1
+    eq_sum = np.zeros(n_units)
+    mm_sum = np.zeros(n_units)
+    for i in range(n):
+        r = unit_rows[i]
+        p = price[unit_market[i]]
+        read = read_price[r]
+        eq_sum[unit_slot[i]] += equity_usd[r] + np.float64(side[r]) * size_base[r] * (p - read)
+        mm_sum[unit_slot[i]] += maintenance_usd[r] * (p / read)
+    healthy = np.empty(n_units, dtype=np.bool_)
+    for u in range(n_units):
+        healthy[u] = eq_sum[u] > mm_sum[u]
+    return healthy
+
+
+@_jit
+def _std_returns(log_return, first, last):
+    """Per market: the standard deviation of ``log_return[first:last]`` as numpy's ``std``
+    computes it (sum down the rows in order, divide by the count, squared deviations summed in
+    order, divided, square root); the markets side by side, each its own sums."""
     n = last - first
-    cols = log_window.shape[1]
-    out = np.empty(cols)
+    cols = log_return.shape[1]
+    mean = np.zeros(cols)
+    for i in range(first, last):
+        for c in range(cols):
+            mean[c] += log_return[i, c]
     for c in range(cols):
-        total = 0.0
-        for i in range(first, last):
-            total += log_window[i + 1, c] - log_window[i, c]
-        mean = total / n
-        var = 0.0
-        for i in range(first, last):
-            d = (log_window[i + 1, c] - log_window[i, c]) - mean
-            var += d * d
-        out[c] = math.sqrt(var / n)
-    return out
+        mean[c] = mean[c] / n
+    var = np.zeros(cols)
+    for i in range(first, last):
+        for c in range(cols):
+            d = log_return[i, c] - mean[c]
+            var[c] += d * d
+    for c in range(cols):
+        var[c] = math.sqrt(var[c] / n)
+    return var
 
 
 @_jit
-def market_intensity(
-    history, log_window, funding_rate, lookback, step_hours, volatility_sensitivity,
-    momentum_sensitivity, rate_per_hour, min_return, dip_min_fall, short_min_fall,
-    min_funding_rate,
-):  # fmt: skip
-    """The markets' signals (return, drawdown, volatility excess) and the arrivals'
-    intensity and side per (kind, market): ``(lam, side)`` (the second half of
-    :func:`before_draws`)."""
-    # -- market signals -------------------------------------------------------------------------
-    n_hist, n_markets = history.shape
+def _intensity(km, lam, kinds, params, iparams, logs, feed, funding_rate, t):
+    """The markets' signals (return and drawdown over the lookback of ``feed``'s rows to
+    ``t``, the volatility excess of the log returns over the lookback and the reference
+    window) and the arrivals' intensity and side per (kind, market): the groups with arrivals
+    expected into ``km[KM_ACTIVE]`` (kind-major) and their intensity into ``lam``, each group's
+    side into ``km[KM_SIDE]``. Fills the log returns of the rows logged since the last call."""
+    lookback = iparams[I_LOOKBACK]
+    n_markets = feed.shape[1]
+    # -- log returns of the new rows ---------------------------------------------------------
+    log_price = logs[LOG_PRICE]
+    log_return = logs[LOG_RETURN]
+    first_new = iparams[I_LOGGED]
+    if first_new < 1:
+        first_new = 1
+    for i in range(first_new, t + 1):
+        for m in range(n_markets):
+            log_return[i, m] = log_price[i, m] - log_price[i - 1, m]
+    if t + 1 > iparams[I_LOGGED]:
+        iparams[I_LOGGED] = t + 1
+    # -- market signals -------------------------------------------------------------------
+    n_hist = t + 1
     w = min(lookback, n_hist - 1)
     ret = np.zeros(n_markets)
     drawdown = np.empty(n_markets)
     for m in range(n_markets):
-        now = history[n_hist - 1, m]
+        now = feed[t, m]
         if w > 0:
-            ret[m] = _finite_or_zero(now / history[n_hist - 1 - w, m] - 1.0)
-        peak = history[n_hist - 1 - w, m]
+            ret[m] = _finite_or_zero(now / feed[t - w, m] - 1.0)
+        peak = feed[t - w, m]
         for i in range(n_hist - w, n_hist):
-            v = history[i, m]
+            v = feed[i, m]
             if peak != peak or v != v:
                 peak = math.nan
             elif v > peak:
                 peak = v
         drawdown[m] = _max0(_finite_or_zero(1.0 - now / peak))
-    n_log = log_window.shape[0]
-    n_ret = n_log - 1 if n_log > 0 else 0
+    start = t - iparams[I_REFERENCE]
+    if start < 0:
+        start = 0
+    n_ret = t - start  # returns of the window: rows start + 1 .. t
     first_short = n_ret - lookback if lookback < n_ret else 0
     vol_excess = np.zeros(n_markets)
     if n_ret - first_short >= 2:
-        sigma_short = _std_log_returns(log_window, first_short, n_ret)
-        sigma_long = _std_log_returns(log_window, 0, n_ret)
+        sigma_short = _std_returns(log_return, start + 1 + first_short, t + 1)
+        sigma_long = _std_returns(log_return, start + 1, t + 1)
         for m in range(n_markets):
             excess = sigma_short[m] / sigma_long[m] - 1.0 if sigma_long[m] > 0 else 0.0
             vol_excess[m] = _max0(_finite_or_zero(excess))
-    # -- intensity ----------------------------------------------------------------------------
-    lam = np.empty((_N_KINDS, n_markets))
-    side = np.empty((_N_KINDS, n_markets), dtype=np.int8)
+    # -- intensity ------------------------------------------------------------------------
+    step_hours = params[P_STEP_HOURS]
+    rate_per_hour = kinds[KIND_RATE_PER_HOUR]
+    lam_km = np.empty((_N_KINDS, n_markets))
+    side = km[KM_SIDE]
     for m in range(n_markets):
         rate = funding_rate[m]
         if rate != rate:  # np.nan_to_num
@@ -134,361 +232,80 @@ def market_intensity(
         r = ret[m]
         dd = drawdown[m]
         abs_ret = abs(r)
-        boost = 1.0 + volatility_sensitivity * vol_excess[m] + momentum_sensitivity * abs_ret
+        boost = (1.0 + params[P_VOLATILITY_SENSITIVITY] * vol_excess[m]
+                 + params[P_MOMENTUM_SENSITIVITY] * abs_ret)  # fmt: skip
         active = (
-            abs_ret >= min_return and r != 0,
-            dd >= dip_min_fall,
-            dd >= short_min_fall,
+            abs_ret >= params[P_MIN_RETURN] and r != 0,
+            dd >= params[P_DIP_MIN_FALL],
+            dd >= params[P_SHORT_MIN_FALL],
             True,
-            abs(rate) >= min_funding_rate,
+            abs(rate) >= params[P_MIN_FUNDING_RATE],
         )
         for k in range(_N_KINDS):
-            lam[k, m] = rate_per_hour[k] * step_hours * boost * (1.0 if active[k] else 0.0)
-        side[_MOMENTUM, m] = 1 if r > 0 else (-1 if r < 0 else 0)
-        side[_DIP_BUYERS, m] = 1
-        side[_SHORT_SELLERS, m] = -1
-        side[_REENTRY, m] = 0
-        side[_FUNDING_ARBITRAGE, m] = -1 if rate > 0 else (1 if rate < 0 else 0)
-    return lam, side
-
-
-@_jit
-def before_draws(
-    history,
-    log_window,
-    funding_rate,
-    lookback,
-    kind,
-    size_base,
-    equity,
-    open_equity,
-    exit_step,
-    t,
-    can_close,
-    ticket,
-    has_ticket,
-    take_profit_fraction,
-    stop_loss_fraction,
-    step_hours,
-    volatility_sensitivity,
-    momentum_sensitivity,
-    rate_per_hour,
-    min_return,
-    dip_min_fall,
-    short_min_fall,
-    min_funding_rate,
-):
-    """The closes (rows, reason) and the intensity and side per (kind, market).
-
-    ``history`` (T, M): prices to this step; ``log_window``: ``np.log`` of its last
-    ``reference + 1`` rows; ``funding_rate`` (M,): per hour; ``ticket`` read when
-    ``has_ticket``. Returns ``(close_rows, close_reason, lam, side)``."""
-    # -- exits: the open flow positions whose unit may close -----------------------------------
-    n_rows = len(kind)
-    close_rows = np.empty(n_rows, dtype=np.int64)
-    close_reason = np.empty(n_rows, dtype=np.int8)
-    n_close = 0
-    for r in range(n_rows):
-        if not (kind[r] >= 0 and size_base[r] > 0 and can_close[r]):
-            continue
-        k = kind[r]
-        stake = _nan_min(open_equity[r], ticket[r]) if has_ticket else open_equity[r]
-        profit = equity[r] - open_equity[r]
-        tp = profit >= take_profit_fraction[k] * stake
-        sl = -profit >= stop_loss_fraction[k] * stake
-        if tp or sl or t >= exit_step[r]:
-            close_rows[n_close] = r
-            close_reason[n_close] = 0 if tp else (1 if sl else 2)
-            n_close += 1
-    lam, side = market_intensity(
-        history, log_window, funding_rate, lookback, step_hours, volatility_sensitivity,
-        momentum_sensitivity, rate_per_hour, min_return, dip_min_fall, short_min_fall,
-        min_funding_rate,
-    )  # fmt: skip
-    return close_rows[:n_close].copy(), close_reason[:n_close].copy(), lam, side
-
-
-@_jit
-def after_draws(
-    counts,
-    keys,
-    lever_draws,
-    side_draws,
-    kind,
-    market,
-    group,
-    size_base,
-    ready,
-    equity,
-    min_equity,
-    ticket,
-    has_ticket,
-    last_side,
-    side_km,
-    price,
-    max_leverage,
-    leverage_min_share,
-    leverage_max_share,
-    reentry_long_share,
-):
-    """The slots the arrivals take and their opens.
-
-    ``counts`` (K, M): the Poisson arrivals; ``keys``, ``lever_draws``, ``side_draws`` (R,):
-    the ordering key, leverage and side uniforms of every slot; ``group`` (R,): each slot's
-    ``kind × M + market``; ``price`` (M,): this step's. Returns ``(rows, unfilled, leverage,
-    side, size)``: the rows ascending, ``unfilled`` (K, M)."""
-    n_kinds, n_markets = counts.shape
-    n_groups = n_kinds * n_markets
-    n_rows = len(kind)
-    eligible = np.zeros(n_rows, dtype=np.bool_)
-    available = np.zeros(n_groups, dtype=np.int64)
-    for r in range(n_rows):
-        if kind[r] >= 0 and size_base[r] == 0 and ready[r] and equity[r] >= min_equity:
-            eligible[r] = True
-            available[group[r]] += 1
-    unfilled = np.empty((n_kinds, n_markets), dtype=np.int64)
-    for k in range(n_kinds):
+            lam_km[k, m] = rate_per_hour[k] * step_hours * boost * (1.0 if active[k] else 0.0)
+        side[_MOMENTUM * n_markets + m] = 1 if r > 0 else (-1 if r < 0 else 0)
+        side[_DIP_BUYERS * n_markets + m] = 1
+        side[_SHORT_SELLERS * n_markets + m] = -1
+        side[_REENTRY * n_markets + m] = 0
+        side[_FUNDING_ARBITRAGE * n_markets + m] = -1 if rate > 0 else (1 if rate < 0 else 0)
+    # The groups whose intensity is not zero, in numpy's order of the (K, M) draws: Poisson
+    # with intensity 0 gives 0 without drawing.
+    active_groups = km[KM_ACTIVE]
+    n_active = 0
+    for k in range(_N_KINDS):
         for m in range(n_markets):
-            short = counts[k, m] - available[k * n_markets + m]
-            unfilled[k, m] = short if short > 0 else 0
-    # The eligible slots of the groups with arrivals, bucketed by group in row order.
-    start = np.zeros(n_groups + 1, dtype=np.int64)
-    for g in range(n_groups):
-        wanted = counts[g // n_markets, g % n_markets]
-        start[g + 1] = start[g] + (available[g] if wanted > 0 else 0)
-    fill = start[:-1].copy()
-    members = np.empty(start[n_groups], dtype=np.int64)
-    for r in range(n_rows):
-        if eligible[r]:
-            g = group[r]
-            if counts[g // n_markets, g % n_markets] > 0:
-                members[fill[g]] = r
-                fill[g] += 1
-    picked = np.zeros(n_rows, dtype=np.bool_)
-    for g in range(n_groups):
-        wanted = counts[g // n_markets, g % n_markets]
-        first, n = start[g], start[g + 1] - start[g]
-        if n <= wanted:
-            for i in range(first, first + n):
-                picked[members[i]] = True
-            continue
-        group_keys = np.empty(n)
-        for i in range(n):
-            group_keys[i] = keys[members[first + i]]
-        order = np.argsort(group_keys, kind="mergesort")  # stable: ties in row order
-        for i in range(wanted):
-            picked[members[first + order[i]]] = True
-    rows = np.flatnonzero(picked)
-    n_open = len(rows)
-    leverage = np.empty(n_open)
-    side = np.empty(n_open, dtype=np.int8)
-    size = np.empty(n_open)
-    for i in range(n_open):
-        r = rows[i]
-        k = kind[r]
-        m = market[r]
-        lo, hi = leverage_min_share[k], leverage_max_share[k]
-        lev = max_leverage[m] * (lo + (hi - lo) * lever_draws[r])
-        own = (
-            last_side[r] if last_side[r] != 0 else (1 if side_draws[r] < reentry_long_share else -1)
-        )
-        side[i] = side_km[k, m] if side_km[k, m] != 0 else own
-        stake = _nan_min(equity[r], ticket[r]) if has_ticket else equity[r]
-        leverage[i] = lev
-        size[i] = stake * lev / price[m]
-    return rows, unfilled, leverage, side, size
-
-
-@_jit
-def exit_steps(log_keep, rows, kind, hold_steps, t):
-    """Step at which each open's holding time ends: ``t + max(ceil(-log1p(-u) × mean), 1)``
-    (``log_keep``: numpy's ``log1p(-u)`` of the opens' holding-time uniforms; ``rows``: the
-    opens' slots)."""
-    out = np.empty(len(log_keep), dtype=np.int64)
-    for i in range(len(log_keep)):
-        hold = np.ceil(-log_keep[i] * hold_steps[kind[rows[i]]])
-        if hold < 1.0:  # np.maximum(hold, 1.0) (a NaN stays NaN)
-            hold = 1.0
-        out[i] = t + np.int64(hold)
-    return out
-
-
-# -- the engine's glue around the step (simulator.engine.flow.plan_flow) ----------------------
-
-
-@_jit
-def slot_inputs(
-    slot_rows, unit_rows, own_units, unit_slot, slot_in_unit_rows, slot_unit, market_of_row,
-    price, read_price, side, size_base, equity_usd, maintenance_usd, outcome, outcome_step,
-    cooldown, opens, idle, t,
-):  # fmt: skip
-    """Per slot: its equity carried to this step's price, whether its margin unit is above
-    maintenance, whether it may enter (idle, or its cooldown over) and the side it held last
-    (0: never opened): ``plan_flow``'s numpy lines, float for float.
-
-    ``slot_rows``: the slots' book rows; with ``own_units`` each is its margin unit's only
-    row, else ``unit_rows`` holds every row of their units, ``unit_slot`` the unit of each
-    (numbered 0..), ``slot_in_unit_rows`` / ``slot_unit`` each slot's place there and unit.
-    The per-row arrays are the book's whole (``market_of_row``, the trader state's, the
-    outcomes); ``price`` (M,) this step's oracle; ``cooldown`` per slot (steps)."""
-    rows = slot_rows if own_units else unit_rows
-    n = len(rows)
-    equity = np.empty(n)
-    maintenance = np.empty(n)
-    for i in range(n):
-        r = rows[i]
-        p = price[market_of_row[r]]
-        read = read_price[r]
-        equity[i] = equity_usd[r] + np.float64(side[r]) * size_base[r] * (p - read)
-        maintenance[i] = maintenance_usd[r] * (p / read)
-    n_slots = len(slot_rows)
-    if own_units:
-        slot_equity = equity
-        healthy = np.empty(n_slots, dtype=np.bool_)
-        for j in range(n_slots):
-            healthy[j] = equity[j] > maintenance[j]
-    else:
-        n_units = 0
-        for i in range(n):
-            if unit_slot[i] + 1 > n_units:
-                n_units = unit_slot[i] + 1
-        eq_sum = np.zeros(n_units)
-        mm_sum = np.zeros(n_units)
-        for i in range(n):  # np.bincount: in row order
-            eq_sum[unit_slot[i]] += equity[i]
-            mm_sum[unit_slot[i]] += maintenance[i]
-        slot_equity = np.empty(n_slots)
-        healthy = np.empty(n_slots, dtype=np.bool_)
-        for j in range(n_slots):
-            slot_equity[j] = equity[slot_in_unit_rows[j]]
-            healthy[j] = eq_sum[slot_unit[j]] > mm_sum[slot_unit[j]]
-    ready = np.empty(n_slots, dtype=np.bool_)
-    last_side = np.empty(n_slots, dtype=np.int8)
-    for j in range(n_slots):
-        r = slot_rows[j]
-        step = outcome_step[r]
-        ready[j] = outcome[r] == idle or (step >= 0 and t >= step + cooldown[j])
-        last_side[j] = side[r] if opens[r] > 0 else 0
-    return slot_equity, healthy, ready, last_side
-
-
-@_jit
-def planned_change(
-    close_rows, open_rows, open_side, open_size, market, size_now, side_now, n_markets
-):  # fmt: skip
-    """Per market: the change of long and of short open interest the step's flow plans (opens
-    ``open_size`` at ``open_side``, less the closed sizes), as ``np.bincount`` of the
-    products by side sums them (in row order, zeros included)."""
-    long_open = np.zeros(n_markets)
-    short_open = np.zeros(n_markets)
-    for i in range(len(open_rows)):
-        m = market[open_rows[i]]
-        long_open[m] += open_size[i] * (1.0 if open_side[i] == 1 else 0.0)
-        short_open[m] += open_size[i] * (1.0 if open_side[i] == -1 else 0.0)
-    long_close = np.zeros(n_markets)
-    short_close = np.zeros(n_markets)
-    for i in range(len(close_rows)):
-        r = close_rows[i]
-        m = market[r]
-        long_close[m] += size_now[r] * (1.0 if side_now[r] == 1 else 0.0)
-        short_close[m] += size_now[r] * (1.0 if side_now[r] == -1 else 0.0)
-    return long_open - long_close, short_open - short_close
-
-
-# -- the phase's step in two calls around the draws (simulator.engine.flow.plan_flow) ---------
-#
-# The run's constants travel packed (one table per dtype and length, built once a run by
-# simulator.engine.flow.kernel_tables); the book-wide state arrays are the engine's own, read
-# and written in place at the slots' rows. Both kernels call the kernels above, unchanged, so
-# the floats are theirs; tests/engine/test_flow_plan.py holds the phase to its form before.
-
-#: Rows of the per-slot int64 table (R columns): book row, kind, market, (kind, market)
-#: group, cooldown (steps), place in the units' rows, unit.
-(SLOT_ROW, SLOT_KIND, SLOT_MARKET, SLOT_GROUP, SLOT_COOLDOWN, SLOT_IN_UNIT_ROWS,
- SLOT_UNIT) = range(7)  # fmt: skip
-SLOT_FIELDS = 7
-#: Rows of the units' int64 table: every book row of the slots' units, and its unit.
-UNIT_ROW, UNIT_SLOT = range(2)
-#: Rows of the per-kind float table (K columns).
-(KIND_TAKE_PROFIT, KIND_STOP_LOSS, KIND_RATE_PER_HOUR, KIND_LEVERAGE_MIN_SHARE,
- KIND_LEVERAGE_MAX_SHARE, KIND_HOLD_STEPS) = range(6)  # fmt: skip
-KIND_FIELDS = 6
-#: The float parameters' places.
-(P_STEP_HOURS, P_VOLATILITY_SENSITIVITY, P_MOMENTUM_SENSITIVITY, P_MIN_RETURN, P_DIP_MIN_FALL,
- P_SHORT_MIN_FALL, P_MIN_FUNDING_RATE, P_MIN_EQUITY, P_REENTRY_LONG_SHARE) = range(9)  # fmt: skip
-PARAM_FIELDS = 9
-#: The int parameters' places: lookback (steps), every slot its unit's only row (0 / 1), the
-#: idle outcome code, the number of markets.
-I_LOOKBACK, I_OWN_UNITS, I_IDLE, I_N_MARKETS = range(4)
-INT_FIELDS = 4
-#: Rows of the per-slot float work table :func:`plan_before` writes for :func:`plan_after`:
-#: the carried equity (USD) of the slots that may enter (the others' entries are stale).
-WORK_EQUITY = 0
-WORK_FIELDS = 1
-
-
-@_jit
-def unit_health(unit_rows, unit_slot, market_of_row, price, read_price, side, size_base,
-                equity_usd, maintenance_usd):  # fmt: skip
-    """Per margin unit of the slots (numbered by ``unit_slot``): its rows' carried equity
-    summed above their maintenance summed, as :func:`slot_inputs` sums them (in row order)."""
-    n = len(unit_rows)
-    n_units = 0
-    for i in range(n):
-        if unit_slot[i] + 1 > n_units:
-            n_units = unit_slot[i] + 1
-    eq_sum = np.zeros(n_units)
-    mm_sum = np.zeros(n_units)
-    for i in range(n):
-        r = unit_rows[i]
-        p = price[market_of_row[r]]
-        read = read_price[r]
-        eq_sum[unit_slot[i]] += equity_usd[r] + np.float64(side[r]) * size_base[r] * (p - read)
-        mm_sum[unit_slot[i]] += maintenance_usd[r] * (p / read)
-    healthy = np.empty(n_units, dtype=np.bool_)
-    for u in range(n_units):
-        healthy[u] = eq_sum[u] > mm_sum[u]
-    return healthy
+            if lam_km[k, m] != 0.0:
+                active_groups[n_active] = k * n_markets + m
+                lam[n_active] = lam_km[k, m]
+                n_active += 1
+    iparams[I_N_ACTIVE] = n_active
 
 
 @_jit
 def plan_before(
-    slots, units, kinds, params, iparams, ticket, market_of_row, price, read_price, side,
-    size_base, equity_usd, maintenance_usd, outcome, outcome_step, exit_step, open_equity,
-    history, log_window, funding_rate, t, work, eligible,
+    slots, units, codes, kinds, params, iparams, work, km, lam, markets, logs, feed,
+    funding_rate, price, read_price, side, size_base, equity_usd, maintenance_usd, outcome,
+    outcome_step, exit_step, open_equity, opens, t,
 ):  # fmt: skip
     """The step before its draws, in one pass over the slots: each slot's equity carried to
-    this step's price; an open one whose unit is above maintenance closes at take-profit,
-    stop-loss or the end of its holding time (:func:`before_draws`' exits); a flat one that
-    may enter (idle, or its cooldown over) with at least the minimum equity is eligible (its
-    index into ``eligible``, its equity into ``work``). Then the markets' signals and the
-    intensity (:func:`market_intensity`). The float operations of :func:`slot_inputs` and
-    :func:`before_draws`, row for row (a flat slot's maintenance and health are not read
-    there, so not computed here). Returns ``(close_rows, close_reason, lam, side_km,
-    n_eligible)``."""
+    this step's oracle ``price``; an open one whose unit is above maintenance closes at
+    take-profit, stop-loss (shares of ``min(equity at open, ticket)``) or the end of its
+    holding time (its slot into ``slots[STEP_CLOSE]``, its reason into
+    ``codes[CODE_CLOSE_REASON]``, its size by side into ``markets``); a flat one that may enter
+    (idle, or its cooldown over) with at least the minimum equity is eligible (into
+    ``slots[STEP_ELIGIBLE]``, its equity into ``work[WORK_EQUITY]``, its last side into
+    ``slots[STEP_LAST_SIDE]``). Then the markets' signals and the intensity
+    (:func:`_intensity`; ``logs[LOG_PRICE]`` must hold numpy's log of ``feed``'s rows to
+    ``t``). The counts go to ``iparams`` (``I_N_CLOSE``, ``I_N_ELIGIBLE``, ``I_N_ACTIVE``)."""
     rows = slots[SLOT_ROW]
     kind = slots[SLOT_KIND]
     market = slots[SLOT_MARKET]
     cooldown = slots[SLOT_COOLDOWN]
     slot_unit = slots[SLOT_UNIT]
+    eligible = slots[STEP_ELIGIBLE]
+    close_slots = slots[STEP_CLOSE]
+    last_side = slots[STEP_LAST_SIDE]
+    close_reason = codes[CODE_CLOSE_REASON]
+    ticket = work[WORK_TICKET]
+    carried = work[WORK_EQUITY]
     take_profit = kinds[KIND_TAKE_PROFIT]
     stop_loss = kinds[KIND_STOP_LOSS]
+    long_close = markets[MARKET_LONG_CLOSE]
+    short_close = markets[MARKET_SHORT_CLOSE]
     own_units = iparams[I_OWN_UNITS] != 0
     idle = iparams[I_IDLE]
     min_equity = params[P_MIN_EQUITY]
     if own_units:
         unit_ok = np.zeros(0, dtype=np.bool_)
     else:
-        unit_ok = unit_health(
-            units[UNIT_ROW], units[UNIT_SLOT], market_of_row, price, read_price, side,
-            size_base, equity_usd, maintenance_usd,
-        )  # fmt: skip
-    n = len(rows)
-    close_rows = np.empty(n, dtype=np.int64)
-    close_reason = np.empty(n, dtype=np.int8)
+        unit_ok = unit_health(units, price, read_price, side, size_base, equity_usd,
+                              maintenance_usd)  # fmt: skip
+    for m in range(markets.shape[1]):
+        long_close[m] = 0.0
+        short_close[m] = 0.0
     n_close = 0
     n_eligible = 0
-    for j in range(n):
+    for j in range(len(rows)):
         k = kind[j]
         if k < 0:
             continue
@@ -510,23 +327,23 @@ def plan_before(
             tp = profit >= take_profit[k] * stake
             sl = -profit >= stop_loss[k] * stake
             if tp or sl or t >= exit_step[r]:
-                close_rows[n_close] = j
+                close_slots[n_close] = j
                 close_reason[n_close] = 0 if tp else (1 if sl else 2)
                 n_close += 1
+                m = market[j]
+                long_close[m] += size * (1.0 if side[r] == 1 else 0.0)
+                short_close[m] += size * (1.0 if side[r] == -1 else 0.0)
         elif size == 0:
             step = outcome_step[r]
             ready = outcome[r] == idle or (step >= 0 and t >= step + cooldown[j])
             if ready and equity >= min_equity:
                 eligible[n_eligible] = j
-                work[WORK_EQUITY, j] = equity
+                carried[j] = equity
+                last_side[j] = side[r] if opens[r] > 0 else 0
                 n_eligible += 1
-    lam, side_km = market_intensity(
-        history, log_window, funding_rate, iparams[I_LOOKBACK], params[P_STEP_HOURS],
-        params[P_VOLATILITY_SENSITIVITY], params[P_MOMENTUM_SENSITIVITY],
-        kinds[KIND_RATE_PER_HOUR], params[P_MIN_RETURN], params[P_DIP_MIN_FALL],
-        params[P_SHORT_MIN_FALL], params[P_MIN_FUNDING_RATE],
-    )  # fmt: skip
-    return close_rows[:n_close].copy(), close_reason[:n_close].copy(), lam, side_km, n_eligible
+    iparams[I_N_CLOSE] = n_close
+    iparams[I_N_ELIGIBLE] = n_eligible
+    _intensity(km, lam, kinds, params, iparams, logs, feed, funding_rate, t)
 
 
 @_jit
@@ -563,56 +380,71 @@ def _take_smallest(keys, members, first, n, wanted, picked):
 
 
 @_jit
-def plan_after(
-    counts, draws, eligible, n_eligible, close_rows, side_km, slots, kinds, params, ticket,
-    work, price, max_leverage, side, size_base, opens, open_equity,
-):  # fmt: skip
-    """The step after its draws (``counts``: the Poisson arrivals per (kind, market),
-    ``draws`` (4, R): the slots' uniforms): each (kind, market) takes its first eligible
-    slots in key order (:func:`after_draws`' picking, over the eligible slots alone), their
-    leverage, side and size; the planned change of open interest per market and side (the
-    opens as sent, :func:`round12`, less the closes: :func:`planned_change`'s sums); the
-    opening slots' side and equity at open written into ``side`` and ``open_equity``
-    (book-wide). Returns ``(open_rows, unfilled, open_side, open_size, long_change,
-    short_change, any_unfilled)``."""
+def plan_after(slots, codes, kinds, params, iparams, work, km, markets, feed, t, side,
+               open_equity, exit_step):  # fmt: skip
+    """The step after its draws (``km[KM_DRAWN]``: the Poisson arrivals of the groups with
+    arrivals expected; ``work``'s uniform rows and ``WORK_LOG_KEEP``): each (kind, market)
+    takes its first eligible slots in key order (ties to the earlier slot), their leverage
+    ``max_leverage × U(min_share, max_share)``, side (the group's, else the slot's last, else
+    long with the re-entry share) and size ``min(equity, ticket) × leverage / price``
+    (``feed``'s row ``t``) into ``slots[STEP_OPEN]``, ``codes[CODE_OPEN_SIDE]`` and
+    ``work[WORK_OPEN_SIZE]``; the planned change of open interest per market and side (the
+    opens as sent, :func:`round12`, less the closes) into ``markets``; the arrivals and the
+    unfilled ones per group into ``km``; the opening slots' side, equity at open and exit step
+    (``t + max(ceil(-log1p(-u) × mean hold), 1)``) written into ``side``, ``open_equity`` and
+    ``exit_step`` (book-wide). Returns ``(n_open, any_unfilled)``."""
     rows = slots[SLOT_ROW]
     kind = slots[SLOT_KIND]
     market = slots[SLOT_MARKET]
     group = slots[SLOT_GROUP]
-    keys = draws[0]
-    n_kinds, n_markets = counts.shape
-    n_groups = n_kinds * n_markets
+    eligible = slots[STEP_ELIGIBLE]
+    open_slots = slots[STEP_OPEN]
+    last_side = slots[STEP_LAST_SIDE]
+    open_side = codes[CODE_OPEN_SIDE]
+    keys = work[WORK_KEY]
+    open_size = work[WORK_OPEN_SIZE]
+    counts = km[KM_COUNT]
+    unfilled = km[KM_UNFILLED]
+    side_km = km[KM_SIDE]
+    n_eligible = iparams[I_N_ELIGIBLE]
+    n_markets = markets.shape[1]
+    n_groups = len(counts)
+    counts[:] = 0
+    for i in range(iparams[I_N_ACTIVE]):
+        counts[km[KM_ACTIVE, i]] = km[KM_DRAWN, i]
     available = np.zeros(n_groups, dtype=np.int64)
     for e in range(n_eligible):
         available[group[eligible[e]]] += 1
-    unfilled = np.empty((n_kinds, n_markets), dtype=np.int64)
     any_unfilled = False
-    for k in range(n_kinds):
-        for m in range(n_markets):
-            short = counts[k, m] - available[k * n_markets + m]
-            unfilled[k, m] = short if short > 0 else 0
-            any_unfilled = any_unfilled or short > 0
+    for g in range(n_groups):
+        short = counts[g] - available[g]
+        unfilled[g] = short if short > 0 else 0
+        any_unfilled = any_unfilled or short > 0
     # The eligible slots of the groups with arrivals, bucketed by group in row order.
     start = np.zeros(n_groups + 1, dtype=np.int64)
     for g in range(n_groups):
-        wanted = counts[g // n_markets, g % n_markets]
-        start[g + 1] = start[g] + (available[g] if wanted > 0 else 0)
+        start[g + 1] = start[g] + (available[g] if counts[g] > 0 else 0)
     fill = start[:-1].copy()
     members = np.empty(start[n_groups], dtype=np.int64)
     for e in range(n_eligible):
         j = eligible[e]
         g = group[j]
-        if counts[g // n_markets, g % n_markets] > 0:
+        if counts[g] > 0:
             members[fill[g]] = j
             fill[g] += 1
     picked = np.zeros(len(rows), dtype=np.bool_)
+    n_open = 0
     for g in range(n_groups):
-        wanted = counts[g // n_markets, g % n_markets]
+        wanted = counts[g]
         first, n = start[g], start[g + 1] - start[g]
+        if wanted <= 0:
+            continue
         if n <= wanted:
             for i in range(first, first + n):
                 picked[members[i]] = True
+            n_open += n
             continue
+        n_open += wanted
         if wanted <= _SELECT_MAX:
             _take_smallest(keys, members, first, n, wanted, picked)
             continue
@@ -622,51 +454,41 @@ def plan_after(
         order = np.argsort(group_keys, kind="mergesort")  # stable: ties in row order
         for i in range(wanted):
             picked[members[first + order[i]]] = True
-    open_rows = np.flatnonzero(picked)
-    n_open = len(open_rows)
-    open_side = np.empty(n_open, dtype=np.int8)
-    open_size = np.empty(n_open)
+    i = 0
+    for j in range(len(rows)):  # the opens in slot order
+        if picked[j]:
+            open_slots[i] = j
+            i += 1
     lo_share = kinds[KIND_LEVERAGE_MIN_SHARE]
     hi_share = kinds[KIND_LEVERAGE_MAX_SHARE]
+    hold_steps = kinds[KIND_HOLD_STEPS]
+    max_leverage = markets[MARKET_MAX_LEVERAGE]
     reentry_long_share = params[P_REENTRY_LONG_SHARE]
-    long_change = np.zeros(n_markets)
-    short_change = np.zeros(n_markets)
+    long_open = np.zeros(n_markets)
+    short_open = np.zeros(n_markets)
     for i in range(n_open):
-        j = open_rows[i]
+        j = open_slots[i]
         r = rows[j]
         k = kind[j]
         m = market[j]
         lo, hi = lo_share[k], hi_share[k]
-        lev = max_leverage[m] * (lo + (hi - lo) * draws[1, j])
-        last_side = side[r] if opens[r] > 0 else 0
-        own = last_side if last_side != 0 else (1 if draws[3, j] < reentry_long_share else -1)
-        open_side[i] = side_km[k, m] if side_km[k, m] != 0 else own
-        stake = _nan_min(work[WORK_EQUITY, j], ticket[j])
-        open_size[i] = stake * lev / price[m]
+        lev = max_leverage[m] * (lo + (hi - lo) * work[WORK_LEVERAGE, j])
+        own = (last_side[j] if last_side[j] != 0
+               else (1 if work[WORK_SIDE, j] < reentry_long_share else -1))  # fmt: skip
+        g_side = side_km[k * n_markets + m]
+        open_side[i] = g_side if g_side != 0 else own
+        stake = _nan_min(work[WORK_EQUITY, j], work[WORK_TICKET, j])
+        open_size[i] = stake * lev / feed[t, m]
         sent = round12(open_size[i])
-        long_change[m] += sent * (1.0 if open_side[i] == 1 else 0.0)
-        short_change[m] += sent * (1.0 if open_side[i] == -1 else 0.0)
-    long_close = np.zeros(n_markets)
-    short_close = np.zeros(n_markets)
-    for i in range(len(close_rows)):
-        j = close_rows[i]
-        r = rows[j]
-        m = market[j]
-        long_close[m] += size_base[r] * (1.0 if side[r] == 1 else 0.0)
-        short_close[m] += size_base[r] * (1.0 if side[r] == -1 else 0.0)
-    for i in range(n_open):
-        r = rows[open_rows[i]]
+        long_open[m] += sent * (1.0 if open_side[i] == 1 else 0.0)
+        short_open[m] += sent * (1.0 if open_side[i] == -1 else 0.0)
         side[r] = open_side[i]
-        open_equity[r] = work[WORK_EQUITY, open_rows[i]]
-    return (open_rows, unfilled, open_side, open_size, long_change - long_close,
-            short_change - short_close, any_unfilled)  # fmt: skip
-
-
-@_jit
-def write_exit_steps(log_keep, open_rows, slots, kinds, t, exit_step):
-    """The opens' holding-time ends (:func:`exit_steps`) written into ``exit_step``
-    (book-wide) at the opening slots' rows."""
-    rows = slots[SLOT_ROW]
-    ends = exit_steps(log_keep, open_rows, slots[SLOT_KIND], kinds[KIND_HOLD_STEPS], t)
-    for i in range(len(open_rows)):
-        exit_step[rows[open_rows[i]]] = ends[i]
+        open_equity[r] = work[WORK_EQUITY, j]
+        hold = np.ceil(-work[WORK_LOG_KEEP, j] * hold_steps[k])
+        if hold < 1.0:  # np.maximum(hold, 1.0) (a NaN stays NaN)
+            hold = 1.0
+        exit_step[r] = t + np.int64(hold)
+    for m in range(n_markets):
+        markets[MARKET_LONG, m] = long_open[m] - markets[MARKET_LONG_CLOSE, m]
+        markets[MARKET_SHORT, m] = short_open[m] - markets[MARKET_SHORT_CLOSE, m]
+    return n_open, any_unfilled

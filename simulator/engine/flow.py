@@ -3,7 +3,7 @@
 The scenario's ``order_flow`` (:mod:`simulator.scenario.flow`) adds flow *slots* to the book:
 rows that start flat, each its own cross account funded at setup. Every step, after the
 traders of the opening book, :func:`plan_flow` runs the flow's decisions
-(:func:`simulator.agents.flow.step_orders`' model, compiled over the book-wide state:
+(the model of :mod:`simulator.agents.flow`, compiled over the book-wide state:
 :mod:`simulator.agents.flow_jit`) on the slots: open flow positions that reached
 take-profit, stop-loss or the end of their holding time close (``closePosition``), and the
 step's Poisson arrivals take idle slots and open (``trade``, cross) on at most the collateral
@@ -61,8 +61,9 @@ class FlowRun:
     """The scenario's ``flow`` stream (step ``t`` draws from :func:`flow_agents.step_rng`)."""
     max_leverage: np.ndarray
     """Per market: the venue's maximum leverage (times)."""
-    close_reasons: dict[int, str] = field(default_factory=dict)
-    """This step's planned closes: row -> reason (read back by :func:`record_flow`)."""
+    closes: Any = None
+    """This step's planned closes as :func:`plan_arrays` left them, ``(close_slots,
+    close_reason)`` arrays, or a ``{row: reason}`` dict (read through :attr:`close_reasons`)."""
     planned_long_base: np.ndarray | None = None
     """Per market: this step's planned change of long open interest (opens less closes, base
     units; for :func:`spot_inputs_after_flow`)."""
@@ -100,8 +101,8 @@ class FlowRun:
     """Step ``t``'s generator of ``stream`` (:func:`flow_agents.step_generators`: what
     :func:`flow_agents.step_rng` gives, without a SeedSequence per step)."""
     tables: KernelTables | None = None
-    """The run's constants packed for :func:`plan_flow`'s kernels (:func:`kernel_tables`,
-    built at the first step)."""
+    """The run's constants and the step's work tables packed for :func:`plan_flow`'s kernels
+    (:func:`kernel_tables`, built at the first step)."""
     array_calls: bool = True
     """The fast mirror runs the flow's calls from :func:`plan_arrays`' arrays
     (:mod:`simulator.mirror.sim.flow`); False: through :func:`flow_actions`' Actions, the
@@ -109,6 +110,25 @@ class FlowRun:
     slot_calls: Any = None
     """The fast mirror's per-slot call table (:class:`simulator.mirror.sim.flow.SlotCalls`,
     built at its first step)."""
+
+    @property
+    def close_reasons(self) -> dict[int, str]:
+        """This step's planned closes: book row -> reason (read back by :func:`record_flow`;
+        built from the plan's arrays at the first read: a tuning path, which keeps no close
+        row, never builds it)."""
+        closes = self.closes
+        if closes is None:
+            return {}
+        if not isinstance(closes, dict):
+            slots, codes = closes
+            reasons, row_list = flow_agents.EXIT_REASONS, self.row_list
+            closes = self.closes = {row_list[i]: reasons[code] for i, code in
+                                    zip(slots.tolist(), codes.tolist(), strict=True)}  # fmt: skip
+        return closes
+
+    @close_reasons.setter
+    def close_reasons(self, reasons: dict[int, str]) -> None:
+        self.closes = reasons
 
 
 def slot_layout(book, units: MarginUnits, rows: np.ndarray) -> dict:
@@ -242,99 +262,125 @@ def plan_arrays(
     step_events: list[dict],
 ) -> FlowPlan:
     """Step ``t``'s flow decisions up to the venue calls: the closes (slots, reasons; their
-    reasons by row into ``run.close_reasons``), then the opens (slots, sides, sizes), the
+    reasons by row in ``run.close_reasons``), then the opens (slots, sides, sizes), the
     planned change of open interest in ``run``; unfilled arrivals go to ``step_events``.
 
-    Three compiled calls around the step's draws (:mod:`simulator.agents.flow_jit`):
-    ``plan_before`` (one pass over the slots: their carried equity, the closes, the slots
-    that may enter; then the signals and the intensity), the draws (numpy's, from the step's
-    generator), ``plan_after`` (the eligible slots the arrivals take and their opens, the
-    planned change of open interest, the slots' side and equity at open) and
-    ``write_exit_steps``. The same as
-    :func:`simulator.agents.flow.step_orders` with this phase's numpy glue, float for float
-    (``tests/engine/test_flow_plan.py`` keeps that form and compares)."""
-    tables = run.tables if run.tables is not None else kernel_tables(run, ctx)
-    tr = s.trader
-    p = s.feed_prices_usd[: t + 1]
-    window = p[max(0, len(p) - 1 - run.params.reference_steps) :]
-    if np.minimum.reduce(window, axis=None) > 0.0:  # np.log warns on a zero, negative or NaN
-        log_window = np.log(window)
-    else:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            log_window = np.log(window)
-    close_rows, close_reason, lam, side_km, n_eligible = flow_jit.plan_before(
-        tables.slots, tables.units, tables.kinds, tables.params, tables.iparams, run.ticket_usd,
-        tables.market_of_row, s.oracle_price_usd, tr.read_price_usd, tr.side, tr.size_base,
-        tr.equity_usd, tr.maintenance_usd, s.outcome, s.outcome_step, s.flow_exit_step,
-        s.flow_open_equity_usd, p, log_window,
-        np.asarray(levels["funding_rate_per_hour"], dtype=np.float64), t, tables.work,
-        tables.eligible,
+    Two compiled calls around the step's draws (:mod:`simulator.agents.flow_jit`, over the
+    run's :class:`KernelTables`): ``plan_before`` (one pass over the slots: their carried
+    equity, the closes, the slots that may enter; then the signals and the intensity, over
+    the run's log prices, numpy's log of each feed row taken once), the draws (numpy's, from
+    the step's generator: a Poisson count per (kind, market) with arrivals expected -- one of
+    intensity 0 draws nothing -- then four uniforms per slot), ``plan_after`` (the eligible
+    slots the arrivals take and their opens, the planned change of open interest, the opening
+    slots' side, equity at open and exit step). The same calls, rows and state as the phase
+    before session 28, float for float (``tests/engine/test_flow_plan.py`` keeps the forms
+    before and compares).
+
+    The plan's arrays, ``run.planned_long_base`` / ``planned_short_base`` and
+    ``run.close_reasons`` are views of the run's tables: valid until the next step's plan."""
+    fj = flow_jit
+    tables = run.tables
+    feed = s.feed_prices_usd
+    if tables is None or tables.feed is not feed:  # the log table is this feed array's
+        tables = kernel_tables(run, ctx, feed)
+    iparams = tables.iparams
+    logged = iparams[fj.I_LOGGED]
+    if logged <= t:  # numpy's log of the feed rows not logged yet (one a step)
+        block, out = feed[logged : t + 1], tables.logs[fj.LOG_PRICE, logged : t + 1]
+        if np.minimum.reduce(block, axis=None) > 0.0:  # np.log warns on a zero, < 0 or NaN
+            np.log(block, out=out)
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                np.log(block, out=out)
+    funding = levels["funding_rate_per_hour"]
+    if type(funding) is not np.ndarray or funding.dtype != np.float64:
+        funding = np.asarray(funding, dtype=np.float64)
+    tr, slots, codes, work, km = s.trader, tables.slots, tables.codes, tables.work, tables.km
+    fj.plan_before(
+        slots, tables.units, codes, tables.kinds, tables.params, iparams, work, km, tables.lam,
+        tables.markets, tables.logs, feed, funding, s.oracle_price_usd, tr.read_price_usd,
+        tr.side, tr.size_base, tr.equity_usd, tr.maintenance_usd, s.outcome, s.outcome_step,
+        s.flow_exit_step, s.flow_open_equity_usd, s.opens, t,
     )  # fmt: skip
     rng = flow_agents.step_rng(run.stream, t) if run.steps is None else run.steps.generator(t)
-    counts = rng.poisson(lam)
-    draws = rng.random(out=tables.draws)  # (DRAWS_PER_SLOT, R): random((4, R))'s draws
-    open_rows, unfilled, open_side, open_size, long_change, short_change, any_unfilled = (
-        flow_jit.plan_after(
-            counts, draws, tables.eligible, n_eligible, close_rows, side_km, tables.slots,
-            tables.kinds, tables.params, run.ticket_usd, tables.work, p[-1],
-            tables.max_leverage, tr.side, tr.size_base, s.opens, s.flow_open_equity_usd,
-        )
+    # numpy's poisson(lam) of the (K, M) intensities draws group after group and nothing for a
+    # zero intensity: the same draws, one scalar call per group with arrivals expected.
+    drawn, poisson = km[fj.KM_DRAWN], rng.poisson
+    for i, lam in enumerate(tables.lam[: iparams[fj.I_N_ACTIVE]].tolist()):
+        drawn[i] = poisson(lam)
+    rng.random(out=work[fj.WORK_KEY : fj.WORK_KEY + flow_agents.DRAWS_PER_SLOT])  # (4, R)
+    log_keep = work[fj.WORK_LOG_KEEP]
+    np.negative(work[fj.WORK_HOLD], out=log_keep)
+    np.log1p(log_keep, out=log_keep)  # numpy's log1p(-u) of the holding-time uniforms
+    n_open, any_unfilled = fj.plan_after(
+        slots, codes, tables.kinds, tables.params, iparams, work, km, tables.markets, feed, t,
+        tr.side, s.flow_open_equity_usd, s.flow_exit_step,
     )  # fmt: skip
-    flow_jit.write_exit_steps(
-        np.log1p(-draws[2, open_rows]), open_rows, tables.slots, tables.kinds, t,
-        s.flow_exit_step,
-    )  # fmt: skip
-    run.planned_long_base, run.planned_short_base = long_change, short_change
-    reasons, row_list = flow_agents.EXIT_REASONS, run.row_list
-    run.close_reasons = {row_list[i]: reasons[reason]
-                         for i, reason in zip(close_rows.tolist(), close_reason.tolist(),
-                                              strict=True)}  # fmt: skip
+    markets, n_close = tables.markets, iparams[fj.I_N_CLOSE]
+    run.planned_long_base = markets[fj.MARKET_LONG]
+    run.planned_short_base = markets[fj.MARKET_SHORT]
+    close_slots = slots[fj.STEP_CLOSE, :n_close]
+    close_reason = codes[fj.CODE_CLOSE_REASON, :n_close]
+    run.closes = (close_slots, close_reason)
     if any_unfilled and ctx.keeps("order_flow_unfilled"):
-        arrivals, unfilled_list = counts.tolist(), unfilled.tolist()
-        kinds, unfilled_markets = np.nonzero(unfilled)
-        for k, m in zip(kinds.tolist(), unfilled_markets.tolist(), strict=True):
-            detail = unfilled_detail(FLOW_KINDS[k], arrivals[k][m], unfilled_list[k][m])
+        n_markets, symbols = ctx.n_markets, ctx.symbols
+        arrivals, unfilled = km[fj.KM_COUNT].tolist(), km[fj.KM_UNFILLED]
+        for g in unfilled.nonzero()[0].tolist():  # kind-major, as np.nonzero of (K, M)
+            k, m = divmod(g, n_markets)
+            detail = unfilled_detail(FLOW_KINDS[k], arrivals[g], int(unfilled[g]))
             step_events.append(
-                event_row(t, "order_flow_unfilled", market=ctx.symbols[m], detail=detail)
+                event_row(t, "order_flow_unfilled", market=symbols[m], detail=detail)
             )
-    return FlowPlan(close_rows, close_reason, open_rows, open_side, open_size)
+    return FlowPlan(close_slots, close_reason, slots[fj.STEP_OPEN, :n_open],
+                    codes[fj.CODE_OPEN_SIDE, :n_open], work[fj.WORK_OPEN_SIZE, :n_open])  # fmt: skip
 
 
 @dataclass(frozen=True)
 class KernelTables:
-    """A run's constants as :func:`plan_flow`'s kernels read them (packed tables, the layout
-    of :mod:`simulator.agents.flow_jit`), and its per-slot work table."""
+    """A run's constants as :func:`plan_flow`'s kernels read them, and the step's work
+    tables they write (the layout of :mod:`simulator.agents.flow_jit`)."""
 
     slots: np.ndarray
     """(``SLOT_FIELDS``, R) int64: each slot's row, kind, market, group, cooldown, place in
-    the units' rows and unit."""
+    the units' rows and unit; then the step's eligible, closing and opening slots and the
+    eligible slots' last side."""
     units: np.ndarray
-    """(2, U) int64: every row of the slots' margin units and its unit."""
+    """(``UNIT_FIELDS``, U) int64: every row of the slots' margin units, its unit and market."""
+    codes: np.ndarray
+    """(``CODE_FIELDS``, R) int8: the step's closes' reasons and opens' sides."""
     kinds: np.ndarray
     """(``KIND_FIELDS``, K) float64: per kind, take-profit and stop-loss fractions, rate per
     hour, leverage shares, mean holding time (steps)."""
     params: np.ndarray
     """(``PARAM_FIELDS``,) float64: the flow's scalar parameters."""
     iparams: np.ndarray
-    """(``INT_FIELDS``,) int64: lookback (steps), own units, the idle code, markets."""
-    market_of_row: np.ndarray
-    """The book's market per row (int64)."""
-    max_leverage: np.ndarray
-    """Per market: the venue's maximum leverage (float64)."""
+    """(``INT_FIELDS``,) int64: windows (steps), own units, the idle code, markets; the rows
+    logged and the step's counts."""
     work: np.ndarray
-    """(``WORK_FIELDS``, R) float64: what ``plan_before`` hands ``plan_after`` (the
-    eligible slots' equity)."""
-    eligible: np.ndarray
-    """(R,) int64: the slots that may enter, ascending (its first ``n_eligible`` entries)."""
-    draws: np.ndarray
-    """(``DRAWS_PER_SLOT``, R) float64: the step's uniforms, drawn into it."""
+    """(``WORK_FIELDS``, R) float64: the step's uniforms and holding-time logs, the tickets
+    (USD), the eligible slots' carried equity (USD), the opens' sizes (base units)."""
+    km: np.ndarray
+    """(``KM_FIELDS``, K × M) int64: per (kind, market) group the side, the groups with
+    arrivals expected and their draws, the arrivals and the unfilled ones."""
+    lam: np.ndarray
+    """(K × M,) float64: the intensity of the groups with arrivals expected."""
+    markets: np.ndarray
+    """(``MARKET_FIELDS``, M) float64: maximum leverage; the step's closes and planned change
+    of open interest by side (base units)."""
+    logs: np.ndarray
+    """(2, T, M) float64: numpy's log of the feed prices of the steps so far, and their
+    one-step differences."""
+    feed: np.ndarray
+    """The feed prices array (``EngineState.feed_prices_usd``, written in place a row a step)
+    whose rows ``logs`` holds: another array (a resumed state) builds the tables again."""
 
 
-def kernel_tables(run: FlowRun, ctx: Context) -> KernelTables:
-    """The run's :class:`KernelTables` (kept in ``run.tables``: built once a run)."""
+def kernel_tables(run: FlowRun, ctx: Context, feed: np.ndarray) -> KernelTables:
+    """The run's :class:`KernelTables` (kept in ``run.tables``: built once a run), with log
+    tables for the feed prices ``feed`` (steps + 1, M)."""
     fj, params = flow_jit, run.params
     n = len(run.rows)
-    slots = np.empty((fj.SLOT_FIELDS, n), dtype=np.int64)
+    slots = np.zeros((fj.SLOT_FIELDS, n), dtype=np.int64)
     slots[fj.SLOT_ROW] = run.rows
     slots[fj.SLOT_KIND] = run.kind
     slots[fj.SLOT_MARKET] = run.market
@@ -345,7 +391,8 @@ def kernel_tables(run: FlowRun, ctx: Context) -> KernelTables:
     slots[fj.SLOT_COOLDOWN] = run.cooldown_steps
     slots[fj.SLOT_IN_UNIT_ROWS] = run.slot_in_unit_rows
     slots[fj.SLOT_UNIT] = run.slot_unit
-    kinds = np.empty((fj.KIND_FIELDS, len(params.rate_per_hour)))
+    n_kinds = len(params.rate_per_hour)
+    kinds = np.empty((fj.KIND_FIELDS, n_kinds))
     kinds[fj.KIND_TAKE_PROFIT] = params.take_profit_fraction
     kinds[fj.KIND_STOP_LOSS] = params.stop_loss_fraction
     kinds[fj.KIND_RATE_PER_HOUR] = params.rate_per_hour
@@ -362,22 +409,30 @@ def kernel_tables(run: FlowRun, ctx: Context) -> KernelTables:
     scalars[fj.P_MIN_FUNDING_RATE] = params.min_funding_rate_per_hour
     scalars[fj.P_MIN_EQUITY] = params.min_equity_usd
     scalars[fj.P_REENTRY_LONG_SHARE] = params.reentry_long_share
-    iparams = np.empty(fj.INT_FIELDS, dtype=np.int64)
+    iparams = np.zeros(fj.INT_FIELDS, dtype=np.int64)
     iparams[fj.I_LOOKBACK] = params.lookback_steps
+    iparams[fj.I_REFERENCE] = params.reference_steps
     iparams[fj.I_OWN_UNITS] = int(run.own_units)
     iparams[fj.I_IDLE] = IDLE
     iparams[fj.I_N_MARKETS] = ctx.n_markets
+    work = np.zeros((fj.WORK_FIELDS, n))
+    work[fj.WORK_TICKET] = run.ticket_usd
+    markets = np.zeros((fj.MARKET_FIELDS, ctx.n_markets))
+    markets[fj.MARKET_MAX_LEVERAGE] = run.max_leverage
+    book_market = np.asarray(ctx.world.book.market, dtype=np.int64)
     tables = KernelTables(
         slots=slots,
-        units=np.stack([run.unit_rows, run.unit_slot]).astype(np.int64),
+        units=np.stack([run.unit_rows, run.unit_slot, book_market[run.unit_rows]]).astype(np.int64),
+        codes=np.zeros((fj.CODE_FIELDS, n), dtype=np.int8),
         kinds=kinds,
         params=scalars,
         iparams=iparams,
-        market_of_row=np.asarray(ctx.world.book.market, dtype=np.int64),
-        max_leverage=np.asarray(run.max_leverage, dtype=np.float64),
-        work=np.empty((fj.WORK_FIELDS, n)),
-        eligible=np.empty(n, dtype=np.int64),
-        draws=np.empty((flow_agents.DRAWS_PER_SLOT, n)),
+        work=work,
+        km=np.zeros((fj.KM_FIELDS, n_kinds * ctx.n_markets), dtype=np.int64),
+        lam=np.zeros(n_kinds * ctx.n_markets),
+        markets=markets,
+        logs=np.zeros((2, *feed.shape)),
+        feed=feed,
     )
     run.tables = tables
     return tables
@@ -389,26 +444,6 @@ def unfilled_detail(kind: str, arrivals: int, unfilled: int) -> str:
     of :data:`~simulator.scenario.flow.FLOW_KINDS`, the counts ints), without the encoder's
     per-call cost; ``tests/engine/test_flow_glue.py`` compares both."""
     return f'{{"kind": "{kind}", "arrivals": {arrivals}, "unfilled": {unfilled}}}'
-
-
-def _slot_inputs(
-    s: EngineState, market_of_row: np.ndarray, run: FlowRun, t: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per slot at step ``t``: its equity carried to this step's oracle price (USD; funding
-    and the margin scale left out: :func:`simulator.agents.traders.estimate` without them),
-    whether its margin unit is above maintenance (from the rows of the slots' units alone:
-    the same float operations, row for row and in the same order per unit, as on the whole
-    book), whether it may enter (idle, or its kind's cooldown over since its position ended)
-    and the side it held last (0: never opened). One compiled pass
-    (:func:`simulator.agents.flow_jit.slot_inputs`; ``tests/engine/test_flow_glue_jit.py``
-    keeps the numpy formulation it replaced)."""
-    tr = s.trader
-    return flow_jit.slot_inputs(
-        run.rows, run.unit_rows, run.own_units, run.unit_slot, run.slot_in_unit_rows,
-        run.slot_unit, market_of_row, s.oracle_price_usd, tr.read_price_usd, tr.side,
-        tr.size_base, tr.equity_usd, tr.maintenance_usd, s.outcome, s.outcome_step,
-        run.cooldown_steps, s.opens, IDLE, t,
-    )  # fmt: skip
 
 
 def spot_inputs_after_flow(inputs: dict, run: FlowRun | None) -> dict:

@@ -8,6 +8,7 @@ change the price path. :func:`path_seeds` derives the integer seeds of the N pri
 
 from __future__ import annotations
 
+import ctypes
 import threading
 from dataclasses import dataclass
 
@@ -79,12 +80,14 @@ class StepStream:
     Building that generator hashes the seed sequence's whole key every step (numpy's
     ``SeedSequence`` mixes its entropy words into a pool, then draws the PCG64 seed from the
     pool). Every word of the key but the last, ``t``, is the same each step: the pool after
-    them and the hash constant are mixed once (:func:`_mixed_pool`), the last word's mixing
-    and the seed words of a range of steps are computed at once on uint32 arrays
-    (:func:`_seed_words`, numpy's own wrapping arithmetic), and each step's generator is one
-    reused PCG64 whose state is set to what seeding it gives (:func:`_pcg64_state`).
-    ``tests/engine/test_step_stream.py`` holds the pool, the seed words, the state and the
-    draws to numpy's construction over many steps and keys.
+    them and the hash constant are mixed once (:func:`_mixed_pool`), the last word's mixing,
+    the seed words and the PCG64 state seeding gives are computed for a range of steps at once
+    on uint32 / uint64 arrays (:func:`_seed_words`, :func:`_pcg64_states`: numpy's own wrapping
+    arithmetic), and each step's generator is one reused PCG64 whose state is set to the
+    step's: written straight into the bit generator's state words where their layout is the
+    one a probe through numpy's state getter and setter finds (:func:`_state_words`), else
+    through numpy's setter. ``tests/engine/test_step_stream.py`` holds the pool, the seed
+    words, the state and the draws to numpy's construction over many steps and keys.
 
     A step beyond ``2**32 - 1`` (two words) is built by numpy's construction itself.
     """
@@ -96,8 +99,12 @@ class StepStream:
             _uint32_words(seq.entropy), _uint32_words((*seq.spawn_key, *self.prefix)),
             int(seq.pool_size),
         )  # fmt: skip
-        self._words: list[list[int]] = []
-        """The seed words (4 uint64, as ``generate_state(4, np.uint64)``) of steps 0, 1, ..."""
+        self._words = np.zeros((0, 4), dtype=np.uint64)
+        """The seed words (as ``generate_state(4, np.uint64)``) of steps 0, 1, ..."""
+        self._states = np.zeros((0, 4), dtype=np.uint64)
+        """The PCG64 state seeding with them gives, as :func:`_pcg64_states` words."""
+        self._n = 0
+        """Steps in the tables."""
         self._local = threading.local()
 
     def __getstate__(self) -> dict:
@@ -107,45 +114,69 @@ class StepStream:
     def __setstate__(self, state: dict) -> None:
         self.__init__(state["seq"], state["prefix"])
 
+    def _child_words(self, step: int) -> np.ndarray:
+        """(1, 4) uint64: the seed words of a step past the tables' range (numpy's
+        construction beyond one word)."""
+        if step > _MASK32:
+            child = np.random.SeedSequence(
+                self.seq.entropy, spawn_key=(*self.seq.spawn_key, *self.prefix, step)
+            )
+            return child.generate_state(4, np.uint64)[None, :]
+        return _seed_words(self._pool, self._hash_const, step, step + 1)
+
+    def _extend(self, step: int) -> bool:
+        """Extend the tables to cover ``step`` when it is near (a run asks for its steps in
+        order): False for a step far ahead (or past one word), left out of them."""
+        n = self._n
+        end = max(2 * n, _FIRST_STEPS)
+        if step >= end or step > _MASK32:
+            return False
+        end = min(end, _MASK32 + 1)
+        words = _seed_words(self._pool, self._hash_const, n, end)
+        self._words = np.concatenate([self._words, words])
+        self._states = np.concatenate([self._states, _pcg64_states(words)])
+        self._n = end
+        return True
+
     def seed_words(self, step: int) -> list[int]:
         """Step ``step``'s PCG64 seed: ``generate_state(4, np.uint64)`` of its seed sequence
         (Python ints)."""
         step = int(step)
         if step < 0:
             raise ValueError(f"a step is >= 0 (got {step})")
-        if step > _MASK32:
-            child = np.random.SeedSequence(
-                self.seq.entropy, spawn_key=(*self.seq.spawn_key, *self.prefix, step)
-            )
-            return child.generate_state(4, np.uint64).tolist()
-        words = self._words
-        if step < len(words):
-            return words[step]
-        end = max(2 * len(words), _FIRST_STEPS)
-        if step >= end:  # far ahead: this step alone
-            return _seed_words(self._pool, self._hash_const, step, step + 1).tolist()[0]
-        # The next steps at once (a run asks for them in order).
-        end = min(end, _MASK32 + 1)
-        words = self._words = (
-            words + _seed_words(self._pool, self._hash_const, len(words), end).tolist()
-        )
-        return words[step]
+        if step < self._n or self._extend(step):
+            return self._words[step].tolist()
+        return self._child_words(step)[0].tolist()
 
     def generator(self, step: int) -> np.random.Generator:
         """Step ``step``'s generator: this thread's one Generator, its PCG64 set to the state
         the step's seeding gives. It is the step's until the next call on this thread: draw
         from it at once."""
-        local = self._local
-        gen = getattr(local, "generator", None)
-        if gen is None:
-            gen = local.generator = np.random.Generator(np.random.PCG64(0))
-        state, inc = _pcg64_state(self.seed_words(step))
-        gen.bit_generator.state = {
-            "bit_generator": "PCG64",
-            "state": {"state": state, "inc": inc},
-            "has_uint32": 0,
-            "uinteger": 0,
-        }
+        try:
+            gen, words, flags = self._local.generator
+        except AttributeError:
+            gen = np.random.Generator(np.random.PCG64(0))
+            gen, words, flags = self._local.generator = (gen, *_state_words(gen.bit_generator))
+        if 0 <= step < self._n:
+            row = self._states[step]
+        else:
+            step = int(step)
+            if step < 0:
+                raise ValueError(f"a step is >= 0 (got {step})")
+            row = self._states[step] if self._extend(step) else (
+                _pcg64_states(self._child_words(step))[0])  # fmt: skip
+        if words is None:
+            lo_state, hi_state, lo_inc, hi_inc = row.tolist()
+            gen.bit_generator.state = {
+                "bit_generator": "PCG64",
+                "state": {"state": hi_state << 64 | lo_state, "inc": hi_inc << 64 | lo_inc},
+                "has_uint32": 0,
+                "uinteger": 0,
+            }
+        else:
+            words[:] = row
+            if flags[0] or flags[1]:  # a 32-bit draw left half a word: the setter clears it
+                flags[:] = 0
         return gen
 
     def normal(self, step: int, shape: tuple[int, ...]) -> np.ndarray:
@@ -153,8 +184,40 @@ class StepStream:
         return self.generator(step).standard_normal(shape)
 
 
+def _state_words(bit_generator: np.random.PCG64) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Views of a PCG64's state in memory: its 128-bit state and increment as four uint64
+    words (``[state low, state high, increment low, increment high]``, the
+    :func:`_pcg64_states` layout) and its buffered 32-bit draw (``has_uint32``, ``uinteger``
+    as two uint32), or ``(None, None)`` when a probe finds another layout. The probe: a state
+    set through numpy's setter reads back in the views as expected, and one written into the
+    views reads back through numpy's getter."""
+    try:
+        address = bit_generator.ctypes.state_address  # numpy's pcg64_state struct
+        pcg = ctypes.c_void_p.from_address(address).value  # its pcg64_random_t *
+        words = np.ctypeslib.as_array((ctypes.c_uint64 * 4).from_address(pcg))
+        flags = np.ctypeslib.as_array(
+            (ctypes.c_uint32 * 2).from_address(address + ctypes.sizeof(ctypes.c_void_p))
+        )
+        probe = [(0x0123456789ABCDEF << 64) | 0xFEDCBA9876543210, (0x1111 << 64) | 0x2223]
+        bit_generator.state = {"bit_generator": "PCG64",
+                               "state": {"state": probe[0], "inc": probe[1]},
+                               "has_uint32": 1, "uinteger": 0xDEADBEEF}  # fmt: skip
+        want = [probe[0] & _MASK64, probe[0] >> 64, probe[1] & _MASK64, probe[1] >> 64]
+        if words.tolist() != want or flags.tolist() != [1, 0xDEADBEEF]:
+            return None, None
+        words[:] = [5, 6, 7, 9]
+        flags[:] = 0
+        read = bit_generator.state
+        if read["state"] != {"state": 6 << 64 | 5, "inc": 9 << 64 | 7} or read["has_uint32"]:
+            return None, None
+        return words, flags
+    except Exception:  # no ctypes interface, or another layout: numpy's setter
+        return None, None
+
+
 # numpy's SeedSequence (numpy/random/bit_generator.pyx): its hash and mixing constants.
 _MASK32 = 0xFFFFFFFF
+_MASK64 = (1 << 64) - 1
 _INIT_A, _MULT_A, _INIT_B, _MULT_B = 0x43B0D7E5, 0x931E8875, 0x8B51F9DD, 0x58F38DED
 _MIX_MULT_L, _MIX_MULT_R, _XSHIFT = 0xCA01F9DD, 0x4973F715, 16
 # PCG64's 128-bit LCG multiplier (numpy/random/src/pcg64/pcg64.h).
@@ -245,6 +308,40 @@ def _pcg64_state(words: list[int]) -> tuple[int, int]:
     initial = words[0] << 64 | words[1]
     inc = ((words[2] << 64 | words[3]) << 1 | 1) & _MASK128
     return ((inc + initial) * _PCG64_MULT + inc) & _MASK128, inc
+
+
+def _pcg64_states(words: np.ndarray) -> np.ndarray:
+    """(n, 4) uint64: :func:`_pcg64_state` of each row of seed ``words`` ((n, 4) uint64), the
+    state and the increment as words ``[state low, state high, increment low, increment
+    high]``, in 128-bit arithmetic on uint64 word pairs (numpy's wrapping arithmetic)."""
+    w = np.asarray(words, dtype=np.uint64).reshape(-1, 4)
+    one, s63 = np.uint64(1), np.uint64(63)
+    initial = (w[:, 1], w[:, 0])  # (low, high)
+    inc = ((w[:, 3] << one) | one, (w[:, 2] << one) | (w[:, 3] >> s63))
+    total = _add128(inc, initial)
+    mult = (np.uint64(_PCG64_MULT & _MASK64), np.uint64(_PCG64_MULT >> 64))
+    state = _add128(_mul128(total, mult), inc)
+    return np.stack([state[0], state[1], inc[0], inc[1]], axis=1)
+
+
+def _add128(a: tuple, b: tuple) -> tuple:
+    """``(a + b) mod 2**128`` of (low, high) uint64 word pairs."""
+    low = a[0] + b[0]
+    carry = (low < a[0]).astype(np.uint64)
+    return low, a[1] + b[1] + carry
+
+
+def _mul128(a: tuple, b: tuple) -> tuple:
+    """``(a * b) mod 2**128`` of (low, high) uint64 word pairs: the low words' full
+    product from 32-bit halves, the cross products' low words into the high word."""
+    m32, s32 = np.uint64(_MASK32), np.uint64(32)
+    a0, a1 = a[0] & m32, a[0] >> s32
+    b0, b1 = b[0] & m32, b[0] >> s32
+    p00, p01, p10, p11 = a0 * b0, a0 * b1, a1 * b0, a1 * b1
+    mid = (p00 >> s32) + (p01 & m32) + (p10 & m32)
+    low = (p00 & m32) | (mid << s32)
+    high = p11 + (p01 >> s32) + (p10 >> s32) + (mid >> s32) + a[0] * b[1] + a[1] * b[0]
+    return low, high
 
 
 def path_seeds(seed: int, n_paths: int) -> list[int]:

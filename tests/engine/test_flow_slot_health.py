@@ -10,9 +10,10 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from flow_reference import slot_inputs_of
 
 from simulator.agents.traders import TraderState, estimate
-from simulator.engine.flow import FlowRun, _slot_inputs, slot_layout
+from simulator.engine.flow import FlowRun, slot_layout
 from simulator.engine.margin import MarginUnits
 
 
@@ -64,7 +65,7 @@ def test_slot_health_is_the_books_estimate_summed_per_unit(shared, seed):
     n = len(book.market)
     s = SimpleNamespace(trader=state, oracle_price_usd=prices, outcome=np.zeros(n, np.int8),
                         outcome_step=np.full(n, -1), opens=np.zeros(n, np.int64))  # fmt: skip
-    equity, healthy, _, _ = _slot_inputs(s, book.market, run, 0)
+    equity, healthy, _, _ = slot_inputs_of(s, book.market, run, 0)
 
     want_equity, want_mm = estimate(state, prices[book.market])
     want_healthy = units.unit_sum(want_equity) > units.unit_sum(want_mm)
