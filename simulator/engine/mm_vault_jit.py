@@ -382,7 +382,8 @@ def shortest_decimal(y):
     reads back as ``y``, the nearest to ``y`` of that length), ``s`` in 0..18 decimals, so
     that ``to_wad(y) == c × 10**(18 − s)``; ``s`` = :data:`IN_PYTHON` where not decided here:
     NaN, infinities, 0, ``|y| >= 2**53``, a power of two (its interval is not symmetric), more
-    than 18 decimals (``to_wad`` truncates), or two candidates equally near ``y``.
+    than 18 decimals (``to_wad`` truncates), or two candidates that read back equally near
+    ``y``.
 
     A whole ``y`` below ``2**53`` is its own shortest decimal (another of fewer digits is at
     least 1 away, more than half its ulp). Else, for ``s`` = 1, 2, ...: ``c`` is the exact
@@ -408,12 +409,12 @@ def shortest_decimal(y):
         if p >= _TWO62:
             break
         c, tie = _nearest_integer(p, e)
-        if tie:
-            break
         half_ulp = math.ldexp(scale, exponent - 54)  # ulp(a) / 2 × 10**s: 2**(exponent - 53) / 2
         gap = float(c) - p if p < _TWO52 else float(c - np.int64(p))  # exact
         side = _compare_abs(gap, -e, half_ulp)
         if side < 0 or (side == 0 and even):
+            if tie:  # both neighbours read back: which one repr prints is not decided here
+                break
             return sign * c, s
     return np.int64(0), IN_PYTHON
 
@@ -430,6 +431,8 @@ def round12(x):
         return x
     p, e = _two_product(x, 1e12)
     k, _ = _nearest_integer(p, e)
+    if k == 0:  # round keeps the sign of a zero
+        return math.copysign(0.0, x)
     return float(k) / 1e12
 
 
