@@ -100,6 +100,10 @@ class RunQuotes:
     wads: np.ndarray = field(default_factory=lambda: np.empty((4, 0), dtype=np.int64))
     """The compiled step's quote WADs (:func:`~simulator.engine.mm_vault_jit.quote_wads`;
     int64, (4, M)), written every step it quotes."""
+    no_trades: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """``s.mm_vault_planned_base`` of a step that plans no trade: zeros (M,), read only,
+    the same array every such step (:func:`quote_lists` makes a fresh one for a trade), so
+    that a reader tells a step without trades by identity."""
 
 
 def run_quotes_of(ctx: Context) -> RunQuotes:
@@ -109,8 +113,10 @@ def run_quotes_of(ctx: Context) -> RunQuotes:
     consts = vault_agent.packed_consts(params, n)
     scalars = np.array([params.participation, params.max_trade_usd], dtype=np.float64)
     quote = consts[jit.QUOTE].tolist()
+    no_trades = np.zeros(n)
+    no_trades.flags.writeable = False
     return RunQuotes(params, consts, scalars, quote, bool(ctx.scenario.mm_vault.quoting), n,
-                     wads=np.zeros((4, n), dtype=np.int64))  # fmt: skip
+                     wads=np.zeros((4, n), dtype=np.int64), no_trades=no_trades)  # fmt: skip
 
 
 def run_quotes(ctx: Context) -> RunQuotes:
@@ -194,12 +200,12 @@ def _vault_step(
     """The compiled step (:func:`simulator.engine.mm_vault_jit.vault_step_quotes`): the new
     ``liquidatable_since`` (written to ``s``), ``out`` and the run's :class:`RunQuotes` (its
     ``health`` and ``wads`` written); None without a vault. Zeroes
-    ``s.mm_vault_planned_base``."""
+    ``s.mm_vault_planned_base`` (the run's :attr:`RunQuotes.no_trades`)."""
     if ctx.world.mm_vault is None:
         s.mm_vault_planned_base = np.zeros(ctx.n_markets)
         return None
     run = run_quotes(ctx)
-    s.mm_vault_planned_base = np.zeros(run.n_markets)
+    s.mm_vault_planned_base = run.no_trades
     out = np.empty((4, run.n_markets))
     book, trader = ctx.world.book, s.trader
     has_flow = flow is not None and flow.planned_long_base is not None
@@ -309,7 +315,7 @@ def quote_lists(s: EngineState, out: np.ndarray, run: RunQuotes) -> Quotes:
     (``from_wad`` of each trade). The WADs are the compiled step's
     (:func:`simulator.engine.mm_vault_jit.quote_wads`: a decimal's digits and scale, exactly
     ``to_wad``'s), those it leaves to Python (``IN_PYTHON``) ``to_wad``'s."""
-    planned = s.mm_vault_planned_base
+    planned = None
     digits, scales, bound_digits, bound_scales = run.wads.tolist()
     markets: list[int] = []
     unwinds: list[bool] = []
@@ -327,6 +333,8 @@ def quote_lists(s: EngineState, out: np.ndarray, run: RunQuotes) -> Quotes:
                 continue
         else:
             delta = digits[m] * _POW10[18 - scale]
+        if planned is None:  # the step's first trade: its own planned sizes
+            planned = s.mm_vault_planned_base = np.zeros(run.n_markets)
         planned[m] = delta / WAD  # from_wad(delta)
         unwind = bool(out[jit.UNWIND, m])
         if unwind:
@@ -338,10 +346,11 @@ def quote_lists(s: EngineState, out: np.ndarray, run: RunQuotes) -> Quotes:
             bound = to_wad(prices[m] * (1.0 - q if delta > 0 else 1.0 + q))
         else:
             bound = bound_digits[m] * _POW10[18 - bound_scales[m]]
-        markets.append(m)
-        unwinds.append(unwind)
-        deltas.append(delta)
-        bounds.append(bound)
+        # appended (+= of a tuple: no method call a trade)
+        markets += (m,)
+        unwinds += (unwind,)
+        deltas += (delta,)
+        bounds += (bound,)
     return Quotes(markets, unwinds, deltas, bounds)
 
 

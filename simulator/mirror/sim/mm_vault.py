@@ -64,9 +64,19 @@ def with_levels(ctx: Context, venue: VenueState, levels: dict[str, Any]) -> dict
     tab = ctx.memo.get("mm_vault_tab")
     if tab is None:  # the run's first read, at setup: kernels loaded
         vault_jit.warm_up(ctx.world.book.market)
-        tab = ctx.memo["mm_vault_tab"] = _VaultTab.of(ctx)
+        tab = ctx.memo["mm_vault_tab"] = _VaultTab.of(ctx, venue)
     size = venue.size[tab.account]
-    equity, maintenance, initial = venue.cross_health(tab.rows)
+    if tab.compiled:  # venue.cross_health's compiled path, its buffers the run's
+        f = venue.funding()
+        params, tiers = venue.jit_buffers()[:2]
+        equity, maintenance, initial = tab.health
+        jit_calls.cross_health(tab.rows, params, tiers, venue.price, venue._position_floats,
+                               venue.isolated, venue.collateral, f.long_funding_index,
+                               f.short_funding_index, f.long_open_interest,
+                               f.short_open_interest, True, equity, maintenance,
+                               initial)  # fmt: skip
+    else:
+        equity, maintenance, initial = venue.cross_health(tab.rows)
     if venue.exact_mode:
         wad = np.array([int(x) for x in size], dtype=object)
         usd = [from_wad(int(v[0])) for v in (equity, maintenance, initial)]
@@ -98,9 +108,16 @@ class _VaultTab:
     symbols: list[str]
     fills: bool
     """Whether the run keeps ``mm_vault_fill`` rows (``ctx.keeps``)."""
+    compiled: bool
+    """Whether :meth:`~simulator.mirror.sim.venue.VenueState.cross_health` of the vault takes
+    its compiled path (fast mode, fewer than ``jit_calls.HEALTH_MAX_MARKETS`` markets):
+    :func:`with_levels` then calls it itself, into :attr:`health`."""
+    health: np.ndarray
+    """(3, 1) float64: the vault's equity, maintenance and initial margin (WAD), written by
+    each read."""
 
     @classmethod
-    def of(cls, ctx: Context) -> _VaultTab:
+    def of(cls, ctx: Context, venue: VenueState) -> _VaultTab:
         a = ctx.index(ctx.world.mm_vault)
         if a is None:
             raise ValueError(f"the mirror has no account {ctx.world.mm_vault}")
@@ -109,8 +126,10 @@ class _VaultTab:
         calls[:, jit_calls.C_ACCOUNT] = a
         calls[:, jit_calls.C_MARKET] = np.arange(n)
         calls[:, jit_calls.C_KIND] = jit_calls.K_TRADE
+        compiled = not venue.exact_mode and venue.n_markets < jit_calls.HEALTH_MAX_MARKETS
         return cls(ctx.world.mm_vault, a, np.array([a], dtype=np.int64), calls,
-                   list(ctx.market_ids), list(ctx.symbols), ctx.keeps("mm_vault_fill"))  # fmt: skip
+                   list(ctx.market_ids), list(ctx.symbols), ctx.keeps("mm_vault_fill"),
+                   compiled, np.empty((3, 1)))  # fmt: skip
 
 
 @dataclass
@@ -186,17 +205,14 @@ class QuoteBlock:
     :data:`~jit_calls.T_FILL` ...; a call made alone written there too)."""
 
     quotes: engine_vault.Quotes
+    count: int
+    """The number of venue calls."""
     ok: list[bool]
     errors: dict[int, str]
     values: np.ndarray
     skew: dict[str, Any] | None = None
     rows: list[dict] = field(default_factory=list)
     """No venue rows (a trade has none of its own before :func:`record`)."""
-
-    @property
-    def count(self) -> int:
-        """The number of venue calls."""
-        return len(self.ok)
 
     def calls(self, ctx: Context) -> tuple[list[planned.Result], list[Action]]:
         """Each call's :class:`planned.Result` (as :func:`planned.execute` gives it) and its
@@ -234,7 +250,7 @@ def _execute_quotes(
     errors: dict[int, str] = {}
     outs = np.zeros((n, jit_calls.N_BATCH_OUT))
     if n == 0:
-        return QuoteBlock(quotes, ok, errors, outs, skew)
+        return QuoteBlock(quotes, n, ok, errors, outs, skew)
     tab: _VaultTab = ctx.memo["mm_vault_tab"]
     calls = tab.calls[quotes.markets]
     # float(size_delta_wad), float(acceptable_price_wad): as execute reads a Planned call
@@ -257,7 +273,7 @@ def _execute_quotes(
             else:
                 errors[stop] = result.error
         i = stop + 1
-    return QuoteBlock(quotes, ok, errors, outs, skew)
+    return QuoteBlock(quotes, n, ok, errors, outs, skew)
 
 
 def record(
@@ -282,7 +298,7 @@ def _quote_rows(ctx: Context, block: QuoteBlock, t: int) -> list[dict]:
     :func:`simulator.engine.events.event_row`'s keys and floats): per call in order a
     ``<kind>_reverted`` row, or an ``mm_vault_fill`` row (when the run keeps them) from the
     batch's ``sizeDelta``, ``fill`` and ``fee``."""
-    n = len(block.ok)
+    n = block.count
     if n == 0:
         return []
     tab: _VaultTab = ctx.memo["mm_vault_tab"]
@@ -292,20 +308,20 @@ def _quote_rows(ctx: Context, block: QuoteBlock, t: int) -> list[dict]:
     rows = []
     for k in range(n):
         if not ok[k]:
-            rows.append({"step": t, "kind": _REVERTED[unwinds[k]], "market": symbols[markets[k]],
-                         "account": vault, "side": None, "size_base": None, "price_usd": None,
-                         "notional_usd": None, "amount_usd": None,
-                         "detail": str(block.errors[k])})  # fmt: skip
+            rows += ({"step": t, "kind": _REVERTED[unwinds[k]], "market": symbols[markets[k]],
+                      "account": vault, "side": None, "size_base": None, "price_usd": None,
+                      "notional_usd": None, "amount_usd": None,
+                      "detail": str(block.errors[k])},)  # fmt: skip
         elif fills:
             row = values[k]  # type: ignore[index]
             delta = row[_T_DELTA]
             size = (delta if delta > 0 else -delta) / WAD  # from_wad(abs(delta))
             price = row[_T_FILL] / WAD
-            rows.append({"step": t, "kind": "mm_vault_fill", "market": symbols[markets[k]],
-                         "account": vault, "side": "long" if delta > 0 else "short",
-                         "size_base": size, "price_usd": price, "notional_usd": size * price,
-                         "amount_usd": int(row[_T_FEE]) / WAD,
-                         "detail": _UNWIND_DETAIL if unwinds[k] else _QUOTE_DETAIL})  # fmt: skip
+            rows += ({"step": t, "kind": "mm_vault_fill", "market": symbols[markets[k]],
+                      "account": vault, "side": "long" if delta > 0 else "short",
+                      "size_base": size, "price_usd": price, "notional_usd": size * price,
+                      "amount_usd": int(row[_T_FEE]) / WAD,
+                      "detail": _UNWIND_DETAIL if unwinds[k] else _QUOTE_DETAIL},)  # fmt: skip
     return rows
 
 
@@ -322,4 +338,8 @@ def quiet_spot_inputs(
     change when the block is decoded, after the spot phase)."""
     if skew is None:
         skew = spot_inputs_after_flow(spot_inputs_after_closes(ctx, last, s, closes), run)
+    memo = ctx.memo  # a step without trades: its planned sizes the run's zeros (no count)
+    run_quotes = memo["mm_vault_quotes"][1] if "mm_vault_quotes" in memo else None
+    if run_quotes is not None and s.mm_vault_planned_base is run_quotes.no_trades:
+        return skew
     return engine_vault.after_vault_trades(s, skew, last)
