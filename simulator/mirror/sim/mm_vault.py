@@ -338,8 +338,15 @@ def quiet_spot_inputs(
     change when the block is decoded, after the spot phase)."""
     if skew is None:
         skew = spot_inputs_after_flow(spot_inputs_after_closes(ctx, last, s, closes), run)
-    memo = ctx.memo  # a step without trades: its planned sizes the run's zeros (no count)
-    run_quotes = memo["mm_vault_quotes"][1] if "mm_vault_quotes" in memo else None
-    if run_quotes is not None and s.mm_vault_planned_base is run_quotes.no_trades:
+    memo = ctx.memo
+    if "mm_vault_quotes" not in memo:  # no vault step planned in this run
+        return engine_vault.after_vault_trades(s, skew, last)
+    planned = s.mm_vault_planned_base
+    if planned is memo["mm_vault_quotes"][1].no_trades:  # a step without trades: the run's zeros
         return skew
-    return engine_vault.after_vault_trades(s, skew, last)
+    # else planned by quote_lists, one trade at least (a WAD of 1 is 1e-18, not 0): what
+    # after_vault_trades computes past its count
+    out = np.empty((2, len(planned)))
+    vault_jit.after_trades(last["mm_vault_size_base"], planned, skew["oi_long_base"],
+                           skew["oi_short_base"], out)  # fmt: skip
+    return {**skew, "oi_long_base": out[0], "oi_short_base": out[1]}
