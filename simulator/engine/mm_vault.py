@@ -6,8 +6,10 @@ with ``mm_vault.capital_usd``). Its ``accountHealth`` is read with the levels in
 round trip and its positions are carried from each block's events
 (:meth:`simulator.engine.levels.Levels.track`), so it costs no extra round trip. At the end
 of phase 1 of step ``t`` (:func:`plan_mm_vault`), from those last mined levels and this step's
-oracle prices, in one compiled call (:func:`simulator.engine.mm_vault_jit.vault_step`) and the
-calls built from its arrays:
+oracle prices, in one compiled call (:func:`simulator.engine.mm_vault_jit.vault_step_quotes`:
+the step and its trades' WADs, ``to_wad`` exactly, :func:`quote_lists`) and the calls built
+from its arrays (the mirror's fast mode takes the lists, :func:`plan_quotes`, and builds no
+call):
 
 * **keepers** carry its equity to the new prices (its last read equity plus its positions'
   price change; maintenance scaled by notional) and, when it is under maintenance, liquidate

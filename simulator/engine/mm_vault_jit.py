@@ -27,8 +27,9 @@ in the same order per element, so that the floats are the same to the bit:
   float, exactly; a value they do not decide is left to Python), and :func:`vault_step_quotes`,
   :func:`vault_step` and them in one dispatch.
 
-The forms they replaced are the references of ``tests/engine/test_mm_vault_jit.py`` and
-``tests/agents/test_mm_vault_floats.py``, which hold each kernel to its form on drawn inputs.
+The forms they replaced are the references of ``tests/engine/test_mm_vault_jit.py``,
+``tests/agents/test_mm_vault_floats.py`` and ``tests/engine/test_mm_vault_wads.py`` (Python's
+``to_wad``, ``round`` and ``repr``), which hold each kernel to its form on drawn inputs.
 One module on purpose: numba's on-disk cache is invalidated only by an edit of the file that
 defines a compiled function, so these kernels call no compiled function from elsewhere.
 

@@ -10,7 +10,12 @@ the order flow's (:func:`execute`); a liquidation's rows are the venue's ``Liqui
 ``DeficitAttributed`` / ``BadDebtRecorded`` rows in block order
 (:func:`simulator.mirror.sim.keepers.liquidation_rows`), its fills and reverts the engine's
 rows after the block's others (:func:`record`, :func:`simulator.engine.mm_vault.event_rows`).
-The backstop vault's takeover of it runs as any takeover
+In fast mode its quotes go from the compiled step's lists
+(:func:`simulator.engine.mm_vault.plan_quotes`) to the venue's compiled batch and back to its
+rows without a call object (:class:`QuoteBlock`, :func:`_quote_rows`; a call the batch stops
+at made alone through :func:`~simulator.mirror.sim.planned.execute`), and its health read
+goes straight to the compiled ``cross_health`` (:func:`with_levels`); the run's values live in
+``ctx.memo`` (:class:`_VaultTab`). The backstop vault's takeover of it runs as any takeover
 (:func:`simulator.mirror.sim.backstop.takeover`, through :mod:`~simulator.mirror.sim.planned`). ADL ranks the vault with every market's winners
 (:mod:`~simulator.mirror.sim.adl`)."""
 
