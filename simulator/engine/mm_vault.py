@@ -125,9 +125,10 @@ def run_quotes(ctx: Context) -> RunQuotes:
     """:func:`run_quotes_of` ``ctx``, kept in the context's
     :attr:`~simulator.engine.context.Context.memo` with the scenario it was made from (fixed
     for a run; built every step it costs a pydantic read and the limits' checks)."""
-    last = ctx.memo.get("mm_vault_quotes")
+    memo = ctx.memo
+    last = memo["mm_vault_quotes"] if "mm_vault_quotes" in memo else None
     if last is None or last[0] is not ctx.scenario:
-        last = ctx.memo["mm_vault_quotes"] = (ctx.scenario, run_quotes_of(ctx))
+        last = memo["mm_vault_quotes"] = (ctx.scenario, run_quotes_of(ctx))
     return last[1]
 
 
@@ -303,6 +304,9 @@ class Quotes(NamedTuple):
     """Each trade's signed size (WAD)."""
     bounds: list[int]
     """Each trade's price bound (``acceptablePrice``, WAD; 0: none)."""
+    values: list[tuple[float, float]]
+    """Each trade's (size, bound) as floats (``float`` of the WADs: what the mirror's fast
+    mode reads of a call)."""
 
 
 #: 10**j for the WADs of :func:`quote_lists` (``c × 10**(18 − s)``).
@@ -323,6 +327,7 @@ def quote_lists(s: EngineState, out: np.ndarray, run: RunQuotes) -> Quotes:
     unwinds: list[bool] = []
     deltas: list[int] = []
     bounds: list[int] = []
+    values: list[tuple[float, float]] = []
     trade = prices = None
     for m, scale in enumerate(scales):
         if scale == jit.NO_TRADE:
@@ -353,7 +358,8 @@ def quote_lists(s: EngineState, out: np.ndarray, run: RunQuotes) -> Quotes:
         unwinds += (unwind,)
         deltas += (delta,)
         bounds += (bound,)
-    return Quotes(markets, unwinds, deltas, bounds)
+        values += ((float(delta), float(bound)),)
+    return Quotes(markets, unwinds, deltas, bounds, values)
 
 
 def _quote_actions(ctx: Context, s: EngineState, out: np.ndarray, run: RunQuotes) -> list[Action]:
@@ -363,7 +369,9 @@ def _quote_actions(ctx: Context, s: EngineState, out: np.ndarray, run: RunQuotes
     quotes = quote_lists(s, out, run)
     return [
         Action(v.trade(vault, ids[m], delta, bound), UNWIND if unwind else TRADE, -1, m)
-        for m, unwind, delta, bound in zip(*quotes, strict=True)
+        for m, unwind, delta, bound in zip(
+            quotes.markets, quotes.unwinds, quotes.deltas, quotes.bounds, strict=True
+        )
     ]
 
 

@@ -66,7 +66,8 @@ def with_levels(ctx: Context, venue: VenueState, levels: dict[str, Any]) -> dict
     vault = ctx.world.mm_vault
     if vault is None:
         return levels
-    tab = ctx.memo.get("mm_vault_tab")
+    memo = ctx.memo
+    tab = memo["mm_vault_tab"] if "mm_vault_tab" in memo else None
     if tab is None:  # the run's first read, at setup: kernels loaded
         vault_jit.warm_up(ctx.world.book.market)
         tab = ctx.memo["mm_vault_tab"] = _VaultTab.of(ctx, venue)
@@ -225,7 +226,10 @@ class QuoteBlock:
         tab: _VaultTab = ctx.memo["mm_vault_tab"]
         results, actions = [], []
         values = self.values.tolist()
-        for k, (m, unwind, delta, bound) in enumerate(zip(*self.quotes, strict=True)):
+        quotes = self.quotes
+        for k, (m, unwind, delta, bound) in enumerate(
+            zip(quotes.markets, quotes.unwinds, quotes.deltas, quotes.bounds, strict=True)
+        ):  # fmt: skip
             call = planned.Planned("trade", tab.address, tab.market_ids[m], delta, bound)
             actions.append(Action(call, engine_vault.UNWIND if unwind else engine_vault.TRADE,
                                   -1, m))  # fmt: skip
@@ -258,10 +262,7 @@ def _execute_quotes(
         return QuoteBlock(quotes, n, ok, errors, outs, skew)
     tab: _VaultTab = ctx.memo["mm_vault_tab"]
     calls = tab.calls[quotes.markets]
-    # float(size_delta_wad), float(acceptable_price_wad): as execute reads a Planned call
-    values = np.array(
-        [(float(d), float(b)) for d, b in zip(quotes.deltas, quotes.bounds, strict=True)]
-    )
+    values = np.array(quotes.values)  # float(size_delta_wad), float(acceptable_price_wad)
     i = 0
     while i < n:
         stop, _ = venue.trade_batch(i, calls, values, outs)
@@ -351,7 +352,7 @@ def quiet_spot_inputs(
         return skew
     # else planned by quote_lists, one trade at least (a WAD of 1 is 1e-18, not 0): what
     # after_vault_trades computes past its count
-    out = np.empty((2, len(planned)))
+    out = np.empty((2, planned.shape[0]))
     vault_jit.after_trades(last["mm_vault_size_base"], planned, skew["oi_long_base"],
                            skew["oi_short_base"], out)  # fmt: skip
     return {**skew, "oi_long_base": out[0], "oi_short_base": out[1]}
