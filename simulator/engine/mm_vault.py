@@ -6,8 +6,10 @@ with ``mm_vault.capital_usd``). Its ``accountHealth`` is read with the levels in
 round trip and its positions are carried from each block's events
 (:meth:`simulator.engine.levels.Levels.track`), so it costs no extra round trip. At the end
 of phase 1 of step ``t`` (:func:`plan_mm_vault`), from those last mined levels and this step's
-oracle prices, in one compiled call (:func:`simulator.engine.mm_vault_jit.vault_step`) and the
-calls built from its arrays:
+oracle prices, in one compiled call (:func:`simulator.engine.mm_vault_jit.vault_step_quotes`:
+the step and its trades' WADs, ``to_wad`` exactly, :func:`quote_lists`) and the calls built
+from its arrays (the mirror's fast mode takes the lists, :func:`plan_quotes`, and builds no
+call):
 
 * **keepers** carry its equity to the new prices (its last read equity plus its positions'
   price change; maintenance scaled by notional) and, when it is under maintenance, liquidate
@@ -33,8 +35,8 @@ ADL fills are the venue's ``Liquidated`` / ``AdlHaircut`` rows with its address 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -46,7 +48,7 @@ from simulator.engine.context import Action, Context
 from simulator.engine.events import event_row
 from simulator.engine.flow import FlowRun
 from simulator.engine.state import EngineState
-from simulator.units import from_wad, to_wad
+from simulator.units import WAD, from_wad, to_wad
 
 #: The venue's custom error for a takeover that would leave the backstop vault underwater.
 TAKEOVER_REFUSED_ERROR = "BackstopWouldBeUnderwater"
@@ -54,7 +56,7 @@ TAKEOVER_REFUSED_ERROR = "BackstopWouldBeUnderwater"
 TRADE, UNWIND = "mm_vault_trade", "mm_vault_unwind"
 LIQUIDATE, BACKSTOP = "mm_vault_liquidate", "mm_vault_backstop"
 #: ``detail`` of a fill, by the action's kind (the same JSON every time: written once).
-_FILL_DETAIL = {TRADE: json.dumps({"order": "quote"}), UNWIND: json.dumps({"order": "unwind"})}
+FILL_DETAIL = {TRADE: json.dumps({"order": "quote"}), UNWIND: json.dumps({"order": "unwind"})}
 #: Every kind of the vault's calls (:func:`event_rows` skips the block's others).
 _KINDS = frozenset((TRADE, UNWIND, LIQUIDATE, BACKSTOP))
 
@@ -77,7 +79,8 @@ def quote_params(ctx: Context) -> vault_agent.VaultQuoteParams:
 @dataclass(frozen=True)
 class RunQuotes:
     """What the vault's step reads of the run every step, made once
-    (:func:`run_quotes`): the kernel's parameters and the compiled step's packed form."""
+    (:func:`run_quotes`): the kernel's parameters, the compiled step's packed form and its
+    buffers."""
 
     params: vault_agent.VaultQuoteParams
     consts: np.ndarray
@@ -89,24 +92,43 @@ class RunQuotes:
     """``q`` per market (fraction), as Python floats."""
     quoting: bool
     """The scenario's ``mm_vault.quoting``."""
+    n_markets: int = 0
+    last_usd: np.ndarray = field(default_factory=lambda: np.empty(3))
+    """The compiled step's ``last_usd`` (equity, maintenance, initial margin; USD), written
+    every step."""
+    health: np.ndarray = field(default_factory=lambda: np.empty(3))
+    """The compiled step's ``health`` (equity, maintenance, notional; USD), written every
+    step (:func:`_liquidation` copies what it keeps)."""
+    wads: np.ndarray = field(default_factory=lambda: np.empty((4, 0), dtype=np.int64))
+    """The compiled step's quote WADs (:func:`~simulator.engine.mm_vault_jit.quote_wads`;
+    int64, (4, M)), written every step it quotes."""
+    no_trades: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """``s.mm_vault_planned_base`` of a step that plans no trade: zeros (M,), read only,
+    the same array every such step (:func:`quote_lists` makes a fresh one for a trade), so
+    that a reader tells a step without trades by identity."""
 
 
 def run_quotes_of(ctx: Context) -> RunQuotes:
     """:class:`RunQuotes` of ``ctx`` (:func:`quote_params`, packed)."""
     params = quote_params(ctx)
-    consts = vault_agent.packed_consts(params, len(ctx.world.params.markets))
+    n = len(ctx.world.params.markets)
+    consts = vault_agent.packed_consts(params, n)
     scalars = np.array([params.participation, params.max_trade_usd], dtype=np.float64)
     quote = consts[jit.QUOTE].tolist()
-    return RunQuotes(params, consts, scalars, quote, bool(ctx.scenario.mm_vault.quoting))
+    no_trades = np.zeros(n)
+    no_trades.flags.writeable = False
+    return RunQuotes(params, consts, scalars, quote, bool(ctx.scenario.mm_vault.quoting), n,
+                     wads=np.zeros((4, n), dtype=np.int64), no_trades=no_trades)  # fmt: skip
 
 
 def run_quotes(ctx: Context) -> RunQuotes:
     """:func:`run_quotes_of` ``ctx``, kept in the context's
     :attr:`~simulator.engine.context.Context.memo` with the scenario it was made from (fixed
     for a run; built every step it costs a pydantic read and the limits' checks)."""
-    last = ctx.memo.get("mm_vault_quotes")
+    memo = ctx.memo
+    last = memo["mm_vault_quotes"] if "mm_vault_quotes" in memo else None
     if last is None or last[0] is not ctx.scenario:
-        last = ctx.memo["mm_vault_quotes"] = (ctx.scenario, run_quotes_of(ctx))
+        last = memo["mm_vault_quotes"] = (ctx.scenario, run_quotes_of(ctx))
     return last[1]
 
 
@@ -140,33 +162,70 @@ def plan_step(
       them). Quoted against the last levels alone, a quote reverted whenever the flow's opens
       moved the skew past its price bound, and a quiet block's spot inputs (which count its
       trades as filled) then differed from the pending read's."""
-    vault = ctx.world.mm_vault
-    s.mm_vault_planned_base = np.zeros(ctx.n_markets)
-    if vault is None:
+    got = _vault_step(ctx, s, t, last, closes, flow)
+    if got is None:
         return [], None
-    run = run_quotes(ctx)
-    out = np.empty((4, ctx.n_markets))
-    health = np.empty(3)
-    book, trader = ctx.world.book, s.trader
-    has_flow = flow is not None and flow.planned_long_base is not None
-    flow_long = flow.planned_long_base if has_flow else _NO_FLOW  # type: ignore[union-attr]
-    flow_short = flow.planned_short_base if has_flow else _NO_FLOW  # type: ignore[union-attr]
-    last_usd = np.array([last["mm_vault_equity_usd"], last["mm_vault_maintenance_usd"],
-                         last["mm_vault_initial_usd"]], dtype=np.float64)  # fmt: skip
-    since = jit.vault_step(
-        t, s.mm_vault_liquidatable_since, last_usd, last["mm_vault_size_base"],
-        last["index_usd"], s.oracle_price_usd, last["oi_long_base"], last["oi_short_base"],
-        closes, book.market, trader.size_base, trader.side, has_flow, flow_long, flow_short,
-        run.quoting, run.scalars, run.consts, out, health,
-    )  # fmt: skip
-    s.mm_vault_liquidatable_since = int(since)
+    since, out, run = got
     if since >= 0:
-        actions = _liquidation(ctx, s, t, last, health, since)
+        actions = _liquidation(ctx, s, t, last, run.health, since)
         if actions:
             return actions, out
     if not run.quoting:
         return [], out
     return _quote_actions(ctx, s, out, run), out
+
+
+def plan_quotes(
+    ctx: Context, s: EngineState, t: int, last: dict[str, Any], closes: np.ndarray,
+    flow: FlowRun | None = None,
+) -> tuple[list[Action], Quotes | None, np.ndarray | None]:  # fmt: skip
+    """:func:`plan_step` with the quotes as lists, no call built (the mirror's fast path):
+    ``(actions, quotes, out)``, the keepers' call on the vault in ``actions`` (``quotes``
+    None), else its trades in ``quotes`` (:func:`quote_lists`; None when it does not quote),
+    ``out`` as :func:`plan_step` gives it."""
+    got = _vault_step(ctx, s, t, last, closes, flow)
+    if got is None:
+        return [], None, None
+    since, out, run = got
+    if since >= 0:
+        actions = _liquidation(ctx, s, t, last, run.health, since)
+        if actions:
+            return actions, None, out
+    if not run.quoting:
+        return [], None, out
+    return [], quote_lists(s, out, run), out
+
+
+def _vault_step(
+    ctx: Context, s: EngineState, t: int, last: dict[str, Any], closes: np.ndarray,
+    flow: FlowRun | None,
+) -> tuple[int, np.ndarray, RunQuotes] | None:  # fmt: skip
+    """The compiled step (:func:`simulator.engine.mm_vault_jit.vault_step_quotes`): the new
+    ``liquidatable_since`` (written to ``s``), ``out`` and the run's :class:`RunQuotes` (its
+    ``health`` and ``wads`` written); None without a vault. Zeroes
+    ``s.mm_vault_planned_base`` (the run's :attr:`RunQuotes.no_trades`)."""
+    if ctx.world.mm_vault is None:
+        s.mm_vault_planned_base = np.zeros(ctx.n_markets)
+        return None
+    run = run_quotes(ctx)
+    s.mm_vault_planned_base = run.no_trades
+    out = np.empty((4, run.n_markets))
+    book, trader = ctx.world.book, s.trader
+    has_flow = flow is not None and flow.planned_long_base is not None
+    flow_long = flow.planned_long_base if has_flow else _NO_FLOW  # type: ignore[union-attr]
+    flow_short = flow.planned_short_base if has_flow else _NO_FLOW  # type: ignore[union-attr]
+    last_usd = run.last_usd  # float64: as np.array([...], dtype=np.float64) of them
+    last_usd[0] = last["mm_vault_equity_usd"]
+    last_usd[1] = last["mm_vault_maintenance_usd"]
+    last_usd[2] = last["mm_vault_initial_usd"]
+    since = jit.vault_step_quotes(
+        t, s.mm_vault_liquidatable_since, last_usd, last["mm_vault_size_base"],
+        last["index_usd"], s.oracle_price_usd, last["oi_long_base"], last["oi_short_base"],
+        closes, book.market, trader.size_base, trader.side, has_flow, flow_long, flow_short,
+        run.quoting, run.scalars, run.consts, out, run.health, run.wads,
+    )  # fmt: skip
+    s.mm_vault_liquidatable_since = int(since)
+    return since, out, run
 
 
 #: The compiled step's empty flow arrays (no order flow planned).
@@ -234,31 +293,86 @@ def _liquidation(
     return []
 
 
+class Quotes(NamedTuple):
+    """The vault's trades of a step, in the order it sends them (:func:`quote_lists`)."""
+
+    markets: list[int]
+    """The market index of each trade."""
+    unwinds: list[bool]
+    """Whether each is an unwind above the inventory limit (kind :data:`UNWIND`, no bound)."""
+    deltas: list[int]
+    """Each trade's signed size (WAD)."""
+    bounds: list[int]
+    """Each trade's price bound (``acceptablePrice``, WAD; 0: none)."""
+    values: list[tuple[float, float]]
+    """Each trade's (size, bound) as floats (``float`` of the WADs: what the mirror's fast
+    mode reads of a call)."""
+
+
+#: 10**j for the WADs of :func:`quote_lists` (``c × 10**(18 − s)``).
+_POW10 = [10**j for j in range(19)]
+
+
+def quote_lists(s: EngineState, out: np.ndarray, run: RunQuotes) -> Quotes:
+    """The vault's trades of the compiled step's rows ``TRADE`` / ``UNWIND`` (one per market
+    whose trade is not zero in WAD, ``to_wad(round(x, 12))``): a quoted trade's price bound is
+    its quote (buys fill at most ``P(1 − q)``, sells at least ``P(1 + q)``: ``to_wad`` of that
+    float), an unwind above the inventory limit has none; writes ``s.mm_vault_planned_base``
+    (``from_wad`` of each trade). The WADs are the compiled step's
+    (:func:`simulator.engine.mm_vault_jit.quote_wads`: a decimal's digits and scale, exactly
+    ``to_wad``'s), those it leaves to Python (``IN_PYTHON``) ``to_wad``'s."""
+    planned = None
+    digits, scales, bound_digits, bound_scales = run.wads.tolist()
+    markets: list[int] = []
+    unwinds: list[bool] = []
+    deltas: list[int] = []
+    bounds: list[int] = []
+    values: list[tuple[float, float]] = []
+    trade = prices = None
+    for m, scale in enumerate(scales):
+        if scale == jit.NO_TRADE:
+            continue
+        if scale == jit.IN_PYTHON:
+            if trade is None:
+                trade = out[jit.TRADE].tolist()
+            delta = to_wad(round(trade[m], 12))
+            if delta == 0:
+                continue
+        else:
+            delta = digits[m] * _POW10[18 - scale]
+        if planned is None:  # the step's first trade: its own planned sizes
+            planned = s.mm_vault_planned_base = np.zeros(run.n_markets)
+        planned[m] = delta / WAD  # from_wad(delta)
+        unwind = bool(out[jit.UNWIND, m])
+        if unwind:
+            bound = 0
+        elif scale == jit.IN_PYTHON or bound_scales[m] == jit.IN_PYTHON:
+            if prices is None:
+                prices = s.oracle_price_usd.tolist()
+            q = run.quote[m]
+            bound = to_wad(prices[m] * (1.0 - q if delta > 0 else 1.0 + q))
+        else:
+            bound = bound_digits[m] * _POW10[18 - bound_scales[m]]
+        # appended (+= of a tuple: no method call a trade)
+        markets += (m,)
+        unwinds += (unwind,)
+        deltas += (delta,)
+        bounds += (bound,)
+        values += ((float(delta), float(bound)),)
+    return Quotes(markets, unwinds, deltas, bounds, values)
+
+
 def _quote_actions(ctx: Context, s: EngineState, out: np.ndarray, run: RunQuotes) -> list[Action]:
-    """The vault's trades of the compiled step's rows ``TRADE`` / ``UNWIND`` (one ``trade`` per
-    market whose trade is not zero in WAD): a quoted trade carries the quote as its price bound
-    (buys fill at most ``P(1 − q)``, sells at least ``P(1 + q)``), an unwind above the
-    inventory limit none; writes ``s.mm_vault_planned_base``."""
-    v, vault = ctx.venue.venue, ctx.world.mm_vault
-    planned, ids = s.mm_vault_planned_base, ctx.market_ids
-    prices = None
-    actions = []
-    for m, x in enumerate(out[jit.TRADE].tolist()):
-        if x == 0:
-            continue
-        delta = to_wad(round(x, 12))
-        if delta == 0:
-            continue
-        planned[m] = from_wad(delta)
-        if out[jit.UNWIND, m]:
-            actions.append(Action(v.trade(vault, ids[m], delta, 0), UNWIND, -1, m))
-            continue
-        if prices is None:
-            prices = s.oracle_price_usd.tolist()
-        q = run.quote[m]
-        bound = to_wad(prices[m] * (1.0 - q if delta > 0 else 1.0 + q))
-        actions.append(Action(v.trade(vault, ids[m], delta, bound), TRADE, -1, m))
-    return actions
+    """The vault's ``trade`` calls of :func:`quote_lists` (kind :data:`UNWIND` for an unwind
+    above the inventory limit, else :data:`TRADE`); writes ``s.mm_vault_planned_base``."""
+    v, vault, ids = ctx.venue.venue, ctx.world.mm_vault, ctx.market_ids
+    quotes = quote_lists(s, out, run)
+    return [
+        Action(v.trade(vault, ids[m], delta, bound), UNWIND if unwind else TRADE, -1, m)
+        for m, unwind, delta, bound in zip(
+            quotes.markets, quotes.unwinds, quotes.deltas, quotes.bounds, strict=True
+        )
+    ]
 
 
 def after_vault_trades(
@@ -300,7 +414,7 @@ def event_rows(
             out.append(event_row(t, f"{kind}_reverted", market=market, account=vault,
                                  detail=str(result.error)))  # fmt: skip
             continue
-        fill = fills and kind in _FILL_DETAIL
+        fill = fills and kind in FILL_DETAIL
         for e in result.events:
             if fill and e.name == "PositionModified":
                 a = e.args
@@ -309,7 +423,7 @@ def event_rows(
                                      side="long" if delta > 0 else "short",
                                      size=from_wad(abs(delta)), price=from_wad(a["fill"]),
                                      amount=from_wad(int(a["fee"])),
-                                     detail=_FILL_DETAIL[kind]))  # fmt: skip
+                                     detail=FILL_DETAIL[kind]))  # fmt: skip
             elif kind == BACKSTOP and e.name == "BackstopTakeover":
                 out += _takeover_rows(ctx, s, t, last, from_wad(e.args["collateralTransferred"]))
     return out

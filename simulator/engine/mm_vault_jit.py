@@ -20,10 +20,16 @@ in the same order per element, so that the floats are the same to the bit:
 - :func:`vault_step` -- the three in one call, with the keepers' ``liquidatable_since`` of the
   vault (:func:`simulator.agents.keepers.update_liquidatable_since` of one account);
 - :func:`after_trades` -- a quiet block's open interest with the vault's planned trades
-  (:func:`simulator.engine.mm_vault.after_vault_trades`).
+  (:func:`simulator.engine.mm_vault.after_vault_trades`);
+- :func:`quote_wads` -- the WAD integers of the vault's trades, ``to_wad(round(x, 12))`` of
+  the size and ``to_wad(price × (1 ∓ q))`` of the quote's bound, as a decimal's digits and
+  scale (:func:`round12`, :func:`shortest_decimal`: Python's ``round`` and ``repr`` of a
+  float, exactly; a value they do not decide is left to Python), and :func:`vault_step_quotes`,
+  :func:`vault_step` and them in one dispatch.
 
-The forms they replaced are the references of ``tests/engine/test_mm_vault_jit.py`` and
-``tests/agents/test_mm_vault_floats.py``, which hold each kernel to its form on drawn inputs.
+The forms they replaced are the references of ``tests/engine/test_mm_vault_jit.py``,
+``tests/agents/test_mm_vault_floats.py`` and ``tests/engine/test_mm_vault_wads.py`` (Python's
+``to_wad``, ``round`` and ``repr``), which hold each kernel to its form on drawn inputs.
 One module on purpose: numba's on-disk cache is invalidated only by an edit of the file that
 defines a compiled function, so these kernels call no compiled function from elsewhere.
 
@@ -35,6 +41,8 @@ caller's (4, M) ``out`` (rows :data:`OI_LONG`, :data:`OI_SHORT`, :data:`TRADE`,
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -55,6 +63,16 @@ ROOM_SAFETY = 1e-6
 _PW_BLOCK = 128
 #: numpy's default ufunc buffer size (elements): a reduction adds its buffers' sums in order.
 _BUFSIZE = 8192
+#: Rows of :func:`quote_wads`' ``wads`` (int64, (4, M)): the trade's WAD as digits ``c`` and
+#: decimals ``s`` (``to_wad = c × 10**(18 − s)``), the quote's bound likewise.
+W_DELTA_DIGITS, W_DELTA_SCALE, W_BOUND_DIGITS, W_BOUND_SCALE = 0, 1, 2, 3
+#: A scale row's value for no trade (a size of 0, or 0 once rounded to 12 decimals).
+NO_TRADE = -2
+#: A scale row's value for a WAD the kernel leaves to Python (``to_wad`` of the float).
+IN_PYTHON = -1
+_TWO52 = 4503599627370496.0
+_TWO53 = 9007199254740992.0
+_TWO62 = 4611686018427387904.0
 
 
 @_jit
@@ -297,6 +315,170 @@ def after_trades(size, planned, oi_long, oi_short, out):
         out[1, m] = oi_short[m] + _maximum(-new, 0.0) - _maximum(-size[m], 0.0)
 
 
+@_jit
+def _split(a):
+    """Veltkamp's split of ``a`` into two halves of 26 bits (``a = high + low`` exactly)."""
+    c = 134217729.0 * a  # 2**27 + 1
+    high = c - (c - a)
+    return high, a - high
+
+
+@_jit
+def _two_product(a, b):
+    """``a × b = p + e`` exactly (Dekker's product; no fused multiply-add in numba without
+    fastmath): ``p`` the float product, ``e`` its rounding error."""
+    p = a * b
+    ah, al = _split(a)
+    bh, bl = _split(b)
+    e = ((ah * bh - p) + ah * bl + al * bh) + al * bl
+    return p, e
+
+
+@_jit
+def _nearest_integer(p, e):
+    """The integer nearest the exact ``p + e`` (``|e| <= ulp(p) / 2``, ``|p| < 2**62``), ties
+    to even, and whether it was a tie. Below ``2**52`` the fraction of ``p`` is a multiple of
+    ``ulp(p) <= 1/2``, so only a fraction of exactly 1/2 needs ``e``; above, ``p`` is whole and
+    ``e`` is rounded (its whole part and fraction are exact)."""
+    if abs(p) < _TWO52:
+        f = math.floor(p)
+        r = p - f
+        c = np.int64(f)
+        if r > 0.5 or (r == 0.5 and e > 0):
+            return c + 1, False
+        if r == 0.5 and e == 0:
+            return c + (c & 1), True
+        return c, False
+    g = math.floor(e)
+    h = e - g
+    c = np.int64(p) + np.int64(g)
+    if h > 0.5:
+        return c + 1, False
+    if h == 0.5:
+        return c + (c & 1), True
+    return c, False
+
+
+@_jit
+def _compare_abs(a, b, bound):
+    """The sign of ``|a + b| − bound`` (-1, 0, 1), exactly (``bound > 0``)."""
+    s = a + b
+    t = s - a
+    err = (a - (s - t)) + (b - t)  # Knuth's two-sum: a + b = s + err
+    if s < 0:
+        s, err = -s, -err
+    elif s == 0:
+        err = abs(err)
+    if s > 2.0 * bound:  # err (at most half an ulp of s) cannot bring it down to bound
+        return 1
+    if s < 0.5 * bound:  # nor up to it (s = 0: the sum is exact, err = 0)
+        return -1
+    u = (s - bound) + err  # s - bound exact (Sterbenz); a rounded sum keeps its sign
+    return 1 if u > 0 else (-1 if u < 0 else 0)
+
+
+@_jit
+def shortest_decimal(y):
+    """``(c, s)``: the decimal ``c × 10**-s`` Python's ``repr(y)`` prints (the shortest that
+    reads back as ``y``, the nearest to ``y`` of that length), ``s`` in 0..18 decimals, so
+    that ``to_wad(y) == c × 10**(18 − s)``; ``s`` = :data:`IN_PYTHON` where not decided here:
+    NaN, infinities, 0, ``|y| >= 2**53``, a power of two (its interval is not symmetric), more
+    than 18 decimals (``to_wad`` truncates), or two candidates that read back equally near
+    ``y``.
+
+    A whole ``y`` below ``2**53`` is its own shortest decimal (another of fewer digits is at
+    least 1 away, more than half its ulp). Else, for ``s`` = 1, 2, ...: ``c`` is the exact
+    ``|y| × 10**s`` (:func:`_two_product`; ``10**s`` is a float exactly) rounded to the
+    nearest integer, and it reads back as ``y`` when ``|c − |y| × 10**s|`` is below half an ulp
+    of ``y`` times ``10**s`` (an exact float), or equal with ``y``'s significand even (the
+    reader rounds ties to even); the first ``s`` whose ``c`` reads back is the shortest (no
+    decimal of fewer decimals does, and ``c`` is the nearest of its length)."""
+    a = abs(y)
+    if not (a > 0.0 and a < _TWO53):
+        return np.int64(0), IN_PYTHON
+    fraction, exponent = math.frexp(a)
+    if fraction == 0.5:
+        return np.int64(0), IN_PYTHON
+    sign = np.int64(-1) if y < 0 else np.int64(1)
+    if a == math.floor(a):
+        return sign * np.int64(a), 0
+    even = (fraction * _TWO53) % 2.0 == 0.0
+    scale = 1.0
+    for s in range(1, 19):
+        scale *= 10.0  # 10**s, exact
+        p, e = _two_product(a, scale)
+        if p >= _TWO62:
+            break
+        c, tie = _nearest_integer(p, e)
+        half_ulp = math.ldexp(scale, exponent - 54)  # ulp(a) / 2 × 10**s: 2**(exponent - 53) / 2
+        gap = float(c) - p if p < _TWO52 else float(c - np.int64(p))  # exact
+        side = _compare_abs(gap, -e, half_ulp)
+        if side < 0 or (side == 0 and even):
+            if tie:  # both neighbours read back: which one repr prints is not decided here
+                break
+            return sign * c, s
+    return np.int64(0), IN_PYTHON
+
+
+@_jit
+def round12(x):
+    """Python's ``round(x, 12)`` of a float: the exact ``x`` rounded to 12 decimals (ties to
+    even), read back to the nearest float. From ``|x| >= 8192`` on a float's ulp is above
+    1e-12 and ``round`` gives ``x`` back; below, the exact ``x × 1e12`` rounded to an integer
+    ``k < 2**53`` is a float and ``k / 1e12`` one correctly rounded division. NaN and the
+    infinities are given back as they are."""
+    a = abs(x)
+    if not (a < 8192.0):
+        return x
+    p, e = _two_product(x, 1e12)
+    k, _ = _nearest_integer(p, e)
+    if k == 0:  # round keeps the sign of a zero
+        return math.copysign(0.0, x)
+    return float(k) / 1e12
+
+
+@_jit
+def quote_wads(trade, price, quote, wads):
+    """Per market ``m`` (``trade`` the compiled step's row :data:`TRADE`, signed base units):
+    the WAD of the trade the caller sends, ``to_wad(round(trade[m], 12))``, and of its quote's
+    bound, ``to_wad(price[m] × (1 − quote[m]))`` for a buy, ``× (1 + quote[m])`` for a sell, as
+    :func:`shortest_decimal` digits and scales in ``wads``' rows :data:`W_DELTA_DIGITS` ...
+    (a scale :data:`NO_TRADE` where the size is 0 or rounds to 0, :data:`IN_PYTHON` where
+    the caller converts in Python)."""
+    for m in range(trade.shape[0]):
+        x = trade[m]
+        wads[W_BOUND_DIGITS, m], wads[W_BOUND_SCALE, m] = 0, IN_PYTHON
+        if x == 0:
+            wads[W_DELTA_DIGITS, m], wads[W_DELTA_SCALE, m] = 0, NO_TRADE
+            continue
+        y = round12(x)
+        if y == 0:
+            wads[W_DELTA_DIGITS, m], wads[W_DELTA_SCALE, m] = 0, NO_TRADE
+            continue
+        c, s = shortest_decimal(y)
+        wads[W_DELTA_DIGITS, m], wads[W_DELTA_SCALE, m] = c, s
+        if s == IN_PYTHON:
+            continue
+        q = quote[m]
+        bound = price[m] * (1.0 - q if c > 0 else 1.0 + q)
+        c, s = shortest_decimal(bound)
+        wads[W_BOUND_DIGITS, m], wads[W_BOUND_SCALE, m] = c, s
+
+
+@_jit
+def vault_step_quotes(step, since, last_usd, size, before, price, oi_long, oi_short, closes,
+                      market, close_size, side, has_flow, flow_long, flow_short, quoting,
+                      run_scalars, consts, out, health, wads):  # fmt: skip
+    """:func:`vault_step`, then (``quoting``) :func:`quote_wads` of its trades into ``wads``,
+    in one dispatch; returns the new ``liquidatable_since``."""
+    since = vault_step(step, since, last_usd, size, before, price, oi_long, oi_short, closes,
+                       market, close_size, side, has_flow, flow_long, flow_short, quoting,
+                       run_scalars, consts, out, health)  # fmt: skip
+    if quoting:
+        quote_wads(out[TRADE], price, consts[QUOTE], wads)
+    return since
+
+
 def warm_up(market: np.ndarray) -> None:
     """Load (or compile) the kernels a run calls, for the argument types it passes, on a
     one-market venue with no closes: a kernel's first call with a type loads it from the
@@ -305,7 +487,8 @@ def warm_up(market: np.ndarray) -> None:
     type of their own); every other array a run passes is a writable float64, int64 or int8
     array."""
     one, none = np.zeros(1), np.zeros(0)
-    vault_step(0, -1, np.zeros(3), one, one, one, one, one, np.zeros(0, dtype=np.int64),
-               market[:0], none, np.zeros(0, dtype=np.int8), False, none, none, True,
-               np.zeros(2), np.ones((4, 1)), np.empty((4, 1)), np.empty(3))  # fmt: skip
+    vault_step_quotes(0, -1, np.zeros(3), one, one, one, one, one, np.zeros(0, dtype=np.int64),
+                      market[:0], none, np.zeros(0, dtype=np.int8), False, none, none, True,
+                      np.zeros(2), np.ones((4, 1)), np.empty((4, 1)), np.empty(3),
+                      np.zeros((4, 1), dtype=np.int64))  # fmt: skip
     after_trades(one, one, one, one, np.empty((2, 1)))

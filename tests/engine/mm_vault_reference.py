@@ -17,7 +17,6 @@ from simulator.engine.context import Action
 from simulator.engine.events import event_row
 from simulator.engine.flow import spot_inputs_after_flow
 from simulator.engine.mm_vault import (
-    _FILL_DETAIL,
     BACKSTOP,
     LIQUIDATE,
     TAKEOVER_REFUSED_ERROR,
@@ -26,6 +25,7 @@ from simulator.engine.mm_vault import (
     _takeover_rows,
     quote_params,
 )
+from simulator.engine.mm_vault import FILL_DETAIL as _FILL_DETAIL
 from simulator.engine.spot import spot_inputs_after_closes
 from simulator.mirror.fixed import WAD
 from simulator.mirror.sim.levels import floats

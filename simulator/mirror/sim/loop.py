@@ -228,7 +228,7 @@ class MirrorEngine:
             ctx, s, venue, t, self._last_levels, decisions.close, self.flow, self.row_of, decoded
         )
         step_events += vault_block.rows
-        transactions += flow_block.count + len(vault_block.actions)
+        transactions += flow_block.count + vault_block.count
 
         # ---- phase 2: keepers on the pending block ----------------------------------------------
         # The plan's unit sums are this step's own arrays (fresh from its compiled pass, read

@@ -10,7 +10,12 @@ the order flow's (:func:`execute`); a liquidation's rows are the venue's ``Liqui
 ``DeficitAttributed`` / ``BadDebtRecorded`` rows in block order
 (:func:`simulator.mirror.sim.keepers.liquidation_rows`), its fills and reverts the engine's
 rows after the block's others (:func:`record`, :func:`simulator.engine.mm_vault.event_rows`).
-The backstop vault's takeover of it runs as any takeover
+In fast mode its quotes go from the compiled step's lists
+(:func:`simulator.engine.mm_vault.plan_quotes`) to the venue's compiled batch and back to its
+rows without a call object (:class:`QuoteBlock`, :func:`_quote_rows`; a call the batch stops
+at made alone through :func:`~simulator.mirror.sim.planned.execute`), and its health read
+goes straight to the compiled ``cross_health`` (:func:`with_levels`); the run's values live in
+``ctx.memo`` (:class:`_VaultTab`). The backstop vault's takeover of it runs as any takeover
 (:func:`simulator.mirror.sim.backstop.takeover`, through :mod:`~simulator.mirror.sim.planned`). ADL ranks the vault with every market's winners
 (:mod:`~simulator.mirror.sim.adl`)."""
 
@@ -28,7 +33,7 @@ from simulator.engine.flow import FlowRun, spot_inputs_after_flow
 from simulator.engine.spot import spot_inputs_after_closes
 from simulator.engine.state import EngineState
 from simulator.mirror.fixed import WAD
-from simulator.mirror.sim import keepers, planned
+from simulator.mirror.sim import jit_calls, keepers, planned
 from simulator.mirror.sim.levels import floats
 from simulator.mirror.sim.venue import VenueState
 from simulator.scenario import Scenario
@@ -61,24 +66,76 @@ def with_levels(ctx: Context, venue: VenueState, levels: dict[str, Any]) -> dict
     vault = ctx.world.mm_vault
     if vault is None:
         return levels
-    if "mm_vault_warmed" not in ctx.memo:  # the run's first read, at setup: kernels loaded
+    memo = ctx.memo
+    tab = memo["mm_vault_tab"] if "mm_vault_tab" in memo else None
+    if tab is None:  # the run's first read, at setup: kernels loaded
         vault_jit.warm_up(ctx.world.book.market)
-        ctx.memo["mm_vault_warmed"] = True
-    a = ctx.index(vault)
-    size = venue.size[a]
-    equity, maintenance, initial = venue.cross_health(np.array([a]))
+        tab = ctx.memo["mm_vault_tab"] = _VaultTab.of(ctx, venue)
+    size = venue.size[tab.account]
+    if tab.compiled:  # venue.cross_health's compiled path, its buffers the run's
+        f = venue.funding()
+        params, tiers = venue.jit_buffers()[:2]
+        equity, maintenance, initial = tab.health
+        jit_calls.cross_health(tab.rows, params, tiers, venue.price, venue._position_floats,
+                               venue.isolated, venue.collateral, f.long_funding_index,
+                               f.short_funding_index, f.long_open_interest,
+                               f.short_open_interest, True, equity, maintenance,
+                               initial)  # fmt: skip
+    else:
+        equity, maintenance, initial = venue.cross_health(tab.rows)
     if venue.exact_mode:
         wad = np.array([int(x) for x in size], dtype=object)
         usd = [from_wad(int(v[0])) for v in (equity, maintenance, initial)]
     else:  # the same floats: float(x) / WAD of each
         wad = np.array(list(size), dtype=object)
-        usd = [float(v[0]) / WAD for v in (equity, maintenance, initial)]
+        usd = (float(equity[0]) / WAD, float(maintenance[0]) / WAD, float(initial[0]) / WAD)
     levels["mm_vault_size_wad"] = wad
     levels["mm_vault_size_base"] = floats(size)
     levels["mm_vault_equity_usd"] = usd[0]
     levels["mm_vault_maintenance_usd"] = usd[1]
     levels["mm_vault_initial_usd"] = usd[2]
     return levels
+
+
+@dataclass(frozen=True)
+class _VaultTab:
+    """What the vault's phase reads of the run every step on the mirror, made once (kept in
+    ``ctx.memo``, :func:`with_levels`)."""
+
+    address: str
+    account: int
+    """The vault's venue account index."""
+    rows: np.ndarray
+    """``[account]`` (int64): its ``cross_health`` read."""
+    calls: np.ndarray
+    """(M, 3) int64: its ``trade`` in each market as a row of the compiled batch's ``calls``
+    (:func:`simulator.mirror.sim.jit_calls.trade_batch`)."""
+    market_ids: list[int]
+    symbols: list[str]
+    fills: bool
+    """Whether the run keeps ``mm_vault_fill`` rows (``ctx.keeps``)."""
+    compiled: bool
+    """Whether :meth:`~simulator.mirror.sim.venue.VenueState.cross_health` of the vault takes
+    its compiled path (fast mode, fewer than ``jit_calls.HEALTH_MAX_MARKETS`` markets):
+    :func:`with_levels` then calls it itself, into :attr:`health`."""
+    health: np.ndarray
+    """(3, 1) float64: the vault's equity, maintenance and initial margin (WAD), written by
+    each read."""
+
+    @classmethod
+    def of(cls, ctx: Context, venue: VenueState) -> _VaultTab:
+        a = ctx.index(ctx.world.mm_vault)
+        if a is None:
+            raise ValueError(f"the mirror has no account {ctx.world.mm_vault}")
+        n = ctx.n_markets
+        calls = np.empty((n, 3), dtype=np.int64)
+        calls[:, jit_calls.C_ACCOUNT] = a
+        calls[:, jit_calls.C_MARKET] = np.arange(n)
+        calls[:, jit_calls.C_KIND] = jit_calls.K_TRADE
+        compiled = not venue.exact_mode and venue.n_markets < jit_calls.HEALTH_MAX_MARKETS
+        return cls(ctx.world.mm_vault, a, np.array([a], dtype=np.int64), calls,
+                   list(ctx.market_ids), list(ctx.symbols), ctx.keeps("mm_vault_fill"),
+                   compiled, np.empty((3, 1)))  # fmt: skip
 
 
 @dataclass
@@ -94,17 +151,36 @@ class VaultBlock:
     skew_inputs_of` :func:`~simulator.engine.mm_vault.plan_step`'s), None without a vault: a
     quiet block's spot inputs start from it."""
 
+    @property
+    def count(self) -> int:
+        """The number of venue calls."""
+        return len(self.actions)
+
+
+#: Fast mode runs the vault's quotes from arrays (:func:`_execute_quotes`, :func:`_quote_rows`);
+#: False takes the calls' path (:func:`planned.execute` of each, the engine's
+#: :func:`~simulator.engine.mm_vault.event_rows`), which ``tests/mirror/
+#: test_mirror_vault_arrays.py`` holds the arrays' path to.
+ARRAY_QUOTES = True
+
 
 def execute(
     ctx: Context, s: EngineState, venue: VenueState, t: int, last: dict[str, Any],
     closes: np.ndarray, run: FlowRun | None, row_of: np.ndarray, decoded: list,
-) -> VaultBlock:  # fmt: skip
+) -> VaultBlock | QuoteBlock:  # fmt: skip
     """Plan the vault's calls of step ``t`` (:func:`simulator.engine.mm_vault.plan_step`:
     ``last`` the last block's levels, ``closes`` the rows traders close in this block, ``run``
     the order flow) and run them on the venue; a liquidation's rows (``row_of`` and
-    ``decoded`` as :func:`simulator.mirror.sim.keepers.liquidation_rows` takes them)."""
-    actions, out = engine_vault.plan_step(ctx, s, t, last, closes, run)
-    skew = None if out is None else engine_vault.skew_inputs_of(last, out)
+    ``decoded`` as :func:`simulator.mirror.sim.keepers.liquidation_rows` takes them). Fast
+    mode runs its quotes from arrays (:class:`QuoteBlock`)."""
+    if ARRAY_QUOTES and not venue.exact_mode:
+        actions, quotes, out = engine_vault.plan_quotes(ctx, s, t, last, closes, run)
+        skew = None if out is None else _skew_of(last, out)
+        if quotes is not None:
+            return _execute_quotes(ctx, venue, quotes, skew)
+    else:
+        actions, out = engine_vault.plan_step(ctx, s, t, last, closes, run)
+        skew = None if out is None else engine_vault.skew_inputs_of(last, out)
     block = VaultBlock(actions, skew=skew)
     for action in block.actions:
         result = planned.execute(ctx, venue, action.call)
@@ -114,12 +190,145 @@ def execute(
     return block
 
 
+def _skew_of(last: dict[str, Any], out: np.ndarray) -> dict[str, Any]:
+    """:func:`simulator.engine.mm_vault.skew_inputs_of`, the open interest as views of ``out``
+    (made this step, read by nothing after)."""
+    return {
+        "ledgers": last["ledgers"],
+        "amm_reserve_usd": last["amm_reserve_usd"],
+        "amm_reserve_base": last["amm_reserve_base"],
+        "vault_size_wad": last["vault_size_wad"],
+        "oi_long_base": out[vault_jit.OI_LONG],
+        "oi_short_base": out[vault_jit.OI_SHORT],
+    }
+
+
+@dataclass
+class QuoteBlock:
+    """This block's vault trades as arrays (fast mode, :func:`_execute_quotes`): per call its
+    market, whether it is an unwind, whether it succeeded (``ok``), the reverts' texts by call
+    (``errors``) and the batch's ``outs`` (``values``: :data:`jit_calls.T_DELTA`,
+    :data:`~jit_calls.T_FILL` ...; a call made alone written there too)."""
+
+    quotes: engine_vault.Quotes
+    count: int
+    """The number of venue calls."""
+    ok: list[bool]
+    errors: dict[int, str]
+    values: np.ndarray
+    skew: dict[str, Any] | None = None
+    rows: list[dict] = field(default_factory=list)
+    """No venue rows (a trade has none of its own before :func:`record`)."""
+
+    def calls(self, ctx: Context) -> tuple[list[planned.Result], list[Action]]:
+        """Each call's :class:`planned.Result` (as :func:`planned.execute` gives it) and its
+        :class:`~simulator.engine.context.Action` (for a reader of the calls' path)."""
+        tab: _VaultTab = ctx.memo["mm_vault_tab"]
+        results, actions = [], []
+        values = self.values.tolist()
+        quotes = self.quotes
+        for k, (m, unwind, delta, bound) in enumerate(
+            zip(quotes.markets, quotes.unwinds, quotes.deltas, quotes.bounds, strict=True)
+        ):  # fmt: skip
+            call = planned.Planned("trade", tab.address, tab.market_ids[m], delta, bound)
+            actions.append(Action(call, engine_vault.UNWIND if unwind else engine_vault.TRADE,
+                                  -1, m))  # fmt: skip
+            if not self.ok[k]:
+                results.append(planned.Result(False, error=self.errors[k]))
+                continue
+            row = values[k]
+            got = {"fill": row[jit_calls.T_FILL], "new_size": row[jit_calls.T_SIZE],
+                   "entry": row[jit_calls.T_ENTRY], "realized": row[jit_calls.T_REALIZED],
+                   "fee": row[jit_calls.T_FEE], "funding": row[jit_calls.T_FUNDING]}  # fmt: skip
+            event = planned.position_modified(call, row[jit_calls.T_DELTA], got,
+                                              row[jit_calls.T_ISOLATED] != 0)  # fmt: skip
+            results.append(planned.Result(True, None, [event]))
+        return results, actions
+
+
+def _execute_quotes(
+    ctx: Context, venue: VenueState, quotes: engine_vault.Quotes, skew: dict[str, Any] | None
+) -> QuoteBlock:
+    """The vault's ``trade`` calls of ``quotes`` on the venue in order, as
+    :func:`planned.execute` runs each in fast mode: compiled batches
+    (:meth:`~simulator.mirror.sim.venue_trades.TradesMixin.trade_batch`), a call the batch
+    stops at (a revert, a check in Python) made alone by :func:`planned.execute` (its
+    :class:`planned.Planned` built only then)."""
+    n = len(quotes.markets)
+    ok = [False] * n
+    errors: dict[int, str] = {}
+    outs = np.zeros((n, jit_calls.N_BATCH_OUT))
+    if n == 0:
+        return QuoteBlock(quotes, n, ok, errors, outs, skew)
+    tab: _VaultTab = ctx.memo["mm_vault_tab"]
+    calls = tab.calls[quotes.markets]
+    values = np.array(quotes.values)  # float(size_delta_wad), float(acceptable_price_wad)
+    i = 0
+    while i < n:
+        stop, _ = venue.trade_batch(i, calls, values, outs)
+        for k in range(i, stop):
+            ok[k] = True
+        if stop < n:
+            m = quotes.markets[stop]
+            call = planned.Planned("trade", tab.address, tab.market_ids[m], quotes.deltas[stop],
+                                   quotes.bounds[stop])  # fmt: skip
+            result = planned.execute(ctx, venue, call)
+            ok[stop] = result.ok
+            if result.ok:
+                planned.write_values(outs[stop], result.events[-1].args)
+            else:
+                errors[stop] = result.error
+        i = stop + 1
+    return QuoteBlock(quotes, n, ok, errors, outs, skew)
+
+
 def record(
-    ctx: Context, s: EngineState, block: VaultBlock, t: int, last: dict[str, Any]
+    ctx: Context, s: EngineState, block: VaultBlock | QuoteBlock, t: int, last: dict[str, Any]
 ) -> list[dict]:
     """The vault's fill and revert rows (:func:`simulator.engine.mm_vault.event_rows`;
-    ``last``: the levels before the block)."""
+    ``last``: the levels before the block), of a :class:`QuoteBlock` from its arrays
+    (:func:`_quote_rows`)."""
+    if type(block) is QuoteBlock:
+        return _quote_rows(ctx, block, t)
     return engine_vault.event_rows(ctx, s, block.results, block.actions, t, last)  # type: ignore[arg-type]
+
+
+_T_DELTA, _T_FILL, _T_FEE = jit_calls.T_DELTA, jit_calls.T_FILL, jit_calls.T_FEE
+_QUOTE_DETAIL = engine_vault.FILL_DETAIL[engine_vault.TRADE]
+_UNWIND_DETAIL = engine_vault.FILL_DETAIL[engine_vault.UNWIND]
+_REVERTED = {False: f"{engine_vault.TRADE}_reverted", True: f"{engine_vault.UNWIND}_reverted"}
+
+
+def _quote_rows(ctx: Context, block: QuoteBlock, t: int) -> list[dict]:
+    """:func:`simulator.engine.mm_vault.event_rows` of a :class:`QuoteBlock` (the same dicts,
+    :func:`simulator.engine.events.event_row`'s keys and floats): per call in order a
+    ``<kind>_reverted`` row, or an ``mm_vault_fill`` row (when the run keeps them) from the
+    batch's ``sizeDelta``, ``fill`` and ``fee``."""
+    n = block.count
+    if n == 0:
+        return []
+    tab: _VaultTab = ctx.memo["mm_vault_tab"]
+    vault, symbols, fills = tab.address, tab.symbols, tab.fills
+    ok, markets, unwinds = block.ok, block.quotes.markets, block.quotes.unwinds
+    values = block.values.tolist() if fills else None
+    rows = []
+    for k in range(n):
+        if not ok[k]:
+            rows += ({"step": t, "kind": _REVERTED[unwinds[k]], "market": symbols[markets[k]],
+                      "account": vault, "side": None, "size_base": None, "price_usd": None,
+                      "notional_usd": None, "amount_usd": None,
+                      "detail": str(block.errors[k])},)  # fmt: skip
+        elif fills:
+            row = values[k]  # type: ignore[index]
+            delta = row[_T_DELTA]
+            size = (delta if delta > 0 else -delta) / WAD  # from_wad(abs(delta))
+            price = row[_T_FILL] / WAD
+            rows += ({"step": t, "kind": "mm_vault_fill", "market": symbols[markets[k]],
+                      "account": vault, "side": "long" if delta > 0 else "short",
+                      "size_base": size, "price_usd": price, "notional_usd": size * price,
+                      "amount_usd": int(row[_T_FEE]) / WAD,
+                      "detail": _UNWIND_DETAIL if unwinds[k] else _QUOTE_DETAIL},)  # fmt: skip
+    return rows
 
 
 def quiet_spot_inputs(
@@ -135,4 +344,15 @@ def quiet_spot_inputs(
     change when the block is decoded, after the spot phase)."""
     if skew is None:
         skew = spot_inputs_after_flow(spot_inputs_after_closes(ctx, last, s, closes), run)
-    return engine_vault.after_vault_trades(s, skew, last)
+    memo = ctx.memo
+    if "mm_vault_quotes" not in memo:  # no vault step planned in this run
+        return engine_vault.after_vault_trades(s, skew, last)
+    planned = s.mm_vault_planned_base
+    if planned is memo["mm_vault_quotes"][1].no_trades:  # a step without trades: the run's zeros
+        return skew
+    # else planned by quote_lists, one trade at least (a WAD of 1 is 1e-18, not 0): what
+    # after_vault_trades computes past its count
+    out = np.empty((2, planned.shape[0]))
+    vault_jit.after_trades(last["mm_vault_size_base"], planned, skew["oi_long_base"],
+                           skew["oi_short_base"], out)  # fmt: skip
+    return {**skew, "oi_long_base": out[0], "oi_short_base": out[1]}
