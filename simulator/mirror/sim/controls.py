@@ -78,6 +78,17 @@ class Breaker:
             h.append((now, price))
         self._cache.clear()
 
+    def pushed_many(self, markets: list[int], now: int, prices: Any) -> None:
+        """:meth:`pushed` of each market of ``markets`` (accepted pushes at ``now``), at its
+        price ``prices[m]`` (the venue's price array)."""
+        for m in markets:
+            h = self.history[m]
+            if h[-1][0] == now:
+                h[-1] = (now, prices[m])
+            else:
+                h.append((now, prices[m]))
+        self._cache.clear()
+
     def reference(self, venue: VenueState, m: int, window: int) -> Any:
         """Market ``m``'s TWAP over ``window`` seconds now (cached per block time)."""
         key = (m, venue.now, window)
