@@ -17,7 +17,8 @@ import numpy as np
 
 from simulator.engine.events import ADL_KINDS, LIQUIDATION_KINDS
 from simulator.protocol.venue_contracts import VenueBackstopVault
-from simulator.results import venue_total_row
+from simulator.results import SUMMED_STEP_COLUMNS
+from simulator.results.schema import venue_total_row_of
 
 #: Decimals of a backstop vault share: the asset's 6 plus the vault's virtual-share offset.
 VAULT_SHARE_DECIMALS = VenueBackstopVault.SHARE_DECIMALS
@@ -38,7 +39,8 @@ def step_rows(
 ) -> list[dict[str, Any]]:
     """The step's ``steps.parquet`` rows from the levels read after the block and its event
     rows: one row per market of ``symbols`` (in order), then the venue-total (``"ALL"``) row
-    (:func:`~simulator.results.venue_total_row`).
+    (:func:`~simulator.results.venue_total_row`'s row, its sums made here as the rows are:
+    :func:`~simulator.results.schema.venue_total_row_of`).
 
     Flows per market: liquidated notional and accounts (liquidations, partial ones and
     backstop takeovers of that market's positions), ADL haircuts and overshoot, the change of
@@ -91,8 +93,17 @@ def step_rows(
     )
     timestamp_s = step * step_seconds
     rows = []
+    # The venue-total row's sums, market by market in order from 0.0 (as
+    # :func:`~simulator.results.venue_total_row` adds them): open interest, bad debt and fees
+    # here, the flows' from the rows after the loop (only a market with events has any).
+    oi_long_total = oi_short_total = bad_debt_total = fees_total = 0.0
     for (symbol, exo, index, outside, mark, amm, oi_long, oi_short, bad_debt, rate, fees,
          size) in columns:  # fmt: skip
+        oi_long_usd, oi_short_usd = oi_long * index, oi_short * index
+        oi_long_total += oi_long_usd
+        oi_short_total += oi_short_usd
+        bad_debt_total += bad_debt
+        fees_total += fees
         row = {
             "step": step,
             "timestamp_s": timestamp_s,
@@ -102,8 +113,8 @@ def step_rows(
             "price_outside_usd": outside,
             "price_mark_usd": mark,
             "price_amm_usd": amm,
-            "oi_long_usd": oi_long * index,
-            "oi_short_usd": oi_short * index,
+            "oi_long_usd": oi_long_usd,
+            "oi_short_usd": oi_short_usd,
             # The flows below: the sums of an empty market (int 0, as ``sum`` of nothing).
             "liquidated_notional_long_usd": 0,
             "liquidated_notional_short_usd": 0,
@@ -116,7 +127,7 @@ def step_rows(
             "fees_usd": fees,
             "mm_vault_size_base": size,
         }
-        mine = liquidations_of.get(symbol)
+        mine = liquidations_of.get(symbol) if liquidations_of else None
         if mine:
             row["liquidated_notional_long_usd"] = sum(
                 e["notional_usd"] or 0 for e in mine if e["side"] == "long"
@@ -125,14 +136,22 @@ def step_rows(
                 e["notional_usd"] or 0 for e in mine if e["side"] == "short"
             )
             row["accounts_liquidated"] = len({e["account"] for e in mine})
-        adl = adl_of.get(symbol)
+        adl = adl_of.get(symbol) if adl_of else None
         if adl:
             row["adl_haircut_usd"] = sum(e["amount_usd"] or 0 for e in adl)
             row["adl_overshoot_usd"] = sum(json.loads(e["detail"])["overshoot_usd"] for e in adl)
-        final = final_of.get(symbol)
+        final = final_of.get(symbol) if final_of else None
         if final:
             row["bad_debt_final_usd"] = sum(e["amount_usd"] for e in final)
         rows.append(row)
+    flows = [0.0] * len(_FLOW_COLUMNS)  # each from 0.0, a market's int 0 adding nothing
+    if liquidations_of or adl_of or final_of:
+        for row in rows:
+            for i, name in enumerate(_FLOW_COLUMNS):
+                flows[i] += row[name]
+    l_long, l_short, haircut, overshoot, final_total = flows
+    sums = (oi_long_total, oi_short_total, l_long, l_short, haircut, overshoot, bad_debt_total,
+            final_total, fees_total)  # fmt: skip
     vault_assets, supply = levels["vault_assets_usd"], levels["vault_supply"]
     venue = {
         "insurance_fund_usd": levels["insurance_fund_usd"],
@@ -145,7 +164,14 @@ def step_rows(
         "mm_vault_equity_usd": vault_equity,
     }
     accounts = len({e["account"] for e in liquidations})
-    return rows + [venue_total_row(rows, accounts_liquidated=accounts, venue=venue)]
+    return rows + [venue_total_row_of(rows, sums, accounts_liquidated=accounts, venue=venue)]
+
+
+#: The flows' step columns, in :data:`~simulator.results.SUMMED_STEP_COLUMNS`' order.
+_FLOW_COLUMNS = ("liquidated_notional_long_usd", "liquidated_notional_short_usd",
+                 "adl_haircut_usd", "adl_overshoot_usd", "bad_debt_final_usd")  # fmt: skip
+assert SUMMED_STEP_COLUMNS == ("oi_long_usd", "oi_short_usd", *_FLOW_COLUMNS[:4],
+                               "bad_debt_usd", _FLOW_COLUMNS[4], "fees_usd")  # fmt: skip
 
 
 #: :func:`step_rows`' groups of event kinds: liquidations, ADL summaries, final bad debt.
