@@ -26,6 +26,7 @@ returns the error as the chain's decoder prints it (``Name(arg=value, ...)``).
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -54,6 +55,13 @@ markets) runs in plain floats (:meth:`VenueState._cross_health_floats`), more th
 vectorized kernels."""
 
 __all__ = ["Liquidation", "Reverted", "VenueState", "error_text", "where_sum"]
+
+#: :meth:`VenueState._check_packed`'s reads: every packed attribute (in :data:`jit_calls.PACKED`
+#: order), a view's base, the packed arrays, and per attribute the index of its packed array.
+_PACKED_VIEWS = operator.attrgetter(*(k for _, names, _ in jit_calls.PACKED for k in names))
+_BASE = operator.attrgetter("base")
+_PACKED_OWNERS = operator.attrgetter(*(packed for packed, _, _ in jit_calls.PACKED))
+_OWNER_OF_VIEW = tuple(i for i, (_, names, _) in enumerate(jit_calls.PACKED) for _ in names)
 
 #: Where :func:`scalar.funding_rows` reads the packed arrays: the market floats' rows of the
 #: price, the long and short open interest, the stored rate, the long and short index, then the
@@ -139,7 +147,7 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
     calls run in plain floats, :mod:`~simulator.mirror.sim.scalar`)."""
     scalar_funding: Any = None
     """Fast mode: the markets' funding parameters (:func:`~simulator.mirror.sim.scalar.
-    funding_array`), None until the funding is first read after a change of parameters."""
+    funding_array`), renewed by :meth:`set_parameters`."""
     open_order: list | None = None
     """Per account: its open markets in the venue's ``_open`` order (:meth:`_track_open`)."""
     breaker: Any = None
@@ -236,6 +244,8 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
         if not self.exact_mode:
             if self.scalar_params is None:
                 self.scalar_params = scalar.params_of(self.markets)
+            if self.scalar_funding is None:
+                self.scalar_funding = scalar.funding_array(self.markets)
             self._pack()
             jit_calls.warm()  # the compiled calls loaded here, not in a run's first step
 
@@ -259,14 +269,18 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
 
     def _check_packed(self) -> None:
         """Fast mode: every packed attribute still a view of its packed array (a rebound one
-        would leave the compiled calls reading stale values)."""
-        for packed, names, _ in jit_calls.PACKED:
-            rows = getattr(self, packed)
-            for k in names:
-                if getattr(self, k).base is not rows:
-                    raise RuntimeError(
-                        f"fast-mode venue array {k!r} was rebound: write it in place"
-                    )
+        would leave the compiled calls reading stale values): the ids of the views' bases
+        against the packed arrays' (a few C calls, no Python call per attribute)."""
+        bases = list(map(id, map(_BASE, _PACKED_VIEWS(self))))
+        owners = _PACKED_OWNERS(self)
+        if bases != list(map(id, map(owners.__getitem__, _OWNER_OF_VIEW))):
+            for packed, names, _ in jit_calls.PACKED:
+                rows = getattr(self, packed)
+                for k in names:
+                    if getattr(self, k).base is not rows:
+                        raise RuntimeError(
+                            f"fast-mode venue array {k!r} was rebound: write it in place"
+                        )
 
     def jit_buffers(self) -> tuple:
         """Fast mode: what the compiled calls (:mod:`~simulator.mirror.sim.jit_calls`) read
@@ -323,7 +337,7 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
         self.max_adl_accounts = np.array([int(p["maxAdlAccountsPerCall"]) for p in ps])
         if not self.exact_mode:
             self.scalar_params = scalar.params_of(self.markets)
-            self.scalar_funding = None
+            self.scalar_funding = scalar.funding_array(self.markets)
         self.version += 1
 
     def guardian(self, m: int, parameter: str, value: Any) -> None:
