@@ -59,11 +59,11 @@ def step_rows(
     liquidations_of: dict[Any, list[dict[str, Any]]] = {}
     adl_of: dict[Any, list[dict[str, Any]]] = {}
     final_of: dict[Any, list[dict[str, Any]]] = {}
-    group = _GROUP_OF_KIND.get
     for e in events:
-        g = group(e["kind"])
-        if g is None:
+        kind = e["kind"]
+        if kind not in _GROUP_OF_KIND:
             continue
+        g = _GROUP_OF_KIND[kind]
         if g == _LIQUIDATION:
             liquidations.append(e)
             liquidations_of.setdefault(e.get("market"), []).append(e)
@@ -72,33 +72,37 @@ def step_rows(
         else:
             final_of.setdefault(e.get("market"), []).append(e)
 
-    n_markets = len(symbols)
-    nothing = [None] * n_markets  # a column this step does not fill
     vault_equity = _mm_vault_equity(levels)
-    columns = zip(
-        symbols,
-        _floats(exogenous_usd),
-        _floats(levels["index_usd"]),
-        nothing if outside_usd is None else _floats(outside_usd),
-        _floats(levels["mark_usd"]),
-        _floats(levels["amm_price_usd"]),
-        _floats(levels["oi_long_base"]),
-        _floats(levels["oi_short_base"]),
-        _changes(levels["bad_debt_usd"], previous_bad_debt_usd),
-        _floats(levels["funding_rate_per_hour"]),
-        _changes(levels["fees_cum_usd"], previous_fees_usd),
-        # the vault's signed size per market (base units), None without one
-        nothing if vault_equity is None else _floats(levels["mm_vault_size_base"]),
-        strict=True,
+    # The per-market values as one float64 table (each row converted as ``np.asarray(x,
+    # float64)`` converts it; a column not filled this step holds the exogenous prices, unread),
+    # then Python floats in one ``tolist``: per market its column.
+    table = np.array(
+        [
+            exogenous_usd,
+            levels["index_usd"],
+            exogenous_usd if outside_usd is None else outside_usd,
+            levels["mark_usd"],
+            levels["amm_price_usd"],
+            levels["oi_long_base"],
+            levels["oi_short_base"],
+            levels["bad_debt_usd"] - previous_bad_debt_usd,
+            levels["funding_rate_per_hour"],
+            levels["fees_cum_usd"] - previous_fees_usd,
+            # the vault's signed size per market (base units), None without one
+            exogenous_usd if vault_equity is None else levels["mm_vault_size_base"],
+        ],
+        dtype=np.float64,
     )
+    columns = zip(symbols, table.T.tolist(), strict=True)
+    no_outside, no_size = outside_usd is None, vault_equity is None
     timestamp_s = step * step_seconds
     rows = []
     # The venue-total row's sums, market by market in order from 0.0 (as
     # :func:`~simulator.results.venue_total_row` adds them): open interest, bad debt and fees
     # here, the flows' from the rows after the loop (only a market with events has any).
     oi_long_total = oi_short_total = bad_debt_total = fees_total = 0.0
-    for (symbol, exo, index, outside, mark, amm, oi_long, oi_short, bad_debt, rate, fees,
-         size) in columns:  # fmt: skip
+    for symbol, (exo, index, outside, mark, amm, oi_long, oi_short, bad_debt, rate, fees,
+                 size) in columns:  # fmt: skip
         oi_long_usd, oi_short_usd = oi_long * index, oi_short * index
         oi_long_total += oi_long_usd
         oi_short_total += oi_short_usd
@@ -110,7 +114,7 @@ def step_rows(
             "market": symbol,
             "price_exogenous_usd": exo,
             "price_oracle_usd": index,
-            "price_outside_usd": outside,
+            "price_outside_usd": None if no_outside else outside,
             "price_mark_usd": mark,
             "price_amm_usd": amm,
             "oi_long_usd": oi_long_usd,
@@ -125,7 +129,7 @@ def step_rows(
             "bad_debt_final_usd": 0,
             "funding_rate": rate,
             "fees_usd": fees,
-            "mm_vault_size_base": size,
+            "mm_vault_size_base": None if no_size else size,
         }
         mine = liquidations_of.get(symbol) if liquidations_of else None
         if mine:
@@ -183,25 +187,6 @@ _GROUP_OF_KIND = {
 }
 #: The event kinds :func:`step_rows` reads (the rest of a step's events do not move its rows).
 STEP_EVENT_KINDS = frozenset(_GROUP_OF_KIND)
-
-
-def _floats(values: Any) -> list[float]:
-    """Per-market values as Python floats (float64 first; a float64 array as it is)."""
-    if type(values) is np.ndarray and values.dtype == _FLOAT64:
-        return values.tolist()
-    return np.asarray(values, dtype=np.float64).tolist()
-
-
-def _changes(level: Any, previous: np.ndarray) -> list[float]:
-    """``level - previous`` per market as Python floats (``astype(float)`` of the difference
-    when it is not float64 already)."""
-    change = np.asarray(level) - previous
-    if change.dtype != _FLOAT64:
-        change = change.astype(float)
-    return change.tolist()
-
-
-_FLOAT64 = np.dtype(np.float64)
 
 
 def _mm_vault_equity(levels: dict[str, Any]) -> float | None:

@@ -78,15 +78,16 @@ class Breaker:
             h.append((now, price))
         self._cache.clear()
 
-    def pushed_many(self, markets: list[int], now: int, prices: Any) -> None:
-        """:meth:`pushed` of each market of ``markets`` (accepted pushes at ``now``), at its
-        price ``prices[m]`` (the venue's price array)."""
-        for m in markets:
-            h = self.history[m]
-            if h[-1][0] == now:
-                h[-1] = (now, prices[m])
-            else:
-                h.append((now, prices[m]))
+    def pushed_many(self, codes: list[int], accepted: int, now: int, prices: Any) -> None:
+        """:meth:`pushed` of each market ``m`` whose ``codes[m]`` is ``accepted`` (its push at
+        ``now`` accepted), in market order, at its price ``prices[m]`` (the venue's price
+        array); ``codes`` may run past the markets."""
+        for m, h in enumerate(self.history):
+            if codes[m] == accepted:
+                if h[-1][0] == now:
+                    h[-1] = (now, prices[m])
+                else:
+                    h.append((now, prices[m]))
         self._cache.clear()
 
     def reference(self, venue: VenueState, m: int, window: int) -> Any:

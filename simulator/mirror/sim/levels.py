@@ -13,6 +13,7 @@ backstop vault's levels are :func:`simulator.mirror.sim.backstop.levels`.
 
 from __future__ import annotations
 
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -112,7 +113,7 @@ def levels_of(venue: VenueState, amm: dict[str, np.ndarray] | None = None) -> di
         "mm_vault_size_base": np.zeros(m),
         "mm_vault_equity_usd": np.nan,
         # every ledger 0 (as most blocks): the integers ``ledgers`` reads, without reading them
-        "ledgers": [dict(_ZERO_LEDGER) for _ in range(m)] if ledger_zero else venue.ledgers(),
+        "ledgers": list(map(dict, repeat(_ZERO_LEDGER, m))) if ledger_zero else venue.ledgers(),
         "extra": [],
         **(backstop.levels(venue) if venue.backstop is not None else {}),
     }

@@ -58,18 +58,19 @@ def post(s: EngineState, venue: VenueState, feed: np.ndarray) -> int:
     if venue.exact_mode:
         return _push_each(s, venue, feed, units)
     feed = np.ascontiguousarray(feed, dtype=np.float64)
+    m = len(feed)
     codes = _push_many(feed, units, venue.max_deviation_bps, venue._market_floats,
-                       venue._market_ints, _PUSH_AT, venue.now)  # fmt: skip
-    posts = codes != _NOT_POSTED
-    s.oracle_price_usd[posts] = feed[posts]  # what the agents believe, accepted or not
-    accepted = np.flatnonzero(codes == _ACCEPTED)
-    if len(accepted):
-        venue.version += len(accepted)
+                       venue._market_ints, _PUSH_AT, venue.now, s.oracle_price_usd).tolist()  # fmt: skip
+    posts, accepted, undecided = codes[m:]
+    if accepted:
+        venue.version += accepted
         if venue.breaker is not None:
-            venue.breaker.pushed_many(accepted.tolist(), venue.now, venue.price)
-    for m in np.flatnonzero(codes == _UNDECIDED).tolist():  # exactly, in Python integers
-        venue.push_price(m, posted_wad(float(feed[m]), float(units[m])))
-    return int(np.count_nonzero(posts))
+            venue.breaker.pushed_many(codes, _ACCEPTED, venue.now, venue.price)
+    if undecided:  # exactly, in Python integers
+        for j in range(m):
+            if codes[j] == _UNDECIDED:
+                venue.push_price(j, posted_wad(float(feed[j]), float(units[j])))
+    return posts
 
 
 def _push_each(s: EngineState, venue: VenueState, feed: np.ndarray, units: np.ndarray) -> int:
@@ -95,25 +96,30 @@ _PUSH_AT = np.array([jit_calls.F_PRICE, jit_calls.I_UPDATED_AT], dtype=np.int64)
 
 
 @_jit
-def _push_many(feed, units, max_deviation_bps, market_floats, market_ints, at, now):
+def _push_many(feed, units, max_deviation_bps, market_floats, market_ints, at, now, believed):
     """Fast mode's ``Oracle.pushPrice`` of every market whose ``feed`` price is not NaN, as
     :meth:`~simulator.mirror.sim.venue.VenueState.push_price` makes it with
-    :func:`posted_wad`: per market a code (``_ACCEPTED`` ...). The posted WAD is
-    ``units[j] * 1e10`` (``units`` of :func:`_price_units`: a whole float below 2**53, so the
-    product is ``float(int(units) * 10**10)``, correctly rounded); a NaN unit is
-    ``_UNDECIDED``. With a ``maxDeviationBps`` the check ``|wad - previous| * 1e4 > bps *
-    previous`` (``previous`` the stored price, a whole float) is made in floats when its sides
-    differ by more than 1e-9 of the larger (their float error is below 1e-11 of it), else left
-    ``_UNDECIDED`` (the Python integers decide). An accepted push writes the price (``market_floats[at[0]]``) and the
-    push's time ``now`` (``market_ints[at[1]]``)."""
+    :func:`posted_wad`, each posted price written into ``believed`` (the agents' belief,
+    accepted or not): per market ``j`` a code ``out[j]`` (``_NOT_POSTED`` ...), then the counts
+    of pushes, accepted ones and undecided ones (``out[M:]``). The posted WAD is ``units[j] *
+    1e10`` (``units`` of :func:`_price_units`: a whole float below 2**53, so the product is
+    ``float(int(units) * 10**10)``, correctly rounded); a NaN unit is ``_UNDECIDED``. With a
+    ``maxDeviationBps`` the check ``|wad - previous| * 1e4 > bps * previous`` (``previous``
+    the stored price, a whole float) is made in floats when its sides differ by more than 1e-9
+    of the larger (their float error is below 1e-11 of it), else left ``_UNDECIDED`` (the
+    Python integers decide). An accepted push writes the price (``market_floats[at[0]]``) and
+    the push's time ``now`` (``market_ints[at[1]]``)."""
     m = feed.shape[0]
-    codes = np.zeros(m, dtype=np.int64)
+    out = np.zeros(m + 3, dtype=np.int64)
     for j in range(m):
         if feed[j] != feed[j]:
             continue
+        believed[j] = feed[j]
+        out[m] += 1
         u = units[j]
         if u != u:
-            codes[j] = 3
+            out[j] = 3
+            out[m + 2] += 1
             continue
         wad = u * 1e10
         dev = max_deviation_bps[j]
@@ -122,15 +128,17 @@ def _push_many(feed, units, max_deviation_bps, market_floats, market_ints, at, n
             lhs = abs(wad - previous) * 1e4
             rhs = dev * previous
             if abs(lhs - rhs) <= 1e-9 * max(lhs, rhs):
-                codes[j] = 3
+                out[j] = 3
+                out[m + 2] += 1
                 continue
             if lhs > rhs:
-                codes[j] = 2
+                out[j] = 2
                 continue
         market_floats[at[0], j] = wad
         market_ints[at[1], j] = now
-        codes[j] = 1
-    return codes
+        out[j] = 1
+        out[m + 1] += 1
+    return out
 
 
 def posted_wad(price_usd: float, units: float) -> int:
