@@ -26,7 +26,6 @@ returns the error as the chain's decoder prints it (``Name(arg=value, ...)``).
 from __future__ import annotations
 
 import math
-import operator
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -55,13 +54,6 @@ markets) runs in plain floats (:meth:`VenueState._cross_health_floats`), more th
 vectorized kernels."""
 
 __all__ = ["Liquidation", "Reverted", "VenueState", "error_text", "where_sum"]
-
-#: :meth:`VenueState._check_packed`'s reads: every packed attribute (in :data:`jit_calls.PACKED`
-#: order), a view's base, the packed arrays, and per attribute the index of its packed array.
-_PACKED_VIEWS = operator.attrgetter(*(k for _, names, _ in jit_calls.PACKED for k in names))
-_BASE = operator.attrgetter("base")
-_PACKED_OWNERS = operator.attrgetter(*(packed for packed, _, _ in jit_calls.PACKED))
-_OWNER_OF_VIEW = tuple(i for i, (_, names, _) in enumerate(jit_calls.PACKED) for _ in names)
 
 #: Where :func:`scalar.funding_rows` reads the packed arrays: the market floats' rows of the
 #: price, the long and short open interest, the stored rate, the long and short index, then the
@@ -269,18 +261,14 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
 
     def _check_packed(self) -> None:
         """Fast mode: every packed attribute still a view of its packed array (a rebound one
-        would leave the compiled calls reading stale values): the ids of the views' bases
-        against the packed arrays' (a few C calls, no Python call per attribute)."""
-        bases = list(map(id, map(_BASE, _PACKED_VIEWS(self))))
-        owners = _PACKED_OWNERS(self)
-        if bases != list(map(id, map(owners.__getitem__, _OWNER_OF_VIEW))):
-            for packed, names, _ in jit_calls.PACKED:
-                rows = getattr(self, packed)
-                for k in names:
-                    if getattr(self, k).base is not rows:
-                        raise RuntimeError(
-                            f"fast-mode venue array {k!r} was rebound: write it in place"
-                        )
+        would leave the compiled calls reading stale values)."""
+        for packed, names, _ in jit_calls.PACKED:
+            rows = getattr(self, packed)
+            for k in names:
+                if getattr(self, k).base is not rows:
+                    raise RuntimeError(
+                        f"fast-mode venue array {k!r} was rebound: write it in place"
+                    )
 
     def jit_buffers(self) -> tuple:
         """Fast mode: what the compiled calls (:mod:`~simulator.mirror.sim.jit_calls`) read
