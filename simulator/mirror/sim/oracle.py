@@ -7,7 +7,9 @@ faults (lag, stale, bad print), rounded to 8 decimals as the engine sends it
 (:func:`posted_wad`: every market's WAD from one compiled call, :func:`_price_units`, equal to
 ``to_wad(round(price, 8))``). A push the oracle refuses (a move beyond its
 ``maxDeviationBps``) keeps the old price in the venue, while the agents believe the new one, as
-on chain.
+on chain. In fast mode every market's push is one compiled call a step (:func:`post`,
+:func:`_push_many`: the venue's prices and push times written in place, the agents' belief,
+the counts), the breaker's histories after it.
 
 With feedback the venues' prices and the median of the sources are one compiled call
 (:func:`_source_median`: what :func:`simulator.prices.sources.venue_prices` and

@@ -7,7 +7,9 @@ arrays of one account was most of a run's time (a liquidation ~1.5 ms through th
 holds fast mode's decisions and amounts to exact mode's. Since session 25 a fast trade and a
 fast liquidation run compiled (:mod:`~simulator.mirror.sim.jit_calls`, these formulas in numba,
 held to them bit for bit by ``tests/mirror/test_mirror_jit_calls.py``); the views
-(``cross_health`` of a few accounts, ``mark``, the funding at now) still run here.
+(``cross_health`` of a few accounts, ``mark``) still run here; the funding at now of every
+market is one compiled call since session 28 (:func:`funding_rows`, :func:`funding_now`'s
+operations in its order).
 
 A market is a :class:`Params` (its parameters as floats, WAD; tiers as lists). Values are WAD
 floats, sizes signed.
