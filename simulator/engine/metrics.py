@@ -17,7 +17,8 @@ import numpy as np
 
 from simulator.engine.events import ADL_KINDS, LIQUIDATION_KINDS
 from simulator.protocol.venue_contracts import VenueBackstopVault
-from simulator.results import venue_total_row
+from simulator.results import SUMMED_STEP_COLUMNS
+from simulator.results.schema import venue_total_row_of
 
 #: Decimals of a backstop vault share: the asset's 6 plus the vault's virtual-share offset.
 VAULT_SHARE_DECIMALS = VenueBackstopVault.SHARE_DECIMALS
@@ -38,7 +39,8 @@ def step_rows(
 ) -> list[dict[str, Any]]:
     """The step's ``steps.parquet`` rows from the levels read after the block and its event
     rows: one row per market of ``symbols`` (in order), then the venue-total (``"ALL"``) row
-    (:func:`~simulator.results.venue_total_row`).
+    (:func:`~simulator.results.venue_total_row`'s row, its sums made here as the rows are:
+    :func:`~simulator.results.schema.venue_total_row_of`).
 
     Flows per market: liquidated notional and accounts (liquidations, partial ones and
     backstop takeovers of that market's positions), ADL haircuts and overshoot, the change of
@@ -57,11 +59,11 @@ def step_rows(
     liquidations_of: dict[Any, list[dict[str, Any]]] = {}
     adl_of: dict[Any, list[dict[str, Any]]] = {}
     final_of: dict[Any, list[dict[str, Any]]] = {}
-    group = _GROUP_OF_KIND.get
     for e in events:
-        g = group(e["kind"])
-        if g is None:
+        kind = e["kind"]
+        if kind not in _GROUP_OF_KIND:
             continue
+        g = _GROUP_OF_KIND[kind]
         if g == _LIQUIDATION:
             liquidations.append(e)
             liquidations_of.setdefault(e.get("market"), []).append(e)
@@ -70,40 +72,53 @@ def step_rows(
         else:
             final_of.setdefault(e.get("market"), []).append(e)
 
-    n_markets = len(symbols)
-    nothing = [None] * n_markets  # a column this step does not fill
     vault_equity = _mm_vault_equity(levels)
-    columns = zip(
-        symbols,
-        _floats(exogenous_usd),
-        _floats(levels["index_usd"]),
-        nothing if outside_usd is None else _floats(outside_usd),
-        _floats(levels["mark_usd"]),
-        _floats(levels["amm_price_usd"]),
-        _floats(levels["oi_long_base"]),
-        _floats(levels["oi_short_base"]),
-        _changes(levels["bad_debt_usd"], previous_bad_debt_usd),
-        _floats(levels["funding_rate_per_hour"]),
-        _changes(levels["fees_cum_usd"], previous_fees_usd),
-        # the vault's signed size per market (base units), None without one
-        nothing if vault_equity is None else _floats(levels["mm_vault_size_base"]),
-        strict=True,
+    # The per-market values as one float64 table (each row converted as ``np.asarray(x,
+    # float64)`` converts it; a column not filled this step holds the exogenous prices, unread),
+    # then Python floats in one ``tolist``: per market its column.
+    table = np.array(
+        [
+            exogenous_usd,
+            levels["index_usd"],
+            exogenous_usd if outside_usd is None else outside_usd,
+            levels["mark_usd"],
+            levels["amm_price_usd"],
+            levels["oi_long_base"],
+            levels["oi_short_base"],
+            levels["bad_debt_usd"] - previous_bad_debt_usd,
+            levels["funding_rate_per_hour"],
+            levels["fees_cum_usd"] - previous_fees_usd,
+            # the vault's signed size per market (base units), None without one
+            exogenous_usd if vault_equity is None else levels["mm_vault_size_base"],
+        ],
+        dtype=np.float64,
     )
+    columns = zip(symbols, table.T.tolist(), strict=True)
+    no_outside, no_size = outside_usd is None, vault_equity is None
     timestamp_s = step * step_seconds
     rows = []
-    for (symbol, exo, index, outside, mark, amm, oi_long, oi_short, bad_debt, rate, fees,
-         size) in columns:  # fmt: skip
+    # The venue-total row's sums, market by market in order from 0.0 (as
+    # :func:`~simulator.results.venue_total_row` adds them): open interest, bad debt and fees
+    # here, the flows' from the rows after the loop (only a market with events has any).
+    oi_long_total = oi_short_total = bad_debt_total = fees_total = 0.0
+    for symbol, (exo, index, outside, mark, amm, oi_long, oi_short, bad_debt, rate, fees,
+                 size) in columns:  # fmt: skip
+        oi_long_usd, oi_short_usd = oi_long * index, oi_short * index
+        oi_long_total += oi_long_usd
+        oi_short_total += oi_short_usd
+        bad_debt_total += bad_debt
+        fees_total += fees
         row = {
             "step": step,
             "timestamp_s": timestamp_s,
             "market": symbol,
             "price_exogenous_usd": exo,
             "price_oracle_usd": index,
-            "price_outside_usd": outside,
+            "price_outside_usd": None if no_outside else outside,
             "price_mark_usd": mark,
             "price_amm_usd": amm,
-            "oi_long_usd": oi_long * index,
-            "oi_short_usd": oi_short * index,
+            "oi_long_usd": oi_long_usd,
+            "oi_short_usd": oi_short_usd,
             # The flows below: the sums of an empty market (int 0, as ``sum`` of nothing).
             "liquidated_notional_long_usd": 0,
             "liquidated_notional_short_usd": 0,
@@ -114,9 +129,9 @@ def step_rows(
             "bad_debt_final_usd": 0,
             "funding_rate": rate,
             "fees_usd": fees,
-            "mm_vault_size_base": size,
+            "mm_vault_size_base": None if no_size else size,
         }
-        mine = liquidations_of.get(symbol)
+        mine = liquidations_of.get(symbol) if liquidations_of else None
         if mine:
             row["liquidated_notional_long_usd"] = sum(
                 e["notional_usd"] or 0 for e in mine if e["side"] == "long"
@@ -125,14 +140,22 @@ def step_rows(
                 e["notional_usd"] or 0 for e in mine if e["side"] == "short"
             )
             row["accounts_liquidated"] = len({e["account"] for e in mine})
-        adl = adl_of.get(symbol)
+        adl = adl_of.get(symbol) if adl_of else None
         if adl:
             row["adl_haircut_usd"] = sum(e["amount_usd"] or 0 for e in adl)
             row["adl_overshoot_usd"] = sum(json.loads(e["detail"])["overshoot_usd"] for e in adl)
-        final = final_of.get(symbol)
+        final = final_of.get(symbol) if final_of else None
         if final:
             row["bad_debt_final_usd"] = sum(e["amount_usd"] for e in final)
         rows.append(row)
+    flows = [0.0] * len(_FLOW_COLUMNS)  # each from 0.0, a market's int 0 adding nothing
+    if liquidations_of or adl_of or final_of:
+        for row in rows:
+            for i, name in enumerate(_FLOW_COLUMNS):
+                flows[i] += row[name]
+    l_long, l_short, haircut, overshoot, final_total = flows
+    sums = (oi_long_total, oi_short_total, l_long, l_short, haircut, overshoot, bad_debt_total,
+            final_total, fees_total)  # fmt: skip
     vault_assets, supply = levels["vault_assets_usd"], levels["vault_supply"]
     venue = {
         "insurance_fund_usd": levels["insurance_fund_usd"],
@@ -145,7 +168,14 @@ def step_rows(
         "mm_vault_equity_usd": vault_equity,
     }
     accounts = len({e["account"] for e in liquidations})
-    return rows + [venue_total_row(rows, accounts_liquidated=accounts, venue=venue)]
+    return rows + [venue_total_row_of(rows, sums, accounts_liquidated=accounts, venue=venue)]
+
+
+#: The flows' step columns, in :data:`~simulator.results.SUMMED_STEP_COLUMNS`' order.
+_FLOW_COLUMNS = ("liquidated_notional_long_usd", "liquidated_notional_short_usd",
+                 "adl_haircut_usd", "adl_overshoot_usd", "bad_debt_final_usd")  # fmt: skip
+assert SUMMED_STEP_COLUMNS == ("oi_long_usd", "oi_short_usd", *_FLOW_COLUMNS[:4],
+                               "bad_debt_usd", _FLOW_COLUMNS[4], "fees_usd")  # fmt: skip
 
 
 #: :func:`step_rows`' groups of event kinds: liquidations, ADL summaries, final bad debt.
@@ -157,25 +187,6 @@ _GROUP_OF_KIND = {
 }
 #: The event kinds :func:`step_rows` reads (the rest of a step's events do not move its rows).
 STEP_EVENT_KINDS = frozenset(_GROUP_OF_KIND)
-
-
-def _floats(values: Any) -> list[float]:
-    """Per-market values as Python floats (float64 first; a float64 array as it is)."""
-    if type(values) is np.ndarray and values.dtype == _FLOAT64:
-        return values.tolist()
-    return np.asarray(values, dtype=np.float64).tolist()
-
-
-def _changes(level: Any, previous: np.ndarray) -> list[float]:
-    """``level - previous`` per market as Python floats (``astype(float)`` of the difference
-    when it is not float64 already)."""
-    change = np.asarray(level) - previous
-    if change.dtype != _FLOAT64:
-        change = change.astype(float)
-    return change.tolist()
-
-
-_FLOAT64 = np.dtype(np.float64)
 
 
 def _mm_vault_equity(levels: dict[str, Any]) -> float | None:

@@ -86,17 +86,17 @@ def oracle_model(scenario: Scenario) -> OracleModel:
     )
 
 
-_last_model: tuple[Scenario, OracleModel] | None = None
-
-
-def run_oracle_model(scenario: Scenario) -> OracleModel:
-    """:func:`oracle_model` of ``scenario``, remembered for the last scenario by identity: the
-    lru cache's key is the scenario's hash, a fingerprint read through pydantic on every call
-    (two calls a step)."""
-    global _last_model
-    last = _last_model
-    if last is None or last[0] is not scenario:
-        last = _last_model = (scenario, oracle_model(scenario))
+def run_oracle_model(ctx: Context | Scenario) -> OracleModel:
+    """:func:`oracle_model` of the run's scenario, kept in the run's context
+    (:attr:`~simulator.engine.context.Context.memo`: the lru cache's key is the scenario's
+    hash, a fingerprint read through pydantic on every call, two calls a step). Given a
+    scenario, :func:`oracle_model` of it."""
+    if isinstance(ctx, Scenario):
+        return oracle_model(ctx)
+    memo = ctx.memo
+    last = memo.get("oracle_model")
+    if last is None or last[0] is not ctx.scenario:
+        last = memo["oracle_model"] = (ctx.scenario, oracle_model(ctx.scenario))
     return last[1]
 
 
@@ -126,7 +126,7 @@ def plan_oracle(ctx: Context, s: EngineState, t: int, exo_usd: np.ndarray) -> li
     v = ctx.venue
     s.outside_price_usd[t] = exo_usd * np.exp(s.permanent_log_impact + s.transient_log_impact)
     if ctx.feedback:
-        model = run_oracle_model(ctx.scenario)
+        model = run_oracle_model(ctx)
         source = source_median_usd(model, s.outside_price_usd, s.amm_price_usd, t)
     else:
         source = exo_usd

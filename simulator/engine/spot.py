@@ -125,7 +125,7 @@ def _constants(ctx: Context) -> _Constants:
     """The kernel's constants of ``ctx`` (which nothing changes during a run), kept in the
     context's :attr:`~simulator.engine.context.Context.memo` with the oracle model they were
     made from."""
-    model = run_oracle_model(ctx.scenario)
+    model = run_oracle_model(ctx)
     last = ctx.memo.get("spot_constants")
     if last is not None and last[0] is model:
         return last[1]

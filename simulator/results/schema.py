@@ -403,6 +403,34 @@ def venue_total_row(
     return row
 
 
+def venue_total_row_of(
+    market_rows: Sequence[Mapping[str, Any]],
+    sums: Sequence[float] | None,
+    *,
+    accounts_liquidated: int,
+    venue: Mapping[str, Any],
+) -> dict[str, Any]:
+    """:func:`venue_total_row` with the sums made by the caller: ``sums`` holds
+    :data:`SUMMED_STEP_COLUMNS`' sums over ``market_rows`` in that order (Python floats, each
+    as :func:`venue_total_row` adds it: from 0.0, the rows in their order, a null as 0.0). The
+    same row, keys in the same order."""
+    if not market_rows:
+        raise ValueError("a venue-total row needs at least one market row")
+    first = market_rows[0]
+    row: dict[str, Any] = {"step": first["step"], "timestamp_s": first["timestamp_s"]}
+    row["market"] = VENUE
+    row.update(_NULL_MARKET_ONLY)
+    row.update(zip(SUMMED_STEP_COLUMNS, sums, strict=True))
+    row["accounts_liquidated"] = int(accounts_liquidated)
+    for name in VENUE_ONLY_STEP_COLUMNS:
+        row[name] = venue.get(name)
+    return row
+
+
+_NULL_MARKET_ONLY = dict.fromkeys(MARKET_ONLY_STEP_COLUMNS)
+""":data:`MARKET_ONLY_STEP_COLUMNS`, each null (the venue-total row's)."""
+
+
 def _present(value: Any) -> bool:
     return value is not None and not (isinstance(value, float) and math.isnan(value))
 

@@ -162,16 +162,27 @@ def test_levels_equal_the_old_conversions_on_drawn_values():
     names = ("price", "long_oi", "short_oi", "fees", "penalties", "socialized", "rate",
              "long_index", "short_index")  # fmt: skip
     ledger = ("bad_debt_longs", "bad_debt_shorts")  # the ledgers read them as integers
+    zero_ledgers = 0
     for _ in range(300):
         for name in names:
             getattr(venue, name)[:] = _drawn(rng, (m,))  # in place: packed views stay views
         for name in ledger:
             getattr(venue, name)[:] = _drawn(rng, (m,), finite=True)
         venue.final_bad_debt[:] = _drawn(rng, (m, 2), finite=True)
+        venue.adl_contracts[:] = _drawn(rng, (m, 2), finite=True)
+        if rng.random() < 0.3:  # every ledger 0 (the zeros of either sign), or all but one
+            for arr in (venue.bad_debt_longs, venue.bad_debt_shorts, venue.final_bad_debt,
+                        venue.adl_contracts):  # fmt: skip
+                arr[...] = rng.choice([0.0, -0.0], arr.shape)
+            if rng.random() < 0.5:
+                arr[rng.integers(0, m), rng.integers(0, 2)] = 1e18
         venue.markets.margin_scale[:] = _drawn(rng, (m,))
         venue.version += 1  # a new funding state at the drawn values
         with np.errstate(all="ignore"):
-            _check(levels_of(venue), old_levels_of(venue))
+            got = levels_of(venue)
+            _check(got, old_levels_of(venue))
+        zero_ledgers += not any(any(ledger.values()) for ledger in got["ledgers"])
+    assert zero_ledgers > 30
 
 
 def test_to_float_equals_its_old_form():

@@ -78,6 +78,18 @@ class Breaker:
             h.append((now, price))
         self._cache.clear()
 
+    def pushed_many(self, codes: list[int], accepted: int, now: int, prices: Any) -> None:
+        """:meth:`pushed` of each market ``m`` whose ``codes[m]`` is ``accepted`` (its push at
+        ``now`` accepted), in market order, at its price ``prices[m]`` (the venue's price
+        array); ``codes`` may run past the markets."""
+        for m, h in enumerate(self.history):
+            if codes[m] == accepted:
+                if h[-1][0] == now:
+                    h[-1] = (now, prices[m])
+                else:
+                    h.append((now, prices[m]))
+        self._cache.clear()
+
     def reference(self, venue: VenueState, m: int, window: int) -> Any:
         """Market ``m``'s TWAP over ``window`` seconds now (cached per block time)."""
         key = (m, venue.now, window)

@@ -13,6 +13,7 @@ backstop vault's levels are :func:`simulator.mirror.sim.backstop.levels`.
 
 from __future__ import annotations
 
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -62,6 +63,7 @@ def levels_of(venue: VenueState, amm: dict[str, np.ndarray] | None = None) -> di
     converts each value from the chain's integer (:func:`floats`)."""
     f = venue.funding()
     m = venue.n_markets
+    ledger_zero = False
     if venue.exact_mode:
         rate = floats(f.funding_rate_per_day)
         index, oi_long, oi_short = (
@@ -80,12 +82,13 @@ def levels_of(venue: VenueState, amm: dict[str, np.ndarray] | None = None) -> di
         fund_units = int(venue.fund) // UNIT
         mark = floats(venue.mark())
     else:
-        (index, oi_long, oi_short, per_hour, rate, scale, bad_debt, fees, socialized,
-         mark) = _level_floats(
+        table, ledger_zero = _level_floats(
             venue._market_floats, _AT, f.funding_rate_per_day, venue.markets.margin_scale,
             venue.jit_buffers()[0], venue.bad_debt_longs, venue.bad_debt_shorts,
-            venue.final_bad_debt, venue.socialized,
+            venue.final_bad_debt, venue.socialized, venue.adl_contracts,
         )  # fmt: skip
+        (index, oi_long, oi_short, per_hour, rate, scale, bad_debt, fees, socialized,
+         mark) = table  # fmt: skip
         fund_units = float(venue.fund) / UNIT
     if amm is None:
         amm = {name: np.full(m, np.nan) for name in _AMM_LEVELS}
@@ -109,11 +112,17 @@ def levels_of(venue: VenueState, amm: dict[str, np.ndarray] | None = None) -> di
         "vault_size_wad": np.zeros(m, dtype=object),
         "mm_vault_size_base": np.zeros(m),
         "mm_vault_equity_usd": np.nan,
-        "ledgers": venue.ledgers(),
+        # every ledger 0 (as most blocks): the integers ``ledgers`` reads, without reading them
+        "ledgers": list(map(dict, repeat(_ZERO_LEDGER, m))) if ledger_zero else venue.ledgers(),
         "extra": [],
         **(backstop.levels(venue) if venue.backstop is not None else {}),
     }
 
+
+#: A market's ledger (:meth:`~simulator.mirror.sim.venue.VenueState.ledgers`) when all of its
+#: fields are 0.
+_ZERO_LEDGER = {"badDebtLongs": 0, "badDebtShorts": 0, "adlContractsLongs": 0,
+                "adlContractsShorts": 0, "finalBadDebtLongs": 0, "finalBadDebtShorts": 0}  # fmt: skip
 
 #: The spot AMMs' levels (:meth:`~simulator.mirror.sim.spot.SpotBook.levels`).
 _AMM_LEVELS = ("amm_reserve_usd", "amm_reserve_base", "amm_price_usd")
@@ -129,7 +138,7 @@ _AT = np.array([jit_calls.F_PRICE, jit_calls.F_LONG_OI, jit_calls.F_SHORT_OI, ji
 
 @_jit
 def _level_floats(market_floats, at, rate, scale, params, bad_debt_longs, bad_debt_shorts,
-                  final_bad_debt, socialized):  # fmt: skip
+                  final_bad_debt, socialized, adl_contracts):  # fmt: skip
     """Fast mode's per-market levels from the venue's WAD floats: the packed market floats
     (rows ``at[:5]``: price, long and short open interest, fees, penalties), the funding rate
     per day, the margin scale, the packed parameters (column ``at[5]``: the skew scale), the
@@ -139,10 +148,18 @@ def _level_floats(market_floats, at, rate, scale, params, bad_debt_longs, bad_de
     as :func:`floats` divides (the rate per hour the rate per day ``/ 24``, the sums in
     :func:`levels_of`'s exact-mode order), and the mark: ``fillPrice(market, 0)`` as
     :meth:`~simulator.mirror.sim.venue.VenueState.mark` prices it
-    (:func:`simulator.mirror.sim.scalar.fill_price` of the skew, a delta of 0), ``/ 1e18``."""
+    (:func:`simulator.mirror.sim.scalar.fill_price` of the skew, a delta of 0), ``/ 1e18``.
+    With it, whether every market's ledger fields (the bad debts, outstanding and final, and
+    the contracts queued for ADL, ``adl_contracts`` (M, 2)) are 0 (what
+    :meth:`~simulator.mirror.sim.venue.VenueState.ledgers` reads)."""
     m = rate.shape[0]
     out = np.empty((10, m))
+    ledger_zero = True
     for j in range(m):
+        if (bad_debt_longs[j] != 0 or bad_debt_shorts[j] != 0 or final_bad_debt[j, 0] != 0
+                or final_bad_debt[j, 1] != 0 or adl_contracts[j, 0] != 0
+                or adl_contracts[j, 1] != 0):  # fmt: skip
+            ledger_zero = False
         price = market_floats[at[0], j]
         long_oi = market_floats[at[1], j]
         short_oi = market_floats[at[2], j]
@@ -163,7 +180,7 @@ def _level_floats(market_floats, at, rate, scale, params, bad_debt_longs, bad_de
             fill = price + (2.0 * (long_oi - short_oi) + 0.0) * price / (2.0 * skew_scale)
             mark = fill if fill > 0 else 0.0
         out[9, j] = mark / 1e18
-    return out
+    return out, ledger_zero
 
 
 def unit_health(

@@ -7,7 +7,9 @@ faults (lag, stale, bad print), rounded to 8 decimals as the engine sends it
 (:func:`posted_wad`: every market's WAD from one compiled call, :func:`_price_units`, equal to
 ``to_wad(round(price, 8))``). A push the oracle refuses (a move beyond its
 ``maxDeviationBps``) keeps the old price in the venue, while the agents believe the new one, as
-on chain.
+on chain. In fast mode every market's push is one compiled call a step (:func:`post`,
+:func:`_push_many`: the venue's prices and push times written in place, the agents' belief,
+the counts), the breaker's histories after it.
 
 With feedback the venues' prices and the median of the sources are one compiled call
 (:func:`_source_median`: what :func:`simulator.prices.sources.venue_prices` and
@@ -26,6 +28,7 @@ from simulator.engine.context import Context
 from simulator.engine.oracle import OracleModel
 from simulator.engine.state import EngineState
 from simulator.jit import kernel as _jit
+from simulator.mirror.sim import jit_calls
 from simulator.mirror.sim.venue import VenueState
 from simulator.units import to_wad
 
@@ -45,7 +48,36 @@ def push_prices(
         feed = np.asarray(ctx.faults.feed_markets(t, s.feed_prices_usd[: t + 1]), dtype=np.float64)
     else:  # no lag, no stale step, no bad print: every oracle posts its source price
         feed = s.feed_prices_usd[t]
+    return post(s, venue, feed)
+
+
+def post(s: EngineState, venue: VenueState, feed: np.ndarray) -> int:
+    """Every oracle posts its ``feed`` price (USD, per market; NaN: no push) as the engine
+    sends it (:func:`posted_wad`), into the venue; the agents' belief ``s.oracle_price_usd``
+    takes every posted price, accepted or not. Returns the pushes sent. Fast mode: one compiled
+    call (:func:`_push_many`), then the breaker's histories of the accepted pushes."""
     units = _price_units(feed)
+    if venue.exact_mode:
+        return _push_each(s, venue, feed, units)
+    feed = np.ascontiguousarray(feed, dtype=np.float64)
+    m = len(feed)
+    codes = _push_many(feed, units, venue.max_deviation_bps, venue._market_floats,
+                       venue._market_ints, _PUSH_AT, venue.now, s.oracle_price_usd).tolist()  # fmt: skip
+    posts, accepted, undecided = codes[m:]
+    if accepted:
+        venue.version += accepted
+        if venue.breaker is not None:
+            venue.breaker.pushed_many(codes, _ACCEPTED, venue.now, venue.price)
+    if undecided:  # exactly, in Python integers
+        for j in range(m):
+            if codes[j] == _UNDECIDED:
+                venue.push_price(j, posted_wad(float(feed[j]), float(units[j])))
+    return posts
+
+
+def _push_each(s: EngineState, venue: VenueState, feed: np.ndarray, units: np.ndarray) -> int:
+    """The pushes one :meth:`~simulator.mirror.sim.venue.VenueState.push_price` call each
+    (exact mode: the venue's prices are Python integers)."""
     sent = 0
     for m, (price, unit) in enumerate(zip(feed.tolist(), units.tolist(), strict=True)):
         if price == price:  # not NaN: the oracle posts
@@ -53,6 +85,62 @@ def push_prices(
             s.oracle_price_usd[m] = price
             sent += 1
     return sent
+
+
+#: :func:`_push_many`'s outcome per market: no push (a NaN price: the fault holds the oracle),
+#: accepted (the venue's price and time written), refused (beyond ``maxDeviationBps``: nothing
+#: written), undecided (left to :meth:`~simulator.mirror.sim.venue.VenueState.push_price`).
+_NOT_POSTED, _ACCEPTED, _REFUSED, _UNDECIDED = 0, 1, 2, 3
+
+#: Where :func:`_push_many` writes: the market floats' price row, the market ints' row of the
+#: oracle's last accepted push (an argument: a global would be frozen into numba's cache).
+_PUSH_AT = np.array([jit_calls.F_PRICE, jit_calls.I_UPDATED_AT], dtype=np.int64)
+
+
+@_jit
+def _push_many(feed, units, max_deviation_bps, market_floats, market_ints, at, now, believed):
+    """Fast mode's ``Oracle.pushPrice`` of every market whose ``feed`` price is not NaN, as
+    :meth:`~simulator.mirror.sim.venue.VenueState.push_price` makes it with
+    :func:`posted_wad`, each posted price written into ``believed`` (the agents' belief,
+    accepted or not): per market ``j`` a code ``out[j]`` (``_NOT_POSTED`` ...), then the counts
+    of pushes, accepted ones and undecided ones (``out[M:]``). The posted WAD is ``units[j] *
+    1e10`` (``units`` of :func:`_price_units`: a whole float below 2**53, so the product is
+    ``float(int(units) * 10**10)``, correctly rounded); a NaN unit is ``_UNDECIDED``. With a
+    ``maxDeviationBps`` the check ``|wad - previous| * 1e4 > bps * previous`` (``previous``
+    the stored price, a whole float) is made in floats when its sides differ by more than 1e-9
+    of the larger (their float error is below 1e-11 of it), else left ``_UNDECIDED`` (the
+    Python integers decide). An accepted push writes the price (``market_floats[at[0]]``) and
+    the push's time ``now`` (``market_ints[at[1]]``)."""
+    m = feed.shape[0]
+    out = np.zeros(m + 3, dtype=np.int64)
+    for j in range(m):
+        if feed[j] != feed[j]:
+            continue
+        believed[j] = feed[j]
+        out[m] += 1
+        u = units[j]
+        if u != u:
+            out[j] = 3
+            out[m + 2] += 1
+            continue
+        wad = u * 1e10
+        dev = max_deviation_bps[j]
+        if dev != 0:
+            previous = np.round(market_floats[at[0], j])
+            lhs = abs(wad - previous) * 1e4
+            rhs = dev * previous
+            if abs(lhs - rhs) <= 1e-9 * max(lhs, rhs):
+                out[j] = 3
+                out[m + 2] += 1
+                continue
+            if lhs > rhs:
+                out[j] = 2
+                continue
+        market_floats[at[0], j] = wad
+        market_ints[at[1], j] = now
+        out[j] = 1
+        out[m + 1] += 1
+    return out
 
 
 def posted_wad(price_usd: float, units: float) -> int:

@@ -7,7 +7,9 @@ arrays of one account was most of a run's time (a liquidation ~1.5 ms through th
 holds fast mode's decisions and amounts to exact mode's. Since session 25 a fast trade and a
 fast liquidation run compiled (:mod:`~simulator.mirror.sim.jit_calls`, these formulas in numba,
 held to them bit for bit by ``tests/mirror/test_mirror_jit_calls.py``); the views
-(``cross_health`` of a few accounts, ``mark``, the funding at now) still run here.
+(``cross_health`` of a few accounts, ``mark``) still run here; the funding at now of every
+market is one compiled call since session 28 (:func:`funding_rows`, :func:`funding_now`'s
+operations in its order).
 
 A market is a :class:`Params` (its parameters as floats, WAD; tiers as lists). Values are WAD
 floats, sizes signed.
@@ -18,6 +20,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+import numpy as np
+
+from simulator.jit import kernel as _jit
 from simulator.mirror.fixed import BPS, DAY, UNIT, WAD
 from simulator.mirror.markets import MarketArrays
 
@@ -374,3 +379,65 @@ def funding_now(fp: FundingParams, skew, rate, long_index, short_index, price, d
 
 _DAY_WAD = float(DAY * WAD)
 """A day in seconds times WAD, as a float (``float(WAD * DAY)``: the same number)."""
+
+
+#: :func:`funding_array`'s rows: the funding model (0 velocity, 1 premium), the skew scale,
+#: the largest funding velocity, the premium's interest rate and clamp (8h), the rate cap per
+#: day (0 = none), each per market (WAD floats; the model as a float).
+(FP_MODEL, FP_SKEW_SCALE, FP_MAX_VELOCITY, FP_INTEREST, FP_BAND, FP_CAP) = range(6)
+
+
+def funding_array(markets: MarketArrays) -> np.ndarray:
+    """Every market's funding parameters as one (6, M) float64 array (rows ``FP_*``), the
+    values of :func:`funding_params_of`: what :func:`funding_rows` takes."""
+    fp = funding_params_of(markets)
+    return np.array([[float(x) for x in fp.model], fp.skew_scale, fp.max_velocity, fp.interest,
+                     fp.band, fp.cap], dtype=np.float64).reshape(6, markets.count)  # fmt: skip
+
+
+@_jit
+def funding_rows(fp, market_floats, market_ints, now, at, out):
+    """:func:`funding_now` of every market in one compiled call, into ``out`` (3, M): long
+    index, short index, rate per day (WAD floats), from the funding parameters ``fp``
+    (:func:`funding_array`) and the venue's packed market arrays: ``market_floats`` rows
+    ``at[0..5]`` (price, long and short open interest, stored rate, long and short index),
+    ``market_ints`` row ``at[6]`` (the time of the last accrual, s), at ``now`` (s). The same
+    operations in the same order as :func:`funding_now` (Python's ``int`` operands are floats
+    here exactly: ``WAD``, the seconds elapsed); ``tests/mirror/test_mirror_funding_rows.py``
+    holds it to that form bit for bit."""
+    wad = 1e18
+    day_wad = 8.64e22  # float(DAY * WAD): the same number
+    for j in range(fp.shape[1]):
+        price = market_floats[at[0], j]
+        k = market_floats[at[1], j] - market_floats[at[2], j]
+        r = market_floats[at[3], j]
+        li = market_floats[at[4], j]
+        si = market_floats[at[5], j]
+        d = now - market_ints[at[6], j]
+        if d == 0:
+            out[0, j] = li
+            out[1, j] = si
+            out[2, j] = r
+            continue
+        scale = fp[FP_SKEW_SCALE, j]
+        if scale == 0:
+            p = 0.0
+        else:
+            p = k * wad / scale
+            p = -wad if p < -wad else (wad if p > wad else p)
+        model = fp[FP_MODEL, j]
+        if model == 0:
+            new = r + p * fp[FP_MAX_VELOCITY, j] * d / day_wad
+        else:
+            band = fp[FP_BAND, j]
+            q = fp[FP_INTEREST, j] - p
+            new = 3.0 * (p + (-band if q < -band else (band if q > band else q)))
+        cap = fp[FP_CAP, j]
+        if cap != 0:
+            new = -cap if new < -cap else (cap if new > cap else new)
+        average = (r + new) / 2.0 if model == 0 else new
+        x = average * d
+        out[0, j] = li + x * price / day_wad
+        out[1, j] = si + (-x) * price / day_wad
+        out[2, j] = new
+    return out

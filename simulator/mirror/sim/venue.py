@@ -55,6 +55,13 @@ vectorized kernels."""
 
 __all__ = ["Liquidation", "Reverted", "VenueState", "error_text", "where_sum"]
 
+#: Where :func:`scalar.funding_rows` reads the packed arrays: the market floats' rows of the
+#: price, the long and short open interest, the stored rate, the long and short index, then the
+#: market ints' row of the last accrual's time (an argument, not a global numba would freeze).
+_FUNDING_AT = np.array([jit_calls.F_PRICE, jit_calls.F_LONG_OI, jit_calls.F_SHORT_OI,
+                        jit_calls.F_RATE, jit_calls.F_LONG_INDEX, jit_calls.F_SHORT_INDEX,
+                        jit_calls.I_LAST_FUNDING_TIME], dtype=np.int64)  # fmt: skip
+
 
 @dataclass
 class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
@@ -131,7 +138,8 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
     """Fast mode: every market's :class:`~simulator.mirror.sim.scalar.Params` (the one-account
     calls run in plain floats, :mod:`~simulator.mirror.sim.scalar`)."""
     scalar_funding: Any = None
-    """Fast mode: the markets' :class:`~simulator.mirror.sim.scalar.FundingParams`."""
+    """Fast mode: the markets' funding parameters (:func:`~simulator.mirror.sim.scalar.
+    funding_array`), renewed by :meth:`set_parameters`."""
     open_order: list | None = None
     """Per account: its open markets in the venue's ``_open`` order (:meth:`_track_open`)."""
     breaker: Any = None
@@ -228,6 +236,8 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
         if not self.exact_mode:
             if self.scalar_params is None:
                 self.scalar_params = scalar.params_of(self.markets)
+            if self.scalar_funding is None:
+                self.scalar_funding = scalar.funding_array(self.markets)
             self._pack()
             jit_calls.warm()  # the compiled calls loaded here, not in a run's first step
 
@@ -315,7 +325,7 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
         self.max_adl_accounts = np.array([int(p["maxAdlAccountsPerCall"]) for p in ps])
         if not self.exact_mode:
             self.scalar_params = scalar.params_of(self.markets)
-            self.scalar_funding = None
+            self.scalar_funding = scalar.funding_array(self.markets)
         self.version += 1
 
     def guardian(self, m: int, parameter: str, value: Any) -> None:
@@ -367,22 +377,19 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
             f = funding.funding_now(self.markets, self.stored(), self.price, dt)
             self._funding_cache = (key, f)
             return f
-        li, si, rate = self._funding_now_floats()
-        fn = np.array([li, si, rate], dtype=np.float64)  # the compiled calls' (3, M) input
+        fn = self._funding_now_rows()  # the compiled calls' (3, M) input
         f = MarketState(self.long_oi, self.short_oi, fn[0], fn[1], fn[2])
-        self._funding_cache = (key, f, li, si, fn)
+        self._funding_cache = (key, f, fn[0].tolist(), fn[1].tolist(), fn)
         return f
 
-    def _funding_now_floats(self) -> tuple[list, list, list]:
-        """Fast mode: :func:`scalar.funding_now` of every market at the current state (float
-        lists: long index, short index, rate per day)."""
+    def _funding_now_rows(self) -> np.ndarray:
+        """Fast mode: :func:`scalar.funding_now` of every market at the current state in one
+        compiled call (:func:`scalar.funding_rows`): a new (3, M) array of the long index, the
+        short index and the rate per day."""
         if self.scalar_funding is None:
-            self.scalar_funding = scalar.funding_params_of(self.markets)
-        return scalar.funding_now(
-            self.scalar_funding, (self.long_oi - self.short_oi).tolist(), self.rate.tolist(),
-            self.long_index.tolist(), self.short_index.tolist(), self.price.tolist(),
-            (self.now - self.last_funding_time).tolist(),
-        )  # fmt: skip
+            self.scalar_funding = scalar.funding_array(self.markets)
+        return scalar.funding_rows(self.scalar_funding, self._market_floats, self._market_ints,
+                                   self.now, _FUNDING_AT, np.empty((3, self.n_markets)))  # fmt: skip
 
     def funding_rows(self) -> tuple[MarketState, list, list, np.ndarray]:
         """Fast mode: :meth:`funding`, its long and short indices as float lists (the
