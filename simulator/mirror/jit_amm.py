@@ -57,6 +57,8 @@ L_RESERVE_USD, L_RESERVE_BASE, L_PRICE = range(3)
 #: amount's correctly rounded multiple of 1e-12 (1e-6) (:func:`scaled_amount`): floats are
 #: closer than 1e-12 (1e-6) apart there (below 2**13, 2**33).
 _GRID_BELOW_BASE, _GRID_BELOW_USD = 8192.0, 8589934592.0
+#: Base amounts from 2**13 up to this one (2**62) are converted by their shortest decimal.
+_SHORTEST_BELOW_BASE = 4.611686018427388e18
 
 
 # -- digits ---------------------------------------------------------------------------------
@@ -122,8 +124,9 @@ def _multiply_small(a, n, k, out):
 
 @_jit
 def _multiply(a, na, b, nb, out):
-    """``out[:na+nb] = a[:na] · b[:nb]`` (schoolbook)."""
-    for i in range(na + nb):
+    """``out = a[:na] · b[:nb]`` (schoolbook; the digits of ``out`` above ``na + nb`` are
+    zeroed)."""
+    for i in range(out.shape[0]):
         out[i] = 0
     for i in range(na):
         carry = 0
@@ -359,11 +362,125 @@ def _round_scaled(x, decimals, out):
 @_jit
 def _round_half_even(v):
     """numpy's ``rint`` of a float below 2**52 in magnitude."""
-    f = math.floor(v)
+    f = np.floor(v)  # a float (math.floor's is an int64, which overflows)
     d = v - f
     if d > 0.5 or (d == 0.5 and f % 2.0 != 0.0):
         return f + 1.0
     return f
+
+
+@_jit
+def _scaled(mantissa, twos, tens, out, work):
+    """``out = mantissa · 2**twos · 10**tens`` (``mantissa < 2**60``, ``twos, tens >= 0``;
+    ``work`` a scratch row); returns its digit count."""
+    work[:] = 0
+    work[0] = mantissa & MASK
+    work[1] = (mantissa >> SHIFT) & MASK
+    n = 2
+    while tens > 0:
+        step = 9 if tens >= 9 else tens
+        factor = 1
+        for _ in range(step):
+            factor *= 10
+        _multiply_small(work, n, factor, out)
+        n += 1
+        work[:n] = out[:n]
+        tens -= step
+    n = _length(work, n)
+    _shift_left(work, n, twos, out, SCRATCH)
+    return _length(out, SCRATCH)
+
+
+@_jit
+def _rounds_back(y_mantissa, y_exponent, c, k, scratch):
+    """Whether the decimal ``c·10**-k`` (``c`` digits) reads back as the float
+    ``y_mantissa·2**y_exponent`` (an even mantissa takes the halfway points, as the float's
+    parse rounds ties to even; the mantissa is not a power of two)."""
+    a, b, h, t, w = scratch[0], scratch[1], scratch[2], scratch[3], scratch[4]
+    g = 1 - y_exponent if y_exponent < 1 else 0
+    e10 = -k if k < 0 else 0
+    # a = c · 2**g · 10**e10; b = y · 2**g · 10**(k + e10); h = half a gap likewise.
+    _pow10(e10, t)
+    _multiply(c, _length(c, SCRATCH), t, _length(t, SCRATCH), h)
+    _shift_left(h, _length(h, SCRATCH), g, a, SCRATCH)
+    _scaled(y_mantissa, y_exponent + g, k + e10, b, w)
+    _scaled(1, y_exponent - 1 + g, k + e10, h, w)
+    if _compare(a, b, SCRATCH) >= 0:
+        _subtract(a, b, t, SCRATCH)
+    else:
+        _subtract(b, a, t, SCRATCH)
+    order = _compare(t, h, SCRATCH)
+    return order < 0 or (order == 0 and y_mantissa % 2 == 0)
+
+
+@_jit
+def _round_ratio(y_mantissa, y_exponent, k, c, scratch):
+    """``c`` = the integer nearest ``y·10**k`` for ``y = y_mantissa·2**y_exponent``, ties to
+    even."""
+    p, q, r, t, w = scratch[5], scratch[6], scratch[7], scratch[8], scratch[4]
+    n_p = _scaled(y_mantissa, y_exponent if y_exponent > 0 else 0, k if k > 0 else 0, p, w)
+    n_q = _scaled(1, -y_exponent if y_exponent < 0 else 0, -k if k < 0 else 0, q, w)
+    c[:] = 0
+    r[:] = 0
+    if n_p < n_q:
+        r[:] = p
+    else:
+        _floor_divide(p, n_p, q, n_q, c, r)
+    # ties to even: twice the remainder against the divisor
+    _shift_left(r, n_q, 1, t, SCRATCH)
+    order = _compare(t, q, SCRATCH)
+    if order > 0 or (order == 0 and c[0] % 2 == 1):
+        t[:] = 0
+        t[0] = 1
+        _add(c, t, c, SCRATCH)
+
+
+_POWERS_OF_TEN = np.array([10.0**k for k in range(23)])
+"""1e0 .. 1e22, exact floats."""
+
+
+@_jit
+def _shortest_wad(y, out):
+    """``out[:WIDTH]`` = ``to_wad(y)`` for a float ``2**13 <= y < 2**62``: the shortest
+    decimal that reads back as ``y`` (``repr``: the nearest of the shortest), times 1e18 (an
+    integer: at most 17 significant digits, 13 after the point). False for a power of two
+    (whose gap below is half its gap above)."""
+    fraction, exponent = math.frexp(y)
+    mantissa = np.int64(fraction * 9007199254740992.0)
+    e = exponent - 53
+    if mantissa == 4503599627370496:  # 2**52
+        return False
+    lead = 4
+    while lead < 22 and y >= _POWERS_OF_TEN[lead]:
+        lead += 1
+    lead -= 1  # 10**lead <= y < 10**(lead + 1)
+    scratch = np.empty((9, SCRATCH), dtype=np.int64)
+    c = np.empty(SCRATCH, dtype=np.int64)
+    best = np.empty(SCRATCH, dtype=np.int64)
+    # The fewest digits after the point (k; negative: zeros before it) whose nearest decimal
+    # reads back: reading back is monotone in k (the nearest decimal of k + 1 digits is at
+    # least as near); 17 significant digits always do (k = 16 − lead), k = −lead − 2 never
+    # (0). Most amounts need 16 or 17: try those first, then bisect.
+    hi = 16 - lead
+    lo = -lead - 2
+    probe = hi - 1
+    while hi - lo > 1:
+        _round_ratio(mantissa, e, probe, c, scratch)
+        if _rounds_back(mantissa, e, c, probe, scratch):
+            hi = probe
+            best[:] = c
+        else:
+            lo = probe
+        probe = hi - 1 if hi > 14 - lead else (lo + hi) // 2
+    if hi == 16 - lead:
+        _round_ratio(mantissa, e, hi, best, scratch)
+    t = scratch[0]
+    _pow10(18 - hi, t)
+    _multiply(best, _length(best, SCRATCH), t, _length(t, SCRATCH), scratch[1])
+    if _length(scratch[1], SCRATCH) > WIDTH:
+        return False
+    out[:] = scratch[1][:WIDTH]
+    return True
 
 
 @_jit
@@ -386,6 +503,14 @@ def scaled_amount(base_in, amount_in, capped, out):
     if not (amount_in >= 0.0):
         return False
     decimals = 12 if base_in else 6
+    if base_in and _GRID_BELOW_BASE <= amount_in < _SHORTEST_BELOW_BASE:
+        y = amount_in
+        if capped:
+            y = _round_half_even(amount_in * 1e12) / 1e12
+        if _GRID_BELOW_BASE <= y < _SHORTEST_BELOW_BASE:
+            return _shortest_wad(y, out)
+        if y >= _SHORTEST_BELOW_BASE:
+            return False
     if amount_in >= (_GRID_BELOW_BASE if base_in else _GRID_BELOW_USD):
         return False
     if capped:
