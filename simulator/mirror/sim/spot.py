@@ -257,6 +257,16 @@ class SpotBook:
             },
         )
 
+    @property
+    def reserve_collateral(self) -> list[int]:
+        """Per market: the pool's collateral reserve (collateral base units, 1e-6 USD)."""
+        return self.ints().reserve_collateral
+
+    @property
+    def reserve_base(self) -> list[int]:
+        """Per market: the pool's base reserve (base-token units, 1e-18)."""
+        return self.ints().reserve_base
+
     # -- calls ----------------------------------------------------------------------------------
 
     def execute(self, call: SpotCall) -> Any:
@@ -295,11 +305,11 @@ class SpotBook:
                 _, _, base_in, amount_in, capped = rows[start].tolist()
                 amount = engine_spot.swap_amount(base_in > 0, amount_in, capped > 0)
                 if not jit_amm.fits(amount):
-                    self._ints = self.ints()
                     break
                 jit_amm.to_digits(amount, given[start])
-            if self._ints is None:
+            if code == jit_amm.DONE:
                 return
+            self._ints = self.ints()  # Python ints from this swap on
         fills = self._ints.swap_rows_python(rows[start:], arbitrageurs, hedger)
         self.python_swaps += len(rows) - start
         if fills:
