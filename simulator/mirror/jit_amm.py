@@ -44,8 +44,16 @@ WIDTH = 5
 """Digits of a stored integer (reserves, balances, amounts): values below 2**150."""
 SCRATCH = 12
 """Digits of an intermediate (a product of two stored integers and a 14-bit factor)."""
+WORKSPACE_ROWS = 16
+"""Rows of the scratch digits a kernel call allocates once (:func:`workspace`): rows 0-13 the
+steps' intermediates, :data:`_VN` and :data:`_UN` the division's normalized operands."""
+_VN, _UN = 14, 15
 BPS = 10_000
 USD_DECIMALS, BASE_DECIMALS = 6, 18
+
+_POWERS_OF_TEN = np.array([10.0**k for k in range(23)])
+"""1e0 .. 1e22, exact floats."""
+
 
 # -- execute's return codes (a row index is returned with them) ---------------------------------
 DONE, NEEDS_AMOUNT, UNCOVERED = range(3)
@@ -153,9 +161,10 @@ def _bit_length(a, n):
 
 
 @_jit
-def _floor_divide(u, m, v, n, q, r):
+def _floor_divide(u, m, v, n, q, r, ws):
     """``q[:m-n+1] = u[:m] // v[:n]`` and ``r[:n] = u % v`` (``v[n-1] != 0``, ``m >= n``):
-    Knuth's algorithm D on digits of 30 bits."""
+    Knuth's algorithm D on digits of 30 bits (its normalized operands in ``ws``' rows
+    :data:`_VN`, :data:`_UN`)."""
     if n == 1:
         d = v[0]
         rem = 0
@@ -171,8 +180,8 @@ def _floor_divide(u, m, v, n, q, r):
     while top < (BASE >> 1):
         top <<= 1
         s += 1
-    vn = np.empty(n, dtype=np.int64)
-    un = np.empty(m + 1, dtype=np.int64)
+    vn = ws[_VN]
+    un = ws[_UN]
     for i in range(n - 1, 0, -1):
         vn[i] = ((v[i] << s) | (v[i - 1] >> (SHIFT - s))) & MASK
     vn[0] = (v[0] << s) & MASK
@@ -273,13 +282,14 @@ def _pow10(k, out):
 
 
 @_jit
-def quotient_float(a, k):
-    """``a / 10**k`` (``a`` digits, nonnegative) as the float nearest it, ties to even: what
-    Python's true division of an int by ``10**k`` gives."""
+def _quotient_float(a, k, ws):
+    """:func:`quotient_float` (rows 0-3 of ``ws``)."""
     n = _length(a, a.shape[0])
     if n == 0:
         return 0.0
-    den = np.empty(WIDTH, dtype=np.int64)
+    if n <= 2 and a[1] < (1 << 23):  # below 2**53: both exact floats, one correct rounding
+        return float(a[0] + (a[1] << SHIFT)) / _POWERS_OF_TEN[k]
+    den = ws[0]
     _pow10(k, den)
     nd = _length(den, WIDTH)
     # Scale the numerator so that the quotient has 55 or more bits: its top 53, a rounding
@@ -287,17 +297,17 @@ def quotient_float(a, k):
     shift = 56 + _bit_length(den, nd) - _bit_length(a, n)
     if shift < 0:
         shift = 0
-    width = n + shift // SHIFT + 2
-    num = np.empty(width, dtype=np.int64)
-    _shift_left(a, n, shift, num, width)
-    m = _length(num, width)
+    num = ws[1]
+    _shift_left(a, n, shift, num, SCRATCH)
+    m = _length(num, SCRATCH)
     if m < nd:
         m = nd
-    q = np.zeros(m - nd + 1, dtype=np.int64)
-    r = np.zeros(nd, dtype=np.int64)
-    _floor_divide(num, m, den, nd, q, r)
+    q, r = ws[2], ws[3]
+    q[:] = 0
+    r[:] = 0
+    _floor_divide(num, m, den, nd, q, r, ws)
     rest = not _is_zero(r)
-    nq = q.shape[0]
+    nq = m - nd + 1
     bits = _bit_length(q, nq)
     drop = bits - 54
     top, sticky = _top_bits(q, nq, drop)  # 54 bits: 53 and the rounding bit
@@ -307,11 +317,24 @@ def quotient_float(a, k):
     return math.ldexp(float(mantissa), drop + 1 - shift)
 
 
+@_jit
+def quotient_float(a, k):
+    """``a / 10**k`` (``a`` digits, nonnegative; ``k <= 22``) as the float nearest it, ties to
+    even: what Python's true division of an int by ``10**k`` gives."""
+    return _quotient_float(a, k, workspace())
+
+
+@_jit
+def workspace():
+    """The scratch digits of one kernel call."""
+    return np.zeros((WORKSPACE_ROWS, SCRATCH + 1), dtype=np.int64)
+
+
 # -- amounts: the chain's integer of a planned float ----------------------------------------
 
 
 @_jit
-def _round_scaled(x, decimals, out):
+def _round_scaled(x, decimals, out, ws):
     """``out[:WIDTH]`` = the integer nearest ``x·10**decimals`` exactly (ties to even), for a
     finite ``x >= 0`` (``decimals <= 18``); False when it does not fit."""
     for i in range(WIDTH):
@@ -321,12 +344,13 @@ def _round_scaled(x, decimals, out):
     fraction, exponent = math.frexp(x)
     mantissa = np.int64(fraction * 9007199254740992.0)  # 2**53: x = mantissa · 2**e exactly
     e = exponent - 53
-    work = np.zeros(SCRATCH, dtype=np.int64)
+    work = ws[0]
+    work[:] = 0
     work[0] = mantissa & MASK
     work[1] = (mantissa >> SHIFT) & MASK
     n = 2
     left = decimals
-    tmp = np.zeros(SCRATCH, dtype=np.int64)
+    tmp = ws[1]
     while left > 0:  # times 10**decimals, at most 10**9 a digit product
         step = 9 if left >= 9 else left
         factor = 1
@@ -414,7 +438,7 @@ def _rounds_back(y_mantissa, y_exponent, c, k, scratch):
 
 
 @_jit
-def _round_ratio(y_mantissa, y_exponent, k, c, scratch):
+def _round_ratio(y_mantissa, y_exponent, k, c, scratch, ws):
     """``c`` = the integer nearest ``y·10**k`` for ``y = y_mantissa·2**y_exponent``, ties to
     even."""
     p, q, r, t, w = scratch[5], scratch[6], scratch[7], scratch[8], scratch[4]
@@ -425,7 +449,7 @@ def _round_ratio(y_mantissa, y_exponent, k, c, scratch):
     if n_p < n_q:
         r[:] = p
     else:
-        _floor_divide(p, n_p, q, n_q, c, r)
+        _floor_divide(p, n_p, q, n_q, c, r, ws)
     # ties to even: twice the remainder against the divisor
     _shift_left(r, n_q, 1, t, SCRATCH)
     order = _compare(t, q, SCRATCH)
@@ -435,12 +459,8 @@ def _round_ratio(y_mantissa, y_exponent, k, c, scratch):
         _add(c, t, c, SCRATCH)
 
 
-_POWERS_OF_TEN = np.array([10.0**k for k in range(23)])
-"""1e0 .. 1e22, exact floats."""
-
-
 @_jit
-def _shortest_wad(y, out):
+def _shortest_wad(y, out, ws):
     """``out[:WIDTH]`` = ``to_wad(y)`` for a float ``2**13 <= y < 2**62``: the shortest
     decimal that reads back as ``y`` (``repr``: the nearest of the shortest), times 1e18 (an
     integer: at most 17 significant digits, 13 after the point). False for a power of two
@@ -454,9 +474,9 @@ def _shortest_wad(y, out):
     while lead < 22 and y >= _POWERS_OF_TEN[lead]:
         lead += 1
     lead -= 1  # 10**lead <= y < 10**(lead + 1)
-    scratch = np.empty((9, SCRATCH), dtype=np.int64)
-    c = np.empty(SCRATCH, dtype=np.int64)
-    best = np.empty(SCRATCH, dtype=np.int64)
+    scratch = ws[0:9]
+    c = ws[9]
+    best = ws[10]
     # The fewest digits after the point (k; negative: zeros before it) whose nearest decimal
     # reads back: reading back is monotone in k (the nearest decimal of k + 1 digits is at
     # least as near); 17 significant digits always do (k = 16 − lead), k = −lead − 2 never
@@ -465,7 +485,7 @@ def _shortest_wad(y, out):
     lo = -lead - 2
     probe = hi - 1
     while hi - lo > 1:
-        _round_ratio(mantissa, e, probe, c, scratch)
+        _round_ratio(mantissa, e, probe, c, scratch, ws)
         if _rounds_back(mantissa, e, c, probe, scratch):
             hi = probe
             best[:] = c
@@ -473,7 +493,7 @@ def _shortest_wad(y, out):
             lo = probe
         probe = hi - 1 if hi > 14 - lead else (lo + hi) // 2
     if hi == 16 - lead:
-        _round_ratio(mantissa, e, hi, best, scratch)
+        _round_ratio(mantissa, e, hi, best, scratch, ws)
     t = scratch[0]
     _pow10(18 - hi, t)
     _multiply(best, _length(best, SCRATCH), t, _length(t, SCRATCH), scratch[1])
@@ -485,6 +505,12 @@ def _shortest_wad(y, out):
 
 @_jit
 def scaled_amount(base_in, amount_in, capped, out):
+    """:func:`_scaled_amount` with its own scratch (see there)."""
+    return _scaled_amount(base_in, amount_in, capped, out, workspace())
+
+
+@_jit
+def _scaled_amount(base_in, amount_in, capped, out, ws):
     """``out[:WIDTH]`` = :func:`simulator.engine.spot.swap_amount` ``(base_in, amount_in,
     capped)``: the planned amount (base units, or USD) as the integer sent, 18 or 6 decimals,
     at least 1. Returns False where this function does not cover the amount (the caller
@@ -508,7 +534,7 @@ def scaled_amount(base_in, amount_in, capped, out):
         if capped:
             y = _round_half_even(amount_in * 1e12) / 1e12
         if _GRID_BELOW_BASE <= y < _SHORTEST_BELOW_BASE:
-            return _shortest_wad(y, out)
+            return _shortest_wad(y, out, ws)
         if y >= _SHORTEST_BELOW_BASE:
             return False
     if amount_in >= (_GRID_BELOW_BASE if base_in else _GRID_BELOW_USD):
@@ -524,10 +550,10 @@ def scaled_amount(base_in, amount_in, capped, out):
         out[0] = value & MASK
         out[1] = (value >> SHIFT) & MASK
         out[2] = value >> (2 * SHIFT)
-    elif not _round_scaled(amount_in, decimals, out):
+    elif not _round_scaled(amount_in, decimals, out, ws):
         return False
     if base_in:  # times 10**6: 12 decimals to the token's 18
-        tmp = np.zeros(WIDTH + 1, dtype=np.int64)
+        tmp = ws[2]
         _multiply_small(out, WIDTH, 1_000_000, tmp)
         for i in range(WIDTH):
             out[i] = tmp[i]
@@ -540,7 +566,7 @@ def scaled_amount(base_in, amount_in, capped, out):
 
 
 @_jit
-def _swap(base_in, amount, reserves, fee_bps, out):
+def _swap(base_in, amount, reserves, fee_bps, out, ws):
     """The contract's ``swap`` of ``amount`` (digits) on ``reserves`` ((2, WIDTH):
     collateral, base; unchanged): ``out`` = the output; returns the outcome
     (:data:`simulator.mirror.amm.OUTCOMES`' codes: 0 ok, 1 ZeroAmount, 2 NoLiquidity, 3
@@ -553,13 +579,15 @@ def _swap(base_in, amount, reserves, fee_bps, out):
         return 2
     r_in = reserves[1] if base_in else reserves[0]
     r_out = reserves[0] if base_in else reserves[1]
-    after_fee = np.zeros(SCRATCH, dtype=np.int64)
+    after_fee = ws[0]
+    after_fee[:] = 0
     _multiply_small(amount, WIDTH, BPS - fee_bps, after_fee)
     na = _length(after_fee, WIDTH + 1)
     no = _length(r_out, WIDTH)
-    num = np.zeros(SCRATCH, dtype=np.int64)
+    num = ws[1]
     _multiply(after_fee, na, r_out, no, num)
-    den = np.zeros(SCRATCH, dtype=np.int64)
+    den = ws[2]
+    den[:] = 0
     _multiply_small(r_in, WIDTH, BPS, den)
     carry = _add(den, after_fee, den, WIDTH + 1)
     den[WIDTH + 1] = carry
@@ -567,23 +595,23 @@ def _swap(base_in, amount, reserves, fee_bps, out):
     nn = _length(num, na + no)
     if nn < nd:
         return 3  # the output rounds to zero
-    q = np.zeros(SCRATCH, dtype=np.int64)
-    r = np.zeros(SCRATCH, dtype=np.int64)
-    _floor_divide(num, nn, den, nd, q, r)
+    q, r = ws[3], ws[4]
+    q[:] = 0
+    r[:] = 0
+    _floor_divide(num, nn, den, nd, q, r, ws)
     for i in range(WIDTH):
         out[i] = q[i]
     if _is_zero(out):
         return 3
-    grown = np.empty(WIDTH, dtype=np.int64)
-    if _add(r_in, amount, grown, WIDTH):
+    if _add(r_in, amount, ws[5], WIDTH):
         return -1
     return 0
 
 
 @_jit
-def _set_levels(reserves, levels, m):
-    usd = quotient_float(reserves[m, 0], USD_DECIMALS)
-    base = quotient_float(reserves[m, 1], BASE_DECIMALS)
+def _set_levels(reserves, levels, m, ws):
+    usd = _quotient_float(reserves[m, 0], USD_DECIMALS, ws)
+    base = _quotient_float(reserves[m, 1], BASE_DECIMALS, ws)
     levels[L_RESERVE_USD, m] = usd
     levels[L_RESERVE_BASE, m] = base
     levels[L_PRICE, m] = usd / base if base > 0 else math.nan
@@ -592,8 +620,9 @@ def _set_levels(reserves, levels, m):
 @_jit
 def refresh_levels(reserves, levels):
     """Every pool's float levels from its integer reserves (``levels`` (3, M))."""
+    ws = workspace()
     for m in range(reserves.shape[0]):
-        _set_levels(reserves, levels, m)
+        _set_levels(reserves, levels, m, ws)
 
 
 @_jit
@@ -602,8 +631,8 @@ def execute(rows, start, given, reserves, fee_bps, collateral, base, hedger, lev
     """Execute the planned swaps ``rows[start:]`` (:data:`simulator.engine.jit_spot.
     SWAP_COLUMNS`) in order.
 
-    ``given`` (R, WIDTH) holds the amounts the caller converted (row ``i`` is used when
-    ``given[i, 0] >= 0``); ``reserves`` (M, 2, WIDTH) the pools' collateral and base
+    ``given`` (WIDTH,) is the amount of row ``start`` where the caller converted it (else
+    ``given[0] < 0``); ``reserves`` (M, 2, WIDTH) the pools' collateral and base
     reserves, ``fee_bps`` (M,), ``collateral`` (A, WIDTH) and ``base`` (A, M, WIDTH) the
     agents' tokens (arbitrageur ``n`` at row ``n``, the hedger at row ``hedger``); all updated
     in place by the swaps that go through, as are ``levels`` (3, M) (USD, base units, price)
@@ -612,6 +641,7 @@ def execute(rows, start, given, reserves, fee_bps, collateral, base, hedger, lev
 
     Returns ``(code, row)``: :data:`DONE`, or :data:`NEEDS_AMOUNT` / :data:`UNCOVERED` and
     the row at which it stopped (rows before it executed)."""
+    ws = workspace()
     amount = np.empty(WIDTH, dtype=np.int64)
     out = np.empty(WIDTH, dtype=np.int64)
     grown = np.empty(WIDTH, dtype=np.int64)
@@ -619,13 +649,12 @@ def execute(rows, start, given, reserves, fee_bps, collateral, base, hedger, lev
         m = int(rows[i, 0])
         who = int(rows[i, 1])
         selling = rows[i, 2] > 0
-        if given[i, 0] >= 0:
-            for d in range(WIDTH):
-                amount[d] = given[i, d]
-        elif not scaled_amount(selling, rows[i, 3], rows[i, 4] > 0, amount):
+        if i == start and given[0] >= 0:
+            amount[:] = given
+        elif not _scaled_amount(selling, rows[i, 3], rows[i, 4] > 0, amount, ws):
             return NEEDS_AMOUNT, i
         agent = hedger if who < 0 else who
-        outcome = _swap(selling, amount, reserves[m], fee_bps[m], out)
+        outcome = _swap(selling, amount, reserves[m], fee_bps[m], out, ws)
         if outcome < 0:
             return UNCOVERED, i
         held = base[agent, m] if selling else collateral[agent]
@@ -640,14 +669,14 @@ def execute(rows, start, given, reserves, fee_bps, collateral, base, hedger, lev
         if selling:
             _add(reserves[m, 1], amount, reserves[m, 1], WIDTH)
             _subtract(reserves[m, 0], out, reserves[m, 0], WIDTH)
-            d_usd = quotient_float(out, USD_DECIMALS)
-            d_base = -quotient_float(amount, BASE_DECIMALS)
+            d_usd = _quotient_float(out, USD_DECIMALS, ws)
+            d_base = -_quotient_float(amount, BASE_DECIMALS, ws)
         else:
             _add(reserves[m, 0], amount, reserves[m, 0], WIDTH)
             _subtract(reserves[m, 1], out, reserves[m, 1], WIDTH)
-            d_usd = -quotient_float(amount, USD_DECIMALS)
-            d_base = quotient_float(out, BASE_DECIMALS)
-        _set_levels(reserves, levels, m)
+            d_usd = -_quotient_float(amount, USD_DECIMALS, ws)
+            d_base = _quotient_float(out, BASE_DECIMALS, ws)
+        _set_levels(reserves, levels, m, ws)
         if who < 0:
             hedger_inventory[m, 0] += d_usd
             hedger_inventory[m, 1] += d_base

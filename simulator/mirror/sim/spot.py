@@ -204,6 +204,9 @@ class SpotBook:
         self.python_swaps = 0
         """Swaps executed in Python ints (:class:`IntBook`) rather than compiled."""
         self._ints: IntBook | None = None
+        self._arbitrageurs: list[str] | None = None
+        """The arbitrageurs' list last checked against :attr:`holders` (by identity)."""
+        self._no_amount = np.full(jit_amm.WIDTH, -1, dtype=np.int64)
         self._load(ints)
 
     # -- between the two forms -----------------------------------------------------------------
@@ -287,13 +290,13 @@ class SpotBook:
         does: in one kernel (:func:`simulator.mirror.jit_amm.execute`), an amount it does not
         convert given from :func:`simulator.engine.spot.swap_amount`, the rest in Python ints
         from a swap whose integers leave the digits' range on."""
-        if self._ints is None and (
-            self.holders[: len(arbitrageurs) + 1] != [*arbitrageurs, hedger]
-        ):
-            self._ints = self.ints()
+        if self._ints is None and arbitrageurs is not self._arbitrageurs:
+            if self.holders[: len(arbitrageurs) + 1] != [*arbitrageurs, hedger]:
+                self._ints = self.ints()  # not the holders the digits were laid out for
+            self._arbitrageurs = arbitrageurs
         start = 0
         if self._ints is None:
-            given = np.full((len(rows), jit_amm.WIDTH), -1, dtype=np.int64)
+            given = self._no_amount
             while True:
                 code, start = jit_amm.execute(
                     rows, start, given, self.reserves, self.fee_bps, self.collateral,
@@ -306,7 +309,7 @@ class SpotBook:
                 amount = engine_spot.swap_amount(base_in > 0, amount_in, capped > 0)
                 if not jit_amm.fits(amount):
                     break
-                jit_amm.to_digits(amount, given[start])
+                given = jit_amm.to_digits(amount)
             if code == jit_amm.DONE:
                 return
             self._ints = self.ints()  # Python ints from this swap on
