@@ -160,7 +160,7 @@ def plan_swaps(ctx: Context, s: EngineState, t: int, levels: dict[str, Any]) -> 
     then the hedger's swap, as rows of :data:`~simulator.engine.jit_spot.SWAP_COLUMNS` in the
     block's order (one kernel, :func:`~simulator.engine.jit_spot.plan_step`); carries the
     outside market's log impact in ``s`` to the next step with the hedger's net sale added to
-    the metaorder the square-root law prices (:func:`~simulator.prices.impact.carry_metaorder`;
+    the metaorder the square-root law prices (:mod:`simulator.prices.impact`'s metaorder form;
     ``s``'s three impact arrays are replaced, not written)."""
     c = _constants(ctx)
     out = np.empty((c.capacity, _N_SWAP_COLUMNS))
