@@ -642,6 +642,19 @@ def execute(rows, start, given, reserves, fee_bps, collateral, base, hedger, lev
     Returns ``(code, row)``: :data:`DONE`, or :data:`NEEDS_AMOUNT` / :data:`UNCOVERED` and
     the row at which it stopped (rows before it executed)."""
     ws = workspace()
+    touched = np.zeros(reserves.shape[0], dtype=np.bool_)
+    code, row = _execute(rows, start, given, reserves, fee_bps, collateral, base, hedger,
+                         hedged, hedger_inventory, arb_inventory, touched, ws)  # fmt: skip
+    for m in range(reserves.shape[0]):  # the levels of the pools that moved, once
+        if touched[m]:
+            _set_levels(reserves, levels, m, ws)
+    return code, row
+
+
+@_jit
+def _execute(rows, start, given, reserves, fee_bps, collateral, base, hedger, hedged,
+             hedger_inventory, arb_inventory, touched, ws):  # fmt: skip
+    """:func:`execute`'s swaps, the markets they moved marked in ``touched``."""
     amount = np.empty(WIDTH, dtype=np.int64)
     out = np.empty(WIDTH, dtype=np.int64)
     grown = np.empty(WIDTH, dtype=np.int64)
@@ -676,7 +689,7 @@ def execute(rows, start, given, reserves, fee_bps, collateral, base, hedger, lev
             _subtract(reserves[m, 1], out, reserves[m, 1], WIDTH)
             d_usd = -_quotient_float(amount, USD_DECIMALS, ws)
             d_base = _quotient_float(out, BASE_DECIMALS, ws)
-        _set_levels(reserves, levels, m, ws)
+        touched[m] = True
         if who < 0:
             hedger_inventory[m, 0] += d_usd
             hedger_inventory[m, 1] += d_base
