@@ -5,17 +5,17 @@ inventories moved by their executed swaps (:func:`apply_fills`); and phase 1d's 
 LPs withdraw (:func:`lp_fallen`).
 
 :func:`plan_step` is :func:`simulator.engine.spot.plan_spot`'s float code before session 27
-(:func:`simulator.agents.liquidity.arbitrage` and :func:`~simulator.agents.liquidity.hedge`,
-the constant-product reserves after each arbitrage, :func:`simulator.prices.impact.
-carry_metaorder` per market; ``tests/engine/test_spot_kernel.py`` keeps that code), term by
+(the agents' ``arbitrage`` and ``hedge``, now ``tests/agents/liquidity_reference.py``, the
+constant-product reserves after each arbitrage, the impact's ``carry_metaorder`` per market,
+now ``tests/prices/impact_reference.py``; ``tests/engine/test_spot_kernel.py`` keeps that code), term by
 term and in the same order, so that the floats are the same to the bit (no ``fastmath``):
 Python's ``min`` / ``max`` written out (the first of equals, NaN as Python compares it),
 numpy's sign and division by a zero volume in the impact law, and Python's errors where
 Python raised them (a division by zero, ``math.exp`` out of range, ``math.sqrt`` of a
-negative). It draws nothing. The integers the swaps send (rounded to the token's decimals) and
-the pools' exact constant-product math stay in Python (:func:`simulator.engine.spot.
-swap_amount`, :func:`simulator.mirror.amm.swap_int`): reserves of 1e26 base-token units times
-amounts overflow 64 bits (and 128).
+negative). It draws nothing. The integers the swaps send (rounded to the token's decimals,
+:func:`simulator.engine.spot.swap_amount`) and the pools' exact constant-product math
+(reserves of 1e26 base-token units times amounts overflow 64 bits, and 128) are the chain's on
+chain, and on the mirror :mod:`simulator.mirror.jit_amm`'s (digits of 30 bits).
 
 One module on purpose: numba's on-disk cache is invalidated by an edit of the file of the
 function it compiled only, not of another module's functions it calls.
@@ -73,7 +73,8 @@ def _min(a, b):
 
 @_jit
 def _to_target(reserve_usd, reserve_base, fee, target):
-    """:func:`~simulator.agents.liquidity.swap_to_target`: ``(base_in, amount_in)``, the
+    """The agents' ``swap_to_target`` (``tests/agents/liquidity_reference.py``): ``(base_in,
+    amount_in)``, the
     amount NaN where it returns ``None``."""
     if reserve_usd <= 0 or reserve_base <= 0 or target <= 0:
         return False, math.nan
@@ -139,7 +140,7 @@ def plan_step(reserve_usd, reserve_base, oi_long, oi_short, hedged, hedger_inven
     (:data:`MARKET_PARAMS`), ``scalars`` (:data:`SCALARS`).
 
     Writes the impacts in effect at the next step to ``impact_out`` (3, M): permanent,
-    transient, metaorder (:func:`simulator.prices.impact.carry_metaorder`), and the swaps in
+    transient, metaorder (the metaorder form of :mod:`simulator.prices.impact`), and the swaps in
     the block's order to ``out`` (at least M·(N+1) rows, :data:`SWAP_COLUMNS`): per market,
     the arbitrageurs' split of the swap toward the next step's outside price (none on the
     last step), then the hedger's. Returns the swaps' count."""
@@ -174,7 +175,7 @@ def plan_step(reserve_usd, reserve_base, oi_long, oi_short, hedged, hedger_inven
                             new_usd = r_usd + amount * (1.0 - fee)
                             r_usd, r_base = r_usd + amount, k / new_usd
         price = r_usd / r_base
-        # The hedger (:func:`~simulator.agents.liquidity.hedge`).
+        # The hedger (the agents' ``hedge``, :mod:`simulator.agents.liquidity`).
         net = (oi_long[m] - oi_short[m]) * scalars[K_HEDGE_RATIO]
         held = hedged[m]
         delta = net - held
@@ -198,7 +199,7 @@ def plan_step(reserve_usd, reserve_base, oi_long, oi_short, hedged, hedger_inven
                 if amount > 0:
                     count = _record(out, count, m, HEDGER, base_in, amount, capped)
                     sale = amount * price if base_in else -amount
-        # The metaorder's carry (:func:`~simulator.prices.impact.carry_metaorder`).
+        # The metaorder's carry (:mod:`simulator.prices.impact`).
         y, sigma, volume = scalars[K_IMPACT_Y], params[m, P_SIGMA], params[m, P_VOLUME]
         kept = metaorder[m] * scalars[K_DECAY_SQUARED]
         total = kept + sale

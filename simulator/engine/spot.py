@@ -123,12 +123,12 @@ class _Constants(NamedTuple):
 
 def _constants(ctx: Context) -> _Constants:
     """The kernel's constants of ``ctx`` (which nothing changes during a run), kept in the
-    context's :attr:`~simulator.engine.context.Context.memo` with the oracle model they were
-    made from."""
-    model = run_oracle_model(ctx)
+    context's :attr:`~simulator.engine.context.Context.memo` with the scenario they were made
+    from (its oracle model's and arbitrageurs' figures)."""
     last = ctx.memo.get("spot_constants")
-    if last is not None and last[0] is model:
+    if last is not None and last[0] is ctx.scenario:
         return last[1]
+    model = run_oracle_model(ctx)
     n = ctx.n_markets
     arb = ctx.scenario.arbitrageurs
     decay = decay_per_step(model.half_life_steps)
@@ -148,8 +148,11 @@ def _constants(ctx: Context) -> _Constants:
     scalars[jit_spot.K_HEDGE_RATIO] = HEDGE_RATIO
     scalars[jit_spot.K_DUST] = liquidity.HEDGE_DUST_FRACTION
     constants = _Constants(params, scalars, n * (len(ctx.world.arbitrageurs) + 1))
-    ctx.memo["spot_constants"] = (model, constants)
+    ctx.memo["spot_constants"] = (ctx.scenario, constants)
     return constants
+
+
+_N_SWAP_COLUMNS = len(jit_spot.SWAP_COLUMNS)
 
 
 def plan_swaps(ctx: Context, s: EngineState, t: int, levels: dict[str, Any]) -> np.ndarray:
@@ -157,11 +160,11 @@ def plan_swaps(ctx: Context, s: EngineState, t: int, levels: dict[str, Any]) -> 
     then the hedger's swap, as rows of :data:`~simulator.engine.jit_spot.SWAP_COLUMNS` in the
     block's order (one kernel, :func:`~simulator.engine.jit_spot.plan_step`); carries the
     outside market's log impact in ``s`` to the next step with the hedger's net sale added to
-    the metaorder the square-root law prices (:func:`~simulator.prices.impact.carry_metaorder`;
+    the metaorder the square-root law prices (:mod:`simulator.prices.impact`'s metaorder form;
     ``s``'s three impact arrays are replaced, not written)."""
     c = _constants(ctx)
-    out = np.empty((c.capacity, len(jit_spot.SWAP_COLUMNS)))
-    impact = np.empty((3, ctx.n_markets))
+    out = np.empty((c.capacity, _N_SWAP_COLUMNS))
+    impact = np.empty((3, len(c.params)))
     # The arbitrageurs trade with the world's (none without any: their inventory's rows).
     arbs = s.arb_inventory if ctx.world.arbitrageurs else s.arb_inventory[:0]
     count = jit_spot.plan_step(

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+import liquidity_reference as liquidity
 import numpy as np
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from simulator.agents import keepers, liquidity, traders
+from simulator.agents import keepers, traders
+from simulator.engine import jit_spot
 from simulator.engine.events import event_row
 from simulator.engine.metrics import step_rows
 from simulator.population import Behaviour
@@ -100,6 +102,11 @@ def test_a_swap_to_target_lands_on_the_target_price(reserve_usd, price, ratio, f
     reserve_base = reserve_usd / price
     target = price * ratio
     swap = liquidity.swap_to_target(reserve_usd, reserve_base, fee, target)
+    # the compiled rule (the spot phase's plan) gives the same swap, to the bit
+    base_in, amount = jit_spot._to_target(reserve_usd, reserve_base, fee, target)
+    assert (None if amount != amount else (base_in, amount)) == (
+        None if swap is None else (swap.base_in, swap.amount_in)
+    )
     if abs(ratio - 1) <= fee:
         assert swap is None
         return

@@ -1,6 +1,6 @@
 """The spot phase in Python floats equals its numpy form to the bit.
 
-:func:`simulator.prices.impact.carry_metaorder` (per market in Python floats) is held to its
+:func:`carry_metaorder` (per market in Python floats, now ``tests/prices/impact_reference.py``) is held to its
 array form (kept here as the reference) on seeded draws: signs, zeros of both signs, NaN, one
 and no market, scalar or per-market volatility and volume. :func:`simulator.engine.spot.plan_spot`
 (lists instead of numpy scalars, no arbitrage split without arbitrageurs) is held to its former
@@ -22,15 +22,18 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from simulator.agents import liquidity
 from simulator.engine import spot as engine_spot
 from simulator.engine.context import Action
 from simulator.engine.oracle import run_oracle_model
 from simulator.mirror.sim import MirrorEngine
-from simulator.prices.impact import carry_metaorder, decay_per_step
+from simulator.prices.impact import decay_per_step
 from simulator.units import to_units, to_wad
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "mirror"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "agents"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "prices"))
+import liquidity_reference as liquidity  # noqa: E402
+from impact_reference import carry_metaorder  # noqa: E402
 from mirror_run_helpers import feedback_scenarios, parse  # noqa: E402
 
 SPOT_ARRAYS = ("permanent_log_impact", "transient_log_impact", "metaorder_sale_usd")

@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, event, given, settings
 from mirror_run_helpers import Divergence, feedback_scenarios, parse, run_side_by_side
 
-from simulator.mirror import amm
 from simulator.mirror.sim import oracle as mirror_oracle
+from simulator.mirror.sim import spot as mirror_spot
 
 EXAMPLES = settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck),
                     database=None)  # fmt: skip
@@ -37,13 +37,15 @@ def test_the_mirror_runs_the_spot_side_as_the_chain_does(d):
         event(f"{kind}: {counts.get(kind, 0) > 0}")
 
 
-_real_swap_int = amm.swap_int
+_real_spot_book = mirror_spot.spot_book
 
 
-def _no_fee_swap_int(base_in, amount_in, reserve_collateral, reserve_base, fee_bps,
-                     min_amount_out=0):  # fmt: skip
-    """The run's swap (:func:`amm.swap_int`, what the spot side calls) without the pool's fee."""
-    return _real_swap_int(base_in, amount_in, reserve_collateral, reserve_base, 0, min_amount_out)
+def _no_fee_spot_book(world):
+    """The run's pools (:func:`~simulator.mirror.sim.spot.spot_book`, whose swaps run
+    compiled, :mod:`simulator.mirror.jit_amm`) without their fee."""
+    book = _real_spot_book(world)
+    book.fee_bps[:] = 0
+    return book
 
 
 _real_median = mirror_oracle.source_median_usd
@@ -60,7 +62,7 @@ def _median_without_amm(model, outside_history_usd, amm_price_usd, t):
 
 @pytest.mark.parametrize(
     "target,name,replacement",
-    [(amm, "swap_int", _no_fee_swap_int),
+    [(mirror_spot, "spot_book", _no_fee_spot_book),
      (mirror_oracle, "source_median_usd", _median_without_amm)],
     ids=["amm-without-fee", "oracle-ignores-the-amm"],
 )  # fmt: skip

@@ -1,16 +1,17 @@
-"""The spot book's levels (:meth:`simulator.mirror.sim.spot.SpotBook.levels`, element by
-element in Python floats) held to the numpy formulation they replaced, bit for bit on drawn
-reserves (empty pools included)."""
+"""The spot book's levels held to the numpy formulation they replaced, bit for bit on drawn
+reserves (empty pools included): :meth:`simulator.mirror.sim.spot.IntBook.levels` (element by
+element in Python floats) and :meth:`~simulator.mirror.sim.spot.SpotBook.levels` (the
+compiled digits' correctly rounded quotients, :mod:`simulator.mirror.jit_amm`)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from simulator.mirror.sim.spot import SpotBook
+from simulator.mirror.sim.spot import IntBook, SpotBook
 from simulator.units import from_units, from_wad
 
 
-def numpy_levels(book: SpotBook) -> dict[str, np.ndarray]:
+def numpy_levels(book: IntBook) -> dict[str, np.ndarray]:
     """The levels as numpy computed them before: arrays, then one guarded division."""
     reserve_usd = np.array([from_units(r) for r in book.reserve_collateral])
     reserve_base = np.array([from_wad(r) for r in book.reserve_base])
@@ -32,9 +33,10 @@ def test_the_spot_levels_equal_the_numpy_formulation_bit_for_bit():
                 base[i] = 0
             if rng.random() < 0.1:
                 collateral[i] = 0
-        book = SpotBook(reserve_collateral=collateral, reserve_base=base, fee_bps=[30] * m)
-        got, expected = book.levels(), numpy_levels(book)
-        assert got.keys() == expected.keys()
-        for key in got:
-            assert got[key].dtype == np.float64
-            assert got[key].tobytes() == expected[key].tobytes(), key
+        book = IntBook(reserve_collateral=collateral, reserve_base=base, fee_bps=[30] * m)
+        expected = numpy_levels(book)
+        for got in (book.levels(), SpotBook(book, []).levels()):
+            assert got.keys() == expected.keys()
+            for key in got:
+                assert got[key].dtype == np.float64
+                assert got[key].tobytes() == expected[key].tobytes(), key

@@ -2,9 +2,10 @@
 
 :func:`simulator.mirror.sim.spot.run_phase` (the kernel's rows executed by
 :meth:`~simulator.mirror.sim.spot.SpotBook.swap_rows`, the inventories moved by
-:func:`~simulator.engine.jit_spot.apply_fills`) is held to the phase before session 27 (kept
-here: :func:`simulator.engine.spot.plan_spot`'s calls, each through
-:meth:`~simulator.mirror.sim.spot.SpotBook.execute`, the inventories by
+:func:`~simulator.engine.jit_spot.apply_fills`; since session 28 in one compiled call,
+:mod:`simulator.mirror.jit_amm`) is held to the phase before session 27 (kept here:
+:func:`simulator.engine.spot.plan_spot`'s calls, each through
+:meth:`~simulator.mirror.sim.spot.IntBook.execute` on the pools in Python ints, the inventories by
 :func:`simulator.engine.events.update_inventories`) on copies of the run's state and pools:
 the run's own, and one whose hedger's inventory is cut to 1e-6 and its tokens to 1e-7 (its
 swaps are capped, and go beyond the tokens it holds and revert). Compared: the calls sent, the
@@ -41,17 +42,30 @@ def _run_phase_ref(ctx, s, book, t, inputs):
     return len(actions), sum(not r.ok for r in results)
 
 
-def _copies(s, book, hedger: str, poor: bool):
+def _copies(s, book, hedger: str, poor: bool, compiled: bool):
+    """A copy of the state and of the book: a :class:`~simulator.mirror.sim.spot.SpotBook`
+    (``compiled``) or the Python ints it holds (:class:`~simulator.mirror.sim.spot.IntBook`,
+    the form before session 28)."""
     state = copy.copy(s)
     for name in SPOT_ARRAYS:
         setattr(state, name, getattr(s, name).copy())
-    pools = copy.deepcopy(book)
+    pools = copy.deepcopy(book.ints())
     if poor:  # 1e-6 of its inventory, 1e-7 of its tokens: capped swaps, reverts
         state.hedger_inventory *= 1e-6
         pools.collateral[hedger] = pools.collateral.get(hedger, 0) // 10**7
         for key in [k for k in pools.base if k[0] == hedger]:
             pools.base[key] //= 10**7
+    if compiled:
+        pools = mirror_spot.SpotBook(pools, book.holders)
     return state, pools
+
+
+def _held(book) -> tuple:
+    """A book's reserves, fees and nonzero balances, as integers."""
+    ints = book.ints() if isinstance(book, mirror_spot.SpotBook) else book
+    return (ints.reserve_collateral, ints.reserve_base, list(ints.fee_bps),
+            {k: v for k, v in ints.collateral.items() if v},
+            {k: v for k, v in ints.base.items() if v})  # fmt: skip
 
 
 def _bits(a) -> np.ndarray:
@@ -61,12 +75,13 @@ def _bits(a) -> np.ndarray:
 
 def _check(real, ctx, s, book, t, inputs, seen: list) -> None:
     for poor in (False, True):
-        mine_s, mine_book = _copies(s, book, ctx.world.hedger, poor)
-        ref_s, ref_book = _copies(s, book, ctx.world.hedger, poor)
+        mine_s, mine_book = _copies(s, book, ctx.world.hedger, poor, compiled=True)
+        ref_s, ref_book = _copies(s, book, ctx.world.hedger, poor, compiled=False)
         sent = real(ctx, mine_s, mine_book, t, inputs)
         want, reverted = _run_phase_ref(ctx, ref_s, ref_book, t, inputs)
         assert sent == want
-        assert mine_book == ref_book  # reserves and every balance, as integers
+        assert _held(mine_book) == _held(ref_book)  # reserves and every balance, as integers
+        assert mine_book.python_swaps == 0  # every swap compiled
         for name in SPOT_ARRAYS:
             np.testing.assert_array_equal(
                 _bits(getattr(mine_s, name)), _bits(getattr(ref_s, name)), err_msg=name

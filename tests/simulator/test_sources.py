@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,10 +15,13 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from simulator.engine.oracle import oracle_model, source_median_usd
-from simulator.prices.impact import carry_metaorder, decay_per_step, sqrt_impact_log
+from simulator.prices.impact import decay_per_step, sqrt_impact_log
 from simulator.prices.sources import lower_weighted_median, venue_prices
 from simulator.scenario import ScenarioError, load_scenario
 from simulator.scenario.randomness import oracle_step_generator, random_streams
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "prices"))
+from impact_reference import carry_metaorder  # noqa: E402  (the law's per-step form)
 
 
 def reference_lower_weighted_median(values: list[float], weights: list[float]) -> float:

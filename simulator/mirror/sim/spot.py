@@ -36,7 +36,7 @@ from simulator.engine import jit_spot
 from simulator.engine import spot as engine_spot
 from simulator.engine.context import Context
 from simulator.engine.state import EngineState
-from simulator.mirror import amm
+from simulator.mirror import amm, jit_amm
 from simulator.mirror.sim import backstop
 from simulator.mirror.sim.levels import floats
 from simulator.mirror.sim.venue import VenueState
@@ -83,9 +83,11 @@ class AmmHandle:
 
 
 @dataclass
-class SpotBook:
+class IntBook:
     """The pools' reserves and fees and the spot agents' token balances (see the module
-    docstring); integers as on chain."""
+    docstring) in Python ints, as on chain: :class:`SpotBook`'s form for what its compiled
+    digits do not cover (a value of 2**150 or more, a fee of 100% or more, an agent at two
+    roles), and the reference its tests hold it to."""
 
     reserve_collateral: list[int]
     """Per market: the pool's collateral reserve (collateral base units, 1e-6 USD)."""
@@ -133,7 +135,7 @@ class SpotBook:
         )
         return SimpleNamespace(ok=True, events=[swap])
 
-    def swap_rows(
+    def swap_rows_python(
         self, rows: np.ndarray, arbitrageurs: list[str], hedger: str
     ) -> list[tuple[int, int, float, float]]:
         """Execute the planned swaps ``rows`` (:data:`~simulator.engine.jit_spot.SWAP_COLUMNS`,
@@ -187,6 +189,148 @@ class SpotBook:
                 "amm_price_usd": np.array(price)}  # fmt: skip
 
 
+class SpotBook:
+    """The pools and the spot agents' tokens as compiled digits (:mod:`simulator.mirror.
+    jit_amm`: every integer exact, as on chain): each pool's reserves (collateral base units,
+    base-token units of 1e-18) and fee (bps), each holder's collateral and base tokens, and the
+    pools' float levels (:meth:`levels`), kept current by every call. The spot phase's swaps
+    run in one kernel a step (:meth:`swap_rows`); what the kernel does not cover runs in
+    Python ints on an :class:`IntBook` (the book stays one from then on; :attr:`python_swaps`
+    counts the swaps it executed)."""
+
+    def __init__(self, ints: IntBook, holders: list[str]):
+        self.holders = list(holders)
+        """The holders of tokens by row (the arbitrageurs, the hedger, then the others)."""
+        self.python_swaps = 0
+        """Swaps executed in Python ints (:class:`IntBook`) rather than compiled."""
+        self._ints: IntBook | None = None
+        self._arbitrageurs: list[str] | None = None
+        """The arbitrageurs' list last checked against :attr:`holders` (by identity)."""
+        self._no_amount = np.full(jit_amm.WIDTH, -1, dtype=np.int64)
+        self._load(ints)
+
+    # -- between the two forms -----------------------------------------------------------------
+
+    def _load(self, ints: IntBook) -> None:
+        """Hold ``ints`` as digits, or keep it (every later call in Python ints) where a value
+        does not fit them, the fee is 100% or more, or a holder appears twice."""
+        holders = self.holders + sorted(
+            ({h for h in ints.collateral} | {h for h, _ in ints.base}) - set(self.holders)
+        )
+        values = [*ints.reserve_collateral, *ints.reserve_base, *ints.collateral.values(),
+                  *ints.base.values()]  # fmt: skip
+        if (
+            len(set(holders)) != len(holders)
+            or not all(jit_amm.fits(v) for v in values)
+            or not all(0 <= f < jit_amm.BPS for f in ints.fee_bps)
+        ):
+            self._ints = ints
+            return
+        n_markets, width = len(ints.reserve_collateral), jit_amm.WIDTH
+        self.holders = holders
+        self._row = {h: i for i, h in enumerate(holders)}
+        self.reserves = np.zeros((n_markets, 2, width), dtype=np.int64)
+        for m in range(n_markets):
+            jit_amm.to_digits(ints.reserve_collateral[m], self.reserves[m, 0])
+            jit_amm.to_digits(ints.reserve_base[m], self.reserves[m, 1])
+        self.fee_bps = np.array(ints.fee_bps, dtype=np.int64)
+        self.collateral = np.zeros((len(holders), width), dtype=np.int64)
+        self.base = np.zeros((len(holders), n_markets, width), dtype=np.int64)
+        for h, v in ints.collateral.items():
+            jit_amm.to_digits(v, self.collateral[self._row[h]])
+        for (h, m), v in ints.base.items():
+            jit_amm.to_digits(v, self.base[self._row[h], m])
+        self._levels = np.empty((3, n_markets))
+        jit_amm.refresh_levels(self.reserves, self._levels)
+
+    def ints(self) -> IntBook:
+        """The book in Python ints (a copy unless it is held so)."""
+        if self._ints is not None:
+            return self._ints
+        digits = jit_amm.from_digits
+        return IntBook(
+            reserve_collateral=[digits(r) for r in self.reserves[:, 0]],
+            reserve_base=[digits(r) for r in self.reserves[:, 1]],
+            fee_bps=self.fee_bps.tolist(),
+            collateral={h: digits(self.collateral[i]) for i, h in enumerate(self.holders)},
+            base={
+                (h, m): digits(self.base[i, m])
+                for i, h in enumerate(self.holders)
+                for m in range(self.base.shape[1])
+            },
+        )
+
+    @property
+    def reserve_collateral(self) -> list[int]:
+        """Per market: the pool's collateral reserve (collateral base units, 1e-6 USD)."""
+        return self.ints().reserve_collateral
+
+    @property
+    def reserve_base(self) -> list[int]:
+        """Per market: the pool's base reserve (base-token units, 1e-18)."""
+        return self.ints().reserve_base
+
+    # -- calls ----------------------------------------------------------------------------------
+
+    def execute(self, call: SpotCall) -> Any:
+        """:meth:`IntBook.execute` (an LP's withdrawal, or any other planner's call): on the
+        book in Python ints, then held as digits again where they fit."""
+        if self._ints is not None:
+            return self._ints.execute(call)
+        ints = self.ints()
+        result = ints.execute(call)
+        self._load(ints)
+        return result
+
+    def swap_rows(self, rows: np.ndarray, arbitrageurs: list[str], hedger: str,
+                  s: EngineState) -> None:  # fmt: skip
+        """Execute the planned swaps ``rows`` (:data:`~simulator.engine.jit_spot.SWAP_COLUMNS`,
+        the block's order) as :meth:`IntBook.swap_rows_python` does and move the agents'
+        inventories in ``s`` by their fills as :func:`~simulator.engine.jit_spot.apply_fills`
+        does: in one kernel (:func:`simulator.mirror.jit_amm.execute`), an amount it does not
+        convert given from :func:`simulator.engine.spot.swap_amount`, the rest in Python ints
+        from a swap whose integers leave the digits' range on."""
+        if self._ints is None and arbitrageurs is not self._arbitrageurs:
+            if self.holders[: len(arbitrageurs) + 1] != [*arbitrageurs, hedger]:
+                self._ints = self.ints()  # not the holders the digits were laid out for
+            self._arbitrageurs = arbitrageurs
+        start = 0
+        if self._ints is None:
+            given = self._no_amount
+            while True:
+                code, start = jit_amm.execute(
+                    rows, start, given, self.reserves, self.fee_bps, self.collateral,
+                    self.base, len(arbitrageurs), self._levels, s.hedged_base,
+                    s.hedger_inventory, s.arb_inventory,
+                )  # fmt: skip
+                if code != jit_amm.NEEDS_AMOUNT:
+                    break
+                _, _, base_in, amount_in, capped = rows[start].tolist()
+                amount = engine_spot.swap_amount(base_in > 0, amount_in, capped > 0)
+                if not jit_amm.fits(amount):
+                    break
+                given = jit_amm.to_digits(amount)
+            if code == jit_amm.DONE:
+                return
+            self._ints = self.ints()  # Python ints from this swap on
+        fills = self._ints.swap_rows_python(rows[start:], arbitrageurs, hedger)
+        self.python_swaps += len(rows) - start
+        if fills:
+            jit_spot.apply_fills(
+                np.array(fills, dtype=np.float64), s.hedged_base, s.hedger_inventory,
+                s.arb_inventory,
+            )  # fmt: skip
+
+    def levels(self) -> dict[str, np.ndarray]:
+        """The reserves and price as the chain engine parses ``reserves()``
+        (:func:`simulator.engine.levels.parse_markets`): USD, base units, USD per base unit
+        (NaN for an empty pool); :meth:`IntBook.levels`' floats, kept by the kernel."""
+        if self._ints is not None:
+            return self._ints.levels()
+        lv = self._levels.copy()
+        return {"amm_reserve_usd": lv[0], "amm_reserve_base": lv[1], "amm_price_usd": lv[2]}
+
+
 def _obj(x: int) -> np.ndarray:
     """A Python int as a 0-d object array (the exact mode of :mod:`simulator.mirror.amm`)."""
     return np.array(int(x), dtype=object)
@@ -202,7 +346,7 @@ def spot_book(world: World) -> SpotBook:
         for m in markets
     ]
     seeded = [bool(u and b) for u, b in zip(units, base_wad, strict=True)]
-    book = SpotBook(
+    book = IntBook(
         reserve_collateral=[u if ok else 0 for u, ok in zip(units, seeded, strict=True)],
         reserve_base=[b if ok else 0 for b, ok in zip(base_wad, seeded, strict=True)],
         fee_bps=[int(m.amm.fee_bps) for m in markets],
@@ -216,7 +360,7 @@ def spot_book(world: World) -> SpotBook:
         h = world.hedger
         book.collateral[h] = book.collateral.get(h, 0) + to_units(world.hedger_base[m] * prices[m])
         book.base[(h, m)] = to_wad(round(float(world.hedger_base[m]), 12))
-    return book
+    return SpotBook(book, [*world.arbitrageurs, world.hedger])
 
 
 def attach(ctx: Context) -> None:
@@ -265,18 +409,14 @@ def run_phase(ctx: Context, s: EngineState, book: SpotBook, t: int, inputs: dict
     agents' inventories moved by the swaps that went through
     (:func:`~simulator.engine.jit_spot.apply_fills`); returns the calls sent."""
     rows = engine_spot.plan_swaps(ctx, s, t, inputs)
-    if not len(rows):
-        return 0
-    fills = book.swap_rows(rows, ctx.world.arbitrageurs, ctx.world.hedger)
-    if fills:
-        jit_spot.apply_fills(
-            np.array(fills, dtype=np.float64), s.hedged_base, s.hedger_inventory, s.arb_inventory
-        )
+    if len(rows):
+        book.swap_rows(rows, ctx.world.arbitrageurs, ctx.world.hedger, s)
     return len(rows)
 
 
 __all__ = [
     "AmmHandle",
+    "IntBook",
     "SpotBook",
     "SpotCall",
     "attach",
