@@ -2,8 +2,9 @@
 simulator.engine.jit_rows.plan_pass) gives what its parts give one after the other --
 row_prices, row_carry, estimate, MarginUnits.unit_sum of both, decide with the cross rows
 topping up and the rows of a unit above maintenance closing -- bit for bit, on drawn books
-and states, and leaves the agents' stream where they leave it. And the book's rules
-(simulator.agents.traders.book_rules) are remembered only for a read-only book."""
+and states, and leaves the agents' stream where they leave it; so does the mirror's form without the
+per-row estimate (decisions_and_sums). And the book's rules are remembered in the run's
+context (ctx.memo) only for a read-only book."""
 
 from __future__ import annotations
 
@@ -102,17 +103,50 @@ def test_carried_decisions_equal_the_phase_by_parts(seed, n):
         assert len(got[0].close) and len(got[0].top_up)
 
 
-def test_the_books_rules_are_remembered_only_while_the_book_cannot_change():
-    ctx, _ = _case(1, 50)
+def test_the_books_rules_are_remembered_in_the_run_only_while_the_book_cannot_change():
+    ctx, s = _case(1, 50)
+    ctx.memo = {}
     book = ctx.world.book
-    first = trader_agents.book_rules(book)
-    book.top_up_margin_ratio[:] = 7.0  # a writable book changed in place: made again
-    again = trader_agents.book_rules(book)
+    first = engine_traders._book_rules(ctx)
+    assert engine_traders._RULES not in ctx.memo  # a writable book: never kept
+    book.top_up_margin_ratio[:] = 7.0  # changed in place: made again
+    again = engine_traders._book_rules(ctx)
     top_up = book.behaviour == Behaviour.TOP_UP
-    assert np.all(again[0][top_up] == 7.0) and not np.array_equal(first[0], again[0])
-    for name in trader_agents._RULE_ARRAYS:
+    assert np.all(again.rules[0][top_up] == 7.0) and not np.array_equal(first.rules, again.rules)
+    for name in (*trader_agents._RULE_ARRAYS, "market", "isolated", "top_up_probability"):
         getattr(book, name).flags.writeable = False
-    kept = trader_agents.book_rules(book)
-    assert trader_agents.book_rules(book) is kept  # read-only: remembered
-    book.top_up_margin_ratio = np.full(50, 2.0)  # another array: made again
-    assert np.all(trader_agents.book_rules(book)[0][top_up] == 2.0)
+    kept = engine_traders._book_rules(ctx)
+    assert engine_traders._book_rules(ctx) is kept and ctx.memo[engine_traders._RULES] is kept
+    other = _case(2, 50)[0]  # another run's context: its own rules
+    other.memo = {}
+    assert engine_traders._book_rules(other) is not kept
+    assert not hasattr(trader_agents, "_last_rules")  # no module-level cache of a book
+
+
+@pytest.mark.parametrize("n", [0, 1, 9, 3000])
+@pytest.mark.parametrize("seed", range(4))
+def test_the_mirrors_decisions_and_sums_are_the_carried_decisions(seed, n):
+    """decisions_and_sums (the mirror's: the per-row estimate in the run's buffers) gives the
+    decisions and the unit sums of carried_decisions, step after step on the same buffers,
+    and leaves the stream where it does; a state array replaced between steps is checked and
+    read again."""
+    ctx, s = _case(seed, n)
+    ctx.memo = {}
+    ctx_b, s_b = _case(seed, n)
+    for step in range(3):
+        got = engine_traders.decisions_and_sums(ctx, s)
+        want = engine_traders.carried_decisions(ctx_b, s_b)
+        for g, w in zip(got[1], want[2], strict=True):
+            assert g.dtype == w.dtype and np.array_equal(g, w, equal_nan=True)
+        for name in ("close", "top_up", "top_up_usd"):
+            g, w = getattr(got[0], name), getattr(want[0], name)
+            assert g.dtype == w.dtype and np.array_equal(g, w), name
+        assert ctx.rng.bit_generator.state == ctx_b.rng.bit_generator.state
+        # the next step: new prices, and one state array replaced by another object
+        s.oracle_price_usd = s.oracle_price_usd * 1.01
+        s_b.oracle_price_usd = s_b.oracle_price_usd * 1.01
+        s.trader.equity_usd = s.trader.equity_usd * (0.9 + 0.1 * step)
+        s_b.trader.equity_usd = s_b.trader.equity_usd * (0.9 + 0.1 * step)
+    s.trader.wallet_usd = s.trader.wallet_usd[:-1] if n else np.zeros(1)
+    with pytest.raises(ValueError, match="wallet_usd"):
+        engine_traders.decisions_and_sums(ctx, s)
