@@ -17,7 +17,8 @@ callers are unchanged; the chain engine and the mirror both use them):
 - :func:`unit_sum` and :func:`store_units` -- a per-row array summed per margin unit, and a
   health read of some units written into their rows' views
   (:class:`simulator.engine.margin.MarginUnits`);
-- :func:`watch_rows`, :func:`liquidatable_since`, :func:`plan_rows`, :func:`unit_fractions`
+- :func:`watch_rows`, :func:`liquidatable_since` (:func:`track_liquidatable` with its count),
+  :func:`plan_rows`, :func:`unit_fractions`
   and :func:`deficit_bound_reached` -- the keepers' passes (:mod:`simulator.engine.keepers`,
   :mod:`simulator.agents.keepers`).
 
@@ -141,24 +142,27 @@ def estimate(
 def trader_pass(
     rows, deciders, rules, codes, count, side, size, equity_usd, maintenance_usd, read_price,
     has_funding, read_funding, has_scale, read_scale, collateral_in, entry_price, wallet_usd,
-    oracle_price, funding_flat, margin_scale, equity, maintenance,
+    oracle_price, funding_flat, margin_scale, equity, maintenance, notional,
 ):  # fmt: skip
     """The traders' phase in one pass over the rows: :func:`row_carry` and :func:`estimate` at
     every row's market's oracle price (written into ``equity`` and ``maintenance``, one place
-    per row), their sums per margin unit (each unit's rows added in row order from 0.0, as
-    :func:`unit_sum`), then :func:`decide_rows` on the rows that can decide, with
-    ``can_close`` the rows of a unit above maintenance (``unit equity > unit maintenance``)
-    and ``can_top_up`` the rows not isolated.
+    per row), every row's notional ``size × price`` (into ``notional``), their sums per margin
+    unit (each unit's rows added in row order from 0.0, as :func:`unit_sum`), then
+    :func:`decide_rows` on the rows that can decide, with ``can_close`` the rows of a unit
+    above maintenance (``unit equity > unit maintenance``) and ``can_top_up`` the rows not
+    isolated.
 
     ``rows``: (3, n) int64, every row's market, margin unit and behaviour; ``deciders``: the
     rows whose behaviour can act (take profit, stop loss, panic, and the top-up rows not
     isolated), ascending; ``rules``: (2, n), the book's threshold and top-up base
-    (:func:`book_rules`). Returns (unit equity, unit maintenance, closes, the top-up rows whose
-    draw decides, their amounts), the closes and the top-up rows ascending."""
+    (:func:`book_rules`). Returns (unit equity, unit maintenance, unit notional, closes, the
+    top-up rows whose draw decides, their amounts), the closes and the top-up rows
+    ascending."""
     take_profit, stop_loss, top_up = codes[0], codes[1], codes[3]
     n = len(side)
     unit_equity = np.zeros(count)
     unit_maintenance = np.zeros(count)
+    unit_notional = np.zeros(count)
     for i in range(n):
         m = rows[0, i]
         p = oracle_price[m]
@@ -169,11 +173,14 @@ def trader_pass(
         mm = p / read_price[i] * maintenance_usd[i]
         if has_scale:
             mm = mm * (margin_scale[m] / read_scale[i])
+        v = size[i] * p
         equity[i] = e
         maintenance[i] = mm
+        notional[i] = v
         u = rows[1, i]
         unit_equity[u] += e
         unit_maintenance[u] += mm
+        unit_notional[u] += v
     n_deciders = len(deciders)
     close = np.empty(n_deciders, dtype=np.int64)
     drawn = np.empty(n_deciders, dtype=np.int64)
@@ -209,8 +216,8 @@ def trader_pass(
             if unit_equity[u] > unit_maintenance[u]:
                 close[n_close] = i
                 n_close += 1
-    return (unit_equity, unit_maintenance, close[:n_close].copy(), drawn[:n_drawn].copy(),
-            amount[:n_drawn].copy())  # fmt: skip
+    return (unit_equity, unit_maintenance, unit_notional, close[:n_close].copy(),
+            drawn[:n_drawn].copy(), amount[:n_drawn].copy())  # fmt: skip
 
 
 @_jit
@@ -425,6 +432,22 @@ def liquidatable_since(since, eq, mm, notional, step):
 
 
 @_jit
+def track_liquidatable(since, eq, mm, notional, step):
+    """:func:`liquidatable_since` and how many units it marks (``>= 0``): the keepers have no
+    call to plan in a block where none is."""
+    out = np.empty_like(since)
+    marked = 0
+    for u in range(len(since)):
+        if notional[u] > 0 and eq[u] < mm[u]:
+            out[u] = since[u] if since[u] >= 0 else step
+        else:
+            out[u] = -1
+        if out[u] >= 0:
+            marked += 1
+    return out, marked
+
+
+@_jit
 def plan_rows(
     eq, mm, notional, since, step, capacity, delay, reward, reward_step, gas_cost_usd,
     min_profit_usd, has_backstop, fraction, fraction_step,
@@ -599,13 +622,14 @@ def warm_up(book) -> None:
     rules = np.zeros((2, 0))
     for flag in (True, False):
         trader_pass(rows, i, rules, i, 0, side, f, f, f, f, flag, f, flag, f, f, f, f, f, f, f, f,
-                    f)  # fmt: skip
+                    f, f)  # fmt: skip
     decider_rows(behaviour, i, of_book("isolated", np.bool_))
     unit_sum(i, f, 0)
     store_units(i, f, f, 0, i, i, f, side, f, f, market, f, True, f, f, f, f, True, f, f, True,
                 f, f)  # fmt: skip
     watch_rows(f, f, f, i, False, 1.0)
     liquidatable_since(i, f, f, f, 0)
+    track_liquidatable(i, f, f, f, 0)
     plan_rows(f, f, f, i, 0, 0, 0, f, 0, 0.0, 0.0, False, f, 0)
     unit_fractions(i, market, f, 0, True, f, f, False, f, b)
     deficit_bound_reached(i, 0, i, i, i, f, side, market, f, f, f, f, f, f, 0.0)

@@ -181,25 +181,27 @@ class MarginUnits:
         the markets' funding indices ((M, 2): longs, shorts; USD per base unit) and margin
         scales (M) at the read, when given, for
         :func:`~simulator.agents.traders.estimate`."""
-        units = np.asarray(units, dtype=np.int64)
-        if not len(units):
+        units = _ints(units)
+        k = units.shape[0]
+        if not k:
             return
-        rows_by_unit, unit_start = self.grouping()
+        rows_by_unit, unit_start = self.rows_by_unit, self.unit_start
+        if rows_by_unit is None or unit_start is None:
+            rows_by_unit, unit_start = self.grouping()
         n = len(state.side)
         fraction = self.maintenance_fraction
         has_funding = funding_index_usd is not None and state.read_funding_index_usd is not None
         has_scale = margin_scale is not None and state.read_margin_scale is not None
         stored = jit_rows.store_units(
-            units, _floats(equity, len(units)), _floats(maintenance, len(units)), self.count,
+            units, _floats(equity, k), _floats(maintenance, k), len(self.account),
             rows_by_unit, unit_start, _floats(state.size_base, n), state.side,
             _floats(state.entry_price_usd, n), _floats(state.collateral_in_usd, n),
-            np.asarray(market_of_row, dtype=np.int64), np.asarray(prices_usd, dtype=np.float64),
+            _ints(market_of_row), _floats(prices_usd),
             fraction is not None, _NONE if fraction is None else fraction,
             state.equity_usd, state.maintenance_usd, state.read_price_usd,
-            has_funding,
-            np.ravel(np.asarray(funding_index_usd, dtype=np.float64)) if has_funding else _NONE,
+            has_funding, _floats(funding_index_usd).reshape(-1) if has_funding else _NONE,
             state.read_funding_index_usd if has_funding else _NONE,
-            has_scale, np.asarray(margin_scale, dtype=np.float64) if has_scale else _NONE,
+            has_scale, _floats(margin_scale) if has_scale else _NONE,
             state.read_margin_scale if has_scale else _NONE,
         )  # fmt: skip
         if not stored:
@@ -212,11 +214,24 @@ _I0 = np.zeros(0, dtype=np.int64)
 """No rows (the warm-up's call of :func:`_notional_sums`)."""
 
 
-def _floats(a, n: int) -> np.ndarray:
-    """``a`` as ``n`` float64 values (itself when it is that)."""
-    a = np.asarray(a, dtype=np.float64)
-    if a.shape != (n,):
+_F64 = np.dtype(np.float64)
+_I64 = np.dtype(np.int64)
+
+
+def _floats(a, n: int | None = None) -> np.ndarray:
+    """``a`` as float64 values (``n`` of them when given, else an error): ``a`` itself, with
+    no call, when it is that already."""
+    if a.__class__ is not np.ndarray or a.dtype is not _F64:
+        a = np.asarray(a, dtype=np.float64)
+    if n is not None and a.shape != (n,):
         raise ValueError(f"{a.shape} values where {n} were expected")
+    return a
+
+
+def _ints(a) -> np.ndarray:
+    """``a`` as int64 (itself, with no call, when it is that already)."""
+    if a.__class__ is not np.ndarray or a.dtype is not _I64:
+        a = np.asarray(a, dtype=np.int64)
     return a
 
 

@@ -51,22 +51,29 @@ def carried_decisions(
     indices, scales and masks in between."""
     n = len(s.trader.side)
     carried = (np.empty(n), np.empty(n))
-    decisions, sums = _pass(ctx, s, *carried)
+    decisions, sums, _ = _pass(ctx, s, *carried, np.empty(n))
     return decisions, carried, sums
 
 
 def decisions_and_sums(
     ctx: Context, s: EngineState
-) -> tuple[trader_agents.TraderDecisions, tuple[np.ndarray, np.ndarray]]:
+) -> tuple[
+    trader_agents.TraderDecisions, tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]
+]:
     """:func:`carried_decisions` without the per-row estimate (written into buffers of the
-    run, :attr:`~simulator.engine.context.Context.memo`, and read by no one after): this
-    step's decisions and the carried estimate's sums per margin unit (USD; fresh arrays), what
-    the mirror's step reads."""
+    run, :attr:`~simulator.engine.context.Context.memo`, and read by no one after), with the
+    notionals: this step's decisions, every row's notional and its sums per margin unit (USD,
+    :meth:`~simulator.engine.margin.MarginUnits.notional_sums` of the traders' sizes at the
+    oracle prices, float for float) and the carried estimate's sums per margin unit (USD), all
+    fresh arrays: what the mirror's step reads. The sizes and prices are the ones the keepers'
+    phase reads too: the block's calls change the traders' view only when it is decoded."""
     scratch = ctx.memo.get(_SCRATCH)
     n = len(s.trader.side)
     if scratch is None or len(scratch[0]) != n:
         scratch = ctx.memo[_SCRATCH] = (np.empty(n), np.empty(n))
-    return _pass(ctx, s, *scratch)
+    notional_row = np.empty(n)
+    decisions, sums, notional = _pass(ctx, s, *scratch, notional_row)
+    return decisions, (notional_row, notional), sums
 
 
 _NONE = np.zeros(0)
@@ -138,9 +145,13 @@ def _check_state(tr, n: int) -> tuple:
     return tuple(arrays)
 
 
-def _pass(ctx: Context, s: EngineState, equity_out: np.ndarray, maintenance_out: np.ndarray):
-    """The compiled pass (per-row estimate into ``equity_out`` / ``maintenance_out``) and the
-    draws: (decisions, (unit equity, unit maintenance))."""
+def _pass(
+    ctx: Context, s: EngineState, equity_out: np.ndarray, maintenance_out: np.ndarray,
+    notional_out: np.ndarray,
+):  # fmt: skip
+    """The compiled pass (per-row estimate into ``equity_out`` / ``maintenance_out``, the
+    notionals into ``notional_out``) and the draws: (decisions, (unit equity, unit
+    maintenance), unit notional)."""
     r = _book_rules(ctx)
     tr = s.trader
     n = len(tr.side)
@@ -157,7 +168,7 @@ def _pass(ctx: Context, s: EngineState, equity_out: np.ndarray, maintenance_out:
         or checked[7] is not tr.side
         or checked[8] is not tr.read_funding_index_usd
         or checked[9] is not tr.read_margin_scale
-        or len(tr.side) != r.rows.shape[1]
+        or n != r.rows.shape[1]
     ):
         arrays = _check_state(tr, n)
         if n != r.rows.shape[1]:
@@ -168,19 +179,29 @@ def _pass(ctx: Context, s: EngineState, equity_out: np.ndarray, maintenance_out:
     size, equity, maintenance, read_price, collateral_in, entry, wallet = checked[:7]
     has_funding = tr.read_funding_index_usd is not None
     has_scale = tr.read_margin_scale is not None
-    unit_equity, unit_maintenance, close, drawn, amount = jit_rows.trader_pass(
+    unit_equity, unit_maintenance, unit_notional, close, drawn, amount = jit_rows.trader_pass(
         r.rows, r.deciders, r.rules, trader_agents.CODES, r.count, tr.side, size, equity,
         maintenance, read_price, has_funding,
         _f(tr.read_funding_index_usd) if has_funding else _NONE, has_scale,
         _f(tr.read_margin_scale) if has_scale else _NONE, collateral_in, entry, wallet,
-        _f(s.oracle_price_usd), np.ravel(_f(s.funding_index_usd)), _f(s.margin_scale),
-        equity_out, maintenance_out,
+        _floats(s.oracle_price_usd), _floats(s.funding_index_usd).reshape(-1),
+        _floats(s.margin_scale), equity_out, maintenance_out, notional_out,
     )  # fmt: skip
     keep = trader_agents.draws_at(ctx.rng, n, drawn) < r.probability[drawn]
     decisions = trader_agents.TraderDecisions(
         close=close, top_up=drawn[keep], top_up_usd=amount[keep]
     )
-    return decisions, (unit_equity, unit_maintenance)
+    return decisions, (unit_equity, unit_maintenance), unit_notional
+
+
+_F64 = np.dtype(np.float64)
+
+
+def _floats(a) -> np.ndarray:
+    """``a`` as float64: itself when it is a float64 array (no call), else converted."""
+    if a.__class__ is np.ndarray and a.dtype is _F64:
+        return a
+    return np.asarray(a, dtype=np.float64)
 
 
 def plan_traders(

@@ -127,7 +127,8 @@ def test_the_books_rules_are_remembered_in_the_run_only_while_the_book_cannot_ch
 @pytest.mark.parametrize("seed", range(4))
 def test_the_mirrors_decisions_and_sums_are_the_carried_decisions(seed, n):
     """decisions_and_sums (the mirror's: the per-row estimate in the run's buffers) gives the
-    decisions and the unit sums of carried_decisions, step after step on the same buffers,
+    decisions and the unit sums of carried_decisions, and the notionals per row and per unit
+    of the numpy form the mirror's step used (size × price, np.bincount), step after step on the same buffers,
     and leaves the stream where it does; a state array replaced between steps is checked and
     read again."""
     ctx, s = _case(seed, n)
@@ -136,8 +137,15 @@ def test_the_mirrors_decisions_and_sums_are_the_carried_decisions(seed, n):
     for step in range(3):
         got = engine_traders.decisions_and_sums(ctx, s)
         want = engine_traders.carried_decisions(ctx_b, s_b)
-        for g, w in zip(got[1], want[2], strict=True):
+        for g, w in zip(got[2], want[2], strict=True):
             assert g.dtype == w.dtype and np.array_equal(g, w, equal_nan=True)
+        # the notionals as the step made them before (numpy: size × price, np.bincount)
+        row = s_b.trader.size_base * s_b.oracle_price_usd[ctx_b.world.book.market]
+        units = ctx_b.units
+        per_unit = np.bincount(units.unit_of_row, weights=row, minlength=units.count) * 1.0
+        for g, w in zip(got[1], (row, per_unit), strict=True):
+            assert g.dtype == w.dtype and np.array_equal(g, w, equal_nan=True)
+            assert np.array_equal(np.signbit(g), np.signbit(w))
         for name in ("close", "top_up", "top_up_usd"):
             g, w = getattr(got[0], name), getattr(want[0], name)
             assert g.dtype == w.dtype and np.array_equal(g, w), name

@@ -38,8 +38,7 @@ def plan(
     :func:`simulator.engine.keepers.plan_keepers` takes them, ``notional`` the units' sums of
     ``notional_row``); updates ``s.liquidatable_since``. A block with no unit under
     maintenance has no call (the plan's other inputs are not computed)."""
-    engine_keepers.track_liquidatable(s, t, eq, mm, notional)
-    if not (s.liquidatable_since >= 0).any():  # tracked: >= 0 exactly where under maintenance
+    if not engine_keepers.track_marked(s, t, eq, mm, notional):  # no unit under maintenance
         return np.zeros(0, dtype=np.int64)
     reward, _ = engine_keepers.unit_fractions(ctx, notional_row, notional)
     chosen = engine_keepers.scenario_plan(ctx, s, t, eq, mm, notional, reward, None)

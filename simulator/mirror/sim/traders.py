@@ -23,11 +23,13 @@ from simulator.mirror.sim.venue import Reverted, VenueState
 
 def plan(ctx: Context, s: EngineState):
     """This step's decisions, exactly as :func:`simulator.engine.traders.plan_traders` makes
-    them, None where the chain engine has every row's carried estimate (the mirror's step
-    reads none of it: :func:`simulator.engine.traders.decisions_and_sums` leaves it in the
-    run's buffers), and the estimate's sums per margin unit (the keepers' estimate)."""
-    decisions, sums = engine_traders.decisions_and_sums(ctx, s)  # one compiled pass, the draws
-    return decisions, None, sums
+    them, every row's notional and its sums per margin unit (USD, as
+    :meth:`~simulator.engine.margin.MarginUnits.notional_sums` makes them of the sizes and
+    oracle prices the keepers' phase reads: the block's calls change no size before it is
+    decoded), and the carried estimate's sums per margin unit (the keepers' estimate), in one
+    compiled pass and the draws (:func:`simulator.engine.traders.decisions_and_sums`; the
+    per-row estimate, which the mirror's step does not read, is not kept)."""
+    return engine_traders.decisions_and_sums(ctx, s)
 
 
 def execute(
