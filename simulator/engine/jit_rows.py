@@ -142,7 +142,7 @@ def estimate(
 def trader_pass(
     rows, deciders, rules, codes, count, side, size, equity_usd, maintenance_usd, read_price,
     has_funding, read_funding, has_scale, read_scale, collateral_in, entry_price, wallet_usd,
-    oracle_price, funding_flat, margin_scale, equity, maintenance, notional,
+    oracle_price, funding_flat, margin_scale, equity, maintenance, notional, rows_out,
 ):  # fmt: skip
     """The traders' phase in one pass over the rows: :func:`row_carry` and :func:`estimate` at
     every row's market's oracle price (written into ``equity`` and ``maintenance``, one place
@@ -151,6 +151,16 @@ def trader_pass(
     :func:`decide_rows` on the rows that can decide, with ``can_close`` the rows of a unit
     above maintenance (``unit equity > unit maintenance``) and ``can_top_up`` the rows not
     isolated.
+
+    Without ``rows_out`` a flat row's estimate is not written (its place in ``equity`` and
+    ``maintenance`` left as it is: no one reads it) and, when it provably adds nothing but its
+    equity to its unit's sums, not computed: size 0 and maintenance 0 at the read, its equity
+    not NaN, and every operand of the carry finite and bounded (``|x| < 1e200``, the read
+    price and scale at least 1e-100 in size) so that ``side·0·(price − read)``, ``(funding −
+    read funding)·0`` and ``price / read · 0 · (scale / read scale)`` are ±0: the carried
+    equity is then the read equity (±0 for 0) and a sum from 0.0 is never −0, so adding ±0
+    changes no sum and adding the equity is adding the carried equity, bit for bit. Its
+    notional is written in every case.
 
     ``rows``: (3, n) int64, every row's market, margin unit and behaviour; ``deciders``: the
     rows whose behaviour can act (take profit, stop loss, panic, and the top-up rows not
@@ -166,18 +176,27 @@ def trader_pass(
     for i in range(n):
         m = rows[0, i]
         p = oracle_price[m]
-        e = np.float64(side[i]) * size[i] * (p - read_price[i]) + equity_usd[i]
+        s = size[i]
+        v = s * p
+        notional[i] = v
+        u = rows[1, i]
+        if not rows_out and s == 0 and maintenance_usd[i] == 0 and _carries_nothing(
+            p, read_price[i], has_funding, funding_flat[2 * m + (1 if side[i] < 0 else 0)]
+            if has_funding else 0.0, read_funding[i] if has_funding else 0.0, has_scale,
+            margin_scale[m] if has_scale else 1.0, read_scale[i] if has_scale else 1.0,
+            equity_usd[i],
+        ):  # fmt: skip
+            unit_equity[u] += equity_usd[i]
+            continue
+        e = np.float64(side[i]) * s * (p - read_price[i]) + equity_usd[i]
         if has_funding:
             f = funding_flat[2 * m + (1 if side[i] < 0 else 0)]
-            e = e - (f - read_funding[i]) * size[i]
+            e = e - (f - read_funding[i]) * s
         mm = p / read_price[i] * maintenance_usd[i]
         if has_scale:
             mm = mm * (margin_scale[m] / read_scale[i])
-        v = size[i] * p
         equity[i] = e
         maintenance[i] = mm
-        notional[i] = v
-        u = rows[1, i]
         unit_equity[u] += e
         unit_maintenance[u] += mm
         unit_notional[u] += v
@@ -218,6 +237,22 @@ def trader_pass(
                 n_close += 1
     return (unit_equity, unit_maintenance, unit_notional, close[:n_close].copy(),
             drawn[:n_drawn].copy(), amount[:n_drawn].copy())  # fmt: skip
+
+
+@_jit
+def _carries_nothing(p, read_price, has_funding, f, read_funding, has_scale, scale, read_scale,
+                     equity):  # fmt: skip
+    """Whether a flat row with no maintenance carries to exactly its read equity, adding ±0 to
+    its unit's maintenance and notional (:func:`trader_pass`): equity not NaN, every operand
+    finite and under 1e200 in size, the read price and scale at least 1e-100."""
+    big = 1e200
+    if equity != equity or not abs(p) < big or not 1e-100 <= abs(read_price) < big:
+        return False
+    if has_funding and not (abs(f) < big and abs(read_funding) < big):
+        return False
+    if has_scale and not (abs(scale) < big and 1e-100 <= abs(read_scale) < big):
+        return False
+    return True
 
 
 @_jit
@@ -622,7 +657,7 @@ def warm_up(book) -> None:
     rules = np.zeros((2, 0))
     for flag in (True, False):
         trader_pass(rows, i, rules, i, 0, side, f, f, f, f, flag, f, flag, f, f, f, f, f, f, f, f,
-                    f, f)  # fmt: skip
+                    f, f, flag)  # fmt: skip
     decider_rows(behaviour, i, of_book("isolated", np.bool_))
     unit_sum(i, f, 0)
     store_units(i, f, f, 0, i, i, f, side, f, f, market, f, True, f, f, f, f, True, f, f, True,

@@ -158,3 +158,53 @@ def test_the_mirrors_decisions_and_sums_are_the_carried_decisions(seed, n):
     s.trader.wallet_usd = s.trader.wallet_usd[:-1] if n else np.zeros(1)
     with pytest.raises(ValueError, match="wallet_usd"):
         engine_traders.decisions_and_sums(ctx, s)
+
+
+def _flat_edge_case(seed: int, n: int):
+    """A drawn case whose flat rows mostly have no maintenance (the mirror's pass skips their
+    carry when it provably adds nothing), with edge operands: zeros of both signs, NaN and
+    infinite equities, read prices and scales tiny, huge, 0 and NaN, funding indices huge."""
+    ctx, s = _case(seed, n)
+    rng = np.random.default_rng(seed + 7)
+    tr = s.trader
+    flat = tr.size_base == 0
+    tr.maintenance_usd[flat & (rng.random(n) < 0.8)] = 0.0
+    tr.maintenance_usd[flat & (rng.random(n) < 0.1)] = -0.0
+
+    def spray(a, values, share=0.08):
+        for v in values:
+            a[rng.random(n) < share] = v
+
+    spray(tr.equity_usd, [0.0, -0.0, np.nan, np.inf, -np.inf, 1e250])
+    spray(tr.read_price_usd, [0.0, -0.0, 1e-200, 1e-100, 1e250, np.nan, np.inf, -3.0])
+    if tr.read_funding_index_usd is not None:
+        spray(tr.read_funding_index_usd, [1e250, -1e250, np.inf, np.nan, -0.0])
+    if tr.read_margin_scale is not None:
+        spray(tr.read_margin_scale, [0.0, 1e-200, 1e250, np.nan, np.inf])
+    s.oracle_price_usd[0] = [np.inf, 1e250, -0.0, np.nan, 1e-300, 5.0][seed % 6]
+    s.funding_index_usd[1, 1] = [1e250, np.inf, np.nan, 0.0][seed % 4]
+    s.margin_scale[2] = [1e250, np.inf, np.nan, 0.0, 1.0][seed % 5]
+    return ctx, s
+
+
+@pytest.mark.parametrize("n", [1, 7, 2000])
+@pytest.mark.parametrize("seed", range(12))
+def test_the_flat_rows_skipped_carry_leaves_every_sum_and_decision_as_computed(seed, n):
+    """The mirror's pass (flat rows with no maintenance not carried, their equity added as
+    read) gives the unit sums, notionals, decisions and stream of the full computation
+    (carried_decisions, every row carried), to the bit (the sign of a zero too)."""
+    ctx, s = _flat_edge_case(seed, n)
+    ctx.memo = {}
+    ctx_b, s_b = _flat_edge_case(seed, n)
+    with np.errstate(all="ignore"):
+        got = engine_traders.decisions_and_sums(ctx, s)
+        want = engine_traders.carried_decisions(ctx_b, s_b)
+    for g, w in zip(got[2], want[2], strict=True):
+        assert np.array_equal(g, w, equal_nan=True)
+        assert np.array_equal(np.signbit(g), np.signbit(w))
+    row = s_b.trader.size_base * s_b.oracle_price_usd[ctx_b.world.book.market]
+    assert np.array_equal(got[1][0], row, equal_nan=True)
+    assert np.array_equal(np.signbit(got[1][0]), np.signbit(row))
+    for name in ("close", "top_up", "top_up_usd"):
+        assert np.array_equal(getattr(got[0], name), getattr(want[0], name)), name
+    assert ctx.rng.bit_generator.state == ctx_b.rng.bit_generator.state
