@@ -165,14 +165,18 @@ def trader_pass(
     ``rows``: (3, n) int64, every row's market, margin unit and behaviour; ``deciders``: the
     rows whose behaviour can act (take profit, stop loss, panic, and the top-up rows not
     isolated), ascending; ``rules``: (2, n), the book's threshold and top-up base
-    (:func:`book_rules`). Returns (unit equity, unit maintenance, unit notional, closes, the
-    top-up rows whose draw decides, their amounts), the closes and the top-up rows
-    ascending."""
+    (:func:`book_rules`). Returns two arrays and a count, so that one call boxes few objects:
+    the floats (unit equity, unit maintenance and unit notional, ``count`` each, then the
+    amounts of the top-up rows whose draw decides) and the rows (the closes, then those
+    top-up rows; each part ascending), and the number of closes."""
     take_profit, stop_loss, top_up = codes[0], codes[1], codes[3]
     n = len(side)
-    unit_equity = np.zeros(count)
-    unit_maintenance = np.zeros(count)
-    unit_notional = np.zeros(count)
+    n_deciders = len(deciders)
+    floats = np.zeros(3 * count + n_deciders)
+    unit_equity = floats[:count]
+    unit_maintenance = floats[count : 2 * count]
+    unit_notional = floats[2 * count : 3 * count]
+    amount = floats[3 * count :]
     for i in range(n):
         m = rows[0, i]
         p = oracle_price[m]
@@ -200,10 +204,8 @@ def trader_pass(
         unit_equity[u] += e
         unit_maintenance[u] += mm
         unit_notional[u] += v
-    n_deciders = len(deciders)
     close = np.empty(n_deciders, dtype=np.int64)
     drawn = np.empty(n_deciders, dtype=np.int64)
-    amount = np.empty(n_deciders)
     n_close = 0
     n_drawn = 0
     for k in range(n_deciders):
@@ -235,8 +237,10 @@ def trader_pass(
             if unit_equity[u] > unit_maintenance[u]:
                 close[n_close] = i
                 n_close += 1
-    return (unit_equity, unit_maintenance, unit_notional, close[:n_close].copy(),
-            drawn[:n_drawn].copy(), amount[:n_drawn].copy())  # fmt: skip
+    picked = np.empty(n_close + n_drawn, dtype=np.int64)
+    picked[:n_close] = close[:n_close]
+    picked[n_close:] = drawn[:n_drawn]
+    return floats[: 3 * count + n_drawn], picked, n_close
 
 
 @_jit

@@ -56,7 +56,7 @@ def watch_list(
     notional per unit, USD): the ones near liquidation, or every open one each
     :data:`FULL_REFRESH_STEPS` and when ``everyone``. What is read becomes the traders' view,
     so this list does not depend on ``full_health_every_step`` (see :func:`confirm_list`)."""
-    if notional.__class__ is not np.ndarray or notional.dtype is not _F64:
+    if notional.__class__ is not np.ndarray or notional.dtype != _F64:
         notional = np.asarray(notional, dtype=np.float64)
     n = notional.shape[0]
     return jit_rows.watch_rows(
@@ -71,7 +71,7 @@ _F64 = np.dtype(np.float64)
 def _units(a, n: int, dtype=_F64) -> np.ndarray:
     """``a`` as one value per unit of the ``n`` (``dtype``: None keeps its own; broadcast as
     numpy would, or an error): ``a`` itself, with no call, when it is that already."""
-    if a.__class__ is np.ndarray and a.shape == (n,) and (dtype is None or a.dtype is dtype):
+    if a.__class__ is np.ndarray and a.shape == (n,) and (dtype is None or a.dtype == dtype):
         return a
     a = np.asarray(a, dtype=dtype)
     if a.shape != (n,):

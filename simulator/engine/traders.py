@@ -180,14 +180,21 @@ def _pass(
     size, equity, maintenance, read_price, collateral_in, entry, wallet = checked[:7]
     has_funding = tr.read_funding_index_usd is not None
     has_scale = tr.read_margin_scale is not None
-    unit_equity, unit_maintenance, unit_notional, close, drawn, amount = jit_rows.trader_pass(
+    floats, picked, n_close = jit_rows.trader_pass(
         r.rows, r.deciders, r.rules, trader_agents.CODES, r.count, tr.side, size, equity,
         maintenance, read_price, has_funding,
-        _f(tr.read_funding_index_usd) if has_funding else _NONE, has_scale,
-        _f(tr.read_margin_scale) if has_scale else _NONE, collateral_in, entry, wallet,
+        _floats(tr.read_funding_index_usd) if has_funding else _NONE, has_scale,
+        _floats(tr.read_margin_scale) if has_scale else _NONE, collateral_in, entry, wallet,
         _floats(s.oracle_price_usd), _floats(s.funding_index_usd).reshape(-1),
         _floats(s.margin_scale), equity_out, maintenance_out, notional_out, rows_out,
     )  # fmt: skip
+    c = r.count  # the pass's outputs, packed: views of its two arrays
+    close, drawn, amount = picked[:n_close], picked[n_close:], floats[3 * c :]
+    unit_equity, unit_maintenance, unit_notional = (
+        floats[:c],
+        floats[c : 2 * c],
+        floats[2 * c : 3 * c],
+    )
     keep = trader_agents.draws_at(ctx.rng, n, drawn) < r.probability[drawn]
     decisions = trader_agents.TraderDecisions(
         close=close, top_up=drawn[keep], top_up_usd=amount[keep]
@@ -200,7 +207,7 @@ _F64 = np.dtype(np.float64)
 
 def _floats(a) -> np.ndarray:
     """``a`` as float64: itself when it is a float64 array (no call), else converted."""
-    if a.__class__ is np.ndarray and a.dtype is _F64:
+    if a.__class__ is np.ndarray and a.dtype == _F64:
         return a
     return np.asarray(a, dtype=np.float64)
 

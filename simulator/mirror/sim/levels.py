@@ -172,14 +172,15 @@ def unit_health(
     """(equity, maintenance) of margin ``units`` at the venue's current state (USD, in
     ``units`` order): cross accounts by ``healthOf``, isolated positions by
     ``isolatedHealth``, converted as the chain engine parses them."""
-    if units.__class__ is not np.ndarray or units.dtype is not _I64:
+    if units.__class__ is not np.ndarray or units.dtype != _I64:
         units = np.asarray(units, dtype=np.int64)
     mu = ctx.units
     iso = mu.isolated[units]
     f = venue.funding()
-    if units.shape[0] and not iso.any():  # cross accounts only (most reads): in order
+    # cross accounts only (most reads), in order; ``True in iso``: ``iso.any()`` in C alone
+    if units.shape[0] and True not in iso:
         eq, mm, _ = venue.cross_health(mu.account[units], f, initial=False)
-        if eq.__class__ is np.ndarray and eq.dtype is _F64 and mm.dtype is _F64:
+        if eq.__class__ is np.ndarray and eq.dtype == _F64 and mm.dtype == _F64:
             return eq / WAD, mm / WAD  # wad_array of float64 arrays (fast mode), inlined
         return wad_array(eq), wad_array(mm)
     n_iso = int(np.count_nonzero(iso))
