@@ -142,25 +142,16 @@ def estimate(
 def trader_pass(
     rows, deciders, rules, codes, count, side, size, equity_usd, maintenance_usd, read_price,
     has_funding, read_funding, has_scale, read_scale, collateral_in, entry_price, wallet_usd,
-    oracle_price, funding_flat, margin_scale, equity, maintenance, notional, rows_out,
+    oracle_price, funding_flat, margin_scale, equity, maintenance, notional,
 ):  # fmt: skip
-    """The traders' phase in one pass over the rows: :func:`row_carry` and :func:`estimate` at
+    """The traders' phase in one call over the rows: :func:`row_carry` and :func:`estimate` at
     every row's market's oracle price (written into ``equity`` and ``maintenance``, one place
     per row), every row's notional ``size × price`` (into ``notional``), their sums per margin
     unit (each unit's rows added in row order from 0.0, as :func:`unit_sum`), then
     :func:`decide_rows` on the rows that can decide, with ``can_close`` the rows of a unit
     above maintenance (``unit equity > unit maintenance``) and ``can_top_up`` the rows not
-    isolated.
-
-    Without ``rows_out`` a flat row's estimate is not written (its place in ``equity`` and
-    ``maintenance`` left as it is: no one reads it) and, when it provably adds nothing but its
-    equity to its unit's sums, not computed: size 0 and maintenance 0 at the read, its equity
-    not NaN, and every operand of the carry finite and bounded (``|x| < 1e200``, the read
-    price and scale at least 1e-100 in size) so that ``side·0·(price − read)``, ``(funding −
-    read funding)·0`` and ``price / read · 0 · (scale / read scale)`` are ±0: the carried
-    equity is then the read equity (±0 for 0) and a sum from 0.0 is never −0, so adding ±0
-    changes no sum and adding the equity is adding the carried equity, bit for bit. Its
-    notional is written in every case.
+    isolated. The per-row terms in one branch-free loop (vectorized: the same IEEE operations
+    per element), the sums in another.
 
     ``rows``: (3, n) int64, every row's market, margin unit and behaviour; ``deciders``: the
     rows whose behaviour can act (take profit, stop loss, panic, and the top-up rows not
@@ -171,6 +162,32 @@ def trader_pass(
     top-up rows; each part ascending), and the number of closes."""
     take_profit, stop_loss, top_up = codes[0], codes[1], codes[3]
     n = len(side)
+    market, unit = rows[0], rows[1]
+    if has_funding and has_scale:  # the engines' case
+        for i in range(n):
+            m = market[i]
+            p = oracle_price[m]
+            s = size[i]
+            f = funding_flat[2 * m + (1 if side[i] < 0 else 0)]
+            e = np.float64(side[i]) * s * (p - read_price[i]) + equity_usd[i]
+            equity[i] = e - (f - read_funding[i]) * s
+            mm = p / read_price[i] * maintenance_usd[i]
+            maintenance[i] = mm * (margin_scale[m] / read_scale[i])
+            notional[i] = s * p
+    else:
+        for i in range(n):
+            m = market[i]
+            p = oracle_price[m]
+            s = size[i]
+            e = np.float64(side[i]) * s * (p - read_price[i]) + equity_usd[i]
+            if has_funding:
+                e = e - (funding_flat[2 * m + (1 if side[i] < 0 else 0)] - read_funding[i]) * s
+            equity[i] = e
+            mm = p / read_price[i] * maintenance_usd[i]
+            if has_scale:
+                mm = mm * (margin_scale[m] / read_scale[i])
+            maintenance[i] = mm
+            notional[i] = s * p
     n_deciders = len(deciders)
     floats = np.zeros(3 * count + n_deciders)
     unit_equity = floats[:count]
@@ -178,32 +195,10 @@ def trader_pass(
     unit_notional = floats[2 * count : 3 * count]
     amount = floats[3 * count :]
     for i in range(n):
-        m = rows[0, i]
-        p = oracle_price[m]
-        s = size[i]
-        v = s * p
-        notional[i] = v
-        u = rows[1, i]
-        if not rows_out and s == 0 and maintenance_usd[i] == 0 and _carries_nothing(
-            p, read_price[i], has_funding, funding_flat[2 * m + (1 if side[i] < 0 else 0)]
-            if has_funding else 0.0, read_funding[i] if has_funding else 0.0, has_scale,
-            margin_scale[m] if has_scale else 1.0, read_scale[i] if has_scale else 1.0,
-            equity_usd[i],
-        ):  # fmt: skip
-            unit_equity[u] += equity_usd[i]
-            continue
-        e = np.float64(side[i]) * s * (p - read_price[i]) + equity_usd[i]
-        if has_funding:
-            f = funding_flat[2 * m + (1 if side[i] < 0 else 0)]
-            e = e - (f - read_funding[i]) * s
-        mm = p / read_price[i] * maintenance_usd[i]
-        if has_scale:
-            mm = mm * (margin_scale[m] / read_scale[i])
-        equity[i] = e
-        maintenance[i] = mm
-        unit_equity[u] += e
-        unit_maintenance[u] += mm
-        unit_notional[u] += v
+        u = unit[i]
+        unit_equity[u] += equity[i]
+        unit_maintenance[u] += maintenance[i]
+        unit_notional[u] += notional[i]
     close = np.empty(n_deciders, dtype=np.int64)
     drawn = np.empty(n_deciders, dtype=np.int64)
     n_close = 0
@@ -241,22 +236,6 @@ def trader_pass(
     picked[:n_close] = close[:n_close]
     picked[n_close:] = drawn[:n_drawn]
     return floats[: 3 * count + n_drawn], picked, n_close
-
-
-@_jit
-def _carries_nothing(p, read_price, has_funding, f, read_funding, has_scale, scale, read_scale,
-                     equity):  # fmt: skip
-    """Whether a flat row with no maintenance carries to exactly its read equity, adding ±0 to
-    its unit's maintenance and notional (:func:`trader_pass`): equity not NaN, every operand
-    finite and under 1e200 in size, the read price and scale at least 1e-100."""
-    big = 1e200
-    if equity != equity or not abs(p) < big or not 1e-100 <= abs(read_price) < big:
-        return False
-    if has_funding and not (abs(f) < big and abs(read_funding) < big):
-        return False
-    if has_scale and not (abs(scale) < big and 1e-100 <= abs(read_scale) < big):
-        return False
-    return True
 
 
 @_jit
@@ -661,7 +640,7 @@ def warm_up(book) -> None:
     rules = np.zeros((2, 0))
     for flag in (True, False):
         trader_pass(rows, i, rules, i, 0, side, f, f, f, f, flag, f, flag, f, f, f, f, f, f, f, f,
-                    f, f, flag)  # fmt: skip
+                    f, f)  # fmt: skip
     decider_rows(behaviour, i, of_book("isolated", np.bool_))
     unit_sum(i, f, 0)
     store_units(i, f, f, 0, i, i, f, side, f, f, market, f, True, f, f, f, f, True, f, f, True,

@@ -51,7 +51,7 @@ def carried_decisions(
     indices, scales and masks in between."""
     n = len(s.trader.side)
     carried = (np.empty(n), np.empty(n))
-    decisions, sums, _ = _pass(ctx, s, *carried, np.empty(n), True)
+    decisions, sums, _ = _pass(ctx, s, *carried, np.empty(n))
     return decisions, carried, sums
 
 
@@ -72,7 +72,7 @@ def decisions_and_sums(
     if scratch is None or len(scratch[0]) != n:
         scratch = ctx.memo[_SCRATCH] = (np.empty(n), np.empty(n))
     notional_row = np.empty(n)
-    decisions, sums, notional = _pass(ctx, s, *scratch, notional_row, False)
+    decisions, sums, notional = _pass(ctx, s, *scratch, notional_row)
     return decisions, (notional_row, notional), sums
 
 
@@ -147,12 +147,11 @@ def _check_state(tr, n: int) -> tuple:
 
 def _pass(
     ctx: Context, s: EngineState, equity_out: np.ndarray, maintenance_out: np.ndarray,
-    notional_out: np.ndarray, rows_out: bool,
+    notional_out: np.ndarray,
 ):  # fmt: skip
-    """The compiled pass (per-row estimate into ``equity_out`` / ``maintenance_out``; with
-    ``rows_out`` False, the flat rows' left unwritten: see
-    :func:`~simulator.engine.jit_rows.trader_pass`; the notionals into ``notional_out``) and
-    the draws: (decisions, (unit equity, unit maintenance), unit notional)."""
+    """The compiled pass (per-row estimate into ``equity_out`` / ``maintenance_out``, the
+    notionals into ``notional_out``) and the draws: (decisions, (unit equity, unit
+    maintenance), unit notional)."""
     r = _book_rules(ctx)
     tr = s.trader
     n = len(tr.side)
@@ -186,7 +185,7 @@ def _pass(
         _floats(tr.read_funding_index_usd) if has_funding else _NONE, has_scale,
         _floats(tr.read_margin_scale) if has_scale else _NONE, collateral_in, entry, wallet,
         _floats(s.oracle_price_usd), _floats(s.funding_index_usd).reshape(-1),
-        _floats(s.margin_scale), equity_out, maintenance_out, notional_out, rows_out,
+        _floats(s.margin_scale), equity_out, maintenance_out, notional_out,
     )  # fmt: skip
     c = r.count  # the pass's outputs, packed: views of its two arrays
     close, drawn, amount = picked[:n_close], picked[n_close:], floats[3 * c :]

@@ -161,9 +161,9 @@ def test_the_mirrors_decisions_and_sums_are_the_carried_decisions(seed, n):
 
 
 def _flat_edge_case(seed: int, n: int):
-    """A drawn case whose flat rows mostly have no maintenance (the mirror's pass skips their
-    carry when it provably adds nothing), with edge operands: zeros of both signs, NaN and
-    infinite equities, read prices and scales tiny, huge, 0 and NaN, funding indices huge."""
+    """A drawn case whose flat rows mostly have no maintenance, with edge operands: zeros of
+    both signs, NaN and infinite equities, read prices and scales tiny, huge, 0 and NaN,
+    funding indices huge."""
     ctx, s = _case(seed, n)
     rng = np.random.default_rng(seed + 7)
     tr = s.trader
@@ -189,10 +189,11 @@ def _flat_edge_case(seed: int, n: int):
 
 @pytest.mark.parametrize("n", [1, 7, 2000])
 @pytest.mark.parametrize("seed", range(12))
-def test_the_flat_rows_skipped_carry_leaves_every_sum_and_decision_as_computed(seed, n):
-    """The mirror's pass (flat rows with no maintenance not carried, their equity added as
-    read) gives the unit sums, notionals, decisions and stream of the full computation
-    (carried_decisions, every row carried), to the bit (the sign of a zero too)."""
+def test_the_mirrors_pass_on_edge_operands_is_the_full_computation(seed, n):
+    """The mirror's pass (decisions_and_sums: the per-row terms in one vectorized loop, the
+    sums in another, the estimate in the run's buffers) gives the unit sums, notionals,
+    decisions and stream of carried_decisions and of the numpy form, to the bit (the sign of
+    a zero too), on flat rows, zeros, NaN and infinities."""
     ctx, s = _flat_edge_case(seed, n)
     ctx.memo = {}
     ctx_b, s_b = _flat_edge_case(seed, n)
