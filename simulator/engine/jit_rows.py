@@ -429,10 +429,9 @@ def watch_rows(eq, mm, notional, since, everyone, ratio):
     n = len(notional)
     out = np.empty(n, dtype=np.int64)
     k = 0
-    for u in range(n):
-        if notional[u] > 0 and (everyone or eq[u] < ratio * mm[u] or since[u] >= 0):
-            out[k] = u
-            k += 1
+    for u in range(n):  # branch-free: every unit written, the count moved by the test
+        out[k] = u
+        k += (notional[u] > 0) & (everyone | (eq[u] < ratio * mm[u]) | (since[u] >= 0))
     return out[:k].copy()
 
 
@@ -455,13 +454,11 @@ def track_liquidatable(since, eq, mm, notional, step):
     call to plan in a block where none is."""
     out = np.empty_like(since)
     marked = 0
-    for u in range(len(since)):
-        if notional[u] > 0 and eq[u] < mm[u]:
-            out[u] = since[u] if since[u] >= 0 else step
-        else:
-            out[u] = -1
-        if out[u] >= 0:
-            marked += 1
+    for u in range(len(since)):  # branch-free (selects)
+        s = since[u]
+        started = s if s >= 0 else step
+        out[u] = started if (notional[u] > 0) & (eq[u] < mm[u]) else -1
+        marked += out[u] >= 0
     return out, marked
 
 
