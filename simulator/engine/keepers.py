@@ -59,9 +59,23 @@ def watch_list(
     if notional.__class__ is not np.ndarray or notional.dtype != _F64:
         notional = np.asarray(notional, dtype=np.float64)
     n = notional.shape[0]
+    since = s.liquidatable_since
+    if not _ready(eq, mm, n):
+        eq, mm = _units(eq, n), _units(mm, n)
+    if since.__class__ is not np.ndarray or since.shape != (n,):
+        since = _units(since, n, None)
     return jit_rows.watch_rows(
-        _units(eq, n), _units(mm, n), notional, _units(s.liquidatable_since, n, None),
+        eq, mm, notional, since,
         True if (everyone or t % FULL_REFRESH_STEPS == 0) else False, WATCH_MARGIN_RATIO,
+    )  # fmt: skip
+
+
+def _ready(eq, mm, n: int) -> bool:
+    """Whether ``eq`` and ``mm`` are ``n`` float64 values each already (the step's own
+    arrays: no conversion)."""
+    return (
+        eq.__class__ is np.ndarray and mm.__class__ is np.ndarray
+        and eq.shape == (n,) and mm.shape == (n,) and eq.dtype == _F64 and mm.dtype == _F64
     )  # fmt: skip
 
 
@@ -89,8 +103,10 @@ def track_marked(
     if since.__class__ is not np.ndarray:
         since = np.asarray(since)
     n = since.shape[0]
+    if not _ready(eq, mm, n):
+        eq, mm = _units(eq, n), _units(mm, n)
     s.liquidatable_since, marked = jit_rows.track_liquidatable(
-        since, _units(eq, n), _units(mm, n), _units(notional, n), int(t)
+        since, eq, mm, _units(notional, n), int(t)
     )
     return marked
 

@@ -194,10 +194,15 @@ def _pass(
         floats[c : 2 * c],
         floats[2 * c : 3 * c],
     )
-    keep = trader_agents.draws_at(ctx.rng, n, drawn) < r.probability[drawn]
-    decisions = trader_agents.TraderDecisions(
-        close=close, top_up=drawn[keep], top_up_usd=amount[keep]
-    )
+    bits = ctx.rng.bit_generator
+    if not drawn.shape[0] and bits.__class__ is np.random.PCG64 and not bits.state["has_uint32"]:
+        # most steps: no draw decides; draws_at then jumps the stream over all n draws
+        bits.advance(n)
+        top_up, top_up_usd = drawn, amount
+    else:
+        keep = trader_agents.draws_at(ctx.rng, n, drawn) < r.probability[drawn]
+        top_up, top_up_usd = drawn[keep], amount[keep]
+    decisions = trader_agents.TraderDecisions(close=close, top_up=top_up, top_up_usd=top_up_usd)
     return decisions, (unit_equity, unit_maintenance), unit_notional
 
 

@@ -209,3 +209,22 @@ def test_the_mirrors_pass_on_edge_operands_is_the_full_computation(seed, n):
     for name in ("close", "top_up", "top_up_usd"):
         assert np.array_equal(getattr(got[0], name), getattr(want[0], name)), name
     assert ctx.rng.bit_generator.state == ctx_b.rng.bit_generator.state
+
+
+@pytest.mark.parametrize("n", [0, 1, 9, 400])
+@pytest.mark.parametrize("seed", range(3))
+def test_the_stream_ends_where_the_draws_leave_it_with_a_half_draw_held(seed, n):
+    """A stream holding a 32-bit half draw (has_uint32: another phase drew an int32) is never
+    jumped (numpy's advance drops the half draw): the pass draws as draws_at does, and the
+    stream ends where the phase by parts leaves it, with or without rows to draw for."""
+    ctx, s = _case(seed, n)
+    ctx.memo = {}
+    ctx_b, s_b = _case(seed, n)
+    for rng in (ctx.rng, ctx_b.rng):
+        rng.integers(0, 2**31, size=1, dtype=np.int32)
+        assert rng.bit_generator.state["has_uint32"]
+    got = engine_traders.decisions_and_sums(ctx, s)
+    want = _by_parts(ctx_b, s_b)
+    for name in ("close", "top_up", "top_up_usd"):
+        assert np.array_equal(getattr(got[0], name), getattr(want[0], name)), name
+    assert ctx.rng.bit_generator.state == ctx_b.rng.bit_generator.state
