@@ -194,31 +194,20 @@ def with_draws(book, rng, n: int, close, drawn, amount) -> TraderDecisions:
 #: The book's arrays :func:`book_rules` reads.
 _RULE_ARRAYS = ("behaviour", "take_profit_fraction", "stop_loss_fraction", "panic_drawdown",
                 "top_up_margin_ratio", "top_up_fraction", "collateral_usd")  # fmt: skip
-_last_rules: tuple[object, list, tuple[np.ndarray, np.ndarray]] | None = None
 
 
 def book_rules(book) -> tuple[np.ndarray, np.ndarray]:
     """Each row's rule threshold and top-up before the wallet's cap
-    (:func:`simulator.engine.jit_rows.book_rules`), remembered for the last book when its
-    arrays are read-only (a run's :class:`~simulator.population.TraderBook`: fixed for the
-    run; the same arrays by identity); made again on every call for a book that can change."""
-    global _last_rules
+    (:func:`simulator.engine.jit_rows.book_rules`), made on every call: a run keeps its own
+    book's in its context (:func:`simulator.engine.traders.carried_decisions`, in
+    :attr:`~simulator.engine.context.Context.memo`), not here (a module-level cache of the last
+    book kept a finished run's book alive)."""
     arrays = [np.asarray(getattr(book, k)) for k in _RULE_ARRAYS]
-    last = _last_rules
-    if (
-        last is not None
-        and last[0] is book
-        and all(a is b for a, b in zip(arrays, last[1], strict=True))
-    ):
-        return last[2]
     n = len(arrays[0])
     behaviour, tp, sl, panic, ratio, fraction, collateral = (
         arrays[0], *(_rows(a, n) for a in arrays[1:])
     )  # fmt: skip
-    rules = jit_rows.book_rules(behaviour, CODES, tp, sl, panic, ratio, fraction, collateral)
-    if not any(a.flags.writeable for a in arrays):
-        _last_rules = (book, arrays, rules)
-    return rules
+    return jit_rows.book_rules(behaviour, CODES, tp, sl, panic, ratio, fraction, collateral)
 
 
 _NO_MASK = np.zeros(0, dtype=np.bool_)

@@ -11,12 +11,14 @@ callers are unchanged; the chain engine and the mirror both use them):
 - :func:`decide_rows` -- the traders' closes and the top-up rows whose draw decides
   (:func:`simulator.agents.traders.decide`; the draws stay in numpy), on the book's rules
   made once (:func:`book_rules`);
-- :func:`plan_pass` -- the carry, its unit sums and the decisions in one pass
-  (:func:`simulator.engine.traders.carried_decisions`);
+- :func:`trader_pass` -- the carry, its unit sums and the decisions in one pass
+  (:func:`simulator.engine.traders.carried_decisions`), on the rows that can decide
+  (:func:`decider_rows`, made once a run);
 - :func:`unit_sum` and :func:`store_units` -- a per-row array summed per margin unit, and a
   health read of some units written into their rows' views
   (:class:`simulator.engine.margin.MarginUnits`);
-- :func:`watch_rows`, :func:`liquidatable_since`, :func:`plan_rows`, :func:`unit_fractions`
+- :func:`watch_rows`, :func:`liquidatable_since` (:func:`track_liquidatable` with its count),
+  :func:`plan_rows`, :func:`unit_fractions`
   and :func:`deficit_bound_reached` -- the keepers' passes (:mod:`simulator.engine.keepers`,
   :mod:`simulator.agents.keepers`).
 
@@ -137,80 +139,119 @@ def estimate(
 
 
 @_jit
-def plan_pass(
-    market, side, size, equity_usd, maintenance_usd, read_price, has_funding, read_funding,
-    has_scale, read_scale, oracle_price, funding_flat, margin_scale, unit_of_row, count,
-    behaviour, codes, isolated, collateral_in, threshold, entry_price, top_up_base, wallet_usd,
+def trader_pass(
+    rows, deciders, rules, codes, count, side, size, equity_usd, maintenance_usd, read_price,
+    has_funding, read_funding, has_scale, read_scale, collateral_in, entry_price, wallet_usd,
+    oracle_price, funding_flat, margin_scale, equity, maintenance, notional,
 ):  # fmt: skip
-    """The traders' phase in one pass over the rows: :func:`row_carry` and :func:`estimate` at
-    every row's market's oracle price (equity, maintenance per row), their sums per margin unit
-    (each unit's rows added in row order from 0.0, as :func:`unit_sum`), and
-    :func:`decide_rows` on them with ``can_close`` the rows of a unit above maintenance
-    (``unit equity > unit maintenance``: judged after the pass on the rows that want to close)
-    and ``can_top_up`` the rows not ``isolated``. Returns (equity, maintenance, unit equity,
-    unit maintenance, closes, the top-up rows whose draw decides, their amounts)."""
-    take_profit, stop_loss, panic, top_up = codes[0], codes[1], codes[2], codes[3]
+    """The traders' phase in one call over the rows: :func:`row_carry` and :func:`estimate` at
+    every row's market's oracle price (written into ``equity`` and ``maintenance``, one place
+    per row), every row's notional ``size × price`` (into ``notional``), their sums per margin
+    unit (each unit's rows added in row order from 0.0, as :func:`unit_sum`), then
+    :func:`decide_rows` on the rows that can decide, with ``can_close`` the rows of a unit
+    above maintenance (``unit equity > unit maintenance``) and ``can_top_up`` the rows not
+    isolated. The per-row terms in one branch-free loop (vectorized: the same IEEE operations
+    per element), the sums in another.
+
+    ``rows``: (3, n) int64, every row's market, margin unit and behaviour; ``deciders``: the
+    rows whose behaviour can act (take profit, stop loss, panic, and the top-up rows not
+    isolated), ascending; ``rules``: (2, n), the book's threshold and top-up base
+    (:func:`book_rules`). Returns two arrays and a count, so that one call boxes few objects:
+    the floats (unit equity, unit maintenance and unit notional, ``count`` each, then the
+    amounts of the top-up rows whose draw decides) and the rows (the closes, then those
+    top-up rows; each part ascending), and the number of closes."""
+    take_profit, stop_loss, top_up = codes[0], codes[1], codes[3]
     n = len(side)
-    equity = np.empty(n)
-    maintenance = np.empty(n)
-    unit_equity = np.zeros(count)
-    unit_maintenance = np.zeros(count)
-    wanting = np.empty(n, dtype=np.int64)
-    drawn = np.empty(n, dtype=np.int64)
-    amount = np.empty(n)
-    n_wanting = 0
-    n_drawn = 0
-    for i in range(n):
-        m = market[i]
-        p = oracle_price[m]
-        e = np.float64(side[i]) * size[i] * (p - read_price[i]) + equity_usd[i]
-        if has_funding:
+    market, unit = rows[0], rows[1]
+    if has_funding and has_scale:  # the engines' case
+        for i in range(n):
+            m = market[i]
+            p = oracle_price[m]
+            s = size[i]
             f = funding_flat[2 * m + (1 if side[i] < 0 else 0)]
-            e = e - (f - read_funding[i]) * size[i]
-        mm = p / read_price[i] * maintenance_usd[i]
-        if has_scale:
-            mm = mm * (margin_scale[m] / read_scale[i])
-        equity[i] = e
-        maintenance[i] = mm
-        u = unit_of_row[i]
-        unit_equity[u] += e
-        unit_maintenance[u] += mm
+            e = np.float64(side[i]) * s * (p - read_price[i]) + equity_usd[i]
+            equity[i] = e - (f - read_funding[i]) * s
+            mm = p / read_price[i] * maintenance_usd[i]
+            maintenance[i] = mm * (margin_scale[m] / read_scale[i])
+            notional[i] = s * p
+    else:
+        for i in range(n):
+            m = market[i]
+            p = oracle_price[m]
+            s = size[i]
+            e = np.float64(side[i]) * s * (p - read_price[i]) + equity_usd[i]
+            if has_funding:
+                e = e - (funding_flat[2 * m + (1 if side[i] < 0 else 0)] - read_funding[i]) * s
+            equity[i] = e
+            mm = p / read_price[i] * maintenance_usd[i]
+            if has_scale:
+                mm = mm * (margin_scale[m] / read_scale[i])
+            maintenance[i] = mm
+            notional[i] = s * p
+    n_deciders = len(deciders)
+    floats = np.zeros(3 * count + n_deciders)
+    unit_equity = floats[:count]
+    unit_maintenance = floats[count : 2 * count]
+    unit_notional = floats[2 * count : 3 * count]
+    amount = floats[3 * count :]
+    for i in range(n):
+        u = unit[i]
+        unit_equity[u] += equity[i]
+        unit_maintenance[u] += maintenance[i]
+        unit_notional[u] += notional[i]
+    close = np.empty(n_deciders, dtype=np.int64)
+    drawn = np.empty(n_deciders, dtype=np.int64)
+    n_close = 0
+    n_drawn = 0
+    for k in range(n_deciders):
+        i = deciders[k]
         if not size[i] > 0:
             continue
-        b = behaviour[i]
+        e = equity[i]
+        mm = maintenance[i]
+        b = rows[2, i]
         if b == top_up:
-            if isolated[i]:
-                continue
-            add = _minimum(top_up_base[i], wallet_usd[i])
-            if e < threshold[i] * mm and add >= 1.0:
+            add = _minimum(rules[1, i], wallet_usd[i])
+            if e < rules[0, i] * mm and add >= 1.0:
                 drawn[n_drawn] = i
                 amount[n_drawn] = add
                 n_drawn += 1
             continue
         if b == take_profit:
             c = collateral_in[i]
-            wants = e - c >= threshold[i] * c
+            wants = e - c >= rules[0, i] * c
         elif b == stop_loss:
             c = collateral_in[i]
-            wants = -(e - c) >= threshold[i] * c
-        elif b == panic:
+            wants = -(e - c) >= rules[0, i] * c
+        else:  # panic
             entry = entry_price[i]
-            move = np.float64(side[i]) * (entry - p)
-            wants = move / _maximum(entry, 1e-300) >= threshold[i]
-        else:
-            continue
+            move = np.float64(side[i]) * (entry - oracle_price[rows[0, i]])
+            wants = move / _maximum(entry, 1e-300) >= rules[0, i]
         if wants and e > mm:
-            wanting[n_wanting] = i
-            n_wanting += 1
-    close = np.empty(n_wanting, dtype=np.int64)
-    n_close = 0
-    for k in range(n_wanting):
-        u = unit_of_row[wanting[k]]
-        if unit_equity[u] > unit_maintenance[u]:
-            close[n_close] = wanting[k]
-            n_close += 1
-    return (equity, maintenance, unit_equity, unit_maintenance, close[:n_close].copy(),
-            drawn[:n_drawn].copy(), amount[:n_drawn].copy())  # fmt: skip
+            u = rows[1, i]
+            if unit_equity[u] > unit_maintenance[u]:
+                close[n_close] = i
+                n_close += 1
+    picked = np.empty(n_close + n_drawn, dtype=np.int64)
+    picked[:n_close] = close[:n_close]
+    picked[n_close:] = drawn[:n_drawn]
+    return floats[: 3 * count + n_drawn], picked, n_close
+
+
+@_jit
+def decider_rows(behaviour, codes, isolated):
+    """The rows :func:`trader_pass` decides on: the take-profit, stop-loss and panic rows, and
+    the top-up rows not ``isolated`` (ascending)."""
+    take_profit, stop_loss, panic, top_up = codes[0], codes[1], codes[2], codes[3]
+    n = len(behaviour)
+    out = np.empty(n, dtype=np.int64)
+    k = 0
+    for i in range(n):
+        b = behaviour[i]
+        if b == take_profit or b == stop_loss or b == panic or (b == top_up and not isolated[i]):
+            out[k] = i
+            k += 1
+    return out[:k].copy()
 
 
 @_jit
@@ -388,10 +429,9 @@ def watch_rows(eq, mm, notional, since, everyone, ratio):
     n = len(notional)
     out = np.empty(n, dtype=np.int64)
     k = 0
-    for u in range(n):
-        if notional[u] > 0 and (everyone or eq[u] < ratio * mm[u] or since[u] >= 0):
-            out[k] = u
-            k += 1
+    for u in range(n):  # branch-free: every unit written, the count moved by the test
+        out[k] = u
+        k += (notional[u] > 0) & (everyone | (eq[u] < ratio * mm[u]) | (since[u] >= 0))
     return out[:k].copy()
 
 
@@ -406,6 +446,20 @@ def liquidatable_since(since, eq, mm, notional, step):
         else:
             out[u] = -1
     return out
+
+
+@_jit
+def track_liquidatable(since, eq, mm, notional, step):
+    """:func:`liquidatable_since` and how many units it marks (``>= 0``): the keepers have no
+    call to plan in a block where none is."""
+    out = np.empty_like(since)
+    marked = 0
+    for u in range(len(since)):  # branch-free (selects)
+        s = since[u]
+        started = s if s >= 0 else step
+        out[u] = started if (notional[u] > 0) & (eq[u] < mm[u]) else -1
+        marked += out[u] >= 0
+    return out, marked
 
 
 @_jit
@@ -579,13 +633,18 @@ def warm_up(book) -> None:
     estimate(side, f, f, f, f, f, True, True, f, f, True, f, f)
     book_rules(behaviour, i, tp, sl, panic, ratio, fraction, collateral)
     decide_rows(behaviour, i, f, True, b, True, b, f, f, f, f, f, side, f, True, f, f)
-    plan_pass(market, side, f, f, f, f, True, f, True, f, f, f, f, i, 0, behaviour, i,
-              of_book("isolated", np.bool_), f, f, f, f, f)  # fmt: skip
+    rows = np.zeros((3, 0), dtype=np.int64)
+    rules = np.zeros((2, 0))
+    for flag in (True, False):
+        trader_pass(rows, i, rules, i, 0, side, f, f, f, f, flag, f, flag, f, f, f, f, f, f, f, f,
+                    f, f)  # fmt: skip
+    decider_rows(behaviour, i, of_book("isolated", np.bool_))
     unit_sum(i, f, 0)
     store_units(i, f, f, 0, i, i, f, side, f, f, market, f, True, f, f, f, f, True, f, f, True,
                 f, f)  # fmt: skip
     watch_rows(f, f, f, i, False, 1.0)
     liquidatable_since(i, f, f, f, 0)
+    track_liquidatable(i, f, f, f, 0)
     plan_rows(f, f, f, i, 0, 0, 0, f, 0, 0.0, 0.0, False, f, 0)
     unit_fractions(i, market, f, 0, True, f, f, False, f, b)
     deficit_bound_reached(i, 0, i, i, i, f, side, market, f, f, f, f, f, f, 0.0)

@@ -56,21 +56,59 @@ def watch_list(
     notional per unit, USD): the ones near liquidation, or every open one each
     :data:`FULL_REFRESH_STEPS` and when ``everyone``. What is read becomes the traders' view,
     so this list does not depend on ``full_health_every_step`` (see :func:`confirm_list`)."""
-    notional = np.asarray(notional, dtype=np.float64)
-    n = len(notional)
+    if notional.__class__ is not np.ndarray or notional.dtype != _F64:
+        notional = np.asarray(notional, dtype=np.float64)
+    n = notional.shape[0]
+    since = s.liquidatable_since
+    if not _ready(eq, mm, n):
+        eq, mm = _units(eq, n), _units(mm, n)
+    if since.__class__ is not np.ndarray or since.shape != (n,):
+        since = _units(since, n, None)
     return jit_rows.watch_rows(
-        _units(eq, n), _units(mm, n), notional, _units(s.liquidatable_since, n, None),
-        bool(everyone or t % FULL_REFRESH_STEPS == 0), WATCH_MARGIN_RATIO,
+        eq, mm, notional, since,
+        True if (everyone or t % FULL_REFRESH_STEPS == 0) else False, WATCH_MARGIN_RATIO,
     )  # fmt: skip
 
 
-def _units(a, n: int, dtype=np.float64) -> np.ndarray:
+def _ready(eq, mm, n: int) -> bool:
+    """Whether ``eq`` and ``mm`` are ``n`` float64 values each already (the step's own
+    arrays: no conversion)."""
+    return (
+        eq.__class__ is np.ndarray and mm.__class__ is np.ndarray
+        and eq.shape == (n,) and mm.shape == (n,) and eq.dtype == _F64 and mm.dtype == _F64
+    )  # fmt: skip
+
+
+_F64 = np.dtype(np.float64)
+
+
+def _units(a, n: int, dtype=_F64) -> np.ndarray:
     """``a`` as one value per unit of the ``n`` (``dtype``: None keeps its own; broadcast as
-    numpy would, or an error)."""
+    numpy would, or an error): ``a`` itself, with no call, when it is that already."""
+    if a.__class__ is np.ndarray and a.shape == (n,) and (dtype is None or a.dtype == dtype):
+        return a
     a = np.asarray(a, dtype=dtype)
     if a.shape != (n,):
         a = np.ascontiguousarray(np.broadcast_to(a, (n,)))
     return a
+
+
+def track_marked(
+    s: EngineState, t: int, eq: np.ndarray, mm: np.ndarray, notional: np.ndarray
+) -> int:
+    """:func:`track_liquidatable` in one compiled call
+    (:func:`simulator.engine.jit_rows.track_liquidatable`), with the count of units it marks
+    liquidatable (0: the keepers have nothing to plan)."""
+    since = s.liquidatable_since
+    if since.__class__ is not np.ndarray:
+        since = np.asarray(since)
+    n = since.shape[0]
+    if not _ready(eq, mm, n):
+        eq, mm = _units(eq, n), _units(mm, n)
+    s.liquidatable_since, marked = jit_rows.track_liquidatable(
+        since, eq, mm, _units(notional, n), int(t)
+    )
+    return marked
 
 
 def confirm_list(

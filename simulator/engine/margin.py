@@ -21,7 +21,7 @@ Units: USD and base units (floats).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -51,6 +51,9 @@ class MarginUnits:
     pass)."""
     unit_start: np.ndarray | None = None
     """Each unit's first place in :attr:`rows_by_unit`, then the row count (count + 1)."""
+    _checked: list = field(default_factory=list, compare=False, repr=False)
+    """The traders' state arrays :meth:`store` last checked, and what it read of them (the
+    run's: these units are the run's)."""
 
     @classmethod
     def of_book(cls, book, maintenance_fraction: np.ndarray | None = None) -> MarginUnits:
@@ -165,6 +168,34 @@ class MarginUnits:
         start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         return np.argsort(self.unit_of_row, kind="stable").astype(np.int64), start
 
+    def _read_arrays(self, state, market_of_row) -> tuple:
+        """The rows' arrays :meth:`store` reads (sizes, entries and collateral put in of the
+        traders' ``state``, float64 of its rows; the rows' markets, int64), checked when one
+        is not the object last checked (kept in :attr:`_checked`: the run's state arrays are
+        the same objects step after step)."""
+        last = self._checked
+        if (
+            last
+            and last[0] is state.size_base
+            and last[1] is state.entry_price_usd
+            and last[2] is state.collateral_in_usd
+            and last[3] is market_of_row
+        ):
+            return last[4]
+        n = len(state.side)
+        arrays = (
+            _floats(state.size_base, n), _floats(state.entry_price_usd, n),
+            _floats(state.collateral_in_usd, n), _ints(market_of_row),
+        )  # fmt: skip
+        if len(arrays[3]) != n:
+            raise ValueError(f"store: {len(arrays[3])} markets for {n} rows")
+        originals = [state.size_base, state.entry_price_usd, state.collateral_in_usd,
+                     market_of_row]  # fmt: skip
+        # kept only when they are the arrays themselves (a converted copy would go stale)
+        same = all(a is b for a, b in zip(arrays, originals, strict=True))
+        self._checked[:] = [*originals, arrays] if same else []
+        return arrays
+
     def store(
         self,
         state,
@@ -181,25 +212,26 @@ class MarginUnits:
         the markets' funding indices ((M, 2): longs, shorts; USD per base unit) and margin
         scales (M) at the read, when given, for
         :func:`~simulator.agents.traders.estimate`."""
-        units = np.asarray(units, dtype=np.int64)
-        if not len(units):
+        units = _ints(units)
+        k = units.shape[0]
+        if not k:
             return
-        rows_by_unit, unit_start = self.grouping()
-        n = len(state.side)
+        rows_by_unit, unit_start = self.rows_by_unit, self.unit_start
+        if rows_by_unit is None or unit_start is None:
+            rows_by_unit, unit_start = self.grouping()
         fraction = self.maintenance_fraction
         has_funding = funding_index_usd is not None and state.read_funding_index_usd is not None
         has_scale = margin_scale is not None and state.read_margin_scale is not None
+        size, entry, collateral, market = self._read_arrays(state, market_of_row)
         stored = jit_rows.store_units(
-            units, _floats(equity, len(units)), _floats(maintenance, len(units)), self.count,
-            rows_by_unit, unit_start, _floats(state.size_base, n), state.side,
-            _floats(state.entry_price_usd, n), _floats(state.collateral_in_usd, n),
-            np.asarray(market_of_row, dtype=np.int64), np.asarray(prices_usd, dtype=np.float64),
+            units, _floats(equity, k), _floats(maintenance, k), len(self.account),
+            rows_by_unit, unit_start, size, state.side, entry, collateral, market,
+            _floats(prices_usd),
             fraction is not None, _NONE if fraction is None else fraction,
             state.equity_usd, state.maintenance_usd, state.read_price_usd,
-            has_funding,
-            np.ravel(np.asarray(funding_index_usd, dtype=np.float64)) if has_funding else _NONE,
+            has_funding, _floats(funding_index_usd).reshape(-1) if has_funding else _NONE,
             state.read_funding_index_usd if has_funding else _NONE,
-            has_scale, np.asarray(margin_scale, dtype=np.float64) if has_scale else _NONE,
+            has_scale, _floats(margin_scale) if has_scale else _NONE,
             state.read_margin_scale if has_scale else _NONE,
         )  # fmt: skip
         if not stored:
@@ -212,11 +244,24 @@ _I0 = np.zeros(0, dtype=np.int64)
 """No rows (the warm-up's call of :func:`_notional_sums`)."""
 
 
-def _floats(a, n: int) -> np.ndarray:
-    """``a`` as ``n`` float64 values (itself when it is that)."""
-    a = np.asarray(a, dtype=np.float64)
-    if a.shape != (n,):
+_F64 = np.dtype(np.float64)
+_I64 = np.dtype(np.int64)
+
+
+def _floats(a, n: int | None = None) -> np.ndarray:
+    """``a`` as float64 values (``n`` of them when given, else an error): ``a`` itself, with
+    no call, when it is that already."""
+    if a.__class__ is not np.ndarray or a.dtype != _F64:
+        a = np.asarray(a, dtype=np.float64)
+    if n is not None and a.shape != (n,):
         raise ValueError(f"{a.shape} values where {n} were expected")
+    return a
+
+
+def _ints(a) -> np.ndarray:
+    """``a`` as int64 (itself, with no call, when it is that already)."""
+    if a.__class__ is not np.ndarray or a.dtype != _I64:
+        a = np.asarray(a, dtype=np.int64)
     return a
 
 

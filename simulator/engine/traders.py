@@ -43,41 +43,176 @@ def carried_decisions(
 ]:
     """This step's decisions (drawn from the agents' stream), every row's carried estimate
     (equity, maintenance; USD) and its sums per margin unit, in one compiled pass over the
-    rows (:func:`simulator.engine.jit_rows.plan_pass`) and the draws
+    rows (:func:`simulator.engine.jit_rows.trader_pass`) and the draws
     (:func:`simulator.agents.traders.with_draws`): the same as :func:`estimate_rows`,
     :meth:`~simulator.engine.margin.MarginUnits.unit_sum` of both, and
     :func:`~simulator.agents.traders.decide` with ``can_top_up`` the cross rows and
     ``can_close`` the rows of a unit above maintenance, without the per-row prices, funding
     indices, scales and masks in between."""
-    book, units, tr = ctx.world.book, ctx.units, s.trader
-    n = len(tr.side)
-    for name in ("size_base", "equity_usd", "maintenance_usd", "read_price_usd",
-                 "collateral_in_usd", "entry_price_usd", "wallet_usd"):  # fmt: skip
-        if len(getattr(tr, name)) != n:
-            raise ValueError(
-                f"carried_decisions: {name} has {len(getattr(tr, name))} rows, not {n}"
-            )
-    has_funding = tr.read_funding_index_usd is not None
-    has_scale = tr.read_margin_scale is not None
-    threshold, top_up_base = trader_agents.book_rules(book)
-    equity, maintenance, unit_equity, unit_maintenance, close, drawn, amount = jit_rows.plan_pass(
-        np.asarray(book.market, dtype=np.int64), tr.side, _f(tr.size_base), _f(tr.equity_usd),
-        _f(tr.maintenance_usd), _f(tr.read_price_usd),
-        has_funding, _f(tr.read_funding_index_usd) if has_funding else _NONE,
-        has_scale, _f(tr.read_margin_scale) if has_scale else _NONE,
-        _f(s.oracle_price_usd), np.ravel(_f(s.funding_index_usd)), _f(s.margin_scale),
-        units.unit_of_row, units.count, np.asarray(book.behaviour), trader_agents.CODES,
-        np.asarray(book.isolated, dtype=np.bool_), _f(tr.collateral_in_usd), threshold,
-        _f(tr.entry_price_usd), top_up_base, _f(tr.wallet_usd),
-    )  # fmt: skip
-    decisions = trader_agents.with_draws(book, ctx.rng, n, close, drawn, amount)
-    return decisions, (equity, maintenance), (unit_equity, unit_maintenance)
+    n = len(s.trader.side)
+    carried = (np.empty(n), np.empty(n))
+    decisions, sums, _ = _pass(ctx, s, *carried, np.empty(n))
+    return decisions, carried, sums
+
+
+def decisions_and_sums(
+    ctx: Context, s: EngineState
+) -> tuple[
+    trader_agents.TraderDecisions, tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]
+]:
+    """:func:`carried_decisions` without the per-row estimate (written into buffers of the
+    run, :attr:`~simulator.engine.context.Context.memo`, and read by no one after), with the
+    notionals: this step's decisions, every row's notional and its sums per margin unit (USD,
+    :meth:`~simulator.engine.margin.MarginUnits.notional_sums` of the traders' sizes at the
+    oracle prices, float for float) and the carried estimate's sums per margin unit (USD), all
+    fresh arrays: what the mirror's step reads. The sizes and prices are the ones the keepers'
+    phase reads too: the block's calls change the traders' view only when it is decoded."""
+    scratch = ctx.memo.get(_SCRATCH)
+    n = len(s.trader.side)
+    if scratch is None or len(scratch[0]) != n:
+        scratch = ctx.memo[_SCRATCH] = (np.empty(n), np.empty(n))
+    notional_row = np.empty(n)
+    decisions, sums, notional = _pass(ctx, s, *scratch, notional_row)
+    return decisions, (notional_row, notional), sums
 
 
 _NONE = np.zeros(0)
 
 
 def _f(a) -> np.ndarray:
+    return np.asarray(a, dtype=np.float64)
+
+
+_SCRATCH = "engine.traders.scratch"
+_RULES = "engine.traders.rules"
+
+
+class _Rules:
+    """What the traders' pass reads of a run's fixed book, packed once
+    (:func:`_book_rules`): every row's market, unit and behaviour ((3, n) int64), the rows that
+    can decide, the rules ((2, n): threshold, top-up base), the top-up probabilities; and the
+    traders' state arrays last checked (by identity: checked again when one is replaced)."""
+
+    __slots__ = ("book", "rows", "deciders", "rules", "probability", "count", "checked")
+
+    def __init__(self, book, units):
+        threshold, top_up_base = trader_agents.book_rules(book)
+        behaviour = np.asarray(book.behaviour)
+        self.book = book
+        self.rows = np.ascontiguousarray(np.stack([
+            np.asarray(book.market, dtype=np.int64), np.asarray(units.unit_of_row, np.int64),
+            behaviour.astype(np.int64),
+        ]))  # fmt: skip
+        self.deciders = jit_rows.decider_rows(
+            behaviour, trader_agents.CODES, np.asarray(book.isolated, dtype=np.bool_)
+        )
+        self.rules = np.ascontiguousarray(np.stack([threshold, top_up_base]))
+        self.probability = np.asarray(book.top_up_probability)
+        self.count = units.count
+        self.checked: tuple = ()
+
+
+def _book_rules(ctx: Context) -> _Rules:
+    """The run's :class:`_Rules`, made once and kept in ``ctx.memo`` when the book cannot
+    change (its arrays read-only, as a run's :class:`~simulator.population.TraderBook`'s);
+    made again on every call for a book that can (a test's)."""
+    memo = getattr(ctx, "memo", None)
+    book = ctx.world.book
+    rules = memo.get(_RULES) if memo is not None else None
+    if rules is not None and rules.book is book:
+        return rules
+    rules = _Rules(book, ctx.units)
+    arrays = [np.asarray(getattr(book, k)) for k in (*trader_agents._RULE_ARRAYS, "market",
+                                                     "isolated", "top_up_probability")]  # fmt: skip
+    if memo is not None and not any(a.flags.writeable for a in arrays):
+        memo[_RULES] = rules
+    return rules
+
+
+_STATE_ARRAYS = ("size_base", "equity_usd", "maintenance_usd", "read_price_usd",
+                 "collateral_in_usd", "entry_price_usd", "wallet_usd")  # fmt: skip
+
+
+def _check_state(tr, n: int) -> tuple:
+    """The traders' state arrays :func:`_pass` reads, each of ``n`` float64 rows (a
+    ``ValueError`` naming the first that is not)."""
+    arrays = []
+    for name in _STATE_ARRAYS:
+        a = getattr(tr, name)
+        if len(a) != n:
+            raise ValueError(f"carried_decisions: {name} has {len(a)} rows, not {n}")
+        arrays.append(_f(a))
+    return tuple(arrays)
+
+
+def _pass(
+    ctx: Context, s: EngineState, equity_out: np.ndarray, maintenance_out: np.ndarray,
+    notional_out: np.ndarray,
+):  # fmt: skip
+    """The compiled pass (per-row estimate into ``equity_out`` / ``maintenance_out``, the
+    notionals into ``notional_out``) and the draws: (decisions, (unit equity, unit
+    maintenance), unit notional)."""
+    r = _book_rules(ctx)
+    tr = s.trader
+    n = len(tr.side)
+    checked = r.checked  # the state's arrays as last checked: the same objects need no check
+    if (
+        len(checked) != 10
+        or checked[0] is not tr.size_base
+        or checked[1] is not tr.equity_usd
+        or checked[2] is not tr.maintenance_usd
+        or checked[3] is not tr.read_price_usd
+        or checked[4] is not tr.collateral_in_usd
+        or checked[5] is not tr.entry_price_usd
+        or checked[6] is not tr.wallet_usd
+        or checked[7] is not tr.side
+        or checked[8] is not tr.read_funding_index_usd
+        or checked[9] is not tr.read_margin_scale
+        or n != r.rows.shape[1]
+    ):
+        arrays = _check_state(tr, n)
+        if n != r.rows.shape[1]:
+            raise ValueError(f"carried_decisions: {n} rows, the book has {r.rows.shape[1]}")
+        same = all(a is getattr(tr, k) for a, k in zip(arrays, _STATE_ARRAYS, strict=True))
+        checked = (*arrays, tr.side, tr.read_funding_index_usd, tr.read_margin_scale)
+        r.checked = checked if same else ()  # float64 already: kept; converted: each step
+    size, equity, maintenance, read_price, collateral_in, entry, wallet = checked[:7]
+    has_funding = tr.read_funding_index_usd is not None
+    has_scale = tr.read_margin_scale is not None
+    floats, picked, n_close = jit_rows.trader_pass(
+        r.rows, r.deciders, r.rules, trader_agents.CODES, r.count, tr.side, size, equity,
+        maintenance, read_price, has_funding,
+        _floats(tr.read_funding_index_usd) if has_funding else _NONE, has_scale,
+        _floats(tr.read_margin_scale) if has_scale else _NONE, collateral_in, entry, wallet,
+        _floats(s.oracle_price_usd), _floats(s.funding_index_usd).reshape(-1),
+        _floats(s.margin_scale), equity_out, maintenance_out, notional_out,
+    )  # fmt: skip
+    c = r.count  # the pass's outputs, packed: views of its two arrays
+    close, drawn, amount = picked[:n_close], picked[n_close:], floats[3 * c :]
+    unit_equity, unit_maintenance, unit_notional = (
+        floats[:c],
+        floats[c : 2 * c],
+        floats[2 * c : 3 * c],
+    )
+    bits = ctx.rng.bit_generator
+    if not drawn.shape[0] and bits.__class__ is np.random.PCG64 and not bits.state["has_uint32"]:
+        # most steps: no draw decides; draws_at then jumps the stream over all n draws
+        bits.advance(n)
+        top_up, top_up_usd = drawn, amount
+    else:
+        keep = trader_agents.draws_at(ctx.rng, n, drawn) < r.probability[drawn]
+        top_up, top_up_usd = drawn[keep], amount[keep]
+    decisions = trader_agents.TraderDecisions(close=close, top_up=top_up, top_up_usd=top_up_usd)
+    return decisions, (unit_equity, unit_maintenance), unit_notional
+
+
+_F64 = np.dtype(np.float64)
+
+
+def _floats(a) -> np.ndarray:
+    """``a`` as float64: itself when it is a float64 array (no call), else converted."""
+    if a.__class__ is np.ndarray and a.dtype == _F64:
+        return a
     return np.asarray(a, dtype=np.float64)
 
 

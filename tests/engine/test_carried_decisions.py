@@ -2,8 +2,9 @@
 simulator.engine.jit_rows.plan_pass) gives what its parts give one after the other --
 row_prices, row_carry, estimate, MarginUnits.unit_sum of both, decide with the cross rows
 topping up and the rows of a unit above maintenance closing -- bit for bit, on drawn books
-and states, and leaves the agents' stream where they leave it. And the book's rules
-(simulator.agents.traders.book_rules) are remembered only for a read-only book."""
+and states, and leaves the agents' stream where they leave it; so does the mirror's form without the
+per-row estimate (decisions_and_sums). And the book's rules are remembered in the run's
+context (ctx.memo) only for a read-only book."""
 
 from __future__ import annotations
 
@@ -102,17 +103,128 @@ def test_carried_decisions_equal_the_phase_by_parts(seed, n):
         assert len(got[0].close) and len(got[0].top_up)
 
 
-def test_the_books_rules_are_remembered_only_while_the_book_cannot_change():
-    ctx, _ = _case(1, 50)
+def test_the_books_rules_are_remembered_in_the_run_only_while_the_book_cannot_change():
+    ctx, s = _case(1, 50)
+    ctx.memo = {}
     book = ctx.world.book
-    first = trader_agents.book_rules(book)
-    book.top_up_margin_ratio[:] = 7.0  # a writable book changed in place: made again
-    again = trader_agents.book_rules(book)
+    first = engine_traders._book_rules(ctx)
+    assert engine_traders._RULES not in ctx.memo  # a writable book: never kept
+    book.top_up_margin_ratio[:] = 7.0  # changed in place: made again
+    again = engine_traders._book_rules(ctx)
     top_up = book.behaviour == Behaviour.TOP_UP
-    assert np.all(again[0][top_up] == 7.0) and not np.array_equal(first[0], again[0])
-    for name in trader_agents._RULE_ARRAYS:
+    assert np.all(again.rules[0][top_up] == 7.0) and not np.array_equal(first.rules, again.rules)
+    for name in (*trader_agents._RULE_ARRAYS, "market", "isolated", "top_up_probability"):
         getattr(book, name).flags.writeable = False
-    kept = trader_agents.book_rules(book)
-    assert trader_agents.book_rules(book) is kept  # read-only: remembered
-    book.top_up_margin_ratio = np.full(50, 2.0)  # another array: made again
-    assert np.all(trader_agents.book_rules(book)[0][top_up] == 2.0)
+    kept = engine_traders._book_rules(ctx)
+    assert engine_traders._book_rules(ctx) is kept and ctx.memo[engine_traders._RULES] is kept
+    other = _case(2, 50)[0]  # another run's context: its own rules
+    other.memo = {}
+    assert engine_traders._book_rules(other) is not kept
+    assert not hasattr(trader_agents, "_last_rules")  # no module-level cache of a book
+
+
+@pytest.mark.parametrize("n", [0, 1, 9, 3000])
+@pytest.mark.parametrize("seed", range(4))
+def test_the_mirrors_decisions_and_sums_are_the_carried_decisions(seed, n):
+    """decisions_and_sums (the mirror's: the per-row estimate in the run's buffers) gives the
+    decisions and the unit sums of carried_decisions, and the notionals per row and per unit
+    of the numpy form the mirror's step used (size × price, np.bincount), step after step on the same buffers,
+    and leaves the stream where it does; a state array replaced between steps is checked and
+    read again."""
+    ctx, s = _case(seed, n)
+    ctx.memo = {}
+    ctx_b, s_b = _case(seed, n)
+    for step in range(3):
+        got = engine_traders.decisions_and_sums(ctx, s)
+        want = engine_traders.carried_decisions(ctx_b, s_b)
+        for g, w in zip(got[2], want[2], strict=True):
+            assert g.dtype == w.dtype and np.array_equal(g, w, equal_nan=True)
+        # the notionals as the step made them before (numpy: size × price, np.bincount)
+        row = s_b.trader.size_base * s_b.oracle_price_usd[ctx_b.world.book.market]
+        units = ctx_b.units
+        per_unit = np.bincount(units.unit_of_row, weights=row, minlength=units.count) * 1.0
+        for g, w in zip(got[1], (row, per_unit), strict=True):
+            assert g.dtype == w.dtype and np.array_equal(g, w, equal_nan=True)
+            assert np.array_equal(np.signbit(g), np.signbit(w))
+        for name in ("close", "top_up", "top_up_usd"):
+            g, w = getattr(got[0], name), getattr(want[0], name)
+            assert g.dtype == w.dtype and np.array_equal(g, w), name
+        assert ctx.rng.bit_generator.state == ctx_b.rng.bit_generator.state
+        # the next step: new prices, and one state array replaced by another object
+        s.oracle_price_usd = s.oracle_price_usd * 1.01
+        s_b.oracle_price_usd = s_b.oracle_price_usd * 1.01
+        s.trader.equity_usd = s.trader.equity_usd * (0.9 + 0.1 * step)
+        s_b.trader.equity_usd = s_b.trader.equity_usd * (0.9 + 0.1 * step)
+    s.trader.wallet_usd = s.trader.wallet_usd[:-1] if n else np.zeros(1)
+    with pytest.raises(ValueError, match="wallet_usd"):
+        engine_traders.decisions_and_sums(ctx, s)
+
+
+def _flat_edge_case(seed: int, n: int):
+    """A drawn case whose flat rows mostly have no maintenance, with edge operands: zeros of
+    both signs, NaN and infinite equities, read prices and scales tiny, huge, 0 and NaN,
+    funding indices huge."""
+    ctx, s = _case(seed, n)
+    rng = np.random.default_rng(seed + 7)
+    tr = s.trader
+    flat = tr.size_base == 0
+    tr.maintenance_usd[flat & (rng.random(n) < 0.8)] = 0.0
+    tr.maintenance_usd[flat & (rng.random(n) < 0.1)] = -0.0
+
+    def spray(a, values, share=0.08):
+        for v in values:
+            a[rng.random(n) < share] = v
+
+    spray(tr.equity_usd, [0.0, -0.0, np.nan, np.inf, -np.inf, 1e250])
+    spray(tr.read_price_usd, [0.0, -0.0, 1e-200, 1e-100, 1e250, np.nan, np.inf, -3.0])
+    if tr.read_funding_index_usd is not None:
+        spray(tr.read_funding_index_usd, [1e250, -1e250, np.inf, np.nan, -0.0])
+    if tr.read_margin_scale is not None:
+        spray(tr.read_margin_scale, [0.0, 1e-200, 1e250, np.nan, np.inf])
+    s.oracle_price_usd[0] = [np.inf, 1e250, -0.0, np.nan, 1e-300, 5.0][seed % 6]
+    s.funding_index_usd[1, 1] = [1e250, np.inf, np.nan, 0.0][seed % 4]
+    s.margin_scale[2] = [1e250, np.inf, np.nan, 0.0, 1.0][seed % 5]
+    return ctx, s
+
+
+@pytest.mark.parametrize("n", [1, 7, 2000])
+@pytest.mark.parametrize("seed", range(12))
+def test_the_mirrors_pass_on_edge_operands_is_the_full_computation(seed, n):
+    """The mirror's pass (decisions_and_sums: the per-row terms in one vectorized loop, the
+    sums in another, the estimate in the run's buffers) gives the unit sums, notionals,
+    decisions and stream of carried_decisions and of the numpy form, to the bit (the sign of
+    a zero too), on flat rows, zeros, NaN and infinities."""
+    ctx, s = _flat_edge_case(seed, n)
+    ctx.memo = {}
+    ctx_b, s_b = _flat_edge_case(seed, n)
+    with np.errstate(all="ignore"):
+        got = engine_traders.decisions_and_sums(ctx, s)
+        want = engine_traders.carried_decisions(ctx_b, s_b)
+    for g, w in zip(got[2], want[2], strict=True):
+        assert np.array_equal(g, w, equal_nan=True)
+        assert np.array_equal(np.signbit(g), np.signbit(w))
+    row = s_b.trader.size_base * s_b.oracle_price_usd[ctx_b.world.book.market]
+    assert np.array_equal(got[1][0], row, equal_nan=True)
+    assert np.array_equal(np.signbit(got[1][0]), np.signbit(row))
+    for name in ("close", "top_up", "top_up_usd"):
+        assert np.array_equal(getattr(got[0], name), getattr(want[0], name)), name
+    assert ctx.rng.bit_generator.state == ctx_b.rng.bit_generator.state
+
+
+@pytest.mark.parametrize("n", [0, 1, 9, 400])
+@pytest.mark.parametrize("seed", range(3))
+def test_the_stream_ends_where_the_draws_leave_it_with_a_half_draw_held(seed, n):
+    """A stream holding a 32-bit half draw (has_uint32: another phase drew an int32) is never
+    jumped (numpy's advance drops the half draw): the pass draws as draws_at does, and the
+    stream ends where the phase by parts leaves it, with or without rows to draw for."""
+    ctx, s = _case(seed, n)
+    ctx.memo = {}
+    ctx_b, s_b = _case(seed, n)
+    for rng in (ctx.rng, ctx_b.rng):
+        rng.integers(0, 2**31, size=1, dtype=np.int32)
+        assert rng.bit_generator.state["has_uint32"]
+    got = engine_traders.decisions_and_sums(ctx, s)
+    want = _by_parts(ctx_b, s_b)
+    for name in ("close", "top_up", "top_up_usd"):
+        assert np.array_equal(getattr(got[0], name), getattr(want[0], name)), name
+    assert ctx.rng.bit_generator.state == ctx_b.rng.bit_generator.state

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from agent_references import estimate_reference
+from agent_references import estimate_reference, update_liquidatable_since_reference
 
 from simulator.agents import keepers as keeper_agents
 from simulator.agents.traders import TraderState, estimate
@@ -373,3 +373,19 @@ def test_may_leave_deficit_equals_the_numpy_form(seed, n):
     assert n < 7 or seen == {True, False}  # both answers reached on a book of some size
     assert keepers.may_leave_deficit(ctx, s, [], np.zeros(count), np.zeros(count),
                                      np.zeros(3), np.zeros(3)) is False  # fmt: skip
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("seed", range(3))
+def test_track_marked_equals_the_formula_and_counts_the_marked(seed, n):
+    """keepers.track_marked (jit_rows.track_liquidatable) writes the numpy formula's
+    liquidatable_since and returns how many units it marks (>= 0), for NaN estimates too."""
+    rng = np.random.default_rng(seed)
+    eq, mm, notional, since = _unit_inputs(rng, n)
+    eq, mm = _with_nan(rng, eq), _with_nan(rng, mm)
+    for t in (0, 7, 300):
+        s = SimpleNamespace(liquidatable_since=since.copy())
+        marked = keepers.track_marked(s, t, eq, mm, notional)
+        want = update_liquidatable_since_reference(since, eq, mm, notional, t)
+        _same(s.liquidatable_since, want)
+        assert marked == int(np.count_nonzero(want >= 0))

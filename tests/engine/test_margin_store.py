@@ -90,3 +90,46 @@ def test_store_writes_each_read_units_share_as_the_per_unit_formulation(seed, re
         assert state.maintenance_usd[mine].sum() == pytest.approx(
             maintenance[i], rel=1e-9, abs=1e-9
         )
+
+
+def test_store_reads_a_replaced_state_array_again():
+    """MarginUnits.store keeps the state arrays it checked (the run's, the same objects step
+    after step): one replaced between calls, or converted (not float64), is read anew; the
+    result is always a fresh MarginUnits' store of the same state."""
+    rng = np.random.default_rng(5)
+    n, n_markets = 40, 3
+    book = SimpleNamespace(
+        account=rng.integers(0, 15, n), isolated=rng.random(n) < 0.3,
+        market=rng.integers(0, n_markets, n), n_accounts=15,
+    )  # fmt: skip
+
+    def state():
+        return TraderState(
+            side=np.where(rng.random(n) < 0.5, 1, -1).astype(np.int8),
+            size_base=rng.lognormal(0, 1, n), equity_usd=np.zeros(n),
+            maintenance_usd=np.zeros(n), collateral_in_usd=rng.uniform(10, 100, n),
+            entry_price_usd=rng.uniform(50, 150, n), wallet_usd=np.zeros(n),
+            read_price_usd=np.zeros(n),
+        )  # fmt: skip
+
+    kept, prices = MarginUnits.of_book(book, [0.05, 0.1, 0.2]), rng.uniform(50, 150, n_markets)
+    s = state()
+    units = np.arange(kept.count)
+    for step in range(5):
+        eq, mm = rng.normal(0, 100, kept.count), rng.uniform(0, 50, kept.count)
+        if step == 1:
+            s.size_base = rng.lognormal(0, 1, n)  # replaced
+        if step == 2:
+            s.entry_price_usd = rng.uniform(50, 150, n).astype(np.float32)  # converted
+        if step == 3:  # changed in place (the same objects)
+            s.size_base[5:10] = 0.0
+            s.entry_price_usd[:5] = 10.0
+        if step == 4:
+            s.collateral_in_usd = s.collateral_in_usd * 2.0
+        fresh = TraderState(**{k: np.array(v, copy=True) if v is not None else None
+                               for k, v in vars(s).items()})  # fmt: skip
+        kept.store(s, units, eq, mm, prices, book.market)
+        MarginUnits.of_book(book, [0.05, 0.1, 0.2]).store(fresh, units, eq, mm, prices,
+                                                          book.market)  # fmt: skip
+        for name in ("equity_usd", "maintenance_usd", "read_price_usd"):
+            assert np.array_equal(getattr(s, name), getattr(fresh, name)), (step, name)

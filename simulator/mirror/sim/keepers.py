@@ -38,8 +38,7 @@ def plan(
     :func:`simulator.engine.keepers.plan_keepers` takes them, ``notional`` the units' sums of
     ``notional_row``); updates ``s.liquidatable_since``. A block with no unit under
     maintenance has no call (the plan's other inputs are not computed)."""
-    engine_keepers.track_liquidatable(s, t, eq, mm, notional)
-    if not (s.liquidatable_since >= 0).any():  # tracked: >= 0 exactly where under maintenance
+    if not engine_keepers.track_marked(s, t, eq, mm, notional):  # no unit under maintenance
         return np.zeros(0, dtype=np.int64)
     reward, _ = engine_keepers.unit_fractions(ctx, notional_row, notional)
     chosen = engine_keepers.scenario_plan(ctx, s, t, eq, mm, notional, reward, None)
@@ -75,6 +74,8 @@ def execute_many(
     one; ``row_of`` as :func:`liquidation_rows` takes it). What the calls do to the traders'
     rows is appended to ``decoded`` (applied when the block is decoded, after the ADL
     keeper's plan, as on chain)."""
+    if not len(targets):  # most steps
+        return []
     units = ctx.units
     us = np.asarray(targets, dtype=np.int64)
     accounts, markets = units.account[us].tolist(), units.market[us].tolist()

@@ -189,14 +189,18 @@ def unit_health(
     """(equity, maintenance) of margin ``units`` at the venue's current state (USD, in
     ``units`` order): cross accounts by ``healthOf``, isolated positions by
     ``isolatedHealth``, converted as the chain engine parses them."""
-    units = np.asarray(units, dtype=np.int64)
+    if units.__class__ is not np.ndarray or units.dtype != _I64:
+        units = np.asarray(units, dtype=np.int64)
     mu = ctx.units
     iso = mu.isolated[units]
     f = venue.funding()
-    n_iso = int(np.count_nonzero(iso))
-    if len(units) and not n_iso:  # cross accounts only: their reads, in order
+    # cross accounts only (most reads), in order; ``True in iso``: ``iso.any()`` in C alone
+    if units.shape[0] and True not in iso:
         eq, mm, _ = venue.cross_health(mu.account[units], f, initial=False)
+        if eq.__class__ is np.ndarray and eq.dtype == _F64 and mm.dtype == _F64:
+            return eq / WAD, mm / WAD  # wad_array of float64 arrays (fast mode), inlined
         return wad_array(eq), wad_array(mm)
+    n_iso = int(np.count_nonzero(iso))
     if len(units) and n_iso == len(units):  # isolated positions only
         eq, mm = venue.isolated_health(mu.account[units], mu.market[units], f)
         return wad_array(eq), wad_array(mm)
@@ -211,3 +215,7 @@ def unit_health(
         eq, mm = venue.isolated_health(mu.account[u], mu.market[u], f)
         equity[iso], maintenance[iso] = wad_array(eq), wad_array(mm)
     return equity, maintenance
+
+
+_I64 = np.dtype(np.int64)
+_F64 = np.dtype(np.float64)

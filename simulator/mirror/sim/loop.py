@@ -179,7 +179,7 @@ class MirrorEngine:
     def step(self) -> StepOutcome:
         """Run step ``state.step + 1``'s block; return its rows."""
         s, ctx, venue = self.state, self.ctx, self.venue
-        units, book = ctx.units, self.world.book
+        units = ctx.units
         s.step += 1
         t = s.step
         venue.begin_block(self.world.start_timestamp_s + t * self.scenario.step_seconds)
@@ -198,7 +198,10 @@ class MirrorEngine:
         planned, executed, sent = governance.plan(ctx, s, venue, t)
         step_events += planned
         transactions += sent
-        decisions, _, (unit_eq, unit_mm) = traders.plan(ctx, s)
+        # The decisions, every row's notional (size × oracle price: the keepers' phase reads
+        # the same, no size changes before the block is decoded) and its and the carried
+        # estimate's sums per unit, in one compiled pass.
+        decisions, (notional_row, notional), (unit_eq, unit_mm) = traders.plan(ctx, s)
         flow_calls, unfilled = flow.plan(ctx, s, t, self._last_levels, self.flow, venue)
         step_events += unfilled
         planned_rows = len(step_events)  # the LP withdrawals' rows go here (planned, not decoded)
@@ -234,10 +237,6 @@ class MirrorEngine:
         # The plan's unit sums are this step's own arrays (fresh from its compiled pass, read
         # nowhere else): the keepers' estimate, written in place where confirmed.
         eq, mm = unit_eq, unit_mm
-        # size × its market's oracle price per row, and its sums per unit: one compiled pass
-        notional_row, notional = units.notional_sums(
-            s.trader.size_base, s.oracle_price_usd, book.market
-        )
         everyone = socialized or t % engine_keepers.FULL_REFRESH_STEPS == 0
         watch = engine_keepers.watch_list(ctx, s, t, eq, mm, notional, everyone=everyone)
         # np.unique of a few units: the same sorted int64 array, without its Python layers.

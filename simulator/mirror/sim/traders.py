@@ -22,10 +22,14 @@ from simulator.mirror.sim.venue import Reverted, VenueState
 
 
 def plan(ctx: Context, s: EngineState):
-    """This step's decisions, every row's carried estimate (equity, maintenance; USD), exactly
-    as :func:`simulator.engine.traders.plan_traders` makes them, and its sums per margin unit
-    (the keepers' estimate)."""
-    return engine_traders.carried_decisions(ctx, s)  # one compiled pass, then the draws
+    """This step's decisions, exactly as :func:`simulator.engine.traders.plan_traders` makes
+    them, every row's notional and its sums per margin unit (USD, as
+    :meth:`~simulator.engine.margin.MarginUnits.notional_sums` makes them of the sizes and
+    oracle prices the keepers' phase reads: the block's calls change no size before it is
+    decoded), and the carried estimate's sums per margin unit (the keepers' estimate), in one
+    compiled pass and the draws (:func:`simulator.engine.traders.decisions_and_sums`; the
+    per-row estimate, which the mirror's step does not read, is not kept)."""
+    return engine_traders.decisions_and_sums(ctx, s)
 
 
 def execute(
@@ -37,10 +41,12 @@ def execute(
     outcome, collateral put in, wallet) changes only when ``decode()`` is called: on chain
     the engine decodes the block's events after it is mined, so the keepers' phase of the
     same block still sees the rows as they were."""
+    closes, top_ups = decisions.close, decisions.top_up
+    if not len(closes) and not len(top_ups):  # most steps: no call, nothing to decode
+        return [], [], 0, _nothing
     book = ctx.world.book
     symbols, accounts = ctx.symbols, ctx.accounts
     rows: list[dict] = []
-    closes, top_ups = decisions.close, decisions.top_up
     # What the block's decoding writes: each close's (row, new size, entry) as the venue
     # reported them (WAD), each top-up's (row, USD credited).
     modified: list[tuple[int, object, object]] = []
@@ -89,6 +95,10 @@ def execute(
         decode_trades(s, modified, credited, t)
 
     return rows, closes.tolist() + top_ups.tolist(), len(closes) + len(top_ups), decode
+
+
+def _nothing() -> None:
+    """The decoding of a block without the traders' calls."""
 
 
 def decode_trades(

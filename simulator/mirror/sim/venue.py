@@ -524,14 +524,21 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
         ``initial=False``: for a reader of equity and maintenance only; the compiled path
         (fast mode, fewer than :data:`jit_calls.HEALTH_MAX_MARKETS` markets) then skips the
         initial margins and gives None for them (the other paths compute them anyway)."""
-        if not self.exact_mode and self.n_markets < jit_calls.HEALTH_MAX_MARKETS:
+        if not self.exact_mode and self.price.shape[0] < jit_calls.HEALTH_MAX_MARKETS:
             f = state if state is not None else self.funding()
             rows = np.ascontiguousarray(accounts, dtype=np.int64)
             params, tiers = self.jit_buffers()[:2]
-            eq, mm, im = np.empty(len(rows)), np.empty(len(rows)), np.empty(len(rows))
+            k = rows.shape[0]
+            eq, mm = np.empty(k), np.empty(k)
+            im = np.empty(k) if initial else eq  # not written without the initial margins
+            c = np.ascontiguousarray
             jit_calls.cross_health(rows, params, tiers, self.price, self._position_floats,
-                                   self.isolated, self.collateral, *self._f64(f), initial, eq,
-                                   mm, im)  # fmt: skip
+                                   self.isolated, self.collateral,
+                                   c(f.long_funding_index, dtype=np.float64),
+                                   c(f.short_funding_index, dtype=np.float64),
+                                   c(f.long_open_interest, dtype=np.float64),
+                                   c(f.short_open_interest, dtype=np.float64), initial, eq, mm,
+                                   im)  # fmt: skip
             return eq, mm, (im if initial else None)
         if not self.exact_mode and 0 < len(accounts) * self.n_markets <= _FLOAT_HEALTH_MAX:
             return self._cross_health_floats(accounts, state if state is not None
