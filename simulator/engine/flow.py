@@ -203,11 +203,11 @@ class FlowPlan(NamedTuple):
     close_slots: np.ndarray
     """The slots that close (int64, ascending)."""
     close_reason: np.ndarray
-    """Each close's reason (int64, into :data:`simulator.agents.flow.EXIT_REASONS`)."""
+    """Each close's reason (int8, into :data:`simulator.agents.flow.EXIT_REASONS`)."""
     open_slots: np.ndarray
     """The slots that open (int64)."""
     open_side: np.ndarray
-    """Each open's side (+1 long, -1 short; int64)."""
+    """Each open's side (+1 long, -1 short; int8)."""
     open_size: np.ndarray
     """Each open's size (base units, float64; the call's delta is ``side * to_wad(round(size,
     12))``)."""

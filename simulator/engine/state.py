@@ -67,7 +67,7 @@ class EngineState:
     """Per market (M): the decaying part of that log impact, in effect at the next step."""
     metaorder_sale_usd: np.ndarray = _empty()
     """Per market (M): the hedger's recent net sale the impact law prices as one metaorder
-    (USD, decayed; :func:`simulator.prices.impact.carry_metaorder`)."""
+    (USD, decayed; carried by :func:`simulator.engine.jit_spot.plan_step`)."""
     outside_price_usd: np.ndarray = _empty()
     """Per step (steps + 1, M): the outside price the oracle venues follow (USD): the exogenous
     price times exp(the log impact in effect); NaN for the steps not run yet."""
