@@ -277,12 +277,7 @@ def execute_arrays(
             j = stop - n_close
             wad = to_wad(round(float(open_size[j]), 12))
             call = planned.Planned("trade", sender, market_id, int(open_side[j]) * wad)
-        result = planned.execute(ctx, venue, call)
-        ok[stop] = result.ok
-        if result.ok:
-            planned.write_values(outs[stop], result.events[-1].args)
-        else:
-            errors[stop] = result.error
+        planned.execute_into(ctx, venue, call, stop, outs, ok, errors)
         i = stop + 1
     return ArrayBlock(slots[:n], n_close, ok[:n], errors, outs[:n], run)
 

@@ -272,12 +272,7 @@ def _execute_quotes(
             m = quotes.markets[stop]
             call = planned.Planned("trade", tab.address, tab.market_ids[m], quotes.deltas[stop],
                                    quotes.bounds[stop])  # fmt: skip
-            result = planned.execute(ctx, venue, call)
-            ok[stop] = result.ok
-            if result.ok:
-                planned.write_values(outs[stop], result.events[-1].args)
-            else:
-                errors[stop] = result.error
+            planned.execute_into(ctx, venue, call, stop, outs, ok, errors)
         i = stop + 1
     return QuoteBlock(quotes, n, ok, errors, outs, skew)
 

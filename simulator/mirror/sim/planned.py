@@ -226,6 +226,26 @@ def _store(done: Executed, i: int, result: Result) -> None:
             write_values(done.values[i], a)
 
 
+def execute_into(
+    ctx: Context,
+    venue: VenueState,
+    call: Planned,
+    k: int,
+    outs: np.ndarray,
+    ok: np.ndarray,
+    errors: dict[int, str],
+) -> None:
+    """Make call ``k`` of a batch alone (:func:`execute`: the call a compiled batch stopped
+    at), writing what the batch would: ``ok[k]``, and its ``PositionModified`` fields into
+    ``outs[k]`` (:func:`write_values`) or its revert's text into ``errors[k]``."""
+    result = execute(ctx, venue, call)
+    ok[k] = result.ok
+    if result.ok:
+        write_values(outs[k], result.events[-1].args)
+    else:
+        errors[k] = result.error
+
+
 def write_values(row: np.ndarray, args: dict) -> None:
     """A ``PositionModified``'s fields (``args``) into a trade's row of the batch's ``outs``
     (:data:`jit_calls.T_DELTA`, :data:`~jit_calls.T_FILL` ..., :data:`~jit_calls.T_ISOLATED`),
