@@ -18,7 +18,7 @@ import numpy as np
 from simulator.engine.events import ADL_KINDS, LIQUIDATION_KINDS
 from simulator.protocol.venue_contracts import VenueBackstopVault
 from simulator.results import SUMMED_STEP_COLUMNS
-from simulator.results.schema import venue_total_row_of
+from simulator.results.schema import VENUE, venue_total_row_of
 
 #: Decimals of a backstop vault share: the asset's 6 plus the vault's virtual-share offset.
 VAULT_SHARE_DECIMALS = VenueBackstopVault.SHARE_DECIMALS
@@ -36,6 +36,7 @@ def step_rows(
     previous_bad_debt_usd: np.ndarray,
     previous_fees_usd: np.ndarray,
     outside_usd: np.ndarray | None = None,
+    figures: StepFigures | None = None,
 ) -> list[dict[str, Any]]:
     """The step's ``steps.parquet`` rows from the levels read after the block and its event
     rows: one row per market of ``symbols`` (in order), then the venue-total (``"ALL"``) row
@@ -51,7 +52,8 @@ def step_rows(
     backstop vault) and the block's transactions go on the venue-total row, whose
     ``accounts_liquidated`` counts an account liquidated in several markets once.
     ``outside_usd``: each market's outside price of the step (USD; the ``price_outside_usd``
-    column, null when not given).
+    column, null when not given). ``figures``: a :class:`StepFigures` that also takes the
+    step's figures the summary reads (the rows are the same with or without it).
     """
     # One pass over the events: each market's liquidations and ADL summaries, in event order
     # (the sums below add them in that order). One dict lookup per event names its group.
@@ -93,6 +95,8 @@ def step_rows(
         ],
         dtype=np.float64,
     )
+    if figures is not None:
+        figures.table[step] = table
     columns = zip(symbols, table.T.tolist(), strict=True)
     no_outside, no_size = outside_usd is None, vault_equity is None
     timestamp_s = step * step_seconds
@@ -147,6 +151,8 @@ def step_rows(
         final = final_of.get(symbol) if final_of else None
         if final:
             row["bad_debt_final_usd"] = sum(e["amount_usd"] for e in final)
+        if figures is not None and (mine or adl or final):
+            figures.flows[step, len(rows)] = [row[name] for name in _MARKET_FLOW_COLUMNS]
         rows.append(row)
     flows = [0.0] * len(_FLOW_COLUMNS)  # each from 0.0, a market's int 0 adding nothing
     if liquidations_of or adl_of or final_of:
@@ -168,6 +174,9 @@ def step_rows(
         "mm_vault_equity_usd": vault_equity,
     }
     accounts = len({e["account"] for e in liquidations})
+    if figures is not None:
+        figures.venue[step] = (*(venue[name] for name in _VENUE_FIGURES), accounts)
+        figures.filled[step] = True
     return rows + [venue_total_row_of(rows, sums, accounts_liquidated=accounts, venue=venue)]
 
 
@@ -176,6 +185,100 @@ _FLOW_COLUMNS = ("liquidated_notional_long_usd", "liquidated_notional_short_usd"
                  "adl_haircut_usd", "adl_overshoot_usd", "bad_debt_final_usd")  # fmt: skip
 assert SUMMED_STEP_COLUMNS == ("oi_long_usd", "oi_short_usd", *_FLOW_COLUMNS[:4],
                                "bad_debt_usd", _FLOW_COLUMNS[4], "fees_usd")  # fmt: skip
+
+
+#: A market row's flows :class:`StepFigures` keeps (``flows``' columns, in this order).
+_MARKET_FLOW_COLUMNS = (*_FLOW_COLUMNS, "accounts_liquidated")
+#: The venue row's levels :class:`StepFigures` keeps (``venue``'s columns, in this order,
+#: then the venue's ``accounts_liquidated``).
+_VENUE_FIGURES = ("insurance_fund_usd", "backstop_equity_usd", "backstop_share_price",
+                  "transactions", "mm_vault_equity_usd")  # fmt: skip
+_FLOW_AT = {name: i for i, name in enumerate(_MARKET_FLOW_COLUMNS)}
+_VENUE_AT = {name: i for i, name in enumerate((*_VENUE_FIGURES, "accounts_liquidated"))}
+#: ``step_rows``' per-market table's row of each column the summary reads (market rows).
+_TABLE_AT = {"price_exogenous_usd": 0, "price_oracle_usd": 1, "bad_debt_usd": 7, "fees_usd": 9}
+
+
+#: The key of a run's :class:`StepFigures` in ``ctx.memo`` (the mirror's step passes it to
+#: :func:`step_rows`; a tuning path puts one there, a run folder's path none).
+FIGURES_MEMO = "step_figures"
+
+
+class StepFigures:
+    """The step rows' figures that the run's summary reads, kept as :func:`step_rows` builds
+    the rows (``figures=``), in float64 arrays by step, without reading them back out of the
+    row dicts: :meth:`columns` gives them as the long-format columns
+    :func:`~simulator.results.summary.summary_columns` makes of the same rows (the summary
+    step columns, :data:`~simulator.results.summary.SUMMARY_STEP_COLUMNS`).
+
+    ``table`` (steps + 1, 11, markets): each step's per-market table (USD, base units);
+    ``flows`` (steps + 1, markets, 6): the market rows' flows (USD) and liquidated accounts,
+    written only for a market with events (else 0, the rows' int 0); ``venue`` (steps + 1, 6):
+    the venue-total row's fund, backstop equity (USD), share price (USD a share),
+    transactions, market-making vault equity (USD, NaN for none) and liquidated accounts.
+    The venue row's sums are made in :meth:`columns` as :func:`step_rows` makes them (from
+    0.0, market by market, in order: the same floats).
+    """
+
+    def __init__(self, steps: int, symbols: Sequence[str]):
+        n, m = steps + 1, len(symbols)
+        self.symbols = tuple(symbols)
+        self.table = np.full((n, 11, m), np.nan)
+        self.flows = np.zeros((n, m, len(_MARKET_FLOW_COLUMNS)))
+        self.venue = np.full((n, len(_VENUE_AT)), np.nan)
+        self.filled = np.zeros(n, dtype=bool)
+        """Whether step ``t``'s rows were built (:meth:`columns` needs every step's)."""
+
+    def add_opening_transactions(self, count: int) -> None:
+        """Step 0's venue row's ``transactions`` with the opening book's orders added
+        (:func:`~simulator.engine.opening.with_opening`)."""
+        self.venue[0, _VENUE_AT["transactions"]] += count
+
+    def columns(self, names: Sequence[str]) -> dict[str, np.ndarray]:
+        """The step columns ``names`` in long format (per step its market rows in order, then
+        the venue-total row), as the rows' :func:`~simulator.results.summary.summary_columns`
+        gives them: ``step`` int64, ``market`` an object array of ``str``, every other column
+        float64 (NaN where the row holds null; an integer column's whole numbers as floats,
+        which :func:`~simulator.results.summary_arrays.summarize_columns` reads as integers).
+
+        Raises
+        ------
+        ValueError
+            When a step's rows were not built, or a column is not one of the summary's.
+        """
+        if not self.filled.all():
+            raise ValueError(f"step figures: step {int(np.argmin(self.filled))} was not built")
+        n, m = len(self.filled), len(self.symbols)
+        market_rows = {}
+        for name, at in _TABLE_AT.items():
+            market_rows[name] = self.table[:, at, :]
+        index = self.table[:, 1, :]
+        market_rows["oi_long_usd"] = self.table[:, 5, :] * index
+        market_rows["oi_short_usd"] = self.table[:, 6, :] * index
+        for name, at in _FLOW_AT.items():
+            market_rows[name] = self.flows[:, :, at]
+        venue_rows = {name: self.venue[:, at] for name, at in _VENUE_AT.items()}
+        for name in SUMMED_STEP_COLUMNS:
+            total = np.zeros(n)
+            for k in range(m):  # from 0.0, market by market, as step_rows adds them
+                total = total + market_rows[name][:, k]
+            venue_rows[name] = total
+        out: dict[str, np.ndarray] = {}
+        for name in names:
+            if name == "step":
+                out[name] = np.repeat(np.arange(n, dtype=np.int64), m + 1)
+            elif name == "market":
+                out[name] = np.tile(np.array([*self.symbols, VENUE], dtype=object), n)
+            elif name in market_rows or name in venue_rows:
+                both = np.full((n, m + 1), np.nan)
+                if name in market_rows:
+                    both[:, :m] = market_rows[name]
+                if name in venue_rows:
+                    both[:, m] = venue_rows[name]
+                out[name] = both.ravel()
+            else:
+                raise ValueError(f"step figures: no column {name!r}")
+        return out
 
 
 #: :func:`step_rows`' groups of event kinds: liquidations, ADL summaries, final bad debt.

@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from simulator.engine.metrics import STEP_EVENT_KINDS
+from simulator.engine.metrics import FIGURES_MEMO, STEP_EVENT_KINDS, StepFigures
 from simulator.mirror.sim import MODES, MirrorEngine, NotMirrored
 from simulator.results import RunWriter
 from simulator.results.schema import (
@@ -29,7 +29,13 @@ from simulator.results.schema import (
     _empty_table,
     _to_table,
 )
-from simulator.results.summary import SUMMARY_EVENT_KINDS, summarize, summary_columns
+from simulator.results.summary import (
+    SUMMARY_EVENT_KINDS,
+    SUMMARY_STEP_COLUMNS,
+    summarize,
+    summary_columns,
+    summary_event_columns,
+)
 from simulator.results.summary_arrays import summarize_columns
 from simulator.scenario import Scenario
 
@@ -96,6 +102,47 @@ def summary_of(engine: MirrorEngine, rows: list[dict], events: list[dict], wall:
     return summarize(steps, events_df, _empty_table(POSITION_COLUMNS).to_pandas(), meta)
 
 
+def evaluate_path(scenario: Scenario, *, mode: str = "fast") -> dict:
+    """One path of :func:`run_paths`: ``scenario`` on the mirror into its summary, the one a
+    run folder of it has (:func:`summary_of` of its rows; ``wall_seconds`` aside).
+
+    The path keeps only the event rows of :data:`EVALUATION_EVENT_KINDS`, and not the step
+    rows: the step figures the summary reads are kept as the rows are built
+    (:class:`~simulator.engine.metrics.StepFigures`, in ``ctx.memo``), in arrays, and the
+    summary reduces those (:func:`summary_of_figures`)."""
+    _check_mode(mode)
+    started = time.perf_counter()
+    engine = MirrorEngine(scenario, mode=mode, event_kinds=EVALUATION_EVENT_KINDS)
+    figures = StepFigures(scenario.steps, engine.symbols)
+    engine.ctx.memo[FIGURES_MEMO] = figures
+    events: list[dict] = []
+    engine.run(on_step=lambda outcome: events.extend(outcome.events))
+    # step 0's venue row takes the opening book's orders (with_opening, on the rows)
+    figures.add_opening_transactions(engine.world.opening_transactions)
+    return summary_of_figures(engine, figures, events, time.perf_counter() - started)
+
+
+def summary_of_figures(
+    engine: MirrorEngine, figures: StepFigures, events: list[dict], wall: float
+) -> dict:
+    """:func:`summary_of` from the run's step figures (:meth:`StepFigures.columns
+    <simulator.engine.metrics.StepFigures.columns>`) instead of its step rows: the same
+    summary. Event rows that are not plainly typed go through the folder's schema, and
+    columns :func:`summarize_columns` leaves to pandas are summarized as frames."""
+    meta = engine.summary_meta(wall)
+    steps = figures.columns(SUMMARY_STEP_COLUMNS)
+    events_columns = summary_event_columns(events)
+    if events_columns is not None:
+        summary = summarize_columns(steps, events_columns, meta)
+        if summary is not None:
+            return summary
+        events_df = pd.DataFrame(events_columns, copy=False)
+    else:
+        events_df = _to_table(events, EVENT_COLUMNS, "events").to_pandas()
+    steps_df = pd.DataFrame(steps, copy=False)
+    return summarize(steps_df, events_df, _empty_table(POSITION_COLUMNS).to_pandas(), meta)
+
+
 def run_paths(scenario: Scenario, seeds: Sequence[int], *, mode: str = "fast") -> list[dict]:
     """For each seed, the summary (the keys of a chain run's ``summary.json``) of
     ``scenario.with_overrides(seed=seed)`` on the mirror, in ``seeds`` order.
@@ -103,18 +150,11 @@ def run_paths(scenario: Scenario, seeds: Sequence[int], *, mode: str = "fast") -
     Each seed draws its own book and price paths (the scenario's random streams), so the
     seeds run one after the other; within a run the mirror is vectorized over traders. A path
     builds only the event rows its summary and step rows read (:data:`EVALUATION_EVENT_KINDS`):
-    the summary is the one a run folder of the same path has.
+    the summary is the one a run folder of the same path has (:func:`evaluate_path`).
     Raises :class:`~simulator.mirror.sim.NotMirrored` for a feature the mirror does not model.
     """
     _check_mode(mode)
-    out = []
-    for seed in seeds:
-        engine, rows, events, wall = simulate_mirror(
-            scenario.with_overrides(seed=int(seed)), mode=mode,
-            event_kinds=EVALUATION_EVENT_KINDS,
-        )  # fmt: skip
-        out.append(summary_of(engine, rows, events, wall))
-    return out
+    return [evaluate_path(scenario.with_overrides(seed=int(seed)), mode=mode) for seed in seeds]
 
 
 def run_mirror(
@@ -168,8 +208,10 @@ def run_mirror(
 __all__ = [
     "ENGINE",
     "EVALUATION_EVENT_KINDS",
+    "evaluate_path",
     "run_mirror",
     "run_paths",
     "simulate_mirror",
     "summary_of",
+    "summary_of_figures",
 ]

@@ -501,14 +501,24 @@ def summary_columns(
     value is not plainly of its column's type (a number in a text column, a fraction in an
     integer one, ...): build the schema's tables instead
     (:func:`~simulator.results.schema._to_table`), which convert it or name what is wrong."""
+    events = summary_event_columns(event_rows)
+    if events is None:
+        return None
+    steps = _summary_columns(list(step_rows), STEP_COLUMNS, SUMMARY_STEP_COLUMNS)
+    if steps is None:
+        return None
+    return steps, events
+
+
+def summary_event_columns(
+    event_rows: Sequence[Mapping[str, Any]],
+) -> dict[str, np.ndarray] | None:
+    """:func:`summary_columns`' event columns alone (for step columns made another way, e.g.
+    :class:`~simulator.engine.metrics.StepFigures`); None as it gives None."""
     event_rows = list(event_rows)
     kinds = _columns_of(event_rows, ("kind",))["kind"]
     if not set(map(type, kinds)) <= {str}:
         return None
     # Only the kinds summarize reads (the rest it filters out itself: same rows, same order).
     read = list(itertools.compress(event_rows, map(SUMMARY_EVENT_KINDS.__contains__, kinds)))
-    steps = _summary_columns(list(step_rows), STEP_COLUMNS, SUMMARY_STEP_COLUMNS)
-    events = _summary_columns(read, EVENT_COLUMNS, SUMMARY_EVENT_COLUMNS)
-    if steps is None or events is None:
-        return None
-    return steps, events
+    return _summary_columns(read, EVENT_COLUMNS, SUMMARY_EVENT_COLUMNS)

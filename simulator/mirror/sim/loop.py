@@ -341,7 +341,7 @@ class MirrorEngine:
         rows = metrics.step_rows(
             t, self.scenario.step_seconds, self.symbols, exo, levels, step_events, transactions,
             previous_bad_debt_usd=s.last_bad_debt_usd, previous_fees_usd=s.last_fees_usd,
-            outside_usd=s.outside_price_usd[t],
+            outside_usd=s.outside_price_usd[t], figures=ctx.memo.get(metrics.FIGURES_MEMO),
         )  # fmt: skip
         s.last_bad_debt_usd = levels["bad_debt_usd"].copy()
         s.last_fees_usd = levels["fees_cum_usd"].copy()
