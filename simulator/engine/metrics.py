@@ -253,16 +253,17 @@ class StepFigures:
         for name, at in _TABLE_AT.items():
             market_rows[name] = self.table[:, at, :]
         index = self.table[:, 1, :]
-        market_rows["oi_long_usd"] = self.table[:, 5, :] * index
-        market_rows["oi_short_usd"] = self.table[:, 6, :] * index
         for name, at in _FLOW_AT.items():
             market_rows[name] = self.flows[:, :, at]
         venue_rows = {name: self.venue[:, at] for name, at in _VENUE_AT.items()}
-        for name in SUMMED_STEP_COLUMNS:
-            total = np.zeros(n)
-            for k in range(m):  # from 0.0, market by market, as step_rows adds them
-                total = total + market_rows[name][:, k]
-            venue_rows[name] = total
+        with np.errstate(invalid="ignore", over="ignore"):  # inf * 0, as Python's floats: NaN
+            market_rows["oi_long_usd"] = self.table[:, 5, :] * index
+            market_rows["oi_short_usd"] = self.table[:, 6, :] * index
+            for name in SUMMED_STEP_COLUMNS:
+                total = np.zeros(n)
+                for k in range(m):  # from 0.0, market by market, as step_rows adds them
+                    total = total + market_rows[name][:, k]
+                venue_rows[name] = total
         out: dict[str, np.ndarray] = {}
         for name in names:
             if name == "step":
