@@ -53,7 +53,8 @@ def step_rows(
     ``accounts_liquidated`` counts an account liquidated in several markets once.
     ``outside_usd``: each market's outside price of the step (USD; the ``price_outside_usd``
     column, null when not given). ``figures``: a :class:`StepFigures` that also takes the
-    step's figures the summary reads (the rows are the same with or without it).
+    step's figures the summary reads (the rows are the same with or without it; with one of
+    ``rows=False`` the step's rows are not built and the list is empty).
     """
     # One pass over the events: each market's liquidations and ADL summaries, in event order
     # (the sums below add them in that order). One dict lookup per event names its group.
@@ -97,6 +98,10 @@ def step_rows(
     )
     if figures is not None:
         figures.table[step] = table
+        if not figures.rows:  # a tuning path: the figures alone, no row dicts
+            _keep_figures(figures, step, symbols, liquidations, liquidations_of, adl_of, final_of,
+                          _venue_of(levels, vault_equity, transactions))  # fmt: skip
+            return []
     columns = zip(symbols, table.T.tolist(), strict=True)
     no_outside, no_size = outside_usd is None, vault_equity is None
     timestamp_s = step * step_seconds
@@ -162,8 +167,18 @@ def step_rows(
     l_long, l_short, haircut, overshoot, final_total = flows
     sums = (oi_long_total, oi_short_total, l_long, l_short, haircut, overshoot, bad_debt_total,
             final_total, fees_total)  # fmt: skip
+    venue = _venue_of(levels, vault_equity, transactions)
+    accounts = len({e["account"] for e in liquidations})
+    if figures is not None:
+        figures.venue[step] = (*(venue[name] for name in _VENUE_FIGURES), accounts)
+        figures.filled[step] = True
+    return rows + [venue_total_row_of(rows, sums, accounts_liquidated=accounts, venue=venue)]
+
+
+def _venue_of(levels: dict[str, Any], vault_equity: float | None, transactions: int) -> dict:
+    """The venue-total row's own levels (:data:`_VENUE_FIGURES`' columns)."""
     vault_assets, supply = levels["vault_assets_usd"], levels["vault_supply"]
-    venue = {
+    return {
         "insurance_fund_usd": levels["insurance_fund_usd"],
         "backstop_equity_usd": vault_assets,
         # ERC-4626 shares carry the asset's 6 decimals plus the vault's offset: USD per share.
@@ -173,11 +188,37 @@ def step_rows(
         "transactions": transactions,
         "mm_vault_equity_usd": vault_equity,
     }
+
+
+def _keep_figures(
+    figures: StepFigures,
+    step: int,
+    symbols: Sequence[str],
+    liquidations: list[dict[str, Any]],
+    liquidations_of: dict[Any, list[dict[str, Any]]],
+    adl_of: dict[Any, list[dict[str, Any]]],
+    final_of: dict[Any, list[dict[str, Any]]],
+    venue: dict[str, Any],
+) -> None:
+    """:func:`step_rows`' figures of step ``step`` without its rows: a market's flows (only
+    a market with events has any), summed as its row sums them, and the venue's levels."""
+    if liquidations_of or adl_of or final_of:
+        for m, symbol in enumerate(symbols):
+            mine = liquidations_of.get(symbol) or ()
+            adl = adl_of.get(symbol) or ()
+            final = final_of.get(symbol) or ()
+            if mine or adl or final:
+                figures.flows[step, m] = (
+                    sum(e["notional_usd"] or 0 for e in mine if e["side"] == "long"),
+                    sum(e["notional_usd"] or 0 for e in mine if e["side"] == "short"),
+                    sum(e["amount_usd"] or 0 for e in adl),
+                    sum(json.loads(e["detail"])["overshoot_usd"] for e in adl),
+                    sum(e["amount_usd"] for e in final),
+                    len({e["account"] for e in mine}),
+                )
     accounts = len({e["account"] for e in liquidations})
-    if figures is not None:
-        figures.venue[step] = (*(venue[name] for name in _VENUE_FIGURES), accounts)
-        figures.filled[step] = True
-    return rows + [venue_total_row_of(rows, sums, accounts_liquidated=accounts, venue=venue)]
+    figures.venue[step] = (*(venue[name] for name in _VENUE_FIGURES), accounts)
+    figures.filled[step] = True
 
 
 #: The flows' step columns, in :data:`~simulator.results.SUMMED_STEP_COLUMNS`' order.
@@ -206,8 +247,8 @@ FIGURES_MEMO = "step_figures"
 
 class StepFigures:
     """The step rows' figures that the run's summary reads, kept as :func:`step_rows` builds
-    the rows (``figures=``), in float64 arrays by step, without reading them back out of the
-    row dicts: :meth:`columns` gives them as the long-format columns
+    the rows (``figures=``; or in their stead, ``rows=False``), in float64 arrays by step,
+    without reading them back out of row dicts: :meth:`columns` gives them as the long-format columns
     :func:`~simulator.results.summary.summary_columns` makes of the same rows (the summary
     step columns, :data:`~simulator.results.summary.SUMMARY_STEP_COLUMNS`).
 
@@ -220,9 +261,12 @@ class StepFigures:
     0.0, market by market, in order: the same floats).
     """
 
-    def __init__(self, steps: int, symbols: Sequence[str]):
+    def __init__(self, steps: int, symbols: Sequence[str], *, rows: bool = True):
         n, m = steps + 1, len(symbols)
         self.symbols = tuple(symbols)
+        self.rows = rows
+        """Whether :func:`step_rows` still builds the rows (False: the figures alone, and
+        it returns no rows: a tuning path, whose summary is all it reads of them)."""
         self.table = np.full((n, 11, m), np.nan)
         self.flows = np.zeros((n, m, len(_MARKET_FLOW_COLUMNS)))
         self.venue = np.full((n, len(_VENUE_AT)), np.nan)

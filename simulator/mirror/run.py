@@ -106,14 +106,14 @@ def evaluate_path(scenario: Scenario, *, mode: str = "fast") -> dict:
     """One path of :func:`run_paths`: ``scenario`` on the mirror into its summary, the one a
     run folder of it has (:func:`summary_of` of its rows; ``wall_seconds`` aside).
 
-    The path keeps only the event rows of :data:`EVALUATION_EVENT_KINDS`, and not the step
-    rows: the step figures the summary reads are kept as the rows are built
-    (:class:`~simulator.engine.metrics.StepFigures`, in ``ctx.memo``), in arrays, and the
-    summary reduces those (:func:`summary_of_figures`)."""
+    The path keeps only the event rows of :data:`EVALUATION_EVENT_KINDS`, and builds no step
+    rows: the step figures the summary reads are kept in arrays instead
+    (:class:`~simulator.engine.metrics.StepFigures` of ``rows=False``, in ``ctx.memo``), and
+    the summary reduces those (:func:`summary_of_figures`)."""
     _check_mode(mode)
     started = time.perf_counter()
     engine = MirrorEngine(scenario, mode=mode, event_kinds=EVALUATION_EVENT_KINDS)
-    figures = StepFigures(scenario.steps, engine.symbols)
+    figures = StepFigures(scenario.steps, engine.symbols, rows=False)
     engine.ctx.memo[FIGURES_MEMO] = figures
     events: list[dict] = []
     engine.run(on_step=lambda outcome: events.extend(outcome.events))

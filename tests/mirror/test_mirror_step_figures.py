@@ -2,7 +2,10 @@
 :func:`~simulator.engine.metrics.step_rows` as it builds the rows) against the rows they stand
 for: the same rows with or without them, the same columns as
 :func:`~simulator.results.summary.summary_columns` reads out of the rows (bit for bit), and the
-same summary, on drawn steps and on an oct-2025 run of 700 steps (its crash included)."""
+same summary, on drawn steps and on an oct-2025 run of 700 steps (its crash included); the
+figures alone (``rows=False``, a tuning path's, no rows built) the same bits as with the rows.
+:func:`~simulator.mirror.run.run_paths`' summary against a full run's rows' summary:
+``tests/mirror/test_mirror_evaluation_rows.py``."""
 
 from __future__ import annotations
 
@@ -64,13 +67,15 @@ def _levels(rng: np.random.Generator, m: int, vault: int) -> dict[str, Any]:
 
 
 def _drawn_run(seed: int) -> tuple[list[dict], list[dict], StepFigures, tuple[str, ...]]:
-    """Drawn steps through :func:`step_rows` twice, with and without figures."""
+    """Drawn steps through :func:`step_rows` three times: without figures, with figures
+    and rows, with the figures alone (``rows=False``: no rows)."""
     rng = np.random.default_rng(seed)
     m = int(rng.integers(1, len(SYMBOLS) + 1))
     symbols = SYMBOLS[:m]
     steps = int(rng.integers(0, 12))
     vault = int(rng.integers(0, 3))
     figures = StepFigures(steps, symbols)
+    alone = StepFigures(steps, symbols, rows=False)
     plain: list[dict] = []
     kept: list[dict] = []
     events_all: list[dict] = []
@@ -86,8 +91,12 @@ def _drawn_run(seed: int) -> tuple[list[dict], list[dict], StepFigures, tuple[st
         )
         plain += step_rows(*args, **kw)
         kept += step_rows(*args, **kw, figures=figures)
+        assert step_rows(*args, **kw, figures=alone) == []
         events_all += events
     assert json.dumps(kept) == json.dumps(plain)  # the rows do not change (NaN as NaN)
+    for name in ("table", "flows", "venue", "filled"):  # the figures alone are the same bits
+        a, b = getattr(alone, name), getattr(figures, name)
+        assert a.tobytes() == b.tobytes(), name
     return kept, events_all, figures, symbols
 
 
