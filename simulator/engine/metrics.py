@@ -248,9 +248,9 @@ FIGURES_MEMO = "step_figures"
 class StepFigures:
     """The step rows' figures that the run's summary reads, kept as :func:`step_rows` builds
     the rows (``figures=``; or in their stead, ``rows=False``), in float64 arrays by step,
-    without reading them back out of row dicts: :meth:`columns` gives them as the long-format columns
-    :func:`~simulator.results.summary.summary_columns` makes of the same rows (the summary
-    step columns, :data:`~simulator.results.summary.SUMMARY_STEP_COLUMNS`).
+    without reading them back out of row dicts: :meth:`columns` gives them as the long-format
+    columns :func:`~simulator.results.summary.summary_columns` makes of the same rows (the
+    summary step columns, :data:`~simulator.results.summary.SUMMARY_STEP_COLUMNS`).
 
     ``table`` (steps + 1, 11, markets): each step's per-market table (USD, base units);
     ``flows`` (steps + 1, markets, 6): the market rows' flows (USD) and liquidated accounts,
