@@ -170,7 +170,7 @@ class LiquidationsMixin:
     def _liquidate_fast(self, a: int, slots: list[int]) -> Liquidation:
         """:meth:`liquidate` in fast mode (:func:`jit_calls.liquidate_cross`), then the
         account's ``_open`` order, the pool and the fund, and the deficit's absorption."""
-        state, li, si, fn = self.funding_rows()
+        state, fn = self.funding_now()
         params, tiers, out, rows, order, _ = self.jit_buffers()
         size0 = self.size[a].tolist()
         code = jit_calls.liquidate_cross(
@@ -186,7 +186,7 @@ class LiquidationsMixin:
             raise Reverted(error_text(name, account=self.address(a), equity=eq,
                                       maintenanceMargin=mm))  # fmt: skip
         return self._cross_done(a, slots, size0, self.size[a].tolist(), out.tolist(),
-                                rows.tolist(), order.tolist(), (state, li, si))  # fmt: skip
+                                rows.tolist(), order.tolist(), (state,))  # fmt: skip
 
     def _cross_done(self, a, slots, size0, size1, out, rows, order, funding_now) -> Liquidation:
         """A compiled cross liquidation of account ``a`` done (its state written; ``out``,
@@ -221,7 +221,7 @@ class LiquidationsMixin:
     def _liquidate_isolated_fast(self, a: int, m: int) -> Liquidation:
         """:meth:`liquidate_isolated` in fast mode (:func:`jit_calls.liquidate_isolated`),
         then the account's ``_open`` order, the pool and the fund, and the deficit."""
-        state, lis, sis, fn = self.funding_rows()
+        state, fn = self.funding_now()
         params, tiers, out, _, _, _ = self.jit_buffers()
         size = float(self.size[a, m])
         code = jit_calls.liquidate_isolated(
@@ -238,7 +238,7 @@ class LiquidationsMixin:
             eq, mm = out.tolist()[:2]
             raise Reverted(error_text(name, account=account, equity=eq, maintenanceMargin=mm))
         return self._isolated_done(a, m, size, float(self.size[a, m]), out.tolist(),
-                                   (state, lis, sis))  # fmt: skip
+                                   (state,))  # fmt: skip
 
     def _isolated_done(self, a, m, size, size1, out, funding_now) -> Liquidation:
         """A compiled isolated liquidation of account ``a`` in market ``m`` done (the position
@@ -288,7 +288,7 @@ class LiquidationsMixin:
         i = 0
         while i < n:
             params, tiers = self.jit_buffers()[:2]
-            state, li, si, fn = self.funding_rows()
+            state, fn = self.funding_now()
             halts = np.zeros(m_count, dtype=bool)  # the markets whose breaker halts them
             if self.breaker is not None:
                 for j, (p, _) in enumerate(self.params_chain):
@@ -304,7 +304,7 @@ class LiquidationsMixin:
                 results[i] = self._liquidate_one(accounts[i], markets[i], isolated[i])
                 i += 1
                 continue
-            funding_now = (state, li, si)
+            funding_now = (state,)
             got = zip(outs[i:stop].tolist(), rowss[i:stop].tolist(), orders[i:stop].tolist(),
                       sizes[i:stop].tolist(), strict=True)  # fmt: skip
             for k, (out, rows, order, (before, after)) in enumerate(got, start=i):
