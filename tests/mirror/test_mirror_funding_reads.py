@@ -1,7 +1,8 @@
 """The fast venue's funding at now (:meth:`VenueState.funding`, session 28: recomputed in place
 into the venue's own (3, M) array and :class:`MarketState`, its float lists made at the first
-ask) held to the form it replaced (session 27's, :class:`OldFunding` below: a new array,
-state and lists at every recompute) and to a fresh computation at every read:
+ask; kept across the compiled trades and liquidations by ``VenueState.kept``) held to the
+form it replaced (session 27's, :class:`OldFunding` below: a new array, state and lists at
+every recompute) and to a fresh computation at every read:
 
 - oct-2025 stepped a few hundred steps by two fast engines in lockstep, one with the old form:
   every read of the new one equal to the funding computed afresh from the venue's state (bit
@@ -30,8 +31,10 @@ STATE = ("price", "long_oi", "short_oi", "long_index", "short_index", "rate",
 
 class OldFunding:
     """Session 27's fast-mode funding cache (the reference), bound onto one venue's instance:
-    keyed by (now, version), a new (3, M) array, :class:`MarketState` and float lists at every
-    recompute."""
+    keyed by (now, version) alone, a new (3, M) array, :class:`MarketState` and float lists at
+    every recompute. The venue's calls no longer call ``_keep_funding`` (they bump
+    ``VenueState.kept``), so this form recomputes after every call that bumps the version:
+    the funding the new form keeps across a call is held to the one computed after it."""
 
     def __init__(self, venue: VenueState):
         self.v = venue

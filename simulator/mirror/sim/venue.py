@@ -149,8 +149,13 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
     """The backstop vault (:class:`simulator.mirror.sim.backstop.Vault`: its account row, idle
     assets and shares), None without one."""
     version: int = 0
-    """Bumped by every change of a market's price, open interest or stored funding: the key
-    of the cached :meth:`funding`."""
+    """Bumped by every change of a market's price, open interest or stored funding: with
+    :attr:`kept`, the key of the cached :meth:`funding`."""
+    kept: int = 0
+    """Fast mode: the part of :attr:`version` bumped by calls that keep the funding at now (a
+    compiled trade or liquidation accrues the markets it moves to now with the cached values
+    and changes no other market's funding inputs, so that the funding at now is unchanged):
+    the cache holds while ``version - kept`` and :attr:`now` hold."""
     _funding_cache: tuple | None = None
     """(version, now, the funding, then in fast mode its long and short indices as float
     lists or None, and its (3, M) array), :meth:`funding`."""
@@ -373,23 +378,23 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
 
     def funding(self) -> MarketState:
         """Every market's funding accrued to now at the oracle price, in memory (``fundingNow``
-        as the views and the health checks compute it), cached under (:attr:`now`,
-        :attr:`version`).
+        as the views and the health checks compute it), cached while :attr:`now` and
+        ``version - kept`` hold.
 
         Fast mode: one :class:`MarketState` per venue whose funding arrays are the rows of one
         (3, M) array (long index, short index, rate per day) that a recompute overwrites in
         place (one compiled call, :meth:`_funding_now_rows`), and whose open interests are the
         venue's own rows: a call that accrues the markets it moves to now with these values
-        and changes nothing else a market's funding reads keeps the cache
-        (:meth:`_keep_funding`), so that the funding is computed once a block (after the
-        oracle's pushes) however many trades and liquidations follow."""
+        and changes nothing else a market's funding reads keeps the cache (it bumps
+        :attr:`kept` with :attr:`version`), so that the funding is computed once a block
+        (after the oracle's pushes) however many trades and liquidations follow."""
         cache = self._funding_cache
-        if cache is not None and cache[0] == self.version and cache[1] == self.now:
+        if cache is not None and cache[0] == self.version - self.kept and cache[1] == self.now:
             return cache[2]
         if self.exact_mode:
             dt = self.conv(self.now - self.last_funding_time)
             f = funding.funding_now(self.markets, self.stored(), self.price, dt)
-            self._funding_cache = (self.version, self.now, f)
+            self._funding_cache = (self.version - self.kept, self.now, f)
             return f
         if (cache is not None and cache[2].long_funding_index.base is cache[5]
                 and cache[2].long_open_interest is self.long_oi):  # fmt: skip
@@ -398,7 +403,7 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
             fn = np.empty((3, self.n_markets))
             f = MarketState(self.long_oi, self.short_oi, fn[0], fn[1], fn[2])
         self._funding_now_rows(fn)
-        self._funding_cache = (self.version, self.now, f, None, None, fn)
+        self._funding_cache = (self.version - self.kept, self.now, f, None, None, fn)
         return f
 
     def _funding_now_rows(self, out: np.ndarray | None = None) -> np.ndarray:
@@ -442,7 +447,7 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
         else:
             fn = np.array([f.long_funding_index, f.short_funding_index,
                            f.funding_rate_per_day], dtype=np.float64)  # fmt: skip
-        self._funding_cache = (self.version, self.now, f, li, si, fn)
+        self._funding_cache = (self.version - self.kept, self.now, f, li, si, fn)
 
     def accrue(self, mask: np.ndarray, now_state: MarketState | None = None) -> None:
         """``VenueMarket.accrue`` of the markets in ``mask``: store the funding accrued to now
