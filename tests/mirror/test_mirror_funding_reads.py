@@ -93,9 +93,9 @@ def assert_current(venue: VenueState, f: MarketState) -> None:
 
 
 def checked_reads(venue: VenueState, reads: list, recomputes: list) -> None:
-    """Every :meth:`VenueState.funding` read of ``venue`` checked (:func:`assert_current`)
-    and counted, and every recompute counted."""
-    funding, rows = venue.funding, venue._funding_now_rows
+    """Every :meth:`VenueState.funding` and :meth:`VenueState.funding_now` read of ``venue``
+    checked (:func:`assert_current`) and counted, and every recompute counted."""
+    funding, now, rows = venue.funding, venue.funding_now, venue._funding_now_rows
 
     def read() -> MarketState:
         f = funding()
@@ -103,11 +103,19 @@ def checked_reads(venue: VenueState, reads: list, recomputes: list) -> None:
         reads[-1] += 1
         return f
 
+    def read_now():
+        f, fn = now()
+        assert_current(venue, f)
+        assert same_bits(fn, [f.long_funding_index, f.short_funding_index,
+                              f.funding_rate_per_day])  # the compiled calls' input: the same
+        reads[-1] += 1
+        return f, fn
+
     def recompute(self, out=None):
         recomputes[-1] += 1
         return rows(out)
 
-    venue.funding = read
+    venue.funding, venue.funding_now = read, read_now
     venue._funding_now_rows = types.MethodType(recompute, venue)
 
 

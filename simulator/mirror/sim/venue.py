@@ -420,8 +420,11 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
     def funding_now(self) -> tuple[MarketState, np.ndarray]:
         """Fast mode: :meth:`funding` and the funding at now as one (3, M) array (long index,
         short index, rate: the compiled calls' input; its rows are the state's arrays)."""
-        f = self.funding()
-        return f, self._funding_cache[5]
+        cache = self._funding_cache  # funding()'s check inlined: a read a call
+        if cache is None or cache[0] != self.version - self.kept or cache[1] != self.now:
+            self.funding()
+            cache = self._funding_cache
+        return cache[2], cache[5]
 
     def funding_rows(self) -> tuple[MarketState, list, list, np.ndarray]:
         """Fast mode: :meth:`funding`, its long and short indices as float lists (the
