@@ -106,8 +106,9 @@ def checked_reads(venue: VenueState, reads: list, recomputes: list) -> None:
     def read_now():
         f, fn = now()
         assert_current(venue, f)
-        assert same_bits(fn, [f.long_funding_index, f.short_funding_index,
-                              f.funding_rate_per_day])  # the compiled calls' input: the same
+        assert same_bits(
+            fn, [f.long_funding_index, f.short_funding_index, f.funding_rate_per_day]
+        )  # the compiled calls' input: the same
         reads[-1] += 1
         return f, fn
 
