@@ -149,9 +149,16 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
     """The backstop vault (:class:`simulator.mirror.sim.backstop.Vault`: its account row, idle
     assets and shares), None without one."""
     version: int = 0
-    """Bumped by every change of a market's price, open interest or stored funding: the key
-    of the cached :meth:`funding`."""
+    """Bumped by every change of a market's price, open interest or stored funding: with
+    :attr:`kept`, the key of the cached :meth:`funding`."""
+    kept: int = 0
+    """Fast mode: the part of :attr:`version` bumped by calls that keep the funding at now (a
+    compiled trade or liquidation accrues the markets it moves to now with the cached values
+    and changes no other market's funding inputs, so that the funding at now is unchanged):
+    the cache holds while ``version - kept`` and :attr:`now` hold."""
     _funding_cache: tuple | None = None
+    """(version, now, the funding, then in fast mode its long and short indices as float
+    lists or None, and its (3, M) array), :meth:`funding`."""
     _jit_cache: tuple | None = None
     """Fast mode: (the :attr:`scalar_params` they were packed from, the packed parameters
     and tiers, the kernels' scratch outputs), :meth:`jit_buffers`."""
@@ -254,8 +261,10 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
 
     def __setstate__(self, state: dict) -> None:
         """Unpickled or deep-copied: the packed arrays' views made views again (a pickle
-        holds each array apart)."""
+        holds each array apart); the funding cache dropped (its state's open interests are
+        the packed views of the venue it was made on)."""
         self.__dict__.update(state)
+        self._funding_cache = None
         if not self.exact_mode:
             self._pack()
 
@@ -300,8 +309,9 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
     def copy(self) -> VenueState:
         """An independent copy of the state (arrays copied; their ints and floats are
         immutable)."""
-        return replace(self, **{f.name: getattr(self, f.name).copy() for f in fields(self)
-                                if isinstance(getattr(self, f.name), np.ndarray)})  # fmt: skip
+        arrays = {f.name: getattr(self, f.name).copy() for f in fields(self)
+                  if isinstance(getattr(self, f.name), np.ndarray)}  # fmt: skip
+        return replace(self, **arrays, _funding_cache=None)
 
     def set_parameters(self, m: int, params: dict[str, Any]) -> None:
         """``setMarketParameters(market, params)`` (chain names): market ``m``'s funding accrued
@@ -368,47 +378,79 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
 
     def funding(self) -> MarketState:
         """Every market's funding accrued to now at the oracle price, in memory (``fundingNow``
-        as the views and the health checks compute it)."""
-        key = (self.now, self.version)
-        if self._funding_cache is not None and self._funding_cache[0] == key:
-            return self._funding_cache[1]
+        as the views and the health checks compute it), cached while :attr:`now` and
+        ``version - kept`` hold.
+
+        Fast mode: one :class:`MarketState` per venue whose funding arrays are the rows of one
+        (3, M) array (long index, short index, rate per day) that a recompute overwrites in
+        place (one compiled call, :meth:`_funding_now_rows`), and whose open interests are the
+        venue's own rows: a call that accrues the markets it moves to now with these values
+        and changes nothing else a market's funding reads keeps the cache (it bumps
+        :attr:`kept` with :attr:`version`), so that the funding is computed once a block
+        (after the oracle's pushes) however many trades and liquidations follow."""
+        cache = self._funding_cache
+        if cache is not None and cache[0] == self.version - self.kept and cache[1] == self.now:
+            return cache[2]
         if self.exact_mode:
             dt = self.conv(self.now - self.last_funding_time)
             f = funding.funding_now(self.markets, self.stored(), self.price, dt)
-            self._funding_cache = (key, f)
+            self._funding_cache = (self.version - self.kept, self.now, f)
             return f
-        fn = self._funding_now_rows()  # the compiled calls' (3, M) input
-        f = MarketState(self.long_oi, self.short_oi, fn[0], fn[1], fn[2])
-        self._funding_cache = (key, f, fn[0].tolist(), fn[1].tolist(), fn)
+        if (cache is not None and cache[2].long_funding_index.base is cache[5]
+                and cache[2].long_open_interest is self.long_oi):  # fmt: skip
+            f, fn = cache[2], cache[5]  # the venue's own: recomputed in place
+        else:
+            fn = np.empty((3, self.n_markets))
+            f = MarketState(self.long_oi, self.short_oi, fn[0], fn[1], fn[2])
+        self._funding_now_rows(fn)
+        self._funding_cache = (self.version - self.kept, self.now, f, None, None, fn)
         return f
 
-    def _funding_now_rows(self) -> np.ndarray:
+    def _funding_now_rows(self, out: np.ndarray | None = None) -> np.ndarray:
         """Fast mode: :func:`scalar.funding_now` of every market at the current state in one
-        compiled call (:func:`scalar.funding_rows`): a new (3, M) array of the long index, the
-        short index and the rate per day."""
+        compiled call (:func:`scalar.funding_rows`) into ``out`` (3, M: the long index, the
+        short index and the rate per day; a new array without it)."""
         if self.scalar_funding is None:
             self.scalar_funding = scalar.funding_array(self.markets)
+        if out is None:
+            out = np.empty((3, self.n_markets))
         return scalar.funding_rows(self.scalar_funding, self._market_floats, self._market_ints,
-                                   self.now, _FUNDING_AT, np.empty((3, self.n_markets)))  # fmt: skip
+                                   self.now, _FUNDING_AT, out)  # fmt: skip
+
+    def funding_now(self) -> tuple[MarketState, np.ndarray]:
+        """Fast mode: :meth:`funding` and the funding at now as one (3, M) array (long index,
+        short index, rate: the compiled calls' input; its rows are the state's arrays)."""
+        cache = self._funding_cache  # funding()'s check inlined: a read a call
+        if cache is None or cache[0] != self.version - self.kept or cache[1] != self.now:
+            self.funding()
+            cache = self._funding_cache
+        return cache[2], cache[5]
 
     def funding_rows(self) -> tuple[MarketState, list, list, np.ndarray]:
         """Fast mode: :meth:`funding`, its long and short indices as float lists (the
-        one-account calls' inputs, without a conversion per call) and the funding at now as
-        one (3, M) array (long index, short index, rate: the compiled calls' input)."""
+        one-account calls' inputs, without a conversion per call; made at the first ask after
+        a recompute) and the funding at now as one (3, M) array (:meth:`funding_now`)."""
         f = self.funding()
         cache = self._funding_cache
-        return f, cache[2], cache[3], cache[4]
+        if cache[3] is None:
+            fn = cache[5]
+            cache = self._funding_cache = (*cache[:3], fn[0].tolist(), fn[1].tolist(), fn)
+        return f, cache[3], cache[4], cache[5]
 
-    def _keep_funding(self, f: MarketState, li: list, si: list) -> None:
+    def _keep_funding(self, f: MarketState, li: list | None = None, si: list | None = None):
         """Fast mode: ``f`` (the funding at this block's time before a call) is still every
         market's funding now: the call accrued its markets to now with ``f``'s values (a market
         accrued at now accrues nothing more, whatever its open interest) and changed no other
-        market's funding inputs."""
+        market's funding inputs. ``li`` / ``si``: its indices as float lists, if made."""
         cache = self._funding_cache
-        fn = (cache[4] if cache is not None and cache[1] is f
-              else np.array([f.long_funding_index, f.short_funding_index,
-                             f.funding_rate_per_day], dtype=np.float64))  # fmt: skip
-        self._funding_cache = ((self.now, self.version), f, li, si, fn)
+        if cache is not None and cache[2] is f:
+            if li is None:
+                li, si = cache[3], cache[4]
+            fn = cache[5]
+        else:
+            fn = np.array([f.long_funding_index, f.short_funding_index,
+                           f.funding_rate_per_day], dtype=np.float64)  # fmt: skip
+        self._funding_cache = (self.version - self.kept, self.now, f, li, si, fn)
 
     def accrue(self, mask: np.ndarray, now_state: MarketState | None = None) -> None:
         """``VenueMarket.accrue`` of the markets in ``mask``: store the funding accrued to now
@@ -563,8 +605,8 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
         ps, n = self.scalar_params, self.n_markets
         prices = self.price.tolist()
         cache = self._funding_cache
-        if cache is not None and cache[1] is f:
-            li, si = cache[2], cache[3]
+        if cache is not None and cache[2] is f and cache[3] is not None:
+            li, si = cache[3], cache[4]
         else:
             li, si = f.long_funding_index.tolist(), f.short_funding_index.tolist()
         lo, so = f.long_open_interest.tolist(), f.short_open_interest.tolist()

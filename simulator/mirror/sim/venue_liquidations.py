@@ -170,7 +170,7 @@ class LiquidationsMixin:
     def _liquidate_fast(self, a: int, slots: list[int]) -> Liquidation:
         """:meth:`liquidate` in fast mode (:func:`jit_calls.liquidate_cross`), then the
         account's ``_open`` order, the pool and the fund, and the deficit's absorption."""
-        state, li, si, fn = self.funding_rows()
+        fn = self.funding_now()[1]
         params, tiers, out, rows, order, _ = self.jit_buffers()
         size0 = self.size[a].tolist()
         code = jit_calls.liquidate_cross(
@@ -186,9 +186,9 @@ class LiquidationsMixin:
             raise Reverted(error_text(name, account=self.address(a), equity=eq,
                                       maintenanceMargin=mm))  # fmt: skip
         return self._cross_done(a, slots, size0, self.size[a].tolist(), out.tolist(),
-                                rows.tolist(), order.tolist(), (state, li, si))  # fmt: skip
+                                rows.tolist(), order.tolist())  # fmt: skip
 
-    def _cross_done(self, a, slots, size0, size1, out, rows, order, funding_now) -> Liquidation:
+    def _cross_done(self, a, slots, size0, size1, out, rows, order) -> Liquidation:
         """A compiled cross liquidation of account ``a`` done (its state written; ``out``,
         ``rows``, ``order`` the kernel's outputs as lists): the account's ``_open`` order
         (``slots`` as it was before), the pool and the fund, the funding cache kept, and the
@@ -196,6 +196,7 @@ class LiquidationsMixin:
         owed, realized, fund, deficit, paid = out[:5]
         closed, fill, penalty, _, full, share, fund_share = rows
         self.version += 1
+        self.kept += 1  # the markets it moved accrued to now: the funding at now kept
         self.pool = self.pool + owed - realized
         result = Liquidation(account=a, isolated=False)
         for j in order[1 : order[0] + 1]:
@@ -207,7 +208,6 @@ class LiquidationsMixin:
             result.penalty.append(penalty[j])
             result.full.append(full[j] != 0)
         self.fund = fund
-        self._keep_funding(*funding_now)  # the markets it moved are accrued to now
         if deficit != 0:
             self.fund = self.fund - paid
             self.pool = self.pool - deficit + paid
@@ -221,7 +221,7 @@ class LiquidationsMixin:
     def _liquidate_isolated_fast(self, a: int, m: int) -> Liquidation:
         """:meth:`liquidate_isolated` in fast mode (:func:`jit_calls.liquidate_isolated`),
         then the account's ``_open`` order, the pool and the fund, and the deficit."""
-        state, lis, sis, fn = self.funding_rows()
+        fn = self.funding_now()[1]
         params, tiers, out, _, _, _ = self.jit_buffers()
         size = float(self.size[a, m])
         code = jit_calls.liquidate_isolated(
@@ -238,22 +238,22 @@ class LiquidationsMixin:
             eq, mm = out.tolist()[:2]
             raise Reverted(error_text(name, account=account, equity=eq, maintenanceMargin=mm))
         return self._isolated_done(a, m, size, float(self.size[a, m]), out.tolist(),
-                                   (state, lis, sis))  # fmt: skip
+                                   )  # fmt: skip
 
-    def _isolated_done(self, a, m, size, size1, out, funding_now) -> Liquidation:
+    def _isolated_done(self, a, m, size, size1, out) -> Liquidation:
         """A compiled isolated liquidation of account ``a`` in market ``m`` done (the position
         ``size`` before, ``size1`` after; ``out`` the kernel's, as a list): the ``_open``
         order, the pool and the fund, the funding cache kept, the deficit; its
         :class:`Liquidation`."""
         owed, realized, fund, deficit, paid, close, fill, penalty = out
         self.version += 1
+        self.kept += 1  # the markets it moved accrued to now: the funding at now kept
         self.pool = self.pool + owed - realized
         self._track_open(a, m, size, size1)
         self.fund = fund
         out_ = Liquidation(account=a, isolated=True, markets=[m],
                            closed=[close if size > 0 else -close], fill=[fill],
                            penalty=[penalty], full=[close == abs(size)])  # fmt: skip
-        self._keep_funding(*funding_now)  # market m is accrued to now
         if deficit != 0:
             self.fund = self.fund - paid
             self.pool = self.pool - deficit + paid
@@ -288,7 +288,7 @@ class LiquidationsMixin:
         i = 0
         while i < n:
             params, tiers = self.jit_buffers()[:2]
-            state, li, si, fn = self.funding_rows()
+            fn = self.funding_now()[1]
             halts = np.zeros(m_count, dtype=bool)  # the markets whose breaker halts them
             if self.breaker is not None:
                 for j, (p, _) in enumerate(self.params_chain):
@@ -304,18 +304,17 @@ class LiquidationsMixin:
                 results[i] = self._liquidate_one(accounts[i], markets[i], isolated[i])
                 i += 1
                 continue
-            funding_now = (state, li, si)
             got = zip(outs[i:stop].tolist(), rowss[i:stop].tolist(), orders[i:stop].tolist(),
                       sizes[i:stop].tolist(), strict=True)  # fmt: skip
             for k, (out, rows, order, (before, after)) in enumerate(got, start=i):
                 a = accounts[k]
                 if isolated[k]:
                     m = markets[k]
-                    results[k] = self._isolated_done(a, m, before[m], after[m], out, funding_now)
+                    results[k] = self._isolated_done(a, m, before[m], after[m], out)
                 else:
                     # the account's _open order before the call (the calls before it tracked)
                     results[k] = self._cross_done(a, self.open_markets(a), before, after, out,
-                                                  rows, order, funding_now)  # fmt: skip
+                                                  rows, order)  # fmt: skip
             i = stop
         return results
 

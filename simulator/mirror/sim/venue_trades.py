@@ -158,7 +158,7 @@ class TradesMixin:
         if not checks:
             self.fresh(m)
             adds_risk = self._trade_checks(a, m, size0, delta, isolated)
-        now_state, lis, sis, fn = self.funding_rows()
+        fn = self.funding_now()[1]
         order = self.open_order[a] if self.open_order is not None else ()
         check_stale = bool(order)
         while True:
@@ -178,7 +178,7 @@ class TradesMixin:
             self._trade_reverted(code, a, m, delta, margin_delta, acceptable, out)
         fill, size1, entry1, realized, fee, paid, fund_add, _ = out.tolist()
         self.version += 1
-        self._keep_funding(now_state, lis, sis)
+        self.kept += 1  # the funding at now kept (VenueState.funding)
         self._track_open(a, m, size0, size1)
         self.pool = self.pool + paid - realized
         if fee != 0:
@@ -209,7 +209,7 @@ class TradesMixin:
             params, tiers, _, _, _, armed = self.jit_buffers()
             python_checks = np.array([self.risk_paused is not None or
                                       (self.breaker is not None and b) for b in armed])  # fmt: skip
-            now_state, lis, sis, fn = self.funding_rows()
+            fn = self.funding_now()[1]
             stop = jit_calls.close_batch(
                 i, acc, mkt, python_checks, self.open_order is not None, int(self.now),
                 int(self.block), params, tiers, self._market_floats, self._market_ints,
@@ -228,7 +228,7 @@ class TradesMixin:
                     results[k] = (size0, (fill, size1, entry1, realized, fee, paid))
                 self.pool, self.fund = pool, fund
                 self.version += stop - i
-                self._keep_funding(now_state, lis, sis)
+                self.kept += stop - i  # the funding at now kept
             if stop < n:
                 results[stop] = self._close_one(accounts[stop], markets[stop])
             i = stop + 1
@@ -242,7 +242,7 @@ class TradesMixin:
         of the first call not made (``len(calls)``: all made), the caller's to make alone,
         and the ``outs`` rows of the calls made (lists of floats)."""
         params, tiers, _, _, _, armed = self.jit_buffers()
-        now_state, lis, sis, fn = self.funding_rows()
+        fn = self.funding_now()[1]
         stop = jit_calls.trade_batch(
             start, calls, values, self._python_checks(armed), int(self.now), int(self.block),
             params, tiers, self._market_floats, self._market_ints, self._position_floats,
@@ -263,7 +263,7 @@ class TradesMixin:
                 fund = fund + out[jit_calls.T_FUND_ADD]
         self.pool, self.fund = pool, fund
         self.version += stop - start
-        self._keep_funding(now_state, lis, sis)
+        self.kept += stop - start  # the funding at now kept
         return stop, made
 
     def flow_batch(
@@ -278,7 +278,7 @@ class TradesMixin:
         follow each call made, in order, as after :meth:`trade_batch`. Returns the index of
         the first call not made (the block's length: all made), the caller's to make alone."""
         params, tiers, _, _, _, armed = self.jit_buffers()
-        now_state, lis, sis, fn = self.funding_rows()
+        fn = self.funding_now()[1]
         python_checks = None
         if self.risk_paused is None:
             python_checks = _PYTHON_CHECKS.get((armed, self.breaker is not None))
@@ -312,7 +312,7 @@ class TradesMixin:
                         order[order.index(m)] = order[-1]
                         del order[-1]
         self.version += stop - start
-        self._keep_funding(now_state, lis, sis)
+        self.kept += stop - start  # the funding at now kept
         return stop
 
     def _track_moves(self, moves: np.ndarray, outs: np.ndarray) -> None:
