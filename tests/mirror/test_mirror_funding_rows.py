@@ -10,53 +10,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from funding_reference import drawn_wads, old_funding_now
 
-from simulator.mirror.fixed import DAY, WAD
 from simulator.mirror.sim import MirrorEngine, jit_calls
 from simulator.mirror.sim.scalar import FundingParams, funding_now, funding_params_of, funding_rows
 from simulator.mirror.sim.venue import _FUNDING_AT
 from simulator.scenario import load_scenario
-
-
-def _clamp(x: float, lo: float, hi: float) -> float:
-    return lo if x < lo else (hi if x > hi else x)
-
-
-def old_funding_now(fp: FundingParams, skew, rate, long_index, short_index, price, dt):
-    """``scalar.funding_now`` as it was before session 27 (the form session 28's kernel
-    replaces on the venue's read)."""
-    out_long, out_short, out_rate = [], [], []
-    day_wad = float(DAY * WAD)
-    for m in range(len(fp.model)):
-        if dt[m] == 0:
-            out_long.append(long_index[m])
-            out_short.append(short_index[m])
-            out_rate.append(rate[m])
-            continue
-        scale = fp.skew_scale[m]
-        p = 0.0 if scale == 0 else _clamp(skew[m] * WAD / scale, -WAD, WAD)
-        if fp.model[m] == 0:
-            new = rate[m] + p * fp.max_velocity[m] * dt[m] / float(WAD * DAY)
-        else:
-            new = 3 * (p + _clamp(fp.interest[m] - p, -fp.band[m], fp.band[m]))
-        cap = fp.cap[m]
-        if cap != 0:
-            new = _clamp(new, -cap, cap)
-        average = (rate[m] + new) / 2 if fp.model[m] == 0 else new
-        x = average * dt[m]
-        out_long.append(long_index[m] + x * price[m] / day_wad)
-        out_short.append(short_index[m] + (-x) * price[m] / day_wad)
-        out_rate.append(new)
-    return out_long, out_short, out_rate
-
-
-def _wad(rng: np.random.Generator, m: int, special: float = 0.1) -> np.ndarray:
-    """WAD floats of both signs and many magnitudes; with probability ``special`` a zero of
-    either sign, NaN or an infinity."""
-    x = rng.normal(0, 1, m) * 10.0 ** rng.integers(12, 26, m)
-    pick = rng.random(m) < special
-    x[pick] = rng.choice([0.0, -0.0, np.nan, np.inf, -np.inf], int(pick.sum()))
-    return x
 
 
 def _bits(values) -> np.ndarray:
@@ -75,19 +34,25 @@ def test_funding_rows_equals_the_old_form_on_drawn_markets():
         special = 0.0 if n % 2 else 0.1
         fp = FundingParams(
             model=[int(x) for x in rng.integers(0, 2, m)],
-            skew_scale=[0.0 if rng.random() < 0.15 else abs(x) for x in _wad(rng, m, special)],
-            max_velocity=[abs(x) for x in _wad(rng, m, special)],
-            interest=[x / 1e4 for x in _wad(rng, m, special)],
-            band=[abs(x) / 1e3 for x in _wad(rng, m, special)],
-            cap=[0.0 if rng.random() < 0.3 else abs(x) / 1e2 for x in _wad(rng, m, special)],
+            skew_scale=[
+                0.0 if rng.random() < 0.15 else abs(x) for x in drawn_wads(rng, m, special)
+            ],
+            max_velocity=[abs(x) for x in drawn_wads(rng, m, special)],
+            interest=[x / 1e4 for x in drawn_wads(rng, m, special)],
+            band=[abs(x) / 1e3 for x in drawn_wads(rng, m, special)],
+            cap=[0.0 if rng.random() < 0.3 else abs(x) / 1e2 for x in drawn_wads(rng, m, special)],
         )
         packed = np.array([[float(x) for x in fp.model], fp.skew_scale, fp.max_velocity,
                            fp.interest, fp.band, fp.cap], dtype=np.float64)  # fmt: skip
         mf = np.zeros((len(jit_calls.MARKET_FLOATS), m))
         mi = np.zeros((len(jit_calls.MARKET_INTS), m), dtype=np.int64)
-        long_oi, short_oi = np.abs(_wad(rng, m, special)), np.abs(_wad(rng, m, special))
-        rate, li, si = _wad(rng, m, special), _wad(rng, m, special), _wad(rng, m, special)
-        price = np.abs(_wad(rng, m, special))
+        long_oi, short_oi = np.abs(drawn_wads(rng, m, special)), np.abs(drawn_wads(rng, m, special))
+        rate, li, si = (
+            drawn_wads(rng, m, special),
+            drawn_wads(rng, m, special),
+            drawn_wads(rng, m, special),
+        )
+        price = np.abs(drawn_wads(rng, m, special))
         now = int(rng.integers(1_700_000_000, 1_800_000_000))
         dt = np.where(rng.random(m) < 0.2, 0, rng.integers(1, 90_000, m))
         mf[jit_calls.F_PRICE], mf[jit_calls.F_LONG_OI], mf[jit_calls.F_SHORT_OI] = (
