@@ -27,7 +27,7 @@ help:
 	@echo "make lock   re-resolve requirements.lock after a change of pyproject.toml"
 	@echo "            (make lock-upgrade: every pin to the newest version pyproject.toml allows)"
 
-setup: $(STAMPS)/python $(STAMPS)/node $(SOLCX_BINARY_PATH)/solc-v$(SOLC_VERSION) $(STAMPS)/compiled $(STAMPS)/browser
+setup: $(STAMPS)/python $(STAMPS)/node $(SOLCX_BINARY_PATH)/solc-v$(SOLC_VERSION) $(STAMPS)/compiled $(STAMPS)/browser $(STAMPS)/kernels
 
 # Python packages: the exact versions (and hashes) of requirements.lock, then the project itself
 # without dependencies; `pip check` fails if the lock no longer satisfies pyproject.toml.
@@ -85,6 +85,13 @@ $(STAMPS)/compiled: $(SOL_SOURCES) ape-config.yaml $(STAMPS)/python $(SOLCX_BINA
 	@touch .build/__local__.json
 	@touch $@
 
+# The numba kernels compiled into their on-disk cache (`python -m simulator.warmup`: one oct-2025
+# path on the mirror), again after any edit under simulator/: the tests, a tune's workers and the
+# app's jobs then load machine code instead of each compiling it (~45 s of a core when cold).
+PY_SOURCES := $(shell find simulator -name '*.py' 2>/dev/null)
+$(STAMPS)/kernels: $(PY_SOURCES) $(STAMPS)/python
+	$(BIN)/python -m simulator.warmup
+	@mkdir -p $(STAMPS) && touch $@
 # The main job: oct-2025 under the default control sets, the same price paths for each.
 # --resume: a second `make run` reuses the finished runs (only if they are the same runs: same
 # scenario, code and contracts) and an interrupted one continues; after a change it is refused
