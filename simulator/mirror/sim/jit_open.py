@@ -60,9 +60,10 @@ class OpenTables:
     (``factor``, (T + 1, K, M); (0, 0, 0) without noise), the model's lags, weights and total,
     the step's share of a day and the venue's row numbers (``at``)."""
 
-    def __init__(self, ctx, venue, model, step_seconds: int, steps: int):
+    def __init__(self, ctx, venue, model, step_seconds: int, steps: int, controls):
         change = ctx.scenario.controls.governance_change
-        self.eligible = not venue.exact_mode and not ctx.scenario.oracle_faults
+        self.eligible = (not venue.exact_mode and not ctx.scenario.oracle_faults
+                         and controls.controller is None)  # fmt: skip
         self.governed = change is not None
         self.feedback = bool(ctx.feedback)
         self.step_fraction = step_seconds / 86_400
@@ -134,11 +135,11 @@ def _draw_normals(gen, words, states, out):
             out[t, i] = gen.standard_normal()
 
 
-def tables(ctx, venue, model, step_seconds: int, steps: int) -> OpenTables:
+def tables(ctx, venue, model, step_seconds: int, steps: int, controls) -> OpenTables:
     """The run's :class:`OpenTables` (made at the first ask, kept in ``ctx.memo``)."""
     got = ctx.memo.get(MEMO)
     if got is None:
-        got = ctx.memo[MEMO] = OpenTables(ctx, venue, model, step_seconds, steps)
+        got = ctx.memo[MEMO] = OpenTables(ctx, venue, model, step_seconds, steps, controls)
     return got
 
 
@@ -289,16 +290,17 @@ def twap(times, prices, count, now, window):
     return cumulative / float(now - start)
 
 
-def open_block(ctx, s, venue, t: int, exo_usd, model, last: dict,
-               step_seconds: int) -> tuple[int, bool] | None:  # fmt: skip
+def open_block(ctx, s, venue, t: int, exo_usd, model, last: dict, step_seconds: int,
+               controls) -> tuple[int, bool] | None:  # fmt: skip
     """Step ``t``'s opening after ``venue.begin_block`` in one compiled call: (transactions
     sent, whether a market's socialized loss grew), or None when the step takes the Python
     path (see the module; nothing written then that the Python path would not write the
     same). ``model``: the run's oracle sources (None without feedback); ``last``: the last
-    block's levels."""
+    block's levels; ``controls``: the run's :class:`~simulator.mirror.sim.controls.Controls`
+    (with a margin controller every step takes the Python path)."""
     memo = ctx.memo
     tab = memo[MEMO] if MEMO in memo else tables(ctx, venue, model, step_seconds,
-                                                 ctx.scenario.steps)  # fmt: skip
+                                                 ctx.scenario.steps, controls)  # fmt: skip
     if not tab.eligible or t > tab.steps:
         return None
     if tab.governed and not governance.quiet(ctx, s, t):

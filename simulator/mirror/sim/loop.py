@@ -190,8 +190,8 @@ class MirrorEngine:
         # ---- phase 1: oracles, traders ----------------------------------------------------------
         # Fast mode's common case (no fault, controller or governance call this step): the
         # pushes, the funding index's step and the socialized check in one compiled call.
-        opened = jit_open.open_block(ctx, s, venue, t, exo, self.oracle_model,
-                                     self._last_levels, self.scenario.step_seconds)  # fmt: skip
+        opened = jit_open.open_block(ctx, s, venue, t, exo, self.oracle_model, self._last_levels,
+                                     self.scenario.step_seconds, self.controls)  # fmt: skip
         if opened is not None:
             transactions, socialized = opened
             executed: list = []
