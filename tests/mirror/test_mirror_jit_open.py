@@ -198,6 +198,9 @@ def _draw(rng, e, s, venue, ctx, feedback):
     venue.max_deviation_bps[:] = bps
     if not feedback:  # the fed price is the exogenous one: put some on the band's edge
         units = np.round(venue.price / 1e10)
+        whole = rng.random(m) < 0.5  # a previous price whose edge is a whole number of units
+        units = np.where(whole, np.round(units / 1e4) * 1e4, units)
+        venue.price[:] = units * 1e10
         kind = rng.integers(0, 5, m)
         sign = np.where(rng.random(m) < 0.5, -1.0, 1.0)
         edge = np.floor(units * bps / 1e4) + rng.integers(-1, 2, m)
