@@ -58,7 +58,8 @@ class OpenTables:
     """What :func:`open_block` reads every step besides the state, built once a run: whether
     the run may take the compiled path at all (``eligible``), the noise factors of every step
     (``factor``, (T + 1, K, M); (0, 0, 0) without noise), the model's lags, weights and total,
-    the step's share of a day and the venue's row numbers (``at``)."""
+    the step's share of a day and the venue's row numbers (``at``), packed for the kernel into
+    ``consts`` (floats) and ``ints`` (:func:`_open_block`)."""
 
     def __init__(self, ctx, venue, model, step_seconds: int, steps: int, controls):
         change = ctx.scenario.controls.governance_change
@@ -81,6 +82,9 @@ class OpenTables:
             self.factor = _NO_NOISE
         self.steps = steps
         self.noisy = self.factor.shape[0] > 0
+        self.consts = np.array([float(self.feedback), self.total_weight, self.step_fraction,
+                                *self.weights.tolist()])  # fmt: skip
+        self.ints = np.concatenate([self.at, self.lag_steps])
 
 
 _NO_NOISE = np.empty((0, 0, 0))
@@ -144,15 +148,23 @@ def tables(ctx, venue, model, step_seconds: int, steps: int, controls) -> OpenTa
 
 
 @_jit
-def _open_block(t, now, feedback, exo, impact, outside, feed_history, amm, lag_steps, factor,
-                weights, total_weight, max_deviation_bps, market_floats, market_ints, at,
-                believed, history_times, history_prices, history_count, rate_per_day,
-                step_fraction, funding_index, socialized_cum, last_socialized):  # fmt: skip
+def _open_block(t, now, exo, impact, outside, feed_history, amm, factor, max_deviation_bps,
+                market_floats, market_ints, believed, history_times, history_prices,
+                history_count, rate_per_day, funding_index, socialized_cum, last_socialized,
+                consts, ints):  # fmt: skip
     """The block's opening (see the module): (the outcome, :data:`DONE`, else :data:`PYTHON`
     or :data:`HISTORY_FULL` with nothing written but rows ``t`` of ``outside`` and
     ``feed_history``; the pushes sent; those accepted; whether a market's socialized loss
-    grew)."""
+    grew). The run's constants packed (:class:`OpenTables`): ``consts`` (feedback, the
+    weights' total, the step's share of a day, the K + 1 sources' weights), ``ints`` (the
+    venue's rows of the price and of the push time, the K venues' lags)."""
     m = exo.shape[0]
+    feedback = consts[0] != 0.0
+    total_weight = consts[1]
+    step_fraction = consts[2]
+    weights = consts[3:]
+    at = ints[:2]
+    lag_steps = ints[2:]
     for j in range(m):
         outside[t, j] = exo[j] * impact[j]
     if feedback:
@@ -311,13 +323,13 @@ def open_block(ctx, s, venue, t: int, exo_usd, model, last: dict, step_seconds: 
     else:
         times, prices, count = breaker.times, breaker.prices, breaker.count
     while True:
-        code, sent, accepted, socialized = _open_block(t, venue.now, tab.feedback, exo_usd,
+        code, sent, accepted, socialized = _open_block(t, venue.now, exo_usd,
                     np.exp(s.permanent_log_impact + s.transient_log_impact),
-                    s.outside_price_usd, s.feed_prices_usd, s.amm_price_usd, tab.lag_steps,
-                    tab.factor, tab.weights, tab.total_weight, venue.max_deviation_bps,
-                    venue._market_floats, venue._market_ints, tab.at, s.oracle_price_usd, times,
-                    prices, count, last["funding_rate_per_day"], tab.step_fraction,
-                    s.funding_index_usd, last["socialized_cum_usd"], s.last_socialized_usd)  # fmt: skip
+                    s.outside_price_usd, s.feed_prices_usd, s.amm_price_usd, tab.factor,
+                    venue.max_deviation_bps, venue._market_floats, venue._market_ints,
+                    s.oracle_price_usd, times, prices, count, last["funding_rate_per_day"],
+                    s.funding_index_usd, last["socialized_cum_usd"], s.last_socialized_usd,
+                    tab.consts, tab.ints)  # fmt: skip
         if code == DONE:
             break
         if code == HISTORY_FULL:
