@@ -12,6 +12,8 @@ as lists, :class:`OldBreaker`):
   losses, pushes on their oracle's ``maxDeviationBps`` edge, outside the compiled rounding's
   range, a breaker history full (it grows), without feedback: the outcome and every written
   array equal to the old form's;
+- 40 steps in lockstep without feedback, with a governance change (its submission's and its
+  execution's steps on the Python path), with a margin controller (every step on it);
 - the Python path where it must be (a margin controller, a governance call, exact mode);
 - the run's noise table held to each step's own draws (the compiled draws and numpy's
   construction), the fast breaker's compiled TWAP to :func:`twap_of` on drawn histories."""
@@ -169,6 +171,41 @@ def test_lockstep_on_oct_2025(monkeypatch, scenario):
     assert new.venue.breaker.times.shape[1] > 64  # the histories grew on the way
 
 
+@pytest.mark.parametrize(
+    "overrides,change_at,compiled",
+    [(["controls.feedback=false"], None, 40), (["venue.timelock_delay_s=600"], 5, 38),
+     (["controls.dynamic_margin=true"], None, 0)],
+    ids=["no-feedback", "governance", "controller"],
+)  # fmt: skip
+def test_lockstep_variants(monkeypatch, overrides, change_at, compiled):
+    """40 steps in lockstep without feedback, with a timelocked governance change (its
+    submission's and its execution's steps on the Python path), with a margin controller
+    (every step on it)."""
+    scenario = load_scenario("oct-2025", overrides)
+    if change_at is not None:
+        scenario = with_change(scenario, step=change_at)
+    new = MirrorEngine(scenario, mode="fast")
+    old = MirrorEngine(scenario, mode="fast")
+    python_path(old)
+    kernel, done = jit_open._open_block, []
+
+    def counted(*args):
+        got = kernel(*args)
+        done.append(got[0])
+        return got
+
+    monkeypatch.setattr(jit_open, "_open_block", counted)
+    for _ in range(40):
+        a, b = new.step(), old.step()
+        t = new.state.step
+        assert a.rows == b.rows and a.events == b.events, t
+        assert_states_equal(new.state, old.state, t)
+        assert_venues_equal(new.venue, old.venue, t)
+    assert done.count(jit_open.DONE) == compiled
+    if change_at is not None:
+        assert new.state.governance.get("executed")
+
+
 # -- drawn inputs ---------------------------------------------------------------------------
 
 
@@ -288,7 +325,7 @@ def test_python_path_with_a_controller_a_governance_call_or_exact_mode(scenario,
 
 def with_change(scenario, *, step):
     """``scenario`` with a timelocked change of every market's max leverage at ``step``."""
-    change = GovernanceChange(step=step, parameter="max_leverage", value=10, path="timelock")
+    change = GovernanceChange(step=step, parameter="max_leverage", value=3, path="timelock")
     controls = scenario.controls.model_copy(update={"governance_change": change})
     return scenario.model_copy(update={"controls": controls})
 
