@@ -74,7 +74,8 @@ class OpenTables:
             self.lag_steps = np.ascontiguousarray(model.lag_steps, dtype=np.int64)
             self.weights = np.ascontiguousarray(model.weights, dtype=np.float64)
             self.total_weight = float(model.total_weight)
-            self.factor = noise_factors(model, steps, m) if model.noisy else _NO_NOISE
+            noisy = model.noisy and self.eligible  # no table for a run on the Python path
+            self.factor = noise_factors(model, steps, m) if noisy else _NO_NOISE
         else:
             self.lag_steps = np.zeros(0, dtype=np.int64)
             self.weights = np.zeros(1)
