@@ -30,9 +30,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
+
 from simulator.mirror import controls as kernels
 from simulator.mirror.fixed import BPS
-from simulator.mirror.sim import scalar
+from simulator.mirror.sim import jit_open, scalar
 from simulator.mirror.sim.calls import Reverted, error_text
 from simulator.mirror.sim.venue import VenueState
 
@@ -61,40 +63,85 @@ def twap_of(history: list[tuple[int, Any]], now: int, window: int, exact_mode: b
 
 class Breaker:
     """The circuit breaker of every market of ``venue`` (set as its ``breaker``): the oracles'
-    histories from their creation at ``created_at_s`` (s) at the venue's listed prices."""
+    histories from their creation at ``created_at_s`` (s) at the venue's listed prices.
+
+    Exact mode keeps each history as a list of (time s, price WAD) tuples; fast mode as
+    arrays the compiled opening of a block appends to in place
+    (:func:`simulator.mirror.sim.jit_open.open_block`): :attr:`times` (M, capacity) int64,
+    :attr:`prices` (M, capacity) float64 and :attr:`count` (M,) entries in use
+    (:attr:`history` reads them as the lists)."""
 
     def __init__(self, venue: VenueState, created_at_s: int):
-        self.history: list[list[tuple[int, Any]]] = [
-            [(int(created_at_s), venue.price[m])] for m in range(venue.n_markets)
-        ]
+        self.exact_mode = venue.exact_mode
+        n = venue.n_markets
+        if self.exact_mode:
+            self._history: list[list[tuple[int, Any]]] = [
+                [(int(created_at_s), venue.price[m])] for m in range(n)
+            ]
+        else:
+            self.times = np.zeros((n, _FIRST_CAPACITY), dtype=np.int64)
+            self.prices = np.zeros((n, _FIRST_CAPACITY))
+            self.times[:, 0] = int(created_at_s)
+            self.prices[:, 0] = venue.price
+            self.count = np.ones(n, dtype=np.int64)
         self._cache: dict[tuple[int, int, int], Any] = {}
+
+    @property
+    def history(self) -> list[list[tuple[int, Any]]]:
+        """Each market's (time s, price WAD) steps, oldest first (fast mode: read out of the
+        arrays, the prices numpy floats as the venue's)."""
+        if self.exact_mode:
+            return self._history
+        return [list(zip(self.times[m, :c].tolist(), self.prices[m, :c], strict=True))
+                for m, c in enumerate(self.count.tolist())]  # fmt: skip
+
+    def grow(self) -> None:
+        """Fast mode: twice the histories' capacity."""
+        n, cap = self.times.shape
+        times, prices = np.zeros((n, 2 * cap), dtype=np.int64), np.zeros((n, 2 * cap))
+        times[:, :cap], prices[:, :cap] = self.times, self.prices
+        self.times, self.prices = times, prices
+
+    def _push(self, m: int, now: int, price: Any) -> None:
+        if self.exact_mode:
+            h = self._history[m]
+            if h[-1][0] == now:
+                h[-1] = (now, price)
+            else:
+                h.append((now, price))
+            return
+        c = int(self.count[m])
+        if self.times[m, c - 1] == now:
+            self.prices[m, c - 1] = price
+            return
+        if c == self.times.shape[1]:
+            self.grow()
+        self.times[m, c], self.prices[m, c] = now, price
+        self.count[m] = c + 1
 
     def pushed(self, m: int, now: int, price: Any) -> None:
         """An accepted ``pushPrice`` of market ``m`` at ``now`` (the last of a second wins)."""
-        h = self.history[m]
-        if h[-1][0] == now:
-            h[-1] = (now, price)
-        else:
-            h.append((now, price))
+        self._push(m, now, price)
         self._cache.clear()
 
     def pushed_many(self, codes: list[int], accepted: int, now: int, prices: Any) -> None:
         """:meth:`pushed` of each market ``m`` whose ``codes[m]`` is ``accepted`` (its push at
         ``now`` accepted), in market order, at its price ``prices[m]`` (the venue's price
         array); ``codes`` may run past the markets."""
-        for m, h in enumerate(self.history):
+        for m in range(len(self._history) if self.exact_mode else len(self.count)):
             if codes[m] == accepted:
-                if h[-1][0] == now:
-                    h[-1] = (now, prices[m])
-                else:
-                    h.append((now, prices[m]))
+                self._push(m, now, prices[m])
         self._cache.clear()
 
     def reference(self, venue: VenueState, m: int, window: int) -> Any:
         """Market ``m``'s TWAP over ``window`` seconds now (cached per block time)."""
         key = (m, venue.now, window)
         if key not in self._cache:
-            self._cache[key] = twap_of(self.history[m], venue.now, window, venue.exact_mode)
+            if self.exact_mode:
+                self._cache[key] = twap_of(self._history[m], venue.now, window, True)
+            else:
+                self._cache[key] = jit_open.twap(self.times[m], self.prices[m],
+                                                 int(self.count[m]), venue.now, window)  # fmt: skip
         return self._cache[key]
 
     def check(self, venue: VenueState, m: int, *, liquidation: bool = False) -> None:
@@ -110,6 +157,10 @@ class Breaker:
         if move * BPS > band * ref:
             raise Reverted(error_text("CircuitBreakerTripped", market=m + 1, indexPrice=price,
                                       referencePrice=ref, bandBps=band))  # fmt: skip
+
+
+_FIRST_CAPACITY = 64
+"""Fast mode: the entries a market's history holds before it grows (doubling)."""
 
 
 def breaker_on(params: list[dict[str, Any]]) -> bool:

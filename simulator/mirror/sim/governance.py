@@ -116,3 +116,16 @@ def plan(ctx: Context, s: EngineState, venue: VenueState, t: int) -> tuple[list,
                                       detail=detail))  # fmt: skip
             sent += 1
     return planned, executed, sent
+
+
+def quiet(ctx: Context, s: EngineState, t: int) -> bool:
+    """Whether step ``t``'s governance does nothing: :func:`plan` would send no call, build no
+    row and change no state (neither the change's step before its submission, nor a due
+    execution)."""
+    change = ctx.scenario.controls.governance_change
+    if change is None:
+        return True
+    g = s.governance
+    if t == change.step and not g.get("submitted"):
+        return False
+    return not (g.get("submitted") and not g.get("executed") and t >= g.get("ready_step", 1 << 62))

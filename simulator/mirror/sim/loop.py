@@ -41,6 +41,7 @@ from simulator.mirror.sim import (
     backstop,
     flow,
     governance,
+    jit_open,
     keepers,
     lps,
     mm_vault,
@@ -187,17 +188,25 @@ class MirrorEngine:
         step_events: list[dict[str, Any]] = []
 
         # ---- phase 1: oracles, traders ----------------------------------------------------------
-        transactions = oracle.push_prices(ctx, s, venue, t, exo, self.oracle_model)
-        transactions += self.controls.poke(venue)  # the controller's pokeMany, same block
-        last = self._last_levels
-        advance_funding_index(
-            s, last["funding_rate_per_day"], self.scenario.step_seconds, s.oracle_price_usd
-        )
-        socialized = bool((last["socialized_cum_usd"] > s.last_socialized_usd).any())
-        s.last_socialized_usd = last["socialized_cum_usd"].copy()
-        planned, executed, sent = governance.plan(ctx, s, venue, t)
-        step_events += planned
-        transactions += sent
+        # Fast mode's common case (no fault, controller or governance call this step): the
+        # pushes, the funding index's step and the socialized check in one compiled call.
+        opened = jit_open.open_block(ctx, s, venue, t, exo, self.oracle_model, self._last_levels,
+                                     self.scenario.step_seconds, self.controls)  # fmt: skip
+        if opened is not None:
+            transactions, socialized = opened
+            executed: list = []
+        else:
+            transactions = oracle.push_prices(ctx, s, venue, t, exo, self.oracle_model)
+            transactions += self.controls.poke(venue)  # the controller's pokeMany, same block
+            last = self._last_levels
+            advance_funding_index(
+                s, last["funding_rate_per_day"], self.scenario.step_seconds, s.oracle_price_usd
+            )
+            socialized = bool((last["socialized_cum_usd"] > s.last_socialized_usd).any())
+            s.last_socialized_usd = last["socialized_cum_usd"].copy()
+            planned, executed, sent = governance.plan(ctx, s, venue, t)
+            step_events += planned
+            transactions += sent
         # The decisions, every row's notional (size × oracle price: the keepers' phase reads
         # the same, no size changes before the block is decoded) and its and the carried
         # estimate's sums per unit, in one compiled pass.

@@ -9,7 +9,10 @@ faults (lag, stale, bad print), rounded to 8 decimals as the engine sends it
 ``maxDeviationBps``) keeps the old price in the venue, while the agents believe the new one, as
 on chain. In fast mode every market's push is one compiled call a step (:func:`post`,
 :func:`_push_many`: the venue's prices and push times written in place, the agents' belief,
-the counts), the breaker's histories after it.
+the counts), the breaker's histories after it. In fast mode's common case (no oracle fault,
+margin controller or governance call) the whole opening of the block, these pushes included,
+is one compiled call (:func:`simulator.mirror.sim.jit_open.open_block`); the functions here are
+its Python path.
 
 With feedback the venues' prices and the median of the sources are one compiled call
 (:func:`_source_median`: what :func:`simulator.prices.sources.venue_prices` and

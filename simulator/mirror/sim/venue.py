@@ -366,8 +366,15 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
         """Start the next block at time ``now`` (s)."""
         self.block += 1
         self.now = now
-        if not self.exact_mode:
-            self._check_packed()
+        if not self.exact_mode:  # _check_packed's test, by subscripts (no call a name)
+            d = self.__dict__
+            for packed, names, _ in jit_calls.PACKED:
+                rows = d[packed]
+                for k in names:
+                    if d[k].base is not rows:
+                        raise RuntimeError(
+                            f"fast-mode venue array {k!r} was rebound: write it in place"
+                        )
 
     # -- funding ---------------------------------------------------------------------------------
 
