@@ -479,6 +479,104 @@ def vault_step_quotes(step, since, last_usd, size, before, price, oi_long, oi_sh
     return since
 
 
+#: Rows of :func:`vault_block`'s ``work`` (float64, (7, M)): the compiled step's ``out``
+#: (rows :data:`OI_LONG` ... :data:`UNWIND`), then a quiet block's open interest with the
+#: vault's trades (:data:`Q_LONG`, :data:`Q_SHORT`) and the trades' sizes (:data:`PLANNED`).
+Q_LONG, Q_SHORT, PLANNED = 4, 5, 6
+#: Rows of :func:`vault_block`'s ``ints`` (int64, (6, M)): :func:`quote_wads`' rows
+#: (:data:`W_DELTA_DIGITS` ...), then per trade in block order its market
+#: (:data:`K_MARKET`) and whether it is an unwind (:data:`K_UNWIND`, 1 / 0).
+K_MARKET, K_UNWIND = 4, 5
+#: :func:`vault_block`'s count when a trade's WADs are left to Python: the caller builds the
+#: trades from ``work`` and ``wads`` (:func:`simulator.engine.mm_vault.quote_lists`).
+LISTS_IN_PYTHON = -1
+#: 10.0**j, j = 0..18: floats exactly (5**18 < 2**53).
+_POW10F = np.array([1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13,
+                    1e14, 1e15, 1e16, 1e17, 1e18])  # fmt: skip
+#: A WAD's digits up to this are floats exactly (2**53).
+_EXACT_DIGITS = 9007199254740992
+
+
+@_jit
+def _wad_float(c, scale, exact):
+    """``float(c × 10**(18 − scale))`` (``exact``: ``c / 10**scale``, the WAD ``/ 10**18``)
+    for digits ``|c| < 2**53``: both factors are floats exactly, so one IEEE product
+    (quotient) is the correctly rounded value Python's ``float(int)`` (``int / int``) gives."""
+    if exact:
+        return float(c) / _POW10F[scale]
+    return float(c) * _POW10F[18 - scale]
+
+
+@_jit
+def vault_block(step, since, last_usd, size, before, price, oi_long, oi_short, closes, market,
+                close_size, side, has_flow, flow_long, flow_short, quoting, run_scalars, consts,
+                health, work, ints, template, calls, values):  # fmt: skip
+    """The vault's step with its trades in the form the venue's compiled batch takes them (the
+    mirror's fast mode), in one dispatch: :func:`vault_step_quotes` (its ``out`` rows 0-3 of
+    ``work``, its ``wads`` rows 0-3 of ``ints``), then per market with a trade, in market
+    order, what :func:`simulator.engine.mm_vault.quote_lists` makes of it: trade ``k``'s batch
+    row (``calls[k]``, a copy of ``template[m]``) and values (``values[k]``:
+    ``float`` of its size's WAD and of its bound's, 0.0 for an unwind), its market and whether
+    it is an unwind (``ints`` rows :data:`K_MARKET`, :data:`K_UNWIND`), its size as
+    ``from_wad`` of the WAD (``work`` row :data:`PLANNED`, 0.0 elsewhere); then a quiet
+    block's open interest (rows :data:`Q_LONG`, :data:`Q_SHORT`): :func:`after_trades` of the
+    planned sizes when there is a trade, else rows :data:`OI_LONG` / :data:`OI_SHORT` as they
+    are. Returns ``(since, n)``: the new ``liquidatable_since`` and the number of trades, or
+    :data:`LISTS_IN_PYTHON` when a WAD is Python's to make (a scale :data:`IN_PYTHON`, or
+    digits of 2**53 or more: the caller builds the trades from ``work`` and ``ints``)."""
+    out, wads = work[:4], ints[:4]
+    since = vault_step_quotes(step, since, last_usd, size, before, price, oi_long, oi_short,
+                              closes, market, close_size, side, has_flow, flow_long,
+                              flow_short, quoting, run_scalars, consts, out, health,
+                              wads)  # fmt: skip
+    m_count = price.shape[0]
+    planned = work[PLANNED]
+    for m in range(m_count):
+        planned[m] = 0.0
+    n = 0
+    if quoting:
+        for m in range(m_count):
+            scale = wads[W_DELTA_SCALE, m]
+            if scale == NO_TRADE:
+                continue
+            c = wads[W_DELTA_DIGITS, m]
+            if scale == IN_PYTHON or not (-_EXACT_DIGITS < c < _EXACT_DIGITS):
+                return since, LISTS_IN_PYTHON
+            unwind = out[UNWIND, m] != 0.0  # bool(out[UNWIND, m])
+            bound = 0.0
+            if not unwind:
+                bound_scale, b = wads[W_BOUND_SCALE, m], wads[W_BOUND_DIGITS, m]
+                if bound_scale == IN_PYTHON or not (-_EXACT_DIGITS < b < _EXACT_DIGITS):
+                    return since, LISTS_IN_PYTHON
+                bound = _wad_float(b, bound_scale, False)
+            planned[m] = _wad_float(c, scale, True)
+            for j in range(calls.shape[1]):
+                calls[n, j] = template[m, j]
+            values[n, 0] = _wad_float(c, scale, False)
+            values[n, 1] = bound
+            ints[K_MARKET, n] = m
+            ints[K_UNWIND, n] = 1 if unwind else 0
+            n += 1
+    if n > 0:
+        after_trades(size, planned, out[OI_LONG], out[OI_SHORT], work[Q_LONG:Q_SHORT + 1])
+    else:
+        for m in range(m_count):
+            work[Q_LONG, m] = out[OI_LONG, m]
+            work[Q_SHORT, m] = out[OI_SHORT, m]
+    return since, n
+
+
+@_jit
+def vault_reads(size, health, size_base):
+    """The vault's reads after a block as the chain engine parses them (the mirror's fast
+    mode): ``size_base`` = its sizes ``size`` (WAD floats) ``/ 1e18``, and the Python floats
+    (equity, maintenance, initial margin) USD of ``health`` ((3, 1) WAD floats, the compiled
+    ``cross_health``'s), each ``/ 1e18`` (``float(x) / WAD``: 10**18 is a float exactly)."""
+    for m in range(size.shape[0]):
+        size_base[m] = size[m] / 1e18
+    return health[0, 0] / 1e18, health[1, 0] / 1e18, health[2, 0] / 1e18
+
+
 def warm_up(market: np.ndarray) -> None:
     """Load (or compile) the kernels a run calls, for the argument types it passes, on a
     one-market venue with no closes: a kernel's first call with a type loads it from the
@@ -492,3 +590,9 @@ def warm_up(market: np.ndarray) -> None:
                       np.zeros(2), np.ones((4, 1)), np.empty((4, 1)), np.empty(3),
                       np.zeros((4, 1), dtype=np.int64))  # fmt: skip
     after_trades(one, one, one, one, np.empty((2, 1)))
+    vault_block(0, -1, np.zeros(3), one, one, one, one, one, np.zeros(0, dtype=np.int64),
+                market[:0], none, np.zeros(0, dtype=np.int8), False, none, none, True,
+                np.zeros(2), np.ones((4, 1)), np.empty(3), np.zeros((7, 1)),
+                np.zeros((6, 1), dtype=np.int64), np.zeros((1, 3), dtype=np.int64),
+                np.zeros((1, 3), dtype=np.int64), np.zeros((1, 2)))  # fmt: skip
+    vault_reads(one, np.zeros((3, 1)), np.empty(1))
