@@ -493,18 +493,56 @@ LISTS_IN_PYTHON = -1
 #: 10.0**j, j = 0..18: floats exactly (5**18 < 2**53).
 _POW10F = np.array([1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13,
                     1e14, 1e15, 1e16, 1e17, 1e18])  # fmt: skip
-#: A WAD's digits up to this are floats exactly (2**53).
+#: A WAD's digits below this are floats exactly (2**53).
 _EXACT_DIGITS = 9007199254740992
 
 
+#: 5**j, j = 0..18 (below 2**42).
+_POW5 = np.array([5**j for j in range(19)], dtype=np.int64)
+
+
 @_jit
-def _wad_float(c, scale, exact):
-    """``float(c × 10**(18 − scale))`` (``exact``: ``c / 10**scale``, the WAD ``/ 10**18``)
-    for digits ``|c| < 2**53``: both factors are floats exactly, so one IEEE product
-    (quotient) is the correctly rounded value Python's ``float(int)`` (``int / int``) gives."""
-    if exact:
-        return float(c) / _POW10F[scale]
-    return float(c) * _POW10F[18 - scale]
+def scaled_float(c, k):
+    """``float(c × 10**k)`` of an integer ``c`` (int64) and ``0 <= k <= 18``: Python's
+    ``float`` of the exact integer, correctly rounded (ties to even). Below ``2**53`` ``c`` is
+    a float exactly, as is ``10**k``: one IEEE product. Else the exact ``|c| × 5**k`` in
+    16-bit limbs (at most 105 bits), its top 53 bits rounded to nearest even by the next bit
+    and the rest, times ``2**k``."""
+    if -_EXACT_DIGITS < c < _EXACT_DIGITS:
+        return float(c) * _POW10F[k]
+    negative = c < 0
+    a = -c if negative else c  # |c| < 2**63 (the digits of a WAD: c > -2**63)
+    f = _POW5[k]
+    limbs = np.zeros(8, dtype=np.int64)
+    for i in range(4):  # schoolbook in base 2**16: column sums below 2**35
+        ai = (a >> (16 * i)) & 0xFFFF
+        for j in range(3):
+            limbs[i + j] += ai * ((f >> (16 * j)) & 0xFFFF)
+    for i in range(7):  # carries
+        limbs[i + 1] += limbs[i] >> 16
+        limbs[i] &= 0xFFFF
+    top = 7
+    while limbs[top] == 0:
+        top -= 1
+    length = 16 * top
+    v = limbs[top]
+    while v > 0:
+        length += 1
+        v >>= 1
+    m = np.int64(0)  # the top 53 bits (length > 53: a >= 2**53)
+    for b in range(length - 1, length - 54, -1):
+        m = 2 * m + ((limbs[b >> 4] >> (b & 15)) & 1)
+    low = length - 54  # the round bit's position
+    round_bit = (limbs[low >> 4] >> (low & 15)) & 1
+    sticky = False
+    for b in range(low):
+        if (limbs[b >> 4] >> (b & 15)) & 1:
+            sticky = True
+            break
+    if round_bit == 1 and (sticky or (m & 1) == 1):
+        m += 1
+    x = math.ldexp(float(m), low + 1 + k)
+    return -x if negative else x
 
 
 @_jit
@@ -522,8 +560,9 @@ def vault_block(step, since, last_usd, size, before, price, oi_long, oi_short, c
     block's open interest (rows :data:`Q_LONG`, :data:`Q_SHORT`): :func:`after_trades` of the
     planned sizes when there is a trade, else rows :data:`OI_LONG` / :data:`OI_SHORT` as they
     are. Returns ``(since, n)``: the new ``liquidatable_since`` and the number of trades, or
-    :data:`LISTS_IN_PYTHON` when a WAD is Python's to make (a scale :data:`IN_PYTHON`, or
-    digits of 2**53 or more: the caller builds the trades from ``work`` and ``ints``)."""
+    :data:`LISTS_IN_PYTHON` when a WAD is Python's to make (a scale :data:`IN_PYTHON`: the
+    caller builds the trades from ``work`` and ``ints``). The floats of the WADs are
+    :func:`scaled_float`'s (Python's ``float`` of the integer)."""
     out, wads = work[:4], ints[:4]
     since = vault_step_quotes(step, since, last_usd, size, before, price, oi_long, oi_short,
                               closes, market, close_size, side, has_flow, flow_long,
@@ -539,20 +578,21 @@ def vault_block(step, since, last_usd, size, before, price, oi_long, oi_short, c
             scale = wads[W_DELTA_SCALE, m]
             if scale == NO_TRADE:
                 continue
-            c = wads[W_DELTA_DIGITS, m]
-            if scale == IN_PYTHON or not (-_EXACT_DIGITS < c < _EXACT_DIGITS):
+            if scale == IN_PYTHON:
                 return since, LISTS_IN_PYTHON
             unwind = out[UNWIND, m] != 0.0  # bool(out[UNWIND, m])
             bound = 0.0
             if not unwind:
-                bound_scale, b = wads[W_BOUND_SCALE, m], wads[W_BOUND_DIGITS, m]
-                if bound_scale == IN_PYTHON or not (-_EXACT_DIGITS < b < _EXACT_DIGITS):
+                bound_scale = wads[W_BOUND_SCALE, m]
+                if bound_scale == IN_PYTHON:
                     return since, LISTS_IN_PYTHON
-                bound = _wad_float(b, bound_scale, False)
-            planned[m] = _wad_float(c, scale, True)
+                bound = scaled_float(wads[W_BOUND_DIGITS, m], 18 - bound_scale)
+            # from_wad of the WAD, c / 10**s correctly rounded: the float whose shortest
+            # decimal c × 10**-s is (quote_wads' round12 of the trade)
+            planned[m] = round12(out[TRADE, m])
             for j in range(calls.shape[1]):
                 calls[n, j] = template[m, j]
-            values[n, 0] = _wad_float(c, scale, False)
+            values[n, 0] = scaled_float(wads[W_DELTA_DIGITS, m], 18 - scale)
             values[n, 1] = bound
             ints[K_MARKET, n] = m
             ints[K_UNWIND, n] = 1 if unwind else 0
