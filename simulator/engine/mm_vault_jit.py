@@ -598,7 +598,7 @@ def vault_block(step, since, last_usd, size, before, price, oi_long, oi_short, c
             ints[K_UNWIND, n] = 1 if unwind else 0
             n += 1
     if n > 0:
-        after_trades(size, planned, out[OI_LONG], out[OI_SHORT], work[Q_LONG:Q_SHORT + 1])
+        after_trades(size, planned, out[OI_LONG], out[OI_SHORT], work[Q_LONG : Q_SHORT + 1])
     else:
         for m in range(m_count):
             work[Q_LONG, m] = out[OI_LONG, m]

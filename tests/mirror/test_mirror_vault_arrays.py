@@ -1,5 +1,5 @@
 """The market-making vault's quotes on the mirror's fast mode from arrays
-(:func:`simulator.mirror.sim.mm_vault._execute_fast`: the step and the trades' batch form in
+(:func:`simulator.mirror.sim.mm_vault.execute`: the step and the trades' batch form in
 one compiled call, a :class:`~simulator.mirror.sim.mm_vault.FastBlock`; the lists' path of
 :func:`~simulator.mirror.sim.mm_vault._execute_quotes` from a call the batch stops at;
 :func:`~simulator.mirror.sim.mm_vault._quote_rows` from the outs) held to the calls' path they

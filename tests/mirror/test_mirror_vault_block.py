@@ -1,6 +1,6 @@
 """The market-making vault's step on the mirror's fast mode in one compiled call
 (:func:`simulator.engine.mm_vault_jit.vault_block`, run by :func:`simulator.mirror.sim.
-mm_vault._execute_fast`) held to the form it replaced, kept here: the compiled step of
+mm_vault.execute`) held to the form it replaced, kept here: the compiled step of
 :func:`simulator.engine.mm_vault.plan_quotes`, its trades as :func:`~simulator.engine.
 mm_vault.quote_lists` makes them (Python's ints, ``float`` of each WAD, ``from_wad`` of the
 sizes), the batch's rows as ``_VaultTab.calls[markets]`` and a quiet block's open interest as
@@ -138,7 +138,7 @@ def _contexts(ctx):
 
 
 def _fast_form(ctx, s, t, last, closes, flow):
-    """:func:`_execute_fast`'s compiled call, into fresh arrays as its tab holds them."""
+    """:func:`execute`'s compiled call, into fresh arrays as its tab holds them."""
     run = engine_vault.run_quotes(ctx)
     n_markets = ctx.n_markets
     has_flow = flow is not None
@@ -211,15 +211,16 @@ def test_the_vaults_block_equals_its_old_form_step_by_step_over_oct_2025(monkeyp
     """Each step's compiled call against the old form on the same state, before the venue
     runs the trades; the run itself is the reference run's (the run folders are compared by
     ``tests/mirror/test_mirror_vault_arrays.py``)."""
-    fast = mirror_vault._execute_fast
+    fast = mirror_vault.execute
     seen = {"steps": 0, "trades": 0, "fast": 0}
 
-    def checked(ctx, s, venue, t, last, closes, run, row_of, decoded, tab):
+    def checked(ctx, s, venue, t, last, closes, run, row_of, decoded):
         since, planned = s.mm_vault_liquidatable_since, s.mm_vault_planned_base
         expected = _old_form(ctx, s, t, last, closes, run)
         old_since, old_planned = s.mm_vault_liquidatable_since, s.mm_vault_planned_base
         s.mm_vault_liquidatable_since, s.mm_vault_planned_base = since, planned
-        block = fast(ctx, s, venue, t, last, closes, run, row_of, decoded, tab)
+        block = fast(ctx, s, venue, t, last, closes, run, row_of, decoded)
+        tab = ctx.memo["mm_vault_tab"]
         assert s.mm_vault_liquidatable_since == old_since, t
         assert s.mm_vault_planned_base.tobytes() == old_planned.tobytes(), t
         assert tab.work[:4].tobytes() == expected["out"].tobytes(), t
@@ -235,7 +236,7 @@ def test_the_vaults_block_equals_its_old_form_step_by_step_over_oct_2025(monkeyp
         seen["steps"] += 1
         return block
 
-    monkeypatch.setattr(mirror_vault, "_execute_fast", checked)
+    monkeypatch.setattr(mirror_vault, "execute", checked)
     scenario = load_scenario("oct-2025")
     MirrorEngine(scenario, mode="fast").run()
     assert seen["steps"] == scenario.steps + 1

@@ -207,55 +207,26 @@ ARRAY_QUOTES = True
 def execute(
     ctx: Context, s: EngineState, venue: VenueState, t: int, last: dict[str, Any],
     closes: np.ndarray, run: FlowRun | None, row_of: np.ndarray, decoded: list,
-) -> VaultBlock | QuoteBlock:  # fmt: skip
+) -> FastBlock | QuoteBlock | VaultBlock:  # fmt: skip
     """Plan the vault's calls of step ``t`` (:func:`simulator.engine.mm_vault.plan_step`:
     ``last`` the last block's levels, ``closes`` the rows traders close in this block, ``run``
     the order flow) and run them on the venue; a liquidation's rows (``row_of`` and
-    ``decoded`` as :func:`simulator.mirror.sim.keepers.liquidation_rows` takes them). Fast
-    mode runs its quotes from arrays (:class:`QuoteBlock`)."""
-    if ARRAY_QUOTES and not venue.exact_mode:
-        memo = ctx.memo
-        if "mm_vault_tab" in memo:  # a vault: its step in one compiled call
-            return _execute_fast(ctx, s, venue, t, last, closes, run, row_of, decoded,
-                                 memo["mm_vault_tab"])  # fmt: skip
-        actions, quotes, out = engine_vault.plan_quotes(ctx, s, t, last, closes, run)
-        skew = None if out is None else _skew_of(last, out)
-        if quotes is not None:
-            return _execute_quotes(ctx, venue, quotes, skew)
-    else:
-        actions, out = engine_vault.plan_step(ctx, s, t, last, closes, run)
-        skew = None if out is None else engine_vault.skew_inputs_of(last, out)
-    return _execute_calls(ctx, s, venue, t, actions, skew, row_of, decoded)
+    ``decoded`` as :func:`simulator.mirror.sim.keepers.liquidation_rows` takes them).
 
-
-def _execute_calls(
-    ctx: Context, s: EngineState, venue: VenueState, t: int, actions: list[Action],
-    skew: dict[str, Any] | None, row_of: np.ndarray, decoded: list,
-) -> VaultBlock:  # fmt: skip
-    """The vault's ``actions`` made one by one (:func:`planned.execute`), a liquidation's
-    rows in block order (:func:`simulator.mirror.sim.keepers.liquidation_rows`)."""
-    block = VaultBlock(actions, skew=skew)
-    for action in block.actions:
-        result = planned.execute(ctx, venue, action.call)
-        block.results.append(result)
-        if result.liquidation is not None:
-            block.rows += keepers.liquidation_rows(ctx, s, result.liquidation, t, row_of, decoded)
-    return block
-
-
-def _execute_fast(
-    ctx: Context, s: EngineState, venue: VenueState, t: int, last: dict[str, Any],
-    closes: np.ndarray, run: FlowRun | None, row_of: np.ndarray, decoded: list, tab: _VaultTab,
-) -> FastBlock | QuoteBlock | VaultBlock:  # fmt: skip
-    """Fast mode's vault step: :func:`simulator.engine.mm_vault.plan_quotes` and
-    :func:`_execute_quotes` with the plan, the trades' batch form and a quiet block's open
-    interest made in one compiled call (:func:`simulator.engine.mm_vault_jit.vault_block`,
-    into the run's arrays, :class:`_VaultTab`) and the trades made by the venue's compiled
-    batch (:meth:`~simulator.mirror.sim.venue_trades.TradesMixin.trade_batch`): the run's
-    :class:`FastBlock`. The rare cases take the Python forms from the kernel's arrays: the
-    keepers' call on the vault (:func:`simulator.engine.mm_vault._liquidation`, when it is
-    under maintenance), a WAD left to Python (:func:`~simulator.engine.mm_vault.quote_lists`)
-    and a call the batch stops at (:func:`_execute_quotes` from it on)."""
+    Fast mode with a vault (its run's arrays in ``ctx.memo``, :class:`_VaultTab`): the plan
+    of :func:`simulator.engine.mm_vault.plan_quotes`, its trades' batch form and a quiet
+    block's open interest in one compiled call (:func:`simulator.engine.mm_vault_jit.
+    vault_block`), the trades made by the venue's compiled batch (:meth:`~simulator.mirror.
+    sim.venue_trades.TradesMixin.trade_batch`): the run's :class:`FastBlock`. Its rare cases
+    take the Python forms from the kernel's arrays: the keepers' call on the vault
+    (:func:`simulator.engine.mm_vault._liquidation`, when it is under maintenance), a WAD
+    left to Python (:func:`~simulator.engine.mm_vault.quote_lists`, then
+    :func:`_execute_quotes`) and a call the batch stops at (:func:`_execute_quotes` from it
+    on). Else :func:`_execute_python`."""
+    memo = ctx.memo
+    if not ARRAY_QUOTES or venue.exact_mode or "mm_vault_tab" not in memo:
+        return _execute_python(ctx, s, venue, t, last, closes, run, row_of, decoded)
+    tab: _VaultTab = memo["mm_vault_tab"]
     quotes = tab.run
     book, trader = ctx.world.book, s.trader
     has_flow = run is not None and run.planned_long_base is not None
@@ -296,6 +267,38 @@ def _execute_fast(
     return block
 
 
+def _execute_python(
+    ctx: Context, s: EngineState, venue: VenueState, t: int, last: dict[str, Any],
+    closes: np.ndarray, run: FlowRun | None, row_of: np.ndarray, decoded: list,
+) -> QuoteBlock | VaultBlock:  # fmt: skip
+    """:func:`execute` without the vault's arrays: exact mode, fast mode without a vault
+    (nothing planned) or with :data:`ARRAY_QUOTES` off (the calls' path)."""
+    if ARRAY_QUOTES and not venue.exact_mode:
+        actions, quotes, out = engine_vault.plan_quotes(ctx, s, t, last, closes, run)
+        skew = None if out is None else _skew_of(last, out)
+        if quotes is not None:
+            return _execute_quotes(ctx, venue, quotes, skew)
+    else:
+        actions, out = engine_vault.plan_step(ctx, s, t, last, closes, run)
+        skew = None if out is None else engine_vault.skew_inputs_of(last, out)
+    return _execute_calls(ctx, s, venue, t, actions, skew, row_of, decoded)
+
+
+def _execute_calls(
+    ctx: Context, s: EngineState, venue: VenueState, t: int, actions: list[Action],
+    skew: dict[str, Any] | None, row_of: np.ndarray, decoded: list,
+) -> VaultBlock:  # fmt: skip
+    """The vault's ``actions`` made one by one (:func:`planned.execute`), a liquidation's
+    rows in block order (:func:`simulator.mirror.sim.keepers.liquidation_rows`)."""
+    block = VaultBlock(actions, skew=skew)
+    for action in block.actions:
+        result = planned.execute(ctx, venue, action.call)
+        block.results.append(result)
+        if result.liquidation is not None:
+            block.rows += keepers.liquidation_rows(ctx, s, result.liquidation, t, row_of, decoded)
+    return block
+
+
 #: The compiled step's empty flow arrays (no order flow planned).
 _NO_FLOW = np.zeros(0)
 
@@ -303,7 +306,7 @@ _NO_FLOW = np.zeros(0)
 @dataclass(eq=False)
 class FastBlock:
     """This block's vault trades when the venue's compiled batch made them all (fast mode's
-    common case, :func:`_execute_fast`): read from the run's arrays (:class:`_VaultTab`, whose
+    common case, :func:`execute`): read from the run's arrays (:class:`_VaultTab`, whose
     one object this is, its :attr:`count` written every step); no venue rows."""
 
     tab: _VaultTab = None  # type: ignore[assignment]
@@ -399,7 +402,7 @@ def _execute_quotes(
     (:meth:`~simulator.mirror.sim.venue_trades.TradesMixin.trade_batch`), a call the batch
     stops at (a revert, a check in Python) made alone by :func:`planned.execute` (its
     :class:`planned.Planned` built only then). ``made``: the ``outs`` of the first calls, a
-    batch already made (:func:`_execute_fast`), its stop the first call made here."""
+    batch already made (:func:`execute`), its stop the first call made here."""
     n = len(quotes.markets)
     ok = [False] * n
     errors: dict[int, str] = {}
