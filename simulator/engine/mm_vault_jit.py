@@ -25,11 +25,18 @@ in the same order per element, so that the floats are the same to the bit:
   the size and ``to_wad(price × (1 ∓ q))`` of the quote's bound, as a decimal's digits and
   scale (:func:`round12`, :func:`shortest_decimal`: Python's ``round`` and ``repr`` of a
   float, exactly; a value they do not decide is left to Python), and :func:`vault_step_quotes`,
-  :func:`vault_step` and them in one dispatch.
+  :func:`vault_step` and them in one dispatch;
+- :func:`vault_block` -- the mirror's fast mode's step (:func:`simulator.mirror.sim.mm_vault.
+  execute`): :func:`vault_step_quotes`, then the trades as :func:`simulator.engine.mm_vault.
+  quote_lists` makes them in the form the venue's compiled batch takes (its call rows, the
+  floats of the WADs by :func:`scaled_float`, Python's ``float`` of the integer; the sizes
+  ``from_wad`` of them) and a quiet block's open interest with them (:func:`after_trades`),
+  in one dispatch; :func:`vault_reads` -- the vault's levels after a block, converted.
 
 The forms they replaced are the references of ``tests/engine/test_mm_vault_jit.py``,
-``tests/agents/test_mm_vault_floats.py`` and ``tests/engine/test_mm_vault_wads.py`` (Python's
-``to_wad``, ``round`` and ``repr``), which hold each kernel to its form on drawn inputs.
+``tests/agents/test_mm_vault_floats.py``, ``tests/engine/test_mm_vault_wads.py`` (Python's
+``to_wad``, ``round`` and ``repr``) and ``tests/mirror/test_mirror_vault_block.py``, which
+hold each kernel to its form on drawn inputs.
 One module on purpose: numba's on-disk cache is invalidated only by an edit of the file that
 defines a compiled function, so these kernels call no compiled function from elsewhere.
 

@@ -10,12 +10,14 @@ the order flow's (:func:`execute`); a liquidation's rows are the venue's ``Liqui
 ``DeficitAttributed`` / ``BadDebtRecorded`` rows in block order
 (:func:`simulator.mirror.sim.keepers.liquidation_rows`), its fills and reverts the engine's
 rows after the block's others (:func:`record`, :func:`simulator.engine.mm_vault.event_rows`).
-In fast mode its quotes go from the compiled step's lists
-(:func:`simulator.engine.mm_vault.plan_quotes`) to the venue's compiled batch and back to its
-rows without a call object (:class:`QuoteBlock`, :func:`_quote_rows`; a call the batch stops
-at made alone through :func:`~simulator.mirror.sim.planned.execute`), and its health read
-goes straight to the compiled ``cross_health`` (:func:`with_levels`); the run's values live in
-``ctx.memo`` (:class:`_VaultTab`). The backstop vault's takeover of it runs as any takeover
+In fast mode its step is one compiled call (:func:`simulator.engine.mm_vault_jit.
+vault_block`: the plan, its trades in the venue's batch form, a quiet block's open interest)
+and one batch of the venue's (:func:`execute`, a :class:`FastBlock` over the run's arrays,
+no list or call object; the rare cases -- the keepers' call on the vault, a WAD left to
+Python, a call the batch stops at, made alone through :func:`~simulator.mirror.sim.planned.
+execute` -- from the compiled step's lists, :class:`QuoteBlock`, :func:`_quote_rows`), and
+its health read goes straight to the compiled ``cross_health`` and is converted in place
+(:func:`with_levels`); the run's values and arrays live in ``ctx.memo`` (:class:`_VaultTab`). The backstop vault's takeover of it runs as any takeover
 (:func:`simulator.mirror.sim.backstop.takeover`, through :mod:`~simulator.mirror.sim.planned`). ADL ranks the vault with every market's winners
 (:mod:`~simulator.mirror.sim.adl`)."""
 
@@ -62,7 +64,11 @@ def with_levels(ctx: Context, venue: VenueState, levels: dict[str, Any]) -> dict
     signed size per market (``mm_vault_size_wad``, ``mm_vault_size_base``) and cross equity,
     maintenance and initial margin (USD), converted as the chain engine parses them. A run's
     first read (at setup) loads the vault's compiled step
-    (:func:`simulator.engine.mm_vault_jit.warm_up`)."""
+    (:func:`simulator.engine.mm_vault_jit.warm_up`). The compiled read (fast mode) writes
+    the sizes into the run's arrays in place (:attr:`_VaultTab.size_base`,
+    :attr:`~_VaultTab.size_wad`: a read is the step's last levels, read by nothing after the
+    next one; the loop keeps a copy) and converts them and the health in one call
+    (:func:`simulator.engine.mm_vault_jit.vault_reads`)."""
     vault = ctx.world.mm_vault
     if vault is None:
         return levels
