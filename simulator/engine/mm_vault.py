@@ -313,16 +313,20 @@ class Quotes(NamedTuple):
 _POW10 = [10**j for j in range(19)]
 
 
-def quote_lists(s: EngineState, out: np.ndarray, run: RunQuotes) -> Quotes:
+def quote_lists(
+    s: EngineState, out: np.ndarray, run: RunQuotes, wads: np.ndarray | None = None
+) -> Quotes:
     """The vault's trades of the compiled step's rows ``TRADE`` / ``UNWIND`` (one per market
     whose trade is not zero in WAD, ``to_wad(round(x, 12))``): a quoted trade's price bound is
     its quote (buys fill at most ``P(1 − q)``, sells at least ``P(1 + q)``: ``to_wad`` of that
     float), an unwind above the inventory limit has none; writes ``s.mm_vault_planned_base``
     (``from_wad`` of each trade). The WADs are the compiled step's
     (:func:`simulator.engine.mm_vault_jit.quote_wads`: a decimal's digits and scale, exactly
-    ``to_wad``'s), those it leaves to Python (``IN_PYTHON``) ``to_wad``'s."""
+    ``to_wad``'s), those it leaves to Python (``IN_PYTHON``) ``to_wad``'s. ``wads``: those
+    rows where the step wrote them, if not in :attr:`RunQuotes.wads`
+    (:func:`~simulator.engine.mm_vault_jit.vault_block`'s)."""
     planned = None
-    digits, scales, bound_digits, bound_scales = run.wads.tolist()
+    digits, scales, bound_digits, bound_scales = (run.wads if wads is None else wads).tolist()
     markets: list[int] = []
     unwinds: list[bool] = []
     deltas: list[int] = []

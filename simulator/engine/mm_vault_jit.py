@@ -25,11 +25,18 @@ in the same order per element, so that the floats are the same to the bit:
   the size and ``to_wad(price × (1 ∓ q))`` of the quote's bound, as a decimal's digits and
   scale (:func:`round12`, :func:`shortest_decimal`: Python's ``round`` and ``repr`` of a
   float, exactly; a value they do not decide is left to Python), and :func:`vault_step_quotes`,
-  :func:`vault_step` and them in one dispatch.
+  :func:`vault_step` and them in one dispatch;
+- :func:`vault_block` -- the mirror's fast mode's step (:func:`simulator.mirror.sim.mm_vault.
+  execute`): :func:`vault_step_quotes`, then the trades as :func:`simulator.engine.mm_vault.
+  quote_lists` makes them in the form the venue's compiled batch takes (its call rows, the
+  floats of the WADs by :func:`scaled_float`, Python's ``float`` of the integer; the sizes
+  ``from_wad`` of them) and a quiet block's open interest with them (:func:`after_trades`),
+  in one dispatch; :func:`vault_reads` -- the vault's levels after a block, converted.
 
 The forms they replaced are the references of ``tests/engine/test_mm_vault_jit.py``,
-``tests/agents/test_mm_vault_floats.py`` and ``tests/engine/test_mm_vault_wads.py`` (Python's
-``to_wad``, ``round`` and ``repr``), which hold each kernel to its form on drawn inputs.
+``tests/agents/test_mm_vault_floats.py``, ``tests/engine/test_mm_vault_wads.py`` (Python's
+``to_wad``, ``round`` and ``repr``) and ``tests/mirror/test_mirror_vault_block.py``, which
+hold each kernel to its form on drawn inputs.
 One module on purpose: numba's on-disk cache is invalidated only by an edit of the file that
 defines a compiled function, so these kernels call no compiled function from elsewhere.
 
@@ -479,6 +486,144 @@ def vault_step_quotes(step, since, last_usd, size, before, price, oi_long, oi_sh
     return since
 
 
+#: Rows of :func:`vault_block`'s ``work`` (float64, (7, M)): the compiled step's ``out``
+#: (rows :data:`OI_LONG` ... :data:`UNWIND`), then a quiet block's open interest with the
+#: vault's trades (:data:`Q_LONG`, :data:`Q_SHORT`) and the trades' sizes (:data:`PLANNED`).
+Q_LONG, Q_SHORT, PLANNED = 4, 5, 6
+#: Rows of :func:`vault_block`'s ``ints`` (int64, (6, M)): :func:`quote_wads`' rows
+#: (:data:`W_DELTA_DIGITS` ...), then per trade in block order its market
+#: (:data:`K_MARKET`) and whether it is an unwind (:data:`K_UNWIND`, 1 / 0).
+K_MARKET, K_UNWIND = 4, 5
+#: :func:`vault_block`'s count when a trade's WADs are left to Python: the caller builds the
+#: trades from ``work`` and ``wads`` (:func:`simulator.engine.mm_vault.quote_lists`).
+LISTS_IN_PYTHON = -1
+#: 10.0**j, j = 0..18: floats exactly (5**18 < 2**53).
+_POW10F = np.array([1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13,
+                    1e14, 1e15, 1e16, 1e17, 1e18])  # fmt: skip
+#: A WAD's digits below this are floats exactly (2**53).
+_EXACT_DIGITS = 9007199254740992
+
+
+#: 5**j, j = 0..18 (below 2**42).
+_POW5 = np.array([5**j for j in range(19)], dtype=np.int64)
+
+
+@_jit
+def scaled_float(c, k):
+    """``float(c × 10**k)`` of an integer ``c`` (int64) and ``0 <= k <= 18``: Python's
+    ``float`` of the exact integer, correctly rounded (ties to even). Below ``2**53`` ``c`` is
+    a float exactly, as is ``10**k``: one IEEE product. Else the exact ``|c| × 5**k`` in
+    16-bit limbs (at most 105 bits), its top 53 bits rounded to nearest even by the next bit
+    and the rest, times ``2**k``."""
+    if -_EXACT_DIGITS < c < _EXACT_DIGITS:
+        return float(c) * _POW10F[k]
+    negative = c < 0
+    a = -c if negative else c  # |c| < 2**63 (the digits of a WAD: c > -2**63)
+    f = _POW5[k]
+    limbs = np.zeros(8, dtype=np.int64)
+    for i in range(4):  # schoolbook in base 2**16: column sums below 2**35
+        ai = (a >> (16 * i)) & 0xFFFF
+        for j in range(3):
+            limbs[i + j] += ai * ((f >> (16 * j)) & 0xFFFF)
+    for i in range(7):  # carries
+        limbs[i + 1] += limbs[i] >> 16
+        limbs[i] &= 0xFFFF
+    top = 7
+    while limbs[top] == 0:
+        top -= 1
+    length = 16 * top
+    v = limbs[top]
+    while v > 0:
+        length += 1
+        v >>= 1
+    m = np.int64(0)  # the top 53 bits (length > 53: a >= 2**53)
+    for b in range(length - 1, length - 54, -1):
+        m = 2 * m + ((limbs[b >> 4] >> (b & 15)) & 1)
+    low = length - 54  # the round bit's position
+    round_bit = (limbs[low >> 4] >> (low & 15)) & 1
+    sticky = False
+    for b in range(low):
+        if (limbs[b >> 4] >> (b & 15)) & 1:
+            sticky = True
+            break
+    if round_bit == 1 and (sticky or (m & 1) == 1):
+        m += 1
+    x = math.ldexp(float(m), low + 1 + k)
+    return -x if negative else x
+
+
+@_jit
+def vault_block(step, since, last_usd, size, before, price, oi_long, oi_short, closes, market,
+                close_size, side, has_flow, flow_long, flow_short, quoting, run_scalars, consts,
+                health, work, ints, template, calls, values):  # fmt: skip
+    """The vault's step with its trades in the form the venue's compiled batch takes them (the
+    mirror's fast mode), in one dispatch: :func:`vault_step_quotes` (its ``out`` rows 0-3 of
+    ``work``, its ``wads`` rows 0-3 of ``ints``), then per market with a trade, in market
+    order, what :func:`simulator.engine.mm_vault.quote_lists` makes of it: trade ``k``'s batch
+    row (``calls[k]``, a copy of ``template[m]``) and values (``values[k]``:
+    ``float`` of its size's WAD and of its bound's, 0.0 for an unwind), its market and whether
+    it is an unwind (``ints`` rows :data:`K_MARKET`, :data:`K_UNWIND`), its size as
+    ``from_wad`` of the WAD (``work`` row :data:`PLANNED`, 0.0 elsewhere); then a quiet
+    block's open interest (rows :data:`Q_LONG`, :data:`Q_SHORT`): :func:`after_trades` of the
+    planned sizes when there is a trade, else rows :data:`OI_LONG` / :data:`OI_SHORT` as they
+    are. Returns ``(since, n)``: the new ``liquidatable_since`` and the number of trades, or
+    :data:`LISTS_IN_PYTHON` when a WAD is Python's to make (a scale :data:`IN_PYTHON`: the
+    caller builds the trades from ``work`` and ``ints``). The floats of the WADs are
+    :func:`scaled_float`'s (Python's ``float`` of the integer)."""
+    out, wads = work[:4], ints[:4]
+    since = vault_step_quotes(step, since, last_usd, size, before, price, oi_long, oi_short,
+                              closes, market, close_size, side, has_flow, flow_long,
+                              flow_short, quoting, run_scalars, consts, out, health,
+                              wads)  # fmt: skip
+    m_count = price.shape[0]
+    planned = work[PLANNED]
+    for m in range(m_count):
+        planned[m] = 0.0
+    n = 0
+    if quoting:
+        for m in range(m_count):
+            scale = wads[W_DELTA_SCALE, m]
+            if scale == NO_TRADE:
+                continue
+            if scale == IN_PYTHON:
+                return since, LISTS_IN_PYTHON
+            unwind = out[UNWIND, m] != 0.0  # bool(out[UNWIND, m])
+            bound = 0.0
+            if not unwind:
+                bound_scale = wads[W_BOUND_SCALE, m]
+                if bound_scale == IN_PYTHON:
+                    return since, LISTS_IN_PYTHON
+                bound = scaled_float(wads[W_BOUND_DIGITS, m], 18 - bound_scale)
+            # from_wad of the WAD, c / 10**s correctly rounded: the float whose shortest
+            # decimal c × 10**-s is (quote_wads' round12 of the trade)
+            planned[m] = round12(out[TRADE, m])
+            for j in range(calls.shape[1]):
+                calls[n, j] = template[m, j]
+            values[n, 0] = scaled_float(wads[W_DELTA_DIGITS, m], 18 - scale)
+            values[n, 1] = bound
+            ints[K_MARKET, n] = m
+            ints[K_UNWIND, n] = 1 if unwind else 0
+            n += 1
+    if n > 0:
+        after_trades(size, planned, out[OI_LONG], out[OI_SHORT], work[Q_LONG : Q_SHORT + 1])
+    else:
+        for m in range(m_count):
+            work[Q_LONG, m] = out[OI_LONG, m]
+            work[Q_SHORT, m] = out[OI_SHORT, m]
+    return since, n
+
+
+@_jit
+def vault_reads(size, health, size_base):
+    """The vault's reads after a block as the chain engine parses them (the mirror's fast
+    mode): ``size_base`` = its sizes ``size`` (WAD floats) ``/ 1e18``, and the Python floats
+    (equity, maintenance, initial margin) USD of ``health`` ((3, 1) WAD floats, the compiled
+    ``cross_health``'s), each ``/ 1e18`` (``float(x) / WAD``: 10**18 is a float exactly)."""
+    for m in range(size.shape[0]):
+        size_base[m] = size[m] / 1e18
+    return health[0, 0] / 1e18, health[1, 0] / 1e18, health[2, 0] / 1e18
+
+
 def warm_up(market: np.ndarray) -> None:
     """Load (or compile) the kernels a run calls, for the argument types it passes, on a
     one-market venue with no closes: a kernel's first call with a type loads it from the
@@ -492,3 +637,9 @@ def warm_up(market: np.ndarray) -> None:
                       np.zeros(2), np.ones((4, 1)), np.empty((4, 1)), np.empty(3),
                       np.zeros((4, 1), dtype=np.int64))  # fmt: skip
     after_trades(one, one, one, one, np.empty((2, 1)))
+    vault_block(0, -1, np.zeros(3), one, one, one, one, one, np.zeros(0, dtype=np.int64),
+                market[:0], none, np.zeros(0, dtype=np.int8), False, none, none, True,
+                np.zeros(2), np.ones((4, 1)), np.empty(3), np.zeros((7, 1)),
+                np.zeros((6, 1), dtype=np.int64), np.zeros((1, 3), dtype=np.int64),
+                np.zeros((1, 3), dtype=np.int64), np.zeros((1, 2)))  # fmt: skip
+    vault_reads(one, np.zeros((3, 1)), np.empty(1))

@@ -1,6 +1,8 @@
 """The market-making vault's quotes on the mirror's fast mode from arrays
-(:func:`simulator.mirror.sim.mm_vault._execute_quotes` through the compiled batch,
-:func:`~simulator.mirror.sim.mm_vault._quote_rows` from its outs) held to the calls' path they
+(:func:`simulator.mirror.sim.mm_vault.execute`: the step and the trades' batch form in
+one compiled call, a :class:`~simulator.mirror.sim.mm_vault.FastBlock`; the lists' path of
+:func:`~simulator.mirror.sim.mm_vault._execute_quotes` from a call the batch stops at;
+:func:`~simulator.mirror.sim.mm_vault._quote_rows` from the outs) held to the calls' path they
 replaced (each trade a :class:`~simulator.mirror.sim.planned.Planned` call run by
 :func:`~simulator.mirror.sim.planned.execute`, its rows :func:`simulator.engine.mm_vault.
 event_rows` of the results; ``ARRAY_QUOTES = False``) over oct-2025, where the vault quotes,
@@ -19,16 +21,17 @@ from simulator.scenario import load_scenario
 
 def _run(monkeypatch, arrays: bool, event_kinds, seen: dict[str, int]):
     monkeypatch.setattr(mirror_vault, "ARRAY_QUOTES", arrays)
-    execute = mirror_vault._execute_quotes
+    record = mirror_vault.record
 
-    def counted(ctx, venue, quotes, skew):
-        block = execute(ctx, venue, quotes, skew)
-        seen["calls"] += block.count
-        seen["alone"] += len(block.errors)
-        seen["unwinds"] += sum(quotes.unwinds)
-        return block
+    def counted(ctx, s, block, t, last):
+        if isinstance(block, mirror_vault.QuoteBlock | mirror_vault.FastBlock):  # arrays
+            seen["calls"] += block.count
+            seen["alone"] += len(getattr(block, "errors", ()))
+            seen["unwinds"] += sum(block.quotes.unwinds)
+            seen["fast"] += isinstance(block, mirror_vault.FastBlock)
+        return record(ctx, s, block, t, last)
 
-    monkeypatch.setattr(mirror_vault, "_execute_quotes", counted)
+    monkeypatch.setattr(mirror_vault, "record", counted)
     engine = MirrorEngine(load_scenario("oct-2025"), mode="fast", event_kinds=event_kinds)
     steps, events = [], []
 
@@ -42,11 +45,12 @@ def _run(monkeypatch, arrays: bool, event_kinds, seen: dict[str, int]):
 
 @pytest.mark.parametrize("event_kinds", [None, EVALUATION_EVENT_KINDS], ids=["all", "evaluation"])
 def test_the_vaults_quotes_from_arrays_equal_the_calls_path(monkeypatch, event_kinds):
-    seen = {"calls": 0, "alone": 0, "unwinds": 0}
+    seen = {"calls": 0, "alone": 0, "unwinds": 0, "fast": 0}
     got = _run(monkeypatch, True, event_kinds, seen)
     assert seen["calls"] > 2_000 and seen["alone"] >= 10, seen  # batches, and reverts made alone
     assert seen["unwinds"] > 0, seen
-    reference = {"calls": 0, "alone": 0, "unwinds": 0}
+    assert seen["fast"] > 1_000, seen  # most steps in one compiled call (FastBlock)
+    reference = {"calls": 0, "alone": 0, "unwinds": 0, "fast": 0}
     expected = _run(monkeypatch, False, event_kinds, reference)
     assert reference["calls"] == 0  # the calls' path, no arrays
     assert got[0] == expected[0]

@@ -53,7 +53,7 @@ def _checked(monkeypatch, checks: dict[str, int], stop_after: int | None = None)
 
     def checked_record(ctx, s, block, t, last):
         refused = s.mm_vault_takeover_refused
-        if isinstance(block, mirror_vault.QuoteBlock):  # fast mode's arrays: as the calls
+        if isinstance(block, mirror_vault.QuoteBlock | mirror_vault.FastBlock):  # arrays
             results, actions = block.calls(ctx)
         else:
             results, actions = block.results, block.actions
@@ -94,7 +94,8 @@ def test_the_vaults_reads_in_exact_mode_equal_their_old_form(monkeypatch):
 
 def test_the_vaults_kernels_are_loaded_at_setup_for_the_types_a_step_passes():
     engine = MirrorEngine(load_scenario("oct-2025"), mode="fast")
-    kernels = (vault_jit.vault_step_quotes, vault_jit.after_trades)
+    kernels = (vault_jit.vault_step_quotes, vault_jit.after_trades, vault_jit.vault_block,
+               vault_jit.vault_reads)  # fmt: skip
     loaded = {k: set(k.signatures) for k in kernels}
     assert all(loaded.values())
     for _ in range(3):

@@ -1,6 +1,7 @@
 """A quiet block's spot inputs on the mirror start from the open interest the market-making
 vault planned against earlier in the step (:attr:`simulator.mirror.sim.mm_vault.VaultBlock.
-skew`) instead of computing it again: on oct-2025 (fast mode, the vault quoting every step)
+skew`, or a :class:`~simulator.mirror.sim.mm_vault.FastBlock`'s compiled rows) instead of
+computing it again: on oct-2025 (fast mode, the vault quoting every step)
 the reused inputs equal the ones computed at the read, bit for bit, step after step."""
 
 from __future__ import annotations
@@ -18,19 +19,27 @@ def test_the_vaults_skew_reused_for_a_quiet_block_equals_it_computed_at_the_read
     quiet = mirror_vault.quiet_spot_inputs
     compared = []
 
-    def checked(ctx, s, last, closes, run, skew=None):
+    def checked(ctx, s, last, closes, run, block=None):
         fresh = spot_inputs_after_flow(spot_inputs_after_closes(ctx, last, s, closes), run)
-        assert skew is not None  # the vault planned this step
+        assert block is not None  # the vault planned this step
+        if isinstance(block, mirror_vault.FastBlock):  # the compiled step's rows
+            skew = mirror_vault._skew_of(last, block.tab.work)
+        else:
+            skew = block.skew
+        assert skew is not None
         assert skew.keys() == fresh.keys()
         for key, value in fresh.items():
             if isinstance(value, np.ndarray) and value.dtype != object:
                 assert skew[key].tobytes() == value.tobytes(), key
             else:
                 assert skew[key] is value or np.array_equal(skew[key], value), key
-        got = quiet(ctx, s, last, closes, run, skew)
+        got = quiet(ctx, s, last, closes, run, block)
         expected = quiet(ctx, s, last, closes, run)
+        assert list(got) == list(expected)
         for key in ("oi_long_base", "oi_short_base"):
             assert got[key].tobytes() == expected[key].tobytes()
+        for key in ("ledgers", "amm_reserve_usd", "amm_reserve_base", "vault_size_wad"):
+            assert got[key] is expected[key], key
         compared.append(s.step)
         return got
 

@@ -293,7 +293,7 @@ class MirrorEngine:
             spot.spot_inputs(ctx, venue, self.spot)
             if read_pending
             else mm_vault.quiet_spot_inputs(
-                ctx, s, self._last_levels, decisions.close, self.flow, vault_block.skew
+                ctx, s, self._last_levels, decisions.close, self.flow, vault_block
             )
         )
         after_keepers = len(targets) > 0 and adl.leave_deficit(

@@ -10,12 +10,14 @@ the order flow's (:func:`execute`); a liquidation's rows are the venue's ``Liqui
 ``DeficitAttributed`` / ``BadDebtRecorded`` rows in block order
 (:func:`simulator.mirror.sim.keepers.liquidation_rows`), its fills and reverts the engine's
 rows after the block's others (:func:`record`, :func:`simulator.engine.mm_vault.event_rows`).
-In fast mode its quotes go from the compiled step's lists
-(:func:`simulator.engine.mm_vault.plan_quotes`) to the venue's compiled batch and back to its
-rows without a call object (:class:`QuoteBlock`, :func:`_quote_rows`; a call the batch stops
-at made alone through :func:`~simulator.mirror.sim.planned.execute`), and its health read
-goes straight to the compiled ``cross_health`` (:func:`with_levels`); the run's values live in
-``ctx.memo`` (:class:`_VaultTab`). The backstop vault's takeover of it runs as any takeover
+In fast mode its step is one compiled call (:func:`simulator.engine.mm_vault_jit.
+vault_block`: the plan, its trades in the venue's batch form, a quiet block's open interest)
+and one batch of the venue's (:func:`execute`, a :class:`FastBlock` over the run's arrays,
+no list or call object; the rare cases -- the keepers' call on the vault, a WAD left to
+Python, a call the batch stops at, made alone through :func:`~simulator.mirror.sim.planned.
+execute` -- from the compiled step's lists, :class:`QuoteBlock`, :func:`_quote_rows`), and
+its health read goes straight to the compiled ``cross_health`` and is converted in place
+(:func:`with_levels`); the run's values and arrays live in ``ctx.memo`` (:class:`_VaultTab`). The backstop vault's takeover of it runs as any takeover
 (:func:`simulator.mirror.sim.backstop.takeover`, through :mod:`~simulator.mirror.sim.planned`). ADL ranks the vault with every market's winners
 (:mod:`~simulator.mirror.sim.adl`)."""
 
@@ -62,7 +64,11 @@ def with_levels(ctx: Context, venue: VenueState, levels: dict[str, Any]) -> dict
     signed size per market (``mm_vault_size_wad``, ``mm_vault_size_base``) and cross equity,
     maintenance and initial margin (USD), converted as the chain engine parses them. A run's
     first read (at setup) loads the vault's compiled step
-    (:func:`simulator.engine.mm_vault_jit.warm_up`)."""
+    (:func:`simulator.engine.mm_vault_jit.warm_up`). The compiled read (fast mode) writes
+    the sizes into the run's arrays in place (:attr:`_VaultTab.size_base`,
+    :attr:`~_VaultTab.size_wad`: a read is the step's last levels, read by nothing after the
+    next one; the loop keeps a copy) and converts them and the health in one call
+    (:func:`simulator.engine.mm_vault_jit.vault_reads`)."""
     vault = ctx.world.mm_vault
     if vault is None:
         return levels
@@ -75,18 +81,29 @@ def with_levels(ctx: Context, venue: VenueState, levels: dict[str, Any]) -> dict
     if tab.compiled:  # venue.cross_health's compiled path, its buffers the run's
         f = venue.funding()
         params, tiers = venue.jit_buffers()[:2]
-        equity, maintenance, initial = tab.health
+        health = tab.health
+        equity, maintenance, initial = health
         jit_calls.cross_health(tab.rows, params, tiers, venue.price, venue._position_floats,
                                venue.isolated, venue.collateral, f.long_funding_index,
                                f.short_funding_index, f.long_open_interest,
                                f.short_open_interest, True, equity, maintenance,
                                initial)  # fmt: skip
-    else:
-        equity, maintenance, initial = venue.cross_health(tab.rows)
+        # the run's arrays written in place (each read is the step's last: read by nothing
+        # after the next read), the floats converted in the same call
+        size_base, wad = tab.size_base, tab.size_wad
+        usd = vault_jit.vault_reads(size, health, size_base)
+        wad[:] = list(size)  # the float64 scalars, as np.array(list(size), dtype=object)
+        levels["mm_vault_size_wad"] = wad
+        levels["mm_vault_size_base"] = size_base
+        levels["mm_vault_equity_usd"] = usd[0]
+        levels["mm_vault_maintenance_usd"] = usd[1]
+        levels["mm_vault_initial_usd"] = usd[2]
+        return levels
+    equity, maintenance, initial = venue.cross_health(tab.rows)
     if venue.exact_mode:
         wad = np.array([int(x) for x in size], dtype=object)
         usd = [from_wad(int(v[0])) for v in (equity, maintenance, initial)]
-    else:  # the same floats: float(x) / WAD of each
+    else:  # the same floats: float(x) / WAD of each (more markets than the compiled read's)
         wad = np.array(list(size), dtype=object)
         usd = (float(equity[0]) / WAD, float(maintenance[0]) / WAD, float(initial[0]) / WAD)
     levels["mm_vault_size_wad"] = wad
@@ -121,6 +138,28 @@ class _VaultTab:
     health: np.ndarray
     """(3, 1) float64: the vault's equity, maintenance and initial margin (WAD), written by
     each read."""
+    size_base: np.ndarray
+    """(M,) float64: the vault's sizes (base units) of the last compiled read
+    (``mm_vault_size_base``, written in place)."""
+    size_wad: np.ndarray
+    """(M,) object: its WAD floats of the last compiled read (``mm_vault_size_wad``)."""
+    run: engine_vault.RunQuotes | None
+    """The vault step's run values (:func:`simulator.engine.mm_vault.run_quotes`; fast mode,
+    else None)."""
+    work: np.ndarray
+    """(7, M) float64: :func:`~simulator.engine.mm_vault_jit.vault_block`'s ``work`` (the
+    compiled step's ``out``, a quiet block's open interest, the planned sizes)."""
+    ints: np.ndarray
+    """(6, M) int64: its ``ints`` (the trades' WAD digits and scales, their markets and
+    unwinds)."""
+    batch: np.ndarray
+    """(M, 3) int64: the trades' rows of the compiled batch's ``calls`` (the first ``n``)."""
+    values: np.ndarray
+    """(M, 2) float64: their ``values`` (size and bound, floats of the WADs)."""
+    outs: np.ndarray
+    """(M, ``N_BATCH_OUT``) float64: the batch's ``outs`` of them."""
+    block: FastBlock
+    """The run's :class:`FastBlock` (one object, its count written every step)."""
 
     @classmethod
     def of(cls, ctx: Context, venue: VenueState) -> _VaultTab:
@@ -133,9 +172,16 @@ class _VaultTab:
         calls[:, jit_calls.C_MARKET] = np.arange(n)
         calls[:, jit_calls.C_KIND] = jit_calls.K_TRADE
         compiled = not venue.exact_mode and venue.n_markets < jit_calls.HEALTH_MAX_MARKETS
-        return cls(ctx.world.mm_vault, a, np.array([a], dtype=np.int64), calls,
-                   list(ctx.market_ids), list(ctx.symbols), ctx.keeps("mm_vault_fill"),
-                   compiled, np.empty((3, 1)))  # fmt: skip
+        run = None if venue.exact_mode else engine_vault.run_quotes(ctx)
+        block = FastBlock()
+        tab = cls(ctx.world.mm_vault, a, np.array([a], dtype=np.int64), calls,
+                  list(ctx.market_ids), list(ctx.symbols), ctx.keeps("mm_vault_fill"),
+                  compiled, np.empty((3, 1)), np.zeros(n), np.zeros(n, dtype=object), run,
+                  np.zeros((7, n)), np.zeros((6, n), dtype=np.int64),
+                  np.zeros((n, 3), dtype=np.int64), np.zeros((n, 2)),
+                  np.zeros((n, jit_calls.N_BATCH_OUT)), block)  # fmt: skip
+        block.tab = tab
+        return tab
 
 
 @dataclass
@@ -167,12 +213,72 @@ ARRAY_QUOTES = True
 def execute(
     ctx: Context, s: EngineState, venue: VenueState, t: int, last: dict[str, Any],
     closes: np.ndarray, run: FlowRun | None, row_of: np.ndarray, decoded: list,
-) -> VaultBlock | QuoteBlock:  # fmt: skip
+) -> FastBlock | QuoteBlock | VaultBlock:  # fmt: skip
     """Plan the vault's calls of step ``t`` (:func:`simulator.engine.mm_vault.plan_step`:
     ``last`` the last block's levels, ``closes`` the rows traders close in this block, ``run``
     the order flow) and run them on the venue; a liquidation's rows (``row_of`` and
-    ``decoded`` as :func:`simulator.mirror.sim.keepers.liquidation_rows` takes them). Fast
-    mode runs its quotes from arrays (:class:`QuoteBlock`)."""
+    ``decoded`` as :func:`simulator.mirror.sim.keepers.liquidation_rows` takes them).
+
+    Fast mode with a vault (its run's arrays in ``ctx.memo``, :class:`_VaultTab`): the plan
+    of :func:`simulator.engine.mm_vault.plan_quotes`, its trades' batch form and a quiet
+    block's open interest in one compiled call (:func:`simulator.engine.mm_vault_jit.
+    vault_block`), the trades made by the venue's compiled batch (:meth:`~simulator.mirror.
+    sim.venue_trades.TradesMixin.trade_batch`): the run's :class:`FastBlock`. Its rare cases
+    take the Python forms from the kernel's arrays: the keepers' call on the vault
+    (:func:`simulator.engine.mm_vault._liquidation`, when it is under maintenance), a WAD
+    left to Python (:func:`~simulator.engine.mm_vault.quote_lists`, then
+    :func:`_execute_quotes`) and a call the batch stops at (:func:`_execute_quotes` from it
+    on). Else :func:`_execute_python`."""
+    memo = ctx.memo
+    if not ARRAY_QUOTES or venue.exact_mode or "mm_vault_tab" not in memo:
+        return _execute_python(ctx, s, venue, t, last, closes, run, row_of, decoded)
+    tab: _VaultTab = memo["mm_vault_tab"]
+    quotes = tab.run
+    book, trader = ctx.world.book, s.trader
+    has_flow = run is not None and run.planned_long_base is not None
+    flow_long = run.planned_long_base if has_flow else _NO_FLOW  # type: ignore[union-attr]
+    flow_short = run.planned_short_base if has_flow else _NO_FLOW  # type: ignore[union-attr]
+    last_usd = quotes.last_usd  # type: ignore[union-attr]
+    last_usd[0] = last["mm_vault_equity_usd"]
+    last_usd[1] = last["mm_vault_maintenance_usd"]
+    last_usd[2] = last["mm_vault_initial_usd"]
+    work = tab.work
+    since, n = vault_jit.vault_block(
+        t, s.mm_vault_liquidatable_since, last_usd, last["mm_vault_size_base"],
+        last["index_usd"], s.oracle_price_usd, last["oi_long_base"], last["oi_short_base"],
+        closes, book.market, trader.size_base, trader.side, has_flow, flow_long, flow_short,
+        quotes.quoting, quotes.scalars, quotes.consts, quotes.health, work, tab.ints,  # type: ignore[union-attr]
+        tab.calls, tab.batch, tab.values,
+    )  # fmt: skip
+    s.mm_vault_liquidatable_since = since
+    s.mm_vault_planned_base = quotes.no_trades  # type: ignore[union-attr]
+    if since >= 0:  # under maintenance: the keepers' rules first
+        actions = engine_vault._liquidation(ctx, s, t, last, quotes.health, since)  # type: ignore[union-attr]
+        if actions:
+            return _execute_calls(ctx, s, venue, t, actions, _skew_of(last, work),
+                                  row_of, decoded)  # fmt: skip
+    if n == vault_jit.LISTS_IN_PYTHON:
+        lists = engine_vault.quote_lists(s, work[:4], quotes, tab.ints[:4])  # type: ignore[arg-type]
+        return _execute_quotes(ctx, venue, lists, _skew_of(last, work))
+    block = tab.block
+    block.count = n
+    if n == 0:
+        return block
+    s.mm_vault_planned_base = work[vault_jit.PLANNED]
+    outs = tab.outs[:n]
+    stop, _ = venue.trade_batch(0, tab.batch[:n], tab.values[:n], outs)
+    if stop < n:  # a call for Python: the lists' path from it on, the batch's made kept
+        lists = engine_vault.quote_lists(s, work[:4], quotes, tab.ints[:4])  # type: ignore[arg-type]
+        return _execute_quotes(ctx, venue, lists, _skew_of(last, work), outs[:stop])
+    return block
+
+
+def _execute_python(
+    ctx: Context, s: EngineState, venue: VenueState, t: int, last: dict[str, Any],
+    closes: np.ndarray, run: FlowRun | None, row_of: np.ndarray, decoded: list,
+) -> QuoteBlock | VaultBlock:  # fmt: skip
+    """:func:`execute` without the vault's arrays: exact mode, fast mode without a vault
+    (nothing planned) or with :data:`ARRAY_QUOTES` off (the calls' path)."""
     if ARRAY_QUOTES and not venue.exact_mode:
         actions, quotes, out = engine_vault.plan_quotes(ctx, s, t, last, closes, run)
         skew = None if out is None else _skew_of(last, out)
@@ -181,6 +287,15 @@ def execute(
     else:
         actions, out = engine_vault.plan_step(ctx, s, t, last, closes, run)
         skew = None if out is None else engine_vault.skew_inputs_of(last, out)
+    return _execute_calls(ctx, s, venue, t, actions, skew, row_of, decoded)
+
+
+def _execute_calls(
+    ctx: Context, s: EngineState, venue: VenueState, t: int, actions: list[Action],
+    skew: dict[str, Any] | None, row_of: np.ndarray, decoded: list,
+) -> VaultBlock:  # fmt: skip
+    """The vault's ``actions`` made one by one (:func:`planned.execute`), a liquidation's
+    rows in block order (:func:`simulator.mirror.sim.keepers.liquidation_rows`)."""
     block = VaultBlock(actions, skew=skew)
     for action in block.actions:
         result = planned.execute(ctx, venue, action.call)
@@ -188,6 +303,44 @@ def execute(
         if result.liquidation is not None:
             block.rows += keepers.liquidation_rows(ctx, s, result.liquidation, t, row_of, decoded)
     return block
+
+
+#: The compiled step's empty flow arrays (no order flow planned).
+_NO_FLOW = np.zeros(0)
+
+
+@dataclass(eq=False)
+class FastBlock:
+    """This block's vault trades when the venue's compiled batch made them all (fast mode's
+    common case, :func:`execute`): read from the run's arrays (:class:`_VaultTab`, whose
+    one object this is, its :attr:`count` written every step); no venue rows."""
+
+    tab: _VaultTab = None  # type: ignore[assignment]
+    count: int = 0
+    """The number of venue calls (the trades, all made)."""
+    rows: tuple = ()
+    """No venue rows (a trade has none of its own before :func:`record`)."""
+
+    @property
+    def quotes(self) -> engine_vault.Quotes:
+        """The trades as :func:`simulator.engine.mm_vault.quote_lists` gives them (from the
+        kernel's arrays; for a reader of the lists)."""
+        tab, n = self.tab, self.count
+        markets = tab.ints[vault_jit.K_MARKET, :n].tolist()
+        unwinds = [u != 0 for u in tab.ints[vault_jit.K_UNWIND, :n].tolist()]
+        digits, scales, bound_digits, bound_scales = tab.ints[:4].tolist()
+        pow10 = engine_vault._POW10
+        deltas = [digits[m] * pow10[18 - scales[m]] for m in markets]
+        bounds = [0 if u else bound_digits[m] * pow10[18 - bound_scales[m]]
+                  for m, u in zip(markets, unwinds, strict=True)]  # fmt: skip
+        values = [(a, b) for a, b in tab.values[:n].tolist()]
+        return engine_vault.Quotes(markets, unwinds, deltas, bounds, values)
+
+    def calls(self, ctx: Context) -> tuple[list[planned.Result], list[Action]]:
+        """:meth:`QuoteBlock.calls` of these trades."""
+        n = self.count
+        block = QuoteBlock(self.quotes, n, [True] * n, {}, self.tab.outs[:n].copy())
+        return block.calls(ctx)
 
 
 def _skew_of(last: dict[str, Any], out: np.ndarray) -> dict[str, Any]:
@@ -247,13 +400,15 @@ class QuoteBlock:
 
 
 def _execute_quotes(
-    ctx: Context, venue: VenueState, quotes: engine_vault.Quotes, skew: dict[str, Any] | None
-) -> QuoteBlock:
+    ctx: Context, venue: VenueState, quotes: engine_vault.Quotes, skew: dict[str, Any] | None,
+    made: np.ndarray | None = None,
+) -> QuoteBlock:  # fmt: skip
     """The vault's ``trade`` calls of ``quotes`` on the venue in order, as
     :func:`planned.execute` runs each in fast mode: compiled batches
     (:meth:`~simulator.mirror.sim.venue_trades.TradesMixin.trade_batch`), a call the batch
     stops at (a revert, a check in Python) made alone by :func:`planned.execute` (its
-    :class:`planned.Planned` built only then)."""
+    :class:`planned.Planned` built only then). ``made``: the ``outs`` of the first calls, a
+    batch already made (:func:`execute`), its stop the first call made here."""
     n = len(quotes.markets)
     ok = [False] * n
     errors: dict[int, str] = {}
@@ -264,8 +419,13 @@ def _execute_quotes(
     calls = tab.calls[quotes.markets]
     values = np.array(quotes.values)  # float(size_delta_wad), float(acceptable_price_wad)
     i = 0
+    stop = None
+    if made is not None:
+        stop = made.shape[0]
+        outs[:stop] = made
     while i < n:
-        stop, _ = venue.trade_batch(i, calls, values, outs)
+        if stop is None:
+            stop, _ = venue.trade_batch(i, calls, values, outs)
         for k in range(i, stop):
             ok[k] = True
         if stop < n:
@@ -273,7 +433,7 @@ def _execute_quotes(
             call = planned.Planned("trade", tab.address, tab.market_ids[m], quotes.deltas[stop],
                                    quotes.bounds[stop])  # fmt: skip
             planned.execute_into(ctx, venue, call, stop, outs, ok, errors)
-        i = stop + 1
+        i, stop = stop + 1, None
     return QuoteBlock(quotes, n, ok, errors, outs, skew)
 
 
@@ -283,8 +443,17 @@ def record(
     """The vault's fill and revert rows (:func:`simulator.engine.mm_vault.event_rows`;
     ``last``: the levels before the block), of a :class:`QuoteBlock` from its arrays
     (:func:`_quote_rows`)."""
+    if type(block) is FastBlock:  # every call made: the fills' rows alone, when kept
+        tab = block.tab
+        n = block.count
+        if n == 0 or not tab.fills:
+            return []
+        return _quote_rows(ctx, t, n, [True] * n, {}, tab.ints[vault_jit.K_MARKET, :n].tolist(),
+                           [u != 0 for u in tab.ints[vault_jit.K_UNWIND, :n].tolist()],
+                           tab.outs[:n])  # fmt: skip
     if type(block) is QuoteBlock:
-        return _quote_rows(ctx, block, t)
+        return _quote_rows(ctx, t, block.count, block.ok, block.errors, block.quotes.markets,
+                           block.quotes.unwinds, block.values)  # fmt: skip
     return engine_vault.event_rows(ctx, s, block.results, block.actions, t, last)  # type: ignore[arg-type]
 
 
@@ -294,25 +463,28 @@ _UNWIND_DETAIL = engine_vault.FILL_DETAIL[engine_vault.UNWIND]
 _REVERTED = {False: f"{engine_vault.TRADE}_reverted", True: f"{engine_vault.UNWIND}_reverted"}
 
 
-def _quote_rows(ctx: Context, block: QuoteBlock, t: int) -> list[dict]:
-    """:func:`simulator.engine.mm_vault.event_rows` of a :class:`QuoteBlock` (the same dicts,
-    :func:`simulator.engine.events.event_row`'s keys and floats): per call in order a
+def _quote_rows(
+    ctx: Context, t: int, n: int, ok: list[bool], errors: dict[int, str], markets: list[int],
+    unwinds: list[bool], outs: np.ndarray,
+) -> list[dict]:  # fmt: skip
+    """:func:`simulator.engine.mm_vault.event_rows` of the vault's ``n`` trades in
+    ``markets`` (``unwinds``, whether made: ``ok``, the reverts' texts: ``errors``, the
+    batch's ``outs``; a :class:`QuoteBlock`'s or a :class:`FastBlock`'s): the same dicts,
+    :func:`simulator.engine.events.event_row`'s keys and floats, per call in order a
     ``<kind>_reverted`` row, or an ``mm_vault_fill`` row (when the run keeps them) from the
     batch's ``sizeDelta``, ``fill`` and ``fee``."""
-    n = block.count
     if n == 0:
         return []
     tab: _VaultTab = ctx.memo["mm_vault_tab"]
     vault, symbols, fills = tab.address, tab.symbols, tab.fills
-    ok, markets, unwinds = block.ok, block.quotes.markets, block.quotes.unwinds
-    values = block.values.tolist() if fills else None
+    values = outs.tolist() if fills else None
     rows = []
     for k in range(n):
         if not ok[k]:
             rows += ({"step": t, "kind": _REVERTED[unwinds[k]], "market": symbols[markets[k]],
                       "account": vault, "side": None, "size_base": None, "price_usd": None,
                       "notional_usd": None, "amount_usd": None,
-                      "detail": str(block.errors[k])},)  # fmt: skip
+                      "detail": str(errors[k])},)  # fmt: skip
         elif fills:
             row = values[k]  # type: ignore[index]
             delta = row[_T_DELTA]
@@ -328,15 +500,28 @@ def _quote_rows(ctx: Context, block: QuoteBlock, t: int) -> list[dict]:
 
 def quiet_spot_inputs(
     ctx: Context, s: EngineState, last: dict[str, Any], closes: np.ndarray, run: FlowRun | None,
-    skew: dict[str, Any] | None = None,
+    block: VaultBlock | QuoteBlock | FastBlock | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """The open interest the chain engine's phase 3 estimates for a block it read nothing of:
     the last levels less the traders' closes, with the order flow's and the vault's planned
     trades (:func:`simulator.engine.mm_vault.after_vault_trades` of
-    :func:`simulator.engine.flow.spot_inputs_after_flow`). ``skew``: the first two, as the
-    vault's phase computed them this step (:attr:`VaultBlock.skew`: nothing between it and
-    this read moves the closes' sizes, the last levels or the flow's plan; the rows' sizes
-    change when the block is decoded, after the spot phase)."""
+    :func:`simulator.engine.flow.spot_inputs_after_flow`). ``block``: the vault's block of
+    this step, whose skew holds the first two as the vault's phase computed them
+    (:attr:`VaultBlock.skew`: nothing between it and this read moves the closes' sizes, the
+    last levels or the flow's plan; the rows' sizes change when the block is decoded, after
+    the spot phase); a :class:`FastBlock`'s compiled step computed it all (rows
+    ``Q_LONG`` / ``Q_SHORT`` of :attr:`_VaultTab.work`)."""
+    if type(block) is FastBlock:
+        work = block.tab.work
+        return {
+            "ledgers": last["ledgers"],
+            "amm_reserve_usd": last["amm_reserve_usd"],
+            "amm_reserve_base": last["amm_reserve_base"],
+            "vault_size_wad": last["vault_size_wad"],
+            "oi_long_base": work[vault_jit.Q_LONG],
+            "oi_short_base": work[vault_jit.Q_SHORT],
+        }
+    skew = None if block is None else block.skew
     if skew is None:
         skew = spot_inputs_after_flow(spot_inputs_after_closes(ctx, last, s, closes), run)
     memo = ctx.memo
