@@ -781,36 +781,44 @@ def _read_and_store(units, unit_t, trader_t, view_t, venue_t, fn, params, tiers)
 @_jit
 def keepers_pending(eq, mm, notional, notional_row, since, trade_rows, step, everyone, plan,
                     have_fn, consts, unit_t, fractions, trader_t, view_t, venue_t, fn, params,
-                    tiers):  # fmt: skip
+                    tiers, out):  # fmt: skip
     """The keepers' pass on the pending block of a fast mirror step, in one dispatch:
     the watch list (:func:`watch_rows`: every open unit when ``everyone`` or a refresh step),
-    the units ``touched`` by the block's calls so far (the units of ``trade_rows``, sorted and
-    distinct), the units confirmed
-    (:func:`simulator.engine.keepers.confirm_list`: the watch list's within the confirm band
-    of maintenance or of the backstop threshold, or touched; all of it when ``everyone``), read
-    (:func:`units_health`) and written into their rows' views and into ``eq`` / ``mm`` in
-    place, then, when ``plan``, the liquidatable marks (:func:`track_liquidatable`) and the
-    keepers' liquidations (:func:`unit_fractions`, :func:`plan_rows`; the keepers' plan of
+    the units touched by the block's calls so far (the units of ``trade_rows``, sorted and
+    distinct), the units confirmed (:func:`simulator.engine.keepers.confirm_list`: the watch
+    list's within the confirm band of maintenance or of the backstop threshold, or touched;
+    all of it when ``everyone``), read (:func:`units_health`) and written into their rows'
+    views and into ``eq`` / ``mm`` in place, then, when ``plan``, the liquidatable marks
+    (:func:`track_liquidatable`, written into ``since`` in place) and the keepers'
+    liquidations (:func:`unit_fractions`, :func:`plan_rows`; the keepers' plan of
     :func:`simulator.mirror.sim.keepers.plan`).
 
     ``consts``: watch ratio, confirm band, gas cost (USD), minimum profit (USD), refresh
     period (steps), capacity, reaction delay (steps), whether there is a backstop threshold;
     ``fractions``: per market, the keeper reward and the backstop threshold (empty without);
-    the rest as :func:`_read_and_store` takes them. Returns (status, watch, touched, confirmed
-    count, targets, liquidatable since): status 1 when units are to be read and ``have_fn``
-    is False (nothing written: call again with the funding at now, ``fn``), else 0; the
-    targets and marks are empty and ``since`` itself without ``plan``."""
+    the rest as :func:`_read_and_store` takes them. ``out``: three int64 rows of at least one
+    place per unit, into which the watch list, the touched units and the targets are written
+    (their counts returned: no array is returned, each would cost the caller a Python call).
+    Returns (status, watch count, touched count, confirmed count, target count): status 1
+    when units are to be read and ``have_fn`` is False (nothing written but ``out``: call
+    again with the funding at now, ``fn``), else 0."""
     ratio, band = consts[0], consts[1]
     refresh = int(consts[4])
     full = everyone or step % refresh == 0
     watch = watch_rows(eq, mm, notional, since, full, ratio)
+    n_watch = watch.shape[0]
+    out[0, :n_watch] = watch
     unit_of_row = unit_t[0]
     count = notional.shape[0]
     changed = np.zeros(count, dtype=np.bool_)
     for i in range(trade_rows.shape[0]):
         changed[unit_of_row[trade_rows[i]]] = True
-    touched = np.flatnonzero(changed)
-    if everyone or watch.shape[0] == 0:
+    n_touched = 0
+    for u in range(count):
+        if changed[u]:
+            out[1, n_touched] = u
+            n_touched += 1
+    if everyone or n_watch == 0:
         confirm = watch
     else:
         has_backstop = consts[7] != 0
@@ -818,7 +826,7 @@ def keepers_pending(eq, mm, notional, notional_row, since, trade_rows, step, eve
         if has_backstop:
             backstop = unit_fractions(unit_of_row, unit_t[6], notional_row, count, False,
                                       notional, fractions[0], True, fractions[1], unit_t[4])[1]  # fmt: skip
-        keep = np.empty(watch.shape[0], dtype=np.int64)
+        keep = np.empty(n_watch, dtype=np.int64)
         k = 0
         for w in watch:
             near = abs(eq[w] - mm[w]) < band * mm[w]
@@ -827,27 +835,30 @@ def keepers_pending(eq, mm, notional, notional_row, since, trade_rows, step, eve
             if near or changed[w]:
                 keep[k] = w
                 k += 1
-        confirm = keep[:k].copy()
+        confirm = keep[:k]
     n_confirm = confirm.shape[0]
     if n_confirm and not have_fn:
-        return 1, watch, touched, n_confirm, np.empty(0, dtype=np.int64), since
+        return 1, n_watch, n_touched, n_confirm, 0
     if n_confirm:
         got_eq, got_mm = _read_and_store(confirm, unit_t, trader_t, view_t, venue_t, fn, params,
                                          tiers)  # fmt: skip
         for i in range(n_confirm):
             eq[confirm[i]] = got_eq[i]
             mm[confirm[i]] = got_mm[i]
-    targets = np.empty(0, dtype=np.int64)
     if not plan:
-        return 0, watch, touched, n_confirm, targets, since
-    since, marked = track_liquidatable(since, eq, mm, notional, step)
+        return 0, n_watch, n_touched, n_confirm, 0
+    marked_since, marked = track_liquidatable(since, eq, mm, notional, step)
+    since[:] = marked_since
+    n_targets = 0
     if marked:
         reward = unit_fractions(unit_of_row, unit_t[6], notional_row, count, True, notional,
                                 fractions[0], False, fractions[1], unit_t[4])[0]  # fmt: skip
         one = np.zeros(1)
         targets = plan_rows(eq, mm, notional, since, step, int(consts[5]), int(consts[6]),
                             reward, 1, consts[2], consts[3], False, one, 0)[1]  # fmt: skip
-    return 0, watch, touched, n_confirm, targets, since
+        n_targets = targets.shape[0]
+        out[2, :n_targets] = targets
+    return 0, n_watch, n_touched, n_confirm, n_targets
 
 
 @_jit

@@ -54,6 +54,11 @@ def plan_and_execute(
     chain engine reads the ranking on the pending block after every call before the ADL
     keeper's). ``vault_size_wad``: the backstop vault's positions as the chain engine read them
     (with a vault: ranked after the traders)."""
+    for ledger in ledgers:  # a plain loop: most blocks have no bad debt in any market
+        if ledger["badDebtLongs"] or ledger["badDebtShorts"]:
+            break
+    else:  # no market has a deficit (:func:`simulator.engine.adl.called_deficits`): no call
+        return [], set(), 0
     jobs = engine_adl._jobs(ctx, s, {"ledgers": ledgers, "vault_size_wad": vault_size_wad})
     rows_out: list[dict] = []
     winner_rows: set[int] = set()

@@ -57,9 +57,10 @@ def _fused(ctx: Context, s: EngineState, venue: VenueState) -> tuple | None:
     minimum profit in USD, refresh period, capacity, reaction delay, whether there is a
     backstop threshold), the margin units' arrays with the store's flags, the markets' keeper
     reward and backstop fractions, whether the keepers' plan is the kernel's (no backstop
-    vault: its takeovers are :func:`simulator.mirror.sim.backstop.plan`'s), and empty
-    stand-ins of the funding at now and the venue's parameters and tiers (a pass with nothing
-    to read). None where the Python path runs: exact mode, :data:`~simulator.mirror.sim.
+    vault: its takeovers are :func:`simulator.mirror.sim.backstop.plan`'s), empty stand-ins
+    of the funding at now and the venue's parameters and tiers (a pass with nothing to read),
+    and the (3, units) buffer the pass writes its watch list, touched units and targets into
+    (a step's are views of it, dead by the next step's pass). None where the Python path runs: exact mode, :data:`~simulator.mirror.sim.
     jit_calls.HEALTH_MAX_MARKETS` markets or more (the venue sums a health otherwise),
     ``full_health_every_step``, or a traders' state without the funding and scale views."""
     tr = s.trader
@@ -93,7 +94,8 @@ def _fused(ctx: Context, s: EngineState, venue: VenueState) -> tuple | None:
             np.asarray(ctx.backstop_fraction, dtype=np.float64) if has_backstop else _NONE,
         )
         value = (consts, unit_t, fractions, venue.backstop is None, np.zeros((3, 0)),
-                 np.zeros((0, jit_calls.N_PARAMS)), np.zeros((0, 2, 1, 3)))  # fmt: skip
+                 np.zeros((0, jit_calls.N_PARAMS)), np.zeros((0, 2, 1, 3)),
+                 np.zeros((3, units.count), dtype=np.int64))  # fmt: skip
     ctx.memo[FUSED_MEMO] = value
     return value
 
@@ -116,7 +118,7 @@ def pending(
     if fused is None:
         return _pending_python(ctx, s, venue, t, eq, mm, notional_row, notional, trade_rows,
                                everyone)  # fmt: skip
-    consts, unit_t, fractions, plan_here, fn, params, tiers = fused
+    consts, unit_t, fractions, plan_here, fn, params, tiers, out = fused
     tr = s.trader
     trader_t = (tr.size_base, tr.side, tr.entry_price_usd, tr.collateral_in_usd, tr.equity_usd,
                 tr.maintenance_usd, tr.read_price_usd, tr.read_funding_index_usd,
@@ -126,17 +128,18 @@ def pending(
     rows = np.asarray(trade_rows, dtype=np.int64)
     have_fn = False
     while True:
-        status, watch, touched, confirmed, targets, since = jit_rows.keepers_pending(
+        status, n_watch, n_touched, confirmed, n_targets = jit_rows.keepers_pending(
             eq, mm, notional, notional_row, s.liquidatable_since, rows, t, everyone, plan_here,
             have_fn, consts, unit_t, fractions, trader_t, view_t, venue_t, fn, params, tiers,
+            out,
         )  # fmt: skip
         if not status:
             break
         params, tiers = venue.jit_buffers()[:2]  # units to read: the funding at now
         fn, have_fn = venue.funding_now()[1], True
-    s.liquidatable_since = since
+    watch, touched = out[0, :n_watch], out[1, :n_touched]
     if plan_here:
-        return watch, touched, confirmed, targets, 0
+        return watch, touched, confirmed, out[2, :n_targets], 0
     targets, takeovers = backstop.plan(ctx, s, t, eq, mm, notional_row, notional)
     return watch, touched, confirmed, targets, takeovers
 
@@ -286,13 +289,14 @@ def execute_many(
     accounts, markets = units.account[us].tolist(), units.market[us].tolist()
     isolated = units.isolated[us].tolist()
     out: list[dict] = []
+    symbols = ctx.symbols
     for a, m, iso, done in zip(accounts, markets, isolated,
                                venue.liquidate_many(accounts, markets, isolated), strict=True):  # fmt: skip
-        if isinstance(done, Reverted):
-            out.append(event_row(t, "liquidate_reverted", market=ctx.symbols[m] if iso else None,
+        if done.__class__ is Reverted or isinstance(done, Reverted):
+            out.append(event_row(t, "liquidate_reverted", market=symbols[m] if iso else None,
                                  account=ctx.accounts[a], detail=str(done)))  # fmt: skip
         else:
-            out += liquidation_rows(ctx, s, done, t, row_of, decoded)
+            out += liquidation_rows(ctx, s, done, t, row_of, decoded, symbols)
     return out
 
 
@@ -303,22 +307,34 @@ def liquidation_rows(
     t: int,
     row_of: np.ndarray,
     decoded: list[Callable[[], None]],
+    symbols: list[str] | None = None,
 ) -> list[dict]:
     """The rows of one liquidation's ``Liquidated`` events (sizes and outcomes written into
     the traders' rows as the chain engine does), then its ``DeficitAttributed`` (an insurance
     payout) and ``BadDebtRecorded`` rows. ``row_of``: the book row of every (account, market),
-    -1 for none; the rows' updates go to ``decoded``."""
+    -1 for none; the rows' updates go to ``decoded``. ``symbols``: ``ctx.symbols`` when the
+    caller holds them."""
     out: list[dict] = []
-    account, symbols = ctx.accounts[done.account], ctx.symbols
+    account = ctx.accounts[done.account]
+    if symbols is None:
+        symbols = ctx.symbols
     row_of_market = row_of[done.account].tolist()  # the account's book row per market
     closes: list[tuple[int, float, bool]] = []  # (row, base units closed, whole), decoded later
     # The ``Liquidated`` rows built as :func:`event_row` builds them (same keys, same order,
     # ``notional_usd`` size × price), their WAD values read as :func:`to_float` reads them
-    # (one list per field: no call per value on the per-event path).
-    for m, closed, size, price, amount, full in zip(
-        done.markets, done.closed, _floats_of(done.closed), _floats_of(done.fill),
-        _floats_of(done.penalty), done.full, strict=True,
-    ):  # fmt: skip
+    # (inlined for a float, fast mode's, and a Python int, exact mode's: no call per value
+    # on the per-event path; :func:`_float_of` for any other type).
+    for m, closed, fill, penalty, full in zip(
+        done.markets, done.closed, done.fill, done.penalty, done.full, strict=True
+    ):
+        c = closed.__class__
+        size = closed / 1e18 if c is float else (closed / WAD if c is int else _float_of(closed))
+        c = fill.__class__
+        price = fill / 1e18 if c is float else (fill / WAD if c is int else _float_of(fill))
+        c = penalty.__class__
+        amount = (
+            penalty / 1e18 if c is float else (penalty / WAD if c is int else _float_of(penalty))
+        )
         size = abs(size)
         row = row_of_market[m]
         if row >= 0:
@@ -350,10 +366,9 @@ def liquidation_rows(
     return out
 
 
-def _floats_of(values: list) -> list[float]:
-    """:func:`to_float` of each of ``values`` (WAD: Python ints in exact mode, floats in fast
-    mode), value for value."""
-    return [x / WAD if isinstance(x, int) else float(x) / 1e18 for x in values]
+def _float_of(x) -> float:
+    """:func:`to_float` of ``x`` (WAD: a Python int in exact mode, a float in fast mode)."""
+    return x / WAD if isinstance(x, int) else float(x) / 1e18
 
 
 def decode_liquidated(s: EngineState, closes: list[tuple[int, float, bool]], t: int) -> None:
