@@ -32,8 +32,13 @@ VIEWS = ("equity_usd", "maintenance_usd", "read_price_usd", "read_funding_index_
          "read_margin_scale")  # fmt: skip
 
 
-def _engine(python_path: bool = False) -> MirrorEngine:
-    sc = bench_scenario("oct-2025", [], None, None)
+#: oct-2025 with a backstop vault: takeovers planned in Python, the confirm band's backstop
+#: threshold in the kernel.
+WITH_BACKSTOP = ["controls.backstop_vault_usd=2000000"]
+
+
+def _engine(python_path: bool = False, overrides: list[str] | None = None) -> MirrorEngine:
+    sc = bench_scenario("oct-2025", overrides or [], None, None)
     e = MirrorEngine(sc, mode="fast", event_kinds=EVALUATION_EVENT_KINDS)
     e.ctx.memo[FIGURES_MEMO] = StepFigures(sc.steps, e.symbols, rows=False)
     if python_path:
@@ -170,9 +175,11 @@ def test_pending_and_candidates_equal_the_old_lines_on_drawn_estimates(mid_run):
     assert confirmed > 5 and planned > 5  # the draws read units and plan liquidations
 
 
-def test_an_oct_2025_path_equals_the_python_path_step_by_step():
-    fused, python = _engine(), _engine(python_path=True)
-    assert fused.ctx.memo.get(FUSED_MEMO, "unset") is not None
+@pytest.mark.parametrize("overrides", [[], WITH_BACKSTOP], ids=["oct-2025", "backstop"])
+def test_an_oct_2025_path_equals_the_python_path_step_by_step(overrides):
+    fused = _engine(overrides=overrides)
+    python = _engine(python_path=True, overrides=overrides)
+    assert (fused.venue.backstop is not None) == bool(overrides)
     while fused.state.step < fused.scenario.steps:
         a, b = fused.step(), python.step()
         t = fused.state.step
