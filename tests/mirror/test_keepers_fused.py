@@ -8,6 +8,8 @@
 - the pending pass (watch list, touched units, confirmed units read and stored, ``eq`` / ``mm``
   written, the liquidatable marks and the plan) to the reference below on drawn estimates,
   marks and calls, and the step-end read to its reference;
+- :func:`simulator.mirror.sim.adl.leave_deficit` to
+  :func:`simulator.engine.keepers.may_leave_deficit` on drawn calls;
 - a whole oct-2025 path as a tune runs it, step by step, to the same path on the Python path
   (``ctx.memo[FUSED_MEMO] = None``): every step's events and the traders' views.
 
@@ -21,9 +23,10 @@ import pytest
 from benchmarks.mirror import bench_scenario
 from simulator.engine import jit_rows
 from simulator.engine import keepers as engine_keepers
+from simulator.engine.context import Action
 from simulator.engine.metrics import FIGURES_MEMO, StepFigures
 from simulator.mirror.run import EVALUATION_EVENT_KINDS
-from simulator.mirror.sim import MirrorEngine
+from simulator.mirror.sim import MirrorEngine, adl
 from simulator.mirror.sim import keepers as mirror_keepers
 from simulator.mirror.sim.keepers import FUSED_MEMO, HEALTH_AT
 from simulator.mirror.sim.levels import unit_health
@@ -188,3 +191,26 @@ def test_an_oct_2025_path_equals_the_python_path_step_by_step(overrides):
             assert _same(getattr(fused.state.trader, k), getattr(python.state.trader, k)), (t, k)
         assert _same(fused.state.liquidatable_since, python.state.liquidatable_since), t
     assert fused.ctx.memo[FUSED_MEMO] is not None and python.ctx.memo[FUSED_MEMO] is None
+
+
+def test_leave_deficit_equals_may_leave_deficit_on_drawn_calls(mid_run):
+    e = mid_run
+    ctx, s = e.ctx, e.state
+    rng = np.random.default_rng(5)
+    n, m = ctx.units.count, len(e.symbols)
+    answers = set()
+    for draw in range(200):
+        targets = rng.choice(n, size=int(rng.integers(0, 20)), replace=False).astype(np.int64)
+        mm = rng.random(n) * 1e4
+        # one fraction of maintenance a draw, around the confirm band (0.005): the answer
+        # then turns on the bound's terms
+        eq = mm * rng.choice([-0.5, 0.0, 0.001, 0.004, 0.0049, 0.0051, 0.006, 0.01, 0.2, 1.0])
+        oi_long, oi_short = rng.random(m) * 1e3, rng.random(m) * 1e3
+        old = engine_keepers.may_leave_deficit(
+            ctx, s, [Action(None, "liquidate", -1, -1, int(u)) for u in targets], eq, mm,
+            oi_long, oi_short,
+        )  # fmt: skip
+        got = adl.leave_deficit(ctx, s, targets, eq, mm, oi_long, oi_short)
+        assert got is old, draw
+        answers.add(got)
+    assert answers == {True, False}
