@@ -789,7 +789,7 @@ def keepers_pending(eq, mm, notional, notional_row, since, trade_rows, step, eve
     list's within the confirm band of maintenance or of the backstop threshold, or touched;
     all of it when ``everyone``), read (:func:`units_health`) and written into their rows'
     views and into ``eq`` / ``mm`` in place, then, when ``plan``, the liquidatable marks
-    (:func:`track_liquidatable`, written into ``since`` in place) and the keepers'
+    (:func:`track_liquidatable`'s loop, written into ``since`` in place) and the keepers'
     liquidations (:func:`unit_fractions`, :func:`plan_rows`; the keepers' plan of
     :func:`simulator.mirror.sim.keepers.plan`).
 
@@ -811,13 +811,15 @@ def keepers_pending(eq, mm, notional, notional_row, since, trade_rows, step, eve
     unit_of_row = unit_t[0]
     count = notional.shape[0]
     changed = np.zeros(count, dtype=np.bool_)
-    for i in range(trade_rows.shape[0]):
-        changed[unit_of_row[trade_rows[i]]] = True
+    first = np.empty(trade_rows.shape[0], dtype=np.int64)  # each touched unit once
     n_touched = 0
-    for u in range(count):
-        if changed[u]:
-            out[1, n_touched] = u
+    for i in range(trade_rows.shape[0]):
+        u = unit_of_row[trade_rows[i]]
+        if not changed[u]:
+            changed[u] = True
+            first[n_touched] = u
             n_touched += 1
+    out[1, :n_touched] = np.sort(first[:n_touched])
     if everyone or n_watch == 0:
         confirm = watch
     else:
@@ -847,8 +849,11 @@ def keepers_pending(eq, mm, notional, notional_row, since, trade_rows, step, eve
             mm[confirm[i]] = got_mm[i]
     if not plan:
         return 0, n_watch, n_touched, n_confirm, 0
-    marked_since, marked = track_liquidatable(since, eq, mm, notional, step)
-    since[:] = marked_since
+    marked = 0
+    for u in range(count):  # track_liquidatable's loop, in place (each place reads its own)
+        started = since[u] if since[u] >= 0 else step
+        since[u] = started if (notional[u] > 0) & (eq[u] < mm[u]) else -1
+        marked += since[u] >= 0
     n_targets = 0
     if marked:
         reward = unit_fractions(unit_of_row, unit_t[6], notional_row, count, True, notional,
