@@ -648,3 +648,242 @@ def warm_up(book) -> None:
     plan_rows(f, f, f, i, 0, 0, 0, f, 0, 0.0, 0.0, False, f, 0)
     unit_fractions(i, market, f, 0, True, f, f, False, f, b)
     deficit_bound_reached(i, 0, i, i, i, f, side, market, f, f, f, f, f, f, 0.0)
+
+
+# -- the keepers' segment of a mirror step, fused (session 29) --------------------------------
+# The health of margin units read from the fast venue's packed state and written into their
+# rows' views, and the keepers' pending-block pass (watch list, units touched, units confirmed
+# and read, the plan), each in one dispatch (:mod:`simulator.mirror.sim.keepers`). The health
+# formulas are :mod:`simulator.mirror.sim.jit_calls`' (``cross_health``, ``isolated_health``
+# and the helpers they call), copied term by term rather than called: a kernel here calls only
+# kernels of this file (numba's on-disk cache). ``tests/mirror/test_keepers_fused.py`` holds
+# them to the venue's kernels on drawn states. Where they read the packed arrays is an
+# argument (``at``, :data:`simulator.mirror.sim.keepers.HEALTH_AT`), not a global.
+
+_HEALTH_WAD = 1e18
+
+
+@_jit
+def _health_tiered(n, tiers, m, k, base, count):
+    """``jit_calls._tiered``: a tiered fraction of notional ``n`` (WAD) less its deduction."""
+    rate, deduction = base, 0.0
+    for t in range(count):
+        if n < tiers[m, k, t, 0]:
+            break
+        rate, deduction = tiers[m, k, t, 1], tiers[m, k, t, 2]
+    gross = n * rate / _HEALTH_WAD
+    return gross - deduction if gross > deduction else 0.0
+
+
+@_jit
+def _health_maintenance(params, tiers, m, size, price, at):
+    """``jit_calls._maintenance``: a position's maintenance margin (WAD)."""
+    if size == 0:
+        return 0.0
+    return _health_tiered(abs(size) * price / _HEALTH_WAD, tiers, m, at[6], params[m, at[4]],
+                          int(params[m, at[5]]))  # fmt: skip
+
+
+@_jit
+def _health_upnl(size, entry, price):
+    """``jit_calls._upnl``."""
+    if size == 0:
+        return 0.0
+    move = price - entry
+    return (move if size > 0 else -move) * abs(size) / _HEALTH_WAD
+
+
+@_jit
+def _health_owed(size, snapshot, long_index, short_index):
+    """``jit_calls._owed``."""
+    if size == 0:
+        return 0.0
+    return ((long_index if size > 0 else short_index) - snapshot) * abs(size) / _HEALTH_WAD
+
+
+@_jit
+def units_health(units, account, isolated, market, params, tiers, price, pf, isolated_flag,
+                 collateral, fn, at):  # fmt: skip
+    """(equity, maintenance) of margin ``units`` (USD, in ``units`` order) as
+    :func:`simulator.mirror.sim.levels.unit_health` reads them from a fast venue: a cross
+    account's ``healthOf`` (``jit_calls.cross_health``: its terms summed over the markets in
+    order from 0.0, then added to its collateral), an isolated position's ``isolatedHealth``
+    (``jit_calls.isolated_health``; 0, 0 where the position is not isolated), each WAD value
+    ``/ 1e18``. ``account``, ``isolated``, ``market``: per unit; ``pf``: the venue's packed
+    position floats (rows ``at[0..3]``: size, entry, snapshot, margin); ``fn``: the funding at
+    now (rows: long index, short index); ``params``, ``tiers``: the venue's packed parameters
+    (the maintenance base and tier count at columns ``at[4]``, ``at[5]``; ``at[6]`` the
+    maintenance tiers' index)."""
+    size, entry, snapshot, margin = pf[at[0]], pf[at[1]], pf[at[2]], pf[at[3]]
+    li, si = fn[0], fn[1]
+    n = price.shape[0]
+    k = units.shape[0]
+    eq_out = np.empty(k)
+    mm_out = np.empty(k)
+    for i in range(k):
+        u = units[i]
+        a = account[u]
+        if isolated[u]:
+            m = market[u]
+            if isolated_flag[a, m]:
+                s = size[a, m]
+                pm = price[m]
+                eq = (margin[a, m] + _health_upnl(s, entry[a, m], pm)) - _health_owed(
+                    s, snapshot[a, m], li[m], si[m])  # fmt: skip
+                mm = _health_maintenance(params, tiers, m, s, pm, at)
+            else:
+                eq, mm = 0.0, 0.0
+        else:
+            value, maint = 0.0, 0.0
+            for j in range(n):
+                s = size[a, j]
+                v, x = 0.0, 0.0
+                if s != 0 and not isolated_flag[a, j]:
+                    pj = price[j]
+                    v = _health_upnl(s, entry[a, j], pj) - _health_owed(s, snapshot[a, j], li[j],
+                                                                        si[j])  # fmt: skip
+                    x = _health_maintenance(params, tiers, j, s, pj, at)
+                value += v
+                maint += x
+            eq = collateral[a] + value
+            mm = maint
+        eq_out[i] = eq / _HEALTH_WAD
+        mm_out[i] = mm / _HEALTH_WAD
+    return eq_out, mm_out
+
+
+@_jit
+def _read_and_store(units, unit_t, trader_t, view_t, venue_t, fn, params, tiers):
+    """:func:`units_health` of ``units`` written into their rows' views
+    (:func:`store_units`); the reads returned. ``unit_t``: the margin units' arrays
+    (unit of row, rows by unit, unit start, account, isolated, market, the book's market of
+    each row, the markets' maintenance fractions or none, and the flags of :func:`store_units`
+    (a maintenance fraction, the funding, the scale) as a bool array); ``trader_t``: the
+    traders' state (size, side, entry, collateral put in; the views written: equity,
+    maintenance, read price, read funding index, read margin scale); ``view_t``: the oracle
+    prices, the engine's funding index (M, 2) and the margin scale; ``venue_t``: the venue's
+    price, packed position floats, isolated flags, collateral and ``at``."""
+    eq, mm = units_health(units, unit_t[3], unit_t[4], unit_t[5], params, tiers, venue_t[0],
+                          venue_t[1], venue_t[2], venue_t[3], fn, venue_t[4])  # fmt: skip
+    flags = unit_t[8]
+    index = view_t[1]
+    flat = np.empty(index.shape[0] * 2)
+    for m in range(index.shape[0]):
+        flat[2 * m] = index[m, 0]
+        flat[2 * m + 1] = index[m, 1]
+    store_units(units, eq, mm, unit_t[3].shape[0], unit_t[1], unit_t[2], trader_t[0],
+                trader_t[1], trader_t[2], trader_t[3], unit_t[6], view_t[0], flags[0],
+                unit_t[7], trader_t[4], trader_t[5], trader_t[6], flags[1], flat, trader_t[7],
+                flags[2], view_t[2], trader_t[8])  # fmt: skip
+    return eq, mm
+
+
+@_jit
+def keepers_pending(eq, mm, notional, notional_row, since, trade_rows, step, everyone, plan,
+                    have_fn, consts, unit_t, fractions, trader_t, view_t, venue_t, fn, params,
+                    tiers, out):  # fmt: skip
+    """The keepers' pass on the pending block of a fast mirror step, in one dispatch:
+    the watch list (:func:`watch_rows`: every open unit when ``everyone`` or a refresh step),
+    the units touched by the block's calls so far (the units of ``trade_rows``, sorted and
+    distinct), the units confirmed (:func:`simulator.engine.keepers.confirm_list`: the watch
+    list's within the confirm band of maintenance or of the backstop threshold, or touched;
+    all of it when ``everyone``), read (:func:`units_health`) and written into their rows'
+    views and into ``eq`` / ``mm`` in place, then, when ``plan``, the liquidatable marks
+    (:func:`track_liquidatable`'s loop, written into ``since`` in place) and the keepers'
+    liquidations (:func:`unit_fractions`, :func:`plan_rows`; the keepers' plan of
+    :func:`simulator.mirror.sim.keepers.plan`).
+
+    ``consts``: watch ratio, confirm band, gas cost (USD), minimum profit (USD), refresh
+    period (steps), capacity, reaction delay (steps), whether there is a backstop threshold;
+    ``fractions``: per market, the keeper reward and the backstop threshold (empty without);
+    the rest as :func:`_read_and_store` takes them. ``out``: three int64 rows of at least one
+    place per unit, into which the watch list, the touched units and the targets are written
+    (their counts returned: no array is returned, each would cost the caller a Python call).
+    Returns (status, watch count, touched count, confirmed count, target count): status 1
+    when units are to be read and ``have_fn`` is False (nothing written but ``out``: call
+    again with the funding at now, ``fn``), else 0."""
+    ratio, band = consts[0], consts[1]
+    refresh = int(consts[4])
+    full = everyone or step % refresh == 0
+    watch = watch_rows(eq, mm, notional, since, full, ratio)
+    n_watch = watch.shape[0]
+    out[0, :n_watch] = watch
+    unit_of_row = unit_t[0]
+    count = notional.shape[0]
+    changed = np.zeros(count, dtype=np.bool_)
+    first = np.empty(trade_rows.shape[0], dtype=np.int64)  # each touched unit once
+    n_touched = 0
+    for i in range(trade_rows.shape[0]):
+        u = unit_of_row[trade_rows[i]]
+        if not changed[u]:
+            changed[u] = True
+            first[n_touched] = u
+            n_touched += 1
+    out[1, :n_touched] = np.sort(first[:n_touched])
+    if everyone or n_watch == 0:
+        confirm = watch
+    else:
+        has_backstop = consts[7] != 0
+        backstop = fractions[1]
+        if has_backstop:
+            backstop = unit_fractions(unit_of_row, unit_t[6], notional_row, count, False,
+                                      notional, fractions[0], True, fractions[1], unit_t[4])[1]  # fmt: skip
+        keep = np.empty(n_watch, dtype=np.int64)
+        k = 0
+        for w in watch:
+            near = abs(eq[w] - mm[w]) < band * mm[w]
+            if has_backstop:
+                near = near | (abs(eq[w] - backstop[w] * mm[w]) < band * mm[w])
+            if near or changed[w]:
+                keep[k] = w
+                k += 1
+        confirm = keep[:k]
+    n_confirm = confirm.shape[0]
+    if n_confirm and not have_fn:
+        return 1, n_watch, n_touched, n_confirm, 0
+    if n_confirm:
+        got_eq, got_mm = _read_and_store(confirm, unit_t, trader_t, view_t, venue_t, fn, params,
+                                         tiers)  # fmt: skip
+        for i in range(n_confirm):
+            eq[confirm[i]] = got_eq[i]
+            mm[confirm[i]] = got_mm[i]
+    if not plan:
+        return 0, n_watch, n_touched, n_confirm, 0
+    marked = 0
+    for u in range(count):  # track_liquidatable's loop, in place (each place reads its own)
+        started = since[u] if since[u] >= 0 else step
+        since[u] = started if (notional[u] > 0) & (eq[u] < mm[u]) else -1
+        marked += since[u] >= 0
+    n_targets = 0
+    if marked:
+        reward = unit_fractions(unit_of_row, unit_t[6], notional_row, count, True, notional,
+                                fractions[0], False, fractions[1], unit_t[4])[0]  # fmt: skip
+        one = np.zeros(1)
+        targets = plan_rows(eq, mm, notional, since, step, int(consts[5]), int(consts[6]),
+                            reward, 1, consts[2], consts[3], False, one, 0)[1]  # fmt: skip
+        n_targets = targets.shape[0]
+        out[2, :n_targets] = targets
+    return 0, n_watch, n_touched, n_confirm, n_targets
+
+
+@_jit
+def read_candidates(targets, touched, watch, with_watch, extra, count, unit_t, trader_t,
+                    view_t, venue_t, fn, params, tiers):  # fmt: skip
+    """The step's end on a fast mirror: the units ``targets``, ``touched``, ``extra`` (the ADL
+    winners') and, when ``with_watch``, ``watch`` -- sorted and distinct -- read
+    (:func:`units_health`) and written into their rows' views (:func:`_read_and_store`).
+    Returns how many were read."""
+    chosen = np.zeros(count, dtype=np.bool_)
+    for u in targets:
+        chosen[u] = True
+    for u in touched:
+        chosen[u] = True
+    for u in extra:
+        chosen[u] = True
+    if with_watch:
+        for u in watch:
+            chosen[u] = True
+    candidates = np.flatnonzero(chosen)
+    if candidates.shape[0]:
+        _read_and_store(candidates, unit_t, trader_t, view_t, venue_t, fn, params, tiers)
+    return candidates.shape[0]

@@ -19,6 +19,7 @@ import numpy as np
 
 from simulator.agents import keepers as keeper_agents
 from simulator.engine import adl as engine_adl
+from simulator.engine import jit_rows
 from simulator.engine import keepers as engine_keepers
 from simulator.engine.context import Action, Context
 from simulator.engine.events import _FLAT_BASE, _set_outcome, _side, event_row, final_bad_debt_row
@@ -34,14 +35,69 @@ def active(ctx: Context) -> bool:
     return any(p in engine_adl.CALLED_POLICIES for p in ctx.adl_policy)
 
 
+#: ``ctx.memo`` key of :func:`leave_deficit`'s fixed inputs (:func:`_deficit_inputs`).
+DEFICIT_MEMO = "mirror.adl.deficit_inputs"
+
+
+def _deficit_inputs(ctx: Context) -> tuple | None:
+    """What :func:`simulator.engine.keepers.may_leave_deficit` reads that is fixed for the run:
+    the markets' skew scales and liquidation impact bands (fractions), the units' grouping and
+    the book's markets (int64); None when a governance change of a fill parameter makes the
+    answer True for the whole run. Kept in ``ctx.memo`` (:data:`DEFICIT_MEMO`)."""
+    change = ctx.scenario.controls.governance_change
+    value = None
+    if change is None or change.parameter not in engine_keepers._FILL_PARAMETERS:
+        params = [m.params for m in ctx.world.params.markets]
+        value = (
+            np.array([float(p.skew_scale) for p in params]),
+            np.array([p.max_liquidation_impact_bps / 1e4 for p in params]),
+            *ctx.units.grouping(),
+            np.asarray(ctx.world.book.market, dtype=np.int64),
+        )
+    ctx.memo[DEFICIT_MEMO] = value
+    return value
+
+
 def leave_deficit(
     ctx: Context, s: EngineState, targets: np.ndarray, eq, mm, oi_long, oi_short
 ) -> bool:
     """:func:`simulator.engine.keepers.may_leave_deficit` of the keepers' calls on ``targets``
-    (margin units): whether the ADL keeper acts on the ledgers after them (True) or before."""
-    # Positional fields (call, kind, who, market, unit): the same tuples, built faster.
-    actions = [Action(None, "liquidate", -1, -1, u) for u in targets.tolist()]  # type: ignore[arg-type]
-    return engine_keepers.may_leave_deficit(ctx, s, actions, eq, mm, oi_long, oi_short)
+    (margin units, an int64 array): whether the ADL keeper acts on the ledgers after them
+    (True) or before. Its compiled pass (:func:`simulator.engine.jit_rows.
+    deficit_bound_reached`) called directly, on the run's fixed inputs (:func:`_deficit_inputs`)."""
+    if (targets.__class__ is not np.ndarray or targets.dtype != _I64 or targets.ndim != 1
+            or (targets.shape[0] and targets.min() < 0)):  # fmt: skip
+        # Positional fields (call, kind, who, market, unit): the same tuples, built faster.
+        actions = [Action(None, "liquidate", -1, -1, u) for u in list(targets)]  # type: ignore[arg-type]
+        return engine_keepers.may_leave_deficit(ctx, s, actions, eq, mm, oi_long, oi_short)
+    if not targets.shape[0]:
+        return False
+    memo = ctx.memo
+    fixed = memo[DEFICIT_MEMO] if DEFICIT_MEMO in memo else _deficit_inputs(ctx)
+    if fixed is None:
+        return True
+    scale, band, rows_by_unit, unit_start, market = fixed
+    count = unit_start.shape[0] - 1
+    if targets.max() >= count:
+        raise IndexError(f"leave_deficit: a unit out of 0..{count - 1} in {targets.tolist()}")
+    tr = s.trader
+    return bool(
+        jit_rows.deficit_bound_reached(
+            targets, count, rows_by_unit, unit_start, ctx.units.unit_of_row,
+            np.asarray(tr.size_base, dtype=np.float64), tr.side, market,
+            np.asarray(s.oracle_price_usd, dtype=np.float64), scale, band,
+            np.asarray(oi_long - oi_short, dtype=np.float64), _f64(eq), _f64(mm),
+            engine_keepers.CONFIRM_BAND,
+        )
+    )  # fmt: skip
+
+
+_I64 = np.dtype(np.int64)
+
+
+def _f64(a) -> np.ndarray:
+    """``a`` as float64 (itself when it is that)."""
+    return a if a.__class__ is np.ndarray and a.dtype == np.float64 else np.asarray(a, np.float64)
 
 
 def plan_and_execute(
@@ -54,6 +110,11 @@ def plan_and_execute(
     chain engine reads the ranking on the pending block after every call before the ADL
     keeper's). ``vault_size_wad``: the backstop vault's positions as the chain engine read them
     (with a vault: ranked after the traders)."""
+    for ledger in ledgers:  # a plain loop: most blocks have no bad debt in any market
+        if ledger["badDebtLongs"] or ledger["badDebtShorts"]:
+            break
+    else:  # no market has a deficit (:func:`simulator.engine.adl.called_deficits`): no call
+        return [], set(), 0
     jobs = engine_adl._jobs(ctx, s, {"ledgers": ledgers, "vault_size_wad": vault_size_wad})
     rows_out: list[dict] = []
     winner_rows: set[int] = set()

@@ -6,7 +6,16 @@ outcomes the chain engine derives from the calls' events
 (:func:`simulator.engine.events.decode_block`). This module's calls are liquidations only:
 with a backstop vault the keepers' plan and takeovers are
 :func:`simulator.mirror.sim.backstop.plan` / ``execute``, and the liquidations it leaves come
-here."""
+here.
+
+The step's keepers' segment: :func:`pending` (the watch list, the units touched by the
+block's calls, those confirmed on the pending block, read and stored, and the plan) and
+:func:`read_candidates` (the units read again after the block). On a fast venue each is one
+compiled call (:func:`simulator.engine.jit_rows.keepers_pending`,
+:func:`simulator.engine.jit_rows.read_candidates`); exact mode, a venue of
+:data:`~simulator.mirror.sim.jit_calls.HEALTH_MAX_MARKETS` markets or more and
+``full_health_every_step`` take the Python path (:func:`_pending_python`,
+:func:`_candidates_python`), which is the same computation call by call."""
 
 from __future__ import annotations
 
@@ -16,13 +25,212 @@ from functools import partial
 
 import numpy as np
 
+from simulator.engine import jit_rows
 from simulator.engine import keepers as engine_keepers
 from simulator.engine.context import Context
 from simulator.engine.events import _FLAT_BASE, _set_outcome, event_row, final_bad_debt_row
 from simulator.engine.state import LIQUIDATED, EngineState
 from simulator.mirror.fixed import WAD
-from simulator.mirror.sim.levels import to_float
+from simulator.mirror.sim import backstop, jit_calls
+from simulator.mirror.sim.levels import to_float, unit_health
 from simulator.mirror.sim.venue import Liquidation, Reverted, VenueState
+
+#: Where the fused kernels read the venue's packed arrays
+#: (:func:`simulator.engine.jit_rows.units_health`'s ``at``): the position floats' rows of
+#: size, entry, snapshot and margin, the parameters' columns of the maintenance base and tier
+#: count, and the tiers' index of the maintenance fraction.
+HEALTH_AT = np.array([jit_calls.P_SIZE, jit_calls.P_ENTRY, jit_calls.P_SNAPSHOT,
+                      jit_calls.P_MARGIN, jit_calls.P_MM_BASE, jit_calls.P_MM_TIERS,
+                      jit_calls.MM], dtype=np.int64)  # fmt: skip
+
+#: ``ctx.memo`` key of the run's fixed inputs of the fused kernels (:func:`_fused`; None: the
+#: Python path).
+FUSED_MEMO = "mirror.keepers.fused"
+
+_NONE = np.zeros(0)
+_NO_UNITS = np.zeros(0, dtype=np.int64)
+
+
+def _fused(ctx: Context, s: EngineState, venue: VenueState) -> tuple | None:
+    """The run's fixed inputs of the fused kernels, made at its first step and kept in
+    ``ctx.memo`` (:data:`FUSED_MEMO`): the constants (watch ratio, confirm band, gas cost and
+    minimum profit in USD, refresh period, capacity, reaction delay, whether there is a
+    backstop threshold), the margin units' arrays with the store's flags, the markets' keeper
+    reward and backstop fractions, whether the keepers' plan is the kernel's (no backstop
+    vault: its takeovers are :func:`simulator.mirror.sim.backstop.plan`'s), empty stand-ins
+    of the funding at now and the venue's parameters and tiers (a pass with nothing to read),
+    and the (3, units) buffer the pass writes its watch list, touched units and targets into
+    (a step's are views of it, dead by the next step's pass). None where the Python path runs: exact mode, :data:`~simulator.mirror.sim.
+    jit_calls.HEALTH_MAX_MARKETS` markets or more (the venue sums a health otherwise),
+    ``full_health_every_step``, or a traders' state without the funding and scale views."""
+    tr = s.trader
+    value = None
+    if (
+        not venue.exact_mode
+        and venue.n_markets < jit_calls.HEALTH_MAX_MARKETS
+        and not ctx.full_health_every_step
+        and tr.read_funding_index_usd is not None
+        and tr.read_margin_scale is not None
+    ):
+        units = ctx.units
+        rows_by_unit, unit_start = units.grouping()
+        fraction = units.maintenance_fraction
+        ks = ctx.scenario.keepers
+        has_backstop = ctx.backstop_fraction is not None
+        consts = np.array([
+            engine_keepers.WATCH_MARGIN_RATIO, engine_keepers.CONFIRM_BAND,
+            float(ks.gas_cost_usd), float(ks.min_profit_usd), engine_keepers.FULL_REFRESH_STEPS,
+            int(ks.count * ks.max_liquidations_per_block), int(ks.reaction_delay_steps),
+            1.0 if has_backstop else 0.0,
+        ], dtype=np.float64)  # fmt: skip
+        unit_t = (
+            units.unit_of_row, rows_by_unit, unit_start, units.account, units.isolated,
+            units.market, np.asarray(ctx.world.book.market, dtype=np.int64),
+            _NONE if fraction is None else np.asarray(fraction, dtype=np.float64),
+            np.array([fraction is not None, True, True]),
+        )  # fmt: skip
+        fractions = (
+            np.asarray(ctx.keeper_reward_fraction, dtype=np.float64),
+            np.asarray(ctx.backstop_fraction, dtype=np.float64) if has_backstop else _NONE,
+        )
+        value = (consts, unit_t, fractions, venue.backstop is None, np.zeros((3, 0)),
+                 np.zeros((0, jit_calls.N_PARAMS)), np.zeros((0, 2, 1, 3)),
+                 np.zeros((3, units.count), dtype=np.int64))  # fmt: skip
+    ctx.memo[FUSED_MEMO] = value
+    return value
+
+
+def pending(
+    ctx: Context, s: EngineState, venue: VenueState, t: int, eq: np.ndarray, mm: np.ndarray,
+    notional_row: np.ndarray, notional: np.ndarray, trade_rows, everyone: bool,
+) -> tuple[np.ndarray, np.ndarray, int, np.ndarray, int]:  # fmt: skip
+    """The keepers on the pending block of step ``t``: (watch list, units touched by
+    ``trade_rows``, how many units were confirmed, the units acted on in call order, how many
+    of the first are takeovers). The confirmed units are read on ``venue`` and written into
+    the traders' view and into ``eq`` / ``mm`` (the units' estimate, USD) in place;
+    ``s.liquidatable_since`` is updated (:func:`simulator.engine.keepers.watch_list`,
+    :func:`~simulator.engine.keepers.confirm_list`, :func:`plan` or
+    :func:`simulator.mirror.sim.backstop.plan`). ``everyone``: a full refresh (every open
+    unit read). On a fast venue one compiled call (two when units are read: the funding at now
+    is fetched only then)."""
+    memo = ctx.memo
+    fused = memo[FUSED_MEMO] if FUSED_MEMO in memo else _fused(ctx, s, venue)
+    if fused is None:
+        return _pending_python(ctx, s, venue, t, eq, mm, notional_row, notional, trade_rows,
+                               everyone)  # fmt: skip
+    consts, unit_t, fractions, plan_here, fn, params, tiers, out = fused
+    tr = s.trader
+    trader_t = (tr.size_base, tr.side, tr.entry_price_usd, tr.collateral_in_usd, tr.equity_usd,
+                tr.maintenance_usd, tr.read_price_usd, tr.read_funding_index_usd,
+                tr.read_margin_scale)  # fmt: skip
+    view_t = (s.oracle_price_usd, s.funding_index_usd, s.margin_scale)
+    venue_t = (venue.price, venue._position_floats, venue.isolated, venue.collateral, HEALTH_AT)
+    rows = np.asarray(trade_rows, dtype=np.int64)
+    have_fn = False
+    while True:
+        status, n_watch, n_touched, confirmed, n_targets = jit_rows.keepers_pending(
+            eq, mm, notional, notional_row, s.liquidatable_since, rows, t, everyone, plan_here,
+            have_fn, consts, unit_t, fractions, trader_t, view_t, venue_t, fn, params, tiers,
+            out,
+        )  # fmt: skip
+        if not status:
+            break
+        params, tiers = venue.jit_buffers()[:2]  # units to read: the funding at now
+        fn, have_fn = venue.funding_now()[1], True
+    watch, touched = out[0, :n_watch], out[1, :n_touched]
+    if plan_here:
+        return watch, touched, confirmed, out[2, :n_targets], 0
+    targets, takeovers = backstop.plan(ctx, s, t, eq, mm, notional_row, notional)
+    return watch, touched, confirmed, targets, takeovers
+
+
+def _pending_python(ctx, s, venue, t, eq, mm, notional_row, notional, trade_rows, everyone):
+    """:func:`pending` call by call (exact mode and the cases :func:`_fused` leaves out)."""
+    units = ctx.units
+    watch = engine_keepers.watch_list(ctx, s, t, eq, mm, notional, everyone=everyone)
+    # np.unique of a few units: the same sorted int64 array, without its Python layers.
+    touched = np.array(
+        sorted(set(units.unit_of_row[np.asarray(trade_rows, dtype=np.int64)].tolist())),
+        dtype=np.int64,
+    )
+    confirm = engine_keepers.confirm_list(
+        ctx, watch, eq, mm, notional_row, touched, everyone=everyone
+    )
+    if len(confirm):
+        got_eq, got_mm = unit_health(ctx, venue, confirm)
+        # Only the watch list's reads reach the traders' view: every unit confirmed is on
+        # it (:func:`~simulator.engine.keepers.confirm_list` picks from it) unless every
+        # open unit is read (``full_health_every_step``, off on the mirror).
+        keep = np.isin(confirm, watch) if ctx.full_health_every_step else None
+        store_read(ctx, s, confirm, got_eq, got_mm, keep=keep)
+        eq[confirm], mm[confirm] = got_eq, got_mm
+    if venue.backstop is None:
+        targets, takeovers = plan(ctx, s, t, eq, mm, notional_row, notional), 0
+    else:  # takeovers first (:mod:`~simulator.mirror.sim.backstop`)
+        targets, takeovers = backstop.plan(ctx, s, t, eq, mm, notional_row, notional)
+    return watch, touched, len(confirm), targets, takeovers
+
+
+def read_candidates(
+    ctx: Context, s: EngineState, venue: VenueState, targets: np.ndarray, touched: np.ndarray,
+    watch: np.ndarray, winner_rows: set[int], everyone: bool,
+) -> None:  # fmt: skip
+    """After the block: the units the keepers acted on (``targets``), those ``touched`` by
+    phase 1, the ADL winners' (``winner_rows``: book rows) and, unless ``everyone`` was read
+    on the pending block, the watch list, read on ``venue`` and written into the traders'
+    view -- sorted and distinct, as the chain engine's candidates. On a fast venue one
+    compiled call."""
+    memo = ctx.memo
+    fused = memo[FUSED_MEMO] if FUSED_MEMO in memo else _fused(ctx, s, venue)
+    if fused is None:
+        _candidates_python(ctx, s, venue, targets, touched, watch, winner_rows, everyone)
+        return
+    units = ctx.units
+    extra = (
+        units.unit_of_row[np.fromiter(winner_rows, dtype=np.int64)] if winner_rows else _NO_UNITS
+    )
+    with_watch = not everyone
+    if not (targets.shape[0] or touched.shape[0] or extra.shape[0]
+            or (with_watch and watch.shape[0])):  # fmt: skip
+        return  # nothing to read
+    unit_t = fused[1]
+    tr = s.trader
+    trader_t = (tr.size_base, tr.side, tr.entry_price_usd, tr.collateral_in_usd, tr.equity_usd,
+                tr.maintenance_usd, tr.read_price_usd, tr.read_funding_index_usd,
+                tr.read_margin_scale)  # fmt: skip
+    params, tiers = venue.jit_buffers()[:2]
+    jit_rows.read_candidates(
+        targets, touched, watch, with_watch, extra, unit_t[3].shape[0], unit_t,
+        trader_t, (s.oracle_price_usd, s.funding_index_usd, s.margin_scale),
+        (venue.price, venue._position_floats, venue.isolated, venue.collateral, HEALTH_AT),
+        venue.funding_now()[1], params, tiers,
+    )  # fmt: skip
+
+
+def _candidates_python(ctx, s, venue, targets, touched, watch, winner_rows, everyone) -> None:
+    """:func:`read_candidates` call by call."""
+    units = ctx.units
+    chosen = np.zeros(units.count, dtype=bool)
+    chosen[targets] = True
+    chosen[touched] = True
+    if winner_rows:
+        chosen[units.unit_of_row[np.fromiter(winner_rows, dtype=np.int64)]] = True
+    if not everyone:
+        chosen[watch] = True
+    candidates = np.flatnonzero(chosen)
+    if len(candidates):
+        store_read(ctx, s, candidates, *unit_health(ctx, venue, candidates))
+
+
+def store_read(ctx: Context, s: EngineState, units, equity, maintenance, keep=None) -> None:
+    """The traders' view of ``units`` read as (equity, maintenance) USD
+    (:meth:`simulator.engine.margin.MarginUnits.store` at the step's oracle prices, funding
+    index and margin scale; ``keep``: a mask of the units to write, None for all)."""
+    kept = slice(None) if keep is None else np.asarray(keep, dtype=bool)
+    ctx.units.store(
+        s.trader, np.asarray(units)[kept], equity[kept], maintenance[kept],
+        s.oracle_price_usd, ctx.world.book.market, s.funding_index_usd, s.margin_scale,
+    )  # fmt: skip
 
 
 def plan(
@@ -81,13 +289,14 @@ def execute_many(
     accounts, markets = units.account[us].tolist(), units.market[us].tolist()
     isolated = units.isolated[us].tolist()
     out: list[dict] = []
+    symbols = ctx.symbols
     for a, m, iso, done in zip(accounts, markets, isolated,
                                venue.liquidate_many(accounts, markets, isolated), strict=True):  # fmt: skip
-        if isinstance(done, Reverted):
-            out.append(event_row(t, "liquidate_reverted", market=ctx.symbols[m] if iso else None,
+        if done.__class__ is Reverted or isinstance(done, Reverted):
+            out.append(event_row(t, "liquidate_reverted", market=symbols[m] if iso else None,
                                  account=ctx.accounts[a], detail=str(done)))  # fmt: skip
         else:
-            out += liquidation_rows(ctx, s, done, t, row_of, decoded)
+            out += liquidation_rows(ctx, s, done, t, row_of, decoded, symbols)
     return out
 
 
@@ -98,22 +307,34 @@ def liquidation_rows(
     t: int,
     row_of: np.ndarray,
     decoded: list[Callable[[], None]],
+    symbols: list[str] | None = None,
 ) -> list[dict]:
     """The rows of one liquidation's ``Liquidated`` events (sizes and outcomes written into
     the traders' rows as the chain engine does), then its ``DeficitAttributed`` (an insurance
     payout) and ``BadDebtRecorded`` rows. ``row_of``: the book row of every (account, market),
-    -1 for none; the rows' updates go to ``decoded``."""
+    -1 for none; the rows' updates go to ``decoded``. ``symbols``: ``ctx.symbols`` when the
+    caller holds them."""
     out: list[dict] = []
-    account, symbols = ctx.accounts[done.account], ctx.symbols
+    account = ctx.accounts[done.account]
+    if symbols is None:
+        symbols = ctx.symbols
     row_of_market = row_of[done.account].tolist()  # the account's book row per market
     closes: list[tuple[int, float, bool]] = []  # (row, base units closed, whole), decoded later
     # The ``Liquidated`` rows built as :func:`event_row` builds them (same keys, same order,
     # ``notional_usd`` size × price), their WAD values read as :func:`to_float` reads them
-    # (one list per field: no call per value on the per-event path).
-    for m, closed, size, price, amount, full in zip(
-        done.markets, done.closed, _floats_of(done.closed), _floats_of(done.fill),
-        _floats_of(done.penalty), done.full, strict=True,
-    ):  # fmt: skip
+    # (inlined for a float, fast mode's, and a Python int, exact mode's: no call per value
+    # on the per-event path; :func:`_float_of` for any other type).
+    for m, closed, fill, penalty, full in zip(
+        done.markets, done.closed, done.fill, done.penalty, done.full, strict=True
+    ):
+        c = closed.__class__
+        size = closed / 1e18 if c is float else (closed / WAD if c is int else _float_of(closed))
+        c = fill.__class__
+        price = fill / 1e18 if c is float else (fill / WAD if c is int else _float_of(fill))
+        c = penalty.__class__
+        amount = (
+            penalty / 1e18 if c is float else (penalty / WAD if c is int else _float_of(penalty))
+        )
         size = abs(size)
         row = row_of_market[m]
         if row >= 0:
@@ -145,10 +366,9 @@ def liquidation_rows(
     return out
 
 
-def _floats_of(values: list) -> list[float]:
-    """:func:`to_float` of each of ``values`` (WAD: Python ints in exact mode, floats in fast
-    mode), value for value."""
-    return [x / WAD if isinstance(x, int) else float(x) / 1e18 for x in values]
+def _float_of(x) -> float:
+    """:func:`to_float` of ``x`` (WAD: a Python int in exact mode, a float in fast mode)."""
+    return x / WAD if isinstance(x, int) else float(x) / 1e18
 
 
 def decode_liquidated(s: EngineState, closes: list[tuple[int, float, bool]], t: int) -> None:

@@ -180,7 +180,6 @@ class MirrorEngine:
     def step(self) -> StepOutcome:
         """Run step ``state.step + 1``'s block; return its rows."""
         s, ctx, venue = self.state, self.ctx, self.venue
-        units = ctx.units
         s.step += 1
         t = s.step
         venue.begin_block(self.world.start_timestamp_s + t * self.scenario.step_seconds)
@@ -247,27 +246,12 @@ class MirrorEngine:
         # nowhere else): the keepers' estimate, written in place where confirmed.
         eq, mm = unit_eq, unit_mm
         everyone = socialized or t % engine_keepers.FULL_REFRESH_STEPS == 0
-        watch = engine_keepers.watch_list(ctx, s, t, eq, mm, notional, everyone=everyone)
-        # np.unique of a few units: the same sorted int64 array, without its Python layers.
-        touched = np.array(
-            sorted(set(units.unit_of_row[np.asarray(trade_rows, dtype=np.int64)].tolist())),
-            dtype=np.int64,
+        # The watch list, the units the block's calls touched, those confirmed (read, stored
+        # in the traders' view and in eq / mm) and the keepers' plan (takeovers first with a
+        # backstop vault): one compiled call on a fast venue (:func:`keepers.pending`).
+        watch, touched, confirmed, targets, takeovers = keepers.pending(
+            ctx, s, venue, t, eq, mm, notional_row, notional, trade_rows, everyone
         )
-        confirm = engine_keepers.confirm_list(
-            ctx, watch, eq, mm, notional_row, touched, everyone=everyone
-        )
-        if len(confirm):
-            got_eq, got_mm = unit_health(ctx, venue, confirm)
-            # Only the watch list's reads reach the traders' view: every unit confirmed is on
-            # it (:func:`~simulator.engine.keepers.confirm_list` picks from it) unless every
-            # open unit is read (``full_health_every_step``, off on the mirror).
-            keep = np.isin(confirm, watch) if ctx.full_health_every_step else None
-            self._store(s, confirm, got_eq, got_mm, keep=keep)
-            eq[confirm], mm[confirm] = got_eq, got_mm
-        if venue.backstop is None:
-            targets, takeovers = keepers.plan(ctx, s, t, eq, mm, notional_row, notional), 0
-        else:  # takeovers first (:mod:`~simulator.mirror.sim.backstop`)
-            targets, takeovers = backstop.plan(ctx, s, t, eq, mm, notional_row, notional)
 
         # ---- the keepers' calls, then the ADL keeper's, in block order ------------------------
         # The ADL keeper acts on the ledgers after the keepers' calls when they may leave a
@@ -283,7 +267,7 @@ class MirrorEngine:
         # market-making vault in phase 1 is then seen next block); the spot phase's inputs
         # likewise, without a read the last levels less the closes with the flow's and the
         # vault's trades; the state after the keepers' calls when they may leave a deficit.
-        read_pending = len(confirm) > 0 or len(lp_actions) > 0
+        read_pending = confirmed > 0 or len(lp_actions) > 0
         ledgers = (
             (venue.ledgers() if read_pending else self._last_levels["ledgers"])
             if with_adl
@@ -296,15 +280,17 @@ class MirrorEngine:
                 ctx, s, self._last_levels, decisions.close, self.flow, vault_block
             )
         )
-        after_keepers = len(targets) > 0 and adl.leave_deficit(
+        acted = targets.shape[0]
+        after_keepers = acted > 0 and adl.leave_deficit(
             ctx, s, targets, eq, mm, spot_in["oi_long_base"], spot_in["oi_short_base"]
         )
-        for u in targets[:takeovers]:
-            step_events += backstop.execute(ctx, s, venue, int(u), t, decoded)
-        step_events += keepers.execute_many(
-            ctx, s, venue, targets[takeovers:], t, self.row_of, decoded
-        )  # the liquidations in block order, batched
-        transactions += len(targets)
+        if acted:
+            for u in targets[:takeovers]:
+                step_events += backstop.execute(ctx, s, venue, int(u), t, decoded)
+            step_events += keepers.execute_many(
+                ctx, s, venue, targets[takeovers:], t, self.row_of, decoded
+            )  # the liquidations in block order, batched
+        transactions += acted
         if after_keepers:
             spot_in = spot.spot_inputs(ctx, venue, self.spot)
         winner_rows: set[int] = set()
@@ -328,21 +314,13 @@ class MirrorEngine:
         step_events += mm_vault.record(ctx, s, vault_block, t, self._last_levels)
 
         # ---- mined: levels, the touched and watched units read again, rows --------------------
-        # Sorted and distinct, as the chain engine's candidates: marked, then listed.
-        chosen = np.zeros(units.count, dtype=bool)
-        chosen[targets] = True
-        chosen[touched] = True
-        if winner_rows:
-            chosen[units.unit_of_row[np.fromiter(winner_rows, dtype=np.int64)]] = True
-        if not everyone:
-            chosen[watch] = True
-        candidates = np.flatnonzero(chosen)
         levels = self._last_levels = self._levels()
         s.transactions += transactions
         s.margin_scale = levels["margin_scale"].copy()
         s.mm_vault_size_base = levels["mm_vault_size_base"].copy()
-        if len(candidates):
-            self._store(s, candidates, *unit_health(ctx, venue, candidates))
+        # The candidates, sorted and distinct as the chain engine's, read and stored: one
+        # compiled call on a fast venue (:func:`keepers.read_candidates`).
+        keepers.read_candidates(ctx, s, venue, targets, touched, watch, winner_rows, everyone)
         ended = np.flatnonzero(s.outcome_step == t)  # then those whose PnL is not yet taken
         ended = ended[np.isnan(s.realized_pnl_usd[ended])]
         s.realized_pnl_usd[ended] = s.trader.equity_usd[ended] - s.trader.collateral_in_usd[ended]
