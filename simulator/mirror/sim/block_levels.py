@@ -65,6 +65,9 @@ LEVEL_ROWS = ("index_usd", "oi_long_base", "oi_short_base", "funding_rate_per_ho
 (L_INDEX, L_OI_LONG, L_OI_SHORT, L_PER_HOUR, L_PER_DAY, L_SCALE, L_BAD_DEBT, L_FEES, L_SOCIALIZED,
  L_MARK, L_AMM_USD, L_AMM_BASE, L_AMM_PRICE, L_VAULT_SIZE) = range(len(LEVEL_ROWS))  # fmt: skip
 
+#: :func:`~simulator.mirror.sim.levels.levels_of`'s keys of the table's rows, in its order.
+_DICT_ORDER = (*LEVEL_ROWS[:6], *AMM_LEVELS, *LEVEL_ROWS[6:10])
+
 #: The rows of :attr:`LevelTab.state`: the :class:`~simulator.engine.state.EngineState` arrays
 #: that are views of them (each the copy of a level the state keeps).
 STATE_ROWS = ("margin_scale", "amm_price_usd", "mm_vault_size_base", "last_bad_debt_usd",
@@ -229,14 +232,16 @@ class LevelTab:
         ``previous_*`` when it builds rows."""
         self.zero_ledgers = list(map(dict, repeat(ZERO_LEDGER, m)))
         """The ledgers while every ledger field is 0 (read, never written, by the phases)."""
-        self.levels: dict[str, Any] = {name: self.table[k] for k, name in enumerate(LEVEL_ROWS)}
-        """The levels dict (:func:`~simulator.mirror.sim.levels.levels_of`'s keys), its arrays
-        the table's rows."""
-        self.levels.update(
-            insurance_fund_usd=0.0, vault_assets_usd=0.0, vault_supply=0,
-            vault_size_wad=np.zeros(m, dtype=object), mm_vault_equity_usd=np.nan,
-            ledgers=self.zero_ledgers, extra=[],
-        )  # fmt: skip
+        row = dict(zip(LEVEL_ROWS, self.table, strict=True))
+        self.levels: dict[str, Any] = {
+            **{name: row[name] for name in _DICT_ORDER},
+            "insurance_fund_usd": 0.0, "vault_assets_usd": 0.0, "vault_supply": 0,
+            "vault_size_wad": np.zeros(m, dtype=object),
+            "mm_vault_size_base": row["mm_vault_size_base"], "mm_vault_equity_usd": np.nan,
+            "ledgers": self.zero_ledgers, "extra": [],
+        }  # fmt: skip
+        """The levels dict (:func:`~simulator.mirror.sim.levels.levels_of`'s keys, in its
+        order), its arrays the table's rows."""
         self._no_figures = (np.zeros((1, 11, m)), np.zeros((1, 6)), np.zeros(1, dtype=bool))
 
     def read(self, venue: VenueState, book: Any, s: EngineState | None = None) -> dict[str, Any]:
