@@ -447,8 +447,19 @@ def run_phase(ctx: Context, s: EngineState, book: SpotBook, t: int, inputs: dict
         s.arb_inventory if tab.arbitrage else s.arb_inventory[:0], ctx.exogenous_usd, t,
         permanent, transient, metaorder, tab.params, tab.scalars, tab.impact, out,
     )  # fmt: skip
-    if count:
-        book.swap_rows(out[:count], tab.arbitrageurs, tab.hedger, s)
+    if not count:
+        return 0
+    rows = out[:count]
+    if book._ints is None and book._arbitrageurs is tab.arbitrageurs:  # holders checked
+        # SpotBook.swap_rows' compiled call, inlined; what it leaves goes on through it
+        code, start = jit_amm.execute(
+            rows, 0, book._no_amount, book.reserves, book.fee_bps, book.collateral, book.base,
+            tab.n_arbitrageurs, book._levels, s.hedged_base, s.hedger_inventory, s.arb_inventory,
+        )  # fmt: skip
+        if code == jit_amm.DONE:
+            return count
+        rows = rows[start:]  # the rows before it executed
+    book.swap_rows(rows, tab.arbitrageurs, tab.hedger, s)
     return count
 
 
@@ -472,6 +483,7 @@ class _PhaseTab:
         impact arrays are these (checked by identity)."""
         self.arbitrage = bool(ctx.world.arbitrageurs)
         self.arbitrageurs, self.hedger = ctx.world.arbitrageurs, ctx.world.hedger
+        self.n_arbitrageurs = len(self.arbitrageurs)
 
     @classmethod
     def of(cls, ctx: Context) -> _PhaseTab:
