@@ -24,6 +24,7 @@ from mirror_run_helpers import feedback_scenarios, parse, small_scenarios
 from simulator.engine import metrics
 from simulator.engine import spot as engine_spot
 from simulator.engine.metrics import FIGURES_MEMO, StepFigures
+from simulator.mirror import jit_amm
 from simulator.mirror.run import EVALUATION_EVENT_KINDS
 from simulator.mirror.sim import MirrorEngine, block_levels, mm_vault
 from simulator.mirror.sim import spot as mirror_spot
@@ -382,15 +383,25 @@ def test_spot_phase_equals_its_old_form_on_drawn_states(seed):
     ctx, s, book = engine.ctx, _state_copy(engine.state), engine.spot
     m = engine.venue.n_markets
     inputs = mirror_spot.spot_inputs(ctx, engine.venue, book)
-    swaps = python = 0
+    swaps = python = converted = 0
     for trial in range(40):
         scale = 10.0 ** rng.uniform(-6, 30 if trial % 4 == 0 else 8, m)
         mine_s, mine_book = _state_copy(s), copy.deepcopy(book)
+        mine_book._arbitrageurs = ctx.world.arbitrageurs  # as the run's book holds them
         mine_s.hedged_base = s.hedged_base + rng.normal(0, 1, m) * scale
         mine_s.hedger_inventory = s.hedger_inventory * 10.0 ** rng.uniform(-3, 25, (m, 2))
         if trial % 8 == 0:  # a sale beyond the digits (1e47 wei): on in Python ints
             mine_s.hedged_base[0] = 1e30
             mine_s.hedger_inventory[0, 1] = 1e29
+        if trial % 8 == 4 and mine_book.level_floats is not None:
+            # sales the kernel hands to Python to convert (2**62 base units and more), from
+            # a hedger that holds them: the swaps go through, then the later rows' compiled
+            hedger = mine_book.holders.index(ctx.world.hedger)
+            for j in range(m):
+                jit_amm.to_digits(10**40, mine_book.base[hedger, j])
+            mine_s.hedged_base[:] = 6e18 * rng.uniform(1, 2, m)
+            mine_s.hedger_inventory[:, 1] = 5e18 * rng.uniform(1, 2, m)
+            converted += 1
         mine_s.arb_inventory = s.arb_inventory.copy()
         drawn = {**inputs, "oi_long_base": inputs["oi_long_base"] * rng.uniform(0, 3, m),
                  "oi_short_base": inputs["oi_short_base"] * rng.uniform(0, 3, m)}  # fmt: skip
@@ -407,3 +418,4 @@ def test_spot_phase_equals_its_old_form_on_drawn_states(seed):
         swaps += got
         python += mine_book.python_swaps
     assert swaps > 0 and python > 0  # some swaps went through Python ints
+    assert converted > 0
