@@ -419,3 +419,28 @@ def test_spot_phase_equals_its_old_form_on_drawn_states(seed):
         python += mine_book.python_swaps
     assert swaps > 0 and python > 0  # some swaps went through Python ints
     assert converted > 0
+
+
+def test_block_end_with_the_book_in_python_ints(monkeypatch):
+    """The levels read with the spot book in Python ints (its levels from the ints, not the
+    compiled floats), every step checked against the old forms."""
+    d = {
+        "name": "book-ints",
+        "seed": 9,
+        "steps": 8,
+        "step_seconds": 60,
+        "markets": [{"symbol": s, "path": {"beta": 1.0, "vol_per_year": 0.8}}
+                    for s in ("BTC", "ETH")],
+        "traders": {"kind": "random", "count": 12},
+        "price_path": {"kind": "factor", "factor": {"vol_per_year": 0.6}},
+        "arbitrageurs": {"count": 2, "capital_usd": 50_000, "max_trade_fraction": 0.25},
+        "amm": {"liquidity_usd": 200_000},
+    }  # fmt: skip
+    with monkeypatch.context() as patch:
+        checked = _Checked(patch)
+        engine = MirrorEngine(parse(d), mode="fast")
+        engine.spot._hold(engine.spot.ints())
+        assert engine.spot.level_floats is None
+        engine.run()
+    assert checked.calls["mined"] == 9 and checked.calls["swaps"] > 0
+    assert engine.spot.python_swaps > 0
