@@ -56,24 +56,7 @@ def step_rows(
     step's figures the summary reads (the rows are the same with or without it; with one of
     ``rows=False`` the step's rows are not built and the list is empty).
     """
-    # One pass over the events: each market's liquidations and ADL summaries, in event order
-    # (the sums below add them in that order). One dict lookup per event names its group.
-    liquidations: list[dict[str, Any]] = []
-    liquidations_of: dict[Any, list[dict[str, Any]]] = {}
-    adl_of: dict[Any, list[dict[str, Any]]] = {}
-    final_of: dict[Any, list[dict[str, Any]]] = {}
-    for e in events:
-        kind = e["kind"]
-        if kind not in _GROUP_OF_KIND:
-            continue
-        g = _GROUP_OF_KIND[kind]
-        if g == _LIQUIDATION:
-            liquidations.append(e)
-            liquidations_of.setdefault(e.get("market"), []).append(e)
-        elif g == _ADL:
-            adl_of.setdefault(e.get("market"), []).append(e)
-        else:
-            final_of.setdefault(e.get("market"), []).append(e)
+    liquidations, liquidations_of, adl_of, final_of = _grouped(events)
 
     vault_equity = _mm_vault_equity(levels)
     # The per-market values as one float64 table (each row converted as ``np.asarray(x,
@@ -175,6 +158,41 @@ def step_rows(
     return rows + [venue_total_row_of(rows, sums, accounts_liquidated=accounts, venue=venue)]
 
 
+def _grouped(events: Iterable[dict[str, Any]]) -> tuple[list, dict, dict, dict]:
+    """One pass over the events: the liquidations, and each market's liquidations, ADL
+    summaries and final bad debt rows, in event order (the sums add them in that order). One
+    dict lookup per event names its group."""
+    liquidations: list[dict[str, Any]] = []
+    liquidations_of: dict[Any, list[dict[str, Any]]] = {}
+    adl_of: dict[Any, list[dict[str, Any]]] = {}
+    final_of: dict[Any, list[dict[str, Any]]] = {}
+    for e in events:
+        kind = e["kind"]
+        if kind not in _GROUP_OF_KIND:
+            continue
+        g = _GROUP_OF_KIND[kind]
+        if g == _LIQUIDATION:
+            liquidations.append(e)
+            liquidations_of.setdefault(e.get("market"), []).append(e)
+        elif g == _ADL:
+            adl_of.setdefault(e.get("market"), []).append(e)
+        else:
+            final_of.setdefault(e.get("market"), []).append(e)
+    return liquidations, liquidations_of, adl_of, final_of
+
+
+def keep_event_figures(figures: StepFigures, step: int, events: Iterable[dict[str, Any]]) -> None:
+    """Step ``step``'s flows and liquidated accounts in ``figures`` from its event rows, as
+    :func:`step_rows` keeps them on a tuning path (``rows=False``): for a step whose other
+    figures were kept without it (:func:`simulator.mirror.sim.block_levels.end_block`, which
+    leaves no flows and no accounts)."""
+    liquidations, liquidations_of, adl_of, final_of = _grouped(events)
+    _keep_flows(figures, step, figures.symbols, liquidations_of, adl_of, final_of)
+    figures.venue[step, _VENUE_AT["accounts_liquidated"]] = len(
+        {e["account"] for e in liquidations}
+    )
+
+
 def _venue_of(levels: dict[str, Any], vault_equity: float | None, transactions: int) -> dict:
     """The venue-total row's own levels (:data:`_VENUE_FIGURES`' columns)."""
     vault_assets, supply = levels["vault_assets_usd"], levels["vault_supply"]
@@ -202,6 +220,22 @@ def _keep_figures(
 ) -> None:
     """:func:`step_rows`' figures of step ``step`` without its rows: a market's flows (only
     a market with events has any), summed as its row sums them, and the venue's levels."""
+    _keep_flows(figures, step, symbols, liquidations_of, adl_of, final_of)
+    accounts = len({e["account"] for e in liquidations})
+    figures.venue[step] = (*(venue[name] for name in _VENUE_FIGURES), accounts)
+    figures.filled[step] = True
+
+
+def _keep_flows(
+    figures: StepFigures,
+    step: int,
+    symbols: Sequence[str],
+    liquidations_of: dict[Any, list[dict[str, Any]]],
+    adl_of: dict[Any, list[dict[str, Any]]],
+    final_of: dict[Any, list[dict[str, Any]]],
+) -> None:
+    """A market's flows of step ``step`` (only a market with events has any), summed as its
+    row sums them."""
     if liquidations_of or adl_of or final_of:
         for m, symbol in enumerate(symbols):
             mine = liquidations_of.get(symbol) or ()
@@ -216,9 +250,6 @@ def _keep_figures(
                     sum(e["amount_usd"] for e in final),
                     len({e["account"] for e in mine}),
                 )
-    accounts = len({e["account"] for e in liquidations})
-    figures.venue[step] = (*(venue[name] for name in _VENUE_FIGURES), accounts)
-    figures.filled[step] = True
 
 
 #: The flows' step columns, in :data:`~simulator.results.SUMMED_STEP_COLUMNS`' order.

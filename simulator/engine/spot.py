@@ -121,7 +121,7 @@ class _Constants(NamedTuple):
     """The most swaps a step plans: M·(N+1)."""
 
 
-def _constants(ctx: Context) -> _Constants:
+def kernel_constants(ctx: Context) -> _Constants:
     """The kernel's constants of ``ctx`` (which nothing changes during a run), kept in the
     context's :attr:`~simulator.engine.context.Context.memo` with the scenario they were made
     from (its oracle model's and arbitrageurs' figures)."""
@@ -162,7 +162,7 @@ def plan_swaps(ctx: Context, s: EngineState, t: int, levels: dict[str, Any]) -> 
     outside market's log impact in ``s`` to the next step with the hedger's net sale added to
     the metaorder the square-root law prices (:mod:`simulator.prices.impact`'s metaorder form;
     ``s``'s three impact arrays are replaced, not written)."""
-    c = _constants(ctx)
+    c = kernel_constants(ctx)
     out = np.empty((c.capacity, _N_SWAP_COLUMNS))
     impact = np.empty((3, len(c.params)))
     # The arbitrageurs trade with the world's (none without any: their inventory's rows).

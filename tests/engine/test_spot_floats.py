@@ -26,6 +26,7 @@ from simulator.engine import spot as engine_spot
 from simulator.engine.context import Action
 from simulator.engine.oracle import run_oracle_model
 from simulator.mirror.sim import MirrorEngine
+from simulator.mirror.sim import spot as mirror_spot
 from simulator.prices.impact import decay_per_step
 from simulator.units import to_units, to_wad
 
@@ -206,19 +207,16 @@ def test_plan_spot_equals_its_former_body(d, monkeypatch):
     d["arbitrageurs"]["count"] = max(d["arbitrageurs"]["count"], 1)
     d["outside_market"]["volume_scale"] = 1e-3  # the hedger's sales move the outside market
     engine = MirrorEngine(parse(d), mode="fast")
-    # The mirror plans with plan_swaps (plan_spot's rows, before the calls): each step is
-    # checked there, plan_spot's own call to it passing through.
-    real_plan, real_swaps, checked, checking = engine_spot.plan_spot, engine_spot.plan_swaps, [], []
+    # The mirror's spot phase plans plan_swaps' rows (plan_spot's, before the calls) with its
+    # kernel: each step is checked on the phase's inputs before it runs.
+    real_plan, real_phase, checked = engine_spot.plan_spot, mirror_spot.run_phase, []
 
-    def plan_swaps(ctx, s, t, levels):
-        if not checking:
-            checking.append(True)
-            _check_step(real_plan, ctx, s, t, levels, checked)
-            checking.pop()
-        return real_swaps(ctx, s, t, levels)
+    def run_phase(ctx, s, book, t, levels):
+        _check_step(real_plan, ctx, s, t, levels, checked)
+        return real_phase(ctx, s, book, t, levels)
 
     with monkeypatch.context() as patch:
-        patch.setattr(engine_spot, "plan_swaps", plan_swaps)
+        patch.setattr(mirror_spot, "run_phase", run_phase)
         engine.run(on_step=lambda outcome: None)
     assert checked and any(n for n, _ in checked)
     assert any(arbs for _, arbs in checked)  # the arbitrageurs traded

@@ -19,9 +19,12 @@ from typing import Any
 import numpy as np
 
 from simulator.engine.context import Context
-from simulator.jit import kernel as _jit
 from simulator.mirror.fixed import UNIT, WAD
-from simulator.mirror.sim import backstop, jit_calls
+from simulator.mirror.sim import backstop
+from simulator.mirror.sim.block_levels import AMM_LEVELS as _AMM_LEVELS
+from simulator.mirror.sim.block_levels import AT as _AT
+from simulator.mirror.sim.block_levels import ZERO_LEDGER as _ZERO_LEDGER
+from simulator.mirror.sim.block_levels import level_floats as _level_floats
 from simulator.mirror.sim.venue import VenueState
 from simulator.units import from_units, from_wad_array
 
@@ -58,7 +61,7 @@ def levels_of(venue: VenueState, amm: dict[str, np.ndarray] | None = None) -> di
     :meth:`~simulator.mirror.sim.spot.SpotBook.levels`); NaN without them.
 
     Fast mode converts the per-market floats and prices the mark in one compiled call
-    (:func:`_level_floats`, the same IEEE divisions and sums as :func:`floats` of each, the
+    (:func:`~simulator.mirror.sim.block_levels.level_floats`, the same IEEE divisions and sums as :func:`floats` of each, the
     mark's formula as :meth:`~simulator.mirror.sim.venue.VenueState.mark`'s); exact mode
     converts each value from the chain's integer (:func:`floats`)."""
     f = venue.funding()
@@ -117,70 +120,6 @@ def levels_of(venue: VenueState, amm: dict[str, np.ndarray] | None = None) -> di
         "extra": [],
         **(backstop.levels(venue) if venue.backstop is not None else {}),
     }
-
-
-#: A market's ledger (:meth:`~simulator.mirror.sim.venue.VenueState.ledgers`) when all of its
-#: fields are 0.
-_ZERO_LEDGER = {"badDebtLongs": 0, "badDebtShorts": 0, "adlContractsLongs": 0,
-                "adlContractsShorts": 0, "finalBadDebtLongs": 0, "finalBadDebtShorts": 0}  # fmt: skip
-
-#: The spot AMMs' levels (:meth:`~simulator.mirror.sim.spot.SpotBook.levels`).
-_AMM_LEVELS = ("amm_reserve_usd", "amm_reserve_base", "amm_price_usd")
-
-
-#: Where :func:`_level_floats` reads the venue's packed arrays: the rows of the market floats
-#: (:data:`~simulator.mirror.sim.jit_calls.MARKET_FLOATS`: price, long and short open interest,
-#: fees, penalties), then the column of the packed parameters with the skew scale. Passed to
-#: the kernel (not read as globals, which numba would freeze into its cache).
-_AT = np.array([jit_calls.F_PRICE, jit_calls.F_LONG_OI, jit_calls.F_SHORT_OI, jit_calls.F_FEES,
-                jit_calls.F_PENALTIES, jit_calls.P_SKEW_SCALE], dtype=np.int64)  # fmt: skip
-
-
-@_jit
-def _level_floats(market_floats, at, rate, scale, params, bad_debt_longs, bad_debt_shorts,
-                  final_bad_debt, socialized, adl_contracts):  # fmt: skip
-    """Fast mode's per-market levels from the venue's WAD floats: the packed market floats
-    (rows ``at[:5]``: price, long and short open interest, fees, penalties), the funding rate
-    per day, the margin scale, the packed parameters (column ``at[5]``: the skew scale), the
-    bad debts (``final_bad_debt`` (M, 2)) and the socialized loss. Rows of one (10, M) array:
-    index, open interest long and short, funding rate per hour and per day, margin scale, bad
-    debt (outstanding and final), fees (with penalties), the socialized loss, each ``/ 1e18``
-    as :func:`floats` divides (the rate per hour the rate per day ``/ 24``, the sums in
-    :func:`levels_of`'s exact-mode order), and the mark: ``fillPrice(market, 0)`` as
-    :meth:`~simulator.mirror.sim.venue.VenueState.mark` prices it
-    (:func:`simulator.mirror.sim.scalar.fill_price` of the skew, a delta of 0), ``/ 1e18``.
-    With it, whether every market's ledger fields (the bad debts, outstanding and final, and
-    the contracts queued for ADL, ``adl_contracts`` (M, 2)) are 0 (what
-    :meth:`~simulator.mirror.sim.venue.VenueState.ledgers` reads)."""
-    m = rate.shape[0]
-    out = np.empty((10, m))
-    ledger_zero = True
-    for j in range(m):
-        if (bad_debt_longs[j] != 0 or bad_debt_shorts[j] != 0 or final_bad_debt[j, 0] != 0
-                or final_bad_debt[j, 1] != 0 or adl_contracts[j, 0] != 0
-                or adl_contracts[j, 1] != 0):  # fmt: skip
-            ledger_zero = False
-        price = market_floats[at[0], j]
-        long_oi = market_floats[at[1], j]
-        short_oi = market_floats[at[2], j]
-        out[0, j] = price / 1e18
-        out[1, j] = long_oi / 1e18
-        out[2, j] = short_oi / 1e18
-        per_day = rate[j] / 1e18
-        out[3, j] = per_day / 24.0
-        out[4, j] = per_day
-        out[5, j] = scale[j] / 1e18
-        debt = bad_debt_longs[j] + bad_debt_shorts[j] + final_bad_debt[j, 0] + final_bad_debt[j, 1]
-        out[6, j] = debt / 1e18
-        out[7, j] = (market_floats[at[3], j] + market_floats[at[4], j]) / 1e18
-        out[8, j] = socialized[j] / 1e18
-        skew_scale = params[j, at[5]]
-        mark = price
-        if skew_scale != 0:
-            fill = price + (2.0 * (long_oi - short_oi) + 0.0) * price / (2.0 * skew_scale)
-            mark = fill if fill > 0 else 0.0
-        out[9, j] = mark / 1e18
-    return out, ledger_zero
 
 
 def unit_health(

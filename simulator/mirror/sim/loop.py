@@ -39,6 +39,7 @@ from simulator.engine.state import EngineState, StepOutcome, advance_funding_ind
 from simulator.mirror.sim import (
     adl,
     backstop,
+    block_levels,
     flow,
     governance,
     jit_open,
@@ -135,6 +136,8 @@ class MirrorEngine:
         self.with_adl = adl.active(self.ctx)
         """Whether any market's policy has the ADL keeper call ``adl`` (fixed for the run:
         :attr:`~simulator.engine.context.Context.adl_policy`)."""
+        self.level_tab = None if mode == "exact" else block_levels.level_tab(self.ctx)
+        """Fast mode: the levels written in place (:mod:`~simulator.mirror.sim.block_levels`)."""
         self.state = self._initial_state()
 
     # -- state ---------------------------------------------------------------------------------
@@ -160,11 +163,17 @@ class MirrorEngine:
         s.step = -1
         return s
 
-    def _levels(self) -> dict[str, Any]:
+    def _levels(self, s: EngineState | None = None) -> dict[str, Any]:
         """The levels the chain engine reads after a block: the venue's and the pools'
-        (:func:`~simulator.mirror.sim.levels.levels_of`, the spot book's), with the
-        market-making vault's reads (:func:`~simulator.mirror.sim.mm_vault.with_levels`)."""
-        return mm_vault.with_levels(self.ctx, self.venue, levels_of(self.venue, self.spot.levels()))
+        (:func:`~simulator.mirror.sim.levels.levels_of`, the spot book's; fast mode in place,
+        :meth:`~simulator.mirror.sim.block_levels.LevelTab.read`, with ``s``'s copies of them),
+        with the market-making vault's reads (:func:`~simulator.mirror.sim.mm_vault.
+        with_levels`)."""
+        tab, venue = self.level_tab, self.venue
+        levels = (
+            levels_of(venue, self.spot.levels()) if tab is None else tab.read(venue, self.spot, s)
+        )
+        return mm_vault.with_levels(self.ctx, venue, levels)
 
     def _store(self, s: EngineState, units, equity, maintenance, keep=None) -> None:
         """The traders' view of ``units`` read as (equity, maintenance) USD
@@ -314,27 +323,39 @@ class MirrorEngine:
         step_events += mm_vault.record(ctx, s, vault_block, t, self._last_levels)
 
         # ---- mined: levels, the touched and watched units read again, rows --------------------
-        levels = self._last_levels = self._levels()
+        # Fast mode: the levels and the state's copies written in place, one compiled call
+        # before the traders' view is read, one after (:mod:`~simulator.mirror.sim.block_levels`).
+        tab = self.level_tab
+        levels = self._last_levels = self._levels(s)
         s.transactions += transactions
-        s.margin_scale = levels["margin_scale"].copy()
-        s.mm_vault_size_base = levels["mm_vault_size_base"].copy()
+        if tab is None:
+            s.margin_scale = levels["margin_scale"].copy()
+            s.mm_vault_size_base = levels["mm_vault_size_base"].copy()
         # The candidates, sorted and distinct as the chain engine's, read and stored: one
-        # compiled call on a fast venue (:func:`keepers.read_candidates`).
+        # compiled call on a fast venue (:func:`keepers.read_candidates`), after the block's
+        # margin scale is the state's.
         keepers.read_candidates(ctx, s, venue, targets, touched, watch, winner_rows, everyone)
-        ended = np.flatnonzero(s.outcome_step == t)  # then those whose PnL is not yet taken
-        ended = ended[np.isnan(s.realized_pnl_usd[ended])]
-        s.realized_pnl_usd[ended] = s.trader.equity_usd[ended] - s.trader.collateral_in_usd[ended]
-        s.amm_price_usd = levels["amm_price_usd"].copy()
-        rows = metrics.step_rows(
-            t, self.scenario.step_seconds, self.symbols, exo, levels, step_events, transactions,
-            previous_bad_debt_usd=s.last_bad_debt_usd, previous_fees_usd=s.last_fees_usd,
-            outside_usd=s.outside_price_usd[t], figures=ctx.memo.get(metrics.FIGURES_MEMO),
-        )  # fmt: skip
-        s.last_bad_debt_usd = levels["bad_debt_usd"].copy()
-        s.last_fees_usd = levels["fees_cum_usd"].copy()
-        s.last_fund_usd = levels["insurance_fund_usd"]
+        if tab is not None:  # the PnL taken, the state's last levels, the rows or figures
+            rows = tab.mined(ctx, s, t, self.scenario.step_seconds, self.symbols, exo,
+                             transactions, step_events)  # fmt: skip
+        else:
+            ended = np.flatnonzero(s.outcome_step == t)  # then those whose PnL is not yet taken
+            ended = ended[np.isnan(s.realized_pnl_usd[ended])]
+            s.realized_pnl_usd[ended] = (
+                s.trader.equity_usd[ended] - s.trader.collateral_in_usd[ended]
+            )
+            s.amm_price_usd = levels["amm_price_usd"].copy()
+            rows = metrics.step_rows(
+                t, self.scenario.step_seconds, self.symbols, exo, levels, step_events,
+                transactions, previous_bad_debt_usd=s.last_bad_debt_usd,
+                previous_fees_usd=s.last_fees_usd, outside_usd=s.outside_price_usd[t],
+                figures=ctx.memo.get(metrics.FIGURES_MEMO),
+            )  # fmt: skip
+            s.last_bad_debt_usd = levels["bad_debt_usd"].copy()
+            s.last_fees_usd = levels["fees_cum_usd"].copy()
+            s.last_fund_usd = levels["insurance_fund_usd"]
         kinds = ctx.event_kinds
-        if kinds is not None:  # the rarer kinds' rows were built: dropped here
+        if kinds is not None and step_events:  # the rarer kinds' rows were built: dropped here
             step_events = [e for e in step_events if e["kind"] in kinds]
         return StepOutcome(rows=rows, events=step_events)
 

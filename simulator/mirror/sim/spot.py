@@ -207,6 +207,9 @@ class SpotBook:
         self._arbitrageurs: list[str] | None = None
         """The arbitrageurs' list last checked against :attr:`holders` (by identity)."""
         self._no_amount = np.full(jit_amm.WIDTH, -1, dtype=np.int64)
+        self.level_floats: np.ndarray | None = None
+        """(3, M) the pools' float levels (:meth:`levels`' rows: USD, base units, price) that
+        the compiled swaps keep current; None while the book is in Python ints."""
         self._load(ints)
 
     # -- between the two forms -----------------------------------------------------------------
@@ -224,7 +227,7 @@ class SpotBook:
             or not all(jit_amm.fits(v) for v in values)
             or not all(0 <= f < jit_amm.BPS for f in ints.fee_bps)
         ):
-            self._ints = ints
+            self._hold(ints)
             return
         n_markets, width = len(ints.reserve_collateral), jit_amm.WIDTH
         self.holders = holders
@@ -240,8 +243,13 @@ class SpotBook:
             jit_amm.to_digits(v, self.collateral[self._row[h]])
         for (h, m), v in ints.base.items():
             jit_amm.to_digits(v, self.base[self._row[h], m])
-        self._levels = np.empty((3, n_markets))
+        self._levels = self.level_floats = np.empty((3, n_markets))
         jit_amm.refresh_levels(self.reserves, self._levels)
+
+    def _hold(self, ints: IntBook) -> None:
+        """Keep the book in Python ints ``ints`` from now on."""
+        self._ints = ints
+        self.level_floats = None
 
     def ints(self) -> IntBook:
         """The book in Python ints (a copy unless it is held so)."""
@@ -292,7 +300,7 @@ class SpotBook:
         from a swap whose integers leave the digits' range on."""
         if self._ints is None and arbitrageurs is not self._arbitrageurs:
             if self.holders[: len(arbitrageurs) + 1] != [*arbitrageurs, hedger]:
-                self._ints = self.ints()  # not the holders the digits were laid out for
+                self._hold(self.ints())  # not the holders the digits were laid out for
             self._arbitrageurs = arbitrageurs
         start = 0
         if self._ints is None:
@@ -312,7 +320,7 @@ class SpotBook:
                 given = jit_amm.to_digits(amount)
             if code == jit_amm.DONE:
                 return
-            self._ints = self.ints()  # Python ints from this swap on
+            self._hold(self.ints())  # Python ints from this swap on
         fills = self._ints.swap_rows_python(rows[start:], arbitrageurs, hedger)
         self.python_swaps += len(rows) - start
         if fills:
@@ -404,14 +412,90 @@ def spot_inputs(ctx: Context, venue: VenueState, book: SpotBook) -> dict[str, An
 
 def run_phase(ctx: Context, s: EngineState, book: SpotBook, t: int, inputs: dict[str, Any]) -> int:
     """Phase 3b on ``inputs`` (the state before the block's liquidations, as the chain engine
-    chose it): arbitrageurs then the hedger (:func:`simulator.engine.spot.plan_swaps`, which
-    also carries the outside market's impact), executed (:meth:`SpotBook.swap_rows`), the
-    agents' inventories moved by the swaps that went through
-    (:func:`~simulator.engine.jit_spot.apply_fills`); returns the calls sent."""
-    rows = engine_spot.plan_swaps(ctx, s, t, inputs)
-    if len(rows):
-        book.swap_rows(rows, ctx.world.arbitrageurs, ctx.world.hedger, s)
-    return len(rows)
+    chose it): arbitrageurs then the hedger (:func:`simulator.engine.spot.plan_swaps`' kernel,
+    :func:`~simulator.engine.jit_spot.plan_step`, which also carries the outside market's
+    impact), executed (:meth:`SpotBook.swap_rows`), the agents' inventories moved by the swaps
+    that went through (:func:`~simulator.engine.jit_spot.apply_fills`); returns the calls sent.
+
+    As :func:`~simulator.engine.spot.plan_swaps` plans them, on the run's buffers
+    (:class:`_PhaseTab`, made once a run): the plan's rows written to one array, and the
+    impact carried to the next step written in place into the state's three impact arrays,
+    the rows of one (3, M) array (each market's impacts are read before they are written:
+    the kernel's new values are the same as into fresh arrays)."""
+    memo = ctx.memo
+    tab = memo[_PHASE_MEMO] if _PHASE_MEMO in memo else _PhaseTab.of(ctx)
+    permanent, transient, metaorder = tab.impact_rows
+    if not (
+        s.permanent_log_impact is permanent and s.transient_log_impact is transient
+        and s.metaorder_sale_usd is metaorder
+    ):  # fmt: skip
+        tab.bind(s)
+    reserve_usd, reserve_base = inputs["amm_reserve_usd"], inputs["amm_reserve_base"]
+    oi_long, oi_short = inputs["oi_long_base"], inputs["oi_short_base"]
+    if not (
+        reserve_usd.__class__ is np.ndarray and reserve_usd.dtype == _F64
+        and reserve_base.__class__ is np.ndarray and reserve_base.dtype == _F64
+        and oi_long.__class__ is np.ndarray and oi_long.dtype == _F64
+        and oi_short.__class__ is np.ndarray and oi_short.dtype == _F64
+    ):  # fmt: skip
+        reserve_usd, reserve_base, oi_long, oi_short = (
+            np.asarray(x, dtype=np.float64) for x in (reserve_usd, reserve_base, oi_long, oi_short)
+        )
+    out = tab.out
+    count = jit_spot.plan_step(
+        reserve_usd, reserve_base, oi_long, oi_short, s.hedged_base, s.hedger_inventory,
+        s.arb_inventory if tab.arbitrage else s.arb_inventory[:0], ctx.exogenous_usd, t,
+        permanent, transient, metaorder, tab.params, tab.scalars, tab.impact, out,
+    )  # fmt: skip
+    if not count:
+        return 0
+    rows = out[:count]
+    if book._ints is None and book._arbitrageurs is tab.arbitrageurs:  # holders checked
+        # SpotBook.swap_rows' compiled call, inlined; what it leaves goes on through it
+        code, start = jit_amm.execute(
+            rows, 0, book._no_amount, book.reserves, book.fee_bps, book.collateral, book.base,
+            tab.n_arbitrageurs, book._levels, s.hedged_base, s.hedger_inventory, s.arb_inventory,
+        )  # fmt: skip
+        if code == jit_amm.DONE:
+            return count
+        rows = rows[start:]  # the rows before it executed
+    book.swap_rows(rows, tab.arbitrageurs, tab.hedger, s)
+    return count
+
+
+_F64 = np.dtype(np.float64)
+_PHASE_MEMO = "mirror_spot_phase"
+
+
+class _PhaseTab:
+    """What :func:`run_phase` passes its kernels every step, made once a run (in
+    ``ctx.memo``): :func:`simulator.engine.spot.kernel_constants`' ``params`` and ``scalars``,
+    the plan's rows' array (M·(N+1) rows), the impact's (3, M) array whose rows the state's
+    impact arrays are, whether the world has arbitrageurs, their addresses and the hedger's."""
+
+    def __init__(self, ctx: Context):
+        c = engine_spot.kernel_constants(ctx)
+        self.params, self.scalars = c.params, c.scalars
+        self.out = np.empty((c.capacity, len(jit_spot.SWAP_COLUMNS)))
+        self.impact = np.zeros((3, len(c.params)))
+        self.impact_rows = tuple(self.impact)
+        """:attr:`impact`'s rows (permanent, transient, metaorder), made once: the state's
+        impact arrays are these (checked by identity)."""
+        self.arbitrage = bool(ctx.world.arbitrageurs)
+        self.arbitrageurs, self.hedger = ctx.world.arbitrageurs, ctx.world.hedger
+        self.n_arbitrageurs = len(self.arbitrageurs)
+
+    @classmethod
+    def of(cls, ctx: Context) -> _PhaseTab:
+        tab = ctx.memo[_PHASE_MEMO] = cls(ctx)
+        return tab
+
+    def bind(self, s: EngineState) -> None:
+        """Make ``s``'s impact arrays :attr:`impact`'s rows, with their values."""
+        names = ("permanent_log_impact", "transient_log_impact", "metaorder_sale_usd")
+        for row, name in zip(self.impact_rows, names, strict=True):
+            row[:] = getattr(s, name)
+            setattr(s, name, row)
 
 
 __all__ = [
