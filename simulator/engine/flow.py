@@ -320,8 +320,7 @@ def plan_arrays(
             np.negative(work[fj.WORK_HOLD], out=log_keep)
             np.log1p(log_keep, out=log_keep)  # numpy's log1p(-u) of the holding-time uniforms
             fj.recheck_exit_steps(slots, tables.kinds, iparams, work, t, s.flow_exit_step)
-        kinds = ctx.event_kinds  # ctx.keeps("order_flow_unfilled"), without its call
-        if status & fj.STATUS_UNFILLED and (kinds is None or "order_flow_unfilled" in kinds):
+        if status & fj.STATUS_UNFILLED and ctx.keeps("order_flow_unfilled"):
             _unfilled_rows(ctx, km, t, step_events)
     markets = tables.markets
     run.planned_long_base = markets[fj.MARKET_LONG]
