@@ -1,6 +1,7 @@
-"""The order flow's plan compiled (numba): two passes a step around its random draws, which
-stay numpy's (the flow stream's step generator, in the same order and count), over the run's
-tables (:class:`simulator.engine.flow.KernelTables`; their layout below) and the engine's
+"""The order flow's plan compiled (numba): one call a step, :func:`plan_step` (the two passes
+below around the step's random draws, drawn inside from the flow stream's step generator as
+numpy's PCG64 draws them, in the same order and count: see "numpy's PCG64" below), over the
+run's tables (:class:`simulator.engine.flow.KernelTables`; their layout below) and the engine's
 book-wide state, read and written in place at the slots' rows.
 
 - :func:`plan_before`: one pass over the slots (each one's equity carried to the step's
@@ -12,7 +13,9 @@ book-wide state, read and written in place at the slots' rows.
   (kind, market)), their leverage, side and size, the planned change of open interest, and
   the opening slots' side, equity at open and exit step.
 
-Both write their outputs into the run's tables and return only counts (an array returned
+:func:`plan_before` and :func:`plan_after` are also called on their own, numpy drawing between
+them, where :func:`plan_step` draws nothing (a rare case: :data:`STATUS_NO_STATE`). They
+write their outputs into the run's tables and return only counts (an array returned
 from a kernel costs a Python call and an allocation a step). They are the decisions of
 :mod:`simulator.agents.flow`'s numpy functions (``exits``, ``market_signals``, ``intensity``,
 ``pick_slots``), as the step before session 28 composed them (``step_orders`` on its kernels,
@@ -21,9 +24,13 @@ kept in ``tests/engine/flow_reference.py``; ``tests/engine/test_flow_plan.py`` a
 floats are the same to the bit: no ``fastmath`` (no fused multiply-adds, no reordered sums);
 a column sum is a plain loop down the rows, as numpy's ``add.reduce`` over axis 0 of a
 row-major array adds row after row; ``error_model="numpy"``, so that a division by zero gives
-inf or NaN as numpy's does rather than raising. The logarithms are numpy's (the caller takes
-them into the tables): numba's ``log`` is the C library's, whose last bit may differ from
-numpy's SIMD one.
+inf or NaN as numpy's does rather than raising. The feed prices' logarithms are numpy's (the
+caller takes them into the tables): numba's ``log`` is the C library's, whose last bit may
+differ from numpy's SIMD one; the holding times' ``log1p`` is the C library's only where that
+cannot change the exit step (:data:`HOLD_MARGIN`; else numpy's, :func:`recheck_exit_steps`).
+``tests/engine/test_flow_plan_step.py`` holds :func:`plan_step` to the plan of session 28
+(numpy's draws between the two passes) and ``tests/agents/test_flow_draws.py`` the draws to
+numpy's.
 
 Self-contained on purpose: numba's on-disk cache is invalidated by an edit of the file of the
 function it compiled only, not of another module's functions it calls.
@@ -820,7 +827,8 @@ def plan_step(
     :meth:`simulator.scenario.randomness.StepStream.generator` writes it; its buffered 32-bit
     draw, ``flags``, cleared), then a Poisson count per (kind, market) group with arrivals
     expected (into ``km[KM_DRAWN]``) and four uniforms per slot (``work``'s rows ``WORK_KEY`` ..
-    ``WORK_SIDE``, row after row: ``Generator.random(out=)``'s order), advancing ``words`` as
+    ``WORK_SIDE``, row after row: ``Generator.random(out=)``'s order; only those read are
+    computed, the others left as they were, :func:`_plan_opens`), advancing ``words`` as
     numpy's draws advance the generator. The opens' exit steps take the holding-time logs here
     (``log1p``; ``work[WORK_LOG_KEEP]`` is not written), but for those within
     ``params[P_HOLD_MARGIN]`` of a whole number of steps, left to the caller

@@ -265,16 +265,21 @@ def plan_arrays(
     reasons by row in ``run.close_reasons``), then the opens (slots, sides, sizes), the
     planned change of open interest in ``run``; unfilled arrivals go to ``step_events``.
 
-    Two compiled calls around the step's draws (:mod:`simulator.agents.flow_jit`, over the
-    run's :class:`KernelTables`): ``plan_before`` (one pass over the slots: their carried
-    equity, the closes, the slots that may enter; then the signals and the intensity, over
-    the run's log prices, numpy's log of each feed row taken once), the draws (numpy's, from
-    the step's generator: a Poisson count per (kind, market) with arrivals expected -- one of
-    intensity 0 draws nothing -- then four uniforms per slot), ``plan_after`` (the eligible
-    slots the arrivals take and their opens, the planned change of open interest, the opening
-    slots' side, equity at open and exit step). The same calls, rows and state as the phase
-    before session 28, float for float (``tests/engine/test_flow_plan.py`` keeps the forms
-    before and compares).
+    One compiled call (:func:`simulator.agents.flow_jit.plan_step`, over the run's
+    :class:`KernelTables`): ``plan_before`` (one pass over the slots: their carried equity, the
+    closes, the slots that may enter; then the signals and the intensity, over the run's log
+    prices, numpy's log of each feed row taken here once), the draws (numpy's PCG64 draws, made
+    in the kernel on the step generator's state in memory, :meth:`StepStream.draw_state`: a
+    Poisson count per (kind, market) with arrivals expected -- one of intensity 0 draws
+    nothing -- then four uniforms per slot, of which only those read are computed, the
+    generator left where numpy's draws leave it), ``plan_after`` (the eligible slots the
+    arrivals take and their opens, the planned change of open interest, the opening slots'
+    side, equity at open and exit step). Rare cases in Python: the ``order_flow_unfilled``
+    rows, an exit step numpy's ``log1p`` settles (``recheck_exit_steps``), the draws by numpy
+    where the kernel drew nothing (:func:`_draw_by_numpy`). The same plan, rows, state and
+    generator state as session 28's plan (``tests/engine/test_flow_plan_step.py``) and the
+    same calls, rows and state as the phase before session 28, float for float
+    (``tests/engine/test_flow_plan.py`` keeps the forms before and compares).
 
     The plan's arrays, ``run.planned_long_base`` / ``planned_short_base`` and
     ``run.close_reasons`` are views of the run's tables: valid until the next step's plan."""
