@@ -213,14 +213,14 @@ def test_a_poisson_mean_numpy_refuses_raises_as_numpy_does():
 
 
 def test_mirror_oct_2025_step_by_step(monkeypatch):
-    """oct-2025's first 900 steps (the shock at 600) on the fast mirror, as a tuning path
-    runs them: every step's plan equals the old form's on a copy of the run's own state,
-    the flow stream's generator where the old form leaves it."""
+    """oct-2025's first 900 steps (the shock at 600) on the fast mirror (every event kind
+    kept, as a run folder: the ``order_flow_unfilled`` rows too; a tuning path runs the same
+    kernel): every step's plan and rows equal the old form's on a copy of the run's own
+    state, the flow stream's generator where the old form leaves it."""
     from benchmarks.mirror import bench_scenario
-    from simulator.mirror.run import EVALUATION_EVENT_KINDS
     from simulator.mirror.sim import MirrorEngine
 
-    seen, olds = [], {}
+    seen, olds, unfilled = [], {}, []
     plan_arrays = engine_flow.plan_arrays
 
     def compared(ctx, s, t, levels, run, step_events):
@@ -231,7 +231,8 @@ def test_mirror_oct_2025_step_by_step(monkeypatch):
         got = plan_arrays(ctx, s, t, levels, run, step_events)
         for a, b in zip(got, want, strict=True):
             assert a.dtype == b.dtype and np.array_equal(_bits(a), _bits(b))
-        assert step_events == events_old
+        assert step_events == events_old and repr(step_events) == repr(events_old)
+        unfilled.extend(step_events)
         _same_state(s, s_old)
         assert generator_state(run) == generator_state(run_old)
         seen.append(len(got.open_slots) + len(got.close_slots))
@@ -239,7 +240,7 @@ def test_mirror_oct_2025_step_by_step(monkeypatch):
 
     monkeypatch.setattr(engine_flow, "plan_arrays", compared)
     sc = bench_scenario("oct-2025", [], None, 900)
-    engine = MirrorEngine(sc, mode="fast", event_kinds=EVALUATION_EVENT_KINDS)
+    engine = MirrorEngine(sc, mode="fast")
     engine.run(on_step=lambda o: None)
-    assert len(seen) == 901 and sum(seen) > 5000
+    assert len(seen) == 901 and sum(seen) > 5000 and len(unfilled) > 50
     assert engine.flow.tables.words is not None
