@@ -6,8 +6,8 @@ formula: :mod:`simulator.scenario.flow`), the step's random streams (:func:`step
 :func:`slot_capacity_base`) and the model's decisions in numpy, vectorized over the flow slots
 (rows of the book with ``flow_kind >= 0``): :func:`exits`, :func:`market_signals`,
 :func:`intensity` and :func:`pick_slots`, each pure. The engines run the same decisions
-compiled over the book-wide state (:func:`simulator.engine.flow.plan_arrays` on
-:mod:`simulator.agents.flow_jit`); ``tests/engine/flow_reference.py`` keeps the step as these
+compiled over the book-wide state, the draws too (:func:`simulator.engine.flow.plan_arrays`
+on :mod:`simulator.agents.flow_jit`); ``tests/engine/flow_reference.py`` keeps the step as these
 functions composed it (``step_orders``) and ``tests/engine/test_flow_plan.py`` holds the
 engine's plan to it, float for float.
 

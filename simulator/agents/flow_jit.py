@@ -1,6 +1,7 @@
-"""The order flow's plan compiled (numba): two passes a step around its random draws, which
-stay numpy's (the flow stream's step generator, in the same order and count), over the run's
-tables (:class:`simulator.engine.flow.KernelTables`; their layout below) and the engine's
+"""The order flow's plan compiled (numba): one call a step, :func:`plan_step` (the two passes
+below around the step's random draws, drawn inside from the flow stream's step generator as
+numpy's PCG64 draws them, in the same order and count: see "numpy's PCG64" below), over the
+run's tables (:class:`simulator.engine.flow.KernelTables`; their layout below) and the engine's
 book-wide state, read and written in place at the slots' rows.
 
 - :func:`plan_before`: one pass over the slots (each one's equity carried to the step's
@@ -12,7 +13,9 @@ book-wide state, read and written in place at the slots' rows.
   (kind, market)), their leverage, side and size, the planned change of open interest, and
   the opening slots' side, equity at open and exit step.
 
-Both write their outputs into the run's tables and return only counts (an array returned
+:func:`plan_before` and :func:`plan_after` are also called on their own, numpy drawing between
+them, where :func:`plan_step` draws nothing (a rare case: :data:`STATUS_NO_STATE`). They
+write their outputs into the run's tables and return only counts (an array returned
 from a kernel costs a Python call and an allocation a step). They are the decisions of
 :mod:`simulator.agents.flow`'s numpy functions (``exits``, ``market_signals``, ``intensity``,
 ``pick_slots``), as the step before session 28 composed them (``step_orders`` on its kernels,
@@ -21,9 +24,13 @@ kept in ``tests/engine/flow_reference.py``; ``tests/engine/test_flow_plan.py`` a
 floats are the same to the bit: no ``fastmath`` (no fused multiply-adds, no reordered sums);
 a column sum is a plain loop down the rows, as numpy's ``add.reduce`` over axis 0 of a
 row-major array adds row after row; ``error_model="numpy"``, so that a division by zero gives
-inf or NaN as numpy's does rather than raising. The logarithms are numpy's (the caller takes
-them into the tables): numba's ``log`` is the C library's, whose last bit may differ from
-numpy's SIMD one.
+inf or NaN as numpy's does rather than raising. The feed prices' logarithms are numpy's (the
+caller takes them into the tables): numba's ``log`` is the C library's, whose last bit may
+differ from numpy's SIMD one; the holding times' ``log1p`` is the C library's only where that
+cannot change the exit step (:data:`HOLD_MARGIN`; else numpy's, :func:`recheck_exit_steps`).
+``tests/engine/test_flow_plan_step.py`` holds :func:`plan_step` to the plan of session 28
+(numpy's draws between the two passes) and ``tests/agents/test_flow_draws.py`` the draws to
+numpy's.
 
 Self-contained on purpose: numba's on-disk cache is invalidated by an edit of the file of the
 function it compiled only, not of another module's functions it calls.
@@ -34,6 +41,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 
 from simulator.jit import numpy_kernel as _jit
 
@@ -62,6 +72,212 @@ def _nan_min(a, b):
     return a if a <= b else b
 
 
+# -- numpy's PCG64 and its draws ------------------------------------------------------------------
+#
+# The step's draws are numpy's, drawn here: a PCG64 state as four uint64 words ([state low,
+# state high, increment low, increment high]: the layout of the bit generator's memory that
+# simulator.scenario.randomness.StepStream writes a step's state into, so that drawing advances
+# the Generator numpy sees) advanced as numpy's pcg64 does (state = state × multiplier +
+# increment in 128-bit arithmetic, then the XSL-RR output of the new state), its doubles
+# numpy's ``next_double`` (the top 53 bits × 2**-53), its Poisson counts numpy's
+# ``random_poisson`` (the multiplication method below 10, PTRS from 10, numpy's ``loggam``),
+# with the C library's exp, log and sqrt that numpy's C code calls. numba's own Generator
+# support draws the same numbers, but unboxing a Generator argument costs ~10 us and ~27 Python
+# calls a kernel call; a state array costs what any array does.
+
+_S11 = np.uint64(11)
+_S58 = np.uint64(58)
+_S63 = np.uint64(63)
+_S64 = np.uint64(64)
+_ONE = np.uint64(1)
+_ZERO = np.uint64(0)
+_PCG_MULT_LOW = np.uint64(4865540595714422341)  # PCG64's 128-bit multiplier, low word
+_PCG_MULT_HIGH = np.uint64(2549297995355413924)  # and high word
+_TWO_POW_M53 = 1.0 / 9007199254740992.0
+#: Steps up to which :func:`_skip` steps rather than squares.
+_SKIP_BY_STEPS = 24
+#: numpy's largest Poisson mean (``_generator.pyx``: ``POISSON_LAM_MAX``).
+POISSON_LAM_MAX = float(np.iinfo(np.int64).max - np.sqrt(np.iinfo(np.int64).max) * 10)
+
+
+@intrinsic
+def _mul_high(typingctx, a, b):
+    """The high 64 bits of the 128-bit product of two uint64 (one 128-bit multiply)."""
+    if a != types.uint64 or b != types.uint64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        wide = ir.IntType(128)
+        product = builder.mul(builder.zext(args[0], wide), builder.zext(args[1], wide))
+        return builder.trunc(builder.lshr(product, ir.Constant(wide, 64)), ir.IntType(64))
+
+    return types.uint64(types.uint64, types.uint64), codegen
+
+
+@_jit
+def _advance(low, high, inc_low, inc_high):
+    """PCG64's step of the 128-bit state ``(low, high)``: ``state × multiplier + increment``
+    (mod 2**128). Returns the new ``(low, high)``."""
+    product_low = low * _PCG_MULT_LOW
+    product_high = _mul_high(low, _PCG_MULT_LOW) + low * _PCG_MULT_HIGH + high * _PCG_MULT_LOW
+    new_low = product_low + inc_low
+    carry = _ONE if new_low < product_low else _ZERO
+    return new_low, product_high + inc_high + carry
+
+
+@_jit
+def _output(low, high):
+    """PCG64's XSL-RR output of the state ``(low, high)``: ``high ^ low`` rotated right by the
+    state's top six bits."""
+    x = high ^ low
+    rot = high >> _S58
+    return (x >> rot) | (x << ((_S64 - rot) & _S63))
+
+
+@_jit
+def next_uint64(words):
+    """numpy's ``pcg64_next64``: the state ``words`` advanced one step (in place), the XSL-RR
+    output of the new state."""
+    low, high = _advance(words[0], words[1], words[2], words[3])
+    words[0] = low
+    words[1] = high
+    return _output(low, high)
+
+
+@_jit
+def _mul128(a_low, a_high, b_low, b_high):
+    """``a × b`` mod 2**128 of (low, high) uint64 word pairs."""
+    return a_low * b_low, _mul_high(a_low, b_low) + a_low * b_high + a_high * b_low
+
+
+@_jit
+def _add128(a_low, a_high, b_low, b_high):
+    """``a + b`` mod 2**128 of (low, high) uint64 word pairs."""
+    low = a_low + b_low
+    return low, a_high + b_high + (_ONE if low < a_low else _ZERO)
+
+
+@_jit
+def _skip(low, high, inc_low, inc_high, n):
+    """PCG64's state ``(low, high)`` ``n`` >= 0 steps on (numpy's ``PCG64.advance``): step by
+    step for a few, else by squaring (the multiplier and increment of ``n`` steps from those of
+    powers of two)."""
+    if n < _SKIP_BY_STEPS:
+        for _ in range(n):
+            low, high = _advance(low, high, inc_low, inc_high)
+        return low, high
+    acc_mult_low, acc_mult_high = _ONE, _ZERO
+    acc_plus_low, acc_plus_high = _ZERO, _ZERO
+    cur_mult_low, cur_mult_high = _PCG_MULT_LOW, _PCG_MULT_HIGH
+    cur_plus_low, cur_plus_high = inc_low, inc_high
+    while n > 0:
+        if n & 1:
+            acc_mult_low, acc_mult_high = _mul128(acc_mult_low, acc_mult_high, cur_mult_low,
+                                                  cur_mult_high)  # fmt: skip
+            p_low, p_high = _mul128(acc_plus_low, acc_plus_high, cur_mult_low, cur_mult_high)
+            acc_plus_low, acc_plus_high = _add128(p_low, p_high, cur_plus_low, cur_plus_high)
+        m_low, m_high = _add128(cur_mult_low, cur_mult_high, _ONE, _ZERO)
+        cur_plus_low, cur_plus_high = _mul128(m_low, m_high, cur_plus_low, cur_plus_high)
+        cur_mult_low, cur_mult_high = _mul128(cur_mult_low, cur_mult_high, cur_mult_low,
+                                              cur_mult_high)  # fmt: skip
+        n >>= 1
+    p_low, p_high = _mul128(acc_mult_low, acc_mult_high, low, high)
+    return _add128(p_low, p_high, acc_plus_low, acc_plus_high)
+
+
+@_jit
+def uniform_at(words, pos, target):
+    """The ``target``-th double (0-based) of a run of draws whose first ``pos`` (<= ``target``)
+    the state ``words`` is past: the state skipped to just before it (:func:`_skip`), then
+    :func:`next_double`'s draw; ``words`` is left past it (at ``target + 1``). What numpy's
+    ``random(out=)`` puts at ``target``, without drawing the doubles between."""
+    low, high = _skip(words[0], words[1], words[2], words[3], target - pos)
+    low, high = _advance(low, high, words[2], words[3])
+    words[0] = low
+    words[1] = high
+    return np.float64(_output(low, high) >> _S11) * _TWO_POW_M53
+
+
+@_jit
+def skip_draws(words, n):
+    """``words`` advanced ``n`` >= 0 draws, in place (:func:`_skip`)."""
+    low, high = _skip(words[0], words[1], words[2], words[3], n)
+    words[0] = low
+    words[1] = high
+
+
+@_jit
+def next_double(words):
+    """numpy's ``next_double`` of PCG64 (``Generator.random``'s draw): the top 53 bits of
+    :func:`next_uint64` × 2**-53."""
+    return np.float64(next_uint64(words) >> _S11) * _TWO_POW_M53
+
+
+@_jit
+def _loggam(x):
+    """numpy's ``random_loggam`` (log-gamma by Stirling's series, shifted up to 7)."""
+    if x == 1.0 or x == 2.0:
+        return 0.0
+    n = np.int64(7.0 - x) if x < 7.0 else np.int64(0)
+    x0 = x + n
+    x2 = (1.0 / x0) * (1.0 / x0)
+    gl0 = -1.39243221690590e00
+    gl0 = gl0 * x2 + 1.796443723688307e-01
+    gl0 = gl0 * x2 - 2.955065359477124e-02
+    gl0 = gl0 * x2 + 6.410256410256410e-03
+    gl0 = gl0 * x2 - 1.917526917526918e-03
+    gl0 = gl0 * x2 + 8.417508417508418e-04
+    gl0 = gl0 * x2 - 5.952380952380952e-04
+    gl0 = gl0 * x2 + 7.936507936507937e-04
+    gl0 = gl0 * x2 - 2.777777777777778e-03
+    gl0 = gl0 * x2 + 8.333333333333333e-02
+    gl = gl0 / x0 + 0.5 * 1.8378770664093453e00 + (x0 - 0.5) * math.log(x0) - x0
+    if x < 7.0:
+        for _ in range(n):
+            gl -= math.log(x0 - 1.0)
+            x0 -= 1.0
+    return gl
+
+
+@_jit
+def poisson(words, lam):
+    """numpy's ``random_poisson`` of mean ``lam`` (0 <= lam <= :data:`POISSON_LAM_MAX`; the
+    caller checks): 0 without a draw for 0, the multiplication method below 10, PTRS
+    (Hörmann's transformed rejection) from 10."""
+    if lam >= 10.0:
+        slam = math.sqrt(lam)
+        loglam = math.log(lam)
+        b = 0.931 + 2.53 * slam
+        a = -0.059 + 0.02483 * b
+        invalpha = 1.1239 + 1.1328 / (b - 3.4)
+        vr = 0.9277 - 3.6224 / (b - 2.0)
+        while True:
+            u = next_double(words) - 0.5
+            v = next_double(words)
+            us = 0.5 - abs(u)
+            k = np.int64(math.floor((2.0 * a / us + b) * u + lam + 0.43))
+            if us >= 0.07 and v <= vr:
+                return k
+            if k < 0 or (us < 0.013 and v > us):
+                continue
+            log_v = math.log(v) if v > 0.0 else -math.inf  # C's log(0.0)
+            if (log_v + math.log(invalpha) - math.log(a / (us * us) + b)) <= (
+                -lam + k * loglam - _loggam(k + 1.0)
+            ):
+                return k
+    if lam == 0.0:
+        return np.int64(0)
+    enlam = math.exp(-lam)
+    x = np.int64(0)
+    prod = 1.0
+    while True:
+        prod *= next_double(words)
+        if prod > enlam:
+            x += 1
+        else:
+            return x
+
+
 # -- the run's tables --------------------------------------------------------------------------
 #
 # The run's constants and the step's work travel packed (one table per dtype and length, built
@@ -71,10 +287,10 @@ def _nan_min(a, b):
 #: Rows of the per-slot int64 table (R columns): the run's constants (book row, kind, market,
 #: (kind, market) group, cooldown in steps, place in the units' rows, unit), then the step's
 #: work (the slots that may enter, the closing slots, the opening slots, each eligible slot's
-#: last side).
+#: last side, the opens whose exit step :func:`recheck_exit_steps` settles).
 (SLOT_ROW, SLOT_KIND, SLOT_MARKET, SLOT_GROUP, SLOT_COOLDOWN, SLOT_IN_UNIT_ROWS, SLOT_UNIT,
- STEP_ELIGIBLE, STEP_CLOSE, STEP_OPEN, STEP_LAST_SIDE) = range(11)  # fmt: skip
-SLOT_FIELDS = 11
+ STEP_ELIGIBLE, STEP_CLOSE, STEP_OPEN, STEP_LAST_SIDE, STEP_RECHECK) = range(12)  # fmt: skip
+SLOT_FIELDS = 12
 #: Rows of the units' int64 table: every book row of the slots' units, its unit, its market.
 UNIT_ROW, UNIT_SLOT, UNIT_MARKET = range(3)
 UNIT_FIELDS = 3
@@ -86,17 +302,19 @@ CODE_FIELDS = 2
 (KIND_TAKE_PROFIT, KIND_STOP_LOSS, KIND_RATE_PER_HOUR, KIND_LEVERAGE_MIN_SHARE,
  KIND_LEVERAGE_MAX_SHARE, KIND_HOLD_STEPS) = range(6)  # fmt: skip
 KIND_FIELDS = 6
-#: The float parameters' places.
+#: The float parameters' places (the last: :func:`plan_step`'s margin around a whole holding
+#: time, :data:`HOLD_MARGIN`).
 (P_STEP_HOURS, P_VOLATILITY_SENSITIVITY, P_MOMENTUM_SENSITIVITY, P_MIN_RETURN, P_DIP_MIN_FALL,
- P_SHORT_MIN_FALL, P_MIN_FUNDING_RATE, P_MIN_EQUITY, P_REENTRY_LONG_SHARE) = range(9)  # fmt: skip
-PARAM_FIELDS = 9
+ P_SHORT_MIN_FALL, P_MIN_FUNDING_RATE, P_MIN_EQUITY, P_REENTRY_LONG_SHARE,
+ P_HOLD_MARGIN) = range(10)  # fmt: skip
+PARAM_FIELDS = 10
 #: The int table's places: the run's (lookback and reference windows in steps, every slot its
 #: unit's only row 0 / 1, the idle outcome code, the number of markets), then the steps' (the
 #: rows of the log tables filled, and the step's counts: slots that may enter, closes,
-#: (kind, market) groups with arrivals expected).
+#: (kind, market) groups with arrivals expected, opens whose exit step is rechecked).
 (I_LOOKBACK, I_REFERENCE, I_OWN_UNITS, I_IDLE, I_N_MARKETS, I_LOGGED, I_N_ELIGIBLE, I_N_CLOSE,
- I_N_ACTIVE) = range(9)  # fmt: skip
-INT_FIELDS = 9
+ I_N_ACTIVE, I_N_RECHECK) = range(10)  # fmt: skip
+INT_FIELDS = 10
 #: Rows of the per-slot float table (R columns): the step's four uniforms per slot (drawn into
 #: it: ordering key, leverage, holding time, side), numpy's ``log1p(-u)`` of the holding-time
 #: uniform, the ticket (USD, fixed), the carried equity of the slots that may enter (USD), the
@@ -346,6 +564,51 @@ def plan_before(
     _intensity(km, lam, kinds, params, iparams, logs, feed, funding_rate, t)
 
 
+#: :func:`plan_step`'s margin around a whole holding time (relative): a holding time
+#: ``-log1p(-u) × mean`` within it of a whole number of steps is left to
+#: :func:`recheck_exit_steps`. numpy's ``log1p`` of an array is its SIMD one (SVML on AVX-512)
+#: and differs from the C library's in the last bits for some inputs (a few ulps, ~1e-15
+#: relative); the holding time's ceiling can differ only within that of a whole number, far
+#: inside this margin.
+HOLD_MARGIN = 1e-9
+
+
+@_jit
+def _exit_step(log_keep, hold_steps, t):
+    """The exit step of an open at step ``t``: ``t + max(ceil(-log_keep × hold_steps), 1)``
+    (``log_keep``: ``log1p(-u)`` of its holding-time uniform)."""
+    hold = np.ceil(-log_keep * hold_steps)
+    if hold < 1.0:  # np.maximum(hold, 1.0) (a NaN stays NaN)
+        hold = 1.0
+    return t + np.int64(hold)
+
+
+@_jit
+def _exit_step_of_uniform(u, hold_steps, t, margin, exit_step, r):
+    """:func:`_exit_step` into ``exit_step[r]`` from the holding-time uniform ``u``, the log by
+    the C library's ``log1p``, when the holding time is finite and farther than ``margin``
+    (relative, at least absolute) from a whole number: there numpy's ``log1p`` gives the same
+    ceiling. Returns False (nothing written) otherwise."""
+    log_keep = math.log1p(-u)
+    v = -log_keep * hold_steps
+    if not math.isfinite(v) or abs(v - np.rint(v)) <= margin * max(abs(v), 1.0):
+        return False
+    exit_step[r] = _exit_step(log_keep, hold_steps, t)
+    return True
+
+
+@_jit
+def recheck_exit_steps(slots, kinds, iparams, work, t, exit_step):
+    """The exit steps :func:`plan_step` left (``slots[STEP_RECHECK]``, ``iparams[I_N_RECHECK]``
+    of them, indices into the opens) from numpy's ``log1p(-u)`` the caller took into
+    ``work[WORK_LOG_KEEP]``, as :func:`plan_after` computes them."""
+    hold_steps = kinds[KIND_HOLD_STEPS]
+    for i in range(iparams[I_N_RECHECK]):
+        j = slots[STEP_OPEN, slots[STEP_RECHECK, i]]
+        exit_step[slots[SLOT_ROW, j]] = _exit_step(work[WORK_LOG_KEEP, j],
+                                                   hold_steps[slots[SLOT_KIND, j]], t)  # fmt: skip
+
+
 @_jit
 def round12(x):
     """``ndarray.round(12)`` of a float: numpy multiplies by ``1e12``, rounds half to even
@@ -393,6 +656,26 @@ def plan_after(slots, codes, kinds, params, iparams, work, km, markets, feed, t,
     unfilled ones per group into ``km``; the opening slots' side, equity at open and exit step
     (``t + max(ceil(-log1p(-u) × mean hold), 1)``) written into ``side``, ``open_equity`` and
     ``exit_step`` (book-wide). Returns ``(n_open, any_unfilled)``."""
+    n_open, any_unfilled, _ = _plan_opens(slots, codes, kinds, params, iparams, work, km,
+                                          markets, feed, t, side, open_equity, exit_step,
+                                          np.zeros(0, dtype=np.uint64))  # fmt: skip
+    return n_open, any_unfilled
+
+
+@_jit
+def _plan_opens(slots, codes, kinds, params, iparams, work, km, markets, feed, t, side,
+                open_equity, exit_step, words):  # fmt: skip
+    """:func:`plan_after`'s work. With a PCG64 state ``words`` (4 words; empty: the uniforms
+    are in ``work`` and their holding-time logs in ``work[WORK_LOG_KEEP]``), the step's
+    ``4 × R`` uniforms are the next ``4 × R`` doubles of ``words`` (``random(out=)`` of
+    ``work``'s rows ``WORK_KEY`` .. ``WORK_SIDE``), of which only those read are computed
+    (:func:`uniform_at`: the keys of the groups that choose among their eligible slots, the
+    opens' leverage, holding time and side), in order, into ``work``, ``words`` left past all
+    of them; and the opens' holding-time logs are taken here (:func:`_exit_step_of_uniform`),
+    an open whose exit step the C library's ``log1p`` may not settle as numpy's does left to
+    :func:`recheck_exit_steps` (its index into ``slots[STEP_RECHECK]``). Returns ``(n_open,
+    any_unfilled, n_recheck)``."""
+    draws = words.shape[0] > 0
     rows = slots[SLOT_ROW]
     kind = slots[SLOT_KIND]
     market = slots[SLOT_MARKET]
@@ -432,7 +715,19 @@ def plan_after(slots, codes, kinds, params, iparams, work, km, markets, feed, t,
         if counts[g] > 0:
             members[fill[g]] = j
             fill[g] += 1
-    picked = np.zeros(len(rows), dtype=np.bool_)
+    n_slots = len(rows)
+    pos = 0  # the doubles of words drawn (draws)
+    if draws:  # the keys the groups choosing among their slots read, in slot order
+        needed = np.zeros(n_slots, dtype=np.bool_)
+        for g in range(n_groups):
+            if 0 < counts[g] < start[g + 1] - start[g]:
+                for i in range(start[g], start[g + 1]):
+                    needed[members[i]] = True
+        for j in range(n_slots):
+            if needed[j]:
+                keys[j] = uniform_at(words, pos, WORK_KEY * n_slots + j)
+                pos = WORK_KEY * n_slots + j + 1
+    picked = np.zeros(n_slots, dtype=np.bool_)
     n_open = 0
     for g in range(n_groups):
         wanted = counts[g]
@@ -455,15 +750,25 @@ def plan_after(slots, codes, kinds, params, iparams, work, km, markets, feed, t,
         for i in range(wanted):
             picked[members[first + order[i]]] = True
     i = 0
-    for j in range(len(rows)):  # the opens in slot order
+    for j in range(n_slots):  # the opens in slot order
         if picked[j]:
             open_slots[i] = j
             i += 1
+    if draws:  # the opens' leverage, holding-time and side uniforms, then past the step's
+        for d in (WORK_LEVERAGE, WORK_HOLD, WORK_SIDE):
+            for i in range(n_open):
+                j = open_slots[i]
+                work[d, j] = uniform_at(words, pos, d * n_slots + j)
+                pos = d * n_slots + j + 1
+        skip_draws(words, _DRAWS_PER_SLOT * n_slots - pos)
     lo_share = kinds[KIND_LEVERAGE_MIN_SHARE]
     hi_share = kinds[KIND_LEVERAGE_MAX_SHARE]
     hold_steps = kinds[KIND_HOLD_STEPS]
     max_leverage = markets[MARKET_MAX_LEVERAGE]
     reentry_long_share = params[P_REENTRY_LONG_SHARE]
+    margin = params[P_HOLD_MARGIN]
+    recheck = slots[STEP_RECHECK]
+    n_recheck = 0
     long_open = np.zeros(n_markets)
     short_open = np.zeros(n_markets)
     for i in range(n_open):
@@ -484,11 +789,76 @@ def plan_after(slots, codes, kinds, params, iparams, work, km, markets, feed, t,
         short_open[m] += sent * (1.0 if open_side[i] == -1 else 0.0)
         side[r] = open_side[i]
         open_equity[r] = work[WORK_EQUITY, j]
-        hold = np.ceil(-work[WORK_LOG_KEEP, j] * hold_steps[k])
-        if hold < 1.0:  # np.maximum(hold, 1.0) (a NaN stays NaN)
-            hold = 1.0
-        exit_step[r] = t + np.int64(hold)
+        if not draws:
+            exit_step[r] = _exit_step(work[WORK_LOG_KEEP, j], hold_steps[k], t)
+        elif not _exit_step_of_uniform(work[WORK_HOLD, j], hold_steps[k], t, margin, exit_step,
+                                       r):  # fmt: skip
+            recheck[n_recheck] = i
+            n_recheck += 1
     for m in range(n_markets):
         markets[MARKET_LONG, m] = long_open[m] - markets[MARKET_LONG_CLOSE, m]
         markets[MARKET_SHORT, m] = short_open[m] - markets[MARKET_SHORT_CLOSE, m]
-    return n_open, any_unfilled
+    iparams[I_N_RECHECK] = n_recheck
+    return n_open, any_unfilled, n_recheck
+
+
+#: :func:`plan_step`'s status bits and codes: rows of unfilled arrivals to write, exit steps to
+#: recheck (:func:`recheck_exit_steps`); negative: nothing drawn (the caller draws with numpy
+#: and calls :func:`plan_after`), as the states table does not reach the step
+#: (``STATUS_NO_STATE``) or a Poisson mean numpy refuses (``STATUS_BAD_MEAN``: NaN, negative or
+#: above :data:`POISSON_LAM_MAX`; numpy raises).
+STATUS_UNFILLED, STATUS_RECHECK = 1, 2
+STATUS_NO_STATE, STATUS_BAD_MEAN = -1, -2
+#: Uniform draws per slot per step (ordering key, leverage, holding time, side: the rows
+#: ``WORK_KEY`` .. ``WORK_SIDE``; simulator.agents.flow.DRAWS_PER_SLOT).
+_DRAWS_PER_SLOT = 4
+
+
+@_jit
+def plan_step(
+    states, words, flags, slots, units, codes, kinds, params, iparams, work, km, lam, markets,
+    logs, feed, funding_rate, price, read_price, side, size_base, equity_usd, maintenance_usd,
+    outcome, outcome_step, exit_step, open_equity, opens, t,
+):  # fmt: skip
+    """The step's plan in one call: :func:`plan_before`, the draws, :func:`plan_after`.
+
+    The draws are numpy's from step ``t``'s generator: its PCG64 state (row ``t`` of
+    ``states``, (n, 4) uint64) written into ``words`` (the generator's state in memory, as
+    :meth:`simulator.scenario.randomness.StepStream.generator` writes it; its buffered 32-bit
+    draw, ``flags``, cleared), then a Poisson count per (kind, market) group with arrivals
+    expected (into ``km[KM_DRAWN]``) and four uniforms per slot (``work``'s rows ``WORK_KEY`` ..
+    ``WORK_SIDE``, row after row: ``Generator.random(out=)``'s order; only those read are
+    computed, the others left as they were, :func:`_plan_opens`), advancing ``words`` as
+    numpy's draws advance the generator. The opens' exit steps take the holding-time logs here
+    (``log1p``; ``work[WORK_LOG_KEEP]`` is not written), but for those within
+    ``params[P_HOLD_MARGIN]`` of a whole number of steps, left to the caller
+    (:func:`recheck_exit_steps`).
+
+    Returns ``(status, n_close, n_open)``: ``status`` :data:`STATUS_UNFILLED` |
+    :data:`STATUS_RECHECK` bits, or negative (:data:`STATUS_NO_STATE`,
+    :data:`STATUS_BAD_MEAN`) when it drew nothing: :func:`plan_before` ran, the caller draws
+    and calls :func:`plan_after`."""
+    plan_before(slots, units, codes, kinds, params, iparams, work, km, lam, markets, logs, feed,
+                funding_rate, price, read_price, side, size_base, equity_usd, maintenance_usd,
+                outcome, outcome_step, exit_step, open_equity, opens, t)  # fmt: skip
+    n_close = iparams[I_N_CLOSE]
+    if t >= states.shape[0]:
+        return STATUS_NO_STATE, n_close, 0
+    n_active = iparams[I_N_ACTIVE]
+    for i in range(n_active):
+        if not (lam[i] >= 0.0 and lam[i] <= POISSON_LAM_MAX):
+            return STATUS_BAD_MEAN, n_close, 0
+    for w in range(4):
+        words[w] = states[t, w]
+    flags[0] = 0
+    flags[1] = 0
+    drawn = km[KM_DRAWN]
+    for i in range(n_active):
+        drawn[i] = poisson(words, lam[i])
+    n_open, any_unfilled, n_recheck = _plan_opens(slots, codes, kinds, params, iparams, work,
+                                                  km, markets, feed, t, side, open_equity,
+                                                  exit_step, words)  # fmt: skip
+    status = STATUS_UNFILLED if any_unfilled else 0
+    if n_recheck:
+        status |= STATUS_RECHECK
+    return status, n_close, n_open

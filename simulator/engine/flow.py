@@ -30,7 +30,7 @@ compiled trade batch (:mod:`simulator.mirror.sim.flow`) and records from the bat
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -265,16 +265,21 @@ def plan_arrays(
     reasons by row in ``run.close_reasons``), then the opens (slots, sides, sizes), the
     planned change of open interest in ``run``; unfilled arrivals go to ``step_events``.
 
-    Two compiled calls around the step's draws (:mod:`simulator.agents.flow_jit`, over the
-    run's :class:`KernelTables`): ``plan_before`` (one pass over the slots: their carried
-    equity, the closes, the slots that may enter; then the signals and the intensity, over
-    the run's log prices, numpy's log of each feed row taken once), the draws (numpy's, from
-    the step's generator: a Poisson count per (kind, market) with arrivals expected -- one of
-    intensity 0 draws nothing -- then four uniforms per slot), ``plan_after`` (the eligible
-    slots the arrivals take and their opens, the planned change of open interest, the opening
-    slots' side, equity at open and exit step). The same calls, rows and state as the phase
-    before session 28, float for float (``tests/engine/test_flow_plan.py`` keeps the forms
-    before and compares).
+    One compiled call (:func:`simulator.agents.flow_jit.plan_step`, over the run's
+    :class:`KernelTables`): ``plan_before`` (one pass over the slots: their carried equity, the
+    closes, the slots that may enter; then the signals and the intensity, over the run's log
+    prices, numpy's log of each feed row taken here once), the draws (numpy's PCG64 draws, made
+    in the kernel on the step generator's state in memory, :meth:`StepStream.draw_state`: a
+    Poisson count per (kind, market) with arrivals expected -- one of intensity 0 draws
+    nothing -- then four uniforms per slot, of which only those read are computed, the
+    generator left where numpy's draws leave it), ``plan_after`` (the eligible slots the
+    arrivals take and their opens, the planned change of open interest, the opening slots'
+    side, equity at open and exit step). Rare cases in Python: the ``order_flow_unfilled``
+    rows, an exit step numpy's ``log1p`` settles (``recheck_exit_steps``), the draws by numpy
+    where the kernel drew nothing (:func:`_draw_by_numpy`). The same plan, rows, state and
+    generator state as session 28's plan (``tests/engine/test_flow_plan_step.py``) and the
+    same calls, rows and state as the phase before session 28, float for float
+    (``tests/engine/test_flow_plan.py`` keeps the forms before and compares).
 
     The plan's arrays, ``run.planned_long_base`` / ``planned_short_base`` and
     ``run.close_reasons`` are views of the run's tables: valid until the next step's plan."""
@@ -282,7 +287,7 @@ def plan_arrays(
     tables = run.tables
     feed = s.feed_prices_usd
     if tables is None or tables.feed is not feed:  # the log table is this feed array's
-        tables = kernel_tables(run, ctx, feed)
+        tables = kernel_tables(run, ctx, feed, t)
     iparams = tables.iparams
     logged = iparams[fj.I_LOGGED]
     if logged <= t:  # numpy's log of the feed rows not logged yet (one a step)
@@ -296,12 +301,56 @@ def plan_arrays(
     if type(funding) is not np.ndarray or funding.dtype != np.float64:
         funding = np.asarray(funding, dtype=np.float64)
     tr, slots, codes, work, km = s.trader, tables.slots, tables.codes, tables.work, tables.km
-    fj.plan_before(
-        slots, tables.units, codes, tables.kinds, tables.params, iparams, work, km, tables.lam,
-        tables.markets, tables.logs, feed, funding, s.oracle_price_usd, tr.read_price_usd,
-        tr.side, tr.size_base, tr.equity_usd, tr.maintenance_usd, s.outcome, s.outcome_step,
-        s.flow_exit_step, s.flow_open_equity_usd, s.opens, t,
-    )  # fmt: skip
+    if tables.words is not None:  # the plan in one call, the draws inside
+        status, n_close, n_open = fj.plan_step(
+            tables.states, tables.words, tables.flags, slots, tables.units, codes,
+            tables.kinds, tables.params, iparams, work, km, tables.lam, tables.markets,
+            tables.logs, feed, funding, s.oracle_price_usd, tr.read_price_usd, tr.side,
+            tr.size_base, tr.equity_usd, tr.maintenance_usd, s.outcome, s.outcome_step,
+            s.flow_exit_step, s.flow_open_equity_usd, s.opens, t,
+        )  # fmt: skip
+    else:
+        fj.plan_before(
+            slots, tables.units, codes, tables.kinds, tables.params, iparams, work, km,
+            tables.lam, tables.markets, tables.logs, feed, funding, s.oracle_price_usd,
+            tr.read_price_usd, tr.side, tr.size_base, tr.equity_usd, tr.maintenance_usd,
+            s.outcome, s.outcome_step, s.flow_exit_step, s.flow_open_equity_usd, s.opens, t,
+        )  # fmt: skip
+        status, n_close, n_open = fj.STATUS_NO_STATE, iparams[fj.I_N_CLOSE], 0
+    if status:  # unfilled arrivals, or a rarer case: draws by numpy, exit steps to recheck
+        if status < 0:
+            status, n_open = _draw_by_numpy(run, tables, s, t)
+        elif status & fj.STATUS_RECHECK:
+            log_keep = work[fj.WORK_LOG_KEEP]
+            np.negative(work[fj.WORK_HOLD], out=log_keep)
+            np.log1p(log_keep, out=log_keep)  # numpy's log1p(-u) of the holding-time uniforms
+            fj.recheck_exit_steps(slots, tables.kinds, iparams, work, t, s.flow_exit_step)
+        if status & fj.STATUS_UNFILLED and ctx.keeps("order_flow_unfilled"):
+            _unfilled_rows(ctx, km, t, step_events)
+    markets = tables.markets
+    run.planned_long_base = markets[fj.MARKET_LONG]
+    run.planned_short_base = markets[fj.MARKET_SHORT]
+    close_slots = slots[fj.STEP_CLOSE, :n_close]
+    close_reason = codes[fj.CODE_CLOSE_REASON, :n_close]
+    run.closes = (close_slots, close_reason)
+    return _new_plan(FlowPlan, (close_slots, close_reason, slots[fj.STEP_OPEN, :n_open],
+                                codes[fj.CODE_OPEN_SIDE, :n_open],
+                                work[fj.WORK_OPEN_SIZE, :n_open]))  # fmt: skip
+
+
+_new_plan = tuple.__new__
+"""``_new_plan(FlowPlan, fields)``: what ``FlowPlan(*fields)`` does (a named tuple's
+``__new__`` is ``tuple.__new__`` of its fields), without its Python-level ``__new__``."""
+
+
+def _draw_by_numpy(run: FlowRun, tables: KernelTables, s: EngineState, t: int) -> tuple[int, int]:
+    """Step ``t``'s draws by numpy's Generator, then ``plan_after`` (after ``plan_before``):
+    what :func:`plan_arrays` does where ``plan_step`` drew nothing (no state views, the step
+    beyond the states table, a Poisson mean numpy refuses: it raises). Returns ``plan_step``'s
+    status bits and the number of opens; keeps the tables' states table up to date with the
+    stream's."""
+    fj = flow_jit
+    iparams, work, km = tables.iparams, tables.work, tables.km
     rng = flow_agents.step_rng(run.stream, t) if run.steps is None else run.steps.generator(t)
     # numpy's poisson(lam) of the (K, M) intensities draws group after group and nothing for a
     # zero intensity: the same draws, one scalar call per group with arrivals expected.
@@ -313,26 +362,27 @@ def plan_arrays(
     np.negative(work[fj.WORK_HOLD], out=log_keep)
     np.log1p(log_keep, out=log_keep)  # numpy's log1p(-u) of the holding-time uniforms
     n_open, any_unfilled = fj.plan_after(
-        slots, codes, tables.kinds, tables.params, iparams, work, km, tables.markets, feed, t,
-        tr.side, s.flow_open_equity_usd, s.flow_exit_step,
+        tables.slots, tables.codes, tables.kinds, tables.params, iparams, work, km,
+        tables.markets, s.feed_prices_usd, t, s.trader.side, s.flow_open_equity_usd,
+        s.flow_exit_step,
     )  # fmt: skip
-    markets, n_close = tables.markets, iparams[fj.I_N_CLOSE]
-    run.planned_long_base = markets[fj.MARKET_LONG]
-    run.planned_short_base = markets[fj.MARKET_SHORT]
-    close_slots = slots[fj.STEP_CLOSE, :n_close]
-    close_reason = codes[fj.CODE_CLOSE_REASON, :n_close]
-    run.closes = (close_slots, close_reason)
-    if any_unfilled and ctx.keeps("order_flow_unfilled"):
-        n_markets, symbols = ctx.n_markets, ctx.symbols
-        arrivals, unfilled = km[fj.KM_COUNT].tolist(), km[fj.KM_UNFILLED]
-        for g in unfilled.nonzero()[0].tolist():  # kind-major, as np.nonzero of (K, M)
-            k, m = divmod(g, n_markets)
-            detail = unfilled_detail(FLOW_KINDS[k], arrivals[g], int(unfilled[g]))
-            step_events.append(
-                event_row(t, "order_flow_unfilled", market=symbols[m], detail=detail)
-            )
-    return FlowPlan(close_slots, close_reason, slots[fj.STEP_OPEN, :n_open],
-                    codes[fj.CODE_OPEN_SIDE, :n_open], work[fj.WORK_OPEN_SIZE, :n_open])  # fmt: skip
+    if tables.words is not None and t + 1 >= len(tables.states):  # the next step's state
+        drawing = run.steps.draw_state(t + 1)
+        if drawing is not None:
+            run.tables = replace(tables, states=drawing[0])
+    return (fj.STATUS_UNFILLED if any_unfilled else 0), n_open
+
+
+def _unfilled_rows(ctx: Context, km: np.ndarray, t: int, step_events: list[dict]) -> None:
+    """The step's ``order_flow_unfilled`` rows (per (kind, market) with arrivals left
+    unfilled, kind-major as ``np.nonzero`` of (K, M)) into ``step_events``."""
+    fj = flow_jit
+    n_markets, symbols = ctx.n_markets, ctx.symbols
+    arrivals, unfilled = km[fj.KM_COUNT].tolist(), km[fj.KM_UNFILLED]
+    for g in unfilled.nonzero()[0].tolist():
+        k, m = divmod(g, n_markets)
+        detail = unfilled_detail(FLOW_KINDS[k], arrivals[g], int(unfilled[g]))
+        step_events.append(event_row(t, "order_flow_unfilled", market=symbols[m], detail=detail))
 
 
 @dataclass(frozen=True)
@@ -373,11 +423,21 @@ class KernelTables:
     feed: np.ndarray
     """The feed prices array (``EngineState.feed_prices_usd``, written in place a row a step)
     whose rows ``logs`` holds: another array (a resumed state) builds the tables again."""
+    states: np.ndarray | None = None
+    """(n, 4) uint64: the flow stream's PCG64 state of steps 0 .. n - 1
+    (:meth:`StepStream.draw_state`); None: ``plan_step`` is not called, numpy draws."""
+    words: np.ndarray | None = None
+    """(4,) uint64: the stream's generator's state in memory (``plan_step`` sets and advances
+    it)."""
+    flags: np.ndarray | None = None
+    """(2,) uint32: the generator's buffered 32-bit draw in memory (cleared at a step)."""
 
 
-def kernel_tables(run: FlowRun, ctx: Context, feed: np.ndarray) -> KernelTables:
-    """The run's :class:`KernelTables` (kept in ``run.tables``: built once a run), with log
-    tables for the feed prices ``feed`` (steps + 1, M)."""
+def kernel_tables(run: FlowRun, ctx: Context, feed: np.ndarray, t: int = 0) -> KernelTables:
+    """The run's :class:`KernelTables` (kept in ``run.tables``: built once a run, at step
+    ``t``), with log tables for the feed prices ``feed`` (steps + 1, M) and the flow stream's
+    step states from step ``t`` on (:meth:`StepStream.draw_state`; none without a
+    :class:`StepStream` or its state views: the draws are numpy's then)."""
     fj, params = flow_jit, run.params
     n = len(run.rows)
     slots = np.zeros((fj.SLOT_FIELDS, n), dtype=np.int64)
@@ -409,6 +469,7 @@ def kernel_tables(run: FlowRun, ctx: Context, feed: np.ndarray) -> KernelTables:
     scalars[fj.P_MIN_FUNDING_RATE] = params.min_funding_rate_per_hour
     scalars[fj.P_MIN_EQUITY] = params.min_equity_usd
     scalars[fj.P_REENTRY_LONG_SHARE] = params.reentry_long_share
+    scalars[fj.P_HOLD_MARGIN] = fj.HOLD_MARGIN
     iparams = np.zeros(fj.INT_FIELDS, dtype=np.int64)
     iparams[fj.I_LOOKBACK] = params.lookback_steps
     iparams[fj.I_REFERENCE] = params.reference_steps
@@ -420,6 +481,8 @@ def kernel_tables(run: FlowRun, ctx: Context, feed: np.ndarray) -> KernelTables:
     markets = np.zeros((fj.MARKET_FIELDS, ctx.n_markets))
     markets[fj.MARKET_MAX_LEVERAGE] = run.max_leverage
     book_market = np.asarray(ctx.world.book.market, dtype=np.int64)
+    drawing = None if run.steps is None else run.steps.draw_state(t)
+    states, words, flags = (None, None, None) if drawing is None else drawing
     tables = KernelTables(
         slots=slots,
         units=np.stack([run.unit_rows, run.unit_slot, book_market[run.unit_rows]]).astype(np.int64),
@@ -433,6 +496,9 @@ def kernel_tables(run: FlowRun, ctx: Context, feed: np.ndarray) -> KernelTables:
         markets=markets,
         logs=np.zeros((2, *feed.shape)),
         feed=feed,
+        states=states,
+        words=words,
+        flags=flags,
     )
     run.tables = tables
     return tables

@@ -179,6 +179,30 @@ class StepStream:
                 flags[:] = 0
         return gen
 
+    def draw_state(self, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """What a compiled kernel needs to set a step's generator and draw from it
+        (``simulator.agents.flow_jit.plan_step``): ``(states, words, flags)``, the PCG64 state
+        of steps ``0 .. len(states) - 1`` ((n, 4) uint64 rows, the :func:`_pcg64_states`
+        layout; extended to ``step`` first when it is near, as :meth:`generator` extends
+        them) and this thread's generator's state words and buffered 32-bit draw in memory
+        (:func:`_state_words`'s views). Writing row ``t`` into ``words`` and zeros into
+        ``flags`` is what :meth:`generator` does for step ``t``; a kernel that then draws as
+        numpy's PCG64 does, advancing ``words``, leaves the generator where numpy's draws
+        leave it. ``states`` is the stream's table at the call (a later extension makes a
+        new one). None where the views are not available (another layout): draw from
+        :meth:`generator` then, as for a step beyond ``states``. The generator's state is left
+        as it was."""
+        if step >= self._n and step >= 0:
+            self._extend(int(step))  # a far step stays beyond the tables
+        try:
+            _, words, flags = self._local.generator
+        except AttributeError:  # this thread's first: made as generator() makes it
+            gen = np.random.Generator(np.random.PCG64(0))
+            _, words, flags = self._local.generator = (gen, *_state_words(gen.bit_generator))
+        if words is None:
+            return None
+        return self._states, words, flags
+
     def normal(self, step: int, shape: tuple[int, ...]) -> np.ndarray:
         """``standard_normal(shape)`` of step ``step``'s generator."""
         return self.generator(step).standard_normal(shape)
