@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from simulator.agents import traders as trader_agents
 from simulator.engine import traders as engine_traders
 from simulator.engine.context import Context
 from simulator.engine.events import _set_outcome, close_reason, event_row
@@ -20,16 +21,27 @@ from simulator.engine.state import CLOSED, EngineState
 from simulator.mirror.sim.levels import to_float
 from simulator.mirror.sim.venue import Reverted, VenueState
 
+plan = engine_traders.decisions_and_sums
+"""This step's decisions, exactly as :func:`simulator.engine.traders.plan_traders` makes
+them, every row's notional and its sums per margin unit (USD, as
+:meth:`~simulator.engine.margin.MarginUnits.notional_sums` makes them of the sizes and oracle
+prices the keepers' phase reads: the block's calls change no size before it is decoded), and
+the carried estimate's sums per margin unit (the keepers' estimate), in one compiled pass and
+the draws: :func:`simulator.engine.traders.decisions_and_sums` itself (one call a step; the
+per-row estimate, which the mirror's step does not read, is not kept). A step where no row
+decides gets :data:`NO_DECISIONS`, whose block has no traders' call (:data:`NO_TRADES`)."""
 
-def plan(ctx: Context, s: EngineState):
-    """This step's decisions, exactly as :func:`simulator.engine.traders.plan_traders` makes
-    them, every row's notional and its sums per margin unit (USD, as
-    :meth:`~simulator.engine.margin.MarginUnits.notional_sums` makes them of the sizes and
-    oracle prices the keepers' phase reads: the block's calls change no size before it is
-    decoded), and the carried estimate's sums per margin unit (the keepers' estimate), in one
-    compiled pass and the draws (:func:`simulator.engine.traders.decisions_and_sums`; the
-    per-row estimate, which the mirror's step does not read, is not kept)."""
-    return engine_traders.decisions_and_sums(ctx, s)
+NO_DECISIONS = trader_agents.NO_DECISIONS
+"""The decisions of a step where no row closes or tops up (the same object every time)."""
+
+
+def _nothing() -> None:
+    """The decoding of a block without the traders' calls."""
+
+
+NO_TRADES = ((), (), 0, _nothing)
+"""What :func:`execute` returns for :data:`NO_DECISIONS` (no event row, no row, no
+transaction, nothing to decode): the step takes it without the call."""
 
 
 def execute(
@@ -42,7 +54,7 @@ def execute(
     the engine decodes the block's events after it is mined, so the keepers' phase of the
     same block still sees the rows as they were."""
     closes, top_ups = decisions.close, decisions.top_up
-    if not len(closes) and not len(top_ups):  # most steps: no call, nothing to decode
+    if not len(closes) and not len(top_ups):  # no call, nothing to decode
         return [], [], 0, _nothing
     book = ctx.world.book
     symbols, accounts = ctx.symbols, ctx.accounts
@@ -95,10 +107,6 @@ def execute(
         decode_trades(s, modified, credited, t)
 
     return rows, closes.tolist() + top_ups.tolist(), len(closes) + len(top_ups), decode
-
-
-def _nothing() -> None:
-    """The decoding of a block without the traders' calls."""
 
 
 def decode_trades(
