@@ -307,6 +307,23 @@ def decide_rows(
 
 
 @_jit
+def top_ups_within(account, units, wallet_units):
+    """The top-ups (``units`` base units by ``account``, in block order) that a wallet pays:
+    not 0 and at most what the account's wallet holds after the top-ups before it
+    (``wallet_units``, int64, spent in place); the others revert (``ZeroAmount``,
+    ``ERC20InsufficientBalance``)."""
+    done = np.zeros(len(units), dtype=np.bool_)
+    for k in range(len(units)):
+        a = account[k]
+        u = units[k]
+        if u == 0 or u > wallet_units[a]:
+            continue
+        wallet_units[a] -= u
+        done[k] = True
+    return done
+
+
+@_jit
 def _gather_carry(market, side, oracle_price, funding, margin_scale, work):
     """Every row's market's oracle price, its side's funding index and its market's margin
     scale, into ``work``'s three rows."""
@@ -856,6 +873,7 @@ def warm_up(book) -> None:
     decider_rows(behaviour, i, of_book("isolated", np.bool_))
     decider_kinds(behaviour, i, of_book("isolated", np.bool_))
     units_contiguous(i, 0)
+    top_ups_within(i, i, i)
     unit_sum(i, f, 0)
     store_units(i, f, f, 0, i, i, f, side, f, f, market, f, True, f, f, f, f, True, f, f, True,
                 f, f)  # fmt: skip

@@ -206,9 +206,9 @@ def _pass(ctx: Context, s: EngineState, r: _Rules, equity_out: np.ndarray,
     has_scale = rs is not None
     oracle, funding, scale = s.oracle_price_usd, s.funding_index_usd, s.margin_scale
     if not (
-        oracle.__class__ is np.ndarray and oracle.dtype is _F64
-        and scale.__class__ is np.ndarray and scale.dtype is _F64
-        and funding.__class__ is np.ndarray and funding.dtype is _F64 and funding.ndim == 2
+        oracle.__class__ is np.ndarray and oracle.dtype == _F64
+        and scale.__class__ is np.ndarray and scale.dtype == _F64
+        and funding.__class__ is np.ndarray and funding.dtype == _F64 and funding.ndim == 2
     ):  # fmt: skip
         oracle, scale = _floats(oracle), _floats(scale)
         funding = _floats(funding).reshape(-1, 2)

@@ -14,12 +14,14 @@ from collections.abc import Callable
 import numpy as np
 
 from simulator.agents import traders as trader_agents
+from simulator.engine import jit_rows
 from simulator.engine import traders as engine_traders
 from simulator.engine.context import Context
 from simulator.engine.events import _set_outcome, close_reason, event_row
 from simulator.engine.state import CLOSED, EngineState
-from simulator.mirror.sim.levels import to_float
+from simulator.mirror.sim.levels import floats, to_float
 from simulator.mirror.sim.venue import Reverted, VenueState
+from simulator.units import to_units_array
 
 plan = engine_traders.decisions_and_sums
 """This step's decisions, exactly as :func:`simulator.engine.traders.plan_traders` makes
@@ -62,12 +64,12 @@ def execute(
     # What the block's decoding writes: each close's (row, new size, entry) as the venue
     # reported them (WAD), each top-up's (row, USD credited).
     modified: list[tuple[int, object, object]] = []
-    credited: list[tuple[int, float]] = []
+    credited = (_NO_ROWS, _NO_USD)
     keep_close, keep_top_up = ctx.keeps("close"), ctx.keeps("top_up")  # the rows only
     close_accounts, close_markets = book.account[closes].tolist(), book.market[closes].tolist()
-    done = venue.close_many(close_accounts, close_markets)  # in block order, batched
+    results = venue.close_many(close_accounts, close_markets) if close_accounts else []
     for r, a, m, behaviour, got in zip(
-        closes.tolist(), close_accounts, close_markets, book.behaviour[closes].tolist(), done,
+        closes.tolist(), close_accounts, close_markets, book.behaviour[closes].tolist(), results,
         strict=True,
     ):  # fmt: skip
         if got is None or isinstance(got, Reverted):
@@ -90,18 +92,19 @@ def execute(
                 "notional_usd": closed * price, "amount_usd": pnl,
                 "detail": close_reason(behaviour),
             })  # fmt: skip
-    for r, a, m, amount in zip(
-        top_ups.tolist(), book.account[top_ups].tolist(), book.market[top_ups].tolist(),
-        decisions.top_up_usd.tolist(), strict=True,
-    ):  # fmt: skip
-        units = engine_traders.deposit_units(amount)
-        if units == 0 or units > wallet_units[a]:
-            continue  # ZeroAmount / ERC20InsufficientBalance: reverted, not recorded
-        wallet_units[a] -= units
-        usd = to_float(venue.deposit(a, units))
-        credited.append((r, usd))
+    if len(top_ups):  # the deposits in block order, batched
+        top_up_accounts = book.account[top_ups]
+        units = to_units_array(decisions.top_up_usd)  # deposit_units of each
+        # ZeroAmount / ERC20InsufficientBalance: reverted, not recorded (the wallets in order)
+        done = jit_rows.top_ups_within(top_up_accounts, units, wallet_units)
+        credited = (top_ups[done], floats(venue.deposit_many(top_up_accounts[done], units[done])))
         if keep_top_up:
-            rows.append(event_row(t, "top_up", market=symbols[m], account=accounts[a], amount=usd))
+            for a, m, usd in zip(
+                top_up_accounts[done].tolist(), book.market[credited[0]].tolist(),
+                credited[1].tolist(), strict=True,
+            ):  # fmt: skip
+                rows.append(event_row(t, "top_up", market=symbols[m], account=accounts[a],
+                                      amount=usd))  # fmt: skip
 
     def decode() -> None:
         decode_trades(s, modified, credited, t)
@@ -110,19 +113,24 @@ def execute(
 
 
 def decode_trades(
-    s: EngineState, modified: list[tuple[int, object, object]], credited: list[tuple[int, float]],
-    t: int,
+    s: EngineState, modified: list[tuple[int, object, object]],
+    credited: tuple[np.ndarray, np.ndarray], t: int,
 ) -> None:  # fmt: skip
     """The closes' ``PositionModified`` and the top-ups' ``Deposited`` decoded, in block
     order: each closed row's size and entry (``modified``: row, new size and entry in WAD;
     flat: closed at ``t``), then each topped-up row's collateral put in and wallet
-    (``credited``: row, USD)."""
+    (``credited``: the rows, distinct, and the USD credited to each)."""
     tr = s.trader
     for r, new_size, entry in modified:
         tr.size_base[r] = abs(to_float(new_size))
         tr.entry_price_usd[r] = to_float(entry)
         if new_size == 0:
             _set_outcome(s, r, CLOSED, t)
-    for r, usd in credited:
-        tr.collateral_in_usd[r] += usd
-        tr.wallet_usd[r] -= usd
+    top_up_rows, usd = credited
+    if len(top_up_rows):  # each row once: the same floats as one add after another
+        tr.collateral_in_usd[top_up_rows] += usd
+        tr.wallet_usd[top_up_rows] -= usd
+
+
+_NO_ROWS = np.zeros(0, dtype=np.int64)
+_NO_USD = np.zeros(0)
