@@ -64,7 +64,7 @@ def execute(
     # What the block's decoding writes: each close's (row, new size, entry) as the venue
     # reported them (WAD), each top-up's (row, USD credited).
     modified: list[tuple[int, object, object]] = []
-    credited = (_NO_ROWS, _NO_USD)
+    credited: list[tuple[int, float]] = []
     keep_close, keep_top_up = ctx.keeps("close"), ctx.keeps("top_up")  # the rows only
     close_accounts, close_markets = book.account[closes].tolist(), book.market[closes].tolist()
     results = venue.close_many(close_accounts, close_markets) if close_accounts else []
@@ -97,14 +97,15 @@ def execute(
         units = to_units_array(decisions.top_up_usd)  # deposit_units of each
         # ZeroAmount / ERC20InsufficientBalance: reverted, not recorded (the wallets in order)
         done = jit_rows.top_ups_within(top_up_accounts, units, wallet_units)
-        credited = (top_ups[done], floats(venue.deposit_many(top_up_accounts[done], units[done])))
+        paid = top_ups[done]
+        usd = floats(venue.deposit_many(top_up_accounts[done], units[done])).tolist()
+        credited = list(zip(paid.tolist(), usd, strict=True))
         if keep_top_up:
-            for a, m, usd in zip(
-                top_up_accounts[done].tolist(), book.market[credited[0]].tolist(),
-                credited[1].tolist(), strict=True,
+            for a, m, amount in zip(
+                top_up_accounts[done].tolist(), book.market[paid].tolist(), usd, strict=True
             ):  # fmt: skip
                 rows.append(event_row(t, "top_up", market=symbols[m], account=accounts[a],
-                                      amount=usd))  # fmt: skip
+                                      amount=amount))  # fmt: skip
 
     def decode() -> None:
         decode_trades(s, modified, credited, t)
@@ -113,24 +114,19 @@ def execute(
 
 
 def decode_trades(
-    s: EngineState, modified: list[tuple[int, object, object]],
-    credited: tuple[np.ndarray, np.ndarray], t: int,
+    s: EngineState, modified: list[tuple[int, object, object]], credited: list[tuple[int, float]],
+    t: int,
 ) -> None:  # fmt: skip
     """The closes' ``PositionModified`` and the top-ups' ``Deposited`` decoded, in block
     order: each closed row's size and entry (``modified``: row, new size and entry in WAD;
     flat: closed at ``t``), then each topped-up row's collateral put in and wallet
-    (``credited``: the rows, distinct, and the USD credited to each)."""
+    (``credited``: row, USD)."""
     tr = s.trader
     for r, new_size, entry in modified:
         tr.size_base[r] = abs(to_float(new_size))
         tr.entry_price_usd[r] = to_float(entry)
         if new_size == 0:
             _set_outcome(s, r, CLOSED, t)
-    top_up_rows, usd = credited
-    if len(top_up_rows):  # each row once: the same floats as one add after another
-        tr.collateral_in_usd[top_up_rows] += usd
-        tr.wallet_usd[top_up_rows] -= usd
-
-
-_NO_ROWS = np.zeros(0, dtype=np.int64)
-_NO_USD = np.zeros(0)
+    for r, usd in credited:
+        tr.collateral_in_usd[r] += usd
+        tr.wallet_usd[r] -= usd
