@@ -170,7 +170,8 @@ def trader_pass(
     count, so that one call boxes few objects: the floats (unit equity, unit maintenance and
     unit notional, ``count`` each, every row's notional, then the amounts of the top-up rows
     whose draw decides) and the rows (the closes, then those top-up rows; each part
-    ascending), and the number of closes."""
+    ascending; None when the engines' path finds no row that decides), and the number of
+    closes."""
     n = len(side)
     if has_funding and has_scale and contiguous:
         floats = np.empty(3 * count + 2 * n)
@@ -181,9 +182,9 @@ def trader_pass(
             collateral_in, entry_price, wallet_usd, rows[3], rules[0], rules[1], work, flags,
             equity, maintenance, notional,
         )  # fmt: skip
-        if flagged == 0:  # most steps: no row decides, only the sums
+        if flagged == 0:  # most steps: no row decides, only the sums (no rows boxed)
             _unit_sums(rows[1], count, equity, maintenance, notional, floats)
-            return floats[: 3 * count + n], np.empty(0, dtype=np.int64), 0
+            return floats[: 3 * count + n], None, 0
         return _scan_units(rows[1], count, equity, maintenance, notional, flags, rules[1],
                            wallet_usd, floats)  # fmt: skip
     floats = np.zeros(3 * count + n + len(deciders))

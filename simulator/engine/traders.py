@@ -83,6 +83,7 @@ def decisions_and_sums(
 
 
 _NONE = np.zeros(0)
+_NO_ROWS = np.zeros(0, dtype=np.int64)
 
 
 def _f(a) -> np.ndarray:
@@ -161,26 +162,11 @@ def _check_state(tr, n: int) -> tuple:
 
 
 def _checked(r: _Rules, tr) -> tuple:
-    """The traders' state arrays the pass reads, as :attr:`_Rules.checked` holds them when
-    they are the same objects as last checked (no call), else checked and converted
+    """The traders' state arrays the pass reads, checked and converted
     (:func:`_check_state`): size, equity, maintenance, read price, collateral put in, entry,
     wallet, side, read funding index, read margin scale (float64 but the side; the last two
-    None when the state has none)."""
-    checked = r.checked
-    if (
-        len(checked) == 10
-        and checked[0] is tr.size_base
-        and checked[1] is tr.equity_usd
-        and checked[2] is tr.maintenance_usd
-        and checked[3] is tr.read_price_usd
-        and checked[4] is tr.collateral_in_usd
-        and checked[5] is tr.entry_price_usd
-        and checked[6] is tr.wallet_usd
-        and checked[7] is tr.side
-        and checked[8] is tr.read_funding_index_usd
-        and checked[9] is tr.read_margin_scale
-    ):
-        return checked
+    None when the state has none); kept as :attr:`_Rules.checked` when they are the state's
+    own objects (:func:`_pass` then takes them without a call while they stay)."""
     n = len(tr.side)
     arrays = _check_state(tr, n)
     if n != r.rows.shape[1]:
@@ -199,9 +185,23 @@ def _pass(ctx: Context, s: EngineState, r: _Rules, equity_out: np.ndarray,
     """The compiled pass (per-row estimate into ``equity_out`` / ``maintenance_out``) and the
     draws: (decisions, the pass's floats, unit count). The floats: unit equity, unit
     maintenance, unit notional, every row's notional, then the deciding top-ups' amounts."""
-    size, equity, maintenance, read_price, collateral_in, entry, wallet, side, rf, rs = (
-        _checked(r, s.trader)
-    )  # fmt: skip
+    tr = s.trader
+    checked = r.checked  # the state's arrays as last checked: the same objects need no call
+    if not (
+        checked
+        and checked[0] is tr.size_base
+        and checked[1] is tr.equity_usd
+        and checked[2] is tr.maintenance_usd
+        and checked[3] is tr.read_price_usd
+        and checked[4] is tr.collateral_in_usd
+        and checked[5] is tr.entry_price_usd
+        and checked[6] is tr.wallet_usd
+        and checked[7] is tr.side
+        and checked[8] is tr.read_funding_index_usd
+        and checked[9] is tr.read_margin_scale
+    ):
+        checked = _checked(r, tr)
+    size, equity, maintenance, read_price, collateral_in, entry, wallet, side, rf, rs = checked
     has_funding = rf is not None
     has_scale = rs is not None
     oracle, funding, scale = s.oracle_price_usd, s.funding_index_usd, s.margin_scale
@@ -220,10 +220,12 @@ def _pass(ctx: Context, s: EngineState, r: _Rules, equity_out: np.ndarray,
     c = r.count
     n = r.rows.shape[1]
     bits = ctx.rng.bit_generator
-    if not picked.shape[0] and bits.__class__ is np.random.PCG64 and not bits.state["has_uint32"]:
-        # most steps: no row decides; draws_at then jumps the stream over all n draws
-        bits.advance(n)
-        return trader_agents.NO_DECISIONS, floats, c
+    if picked is None or not picked.shape[0]:
+        if bits.__class__ is np.random.PCG64 and not bits.state["has_uint32"]:
+            # most steps: no row decides; draws_at then jumps the stream over all n draws
+            bits.advance(n)
+            return trader_agents.NO_DECISIONS, floats, c
+        picked = _NO_ROWS
     close, drawn, amount = picked[:n_close], picked[n_close:], floats[3 * c + n :]
     keep = trader_agents.draws_at(ctx.rng, n, drawn) < r.probability[drawn]
     decisions = trader_agents.TraderDecisions(close=close, top_up=drawn[keep],

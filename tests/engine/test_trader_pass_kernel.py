@@ -129,9 +129,14 @@ def _both(case, has_funding: bool, has_scale: bool):
         rows4, deciders, rules, CODES, count, contiguous, *state, *carry, collateral_in, entry,
         wallet, oracle, funding, scale, work, flags, *new_out,
     )  # fmt: skip
-    new = (floats[: 3 * c], floats[3 * c : 3 * c + n], floats[3 * c + n :], picked, n_close,
-           *new_out)  # fmt: skip
+    new = (floats[: 3 * c], floats[3 * c : 3 * c + n], floats[3 * c + n :], _rows(picked),
+           n_close, *new_out)  # fmt: skip
     return old, new, contiguous and has_funding and has_scale
+
+
+def _rows(picked):
+    """The new pass's rows: None (the engines' path, no row decides) is none."""
+    return np.zeros(0, dtype=np.int64) if picked is None else picked
 
 
 def _assert_same(old, new):
@@ -267,15 +272,15 @@ def test_the_pass_is_session_28s_step_by_step_on_oct_2025(monkeypatch):
             read_price, has_funding, rf, has_scale, rs, collateral_in, entry, wallet, oracle,
             funding, scale, work, flags, equity_out, maintenance_out,
         )  # fmt: skip
-        new = (got[0][: 3 * c], got[0][3 * c : 3 * c + n], got[0][3 * c + n :], got[1], got[2],
-               equity_out, maintenance_out)  # fmt: skip
+        new = (got[0][: 3 * c], got[0][3 * c : 3 * c + n], got[0][3 * c + n :], _rows(got[1]),
+               got[2], equity_out, maintenance_out)  # fmt: skip
         _assert_same(old, new)
         if not n:  # the kernels' warm-up (MarginUnits.of_book), not a step
             return got
         seen["steps"] += 1
         seen["fast"] += bool(contiguous and has_funding and has_scale)
         seen["closes"] += got[2]
-        seen["top_ups"] += len(got[1]) - got[2]
+        seen["top_ups"] += len(_rows(got[1])) - got[2]
         return got
 
     monkeypatch.setattr(jit_rows, "trader_pass", checked)
