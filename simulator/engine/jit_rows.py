@@ -13,7 +13,9 @@ callers are unchanged; the chain engine and the mirror both use them):
   made once (:func:`book_rules`);
 - :func:`trader_pass` -- the carry, its unit sums and the decisions in one pass
   (:func:`simulator.engine.traders.carried_decisions`), on the rows that can decide
-  (:func:`decider_rows`, made once a run);
+  (:func:`decider_rows`, :func:`decider_kinds`, made once a run), the unit sums as running
+  sums when every unit's rows follow one another (:func:`units_contiguous`, once a run);
+  :func:`top_ups_within` -- the mirror's top-ups that the wallets pay, in order;
 - :func:`unit_sum` and :func:`store_units` -- a per-row array summed per margin unit, and a
   health read of some units written into their rows' views
   (:class:`simulator.engine.margin.MarginUnits`);
