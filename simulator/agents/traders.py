@@ -60,6 +60,19 @@ class TraderDecisions:
     """Amount each of them deposits (USD), aligned with ``top_up``."""
 
 
+def _nothing_decided() -> TraderDecisions:
+    rows, usd = np.zeros(0, dtype=np.int64), np.zeros(0)
+    rows.flags.writeable = usd.flags.writeable = False
+    return TraderDecisions(close=rows, top_up=rows, top_up_usd=usd)
+
+
+NO_DECISIONS = _nothing_decided()
+"""The decisions of a step where no row closes or tops up (read-only empty arrays): the one
+object the engines' traders' pass returns then
+(:func:`simulator.engine.traders.decisions_and_sums`), so that a step can tell it by
+identity."""
+
+
 def estimate(
     state: TraderState,
     price_usd,

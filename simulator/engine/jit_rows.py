@@ -13,7 +13,9 @@ callers are unchanged; the chain engine and the mirror both use them):
   made once (:func:`book_rules`);
 - :func:`trader_pass` -- the carry, its unit sums and the decisions in one pass
   (:func:`simulator.engine.traders.carried_decisions`), on the rows that can decide
-  (:func:`decider_rows`, made once a run);
+  (:func:`decider_rows`, :func:`decider_kinds`, made once a run), the unit sums as running
+  sums when every unit's rows follow one another (:func:`units_contiguous`, once a run);
+  :func:`top_ups_within` -- the mirror's top-ups that the wallets pay, in order;
 - :func:`unit_sum` and :func:`store_units` -- a per-row array summed per margin unit, and a
   health read of some units written into their rows' views
   (:class:`simulator.engine.margin.MarginUnits`);
@@ -140,102 +142,73 @@ def estimate(
 
 @_jit
 def trader_pass(
-    rows, deciders, rules, codes, count, side, size, equity_usd, maintenance_usd, read_price,
-    has_funding, read_funding, has_scale, read_scale, collateral_in, entry_price, wallet_usd,
-    oracle_price, funding_flat, margin_scale, equity, maintenance, notional,
+    rows, deciders, rules, codes, count, contiguous, side, size, equity_usd, maintenance_usd,
+    read_price, has_funding, read_funding, has_scale, read_scale, collateral_in, entry_price,
+    wallet_usd, oracle_price, funding, margin_scale, work, flags, equity, maintenance,
 ):  # fmt: skip
     """The traders' phase in one call over the rows: :func:`row_carry` and :func:`estimate` at
     every row's market's oracle price (written into ``equity`` and ``maintenance``, one place
-    per row), every row's notional ``size × price`` (into ``notional``), their sums per margin
-    unit (each unit's rows added in row order from 0.0, as :func:`unit_sum`), then
-    :func:`decide_rows` on the rows that can decide, with ``can_close`` the rows of a unit
-    above maintenance (``unit equity > unit maintenance``) and ``can_top_up`` the rows not
-    isolated. The per-row terms in one branch-free loop (vectorized: the same IEEE operations
-    per element), the sums in another.
+    per row), every row's notional ``size × price``, their sums per margin unit (each unit's
+    rows added in row order from 0.0, as :func:`unit_sum`), then :func:`decide_rows` on the
+    rows that can decide, with ``can_close`` the rows of a unit above maintenance (``unit
+    equity > unit maintenance``) and ``can_top_up`` the rows not isolated.
 
-    ``rows``: (3, n) int64, every row's market, margin unit and behaviour; ``deciders``: the
-    rows whose behaviour can act (take profit, stop loss, panic, and the top-up rows not
-    isolated), ascending; ``rules``: (2, n), the book's threshold and top-up base
-    (:func:`book_rules`). Returns two arrays and a count, so that one call boxes few objects:
-    the floats (unit equity, unit maintenance and unit notional, ``count`` each, then the
-    amounts of the top-up rows whose draw decides) and the rows (the closes, then those
-    top-up rows; each part ascending), and the number of closes."""
-    take_profit, stop_loss, top_up = codes[0], codes[1], codes[3]
+    ``rows``: (4, n) int64, every row's market, margin unit, behaviour and what it can decide
+    (:func:`decider_kinds`); ``deciders``: the rows that can decide (kind > 0), ascending;
+    ``rules``: (2, n), the book's threshold and top-up base (:func:`book_rules`);
+    ``contiguous``: whether every unit has rows and they follow one another
+    (:func:`units_contiguous`: a run's book's do); ``funding``: (M, 2) the markets' funding
+    indices, longs then shorts; ``work`` ((3, n) float64) and ``flags`` (n int8): the run's
+    scratch, overwritten.
+
+    The engines' case (funding and scale, units contiguous) runs in three loops: the
+    markets' prices, funding indices and scales gathered per row (:func:`_gather_carry`);
+    every per-row term and each open row's decision before its unit's test in one
+    branch-free loop (:func:`_carry_gathered`, vectorized: the same IEEE operations per
+    element); then the unit sums as running sums (a unit's rows in row order from 0.0: the
+    same floats as a scatter; :func:`_unit_sums`, or :func:`_scan_units` with the flagged
+    rows). Any other case: the per-row terms in one loop, the sums as a scatter and the
+    decisions over ``deciders`` (:func:`_sums_and_decisions`). Returns two arrays and a
+    count, so that one call boxes few objects: the floats (unit equity, unit maintenance and
+    unit notional, ``count`` each, every row's notional, then the amounts of the top-up rows
+    whose draw decides) and the rows (the closes, then those top-up rows; each part
+    ascending; None when the engines' path finds no row that decides), and the number of
+    closes."""
     n = len(side)
-    market, unit = rows[0], rows[1]
-    if has_funding and has_scale:  # the engines' case
-        for i in range(n):
-            m = market[i]
-            p = oracle_price[m]
-            s = size[i]
-            f = funding_flat[2 * m + (1 if side[i] < 0 else 0)]
-            e = np.float64(side[i]) * s * (p - read_price[i]) + equity_usd[i]
-            equity[i] = e - (f - read_funding[i]) * s
-            mm = p / read_price[i] * maintenance_usd[i]
-            maintenance[i] = mm * (margin_scale[m] / read_scale[i])
-            notional[i] = s * p
-    else:
-        for i in range(n):
-            m = market[i]
-            p = oracle_price[m]
-            s = size[i]
-            e = np.float64(side[i]) * s * (p - read_price[i]) + equity_usd[i]
-            if has_funding:
-                e = e - (funding_flat[2 * m + (1 if side[i] < 0 else 0)] - read_funding[i]) * s
-            equity[i] = e
-            mm = p / read_price[i] * maintenance_usd[i]
-            if has_scale:
-                mm = mm * (margin_scale[m] / read_scale[i])
-            maintenance[i] = mm
-            notional[i] = s * p
-    n_deciders = len(deciders)
-    floats = np.zeros(3 * count + n_deciders)
-    unit_equity = floats[:count]
-    unit_maintenance = floats[count : 2 * count]
-    unit_notional = floats[2 * count : 3 * count]
-    amount = floats[3 * count :]
+    if has_funding and has_scale and contiguous:
+        floats = np.empty(3 * count + 2 * n)
+        notional = floats[3 * count : 3 * count + n]
+        _gather_carry(rows[0], side, oracle_price, funding, margin_scale, work)
+        flagged = _carry_gathered(
+            side, size, equity_usd, maintenance_usd, read_price, read_funding, read_scale,
+            collateral_in, entry_price, wallet_usd, rows[3], rules[0], rules[1], work, flags,
+            equity, maintenance, notional,
+        )  # fmt: skip
+        if flagged == 0:  # most steps: no row decides, only the sums (no rows boxed)
+            _unit_sums(rows[1], count, equity, maintenance, notional, floats)
+            return floats[: 3 * count + n], None, 0
+        return _scan_units(rows[1], count, equity, maintenance, notional, flags, rules[1],
+                           wallet_usd, floats)  # fmt: skip
+    floats = np.zeros(3 * count + n + len(deciders))
+    notional = floats[3 * count : 3 * count + n]
+    market = rows[0]
     for i in range(n):
-        u = unit[i]
-        unit_equity[u] += equity[i]
-        unit_maintenance[u] += maintenance[i]
-        unit_notional[u] += notional[i]
-    close = np.empty(n_deciders, dtype=np.int64)
-    drawn = np.empty(n_deciders, dtype=np.int64)
-    n_close = 0
-    n_drawn = 0
-    for k in range(n_deciders):
-        i = deciders[k]
-        if not size[i] > 0:
-            continue
-        e = equity[i]
-        mm = maintenance[i]
-        b = rows[2, i]
-        if b == top_up:
-            add = _minimum(rules[1, i], wallet_usd[i])
-            if e < rules[0, i] * mm and add >= 1.0:
-                drawn[n_drawn] = i
-                amount[n_drawn] = add
-                n_drawn += 1
-            continue
-        if b == take_profit:
-            c = collateral_in[i]
-            wants = e - c >= rules[0, i] * c
-        elif b == stop_loss:
-            c = collateral_in[i]
-            wants = -(e - c) >= rules[0, i] * c
-        else:  # panic
-            entry = entry_price[i]
-            move = np.float64(side[i]) * (entry - oracle_price[rows[0, i]])
-            wants = move / _maximum(entry, 1e-300) >= rules[0, i]
-        if wants and e > mm:
-            u = rows[1, i]
-            if unit_equity[u] > unit_maintenance[u]:
-                close[n_close] = i
-                n_close += 1
-    picked = np.empty(n_close + n_drawn, dtype=np.int64)
-    picked[:n_close] = close[:n_close]
-    picked[n_close:] = drawn[:n_drawn]
-    return floats[: 3 * count + n_drawn], picked, n_close
+        m = market[i]
+        p = oracle_price[m]
+        s = size[i]
+        e = np.float64(side[i]) * s * (p - read_price[i]) + equity_usd[i]
+        if has_funding:
+            e = e - (funding[m, 1 if side[i] < 0 else 0] - read_funding[i]) * s
+        equity[i] = e
+        mm = p / read_price[i] * maintenance_usd[i]
+        if has_scale:
+            mm = mm * (margin_scale[m] / read_scale[i])
+        maintenance[i] = mm
+        notional[i] = s * p
+    return _sums_and_decisions(
+        rows, deciders, rules, codes, count, side, size, collateral_in, entry_price, wallet_usd,
+        oracle_price, equity, maintenance, notional, floats,
+    )  # fmt: skip
 
 
 @_jit
@@ -334,6 +307,268 @@ def decide_rows(
             close[n_close] = i
             n_close += 1
     return close[:n_close].copy(), drawn[:n_drawn].copy(), amount[:n_drawn].copy()
+
+
+@_jit
+def top_ups_within(account, units, wallet_units):
+    """The top-ups (``units`` base units by ``account``, in block order) that a wallet pays:
+    not 0 and at most what the account's wallet holds after the top-ups before it
+    (``wallet_units``, int64, spent in place); the others revert (``ZeroAmount``,
+    ``ERC20InsufficientBalance``)."""
+    done = np.zeros(len(units), dtype=np.bool_)
+    for k in range(len(units)):
+        a = account[k]
+        u = units[k]
+        if u == 0 or u > wallet_units[a]:
+            continue
+        wallet_units[a] -= u
+        done[k] = True
+    return done
+
+
+@_jit
+def _gather_carry(market, side, oracle_price, funding, margin_scale, work):
+    """Every row's market's oracle price, its side's funding index and its market's margin
+    scale, into ``work``'s three rows."""
+    price, index, scale = work[0], work[1], work[2]
+    for i in range(len(side)):
+        m = market[i]
+        price[i] = oracle_price[m]
+        index[i] = funding[m, 1 if side[i] < 0 else 0]
+        scale[i] = margin_scale[m]
+
+
+@_jit
+def _carry_gathered(
+    side, size, equity_usd, maintenance_usd, read_price, read_funding, read_scale,
+    collateral_in, entry_price, wallet_usd, kind, threshold, top_up_base, work, flags,
+    equity, maintenance, notional,
+):  # fmt: skip
+    """The engines' per-row terms on the gathered prices, funding indices and scales
+    (``work``), and every open row's decision before its unit's test (``flags``: 1 wants to
+    close and is above maintenance, 2 a top-up row under its ratio with at least 1 USD to
+    add, else 0), each a select, so that the loop is vectorized; returns how many rows it
+    flags."""
+    price, funding, scale = work[0], work[1], work[2]
+    flagged = 0
+    for i in range(len(side)):
+        p = price[i]
+        s = size[i]
+        sd = np.float64(side[i])
+        e = sd * s * (p - read_price[i]) + equity_usd[i]
+        e = e - (funding[i] - read_funding[i]) * s
+        equity[i] = e
+        mm = p / read_price[i] * maintenance_usd[i]
+        mm = mm * (scale[i] / read_scale[i])
+        maintenance[i] = mm
+        notional[i] = s * p
+        k = kind[i]
+        t = threshold[i]
+        c = collateral_in[i]
+        d = e - c
+        entry = entry_price[i]
+        floor = entry if (entry >= 1e-300 or entry != entry) else 1e-300
+        wants = (
+            ((k == 1) & (d >= t * c))
+            | ((k == 2) & (-d >= t * c))
+            | ((k == 3) & (sd * (entry - p) / floor >= t))
+        )
+        base = top_up_base[i]
+        w = wallet_usd[i]
+        add = base if (base <= w or base != base) else w
+        top_up = (k == 4) & (e < t * mm) & (add >= 1.0)
+        flag = np.int8(1) if (wants & (e > mm)) else np.int8(0)
+        flag = np.int8(2) if top_up else flag
+        flag = flag if s > 0 else np.int8(0)
+        flags[i] = flag
+        flagged += flag != 0
+    return flagged
+
+
+@_jit
+def _scan_units(
+    unit, count, equity, maintenance, notional, flags, top_up_base, wallet_usd, floats
+):  # fmt: skip
+    """:func:`trader_pass`'s outputs when every unit has rows and they follow one another, in
+    ``floats`` (see there): each unit's sums as running sums (its rows in row order from
+    0.0, each written once), the rows flagged 1 kept as closes when their unit ends above
+    maintenance, the rows flagged 2 with their amounts."""
+    n = len(unit)
+    amount = floats[3 * count + n :]
+    close = np.empty(n, dtype=np.int64)
+    drawn = np.empty(n, dtype=np.int64)
+    n_close = 0
+    n_drawn = 0
+    first_close = 0  # the current unit's first close
+    current = unit[0] if n else 0
+    a = 0.0
+    b = 0.0
+    c = 0.0
+    for i in range(n):
+        u = unit[i]
+        if u != current:
+            floats[current] = a
+            floats[count + current] = b
+            floats[2 * count + current] = c
+            if not a > b:
+                n_close = first_close
+            first_close = n_close
+            a = 0.0
+            b = 0.0
+            c = 0.0
+            current = u
+        a += equity[i]
+        b += maintenance[i]
+        c += notional[i]
+        f = flags[i]
+        if f != 0:
+            if f == 1:
+                close[n_close] = i
+                n_close += 1
+            else:
+                drawn[n_drawn] = i
+                amount[n_drawn] = _minimum(top_up_base[i], wallet_usd[i])
+                n_drawn += 1
+    if n:
+        floats[current] = a
+        floats[count + current] = b
+        floats[2 * count + current] = c
+        if not a > b:
+            n_close = first_close
+    picked = np.empty(n_close + n_drawn, dtype=np.int64)
+    picked[:n_close] = close[:n_close]
+    picked[n_close:] = drawn[:n_drawn]
+    return floats[: 3 * count + n + n_drawn], picked, n_close
+
+
+@_jit
+def _unit_sums(unit, count, equity, maintenance, notional, floats):
+    """The three per-row arrays' sums per unit into ``floats``' first ``3 × count`` places, as
+    running sums, when every unit has rows and they follow one another (each unit's rows in
+    row order from 0.0, each sum written once)."""
+    n = len(unit)
+    current = unit[0] if n else 0
+    a = 0.0
+    b = 0.0
+    c = 0.0
+    for i in range(n):
+        u = unit[i]
+        if u != current:
+            floats[current] = a
+            floats[count + current] = b
+            floats[2 * count + current] = c
+            a = 0.0
+            b = 0.0
+            c = 0.0
+            current = u
+        a += equity[i]
+        b += maintenance[i]
+        c += notional[i]
+    if n:
+        floats[current] = a
+        floats[count + current] = b
+        floats[2 * count + current] = c
+
+
+@_jit
+def _sums_and_decisions(
+    rows, deciders, rules, codes, count, side, size, collateral_in, entry_price, wallet_usd,
+    oracle_price, equity, maintenance, notional, floats,
+):  # fmt: skip
+    """:func:`trader_pass`'s outputs in any case, in ``floats`` (zeros; see there): the unit
+    sums as a scatter (row order from 0.0), then :func:`decide_rows`'s rules over
+    ``deciders``."""
+    take_profit, stop_loss, top_up = codes[0], codes[1], codes[3]
+    n = len(side)
+    unit = rows[1]
+    n_deciders = len(deciders)
+    unit_equity = floats[:count]
+    unit_maintenance = floats[count : 2 * count]
+    unit_notional = floats[2 * count : 3 * count]
+    amount = floats[3 * count + n :]
+    for i in range(n):
+        u = unit[i]
+        unit_equity[u] += equity[i]
+        unit_maintenance[u] += maintenance[i]
+        unit_notional[u] += notional[i]
+    close = np.empty(n_deciders, dtype=np.int64)
+    drawn = np.empty(n_deciders, dtype=np.int64)
+    n_close = 0
+    n_drawn = 0
+    for k in range(n_deciders):
+        i = deciders[k]
+        if not size[i] > 0:
+            continue
+        e = equity[i]
+        mm = maintenance[i]
+        b = rows[2, i]
+        if b == top_up:
+            add = _minimum(rules[1, i], wallet_usd[i])
+            if e < rules[0, i] * mm and add >= 1.0:
+                drawn[n_drawn] = i
+                amount[n_drawn] = add
+                n_drawn += 1
+            continue
+        if b == take_profit:
+            c = collateral_in[i]
+            wants = e - c >= rules[0, i] * c
+        elif b == stop_loss:
+            c = collateral_in[i]
+            wants = -(e - c) >= rules[0, i] * c
+        else:  # panic
+            entry = entry_price[i]
+            move = np.float64(side[i]) * (entry - oracle_price[rows[0, i]])
+            wants = move / _maximum(entry, 1e-300) >= rules[0, i]
+        if wants and e > mm:
+            u = rows[1, i]
+            if unit_equity[u] > unit_maintenance[u]:
+                close[n_close] = i
+                n_close += 1
+    picked = np.empty(n_close + n_drawn, dtype=np.int64)
+    picked[:n_close] = close[:n_close]
+    picked[n_close:] = drawn[:n_drawn]
+    return floats[: 3 * count + n + n_drawn], picked, n_close
+
+
+@_jit
+def decider_kinds(behaviour, codes, isolated):
+    """What each row can decide, for :func:`trader_pass`: 1 take profit, 2 stop loss, 3
+    panic, 4 top up (a row not ``isolated``), 0 nothing."""
+    take_profit, stop_loss, panic, top_up = codes[0], codes[1], codes[2], codes[3]
+    n = len(behaviour)
+    out = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        b = behaviour[i]
+        if b == take_profit:
+            out[i] = 1
+        elif b == stop_loss:
+            out[i] = 2
+        elif b == panic:
+            out[i] = 3
+        elif b == top_up and not isolated[i]:
+            out[i] = 4
+    return out
+
+
+@_jit
+def units_contiguous(unit, count):
+    """Whether the units ``0 .. count - 1`` each have rows and each unit's rows follow one
+    another in row order (each unit one run): :func:`trader_pass` then sums them as running
+    sums."""
+    n = len(unit)
+    seen = np.zeros(count, dtype=np.bool_)
+    runs = 0
+    for i in range(n):
+        u = unit[i]
+        if u < 0 or u >= count:
+            return False
+        if i > 0 and u == unit[i - 1]:
+            continue
+        if seen[u]:
+            return False
+        seen[u] = True
+        runs += 1
+    return runs == count
 
 
 # -- the margin units -------------------------------------------------------------------------
@@ -633,12 +868,15 @@ def warm_up(book) -> None:
     estimate(side, f, f, f, f, f, True, True, f, f, True, f, f)
     book_rules(behaviour, i, tp, sl, panic, ratio, fraction, collateral)
     decide_rows(behaviour, i, f, True, b, True, b, f, f, f, f, f, side, f, True, f, f)
-    rows = np.zeros((3, 0), dtype=np.int64)
+    rows = np.zeros((4, 0), dtype=np.int64)
     rules = np.zeros((2, 0))
     for flag in (True, False):
-        trader_pass(rows, i, rules, i, 0, side, f, f, f, f, flag, f, flag, f, f, f, f, f, f, f, f,
-                    f, f)  # fmt: skip
+        trader_pass(rows, i, rules, i, 0, flag, side, f, f, f, f, flag, f, flag, f, f, f, f, f,
+                    np.zeros((0, 2)), f, np.zeros((3, 0)), np.zeros(0, dtype=np.int8), f, f)  # fmt: skip
     decider_rows(behaviour, i, of_book("isolated", np.bool_))
+    decider_kinds(behaviour, i, of_book("isolated", np.bool_))
+    units_contiguous(i, 0)
+    top_ups_within(i, i, i)
     unit_sum(i, f, 0)
     store_units(i, f, f, 0, i, i, f, side, f, f, market, f, True, f, f, f, f, True, f, f, True,
                 f, f)  # fmt: skip

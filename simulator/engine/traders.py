@@ -51,8 +51,8 @@ def carried_decisions(
     indices, scales and masks in between."""
     n = len(s.trader.side)
     carried = (np.empty(n), np.empty(n))
-    decisions, sums, _ = _pass(ctx, s, *carried, np.empty(n))
-    return decisions, carried, sums
+    decisions, floats, c = _pass(ctx, s, _book_rules(ctx), *carried)
+    return decisions, carried, (floats[:c], floats[c : 2 * c])
 
 
 def decisions_and_sums(
@@ -60,55 +60,71 @@ def decisions_and_sums(
 ) -> tuple[
     trader_agents.TraderDecisions, tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]
 ]:
-    """:func:`carried_decisions` without the per-row estimate (written into buffers of the
-    run, :attr:`~simulator.engine.context.Context.memo`, and read by no one after), with the
-    notionals: this step's decisions, every row's notional and its sums per margin unit (USD,
-    :meth:`~simulator.engine.margin.MarginUnits.notional_sums` of the traders' sizes at the
-    oracle prices, float for float) and the carried estimate's sums per margin unit (USD), all
-    fresh arrays: what the mirror's step reads. The sizes and prices are the ones the keepers'
-    phase reads too: the block's calls change the traders' view only when it is decoded."""
-    scratch = ctx.memo.get(_SCRATCH)
-    n = len(s.trader.side)
-    if scratch is None or len(scratch[0]) != n:
-        scratch = ctx.memo[_SCRATCH] = (np.empty(n), np.empty(n))
-    notional_row = np.empty(n)
-    decisions, sums, notional = _pass(ctx, s, *scratch, notional_row)
-    return decisions, (notional_row, notional), sums
+    """:func:`carried_decisions` without the per-row estimate (written into the run's
+    buffers, :class:`_Rules` in :attr:`~simulator.engine.context.Context.memo`, and read by
+    no one after), with the notionals: this step's decisions, every row's notional and its
+    sums per margin unit (USD, :meth:`~simulator.engine.margin.MarginUnits.notional_sums` of
+    the traders' sizes at the oracle prices, float for float) and the carried estimate's sums
+    per margin unit (USD), all fresh arrays (views of the pass's one array of floats): what
+    the mirror's step reads. The sizes and prices are the ones the keepers' phase reads too:
+    the block's calls change the traders' view only when it is decoded. A step where no row
+    decides returns :data:`simulator.agents.traders.NO_DECISIONS` (the same object every
+    time)."""
+    r = ctx.memo.get(_RULES)
+    if r is None or r.book is not ctx.world.book:
+        r = _book_rules(ctx)
+    decisions, floats, c = _pass(ctx, s, r, r.equity, r.maintenance)
+    n = r.rows.shape[1]
+    return (
+        decisions,
+        (floats[3 * c : 3 * c + n], floats[2 * c : 3 * c]),
+        (floats[:c], floats[c : 2 * c]),
+    )
 
 
 _NONE = np.zeros(0)
+_NO_ROWS = np.zeros(0, dtype=np.int64)
 
 
 def _f(a) -> np.ndarray:
     return np.asarray(a, dtype=np.float64)
 
 
-_SCRATCH = "engine.traders.scratch"
 _RULES = "engine.traders.rules"
 
 
 class _Rules:
     """What the traders' pass reads of a run's fixed book, packed once
-    (:func:`_book_rules`): every row's market, unit and behaviour ((3, n) int64), the rows that
-    can decide, the rules ((2, n): threshold, top-up base), the top-up probabilities; and the
+    (:func:`_book_rules`): every row's market, unit, behaviour and what it can decide ((4, n)
+    int64), the rows that can decide, the rules ((2, n): threshold, top-up base), the top-up
+    probabilities, whether every unit's rows follow one another; the pass's scratch (the
+    gathered carry, the flags, the per-row estimate of :func:`decisions_and_sums`); and the
     traders' state arrays last checked (by identity: checked again when one is replaced)."""
 
-    __slots__ = ("book", "rows", "deciders", "rules", "probability", "count", "checked")
+    __slots__ = ("book", "rows", "deciders", "rules", "probability", "count", "contiguous",
+                 "head", "work", "flags", "equity", "maintenance", "checked")  # fmt: skip
 
     def __init__(self, book, units):
         threshold, top_up_base = trader_agents.book_rules(book)
         behaviour = np.asarray(book.behaviour)
+        isolated = np.asarray(book.isolated, dtype=np.bool_)
+        unit_of_row = np.ascontiguousarray(units.unit_of_row, dtype=np.int64)
         self.book = book
         self.rows = np.ascontiguousarray(np.stack([
-            np.asarray(book.market, dtype=np.int64), np.asarray(units.unit_of_row, np.int64),
-            behaviour.astype(np.int64),
+            np.asarray(book.market, dtype=np.int64), unit_of_row, behaviour.astype(np.int64),
+            jit_rows.decider_kinds(behaviour, trader_agents.CODES, isolated),
         ]))  # fmt: skip
-        self.deciders = jit_rows.decider_rows(
-            behaviour, trader_agents.CODES, np.asarray(book.isolated, dtype=np.bool_)
-        )
+        self.deciders = jit_rows.decider_rows(behaviour, trader_agents.CODES, isolated)
         self.rules = np.ascontiguousarray(np.stack([threshold, top_up_base]))
         self.probability = np.asarray(book.top_up_probability)
         self.count = units.count
+        self.contiguous = bool(jit_rows.units_contiguous(unit_of_row, units.count))
+        self.head = (self.rows, self.deciders, self.rules, trader_agents.CODES, self.count,
+                     self.contiguous)  # fmt: skip
+        n = len(behaviour)
+        self.work = np.empty((3, n))
+        self.flags = np.empty(n, dtype=np.int8)
+        self.equity, self.maintenance = np.empty(n), np.empty(n)
         self.checked: tuple = ()
 
 
@@ -145,65 +161,76 @@ def _check_state(tr, n: int) -> tuple:
     return tuple(arrays)
 
 
-def _pass(
-    ctx: Context, s: EngineState, equity_out: np.ndarray, maintenance_out: np.ndarray,
-    notional_out: np.ndarray,
-):  # fmt: skip
-    """The compiled pass (per-row estimate into ``equity_out`` / ``maintenance_out``, the
-    notionals into ``notional_out``) and the draws: (decisions, (unit equity, unit
-    maintenance), unit notional)."""
-    r = _book_rules(ctx)
-    tr = s.trader
+def _checked(r: _Rules, tr) -> tuple:
+    """The traders' state arrays the pass reads, checked and converted
+    (:func:`_check_state`): size, equity, maintenance, read price, collateral put in, entry,
+    wallet, side, read funding index, read margin scale (float64 but the side; the last two
+    None when the state has none); kept as :attr:`_Rules.checked` when they are the state's
+    own objects (:func:`_pass` then takes them without a call while they stay)."""
     n = len(tr.side)
-    checked = r.checked  # the state's arrays as last checked: the same objects need no check
-    if (
-        len(checked) != 10
-        or checked[0] is not tr.size_base
-        or checked[1] is not tr.equity_usd
-        or checked[2] is not tr.maintenance_usd
-        or checked[3] is not tr.read_price_usd
-        or checked[4] is not tr.collateral_in_usd
-        or checked[5] is not tr.entry_price_usd
-        or checked[6] is not tr.wallet_usd
-        or checked[7] is not tr.side
-        or checked[8] is not tr.read_funding_index_usd
-        or checked[9] is not tr.read_margin_scale
-        or n != r.rows.shape[1]
+    arrays = _check_state(tr, n)
+    if n != r.rows.shape[1]:
+        raise ValueError(f"carried_decisions: {n} rows, the book has {r.rows.shape[1]}")
+    rf, rs = tr.read_funding_index_usd, tr.read_margin_scale
+    carry = tuple(None if a is None else _floats(a) for a in (rf, rs))
+    same = all(a is getattr(tr, k) for a, k in zip(arrays, _STATE_ARRAYS, strict=True))
+    r.checked = (*arrays, tr.side, *carry)
+    if not (same and carry[0] is rf and carry[1] is rs):
+        r.checked = ()  # converted: checked again at every step
+    return (*arrays, tr.side, *carry)
+
+
+def _pass(ctx: Context, s: EngineState, r: _Rules, equity_out: np.ndarray,
+          maintenance_out: np.ndarray):  # fmt: skip
+    """The compiled pass (per-row estimate into ``equity_out`` / ``maintenance_out``) and the
+    draws: (decisions, the pass's floats, unit count). The floats: unit equity, unit
+    maintenance, unit notional, every row's notional, then the deciding top-ups' amounts."""
+    tr = s.trader
+    checked = r.checked  # the state's arrays as last checked: the same objects need no call
+    if not (
+        checked
+        and checked[0] is tr.size_base
+        and checked[1] is tr.equity_usd
+        and checked[2] is tr.maintenance_usd
+        and checked[3] is tr.read_price_usd
+        and checked[4] is tr.collateral_in_usd
+        and checked[5] is tr.entry_price_usd
+        and checked[6] is tr.wallet_usd
+        and checked[7] is tr.side
+        and checked[8] is tr.read_funding_index_usd
+        and checked[9] is tr.read_margin_scale
     ):
-        arrays = _check_state(tr, n)
-        if n != r.rows.shape[1]:
-            raise ValueError(f"carried_decisions: {n} rows, the book has {r.rows.shape[1]}")
-        same = all(a is getattr(tr, k) for a, k in zip(arrays, _STATE_ARRAYS, strict=True))
-        checked = (*arrays, tr.side, tr.read_funding_index_usd, tr.read_margin_scale)
-        r.checked = checked if same else ()  # float64 already: kept; converted: each step
-    size, equity, maintenance, read_price, collateral_in, entry, wallet = checked[:7]
-    has_funding = tr.read_funding_index_usd is not None
-    has_scale = tr.read_margin_scale is not None
+        checked = _checked(r, tr)
+    size, equity, maintenance, read_price, collateral_in, entry, wallet, side, rf, rs = checked
+    has_funding = rf is not None
+    has_scale = rs is not None
+    oracle, funding, scale = s.oracle_price_usd, s.funding_index_usd, s.margin_scale
+    if not (
+        oracle.__class__ is np.ndarray and oracle.dtype == _F64
+        and scale.__class__ is np.ndarray and scale.dtype == _F64
+        and funding.__class__ is np.ndarray and funding.dtype == _F64 and funding.ndim == 2
+    ):  # fmt: skip
+        oracle, scale = _floats(oracle), _floats(scale)
+        funding = _floats(funding).reshape(-1, 2)
     floats, picked, n_close = jit_rows.trader_pass(
-        r.rows, r.deciders, r.rules, trader_agents.CODES, r.count, tr.side, size, equity,
-        maintenance, read_price, has_funding,
-        _floats(tr.read_funding_index_usd) if has_funding else _NONE, has_scale,
-        _floats(tr.read_margin_scale) if has_scale else _NONE, collateral_in, entry, wallet,
-        _floats(s.oracle_price_usd), _floats(s.funding_index_usd).reshape(-1),
-        _floats(s.margin_scale), equity_out, maintenance_out, notional_out,
+        *r.head, side, size, equity, maintenance, read_price, has_funding,
+        rf if has_funding else _NONE, has_scale, rs if has_scale else _NONE, collateral_in,
+        entry, wallet, oracle, funding, scale, r.work, r.flags, equity_out, maintenance_out,
     )  # fmt: skip
-    c = r.count  # the pass's outputs, packed: views of its two arrays
-    close, drawn, amount = picked[:n_close], picked[n_close:], floats[3 * c :]
-    unit_equity, unit_maintenance, unit_notional = (
-        floats[:c],
-        floats[c : 2 * c],
-        floats[2 * c : 3 * c],
-    )
+    c = r.count
+    n = r.rows.shape[1]
     bits = ctx.rng.bit_generator
-    if not drawn.shape[0] and bits.__class__ is np.random.PCG64 and not bits.state["has_uint32"]:
-        # most steps: no draw decides; draws_at then jumps the stream over all n draws
-        bits.advance(n)
-        top_up, top_up_usd = drawn, amount
-    else:
-        keep = trader_agents.draws_at(ctx.rng, n, drawn) < r.probability[drawn]
-        top_up, top_up_usd = drawn[keep], amount[keep]
-    decisions = trader_agents.TraderDecisions(close=close, top_up=top_up, top_up_usd=top_up_usd)
-    return decisions, (unit_equity, unit_maintenance), unit_notional
+    if picked is None or not picked.shape[0]:
+        if bits.__class__ is np.random.PCG64 and not bits.state["has_uint32"]:
+            # most steps: no row decides; draws_at then jumps the stream over all n draws
+            bits.advance(n)
+            return trader_agents.NO_DECISIONS, floats, c
+        picked = _NO_ROWS
+    close, drawn, amount = picked[:n_close], picked[n_close:], floats[3 * c + n :]
+    keep = trader_agents.draws_at(ctx.rng, n, drawn) < r.probability[drawn]
+    decisions = trader_agents.TraderDecisions(close=close, top_up=drawn[keep],
+                                              top_up_usd=amount[keep])  # fmt: skip
+    return decisions, floats, c
 
 
 _F64 = np.dtype(np.float64)

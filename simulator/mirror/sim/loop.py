@@ -223,8 +223,10 @@ class MirrorEngine:
         step_events += unfilled
         planned_rows = len(step_events)  # the LP withdrawals' rows go here (planned, not decoded)
         step_events += executed
-        trade_events, trade_rows, sent, decode_trades = traders.execute(
-            ctx, s, venue, decisions, self.wallet_units, t
+        trade_events, trade_rows, sent, decode_trades = (
+            traders.NO_TRADES  # most steps: no row decides, the block has no traders' call
+            if decisions is traders.NO_DECISIONS
+            else traders.execute(ctx, s, venue, decisions, self.wallet_units, t)
         )
         step_events += trade_events
         transactions += sent

@@ -13,23 +13,37 @@ from collections.abc import Callable
 
 import numpy as np
 
+from simulator.agents import traders as trader_agents
+from simulator.engine import jit_rows
 from simulator.engine import traders as engine_traders
 from simulator.engine.context import Context
 from simulator.engine.events import _set_outcome, close_reason, event_row
 from simulator.engine.state import CLOSED, EngineState
-from simulator.mirror.sim.levels import to_float
+from simulator.mirror.sim.levels import floats, to_float
 from simulator.mirror.sim.venue import Reverted, VenueState
+from simulator.units import to_units_array
+
+plan = engine_traders.decisions_and_sums
+"""This step's decisions, exactly as :func:`simulator.engine.traders.plan_traders` makes
+them, every row's notional and its sums per margin unit (USD, as
+:meth:`~simulator.engine.margin.MarginUnits.notional_sums` makes them of the sizes and oracle
+prices the keepers' phase reads: the block's calls change no size before it is decoded), and
+the carried estimate's sums per margin unit (the keepers' estimate), in one compiled pass and
+the draws: :func:`simulator.engine.traders.decisions_and_sums` itself (one call a step; the
+per-row estimate, which the mirror's step does not read, is not kept). A step where no row
+decides gets :data:`NO_DECISIONS`, whose block has no traders' call (:data:`NO_TRADES`)."""
+
+NO_DECISIONS = trader_agents.NO_DECISIONS
+"""The decisions of a step where no row closes or tops up (the same object every time)."""
 
 
-def plan(ctx: Context, s: EngineState):
-    """This step's decisions, exactly as :func:`simulator.engine.traders.plan_traders` makes
-    them, every row's notional and its sums per margin unit (USD, as
-    :meth:`~simulator.engine.margin.MarginUnits.notional_sums` makes them of the sizes and
-    oracle prices the keepers' phase reads: the block's calls change no size before it is
-    decoded), and the carried estimate's sums per margin unit (the keepers' estimate), in one
-    compiled pass and the draws (:func:`simulator.engine.traders.decisions_and_sums`; the
-    per-row estimate, which the mirror's step does not read, is not kept)."""
-    return engine_traders.decisions_and_sums(ctx, s)
+def _nothing() -> None:
+    """The decoding of a block without the traders' calls."""
+
+
+NO_TRADES = ((), (), 0, _nothing)
+"""What :func:`execute` returns for :data:`NO_DECISIONS` (no event row, no row, no
+transaction, nothing to decode): the step takes it without the call."""
 
 
 def execute(
@@ -42,7 +56,7 @@ def execute(
     the engine decodes the block's events after it is mined, so the keepers' phase of the
     same block still sees the rows as they were."""
     closes, top_ups = decisions.close, decisions.top_up
-    if not len(closes) and not len(top_ups):  # most steps: no call, nothing to decode
+    if not len(closes) and not len(top_ups):  # no call, nothing to decode
         return [], [], 0, _nothing
     book = ctx.world.book
     symbols, accounts = ctx.symbols, ctx.accounts
@@ -53,9 +67,9 @@ def execute(
     credited: list[tuple[int, float]] = []
     keep_close, keep_top_up = ctx.keeps("close"), ctx.keeps("top_up")  # the rows only
     close_accounts, close_markets = book.account[closes].tolist(), book.market[closes].tolist()
-    done = venue.close_many(close_accounts, close_markets)  # in block order, batched
+    results = venue.close_many(close_accounts, close_markets) if close_accounts else []
     for r, a, m, behaviour, got in zip(
-        closes.tolist(), close_accounts, close_markets, book.behaviour[closes].tolist(), done,
+        closes.tolist(), close_accounts, close_markets, book.behaviour[closes].tolist(), results,
         strict=True,
     ):  # fmt: skip
         if got is None or isinstance(got, Reverted):
@@ -78,27 +92,25 @@ def execute(
                 "notional_usd": closed * price, "amount_usd": pnl,
                 "detail": close_reason(behaviour),
             })  # fmt: skip
-    for r, a, m, amount in zip(
-        top_ups.tolist(), book.account[top_ups].tolist(), book.market[top_ups].tolist(),
-        decisions.top_up_usd.tolist(), strict=True,
-    ):  # fmt: skip
-        units = engine_traders.deposit_units(amount)
-        if units == 0 or units > wallet_units[a]:
-            continue  # ZeroAmount / ERC20InsufficientBalance: reverted, not recorded
-        wallet_units[a] -= units
-        usd = to_float(venue.deposit(a, units))
-        credited.append((r, usd))
+    if len(top_ups):  # the deposits in block order, batched
+        top_up_accounts = book.account[top_ups]
+        units = to_units_array(decisions.top_up_usd)  # deposit_units of each
+        # ZeroAmount / ERC20InsufficientBalance: reverted, not recorded (the wallets in order)
+        done = jit_rows.top_ups_within(top_up_accounts, units, wallet_units)
+        paid = top_ups[done]
+        usd = floats(venue.deposit_many(top_up_accounts[done], units[done])).tolist()
+        credited = list(zip(paid.tolist(), usd, strict=True))
         if keep_top_up:
-            rows.append(event_row(t, "top_up", market=symbols[m], account=accounts[a], amount=usd))
+            for a, m, amount in zip(
+                top_up_accounts[done].tolist(), book.market[paid].tolist(), usd, strict=True
+            ):  # fmt: skip
+                rows.append(event_row(t, "top_up", market=symbols[m], account=accounts[a],
+                                      amount=amount))  # fmt: skip
 
     def decode() -> None:
         decode_trades(s, modified, credited, t)
 
     return rows, closes.tolist() + top_ups.tolist(), len(closes) + len(top_ups), decode
-
-
-def _nothing() -> None:
-    """The decoding of a block without the traders' calls."""
 
 
 def decode_trades(
