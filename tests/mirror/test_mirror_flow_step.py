@@ -353,3 +353,20 @@ def test_a_decoder_after_the_flows_reads_its_decode(scenario):
     place, not in the record, and the rows and state equal session 28's."""
     seen = _lockstep(scenario, EVALUATION_EVENT_KINDS, 300, later=True)
     assert seen["in_place"] > 90 and seen["deferred"] > 150
+
+
+def test_slot_calls_index_the_slots_as_the_context_does(scenario):
+    """The run's slot table (built from the book when every address, market id and (account,
+    market) row is distinct) equals the one from :class:`~simulator.engine.context.Context`'s
+    lookups, slot by slot (the form before session 29)."""
+    e = MirrorEngine(scenario, mode="fast")
+    ctx, run = e.ctx, e.flow
+    tab = mirror_flow.slot_calls(ctx, run)
+    ids = [int(ctx.market_ids[m]) for m in run.market_list]
+    index = [ctx.index(a) for a in run.accounts]
+    rows = [ctx.row(a, mid) for a, mid in zip(run.accounts, ids, strict=True)]
+    assert tab.account.tolist() == [-1 if a is None else a for a in index]
+    assert tab.market.tolist() == [ctx.market_index(mid) for mid in ids]
+    assert tab.decode_row.tolist() == [-1 if r is None else r for r in rows]
+    assert tab.market_id == ids
+    assert tab.tab.tolist() == [[a, m] for a, m in zip(index, tab.market.tolist(), strict=True)]

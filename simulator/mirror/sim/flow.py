@@ -185,15 +185,27 @@ def slot_calls(ctx: Context, run: FlowRun) -> SlotCalls:
         return run.slot_calls
     market_ids = ctx.market_ids
     ids = [int(market_ids[m]) for m in run.market_list]
-    index = [ctx.index(a) for a in run.accounts]
-    rows = [ctx.row(a, mid) for a, mid in zip(run.accounts, ids, strict=True)]
-    account = np.array([-1 if a is None else a for a in index], dtype=np.int64)
-    market = np.array([ctx.market_index(mid) for mid in ids], dtype=np.int64)
+    book, accounts = ctx.world.book, ctx.accounts
+    pairs = book.account.astype(np.int64) * len(market_ids) + book.market
+    if (len(set(accounts)) == len(accounts) and len(set(market_ids)) == len(market_ids)
+            and np.unique(pairs).shape[0] == pairs.shape[0]):  # fmt: skip
+        # Every address, market id and (account, market) row distinct: a slot's account index
+        # (Context.index) is its book account, its market index its market, and its
+        # PositionModified's row (Context.row) its own.
+        account = book.account[run.rows].astype(np.int64)
+        market = run.market.astype(np.int64)
+        decode_row = run.rows.astype(np.int64)
+    else:
+        index = [ctx.index(a) for a in run.accounts]
+        rows = [ctx.row(a, mid) for a, mid in zip(run.accounts, ids, strict=True)]
+        account = np.array([-1 if a is None else a for a in index], dtype=np.int64)
+        market = np.array([ctx.market_index(mid) for mid in ids], dtype=np.int64)
+        decode_row = np.array([-1 if r is None else r for r in rows], dtype=np.int64)
     tab = SlotCalls(
         account=account,
         market=market,
         market_id=ids,
-        decode_row=np.array([-1 if r is None else r for r in rows], dtype=np.int64),
+        decode_row=decode_row,
         tab=np.stack([account, market], axis=1),
         buffers=BlockBuffers.of(len(ids)),
     )
