@@ -276,20 +276,15 @@ class TradesMixin:
         ``start`` on, compiled (:func:`jit_calls.flow_step`: the arguments as it takes them;
         ``init``: the block's tables written first) until a call needs Python; the account's
         ``_open`` order, the pool and the fund then follow each call made, in order, as after
-        :meth:`trade_batch`. :meth:`~simulator.mirror.sim.venue.VenueState.jit_buffers`' and
-        :meth:`~simulator.mirror.sim.venue.VenueState.funding_now`'s cache checks inlined (a
-        call each only when they recompute). Returns the kernel's: -1 when an open's delta is
-        left to the caller (nothing made), else the index of the first call not made (the
-        block's length: all made), the caller's to make alone."""
+        :meth:`trade_batch`. :meth:`~simulator.mirror.sim.venue.VenueState.jit_buffers`' cache
+        check inlined (a call only when it repacks). Returns the kernel's: -1 when an open's
+        delta is left to the caller (nothing made), else the index of the first call not made
+        (the block's length: all made), the caller's to make alone."""
         cache = self._jit_cache
         if cache is None or cache[0] is not self.scalar_params:
             self.jit_buffers()
             cache = self._jit_cache
         armed = cache[6]
-        funding = self._funding_cache  # funding_now()'s check
-        if funding is None or funding[0] != self.version - self.kept or funding[1] != self.now:
-            self.funding()
-            funding = self._funding_cache
         key = (armed, self.breaker is not None)
         if self.risk_paused is None and key in _PYTHON_CHECKS:
             python_checks = _PYTHON_CHECKS[key]
@@ -300,8 +295,8 @@ class TradesMixin:
             init, start, n_close, close_slots, open_slots, open_side, open_size, slot_tab,
             python_checks, int(self.now), int(self.block), cache[1], cache[2],
             self._market_floats, self._market_ints, self._position_floats,
-            self._position_ints, self.isolated, self.collateral, funding[5], slots, deltas,
-            outs, ok, moves, acc,
+            self._position_ints, self.isolated, self.collateral, self.funding_now()[1], slots,
+            deltas, outs, ok, moves, acc,
         )  # fmt: skip
         if stop <= start:
             return stop
