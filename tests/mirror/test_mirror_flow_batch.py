@@ -1,6 +1,6 @@
 """The fast mirror's flow block in one compiled batch (:func:`simulator.mirror.sim.flow.
-execute_arrays` over :meth:`~simulator.mirror.sim.venue_trades.TradesMixin.flow_batch` and
-:func:`~simulator.mirror.sim.jit_calls.flow_batch`) is held to the form it replaced (session
+execute_arrays` over :meth:`~simulator.mirror.sim.venue_trades.TradesMixin.flow_step` and
+:func:`~simulator.mirror.sim.jit_calls.flow_step`) is held to the form it replaced (session
 27's: the deltas from ``to_wad`` in a list, the batch through ``venue.trade_batch``; kept
 below): two fast engines on oct-2025 stepped side by side, one with the old form, compared
 after every step (the block's arrays bit for bit, the venue's state, ``_open`` order, pool and

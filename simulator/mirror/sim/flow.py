@@ -13,14 +13,15 @@ from the calls' fields, after the block's other rows, as the chain engine append
 ``order_flow_unfilled`` rows are the plan's.
 
 Fast mode goes from the plan's arrays (:func:`simulator.engine.flow.plan_arrays`) to the venue
-and back without a per-call object, in a few compiled calls a step: the block in one
-(:func:`~simulator.mirror.sim.jit_calls.flow_batch`: the opens' WAD deltas, the calls as
+and back without a per-call object, in two compiled calls a step: the block in one
+(:func:`~simulator.mirror.sim.jit_calls.flow_step`: the opens' WAD deltas, the calls as
 :func:`planned.execute_many` runs them, the pool, the fund and the ``_open`` moves, over the
 slots' account and market indices, :class:`SlotCalls`, into the run's :class:`BlockBuffers`;
 a call the batch stops at made alone through :func:`planned.execute`, its
-:class:`planned.Planned` built then), the slots' decode in one (:func:`_decode_slots`) and
-their state with the count of rows to build in one (:func:`simulator.engine.flow.
-record_flow_slots`; rows only for the kinds the run keeps, :class:`ArrayBlock`). Exact mode
+:class:`planned.Planned` built then), the slots' decode and their state in the other
+(:func:`_record_block`, from :func:`record`: the decode waits for it when no other decoder
+follows the flow's in the block, see :class:`ArrayBlock`), rows only for the kinds the run
+keeps (then :func:`simulator.engine.flow.record_flow_slots`). Exact mode
 (and ``FlowRun.array_calls`` False) takes the Actions' path,
 which ``tests/mirror/test_mirror_flow_arrays.py`` holds the arrays' path to."""
 
@@ -35,7 +36,7 @@ from simulator.engine import events
 from simulator.engine import flow as engine_flow
 from simulator.engine.context import Action, Context
 from simulator.engine.flow import FlowPlan, FlowRun
-from simulator.engine.state import EngineState
+from simulator.engine.state import CLOSED, OPEN, EngineState
 from simulator.jit import kernel
 from simulator.mirror.sim import jit_calls, planned
 from simulator.mirror.sim.venue import VenueState
@@ -49,6 +50,8 @@ class FlowBlock:
 
     actions: list[Action] = field(default_factory=list)
     executed: planned.Executed | None = None
+    decoded: list | None = None
+    """The step's list of decoders (set by the step; this block's decodes at its place)."""
 
     @property
     def count(self) -> int:
@@ -91,7 +94,7 @@ def execute(
 ) -> FlowBlock | ArrayBlock:
     """The flow calls on the venue, in order: a plan's arrays by :func:`execute_arrays`,
     Actions by :func:`planned.execute_many` (in fast mode compiled batches)."""
-    if isinstance(calls, FlowPlan):
+    if type(calls) is FlowPlan:
         return execute_arrays(ctx, venue, calls, run)
     return FlowBlock(calls, planned.execute_many(ctx, venue, [a.call for a in calls]))
 
@@ -101,10 +104,24 @@ def record(ctx: Context, s: EngineState, block: FlowBlock | ArrayBlock, t: int,
     """The block's flow rows (``open``, ``close`` and their reverts) and the slots' opens and
     outcomes, by :func:`simulator.engine.flow.record_flow_calls` (:func:`~simulator.engine.
     flow.record_flow` over the calls' arrays; after the block was decoded), or for an
-    :class:`ArrayBlock` :func:`simulator.engine.flow.record_flow_slots`."""
-    if isinstance(block, ArrayBlock):
-        return engine_flow.record_flow_slots(ctx, s, t, run, block.slots, block.opens_from,
-                                             block.ok, block.errors, block.fields())  # fmt: skip
+    :class:`ArrayBlock` in one compiled call with the decode when it was left here
+    (:func:`_record_block`; rows to build: :func:`record_rows`)."""
+    if type(block) is ArrayBlock:
+        if run is None or not block.count:
+            return []
+        tab = run.slot_calls if run.slot_calls is not None else slot_calls(ctx, run)
+        keeps = tab.keeps
+        if keeps is None or keeps[0] is not ctx.event_kinds:
+            keeps = tab.keeps = (ctx.event_kinds, _record_consts(ctx))
+        tr = s.trader
+        if _record_block(block.pending, block.slots, block.ok, block.values, block.opens_from,
+                         t, tab.decode_row, run.rows, keeps[1], tr.size_base,
+                         tr.entry_price_usd, s.opens, s.opened_step, s.outcome,
+                         s.outcome_step, s.realized_pnl_usd, s.flow_open_size_base,
+                         s.flow_open_entry_usd):  # fmt: skip
+            return record_rows(ctx, s, block, t, run)
+        block.pending = False
+        return []
     if not block.actions:
         return engine_flow.record_flow_calls(ctx, s, [], [], [], [], t, run)
     done = block.executed
@@ -129,15 +146,20 @@ class SlotCalls:
     account and market id; -1: none)."""
     tab: np.ndarray
     """(slots, 2) int64: the slot's account index (-1: not the venue's) and market, as
-    :func:`jit_calls.flow_batch` reads them (``slot_tab``)."""
+    :func:`jit_calls.flow_step` reads them (``slot_tab``)."""
     buffers: BlockBuffers
     """The block's arrays, made once a run and written by each step's :func:`execute_arrays`
     (an :class:`ArrayBlock` holds views of them until the next step's block)."""
+    block: ArrayBlock | None = None
+    """The run's :class:`ArrayBlock`, filled again by each step's :func:`execute_arrays`."""
+    keeps: tuple | None = None
+    """(the run's ``event_kinds``, :func:`_record_block`'s ``consts``): read again when
+    ``event_kinds`` is replaced."""
 
 
 @dataclass
 class BlockBuffers:
-    """A flow block's arrays as :func:`jit_calls.flow_batch` writes them, one row per call
+    """A flow block's arrays as :func:`jit_calls.flow_step` writes them, one row per call
     (a step's calls are at most one per slot; grown for a longer block): each call's slot,
     each open's WAD delta, the batch's ``outs``, whether each call succeeded, the calls'
     ``moves``, and the pool and the fund through the batch (``acc``)."""
@@ -163,18 +185,32 @@ def slot_calls(ctx: Context, run: FlowRun) -> SlotCalls:
         return run.slot_calls
     market_ids = ctx.market_ids
     ids = [int(market_ids[m]) for m in run.market_list]
-    index = [ctx.index(a) for a in run.accounts]
-    rows = [ctx.row(a, mid) for a, mid in zip(run.accounts, ids, strict=True)]
-    account = np.array([-1 if a is None else a for a in index], dtype=np.int64)
-    market = np.array([ctx.market_index(mid) for mid in ids], dtype=np.int64)
+    book, accounts = ctx.world.book, ctx.accounts
+    pairs = book.account.astype(np.int64) * len(market_ids) + book.market
+    if (len(set(accounts)) == len(accounts) and len(set(market_ids)) == len(market_ids)
+            and np.unique(pairs).shape[0] == pairs.shape[0]):  # fmt: skip
+        # Every address, market id and (account, market) row distinct: a slot's account index
+        # (Context.index) is its book account, its market index its market, and its
+        # PositionModified's row (Context.row) its own.
+        account = book.account[run.rows].astype(np.int64)
+        market = run.market.astype(np.int64)
+        decode_row = run.rows.astype(np.int64)
+    else:
+        index = [ctx.index(a) for a in run.accounts]
+        rows = [ctx.row(a, mid) for a, mid in zip(run.accounts, ids, strict=True)]
+        account = np.array([-1 if a is None else a for a in index], dtype=np.int64)
+        market = np.array([ctx.market_index(mid) for mid in ids], dtype=np.int64)
+        decode_row = np.array([-1 if r is None else r for r in rows], dtype=np.int64)
     tab = SlotCalls(
         account=account,
         market=market,
         market_id=ids,
-        decode_row=np.array([-1 if r is None else r for r in rows], dtype=np.int64),
+        decode_row=decode_row,
         tab=np.stack([account, market], axis=1),
         buffers=BlockBuffers.of(len(ids)),
     )
+    buf = tab.buffers
+    tab.block = ArrayBlock(buf.slots[:0], 0, buf.ok[:0], {}, buf.outs[:0], run)
     run.slot_calls = tab
     return tab
 
@@ -185,8 +221,15 @@ class ArrayBlock:
     ``opens_from`` the opens), whether each succeeded (``ok``), the reverts' texts by call
     (``errors``) and the batch's ``outs`` (``values``: :data:`jit_calls.T_DELTA`,
     :data:`~jit_calls.T_FILL` ...; a call made alone written there too). From
-    :func:`execute_arrays` these are views of the run's :class:`BlockBuffers`: valid until
-    the next block is executed."""
+    :func:`execute_arrays` these are views of the run's :class:`BlockBuffers`, in the run's
+    one block (:attr:`SlotCalls.block`, filled again each step): valid until the next block
+    is executed.
+
+    Its decode (:meth:`decoder`) runs at its place among the step's decoders (``decoded``,
+    set by the step), unless it is the last of them: then nothing after it reads or writes
+    the slots' sizes before :func:`record` (the step's rows only are expanded in between),
+    which decodes them first, in the same compiled call as the slots' state
+    (:func:`_record_block`; ``pending`` until then)."""
 
     slots: np.ndarray
     opens_from: int
@@ -194,38 +237,53 @@ class ArrayBlock:
     errors: dict[int, str]
     values: np.ndarray
     run: FlowRun | None = None
+    count: int = field(init=False, default=0)
+    """The number of venue calls."""
+    rows: list[int] = field(init=False, default_factory=list)
+    """The book rows (slots) the calls concern (their margin units are touched)."""
+    decoded: list | None = field(init=False, default=None)
+    """The step's list of decoders (set by the step), or None: decode at its place."""
+    pending: bool = field(init=False, default=False)
+    """Its decode was left to :func:`record` (it was the step's last decoder)."""
+    state: EngineState | None = field(init=False, default=None)
+    """The state its decode writes (:meth:`decoder`'s)."""
 
-    @property
-    def count(self) -> int:
-        """The number of venue calls."""
-        return len(self.slots)
+    def __post_init__(self) -> None:
+        self.count = len(self.slots)
+        self.rows = [] if self.run is None else self.run.rows[self.slots].tolist()
 
     def fields(self) -> np.ndarray:
         """Per call its ``PositionModified``'s ``sizeDelta``, ``fill``, ``newSize``,
         ``entryPrice``, ``realizedPnl``, ``fee``, ``funding`` (columns of ``values``)."""
         return self.values[:, _FIELDS]
 
-    @property
-    def rows(self) -> list[int]:
-        """The book rows (slots) the calls concern (their margin units are touched)."""
-        if self.run is None:
-            return []
-        return self.run.rows[self.slots].tolist()
-
     def decoder(self, ctx: Context, s: EngineState, t: int) -> Callable[[], None]:
         """The decode of the calls' new sizes and entries into the slots' rows, in call order
         (:func:`simulator.engine.events.decode_positions` from the batch's arrays, compiled:
-        :func:`_decode_slots`)."""
-        if not len(self.slots):
+        :func:`_decode_slots`), at its place among the step's decoders or, the last of them,
+        in :func:`record`'s compiled call (see the class)."""
+        if not self.count:
             return _nothing
-        slots, ok, values = self.slots, self.ok, self.values
-        decode_row, tr = slot_calls(ctx, self.run).decode_row, s.trader
+        self.state = s
+        if self.run is not None and self.run.slot_calls is None:
+            slot_calls(ctx, self.run)
+        return self.decode
 
-        def decode() -> None:
-            _decode_slots(slots, ok, values, jit_calls.T_SIZE, jit_calls.T_ENTRY, decode_row,
-                          tr.size_base, tr.entry_price_usd)  # fmt: skip
+    def decode(self) -> None:
+        """:meth:`decoder`'s decode: now, or left to :func:`record` when no decoder follows
+        it in ``decoded``."""
+        decoded = self.decoded
+        if decoded is not None and decoded[-1] == self.decode:
+            self.pending = True
+            return
+        self.decode_now()
 
-        return decode
+    def decode_now(self) -> None:
+        """The decode (:func:`_decode_slots`), at once."""
+        tr = self.state.trader
+        _decode_slots(self.slots, self.ok, self.values, jit_calls.T_SIZE, jit_calls.T_ENTRY,
+                      self.run.slot_calls.decode_row, tr.size_base, tr.entry_price_usd)  # fmt: skip
+        self.pending = False
 
 
 _EMPTY_SLOTS = np.zeros(0, dtype=np.int64)
@@ -238,48 +296,86 @@ def execute_arrays(
 ) -> ArrayBlock:
     """``plan``'s calls (its closes' ``closePosition``, then its opens' cross ``trade`` of
     ``side * to_wad(round(size, 12))``) on the venue in order, as :func:`planned.
-    execute_many` runs their :class:`planned.Planned` calls in fast mode: one compiled batch
-    (:meth:`~simulator.mirror.sim.venue_trades.TradesMixin.flow_batch`: the opens' WAD deltas,
+    execute_many` runs their :class:`planned.Planned` calls in fast mode: one compiled call
+    (:meth:`~simulator.mirror.sim.venue_trades.TradesMixin.flow_step`: the opens' WAD deltas,
     the calls, the results into the run's :class:`BlockBuffers`), a call the batch stops at
     made alone by :func:`planned.execute` (its ``Planned`` built only then), the batch resumed
-    after it. The deltas the batch does not convert (:func:`jit_calls.wad_of_size`: sizes of
-    ``2**13`` base units and more) are written first, by :func:`wad_delta`."""
-    close_slots, open_slots = plan.close_slots, plan.open_slots
-    n_close = len(close_slots)
-    n = n_close + len(open_slots)
-    if n == 0 or run is None:
+    after it. The deltas the kernel does not convert (sizes of 1e16 base units and more, an
+    infinity, NaN) are written by :func:`wad_delta` and the batch called again. The run's
+    :class:`ArrayBlock` filled with the block."""
+    if run is None:
         return ArrayBlock(_EMPTY_SLOTS, 0, np.zeros(0, dtype=bool), {},
                           np.zeros((0, jit_calls.N_BATCH_OUT)), run)  # fmt: skip
+    close_slots, open_slots = plan.close_slots, plan.open_slots
+    n_close = close_slots.shape[0]
+    n = n_close + open_slots.shape[0]
     tab = run.slot_calls if run.slot_calls is not None else slot_calls(ctx, run)
-    buf = tab.buffers
-    if n > buf.ok.shape[0]:
-        buf = tab.buffers = BlockBuffers.of(n)  # a block longer than the slots (tests)
-    open_side, open_size = plan.open_side, plan.open_size
-    deltas = buf.deltas
-    big = (~(np.abs(open_size) < jit_calls.WAD_SIZE_MAX)).nonzero()[0]
-    if big.shape[0]:
-        for j, side, size in zip((big + n_close).tolist(), open_side[big].tolist(),
-                                 open_size[big].tolist(), strict=True):  # fmt: skip
-            deltas[j] = wad_delta(side, size)
-    slots, outs, ok = buf.slots, buf.outs, buf.ok
+    block, buf = tab.block, tab.buffers
     errors: dict[int, str] = {}
-    i = 0
-    while i < n:
-        stop = venue.flow_batch(i, n_close, close_slots, open_slots, open_side, open_size,
-                                tab.tab, slots, deltas, outs, ok, buf.moves, buf.acc)  # fmt: skip
-        if stop >= n:
-            break
-        slot = int(slots[stop])
-        sender, market_id = run.accounts[slot], tab.market_id[slot]
-        if stop < n_close:
-            call = planned.Planned("closePosition", sender, market_id)
-        else:
-            j = stop - n_close
-            wad = to_wad(round(float(open_size[j]), 12))
-            call = planned.Planned("trade", sender, market_id, int(open_side[j]) * wad)
-        planned.execute_into(ctx, venue, call, stop, outs, ok, errors)
-        i = stop + 1
-    return ArrayBlock(slots[:n], n_close, ok[:n], errors, outs[:n], run)
+    if n:
+        if n > buf.ok.shape[0]:
+            buf = tab.buffers = BlockBuffers.of(n)  # a block longer than the slots (tests)
+        open_side, open_size, deltas = plan.open_side, plan.open_size, buf.deltas
+        stop = venue.flow_step(True, 0, n_close, close_slots, open_slots, open_side,
+                               open_size, tab.tab, buf.slots, deltas, buf.outs, buf.ok,
+                               buf.moves, buf.acc)  # fmt: skip
+        if stop < 0:  # deltas left to Python (NaN): written, then the calls
+            for j in np.flatnonzero(np.isnan(deltas[n_close:n])).tolist():
+                deltas[n_close + j] = wad_delta(int(open_side[j]), float(open_size[j]))
+            stop = venue.flow_step(False, 0, n_close, close_slots, open_slots, open_side,
+                                   open_size, tab.tab, buf.slots, deltas, buf.outs, buf.ok,
+                                   buf.moves, buf.acc)  # fmt: skip
+        slots, outs, ok = buf.slots, buf.outs, buf.ok
+        while stop < n:
+            slot = int(slots[stop])
+            sender, market_id = run.accounts[slot], tab.market_id[slot]
+            if stop < n_close:
+                call = planned.Planned("closePosition", sender, market_id)
+            else:
+                j = stop - n_close
+                wad = to_wad(round(float(open_size[j]), 12))
+                call = planned.Planned("trade", sender, market_id, int(open_side[j]) * wad)
+            planned.execute_into(ctx, venue, call, stop, outs, ok, errors)
+            stop = venue.flow_step(False, stop + 1, n_close, close_slots, open_slots,
+                                   open_side, open_size, tab.tab, slots, deltas, outs, ok,
+                                   buf.moves, buf.acc)  # fmt: skip
+    block.slots, block.opens_from, block.ok = buf.slots[:n], n_close, buf.ok[:n]
+    block.errors, block.values, block.count = errors, buf.outs[:n], n
+    block.rows = run.rows[block.slots].tolist() if n else []
+    block.decoded, block.pending = None, False
+    return block
+
+
+def record_rows(ctx: Context, s: EngineState, block: ArrayBlock, t: int,
+                run: FlowRun) -> list[dict]:  # fmt: skip
+    """:func:`record` of an :class:`ArrayBlock` with a row of a kind the run keeps (``open``,
+    ``close``, ``open_reverted``, ``close_reverted``; :func:`_record_block` wrote nothing):
+    the decode, if it was left here (``block.pending``), then :func:`simulator.engine.flow.
+    record_flow_slots` (the rows and the state)."""
+    if block.pending:
+        block.state = s
+        block.decode_now()
+    return engine_flow.record_flow_slots(ctx, s, t, run, block.slots, block.opens_from,
+                                         block.ok, block.errors, block.fields())  # fmt: skip
+
+
+(C_KEEP_OPEN, C_KEEP_CLOSE, C_KEEP_OPEN_REVERTED, C_KEEP_CLOSE_REVERTED, C_OPEN, C_CLOSED,
+ C_SIZE, C_ENTRY) = range(8)  # fmt: skip
+"""Entries of :func:`_record_block`'s ``consts``: whether the run keeps ``open``, ``close``,
+``open_reverted``, ``close_reverted`` rows, the outcome codes ``OPEN`` and ``CLOSED``, the
+columns of the new size and entry in the batch's ``outs``."""
+
+
+def _record_consts(ctx: Context) -> np.ndarray:
+    """:func:`_record_block`'s ``consts`` for the run's ``event_kinds``."""
+    consts = np.zeros(8, dtype=np.int64)
+    for at, kind in ((C_KEEP_OPEN, "open"), (C_KEEP_CLOSE, "close"),
+                     (C_KEEP_OPEN_REVERTED, "open_reverted"),
+                     (C_KEEP_CLOSE_REVERTED, "close_reverted")):  # fmt: skip
+        consts[at] = ctx.keeps(kind)
+    consts[C_OPEN], consts[C_CLOSED] = OPEN, CLOSED
+    consts[C_SIZE], consts[C_ENTRY] = jit_calls.T_SIZE, jit_calls.T_ENTRY
+    return consts
 
 
 def wad_delta(side: int, size: float) -> float:
@@ -313,3 +409,54 @@ def _decode_slots(slots, ok, values, size_col, entry_col, decode_row, size_base,
             if row >= 0:  # from_wad: the same division
                 size_base[row] = abs(values[k, size_col] / 1e18)
                 entry_usd[row] = values[k, entry_col] / 1e18
+
+
+@kernel
+def _record_block(decode, slots, ok, values, opens_from, t, decode_row, slot_rows, consts,
+                  size_base, entry_usd, opens, opened_step, outcome, outcome_step,
+                  realized_pnl_usd, flow_open_size_base, flow_open_entry_usd):  # fmt: skip
+    """:func:`record`'s compiled call for an :class:`ArrayBlock`: first whether the block has a row of a kind the
+    run keeps (``consts``: :data:`C_KEEP_OPEN` ...): a failed call's ``open_reverted`` /
+    ``close_reverted``, a made open's ``open``, a made close to size 0's ``close``; if so
+    True, nothing written (the caller's Python builds the rows). Else, if ``decode``, the
+    slots' decode (:func:`_decode_slots`: call ``k`` on slot ``slots[k]``, made, writes its
+    new size, absolute, and entry, WAD / 1e18, into its book row ``decode_row``), then
+    :func:`simulator.engine.flow.record_flow_slots`' state writes call by call in order (an
+    open made counts, its step, outcome open, PnL NaN, its size and entry kept; a close made
+    to size 0 ends the slot at ``t``, PnL NaN), and False."""
+    size_col, entry_col = consts[C_SIZE], consts[C_ENTRY]
+    n = slots.shape[0]
+    for k in range(n):
+        if not ok[k]:
+            if consts[C_KEEP_OPEN_REVERTED if k >= opens_from else C_KEEP_CLOSE_REVERTED]:
+                return True
+        elif k >= opens_from:
+            if consts[C_KEEP_OPEN]:
+                return True
+        elif values[k, size_col] == 0.0 and consts[C_KEEP_CLOSE]:
+            return True
+    if decode:
+        for k in range(n):
+            if ok[k]:
+                row = decode_row[slots[k]]
+                if row >= 0:  # from_wad: the same division
+                    size_base[row] = abs(values[k, size_col] / 1e18)
+                    entry_usd[row] = values[k, entry_col] / 1e18
+    open_code, closed_code = consts[C_OPEN], consts[C_CLOSED]
+    for k in range(n):
+        if not ok[k]:
+            continue
+        r = slot_rows[slots[k]]
+        if k >= opens_from:
+            opens[r] += 1
+            opened_step[r] = t
+            outcome[r] = open_code
+            outcome_step[r] = -1
+            realized_pnl_usd[r] = np.nan
+            flow_open_size_base[r] = abs(values[k, size_col] / 1e18)
+            flow_open_entry_usd[r] = values[k, entry_col] / 1e18
+        elif values[k, size_col] == 0.0:
+            outcome[r] = closed_code
+            outcome_step[r] = t
+            realized_pnl_usd[r] = np.nan
+    return False

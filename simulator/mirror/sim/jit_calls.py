@@ -31,6 +31,8 @@ file of the function it compiled only, not of another module's functions it call
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from simulator.jit import kernel as _jit
@@ -771,11 +773,11 @@ def trade_batch(start, calls, values, python_checks, now, block, params, tiers, 
 
 # -- the order flow's block (its closes, then its opens, by slot) ------------------------------
 S_ACCOUNT, S_MARKET = range(2)
-"""Columns of :func:`flow_batch`'s ``slot_tab`` (int64, one row per flow slot): the venue's
+"""Columns of :func:`flow_step`'s ``slot_tab`` (int64, one row per flow slot): the venue's
 account index of the slot's account (-1: not the venue's, a call the caller makes), its
 market."""
 M_ACCOUNT, M_MARKET, M_OPENED = range(3)
-"""Columns of :func:`flow_batch`'s ``moves`` (int64, per call made): the account, the market,
+"""Columns of :func:`flow_step`'s ``moves`` (int64, per call made): the account, the market,
 and whether the call opened its position (1), closed it (-1) or neither (0): what the
 account's ``_open`` order follows."""
 WAD_SIZE_MAX = 8192.0
@@ -821,40 +823,137 @@ def wad_of_size(size):
     return 0.0 - wad if size < 0.0 else wad  # 0.0 - 0.0: +0.0
 
 
+_POW5 = np.array([5**k for k in range(27)], dtype=np.int64)
+"""``5**k`` for k < 27 (all below ``2**63``)."""
+_LOW31 = (1 << 31) - 1
+
+
 @_jit
-def flow_batch(start, n_close, close_slots, open_slots, open_side, open_size, slot_tab,
-               python_checks, now, block, params, tiers, mf, mi, pf, pi, isolated_flag,
-               collateral, fn, slots, deltas, outs, ok, moves, acc):  # fmt: skip
+def wad_of_repr(size):
+    """``float(repr(size) + "e18")`` (what :func:`simulator.mirror.sim.flow.wad_delta` gives
+    for ``|size| >= 2**13``: ``to_wad(round(size, 12))`` there) for ``2**13 <= |size| <
+    1e16`` (where ``repr`` is positional); NaN elsewhere and for NaN (the caller's Python).
+
+    An integral ``size`` prints as itself: its product with 1e18 (both exact), correctly
+    rounded. Else ``|size| = M / 2**s`` (``M`` its 53-bit mantissa, ``1 <= s <= 39``), and
+    ``repr`` prints the decimal of the fewest fractional digits ``n`` (its integral digits
+    fixed) that rounds back to it, the nearest of those (ties to even): ``K / 10**n``, ``K``
+    the integer nearest ``M * 5**n / 2**(s - n)``, rounds back iff its distance to ``size``
+    is below half a unit in the last place, ``2 * |K * 2**s - M * 10**n| < 10**n`` (never
+    equal: ``10**n / 2`` is no multiple of ``2**(s - n)`` there). Then ``K * 10**(18 - n)`` =
+    ``K * 5**m * 2**m`` (``m = 18 - n``) is rounded to a float once: ``K * 5**m`` (below
+    ``2**99``) in 31-bit limbs, its leading 62 bits with a sticky bit for the rest converted
+    (correctly rounded), times a power of two (exact). Integer arithmetic in int64 only."""
+    x = abs(size)
+    if not (x >= WAD_SIZE_MAX and x < 1e16):
+        return np.nan
+    sign = -1.0 if size < 0.0 else 1.0
+    if x == np.floor(x):
+        return sign * (x * 1e18)
+    f, e = math.frexp(x)
+    mant = np.int64(f * 9007199254740992.0)  # f * 2**53: exact, below 2**53
+    s = 53 - e
+    mant_high, mant_low = mant >> 31, mant & _LOW31
+    k = np.int64(0)
+    n = 0
+    found = False
+    while n <= 18 and not found:
+        if x * 10.0**n >= 1e17:
+            return np.nan  # never: 17 significant digits always round back
+        p5 = _POW5[n]
+        t = s - n
+        if t <= 0:  # size * 10**n is whole: size itself
+            k = (mant * p5) << (-t)
+            found = True
+            break
+        low = mant_low * p5  # M * 5**n = high * 2**31 + (low & _LOW31)
+        high = mant_high * p5 + (low >> 31)
+        low = low & _LOW31
+        if t >= 31:
+            q = high >> (t - 31)
+            r = ((high & ((np.int64(1) << (t - 31)) - 1)) << 31) | low
+        else:
+            q = (high << (31 - t)) | (low >> t)
+            r = low & ((np.int64(1) << t) - 1)
+        half = np.int64(1) << (t - 1)
+        if r > half or (r == half and (q & 1) == 1):
+            k, dist = q + 1, (np.int64(1) << t) - r
+        else:
+            k, dist = q, r
+        if 2 * dist < p5:
+            found = True
+            break
+        n += 1
+    if not found:
+        return np.nan
+    m = 18 - n
+    p5 = _POW5[m]
+    k_high, k_low = k >> 31, k & _LOW31
+    f_high, f_low = p5 >> 31, p5 & _LOW31
+    c = k_low * f_low
+    c0, carry = c & _LOW31, c >> 31
+    mid = k_high * f_low + k_low * f_high + carry
+    c1, top = mid & _LOW31, k_high * f_high + (mid >> 31)
+    low = (c1 << 31) | c0  # K * 5**m = top * 2**62 + low
+    if top == 0:
+        return sign * (float(low) * 2.0**m)
+    bits = 0
+    while (top >> bits) != 0:
+        bits += 1
+    v = (top << (62 - bits)) | (low >> bits)
+    if (low & ((np.int64(1) << bits) - 1)) != 0:
+        v |= 1  # sticky: below the rounding bit
+    return sign * (float(v) * 2.0 ** (bits + m))
+
+
+@_jit
+def flow_step(init, start, n_close, close_slots, open_slots, open_side, open_size, slot_tab,
+              python_checks, now, block, params, tiers, mf, mi, pf, pi, isolated_flag,
+              collateral, fn, slots, deltas, outs, ok, moves, acc):  # fmt: skip
     """The order flow's block from call ``start`` on, as :func:`trade_batch` makes its calls:
     call ``k`` a ``closePosition`` of slot ``close_slots[k]`` for ``k < n_close``, then a
     cross ``trade`` of slot ``open_slots[j]`` (``k = n_close + j``) of ``open_side[j] *
     to_wad(round(open_size[j], 12))`` WAD, each by the slot's account in its market
-    (``slot_tab``: :data:`S_ACCOUNT`, :data:`S_MARKET`). At ``start == 0`` first the block's
-    tables: ``slots[k]`` each call's slot, ``deltas[k]`` each open's delta
-    (:func:`wad_of_size`; where that is NaN, the value the caller wrote there is kept),
-    ``ok`` False and ``outs`` 0 for every call. Each call made: its results in ``outs[k]`` (as
-    :func:`trade_batch`'s), ``ok[k]`` True, ``moves[k]`` (:data:`M_ACCOUNT` ...), and the
-    pool and the fund (``acc[0]``, ``acc[1]``, WAD) moved as after :meth:`~simulator.mirror.
-    sim.venue_trades.TradesMixin.trade` (``pool + funding - realized``; ``fund + its share``
-    of a fee not 0). Returns the index of the first call not made (the caller's, then to
-    resume after it): a slot whose account is not the venue's, a market whose checks are
-    Python's, a trade of 0, a close of a flat position, a call that reverts or reads a stale
-    price; the block's length when all were made."""
-    n_open = open_slots.shape[0]
-    n = n_close + n_open
-    if start == 0:
+    (``slot_tab``: :data:`S_ACCOUNT`, :data:`S_MARKET`).
+
+    With ``init``, first the block's tables: ``slots[k]`` each call's slot, ``deltas[k]`` each
+    open's delta (:func:`wad_of_size`, else :func:`wad_of_repr` for a size of ``2**13`` base
+    units or more), ``ok`` False and ``outs`` 0 for every call; where both conversions give
+    NaN (a size of 1e16 or more, an infinity, NaN) the delta is left NaN and -1 returned
+    before any call (the caller writes it, :func:`~simulator.mirror.sim.flow.wad_delta`, and
+    calls again without ``init``).
+
+    Each call made: its results in ``outs[k]`` (as :func:`trade_batch`'s), ``ok[k]`` True,
+    ``moves[k]`` (:data:`M_ACCOUNT` ...), and the pool and the fund (``acc[0]``, ``acc[1]``,
+    WAD) moved as after :meth:`~simulator.mirror.sim.venue_trades.TradesMixin.trade` (``pool
+    + funding - realized``; ``fund + its share`` of a fee not 0). Returns the index of the
+    first call not made (the caller's, then to resume after it): a slot whose account is not
+    the venue's, a market whose checks are Python's, a trade of 0, a close of a flat
+    position, a call that reverts or reads a stale price; the block's length when all were
+    made."""
+    n = n_close + open_slots.shape[0]
+    if init:
+        missing = False
         for k in range(n_close):
             slots[k] = close_slots[k]
-        for j in range(n_open):
+        for j in range(open_slots.shape[0]):
             k = n_close + j
             slots[k] = open_slots[j]
-            wad = wad_of_size(open_size[j])
+            size = open_size[j]
+            wad = wad_of_size(size)
+            if wad != wad:
+                wad = wad_of_repr(size)
             if wad == wad:
                 deltas[k] = open_side[j] * wad + 0.0  # +0.0: float(0), never -0.0
+            else:
+                deltas[k] = np.nan
+                missing = True
         for k in range(n):
             ok[k] = False
             for c in range(outs.shape[1]):
                 outs[k, c] = 0.0
+        if missing:
+            return -1
     size = pf[P_SIZE]
     for k in range(start, n):
         slot = slots[k]
@@ -1041,10 +1140,10 @@ def warm() -> None:
                 pi, iso, col, fn, np.zeros((0, N_OUT)))  # fmt: skip
     trade_batch(0, np.zeros((0, 3), dtype=np.int64), np.zeros((0, 2)), np.zeros(1, dtype=bool),
                 1, 1, params, tiers, mf, mi, pf, pi, iso, col, fn, np.zeros((0, N_BATCH_OUT)))  # fmt: skip
-    flow_batch(0, 0, none, none, none, np.zeros(0), np.zeros((0, 2), dtype=np.int64),
-               np.zeros(1, dtype=bool), 1, 1, params, tiers, mf, mi, pf, pi, iso, col, fn, none,
-               np.zeros(0), np.zeros((0, N_BATCH_OUT)), np.zeros(0, dtype=bool),
-               np.zeros((0, 3), dtype=np.int64), np.zeros(2))  # fmt: skip
+    flow_step(True, 0, 0, none, none, none, np.zeros(0), np.zeros((0, 2), dtype=np.int64),
+              np.zeros(1, dtype=bool), 1, 1, params, tiers, mf, mi, pf, pi, iso, col, fn, none,
+              np.zeros(0), np.zeros((0, N_BATCH_OUT)), np.zeros(0, dtype=bool),
+              np.zeros((0, 3), dtype=np.int64), np.zeros(2))  # fmt: skip
     liquidate_isolated(0, 0, 1, 1, 0.0, params, tiers, mf, mi, pf, pi, iso, col, fn, out)
     liquidate_cross(0, 1, 1, 0.0, params, tiers, mf, mi, pf, pi, iso, col, fn, order, rows, out)
     liquidate_batch(0, none, none, np.zeros(0, dtype=bool), np.zeros(1, dtype=bool), 1, 1, 0.0,

@@ -234,6 +234,7 @@ class MirrorEngine:
         flow_block = flow.execute(ctx, venue, flow_calls, self.flow)
         trade_rows = [*trade_rows, *flow_block.rows]
         decoded: list = [decode_trades, flow_block.decoder(ctx, s, t)]
+        flow_block.decoded = decoded  # no decoder after the flow's: it decodes in flow.record
         s.peak_price_usd = np.maximum(s.peak_price_usd, s.oracle_price_usd)
         lp_actions: list = []
         if self.lps_withdraw:

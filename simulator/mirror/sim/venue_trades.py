@@ -266,35 +266,41 @@ class TradesMixin:
         self.kept += stop - start  # the funding at now kept
         return stop, made
 
-    def flow_batch(
-        self, start: int, n_close: int, close_slots: np.ndarray, open_slots: np.ndarray,
-        open_side: np.ndarray, open_size: np.ndarray, slot_tab: np.ndarray, slots: np.ndarray,
-        deltas: np.ndarray, outs: np.ndarray, ok: np.ndarray, moves: np.ndarray,
-        acc: np.ndarray,
+    def flow_step(
+        self, init: bool, start: int, n_close: int, close_slots: np.ndarray,
+        open_slots: np.ndarray, open_side: np.ndarray, open_size: np.ndarray,
+        slot_tab: np.ndarray, slots: np.ndarray, deltas: np.ndarray, outs: np.ndarray,
+        ok: np.ndarray, moves: np.ndarray, acc: np.ndarray,
     ) -> int:  # fmt: skip
         """Fast mode: the order flow's block (its closes, then its opens, by slot) from call
-        ``start`` on, compiled (:func:`jit_calls.flow_batch`: the arguments as it takes them)
-        until a call needs Python; the account's ``_open`` order, the pool and the fund then
-        follow each call made, in order, as after :meth:`trade_batch`. Returns the index of
-        the first call not made (the block's length: all made), the caller's to make alone."""
-        params, tiers, _, _, _, armed = self.jit_buffers()
-        fn = self.funding_now()[1]
-        python_checks = None
-        if self.risk_paused is None:
-            python_checks = _PYTHON_CHECKS.get((armed, self.breaker is not None))
-        if python_checks is None:
+        ``start`` on, compiled (:func:`jit_calls.flow_step`: the arguments as it takes them;
+        ``init``: the block's tables written first) until a call needs Python; the account's
+        ``_open`` order, the pool and the fund then follow each call made, in order, as after
+        :meth:`trade_batch`. :meth:`~simulator.mirror.sim.venue.VenueState.jit_buffers`' cache
+        check inlined (a call only when it repacks). Returns the kernel's: -1 when an open's
+        delta is left to the caller (nothing made), else the index of the first call not made
+        (the block's length: all made), the caller's to make alone."""
+        cache = self._jit_cache
+        if cache is None or cache[0] is not self.scalar_params:
+            self.jit_buffers()
+            cache = self._jit_cache
+        armed = cache[6]
+        key = (armed, self.breaker is not None)
+        if self.risk_paused is None and key in _PYTHON_CHECKS:
+            python_checks = _PYTHON_CHECKS[key]
+        else:
             python_checks = self._python_checks(armed)
         acc[0], acc[1] = self.pool, self.fund
-        stop = jit_calls.flow_batch(
-            start, n_close, close_slots, open_slots, open_side, open_size, slot_tab,
-            python_checks, int(self.now), int(self.block), params, tiers,
+        stop = jit_calls.flow_step(
+            init, start, n_close, close_slots, open_slots, open_side, open_size, slot_tab,
+            python_checks, int(self.now), int(self.block), cache[1], cache[2],
             self._market_floats, self._market_ints, self._position_floats,
-            self._position_ints, self.isolated, self.collateral, fn, slots, deltas, outs, ok,
-            moves, acc,
+            self._position_ints, self.isolated, self.collateral, self.funding_now()[1], slots,
+            deltas, outs, ok, moves, acc,
         )  # fmt: skip
-        if stop == start:
+        if stop <= start:
             return stop
-        pool, fund = acc.tolist()
+        pool, fund = float(acc[0]), float(acc[1])
         self.pool = pool if type(self.pool) is float else type(self.pool)(pool)
         self.fund = fund if type(self.fund) is float else type(self.fund)(fund)
         order_of = self.open_order
@@ -303,7 +309,10 @@ class TradesMixin:
         else:  # _track_open of each call made, in order
             for a, m, opened in moves[start:stop].tolist():
                 if opened > 0:
-                    order_of[a].append(m)
+                    if order_of[a]:
+                        order_of[a].append(m)
+                    else:  # a new list (no reader keeps an account's list: they copy it)
+                        order_of[a] = [m]
                 elif opened < 0:
                     order = order_of[a]
                     if order and order[-1] == m:  # the last, moved into its own place
@@ -316,8 +325,8 @@ class TradesMixin:
         return stop
 
     def _track_moves(self, moves: np.ndarray, outs: np.ndarray) -> None:
-        """:meth:`_track_open` of each call made by :func:`jit_calls.flow_batch` (``moves``
-        and ``outs``: their rows), in order (what :meth:`flow_batch` does with the lists
+        """:meth:`_track_open` of each call made by :func:`jit_calls.flow_step` (``moves``
+        and ``outs``: their rows), in order (what :meth:`flow_step` does with the lists
         themselves once the ``_open`` order is built)."""
         for (a, m, _), out in zip(moves.tolist(), outs.tolist(), strict=True):
             self._track_open(a, m, out[jit_calls.T_SIZE0], out[jit_calls.T_SIZE])
