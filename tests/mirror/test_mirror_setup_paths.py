@@ -1,0 +1,139 @@
+"""A mirror path's setup made cheaper (session 29), each piece held to its old form to the bit:
+
+* the opening liquidation prices of a fast-mode book in one compiled pass
+  (:func:`simulator.mirror.liqprice._book_kernel`) against the array form (the same function
+  with the compiled pass turned off: ``cross_health``, ``unrealized_pnl``, ``funding_owed``,
+  ``maintenance_margin`` on arrays, then the tier walk), on seeded draws of books (zero,
+  negative-zero and NaN sizes, isolated rows, negative collateral, 1-7 markets, 0-3 tiers with
+  padding, margin scales that cap rates at 100%) and on opened oct-2025 books;
+* the world a tuning path builds (its World's arrays and book, the venue after the opens and
+  the engine's first steps) on several oct-2025 seeds, against the setup with every new path
+  turned off.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simulator.mirror import liqprice
+from simulator.mirror.health import Book
+from simulator.mirror.markets import _PARAM_FIELDS, MarketArrays, MarketState
+from simulator.mirror.sim import MirrorEngine
+from simulator.scenario import load_scenario
+
+WAD = 1e18
+
+
+def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if a.dtype != np.float64:
+        return bool(np.array_equal(a, b))
+    nan = np.isnan(a) & np.isnan(b)
+    return bool(((a.view(np.int64) == b.view(np.int64)) | nan).all())
+
+
+def _array_form(monkeypatch: pytest.MonkeyPatch, *args) -> np.ndarray:
+    """The opening liquidation prices as the setup computed them before the compiled pass."""
+    with monkeypatch.context() as m:
+        m.setattr(liqprice, "_fits_book_kernel", lambda *a: False)
+        return liqprice.position_liquidation_prices(*args)
+
+
+def _markets(rng: np.random.Generator, n: int, tiers: int) -> MarketArrays:
+    params = [
+        dict.fromkeys(_PARAM_FIELDS.values(), 0)
+        | {
+            "maintenanceMarginFraction": int(rng.uniform(0.001, 0.6) * WAD),
+            "maxLeverage": int(rng.uniform(2, 50) * WAD),
+        }
+        for _ in range(n)
+    ]
+    rows = []
+    for _ in range(n):
+        k = int(rng.integers(0, tiers + 1))  # fewer tiers than the widest: NO_TIER padding
+        floors = np.sort(rng.lognormal(10.0, 3.0, k)) * WAD
+        rows.append([(int(f), int(rng.uniform(0, 0.9) * WAD), int(rng.uniform(0, 0.7) * WAD))
+                     for f in floors])  # fmt: skip
+    scales = [int(s * WAD) for s in rng.choice([1.0, 1.5, 3.0, 40.0], n)]
+    return MarketArrays.from_chain(params, rows, scales, exact_mode=False)
+
+
+def _book(rng: np.random.Generator, accounts: int, n: int) -> Book:
+    shape = (accounts, n)
+    size = rng.lognormal(0.0, 3.0, shape) * rng.choice([-1.0, 1.0], shape) * WAD
+    kind = rng.random(shape)
+    size = np.where(kind < 0.2, 0.0, size)
+    size = np.where((kind >= 0.2) & (kind < 0.23), -0.0, size)
+    size = np.where((kind >= 0.23) & (kind < 0.24), np.nan, size)
+    entry = rng.lognormal(np.log(100.0), 2.0, shape) * WAD
+    snapshot = rng.normal(0.0, 1.0, shape) * WAD
+    isolated = rng.random(shape) < 0.3
+    margin = np.where(isolated, rng.lognormal(6.0, 3.0, shape) * WAD, 0.0)
+    collateral = rng.normal(0.0, 1.0, accounts) * rng.lognormal(8.0, 4.0, accounts) * WAD
+    collateral = np.where(rng.random(accounts) < 0.05, 0.0, collateral)
+    return Book(size, entry, snapshot, margin, isolated, collateral)
+
+
+def _state(rng: np.random.Generator, n: int) -> MarketState:
+    return MarketState(
+        long_open_interest=rng.lognormal(5.0, 2.0, n) * WAD,
+        short_open_interest=rng.lognormal(5.0, 2.0, n) * WAD,
+        long_funding_index=rng.normal(0.0, 2.0, n) * WAD,
+        short_funding_index=rng.normal(0.0, 2.0, n) * WAD,
+        funding_rate_per_day=rng.normal(0.0, 0.01, n) * WAD,
+    )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_book_kernel_equals_array_form(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(seed)
+    for accounts, n, tiers in ((400, 5, 3), (200, 7, 2), (100, 3, 1), (50, 2, 0), (1, 1, 2),
+                               (0, 4, 2)):  # fmt: skip
+        markets = _markets(rng, n, tiers)
+        book = _book(rng, accounts, n)
+        price = rng.lognormal(np.log(100.0), 2.0, n) * WAD
+        state = _state(rng, n)
+        args = (book, price, markets, state)
+        assert liqprice._fits_book_kernel(*args)
+        got = liqprice.position_liquidation_prices(*args)
+        want = _array_form(monkeypatch, *args)
+        assert _same_bits(got, want), (seed, accounts, n, tiers)
+        assert accounts < 100 or np.count_nonzero(got) > accounts  # prices were found
+
+
+def test_book_kernel_left_to_the_array_form_beyond_its_markets() -> None:
+    rng = np.random.default_rng(7)
+    n = liqprice.BOOK_KERNEL_MAX_MARKETS  # numpy sums 8 terms pairwise: the array form
+    args = (_book(rng, 10, n), rng.lognormal(4.0, 1.0, n) * WAD, _markets(rng, n, 2),
+            _state(rng, n))  # fmt: skip
+    assert not liqprice._fits_book_kernel(*args)
+
+
+# -- the setup of oct-2025 paths --------------------------------------------------------------
+
+SEEDS = (3, 101, 2024)
+
+
+@pytest.fixture(scope="module")
+def oct_2025():
+    return load_scenario("oct-2025", [])
+
+
+def _opened_grid(engine: MirrorEngine):
+    v = engine.venue
+    return v.book(np.arange(engine.world.book.n_accounts)), v.price, v.markets, v.funding()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_opened_oct_2025_prices_equal_array_form(
+    seed: int, oct_2025, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = MirrorEngine(oct_2025.with_overrides(seed=seed), mode="fast")
+    args = _opened_grid(engine)
+    assert liqprice._fits_book_kernel(*args)
+    got = liqprice.position_liquidation_prices(*args)
+    assert np.count_nonzero(got) > 500  # the opened book's positions
+    assert _same_bits(got, _array_form(monkeypatch, *args))
