@@ -6,6 +6,9 @@
   ``maintenance_margin`` on arrays, then the tier walk), on seeded draws of books (zero,
   negative-zero and NaN sizes, isolated rows, negative collateral, 1-7 markets, 0-3 tiers with
   padding, margin scales that cap rates at 100%) and on opened oct-2025 books;
+* the opening trades' WAD sizes (:func:`simulator.mirror.sim.opening.wad_sizes`) from 4096
+  base units up, against ``float(to_wad(round(s, 12)))`` one value at a time (12-decimal
+  ties, exact binary ties, whole numbers, values past ``1e16``, both signs);
 * the world a tuning path builds (its World's arrays and book, the venue after the opens and
   the engine's first steps) on several oct-2025 seeds, against the setup with every new path
   turned off.
@@ -19,8 +22,9 @@ import pytest
 from simulator.mirror import liqprice
 from simulator.mirror.health import Book
 from simulator.mirror.markets import _PARAM_FIELDS, MarketArrays, MarketState
-from simulator.mirror.sim import MirrorEngine
+from simulator.mirror.sim import MirrorEngine, opening
 from simulator.scenario import load_scenario
+from simulator.units import to_wad
 
 WAD = 1e18
 
@@ -137,3 +141,35 @@ def test_opened_oct_2025_prices_equal_array_form(
     got = liqprice.position_liquidation_prices(*args)
     assert np.count_nonzero(got) > 500  # the opened book's positions
     assert _same_bits(got, _array_form(monkeypatch, *args))
+
+
+# -- the opening trades' WAD sizes above 4096 base units -----------------------------------------
+
+
+def _old_wad_size(v: float) -> float:
+    """An opening trade's size as the batch sends it before any array form (``_open_one``)."""
+    return float(to_wad(round(float(v), 12)))
+
+
+def _large_sizes(rng: np.random.Generator) -> np.ndarray:
+    mid = rng.integers(4_096_000_000_000_000, 8_192_000_000_000_000, 20_000)
+    ties = (mid + 0.5) / 1e12  # (near) half-way between two 12-decimals
+    exact_ties = (2 * rng.integers(2**24, 2**25, 5_000) + 1) / 8192  # in [4096, 8192)
+    big = rng.lognormal(np.log(1e5), 4.0, 20_000)  # up to ~1e12, some above 1e16
+    whole = rng.integers(8192, 2**53, 5_000).astype(np.float64)
+    edges = [4096.0, 8192.0, np.nextafter(8192.0, 0.0), np.nextafter(8192.0, np.inf), 1e16,
+             np.nextafter(1e16, 0.0), np.nextafter(1e16, np.inf), 2.0**53, 1e22, 123456.789,
+             6_677_632.036694235, 9_999_999_999.999998]  # fmt: skip
+    values = np.concatenate([mid / 1e12, ties, np.nextafter(ties, 0.0), exact_ties,
+                             np.nextafter(exact_ties, np.inf), big, whole, edges])  # fmt: skip
+    return values * rng.choice([-1.0, 1.0], len(values))
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_wad_sizes_of_large_sizes_equal_per_value(seed: int) -> None:
+    x = _large_sizes(np.random.default_rng(seed))
+    assert (np.abs(x) >= opening._WAD_SIZES_REPR_MAX).any()
+    want = np.array([_old_wad_size(v) for v in x])
+    assert opening.wad_sizes(x).tobytes() == want.tobytes()
+    for one in (x[:1], x[-1:]):
+        assert opening.wad_sizes(one).tobytes() == np.array([_old_wad_size(one[0])]).tobytes()
