@@ -9,22 +9,30 @@
 * the opening trades' WAD sizes (:func:`simulator.mirror.sim.opening.wad_sizes`) from 4096
   base units up, against ``float(to_wad(round(s, 12)))`` one value at a time (12-decimal
   ties, exact binary ties, whole numbers, values past ``1e16``, both signs);
-* the world a tuning path builds (its World's arrays and book, the venue after the opens and
-  the engine's first steps) on several oct-2025 seeds, against the setup with every new path
-  turned off.
+* the world a tuning path builds (its World's arrays, inputs and book, the venue after the
+  opens, the engine's state and its first steps) on several oct-2025 seeds, against the setup
+  with every new path turned off (and the venue resolved per path, every book validated by
+  its constructor); the venue kept across seeds is the one each scenario resolves.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
+from pydantic import BaseModel
 
+from simulator import world as world_module
 from simulator.mirror import liqprice
 from simulator.mirror.health import Book
 from simulator.mirror.markets import _PARAM_FIELDS, MarketArrays, MarketState
+from simulator.mirror.run import EVALUATION_EVENT_KINDS
 from simulator.mirror.sim import MirrorEngine, opening
+from simulator.population import TraderBook, concat_books
 from simulator.scenario import load_scenario
 from simulator.units import to_wad
+from simulator.world import WorldInputs
 
 WAD = 1e18
 
@@ -173,3 +181,101 @@ def test_wad_sizes_of_large_sizes_equal_per_value(seed: int) -> None:
     assert opening.wad_sizes(x).tobytes() == want.tobytes()
     for one in (x[:1], x[-1:]):
         assert opening.wad_sizes(one).tobytes() == np.array([_old_wad_size(one[0])]).tobytes()
+
+
+# -- a tuning path's whole setup, old against new -----------------------------------------------
+
+
+def _plain(value):
+    """``value`` comparable with ``==``: arrays as (dtype, shape, bytes, writeable), books and
+    inputs field by field, containers item by item, pydantic models by value, other objects
+    (the run's planned-calls namespace) left out."""
+    if isinstance(value, np.ndarray):
+        if value.dtype == object:
+            return ("object", value.shape, [_plain(v) for v in value.ravel().tolist()])
+        return (value.dtype.str, value.shape, value.tobytes(), value.flags.writeable)
+    if isinstance(value, TraderBook | WorldInputs):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, int | float | str | bool | type(None) | np.generic | BaseModel):
+        return value
+    return None
+
+
+def _old_setup(monkeypatch: pytest.MonkeyPatch):
+    """Every path this file holds turned back to its old form: the array-form liquidation
+    prices, ``to_wad`` per value from 4096 base units, the venue resolved per path, every book
+    validated by its constructor."""
+    monkeypatch.setattr(liqprice, "_fits_book_kernel", lambda *a: False)
+    monkeypatch.setattr(opening, "_WAD_SIZES_MAX", 4096.0)
+    monkeypatch.setattr(opening, "_WAD_SIZES_REPR_MAX", 0.0)
+    monkeypatch.setattr(world_module, "venue_params_for", lambda sc: sc.venue_params())
+    monkeypatch.setattr(TraderBook, "_of_checked", classmethod(lambda cls, c: cls(**c)))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_tuning_path_setup_equals_old_form(
+    seed: int, oct_2025, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scenario = oct_2025.with_overrides(seed=seed)
+    new = MirrorEngine(scenario, mode="fast", event_kinds=EVALUATION_EVENT_KINDS)
+    with monkeypatch.context() as m:
+        _old_setup(m)
+        old = MirrorEngine(scenario, mode="fast", event_kinds=EVALUATION_EVENT_KINDS)
+    for f in dataclasses.fields(new.world):
+        assert _plain(getattr(new.world, f.name)) == _plain(getattr(old.world, f.name)), f.name
+    assert new.world.params == old.world.params
+    assert np.isfinite(new.world.liquidation_price_usd[new.world.opened]).mean() > 0.5
+    keep = [k for k in vars(new.venue) if k != "_jit_cache"]
+    assert {k: _plain(vars(new.venue)[k]) for k in keep} == {
+        k: _plain(vars(old.venue)[k]) for k in keep
+    }
+    assert _plain(vars(new.state)) == _plain(vars(old.state))
+    for _ in range(3):  # the first steps
+        a, b = new.step(), old.step()
+        assert _plain(a.rows) == _plain(b.rows) and _plain(a.events) == _plain(b.events)
+    assert new.rng.bit_generator.state == old.rng.bit_generator.state
+    assert _plain(vars(new.state)) == _plain(vars(old.state))
+
+
+def test_venue_kept_by_content_not_seed(oct_2025) -> None:
+    """The venue of a scenario kept across seeds is the one it resolves, and a scenario whose
+    content differs (beyond its seed) resolves its own."""
+    one, two = oct_2025.with_overrides(seed=5), oct_2025.with_overrides(seed=6)
+    assert world_module.venue_params_for(one) is world_module.venue_params_for(two)
+    assert world_module.venue_params_for(two) == two.venue_params()
+    capped = oct_2025.with_overrides(["controls.leverage_cap=3"], seed=5)
+    got = world_module.venue_params_for(capped)
+    assert got == capped.venue_params() and got != one.venue_params()
+    assert max(m.params.max_leverage for m in got.markets) == 3
+
+
+def _old_cap_open_leverage(book: TraderBook, cap: np.ndarray, prices: np.ndarray) -> TraderBook:
+    """:func:`simulator.world.cap_open_leverage` as it was: ``dataclasses.replace`` (the book
+    validated again)."""
+    cap, price = cap[book.market], prices[book.market]
+    over = book.leverage > cap
+    leverage = np.where(over, cap, book.leverage)
+    size = np.where(over, book.collateral_usd * leverage / price, book.size_base)
+    return dataclasses.replace(book, leverage=leverage, size_base=size)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_capped_and_joined_books_equal_validated_ones(seed: int, oct_2025) -> None:
+    inputs = world_module.world_inputs(oct_2025.with_overrides(seed=seed))
+    opening_rows = ~inputs.book.start_flat
+    book = inputs.book.select(opening_rows)
+    prices = inputs.start_prices_usd
+    cap = np.quantile(book.leverage, 0.5) * np.ones(len(prices))  # half the rows over it
+    got = world_module.cap_open_leverage(book, cap, prices)
+    want = _old_cap_open_leverage(book, cap, prices)
+    assert (book.leverage > cap[book.market]).sum() > book.count // 3
+    assert _plain(got) == _plain(want)
+    slots = inputs.book.select(~opening_rows)
+    joined = concat_books(got, slots)
+    columns = {f.name: getattr(joined, f.name) for f in dataclasses.fields(joined)}
+    assert _plain(joined) == _plain(TraderBook(**columns))  # the constructor's checks pass
+    assert joined.n_accounts == got.n_accounts + slots.n_accounts
