@@ -251,6 +251,15 @@ def test_venue_kept_by_content_not_seed(oct_2025) -> None:
     got = world_module.venue_params_for(capped)
     assert got == capped.venue_params() and got != one.venue_params()
     assert max(m.params.max_leverage for m in got.markets) == 3
+    # its markets' chain forms, made once, handed out as fresh containers
+    for params in (got, two.venue_params()):  # kept, and not kept
+        want = ([m.params.to_chain() for m in params.markets],
+                [m.params.tiers_to_chain() for m in params.markets])  # fmt: skip
+        first = world_module.chain_markets(params)
+        assert first == want
+        first[0][0]["maxLeverage"] = -1
+        first[1][0].clear()
+        assert world_module.chain_markets(params) == want
 
 
 def _old_cap_open_leverage(book: TraderBook, cap: np.ndarray, prices: np.ndarray) -> TraderBook:

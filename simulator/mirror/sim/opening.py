@@ -42,6 +42,7 @@ from simulator.world import (
     WorldInputs,
     _check_book,
     agent_addresses,
+    chain_markets,
     hedger_base_of,
     world_inputs,
 )
@@ -155,8 +156,7 @@ def mirror_world(
     opens_at = listed_at + LISTED_BEFORE_OPENS_S + controller + deposit_blocks - 1
     ids = {m.symbol: i + 1 for i, m in enumerate(params.markets)}
     venue = VenueState.listed(
-        [m.params.to_chain() for m in params.markets],
-        [m.params.tiers_to_chain() for m in params.markets],
+        *chain_markets(params),
         [to_wad(m.oracle.initial_price_usd) for m in params.markets],
         [m.oracle.max_deviation_bps for m in params.markets],
         [m.oracle.max_age_s for m in params.markets],
