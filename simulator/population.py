@@ -153,6 +153,31 @@ class TraderBook:
         if len(np.unique(pairs)) != rows:
             raise ValueError("TraderBook holds two rows for the same (account, market)")
 
+    @classmethod
+    def _of_checked(cls, columns: dict[str, np.ndarray]) -> TraderBook:
+        """A book of ``columns`` (every field) that already satisfy :meth:`__post_init__`'s
+        rules (rows a valid book's, or two valid books' with disjoint accounts), without its
+        checks: each column converted to its dtype (a copy where it is not one already) and
+        made read-only, as :meth:`__post_init__` stores it."""
+        book = object.__new__(cls)
+        length = None
+        for f in fields(cls):
+            array = np.array(columns[f.name], dtype=cls._DTYPES.get(f.name, np.float64))
+            if array.ndim != 1 or (length is not None and len(array) != length):
+                raise ValueError(f"TraderBook.{f.name}: shape {array.shape} (rows {length})")
+            length = len(array)
+            array.setflags(write=False)
+            object.__setattr__(book, f.name, array)
+        return book
+
+    def with_sizes(self, *, size_base: np.ndarray, leverage: np.ndarray) -> TraderBook:
+        """The book with new sizes and leverages (float64, one per row): what
+        ``dataclasses.replace`` gives, without checking the rows again (the other columns are
+        this valid book's)."""
+        columns = {f.name: getattr(self, f.name) for f in fields(self)}
+        columns["size_base"], columns["leverage"] = size_base, leverage
+        return TraderBook._of_checked(columns)
+
     def __len__(self) -> int:
         return len(self.side)
 
@@ -207,7 +232,8 @@ def concat_books(first: TraderBook, second: TraderBook) -> TraderBook:
         if f.name == "account":
             b = b + first.n_accounts
         columns[f.name] = np.concatenate([a, b])
-    return TraderBook(**columns)
+    # two valid books, ``second``'s accounts after ``first``'s: a valid book
+    return TraderBook._of_checked(columns)
 
 
 def _behaviour_columns(codes: np.ndarray, params: BehaviourParams, jitter: np.ndarray | None):

@@ -178,12 +178,25 @@ def _grid_kernel(size, entry, collateral, base, tier_floor, nxt):  # noqa: ANN00
     return out
 
 
+#: :func:`position_liquidation_prices` runs in one compiled pass (:func:`_book_kernel`) below
+#: this many markets: numpy sums fewer than 8 terms along the last axis in order from 0.0, as
+#: the kernel does (with more it sums pairwise).
+BOOK_KERNEL_MAX_MARKETS = 8
+
+
 def position_liquidation_prices(
     book: Book, price: Any, markets: MarketArrays, state: MarketState
 ) -> Array:
     """``PerpVenue.liquidationPrice(account, market)`` for every (account, market), (A, M):
     the cross formula for cross positions, the isolated one for isolated positions, 0 for no
-    position. `state` holds the funding indices accrued to now."""
+    position. `state` holds the funding indices accrued to now.
+
+    Fast mode with fewer than :data:`BOOK_KERNEL_MAX_MARKETS` markets runs in one compiled
+    pass (:func:`_book_kernel`: each position's uPnL, funding owed and maintenance, the
+    accounts' cross sums, the other equity and the tier walk, the same float operations in the
+    same order as the array form below)."""
+    if _fits_book_kernel(book, price, markets, state):
+        return _book_prices(book, price, markets, state)
     pnl = unrealized_pnl(book.size, book.entry, price)
     owed = funding_owed(
         book.size, book.snapshot, state.long_funding_index, state.short_funding_index
@@ -202,3 +215,142 @@ def position_liquidation_prices(
         markets.tier_mmf,
         markets.margin_scale,
     )
+
+
+def _fits_book_kernel(book: Book, price: Any, markets: MarketArrays, state: MarketState) -> bool:
+    """Whether :func:`position_liquidation_prices`'s arguments are a fast-mode book the
+    compiled pass takes: float64 (A, M) positions, (A,) collateral, (M,) prices, funding
+    indices and market parameters, (M, T) tiers, fewer than :data:`BOOK_KERNEL_MAX_MARKETS`
+    markets."""
+    floats = (book.size, book.entry, book.snapshot, book.margin, book.collateral, price,
+              state.long_funding_index, state.short_funding_index,
+              markets.maintenance_margin_fraction, markets.margin_scale, markets.tier_floor,
+              markets.tier_mmf)  # fmt: skip
+    if not all(isinstance(a, np.ndarray) and a.dtype == np.float64 for a in floats):
+        return False
+    if not isinstance(book.isolated, np.ndarray) or book.size.ndim != 2:
+        return False
+    n_accounts, m = book.size.shape
+    if not 0 < m < BOOK_KERNEL_MAX_MARKETS:
+        return False
+    same = (book.entry, book.snapshot, book.margin, book.isolated)
+    per_market = (price, state.long_funding_index, state.short_funding_index,
+                  markets.maintenance_margin_fraction, markets.margin_scale)  # fmt: skip
+    return (
+        all(a.shape == (n_accounts, m) for a in same)
+        and book.collateral.shape == (n_accounts,)
+        and all(a.shape == (m,) for a in per_market)
+        and markets.tier_floor.ndim == 2
+        and markets.tier_floor.shape[0] == m
+        and markets.tier_mmf.shape == markets.tier_floor.shape
+    )
+
+
+def _book_prices(book: Book, price: Any, markets: MarketArrays, state: MarketState) -> Array:
+    """:func:`position_liquidation_prices` through :func:`_book_kernel`: the scaled base rates
+    and each tier's next rate (``max(scaled tier MMF, base)``, shared by the maintenance
+    requirement and the tier walk) made here by the array form's own calls."""
+    scale = markets.margin_scale
+    base = scaled_rate(markets.maintenance_margin_fraction, scale)
+    floor = markets.tier_floor
+    nxt = np.zeros(floor.shape)
+    for i in range(floor.shape[-1]):
+        nxt[:, i] = maximum(scaled_rate(markets.tier_mmf[..., i], scale), base)
+    c = np.ascontiguousarray
+    return _book_kernel(c(book.size), c(book.entry), c(book.snapshot), c(book.margin),
+                        c(book.isolated, dtype=np.bool_), c(book.collateral), c(price),
+                        c(state.long_funding_index), c(state.short_funding_index), c(base),
+                        c(floor), nxt)  # fmt: skip
+
+
+@numpy_kernel
+def _maintenance_one(notional: float, base: float, tier_floor, nxt, m: int) -> float:  # noqa: ANN001
+    """:func:`simulator.mirror.margins.requirement` of one fast-mode notional in market ``m``
+    (rates already scaled: ``base``, ``nxt``), the array form's operations in its order."""
+    rate = base + 0.0
+    deduction = 0.0
+    active = True
+    for t in range(tier_floor.shape[1]):
+        floor = tier_floor[m, t]
+        active = active and (notional >= floor)
+        grows = active and (nxt[m, t] > rate)
+        step = ((floor if grows else 0.0) * (nxt[m, t] - rate)) / _WAD_F
+        deduction = deduction + (step if grows else 0.0)
+        if active:
+            rate = nxt[m, t]
+    gross = (notional * rate) / _WAD_F
+    return gross - deduction if gross > deduction else 0.0
+
+
+@numpy_kernel
+def _book_kernel(size, entry, snapshot, margin, isolated, collateral, price, long_index,  # noqa: ANN001, ANN202
+                 short_index, base, tier_floor, nxt):  # fmt: skip
+    """:func:`position_liquidation_prices` of a fast-mode book, one account at a time: each
+    position's uPnL (``unrealized_pnl``), funding owed (``funding_owed``) and maintenance
+    (``maintenance_margin``); the account's cross equity and maintenance (``cross_health``:
+    its cross positions' terms summed in market order from 0.0); each position's other equity
+    (``equity - uPnL - (maintenance - its maintenance)``, or an isolated position's ``margin -
+    owed``); then :func:`_grid_kernel`'s tier walk."""
+    n_accounts, n_markets = size.shape
+    n_tiers = tier_floor.shape[1]
+    out = np.empty((n_accounts, n_markets), dtype=np.float64)
+    pnl = np.empty(n_markets)
+    owed = np.empty(n_markets)
+    mm = np.empty(n_markets)
+    other = np.empty((1, n_markets))
+    for a in range(n_accounts):
+        value = 0.0
+        maint = 0.0
+        for m in range(n_markets):
+            s = size[a, m]
+            abs_s = abs(s)
+            if s == 0.0:
+                pnl[m], owed[m], mm[m] = 0.0, 0.0, 0.0
+            else:
+                move = price[m] - entry[a, m]
+                pnl[m] = ((move if s > 0 else -move) * abs_s) / _WAD_F
+                index = long_index[m] if s > 0 else short_index[m]
+                owed[m] = ((index - snapshot[a, m]) * abs_s) / _WAD_F
+                notional = (abs_s * price[m]) / _WAD_F
+                mm[m] = _maintenance_one(notional, base[m], tier_floor, nxt, m)
+            if isolated[a, m]:
+                value += 0.0
+                maint += 0.0
+            else:
+                value += pnl[m] - owed[m]
+                maint += mm[m]
+        equity = collateral[a] + value
+        for m in range(n_markets):
+            if isolated[a, m]:
+                other[0, m] = margin[a, m] - owed[m]
+            else:
+                other[0, m] = (equity - pnl[m]) - (maint - mm[m])
+        for m in range(n_markets):
+            s = size[a, m]
+            abs_s = abs(s)
+            zero = s * 0.0
+            rate = base[m] + zero
+            deduction = zero
+            result = zero
+            done = s == 0.0
+            for i in range(n_tiers + 1):
+                p = _solve_one(s, abs_s, entry[a, m], other[0, m], rate, deduction)
+                if not done and p == 0.0:
+                    done = True
+                if i == n_tiers:
+                    if not done:
+                        result = p
+                    break
+                floor = tier_floor[m, i]
+                if not done and (abs_s * p) / _WAD_F < floor:
+                    result = p
+                    done = True
+                grows = nxt[m, i] > rate
+                step = 0.0
+                if grows and not done:
+                    step = (floor * (nxt[m, i] - rate)) / _WAD_F
+                deduction = deduction + step
+                if not done:
+                    rate = nxt[m, i]
+            out[a, m] = result
+    return out

@@ -42,6 +42,7 @@ from simulator.world import (
     WorldInputs,
     _check_book,
     agent_addresses,
+    chain_markets,
     hedger_base_of,
     world_inputs,
 )
@@ -155,8 +156,7 @@ def mirror_world(
     opens_at = listed_at + LISTED_BEFORE_OPENS_S + controller + deposit_blocks - 1
     ids = {m.symbol: i + 1 for i, m in enumerate(params.markets)}
     venue = VenueState.listed(
-        [m.params.to_chain() for m in params.markets],
-        [m.params.tiers_to_chain() for m in params.markets],
+        *chain_markets(params),
         [to_wad(m.oracle.initial_price_usd) for m in params.markets],
         [m.oracle.max_deviation_bps for m in params.markets],
         [m.oracle.max_age_s for m in params.markets],
@@ -358,9 +358,13 @@ def _open_fast(
     return outs[ok] / WAD, rows[ok], reverts
 
 
-#: Below this size (base units) :func:`wad_sizes` computes ``to_wad(round(size, 12))`` with
-#: array arithmetic; at or above it (and for NaN or infinities) one value at a time.
-_WAD_SIZES_MAX = 4096.0
+#: Below this size (base units, ``2**13``) :func:`wad_sizes` computes ``to_wad(round(size,
+#: 12))`` with array arithmetic; at or above it one value at a time.
+_WAD_SIZES_MAX = 8192.0
+#: From :data:`_WAD_SIZES_MAX` to this size ``round(size, 12)`` is ``size`` and ``repr`` writes
+#: it without an exponent (:func:`wad_sizes`); from here (and for NaN or infinities)
+#: :func:`~simulator.units.to_wad` itself.
+_WAD_SIZES_REPR_MAX = 1e16
 _SPLIT = 134217729.0  # 2**27 + 1: Veltkamp's splitter of a float64 into two 26-bit halves
 
 
@@ -374,16 +378,26 @@ def wad_sizes(size_base: np.ndarray) -> np.ndarray:
     """``float(to_wad(round(s, 12)))`` of every ``s`` of ``size_base`` (an order's size as the
     engine sends it, WAD base units, as fast mode's float), without a decimal string per value.
 
-    For ``|s| < 4096`` (:data:`_WAD_SIZES_MAX`): ``round(s, 12)`` is the float nearest
+    For ``|s| < 2**13`` (:data:`_WAD_SIZES_MAX`): ``round(s, 12)`` is the float nearest
     ``n / 10**12``, ``n`` the integer nearest the exact ``s * 10**12`` (ties to even, as
-    CPython's correctly rounded ``round``); as floats within ``4096`` lie closer together than
-    ``10**-12``, no other 12-decimal rounds to that float, so its shortest ``repr`` is ``n /
-    10**12`` and ``to_wad`` gives ``n * 10**6``, whose float is the correctly rounded ``float(n)
-    * 1e6`` (``n < 2**53``). ``n``: the exact product ``p + e`` of ``s`` and ``1e12`` (Dekker's
-    two-product, no FMA in numpy), ``q = rint(p)``; ``p - q`` is exact, and ``p + e`` rounds
-    to ``q`` unless ``p`` lies exactly half-way and ``e`` pushes it further out (``|e|`` is at
-    most half an ulp of ``p``, and ``p - q`` a multiple of that ulp). Larger values, NaN and
-    infinities: :func:`~simulator.units.to_wad` one at a time."""
+    CPython's correctly rounded ``round``); as floats below ``2**13`` lie closer together than
+    ``10**-12`` (``2**-40``), no other 12-decimal rounds to that float, so its shortest
+    ``repr`` is ``n / 10**12`` (at most 16 digits) and ``to_wad`` gives ``n * 10**6``, whose
+    float is the correctly rounded ``float(n) * 1e6`` (``n < 2**53``). ``n``: the exact product
+    ``p + e`` of ``s`` and ``1e12`` (Dekker's two-product, no FMA in numpy), ``q = rint(p)``;
+    ``p - q`` is exact, and ``p + e`` rounds to ``q`` unless ``p`` lies exactly half-way and
+    ``e`` pushes it further out (``|e|`` is at most half an ulp of ``p``, and ``p - q`` a
+    multiple of that ulp). From ``2**52`` (``|s|`` above ~4503.6) ``p`` is whole: ``|e| <=
+    0.5``, and ``|e| = 0.5`` is a tie that the product's rounding already sent to the even
+    ``p``, where ``round`` sends it too, so ``q = p`` is ``n``.
+
+    For ``2**13 <= |s| < 1e16`` (:data:`_WAD_SIZES_REPR_MAX`): ``s`` lies within ``0.5e-12``
+    of ``n / 10**12`` while its neighbours are at least ``2**-40`` (~0.91e-12, below a power
+    of two) further, so ``round(s, 12)`` is ``s``; its ``repr`` has no exponent and at most 13
+    decimals, so ``to_wad`` gives that decimal times ``10**18`` exactly, and the float of that
+    integer is the correctly rounded parse of ``repr(s) + "e18"`` (one ``float`` of a string
+    per value, not a ``Decimal``). Larger values, NaN and infinities:
+    :func:`~simulator.units.to_wad` one at a time (its errors)."""
     s = np.asarray(size_base, dtype=np.float64)
     magnitude = np.abs(s)
     with np.errstate(invalid="ignore"):
@@ -397,8 +411,14 @@ def wad_sizes(size_base: np.ndarray) -> np.ndarray:
     t = p - q
     out = (q + np.where((np.abs(t) == 0.5) & (e * t > 0), 2.0 * t, 0.0)) * 1e6
     out = np.where(np.signbit(s), -out, out) + 0.0  # -0.0 as to_wad's 0: 0.0
-    for i in np.flatnonzero(~plain).tolist():
-        out[i] = float(to_wad(round(float(s[i]), 12)))
+    rest = np.flatnonzero(~plain)
+    if len(rest):
+        values = s[rest]
+        with np.errstate(invalid="ignore"):
+            printed = np.abs(values) < _WAD_SIZES_REPR_MAX
+        out[rest[printed]] = [float(f"{v!r}e18") for v in values[printed].tolist()]
+        for i in rest[~printed].tolist():
+            out[i] = float(to_wad(round(float(s[i]), 12)))
     return out
 
 
