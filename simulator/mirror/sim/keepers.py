@@ -281,7 +281,11 @@ def execute_many(
     step's event rows of the calls in order (``liquidate_reverted`` when the venue refuses
     one; ``row_of`` as :func:`liquidation_rows` takes it). What the calls do to the traders'
     rows is appended to ``decoded`` (applied when the block is decoded, after the ADL
-    keeper's plan, as on chain)."""
+    keeper's plan, as on chain): one :func:`decode_liquidated` of every call's closes in
+    order. A batched call without a deficit comes back as its legs (``legs=True``) and its
+    ``Liquidated`` rows are built here in one pass, as :func:`liquidation_rows` builds them,
+    without a call per liquidation; the others (a revert, a deficit, a call made alone, exact
+    mode) go through :func:`liquidation_rows`."""
     if not len(targets):  # most steps
         return []
     units = ctx.units
@@ -289,14 +293,34 @@ def execute_many(
     accounts, markets = units.account[us].tolist(), units.market[us].tolist()
     isolated = units.isolated[us].tolist()
     out: list[dict] = []
-    symbols = ctx.symbols
-    for a, m, iso, done in zip(accounts, markets, isolated,
-                               venue.liquidate_many(accounts, markets, isolated), strict=True):  # fmt: skip
-        if done.__class__ is Reverted or isinstance(done, Reverted):
+    symbols, names = ctx.symbols, ctx.accounts
+    closes: list[tuple[int, float, bool]] = []  # every call's, decoded in order
+    done_all = venue.liquidate_many(accounts, markets, isolated, legs=True)
+    for a, m, iso, done in zip(accounts, markets, isolated, done_all, strict=True):
+        if done.__class__ is tuple:  # (account, legs): fast mode's floats (WAD)
+            account = names[a]
+            for j, closed, fill, penalty, full in done[1]:
+                size = closed / 1e18
+                if size <= 0.0:  # abs(size), inlined (-0.0 to 0.0 as abs gives it)
+                    size = -size if size else 0.0
+                price = fill / 1e18
+                row = row_of[a, j]
+                if row >= 0:
+                    closes += ((row, size, full),)
+                out += ({
+                    "step": t, "kind": "liquidation" if full else "partial_liquidation",
+                    "market": symbols[j], "account": account,
+                    "side": "long" if closed > 0 else "short", "size_base": size,
+                    "price_usd": price, "notional_usd": size * price,
+                    "amount_usd": penalty / 1e18, "detail": "",
+                },)  # fmt: skip
+        elif done.__class__ is Reverted or isinstance(done, Reverted):
             out.append(event_row(t, "liquidate_reverted", market=symbols[m] if iso else None,
-                                 account=ctx.accounts[a], detail=str(done)))  # fmt: skip
+                                 account=names[a], detail=str(done)))  # fmt: skip
         else:
-            out += liquidation_rows(ctx, s, done, t, row_of, decoded, symbols)
+            out += liquidation_rows(ctx, s, done, t, row_of, decoded, symbols, closes)
+    if closes:
+        decoded.append(partial(decode_liquidated, s, closes, t))
     return out
 
 
@@ -308,18 +332,22 @@ def liquidation_rows(
     row_of: np.ndarray,
     decoded: list[Callable[[], None]],
     symbols: list[str] | None = None,
+    closes: list[tuple[int, float, bool]] | None = None,
 ) -> list[dict]:
     """The rows of one liquidation's ``Liquidated`` events (sizes and outcomes written into
     the traders' rows as the chain engine does), then its ``DeficitAttributed`` (an insurance
     payout) and ``BadDebtRecorded`` rows. ``row_of``: the book row of every (account, market),
     -1 for none; the rows' updates go to ``decoded``. ``symbols``: ``ctx.symbols`` when the
-    caller holds them."""
+    caller holds them. ``closes``: the caller's list of closes to decode (it appends the
+    :func:`decode_liquidated` of them to ``decoded``), None for this call's own."""
     out: list[dict] = []
     account = ctx.accounts[done.account]
     if symbols is None:
         symbols = ctx.symbols
     row_of_market = row_of[done.account].tolist()  # the account's book row per market
-    closes: list[tuple[int, float, bool]] = []  # (row, base units closed, whole), decoded later
+    own = closes is None
+    if own:  # (row, base units closed, whole), decoded later
+        closes = []
     # The ``Liquidated`` rows built as :func:`event_row` builds them (same keys, same order,
     # ``notional_usd`` size × price), their WAD values read as :func:`to_float` reads them
     # (inlined for a float, fast mode's, and a Python int, exact mode's: no call per value
@@ -345,7 +373,7 @@ def liquidation_rows(
             "size_base": size, "price_usd": price, "notional_usd": size * price,
             "amount_usd": amount, "detail": "",
         })  # fmt: skip
-    if closes:
+    if own and closes:
         decoded.append(partial(decode_liquidated, s, closes, t))
     for m, longs, _deficit, paid, remaining, charged, final in done.deficits:
         if paid:  # as event_row builds it
@@ -374,13 +402,16 @@ def _float_of(x) -> float:
 def decode_liquidated(s: EngineState, closes: list[tuple[int, float, bool]], t: int) -> None:
     """A liquidation's ``Liquidated`` events decoded, in order: each row's size less the base
     units closed (flat below :data:`~simulator.engine.events._FLAT_BASE`), and when whole,
-    the row flat and liquidated at ``t``."""
+    the row flat and liquidated at ``t`` (the outcomes written at once: the same values)."""
     size_base = s.trader.size_base
+    whole: list[int] = []
     for row, size, full in closes:
         left = size_base[row] - size
         size_base[row] = 0.0 if full or left < _FLAT_BASE else left
         if full:
-            _set_outcome(s, row, LIQUIDATED, t)
+            whole += (row,)
+    if whole:
+        _set_outcome(s, np.array(whole, dtype=np.int64), LIQUIDATED, t)
 
 
 def socialized_row(ctx: Context, t: int, m: int, longs: bool, loss, charged) -> dict:

@@ -262,7 +262,9 @@ class LiquidationsMixin:
 
     # -- a block's liquidations, batched -----------------------------------------------------
 
-    def liquidate_many(self, accounts: list[int], markets: list[int], isolated: list[bool]) -> list:
+    def liquidate_many(
+        self, accounts: list[int], markets: list[int], isolated: list[bool], legs: bool = False
+    ) -> list:
         """The keepers' calls of a block in order: ``liquidateIsolated(accounts[i],
         markets[i])`` where ``isolated[i]``, else ``liquidate(accounts[i])``; per call its
         :class:`Liquidation` or the :class:`Reverted` it raised (nothing changed), each as
@@ -270,7 +272,9 @@ class LiquidationsMixin:
         (:func:`jit_calls.liquidate_batch`), a call that needs Python (a stale price's or a
         revert's text, a breaker that halts liquidations in a market it reads) made alone and
         the batch resumed after it, and a deficit the fund does not cover absorbed before the
-        next call."""
+        next call. ``legs``: a batched call that leaves no deficit is given as the tuple of
+        its ``Liquidated`` events instead (:meth:`_legs_done`: the state written as
+        :meth:`_isolated_done` / :meth:`_cross_done` write it, without their objects)."""
         n = len(accounts)
         results: list = [None] * n
         if self.exact_mode or n <= 1:  # one call: alone (no batch buffers to build)
@@ -304,6 +308,11 @@ class LiquidationsMixin:
                 results[i] = self._liquidate_one(accounts[i], markets[i], isolated[i])
                 i += 1
                 continue
+            if legs:
+                self._legs_done(i, stop, accounts, markets, isolated, outs, rowss, orders, sizes,
+                                results)  # fmt: skip
+                i = stop
+                continue
             got = zip(outs[i:stop].tolist(), rowss[i:stop].tolist(), orders[i:stop].tolist(),
                       sizes[i:stop].tolist(), strict=True)  # fmt: skip
             for k, (out, rows, order, (before, after)) in enumerate(got, start=i):
@@ -317,6 +326,61 @@ class LiquidationsMixin:
                                                   rows, order)  # fmt: skip
             i = stop
         return results
+
+    def _legs_done(self, i, stop, accounts, markets, isolated, outs, rowss, orders, sizes,
+                   results) -> None:  # fmt: skip
+        """Calls ``i`` to ``stop`` of a compiled batch done (:meth:`liquidate_many` with
+        ``legs``): each one's ``results`` entry the tuple ``(account, legs)``, ``legs`` its
+        ``Liquidated`` events in order as ``(market, closed, fill, penalty, full)`` (WAD
+        floats, ``closed`` signed as :class:`Liquidation` gives it), its state written as
+        :meth:`_isolated_done` / :meth:`_cross_done` write it (the pool, the fund, the funding
+        cache kept, the ``_open`` order), in one pass over the kernel's outputs without a call
+        per liquidation. A call that leaves a deficit takes today's path (its
+        :class:`Liquidation`, :meth:`_absorb`)."""
+        if self.open_order is None:
+            self.open_order = [[] for _ in range(len(self.collateral))]
+        open_order = self.open_order
+        got = zip(outs[i:stop].tolist(), rowss[i:stop].tolist(), orders[i:stop].tolist(),
+                  sizes[i:stop].tolist(), strict=True)  # fmt: skip
+        for k, (out, rows, order, (before, after)) in enumerate(got, start=i):
+            a = accounts[k]
+            if out[3] != 0:  # a deficit: absorbed in Python, as today
+                if isolated[k]:
+                    m = markets[k]
+                    results[k] = self._isolated_done(a, m, before[m], after[m], out)
+                else:
+                    results[k] = self._cross_done(a, self.open_markets(a), before, after, out,
+                                                  rows, order)  # fmt: skip
+                continue
+            self.version += 1
+            self.kept += 1  # the markets it moved accrued to now: the funding at now kept
+            self.pool = self.pool + out[0] - out[1]
+            self.fund = out[2]
+            account_open = open_order[a]
+            if isolated[k]:
+                m = markets[k]
+                old, close = before[m], out[5]
+                full = close == (old if old >= 0 else -old)  # close == abs(old), inlined
+                moved = ((m, close if old > 0 else -close, out[6], out[7], full),)
+            else:
+                closed, fill, penalty, _, full = rows[:5]
+                moved = ()
+                for j in order[1 : order[0] + 1]:
+                    old = before[j]
+                    moved += ((j, closed[j] if old > 0 else -closed[j], fill[j], penalty[j],
+                               full[j] != 0),)  # fmt: skip
+            for leg in moved:  # _track_open of each market moved, inlined
+                j = leg[0]
+                old, new = before[j], after[j]
+                if old == 0 and new != 0:
+                    account_open += (j,)
+                elif old != 0 and new == 0 and j in account_open:
+                    at = 0
+                    while account_open[at] != j:
+                        at += 1
+                    account_open[at] = account_open[-1]
+                    del account_open[-1]
+            results[k] = (a, moved)
 
     def _liquidate_one(self, a: int, m: int, isolated: bool):
         """One call of :meth:`liquidate_many`, alone."""
