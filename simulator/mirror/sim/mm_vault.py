@@ -266,11 +266,24 @@ def execute(
         return block
     s.mm_vault_planned_base = work[vault_jit.PLANNED]
     outs = tab.outs[:n]
-    stop, _ = venue.trade_batch(0, tab.batch[:n], tab.values[:n], outs)
+    scratch = memo[_MOVES] if _MOVES in memo else _moves_scratch(memo, tab)
+    stop = venue.trade_batch_moves(0, tab.batch[:n], tab.values[:n], outs, *scratch)
     if stop < n:  # a call for Python: the lists' path from it on, the batch's made kept
         lists = engine_vault.quote_lists(s, work[:4], quotes, tab.ints[:4])  # type: ignore[arg-type]
         return _execute_quotes(ctx, venue, lists, _skew_of(last, work), outs[:stop])
     return block
+
+
+_MOVES = "mm_vault_moves"
+"""``ctx.memo``'s key of the vault's batch scratch (:func:`_moves_scratch`)."""
+
+
+def _moves_scratch(memo: dict, tab: _VaultTab) -> tuple[np.ndarray, np.ndarray]:
+    """The run's scratch of the venue's batch with moves (:meth:`~simulator.mirror.sim.
+    venue_trades.TradesMixin.trade_batch_moves`): a ``moves`` row per call the vault's
+    batch can hold and the pool and fund pair, made once (kept in ``memo``)."""
+    got = memo[_MOVES] = (np.zeros((tab.batch.shape[0], 3), dtype=np.int64), np.zeros(2))
+    return got
 
 
 def _execute_python(
