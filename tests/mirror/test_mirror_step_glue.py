@@ -7,6 +7,11 @@
   in production for the rarer callers, the reference here), on drawn batches of calls (drawn
   accounts, markets, kinds, deltas, zeros and calls left to Python) on the venue of a running
   oct-2025, the fund's side exercised (a fee share of the insurance fund);
+- the vault's reads after a block (:func:`~simulator.mirror.sim.mm_vault.with_levels`) in one
+  compiled call (:func:`~simulator.mirror.sim.jit_calls.vault_health_reads`) against the two
+  it replaced (``cross_health`` then ``vault_reads``, through ``funding()`` and
+  ``jit_buffers()``: :func:`old_with_levels`), and the kernel against that pair on drawn
+  accounts of the running venue (cross and isolated positions, flat ones);
 - the LP phase skipped when :func:`simulator.engine.lps.lps_may_withdraw` says the planner
   plans nothing, against the step that runs the phase every step (the old form), on oct-2025
   and on oct-2025 with a backstop vault and LPs that withdraw early (AMMs and the vault).
@@ -22,7 +27,9 @@ import numpy as np
 import pytest
 
 from simulator.engine import lps as engine_lps
+from simulator.engine import mm_vault_jit as vault_jit
 from simulator.mirror.sim import MirrorEngine, jit_calls
+from simulator.mirror.sim import mm_vault as mirror_vault
 from simulator.mirror.sim.venue import VenueState
 from simulator.scenario import load_scenario
 
@@ -39,6 +46,64 @@ def old_trade_batch_moves(venue, start, calls, values, outs, moves, acc) -> int:
     ``_open`` loop over the calls made), ``moves`` and ``acc`` unused."""
     stop, _ = venue.trade_batch(start, calls, values, outs)
     return stop
+
+
+def old_with_levels(ctx, venue, levels):
+    """:func:`~simulator.mirror.sim.mm_vault.with_levels`' compiled read as it was (the old
+    form): ``funding()``, ``jit_buffers()``, ``cross_health`` then ``vault_reads``."""
+    tab = ctx.memo["mm_vault_tab"] if "mm_vault_tab" in ctx.memo else None
+    if tab is None or not tab.compiled:
+        return REAL_WITH_LEVELS(ctx, venue, levels)
+    size = venue.size[tab.account]
+    f = venue.funding()
+    params, tiers = venue.jit_buffers()[:2]
+    health = tab.health
+    equity, maintenance, initial = health
+    jit_calls.cross_health(tab.rows, params, tiers, venue.price, venue._position_floats,
+                           venue.isolated, venue.collateral, f.long_funding_index,
+                           f.short_funding_index, f.long_open_interest,
+                           f.short_open_interest, True, equity, maintenance,
+                           initial)  # fmt: skip
+    size_base, wad = tab.size_base, tab.size_wad
+    usd = vault_jit.vault_reads(size, health, size_base)
+    wad[:] = list(size)
+    levels["mm_vault_size_wad"] = wad
+    levels["mm_vault_size_base"] = size_base
+    levels["mm_vault_equity_usd"] = usd[0]
+    levels["mm_vault_maintenance_usd"] = usd[1]
+    levels["mm_vault_initial_usd"] = usd[2]
+    return levels
+
+
+REAL_WITH_LEVELS = mirror_vault.with_levels
+VAULT_LEVELS = ("mm_vault_size_base", "mm_vault_equity_usd", "mm_vault_maintenance_usd",
+                "mm_vault_initial_usd")  # fmt: skip
+
+
+def _health_side_by_side(draw, venue: VenueState, t: int) -> None:
+    """:func:`jit_calls.vault_health_reads` against ``cross_health`` then ``vault_reads`` on
+    drawn accounts of ``venue`` (the funding at now, the run's packed parameters)."""
+    f, fn = venue.funding_now()
+    params, tiers = venue.jit_buffers()[:2]
+    n = venue.size.shape[1]
+    for a in draw.integers(0, venue.size.shape[0], 12).tolist():
+        rows = np.array([a], dtype=np.int64)
+        got_health, got_base = np.full((3, 1), np.nan), np.full(n, np.nan)
+        want_health, want_base = np.full((3, 1), np.nan), np.full(n, np.nan)
+        got = jit_calls.vault_health_reads(
+            rows, params, tiers, venue.price, venue._position_floats, venue.isolated,
+            venue.collateral, fn, f.long_open_interest, f.short_open_interest, got_health,
+            got_base,
+        )  # fmt: skip
+        eq, mm, im = want_health
+        jit_calls.cross_health(rows, params, tiers, venue.price, venue._position_floats,
+                               venue.isolated, venue.collateral, f.long_funding_index,
+                               f.short_funding_index, f.long_open_interest,
+                               f.short_open_interest, True, eq, mm, im)  # fmt: skip
+        want = vault_jit.vault_reads(venue.size[a], want_health, want_base)
+        assert got_health.tobytes() == want_health.tobytes(), f"step {t}, account {a}"
+        assert got_base.tobytes() == want_base.tobytes(), f"step {t}, account {a}"
+        assert np.array(got).tobytes() == np.array(want).tobytes(), f"step {t}, account {a}"
 
 
 def _same_events(got, want, t: int) -> None:
@@ -71,6 +136,13 @@ def _same_engines(a: MirrorEngine, b: MirrorEngine, t: int) -> None:
         assert backstop_a.supply == backstop_b.supply, f"step {t}: vault shares"
         assert backstop_a.idle_units == backstop_b.idle_units, f"step {t}: vault idle"
     assert a.rng.bit_generator.state == b.rng.bit_generator.state, f"step {t}: stream"
+    la, lb = a._last_levels, b._last_levels
+    for key in VAULT_LEVELS:
+        if key in lb:
+            x, y = np.asarray(la[key]), np.asarray(lb[key])
+            assert x.tobytes() == y.tobytes(), f"step {t}: levels {key}"
+    if "mm_vault_size_wad" in lb:
+        assert la["mm_vault_size_wad"].tolist() == lb["mm_vault_size_wad"].tolist()
 
 
 def _drawn_batch(draw, venue: VenueState, n: int):
@@ -150,12 +222,14 @@ def _lockstep(scenario, steps: int, *, fee_share_bps: float = 0.0, batches=None)
         finally:
             engine_lps.lps_may_withdraw = real_may
         engine_lps.lps_may_withdraw, VenueState.trade_batch_moves = always, old_moves
+        mirror_vault.with_levels = old_with_levels
         try:
             before = calls_of_b["moves"]
             want = b.step()
             seen["vault_steps"] += calls_of_b["moves"] > before
         finally:
             engine_lps.lps_may_withdraw, VenueState.trade_batch_moves = real_may, real_moves
+            mirror_vault.with_levels = REAL_WITH_LEVELS
         _same_events(got, want, t)
         _same_engines(a, b, t)
         seen["lp_rows"] += sum(e["kind"] == "lp_withdrawal" for e in got.events)
@@ -183,6 +257,8 @@ def test_drawn_batches_equal_the_old_wrapper(oct_2025):
     def batches(a, b, t, seen):
         if t % 7 == 0:
             _batch_side_by_side(draw, a, b, t, seen)
+        if t % 11 == 0:
+            _health_side_by_side(draw, a.venue, t)
 
     seen = _lockstep(oct_2025, 300, fee_share_bps=2500.0, batches=batches)
     assert seen["made"] > 300 and seen["stops"] > 40

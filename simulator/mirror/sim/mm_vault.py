@@ -79,19 +79,25 @@ def with_levels(ctx: Context, venue: VenueState, levels: dict[str, Any]) -> dict
         tab = ctx.memo["mm_vault_tab"] = _VaultTab.of(ctx, venue)
     size = venue.size[tab.account]
     if tab.compiled:  # venue.cross_health's compiled path, its buffers the run's
-        f = venue.funding()
-        params, tiers = venue.jit_buffers()[:2]
-        health = tab.health
-        equity, maintenance, initial = health
-        jit_calls.cross_health(tab.rows, params, tiers, venue.price, venue._position_floats,
-                               venue.isolated, venue.collateral, f.long_funding_index,
-                               f.short_funding_index, f.long_open_interest,
-                               f.short_open_interest, True, equity, maintenance,
-                               initial)  # fmt: skip
-        # the run's arrays written in place (each read is the step's last: read by nothing
-        # after the next read), the floats converted in the same call
+        # the funding at now and the packed parameters: the venue's caches read as
+        # funding_now() and jit_buffers() check them (a call only when one is stale)
+        cached = venue._funding_cache
+        if cached is None or cached[0] != venue.version - venue.kept or cached[1] != venue.now:
+            venue.funding()
+            cached = venue._funding_cache
+        f, fn = cached[2], cached[5]
+        buffers = venue._jit_cache
+        if buffers is None or buffers[0] is not venue.scalar_params:
+            venue.jit_buffers()
+            buffers = venue._jit_cache
+        # the health into the run's array and the sizes converted into the run's arrays in
+        # place (each read is the step's last: read by nothing after the next read), one call
         size_base, wad = tab.size_base, tab.size_wad
-        usd = vault_jit.vault_reads(size, health, size_base)
+        usd = jit_calls.vault_health_reads(
+            tab.rows, buffers[1], buffers[2], venue.price, venue._position_floats,
+            venue.isolated, venue.collateral, fn, f.long_open_interest, f.short_open_interest,
+            tab.health, size_base,
+        )  # fmt: skip
         wad[:] = list(size)  # the float64 scalars, as np.array(list(size), dtype=object)
         levels["mm_vault_size_wad"] = wad
         levels["mm_vault_size_base"] = size_base
