@@ -351,13 +351,18 @@ class TradesMixin:
             python_checks = _PYTHON_CHECKS[key]
         else:
             python_checks = self._python_checks(armed)
+        fc = self._funding_cache  # funding_now()'s check inlined: a call only when stale
+        if fc is None or fc[0] != self.version - self.kept or fc[1] != self.now:
+            fn = self.funding_now()[1]
+        else:
+            fn = fc[5]
         acc[0], acc[1] = self.pool, self.fund
         stop = jit_calls.flow_step(
             init, start, n_close, close_slots, open_slots, open_side, open_size, slot_tab,
             python_checks, int(self.now), int(self.block), cache[1], cache[2],
             self._market_floats, self._market_ints, self._position_floats,
-            self._position_ints, self.isolated, self.collateral, self.funding_now()[1], slots,
-            deltas, outs, ok, moves, acc,
+            self._position_ints, self.isolated, self.collateral, fn, slots, deltas, outs, ok,
+            moves, acc,
         )  # fmt: skip
         if stop <= start:
             return stop
