@@ -17,6 +17,27 @@ from simulator.engine.state import EngineState
 from simulator.units import from_units, to_units, to_wad
 
 
+def lps_may_withdraw(ctx: Context, s: EngineState) -> bool:
+    """Whether :func:`plan_lp_withdrawals` at this state plans anything (a market's price
+    has fallen ``lps.withdraw_on_drawdown`` from its peak, its LPs not yet withdrawn): its
+    own test, so that a step may skip the phase (and the backstop vault's LPs, which
+    withdraw only with a market's) when it is False. The run's scratch in ``ctx.memo``."""
+    drawdown = ctx.scenario.lps.withdraw_on_drawdown
+    if drawdown is None:
+        return False
+    out = ctx.memo.get(_FALLEN_MEMO)
+    if out is None or out.shape[0] != s.lps_withdrew.shape[0]:
+        out = ctx.memo[_FALLEN_MEMO] = np.empty(len(s.lps_withdrew), dtype=np.int64)
+    count = jit_spot.lp_fallen(
+        s.oracle_price_usd, s.peak_price_usd, s.lps_withdrew, 1 - drawdown, out
+    )  # the planner's test, as it makes it
+    return count > 0
+
+
+_FALLEN_MEMO = "lps_fallen"
+"""``ctx.memo``'s key of :func:`lps_may_withdraw`'s scratch."""
+
+
 def plan_lp_withdrawals(
     ctx: Context, s: EngineState, t: int, levels: Levels, events: list
 ) -> list[Action]:

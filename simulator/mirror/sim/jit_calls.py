@@ -771,6 +771,49 @@ def trade_batch(start, calls, values, python_checks, now, block, params, tiers, 
     return calls.shape[0]
 
 
+@_jit
+def trade_batch_moves(start, calls, values, python_checks, now, block, params, tiers, mf, mi,
+                      pf, pi, isolated_flag, collateral, fn, outs, moves, acc):  # fmt: skip
+    """:func:`trade_batch` from call ``start`` on, then for each call made (``k`` from
+    ``start`` to the returned index) what the caller follows as :func:`flow_step` gives it:
+    ``moves[k]`` (:data:`M_ACCOUNT`, :data:`M_MARKET`, :data:`M_OPENED`: whether the call
+    opened its position, 1, closed it, -1, or neither, 0) and the pool and the fund
+    (``acc[0]``, ``acc[1]``, WAD) moved in call order as after
+    :meth:`~simulator.mirror.sim.venue_trades.TradesMixin.trade` (``pool + funding -
+    realized``; ``fund + its share`` of a fee not 0). Returns :func:`trade_batch`'s."""
+    stop = trade_batch(start, calls, values, python_checks, now, block, params, tiers, mf, mi,
+                       pf, pi, isolated_flag, collateral, fn, outs)  # fmt: skip
+    for k in range(start, stop):
+        out = outs[k]
+        size0, size1 = out[T_SIZE0], out[T_SIZE]
+        moves[k, M_ACCOUNT], moves[k, M_MARKET] = calls[k, C_ACCOUNT], calls[k, C_MARKET]
+        moves[k, M_OPENED] = 1 if (size0 == 0 and size1 != 0) else (
+            -1 if (size0 != 0 and size1 == 0) else 0)  # fmt: skip
+        acc[0] = acc[0] + out[T_FUNDING] - out[T_REALIZED]
+        if out[T_FEE] != 0:
+            acc[1] = acc[1] + out[T_FUND_ADD]
+    return stop
+
+
+@_jit
+def vault_health_reads(rows, params, tiers, price, pf, isolated_flag, collateral, fn, lo, so,
+                       health, size_base):  # fmt: skip
+    """The market-making vault's reads after a block in one call: :func:`cross_health` of
+    ``rows`` (``[account]``) with the initial margin into ``health`` ((3, 1) WAD: equity,
+    maintenance, initial; ``fn``: the funding at now, (3, M), its long and short indices
+    read), its sizes (base units) into ``size_base`` (``size / 1e18``), and the three
+    health floats ``/ 1e18`` (USD) returned: what :func:`simulator.mirror.sim.mm_vault.
+    with_levels` read with ``cross_health`` then ``simulator.engine.mm_vault_jit.
+    vault_reads``, to the bit."""
+    cross_health(rows, params, tiers, price, pf, isolated_flag, collateral, fn[0], fn[1], lo,
+                 so, True, health[0], health[1], health[2])  # fmt: skip
+    size = pf[P_SIZE]
+    a = rows[0]
+    for m in range(size_base.shape[0]):
+        size_base[m] = size[a, m] / 1e18
+    return health[0, 0] / 1e18, health[1, 0] / 1e18, health[2, 0] / 1e18
+
+
 # -- the order flow's block (its closes, then its opens, by slot) ------------------------------
 S_ACCOUNT, S_MARKET = range(2)
 """Columns of :func:`flow_step`'s ``slot_tab`` (int64, one row per flow slot): the venue's
@@ -1140,6 +1183,11 @@ def warm() -> None:
                 pi, iso, col, fn, np.zeros((0, N_OUT)))  # fmt: skip
     trade_batch(0, np.zeros((0, 3), dtype=np.int64), np.zeros((0, 2)), np.zeros(1, dtype=bool),
                 1, 1, params, tiers, mf, mi, pf, pi, iso, col, fn, np.zeros((0, N_BATCH_OUT)))  # fmt: skip
+    trade_batch_moves(0, np.zeros((0, 3), dtype=np.int64), np.zeros((0, 2)),
+                      np.zeros(1, dtype=bool), 1, 1, params, tiers, mf, mi, pf, pi, iso, col, fn,
+                      np.zeros((0, N_BATCH_OUT)), np.zeros((0, 3), dtype=np.int64), np.zeros(2))  # fmt: skip
+    vault_health_reads(np.zeros(1, dtype=np.int64), params, tiers, mf[F_PRICE], pf, iso, col, fn,
+                       x, x, np.zeros((3, 1)), np.zeros(1))  # fmt: skip
     flow_step(True, 0, 0, none, none, none, np.zeros(0), np.zeros((0, 2), dtype=np.int64),
               np.zeros(1, dtype=bool), 1, 1, params, tiers, mf, mi, pf, pi, iso, col, fn, none,
               np.zeros(0), np.zeros((0, N_BATCH_OUT)), np.zeros(0, dtype=bool),

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from simulator.engine import keepers as engine_keepers
+from simulator.engine import lps as engine_lps
 from simulator.engine import metrics
 from simulator.engine.context import Context
 from simulator.engine.flow import flow_run, init_state
@@ -237,7 +238,10 @@ class MirrorEngine:
         flow_block.decoded = decoded  # no decoder after the flow's: it decodes in flow.record
         s.peak_price_usd = np.maximum(s.peak_price_usd, s.oracle_price_usd)
         lp_actions: list = []
-        if self.lps_withdraw:
+        # The LPs' phase acts only when a market's LPs have not withdrawn and its price has
+        # fallen to the drawdown's keep fraction of its peak: the planner's own test
+        # (:func:`simulator.engine.lps.lps_may_withdraw`), one compiled call, first.
+        if self.lps_withdraw and engine_lps.lps_may_withdraw(ctx, s):
             lp_rows: list[dict[str, Any]] = []  # decoded after the flow's planned rows
             withdrew = s.lps_withdrew.copy()
             lp_actions += lps.withdraw(ctx, s, self.spot, t, self._last_levels, lp_rows)

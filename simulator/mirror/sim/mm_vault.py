@@ -79,19 +79,25 @@ def with_levels(ctx: Context, venue: VenueState, levels: dict[str, Any]) -> dict
         tab = ctx.memo["mm_vault_tab"] = _VaultTab.of(ctx, venue)
     size = venue.size[tab.account]
     if tab.compiled:  # venue.cross_health's compiled path, its buffers the run's
-        f = venue.funding()
-        params, tiers = venue.jit_buffers()[:2]
-        health = tab.health
-        equity, maintenance, initial = health
-        jit_calls.cross_health(tab.rows, params, tiers, venue.price, venue._position_floats,
-                               venue.isolated, venue.collateral, f.long_funding_index,
-                               f.short_funding_index, f.long_open_interest,
-                               f.short_open_interest, True, equity, maintenance,
-                               initial)  # fmt: skip
-        # the run's arrays written in place (each read is the step's last: read by nothing
-        # after the next read), the floats converted in the same call
+        # the funding at now and the packed parameters: the venue's caches read as
+        # funding_now() and jit_buffers() check them (a call only when one is stale)
+        cached = venue._funding_cache
+        if cached is None or cached[0] != venue.version - venue.kept or cached[1] != venue.now:
+            venue.funding()
+            cached = venue._funding_cache
+        f, fn = cached[2], cached[5]
+        buffers = venue._jit_cache
+        if buffers is None or buffers[0] is not venue.scalar_params:
+            venue.jit_buffers()
+            buffers = venue._jit_cache
+        # the health into the run's array and the sizes converted into the run's arrays in
+        # place (each read is the step's last: read by nothing after the next read), one call
         size_base, wad = tab.size_base, tab.size_wad
-        usd = vault_jit.vault_reads(size, health, size_base)
+        usd = jit_calls.vault_health_reads(
+            tab.rows, buffers[1], buffers[2], venue.price, venue._position_floats,
+            venue.isolated, venue.collateral, fn, f.long_open_interest, f.short_open_interest,
+            tab.health, size_base,
+        )  # fmt: skip
         wad[:] = list(size)  # the float64 scalars, as np.array(list(size), dtype=object)
         levels["mm_vault_size_wad"] = wad
         levels["mm_vault_size_base"] = size_base
@@ -266,11 +272,24 @@ def execute(
         return block
     s.mm_vault_planned_base = work[vault_jit.PLANNED]
     outs = tab.outs[:n]
-    stop, _ = venue.trade_batch(0, tab.batch[:n], tab.values[:n], outs)
+    scratch = memo[_MOVES] if _MOVES in memo else _moves_scratch(memo, tab)
+    stop = venue.trade_batch_moves(0, tab.batch[:n], tab.values[:n], outs, *scratch)
     if stop < n:  # a call for Python: the lists' path from it on, the batch's made kept
         lists = engine_vault.quote_lists(s, work[:4], quotes, tab.ints[:4])  # type: ignore[arg-type]
         return _execute_quotes(ctx, venue, lists, _skew_of(last, work), outs[:stop])
     return block
+
+
+_MOVES = "mm_vault_moves"
+"""``ctx.memo``'s key of the vault's batch scratch (:func:`_moves_scratch`)."""
+
+
+def _moves_scratch(memo: dict, tab: _VaultTab) -> tuple[np.ndarray, np.ndarray]:
+    """The run's scratch of the venue's batch with moves (:meth:`~simulator.mirror.sim.
+    venue_trades.TradesMixin.trade_batch_moves`): a ``moves`` row per call the vault's
+    batch can hold and the pool and fund pair, made once (kept in ``memo``)."""
+    got = memo[_MOVES] = (np.zeros((tab.batch.shape[0], 3), dtype=np.int64), np.zeros(2))
+    return got
 
 
 def _execute_python(

@@ -266,6 +266,67 @@ class TradesMixin:
         self.kept += stop - start  # the funding at now kept
         return stop, made
 
+    def trade_batch_moves(
+        self, start: int, calls: np.ndarray, values: np.ndarray, outs: np.ndarray,
+        moves: np.ndarray, acc: np.ndarray,
+    ) -> int:  # fmt: skip
+        """Fast mode: :meth:`trade_batch` with the pool, the fund and each call's ``_open``
+        move computed in the compiled call (:func:`jit_calls.trade_batch_moves`, ``moves`` and
+        ``acc`` its scratch: a row per call, two floats) and followed here from its arrays, as
+        :meth:`flow_step` does: no list of the calls made. Returns the index of the first call
+        not made (``len(calls)``: all made), the caller's to make alone; the calls made's
+        results are ``outs[start:stop]``. :meth:`~simulator.mirror.sim.venue.VenueState.
+        jit_buffers`' and :meth:`funding_now`'s cache checks inlined."""
+        cache = self._jit_cache
+        if cache is None or cache[0] is not self.scalar_params:
+            self.jit_buffers()
+            cache = self._jit_cache
+        armed = cache[6]
+        key = (armed, self.breaker is not None)
+        if self.risk_paused is None and key in _PYTHON_CHECKS:
+            python_checks = _PYTHON_CHECKS[key]
+        else:
+            python_checks = self._python_checks(armed)
+        fc = self._funding_cache
+        if fc is None or fc[0] != self.version - self.kept or fc[1] != self.now:
+            fn = self.funding_now()[1]
+        else:
+            fn = fc[5]
+        pool, fund = self.pool, self.fund
+        acc[0], acc[1] = pool, fund
+        stop = jit_calls.trade_batch_moves(
+            start, calls, values, python_checks, int(self.now), int(self.block), cache[1],
+            cache[2], self._market_floats, self._market_ints, self._position_floats,
+            self._position_ints, self.isolated, self.collateral, fn, outs, moves, acc,
+        )  # fmt: skip
+        if stop <= start:
+            return stop
+        pool1, fund1 = float(acc[0]), float(acc[1])
+        self.pool = pool1 if type(pool) is float else type(pool)(pool1)
+        self.fund = fund1 if type(fund) is float else type(fund)(fund1)
+        self._follow_moves(moves[start:stop].tolist())
+        self.version += stop - start
+        self.kept += stop - start  # the funding at now kept
+        return stop
+
+    def _follow_moves(self, moves: list) -> None:
+        """The account's ``_open`` order after each call of ``moves`` (rows of
+        :func:`jit_calls.trade_batch_moves`' ``moves`` as lists: account, market, opened),
+        in order, as :meth:`_track_open` of each (the order made at the first call)."""
+        order_of = self.open_order
+        if order_of is None:
+            order_of = self.open_order = [[] for _ in range(len(self.collateral))]
+        for a, m, opened in moves:
+            if opened > 0:
+                order_of[a].append(m)
+            elif opened < 0:
+                order = order_of[a]
+                if order and order[-1] == m:  # the last, moved into its own place
+                    del order[-1]
+                elif m in order:
+                    order[order.index(m)] = order[-1]
+                    del order[-1]
+
     def flow_step(
         self, init: bool, start: int, n_close: int, close_slots: np.ndarray,
         open_slots: np.ndarray, open_side: np.ndarray, open_size: np.ndarray,
@@ -290,13 +351,18 @@ class TradesMixin:
             python_checks = _PYTHON_CHECKS[key]
         else:
             python_checks = self._python_checks(armed)
+        fc = self._funding_cache  # funding_now()'s check inlined: a call only when stale
+        if fc is None or fc[0] != self.version - self.kept or fc[1] != self.now:
+            fn = self.funding_now()[1]
+        else:
+            fn = fc[5]
         acc[0], acc[1] = self.pool, self.fund
         stop = jit_calls.flow_step(
             init, start, n_close, close_slots, open_slots, open_side, open_size, slot_tab,
             python_checks, int(self.now), int(self.block), cache[1], cache[2],
             self._market_floats, self._market_ints, self._position_floats,
-            self._position_ints, self.isolated, self.collateral, self.funding_now()[1], slots,
-            deltas, outs, ok, moves, acc,
+            self._position_ints, self.isolated, self.collateral, fn, slots, deltas, outs, ok,
+            moves, acc,
         )  # fmt: skip
         if stop <= start:
             return stop
