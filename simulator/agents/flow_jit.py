@@ -95,7 +95,7 @@ _PCG_MULT_LOW = np.uint64(4865540595714422341)  # PCG64's 128-bit multiplier, lo
 _PCG_MULT_HIGH = np.uint64(2549297995355413924)  # and high word
 _TWO_POW_M53 = 1.0 / 9007199254740992.0
 #: Steps up to which :func:`_skip` steps rather than squares.
-_SKIP_BY_STEPS = 24
+_SKIP_BY_STEPS = 4
 #: numpy's largest Poisson mean (``_generator.pyx``: ``POISSON_LAM_MAX``).
 POISSON_LAM_MAX = float(np.iinfo(np.int64).max - np.sqrt(np.iinfo(np.int64).max) * 10)
 
@@ -157,32 +157,51 @@ def _add128(a_low, a_high, b_low, b_high):
     return low, a_high + b_high + (_ONE if low < a_low else _ZERO)
 
 
+def _jump_table() -> np.ndarray:
+    """PCG64's jumps as ``(levels, 64, 4)`` uint64: row ``[l, d]`` the multiplier ``A`` and
+    the increment's factor ``S`` (each as (low, high) words) of ``d × 64**l`` steps: ``n``
+    steps take the state ``s`` (mod 2**128) to ``A × s + S × increment``, with ``A =
+    multiplier**n`` and ``S = 1 + multiplier + ... + multiplier**(n - 1)``. A constant of the
+    generator (not of a run): numba compiles it into the kernels."""
+    mask = (1 << 128) - 1
+    mult = (int(_PCG_MULT_HIGH) << 64) | int(_PCG_MULT_LOW)
+    table = np.zeros((_JUMP_LEVELS, _JUMP_DIGITS, 4), dtype=np.uint64)
+    base_a, base_s = mult, 1  # one step
+    for level in range(_JUMP_LEVELS):
+        a, s = 1, 0  # zero steps
+        for d in range(_JUMP_DIGITS):
+            table[level, d] = (a & _WORD, a >> 64, s & _WORD, s >> 64)
+            a, s = (base_a * a) & mask, (base_a * s + base_s) & mask
+        base_a, base_s = a, s  # 64 × base steps
+    return table
+
+
+_WORD = (1 << 64) - 1
+#: :data:`_JUMPS`' digits (base 64) and levels (enough for any int64 count of steps).
+_JUMP_DIGITS, _JUMP_LEVELS = 64, 11
+_JUMPS = _jump_table()
+
+
 @_jit
 def _skip(low, high, inc_low, inc_high, n):
     """PCG64's state ``(low, high)`` ``n`` >= 0 steps on (numpy's ``PCG64.advance``): step by
-    step for a few, else by squaring (the multiplier and increment of ``n`` steps from those of
-    powers of two)."""
+    step for a few, else a jump per base-64 digit of ``n`` (:data:`_JUMPS`; the jumps, powers
+    of one affine map, commute)."""
     if n < _SKIP_BY_STEPS:
         for _ in range(n):
             low, high = _advance(low, high, inc_low, inc_high)
         return low, high
-    acc_mult_low, acc_mult_high = _ONE, _ZERO
-    acc_plus_low, acc_plus_high = _ZERO, _ZERO
-    cur_mult_low, cur_mult_high = _PCG_MULT_LOW, _PCG_MULT_HIGH
-    cur_plus_low, cur_plus_high = inc_low, inc_high
+    level = 0
     while n > 0:
-        if n & 1:
-            acc_mult_low, acc_mult_high = _mul128(acc_mult_low, acc_mult_high, cur_mult_low,
-                                                  cur_mult_high)  # fmt: skip
-            p_low, p_high = _mul128(acc_plus_low, acc_plus_high, cur_mult_low, cur_mult_high)
-            acc_plus_low, acc_plus_high = _add128(p_low, p_high, cur_plus_low, cur_plus_high)
-        m_low, m_high = _add128(cur_mult_low, cur_mult_high, _ONE, _ZERO)
-        cur_plus_low, cur_plus_high = _mul128(m_low, m_high, cur_plus_low, cur_plus_high)
-        cur_mult_low, cur_mult_high = _mul128(cur_mult_low, cur_mult_high, cur_mult_low,
-                                              cur_mult_high)  # fmt: skip
-        n >>= 1
-    p_low, p_high = _mul128(acc_mult_low, acc_mult_high, low, high)
-    return _add128(p_low, p_high, acc_plus_low, acc_plus_high)
+        d = n & 63
+        if d:
+            jump = _JUMPS[level, d]
+            p_low, p_high = _mul128(jump[0], jump[1], low, high)
+            q_low, q_high = _mul128(jump[2], jump[3], inc_low, inc_high)
+            low, high = _add128(p_low, p_high, q_low, q_high)
+        n >>= 6
+        level += 1
+    return low, high
 
 
 @_jit
