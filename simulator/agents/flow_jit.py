@@ -345,9 +345,12 @@ INT_FIELDS = 10
  WORK_OPEN_SIZE) = range(8)  # fmt: skip
 WORK_FIELDS = 8
 #: Rows of the per-market float table (M columns): the venue's maximum leverage (fixed), the
-#: step's closes' long and short sizes, the planned change of long and short open interest.
-MARKET_MAX_LEVERAGE, MARKET_LONG_CLOSE, MARKET_SHORT_CLOSE, MARKET_LONG, MARKET_SHORT = range(5)
-MARKET_FIELDS = 5
+#: step's closes' long and short sizes, the planned change of long and short open interest;
+#: the step's work: the log returns' means and sums of squared deviations over the reference
+#: and the lookback windows (:func:`_window_stds`).
+(MARKET_MAX_LEVERAGE, MARKET_LONG_CLOSE, MARKET_SHORT_CLOSE, MARKET_LONG, MARKET_SHORT,
+ MARKET_MEAN_LONG, MARKET_MEAN_SHORT, MARKET_VAR_LONG, MARKET_VAR_SHORT) = range(9)  # fmt: skip
+MARKET_FIELDS = 9
 #: Rows of the per-(kind, market) int64 table (K × M columns, kind-major): each group's side
 #: (+1 / -1; 0: the slot's own), the groups with arrivals expected (their index, the first
 #: ``I_N_ACTIVE``), their Poisson draws (the caller's), the arrivals and the unfilled ones;
@@ -387,46 +390,111 @@ def unit_health(units, price, read_price, side, size_base, equity_usd, maintenan
 
 
 @_jit
-def _std_pair(log_return, m, first_long, first_short, last):
-    """Market ``m``'s standard deviations of ``log_return[first_short:last, m]`` and
-    ``log_return[first_long:last, m]`` (``first_long <= first_short``) as numpy's ``std``
-    computes each (its column summed down the rows in order, divided by the count, squared
-    deviations summed in order, divided, square root): both windows in the same two passes
-    down the column, each its own sums. Returns ``(short, long)``."""
-    sum_long = 0.0
-    for i in range(first_long, first_short):
-        sum_long += log_return[i, m]
-    sum_short = 0.0
-    for i in range(first_short, last):
-        v = log_return[i, m]
-        sum_long += v
-        sum_short += v
-    mean_long = sum_long / (last - first_long)
-    mean_short = sum_short / (last - first_short)
-    var_long = 0.0
-    for i in range(first_long, first_short):
-        d = log_return[i, m] - mean_long
-        var_long += d * d
-    var_short = 0.0
-    for i in range(first_short, last):
-        v = log_return[i, m]
-        d = v - mean_long
-        var_long += d * d
-        d = v - mean_short
-        var_short += d * d
-    return (math.sqrt(var_short / (last - first_short)),
-            math.sqrt(var_long / (last - first_long)))  # fmt: skip
+def _window_stds(markets, log_return, first_long, first_short, last):
+    """Per market: the standard deviations of ``log_return[first_long:last]`` and
+    ``log_return[first_short:last]`` (``first_long <= first_short``) as numpy's ``std``
+    computes each (a column summed down the rows in order, divided by the count, squared
+    deviations summed in order, divided, square root), into ``markets``' rows
+    ``MARKET_VAR_LONG`` and ``MARKET_VAR_SHORT`` (their means into the ``MEAN`` rows). Four
+    markets at a time, each its own sums in its own registers (the four chains of additions
+    overlap: a sum in order is bound by the latency of its additions), both windows in the
+    same two passes down the rows; a last block of fewer markets reads its last market's
+    column in the place of the missing ones and drops their sums."""
+    cols = log_return.shape[1]
+    n_long = last - first_long
+    n_short = last - first_short
+    for c0 in range(0, cols, 4):
+        c1 = min(c0 + 1, cols - 1)
+        c2 = min(c0 + 2, cols - 1)
+        c3 = min(c0 + 3, cols - 1)
+        l0 = l1 = l2 = l3 = 0.0
+        for i in range(first_long, first_short):
+            l0 += log_return[i, c0]
+            l1 += log_return[i, c1]
+            l2 += log_return[i, c2]
+            l3 += log_return[i, c3]
+        s0 = s1 = s2 = s3 = 0.0
+        for i in range(first_short, last):
+            v0, v1, v2, v3 = (
+                log_return[i, c0],
+                log_return[i, c1],
+                log_return[i, c2],
+                log_return[i, c3],
+            )
+            l0 += v0
+            l1 += v1
+            l2 += v2
+            l3 += v3
+            s0 += v0
+            s1 += v1
+            s2 += v2
+            s3 += v3
+        ml0, ml1, ml2, ml3 = l0 / n_long, l1 / n_long, l2 / n_long, l3 / n_long
+        ms0, ms1, ms2, ms3 = s0 / n_short, s1 / n_short, s2 / n_short, s3 / n_short
+        l0 = l1 = l2 = l3 = 0.0
+        for i in range(first_long, first_short):
+            d0 = log_return[i, c0] - ml0
+            d1 = log_return[i, c1] - ml1
+            d2 = log_return[i, c2] - ml2
+            d3 = log_return[i, c3] - ml3
+            l0 += d0 * d0
+            l1 += d1 * d1
+            l2 += d2 * d2
+            l3 += d3 * d3
+        s0 = s1 = s2 = s3 = 0.0
+        for i in range(first_short, last):
+            v0, v1, v2, v3 = (
+                log_return[i, c0],
+                log_return[i, c1],
+                log_return[i, c2],
+                log_return[i, c3],
+            )
+            d0 = v0 - ml0
+            d1 = v1 - ml1
+            d2 = v2 - ml2
+            d3 = v3 - ml3
+            l0 += d0 * d0
+            l1 += d1 * d1
+            l2 += d2 * d2
+            l3 += d3 * d3
+            d0 = v0 - ms0
+            d1 = v1 - ms1
+            d2 = v2 - ms2
+            d3 = v3 - ms3
+            s0 += d0 * d0
+            s1 += d1 * d1
+            s2 += d2 * d2
+            s3 += d3 * d3
+        _put4(markets[MARKET_MEAN_LONG], c0, cols, ml0, ml1, ml2, ml3)
+        _put4(markets[MARKET_MEAN_SHORT], c0, cols, ms0, ms1, ms2, ms3)
+        _put4(markets[MARKET_VAR_LONG], c0, cols, math.sqrt(l0 / n_long), math.sqrt(l1 / n_long),
+              math.sqrt(l2 / n_long), math.sqrt(l3 / n_long))  # fmt: skip
+        _put4(markets[MARKET_VAR_SHORT], c0, cols, math.sqrt(s0 / n_short),
+              math.sqrt(s1 / n_short), math.sqrt(s2 / n_short),
+              math.sqrt(s3 / n_short))  # fmt: skip
 
 
 @_jit
-def _intensity(km, lam, kinds, params, iparams, logs, feed, funding_rate, t):
+def _put4(row, c0, cols, x0, x1, x2, x3):
+    """``row[c0:c0 + 4] = (x0, x1, x2, x3)``, cut at ``cols``."""
+    row[c0] = x0
+    if c0 + 1 < cols:
+        row[c0 + 1] = x1
+    if c0 + 2 < cols:
+        row[c0 + 2] = x2
+    if c0 + 3 < cols:
+        row[c0 + 3] = x3
+
+
+@_jit
+def _intensity(km, lam, kinds, params, iparams, logs, feed, funding_rate, t, markets):
     """The markets' signals (return and drawdown over the lookback of ``feed``'s rows to
     ``t``, the volatility excess of the log returns over the lookback and the reference
     window) and the arrivals' intensity and side per (kind, market): the groups with arrivals
     expected into ``km[KM_ACTIVE]`` (kind-major) and their intensity into ``lam``, each group's
     side into ``km[KM_SIDE]``. Fills the log returns of the rows logged since the last call.
-    Market by market (nothing allocated): ``lam`` holds every group's intensity, then only
-    those not zero, in place."""
+    Nothing allocated: the windows' sums in ``markets``' work rows, ``lam`` every group's
+    intensity, then only those not zero, in place."""
     lookback = iparams[I_LOOKBACK]
     n_markets = feed.shape[1]
     # -- log returns of the new rows ---------------------------------------------------------
@@ -452,6 +520,8 @@ def _intensity(km, lam, kinds, params, iparams, logs, feed, funding_rate, t):
     step_hours = params[P_STEP_HOURS]
     rate_per_hour = kinds[KIND_RATE_PER_HOUR]
     side = km[KM_SIDE]
+    if with_vol:
+        _window_stds(markets, log_return, start + 1, start + 1 + first_short, t + 1)
     for m in range(n_markets):
         # -- the market's signals -----------------------------------------------------------
         now = feed[t, m]
@@ -468,8 +538,7 @@ def _intensity(km, lam, kinds, params, iparams, logs, feed, funding_rate, t):
         dd = _max0(_finite_or_zero(1.0 - now / peak))
         vol_excess = 0.0
         if with_vol:
-            sigma_short, sigma_long = _std_pair(log_return, m, start + 1,
-                                                start + 1 + first_short, t + 1)  # fmt: skip
+            sigma_short, sigma_long = markets[MARKET_VAR_SHORT, m], markets[MARKET_VAR_LONG, m]
             excess = sigma_short / sigma_long - 1.0 if sigma_long > 0 else 0.0
             vol_excess = _max0(_finite_or_zero(excess))
         # -- intensity ----------------------------------------------------------------------
@@ -593,7 +662,7 @@ def plan_before(
                 n_eligible += 1
     iparams[I_N_CLOSE] = n_close
     iparams[I_N_ELIGIBLE] = n_eligible
-    _intensity(km, lam, kinds, params, iparams, logs, feed, funding_rate, t)
+    _intensity(km, lam, kinds, params, iparams, logs, feed, funding_rate, t, markets)
 
 
 #: :func:`plan_step`'s margin around a whole holding time (relative): a holding time
