@@ -30,7 +30,10 @@ differ from numpy's SIMD one; the holding times' ``log1p`` is the C library's on
 cannot change the exit step (:data:`HOLD_MARGIN`; else numpy's, :func:`recheck_exit_steps`).
 ``tests/engine/test_flow_plan_step.py`` holds :func:`plan_step` to the plan of session 28
 (numpy's draws between the two passes) and ``tests/agents/test_flow_draws.py`` the draws to
-numpy's.
+numpy's; ``tests/engine/test_flow_plan_compute.py`` holds the kernels to their form before
+session 29 made them cheaper (``tests/engine/flow_jit_reference.py``: nothing allocated a step,
+the picks over the eligible slots only, both volatility windows in one two-pass walk four
+markets at a time, PCG64 skips by a constant jump table).
 
 Self-contained on purpose: numba's on-disk cache is invalidated by an edit of the file of the
 function it compiled only, not of another module's functions it calls.
