@@ -30,7 +30,10 @@ differ from numpy's SIMD one; the holding times' ``log1p`` is the C library's on
 cannot change the exit step (:data:`HOLD_MARGIN`; else numpy's, :func:`recheck_exit_steps`).
 ``tests/engine/test_flow_plan_step.py`` holds :func:`plan_step` to the plan of session 28
 (numpy's draws between the two passes) and ``tests/agents/test_flow_draws.py`` the draws to
-numpy's.
+numpy's; ``tests/engine/test_flow_plan_compute.py`` holds the kernels to their form before
+session 29 made them cheaper (``tests/engine/flow_jit_reference.py``: nothing allocated a step,
+the picks over the eligible slots only, both volatility windows in one two-pass walk four
+markets at a time, PCG64 skips by a constant jump table).
 
 Self-contained on purpose: numba's on-disk cache is invalidated by an edit of the file of the
 function it compiled only, not of another module's functions it calls.
@@ -95,7 +98,7 @@ _PCG_MULT_LOW = np.uint64(4865540595714422341)  # PCG64's 128-bit multiplier, lo
 _PCG_MULT_HIGH = np.uint64(2549297995355413924)  # and high word
 _TWO_POW_M53 = 1.0 / 9007199254740992.0
 #: Steps up to which :func:`_skip` steps rather than squares.
-_SKIP_BY_STEPS = 24
+_SKIP_BY_STEPS = 4
 #: numpy's largest Poisson mean (``_generator.pyx``: ``POISSON_LAM_MAX``).
 POISSON_LAM_MAX = float(np.iinfo(np.int64).max - np.sqrt(np.iinfo(np.int64).max) * 10)
 
@@ -157,32 +160,51 @@ def _add128(a_low, a_high, b_low, b_high):
     return low, a_high + b_high + (_ONE if low < a_low else _ZERO)
 
 
+def _jump_table() -> np.ndarray:
+    """PCG64's jumps as ``(levels, 64, 4)`` uint64: row ``[l, d]`` the multiplier ``A`` and
+    the increment's factor ``S`` (each as (low, high) words) of ``d × 64**l`` steps: ``n``
+    steps take the state ``s`` (mod 2**128) to ``A × s + S × increment``, with ``A =
+    multiplier**n`` and ``S = 1 + multiplier + ... + multiplier**(n - 1)``. A constant of the
+    generator (not of a run): numba compiles it into the kernels."""
+    mask = (1 << 128) - 1
+    mult = (int(_PCG_MULT_HIGH) << 64) | int(_PCG_MULT_LOW)
+    table = np.zeros((_JUMP_LEVELS, _JUMP_DIGITS, 4), dtype=np.uint64)
+    base_a, base_s = mult, 1  # one step
+    for level in range(_JUMP_LEVELS):
+        a, s = 1, 0  # zero steps
+        for d in range(_JUMP_DIGITS):
+            table[level, d] = (a & _WORD, a >> 64, s & _WORD, s >> 64)
+            a, s = (base_a * a) & mask, (base_a * s + base_s) & mask
+        base_a, base_s = a, s  # 64 × base steps
+    return table
+
+
+_WORD = (1 << 64) - 1
+#: :data:`_JUMPS`' digits (base 64) and levels (enough for any int64 count of steps).
+_JUMP_DIGITS, _JUMP_LEVELS = 64, 11
+_JUMPS = _jump_table()
+
+
 @_jit
 def _skip(low, high, inc_low, inc_high, n):
     """PCG64's state ``(low, high)`` ``n`` >= 0 steps on (numpy's ``PCG64.advance``): step by
-    step for a few, else by squaring (the multiplier and increment of ``n`` steps from those of
-    powers of two)."""
+    step for a few, else a jump per base-64 digit of ``n`` (:data:`_JUMPS`; the jumps, powers
+    of one affine map, commute)."""
     if n < _SKIP_BY_STEPS:
         for _ in range(n):
             low, high = _advance(low, high, inc_low, inc_high)
         return low, high
-    acc_mult_low, acc_mult_high = _ONE, _ZERO
-    acc_plus_low, acc_plus_high = _ZERO, _ZERO
-    cur_mult_low, cur_mult_high = _PCG_MULT_LOW, _PCG_MULT_HIGH
-    cur_plus_low, cur_plus_high = inc_low, inc_high
+    level = 0
     while n > 0:
-        if n & 1:
-            acc_mult_low, acc_mult_high = _mul128(acc_mult_low, acc_mult_high, cur_mult_low,
-                                                  cur_mult_high)  # fmt: skip
-            p_low, p_high = _mul128(acc_plus_low, acc_plus_high, cur_mult_low, cur_mult_high)
-            acc_plus_low, acc_plus_high = _add128(p_low, p_high, cur_plus_low, cur_plus_high)
-        m_low, m_high = _add128(cur_mult_low, cur_mult_high, _ONE, _ZERO)
-        cur_plus_low, cur_plus_high = _mul128(m_low, m_high, cur_plus_low, cur_plus_high)
-        cur_mult_low, cur_mult_high = _mul128(cur_mult_low, cur_mult_high, cur_mult_low,
-                                              cur_mult_high)  # fmt: skip
-        n >>= 1
-    p_low, p_high = _mul128(acc_mult_low, acc_mult_high, low, high)
-    return _add128(p_low, p_high, acc_plus_low, acc_plus_high)
+        d = n & 63
+        if d:
+            jump = _JUMPS[level, d]
+            p_low, p_high = _mul128(jump[0], jump[1], low, high)
+            q_low, q_high = _mul128(jump[2], jump[3], inc_low, inc_high)
+            low, high = _add128(p_low, p_high, q_low, q_high)
+        n >>= 6
+        level += 1
+    return low, high
 
 
 @_jit
@@ -287,17 +309,20 @@ def poisson(words, lam):
 #: Rows of the per-slot int64 table (R columns): the run's constants (book row, kind, market,
 #: (kind, market) group, cooldown in steps, place in the units' rows, unit), then the step's
 #: work (the slots that may enter, the closing slots, the opening slots, each eligible slot's
-#: last side, the opens whose exit step :func:`recheck_exit_steps` settles).
+#: last side, the opens whose exit step :func:`recheck_exit_steps` settles, the eligible slots of
+#: the groups with arrivals bucketed by group).
 (SLOT_ROW, SLOT_KIND, SLOT_MARKET, SLOT_GROUP, SLOT_COOLDOWN, SLOT_IN_UNIT_ROWS, SLOT_UNIT,
- STEP_ELIGIBLE, STEP_CLOSE, STEP_OPEN, STEP_LAST_SIDE, STEP_RECHECK) = range(12)  # fmt: skip
-SLOT_FIELDS = 12
+ STEP_ELIGIBLE, STEP_CLOSE, STEP_OPEN, STEP_LAST_SIDE, STEP_RECHECK,
+ STEP_MEMBERS) = range(13)  # fmt: skip
+SLOT_FIELDS = 13
 #: Rows of the units' int64 table: every book row of the slots' units, its unit, its market.
 UNIT_ROW, UNIT_SLOT, UNIT_MARKET = range(3)
 UNIT_FIELDS = 3
 #: Rows of the per-slot int8 table the step writes: the closes' reasons (into
-#: ``EXIT_REASONS``), the opens' sides (+1 / -1).
-CODE_CLOSE_REASON, CODE_OPEN_SIDE = range(2)
-CODE_FIELDS = 2
+#: ``EXIT_REASONS``), the opens' sides (+1 / -1), the eligible slots the arrivals take (1; set
+#: at the eligible slots only, each step).
+CODE_CLOSE_REASON, CODE_OPEN_SIDE, CODE_PICKED = range(3)
+CODE_FIELDS = 3
 #: Rows of the per-kind float table (K columns).
 (KIND_TAKE_PROFIT, KIND_STOP_LOSS, KIND_RATE_PER_HOUR, KIND_LEVERAGE_MIN_SHARE,
  KIND_LEVERAGE_MAX_SHARE, KIND_HOLD_STEPS) = range(6)  # fmt: skip
@@ -323,14 +348,19 @@ INT_FIELDS = 10
  WORK_OPEN_SIZE) = range(8)  # fmt: skip
 WORK_FIELDS = 8
 #: Rows of the per-market float table (M columns): the venue's maximum leverage (fixed), the
-#: step's closes' long and short sizes, the planned change of long and short open interest.
-MARKET_MAX_LEVERAGE, MARKET_LONG_CLOSE, MARKET_SHORT_CLOSE, MARKET_LONG, MARKET_SHORT = range(5)
-MARKET_FIELDS = 5
+#: step's closes' long and short sizes, the planned change of long and short open interest;
+#: the step's work: the log returns' means and sums of squared deviations over the reference
+#: and the lookback windows (:func:`_window_stds`).
+(MARKET_MAX_LEVERAGE, MARKET_LONG_CLOSE, MARKET_SHORT_CLOSE, MARKET_LONG, MARKET_SHORT,
+ MARKET_MEAN_LONG, MARKET_MEAN_SHORT, MARKET_VAR_LONG, MARKET_VAR_SHORT) = range(9)  # fmt: skip
+MARKET_FIELDS = 9
 #: Rows of the per-(kind, market) int64 table (K × M columns, kind-major): each group's side
 #: (+1 / -1; 0: the slot's own), the groups with arrivals expected (their index, the first
-#: ``I_N_ACTIVE``), their Poisson draws (the caller's), the arrivals and the unfilled ones.
-KM_SIDE, KM_ACTIVE, KM_DRAWN, KM_COUNT, KM_UNFILLED = range(5)
-KM_FIELDS = 5
+#: ``I_N_ACTIVE``), their Poisson draws (the caller's), the arrivals and the unfilled ones;
+#: the step's work: each group's eligible slots, the first place of its bucket in
+#: ``slots[STEP_MEMBERS]`` and the bucket's fill.
+KM_SIDE, KM_ACTIVE, KM_DRAWN, KM_COUNT, KM_UNFILLED, KM_AVAILABLE, KM_START, KM_FILL = range(8)
+KM_FIELDS = 8
 #: Rows of the log tables (2, T, M): numpy's log of each step's feed prices (the caller's, row
 #: by row), and the one-step log returns (row ``i``: log ``i`` less log ``i - 1``).
 LOG_PRICE, LOG_RETURN = range(2)
@@ -363,35 +393,111 @@ def unit_health(units, price, read_price, side, size_base, equity_usd, maintenan
 
 
 @_jit
-def _std_returns(log_return, first, last):
-    """Per market: the standard deviation of ``log_return[first:last]`` as numpy's ``std``
-    computes it (sum down the rows in order, divide by the count, squared deviations summed in
-    order, divided, square root); the markets side by side, each its own sums."""
-    n = last - first
+def _window_stds(markets, log_return, first_long, first_short, last):
+    """Per market: the standard deviations of ``log_return[first_long:last]`` and
+    ``log_return[first_short:last]`` (``first_long <= first_short``) as numpy's ``std``
+    computes each (a column summed down the rows in order, divided by the count, squared
+    deviations summed in order, divided, square root), into ``markets``' rows
+    ``MARKET_VAR_LONG`` and ``MARKET_VAR_SHORT`` (their means into the ``MEAN`` rows). Four
+    markets at a time, each its own sums in its own registers (the four chains of additions
+    overlap: a sum in order is bound by the latency of its additions), both windows in the
+    same two passes down the rows; a last block of fewer markets reads its last market's
+    column in the place of the missing ones and drops their sums."""
     cols = log_return.shape[1]
-    mean = np.zeros(cols)
-    for i in range(first, last):
-        for c in range(cols):
-            mean[c] += log_return[i, c]
-    for c in range(cols):
-        mean[c] = mean[c] / n
-    var = np.zeros(cols)
-    for i in range(first, last):
-        for c in range(cols):
-            d = log_return[i, c] - mean[c]
-            var[c] += d * d
-    for c in range(cols):
-        var[c] = math.sqrt(var[c] / n)
-    return var
+    n_long = last - first_long
+    n_short = last - first_short
+    for c0 in range(0, cols, 4):
+        c1 = min(c0 + 1, cols - 1)
+        c2 = min(c0 + 2, cols - 1)
+        c3 = min(c0 + 3, cols - 1)
+        l0 = l1 = l2 = l3 = 0.0
+        for i in range(first_long, first_short):
+            l0 += log_return[i, c0]
+            l1 += log_return[i, c1]
+            l2 += log_return[i, c2]
+            l3 += log_return[i, c3]
+        s0 = s1 = s2 = s3 = 0.0
+        for i in range(first_short, last):
+            v0, v1, v2, v3 = (
+                log_return[i, c0],
+                log_return[i, c1],
+                log_return[i, c2],
+                log_return[i, c3],
+            )
+            l0 += v0
+            l1 += v1
+            l2 += v2
+            l3 += v3
+            s0 += v0
+            s1 += v1
+            s2 += v2
+            s3 += v3
+        ml0, ml1, ml2, ml3 = l0 / n_long, l1 / n_long, l2 / n_long, l3 / n_long
+        ms0, ms1, ms2, ms3 = s0 / n_short, s1 / n_short, s2 / n_short, s3 / n_short
+        l0 = l1 = l2 = l3 = 0.0
+        for i in range(first_long, first_short):
+            d0 = log_return[i, c0] - ml0
+            d1 = log_return[i, c1] - ml1
+            d2 = log_return[i, c2] - ml2
+            d3 = log_return[i, c3] - ml3
+            l0 += d0 * d0
+            l1 += d1 * d1
+            l2 += d2 * d2
+            l3 += d3 * d3
+        s0 = s1 = s2 = s3 = 0.0
+        for i in range(first_short, last):
+            v0, v1, v2, v3 = (
+                log_return[i, c0],
+                log_return[i, c1],
+                log_return[i, c2],
+                log_return[i, c3],
+            )
+            d0 = v0 - ml0
+            d1 = v1 - ml1
+            d2 = v2 - ml2
+            d3 = v3 - ml3
+            l0 += d0 * d0
+            l1 += d1 * d1
+            l2 += d2 * d2
+            l3 += d3 * d3
+            d0 = v0 - ms0
+            d1 = v1 - ms1
+            d2 = v2 - ms2
+            d3 = v3 - ms3
+            s0 += d0 * d0
+            s1 += d1 * d1
+            s2 += d2 * d2
+            s3 += d3 * d3
+        _put4(markets[MARKET_MEAN_LONG], c0, cols, ml0, ml1, ml2, ml3)
+        _put4(markets[MARKET_MEAN_SHORT], c0, cols, ms0, ms1, ms2, ms3)
+        _put4(markets[MARKET_VAR_LONG], c0, cols, math.sqrt(l0 / n_long), math.sqrt(l1 / n_long),
+              math.sqrt(l2 / n_long), math.sqrt(l3 / n_long))  # fmt: skip
+        _put4(markets[MARKET_VAR_SHORT], c0, cols, math.sqrt(s0 / n_short),
+              math.sqrt(s1 / n_short), math.sqrt(s2 / n_short),
+              math.sqrt(s3 / n_short))  # fmt: skip
 
 
 @_jit
-def _intensity(km, lam, kinds, params, iparams, logs, feed, funding_rate, t):
+def _put4(row, c0, cols, x0, x1, x2, x3):
+    """``row[c0:c0 + 4] = (x0, x1, x2, x3)``, cut at ``cols``."""
+    row[c0] = x0
+    if c0 + 1 < cols:
+        row[c0 + 1] = x1
+    if c0 + 2 < cols:
+        row[c0 + 2] = x2
+    if c0 + 3 < cols:
+        row[c0 + 3] = x3
+
+
+@_jit
+def _intensity(km, lam, kinds, params, iparams, logs, feed, funding_rate, t, markets):
     """The markets' signals (return and drawdown over the lookback of ``feed``'s rows to
     ``t``, the volatility excess of the log returns over the lookback and the reference
     window) and the arrivals' intensity and side per (kind, market): the groups with arrivals
     expected into ``km[KM_ACTIVE]`` (kind-major) and their intensity into ``lam``, each group's
-    side into ``km[KM_SIDE]``. Fills the log returns of the rows logged since the last call."""
+    side into ``km[KM_SIDE]``. Fills the log returns of the rows logged since the last call.
+    Nothing allocated: the windows' sums in ``markets``' work rows, ``lam`` every group's
+    intensity, then only those not zero, in place."""
     lookback = iparams[I_LOOKBACK]
     n_markets = feed.shape[1]
     # -- log returns of the new rows ---------------------------------------------------------
@@ -405,15 +511,26 @@ def _intensity(km, lam, kinds, params, iparams, logs, feed, funding_rate, t):
             log_return[i, m] = log_price[i, m] - log_price[i - 1, m]
     if t + 1 > iparams[I_LOGGED]:
         iparams[I_LOGGED] = t + 1
-    # -- market signals -------------------------------------------------------------------
+    # -- the windows ----------------------------------------------------------------------
     n_hist = t + 1
     w = min(lookback, n_hist - 1)
-    ret = np.zeros(n_markets)
-    drawdown = np.empty(n_markets)
+    start = t - iparams[I_REFERENCE]
+    if start < 0:
+        start = 0
+    n_ret = t - start  # returns of the window: rows start + 1 .. t
+    first_short = n_ret - lookback if lookback < n_ret else 0
+    with_vol = n_ret - first_short >= 2
+    step_hours = params[P_STEP_HOURS]
+    rate_per_hour = kinds[KIND_RATE_PER_HOUR]
+    side = km[KM_SIDE]
+    if with_vol:
+        _window_stds(markets, log_return, start + 1, start + 1 + first_short, t + 1)
     for m in range(n_markets):
+        # -- the market's signals -----------------------------------------------------------
         now = feed[t, m]
+        r = 0.0
         if w > 0:
-            ret[m] = _finite_or_zero(now / feed[t - w, m] - 1.0)
+            r = _finite_or_zero(now / feed[t - w, m] - 1.0)
         peak = feed[t - w, m]
         for i in range(n_hist - w, n_hist):
             v = feed[i, m]
@@ -421,25 +538,13 @@ def _intensity(km, lam, kinds, params, iparams, logs, feed, funding_rate, t):
                 peak = math.nan
             elif v > peak:
                 peak = v
-        drawdown[m] = _max0(_finite_or_zero(1.0 - now / peak))
-    start = t - iparams[I_REFERENCE]
-    if start < 0:
-        start = 0
-    n_ret = t - start  # returns of the window: rows start + 1 .. t
-    first_short = n_ret - lookback if lookback < n_ret else 0
-    vol_excess = np.zeros(n_markets)
-    if n_ret - first_short >= 2:
-        sigma_short = _std_returns(log_return, start + 1 + first_short, t + 1)
-        sigma_long = _std_returns(log_return, start + 1, t + 1)
-        for m in range(n_markets):
-            excess = sigma_short[m] / sigma_long[m] - 1.0 if sigma_long[m] > 0 else 0.0
-            vol_excess[m] = _max0(_finite_or_zero(excess))
-    # -- intensity ------------------------------------------------------------------------
-    step_hours = params[P_STEP_HOURS]
-    rate_per_hour = kinds[KIND_RATE_PER_HOUR]
-    lam_km = np.empty((_N_KINDS, n_markets))
-    side = km[KM_SIDE]
-    for m in range(n_markets):
+        dd = _max0(_finite_or_zero(1.0 - now / peak))
+        vol_excess = 0.0
+        if with_vol:
+            sigma_short, sigma_long = markets[MARKET_VAR_SHORT, m], markets[MARKET_VAR_LONG, m]
+            excess = sigma_short / sigma_long - 1.0 if sigma_long > 0 else 0.0
+            vol_excess = _max0(_finite_or_zero(excess))
+        # -- intensity ----------------------------------------------------------------------
         rate = funding_rate[m]
         if rate != rate:  # np.nan_to_num
             rate = 0.0
@@ -447,10 +552,8 @@ def _intensity(km, lam, kinds, params, iparams, logs, feed, funding_rate, t):
             rate = _FLOAT_MAX
         elif rate == -math.inf:
             rate = -_FLOAT_MAX
-        r = ret[m]
-        dd = drawdown[m]
         abs_ret = abs(r)
-        boost = (1.0 + params[P_VOLATILITY_SENSITIVITY] * vol_excess[m]
+        boost = (1.0 + params[P_VOLATILITY_SENSITIVITY] * vol_excess
                  + params[P_MOMENTUM_SENSITIVITY] * abs_ret)  # fmt: skip
         active = (
             abs_ret >= params[P_MIN_RETURN] and r != 0,
@@ -460,22 +563,23 @@ def _intensity(km, lam, kinds, params, iparams, logs, feed, funding_rate, t):
             abs(rate) >= params[P_MIN_FUNDING_RATE],
         )
         for k in range(_N_KINDS):
-            lam_km[k, m] = rate_per_hour[k] * step_hours * boost * (1.0 if active[k] else 0.0)
+            lam[k * n_markets + m] = (rate_per_hour[k] * step_hours * boost
+                                      * (1.0 if active[k] else 0.0))  # fmt: skip
         side[_MOMENTUM * n_markets + m] = 1 if r > 0 else (-1 if r < 0 else 0)
         side[_DIP_BUYERS * n_markets + m] = 1
         side[_SHORT_SELLERS * n_markets + m] = -1
         side[_REENTRY * n_markets + m] = 0
         side[_FUNDING_ARBITRAGE * n_markets + m] = -1 if rate > 0 else (1 if rate < 0 else 0)
     # The groups whose intensity is not zero, in numpy's order of the (K, M) draws: Poisson
-    # with intensity 0 gives 0 without drawing.
+    # with intensity 0 gives 0 without drawing (kept in place: a group's place is at or after
+    # its place among those kept).
     active_groups = km[KM_ACTIVE]
     n_active = 0
-    for k in range(_N_KINDS):
-        for m in range(n_markets):
-            if lam_km[k, m] != 0.0:
-                active_groups[n_active] = k * n_markets + m
-                lam[n_active] = lam_km[k, m]
-                n_active += 1
+    for g in range(_N_KINDS * n_markets):
+        if lam[g] != 0.0:
+            active_groups[n_active] = g
+            lam[n_active] = lam[g]
+            n_active += 1
     iparams[I_N_ACTIVE] = n_active
 
 
@@ -561,7 +665,7 @@ def plan_before(
                 n_eligible += 1
     iparams[I_N_CLOSE] = n_close
     iparams[I_N_ELIGIBLE] = n_eligible
-    _intensity(km, lam, kinds, params, iparams, logs, feed, funding_rate, t)
+    _intensity(km, lam, kinds, params, iparams, logs, feed, funding_rate, t, markets)
 
 
 #: :func:`plan_step`'s margin around a whole holding time (relative): a holding time
@@ -639,7 +743,7 @@ def _take_smallest(keys, members, first, n, wanted, picked):
                 continue
             if best < 0 or _key_before(keys[j], keys[best]):
                 best = j
-        picked[best] = True
+        picked[best] = 1
 
 
 @_jit
@@ -683,19 +787,25 @@ def _plan_opens(slots, codes, kinds, params, iparams, work, km, markets, feed, t
     eligible = slots[STEP_ELIGIBLE]
     open_slots = slots[STEP_OPEN]
     last_side = slots[STEP_LAST_SIDE]
+    members = slots[STEP_MEMBERS]
     open_side = codes[CODE_OPEN_SIDE]
+    picked = codes[CODE_PICKED]
     keys = work[WORK_KEY]
     open_size = work[WORK_OPEN_SIZE]
     counts = km[KM_COUNT]
     unfilled = km[KM_UNFILLED]
     side_km = km[KM_SIDE]
+    available = km[KM_AVAILABLE]
+    start = km[KM_START]
+    fill = km[KM_FILL]
     n_eligible = iparams[I_N_ELIGIBLE]
     n_markets = markets.shape[1]
     n_groups = len(counts)
-    counts[:] = 0
+    for g in range(n_groups):
+        counts[g] = 0
+        available[g] = 0
     for i in range(iparams[I_N_ACTIVE]):
         counts[km[KM_ACTIVE, i]] = km[KM_DRAWN, i]
-    available = np.zeros(n_groups, dtype=np.int64)
     for e in range(n_eligible):
         available[group[eligible[e]]] += 1
     any_unfilled = False
@@ -703,14 +813,17 @@ def _plan_opens(slots, codes, kinds, params, iparams, work, km, markets, feed, t
         short = counts[g] - available[g]
         unfilled[g] = short if short > 0 else 0
         any_unfilled = any_unfilled or short > 0
-    # The eligible slots of the groups with arrivals, bucketed by group in row order.
-    start = np.zeros(n_groups + 1, dtype=np.int64)
+    # The eligible slots of the groups with arrivals, bucketed by group in row order (the
+    # eligible slots are in row order): group g's are members[start[g]:fill[g]].
+    first = 0
     for g in range(n_groups):
-        start[g + 1] = start[g] + (available[g] if counts[g] > 0 else 0)
-    fill = start[:-1].copy()
-    members = np.empty(start[n_groups], dtype=np.int64)
+        start[g] = first
+        fill[g] = first
+        if counts[g] > 0:
+            first += available[g]
     for e in range(n_eligible):
         j = eligible[e]
+        picked[j] = 0
         g = group[j]
         if counts[g] > 0:
             members[fill[g]] = j
@@ -718,25 +831,21 @@ def _plan_opens(slots, codes, kinds, params, iparams, work, km, markets, feed, t
     n_slots = len(rows)
     pos = 0  # the doubles of words drawn (draws)
     if draws:  # the keys the groups choosing among their slots read, in slot order
-        needed = np.zeros(n_slots, dtype=np.bool_)
-        for g in range(n_groups):
-            if 0 < counts[g] < start[g + 1] - start[g]:
-                for i in range(start[g], start[g + 1]):
-                    needed[members[i]] = True
-        for j in range(n_slots):
-            if needed[j]:
+        for e in range(n_eligible):
+            j = eligible[e]
+            g = group[j]
+            if 0 < counts[g] < available[g]:
                 keys[j] = uniform_at(words, pos, WORK_KEY * n_slots + j)
                 pos = WORK_KEY * n_slots + j + 1
-    picked = np.zeros(n_slots, dtype=np.bool_)
     n_open = 0
     for g in range(n_groups):
         wanted = counts[g]
-        first, n = start[g], start[g + 1] - start[g]
+        first, n = start[g], fill[g] - start[g]
         if wanted <= 0:
             continue
         if n <= wanted:
             for i in range(first, first + n):
-                picked[members[i]] = True
+                picked[members[i]] = 1
             n_open += n
             continue
         n_open += wanted
@@ -748,9 +857,10 @@ def _plan_opens(slots, codes, kinds, params, iparams, work, km, markets, feed, t
             group_keys[i] = keys[members[first + i]]
         order = np.argsort(group_keys, kind="mergesort")  # stable: ties in row order
         for i in range(wanted):
-            picked[members[first + order[i]]] = True
+            picked[members[first + order[i]]] = 1
     i = 0
-    for j in range(n_slots):  # the opens in slot order
+    for e in range(n_eligible):  # the opens in slot order (all eligible)
+        j = eligible[e]
         if picked[j]:
             open_slots[i] = j
             i += 1
@@ -769,8 +879,11 @@ def _plan_opens(slots, codes, kinds, params, iparams, work, km, markets, feed, t
     margin = params[P_HOLD_MARGIN]
     recheck = slots[STEP_RECHECK]
     n_recheck = 0
-    long_open = np.zeros(n_markets)
-    short_open = np.zeros(n_markets)
+    long_open = markets[MARKET_LONG]
+    short_open = markets[MARKET_SHORT]
+    for m in range(n_markets):
+        long_open[m] = 0.0
+        short_open[m] = 0.0
     for i in range(n_open):
         j = open_slots[i]
         r = rows[j]
@@ -795,9 +908,9 @@ def _plan_opens(slots, codes, kinds, params, iparams, work, km, markets, feed, t
                                        r):  # fmt: skip
             recheck[n_recheck] = i
             n_recheck += 1
-    for m in range(n_markets):
-        markets[MARKET_LONG, m] = long_open[m] - markets[MARKET_LONG_CLOSE, m]
-        markets[MARKET_SHORT, m] = short_open[m] - markets[MARKET_SHORT_CLOSE, m]
+    for m in range(n_markets):  # the opens as sent less the closes
+        long_open[m] = long_open[m] - markets[MARKET_LONG_CLOSE, m]
+        short_open[m] = short_open[m] - markets[MARKET_SHORT_CLOSE, m]
     iparams[I_N_RECHECK] = n_recheck
     return n_open, any_unfilled, n_recheck
 

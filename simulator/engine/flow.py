@@ -303,9 +303,7 @@ def plan_arrays(
     tr, slots, codes, work, km = s.trader, tables.slots, tables.codes, tables.work, tables.km
     if tables.words is not None:  # the plan in one call, the draws inside
         status, n_close, n_open = fj.plan_step(
-            tables.states, tables.words, tables.flags, slots, tables.units, codes,
-            tables.kinds, tables.params, iparams, work, km, tables.lam, tables.markets,
-            tables.logs, feed, funding, s.oracle_price_usd, tr.read_price_usd, tr.side,
+            *tables.head, feed, funding, s.oracle_price_usd, tr.read_price_usd, tr.side,
             tr.size_base, tr.equity_usd, tr.maintenance_usd, s.outcome, s.outcome_step,
             s.flow_exit_step, s.flow_open_equity_usd, s.opens, t,
         )  # fmt: skip
@@ -431,6 +429,13 @@ class KernelTables:
     it)."""
     flags: np.ndarray | None = None
     """(2,) uint32: the generator's buffered 32-bit draw in memory (cleared at a step)."""
+
+    def __post_init__(self) -> None:
+        # plan_step's leading arguments, packed once (read as one tuple a step, not 14 fields)
+        object.__setattr__(self, "head", (
+            self.states, self.words, self.flags, self.slots, self.units, self.codes, self.kinds,
+            self.params, self.iparams, self.work, self.km, self.lam, self.markets, self.logs,
+        ))  # fmt: skip
 
 
 def kernel_tables(run: FlowRun, ctx: Context, feed: np.ndarray, t: int = 0) -> KernelTables:
