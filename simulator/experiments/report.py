@@ -10,6 +10,7 @@ one batch); a PNG that cannot be written (no Chrome for kaleido) is reported, no
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -93,13 +94,27 @@ def write_figures(figures: Mapping[str, Any], folder: Path) -> dict[str, dict[st
     names = list(figures)
     try:
         pio.write_images([figures[n] for n in names], [folder / f"{n}.png" for n in names])
+        # A batch that returns may still have left a file out (seen on a loaded machine): each
+        # missing one is tried once more alone, and one still missing is reported, never linked.
         for n in names:
-            written[n]["png"] = f"{n}.png"
+            png = folder / f"{n}.png"
+            if not _written(png):
+                with contextlib.suppress(Exception):
+                    pio.write_image(figures[n], png)
+            if _written(png):
+                written[n]["png"] = png.name
+            else:
+                written[n]["png_error"] = "kaleido returned without writing the file"
     except Exception as exc:  # kaleido needs Chrome; say why, keep the HTML
         reason = " ".join(str(exc).split())[:200] or type(exc).__name__
         for n in names:
             written[n]["png_error"] = reason
     return written
+
+
+def _written(path: Path) -> bool:
+    """Whether ``path`` is a non-empty file."""
+    return path.is_file() and path.stat().st_size > 0
 
 
 def figure_lines(written: Mapping[str, Mapping[str, Any]], prefix: str) -> list[str]:

@@ -70,8 +70,9 @@ def reference_execute(ctx, s, venue, decisions, wallet_units, t):
 
 
 class _Replay:
-    """A venue stand-in: ``close_many`` gives the drawn results, ``deposit`` credits
-    ``units × 10**12`` WAD (an int in exact mode, a float in fast mode)."""
+    """A venue stand-in: ``close_many`` gives the drawn results, ``deposit`` (and
+    ``deposit_many``, one by one) credits ``units × 10**12`` WAD (an int in exact mode, a float
+    in fast mode)."""
 
     def __init__(self, closes: list, exact: bool):
         self.closes, self.exact = closes, exact
@@ -82,6 +83,11 @@ class _Replay:
 
     def deposit(self, a, units):
         return units * 10**12 if self.exact else float(units) * 1e12
+
+    def deposit_many(self, accounts, units):
+        """:meth:`deposit` of each, in order (the venue's batched form's values)."""
+        got = [self.deposit(int(a), int(u)) for a, u in zip(accounts, units, strict=True)]
+        return np.array(got, dtype=object if self.exact else np.float64)
 
 
 def _strict(rows: list[dict]) -> list:
