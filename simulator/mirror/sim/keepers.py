@@ -59,7 +59,8 @@ def _fused(ctx: Context, s: EngineState, venue: VenueState) -> tuple | None:
     reward and backstop fractions, whether the keepers' plan is the kernel's (no backstop
     vault: its takeovers are :func:`simulator.mirror.sim.backstop.plan`'s), empty stand-ins
     of the funding at now and the venue's parameters and tiers (a pass with nothing to read),
-    and the (3, units) buffer the pass writes its watch list, touched units and targets into
+    and the (4, units) buffer the pass writes its watch list, touched units, targets and
+    confirmed units into
     (a step's are views of it, dead by the next step's pass). None where the Python path runs: exact mode, :data:`~simulator.mirror.sim.
     jit_calls.HEALTH_MAX_MARKETS` markets or more (the venue sums a health otherwise),
     ``full_health_every_step``, or a traders' state without the funding and scale views."""
@@ -95,7 +96,7 @@ def _fused(ctx: Context, s: EngineState, venue: VenueState) -> tuple | None:
         )
         value = (consts, unit_t, fractions, venue.backstop is None, np.zeros((3, 0)),
                  np.zeros((0, jit_calls.N_PARAMS)), np.zeros((0, 2, 1, 3)),
-                 np.zeros((3, units.count), dtype=np.int64))  # fmt: skip
+                 np.zeros((4, units.count), dtype=np.int64))  # fmt: skip
     ctx.memo[FUSED_MEMO] = value
     return value
 
