@@ -150,11 +150,14 @@ def test_the_kernels_equal_their_former_forms_on_drawn_inputs(mid_run):
                 fused = ctx.memo[FUSED_MEMO]
                 extra = units.unit_of_row[rng.integers(0, n_rows, size=draw % 3)]
                 params, tiers = e.venue.jit_buffers()[:2]
-                check_candidates((
-                    out[2, : got[4]].copy(), out[1, : got[2]].copy(), out[0, : got[1]].copy(),
-                    not everyone, extra.astype(np.int64), units.count, fused[1], args[13],
-                    args[14], args[15], e.venue.funding_now()[1], params, tiers,
-                ))  # fmt: skip
+                # the step's lists, then few units (sorted, not masked) with repeats
+                for watch in (out[0, : got[1]], out[0, : got[1]][::-40][:25]):
+                    check_candidates((
+                        out[2, : got[4]].copy(), out[1, : got[2]].copy(), watch.copy(),
+                        not everyone, np.concatenate([extra, extra]).astype(np.int64),
+                        units.count, fused[1], args[13], args[14], args[15],
+                        e.venue.funding_now()[1], params, tiers,
+                    ))  # fmt: skip
     assert all(v > 0 for v in seen.values()), seen
 
 
