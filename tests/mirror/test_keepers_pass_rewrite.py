@@ -1,6 +1,8 @@
 """The keepers' kernels of a fast mirror step as rewritten in session 29 (hY:
 :func:`simulator.engine.jit_rows.keepers_pending` without a per-step mask or watch list
-allocated, the plan's reward summed over the candidates' rows only;
+allocated, the plan's reward summed over the candidates' rows only, and
+:func:`~simulator.engine.jit_rows.keepers_watch`, the pass of a step without a read on a
+third of the arguments;
 :func:`~simulator.engine.jit_rows.read_candidates` sorting few units rather than marking a
 mask of every unit) held bit for bit to their former forms
 (``tests/mirror/keepers_pass_reference.py``):
@@ -26,7 +28,12 @@ from simulator.mirror.sim import keepers as mirror_keepers
 from simulator.mirror.sim.keepers import FUSED_MEMO, HEALTH_AT
 
 #: The rewritten kernels (the step-by-step test puts its checks in their places).
-NEW_PENDING, NEW_CANDIDATES = jit_rows.keepers_pending, jit_rows.read_candidates
+NEW_PENDING, NEW_WATCH = jit_rows.keepers_pending, jit_rows.keepers_watch
+NEW_CANDIDATES = jit_rows.read_candidates
+
+#: ``keepers_pending``'s arguments that :func:`~simulator.engine.jit_rows.keepers_watch` takes
+#: (the units' arrays as its ``lean_t``: unit_t's 0, 1, 2, 4, 6).
+WATCH_ARGS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 19)
 
 
 def _engine(overrides: list[str] | None = None) -> MirrorEngine:
@@ -77,6 +84,27 @@ def check_pending(args: tuple) -> tuple:
     return got
 
 
+def check_watch(args: tuple) -> tuple:
+    """:func:`~simulator.engine.jit_rows.keepers_watch` on ``args`` (``keepers_pending``'s
+    with ``have_fn`` False; in place) held to the former pass on a copy, as
+    :func:`check_pending`."""
+    assert args[9] is False
+    old_args = list(_copy(args))
+    out = args[-1]
+    old_args[-1] = np.zeros((3, out.shape[1]), dtype=np.int64)
+    want = old_keepers_pending(*old_args)
+    unit_t = args[11]
+    lean = [args[k] for k in WATCH_ARGS]
+    lean[10] = (unit_t[0], unit_t[1], unit_t[2], unit_t[4], unit_t[6])
+    got = NEW_WATCH(*lean)
+    assert tuple(got) == tuple(want), (got, want)
+    _, n_watch, n_touched, _, n_targets = got
+    for row, n in ((0, n_watch), (1, n_touched), (2, n_targets)):
+        assert _same(out[row, :n], old_args[-1][row, :n]), row
+    assert _same_args(args[:-1], tuple(old_args[:-1]))
+    return got
+
+
 def check_candidates(args: tuple):
     old_args = _copy(args)
     want = old_read_candidates(*old_args)
@@ -98,8 +126,8 @@ def mid_run(request) -> MirrorEngine:
 
 def _pending_args(e, t, eq, mm, notional_row, notional, since, rows, everyone, have_fn, plan):
     ctx, s, venue = e.ctx, e.state, e.venue
-    fused = mirror_keepers._fused(ctx, s, venue)
-    consts, unit_t, fractions, _, fn, params, tiers, out = fused
+    fused = ctx.memo.get(FUSED_MEMO) or mirror_keepers._fused(ctx, s, venue)
+    consts, unit_t, fractions, _, fn, params, tiers, out, _ = fused
     if have_fn:
         params, tiers = venue.jit_buffers()[:2]
         fn = venue.funding_now()[1]
@@ -141,6 +169,10 @@ def test_the_kernels_equal_their_former_forms_on_drawn_inputs(mid_run):
             args = _pending_args(e, step, eq.copy(), mm.copy(), notional_row, notional,
                                  since.copy(), rows, everyone, have_fn, plan)  # fmt: skip
             got = check_pending(args)
+            if not have_fn:
+                args = _pending_args(e, step, eq.copy(), mm.copy(), notional_row, notional,
+                                     since.copy(), rows, everyone, have_fn, plan)  # fmt: skip
+                assert check_watch(args) == got
             seen["status"] += got[0] == 1
             seen["read"] += got[3] > 0 and got[0] == 0
             seen["targets"] += got[4] > 0
@@ -173,8 +205,21 @@ def test_the_kernels_equal_their_former_forms_step_by_step(monkeypatch):
         calls["candidates"] += 1
         return check_candidates(args)
 
+    def watch(eq, mm, notional, notional_row, since, rows, t, everyone, plan, consts, lean_t,
+              fractions, out):  # fmt: skip
+        calls["watch"] += 1
+        fused = e.ctx.memo[FUSED_MEMO]
+        assert lean_t is fused[8] and out is fused[7] and consts is fused[0]
+        args = _pending_args(e, t, eq, mm, notional_row, notional, since, rows, everyone, False,
+                             plan)  # fmt: skip
+        assert args[-1] is out
+        return check_watch(args)
+
+    calls["watch"] = 0
     monkeypatch.setattr(jit_rows, "keepers_pending", pending)
+    monkeypatch.setattr(jit_rows, "keepers_watch", watch)
     monkeypatch.setattr(jit_rows, "read_candidates", candidates)
     e = _engine()
     e.run()
-    assert calls["pending"] > e.scenario.steps and calls["candidates"] > 1000, calls
+    assert calls["watch"] > e.scenario.steps and calls["candidates"] > 1000, calls
+    assert calls["pending"] > 20, calls  # the steps with units to read
