@@ -1061,7 +1061,7 @@ def _pending_lists(eq, mm, notional, notional_row, since, trade_rows, step, ever
     for u in range(count):  # watch_rows' loop: branch-free, every place written
         watch[n_watch] = u
         n_watch += (notional[u] > 0) & (full | (eq[u] < ratio * mm[u]) | (since[u] >= 0))
-        into, n_touched = _touched_units(trade_rows, unit_of_row, out[1])
+    into, n_touched = _touched_units(trade_rows, unit_of_row, out[1])
     if into.shape[0] != out.shape[1]:  # more calls than units: sorted in an array of its own
         out[1, :n_touched] = into[:n_touched]
     touched = out[1, :n_touched]
