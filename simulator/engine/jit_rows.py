@@ -1017,6 +1017,119 @@ def _read_and_store(units, unit_t, trader_t, view_t, venue_t, fn, params, tiers)
 
 
 @_jit
+def _touched_units(trade_rows, unit_of_row, buffer):
+    """The margin units of ``trade_rows``, sorted and distinct, into ``buffer``'s first places
+    (a new array when ``buffer`` is too short); returns (the array written, their count)."""
+    n = trade_rows.shape[0]
+    into = buffer if n <= buffer.shape[0] else np.empty(n, dtype=np.int64)
+    for i in range(n):
+        into[i] = unit_of_row[trade_rows[i]]
+    into[:n].sort()
+    k = 0
+    for i in range(n):
+        if k == 0 or into[i] != into[k - 1]:
+            into[k] = into[i]
+            k += 1
+    return into, k
+
+
+@_jit
+def _unit_reward(u, rows_by_unit, unit_start, market, notional_row, reward_fraction, notional):
+    """:func:`unit_fractions`' keeper reward of unit ``u`` alone (``has_total``: its weights'
+    sum is ``notional[u]``): its rows' ``notional × fraction`` added in row order from 0.0
+    (``rows_by_unit``'s order), over ``notional[u]`` (1.0 where that is not positive)."""
+    total = 0.0
+    for j in range(unit_start[u], unit_start[u + 1]):
+        r = rows_by_unit[j]
+        total += notional_row[r] * reward_fraction[market[r]]
+    safe = notional[u] if notional[u] > 0 else 1.0
+    return total / safe
+
+
+@_jit
+def _pending_lists(eq, mm, notional, notional_row, since, trade_rows, step, everyone, consts,
+                   unit_of_row, market, isolated, fractions, out):  # fmt: skip
+    """:func:`keepers_pending`'s lists before the read: the watch list, the touched units
+    and the confirmed units written into ``out``'s rows 0, 1 and 3; returns (watch count,
+    touched count, the confirmed units)."""
+    ratio, band = consts[0], consts[1]
+    refresh = int(consts[4])
+    full = everyone or step % refresh == 0
+    count = notional.shape[0]
+    watch = out[0]
+    n_watch = 0
+    for u in range(count):  # watch_rows' loop: branch-free, every place written
+        watch[n_watch] = u
+        n_watch += (notional[u] > 0) & (full | (eq[u] < ratio * mm[u]) | (since[u] >= 0))
+    into, n_touched = _touched_units(trade_rows, unit_of_row, out[1])
+    if into.shape[0] != out.shape[1]:  # more calls than units: sorted in an array of its own
+        out[1, :n_touched] = into[:n_touched]
+    touched = out[1, :n_touched]
+    if everyone or n_watch == 0:
+        confirm = watch[:n_watch]
+    else:
+        has_backstop = consts[7] != 0
+        backstop = fractions[1]
+        if has_backstop:
+            backstop = unit_fractions(unit_of_row, market, notional_row, count, False,
+                                      notional, fractions[0], True, fractions[1], isolated)[1]  # fmt: skip
+        keep = out[3]
+        k = 0
+        p = 0  # along the touched units, ascending as the watch list
+        for i in range(n_watch):
+            w = watch[i]
+            while p < n_touched and touched[p] < w:
+                p += 1
+            near = abs(eq[w] - mm[w]) < band * mm[w]
+            if has_backstop:
+                near = near | (abs(eq[w] - backstop[w] * mm[w]) < band * mm[w])
+            if near or (p < n_touched and touched[p] == w):
+                keep[k] = w
+                k += 1
+        confirm = keep[:k]
+    return n_watch, n_touched, confirm
+
+
+@_jit
+def _pending_plan(eq, mm, notional, notional_row, since, step, consts, rows_by_unit, unit_start,
+                  market, reward_fraction, out):  # fmt: skip
+    """:func:`keepers_pending`'s marks and plan after the read (``since`` written in place,
+    the targets into ``out``'s row 2); returns the target count."""
+    count = notional.shape[0]
+    marked = 0
+    for u in range(count):  # track_liquidatable's loop, in place (each place reads its own)
+        started = since[u] if since[u] >= 0 else step
+        since[u] = started if (notional[u] > 0) & (eq[u] < mm[u]) else -1
+        marked += since[u] >= 0
+    if not marked:
+        return 0
+    delay = int(consts[6])
+    gas, min_profit = consts[2], consts[3]
+    candidates = np.empty(marked, dtype=np.int64)  # plan_rows' candidates are marked units
+    k = 0
+    for u in range(count):  # plan_rows' tests in its order
+        if not (since[u] >= 0 and step - since[u] >= delay):
+            continue
+        if not (notional[u] > 0 and eq[u] < mm[u]):
+            continue
+        r = _unit_reward(u, rows_by_unit, unit_start, market, notional_row, reward_fraction,
+                         notional)  # fmt: skip
+        if r <= 0 or notional[u] * r - gas >= min_profit:
+            candidates[k] = u
+            k += 1
+    key = np.empty(k)
+    for j in range(k):
+        key[j] = -notional[candidates[j]]
+    order = np.argsort(key, kind="mergesort")  # stable: ties keep the index order
+    capacity = int(consts[5])
+    take = capacity if capacity >= 0 else max(k + capacity, 0)
+    take = min(take, k)
+    for j in range(take):
+        out[2, j] = candidates[order[j]]
+    return take
+
+
+@_jit
 def keepers_pending(eq, mm, notional, notional_row, since, trade_rows, step, everyone, plan,
                     have_fn, consts, unit_t, fractions, trader_t, view_t, venue_t, fn, params,
                     tiers, out):  # fmt: skip
@@ -1028,54 +1141,28 @@ def keepers_pending(eq, mm, notional, notional_row, since, trade_rows, step, eve
     all of it when ``everyone``), read (:func:`units_health`) and written into their rows'
     views and into ``eq`` / ``mm`` in place, then, when ``plan``, the liquidatable marks
     (:func:`track_liquidatable`'s loop, written into ``since`` in place) and the keepers'
-    liquidations (:func:`unit_fractions`, :func:`plan_rows`; the keepers' plan of
+    liquidations (:func:`plan_rows`' choice, each candidate's reward :func:`unit_fractions`'
+    summed over its own rows only: :func:`_unit_reward`; the keepers' plan of
     :func:`simulator.mirror.sim.keepers.plan`).
+
+    No allocation on a step without a read or a mark: the watch list, the touched units and
+    the confirmed units are written into ``out`` (the touched units found in the confirm
+    loop by a walk along both ascending lists, not through a mask of every unit).
 
     ``consts``: watch ratio, confirm band, gas cost (USD), minimum profit (USD), refresh
     period (steps), capacity, reaction delay (steps), whether there is a backstop threshold;
     ``fractions``: per market, the keeper reward and the backstop threshold (empty without);
-    the rest as :func:`_read_and_store` takes them. ``out``: three int64 rows of at least one
-    place per unit, into which the watch list, the touched units and the targets are written
-    (their counts returned: no array is returned, each would cost the caller a Python call).
+    the rest as :func:`_read_and_store` takes them. ``out``: four int64 rows of at least one
+    place per unit, into which the watch list, the touched units, the targets and the
+    confirmed units are written (the first three's counts returned: no array is returned,
+    each would cost the caller a Python call).
     Returns (status, watch count, touched count, confirmed count, target count): status 1
     when units are to be read and ``have_fn`` is False (nothing written but ``out``: call
     again with the funding at now, ``fn``), else 0."""
-    ratio, band = consts[0], consts[1]
-    refresh = int(consts[4])
-    full = everyone or step % refresh == 0
-    watch = watch_rows(eq, mm, notional, since, full, ratio)
-    n_watch = watch.shape[0]
-    out[0, :n_watch] = watch
-    unit_of_row = unit_t[0]
-    count = notional.shape[0]
-    changed = np.zeros(count, dtype=np.bool_)
-    first = np.empty(trade_rows.shape[0], dtype=np.int64)  # each touched unit once
-    n_touched = 0
-    for i in range(trade_rows.shape[0]):
-        u = unit_of_row[trade_rows[i]]
-        if not changed[u]:
-            changed[u] = True
-            first[n_touched] = u
-            n_touched += 1
-    out[1, :n_touched] = np.sort(first[:n_touched])
-    if everyone or n_watch == 0:
-        confirm = watch
-    else:
-        has_backstop = consts[7] != 0
-        backstop = fractions[1]
-        if has_backstop:
-            backstop = unit_fractions(unit_of_row, unit_t[6], notional_row, count, False,
-                                      notional, fractions[0], True, fractions[1], unit_t[4])[1]  # fmt: skip
-        keep = np.empty(n_watch, dtype=np.int64)
-        k = 0
-        for w in watch:
-            near = abs(eq[w] - mm[w]) < band * mm[w]
-            if has_backstop:
-                near = near | (abs(eq[w] - backstop[w] * mm[w]) < band * mm[w])
-            if near or changed[w]:
-                keep[k] = w
-                k += 1
-        confirm = keep[:k]
+    n_watch, n_touched, confirm = _pending_lists(
+        eq, mm, notional, notional_row, since, trade_rows, step, everyone, consts, unit_t[0],
+        unit_t[6], unit_t[4], fractions, out,
+    )  # fmt: skip
     n_confirm = confirm.shape[0]
     if n_confirm and not have_fn:
         return 1, n_watch, n_touched, n_confirm, 0
@@ -1087,21 +1174,32 @@ def keepers_pending(eq, mm, notional, notional_row, since, trade_rows, step, eve
             mm[confirm[i]] = got_mm[i]
     if not plan:
         return 0, n_watch, n_touched, n_confirm, 0
-    marked = 0
-    for u in range(count):  # track_liquidatable's loop, in place (each place reads its own)
-        started = since[u] if since[u] >= 0 else step
-        since[u] = started if (notional[u] > 0) & (eq[u] < mm[u]) else -1
-        marked += since[u] >= 0
-    n_targets = 0
-    if marked:
-        reward = unit_fractions(unit_of_row, unit_t[6], notional_row, count, True, notional,
-                                fractions[0], False, fractions[1], unit_t[4])[0]  # fmt: skip
-        one = np.zeros(1)
-        targets = plan_rows(eq, mm, notional, since, step, int(consts[5]), int(consts[6]),
-                            reward, 1, consts[2], consts[3], False, one, 0)[1]  # fmt: skip
-        n_targets = targets.shape[0]
-        out[2, :n_targets] = targets
-    return 0, n_watch, n_touched, n_confirm, n_targets
+    take = _pending_plan(eq, mm, notional, notional_row, since, step, consts, unit_t[1],
+                         unit_t[2], unit_t[6], fractions[0], out)  # fmt: skip
+    return 0, n_watch, n_touched, n_confirm, take
+
+
+@_jit
+def keepers_watch(eq, mm, notional, notional_row, since, trade_rows, step, everyone, plan,
+                  consts, lean_t, fractions, out):  # fmt: skip
+    """:func:`keepers_pending` with ``have_fn`` False, on the arrays it reads without a read
+    only (a dispatch of a third of the arguments: the common step, no unit to read):
+    ``lean_t`` the margin units' unit of row, rows by unit, unit start, isolated flags and
+    the book's market of each row (:func:`_read_and_store`'s ``unit_t`` 0, 1, 2, 4, 6).
+    Status 1 (units to read: call :func:`keepers_pending` with the funding at now) or 0 with
+    the pass done, as there."""
+    n_watch, n_touched, confirm = _pending_lists(
+        eq, mm, notional, notional_row, since, trade_rows, step, everyone, consts, lean_t[0],
+        lean_t[4], lean_t[3], fractions, out,
+    )  # fmt: skip
+    n_confirm = confirm.shape[0]
+    if n_confirm:
+        return 1, n_watch, n_touched, n_confirm, 0
+    if not plan:
+        return 0, n_watch, n_touched, 0, 0
+    take = _pending_plan(eq, mm, notional, notional_row, since, step, consts, lean_t[1],
+                         lean_t[2], lean_t[4], fractions[0], out)  # fmt: skip
+    return 0, n_watch, n_touched, 0, take
 
 
 @_jit
@@ -1111,17 +1209,44 @@ def read_candidates(targets, touched, watch, with_watch, extra, count, unit_t, t
     winners') and, when ``with_watch``, ``watch`` -- sorted and distinct -- read
     (:func:`units_health`) and written into their rows' views (:func:`_read_and_store`).
     Returns how many were read."""
-    chosen = np.zeros(count, dtype=np.bool_)
-    for u in targets:
-        chosen[u] = True
-    for u in touched:
-        chosen[u] = True
-    for u in extra:
-        chosen[u] = True
+    n = targets.shape[0] + touched.shape[0] + extra.shape[0]
     if with_watch:
-        for u in watch:
+        n += watch.shape[0]
+    if 16 * n < count:  # few: gathered, sorted and made distinct (no pass over every unit)
+        gathered = np.empty(n, dtype=np.int64)
+        k = 0
+        for u in targets:
+            gathered[k] = u
+            k += 1
+        for u in touched:
+            gathered[k] = u
+            k += 1
+        for u in extra:
+            gathered[k] = u
+            k += 1
+        if with_watch:
+            for u in watch:
+                gathered[k] = u
+                k += 1
+        gathered.sort()
+        k = 0
+        for i in range(n):
+            if k == 0 or gathered[i] != gathered[k - 1]:
+                gathered[k] = gathered[i]
+                k += 1
+        candidates = gathered[:k]
+    else:
+        chosen = np.zeros(count, dtype=np.bool_)
+        for u in targets:
             chosen[u] = True
-    candidates = np.flatnonzero(chosen)
+        for u in touched:
+            chosen[u] = True
+        for u in extra:
+            chosen[u] = True
+        if with_watch:
+            for u in watch:
+                chosen[u] = True
+        candidates = np.flatnonzero(chosen)
     if candidates.shape[0]:
         _read_and_store(candidates, unit_t, trader_t, view_t, venue_t, fn, params, tiers)
     return candidates.shape[0]

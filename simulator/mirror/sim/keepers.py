@@ -59,8 +59,10 @@ def _fused(ctx: Context, s: EngineState, venue: VenueState) -> tuple | None:
     reward and backstop fractions, whether the keepers' plan is the kernel's (no backstop
     vault: its takeovers are :func:`simulator.mirror.sim.backstop.plan`'s), empty stand-ins
     of the funding at now and the venue's parameters and tiers (a pass with nothing to read),
-    and the (3, units) buffer the pass writes its watch list, touched units and targets into
-    (a step's are views of it, dead by the next step's pass). None where the Python path runs: exact mode, :data:`~simulator.mirror.sim.
+    and the (4, units) buffer the pass writes its watch list, touched units, targets and
+    confirmed units into
+    (a step's are views of it, dead by the next step's pass), and the units' arrays the pass
+    reads without a read (:func:`simulator.engine.jit_rows.keepers_watch`'s ``lean_t``). None where the Python path runs: exact mode, :data:`~simulator.mirror.sim.
     jit_calls.HEALTH_MAX_MARKETS` markets or more (the venue sums a health otherwise),
     ``full_health_every_step``, or a traders' state without the funding and scale views."""
     tr = s.trader
@@ -95,7 +97,8 @@ def _fused(ctx: Context, s: EngineState, venue: VenueState) -> tuple | None:
         )
         value = (consts, unit_t, fractions, venue.backstop is None, np.zeros((3, 0)),
                  np.zeros((0, jit_calls.N_PARAMS)), np.zeros((0, 2, 1, 3)),
-                 np.zeros((3, units.count), dtype=np.int64))  # fmt: skip
+                 np.zeros((4, units.count), dtype=np.int64),
+                 (unit_t[0], unit_t[1], unit_t[2], unit_t[4], unit_t[6]))  # fmt: skip
     ctx.memo[FUSED_MEMO] = value
     return value
 
@@ -112,31 +115,34 @@ def pending(
     :func:`~simulator.engine.keepers.confirm_list`, :func:`plan` or
     :func:`simulator.mirror.sim.backstop.plan`). ``everyone``: a full refresh (every open
     unit read). On a fast venue one compiled call (two when units are read: the funding at now
-    is fetched only then)."""
+    is fetched only then; :func:`simulator.engine.jit_rows.keepers_watch` first)."""
     memo = ctx.memo
     fused = memo[FUSED_MEMO] if FUSED_MEMO in memo else _fused(ctx, s, venue)
     if fused is None:
         return _pending_python(ctx, s, venue, t, eq, mm, notional_row, notional, trade_rows,
                                everyone)  # fmt: skip
-    consts, unit_t, fractions, plan_here, fn, params, tiers, out = fused
-    tr = s.trader
-    trader_t = (tr.size_base, tr.side, tr.entry_price_usd, tr.collateral_in_usd, tr.equity_usd,
-                tr.maintenance_usd, tr.read_price_usd, tr.read_funding_index_usd,
-                tr.read_margin_scale)  # fmt: skip
-    view_t = (s.oracle_price_usd, s.funding_index_usd, s.margin_scale)
-    venue_t = (venue.price, venue._position_floats, venue.isolated, venue.collateral, HEALTH_AT)
+    consts, unit_t, fractions, plan_here, fn, params, tiers, out, lean_t = fused
     rows = np.asarray(trade_rows, dtype=np.int64)
-    have_fn = False
-    while True:
+    # Most steps read no unit: the pass on the arrays it reads then (a third of the
+    # arguments), else the whole pass again with the read's (the funding at now fetched).
+    status, n_watch, n_touched, confirmed, n_targets = jit_rows.keepers_watch(
+        eq, mm, notional, notional_row, s.liquidatable_since, rows, t, everyone, plan_here,
+        consts, lean_t, fractions, out,
+    )  # fmt: skip
+    if status:
+        tr = s.trader
+        trader_t = (tr.size_base, tr.side, tr.entry_price_usd, tr.collateral_in_usd,
+                    tr.equity_usd, tr.maintenance_usd, tr.read_price_usd,
+                    tr.read_funding_index_usd, tr.read_margin_scale)  # fmt: skip
+        view_t = (s.oracle_price_usd, s.funding_index_usd, s.margin_scale)
+        venue_t = (venue.price, venue._position_floats, venue.isolated, venue.collateral,
+                   HEALTH_AT)  # fmt: skip
+        params, tiers = venue.jit_buffers()[:2]  # units to read: the funding at now
         status, n_watch, n_touched, confirmed, n_targets = jit_rows.keepers_pending(
             eq, mm, notional, notional_row, s.liquidatable_since, rows, t, everyone, plan_here,
-            have_fn, consts, unit_t, fractions, trader_t, view_t, venue_t, fn, params, tiers,
-            out,
+            True, consts, unit_t, fractions, trader_t, view_t, venue_t,
+            venue.funding_now()[1], params, tiers, out,
         )  # fmt: skip
-        if not status:
-            break
-        params, tiers = venue.jit_buffers()[:2]  # units to read: the funding at now
-        fn, have_fn = venue.funding_now()[1], True
     watch, touched = out[0, :n_watch], out[1, :n_touched]
     if plan_here:
         return watch, touched, confirmed, out[2, :n_targets], 0
