@@ -266,17 +266,12 @@ class TradesMixin:
         self.kept += stop - start  # the funding at now kept
         return stop, made
 
-    def trade_batch_moves(
-        self, start: int, calls: np.ndarray, values: np.ndarray, outs: np.ndarray,
-        moves: np.ndarray, acc: np.ndarray,
-    ) -> int:  # fmt: skip
-        """Fast mode: :meth:`trade_batch` with the pool, the fund and each call's ``_open``
-        move computed in the compiled call (:func:`jit_calls.trade_batch_moves`, ``moves`` and
-        ``acc`` its scratch: a row per call, two floats) and followed here from its arrays, as
-        :meth:`flow_step` does: no list of the calls made. Returns the index of the first call
-        not made (``len(calls)``: all made), the caller's to make alone; the calls made's
-        results are ``outs[start:stop]``. :meth:`~simulator.mirror.sim.venue.VenueState.
-        jit_buffers`' and :meth:`funding_now`'s cache checks inlined."""
+    def _batch_inputs(self) -> tuple:
+        """What a compiled batch takes of the venue besides its arrays: the packed parameters
+        (:meth:`~simulator.mirror.sim.venue.VenueState.jit_buffers`' cache, repacked only when
+        the parameters changed), the Python-side checks armed and the funding at now
+        (:meth:`funding_now`'s, recomputed only when stale): the cache checks inlined, a call
+        only when one is stale."""
         cache = self._jit_cache
         if cache is None or cache[0] is not self.scalar_params:
             self.jit_buffers()
@@ -289,9 +284,21 @@ class TradesMixin:
             python_checks = self._python_checks(armed)
         fc = self._funding_cache
         if fc is None or fc[0] != self.version - self.kept or fc[1] != self.now:
-            fn = self.funding_now()[1]
-        else:
-            fn = fc[5]
+            return cache, python_checks, self.funding_now()[1]
+        return cache, python_checks, fc[5]
+
+    def trade_batch_moves(
+        self, start: int, calls: np.ndarray, values: np.ndarray, outs: np.ndarray,
+        moves: np.ndarray, acc: np.ndarray,
+    ) -> int:  # fmt: skip
+        """Fast mode: :meth:`trade_batch` with the pool, the fund and each call's ``_open``
+        move computed in the compiled call (:func:`jit_calls.trade_batch_moves`, ``moves`` and
+        ``acc`` its scratch: a row per call, two floats) and followed here from its arrays, as
+        :meth:`flow_step` does: no list of the calls made. Returns the index of the first call
+        not made (``len(calls)``: all made), the caller's to make alone; the calls made's
+        results are ``outs[start:stop]``. :meth:`~simulator.mirror.sim.venue.VenueState.
+        jit_buffers`' and :meth:`funding_now`'s cache checks in :meth:`_batch_inputs`."""
+        cache, python_checks, fn = self._batch_inputs()
         pool, fund = self.pool, self.fund
         acc[0], acc[1] = pool, fund
         stop = jit_calls.trade_batch_moves(
@@ -337,25 +344,11 @@ class TradesMixin:
         ``start`` on, compiled (:func:`jit_calls.flow_step`: the arguments as it takes them;
         ``init``: the block's tables written first) until a call needs Python; the account's
         ``_open`` order, the pool and the fund then follow each call made, in order, as after
-        :meth:`trade_batch`. :meth:`~simulator.mirror.sim.venue.VenueState.jit_buffers`' cache
-        check inlined (a call only when it repacks). Returns the kernel's: -1 when an open's
+        :meth:`trade_batch`; the venue's inputs from :meth:`_batch_inputs` (a call only when a
+        cache is stale). Returns the kernel's: -1 when an open's
         delta is left to the caller (nothing made), else the index of the first call not made
         (the block's length: all made), the caller's to make alone."""
-        cache = self._jit_cache
-        if cache is None or cache[0] is not self.scalar_params:
-            self.jit_buffers()
-            cache = self._jit_cache
-        armed = cache[6]
-        key = (armed, self.breaker is not None)
-        if self.risk_paused is None and key in _PYTHON_CHECKS:
-            python_checks = _PYTHON_CHECKS[key]
-        else:
-            python_checks = self._python_checks(armed)
-        fc = self._funding_cache  # funding_now()'s check inlined: a call only when stale
-        if fc is None or fc[0] != self.version - self.kept or fc[1] != self.now:
-            fn = self.funding_now()[1]
-        else:
-            fn = fc[5]
+        cache, python_checks, fn = self._batch_inputs()
         acc[0], acc[1] = self.pool, self.fund
         stop = jit_calls.flow_step(
             init, start, n_close, close_slots, open_slots, open_side, open_size, slot_tab,
