@@ -296,9 +296,12 @@ def test_read_equals_levels_of_on_drawn_venues(drawn_engine):
 def test_end_block_equals_the_old_lines_on_drawn_states(seed):
     """:func:`end_block` against the numpy PnL lines, ``step_rows``' figures and the copies,
     on drawn arrays: traders 0, 1 or many, markets 1 to 6, NaN PnL or taken, outcomes of this
-    step or others, a vault or none, any step."""
+    step or others (dense, or sparse: blocks of 64 rows without one), a vault or none, any
+    step."""
     rng = np.random.default_rng(seed)
-    m, n = int(rng.integers(1, 7)), int(rng.choice([0, 1, int(rng.integers(2, 60))]))
+    m = int(rng.integers(1, 7))
+    # traders: none, one, fewer than a block of 64, or blocks of 64 and a tail
+    n = int(rng.choice([0, 1, int(rng.integers(2, 64)), int(rng.integers(64, 400))]))
     steps = int(rng.integers(1, 6))
     t = int(rng.integers(0, steps + 1))
     symbols = [f"M{j}" for j in range(m)]
@@ -312,6 +315,8 @@ def test_end_block_equals_the_old_lines_on_drawn_states(seed):
                   vault_assets_usd=float(_drawn(rng, 1)[0]) if supply else 0.0,
                   mm_vault_size_base=vault_size, mm_vault_equity_usd=equity_usd)  # fmt: skip
     outcome_step = rng.integers(-1, steps + 1, n)
+    if rng.random() < 0.5:  # sparse: most blocks of 64 without an outcome of step t
+        outcome_step[(outcome_step == t) & (rng.random(n) < 0.97)] = steps + 1
     realized = np.where(rng.random(n) < 0.5, np.nan, _drawn(rng, (n,)))
     equity, collateral_in = _drawn(rng, (n,)), _drawn(rng, (n,))
     exo, outside = _drawn(rng, (steps + 1, m)), _drawn(rng, (steps + 1, m))
@@ -331,15 +336,18 @@ def test_end_block_equals_the_old_lines_on_drawn_states(seed):
             figures=want_figures,
         )  # fmt: skip
     # the kernel
-    state, previous = last.copy(), np.empty((2, m))
+    rows = np.full((block_levels.N_ROWS, m), np.nan)  # the table, the state, the previous
+    rows[: block_levels.S0], rows[block_levels.S0 : block_levels.P0] = table, last
+    state, previous = rows[block_levels.S0 : block_levels.P0], rows[block_levels.P0 :]
     got_figures = StepFigures(steps, symbols, rows=False)
     share = (levels["vault_assets_usd"] / (supply / 10**metrics.VAULT_SHARE_DECIMALS)
              if supply else np.nan)  # fmt: skip
     with np.errstate(all="ignore"):
-        end_block(t, table, vault_size, state, previous, outcome_step, realized, equity,
-                  collateral_in, True, exo[t], outside[t], levels["insurance_fund_usd"],
-                  levels["vault_assets_usd"], share, transactions, equity_usd,
-                  got_figures.table, got_figures.venue, got_figures.filled)  # fmt: skip
+        end_block(t, rows, vault_size, outcome_step, realized, equity, collateral_in, True,
+                  exo[t], outside, levels["insurance_fund_usd"], levels["vault_assets_usd"],
+                  share, transactions, equity_usd, got_figures.table, got_figures.venue,
+                  got_figures.filled)  # fmt: skip
+    assert _same(rows[: block_levels.S0], table)  # the table only read
     assert _same(realized, want_realized)
     _check_figures(got_figures, want_figures)
     assert _same(previous[0], last[block_levels.S_BAD_DEBT])
@@ -349,9 +357,10 @@ def test_end_block_equals_the_old_lines_on_drawn_states(seed):
     assert _same(state[block_levels.S_VAULT_SIZE], vault_size.copy())
     # without figures: nothing of them written
     figures_off = StepFigures(steps, symbols, rows=False)
-    end_block(t, table, vault_size, last.copy(), previous, outcome_step, realized.copy(), equity,
-              collateral_in, False, exo[t], outside[t], 0.0, 0.0, np.nan, 0, np.nan,
-              figures_off.table, figures_off.venue, figures_off.filled)  # fmt: skip
+    rows[block_levels.S0 : block_levels.P0] = last
+    end_block(t, rows, vault_size, outcome_step, realized.copy(), equity, collateral_in, False,
+              exo[t], outside, 0.0, 0.0, np.nan, 0, np.nan, figures_off.table, figures_off.venue,
+              figures_off.filled)  # fmt: skip
     assert not figures_off.filled.any() and np.isnan(figures_off.table).all()
 
 

@@ -31,6 +31,7 @@ from itertools import repeat
 from typing import Any
 
 import numpy as np
+from numba import uint64
 
 from simulator.engine import metrics
 from simulator.engine.context import Context
@@ -73,6 +74,14 @@ _DICT_ORDER = (*LEVEL_ROWS[:6], *AMM_LEVELS, *LEVEL_ROWS[6:10])
 STATE_ROWS = ("margin_scale", "amm_price_usd", "mm_vault_size_base", "last_bad_debt_usd",
               "last_fees_usd")  # fmt: skip
 S_SCALE, S_AMM_PRICE, S_VAULT_SIZE, S_BAD_DEBT, S_FEES = range(len(STATE_ROWS))
+
+#: The rows of :attr:`LevelTab.rows`, the one (:data:`N_ROWS`, M) array a run's table, state
+#: table and previous levels are views of (so that a kernel takes the three as one argument):
+#: the table's :data:`LEVEL_ROWS` from 0, the state's :data:`STATE_ROWS` from :data:`S0`, the
+#: previous bad debt and fees (:attr:`LevelTab.previous`) at :data:`P0` and ``P0 + 1``.
+S0 = len(LEVEL_ROWS)
+P0 = S0 + len(STATE_ROWS)
+N_ROWS = P0 + 2
 
 
 # -- kernels ---------------------------------------------------------------------------------
@@ -139,68 +148,85 @@ def level_floats(market_floats, at, rate, scale, params, bad_debt_longs, bad_deb
 
 @_jit
 def read_levels(market_floats, at, rate, scale, params, bad_debt_longs, bad_debt_shorts,
-                final_bad_debt, socialized, adl_contracts, amm, table, state):  # fmt: skip
-    """The block's levels into ``table`` (:data:`LEVEL_ROWS`; all but the vault's size): the
-    venue's (:func:`write_level_floats`, same arguments) and the spot AMMs' ``amm`` (3, M)
-    (:meth:`~simulator.mirror.sim.spot.SpotBook.levels`' rows); the state's margin scale and
-    AMM price (``state``'s rows :data:`S_SCALE`, :data:`S_AMM_PRICE`) set to them. Returns
-    whether every ledger field is 0."""
+                final_bad_debt, socialized, adl_contracts, amm, rows, with_state):  # fmt: skip
+    """The block's levels into ``rows`` (:data:`N_ROWS`, M; :attr:`LevelTab.rows`): its
+    :data:`LEVEL_ROWS` but the vault's size, the venue's (:func:`write_level_floats`, same
+    arguments) and the spot AMMs' ``amm`` (3, M) (:meth:`~simulator.mirror.sim.spot.SpotBook.
+    levels`' rows); with ``with_state`` the state's margin scale and AMM price (rows ``S0 +``
+    :data:`S_SCALE`, ``S0 +`` :data:`S_AMM_PRICE`) set to them. Returns whether every ledger
+    field is 0."""
     ledger_zero = write_level_floats(market_floats, at, rate, scale, params, bad_debt_longs,
                                      bad_debt_shorts, final_bad_debt, socialized,
-                                     adl_contracts, table)  # fmt: skip
+                                     adl_contracts, rows)  # fmt: skip
     for j in range(rate.shape[0]):
-        table[L_AMM_USD, j] = amm[0, j]
-        table[L_AMM_BASE, j] = amm[1, j]
-        table[L_AMM_PRICE, j] = amm[2, j]
-        state[S_SCALE, j] = table[L_SCALE, j]
-        state[S_AMM_PRICE, j] = amm[2, j]
+        rows[L_AMM_USD, j] = amm[0, j]
+        rows[L_AMM_BASE, j] = amm[1, j]
+        rows[L_AMM_PRICE, j] = amm[2, j]
+    if with_state:
+        for j in range(rate.shape[0]):
+            rows[S0 + S_SCALE, j] = rows[L_SCALE, j]
+            rows[S0 + S_AMM_PRICE, j] = amm[2, j]
     return ledger_zero
 
 
 @_jit
-def end_block(t, table, vault_size, state, previous, outcome_step, realized_pnl, equity,
-              collateral_in, figures_on, exogenous, outside, fund_usd, backstop_equity_usd,
-              share_price, transactions, vault_equity_usd, figure_table, figure_venue,
-              filled):  # fmt: skip
-    """Step ``t``'s end after the levels (``table``, :data:`LEVEL_ROWS`) and the traders'
-    view are read.
+def end_block(t, rows, vault_size, outcome_step, realized_pnl, equity, collateral_in,
+              figures_on, exogenous, outside, fund_usd, backstop_equity_usd, share_price,
+              transactions, vault_equity_usd, figure_table, figure_venue, filled):  # fmt: skip
+    """Step ``t``'s end after the levels (``rows``, :attr:`LevelTab.rows`: the table's
+    :data:`LEVEL_ROWS`, the state's rows from :data:`S0`, the previous levels from
+    :data:`P0`) and the traders' view are read.
 
     The realized PnL (USD) of every trader whose outcome is step ``t``'s and whose PnL is not
-    yet taken (NaN): equity less the collateral paid in. ``state``'s market-making vault size
-    set to ``vault_size``; its last bad debt and fees moved to ``previous`` (2, M) and set to
-    the table's. With ``figures_on``, the step's figures as
-    :func:`simulator.engine.metrics.step_rows` keeps them in a
+    yet taken (NaN): equity less the collateral paid in (the rows found a block of 64 at a
+    time: a block's outcomes compared at once, its rows visited only when one is ``t``'s).
+    The state's market-making vault size set to ``vault_size``; its last bad debt and fees
+    moved to the previous rows and set to the table's. With ``figures_on``, the step's figures
+    as :func:`simulator.engine.metrics.step_rows` keeps them in a
     :class:`~simulator.engine.metrics.StepFigures` (``figure_table`` (T, 11, M),
-    ``figure_venue`` (T, 6), ``filled`` (T,)): the per-market table (the exogenous price, the
-    index, the outside price, the mark, the AMM price, the open interest long and short, the
-    change of the bad debt, the funding rate per hour, the change of the fees, the vault's size
-    or with no vault (``vault_equity_usd`` NaN) the exogenous price again), the venue's levels
-    (insurance fund, backstop equity, share price, transactions, vault equity) and no accounts
-    liquidated (the loop adds a step's events' flows after it)."""
-    for i in range(outcome_step.shape[0]):
+    ``figure_venue`` (T, 6), ``filled`` (T,)): the per-market table (the exogenous price
+    ``exogenous`` (M,), the index, the outside price ``outside[t]`` (``outside`` the run's
+    (T, M)), the mark, the AMM price, the open interest long and short, the change of the bad
+    debt, the funding rate per hour, the change of the fees, the vault's size or with no vault
+    (``vault_equity_usd`` NaN) the exogenous price again), the venue's levels (insurance fund,
+    backstop equity, share price, transactions, vault equity) and no accounts liquidated (the
+    loop adds a step's events' flows after it)."""
+    n = outcome_step.shape[0]
+    blocks = n // 64
+    for b in range(blocks):  # unsigned indices: no wraparound test, the compare vectorized
+        start = uint64(b) * uint64(64)
+        hits = 0
+        for k in range(64):
+            hits += outcome_step[start + uint64(k)] == t
+        if hits:
+            for k in range(64):
+                i = start + uint64(k)
+                if outcome_step[i] == t and realized_pnl[i] != realized_pnl[i]:
+                    realized_pnl[i] = equity[i] - collateral_in[i]
+    for i in range(blocks * 64, n):
         if outcome_step[i] == t and realized_pnl[i] != realized_pnl[i]:
             realized_pnl[i] = equity[i] - collateral_in[i]
-    m = table.shape[1]
+    m = rows.shape[1]
     for j in range(m):
-        previous[0, j] = state[S_BAD_DEBT, j]
-        previous[1, j] = state[S_FEES, j]
-        state[S_BAD_DEBT, j] = table[L_BAD_DEBT, j]
-        state[S_FEES, j] = table[L_FEES, j]
-        state[S_VAULT_SIZE, j] = vault_size[j]
+        rows[P0, j] = rows[S0 + S_BAD_DEBT, j]
+        rows[P0 + 1, j] = rows[S0 + S_FEES, j]
+        rows[S0 + S_BAD_DEBT, j] = rows[L_BAD_DEBT, j]
+        rows[S0 + S_FEES, j] = rows[L_FEES, j]
+        rows[S0 + S_VAULT_SIZE, j] = vault_size[j]
     if not figures_on:
         return
     vault = vault_equity_usd == vault_equity_usd
     for j in range(m):
         figure_table[t, 0, j] = exogenous[j]
-        figure_table[t, 1, j] = table[L_INDEX, j]
-        figure_table[t, 2, j] = outside[j]
-        figure_table[t, 3, j] = table[L_MARK, j]
-        figure_table[t, 4, j] = table[L_AMM_PRICE, j]
-        figure_table[t, 5, j] = table[L_OI_LONG, j]
-        figure_table[t, 6, j] = table[L_OI_SHORT, j]
-        figure_table[t, 7, j] = table[L_BAD_DEBT, j] - previous[0, j]
-        figure_table[t, 8, j] = table[L_PER_HOUR, j]
-        figure_table[t, 9, j] = table[L_FEES, j] - previous[1, j]
+        figure_table[t, 1, j] = rows[L_INDEX, j]
+        figure_table[t, 2, j] = outside[t, j]
+        figure_table[t, 3, j] = rows[L_MARK, j]
+        figure_table[t, 4, j] = rows[L_AMM_PRICE, j]
+        figure_table[t, 5, j] = rows[L_OI_LONG, j]
+        figure_table[t, 6, j] = rows[L_OI_SHORT, j]
+        figure_table[t, 7, j] = rows[L_BAD_DEBT, j] - rows[P0, j]
+        figure_table[t, 8, j] = rows[L_PER_HOUR, j]
+        figure_table[t, 9, j] = rows[L_FEES, j] - rows[P0 + 1, j]
         figure_table[t, 10, j] = vault_size[j] if vault else exogenous[j]
     figure_venue[t, 0] = fund_usd
     figure_venue[t, 1] = backstop_equity_usd
@@ -220,14 +246,17 @@ class LevelTab:
 
     def __init__(self, n_markets: int):
         m = n_markets
-        self.table = np.zeros((len(LEVEL_ROWS), m))
+        self.rows = np.zeros((N_ROWS, m))
+        """(:data:`N_ROWS`, M): :attr:`table`, :attr:`state` and :attr:`previous` in one
+        array, as the kernels take them."""
+        self.table = self.rows[:S0]
         """(:data:`LEVEL_ROWS`, M): the levels, rewritten by every :meth:`read`."""
-        self.state = np.zeros((len(STATE_ROWS), m))
+        self.state = self.rows[S0:P0]
         """(:data:`STATE_ROWS`, M): the state's copies of the levels (its arrays' storage)."""
         self.state_rows = tuple(self.state)
         """:attr:`state`'s rows, the views the state's arrays are (made once: checked by
         identity)."""
-        self.previous = np.zeros((2, m))
+        self.previous = self.rows[P0:]
         """The state's last bad debt and fees before the block's end (USD): ``step_rows``'
         ``previous_*`` when it builds rows."""
         self.zero_ledgers = list(map(dict, repeat(ZERO_LEDGER, m)))
@@ -263,7 +292,7 @@ class LevelTab:
             venue._market_floats, AT, venue.funding().funding_rate_per_day,
             venue.markets.margin_scale, venue.jit_buffers()[0], venue.bad_debt_longs,
             venue.bad_debt_shorts, venue.final_bad_debt, venue.socialized, venue.adl_contracts,
-            amm, self.table, self.state if s is not None else self._scratch_state(),
+            amm, self.rows, s is not None,
         )  # fmt: skip
         levels = self.levels
         # from_units(float(fund) / UNIT), inlined: the same two divisions
@@ -296,11 +325,10 @@ class LevelTab:
             assets / (supply / 10**metrics.VAULT_SHARE_DECIMALS) if supply else np.nan
         )  # metrics._venue_of's
         end_block(
-            t, self.table, levels["mm_vault_size_base"], self.state, self.previous,
-            s.outcome_step, s.realized_pnl_usd, tr.equity_usd, tr.collateral_in_usd,
-            figures_on, exogenous_usd, s.outside_price_usd[t], levels["insurance_fund_usd"],
-            assets, share, transactions, np.nan if equity is None else equity, table,
-            venue_row, filled,
+            t, self.rows, levels["mm_vault_size_base"], s.outcome_step, s.realized_pnl_usd,
+            tr.equity_usd, tr.collateral_in_usd, figures_on, exogenous_usd,
+            s.outside_price_usd, levels["insurance_fund_usd"], assets, share, transactions,
+            np.nan if equity is None else equity, table, venue_row, filled,
         )  # fmt: skip
         s.last_fund_usd = levels["insurance_fund_usd"]
         if not figures_on:
@@ -322,10 +350,6 @@ class LevelTab:
             row[:] = getattr(s, name)
             setattr(s, name, row)
 
-    def _scratch_state(self) -> np.ndarray:
-        """A state table no state reads (a read without one)."""
-        return np.zeros_like(self.state)
-
 
 #: The key of a run's :class:`LevelTab` in ``ctx.memo``.
 MEMO = "mirror_level_tab"
@@ -344,6 +368,9 @@ __all__ = [
     "AT",
     "LEVEL_ROWS",
     "MEMO",
+    "N_ROWS",
+    "P0",
+    "S0",
     "STATE_ROWS",
     "ZERO_LEDGER",
     "LevelTab",
