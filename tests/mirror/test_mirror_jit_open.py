@@ -11,7 +11,8 @@ as lists, :class:`OldBreaker`):
   prices (NaN among them: the Python path raises), the venues' noise, rates and socialized
   losses, pushes on their oracle's ``maxDeviationBps`` edge, outside the compiled rounding's
   range, a breaker history full (it grows), without feedback: the outcome and every written
-  array equal to the old form's;
+  array equal to the old form's, the run's tables kept across the draws (the kernel's
+  scratch in them written again by each call);
 - 40 steps in lockstep without feedback, with a governance change (its submission's and its
   execution's steps on the Python path), with a margin controller (every step on it);
 - the Python path where it must be (a margin controller, a governance call, exact mode);
@@ -261,9 +262,10 @@ def test_drawn_openings_equal_the_old_form(running, feedback):
     rng = np.random.default_rng(2911 + feedback)
     e = running
     outcomes = {"compiled": 0, "python": 0, "raised": 0, "grew": 0, "socialized": 0}
+    tab = None  # the run's tables, made at the first draw and kept: the kernel's scratch reused
     for n in range(150):
         ctx = copy.copy(e.ctx)
-        ctx.memo, ctx.feedback = {}, feedback
+        ctx.memo, ctx.feedback = ({} if tab is None else {jit_open.MEMO: tab}), feedback
         s, venue = copy.deepcopy((e.state, e.venue))
         t, exo, last = _draw(rng, e, s, venue, ctx, feedback)
         cap = venue.breaker.times.shape[1]
@@ -279,6 +281,7 @@ def test_drawn_openings_equal_the_old_form(running, feedback):
             got = jit_open.open_block(ctx, s, venue, t, exo.copy(), e.oracle_model, last,
                                       e.scenario.step_seconds, e.controls)  # fmt: skip
             outcomes["compiled" if got is not None else "python"] += 1
+            tab = ctx.memo.get(jit_open.MEMO, tab)
             if got is None:
                 got = old_open(engine, ctx, s, venue, t, exo.copy())
             else:

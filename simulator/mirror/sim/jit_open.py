@@ -83,9 +83,14 @@ class OpenTables:
             self.factor = _NO_NOISE
         self.steps = steps
         self.noisy = self.factor.shape[0] > 0
-        self.consts = np.array([float(self.feedback), self.total_weight, self.step_fraction,
-                                *self.weights.tolist()])  # fmt: skip
-        self.ints = np.concatenate([self.at, self.lag_steps])
+        k = len(self.lag_steps)
+        # the constants, then the kernel's scratch (written every call, read only within it):
+        # the K + 1 sources' prices and the M posted WADs; the sources' order and the M
+        # pushes' codes
+        head = [float(self.feedback), self.total_weight, self.step_fraction]
+        self.consts = np.concatenate([head, self.weights, np.zeros(k + 1 + m)])
+        scratch = np.zeros(k + 1 + m, dtype=np.int64)
+        self.ints = np.concatenate([self.at, [k], self.lag_steps, scratch]).astype(np.int64)
 
 
 _NO_NOISE = np.empty((0, 0, 0))
@@ -158,21 +163,25 @@ def _open_block(t, now, exo, impact, outside, feed_history, amm, factor, max_dev
     ``feed_history``; the pushes sent; those accepted; whether a market's socialized loss
     grew). The run's constants packed (:class:`OpenTables`): ``consts`` (feedback, the
     weights' total, the step's share of a day, the K + 1 sources' weights), ``ints`` (the
-    venue's rows of the price and of the push time, the K venues' lags)."""
+    venue's rows of the price and of the push time, K, the K venues' lags), each followed by
+    the call's scratch (no allocation a call): ``consts`` the K + 1 sources' prices and the M
+    posted WADs, ``ints`` the sources' order and the M pushes' codes."""
     m = exo.shape[0]
     feedback = consts[0] != 0.0
     total_weight = consts[1]
     step_fraction = consts[2]
-    weights = consts[3:]
     at = ints[:2]
-    lag_steps = ints[2:]
+    k = ints[2]
+    lag_steps = ints[3 : 3 + k]
+    weights = consts[3 : 4 + k]
+    values = consts[4 + k : 5 + 2 * k]
+    wads = consts[5 + 2 * k : 5 + 2 * k + m]
+    order = ints[3 + k : 4 + 2 * k]
+    codes = ints[4 + 2 * k : 4 + 2 * k + m]  # 0 no push, 1 accepted, 2 refused
     for j in range(m):
         outside[t, j] = exo[j] * impact[j]
     if feedback:
-        k = lag_steps.shape[0]
         noisy = factor.shape[0] > 0
-        values = np.empty(k + 1)
-        order = np.empty(k + 1, dtype=np.int64)
         for j in range(m):
             for i in range(k):
                 row = t - lag_steps[i]
@@ -199,9 +208,8 @@ def _open_block(t, now, exo, impact, outside, feed_history, amm, factor, max_dev
         for j in range(m):
             feed_history[t, j] = exo[j]
     # The pushes: every market decided before any is written.
-    wads = np.empty(m)
-    codes = np.zeros(m, dtype=np.int64)  # 0 no push, 1 accepted, 2 refused
     for j in range(m):
+        codes[j] = 0
         p = feed_history[t, j]
         if p != p:
             continue

@@ -139,6 +139,12 @@ class MirrorEngine:
         :attr:`~simulator.engine.context.Context.adl_policy`)."""
         self.level_tab = None if mode == "exact" else block_levels.level_tab(self.ctx)
         """Fast mode: the levels written in place (:mod:`~simulator.mirror.sim.block_levels`)."""
+        self.step_seconds = scenario.step_seconds
+        """Seconds a step (the scenario's, fixed for the run: read a step without the
+        scenario's attribute)."""
+        self.start_s = world.start_timestamp_s
+        """The chain's time at step 0 (s); step ``t``'s block is at ``start_s + t ×
+        step_seconds``."""
         self.state = self._initial_state()
 
     # -- state ---------------------------------------------------------------------------------
@@ -189,10 +195,18 @@ class MirrorEngine:
 
     def step(self) -> StepOutcome:
         """Run step ``state.step + 1``'s block; return its rows."""
+        rows, events = self._advance()
+        return StepOutcome(rows=rows, events=events)
+
+    def _advance(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Run step ``state.step + 1``'s block: (its ``steps`` rows, its ``events`` rows), the
+        :class:`~simulator.engine.state.StepOutcome`'s (:meth:`step`; :meth:`run` builds none
+        for a tuning path)."""
         s, ctx, venue = self.state, self.ctx, self.venue
         s.step += 1
         t = s.step
-        venue.begin_block(self.world.start_timestamp_s + t * self.scenario.step_seconds)
+        step_seconds = self.step_seconds
+        venue.begin_block(self.start_s + t * step_seconds)
         exo = self.exogenous_usd[t]
         step_events: list[dict[str, Any]] = []
 
@@ -200,7 +214,7 @@ class MirrorEngine:
         # Fast mode's common case (no fault, controller or governance call this step): the
         # pushes, the funding index's step and the socialized check in one compiled call.
         opened = jit_open.open_block(ctx, s, venue, t, exo, self.oracle_model, self._last_levels,
-                                     self.scenario.step_seconds, self.controls)  # fmt: skip
+                                     step_seconds, self.controls)  # fmt: skip
         if opened is not None:
             transactions, socialized = opened
             executed: list = []
@@ -208,9 +222,7 @@ class MirrorEngine:
             transactions = oracle.push_prices(ctx, s, venue, t, exo, self.oracle_model)
             transactions += self.controls.poke(venue)  # the controller's pokeMany, same block
             last = self._last_levels
-            advance_funding_index(
-                s, last["funding_rate_per_day"], self.scenario.step_seconds, s.oracle_price_usd
-            )
+            advance_funding_index(s, last["funding_rate_per_day"], step_seconds, s.oracle_price_usd)
             socialized = bool((last["socialized_cum_usd"] > s.last_socialized_usd).any())
             s.last_socialized_usd = last["socialized_cum_usd"].copy()
             planned, executed, sent = governance.plan(ctx, s, venue, t)
@@ -247,7 +259,7 @@ class MirrorEngine:
             lp_actions += lps.withdraw(ctx, s, self.spot, t, self._last_levels, lp_rows)
             lp_actions += backstop.lp_withdraw(  # the backstop vault's LPs, after the AMMs'
                 ctx, s, venue, t, bool((s.lps_withdrew & ~withdrew).any()),
-                self.world.start_timestamp_s + (t - 1) * self.scenario.step_seconds, lp_rows,
+                self.start_s + (t - 1) * step_seconds, lp_rows,
             )  # fmt: skip
             step_events[planned_rows:planned_rows] = lp_rows
             transactions += len(lp_actions)
@@ -283,7 +295,7 @@ class MirrorEngine:
         # market-making vault in phase 1 is then seen next block); the spot phase's inputs
         # likewise, without a read the last levels less the closes with the flow's and the
         # vault's trades; the state after the keepers' calls when they may leave a deficit.
-        read_pending = confirmed > 0 or len(lp_actions) > 0
+        read_pending = confirmed > 0 or bool(lp_actions)
         ledgers = (
             (venue.ledgers() if read_pending else self._last_levels["ledgers"])
             if with_adl
@@ -310,7 +322,11 @@ class MirrorEngine:
         if after_keepers:
             spot_in = spot.spot_inputs(ctx, venue, self.spot)
         winner_rows: set[int] = set()
-        if with_adl:
+        tab = self.level_tab
+        # Fast mode: the last block's ledgers while every field is 0 are the run's zero
+        # ledgers (:attr:`~simulator.mirror.sim.block_levels.LevelTab.zero_ledgers`), without
+        # a deficit: no ADL call (:func:`adl.plan_and_execute` of them plans none).
+        if with_adl and (after_keepers or tab is None or ledgers is not tab.zero_ledgers):
             # The chain engine reads the ranking on the pending block after phase 1 and the
             # keepers' calls: the venue's state now.
             adl_events, winner_rows, sent = adl.plan_and_execute(
@@ -319,20 +335,21 @@ class MirrorEngine:
             )  # fmt: skip
             step_events += adl_events
             transactions += sent
-        # The backstop vault's unwind, after ADL, on its positions as the spot phase read them.
-        transactions += backstop.unwind(ctx, venue, spot_in["vault_size_wad"])
+        with_backstop = venue.backstop is not None
+        if with_backstop:  # its unwind, after ADL, on its positions as the spot phase read them
+            transactions += backstop.unwind(ctx, venue, spot_in["vault_size_wad"])
         # ---- phase 3b: arbitrageurs, then the hedger, on the spot AMMs -------------------------
         transactions += spot.run_phase(ctx, s, self.spot, t, spot_in)
         for decode in decoded:
             decode()
-        step_events = backstop.expand(step_events)  # the takeovers' rows, decoded
+        if with_backstop:  # a takeover's rows (only a backstop vault takes over), decoded
+            step_events = backstop.expand(step_events)
         step_events += flow.record(ctx, s, flow_block, t, self.flow)
         step_events += mm_vault.record(ctx, s, vault_block, t, self._last_levels)
 
         # ---- mined: levels, the touched and watched units read again, rows --------------------
         # Fast mode: the levels and the state's copies written in place, one compiled call
         # before the traders' view is read, one after (:mod:`~simulator.mirror.sim.block_levels`).
-        tab = self.level_tab
         levels = self._last_levels = self._levels(s)
         s.transactions += transactions
         if tab is None:
@@ -343,8 +360,8 @@ class MirrorEngine:
         # margin scale is the state's.
         keepers.read_candidates(ctx, s, venue, targets, touched, watch, winner_rows, everyone)
         if tab is not None:  # the PnL taken, the state's last levels, the rows or figures
-            rows = tab.mined(ctx, s, t, self.scenario.step_seconds, self.symbols, exo,
-                             transactions, step_events)  # fmt: skip
+            rows = tab.mined(ctx, s, t, step_seconds, self.symbols, exo, transactions,
+                             step_events)  # fmt: skip
         else:
             ended = np.flatnonzero(s.outcome_step == t)  # then those whose PnL is not yet taken
             ended = ended[np.isnan(s.realized_pnl_usd[ended])]
@@ -353,7 +370,7 @@ class MirrorEngine:
             )
             s.amm_price_usd = levels["amm_price_usd"].copy()
             rows = metrics.step_rows(
-                t, self.scenario.step_seconds, self.symbols, exo, levels, step_events,
+                t, step_seconds, self.symbols, exo, levels, step_events,
                 transactions, previous_bad_debt_usd=s.last_bad_debt_usd,
                 previous_fees_usd=s.last_fees_usd, outside_usd=s.outside_price_usd[t],
                 figures=ctx.memo.get(metrics.FIGURES_MEMO),
@@ -364,14 +381,33 @@ class MirrorEngine:
         kinds = ctx.event_kinds
         if kinds is not None and step_events:  # the rarer kinds' rows were built: dropped here
             step_events = [e for e in step_events if e["kind"] in kinds]
-        return StepOutcome(rows=rows, events=step_events)
+        return rows, step_events
 
     # -- the loop ----------------------------------------------------------------------------------
 
-    def run(self, *, on_step: Callable[[StepOutcome], None] | None = None) -> None:
+    def run(
+        self,
+        *,
+        on_step: Callable[[StepOutcome], None] | None = None,
+        events: list[dict[str, Any]] | None = None,
+    ) -> None:
         """Every step, calling ``on_step`` with each outcome (step 0's with the opening book's
-        orders, :func:`~simulator.engine.opening.with_opening`)."""
-        while self.state.step < self.scenario.steps:
+        orders, :func:`~simulator.engine.opening.with_opening`). Without ``on_step``, with
+        ``events`` (a list): each step's event rows (step 0's with the opening book's) added
+        to it, and no outcome built (a tuning path's, :func:`~simulator.mirror.run.
+        evaluate_path`: its step rows are figures, ``ctx.memo``'s
+        :class:`~simulator.engine.metrics.StepFigures`)."""
+        steps = self.scenario.steps
+        if on_step is None and events is not None:
+            advance = self._advance
+            while self.state.step < steps:
+                rows, step_events = advance()
+                if self.state.step == 0:
+                    step_events = with_opening(self.ctx, StepOutcome(rows, step_events)).events
+                if step_events:
+                    events += step_events
+            return
+        while self.state.step < steps:
             outcome = self.step()
             if self.state.step == 0:
                 outcome = with_opening(self.ctx, outcome)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields, replace
+from operator import is_, itemgetter
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,12 @@ from simulator.mirror.sim.venue_liquidations import LiquidationsMixin
 from simulator.mirror.sim.venue_trades import TradesMixin
 from simulator.protocol.venue_params import chain_params_rejection
 from simulator.units import to_wad
+
+#: The packed arrays and their views' names (:data:`jit_calls.PACKED`) read out of a venue's
+#: ``__dict__`` at once (:meth:`VenueState.begin_block`'s identity test).
+_PACKED_OBJECTS = itemgetter(
+    *[k for packed, names, _ in jit_calls.PACKED for k in (packed, *names)]
+)
 
 
 def _bytes32(name: str) -> bytes:
@@ -363,18 +370,30 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
         self.set_parameters(m, updated)
 
     def begin_block(self, now: int) -> None:
-        """Start the next block at time ``now`` (s)."""
+        """Start the next block at time ``now`` (s). Fast mode: :meth:`_check_packed`'s test,
+        in C while the packed arrays and their views are the objects it last passed (a view
+        stays its array's: one read of them all, compared by identity), else made again."""
         self.block += 1
         self.now = now
-        if not self.exact_mode:  # _check_packed's test, by subscripts (no call a name)
+        if not self.exact_mode:
             d = self.__dict__
-            for packed, names, _ in jit_calls.PACKED:
-                rows = d[packed]
-                for k in names:
-                    if d[k].base is not rows:
-                        raise RuntimeError(
-                            f"fast-mode venue array {k!r} was rebound: write it in place"
-                        )
+            seen = d.get("_packed_seen")
+            if seen is None or not all(map(is_, _PACKED_OBJECTS(d), seen)):
+                self._check_packed_seen()
+
+    def _check_packed_seen(self) -> None:
+        """:meth:`begin_block`'s full test (by subscripts): every packed attribute a view of
+        its packed array, else RuntimeError; the objects it passed kept for the next block's
+        identity test."""
+        d = self.__dict__
+        for packed, names, _ in jit_calls.PACKED:
+            rows = d[packed]
+            for k in names:
+                if d[k].base is not rows:
+                    raise RuntimeError(
+                        f"fast-mode venue array {k!r} was rebound: write it in place"
+                    )
+        d["_packed_seen"] = _PACKED_OBJECTS(d)
 
     # -- funding ---------------------------------------------------------------------------------
 
