@@ -288,9 +288,19 @@ class LevelTab:
         if amm is None:  # the book in Python ints
             lv = book.levels()
             amm = np.array([lv[name] for name in AMM_LEVELS], dtype=np.float64)
+        # the funding at now and the packed parameters: the venue's caches read as
+        # funding() and jit_buffers() check them (a call only when one is stale)
+        cached = venue._funding_cache
+        if cached is None or cached[0] != venue.version - venue.kept or cached[1] != venue.now:
+            venue.funding()
+            cached = venue._funding_cache
+        buffers = venue._jit_cache
+        if buffers is None or buffers[0] is not venue.scalar_params:
+            venue.jit_buffers()
+            buffers = venue._jit_cache
         ledger_zero = read_levels(
-            venue._market_floats, AT, venue.funding().funding_rate_per_day,
-            venue.markets.margin_scale, venue.jit_buffers()[0], venue.bad_debt_longs,
+            venue._market_floats, AT, cached[2].funding_rate_per_day,
+            venue.markets.margin_scale, buffers[1], venue.bad_debt_longs,
             venue.bad_debt_shorts, venue.final_bad_debt, venue.socialized, venue.adl_contracts,
             amm, self.rows, s is not None,
         )  # fmt: skip

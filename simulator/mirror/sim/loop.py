@@ -398,10 +398,12 @@ class MirrorEngine:
         evaluate_path`: its step rows are figures, ``ctx.memo``'s
         :class:`~simulator.engine.metrics.StepFigures`)."""
         steps = self.scenario.steps
-        if on_step is None and events is not None:
+        if on_step is None:  # the rows to a list, or to nothing: no outcome built
             advance = self._advance
             while self.state.step < steps:
                 rows, step_events = advance()
+                if events is None:
+                    continue
                 if self.state.step == 0:
                     step_events = with_opening(self.ctx, StepOutcome(rows, step_events)).events
                 if step_events:

@@ -377,7 +377,7 @@ class VenueState(TradesMixin, LiquidationsMixin, AdlMixin):
         self.now = now
         if not self.exact_mode:
             d = self.__dict__
-            seen = d.get("_packed_seen")
+            seen = d["_packed_seen"] if "_packed_seen" in d else None
             if seen is None or not all(map(is_, _PACKED_OBJECTS(d), seen)):
                 self._check_packed_seen()
 
