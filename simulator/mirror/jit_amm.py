@@ -53,6 +53,15 @@ USD_DECIMALS, BASE_DECIMALS = 6, 18
 
 _POWERS_OF_TEN = np.array([10.0**k for k in range(23)])
 """1e0 .. 1e22, exact floats."""
+_FIVES = np.array([5**k for k in range(19)], dtype=np.int64)
+"""5**0 .. 5**18 (below 2**42): the odd part of 10**k."""
+_FIVES_BITS = np.array([(5**k).bit_length() - 1 for k in range(19)], dtype=np.int64)
+"""``floor(log2(5**k))``: ``a`` of at most ``62 + _FIVES_BITS[k]`` bits is below
+``2**62·5**k``, so that ``a // 5**k`` fits 62 bits."""
+_TENS = np.array([10**k for k in range(19)], dtype=np.int64)
+"""10**0 .. 10**18."""
+_HALF = SHIFT // 2
+_HALF_MASK = (1 << _HALF) - 1
 
 
 # -- execute's return codes (a row index is returned with them) ---------------------------------
@@ -283,12 +292,67 @@ def _pow10(k, out):
 
 @_jit
 def _quotient_float(a, k, ws):
-    """:func:`quotient_float` (rows 0-3 of ``ws``)."""
+    """:func:`quotient_float` (rows 0-3 of ``ws`` where the quotient by ``5**k`` would not fit
+    62 bits)."""
     n = _length(a, a.shape[0])
     if n == 0:
         return 0.0
     if n <= 2 and a[1] < (1 << 23):  # below 2**53: both exact floats, one correct rounding
         return float(a[0] + (a[1] << SHIFT)) / _POWERS_OF_TEN[k]
+    if k < _FIVES.shape[0] and _bit_length(a, n) <= 62 + _FIVES_BITS[k]:
+        return _quotient_short(a, n, k)
+    return _quotient_long(a, n, k, ws)
+
+
+@_jit
+def _quotient_short(a, n, k):
+    """:func:`quotient_float` for ``a < 2**62·5**k`` (``k <= 18``, ``a[:n]``): ``a / 10**k``
+    is ``(a / 5**k)·2**-k``, and a power of two scales a float exactly, so the float nearest
+    ``a / 5**k`` scaled by ``2**-k`` is the one nearest ``a / 10**k``. ``a // 5**k`` (below
+    2**62) by short division on halves of digits (a remainder below ``5**18 < 2**42`` times
+    2**15 stays below 2**57), extended by fraction bits (up to 20 at a time) to 55 or more
+    bits: its top 53, a rounding bit, and a sticky bit from the rest and the remainder."""
+    d = _FIVES[k]
+    rem = 0
+    q = 0
+    for i in range(n - 1, -1, -1):
+        digit = a[i]
+        t = (rem << _HALF) | (digit >> _HALF)
+        h = t // d
+        rem = t - h * d
+        q = (q << _HALF) | h
+        t = (rem << _HALF) | (digit & _HALF_MASK)
+        h = t // d
+        rem = t - h * d
+        q = (q << _HALF) | h
+    bits = 0
+    top = q
+    while top:
+        top >>= 1
+        bits += 1
+    extra = 55 - bits if bits < 55 else 0
+    left = extra
+    while left > 0:  # fraction bits: the remainder's binary expansion over d
+        step = 20 if left > 20 else left
+        t = rem << step
+        h = t // d
+        rem = t - h * d
+        q = (q << step) | h
+        left -= step
+    bits += extra
+    drop = bits - 54
+    top = q >> drop  # 54 bits: 53 and the rounding bit
+    sticky = rem != 0 or (q & ((1 << drop) - 1)) != 0
+    mantissa = top >> 1
+    if (top & 1) and (sticky or (mantissa & 1)):
+        mantissa += 1
+    return math.ldexp(float(mantissa), drop + 1 - extra - k)
+
+
+@_jit
+def _quotient_long(a, n, k, ws):
+    """:func:`quotient_float` by long division of ``a[:n]`` by ``10**k`` (rows 0-3 of
+    ``ws``)."""
     den = ws[0]
     _pow10(k, den)
     nd = _length(den, WIDTH)
@@ -460,6 +524,96 @@ def _round_ratio(y_mantissa, y_exponent, k, c, scratch, ws):
 
 
 @_jit
+def _round_back(mantissa, e2, k):
+    """For ``y = mantissa·2**-e2`` (``2**52 <= mantissa < 2**53``, ``0 <= e2 <= 40``, ``y >=
+    2**13``) and ``-20 <= k <= 13``: ``c``, the integer nearest ``y·10**k`` (ties to even,
+    :func:`_round_ratio`), and whether the decimal ``c·10**-k`` reads back as ``y``
+    (:func:`_rounds_back`: within half the gap ``2**-e2`` of ``y``, or at exactly half with
+    ``mantissa`` even), in int64.
+
+    ``k >= 0``: ``y·10**k = P / 2**s`` for ``P = mantissa·5**k`` (below 2**84, held as
+    ``p1·2**32 + p0``) and ``s = e2 − k``; ``c − y·10**k = δ / 2**s`` for ``δ = c·2**s − P``,
+    and half the gap times ``10**k`` is ``5**k / 2**(s + 1)``: ``c`` reads back when ``2|δ|``
+    is below ``5**k`` (or equal, ``mantissa`` even). ``k < 0`` (``j = −k``): ``c`` is the
+    integer nearest ``mantissa / (2**(e2 + j)·5**j)``; ``c·10**j − y`` is ``(X − mantissa)
+    / 2**e2`` for the integer ``X = c·10**j·2**e2``, within half the gap ``2**-e2`` only when
+    ``X`` is ``mantissa``."""
+    if k >= 0:
+        five = _FIVES[k]  # below 2**31
+        low = (mantissa & 0xFFFFFFFF) * five  # below 2**63
+        p1 = (mantissa >> 32) * five + (low >> 32)
+        p0 = low & 0xFFFFFFFF
+        s = e2 - k
+        if s <= 0:
+            return (p1 << (32 - s)) | (p0 << -s), True  # exact: y·10**k is an integer
+        if s <= 32:
+            q = (p1 << (32 - s)) | (p0 >> s)
+            r = p0 & ((1 << s) - 1)
+        else:
+            q = p1 >> (s - 32)
+            r = ((p1 & ((1 << (s - 32)) - 1)) << 32) | p0
+        half = 1 << (s - 1)
+        if r > half or (r == half and q & 1):
+            c = q + 1
+            off = (1 << s) - r
+        else:
+            c = q
+            off = r
+        twice = 2 * off
+        return c, twice < five or (twice == five and mantissa % 2 == 0)
+    j = -k
+    if e2 + j + _FIVES_BITS[j] >= 55:  # the divisor is above 2**54 > 2·mantissa: c is 0
+        return 0, False
+    divisor = (1 << (e2 + j)) * _FIVES[j]
+    q = mantissa // divisor
+    r = mantissa - q * divisor
+    if 2 * r > divisor or (2 * r == divisor and q & 1):
+        q += 1
+    return q, q * _TENS[j] << e2 == mantissa
+
+
+@_jit
+def _shortest_wad_short(mantissa, e2, lead, out):
+    """:func:`_shortest_wad` for ``y = mantissa·2**-e2`` below 2**53 (``0 <= e2``): the same
+    probes, each by :func:`_round_back`; ``out[:WIDTH]`` the shortest decimal times 1e18."""
+    hi = 16 - lead
+    lo = -lead - 2
+    probe = hi - 1
+    best = 0
+    while hi - lo > 1:
+        c, back = _round_back(mantissa, e2, probe)
+        if back:
+            hi = probe
+            best = c
+        else:
+            lo = probe
+        probe = hi - 1 if hi > 14 - lead else (lo + hi) // 2
+    if hi == 16 - lead:
+        best, _ = _round_back(mantissa, e2, hi)
+    for i in range(WIDTH):
+        out[i] = 0
+    out[0] = best & MASK
+    out[1] = (best >> SHIFT) & MASK
+    n = 2
+    left = 18 - hi
+    while left > 0:  # times 10**(18 - hi), at most 10**9 a digit product
+        step = 9 if left >= 9 else left
+        carry = 0
+        for i in range(n):
+            t = out[i] * _TENS[step] + carry
+            out[i] = t & MASK
+            carry = t >> SHIFT
+        while carry:
+            if n == WIDTH:
+                return False
+            out[n] = carry & MASK
+            carry >>= SHIFT
+            n += 1
+        left -= step
+    return True
+
+
+@_jit
 def _shortest_wad(y, out, ws):
     """``out[:WIDTH]`` = ``to_wad(y)`` for a float ``2**13 <= y < 2**62``: the shortest
     decimal that reads back as ``y`` (``repr``: the nearest of the shortest), times 1e18 (an
@@ -474,6 +628,15 @@ def _shortest_wad(y, out, ws):
     while lead < 22 and y >= _POWERS_OF_TEN[lead]:
         lead += 1
     lead -= 1  # 10**lead <= y < 10**(lead + 1)
+    if e <= 0:  # y below 2**53: every probe in int64 (_round_back)
+        return _shortest_wad_short(mantissa, -e, lead, out)
+    return _shortest_wad_long(mantissa, e, lead, out, ws)
+
+
+@_jit
+def _shortest_wad_long(mantissa, e, lead, out, ws):
+    """:func:`_shortest_wad` of ``y = mantissa·2**e`` (``10**lead <= y < 10**(lead + 1)``)
+    in digits (any ``e``; rows 0-10 of ``ws``)."""
     scratch = ws[0:9]
     c = ws[9]
     best = ws[10]
