@@ -8,19 +8,22 @@ and to Python's own arithmetic (the reference), on drawn operands including valu
   ``10**k``) and Python's true division;
 * a base amount's shortest decimal times 1e18: ``_shortest_wad_short`` (int64 probes) against
   ``_shortest_wad_long`` (digits) and ``int(Decimal(repr(y)) * 10**18)``;
-* the contract's swap (``_swap``, one multiply-divide on digits) against
-  :func:`simulator.mirror.amm.swap_int` (Python ints).
+* the contract's swap (``_swap_at``, on a flat scratch) against the form before session 30
+  (``_old_swap``, on rows of digits, kept here) and :func:`simulator.mirror.amm.swap_int`
+  (Python ints).
 """
 
 from __future__ import annotations
 
 import math
 from decimal import Decimal
+from fractions import Fraction
 
 import numpy as np
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from simulator.jit import kernel
 from simulator.mirror import amm, jit_amm
 
 TOP_BITS = jit_amm.SHIFT * jit_amm.WIDTH
@@ -111,6 +114,48 @@ def test_a_shortest_decimal_by_int64_probes_is_the_digits_one(y):
     assert short.tolist() == long.tolist() == out.tolist()
 
 
+# The swap before session 30 (jit_amm._swap), verbatim but for the module's names.
+@kernel
+def _old_swap(base_in, amount, reserves, fee_bps, out, ws):
+    """The contract's swap of ``amount`` on ``reserves`` (2, WIDTH): ``out`` and the outcome
+    (-1: the reserve in would leave the digits)."""
+    for i in range(jit_amm.WIDTH):
+        out[i] = 0
+    if jit_amm._is_zero(amount):
+        return 1
+    if jit_amm._is_zero(reserves[0]) or jit_amm._is_zero(reserves[1]):
+        return 2
+    r_in = reserves[1] if base_in else reserves[0]
+    r_out = reserves[0] if base_in else reserves[1]
+    after_fee = ws[0]
+    after_fee[:] = 0
+    jit_amm._multiply_small(amount, jit_amm.WIDTH, jit_amm.BPS - fee_bps, after_fee)
+    na = jit_amm._length(after_fee, jit_amm.WIDTH + 1)
+    no = jit_amm._length(r_out, jit_amm.WIDTH)
+    num = ws[1]
+    jit_amm._multiply(after_fee, na, r_out, no, num)
+    den = ws[2]
+    den[:] = 0
+    jit_amm._multiply_small(r_in, jit_amm.WIDTH, jit_amm.BPS, den)
+    carry = jit_amm._add(den, after_fee, den, jit_amm.WIDTH + 1)
+    den[jit_amm.WIDTH + 1] = carry
+    nd = jit_amm._length(den, jit_amm.WIDTH + 2)
+    nn = jit_amm._length(num, na + no)
+    if nn < nd:
+        return 3  # the output rounds to zero
+    q, r = ws[3], ws[4]
+    q[:] = 0
+    r[:] = 0
+    jit_amm._floor_divide(num, nn, den, nd, q, r, ws)
+    for i in range(jit_amm.WIDTH):
+        out[i] = q[i]
+    if jit_amm._is_zero(out):
+        return 3
+    if jit_amm._add(r_in, amount, ws[5], jit_amm.WIDTH):
+        return -1
+    return 0
+
+
 _RESERVES = st.one_of(
     st.integers(0, 2**140), st.integers(0, 2**100), _near_powers([0, 30, 53, 64, 90, 128, 139])
 )
@@ -130,11 +175,39 @@ def test_a_swap_is_the_contracts_integers(base_in, amount, rc, rb, fee):
     want_out, _, _, want_outcome = amm.swap_int(base_in, amount, rc, rb, fee)
     reserves = np.stack([jit_amm.to_digits(rc), jit_amm.to_digits(rb)])
     out = np.empty(jit_amm.WIDTH, dtype=np.int64)
-    outcome = jit_amm._swap(
-        base_in, jit_amm.to_digits(amount), reserves, fee, out, jit_amm.workspace()
-    )
+    digits = jit_amm.to_digits(amount)
+    pools = np.stack([np.zeros_like(reserves), reserves])  # pool 1 of two
+    outcome = jit_amm._swap_at(base_in, digits, pools, 1, fee, out, jit_amm.flat_workspace())
+    old_out = np.empty(jit_amm.WIDTH, dtype=np.int64)
+    assert outcome == _old_swap(base_in, digits, reserves, fee, old_out, jit_amm.workspace())
+    assert out.tolist() == old_out.tolist()
     if outcome == -1:  # the reserve in would leave the digits
         assert (rb if base_in else rc) + amount >= 2**TOP_BITS
         return
     assert outcome == want_outcome
     assert jit_amm.from_digits(out) == want_out
+
+
+_GRID_AMOUNTS = st.one_of(
+    st.floats(2.0**-22, 2.0**33, exclude_max=True),
+    st.builds(lambda x, n: round(x, n), st.floats(2.0**-22, 2.0**33), st.integers(0, 12)),
+    st.builds(lambda x, n: x * 2.0**n, st.integers(1, 2**20), st.integers(-30, 10)),
+)
+
+
+@settings(max_examples=4000, deadline=None)
+@given(x=_GRID_AMOUNTS, decimals=st.sampled_from([6, 12]))
+@example(x=2.0**-22, decimals=12)
+@example(x=2.0**-16, decimals=6)
+@example(x=0.5e-12, decimals=12)  # a tie: rounds to even
+@example(x=8191.999999999999, decimals=12)
+def test_an_amount_times_a_power_of_ten_in_int64_is_the_digits_one(x, decimals):
+    """``_nearest_scaled`` (the grid amounts' int64 path of ``_scaled_amount``) against
+    ``_round_scaled`` (digits) and Python's exact ``round(Fraction(x) * 10**decimals)``."""
+    if not (2.0 ** (-10 - decimals) <= x < 2.0**53 / 10**decimals):
+        return
+    fraction, exponent = math.frexp(x)
+    value, _ = jit_amm._nearest_scaled(int(fraction * 2.0**53), 53 - exponent, decimals)
+    digits = np.empty(jit_amm.WIDTH, dtype=np.int64)
+    assert jit_amm._round_scaled(x, decimals, digits, jit_amm.workspace())
+    assert value == jit_amm.from_digits(digits) == round(Fraction(x) * 10**decimals)
