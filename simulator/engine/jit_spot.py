@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from simulator.jit import kernel as _jit
 
 # -- a planned swap: the columns of plan_step's ``out`` ----------------------------------------
@@ -131,78 +129,6 @@ def _record(out, count, market, who, base_in, amount, capped):
 def plan_step(reserve_usd, reserve_base, oi_long, oi_short, hedged, hedger_inventory,
               arb_inventory, exogenous_usd, t, permanent, transient, metaorder, params,
               scalars, impact_out, out):  # fmt: skip
-    """:func:`_plan` (see there)."""
-    return _plan(reserve_usd, reserve_base, oi_long, oi_short, hedged, hedger_inventory,
-                 arb_inventory, exogenous_usd, t, permanent, transient, metaorder, params,
-                 scalars, impact_out, out)  # fmt: skip
-
-
-# -- the mirror's packed arguments (a compiled call costs ~70 ns an array argument) -----------
-INVENTORY_PACK = ("hedged_base", "hedger_inventory", "arb_inventory")
-"""The parts of an inventories pack (:func:`inventory_pack`), in order: ``hedged`` (M,),
-``hedger_inventory`` (M, 2), ``arb_inventory`` (N, M, 2), one flat float64 array."""
-PLAN_HEADER = 3
-"""A plan pack (:func:`plan_pack`) starts with M, N (the arbitrageurs) and the rows of its
-``out``; then ``scalars``, ``params`` (M, 3), the impacts (3, M) and ``out`` (rows, 5)."""
-
-
-def inventory_pack(n_markets: int, n_arbs: int) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-    """A zeroed inventories pack and its parts (:data:`INVENTORY_PACK`: views of it)."""
-    m, n = n_markets, n_arbs
-    pack = np.zeros(3 * m + 2 * n * m)
-    return pack, (pack[:m], pack[m : 3 * m].reshape(m, 2), pack[3 * m :].reshape(n, m, 2))
-
-
-def plan_pack(params: np.ndarray, scalars: np.ndarray, n_arbs: int,
-              capacity: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:  # fmt: skip
-    """A plan pack (:data:`PLAN_HEADER`) holding ``params`` and ``scalars``, its impacts
-    zeroed, and its parts by name (views): ``params``, ``scalars``, ``impact``, ``out``."""
-    m, k = len(params), len(scalars)
-    pack = np.zeros(PLAN_HEADER + k + 6 * m + capacity * len(SWAP_COLUMNS))
-    pack[:PLAN_HEADER] = (m, n_arbs, capacity)
-    i = PLAN_HEADER
-    parts = {"scalars": pack[i : i + k]}
-    i += k
-    parts["params"] = pack[i : i + 3 * m].reshape(m, 3)
-    i += 3 * m
-    parts["impact"] = pack[i : i + 3 * m].reshape(3, m)
-    i += 3 * m
-    parts["out"] = pack[i:].reshape(capacity, len(SWAP_COLUMNS))
-    parts["params"][:] = params
-    parts["scalars"][:] = scalars
-    return pack, parts
-
-
-@_jit
-def plan_step_packed(reserve_usd, reserve_base, oi_long, oi_short, inventories,
-                     exogenous_usd, t, pack):  # fmt: skip
-    """:func:`plan_step` on an inventories pack (:func:`inventory_pack`) and a plan pack
-    (:func:`plan_pack`: the impacts in effect are read from, and the next step's written to,
-    its impacts' rows; the swaps to its ``out``)."""
-    m = int(pack[0])
-    n = int(pack[1])
-    capacity = int(pack[2])
-    k = len(SCALARS)
-    i = PLAN_HEADER
-    scalars = pack[i : i + k]
-    i += k
-    params = pack[i : i + 3 * m].reshape((m, 3))
-    i += 3 * m
-    impact = pack[i : i + 3 * m].reshape((3, m))
-    i += 3 * m
-    out = pack[i : i + capacity * 5].reshape((capacity, 5))
-    hedged = inventories[:m]
-    hedger_inventory = inventories[m : 3 * m].reshape((m, 2))
-    arb_inventory = inventories[3 * m : 3 * m + 2 * n * m].reshape((n, m, 2))
-    return _plan(reserve_usd, reserve_base, oi_long, oi_short, hedged, hedger_inventory,
-                 arb_inventory, exogenous_usd, t, impact[0], impact[1], impact[2], params,
-                 scalars, impact, out)  # fmt: skip
-
-
-@_jit
-def _plan(reserve_usd, reserve_base, oi_long, oi_short, hedged, hedger_inventory,
-          arb_inventory, exogenous_usd, t, permanent, transient, metaorder, params,
-          scalars, impact_out, out):  # fmt: skip
     """The spot phase's swaps of step ``t`` and the outside market's impact carried to the
     next step.
 
@@ -341,16 +267,11 @@ def lp_fallen(oracle_price_usd, peak_price_usd, withdrew, keep_fraction, out):
 
 __all__ = [
     "HEDGER",
-    "INVENTORY_PACK",
     "MARKET_PARAMS",
-    "PLAN_HEADER",
     "SCALARS",
     "SWAP_COLUMNS",
     "apply_fills",
     "lp_fallen",
-    "inventory_pack",
     "oi_after_closes",
-    "plan_pack",
     "plan_step",
-    "plan_step_packed",
 ]

@@ -934,7 +934,7 @@ def execute(rows, start, given, reserves, fee_bps, collateral, base, hedger, lev
     Returns ``(code, row)``: :data:`DONE`, or :data:`NEEDS_AMOUNT` / :data:`UNCOVERED` and
     the row at which it stopped (rows before it executed)."""
     ws = workspace()
-    touched = np.zeros(reserves.shape[0], dtype=np.int64)
+    touched = np.zeros(reserves.shape[0], dtype=np.bool_)
     code, row = _execute(rows, start, given, reserves, fee_bps, collateral, base, hedger,
                          hedged, hedger_inventory, arb_inventory, touched, ws,
                          flat_workspace())  # fmt: skip
@@ -944,71 +944,10 @@ def execute(rows, start, given, reserves, fee_bps, collateral, base, hedger, lev
     return code, row
 
 
-# -- packed arguments (a compiled call costs ~70 ns an array argument) ----------------------
-BOOK_HEADER = 2
-"""A book pack (:func:`book_pack`) starts with M (the pools) and A (the holders); then the
-pools' ``reserves`` (M, 2, WIDTH), ``fee_bps`` (M,), the holders' ``collateral`` (A, WIDTH)
-and ``base`` (A, M, WIDTH), and :func:`execute_packed`'s scratch: :func:`workspace`'s rows,
-:func:`flat_workspace`'s digits and the pools moved (M,)."""
-_WORKSPACE_SIZE = WORKSPACE_ROWS * (SCRATCH + 1)
-
-
-def book_pack(n_markets: int, n_holders: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """A zeroed book pack (:data:`BOOK_HEADER`) and its parts by name (views):
-    ``reserves``, ``fee_bps``, ``collateral``, ``base``."""
-    m, a, w = n_markets, n_holders, WIDTH
-    sizes = {"reserves": m * 2 * w, "fee_bps": m, "collateral": a * w, "base": a * m * w}
-    shapes = {"reserves": (m, 2, w), "fee_bps": (m,), "collateral": (a, w), "base": (a, m, w)}
-    pack = np.zeros(BOOK_HEADER + sum(sizes.values()) + _WORKSPACE_SIZE + FLAT + m, np.int64)
-    pack[:BOOK_HEADER] = (m, a)
-    parts, i = {}, BOOK_HEADER
-    for name, size in sizes.items():
-        parts[name] = pack[i : i + size].reshape(shapes[name])
-        i += size
-    return pack, parts
-
-
-@_jit
-def execute_packed(rows, start, given, book, levels, inventories):
-    """:func:`execute` on a book pack (:func:`book_pack`) and the spot agents' inventories
-    pack (:func:`simulator.engine.jit_spot.inventory_pack`'s layout: ``hedged`` (M,),
-    ``hedger_inventory`` (M, 2), ``arb_inventory`` (N, M, 2); the hedger's tokens at row
-    N), no allocation."""
-    m = int(book[0])
-    a = int(book[1])
-    w = WIDTH
-    i = BOOK_HEADER
-    reserves = book[i : i + m * 2 * w].reshape((m, 2, w))
-    i += m * 2 * w
-    fee_bps = book[i : i + m]
-    i += m
-    collateral = book[i : i + a * w].reshape((a, w))
-    i += a * w
-    base = book[i : i + a * m * w].reshape((a, m, w))
-    i += a * m * w
-    ws = book[i : i + _WORKSPACE_SIZE].reshape((WORKSPACE_ROWS, SCRATCH + 1))
-    i += _WORKSPACE_SIZE
-    flat = book[i : i + FLAT]
-    i += FLAT
-    touched = book[i : i + m]
-    for k in range(m):
-        touched[k] = 0
-    n = (inventories.shape[0] - 3 * m) // (2 * m) if m > 0 else 0
-    hedged = inventories[:m]
-    hedger_inventory = inventories[m : 3 * m].reshape((m, 2))
-    arb_inventory = inventories[3 * m : 3 * m + 2 * n * m].reshape((n, m, 2))
-    code, row = _execute(rows, start, given, reserves, fee_bps, collateral, base, n, hedged,
-                         hedger_inventory, arb_inventory, touched, ws, flat)  # fmt: skip
-    for k in range(m):  # the levels of the pools that moved, once
-        if touched[k]:
-            _set_levels(reserves, levels, k, ws)
-    return code, row
-
-
 @_jit
 def _execute(rows, start, given, reserves, fee_bps, collateral, base, hedger, hedged,
              hedger_inventory, arb_inventory, touched, ws, flat):  # fmt: skip
-    """:func:`execute`'s swaps, the markets they moved marked (1) in ``touched``."""
+    """:func:`execute`'s swaps, the markets they moved marked in ``touched``."""
     amount = np.empty(WIDTH, dtype=np.int64)
     out = np.empty(WIDTH, dtype=np.int64)
     grown = np.empty(WIDTH, dtype=np.int64)
@@ -1043,7 +982,7 @@ def _execute(rows, start, given, reserves, fee_bps, collateral, base, hedger, he
             _subtract(reserves[m, 1], out, reserves[m, 1], WIDTH)
             d_usd = -_quotient_float(amount, USD_DECIMALS, ws)
             d_base = _quotient_float(out, BASE_DECIMALS, ws)
-        touched[m] = 1
+        touched[m] = True
         if who < 0:
             hedger_inventory[m, 0] += d_usd
             hedger_inventory[m, 1] += d_base
@@ -1082,15 +1021,12 @@ def fits(value: int) -> bool:
 
 
 __all__ = [
-    "BOOK_HEADER",
     "DONE",
     "NEEDS_AMOUNT",
     "SHIFT",
     "UNCOVERED",
     "WIDTH",
-    "book_pack",
     "execute",
-    "execute_packed",
     "fits",
     "from_digits",
     "quotient_float",

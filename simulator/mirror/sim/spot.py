@@ -229,20 +229,16 @@ class SpotBook:
         ):
             self._hold(ints)
             return
-        n_markets = len(ints.reserve_collateral)
+        n_markets, width = len(ints.reserve_collateral), jit_amm.WIDTH
         self.holders = holders
         self._row = {h: i for i, h in enumerate(holders)}
-        self._pack, parts = jit_amm.book_pack(n_markets, len(holders))
-        """The digits in one array (:func:`~simulator.mirror.jit_amm.book_pack`): the
-        reserves, fees and balances below are its parts."""
-        self.reserves = parts["reserves"]
+        self.reserves = np.zeros((n_markets, 2, width), dtype=np.int64)
         for m in range(n_markets):
             jit_amm.to_digits(ints.reserve_collateral[m], self.reserves[m, 0])
             jit_amm.to_digits(ints.reserve_base[m], self.reserves[m, 1])
-        self.fee_bps = parts["fee_bps"]
-        self.fee_bps[:] = ints.fee_bps
-        self.collateral = parts["collateral"]
-        self.base = parts["base"]
+        self.fee_bps = np.array(ints.fee_bps, dtype=np.int64)
+        self.collateral = np.zeros((len(holders), width), dtype=np.int64)
+        self.base = np.zeros((len(holders), n_markets, width), dtype=np.int64)
         for h, v in ints.collateral.items():
             jit_amm.to_digits(v, self.collateral[self._row[h]])
         for (h, m), v in ints.base.items():
@@ -429,11 +425,9 @@ def run_phase(ctx: Context, s: EngineState, book: SpotBook, t: int, inputs: dict
     memo = ctx.memo
     tab = memo[_PHASE_MEMO] if _PHASE_MEMO in memo else _PhaseTab.of(ctx)
     permanent, transient, metaorder = tab.impact_rows
-    hedged, hedger_inventory, arb_inventory = tab.inventory_parts
     if not (
         s.permanent_log_impact is permanent and s.transient_log_impact is transient
-        and s.metaorder_sale_usd is metaorder and s.hedged_base is hedged
-        and s.hedger_inventory is hedger_inventory and s.arb_inventory is arb_inventory
+        and s.metaorder_sale_usd is metaorder
     ):  # fmt: skip
         tab.bind(s)
     reserve_usd, reserve_base = inputs["amm_reserve_usd"], inputs["amm_reserve_base"]
@@ -448,32 +442,20 @@ def run_phase(ctx: Context, s: EngineState, book: SpotBook, t: int, inputs: dict
             np.asarray(x, dtype=np.float64) for x in (reserve_usd, reserve_base, oi_long, oi_short)
         )
     out = tab.out
-    if tab.packed:  # the state's inventories are the pack's parts
-        count = jit_spot.plan_step_packed(
-            reserve_usd, reserve_base, oi_long, oi_short, tab.inventories, ctx.exogenous_usd,
-            t, tab.pack,
-        )  # fmt: skip
-    else:
-        count = jit_spot.plan_step(
-            reserve_usd, reserve_base, oi_long, oi_short, s.hedged_base, s.hedger_inventory,
-            s.arb_inventory if tab.arbitrage else s.arb_inventory[:0], ctx.exogenous_usd, t,
-            permanent, transient, metaorder, tab.params, tab.scalars, tab.impact, out,
-        )  # fmt: skip
+    count = jit_spot.plan_step(
+        reserve_usd, reserve_base, oi_long, oi_short, s.hedged_base, s.hedger_inventory,
+        s.arb_inventory if tab.arbitrage else s.arb_inventory[:0], ctx.exogenous_usd, t,
+        permanent, transient, metaorder, tab.params, tab.scalars, tab.impact, out,
+    )  # fmt: skip
     if not count:
         return 0
     rows = out[:count]
     if book._ints is None and book._arbitrageurs is tab.arbitrageurs:  # holders checked
         # SpotBook.swap_rows' compiled call, inlined; what it leaves goes on through it
-        if tab.packed:
-            code, start = jit_amm.execute_packed(
-                rows, 0, book._no_amount, book._pack, book._levels, tab.inventories
-            )
-        else:
-            code, start = jit_amm.execute(
-                rows, 0, book._no_amount, book.reserves, book.fee_bps, book.collateral,
-                book.base, tab.n_arbitrageurs, book._levels, s.hedged_base, s.hedger_inventory,
-                s.arb_inventory,
-            )  # fmt: skip
+        code, start = jit_amm.execute(
+            rows, 0, book._no_amount, book.reserves, book.fee_bps, book.collateral, book.base,
+            tab.n_arbitrageurs, book._levels, s.hedged_base, s.hedger_inventory, s.arb_inventory,
+        )  # fmt: skip
         if code == jit_amm.DONE:
             return count
         rows = rows[start:]  # the rows before it executed
@@ -493,26 +475,15 @@ class _PhaseTab:
 
     def __init__(self, ctx: Context):
         c = engine_spot.kernel_constants(ctx)
-        self.arbitrage = bool(ctx.world.arbitrageurs)
-        self.arbitrageurs, self.hedger = ctx.world.arbitrageurs, ctx.world.hedger
-        self.n_arbitrageurs = len(self.arbitrageurs)
-        self.pack, parts = jit_spot.plan_pack(c.params, c.scalars, self.n_arbitrageurs, c.capacity)
-        """The plan's pack (:func:`~simulator.engine.jit_spot.plan_pack`): ``params``,
-        ``scalars``, ``impact`` and ``out`` are its parts."""
-        self.params, self.scalars = parts["params"], parts["scalars"]
-        self.out = parts["out"]
-        self.impact = parts["impact"]
+        self.params, self.scalars = c.params, c.scalars
+        self.out = np.empty((c.capacity, len(jit_spot.SWAP_COLUMNS)))
+        self.impact = np.zeros((3, len(c.params)))
         self.impact_rows = tuple(self.impact)
         """:attr:`impact`'s rows (permanent, transient, metaorder), made once: the state's
         impact arrays are these (checked by identity)."""
-        self.inventories, self.inventory_parts = jit_spot.inventory_pack(
-            len(c.params), self.n_arbitrageurs
-        )
-        """The spot agents' inventories' pack (:func:`~simulator.engine.jit_spot.
-        inventory_pack`): the state's ``hedged_base``, ``hedger_inventory`` and
-        ``arb_inventory`` are its parts (checked by identity) where their shapes are the
-        parts' (:attr:`packed`)."""
-        self.packed = False
+        self.arbitrage = bool(ctx.world.arbitrageurs)
+        self.arbitrageurs, self.hedger = ctx.world.arbitrageurs, ctx.world.hedger
+        self.n_arbitrageurs = len(self.arbitrageurs)
 
     @classmethod
     def of(cls, ctx: Context) -> _PhaseTab:
@@ -520,21 +491,11 @@ class _PhaseTab:
         return tab
 
     def bind(self, s: EngineState) -> None:
-        """Make ``s``'s impact arrays :attr:`impact`'s rows, and its spot agents' inventories
-        :attr:`inventories`' parts where they have the parts' shapes, with their values."""
+        """Make ``s``'s impact arrays :attr:`impact`'s rows, with their values."""
         names = ("permanent_log_impact", "transient_log_impact", "metaorder_sale_usd")
         for row, name in zip(self.impact_rows, names, strict=True):
             row[:] = getattr(s, name)
             setattr(s, name, row)
-        names = jit_spot.INVENTORY_PACK
-        self.packed = all(
-            getattr(s, name).shape == part.shape
-            for name, part in zip(names, self.inventory_parts, strict=True)
-        )
-        if self.packed:
-            for part, name in zip(self.inventory_parts, names, strict=True):
-                part[...] = getattr(s, name)
-                setattr(s, name, part)
 
 
 __all__ = [
