@@ -20,6 +20,13 @@ the sender's tokens reverted, the agents' float inventories moved by the fill (`
 integers over 1e6 / 1e18, correctly rounded as Python divides ints: :func:`quotient_float`),
 the pools' float levels (USD, base units, price) rewritten.
 
+The common operands take int64 fast paths, each held to the digit form it skips
+(``tests/mirror/test_jit_amm_fast.py``): the swap on a flat scratch, without views or zeroed
+rows (:func:`_swap_at`); an integer over ``10**k`` below ``2**62·5**k`` by short division by
+``5**k`` (:func:`_quotient_short`, the long division by ``10**k`` kept above); an amount's
+integer on the grid in int64 (:func:`_nearest_scaled`), and a base amount's shortest decimal
+below 2**53 by int64 probes (:func:`_shortest_wad_short`, the digit probes kept above).
+
 An amount this module cannot convert to the chain's integer exactly (see
 :func:`scaled_amount`) stops :func:`execute` at that row (:data:`NEEDS_AMOUNT`): the caller
 converts it in Python and calls again from that row with the integer given.
