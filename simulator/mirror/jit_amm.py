@@ -20,6 +20,13 @@ the sender's tokens reverted, the agents' float inventories moved by the fill (`
 integers over 1e6 / 1e18, correctly rounded as Python divides ints: :func:`quotient_float`),
 the pools' float levels (USD, base units, price) rewritten.
 
+The common operands take int64 fast paths, each held to the digit form it skips
+(``tests/mirror/test_jit_amm_fast.py``): the swap on a flat scratch, without views or zeroed
+rows (:func:`_swap_at`); an integer over ``10**k`` below ``2**62·5**k`` by short division by
+``5**k`` (:func:`_quotient_short`, the long division by ``10**k`` kept above); an amount's
+integer on the grid in int64 (:func:`_nearest_scaled`), and a base amount's shortest decimal
+below 2**53 by int64 probes (:func:`_shortest_wad_short`, the digit probes kept above).
+
 An amount this module cannot convert to the chain's integer exactly (see
 :func:`scaled_amount`) stops :func:`execute` at that row (:data:`NEEDS_AMOUNT`): the caller
 converts it in Python and calls again from that row with the integer given.
@@ -53,6 +60,15 @@ USD_DECIMALS, BASE_DECIMALS = 6, 18
 
 _POWERS_OF_TEN = np.array([10.0**k for k in range(23)])
 """1e0 .. 1e22, exact floats."""
+_FIVES = np.array([5**k for k in range(19)], dtype=np.int64)
+"""5**0 .. 5**18 (below 2**42): the odd part of 10**k."""
+_FIVES_BITS = np.array([(5**k).bit_length() - 1 for k in range(19)], dtype=np.int64)
+"""``floor(log2(5**k))``: ``a`` of at most ``62 + _FIVES_BITS[k]`` bits is below
+``2**62·5**k``, so that ``a // 5**k`` fits 62 bits."""
+_TENS = np.array([10**k for k in range(19)], dtype=np.int64)
+"""10**0 .. 10**18."""
+_HALF = SHIFT // 2
+_HALF_MASK = (1 << _HALF) - 1
 
 
 # -- execute's return codes (a row index is returned with them) ---------------------------------
@@ -65,6 +81,9 @@ L_RESERVE_USD, L_RESERVE_BASE, L_PRICE = range(3)
 #: amount's correctly rounded multiple of 1e-12 (1e-6) (:func:`scaled_amount`): floats are
 #: closer than 1e-12 (1e-6) apart there (below 2**13, 2**33).
 _GRID_BELOW_BASE, _GRID_BELOW_USD = 8192.0, 8589934592.0
+#: From these amounts (by decimals: 2**(-10 − decimals)) up, a grid amount is scaled in int64
+#: (:func:`_nearest_scaled`: ``frexp``'s exponent ``>= -9 − decimals``).
+_INT64_SCALED_FROM = np.array([2.0 ** (-10 - d) for d in range(13)])
 #: Base amounts from 2**13 up to this one (2**62) are converted by their shortest decimal.
 _SHORTEST_BELOW_BASE = 4.611686018427388e18
 
@@ -283,12 +302,67 @@ def _pow10(k, out):
 
 @_jit
 def _quotient_float(a, k, ws):
-    """:func:`quotient_float` (rows 0-3 of ``ws``)."""
+    """:func:`quotient_float` (rows 0-3 of ``ws`` where the quotient by ``5**k`` would not fit
+    62 bits)."""
     n = _length(a, a.shape[0])
     if n == 0:
         return 0.0
     if n <= 2 and a[1] < (1 << 23):  # below 2**53: both exact floats, one correct rounding
         return float(a[0] + (a[1] << SHIFT)) / _POWERS_OF_TEN[k]
+    if k < _FIVES.shape[0] and _bit_length(a, n) <= 62 + _FIVES_BITS[k]:
+        return _quotient_short(a, n, k)
+    return _quotient_long(a, n, k, ws)
+
+
+@_jit
+def _quotient_short(a, n, k):
+    """:func:`quotient_float` for ``a < 2**62·5**k`` (``k <= 18``, ``a[:n]``): ``a / 10**k``
+    is ``(a / 5**k)·2**-k``, and a power of two scales a float exactly, so the float nearest
+    ``a / 5**k`` scaled by ``2**-k`` is the one nearest ``a / 10**k``. ``a // 5**k`` (below
+    2**62) by short division on halves of digits (a remainder below ``5**18 < 2**42`` times
+    2**15 stays below 2**57), extended by fraction bits (up to 20 at a time) to 55 or more
+    bits: its top 53, a rounding bit, and a sticky bit from the rest and the remainder."""
+    d = _FIVES[k]
+    rem = 0
+    q = 0
+    for i in range(n - 1, -1, -1):
+        digit = a[i]
+        t = (rem << _HALF) | (digit >> _HALF)
+        h = t // d
+        rem = t - h * d
+        q = (q << _HALF) | h
+        t = (rem << _HALF) | (digit & _HALF_MASK)
+        h = t // d
+        rem = t - h * d
+        q = (q << _HALF) | h
+    bits = 0
+    top = q
+    while top:
+        top >>= 1
+        bits += 1
+    extra = 55 - bits if bits < 55 else 0
+    left = extra
+    while left > 0:  # fraction bits: the remainder's binary expansion over d
+        step = 20 if left > 20 else left
+        t = rem << step
+        h = t // d
+        rem = t - h * d
+        q = (q << step) | h
+        left -= step
+    bits += extra
+    drop = bits - 54
+    top = q >> drop  # 54 bits: 53 and the rounding bit
+    sticky = rem != 0 or (q & ((1 << drop) - 1)) != 0
+    mantissa = top >> 1
+    if (top & 1) and (sticky or (mantissa & 1)):
+        mantissa += 1
+    return math.ldexp(float(mantissa), drop + 1 - extra - k)
+
+
+@_jit
+def _quotient_long(a, n, k, ws):
+    """:func:`quotient_float` by long division of ``a[:n]`` by ``10**k`` (rows 0-3 of
+    ``ws``)."""
     den = ws[0]
     _pow10(k, den)
     nd = _length(den, WIDTH)
@@ -460,6 +534,103 @@ def _round_ratio(y_mantissa, y_exponent, k, c, scratch, ws):
 
 
 @_jit
+def _nearest_scaled(mantissa, e2, k):
+    """``(c, |δ|)``: ``c`` the integer nearest ``mantissa·2**-e2·10**k`` (ties to even) and
+    ``δ = c·2**s − P`` its distance scaled by ``2**s``, for ``P = mantissa·5**k`` and ``s = e2
+    − k``, in int64: ``mantissa < 2**53``, ``0 <= k <= 13`` (``5**k < 2**31``), ``s <= 62``
+    and ``c`` below 2**62. ``P`` (below 2**84) is held as ``p1·2**32 + p0``."""
+    five = _FIVES[k]
+    low = (mantissa & 0xFFFFFFFF) * five  # below 2**63
+    p1 = (mantissa >> 32) * five + (low >> 32)
+    p0 = low & 0xFFFFFFFF
+    s = e2 - k
+    if s <= 0:
+        return (p1 << (32 - s)) | (p0 << -s), 0  # exact: an integer
+    if s <= 32:
+        q = (p1 << (32 - s)) | (p0 >> s)
+        r = p0 & ((1 << s) - 1)
+    else:
+        q = p1 >> (s - 32)
+        r = ((p1 & ((1 << (s - 32)) - 1)) << 32) | p0
+    half = 1 << (s - 1)
+    if r > half or (r == half and q & 1):
+        return q + 1, (1 << s) - r
+    return q, r
+
+
+@_jit
+def _round_back(mantissa, e2, k):
+    """For ``y = mantissa·2**-e2`` (``2**52 <= mantissa < 2**53``, ``0 <= e2 <= 40``, ``y >=
+    2**13``) and ``-20 <= k <= 13``: ``c``, the integer nearest ``y·10**k`` (ties to even,
+    :func:`_round_ratio`), and whether the decimal ``c·10**-k`` reads back as ``y``
+    (:func:`_rounds_back`: within half the gap ``2**-e2`` of ``y``, or at exactly half with
+    ``mantissa`` even), in int64.
+
+    ``k >= 0``: ``y·10**k = P / 2**s`` for ``P = mantissa·5**k`` (below 2**84, held as
+    ``p1·2**32 + p0``) and ``s = e2 − k``; ``c − y·10**k = δ / 2**s`` for ``δ = c·2**s − P``,
+    and half the gap times ``10**k`` is ``5**k / 2**(s + 1)``: ``c`` reads back when ``2|δ|``
+    is below ``5**k`` (or equal, ``mantissa`` even). ``k < 0`` (``j = −k``): ``c`` is the
+    integer nearest ``mantissa / (2**(e2 + j)·5**j)``; ``c·10**j − y`` is ``(X − mantissa)
+    / 2**e2`` for the integer ``X = c·10**j·2**e2``, within half the gap ``2**-e2`` only when
+    ``X`` is ``mantissa``."""
+    if k >= 0:
+        c, off = _nearest_scaled(mantissa, e2, k)
+        twice = 2 * off
+        five = _FIVES[k]
+        return c, twice < five or (twice == five and mantissa % 2 == 0)
+    j = -k
+    if e2 + j + _FIVES_BITS[j] >= 55:  # the divisor is above 2**54 > 2·mantissa: c is 0
+        return 0, False
+    divisor = (1 << (e2 + j)) * _FIVES[j]
+    q = mantissa // divisor
+    r = mantissa - q * divisor
+    if 2 * r > divisor or (2 * r == divisor and q & 1):
+        q += 1
+    return q, q * _TENS[j] << e2 == mantissa
+
+
+@_jit
+def _shortest_wad_short(mantissa, e2, lead, out):
+    """:func:`_shortest_wad` for ``y = mantissa·2**-e2`` below 2**53 (``0 <= e2``): the same
+    probes, each by :func:`_round_back`; ``out[:WIDTH]`` the shortest decimal times 1e18."""
+    hi = 16 - lead
+    lo = -lead - 2
+    probe = hi - 1
+    best = 0
+    while hi - lo > 1:
+        c, back = _round_back(mantissa, e2, probe)
+        if back:
+            hi = probe
+            best = c
+        else:
+            lo = probe
+        probe = hi - 1 if hi > 14 - lead else (lo + hi) // 2
+    if hi == 16 - lead:
+        best, _ = _round_back(mantissa, e2, hi)
+    for i in range(WIDTH):
+        out[i] = 0
+    out[0] = best & MASK
+    out[1] = (best >> SHIFT) & MASK
+    n = 2
+    left = 18 - hi
+    while left > 0:  # times 10**(18 - hi), at most 10**9 a digit product
+        step = 9 if left >= 9 else left
+        carry = 0
+        for i in range(n):
+            t = out[i] * _TENS[step] + carry
+            out[i] = t & MASK
+            carry = t >> SHIFT
+        while carry:
+            if n == WIDTH:
+                return False
+            out[n] = carry & MASK
+            carry >>= SHIFT
+            n += 1
+        left -= step
+    return True
+
+
+@_jit
 def _shortest_wad(y, out, ws):
     """``out[:WIDTH]`` = ``to_wad(y)`` for a float ``2**13 <= y < 2**62``: the shortest
     decimal that reads back as ``y`` (``repr``: the nearest of the shortest), times 1e18 (an
@@ -474,6 +645,15 @@ def _shortest_wad(y, out, ws):
     while lead < 22 and y >= _POWERS_OF_TEN[lead]:
         lead += 1
     lead -= 1  # 10**lead <= y < 10**(lead + 1)
+    if e <= 0:  # y below 2**53: every probe in int64 (_round_back)
+        return _shortest_wad_short(mantissa, -e, lead, out)
+    return _shortest_wad_long(mantissa, e, lead, out, ws)
+
+
+@_jit
+def _shortest_wad_long(mantissa, e, lead, out, ws):
+    """:func:`_shortest_wad` of ``y = mantissa·2**e`` (``10**lead <= y < 10**(lead + 1)``)
+    in digits (any ``e``; rows 0-10 of ``ws``)."""
     scratch = ws[0:9]
     c = ws[9]
     best = ws[10]
@@ -550,6 +730,15 @@ def _scaled_amount(base_in, amount_in, capped, out, ws):
         out[0] = value & MASK
         out[1] = (value >> SHIFT) & MASK
         out[2] = value >> (2 * SHIFT)
+    elif amount_in >= _INT64_SCALED_FROM[decimals]:
+        # x·10**decimals (below 2**53) in int64: x = mantissa·2**-e2 with e2 − decimals <= 62
+        fraction, exponent = math.frexp(amount_in)
+        mantissa = np.int64(fraction * 9007199254740992.0)
+        value, _ = _nearest_scaled(mantissa, 53 - exponent, decimals)
+        for i in range(WIDTH):
+            out[i] = 0
+        out[0] = value & MASK
+        out[1] = (value >> SHIFT) & MASK
     elif not _round_scaled(amount_in, decimals, out, ws):
         return False
     if base_in:  # times 10**6: 12 decimals to the token's 18
@@ -565,45 +754,155 @@ def _scaled_amount(base_in, amount_in, capped, out, ws):
 # -- the swaps ------------------------------------------------------------------------------
 
 
+# The flat scratch of :func:`_swap_at` (:func:`flat_workspace`): offsets of its parts.
+_F_AFTER_FEE = 0  # amount·(10,000 − fee): WIDTH + 1 digits
+_F_NUM = 8  # amount after fee · R_out: 2·WIDTH + 1 digits
+_F_DEN = 20  # R_in·10,000 + amount after fee: WIDTH + 2 digits
+_F_VN = 28  # the divisor normalized: WIDTH + 2 digits
+_F_UN = 36  # the dividend normalized: 2·WIDTH + 2 digits
+_F_Q = 50  # the quotient: 2·WIDTH + 1 digits
+FLAT = 64
+"""Digits of :func:`flat_workspace`."""
+
+
 @_jit
-def _swap(base_in, amount, reserves, fee_bps, out, ws):
-    """The contract's ``swap`` of ``amount`` (digits) on ``reserves`` ((2, WIDTH):
-    collateral, base; unchanged): ``out`` = the output; returns the outcome
+def flat_workspace():
+    """The flat scratch digits of :func:`_swap_at`."""
+    return np.zeros(FLAT, dtype=np.int64)
+
+
+@_jit
+def _swap_at(base_in, amount, reserves, m, fee_bps, out, w):
+    """The contract's ``swap`` of ``amount`` (digits) on pool ``m`` of ``reserves`` (M, 2,
+    WIDTH: collateral, base; unchanged): ``out`` = the output; returns the outcome
     (:data:`simulator.mirror.amm.OUTCOMES`' codes: 0 ok, 1 ZeroAmount, 2 NoLiquidity, 3
-    InsufficientOutput), or -1 where the reserve in would not fit :data:`WIDTH` digits."""
+    InsufficientOutput), or -1 where the reserve in would not fit :data:`WIDTH` digits.
+
+    ``amount·(10,000 − fee)·R_out // (R_in·10,000 + amount·(10,000 − fee))`` in the flat
+    scratch ``w`` (:data:`FLAT` digits, no views, each digit loop only as long as its
+    operands): Knuth's algorithm D without the remainder (a one-digit divisor by short
+    division)."""
     for i in range(WIDTH):
         out[i] = 0
-    if _is_zero(amount):
+    na = _length(amount, WIDTH)
+    if na == 0:
         return 1
-    if _is_zero(reserves[0]) or _is_zero(reserves[1]):
+    side_in = 1 if base_in else 0
+    side_out = 1 - side_in
+    n_in = WIDTH
+    while n_in > 0 and reserves[m, side_in, n_in - 1] == 0:
+        n_in -= 1
+    n_out = WIDTH
+    while n_out > 0 and reserves[m, side_out, n_out - 1] == 0:
+        n_out -= 1
+    if n_in == 0 or n_out == 0:
         return 2
-    r_in = reserves[1] if base_in else reserves[0]
-    r_out = reserves[0] if base_in else reserves[1]
-    after_fee = ws[0]
-    after_fee[:] = 0
-    _multiply_small(amount, WIDTH, BPS - fee_bps, after_fee)
-    na = _length(after_fee, WIDTH + 1)
-    no = _length(r_out, WIDTH)
-    num = ws[1]
-    _multiply(after_fee, na, r_out, no, num)
-    den = ws[2]
-    den[:] = 0
-    _multiply_small(r_in, WIDTH, BPS, den)
-    carry = _add(den, after_fee, den, WIDTH + 1)
-    den[WIDTH + 1] = carry
-    nd = _length(den, WIDTH + 2)
-    nn = _length(num, na + no)
+    # after fee = amount·(10,000 − fee)
+    factor = BPS - fee_bps
+    carry = 0
+    for i in range(na):
+        t = amount[i] * factor + carry
+        w[_F_AFTER_FEE + i] = t & MASK
+        carry = t >> SHIFT
+    w[_F_AFTER_FEE + na] = carry
+    if carry:
+        na += 1
+    while na > 0 and w[_F_AFTER_FEE + na - 1] == 0:
+        na -= 1
+    # num = after fee · R_out
+    nn = na + n_out
+    for i in range(nn):
+        w[_F_NUM + i] = 0
+    for i in range(na):
+        carry = 0
+        ai = w[_F_AFTER_FEE + i]
+        for j in range(n_out):
+            t = ai * reserves[m, side_out, j] + w[_F_NUM + i + j] + carry
+            w[_F_NUM + i + j] = t & MASK
+            carry = t >> SHIFT
+        w[_F_NUM + i + n_out] = carry
+    while nn > 0 and w[_F_NUM + nn - 1] == 0:
+        nn -= 1
+    # den = R_in·10,000 + after fee
+    nd = n_in if n_in > na else na
+    carry = 0
+    for i in range(nd):
+        t = carry
+        if i < n_in:
+            t += reserves[m, side_in, i] * BPS
+        if i < na:
+            t += w[_F_AFTER_FEE + i]
+        w[_F_DEN + i] = t & MASK
+        carry = t >> SHIFT
+    while carry:
+        w[_F_DEN + nd] = carry & MASK
+        carry >>= SHIFT
+        nd += 1
     if nn < nd:
         return 3  # the output rounds to zero
-    q, r = ws[3], ws[4]
-    q[:] = 0
-    r[:] = 0
-    _floor_divide(num, nn, den, nd, q, r, ws)
-    for i in range(WIDTH):
-        out[i] = q[i]
-    if _is_zero(out):
+    # q = num // den
+    nq = nn - nd + 1
+    if nd == 1:
+        d = w[_F_DEN]
+        rem = 0
+        for j in range(nn - 1, -1, -1):
+            t = (rem << SHIFT) + w[_F_NUM + j]
+            qd = t // d
+            w[_F_Q + j] = qd
+            rem = t - qd * d
+    else:
+        sh = 0
+        top = w[_F_DEN + nd - 1]
+        while top < (BASE >> 1):
+            top <<= 1
+            sh += 1
+        for i in range(nd - 1, 0, -1):
+            w[_F_VN + i] = ((w[_F_DEN + i] << sh) | (w[_F_DEN + i - 1] >> (SHIFT - sh))) & MASK
+        w[_F_VN] = (w[_F_DEN] << sh) & MASK
+        w[_F_UN + nn] = w[_F_NUM + nn - 1] >> (SHIFT - sh)
+        for i in range(nn - 1, 0, -1):
+            w[_F_UN + i] = ((w[_F_NUM + i] << sh) | (w[_F_NUM + i - 1] >> (SHIFT - sh))) & MASK
+        w[_F_UN] = (w[_F_NUM] << sh) & MASK
+        v1 = w[_F_VN + nd - 1]
+        v2 = w[_F_VN + nd - 2]
+        for j in range(nn - nd, -1, -1):
+            num = (w[_F_UN + j + nd] << SHIFT) + w[_F_UN + j + nd - 1]
+            qhat = num // v1
+            rhat = num - qhat * v1
+            while qhat >= BASE or qhat * v2 > (rhat << SHIFT) + w[_F_UN + j + nd - 2]:
+                qhat -= 1
+                rhat += v1
+                if rhat >= BASE:
+                    break
+            borrow = 0
+            for i in range(nd):
+                p = qhat * w[_F_VN + i]
+                t = w[_F_UN + i + j] - borrow - (p & MASK)
+                w[_F_UN + i + j] = t & MASK
+                borrow = (p >> SHIFT) - (t >> SHIFT)
+            t = w[_F_UN + j + nd] - borrow
+            w[_F_UN + j + nd] = t
+            if t < 0:  # qhat was one too large: add the divisor back
+                qhat -= 1
+                carry = 0
+                for i in range(nd):
+                    t = w[_F_UN + i + j] + w[_F_VN + i] + carry
+                    w[_F_UN + i + j] = t & MASK
+                    carry = t >> SHIFT
+                w[_F_UN + j + nd] = (w[_F_UN + j + nd] + carry) & MASK
+            w[_F_Q + j] = qhat
+    # the output is below R_out: at most WIDTH digits
+    zero = True
+    for i in range(nq if nq < WIDTH else WIDTH):
+        out[i] = w[_F_Q + i]
+        if out[i] != 0:
+            zero = False
+    if zero:
         return 3
-    if _add(r_in, amount, ws[5], WIDTH):
+    carry = 0  # whether R_in + amount leaves the digits
+    for i in range(WIDTH):
+        carry = (reserves[m, side_in, i] + amount[i] + carry) >> SHIFT
+    if carry:
         return -1
     return 0
 
@@ -644,7 +943,8 @@ def execute(rows, start, given, reserves, fee_bps, collateral, base, hedger, lev
     ws = workspace()
     touched = np.zeros(reserves.shape[0], dtype=np.bool_)
     code, row = _execute(rows, start, given, reserves, fee_bps, collateral, base, hedger,
-                         hedged, hedger_inventory, arb_inventory, touched, ws)  # fmt: skip
+                         hedged, hedger_inventory, arb_inventory, touched, ws,
+                         flat_workspace())  # fmt: skip
     for m in range(reserves.shape[0]):  # the levels of the pools that moved, once
         if touched[m]:
             _set_levels(reserves, levels, m, ws)
@@ -653,7 +953,7 @@ def execute(rows, start, given, reserves, fee_bps, collateral, base, hedger, lev
 
 @_jit
 def _execute(rows, start, given, reserves, fee_bps, collateral, base, hedger, hedged,
-             hedger_inventory, arb_inventory, touched, ws):  # fmt: skip
+             hedger_inventory, arb_inventory, touched, ws, flat):  # fmt: skip
     """:func:`execute`'s swaps, the markets they moved marked in ``touched``."""
     amount = np.empty(WIDTH, dtype=np.int64)
     out = np.empty(WIDTH, dtype=np.int64)
@@ -667,7 +967,7 @@ def _execute(rows, start, given, reserves, fee_bps, collateral, base, hedger, he
         elif not _scaled_amount(selling, rows[i, 3], rows[i, 4] > 0, amount, ws):
             return NEEDS_AMOUNT, i
         agent = hedger if who < 0 else who
-        outcome = _swap(selling, amount, reserves[m], fee_bps[m], out, ws)
+        outcome = _swap_at(selling, amount, reserves, m, fee_bps[m], out, flat)
         if outcome < 0:
             return UNCOVERED, i
         held = base[agent, m] if selling else collateral[agent]

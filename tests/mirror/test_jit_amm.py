@@ -34,6 +34,11 @@ def _digits(value: int) -> np.ndarray:
     return jit_amm.to_digits(value)
 
 
+def _swap(base_in, amount, reserves, fee, out, _ws=None):
+    """:func:`jit_amm._swap_at` on one pool's ``reserves`` (2, WIDTH)."""
+    return jit_amm._swap_at(base_in, amount, reserves[None], 0, fee, out, jit_amm.flat_workspace())
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_a_swap_gives_the_contracts_integers(seed):
     rng = random.Random(seed)
@@ -45,7 +50,7 @@ def test_a_swap_gives_the_contracts_integers(seed):
         base_in = rng.random() < 0.5
         want_out, want_rc, want_rb, want_outcome = amm.swap_int(base_in, amount, rc, rb, fee)
         reserves = np.stack([_digits(rc), _digits(rb)])
-        outcome = jit_amm._swap(base_in, _digits(amount), reserves, fee, out, jit_amm.workspace())
+        outcome = _swap(base_in, _digits(amount), reserves, fee, out)
         assert outcome == want_outcome, (base_in, amount, rc, rb, fee)
         assert jit_amm.from_digits(out) == want_out, (base_in, amount, rc, rb, fee)
 
@@ -54,9 +59,9 @@ def test_a_swap_whose_reserve_would_leave_the_digits_is_not_executed():
     out = np.empty(jit_amm.WIDTH, dtype=np.int64)
     reserves = np.stack([_digits(10**12), _digits(TOP - 1)])
     ws = jit_amm.workspace()
-    assert jit_amm._swap(True, _digits(2**120), reserves, 30, out, ws) == -1
-    assert jit_amm._swap(True, _digits(1), reserves, 30, out, ws) == amm.INSUFFICIENT_OUTPUT
-    assert jit_amm._swap(False, _digits(10**6), reserves, 30, out, ws) == amm.OK
+    assert _swap(True, _digits(2**120), reserves, 30, out, ws) == -1
+    assert _swap(True, _digits(1), reserves, 30, out, ws) == amm.INSUFFICIENT_OUTPUT
+    assert _swap(False, _digits(10**6), reserves, 30, out, ws) == amm.OK
 
 
 @pytest.mark.parametrize("decimals", [6, 18])
