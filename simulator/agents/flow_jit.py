@@ -627,16 +627,23 @@ def plan_before(
         short_close[m] = 0.0
     n_close = 0
     n_eligible = 0
+    # The slots' rows are ascending; when they are also contiguous (the slots follow the
+    # opening book), a slot's row is the first one's plus its place: no gather.
+    r0 = rows[0] if len(rows) else 0
+    off = 0
+    for j in range(len(rows)):
+        off |= rows[j] - (r0 + j)
+    contiguous = off == 0
     for j in range(len(rows)):
         k = kind[j]
         if k < 0:
             continue
-        r = rows[j]
+        r = r0 + j if contiguous else rows[j]
         p = price[market[j]]
         read = read_price[r]
         size = size_base[r]
-        equity = equity_usd[r] + np.float64(side[r]) * size * (p - read)
         if size > 0:
+            equity = equity_usd[r] + np.float64(side[r]) * size * (p - read)
             if own_units:
                 healthy = equity > maintenance_usd[r] * (p / read)
             else:
@@ -657,12 +664,13 @@ def plan_before(
                 short_close[m] += size * (1.0 if side[r] == -1 else 0.0)
         elif size == 0:
             step = outcome_step[r]
-            ready = outcome[r] == idle or (step >= 0 and t >= step + cooldown[j])
-            if ready and equity >= min_equity:
-                eligible[n_eligible] = j
-                carried[j] = equity
-                last_side[j] = side[r] if opens[r] > 0 else 0
-                n_eligible += 1
+            if outcome[r] == idle or (step >= 0 and t >= step + cooldown[j]):  # may enter
+                equity = equity_usd[r] + np.float64(side[r]) * size * (p - read)
+                if equity >= min_equity:
+                    eligible[n_eligible] = j
+                    carried[j] = equity
+                    last_side[j] = side[r] if opens[r] > 0 else 0
+                    n_eligible += 1
     iparams[I_N_CLOSE] = n_close
     iparams[I_N_ELIGIBLE] = n_eligible
     _intensity(km, lam, kinds, params, iparams, logs, feed, funding_rate, t, markets)
@@ -821,6 +829,10 @@ def _plan_opens(slots, codes, kinds, params, iparams, work, km, markets, feed, t
         fill[g] = first
         if counts[g] > 0:
             first += available[g]
+    n_slots = len(rows)
+    pos = 0  # the doubles of words drawn (draws)
+    # One walk of the eligible slots (in slot order): each group's bucket, and with draws the
+    # keys of the groups choosing among their slots.
     for e in range(n_eligible):
         j = eligible[e]
         picked[j] = 0
@@ -828,13 +840,7 @@ def _plan_opens(slots, codes, kinds, params, iparams, work, km, markets, feed, t
         if counts[g] > 0:
             members[fill[g]] = j
             fill[g] += 1
-    n_slots = len(rows)
-    pos = 0  # the doubles of words drawn (draws)
-    if draws:  # the keys the groups choosing among their slots read, in slot order
-        for e in range(n_eligible):
-            j = eligible[e]
-            g = group[j]
-            if 0 < counts[g] < available[g]:
+            if draws and counts[g] < available[g]:
                 keys[j] = uniform_at(words, pos, WORK_KEY * n_slots + j)
                 pos = WORK_KEY * n_slots + j + 1
     n_open = 0
