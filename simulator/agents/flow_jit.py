@@ -33,7 +33,10 @@ cannot change the exit step (:data:`HOLD_MARGIN`; else numpy's, :func:`recheck_e
 numpy's; ``tests/engine/test_flow_plan_compute.py`` holds the kernels to their form before
 session 29 made them cheaper (``tests/engine/flow_jit_reference.py``: nothing allocated a step,
 the picks over the eligible slots only, both volatility windows in one two-pass walk four
-markets at a time, PCG64 skips by a constant jump table).
+markets at a time, PCG64 skips by a constant jump table; session 30: contiguous slots' rows
+read without a gather, a flat slot's equity only when it may enter, the groups' eligible
+counts and the picks' reset in the slot pass, the buckets and keys in one walk, a step's few
+opens ordered from the buckets).
 
 Self-contained on purpose: numba's on-disk cache is invalidated by an edit of the file of the
 function it compiled only, not of another module's functions it calls.
@@ -607,7 +610,10 @@ def plan_before(
     eligible = slots[STEP_ELIGIBLE]
     close_slots = slots[STEP_CLOSE]
     last_side = slots[STEP_LAST_SIDE]
+    group = slots[SLOT_GROUP]
     close_reason = codes[CODE_CLOSE_REASON]
+    picked = codes[CODE_PICKED]
+    available = km[KM_AVAILABLE]
     ticket = work[WORK_TICKET]
     carried = work[WORK_EQUITY]
     take_profit = kinds[KIND_TAKE_PROFIT]
@@ -625,6 +631,8 @@ def plan_before(
     for m in range(markets.shape[1]):
         long_close[m] = 0.0
         short_close[m] = 0.0
+    for g in range(available.shape[0]):
+        available[g] = 0
     n_close = 0
     n_eligible = 0
     # The slots' rows are ascending; when they are also contiguous (the slots follow the
@@ -670,6 +678,8 @@ def plan_before(
                     eligible[n_eligible] = j
                     carried[j] = equity
                     last_side[j] = side[r] if opens[r] > 0 else 0
+                    picked[j] = 0
+                    available[group[j]] += 1
                     n_eligible += 1
     iparams[I_N_CLOSE] = n_close
     iparams[I_N_ELIGIBLE] = n_eligible
@@ -728,6 +738,9 @@ def round12(x):
     return np.rint(x * 1e12) / 1e12
 
 
+#: Opens up to which :func:`plan_after` orders them by insertion from the groups' buckets
+#: rather than by a walk of every eligible slot.
+_SORT_MAX = 32
 #: Arrivals of a group up to which :func:`plan_after` picks its slots by repeated scans for
 #: the smallest key rather than by sorting the group's keys (a step's groups take one or two).
 _SELECT_MAX = 4
@@ -809,13 +822,10 @@ def _plan_opens(slots, codes, kinds, params, iparams, work, km, markets, feed, t
     n_eligible = iparams[I_N_ELIGIBLE]
     n_markets = markets.shape[1]
     n_groups = len(counts)
-    for g in range(n_groups):
+    for g in range(n_groups):  # (each group's eligible slots: plan_before's)
         counts[g] = 0
-        available[g] = 0
     for i in range(iparams[I_N_ACTIVE]):
         counts[km[KM_ACTIVE, i]] = km[KM_DRAWN, i]
-    for e in range(n_eligible):
-        available[group[eligible[e]]] += 1
     any_unfilled = False
     for g in range(n_groups):
         short = counts[g] - available[g]
@@ -835,7 +845,6 @@ def _plan_opens(slots, codes, kinds, params, iparams, work, km, markets, feed, t
     # keys of the groups choosing among their slots.
     for e in range(n_eligible):
         j = eligible[e]
-        picked[j] = 0
         g = group[j]
         if counts[g] > 0:
             members[fill[g]] = j
@@ -864,12 +873,27 @@ def _plan_opens(slots, codes, kinds, params, iparams, work, km, markets, feed, t
         order = np.argsort(group_keys, kind="mergesort")  # stable: ties in row order
         for i in range(wanted):
             picked[members[first + order[i]]] = 1
-    i = 0
-    for e in range(n_eligible):  # the opens in slot order (all eligible)
-        j = eligible[e]
-        if picked[j]:
-            open_slots[i] = j
-            i += 1
+    if n_open <= _SORT_MAX:  # the opens in slot order: the picked of the groups' buckets
+        i = 0
+        for g in range(n_groups):
+            if counts[g] <= 0:
+                continue
+            for b in range(start[g], fill[g]):
+                j = members[b]
+                if picked[j]:
+                    at = i  # insertion in slot order
+                    while at > 0 and open_slots[at - 1] > j:
+                        open_slots[at] = open_slots[at - 1]
+                        at -= 1
+                    open_slots[at] = j
+                    i += 1
+    else:
+        i = 0
+        for e in range(n_eligible):  # the opens in slot order (all eligible)
+            j = eligible[e]
+            if picked[j]:
+                open_slots[i] = j
+                i += 1
     if draws:  # the opens' leverage, holding-time and side uniforms, then past the step's
         for d in (WORK_LEVERAGE, WORK_HOLD, WORK_SIDE):
             for i in range(n_open):
