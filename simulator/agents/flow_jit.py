@@ -34,9 +34,9 @@ numpy's; ``tests/engine/test_flow_plan_compute.py`` holds the kernels to their f
 session 29 made them cheaper (``tests/engine/flow_jit_reference.py``: nothing allocated a step,
 the picks over the eligible slots only, both volatility windows in one two-pass walk four
 markets at a time, PCG64 skips by a constant jump table; session 30: contiguous slots' rows
-read without a gather, a flat slot's equity only when it may enter, the groups' eligible
-counts and the picks' reset in the slot pass, the buckets and keys in one walk, a step's few
-opens ordered from the buckets).
+read without a gather, indexed as unsigned (no negative-index wraparound), a flat slot's
+equity only when it may enter, the groups' eligible counts and the picks' reset in the slot
+pass, the buckets and keys in one walk, a step's few opens ordered from the buckets).
 
 Self-contained on purpose: numba's on-disk cache is invalidated by an edit of the file of the
 function it compiled only, not of another module's functions it calls.
@@ -646,8 +646,8 @@ def plan_before(
         k = kind[j]
         if k < 0:
             continue
-        r = r0 + j if contiguous else rows[j]
-        p = price[market[j]]
+        r = np.uint64(r0 + j if contiguous else rows[j])  # a book row (>= 0): no wraparound
+        p = price[np.uint64(market[j])]
         read = read_price[r]
         size = size_base[r]
         if size > 0:
@@ -661,8 +661,8 @@ def plan_before(
             at_open = open_equity[r]
             stake = _nan_min(at_open, ticket[j])
             profit = equity - at_open
-            tp = profit >= take_profit[k] * stake
-            sl = -profit >= stop_loss[k] * stake
+            tp = profit >= take_profit[np.uint64(k)] * stake
+            sl = -profit >= stop_loss[np.uint64(k)] * stake
             if tp or sl or t >= exit_step[r]:
                 close_slots[n_close] = j
                 close_reason[n_close] = 0 if tp else (1 if sl else 2)
