@@ -601,7 +601,9 @@ def plan_before(
     ``slots[STEP_ELIGIBLE]``, its equity into ``work[WORK_EQUITY]``, its last side into
     ``slots[STEP_LAST_SIDE]``). Then the markets' signals and the intensity
     (:func:`_intensity`; ``logs[LOG_PRICE]`` must hold numpy's log of ``feed``'s rows to
-    ``t``). The counts go to ``iparams`` (``I_N_CLOSE``, ``I_N_ELIGIBLE``, ``I_N_ACTIVE``)."""
+    ``t``). The counts go to ``iparams`` (``I_N_CLOSE``, ``I_N_ELIGIBLE``, ``I_N_ACTIVE``), each
+    group's eligible slots to ``km[KM_AVAILABLE]``; the eligible slots' picks are reset
+    (``codes[CODE_PICKED]``), for :func:`plan_after`."""
     rows = slots[SLOT_ROW]
     kind = slots[SLOT_KIND]
     market = slots[SLOT_MARKET]
