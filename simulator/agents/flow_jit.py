@@ -33,7 +33,10 @@ cannot change the exit step (:data:`HOLD_MARGIN`; else numpy's, :func:`recheck_e
 numpy's; ``tests/engine/test_flow_plan_compute.py`` holds the kernels to their form before
 session 29 made them cheaper (``tests/engine/flow_jit_reference.py``: nothing allocated a step,
 the picks over the eligible slots only, both volatility windows in one two-pass walk four
-markets at a time, PCG64 skips by a constant jump table).
+markets at a time, PCG64 skips by a constant jump table; session 30: contiguous slots' rows
+read without a gather, indexed as unsigned (no negative-index wraparound), a flat slot's
+equity only when it may enter, the groups' eligible counts and the picks' reset in the slot
+pass, the buckets and keys in one walk, a step's few opens ordered from the buckets).
 
 Self-contained on purpose: numba's on-disk cache is invalidated by an edit of the file of the
 function it compiled only, not of another module's functions it calls.
@@ -598,7 +601,9 @@ def plan_before(
     ``slots[STEP_ELIGIBLE]``, its equity into ``work[WORK_EQUITY]``, its last side into
     ``slots[STEP_LAST_SIDE]``). Then the markets' signals and the intensity
     (:func:`_intensity`; ``logs[LOG_PRICE]`` must hold numpy's log of ``feed``'s rows to
-    ``t``). The counts go to ``iparams`` (``I_N_CLOSE``, ``I_N_ELIGIBLE``, ``I_N_ACTIVE``)."""
+    ``t``). The counts go to ``iparams`` (``I_N_CLOSE``, ``I_N_ELIGIBLE``, ``I_N_ACTIVE``), each
+    group's eligible slots to ``km[KM_AVAILABLE]``; the eligible slots' picks are reset
+    (``codes[CODE_PICKED]``), for :func:`plan_after`."""
     rows = slots[SLOT_ROW]
     kind = slots[SLOT_KIND]
     market = slots[SLOT_MARKET]
@@ -607,7 +612,10 @@ def plan_before(
     eligible = slots[STEP_ELIGIBLE]
     close_slots = slots[STEP_CLOSE]
     last_side = slots[STEP_LAST_SIDE]
+    group = slots[SLOT_GROUP]
     close_reason = codes[CODE_CLOSE_REASON]
+    picked = codes[CODE_PICKED]
+    available = km[KM_AVAILABLE]
     ticket = work[WORK_TICKET]
     carried = work[WORK_EQUITY]
     take_profit = kinds[KIND_TAKE_PROFIT]
@@ -625,18 +633,27 @@ def plan_before(
     for m in range(markets.shape[1]):
         long_close[m] = 0.0
         short_close[m] = 0.0
+    for g in range(available.shape[0]):
+        available[g] = 0
     n_close = 0
     n_eligible = 0
+    # The slots' rows are ascending; when they are also contiguous (the slots follow the
+    # opening book), a slot's row is the first one's plus its place: no gather.
+    r0 = rows[0] if len(rows) else 0
+    off = 0
+    for j in range(len(rows)):
+        off |= rows[j] - (r0 + j)
+    contiguous = off == 0
     for j in range(len(rows)):
         k = kind[j]
         if k < 0:
             continue
-        r = rows[j]
-        p = price[market[j]]
+        r = np.uint64(r0 + j if contiguous else rows[j])  # a book row (>= 0): no wraparound
+        p = price[np.uint64(market[j])]
         read = read_price[r]
         size = size_base[r]
-        equity = equity_usd[r] + np.float64(side[r]) * size * (p - read)
         if size > 0:
+            equity = equity_usd[r] + np.float64(side[r]) * size * (p - read)
             if own_units:
                 healthy = equity > maintenance_usd[r] * (p / read)
             else:
@@ -646,8 +663,8 @@ def plan_before(
             at_open = open_equity[r]
             stake = _nan_min(at_open, ticket[j])
             profit = equity - at_open
-            tp = profit >= take_profit[k] * stake
-            sl = -profit >= stop_loss[k] * stake
+            tp = profit >= take_profit[np.uint64(k)] * stake
+            sl = -profit >= stop_loss[np.uint64(k)] * stake
             if tp or sl or t >= exit_step[r]:
                 close_slots[n_close] = j
                 close_reason[n_close] = 0 if tp else (1 if sl else 2)
@@ -657,12 +674,15 @@ def plan_before(
                 short_close[m] += size * (1.0 if side[r] == -1 else 0.0)
         elif size == 0:
             step = outcome_step[r]
-            ready = outcome[r] == idle or (step >= 0 and t >= step + cooldown[j])
-            if ready and equity >= min_equity:
-                eligible[n_eligible] = j
-                carried[j] = equity
-                last_side[j] = side[r] if opens[r] > 0 else 0
-                n_eligible += 1
+            if outcome[r] == idle or (step >= 0 and t >= step + cooldown[j]):  # may enter
+                equity = equity_usd[r] + np.float64(side[r]) * size * (p - read)
+                if equity >= min_equity:
+                    eligible[n_eligible] = j
+                    carried[j] = equity
+                    last_side[j] = side[r] if opens[r] > 0 else 0
+                    picked[j] = 0
+                    available[group[j]] += 1
+                    n_eligible += 1
     iparams[I_N_CLOSE] = n_close
     iparams[I_N_ELIGIBLE] = n_eligible
     _intensity(km, lam, kinds, params, iparams, logs, feed, funding_rate, t, markets)
@@ -720,6 +740,9 @@ def round12(x):
     return np.rint(x * 1e12) / 1e12
 
 
+#: Opens up to which :func:`plan_after` orders them by insertion from the groups' buckets
+#: rather than by a walk of every eligible slot.
+_SORT_MAX = 32
 #: Arrivals of a group up to which :func:`plan_after` picks its slots by repeated scans for
 #: the smallest key rather than by sorting the group's keys (a step's groups take one or two).
 _SELECT_MAX = 4
@@ -801,13 +824,10 @@ def _plan_opens(slots, codes, kinds, params, iparams, work, km, markets, feed, t
     n_eligible = iparams[I_N_ELIGIBLE]
     n_markets = markets.shape[1]
     n_groups = len(counts)
-    for g in range(n_groups):
+    for g in range(n_groups):  # (each group's eligible slots: plan_before's)
         counts[g] = 0
-        available[g] = 0
     for i in range(iparams[I_N_ACTIVE]):
         counts[km[KM_ACTIVE, i]] = km[KM_DRAWN, i]
-    for e in range(n_eligible):
-        available[group[eligible[e]]] += 1
     any_unfilled = False
     for g in range(n_groups):
         short = counts[g] - available[g]
@@ -821,20 +841,17 @@ def _plan_opens(slots, codes, kinds, params, iparams, work, km, markets, feed, t
         fill[g] = first
         if counts[g] > 0:
             first += available[g]
+    n_slots = len(rows)
+    pos = 0  # the doubles of words drawn (draws)
+    # One walk of the eligible slots (in slot order): each group's bucket, and with draws the
+    # keys of the groups choosing among their slots.
     for e in range(n_eligible):
         j = eligible[e]
-        picked[j] = 0
         g = group[j]
         if counts[g] > 0:
             members[fill[g]] = j
             fill[g] += 1
-    n_slots = len(rows)
-    pos = 0  # the doubles of words drawn (draws)
-    if draws:  # the keys the groups choosing among their slots read, in slot order
-        for e in range(n_eligible):
-            j = eligible[e]
-            g = group[j]
-            if 0 < counts[g] < available[g]:
+            if draws and counts[g] < available[g]:
                 keys[j] = uniform_at(words, pos, WORK_KEY * n_slots + j)
                 pos = WORK_KEY * n_slots + j + 1
     n_open = 0
@@ -858,12 +875,27 @@ def _plan_opens(slots, codes, kinds, params, iparams, work, km, markets, feed, t
         order = np.argsort(group_keys, kind="mergesort")  # stable: ties in row order
         for i in range(wanted):
             picked[members[first + order[i]]] = 1
-    i = 0
-    for e in range(n_eligible):  # the opens in slot order (all eligible)
-        j = eligible[e]
-        if picked[j]:
-            open_slots[i] = j
-            i += 1
+    if n_open <= _SORT_MAX:  # the opens in slot order: the picked of the groups' buckets
+        i = 0
+        for g in range(n_groups):
+            if counts[g] <= 0:
+                continue
+            for b in range(start[g], fill[g]):
+                j = members[b]
+                if picked[j]:
+                    at = i  # insertion in slot order
+                    while at > 0 and open_slots[at - 1] > j:
+                        open_slots[at] = open_slots[at - 1]
+                        at -= 1
+                    open_slots[at] = j
+                    i += 1
+    else:
+        i = 0
+        for e in range(n_eligible):  # the opens in slot order (all eligible)
+            j = eligible[e]
+            if picked[j]:
+                open_slots[i] = j
+                i += 1
     if draws:  # the opens' leverage, holding-time and side uniforms, then past the step's
         for d in (WORK_LEVERAGE, WORK_HOLD, WORK_SIDE):
             for i in range(n_open):

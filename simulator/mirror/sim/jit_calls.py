@@ -997,13 +997,12 @@ def flow_step(init, start, n_close, close_slots, open_slots, open_side, open_siz
                 outs[k, c] = 0.0
         if missing:
             return -1
-    size = pf[P_SIZE]
     for k in range(start, n):
         slot = slots[k]
         a, m = slot_tab[slot, S_ACCOUNT], slot_tab[slot, S_MARKET]
         if a < 0 or python_checks[m]:
             return k
-        s = size[a, m]
+        s = pf[P_SIZE, a, m]
         if k < n_close:
             if s == 0:
                 return k
@@ -1012,21 +1011,137 @@ def flow_step(init, start, n_close, close_slots, open_slots, open_side, open_siz
             delta, isolated = deltas[k], False
             if delta == 0:
                 return k
-        out = outs[k]
-        code = trade(a, m, delta, isolated, 0.0, 0.0, True, False, True, now, block, params,
-                     tiers, mf, mi, pf, pi, isolated_flag, collateral, fn, out)  # fmt: skip
+        code = _flow_trade(a, m, delta, isolated, now, block, params, tiers, mf, mi, pf, pi,
+                           isolated_flag, collateral, fn, outs, k)  # fmt: skip
         if code != OK:
             return k
-        out[T_SIZE0], out[T_ISOLATED], out[T_DELTA] = s, 1.0 if isolated else 0.0, delta
+        outs[k, T_SIZE0], outs[k, T_ISOLATED], outs[k, T_DELTA] = s, 1.0 if isolated else 0.0, delta
         ok[k] = True
-        size1 = out[T_SIZE]
+        size1 = outs[k, T_SIZE]
         moves[k, M_ACCOUNT], moves[k, M_MARKET] = a, m
         moves[k, M_OPENED] = 1 if (s == 0 and size1 != 0) else (-1 if (s != 0 and size1 == 0)
                                                                  else 0)  # fmt: skip
-        acc[0] = acc[0] + out[T_FUNDING] - out[T_REALIZED]
-        if out[T_FEE] != 0:
-            acc[1] = acc[1] + out[T_FUND_ADD]
+        acc[0] = acc[0] + outs[k, T_FUNDING] - outs[k, T_REALIZED]
+        if outs[k, T_FEE] != 0:
+            acc[1] = acc[1] + outs[k, T_FUND_ADD]
     return n
+
+
+@_jit
+def _flow_trade(a, m, delta, isolated, now, block, params, tiers, mf, mi, pf, pi, isolated_flag,
+                collateral, fn, outs, k):  # fmt: skip
+    """:func:`trade` as :func:`flow_step` calls it (no margin delta, no price bound, its
+    checks and the stale check of the account's other cross positions made here), its results
+    into ``outs[k]``: the same arithmetic term by term, reading and writing the packed arrays
+    at their indices rather than through :func:`_views` (the views' reference counts were
+    most of a flow call's cost). ``tests/mirror/test_mirror_flow_trade.py`` holds
+    :func:`flow_step` to its form on :func:`trade`."""
+    size0, entry0 = pf[P_SIZE, a, m], pf[P_ENTRY, a, m]
+    if now - mi[I_UPDATED_AT, m] > mi[I_MAX_AGE, m]:
+        return STALE_PRICE
+    if size0 != 0 and isolated_flag[a, m] != isolated:
+        return WRONG_MARGIN_MODE
+    new_size = size0 + delta
+    adds_risk = abs(new_size) > abs(size0) or (new_size != 0 and (new_size > 0) != (size0 > 0))
+    li, si = fn[0, m], fn[1, m]
+    paid = _owed(size0, pf[P_SNAPSHOT, a, m], li, si)
+    col, mar = collateral[a], pf[P_MARGIN, a, m]
+    if isolated:
+        mar -= paid
+    else:
+        col -= paid
+    long_before, short_before = mf[F_LONG_OI, m], mf[F_SHORT_OI, m]
+    px = mf[F_PRICE, m]
+    fill = _fill_price(params[m, P_SKEW_SCALE], px, long_before - short_before, delta)
+    if fill == 0:
+        return INVALID_FILL_PRICE
+    size1, entry1, realized = _apply_fill(size0, entry0, delta, fill)
+    if isolated:
+        mar += realized
+    else:
+        col += realized
+    lo = long_before - size0 if size0 > 0 else long_before
+    so = short_before + size0 if size0 <= 0 else short_before
+    lo = lo + size1 if size1 > 0 else lo
+    so = so - size1 if size1 <= 0 else so
+    if lo > long_before and lo > mf[F_MAX_LONG_OI, m]:
+        outs[k, 0] = lo
+        return OI_CAP_LONG
+    if so > short_before and so > mf[F_MAX_SHORT_OI, m]:
+        outs[k, 0] = so
+        return OI_CAP_SHORT
+    fee = (abs(delta) * fill / _WAD) * params[m, P_TAKER_FEE_BPS] / _BPS
+    if isolated:
+        mar -= fee
+    else:
+        col -= fee
+    pat = pi[Q_PARTIAL_AT, a, m]
+    if size1 == 0:
+        pat = 0
+        if isolated:
+            if _below(mar, 0.0):
+                outs[k, 0] = mar
+                return CLOSE_MARGIN
+            col, mar = col + mar, 0.0
+    lo = 0.0 if abs(lo) <= 1e-12 * abs(long_before) else lo
+    so = 0.0 if abs(so) <= 1e-12 * abs(short_before) else so
+    snap = li if size1 >= 0 else si
+    # _checkAfterTrade on the values after the trade, none stored yet (:func:`trade`'s check of
+    # an isolated position left open is not reached: a close leaves none, an open is cross)
+    n = mf.shape[1]
+    for j in range(n):  # fresh_cross: the account's other cross positions (m's price is fresh)
+        if j != m and pf[P_SIZE, a, j] != 0 and not isolated_flag[a, j]:
+            if now - mi[I_UPDATED_AT, j] > mi[I_MAX_AGE, j]:
+                outs[k, 0] = j
+                return STALE_CROSS
+    need_initial = not isolated and adds_risk
+    check = not isolated
+    mark = not isolated and size1 != 0 and pat != 0
+    if check or mark:
+        ceq, cmm, cim = col, 0.0, 0.0
+        for j in range(n):
+            if j == m:
+                sj, ej, nj, ij, loj, soj = size1, entry1, snap, isolated, lo, so
+            else:
+                sj, ej, nj = pf[P_SIZE, a, j], pf[P_ENTRY, a, j], pf[P_SNAPSHOT, a, j]
+                ij, loj, soj = isolated_flag[a, j], mf[F_LONG_OI, j], mf[F_SHORT_OI, j]
+            if sj == 0 or ij:
+                continue
+            pj = mf[F_PRICE, j]
+            ceq += _upnl(sj, ej, pj) - _owed(sj, nj, fn[0, j], fn[1, j])
+            if mark:
+                cmm += _maintenance(params, tiers, j, sj, pj)
+            if need_initial:
+                cim += _initial(params, tiers, j, sj, pj, loj, soj)
+        required = cim if need_initial else 0.0
+        if check and _below(ceq, required):
+            outs[k, 0], outs[k, 1] = ceq, required
+            return INSUFFICIENT_MARGIN
+        if mark and not ceq < cmm:
+            pat = 0
+    # the trade's effects: market m's funding stored at now and its marks (_accrue_one)
+    if mi[I_LAST_FUNDING_TIME, m] != now:
+        mf[F_LONG_INDEX, m] = fn[0, m]
+        mf[F_SHORT_INDEX, m] = fn[1, m]
+        mf[F_RATE, m] = fn[2, m]
+        mi[I_LAST_FUNDING_TIME, m] = now
+    if mi[I_LAST_MARK_BLOCK, m] != block:
+        mf[F_PREVIOUS_MARK, m] = mf[F_LAST_MARK, m]
+        mi[I_LAST_MARK_BLOCK, m] = block
+    mf[F_LAST_MARK, m] = px
+    pf[P_SIZE, a, m], pf[P_ENTRY, a, m], pf[P_SNAPSHOT, a, m] = size1, entry1, snap
+    pf[P_MARGIN, a, m], isolated_flag[a, m] = mar, isolated
+    pi[Q_PARTIAL_AT, a, m] = pat
+    collateral[a] = col
+    mf[F_LONG_OI, m], mf[F_SHORT_OI, m] = lo, so
+    fund_add = 0.0
+    if fee != 0:
+        mf[F_FEES, m] = mf[F_FEES, m] + fee
+        fund_add = _whole_units(fee * params[m, P_INSURANCE_SHARE_BPS] / _BPS)
+    outs[k, T_FILL], outs[k, T_SIZE], outs[k, T_ENTRY] = fill, size1, entry1
+    outs[k, T_REALIZED], outs[k, T_FEE], outs[k, T_FUNDING] = realized, fee, paid
+    outs[k, T_FUND_ADD] = fund_add
+    return OK
 
 
 @_jit
