@@ -1180,6 +1180,26 @@ def keepers_pending(eq, mm, notional, notional_row, since, trade_rows, step, eve
 
 
 @_jit
+def _quiet_counts(eq, mm, notional, since, step, full, ratio):
+    """One branch-free pass over the units (vectorized: no list written): how many units
+    :func:`watch_rows` would list (``full``: every open unit), how many
+    :func:`track_liquidatable` would mark on these ``eq`` / ``mm``, and how many of its marks
+    would differ from ``since``."""
+    n_watch = 0
+    marked = 0
+    changed = 0
+    for u in range(notional.shape[0]):
+        s = since[u]
+        open_ = notional[u] > 0
+        n_watch += open_ & (full | (eq[u] < ratio * mm[u]) | (s >= 0))
+        started = s if s >= 0 else step
+        mark = started if open_ & (eq[u] < mm[u]) else -1
+        marked += mark >= 0
+        changed += mark != s
+    return n_watch, marked, changed
+
+
+@_jit
 def keepers_watch(eq, mm, notional, notional_row, since, trade_rows, step, everyone, plan,
                   consts, lean_t, fractions, out):  # fmt: skip
     """:func:`keepers_pending` with ``have_fn`` False, on the arrays it reads without a read
@@ -1187,14 +1207,31 @@ def keepers_watch(eq, mm, notional, notional_row, since, trade_rows, step, every
     ``lean_t`` the margin units' unit of row, rows by unit, unit start, isolated flags and
     the book's market of each row (:func:`_read_and_store`'s ``unit_t`` 0, 1, 2, 4, 6).
     Status 1 (units to read: call :func:`keepers_pending` with the funding at now) or 0 with
-    the pass done, as there."""
-    n_watch, n_touched, confirm = _pending_lists(
-        eq, mm, notional, notional_row, since, trade_rows, step, everyone, consts, lean_t[0],
-        lean_t[4], lean_t[3], fractions, out,
-    )  # fmt: skip
-    n_confirm = confirm.shape[0]
-    if n_confirm:
-        return 1, n_watch, n_touched, n_confirm, 0
+    the pass done, as there.
+
+    Most steps watch no unit (none near maintenance, none marked, no refresh) and mark none:
+    one vectorized pass counts the watch list and the marks first (:func:`_quiet_counts`).
+    With an empty watch list nothing is confirmed and the marks are of these ``eq`` /
+    ``mm``, so the lists' pass is the touched units alone and the marks' loop runs only when
+    a mark changes or some unit is marked (the plan then reads them); otherwise the pass of
+    :func:`keepers_pending` as it is."""
+    ratio = consts[0]
+    full = everyone or step % int(consts[4]) == 0
+    n_watch, marked, changed = _quiet_counts(eq, mm, notional, since, step, full, ratio)
+    if n_watch:
+        n_watch, n_touched, confirm = _pending_lists(
+            eq, mm, notional, notional_row, since, trade_rows, step, everyone, consts, lean_t[0],
+            lean_t[4], lean_t[3], fractions, out,
+        )  # fmt: skip
+        n_confirm = confirm.shape[0]
+        if n_confirm:
+            return 1, n_watch, n_touched, n_confirm, 0
+    else:  # no watch list, nothing confirmed: the touched units only
+        into, n_touched = _touched_units(trade_rows, lean_t[0], out[1])
+        if into.shape[0] != out.shape[1]:  # more calls than units
+            out[1, :n_touched] = into[:n_touched]
+        if not plan or not (marked or changed):
+            return 0, 0, n_touched, 0, 0
     if not plan:
         return 0, n_watch, n_touched, 0, 0
     take = _pending_plan(eq, mm, notional, notional_row, since, step, consts, lean_t[1],
