@@ -178,12 +178,20 @@ def trader_pass(
     if has_funding and has_scale and contiguous:
         floats = np.empty(3 * count + 2 * n)
         notional = floats[3 * count : 3 * count + n]
-        _gather_carry(rows[0], side, oracle_price, funding, margin_scale, work)
-        flagged = _carry_gathered(
-            side, size, equity_usd, maintenance_usd, read_price, read_funding, read_scale,
-            collateral_in, entry_price, wallet_usd, rows[3], rules[0], rules[1], work, flags,
-            equity, maintenance, notional,
-        )  # fmt: skip
+        if _scales_unit(margin_scale, read_scale):  # scale / read scale is 1.0: not gathered
+            _gather_carry(rows[0], side, oracle_price, funding, margin_scale, work, False)
+            flagged = _carry_gathered(
+                side, size, equity_usd, maintenance_usd, read_price, read_funding, read_scale,
+                collateral_in, entry_price, wallet_usd, rows[3], rules[0], rules[1], work, flags,
+                equity, maintenance, notional, False,
+            )  # fmt: skip
+        else:
+            _gather_carry(rows[0], side, oracle_price, funding, margin_scale, work, True)
+            flagged = _carry_gathered(
+                side, size, equity_usd, maintenance_usd, read_price, read_funding, read_scale,
+                collateral_in, entry_price, wallet_usd, rows[3], rules[0], rules[1], work, flags,
+                equity, maintenance, notional, True,
+            )  # fmt: skip
         if flagged == 0:  # most steps: no row decides, only the sums (no rows boxed)
             _unit_sums(rows[1], count, equity, maintenance, notional, floats)
             return floats[: 3 * count + n], None, 0
@@ -327,27 +335,51 @@ def top_ups_within(account, units, wallet_units):
 
 
 @_jit
-def _gather_carry(market, side, oracle_price, funding, margin_scale, work):
-    """Every row's market's oracle price, its side's funding index and its market's margin
-    scale, into ``work``'s three rows."""
+def _scales_unit(margin_scale, read_scale):
+    """Whether every market's margin scale and every row's read scale are 1.0 (the margin
+    scale's rest: no controller moved it): each row's ``scale / read scale`` is then exactly
+    1.0 and ``maintenance × 1.0`` is ``maintenance``, to the bit (NaN and -0.0 included), so
+    :func:`trader_pass` neither gathers the scales nor divides them. The rows' test is one
+    vectorized reduction."""
+    for m in range(margin_scale.shape[0]):
+        if margin_scale[m] != 1.0:
+            return False
+    unit = True
+    for i in range(read_scale.shape[0]):
+        unit &= read_scale[i] == 1.0
+    return unit
+
+
+@_jit
+def _gather_carry(market, side, oracle_price, funding, margin_scale, work, with_scale):
+    """Every row's market's oracle price, its side's funding index and, ``with_scale``, its
+    market's margin scale, into ``work``'s three rows."""
     price, index, scale = work[0], work[1], work[2]
-    for i in range(len(side)):
-        m = market[i]
-        price[i] = oracle_price[m]
-        index[i] = funding[m, 1 if side[i] < 0 else 0]
-        scale[i] = margin_scale[m]
+    if with_scale:
+        for i in range(len(side)):
+            m = market[i]
+            price[i] = oracle_price[m]
+            index[i] = funding[m, 1 if side[i] < 0 else 0]
+            scale[i] = margin_scale[m]
+    else:
+        for i in range(len(side)):
+            m = market[i]
+            price[i] = oracle_price[m]
+            index[i] = funding[m, 1 if side[i] < 0 else 0]
 
 
 @_jit
 def _carry_gathered(
     side, size, equity_usd, maintenance_usd, read_price, read_funding, read_scale,
     collateral_in, entry_price, wallet_usd, kind, threshold, top_up_base, work, flags,
-    equity, maintenance, notional,
+    equity, maintenance, notional, with_scale,
 ):  # fmt: skip
     """The engines' per-row terms on the gathered prices, funding indices and scales
-    (``work``), and every open row's decision before its unit's test (``flags``: 1 wants to
-    close and is above maintenance, 2 a top-up row under its ratio with at least 1 USD to
-    add, else 0), each a select, so that the loop is vectorized; returns how many rows it
+    (``work``; without ``with_scale`` the maintenance is not scaled: every scale and read
+    scale 1.0, :func:`_scales_unit`), and every open row's decision before its unit's test
+    (``flags``: 1 wants to close and is above maintenance, 2 a top-up row under its ratio
+    with at least 1 USD to add, else 0), each a select, so that the loop is vectorized
+    (called with a literal ``with_scale``: one loop each); returns how many rows it
     flags."""
     price, funding, scale = work[0], work[1], work[2]
     flagged = 0
@@ -359,7 +391,8 @@ def _carry_gathered(
         e = e - (funding[i] - read_funding[i]) * s
         equity[i] = e
         mm = p / read_price[i] * maintenance_usd[i]
-        mm = mm * (scale[i] / read_scale[i])
+        if with_scale:
+            mm = mm * (scale[i] / read_scale[i])
         maintenance[i] = mm
         notional[i] = s * p
         k = kind[i]
