@@ -22,7 +22,9 @@ callers are unchanged; the chain engine and the mirror both use them):
 - :func:`watch_rows`, :func:`liquidatable_since` (:func:`track_liquidatable` with its count),
   :func:`plan_rows`, :func:`unit_fractions`
   and :func:`deficit_bound_reached` -- the keepers' passes (:mod:`simulator.engine.keepers`,
-  :mod:`simulator.agents.keepers`).
+  :mod:`simulator.agents.keepers`); :func:`keepers_pending`, :func:`keepers_watch` (a step
+  that watches no unit: one vectorized count, :func:`_quiet_counts`, and no list) and
+  :func:`read_candidates` -- the keepers' segment of a fast mirror step.
 
 Each kernel is its numpy form's arithmetic term by term, in the same order per element, so
 that the floats are the same to the bit: numba without ``fastmath`` neither fuses a multiply
@@ -162,7 +164,9 @@ def trader_pass(
     scratch, overwritten.
 
     The engines' case (funding and scale, units contiguous) runs in three loops: the
-    markets' prices, funding indices and scales gathered per row (:func:`_gather_carry`);
+    markets' prices, funding indices and scales gathered per row (:func:`_gather_carry`;
+    no scale gathered nor divided when every market's scale and every row's read scale is
+    1.0, :func:`_scales_unit`: the maintenance × 1.0 is the maintenance, to the bit);
     every per-row term and each open row's decision before its unit's test in one
     branch-free loop (:func:`_carry_gathered`, vectorized: the same IEEE operations per
     element); then the unit sums as running sums (a unit's rows in row order from 0.0: the
