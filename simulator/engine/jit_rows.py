@@ -1028,9 +1028,74 @@ def units_health(units, account, isolated, market, params, tiers, price, pf, iso
 
 
 @_jit
+def _store_distinct(units, equity, maintenance, unit_t, trader_t, view_t):
+    """:func:`store_units` of distinct ``units`` (the keepers' lists: sorted and distinct),
+    on :func:`_read_and_store`'s tuples: every unit's place counts, so no map of the last
+    place of each unit (an array of every unit filled each call) is made, and the funding
+    index is read from the (M, 2) array where :func:`store_units` reads it flat (the same
+    value). The same floats, row by row, as :func:`store_units`; nothing written when a unit
+    is not one of the units."""
+    count = unit_t[3].shape[0]
+    for k in range(units.shape[0]):
+        if units[k] < 0 or units[k] >= count:
+            return
+    rows_by_unit, unit_start, market_of_row = unit_t[1], unit_t[2], unit_t[6]
+    maintenance_fraction, flags = unit_t[7], unit_t[8]
+    has_fraction, has_funding, has_scale = flags[0], flags[1], flags[2]
+    size, side, entry_price, collateral_in = trader_t[0], trader_t[1], trader_t[2], trader_t[3]
+    equity_out, maintenance_out, read_price_out = trader_t[4], trader_t[5], trader_t[6]
+    read_funding_out, read_scale_out = trader_t[7], trader_t[8]
+    prices, funding, margin_scale = view_t[0], view_t[1], view_t[2]
+    for k in range(units.shape[0]):
+        u = units[k]
+        first, last = unit_start[u], unit_start[u + 1]
+        pnl_sum = 0.0
+        weight_sum = 0.0
+        collateral_sum = 0.0
+        for j in range(first, last):
+            r = rows_by_unit[j]
+            m = market_of_row[r]
+            price = prices[m]
+            s = size[r]
+            pnl = np.float64(side[r]) * s * (price - entry_price[r]) if s > 0 else 0.0
+            weight = s * price
+            if has_fraction:
+                weight = weight * maintenance_fraction[m]
+            pnl_sum += pnl
+            weight_sum += weight
+            collateral_sum += collateral_in[r]
+        rows_in_unit = np.float64(last - first)
+        eq_u, mm_u = equity[k], maintenance[k]
+        for j in range(first, last):
+            r = rows_by_unit[j]
+            m = market_of_row[r]
+            price = prices[m]
+            s = size[r]
+            pnl = np.float64(side[r]) * s * (price - entry_price[r]) if s > 0 else 0.0
+            if collateral_sum > 0:
+                share = collateral_in[r] / collateral_sum
+            else:
+                share = 1.0 / rows_in_unit
+            equity_out[r] = share * (eq_u - pnl_sum) + pnl
+            if weight_sum > 0:
+                weight = s * price
+                if has_fraction:
+                    weight = weight * maintenance_fraction[m]
+                maintenance_out[r] = mm_u * weight / weight_sum
+            else:
+                maintenance_out[r] = share * mm_u
+            read_price_out[r] = price
+            if has_funding:
+                read_funding_out[r] = funding[m, 1 if side[r] < 0 else 0]
+            if has_scale:
+                read_scale_out[r] = margin_scale[m]
+
+
+@_jit
 def _read_and_store(units, unit_t, trader_t, view_t, venue_t, fn, params, tiers):
-    """:func:`units_health` of ``units`` written into their rows' views
-    (:func:`store_units`); the reads returned. ``unit_t``: the margin units' arrays
+    """:func:`units_health` of ``units`` (distinct: the keepers' lists) written into their
+    rows' views (:func:`_store_distinct`, :func:`store_units`' writes); the reads returned.
+    ``unit_t``: the margin units' arrays
     (unit of row, rows by unit, unit start, account, isolated, market, the book's market of
     each row, the markets' maintenance fractions or none, and the flags of :func:`store_units`
     (a maintenance fraction, the funding, the scale) as a bool array); ``trader_t``: the
@@ -1040,16 +1105,7 @@ def _read_and_store(units, unit_t, trader_t, view_t, venue_t, fn, params, tiers)
     price, packed position floats, isolated flags, collateral and ``at``."""
     eq, mm = units_health(units, unit_t[3], unit_t[4], unit_t[5], params, tiers, venue_t[0],
                           venue_t[1], venue_t[2], venue_t[3], fn, venue_t[4])  # fmt: skip
-    flags = unit_t[8]
-    index = view_t[1]
-    flat = np.empty(index.shape[0] * 2)
-    for m in range(index.shape[0]):
-        flat[2 * m] = index[m, 0]
-        flat[2 * m + 1] = index[m, 1]
-    store_units(units, eq, mm, unit_t[3].shape[0], unit_t[1], unit_t[2], trader_t[0],
-                trader_t[1], trader_t[2], trader_t[3], unit_t[6], view_t[0], flags[0],
-                unit_t[7], trader_t[4], trader_t[5], trader_t[6], flags[1], flat, trader_t[7],
-                flags[2], view_t[2], trader_t[8])  # fmt: skip
+    _store_distinct(units, eq, mm, unit_t, trader_t, view_t)
     return eq, mm
 
 
