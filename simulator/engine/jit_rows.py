@@ -22,7 +22,9 @@ callers are unchanged; the chain engine and the mirror both use them):
 - :func:`watch_rows`, :func:`liquidatable_since` (:func:`track_liquidatable` with its count),
   :func:`plan_rows`, :func:`unit_fractions`
   and :func:`deficit_bound_reached` -- the keepers' passes (:mod:`simulator.engine.keepers`,
-  :mod:`simulator.agents.keepers`).
+  :mod:`simulator.agents.keepers`); :func:`keepers_pending`, :func:`keepers_watch` (a step
+  that watches no unit: one vectorized count, :func:`_quiet_counts`, and no list) and
+  :func:`read_candidates` -- the keepers' segment of a fast mirror step.
 
 Each kernel is its numpy form's arithmetic term by term, in the same order per element, so
 that the floats are the same to the bit: numba without ``fastmath`` neither fuses a multiply
@@ -162,7 +164,9 @@ def trader_pass(
     scratch, overwritten.
 
     The engines' case (funding and scale, units contiguous) runs in three loops: the
-    markets' prices, funding indices and scales gathered per row (:func:`_gather_carry`);
+    markets' prices, funding indices and scales gathered per row (:func:`_gather_carry`;
+    no scale gathered nor divided when every market's scale and every row's read scale is
+    1.0, :func:`_scales_unit`: the maintenance × 1.0 is the maintenance, to the bit);
     every per-row term and each open row's decision before its unit's test in one
     branch-free loop (:func:`_carry_gathered`, vectorized: the same IEEE operations per
     element); then the unit sums as running sums (a unit's rows in row order from 0.0: the
@@ -178,12 +182,20 @@ def trader_pass(
     if has_funding and has_scale and contiguous:
         floats = np.empty(3 * count + 2 * n)
         notional = floats[3 * count : 3 * count + n]
-        _gather_carry(rows[0], side, oracle_price, funding, margin_scale, work)
-        flagged = _carry_gathered(
-            side, size, equity_usd, maintenance_usd, read_price, read_funding, read_scale,
-            collateral_in, entry_price, wallet_usd, rows[3], rules[0], rules[1], work, flags,
-            equity, maintenance, notional,
-        )  # fmt: skip
+        if _scales_unit(margin_scale, read_scale):  # scale / read scale is 1.0: not gathered
+            _gather_carry(rows[0], side, oracle_price, funding, margin_scale, work, False)
+            flagged = _carry_gathered(
+                side, size, equity_usd, maintenance_usd, read_price, read_funding, read_scale,
+                collateral_in, entry_price, wallet_usd, rows[3], rules[0], rules[1], work, flags,
+                equity, maintenance, notional, False,
+            )  # fmt: skip
+        else:
+            _gather_carry(rows[0], side, oracle_price, funding, margin_scale, work, True)
+            flagged = _carry_gathered(
+                side, size, equity_usd, maintenance_usd, read_price, read_funding, read_scale,
+                collateral_in, entry_price, wallet_usd, rows[3], rules[0], rules[1], work, flags,
+                equity, maintenance, notional, True,
+            )  # fmt: skip
         if flagged == 0:  # most steps: no row decides, only the sums (no rows boxed)
             _unit_sums(rows[1], count, equity, maintenance, notional, floats)
             return floats[: 3 * count + n], None, 0
@@ -327,27 +339,51 @@ def top_ups_within(account, units, wallet_units):
 
 
 @_jit
-def _gather_carry(market, side, oracle_price, funding, margin_scale, work):
-    """Every row's market's oracle price, its side's funding index and its market's margin
-    scale, into ``work``'s three rows."""
+def _scales_unit(margin_scale, read_scale):
+    """Whether every market's margin scale and every row's read scale are 1.0 (the margin
+    scale's rest: no controller moved it): each row's ``scale / read scale`` is then exactly
+    1.0 and ``maintenance × 1.0`` is ``maintenance``, to the bit (NaN and -0.0 included), so
+    :func:`trader_pass` neither gathers the scales nor divides them. The rows' test is one
+    vectorized reduction."""
+    for m in range(margin_scale.shape[0]):
+        if margin_scale[m] != 1.0:
+            return False
+    unit = True
+    for i in range(read_scale.shape[0]):
+        unit &= read_scale[i] == 1.0
+    return unit
+
+
+@_jit
+def _gather_carry(market, side, oracle_price, funding, margin_scale, work, with_scale):
+    """Every row's market's oracle price, its side's funding index and, ``with_scale``, its
+    market's margin scale, into ``work``'s three rows."""
     price, index, scale = work[0], work[1], work[2]
-    for i in range(len(side)):
-        m = market[i]
-        price[i] = oracle_price[m]
-        index[i] = funding[m, 1 if side[i] < 0 else 0]
-        scale[i] = margin_scale[m]
+    if with_scale:
+        for i in range(len(side)):
+            m = market[i]
+            price[i] = oracle_price[m]
+            index[i] = funding[m, 1 if side[i] < 0 else 0]
+            scale[i] = margin_scale[m]
+    else:
+        for i in range(len(side)):
+            m = market[i]
+            price[i] = oracle_price[m]
+            index[i] = funding[m, 1 if side[i] < 0 else 0]
 
 
 @_jit
 def _carry_gathered(
     side, size, equity_usd, maintenance_usd, read_price, read_funding, read_scale,
     collateral_in, entry_price, wallet_usd, kind, threshold, top_up_base, work, flags,
-    equity, maintenance, notional,
+    equity, maintenance, notional, with_scale,
 ):  # fmt: skip
     """The engines' per-row terms on the gathered prices, funding indices and scales
-    (``work``), and every open row's decision before its unit's test (``flags``: 1 wants to
-    close and is above maintenance, 2 a top-up row under its ratio with at least 1 USD to
-    add, else 0), each a select, so that the loop is vectorized; returns how many rows it
+    (``work``; without ``with_scale`` the maintenance is not scaled: every scale and read
+    scale 1.0, :func:`_scales_unit`), and every open row's decision before its unit's test
+    (``flags``: 1 wants to close and is above maintenance, 2 a top-up row under its ratio
+    with at least 1 USD to add, else 0), each a select, so that the loop is vectorized
+    (called with a literal ``with_scale``: one loop each); returns how many rows it
     flags."""
     price, funding, scale = work[0], work[1], work[2]
     flagged = 0
@@ -359,7 +395,8 @@ def _carry_gathered(
         e = e - (funding[i] - read_funding[i]) * s
         equity[i] = e
         mm = p / read_price[i] * maintenance_usd[i]
-        mm = mm * (scale[i] / read_scale[i])
+        if with_scale:
+            mm = mm * (scale[i] / read_scale[i])
         maintenance[i] = mm
         notional[i] = s * p
         k = kind[i]
@@ -991,9 +1028,74 @@ def units_health(units, account, isolated, market, params, tiers, price, pf, iso
 
 
 @_jit
+def _store_distinct(units, equity, maintenance, unit_t, trader_t, view_t):
+    """:func:`store_units` of distinct ``units`` (the keepers' lists: sorted and distinct),
+    on :func:`_read_and_store`'s tuples: every unit's place counts, so no map of the last
+    place of each unit (an array of every unit filled each call) is made, and the funding
+    index is read from the (M, 2) array where :func:`store_units` reads it flat (the same
+    value). The same floats, row by row, as :func:`store_units`; nothing written when a unit
+    is not one of the units."""
+    count = unit_t[3].shape[0]
+    for k in range(units.shape[0]):
+        if units[k] < 0 or units[k] >= count:
+            return
+    rows_by_unit, unit_start, market_of_row = unit_t[1], unit_t[2], unit_t[6]
+    maintenance_fraction, flags = unit_t[7], unit_t[8]
+    has_fraction, has_funding, has_scale = flags[0], flags[1], flags[2]
+    size, side, entry_price, collateral_in = trader_t[0], trader_t[1], trader_t[2], trader_t[3]
+    equity_out, maintenance_out, read_price_out = trader_t[4], trader_t[5], trader_t[6]
+    read_funding_out, read_scale_out = trader_t[7], trader_t[8]
+    prices, funding, margin_scale = view_t[0], view_t[1], view_t[2]
+    for k in range(units.shape[0]):
+        u = units[k]
+        first, last = unit_start[u], unit_start[u + 1]
+        pnl_sum = 0.0
+        weight_sum = 0.0
+        collateral_sum = 0.0
+        for j in range(first, last):
+            r = rows_by_unit[j]
+            m = market_of_row[r]
+            price = prices[m]
+            s = size[r]
+            pnl = np.float64(side[r]) * s * (price - entry_price[r]) if s > 0 else 0.0
+            weight = s * price
+            if has_fraction:
+                weight = weight * maintenance_fraction[m]
+            pnl_sum += pnl
+            weight_sum += weight
+            collateral_sum += collateral_in[r]
+        rows_in_unit = np.float64(last - first)
+        eq_u, mm_u = equity[k], maintenance[k]
+        for j in range(first, last):
+            r = rows_by_unit[j]
+            m = market_of_row[r]
+            price = prices[m]
+            s = size[r]
+            pnl = np.float64(side[r]) * s * (price - entry_price[r]) if s > 0 else 0.0
+            if collateral_sum > 0:
+                share = collateral_in[r] / collateral_sum
+            else:
+                share = 1.0 / rows_in_unit
+            equity_out[r] = share * (eq_u - pnl_sum) + pnl
+            if weight_sum > 0:
+                weight = s * price
+                if has_fraction:
+                    weight = weight * maintenance_fraction[m]
+                maintenance_out[r] = mm_u * weight / weight_sum
+            else:
+                maintenance_out[r] = share * mm_u
+            read_price_out[r] = price
+            if has_funding:
+                read_funding_out[r] = funding[m, 1 if side[r] < 0 else 0]
+            if has_scale:
+                read_scale_out[r] = margin_scale[m]
+
+
+@_jit
 def _read_and_store(units, unit_t, trader_t, view_t, venue_t, fn, params, tiers):
-    """:func:`units_health` of ``units`` written into their rows' views
-    (:func:`store_units`); the reads returned. ``unit_t``: the margin units' arrays
+    """:func:`units_health` of ``units`` (distinct: the keepers' lists) written into their
+    rows' views (:func:`_store_distinct`, :func:`store_units`' writes); the reads returned.
+    ``unit_t``: the margin units' arrays
     (unit of row, rows by unit, unit start, account, isolated, market, the book's market of
     each row, the markets' maintenance fractions or none, and the flags of :func:`store_units`
     (a maintenance fraction, the funding, the scale) as a bool array); ``trader_t``: the
@@ -1003,16 +1105,7 @@ def _read_and_store(units, unit_t, trader_t, view_t, venue_t, fn, params, tiers)
     price, packed position floats, isolated flags, collateral and ``at``."""
     eq, mm = units_health(units, unit_t[3], unit_t[4], unit_t[5], params, tiers, venue_t[0],
                           venue_t[1], venue_t[2], venue_t[3], fn, venue_t[4])  # fmt: skip
-    flags = unit_t[8]
-    index = view_t[1]
-    flat = np.empty(index.shape[0] * 2)
-    for m in range(index.shape[0]):
-        flat[2 * m] = index[m, 0]
-        flat[2 * m + 1] = index[m, 1]
-    store_units(units, eq, mm, unit_t[3].shape[0], unit_t[1], unit_t[2], trader_t[0],
-                trader_t[1], trader_t[2], trader_t[3], unit_t[6], view_t[0], flags[0],
-                unit_t[7], trader_t[4], trader_t[5], trader_t[6], flags[1], flat, trader_t[7],
-                flags[2], view_t[2], trader_t[8])  # fmt: skip
+    _store_distinct(units, eq, mm, unit_t, trader_t, view_t)
     return eq, mm
 
 
@@ -1180,6 +1273,26 @@ def keepers_pending(eq, mm, notional, notional_row, since, trade_rows, step, eve
 
 
 @_jit
+def _quiet_counts(eq, mm, notional, since, step, full, ratio):
+    """One branch-free pass over the units (vectorized: no list written): how many units
+    :func:`watch_rows` would list (``full``: every open unit), how many
+    :func:`track_liquidatable` would mark on these ``eq`` / ``mm``, and how many of its marks
+    would differ from ``since``."""
+    n_watch = 0
+    marked = 0
+    changed = 0
+    for u in range(notional.shape[0]):
+        s = since[u]
+        open_ = notional[u] > 0
+        n_watch += open_ & (full | (eq[u] < ratio * mm[u]) | (s >= 0))
+        started = s if s >= 0 else step
+        mark = started if open_ & (eq[u] < mm[u]) else -1
+        marked += mark >= 0
+        changed += mark != s
+    return n_watch, marked, changed
+
+
+@_jit
 def keepers_watch(eq, mm, notional, notional_row, since, trade_rows, step, everyone, plan,
                   consts, lean_t, fractions, out):  # fmt: skip
     """:func:`keepers_pending` with ``have_fn`` False, on the arrays it reads without a read
@@ -1187,14 +1300,31 @@ def keepers_watch(eq, mm, notional, notional_row, since, trade_rows, step, every
     ``lean_t`` the margin units' unit of row, rows by unit, unit start, isolated flags and
     the book's market of each row (:func:`_read_and_store`'s ``unit_t`` 0, 1, 2, 4, 6).
     Status 1 (units to read: call :func:`keepers_pending` with the funding at now) or 0 with
-    the pass done, as there."""
-    n_watch, n_touched, confirm = _pending_lists(
-        eq, mm, notional, notional_row, since, trade_rows, step, everyone, consts, lean_t[0],
-        lean_t[4], lean_t[3], fractions, out,
-    )  # fmt: skip
-    n_confirm = confirm.shape[0]
-    if n_confirm:
-        return 1, n_watch, n_touched, n_confirm, 0
+    the pass done, as there.
+
+    Most steps watch no unit (none near maintenance, none marked, no refresh) and mark none:
+    one vectorized pass counts the watch list and the marks first (:func:`_quiet_counts`).
+    With an empty watch list nothing is confirmed and the marks are of these ``eq`` /
+    ``mm``, so the lists' pass is the touched units alone and the marks' loop runs only when
+    a mark changes or some unit is marked (the plan then reads them); otherwise the pass of
+    :func:`keepers_pending` as it is."""
+    ratio = consts[0]
+    full = everyone or step % int(consts[4]) == 0
+    n_watch, marked, changed = _quiet_counts(eq, mm, notional, since, step, full, ratio)
+    if n_watch:
+        n_watch, n_touched, confirm = _pending_lists(
+            eq, mm, notional, notional_row, since, trade_rows, step, everyone, consts, lean_t[0],
+            lean_t[4], lean_t[3], fractions, out,
+        )  # fmt: skip
+        n_confirm = confirm.shape[0]
+        if n_confirm:
+            return 1, n_watch, n_touched, n_confirm, 0
+    else:  # no watch list, nothing confirmed: the touched units only
+        into, n_touched = _touched_units(trade_rows, lean_t[0], out[1])
+        if into.shape[0] != out.shape[1]:  # more calls than units
+            out[1, :n_touched] = into[:n_touched]
+        if not plan or not (marked or changed):
+            return 0, 0, n_touched, 0, 0
     if not plan:
         return 0, n_watch, n_touched, 0, 0
     take = _pending_plan(eq, mm, notional, notional_row, since, step, consts, lean_t[1],

@@ -5,12 +5,15 @@ positions is written from the venue's health reads of their margin units
 
 from __future__ import annotations
 
+import ctypes
+
 import numpy as np
 
 from simulator.agents import traders as trader_agents
 from simulator.engine import jit_rows
 from simulator.engine.context import Action, Context
 from simulator.engine.state import EngineState
+from simulator.scenario.randomness import _state_words
 from simulator.units import to_units
 
 
@@ -221,7 +224,7 @@ def _pass(ctx: Context, s: EngineState, r: _Rules, equity_out: np.ndarray,
     n = r.rows.shape[1]
     bits = ctx.rng.bit_generator
     if picked is None or not picked.shape[0]:
-        if bits.__class__ is np.random.PCG64 and not bits.state["has_uint32"]:
+        if bits.__class__ is np.random.PCG64 and not _buffered(ctx, bits):
             # most steps: no row decides; draws_at then jumps the stream over all n draws
             bits.advance(n)
             return trader_agents.NO_DECISIONS, floats, c
@@ -234,6 +237,39 @@ def _pass(ctx: Context, s: EngineState, r: _Rules, equity_out: np.ndarray,
 
 
 _F64 = np.dtype(np.float64)
+
+_BUFFERED = "engine.traders.buffered"
+
+
+def _buffered(ctx: Context, bits: np.random.PCG64) -> int:
+    """Whether ``bits`` holds a buffered 32-bit draw (its state's ``has_uint32``: then
+    ``advance`` would drop it, and the step draws instead). Read through the run's view of
+    the flag in the bit generator's memory (:func:`_flag_view`, kept in ``ctx.memo`` with
+    the generator it is of), not through numpy's state getter (a dict built on every call,
+    ~2 us); the getter where there is no view."""
+    memo = getattr(ctx, "memo", None)
+    held = memo.get(_BUFFERED) if memo is not None else None
+    if held is None or held[0] is not bits:
+        held = (bits, _flag_view(bits))
+        if memo is not None:
+            memo[_BUFFERED] = held
+    view = held[1]
+    return bits.state["has_uint32"] if view is None else view.value
+
+
+def _flag_view(bits: np.random.PCG64) -> ctypes.c_uint32 | None:
+    """A view of ``bits``' ``has_uint32`` flag in memory (numpy's ``pcg64_state`` struct: a
+    pointer to the generator's words, then the flag), where a probe of a scratch PCG64 finds
+    numpy's layout (:func:`simulator.scenario.randomness._state_words`) and the view reads
+    what numpy's getter reads; else None."""
+    if _state_words(np.random.PCG64(0))[1] is None:
+        return None
+    try:
+        address = bits.ctypes.state_address + ctypes.sizeof(ctypes.c_void_p)
+        view = ctypes.c_uint32.from_address(address)
+    except Exception:  # no ctypes interface
+        return None
+    return view if view.value == bits.state["has_uint32"] else None
 
 
 def _floats(a) -> np.ndarray:

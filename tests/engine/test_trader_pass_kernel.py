@@ -45,9 +45,11 @@ def _spray(rng, a, values, share):
         a[rng.random(len(a)) < share] = v
 
 
-def _case(seed: int, n: int, contiguous: bool, edge: bool, n_markets: int = 4):
+def _case(seed: int, n: int, contiguous: bool, edge: bool, n_markets: int = 4,
+          unit_scale: bool = False):  # fmt: skip
     """The old and the new pass's arguments for one drawn state (``edge``: sprayed with edge
-    operands)."""
+    operands; ``unit_scale``: every margin scale and read scale 1.0, the margin scale at
+    rest)."""
     rng = np.random.default_rng(seed)
     market, unit, behaviour, isolated, count = _book(rng, n, n_markets, contiguous)
     threshold, top_up_base = jit_rows.book_rules(
@@ -85,6 +87,9 @@ def _case(seed: int, n: int, contiguous: bool, edge: bool, n_markets: int = 4):
         oracle[0] = [np.inf, 1e250, -0.0, np.nan, 1e-300, 5.0][seed % 6]
         funding[1, 1] = [1e250, np.inf, np.nan, 0.0][seed % 4]
         scale[min(2, n_markets - 1)] = [1e250, np.inf, np.nan, 0.0, 1.0][seed % 5]
+    if unit_scale:
+        read_scale[:] = 1.0
+        scale[:] = 1.0
     rows3 = np.ascontiguousarray(np.stack([market, unit, behaviour.astype(np.int64)]))
     kinds = jit_rows.decider_kinds(behaviour, CODES, isolated)
     rows4 = np.ascontiguousarray(np.vstack([rows3, kinds]))
@@ -178,6 +183,27 @@ def test_the_pass_is_session_28s_on_edge_operands(seed, n):
         for has_funding, has_scale in ((True, True), (False, True), (True, False)):
             old, new, _ = _both(case, has_funding, has_scale)
             _assert_same(old, new)
+
+
+@pytest.mark.parametrize("n", [1, 9, 2000])
+@pytest.mark.parametrize("seed", range(6))
+def test_the_pass_at_unit_scales_is_session_28s(seed, n):
+    """Every margin scale and read scale 1.0 (the engines' path then neither gathers nor
+    divides the scales, :func:`~simulator.engine.jit_rows._scales_unit`): the same floats
+    and rows as session 28's pass, on plain and edge operands; and with one read scale or
+    one market's scale off 1.0 by an ulp, NaN or -0.0 (the scaled loop again)."""
+    for edge in (False, True):
+        case = _case(seed, n, True, edge=edge, unit_scale=True)
+        old, new, fast = _both(case, True, True)
+        assert fast
+        _assert_same(old, new)
+        read_scale, scale = case[7], case[10]
+        off = [np.nextafter(1.0, 2.0), np.nan, -0.0, 0.0][seed % 4]
+        if seed % 2:
+            read_scale[n // 2] = off
+        else:
+            scale[seed % len(scale)] = off
+        _assert_same(*_both(case, True, True)[:2])
 
 
 def _contiguous_reference(unit, count) -> bool:

@@ -1,7 +1,8 @@
 """The keepers' pending-block pass and the step-end read of a fast mirror step as they were
 at 806a81c (session 29, before hY): :func:`old_keepers_pending` and
 :func:`old_read_candidates`, compiled, calling :mod:`simulator.engine.jit_rows`' unchanged
-kernels. ``tests/mirror/test_keepers_pass_rewrite.py`` holds the rewritten kernels to them."""
+kernels; their health read and store as it was before session 30 (:func:`old_read_and_store`).
+``tests/mirror/test_keepers_pass_rewrite.py`` holds the rewritten kernels to them."""
 
 from __future__ import annotations
 
@@ -13,6 +14,26 @@ from simulator.engine import jit_rows
 # Compiled without the on-disk cache: they call kernels of another module, whose edits would
 # not invalidate a cached copy here.
 _reference = nb.njit(nogil=True, error_model="numpy")
+
+
+@_reference
+def old_read_and_store(units, unit_t, trader_t, view_t, venue_t, fn, params, tiers):
+    """``jit_rows._read_and_store`` as it was before session 30 (hB): the health read, then
+    :func:`~simulator.engine.jit_rows.store_units` on the funding index made flat."""
+    eq, mm = jit_rows.units_health(units, unit_t[3], unit_t[4], unit_t[5], params, tiers,
+                                   venue_t[0], venue_t[1], venue_t[2], venue_t[3], fn,
+                                   venue_t[4])  # fmt: skip
+    flags = unit_t[8]
+    index = view_t[1]
+    flat = np.empty(index.shape[0] * 2)
+    for m in range(index.shape[0]):
+        flat[2 * m] = index[m, 0]
+        flat[2 * m + 1] = index[m, 1]
+    jit_rows.store_units(units, eq, mm, unit_t[3].shape[0], unit_t[1], unit_t[2], trader_t[0],
+                         trader_t[1], trader_t[2], trader_t[3], unit_t[6], view_t[0], flags[0],
+                         unit_t[7], trader_t[4], trader_t[5], trader_t[6], flags[1], flat,
+                         trader_t[7], flags[2], view_t[2], trader_t[8])  # fmt: skip
+    return eq, mm
 
 
 @_reference
@@ -79,7 +100,7 @@ def old_keepers_pending(eq, mm, notional, notional_row, since, trade_rows, step,
     if n_confirm and not have_fn:
         return 1, n_watch, n_touched, n_confirm, 0
     if n_confirm:
-        got_eq, got_mm = jit_rows._read_and_store(confirm, unit_t, trader_t, view_t, venue_t, fn, params,
+        got_eq, got_mm = old_read_and_store(confirm, unit_t, trader_t, view_t, venue_t, fn, params,
                                          tiers)  # fmt: skip
         for i in range(n_confirm):
             eq[confirm[i]] = got_eq[i]
@@ -122,5 +143,5 @@ def old_read_candidates(targets, touched, watch, with_watch, extra, count, unit_
             chosen[u] = True
     candidates = np.flatnonzero(chosen)
     if candidates.shape[0]:
-        jit_rows._read_and_store(candidates, unit_t, trader_t, view_t, venue_t, fn, params, tiers)
+        old_read_and_store(candidates, unit_t, trader_t, view_t, venue_t, fn, params, tiers)
     return candidates.shape[0]

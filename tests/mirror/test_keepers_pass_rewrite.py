@@ -193,6 +193,45 @@ def test_the_kernels_equal_their_former_forms_on_drawn_inputs(mid_run):
     assert all(v > 0 for v in seen.values()), seen
 
 
+def test_the_quiet_pass_equals_the_former_form_on_drawn_inputs(mid_run):
+    """The pass of a step that watches no unit (session 30: the watch list and the marks
+    counted first, :func:`~simulator.engine.jit_rows._quiet_counts`): every unit well above
+    maintenance, but stale marks (a unit marked, then flat: its mark cleared), flat units
+    under maintenance (never marked), NaN estimates; with and without the plan and calls.
+    The marks written and the lists equal the former pass's."""
+    e = mid_run
+    ctx, s = e.ctx, e.state
+    units = ctx.units
+    rng = np.random.default_rng(30)
+    t = s.step + 1
+    t += 1 if t % 240 == 0 else 0  # not a refresh step
+    n_rows = len(s.trader.side)
+    seen = {"quiet": 0, "cleared": 0, "kept": 0}
+    for draw in range(32):
+        notional_row = s.trader.size_base * s.oracle_price_usd[ctx.world.book.market]
+        notional = units.unit_sum(notional_row).copy()
+        mm = np.abs(units.unit_sum(s.trader.maintenance_usd))
+        eq = mm * rng.uniform(1.2, 4.0, units.count) + 1.0
+        since = np.full(units.count, -1, dtype=np.int64)
+        flat = rng.choice(units.count, size=1 + draw % 6, replace=False)
+        notional[flat] = [0.0, -0.0][draw % 2]
+        if draw % 4 != 3:  # stale marks: cleared by the pass (none when the plan is not ours)
+            since[flat[: 1 + draw % 3]] = t - rng.integers(0, 9, size=len(flat[: 1 + draw % 3]))
+        eq[flat[-1]] = mm[flat[-1]] * 0.5  # flat and under maintenance: never marked
+        if draw % 5 == 2:
+            eq[rng.integers(0, units.count, 4)] = np.nan
+        rows = rng.integers(0, n_rows, size=[0, 3, 30][draw % 3]).astype(np.int64)
+        plan = e.venue.backstop is None or draw % 2 == 0
+        args = _pending_args(e, t, eq.copy(), mm.copy(), notional_row, notional, since.copy(),
+                             rows, False, False, plan)  # fmt: skip
+        got = check_watch(args)
+        seen["quiet"] += got[1] == 0
+        seen["cleared"] += bool(plan and (since >= 0).any() and (args[4] < 0).all())
+        seen["kept"] += bool(not plan and (since >= 0).any() and _same(args[4], since))
+    assert seen["quiet"] == 32 and seen["cleared"] > 0, seen
+    assert e.venue.backstop is None or seen["kept"] > 0, seen
+
+
 def test_the_kernels_equal_their_former_forms_step_by_step(monkeypatch):
     """A whole oct-2025 tune path, every call of the two kernels checked as it is made."""
     calls = {"pending": 0, "candidates": 0}
