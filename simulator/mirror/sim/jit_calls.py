@@ -733,6 +733,66 @@ T_ISOLATED, T_DELTA = 8, 9
 N_BATCH_OUT = 10
 
 
+# -- private inlined copies for the market-making vault's batch and read (session 30): the
+# shared helpers' bodies, term by term, compiled into :func:`_batch_trade` and
+# :func:`vault_health_reads` (a call of a compiled helper that takes arrays costs their
+# reference counts, ~10 ns an array); the other kernels keep the originals.
+
+
+@_inline
+def _tiered_in(n, tiers, m, k, base, count):
+    """:func:`_tiered`, inlined."""
+    rate, deduction = base, 0.0
+    for t in range(count):
+        if n < tiers[m, k, t, 0]:
+            break
+        rate, deduction = tiers[m, k, t, 1], tiers[m, k, t, 2]
+    gross = n * rate / _WAD
+    return gross - deduction if gross > deduction else 0.0
+
+
+@_inline
+def _maintenance_in(params, tiers, m, size, price):
+    """:func:`_maintenance`, inlined."""
+    if size == 0:
+        return 0.0
+    return _tiered_in(abs(size) * price / _WAD, tiers, m, MM, params[m, P_MM_BASE],
+                      int(params[m, P_MM_TIERS]))  # fmt: skip
+
+
+@_inline
+def _initial_in(params, tiers, m, size, price, long_oi, short_oi):
+    """:func:`_initial`, inlined."""
+    if size == 0:
+        return 0.0
+    n = abs(size) * price / _WAD
+    im = _tiered_in(n, tiers, m, IM, params[m, P_IM_BASE], int(params[m, P_IM_TIERS]))
+    larger = short_oi if short_oi > long_oi else long_oi  # Python's max(long_oi, short_oi)
+    open_n = larger * price / _WAD
+    lower, upper = params[m, P_OI_LOWER], params[m, P_OI_UPPER]
+    if upper == 0 or open_n <= lower or n <= im:
+        return im
+    if open_n >= upper:
+        return n
+    t = (open_n - lower) * _WAD / (upper - lower)
+    return im + (n - im) * t / _WAD
+
+
+@_inline
+def _accrue_in(m, now, block, price, long_index, short_index, rate, last_funding_time,
+               last_mark, previous_mark, last_mark_block, li_now, si_now, rate_now):  # fmt: skip
+    """:func:`_accrue_one`, inlined."""
+    if last_funding_time[m] != now:
+        long_index[m] = li_now[m]
+        short_index[m] = si_now[m]
+        rate[m] = rate_now[m]
+        last_funding_time[m] = now
+    if last_mark_block[m] != block:
+        previous_mark[m] = last_mark[m]
+        last_mark_block[m] = block
+    last_mark[m] = price[m]
+
+
 @_inline
 def _batch_trade(
     a, m, delta, isolated, margin_delta, acceptable, checks, adds_risk, check_stale, now,
@@ -817,11 +877,11 @@ def _batch_trade(
         eq = mar + (_upnl(size1, entry1, px) - _owed(size1, snap, li, si))
         need = 0.0
         if adds_risk or margin_delta < 0:
-            need = _initial(params, tiers, m, size1, px, lo, so)
+            need = _initial_in(params, tiers, m, size1, px, lo, so)
         if _below(eq, need):
             out[0], out[1] = eq, need
             return INSUFFICIENT_MARGIN
-        if pat != 0 and not eq < _maintenance(params, tiers, m, size1, px):
+        if pat != 0 and not eq < _maintenance_in(params, tiers, m, size1, px):
             pat = 0
     n = price.shape[0]
     if check_stale:  # fresh_cross: the account's other cross positions (m's price is fresh)
@@ -846,9 +906,9 @@ def _batch_trade(
             pj = price[j]
             ceq += _upnl(sj, ej, pj) - _owed(sj, nj, li_now[j], si_now[j])
             if mark:
-                cmm += _maintenance(params, tiers, j, sj, pj)
+                cmm += _maintenance_in(params, tiers, j, sj, pj)
             if need_initial:
-                cim += _initial(params, tiers, j, sj, pj, loj, soj)
+                cim += _initial_in(params, tiers, j, sj, pj, loj, soj)
         required = cim if need_initial else 0.0
         if check and _below(ceq, required):
             out[0], out[1] = ceq, required
@@ -856,7 +916,7 @@ def _batch_trade(
         if mark and not ceq < cmm:
             pat = 0
     # the trade's effects
-    _accrue_one(m, now, block, price, long_index, short_index, rate, last_funding_time,
+    _accrue_in(m, now, block, price, long_index, short_index, rate, last_funding_time,
                 last_mark, previous_mark, last_mark_block, li_now, si_now, rate_now)  # fmt: skip
     size[a, m], entry[a, m], snapshot[a, m] = size1, entry1, snap
     margin[a, m], isolated_flag[a, m] = mar, isolated
@@ -959,8 +1019,8 @@ def vault_health_reads(a, params, tiers, mf, pf, isolated_flag, collateral, fn, 
         if s != 0 and not isolated_flag[a, j]:
             pj = price[j]
             v = _upnl(s, entry[a, j], pj) - _owed(s, snapshot[a, j], li[j], si[j])
-            x = _maintenance(params, tiers, j, s, pj)
-            y = _initial(params, tiers, j, s, pj, lo[j], so[j])
+            x = _maintenance_in(params, tiers, j, s, pj)
+            y = _initial_in(params, tiers, j, s, pj, lo[j], so[j])
         value += v
         maint += x
         init += y

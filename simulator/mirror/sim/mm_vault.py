@@ -140,7 +140,7 @@ class _VaultTab:
     compiled: bool
     """Whether :meth:`~simulator.mirror.sim.venue.VenueState.cross_health` of the vault takes
     its compiled path (fast mode, fewer than ``jit_calls.HEALTH_MAX_MARKETS`` markets):
-    :func:`with_levels` then calls it itself, into :attr:`health`."""
+    :func:`with_levels` then calls it itself, into :attr:`reads`."""
     reads: np.ndarray
     """(3 + M,) float64: the compiled read's (:func:`~simulator.mirror.sim.jit_calls.
     vault_health_reads`) equity, maintenance and initial margin (WAD), then :attr:`size_base`
@@ -177,6 +177,14 @@ class _VaultTab:
     """(M, ``N_BATCH_OUT``) float64: the batch's ``outs`` of them."""
     block: FastBlock
     """The run's :class:`FastBlock` (one object, its count written every step)."""
+    planned: np.ndarray
+    """``work[PLANNED]`` (the planned sizes; one view, the step's ``mm_vault_planned_base``
+    when it trades)."""
+    batches: tuple
+    """Per trade count ``n`` (0 ... M): the venue's batch with moves' arguments for the first
+    ``n`` trades (:meth:`~simulator.mirror.sim.venue_trades.TradesMixin.trade_batch_moves`:
+    :attr:`batch`, :attr:`values` and :attr:`outs` cut to ``n`` rows, then its scratch, a
+    ``moves`` row per trade and the pool and fund pair), views made once."""
 
     @classmethod
     def of(cls, ctx: Context, venue: VenueState) -> _VaultTab:
@@ -195,13 +203,17 @@ class _VaultTab:
         else:
             floats, ints = vault_jit.block_buffers(run.consts, run.scalars, calls)
         views = vault_jit.block_views(floats, ints, n)
+        outs = np.zeros((n, jit_calls.N_BATCH_OUT))
+        moves, acc = np.zeros((n, 3), dtype=np.int64), np.zeros(2)
+        batches = tuple((views.calls[:k], views.values[:k], outs[:k], moves, acc)
+                        for k in range(n + 1))  # fmt: skip
         block = FastBlock()
         reads = np.zeros(3 + n)
         tab = cls(ctx.world.mm_vault, a, np.array([a], dtype=np.int64), views.template,
                   list(ctx.market_ids), list(ctx.symbols), ctx.keeps("mm_vault_fill"),
                   compiled, reads, reads[3:], np.zeros(n, dtype=object), run,
                   floats, ints, views.health, views.work, views.ints, views.calls,
-                  views.values, np.zeros((n, jit_calls.N_BATCH_OUT)), block)  # fmt: skip
+                  views.values, outs, block, views.work[vault_jit.PLANNED], batches)  # fmt: skip
         block.tab = tab
         return tab
 
@@ -283,26 +295,13 @@ def execute(
     block.count = n
     if n == 0:
         return block
-    s.mm_vault_planned_base = work[vault_jit.PLANNED]
-    outs = tab.outs[:n]
-    scratch = memo[_MOVES] if _MOVES in memo else _moves_scratch(memo, tab)
-    stop = venue.trade_batch_moves(0, tab.batch[:n], tab.values[:n], outs, *scratch)
+    s.mm_vault_planned_base = tab.planned
+    calls, values, outs, moves, acc = tab.batches[n]
+    stop = venue.trade_batch_moves(0, calls, values, outs, moves, acc)
     if stop < n:  # a call for Python: the lists' path from it on, the batch's made kept
         lists = engine_vault.quote_lists(s, work[:4], quotes, tab.ints[:4])  # type: ignore[arg-type]
         return _execute_quotes(ctx, venue, lists, _skew_of(last, work), outs[:stop])
     return block
-
-
-_MOVES = "mm_vault_moves"
-"""``ctx.memo``'s key of the vault's batch scratch (:func:`_moves_scratch`)."""
-
-
-def _moves_scratch(memo: dict, tab: _VaultTab) -> tuple[np.ndarray, np.ndarray]:
-    """The run's scratch of the venue's batch with moves (:meth:`~simulator.mirror.sim.
-    venue_trades.TradesMixin.trade_batch_moves`): a ``moves`` row per call the vault's
-    batch can hold and the pool and fund pair, made once (kept in ``memo``)."""
-    got = memo[_MOVES] = (np.zeros((tab.batch.shape[0], 3), dtype=np.int64), np.zeros(2))
-    return got
 
 
 def _execute_python(
