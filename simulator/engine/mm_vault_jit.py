@@ -50,9 +50,11 @@ caller's (4, M) ``out`` (rows :data:`OI_LONG`, :data:`OI_SHORT`, :data:`TRADE`,
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
+from simulator.jit import inline_numpy_kernel as _inline
 from simulator.jit import numpy_kernel as _jit
 
 #: Rows of the per-market quote parameters (:func:`plan_trades`' ``consts``).
@@ -82,19 +84,19 @@ _TWO53 = 9007199254740992.0
 _TWO62 = 4611686018427387904.0
 
 
-@_jit
+@_inline
 def _minimum(a, b):
     """``np.minimum`` of two floats (NaN from either side propagates)."""
     return a if (a <= b or a != a) else b
 
 
-@_jit
+@_inline
 def _maximum(a, b):
     """``np.maximum`` of two floats (NaN from either side propagates)."""
     return a if (a >= b or a != a) else b
 
 
-@_jit
+@_inline
 def _clip(x, low, high):
     """``np.clip`` of a float: ``min(max(x, low), high)`` with NaN propagating, as numpy's
     clip loop computes it."""
@@ -102,7 +104,7 @@ def _clip(x, low, high):
     return x if (x != x or x < high) else high
 
 
-@_jit
+@_inline
 def _sign(x):
     """``np.sign`` of a float (0.0 for either zero, NaN for NaN)."""
     if x > 0:
@@ -114,7 +116,7 @@ def _sign(x):
     return x
 
 
-@_jit
+@_inline
 def _block_sum(a, start, n):
     """numpy's pairwise sum of ``n <= 128`` floats from ``a[start]``: in order from 0.0 below
     eight, else in eight interleaved partial sums, combined pairwise, then the rest in order."""
@@ -145,7 +147,7 @@ def _block_sum(a, start, n):
     return res
 
 
-@_jit
+@_inline
 def pairwise_sum(a, start, n):
     """``a[start:start + n].sum()`` as numpy adds a contiguous float64 array: its reduction
     loop adds the pairwise sums (:func:`_tree_sum`) of buffers of 8,192 elements (numpy's
@@ -198,8 +200,19 @@ def oi_after(oi_long, oi_short, closes, market, size, side, has_flow, flow_long,
     flow_long when has_flow)``, likewise short, where ``closed_*`` sums ``size × (side > 0)``
     (``< 0``) of the rows ``closes`` per market, in row order from 0.0."""
     n = len(oi_long)
-    closed_long = np.zeros(n)
-    closed_short = np.zeros(n)
+    _oi_after_into(oi_long, oi_short, closes, market, size, side, has_flow, flow_long,
+                   flow_short, out, np.empty(n), np.empty(n))  # fmt: skip
+
+
+@_inline
+def _oi_after_into(oi_long, oi_short, closes, market, size, side, has_flow, flow_long,
+                   flow_short, out, closed_long, closed_short):  # fmt: skip
+    """:func:`oi_after` with the sums in the caller's scratch ``closed_long`` /
+    ``closed_short`` ((M,) each, zeroed here: no allocation)."""
+    n = len(oi_long)
+    for m in range(n):
+        closed_long[m] = 0.0
+        closed_short[m] = 0.0
     for r in closes:
         m = market[r]
         closed_long[m] += size[r] * (1.0 if side[r] > 0 else 0.0)
@@ -217,8 +230,14 @@ def estimated_health(size, before, now, equity_usd, maintenance_usd, health):
     """``health`` = (equity, maintenance, notional) of the vault carried from the prices
     ``before`` to ``now`` (USD): equity plus ``sum(size × (now − before))``, maintenance
     scaled by notional (0 when the notional before was not positive)."""
+    _estimated_health_into(size, before, now, equity_usd, maintenance_usd, health,
+                           np.empty(3 * len(size)))  # fmt: skip
+
+
+@_inline
+def _estimated_health_into(size, before, now, equity_usd, maintenance_usd, health, work):
+    """:func:`estimated_health` with its terms in the caller's scratch ``work`` ((3M,))."""
     n = len(size)
-    work = np.empty(3 * n)
     for m in range(n):
         work[m] = abs(size[m]) * before[m]
         work[n + m] = abs(size[m]) * now[m]
@@ -236,9 +255,17 @@ def plan_trades(crowd, size, skew, price, free_margin_usd, participation, max_tr
     """:func:`simulator.agents.mm_vault.plan_trades` into ``trade`` (signed base units) and
     ``unwind`` (1.0 for a sale of an over-limit position, else 0.0), per market."""
     n = len(price)
-    added = np.empty(n)
-    need = np.empty(n)
-    over = np.empty(n, dtype=np.bool_)
+    _plan_trades_into(crowd, size, skew, price, free_margin_usd, participation, max_trade_usd,
+                      consts, trade, unwind, np.empty(n), np.empty(n), np.empty(n))  # fmt: skip
+
+
+@_inline
+def _plan_trades_into(crowd, size, skew, price, free_margin_usd, participation, max_trade_usd,
+                      consts, trade, unwind, added, need, over):  # fmt: skip
+    """:func:`plan_trades` with its terms in the caller's scratch (``added``, ``need``,
+    ``over``: (M,) floats each, every element written before it is read; ``over`` 1.0 where
+    the position is above the limit, else 0.0)."""
+    n = len(price)
     for m in range(n):
         pr, sz = price[m], size[m]
         limit_base = consts[LIMIT, m] / pr
@@ -251,8 +278,8 @@ def plan_trades(crowd, size, skew, price, free_margin_usd, participation, max_tr
             room = _maximum(0.0, 2.0 * (-sign * skew[m] - scale * q)) * (1.0 - ROOM_SAFETY)
         else:
             room = np.inf if q <= 0 else 0.0
-        over[m] = abs(sz) > limit_base
-        if over[m]:
+        over[m] = 1.0 if abs(sz) > limit_base else 0.0
+        if over[m] != 0.0:
             t = _clip(_sign(sz) * limit_base - sz, -step_base, step_base)
         else:
             t = sign * _minimum(abs(want), room)
@@ -273,7 +300,7 @@ def plan_trades(crowd, size, skew, price, free_margin_usd, participation, max_tr
         small = abs(trade[m]) * price[m] < MIN_TRADE_USD
         if small:
             trade[m] = 0.0
-        unwind[m] = 1.0 if (over[m] and not small) else 0.0
+        unwind[m] = 1.0 if (over[m] != 0.0 and not small) else 0.0
 
 
 @_jit
@@ -288,30 +315,52 @@ def vault_step(step, since, last_usd, size, before, price, oi_long, oi_short, cl
     size``, the free margin ``equity − initial``; the caller sends them unless the keepers
     act on the vault), else those rows 0. Returns the new ``liquidatable_since`` (-1: not
     under maintenance)."""
-    oi_after(oi_long, oi_short, closes, market, close_size, side, has_flow, flow_long,
-             flow_short, out)  # fmt: skip
-    estimated_health(size, before, price, last_usd[0], last_usd[1], health)
+    return _vault_step_into(step, since, last_usd[0], last_usd[1], last_usd[2], size, before,
+                            price, oi_long, oi_short, closes, market, close_size, side,
+                            has_flow, flow_long, flow_short, quoting, run_scalars[0],
+                            run_scalars[1], consts, out, health,
+                            np.empty(N_SCRATCH * len(price)))  # fmt: skip
+
+
+#: :func:`_vault_step_into`'s scratch: this many floats per market.
+N_SCRATCH = 11
+
+
+@_inline
+def _vault_step_into(step, since, equity_usd, maintenance_usd, initial_usd, size, before, price,
+                     oi_long, oi_short, closes, market, close_size, side, has_flow, flow_long,
+                     flow_short, quoting, participation, max_trade_usd, consts, out, health,
+                     tmp):  # fmt: skip
+    """:func:`vault_step` with ``last_usd`` and ``run_scalars`` as floats and its terms in the
+    caller's scratch ``tmp`` (:data:`N_SCRATCH` × M floats: no allocation): the closes' sums
+    (two rows), the health's terms (three), the plan's (three), the skew and the crowd."""
+    n = len(price)
+    oi_after_long, oi_after_short = tmp[0:n], tmp[n : 2 * n]
+    _oi_after_into(oi_long, oi_short, closes, market, close_size, side, has_flow, flow_long,
+                   flow_short, out, oi_after_long, oi_after_short)  # fmt: skip
+    _estimated_health_into(size, before, price, equity_usd, maintenance_usd, health,
+                           tmp[2 * n : 5 * n])  # fmt: skip
     if health[2] > 0 and health[0] < health[1]:
         since = since if since >= 0 else step
     else:
         since = -1
-    n = len(price)
     if not quoting:
         for m in range(n):
             out[TRADE, m] = 0.0
             out[UNWIND, m] = 0.0
         return since
-    skew = np.empty(n)
-    crowd = np.empty(n)
+    skew = tmp[8 * n : 9 * n]
+    crowd = tmp[9 * n : 10 * n]
     for m in range(n):
         skew[m] = out[OI_LONG, m] - out[OI_SHORT, m]
         crowd[m] = skew[m] - size[m]
-    plan_trades(crowd, size, skew, price, last_usd[0] - last_usd[2], run_scalars[0],
-                run_scalars[1], consts, out[TRADE], out[UNWIND])  # fmt: skip
+    _plan_trades_into(crowd, size, skew, price, equity_usd - initial_usd, participation,
+                      max_trade_usd, consts, out[TRADE], out[UNWIND], tmp[5 * n : 6 * n],
+                      tmp[6 * n : 7 * n], tmp[7 * n : 8 * n])  # fmt: skip
     return since
 
 
-@_jit
+@_inline
 def after_trades(size, planned, oi_long, oi_short, out):
     """Rows 0 / 1 of ``out``: the open interest ``oi_long`` / ``oi_short`` with the vault's
     position moved from ``size`` to ``size + planned`` (base units): ``long + max(new, 0) −
@@ -322,7 +371,7 @@ def after_trades(size, planned, oi_long, oi_short, out):
         out[1, m] = oi_short[m] + _maximum(-new, 0.0) - _maximum(-size[m], 0.0)
 
 
-@_jit
+@_inline
 def _split(a):
     """Veltkamp's split of ``a`` into two halves of 26 bits (``a = high + low`` exactly)."""
     c = 134217729.0 * a  # 2**27 + 1
@@ -330,7 +379,7 @@ def _split(a):
     return high, a - high
 
 
-@_jit
+@_inline
 def _two_product(a, b):
     """``a × b = p + e`` exactly (Dekker's product; no fused multiply-add in numba without
     fastmath): ``p`` the float product, ``e`` its rounding error."""
@@ -341,7 +390,7 @@ def _two_product(a, b):
     return p, e
 
 
-@_jit
+@_inline
 def _nearest_integer(p, e):
     """The integer nearest the exact ``p + e`` (``|e| <= ulp(p) / 2``, ``|p| < 2**62``), ties
     to even, and whether it was a tie. Below ``2**52`` the fraction of ``p`` is a multiple of
@@ -366,7 +415,7 @@ def _nearest_integer(p, e):
     return c, False
 
 
-@_jit
+@_inline
 def _compare_abs(a, b, bound):
     """The sign of ``|a + b| − bound`` (-1, 0, 1), exactly (``bound > 0``)."""
     s = a + b
@@ -384,7 +433,7 @@ def _compare_abs(a, b, bound):
     return 1 if u > 0 else (-1 if u < 0 else 0)
 
 
-@_jit
+@_inline
 def shortest_decimal(y):
     """``(c, s)``: the decimal ``c × 10**-s`` Python's ``repr(y)`` prints (the shortest that
     reads back as ``y``, the nearest to ``y`` of that length), ``s`` in 0..18 decimals, so
@@ -427,7 +476,7 @@ def shortest_decimal(y):
     return np.int64(0), IN_PYTHON
 
 
-@_jit
+@_inline
 def round12(x):
     """Python's ``round(x, 12)`` of a float: the exact ``x`` rounded to 12 decimals (ties to
     even), read back to the nearest float. From ``|x| >= 8192`` on a float's ulp is above
@@ -446,12 +495,19 @@ def round12(x):
 
 @_jit
 def quote_wads(trade, price, quote, wads):
+    """:func:`_quote_wads_into` without the rounded sizes kept."""
+    _quote_wads_into(trade, price, quote, wads, np.empty(trade.shape[0]))
+
+
+@_inline
+def _quote_wads_into(trade, price, quote, wads, rounded):
     """Per market ``m`` (``trade`` the compiled step's row :data:`TRADE`, signed base units):
     the WAD of the trade the caller sends, ``to_wad(round(trade[m], 12))``, and of its quote's
     bound, ``to_wad(price[m] × (1 − quote[m]))`` for a buy, ``× (1 + quote[m])`` for a sell, as
     :func:`shortest_decimal` digits and scales in ``wads``' rows :data:`W_DELTA_DIGITS` ...
     (a scale :data:`NO_TRADE` where the size is 0 or rounds to 0, :data:`IN_PYTHON` where
-    the caller converts in Python)."""
+    the caller converts in Python). ``rounded[m]``: ``round12(trade[m])`` where the trade is
+    not 0 (else left as it is), for the caller to read instead of rounding again."""
     for m in range(trade.shape[0]):
         x = trade[m]
         wads[W_BOUND_DIGITS, m], wads[W_BOUND_SCALE, m] = 0, IN_PYTHON
@@ -459,6 +515,7 @@ def quote_wads(trade, price, quote, wads):
             wads[W_DELTA_DIGITS, m], wads[W_DELTA_SCALE, m] = 0, NO_TRADE
             continue
         y = round12(x)
+        rounded[m] = y
         if y == 0:
             wads[W_DELTA_DIGITS, m], wads[W_DELTA_SCALE, m] = 0, NO_TRADE
             continue
@@ -478,11 +535,14 @@ def vault_step_quotes(step, since, last_usd, size, before, price, oi_long, oi_sh
                       run_scalars, consts, out, health, wads):  # fmt: skip
     """:func:`vault_step`, then (``quoting``) :func:`quote_wads` of its trades into ``wads``,
     in one dispatch; returns the new ``liquidatable_since``."""
-    since = vault_step(step, since, last_usd, size, before, price, oi_long, oi_short, closes,
-                       market, close_size, side, has_flow, flow_long, flow_short, quoting,
-                       run_scalars, consts, out, health)  # fmt: skip
+    n = len(price)
+    since = _vault_step_into(step, since, last_usd[0], last_usd[1], last_usd[2], size, before,
+                             price, oi_long, oi_short, closes, market, close_size, side,
+                             has_flow, flow_long, flow_short, quoting, run_scalars[0],
+                             run_scalars[1], consts, out, health,
+                             np.empty(N_SCRATCH * n))  # fmt: skip
     if quoting:
-        quote_wads(out[TRADE], price, consts[QUOTE], wads)
+        _quote_wads_into(out[TRADE], price, consts[QUOTE], wads, np.empty(n))
     return since
 
 
@@ -510,17 +570,24 @@ _POW5 = np.array([5**j for j in range(19)], dtype=np.int64)
 
 @_jit
 def scaled_float(c, k):
+    """:func:`_scaled_float_into` with its own scratch."""
+    return _scaled_float_into(c, k, np.zeros(8, dtype=np.int64))
+
+
+@_inline
+def _scaled_float_into(c, k, limbs):
     """``float(c × 10**k)`` of an integer ``c`` (int64) and ``0 <= k <= 18``: Python's
     ``float`` of the exact integer, correctly rounded (ties to even). Below ``2**53`` ``c`` is
     a float exactly, as is ``10**k``: one IEEE product. Else the exact ``|c| × 5**k`` in
     16-bit limbs (at most 105 bits), its top 53 bits rounded to nearest even by the next bit
-    and the rest, times ``2**k``."""
+    and the rest, times ``2**k``. ``limbs``: (8,) int64 scratch (zeroed here)."""
     if -_EXACT_DIGITS < c < _EXACT_DIGITS:
         return float(c) * _POW10F[k]
     negative = c < 0
     a = -c if negative else c  # |c| < 2**63 (the digits of a WAD: c > -2**63)
     f = _POW5[k]
-    limbs = np.zeros(8, dtype=np.int64)
+    for i in range(8):
+        limbs[i] = 0
     for i in range(4):  # schoolbook in base 2**16: column sums below 2**35
         ai = (a >> (16 * i)) & 0xFFFF
         for j in range(3):
@@ -552,30 +619,108 @@ def scaled_float(c, k):
     return -x if negative else x
 
 
+#: :func:`vault_block`'s float buffer (1-D, :func:`block_buffers`): the run's scalars
+#: (participation, max trade USD) at :data:`_F_SCALARS`, the carried health (equity,
+#: maintenance, notional; USD) at :data:`_F_HEALTH`, then for M markets the quote parameters
+#: ((4, M), rows :data:`LIMIT` ...), ``work`` ((7, M), rows :data:`OI_LONG` ...
+#: :data:`PLANNED`), ``values`` ((M, 2)) and the step's scratch (:data:`N_SCRATCH` × M).
+_F_SCALARS, _F_HEALTH, _F_CONSTS = 0, 2, 5
+#: Its int buffer (1-D): ``ints`` ((6, M), rows :data:`W_DELTA_DIGITS` ... :data:`K_UNWIND`),
+#: the batch rows' ``template`` and ``calls`` ((M, 3) each), then 8 limbs of scratch.
+_N_LIMBS = 8
+
+
+class BlockViews(NamedTuple):
+    """The arrays of :func:`vault_block`'s two buffers, as views (:func:`block_views`)."""
+
+    health: np.ndarray
+    """(3,) the carried health (equity, maintenance, notional; USD)."""
+    consts: np.ndarray
+    """(4, M) the quote parameters."""
+    work: np.ndarray
+    """(7, M) the step's ``out`` rows, a quiet block's open interest, the planned sizes."""
+    values: np.ndarray
+    """(M, 2) the trades' values (size and bound, floats of the WADs)."""
+    ints: np.ndarray
+    """(6, M) the WADs' digits and scales, the trades' markets and unwinds."""
+    template: np.ndarray
+    """(M, 3) the vault's call row per market."""
+    calls: np.ndarray
+    """(M, 3) the trades' call rows (the first ``n``)."""
+
+
+def block_buffers(consts: np.ndarray, scalars: np.ndarray, template: np.ndarray):
+    """:func:`vault_block`'s (float, int) buffers for a run of ``M = consts.shape[1]`` markets,
+    with the run's quote parameters ``consts`` ((4, M)), scalars (participation, max trade
+    USD) and the vault's call row per market ``template`` ((M, 3) int64) written in."""
+    m = consts.shape[1]
+    floats = np.zeros(_F_CONSTS + (13 + N_SCRATCH) * m)
+    floats[_F_SCALARS : _F_SCALARS + 2] = scalars
+    floats[_F_CONSTS : _F_CONSTS + 4 * m] = consts.ravel()
+    ints = np.zeros(12 * m + _N_LIMBS, dtype=np.int64)
+    ints[6 * m : 9 * m] = template.ravel()
+    return floats, ints
+
+
+def block_views(floats: np.ndarray, ints: np.ndarray, m: int) -> BlockViews:
+    """The arrays of :func:`block_buffers`' buffers (``m`` markets), views of them."""
+    w0 = _F_CONSTS + 4 * m
+    v0 = w0 + 7 * m
+    return BlockViews(
+        floats[_F_HEALTH : _F_HEALTH + 3], floats[_F_CONSTS:w0].reshape(4, m),
+        floats[w0:v0].reshape(7, m), floats[v0 : v0 + 2 * m].reshape(m, 2),
+        ints[: 6 * m].reshape(6, m), ints[6 * m : 9 * m].reshape(m, 3),
+        ints[9 * m : 12 * m].reshape(m, 3),
+    )  # fmt: skip
+
+
 @_jit
-def vault_block(step, since, last_usd, size, before, price, oi_long, oi_short, closes, market,
-                close_size, side, has_flow, flow_long, flow_short, quoting, run_scalars, consts,
-                health, work, ints, template, calls, values):  # fmt: skip
+def vault_block(step, since, equity_usd, maintenance_usd, initial_usd, size, before, price,
+                oi_long, oi_short, closes, market, close_size, side, has_flow, flow_long,
+                flow_short, quoting, floats, ints):  # fmt: skip
     """The vault's step with its trades in the form the venue's compiled batch takes them (the
-    mirror's fast mode), in one dispatch: :func:`vault_step_quotes` (its ``out`` rows 0-3 of
-    ``work``, its ``wads`` rows 0-3 of ``ints``), then per market with a trade, in market
-    order, what :func:`simulator.engine.mm_vault.quote_lists` makes of it: trade ``k``'s batch
-    row (``calls[k]``, a copy of ``template[m]``) and values (``values[k]``:
-    ``float`` of its size's WAD and of its bound's, 0.0 for an unwind), its market and whether
-    it is an unwind (``ints`` rows :data:`K_MARKET`, :data:`K_UNWIND`), its size as
-    ``from_wad`` of the WAD (``work`` row :data:`PLANNED`, 0.0 elsewhere); then a quiet
-    block's open interest (rows :data:`Q_LONG`, :data:`Q_SHORT`): :func:`after_trades` of the
-    planned sizes when there is a trade, else rows :data:`OI_LONG` / :data:`OI_SHORT` as they
-    are. Returns ``(since, n)``: the new ``liquidatable_since`` and the number of trades, or
+    mirror's fast mode), in one dispatch: :func:`vault_step_quotes` (``last_usd`` the floats
+    ``equity_usd``, ``maintenance_usd``, ``initial_usd``; its ``out`` rows 0-3 of ``work``,
+    its ``wads`` rows 0-3 of ``ints``), then per market with a trade, in market order, what
+    :func:`simulator.engine.mm_vault.quote_lists` makes of it: trade ``k``'s batch row
+    (``calls[k]``, a copy of ``template[m]``) and values (``values[k]``: ``float`` of its
+    size's WAD and of its bound's, 0.0 for an unwind), its market and whether it is an
+    unwind (``ints`` rows :data:`K_MARKET`, :data:`K_UNWIND`), its size as ``from_wad`` of
+    the WAD (``work`` row :data:`PLANNED`, 0.0 elsewhere); then a quiet block's open interest
+    (rows :data:`Q_LONG`, :data:`Q_SHORT`): :func:`after_trades` of the planned sizes when
+    there is a trade, else rows :data:`OI_LONG` / :data:`OI_SHORT` as they are. Returns
+    ``(since, n)``: the new ``liquidatable_since`` and the number of trades, or
     :data:`LISTS_IN_PYTHON` when a WAD is Python's to make (a scale :data:`IN_PYTHON`: the
     caller builds the trades from ``work`` and ``ints``). The floats of the WADs are
-    :func:`scaled_float`'s (Python's ``float`` of the integer)."""
-    out, wads = work[:4], ints[:4]
-    since = vault_step_quotes(step, since, last_usd, size, before, price, oi_long, oi_short,
-                              closes, market, close_size, side, has_flow, flow_long,
-                              flow_short, quoting, run_scalars, consts, out, health,
-                              wads)  # fmt: skip
+    :func:`scaled_float`'s (Python's ``float`` of the integer).
+
+    The run's arrays (the quote parameters and scalars, ``health``, ``work``, ``values``,
+    ``ints``, ``template``, ``calls``) and the step's scratch are two buffers, ``floats`` and
+    ``ints`` (:func:`block_buffers`, :func:`block_views`): two arguments instead of nine (a
+    dispatch costs ~0.1 us an array), no allocation; the helpers are inlined (no call's
+    reference counts)."""
     m_count = price.shape[0]
+    w0 = _F_CONSTS + 4 * m_count
+    v0 = w0 + 7 * m_count
+    t0 = v0 + 2 * m_count
+    health = floats[_F_HEALTH : _F_HEALTH + 3]
+    consts = floats[_F_CONSTS:w0].reshape((4, m_count))
+    work = floats[w0:v0].reshape((7, m_count))
+    values = floats[v0:t0].reshape((m_count, 2))
+    tmp = floats[t0 : t0 + N_SCRATCH * m_count]
+    rounded = tmp[10 * m_count : 11 * m_count]
+    wint = ints[: 6 * m_count].reshape((6, m_count))
+    template = ints[6 * m_count : 9 * m_count].reshape((m_count, 3))
+    calls = ints[9 * m_count : 12 * m_count].reshape((m_count, 3))
+    limbs = ints[12 * m_count : 12 * m_count + _N_LIMBS]
+    out, wads = work[:4], wint[:4]
+    since = _vault_step_into(step, since, equity_usd, maintenance_usd, initial_usd, size,
+                             before, price, oi_long, oi_short, closes, market, close_size,
+                             side, has_flow, flow_long, flow_short, quoting,
+                             floats[_F_SCALARS], floats[_F_SCALARS + 1], consts, out, health,
+                             tmp)  # fmt: skip
+    if quoting:
+        _quote_wads_into(out[TRADE], price, consts[QUOTE], wads, rounded)
     planned = work[PLANNED]
     for m in range(m_count):
         planned[m] = 0.0
@@ -593,16 +738,16 @@ def vault_block(step, since, last_usd, size, before, price, oi_long, oi_short, c
                 bound_scale = wads[W_BOUND_SCALE, m]
                 if bound_scale == IN_PYTHON:
                     return since, LISTS_IN_PYTHON
-                bound = scaled_float(wads[W_BOUND_DIGITS, m], 18 - bound_scale)
+                bound = _scaled_float_into(wads[W_BOUND_DIGITS, m], 18 - bound_scale, limbs)
             # from_wad of the WAD, c / 10**s correctly rounded: the float whose shortest
-            # decimal c × 10**-s is (quote_wads' round12 of the trade)
-            planned[m] = round12(out[TRADE, m])
+            # decimal c × 10**-s is (quote_wads' round12 of the trade, kept in rounded)
+            planned[m] = rounded[m]
             for j in range(calls.shape[1]):
                 calls[n, j] = template[m, j]
-            values[n, 0] = scaled_float(wads[W_DELTA_DIGITS, m], 18 - scale)
+            values[n, 0] = _scaled_float_into(wads[W_DELTA_DIGITS, m], 18 - scale, limbs)
             values[n, 1] = bound
-            ints[K_MARKET, n] = m
-            ints[K_UNWIND, n] = 1 if unwind else 0
+            wint[K_MARKET, n] = m
+            wint[K_UNWIND, n] = 1 if unwind else 0
             n += 1
     if n > 0:
         after_trades(size, planned, out[OI_LONG], out[OI_SHORT], work[Q_LONG : Q_SHORT + 1])
@@ -637,9 +782,8 @@ def warm_up(market: np.ndarray) -> None:
                       np.zeros(2), np.ones((4, 1)), np.empty((4, 1)), np.empty(3),
                       np.zeros((4, 1), dtype=np.int64))  # fmt: skip
     after_trades(one, one, one, one, np.empty((2, 1)))
-    vault_block(0, -1, np.zeros(3), one, one, one, one, one, np.zeros(0, dtype=np.int64),
-                market[:0], none, np.zeros(0, dtype=np.int8), False, none, none, True,
-                np.zeros(2), np.ones((4, 1)), np.empty(3), np.zeros((7, 1)),
-                np.zeros((6, 1), dtype=np.int64), np.zeros((1, 3), dtype=np.int64),
-                np.zeros((1, 3), dtype=np.int64), np.zeros((1, 2)))  # fmt: skip
+    floats, ints = block_buffers(np.ones((4, 1)), np.zeros(2), np.zeros((1, 3), dtype=np.int64))
+    vault_block(0, -1, 0.0, 0.0, 0.0, one, one, one, one, one, np.zeros(0, dtype=np.int64),
+                market[:0], none, np.zeros(0, dtype=np.int8), False, none, none, True, floats,
+                ints)  # fmt: skip
     vault_reads(one, np.zeros((3, 1)), np.empty(1))

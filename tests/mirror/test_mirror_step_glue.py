@@ -57,7 +57,7 @@ def old_with_levels(ctx, venue, levels):
     size = venue.size[tab.account]
     f = venue.funding()
     params, tiers = venue.jit_buffers()[:2]
-    health = tab.health
+    health = np.empty((3, 1))  # the tab's (3, 1) array, before it became one with the sizes
     equity, maintenance, initial = health
     jit_calls.cross_health(tab.rows, params, tiers, venue.price, venue._position_floats,
                            venue.isolated, venue.collateral, f.long_funding_index,
@@ -88,13 +88,13 @@ def _health_side_by_side(draw, venue: VenueState, t: int) -> None:
     n = venue.size.shape[1]
     for a in draw.integers(0, venue.size.shape[0], 12).tolist():
         rows = np.array([a], dtype=np.int64)
-        got_health, got_base = np.full((3, 1), np.nan), np.full(n, np.nan)
+        reads = np.full(3 + n, np.nan)  # health (WAD), then the sizes (base units)
         want_health, want_base = np.full((3, 1), np.nan), np.full(n, np.nan)
         got = jit_calls.vault_health_reads(
-            rows, params, tiers, venue.price, venue._position_floats, venue.isolated,
-            venue.collateral, fn, f.long_open_interest, f.short_open_interest, got_health,
-            got_base,
+            a, params, tiers, venue._market_floats, venue._position_floats, venue.isolated,
+            venue.collateral, fn, f.long_open_interest, f.short_open_interest, reads,
         )  # fmt: skip
+        got_health, got_base = reads[:3].reshape(3, 1), reads[3:]
         eq, mm, im = want_health
         jit_calls.cross_health(rows, params, tiers, venue.price, venue._position_floats,
                                venue.isolated, venue.collateral, f.long_funding_index,

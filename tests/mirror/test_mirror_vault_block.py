@@ -138,26 +138,29 @@ def _contexts(ctx):
 
 
 def _fast_form(ctx, s, t, last, closes, flow):
-    """:func:`execute`'s compiled call, into fresh arrays as its tab holds them."""
+    """:func:`execute`'s compiled call, into fresh buffers as its tab holds them (every
+    array but the run's parameters and the template filled with NaN or -99 first: nothing
+    read before it is written)."""
     run = engine_vault.run_quotes(ctx)
     n_markets = ctx.n_markets
     has_flow = flow is not None
-    last_usd = np.array([last["mm_vault_equity_usd"], last["mm_vault_maintenance_usd"],
-                         last["mm_vault_initial_usd"]])  # fmt: skip
-    work = np.full((7, n_markets), np.nan)
-    ints = np.full((6, n_markets), -99, dtype=np.int64)
-    batch = np.full((n_markets, 3), -99, dtype=np.int64)
-    values = np.full((n_markets, 2), np.nan)
+    floats, ints = jit.block_buffers(run.consts, run.scalars, _template(ctx))
+    views = jit.block_views(floats, ints, n_markets)
+    for a in (views.health, views.work, views.values, floats[-jit.N_SCRATCH * n_markets :]):
+        a[...] = np.nan
+    for a in (views.ints, views.calls, ints[12 * n_markets :]):
+        a[...] = -99
     none = np.zeros(0)
     since, n = jit.vault_block(
-        t, s.mm_vault_liquidatable_since, last_usd, last["mm_vault_size_base"],
-        last["index_usd"], s.oracle_price_usd, last["oi_long_base"], last["oi_short_base"],
-        closes, ctx.world.book.market, s.trader.size_base, s.trader.side, has_flow,
+        t, s.mm_vault_liquidatable_since, last["mm_vault_equity_usd"],
+        last["mm_vault_maintenance_usd"], last["mm_vault_initial_usd"],
+        last["mm_vault_size_base"], last["index_usd"], s.oracle_price_usd,
+        last["oi_long_base"], last["oi_short_base"], closes, ctx.world.book.market,
+        s.trader.size_base, s.trader.side, has_flow,
         flow.planned_long_base if has_flow else none,
-        flow.planned_short_base if has_flow else none, run.quoting, run.scalars, run.consts,
-        run.health, work, ints, _template(ctx), batch, values,
+        flow.planned_short_base if has_flow else none, run.quoting, floats, ints,
     )  # fmt: skip
-    return since, n, work, ints, batch, values
+    return since, n, views.work, views.ints, views.calls, views.values
 
 
 def test_the_vaults_block_equals_its_old_form_on_drawn_states(mirror):

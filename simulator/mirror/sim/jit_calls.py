@@ -35,6 +35,7 @@ import math
 
 import numpy as np
 
+from simulator.jit import inline_kernel as _inline
 from simulator.jit import kernel as _jit
 from simulator.mirror.sim import scalar
 
@@ -732,7 +733,206 @@ T_ISOLATED, T_DELTA = 8, 9
 N_BATCH_OUT = 10
 
 
-@_jit
+# -- private inlined copies for the market-making vault's batch and read (session 30): the
+# shared helpers' bodies, term by term, compiled into :func:`_batch_trade` and
+# :func:`vault_health_reads` (a call of a compiled helper that takes arrays costs their
+# reference counts, ~10 ns an array); the other kernels keep the originals.
+
+
+@_inline
+def _tiered_in(n, tiers, m, k, base, count):
+    """:func:`_tiered`, inlined."""
+    rate, deduction = base, 0.0
+    for t in range(count):
+        if n < tiers[m, k, t, 0]:
+            break
+        rate, deduction = tiers[m, k, t, 1], tiers[m, k, t, 2]
+    gross = n * rate / _WAD
+    return gross - deduction if gross > deduction else 0.0
+
+
+@_inline
+def _maintenance_in(params, tiers, m, size, price):
+    """:func:`_maintenance`, inlined."""
+    if size == 0:
+        return 0.0
+    return _tiered_in(abs(size) * price / _WAD, tiers, m, MM, params[m, P_MM_BASE],
+                      int(params[m, P_MM_TIERS]))  # fmt: skip
+
+
+@_inline
+def _initial_in(params, tiers, m, size, price, long_oi, short_oi):
+    """:func:`_initial`, inlined."""
+    if size == 0:
+        return 0.0
+    n = abs(size) * price / _WAD
+    im = _tiered_in(n, tiers, m, IM, params[m, P_IM_BASE], int(params[m, P_IM_TIERS]))
+    larger = short_oi if short_oi > long_oi else long_oi  # Python's max(long_oi, short_oi)
+    open_n = larger * price / _WAD
+    lower, upper = params[m, P_OI_LOWER], params[m, P_OI_UPPER]
+    if upper == 0 or open_n <= lower or n <= im:
+        return im
+    if open_n >= upper:
+        return n
+    t = (open_n - lower) * _WAD / (upper - lower)
+    return im + (n - im) * t / _WAD
+
+
+@_inline
+def _accrue_in(m, now, block, price, long_index, short_index, rate, last_funding_time,
+               last_mark, previous_mark, last_mark_block, li_now, si_now, rate_now):  # fmt: skip
+    """:func:`_accrue_one`, inlined."""
+    if last_funding_time[m] != now:
+        long_index[m] = li_now[m]
+        short_index[m] = si_now[m]
+        rate[m] = rate_now[m]
+        last_funding_time[m] = now
+    if last_mark_block[m] != block:
+        previous_mark[m] = last_mark[m]
+        last_mark_block[m] = block
+    last_mark[m] = price[m]
+
+
+@_inline
+def _batch_trade(
+    a, m, delta, isolated, margin_delta, acceptable, checks, adds_risk, check_stale, now,
+    block, params, tiers, mf, mi, pf, pi, isolated_flag, collateral, fn, out,
+):  # fmt: skip
+    """:func:`trade` for the batches (:func:`trade_batch`, :func:`trade_batch_moves`): the
+    same body term by term, the state's views it reads taken here (as :func:`_views` takes
+    them) instead of from a call: a call's tuple of 27 views costs their reference counts (~0.4 us a trade),
+    made in the function the unused ones and the counts compile away; inlined into the batch
+    (no call's reference counts either). A private copy (the other kernels keep
+    :func:`trade`); ``tests/mirror/test_mirror_vault_reads.py`` holds the batches to their form
+    with :func:`trade` on drawn states."""
+    (price, long_oi, short_oi, max_long_oi, max_short_oi, long_index, short_index, rate,
+     last_mark, previous_mark, fees, last_funding_time, last_mark_block, updated_at, max_age_s,
+     size, entry, snapshot, margin, partial_at, li_now, si_now, rate_now) = (
+        mf[F_PRICE], mf[F_LONG_OI], mf[F_SHORT_OI], mf[F_MAX_LONG_OI], mf[F_MAX_SHORT_OI],
+        mf[F_LONG_INDEX], mf[F_SHORT_INDEX], mf[F_RATE], mf[F_LAST_MARK], mf[F_PREVIOUS_MARK],
+        mf[F_FEES], mi[I_LAST_FUNDING_TIME], mi[I_LAST_MARK_BLOCK], mi[I_UPDATED_AT],
+        mi[I_MAX_AGE], pf[P_SIZE], pf[P_ENTRY], pf[P_SNAPSHOT], pf[P_MARGIN], pi[Q_PARTIAL_AT],
+        fn[0], fn[1], fn[2])  # fmt: skip
+    size0, entry0 = size[a, m], entry[a, m]
+    if checks:
+        if now - updated_at[m] > max_age_s[m]:
+            return STALE_PRICE
+        if size0 != 0 and isolated_flag[a, m] != isolated:
+            return WRONG_MARGIN_MODE
+        new_size = size0 + delta
+        adds_risk = abs(new_size) > abs(size0) or (new_size != 0 and (new_size > 0) != (size0 > 0))
+    li, si = li_now[m], si_now[m]
+    paid = _owed(size0, snapshot[a, m], li, si)
+    col, mar = collateral[a], margin[a, m]
+    if isolated:
+        mar -= paid
+    else:
+        col -= paid
+    if margin_delta > 0:
+        if _below(col, margin_delta):
+            out[0] = col
+            return INSUFFICIENT_BALANCE
+        col, mar = col - margin_delta, mar + margin_delta
+    long_before, short_before = long_oi[m], short_oi[m]
+    px = price[m]
+    fill = _fill_price(params[m, P_SKEW_SCALE], px, long_before - short_before, delta)
+    if fill == 0:
+        return INVALID_FILL_PRICE
+    if acceptable != 0 and (fill > acceptable if delta > 0 else fill < acceptable):
+        out[0] = fill
+        return PRICE_LIMIT_EXCEEDED
+    size1, entry1, realized = _apply_fill(size0, entry0, delta, fill)
+    if isolated:
+        mar += realized
+    else:
+        col += realized
+    lo = long_before - size0 if size0 > 0 else long_before
+    so = short_before + size0 if size0 <= 0 else short_before
+    lo = lo + size1 if size1 > 0 else lo
+    so = so - size1 if size1 <= 0 else so
+    if lo > long_before and lo > max_long_oi[m]:
+        out[0] = lo
+        return OI_CAP_LONG
+    if so > short_before and so > max_short_oi[m]:
+        out[0] = so
+        return OI_CAP_SHORT
+    fee = (abs(delta) * fill / _WAD) * params[m, P_TAKER_FEE_BPS] / _BPS
+    if isolated:
+        mar -= fee
+    else:
+        col -= fee
+    pat = partial_at[a, m]
+    if size1 == 0:
+        pat = 0
+        if isolated:
+            if _below(mar, 0.0):
+                out[0] = mar
+                return CLOSE_MARGIN
+            col, mar = col + mar, 0.0
+    lo = 0.0 if abs(lo) <= 1e-12 * abs(long_before) else lo
+    so = 0.0 if abs(so) <= 1e-12 * abs(short_before) else so
+    snap = li if size1 >= 0 else si
+    # _checkAfterTrade on the values after the trade, none stored yet
+    if isolated and size1 != 0:
+        eq = mar + (_upnl(size1, entry1, px) - _owed(size1, snap, li, si))
+        need = 0.0
+        if adds_risk or margin_delta < 0:
+            need = _initial_in(params, tiers, m, size1, px, lo, so)
+        if _below(eq, need):
+            out[0], out[1] = eq, need
+            return INSUFFICIENT_MARGIN
+        if pat != 0 and not eq < _maintenance_in(params, tiers, m, size1, px):
+            pat = 0
+    n = price.shape[0]
+    if check_stale:  # fresh_cross: the account's other cross positions (m's price is fresh)
+        for j in range(n):
+            if j != m and size[a, j] != 0 and not isolated_flag[a, j]:
+                if now - updated_at[j] > max_age_s[j]:
+                    out[0] = j
+                    return STALE_CROSS
+    need_initial = (not isolated and adds_risk) or (isolated and margin_delta > 0)
+    check = not isolated or margin_delta > 0
+    mark = not isolated and size1 != 0 and pat != 0
+    if check or mark:
+        ceq, cmm, cim = col, 0.0, 0.0
+        for j in range(n):
+            if j == m:
+                sj, ej, nj, ij, loj, soj = size1, entry1, snap, isolated, lo, so
+            else:
+                sj, ej, nj = size[a, j], entry[a, j], snapshot[a, j]
+                ij, loj, soj = isolated_flag[a, j], long_oi[j], short_oi[j]
+            if sj == 0 or ij:
+                continue
+            pj = price[j]
+            ceq += _upnl(sj, ej, pj) - _owed(sj, nj, li_now[j], si_now[j])
+            if mark:
+                cmm += _maintenance_in(params, tiers, j, sj, pj)
+            if need_initial:
+                cim += _initial_in(params, tiers, j, sj, pj, loj, soj)
+        required = cim if need_initial else 0.0
+        if check and _below(ceq, required):
+            out[0], out[1] = ceq, required
+            return INSUFFICIENT_MARGIN
+        if mark and not ceq < cmm:
+            pat = 0
+    # the trade's effects
+    _accrue_in(m, now, block, price, long_index, short_index, rate, last_funding_time,
+                last_mark, previous_mark, last_mark_block, li_now, si_now, rate_now)  # fmt: skip
+    size[a, m], entry[a, m], snapshot[a, m] = size1, entry1, snap
+    margin[a, m], isolated_flag[a, m] = mar, isolated
+    partial_at[a, m] = pat
+    collateral[a] = col
+    long_oi[m], short_oi[m] = lo, so
+    fund_add = 0.0
+    if fee != 0:
+        fees[m] = fees[m] + fee
+        fund_add = _whole_units(fee * params[m, P_INSURANCE_SHARE_BPS] / _BPS)
+    out[T_FILL], out[T_SIZE], out[T_ENTRY], out[T_REALIZED] = fill, size1, entry1, realized
+    out[T_FEE], out[T_FUNDING], out[T_FUND_ADD] = fee, paid, fund_add
+    return OK
+
+
+@_inline
 def trade_batch(start, calls, values, python_checks, now, block, params, tiers, mf, mi, pf, pi,
                 isolated_flag, collateral, fn, outs):  # fmt: skip
     """The planned venue calls ``calls[i]`` (:data:`C_ACCOUNT`, :data:`C_MARKET`,
@@ -762,9 +962,9 @@ def trade_batch(start, calls, values, python_checks, now, block, params, tiers, 
             if delta == 0:
                 return i
         out = outs[i]
-        code = trade(a, m, delta, isolated, 0.0, values[i, V_ACCEPTABLE], True, False, True,
-                     now, block, params, tiers, mf, mi, pf, pi, isolated_flag, collateral, fn,
-                     out)  # fmt: skip
+        code = _batch_trade(a, m, delta, isolated, 0.0, values[i, V_ACCEPTABLE], True, False,
+                            True, now, block, params, tiers, mf, mi, pf, pi, isolated_flag,
+                            collateral, fn, out)  # fmt: skip
         if code != OK:
             return i
         out[T_SIZE0], out[T_ISOLATED], out[T_DELTA] = s, 1.0 if isolated else 0.0, delta
@@ -796,22 +996,39 @@ def trade_batch_moves(start, calls, values, python_checks, now, block, params, t
 
 
 @_jit
-def vault_health_reads(rows, params, tiers, price, pf, isolated_flag, collateral, fn, lo, so,
-                       health, size_base):  # fmt: skip
+def vault_health_reads(a, params, tiers, mf, pf, isolated_flag, collateral, fn, lo, so, reads):
     """The market-making vault's reads after a block in one call: :func:`cross_health` of
-    ``rows`` (``[account]``) with the initial margin into ``health`` ((3, 1) WAD: equity,
-    maintenance, initial; ``fn``: the funding at now, (3, M), its long and short indices
-    read), its sizes (base units) into ``size_base`` (``size / 1e18``), and the three
-    health floats ``/ 1e18`` (USD) returned: what :func:`simulator.mirror.sim.mm_vault.
-    with_levels` read with ``cross_health`` then ``simulator.engine.mm_vault_jit.
-    vault_reads``, to the bit."""
-    cross_health(rows, params, tiers, price, pf, isolated_flag, collateral, fn[0], fn[1], lo,
-                 so, True, health[0], health[1], health[2])  # fmt: skip
-    size = pf[P_SIZE]
-    a = rows[0]
-    for m in range(size_base.shape[0]):
-        size_base[m] = size[a, m] / 1e18
-    return health[0, 0] / 1e18, health[1, 0] / 1e18, health[2, 0] / 1e18
+    account ``a`` with the initial margin into ``reads[0:3]`` (WAD: equity, maintenance,
+    initial; ``fn``: the funding at now, (3, M), its long and short indices read; the prices
+    the packed market floats' row ``mf[F_PRICE]``), its sizes (base units) into
+    ``reads[3:3 + M]`` (``size / 1e18``), and the three health floats ``/ 1e18`` (USD)
+    returned: what :func:`simulator.mirror.sim.mm_vault.with_levels` read with
+    ``cross_health`` then ``simulator.engine.mm_vault_jit.vault_reads``, to the bit.
+
+    :func:`cross_health`'s sums for one account, term by term in its order, in the function
+    itself (its call and its views' reference counts cost ~0.5 us), the run's two arrays as
+    one ``reads``; ``tests/mirror/test_mirror_vault_reads.py`` holds it to the form with
+    :func:`cross_health`."""
+    size, entry, snapshot = pf[P_SIZE], pf[P_ENTRY], pf[P_SNAPSHOT]
+    price, li, si = mf[F_PRICE], fn[0], fn[1]
+    n = price.shape[0]
+    value, maint, init = 0.0, 0.0, 0.0
+    for j in range(n):
+        s = size[a, j]
+        v, x, y = 0.0, 0.0, 0.0
+        if s != 0 and not isolated_flag[a, j]:
+            pj = price[j]
+            v = _upnl(s, entry[a, j], pj) - _owed(s, snapshot[a, j], li[j], si[j])
+            x = _maintenance_in(params, tiers, j, s, pj)
+            y = _initial_in(params, tiers, j, s, pj, lo[j], so[j])
+        value += v
+        maint += x
+        init += y
+    eq = collateral[a] + value
+    reads[0], reads[1], reads[2] = eq, maint, init
+    for m in range(n):
+        reads[3 + m] = size[a, m] / 1e18
+    return eq / 1e18, maint / 1e18, init / 1e18
 
 
 # -- the order flow's block (its closes, then its opens, by slot) ------------------------------
@@ -1301,8 +1518,7 @@ def warm() -> None:
     trade_batch_moves(0, np.zeros((0, 3), dtype=np.int64), np.zeros((0, 2)),
                       np.zeros(1, dtype=bool), 1, 1, params, tiers, mf, mi, pf, pi, iso, col, fn,
                       np.zeros((0, N_BATCH_OUT)), np.zeros((0, 3), dtype=np.int64), np.zeros(2))  # fmt: skip
-    vault_health_reads(np.zeros(1, dtype=np.int64), params, tiers, mf[F_PRICE], pf, iso, col, fn,
-                       x, x, np.zeros((3, 1)), np.zeros(1))  # fmt: skip
+    vault_health_reads(0, params, tiers, mf, pf, iso, col, fn, x, x, np.zeros(4))
     flow_step(True, 0, 0, none, none, none, np.zeros(0), np.zeros((0, 2), dtype=np.int64),
               np.zeros(1, dtype=bool), 1, 1, params, tiers, mf, mi, pf, pi, iso, col, fn, none,
               np.zeros(0), np.zeros((0, N_BATCH_OUT)), np.zeros(0, dtype=bool),

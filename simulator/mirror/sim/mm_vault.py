@@ -94,9 +94,9 @@ def with_levels(ctx: Context, venue: VenueState, levels: dict[str, Any]) -> dict
         # place (each read is the step's last: read by nothing after the next read), one call
         size_base, wad = tab.size_base, tab.size_wad
         usd = jit_calls.vault_health_reads(
-            tab.rows, buffers[1], buffers[2], venue.price, venue._position_floats,
+            tab.account, buffers[1], buffers[2], venue._market_floats, venue._position_floats,
             venue.isolated, venue.collateral, fn, f.long_open_interest, f.short_open_interest,
-            tab.health, size_base,
+            tab.reads,
         )  # fmt: skip
         wad[:] = list(size)  # the float64 scalars, as np.array(list(size), dtype=object)
         levels["mm_vault_size_wad"] = wad
@@ -140,18 +140,29 @@ class _VaultTab:
     compiled: bool
     """Whether :meth:`~simulator.mirror.sim.venue.VenueState.cross_health` of the vault takes
     its compiled path (fast mode, fewer than ``jit_calls.HEALTH_MAX_MARKETS`` markets):
-    :func:`with_levels` then calls it itself, into :attr:`health`."""
-    health: np.ndarray
-    """(3, 1) float64: the vault's equity, maintenance and initial margin (WAD), written by
-    each read."""
+    :func:`with_levels` then calls it itself, into :attr:`reads`."""
+    reads: np.ndarray
+    """(3 + M,) float64: the compiled read's (:func:`~simulator.mirror.sim.jit_calls.
+    vault_health_reads`) equity, maintenance and initial margin (WAD), then :attr:`size_base`
+    (a view), written by each read."""
     size_base: np.ndarray
     """(M,) float64: the vault's sizes (base units) of the last compiled read
-    (``mm_vault_size_base``, written in place)."""
+    (``mm_vault_size_base``, written in place; a view of :attr:`reads`)."""
     size_wad: np.ndarray
     """(M,) object: its WAD floats of the last compiled read (``mm_vault_size_wad``)."""
     run: engine_vault.RunQuotes | None
     """The vault step's run values (:func:`simulator.engine.mm_vault.run_quotes`; fast mode,
     else None)."""
+    floats: np.ndarray
+    """:func:`~simulator.engine.mm_vault_jit.vault_block`'s float buffer
+    (:func:`~simulator.engine.mm_vault_jit.block_buffers`: the run's quote parameters, the
+    carried health, :attr:`work`, :attr:`values` and the step's scratch; the arrays below are
+    views of it and of :attr:`int_buffer`)."""
+    int_buffer: np.ndarray
+    """Its int buffer (:attr:`ints`, :attr:`calls`, :attr:`batch`)."""
+    step_health: np.ndarray
+    """(3,) float64: the vault's carried health of the step (equity, maintenance, notional;
+    USD), written by each :func:`~simulator.engine.mm_vault_jit.vault_block`."""
     work: np.ndarray
     """(7, M) float64: :func:`~simulator.engine.mm_vault_jit.vault_block`'s ``work`` (the
     compiled step's ``out``, a quiet block's open interest, the planned sizes)."""
@@ -166,6 +177,14 @@ class _VaultTab:
     """(M, ``N_BATCH_OUT``) float64: the batch's ``outs`` of them."""
     block: FastBlock
     """The run's :class:`FastBlock` (one object, its count written every step)."""
+    planned: np.ndarray
+    """``work[PLANNED]`` (the planned sizes; one view, the step's ``mm_vault_planned_base``
+    when it trades)."""
+    batches: tuple
+    """Per trade count ``n`` (0 ... M): the venue's batch with moves' arguments for the first
+    ``n`` trades (:meth:`~simulator.mirror.sim.venue_trades.TradesMixin.trade_batch_moves`:
+    :attr:`batch`, :attr:`values` and :attr:`outs` cut to ``n`` rows, then its scratch, a
+    ``moves`` row per trade and the pool and fund pair), views made once."""
 
     @classmethod
     def of(cls, ctx: Context, venue: VenueState) -> _VaultTab:
@@ -179,13 +198,22 @@ class _VaultTab:
         calls[:, jit_calls.C_KIND] = jit_calls.K_TRADE
         compiled = not venue.exact_mode and venue.n_markets < jit_calls.HEALTH_MAX_MARKETS
         run = None if venue.exact_mode else engine_vault.run_quotes(ctx)
+        if run is None:
+            floats, ints = vault_jit.block_buffers(np.zeros((4, n)), np.zeros(2), calls)
+        else:
+            floats, ints = vault_jit.block_buffers(run.consts, run.scalars, calls)
+        views = vault_jit.block_views(floats, ints, n)
+        outs = np.zeros((n, jit_calls.N_BATCH_OUT))
+        moves, acc = np.zeros((n, 3), dtype=np.int64), np.zeros(2)
+        batches = tuple((views.calls[:k], views.values[:k], outs[:k], moves, acc)
+                        for k in range(n + 1))  # fmt: skip
         block = FastBlock()
-        tab = cls(ctx.world.mm_vault, a, np.array([a], dtype=np.int64), calls,
+        reads = np.zeros(3 + n)
+        tab = cls(ctx.world.mm_vault, a, np.array([a], dtype=np.int64), views.template,
                   list(ctx.market_ids), list(ctx.symbols), ctx.keeps("mm_vault_fill"),
-                  compiled, np.empty((3, 1)), np.zeros(n), np.zeros(n, dtype=object), run,
-                  np.zeros((7, n)), np.zeros((6, n), dtype=np.int64),
-                  np.zeros((n, 3), dtype=np.int64), np.zeros((n, 2)),
-                  np.zeros((n, jit_calls.N_BATCH_OUT)), block)  # fmt: skip
+                  compiled, reads, reads[3:], np.zeros(n, dtype=object), run,
+                  floats, ints, views.health, views.work, views.ints, views.calls,
+                  views.values, outs, block, views.work[vault_jit.PLANNED], batches)  # fmt: skip
         block.tab = tab
         return tab
 
@@ -244,22 +272,19 @@ def execute(
     has_flow = run is not None and run.planned_long_base is not None
     flow_long = run.planned_long_base if has_flow else _NO_FLOW  # type: ignore[union-attr]
     flow_short = run.planned_short_base if has_flow else _NO_FLOW  # type: ignore[union-attr]
-    last_usd = quotes.last_usd  # type: ignore[union-attr]
-    last_usd[0] = last["mm_vault_equity_usd"]
-    last_usd[1] = last["mm_vault_maintenance_usd"]
-    last_usd[2] = last["mm_vault_initial_usd"]
     work = tab.work
     since, n = vault_jit.vault_block(
-        t, s.mm_vault_liquidatable_since, last_usd, last["mm_vault_size_base"],
-        last["index_usd"], s.oracle_price_usd, last["oi_long_base"], last["oi_short_base"],
-        closes, book.market, trader.size_base, trader.side, has_flow, flow_long, flow_short,
-        quotes.quoting, quotes.scalars, quotes.consts, quotes.health, work, tab.ints,  # type: ignore[union-attr]
-        tab.calls, tab.batch, tab.values,
+        t, s.mm_vault_liquidatable_since, last["mm_vault_equity_usd"],
+        last["mm_vault_maintenance_usd"], last["mm_vault_initial_usd"],
+        last["mm_vault_size_base"], last["index_usd"], s.oracle_price_usd,
+        last["oi_long_base"], last["oi_short_base"], closes, book.market, trader.size_base,
+        trader.side, has_flow, flow_long, flow_short, quotes.quoting,  # type: ignore[union-attr]
+        tab.floats, tab.int_buffer,
     )  # fmt: skip
     s.mm_vault_liquidatable_since = since
     s.mm_vault_planned_base = quotes.no_trades  # type: ignore[union-attr]
     if since >= 0:  # under maintenance: the keepers' rules first
-        actions = engine_vault._liquidation(ctx, s, t, last, quotes.health, since)  # type: ignore[union-attr]
+        actions = engine_vault._liquidation(ctx, s, t, last, tab.step_health, since)
         if actions:
             return _execute_calls(ctx, s, venue, t, actions, _skew_of(last, work),
                                   row_of, decoded)  # fmt: skip
@@ -270,26 +295,13 @@ def execute(
     block.count = n
     if n == 0:
         return block
-    s.mm_vault_planned_base = work[vault_jit.PLANNED]
-    outs = tab.outs[:n]
-    scratch = memo[_MOVES] if _MOVES in memo else _moves_scratch(memo, tab)
-    stop = venue.trade_batch_moves(0, tab.batch[:n], tab.values[:n], outs, *scratch)
+    s.mm_vault_planned_base = tab.planned
+    calls, values, outs, moves, acc = tab.batches[n]
+    stop = venue.trade_batch_moves(0, calls, values, outs, moves, acc)
     if stop < n:  # a call for Python: the lists' path from it on, the batch's made kept
         lists = engine_vault.quote_lists(s, work[:4], quotes, tab.ints[:4])  # type: ignore[arg-type]
         return _execute_quotes(ctx, venue, lists, _skew_of(last, work), outs[:stop])
     return block
-
-
-_MOVES = "mm_vault_moves"
-"""``ctx.memo``'s key of the vault's batch scratch (:func:`_moves_scratch`)."""
-
-
-def _moves_scratch(memo: dict, tab: _VaultTab) -> tuple[np.ndarray, np.ndarray]:
-    """The run's scratch of the venue's batch with moves (:meth:`~simulator.mirror.sim.
-    venue_trades.TradesMixin.trade_batch_moves`): a ``moves`` row per call the vault's
-    batch can hold and the pool and fund pair, made once (kept in ``memo``)."""
-    got = memo[_MOVES] = (np.zeros((tab.batch.shape[0], 3), dtype=np.int64), np.zeros(2))
-    return got
 
 
 def _execute_python(
