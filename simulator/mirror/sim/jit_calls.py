@@ -144,7 +144,7 @@ def pack_params(ps: list[scalar.Params], insurance_share_bps) -> tuple[np.ndarra
 # -- the formulas (scalar.py's, one value at a time) -------------------------------------------
 
 
-@_jit
+@_inline
 def _tiered(n, tiers, m, k, base, count):
     rate, deduction = base, 0.0
     for t in range(count):
@@ -155,7 +155,7 @@ def _tiered(n, tiers, m, k, base, count):
     return gross - deduction if gross > deduction else 0.0
 
 
-@_jit
+@_inline
 def _maintenance(params, tiers, m, size, price):
     if size == 0:
         return 0.0
@@ -163,7 +163,7 @@ def _maintenance(params, tiers, m, size, price):
                    int(params[m, P_MM_TIERS]))  # fmt: skip
 
 
-@_jit
+@_inline
 def _initial(params, tiers, m, size, price, long_oi, short_oi):
     if size == 0:
         return 0.0
@@ -285,19 +285,19 @@ def _views(mf, mi, pf, pi, fn):
 # -- state writes ------------------------------------------------------------------------------
 
 
-@_jit
-def _accrue_one(m, now, block, price, long_index, short_index, rate, last_funding_time,
-                last_mark, previous_mark, last_mark_block, li_now, si_now, rate_now):  # fmt: skip
-    """``VenueState._accrue_one``: market ``m``'s funding stored at now, its marks tracked."""
-    if last_funding_time[m] != now:
-        long_index[m] = li_now[m]
-        short_index[m] = si_now[m]
-        rate[m] = rate_now[m]
-        last_funding_time[m] = now
-    if last_mark_block[m] != block:
-        previous_mark[m] = last_mark[m]
-        last_mark_block[m] = block
-    last_mark[m] = price[m]
+@_inline
+def _accrue_one(m, now, block, mf, mi, fn):
+    """``VenueState._accrue_one``: market ``m``'s funding stored at now (``fn``), its marks
+    tracked; the packed arrays read and written at their indices (no views made)."""
+    if mi[I_LAST_FUNDING_TIME, m] != now:
+        mf[F_LONG_INDEX, m] = fn[0, m]
+        mf[F_SHORT_INDEX, m] = fn[1, m]
+        mf[F_RATE, m] = fn[2, m]
+        mi[I_LAST_FUNDING_TIME, m] = now
+    if mi[I_LAST_MARK_BLOCK, m] != block:
+        mf[F_PREVIOUS_MARK, m] = mf[F_LAST_MARK, m]
+        mi[I_LAST_MARK_BLOCK, m] = block
+    mf[F_LAST_MARK, m] = mf[F_PRICE, m]
 
 
 @_jit
@@ -331,8 +331,8 @@ def _use_rate(m, closed, block, price, rate_used, rate_block, cap):
 # -- the calls ---------------------------------------------------------------------------------
 
 
-@_jit
-def trade(
+@_inline
+def _trade(
     a, m, delta, isolated, margin_delta, acceptable, checks, adds_risk, check_stale, now,
     block, params, tiers, mf, mi, pf, pi, isolated_flag, collateral, fn, out,
 ):  # fmt: skip
@@ -346,22 +346,23 @@ def trade(
     realized profit, fee, funding settled and the fund's whole-unit share of the fee in
     ``out`` (:data:`T_FILL` ...), or an error code (nothing written). ``check_stale``: check
     the account's other cross positions' prices (:data:`STALE_CROSS`). The state: the packed
-    arrays (:data:`PACKED`), the cross collateral, the funding at now ``fn``."""
-    (price, long_oi, short_oi, max_long_oi, max_short_oi, long_index, short_index, rate,
-     last_mark, previous_mark, fees, penalties, rate_used, last_funding_time, last_mark_block,
-     rate_block, updated_at, max_age_s, size, entry, snapshot, margin, partial_at,
-     last_liquidation_block, li_now, si_now, rate_now) = _views(mf, mi, pf, pi, fn)  # fmt: skip
-    size0, entry0 = size[a, m], entry[a, m]
+    arrays (:data:`PACKED`), the cross collateral, the funding at now ``fn``.
+
+    Inlined into every kernel that calls it (:func:`trade`, the batches, :func:`_flow_trade`):
+    the state's views taken here rather than from :func:`_views`, whose tuple of 27 views
+    costs their reference counts (~0.4 us a trade); in the inlined body the unused ones
+    compile away."""
+    size0, entry0 = pf[P_SIZE, a, m], pf[P_ENTRY, a, m]
     if checks:
-        if now - updated_at[m] > max_age_s[m]:
+        if now - mi[I_UPDATED_AT, m] > mi[I_MAX_AGE, m]:
             return STALE_PRICE
         if size0 != 0 and isolated_flag[a, m] != isolated:
             return WRONG_MARGIN_MODE
         new_size = size0 + delta
         adds_risk = abs(new_size) > abs(size0) or (new_size != 0 and (new_size > 0) != (size0 > 0))
-    li, si = li_now[m], si_now[m]
-    paid = _owed(size0, snapshot[a, m], li, si)
-    col, mar = collateral[a], margin[a, m]
+    li, si = fn[0, m], fn[1, m]
+    paid = _owed(size0, pf[P_SNAPSHOT, a, m], li, si)
+    col, mar = collateral[a], pf[P_MARGIN, a, m]
     if isolated:
         mar -= paid
     else:
@@ -371,8 +372,8 @@ def trade(
             out[0] = col
             return INSUFFICIENT_BALANCE
         col, mar = col - margin_delta, mar + margin_delta
-    long_before, short_before = long_oi[m], short_oi[m]
-    px = price[m]
+    long_before, short_before = mf[F_LONG_OI, m], mf[F_SHORT_OI, m]
+    px = mf[F_PRICE, m]
     fill = _fill_price(params[m, P_SKEW_SCALE], px, long_before - short_before, delta)
     if fill == 0:
         return INVALID_FILL_PRICE
@@ -388,10 +389,10 @@ def trade(
     so = short_before + size0 if size0 <= 0 else short_before
     lo = lo + size1 if size1 > 0 else lo
     so = so - size1 if size1 <= 0 else so
-    if lo > long_before and lo > max_long_oi[m]:
+    if lo > long_before and lo > mf[F_MAX_LONG_OI, m]:
         out[0] = lo
         return OI_CAP_LONG
-    if so > short_before and so > max_short_oi[m]:
+    if so > short_before and so > mf[F_MAX_SHORT_OI, m]:
         out[0] = so
         return OI_CAP_SHORT
     fee = (abs(delta) * fill / _WAD) * params[m, P_TAKER_FEE_BPS] / _BPS
@@ -399,7 +400,7 @@ def trade(
         mar -= fee
     else:
         col -= fee
-    pat = partial_at[a, m]
+    pat = pi[Q_PARTIAL_AT, a, m]
     if size1 == 0:
         pat = 0
         if isolated:
@@ -421,11 +422,11 @@ def trade(
             return INSUFFICIENT_MARGIN
         if pat != 0 and not eq < _maintenance(params, tiers, m, size1, px):
             pat = 0
-    n = price.shape[0]
+    n = mf.shape[1]
     if check_stale:  # fresh_cross: the account's other cross positions (m's price is fresh)
         for j in range(n):
-            if j != m and size[a, j] != 0 and not isolated_flag[a, j]:
-                if now - updated_at[j] > max_age_s[j]:
+            if j != m and pf[P_SIZE, a, j] != 0 and not isolated_flag[a, j]:
+                if now - mi[I_UPDATED_AT, j] > mi[I_MAX_AGE, j]:
                     out[0] = j
                     return STALE_CROSS
     need_initial = (not isolated and adds_risk) or (isolated and margin_delta > 0)
@@ -437,12 +438,12 @@ def trade(
             if j == m:
                 sj, ej, nj, ij, loj, soj = size1, entry1, snap, isolated, lo, so
             else:
-                sj, ej, nj = size[a, j], entry[a, j], snapshot[a, j]
-                ij, loj, soj = isolated_flag[a, j], long_oi[j], short_oi[j]
+                sj, ej, nj = pf[P_SIZE, a, j], pf[P_ENTRY, a, j], pf[P_SNAPSHOT, a, j]
+                ij, loj, soj = isolated_flag[a, j], mf[F_LONG_OI, j], mf[F_SHORT_OI, j]
             if sj == 0 or ij:
                 continue
-            pj = price[j]
-            ceq += _upnl(sj, ej, pj) - _owed(sj, nj, li_now[j], si_now[j])
+            pj = mf[F_PRICE, j]
+            ceq += _upnl(sj, ej, pj) - _owed(sj, nj, fn[0, j], fn[1, j])
             if mark:
                 cmm += _maintenance(params, tiers, j, sj, pj)
             if need_initial:
@@ -454,20 +455,30 @@ def trade(
         if mark and not ceq < cmm:
             pat = 0
     # the trade's effects
-    _accrue_one(m, now, block, price, long_index, short_index, rate, last_funding_time,
-                last_mark, previous_mark, last_mark_block, li_now, si_now, rate_now)  # fmt: skip
-    size[a, m], entry[a, m], snapshot[a, m] = size1, entry1, snap
-    margin[a, m], isolated_flag[a, m] = mar, isolated
-    partial_at[a, m] = pat
+    _accrue_one(m, now, block, mf, mi, fn)  # fmt: skip
+    pf[P_SIZE, a, m], pf[P_ENTRY, a, m], pf[P_SNAPSHOT, a, m] = size1, entry1, snap
+    pf[P_MARGIN, a, m], isolated_flag[a, m] = mar, isolated
+    pi[Q_PARTIAL_AT, a, m] = pat
     collateral[a] = col
-    long_oi[m], short_oi[m] = lo, so
+    mf[F_LONG_OI, m], mf[F_SHORT_OI, m] = lo, so
     fund_add = 0.0
     if fee != 0:
-        fees[m] = fees[m] + fee
+        mf[F_FEES, m] = mf[F_FEES, m] + fee
         fund_add = _whole_units(fee * params[m, P_INSURANCE_SHARE_BPS] / _BPS)
     out[T_FILL], out[T_SIZE], out[T_ENTRY], out[T_REALIZED] = fill, size1, entry1, realized
     out[T_FEE], out[T_FUNDING], out[T_FUND_ADD] = fee, paid, fund_add
     return OK
+
+
+@_jit
+def trade(
+    a, m, delta, isolated, margin_delta, acceptable, checks, adds_risk, check_stale, now,
+    block, params, tiers, mf, mi, pf, pi, isolated_flag, collateral, fn, out,
+):  # fmt: skip
+    """:func:`_trade` called from Python (a kernel of its own)."""
+    return _trade(a, m, delta, isolated, margin_delta, acceptable, checks, adds_risk, check_stale,
+                  now, block, params, tiers, mf, mi, pf, pi, isolated_flag, collateral, fn,
+                  out)  # fmt: skip
 
 
 @_jit
@@ -516,8 +527,7 @@ def liquidate_isolated(
     up = _units_up(deficit)
     paid = fund if fund < up else up  # min(units_up(deficit), fund)
     full = close == abs(sz)
-    _accrue_one(m, now, block, price, long_index, short_index, rate, last_funding_time,
-                last_mark, previous_mark, last_mark_block, li_now, si_now, rate_now)  # fmt: skip
+    _accrue_one(m, now, block, mf, mi, fn)  # fmt: skip
     _move_oi(m, sz, new, long_oi, short_oi)
     _use_rate(m, close, block, price, rate_used, rate_block, params[m, P_CAP])
     penalties[m] = penalties[m] + penalty
@@ -668,9 +678,7 @@ def liquidate_cross(
     for i in range(1, closed_n + 1):
         realized_sum += rows[R_REALIZED, order[i]]
     for i in range(k):
-        _accrue_one(js[i], now, block, price, long_index, short_index, rate,
-                    last_funding_time, last_mark, previous_mark, last_mark_block, li_now,
-                    si_now, rate_now)  # fmt: skip
+        _accrue_one(js[i], now, block, mf, mi, fn)  # fmt: skip
     for i in range(1, closed_n + 1):
         j = order[i]
         _move_oi(j, size[a, j], new_size[j], long_oi, short_oi)
@@ -733,205 +741,6 @@ T_ISOLATED, T_DELTA = 8, 9
 N_BATCH_OUT = 10
 
 
-# -- private inlined copies for the market-making vault's batch and read (session 30): the
-# shared helpers' bodies, term by term, compiled into :func:`_batch_trade` and
-# :func:`vault_health_reads` (a call of a compiled helper that takes arrays costs their
-# reference counts, ~10 ns an array); the other kernels keep the originals.
-
-
-@_inline
-def _tiered_in(n, tiers, m, k, base, count):
-    """:func:`_tiered`, inlined."""
-    rate, deduction = base, 0.0
-    for t in range(count):
-        if n < tiers[m, k, t, 0]:
-            break
-        rate, deduction = tiers[m, k, t, 1], tiers[m, k, t, 2]
-    gross = n * rate / _WAD
-    return gross - deduction if gross > deduction else 0.0
-
-
-@_inline
-def _maintenance_in(params, tiers, m, size, price):
-    """:func:`_maintenance`, inlined."""
-    if size == 0:
-        return 0.0
-    return _tiered_in(abs(size) * price / _WAD, tiers, m, MM, params[m, P_MM_BASE],
-                      int(params[m, P_MM_TIERS]))  # fmt: skip
-
-
-@_inline
-def _initial_in(params, tiers, m, size, price, long_oi, short_oi):
-    """:func:`_initial`, inlined."""
-    if size == 0:
-        return 0.0
-    n = abs(size) * price / _WAD
-    im = _tiered_in(n, tiers, m, IM, params[m, P_IM_BASE], int(params[m, P_IM_TIERS]))
-    larger = short_oi if short_oi > long_oi else long_oi  # Python's max(long_oi, short_oi)
-    open_n = larger * price / _WAD
-    lower, upper = params[m, P_OI_LOWER], params[m, P_OI_UPPER]
-    if upper == 0 or open_n <= lower or n <= im:
-        return im
-    if open_n >= upper:
-        return n
-    t = (open_n - lower) * _WAD / (upper - lower)
-    return im + (n - im) * t / _WAD
-
-
-@_inline
-def _accrue_in(m, now, block, price, long_index, short_index, rate, last_funding_time,
-               last_mark, previous_mark, last_mark_block, li_now, si_now, rate_now):  # fmt: skip
-    """:func:`_accrue_one`, inlined."""
-    if last_funding_time[m] != now:
-        long_index[m] = li_now[m]
-        short_index[m] = si_now[m]
-        rate[m] = rate_now[m]
-        last_funding_time[m] = now
-    if last_mark_block[m] != block:
-        previous_mark[m] = last_mark[m]
-        last_mark_block[m] = block
-    last_mark[m] = price[m]
-
-
-@_inline
-def _batch_trade(
-    a, m, delta, isolated, margin_delta, acceptable, checks, adds_risk, check_stale, now,
-    block, params, tiers, mf, mi, pf, pi, isolated_flag, collateral, fn, out,
-):  # fmt: skip
-    """:func:`trade` for the batches (:func:`trade_batch`, :func:`trade_batch_moves`): the
-    same body term by term, the state's views it reads taken here (as :func:`_views` takes
-    them) instead of from a call: a call's tuple of 27 views costs their reference counts (~0.4 us a trade),
-    made in the function the unused ones and the counts compile away; inlined into the batch
-    (no call's reference counts either). A private copy (the other kernels keep
-    :func:`trade`); ``tests/mirror/test_mirror_vault_reads.py`` holds the batches to their form
-    with :func:`trade` on drawn states."""
-    (price, long_oi, short_oi, max_long_oi, max_short_oi, long_index, short_index, rate,
-     last_mark, previous_mark, fees, last_funding_time, last_mark_block, updated_at, max_age_s,
-     size, entry, snapshot, margin, partial_at, li_now, si_now, rate_now) = (
-        mf[F_PRICE], mf[F_LONG_OI], mf[F_SHORT_OI], mf[F_MAX_LONG_OI], mf[F_MAX_SHORT_OI],
-        mf[F_LONG_INDEX], mf[F_SHORT_INDEX], mf[F_RATE], mf[F_LAST_MARK], mf[F_PREVIOUS_MARK],
-        mf[F_FEES], mi[I_LAST_FUNDING_TIME], mi[I_LAST_MARK_BLOCK], mi[I_UPDATED_AT],
-        mi[I_MAX_AGE], pf[P_SIZE], pf[P_ENTRY], pf[P_SNAPSHOT], pf[P_MARGIN], pi[Q_PARTIAL_AT],
-        fn[0], fn[1], fn[2])  # fmt: skip
-    size0, entry0 = size[a, m], entry[a, m]
-    if checks:
-        if now - updated_at[m] > max_age_s[m]:
-            return STALE_PRICE
-        if size0 != 0 and isolated_flag[a, m] != isolated:
-            return WRONG_MARGIN_MODE
-        new_size = size0 + delta
-        adds_risk = abs(new_size) > abs(size0) or (new_size != 0 and (new_size > 0) != (size0 > 0))
-    li, si = li_now[m], si_now[m]
-    paid = _owed(size0, snapshot[a, m], li, si)
-    col, mar = collateral[a], margin[a, m]
-    if isolated:
-        mar -= paid
-    else:
-        col -= paid
-    if margin_delta > 0:
-        if _below(col, margin_delta):
-            out[0] = col
-            return INSUFFICIENT_BALANCE
-        col, mar = col - margin_delta, mar + margin_delta
-    long_before, short_before = long_oi[m], short_oi[m]
-    px = price[m]
-    fill = _fill_price(params[m, P_SKEW_SCALE], px, long_before - short_before, delta)
-    if fill == 0:
-        return INVALID_FILL_PRICE
-    if acceptable != 0 and (fill > acceptable if delta > 0 else fill < acceptable):
-        out[0] = fill
-        return PRICE_LIMIT_EXCEEDED
-    size1, entry1, realized = _apply_fill(size0, entry0, delta, fill)
-    if isolated:
-        mar += realized
-    else:
-        col += realized
-    lo = long_before - size0 if size0 > 0 else long_before
-    so = short_before + size0 if size0 <= 0 else short_before
-    lo = lo + size1 if size1 > 0 else lo
-    so = so - size1 if size1 <= 0 else so
-    if lo > long_before and lo > max_long_oi[m]:
-        out[0] = lo
-        return OI_CAP_LONG
-    if so > short_before and so > max_short_oi[m]:
-        out[0] = so
-        return OI_CAP_SHORT
-    fee = (abs(delta) * fill / _WAD) * params[m, P_TAKER_FEE_BPS] / _BPS
-    if isolated:
-        mar -= fee
-    else:
-        col -= fee
-    pat = partial_at[a, m]
-    if size1 == 0:
-        pat = 0
-        if isolated:
-            if _below(mar, 0.0):
-                out[0] = mar
-                return CLOSE_MARGIN
-            col, mar = col + mar, 0.0
-    lo = 0.0 if abs(lo) <= 1e-12 * abs(long_before) else lo
-    so = 0.0 if abs(so) <= 1e-12 * abs(short_before) else so
-    snap = li if size1 >= 0 else si
-    # _checkAfterTrade on the values after the trade, none stored yet
-    if isolated and size1 != 0:
-        eq = mar + (_upnl(size1, entry1, px) - _owed(size1, snap, li, si))
-        need = 0.0
-        if adds_risk or margin_delta < 0:
-            need = _initial_in(params, tiers, m, size1, px, lo, so)
-        if _below(eq, need):
-            out[0], out[1] = eq, need
-            return INSUFFICIENT_MARGIN
-        if pat != 0 and not eq < _maintenance_in(params, tiers, m, size1, px):
-            pat = 0
-    n = price.shape[0]
-    if check_stale:  # fresh_cross: the account's other cross positions (m's price is fresh)
-        for j in range(n):
-            if j != m and size[a, j] != 0 and not isolated_flag[a, j]:
-                if now - updated_at[j] > max_age_s[j]:
-                    out[0] = j
-                    return STALE_CROSS
-    need_initial = (not isolated and adds_risk) or (isolated and margin_delta > 0)
-    check = not isolated or margin_delta > 0
-    mark = not isolated and size1 != 0 and pat != 0
-    if check or mark:
-        ceq, cmm, cim = col, 0.0, 0.0
-        for j in range(n):
-            if j == m:
-                sj, ej, nj, ij, loj, soj = size1, entry1, snap, isolated, lo, so
-            else:
-                sj, ej, nj = size[a, j], entry[a, j], snapshot[a, j]
-                ij, loj, soj = isolated_flag[a, j], long_oi[j], short_oi[j]
-            if sj == 0 or ij:
-                continue
-            pj = price[j]
-            ceq += _upnl(sj, ej, pj) - _owed(sj, nj, li_now[j], si_now[j])
-            if mark:
-                cmm += _maintenance_in(params, tiers, j, sj, pj)
-            if need_initial:
-                cim += _initial_in(params, tiers, j, sj, pj, loj, soj)
-        required = cim if need_initial else 0.0
-        if check and _below(ceq, required):
-            out[0], out[1] = ceq, required
-            return INSUFFICIENT_MARGIN
-        if mark and not ceq < cmm:
-            pat = 0
-    # the trade's effects
-    _accrue_in(m, now, block, price, long_index, short_index, rate, last_funding_time,
-                last_mark, previous_mark, last_mark_block, li_now, si_now, rate_now)  # fmt: skip
-    size[a, m], entry[a, m], snapshot[a, m] = size1, entry1, snap
-    margin[a, m], isolated_flag[a, m] = mar, isolated
-    partial_at[a, m] = pat
-    collateral[a] = col
-    long_oi[m], short_oi[m] = lo, so
-    fund_add = 0.0
-    if fee != 0:
-        fees[m] = fees[m] + fee
-        fund_add = _whole_units(fee * params[m, P_INSURANCE_SHARE_BPS] / _BPS)
-    out[T_FILL], out[T_SIZE], out[T_ENTRY], out[T_REALIZED] = fill, size1, entry1, realized
-    out[T_FEE], out[T_FUNDING], out[T_FUND_ADD] = fee, paid, fund_add
-    return OK
-
-
 @_inline
 def trade_batch(start, calls, values, python_checks, now, block, params, tiers, mf, mi, pf, pi,
                 isolated_flag, collateral, fn, outs):  # fmt: skip
@@ -962,7 +771,7 @@ def trade_batch(start, calls, values, python_checks, now, block, params, tiers, 
             if delta == 0:
                 return i
         out = outs[i]
-        code = _batch_trade(a, m, delta, isolated, 0.0, values[i, V_ACCEPTABLE], True, False,
+        code = _trade(a, m, delta, isolated, 0.0, values[i, V_ACCEPTABLE], True, False,
                             True, now, block, params, tiers, mf, mi, pf, pi, isolated_flag,
                             collateral, fn, out)  # fmt: skip
         if code != OK:
@@ -1019,8 +828,8 @@ def vault_health_reads(a, params, tiers, mf, pf, isolated_flag, collateral, fn, 
         if s != 0 and not isolated_flag[a, j]:
             pj = price[j]
             v = _upnl(s, entry[a, j], pj) - _owed(s, snapshot[a, j], li[j], si[j])
-            x = _maintenance_in(params, tiers, j, s, pj)
-            y = _initial_in(params, tiers, j, s, pj, lo[j], so[j])
+            x = _maintenance(params, tiers, j, s, pj)
+            y = _initial(params, tiers, j, s, pj, lo[j], so[j])
         value += v
         maint += x
         init += y
@@ -1244,121 +1053,15 @@ def flow_step(init, start, n_close, close_slots, open_slots, open_side, open_siz
     return n
 
 
-@_jit
+@_inline
 def _flow_trade(a, m, delta, isolated, now, block, params, tiers, mf, mi, pf, pi, isolated_flag,
                 collateral, fn, outs, k):  # fmt: skip
-    """:func:`trade` as :func:`flow_step` calls it (no margin delta, no price bound, its
-    checks and the stale check of the account's other cross positions made here), its results
-    into ``outs[k]``: the same arithmetic term by term, reading and writing the packed arrays
-    at their indices rather than through :func:`_views` (the views' reference counts were
-    most of a flow call's cost). ``tests/mirror/test_mirror_flow_trade.py`` holds
-    :func:`flow_step` to its form on :func:`trade`."""
-    size0, entry0 = pf[P_SIZE, a, m], pf[P_ENTRY, a, m]
-    if now - mi[I_UPDATED_AT, m] > mi[I_MAX_AGE, m]:
-        return STALE_PRICE
-    if size0 != 0 and isolated_flag[a, m] != isolated:
-        return WRONG_MARGIN_MODE
-    new_size = size0 + delta
-    adds_risk = abs(new_size) > abs(size0) or (new_size != 0 and (new_size > 0) != (size0 > 0))
-    li, si = fn[0, m], fn[1, m]
-    paid = _owed(size0, pf[P_SNAPSHOT, a, m], li, si)
-    col, mar = collateral[a], pf[P_MARGIN, a, m]
-    if isolated:
-        mar -= paid
-    else:
-        col -= paid
-    long_before, short_before = mf[F_LONG_OI, m], mf[F_SHORT_OI, m]
-    px = mf[F_PRICE, m]
-    fill = _fill_price(params[m, P_SKEW_SCALE], px, long_before - short_before, delta)
-    if fill == 0:
-        return INVALID_FILL_PRICE
-    size1, entry1, realized = _apply_fill(size0, entry0, delta, fill)
-    if isolated:
-        mar += realized
-    else:
-        col += realized
-    lo = long_before - size0 if size0 > 0 else long_before
-    so = short_before + size0 if size0 <= 0 else short_before
-    lo = lo + size1 if size1 > 0 else lo
-    so = so - size1 if size1 <= 0 else so
-    if lo > long_before and lo > mf[F_MAX_LONG_OI, m]:
-        outs[k, 0] = lo
-        return OI_CAP_LONG
-    if so > short_before and so > mf[F_MAX_SHORT_OI, m]:
-        outs[k, 0] = so
-        return OI_CAP_SHORT
-    fee = (abs(delta) * fill / _WAD) * params[m, P_TAKER_FEE_BPS] / _BPS
-    if isolated:
-        mar -= fee
-    else:
-        col -= fee
-    pat = pi[Q_PARTIAL_AT, a, m]
-    if size1 == 0:
-        pat = 0
-        if isolated:
-            if _below(mar, 0.0):
-                outs[k, 0] = mar
-                return CLOSE_MARGIN
-            col, mar = col + mar, 0.0
-    lo = 0.0 if abs(lo) <= 1e-12 * abs(long_before) else lo
-    so = 0.0 if abs(so) <= 1e-12 * abs(short_before) else so
-    snap = li if size1 >= 0 else si
-    # _checkAfterTrade on the values after the trade, none stored yet (:func:`trade`'s check of
-    # an isolated position left open is not reached: a close leaves none, an open is cross)
-    n = mf.shape[1]
-    for j in range(n):  # fresh_cross: the account's other cross positions (m's price is fresh)
-        if j != m and pf[P_SIZE, a, j] != 0 and not isolated_flag[a, j]:
-            if now - mi[I_UPDATED_AT, j] > mi[I_MAX_AGE, j]:
-                outs[k, 0] = j
-                return STALE_CROSS
-    need_initial = not isolated and adds_risk
-    check = not isolated
-    mark = not isolated and size1 != 0 and pat != 0
-    if check or mark:
-        ceq, cmm, cim = col, 0.0, 0.0
-        for j in range(n):
-            if j == m:
-                sj, ej, nj, ij, loj, soj = size1, entry1, snap, isolated, lo, so
-            else:
-                sj, ej, nj = pf[P_SIZE, a, j], pf[P_ENTRY, a, j], pf[P_SNAPSHOT, a, j]
-                ij, loj, soj = isolated_flag[a, j], mf[F_LONG_OI, j], mf[F_SHORT_OI, j]
-            if sj == 0 or ij:
-                continue
-            pj = mf[F_PRICE, j]
-            ceq += _upnl(sj, ej, pj) - _owed(sj, nj, fn[0, j], fn[1, j])
-            if mark:
-                cmm += _maintenance(params, tiers, j, sj, pj)
-            if need_initial:
-                cim += _initial(params, tiers, j, sj, pj, loj, soj)
-        required = cim if need_initial else 0.0
-        if check and _below(ceq, required):
-            outs[k, 0], outs[k, 1] = ceq, required
-            return INSUFFICIENT_MARGIN
-        if mark and not ceq < cmm:
-            pat = 0
-    # the trade's effects: market m's funding stored at now and its marks (_accrue_one)
-    if mi[I_LAST_FUNDING_TIME, m] != now:
-        mf[F_LONG_INDEX, m] = fn[0, m]
-        mf[F_SHORT_INDEX, m] = fn[1, m]
-        mf[F_RATE, m] = fn[2, m]
-        mi[I_LAST_FUNDING_TIME, m] = now
-    if mi[I_LAST_MARK_BLOCK, m] != block:
-        mf[F_PREVIOUS_MARK, m] = mf[F_LAST_MARK, m]
-        mi[I_LAST_MARK_BLOCK, m] = block
-    mf[F_LAST_MARK, m] = px
-    pf[P_SIZE, a, m], pf[P_ENTRY, a, m], pf[P_SNAPSHOT, a, m] = size1, entry1, snap
-    pf[P_MARGIN, a, m], isolated_flag[a, m] = mar, isolated
-    pi[Q_PARTIAL_AT, a, m] = pat
-    collateral[a] = col
-    mf[F_LONG_OI, m], mf[F_SHORT_OI, m] = lo, so
-    fund_add = 0.0
-    if fee != 0:
-        mf[F_FEES, m] = mf[F_FEES, m] + fee
-        fund_add = _whole_units(fee * params[m, P_INSURANCE_SHARE_BPS] / _BPS)
-    outs[k, T_FILL], outs[k, T_SIZE], outs[k, T_ENTRY] = fill, size1, entry1
-    outs[k, T_REALIZED], outs[k, T_FEE], outs[k, T_FUNDING] = realized, fee, paid
-    outs[k, T_FUND_ADD] = fund_add
-    return OK
+    """:func:`_trade` as :func:`flow_step` calls it: no margin delta, no price bound, its
+    checks and the stale check of the account's other cross positions made here, its results
+    into ``outs[k]``. ``tests/mirror/test_mirror_flow_trade.py`` holds :func:`flow_step` to its
+    form on :func:`trade`."""
+    return _trade(a, m, delta, isolated, 0.0, 0.0, True, False, True, now, block, params, tiers,
+                  mf, mi, pf, pi, isolated_flag, collateral, fn, outs[k])  # fmt: skip
 
 
 @_jit
