@@ -21,7 +21,9 @@ def _same(a, b) -> None:
     assert a == b
     assert a.to_dict() == b.to_dict()
     assert a.fingerprint() == b.fingerprint()
-    assert a.random_streams().agents.random(3).tolist() == b.random_streams().agents.random(3).tolist()
+    assert (
+        a.random_streams().agents.random(3).tolist() == b.random_streams().agents.random(3).tolist()
+    )
 
 
 @pytest.mark.parametrize("name", available_presets())
