@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from experiment_helpers import small_scenario
 
+from simulator.experiments import evaluate as evaluate_module
 from simulator.experiments.evaluate import evaluate, guided_bounds, largest_first, split
 from simulator.scenario import path_seeds
 
@@ -49,7 +50,9 @@ def test_split_by_bounds_and_largest_first() -> None:
     assert len(split({}, seeds[:3], "chain", {}, bounds=[0, 3])) == 3
 
 
-def test_chunked_summaries_equal_one_task() -> None:
+def test_chunked_summaries_equal_one_task(monkeypatch) -> None:
+    # not this test process's heap frozen (a worker's, test_worker_heap.py)
+    monkeypatch.setattr(evaluate_module, "freeze_long_lived_heap", lambda: False)
     scenario = small_scenario()
     seeds = path_seeds(scenario.seed, 5)
     data = scenario.to_dict()
