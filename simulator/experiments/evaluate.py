@@ -152,11 +152,8 @@ def guided_bounds(paths: int, workers_per_set: float) -> list[int]:
     A batch's tasks queued largest first (:func:`largest_first`) keep every worker busy to
     the batch's end: the last tasks are single paths, so the workers finish within about a
     path of each other, where one task per set left a worker idle for the difference between
-    the sets' costs. Each path's summary is the same whichever task runs it.
-
-    >>> guided_bounds(32, 1)
-    [0, 16, 24, 28, 30, 31, 32]
-    """
+    the sets' costs. Each path's summary is the same whichever task runs it. For 32 paths and
+    one worker a set: ``[0, 16, 24, 28, 30, 31, 32]``."""
     share = 2.0 * max(1.0, float(workers_per_set))
     bounds, left = [0], int(paths)
     while left > 0:
