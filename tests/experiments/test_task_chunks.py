@@ -33,6 +33,7 @@ def test_guided_bounds_cover_every_path_in_shrinking_tasks(paths: int, per_set: 
 
 
 def test_split_by_bounds_and_largest_first() -> None:
+    assert guided_bounds(32, 1) == [0, 16, 24, 28, 30, 31, 32]  # two trials on two workers
     seeds = list(range(10, 42))
     bounds = guided_bounds(len(seeds), 1)
     a = split({"x": 1}, seeds, "mirror", {}, key=(0,), bounds=bounds)
