@@ -24,6 +24,7 @@ a user-caused failure (its one-line message comes back instead).
 from __future__ import annotations
 
 import gc
+import math
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -103,14 +104,19 @@ def split(
     key: tuple[Any, ...] = (),
     keep_dirs: Sequence[str] | None = None,
     chunks: int = 1,
+    bounds: Sequence[int] | None = None,
 ) -> list[Evaluation]:
     """The tasks of one parameter set on ``seeds``: one per path on the chain (each a separate
     run, spread over the workers); on the mirror ``chunks`` tasks of consecutive paths (at most
-    one per path). Each task's ``key`` is ``key + (index of its first path,)``."""
+    one per path), or with ``bounds`` the tasks of paths ``bounds[i]`` to ``bounds[i + 1]``
+    (:func:`guided_bounds`). Each task's ``key`` is ``key + (index of its first path,)``."""
     seeds = [int(s) for s in seeds]
     if engine == "mirror":
-        n = max(1, min(int(chunks), len(seeds)))
-        bounds = [len(seeds) * i // n for i in range(n + 1)]
+        if bounds is None:
+            n = max(1, min(int(chunks), len(seeds)))
+            bounds = [len(seeds) * i // n for i in range(n + 1)]
+        elif list(bounds[:1]) != [0] or bounds[-1] != len(seeds):
+            raise ValueError(f"bounds {list(bounds)} do not cover {len(seeds)} paths")
         return [
             Evaluation(
                 dict(scenario),
@@ -135,6 +141,32 @@ def split(
         )  # fmt: skip
         for i, seed in enumerate(seeds)
     ]
+
+
+def guided_bounds(paths: int, workers_per_set: float) -> list[int]:
+    """Bounds of a parameter set's mirror tasks (:func:`split`'s ``bounds``) whose sizes
+    shrink as the set's paths run out: each task takes ``ceil(left / (2 * workers_per_set))``
+    of the ``left`` paths, at least one (guided self-scheduling). ``workers_per_set``: the
+    workers per set evaluated at once (workers / sets in a batch, at least 1).
+
+    A batch's tasks queued largest first (:func:`largest_first`) keep every worker busy to
+    the batch's end: the last tasks are single paths, so the workers finish within about a
+    path of each other, where one task per set left a worker idle for the difference between
+    the sets' costs. Each path's summary is the same whichever task runs it. For 32 paths and
+    one worker a set: ``[0, 16, 24, 28, 30, 31, 32]``."""
+    share = 2.0 * max(1.0, float(workers_per_set))
+    bounds, left = [0], int(paths)
+    while left > 0:
+        take = max(1, min(left, math.ceil(left / share)))
+        left -= take
+        bounds.append(bounds[-1] + take)
+    return bounds
+
+
+def largest_first(tasks: Sequence[Evaluation]) -> list[Evaluation]:
+    """``tasks`` by number of paths, largest first; ties in their order (so the sets of a batch
+    alternate): the queue :func:`guided_bounds`' tasks run best from."""
+    return sorted(tasks, key=lambda task: -len(task.seeds))
 
 
 def evaluate(task: Evaluation) -> dict[str, Any]:
@@ -233,4 +265,12 @@ def _finished_run(run_dir: Path, scenario: Any) -> dict[str, Any] | None:
         return None
 
 
-__all__ = ["ENGINES", "Evaluation", "check_engine", "split", "evaluate"]
+__all__ = [
+    "ENGINES",
+    "Evaluation",
+    "check_engine",
+    "evaluate",
+    "guided_bounds",
+    "largest_first",
+    "split",
+]

@@ -109,7 +109,13 @@ from pathlib import Path
 from typing import Any
 
 from simulator.experiments import ExperimentError
-from simulator.experiments.evaluate import check_engine, evaluate, split
+from simulator.experiments.evaluate import (
+    check_engine,
+    evaluate,
+    guided_bounds,
+    largest_first,
+    split,
+)
 from simulator.experiments.executors import Executor, open_executor, run_all
 from simulator.experiments.objectives import (
     Constraint,
@@ -443,11 +449,14 @@ def _run_batch(
     trials = {t.number: t for t in batch}
     sets: dict[int, dict[str, Any]] = {}
     tasks = []
+    # each set's paths in shrinking tasks, the batch's queued largest first (guided_bounds)
+    bounds = guided_bounds(len(seeds), executor.workers / len(batch))
     for trial in batch:
         trial.set_user_attr(OWNER, owner())
         sets[trial.number] = suggest(trial, request.params)
         tasks += split(sets[trial.number], seeds, request.engine, data, request.backend,
-                       key=(trial.number,), chunks=max(1, executor.workers // len(batch)))  # fmt: skip
+                       key=(trial.number,), bounds=bounds)  # fmt: skip
+    tasks = largest_first(tasks)
     parts: dict[int, dict[int, list[dict[str, Any]]]] = {}
     failed: set[int] = set()
 
@@ -522,7 +531,7 @@ def _verify(
     if not (current_tuning and current_tuning.get("seeds") == list(seeds)):
         current_tuning = None
         tasks += split({}, seeds, request.engine, data, request.backend, key=("tuning", "current"),
-                       chunks=executor.workers)  # fmt: skip
+                       bounds=guided_bounds(len(seeds), executor.workers))  # fmt: skip
     for label, _, _, params in sets:
         dirs = [str(verify_root / label / f"path-{i}") for i in range(len(held))]
         tasks += split(params, held, "chain", data, request.verify_backend,

@@ -154,7 +154,7 @@ def run_paths(scenario: Scenario, seeds: Sequence[int], *, mode: str = "fast") -
     Raises :class:`~simulator.mirror.sim.NotMirrored` for a feature the mirror does not model.
     """
     _check_mode(mode)
-    return [evaluate_path(scenario.with_overrides(seed=int(seed)), mode=mode) for seed in seeds]
+    return [evaluate_path(scenario.with_seed(int(seed)), mode=mode) for seed in seeds]
 
 
 def run_mirror(

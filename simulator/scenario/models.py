@@ -1280,6 +1280,22 @@ class Scenario(_Model):
         data = apply_overrides(data, overrides)
         return parse_scenario(data, label=f"scenario {self.name}")
 
+    def with_seed(self, seed: int) -> Scenario:
+        """``with_overrides(seed=seed)`` without the round trip through a dict: a copy with
+        the seed replaced (no validator reads the seed but its own ``ge=0``, checked here),
+        its fingerprint computed afresh. What a tune's path does for each of its seeds.
+
+        Raises
+        ------
+        ScenarioError
+            ``seed`` is not a non-negative integer.
+        """
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+            raise ScenarioError(f"scenario {self.name}: seed must be an integer >= 0, not {seed!r}")
+        copy = self.model_copy(update={"seed": int(seed)})
+        copy._fingerprint = None
+        return copy
+
     def random_streams(self) -> RandomStreams:
         """The independent generators of this scenario's seed (see :func:`random_streams`)."""
         return random_streams(self.seed)

@@ -1235,3 +1235,53 @@ def warm() -> None:
     cross_health(none, params, tiers, mf[F_PRICE], pf, iso, col, x, x, x, x, True, x, x, x)
     isolated_health(none, none, params, tiers, mf[F_PRICE], pf, iso, x, x, x, x)
     _WARM[0] = True
+
+
+# -- the opening book's trades (:func:`simulator.mirror.sim.opening.mirror_world`) -------------
+K_OPEN_ISOLATED = 3
+"""An opening call's kind beside :data:`K_TRADE` (:func:`open_batch` only): ``tradeIsolated``
+of its delta with ``margins[i]`` moved into the isolated margin first."""
+
+
+@_jit
+def open_batch(start, calls, values, margins, python_checks, now, block, params, tiers, mf, mi,
+               pf, pi, isolated_flag, collateral, fn, outs, moves, acc):  # fmt: skip
+    """The opening trades ``calls[i]`` of a block in order from call ``start``: a
+    :data:`K_TRADE` as :func:`trade_batch` makes it (a cross :func:`trade` of ``values[i,
+    V_DELTA]`` with its bound ``values[i, V_ACCEPTABLE]``), a :data:`K_OPEN_ISOLATED` as
+    ``TradesMixin._trade_fast`` makes a ``tradeIsolated`` of that delta with margin
+    ``margins[i]`` (WAD) and no bound, the kernel checking the market's price and margin mode;
+    each call's results in ``outs[i]`` as :func:`trade_batch` writes them, its ``_open`` move
+    in ``moves[i]`` and the pool and the fund (``acc[0]``, ``acc[1]``, WAD) moved in call order
+    as :func:`trade_batch_moves` moves them. Returns the index of the first call not made, the
+    caller's to make alone (then to resume after it): another kind, a delta of 0, a call in a
+    market whose checks are Python's (``python_checks[m]``), or one that reverts or reads a
+    stale price (nothing written). The funding at now ``fn`` holds through the batch."""
+    size = pf[P_SIZE]
+    for i in range(start, calls.shape[0]):
+        a, m, kind = calls[i, C_ACCOUNT], calls[i, C_MARKET], calls[i, C_KIND]
+        delta = values[i, V_DELTA]
+        if python_checks[m] or delta == 0:
+            return i
+        if kind == K_TRADE:
+            isolated, margin = False, 0.0
+        elif kind == K_OPEN_ISOLATED:
+            isolated, margin = True, margins[i]
+        else:
+            return i
+        s = size[a, m]
+        out = outs[i]
+        code = trade(a, m, delta, isolated, margin, values[i, V_ACCEPTABLE], True, False, True,
+                     now, block, params, tiers, mf, mi, pf, pi, isolated_flag, collateral, fn,
+                     out)  # fmt: skip
+        if code != OK:
+            return i
+        size1 = out[T_SIZE]
+        out[T_SIZE0], out[T_ISOLATED], out[T_DELTA] = s, 1.0 if isolated else 0.0, delta
+        moves[i, M_ACCOUNT], moves[i, M_MARKET] = a, m
+        moves[i, M_OPENED] = 1 if (s == 0 and size1 != 0) else (
+            -1 if (s != 0 and size1 == 0) else 0)  # fmt: skip
+        acc[0] = acc[0] + out[T_FUNDING] - out[T_REALIZED]
+        if out[T_FEE] != 0:
+            acc[1] = acc[1] + out[T_FUND_ADD]
+    return calls.shape[0]

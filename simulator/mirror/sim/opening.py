@@ -318,30 +318,34 @@ def _open_fast(
     venue: VenueState, book, rows: np.ndarray, blocks: np.ndarray, opens_at: int,
     row_units: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:  # fmt: skip
-    """:func:`_open_exact` in fast mode: each block's cross opens in compiled batches
-    (:meth:`~simulator.mirror.sim.venue_trades.TradesMixin.trade_batch`, a ``trade`` of
-    ``side * float(to_wad(round(size, 12)))``, no price bound), an isolated open, or a call the
-    batch stops at (a revert, a stale cross price), made alone by :meth:`VenueState.trade` as
-    the one-by-one loop makes it."""
+    """:func:`_open_exact` in fast mode: each block's opens in compiled batches
+    (:func:`_open_batch`: a cross open a ``trade`` of ``side * float(to_wad(round(size,
+    12)))``, an isolated one a ``tradeIsolated`` of it with the row's collateral as margin, no
+    price bound), a call the batch stops at (a revert, a stale cross price) made alone by
+    :meth:`VenueState.trade` as the one-by-one loop makes it."""
     k = len(rows)
+    isolated = book.isolated[rows]
     calls = np.empty((k, 3), dtype=np.int64)
     calls[:, jit_calls.C_ACCOUNT] = book.account[rows]
     calls[:, jit_calls.C_MARKET] = book.market[rows]
-    calls[:, jit_calls.C_KIND] = np.where(book.isolated[rows], jit_calls.K_PYTHON,
+    calls[:, jit_calls.C_KIND] = np.where(isolated, jit_calls.K_OPEN_ISOLATED,
                                           jit_calls.K_TRADE)  # fmt: skip
     sizes = wad_sizes(book.size_base[rows])
     values = np.zeros((k, 2))
     values[:, jit_calls.V_DELTA] = book.side[rows] * sizes + 0.0  # -0.0 as float(0): 0.0
+    margins = isolated_margins(row_units[rows], isolated)
     outs = np.zeros((k, jit_calls.N_BATCH_OUT))
+    moves = np.zeros((k, 3), dtype=np.int64)
+    acc = np.zeros(2)
     ok = np.zeros(k, dtype=bool)
     reverts: dict[int, str] = {}
     starts = np.flatnonzero(np.diff(blocks, prepend=-1)).tolist()
     for lo, hi in zip(starts, [*starts[1:], k], strict=True):
         venue.begin_block(opens_at + int(blocks[lo]))
-        c, v, o = calls[lo:hi], values[lo:hi], outs[lo:hi]
+        c, v, g, o, mv = calls[lo:hi], values[lo:hi], margins[lo:hi], outs[lo:hi], moves[lo:hi]
         i = 0
         while i < hi - lo:
-            stop, _ = venue.trade_batch(i, c, v, o)
+            stop = _open_batch(venue, i, c, v, g, o, mv, acc)
             ok[lo + i : lo + stop] = True
             if stop < hi - lo:
                 r = int(rows[lo + stop])
@@ -356,6 +360,60 @@ def _open_fast(
                         o[stop, column] = got[key]
             i = stop + 1
     return outs[ok] / WAD, rows[ok], reverts
+
+
+def isolated_margins(units: np.ndarray, isolated: np.ndarray) -> np.ndarray:
+    """Each isolated open's margin as fast mode sends it, ``float(int(u) * 10**12)`` (WAD) of
+    its collateral ``u`` (base units), 0.0 for a cross open. Below ``2**53`` units ``float(u)``
+    is exact and ``1e12`` too, so their product is that integer's correctly rounded float;
+    above it, one value at a time."""
+    u = np.asarray(units, dtype=np.int64)
+    iso = np.asarray(isolated, dtype=bool)
+    if not len(u) or int(np.abs(u).max()) < 2**53:
+        return np.where(iso, u.astype(np.float64) * 1e12, 0.0)
+    return np.array([float(int(x) * 10**12) if f else 0.0
+                     for x, f in zip(u.tolist(), iso.tolist(), strict=True)])  # fmt: skip
+
+
+def _open_batch(
+    venue: VenueState, start: int, calls: np.ndarray, values: np.ndarray, margins: np.ndarray,
+    outs: np.ndarray, moves: np.ndarray, acc: np.ndarray,
+) -> int:  # fmt: skip
+    """One compiled call of a block's opens from call ``start`` (:func:`jit_calls.open_batch`);
+    the venue's pool, fund, version and each account's ``_open`` order then follow the calls
+    made, in order, as after :meth:`VenueState.trade` of each. Returns the index of the first
+    call not made (``len(calls)``: all made)."""
+    params, tiers, _, _, _, armed = venue.jit_buffers()
+    fn = venue.funding_now()[1]
+    pool, fund = venue.pool, venue.fund
+    acc[0], acc[1] = pool, fund
+    stop = jit_calls.open_batch(
+        start, calls, values, margins, venue._python_checks(armed), int(venue.now),
+        int(venue.block), params, tiers, venue._market_floats, venue._market_ints,
+        venue._position_floats, venue._position_ints, venue.isolated, venue.collateral, fn,
+        outs, moves, acc,
+    )  # fmt: skip
+    if stop <= start:
+        return stop
+    pool1, fund1 = float(acc[0]), float(acc[1])
+    venue.pool = pool1 if type(pool) is float else type(pool)(pool1)
+    venue.fund = fund1 if type(fund) is float else type(fund)(fund1)
+    made = moves[start:stop]
+    if venue.open_order is None:
+        venue.open_order = [[] for _ in range(len(venue.collateral))]
+    order_of = venue.open_order
+    if (made[:, jit_calls.M_OPENED] >= 0).all():  # opens only: appended in call order
+        opened = made[made[:, jit_calls.M_OPENED] > 0]
+        for a, m in zip(opened[:, jit_calls.M_ACCOUNT].tolist(),
+                        opened[:, jit_calls.M_MARKET].tolist(), strict=True):  # fmt: skip
+            order_of[a].append(m)
+    else:
+        for a, m, moved in made.tolist():
+            if moved:
+                venue._track_open(a, m, 0.0 if moved > 0 else 1.0, 1.0 if moved > 0 else 0.0)
+    venue.version += stop - start
+    venue.kept += stop - start  # the funding at now kept
+    return stop
 
 
 #: Below this size (base units, ``2**13``) :func:`wad_sizes` computes ``to_wad(round(size,
