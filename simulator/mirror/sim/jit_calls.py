@@ -1271,7 +1271,7 @@ def open_batch(start, calls, values, margins, python_checks, now, block, params,
             return i
         s = size[a, m]
         out = outs[i]
-        code = trade(a, m, delta, isolated, margin, values[i, V_ACCEPTABLE], True, False, True,
+        code = _trade(a, m, delta, isolated, margin, values[i, V_ACCEPTABLE], True, False, True,
                      now, block, params, tiers, mf, mi, pf, pi, isolated_flag, collateral, fn,
                      out)  # fmt: skip
         if code != OK:
