@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from simulator.jit import inline_numpy_kernel as _inline
 from simulator.jit import numpy_kernel as _jit
 
 
@@ -621,6 +622,59 @@ def unit_sum(unit_of_row, per_row, count):
     return out
 
 
+@_inline
+def _store_unit(
+    u, unit_equity, unit_maintenance, rows_by_unit, unit_start, size, side, entry_price,
+    collateral_in, market_of_row, prices, has_fraction, maintenance_fraction, equity_out,
+    maintenance_out, read_price_out, has_funding, funding, read_funding_out, has_scale,
+    margin_scale, read_scale_out,
+):  # fmt: skip
+    """Unit ``u``'s health read (``unit_equity``, ``unit_maintenance``: USD) written into its
+    rows' views (:func:`store_units`' formulas; ``funding``: (M, 2), longs then shorts); the
+    one body of :func:`store_units` and :func:`_store_distinct`."""
+    first, last = unit_start[u], unit_start[u + 1]
+    pnl_sum = 0.0
+    weight_sum = 0.0
+    collateral_sum = 0.0
+    for j in range(first, last):
+        r = rows_by_unit[j]
+        m = market_of_row[r]
+        price = prices[m]
+        s = size[r]
+        pnl = np.float64(side[r]) * s * (price - entry_price[r]) if s > 0 else 0.0
+        weight = s * price
+        if has_fraction:
+            weight = weight * maintenance_fraction[m]
+        pnl_sum += pnl
+        weight_sum += weight
+        collateral_sum += collateral_in[r]
+    rows_in_unit = np.float64(last - first)
+    eq_u, mm_u = unit_equity, unit_maintenance
+    for j in range(first, last):
+        r = rows_by_unit[j]
+        m = market_of_row[r]
+        price = prices[m]
+        s = size[r]
+        pnl = np.float64(side[r]) * s * (price - entry_price[r]) if s > 0 else 0.0
+        if collateral_sum > 0:
+            share = collateral_in[r] / collateral_sum
+        else:
+            share = 1.0 / rows_in_unit
+        equity_out[r] = share * (eq_u - pnl_sum) + pnl
+        if weight_sum > 0:
+            weight = s * price
+            if has_fraction:
+                weight = weight * maintenance_fraction[m]
+            maintenance_out[r] = mm_u * weight / weight_sum
+        else:
+            maintenance_out[r] = share * mm_u
+        read_price_out[r] = price
+        if has_funding:
+            read_funding_out[r] = funding[m, 1 if side[r] < 0 else 0]
+        if has_scale:
+            read_scale_out[r] = margin_scale[m]
+
+
 @_jit
 def store_units(
     units, equity, maintenance, count, rows_by_unit, unit_start,
@@ -637,6 +691,7 @@ def store_units(
     0); the read price, and the funding index and margin scale at the read (with their flags).
     ``rows_by_unit`` / ``unit_start``: every unit's rows, ascending (the sums' order). False,
     with nothing written, when a unit is not one of the ``count``."""
+    funding = funding_flat.reshape(-1, 2)
     for k in range(len(units)):
         if units[k] < 0 or units[k] >= count:
             return False
@@ -647,47 +702,12 @@ def store_units(
         u = units[k]
         if slot[u] != k:  # given again later: that place counts
             continue
-        first, last = unit_start[u], unit_start[u + 1]
-        pnl_sum = 0.0
-        weight_sum = 0.0
-        collateral_sum = 0.0
-        for j in range(first, last):
-            r = rows_by_unit[j]
-            m = market_of_row[r]
-            price = prices[m]
-            s = size[r]
-            pnl = np.float64(side[r]) * s * (price - entry_price[r]) if s > 0 else 0.0
-            weight = s * price
-            if has_fraction:
-                weight = weight * maintenance_fraction[m]
-            pnl_sum += pnl
-            weight_sum += weight
-            collateral_sum += collateral_in[r]
-        rows_in_unit = np.float64(last - first)
-        eq_u, mm_u = equity[k], maintenance[k]
-        for j in range(first, last):
-            r = rows_by_unit[j]
-            m = market_of_row[r]
-            price = prices[m]
-            s = size[r]
-            pnl = np.float64(side[r]) * s * (price - entry_price[r]) if s > 0 else 0.0
-            if collateral_sum > 0:
-                share = collateral_in[r] / collateral_sum
-            else:
-                share = 1.0 / rows_in_unit
-            equity_out[r] = share * (eq_u - pnl_sum) + pnl
-            if weight_sum > 0:
-                weight = s * price
-                if has_fraction:
-                    weight = weight * maintenance_fraction[m]
-                maintenance_out[r] = mm_u * weight / weight_sum
-            else:
-                maintenance_out[r] = share * mm_u
-            read_price_out[r] = price
-            if has_funding:
-                read_funding_out[r] = funding_flat[2 * m + (1 if side[r] < 0 else 0)]
-            if has_scale:
-                read_scale_out[r] = margin_scale[m]
+        _store_unit(
+            u, equity[k], maintenance[k], rows_by_unit, unit_start, size, side, entry_price,
+            collateral_in, market_of_row, prices, has_fraction, maintenance_fraction, equity_out,
+            maintenance_out, read_price_out, has_funding, funding, read_funding_out, has_scale,
+            margin_scale, read_scale_out,
+        )  # fmt: skip
     return True
 
 
@@ -1048,47 +1068,12 @@ def _store_distinct(units, equity, maintenance, unit_t, trader_t, view_t):
     prices, funding, margin_scale = view_t[0], view_t[1], view_t[2]
     for k in range(units.shape[0]):
         u = units[k]
-        first, last = unit_start[u], unit_start[u + 1]
-        pnl_sum = 0.0
-        weight_sum = 0.0
-        collateral_sum = 0.0
-        for j in range(first, last):
-            r = rows_by_unit[j]
-            m = market_of_row[r]
-            price = prices[m]
-            s = size[r]
-            pnl = np.float64(side[r]) * s * (price - entry_price[r]) if s > 0 else 0.0
-            weight = s * price
-            if has_fraction:
-                weight = weight * maintenance_fraction[m]
-            pnl_sum += pnl
-            weight_sum += weight
-            collateral_sum += collateral_in[r]
-        rows_in_unit = np.float64(last - first)
-        eq_u, mm_u = equity[k], maintenance[k]
-        for j in range(first, last):
-            r = rows_by_unit[j]
-            m = market_of_row[r]
-            price = prices[m]
-            s = size[r]
-            pnl = np.float64(side[r]) * s * (price - entry_price[r]) if s > 0 else 0.0
-            if collateral_sum > 0:
-                share = collateral_in[r] / collateral_sum
-            else:
-                share = 1.0 / rows_in_unit
-            equity_out[r] = share * (eq_u - pnl_sum) + pnl
-            if weight_sum > 0:
-                weight = s * price
-                if has_fraction:
-                    weight = weight * maintenance_fraction[m]
-                maintenance_out[r] = mm_u * weight / weight_sum
-            else:
-                maintenance_out[r] = share * mm_u
-            read_price_out[r] = price
-            if has_funding:
-                read_funding_out[r] = funding[m, 1 if side[r] < 0 else 0]
-            if has_scale:
-                read_scale_out[r] = margin_scale[m]
+        _store_unit(
+            u, equity[k], maintenance[k], rows_by_unit, unit_start, size, side, entry_price,
+            collateral_in, market_of_row, prices, has_fraction, maintenance_fraction, equity_out,
+            maintenance_out, read_price_out, has_funding, funding, read_funding_out, has_scale,
+            margin_scale, read_scale_out,
+        )  # fmt: skip
 
 
 @_jit
