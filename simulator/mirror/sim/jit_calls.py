@@ -804,6 +804,28 @@ def trade_batch_moves(start, calls, values, python_checks, now, block, params, t
     return stop
 
 
+@_inline
+def _cross_sums(a, params, tiers, price, pf, isolated_flag, li, si, lo, so, with_initial):
+    """Account ``a``'s cross terms summed in market order from 0.0 (WAD): uPnL less funding
+    owed, maintenance, and the initial margin when ``with_initial`` (else 0.0): the one body of
+    :func:`cross_health` and :func:`vault_health_reads`."""
+    size, entry, snapshot = pf[P_SIZE], pf[P_ENTRY], pf[P_SNAPSHOT]
+    value, maint, init = 0.0, 0.0, 0.0
+    for j in range(price.shape[0]):
+        s = size[a, j]
+        v, x, y = 0.0, 0.0, 0.0
+        if s != 0 and not isolated_flag[a, j]:
+            pj = price[j]
+            v = _upnl(s, entry[a, j], pj) - _owed(s, snapshot[a, j], li[j], si[j])
+            x = _maintenance(params, tiers, j, s, pj)
+            if with_initial:
+                y = _initial(params, tiers, j, s, pj, lo[j], so[j])
+        value += v
+        maint += x
+        init += y
+    return value, maint, init
+
+
 @_jit
 def vault_health_reads(a, params, tiers, mf, pf, isolated_flag, collateral, fn, lo, so, reads):
     """The market-making vault's reads after a block in one call: :func:`cross_health` of
@@ -814,29 +836,18 @@ def vault_health_reads(a, params, tiers, mf, pf, isolated_flag, collateral, fn, 
     returned: what :func:`simulator.mirror.sim.mm_vault.with_levels` read with
     ``cross_health`` then ``simulator.engine.mm_vault_jit.vault_reads``, to the bit.
 
-    :func:`cross_health`'s sums for one account, term by term in its order, in the function
-    itself (its call and its views' reference counts cost ~0.5 us), the run's two arrays as
-    one ``reads``; ``tests/mirror/test_mirror_vault_reads.py`` holds it to the form with
+    :func:`cross_health`'s sums for one account (:func:`_cross_sums`, inlined: a call of
+    :func:`cross_health` and its views' reference counts cost ~0.5 us), the run's two arrays
+    as one ``reads``; ``tests/mirror/test_mirror_vault_reads.py`` holds it to the form with
     :func:`cross_health`."""
-    size, entry, snapshot = pf[P_SIZE], pf[P_ENTRY], pf[P_SNAPSHOT]
-    price, li, si = mf[F_PRICE], fn[0], fn[1]
+    price = mf[F_PRICE]
     n = price.shape[0]
-    value, maint, init = 0.0, 0.0, 0.0
-    for j in range(n):
-        s = size[a, j]
-        v, x, y = 0.0, 0.0, 0.0
-        if s != 0 and not isolated_flag[a, j]:
-            pj = price[j]
-            v = _upnl(s, entry[a, j], pj) - _owed(s, snapshot[a, j], li[j], si[j])
-            x = _maintenance(params, tiers, j, s, pj)
-            y = _initial(params, tiers, j, s, pj, lo[j], so[j])
-        value += v
-        maint += x
-        init += y
+    value, maint, init = _cross_sums(a, params, tiers, price, pf, isolated_flag, fn[0], fn[1], lo,
+                                     so, True)  # fmt: skip
     eq = collateral[a] + value
     reads[0], reads[1], reads[2] = eq, maint, init
     for m in range(n):
-        reads[3 + m] = size[a, m] / 1e18
+        reads[3 + m] = pf[P_SIZE, a, m] / 1e18
     return eq / 1e18, maint / 1e18, init / 1e18
 
 
@@ -1151,23 +1162,10 @@ def cross_health(accounts, params, tiers, price, pf, isolated_flag, collateral, 
     fast mode to the bit, for fewer than :data:`HEALTH_MAX_MARKETS` markets). ``li``, ``si``:
     the funding indices at now; ``lo``, ``so``: the open interest the initial margin reads
     (not computed without ``with_initial``: ``im`` left as it is)."""
-    size, entry, snapshot = pf[P_SIZE], pf[P_ENTRY], pf[P_SNAPSHOT]
-    n = price.shape[0]
     for k in range(accounts.shape[0]):
         a = accounts[k]
-        value, maint, init = 0.0, 0.0, 0.0
-        for j in range(n):
-            s = size[a, j]
-            v, x, y = 0.0, 0.0, 0.0
-            if s != 0 and not isolated_flag[a, j]:
-                pj = price[j]
-                v = _upnl(s, entry[a, j], pj) - _owed(s, snapshot[a, j], li[j], si[j])
-                x = _maintenance(params, tiers, j, s, pj)
-                if with_initial:
-                    y = _initial(params, tiers, j, s, pj, lo[j], so[j])
-            value += v
-            maint += x
-            init += y
+        value, maint, init = _cross_sums(a, params, tiers, price, pf, isolated_flag, li, si, lo,
+                                         so, with_initial)  # fmt: skip
         eq[k] = collateral[a] + value
         mm[k] = maint
         if with_initial:
