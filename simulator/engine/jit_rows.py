@@ -183,20 +183,14 @@ def trader_pass(
     if has_funding and has_scale and contiguous:
         floats = np.empty(3 * count + 2 * n)
         notional = floats[3 * count : 3 * count + n]
-        if _scales_unit(margin_scale, read_scale):  # scale / read scale is 1.0: not gathered
-            _gather_carry(rows[0], side, oracle_price, funding, margin_scale, work, False)
-            flagged = _carry_gathered(
-                side, size, equity_usd, maintenance_usd, read_price, read_funding, read_scale,
-                collateral_in, entry_price, wallet_usd, rows[3], rules[0], rules[1], work, flags,
-                equity, maintenance, notional, False,
-            )  # fmt: skip
-        else:
-            _gather_carry(rows[0], side, oracle_price, funding, margin_scale, work, True)
-            flagged = _carry_gathered(
-                side, size, equity_usd, maintenance_usd, read_price, read_funding, read_scale,
-                collateral_in, entry_price, wallet_usd, rows[3], rules[0], rules[1], work, flags,
-                equity, maintenance, notional, True,
-            )  # fmt: skip
+        # every scale / read scale 1.0: the scales neither gathered nor divided
+        scaled = not _scales_unit(margin_scale, read_scale)
+        _gather_carry(rows[0], side, oracle_price, funding, margin_scale, work, scaled)
+        flagged = _carry_gathered(
+            side, size, equity_usd, maintenance_usd, read_price, read_funding, read_scale,
+            collateral_in, entry_price, wallet_usd, rows[3], rules[0], rules[1], work, flags,
+            equity, maintenance, notional, scaled,
+        )  # fmt: skip
         if flagged == 0:  # most steps: no row decides, only the sums (no rows boxed)
             _unit_sums(rows[1], count, equity, maintenance, notional, floats)
             return floats[: 3 * count + n], None, 0
