@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from simulator.jit import numpy_kernel
+from simulator.jit import inline_numpy_kernel, numpy_kernel
 from simulator.mirror.fills import unrealized_pnl
 from simulator.mirror.fixed import (
     WAD,
@@ -137,6 +137,41 @@ def _solve_one(s: float, abs_s: float, entry: float, collateral: float, rate: fl
     return (num_short * _WAD_F) / den_short
 
 
+@inline_numpy_kernel
+def _tier_walk(s, entry, collateral, base, tier_floor, nxt, m):  # noqa: ANN001, ANN202
+    """One position's liquidation price by the tier walk, fast mode (size ``s``, ``entry``,
+    the equity beside it ``collateral``, market ``m``'s scaled base rate ``base``, its tier
+    floors and next rates): the one body of :func:`_grid_kernel` and :func:`_book_kernel`.
+    Signed zeros as the array form gives them (``s·0`` starts the rate, the deduction and the
+    result; a deduction plus ``0.0``)."""
+    abs_s = abs(s)
+    zero = s * 0.0
+    rate = base + zero
+    deduction = zero
+    result = zero
+    done = s == 0.0
+    for i in range(tier_floor.shape[1] + 1):
+        p = _solve_one(s, abs_s, entry, collateral, rate, deduction)
+        if not done and p == 0.0:
+            done = True
+        if i == tier_floor.shape[1]:
+            if not done:
+                result = p
+            break
+        floor = tier_floor[m, i]
+        if not done and (abs_s * p) / _WAD_F < floor:
+            result = p
+            done = True
+        grows = nxt[m, i] > rate
+        step = 0.0
+        if grows and not done:
+            step = (floor * (nxt[m, i] - rate)) / _WAD_F
+        deduction = deduction + step
+        if not done:
+            rate = nxt[m, i]
+    return result
+
+
 @numpy_kernel
 def _grid_kernel(size, entry, collateral, base, tier_floor, nxt):  # noqa: ANN001, ANN202
     """:func:`liquidation_price`'s tier walk, fast mode, one position at a time: (A, M) sizes,
@@ -144,37 +179,12 @@ def _grid_kernel(size, entry, collateral, base, tier_floor, nxt):  # noqa: ANN00
     (``max(scaled tier rate, base)``). Signed zeros as the array form gives them (``size·0``
     starts the rate, the deduction and the result; a deduction plus ``0.0``)."""
     n_accounts, n_markets = size.shape
-    n_tiers = tier_floor.shape[1]
     out = np.empty((n_accounts, n_markets), dtype=np.float64)
     for a in range(n_accounts):
         for m in range(n_markets):
-            s = size[a, m]
-            abs_s = abs(s)
-            zero = s * 0.0
-            rate = base[m] + zero
-            deduction = zero
-            result = zero
-            done = s == 0.0
-            for i in range(n_tiers + 1):
-                p = _solve_one(s, abs_s, entry[a, m], collateral[a, m], rate, deduction)
-                if not done and p == 0.0:
-                    done = True
-                if i == n_tiers:
-                    if not done:
-                        result = p
-                    break
-                floor = tier_floor[m, i]
-                if not done and (abs_s * p) / _WAD_F < floor:
-                    result = p
-                    done = True
-                grows = nxt[m, i] > rate
-                step = 0.0
-                if grows and not done:
-                    step = (floor * (nxt[m, i] - rate)) / _WAD_F
-                deduction = deduction + step
-                if not done:
-                    rate = nxt[m, i]
-            out[a, m] = result
+            out[a, m] = _tier_walk(
+                size[a, m], entry[a, m], collateral[a, m], base[m], tier_floor, nxt, m
+            )
     return out
 
 
@@ -292,7 +302,6 @@ def _book_kernel(size, entry, snapshot, margin, isolated, collateral, price, lon
     (``equity - uPnL - (maintenance - its maintenance)``, or an isolated position's ``margin -
     owed``); then :func:`_grid_kernel`'s tier walk."""
     n_accounts, n_markets = size.shape
-    n_tiers = tier_floor.shape[1]
     out = np.empty((n_accounts, n_markets), dtype=np.float64)
     pnl = np.empty(n_markets)
     owed = np.empty(n_markets)
@@ -326,31 +335,7 @@ def _book_kernel(size, entry, snapshot, margin, isolated, collateral, price, lon
             else:
                 other[0, m] = (equity - pnl[m]) - (maint - mm[m])
         for m in range(n_markets):
-            s = size[a, m]
-            abs_s = abs(s)
-            zero = s * 0.0
-            rate = base[m] + zero
-            deduction = zero
-            result = zero
-            done = s == 0.0
-            for i in range(n_tiers + 1):
-                p = _solve_one(s, abs_s, entry[a, m], other[0, m], rate, deduction)
-                if not done and p == 0.0:
-                    done = True
-                if i == n_tiers:
-                    if not done:
-                        result = p
-                    break
-                floor = tier_floor[m, i]
-                if not done and (abs_s * p) / _WAD_F < floor:
-                    result = p
-                    done = True
-                grows = nxt[m, i] > rate
-                step = 0.0
-                if grows and not done:
-                    step = (floor * (nxt[m, i] - rate)) / _WAD_F
-                deduction = deduction + step
-                if not done:
-                    rate = nxt[m, i]
-            out[a, m] = result
+            out[a, m] = _tier_walk(
+                size[a, m], entry[a, m], other[0, m], base[m], tier_floor, nxt, m
+            )
     return out
